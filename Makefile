@@ -1,0 +1,53 @@
+# The verbs a person types. `make test` and `make demo` work on a fresh clone: each
+# installs what it needs from this repository's own files first.
+SHELL := /bin/bash
+PY ?= 3.13.0
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+SAM := $(SAM_VENV)/bin/sam
+export PYENV_VERSION := $(PY)
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install lint typecheck template-lint unit test build clean
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed
+
+# The project environment: runtime layer + test tooling, on Python 3.13 like Lambda.
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	python -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# aws-sam-cli pins an older boto3: it gets an environment of its own.
+$(SAM_VENV)/.installed: requirements-sam.txt
+	python -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+template-lint: install
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+# Everything CI runs: lint, types, template checks, the whole test suite.
+test: lint typecheck template-lint
+	$(BIN)/pytest -q
+
+build: install
+	$(SAM) build --template template.yaml
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,211 @@
+"""The ledger (one DynamoDB table): decisions, cool-down locks, hourly budgets.
+
+Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
+
+| item | pk | sk |
+|---|---|---|
+| a decision | `ENDPOINT#<endpoint>` | `DECISION#<ISO time>#<id>` |
+| a cool-down lock | `ENDPOINT#<endpoint>` | `COOLDOWN#<action>` |
+| an hourly action budget | `ENDPOINT#<endpoint>` | `BUDGET#<YYYY-MM-DDTHH>` |
+| an idempotency record (Powertools) | `idempotency#<function>` | `<action>#<hash>` |
+
+A claim takes the cool-down lock and one unit of the hour's budget in one transaction,
+each under a condition, so that of two concurrent callers exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from model_medic.observability import logger
+from model_medic.outcome import Outcome
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Refusal = Literal["cooldown", "budget"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to act, held until `release` (on failure) or the cool-down ends."""
+
+    endpoint: str
+    action: str
+    holder: str
+    hour: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a claim was not granted."""
+
+    gate: Refusal
+    reason: str
+
+
+class Ledger:
+    def __init__(self, client: DynamoDBClient, table: str, retention_days: int) -> None:
+        self._db = client
+        self._table = table
+        self._retention = timedelta(days=retention_days)
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def record(self, outcome: Outcome, request_id: str) -> None:
+        at = datetime.fromisoformat(outcome.at)
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": _pk(outcome.endpoint)},
+                "sk": {"S": f"DECISION#{outcome.at}#{uuid.uuid4().hex[:12]}"},
+                "kind": {"S": "decision"},
+                "endpoint": {"S": outcome.endpoint},
+                "action": {"S": outcome.action},
+                "result": {"S": outcome.result},
+                "gate": {"S": outcome.gate or "-"},
+                "reason": {"S": outcome.reason},
+                "mode": {"S": outcome.mode},
+                "alarm_name": {"S": outcome.alarm_name},
+                "alarm_arn": {"S": outcome.alarm_arn},
+                "transition": {"S": outcome.transition},
+                "state": {"S": outcome.state},
+                "at": {"S": outcome.at},
+                "changes": {"S": json.dumps(outcome.changes, default=str, sort_keys=True)},
+                "request_id": {"S": request_id or "-"},
+                "expiration": {"N": str(int((at + self._retention).timestamp()))},
+            },
+        )
+
+    def decisions(self, endpoint: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Decisions about an endpoint in [since, until), oldest first."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _pk(endpoint)},
+                ":lo": {"S": f"DECISION#{since.isoformat()}"},
+                ":hi": {"S": f"DECISION#{until.isoformat()}"},
+            },
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                decoded = {key: next(iter(value.values())) for key, value in item.items()}
+                decoded["changes"] = json.loads(decoded.get("changes", "{}"))
+                items.append(decoded)
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- cool-down and budget ------------------------------------------------------------
+
+    def claim(
+        self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime
+    ) -> Claim | Refused:
+        """Take the cool-down lock and one unit of this hour's budget, atomically, or say why not."""
+        claim = Claim(endpoint, action, uuid.uuid4().hex, _hour(now))
+        epoch = int(now.timestamp())
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": {"S": _pk(endpoint)},
+                                "sk": {"S": f"COOLDOWN#{action}"},
+                                "kind": {"S": "cooldown"},
+                                "holder": {"S": claim.holder},
+                                "claimed_at": {"S": now.isoformat()},
+                                "until": {"N": str(epoch + int(cooldown.total_seconds()))},
+                                "expiration": {"N": str(epoch + int(cooldown.total_seconds()) + 86400)},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk) OR #until <= :now",
+                            "ExpressionAttributeNames": {"#until": "until"},
+                            "ExpressionAttributeValues": {":now": {"N": str(epoch)}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BUDGET#{claim.hour}"}},
+                            "UpdateExpression": "ADD #count :one SET kind = :kind, expiration = :exp",
+                            "ConditionExpression": "attribute_not_exists(#count) OR #count < :cap",
+                            "ExpressionAttributeNames": {"#count": "actions"},
+                            "ExpressionAttributeValues": {
+                                ":one": {"N": "1"},
+                                ":cap": {"N": str(hourly_cap)},
+                                ":kind": {"S": "budget"},
+                                ":exp": {"N": str(epoch + 2 * 86400)},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            refusal = self.check(endpoint, action, hourly_cap, now)
+            if refusal is not None:
+                return refusal
+            # Neither condition fails any more: the competing claim was released meanwhile,
+            # or the transaction conflicted with a concurrent one. Do less: refuse this time.
+            logger.warning("claim cancelled without a standing refusal", reasons=reasons, endpoint=endpoint)
+            return Refused("cooldown", "a concurrent claim for this endpoint and action was in flight")
+        return claim
+
+    def check(self, endpoint: str, action: str, hourly_cap: int, now: datetime) -> Refused | None:
+        """What `claim` would refuse right now, without taking anything (for dry runs)."""
+        lock = self._get(endpoint, f"COOLDOWN#{action}")
+        if lock is not None and int(lock["until"]["N"]) > int(now.timestamp()):
+            until = datetime.fromtimestamp(int(lock["until"]["N"]), tz=now.tzinfo)
+            return Refused("cooldown", f"{action} is cooling down until {until.isoformat()}")
+        budget = self._get(endpoint, f"BUDGET#{_hour(now)}")
+        if budget is not None and int(budget.get("actions", {"N": "0"})["N"]) >= hourly_cap:
+            return Refused("budget", f"hourly budget of {hourly_cap} actions for {endpoint} is spent")
+        return None
+
+    def release(self, claim: Claim) -> None:
+        """Give a claim back (the action did not happen), so that a retry may act."""
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": _pk(claim.endpoint)}, "sk": {"S": f"COOLDOWN#{claim.action}"}},
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": {"S": claim.holder}},
+            )
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _pk(claim.endpoint)}, "sk": {"S": f"BUDGET#{claim.hour}"}},
+                UpdateExpression="ADD #count :minus",
+                ConditionExpression="#count > :zero",
+                ExpressionAttributeNames={"#count": "actions"},
+                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            logger.warning("claim already gone", endpoint=claim.endpoint, action=claim.action)
+
+    def _get(self, endpoint: str, sk: str) -> dict[str, Any] | None:
+        response = self._db.get_item(
+            TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        return response.get("Item")
+
+
+def _pk(endpoint: str) -> str:
+    return f"ENDPOINT#{endpoint}"
+
+
+def _hour(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H")

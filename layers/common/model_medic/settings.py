@@ -1,0 +1,59 @@
+"""Configuration: environment variables into validated models, read once per cold start.
+
+Bad configuration raises `ConfigurationError` on the first invocation, loudly, instead
+of acting on a half-understood setting.
+"""
+
+import os
+from functools import cache
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+Mode = Literal["enforce", "dry-run", "off"]
+MODES: tuple[Mode, ...] = ("enforce", "dry-run", "off")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], BeforeValidator(_split_csv)]
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment does not describe a valid configuration."""
+
+
+class Settings(BaseModel):
+    """What every function needs: where the ledger and topics are, and the automation mode."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    ledger_table: str = Field(alias="LEDGER_TABLE", min_length=3)
+    info_topic_arn: str = Field(alias="INFO_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    critical_topic_arn: str = Field(alias="CRITICAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME", min_length=1)
+    monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS", min_length=1)
+    automation_mode: Mode = Field(alias="AUTOMATION_MODE")
+    mode_parameter_name: str = Field(alias="MODE_PARAMETER_NAME", pattern=r"^/")
+    mode_cache_seconds: int = Field(30, alias="MODE_CACHE_SECONDS", ge=0, le=300)
+    actions_per_hour: int = Field(alias="ACTIONS_PER_HOUR", ge=1, le=100)
+    ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+@cache
+def load_settings(model: type[SettingsT]) -> SettingsT:
+    """The model validated from the environment (cached; `load_settings.cache_clear()` in tests)."""
+    try:
+        return model.model_validate(dict(os.environ))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
+        )
+        raise ConfigurationError(f"invalid configuration for {model.__name__}: {problems}") from None
