@@ -158,9 +158,7 @@ def _sns_trigger_metric(trigger: Any, where: str) -> _Metric:
         raise AlarmParseError(f"{where} must be an object")
     if "Metrics" in trigger:
         queries = _get(trigger, "Metrics", list, where)
-        return _merge_queries(
-            (_sns_query(query, f"{where}.Metrics[{i}]") for i, query in enumerate(queries)), where
-        )
+        return _merge_queries((_sns_query(query, f"{where}.Metrics[{i}]") for i, query in enumerate(queries)), where)
     dimensions = _dimension_list(_get(trigger, "Dimensions", list, where), f"{where}.Dimensions")
     return _Metric(
         namespace=_get(trigger, "Namespace", str, where),
@@ -322,6 +320,9 @@ def _merge_queries(queries: Iterable[_Metric], where: str) -> _Metric:
     )
 
 
+_KIND_NAMES = {str: "string", list: "list", dict: "object"}
+
+
 def _get(container: Any, key: str, kind: type, where: str) -> Any:
     if not isinstance(container, Mapping):
         raise AlarmParseError(f"{where} must be an object")
@@ -329,7 +330,8 @@ def _get(container: Any, key: str, kind: type, where: str) -> Any:
         raise AlarmParseError(f"{where}: missing '{key}'")
     value = container[key]
     if not isinstance(value, kind) or (kind is str and not value):
-        raise AlarmParseError(f"{where}.{key} must be a non-empty {kind.__name__}")
+        article = "a non-empty" if kind is str else "a" if kind is list else "an"
+        raise AlarmParseError(f"{where}.{key} must be {article} {_KIND_NAMES.get(kind, kind.__name__)}")
     return value
 
 

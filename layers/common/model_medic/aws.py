@@ -5,21 +5,11 @@ mocked, and one created without a region fails. Tests call `reset()` between tes
 """
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
-
-if TYPE_CHECKING:
-    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
-    from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_events import EventBridgeClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sagemaker import SageMakerClient
-    from mypy_boto3_sns import SNSClient
-    from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts.
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
@@ -30,36 +20,36 @@ def _client(service: str) -> Any:
     return boto3.session.Session().client(service, config=BOTO_CONFIG)  # type: ignore[call-overload]
 
 
-def sagemaker() -> "SageMakerClient":
-    return _client("sagemaker")  # type: ignore[no-any-return]
+def sagemaker() -> Any:
+    return _client("sagemaker")
 
 
-def autoscaling() -> "ApplicationAutoScalingClient":
-    return _client("application-autoscaling")  # type: ignore[no-any-return]
+def autoscaling() -> Any:
+    return _client("application-autoscaling")
 
 
-def cloudwatch() -> "CloudWatchClient":
-    return _client("cloudwatch")  # type: ignore[no-any-return]
+def cloudwatch() -> Any:
+    return _client("cloudwatch")
 
 
-def dynamodb() -> "DynamoDBClient":
-    return _client("dynamodb")  # type: ignore[no-any-return]
+def dynamodb() -> Any:
+    return _client("dynamodb")
 
 
-def sns() -> "SNSClient":
-    return _client("sns")  # type: ignore[no-any-return]
+def sns() -> Any:
+    return _client("sns")
 
 
-def events() -> "EventBridgeClient":
-    return _client("events")  # type: ignore[no-any-return]
+def events() -> Any:
+    return _client("events")
 
 
-def ssm() -> "SSMClient":
-    return _client("ssm")  # type: ignore[no-any-return]
+def ssm() -> Any:
+    return _client("ssm")
 
 
-def s3() -> "S3Client":
-    return _client("s3")  # type: ignore[no-any-return]
+def s3() -> Any:
+    return _client("s3")
 
 
 @cache

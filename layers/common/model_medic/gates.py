@@ -165,7 +165,9 @@ class SafetyGates:
             return self._finish(replace(base, gate="mode", reason=f"automation is off ({source})"))
         # Gate 4: once per transition. Gates 5-8 run inside.
         try:
-            outcome = Outcome.from_dict(self._once(remediation.action, alarm, lambda: self._decide(alarm, remediation, base).as_dict()))
+            outcome = Outcome.from_dict(
+                self._once(remediation.action, alarm, lambda: self._decide(alarm, remediation, base).as_dict())
+            )
         except IdempotencyAlreadyInProgressError:
             # The delivery that is in progress owns the work (and its retries); this copy stops.
             logger.info("duplicate delivery while the first is in progress", transition=alarm.transition_id)
@@ -257,7 +259,7 @@ class SafetyGates:
     def _tell_best_effort(self, outcome: Outcome) -> None:
         try:
             self._notifier.tell(outcome)
-        except Exception:  # the original failure is what must propagate
+        except Exception:  # noqa: BLE001 - the original failure is what must propagate
             logger.exception("could not tell about a failed action")
 
     def _once(self, key: str, alarm: AlarmEvent, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -269,7 +271,7 @@ class SafetyGates:
             lambda_context=self._context,
         )
 
-        @idempotent_function(
+        @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="transition", persistence_store=self._store, config=config, key_prefix=key
         )
         def once(transition: dict[str, str]) -> dict[str, Any]:
@@ -278,7 +280,7 @@ class SafetyGates:
         return once(transition={"transition": alarm.transition_id})  # type: ignore[no-any-return]
 
 
-def _mark_replayed(response: Any, record: DataRecord) -> Any:
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     if isinstance(response, dict) and "action" in response:
         return {**response, "replayed": True}
     return response

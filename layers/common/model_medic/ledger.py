@@ -19,15 +19,12 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
 from model_medic.observability import logger
 from model_medic.outcome import Outcome
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 Refusal = Literal["cooldown", "budget"]
 
@@ -51,7 +48,7 @@ class Refused:
 
 
 class Ledger:
-    def __init__(self, client: DynamoDBClient, table: str, retention_days: int) -> None:
+    def __init__(self, client: Any, table: str, retention_days: int) -> None:
         self._db = client
         self._table = table
         self._retention = timedelta(days=retention_days)
@@ -107,9 +104,7 @@ class Ledger:
 
     # --- cool-down and budget ------------------------------------------------------------
 
-    def claim(
-        self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime
-    ) -> Claim | Refused:
+    def claim(self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime) -> Claim | Refused:
         """Take the cool-down lock and one unit of this hour's budget, atomically, or say why not."""
         claim = Claim(endpoint, action, uuid.uuid4().hex, _hour(now))
         epoch = int(now.timestamp())
@@ -200,7 +195,8 @@ class Ledger:
         response = self._db.get_item(
             TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": sk}}, ConsistentRead=True
         )
-        return response.get("Item")
+        item: dict[str, Any] | None = response.get("Item")
+        return item
 
 
 def _pk(endpoint: str) -> str:

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from model_medic.observability import logger
-
-if TYPE_CHECKING:
-    from mypy_boto3_events import EventBridgeClient
-    from mypy_boto3_sns import SNSClient
 
 Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed"]
 
@@ -89,8 +85,8 @@ class Notifier:
 
     def __init__(
         self,
-        sns: SNSClient,
-        events: EventBridgeClient,
+        sns: Any,
+        events: Any,
         info_topic_arn: str,
         critical_topic_arn: str,
         event_bus_name: str,
@@ -115,8 +111,16 @@ class Notifier:
             Subject=_subject(subject),
             MessageStructure="json",
             Message=json.dumps(
-                {"default": text, "email": text, "email-json": machine, "sqs": machine, "lambda": machine,
-                 "http": machine, "https": machine, "sms": text[:140]}
+                {
+                    "default": text,
+                    "email": text,
+                    "email-json": machine,
+                    "sqs": machine,
+                    "lambda": machine,
+                    "http": machine,
+                    "https": machine,
+                    "sms": text[:140],
+                }
             ),
             MessageAttributes={
                 "result": {"DataType": "String", "StringValue": outcome.result},

@@ -48,7 +48,7 @@ SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
 @cache
-def load_settings(model: type[SettingsT]) -> SettingsT:
+def load_settings[SettingsT: BaseModel](model: type[SettingsT]) -> SettingsT:
     """The model validated from the environment (cached; `load_settings.cache_clear()` in tests)."""
     try:
         return model.model_validate(dict(os.environ))

@@ -1,0 +1,164 @@
+"""Shared fixtures: sample events, a moto account with the stack's data resources, settings."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from model_medic import aws
+from model_medic.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+REGION = "us-east-1"
+
+
+def load_event(relative: str) -> Any:
+    """A sample event from events/ (the same files `sam local invoke -e` takes)."""
+    return json.loads((EVENTS / relative).read_text())
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No real credentials, no tracing, fresh clients and settings in every test."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ModelMedic",
+        "POWERTOOLS_SERVICE_NAME": "model-medic-tests",
+        "AWS_LAMBDA_FUNCTION_NAME": "model-medic-tests",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws.reset()
+    load_settings.cache_clear()
+    yield
+    aws.reset()
+    load_settings.cache_clear()
+
+
+class Stack:
+    """The data resources of template.yaml, made in moto, plus taps to read what was told."""
+
+    def __init__(self) -> None:
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.ssm = boto3.client("ssm", region_name=REGION)
+        self.events = boto3.client("events", region_name=REGION)
+        self.table = "model-medic-ledger"
+        self.dynamodb.create_table(
+            TableName=self.table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        self.topics = {name: self.sns.create_topic(Name=f"model-medic-{name}")["TopicArn"] for name in ("info", "critical")}
+        self.taps = {name: self._tap_topic(arn, name) for name, arn in self.topics.items()}
+        self.mode_parameter = "/model-medic/test/automation-mode"
+        self.set_mode("inherit")
+        self.taps["events"] = self._tap_outcome_events()
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        values = {
+            "LEDGER_TABLE": self.table,
+            "INFO_TOPIC_ARN": self.topics["info"],
+            "CRITICAL_TOPIC_ARN": self.topics["critical"],
+            "EVENT_BUS_NAME": "default",
+            "MONITORED_ENDPOINTS": "churn-prod",
+            "AUTOMATION_MODE": "enforce",
+            "MODE_PARAMETER_NAME": self.mode_parameter,
+            "MODE_CACHE_SECONDS": "0",
+            "ACTIONS_PER_HOUR": "6",
+            "LEDGER_RETENTION_DAYS": "90",
+        }
+        values.update(overrides)
+        return values
+
+    def set_mode(self, value: str) -> None:
+        self.ssm.put_parameter(Name=self.mode_parameter, Value=value, Type="String", Overwrite=True)
+
+    def _tap_topic(self, topic_arn: str, name: str) -> str:
+        url = self.sqs.create_queue(QueueName=f"tap-{name}")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+        return url
+
+    def _tap_outcome_events(self) -> str:
+        url = self.sqs.create_queue(QueueName="tap-events")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.events.put_rule(Name="tap-outcomes", EventPattern=json.dumps({"source": ["model-medic"]}))
+        self.events.put_targets(Rule="tap-outcomes", Targets=[{"Id": "tap", "Arn": arn}])
+        return url
+
+    def drain(self, tap: str) -> list[dict[str, Any]]:
+        """Every message that reached a tap since the last drain (SNS envelopes unwrapped)."""
+        found = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.taps[tap], MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                body = json.loads(message["Body"])
+                found.append(body)
+                self.sqs.delete_message(QueueUrl=self.taps[tap], ReceiptHandle=message["ReceiptHandle"])
+
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.table)
+        return [
+            {key: next(iter(value.values())) for key, value in item.items()}
+            for page in pages
+            for item in page["Items"]
+            if item.get("kind", {}).get("S") == kind
+        ]
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    with mock_aws():
+        made = Stack()
+        for name, value in made.env().items():
+            monkeypatch.setenv(name, value)
+        yield made
+
+
+def make_endpoint(
+    name: str,
+    variants: dict[str, dict[str, Any]] | None = None,
+    region: str = REGION,
+) -> None:
+    """A SageMaker endpoint in moto: variant name -> {"count": n, "weight": w, "type": instance type}."""
+    sagemaker = boto3.client("sagemaker", region_name=region)
+    variants = variants or {"AllTraffic": {"count": 1, "weight": 1.0}}
+    production = []
+    for variant, spec in variants.items():
+        model = f"{name}-{variant}-model"
+        sagemaker.create_model(
+            ModelName=model,
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
+            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:latest"},
+        )
+        production.append(
+            {
+                "VariantName": variant,
+                "ModelName": model,
+                "InitialInstanceCount": spec.get("count", 1),
+                "InstanceType": spec.get("type", "ml.m5.large"),
+                "InitialVariantWeight": spec.get("weight", 1.0),
+            }
+        )
+    sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config-1", ProductionVariants=production)
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config-1")

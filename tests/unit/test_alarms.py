@@ -1,0 +1,173 @@
+"""The alarm intake parser against every real-shaped event under events/alarms and malformed ones."""
+
+import copy
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from model_medic.alarms import AlarmParseError, parse_alarms
+from tests.conftest import load_event
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def only(event: object):
+    alarms = parse_alarms(event)
+    assert len(alarms) == 1
+    return alarms[0]
+
+
+def test_sns_single_metric_alarm_has_lower_case_dimensions_as_a_dict():
+    alarm = only(load_event("alarms/sns_high_latency_alarm.json"))
+    assert alarm.source == "sns"
+    assert alarm.alarm_name == "churn-prod-HighLatency"
+    assert alarm.alarm_arn == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prod-HighLatency"
+    assert (alarm.state, alarm.previous_state) == ("ALARM", "OK")
+    assert alarm.state_change_time == T0
+    assert (alarm.namespace, alarm.metric_name) == ("Custom/SageMaker", "TotalLatency")
+    assert dict(alarm.dimensions) == {"EndpointName": "churn-prod"}
+    assert (alarm.endpoint, alarm.variant) == ("churn-prod", None)
+    assert (alarm.account, alarm.region) == ("123456789012", "us-east-1")
+    assert alarm.reason.startswith("Threshold Crossed")
+    assert not alarm.composite
+
+
+def test_sns_ok_and_insufficient_data_are_parsed_not_rejected():
+    ok = only(load_event("alarms/sns_high_error_rate_ok.json"))
+    assert (ok.state, ok.previous_state, ok.metric_name) == ("OK", "ALARM", "ErrorRate")
+    insufficient = only(load_event("alarms/sns_insufficient_data.json"))
+    assert insufficient.state == "INSUFFICIENT_DATA"
+
+
+def test_model_monitor_endpoint_dimension_names_the_endpoint():
+    alarm = only(load_event("alarms/sns_model_monitor_drift.json"))
+    assert alarm.endpoint == "churn-prod"
+    assert alarm.dimensions["MonitoringSchedule"] == "churn-prod-data-quality"
+    assert (alarm.namespace, alarm.metric_name) == (
+        "aws/sagemaker/Endpoints/data-metrics",
+        "feature_baseline_drift_age",
+    )
+
+
+def test_sns_metric_math_alarm_keeps_agreed_dimensions_and_the_watched_expression():
+    alarm = only(load_event("alarms/sns_metric_math_alarm.json"))
+    assert alarm.metric_name is None
+    assert alarm.namespace == "AWS/SageMaker"
+    assert alarm.expression == "100*(m1+m2)/m3"
+    assert (alarm.endpoint, alarm.variant) == ("churn-prod", "AllTraffic")
+
+
+def test_metric_math_over_two_endpoints_names_neither():
+    event = load_event("alarms/sns_metric_math_alarm.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["Trigger"]["Metrics"][2]["MetricStat"]["Metric"]["Dimensions"][0]["value"] = "fraud-prod"
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    alarm = only(event)
+    assert alarm.endpoint is None
+    assert alarm.variant == "AllTraffic"
+
+
+def test_sns_composite_alarm_has_no_metric_and_no_endpoint():
+    alarm = only(load_event("alarms/sns_composite_alarm.json"))
+    assert alarm.composite
+    assert alarm.endpoint is None
+    assert alarm.metric_name is None
+
+
+def test_sns_batch_yields_every_record_in_order():
+    alarms = parse_alarms(load_event("alarms/sns_batch_two_records.json"))
+    assert [a.endpoint for a in alarms] == ["churn-prod", "fraud-prod"]
+    assert alarms[0].transition_id != alarms[1].transition_id
+
+
+def test_eventbridge_state_change_has_dimension_objects():
+    alarm = only(load_event("alarms/eventbridge_alarm_state_change.json"))
+    assert alarm.source == "eventbridge"
+    assert alarm.alarm_name == "churn-prod-canary-ErrorRate"
+    assert (alarm.endpoint, alarm.variant) == ("churn-prod", "canary")
+    assert (alarm.namespace, alarm.metric_name) == ("AWS/SageMaker", "Invocation5XXErrors")
+    assert (alarm.state, alarm.previous_state) == ("ALARM", "OK")
+    assert alarm.state_change_time == T0
+
+
+def test_eventbridge_metric_math_guards_the_expression_query():
+    alarm = only(load_event("alarms/eventbridge_metric_math.json"))
+    assert alarm.expression == "100*m1/m2"
+    assert (alarm.endpoint, alarm.variant) == ("churn-prod", "canary")
+
+
+def test_eventbridge_composite_alarm():
+    alarm = only(load_event("alarms/eventbridge_composite.json"))
+    assert alarm.composite
+    assert alarm.endpoint is None
+
+
+def test_direct_alarm_action_payload():
+    alarm = only(load_event("alarms/alarm_action_direct.json"))
+    assert alarm.source == "alarm-action"
+    assert alarm.alarm_name == "churn-prod-ModelAccuracyDrop"
+    assert (alarm.namespace, alarm.metric_name) == ("Custom/SageMaker", "accuracy")
+    assert alarm.endpoint == "churn-prod"
+
+
+def test_the_same_transition_has_the_same_id_in_every_shape():
+    sns = only(load_event("alarms/sns_high_latency_alarm.json"))
+    again = only(load_event("alarms/sns_high_latency_alarm.json"))
+    assert sns.transition_id == again.transition_id
+    assert "2026-11-22T10:00:00+00:00" in sns.transition_id
+
+
+def _sns_with(mutate) -> dict:
+    event = load_event("alarms/sns_high_latency_alarm.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    mutate(message)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return event
+
+
+def _eventbridge_with(mutate) -> dict:
+    event = copy.deepcopy(load_event("alarms/eventbridge_alarm_state_change.json"))
+    mutate(event)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "says"),
+    [
+        ("not an object", "must be a JSON object"),
+        ([], "must be a JSON object"),
+        ({}, "unrecognised event"),
+        ({"Records": []}, "non-empty list"),
+        ({"Records": [{}]}, "missing 'Sns'"),
+        ({"Records": [{"Sns": {"Message": "not json"}}]}, "is not JSON"),
+        ({"Records": [{"Sns": {"Message": 7}}]}, "Message must be a non-empty string"),
+        (_sns_with(lambda m: m.pop("AlarmArn")), "missing 'AlarmArn'"),
+        (_sns_with(lambda m: m.update(NewStateValue="BROKEN")), "expected one of"),
+        (_sns_with(lambda m: m.update(StateChangeTime="yesterday")), "not an ISO 8601 time"),
+        (_sns_with(lambda m: m.update(StateChangeTime="2026-11-22T10:00:00")), "no time zone"),
+        (_sns_with(lambda m: m.update(AlarmArn="arn:aws:sns:us-east-1:1:topic")), "not a CloudWatch alarm ARN"),
+        (_sns_with(lambda m: m.pop("Trigger")), "missing 'Trigger'"),
+        (_sns_with(lambda m: m["Trigger"].update(Dimensions="EndpointName=x")), "Dimensions must be a list"),
+        (_sns_with(lambda m: m["Trigger"].update(Dimensions=[{"name": "EndpointName"}])), "string 'name' and 'value'"),
+        (_sns_with(lambda m: m["Trigger"].update(Metrics=[])), "no metric queries"),
+        (_eventbridge_with(lambda e: e.update({"detail-type": "EC2 Instance State-change Notification"})), "unsupported detail-type"),
+        (_eventbridge_with(lambda e: e.update(source="aws.ec2")), "unsupported source"),
+        (_eventbridge_with(lambda e: e.update(resources=[])), "must hold the alarm ARN"),
+        (_eventbridge_with(lambda e: e["detail"].pop("state")), "missing 'state'"),
+        (_eventbridge_with(lambda e: e["detail"]["state"].update(timestamp=17)), "timestamp must be a non-empty string"),
+        (_eventbridge_with(lambda e: e["detail"].update(configuration={})), "neither 'metrics' nor 'alarmRule'"),
+        (
+            _eventbridge_with(
+                lambda e: e["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"].update(
+                    dimensions=[{"name": "EndpointName", "value": "x"}]
+                )
+            ),
+            "dimensions must be an object",
+        ),
+        ({"source": "aws.cloudwatch", "alarmData": {}}, "missing 'alarmArn'"),
+    ],
+)
+def test_malformed_events_are_rejected_saying_what_is_wrong(event, says):
+    with pytest.raises(AlarmParseError, match=says):
+        parse_alarms(event)
