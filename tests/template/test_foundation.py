@@ -1,0 +1,94 @@
+"""The template's foundation: transform, encryption, dead-letter wiring, kill switch, outputs."""
+
+from typing import Any
+
+from tests.template.conftest import resources_of
+
+
+def test_sam_transform_succeeds_and_yields_the_functions(transformed: dict[str, Any]):
+    functions = resources_of(transformed, "AWS::Lambda::Function")
+    assert functions, "the template defines no functions"
+    for name, function in functions.items():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.13", name
+        assert properties["Architectures"] == ["arm64"], name
+        assert properties["TracingConfig"] == {"Mode": "Active"}, name
+        assert properties["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"], name
+
+
+def test_every_asynchronously_invoked_function_parks_failures_in_the_dead_letter_queue(
+    transformed: dict[str, Any],
+):
+    functions = resources_of(transformed, "AWS::Lambda::Function")
+    configs = resources_of(transformed, "AWS::Lambda::EventInvokeConfig")
+    configured = {config["Properties"]["FunctionName"]["Ref"]: config["Properties"] for config in configs.values()}
+    for name in functions:
+        assert name in configured, f"{name} has no EventInvokeConfig"
+        invoke = configured[name]
+        assert invoke["MaximumRetryAttempts"] == 2
+        assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+
+def test_the_topic_key_lets_cloudwatch_publish_and_every_topic_uses_it(transformed: dict[str, Any]):
+    key = transformed["Resources"]["TopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [
+        s for s in key["KeyPolicy"]["Statement"] if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert len(cloudwatch) == 1
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert cloudwatch[0]["Effect"] == "Allow"
+    topics = resources_of(transformed, "AWS::SNS::Topic")
+    assert set(topics) >= {"CriticalTopic", "WarningTopic", "InfoTopic"}
+    for name, topic in topics.items():
+        # A reference to our key, never alias/aws/sns (CloudWatch cannot use that one).
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKey"}, name
+
+
+def test_data_is_encrypted_and_kept_private(transformed: dict[str, Any]):
+    resources = transformed["Resources"]
+    ledger = resources["LedgerTable"]["Properties"]
+    assert ledger["BillingMode"] == "PAY_PER_REQUEST"
+    assert ledger["SSESpecification"] == {"SSEEnabled": True}
+    assert ledger["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert ledger["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    bucket = resources["ReportsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}
+    [deny] = resources["ReportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    assert resources["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_kill_switch_parameter_has_a_name_and_only_known_values(transformed: dict[str, Any]):
+    parameter = transformed["Resources"]["AutomationModeParameter"]["Properties"]
+    assert parameter["Name"] == {"Fn::Sub": "/model-medic/${AWS::StackName}/automation-mode"}
+    assert parameter["Value"] == "inherit"
+    assert parameter["AllowedPattern"] == "^(inherit|enforce|dry-run|off)$"
+
+
+def test_parameters_refuse_wrong_values_at_deploy_time(source: dict[str, Any]):
+    parameters = source["Parameters"]
+    assert parameters["AutomationMode"]["AllowedValues"] == ["enforce", "dry-run", "off"]
+    assert parameters["AutomationMode"]["Default"] == "dry-run"
+    assert "AllowedPattern" in parameters["EndpointNames"]
+    assert "AllowedPattern" in parameters["AlertEmail"]
+
+
+def test_layer_is_built_by_sam_for_the_lambda_runtime(source: dict[str, Any]):
+    layer = source["Resources"]["CommonLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["ContentUri"] == "layers/common/"
+
+
+def test_outputs_name_what_people_and_tests_need(source: dict[str, Any]):
+    assert set(source["Outputs"]) >= {
+        "CriticalTopicArn",
+        "WarningTopicArn",
+        "InfoTopicArn",
+        "LedgerTableName",
+        "ReportsBucketName",
+        "DeadLetterQueueUrl",
+        "AutomationModeParameterName",
+    }
