@@ -336,3 +336,12 @@ def test_run_alarms_handles_every_record_of_a_batch(world: Stack):
     )
     assert [o["endpoint"] for o in result["outcomes"]] == ["churn-prod", "fraud-prod"]
     assert {o["result"] for o in result["outcomes"]} == {"acted"}
+
+
+def test_a_redelivery_after_a_failed_precondition_is_evaluated_again(world: Stack, monkeypatch: pytest.MonkeyPatch):
+    original = AddInstance.plan
+    monkeypatch.setattr(AddInstance, "plan", lambda self, alarm: Plan("", skip="endpoint is Updating"))
+    assert gates().run(alarm_at(T0), AddInstance()).gate == "precondition"
+    monkeypatch.setattr(AddInstance, "plan", original)
+    # The same transition, delivered again once the endpoint is InService, acts.
+    assert gates(Clock(T0 + timedelta(minutes=2))).run(alarm_at(T0), AddInstance()).result == "acted"

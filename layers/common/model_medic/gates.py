@@ -52,6 +52,14 @@ class GateRejection(ValueError):
     """The alarm cannot be acted on at all (gate 1); nothing was changed or recorded."""
 
 
+class _NotActed(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A precondition failed: leave no idempotency record, so a later delivery re-evaluates."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
 @dataclass(frozen=True)
 class Plan:
     """What an action would do now, decided read-only from the alarm and the live state.
@@ -168,6 +176,9 @@ class SafetyGates:
             outcome = Outcome.from_dict(
                 self._once(remediation.action, alarm, lambda: self._decide(alarm, remediation, base).as_dict())
             )
+        except _NotActed as skipped:
+            self._notifier.tell(skipped.outcome)
+            return skipped.outcome
         except IdempotencyAlreadyInProgressError:
             # The delivery that is in progress owns the work (and its retries); this copy stops.
             logger.info("duplicate delivery while the first is in progress", transition=alarm.transition_id)
@@ -205,11 +216,15 @@ class SafetyGates:
                     return self._record(
                         replace(base, result="bound-reached", gate="bound", reason=plan.bound, changes=plan.changes)
                     )
-                return self._record(replace(base, gate="precondition", reason=str(plan.skip), changes=plan.changes))
+                raise _NotActed(
+                    self._record(replace(base, gate="precondition", reason=str(plan.skip), changes=plan.changes))
+                )
             if base.mode == "dry-run":
                 return self._record(replace(base, result="dry-run", reason=plan.summary, changes=plan.changes))
             # Gate 8: act.
             done = remediation.execute(alarm, plan)
+        except _NotActed:
+            raise
         except Exception as error:
             if claim is not None:
                 self._ledger.release(claim)

@@ -28,6 +28,10 @@ from model_medic.outcome import Outcome
 
 Refusal = Literal["cooldown", "budget"]
 
+# A claim holds its lock at least this long, even for an action without a cool-down, so
+# that concurrent deliveries cannot both act while the first one's AWS calls are under way.
+MIN_LOCK = timedelta(seconds=60)
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -108,6 +112,7 @@ class Ledger:
         """Take the cool-down lock and one unit of this hour's budget, atomically, or say why not."""
         claim = Claim(endpoint, action, uuid.uuid4().hex, _hour(now))
         epoch = int(now.timestamp())
+        hold = int(max(cooldown, MIN_LOCK).total_seconds())
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -120,8 +125,8 @@ class Ledger:
                                 "kind": {"S": "cooldown"},
                                 "holder": {"S": claim.holder},
                                 "claimed_at": {"S": now.isoformat()},
-                                "until": {"N": str(epoch + int(cooldown.total_seconds()))},
-                                "expiration": {"N": str(epoch + int(cooldown.total_seconds()) + 86400)},
+                                "until": {"N": str(epoch + hold)},
+                                "expiration": {"N": str(epoch + hold + 86400)},
                             },
                             "ConditionExpression": "attribute_not_exists(pk) OR #until <= :now",
                             "ExpressionAttributeNames": {"#until": "until"},
