@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ class Stack:
             ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         )
-        self.topics = {name: self.sns.create_topic(Name=f"model-medic-{name}")["TopicArn"] for name in ("info", "critical")}
+        self.topics = {
+            name: self.sns.create_topic(Name=f"model-medic-{name}")["TopicArn"] for name in ("info", "critical")
+        }
         self.taps = {name: self._tap_topic(arn, name) for name, arn in self.topics.items()}
         self.mode_parameter = "/model-medic/test/automation-mode"
         self.set_mode("inherit")
@@ -165,3 +168,57 @@ def make_endpoint(
         )
     sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config-1", ProductionVariants=production)
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config-1")
+
+
+def load_handler(function: str) -> Any:
+    """functions/<function>/app.py as a module (every handler is called app.py)."""
+    import importlib.util
+
+    path = ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"handler_{function}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeContext:
+    """The parts of a Lambda context that Powertools and the gates read."""
+
+    function_name: str = "model-medic-tests"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:model-medic-tests"
+    aws_request_id: str = "11111111-2222-3333-4444-555555555555"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class AwsCalls:
+    """Every AWS operation the code under test called, in order (service, operation)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, str]] = []
+
+    def of(self, service: str) -> list[str]:
+        return [operation for s, operation in self.made if s == service]
+
+    def mutating(self) -> list[str]:
+        readers = ("Describe", "Get", "List", "Query", "Scan", "Receive")
+        return [op for _, op in self.made if not op.startswith(readers)]
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
+    from botocore.client import BaseClient
+
+    calls = AwsCalls()
+    original = BaseClient._make_api_call
+
+    def recording(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls.made.append((self.meta.service_model.service_name, operation))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls

@@ -172,7 +172,7 @@ def test_ten_threads_racing_on_one_transition_act_once(world: Stack):
         start.wait()
         try:
             results.append(safety.run(alarm_at(T0), remediation).result)
-        except BaseException as error:  # collected and asserted below
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
 
     threads = [threading.Thread(target=deliver) for _ in range(10)]

@@ -151,11 +151,17 @@ def _eventbridge_with(mutate) -> dict:
         (_sns_with(lambda m: m["Trigger"].update(Dimensions="EndpointName=x")), "Dimensions must be a list"),
         (_sns_with(lambda m: m["Trigger"].update(Dimensions=[{"name": "EndpointName"}])), "string 'name' and 'value'"),
         (_sns_with(lambda m: m["Trigger"].update(Metrics=[])), "no metric queries"),
-        (_eventbridge_with(lambda e: e.update({"detail-type": "EC2 Instance State-change Notification"})), "unsupported detail-type"),
+        (
+            _eventbridge_with(lambda e: e.update({"detail-type": "EC2 Instance State-change Notification"})),
+            "unsupported detail-type",
+        ),
         (_eventbridge_with(lambda e: e.update(source="aws.ec2")), "unsupported source"),
         (_eventbridge_with(lambda e: e.update(resources=[])), "must hold the alarm ARN"),
         (_eventbridge_with(lambda e: e["detail"].pop("state")), "missing 'state'"),
-        (_eventbridge_with(lambda e: e["detail"]["state"].update(timestamp=17)), "timestamp must be a non-empty string"),
+        (
+            _eventbridge_with(lambda e: e["detail"]["state"].update(timestamp=17)),
+            "timestamp must be a non-empty string",
+        ),
         (_eventbridge_with(lambda e: e["detail"].update(configuration={})), "neither 'metrics' nor 'alarmRule'"),
         (
             _eventbridge_with(

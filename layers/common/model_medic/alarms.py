@@ -48,7 +48,7 @@ class AlarmEvent:
     reason: str
     account: str
     region: str
-    source: Literal["sns", "eventbridge", "alarm-action"]
+    source: Literal["sns", "eventbridge", "alarm-action", "sweep"]
     namespace: str | None = None
     metric_name: str | None = None
     dimensions: Mapping[str, str] = field(default_factory=dict)
@@ -320,7 +320,7 @@ def _merge_queries(queries: Iterable[_Metric], where: str) -> _Metric:
     )
 
 
-_KIND_NAMES = {str: "string", list: "list", dict: "object"}
+_KIND_NAMES: dict[type, str] = {str: "string", list: "list", dict: "object"}
 
 
 def _get(container: Any, key: str, kind: type, where: str) -> Any:

@@ -52,7 +52,7 @@ class GateRejection(ValueError):
     """The alarm cannot be acted on at all (gate 1); nothing was changed or recorded."""
 
 
-class _NotActed(Exception):  # noqa: N818 - a control-flow signal, not an error
+class _NotActed(Exception):  # a control-flow signal, not an error
     """A precondition failed: leave no idempotency record, so a later delivery re-evaluates."""
 
     def __init__(self, outcome: Outcome) -> None:

@@ -106,6 +106,52 @@ class Ledger:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    # --- temporary capacity (boosts) ---------------------------------------------------
+
+    def save_boost(
+        self, endpoint: str, variant: str, lever: str, before: int, after: int, alarm_name: str, at: datetime
+    ) -> None:
+        """Remember a boost; the floor from before the first boost is kept across boosts."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
+            UpdateExpression=(
+                "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
+                " boosted_to = :after, boosted_at = :at ADD alarms :alarm"
+            ),
+            ExpressionAttributeValues={
+                ":kind": {"S": "boost"},
+                ":variant": {"S": variant},
+                ":lever": {"S": lever},
+                ":before": {"N": str(before)},
+                ":after": {"N": str(after)},
+                ":at": {"S": at.isoformat()},
+                ":alarm": {"SS": [alarm_name]},
+            },
+        )
+
+    def boosts(self, endpoint: str) -> list[dict[str, Any]]:
+        page = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :boost)",
+            ExpressionAttributeValues={":pk": {"S": _pk(endpoint)}, ":boost": {"S": "BOOST#"}},
+            ConsistentRead=True,
+        )
+        return [
+            {
+                "variant": item["variant"]["S"],
+                "lever": item["lever"]["S"],
+                "original": int(item["original"]["N"]),
+                "boosted_to": int(item["boosted_to"]["N"]),
+                "boosted_at": item["boosted_at"]["S"],
+                "alarms": sorted(item["alarms"]["SS"]),
+            }
+            for item in page.get("Items", [])
+        ]
+
+    def drop_boost(self, endpoint: str, variant: str) -> None:
+        self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}})
+
     # --- cool-down and budget ------------------------------------------------------------
 
     def claim(self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime) -> Claim | Refused:

@@ -5,6 +5,7 @@ Handlers stay thin adapters: parse, pick a remediation, `run_alarms`, return a d
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -71,6 +72,16 @@ def run_alarms(
             rejected.append(str(error))
             logger.warning("alarm rejected", alarm=alarm.alarm_name, error=str(error))
     return {"outcomes": outcomes, "rejected": rejected}
+
+
+def scheduled_time(event: Any) -> datetime | None:
+    """The scheduled time of an EventBridge "Scheduled Event", or None for any other event."""
+    if not isinstance(event, dict) or event.get("detail-type") != "Scheduled Event":
+        return None
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).astimezone(UTC)
+    except (KeyError, ValueError):
+        raise AlarmParseError(f"scheduled event without a valid 'time': {event.get('time')!r}") from None
 
 
 def _rejected(reason: str) -> dict[str, Any]:

@@ -57,3 +57,12 @@ def load_settings[SettingsT: BaseModel](model: type[SettingsT]) -> SettingsT:
             f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
         )
         raise ConfigurationError(f"invalid configuration for {model.__name__}: {problems}") from None
+
+
+class ScaleUpSettings(Settings):
+    """ScaleUpFunction: how much capacity a boost adds, up to where, and when it is given back."""
+
+    max_instance_count: int = Field(alias="MAX_INSTANCE_COUNT", ge=1, le=1000)
+    scale_step: int = Field(alias="SCALE_STEP", ge=1, le=100)
+    scale_up_cooldown_minutes: int = Field(alias="SCALE_UP_COOLDOWN_MINUTES", ge=0, le=1440)
+    scale_back_after_minutes: int = Field(alias="SCALE_BACK_AFTER_MINUTES", ge=0, le=1440)
