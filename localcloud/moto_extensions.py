@@ -34,3 +34,55 @@ def serialise_dynamodb_requests() -> None:
             return original(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+# --- SageMaker Pipelines ---------------------------------------------------------------
+#
+# * In AWS a pipeline execution is `Executing` until its steps finish; moto marks it
+#   `Succeeded` at once, so "never start beside a running execution" could not be seen.
+#   Executions start as `Executing`; `finish_pipeline_executions` ends them.
+# * `start_pipeline_execution` with a ClientRequestToken already used returns the same
+#   execution in AWS; moto starts another. Honour the token.
+
+_pipelines_patched = False
+
+
+def pipeline_executions_run_until_finished() -> None:
+    """Executions start `Executing` and honour ClientRequestToken, as in AWS (idempotent)."""
+    global _pipelines_patched
+    if _pipelines_patched:
+        return
+    _pipelines_patched = True
+    from moto.sagemaker.models import FakePipelineExecution, SageMakerModelBackend
+
+    original_init = FakePipelineExecution.__init__
+    original_start = SageMakerModelBackend.start_pipeline_execution
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.pipeline_execution_status = "Executing"
+
+    def start(self: Any, pipeline_name: str, *args: Any, **kwargs: Any) -> dict[str, str]:
+        token = kwargs.get("client_request_token") or (args[4] if len(args) > 4 else None)
+        pipeline = self.pipelines.get(pipeline_name)
+        if token and pipeline is not None:
+            for arn, execution in pipeline.pipeline_executions.items():
+                if getattr(execution, "client_request_token", None) == token:
+                    return {"PipelineExecutionArn": arn}
+        return original_start(self, pipeline_name, *args, **kwargs)  # type: ignore[no-any-return]
+
+    FakePipelineExecution.__init__ = init  # type: ignore[method-assign]
+    SageMakerModelBackend.start_pipeline_execution = start  # type: ignore[method-assign]
+
+
+def finish_pipeline_executions(account: str, region: str, status: str = "Succeeded") -> int:
+    """End every `Executing` pipeline execution in moto with `status`; returns how many."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    ended = 0
+    for pipeline in sagemaker_backends[account][region].pipelines.values():
+        for execution in pipeline.pipeline_executions.values():
+            if execution.pipeline_execution_status == "Executing":
+                execution.pipeline_execution_status = status
+                ended += 1
+    return ended

@@ -176,7 +176,8 @@ def load_handler(function: str) -> Any:
 
     path = ROOT / "functions" / function / "app.py"
     spec = importlib.util.spec_from_file_location(f"handler_{function}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -8,7 +8,7 @@ import os
 from functools import cache
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Json, ValidationError
 
 Mode = Literal["enforce", "dry-run", "off"]
 MODES: tuple[Mode, ...] = ("enforce", "dry-run", "off")
@@ -66,3 +66,12 @@ class ScaleUpSettings(Settings):
     scale_step: int = Field(alias="SCALE_STEP", ge=1, le=100)
     scale_up_cooldown_minutes: int = Field(alias="SCALE_UP_COOLDOWN_MINUTES", ge=0, le=1440)
     scale_back_after_minutes: int = Field(alias="SCALE_BACK_AFTER_MINUTES", ge=0, le=1440)
+
+
+class RetrainingSettings(Settings):
+    """StartRetrainingFunction: which pipeline, with which parameters, how often at most."""
+
+    pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
+    # {"Name": "value with {endpoint} {alarm} {feature} {time} {date}"}
+    pipeline_parameters: Json[dict[str, str]] = Field(alias="PIPELINE_PARAMETERS")
+    retrain_cooldown_hours: int = Field(alias="RETRAIN_COOLDOWN_HOURS", ge=0, le=24 * 30)
