@@ -4,6 +4,12 @@ moto answers most of what the service needs (FACTS.md). Where it differs from AW
 way that would make a test prove nothing, the gap is filled here and nowhere else, for
 the tests and the local cloud alike.
 
+* `sagemaker_update_endpoint`: moto does not implement `UpdateEndpoint` (FACTS.md).
+  The extension deploys the new endpoint config at once: the endpoint keeps its name,
+  takes the config's variants (with `RetainAllVariantProperties`, same-named variants
+  keep their instance counts and weights) and stays `InService`. AWS goes through
+  `Updating` for minutes first; moto has no clock to spend them on.
+* `pipeline_executions_run_until_finished`: see the section below.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -11,6 +17,7 @@ the tests and the local cloud alike.
   (and Powertools Idempotency) rely on, so a race test measures our code, not moto's.
 """
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -86,3 +93,65 @@ def finish_pipeline_executions(account: str, region: str, status: str = "Succeed
                 execution.pipeline_execution_status = status
                 ended += 1
     return ended
+
+
+# --- SageMaker UpdateEndpoint ----------------------------------------------------------
+
+_update_endpoint_added = False
+
+
+def sagemaker_update_endpoint() -> None:
+    """Teach moto `UpdateEndpoint` (idempotent)."""
+    global _update_endpoint_added
+    if _update_endpoint_added:
+        return
+    _update_endpoint_added = True
+    from moto.core.common_types import TYPE_RESPONSE
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def update_endpoint(
+        self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, retain: bool
+    ) -> FakeEndpoint:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint_name}'.")
+        try:
+            config = self.describe_endpoint_config(endpoint_config_name)
+        except KeyError:
+            raise ValidationError(message=f"Could not find endpoint_config '{endpoint_config_name}'.") from None
+        previous = {v["VariantName"]: v for v in endpoint.production_variants}
+        variants = endpoint._process_production_variants(config["ProductionVariants"])
+        if retain:
+            for variant in variants:
+                kept = previous.get(variant["VariantName"])
+                if kept is not None:
+                    for key in ("CurrentWeight", "DesiredWeight", "CurrentInstanceCount", "DesiredInstanceCount"):
+                        if key in kept:
+                            variant[key] = kept[key]
+        endpoint.endpoint_config_name = endpoint_config_name
+        endpoint.production_variants = variants
+        endpoint.last_modified_time = utcnow()
+        return endpoint
+
+    def respond(self: SageMakerResponse) -> TYPE_RESPONSE:
+        endpoint = self.sagemaker_backend.update_endpoint(  # type: ignore[attr-defined]
+            self._get_param("EndpointName"),
+            self._get_param("EndpointConfigName"),
+            bool(self._get_param("RetainAllVariantProperties", False)),
+        )
+        return 200, {}, json.dumps({"EndpointArn": endpoint.arn})
+
+    SageMakerModelBackend.update_endpoint = update_endpoint  # type: ignore[attr-defined]
+    SageMakerResponse.update_endpoint = respond  # type: ignore[attr-defined]
+
+
+def install_all() -> None:
+    """Every extension of this module (tests and the local cloud call this once)."""
+    serialise_dynamodb_requests()
+    sagemaker_update_endpoint()
+    pipeline_executions_run_until_finished()

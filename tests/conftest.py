@@ -10,11 +10,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localcloud.moto_extensions import serialise_dynamodb_requests
+from localcloud.moto_extensions import install_all
 from model_medic import aws
 from model_medic.settings import load_settings
 
-serialise_dynamodb_requests()
+install_all()
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"

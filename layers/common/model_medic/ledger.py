@@ -152,6 +152,49 @@ class Ledger:
     def drop_boost(self, endpoint: str, variant: str) -> None:
         self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}})
 
+    # --- deployment history ------------------------------------------------------------
+
+    def observe_config(self, endpoint: str, config: str, at: datetime) -> None:
+        """Remember that `config` served the endpoint InService at `at` (the rollback targets)."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"CONFIG#{config}"}},
+            UpdateExpression="SET kind = :kind, config = :config, last_seen = :at, first_seen = if_not_exists(first_seen, :at)",
+            ExpressionAttributeValues={
+                ":kind": {"S": "deployment"},
+                ":config": {"S": config},
+                ":at": {"S": at.isoformat()},
+            },
+        )
+
+    def reject_config(self, endpoint: str, config: str, at: datetime) -> None:
+        """A config rolled back from is never a rollback target again."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"CONFIG#{config}"}},
+            UpdateExpression="SET kind = :kind, config = :config, rejected_at = :at, last_seen = if_not_exists(last_seen, :at)",
+            ExpressionAttributeValues={
+                ":kind": {"S": "deployment"},
+                ":config": {"S": config},
+                ":at": {"S": at.isoformat()},
+            },
+        )
+
+    def previous_config(self, endpoint: str, current: str) -> str | None:
+        """The config last seen InService before `current`, never one that was rolled back from."""
+        page = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :config)",
+            ExpressionAttributeValues={":pk": {"S": _pk(endpoint)}, ":config": {"S": "CONFIG#"}},
+            ConsistentRead=True,
+        )
+        candidates = [
+            (item["last_seen"]["S"], item["config"]["S"])
+            for item in page.get("Items", [])
+            if item["config"]["S"] != current and "rejected_at" not in item
+        ]
+        return max(candidates)[1] if candidates else None
+
     # --- cool-down and budget ------------------------------------------------------------
 
     def claim(self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime) -> Claim | Refused:

@@ -75,3 +75,11 @@ class RetrainingSettings(Settings):
     # {"Name": "value with {endpoint} {alarm} {feature} {time} {date}"}
     pipeline_parameters: Json[dict[str, str]] = Field(alias="PIPELINE_PARAMETERS")
     retrain_cooldown_hours: int = Field(alias="RETRAIN_COOLDOWN_HOURS", ge=0, le=24 * 30)
+
+
+class RollbackSettings(Settings):
+    """RollbackModelFunction: which variant is the canary, whether to reject model packages."""
+
+    canary_variant: str = Field(alias="CANARY_VARIANT", min_length=1, max_length=63)
+    reject_model_packages: bool = Field(alias="REJECT_MODEL_PACKAGES")
+    rollback_cooldown_minutes: int = Field(alias="ROLLBACK_COOLDOWN_MINUTES", ge=0, le=1440)
