@@ -159,7 +159,9 @@ class Ledger:
         self._db.update_item(
             TableName=self._table,
             Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"CONFIG#{config}"}},
-            UpdateExpression="SET kind = :kind, config = :config, last_seen = :at, first_seen = if_not_exists(first_seen, :at)",
+            UpdateExpression=(
+                "SET kind = :kind, config = :config, last_seen = :at, first_seen = if_not_exists(first_seen, :at)"
+            ),
             ExpressionAttributeValues={
                 ":kind": {"S": "deployment"},
                 ":config": {"S": config},
@@ -172,7 +174,9 @@ class Ledger:
         self._db.update_item(
             TableName=self._table,
             Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"CONFIG#{config}"}},
-            UpdateExpression="SET kind = :kind, config = :config, rejected_at = :at, last_seen = if_not_exists(last_seen, :at)",
+            UpdateExpression=(
+                "SET kind = :kind, config = :config, rejected_at = :at, last_seen = if_not_exists(last_seen, :at)"
+            ),
             ExpressionAttributeValues={
                 ":kind": {"S": "deployment"},
                 ":config": {"S": config},
