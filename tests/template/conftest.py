@@ -1,16 +1,16 @@
 """The template, as written and as the SAM transform turns it into CloudFormation."""
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-PARAMETERS = {"EndpointNames": "churn-prod", "AlertEmail": "oncall@example.com"}
+from localcloud import template
+
+# Two endpoints, so that the per-endpoint alarms are checked for more than one.
+PARAMETERS = {"EndpointNames": "churn-prod,fraud-prod", "AlertEmail": "oncall@example.com"}
 
 
 class _NoManagedPolicies:
@@ -22,7 +22,14 @@ class _NoManagedPolicies:
 
 @pytest.fixture(scope="session")
 def source() -> dict[str, Any]:
-    return yaml_parse(TEMPLATE.read_text())  # type: ignore[no-any-return]
+    """The template as written (Fn::ForEach and all)."""
+    return template.load()
+
+
+@pytest.fixture(scope="session")
+def expanded(source: dict[str, Any]) -> dict[str, Any]:
+    """The template as CloudFormation sees it after the LanguageExtensions transform."""
+    return template.expand_language_extensions(source, template.parameter_values(source, PARAMETERS))
 
 
 def packaged(template: dict[str, Any]) -> dict[str, Any]:
@@ -37,12 +44,12 @@ def packaged(template: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def transformed(source: dict[str, Any]) -> dict[str, Any]:
+def transformed(expanded: dict[str, Any]) -> dict[str, Any]:
     # The transform needs a region for the ARNs it writes; this fixture outlives the per-test env.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         try:
-            return transform(packaged(source), PARAMETERS, _NoManagedPolicies())  # type: ignore[no-any-return]
+            return transform(packaged(expanded), PARAMETERS, _NoManagedPolicies())  # type: ignore[no-any-return]
         except InvalidDocumentException as error:
             pytest.fail("SAM transform failed: " + "; ".join(str(cause) for cause in error.causes))
 

@@ -1,0 +1,132 @@
+"""Every alarm of the template reaches exactly its function, in the states it handles.
+
+For each alarm (two endpoints, both quality sources) and each state, the test builds the
+message CloudWatch publishes to the alarm's action topics and runs it through every
+Lambda subscription's filter policy with moto's SNS filter-policy matcher.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from moto.sns.utils import FilterPolicyMatcher
+
+from localcloud import template
+from localcloud.cloudwatch import sns_message
+from model_medic.alarms import parse_alarms
+from tests.template.conftest import PARAMETERS, packaged, resources_of
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+# (alarm name suffix, state) -> the functions that must receive it, and no others.
+EXPECTED = {
+    ("HighErrorRate", "ALARM"): {"ScaleUpFunction"},
+    ("HighErrorRate", "OK"): {"ScaleUpFunction"},
+    ("HighLatency", "ALARM"): {"ScaleUpFunction"},
+    ("HighLatency", "OK"): {"ScaleUpFunction"},
+    ("DataDrift", "ALARM"): {"StartRetrainingFunction"},
+    ("DataDrift", "OK"): set(),
+    ("ModelAccuracyDrop", "ALARM"): {"RollbackModelFunction"},
+    ("ModelAccuracyDrop", "OK"): set(),
+}
+
+
+def wiring(source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The resolved alarms and the Lambda subscriptions of the deployed template."""
+    from samtranslator.translator.transform import transform
+
+    raw = template.load()
+    given = {**PARAMETERS, "QualityMetricsSource": source}
+    values = template.parameter_values(raw, given)
+    expanded = template.expand_language_extensions(raw, values)
+    resolver = template.Resolver(expanded, values)
+    alarms = [resolver.resolve(a["Properties"]) for a in resources_of(expanded, "AWS::CloudWatch::Alarm").values()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        cfn = transform(packaged(expanded), given, type("NoPolicies", (), {"load": lambda self: {}})())
+    subscriptions = []
+    for sub in resources_of(cfn, "AWS::SNS::Subscription").values():
+        properties = sub["Properties"]
+        if properties["Protocol"] != "lambda":
+            continue
+        subscriptions.append(
+            {
+                "topic": properties["TopicArn"]["Ref"],
+                "function": properties["Endpoint"]["Fn::GetAtt"][0],
+                "policy": properties.get("FilterPolicy"),
+                "scope": properties.get("FilterPolicyScope"),
+            }
+        )
+    return alarms, subscriptions
+
+
+@pytest.fixture(scope="module", params=["model-medic", "model-monitor"])
+def wired(request: pytest.FixtureRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return wiring(request.param)
+
+
+def test_every_lambda_subscription_filters_on_the_message_body(wired):
+    _, subscriptions = wired
+    assert {s["function"] for s in subscriptions} == {
+        "ScaleUpFunction",
+        "StartRetrainingFunction",
+        "RollbackModelFunction",
+    }
+    for subscription in subscriptions:
+        assert subscription["scope"] == "MessageBody", subscription
+        assert subscription["policy"], subscription
+
+
+def test_every_endpoint_has_every_alarm_with_an_action(wired):
+    alarms, _ = wired
+    names = sorted(a["AlarmName"] for a in alarms)
+    assert names == sorted(f"{e}-{s}" for e in ("churn-prod", "fraud-prod") for s, _ in EXPECTED if _ == "ALARM")
+    for alarm in alarms:
+        assert alarm["AlarmActions"], alarm["AlarmName"]
+
+
+def test_each_alarm_state_reaches_exactly_its_function(wired):
+    alarms, subscriptions = wired
+    checked = 0
+    for alarm in alarms:
+        endpoint, suffix = alarm["AlarmName"].split("-prod-")
+        endpoint += "-prod"
+        for state, previous in (("ALARM", "OK"), ("OK", "ALARM"), ("INSUFFICIENT_DATA", "OK")):
+            actions = {"ALARM": "AlarmActions", "OK": "OKActions"}.get(state)
+            topics = {ref["Ref"] for ref in alarm.get(actions, [])} if actions else set()
+            message = sns_message(alarm, state, previous, "test", AT, ACCOUNT, REGION)
+            body = json.dumps(message)
+            reached = {
+                s["function"]
+                for s in subscriptions
+                if s["topic"] in topics and FilterPolicyMatcher(s["policy"], s["scope"]).matches(None, body)
+            }
+            expected = EXPECTED.get((suffix, state), set())
+            assert reached == expected, f"{alarm['AlarmName']} {state}: reached {reached}, expected {expected}"
+            # The message is what the functions parse: it names the endpoint.
+            [parsed] = parse_alarms({"Records": [{"Sns": {"Message": body}}]})
+            assert parsed.endpoint == endpoint
+            checked += 1
+    assert checked == len(alarms) * 3
+
+
+def test_scale_up_alarms_send_ok_so_capacity_is_given_back(wired):
+    alarms, _ = wired
+    for alarm in alarms:
+        if alarm["AlarmName"].endswith(("-HighErrorRate", "-HighLatency")):
+            assert alarm["OKActions"] == alarm["AlarmActions"], alarm["AlarmName"]
+
+
+def test_alarm_metrics_use_the_units_and_dimensions_of_their_source(wired):
+    alarms, _ = wired
+    by_suffix = {a["AlarmName"].split("churn-prod-")[1]: a for a in alarms if a["AlarmName"].startswith("churn-prod-")}
+    assert by_suffix["HighLatency"]["Unit"] == "Milliseconds"
+    assert by_suffix["HighErrorRate"]["Unit"] == "Percent"
+    for alarm in by_suffix.values():
+        names = {d["Name"] for d in alarm["Dimensions"]}
+        if alarm["Namespace"].startswith("aws/sagemaker/Endpoints/"):
+            assert names == {"Endpoint", "MonitoringSchedule"}  # Model Monitor's dimensions
+        else:
+            assert names == {"EndpointName"}
