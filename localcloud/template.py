@@ -1,14 +1,11 @@
-"""template.yaml as data: parsed, with its parameters resolved and `Fn::ForEach` expanded.
+"""template.yaml (and the nested alarms.yaml) as data, with intrinsic functions resolved.
 
-The template uses the `AWS::LanguageExtensions` transform so that one `Fn::ForEach`
-creates the alarms of every monitored endpoint. CloudFormation expands it at deploy time;
-the SAM transform library, moto's CloudFormation and the tests do not, so this module
-expands it the way CloudFormation documents: within the loop's fragment, `${Id}` and
-`&{Id}` (the value without non-alphanumeric characters) in keys, `${Id}` in strings, and
-`{"Ref": Id}` are replaced by each value of the collection.
+moto's CloudFormation skips `AWS::CloudWatch::Alarm` and SNS subscriptions (FACTS.md), and
+the wiring tests need the alarms as CloudFormation would create them: this module reads
+the templates and resolves parameters and conditions, so that both work from the
+template's own definitions rather than from a second copy.
 """
 
-import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,6 @@ from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -38,62 +34,6 @@ def parameter_values(template: dict[str, Any], given: dict[str, str]) -> dict[st
             raw = [item.strip() for item in raw.split(",") if item.strip()]
         values[name] = raw
     return values
-
-
-def expand_language_extensions(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-    """The template with every `Fn::ForEach::*` expanded and the transform removed."""
-    result = copy.deepcopy(template)
-    transform = result.get("Transform")
-    if isinstance(transform, list):
-        remaining = [t for t in transform if t != LANGUAGE_EXTENSIONS]
-        result["Transform"] = remaining[0] if len(remaining) == 1 else remaining
-    for section in ("Resources", "Outputs", "Conditions"):
-        if section in result:
-            result[section] = _expand_section(result[section], parameters)
-    return result
-
-
-def _expand_section(section: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-    expanded: dict[str, Any] = {}
-    for key, value in section.items():
-        if not key.startswith("Fn::ForEach::"):
-            expanded[key] = value
-            continue
-        identifier, collection, fragment = value
-        for item in _collection(collection, parameters):
-            for out_key, out_value in _expand_section(fragment, parameters).items():
-                name = _substitute_key(out_key, identifier, item)
-                if name in expanded:
-                    raise ValueError(f"Fn::ForEach makes {name} twice")
-                expanded[name] = _substitute(out_value, identifier, item)
-    return expanded
-
-
-def _collection(collection: Any, parameters: dict[str, Any]) -> list[str]:
-    if isinstance(collection, list):
-        return [str(item) for item in collection]
-    if isinstance(collection, dict) and set(collection) == {"Ref"}:
-        value = parameters[collection["Ref"]]
-        return list(value) if isinstance(value, list) else [str(value)]
-    raise ValueError(f"unsupported Fn::ForEach collection: {collection!r}")
-
-
-def _substitute_key(key: str, identifier: str, value: str) -> str:
-    return key.replace("${" + identifier + "}", value).replace(
-        "&{" + identifier + "}", re.sub(r"[^A-Za-z0-9]", "", value)
-    )
-
-
-def _substitute(node: Any, identifier: str, value: str) -> Any:
-    if isinstance(node, dict):
-        if set(node) == {"Ref"} and node["Ref"] == identifier:
-            return value
-        return {_substitute_key(k, identifier, value): _substitute(v, identifier, value) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_substitute(item, identifier, value) for item in node]
-    if isinstance(node, str):
-        return node.replace("${" + identifier + "}", value)
-    return node
 
 
 # --- resolving intrinsic functions -------------------------------------------------------
@@ -134,6 +74,12 @@ class Resolver:
             if key == "Fn::If":
                 name, if_true, if_false = value
                 return self.resolve(if_true if self.condition(name) else if_false)
+            if key == "Fn::Select":
+                index, items = value
+                return self.resolve(items)[int(self.resolve(index))]
+            if key == "Fn::Split":
+                separator, text = value
+                return str(self.resolve(text)).split(separator)
             if key == "Fn::Join":
                 separator, items = value
                 return separator.join(str(self.resolve(item)) for item in self.resolve(items))
@@ -160,3 +106,26 @@ class Resolver:
             return match.group(0)  # a resource attribute: left for the caller
 
         return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", replace, text)
+
+
+def endpoint_alarms(main: dict[str, Any], given: dict[str, str], root: Path = ROOT) -> list[dict[str, Any]]:
+    """The alarms the stack creates: each nested alarms application whose condition holds,
+    its template resolved with the parameters the main template passes it. A reference to
+    a resource of the main stack (a topic) stays `{"Ref": LogicalId}`."""
+    parent = Resolver(main, parameter_values(main, given))
+    alarms = []
+    for resource in main["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Application":
+            continue
+        if "Condition" in resource and not parent.condition(resource["Condition"]):
+            continue
+        properties = resource["Properties"]
+        nested = load(root / properties["Location"])
+        passed = {name: parent.resolve(value) for name, value in properties["Parameters"].items()}
+        child = Resolver(nested, parameter_values(nested, passed))
+        alarms += [
+            child.resolve(r["Properties"])
+            for r in nested["Resources"].values()
+            if r["Type"] == "AWS::CloudWatch::Alarm"
+        ]
+    return alarms

@@ -22,14 +22,8 @@ class _NoManagedPolicies:
 
 @pytest.fixture(scope="session")
 def source() -> dict[str, Any]:
-    """The template as written (Fn::ForEach and all)."""
+    """The template as written."""
     return template.load()
-
-
-@pytest.fixture(scope="session")
-def expanded(source: dict[str, Any]) -> dict[str, Any]:
-    """The template as CloudFormation sees it after the LanguageExtensions transform."""
-    return template.expand_language_extensions(source, template.parameter_values(source, PARAMETERS))
 
 
 def packaged(template: dict[str, Any]) -> dict[str, Any]:
@@ -40,16 +34,18 @@ def packaged(template: dict[str, Any]) -> dict[str, Any]:
         for key in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
                 properties[key] = f"s3://packaged-artifacts/{properties[key].strip('/')}.zip"
+        if resource["Type"] == "AWS::Serverless::Application" and isinstance(properties.get("Location"), str):
+            properties["Location"] = f"https://s3.amazonaws.com/packaged-artifacts/{properties['Location']}"
     return result
 
 
 @pytest.fixture(scope="session")
-def transformed(expanded: dict[str, Any]) -> dict[str, Any]:
+def transformed(source: dict[str, Any]) -> dict[str, Any]:
     # The transform needs a region for the ARNs it writes; this fixture outlives the per-test env.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         try:
-            return transform(packaged(expanded), PARAMETERS, _NoManagedPolicies())  # type: ignore[no-any-return]
+            return transform(packaged(source), PARAMETERS, _NoManagedPolicies())  # type: ignore[no-any-return]
         except InvalidDocumentException as error:
             pytest.fail("SAM transform failed: " + "; ".join(str(cause) for cause in error.causes))
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.template.conftest import resources_of
+from tests.template.conftest import PARAMETERS, resources_of
 
 
 def test_sam_transform_succeeds_and_yields_the_functions(transformed: dict[str, Any]):
@@ -92,3 +92,12 @@ def test_outputs_name_what_people_and_tests_need(source: dict[str, Any]):
         "DeadLetterQueueUrl",
         "AutomationModeParameterName",
     }
+
+
+def test_each_named_endpoint_gets_one_alarm_stack_and_no_more(source: dict[str, Any]):
+    from localcloud import template
+
+    for names, expected in (("a", 1), ("a,b", 2), ("a,b,c,d,e", 5)):
+        alarms = template.endpoint_alarms(source, {**PARAMETERS, "EndpointNames": names})
+        assert len(alarms) == 4 * expected, names
+        assert {a["AlarmName"].rsplit("-", 1)[0] for a in alarms} == set(names.split(","))

@@ -1,6 +1,7 @@
 """Every alarm of the template reaches exactly its function, in the states it handles.
 
-For each alarm (two endpoints, both quality sources) and each state, the test builds the
+For each alarm (two endpoints, so two nested alarm stacks; both quality sources) and
+each state, the test builds the
 message CloudWatch publishes to the alarm's action topics and runs it through every
 Lambda subscription's filter policy with moto's SNS filter-policy matcher.
 """
@@ -39,13 +40,10 @@ def wiring(source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
     raw = template.load()
     given = {**PARAMETERS, "QualityMetricsSource": source}
-    values = template.parameter_values(raw, given)
-    expanded = template.expand_language_extensions(raw, values)
-    resolver = template.Resolver(expanded, values)
-    alarms = [resolver.resolve(a["Properties"]) for a in resources_of(expanded, "AWS::CloudWatch::Alarm").values()]
+    alarms = template.endpoint_alarms(raw, given)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", REGION)
-        cfn = transform(packaged(expanded), given, type("NoPolicies", (), {"load": lambda self: {}})())
+        cfn = transform(packaged(raw), given, type("NoPolicies", (), {"load": lambda self: {}})())
     subscriptions = []
     for sub in resources_of(cfn, "AWS::SNS::Subscription").values():
         properties = sub["Properties"]
