@@ -101,3 +101,40 @@ def test_each_named_endpoint_gets_one_alarm_stack_and_no_more(source: dict[str, 
         alarms = template.endpoint_alarms(source, {**PARAMETERS, "EndpointNames": names})
         assert len(alarms) == 4 * expected, names
         assert {a["AlarmName"].rsplit("-", 1)[0] for a in alarms} == set(names.split(","))
+
+
+def _statements(transformed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for name, role in resources_of(transformed, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            found += [(name, s) for s in policy["PolicyDocument"]["Statement"]]
+    for name, policy in resources_of(transformed, "AWS::IAM::ManagedPolicy").items():
+        found += [(name, s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    return found
+
+
+# The only actions allowed on every resource: those that have no resource-level permissions.
+WILDCARD_RESOURCE_ACTIONS = {
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:RegisterScalableTarget",
+}
+
+
+def test_iam_is_least_privilege(transformed: dict[str, Any]):
+    statements = _statements(transformed)
+    assert statements
+    for owner, statement in statements:
+        assert statement["Effect"] == "Allow", owner
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            service, verb = action.split(":")
+            assert "*" not in verb or verb.startswith("GenerateDataKey"), f"{owner}: {action}"
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if "*" in resources:
+            assert set(actions) <= WILDCARD_RESOURCE_ACTIONS, f"{owner}: {actions} on *"
+
+
+def test_action_functions_share_the_ledger_and_telling_policy(transformed: dict[str, Any]):
+    for name in ("ScaleUpFunctionRole", "StartRetrainingFunctionRole", "RollbackModelFunctionRole"):
+        managed = transformed["Resources"][name]["Properties"]["ManagedPolicyArns"]
+        assert {"Ref": "ActionFunctionsPolicy"} in managed, name
