@@ -127,7 +127,7 @@ def test_iam_is_least_privilege(transformed: dict[str, Any]):
         assert statement["Effect"] == "Allow", owner
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         for action in actions:
-            service, verb = action.split(":")
+            _, verb = action.split(":")
             assert "*" not in verb or verb.startswith("GenerateDataKey"), f"{owner}: {action}"
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         if "*" in resources:
