@@ -30,7 +30,7 @@ def sns_message(
     }
     if "DatapointsToAlarm" in alarm:
         trigger["DatapointsToAlarm"] = int(alarm["DatapointsToAlarm"])
-    if "Metrics" in alarm:
+    if alarm.get("Metrics"):  # a metric-math alarm (describe_alarms gives [] for the others)
         trigger["Metrics"] = alarm["Metrics"]
     else:
         trigger.update(

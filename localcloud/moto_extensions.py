@@ -10,6 +10,13 @@ the tests and the local cloud alike.
   keep their instance counts and weights) and stays `InService`. AWS goes through
   `Updating` for minutes first; moto has no clock to spend them on.
 * `pipeline_executions_run_until_finished`: see the section below.
+* `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
+  every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
+  (it would need Docker). In AWS a schedule rule matches no put event; Lambda targets are
+  delivered by the local cloud itself (`LocalCloud.put_event`), so moto skips them.
+* `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
+  sets to None the keys it was not asked to change (a new instance count loses the variant's
+  weight, FACTS.md); AWS keeps them.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -150,8 +157,70 @@ def sagemaker_update_endpoint() -> None:
     SageMakerResponse.update_endpoint = respond  # type: ignore[attr-defined]
 
 
+# --- EventBridge rules ------------------------------------------------------------------
+
+_rules_patched = False
+
+
+def eventbridge_rules_as_in_aws() -> None:
+    """Schedule rules match no put event; Lambda targets are left to the local cloud (idempotent)."""
+    global _rules_patched
+    if _rules_patched:
+        return
+    _rules_patched = True
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.get_pattern():
+            return
+        lambdas = [t for t in self.targets if ":lambda:" in t["Arn"]]
+        if lambdas:
+            others = [t for t in self.targets if t not in lambdas]
+            saved, self.targets = self.targets, others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+            return
+        original(self, original_event, transform_input)
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+# --- SageMaker UpdateEndpointWeightsAndCapacities ----------------------------------------
+
+_weights_patched = False
+
+
+def endpoint_variants_keep_what_was_not_changed() -> None:
+    """UpdateEndpointWeightsAndCapacities keeps each variant's other keys, as AWS does (idempotent)."""
+    global _weights_patched
+    if _weights_patched:
+        return
+    _weights_patched = True
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.update_endpoint_weights_and_capacities
+
+    def update(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> Any:
+        endpoint = self.endpoints.get(endpoint_name)
+        before = {v["VariantName"]: dict(v) for v in endpoint.production_variants} if endpoint else {}
+        result = original(self, endpoint_name, desired_weights_and_capacities)
+        for variant in self.endpoints[endpoint_name].production_variants:
+            for key, value in before.get(variant["VariantName"], {}).items():
+                if variant.get(key) is None:  # moto writes None for what the call did not set
+                    variant[key] = value
+        return result
+
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = update  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
+    eventbridge_rules_as_in_aws()
+    endpoint_variants_keep_what_was_not_changed()
     sagemaker_update_endpoint()
     pipeline_executions_run_until_finished()

@@ -1,0 +1,396 @@
+"""The local cloud: template.yaml deployed into moto server, and AWS's deliveries emulated.
+
+* `deploy`: `sam build`, `sam package` into a bucket in moto, the SAM transform, and a
+  CloudFormation stack in moto. moto's CloudFormation skips SNS subscriptions, alarms and
+  EventInvokeConfig (FACTS.md) and cannot fetch nested stacks from its own S3: those are
+  made here from the template's own definitions (the transformed template for
+  subscriptions and invoke configs, alarms.yaml for the alarms), never from a copy.
+* `invoke`: the `sam local invoke` contract without Docker - the deployed function's
+  handler and environment, run by `localcloud.runner` in a subprocess whose AWS calls go
+  to moto. The code is the built artifact (.aws-sam/build/<LogicalId>); the layer's
+  package comes from layers/common and its dependencies from the project environment,
+  which pins the same versions (the built layer holds arm64 binaries).
+* `alarm`: sets the state in moto, then delivers what CloudWatch would: the alarm
+  message to the action topics' Lambda subscriptions whose filter policy matches (moto's
+  own matcher), and the EventBridge state-change event to the rules whose pattern matches
+  (moto's own pattern evaluator). Asynchronous semantics: two retries, then the event goes to
+  the function's on-failure destination.
+* `tick`: a scheduled event from the function's schedule rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.events.models import EventPattern
+from moto.sns.utils import FilterPolicyMatcher
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from localcloud import cloudwatch, template
+
+ROOT = template.ROOT
+BUILD = ROOT / ".aws-sam" / "build"
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+ACCOUNT = "123456789012"
+ARTIFACTS_BUCKET = "model-medic-local-artifacts"
+ASYNC_ATTEMPTS = 3  # the first try and Lambda's two retries of an asynchronous invocation
+
+
+@dataclass
+class Invocation:
+    """One run of a function: what it returned or raised, and what it logged."""
+
+    function: str
+    event: Any
+    result: Any = None
+    error: str | None = None
+    logs: str = ""
+    attempts: int = 1
+    parked: bool = False  # sent to the dead-letter queue after the last attempt
+
+    @property
+    def outcomes(self) -> list[dict[str, Any]]:
+        if isinstance(self.result, dict):
+            return list(self.result.get("outcomes", []))
+        return []
+
+
+@dataclass
+class Stack:
+    name: str
+    resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
+    outputs: dict[str, str] = field(default_factory=dict)
+    invoke_configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # function -> config
+
+
+class LocalCloud:
+    def __init__(self, endpoint_url: str, region: str = "us-east-1", stack_name: str = "model-medic-local") -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.stack = Stack(stack_name)
+        self._session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        )
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    def aws_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    # --- deploy ---------------------------------------------------------------------------
+
+    def deploy(self, parameters: dict[str, str]) -> Stack:
+        env = {**os.environ, **self.aws_env(), "PYENV_VERSION": "3.13.0", "SAM_CLI_TELEMETRY": "0"}
+        _run([str(SAM), "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(BUILD)], env)
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
+        with tempfile.TemporaryDirectory() as work:
+            packaged = Path(work) / "packaged.yaml"
+            _run(
+                [
+                    str(SAM),
+                    "package",
+                    "--template-file",
+                    str(BUILD / "template.yaml"),
+                    "--s3-bucket",
+                    ARTIFACTS_BUCKET,
+                    "--output-template-file",
+                    str(packaged),
+                ],
+                env,
+            )
+            source = yaml_parse(packaged.read_text())
+        with _environ({"AWS_DEFAULT_REGION": self.region}):
+            cfn = transform(source, parameters, _NoManagedPolicies())
+        nested = [k for k, r in cfn["Resources"].items() if r["Type"] == "AWS::CloudFormation::Stack"]
+        for logical_id in nested:  # alarms only; made below from alarms.yaml
+            del cfn["Resources"][logical_id]
+        cloudformation = self.client("cloudformation")
+        cloudformation.create_stack(
+            StackName=self.stack.name,
+            TemplateBody=json.dumps(cfn),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        described = cloudformation.describe_stacks(StackName=self.stack.name)["Stacks"][0]
+        if described["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(
+                f"stack {self.stack.name}: {described['StackStatus']} {described.get('StackStatusReason')}"
+            )
+        self.load()
+        self._materialise(cfn, parameters)
+        return self.stack
+
+    def load(self) -> Stack:
+        """Read the deployed stack's resources and outputs from moto."""
+        cloudformation = self.client("cloudformation")
+        summaries = cloudformation.list_stack_resources(StackName=self.stack.name)["StackResourceSummaries"]
+        self.stack.resources = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries}
+        outputs = cloudformation.describe_stacks(StackName=self.stack.name)["Stacks"][0].get("Outputs", [])
+        self.stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+        return self.stack
+
+    def _materialise(self, cfn: dict[str, Any], parameters: dict[str, str]) -> None:
+        """What moto's CloudFormation skips, from the template's own definitions."""
+        sns, cw = self.client("sns"), self.client("cloudwatch")
+        for resource in cfn["Resources"].values():
+            properties = resource.get("Properties", {})
+            if resource["Type"] == "AWS::SNS::Subscription" and properties["Protocol"] == "lambda":
+                attributes = {}
+                if "FilterPolicy" in properties:
+                    attributes["FilterPolicy"] = json.dumps(properties["FilterPolicy"])
+                    attributes["FilterPolicyScope"] = properties.get("FilterPolicyScope", "MessageAttributes")
+                sns.subscribe(
+                    TopicArn=self._physical(properties["TopicArn"]),
+                    Protocol="lambda",
+                    Endpoint=self._function_arn(properties["Endpoint"]["Fn::GetAtt"][0]),
+                    Attributes=attributes,
+                )
+            if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+                function = properties["FunctionName"]["Ref"]
+                self.stack.invoke_configs[function] = properties
+        main = template.load()
+        for alarm in template.endpoint_alarms(main, parameters):
+            definition = {k: v for k, v in alarm.items() if k not in ("AlarmActions", "OKActions")}
+            definition["AlarmActions"] = [self._physical(a) for a in alarm.get("AlarmActions", [])]
+            definition["OKActions"] = [self._physical(a) for a in alarm.get("OKActions", [])]
+            for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+                if key in definition:
+                    definition[key] = int(definition[key])
+            definition["Threshold"] = float(definition["Threshold"])
+            cw.put_metric_alarm(**definition)
+
+    def _physical(self, ref: Any) -> str:
+        if isinstance(ref, dict) and "Ref" in ref:
+            logical = ref["Ref"]
+            physical = self.stack.resources[logical]
+            if logical.endswith("Topic") and not physical.startswith("arn:"):
+                return f"arn:aws:sns:{self.region}:{ACCOUNT}:{physical}"
+            return physical
+        return str(ref)
+
+    def _function_arn(self, logical_id: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.stack.resources[logical_id]}"
+
+    def logical_id_of(self, function_arn: str) -> str:
+        name = function_arn.split(":function:", 1)[1].split(":")[0]
+        return next(k for k, v in self.stack.resources.items() if v == name)
+
+    # --- invoke -------------------------------------------------------------------------
+
+    def invoke(self, logical_id: str, event: Any, at: datetime) -> Invocation:
+        """Run the deployed function once, synchronously (`sam local invoke`)."""
+        name = self.stack.resources[logical_id]
+        config = self.client("lambda").get_function_configuration(FunctionName=name)
+        variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            **variables,
+            **self.aws_env(),
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 256)),
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        }
+        with tempfile.TemporaryDirectory() as work:
+            request, result = Path(work) / "request.json", Path(work) / "result.json"
+            request.write_text(
+                json.dumps(
+                    {
+                        "paths": [str(BUILD / logical_id), str(ROOT / "layers" / "common")],
+                        "handler": config["Handler"],
+                        "event": event,
+                        "at": at.isoformat(),
+                        "function_name": name,
+                        "request_id": str(uuid.uuid4()),
+                    }
+                )
+            )
+            done = subprocess.run(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "localcloud.runner", str(request), str(result)],
+                env={**env, "PYTHONPATH": str(ROOT)},
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            answer = json.loads(result.read_text()) if result.exists() else {"error": done.stderr[-2000:]}
+        return Invocation(
+            function=logical_id,
+            event=event,
+            result=answer.get("result"),
+            error=answer.get("error"),
+            logs=done.stdout + done.stderr,
+        )
+
+    def invoke_async(self, logical_id: str, event: Any, at: datetime) -> Invocation:
+        """An asynchronous invocation: retried twice on error, then parked in the DLQ."""
+        for attempt in range(1, ASYNC_ATTEMPTS + 1):
+            invocation = self.invoke(logical_id, event, at)
+            invocation.attempts = attempt
+            if invocation.error is None:
+                return invocation
+        destination = self.stack.invoke_configs.get(logical_id, {}).get("DestinationConfig", {}).get("OnFailure")
+        if destination is not None:
+            queue_arn = self._queue_arn(destination["Destination"])
+            sqs = self.client("sqs")
+            url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+            record = {
+                "version": "1.0",
+                "timestamp": at.isoformat(),
+                "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": ASYNC_ATTEMPTS},
+                "requestPayload": event,
+                "responsePayload": {"errorMessage": invocation.error},
+            }
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+            invocation.parked = True
+        return invocation
+
+    def _queue_arn(self, destination: Any) -> str:
+        if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+            url = self.stack.resources[destination["Fn::GetAtt"][0]]
+            name = url.rsplit("/", 1)[1]
+            return f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
+        return str(destination)
+
+    # --- alarms, events and schedules ----------------------------------------------------------
+
+    def alarm(self, name: str, state: str, at: datetime, reason: str = "") -> list[Invocation]:
+        """Set the alarm's state and deliver what CloudWatch would, through the real wiring."""
+        cw = self.client("cloudwatch")
+        [alarm] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        previous = alarm["StateValue"]
+        reason = reason or f"local cloud: {name} set to {state}"
+        cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+        actions = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]
+        message = cloudwatch.sns_message(alarm, state, previous, reason, at, ACCOUNT, self.region)
+        invocations = []
+        for topic in alarm.get(actions, []):
+            invocations += self.publish(topic, message, subject=f'{state}: "{name}" in {message["Region"]}', at=at)
+        event = cloudwatch.state_change_event(alarm, state, previous, reason, at, ACCOUNT, self.region)
+        invocations += self.put_event(event, at)
+        return invocations
+
+    def publish(self, topic_arn: str, message: dict[str, Any], subject: str, at: datetime) -> list[Invocation]:
+        """Deliver a message to the topic's Lambda subscribers whose filter policy matches."""
+        sns = self.client("sns")
+        body = json.dumps(message)
+        invocations = []
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+        for subscription in subscriptions:
+            if subscription["Protocol"] != "lambda":
+                continue
+            attributes = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])["Attributes"]
+            policy = json.loads(attributes.get("FilterPolicy", "{}") or "{}")
+            matcher = FilterPolicyMatcher(policy, attributes.get("FilterPolicyScope"))
+            if not matcher.matches(None, body):
+                continue
+            record = {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription["SubscriptionArn"],
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": subject[:100],
+                    "Message": body,
+                    "Timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "MessageAttributes": {},
+                },
+            }
+            invocations.append(
+                self.invoke_async(self.logical_id_of(subscription["Endpoint"]), {"Records": [record]}, at)
+            )
+        return invocations
+
+    def put_event(self, event: dict[str, Any], at: datetime) -> list[Invocation]:
+        """Deliver an event on the default bus to the targets of every rule whose pattern matches."""
+        events = self.client("events")
+        invocations = []
+        for rule in events.list_rules(EventBusName="default")["Rules"]:
+            if "EventPattern" not in rule:
+                continue
+            # moto's own pattern evaluator (its TestEventPattern is not implemented).
+            if not EventPattern.load(rule["EventPattern"]).matches_event(event):
+                continue
+            for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+                if ":function:" in target["Arn"]:
+                    invocations.append(self.invoke_async(self.logical_id_of(target["Arn"]), event, at))
+        return invocations
+
+    def tick(self, function_or_rule: str, at: datetime) -> list[Invocation]:
+        """The scheduled event of a function's schedule rule (or of the rule named)."""
+        events = self.client("events")
+        invocations = []
+        for rule in events.list_rules(EventBusName="default")["Rules"]:
+            if "ScheduleExpression" not in rule:
+                continue
+            targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+            for target in targets:
+                if ":function:" not in target["Arn"]:
+                    continue
+                logical_id = self.logical_id_of(target["Arn"])
+                if function_or_rule not in (logical_id, rule["Name"]):
+                    continue
+                event = {
+                    "version": "0",
+                    "id": str(uuid.uuid4()),
+                    "detail-type": "Scheduled Event",
+                    "source": "aws.events",
+                    "account": ACCOUNT,
+                    "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "region": self.region,
+                    "resources": [rule["Arn"]],
+                    "detail": {},
+                }
+                invocations.append(self.invoke_async(logical_id, event, at))
+        if not invocations:
+            raise KeyError(f"no schedule rule targets {function_or_rule}")
+        return invocations
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+class _environ:
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+        self._saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for key, value in self._values.items():
+            self._saved[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def __exit__(self, *_: object) -> None:
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=ROOT)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:2])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")

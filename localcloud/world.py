@@ -1,0 +1,112 @@
+"""The demo world: a SageMaker endpoint worth rescuing, in the local cloud.
+
+`churn-prod` serves a primary variant (2 x ml.m5.large, under an auto scaling target of
+2-6 instances) and a canary (1 instance, 10% of traffic); a retraining pipeline and a model
+package group exist; CloudWatch holds an hour of endpoint metrics in which latency climbs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+ENDPOINT = "churn-prod"
+PIPELINE = "model-medic-retraining"
+PACKAGE_GROUP = "churn"
+ROLE = "arn:aws:iam::123456789012:role/model-medic-demo-sagemaker"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn"
+
+
+def seed(cloud: Any, at: datetime) -> dict[str, Any]:
+    """Create the world; returns what a person may want to look at."""
+    sagemaker = cloud.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=PACKAGE_GROUP)
+    packages = []
+    for version in ("v1", "v2"):
+        packages.append(
+            sagemaker.create_model_package(
+                ModelPackageGroupName=PACKAGE_GROUP,
+                ModelApprovalStatus="Approved",
+                InferenceSpecification={
+                    "Containers": [{"Image": f"{IMAGE}:{version}"}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+            )["ModelPackageArn"]
+        )
+    for version, package in zip(("v1", "v2"), packages, strict=True):
+        sagemaker.create_model(
+            ModelName=f"churn-{version}", ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": package}
+        )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{ENDPOINT}-config-1",
+        ProductionVariants=[
+            _variant("primary", "churn-v1", count=2, weight=0.9),
+            _variant("canary", "churn-v2", count=1, weight=0.1),
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-1")
+    cloud.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/primary",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=2,
+        MaxCapacity=6,
+    )
+    sagemaker.create_pipeline(
+        PipelineName=PIPELINE,
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
+        RoleArn=ROLE,
+    )
+    _metrics(cloud.client("cloudwatch"), at)
+    return {"endpoint": ENDPOINT, "pipeline": PIPELINE, "packages": packages}
+
+
+def _variant(name: str, model: str, count: int, weight: float) -> dict[str, Any]:
+    return {
+        "VariantName": name,
+        "ModelName": model,
+        "InitialInstanceCount": count,
+        "InstanceType": "ml.m5.large",
+        "InitialVariantWeight": weight,
+    }
+
+
+def _metrics(cloudwatch: Any, at: datetime) -> None:
+    """An hour of 5-minute datapoints: steady traffic, latency climbing past 1 s at the end."""
+    data = []
+    for step in range(12):
+        when = at - timedelta(minutes=5 * (12 - step))
+        latency = 180.0 + (90.0 * step if step > 7 else 0.0) + (700.0 if step >= 10 else 0.0)
+        for name, value, unit in (
+            ("TotalLatency", latency, "Milliseconds"),
+            ("ErrorRate", 0.4, "Percent"),
+        ):
+            data.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "EndpointName", "Value": ENDPOINT}],
+                    "Timestamp": when,
+                    "Value": value,
+                    "Unit": unit,
+                }
+            )
+    for start in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=data[start : start + 500])
+
+
+def endpoint_state(cloud: Any) -> dict[str, Any]:
+    """What a person looks at: config, variants (weight, instances), the primary's floor."""
+    described = cloud.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+    targets = cloud.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[f"endpoint/{ENDPOINT}/variant/primary"]
+    )["ScalableTargets"]
+    return {
+        "config": described["EndpointConfigName"],
+        "variants": {
+            v["VariantName"]: {"weight": v.get("CurrentWeight"), "instances": v.get("CurrentInstanceCount")}
+            for v in described["ProductionVariants"]
+        },
+        "primary_min_capacity": targets[0]["MinCapacity"] if targets else None,
+    }
