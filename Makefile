@@ -10,7 +10,7 @@ export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install lint typecheck template-lint unit test build clean
+.PHONY: install lint typecheck template-lint unit test build demo up down bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
@@ -49,5 +49,16 @@ test: lint typecheck template-lint
 build: install
 	$(SAM) build --template template.yaml
 
+# The whole service on the local cloud (moto server on 127.0.0.1): deploy, seed, scenarios.
+demo: install
+	$(BIN)/python -m localcloud demo
+
+# A local cloud that stays up for `python -m localcloud invoke|alarm|tick ...`.
+up: install
+	$(BIN)/python -m localcloud up
+
+down:
+	$(BIN)/python -m localcloud down
+
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

@@ -80,7 +80,9 @@ class LocalCloud:
         self.region = region
         self.stack = Stack(stack_name)
         self._session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+            region_name=region,
         )
 
     def client(self, service: str) -> Any:
@@ -146,6 +148,13 @@ class LocalCloud:
         self.stack.resources = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries}
         outputs = cloudformation.describe_stacks(StackName=self.stack.name)["Stacks"][0].get("Outputs", [])
         self.stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+        body = cloudformation.get_template(StackName=self.stack.name)["TemplateBody"]
+        deployed = body if isinstance(body, dict) else json.loads(body)
+        self.stack.invoke_configs = {
+            r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
+            for r in deployed["Resources"].values()
+            if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+        }
         return self.stack
 
     def _materialise(self, cfn: dict[str, Any], parameters: dict[str, str]) -> None:
@@ -164,9 +173,6 @@ class LocalCloud:
                     Endpoint=self._function_arn(properties["Endpoint"]["Fn::GetAtt"][0]),
                     Attributes=attributes,
                 )
-            if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
-                function = properties["FunctionName"]["Ref"]
-                self.stack.invoke_configs[function] = properties
         main = template.load()
         for alarm in template.endpoint_alarms(main, parameters):
             definition = {k: v for k, v in alarm.items() if k not in ("AlarmActions", "OKActions")}
@@ -329,7 +335,7 @@ class LocalCloud:
             if "EventPattern" not in rule:
                 continue
             # moto's own pattern evaluator (its TestEventPattern is not implemented).
-            if not EventPattern.load(rule["EventPattern"]).matches_event(event):
+            if not EventPattern.load(rule["EventPattern"]).matches_event(event):  # type: ignore[arg-type]
                 continue
             for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
                 if ":function:" in target["Arn"]:

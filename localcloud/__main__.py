@@ -1,0 +1,197 @@
+"""`python -m localcloud`: Model Medic on moto, without AWS or Docker.
+
+    demo                               start a local cloud, deploy, seed, play every scenario, stop
+    up [--mode enforce|dry-run|off]    start a local cloud in the background, deploy, seed the demo world
+    invoke LOGICAL_ID -e EVENT.json    run a deployed function on an event (the sam local invoke contract)
+    alarm ALARM_NAME ALARM|OK|INSUFFICIENT_DATA   set an alarm and deliver what CloudWatch would
+    tick LOGICAL_ID|RULE               deliver a scheduled event
+    down                               stop the local cloud that `up` started
+
+`--at` (ISO 8601) sets the time the functions run at; it defaults to now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud import scenarios, world
+from localcloud.cloud import ROOT, Invocation, LocalCloud
+
+STATE = ROOT / ".localcloud" / "state.json"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """moto server with our extensions on loopback; returns once it answers."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "localcloud.server", "--port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    url = f"http://{HOST}:{port}/moto-api/"
+    for _ in range(100):
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("moto server did not answer within 10 s")
+
+
+def parameters(mode: str) -> dict[str, str]:
+    return {"EndpointNames": world.ENDPOINT, "AutomationMode": mode}
+
+
+def demo(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC).replace(second=0, microsecond=0)
+    port = free_port()
+    server = start_server(port, ROOT / ".localcloud" / "moto-demo.log")
+    try:
+        cloud = LocalCloud(f"http://{HOST}:{port}")
+        print(f"Model Medic demo: local cloud on {cloud.endpoint_url} (moto server, extensions installed)")
+        print("Building and deploying template.yaml (sam build, sam package, SAM transform, CloudFormation in moto)...")
+        stack = cloud.deploy(parameters("enforce"))
+        functions = sorted(k for k in stack.resources if k.endswith("Function"))
+        print(f"Stack {stack.name}: {len(stack.resources)} resources; functions {', '.join(functions)}")
+        world.seed(cloud, started)
+        print(
+            f"Demo world: endpoint {world.ENDPOINT} (primary 2 x ml.m5.large floor 2, canary 1 at 10%), "
+            f"pipeline {world.PIPELINE}, model package group {world.PACKAGE_GROUP}\n"
+        )
+        results = scenarios.run_all(cloud, started)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    for result in results:
+        print(f"[{result.number}] {result.title}")
+        for line in result.lines:
+            print(line)
+        label = {"passed": "PASS", "failed": "FAIL", "pending": "PENDING"}[result.status]
+        print(f"  {label}{': ' + result.why if result.why else ''}\n")
+    counts = {status: sum(r.status == status for r in results) for status in ("passed", "failed", "pending")}
+    print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['pending']} pending")
+    return 1 if counts["failed"] else 0
+
+
+def up(args: argparse.Namespace) -> int:
+    if STATE.exists():
+        state = json.loads(STATE.read_text())
+        print(f"a local cloud is already up at {state['endpoint_url']} (python -m localcloud down)")
+        return 0
+    port = free_port()
+    server = start_server(port, ROOT / ".localcloud" / "moto.log")
+    cloud = LocalCloud(f"http://{HOST}:{port}")
+    try:
+        cloud.deploy(parameters(args.mode))
+        world.seed(cloud, datetime.now(UTC))
+    except Exception:
+        server.terminate()
+        raise
+    STATE.write_text(json.dumps({"endpoint_url": cloud.endpoint_url, "pid": server.pid, "stack": cloud.stack.name}))
+    print(f"local cloud up at {cloud.endpoint_url}; stack {cloud.stack.name}; endpoint {world.ENDPOINT}")
+    print(
+        f"AWS CLI: AWS_ENDPOINT_URL={cloud.endpoint_url} AWS_ACCESS_KEY_ID=testing "
+        "AWS_SECRET_ACCESS_KEY=testing aws ..."
+    )
+    return 0
+
+
+def down(args: argparse.Namespace) -> int:
+    if not STATE.exists():
+        print("no local cloud is up")
+        return 0
+    state = json.loads(STATE.read_text())
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.kill(int(state["pid"]), signal.SIGTERM)
+    STATE.unlink()
+    print(f"stopped the local cloud at {state['endpoint_url']}")
+    return 0
+
+
+def _connected() -> LocalCloud:
+    if not STATE.exists():
+        raise SystemExit("no local cloud is up: python -m localcloud up")
+    state = json.loads(STATE.read_text())
+    cloud = LocalCloud(state["endpoint_url"], stack_name=state["stack"])
+    cloud.load()
+    return cloud
+
+
+def _report(invocations: list[Invocation]) -> int:
+    for invocation in invocations:
+        print(f"--- {invocation.function} (attempts: {invocation.attempts}) logs ---")
+        print(invocation.logs.rstrip())
+        print(f"--- {invocation.function} result ---")
+        print(json.dumps(invocation.result if invocation.error is None else {"error": invocation.error}, indent=2))
+    return 1 if any(i.error for i in invocations) else 0
+
+
+def invoke(args: argparse.Namespace) -> int:
+    event: Any = json.loads(Path(args.event).read_text())
+    return _report([_connected().invoke(args.logical_id, event, args.at)])
+
+
+def alarm(args: argparse.Namespace) -> int:
+    invocations = _connected().alarm(args.name, args.state, args.at)
+    if not invocations:
+        print("no subscription or rule matched: nothing was invoked")
+    return _report(invocations)
+
+
+def tick(args: argparse.Namespace) -> int:
+    return _report(_connected().tick(args.target, args.at))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo").set_defaults(run=demo)
+    p = commands.add_parser("up")
+    p.add_argument("--mode", choices=["enforce", "dry-run", "off"], default="enforce")
+    p.set_defaults(run=up)
+    commands.add_parser("down").set_defaults(run=down)
+    p = commands.add_parser("invoke")
+    p.add_argument("logical_id")
+    p.add_argument("-e", "--event", required=True)
+    p.set_defaults(run=invoke)
+    p = commands.add_parser("alarm")
+    p.add_argument("name")
+    p.add_argument("state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"])
+    p.set_defaults(run=alarm)
+    p = commands.add_parser("tick")
+    p.add_argument("target")
+    p.set_defaults(run=tick)
+    for sub in commands.choices.values():
+        sub.add_argument("--at", type=lambda v: datetime.fromisoformat(v).astimezone(UTC), default=datetime.now(UTC))
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

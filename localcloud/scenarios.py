@@ -1,0 +1,242 @@
+"""The demo's scenarios: each drives the local cloud through the template's real wiring,
+checks the effect it expects in the endpoint, and writes a readable timeline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from localcloud import world
+from localcloud.cloud import Invocation, LocalCloud
+
+ENDPOINT = world.ENDPOINT
+
+
+@dataclass
+class Timeline:
+    """What happened, what the service decided, what changed - as lines for a person."""
+
+    cloud: LocalCloud
+    now: datetime
+    lines: list[str] = field(default_factory=list)
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+    def say(self, text: str) -> None:
+        self.lines.append(f"  {self.now:%H:%M}  {text}")
+
+    def decisions(self, invocations: list[Invocation]) -> list[dict[str, Any]]:
+        outcomes = []
+        for invocation in invocations:
+            retried = f" (after {invocation.attempts} attempts)" if invocation.attempts > 1 else ""
+            if invocation.error:
+                parked = ", parked in the dead-letter queue" if invocation.parked else ""
+                self.lines.append(f"         {invocation.function}: ERROR {invocation.error}{retried}{parked}")
+            for outcome in invocation.outcomes:
+                gate = f" [{outcome['gate']}]" if outcome.get("gate") else ""
+                if outcome.get("replayed"):
+                    self.lines.append(
+                        f"         {invocation.function}: duplicate delivery - answered from the idempotency "
+                        f"record ({outcome['action']} {outcome['result']} earlier), nothing done again"
+                    )
+                    outcomes.append(outcome)
+                    continue
+                self.lines.append(
+                    f"         {invocation.function}: {outcome['action']} {outcome['result']}{gate}"
+                    f" - {outcome['reason']}{retried}"
+                )
+                outcomes.append(outcome)
+            if not invocation.outcomes and not invocation.error:
+                self.lines.append(f"         {invocation.function}: nothing to do")
+        return outcomes
+
+    def endpoint(self) -> dict[str, Any]:
+        state = world.endpoint_state(self.cloud)
+        parts = [f"{name} {v['instances']} inst, weight {v['weight']:g}" for name, v in state["variants"].items()]
+        floor = state["primary_min_capacity"]
+        self.lines.append(
+            f"         endpoint {ENDPOINT}: {state['config']} | {' | '.join(parts)} | primary floor {floor}"
+        )
+        return state
+
+    def alarm(self, name: str, state: str) -> list[dict[str, Any]]:
+        self.say(f"{name} -> {state}")
+        return self.decisions(self.cloud.alarm(name, state, self.now))
+
+    def tick(self, function: str) -> list[dict[str, Any]]:
+        self.say(f"schedule tick -> {function}")
+        return self.decisions(self.cloud.tick(function, self.now))
+
+
+@dataclass
+class Result:
+    number: int
+    title: str
+    status: str  # passed, failed, pending
+    lines: list[str]
+    why: str = ""
+
+
+Scenario = Callable[[Timeline], None]
+
+
+class Expectation(AssertionError):
+    """A scenario's expected effect did not happen."""
+
+
+def expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise Expectation(what)
+
+
+def latency_scale_up_and_back(t: Timeline) -> None:
+    before = t.endpoint()
+    decided = t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
+    during = t.endpoint()
+    expect([d["result"] for d in decided] == ["acted"], "the scale-up acted once")
+    expect(during["primary_min_capacity"] == before["primary_min_capacity"] + 1, "the primary's floor rose by one")
+    expect(during["primary_min_capacity"] <= 4, "the floor stayed within MaxInstanceCount")
+    t.advance(timedelta(minutes=10))
+    t.alarm(f"{ENDPOINT}-HighLatency", "OK")
+    expect(t.endpoint()["primary_min_capacity"] == during["primary_min_capacity"], "capacity kept in the cool-down")
+    t.advance(timedelta(minutes=20))
+    decided = t.tick("ScaleUpFunction")
+    after = t.endpoint()
+    expect([d["action"] for d in decided if d["result"] == "acted"] == ["scale-back"], "the sweep gave it back")
+    expect(after["primary_min_capacity"] == before["primary_min_capacity"], "the floor is back where it was")
+    expect(after["variants"] == before["variants"], "the variants are back where they were")
+
+
+def duplicate_error_alarm_scales_once(t: Timeline) -> None:
+    before = t.endpoint()
+    t.say(f"{ENDPOINT}-HighErrorRate -> ALARM (SNS delivers it twice)")
+    first = t.cloud.alarm(f"{ENDPOINT}-HighErrorRate", "ALARM", t.now)
+    decided = t.decisions(first)
+    scale_up = next(i for i in first if i.function == "ScaleUpFunction")
+    t.advance(timedelta(seconds=40))
+    t.say("the same SNS message again")
+    again = t.decisions([t.cloud.invoke_async("ScaleUpFunction", scale_up.event, t.now)])
+    during = t.endpoint()
+    expect([d["result"] for d in decided] == ["acted"], "the first delivery acted")
+    expect(bool(again) and again[0]["replayed"] is True, "the second delivery was answered from the idempotency record")
+    expect(during["primary_min_capacity"] == before["primary_min_capacity"] + 1, "exactly one scale-up")
+    t.advance(timedelta(minutes=5))
+    t.alarm(f"{ENDPOINT}-HighErrorRate", "OK")
+    t.advance(timedelta(minutes=20))
+    t.tick("ScaleUpFunction")
+    expect(t.endpoint()["primary_min_capacity"] == before["primary_min_capacity"], "capacity given back")
+
+
+def drift_starts_retraining_once(t: Timeline) -> None:
+    sagemaker = t.cloud.client("sagemaker")
+
+    def executions() -> list[dict[str, Any]]:
+        return sagemaker.list_pipeline_executions(PipelineName=world.PIPELINE)["PipelineExecutionSummaries"]  # type: ignore[no-any-return]
+
+    decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
+    runs = executions()
+    t.lines.append(
+        f"         pipeline {world.PIPELINE}: {len(runs)} execution(s), "
+        f"{runs[0]['PipelineExecutionStatus'] if runs else '-'}"
+    )
+    expect([d["result"] for d in decided] == ["acted"], "retraining started")
+    expect(len(runs) == 1 and runs[0]["PipelineExecutionStatus"] == "Executing", "one execution, running")
+    t.advance(timedelta(hours=1))
+    t.cloud.client("cloudwatch").set_alarm_state(AlarmName=f"{ENDPOINT}-DataDrift", StateValue="OK", StateReason="demo")
+    t.advance(timedelta(minutes=30))
+    decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
+    runs = executions()
+    t.lines.append(f"         pipeline {world.PIPELINE}: {len(runs)} execution(s)")
+    expect([d["result"] for d in decided] == ["skipped"], "the second drift alarm started nothing")
+    expect(len(runs) == 1, "still one execution")
+
+
+def accuracy_drop_rolls_back(t: Timeline) -> None:
+    before = t.endpoint()
+    expect(before["variants"]["canary"]["weight"] > 0, "the canary takes traffic before")
+    decided = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "ALARM")
+    after = t.endpoint()
+    expect([d["result"] for d in decided] == ["acted"], "the rollback acted")
+    expect(after["variants"]["canary"]["weight"] == 0, "the canary serves no traffic")
+    expect(after["variants"]["primary"]["weight"] == before["variants"]["primary"]["weight"], "primary unchanged")
+
+
+def dry_run_at_run_time(t: Timeline) -> None:
+    parameter = t.cloud.stack.outputs["AutomationModeParameterName"]
+    ssm = t.cloud.client("ssm")
+    ssm.put_parameter(Name=parameter, Value="dry-run", Type="String", Overwrite=True)
+    t.say(f"operator: ssm put-parameter {parameter} = dry-run")
+    before = t.endpoint()
+    try:
+        decided = t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
+        after = t.endpoint()
+    finally:
+        ssm.put_parameter(Name=parameter, Value="inherit", Type="String", Overwrite=True)
+    expect([d["result"] for d in decided] == ["dry-run"], "the decision was a dry run")
+    expect("min-capacity" in decided[0]["reason"], "it says what it would have done")
+    expect(after == before, "nothing changed")
+    t.advance(timedelta(minutes=5))
+    t.cloud.client("cloudwatch").set_alarm_state(
+        AlarmName=f"{ENDPOINT}-HighLatency", StateValue="OK", StateReason="demo"
+    )
+
+
+SCENARIOS: list[tuple[str, Scenario | str]] = [
+    (
+        "Latency climbs: HighLatency ALARM raises capacity; OK gives it back after the cool-down",
+        latency_scale_up_and_back,
+    ),
+    ("Error burst, the same alarm delivered twice: exactly one scale-up", duplicate_error_alarm_scales_once),
+    ("Drift: retraining starts once; a second drift alarm during the run starts nothing", drift_starts_retraining_once),
+    ("Accuracy drop: the canary is rolled back to weight 0", accuracy_drop_rolls_back),
+    ("Healthy canary promoted step by step to 100%", "PromoteCanaryFunction is not built yet"),
+    ("Bad canary rolled back at the first evaluation", "PromoteCanaryFunction is not built yet"),
+    ("Mode switched to dry-run at run time: the next alarm changes nothing and says why", dry_run_at_run_time),
+    ("Daily report lands in the bucket and in a local folder", "DailyReportFunction is not built yet"),
+]
+
+
+def run_all(cloud: LocalCloud, start: datetime) -> list[Result]:
+    timeline = Timeline(cloud, start)
+    timeline.say("SageMaker reports churn-prod-config-1 InService (EventBridge)")
+    timeline.decisions(cloud.put_event(_in_service_event(start), start))
+    results = []
+    for number, (title, scenario) in enumerate(SCENARIOS, start=1):
+        timeline.lines = []
+        if isinstance(scenario, str):
+            results.append(Result(number, title, "pending", [], scenario))
+            continue
+        try:
+            scenario(timeline)
+            results.append(Result(number, title, "passed", timeline.lines))
+        except Expectation as missed:
+            results.append(Result(number, title, "failed", timeline.lines, f"expected: {missed}"))
+        timeline.advance(timedelta(hours=2))  # each scenario starts clear of the last one's cool-downs
+    return results
+
+
+def _in_service_event(at: datetime) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "demo-endpoint-in-service",
+        "detail-type": "SageMaker Endpoint State Change",
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}"],
+        "detail": json.loads(
+            json.dumps(
+                {
+                    "EndpointName": ENDPOINT,
+                    "EndpointConfigName": f"{ENDPOINT}-config-1",
+                    "EndpointStatus": "IN_SERVICE",
+                }
+            )
+        ),
+    }
