@@ -1,0 +1,80 @@
+"""End to end: template.yaml built, packaged and deployed into moto server, then driven
+through its real wiring by the demo's scenarios, the invoke contract and async failures."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from localcloud import scenarios, world
+from localcloud.__main__ import ROOT, free_port, parameters, start_server
+from localcloud.cloud import LocalCloud
+
+pytestmark = pytest.mark.slow
+START = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[LocalCloud]:
+    port = free_port()
+    server = start_server(port, ROOT / ".localcloud" / "moto-e2e.log")
+    try:
+        local = LocalCloud(f"http://127.0.0.1:{port}")
+        local.deploy(parameters("enforce"))
+        world.seed(local, START)
+        yield local
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def results(cloud: LocalCloud) -> dict[int, scenarios.Result]:
+    return {r.number: r for r in scenarios.run_all(cloud, START)}
+
+
+@pytest.mark.parametrize("number", range(1, len(scenarios.SCENARIOS) + 1))
+def test_demo_scenario(results: dict[int, scenarios.Result], number: int):
+    result = results[number]
+    if result.status == "pending":
+        pytest.skip(f"scenario {number} pending: {result.why}")
+    assert result.status == "passed", "\n".join([result.title, *result.lines, result.why])
+
+
+def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud):
+    alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=world.ENDPOINT)["MetricAlarms"]
+    assert {a["AlarmName"] for a in alarms} == {
+        f"{world.ENDPOINT}-{s}" for s in ("HighErrorRate", "HighLatency", "DataDrift", "ModelAccuracyDrop")
+    }
+    subscriptions = cloud.client("sns").list_subscriptions()["Subscriptions"]
+    assert sum(s["Protocol"] == "lambda" for s in subscriptions) == 4
+    assert set(cloud.stack.invoke_configs) == {"ScaleUpFunction", "StartRetrainingFunction", "RollbackModelFunction"}
+
+
+def test_invoke_runs_the_deployed_handler_with_its_environment(cloud: LocalCloud):
+    event = json.loads((ROOT / "events" / "rollback_model" / "endpoint_in_service.json").read_text())
+    invocation = cloud.invoke("RollbackModelFunction", event, START)
+    assert invocation.error is None, invocation.logs
+    assert invocation.result == {
+        "recorded": {"endpoint": "churn-prod", "config": "churn-prod-config-1"},
+        "rejected": [],
+    }
+    assert '"service":"rollback-model"' in invocation.logs  # POWERTOOLS_SERVICE_NAME from the template
+
+
+def test_an_event_that_keeps_failing_is_retried_twice_then_parked_in_the_dead_letter_queue(cloud: LocalCloud):
+    event = json.loads((ROOT / "events" / "rollback_model" / "accuracy_drop_alarm_action.json").read_text())
+    event["alarmArn"] = event["alarmArn"].replace("churn-prod", "gone-prod")
+    metrics = event["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    metrics["dimensions"]["EndpointName"] = "gone-prod"  # an endpoint that does not exist
+    invocation = cloud.invoke_async("RollbackModelFunction", event, START + timedelta(days=1))
+    assert invocation.error is not None
+    assert invocation.error.startswith("ClientError")
+    assert (invocation.attempts, invocation.parked) == (3, True)
+    sqs = cloud.client("sqs")
+    url = cloud.stack.outputs["DeadLetterQueueUrl"]
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    parked = json.loads(message["Body"])
+    assert parked["requestContext"]["condition"] == "RetriesExhausted"
+    assert parked["requestPayload"]["alarmArn"].endswith("gone-prod-ModelAccuracyDrop")
