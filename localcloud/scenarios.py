@@ -52,7 +52,9 @@ class Timeline:
                 )
                 outcomes.append(outcome)
             if not invocation.outcomes and not invocation.error:
-                self.lines.append(f"         {invocation.function}: nothing to do")
+                published = invocation.result.get("published") if isinstance(invocation.result, dict) else None
+                what = f"published {published} metric data" if published is not None else "nothing to do"
+                self.lines.append(f"         {invocation.function}: {what}")
         return outcomes
 
     def endpoint(self) -> dict[str, Any]:
@@ -95,6 +97,10 @@ def expect(condition: bool, what: str) -> None:
 
 
 def latency_scale_up_and_back(t: Timeline) -> None:
+    t.tick("ComputeMetricsFunction")
+    latency = _latest(t, "TotalLatency")
+    t.lines.append(f"         Custom/SageMaker TotalLatency {ENDPOINT}: {latency:.0f} ms (threshold 1000)")
+    expect(latency > 1000, "the computed total latency crosses the HighLatency threshold")
     before = t.endpoint()
     decided = t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
     during = t.endpoint()
@@ -110,6 +116,30 @@ def latency_scale_up_and_back(t: Timeline) -> None:
     expect([d["action"] for d in decided if d["result"] == "acted"] == ["scale-back"], "the sweep gave it back")
     expect(after["primary_min_capacity"] == before["primary_min_capacity"], "the floor is back where it was")
     expect(after["variants"] == before["variants"], "the variants are back where they were")
+
+
+def _latest(t: Timeline, metric: str) -> float:
+    """The newest value ComputeMetricsFunction published for the endpoint."""
+    result = t.cloud.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "Custom/SageMaker",
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": "EndpointName", "Value": ENDPOINT}],
+                    },
+                    "Period": 300,
+                    "Stat": "Average",
+                },
+            }
+        ],
+        StartTime=t.now - timedelta(minutes=15),
+        EndTime=t.now,
+        ScanBy="TimestampDescending",
+    )["MetricDataResults"][0]
+    return float(result["Values"][0]) if result["Values"] else 0.0
 
 
 def duplicate_error_alarm_scales_once(t: Timeline) -> None:
@@ -188,7 +218,7 @@ def dry_run_at_run_time(t: Timeline) -> None:
 
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
-        "Latency climbs: HighLatency ALARM raises capacity; OK gives it back after the cool-down",
+        "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
         latency_scale_up_and_back,
     ),
     ("Error burst, the same alarm delivered twice: exactly one scale-up", duplicate_error_alarm_scales_once),

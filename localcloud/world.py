@@ -2,7 +2,8 @@
 
 `churn-prod` serves a primary variant (2 x ml.m5.large, under an auto scaling target of
 2-6 instances) and a canary (1 instance, 10% of traffic); a retraining pipeline and a model
-package group exist; CloudWatch holds an hour of endpoint metrics in which latency climbs.
+package group exist; CloudWatch holds an hour of SageMaker's endpoint metrics in which
+model latency climbs.
 """
 
 from __future__ import annotations
@@ -74,26 +75,33 @@ def _variant(name: str, model: str, count: int, weight: float) -> dict[str, Any]
 
 
 def _metrics(cloudwatch: Any, at: datetime) -> None:
-    """An hour of 5-minute datapoints: steady traffic, latency climbing past 1 s at the end."""
+    """An hour of SageMaker's own metrics per variant, one datapoint a minute: steady traffic
+    and errors, model latency climbing past a second in the last ten minutes."""
     data = []
-    for step in range(12):
-        when = at - timedelta(minutes=5 * (12 - step))
-        latency = 180.0 + (90.0 * step if step > 7 else 0.0) + (700.0 if step >= 10 else 0.0)
-        for name, value, unit in (
-            ("TotalLatency", latency, "Milliseconds"),
-            ("ErrorRate", 0.4, "Percent"),
-        ):
-            data.append(
-                {
-                    "MetricName": name,
-                    "Dimensions": [{"Name": "EndpointName", "Value": ENDPOINT}],
-                    "Timestamp": when,
-                    "Value": value,
-                    "Unit": unit,
-                }
-            )
-    for start in range(0, len(data), 500):
-        cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=data[start : start + 500])
+    for minute in range(60):
+        when = at - timedelta(minutes=60 - minute)
+        model_latency_us = 150_000.0 if minute < 50 else 1_250_000.0
+        for variant, invocations in (("primary", 90.0), ("canary", 10.0)):
+            for name, value in (
+                ("Invocations", invocations),
+                ("Invocation4XXErrors", 0.0),
+                ("Invocation5XXErrors", invocations * 0.004),
+                ("ModelLatency", model_latency_us),
+                ("OverheadLatency", 20_000.0),
+            ):
+                data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": [
+                            {"Name": "EndpointName", "Value": ENDPOINT},
+                            {"Name": "VariantName", "Value": variant},
+                        ],
+                        "Timestamp": when,
+                        "Value": value,
+                    }
+                )
+    for start in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[start : start + 1000])
 
 
 def endpoint_state(cloud: Any) -> dict[str, Any]:

@@ -117,6 +117,11 @@ def _statements(transformed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
 WILDCARD_RESOURCE_ACTIONS = {
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:RegisterScalableTarget",
+    "cloudwatch:ListMetrics",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:PutMetricData",
+    "sagemaker:ListEndpoints",
+    "sagemaker:ListTags",
 }
 
 
@@ -132,9 +137,41 @@ def test_iam_is_least_privilege(transformed: dict[str, Any]):
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         if "*" in resources:
             assert set(actions) <= WILDCARD_RESOURCE_ACTIONS, f"{owner}: {actions} on *"
+            if "cloudwatch:PutMetricData" in actions:  # only into the namespace the function owns
+                assert statement["Condition"]["StringEquals"]["cloudwatch:namespace"], owner
 
 
 def test_action_functions_share_the_ledger_and_telling_policy(transformed: dict[str, Any]):
     for name in ("ScaleUpFunctionRole", "StartRetrainingFunctionRole", "RollbackModelFunctionRole"):
         managed = transformed["Resources"][name]["Properties"]["ManagedPolicyArns"]
         assert {"Ref": "ActionFunctionsPolicy"} in managed, name
+
+
+def test_each_endpoint_has_a_dashboard_with_its_metrics(source: dict[str, Any]):
+    from localcloud import template
+
+    main = template.load()
+    parent = template.Resolver(main, template.parameter_values(main, PARAMETERS))
+    app = main["Resources"]["EndpointAlarms1"]["Properties"]
+    nested = template.load(template.ROOT / app["Location"])
+    passed = {name: parent.resolve(value) for name, value in app["Parameters"].items()}
+    child = template.Resolver(nested, template.parameter_values(nested, passed))
+    dashboard = child.resolve(nested["Resources"]["Dashboard"]["Properties"])
+    assert dashboard["DashboardName"] == "model-medic-churn-prod"
+    import json
+
+    body = json.loads(dashboard["DashboardBody"])  # valid JSON once substituted
+    text = json.dumps(body)
+    for metric in (
+        "Invocations",
+        "Invocation5XXErrors",
+        "ModelLatency",
+        "OverheadLatency",
+        "TotalLatency",
+        "ErrorRate",
+        "MaxFeatureDrift",
+        "accuracy",
+        "Outcome_acted",
+    ):
+        assert metric in text, metric
+    assert [w["type"] for w in body["widgets"]].count("alarm") == 1

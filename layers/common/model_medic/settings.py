@@ -83,3 +83,11 @@ class RollbackSettings(Settings):
     canary_variant: str = Field(alias="CANARY_VARIANT", min_length=1, max_length=63)
     reject_model_packages: bool = Field(alias="REJECT_MODEL_PACKAGES")
     rollback_cooldown_minutes: int = Field(alias="ROLLBACK_COOLDOWN_MINUTES", ge=0, le=1440)
+
+
+class ComputeMetricsSettings(Settings):
+    """ComputeMetricsFunction: the period, and an optional tag that adds endpoints."""
+
+    metrics_period_minutes: int = Field(5, alias="METRICS_PERIOD_MINUTES", ge=1, le=60)
+    # "key=value": every InService endpoint with this tag is measured too; empty: none.
+    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
