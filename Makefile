@@ -60,5 +60,9 @@ up: install
 down:
 	$(BIN)/python -m localcloud down
 
+# Performance figures of the issues, rerunnable (moto in-process; no timed tests).
+bench: install
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
+
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

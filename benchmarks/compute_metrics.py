@@ -1,0 +1,89 @@
+"""ComputeMetricsFunction at 1, 10, 100 and 500 endpoints x 2 variants, in moto: the AWS
+calls of one run by operation, and its wall time (`make bench`)."""
+
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from moto import mock_aws
+
+SCHEDULED = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
+SIZES = (1, 10, 100, 500)
+
+
+def seed(endpoints: list[str]) -> None:
+    data = []
+    for endpoint in endpoints:
+        for variant in ("primary", "canary"):
+            for metric, value in (
+                ("ModelLatency", 120_000.0),
+                ("OverheadLatency", 15_000.0),
+                ("Invocations", 50.0),
+                ("Invocation4XXErrors", 1.0),
+                ("Invocation5XXErrors", 0.0),
+            ):
+                data.append(
+                    {
+                        "MetricName": metric,
+                        "Dimensions": [
+                            {"Name": "EndpointName", "Value": endpoint},
+                            {"Name": "VariantName", "Value": variant},
+                        ],
+                        "Timestamp": SCHEDULED - timedelta(minutes=3),
+                        "Value": value,
+                    }
+                )
+    cloudwatch = boto3.client("cloudwatch")
+    for start in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[start : start + 1000])
+
+
+def measure(size: int) -> tuple[Counter[str], float, int]:
+    from model_medic import aws
+    from model_medic.endpoint_metrics import ComputeMetrics
+
+    endpoints = [f"endpoint-{i:03d}" for i in range(size)]
+    with mock_aws():
+        aws.reset()
+        seed(endpoints)
+        calls: Counter[str] = Counter()
+        original = BaseClient._make_api_call
+
+        def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            calls[operation] += 1
+            return original(self, operation, params)
+
+        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        try:
+            started = time.perf_counter()
+            run = ComputeMetrics(aws.cloudwatch(), timedelta(minutes=5)).run(endpoints, SCHEDULED)
+            elapsed = time.perf_counter() - started
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+        aws.reset()
+    return calls, elapsed, run.published
+
+
+def main() -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "testing")
+    print("ComputeMetricsFunction, one run, in moto (2 variants per endpoint)\n")
+    print(
+        "| endpoints | variants | ListMetrics | GetMetricData | PutMetricData | calls in total | data published | wall time |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in SIZES:
+        calls, elapsed, published = measure(size)
+        print(
+            f"| {size} | {2 * size} | {calls['ListMetrics']} | {calls['GetMetricData']} | {calls['PutMetricData']} "
+            f"| {sum(calls.values())} | {published} | {elapsed:.2f} s |"
+        )
+
+
+if __name__ == "__main__":
+    main()
