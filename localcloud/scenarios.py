@@ -196,6 +196,42 @@ def accuracy_drop_rolls_back(t: Timeline) -> None:
     expect(after["variants"]["primary"]["weight"] == before["variants"]["primary"]["weight"], "primary unchanged")
 
 
+def _share(state: dict[str, Any]) -> float:
+    canary, primary = state["variants"]["canary"]["weight"], state["variants"]["primary"]["weight"]
+    return round(canary / (canary + primary) * 100, 1) if canary + primary else 0.0
+
+
+def healthy_canary_promoted(t: Timeline) -> None:
+    world.start_rollout(t.cloud, 0.05)
+    t.say("operator: canary churn-v2 gets 5% of the traffic")
+    world.traffic(t.cloud, "primary", t.now, 240, per_minute=190, error_rate=0.01)
+    world.traffic(t.cloud, "canary", t.now, 240, per_minute=40, error_rate=0.01)
+    path = [_share(t.endpoint())]
+    for _ in range(20):
+        t.advance(timedelta(minutes=10))
+        decided = t.tick("PromoteCanaryFunction")
+        if any(d["result"] == "acted" for d in decided):
+            path.append(_share(t.endpoint()))
+        if path[-1] == 100:
+            break
+    t.lines.append(f"         canary share: {' -> '.join(f'{p:g}%' for p in path)}")
+    expect(path == [5, 10, 25, 50, 100], "the canary walked 5 -> 10 -> 25 -> 50 -> 100")
+    expect(t.endpoint()["variants"]["primary"]["weight"] == 0, "the primary serves nothing at 100%")
+
+
+def bad_canary_rolled_back(t: Timeline) -> None:
+    world.start_rollout(t.cloud, 0.05)
+    t.say("operator: a new canary gets 5% of the traffic; it fails 12% of its requests")
+    world.traffic(t.cloud, "primary", t.now, 30, per_minute=190, error_rate=0.01)
+    world.traffic(t.cloud, "canary", t.now, 30, per_minute=40, error_rate=0.12)
+    t.advance(timedelta(minutes=10))
+    decided = t.tick("PromoteCanaryFunction")
+    state = t.endpoint()
+    expect([d["result"] for d in decided] == ["acted"], "the first evaluation acted")
+    expect("roll back" in decided[0]["reason"], "it rolled the canary back")
+    expect(state["variants"]["canary"]["weight"] == 0, "the canary serves no traffic")
+
+
 def dry_run_at_run_time(t: Timeline) -> None:
     parameter = t.cloud.stack.outputs["AutomationModeParameterName"]
     ssm = t.cloud.client("ssm")
@@ -224,8 +260,8 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
     ("Error burst, the same alarm delivered twice: exactly one scale-up", duplicate_error_alarm_scales_once),
     ("Drift: retraining starts once; a second drift alarm during the run starts nothing", drift_starts_retraining_once),
     ("Accuracy drop: the canary is rolled back to weight 0", accuracy_drop_rolls_back),
-    ("Healthy canary promoted step by step to 100%", "PromoteCanaryFunction is not built yet"),
-    ("Bad canary rolled back at the first evaluation", "PromoteCanaryFunction is not built yet"),
+    ("Healthy canary promoted step by step to 100% as schedules tick and time advances", healthy_canary_promoted),
+    ("Bad canary rolled back at the first evaluation", bad_canary_rolled_back),
     ("Mode switched to dry-run at run time: the next alarm changes nothing and says why", dry_run_at_run_time),
     ("Daily report lands in the bucket and in a local folder", "DailyReportFunction is not built yet"),
 ]

@@ -104,6 +104,44 @@ def _metrics(cloudwatch: Any, at: datetime) -> None:
         cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[start : start + 1000])
 
 
+def traffic(cloud: Any, variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float) -> None:
+    """SageMaker's metrics of one variant, a datapoint a minute, at 200 ms total latency."""
+    data = []
+    for minute in range(minutes):
+        for name, value in (
+            ("Invocations", per_minute),
+            ("Invocation4XXErrors", 0.0),
+            ("Invocation5XXErrors", per_minute * error_rate),
+            ("ModelLatency", 180_000.0),
+            ("OverheadLatency", 20_000.0),
+        ):
+            data.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": ENDPOINT},
+                        {"Name": "VariantName", "Value": variant},
+                    ],
+                    "Timestamp": start + timedelta(minutes=minute, seconds=30),
+                    "Value": value,
+                }
+            )
+    cloudwatch = cloud.client("cloudwatch")
+    for first in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
+
+
+def start_rollout(cloud: Any, share: float) -> None:
+    """An operator sends `share` (0-1) of the traffic to the canary."""
+    cloud.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "primary", "DesiredWeight": 1.0 - share},
+            {"VariantName": "canary", "DesiredWeight": share},
+        ],
+    )
+
+
 def endpoint_state(cloud: Any) -> dict[str, Any]:
     """What a person looks at: config, variants (weight, instances), the primary's floor."""
     described = cloud.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)

@@ -99,8 +99,8 @@ def test_each_named_endpoint_gets_one_alarm_stack_and_no_more(source: dict[str, 
 
     for names, expected in (("a", 1), ("a,b", 2), ("a,b,c,d,e", 5)):
         alarms = template.endpoint_alarms(source, {**PARAMETERS, "EndpointNames": names})
-        assert len(alarms) == 4 * expected, names
-        assert {a["AlarmName"].rsplit("-", 1)[0] for a in alarms} == set(names.split(","))
+        assert len(alarms) == 6 * expected, names
+        assert {a["Dimensions"][0]["Value"] for a in alarms} == set(names.split(","))
 
 
 def _statements(transformed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

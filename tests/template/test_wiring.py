@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from moto.events.models import EventPattern
 from moto.sns.utils import FilterPolicyMatcher
 
 from localcloud import template
-from localcloud.cloudwatch import sns_message
+from localcloud.cloudwatch import sns_message, state_change_event
 from model_medic.alarms import parse_alarms
 from tests.template.conftest import PARAMETERS, packaged, resources_of
 
@@ -31,11 +32,25 @@ EXPECTED = {
     ("DataDrift", "OK"): set(),
     ("ModelAccuracyDrop", "ALARM"): {"RollbackModelFunction"},
     ("ModelAccuracyDrop", "OK"): set(),
+    # The canary's alarms have no SNS action: an EventBridge rule routes them (below).
+    ("canary-ErrorRate", "ALARM"): set(),
+    ("canary-ErrorRate", "OK"): set(),
+    ("canary-Latency", "ALARM"): set(),
+    ("canary-Latency", "OK"): set(),
+}
+# alarm name suffix -> the functions the EventBridge "CloudWatch Alarm State Change" of its ALARM reaches.
+EXPECTED_BY_RULE = {
+    "HighErrorRate": set(),
+    "HighLatency": set(),
+    "DataDrift": set(),
+    "ModelAccuracyDrop": set(),
+    "canary-ErrorRate": {"PromoteCanaryFunction"},
+    "canary-Latency": {"PromoteCanaryFunction"},
 }
 
 
-def wiring(source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The resolved alarms and the Lambda subscriptions of the deployed template."""
+def wiring(source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The resolved alarms, the Lambda subscriptions and the event rules of the deployed template."""
     from samtranslator.translator.transform import transform
 
     raw = template.load()
@@ -57,16 +72,28 @@ def wiring(source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 "scope": properties.get("FilterPolicyScope"),
             }
         )
-    return alarms, subscriptions
+    rules = []
+    for rule in resources_of(cfn, "AWS::Events::Rule").values():
+        properties = rule["Properties"]
+        if "EventPattern" not in properties:
+            continue
+        resolver = template.Resolver(raw, template.parameter_values(raw, given))
+        rules.append(
+            {
+                "pattern": json.dumps(resolver.resolve(properties["EventPattern"])),
+                "functions": {t["Arn"]["Fn::GetAtt"][0] for t in properties["Targets"]},
+            }
+        )
+    return alarms, subscriptions, rules
 
 
 @pytest.fixture(scope="module", params=["model-medic", "model-monitor"])
-def wired(request: pytest.FixtureRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def wired(request: pytest.FixtureRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     return wiring(request.param)
 
 
 def test_every_lambda_subscription_filters_on_the_message_body(wired):
-    _, subscriptions = wired
+    _, subscriptions, _ = wired
     assert {s["function"] for s in subscriptions} == {
         "ScaleUpFunction",
         "StartRetrainingFunction",
@@ -78,15 +105,31 @@ def test_every_lambda_subscription_filters_on_the_message_body(wired):
 
 
 def test_every_endpoint_has_every_alarm_with_an_action(wired):
-    alarms, _ = wired
+    alarms, _, rules = wired
     names = sorted(a["AlarmName"] for a in alarms)
     assert names == sorted(f"{e}-{s}" for e in ("churn-prod", "fraud-prod") for s, _ in EXPECTED if _ == "ALARM")
     for alarm in alarms:
-        assert alarm["AlarmActions"], alarm["AlarmName"]
+        event = state_change_event(alarm, "ALARM", "OK", "test", AT, ACCOUNT, REGION)
+        routed = any(EventPattern.load(rule["pattern"]).matches_event(event) for rule in rules)
+        assert alarm.get("AlarmActions") or routed, f"{alarm['AlarmName']} reaches nobody"
+
+
+def test_each_alarm_state_change_event_reaches_exactly_its_function(wired):
+    alarms, _, rules = wired
+    for alarm in alarms:
+        suffix = alarm["AlarmName"].split("-prod-")[1]
+        for state, expected in (("ALARM", EXPECTED_BY_RULE[suffix]), ("OK", set())):
+            event = state_change_event(alarm, state, "OK" if state == "ALARM" else "ALARM", "test", AT, ACCOUNT, REGION)
+            reached = set().union(
+                *(r["functions"] for r in rules if EventPattern.load(r["pattern"]).matches_event(event))
+            )
+            assert reached == expected, f"{alarm['AlarmName']} {state}: reached {reached}, expected {expected}"
+            [parsed] = parse_alarms(event)
+            assert parsed.endpoint == alarm["Dimensions"][0]["Value"]
 
 
 def test_each_alarm_state_reaches_exactly_its_function(wired):
-    alarms, subscriptions = wired
+    alarms, subscriptions, _ = wired
     checked = 0
     for alarm in alarms:
         endpoint, suffix = alarm["AlarmName"].split("-prod-")
@@ -111,14 +154,14 @@ def test_each_alarm_state_reaches_exactly_its_function(wired):
 
 
 def test_scale_up_alarms_send_ok_so_capacity_is_given_back(wired):
-    alarms, _ = wired
+    alarms, _, _ = wired
     for alarm in alarms:
         if alarm["AlarmName"].endswith(("-HighErrorRate", "-HighLatency")):
             assert alarm["OKActions"] == alarm["AlarmActions"], alarm["AlarmName"]
 
 
 def test_alarm_metrics_use_the_units_and_dimensions_of_their_source(wired):
-    alarms, _ = wired
+    alarms, _, _ = wired
     by_suffix = {a["AlarmName"].split("churn-prod-")[1]: a for a in alarms if a["AlarmName"].startswith("churn-prod-")}
     assert by_suffix["HighLatency"]["Unit"] == "Milliseconds"
     assert by_suffix["HighErrorRate"]["Unit"] == "Percent"
@@ -126,5 +169,7 @@ def test_alarm_metrics_use_the_units_and_dimensions_of_their_source(wired):
         names = {d["Name"] for d in alarm["Dimensions"]}
         if alarm["Namespace"].startswith("aws/sagemaker/Endpoints/"):
             assert names == {"Endpoint", "MonitoringSchedule"}  # Model Monitor's dimensions
+        elif alarm["AlarmName"].startswith("churn-prod-canary-"):
+            assert names == {"EndpointName", "VariantName"}
         else:
             assert names == {"EndpointName"}

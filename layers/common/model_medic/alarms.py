@@ -48,7 +48,9 @@ class AlarmEvent:
     reason: str
     account: str
     region: str
-    source: Literal["sns", "eventbridge", "alarm-action", "sweep"]
+    # "sweep" and "schedule": a scheduled run acting on a transition, or evaluating an endpoint
+    # as if an alarm were in ALARM (so that it passes the same gates, once per tick).
+    source: Literal["sns", "eventbridge", "alarm-action", "sweep", "schedule"]
     namespace: str | None = None
     metric_name: str | None = None
     dimensions: Mapping[str, str] = field(default_factory=dict)

@@ -72,6 +72,7 @@ class Plan:
     changes: dict[str, Any] = field(default_factory=dict)
     skip: str | None = None
     bound: str | None = None
+    critical: bool = False  # an act a person must hear of at once (a canary rollback)
 
 
 class Remediation(Protocol):
@@ -219,6 +220,7 @@ class SafetyGates:
                 raise _NotActed(
                     self._record(replace(base, gate="precondition", reason=str(plan.skip), changes=plan.changes))
                 )
+            base = replace(base, critical=plan.critical)
             if base.mode == "dry-run":
                 return self._record(replace(base, result="dry-run", reason=plan.summary, changes=plan.changes))
             # Gate 8: act.

@@ -199,6 +199,36 @@ class Ledger:
         ]
         return max(candidates)[1] if candidates else None
 
+    # --- canary rollout --------------------------------------------------------------------
+
+    def canary_step_since(self, endpoint: str, step: int | None, now: datetime) -> datetime:
+        """When the canary's current step began; a step the ledger has not seen begins now."""
+        item = self._get(endpoint, "CANARY#rollout")
+        if item is not None and item.get("step", {}).get("N") == str(step) and "ended" not in item:
+            return datetime.fromisoformat(item["since"]["S"])
+        self.start_canary_step(endpoint, step, now)
+        return now
+
+    def start_canary_step(self, endpoint: str, step: int | None, at: datetime) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": _pk(endpoint)},
+                "sk": {"S": "CANARY#rollout"},
+                "kind": {"S": "canary"},
+                "step": {"N": str(step)} if step is not None else {"NULL": True},
+                "since": {"S": at.isoformat()},
+            },
+        )
+
+    def end_canary(self, endpoint: str, how: str, at: datetime) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": "CANARY#rollout"}},
+            UpdateExpression="SET kind = :kind, ended = :how, ended_at = :at",
+            ExpressionAttributeValues={":kind": {"S": "canary"}, ":how": {"S": how}, ":at": {"S": at.isoformat()}},
+        )
+
     # --- cool-down and budget ------------------------------------------------------------
 
     def claim(self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime) -> Claim | Refused:

@@ -43,10 +43,11 @@ class Outcome:
     gate: str = ""  # which gate decided a skip: state, mode, cooldown, budget, precondition, bound
     changes: dict[str, Any] = field(default_factory=dict)
     replayed: bool = False
+    critical: bool = False  # the action itself calls for a person (a rollback)
 
     @property
     def severity(self) -> Literal["critical", "info"]:
-        return "critical" if self.result in _CRITICAL else "info"
+        return "critical" if self.critical or self.result in _CRITICAL else "info"
 
     @property
     def announced(self) -> bool:

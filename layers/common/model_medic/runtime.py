@@ -84,6 +84,29 @@ def scheduled_time(event: Any) -> datetime | None:
         raise AlarmParseError(f"scheduled event without a valid 'time': {event.get('time')!r}") from None
 
 
+def scheduled_evaluation(event: dict[str, Any], endpoint: str, variant: str | None = None) -> AlarmEvent:
+    """A scheduled evaluation of one endpoint, as a trigger the gates handle once per tick."""
+    at = scheduled_time(event)
+    if at is None:
+        raise AlarmParseError("expected an EventBridge Scheduled Event")
+    resources = event.get("resources") or ["arn:aws:events:::rule/schedule"]
+    arn = str(resources[0])
+    parts = arn.split(":")
+    dimensions = {"EndpointName": endpoint, **({"VariantName": variant} if variant else {})}
+    return AlarmEvent(
+        alarm_name=arn.rsplit("/", 1)[-1],
+        alarm_arn=f"{arn}|{endpoint}",
+        state="ALARM",
+        previous_state=None,
+        state_change_time=at,
+        reason="scheduled evaluation",
+        account=parts[4] if len(parts) > 4 else "",
+        region=parts[3] if len(parts) > 3 else "",
+        source="schedule",
+        dimensions=dimensions,
+    )
+
+
 def _rejected(reason: str) -> dict[str, Any]:
     logger.warning("event rejected", error=reason)
     metrics.add_metric(name="RejectedEvents", unit="Count", value=1)

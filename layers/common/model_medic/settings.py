@@ -91,3 +91,23 @@ class ComputeMetricsSettings(Settings):
     metrics_period_minutes: int = Field(5, alias="METRICS_PERIOD_MINUTES", ge=1, le=60)
     # "key=value": every InService endpoint with this tag is measured too; empty: none.
     discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
+
+
+def _ascending_steps(value: object) -> object:
+    if isinstance(value, str):
+        value = [int(item) for item in value.split(",") if item.strip()]
+    if isinstance(value, list) and (not value or value != sorted(set(value)) or value[-1] != 100 or value[0] <= 0):
+        raise ValueError("steps must ascend strictly from above 0 to 100")
+    return value
+
+
+class CanarySettings(Settings):
+    """PromoteCanaryFunction: the variants, the steps and the evidence a canary must show."""
+
+    primary_variant: str = Field(alias="PRIMARY_VARIANT", min_length=1)
+    canary_variant: str = Field(alias="CANARY_VARIANT", min_length=1)
+    canary_steps: Annotated[list[int], BeforeValidator(_ascending_steps)] = Field(alias="CANARY_STEPS")
+    bake_minutes: int = Field(alias="CANARY_BAKE_MINUTES", ge=0, le=24 * 60)
+    min_invocations: int = Field(alias="CANARY_MIN_INVOCATIONS", ge=0)
+    max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)
+    max_latency_ms: float = Field(alias="CANARY_MAX_LATENCY_MS", gt=0)
