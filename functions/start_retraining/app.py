@@ -22,5 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         settings.pipeline_name,
         settings.pipeline_parameters,
         timedelta(hours=settings.retrain_cooldown_hours),
+        runtime.ledger(settings),
     )
     return runtime.run_alarms(event, context, settings, lambda alarm: retraining, utc_now)

@@ -45,7 +45,15 @@ def test_demo_scenario(results: dict[int, scenarios.Result], number: int):
 def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud):
     alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=world.ENDPOINT)["MetricAlarms"]
     assert {a["AlarmName"] for a in alarms} == {
-        f"{world.ENDPOINT}-{s}" for s in ("HighErrorRate", "HighLatency", "DataDrift", "ModelAccuracyDrop")
+        f"{world.ENDPOINT}-{s}"
+        for s in (
+            "HighErrorRate",
+            "HighLatency",
+            "DataDrift",
+            "ModelAccuracyDrop",
+            "canary-ErrorRate",
+            "canary-Latency",
+        )
     }
     subscriptions = cloud.client("sns").list_subscriptions()["Subscriptions"]
     assert sum(s["Protocol"] == "lambda" for s in subscriptions) == 4

@@ -229,6 +229,50 @@ class Ledger:
             ExpressionAttributeValues={":kind": {"S": "canary"}, ":how": {"S": how}, ":at": {"S": at.isoformat()}},
         )
 
+    # --- notices and drift -------------------------------------------------------------------
+
+    def notice_once(self, endpoint: str, notice: str, at: datetime) -> bool:
+        """True the first time a standing problem is noticed (so a person hears of it once)."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": _pk(endpoint)},
+                    "sk": {"S": f"NOTICE#{notice}"},
+                    "kind": {"S": "notice"},
+                    "since": {"S": at.isoformat()},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def clear_notice(self, endpoint: str, notice: str) -> None:
+        self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"NOTICE#{notice}"}})
+
+    def save_drift(self, endpoint: str, hour: datetime, feature: str, psi: float) -> None:
+        """The most drifted feature of the latest measured hour (StartRetraining names it)."""
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": _pk(endpoint)},
+                "sk": {"S": "DRIFT#latest"},
+                "kind": {"S": "drift"},
+                "hour": {"S": hour.isoformat()},
+                "feature": {"S": feature},
+                "psi": {"N": repr(psi)},
+            },
+        )
+
+    def latest_drift(self, endpoint: str) -> dict[str, Any] | None:
+        item = self._get(endpoint, "DRIFT#latest")
+        if item is None:
+            return None
+        return {"hour": item["hour"]["S"], "feature": item["feature"]["S"], "psi": float(item["psi"]["N"])}
+
     # --- cool-down and budget ------------------------------------------------------------
 
     def claim(self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime) -> Claim | Refused:

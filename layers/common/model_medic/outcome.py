@@ -103,6 +103,10 @@ class Notifier:
             self._publish(outcome)
         self._put_event(outcome)
 
+    def alert(self, subject: str, text: str) -> None:
+        """A plain message to the critical topic: a standing problem, not a decision."""
+        self._sns.publish(TopicArn=self._topics["critical"], Subject=_subject(subject), Message=text)
+
     def _publish(self, outcome: Outcome) -> None:
         text = outcome.sentence()
         machine = json.dumps(outcome.as_dict(), default=str)

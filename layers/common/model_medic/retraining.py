@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import string
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from model_medic.alarms import AlarmEvent
 from model_medic.gates import Plan
+from model_medic.ledger import Ledger
 
 # Model Monitor names its drift metrics feature_baseline_drift_<feature> (FACTS.md);
 # ComputeDriftFunction publishes FeatureDrift with a Feature dimension.
@@ -30,20 +31,20 @@ def drifted_feature(alarm: AlarmEvent) -> str:
     return ""
 
 
-def placeholders(alarm: AlarmEvent) -> dict[str, str]:
+def placeholders(alarm: AlarmEvent, feature: str = "") -> dict[str, str]:
     """What a pipeline parameter value may refer to, as {name}."""
     return {
         "endpoint": str(alarm.endpoint),
         "alarm": alarm.alarm_name,
-        "feature": drifted_feature(alarm),
+        "feature": feature or drifted_feature(alarm),
         "time": alarm.state_change_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "date": alarm.state_change_time.strftime("%Y-%m-%d"),
     }
 
 
-def render_parameters(templates: dict[str, str], alarm: AlarmEvent) -> list[dict[str, str]]:
+def render_parameters(templates: dict[str, str], alarm: AlarmEvent, feature: str = "") -> list[dict[str, str]]:
     """Pure: the configured pipeline parameters with placeholders filled in."""
-    values = placeholders(alarm)
+    values = placeholders(alarm, feature)
     rendered = []
     for name, template in sorted(templates.items()):
         fields = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
@@ -65,8 +66,16 @@ class StartRetraining:
     action = "start-retraining"
     states = frozenset({"ALARM"})
 
-    def __init__(self, sagemaker: Any, pipeline: str, parameters: dict[str, str], cooldown: timedelta) -> None:
+    def __init__(
+        self,
+        sagemaker: Any,
+        pipeline: str,
+        parameters: dict[str, str],
+        cooldown: timedelta,
+        ledger: Ledger | None = None,
+    ) -> None:
         self._sagemaker = sagemaker
+        self._ledger = ledger
         self._pipeline = pipeline
         self._parameters = parameters
         self.cooldown = cooldown
@@ -75,8 +84,9 @@ class StartRetraining:
         running = self._executing()
         if running:
             return Plan("", skip=f"pipeline {self._pipeline} is already executing: {running[0]}")
-        parameters = render_parameters(self._parameters, alarm)
-        feature = drifted_feature(alarm) or "unnamed feature"
+        feature = drifted_feature(alarm) or self._measured_feature(alarm)
+        parameters = render_parameters(self._parameters, alarm, feature)
+        feature = feature or "unnamed feature"
         return Plan(
             f"start pipeline {self._pipeline} for {alarm.endpoint} (drift in {feature})",
             changes={"pipeline": self._pipeline, "parameters": parameters},
@@ -91,6 +101,19 @@ class StartRetraining:
             ClientRequestToken=request_token(alarm),
         )
         return {"pipeline_execution_arn": started["PipelineExecutionArn"]}
+
+    def _measured_feature(self, alarm: AlarmEvent) -> str:
+        """The alarm on MaxFeatureDrift names no feature: ComputeDrift's latest measurement does."""
+        if self._ledger is None:
+            return ""
+        latest = self._ledger.latest_drift(str(alarm.endpoint))
+        if latest is None:
+            return ""
+        measured = datetime.fromisoformat(latest["hour"])
+        # Only a measurement of the hours that can have raised this alarm.
+        if timedelta(0) <= alarm.state_change_time - measured <= timedelta(hours=3):
+            return str(latest["feature"])
+        return ""
 
     def _executing(self) -> list[str]:
         # The newest runs come first; a run still executing behind 50 newer ones does not occur.

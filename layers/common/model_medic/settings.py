@@ -111,3 +111,11 @@ class CanarySettings(Settings):
     min_invocations: int = Field(alias="CANARY_MIN_INVOCATIONS", ge=0)
     max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)
     max_latency_ms: float = Field(alias="CANARY_MAX_LATENCY_MS", gt=0)
+
+
+class DriftSettings(Settings):
+    """ComputeDriftFunction: where data capture and the baselines are, and how many rows an hour needs."""
+
+    capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+    baseline_s3_uri: str = Field(alias="BASELINE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+    drift_min_rows: int = Field(alias="DRIFT_MIN_ROWS", ge=1)

@@ -1,0 +1,32 @@
+"""ComputeDriftFunction: every hour, PSI and KS of each feature of the last hour of captured
+inputs against the training baseline; or, on a "build-baseline" event, the baseline itself."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from model_medic import aws, runtime
+from model_medic.drift import ComputeDrift
+from model_medic.observability import logger, metrics, tracer
+from model_medic.settings import DriftSettings, load_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(DriftSettings)
+    job = ComputeDrift(
+        aws.s3(), aws.cloudwatch(), settings.capture_s3_uri, settings.baseline_s3_uri, settings.drift_min_rows
+    )
+    if isinstance(event, dict) and "build-baseline" in event:
+        endpoint = str(event["build-baseline"].get("endpoint", ""))
+        if endpoint not in settings.monitored_endpoints:
+            return {"rejected": [f"build-baseline needs a monitored endpoint, got {endpoint!r}"]}
+        uri = job.build(endpoint)
+        logger.info("baseline built", endpoint=endpoint, baseline=uri)
+        return {"baseline": uri}
+    scheduled = runtime.scheduled_time(event)
+    if scheduled is None:
+        return {"rejected": ["expected a Scheduled Event or a build-baseline event"]}
+    return job.run(settings.monitored_endpoints, scheduled, runtime.ledger(settings), runtime.notifier(settings))
