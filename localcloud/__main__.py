@@ -63,7 +63,12 @@ def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 def parameters(mode: str) -> dict[str, str]:
-    return {"EndpointNames": world.ENDPOINT, "AutomationMode": mode}
+    return {
+        "EndpointNames": world.ENDPOINT,
+        "AutomationMode": mode,
+        "DataCaptureS3Uri": world.CAPTURE_URI,
+        "BaselineS3Uri": world.BASELINE_URI,
+    }
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -168,6 +168,22 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     def executions() -> list[dict[str, Any]]:
         return sagemaker.list_pipeline_executions(PipelineName=world.PIPELINE)["PipelineExecutionSummaries"]  # type: ignore[no-any-return]
 
+    t.say("operator: build the drift baseline from training.csv")
+    built = t.cloud.invoke("ComputeDriftFunction", {"build-baseline": {"endpoint": ENDPOINT}}, t.now)
+    expect(built.error is None, f"the baseline was built ({built.error})")
+    t.lines.append(f"         ComputeDriftFunction: baseline {built.result['baseline']}")
+    hour = t.now.replace(minute=0, second=0, microsecond=0)
+    world.capture(t.cloud, hour, 1200, mean_age=40, mix=(30, 40, 30))
+    t.say("an hour of captured requests: customers younger (age 45 -> 40), plan mix 50/30/20 -> 30/40/30")
+    t.advance(timedelta(minutes=65 - t.now.minute))
+    t.say("schedule tick -> ComputeDriftFunction")
+    [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
+    expect(measured.error is None, f"drift was measured ({measured.error})")
+    [churn] = measured.result["endpoints"]
+    expect(churn["status"] == "published", f"drift was published ({churn['status']})")
+    drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
+    t.lines.append(f"         ComputeDriftFunction: {churn['rows']} rows; {drifts}; MaxFeatureDrift published")
+    expect(max(v["psi"] for v in churn["features"].values()) > 0.2, "the drift crosses the 0.2 alarm threshold")
     decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
     runs = executions()
     t.lines.append(
@@ -175,6 +191,7 @@ def drift_starts_retraining_once(t: Timeline) -> None:
         f"{runs[0]['PipelineExecutionStatus'] if runs else '-'}"
     )
     expect([d["result"] for d in decided] == ["acted"], "retraining started")
+    expect("drift in age" in decided[0]["reason"], "the pipeline is told which feature drifted")
     expect(len(runs) == 1 and runs[0]["PipelineExecutionStatus"] == "Executing", "one execution, running")
     t.advance(timedelta(hours=1))
     t.cloud.client("cloudwatch").set_alarm_state(AlarmName=f"{ENDPOINT}-DataDrift", StateValue="OK", StateReason="demo")
@@ -258,7 +275,10 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         latency_scale_up_and_back,
     ),
     ("Error burst, the same alarm delivered twice: exactly one scale-up", duplicate_error_alarm_scales_once),
-    ("Drift: retraining starts once; a second drift alarm during the run starts nothing", drift_starts_retraining_once),
+    (
+        "Drift: captured inputs shift, ComputeDrift measures it, retraining starts once; a second alarm starts nothing",
+        drift_starts_retraining_once,
+    ),
     ("Accuracy drop: the canary is rolled back to weight 0", accuracy_drop_rolls_back),
     ("Healthy canary promoted step by step to 100% as schedules tick and time advances", healthy_canary_promoted),
     ("Bad canary rolled back at the first evaluation", bad_canary_rolled_back),

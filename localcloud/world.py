@@ -9,6 +9,7 @@ model latency climbs.
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,10 @@ ENDPOINT = "churn-prod"
 PIPELINE = "model-medic-retraining"
 PACKAGE_GROUP = "churn"
 ROLE = "arn:aws:iam::123456789012:role/model-medic-demo-sagemaker"
+DATA_BUCKET = "churn-ml-local"
+CAPTURE_URI = f"s3://{DATA_BUCKET}/datacapture"
+BASELINE_URI = f"s3://{DATA_BUCKET}/baselines"
+PLANS = ("basic", "plus", "pro")
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn"
 
 
@@ -61,7 +66,51 @@ def seed(cloud: Any, at: datetime) -> dict[str, Any]:
         RoleArn=ROLE,
     )
     _metrics(cloud.client("cloudwatch"), at)
+    _training_data(cloud.client("s3"))
     return {"endpoint": ENDPOINT, "pipeline": PIPELINE, "packages": packages}
+
+
+def _training_data(s3: Any) -> None:
+    """The model's training set (age ~ N(45, 10), plan 50/30/20), where drift baselines live."""
+    rng = random.Random("training")
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    rows = ["age,plan"] + [f"{rng.gauss(45, 10):.2f},{rng.choices(PLANS, (50, 30, 20))[0]}" for _ in range(5000)]
+    s3.put_object(Bucket=DATA_BUCKET, Key=f"baselines/{ENDPOINT}/training.csv", Body="\n".join(rows).encode())
+
+
+def capture(cloud: Any, hour: datetime, rows: int, mean_age: float, mix: tuple[int, int, int]) -> None:
+    """An hour of data capture of the primary variant, in SageMaker's layout and record format."""
+    rng = random.Random(f"{hour:%Y%m%d%H}{mean_age}")
+    lines = []
+    for index in range(rows):
+        features = f"{rng.gauss(mean_age, 10):.2f},{rng.choices(PLANS, mix)[0]}"
+        lines.append(
+            json.dumps(
+                {
+                    "captureData": {
+                        "endpointInput": {
+                            "observedContentType": "text/csv",
+                            "mode": "INPUT",
+                            "data": features,
+                            "encoding": "CSV",
+                        },
+                        "endpointOutput": {
+                            "observedContentType": "text/csv",
+                            "mode": "OUTPUT",
+                            "data": "0.31",
+                            "encoding": "CSV",
+                        },
+                    },
+                    "eventMetadata": {
+                        "eventId": f"{hour:%H}-{index}",
+                        "inferenceTime": (hour + timedelta(seconds=index)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    },
+                    "eventVersion": "0",
+                }
+            )
+        )
+    key = f"datacapture/{ENDPOINT}/primary/{hour:%Y/%m/%d/%H}/capture-{hour:%M%S}.jsonl"
+    cloud.client("s3").put_object(Bucket=DATA_BUCKET, Key=key, Body="\n".join(lines).encode())
 
 
 def _variant(name: str, model: str, count: int, weight: float) -> dict[str, Any]:

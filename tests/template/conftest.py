@@ -10,7 +10,12 @@ from samtranslator.translator.transform import transform
 from localcloud import template
 
 # Two endpoints, so that the per-endpoint alarms are checked for more than one.
-PARAMETERS = {"EndpointNames": "churn-prod,fraud-prod", "AlertEmail": "oncall@example.com"}
+PARAMETERS = {
+    "EndpointNames": "churn-prod,fraud-prod",
+    "AlertEmail": "oncall@example.com",
+    "DataCaptureS3Uri": "s3://churn-ml/datacapture",
+    "BaselineS3Uri": "s3://churn-ml/baselines",
+}
 
 
 class _NoManagedPolicies:
