@@ -63,6 +63,7 @@ down:
 # Performance figures of the issues, rerunnable (moto in-process; no timed tests).
 bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""ComputeDrift throughput: captured rows per second for 100,000 rows of 10 features (7
+numeric, 3 categorical), parsing and statistics, in-process; and the function's cold
+import time (`make bench`)."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from model_medic.drift import build_baseline, drift, sample_for
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMERIC = [f"x{i}" for i in range(7)]
+CATEGORICAL = ["plan", "region", "channel"]
+CHOICES = {"plan": ["basic", "plus", "pro"], "region": ["eu", "us", "apac", "latam"], "channel": ["web", "app"]}
+
+
+def row(rng: random.Random, shift: float) -> list[str]:
+    return [f"{rng.gauss(50 + shift, 10):.3f}" for _ in NUMERIC] + [rng.choice(CHOICES[c]) for c in CATEGORICAL]
+
+
+def main() -> None:
+    rng = random.Random("bench")
+    training = "\n".join([",".join(NUMERIC + CATEGORICAL)] + [",".join(row(rng, 0)) for _ in range(20_000)])
+    baseline = build_baseline(training)
+    files, rows, per_file = [], 100_000, 5_000
+    for start in range(0, rows, per_file):
+        lines = []
+        for i in range(start, start + per_file):
+            lines.append(
+                json.dumps(
+                    {
+                        "captureData": {
+                            "endpointInput": {
+                                "observedContentType": "text/csv",
+                                "mode": "INPUT",
+                                "data": ",".join(row(rng, 2.0)),
+                                "encoding": "CSV",
+                            }
+                        },
+                        "eventMetadata": {"eventId": str(i), "inferenceTime": "2026-11-22T09:00:00Z"},
+                        "eventVersion": "0",
+                    }
+                )
+            )
+        files.append("\n".join(lines))
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sample = sample_for(baseline)
+        for text in files:
+            sample.add_capture_file(text)
+        results = drift(baseline, sample)
+        timings.append(time.perf_counter() - started)
+    best = min(timings)
+    print("ComputeDrift: 100,000 captured rows x 10 features (7 numeric, 3 categorical), best of 5\n")
+    print("| rows | parse + PSI + KS | rows per second | max PSI |\n|---:|---:|---:|---:|")
+    print(f"| {sample.rows:,} | {best:.2f} s | {sample.rows / best:,.0f} | {max(r.psi for r in results):.3f} |")
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'functions' / 'compute_drift'}:{ROOT / 'layers' / 'common'}",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    cold = sorted(
+        float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)  # noqa: S603
+        for _ in range(5)
+    )
+    print(f"\nCold import of functions/compute_drift/app.py (median of 5): {cold[2] * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
