@@ -68,6 +68,7 @@ def parameters(mode: str) -> dict[str, str]:
         "AutomationMode": mode,
         "DataCaptureS3Uri": world.CAPTURE_URI,
         "BaselineS3Uri": world.BASELINE_URI,
+        "GroundTruthS3Uri": world.GROUND_TRUTH_URI,
     }
 
 

@@ -342,6 +342,21 @@ class LocalCloud:
                     invocations.append(self.invoke_async(self.logical_id_of(target["Arn"]), event, at))
         return invocations
 
+    def object_created(self, bucket: str, key: str, at: datetime) -> list[Invocation]:
+        """What S3 sends to EventBridge for a new object (with EventBridge notifications on)."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": ACCOUNT,
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": [f"arn:aws:s3:::{bucket}"],
+            "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key}, "reason": "PutObject"},
+        }
+        return self.put_event(event, at)
+
     def tick(self, function_or_rule: str, at: datetime) -> list[Invocation]:
         """The scheduled event of a function's schedule rule (or of the rule named)."""
         events = self.client("events")

@@ -206,6 +206,20 @@ def drift_starts_retraining_once(t: Timeline) -> None:
 def accuracy_drop_rolls_back(t: Timeline) -> None:
     before = t.endpoint()
     expect(before["variants"]["canary"]["weight"] > 0, "the canary takes traffic before")
+    hour = t.now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    # The canary (10% of traffic) is right 30% of the time; the primary holds at 80%.
+    key = world.predictions_and_labels(t.cloud, hour, {"primary": (900, 0.8), "canary": (100, 0.3)})
+    t.say(f"labels for the last hour's predictions land in s3://{world.DATA_BUCKET}/{key}")
+    [quality] = t.cloud.object_created(world.DATA_BUCKET, key, t.now)
+    expect(quality.error is None, f"model quality was computed ({quality.error})")
+    [result] = quality.result["results"]
+    published = result["published"]
+    accuracy = published["(endpoint)"]["accuracy"]
+    t.lines.append(
+        f"         ComputeModelQualityFunction: {result['matched']} labels joined; accuracy {accuracy:.2f} "
+        f"(primary {published['primary']['accuracy']:.2f}, canary {published['canary']['accuracy']:.2f})"
+    )
+    expect(accuracy < 0.8, "the accuracy published is below the 0.8 alarm threshold")
     decided = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "ALARM")
     after = t.endpoint()
     expect([d["result"] for d in decided] == ["acted"], "the rollback acted")
@@ -279,7 +293,10 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         "Drift: captured inputs shift, ComputeDrift measures it, retraining starts once; a second alarm starts nothing",
         drift_starts_retraining_once,
     ),
-    ("Accuracy drop: the canary is rolled back to weight 0", accuracy_drop_rolls_back),
+    (
+        "Accuracy drop: late labels meet their predictions, accuracy falls, the canary is rolled back",
+        accuracy_drop_rolls_back,
+    ),
     ("Healthy canary promoted step by step to 100% as schedules tick and time advances", healthy_canary_promoted),
     ("Bad canary rolled back at the first evaluation", bad_canary_rolled_back),
     ("Mode switched to dry-run at run time: the next alarm changes nothing and says why", dry_run_at_run_time),

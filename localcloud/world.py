@@ -20,6 +20,7 @@ ROLE = "arn:aws:iam::123456789012:role/model-medic-demo-sagemaker"
 DATA_BUCKET = "churn-ml-local"
 CAPTURE_URI = f"s3://{DATA_BUCKET}/datacapture"
 BASELINE_URI = f"s3://{DATA_BUCKET}/baselines"
+GROUND_TRUTH_URI = f"s3://{DATA_BUCKET}/groundtruth"
 PLANS = ("basic", "plus", "pro")
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn"
 
@@ -151,6 +152,62 @@ def _metrics(cloudwatch: Any, at: datetime) -> None:
                 )
     for start in range(0, len(data), 1000):
         cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[start : start + 1000])
+
+
+def predictions_and_labels(cloud: Any, hour: datetime, variants: dict[str, tuple[int, float]]) -> str:
+    """Per variant (count, accuracy): predictions captured in `hour` with inference ids, and
+    their labels collected an hour later, right `accuracy` of the time; returns the labels' key."""
+    rng = random.Random(f"quality{hour:%Y%m%d%H}")
+    s3 = cloud.client("s3")
+    labels = []
+    for variant, (count, accuracy) in variants.items():
+        records = []
+        for index in range(count):
+            inference_id = f"{variant}-{hour:%H}-{index}"
+            truth = rng.random() < 0.3
+            right = rng.random() < accuracy
+            score = (0.8 if truth else 0.2) if right else (0.2 if truth else 0.8)
+            records.append(
+                json.dumps(
+                    {
+                        "captureData": {
+                            "endpointInput": {
+                                "observedContentType": "text/csv",
+                                "mode": "INPUT",
+                                "data": "44.0,plus",
+                                "encoding": "CSV",
+                            },
+                            "endpointOutput": {
+                                "observedContentType": "text/csv",
+                                "mode": "OUTPUT",
+                                "data": f"{score:.2f}",
+                                "encoding": "CSV",
+                            },
+                        },
+                        "eventMetadata": {
+                            "eventId": f"e-{inference_id}",
+                            "inferenceId": inference_id,
+                            "inferenceTime": hour.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        },
+                        "eventVersion": "0",
+                    }
+                )
+            )
+            labels.append(
+                json.dumps(
+                    {
+                        "groundTruthData": {"data": "1" if truth else "0", "encoding": "CSV"},
+                        "eventMetadata": {"eventId": inference_id},
+                        "eventVersion": "0",
+                    }
+                )
+            )
+        key = f"datacapture/{ENDPOINT}/{variant}/{hour:%Y/%m/%d/%H}/predictions.jsonl"
+        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body="\n".join(records).encode())
+    labelled = hour + timedelta(hours=1)
+    key = f"groundtruth/{ENDPOINT}/{labelled:%Y/%m/%d/%H}/labels.jsonl"
+    s3.put_object(Bucket=DATA_BUCKET, Key=key, Body="\n".join(labels).encode())
+    return key
 
 
 def traffic(cloud: Any, variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float) -> None:

@@ -15,6 +15,7 @@ PARAMETERS = {
     "AlertEmail": "oncall@example.com",
     "DataCaptureS3Uri": "s3://churn-ml/datacapture",
     "BaselineS3Uri": "s3://churn-ml/baselines",
+    "GroundTruthS3Uri": "s3://churn-ml/groundtruth",
 }
 
 

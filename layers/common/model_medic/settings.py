@@ -119,3 +119,18 @@ class DriftSettings(Settings):
     capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
     baseline_s3_uri: str = Field(alias="BASELINE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
     drift_min_rows: int = Field(alias="DRIFT_MIN_ROWS", ge=1)
+
+
+class QualitySettings(Settings):
+    """ComputeModelQualityFunction: where labels and predictions are, what kind of model it is."""
+
+    capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+    ground_truth_s3_uri: str = Field(alias="GROUND_TRUTH_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+    problem_type: Literal["BinaryClassification", "MulticlassClassification", "Regression"] = Field(
+        alias="PROBLEM_TYPE"
+    )
+    quality_window_hours: int = Field(alias="QUALITY_WINDOW_HOURS", ge=1, le=24 * 14)
+    label_lookback_hours: int = Field(alias="LABEL_LOOKBACK_HOURS", ge=0, le=24 * 30)
+    quality_min_samples: int = Field(alias="QUALITY_MIN_SAMPLES", ge=1)
+    positive_label: str = Field("1", alias="POSITIVE_LABEL", min_length=1)
+    probability_threshold: float = Field(0.5, alias="PROBABILITY_THRESHOLD", gt=0, lt=1)

@@ -1,0 +1,45 @@
+"""ComputeModelQualityFunction: when ground-truth files land (S3 "Object Created" on
+EventBridge), and hourly as a catch-up, join labels to captured predictions and publish
+model quality per endpoint and variant."""
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from model_medic import aws, runtime
+from model_medic.observability import logger, metrics, tracer
+from model_medic.quality import ComputeModelQuality
+from model_medic.settings import QualitySettings, load_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(QualitySettings)
+    job = ComputeModelQuality(
+        aws.s3(),
+        aws.cloudwatch(),
+        settings.capture_s3_uri,
+        settings.ground_truth_s3_uri,
+        settings.problem_type,
+        timedelta(hours=settings.quality_window_hours),
+        timedelta(hours=settings.label_lookback_hours),
+        settings.quality_min_samples,
+        settings.positive_label,
+        settings.probability_threshold,
+    )
+    if isinstance(event, dict) and event.get("detail-type") == "Object Created":
+        key = str(event.get("detail", {}).get("object", {}).get("key", ""))
+        endpoint, end = job.endpoint_for_key(key), job.evaluation_time_for_key(key)
+        if endpoint not in settings.monitored_endpoints or end is None:
+            reason = f"ground-truth key {key!r} is not <prefix>/<monitored endpoint>/YYYY/MM/DD/HH/<file>"
+            logger.warning("event rejected", error=reason)
+            metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
+            return {"rejected": [reason]}
+        return {"results": [job.run(endpoint, end)]}
+    scheduled = runtime.scheduled_time(event)
+    if scheduled is None:
+        return {"rejected": ["expected a ground-truth Object Created event or a Scheduled Event"]}
+    return {"results": [job.run(endpoint, scheduled) for endpoint in settings.monitored_endpoints]}

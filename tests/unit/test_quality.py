@@ -1,0 +1,76 @@
+"""Model-quality metrics checked against scikit-learn on seeded predictions."""
+
+import math
+import random
+
+import pytest
+from sklearn import metrics as sk
+
+from model_medic.quality import binary_metrics, join, multiclass_metrics, regression_metrics, roc_auc
+
+
+def seeded_binary(kind: str, n: int = 2000) -> tuple[list[str], list[float]]:
+    rng = random.Random(kind)
+    labels = [rng.random() < 0.3 for _ in range(n)]
+    if kind == "perfect":
+        scores = [0.9 if y else 0.1 for y in labels]
+    elif kind == "random":
+        scores = [rng.random() for _ in labels]
+    else:  # degraded: informative but noisy
+        scores = [min(1.0, max(0.0, (0.65 if y else 0.4) + rng.gauss(0, 0.2))) for y in labels]
+    return ["1" if y else "0" for y in labels], scores
+
+
+@pytest.mark.parametrize("kind", ["perfect", "random", "degraded"])
+def test_binary_metrics_match_scikit_learn(kind):
+    labels, scores = seeded_binary(kind)
+    ours = binary_metrics(labels, [f"{s:.6f}" for s in scores], positive="1", threshold=0.5)
+    y = [int(v) for v in labels]
+    predicted = [int(s >= 0.5) for s in [float(f"{s:.6f}") for s in scores]]
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(y, predicted))
+    assert ours["precision"] == pytest.approx(sk.precision_score(y, predicted, zero_division=0))
+    assert ours["recall"] == pytest.approx(sk.recall_score(y, predicted, zero_division=0))
+    assert ours["f1"] == pytest.approx(sk.f1_score(y, predicted, zero_division=0))
+    assert ours["auc"] == pytest.approx(sk.roc_auc_score(y, [float(f"{s:.6f}") for s in scores]))
+    if kind == "perfect":
+        assert ours["accuracy"] == 1.0
+    if kind == "random":
+        assert 0.4 < ours["auc"] < 0.6
+
+
+def test_binary_predictions_given_as_labels_have_no_auc():
+    ours = binary_metrics(["1", "0", "1", "1"], ["1", "0", "0", "1"], positive="1", threshold=0.5)
+    assert ours == pytest.approx({"accuracy": 0.75, "precision": 1.0, "recall": 2 / 3, "f1": 0.8})
+
+
+def test_auc_handles_ties_like_scikit_learn():
+    actual = [True, False, True, False, True, False]
+    scores = [0.5, 0.5, 0.7, 0.2, 0.5, 0.7]
+    assert roc_auc(actual, scores) == pytest.approx(sk.roc_auc_score(actual, scores))
+    assert roc_auc([True, True], [0.1, 0.2]) is None
+
+
+def test_multiclass_metrics_match_scikit_learn_macro_averages():
+    rng = random.Random(5)
+    labels = [rng.choice("abc") for _ in range(1500)]
+    predictions = [y if rng.random() < 0.7 else rng.choice("abc") for y in labels]
+    ours = multiclass_metrics(labels, predictions)
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(labels, predictions))
+    assert ours["precision"] == pytest.approx(sk.precision_score(labels, predictions, average="macro"))
+    assert ours["recall"] == pytest.approx(sk.recall_score(labels, predictions, average="macro"))
+    assert ours["f1"] == pytest.approx(sk.f1_score(labels, predictions, average="macro"))
+
+
+def test_regression_metrics_match_scikit_learn():
+    rng = random.Random(9)
+    actual = [rng.uniform(0, 100) for _ in range(1000)]
+    predicted = [a + rng.gauss(0, 5) for a in actual]
+    ours = regression_metrics([str(a) for a in actual], [str(p) for p in predicted])
+    assert ours["rmse"] == pytest.approx(math.sqrt(sk.mean_squared_error(actual, predicted)))
+    assert ours["mae"] == pytest.approx(sk.mean_absolute_error(actual, predicted))
+
+
+def test_join_counts_what_did_not_meet():
+    joined = join({"a": ("primary", "1"), "b": ("canary", "0"), "c": ("primary", "1")}, {"a": "1", "b": "1", "z": "0"})
+    assert joined.pairs == {"primary": [("1", "1")], "canary": [("1", "0")]}
+    assert (joined.matched, joined.unmatched_labels, joined.unmatched_predictions) == (2, 1, 1)
