@@ -64,6 +64,7 @@ down:
 bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_model_quality
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache
