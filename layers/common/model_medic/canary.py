@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from model_medic.alarms import AlarmEvent
-from model_medic.endpoint_metrics import QUERIES, SOURCE_NAMESPACE, Sums
+from model_medic.endpoint_metrics import Sums, add_results, variant_queries
 from model_medic.gates import Clock, Plan
 from model_medic.ledger import Ledger
 
@@ -254,34 +254,11 @@ class PromoteCanary:
     def _fetch(self, endpoint: str, since: datetime, now: datetime) -> dict[str, Sums]:
         """Both variants' sums since the step began: one GetMetricData call, one period."""
         period = max(60, math.ceil((now - since).total_seconds() / 60) * 60)
-        queries, keys = [], {}
-        for v_index, variant in enumerate((self._canary, self._primary)):
-            for q_index, (metric, statistic) in enumerate(QUERIES):
-                query_id = f"v{v_index}q{q_index}"
-                keys[query_id] = (variant, metric, statistic)
-                queries.append(
-                    {
-                        "Id": query_id,
-                        "MetricStat": {
-                            "Metric": {
-                                "Namespace": SOURCE_NAMESPACE,
-                                "MetricName": metric,
-                                "Dimensions": [
-                                    {"Name": "EndpointName", "Value": endpoint},
-                                    {"Name": "VariantName", "Value": variant},
-                                ],
-                            },
-                            "Period": period,
-                            "Stat": statistic,
-                        },
-                    }
-                )
+        pairs = [(endpoint, self._canary), (endpoint, self._primary)]
+        queries, keys = variant_queries(pairs, period)
         result = self._cloudwatch.get_metric_data(
             MetricDataQueries=queries, StartTime=now - timedelta(seconds=period), EndTime=now
         )
-        sums = {self._canary: Sums(), self._primary: Sums()}
-        for item in result.get("MetricDataResults", []):
-            variant, metric, statistic = keys[item["Id"]]
-            for value in item.get("Values", []):
-                sums[variant].add(metric, statistic, float(value))
-        return sums
+        sums = {pair: Sums() for pair in pairs}
+        add_results(sums, keys, result.get("MetricDataResults", []))
+        return {variant: value for (_, variant), value in sums.items()}

@@ -157,6 +157,46 @@ def _data(endpoint: str, variant: str | None, sums: Sums) -> list[Datum]:
     return found
 
 
+QueryKeys = dict[str, tuple[tuple[str, str], str, str]]  # query id -> ((endpoint, variant), metric, statistic)
+
+
+def variant_queries(variants: list[tuple[str, str]], period: int) -> tuple[list[dict[str, Any]], QueryKeys]:
+    """The GetMetricData queries of `QUERIES` for each (endpoint, variant), one period each."""
+    queries: list[dict[str, Any]] = []
+    keys: QueryKeys = {}
+    for index, (endpoint, variant) in enumerate(variants):
+        for position, (metric, statistic) in enumerate(QUERIES):
+            query_id = f"v{index}q{position}"
+            keys[query_id] = ((endpoint, variant), metric, statistic)
+            queries.append(
+                {
+                    "Id": query_id,
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": SOURCE_NAMESPACE,
+                            "MetricName": metric,
+                            "Dimensions": [
+                                {"Name": "EndpointName", "Value": endpoint},
+                                {"Name": "VariantName", "Value": variant},
+                            ],
+                        },
+                        "Period": period,
+                        "Stat": statistic,
+                    },
+                    "ReturnData": True,
+                }
+            )
+    return queries, keys
+
+
+def add_results(sums: dict[tuple[str, str], Sums], keys: QueryKeys, results: list[dict[str, Any]]) -> None:
+    """Fold GetMetricData results into the sums of their (endpoint, variant)."""
+    for result in results:
+        pair, metric, statistic = keys[result["Id"]]
+        for value in result.get("Values", []):
+            sums[pair].add(metric, statistic, float(value))
+
+
 @dataclass(frozen=True)
 class Run:
     """What one run did, for the log and the response."""
@@ -201,30 +241,7 @@ class ComputeMetrics:
             kwargs["NextToken"] = page["NextToken"]
 
     def fetch(self, variants: list[tuple[str, str]], window: Window) -> dict[tuple[str, str], Sums]:
-        queries = []
-        keys: dict[str, tuple[str, str, str, str]] = {}
-        for index, (endpoint, variant) in enumerate(variants):
-            for position, (metric, statistic) in enumerate(QUERIES):
-                query_id = f"v{index}q{position}"
-                keys[query_id] = (endpoint, variant, metric, statistic)
-                queries.append(
-                    {
-                        "Id": query_id,
-                        "MetricStat": {
-                            "Metric": {
-                                "Namespace": SOURCE_NAMESPACE,
-                                "MetricName": metric,
-                                "Dimensions": [
-                                    {"Name": "EndpointName", "Value": endpoint},
-                                    {"Name": "VariantName", "Value": variant},
-                                ],
-                            },
-                            "Period": window.period,
-                            "Stat": statistic,
-                        },
-                        "ReturnData": True,
-                    }
-                )
+        queries, keys = variant_queries(variants, window.period)
         sums: dict[tuple[str, str], Sums] = {pair: Sums() for pair in variants}
         for start in range(0, len(queries), GET_LIMIT):
             batch = {
@@ -235,10 +252,7 @@ class ComputeMetrics:
             }
             while True:
                 page = self._cloudwatch.get_metric_data(**batch)
-                for result in page.get("MetricDataResults", []):
-                    endpoint, variant, metric, statistic = keys[result["Id"]]
-                    for value in result.get("Values", []):
-                        sums[(endpoint, variant)].add(metric, statistic, float(value))
+                add_results(sums, keys, page.get("MetricDataResults", []))
                 if not page.get("NextToken"):
                     break
                 batch["NextToken"] = page["NextToken"]
