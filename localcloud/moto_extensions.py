@@ -24,6 +24,7 @@ the tests and the local cloud alike.
   (and Powertools Idempotency) rely on, so a race test measures our code, not moto's.
 """
 
+import functools
 import json
 import threading
 from collections.abc import Callable
@@ -31,17 +32,28 @@ from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
 
+
+def _once(install: Callable[[], None]) -> Callable[[], None]:
+    """An extension installs itself at most once per process, however often it is called."""
+    done = False
+
+    @functools.wraps(install)
+    def wrapper() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            install()
+
+    return wrapper
+
+
 _dynamodb_lock = threading.RLock()
-_original_call_action: Callable[..., Any] | None = None
 
 
+@_once
 def serialise_dynamodb_requests() -> None:
-    """Make each moto DynamoDB request atomic with respect to the others (idempotent)."""
-    global _original_call_action
-    if _original_call_action is not None:
-        return
-    _original_call_action = DynamoHandler.call_action
-    original = _original_call_action
+    """Make each moto DynamoDB request atomic with respect to the others."""
+    original = DynamoHandler.call_action
 
     def call_action(self: DynamoHandler) -> Any:
         with _dynamodb_lock:
@@ -58,15 +70,10 @@ def serialise_dynamodb_requests() -> None:
 # * `start_pipeline_execution` with a ClientRequestToken already used returns the same
 #   execution in AWS; moto starts another. Honour the token.
 
-_pipelines_patched = False
 
-
+@_once
 def pipeline_executions_run_until_finished() -> None:
-    """Executions start `Executing` and honour ClientRequestToken, as in AWS (idempotent)."""
-    global _pipelines_patched
-    if _pipelines_patched:
-        return
-    _pipelines_patched = True
+    """Executions start `Executing` and honour ClientRequestToken, as in AWS."""
     from moto.sagemaker.models import FakePipelineExecution, SageMakerModelBackend
 
     original_init = FakePipelineExecution.__init__
@@ -104,15 +111,10 @@ def finish_pipeline_executions(account: str, region: str, status: str = "Succeed
 
 # --- SageMaker UpdateEndpoint ----------------------------------------------------------
 
-_update_endpoint_added = False
 
-
+@_once
 def sagemaker_update_endpoint() -> None:
-    """Teach moto `UpdateEndpoint` (idempotent)."""
-    global _update_endpoint_added
-    if _update_endpoint_added:
-        return
-    _update_endpoint_added = True
+    """Teach moto `UpdateEndpoint`."""
     from moto.core.common_types import TYPE_RESPONSE
     from moto.core.utils import utcnow
     from moto.sagemaker.exceptions import ValidationError
@@ -159,15 +161,10 @@ def sagemaker_update_endpoint() -> None:
 
 # --- EventBridge rules ------------------------------------------------------------------
 
-_rules_patched = False
 
-
+@_once
 def eventbridge_rules_as_in_aws() -> None:
-    """Schedule rules match no put event; Lambda targets are left to the local cloud (idempotent)."""
-    global _rules_patched
-    if _rules_patched:
-        return
-    _rules_patched = True
+    """Schedule rules match no put event; Lambda targets are left to the local cloud."""
     from moto.events.models import Rule
 
     original = Rule.send_to_targets
@@ -191,15 +188,10 @@ def eventbridge_rules_as_in_aws() -> None:
 
 # --- SageMaker UpdateEndpointWeightsAndCapacities ----------------------------------------
 
-_weights_patched = False
 
-
+@_once
 def endpoint_variants_keep_what_was_not_changed() -> None:
-    """UpdateEndpointWeightsAndCapacities keeps each variant's other keys, as AWS does (idempotent)."""
-    global _weights_patched
-    if _weights_patched:
-        return
-    _weights_patched = True
+    """UpdateEndpointWeightsAndCapacities keeps each variant's other keys, as AWS does."""
     from moto.sagemaker.models import SageMakerModelBackend
 
     original = SageMakerModelBackend.update_endpoint_weights_and_capacities
