@@ -10,7 +10,7 @@ export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install lint typecheck template-lint unit test build demo up down bench clean
+.PHONY: install lint typecheck template-lint browser unit test build demo up down bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
@@ -42,8 +42,15 @@ template-lint: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
+# Debian's Chromium renders the daily report in a test; installed when missing and possible
+# (root with apt), else that one test says why it is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "chromium could not be installed; the browser test will be skipped"
+
 # Everything CI runs: lint, types, template checks, the whole test suite.
-test: lint typecheck template-lint
+test: lint typecheck template-lint browser
 	$(BIN)/pytest -q
 
 build: install
@@ -65,6 +72,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_model_quality
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from localcloud import world
-from localcloud.cloud import Invocation, LocalCloud
+from localcloud.cloud import ROOT, Invocation, LocalCloud
 
 ENDPOINT = world.ENDPOINT
 
@@ -283,6 +283,31 @@ def dry_run_at_run_time(t: Timeline) -> None:
     )
 
 
+def daily_report(t: Timeline) -> None:
+    t.say("schedule tick -> DailyReportFunction")
+    [run] = t.cloud.tick("DailyReportFunction", t.now)
+    expect(run.error is None, f"the report was written ({run.error})")
+    bucket = t.cloud.stack.outputs["ReportsBucketName"]
+    s3 = t.cloud.client("s3")
+    folder = ROOT / "out" / "demo-reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for written in run.result["written"]:
+        for key in (written["html"], written["json"]):
+            if not key:
+                continue
+            target = folder / key.replace("reports/", "").replace("/", "-")
+            target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            copied.append((key, target))
+    grades = ", ".join(f"{endpoint} {grade}" for endpoint, grade in run.result["grades"].items())
+    t.lines.append(f"         DailyReportFunction: {run.result['day']} - grades {grades}")
+    for key, path in copied:
+        t.lines.append(f"         s3://{bucket}/{key} -> {path}")
+    report = json.loads(next(p for _, p in copied if p.suffix == ".json").read_text())
+    expect(bool(report["decisions"]), "the report lists the day's decisions")
+    expect(any(p.name.startswith("index-") for _, p in copied), "an index of the day was written")
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -300,7 +325,7 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
     ("Healthy canary promoted step by step to 100% as schedules tick and time advances", healthy_canary_promoted),
     ("Bad canary rolled back at the first evaluation", bad_canary_rolled_back),
     ("Mode switched to dry-run at run time: the next alarm changes nothing and says why", dry_run_at_run_time),
-    ("Daily report lands in the bucket and in a local folder", "DailyReportFunction is not built yet"),
+    ("Daily report: the HTML and JSON land in the bucket and in a local folder", daily_report),
 ]
 
 

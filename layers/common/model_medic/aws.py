@@ -15,9 +15,13 @@ from botocore.config import Config
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
 
 
+# Presigned report links use Signature Version 4, which allows the 7 days they promise.
+_SERVICE_CONFIG = {"s3": BOTO_CONFIG.merge(Config(signature_version="s3v4"))}
+
+
 @cache
 def _client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=BOTO_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))  # type: ignore[call-overload]
 
 
 def sagemaker() -> Any:

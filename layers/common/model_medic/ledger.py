@@ -221,6 +221,18 @@ class Ledger:
             },
         )
 
+    def canary_rollout(self, endpoint: str) -> dict[str, Any] | None:
+        """The canary's current (or last) rollout: step, since when, how it ended."""
+        item = self._get(endpoint, "CANARY#rollout")
+        if item is None:
+            return None
+        return {
+            "step": int(item["step"]["N"]) if "N" in item.get("step", {}) else None,
+            "since": item["since"]["S"],
+            "ended": item.get("ended", {}).get("S"),
+            "ended_at": item.get("ended_at", {}).get("S"),
+        }
+
     def end_canary(self, endpoint: str, how: str, at: datetime) -> None:
         self._db.update_item(
             TableName=self._table,

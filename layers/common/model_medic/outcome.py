@@ -107,6 +107,10 @@ class Notifier:
         """A plain message to the critical topic: a standing problem, not a decision."""
         self._sns.publish(TopicArn=self._topics["critical"], Subject=_subject(subject), Message=text)
 
+    def inform(self, subject: str, text: str) -> None:
+        """A plain message to the info topic (the daily summary)."""
+        self._sns.publish(TopicArn=self._topics["info"], Subject=_subject(subject), Message=text)
+
     def _publish(self, outcome: Outcome) -> None:
         text = outcome.sentence()
         machine = json.dumps(outcome.as_dict(), default=str)

@@ -134,3 +134,9 @@ class QualitySettings(Settings):
     quality_min_samples: int = Field(alias="QUALITY_MIN_SAMPLES", ge=1)
     positive_label: str = Field("1", alias="POSITIVE_LABEL", min_length=1)
     probability_threshold: float = Field(0.5, alias="PROBABILITY_THRESHOLD", gt=0, lt=1)
+
+
+class ReportSettings(Settings):
+    """DailyReportFunction: where the reports go."""
+
+    reports_bucket: str = Field(alias="REPORTS_BUCKET", min_length=3)

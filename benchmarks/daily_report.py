@@ -1,0 +1,115 @@
+"""DailyReportFunction for 100 endpoints x 2 variants, in moto: AWS calls by operation and
+the wall time of one run (`make bench`)."""
+
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from moto import mock_aws
+
+END = datetime(2026, 11, 23, 6, tzinfo=UTC)
+ENDPOINTS = 100
+
+
+def seed(names: list[str]) -> None:
+    sagemaker, cloudwatch = boto3.client("sagemaker"), boto3.client("cloudwatch")
+    sagemaker.create_model(
+        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="c",
+        ProductionVariants=[
+            {
+                "VariantName": v,
+                "ModelName": "m",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": w,
+            }
+            for v, w in (("primary", 0.9), ("canary", 0.1))
+        ],
+    )
+    data = []
+    for name in names:
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName="c")
+        for variant in ("primary", "canary"):
+            for hour in range(0, 24, 3):
+                for metric, value in (
+                    ("Invocations", 100.0),
+                    ("Invocation5XXErrors", 1.0),
+                    ("ModelLatency", 90_000.0),
+                    ("OverheadLatency", 10_000.0),
+                ):
+                    data.append(
+                        {
+                            "MetricName": metric,
+                            "Timestamp": END - timedelta(hours=24 - hour, minutes=-5),
+                            "Dimensions": [
+                                {"Name": "EndpointName", "Value": name},
+                                {"Name": "VariantName", "Value": variant},
+                            ],
+                            "Value": value,
+                        }
+                    )
+    for first in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
+    boto3.client("s3").create_bucket(Bucket="reports")
+    boto3.client("dynamodb").create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+
+
+def main() -> None:
+    for key, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ):
+        os.environ.setdefault(key, value)
+    from model_medic import aws
+    from model_medic.ledger import Ledger
+    from model_medic.report import DailyReport
+
+    names = [f"endpoint-{i:03d}" for i in range(ENDPOINTS)]
+    with mock_aws():
+        aws.reset()
+        seed(names)
+        calls: Counter[str] = Counter()
+        original = BaseClient._make_api_call
+
+        def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            calls[operation] += 1
+            return original(self, operation, params)
+
+        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        try:
+            started = time.perf_counter()
+            job = DailyReport(
+                aws.cloudwatch(), aws.sagemaker(), aws.s3(), Ledger(aws.dynamodb(), "ledger", 90), "reports"
+            )
+            reports = job.build(names, END)
+            links = job.publish(reports, reports[0].day)
+            job.summary(reports, links, reports[0].day)
+            elapsed = time.perf_counter() - started
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+        aws.reset()
+    print(f"DailyReportFunction: {ENDPOINTS} endpoints x 2 variants, 24 hours, one run in moto\n")
+    print("| operation | calls |\n|---|---:|")
+    for operation, count in sorted(calls.items()):
+        print(f"| {operation} | {count} |")
+    print(f"| **total** | **{sum(calls.values())}** |\n\nWall time: {elapsed:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

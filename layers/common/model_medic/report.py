@@ -1,0 +1,361 @@
+"""The daily report: 24 hours of an endpoint, the page an on-call engineer opens each morning.
+
+Per endpoint: hourly invocations, errors (4XX, 5XX), error rate, average and maximum total
+latency, instance counts per variant (reconstructed from the ledger's scale decisions,
+back from the counts now), every decision in the ledger, the canary's state, a grade and
+recommendations. Output: a self-contained HTML page (inline CSS and SVG, autoescaped)
+and a JSON twin with the same numbers; an index of the day; a summary to the info topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from botocore.exceptions import ClientError
+from jinja2 import Environment, select_autoescape
+
+from model_medic.charts import line_chart
+from model_medic.endpoint_metrics import GET_LIMIT, Sums, variant_queries
+from model_medic.ledger import Ledger
+
+PRESIGNED_SECONDS = 7 * 24 * 3600
+
+
+@dataclass
+class Hour:
+    start: str
+    invocations: float = 0.0
+    errors_4xx: float = 0.0
+    errors_5xx: float = 0.0
+    error_rate: float | None = None
+    avg_latency_ms: float | None = None
+    max_latency_ms: float | None = None
+    instances: dict[str, int | None] = field(default_factory=dict)
+
+
+@dataclass
+class EndpointReport:
+    endpoint: str
+    day: str
+    start: str
+    end: str
+    hours: list[Hour]
+    invocations: float
+    errors_4xx: float
+    errors_5xx: float
+    error_rate: float | None
+    avg_latency_ms: float | None
+    max_latency_ms: float | None
+    grade: str
+    recommendations: list[str]
+    decisions: list[dict[str, Any]]
+    canary: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def grade(error_rate: float | None, avg_latency_ms: float | None) -> str:
+    """A; B when the error rate is above 1%; C above 5% or above 1000 ms on average."""
+    if (error_rate or 0) > 5 or (avg_latency_ms or 0) > 1000:
+        return "C"
+    if (error_rate or 0) > 1:
+        return "B"
+    return "A"
+
+
+def recommendations(report: EndpointReport) -> list[str]:
+    found = []
+    if (report.error_rate or 0) > 5:
+        found.append("Error rate above 5%: look at the 5XX errors and the model container's logs first.")
+    elif (report.error_rate or 0) > 1:
+        found.append("Error rate above 1%: check client requests (4XX) and recent deployments.")
+    if (report.avg_latency_ms or 0) > 1000:
+        found.append("Average latency above 1 s: add capacity or a faster instance type.")
+    acted = [d for d in report.decisions if d["result"] == "acted"]
+    scale_ups = [d for d in acted if d["action"] == "scale-up"]
+    if len(scale_ups) >= 3:
+        found.append(
+            f"{len(scale_ups)} scale-ups in a day: raise the floor (the scalable target's MinCapacity or the "
+            "instance count) so that the endpoint stops running at its limit."
+        )
+    if any(d["action"] == "rollback" for d in acted) or any(
+        d["action"] == "promote-canary" and d.get("changes", {}).get("decision") == "rollback" for d in acted
+    ):
+        found.append("A model was rolled back: review it before the pipeline deploys it again.")
+    dry = [d for d in report.decisions if d["result"] == "dry-run"]
+    if dry:
+        found.append(f"{len(dry)} action(s) were only recorded (dry-run): switch to enforce when you trust them.")
+    if any(d["result"] in ("bound-reached", "failed") for d in report.decisions):
+        found.append("An action stopped at a bound or failed: see the timeline.")
+    if report.invocations == 0:
+        found.append("No traffic in 24 hours: is the endpoint still needed?")
+    return found or ["Nothing to do."]
+
+
+class DailyReport:
+    def __init__(self, cloudwatch: Any, sagemaker: Any, s3: Any, ledger: Ledger, bucket: str) -> None:
+        self._cloudwatch = cloudwatch
+        self._sagemaker = sagemaker
+        self._s3 = s3
+        self._ledger = ledger
+        self._bucket = bucket
+        environment = Environment(autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
+        folder = resources.files("model_medic") / "templates"
+        self._page = environment.from_string((folder / "report.html.j2").read_text())
+        self._index = environment.from_string((folder / "index.html.j2").read_text())
+
+    # --- gathering ----------------------------------------------------------------------------
+
+    def build(self, endpoints: list[str], end: datetime) -> list[EndpointReport]:
+        end = end.replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(hours=24)
+        states = {endpoint: self._endpoint_state(endpoint) for endpoint in endpoints}
+        pairs = [(e, v) for e in endpoints for v in states[e]["variants"]]
+        hourly, max_latency = self._metrics(pairs, endpoints, start, end)
+        return [
+            self._report(endpoint, start, end, hourly, max_latency.get(endpoint, {}), states[endpoint])
+            for endpoint in endpoints
+        ]
+
+    def _endpoint_state(self, endpoint: str) -> dict[str, Any]:
+        try:
+            described = self._sagemaker.describe_endpoint(EndpointName=endpoint)
+        except ClientError as error:
+            if "Could not find" not in str(error):
+                raise
+            return {"variants": {}, "status": "missing"}
+        return {
+            "status": described["EndpointStatus"],
+            "variants": {
+                v["VariantName"]: {"weight": v.get("CurrentWeight"), "instances": v.get("CurrentInstanceCount")}
+                for v in described.get("ProductionVariants", [])
+            },
+        }
+
+    def _metrics(
+        self, pairs: list[tuple[str, str]], endpoints: list[str], start: datetime, end: datetime
+    ) -> tuple[dict[tuple[str, str], dict[str, Sums]], dict[str, dict[str, float]]]:
+        """Hourly sums per variant and the hourly maximum TotalLatency per endpoint, in as few
+        GetMetricData calls as 500 queries each allow."""
+        queries, keys = variant_queries(pairs, 3600)
+        for index, endpoint in enumerate(endpoints):
+            queries.append(
+                {
+                    "Id": f"max{index}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "Custom/SageMaker",
+                            "MetricName": "TotalLatency",
+                            "Dimensions": [{"Name": "EndpointName", "Value": endpoint}],
+                        },
+                        "Period": 3600,
+                        "Stat": "Maximum",
+                    },
+                }
+            )
+        hourly: dict[tuple[str, str], dict[str, Sums]] = defaultdict(lambda: defaultdict(Sums))
+        maxima: dict[str, dict[str, float]] = defaultdict(dict)
+        for first in range(0, len(queries), GET_LIMIT):
+            request: dict[str, Any] = {
+                "MetricDataQueries": queries[first : first + GET_LIMIT],
+                "StartTime": start,
+                "EndTime": end,
+            }
+            while True:
+                page = self._cloudwatch.get_metric_data(**request)
+                for result in page.get("MetricDataResults", []):
+                    stamps = [_hour_key(t) for t in result.get("Timestamps", [])]
+                    if result["Id"].startswith("max"):
+                        endpoint = endpoints[int(result["Id"][3:])]
+                        for stamp, value in zip(stamps, result.get("Values", []), strict=True):
+                            maxima[endpoint][stamp] = float(value)
+                        continue
+                    pair, metric, statistic = keys[result["Id"]]
+                    for stamp, value in zip(stamps, result.get("Values", []), strict=True):
+                        hourly[pair][stamp].add(metric, statistic, float(value))
+                if not page.get("NextToken"):
+                    break
+                request["NextToken"] = page["NextToken"]
+        return hourly, maxima
+
+    def _report(
+        self,
+        endpoint: str,
+        start: datetime,
+        end: datetime,
+        hourly: dict[tuple[str, str], dict[str, Sums]],
+        maxima: dict[str, float],
+        state: dict[str, Any],
+    ) -> EndpointReport:
+        decisions = self._ledger.decisions(endpoint, start, end)
+        counts_by_hour = _instance_history(state["variants"], decisions, start)
+        hours, day_total = [], Sums()
+        for offset in range(24):
+            stamp = _hour_key(start + timedelta(hours=offset))
+            sums = Sums()
+            for variant in state["variants"]:
+                sums.merge(hourly.get((endpoint, variant), {}).get(stamp, Sums()))
+            day_total.merge(sums)
+            latency = sums.total_latency_ms()
+            hours.append(
+                Hour(
+                    start=stamp,
+                    invocations=sums.invocations,
+                    errors_4xx=sums.errors_4xx,
+                    errors_5xx=sums.errors_5xx,
+                    error_rate=_round(sums.error_rate_percent()),
+                    avg_latency_ms=_round(latency),
+                    max_latency_ms=_round(maxima.get(stamp, latency) if latency is not None else maxima.get(stamp)),
+                    instances=counts_by_hour[offset],
+                )
+            )
+        maxima_seen = [h.max_latency_ms for h in hours if h.max_latency_ms is not None]
+        report = EndpointReport(
+            endpoint=endpoint,
+            day=(end - timedelta(seconds=1)).strftime("%Y-%m-%d"),
+            start=start.isoformat(),
+            end=end.isoformat(),
+            hours=hours,
+            invocations=day_total.invocations,
+            errors_4xx=day_total.errors_4xx,
+            errors_5xx=day_total.errors_5xx,
+            error_rate=_round(day_total.error_rate_percent()),
+            avg_latency_ms=_round(day_total.total_latency_ms()),
+            max_latency_ms=max(maxima_seen) if maxima_seen else None,
+            grade="",
+            recommendations=[],
+            decisions=decisions,
+            canary=self._canary(endpoint, state),
+        )
+        report.grade = grade(report.error_rate, report.avg_latency_ms)
+        report.recommendations = recommendations(report)
+        return report
+
+    def _canary(self, endpoint: str, state: dict[str, Any]) -> dict[str, Any]:
+        variants = state["variants"]
+        weights = {name: float(v["weight"] or 0) for name, v in variants.items()}
+        total = sum(weights.values())
+        rollout = self._ledger.canary_rollout(endpoint)
+        return {
+            "shares": {name: round(w / total * 100, 1) if total else 0.0 for name, w in weights.items()},
+            "rollout": rollout,
+        }
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def render(self, report: EndpointReport) -> str:
+        labels = [h.start[11:16] for h in report.hours]
+        variants = sorted({name for h in report.hours for name in h.instances})
+        charts = [
+            line_chart("Invocations", labels, {"invocations": [h.invocations for h in report.hours]}, "per hour"),
+            line_chart(
+                "Errors",
+                labels,
+                {"4XX": [h.errors_4xx for h in report.hours], "5XX": [h.errors_5xx for h in report.hours]},
+                "per hour",
+            ),
+            line_chart("Error rate", labels, {"error rate": [h.error_rate for h in report.hours]}, "%"),
+            line_chart(
+                "Total latency",
+                labels,
+                {
+                    "average": [h.avg_latency_ms for h in report.hours],
+                    "maximum": [h.max_latency_ms for h in report.hours],
+                },
+                "ms",
+            ),
+            line_chart(
+                "Instances",
+                labels,
+                {v: [_float(h.instances.get(v)) for h in report.hours] for v in variants},
+                "per variant",
+            ),
+        ]
+        return self._page.render(report=report, charts=charts)
+
+    def publish(self, reports: list[EndpointReport], day: str) -> list[dict[str, str]]:
+        written = []
+        for report in reports:
+            base = f"reports/{report.endpoint}/{report.day}"
+            self._put(f"{base}.html", self.render(report), "text/html; charset=utf-8")
+            self._put(f"{base}.json", json.dumps(report.as_dict(), indent=2, default=str), "application/json")
+            written.append(
+                {
+                    "endpoint": report.endpoint,
+                    "html": f"{base}.html",
+                    "json": f"{base}.json",
+                    "url": self._url(f"{base}.html"),
+                }
+            )
+        index_key = f"reports/index/{day}.html"
+        self._put(index_key, self._index.render(day=day, reports=reports, links=written), "text/html; charset=utf-8")
+        written.append({"endpoint": "(index)", "html": index_key, "json": "", "url": self._url(index_key)})
+        return written
+
+    def summary(self, reports: list[EndpointReport], links: list[dict[str, str]], day: str) -> str:
+        lines = [f"Model Medic daily report, {day}", ""]
+        urls = {link["endpoint"]: link["url"] for link in links}
+        for r in reports:
+            rate = "n/a" if r.error_rate is None else f"{r.error_rate:.2f}%"
+            latency = "n/a" if r.avg_latency_ms is None else f"{r.avg_latency_ms:.0f} ms"
+            acted = sum(d["result"] == "acted" for d in r.decisions)
+            lines.append(
+                f"{r.endpoint}: grade {r.grade} - {r.invocations:,.0f} invocations, error rate {rate}, "
+                f"latency {latency}, {acted} action(s) - {urls[r.endpoint]}"
+            )
+        lines += ["", f"All endpoints: {urls['(index)']}", "(links valid for 7 days)"]
+        return "\n".join(lines)
+
+    def _put(self, key: str, body: str, content_type: str) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
+
+    def _url(self, key: str) -> str:
+        return str(
+            self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=PRESIGNED_SECONDS
+            )
+        )
+
+
+def _hour_key(moment: datetime) -> str:
+    return moment.astimezone(moment.tzinfo).strftime("%Y-%m-%dT%H:00")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _float(value: int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _instance_history(
+    variants: dict[str, dict[str, Any]], decisions: list[dict[str, Any]], start: datetime
+) -> list[dict[str, int | None]]:
+    """Instance counts per variant for each hour, walking back from now through the ledger's
+    acted instance-count changes (a change applies from the hour it was made)."""
+    current = {name: v.get("instances") for name, v in variants.items()}
+    changes = []
+    for decision in decisions:
+        if decision["result"] != "acted":
+            continue
+        for step in decision.get("changes", {}).get("steps", []):
+            if step.get("lever") == "instance-count" and step.get("variant") in current:
+                changes.append((decision["at"], step["variant"], int(step["before"])))
+    history: list[dict[str, int | None]] = []
+    counts = dict(current)
+    for offset in reversed(range(24)):
+        hour_start = start + timedelta(hours=offset)
+        hour_end = hour_start + timedelta(hours=1)
+        history.append(dict(counts))
+        for at, variant, before in sorted(changes, reverse=True):
+            if hour_start.isoformat() <= at < hour_end.isoformat():
+                counts[variant] = before
+    history.reverse()
+    return history

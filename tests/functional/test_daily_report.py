@@ -1,0 +1,190 @@
+"""DailyReportFunction against moto: numbers from seeded datapoints and ledger items, hostile
+names escaped, files and links where they belong, and an honest empty day."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from model_medic.ledger import Ledger
+from model_medic.outcome import Outcome
+from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint
+
+ENDPOINT = "churn-prod"
+START = datetime(2026, 11, 22, 6, tzinfo=UTC)  # the report covers 06:00 on the 22nd to 06:00 on the 23rd
+HOSTILE = '<script>alert("x")</script>'
+
+
+@pytest.fixture
+def fn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("REPORTS_BUCKET", "model-medic-reports")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "daily-report")
+    boto3.client("s3").create_bucket(Bucket="model-medic-reports")
+    return load_handler("daily_report")
+
+
+def datapoints(variant: str, hour: int, **series: list[float]) -> None:
+    data = []
+    for metric, values in series.items():
+        for i, value in enumerate(values):
+            data.append(
+                {
+                    "MetricName": metric,
+                    "Timestamp": START + timedelta(hours=hour, minutes=10 + i),
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": ENDPOINT},
+                        {"Name": "VariantName", "Value": variant},
+                    ],
+                    "Value": value,
+                }
+            )
+    boto3.client("cloudwatch").put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+
+
+def decision(stack: Stack, minutes: int, result: str, alarm: str, reason: str, changes: dict[str, Any]) -> None:
+    at = (START + timedelta(minutes=minutes)).isoformat()
+    Ledger(boto3.client("dynamodb"), stack.table, 90).record(
+        Outcome(
+            action="scale-up",
+            endpoint=ENDPOINT,
+            result=result,
+            reason=reason,
+            mode="enforce",
+            alarm_name=alarm,
+            alarm_arn=f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}",
+            transition=f"x|ALARM|{at}",
+            state="ALARM",
+            at=at,
+            changes=changes,
+        ),
+        "req",
+    )
+
+
+def seed(stack: Stack) -> None:
+    make_endpoint(ENDPOINT, {"primary": {"count": 3, "weight": 1.0}, "canary": {"count": 1, "weight": 0.0}})
+    # 10:00 - primary 100 requests (1 4XX, 2 5XX), canary 50 (5 5XX).
+    datapoints(
+        "primary",
+        4,
+        Invocations=[60, 40],
+        Invocation4XXErrors=[1],
+        Invocation5XXErrors=[2],
+        ModelLatency=[100_000, 300_000],
+        OverheadLatency=[10_000, 30_000],
+    )
+    datapoints(
+        "canary",
+        4,
+        Invocations=[50],
+        Invocation4XXErrors=[0],
+        Invocation5XXErrors=[5],
+        ModelLatency=[500_000],
+        OverheadLatency=[50_000],
+    )
+    # 15:00 - primary 100 requests, no errors, fast.
+    datapoints(
+        "primary",
+        9,
+        Invocations=[100],
+        Invocation4XXErrors=[0],
+        Invocation5XXErrors=[0],
+        ModelLatency=[90_000],
+        OverheadLatency=[10_000],
+    )
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="Custom/SageMaker",
+        MetricData=[
+            {
+                "MetricName": "TotalLatency",
+                "Dimensions": [{"Name": "EndpointName", "Value": ENDPOINT}],
+                "Timestamp": START + timedelta(hours=4, minutes=m),
+                "Value": v,
+            }
+            for m, v in ((5, 250.0), (10, 410.0))
+        ],
+    )
+    step = {"variant": "primary", "lever": "instance-count", "before": 2, "after": 3}
+    decision(stack, 6 * 60 + 30, "acted", HOSTILE, 'primary "instance-count" 2 -> 3', {"steps": [step]})
+    decision(stack, 7 * 60, "acted", f"{ENDPOINT}-HighLatency", "again", {"steps": []})
+    decision(stack, 8 * 60, "acted", f"{ENDPOINT}-HighLatency", "and again", {"steps": []})
+    decision(stack, 9 * 60, "dry-run", f"{ENDPOINT}-HighLatency", "would have", {})
+
+
+def test_numbers_in_html_and_json_match_hand_computed_values(fn: Any, stack: Stack):
+    seed(stack)
+    result = fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+    assert result["day"] == "2026-11-23"
+    s3 = boto3.client("s3")
+    report = json.loads(
+        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.json")["Body"].read()
+    )
+    ten = report["hours"][4]
+    assert ten["start"] == "2026-11-22T10:00"
+    assert (ten["invocations"], ten["errors_4xx"], ten["errors_5xx"]) == (150, 1, 7)
+    assert ten["error_rate"] == pytest.approx(8 / 150 * 100, abs=1e-3)
+    assert ten["avg_latency_ms"] == pytest.approx((900_000 / 3 + 90_000 / 3) / 1000, abs=1e-3)
+    assert ten["max_latency_ms"] == 410.0
+    assert (report["invocations"], report["errors_4xx"], report["errors_5xx"]) == (250, 1, 7)
+    assert report["error_rate"] == pytest.approx(3.2)
+    assert report["grade"] == "B"  # 3.2% > 1%
+    # Instance counts walk back from 3 through the 12:30 scale-up (2 -> 3).
+    assert [h["instances"]["primary"] for h in report["hours"][5:8]] == [2, 3, 3]
+    assert any("3 scale-ups in a day" in r for r in report["recommendations"])
+    assert any("dry-run" in r for r in report["recommendations"])
+    html = (
+        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
+    )
+    assert "3.20%" in html
+    assert "250" in html
+    assert html.count("<svg") == 5
+    index = s3.get_object(Bucket="model-medic-reports", Key="reports/index/2026-11-23.html")["Body"].read().decode()
+    assert f'<a href="../{ENDPOINT}/2026-11-23.html">{ENDPOINT}</a>' in index
+
+
+def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack):
+    seed(stack)
+    fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+    html = (
+        boto3.client("s3")
+        .get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"]
+        .read()
+        .decode()
+    )
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "primary &#34;instance-count&#34; 2 -&gt; 3" in html
+
+
+def test_the_summary_has_a_line_per_endpoint_and_seven_day_links(fn: Any, stack: Stack):
+    seed(stack)
+    fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+    [message] = stack.drain("info")
+    text = message["Message"]
+    assert f"{ENDPOINT}: grade B - 250 invocations, error rate 3.20%" in text
+    assert "X-Amz-Expires=604800" in text
+    assert "All endpoints:" in text
+
+
+def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, stack: Stack):
+    make_endpoint(ENDPOINT, {"AllTraffic": {"count": 1, "weight": 1.0}})
+    fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+    s3 = boto3.client("s3")
+    report = json.loads(
+        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.json")["Body"].read()
+    )
+    assert (report["invocations"], report["error_rate"], report["avg_latency_ms"], report["grade"]) == (
+        0,
+        None,
+        None,
+        "A",
+    )
+    assert report["decisions"] == []
+    html = (
+        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
+    )
+    assert "No decisions in these 24 hours." in html
+    assert "no data" in html
+    assert "No traffic in 24 hours" in html
