@@ -56,7 +56,7 @@ def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud):
         )
     }
     subscriptions = cloud.client("sns").list_subscriptions()["Subscriptions"]
-    assert sum(s["Protocol"] == "lambda" for s in subscriptions) == 4
+    assert sum(s["Protocol"] == "lambda" for s in subscriptions) == 4  # the alarm-driven actions
     functions = {k for k in cloud.stack.resources if k.endswith("Function")}
     assert functions >= {
         "ScaleUpFunction",
