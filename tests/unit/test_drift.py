@@ -128,8 +128,8 @@ def test_capture_records_in_every_encoding_and_malformed_lines_are_counted(basel
     )
     sample.add_capture_file(text)
     assert (sample.rows, sample.malformed) == (5, 4)
-    assert sample.values["age"] == [41.5, 38.0, 52.0, 47.0, 60.0]
-    assert sample.values["plan"] == ["plus", "basic", "pro", "basic", "pro"]
+    assert list(sample.values["age"]) == [41.5, 38.0, 52.0, 47.0, 60.0]
+    assert list(sample.values["plan"]) == ["plus", "basic", "pro", "basic", "pro"]
 
 
 def test_a_model_monitor_statistics_file_is_accepted():

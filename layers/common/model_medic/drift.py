@@ -21,6 +21,7 @@ import json
 import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -170,50 +171,70 @@ class Sample:
     def __post_init__(self) -> None:
         self._numeric_at = [i for i, name in enumerate(self.names) if name in self.numeric]
         self._text_at = [i for i, name in enumerate(self.names) if name not in self.numeric]
-        self._numbers: list[list[float]] = []  # per row: the numeric features, in column order
-        self._texts: list[list[str]] = []  # per row: the categorical features
-        self._values: dict[str, list[Any]] | None = None
+        self._text_set = frozenset(self._text_at)
+        self._numbers: list[tuple[float, ...]] = []  # per row: the numeric features, in column order
+        self._texts: list[tuple[str, ...]] = []  # per row: the categorical features
+        self._values: dict[str, Sequence[Any]] | None = None
 
     @property
-    def values(self) -> dict[str, list[Any]]:
+    def values(self) -> dict[str, Sequence[Any]]:
         """Per feature, every value of the hour (columns are assembled once, after reading)."""
         if self._values is None:
-            columns: dict[str, list[Any]] = {}
+            columns: dict[str, Sequence[Any]] = {}
             numbers = list(zip(*self._numbers, strict=True)) if self._numbers else [() for _ in self._numeric_at]
             texts = list(zip(*self._texts, strict=True)) if self._texts else [() for _ in self._text_at]
             for position, index in enumerate(self._numeric_at):
-                columns[self.names[index]] = list(numbers[position])
+                columns[self.names[index]] = numbers[position]  # a tuple: read, sorted, never changed
             for position, index in enumerate(self._text_at):
-                columns[self.names[index]] = list(texts[position])
+                columns[self.names[index]] = list(map(str.strip, texts[position]))
             self._values = {name: columns[name] for name in self.names}
         return self._values
 
     def add_capture_file(self, text: str) -> None:
-        """Every capture record of a JSON Lines file; the hot loop of the drift job."""
-        loads, width = json.loads, len(self.names)
+        """Every capture record of a JSON Lines file; the hot loop of the drift job.
+
+        The file is decoded as one JSON array when it is well formed (much faster than a
+        decode per line); a file with a malformed line falls back to line by line, so
+        that only that line is lost and counted.
+        """
+        lines = [line for line in text.splitlines() if line and not line.isspace()]
+        try:
+            records = json.loads("[" + ",".join(lines) + "]")
+        except ValueError:
+            records = None
+        if records is None or len(records) != len(lines):
+            records = [self._decode_line(line) for line in lines]
+        width = len(self.names)
         take_numbers, take_texts = _taker(self._numeric_at), _taker(self._text_at)
         numbers_out, texts_out = self._numbers, self._texts
-        for line in text.splitlines():
-            if not line or line.isspace():
-                continue
+        for record in records:
             try:
-                data = loads(line)["captureData"]["endpointInput"]
+                data = record["captureData"]["endpointInput"]
                 raw = data["data"]
-                if data.get("encoding", "CSV") == "CSV" and isinstance(raw, str) and '"' not in raw:
-                    row: list[Any] = raw.split(",")  # the common case, without the csv module's cost
+                if data.get("encoding", "CSV") == "CSV" and '"' not in raw:
+                    row: Any = raw.split(",")  # the common case, without the csv module's cost
                 else:
-                    row = self._fields(_decode(raw, data.get("encoding", "CSV"), data.get("observedContentType", "")))
+                    fields = self._fields(
+                        _decode(raw, data.get("encoding", "CSV"), data.get("observedContentType", ""))
+                    )
+                    row = [str(value) if i in self._text_set else value for i, value in enumerate(fields)]
                 if len(row) != width:
                     raise ValueError(f"expected {width} values, got {len(row)}")
-                numbers = list(map(float, take_numbers(row)))
-                texts = [str(value).strip() for value in take_texts(row)]
+                numbers = tuple(map(float, take_numbers(row)))
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.malformed += 1
                 continue
             numbers_out.append(numbers)
-            texts_out.append(texts)
+            texts_out.append(take_texts(row))  # stripped once per column, when assembled
             self.rows += 1
         self._values = None
+
+    @staticmethod
+    def _decode_line(line: str) -> Any:
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None  # counted as malformed by the caller
 
     def _fields(self, row: Any) -> list[Any]:
         if isinstance(row, dict):
@@ -262,7 +283,7 @@ def numeric_psi(feature: dict[str, Any], values: list[float], presorted: bool = 
     return psi(feature["proportions"], [c / len(values) for c in counts])
 
 
-def categorical_psi(feature: dict[str, Any], values: list[str]) -> float:
+def categorical_psi(feature: dict[str, Any], values: Sequence[str]) -> float:
     known: dict[str, float] = feature["proportions"]
     counts = Counter(v if v in known else UNSEEN for v in values)
     categories = [*sorted(known), UNSEEN]
