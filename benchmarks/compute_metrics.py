@@ -5,11 +5,11 @@ import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
-from botocore.client import BaseClient
 from moto import mock_aws
+
+from benchmarks.calls import counting_calls
 
 SCHEDULED = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 SIZES = (1, 10, 100, 500)
@@ -50,20 +50,10 @@ def measure(size: int) -> tuple[Counter[str], float, int]:
     with mock_aws():
         aws.reset()
         seed(endpoints)
-        calls: Counter[str] = Counter()
-        original = BaseClient._make_api_call
-
-        def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            calls[operation] += 1
-            return original(self, operation, params)
-
-        BaseClient._make_api_call = counting  # type: ignore[method-assign]
-        try:
+        with counting_calls() as calls:
             started = time.perf_counter()
             run = ComputeMetrics(aws.cloudwatch(), timedelta(minutes=5)).run(endpoints, SCHEDULED)
             elapsed = time.perf_counter() - started
-        finally:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
         aws.reset()
     return calls, elapsed, run.published
 

@@ -3,13 +3,12 @@ the wall time of one run (`make bench`)."""
 
 import os
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
-from botocore.client import BaseClient
 from moto import mock_aws
+
+from benchmarks.calls import counting_calls
 
 END = datetime(2026, 11, 23, 6, tzinfo=UTC)
 ENDPOINTS = 100
@@ -84,15 +83,7 @@ def main() -> None:
     with mock_aws():
         aws.reset()
         seed(names)
-        calls: Counter[str] = Counter()
-        original = BaseClient._make_api_call
-
-        def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            calls[operation] += 1
-            return original(self, operation, params)
-
-        BaseClient._make_api_call = counting  # type: ignore[method-assign]
-        try:
+        with counting_calls() as calls:
             started = time.perf_counter()
             job = DailyReport(
                 aws.cloudwatch(), aws.sagemaker(), aws.s3(), Ledger(aws.dynamodb(), "ledger", 90), "reports"
@@ -101,8 +92,6 @@ def main() -> None:
             links = job.publish(reports, reports[0].day)
             job.summary(reports, links, reports[0].day)
             elapsed = time.perf_counter() - started
-        finally:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
         aws.reset()
     print(f"DailyReportFunction: {ENDPOINTS} endpoints x 2 variants, 24 hours, one run in moto\n")
     print("| operation | calls |\n|---|---:|")
