@@ -163,3 +163,21 @@ def test_anything_but_a_schedule_is_rejected(fn: Any, stack: Stack, aws_calls: A
     result = fn.lambda_handler(load_event("scale_up/high_latency_alarm.json"), FakeContext())
     assert result == {"rejected": ["expected an EventBridge Scheduled Event"]}
     assert aws_calls.of("cloudwatch") == []
+
+
+def test_endpoints_carrying_the_discovery_tag_are_measured_too(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):
+    from tests.conftest import make_endpoint
+
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "churn-prod")
+    monkeypatch.setenv("DISCOVERY_TAG", "model-medic=monitor")
+    make_endpoint("tagged-prod")
+    make_endpoint("untagged-prod")
+    sagemaker = boto3.client("sagemaker")
+    arn = sagemaker.describe_endpoint(EndpointName="tagged-prod")["EndpointArn"]
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic", "Value": "monitor"}])
+    for endpoint in ("tagged-prod", "untagged-prod"):
+        seed(endpoint, "AllTraffic", Invocations=[10], Invocation4XXErrors=[1], Invocation5XXErrors=[0])
+    result = fn.lambda_handler(load_event("compute_metrics/schedule.json"), FakeContext())
+    assert result["endpoints"] == ["churn-prod", "tagged-prod"]
+    assert published("ErrorRate", "tagged-prod") == [10.0]
+    assert published("ErrorRate", "untagged-prod") == []
