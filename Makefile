@@ -10,7 +10,7 @@ export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install lint typecheck template-lint browser unit test build demo up down bench clean
+.PHONY: install lint typecheck template-lint browser unit test build demo up down baseline bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
@@ -66,6 +66,17 @@ up: install
 
 down:
 	$(BIN)/python -m localcloud down
+
+# Build the drift baseline of ENDPOINT from <BaselineS3Uri>/<ENDPOINT>/training.csv: in the
+# local cloud (after `make up`), or in AWS with FUNCTION=<deployed ComputeDriftFunction name>.
+ENDPOINT ?= churn-prod
+baseline:
+	@mkdir -p .localcloud
+	@printf '{"build-baseline": {"endpoint": "%s"}}\n' "$(ENDPOINT)" > .localcloud/build-baseline.json
+	@if [ -n "$(FUNCTION)" ]; then \
+	  aws lambda invoke --function-name "$(FUNCTION)" --cli-binary-format raw-in-base64-out \
+	    --payload file://.localcloud/build-baseline.json /dev/stdout; \
+	else $(BIN)/python -m localcloud invoke ComputeDriftFunction -e .localcloud/build-baseline.json; fi
 
 # Performance figures of the issues, rerunnable (moto in-process; no timed tests).
 bench: install
