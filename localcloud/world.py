@@ -127,31 +127,49 @@ def _variant(name: str, model: str, count: int, weight: float) -> dict[str, Any]
 def _metrics(cloudwatch: Any, at: datetime) -> None:
     """An hour of SageMaker's own metrics per variant, one datapoint a minute: steady traffic
     and errors, model latency climbing past a second in the last ten minutes."""
+    begin = at - timedelta(minutes=60)
+    for variant, per_minute in (("primary", 90.0), ("canary", 10.0)):
+        variant_metrics(cloudwatch, ENDPOINT, variant, begin, 50, per_minute, error_rate=0.004, latency_ms=170.0)
+        later = begin + timedelta(minutes=50)
+        variant_metrics(cloudwatch, ENDPOINT, variant, later, 10, per_minute, error_rate=0.004, latency_ms=1270.0)
+
+
+def variant_metrics(
+    cloudwatch: Any,
+    endpoint: str,
+    variant: str,
+    start: datetime,
+    minutes: int,
+    per_minute: float,
+    error_rate: float = 0.0,
+    latency_ms: float = 200.0,
+) -> None:
+    """SageMaker's own metrics of one variant (AWS/SageMaker), a datapoint a minute from
+    `start`: invocations, 5XX errors at `error_rate`, and a total latency of `latency_ms`
+    (ModelLatency plus a 20 ms OverheadLatency, in microseconds as SageMaker reports them)."""
+    overhead_us = 20_000.0
     data = []
-    for minute in range(60):
-        when = at - timedelta(minutes=60 - minute)
-        model_latency_us = 150_000.0 if minute < 50 else 1_250_000.0
-        for variant, invocations in (("primary", 90.0), ("canary", 10.0)):
-            for name, value in (
-                ("Invocations", invocations),
-                ("Invocation4XXErrors", 0.0),
-                ("Invocation5XXErrors", invocations * 0.004),
-                ("ModelLatency", model_latency_us),
-                ("OverheadLatency", 20_000.0),
-            ):
-                data.append(
-                    {
-                        "MetricName": name,
-                        "Dimensions": [
-                            {"Name": "EndpointName", "Value": ENDPOINT},
-                            {"Name": "VariantName", "Value": variant},
-                        ],
-                        "Timestamp": when,
-                        "Value": value,
-                    }
-                )
-    for start in range(0, len(data), 1000):
-        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[start : start + 1000])
+    for minute in range(minutes):
+        for name, value in (
+            ("Invocations", per_minute),
+            ("Invocation4XXErrors", 0.0),
+            ("Invocation5XXErrors", per_minute * error_rate),
+            ("ModelLatency", latency_ms * 1000 - overhead_us),
+            ("OverheadLatency", overhead_us),
+        ):
+            data.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": endpoint},
+                        {"Name": "VariantName", "Value": variant},
+                    ],
+                    "Timestamp": start + timedelta(minutes=minute, seconds=30),
+                    "Value": value,
+                }
+            )
+    for first in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
 
 
 def predictions_and_labels(cloud: Any, hour: datetime, variants: dict[str, tuple[int, float]]) -> str:
@@ -211,30 +229,8 @@ def predictions_and_labels(cloud: Any, hour: datetime, variants: dict[str, tuple
 
 
 def traffic(cloud: Any, variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float) -> None:
-    """SageMaker's metrics of one variant, a datapoint a minute, at 200 ms total latency."""
-    data = []
-    for minute in range(minutes):
-        for name, value in (
-            ("Invocations", per_minute),
-            ("Invocation4XXErrors", 0.0),
-            ("Invocation5XXErrors", per_minute * error_rate),
-            ("ModelLatency", 180_000.0),
-            ("OverheadLatency", 20_000.0),
-        ):
-            data.append(
-                {
-                    "MetricName": name,
-                    "Dimensions": [
-                        {"Name": "EndpointName", "Value": ENDPOINT},
-                        {"Name": "VariantName", "Value": variant},
-                    ],
-                    "Timestamp": start + timedelta(minutes=minute, seconds=30),
-                    "Value": value,
-                }
-            )
-    cloudwatch = cloud.client("cloudwatch")
-    for first in range(0, len(data), 1000):
-        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
+    """The demo endpoint's variant serving `per_minute` requests a minute at 200 ms."""
+    variant_metrics(cloud.client("cloudwatch"), ENDPOINT, variant, start, minutes, per_minute, error_rate)
 
 
 def start_rollout(cloud: Any, share: float) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from localcloud.world import variant_metrics
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint
 
 ENDPOINT = "churn-prod"
@@ -35,29 +36,7 @@ def fn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
 def traffic(
     variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float, latency_ms: float
 ) -> None:
-    data = []
-    for minute in range(minutes):
-        for metric, value in (
-            ("Invocations", per_minute),
-            ("Invocation4XXErrors", 0.0),
-            ("Invocation5XXErrors", per_minute * error_rate),
-            ("ModelLatency", latency_ms * 1000 - 10_000),
-            ("OverheadLatency", 10_000.0),
-        ):
-            data.append(
-                {
-                    "MetricName": metric,
-                    "Dimensions": [
-                        {"Name": "EndpointName", "Value": ENDPOINT},
-                        {"Name": "VariantName", "Value": variant},
-                    ],
-                    "Timestamp": start + timedelta(minutes=minute, seconds=30),
-                    "Value": value,
-                }
-            )
-    cloudwatch = boto3.client("cloudwatch")
-    for first in range(0, len(data), 1000):
-        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
+    variant_metrics(boto3.client("cloudwatch"), ENDPOINT, variant, start, minutes, per_minute, error_rate, latency_ms)
 
 
 def tick(fn: Any, at: datetime) -> list[dict[str, Any]]:
