@@ -2,7 +2,6 @@
 numeric, 3 categorical), parsing and statistics, in-process; and the function's cold
 import time (`make bench`)."""
 
-import json
 import os
 import random
 import subprocess
@@ -10,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from localcloud.world import capture_record
 from model_medic.drift import build_baseline, drift, sample_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,22 +30,7 @@ def main() -> None:
     for start in range(0, rows, per_file):
         lines = []
         for i in range(start, start + per_file):
-            lines.append(
-                json.dumps(
-                    {
-                        "captureData": {
-                            "endpointInput": {
-                                "observedContentType": "text/csv",
-                                "mode": "INPUT",
-                                "data": ",".join(row(rng, 2.0)),
-                                "encoding": "CSV",
-                            }
-                        },
-                        "eventMetadata": {"eventId": str(i), "inferenceTime": "2026-11-22T09:00:00Z"},
-                        "eventVersion": "0",
-                    }
-                )
-            )
+            lines.append(capture_record(",".join(row(rng, 2.0)), str(i), "2026-11-22T09:00:00Z"))
         files.append("\n".join(lines))
     timings = []
     for _ in range(5):

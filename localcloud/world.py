@@ -79,37 +79,41 @@ def _training_data(s3: Any) -> None:
     s3.put_object(Bucket=DATA_BUCKET, Key=f"baselines/{ENDPOINT}/training.csv", Body="\n".join(rows).encode())
 
 
+def capture_record(features: str, event_id: str, time: str, output: str = "0.31", inference_id: str = "") -> str:
+    """One data-capture line as SageMaker writes it (FACTS.md): CSV input and output."""
+    metadata = {"eventId": event_id, "inferenceTime": time}
+    if inference_id:
+        metadata["inferenceId"] = inference_id
+    return json.dumps(
+        {
+            "captureData": {
+                "endpointInput": {
+                    "observedContentType": "text/csv",
+                    "mode": "INPUT",
+                    "data": features,
+                    "encoding": "CSV",
+                },
+                "endpointOutput": {
+                    "observedContentType": "text/csv",
+                    "mode": "OUTPUT",
+                    "data": output,
+                    "encoding": "CSV",
+                },
+            },
+            "eventMetadata": metadata,
+            "eventVersion": "0",
+        }
+    )
+
+
 def capture(cloud: Any, hour: datetime, rows: int, mean_age: float, mix: tuple[int, int, int]) -> None:
     """An hour of data capture of the primary variant, in SageMaker's layout and record format."""
     rng = random.Random(f"{hour:%Y%m%d%H}{mean_age}")
     lines = []
     for index in range(rows):
         features = f"{rng.gauss(mean_age, 10):.2f},{rng.choices(PLANS, mix)[0]}"
-        lines.append(
-            json.dumps(
-                {
-                    "captureData": {
-                        "endpointInput": {
-                            "observedContentType": "text/csv",
-                            "mode": "INPUT",
-                            "data": features,
-                            "encoding": "CSV",
-                        },
-                        "endpointOutput": {
-                            "observedContentType": "text/csv",
-                            "mode": "OUTPUT",
-                            "data": "0.31",
-                            "encoding": "CSV",
-                        },
-                    },
-                    "eventMetadata": {
-                        "eventId": f"{hour:%H}-{index}",
-                        "inferenceTime": (hour + timedelta(seconds=index)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    },
-                    "eventVersion": "0",
-                }
-            )
-        )
+        at = (hour + timedelta(seconds=index)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append(capture_record(features, f"{hour:%H}-{index}", at))
     key = f"datacapture/{ENDPOINT}/primary/{hour:%Y/%m/%d/%H}/capture-{hour:%M%S}.jsonl"
     cloud.client("s3").put_object(Bucket=DATA_BUCKET, Key=key, Body="\n".join(lines).encode())
 
@@ -185,32 +189,8 @@ def predictions_and_labels(cloud: Any, hour: datetime, variants: dict[str, tuple
             truth = rng.random() < 0.3
             right = rng.random() < accuracy
             score = (0.8 if truth else 0.2) if right else (0.2 if truth else 0.8)
-            records.append(
-                json.dumps(
-                    {
-                        "captureData": {
-                            "endpointInput": {
-                                "observedContentType": "text/csv",
-                                "mode": "INPUT",
-                                "data": "44.0,plus",
-                                "encoding": "CSV",
-                            },
-                            "endpointOutput": {
-                                "observedContentType": "text/csv",
-                                "mode": "OUTPUT",
-                                "data": f"{score:.2f}",
-                                "encoding": "CSV",
-                            },
-                        },
-                        "eventMetadata": {
-                            "eventId": f"e-{inference_id}",
-                            "inferenceId": inference_id,
-                            "inferenceTime": hour.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        },
-                        "eventVersion": "0",
-                    }
-                )
-            )
+            at = hour.strftime("%Y-%m-%dT%H:%M:%SZ")
+            records.append(capture_record("44.0,plus", f"e-{inference_id}", at, f"{score:.2f}", inference_id))
             labels.append(
                 json.dumps(
                     {

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from localcloud.world import capture_record
 from tests.conftest import FakeContext, Stack, load_event, load_handler
 
 BUCKET = "churn-ml"
@@ -40,28 +41,7 @@ def capture(variant: str, hour: str, rows: int, mean: float, mix: tuple[int, int
     lines = []
     for i in range(rows):
         row = f"{rng.gauss(mean, 10):.3f},{rng.choices(['basic', 'plus', 'pro'], mix)[0]}"
-        lines.append(
-            json.dumps(
-                {
-                    "captureData": {
-                        "endpointInput": {
-                            "observedContentType": "text/csv",
-                            "mode": "INPUT",
-                            "data": row,
-                            "encoding": "CSV",
-                        },
-                        "endpointOutput": {
-                            "observedContentType": "text/csv",
-                            "mode": "OUTPUT",
-                            "data": "0.42",
-                            "encoding": "CSV",
-                        },
-                    },
-                    "eventMetadata": {"eventId": f"{variant}-{i}", "inferenceTime": f"{hour.replace('/', '-')}:10:00Z"},
-                    "eventVersion": "0",
-                }
-            )
-        )
+        lines.append(capture_record(row, f"{variant}-{i}", f"{hour.replace('/', '-')}:10:00Z", output="0.42"))
     lines += ["{not json"] * junk
     put(f"datacapture/churn-prod/{variant}/{hour}/capture-1.jsonl", "\n".join(lines))
 
