@@ -8,8 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
 from model_medic.alarms import AlarmParseError
-from model_medic.endpoint_metrics import ComputeMetrics, tagged_endpoints
+from model_medic.endpoint_metrics import ComputeMetrics
 from model_medic.observability import logger, metrics, tracer
+from model_medic.scope import tagged_endpoints
 from model_medic.settings import ComputeMetricsSettings, load_settings
 
 

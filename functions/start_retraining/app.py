@@ -1,27 +1,17 @@
-"""StartRetrainingFunction: a DataDrift alarm starts the retraining pipeline, once."""
+"""StartRetrainingFunction: a DataDrift incident starts the retraining pipeline, once; the
+pipeline's status changes (and the sweep) verify it - Failed or Stopped is critical."""
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import aws, runtime
-from model_medic.gates import utc_now
+from model_medic import runtime
 from model_medic.observability import logger, metrics, tracer
-from model_medic.retraining import StartRetraining
-from model_medic.settings import RetrainingSettings, load_settings
+from model_medic.retraining import StartRetraining, is_pipeline_status_change
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = load_settings(RetrainingSettings)
-    retraining = StartRetraining(
-        aws.sagemaker(),
-        settings.pipeline_name,
-        settings.pipeline_parameters,
-        timedelta(hours=settings.retrain_cooldown_hours),
-        runtime.ledger(settings),
-    )
-    return runtime.run_alarms(event, context, settings, lambda alarm: retraining, utc_now)
+    return runtime.handle(StartRetraining, event, context, sweeps_on=is_pipeline_status_change)

@@ -4,12 +4,15 @@ Clients are never made at import time: a client created before moto starts is no
 mocked, and one created without a region fails. Tests call `reset()` between tests.
 """
 
+import time
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts.
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
@@ -66,3 +69,52 @@ def reset() -> None:
     """Forget every cached client (tests: after moto starts or the environment changes)."""
     _client.cache_clear()
     ssm_parameters.cache_clear()
+
+
+# Errors that go away by themselves (throttling, AWS's own faults); anything else that AWS
+# answers with a 4xx (validation, access denied, not found) is permanent for this input.
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalError",
+        "InternalServiceError",
+    }
+)
+
+
+def is_transient(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code in _TRANSIENT_CODES or status >= 500
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def persist[T](write: Callable[[], T], attempts: int = 5) -> T:
+    """A bookkeeping write that follows a change: retried here on transient errors.
+
+    Once an AWS change is made, failing the invocation over the write that records it
+    would leave the retry to find out what happened; retrying the write in place (boto's
+    own retries spent) makes the common case - one throttled call - simply succeed.
+    """
+    for attempt in range(attempts):
+        try:
+            return write()
+        except ClientError as error:
+            if not is_transient(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")

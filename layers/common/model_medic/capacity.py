@@ -1,25 +1,40 @@
-"""Scale-up on HighErrorRate / HighLatency, and giving the temporary capacity back.
+"""Scale-up on HighErrorRate (5XX) / HighLatency, one variant at a time, and giving the
+temporary capacity back.
 
 Where a variant has an Application Auto Scaling target, the boost raises the target's
 MinCapacity (a manual instance count would be undone by the scaling policy, FACTS.md);
-elsewhere it raises DesiredInstanceCount. The floor before the first boost is kept in
-the ledger, so the scale-back restores exactly it.
+elsewhere it raises DesiredInstanceCount - for one variant per call, as AWS allows
+(FACTS.md). Each variant's change is one `ScaleChange`; the control loop (`loop.py`) makes
+them one at a time and waits for InService between them. The floor before the first boost
+is kept in the ledger the moment its own call succeeds, so a retry never boosts twice and
+the scale-back restores exactly it. 4XX errors are the callers' (FACTS.md): an error-rate
+incident driven by them tells people and adds nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from model_medic import aws
 from model_medic.alarms import AlarmEvent
-from model_medic.gates import Clock, Plan
+from model_medic.endpoint_metrics import Sums, add_results, variant_queries
+from model_medic.gates import Clock
+from model_medic.incidents import Incident
 from model_medic.ledger import Ledger
+from model_medic.loop import ControlLoop
 from model_medic.observability import logger
+from model_medic.outcome import Outcome
+from model_medic.settings import ScaleUpSettings
+from model_medic.units import Change, Observation, Plan, RemediationUnit
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 # The alarms of template.yaml that ask for capacity, by name suffix: <endpoint>-<suffix>.
 SCALE_UP_ALARM_SUFFIXES = ("HighErrorRate", "HighLatency")
+ERROR_RATE_METRIC = "ErrorRate"
+# How far back the 4XX / 5XX split of an error-rate incident is read: the alarm's 2 x 5 min.
+ERROR_LOOKBACK = timedelta(minutes=10)
 
 Lever = Literal["min-capacity", "instance-count"]
 
@@ -45,16 +60,26 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class Step:
+class ScaleChange(Change):
+    """One variant's new floor: a single AWS call."""
+
+    kind: ClassVar[str] = "scale"
     variant: str
     lever: Lever
     before: int
     after: int
 
+    def describe(self) -> str:
+        return f"{self.variant} {self.lever} {self.before} -> {self.after}"
+
+
+# Kept under its old name for the pure decision's callers.
+Step = ScaleChange
+
 
 @dataclass(frozen=True)
 class ScaleUpDecision:
-    steps: tuple[Step, ...]
+    steps: tuple[ScaleChange, ...]
     at_ceiling: tuple[str, ...]
     not_scalable: tuple[str, ...]
 
@@ -76,8 +101,13 @@ def decide_scale_up(variants: list[Variant], step: int, max_instances: int) -> S
         if after <= variant.floor or after <= variant.instances:
             ceiling.append(variant.name)
             continue
-        steps.append(Step(variant.name, variant.lever, variant.floor, after))
+        steps.append(ScaleChange(variant.name, variant.lever, variant.floor, after))
     return ScaleUpDecision(tuple(steps), tuple(ceiling), tuple(serverless))
+
+
+def client_errors_dominate(sums: Sums) -> bool:
+    """Pure: the errors are mostly 4XX - the callers' requests, which capacity does not fix."""
+    return sums.errors_4xx > 0 and sums.errors_4xx >= sums.errors_5xx
 
 
 class Capacity:
@@ -87,20 +117,14 @@ class Capacity:
         self._sagemaker = sagemaker
         self._autoscaling = autoscaling
 
-    def endpoint(self, name: str) -> tuple[str, list[Variant]]:
+    def endpoint(self, name: str, described: dict[str, Any] | None = None) -> tuple[str, list[Variant]]:
         """The endpoint's status and its variants with their scaling targets."""
-        described = self._sagemaker.describe_endpoint(EndpointName=name)
-        targets = {
-            target["ResourceId"]: target
-            for target in self._autoscaling.describe_scalable_targets(
-                ServiceNamespace="sagemaker",
-                ResourceIds=[_resource_id(name, v["VariantName"]) for v in described.get("ProductionVariants", [])],
-                ScalableDimension=SCALABLE_DIMENSION,
-            ).get("ScalableTargets", [])
-        }
+        if described is None:
+            described = self._sagemaker.describe_endpoint(EndpointName=name)
+        targets = self.targets(name, [v["VariantName"] for v in described.get("ProductionVariants", [])])
         variants = []
         for v in described.get("ProductionVariants", []):
-            target = targets.get(_resource_id(name, v["VariantName"]))
+            target = targets.get(v["VariantName"])
             serverless = "CurrentServerlessConfig" in v and "CurrentInstanceCount" not in v
             variants.append(
                 Variant(
@@ -111,109 +135,195 @@ class Capacity:
                     max_capacity=None if target is None else int(target["MaxCapacity"]),
                 )
             )
-        return described["EndpointStatus"], variants
+        return str(described["EndpointStatus"]), variants
 
-    def apply(self, endpoint: str, steps: list[Step]) -> list[str]:
-        """Set each variant's new floor; returns the AWS operations it called."""
-        calls = []
-        counts = [s for s in steps if s.lever == "instance-count"]
-        for step in steps:
-            if step.lever == "min-capacity":
-                # Only MinCapacity changes; MaxCapacity and the policies stay as they are.
-                self._autoscaling.register_scalable_target(
-                    ServiceNamespace="sagemaker",
-                    ResourceId=_resource_id(endpoint, step.variant),
-                    ScalableDimension=SCALABLE_DIMENSION,
-                    MinCapacity=step.after,
-                )
-                calls.append("RegisterScalableTarget")
-        if counts:
-            self._sagemaker.update_endpoint_weights_and_capacities(
-                EndpointName=endpoint,
-                DesiredWeightsAndCapacities=[
-                    {"VariantName": s.variant, "DesiredInstanceCount": s.after} for s in counts
-                ],
+    def targets(self, endpoint: str, variants: list[str]) -> dict[str, dict[str, Any]]:
+        """The variants' scalable targets, by variant name."""
+        if not variants:
+            return {}
+        found = self._autoscaling.describe_scalable_targets(
+            ServiceNamespace="sagemaker",
+            ResourceIds=[_resource_id(endpoint, v) for v in variants],
+            ScalableDimension=SCALABLE_DIMENSION,
+        ).get("ScalableTargets", [])
+        return {t["ResourceId"].rsplit("/", 1)[-1]: t for t in found}
+
+    def apply(self, endpoint: str, change: ScaleChange) -> str:
+        """Set one variant's new floor; returns the AWS operation it called."""
+        if change.lever == "min-capacity":
+            # Only MinCapacity changes; MaxCapacity and the policies stay as they are.
+            self._autoscaling.register_scalable_target(
+                ServiceNamespace="sagemaker",
+                ResourceId=_resource_id(endpoint, change.variant),
+                ScalableDimension=SCALABLE_DIMENSION,
+                MinCapacity=change.after,
             )
-            calls.append("UpdateEndpointWeightsAndCapacities")
-        return calls
+            return "RegisterScalableTarget"
+        self._sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint,
+            DesiredWeightsAndCapacities=[{"VariantName": change.variant, "DesiredInstanceCount": change.after}],
+        )
+        return "UpdateEndpointWeightsAndCapacities"
 
+    def observe(self, endpoint: str, change: ScaleChange, described: dict[str, Any]) -> Observation:
+        """Whether the variant now runs at the change's floor (or is on its way there)."""
+        variant = next((v for v in described.get("ProductionVariants", []) if v["VariantName"] == change.variant), None)
+        if variant is None:
+            return Observation("failed", f"variant {change.variant} is gone from {endpoint}")
+        current = int(variant.get("CurrentInstanceCount") or 0)
+        desired = int(variant.get("DesiredInstanceCount") or current)
+        status = described.get("EndpointStatus")
+        if change.lever == "min-capacity":
+            target = self.targets(endpoint, [change.variant]).get(change.variant)
+            requested = target is not None and int(target["MinCapacity"]) == change.after
+        else:
+            requested = desired == change.after or current == change.after
+        if not requested:
+            return Observation("not-applied", f"{change.variant} runs {current} instance(s)")
+        if status == "InService" and current >= change.after:
+            return Observation("took", f"{change.variant} runs {current} instance(s)")
+        if status in ("InService", "Updating", "SystemUpdating"):
+            return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}")
+        return Observation("failed", f"endpoint is {status}")
 
-def _resource_id(endpoint: str, variant: str) -> str:
-    return f"endpoint/{endpoint}/variant/{variant}"
+    def errors(self, cloudwatch: Any, endpoint: str, variants: list[str], now: datetime) -> Sums:
+        """The endpoint's invocations and 4XX / 5XX errors over the error alarm's look-back."""
+        pairs = [(endpoint, v) for v in variants]
+        period = int(ERROR_LOOKBACK.total_seconds())
+        queries, keys = variant_queries(pairs, period)
+        result = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=now - ERROR_LOOKBACK, EndTime=now)
+        sums = {pair: Sums() for pair in pairs}
+        add_results(sums, keys, result.get("MetricDataResults", []))
+        total = Sums()
+        for value in sums.values():
+            total.merge(value)
+        return total
 
 
 class ScaleUp:
-    """Remediation for HighErrorRate / HighLatency in ALARM: one step more capacity."""
+    """Remediation for HighErrorRate (5XX) / HighLatency in ALARM: one step more capacity."""
 
-    action = "scale-up"
-    states = frozenset({"ALARM"})
+    unit = RemediationUnit(
+        name="scale-up",
+        function="ScaleUpFunction",
+        states=frozenset({"ALARM"}),
+        requires="InService",
+        alarm_suffixes=SCALE_UP_ALARM_SUFFIXES,
+        iam_actions=frozenset(
+            {
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:RegisterScalableTarget",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:GetMetricData",
+            }
+        ),
+        effect="alarm-ok",
+        verify_minutes_setting="scale_up_verify_minutes",
+        settings=ScaleUpSettings,
+        changes=(ScaleChange,),
+    )
 
     def __init__(
-        self, capacity: Capacity, ledger: Ledger, step: int, max_instances: int, cooldown: timedelta, clock: Clock
+        self,
+        capacity: Capacity,
+        ledger: Ledger,
+        cloudwatch: Any,
+        step: int,
+        max_instances: int,
+        cooldown: timedelta,
+        clock: Clock,
     ) -> None:
         self._capacity = capacity
         self._ledger = ledger
+        self._cloudwatch = cloudwatch
         self._step = step
         self._max = max_instances
         self.cooldown = cooldown
         self._clock = clock
 
-    def plan(self, alarm: AlarmEvent) -> Plan:
-        endpoint = str(alarm.endpoint)
-        status, variants = self._capacity.endpoint(endpoint)
-        if status != "InService":
-            return Plan("", skip=f"endpoint {endpoint} is {status}, not InService")
+    @classmethod
+    def from_settings(cls, settings: ScaleUpSettings, clock: Clock) -> ScaleUp:
+        return cls(
+            Capacity(aws.sagemaker(), aws.autoscaling()),
+            Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
+            aws.cloudwatch(),
+            settings.scale_step,
+            settings.max_instance_count,
+            timedelta(minutes=settings.scale_up_cooldown_minutes),
+            clock,
+        )
+
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        name = incident.endpoint
+        _, variants = self._capacity.endpoint(name, endpoint)
         if alarm.variant is not None:
             targets = [v for v in variants if v.name == alarm.variant]
             if not targets:
-                return Plan("", skip=f"endpoint {endpoint} has no variant {alarm.variant}")
+                return Plan("", skip=f"endpoint {name} has no variant {alarm.variant}")
         else:
             targets = [v for v in variants if v.weight > 0]
+        if incident.metric == ERROR_RATE_METRIC:
+            errors = self._capacity.errors(self._cloudwatch, name, [v.name for v in variants], self._clock())
+            counts = {
+                "invocations": errors.invocations,
+                "errors_4xx": errors.errors_4xx,
+                "errors_5xx": errors.errors_5xx,
+            }
+            if client_errors_dominate(errors):
+                return Plan(
+                    "",
+                    bound=f"the errors on {name} are mostly 4XX ({errors.errors_4xx:.0f} 4XX, {errors.errors_5xx:.0f}"
+                    f" 5XX of {errors.invocations:.0f} requests in {ERROR_LOOKBACK.total_seconds() / 60:.0f} min):"
+                    " callers send bad requests, more instances do not fix that",
+                    notes=counts,
+                )
         decision = decide_scale_up(targets, self._step, self._max)
         if not decision.steps:
             if decision.at_ceiling:
                 return Plan(
                     "",
-                    bound=f"endpoint {endpoint} is at its ceiling: {', '.join(decision.at_ceiling)} cannot grow "
+                    bound=f"endpoint {name} is at its ceiling: {', '.join(decision.at_ceiling)} cannot grow "
                     f"(maximum {self._max} instances or the scalable target's MaxCapacity)",
-                    changes={"at_ceiling": list(decision.at_ceiling)},
+                    notes={"at_ceiling": list(decision.at_ceiling)},
                 )
             return Plan(
                 "",
-                skip=f"endpoint {endpoint} is not scalable: {', '.join(decision.not_scalable) or 'no variant'}"
+                bound=f"endpoint {name} is not scalable: {', '.join(decision.not_scalable) or 'no variant'}"
                 " has no instance count (serverless)",
             )
-        summary = "; ".join(f"{s.variant} {s.lever} {s.before} -> {s.after}" for s in decision.steps)
         return Plan(
-            summary,
-            changes={
-                "steps": [s.__dict__ for s in decision.steps],
-                "at_ceiling": list(decision.at_ceiling),
-                "not_scalable": list(decision.not_scalable),
-            },
+            "; ".join(s.describe() for s in decision.steps),
+            changes=decision.steps,
+            notes={"at_ceiling": list(decision.at_ceiling), "not_scalable": list(decision.not_scalable)},
         )
 
-    def execute(self, alarm: AlarmEvent, plan: Plan) -> dict[str, Any]:
-        endpoint = str(alarm.endpoint)
-        steps = [Step(**s) for s in plan.changes["steps"]]
-        calls = self._capacity.apply(endpoint, steps)
-        for step in steps:
-            self._ledger.save_boost(
-                endpoint, step.variant, step.lever, step.before, step.after, alarm.alarm_name, self._clock()
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        assert isinstance(change, ScaleChange)
+        call = self._capacity.apply(endpoint, change)
+        # The boost is remembered the moment its own call succeeded: a retry never boosts twice.
+        aws.persist(
+            lambda: self._ledger.save_boost(
+                endpoint, change.variant, change.lever, change.before, change.after, incident.alarm_name, self._clock()
             )
-        return {"calls": calls}
+        )
+        return {"call": call}
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        assert isinstance(change, ScaleChange)
+        return self._capacity.observe(endpoint, change, described)
 
 
 class ScaleBack:
-    """Remediation for the same alarms returning to OK: after the cool-down, restore the floor.
+    """Gives temporary capacity back once the scale-up alarms have been OK for a while.
 
-    The OK event arrives when the cool-down has only begun, so it records the wait; the
-    scheduled sweep (`due_releases`) delivers the OK transition again once it has passed.
+    Run by the sweep, one variant's change at a time (the endpoint must be InService), never
+    counted against the hourly budget that limits adding capacity. Each given-back variant
+    is one 'acted' decision under a deterministic key, so a retry records it once.
     """
 
     action = "scale-back"
-    states = frozenset({"OK"})
-    cooldown = timedelta(0)
 
     def __init__(self, capacity: Capacity, ledger: Ledger, cloudwatch: Any, wait: timedelta, clock: Clock) -> None:
         self._capacity = capacity
@@ -222,78 +332,76 @@ class ScaleBack:
         self._wait = wait
         self._clock = clock
 
-    def plan(self, alarm: AlarmEvent) -> Plan:
-        endpoint = str(alarm.endpoint)
+    def due(self, endpoint: str, now: datetime) -> tuple[list[dict[str, Any]], str]:
+        """The boosts that may be given back now, or why none may."""
         boosts = self._ledger.boosts(endpoint)
         if not boosts:
-            return Plan("", skip=f"no temporary capacity to give back on {endpoint}")
-        still = self._alarms_in_alarm(endpoint, {n for b in boosts for n in b["alarms"]} - {alarm.alarm_name})
-        if still:
-            return Plan("", skip=f"scale-up alarm(s) still in ALARM: {', '.join(sorted(still))}")
-        due = alarm.state_change_time + self._wait
-        if self._clock() < due:
-            return Plan("", skip=f"cool-down: capacity is given back from {due.isoformat()} (the sweep does it)")
+            return [], f"no temporary capacity on {endpoint}"
+        names = sorted({n for b in boosts for n in b["alarms"]} | {f"{endpoint}-{s}" for s in SCALE_UP_ALARM_SUFFIXES})
+        alarms = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+        firing = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
+        if firing:
+            return [], f"scale-up alarm(s) still in ALARM: {', '.join(firing)}"
+        latest = max((a["StateUpdatedTimestamp"] for a in alarms), default=None)
+        last_boost = max(datetime.fromisoformat(b["boosted_at"]) for b in boosts)
+        quiet_since = max(latest, last_boost) if latest is not None else last_boost
+        if now < quiet_since + self._wait:
+            return [], f"capacity is given back from {(quiet_since + self._wait).isoformat()}"
+        return boosts, ""
+
+    def give_back(self, endpoint: str, boosts: list[dict[str, Any]]) -> tuple[str, str] | None:
+        """Restore one boosted variant's floor (one AWS change); (summary, key) when a change was made."""
         status, variants = self._capacity.endpoint(endpoint)
-        if status != "InService":
-            return Plan("", skip=f"endpoint {endpoint} is {status}, not InService")
         present = {v.name: v for v in variants}
-        steps = []
         for boost in boosts:
             variant = present.get(boost["variant"])
-            if variant is None or variant.lever != boost["lever"]:
-                continue  # the variant or its scaling changed since: leave it to people
-            steps.append(Step(variant.name, variant.lever, variant.floor, int(boost["original"])))
-        summary = "; ".join(f"{s.variant} {s.lever} {s.before} -> {s.after}" for s in steps) or "forget stale boosts"
-        return Plan(summary, changes={"steps": [s.__dict__ for s in steps]})
+            key = f"scale-back#{boost['variant']}#{boost['boosted_at']}"
+            if variant is None or variant.lever != boost["lever"] or variant.floor == int(boost["original"]):
+                # Gone, re-scaled by people, or already given back by a call whose record failed.
+                self._drop(endpoint, boost["variant"])
+                continue
+            if status != "InService":
+                return None
+            change = ScaleChange(variant.name, variant.lever, variant.floor, int(boost["original"]))
+            self._capacity.apply(endpoint, change)
+            self._drop(endpoint, boost["variant"])
+            return change.describe(), key
+        return None
 
-    def execute(self, alarm: AlarmEvent, plan: Plan) -> dict[str, Any]:
-        endpoint = str(alarm.endpoint)
-        steps = [Step(**s) for s in plan.changes["steps"]]
-        calls = self._capacity.apply(endpoint, steps) if steps else []
-        for boost in self._ledger.boosts(endpoint):
-            self._ledger.drop_boost(endpoint, boost["variant"])
-        return {"calls": calls}
+    def _drop(self, endpoint: str, variant: str) -> None:
+        aws.persist(lambda: self._ledger.drop_boost(endpoint, variant))
 
-    def _alarms_in_alarm(self, endpoint: str, others: set[str]) -> set[str]:
-        names = sorted(others | {f"{endpoint}-{suffix}" for suffix in SCALE_UP_ALARM_SUFFIXES})
-        found = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
-        return {a["AlarmName"] for a in found.get("MetricAlarms", []) if a["StateValue"] == "ALARM"} - {""}
-
-    def due_releases(self, endpoints: list[str], now: datetime) -> list[AlarmEvent]:
-        """For the sweep: the OK transitions whose cool-down has passed, on boosted endpoints."""
-        due = []
+    def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str]]:
+        """For each endpoint whose boosts are due, give one variant back: (endpoint, summary, key)."""
+        now = self._clock()
+        given = []
         for endpoint in endpoints:
-            boosts = self._ledger.boosts(endpoint)
+            boosts, why = self.due(endpoint, now)
             if not boosts:
+                logger.debug("no scale-back", endpoint=endpoint, why=why)
                 continue
-            names = sorted({n for b in boosts for n in b["alarms"]})
-            found = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
-            alarms = found.get("MetricAlarms", [])
-            if any(a["StateValue"] != "OK" for a in alarms):
-                continue
-            latest = max(alarms, key=lambda a: a["StateUpdatedTimestamp"], default=None)
-            if latest is None or now < latest["StateUpdatedTimestamp"] + self._wait:
-                continue
-            due.append(_ok_transition(latest, endpoint))
-        logger.debug("scale-back sweep", due=[a.alarm_name for a in due])
-        return due
+            done = self.give_back(endpoint, boosts)
+            if done is not None:
+                given.append((endpoint, *done))
+        return given
 
 
-def _ok_transition(alarm: dict[str, Any], endpoint: str) -> AlarmEvent:
-    """The alarm's current OK state as the transition it was (same id as its SNS delivery)."""
-    arn = alarm["AlarmArn"]
-    _, _, _, region, account, _, _ = arn.split(":", 6)
-    return AlarmEvent(
-        alarm_name=alarm["AlarmName"],
-        alarm_arn=arn,
-        state="OK",
-        previous_state=None,
-        state_change_time=alarm["StateUpdatedTimestamp"],
-        reason=alarm.get("StateReason", ""),
-        account=account,
-        region=region,
-        source="sweep",
-        namespace=alarm.get("Namespace"),
-        metric_name=alarm.get("MetricName"),
-        dimensions={d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])} or {"EndpointName": endpoint},
+def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock) -> list[Outcome]:
+    """The sweep's second job: temporary capacity back, one variant's change at a time."""
+    if loop.current_mode() != "enforce":
+        return []  # nothing was boosted in dry-run; off changes nothing
+    scale_back = ScaleBack(
+        Capacity(aws.sagemaker(), aws.autoscaling()),
+        Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
+        aws.cloudwatch(),
+        timedelta(minutes=settings.scale_back_after_minutes),
+        clock,
     )
+    return [
+        loop.acted(ScaleBack.action, endpoint, summary, key)
+        for endpoint, summary, key in scale_back.sweep(list(settings.monitored_endpoints))
+    ]
+
+
+def _resource_id(endpoint: str, variant: str) -> str:
+    return f"endpoint/{endpoint}/variant/{variant}"

@@ -262,15 +262,3 @@ class ComputeMetrics:
         items = [datum.as_metric_datum(timestamp) for datum in data]
         for start in range(0, len(items), PUT_LIMIT):
             self._cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=items[start : start + PUT_LIMIT])
-
-
-def tagged_endpoints(sagemaker: Any, tag: str) -> list[str]:
-    """InService endpoints carrying the tag "key=value" (one ListTags call per endpoint)."""
-    key, _, value = tag.partition("=")
-    found = []
-    for page in sagemaker.get_paginator("list_endpoints").paginate(StatusEquals="InService"):
-        for endpoint in page.get("Endpoints", []):
-            tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])
-            if any(t["Key"] == key and t["Value"] == value for t in tags):
-                found.append(endpoint["EndpointName"])
-    return found

@@ -6,7 +6,9 @@ Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 |---|---|---|
 | a decision | `ENDPOINT#<endpoint>` | `DECISION#<ISO time>#<id>` |
 | a cool-down lock | `ENDPOINT#<endpoint>` | `COOLDOWN#<action>` |
-| an hourly action budget | `ENDPOINT#<endpoint>` | `BUDGET#<YYYY-MM-DDTHH>` |
+| an hourly action budget (the set of claim holders) | `ENDPOINT#<endpoint>` | `BUDGET#<YYYY-MM-DDTHH>` |
+| an incident (`incidents.py`) | `ENDPOINT#<endpoint>` | `INCIDENT#<opened ISO time>#<id>` |
+| a tell-once mark | `ENDPOINT#<endpoint>` | `MARK#<key>` |
 | an idempotency record (Powertools) | `idempotency#<function>` | `<action>#<hash>` |
 
 A claim takes the cool-down lock and one unit of the hour's budget in one transaction,
@@ -45,10 +47,11 @@ class Claim:
 
 @dataclass(frozen=True)
 class Refused:
-    """Why a claim was not granted."""
+    """Why a claim was not granted, and from when it may be granted."""
 
     gate: Refusal
     reason: str
+    until: datetime | None = None
 
 
 class Ledger:
@@ -59,13 +62,15 @@ class Ledger:
 
     # --- decisions ---------------------------------------------------------------------
 
-    def record(self, outcome: Outcome, request_id: str) -> None:
+    def record(self, outcome: Outcome, request_id: str, key: str | None = None) -> None:
+        """One decision; with `key` (a step's id) a retry writes the same item again, not a second one."""
         at = datetime.fromisoformat(outcome.at)
         self._db.put_item(
             TableName=self._table,
             Item={
                 "pk": {"S": _pk(outcome.endpoint)},
-                "sk": {"S": f"DECISION#{outcome.at}#{uuid.uuid4().hex[:12]}"},
+                "sk": {"S": f"DECISION#{outcome.at}#{key or uuid.uuid4().hex[:12]}"},
+                "incident": {"S": outcome.incident or "-"},
                 "kind": {"S": "decision"},
                 "endpoint": {"S": outcome.endpoint},
                 "action": {"S": outcome.action},
@@ -290,67 +295,94 @@ class Ledger:
     def claim(self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime) -> Claim | Refused:
         """Take the cool-down lock and one unit of this hour's budget, atomically, or say why not."""
         claim = Claim(endpoint, action, uuid.uuid4().hex, _hour(now))
-        epoch = int(now.timestamp())
-        hold = int(max(cooldown, MIN_LOCK).total_seconds())
         try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                "pk": {"S": _pk(endpoint)},
-                                "sk": {"S": f"COOLDOWN#{action}"},
-                                "kind": {"S": "cooldown"},
-                                "holder": {"S": claim.holder},
-                                "claimed_at": {"S": now.isoformat()},
-                                "until": {"N": str(epoch + hold)},
-                                "expiration": {"N": str(epoch + hold + 86400)},
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk) OR #until <= :now",
-                            "ExpressionAttributeNames": {"#until": "until"},
-                            "ExpressionAttributeValues": {":now": {"N": str(epoch)}},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BUDGET#{claim.hour}"}},
-                            "UpdateExpression": "ADD #count :one SET kind = :kind, expiration = :exp",
-                            "ConditionExpression": "attribute_not_exists(#count) OR #count < :cap",
-                            "ExpressionAttributeNames": {"#count": "actions"},
-                            "ExpressionAttributeValues": {
-                                ":one": {"N": "1"},
-                                ":cap": {"N": str(hourly_cap)},
-                                ":kind": {"S": "budget"},
-                                ":exp": {"N": str(epoch + 2 * 86400)},
-                            },
-                        }
-                    },
-                ]
-            )
+            self._db.transact_write_items(TransactItems=self.claim_items(claim, cooldown, hourly_cap, now))
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            refusal = self.check(endpoint, action, hourly_cap, now)
-            if refusal is not None:
-                return refusal
-            # Neither condition fails any more: the competing claim was released meanwhile,
-            # or the transaction conflicted with a concurrent one. Do less: refuse this time.
-            logger.warning("claim cancelled without a standing refusal", reasons=reasons, endpoint=endpoint)
-            return Refused("cooldown", "a concurrent claim for this endpoint and action was in flight")
+            return self.refusal(claim, hourly_cap, now, reasons)
         return claim
 
-    def check(self, endpoint: str, action: str, hourly_cap: int, now: datetime) -> Refused | None:
+    def claim_items(
+        self, claim: Claim, cooldown: timedelta | None, hourly_cap: int | None, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The transaction items of a claim: the cool-down lock and/or a unit of the hour's budget.
+
+        Both conditions let the same holder in again, so a retried step re-takes its own
+        claim instead of being refused by it (and is counted in the budget once).
+        """
+        epoch = int(now.timestamp())
+        items: list[dict[str, Any]] = []
+        if cooldown is not None:
+            hold = int(max(cooldown, MIN_LOCK).total_seconds())
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": {"S": _pk(claim.endpoint)},
+                            "sk": {"S": f"COOLDOWN#{claim.action}"},
+                            "kind": {"S": "cooldown"},
+                            "holder": {"S": claim.holder},
+                            "claimed_at": {"S": now.isoformat()},
+                            "until": {"N": str(epoch + hold)},
+                            "expiration": {"N": str(epoch + hold + 86400)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk) OR #until <= :now OR holder = :holder",
+                        "ExpressionAttributeNames": {"#until": "until"},
+                        "ExpressionAttributeValues": {":now": {"N": str(epoch)}, ":holder": {"S": claim.holder}},
+                    }
+                }
+            )
+        if hourly_cap is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": {"S": _pk(claim.endpoint)}, "sk": {"S": f"BUDGET#{claim.hour}"}},
+                        "UpdateExpression": "ADD #holders :holder SET kind = :kind, expiration = :exp",
+                        "ConditionExpression": (
+                            "attribute_not_exists(#holders) OR size(#holders) < :cap OR contains(#holders, :one)"
+                        ),
+                        "ExpressionAttributeNames": {"#holders": "holders"},
+                        "ExpressionAttributeValues": {
+                            ":holder": {"SS": [claim.holder]},
+                            ":one": {"S": claim.holder},
+                            ":cap": {"N": str(hourly_cap)},
+                            ":kind": {"S": "budget"},
+                            ":exp": {"N": str(epoch + 2 * 86400)},
+                        },
+                    }
+                }
+            )
+        return items
+
+    def refusal(self, claim: Claim, hourly_cap: int | None, now: datetime, reasons: list[str | None]) -> Refused:
+        """Why a claim's transaction was cancelled, said as a refusal."""
+        refusal = self.check(claim.endpoint, claim.action, hourly_cap, now, holder=claim.holder)
+        if refusal is not None:
+            return refusal
+        # Neither condition fails any more: the competing claim was released meanwhile,
+        # or the transaction conflicted with a concurrent one. Do less: refuse this time.
+        logger.warning("claim cancelled without a standing refusal", reasons=reasons, endpoint=claim.endpoint)
+        return Refused("cooldown", "a concurrent claim for this endpoint and action was in flight")
+
+    def check(
+        self, endpoint: str, action: str, hourly_cap: int | None, now: datetime, holder: str = ""
+    ) -> Refused | None:
         """What `claim` would refuse right now, without taking anything (for dry runs)."""
         lock = self._get(endpoint, f"COOLDOWN#{action}")
-        if lock is not None and int(lock["until"]["N"]) > int(now.timestamp()):
+        if lock is not None and int(lock["until"]["N"]) > int(now.timestamp()) and lock["holder"]["S"] != holder:
             until = datetime.fromtimestamp(int(lock["until"]["N"]), tz=now.tzinfo)
-            return Refused("cooldown", f"{action} is cooling down until {until.isoformat()}")
+            return Refused("cooldown", f"{action} is cooling down until {until.isoformat()}", until)
+        if hourly_cap is None:
+            return None
         budget = self._get(endpoint, f"BUDGET#{_hour(now)}")
-        if budget is not None and int(budget.get("actions", {"N": "0"})["N"]) >= hourly_cap:
-            return Refused("budget", f"hourly budget of {hourly_cap} actions for {endpoint} is spent")
+        holders = set(budget.get("holders", {"SS": []})["SS"]) if budget is not None else set()
+        if len(holders) >= hourly_cap and holder not in holders:
+            next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            return Refused("budget", f"hourly budget of {hourly_cap} actions for {endpoint} is spent", next_hour)
         return None
 
     def release(self, claim: Claim) -> None:
@@ -362,18 +394,43 @@ class Ledger:
                 ConditionExpression="holder = :holder",
                 ExpressionAttributeValues={":holder": {"S": claim.holder}},
             )
-            self._db.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": _pk(claim.endpoint)}, "sk": {"S": f"BUDGET#{claim.hour}"}},
-                UpdateExpression="ADD #count :minus",
-                ConditionExpression="#count > :zero",
-                ExpressionAttributeNames={"#count": "actions"},
-                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
-            )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             logger.warning("claim already gone", endpoint=claim.endpoint, action=claim.action)
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": _pk(claim.endpoint)}, "sk": {"S": f"BUDGET#{claim.hour}"}},
+            UpdateExpression="DELETE #holders :holder",
+            ExpressionAttributeNames={"#holders": "holders"},
+            ExpressionAttributeValues={":holder": {"SS": [claim.holder]}},
+        )
+
+    # --- telling once --------------------------------------------------------------------
+
+    def mark(self, endpoint: str, key: str, at: datetime) -> bool:
+        """True the first time `key` is marked: the caller may do what it guards (tell once)."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": _pk(endpoint)},
+                    "sk": {"S": f"MARK#{key}"},
+                    "kind": {"S": "mark"},
+                    "at": {"S": at.isoformat()},
+                    "expiration": {"N": str(int((at + self._retention).timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def unmark(self, endpoint: str, key: str) -> None:
+        """Take a mark back (what it guarded did not happen), so that a retry does it."""
+        self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"MARK#{key}"}})
 
     def _get(self, endpoint: str, sk: str) -> dict[str, Any] | None:
         response = self._db.get_item(

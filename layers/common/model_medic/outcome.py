@@ -14,15 +14,15 @@ from typing import Any, Literal
 
 from model_medic.observability import logger
 
-Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed"]
+Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed", "recovered", "escalated"]
 
 EVENT_SOURCE = "model-medic"
 EVENT_DETAIL_TYPE = "Remediation Outcome"
 
 # Results a person should hear about; skips (mode off, cool-down, state, preconditions)
 # stay in the ledger and on EventBridge so that a flapping alarm does not flood inboxes.
-_ANNOUNCED: frozenset[str] = frozenset({"acted", "dry-run", "bound-reached", "failed"})
-_CRITICAL: frozenset[str] = frozenset({"bound-reached", "failed"})
+_ANNOUNCED: frozenset[str] = frozenset({"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated"})
+_CRITICAL: frozenset[str] = frozenset({"bound-reached", "failed", "escalated"})
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
@@ -44,6 +44,7 @@ class Outcome:
     changes: dict[str, Any] = field(default_factory=dict)
     replayed: bool = False
     critical: bool = False  # the action itself calls for a person (a rollback)
+    incident: str = ""  # the incident this decision belongs to (incidents.py)
 
     @property
     def severity(self) -> Literal["critical", "info"]:
@@ -68,6 +69,8 @@ class Outcome:
             "skipped": "skipped",
             "bound-reached": "stopped at a bound",
             "failed": "FAILED",
+            "recovered": "saw a recovery after",
+            "escalated": "ESCALATES (the remediation did not help)",
         }[self.result]
         lines = [
             f"Model Medic {verb}: {self.action} on endpoint {self.endpoint}.",
@@ -76,6 +79,8 @@ class Outcome:
             f"Alarm: {self.alarm_name} went to {self.state} at {self.transition.rsplit('|', 1)[-1]}",
             f"Mode: {self.mode}",
         ]
+        if self.incident:
+            lines.append(f"Incident: {self.incident}")
         if self.changes:
             lines += ["", "Changes:"] + [f"  {key}: {value}" for key, value in self.changes.items()]
         return "\n".join(lines)
@@ -100,8 +105,8 @@ class Notifier:
     def tell(self, outcome: Outcome) -> None:
         """Publish the outcome; a failure raises so that the invocation is retried."""
         if outcome.announced:
-            self._publish(outcome)
-        self._put_event(outcome)
+            self.publish(outcome)
+        self.put_event(outcome)
 
     def alert(self, subject: str, text: str) -> None:
         """A plain message to the critical topic: a standing problem, not a decision."""
@@ -111,7 +116,8 @@ class Notifier:
         """A plain message to the info topic (the daily summary)."""
         self._sns.publish(TopicArn=self._topics["info"], Subject=_subject(subject), Message=text)
 
-    def _publish(self, outcome: Outcome) -> None:
+    def publish(self, outcome: Outcome) -> None:
+        """The SNS message a person reads (info, or critical by severity)."""
         text = outcome.sentence()
         machine = json.dumps(outcome.as_dict(), default=str)
         subject = f"[{outcome.severity.upper()}] Model Medic {outcome.result}: {outcome.action} {outcome.endpoint}"
@@ -135,10 +141,12 @@ class Notifier:
                 "result": {"DataType": "String", "StringValue": outcome.result},
                 "action": {"DataType": "String", "StringValue": outcome.action},
                 "endpoint": {"DataType": "String", "StringValue": outcome.endpoint},
+                **({"incident": {"DataType": "String", "StringValue": outcome.incident}} if outcome.incident else {}),
             },
         )
 
-    def _put_event(self, outcome: Outcome) -> None:
+    def put_event(self, outcome: Outcome) -> None:
+        """The `Remediation Outcome` event on EventBridge."""
         response = self._events.put_events(
             Entries=[
                 {

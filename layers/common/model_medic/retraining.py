@@ -1,16 +1,22 @@
-"""Start the retraining pipeline when inputs drift: once per transition, never beside a run
-that is still executing, at most once per cool-down per endpoint (the gates)."""
+"""Start the retraining pipeline when inputs drift: once per incident, never beside a run
+that is still executing, at most once per cool-down per endpoint (the gates); verified by
+the pipeline's own outcome (Failed or Stopped escalates, Succeeded recovers)."""
 
 from __future__ import annotations
 
 import hashlib
 import string
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
+from model_medic import aws
 from model_medic.alarms import AlarmEvent
-from model_medic.gates import Plan
+from model_medic.gates import Clock
+from model_medic.incidents import Incident
 from model_medic.ledger import Ledger
+from model_medic.settings import RetrainingSettings
+from model_medic.units import Change, Observation, Plan, RemediationUnit
 
 # Model Monitor names its drift metrics feature_baseline_drift_<feature> (FACTS.md);
 # ComputeDriftFunction publishes FeatureDrift with a Feature dimension.
@@ -60,11 +66,50 @@ def request_token(alarm: AlarmEvent) -> str:
     return hashlib.sha256(alarm.transition_id.encode()).hexdigest()  # 64 characters
 
 
-class StartRetraining:
-    """Remediation for DataDrift in ALARM."""
+@dataclass(frozen=True)
+class RetrainChange(Change):
+    """One start of the retraining pipeline (ClientRequestToken: SageMaker starts it once)."""
 
-    action = "start-retraining"
-    states = frozenset({"ALARM"})
+    kind: ClassVar[str] = "retrain"
+    pipeline: str
+    parameters: tuple[tuple[str, str], ...]
+    token: str
+    display_name: str
+    description: str
+
+    def describe(self) -> str:
+        return f"start pipeline {self.pipeline}"
+
+
+# Pipeline execution states (DescribePipelineExecution).
+_RUNNING = frozenset({"Executing", "Stopping"})
+_FAILED = frozenset({"Failed", "Stopped"})
+
+
+class StartRetraining:
+    """Remediation for DataDrift in ALARM, verified by the pipeline's own outcome."""
+
+    unit = RemediationUnit(
+        name="start-retraining",
+        function="StartRetrainingFunction",
+        states=frozenset({"ALARM"}),
+        requires="exists",
+        alarm_suffixes=("DataDrift",),
+        iam_actions=frozenset(
+            {
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:ListPipelineExecutions",
+                "sagemaker:StartPipelineExecution",
+                "sagemaker:DescribePipelineExecution",
+                "cloudwatch:DescribeAlarms",
+            }
+        ),
+        effect="pipeline-succeeded",
+        verify_minutes_setting=None,
+        settings=RetrainingSettings,
+        changes=(RetrainChange,),
+        max_steps=1,
+    )
 
     def __init__(
         self,
@@ -80,27 +125,59 @@ class StartRetraining:
         self._parameters = parameters
         self.cooldown = cooldown
 
-    def plan(self, alarm: AlarmEvent) -> Plan:
+    @classmethod
+    def from_settings(cls, settings: RetrainingSettings, clock: Clock) -> StartRetraining:
+        return cls(
+            aws.sagemaker(),
+            settings.pipeline_name,
+            settings.pipeline_parameters,
+            timedelta(hours=settings.retrain_cooldown_hours),
+            Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
+        )
+
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         running = self._executing()
         if running:
             return Plan("", skip=f"pipeline {self._pipeline} is already executing: {running[0]}")
         feature = drifted_feature(alarm) or self._measured_feature(alarm)
         parameters = render_parameters(self._parameters, alarm, feature)
         feature = feature or "unnamed feature"
+        change = RetrainChange(
+            pipeline=self._pipeline,
+            parameters=tuple((p["Name"], p["Value"]) for p in parameters),
+            token=request_token(alarm),
+            display_name=f"model-medic-{alarm.state_change_time:%Y%m%d%H%M%S}",
+            description=f"Model Medic: {alarm.alarm_name} at {alarm.state_change_time.isoformat()}",
+        )
         return Plan(
-            f"start pipeline {self._pipeline} for {alarm.endpoint} (drift in {feature})",
-            changes={"pipeline": self._pipeline, "parameters": parameters},
+            f"start pipeline {self._pipeline} for {incident.endpoint} (drift in {feature})",
+            changes=(change,),
+            notes={"feature": feature},
         )
 
-    def execute(self, alarm: AlarmEvent, plan: Plan) -> dict[str, Any]:
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        assert isinstance(change, RetrainChange)
         started = self._sagemaker.start_pipeline_execution(
-            PipelineName=self._pipeline,
-            PipelineExecutionDisplayName=f"model-medic-{alarm.state_change_time:%Y%m%d%H%M%S}",
-            PipelineExecutionDescription=f"Model Medic: {alarm.alarm_name} at {alarm.state_change_time.isoformat()}",
-            PipelineParameters=plan.changes["parameters"],
-            ClientRequestToken=request_token(alarm),
+            PipelineName=change.pipeline,
+            PipelineExecutionDisplayName=change.display_name,
+            PipelineExecutionDescription=change.description,
+            PipelineParameters=[{"Name": name, "Value": value} for name, value in change.parameters],
+            ClientRequestToken=change.token,
         )
         return {"pipeline_execution_arn": started["PipelineExecutionArn"]}
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        arn = result.get("pipeline_execution_arn")
+        if not arn:
+            # Not started, or started and not recorded: starting again with the same token
+            # gives the same execution (FACTS.md), so "not applied" is safe either way.
+            return Observation("not-applied", "no execution recorded")
+        status = self._sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn).get("PipelineExecutionStatus")
+        if status in _RUNNING:
+            return Observation("in-flight", f"pipeline execution {arn} is {status}")
+        if status in _FAILED:
+            return Observation("failed", f"pipeline execution {arn} {status}")
+        return Observation("took", f"pipeline execution {arn} {status}")
 
     def _measured_feature(self, alarm: AlarmEvent) -> str:
         """The alarm on MaxFeatureDrift names no feature: ComputeDrift's latest measurement does."""
@@ -125,3 +202,11 @@ class StartRetraining:
             for s in page.get("PipelineExecutionSummaries", [])
             if s.get("PipelineExecutionStatus") == "Executing"
         ]
+
+
+PIPELINE_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
+
+
+def is_pipeline_status_change(event: Any) -> bool:
+    """EventBridge's pipeline status change: a nudge to look at the retraining incidents now."""
+    return isinstance(event, dict) and event.get("detail-type") == PIPELINE_STATUS_CHANGE

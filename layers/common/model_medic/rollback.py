@@ -5,27 +5,97 @@ endpoint goes back to the config that served it InService before the current one
 deployment history in the ledger knows it (recorded from "SageMaker Endpoint State
 Change" events and whenever this function sees the endpoint). No known target: nothing
 changes and a person is called.
+
+The config rollback keeps the instance counts (`RetainAllVariantProperties`, FACTS.md), is
+checked in `plan` (the target config exists; no auto-scaled variant would lose its target
+or change instance type), and is done only when the endpoint is InService on the target
+config; a blue/green deployment that failed and rolled back on its own is a failed
+rollback. Model packages are resolved to ARNs in `plan` and rejected only after the
+rollback is confirmed (each a change of its own, after the rollback's).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
 
+from botocore.exceptions import ClientError
+
+from model_medic import aws
 from model_medic.alarms import AlarmEvent
-from model_medic.gates import Clock, Plan
+from model_medic.capacity import Capacity
+from model_medic.gates import Clock
+from model_medic.incidents import Incident
 from model_medic.ledger import Ledger
+from model_medic.observability import logger
+from model_medic.settings import RollbackSettings
+from model_medic.units import Change, Observation, Plan, RemediationUnit
+
+# Endpoint states in which a deployment is still under way.
+_IN_FLIGHT = frozenset({"Updating", "SystemUpdating", "RollingBack", "Creating"})
+
+
+@dataclass(frozen=True)
+class RollbackChange(Change):
+    """The canary's weight to 0, or the endpoint back on its previous config."""
+
+    kind: ClassVar[str] = "rollback"
+    mode: Literal["canary", "config"]
+    variant: str = ""
+    from_config: str = ""
+    to_config: str = ""
+
+    def describe(self) -> str:
+        if self.mode == "canary":
+            return f"canary {self.variant} weight -> 0"
+        return f"endpoint config {self.from_config} -> {self.to_config}"
+
+
+@dataclass(frozen=True)
+class RejectPackage(Change):
+    """Mark the rolled-back model package Rejected (after the rollback is confirmed)."""
+
+    kind: ClassVar[str] = "reject-package"
+    arn: str
+
+    def describe(self) -> str:
+        return f"model package {self.arn} -> Rejected"
 
 
 class RollbackModel:
     """Remediation for ModelAccuracyDrop (and any alarm an operator routes here) in ALARM."""
 
-    action = "rollback"
-    states = frozenset({"ALARM"})
+    unit = RemediationUnit(
+        name="rollback",
+        function="RollbackModelFunction",
+        states=frozenset({"ALARM"}),
+        requires="InService",
+        alarm_suffixes=("ModelAccuracyDrop",),
+        iam_actions=frozenset(
+            {
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DescribeModel",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "sagemaker:UpdateModelPackage",
+                "application-autoscaling:DescribeScalableTargets",
+                "cloudwatch:DescribeAlarms",
+            }
+        ),
+        effect="alarm-ok",
+        verify_minutes_setting="rollback_verify_minutes",
+        settings=RollbackSettings,
+        changes=(RollbackChange, RejectPackage),
+        max_steps=1,
+    )
 
     def __init__(
         self,
         sagemaker: Any,
+        capacity: Capacity,
         ledger: Ledger,
         canary_variant: str,
         reject_model_packages: bool,
@@ -33,81 +103,144 @@ class RollbackModel:
         clock: Clock,
     ) -> None:
         self._sagemaker = sagemaker
+        self._capacity = capacity
         self._ledger = ledger
         self._canary = canary_variant
         self._reject = reject_model_packages
         self.cooldown = cooldown
         self._clock = clock
 
-    def plan(self, alarm: AlarmEvent) -> Plan:
-        endpoint = str(alarm.endpoint)
-        described = self._sagemaker.describe_endpoint(EndpointName=endpoint)
-        status, current = described["EndpointStatus"], described["EndpointConfigName"]
-        if status != "InService":
-            return Plan("", skip=f"endpoint {endpoint} is {status}, not InService")
-        self._ledger.observe_config(endpoint, current, self._clock())
-        weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in described["ProductionVariants"]}
-        canary_weight = weights.get(self._canary, 0.0)
-        others = sum(w for name, w in weights.items() if name != self._canary)
-        if canary_weight > 0 and others > 0:
-            return Plan(
-                f"canary {self._canary} weight {canary_weight:g} -> 0",
-                changes={
-                    "kind": "canary",
-                    "variant": self._canary,
-                    "from_weight": canary_weight,
-                    "reject": self._packages(current, only_variant=self._canary),
-                },
-            )
-        previous = self._ledger.previous_config(endpoint, current)
-        if previous is None:
-            return Plan(
-                "",
-                bound=f"no known rollback target for {endpoint}: no canary takes traffic and no endpoint "
-                f"config other than {current} is in the deployment history",
-            )
-        return Plan(
-            f"endpoint config {current} -> {previous}",
-            changes={"kind": "config", "from": current, "to": previous, "reject": self._packages(current)},
+    @classmethod
+    def from_settings(cls, settings: RollbackSettings, clock: Clock) -> RollbackModel:
+        return cls(
+            aws.sagemaker(),
+            Capacity(aws.sagemaker(), aws.autoscaling()),
+            Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
+            settings.canary_variant,
+            settings.reject_model_packages,
+            timedelta(minutes=settings.rollback_cooldown_minutes),
+            clock,
         )
 
-    def execute(self, alarm: AlarmEvent, plan: Plan) -> dict[str, Any]:
-        endpoint = str(alarm.endpoint)
-        changes = plan.changes
-        calls = []
-        if changes["kind"] == "canary":
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        name = incident.endpoint
+        current = str(endpoint["EndpointConfigName"])
+        self._ledger.observe_config(name, current, self._clock())
+        weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
+        canary_weight = weights.get(self._canary, 0.0)
+        others = sum(w for variant, w in weights.items() if variant != self._canary)
+        if canary_weight > 0 and others > 0:
+            rollback = RollbackChange("canary", variant=self._canary)
+            packages = self._packages(current, only_variant=self._canary)
+        else:
+            previous = self._ledger.previous_config(name, current)
+            if previous is None:
+                return Plan(
+                    "",
+                    bound=f"no known rollback target for {name}: no canary takes traffic and no endpoint "
+                    f"config other than {current} is in the deployment history",
+                )
+            problem = self._incompatible(name, current, previous, endpoint)
+            if problem is not None:
+                return Plan("", bound=problem)
+            rollback = RollbackChange("config", from_config=current, to_config=previous)
+            packages = self._packages(current)
+        changes = (rollback, *(RejectPackage(arn) for arn in packages))
+        return Plan("; ".join(c.describe() for c in changes), changes=changes, critical=True)
+
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        if isinstance(change, RejectPackage):
+            self._sagemaker.update_model_package(
+                ModelPackageArn=change.arn,
+                ModelApprovalStatus="Rejected",
+                ApprovalDescription=f"Model Medic rolled back {endpoint}: {incident.alarm_name}",
+            )
+            return {"call": "UpdateModelPackage"}
+        assert isinstance(change, RollbackChange)
+        if change.mode == "canary":
             self._sagemaker.update_endpoint_weights_and_capacities(
                 EndpointName=endpoint,
-                DesiredWeightsAndCapacities=[{"VariantName": changes["variant"], "DesiredWeight": 0.0}],
+                DesiredWeightsAndCapacities=[{"VariantName": change.variant, "DesiredWeight": 0.0}],
             )
-            calls.append("UpdateEndpointWeightsAndCapacities")
-        else:
-            # A blue/green deployment of the known-good config, with its own counts and weights.
-            self._sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=changes["to"])
-            self._ledger.reject_config(endpoint, changes["from"], self._clock())
-            calls.append("UpdateEndpoint")
-        for package in changes["reject"]:
-            self._sagemaker.update_model_package(
-                ModelPackageArn=package,
-                ModelApprovalStatus="Rejected",
-                ApprovalDescription=f"Model Medic rolled back {endpoint}: {alarm.alarm_name}",
+            return {"call": "UpdateEndpointWeightsAndCapacities"}
+        # Blue/green to the known-good config; counts and weights stay as they are now.
+        self._sagemaker.update_endpoint(
+            EndpointName=endpoint, EndpointConfigName=change.to_config, RetainAllVariantProperties=True
+        )
+        aws.persist(lambda: self._ledger.reject_config(endpoint, change.from_config, self._clock()))
+        return {"call": "UpdateEndpoint"}
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        status = str(described.get("EndpointStatus"))
+        if isinstance(change, RejectPackage):
+            approval = self._sagemaker.describe_model_package(ModelPackageName=change.arn).get("ModelApprovalStatus")
+            if approval == "Rejected":
+                return Observation("took", "model package is Rejected")
+            return Observation("not-applied", f"model package is {approval}")
+        assert isinstance(change, RollbackChange)
+        if change.mode == "canary":
+            variant: dict[str, Any] = next(
+                (v for v in described.get("ProductionVariants", []) if v["VariantName"] == change.variant), {}
             )
-            calls.append("UpdateModelPackage")
-        return {"calls": calls}
+            current, desired = variant.get("CurrentWeight"), variant.get("DesiredWeight")
+            if status == "InService" and current is not None and float(current) == 0.0:
+                return Observation("took", f"canary {change.variant} takes no traffic")
+            if (desired is not None and float(desired) == 0.0) or status in _IN_FLIGHT:
+                return Observation("in-flight", f"endpoint {status}")
+            return Observation("not-applied", f"canary {change.variant} weight {current}")
+        config = described.get("EndpointConfigName")
+        pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+        if status == "InService" and config == change.to_config:
+            return Observation("took", f"InService on {config}")
+        if status in _IN_FLIGHT or pending == change.to_config:
+            return Observation("in-flight", f"endpoint {status}, deploying {change.to_config}")
+        if status == "InService" and result:
+            reason = described.get("FailureReason") or "no reason given"
+            return Observation("failed", f"the deployment rolled back on its own; InService on {config} ({reason})")
+        if status != "InService":
+            return Observation("failed", f"endpoint is {status}: {described.get('FailureReason', '')}")
+        return Observation("not-applied", f"InService on {config}")
+
+    def _incompatible(self, endpoint: str, current: str, target: str, described: dict[str, Any]) -> str | None:
+        """Why the target config cannot be deployed as it is (UpdateEndpoint would fail), or None."""
+        try:
+            wanted = self._sagemaker.describe_endpoint_config(EndpointConfigName=target)["ProductionVariants"]
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            return f"rollback target {target} cannot be read: {aws.error_code(error)}"
+        targets = self._capacity.targets(endpoint, [v["VariantName"] for v in described["ProductionVariants"]])
+        if not targets:
+            return None
+        now = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
+        types = {v["VariantName"]: v.get("InstanceType") for v in now}
+        wanted_types = {v["VariantName"]: v.get("InstanceType") for v in wanted}
+        for variant in targets:
+            if variant not in wanted_types:
+                return f"rollback target {target} removes auto-scaled variant {variant}: deregister its scaling first"
+            if wanted_types[variant] != types.get(variant):
+                return (
+                    f"rollback target {target} changes the instance type of auto-scaled variant {variant} "
+                    f"({types.get(variant)} -> {wanted_types[variant]}): deregister its scaling first"
+                )
+        return None
 
     def _packages(self, config: str, only_variant: str | None = None) -> list[str]:
-        """Model packages behind the config's models (all, or one variant's), when asked to reject."""
+        """The ARNs of the model packages behind the config's models (all, or one variant's)."""
         if not self._reject:
             return []
         variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
-        packages = []
+        names = []
         for variant in variants:
             if only_variant is not None and variant["VariantName"] != only_variant:
                 continue
             model = self._sagemaker.describe_model(ModelName=variant["ModelName"])
             containers = [model.get("PrimaryContainer", {}), *model.get("Containers", [])]
-            packages += [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
-        return sorted(set(packages))
+            names += [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
+        # A container may name a package by its versioned name (group/3): UpdateModelPackage needs the ARN.
+        return sorted(
+            {self._sagemaker.describe_model_package(ModelPackageName=n)["ModelPackageArn"] for n in set(names)}
+        )
 
 
 ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
@@ -117,6 +250,21 @@ _IN_SERVICE = frozenset({"IN_SERVICE", "InService"})
 
 def is_endpoint_state_change(event: Any) -> bool:
     return isinstance(event, dict) and event.get("detail-type") == ENDPOINT_STATE_CHANGE
+
+
+def record_deployment(ledger: Ledger, event: Any, now: datetime) -> dict[str, Any] | None:
+    """A "SageMaker Endpoint State Change" keeps the deployment history; None for other events."""
+    if not is_endpoint_state_change(event):
+        return None
+    try:
+        seen = in_service_deployment(event)
+    except ValueError as error:
+        logger.warning("endpoint state change rejected", error=str(error))
+        return {"recorded": None, "rejected": [str(error)]}
+    if seen is not None:
+        ledger.observe_config(*seen, now)
+        logger.info("deployment recorded", endpoint=seen[0], config=seen[1])
+    return {"recorded": seen and {"endpoint": seen[0], "config": seen[1]}, "rejected": []}
 
 
 def in_service_deployment(event: dict[str, Any]) -> tuple[str, str] | None:

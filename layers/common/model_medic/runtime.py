@@ -1,12 +1,12 @@
-"""Composition for handlers: builds the gates from settings and the cached clients, and
-runs every alarm of an event through them.
+"""Composition for handlers: builds the control loop (or, for the canary, the gates) from
+settings and the cached clients, and runs every alarm of an event - or a sweep - through it.
 
-Handlers stay thin adapters: parse, pick a remediation, `run_alarms`, return a dict.
+Handlers stay thin adapters: `handle(UnitClass, event, context)`, return a dict.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,10 +14,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from model_medic import aws
 from model_medic.alarms import AlarmEvent, AlarmParseError, parse_alarms
 from model_medic.gates import Clock, GateRejection, ModeSwitch, Remediation, SafetyGates, utc_now
+from model_medic.incidents import Incidents
 from model_medic.ledger import Ledger
+from model_medic.loop import ControlLoop
 from model_medic.observability import logger, metrics
-from model_medic.outcome import Notifier
-from model_medic.settings import Settings
+from model_medic.outcome import Notifier, Outcome
+from model_medic.scope import Scope
+from model_medic.settings import ActionSettings, Settings, load_settings
+from model_medic.units import Action
 
 
 def ledger(settings: Settings) -> Ledger:
@@ -30,13 +34,17 @@ def notifier(settings: Settings) -> Notifier:
     )
 
 
-def gates(settings: Settings, context: LambdaContext | None, clock: Clock = utc_now) -> SafetyGates:
+def mode_switch(settings: ActionSettings) -> ModeSwitch:
+    return ModeSwitch(
+        aws.ssm_parameters(), settings.mode_parameter_name, settings.automation_mode, settings.mode_cache_seconds
+    )
+
+
+def gates(settings: ActionSettings, context: LambdaContext | None, clock: Clock = utc_now) -> SafetyGates:
     return SafetyGates(
         ledger=ledger(settings),
         notifier=notifier(settings),
-        mode=ModeSwitch(
-            aws.ssm_parameters(), settings.mode_parameter_name, settings.automation_mode, settings.mode_cache_seconds
-        ),
+        mode=mode_switch(settings),
         idempotency=DynamoDBPersistenceLayer(
             table_name=settings.ledger_table, key_attr="pk", sort_key_attr="sk", boto3_client=aws.dynamodb()
         ),
@@ -50,7 +58,7 @@ def gates(settings: Settings, context: LambdaContext | None, clock: Clock = utc_
 def run_alarms(
     event: Any,
     context: LambdaContext | None,
-    settings: Settings,
+    settings: ActionSettings,
     remediation_for: Callable[[AlarmEvent], Remediation],
     clock: Clock = utc_now,
 ) -> dict[str, Any]:
@@ -74,14 +82,93 @@ def run_alarms(
     return {"outcomes": outcomes, "rejected": rejected}
 
 
+class Unit(Protocol):
+    """A remediation class: its declaration and how to build it from its settings."""
+
+    unit: Any
+
+    @classmethod
+    def from_settings(cls, settings: Any, clock: Clock) -> Action: ...
+
+
+# What a handler may add to its sweep (ScaleUp: give capacity back) or to its events (a
+# SageMaker or pipeline state change): called with the loop, the settings and the clock.
+Extra = Callable[[ControlLoop, Any, Clock], list[Outcome]]
+
+
+def control_loop(action: Action, settings: ActionSettings, context: LambdaContext | None, clock: Clock) -> ControlLoop:
+    window = getattr(settings, action.unit.verify_minutes_setting or "", None)
+    return ControlLoop(
+        action=action,
+        verify_window=timedelta(minutes=int(window or 0)),
+        ledger=ledger(settings),
+        incidents=Incidents(aws.dynamodb(), settings.ledger_table, timedelta(days=settings.ledger_retention_days)),
+        notifier=notifier(settings),
+        mode=mode_switch(settings),
+        scope=Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag),
+        sagemaker=aws.sagemaker(),
+        cloudwatch=aws.cloudwatch(),
+        actions_per_hour=settings.actions_per_hour,
+        clock=clock,
+        request_id=getattr(context, "aws_request_id", ""),
+    )
+
+
+def handle(
+    remediation: type[Unit],
+    event: Any,
+    context: LambdaContext | None,
+    sweep_extra: Extra | None = None,
+    on_event: Callable[[Any], dict[str, Any] | None] | None = None,
+    sweeps_on: Callable[[Any], bool] | None = None,
+) -> dict[str, Any]:
+    """An action function: alarm deliveries open, close and evaluate incidents; a Scheduled
+    Event sweeps them (level-triggered). Bad input is rejected, never retried; a transient
+    AWS failure propagates, so Lambda retries and finally parks the event in the DLQ."""
+    settings = load_settings(remediation.unit.settings)
+    if on_event is not None:
+        handled = on_event(event)
+        if handled is not None:
+            return handled
+    try:
+        scheduled = scheduled_time(event)
+    except AlarmParseError as error:
+        return _rejected(str(error))
+    clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
+    loop = control_loop(remediation.from_settings(settings, clock), settings, context, clock)
+    if scheduled is not None or (sweeps_on is not None and sweeps_on(event)):
+        endpoints = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag).endpoints()
+        outcomes = loop.sweep(endpoints)
+        if sweep_extra is not None:
+            outcomes += sweep_extra(loop, settings, clock)
+        return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
+    try:
+        alarms = parse_alarms(event)
+    except AlarmParseError as error:
+        return _rejected(str(error))
+    decided: list[dict[str, Any]] = []
+    refused: list[str] = []
+    for alarm in alarms:
+        try:
+            decided.append(loop.on_alarm(alarm).as_dict())
+        except GateRejection as error:
+            refused.append(str(error))
+            logger.warning("alarm rejected", alarm=alarm.alarm_name, error=str(error))
+    return {"outcomes": decided, "rejected": refused}
+
+
 def scheduled_time(event: Any) -> datetime | None:
     """The scheduled time of an EventBridge "Scheduled Event", or None for any other event."""
     if not isinstance(event, dict) or event.get("detail-type") != "Scheduled Event":
         return None
+    value = event.get("time")
     try:
-        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).astimezone(UTC)
-    except (KeyError, ValueError):
-        raise AlarmParseError(f"scheduled event without a valid 'time': {event.get('time')!r}") from None
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise AlarmParseError(f"scheduled event without a valid 'time': {value!r}") from None
+    if not isinstance(value, str) or parsed.tzinfo is None:
+        raise AlarmParseError(f"scheduled event 'time' must be an ISO 8601 time with a zone: {value!r}")
+    return parsed.astimezone(UTC)
 
 
 def scheduled_evaluation(event: dict[str, Any], endpoint: str, variant: str | None = None) -> AlarmEvent:

@@ -28,7 +28,7 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseModel):
-    """What every function needs: where the ledger and topics are, and the automation mode."""
+    """What every function needs: where the ledger and topics are, which endpoints are named."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
@@ -37,11 +37,18 @@ class Settings(BaseModel):
     critical_topic_arn: str = Field(alias="CRITICAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME", min_length=1)
     monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS", min_length=1)
+    ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
+
+
+class ActionSettings(Settings):
+    """What every action function needs beyond that: the mode, the budget, the scope."""
+
     automation_mode: Mode = Field(alias="AUTOMATION_MODE")
     mode_parameter_name: str = Field(alias="MODE_PARAMETER_NAME", pattern=r"^/")
     mode_cache_seconds: int = Field(30, alias="MODE_CACHE_SECONDS", ge=0, le=300)
     actions_per_hour: int = Field(alias="ACTIONS_PER_HOUR", ge=1, le=100)
-    ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
+    # "key=value": InService endpoints with this tag are in scope too; empty: only the named.
+    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
@@ -59,16 +66,18 @@ def load_settings[SettingsT: BaseModel](model: type[SettingsT]) -> SettingsT:
         raise ConfigurationError(f"invalid configuration for {model.__name__}: {problems}") from None
 
 
-class ScaleUpSettings(Settings):
+class ScaleUpSettings(ActionSettings):
     """ScaleUpFunction: how much capacity a boost adds, up to where, and when it is given back."""
 
     max_instance_count: int = Field(alias="MAX_INSTANCE_COUNT", ge=1, le=1000)
     scale_step: int = Field(alias="SCALE_STEP", ge=1, le=100)
     scale_up_cooldown_minutes: int = Field(alias="SCALE_UP_COOLDOWN_MINUTES", ge=0, le=1440)
     scale_back_after_minutes: int = Field(alias="SCALE_BACK_AFTER_MINUTES", ge=0, le=1440)
+    # How long the alarm may stay in ALARM once the last step's capacity is InService.
+    scale_up_verify_minutes: int = Field(15, alias="SCALE_UP_VERIFY_MINUTES", ge=1, le=1440)
 
 
-class RetrainingSettings(Settings):
+class RetrainingSettings(ActionSettings):
     """StartRetrainingFunction: which pipeline, with which parameters, how often at most."""
 
     pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
@@ -77,12 +86,14 @@ class RetrainingSettings(Settings):
     retrain_cooldown_hours: int = Field(alias="RETRAIN_COOLDOWN_HOURS", ge=0, le=24 * 30)
 
 
-class RollbackSettings(Settings):
+class RollbackSettings(ActionSettings):
     """RollbackModelFunction: which variant is the canary, whether to reject model packages."""
 
     canary_variant: str = Field(alias="CANARY_VARIANT", min_length=1, max_length=63)
     reject_model_packages: bool = Field(alias="REJECT_MODEL_PACKAGES")
     rollback_cooldown_minutes: int = Field(alias="ROLLBACK_COOLDOWN_MINUTES", ge=0, le=1440)
+    # Accuracy is measured hourly: give the rolled-back model a few hours to show it.
+    rollback_verify_minutes: int = Field(180, alias="ROLLBACK_VERIFY_MINUTES", ge=1, le=7 * 1440)
 
 
 class ComputeMetricsSettings(Settings):
@@ -101,7 +112,7 @@ def _ascending_steps(value: object) -> object:
     return value
 
 
-class CanarySettings(Settings):
+class CanarySettings(ActionSettings):
     """PromoteCanaryFunction: the variants, the steps and the evidence a canary must show."""
 
     primary_variant: str = Field(alias="PRIMARY_VARIANT", min_length=1)

@@ -1,0 +1,196 @@
+"""Incidents (DESIGN.md §4a): what the control loop knows about one alarm episode.
+
+An incident opens when an alarm that a remediation handles goes to ALARM for an endpoint
+and closes when the alarm returns to OK. It keeps the alarm, the endpoint, when it opened
+and closed, its state, every action with its result (the timeline the daily report
+draws), and the change in flight, if any (`pending`: the intent recorded before the AWS
+call, so that a retry finishes the change instead of repeating it).
+
+States: acting (deciding and making changes), waiting (a change is in flight in AWS),
+verifying (the change is InService; the loop waits for the alarm to clear), recovered,
+escalated (a person was told it did not help; the action is not repeated), closed.
+
+Ledger item: pk `ENDPOINT#<endpoint>`, sk `INCIDENT#<opened ISO time>#<id>`. Every write
+is conditional on the version read (optimistic locking), so that of two concurrent
+evaluations exactly one moves the incident on; the step's claim (cool-down and budget)
+is written in the same transaction as the intent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
+OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
+
+
+class Conflict(Exception):  # a control-flow signal
+    """Another evaluation moved the incident on first; this one stops."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    endpoint: str
+    action: str
+    alarm_name: str
+    alarm_arn: str
+    opened_at: str
+    opened_reason: str = ""
+    metric: str = ""  # the alarm's metric name, where it has one
+    state: IncidentState = "acting"
+    steps: int = 0  # steps taken (each: one or more single changes)
+    pending: dict[str, Any] | None = None  # the step in flight: changes, done, called, at
+    timeline: tuple[dict[str, str], ...] = ()
+    verify_until: str | None = None
+    last_note: str = ""  # the last skip recorded, so a sweep does not repeat it every tick
+    closed_at: str | None = None
+    recovered_seconds: float | None = None
+    version: int = 0
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256(f"{self.alarm_arn}|{self.opened_at}".encode()).hexdigest()[:16]
+        return f"{self.opened_at}#{digest}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+    def step_id(self, step: int | None = None) -> str:
+        return f"{self.id}#step-{self.steps + 1 if step is None else step}"
+
+    def at(self, what: str, when: datetime, detail: str = "") -> Incident:
+        """The incident with one more timeline entry."""
+        return replace(self, timeline=(*self.timeline, {"at": when.isoformat(), "what": what, "detail": detail}))
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["id"] = self.id
+        data["timeline"] = list(self.timeline)
+        return data
+
+
+def opened(
+    endpoint: str, action: str, alarm_name: str, alarm_arn: str, at: datetime, reason: str, metric: str | None
+) -> Incident:
+    return Incident(endpoint, action, alarm_name, alarm_arn, at.isoformat(), reason, metric or "").at(
+        "detected", at, reason
+    )
+
+
+class Incidents:
+    """Incidents in the ledger table."""
+
+    def __init__(self, client: Any, table: str, retention: timedelta) -> None:
+        self._db = client
+        self._table = table
+        self._retention = retention
+
+    def open(self, incident: Incident) -> Incident:
+        """Store a new incident; the same transition opened twice gives the stored one."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=self._item(replace(incident, version=1)),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return replace(incident, version=1)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        stored = self.get(incident.endpoint, incident.id)
+        assert stored is not None
+        return stored
+
+    def get(self, endpoint: str, incident_id: str) -> Incident | None:
+        item = self._db.get_item(TableName=self._table, Key=_key(endpoint, incident_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return None if item is None else _decode(item)
+
+    def of(self, endpoint: str, since: datetime | None = None, open_only: bool = False) -> list[Incident]:
+        """The endpoint's incidents (opened since `since`), oldest first."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :incident)",
+            "ExpressionAttributeValues": {":pk": {"S": f"ENDPOINT#{endpoint}"}, ":incident": {"S": "INCIDENT#"}},
+            "ConsistentRead": True,
+        }
+        if since is not None:
+            kwargs["KeyConditionExpression"] = "pk = :pk AND sk >= :since"
+            kwargs["ExpressionAttributeValues"] = {
+                ":pk": {"S": f"ENDPOINT#{endpoint}"},
+                ":since": {"S": f"INCIDENT#{since.isoformat()}"},
+            }
+        if open_only:
+            kwargs["FilterExpression"] = "attribute_not_exists(closed_at)"
+        found = []
+        while True:
+            page = self._db.query(**kwargs)
+            found += [_decode(item) for item in page.get("Items", []) if item["sk"]["S"].startswith("INCIDENT#")]
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save(self, incident: Incident, also: list[dict[str, Any]] | None = None) -> Incident:
+        """Write the incident if nobody else did since it was read; `also`: items of the same transaction."""
+        saved = replace(incident, version=incident.version + 1)
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._item(saved),
+                "ConditionExpression": "#version = :read",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":read": {"N": str(incident.version)}},
+            }
+        }
+        try:
+            if also:
+                self._db.transact_write_items(TransactItems=[put, *also])
+            else:
+                self._db.put_item(**put["Put"])
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                raise Conflict(incident.id) from None
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise Conflict(incident.id) from None
+            raise
+        return saved
+
+    def _item(self, incident: Incident) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **_key(incident.endpoint, incident.id),
+            "kind": {"S": "incident"},
+            "id": {"S": incident.id},
+            "body": {"S": json.dumps(incident.as_dict(), default=str, sort_keys=True)},
+            "state": {"S": incident.state},
+            "action": {"S": incident.action},
+            "alarm_name": {"S": incident.alarm_name},
+            "version": {"N": str(incident.version)},
+        }
+        if incident.closed_at is not None:
+            item["closed_at"] = {"S": incident.closed_at}
+            closed = datetime.fromisoformat(incident.closed_at)
+            item["expiration"] = {"N": str(int((closed + self._retention).timestamp()))}
+        return item
+
+
+def _key(endpoint: str, incident_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"ENDPOINT#{endpoint}"}, "sk": {"S": f"INCIDENT#{incident_id}"}}
+
+
+def _decode(item: dict[str, Any]) -> Incident:
+    body = json.loads(item["body"]["S"])
+    body.pop("id", None)
+    body["timeline"] = tuple(body.get("timeline", ()))
+    body["version"] = int(item["version"]["N"])
+    return Incident(**body)

@@ -1,0 +1,661 @@
+"""The control loop (DESIGN.md §4a): every remediation runs as a loop over an incident.
+
+Where each stage lives:
+
+* detect - `on_alarm`: an ALARM transition opens the incident (the same transition twice
+  gives the same incident), OK closes it (recovered, with the time to recover);
+* level-triggered evaluation - `sweep`: every open incident and every alarm of the stack
+  in ALARM is evaluated again from the alarm's current state (`DescribeAlarms`), because
+  CloudWatch runs actions only on transitions (FACTS.md);
+* gates - `_evaluate`: state, scope, mode, the endpoint status the unit requires, the
+  unit's read-only `plan` (preconditions, bounds), then cool-down and hourly budget taken
+  in one transaction with the step's intent (`ledger.claim_items` + `Incidents.save`);
+* act - `_advance`: one single AWS change at a time; before calling, AWS is read back (a
+  retry whose first call went through finds it done and does not repeat it); after the
+  call the incident records it at once; then the loop waits for `InService` and reads
+  back that the change took before the next change;
+* verify - the unit's declared effect within its window: the alarm back to OK (recovered,
+  info message with the time to recover), or, when the window passes without it and the
+  unit can do no more, escalated once (critical: what was tried, what the metric did);
+* tell - one 'acted' decision per step (a deterministic ledger key) and one message of
+  each kind, guarded by tell-once marks; refusals and waits are recorded when they
+  change, critical ones once per incident and cause.
+
+Errors: AWS's permanent answers (validation, access denied, not found) end the step as a
+recorded skip with one critical notice and are not retried; transient ones raise, so
+Lambda retries the event (and the retry finishes the step from its intent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from model_medic import aws
+from model_medic.alarms import AlarmEvent
+from model_medic.gates import Clock, GateRejection, ModeSwitch
+from model_medic.incidents import Conflict, Incident, Incidents, opened
+from model_medic.ledger import Claim, Ledger, Refused
+from model_medic.observability import logger, metrics
+from model_medic.outcome import Notifier, Outcome, Result
+from model_medic.scope import Scope
+from model_medic.units import Action, Change, Plan, change_from_dict
+
+# After this many conflicting evaluations in a row, leave the incident to the other one.
+_CONFLICT_RETRIES = 3
+
+
+class ControlLoop:
+    """Runs one remediation unit's incidents."""
+
+    def __init__(
+        self,
+        *,
+        action: Action,
+        verify_window: timedelta,
+        ledger: Ledger,
+        incidents: Incidents,
+        notifier: Notifier,
+        mode: ModeSwitch,
+        scope: Scope,
+        sagemaker: Any,
+        cloudwatch: Any,
+        actions_per_hour: int,
+        clock: Clock,
+        request_id: str = "",
+    ) -> None:
+        self._action = action
+        self._unit = action.unit
+        self._window = verify_window
+        self._ledger = ledger
+        self._incidents = incidents
+        self._notifier = notifier
+        self._mode = mode
+        self._scope = scope
+        self._sagemaker = sagemaker
+        self._cloudwatch = cloudwatch
+        self._cap = actions_per_hour
+        self._clock = clock
+        self._request_id = request_id
+
+    # --- entry points ------------------------------------------------------------------
+
+    def on_alarm(self, alarm: AlarmEvent) -> Outcome:
+        """A delivered transition: open or close the incident, then evaluate it."""
+        if not alarm.endpoint:
+            metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
+            raise GateRejection(
+                f"alarm {alarm.alarm_name!r} has no EndpointName or Endpoint dimension"
+                + (" (composite alarm)" if alarm.composite else "")
+            )
+        endpoint = alarm.endpoint
+        base = self._base(endpoint, alarm.alarm_name, alarm.alarm_arn, alarm.transition_id, alarm.state)
+        if alarm.state not in self._unit.states and alarm.state != "OK":
+            return self._decided(replace(base, gate="state", reason=f"{self._unit.name} does not act on {alarm.state}"))
+        in_scope, why = self._scope.contains(endpoint)
+        if not in_scope:
+            return self._decided(replace(base, gate="scope", reason=why))
+        if alarm.state == "OK":
+            return self._alarm_cleared(endpoint, alarm.alarm_name, alarm.state_change_time, base)
+        stale = self._stale(endpoint, alarm)
+        if stale is not None:
+            return self._decided(replace(base, gate="stale", reason=stale, replayed=True), record=False)
+        for other in self._incidents.of(endpoint, open_only=True):
+            if other.alarm_name == alarm.alarm_name and other.opened_at != alarm.state_change_time.isoformat():
+                self._close(other, alarm.state_change_time, "superseded: a newer ALARM transition (its OK was lost)")
+        incident = self._incidents.open(
+            opened(
+                endpoint,
+                self._unit.name,
+                alarm.alarm_name,
+                alarm.alarm_arn,
+                alarm.state_change_time,
+                alarm.reason,
+                alarm.metric_name,
+            )
+        )
+        return self._evaluate(incident, alarm.reason)
+
+    def sweep(self, endpoints: list[str]) -> list[Outcome]:
+        """Level-triggered: every open incident and every stack alarm in ALARM, evaluated again."""
+        open_incidents = {
+            e: [i for i in self._incidents.of(e, open_only=True) if i.action == self._unit.name] for e in endpoints
+        }
+        names = sorted(
+            {f"{e}-{suffix}" for e in endpoints for suffix in self._unit.alarm_suffixes}
+            | {i.alarm_name for found in open_incidents.values() for i in found}
+        )
+        alarms = self._describe_alarms(names)
+        outcomes = []
+        for endpoint in endpoints:
+            handled = set()
+            for incident in open_incidents[endpoint]:
+                handled.add(incident.alarm_name)
+                alarm = alarms.get(incident.alarm_name)
+                state = alarm["StateValue"] if alarm is not None else "OK"
+                base = self._base(endpoint, incident.alarm_name, incident.alarm_arn, incident.id, state)
+                if state == "OK":
+                    at = alarm["StateUpdatedTimestamp"] if alarm is not None else self._clock()
+                    outcomes.append(self._alarm_cleared(endpoint, incident.alarm_name, at, base))
+                elif state == "ALARM":
+                    outcomes.append(self._evaluate(incident, alarm.get("StateReason", "") if alarm else ""))
+            for name in names:
+                alarm = alarms.get(name)
+                if alarm is None or alarm["StateValue"] != "ALARM" or name in handled:
+                    continue
+                if _alarm_endpoint(alarm) != endpoint:
+                    continue
+                # An alarm in ALARM without an open incident: its delivery was lost, or it went
+                # to ALARM before this stack existed. Open the incident from its own transition.
+                at = alarm["StateUpdatedTimestamp"]
+                incident = self._incidents.open(
+                    opened(
+                        endpoint,
+                        self._unit.name,
+                        name,
+                        alarm["AlarmArn"],
+                        at,
+                        alarm.get("StateReason", ""),
+                        alarm.get("MetricName"),
+                    )
+                )
+                if not incident.is_closed:
+                    outcomes.append(self._evaluate(incident, alarm.get("StateReason", "")))
+        return outcomes
+
+    def current_mode(self) -> str:
+        return self._mode.current()[0]
+
+    def acted(self, action: str, endpoint: str, summary: str, key: str) -> Outcome:
+        """Record and tell, once per key, a change made outside an incident (a scale-back)."""
+        outcome = replace(
+            self._base(endpoint, "", "", key, "OK"),
+            action=action,
+            result="acted",
+            reason=summary,
+            mode=self.current_mode(),
+        )
+        aws.persist(lambda: self._record(outcome, key=key))
+        self._tell_once(outcome, key)
+        return outcome
+
+    # --- evaluation ----------------------------------------------------------------------
+
+    def _evaluate(self, incident: Incident, alarm_reason: str) -> Outcome:
+        for _ in range(_CONFLICT_RETRIES):
+            try:
+                return self._evaluate_once(incident, alarm_reason)
+            except Conflict:
+                metrics.add_metric(name="IncidentConflicts", unit="Count", value=1)
+                reread = self._incidents.get(incident.endpoint, incident.id)
+                if reread is None:
+                    break
+                incident = reread
+        base = self._base_of(incident)
+        return replace(base, gate="once", reason="another evaluation is handling this incident", replayed=True)
+
+    def _evaluate_once(self, incident: Incident, alarm_reason: str) -> Outcome:
+        base = self._base_of(incident)
+        if incident.is_closed:
+            return replace(base, gate="closed", reason=f"incident closed at {incident.closed_at}", replayed=True)
+        if incident.state in ("escalated", "recovered"):
+            return replace(
+                base, gate=incident.state, reason=f"incident is {incident.state}; nothing is repeated", replayed=True
+            )
+        mode, source = self._mode.current()
+        base = replace(base, mode=mode)
+        if mode == "off":
+            return self._note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
+        if incident.pending is not None:
+            return self._advance(incident, base)
+        described, problem = self._endpoint(incident.endpoint)
+        if problem is not None:
+            return self._permanent(incident, base, problem)
+        assert described is not None
+        status = str(described.get("EndpointStatus", "exists"))
+        if self._unit.requires == "InService" and status != "InService":
+            return self._note(
+                incident,
+                replace(base, gate="precondition", reason=f"endpoint {incident.endpoint} is {status}, not InService"),
+            )
+        if self._unit.max_steps is not None and incident.steps >= self._unit.max_steps:
+            plan = Plan("", bound=f"{self._unit.name} already acted {incident.steps} time(s) in this incident")
+        else:
+            try:
+                plan = self._action.plan(_alarm_of(incident), incident, described)
+            except ClientError as error:
+                if aws.is_transient(error):
+                    raise
+                return self._permanent(incident, base, f"{aws.error_code(error)}: {error}")
+        if plan.skip is not None:
+            return self._note(
+                incident,
+                replace(base, gate="precondition", reason=plan.skip, changes=plan.notes),
+                critical=plan.critical,
+            )
+        if plan.bound is not None:
+            return self._bounded(incident, base, plan, alarm_reason)
+        if mode == "dry-run":
+            refused = self._ledger.check(
+                incident.endpoint, self._unit.name, self._cap if self._unit.budgeted else None, self._clock()
+            )
+            if refused is not None:
+                return self._refused(incident, base, refused)
+            return self._note(
+                incident, replace(base, result="dry-run", reason=plan.summary, changes=_changes(plan.changes))
+            )
+        return self._start_step(incident, base, plan)
+
+    def _start_step(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
+        """Claim (cool-down, budget) and intent in one transaction, then make the first change."""
+        now = self._clock()
+        step = incident.step_id()
+        claim = Claim(incident.endpoint, self._unit.name, step, now.strftime("%Y-%m-%dT%H"))
+        pending = {
+            "step": incident.steps + 1,
+            "id": step,
+            "at": now.isoformat(),
+            "summary": plan.summary,
+            "critical": plan.critical,
+            "changes": [c.as_dict() for c in plan.changes],
+            "done": 0,
+            "called": False,
+            "results": [],
+            "hour": claim.hour,
+        }
+        intent = replace(incident, state="acting", pending=pending, steps=incident.steps + 1, last_note="")
+        items = self._ledger.claim_items(claim, self._action.cooldown, self._cap if self._unit.budgeted else None, now)
+        try:
+            saved = self._incidents.save(intent, items)
+        except ClientError as error:
+            if aws.error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            return self._refused(
+                incident, base, self._ledger.refusal(claim, self._cap if self._unit.budgeted else None, now, reasons)
+            )
+        return self._advance(saved, base)
+
+    def _advance(self, incident: Incident, base: Outcome) -> Outcome:
+        """Carry the step in flight on: call, wait for InService, read back, next change."""
+        pending = dict(incident.pending or {})
+        changes = [change_from_dict(self._unit, c) for c in pending["changes"]]
+        base = replace(base, critical=bool(pending.get("critical")))
+        outcome: Outcome | None = None
+        while pending["done"] < len(changes):
+            index = pending["done"]
+            change = changes[index]
+            result = pending["results"][index] if index < len(pending["results"]) else {}
+            described, problem = self._endpoint(incident.endpoint)
+            if problem is not None:
+                return self._abandon(incident, base, problem)
+            assert described is not None
+            seen = self._action.observe(incident.endpoint, change, described, result)
+            if not pending["called"]:
+                if seen.seen in ("in-flight", "took"):
+                    # The call went through before; recording it failed. Finish, do not repeat.
+                    pending["called"] = True
+                elif self._unit.requires == "InService" and described.get("EndpointStatus") != "InService":
+                    incident = self._save(replace(incident, state="waiting", pending=pending))
+                    return self._note(
+                        incident,
+                        replace(
+                            base,
+                            gate="waiting",
+                            reason=f"endpoint {incident.endpoint} is {described.get('EndpointStatus')}; "
+                            f"{change.describe()} waits for InService",
+                        ),
+                    )
+                else:
+                    try:
+                        result = self._action.execute(incident.endpoint, change, incident)
+                    except ClientError as error:
+                        if aws.is_transient(error):
+                            raise
+                        if _is_busy(error):  # another change got there first: wait for it
+                            incident = self._save(replace(incident, state="waiting", pending=pending))
+                            return self._note(incident, replace(base, gate="waiting", reason=str(error)))
+                        return self._abandon(incident, base, f"{aws.error_code(error)}: {error}")
+                    pending["called"] = True
+                    pending["results"] = [*pending["results"][:index], result]
+                    called = replace(incident, state="waiting", pending=dict(pending)).at(
+                        "action", self._clock(), change.describe()
+                    )
+                    incident = self._save(called)
+                    if index == 0:
+                        outcome = self._acted(incident, base, pending)
+                    described, _ = self._endpoint(incident.endpoint)
+                    seen = self._action.observe(incident.endpoint, change, described or {}, result)
+            if seen.seen == "in-flight":
+                incident = self._save(replace(incident, state="waiting", pending=pending))
+                return outcome or self._note(
+                    incident, replace(base, gate="waiting", reason=f"{change.describe()}: {seen.detail}")
+                )
+            if seen.seen in ("failed", "not-applied"):
+                return self._failed_change(incident, base, change, seen.detail)
+            pending["done"] = index + 1
+            pending["called"] = False
+            incident = self._save(
+                replace(incident, pending=pending).at(
+                    "in-service", self._clock(), f"{change.describe()}: {seen.detail}"
+                )
+            )
+        return self._step_done(incident, base, pending, outcome)
+
+    def _step_done(
+        self, incident: Incident, base: Outcome, pending: dict[str, Any], outcome: Outcome | None
+    ) -> Outcome:
+        now = self._clock()
+        if self._unit.effect == "pipeline-succeeded":
+            # Retraining is verified by its pipeline: success is the effect it promised.
+            done = replace(incident, pending=None, state="recovered", recovered_seconds=_since(incident, now))
+            self._save(done.at("recovered", now, "retraining pipeline succeeded"))
+            recovered = replace(
+                base,
+                result="recovered",
+                reason=f"{pending['summary']}: the pipeline succeeded",
+                changes={"results": pending["results"]},
+            )
+            self._tell_once(recovered, f"{incident.id}#recovered")
+            return outcome or recovered
+        verify_until = now + self._window
+        self._save(replace(incident, pending=None, state="verifying", verify_until=verify_until.isoformat()))
+        return outcome or self._note(
+            incident,
+            replace(
+                base,
+                gate="verifying",
+                reason=f"{pending['summary']} is InService; the alarm must clear by {verify_until.isoformat()}",
+            ),
+        )
+
+    # --- the ends of an incident ---------------------------------------------------------
+
+    def _alarm_cleared(self, endpoint: str, alarm_name: str, at: datetime, base: Outcome) -> Outcome:
+        found = [i for i in self._incidents.of(endpoint, open_only=True) if i.alarm_name == alarm_name]
+        if not found:
+            return self._decided(
+                replace(base, gate="state", reason=f"{alarm_name} is OK; no open incident"), record=False
+            )
+        outcome = base
+        for incident in found:
+            if at.isoformat() < incident.opened_at:
+                continue  # a late OK of an older episode
+            outcome = self._close(incident, at, "the alarm returned to OK")
+        return outcome
+
+    def _close(self, incident: Incident, at: datetime, why: str) -> Outcome:
+        base = self._base_of(incident)
+        acted = incident.steps > 0 and incident.state not in ("escalated",)
+        seconds = (at - datetime.fromisoformat(incident.opened_at)).total_seconds()
+        closed = replace(incident, closed_at=at.isoformat(), pending=incident.pending)
+        if acted and incident.state != "recovered":
+            closed = replace(closed, state="recovered", recovered_seconds=seconds).at("recovered", at, why)
+            outcome = replace(
+                base,
+                result="recovered",
+                reason=f"{incident.alarm_name} recovered {_minutes(seconds)} after it fired, "
+                f"after {incident.steps} {self._unit.name} step(s): {why}",
+                changes={"time_to_recover_seconds": seconds, "steps": incident.steps},
+            )
+        else:
+            closed = replace(closed, state="closed" if incident.state != "recovered" else "recovered").at(
+                "closed", at, why
+            )
+            outcome = replace(base, gate="closed", reason=f"incident closed: {why}")
+        try:
+            self._incidents.save(closed)
+        except Conflict:
+            return replace(base, gate="once", reason="the incident was closed by another evaluation", replayed=True)
+        if outcome.result == "recovered":
+            self._tell_once(outcome, f"{incident.id}#recovered")
+        else:
+            self._decided(outcome)
+        return outcome
+
+    def _bounded(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
+        """The unit can do no more: wait out the verification window, then escalate once."""
+        now = self._clock()
+        if (
+            incident.steps > 0
+            and incident.verify_until is not None
+            and now < datetime.fromisoformat(incident.verify_until)
+        ):
+            return self._note(
+                incident,
+                replace(base, gate="verifying", reason=f"{plan.bound}; verifying until {incident.verify_until}"),
+            )
+        tried = [e["detail"] for e in incident.timeline if e["what"] == "action"]
+        result: Result
+        if incident.steps == 0:
+            result, why = "bound-reached", f"{plan.bound}; nothing was changed"
+        else:
+            result, why = "escalated", f"{incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}"
+        escalated = replace(
+            base,
+            result=result,
+            gate="bound",
+            reason=why,
+            changes={
+                "tried": tried,
+                "metric_when_opened": incident.opened_reason,
+                "metric_now": alarm_reason,
+                **plan.notes,
+            },
+        )
+        incident = self._save(replace(incident, state="escalated", last_note="").at("escalated", now, why))
+        self._tell_once(escalated, f"{incident.id}#escalated")
+        return escalated
+
+    def _failed_change(self, incident: Incident, base: Outcome, change: Change, detail: str) -> Outcome:
+        now = self._clock()
+        why = f"{change.describe()} did not take: {detail}"
+        failed = replace(base, result="failed", gate="verify", reason=why)
+        incident = self._save(replace(incident, state="escalated", pending=None).at("failed", now, why))
+        self._tell_once(failed, f"{incident.id}#failed")
+        return failed
+
+    def _abandon(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
+        """A permanent AWS answer in the middle of a step: give the claim back, tell once."""
+        pending = incident.pending or {}
+        if pending and not pending.get("done") and not pending.get("called"):
+            claim = Claim(incident.endpoint, self._unit.name, str(pending["id"]), str(pending["hour"]))
+            self._ledger.release(claim)
+            incident = replace(incident, steps=max(0, incident.steps - 1))
+        incident = self._save(replace(incident, pending=None, state="acting"))
+        return self._permanent(incident, base, problem)
+
+    def _permanent(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
+        skipped = replace(base, gate="permanent-error", reason=problem)
+        self._note(incident, skipped)
+        if self._ledger.mark(incident.endpoint, f"{incident.id}#permanent", self._clock()):
+            self._notifier.alert(
+                f"Model Medic cannot {self._unit.name} {incident.endpoint}",
+                f"{self._unit.name} for {incident.alarm_name} on {incident.endpoint} was not done and will not be "
+                f"retried in this incident: AWS answered {problem}",
+            )
+        return skipped
+
+    def _refused(self, incident: Incident, base: Outcome, refused: Refused) -> Outcome:
+        """A cool-down or budget refusal is looked at again when it can clear, never final."""
+        when = f"; looked at again from {refused.until.isoformat()}" if refused.until else ""
+        outcome = replace(base, gate=refused.gate, reason=refused.reason + when)
+        if refused.gate == "budget":
+            # Automation is churning: a person hears of it, once per incident.
+            self._note(incident, outcome)
+            if self._ledger.mark(incident.endpoint, f"{incident.id}#budget", self._clock()):
+                self._notifier.alert(f"Model Medic budget spent on {incident.endpoint}", outcome.reason)
+            return outcome
+        return self._note(incident, outcome)
+
+    # --- recording and telling ------------------------------------------------------------
+
+    def _acted(self, incident: Incident, base: Outcome, pending: dict[str, Any]) -> Outcome:
+        outcome = replace(
+            base,
+            result="acted",
+            reason=str(pending["summary"]),
+            at=str(pending["at"]),
+            changes={"changes": pending["changes"], "results": pending["results"], "step": pending["step"]},
+        )
+        aws.persist(lambda: self._record(outcome, key=str(pending["id"])))
+        self._tell_once(outcome, str(pending["id"]))
+        return outcome
+
+    def _note(self, incident: Incident, outcome: Outcome, critical: bool = False) -> Outcome:
+        """Record a decision that did not act - once while it stays the same, not every sweep."""
+        note = f"{outcome.result}|{outcome.gate}|{outcome.reason}"
+        if note == incident.last_note:
+            return replace(outcome, replayed=True)
+        try:
+            self._incidents.save(replace(incident, last_note=note))
+        except Conflict:
+            return replace(outcome, replayed=True)
+        self._decided(outcome)
+        if critical and self._ledger.mark(incident.endpoint, f"{incident.id}#{outcome.gate}", self._clock()):
+            self._notifier.alert(f"Model Medic: {self._unit.name} on {incident.endpoint}", outcome.reason)
+        return outcome
+
+    def _decided(self, outcome: Outcome, record: bool = True) -> Outcome:
+        if record:
+            self._record(outcome)
+            self._notifier.tell(outcome)
+        return outcome
+
+    def _record(self, outcome: Outcome, key: str | None = None) -> None:
+        self._ledger.record(outcome, self._request_id, key)
+        metrics.add_metric(name=f"Outcome_{outcome.result}", unit="Count", value=1)
+        logger.info(
+            "decision",
+            action=outcome.action,
+            endpoint=outcome.endpoint,
+            result=outcome.result,
+            gate=outcome.gate,
+            reason=outcome.reason,
+            mode=outcome.mode,
+            incident=outcome.incident,
+        )
+
+    def _tell_once(self, outcome: Outcome, key: str) -> None:
+        """One SNS message and one EventBridge event per key, however often this runs."""
+        if outcome.result not in ("acted",):
+            aws.persist(lambda: self._record(outcome, key=key))
+        if self._ledger.mark(outcome.endpoint, f"{key}#sns", self._clock()):
+            try:
+                if outcome.announced:
+                    self._notifier.publish(outcome)
+            except Exception:
+                aws.persist(lambda: self._ledger.unmark(outcome.endpoint, f"{key}#sns"))
+                raise
+        if self._ledger.mark(outcome.endpoint, f"{key}#event", self._clock()):
+            try:
+                self._notifier.put_event(outcome)
+            except Exception:
+                aws.persist(lambda: self._ledger.unmark(outcome.endpoint, f"{key}#event"))
+                raise
+
+    def _save(self, incident: Incident) -> Incident:
+        return aws.persist(lambda: self._incidents.save(incident))
+
+    # --- reading AWS ----------------------------------------------------------------------
+
+    def _endpoint(self, endpoint: str) -> tuple[dict[str, Any] | None, str | None]:
+        """DescribeEndpoint, or the permanent problem that stops it (the endpoint does not exist)."""
+        try:
+            return self._sagemaker.describe_endpoint(EndpointName=endpoint), None
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            return None, f"{aws.error_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+
+    def _describe_alarms(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(names), 100):
+            kwargs: dict[str, Any] = {"AlarmNames": names[start : start + 100], "AlarmTypes": ["MetricAlarm"]}
+            while True:
+                page = self._cloudwatch.describe_alarms(**kwargs)
+                found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+        return found
+
+    def _stale(self, endpoint: str, alarm: AlarmEvent) -> str | None:
+        """A late delivery of a transition older than an incident already seen for the alarm."""
+        at = alarm.state_change_time.isoformat()
+        for incident in self._incidents.of(endpoint):
+            if incident.alarm_name != alarm.alarm_name or incident.opened_at == at:
+                continue
+            if incident.opened_at > at or (incident.closed_at is not None and incident.closed_at > at):
+                return f"a late delivery: {alarm.alarm_name} changed again since {at}"
+        return None
+
+    def _base(self, endpoint: str, alarm_name: str, alarm_arn: str, transition: str, state: str) -> Outcome:
+        return Outcome(
+            action=self._unit.name,
+            endpoint=endpoint,
+            result="skipped",
+            reason="",
+            mode="",
+            alarm_name=alarm_name,
+            alarm_arn=alarm_arn,
+            transition=transition,
+            state=state,
+            at=self._clock().isoformat(),
+        )
+
+    def _base_of(self, incident: Incident) -> Outcome:
+        return replace(
+            self._base(incident.endpoint, incident.alarm_name, incident.alarm_arn, incident.id, "ALARM"),
+            incident=incident.id,
+        )
+
+
+def _alarm_of(incident: Incident) -> AlarmEvent:
+    """The incident's opening transition, as the plan sees it."""
+    _, _, _, region, account, _, _ = (incident.alarm_arn.split(":", 6) + [""] * 7)[:7]
+    return AlarmEvent(
+        alarm_name=incident.alarm_name,
+        alarm_arn=incident.alarm_arn,
+        state="ALARM",
+        previous_state=None,
+        state_change_time=datetime.fromisoformat(incident.opened_at),
+        reason=incident.opened_reason,
+        account=account,
+        region=region,
+        source="sweep",
+        metric_name=incident.metric or None,
+        dimensions={"EndpointName": incident.endpoint},
+    )
+
+
+def _alarm_endpoint(alarm: dict[str, Any]) -> str | None:
+    for dimension in alarm.get("Dimensions", []):
+        if dimension["Name"] in ("EndpointName", "Endpoint"):
+            return str(dimension["Value"])
+    for query in alarm.get("Metrics", []):
+        for dimension in query.get("MetricStat", {}).get("Metric", {}).get("Dimensions", []):
+            if dimension["Name"] in ("EndpointName", "Endpoint"):
+                return str(dimension["Value"])
+    return None
+
+
+def _is_busy(error: ClientError) -> bool:
+    """SageMaker's 'the endpoint is being updated' answer: wait and look again, not a permanent error."""
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    return "in-progress" in message or "Updating" in message or "in progress" in message
+
+
+def _changes(changes: tuple[Change, ...]) -> dict[str, Any]:
+    return {"changes": [c.as_dict() for c in changes]}
+
+
+def _since(incident: Incident, now: datetime) -> float:
+    return (now - datetime.fromisoformat(incident.opened_at)).total_seconds()
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
