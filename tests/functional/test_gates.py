@@ -13,7 +13,7 @@ import pytest
 from model_medic import runtime
 from model_medic.alarms import AlarmEvent, parse_alarms
 from model_medic.gates import GateRejection, Plan
-from model_medic.settings import Settings, load_settings
+from model_medic.settings import ActionSettings, load_settings
 from tests.conftest import Stack, load_event, make_endpoint
 
 ENDPOINT = "churn-prod"
@@ -80,7 +80,7 @@ def world(stack: Stack) -> Stack:
 
 
 def gates(clock: Clock | None = None, **env: str):
-    return runtime.gates(load_settings(Settings), None, clock or Clock())
+    return runtime.gates(load_settings(ActionSettings), None, clock or Clock())
 
 
 def decisions(stack: Stack) -> list[dict[str, Any]]:
@@ -324,7 +324,7 @@ def test_an_alarm_without_an_endpoint_is_rejected_and_changes_nothing(world: Sta
 
 
 def test_run_alarms_rejects_malformed_events_without_raising(world: Stack):
-    result = runtime.run_alarms({"Records": "nope"}, None, load_settings(Settings), lambda a: AddInstance())
+    result = runtime.run_alarms({"Records": "nope"}, None, load_settings(ActionSettings), lambda a: AddInstance())
     assert result == {"outcomes": [], "rejected": ["'Records' must be a non-empty list"]}
     assert decisions(world) == []
 
@@ -332,7 +332,7 @@ def test_run_alarms_rejects_malformed_events_without_raising(world: Stack):
 def test_run_alarms_handles_every_record_of_a_batch(world: Stack):
     make_endpoint("fraud-prod")
     result = runtime.run_alarms(
-        load_event("alarms/sns_batch_two_records.json"), None, load_settings(Settings), lambda a: AddInstance()
+        load_event("alarms/sns_batch_two_records.json"), None, load_settings(ActionSettings), lambda a: AddInstance()
     )
     assert [o["endpoint"] for o in result["outcomes"]] == ["churn-prod", "fraud-prod"]
     assert {o["result"] for o in result["outcomes"]} == {"acted"}
