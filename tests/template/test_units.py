@@ -1,0 +1,74 @@
+"""The declared remediation units (units.py) against the template: what each declares, the
+template gives its function - permissions, triggers, a sweep - and its settings exist."""
+
+from typing import Any
+
+import pytest
+
+from model_medic.capacity import ScaleUp
+from model_medic.retraining import StartRetraining
+from model_medic.rollback import RollbackModel
+from model_medic.units import RemediationUnit
+from tests.template.conftest import resources_of
+
+UNITS = [ScaleUp.unit, StartRetraining.unit, RollbackModel.unit]
+
+
+def _allowed(transformed: dict[str, Any], role: str) -> set[str]:
+    actions: set[str] = set()
+    for policy in transformed["Resources"][role]["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            found = statement["Action"]
+            actions |= set(found if isinstance(found, list) else [found])
+    return actions
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_each_function_role_allows_exactly_what_its_unit_declares(transformed: dict[str, Any], unit: RemediationUnit):
+    allowed = _allowed(transformed, f"{unit.function}Role")
+    assert unit.iam_actions <= allowed, sorted(unit.iam_actions - allowed)
+    # Beyond the unit's own needs: the scope discovery calls, and parking failures in the DLQ (SAM).
+    extra = allowed - unit.iam_actions
+    assert extra <= {"sagemaker:ListEndpoints", "sagemaker:ListTags", "sqs:SendMessage"}, sorted(extra)
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_each_unit_function_is_swept_every_five_minutes(source: dict[str, Any], unit: RemediationUnit):
+    events = source["Resources"][unit.function]["Properties"]["Events"]
+    schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
+    assert schedules == ["rate(5 minutes)"], unit.function
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_each_units_settings_are_what_its_function_is_given(source: dict[str, Any], unit: RemediationUnit):
+    variables = {
+        **source["Globals"]["Function"]["Environment"]["Variables"],
+        **source["Resources"][unit.function]["Properties"]["Environment"]["Variables"],
+    }
+    required = {
+        str(field.alias) for field in unit.settings.model_fields.values() if field.is_required() and field.alias
+    }
+    assert required <= set(variables), sorted(required - set(variables))
+    if unit.verify_minutes_setting is not None:
+        alias = unit.settings.model_fields[unit.verify_minutes_setting].alias
+        assert alias in variables, f"{unit.function} is not given {alias}"
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_each_unit_function_hears_its_alarms(source: dict[str, Any], unit: RemediationUnit):
+    alarms = source["Resources"][unit.function]["Properties"]["Events"]
+    filtered = [e for e in alarms.values() if e["Type"] == "SNS"]
+    assert filtered, f"{unit.function} has no alarm subscription"
+    for event in filtered:
+        assert set(event["Properties"]["FilterPolicy"]["NewStateValue"]) <= unit.states | {"OK"}
+
+
+def test_the_retraining_function_hears_its_pipelines_verdict(transformed: dict[str, Any]):
+    rules = resources_of(transformed, "AWS::Events::Rule")
+    [pattern] = [
+        r["Properties"]["EventPattern"]
+        for name, r in rules.items()
+        if name.startswith("StartRetrainingFunction") and "EventPattern" in r["Properties"]
+    ]
+    assert pattern["detail-type"] == ["SageMaker Model Building Pipeline Execution Status Change"]
+    assert set(pattern["detail"]["currentPipelineExecutionStatus"]) == {"Succeeded", "Failed", "Stopped"}
