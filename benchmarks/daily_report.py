@@ -1,8 +1,11 @@
 """DailyReportFunction for 100 endpoints x 2 variants, in moto: AWS calls by operation and
-the wall time of one run (`make bench`)."""
+the wall time of one run (`make bench`). Each endpoint has three incidents in the ledger
+(one recovered in the day, one closed the day before, and on every tenth endpoint one
+escalated three days ago and still open), so the incidents' Query is counted too."""
 
 import os
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -68,6 +71,36 @@ def seed(names: list[str]) -> None:
     )
 
 
+def seed_incidents(names: list[str]) -> None:
+    from model_medic import aws
+    from model_medic.incidents import Incidents, opened
+
+    store = Incidents(aws.dynamodb(), "ledger", timedelta(days=90))
+    for index, name in enumerate(names):
+        episodes = [(END - timedelta(hours=10), "recovered"), (END - timedelta(hours=40), "recovered")]
+        if index % 10 == 0:
+            episodes.append((END - timedelta(days=3), "escalated"))
+        for at, ending in episodes:
+            alarm = f"{name}-HighLatency"
+            arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
+            incident = store.open(opened(name, "scale-up", alarm, arn, at, "latency above 400 ms", "TotalLatency"))
+            acted = replace(incident, steps=1, state="waiting").at(
+                "action", at + timedelta(minutes=1), "primary 1 -> 2"
+            )
+            acted = replace(acted, state="verifying").at(
+                "in-service", at + timedelta(minutes=9), "primary: 2 instances"
+            )
+            if ending == "recovered":
+                done = at + timedelta(minutes=20)
+                store.save(
+                    replace(acted, state="recovered", closed_at=done.isoformat(), recovered_seconds=1200.0).at(
+                        "recovered", done, "the alarm returned to OK"
+                    )
+                )
+            else:
+                store.save(replace(acted, state="escalated").at("escalated", at + timedelta(minutes=30), "still ALARM"))
+
+
 def main() -> None:
     for key, value in (
         ("AWS_DEFAULT_REGION", "us-east-1"),
@@ -76,6 +109,7 @@ def main() -> None:
     ):
         os.environ.setdefault(key, value)
     from model_medic import aws
+    from model_medic.incidents import Incidents
     from model_medic.ledger import Ledger
     from model_medic.report import DailyReport
 
@@ -83,17 +117,25 @@ def main() -> None:
     with mock_aws():
         aws.reset()
         seed(names)
+        seed_incidents(names)
         with counting_calls() as calls:
             started = time.perf_counter()
             job = DailyReport(
-                aws.cloudwatch(), aws.sagemaker(), aws.s3(), Ledger(aws.dynamodb(), "ledger", 90), "reports"
+                aws.cloudwatch(),
+                aws.sagemaker(),
+                aws.s3(),
+                Ledger(aws.dynamodb(), "ledger", 90),
+                "reports",
+                incidents=Incidents(aws.dynamodb(), "ledger", timedelta(days=90)),
             )
             reports = job.build(names, END)
             links = job.publish(reports, reports[0].day)
             job.summary(reports, links, reports[0].day)
             elapsed = time.perf_counter() - started
         aws.reset()
-    print(f"DailyReportFunction: {ENDPOINTS} endpoints x 2 variants, 24 hours, one run in moto\n")
+    shown = sum(len(r.incidents) for r in reports)
+    print(f"DailyReportFunction: {ENDPOINTS} endpoints x 2 variants, 24 hours, one run in moto")
+    print(f"({shown} incidents open in the day shown, of {ENDPOINTS * 2 + ENDPOINTS // 10} in the ledger)\n")
     print("| operation | calls |\n|---|---:|")
     for operation, count in sorted(calls.items()):
         print(f"| {operation} | {count} |")

@@ -1,11 +1,14 @@
 """DailyReportFunction: the 24 hours before the scheduled time, per endpoint, as HTML and
-JSON in the reports bucket, an index of the day, and a summary with links to the info topic."""
+JSON in the reports bucket (with the control loop's incidents of those hours), an index of
+the day, and a summary with links to the info topic."""
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
+from model_medic.incidents import Incidents
 from model_medic.observability import logger, metrics, tracer
 from model_medic.report import DailyReport
 from model_medic.settings import ReportSettings, load_settings
@@ -19,7 +22,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     scheduled = runtime.scheduled_time(event)
     if scheduled is None:
         return {"rejected": ["expected a Scheduled Event"]}
-    job = DailyReport(aws.cloudwatch(), aws.sagemaker(), aws.s3(), runtime.ledger(settings), settings.reports_bucket)
+    job = DailyReport(
+        aws.cloudwatch(),
+        aws.sagemaker(),
+        aws.s3(),
+        runtime.ledger(settings),
+        settings.reports_bucket,
+        incidents=Incidents(aws.dynamodb(), settings.ledger_table, timedelta(days=settings.ledger_retention_days)),
+    )
     reports = job.build(list(settings.monitored_endpoints), scheduled)
     day = reports[0].day if reports else scheduled.strftime("%Y-%m-%d")
     links = job.publish(reports, day)

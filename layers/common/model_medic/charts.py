@@ -1,11 +1,13 @@
 """Small inline SVG charts for the daily report: no plotting stack in the Lambda.
 
 Each chart is a self-contained <svg> with a title, axes, hourly ticks and one polyline per
-series; gaps (hours without data) break the line rather than pretending to be zero.
+series; gaps (hours without data) break the line rather than pretending to be zero. The
+incident strip (`incident_strip`) is geometry only: the page template draws it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 640, 200
@@ -86,3 +88,87 @@ def _nice(value: float) -> float:
 
 def _fmt(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
+# --- the incident strip -------------------------------------------------------------------
+#
+# One lane per incident across the report's 24 hours: a bar from opened to closed (or to the
+# end of the window while open), a mark for each timeline entry. Only geometry is computed
+# here; the page template draws it, so every text in it goes through Jinja's autoescape.
+
+LANE_LEFT, LANE_HEIGHT, LANE_TOP, LANE_BOTTOM = 180, 24, 28, 40
+MARK_KINDS = ("detected", "action", "in-service", "recovered", "escalated", "failed", "closed")
+
+
+@dataclass(frozen=True)
+class Lane:
+    """An incident as fractions of the window (0 = start, 1 = end); marks: (fraction, what, title)."""
+
+    label: str
+    begin: float
+    end: float
+    outcome: str
+    marks: tuple[tuple[float, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class StripMark:
+    x: float
+    what: str
+    title: str
+
+
+@dataclass(frozen=True)
+class StripLane:
+    label: str
+    title: str
+    y: float
+    x1: float
+    x2: float
+    outcome: str
+    marks: tuple[StripMark, ...]
+
+
+@dataclass(frozen=True)
+class StripTick:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Strip:
+    width: int
+    height: int
+    left: int
+    right: int
+    lanes: tuple[StripLane, ...]
+    ticks: tuple[StripTick, ...]
+    legend: tuple[StripTick, ...]
+
+
+def incident_strip(hours: list[str], lanes: list[Lane]) -> Strip:
+    """The geometry of the incident strip: lanes, hour ticks (every 6 hours) and a legend."""
+    plot_w = WIDTH - LANE_LEFT - RIGHT
+
+    def x(fraction: float) -> float:
+        return round(LANE_LEFT + plot_w * min(max(fraction, 0.0), 1.0), 1)
+
+    drawn = []
+    for index, lane in enumerate(lanes):
+        x1, x2 = x(lane.begin), x(lane.end)
+        drawn.append(
+            StripLane(
+                label=lane.label if len(lane.label) <= 28 else lane.label[:27] + "\u2026",
+                title=f"{lane.label}: {lane.outcome}",
+                y=LANE_TOP + LANE_HEIGHT * index + LANE_HEIGHT / 2,
+                x1=x1,
+                x2=max(x2, x1 + 2),  # an incident of a minute is still visible
+                outcome=lane.outcome,
+                marks=tuple(StripMark(x(f), what, title) for f, what, title in lane.marks if 0.0 <= f <= 1.0),
+            )
+        )
+    count = max(len(hours), 1)
+    ticks = tuple(StripTick(x(i / count), hour) for i, hour in enumerate(hours) if i % 6 == 0 or i == len(hours) - 1)
+    height = LANE_TOP + LANE_HEIGHT * len(lanes) + LANE_BOTTOM
+    legend = tuple(StripTick(16 + 88 * i, kind) for i, kind in enumerate(MARK_KINDS))
+    return Strip(WIDTH, height, LANE_LEFT, WIDTH - RIGHT, tuple(drawn), ticks, legend)

@@ -3,8 +3,12 @@
 Per endpoint: hourly invocations, errors (4XX, 5XX), error rate, average and maximum total
 latency, instance counts per variant (reconstructed from the ledger's scale decisions,
 back from the counts now), every decision in the ledger, the canary's state, a grade and
-recommendations. Output: a self-contained HTML page (inline CSS and SVG, autoescaped)
-and a JSON twin with the same numbers; an index of the day; a summary to the info topic.
+recommendations, and the incidents of the control loop (DESIGN.md §4a) that were open at
+any time in the 24 hours: each as a timeline (detected, each action, InService, recovered
+or escalated) with its time to recover, and a per-action table of how often each kind of
+action fixed its alarm (`incident_row`, `action_table`: pure, unit-tested). Output: a
+self-contained HTML page (inline CSS and SVG, autoescaped) and a JSON twin with the same
+numbers; an index of the day (with the fleet's per-action table); a summary to the info topic.
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
+from statistics import median
 from typing import Any
 
 from botocore.exceptions import ClientError
 from jinja2 import Environment, select_autoescape
 
-from model_medic.charts import line_chart
+from model_medic.charts import Lane, Strip, incident_strip, line_chart
 from model_medic.endpoint_metrics import GET_LIMIT, Sums, variant_queries
+from model_medic.incidents import Incident, Incidents
 from model_medic.ledger import Ledger
 
 PRESIGNED_SECONDS = 7 * 24 * 3600
@@ -36,6 +42,177 @@ class Hour:
     avg_latency_ms: float | None = None
     max_latency_ms: float | None = None
     instances: dict[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One timeline entry as the report shows it: `at` is HH:MM UTC, `time` the full ISO time;
+    `outside` when it happened outside the report's 24 hours (the page then shows its date)."""
+
+    at: str
+    time: str
+    what: str
+    detail: str
+    outside: bool
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """An incident as the report shows it. `outcome`: recovered, escalated (a person was told
+    it did not help, or a change did not take), closed (the alarm cleared with nothing done)
+    or open; `acted`: the action took at least one step for it (as the loop counts them)."""
+
+    id: str
+    action: str
+    alarm_name: str
+    state: str
+    outcome: str
+    acted: bool
+    steps: int
+    opened_at: str
+    closed_at: str | None
+    time_to_recover_seconds: float | None
+    time_to_recover: str
+    timeline: list[TimelineRow]
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """How often one kind of action fixed its alarm: fix rate = recovered / incidents that acted."""
+
+    action: str
+    incidents: int
+    acted: int
+    recovered: int
+    escalated: int
+    fix_rate: float | None
+    median_time_to_recover_seconds: float | None
+    median_time_to_recover: str
+
+
+def _utc(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def open_during(incident: Incident, start: datetime, end: datetime) -> bool:
+    """Whether the incident was open at any time in [start, end): opened before the end and
+    not closed before the start."""
+    if _utc(incident.opened_at) >= end:
+        return False
+    return incident.closed_at is None or _utc(incident.closed_at) >= start
+
+
+def outcome_of(incident: Incident) -> str:
+    """recovered, escalated, closed or open - from the timeline as well as the state, because
+    an escalated incident is `closed` once its alarm returns to OK."""
+    seen = {entry["what"] for entry in incident.timeline}
+    if incident.state == "recovered" or "recovered" in seen or incident.recovered_seconds is not None:
+        return "recovered"
+    if incident.state == "escalated" or seen & {"escalated", "failed"}:
+        return "escalated"
+    if incident.closed_at is not None or incident.state == "closed":
+        return "closed"
+    return "open"
+
+
+def duration(seconds: float | None) -> str:
+    """As "42 s", "12 min" or "2 h 05 min"; an em dash when there is none."""
+    if seconds is None:
+        return "\u2014"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def timeline_rows(incident: Incident, start: datetime, end: datetime) -> list[TimelineRow]:
+    """The incident's timeline, oldest first, with times as HH:MM UTC."""
+    rows = []
+    for entry in sorted(incident.timeline, key=lambda e: _utc(e["at"])):
+        moment = _utc(entry["at"])
+        rows.append(
+            TimelineRow(
+                at=moment.strftime("%H:%M"),
+                time=moment.isoformat(),
+                what=str(entry["what"]),
+                detail=str(entry.get("detail", "")),
+                outside=not start <= moment < end,
+            )
+        )
+    return rows
+
+
+def incident_row(incident: Incident, start: datetime, end: datetime) -> IncidentRow:
+    acted = incident.steps > 0 or any(entry["what"] == "action" for entry in incident.timeline)
+    outcome = outcome_of(incident)
+    seconds = incident.recovered_seconds if outcome == "recovered" else None
+    return IncidentRow(
+        id=incident.id,
+        action=incident.action,
+        alarm_name=incident.alarm_name,
+        state=incident.state,
+        outcome=outcome,
+        acted=acted,
+        steps=incident.steps,
+        opened_at=_utc(incident.opened_at).isoformat(),
+        closed_at=None if incident.closed_at is None else _utc(incident.closed_at).isoformat(),
+        time_to_recover_seconds=seconds,
+        time_to_recover=duration(seconds),
+        timeline=timeline_rows(incident, start, end),
+    )
+
+
+def action_table(rows: list[IncidentRow]) -> list[ActionRow]:
+    """Per kind of action: incidents, how many acted, recovered, escalated, the fix rate
+    (recovered among those that acted, in %; None when none acted) and the median time to
+    recover of the recovered ones."""
+    table = []
+    for action in sorted({row.action for row in rows}):
+        mine = [row for row in rows if row.action == action]
+        acted = [row for row in mine if row.acted]
+        times = [row.time_to_recover_seconds for row in mine if row.time_to_recover_seconds is not None]
+        middle = median(times) if times else None
+        table.append(
+            ActionRow(
+                action=action,
+                incidents=len(mine),
+                acted=len(acted),
+                recovered=sum(row.outcome == "recovered" for row in mine),
+                escalated=sum(row.outcome == "escalated" for row in mine),
+                fix_rate=round(100 * sum(row.outcome == "recovered" for row in acted) / len(acted), 1)
+                if acted
+                else None,
+                median_time_to_recover_seconds=middle,
+                median_time_to_recover=duration(middle),
+            )
+        )
+    return table
+
+
+def incident_lanes(rows: list[IncidentRow], start: datetime, end: datetime) -> list[Lane]:
+    """The incidents as lanes of the incident strip (fractions of the window)."""
+    span = (end - start).total_seconds()
+
+    def fraction(moment: str) -> float:
+        return (_utc(moment) - start).total_seconds() / span
+
+    lanes = []
+    for row in rows:
+        lanes.append(
+            Lane(
+                label=f"{row.action} \u00b7 {row.alarm_name}",
+                begin=fraction(row.opened_at),
+                end=1.0 if row.closed_at is None else fraction(row.closed_at),
+                outcome=row.outcome,
+                marks=tuple(
+                    (fraction(t.time), t.what, f"{t.at} {t.what}: {t.detail}") for t in row.timeline if not t.outside
+                ),
+            )
+        )
+    return lanes
 
 
 @dataclass
@@ -55,6 +232,8 @@ class EndpointReport:
     recommendations: list[str]
     decisions: list[dict[str, Any]]
     canary: dict[str, Any]
+    incidents: list[IncidentRow] = field(default_factory=list)
+    actions: list[ActionRow] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,19 +272,31 @@ def recommendations(report: EndpointReport) -> list[str]:
         found.append(f"{len(dry)} action(s) were only recorded (dry-run): switch to enforce when you trust them.")
     if any(d["result"] in ("bound-reached", "failed") for d in report.decisions):
         found.append("An action stopped at a bound or failed: see the timeline.")
+    escalated = [i for i in report.incidents if i.outcome == "escalated"]
+    if escalated:
+        kinds = ", ".join(sorted({i.action for i in escalated}))
+        found.append(
+            f"{len(escalated)} incident(s) escalated ({kinds}): the action did not fix the alarm; "
+            "see the incidents' timelines for what was tried."
+        )
     if report.invocations == 0:
         found.append("No traffic in 24 hours: is the endpoint still needed?")
     return found or ["Nothing to do."]
 
 
 class DailyReport:
-    def __init__(self, cloudwatch: Any, sagemaker: Any, s3: Any, ledger: Ledger, bucket: str) -> None:
+    def __init__(
+        self, cloudwatch: Any, sagemaker: Any, s3: Any, ledger: Ledger, bucket: str, *, incidents: Incidents
+    ) -> None:
         self._cloudwatch = cloudwatch
         self._sagemaker = sagemaker
         self._s3 = s3
         self._ledger = ledger
+        self._incidents = incidents
         self._bucket = bucket
         environment = Environment(autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
+        # The index's fleet-wide table: every endpoint's incidents through `action_table`.
+        environment.filters["fleet_actions"] = lambda reports: action_table([i for r in reports for i in r.incidents])
         folder = resources.files("model_medic") / "templates"
         self._page = environment.from_string((folder / "report.html.j2").read_text())
         self._index = environment.from_string((folder / "index.html.j2").read_text())
@@ -233,9 +424,22 @@ class DailyReport:
             decisions=decisions,
             canary=self._canary(endpoint, state),
         )
+        report.incidents = [incident_row(i, start, end) for i in self._incidents_during(endpoint, start, end)]
+        report.actions = action_table(report.incidents)
         report.grade = grade(report.error_rate, report.avg_latency_ms)
         report.recommendations = recommendations(report)
         return report
+
+    def _incidents_during(self, endpoint: str, start: datetime, end: datetime) -> list[Incident]:
+        """The incidents open at any time in [start, end), in one paginated Query.
+
+        Not `of(since=start - lookback)`: that filters on the opened time, and an incident
+        stays open as long as its alarm stays in ALARM (escalated, for weeks if nobody acts),
+        so no lookback is long enough. Reading all the endpoint's incidents costs little:
+        closed ones expire after the ledger's retention, so the Query reads at most that
+        many days of incidents plus the ones still open.
+        """
+        return [i for i in self._incidents.of(endpoint) if open_during(i, start, end)]
 
     def _canary(self, endpoint: str, state: dict[str, Any]) -> dict[str, Any]:
         variants = state["variants"]
@@ -277,7 +481,11 @@ class DailyReport:
                 "per variant",
             ),
         ]
-        return self._page.render(report=report, charts=charts)
+        start, end = _utc(report.start), _utc(report.end)
+        strip: Strip | None = (
+            incident_strip(labels, incident_lanes(report.incidents, start, end)) if report.incidents else None
+        )
+        return self._page.render(report=report, charts=charts, strip=strip)
 
     def publish(self, reports: list[EndpointReport], day: str) -> list[dict[str, str]]:
         written = []

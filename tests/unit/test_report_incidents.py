@@ -1,0 +1,223 @@
+"""The report's pure views of incidents: which ones were open in the window, their outcome,
+the timeline rows (HH:MM UTC), the per-action table and the incident strip's geometry."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from model_medic.charts import WIDTH, Lane, incident_strip
+from model_medic.incidents import Incident, IncidentState, opened
+from model_medic.report import (
+    action_table,
+    duration,
+    incident_lanes,
+    incident_row,
+    open_during,
+    outcome_of,
+    timeline_rows,
+)
+
+START = datetime(2026, 11, 22, 6, tzinfo=UTC)
+END = START + timedelta(hours=24)
+
+
+def incident(
+    minutes: float, action: str = "scale-up", alarm: str = "churn-prod-HighLatency", endpoint: str = "churn-prod"
+) -> Incident:
+    at = START + timedelta(minutes=minutes)
+    arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
+    return opened(endpoint, action, alarm, arn, at, "latency 900 ms > 400 ms", "TotalLatency")
+
+
+def acted(found: Incident, minutes: float, detail: str = "primary 1 -> 2") -> Incident:
+    at = datetime.fromisoformat(found.opened_at) + timedelta(minutes=minutes)
+    return replace(found, steps=found.steps + 1, state="waiting").at("action", at, detail)
+
+
+def recovered(found: Incident, minutes: float) -> Incident:
+    at = datetime.fromisoformat(found.opened_at) + timedelta(minutes=minutes)
+    return replace(found, state="recovered", closed_at=at.isoformat(), recovered_seconds=minutes * 60).at(
+        "recovered", at, "the alarm returned to OK"
+    )
+
+
+def escalated(found: Incident, minutes: float) -> Incident:
+    at = datetime.fromisoformat(found.opened_at) + timedelta(minutes=minutes)
+    return replace(found, state="escalated").at("escalated", at, "still in ALARM at the bound")
+
+
+def closed(found: Incident, minutes: float, state: IncidentState = "closed") -> Incident:
+    at = datetime.fromisoformat(found.opened_at) + timedelta(minutes=minutes)
+    return replace(found, state=state, closed_at=at.isoformat()).at("closed", at, "the alarm returned to OK")
+
+
+@pytest.mark.parametrize(
+    ("opened_minutes", "closed_after", "expected"),
+    [
+        (60, None, True),  # opened in the window, still open
+        (60, 30, True),  # opened and closed in the window
+        (-3 * 24 * 60, None, True),  # opened three days before, still open
+        (-120, 119, False),  # closed a minute before the start
+        (-120, 120, True),  # closed at the start: it was open at the start
+        (-120, 180, True),  # opened before, closed in the window
+        (24 * 60, None, False),  # opened at the end: not in [start, end)
+        (24 * 60 - 1, None, True),  # opened a minute before the end
+    ],
+)
+def test_open_during_means_opened_before_the_end_and_not_closed_before_the_start(
+    opened_minutes: float, closed_after: float | None, expected: bool
+):
+    found = incident(opened_minutes)
+    if closed_after is not None:
+        found = closed(found, closed_after)
+    assert open_during(found, START, END) is expected
+
+
+def test_the_outcome_comes_from_the_timeline_as_well_as_the_state():
+    base = incident(60)
+    assert outcome_of(base) == "open"
+    assert outcome_of(acted(base, 1)) == "open"
+    assert outcome_of(recovered(acted(base, 1), 20)) == "recovered"
+    assert outcome_of(escalated(acted(base, 1), 30)) == "escalated"
+    # The loop marks an escalated incident "closed" when its alarm clears: still escalated.
+    assert outcome_of(closed(escalated(acted(base, 1), 30), 90)) == "escalated"
+    failed = replace(acted(base, 1), state="escalated").at("failed", START, "did not take")
+    assert outcome_of(failed) == "escalated"
+    assert outcome_of(closed(base, 5)) == "closed"
+    # Retraining is verified by its pipeline: recovered before the alarm closed.
+    assert outcome_of(replace(acted(base, 1), state="recovered", recovered_seconds=600.0)) == "recovered"
+
+
+def test_timeline_rows_are_oldest_first_in_hh_mm_utc_and_mark_what_is_outside_the_window():
+    found = incident(-30)  # 05:30, before the window
+    found = acted(found, 45)  # 06:15
+    found = replace(found).at("in-service", START + timedelta(hours=1, minutes=2), "primary: 2 instances")
+    # A time written in another zone is shown in UTC.
+    found = found.at("recovered", datetime.fromisoformat("2026-11-22T08:20:00+01:00"), "OK")
+    rows = timeline_rows(found, START, END)
+    assert [(r.at, r.what, r.outside) for r in rows] == [
+        ("05:30", "detected", True),
+        ("06:15", "action", False),
+        ("07:02", "in-service", False),
+        ("07:20", "recovered", False),
+    ]
+    assert rows[0].detail == "latency 900 ms > 400 ms"
+    assert rows[3].time == "2026-11-22T07:20:00+00:00"
+
+
+def test_an_incident_row_carries_action_alarm_state_and_time_to_recover():
+    row = incident_row(recovered(acted(incident(60), 1), 23), START, END)
+    assert (row.action, row.alarm_name, row.state, row.outcome, row.acted, row.steps) == (
+        "scale-up",
+        "churn-prod-HighLatency",
+        "recovered",
+        "recovered",
+        True,
+        1,
+    )
+    assert (row.time_to_recover_seconds, row.time_to_recover) == (23 * 60, "23 min")
+    assert [t.what for t in row.timeline] == ["detected", "action", "recovered"]
+    assert row.opened_at == "2026-11-22T07:00:00+00:00"
+    assert row.closed_at == "2026-11-22T07:23:00+00:00"
+    still_open = incident_row(escalated(acted(incident(60), 1), 30), START, END)
+    assert (still_open.outcome, still_open.time_to_recover_seconds, still_open.time_to_recover) == (
+        "escalated",
+        None,
+        "\u2014",
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "\u2014"),
+        (0, "0 s"),
+        (42.4, "42 s"),
+        (60, "1 min"),
+        (719, "12 min"),
+        (3600, "1 h 00 min"),
+        (7500, "2 h 05 min"),
+    ],
+)
+def test_duration(seconds: float | None, text: str):
+    assert duration(seconds) == text
+
+
+def test_the_action_table_counts_fix_rate_among_incidents_that_acted_and_the_median():
+    incidents = [
+        recovered(acted(incident(10), 1), 10),
+        recovered(acted(incident(100), 1), 30),
+        recovered(acted(acted(incident(200), 1), 12), 50),
+        escalated(acted(incident(300), 1), 40),
+        closed(incident(400), 3),  # cleared before anything was done: not in the fix rate
+        recovered(acted(incident(500, action="rollback", alarm="churn-prod-HighErrorRate"), 2), 15),
+        escalated(incident(600, action="rollback", alarm="churn-prod-HighErrorRate"), 1),  # bound, nothing done
+        incident(700, action="notify-4xx", alarm="churn-prod-4XXSurge"),
+    ]
+    table = {row.action: row for row in action_table([incident_row(i, START, END) for i in incidents])}
+    assert list(table) == ["notify-4xx", "rollback", "scale-up"]
+    scale_up = table["scale-up"]
+    assert (scale_up.incidents, scale_up.acted, scale_up.recovered, scale_up.escalated) == (5, 4, 3, 1)
+    assert scale_up.fix_rate == 75.0
+    assert scale_up.median_time_to_recover_seconds == 30 * 60
+    assert scale_up.median_time_to_recover == "30 min"
+    rollback = table["rollback"]
+    assert (rollback.incidents, rollback.acted, rollback.recovered, rollback.escalated) == (2, 1, 1, 1)
+    assert rollback.fix_rate == 100.0
+    assert rollback.median_time_to_recover_seconds == 15 * 60
+    notify = table["notify-4xx"]
+    assert (notify.incidents, notify.acted, notify.fix_rate, notify.median_time_to_recover_seconds) == (
+        1,
+        0,
+        None,
+        None,
+    )
+
+
+def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two():
+    incidents = [recovered(acted(incident(60 * n), 1), minutes) for n, minutes in enumerate((10, 20, 40, 90))]
+    [row] = action_table([incident_row(i, START, END) for i in incidents])
+    assert row.median_time_to_recover_seconds == 30 * 60
+    assert row.fix_rate == 100.0
+
+
+def test_an_empty_day_has_an_empty_action_table():
+    assert action_table([]) == []
+
+
+def test_incident_lanes_and_strip_clip_to_the_window():
+    rows = [
+        incident_row(escalated(acted(incident(-3 * 24 * 60), 1), 30), START, END),  # open since three days
+        incident_row(recovered(acted(incident(12 * 60), 6), 72), START, END),  # 18:00 to 19:12
+    ]
+    old, noon = incident_lanes(rows, START, END)
+    assert old.begin < 0
+    assert old.end == 1.0
+    assert old.outcome == "escalated"
+    assert old.marks == ()  # all its entries happened before the window
+    assert (noon.begin, noon.end) == (0.5, pytest.approx(0.55))
+    assert [what for _, what, _ in noon.marks] == ["detected", "action", "recovered"]
+    assert noon.marks[1][2] == "18:06 action: primary 1 -> 2"
+    strip = incident_strip([f"{h:02d}:00" for h in range(24)], [old, noon])
+    first, second = strip.lanes
+    assert first.x1 == strip.left
+    assert first.x2 == strip.right
+    assert strip.left < second.x1 < second.x2 < strip.right
+    assert second.y > first.y
+    assert [m.what for m in second.marks] == ["detected", "action", "recovered"]
+    assert [t.label for t in strip.ticks] == ["00:00", "06:00", "12:00", "18:00", "23:00"]
+    assert strip.width == WIDTH
+    assert strip.height > second.y
+
+
+def test_a_long_lane_label_is_shortened_and_a_short_incident_stays_visible():
+    strip = incident_strip(
+        ["00:00"], [Lane("x" * 60, 0.5, 0.5, "recovered", ((0.5, "action", "t"), (1.5, "closed", "t")))]
+    )
+    [lane] = strip.lanes
+    assert len(lane.label) == 28
+    assert lane.label.endswith("\u2026")
+    assert lane.title == "x" * 60 + ": recovered"
+    assert lane.x2 - lane.x1 >= 2
+    assert [m.what for m in lane.marks] == ["action"]  # a mark outside the window is not drawn
