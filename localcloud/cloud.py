@@ -18,12 +18,14 @@
   (moto's own pattern evaluator). Asynchronous semantics: two retries, then the event goes to
   the function's on-failure destination.
 * `tick`: a scheduled event from the function's schedule rule.
-* `set_clock`, `set_update_seconds`, `fail_next_update`: the simulation settings of the
-  moto server's extensions (localcloud/moto_extensions.py), through its
-  `/moto-api/model-medic/...` routes. `invoke` sets the server's clock to the
+* `set_clock`, `set_update_seconds`, `set_range_moves_capacity`, `fail_next_update`: the
+  simulation settings of the moto server's extensions (localcloud/moto_extensions.py),
+  through its `/moto-api/model-medic/...` routes. `invoke` sets the server's clock to the
   invocation's time first, so moto's endpoint updates and the handler share one clock.
   Updates are instant unless `set_update_seconds` (or MODEL_MEDIC_MOTO_UPDATE_SECONDS in
-  the server's environment) says otherwise; the default deploy leaves them instant.
+  the server's environment) says otherwise, and a new scalable-target range moves no
+  instances unless `set_range_moves_capacity(True)`: the default deploy keeps the demo's
+  assumptions.
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ class LocalCloud:
     def set_update_seconds(self, seconds: float) -> None:
         """How long every endpoint change stays `Updating` in moto (simulated seconds)."""
         self._simulation("update-seconds", {"seconds": seconds})
+
+    def set_range_moves_capacity(self, on: bool) -> None:
+        """Whether RegisterScalableTarget scales a variant into its new range (as AWS does)."""
+        self._simulation("range-moves-capacity", {"on": on})
 
     def fail_next_update(self, endpoint: str, reason: str = "") -> None:
         """The endpoint's next UpdateEndpoint rolls back to its old config, with `reason`."""

@@ -59,6 +59,12 @@ the tests and the local cloud alike.
   later (SageMaker docs, "Update endpoints that use auto scaling": "auto scaling is
   blocked while the update operation is in progress"; the API reference's "not active"
   rule). A caller must re-check once the endpoint is `InService`.
+  Switch: `set_range_moves_capacity(on)`. On by default in-process (what AWS does). The
+  local cloud's server starts with it OFF unless MODEL_MEDIC_MOTO_RANGE_MOVES_CAPACITY=1
+  (localcloud/server.py), because the demo scenarios still expect moto's old behaviour
+  (a raised floor leaves the count to "the scaling policy", and a lowered floor gives the
+  instance back at once - in AWS only the scaling policy would scale in later, and moto
+  has no policy engine); turn it on with `LocalCloud.set_range_moves_capacity(True)`.
 * `moto_now()`: the simulated clock of these extensions (UTC-aware). In-process it is the
   process clock, so `time_machine.travel(...)` moves it. In server mode the handlers run
   at injected times (localcloud.runner, time-machine) while the server runs on real
@@ -69,10 +75,12 @@ the tests and the local cloud alike.
   process (they are process state), as POST routes with a JSON body on moto's own
   `/moto-api/` app: `/moto-api/model-medic/clock` `{"at": ISO-8601 or null}`,
   `/moto-api/model-medic/update-seconds` `{"seconds": s}`,
-  `/moto-api/model-medic/fail-next-update` `{"endpoint": name, "reason": text}`.
-  Used by `LocalCloud.set_clock`, `set_update_seconds` and `fail_next_update`.
-* `reset_simulation()` puts the clock, duration and pending failures back to their
-  defaults (the tests' fixture calls it after each test).
+  `/moto-api/model-medic/fail-next-update` `{"endpoint": name, "reason": text}`,
+  `/moto-api/model-medic/range-moves-capacity` `{"on": true|false}`. Used by
+  `LocalCloud.set_clock`, `set_update_seconds`, `fail_next_update` and
+  `set_range_moves_capacity`.
+* `reset_simulation()` puts the clock, duration, range switch and pending failures back
+  to their in-process defaults (the tests' fixture calls it after each test).
 * `pipeline_executions_run_until_finished`: see the section below.
 * `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
@@ -181,6 +189,7 @@ def finish_pipeline_executions(account: str, region: str, status: str = "Succeed
 # --- The simulated clock and the simulation's settings ----------------------------------
 
 UPDATE_SECONDS_ENV = "MODEL_MEDIC_MOTO_UPDATE_SECONDS"
+RANGE_MOVES_CAPACITY_ENV = "MODEL_MEDIC_MOTO_RANGE_MOVES_CAPACITY"
 ROUTE_PREFIX = "/moto-api/model-medic"
 ONE_CAPACITY_MESSAGE = (
     "UpdateEndpointWeightsAndCapacities can change the capacity of one variant per call; "
@@ -191,6 +200,7 @@ _settings_lock = threading.RLock()
 _clock_offset: timedelta | None = None  # server mode: simulated time minus real time
 _update_seconds = 0.0
 _failures: dict[str, str] = {}  # endpoint name -> FailureReason of its next UpdateEndpoint
+_range_moves_capacity = True
 
 
 def moto_now() -> datetime:
@@ -224,6 +234,17 @@ def update_seconds() -> float:
     return _update_seconds
 
 
+def set_range_moves_capacity(on: bool) -> None:
+    """Whether RegisterScalableTarget scales a SageMaker variant into its new range."""
+    global _range_moves_capacity
+    with _settings_lock:
+        _range_moves_capacity = bool(on)
+
+
+def range_moves_capacity() -> bool:
+    return _range_moves_capacity
+
+
 def fail_next_update(endpoint_name: str, reason: str = "Deployment failed; rolled back by auto-rollback.") -> None:
     """The next UpdateEndpoint of `endpoint_name` rolls back to the old config with `reason`."""
     with _settings_lock:
@@ -231,11 +252,12 @@ def fail_next_update(endpoint_name: str, reason: str = "Deployment failed; rolle
 
 
 def reset_simulation() -> None:
-    """Process clock, instant updates, no pending failures (what a fresh process has)."""
-    global _update_seconds
+    """Process clock, instant updates, ranges move capacity, no pending failures."""
+    global _update_seconds, _range_moves_capacity
     set_clock(None)
     with _settings_lock:
         _update_seconds = 0.0
+        _range_moves_capacity = True
         _failures.clear()
 
 
@@ -476,7 +498,7 @@ def scalable_target_range_moves_capacity() -> None:
 
     def register(self: Any, namespace: str, r_id: str, dimension: str, *args: Any, **kwargs: Any) -> Any:
         target = original(self, namespace, r_id, dimension, *args, **kwargs)
-        if namespace == "sagemaker" and dimension == SAGEMAKER_DIMENSION:
+        if _range_moves_capacity and namespace == "sagemaker" and dimension == SAGEMAKER_DIMENSION:
             _fit_variant(self.account_id, self.region_name, r_id, target.min_capacity, target.max_capacity)
         return target
 
@@ -543,6 +565,11 @@ def _route_fail_next_update(request: Any, full_url: str, headers: Any) -> tuple[
     return 200, {}, json.dumps({"endpoint": body["endpoint"]})
 
 
+def _route_range_moves_capacity(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    set_range_moves_capacity(bool(_body(request)["on"]))
+    return 200, {}, json.dumps({"on": range_moves_capacity()})
+
+
 @_once
 def local_cloud_routes() -> None:
     """POST routes on moto's /moto-api/ app for the settings above (server mode)."""
@@ -551,6 +578,7 @@ def local_cloud_routes() -> None:
     urls.url_paths[f"{{0}}{ROUTE_PREFIX}/clock"] = _route_clock
     urls.url_paths[f"{{0}}{ROUTE_PREFIX}/update-seconds"] = _route_update_seconds
     urls.url_paths[f"{{0}}{ROUTE_PREFIX}/fail-next-update"] = _route_fail_next_update
+    urls.url_paths[f"{{0}}{ROUTE_PREFIX}/range-moves-capacity"] = _route_range_moves_capacity
 
 
 # --- EventBridge rules ------------------------------------------------------------------

@@ -19,8 +19,10 @@ from localcloud.cloud import LocalCloud
 from localcloud.moto_extensions import (
     fail_next_update,
     moto_now,
+    range_moves_capacity,
     reset_simulation,
     set_clock,
+    set_range_moves_capacity,
     set_update_seconds,
     update_seconds,
 )
@@ -311,6 +313,15 @@ def test_lowering_max_capacity_below_the_count_scales_the_variant_in(sagemaker: 
     assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
 
 
+def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: Any):
+    set_range_moves_capacity(False)
+    scalable_target(minimum=3, maximum=6)
+    assert (described(sagemaker)["EndpointStatus"], variant(sagemaker, "primary")["CurrentInstanceCount"]) == (
+        "InService",
+        2,
+    )
+
+
 def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothing(
     sagemaker: Any, clock: time_machine.Traveller
 ):
@@ -353,6 +364,10 @@ def test_the_local_cloud_sets_the_servers_clock_duration_and_failures(local_clou
     assert at <= moto_now() < at + timedelta(seconds=5)
     local_cloud.set_clock(None)
     assert abs(moto_now() - datetime.now(UTC)) < timedelta(seconds=5)
+    local_cloud.set_range_moves_capacity(False)
+    assert range_moves_capacity() is False
+    local_cloud.set_range_moves_capacity(True)
+    assert range_moves_capacity() is True
     local_cloud.fail_next_update("churn-prod", "bad model")
     local_cloud.fail_next_update("other")
     assert moto_extensions._failures["churn-prod"] == "bad model"
