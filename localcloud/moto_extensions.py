@@ -29,7 +29,8 @@ the tests and the local cloud alike.
     configuration", service-2.json DescribeEndpointOutput); at the end the endpoint takes
     the new config and the summary disappears.
   - UpdateEndpoint, UpdateEndpointWeightsAndCapacities and DeleteEndpoint are rejected
-    with AWS's `ValidationException: Cannot update in-progress endpoint "<arn>".`.
+    with `ValidationException: Cannot update in-progress endpoint "<arn>".`, AWS's
+    wording as quoted in public SDK stubs and operators' logs (not in the API reference).
   The duration defaults to 0 (existing tests and the local cloud's default deploy assume
   instant updates): a change with 0 seconds completes inside the call, whatever the clock
   says. Tests that want time to pass call `set_update_seconds`; the local cloud starts
