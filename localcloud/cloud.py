@@ -10,12 +10,22 @@
   to moto. The code is the built artifact (.aws-sam/build/<LogicalId>); the layer's
   package comes from layers/common and its dependencies from the project environment,
   which pins the same versions (the built layer holds arm64 binaries).
-* `alarm`: sets the state in moto, then delivers what CloudWatch would: the alarm
+* `alarm`: sets the state in moto, then delivers what CloudWatch would - only on a
+  transition: an alarm already in the requested state sets and delivers nothing ("the
+  actions happen only on state transitions", FACTS.md). Otherwise: the alarm
   message to the action topics' Lambda subscriptions whose filter policy matches (moto's
   own matcher), and the EventBridge state-change event to the rules whose pattern matches
   (moto's own pattern evaluator). Asynchronous semantics: two retries, then the event goes to
   the function's on-failure destination.
 * `tick`: a scheduled event from the function's schedule rule.
+* `set_clock`, `set_update_seconds`, `set_range_moves_capacity`, `fail_next_update`: the
+  simulation settings of the moto server's extensions (localcloud/moto_extensions.py),
+  through its `/moto-api/model-medic/...` routes. `invoke` sets the server's clock to the
+  invocation's time first, so moto's endpoint updates and the handler share one clock.
+  Updates are instant unless `set_update_seconds` (or MODEL_MEDIC_MOTO_UPDATE_SECONDS in
+  the server's environment) says otherwise, and a new scalable-target range moves no
+  instances unless `set_range_moves_capacity(True)`: the default deploy keeps the demo's
+  assumptions.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,6 +107,34 @@ class LocalCloud:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
         }
+
+    # --- the moto server's simulation settings (localcloud/moto_extensions.py) -----------
+
+    def _simulation(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 - the local moto server's own URL
+            f"{self.endpoint_url}/moto-api/model-medic/{route}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return dict(json.loads(answer.read() or b"{}"))
+
+    def set_clock(self, at: datetime | None) -> None:
+        """moto's simulated clock: `at` from now on, ticking; None: the server's real clock."""
+        self._simulation("clock", {"at": None if at is None else at.isoformat()})
+
+    def set_update_seconds(self, seconds: float) -> None:
+        """How long every endpoint change stays `Updating` in moto (simulated seconds)."""
+        self._simulation("update-seconds", {"seconds": seconds})
+
+    def set_range_moves_capacity(self, on: bool) -> None:
+        """Whether RegisterScalableTarget scales a variant into its new range (as AWS does)."""
+        self._simulation("range-moves-capacity", {"on": on})
+
+    def fail_next_update(self, endpoint: str, reason: str = "") -> None:
+        """The endpoint's next UpdateEndpoint rolls back to its old config, with `reason`."""
+        self._simulation("fail-next-update", {"endpoint": endpoint, "reason": reason})
 
     # --- deploy ---------------------------------------------------------------------------
 
@@ -203,7 +242,8 @@ class LocalCloud:
     # --- invoke -------------------------------------------------------------------------
 
     def invoke(self, logical_id: str, event: Any, at: datetime) -> Invocation:
-        """Run the deployed function once, synchronously (`sam local invoke`)."""
+        """Run the deployed function once, synchronously (`sam local invoke`), at `at`."""
+        self.set_clock(at)  # moto's endpoint updates and the handler share one clock
         name = self.stack.resources[logical_id]
         config = self.client("lambda").get_function_configuration(FunctionName=name)
         variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
@@ -283,6 +323,8 @@ class LocalCloud:
         cw = self.client("cloudwatch")
         [alarm] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
         previous = alarm["StateValue"]
+        if previous == state:
+            return []  # no transition: CloudWatch sets nothing and runs no action
         reason = reason or f"local cloud: {name} set to {state}"
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
         actions = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]

@@ -5,10 +5,83 @@ way that would make a test prove nothing, the gap is filled here and nowhere els
 the tests and the local cloud alike.
 
 * `sagemaker_update_endpoint`: moto does not implement `UpdateEndpoint` (FACTS.md).
-  The extension deploys the new endpoint config at once: the endpoint keeps its name,
-  takes the config's variants (with `RetainAllVariantProperties`, same-named variants
-  keep their instance counts and weights) and stays `InService`. AWS goes through
-  `Updating` for minutes first; moto has no clock to spend them on.
+  The extension deploys the new endpoint config: the endpoint keeps its name and takes the
+  config's variants. `RetainAllVariantProperties` "defaults to false": without it, counts
+  and weights reset to the config's `InitialInstanceCount`/`InitialVariantWeight`; with it,
+  same-named variants keep theirs (botocore sagemaker service-2.json, UpdateEndpointInput).
+  The update takes time like every other endpoint change (`endpoint_updates_take_time`),
+  and it can be told to fail (`fail_next_update`, below).
+* `endpoint_updates_take_time`: in AWS, UpdateEndpoint, UpdateEndpointWeightsAndCapacities
+  (and a RegisterScalableTarget that moves a variant's count) set the endpoint `Updating`
+  and only later `InService`, and "any further update while `Updating` is rejected"
+  (FACTS.md; service-2.json: UpdateEndpoint/UpdateEndpointWeightsAndCapacities
+  documentation and the `EndpointStatus` enum). moto finishes every change at once, so
+  "wait for InService", "skip while Updating" and "check the config after the update"
+  could never be seen. Here every change is `Updating` for `set_update_seconds(s)` of
+  simulated time (`moto_now()`), settled lazily whenever an endpoint is described, listed,
+  updated, deleted or scaled. Meanwhile:
+  - DescribeEndpoint shows each variant's CurrentInstanceCount/CurrentWeight as before
+    and DesiredInstanceCount/DesiredWeight as requested (ProductionVariantSummary: the
+    Desired* fields are "requested in this deployment"); they become current at the end.
+  - An UpdateEndpoint keeps `EndpointConfigName` on the old config and names the new one
+    in `PendingDeploymentSummary` ("the summary of an in-progress deployment ... only
+    returned when the endpoint is creating or updating with a new endpoint
+    configuration", service-2.json DescribeEndpointOutput); at the end the endpoint takes
+    the new config and the summary disappears.
+  - UpdateEndpoint, UpdateEndpointWeightsAndCapacities and DeleteEndpoint are rejected
+    with `ValidationException: Cannot update in-progress endpoint "<arn>".`, AWS's
+    wording as quoted in public SDK stubs and operators' logs (not in the API reference).
+  The duration defaults to 0 (existing tests and the local cloud's default deploy assume
+  instant updates): a change with 0 seconds completes inside the call, whatever the clock
+  says. Tests that want time to pass call `set_update_seconds`; the local cloud starts
+  the server with env var MODEL_MEDIC_MOTO_UPDATE_SECONDS or calls
+  `LocalCloud.set_update_seconds` (route below).
+* `fail_next_update(endpoint, reason)`: the next UpdateEndpoint of that endpoint fails the
+  way a blue/green deployment with auto-rollback does (FACTS.md: "A failed blue/green
+  update rolls back on its own and the endpoint returns to `InService` on the *old*
+  config"): `Updating` for the update duration, then `InService` on the OLD config with
+  the old counts and weights, and `FailureReason` set. service-2.json documents
+  `FailureReason` for `Failed` endpoints; keeping it after a rollback is how an action can
+  be told why, and is cleared by the next update. Intermediate `RollingBack` is not shown.
+* `one_variant_capacity_per_call`: UpdateEndpointWeightsAndCapacities "updates variant
+  weight of one or more variants ... or capacity of one variant" (service-2.json); moto
+  accepts counts for several variants in one call. A DesiredInstanceCount for more than
+  one variant is rejected with ValidationException (the message is ours: AWS's exact
+  wording is not documented); weights for several variants stay allowed.
+* `scalable_target_range_moves_capacity`: RegisterScalableTarget "changes the resource's
+  current capacity to a value that is inside of this range" and "If the specified
+  resource is not active in the target service, this operation does not change the
+  resource's current capacity" (Application Auto Scaling API reference,
+  RegisterScalableTarget). For a SageMaker variant (`ServiceNamespace` sagemaker,
+  `ResourceId` endpoint/<e>/variant/<v>, `sagemaker:variant:DesiredInstanceCount`) whose
+  count is outside the new range, the variant is scaled into it and the endpoint goes
+  `Updating`. moto only records the range. Choice for an endpoint that is `Updating` at
+  that moment: the range is recorded, the count does NOT change, and nothing retries it
+  later (SageMaker docs, "Update endpoints that use auto scaling": "auto scaling is
+  blocked while the update operation is in progress"; the API reference's "not active"
+  rule). A caller must re-check once the endpoint is `InService`.
+  Switch: `set_range_moves_capacity(on)`. On by default in-process (what AWS does). The
+  local cloud's server starts with it OFF unless MODEL_MEDIC_MOTO_RANGE_MOVES_CAPACITY=1
+  (localcloud/server.py), because the demo scenarios still expect moto's old behaviour
+  (a raised floor leaves the count to "the scaling policy", and a lowered floor gives the
+  instance back at once - in AWS only the scaling policy would scale in later, and moto
+  has no policy engine); turn it on with `LocalCloud.set_range_moves_capacity(True)`.
+* `moto_now()`: the simulated clock of these extensions (UTC-aware). In-process it is the
+  process clock, so `time_machine.travel(...)` moves it. In server mode the handlers run
+  at injected times (localcloud.runner, time-machine) while the server runs on real
+  time, so the local cloud sets the server's clock before each invocation
+  (`LocalCloud.set_clock(at)`, called by `LocalCloud.invoke`): from then on `moto_now()`
+  is `at` plus the real time elapsed since, ticking like the handler's clock.
+* `local_cloud_routes`: how the local cloud reaches the settings above in the moto server
+  process (they are process state), as POST routes with a JSON body on moto's own
+  `/moto-api/` app: `/moto-api/model-medic/clock` `{"at": ISO-8601 or null}`,
+  `/moto-api/model-medic/update-seconds` `{"seconds": s}`,
+  `/moto-api/model-medic/fail-next-update` `{"endpoint": name, "reason": text}`,
+  `/moto-api/model-medic/range-moves-capacity` `{"on": true|false}`. Used by
+  `LocalCloud.set_clock`, `set_update_seconds`, `fail_next_update` and
+  `set_range_moves_capacity`.
+* `reset_simulation()` puts the clock, duration, range switch and pending failures back
+  to their in-process defaults (the tests' fixture calls it after each test).
 * `pipeline_executions_run_until_finished`: see the section below.
 * `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
@@ -24,10 +97,15 @@ the tests and the local cloud alike.
   (and Powertools Idempotency) rely on, so a race test measures our code, not moto's.
 """
 
+import copy
 import functools
 import json
+import os
 import threading
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
@@ -109,14 +187,240 @@ def finish_pipeline_executions(account: str, region: str, status: str = "Succeed
     return ended
 
 
+# --- The simulated clock and the simulation's settings ----------------------------------
+
+UPDATE_SECONDS_ENV = "MODEL_MEDIC_MOTO_UPDATE_SECONDS"
+RANGE_MOVES_CAPACITY_ENV = "MODEL_MEDIC_MOTO_RANGE_MOVES_CAPACITY"
+ROUTE_PREFIX = "/moto-api/model-medic"
+ONE_CAPACITY_MESSAGE = (
+    "UpdateEndpointWeightsAndCapacities can change the capacity of one variant per call; "
+    "DesiredInstanceCount was given for {variants}."
+)
+
+_settings_lock = threading.RLock()
+_clock_offset: timedelta | None = None  # server mode: simulated time minus real time
+_update_seconds = 0.0
+_failures: dict[str, str] = {}  # endpoint name -> FailureReason of its next UpdateEndpoint
+_range_moves_capacity = True
+
+
+def moto_now() -> datetime:
+    """The extensions' clock (UTC): the process clock, shifted by `set_clock` if set."""
+    now = datetime.now(UTC)
+    offset = _clock_offset
+    return now if offset is None else now + offset
+
+
+def set_clock(at: datetime | None) -> None:
+    """From now on `moto_now()` is `at` plus the time elapsed since; None: the process clock."""
+    global _clock_offset
+    with _settings_lock:
+        if at is None:
+            _clock_offset = None
+        else:
+            aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+            _clock_offset = aware - datetime.now(UTC)
+
+
+def set_update_seconds(seconds: float) -> None:
+    """How long (simulated) every endpoint change stays `Updating`; 0: done inside the call."""
+    global _update_seconds
+    if seconds < 0:
+        raise ValueError("update seconds must be >= 0")
+    with _settings_lock:
+        _update_seconds = float(seconds)
+
+
+def update_seconds() -> float:
+    return _update_seconds
+
+
+def set_range_moves_capacity(on: bool) -> None:
+    """Whether RegisterScalableTarget scales a SageMaker variant into its new range."""
+    global _range_moves_capacity
+    with _settings_lock:
+        _range_moves_capacity = bool(on)
+
+
+def range_moves_capacity() -> bool:
+    return _range_moves_capacity
+
+
+def fail_next_update(endpoint_name: str, reason: str = "Deployment failed; rolled back by auto-rollback.") -> None:
+    """The next UpdateEndpoint of `endpoint_name` rolls back to the old config with `reason`."""
+    with _settings_lock:
+        _failures[endpoint_name] = reason
+
+
+def reset_simulation() -> None:
+    """Process clock, instant updates, ranges move capacity, no pending failures."""
+    global _update_seconds, _range_moves_capacity
+    set_clock(None)
+    with _settings_lock:
+        _update_seconds = 0.0
+        _range_moves_capacity = True
+        _failures.clear()
+
+
+# --- SageMaker endpoint updates take time ------------------------------------------------
+
+
+@dataclass
+class _Update:
+    until: datetime
+    before: list[dict[str, Any]]  # the variants as they were (what a rollback returns to)
+    after: list[dict[str, Any]]  # the variants once the update has succeeded
+    config: str | None = None  # UpdateEndpoint's new endpoint config
+    failure: str | None = None  # FailureReason if the update rolls back
+
+
+_updates: "weakref.WeakKeyDictionary[Any, _Update]" = weakref.WeakKeyDictionary()
+_COUNTS_AND_WEIGHTS = ("CurrentInstanceCount", "CurrentWeight")
+
+
+def _naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)  # moto keeps its times naive UTC
+
+
+def _in_progress(endpoint: Any) -> Exception:
+    from moto.sagemaker.exceptions import ValidationError
+
+    return ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+
+
+def _settle(endpoint: Any) -> None:
+    """Complete the endpoint's update if its time has come."""
+    update = _updates.get(endpoint)
+    if update is not None and moto_now() >= update.until:
+        _finish(endpoint, update)
+
+
+def _finish(endpoint: Any, update: _Update) -> None:
+    if update.failure is not None:
+        endpoint.production_variants = copy.deepcopy(update.before)
+        endpoint.failure_reason = update.failure
+    else:
+        endpoint.production_variants = copy.deepcopy(update.after)
+        if update.config is not None:
+            endpoint.endpoint_config_name = update.config
+    endpoint.pending_deployment_summary = None  # None keys are left out of the response
+    endpoint.endpoint_status = "InService"
+    endpoint.last_modified_time = _naive(update.until)
+    _updates.pop(endpoint, None)
+
+
+def _begin(
+    endpoint: Any,
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+    config: str | None = None,
+    failure: str | None = None,
+    pending: list[dict[str, Any]] | None = None,
+) -> None:
+    """Start an update of `endpoint` from `before` to `after` (or back, if it fails)."""
+    now = moto_now()
+    update = _Update(now + timedelta(seconds=_update_seconds), before, after, config, failure)
+    endpoint.failure_reason = None
+    endpoint.last_modified_time = _naive(now)
+    if _update_seconds <= 0:
+        _finish(endpoint, update)
+        return
+    endpoint.endpoint_status = "Updating"
+    if config is None:  # same fleet: Current* stay, Desired* are what was asked
+        current = {v["VariantName"]: v for v in before}
+        shown = []
+        for variant in after:
+            row = dict(variant)
+            for key in _COUNTS_AND_WEIGHTS:
+                if key in current.get(variant["VariantName"], {}):
+                    row[key] = current[variant["VariantName"]][key]
+            shown.append(row)
+        endpoint.production_variants = shown
+    else:  # a new fleet: the endpoint shows the old config until the deployment completes
+        endpoint.production_variants = copy.deepcopy(before)
+        endpoint.pending_deployment_summary = {
+            "EndpointConfigName": config,
+            "ProductionVariants": pending or [],
+            "StartTime": _naive(now),
+        }
+    _updates[endpoint] = update
+
+
+@_once
+def endpoint_updates_take_time() -> None:
+    """Endpoint changes stay `Updating` for the configured simulated time; see the docstring."""
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    set_update_seconds(float(os.environ.get(UPDATE_SECONDS_ENV) or 0))
+    original_describe = SageMakerModelBackend.describe_endpoint
+    original_list = SageMakerModelBackend.list_endpoints
+    original_delete = SageMakerModelBackend.delete_endpoint
+    original_weights = SageMakerModelBackend.update_endpoint_weights_and_capacities
+
+    def describe(self: Any, endpoint_name: str) -> Any:
+        if endpoint_name in self.endpoints:
+            _settle(self.endpoints[endpoint_name])
+        return original_describe(self, endpoint_name)
+
+    def list_endpoints(self: Any, *args: Any, **kwargs: Any) -> Any:
+        for endpoint in list(self.endpoints.values()):
+            _settle(endpoint)
+        return original_list(self, *args, **kwargs)
+
+    def delete(self: Any, endpoint_name: str) -> None:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is not None:
+            _settle(endpoint)
+            if endpoint.endpoint_status != "InService":
+                raise _in_progress(endpoint)
+        original_delete(self, endpoint_name)
+
+    def weights(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> Any:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            return original_weights(self, endpoint_name, desired_weights_and_capacities)
+        _settle(endpoint)
+        if endpoint.endpoint_status != "InService":
+            raise _in_progress(endpoint)
+        before = copy.deepcopy(endpoint.production_variants)
+        arn = original_weights(self, endpoint_name, desired_weights_and_capacities)
+        _begin(endpoint, before, copy.deepcopy(endpoint.production_variants))
+        return arn
+
+    SageMakerModelBackend.describe_endpoint = describe  # type: ignore[method-assign]
+    SageMakerModelBackend.list_endpoints = list_endpoints  # type: ignore[method-assign,assignment]
+    SageMakerModelBackend.delete_endpoint = delete  # type: ignore[method-assign]
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = weights  # type: ignore[method-assign]
+
+
+@_once
+def one_variant_capacity_per_call() -> None:
+    """UpdateEndpointWeightsAndCapacities changes the capacity of one variant per call."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.update_endpoint_weights_and_capacities
+
+    def update(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> Any:
+        counted = [
+            str(d.get("VariantName"))
+            for d in desired_weights_and_capacities
+            if d.get("DesiredInstanceCount") is not None
+        ]
+        if len(counted) > 1:
+            raise ValidationError(message=ONE_CAPACITY_MESSAGE.format(variants=", ".join(counted)))
+        return original(self, endpoint_name, desired_weights_and_capacities)
+
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = update  # type: ignore[method-assign]
+
+
 # --- SageMaker UpdateEndpoint ----------------------------------------------------------
 
 
 @_once
 def sagemaker_update_endpoint() -> None:
-    """Teach moto `UpdateEndpoint`."""
+    """Teach moto `UpdateEndpoint` (timed by `endpoint_updates_take_time`, can fail)."""
     from moto.core.common_types import TYPE_RESPONSE
-    from moto.core.utils import utcnow
     from moto.sagemaker.exceptions import ValidationError
     from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
@@ -127,8 +431,9 @@ def sagemaker_update_endpoint() -> None:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
+        _settle(endpoint)
         if endpoint.endpoint_status != "InService":
-            raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint_name}'.")
+            raise _in_progress(endpoint)
         try:
             config = self.describe_endpoint_config(endpoint_config_name)
         except KeyError:
@@ -142,9 +447,30 @@ def sagemaker_update_endpoint() -> None:
                     for key in ("CurrentWeight", "DesiredWeight", "CurrentInstanceCount", "DesiredInstanceCount"):
                         if key in kept:
                             variant[key] = kept[key]
-        endpoint.endpoint_config_name = endpoint_config_name
-        endpoint.production_variants = variants
-        endpoint.last_modified_time = utcnow()
+        types = {v["VariantName"]: v.get("InstanceType") for v in config["ProductionVariants"]}
+        pending = [
+            {
+                k: v
+                for k, v in {
+                    "VariantName": variant["VariantName"],
+                    "DesiredInstanceCount": variant.get("DesiredInstanceCount"),
+                    "DesiredWeight": variant.get("DesiredWeight"),
+                    "InstanceType": types.get(variant["VariantName"]),
+                }.items()
+                if v is not None
+            }
+            for variant in variants
+        ]
+        with _settings_lock:
+            failure = _failures.pop(endpoint_name, None)
+        _begin(
+            endpoint,
+            copy.deepcopy(endpoint.production_variants),
+            variants,
+            config=endpoint_config_name,
+            failure=failure,
+            pending=pending,
+        )
         return endpoint
 
     def respond(self: SageMakerResponse) -> TYPE_RESPONSE:
@@ -157,6 +483,103 @@ def sagemaker_update_endpoint() -> None:
 
     SageMakerModelBackend.update_endpoint = update_endpoint  # type: ignore[attr-defined]
     SageMakerResponse.update_endpoint = respond  # type: ignore[attr-defined]
+
+
+# --- Application Auto Scaling: a new range moves the variant's capacity -------------------
+
+SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+@_once
+def scalable_target_range_moves_capacity() -> None:
+    """RegisterScalableTarget scales a SageMaker variant into the new range, as AWS does."""
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
+    original = ApplicationAutoscalingBackend.register_scalable_target
+
+    def register(self: Any, namespace: str, r_id: str, dimension: str, *args: Any, **kwargs: Any) -> Any:
+        target = original(self, namespace, r_id, dimension, *args, **kwargs)
+        if _range_moves_capacity and namespace == "sagemaker" and dimension == SAGEMAKER_DIMENSION:
+            _fit_variant(self.account_id, self.region_name, r_id, target.min_capacity, target.max_capacity)
+        return target
+
+    ApplicationAutoscalingBackend.register_scalable_target = register  # type: ignore[method-assign]
+
+
+def _fit_variant(account: str, region: str, resource_id: str, low: int | None, high: int | None) -> None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    parts = resource_id.split("/")
+    if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant":
+        return
+    endpoint = sagemaker_backends[account][region].endpoints.get(parts[1])
+    if endpoint is None:
+        return
+    _settle(endpoint)
+    if endpoint.endpoint_status != "InService":
+        return  # "not active": the range is recorded, the capacity does not change
+    before = copy.deepcopy(endpoint.production_variants)
+    after = copy.deepcopy(before)
+    for variant in after:
+        if variant["VariantName"] != parts[3] or variant.get("CurrentInstanceCount") is None:
+            continue
+        current = int(variant["CurrentInstanceCount"])
+        wanted = current
+        if low is not None:
+            wanted = max(wanted, int(low))
+        if high is not None:
+            wanted = min(wanted, int(high))
+        if wanted == current:
+            return
+        variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = wanted
+        _begin(endpoint, before, after)
+        return
+
+
+# --- Routes for the local cloud (server mode) --------------------------------------------
+
+
+def _body(request: Any) -> dict[str, Any]:
+    raw = getattr(request, "data", None) or getattr(request, "body", None) or b"{}"
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    return dict(json.loads(raw or "{}"))
+
+
+def _route_clock(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    at = _body(request).get("at")
+    set_clock(None if at is None else datetime.fromisoformat(at))
+    return 200, {}, json.dumps({"now": moto_now().isoformat()})
+
+
+def _route_update_seconds(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    set_update_seconds(float(_body(request)["seconds"]))
+    return 200, {}, json.dumps({"seconds": update_seconds()})
+
+
+def _route_fail_next_update(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    body = _body(request)
+    if body.get("reason"):
+        fail_next_update(body["endpoint"], body["reason"])
+    else:
+        fail_next_update(body["endpoint"])
+    return 200, {}, json.dumps({"endpoint": body["endpoint"]})
+
+
+def _route_range_moves_capacity(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    set_range_moves_capacity(bool(_body(request)["on"]))
+    return 200, {}, json.dumps({"on": range_moves_capacity()})
+
+
+@_once
+def local_cloud_routes() -> None:
+    """POST routes on moto's /moto-api/ app for the settings above (server mode)."""
+    from moto.moto_api._internal import urls
+
+    urls.url_paths[f"{{0}}{ROUTE_PREFIX}/clock"] = _route_clock
+    urls.url_paths[f"{{0}}{ROUTE_PREFIX}/update-seconds"] = _route_update_seconds
+    urls.url_paths[f"{{0}}{ROUTE_PREFIX}/fail-next-update"] = _route_fail_next_update
+    urls.url_paths[f"{{0}}{ROUTE_PREFIX}/range-moves-capacity"] = _route_range_moves_capacity
 
 
 # --- EventBridge rules ------------------------------------------------------------------
@@ -214,5 +637,11 @@ def install_all() -> None:
     serialise_dynamodb_requests()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()
+    # Order matters: each wraps the one before, so the one-capacity check runs before
+    # moto changes anything and the timing sees the variants moto produced.
+    endpoint_updates_take_time()
+    one_variant_capacity_per_call()
     sagemaker_update_endpoint()
+    scalable_target_range_moves_capacity()
+    local_cloud_routes()
     pipeline_executions_run_until_finished()

@@ -3,15 +3,25 @@
 `python -m localcloud.server --port N` serves until it is terminated. The extensions
 (localcloud/moto_extensions.py) must live in the server process, which is why the local
 cloud runs this rather than the stock `moto_server`.
+
+Simulation settings of the extensions: MODEL_MEDIC_MOTO_UPDATE_SECONDS in this process's
+environment sets how long endpoint changes stay `Updating` (default 0: instant), and
+MODEL_MEDIC_MOTO_RANGE_MOVES_CAPACITY=1 lets RegisterScalableTarget move a variant's count
+into its new range as AWS does (default off here, on in-process: the demo scenarios still
+expect moto's old behaviour). At run time the local cloud changes these, the simulated
+clock and pending UpdateEndpoint failures through the `/moto-api/model-medic/...` routes
+(`LocalCloud.set_update_seconds`, `set_range_moves_capacity`, `set_clock`,
+`fail_next_update`).
 """
 
 import argparse
+import os
 import signal
 import threading
 
 from moto.server import ThreadedMotoServer
 
-from localcloud.moto_extensions import install_all
+from localcloud.moto_extensions import RANGE_MOVES_CAPACITY_ENV, install_all, set_range_moves_capacity
 
 HOST = "127.0.0.1"
 
@@ -21,6 +31,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     install_all()
+    # The demo scenarios still assume a new scalable-target range moves no instances.
+    set_range_moves_capacity(os.environ.get(RANGE_MOVES_CAPACITY_ENV, "0") == "1")
     server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
     server.start()
     stop = threading.Event()

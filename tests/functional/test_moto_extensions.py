@@ -1,0 +1,395 @@
+"""The moto extensions that make SageMaker and CloudWatch behave as AWS does (the checks a
+forgiving moto would pass without them are asserted here: states over simulated time,
+exact error codes and messages)."""
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from localcloud import moto_extensions
+from localcloud.cloud import LocalCloud
+from localcloud.moto_extensions import (
+    fail_next_update,
+    moto_now,
+    range_moves_capacity,
+    reset_simulation,
+    set_clock,
+    set_range_moves_capacity,
+    set_update_seconds,
+    update_seconds,
+)
+from tests.conftest import REGION, make_endpoint
+
+ENDPOINT = "churn-prod"
+ARN = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{ENDPOINT}"
+IN_PROGRESS = f'Cannot update in-progress endpoint "{ARN}".'
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+@pytest.fixture(autouse=True)
+def _simulation_restored() -> Iterator[None]:
+    """Every test leaves the extensions' settings as a fresh process has them."""
+    reset_simulation()
+    yield
+    reset_simulation()
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def sagemaker(clock: time_machine.Traveller) -> Iterator[Any]:
+    with mock_aws():
+        make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
+        yield boto3.client("sagemaker", region_name=REGION)
+
+
+def described(sagemaker: Any) -> dict[str, Any]:
+    return sagemaker.describe_endpoint(EndpointName=ENDPOINT)  # type: ignore[no-any-return]
+
+
+def variant(sagemaker: Any, name: str) -> dict[str, Any]:
+    return next(v for v in described(sagemaker)["ProductionVariants"] if v["VariantName"] == name)
+
+
+def rejected(call: Any, **kwargs: Any) -> dict[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]  # type: ignore[return-value]
+
+
+def second_config(sagemaker: Any, count: int = 3, weight: float = 0.5) -> str:
+    name = f"{ENDPOINT}-config-2"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": v,
+                "ModelName": f"{ENDPOINT}-{v}-model",
+                "InitialInstanceCount": count,
+                "InstanceType": "ml.m5.xlarge",
+                "InitialVariantWeight": weight,
+            }
+            for v in ("primary", "canary")
+        ],
+    )
+    return name
+
+
+def scalable_target(minimum: int | None = None, maximum: int | None = None, variant_name: str = "primary") -> None:
+    kwargs = {"MinCapacity": minimum, "MaxCapacity": maximum}
+    boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/{variant_name}",
+        ScalableDimension=DIMENSION,
+        **{k: v for k, v in kwargs.items() if v is not None},
+    )
+
+
+# --- the clock ---------------------------------------------------------------------------
+
+
+def test_moto_now_follows_the_process_clock_so_time_machine_moves_it(clock: time_machine.Traveller):
+    assert moto_now() == T0
+    assert moto_now().tzinfo is not None
+    clock.shift(timedelta(minutes=5))
+    assert moto_now() == T0 + timedelta(minutes=5)
+
+
+def test_set_clock_shifts_moto_now_and_it_keeps_ticking(clock: time_machine.Traveller):
+    set_clock(datetime(2030, 1, 1, tzinfo=UTC))
+    assert moto_now() == datetime(2030, 1, 1, tzinfo=UTC)
+    clock.shift(timedelta(seconds=30))
+    assert moto_now() == datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
+    set_clock(None)
+    assert moto_now() == T0 + timedelta(seconds=30)
+
+
+# --- endpoint updates take time ------------------------------------------------------------
+
+
+def test_by_default_an_update_is_done_inside_the_call(sagemaker: Any):
+    assert update_seconds() == 0
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
+    )
+    assert described(sagemaker)["EndpointStatus"] == "InService"
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 3
+
+
+def test_a_capacity_change_is_updating_for_the_set_time_with_desired_shown_then_current(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(300)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
+    )
+    assert described(sagemaker)["EndpointStatus"] == "Updating"
+    primary = variant(sagemaker, "primary")
+    assert (primary["CurrentInstanceCount"], primary["DesiredInstanceCount"]) == (2, 3)
+    assert primary["CurrentWeight"] == pytest.approx(0.9)  # what was not asked stays
+    listed = sagemaker.list_endpoints()["Endpoints"]
+    assert [e["EndpointStatus"] for e in listed] == ["Updating"]
+
+    clock.shift(timedelta(seconds=299))
+    assert described(sagemaker)["EndpointStatus"] == "Updating"
+    clock.shift(timedelta(seconds=1))
+    assert sagemaker.list_endpoints()["Endpoints"][0]["EndpointStatus"] == "InService"
+    primary = variant(sagemaker, "primary")
+    assert (primary["CurrentInstanceCount"], primary["DesiredInstanceCount"]) == (3, 3)
+    assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
+
+
+def test_a_weight_change_shows_the_desired_weight_until_it_is_done(sagemaker: Any, clock: time_machine.Traveller):
+    set_update_seconds(60)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "primary", "DesiredWeight": 0.5},
+            {"VariantName": "canary", "DesiredWeight": 0.5},  # weights of several variants: allowed
+        ],
+    )
+    canary = variant(sagemaker, "canary")
+    assert (canary["CurrentWeight"], canary["DesiredWeight"]) == (pytest.approx(0.1), pytest.approx(0.5))
+    clock.shift(timedelta(seconds=60))
+    canary = variant(sagemaker, "canary")
+    assert (canary["CurrentWeight"], canary["DesiredWeight"]) == (pytest.approx(0.5), pytest.approx(0.5))
+
+
+def test_while_updating_every_further_update_and_the_delete_are_rejected_as_in_aws(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(120)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "canary", "DesiredInstanceCount": 2}]
+    )
+    config = second_config(sagemaker)
+    for call, kwargs in (
+        (
+            sagemaker.update_endpoint_weights_and_capacities,
+            {
+                "EndpointName": ENDPOINT,
+                "DesiredWeightsAndCapacities": [{"VariantName": "primary", "DesiredInstanceCount": 4}],
+            },
+        ),
+        (sagemaker.update_endpoint, {"EndpointName": ENDPOINT, "EndpointConfigName": config}),
+        (sagemaker.delete_endpoint, {"EndpointName": ENDPOINT}),
+    ):
+        assert rejected(call, **kwargs) == {"Code": "ValidationException", "Message": IN_PROGRESS}
+    assert variant(sagemaker, "primary")["DesiredInstanceCount"] == 2  # the rejected call changed nothing
+
+    clock.shift(timedelta(seconds=120))
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 4}]
+    )
+    assert described(sagemaker)["EndpointStatus"] == "Updating"
+
+
+def test_capacity_of_more_than_one_variant_in_one_call_is_rejected(sagemaker: Any):
+    error = rejected(
+        sagemaker.update_endpoint_weights_and_capacities,
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "primary", "DesiredInstanceCount": 3},
+            {"VariantName": "canary", "DesiredInstanceCount": 2},
+        ],
+    )
+    assert error["Code"] == "ValidationException"
+    assert error["Message"] == moto_extensions.ONE_CAPACITY_MESSAGE.format(variants="primary, canary")
+    assert [v["CurrentInstanceCount"] for v in described(sagemaker)["ProductionVariants"]] == [2, 1]
+    assert described(sagemaker)["EndpointStatus"] == "InService"
+
+
+# --- UpdateEndpoint ---------------------------------------------------------------------------
+
+
+def test_update_endpoint_keeps_the_old_config_and_names_the_new_one_as_pending_until_done(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(600)
+    config = second_config(sagemaker, count=3, weight=0.5)
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)
+    during = described(sagemaker)
+    assert during["EndpointStatus"] == "Updating"
+    assert during["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    assert during["PendingDeploymentSummary"]["EndpointConfigName"] == config
+    assert during["PendingDeploymentSummary"]["StartTime"] == T0
+    pending = {v["VariantName"]: v for v in during["PendingDeploymentSummary"]["ProductionVariants"]}
+    assert (pending["primary"]["DesiredInstanceCount"], pending["primary"]["InstanceType"]) == (3, "ml.m5.xlarge")
+    assert [v["CurrentInstanceCount"] for v in during["ProductionVariants"]] == [2, 1]
+
+    clock.shift(timedelta(seconds=600))
+    after = described(sagemaker)
+    assert after["EndpointStatus"] == "InService"
+    assert after["EndpointConfigName"] == config
+    assert "PendingDeploymentSummary" not in after
+    assert "FailureReason" not in after
+    # RetainAllVariantProperties defaults to false: counts and weights are the new config's
+    assert [(v["CurrentInstanceCount"], v["CurrentWeight"]) for v in after["ProductionVariants"]] == [
+        (3, pytest.approx(0.5)),
+        (3, pytest.approx(0.5)),
+    ]
+
+
+def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(sagemaker: Any):
+    config = second_config(sagemaker, count=3, weight=0.5)
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
+    after = described(sagemaker)
+    assert after["EndpointConfigName"] == config
+    assert [(v["CurrentInstanceCount"], v["CurrentWeight"]) for v in after["ProductionVariants"]] == [
+        (2, pytest.approx(0.9)),
+        (1, pytest.approx(0.1)),
+    ]
+
+
+def test_a_failing_update_rolls_back_to_the_old_config_with_a_failure_reason(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(300)
+    config = second_config(sagemaker, count=3)
+    fail_next_update(ENDPOINT, reason="Alarm churn-prod-HighErrorRate in ALARM; rolled back.")
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)
+    during = described(sagemaker)
+    assert (during["EndpointStatus"], during["PendingDeploymentSummary"]["EndpointConfigName"]) == ("Updating", config)
+
+    clock.shift(timedelta(seconds=300))
+    after = described(sagemaker)
+    assert after["EndpointStatus"] == "InService"
+    assert after["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    assert after["FailureReason"] == "Alarm churn-prod-HighErrorRate in ALARM; rolled back."
+    assert "PendingDeploymentSummary" not in after
+    assert [(v["CurrentInstanceCount"], v["DesiredInstanceCount"]) for v in after["ProductionVariants"]] == [
+        (2, 2),
+        (1, 1),
+    ]
+
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)  # the failure was used up
+    clock.shift(timedelta(seconds=300))
+    again = described(sagemaker)
+    assert (again["EndpointConfigName"], "FailureReason" in again) == (config, False)
+
+
+def test_a_failing_update_with_instant_updates_is_rolled_back_at_once(sagemaker: Any):
+    fail_next_update(ENDPOINT)
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=second_config(sagemaker))
+    after = described(sagemaker)
+    assert (after["EndpointStatus"], after["EndpointConfigName"]) == ("InService", f"{ENDPOINT}-config-1")
+    assert after["FailureReason"]
+
+
+# --- RegisterScalableTarget moves the capacity into the range ----------------------------------
+
+
+def test_raising_min_capacity_above_the_count_scales_the_variant_and_updates_the_endpoint(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(240)
+    scalable_target(minimum=1, maximum=6)
+    assert described(sagemaker)["EndpointStatus"] == "InService"  # 2 is inside 1..6: nothing moves
+    scalable_target(minimum=3)
+    assert described(sagemaker)["EndpointStatus"] == "Updating"
+    primary = variant(sagemaker, "primary")
+    assert (primary["CurrentInstanceCount"], primary["DesiredInstanceCount"]) == (2, 3)
+    clock.shift(timedelta(seconds=240))
+    assert described(sagemaker)["EndpointStatus"] == "InService"
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 3
+
+
+def test_lowering_max_capacity_below_the_count_scales_the_variant_in(sagemaker: Any):
+    scalable_target(minimum=1, maximum=1)
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 1
+    assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
+
+
+def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: Any):
+    set_range_moves_capacity(False)
+    scalable_target(minimum=3, maximum=6)
+    assert (described(sagemaker)["EndpointStatus"], variant(sagemaker, "primary")["CurrentInstanceCount"]) == (
+        "InService",
+        2,
+    )
+
+
+def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothing(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(60)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "canary", "DesiredWeight": 0.2}]
+    )
+    scalable_target(minimum=4, maximum=6)
+    targets = boto3.client("application-autoscaling", region_name=REGION).describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(4, 6)]
+    assert variant(sagemaker, "primary")["DesiredInstanceCount"] == 2
+    clock.shift(timedelta(seconds=60))
+    assert described(sagemaker)["EndpointStatus"] == "InService"
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 2  # nobody re-applies the range
+
+
+# --- the local cloud: server routes and alarms ----------------------------------------------------
+
+
+@pytest.fixture
+def local_cloud() -> Iterator[LocalCloud]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield LocalCloud(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+def test_the_local_cloud_sets_the_servers_clock_duration_and_failures(local_cloud: LocalCloud):
+    local_cloud.set_update_seconds(90)
+    assert update_seconds() == 90
+    at = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+    local_cloud.set_clock(at)
+    assert at <= moto_now() < at + timedelta(seconds=5)
+    local_cloud.set_clock(None)
+    assert abs(moto_now() - datetime.now(UTC)) < timedelta(seconds=5)
+    local_cloud.set_range_moves_capacity(False)
+    assert range_moves_capacity() is False
+    local_cloud.set_range_moves_capacity(True)
+    assert range_moves_capacity() is True
+    local_cloud.fail_next_update("churn-prod", "bad model")
+    local_cloud.fail_next_update("other")
+    assert moto_extensions._failures["churn-prod"] == "bad model"
+    assert moto_extensions._failures["other"]
+
+
+def test_an_alarm_already_in_the_state_sets_nothing_and_delivers_nothing(local_cloud: LocalCloud):
+    cloudwatch = local_cloud.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="churn-prod-HighLatency",
+        Namespace="Custom/SageMaker",
+        MetricName="TotalLatency",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=500.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName="churn-prod-HighLatency", StateValue="ALARM", StateReason="first")
+    assert local_cloud.alarm("churn-prod-HighLatency", "ALARM", T0, reason="second") == []
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["churn-prod-HighLatency"])["MetricAlarms"]
+    assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "first")
+    local_cloud.alarm("churn-prod-HighLatency", "OK", T0, reason="recovered")
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["churn-prod-HighLatency"])["MetricAlarms"]
+    assert (alarm["StateValue"], alarm["StateReason"]) == ("OK", "recovered")
