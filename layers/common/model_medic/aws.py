@@ -23,8 +23,15 @@ _SERVICE_CONFIG = {"s3": BOTO_CONFIG.merge(Config(signature_version="s3v4"))}
 
 
 @cache
+def _session() -> boto3.session.Session:
+    # One session for every client: it loads each service model once (a fresh session per
+    # client parses botocore's JSON models again, the largest part of creating a client).
+    return boto3.session.Session()
+
+
+@cache
 def _client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))  # type: ignore[call-overload]
+    return _session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))  # type: ignore[call-overload]
 
 
 def sagemaker() -> Any:

@@ -285,6 +285,11 @@ class ControlLoop:
         changes = [change_from_dict(self._unit, c) for c in pending["changes"]]
         base = replace(base, critical=bool(pending.get("critical")))
         outcome: Outcome | None = None
+        if (pending["called"] or pending["done"]) and not pending.get("told"):
+            # The step's first change was made, but recording or telling it failed: finish that.
+            outcome = self._acted(incident, base, pending)
+            pending["told"] = True
+            incident = self._save(replace(incident, pending=dict(pending)))
         while pending["done"] < len(changes):
             index = pending["done"]
             change = changes[index]
@@ -327,13 +332,16 @@ class ControlLoop:
                     incident = self._save(called)
                     if index == 0:
                         outcome = self._acted(incident, base, pending)
+                        pending["told"] = True
+                        incident = self._save(replace(incident, pending=dict(pending)))
                     described, _ = self._endpoint(incident.endpoint)
                     seen = self._action.observe(incident.endpoint, change, described or {}, result)
             if seen.seen == "in-flight":
                 incident = self._save(replace(incident, state="waiting", pending=pending))
-                return outcome or self._note(
+                waiting = self._note(
                     incident, replace(base, gate="waiting", reason=f"{change.describe()}: {seen.detail}")
                 )
+                return outcome or waiting
             if seen.seen in ("failed", "not-applied"):
                 return self._failed_change(incident, base, change, seen.detail)
             pending["done"] = index + 1
@@ -362,8 +370,8 @@ class ControlLoop:
             self._tell_once(recovered, f"{incident.id}#recovered")
             return outcome or recovered
         verify_until = now + self._window
-        self._save(replace(incident, pending=None, state="verifying", verify_until=verify_until.isoformat()))
-        return outcome or self._note(
+        incident = self._save(replace(incident, pending=None, state="verifying", verify_until=verify_until.isoformat()))
+        verifying = self._note(
             incident,
             replace(
                 base,
@@ -371,6 +379,7 @@ class ControlLoop:
                 reason=f"{pending['summary']} is InService; the alarm must clear by {verify_until.isoformat()}",
             ),
         )
+        return outcome or verifying
 
     # --- the ends of an incident ---------------------------------------------------------
 
@@ -511,10 +520,15 @@ class ControlLoop:
         if note == incident.last_note:
             return replace(outcome, replayed=True)
         try:
-            self._incidents.save(replace(incident, last_note=note))
+            noted = self._incidents.save(replace(incident, last_note=note))
         except Conflict:
             return replace(outcome, replayed=True)
-        self._decided(outcome)
+        try:
+            self._decided(outcome)
+        except Exception:
+            # Not told: forget the note, so that the retry records and tells it.
+            self._save(replace(noted, last_note=incident.last_note))
+            raise
         if critical and self._ledger.mark(incident.endpoint, f"{incident.id}#{outcome.gate}", self._clock()):
             self._notifier.alert(f"Model Medic: {self._unit.name} on {incident.endpoint}", outcome.reason)
         return outcome
