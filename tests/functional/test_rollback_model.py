@@ -1,19 +1,44 @@
-"""RollbackModelFunction against moto (with the documented UpdateEndpoint extension)."""
+"""RollbackModelFunction against moto (with the documented UpdateEndpoint extension): one
+rollback per incident, confirmed on the endpoint, packages rejected after it, verified
+against the alarm, escalated once."""
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+import time_machine
 
+from localcloud.moto_extensions import fail_next_update, reset_simulation, set_update_seconds
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint
 
 ENDPOINT = "churn-prod"
+ALARM = f"{ENDPOINT}-ModelAccuracyDrop"
+OPENED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # StateChangeTime of the sample ALARM events
+DELIVERED = OPENED + timedelta(seconds=30)
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+Requests = list[tuple[str, str, dict[str, Any]]]
 
 
 @pytest.fixture
-def fn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
+def clock() -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(OPENED - timedelta(days=2), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
+def _instant_updates() -> Iterator[None]:
+    """moto's endpoint changes finish at once unless a test gives them time (set_update_seconds)."""
+    reset_simulation()
+    yield
+    reset_simulation()
+
+
+@pytest.fixture
+def fn(stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("CANARY_VARIANT", "canary")
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "false")
     monkeypatch.setenv("ROLLBACK_COOLDOWN_MINUTES", "60")
@@ -25,12 +50,63 @@ def invoke(fn: Any, event: Any) -> dict[str, Any]:
     return fn.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
 
 
+def deliver(fn: Any, clock: time_machine.Traveller, event: Any, at: datetime = DELIVERED) -> list[dict[str, Any]]:
+    clock.move_to(at)
+    return invoke(fn, event)["outcomes"]  # type: ignore[no-any-return]
+
+
+def alarm_event() -> dict[str, Any]:
+    return load_event("rollback_model/accuracy_drop_alarm.json")  # type: ignore[no-any-return]
+
+
+def sweep(fn: Any, clock: time_machine.Traveller, at: datetime) -> list[dict[str, Any]]:
+    clock.move_to(at)
+    event = {
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/model-medic-RollbackSweep"],
+        "detail": {},
+    }
+    return invoke(fn, event)["outcomes"]  # type: ignore[no-any-return]
+
+
+def accuracy_alarm(state: str, reason: str = "test") -> None:
+    """The template's ModelAccuracyDrop alarm in CloudWatch, in `state` (at the clock's time)."""
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=ALARM,
+        Namespace="Custom/SageMaker",
+        MetricName="accuracy",
+        Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}],
+        Statistic="Average",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=0.8,
+        ComparisonOperator="LessThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason=reason)
+
+
 def endpoint() -> dict[str, Any]:
     return boto3.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)  # type: ignore[no-any-return]
 
 
-def deploy_second_config(package: str | None = None) -> None:
-    """A new model goes out as churn-prod-config-2 (the one that will turn out bad)."""
+def weights() -> dict[str, float]:
+    return {v["VariantName"]: float(v["CurrentWeight"]) for v in endpoint()["ProductionVariants"]}
+
+
+def record_history(fn: Any) -> None:
+    """SageMaker's state-change event tells the deployment history that config-1 served InService."""
+    recorded = invoke(fn, load_event("rollback_model/endpoint_in_service.json"))
+    assert recorded["recorded"] == {"endpoint": ENDPOINT, "config": f"{ENDPOINT}-config-1"}
+
+
+def deploy_second_config(
+    clock: time_machine.Traveller, package: str | None = None, instance_type: str = "ml.m5.large"
+) -> None:
+    """A new model goes out as churn-prod-config-2 (the one that will turn out bad), a day later."""
+    clock.move_to(OPENED - timedelta(days=1))
     sagemaker = boto3.client("sagemaker")
     container = (
         {"ModelPackageName": package} if package else {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:v2"}
@@ -45,92 +121,434 @@ def deploy_second_config(package: str | None = None) -> None:
                 "VariantName": "primary",
                 "ModelName": "churn-v2",
                 "InitialInstanceCount": 2,
-                "InstanceType": "ml.m5.large",
+                "InstanceType": instance_type,
             }
         ],
     )
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
 
 
-def test_a_canary_taking_traffic_is_rolled_back_to_weight_zero(fn: Any, stack: Stack, aws_calls: AwsCalls):
-    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
-    aws_calls.made.clear()
-    [outcome] = invoke(fn, load_event("rollback_model/accuracy_drop_alarm.json"))["outcomes"]
-    assert (outcome["result"], outcome["reason"]) == ("acted", "canary canary weight 0.1 -> 0")
-    assert aws_calls.of("sagemaker") == ["DescribeEndpoint", "UpdateEndpointWeightsAndCapacities"]
-    weights = {v["VariantName"]: v["CurrentWeight"] for v in endpoint()["ProductionVariants"]}
-    assert weights["canary"] == 0.0
-    assert json.loads(stack.drain("info")[0]["Message"])["changes"]["kind"] == "canary"
+def bodies(stack: Stack, tap: str) -> list[dict[str, Any]]:
+    found = []
+    for message in stack.drain(tap):
+        try:
+            found.append(json.loads(message["Message"]))
+        except json.JSONDecodeError:
+            found.append({"text": message["Message"], "subject": message.get("Subject")})
+    return found
 
 
-def test_without_a_canary_the_previous_in_service_config_is_redeployed(fn: Any, stack: Stack, aws_calls: AwsCalls):
-    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
-    # The deployment history learns config-1 from SageMaker's state-change event.
-    recorded = invoke(fn, load_event("rollback_model/endpoint_in_service.json"))
-    assert recorded["recorded"] == {"endpoint": ENDPOINT, "config": f"{ENDPOINT}-config-1"}
-    deploy_second_config()
-    aws_calls.made.clear()
-    [outcome] = invoke(fn, load_event("rollback_model/accuracy_drop_alarm.json"))["outcomes"]
-    assert (outcome["result"], outcome["reason"]) == (
-        "acted",
-        "endpoint config churn-prod-config-2 -> churn-prod-config-1",
-    )
-    assert aws_calls.of("sagemaker") == ["DescribeEndpoint", "UpdateEndpoint"]
-    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+def decisions(stack: Stack, result: str | None = None) -> list[dict[str, Any]]:
+    found = sorted(stack.items("decision"), key=lambda d: d["sk"])
+    return [d for d in found if result is None or d["result"] == result]
 
 
-def test_a_config_rolled_back_from_is_never_a_target_again(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):
-    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
-    invoke(fn, load_event("rollback_model/endpoint_in_service.json"))
-    deploy_second_config()
-    invoke(fn, load_event("rollback_model/accuracy_drop_alarm.json"))
-    # Hours later the good model's accuracy drops too: there is nothing safe to go back to.
-    later = datetime.now(UTC) + timedelta(hours=3)
-    monkeypatch.setattr(fn, "utc_now", lambda: later)
-    event = load_event("rollback_model/accuracy_drop_alarm_action.json")
-    event["alarmData"]["state"]["timestamp"] = "2026-11-22T13:00:00.000+0000"
-    [outcome] = invoke(fn, event)["outcomes"]
-    assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
-    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+def stored_incidents(stack: Stack) -> list[dict[str, Any]]:
+    return sorted((json.loads(i["body"]) for i in stack.items("incident")), key=lambda i: i["opened_at"])
 
 
-def test_no_known_target_changes_nothing_and_calls_a_person(fn: Any, stack: Stack):
-    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}, "canary": {"count": 1, "weight": 0.0}})
-    [outcome] = invoke(fn, load_event("rollback_model/accuracy_drop_alarm.json"))["outcomes"]
-    assert outcome["result"] == "bound-reached"
-    assert "no known rollback target" in outcome["reason"]
-    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
-    assert json.loads(stack.drain("critical")[0]["Message"])["result"] == "bound-reached"
+def calls(requests: Requests, operation: str) -> list[dict[str, Any]]:
+    return [params for _, op, params in requests if op == operation]
 
 
-def test_the_rolled_back_model_package_is_marked_rejected(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+def model_package(stack: Stack) -> str:
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName="churn")
-    package = sagemaker.create_model_package(
-        ModelPackageGroupName="churn",
-        ModelApprovalStatus="Approved",
-        InferenceSpecification={
-            "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:v2"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
+    return str(
+        sagemaker.create_model_package(
+            ModelPackageGroupName="churn",
+            ModelApprovalStatus="Approved",
+            InferenceSpecification={
+                "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:v2"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+    )
+
+
+def versioned_names_resolve(monkeypatch: pytest.MonkeyPatch, name: str, arn: str) -> None:
+    """DescribeModelPackage takes a versioned name (group/1) in AWS; moto 5.2 knows only names and ARNs."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    monkeypatch.setitem(sagemaker_backends[ACCOUNT][REGION].model_package_name_mapping, name, arn)
+
+
+def approval(arn: str) -> str:
+    return str(boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"])
+
+
+# --- the canary ------------------------------------------------------------------------------
+
+
+def test_a_canary_taking_traffic_is_rolled_back_to_weight_zero_and_a_person_hears_at_once(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["reason"], outcome["critical"]) == ("acted", "canary canary weight -> 0", True)
+    assert calls(aws_requests, "UpdateEndpointWeightsAndCapacities") == [
+        {"EndpointName": ENDPOINT, "DesiredWeightsAndCapacities": [{"VariantName": "canary", "DesiredWeight": 0.0}]}
+    ]
+    assert calls(aws_requests, "UpdateEndpoint") == []
+    assert weights() == {"primary": 0.9, "canary": 0.0}
+    [incident] = stored_incidents(stack)
+    assert (incident["id"], incident["state"], incident["steps"]) == (outcome["incident"], "verifying", 1)
+    assert incident["verify_until"] == (DELIVERED + timedelta(minutes=180)).isoformat()
+    [told] = bodies(stack, "critical")
+    assert (told["result"], told["incident"]) == ("acted", outcome["incident"])
+    assert bodies(stack, "info") == []
+
+
+def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_the_verification_window(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    [first] = deliver(fn, clock, alarm_event())
+    assert first["result"] == "acted"
+    bodies(stack, "critical")
+    [verifying] = sweep(fn, clock, OPENED + timedelta(hours=1))
+    assert (verifying["result"], verifying["gate"]) == ("skipped", "verifying")
+    assert "rollback already acted 1 time(s) in this incident" in verifying["reason"]
+    assert sweep(fn, clock, OPENED + timedelta(hours=2)) == []
+    assert bodies(stack, "critical") == []
+    accuracy_alarm("ALARM", "Threshold Crossed: 1 out of the last 1 datapoints [0.69] was less than the threshold")
+    [escalated] = sweep(fn, clock, OPENED + timedelta(hours=3, minutes=5))
+    assert (escalated["result"], escalated["gate"], escalated["incident"]) == ("escalated", "bound", first["incident"])
+    assert escalated["changes"]["tried"] == ["canary canary weight -> 0"]
+    assert "[0.69]" in escalated["changes"]["metric_now"]
+    assert "[0.71 " in escalated["changes"]["metric_when_opened"]
+    for hours in (4, 8, 24):
+        assert sweep(fn, clock, OPENED + timedelta(hours=hours)) == []
+    assert [b["result"] for b in bodies(stack, "critical")] == ["escalated"]
+    assert aws_calls.of("sagemaker").count("UpdateEndpointWeightsAndCapacities") == 1
+    assert len(decisions(stack, "acted")) == 1
+    assert stored_incidents(stack)[0]["state"] == "escalated"
+
+
+def test_ok_within_the_window_is_recovered_with_the_time_to_recover(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    [acted] = deliver(fn, clock, alarm_event())
+    ok = alarm_event()
+    message = json.loads(ok["Records"][0]["Sns"]["Message"])
+    message.update(NewStateValue="OK", OldStateValue="ALARM", StateChangeTime="2026-11-22T12:00:00.000+0000")
+    ok["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    [recovered] = deliver(fn, clock, ok, at=OPENED + timedelta(hours=2, seconds=20))
+    assert (recovered["result"], recovered["incident"]) == ("recovered", acted["incident"])
+    assert recovered["reason"] == (
+        f"{ALARM} recovered 120 min after it fired, after 1 rollback step(s): the alarm returned to OK"
+    )
+    assert [b["result"] for b in bodies(stack, "info")] == ["recovered"]
+    [incident] = stored_incidents(stack)
+    assert (incident["state"], incident["closed_at"]) == ("recovered", "2026-11-22T12:00:00+00:00")
+
+
+# --- the previous config -----------------------------------------------------------------------
+
+
+def test_without_a_canary_the_previous_in_service_config_is_redeployed_keeping_the_counts(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+):
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
-    invoke(fn, load_event("rollback_model/endpoint_in_service.json"))
-    deploy_second_config(package)
-    [outcome] = invoke(fn, load_event("rollback_model/accuracy_drop_alarm.json"))["outcomes"]
-    assert outcome["changes"]["calls"] == ["UpdateEndpoint", "UpdateModelPackage"]
-    assert sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"] == "Rejected"
+    record_history(fn)
+    deploy_second_config(clock)
+    # Auto scaling has grown the new config's variant since: the rollback keeps that.
+    boto3.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
+    )
+    aws_requests.clear()
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["reason"]) == (
+        "acted",
+        f"endpoint config {ENDPOINT}-config-2 -> {ENDPOINT}-config-1",
+    )
+    assert calls(aws_requests, "UpdateEndpoint") == [
+        {
+            "EndpointName": ENDPOINT,
+            "EndpointConfigName": f"{ENDPOINT}-config-1",
+            "RetainAllVariantProperties": True,
+        }
+    ]
+    described = endpoint()
+    assert (described["EndpointConfigName"], described["EndpointStatus"]) == (f"{ENDPOINT}-config-1", "InService")
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 3
+    [incident] = stored_incidents(stack)
+    assert incident["state"] == "verifying"
+    assert [e["what"] for e in incident["timeline"]] == ["detected", "action", "in-service"]
 
 
-def test_dry_run_says_what_it_would_roll_back_and_changes_nothing(fn: Any, stack: Stack):
+def test_the_rollback_is_confirmed_only_when_the_endpoint_is_in_service_on_the_target_config(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock)
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    set_update_seconds(300)  # a blue/green deployment takes 5 minutes
+    [acted] = deliver(fn, clock, alarm_event())
+    assert acted["result"] == "acted"
+    sweep(fn, clock, OPENED + timedelta(minutes=5))
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    [waiting] = [d for d in decisions(stack) if d["gate"] == "waiting"]  # recorded once, not every sweep
+    assert waiting["reason"] == (
+        f"endpoint config {ENDPOINT}-config-2 -> {ENDPOINT}-config-1: endpoint Updating, deploying {ENDPOINT}-config-1"
+    )
+    [verifying] = sweep(fn, clock, OPENED + timedelta(minutes=10))
+    assert verifying["gate"] == "verifying"
+    [incident] = stored_incidents(stack)
+    assert incident["state"] == "verifying"
+    assert incident["verify_until"] == (OPENED + timedelta(minutes=190)).isoformat()
+    assert len(decisions(stack, "acted")) == 1
+
+
+def test_a_deployment_that_rolled_back_on_its_own_is_a_failed_rollback(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock)
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    set_update_seconds(300)  # a blue/green deployment takes 5 minutes
+    fail_next_update(ENDPOINT, "Alarm churn-prod-5XX fired during the deployment; rolled back.")
+    deliver(fn, clock, alarm_event())
+    [failed] = sweep(fn, clock, OPENED + timedelta(minutes=10))
+    assert (failed["result"], failed["gate"]) == ("failed", "verify")
+    assert failed["reason"] == (
+        f"endpoint config {ENDPOINT}-config-2 -> {ENDPOINT}-config-1 did not take: the deployment rolled back on "
+        f"its own; InService on {ENDPOINT}-config-2 (Alarm churn-prod-5XX fired during the deployment; rolled back.)"
+    )
+    assert stored_incidents(stack)[0]["state"] == "escalated"
+    for minutes in (15, 60, 240):
+        assert sweep(fn, clock, OPENED + timedelta(minutes=minutes)) == []
+    assert [b["result"] for b in bodies(stack, "critical")] == ["acted", "failed"]
+    assert bodies(stack, "info") == []
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-2"
+
+
+def test_the_model_package_is_rejected_by_its_arn_only_after_the_rollback_took(
+    fn: Any,
+    stack: Stack,
+    clock: time_machine.Traveller,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_requests: Requests,
+):
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    package = model_package(stack)
+    versioned_names_resolve(monkeypatch, "churn/1", package)
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock, package="churn/1")
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    set_update_seconds(300)  # a blue/green deployment takes 5 minutes
+    aws_requests.clear()
+    [acted] = deliver(fn, clock, alarm_event())
+    assert acted["reason"] == (
+        f"endpoint config {ENDPOINT}-config-2 -> {ENDPOINT}-config-1; model package {package} -> Rejected"
+    )
+    # The deployment is still under way: the package is left alone.
+    assert approval(package) == "Approved"
+    sweep(fn, clock, OPENED + timedelta(minutes=5))
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    assert approval(package) == "Approved"
+    sweep(fn, clock, OPENED + timedelta(minutes=10))
+    assert approval(package) == "Rejected"
+    updates = [op for _, op, _ in aws_requests if op in ("UpdateEndpoint", "UpdateModelPackage")]
+    assert updates == ["UpdateEndpoint", "UpdateModelPackage"]
+    [rejected] = calls(aws_requests, "UpdateModelPackage")
+    assert (rejected["ModelPackageArn"], rejected["ModelApprovalStatus"]) == (package, "Rejected")
+    [incident] = stored_incidents(stack)
+    assert incident["state"] == "verifying"
+    assert [e["what"] for e in incident["timeline"]] == ["detected", "action", "in-service", "action", "in-service"]
+    assert len(decisions(stack, "acted")) == 1
+
+
+def test_a_failed_rollback_rejects_no_model_package(
+    fn: Any,
+    stack: Stack,
+    clock: time_machine.Traveller,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    package = model_package(stack)
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock, package=package)
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    set_update_seconds(300)  # a blue/green deployment takes 5 minutes
+    fail_next_update(ENDPOINT, "Alarm churn-prod-5XX fired during the deployment; rolled back.")
+    deliver(fn, clock, alarm_event())
+    [failed] = sweep(fn, clock, OPENED + timedelta(minutes=10))
+    assert failed["result"] == "failed"
+    assert approval(package) == "Approved"
+
+
+def test_no_known_target_changes_nothing_and_calls_a_person_once(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}, "canary": {"count": 1, "weight": 0.0}})
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    aws_calls.made.clear()
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
+    assert outcome["reason"] == (
+        f"no known rollback target for {ENDPOINT}: no canary takes traffic and no endpoint config other than "
+        f"{ENDPOINT}-config-1 is in the deployment history; nothing was changed"
+    )
+    assert sweep(fn, clock, OPENED + timedelta(hours=1)) == []
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    assert [c for c in aws_calls.of("sagemaker") if c.startswith("Update")] == []
+    assert [b["result"] for b in bodies(stack, "critical")] == ["bound-reached"]
+
+
+def test_a_config_rolled_back_from_is_never_a_target_again(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock)
+    deliver(fn, clock, alarm_event())
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    # Hours later, a new episode: the good model's accuracy drops too. Nothing safe to go back to.
+    event = load_event("rollback_model/accuracy_drop_alarm_action.json")
+    event["alarmData"]["state"]["timestamp"] = "2026-11-22T15:00:00.000+0000"
+    [outcome] = deliver(fn, clock, event, at=OPENED + timedelta(hours=5, seconds=30))
+    assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
+    assert "no known rollback target" in outcome["reason"]
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+
+
+@pytest.mark.parametrize(
+    ("second_type", "autoscaled", "problem"),
+    [
+        (
+            "ml.m5.xlarge",
+            "primary",
+            f"rollback target {ENDPOINT}-config-1 changes the instance type of auto-scaled variant primary "
+            "(ml.m5.xlarge -> ml.m5.large): deregister its scaling first",
+        ),
+    ],
+)
+def test_a_target_config_that_would_break_auto_scaling_is_a_bound(
+    fn: Any,
+    stack: Stack,
+    clock: time_machine.Traveller,
+    aws_calls: AwsCalls,
+    second_type: str,
+    autoscaled: str,
+    problem: str,
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0, "type": "ml.m5.large"}})
+    record_history(fn)
+    deploy_second_config(clock, instance_type=second_type)
+    boto3.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/{autoscaled}",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    aws_calls.made.clear()
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["reason"]) == ("bound-reached", f"{problem}; nothing was changed")
+    assert "UpdateEndpoint" not in aws_calls.of("sagemaker")
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-2"
+
+
+def test_a_target_config_without_an_auto_scaled_variant_is_a_bound(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    # config-2 adds an auto-scaled "blue" variant that config-1 does not have.
+    clock.move_to(OPENED - timedelta(days=1))
+    sagemaker = boto3.client("sagemaker")
+    variants = [
+        {"VariantName": name, "ModelName": f"{ENDPOINT}-primary-model", "InitialInstanceCount": 1}
+        | {"InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}
+        for name in ("primary", "blue")
+    ]
+    sagemaker.create_endpoint_config(EndpointConfigName=f"{ENDPOINT}-config-2", ProductionVariants=variants)
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
+    boto3.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/blue",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["reason"]) == (
+        "bound-reached",
+        f"rollback target {ENDPOINT}-config-1 removes auto-scaled variant blue: deregister its scaling first; "
+        "nothing was changed",
+    )
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-2"
+
+
+# --- duplicates, gates and bad input -------------------------------------------------------------
+
+
+def test_a_duplicate_delivery_rolls_back_nothing_more(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock)
+    aws_calls.made.clear()
+    for seconds in (30, 31, 300):
+        deliver(fn, clock, alarm_event(), at=OPENED + timedelta(seconds=seconds))
+    deliver(fn, clock, load_event("rollback_model/accuracy_drop_alarm_action.json"))  # the other shape, same transition
+    assert aws_calls.of("sagemaker").count("UpdateEndpoint") == 1
+    assert len(decisions(stack, "acted")) == 1
+    assert [b["result"] for b in bodies(stack, "critical")] == ["acted"]
+    assert len(stored_incidents(stack)) == 1
+
+
+def test_dry_run_says_what_it_would_roll_back_and_changes_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller):
     stack.set_mode("dry-run")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
-    [outcome] = invoke(fn, load_event("rollback_model/accuracy_drop_alarm_action.json"))["outcomes"]
-    assert (outcome["result"], outcome["reason"]) == ("dry-run", "canary canary weight 0.5 -> 0")
-    weights = {v["VariantName"]: v["CurrentWeight"] for v in endpoint()["ProductionVariants"]}
-    assert weights == {"primary": 0.5, "canary": 0.5}
+    [outcome] = deliver(fn, clock, load_event("rollback_model/accuracy_drop_alarm_action.json"))
+    assert (outcome["result"], outcome["reason"]) == ("dry-run", "canary canary weight -> 0")
+    assert outcome["changes"] == {
+        "changes": [{"kind": "rollback", "mode": "canary", "variant": "canary", "from_config": "", "to_config": ""}]
+    }
+    assert weights() == {"primary": 0.5, "canary": 0.5}
+    assert [b["result"] for b in bodies(stack, "info") + bodies(stack, "critical")] == ["dry-run"]
+
+
+def test_mode_off_changes_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    stack.set_mode("off")
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["gate"]) == ("skipped", "mode")
+    assert weights() == {"primary": 0.5, "canary": 0.5}
+
+
+def test_an_endpoint_out_of_scope_is_not_rolled_back(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "fraud-prod")
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["gate"]) == ("skipped", "scope")
+    assert weights() == {"primary": 0.5, "canary": 0.5}
+    assert stack.items("incident") == []
+
+
+def test_a_missing_endpoint_is_a_permanent_error_noticed_once(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    for seconds in (30, 120):
+        [outcome] = deliver(fn, clock, alarm_event(), at=OPENED + timedelta(seconds=seconds))
+        assert (outcome["result"], outcome["gate"]) == ("skipped", "permanent-error")
+    [notice] = bodies(stack, "critical")
+    assert notice["subject"] == f"Model Medic cannot rollback {ENDPOINT}"
+    assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
 
 def test_a_malformed_state_change_is_rejected_and_records_nothing(fn: Any, stack: Stack):
@@ -138,3 +556,15 @@ def test_a_malformed_state_change_is_rejected_and_records_nothing(fn: Any, stack
     del event["detail"]["EndpointConfigName"]
     assert invoke(fn, event)["rejected"] == ["endpoint state change without EndpointName and EndpointConfigName"]
     assert stack.items("deployment") == []
+
+
+@pytest.mark.parametrize("time", ["not a time", "2026-11-22T10:50:00", None])
+def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: Stack, time: Any):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": time, "resources": [], "detail": {}}
+    result = invoke(fn, event)
+    assert result["outcomes"] == []
+    [rejected] = result["rejected"]
+    assert rejected.startswith("scheduled event")
+    assert repr(time) in rejected
+    assert stack.items("decision") == []

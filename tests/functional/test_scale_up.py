@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 
+from localcloud.moto_extensions import reset_simulation, set_update_seconds
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint
 
 ENDPOINT = "churn-prod"
@@ -27,6 +28,14 @@ def clock() -> Iterator[time_machine.Traveller]:
     """The wall clock the handler (alarm deliveries) and moto read; moved by the tests."""
     with time_machine.travel(OPENED, tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture(autouse=True)
+def _instant_updates() -> Iterator[None]:
+    """moto's endpoint changes finish at once unless a test gives them time (set_update_seconds)."""
+    reset_simulation()
+    yield
+    reset_simulation()
 
 
 @pytest.fixture
@@ -106,20 +115,6 @@ def min_capacity(variant: str) -> int:
         ServiceNamespace="sagemaker", ResourceIds=[f"endpoint/{ENDPOINT}/variant/{variant}"]
     )["ScalableTargets"]
     return int(targets[0]["MinCapacity"])
-
-
-def autoscaling_reaches(variant: str, count: int) -> None:
-    """What Application Auto Scaling does in AWS after a raised MinCapacity: the variant scales."""
-    boto3.client("sagemaker").update_endpoint_weights_and_capacities(
-        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": variant, "DesiredInstanceCount": count}]
-    )
-
-
-def endpoint_status(status: str) -> None:
-    """Put the endpoint in a status moto never leaves it in by itself (an update under way)."""
-    from moto.sagemaker.models import sagemaker_backends
-
-    sagemaker_backends["123456789012"]["us-east-1"].endpoints[ENDPOINT].endpoint_status = status
 
 
 def scale_up_alarms(states: dict[str, str], endpoint: str = ENDPOINT) -> None:
@@ -243,6 +238,7 @@ def test_with_a_scalable_target_the_floor_is_raised_and_the_incident_waits_for_t
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     scalable_target("primary", minimum=2, maximum=6)
     scale_up_alarms({"HighLatency": "ALARM"})
+    set_update_seconds(300)  # the raised floor scales the variant; that takes 5 minutes
     aws_calls.made.clear()
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == ("acted", "primary min-capacity 2 -> 3")
@@ -251,16 +247,44 @@ def test_with_a_scalable_target_the_floor_is_raised_and_the_incident_waits_for_t
     assert min_capacity("primary") == 3
     assert stored_incidents(stack)[0]["state"] == "waiting"
     # The instances are not there yet: the sweep waits, it does not raise the floor again.
-    [waiting] = sweep(fn, clock, OPENED + timedelta(minutes=15))
-    assert (waiting["result"], waiting["gate"]) == ("skipped", "waiting")
-    assert min_capacity("primary") == 3
-    autoscaling_reaches("primary", 3)
-    [verifying] = sweep(fn, clock, OPENED + timedelta(minutes=20))
+    sweep(fn, clock, OPENED + timedelta(minutes=3))
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    assert aws_calls.of("application-autoscaling").count("RegisterScalableTarget") == 1
+    [verifying] = sweep(fn, clock, OPENED + timedelta(minutes=6))
     assert (verifying["gate"], verifying["result"]) == ("verifying", "skipped")
     [incident] = stored_incidents(stack)
     assert incident["state"] == "verifying"
-    assert incident["verify_until"] == (OPENED + timedelta(minutes=35)).isoformat()
+    assert incident["verify_until"] == (OPENED + timedelta(minutes=21)).isoformat()
+    assert counts() == {"primary": 3}
     assert len(decisions(stack, "acted")) == 1
+
+
+def test_each_variants_change_waits_until_the_endpoint_is_in_service_again(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    scale_up_alarms({"HighLatency": "ALARM"})
+    set_update_seconds(120)
+    [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (acted["result"], acted["reason"]) == (
+        "acted",
+        "primary instance-count 2 -> 3; canary instance-count 1 -> 2",
+    )
+    assert update_calls(aws_requests) == [[{"VariantName": "primary", "DesiredInstanceCount": 3}]]
+    sweep(fn, clock, OPENED + timedelta(minutes=2))  # primary still Updating (until 10:02:30)
+    assert len(update_calls(aws_requests)) == 1
+    sweep(fn, clock, OPENED + timedelta(minutes=3))  # primary InService: the canary's turn
+    assert update_calls(aws_requests)[1:] == [[{"VariantName": "canary", "DesiredInstanceCount": 2}]]
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    sweep(fn, clock, OPENED + timedelta(minutes=6))
+    [incident] = stored_incidents(stack)
+    assert incident["state"] == "verifying"
+    assert incident["verify_until"] == (OPENED + timedelta(minutes=21)).isoformat()
+    assert [e["what"] for e in incident["timeline"]] == ["detected", "action", "in-service", "action", "in-service"]
+    assert counts() == {"primary": 3, "canary": 2}
+    assert len(update_calls(aws_requests)) == 2
+    assert len(decisions(stack, "acted")) == 1
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
 
 
 def test_the_boost_starts_from_what_runs_when_autoscaling_already_went_above_the_floor(
@@ -504,7 +528,7 @@ def test_with_a_scalable_target_the_floor_is_given_back(fn: Any, stack: Stack, c
     scalable_target("primary", minimum=2, maximum=6)
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
-    autoscaling_reaches("primary", 3)
+    assert counts() == {"primary": 3}  # the raised floor scaled the variant
     clock.move_to(OPENED + timedelta(minutes=30))
     set_alarm(LATENCY, "OK")
     [back] = [o for o in sweep(fn, clock, OPENED + timedelta(minutes=50)) if o["action"] == "scale-back"]
@@ -562,13 +586,17 @@ def test_an_alarm_while_the_endpoint_is_updating_is_acted_on_once_it_is_in_servi
 ):
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
-    endpoint_status("Updating")
+    # Someone changes the weights at 10:00; the endpoint is Updating for 10 minutes.
+    set_update_seconds(600)
+    boto3.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredWeight": 2.0}]
+    )
     [skipped] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (skipped["result"], skipped["gate"]) == ("skipped", "precondition")
     assert skipped["reason"] == f"endpoint {ENDPOINT} is Updating, not InService"
     assert sweep(fn, clock, OPENED + timedelta(minutes=5)) == []  # still Updating: recorded once
-    endpoint_status("InService")
-    [acted] = sweep(fn, clock, OPENED + timedelta(minutes=10))
+    set_update_seconds(0)
+    [acted] = sweep(fn, clock, OPENED + timedelta(minutes=11))
     assert (acted["result"], acted["incident"]) == ("acted", skipped["incident"])
     assert counts() == {"primary": 2}
     [cooling] = sweep(fn, clock, OPENED + timedelta(minutes=15))
