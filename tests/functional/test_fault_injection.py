@@ -276,7 +276,8 @@ def test_every_call_failing_once_ends_with_exactly_the_intended_change(
     monkeypatch: pytest.MonkeyPatch, scenario: Scenario
 ) -> None:
     clean = run(monkeypatch, scenario, None)
-    assert clean.errors == 0 and clean.acted == 1, clean
+    assert clean.errors == 0, clean
+    assert clean.acted == 1, clean
     failures = []
     for index, call in enumerate(clean.calls):
         faulty = run(monkeypatch, scenario, index)

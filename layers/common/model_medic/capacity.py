@@ -303,12 +303,16 @@ class ScaleUp:
         assert isinstance(change, ScaleChange)
         call = self._capacity.apply(endpoint, change)
         # The boost is remembered the moment its own call succeeded: a retry never boosts twice.
+        self.adopt(endpoint, change, incident)
+        return {"call": call}
+
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        assert isinstance(change, ScaleChange)
         aws.persist(
             lambda: self._ledger.save_boost(
                 endpoint, change.variant, change.lever, change.before, change.after, incident.alarm_name, self._clock()
             )
         )
-        return {"call": call}
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         assert isinstance(change, ScaleChange)
@@ -386,7 +390,7 @@ class ScaleBack:
         return given
 
 
-def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock) -> list[Outcome]:
+def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoints: list[str]) -> list[Outcome]:
     """The sweep's second job: temporary capacity back, one variant's change at a time."""
     if loop.current_mode() != "enforce":
         return []  # nothing was boosted in dry-run; off changes nothing
@@ -398,8 +402,7 @@ def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock) -> lis
         clock,
     )
     return [
-        loop.acted(ScaleBack.action, endpoint, summary, key)
-        for endpoint, summary, key in scale_back.sweep(list(settings.monitored_endpoints))
+        loop.acted(ScaleBack.action, endpoint, summary, key) for endpoint, summary, key in scale_back.sweep(endpoints)
     ]
 
 

@@ -43,6 +43,7 @@ class Incident:
     opened_at: str
     opened_reason: str = ""
     metric: str = ""  # the alarm's metric name, where it has one
+    dimensions: dict[str, str] | None = None  # the alarm's dimensions (a per-variant alarm names its variant)
     state: IncidentState = "acting"
     steps: int = 0  # steps taken (each: one or more single changes)
     pending: dict[str, Any] | None = None  # the step in flight: changes, done, called, at
@@ -77,11 +78,18 @@ class Incident:
 
 
 def opened(
-    endpoint: str, action: str, alarm_name: str, alarm_arn: str, at: datetime, reason: str, metric: str | None
+    endpoint: str,
+    action: str,
+    alarm_name: str,
+    alarm_arn: str,
+    at: datetime,
+    reason: str,
+    metric: str | None,
+    dimensions: dict[str, str] | None = None,
 ) -> Incident:
-    return Incident(endpoint, action, alarm_name, alarm_arn, at.isoformat(), reason, metric or "").at(
-        "detected", at, reason
-    )
+    return Incident(
+        endpoint, action, alarm_name, alarm_arn, at.isoformat(), reason, metric or "", dict(dimensions or {})
+    ).at("detected", at, reason)
 
 
 class Incidents:

@@ -115,6 +115,7 @@ class ControlLoop:
                 alarm.state_change_time,
                 alarm.reason,
                 alarm.metric_name,
+                dict(alarm.dimensions),
             )
         )
         return self._evaluate(incident, alarm.reason)
@@ -160,6 +161,7 @@ class ControlLoop:
                         at,
                         alarm.get("StateReason", ""),
                         alarm.get("MetricName"),
+                        {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
                     )
                 )
                 if not incident.is_closed:
@@ -301,8 +303,20 @@ class ControlLoop:
             seen = self._action.observe(incident.endpoint, change, described, result)
             if not pending["called"]:
                 if seen.seen in ("in-flight", "took"):
-                    # The call went through before; recording it failed. Finish, do not repeat.
+                    # The call went through before; its answer or its record was lost. Adopt the
+                    # change as made (record, tell), do not repeat it.
+                    self._action.adopt(incident.endpoint, change, incident)
                     pending["called"] = True
+                    pending["results"] = [*pending["results"][:index], {"adopted": seen.detail}]
+                    incident = self._save(
+                        replace(incident, state="waiting", pending=dict(pending)).at(
+                            "action", self._clock(), change.describe()
+                        )
+                    )
+                    if index == 0 and not pending.get("told"):
+                        outcome = self._acted(incident, base, pending)
+                        pending["told"] = True
+                        incident = self._save(replace(incident, pending=dict(pending)))
                 elif self._unit.requires == "InService" and described.get("EndpointStatus") != "InService":
                     incident = self._save(replace(incident, state="waiting", pending=pending))
                     return self._note(
@@ -642,7 +656,7 @@ def _alarm_of(incident: Incident) -> AlarmEvent:
         region=region,
         source="sweep",
         metric_name=incident.metric or None,
-        dimensions={"EndpointName": incident.endpoint},
+        dimensions={**(incident.dimensions or {}), "EndpointName": incident.endpoint},
     )
 
 

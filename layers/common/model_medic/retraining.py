@@ -166,6 +166,9 @@ class StartRetraining:
         )
         return {"pipeline_execution_arn": started["PipelineExecutionArn"]}
 
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        """Nothing to record: an execution is only known from `execute`'s answer (see `observe`)."""
+
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         arn = result.get("pipeline_execution_arn")
         if not arn:

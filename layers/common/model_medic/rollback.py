@@ -167,8 +167,13 @@ class RollbackModel:
         self._sagemaker.update_endpoint(
             EndpointName=endpoint, EndpointConfigName=change.to_config, RetainAllVariantProperties=True
         )
-        aws.persist(lambda: self._ledger.reject_config(endpoint, change.from_config, self._clock()))
+        self.adopt(endpoint, change, incident)
         return {"call": "UpdateEndpoint"}
+
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        if isinstance(change, RollbackChange) and change.mode == "config":
+            # The config rolled back from is never a rollback target again.
+            aws.persist(lambda: self._ledger.reject_config(endpoint, change.from_config, self._clock()))
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         status = str(described.get("EndpointStatus"))

@@ -93,7 +93,7 @@ class Unit(Protocol):
 
 # What a handler may add to its sweep (ScaleUp: give capacity back) or to its events (a
 # SageMaker or pipeline state change): called with the loop, the settings and the clock.
-Extra = Callable[[ControlLoop, Any, Clock], list[Outcome]]
+Extra = Callable[[ControlLoop, Any, Clock, list[str]], list[Outcome]]
 
 
 def control_loop(action: Action, settings: ActionSettings, context: LambdaContext | None, clock: Clock) -> ControlLoop:
@@ -140,7 +140,7 @@ def handle(
         endpoints = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag).endpoints()
         outcomes = loop.sweep(endpoints)
         if sweep_extra is not None:
-            outcomes += sweep_extra(loop, settings, clock)
+            outcomes += sweep_extra(loop, settings, clock, endpoints)
         return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
     try:
         alarms = parse_alarms(event)

@@ -98,6 +98,10 @@ class Action(Protocol):
         """Make exactly this one change; returns what AWS said (merged into the record)."""
         ...
 
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        """Record what `execute` records after its call, for a change found made (its answer lost)."""
+        ...
+
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         """Read back what the change did: the endpoint as DescribeEndpoint shows it now, and
         what `execute` returned (empty when it was not called, or its record was lost)."""
