@@ -209,11 +209,6 @@ def test_a_variant_without_traffic_is_left_alone(fn: Any, stack: Stack, clock: t
     assert counts() == {"primary": 3, "canary": 1}
 
 
-@pytest.mark.xfail(
-    reason="product bug: loop._alarm_of rebuilds the alarm for the plan with only the EndpointName dimension, "
-    "so the VariantName of a per-variant alarm is lost and every variant with traffic is boosted",
-    strict=True,
-)
 def test_a_variant_alarm_scales_only_that_variant(fn: Any, stack: Stack, clock: time_machine.Traveller):
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     event = load_event("alarms/eventbridge_alarm_state_change.json")  # dimensions name the canary
@@ -658,11 +653,6 @@ def test_a_throttled_change_raises_for_a_retry_that_makes_it_once(
     assert [e["result"] for e in events(stack) if e["result"] != "skipped"] == ["acted"]
 
 
-@pytest.mark.xfail(
-    reason="product bug: when the change went through but its answer was lost, the retry finds it done and "
-    "finishes the step without an 'acted' decision, message or boost record - the capacity is never given back",
-    strict=True,
-)
 def test_a_change_whose_answer_was_lost_is_finished_by_the_retry_with_its_record_and_boost(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ):
@@ -727,11 +717,6 @@ def test_an_endpoint_with_the_discovery_tag_is_in_scope(
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
 
 
-@pytest.mark.xfail(
-    reason="product bug: capacity.give_back sweeps settings.monitored_endpoints only, so a boost on an endpoint "
-    "in scope through DISCOVERY_TAG is never given back",
-    strict=True,
-)
 def test_a_boost_on_a_discovered_endpoint_is_given_back_too(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ):
