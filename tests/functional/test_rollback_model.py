@@ -390,6 +390,57 @@ def test_a_failed_rollback_rejects_no_model_package(
     assert approval(package) == "Approved"
 
 
+def test_an_accuracy_alarm_while_the_endpoint_is_updating_is_acted_on_once_it_is_in_service(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    set_update_seconds(600)  # a person's scaling change at 10:00 keeps the endpoint Updating until 10:10
+    boto3.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
+    )
+    [skipped] = deliver(fn, clock, alarm_event())
+    assert (skipped["gate"], skipped["reason"]) == ("precondition", f"endpoint {ENDPOINT} is Updating, not InService")
+    assert sweep(fn, clock, OPENED + timedelta(minutes=5)) == []
+    set_update_seconds(0)
+    [acted] = sweep(fn, clock, OPENED + timedelta(minutes=11))
+    assert (acted["result"], acted["incident"]) == ("acted", skipped["incident"])
+    assert weights() == {"primary": 0.5, "canary": 0.0}
+    assert len(decisions(stack, "acted")) == 1
+
+
+def test_with_a_canary_only_the_canarys_model_package_is_rejected(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
+):
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    package = model_package(stack)
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}})
+    # The canary serves the packaged model next to the primary.
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="churn-v2",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={"ModelPackageName": package},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{ENDPOINT}-config-2",
+        ProductionVariants=[
+            {"VariantName": "primary", "ModelName": f"{ENDPOINT}-primary-model", "InitialInstanceCount": 2}
+            | {"InstanceType": "ml.m5.large", "InitialVariantWeight": 0.9},
+            {"VariantName": "canary", "ModelName": "churn-v2", "InitialInstanceCount": 1}
+            | {"InstanceType": "ml.m5.large", "InitialVariantWeight": 0.1},
+        ],
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
+    aws_requests.clear()
+    [acted] = deliver(fn, clock, alarm_event())
+    assert acted["reason"] == f"canary canary weight -> 0; model package {package} -> Rejected"
+    assert weights() == {"primary": 0.9, "canary": 0.0}
+    assert approval(package) == "Rejected"
+    assert [p["ModelPackageArn"] for p in calls(aws_requests, "UpdateModelPackage")] == [package]
+
+
 def test_no_known_target_changes_nothing_and_calls_a_person_once(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
 ):

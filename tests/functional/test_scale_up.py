@@ -611,6 +611,45 @@ def test_an_alarm_whose_delivery_was_lost_is_found_by_the_sweep(fn: Any, stack: 
     assert counts() == {"primary": 2}
 
 
+def test_an_ok_whose_delivery_was_lost_is_found_by_the_sweep(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    clock.move_to(OPENED + timedelta(minutes=12))
+    set_alarm(LATENCY, "OK")  # its OK message never arrives
+    [recovered] = sweep(fn, clock, OPENED + timedelta(minutes=15))
+    assert (recovered["result"], recovered["incident"]) == ("recovered", acted["incident"])
+    assert recovered["changes"]["time_to_recover_seconds"] == 720.0
+    [incident] = stored_incidents(stack)
+    assert incident["closed_at"] == (OPENED + timedelta(minutes=12)).isoformat()
+    assert counts() == {"primary": 2}  # no further step for a cleared alarm
+
+
+def test_a_late_copy_of_the_alarm_after_its_ok_acts_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    deliver(fn, clock, load_event("scale_up/high_latency_ok.json"), at=OPENED + timedelta(minutes=30))
+    late = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), at=OPENED + timedelta(minutes=40))
+    assert [o["result"] for o in late] == ["skipped"]
+    assert counts() == {"primary": 2}
+    assert len(decisions(stack, "acted")) == 1
+    assert stored_incidents(stack)[0]["state"] == "recovered"
+
+
+@pytest.mark.xfail(
+    reason="product bug: an ALARM delivered after its own OK (out of order, OK processed first) opens an incident "
+    "and boosts capacity for an alarm that has already cleared; on_alarm never reads the alarm's current state",
+    strict=True,
+)
+def test_an_alarm_delivered_after_its_own_ok_adds_no_capacity(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"})  # in CloudWatch it has cleared
+    deliver(fn, clock, load_event("scale_up/high_latency_ok.json"), at=OPENED + timedelta(minutes=30, seconds=5))
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), at=OPENED + timedelta(minutes=30, seconds=6))
+    assert counts() == {"primary": 1}
+    assert decisions(stack, "acted") == []
+
+
 def test_a_duplicate_delivery_acts_nothing_more(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
 ):
