@@ -823,6 +823,67 @@ def test_a_missing_endpoint_is_a_recorded_permanent_error_with_one_critical_noti
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
 
+def test_access_denied_on_the_change_is_a_recorded_permanent_error_that_gives_the_claim_back(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    from botocore.client import BaseClient
+
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    original = BaseClient._make_api_call
+
+    def denied(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "UpdateEndpointWeightsAndCapacities":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", denied)
+    for seconds in (30, 90):  # answered, not raised: Lambda does not retry it into the DLQ
+        [outcome] = deliver(
+            fn, clock, load_event("scale_up/high_latency_alarm.json"), OPENED + timedelta(seconds=seconds)
+        )
+        assert (outcome["result"], outcome["gate"]) == ("skipped", "permanent-error")
+        assert outcome["reason"].startswith("AccessDeniedException: ")
+    assert counts() == {"primary": 1}
+    [notice] = bodies(stack, "critical")
+    assert notice["subject"] == f"Model Medic cannot scale-up {ENDPOINT}"
+    assert decisions(stack, "acted") == []
+    # The step's claim was given back: neither the cool-down nor the hour's budget holds it.
+    assert [c for c in stack.items("cooldown") if c["sk"] == "COOLDOWN#scale-up"] == []
+    assert all(not b.get("holders") for b in stack.items("budget"))
+    [incident] = stored_incidents(stack)
+    assert (incident["steps"], incident["pending"]) == (0, None)
+
+
+@pytest.mark.xfail(
+    reason="product bug: after a permanent error on the change, every sweep claims, calls "
+    "UpdateEndpointWeightsAndCapacities again and records a new permanent-error decision (the step intent resets "
+    "last_note), although the notice says 'will not be retried in this incident'",
+    strict=True,
+)
+def test_a_permanent_error_on_the_change_is_not_retried_by_the_sweep_in_that_incident(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    from botocore.client import BaseClient
+
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    original = BaseClient._make_api_call
+    attempts = []
+
+    def denied(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "UpdateEndpointWeightsAndCapacities":
+            attempts.append(operation)
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", denied)
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    for minutes in (5, 10, 15):
+        sweep(fn, clock, OPENED + timedelta(minutes=minutes))
+    assert len(attempts) == 1
+    assert len([d for d in decisions(stack) if d["gate"] == "permanent-error"]) == 1
+
+
 def test_an_insufficient_data_transition_is_not_acted_on(fn: Any, stack: Stack, clock: time_machine.Traveller):
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     event = sns_alarm("scale_up/high_latency_alarm.json", NewStateValue="INSUFFICIENT_DATA")
