@@ -329,6 +329,8 @@ def test_while_the_alarm_lasts_the_sweep_steps_up_after_each_cooldown_and_escala
     # Escalated once; later sweeps repeat nothing and never go above the bound.
     for minutes in (43, 48, 90):
         assert sweep(fn, clock, OPENED + timedelta(minutes=minutes)) == []
+    [again] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), OPENED + timedelta(minutes=95))
+    assert (again["gate"], again["replayed"]) == ("escalated", True)
     assert counts() == {"primary": 4}
     [critical] = bodies(stack, "critical")
     assert (critical["result"], critical["incident"]) == ("escalated", first["incident"])
@@ -882,6 +884,53 @@ def test_a_permanent_error_on_the_change_is_not_retried_by_the_sweep_in_that_inc
         sweep(fn, clock, OPENED + timedelta(minutes=minutes))
     assert len(attempts) == 1
     assert len([d for d in decisions(stack) if d["gate"] == "permanent-error"]) == 1
+
+
+def test_when_automation_is_switched_back_on_the_sweep_acts_on_the_open_incident(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    stack.set_mode("off")
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    [off] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert off["gate"] == "mode"
+    stack.set_mode("inherit")  # the stack's mode: enforce
+    [acted] = sweep(fn, clock, OPENED + timedelta(minutes=5))
+    assert (acted["result"], acted["incident"], acted["mode"]) == ("acted", off["incident"], "enforce")
+    assert counts() == {"primary": 2}
+
+
+def test_a_batch_of_two_alarm_records_is_one_incident_per_endpoint(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MONITORED_ENDPOINTS", f"{ENDPOINT},fraud-prod")
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    make_endpoint("fraud-prod", {"primary": {"count": 2, "weight": 1.0}})
+    outcomes = deliver(
+        fn, clock, load_event("alarms/sns_batch_two_records.json"), OPENED + timedelta(minutes=1, seconds=5)
+    )
+    assert [(o["endpoint"], o["result"], o["reason"]) for o in outcomes] == [
+        (ENDPOINT, "acted", "primary instance-count 1 -> 2"),
+        ("fraud-prod", "acted", "primary instance-count 2 -> 3"),
+    ]
+    assert len({o["incident"] for o in outcomes}) == 2
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"hello": "world"},
+        {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "not json"}}]},
+        {"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": {}},
+    ],
+)
+def test_an_event_that_is_not_an_alarm_is_rejected_cleanly(fn: Any, stack: Stack, aws_calls: AwsCalls, event: Any):
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    aws_calls.made.clear()
+    result = invoke(fn, event)
+    assert result["outcomes"] == []
+    assert len(result["rejected"]) == 1
+    assert aws_calls.mutating() == []
 
 
 def test_an_insufficient_data_transition_is_not_acted_on(fn: Any, stack: Stack, clock: time_machine.Traveller):
