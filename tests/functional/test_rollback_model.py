@@ -588,6 +588,9 @@ def test_a_duplicate_delivery_rolls_back_nothing_more(
     assert aws_calls.of("sagemaker").count("UpdateEndpoint") == 1
     assert len(decisions(stack, "acted")) == 1
     assert [b["result"] for b in bodies(stack, "critical")] == ["acted"]
+    told = [(e["detail"]["result"], e["detail"]["gate"], e["detail"]["reason"]) for e in stack.drain("events")]
+    assert [t[0] for t in told].count("acted") == 1
+    assert len(told) == len(set(told))  # one outcome event of each kind, however often delivered
     assert len(stored_incidents(stack)) == 1
 
 
