@@ -228,6 +228,21 @@ def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_t
     assert stored_incidents(stack)[0]["state"] == "escalated"
 
 
+def test_the_verification_window_is_the_stack_parameter(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ROLLBACK_VERIFY_MINUTES", "60")
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    deliver(fn, clock, alarm_event())
+    assert stored_incidents(stack)[0]["verify_until"] == (DELIVERED + timedelta(minutes=60)).isoformat()
+    sweep(fn, clock, OPENED + timedelta(minutes=55))
+    assert decisions(stack, "escalated") == []
+    [escalated] = sweep(fn, clock, OPENED + timedelta(minutes=61))
+    assert escalated["result"] == "escalated"
+
+
 def test_ok_within_the_window_is_recovered_with_the_time_to_recover(
     fn: Any, stack: Stack, clock: time_machine.Traveller
 ):

@@ -342,6 +342,21 @@ def test_while_the_alarm_lasts_the_sweep_steps_up_after_each_cooldown_and_escala
     assert incident["timeline"][-1]["what"] == "escalated"
 
 
+def test_the_verification_window_is_the_stack_parameter(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SCALE_UP_VERIFY_MINUTES", "30")
+    make_endpoint(ENDPOINT, {"primary": {"count": 3, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert acted["reason"] == "primary instance-count 3 -> 4"
+    assert stored_incidents(stack)[0]["verify_until"] == (DELIVERED + timedelta(minutes=30)).isoformat()
+    sweep(fn, clock, OPENED + timedelta(minutes=25))  # at the ceiling, inside the window
+    assert decisions(stack, "escalated") == []
+    [escalated] = sweep(fn, clock, OPENED + timedelta(minutes=31))
+    assert escalated["result"] == "escalated"
+
+
 def test_at_the_ceiling_from_the_start_nothing_changes_and_a_person_hears_once(
     fn: Any, stack: Stack, clock: time_machine.Traveller
 ):
