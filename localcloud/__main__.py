@@ -72,6 +72,17 @@ def parameters(mode: str) -> dict[str, str]:
     }
 
 
+# How long an endpoint stays Updating after a change in the local cloud (simulated time):
+# SageMaker's capacity and weight changes take minutes, so the control loop must wait.
+UPDATE_SECONDS = 240
+
+
+def simulate_aws(cloud: LocalCloud) -> None:
+    """What AWS does and moto does not, switched on for the whole local cloud."""
+    cloud.set_update_seconds(UPDATE_SECONDS)
+    cloud.set_range_moves_capacity(True)
+
+
 def demo(args: argparse.Namespace) -> int:
     started = datetime.now(UTC).replace(second=0, microsecond=0)
     port = free_port()
@@ -84,6 +95,7 @@ def demo(args: argparse.Namespace) -> int:
         functions = sorted(k for k in stack.resources if k.endswith("Function"))
         print(f"Stack {stack.name}: {len(stack.resources)} resources; functions {', '.join(functions)}")
         world.seed(cloud, started)
+        simulate_aws(cloud)
         print(
             f"Demo world: endpoint {world.ENDPOINT} (primary 2 x ml.m5.large floor 2, canary 1 at 10%), "
             f"pipeline {world.PIPELINE}, model package group {world.PACKAGE_GROUP}\n"
@@ -114,6 +126,7 @@ def up(args: argparse.Namespace) -> int:
     try:
         cloud.deploy(parameters(args.mode))
         world.seed(cloud, datetime.now(UTC))
+        simulate_aws(cloud)
     except Exception:
         server.terminate()
         raise

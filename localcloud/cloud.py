@@ -136,6 +136,11 @@ class LocalCloud:
         """The endpoint's next UpdateEndpoint rolls back to its old config, with `reason`."""
         self._simulation("fail-next-update", {"endpoint": endpoint, "reason": reason})
 
+    def finish_pipelines(self, status: str = "Succeeded") -> int:
+        """End every Executing pipeline execution in moto with `status` (Succeeded, Failed, Stopped)."""
+        body = {"account": ACCOUNT, "region": self.region, "status": status}
+        return int(self._simulation("finish-pipelines", body)["ended"])
+
     # --- deploy ---------------------------------------------------------------------------
 
     def deploy(self, parameters: dict[str, str]) -> Stack:
@@ -326,6 +331,7 @@ class LocalCloud:
         if previous == state:
             return []  # no transition: CloudWatch sets nothing and runs no action
         reason = reason or f"local cloud: {name} set to {state}"
+        self.set_clock(at)  # the state change is stamped with the simulated time, as its message is
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
         actions = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]
         message = cloudwatch.sns_message(alarm, state, previous, reason, at, ACCOUNT, self.region)

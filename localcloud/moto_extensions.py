@@ -82,6 +82,9 @@ the tests and the local cloud alike.
   `set_range_moves_capacity`.
 * `reset_simulation()` puts the clock, duration, range switch and pending failures back
   to their in-process defaults (the tests' fixture calls it after each test).
+* `alarm_state_times_follow_the_clock`: an alarm's StateUpdatedTimestamp comes from
+  `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
+  as in AWS, also when the local cloud runs at a simulated time.
 * `pipeline_executions_run_until_finished`: see the section below.
 * `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
@@ -440,6 +443,10 @@ def sagemaker_update_endpoint() -> None:
             raise ValidationError(message=f"Could not find endpoint_config '{endpoint_config_name}'.") from None
         previous = {v["VariantName"]: v for v in endpoint.production_variants}
         variants = endpoint._process_production_variants(config["ProductionVariants"])
+        for variant, configured in zip(variants, config["ProductionVariants"], strict=True):
+            # moto drops a weight of 0.0 (falsy); AWS serves it, and defaults a missing one to 1.0.
+            weight = float(configured.get("InitialVariantWeight", 1.0))
+            variant["CurrentWeight"] = variant["DesiredWeight"] = weight
         if retain:
             for variant in variants:
                 kept = previous.get(variant["VariantName"])
@@ -571,6 +578,12 @@ def _route_range_moves_capacity(request: Any, full_url: str, headers: Any) -> tu
     return 200, {}, json.dumps({"on": range_moves_capacity()})
 
 
+def _route_finish_pipelines(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    body = _body(request)
+    ended = finish_pipeline_executions(body["account"], body["region"], body.get("status", "Succeeded"))
+    return 200, {}, json.dumps({"ended": ended})
+
+
 @_once
 def local_cloud_routes() -> None:
     """POST routes on moto's /moto-api/ app for the settings above (server mode)."""
@@ -580,6 +593,7 @@ def local_cloud_routes() -> None:
     urls.url_paths[f"{{0}}{ROUTE_PREFIX}/update-seconds"] = _route_update_seconds
     urls.url_paths[f"{{0}}{ROUTE_PREFIX}/fail-next-update"] = _route_fail_next_update
     urls.url_paths[f"{{0}}{ROUTE_PREFIX}/range-moves-capacity"] = _route_range_moves_capacity
+    urls.url_paths[f"{{0}}{ROUTE_PREFIX}/finish-pipelines"] = _route_finish_pipelines
 
 
 # --- EventBridge rules ------------------------------------------------------------------
@@ -632,9 +646,35 @@ def endpoint_variants_keep_what_was_not_changed() -> None:
     SageMakerModelBackend.update_endpoint_weights_and_capacities = update  # type: ignore[method-assign]
 
 
+# --- CloudWatch alarm state times ---------------------------------------------------------
+
+
+@_once
+def alarm_state_times_follow_the_clock() -> None:
+    """An alarm's StateUpdatedTimestamp is taken from `moto_now()`.
+
+    The control loop's sweep reads when an alarm changed state (DescribeAlarms) to open an
+    incident whose delivery was lost, to close one whose OK was lost, and to know how long
+    the scale-up alarms have been OK before capacity is given back. In AWS that time is the
+    same instant as the transition's notification. The local cloud delivers notifications
+    at a simulated time while moto stamps the state change with the server's real time, so
+    the two would disagree by hours; with this extension they agree.
+    """
+    from moto.cloudwatch.models import Alarm
+
+    original = Alarm.update_state
+
+    def update_state(self: Any, reason: str, reason_data: str, state_value: str) -> None:
+        original(self, reason, reason_data, state_value)
+        self.state_updated_timestamp = _naive(moto_now())
+
+    Alarm.update_state = update_state  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
+    alarm_state_times_follow_the_clock()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()
     # Order matters: each wraps the one before, so the one-capacity check runs before

@@ -25,7 +25,16 @@ class Timeline:
 
     def advance(self, delta: timedelta) -> datetime:
         self.now += delta
+        self.cloud.set_clock(self.now)  # endpoint updates in moto finish on the simulated clock
         return self.now
+
+    def ticks(self, function: str, minutes: int, every: int = 5) -> list[dict[str, Any]]:
+        """The function's 5-minute schedule, ticking for `minutes` of simulated time."""
+        decided = []
+        for _ in range(minutes // every):
+            self.advance(timedelta(minutes=every))
+            decided += self.tick(function)
+        return decided
 
     def say(self, text: str) -> None:
         self.lines.append(f"  {self.now:%H:%M}  {text}")
@@ -103,19 +112,49 @@ def latency_scale_up_and_back(t: Timeline) -> None:
     expect(latency > 1000, "the computed total latency crosses the HighLatency threshold")
     before = t.endpoint()
     decided = t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
-    during = t.endpoint()
     expect([d["result"] for d in decided] == ["acted"], "the scale-up acted once")
+    t.endpoint()
+    decided = t.ticks("ScaleUpFunction", 10)
+    during = t.endpoint()
     expect(during["primary_min_capacity"] == before["primary_min_capacity"] + 1, "the primary's floor rose by one")
     expect(during["primary_min_capacity"] <= 4, "the floor stayed within MaxInstanceCount")
-    t.advance(timedelta(minutes=10))
-    t.alarm(f"{ENDPOINT}-HighLatency", "OK")
-    expect(t.endpoint()["primary_min_capacity"] == during["primary_min_capacity"], "capacity kept in the cool-down")
-    t.advance(timedelta(minutes=20))
-    decided = t.tick("ScaleUpFunction")
+    expect(
+        during["variants"]["canary"]["instances"] == before["variants"]["canary"]["instances"] + 1,
+        "the canary got one instance more, after the primary's change was InService",
+    )
+    t.advance(timedelta(minutes=1))
+    recovered = t.alarm(f"{ENDPOINT}-HighLatency", "OK")
+    expect([d["result"] for d in recovered] == ["recovered"], "the incident recovered (time to recover told)")
+    expect(t.endpoint()["primary_min_capacity"] == during["primary_min_capacity"], "capacity kept while it cools")
+    decided = t.ticks("ScaleUpFunction", 30)
     after = t.endpoint()
-    expect([d["action"] for d in decided if d["result"] == "acted"] == ["scale-back"], "the sweep gave it back")
+    expect(
+        sorted(d["reason"].split(" ")[0] for d in decided if d["action"] == "scale-back" and d["result"] == "acted")
+        == ["canary", "primary"],
+        "the sweep gave both variants back, one change at a time",
+    )
     expect(after["primary_min_capacity"] == before["primary_min_capacity"], "the floor is back where it was")
-    expect(after["variants"] == before["variants"], "the variants are back where they were")
+    expect(
+        after["variants"]["canary"]["instances"] == before["variants"]["canary"]["instances"],
+        "the canary is back where it was",
+    )
+    _policy_scales_in(t, before)
+
+
+def _policy_scales_in(t: Timeline, before: dict[str, Any]) -> None:
+    """Lowering MinCapacity does not remove instances in AWS: the scaling policy does, later.
+
+    moto runs no scaling policies, so the demo does what the target-tracking policy would do
+    on an idle endpoint, so that the next scenario starts where this one did.
+    """
+    wanted = before["variants"]["primary"]["instances"]
+    if t.endpoint()["variants"]["primary"]["instances"] != wanted:
+        t.say(f"auto scaling's policy scales primary back in to {wanted} (moto runs no scaling policies)")
+        t.cloud.client("sagemaker").update_endpoint_weights_and_capacities(
+            EndpointName=ENDPOINT,
+            DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": wanted}],
+        )
+        t.advance(timedelta(minutes=5))
 
 
 def _latest(t: Timeline, metric: str) -> float:
@@ -153,13 +192,13 @@ def duplicate_error_alarm_scales_once(t: Timeline) -> None:
     again = t.decisions([t.cloud.invoke_async("ScaleUpFunction", scale_up.event, t.now)])
     during = t.endpoint()
     expect([d["result"] for d in decided] == ["acted"], "the first delivery acted")
-    expect(bool(again) and again[0]["replayed"] is True, "the second delivery was answered from the idempotency record")
+    expect(bool(again) and again[0]["replayed"] is True, "the second delivery changed nothing (same incident)")
     expect(during["primary_min_capacity"] == before["primary_min_capacity"] + 1, "exactly one scale-up")
-    t.advance(timedelta(minutes=5))
+    t.ticks("ScaleUpFunction", 5)
     t.alarm(f"{ENDPOINT}-HighErrorRate", "OK")
-    t.advance(timedelta(minutes=20))
-    t.tick("ScaleUpFunction")
+    t.ticks("ScaleUpFunction", 30)
     expect(t.endpoint()["primary_min_capacity"] == before["primary_min_capacity"], "capacity given back")
+    _policy_scales_in(t, before)
 
 
 def drift_starts_retraining_once(t: Timeline) -> None:
@@ -221,10 +260,15 @@ def accuracy_drop_rolls_back(t: Timeline) -> None:
     )
     expect(accuracy < 0.8, "the accuracy published is below the 0.8 alarm threshold")
     decided = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "ALARM")
-    after = t.endpoint()
     expect([d["result"] for d in decided] == ["acted"], "the rollback acted")
-    expect(after["variants"]["canary"]["weight"] == 0, "the canary serves no traffic")
+    t.endpoint()
+    t.ticks("RollbackModelFunction", 5)
+    after = t.endpoint()
+    expect(after["variants"]["canary"]["weight"] == 0, "the canary serves no traffic (read back once InService)")
     expect(after["variants"]["primary"]["weight"] == before["variants"]["primary"]["weight"], "primary unchanged")
+    t.cloud.client("cloudwatch").set_alarm_state(
+        AlarmName=f"{ENDPOINT}-ModelAccuracyDrop", StateValue="OK", StateReason="demo: the next hour is fine"
+    )
 
 
 def _share(state: dict[str, Any]) -> float:
@@ -237,10 +281,12 @@ def healthy_canary_promoted(t: Timeline) -> None:
     t.say("operator: canary churn-v2 gets 5% of the traffic")
     world.traffic(t.cloud, "primary", t.now, 240, per_minute=190, error_rate=0.01)
     world.traffic(t.cloud, "canary", t.now, 240, per_minute=40, error_rate=0.01)
+    t.advance(timedelta(minutes=5))  # the weight change is InService after a few minutes
     path = [_share(t.endpoint())]
     for _ in range(20):
-        t.advance(timedelta(minutes=10))
+        t.advance(timedelta(minutes=5))
         decided = t.tick("PromoteCanaryFunction")
+        t.advance(timedelta(minutes=5))
         if any(d["result"] == "acted" for d in decided):
             path.append(_share(t.endpoint()))
         if path[-1] == 100:
@@ -257,6 +303,7 @@ def bad_canary_rolled_back(t: Timeline) -> None:
     world.traffic(t.cloud, "canary", t.now, 30, per_minute=40, error_rate=0.12)
     t.advance(timedelta(minutes=10))
     decided = t.tick("PromoteCanaryFunction")
+    t.advance(timedelta(minutes=5))
     state = t.endpoint()
     expect([d["result"] for d in decided] == ["acted"], "the first evaluation acted")
     expect("roll back" in decided[0]["reason"], "it rolled the canary back")
@@ -278,9 +325,7 @@ def dry_run_at_run_time(t: Timeline) -> None:
     expect("min-capacity" in decided[0]["reason"], "it says what it would have done")
     expect(after == before, "nothing changed")
     t.advance(timedelta(minutes=5))
-    t.cloud.client("cloudwatch").set_alarm_state(
-        AlarmName=f"{ENDPOINT}-HighLatency", StateValue="OK", StateReason="demo"
-    )
+    t.alarm(f"{ENDPOINT}-HighLatency", "OK")
 
 
 def daily_report(t: Timeline) -> None:
@@ -308,6 +353,105 @@ def daily_report(t: Timeline) -> None:
     expect(any(p.name.startswith("index-") for _, p in copied), "an index of the day was written")
 
 
+def acted_once_in_service(t: Timeline) -> None:
+    """(a) The alarm fires while the endpoint is Updating: acted on once it is InService, once."""
+    before = t.endpoint()
+    t.say("operator: canary weight 0.1 -> 0.2 (the endpoint is Updating for 4 minutes)")
+    world.start_rollout(t.cloud, 0.2)
+    t.advance(timedelta(minutes=1))
+    decided = t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
+    expect([(d["result"], d["gate"]) for d in decided] == [("skipped", "precondition")], "skipped: Updating")
+    decided = t.ticks("ScaleUpFunction", 10)
+    acted = [d for d in decided if d["action"] == "scale-up" and d["result"] == "acted"]
+    expect(len(acted) == 1, f"acted once the endpoint was InService, once ({len(acted)} times)")
+    t.advance(timedelta(minutes=4))
+    expect(t.endpoint()["primary_min_capacity"] == before["primary_min_capacity"] + 1, "one step of capacity")
+    t.alarm(f"{ENDPOINT}-HighLatency", "OK")
+    t.ticks("ScaleUpFunction", 30)
+    world.start_rollout(t.cloud, 0.1)
+    t.advance(timedelta(minutes=5))
+    _policy_scales_in(t, before)
+
+
+def second_step_then_recovery(t: Timeline) -> None:
+    """(b) One step is not enough: a second after the cool-down; recovery is timed; capacity back later."""
+    before = t.endpoint()
+    t.alarm(f"{ENDPOINT}-HighErrorRate", "ALARM")
+    decided = t.ticks("ScaleUpFunction", 20)
+    steps = [d for d in decided if d["action"] == "scale-up" and d["result"] == "acted"]
+    t.endpoint()
+    expect(len(steps) == 1, "the alarm stayed in ALARM and a second step followed the 10-minute cool-down")
+    recovered = [d for d in t.alarm(f"{ENDPOINT}-HighErrorRate", "OK") if d["result"] == "recovered"]
+    recovered += [d for d in t.ticks("ScaleUpFunction", 5) if d["result"] == "recovered"]
+    expect(len(recovered) == 1, "recovered (once the second step was InService too)")
+    expect("recovered" in recovered[0]["reason"] and "min after it fired" in recovered[0]["reason"], "time to recover")
+    expect(recovered[0]["changes"]["steps"] == 2, "after two steps")
+    t.ticks("ScaleUpFunction", 40)
+    after = t.endpoint()
+    expect(after["primary_min_capacity"] == before["primary_min_capacity"], "the floor was given back later")
+    expect(after["variants"]["canary"]["instances"] == before["variants"]["canary"]["instances"], "canary given back")
+    _policy_scales_in(t, before)
+
+
+def escalated_at_the_bound(t: Timeline) -> None:
+    """(c) At the bound and still in ALARM: escalated once, and the action is not repeated."""
+    before = t.endpoint()
+    t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
+    decided = t.ticks("ScaleUpFunction", 75)
+    escalated = [d for d in decided if d["result"] == "escalated"]
+    t.endpoint()
+    expect(len(escalated) == 1, f"escalated exactly once ({len(escalated)})")
+    expect("still in ALARM" in escalated[0]["reason"], "the message says what was tried and that it did not help")
+    after_escalation = decided[decided.index(escalated[0]) + 1 :]
+    expect(not any(d["result"] == "acted" for d in after_escalation), "no action after the escalation")
+    state = t.endpoint()
+    expect(state["primary_min_capacity"] == 4, "the primary stopped at MaxInstanceCount 4")
+    t.alarm(f"{ENDPOINT}-HighLatency", "OK")
+    t.ticks("ScaleUpFunction", 40)
+    _policy_scales_in(t, before)
+
+
+def failed_rollback_deployment(t: Timeline) -> None:
+    """(d) A rollback whose blue/green deployment fails and rolls back on its own: critical."""
+    sagemaker = t.cloud.client("sagemaker")
+    t.say(f"operator: deploys {ENDPOINT}-config-2 (a new model, no canary)")
+    world.second_config(t.cloud)
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
+    t.advance(timedelta(minutes=5))
+    t.decisions(t.cloud.put_event(_in_service_event(t.now, f"{ENDPOINT}-config-2"), t.now))
+    t.endpoint()
+    t.cloud.fail_next_update(ENDPOINT, "ml.m5.large capacity unavailable; rolled back by auto-rollback")
+    t.say("(the next deployment of this endpoint will fail and roll back on its own)")
+    decided = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "ALARM")
+    expect([d["result"] for d in decided] == ["acted"], "the rollback to config-1 was started")
+    decided = t.ticks("RollbackModelFunction", 10)
+    failed = [d for d in decided if d["result"] == "failed"]
+    state = t.endpoint()
+    expect(len(failed) == 1, "the rollback is reported failed, once")
+    expect("rolled back on its own" in failed[0]["reason"], "because the deployment rolled back on its own")
+    expect(state["config"] == f"{ENDPOINT}-config-2", "the endpoint is still on config-2")
+    cleared = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "OK")
+    expect(not any(d["result"] == "recovered" for d in cleared), "the incident is not called recovered")
+
+
+def failed_retraining_pipeline(t: Timeline) -> None:
+    """(e) The retraining run that drift started fails: a critical message."""
+    runs = t.cloud.client("sagemaker").list_pipeline_executions(PipelineName=world.PIPELINE)
+    executing = [r for r in runs["PipelineExecutionSummaries"] if r["PipelineExecutionStatus"] == "Executing"]
+    expect(len(executing) == 1, "the retraining run of the drift scenario is still executing")
+    t.say(f"pipeline {world.PIPELINE}: the execution fails (its training step ran out of memory)")
+    t.cloud.finish_pipelines("Failed")
+    decided = t.decisions(t.cloud.put_event(_pipeline_event(t.now, executing[0]["PipelineExecutionArn"]), t.now))
+    failed = [d for d in decided if d["result"] == "failed"]
+    expect(len(failed) == 1, "the pipeline's failure is told as critical, once")
+    expect(failed[0]["incident"] != "", "on the drift incident")
+    again = t.ticks("StartRetrainingFunction", 5)
+    expect(not any(d["result"] == "failed" for d in again), "and not again by the sweep")
+    t.cloud.client("cloudwatch").set_alarm_state(
+        AlarmName=f"{ENDPOINT}-DataDrift", StateValue="OK", StateReason="demo: the next model fixed it"
+    )
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -318,6 +462,7 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         "Drift: captured inputs shift, ComputeDrift measures it, retraining starts once; a second alarm starts nothing",
         drift_starts_retraining_once,
     ),
+    ("(e) The retraining pipeline fails: critical", failed_retraining_pipeline),
     (
         "Accuracy drop: late labels meet their predictions, accuracy falls, the canary is rolled back",
         accuracy_drop_rolls_back,
@@ -325,6 +470,16 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
     ("Healthy canary promoted step by step to 100% as schedules tick and time advances", healthy_canary_promoted),
     ("Bad canary rolled back at the first evaluation", bad_canary_rolled_back),
     ("Mode switched to dry-run at run time: the next alarm changes nothing and says why", dry_run_at_run_time),
+    (
+        "(a) Latency alarm while the endpoint is Updating: acted on once it is InService, once",
+        acted_once_in_service,
+    ),
+    (
+        "(b) One step is not enough: a second after the cool-down, recovery timed, capacity back later",
+        second_step_then_recovery,
+    ),
+    ("(c) At the bound and still in ALARM: escalated once, never repeated", escalated_at_the_bound),
+    ("(d) A rollback whose deployment fails and rolls back on its own: critical", failed_rollback_deployment),
     ("Daily report: the HTML and JSON land in the bucket and in a local folder", daily_report),
 ]
 
@@ -348,7 +503,30 @@ def run_all(cloud: LocalCloud, start: datetime) -> list[Result]:
     return results
 
 
-def _in_service_event(at: datetime) -> dict[str, Any]:
+def _pipeline_event(at: datetime, execution: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "demo-pipeline-failed",
+        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{world.PIPELINE}", execution],
+        "detail": {
+            "pipelineExecutionDisplayName": "model-medic",
+            "currentPipelineExecutionStatus": "Failed",
+            "previousPipelineExecutionStatus": "Executing",
+            "executionStartTime": at.isoformat(),
+            "executionEndTime": at.isoformat(),
+            "pipelineExecutionDescription": "Model Medic retraining",
+            "pipelineArn": f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{world.PIPELINE}",
+            "pipelineExecutionArn": execution,
+        },
+    }
+
+
+def _in_service_event(at: datetime, config: str = f"{ENDPOINT}-config-1") -> dict[str, Any]:
     return {
         "version": "0",
         "id": "demo-endpoint-in-service",
@@ -362,7 +540,7 @@ def _in_service_event(at: datetime) -> dict[str, Any]:
             json.dumps(
                 {
                     "EndpointName": ENDPOINT,
-                    "EndpointConfigName": f"{ENDPOINT}-config-1",
+                    "EndpointConfigName": config,
                     "EndpointStatus": "IN_SERVICE",
                 }
             )

@@ -213,6 +213,19 @@ def traffic(cloud: Any, variant: str, start: datetime, minutes: int, per_minute:
     variant_metrics(cloud.client("cloudwatch"), ENDPOINT, variant, start, minutes, per_minute, error_rate)
 
 
+def second_config(cloud: Any) -> str:
+    """A new model's endpoint config: churn-v2 as the primary, the canary variant kept idle."""
+    name = f"{ENDPOINT}-config-2"
+    cloud.client("sagemaker").create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            _variant("primary", "churn-v2", count=2, weight=1.0),
+            _variant("canary", "churn-v2", count=1, weight=0.0),
+        ],
+    )
+    return name
+
+
 def start_rollout(cloud: Any, share: float) -> None:
     """An operator sends `share` (0-1) of the traffic to the canary."""
     cloud.client("sagemaker").update_endpoint_weights_and_capacities(

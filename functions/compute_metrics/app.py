@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
-from model_medic.alarms import AlarmParseError
 from model_medic.endpoint_metrics import ComputeMetrics
 from model_medic.observability import logger, metrics, tracer
 from model_medic.scope import tagged_endpoints
@@ -19,16 +18,9 @@ from model_medic.settings import ComputeMetricsSettings, load_settings
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(ComputeMetricsSettings)
-    try:
-        scheduled = runtime.scheduled_time(event)
-    except AlarmParseError as error:
-        scheduled, reason = None, str(error)
-    else:
-        reason = "expected an EventBridge Scheduled Event"
-    if scheduled is None:
-        logger.warning("event rejected", error=reason)
-        metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
-        return {"rejected": [reason]}
+    scheduled = runtime.scheduled_or_rejected(event)
+    if isinstance(scheduled, dict):
+        return {"rejected": scheduled["rejected"]}
     endpoints = list(settings.monitored_endpoints)
     if settings.discovery_tag:
         endpoints += tagged_endpoints(aws.sagemaker(), settings.discovery_tag)

@@ -19,9 +19,9 @@ from model_medic.settings import ReportSettings, load_settings
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(ReportSettings)
-    scheduled = runtime.scheduled_time(event)
-    if scheduled is None:
-        return {"rejected": ["expected a Scheduled Event"]}
+    scheduled = runtime.scheduled_or_rejected(event)
+    if isinstance(scheduled, dict):
+        return scheduled
     job = DailyReport(
         aws.cloudwatch(),
         aws.sagemaker(),

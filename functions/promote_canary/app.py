@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
+from model_medic.alarms import AlarmParseError
 from model_medic.canary import PromoteCanary, Rules
 from model_medic.gates import utc_now
 from model_medic.observability import logger, metrics, tracer
@@ -18,7 +19,10 @@ from model_medic.settings import CanarySettings, load_settings
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(CanarySettings)
-    scheduled = runtime.scheduled_time(event)
+    try:
+        scheduled = runtime.scheduled_time(event)
+    except AlarmParseError as error:
+        return {"outcomes": [], "rejected": [str(error)]}
     clock = (lambda: scheduled) if scheduled is not None else utc_now
     rules = Rules(
         steps=tuple(settings.canary_steps),

@@ -50,6 +50,7 @@ class Incident:
     timeline: tuple[dict[str, str], ...] = ()
     verify_until: str | None = None
     last_note: str = ""  # the last skip recorded, so a sweep does not repeat it every tick
+    alarm_ok_at: str | None = None  # the alarm cleared while a change was in flight: close once it lands
     closed_at: str | None = None
     recovered_seconds: float | None = None
     version: int = 0

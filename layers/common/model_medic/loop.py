@@ -104,8 +104,9 @@ class ControlLoop:
         if stale is not None:
             return self._decided(replace(base, gate="stale", reason=stale, replayed=True), record=False)
         for other in self._incidents.of(endpoint, open_only=True):
-            if other.alarm_name == alarm.alarm_name and other.opened_at != alarm.state_change_time.isoformat():
-                self._close(other, alarm.state_change_time, "superseded: a newer ALARM transition (its OK was lost)")
+            if other.alarm_name == alarm.alarm_name and other.opened_at < alarm.state_change_time.isoformat():
+                # A newer transition: the older episode ended (its OK was not delivered).
+                self._cleared(other, alarm.state_change_time, "superseded by a newer ALARM transition")
         incident = self._incidents.open(
             opened(
                 endpoint,
@@ -213,6 +214,8 @@ class ControlLoop:
             return self._note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
         if incident.pending is not None:
             return self._advance(incident, base)
+        if incident.alarm_ok_at is not None:
+            return self._close(incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK")
         described, problem = self._endpoint(incident.endpoint)
         if problem is not None:
             return self._permanent(incident, base, problem)
@@ -383,6 +386,11 @@ class ControlLoop:
             )
             self._tell_once(recovered, f"{incident.id}#recovered")
             return outcome or recovered
+        if incident.alarm_ok_at is not None:
+            cleared = datetime.fromisoformat(incident.alarm_ok_at)
+            incident = self._save(replace(incident, pending=None))
+            closed = self._close(incident, cleared, "the alarm returned to OK")
+            return outcome or closed
         verify_until = now + self._window
         incident = self._save(replace(incident, pending=None, state="verifying", verify_until=verify_until.isoformat()))
         verifying = self._note(
@@ -407,8 +415,19 @@ class ControlLoop:
         for incident in found:
             if at.isoformat() < incident.opened_at:
                 continue  # a late OK of an older episode
-            outcome = self._close(incident, at, "the alarm returned to OK")
+            outcome = self._cleared(incident, at, "the alarm returned to OK")
         return outcome
+
+    def _cleared(self, incident: Incident, at: datetime, why: str) -> Outcome:
+        """The incident's alarm is over; a change still in flight is followed to its end first."""
+        if incident.pending is None or incident.state == "escalated":
+            return self._close(incident, at, why)
+        if incident.alarm_ok_at is None:
+            try:
+                incident = self._incidents.save(replace(incident, alarm_ok_at=at.isoformat()).at("alarm-ok", at, why))
+            except Conflict:
+                return replace(self._base_of(incident), gate="once", reason="another evaluation", replayed=True)
+        return self._evaluate(incident, why)
 
     def _close(self, incident: Incident, at: datetime, why: str) -> Outcome:
         base = self._base_of(incident)
@@ -492,7 +511,9 @@ class ControlLoop:
         return self._permanent(incident, base, problem)
 
     def _permanent(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
+        """Recorded, told once, and not tried again in this incident (nor retried into the DLQ)."""
         skipped = replace(base, gate="permanent-error", reason=problem)
+        incident = self._save(replace(incident, state="escalated").at("failed", self._clock(), problem))
         self._note(incident, skipped)
         if self._ledger.mark(incident.endpoint, f"{incident.id}#permanent", self._clock()):
             self._notifier.alert(
@@ -612,8 +633,12 @@ class ControlLoop:
         return found
 
     def _stale(self, endpoint: str, alarm: AlarmEvent) -> str | None:
-        """A late delivery of a transition older than an incident already seen for the alarm."""
+        """A late delivery: the alarm has changed state since (CloudWatch says so), or an incident
+        of a later transition of the alarm was already seen."""
         at = alarm.state_change_time.isoformat()
+        now = self._describe_alarms([alarm.alarm_name]).get(alarm.alarm_name)
+        if now is not None and now["StateValue"] != "ALARM" and now["StateUpdatedTimestamp"] > alarm.state_change_time:
+            return f"a late delivery: {alarm.alarm_name} is {now['StateValue']} since {now['StateUpdatedTimestamp']}"
         for incident in self._incidents.of(endpoint):
             if incident.alarm_name != alarm.alarm_name or incident.opened_at == at:
                 continue

@@ -171,6 +171,18 @@ def scheduled_time(event: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def scheduled_or_rejected(
+    event: Any, expected: str = "expected an EventBridge Scheduled Event"
+) -> datetime | dict[str, Any]:
+    """A scheduled job's time, or the answer that rejects the event (a bad or missing `time`
+    is bad input: rejected with a clear message and a metric, never retried into the DLQ)."""
+    try:
+        scheduled = scheduled_time(event)
+    except AlarmParseError as error:
+        return _rejected(str(error))
+    return _rejected(expected) if scheduled is None else scheduled
+
+
 def scheduled_evaluation(event: dict[str, Any], endpoint: str, variant: str | None = None) -> AlarmEvent:
     """A scheduled evaluation of one endpoint, as a trigger the gates handle once per tick."""
     at = scheduled_time(event)
