@@ -50,8 +50,8 @@ class Timeline:
                 gate = f" [{outcome['gate']}]" if outcome.get("gate") else ""
                 if outcome.get("replayed"):
                     self.lines.append(
-                        f"         {invocation.function}: duplicate delivery - answered from the idempotency "
-                        f"record ({outcome['action']} {outcome['result']} earlier), nothing done again"
+                        f"         {invocation.function}: {outcome['action']} - nothing new ({outcome['gate']}: "
+                        f"{outcome['reason']})"
                     )
                     outcomes.append(outcome)
                     continue
