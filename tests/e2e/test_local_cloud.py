@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localcloud import scenarios, world
-from localcloud.__main__ import ROOT, free_port, parameters, start_server
+from localcloud.__main__ import ROOT, free_port, parameters, simulate_aws, start_server
 from localcloud.cloud import LocalCloud
 
 pytestmark = pytest.mark.slow
@@ -23,6 +23,7 @@ def cloud() -> Iterator[LocalCloud]:
         local = LocalCloud(f"http://127.0.0.1:{port}")
         local.deploy(parameters("enforce"))
         world.seed(local, START)
+        simulate_aws(local)
         yield local
     finally:
         server.terminate()
