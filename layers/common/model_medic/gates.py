@@ -242,17 +242,7 @@ class SafetyGates:
         if budget is not None and budget.gate == "budget":
             # An exhausted budget means automation is churning: a person must look.
             outcome = replace(outcome, result="bound-reached")
-        self._ledger.record(outcome, self._request_id)
-        metrics.add_metric(name=f"Outcome_{outcome.result}", unit="Count", value=1)
-        logger.info(
-            "decision",
-            action=outcome.action,
-            endpoint=outcome.endpoint,
-            result=outcome.result,
-            gate=outcome.gate,
-            reason=outcome.reason,
-            mode=outcome.mode,
-        )
+        record_decision(self._ledger, outcome, self._request_id)
         return outcome
 
     def _finish(self, outcome: Outcome) -> Outcome:
@@ -295,6 +285,22 @@ class SafetyGates:
             return work()
 
         return once(transition={"transition": alarm.transition_id})  # type: ignore[no-any-return]
+
+
+def record_decision(ledger: Ledger, outcome: Outcome, request_id: str, key: str | None = None) -> None:
+    """A decision into the ledger, a metric and a structured log line (the gates and the loop)."""
+    ledger.record(outcome, request_id, key)
+    metrics.add_metric(name=f"Outcome_{outcome.result}", unit="Count", value=1)
+    logger.info(
+        "decision",
+        action=outcome.action,
+        endpoint=outcome.endpoint,
+        result=outcome.result,
+        gate=outcome.gate,
+        reason=outcome.reason,
+        mode=outcome.mode,
+        incident=outcome.incident,
+    )
 
 
 def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:

@@ -36,10 +36,10 @@ from botocore.exceptions import ClientError
 
 from model_medic import aws
 from model_medic.alarms import AlarmEvent
-from model_medic.gates import Clock, GateRejection, ModeSwitch
+from model_medic.gates import Clock, GateRejection, ModeSwitch, record_decision
 from model_medic.incidents import Conflict, Incident, Incidents, opened
 from model_medic.ledger import Claim, Ledger, Refused
-from model_medic.observability import logger, metrics
+from model_medic.observability import metrics
 from model_medic.outcome import Notifier, Outcome, Result
 from model_medic.scope import Scope
 from model_medic.units import Action, Change, Plan, change_from_dict
@@ -575,18 +575,7 @@ class ControlLoop:
         return outcome
 
     def _record(self, outcome: Outcome, key: str | None = None) -> None:
-        self._ledger.record(outcome, self._request_id, key)
-        metrics.add_metric(name=f"Outcome_{outcome.result}", unit="Count", value=1)
-        logger.info(
-            "decision",
-            action=outcome.action,
-            endpoint=outcome.endpoint,
-            result=outcome.result,
-            gate=outcome.gate,
-            reason=outcome.reason,
-            mode=outcome.mode,
-            incident=outcome.incident,
-        )
+        record_decision(self._ledger, outcome, self._request_id, key)
 
     def _tell_once(self, outcome: Outcome, key: str) -> None:
         """One SNS message and one EventBridge event per key, however often this runs."""
