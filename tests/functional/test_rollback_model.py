@@ -346,11 +346,6 @@ def test_a_deployment_that_rolled_back_on_its_own_is_a_failed_rollback(
     assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-2"
 
 
-@pytest.mark.xfail(
-    reason="product bug: an OK delivered while the rollback deployment is still Updating closes the incident as "
-    "'recovered'; the deployment is never read back, so one that then rolls back on its own is never reported",
-    strict=True,
-)
 def test_a_deployment_that_fails_after_the_alarm_cleared_is_still_reported(
     fn: Any, stack: Stack, clock: time_machine.Traveller
 ):

@@ -653,14 +653,10 @@ def test_a_late_copy_of_the_alarm_after_its_ok_acts_nothing(fn: Any, stack: Stac
     assert stored_incidents(stack)[0]["state"] == "recovered"
 
 
-@pytest.mark.xfail(
-    reason="product bug: an ALARM delivered after its own OK (out of order, OK processed first) opens an incident "
-    "and boosts capacity for an alarm that has already cleared; on_alarm never reads the alarm's current state",
-    strict=True,
-)
 def test_an_alarm_delivered_after_its_own_ok_adds_no_capacity(fn: Any, stack: Stack, clock: time_machine.Traveller):
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
-    scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"})  # in CloudWatch it has cleared
+    clock.move_to(OPENED + timedelta(minutes=30))
+    scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"})  # in CloudWatch it cleared at 10:30
     deliver(fn, clock, load_event("scale_up/high_latency_ok.json"), at=OPENED + timedelta(minutes=30, seconds=5))
     deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), at=OPENED + timedelta(minutes=30, seconds=6))
     assert counts() == {"primary": 1}
@@ -874,12 +870,6 @@ def test_access_denied_on_the_change_is_a_recorded_permanent_error_that_gives_th
     assert (incident["steps"], incident["pending"]) == (0, None)
 
 
-@pytest.mark.xfail(
-    reason="product bug: after a permanent error on the change, every sweep claims, calls "
-    "UpdateEndpointWeightsAndCapacities again and records a new permanent-error decision (the step intent resets "
-    "last_note), although the notice says 'will not be retried in this incident'",
-    strict=True,
-)
 def test_a_permanent_error_on_the_change_is_not_retried_by_the_sweep_in_that_incident(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ):

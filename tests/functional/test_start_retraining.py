@@ -359,11 +359,6 @@ def test_a_feature_drift_alarm_names_its_feature(
     assert {"Name": "DriftedFeature", "Value": "tenure"} in start["PipelineParameters"]
 
 
-@pytest.mark.xfail(
-    reason="product bug: when the drift alarm returns to OK while the pipeline still executes, the incident is "
-    "closed as 'recovered' and the pipeline is never read again - its later Failed status is never reported",
-    strict=True,
-)
 def test_a_pipeline_that_fails_after_the_alarm_cleared_is_still_critical(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
 ):
