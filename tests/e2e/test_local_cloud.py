@@ -80,17 +80,25 @@ def test_invoke_runs_the_deployed_handler_with_its_environment(cloud: LocalCloud
 
 
 def test_an_event_that_keeps_failing_is_retried_twice_then_parked_in_the_dead_letter_queue(cloud: LocalCloud):
-    event = json.loads((ROOT / "events" / "rollback_model" / "accuracy_drop_alarm_action.json").read_text())
-    event["alarmArn"] = event["alarmArn"].replace("churn-prod", "gone-prod")
-    metrics = event["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]
-    metrics["dimensions"]["EndpointName"] = "gone-prod"  # an endpoint that does not exist
-    invocation = cloud.invoke_async("RollbackModelFunction", event, START + timedelta(days=1))
+    # A missing endpoint is a recorded skip (a permanent error, not retried); what keeps
+    # failing is a broken deployment: the function's ledger table is gone.
+    lambdas = cloud.client("lambda")
+    name = cloud.stack.resources["ScaleUpFunction"]
+    deployed = lambdas.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    variables = {key: str(value) for key, value in deployed.items()}
+    lambdas.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {**variables, "LEDGER_TABLE": "model-medic-gone"}}
+    )
+    try:
+        [invocation] = cloud.tick("ScaleUpFunction", START + timedelta(days=3))
+    finally:
+        lambdas.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
     assert invocation.error is not None
-    assert invocation.error.startswith("ClientError")
+    assert "ResourceNotFound" in invocation.error
     assert (invocation.attempts, invocation.parked) == (3, True)
     sqs = cloud.client("sqs")
     url = cloud.stack.outputs["DeadLetterQueueUrl"]
     [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     parked = json.loads(message["Body"])
     assert parked["requestContext"]["condition"] == "RetriesExhausted"
-    assert parked["requestPayload"]["alarmArn"].endswith("gone-prod-ModelAccuracyDrop")
+    assert parked["requestPayload"]["detail-type"] == "Scheduled Event"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -184,6 +184,43 @@ def _executions() -> Any:
     return len(found["PipelineExecutionSummaries"])
 
 
+def _scale_back_world(stack: Stack) -> None:
+    """A boost from an hour ago (floor 2 -> 3 through the scalable target); the alarms OK since."""
+    _scale_up_world(stack)
+    boto3.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/primary",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=3,
+    )
+    _alarms({f"{ENDPOINT}-HighLatency": ("TotalLatency", "OK"), f"{ENDPOINT}-HighErrorRate": ("ErrorRate", "OK")})
+    stack.dynamodb.put_item(
+        TableName=stack.table,
+        Item={
+            "pk": {"S": f"ENDPOINT#{ENDPOINT}"},
+            "sk": {"S": "BOOST#primary"},
+            "kind": {"S": "boost"},
+            "variant": {"S": "primary"},
+            "lever": {"S": "min-capacity"},
+            "original": {"N": "2"},
+            "boosted_to": {"N": "3"},
+            "boosted_at": {"S": "2026-11-22T09:00:00+00:00"},
+            "alarms": {"SS": [f"{ENDPOINT}-HighLatency"]},
+        },
+    )
+
+
+def _sweep() -> dict[str, Any]:
+    """The 5-minute sweep, half an hour after the alarms went OK."""
+    return {
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": (T + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"],
+        "detail": {},
+    }
+
+
 SCALE_UP_ENV = {
     "MAX_INSTANCE_COUNT": "4",
     "SCALE_STEP": "1",
@@ -197,6 +234,14 @@ SCENARIOS = [
         SCALE_UP_ENV,
         _scale_up_world,
         lambda: load_event("scale_up/high_latency_alarm.json"),
+        _capacity,
+    ),
+    Scenario(
+        "scale-back: the sweep gives a boost back",
+        "scale_up",
+        SCALE_UP_ENV,
+        _scale_back_world,
+        _sweep,
         _capacity,
     ),
     Scenario(

@@ -13,7 +13,7 @@ incident driven by them tells people and adds nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
@@ -353,30 +353,34 @@ class ScaleBack:
             return [], f"capacity is given back from {(quiet_since + self._wait).isoformat()}"
         return boosts, ""
 
-    def give_back(self, endpoint: str, boosts: list[dict[str, Any]]) -> tuple[str, str] | None:
-        """Restore one boosted variant's floor (one AWS change); (summary, key) when a change was made."""
+    def give_back(self, endpoint: str, boosts: list[dict[str, Any]]) -> tuple[str, str, str] | None:
+        """Restore one boosted variant's floor (one AWS change): (variant, summary, key), or None.
+
+        The boost record stays until the give-back is recorded and told (`forget`): a retry
+        finds the floor already restored and finishes the telling instead of losing it.
+        """
         status, variants = self._capacity.endpoint(endpoint)
         present = {v.name: v for v in variants}
         for boost in boosts:
             variant = present.get(boost["variant"])
             key = f"scale-back#{boost['variant']}#{boost['boosted_at']}"
-            if variant is None or variant.lever != boost["lever"] or variant.floor == int(boost["original"]):
-                # Gone, re-scaled by people, or already given back by a call whose record failed.
-                self._drop(endpoint, boost["variant"])
+            if variant is None or variant.lever != boost["lever"]:
+                self.forget(endpoint, boost["variant"])  # gone, or re-scaled by people: theirs now
                 continue
+            change = ScaleChange(variant.name, variant.lever, int(boost["boosted_to"]), int(boost["original"]))
+            if variant.floor == change.after:
+                return variant.name, change.describe(), key  # given back by a call whose record failed
             if status != "InService":
                 return None
-            change = ScaleChange(variant.name, variant.lever, variant.floor, int(boost["original"]))
-            self._capacity.apply(endpoint, change)
-            self._drop(endpoint, boost["variant"])
-            return change.describe(), key
+            self._capacity.apply(endpoint, replace(change, before=variant.floor))
+            return variant.name, replace(change, before=variant.floor).describe(), key
         return None
 
-    def _drop(self, endpoint: str, variant: str) -> None:
+    def forget(self, endpoint: str, variant: str) -> None:
         aws.persist(lambda: self._ledger.drop_boost(endpoint, variant))
 
-    def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str]]:
-        """For each endpoint whose boosts are due, give one variant back: (endpoint, summary, key)."""
+    def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str, str]]:
+        """For each endpoint whose boosts are due, give one variant back: (endpoint, variant, summary, key)."""
         now = self._clock()
         given = []
         for endpoint in endpoints:
@@ -392,7 +396,8 @@ class ScaleBack:
 
 def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoints: list[str]) -> list[Outcome]:
     """The sweep's second job: temporary capacity back, one variant's change at a time."""
-    if loop.current_mode() != "enforce":
+    mode = loop.current_mode()
+    if mode != "enforce":
         return []  # nothing was boosted in dry-run; off changes nothing
     scale_back = ScaleBack(
         Capacity(aws.sagemaker(), aws.autoscaling()),
@@ -401,9 +406,11 @@ def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoi
         timedelta(minutes=settings.scale_back_after_minutes),
         clock,
     )
-    return [
-        loop.acted(ScaleBack.action, endpoint, summary, key) for endpoint, summary, key in scale_back.sweep(endpoints)
-    ]
+    outcomes = []
+    for endpoint, variant, summary, key in scale_back.sweep(endpoints):
+        outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, mode))
+        scale_back.forget(endpoint, variant)
+    return outcomes
 
 
 def _resource_id(endpoint: str, variant: str) -> str:

@@ -172,14 +172,10 @@ class ControlLoop:
     def current_mode(self) -> str:
         return self._mode.current()[0]
 
-    def acted(self, action: str, endpoint: str, summary: str, key: str) -> Outcome:
+    def acted(self, action: str, endpoint: str, summary: str, key: str, mode: str) -> Outcome:
         """Record and tell, once per key, a change made outside an incident (a scale-back)."""
         outcome = replace(
-            self._base(endpoint, "", "", key, "OK"),
-            action=action,
-            result="acted",
-            reason=summary,
-            mode=self.current_mode(),
+            self._base(endpoint, "", "", key, "OK"), action=action, result="acted", reason=summary, mode=mode
         )
         aws.persist(lambda: self._record(outcome, key=key))
         self._tell_once(outcome, key)
