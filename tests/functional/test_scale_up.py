@@ -707,6 +707,32 @@ def test_a_throttled_change_raises_for_a_retry_that_makes_it_once(
     assert [e["result"] for e in events(stack) if e["result"] != "skipped"] == ["acted"]
 
 
+def test_an_outcome_event_that_failed_is_sent_by_the_retry_without_a_second_message(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    from botocore.client import BaseClient
+
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    original = BaseClient._make_api_call
+    throttled = []
+
+    def throttle_once(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "PutEvents" and not throttled:
+            throttled.append(operation)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", throttle_once)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert counts() == {"primary": 2}  # the change was made before telling failed
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), at=DELIVERED + timedelta(seconds=60))
+    assert counts() == {"primary": 2}
+    assert len(decisions(stack, "acted")) == 1
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
+    assert [e["result"] for e in events(stack) if e["result"] == "acted"] == ["acted"]
+
+
 def test_a_change_whose_answer_was_lost_is_finished_by_the_retry_with_its_record_and_boost(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ):
