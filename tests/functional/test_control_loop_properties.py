@@ -21,15 +21,14 @@ After every step:
   two incidents may both show a called change when only one is really in flight;
 * per clock hour, the 'acted' scale-up decisions stay within ACTIONS_PER_HOUR;
 * a run while the mode is off or dry-run changes nothing in SageMaker or Application
-  Auto Scaling (except, in dry-run, the rest of a step already in flight: a known product
-  bug, kept as an xfail test);
+  Auto Scaling (not even the rest of a step that was under way when the mode changed);
 * an escalated incident gets no further 'acted' decision.
 
 At the end all alarms return to OK (delivered), time passes beyond the verification and
 scale-back windows with sweeps: every incident is closed, recovered or escalated.
 
-Product bugs found by Hypothesis are kept below as explicit xfail(strict) tests with the
-minimal sequence it found.
+Product bugs Hypothesis found are kept below as explicit tests with the minimal sequence
+it found (both fixed: a step under way is followed in every mode, changed only in enforce).
 """
 
 from __future__ import annotations
@@ -291,7 +290,6 @@ class Example:
         """One invocation, and Lambda's two retries if it raises (an injected fault only)."""
         self.run = Run(self.mode)
         self.calls = 0
-        in_flight = any(json.loads(i["body"]).get("pending") for i in self.stack.items("incident"))
         try:
             for attempt in range(3):
                 injected = self.fail_at is not None
@@ -307,11 +305,7 @@ class Example:
         finally:
             self.run = None
         self.fail_at = None  # a fault armed past the run's last call is not carried over
-        # Known product bug (xfail test below): dry-run carries on a step that was already in
-        # flight when the mode changed. Tolerated here only in exactly that case, so that more
-        # examples (MODEL_MEDIC_PROPERTY_EXAMPLES) keep testing everything else.
-        known = run.mode == "dry-run" and in_flight
-        if run.mode in ("off", "dry-run") and run.changes and not known:
+        if run.mode in ("off", "dry-run") and run.changes:
             raise Violation(f"{run.changes} made in mode {run.mode}")
         if run.busy:
             raise Violation(f"a second change while one was in flight: {run.busy}")
@@ -388,8 +382,7 @@ class Example:
     def finish(self) -> None:
         """Automation on, every alarm back to OK (delivered); then time passes with sweeps.
 
-        Automation is switched back on first: with the mode left at off, an incident whose
-        change was in flight never ends (a product bug, kept as the xfail test below).
+        Automation is switched back on first, as an operator would after an experiment.
         """
         self.fail_at = None
         self.mode = "inherit"
@@ -470,15 +463,9 @@ def test_control_loop_invariants_hold_over_random_histories(
     replay(monkeypatch, world, history)
 
 
-# --- product bugs found by Hypothesis (minimal histories) ----------------------------------
+# --- histories Hypothesis found that once broke an invariant (minimal) -----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with automation off, an incident whose change is in flight never ends: the OK is noted "
-    "(alarm_ok_at) but the loop returns on mode off before following the change, so the incident "
-    "stays 'waiting' forever (closing is bookkeeping, not a change)",
-)
 def test_an_incident_with_a_change_in_flight_ends_while_automation_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     world = World(target=True, primary=2, canary=1, step=1, cooldown=10, per_hour=2)
     with example(monkeypatch, world) as driven:
@@ -492,12 +479,6 @@ def test_an_incident_with_a_change_in_flight_ends_while_automation_is_off(monkey
         assert incident["closed_at"] is not None or incident["state"] in ("recovered", "escalated"), incident
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dry-run mutates: a step in flight when the mode changes to dry-run is carried on "
-    "(_evaluate_once follows `pending` before it looks at dry-run), so the second variant's "
-    "UpdateEndpointWeightsAndCapacities is made in dry-run",
-)
 def test_nothing_is_changed_in_dry_run_even_with_a_step_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
     world = World(target=False, primary=1, canary=1, step=1, cooldown=10, per_hour=3)
     history: list[Step] = [

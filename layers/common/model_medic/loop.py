@@ -206,10 +206,12 @@ class ControlLoop:
             )
         mode, source = self._mode.current()
         base = replace(base, mode=mode)
+        if incident.pending is not None:
+            # A step under way is followed (read back) in every mode, but only enforce makes
+            # its next change: off and dry-run stop it where it is.
+            return self._advance(incident, base, may_change=mode == "enforce")
         if mode == "off":
             return self._note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
-        if incident.pending is not None:
-            return self._advance(incident, base)
         if incident.alarm_ok_at is not None:
             return self._close(incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK")
         described, problem = self._endpoint(incident.endpoint)
@@ -280,7 +282,7 @@ class ControlLoop:
             )
         return self._advance(saved, base)
 
-    def _advance(self, incident: Incident, base: Outcome) -> Outcome:
+    def _advance(self, incident: Incident, base: Outcome, may_change: bool = True) -> Outcome:
         """Carry the step in flight on: call, wait for InService, read back, next change."""
         pending = dict(incident.pending or {})
         changes = [change_from_dict(self._unit, c) for c in pending["changes"]]
@@ -327,6 +329,8 @@ class ControlLoop:
                             f"{change.describe()} waits for InService",
                         ),
                     )
+                elif not may_change:
+                    return self._stop_step(incident, base, change)
                 else:
                     try:
                         result = self._action.execute(incident.endpoint, change, incident)
@@ -365,6 +369,14 @@ class ControlLoop:
                 )
             )
         return self._step_done(incident, base, pending, outcome)
+
+    def _stop_step(self, incident: Incident, base: Outcome, change: Change) -> Outcome:
+        """Automation was switched off or to dry-run in the middle of a step: make no more changes."""
+        why = f"automation is {base.mode}: {change.describe()} and the rest of the step are not made"
+        incident = self._save(replace(incident, pending=None, state="acting").at("stopped", self._clock(), why))
+        if incident.alarm_ok_at is not None:
+            return self._close(incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK")
+        return self._note(incident, replace(base, gate="mode", reason=why))
 
     def _step_done(
         self, incident: Incident, base: Outcome, pending: dict[str, Any], outcome: Outcome | None
