@@ -208,8 +208,8 @@ class ControlLoop:
         base = replace(base, mode=mode)
         if incident.pending is not None:
             # A step under way is followed (read back) in every mode, but only enforce makes
-            # its next change: off and dry-run stop it where it is.
-            return self._advance(incident, base, may_change=mode == "enforce")
+            # its next change, and only while the alarm lasts: off, dry-run and an OK stop it.
+            return self._advance(incident, base, may_change=mode == "enforce" and incident.alarm_ok_at is None)
         if mode == "off":
             return self._note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
         if incident.alarm_ok_at is not None:
@@ -371,8 +371,10 @@ class ControlLoop:
         return self._step_done(incident, base, pending, outcome)
 
     def _stop_step(self, incident: Incident, base: Outcome, change: Change) -> Outcome:
-        """Automation was switched off or to dry-run in the middle of a step: make no more changes."""
-        why = f"automation is {base.mode}: {change.describe()} and the rest of the step are not made"
+        """The alarm cleared, or automation was switched off or to dry-run, in the middle of a step:
+        make no more changes."""
+        cause = "the alarm cleared" if incident.alarm_ok_at is not None else f"automation is {base.mode}"
+        why = f"{cause}: {change.describe()} and the rest of the step are not made"
         incident = self._save(replace(incident, pending=None, state="acting").at("stopped", self._clock(), why))
         if incident.alarm_ok_at is not None:
             return self._close(incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK")
