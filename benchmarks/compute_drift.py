@@ -24,14 +24,19 @@ def row(rng: random.Random, shift: float) -> list[str]:
 
 def main() -> None:
     rng = random.Random("bench")
-    training = "\n".join([",".join(NUMERIC + CATEGORICAL)] + [",".join(row(rng, 0)) for _ in range(20_000)])
+    # The training set carries the label first, as SageMaker's built-in algorithms expect;
+    # the baseline leaves it out, and captured requests do not carry it.
+    training = "\n".join(
+        [",".join(["label", *NUMERIC, *CATEGORICAL])]
+        + [",".join([rng.choice("01"), *row(rng, 0)]) for _ in range(20_000)]
+    )
     baseline = build_baseline(training)
     files, rows, per_file = [], 100_000, 5_000
     for start in range(0, rows, per_file):
         lines = []
         for i in range(start, start + per_file):
             lines.append(capture_record(",".join(row(rng, 2.0)), str(i), "2026-11-22T09:00:00Z"))
-        files.append("\n".join(lines))
+        files.append("\n".join(lines).encode())  # bytes, as S3 returns them
     timings = []
     for _ in range(5):
         started = time.perf_counter()

@@ -72,10 +72,13 @@ def seed(cloud: Any, at: datetime) -> dict[str, Any]:
 
 
 def _training_data(s3: Any) -> None:
-    """The model's training set (age ~ N(45, 10), plan 50/30/20), where drift baselines live."""
+    """The model's training set (age ~ N(45, 10), plan 50/30/20), where drift baselines live;
+    the label (churned) first, as SageMaker's built-in algorithms expect it."""
     rng = random.Random("training")
     s3.create_bucket(Bucket=DATA_BUCKET)
-    rows = ["age,plan"] + [f"{rng.gauss(45, 10):.2f},{rng.choices(PLANS, (50, 30, 20))[0]}" for _ in range(5000)]
+    rows = ["churned,age,plan"] + [
+        f"{int(rng.random() < 0.3)},{rng.gauss(45, 10):.2f},{rng.choices(PLANS, (50, 30, 20))[0]}" for _ in range(5000)
+    ]
     s3.put_object(Bucket=DATA_BUCKET, Key=f"baselines/{ENDPOINT}/training.csv", Body="\n".join(rows).encode())
 
 

@@ -30,8 +30,10 @@ def put(key: str, body: str) -> None:
 
 def training(rows: int = 3000) -> None:
     rng = random.Random(1)
-    lines = ["age,plan"] + [
-        f"{rng.gauss(45, 10):.3f},{rng.choices(['basic', 'plus', 'pro'], [50, 30, 20])[0]}" for _ in range(rows)
+    # The label first, as SageMaker's built-in algorithms expect it: the baseline leaves it out.
+    lines = ["churned,age,plan"] + [
+        f"{rng.choice('01')},{rng.gauss(45, 10):.3f},{rng.choices(['basic', 'plus', 'pro'], [50, 30, 20])[0]}"
+        for _ in range(rows)
     ]
     put("baselines/churn-prod/training.csv", "\n".join(lines))
 
