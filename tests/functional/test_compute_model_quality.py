@@ -159,12 +159,15 @@ def test_labels_join_predictions_across_hours_days_variants_and_encodings(fn: An
     assert found["Timestamps"][0].replace(tzinfo=UTC) == datetime(2026, 11, 22, 10, tzinfo=UTC)
 
 
-def test_processing_the_same_file_twice_publishes_the_same_values(fn: Any, stack: Stack):
+def test_one_run_per_endpoint_and_hour_of_labels_and_the_catch_up_agrees(fn: Any, stack: Stack):
     primary_y, _, _, _ = scenario()
     key = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
-    first = fn.lambda_handler(created(key), FakeContext())
-    second = fn.lambda_handler(created(key), FakeContext())
-    assert first == second
+    other = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [], name="labels-2")
+    [first] = fn.lambda_handler(created(key), FakeContext())["results"]
+    assert fn.lambda_handler(created(key), FakeContext()) == {"debounced": [key]}  # a redelivery
+    assert fn.lambda_handler(created(other), FakeContext()) == {"debounced": [other]}  # a second file, same hour
+    [caught_up] = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    assert caught_up["published"] == first["published"]
 
 
 def test_below_the_minimum_sample_count_nothing_is_published(fn: Any, stack: Stack):
