@@ -209,6 +209,8 @@ def from_model_monitor(statistics: dict[str, Any], label_column: str = "0") -> d
         "format": "model-monitor-statistics",
         "rows": _get(statistics, "dataset", "item_count"),
         "label_column": None if label is None else names[label],
+        # Every column of a captured row, in order: a skipped feature still holds its place.
+        "columns": [name for index, name in enumerate(names) if index != label],
         "features": features,
         "skipped": skipped,
     }
@@ -248,17 +250,26 @@ class Sample:
     with the widths seen (`widths`) and the names missing (`missing`).
     """
 
-    def __init__(self, names: list[str], numeric: set[str], features_attribute: str = "features") -> None:
+    def __init__(
+        self,
+        names: list[str],
+        numeric: set[str],
+        features_attribute: str = "features",
+        measured: set[str] | None = None,
+    ) -> None:
+        """`names`: every column of a captured row, in order; `measured`: the ones kept
+        (default all; a baseline feature without a distribution only holds its place)."""
         self.names = names
         self.numeric = numeric
         self.features_attribute = features_attribute
+        self.measured = set(names) if measured is None else measured
         self.rows = 0
         self.malformed = 0
         self.mismatched = 0
         self.widths: Counter[int] = Counter()
         self.missing: Counter[str] = Counter()
         self._numeric_at = [i for i, name in enumerate(names) if name in numeric]
-        self._text_at = [i for i, name in enumerate(names) if name not in numeric]
+        self._text_at = [i for i, name in enumerate(names) if name not in numeric and name in self.measured]
         self._numbers: list[list[float]] = [[] for _ in self._numeric_at]
         self._texts: list[list[str]] = [[] for _ in self._text_at]
 
@@ -270,7 +281,7 @@ class Sample:
             columns[self.names[index]] = column
         for index, texts in zip(self._text_at, self._texts, strict=True):
             columns[self.names[index]] = texts
-        return {name: columns[name] for name in self.names}
+        return {name: columns[name] for name in self.names if name in columns}
 
     def add_capture_file(self, text: str | bytes) -> None:
         """Every capture record of a JSON Lines file; the hot loop of the drift job.
@@ -365,12 +376,12 @@ class Sample:
     def add_row(self, row: list[Any] | dict[str, Any]) -> None:
         """One record: values in the baseline's column order, or named values."""
         if isinstance(row, dict):
-            absent = [name for name in self.names if name not in row]
+            absent = [name for name in self.names if name in self.measured and name not in row]
             if absent:
                 self.mismatched += 1
                 self.missing.update(absent)
                 return
-            values: list[Any] = [row[name] for name in self.names]
+            values: list[Any] = [row.get(name) for name in self.names]
         else:
             values = row
         if len(values) != len(self.names):
@@ -521,8 +532,10 @@ def drift(baseline: dict[str, Any], sample: Sample) -> list[FeatureDrift]:
 
 
 def sample_for(baseline: dict[str, Any], features_attribute: str = "features") -> Sample:
-    names = [f["name"] for f in baseline["features"]]
-    return Sample(names, {f["name"] for f in baseline["features"] if f["type"] == "numeric"}, features_attribute)
+    measured = [f["name"] for f in baseline["features"]]
+    columns = baseline.get("columns") or measured
+    numeric = {f["name"] for f in baseline["features"] if f["type"] == "numeric"}
+    return Sample(list(columns), numeric, features_attribute, set(measured))
 
 
 # --- the hourly job --------------------------------------------------------------------------
@@ -557,11 +570,12 @@ class EndpointProblem(Exception):
     person hears of it once per endpoint and key).
     """
 
-    def __init__(self, status: str, notice: str, message: str) -> None:
+    def __init__(self, status: str, notice: str, message: str, measured: EndpointDrift | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.notice = notice
         self.message = message
+        self.measured = measured  # what was read before the problem showed, if anything
 
 
 # Error codes that mean "try again later"; anything else is a problem of this endpoint.
@@ -728,7 +742,10 @@ class ComputeDrift:
             try:
                 measured = self._run_one(endpoint, hour, scheduled, ledger, notifier)
             except EndpointProblem as problem:
-                measured = EndpointDrift(endpoint, problem.status, problem=problem.message)
+                seen = problem.measured or EndpointDrift(endpoint, problem.status)
+                measured = EndpointDrift(
+                    endpoint, problem.status, seen.rows, seen.malformed, seen.mismatched, problem=problem.message
+                )
                 self._tell(endpoint, problem, hour, scheduled, ledger, notifier)
             except (ClientError, BotoCoreError) as error:
                 if is_transient(error):
@@ -770,6 +787,7 @@ class ComputeDrift:
                 f"shape-mismatch#{baseline['id']}",
                 f"the captured requests of {endpoint} do not match its drift baseline {baseline['uri']}: "
                 f"{measured.problem}. Drift is not measured until they do.",
+                measured,
             )
         if measured.status == "published":
             self.publish(measured, hour)
