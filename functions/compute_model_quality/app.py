@@ -55,7 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     scheduled = runtime.scheduled_time(event)
     if scheduled is None:
         return {"rejected": ["expected a ground-truth Object Created event or a Scheduled Event"]}
-    return {"results": [job.run(endpoint, scheduled) for endpoint in settings.monitored_endpoints]}
+    return {"results": [job.run(endpoint, scheduled, scheduled) for endpoint in settings.monitored_endpoints]}
 
 
 def _event_time(event: dict[str, Any]) -> datetime | None:

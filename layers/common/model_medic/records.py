@@ -48,7 +48,7 @@ def payload(data: Any) -> tuple[str, Kind]:
     content_type = str(data.get("observedContentType", "")).lower()
     if encoding == "BASE64":
         try:
-            raw = base64.b64decode(raw).decode("utf-8")
+            raw = base64.b64decode(raw, validate=True).decode("utf-8")
         except (ValueError, TypeError) as error:
             raise DecodeError(f"bad base64: {error}") from None
     if not isinstance(raw, str):
