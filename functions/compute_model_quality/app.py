@@ -51,11 +51,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if not RunDebounce(aws.dynamodb(), settings.ledger_table).first(endpoint, end - timedelta(hours=1), now):
             logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
             return {"debounced": [key]}
-        return {"results": [job.run(endpoint, end, now)]}
+        return {"results": job.run_all([endpoint], end, now, runtime.ledger(settings), runtime.notifier(settings))}
     scheduled = runtime.scheduled_time(event)
     if scheduled is None:
         return {"rejected": ["expected a ground-truth Object Created event or a Scheduled Event"]}
-    return {"results": [job.run(endpoint, scheduled, scheduled) for endpoint in settings.monitored_endpoints]}
+    ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
+    return {"results": job.run_all(settings.monitored_endpoints, scheduled, scheduled, ledger, notifier)}
 
 
 def _event_time(event: dict[str, Any]) -> datetime | None:

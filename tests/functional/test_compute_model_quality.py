@@ -371,3 +371,32 @@ def test_complete_capture_hours_are_read_once_into_an_index_then_from_it(
     )
     assert index["format"] == "model-medic-prediction-index/1"
     assert len(index["predictions"]) == 150
+
+
+def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measured(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from botocore.exceptions import ClientError
+
+    from model_medic.quality import ComputeModelQuality
+
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "fraud-prod,churn-prod")
+    primary_y, _, _, _ = scenario()
+    labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
+    read_labels = ComputeModelQuality._labels
+
+    def refused_for_fraud(self: ComputeModelQuality, endpoint: str, *args: Any) -> Any:
+        if endpoint == "fraud-prod":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
+        return read_labels(self, endpoint, *args)
+
+    monkeypatch.setattr(ComputeModelQuality, "_labels", refused_for_fraud)
+    for _ in range(2):
+        fraud, churn = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+        assert fraud["status"] == "unreadable"
+        assert "AccessDenied" in fraud["problem"]
+        assert churn["published"]["primary"]["quality_sample_count"] == 300
+    [critical] = stack.drain("critical")
+    assert critical["Subject"] == "Model Medic: model quality of fraud-prod is not measured (unreadable)"
+    [decision] = stack.items("decision")
+    assert (decision["endpoint"], decision["action"]) == ("fraud-prod", "measure-model-quality")

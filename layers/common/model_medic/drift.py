@@ -815,34 +815,49 @@ class ComputeDrift:
         ledger: Ledger,
         notifier: Notifier,
     ) -> None:
-        """Log and count every time; ledger entry and critical message once per notice key."""
-        logger.error("drift not measured", endpoint=endpoint, status=problem.status, problem=problem.message)
-        _endpoint_metric("DriftNotMeasured", endpoint, 1)
-        if not ledger.notice_once(endpoint, problem.notice, scheduled):
-            return
-        ledger.record(
-            Outcome(
-                action="measure-drift",
-                endpoint=endpoint,
-                result="skipped",
-                reason=problem.message,
-                mode="-",
-                alarm_name="ComputeDriftFunction",
-                alarm_arn=f"model-medic:drift:{endpoint}",
-                transition=f"{problem.notice}|{hour.isoformat()}",
-                state=problem.status,
-                at=scheduled.astimezone(UTC).isoformat(),
-                gate="precondition",
-            ),
-            "",
-        )
-        notifier.alert(
-            f"Model Medic: drift of {endpoint} is not measured ({problem.status})",
-            f"ComputeDriftFunction could not measure the drift of {endpoint} for {hour:%Y-%m-%d %H}:00 UTC: "
-            f"{problem.message}\n\nThe other endpoints are still measured. This message is sent once for "
-            "this problem; the function logs it every hour and counts it in the ModelMedic "
-            "DriftNotMeasured metric.",
-        )
+        tell_problem(ledger, notifier, "ComputeDriftFunction", "drift", endpoint, problem, hour, scheduled)
+
+
+def tell_problem(
+    ledger: Ledger,
+    notifier: Notifier,
+    function: str,
+    what: str,
+    endpoint: str,
+    problem: EndpointProblem,
+    hour: datetime,
+    at: datetime,
+) -> None:
+    """A problem of one endpoint: logged and counted every time (metric
+    `<What>NotMeasured`, per endpoint); a ledger entry and a critical message once per
+    endpoint and notice key."""
+    metric = "".join(word.capitalize() for word in what.split()) + "NotMeasured"
+    logger.error(f"{what} not measured", endpoint=endpoint, status=problem.status, problem=problem.message)
+    _endpoint_metric(metric, endpoint, 1)
+    if not ledger.notice_once(endpoint, problem.notice, at):
+        return
+    ledger.record(
+        Outcome(
+            action=f"measure-{what.replace(' ', '-')}",
+            endpoint=endpoint,
+            result="skipped",
+            reason=problem.message,
+            mode="-",
+            alarm_name=function,
+            alarm_arn=f"model-medic:{what.replace(' ', '-')}:{endpoint}",
+            transition=f"{problem.notice}|{hour.isoformat()}",
+            state=problem.status,
+            at=at.astimezone(UTC).isoformat(),
+            gate="precondition",
+        ),
+        "",
+    )
+    notifier.alert(
+        f"Model Medic: {what} of {endpoint} is not measured ({problem.status})",
+        f"{function} could not measure the {what} of {endpoint} for {hour:%Y-%m-%d %H}:00 UTC: "
+        f"{problem.message}\n\nThe other endpoints are still measured. This message is sent once for "
+        f"this problem; the function logs it every hour and counts it in the ModelMedic {metric} metric.",
+    )
 
 
 def _check_baseline(baseline: Any) -> None:

@@ -35,11 +35,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic import records
-from model_medic.drift import split_s3_uri
+from model_medic.drift import EndpointProblem, is_transient, split_s3_uri, tell_problem
+from model_medic.ledger import Ledger
 from model_medic.observability import logger
+from model_medic.outcome import Notifier
 from model_medic.records import OutputFormat, Prediction
 
 ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
@@ -281,6 +283,36 @@ class ComputeModelQuality:
         parts = rest.split("/")
         return parts[0] if len(parts) == 6 else None
 
+    def run_all(
+        self, endpoints: list[str], end: datetime, now: datetime, ledger: Ledger, notifier: Notifier
+    ) -> list[dict[str, Any]]:
+        """`run` for every endpoint; one endpoint never blinds another. An S3 refusal (access
+        denied, a missing bucket) is told once per endpoint and the others are measured;
+        transient AWS errors are raised after every endpoint had its turn, for a retry."""
+        results: list[dict[str, Any]] = []
+        transient: list[Exception] = []
+        for endpoint in endpoints:
+            try:
+                results.append(self.run(endpoint, end, now))
+            except (ClientError, BotoCoreError) as error:
+                if is_transient(error):
+                    logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
+                    transient.append(error)
+                    continue
+                problem = EndpointProblem(
+                    "unreadable", "quality-aws-error", f"S3 refused ComputeModelQualityFunction: {error}"
+                )
+                hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+                tell_problem(
+                    ledger, notifier, "ComputeModelQualityFunction", "model quality", endpoint, problem, hour, now
+                )
+                results.append({"endpoint": endpoint, "status": "unreadable", "problem": problem.message})
+                continue
+            ledger.clear_notice(endpoint, "quality-aws-error")
+        if transient:
+            raise transient[0]
+        return results
+
     def run(self, endpoint: str, end: datetime, now: datetime | None = None) -> dict[str, Any]:
         """Quality over the labels collected in [end - window, end), published at end - 1 h.
 
@@ -338,6 +370,7 @@ class ComputeModelQuality:
             )
         return {
             "endpoint": endpoint,
+            "status": "published" if published else "too-few-samples",
             "window": {"start": start.isoformat(), "end": end.isoformat()},
             "labels": sum(len(v) for v in labels.values()),
             "matched": joined.matched,
