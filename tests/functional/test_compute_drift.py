@@ -303,3 +303,16 @@ def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measu
     published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="MaxFeatureDrift")
     assert [m["Dimensions"] for m in published["Metrics"]][:1] == [dims]  # fraud-prod measured all the same
     assert stack.drain("critical") == []  # a transient error is retried, not told
+
+
+def test_a_baseline_that_cannot_be_built_is_refused_with_the_reason_and_nothing_is_written(fn: Any, stack: Stack):
+    [missing] = fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["rejected"]
+    assert (
+        missing
+        == f"baseline of churn-prod not built: no training set at s3://{BUCKET}/baselines/churn-prod/training.csv"
+    )
+    put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    bad = fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod", "label-column": "churned"}}, FakeContext())
+    assert "label column 'churned' is neither a header name nor a column number" in bad["rejected"][0]
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="baselines/churn-prod/baseline.json")
+    assert listed.get("KeyCount", 0) == 0

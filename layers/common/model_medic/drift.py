@@ -628,10 +628,16 @@ class ComputeDrift:
     def build(self, endpoint: str, bins: int = DEFAULT_BINS, label_column: str | None = None) -> str:
         """Baseline from <baselines>/<endpoint>/training.csv, stored as baseline.json beside it."""
         bucket = self._baselines[0]
-        body = self._s3.get_object(Bucket=bucket, Key=self.baseline_key(endpoint, "training.csv"))["Body"].read()
-        baseline = build_baseline(
-            body.decode("utf-8"), bins, self._label_column if label_column is None else label_column
-        )
+        source = self.baseline_key(endpoint, "training.csv")
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=source)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            raise BaselineError(f"no training set at s3://{bucket}/{source}") from None
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BaselineError(f"s3://{bucket}/{source} is not UTF-8 text") from None
+        baseline = build_baseline(text, bins, self._label_column if label_column is None else label_column)
         key = self.baseline_key(endpoint)
         self._s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(baseline).encode(), ContentType="application/json")
         return f"s3://{bucket}/{key}"
