@@ -31,12 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         settings.quality_min_samples,
         settings.positive_label,
         settings.probability_threshold,
-        OutputFormat(
-            settings.inference_attribute,
-            settings.probability_attribute,
-            bare_is_probability=settings.problem_type == "BinaryClassification"
-            and bool(settings.probability_attribute),
-        ),
+        OutputFormat.for_problem(settings.problem_type, settings.inference_attribute, settings.probability_attribute),
         settings.prediction_index_s3_uri,
     )
     if isinstance(event, dict) and event.get("detail-type") == "Object Created":

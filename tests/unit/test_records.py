@@ -120,3 +120,14 @@ def test_bad_payloads_say_what_is_wrong():
         records.input_rows(payload('{"instances": 3}', "application/json"))
     with pytest.raises(records.DecodeError, match="bad base64"):
         records.payload({"data": "***", "encoding": "BASE64"})
+
+
+def test_attributes_reach_into_lists_and_only_a_binary_model_reads_probabilities():
+    element = {"predicted_label": "cat", "probabilities": [0.1, 0.9]}
+    assert records.prediction(element, OutputFormat("predicted_label", "probabilities.1")) == Prediction("cat", 0.9)
+    multiclass = OutputFormat.for_problem("MulticlassClassification", "predicted_label", "score")
+    assert records.prediction({"predicted_label": "cat", "score": [0.1, 0.9]}, multiclass) == Prediction("cat", None)
+    regression = OutputFormat.for_problem("Regression", "predicted_label", "score")
+    assert records.prediction("42.5", regression) == Prediction("42.5", None)
+    binary = OutputFormat.for_problem("BinaryClassification", "predicted_label", "score")
+    assert records.prediction("0.75", binary) == Prediction(None, 0.75)

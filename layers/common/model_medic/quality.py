@@ -264,7 +264,7 @@ class ComputeModelQuality:
         self._min = min_samples
         self._positive = positive
         self._threshold = threshold
-        self._fmt = fmt or OutputFormat(bare_is_probability=problem == "BinaryClassification")
+        self._fmt = fmt or OutputFormat.for_problem(problem, "predicted_label", "score")
 
     def evaluation_time_for_key(self, key: str) -> datetime | None:
         """For a ground-truth object <prefix>/<endpoint>/YYYY/MM/DD/HH/name: the end of its hour."""

@@ -7,7 +7,8 @@ such as `{"features": [...]}`; JSON Lines. Responses likewise: several CSV lines
 
 Where a value sits is configured, not guessed (Model Monitor's features, inference and
 probability attributes): an attribute is a key path into a JSON object (`score`,
-`output.score`) or a zero-based column number into a CSV row or JSON array (`0`). A bare
+`output.score`, `probabilities.1`) or a zero-based column number into a CSV row or JSON
+array (`0`). A bare
 prediction (a CSV line with one value, a JSON number) is the probability when a
 probability attribute is configured for a binary classifier, else the predicted label.
 Every record is read on its own: one that does not decode is counted and dropped, and
@@ -75,12 +76,16 @@ def _json_lines(text: str) -> list[Any]:
 
 
 def _path(item: dict[str, Any], attribute: str) -> Any:
-    """The value at a dotted key path, or None when any key is absent."""
+    """The value at a dotted path of keys (and list positions: `probabilities.1`), or None
+    when any step is absent."""
     value: Any = item
     for key in attribute.split("."):
-        if not isinstance(value, dict) or key not in value:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
             return None
-        value = value[key]
     return value
 
 
@@ -142,6 +147,15 @@ class OutputFormat:
     inference_attribute: str = "predicted_label"
     probability_attribute: str = "score"
     bare_is_probability: bool = True
+
+    @classmethod
+    def for_problem(cls, problem: str, inference_attribute: str, probability_attribute: str) -> OutputFormat:
+        """Only a binary classifier's probability counts: for multiclass and regression models
+        the probability attribute is ignored (a list of class scores there must not make an
+        otherwise readable record undecodable), and a bare value is the prediction itself."""
+        binary = problem == "BinaryClassification"
+        probability = probability_attribute if binary else ""
+        return cls(inference_attribute, probability, bare_is_probability=binary and bool(probability))
 
     @property
     def fingerprint(self) -> str:
