@@ -29,7 +29,8 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
@@ -541,6 +542,19 @@ def sample_for(baseline: dict[str, Any], features_attribute: str = "features") -
 # --- the hourly job --------------------------------------------------------------------------
 
 
+READERS = 16  # concurrent GETs when an hour of capture files is read (botocore clients are thread-safe)
+
+
+def read_objects(s3: Any, bucket: str, keys: list[str]) -> Iterator[bytes]:
+    """The objects' bodies, fetched concurrently, yielded in the order of `keys`."""
+    if len(keys) <= 1:
+        for key in keys:
+            yield s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return
+    with ThreadPoolExecutor(max_workers=min(READERS, len(keys))) as pool:
+        yield from pool.map(lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read(), keys)
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// URI: {uri!r}")
@@ -684,9 +698,13 @@ class ComputeDrift:
         variants = self._s3.list_objects_v2(Bucket=bucket, Prefix=root, Delimiter="/").get("CommonPrefixes", [])
         for variant in variants:
             folder = f"{variant['Prefix']}{hour:%Y/%m/%d/%H}/"
-            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
-                for item in page.get("Contents", []):
-                    sample.add_capture_file(self._s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            keys = [
+                item["Key"]
+                for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
+                for item in page.get("Contents", [])
+            ]
+            for body in read_objects(self._s3, bucket, keys):
+                sample.add_capture_file(body)
         counts = (sample.rows, sample.malformed, sample.mismatched)
         problem = sample.shape_problem()
         if problem is not None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -38,7 +37,7 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic import records
-from model_medic.drift import EndpointProblem, is_transient, split_s3_uri, tell_problem
+from model_medic.drift import EndpointProblem, is_transient, read_objects, split_s3_uri, tell_problem
 from model_medic.ledger import Ledger
 from model_medic.observability import logger
 from model_medic.outcome import Notifier
@@ -203,7 +202,6 @@ def join(
 # writes capture files in batches, a few minutes late.
 SEALED_AFTER = timedelta(minutes=30)
 INDEX_FORMAT = "model-medic-prediction-index/1"
-_READERS = 16  # concurrent GETs when an hour of capture files is read
 
 
 def hours(start: datetime, end: datetime) -> list[datetime]:
@@ -394,13 +392,7 @@ class ComputeModelQuality:
         return keys
 
     def _bodies(self, bucket: str, keys: list[str]) -> Iterator[bytes]:
-        """The objects' bodies, fetched concurrently, yielded in order."""
-        if len(keys) <= 1:
-            for key in keys:
-                yield self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            return
-        with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
-            yield from pool.map(lambda key: self._s3.get_object(Bucket=bucket, Key=key)["Body"].read(), keys)
+        return read_objects(self._s3, bucket, keys)
 
     def _labels(self, endpoint: str, start: datetime, end: datetime) -> tuple[dict[str, list[str]], dict[str, int]]:
         bucket, prefix = self._truth
