@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
 from model_medic.observability import logger, metrics, tracer
-from model_medic.quality import ComputeModelQuality, RunDebounce
+from model_medic.quality import ComputeModelQuality, RunDebounce, deadline_in
 from model_medic.records import OutputFormat
 from model_medic.settings import QualitySettings, load_settings
 
@@ -46,12 +46,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if not RunDebounce(aws.dynamodb(), settings.ledger_table).first(endpoint, end - timedelta(hours=1), now):
             logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
             return {"debounced": [key]}
-        return {"results": job.run_all([endpoint], end, now, runtime.ledger(settings), runtime.notifier(settings))}
+        ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
+        return {"results": job.run_all([endpoint], end, now, ledger, notifier, _deadline(context))}
     scheduled = runtime.scheduled_time(event)
     if scheduled is None:
         return {"rejected": ["expected a ground-truth Object Created event or a Scheduled Event"]}
     ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
-    return {"results": job.run_all(settings.monitored_endpoints, scheduled, scheduled, ledger, notifier)}
+    deadline = _deadline(context)
+    return {"results": job.run_all(settings.monitored_endpoints, scheduled, scheduled, ledger, notifier, deadline)}
+
+
+def _deadline(context: LambdaContext) -> float | None:
+    """Building the prediction index stops at 60% of the time left, so that a first run over
+    a long look-back never times out: the next run goes on from the indexes written."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else deadline_in(remaining() / 1000 * 0.6)
 
 
 def _event_time(event: dict[str, Any]) -> datetime | None:

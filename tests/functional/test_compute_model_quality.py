@@ -3,6 +3,7 @@ labels arriving hours and days later, duplicates and strays, per-variant metrics
 
 import json
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -400,3 +401,34 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
     assert critical["Subject"] == "Model Medic: model quality of fraud-prod is not measured (unreadable)"
     [decision] = stack.items("decision")
     assert (decision["endpoint"], decision["action"]) == ("fraud-prod", "measure-model-quality")
+
+
+def test_a_first_run_over_a_long_look_back_stops_building_the_index_in_time_and_the_next_goes_on(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from model_medic import quality
+
+    monkeypatch.setenv("PREDICTION_INDEX_S3_URI", f"s3://{BUCKET}/prediction-index")
+    primary_y, _, _, _ = scenario()
+    labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
+    clock = iter(range(10_000))
+    monkeypatch.setattr(quality, "monotonic", lambda: float(next(clock)))  # each look at the clock: 1 s later
+
+    @dataclass
+    class ShortOfTime(FakeContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 10_000  # 6 s of index building: a few hours a run
+
+    event = load_event("compute_model_quality/schedule.json")
+    [first] = fn.lambda_handler(event, ShortOfTime())["results"]
+    assert (first["status"], first["published"]) == ("indexing", {})
+    assert 0 < first["indexes_written"] < 95
+    runs = 1
+    while True:
+        [result] = fn.lambda_handler(event, ShortOfTime())["results"]
+        runs += 1
+        if result["status"] != "indexing":
+            break
+    assert result["published"]["primary"]["quality_sample_count"] == 300
+    assert runs > 2  # the index was built over several runs, each within its time
+    assert stack.drain("critical") == []

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 from typing import Any, Literal
 
 import orjson
@@ -198,6 +199,20 @@ def join(
 
 # --- reading --------------------------------------------------------------------------------
 
+
+def deadline_in(seconds: float) -> float:
+    """A deadline for `run`, on the clock it reads."""
+    return monotonic() + seconds
+
+
+class IndexingIncomplete(Exception):
+    """The run's time was spent building the prediction index before every hour had one."""
+
+    def __init__(self) -> None:
+        super().__init__("prediction index incomplete")
+        self.written = 0
+
+
 # A capture hour is complete (its index may be written) this long after it ends: SageMaker
 # writes capture files in batches, a few minutes late.
 SEALED_AFTER = timedelta(minutes=30)
@@ -282,7 +297,13 @@ class ComputeModelQuality:
         return parts[0] if len(parts) == 6 else None
 
     def run_all(
-        self, endpoints: list[str], end: datetime, now: datetime, ledger: Ledger, notifier: Notifier
+        self,
+        endpoints: list[str],
+        end: datetime,
+        now: datetime,
+        ledger: Ledger,
+        notifier: Notifier,
+        deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         """`run` for every endpoint; one endpoint never blinds another. An S3 refusal (access
         denied, a missing bucket) is told once per endpoint and the others are measured;
@@ -291,7 +312,7 @@ class ComputeModelQuality:
         transient: list[Exception] = []
         for endpoint in endpoints:
             try:
-                results.append(self.run(endpoint, end, now))
+                results.append(self.run(endpoint, end, now, deadline))
             except (ClientError, BotoCoreError) as error:
                 if is_transient(error):
                     logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
@@ -311,17 +332,38 @@ class ComputeModelQuality:
             raise transient[0]
         return results
 
-    def run(self, endpoint: str, end: datetime, now: datetime | None = None) -> dict[str, Any]:
+    def run(
+        self, endpoint: str, end: datetime, now: datetime | None = None, deadline: float | None = None
+    ) -> dict[str, Any]:
         """Quality over the labels collected in [end - window, end), published at end - 1 h.
 
         `now` (the event's time; default `end`) decides which capture hours are complete
-        and may be read from, or written to, the prediction index.
+        and may be read from, or written to, the prediction index. `deadline`
+        (`deadline_in`) bounds the run: past it no further index is built, nothing is
+        published (status "indexing"), and the next run goes on from the indexes written.
         """
         end = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         now = (now or end).astimezone(UTC)
         start = end - self._window
         labels, label_stats = self._labels(endpoint, start, end)
-        predictions, capture_stats = self._predictions(endpoint, start - self._lookback, end, set(labels), now)
+        try:
+            predictions, capture_stats = self._predictions(
+                endpoint, start - self._lookback, end, set(labels), now, deadline
+            )
+        except IndexingIncomplete as incomplete:
+            logger.warning(
+                "prediction index still being built; nothing published this run, the next run goes on",
+                endpoint=endpoint,
+                indexes_written=incomplete.written,
+            )
+            return {
+                "endpoint": endpoint,
+                "status": "indexing",
+                "window": {"start": start.isoformat(), "end": end.isoformat()},
+                "labels": sum(len(v) for v in labels.values()),
+                "indexes_written": incomplete.written,
+                "published": {},
+            }
         joined = join(predictions, labels, self._problem)
         joined.duplicate_labels = label_stats["duplicates"]
         joined.malformed = label_stats["malformed"] + capture_stats["malformed"]
@@ -426,7 +468,13 @@ class ComputeModelQuality:
         return found
 
     def _predictions(
-        self, endpoint: str, start: datetime, end: datetime, wanted: set[str], now: datetime
+        self,
+        endpoint: str,
+        start: datetime,
+        end: datetime,
+        wanted: set[str],
+        now: datetime,
+        deadline: float | None = None,
     ) -> tuple[dict[str, Found], dict[str, int]]:
         """The predictions named by the labels, hour by hour: from the index where the hour is
         complete (building the index the first time), else from the capture files."""
@@ -438,7 +486,11 @@ class ComputeModelQuality:
         for hour in hours(start, end):
             stats["hours"] += 1
             if self._index is not None and hour + timedelta(hours=1) + SEALED_AFTER <= now:
-                indexed, written, malformed = self._indexed_hour(endpoint, variants, hour)
+                try:
+                    indexed, written, malformed = self._indexed_hour(endpoint, variants, hour, deadline)
+                except IndexingIncomplete as incomplete:
+                    incomplete.written = stats["written"]
+                    raise
                 stats["indexed"] += 1
                 stats["written"] += written
                 stats["malformed"] += malformed
@@ -462,7 +514,9 @@ class ComputeModelQuality:
         assert self._index is not None
         return "/".join(p for p in (self._index[1], endpoint, f"{hour:%Y/%m/%d/%H}.json") if p)
 
-    def _indexed_hour(self, endpoint: str, variants: list[str], hour: datetime) -> tuple[dict[str, Found], int, int]:
+    def _indexed_hour(
+        self, endpoint: str, variants: list[str], hour: datetime, deadline: float | None = None
+    ) -> tuple[dict[str, Found], int, int]:
         """(predictions of a complete capture hour, 1 if the index was written now, malformed)."""
         assert self._index is not None
         bucket, key = self._index[0], self.index_key(endpoint, hour)
@@ -474,6 +528,8 @@ class ComputeModelQuality:
             pass
         except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("prediction index unreadable; rebuilt", index=f"s3://{bucket}/{key}")
+        if deadline is not None and monotonic() > deadline:
+            raise IndexingIncomplete()
         found: dict[str, Found] = {}
         malformed = self._read_hour(variants, hour, None, found)
         document = {
