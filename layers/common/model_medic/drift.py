@@ -303,7 +303,8 @@ class Sample:
             try:
                 data = orjson.loads(line)["captureData"]["endpointInput"]
                 raw = data["data"]
-                if data.get("encoding") == "CSV" and isinstance(raw, str) and '"' not in raw:
+                plain = data.get("encoding") == "CSV" and "json" not in str(data.get("observedContentType", ""))
+                if plain and isinstance(raw, str) and '"' not in raw:
                     split.extend(row.split(",") for row in raw.splitlines() if row and not row.isspace())
                     continue
                 rows = records.input_rows(data, self.features_attribute)
