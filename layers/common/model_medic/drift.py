@@ -857,7 +857,7 @@ def tell_problem(
     `<What>NotMeasured`, per endpoint); a ledger entry and a critical message once per
     endpoint and notice key."""
     metric = "".join(word.capitalize() for word in what.split()) + "NotMeasured"
-    logger.error(f"{what} not measured", endpoint=endpoint, status=problem.status, problem=problem.message)
+    logger.error("not measured", measure=what, endpoint=endpoint, status=problem.status, problem=problem.message)
     _endpoint_metric(metric, endpoint, 1)
     if not ledger.notice_once(endpoint, problem.notice, at):
         return
