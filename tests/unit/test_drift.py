@@ -11,6 +11,7 @@ from scipy import stats
 
 from model_medic.drift import (
     EPSILON,
+    Sample,
     build_baseline,
     categorical_psi,
     from_model_monitor,
@@ -170,3 +171,16 @@ def test_a_model_monitor_statistics_file_is_accepted():
     assert plan["proportions"] == {"basic": 0.7, "pro": 0.3}
     assert numeric_psi(age, [30.0] * 50 + [50.0] * 50) == pytest.approx(0.0)
     assert ks_statistic(age, [30.0] * 50 + [50.0] * 50) <= 0.25
+
+
+def test_rows_of_another_width_say_which_way_the_label_column_went_wrong():
+    sample = Sample(["age", "plan"], {"age"})
+    sample.add_row(["41", "pro", "extra"])
+    assert sample.shape_problem() is not None
+    assert "one more: was a feature left out as the label" in str(sample.shape_problem())
+    sample = Sample(["churned", "age", "plan"], {"churned", "age"})
+    sample.add_row(["41", "pro"])
+    assert "one fewer: was the baseline built with the label column left in (first feature 'churned')" in str(
+        sample.shape_problem()
+    )
+    assert Sample(["age"], {"age"}).shape_problem() is None

@@ -415,6 +415,12 @@ class Sample:
                     f" - one fewer: was the baseline built with the label column left in (first feature "
                     f"{names[0]!r})? Set BaselineLabelColumn and rebuild it"
                 )
+            elif width == len(names) + 1:
+                hint = (
+                    " - one more: was a feature left out as the label (BaselineLabelColumn defaults to the "
+                    "first column)? If the training CSV has no label column, set BaselineLabelColumn=none "
+                    "and rebuild the baseline"
+                )
             parts.append(f"{seen} captured row(s) have {width} values but the baseline has {len(names)} features{hint}")
         if self.missing:
             absent = ", ".join(name for name, _ in self.missing.most_common(5))
