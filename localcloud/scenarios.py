@@ -452,6 +452,29 @@ def failed_retraining_pipeline(t: Timeline) -> None:
     )
 
 
+def batched_json_drift_detected(t: Timeline) -> None:
+    built = t.cloud.invoke("ComputeDriftFunction", {"build-baseline": {"endpoint": ENDPOINT}}, t.now)
+    expect(built.error is None, f"the baseline was built ({built.error})")
+    hour = t.now.replace(minute=0, second=0, microsecond=0)
+    rows = world.capture_json_batches(t.cloud, hour, requests=120, per_request=10, mean_age=38, mix=(25, 35, 40))
+    t.say(
+        f'an hour of batched JSON requests ({{"instances": [{{"features": [...]}}, x10]}}): {rows} rows; '
+        "customers younger (age 45 -> 38), plan mix 50/30/20 -> 25/35/40"
+    )
+    t.advance(timedelta(minutes=65 - t.now.minute))
+    t.say("schedule tick -> ComputeDriftFunction")
+    [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
+    expect(measured.error is None, f"drift was measured ({measured.error})")
+    [churn] = measured.result["endpoints"]
+    drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
+    t.lines.append(
+        f"         ComputeDriftFunction: {churn['status']} - {churn['rows']} rows from {rows // 10} requests; {drifts}"
+    )
+    expect(churn["status"] == "published", f"drift was published ({churn['status']})")
+    expect(churn["rows"] == rows, f"every instance of every batch was read ({churn['rows']} of {rows})")
+    expect(max(v["psi"] for v in churn["features"].values()) > 0.2, "the drift crosses the 0.2 alarm threshold")
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -481,6 +504,10 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
     ("(c) At the bound and still in ALARM: escalated once, never repeated", escalated_at_the_bound),
     ("(d) A rollback whose deployment fails and rolls back on its own: critical", failed_rollback_deployment),
     ("Daily report: the HTML and JSON land in the bucket and in a local folder", daily_report),
+    (
+        "Batched JSON traffic (several instances a request, as the built-in algorithms take them): drift detected",
+        batched_json_drift_detected,
+    ),
 ]
 
 

@@ -72,10 +72,14 @@ def seed(cloud: Any, at: datetime) -> dict[str, Any]:
 
 
 def _training_data(s3: Any) -> None:
-    """The model's training set (age ~ N(45, 10), plan 50/30/20), where drift baselines live."""
-    rng = random.Random("training")
+    """The model's training set (age ~ N(45, 10), plan 50/30/20), where drift baselines live;
+    the label (churned) first, as SageMaker's built-in algorithms expect it."""
+    rng, churned = random.Random("training"), random.Random("churned")  # the label apart: same features as before
     s3.create_bucket(Bucket=DATA_BUCKET)
-    rows = ["age,plan"] + [f"{rng.gauss(45, 10):.2f},{rng.choices(PLANS, (50, 30, 20))[0]}" for _ in range(5000)]
+    rows = ["churned,age,plan"] + [
+        f"{int(churned.random() < 0.3)},{rng.gauss(45, 10):.2f},{rng.choices(PLANS, (50, 30, 20))[0]}"
+        for _ in range(5000)
+    ]
     s3.put_object(Bucket=DATA_BUCKET, Key=f"baselines/{ENDPOINT}/training.csv", Body="\n".join(rows).encode())
 
 
@@ -116,6 +120,50 @@ def capture(cloud: Any, hour: datetime, rows: int, mean_age: float, mix: tuple[i
         lines.append(capture_record(features, f"{hour:%H}-{index}", at))
     key = f"datacapture/{ENDPOINT}/primary/{hour:%Y/%m/%d/%H}/capture-{hour:%M%S}.jsonl"
     cloud.client("s3").put_object(Bucket=DATA_BUCKET, Key=key, Body="\n".join(lines).encode())
+
+
+def capture_json_batches(
+    cloud: Any, hour: datetime, requests: int, per_request: int, mean_age: float, mix: tuple[int, int, int]
+) -> int:
+    """An hour of batched JSON traffic to the primary variant: each request carries
+    `per_request` instances in the built-in algorithms' format
+    (`{"instances": [{"features": [age, plan]}, ...]}`), each response as many predictions
+    (`{"predictions": [{"score": ..., "predicted_label": ...}, ...]}`). Returns the rows."""
+    rng = random.Random(f"json{hour:%Y%m%d%H}{mean_age}")
+    lines = []
+    for index in range(requests):
+        instances = [
+            {"features": [round(rng.gauss(mean_age, 10), 2), rng.choices(PLANS, mix)[0]]} for _ in range(per_request)
+        ]
+        scores = [round(rng.random(), 3) for _ in instances]
+        at = (hour + timedelta(seconds=index * 3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append(
+            json.dumps(
+                {
+                    "captureData": {
+                        "endpointInput": {
+                            "observedContentType": "application/json",
+                            "mode": "INPUT",
+                            "data": json.dumps({"instances": instances}),
+                            "encoding": "JSON",
+                        },
+                        "endpointOutput": {
+                            "observedContentType": "application/json",
+                            "mode": "OUTPUT",
+                            "data": json.dumps(
+                                {"predictions": [{"score": s, "predicted_label": int(s >= 0.5)} for s in scores]}
+                            ),
+                            "encoding": "JSON",
+                        },
+                    },
+                    "eventMetadata": {"eventId": f"json-{hour:%H}-{index}", "inferenceTime": at},
+                    "eventVersion": "0",
+                }
+            )
+        )
+    key = f"datacapture/{ENDPOINT}/primary/{hour:%Y/%m/%d/%H}/batched-{hour:%M%S}.jsonl"
+    cloud.client("s3").put_object(Bucket=DATA_BUCKET, Key=key, Body="\n".join(lines).encode())
+    return requests * per_request
 
 
 def _variant(name: str, model: str, count: int, weight: float) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
-from model_medic.drift import ComputeDrift
+from model_medic.drift import BaselineError, ComputeDrift
 from model_medic.observability import logger, metrics, tracer
 from model_medic.settings import DriftSettings, load_settings
 
@@ -17,16 +17,28 @@ from model_medic.settings import DriftSettings, load_settings
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(DriftSettings)
     job = ComputeDrift(
-        aws.s3(), aws.cloudwatch(), settings.capture_s3_uri, settings.baseline_s3_uri, settings.drift_min_rows
+        aws.s3(),
+        aws.cloudwatch(),
+        settings.capture_s3_uri,
+        settings.baseline_s3_uri,
+        settings.drift_min_rows,
+        settings.baseline_label_column,
+        settings.features_attribute,
     )
     if isinstance(event, dict) and "build-baseline" in event:
-        endpoint = str(event["build-baseline"].get("endpoint", ""))
+        request = event["build-baseline"] if isinstance(event["build-baseline"], dict) else {}
+        endpoint = str(request.get("endpoint", ""))
         if endpoint not in settings.monitored_endpoints:
             return {"rejected": [f"build-baseline needs a monitored endpoint, got {endpoint!r}"]}
-        uri = job.build(endpoint)
+        label = request.get("label-column")
+        try:
+            uri = job.build(endpoint, label_column=None if label is None else str(label))
+        except BaselineError as error:
+            logger.error("baseline not built", endpoint=endpoint, error=str(error))
+            return {"rejected": [f"baseline of {endpoint} not built: {error}"]}
         logger.info("baseline built", endpoint=endpoint, baseline=uri)
         return {"baseline": uri}
-    scheduled = runtime.scheduled_time(event)
-    if scheduled is None:
-        return {"rejected": ["expected a Scheduled Event or a build-baseline event"]}
+    scheduled = runtime.scheduled_or_rejected(event, "expected a Scheduled Event or a build-baseline event")
+    if isinstance(scheduled, dict):
+        return scheduled
     return job.run(settings.monitored_endpoints, scheduled, runtime.ledger(settings), runtime.notifier(settings))

@@ -1,15 +1,17 @@
 """ComputeModelQualityFunction: when ground-truth files land (S3 "Object Created" on
-EventBridge), and hourly as a catch-up, join labels to captured predictions and publish
-model quality per endpoint and variant."""
+EventBridge, the ground-truth prefix only; at most one run per endpoint and hour of
+labels), and hourly as a catch-up, join labels to captured predictions and publish model
+quality per endpoint and variant."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
 from model_medic.observability import logger, metrics, tracer
-from model_medic.quality import ComputeModelQuality
+from model_medic.quality import ComputeModelQuality, RunDebounce, deadline_in
+from model_medic.records import OutputFormat
 from model_medic.settings import QualitySettings, load_settings
 
 
@@ -29,6 +31,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         settings.quality_min_samples,
         settings.positive_label,
         settings.probability_threshold,
+        OutputFormat.for_problem(settings.problem_type, settings.inference_attribute, settings.probability_attribute),
+        settings.prediction_index_s3_uri,
     )
     if isinstance(event, dict) and event.get("detail-type") == "Object Created":
         key = str(event.get("detail", {}).get("object", {}).get("key", ""))
@@ -38,8 +42,31 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.warning("event rejected", error=reason)
             metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
             return {"rejected": [reason]}
-        return {"results": [job.run(endpoint, end)]}
-    scheduled = runtime.scheduled_time(event)
-    if scheduled is None:
-        return {"rejected": ["expected a ground-truth Object Created event or a Scheduled Event"]}
-    return {"results": [job.run(endpoint, scheduled) for endpoint in settings.monitored_endpoints]}
+        now = _event_time(event) or end
+        if not RunDebounce(aws.dynamodb(), settings.ledger_table).first(endpoint, end - timedelta(hours=1), now):
+            logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
+            return {"debounced": [key]}
+        ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
+        return {"results": job.run_all([endpoint], end, now, ledger, notifier, _deadline(context))}
+    scheduled = runtime.scheduled_or_rejected(
+        event, "expected a ground-truth Object Created event or a Scheduled Event"
+    )
+    if isinstance(scheduled, dict):
+        return scheduled
+    ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
+    deadline = _deadline(context)
+    return {"results": job.run_all(settings.monitored_endpoints, scheduled, scheduled, ledger, notifier, deadline)}
+
+
+def _deadline(context: LambdaContext) -> float | None:
+    """Building the prediction index stops at 60% of the time left, so that a first run over
+    a long look-back never times out: the next run goes on from the indexes written."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else deadline_in(remaining() / 1000 * 0.6)
+
+
+def _event_time(event: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).astimezone(UTC)
+    except (KeyError, ValueError):
+        return None

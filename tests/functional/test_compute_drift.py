@@ -3,6 +3,7 @@ the function, metrics published, too-quiet hours and missing baselines handled."
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,8 +31,10 @@ def put(key: str, body: str) -> None:
 
 def training(rows: int = 3000) -> None:
     rng = random.Random(1)
-    lines = ["age,plan"] + [
-        f"{rng.gauss(45, 10):.3f},{rng.choices(['basic', 'plus', 'pro'], [50, 30, 20])[0]}" for _ in range(rows)
+    # The label first, as SageMaker's built-in algorithms expect it: the baseline leaves it out.
+    lines = ["churned,age,plan"] + [
+        f"{rng.choice('01')},{rng.gauss(45, 10):.3f},{rng.choices(['basic', 'plus', 'pro'], [50, 30, 20])[0]}"
+        for _ in range(rows)
     ]
     put("baselines/churn-prod/training.csv", "\n".join(lines))
 
@@ -127,3 +130,189 @@ def test_a_missing_baseline_is_told_once_not_every_hour(fn: Any, stack: Stack):
     [critical] = stack.drain("critical")
     assert "found no baseline at s3://churn-ml/baselines/churn-prod/baseline.json" in critical["Message"]
     assert metric("MaxFeatureDrift") == []
+
+
+# --- real shapes (tests/data/real/README.md says where each file comes from) ------------------
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+
+
+def churn_training() -> tuple[list[str], list[list[str]]]:
+    """The real churn training CSV (label `Churn` first, 69 features), header and rows."""
+    lines = (REAL / "churn-training-with-header.csv").read_text().splitlines()
+    return lines[0].split(","), [line.split(",") for line in lines[1:]]
+
+
+def churn_capture(endpoint: str, hour: str, copies: int) -> None:
+    """Captured requests as the churn model receives them: the 69 features, no label;
+    batched, three rows to a request (a multi-line CSV request)."""
+    _, rows = churn_training()
+    features = [",".join(row[1:]) for row in rows] * copies
+    lines = [
+        capture_record("\n".join(features[i : i + 3]), f"{endpoint}-{i}", f"{hour.replace('/', '-')}:10:00Z")
+        for i in range(0, len(features), 3)
+    ]
+    put(f"datacapture/{endpoint}/AllTraffic/{hour}/capture-1.jsonl", "\n".join(lines))
+
+
+def two_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "churn-prod,fraud-prod")
+    monkeypatch.setenv("DRIFT_MIN_ROWS", "30")
+
+
+def test_a_baseline_built_from_real_training_data_leaves_the_label_out_and_reads_batched_csv(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DRIFT_MIN_ROWS", "30")
+    put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    assert fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["baseline"]
+    stored = json.loads(
+        boto3.client("s3").get_object(Bucket=BUCKET, Key="baselines/churn-prod/baseline.json")["Body"].read()
+    )
+    header, _ = churn_training()
+    assert stored["label_column"] == "Churn"
+    assert [f["name"] for f in stored["features"]] == header[1:]  # 69 features, the label left out
+    churn_capture("churn-prod", "2026/11/22/09", copies=4)  # 48 rows in 16 requests of 3
+    [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    assert (churn["status"], churn["rows"], churn["mismatched"], churn["malformed"]) == ("published", 48, 0, 0)
+    # The same rows as training: every feature's PSI is small (the 12 rows, 4 times over).
+    assert max(f["psi"] for f in churn["features"].values()) < 0.05
+
+
+def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoint_is_measured(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    two_endpoints(monkeypatch)
+    put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    put("baselines/fraud-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    # churn-prod's baseline was built as if the CSV had no label: 70 features for 69-value rows.
+    built = fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod", "label-column": "none"}}, FakeContext())
+    assert built["baseline"]
+    fn.lambda_handler({"build-baseline": {"endpoint": "fraud-prod"}}, FakeContext())
+    churn_capture("churn-prod", "2026/11/22/09", copies=4)
+    churn_capture("fraud-prod", "2026/11/22/09", copies=4)
+    for _ in range(3):  # three hourly runs: one notice
+        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        assert (churn["status"], churn["rows"], churn["mismatched"]) == ("shape-mismatch", 0, 48)
+        assert "48 captured row(s) have 69 values but the baseline has 70 features" in churn["problem"]
+        assert "label column left in" in churn["problem"]
+        assert (fraud["status"], fraud["rows"]) == ("published", 48)
+    [critical] = stack.drain("critical")
+    assert critical["Subject"] == "Model Medic: drift of churn-prod is not measured (shape-mismatch)"
+    assert "BaselineLabelColumn" in critical["Message"]
+    [decision] = stack.items("decision")
+    assert (decision["endpoint"], decision["action"], decision["result"]) == ("churn-prod", "measure-drift", "skipped")
+    assert metric("MaxFeatureDrift") == []  # churn-prod: nothing published
+    # Rebuilt right, the same captured hour is measured.
+    fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod"}}, FakeContext())
+    churn, _ = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    assert (churn["status"], churn["rows"]) == ("published", 48)
+
+
+def statistics(**extra: Any) -> dict[str, Any]:
+    """A Model Monitor statistics.json to AWS's documented schema: a numeric feature with
+    KLL buckets and sketch, and a high-cardinality string feature with no distribution."""
+    return {
+        "version": 0.0,
+        "dataset": {"item_count": 100},
+        "features": [
+            {
+                "name": "age",
+                "inferred_type": "Fractional",
+                "numerical_statistics": {
+                    "common": {"num_present": 100, "num_missing": 0},
+                    "mean": 45.0,
+                    "sum": 4500.0,
+                    "std_dev": 10.0,
+                    "min": 20.0,
+                    "max": 70.0,
+                    "distribution": {
+                        "kll": {
+                            "buckets": [
+                                {"lower_bound": 20.0, "upper_bound": 45.0, "count": 50},
+                                {"lower_bound": 45.0, "upper_bound": 70.0, "count": 50},
+                            ],
+                            "sketch": {"parameters": {"c": 0.64, "k": 2048.0}, "data": [[20.0, 45.0, 70.0]]},
+                        }
+                    },
+                },
+            },
+            {
+                "name": "customer_id",
+                "inferred_type": "String",
+                "string_statistics": {"common": {"num_present": 100, "num_missing": 0}, "distinct_count": 100.0},
+            },
+        ],
+        **extra,
+    }
+
+
+def test_a_statistics_file_without_string_distributions_is_read_and_a_broken_one_blinds_only_its_endpoint(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    two_endpoints(monkeypatch)
+    monkeypatch.setenv("BASELINE_LABEL_COLUMN", "none")
+    put("baselines/churn-prod/statistics.json", json.dumps(statistics()))
+    # The real SDK statistics.json, its one feature dropped as the label: nothing left to compare.
+    monkeypatch.setenv("BASELINE_LABEL_COLUMN", "none")
+    broken = json.loads((REAL / "sdk-monitor-statistics.json").read_text())
+    broken["features"][0]["string_statistics"].pop("distribution")
+    put("baselines/fraud-prod/statistics.json", json.dumps(broken))
+    rng = random.Random("stats")
+    for endpoint in ("churn-prod", "fraud-prod"):
+        rows = [
+            capture_record(f"{rng.uniform(20, 70):.1f},c{i}", f"{endpoint}{i}", "2026-11-22T09:10:00Z")
+            for i in range(60)
+        ]
+        put(f"datacapture/{endpoint}/AllTraffic/2026/11/22/09/capture.jsonl", "\n".join(rows))
+    for _ in range(2):
+        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        assert churn["status"] == "published"
+        assert set(churn["features"]) == {"age"}  # customer_id skipped: no distribution to compare with
+        assert fraud["status"] == "bad-baseline"
+        assert "no feature with a distribution" in fraud["problem"]
+    [critical] = stack.drain("critical")
+    assert "fraud-prod" in critical["Subject"]
+    assert metric("MaxFeatureDrift") == [pytest.approx(churn["features"]["age"]["psi"])]
+
+
+def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measured(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from botocore.exceptions import ClientError
+
+    from model_medic.drift import ComputeDrift
+
+    two_endpoints(monkeypatch)
+    monkeypatch.setenv("BASELINE_LABEL_COLUMN", "none")
+    for endpoint in ("churn-prod", "fraud-prod"):
+        put(f"baselines/{endpoint}/statistics.json", json.dumps(statistics()))
+        rows = [capture_record(f"{30 + i % 20},c", f"{endpoint}{i}", "2026-11-22T09:10:00Z") for i in range(60)]
+        put(f"datacapture/{endpoint}/AllTraffic/2026/11/22/09/capture.jsonl", "\n".join(rows))
+    measure = ComputeDrift.measure
+
+    def throttled_for_churn(self: ComputeDrift, endpoint: str, baseline: dict[str, Any], hour: Any) -> Any:
+        if endpoint == "churn-prod":
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject")
+        return measure(self, endpoint, baseline, hour)
+
+    monkeypatch.setattr(ComputeDrift, "measure", throttled_for_churn)
+    with pytest.raises(ClientError, match="SlowDown"):
+        fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+    dims = [{"Name": "EndpointName", "Value": "fraud-prod"}]
+    published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="MaxFeatureDrift")
+    assert [m["Dimensions"] for m in published["Metrics"]][:1] == [dims]  # fraud-prod measured all the same
+    assert stack.drain("critical") == []  # a transient error is retried, not told
+
+
+def test_a_baseline_that_cannot_be_built_is_refused_with_the_reason_and_nothing_is_written(fn: Any, stack: Stack):
+    [missing] = fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["rejected"]
+    assert (
+        missing
+        == f"baseline of churn-prod not built: no training set at s3://{BUCKET}/baselines/churn-prod/training.csv"
+    )
+    put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    bad = fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod", "label-column": "churned"}}, FakeContext())
+    assert "label column 'churned' is neither a header name nor a column number" in bad["rejected"][0]
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="baselines/churn-prod/baseline.json")
+    assert listed.get("KeyCount", 0) == 0

@@ -3,7 +3,9 @@ labels arriving hours and days later, duplicates and strays, per-variant metrics
 
 import json
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -159,12 +161,15 @@ def test_labels_join_predictions_across_hours_days_variants_and_encodings(fn: An
     assert found["Timestamps"][0].replace(tzinfo=UTC) == datetime(2026, 11, 22, 10, tzinfo=UTC)
 
 
-def test_processing_the_same_file_twice_publishes_the_same_values(fn: Any, stack: Stack):
+def test_one_run_per_endpoint_and_hour_of_labels_and_the_catch_up_agrees(fn: Any, stack: Stack):
     primary_y, _, _, _ = scenario()
     key = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
-    first = fn.lambda_handler(created(key), FakeContext())
-    second = fn.lambda_handler(created(key), FakeContext())
-    assert first == second
+    other = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [], name="labels-2")
+    [first] = fn.lambda_handler(created(key), FakeContext())["results"]
+    assert fn.lambda_handler(created(key), FakeContext()) == {"debounced": [key]}  # a redelivery
+    assert fn.lambda_handler(created(other), FakeContext()) == {"debounced": [other]}  # a second file, same hour
+    [caught_up] = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    assert caught_up["published"] == first["published"]
 
 
 def test_below_the_minimum_sample_count_nothing_is_published(fn: Any, stack: Stack):
@@ -199,3 +204,231 @@ def test_regression_models_get_rmse_and_mae(fn: Any, stack: Stack, monkeypatch: 
     rounded = [float(f"{g:.4f}") for g in guess]
     assert ours["mae"] == pytest.approx(sk.mean_absolute_error([float(f"{t:.4f}") for t in truth], rounded))
     assert set(ours) == {"rmse", "mae", "quality_sample_count"}
+
+
+# --- real shapes (tests/data/real/README.md says where each file comes from) ------------------
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+HOUR = datetime(2026, 11, 22, 9, tzinfo=UTC)
+
+
+def put_text(key: str, text: str) -> None:
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+
+
+def test_real_sdk_capture_and_ground_truth_give_scikit_learns_accuracy_and_auc(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("QUALITY_MIN_SAMPLES", "10")
+    put_text(
+        f"datacapture/churn-prod/AllTraffic/{HOUR:%Y/%m/%d/%H}/capture.jsonl",
+        (REAL / "sdk-monitor-capture.jsonl").read_text(),
+    )
+    key = "groundtruth/churn-prod/2026/11/22/10/actuals.jsonl"
+    put_text(key, (REAL / "sdk-monitor-actuals.jsonl").read_text())
+    [result] = fn.lambda_handler(created(key), FakeContext())["results"]
+    scores, y = [], []
+    for capture, actual in zip(
+        (REAL / "sdk-monitor-capture.jsonl").read_text().splitlines(),
+        (REAL / "sdk-monitor-actuals.jsonl").read_text().splitlines(),
+        strict=True,
+    ):
+        scores.append(float(json.loads(capture)["captureData"]["endpointOutput"]["data"]))
+        y.append(int(json.loads(actual)["groundTruthData"]["data"]))
+    ours = result["published"]["AllTraffic"]
+    assert (result["labels"], result["matched"]) == (12, 12)
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(y, [int(s >= 0.5) for s in scores]))  # 5/12
+    assert ours["accuracy"] == pytest.approx(5 / 12)
+    assert ours["auc"] == pytest.approx(sk.roc_auc_score(y, scores))
+    assert ours["recall"] == pytest.approx(sk.recall_score(y, [int(s >= 0.5) for s in scores]))
+
+
+def capture_line(event_id: str, request: dict[str, str], response: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "captureData": {"endpointInput": request, "endpointOutput": response},
+            "eventMetadata": {
+                "eventId": f"e-{event_id}",
+                "inferenceId": event_id,
+                "inferenceTime": "2026-11-22T09:30:00Z",
+            },
+            "eventVersion": "0",
+        }
+    )
+
+
+def test_a_batched_json_request_is_paired_element_by_element_with_its_labels(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("QUALITY_MIN_SAMPLES", "5")
+    body = (REAL / "clarify-adult-instances.json").read_text().strip()  # a real request of 8 instances
+    request = {"observedContentType": "application/json", "mode": "INPUT", "data": body, "encoding": "JSON"}
+    scores = [0.91, 0.12, 0.55, 0.08, 0.73, 0.33, 0.49, 0.97]
+    response = {
+        "observedContentType": "application/json",
+        "mode": "OUTPUT",
+        "data": json.dumps({"predictions": [{"score": s, "predicted_label": int(s >= 0.5)} for s in scores]}),
+        "encoding": "JSON",
+    }
+    truth = [1, 0, 0, 0, 1, 1, 0, 1]
+    short = {**response, "data": json.dumps({"predictions": [{"score": 0.5, "predicted_label": 1}]})}
+    put_text(
+        f"datacapture/churn-prod/AllTraffic/{HOUR:%Y/%m/%d/%H}/capture.jsonl",
+        "\n".join([capture_line("batch-1", request, response), capture_line("batch-2", request, short)]),
+    )
+    key = "groundtruth/churn-prod/2026/11/22/10/labels.jsonl"
+    put_lines(
+        key,
+        [
+            {
+                "groundTruthData": {"data": "\n".join(map(str, truth)), "encoding": "CSV"},
+                "eventMetadata": {"eventId": "batch-1"},
+                "eventVersion": "0",
+            },
+            # Eight labels for a response of one prediction: counted, not guessed at.
+            {
+                "groundTruthData": {"data": "\n".join(map(str, truth)), "encoding": "CSV"},
+                "eventMetadata": {"eventId": "batch-2"},
+                "eventVersion": "0",
+            },
+        ],
+    )
+    [result] = fn.lambda_handler(created(key), FakeContext())["results"]
+    assert (result["labels"], result["matched"], result["count_mismatches"]) == (16, 8, 1)
+    ours = result["published"]["AllTraffic"]
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(truth, [int(s >= 0.5) for s in scores]))
+    assert ours["auc"] == pytest.approx(sk.roc_auc_score(truth, scores))
+
+
+def test_one_batched_output_does_not_flip_how_the_window_is_read(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """The issue's case: one response "0.2\\n0.7\\n" among single probabilities used to turn
+    the whole window into label comparison and halve the accuracy."""
+    monkeypatch.setenv("QUALITY_MIN_SAMPLES", "5")
+    request = {"observedContentType": "text/csv", "mode": "INPUT", "data": "45,basic", "encoding": "CSV"}
+    rng = random.Random("flip")
+    lines, items, scores, truth = [], [], [], []
+    for i in range(40):
+        y = int(rng.random() < 0.4)
+        s = round(min(1.0, max(0.0, (0.75 if y else 0.25) + rng.gauss(0, 0.15))), 3)
+        out = {"observedContentType": "text/csv", "mode": "OUTPUT", "data": f"{s}", "encoding": "CSV"}
+        lines.append(capture_line(f"r{i}", request, out))
+        items.append((f"r{i}", str(y)))
+        scores.append(s)
+        truth.append(y)
+    batched_request = {**request, "data": "45,basic\n52,pro"}
+    batched = {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.2\n0.7\n", "encoding": "CSV"}
+    lines.append(capture_line("batch", batched_request, batched))
+    put_text(f"datacapture/churn-prod/AllTraffic/{HOUR:%Y/%m/%d/%H}/capture.jsonl", "\n".join(lines))
+    key = "groundtruth/churn-prod/2026/11/22/10/labels.jsonl"
+    put_lines(
+        key,
+        [
+            {"groundTruthData": {"data": y, "encoding": "CSV"}, "eventMetadata": {"eventId": i}, "eventVersion": "0"}
+            for i, y in items
+        ]
+        + [
+            {
+                "groundTruthData": {"data": "0\n1", "encoding": "CSV"},
+                "eventMetadata": {"eventId": "batch"},
+                "eventVersion": "0",
+            }
+        ],
+    )
+    [result] = fn.lambda_handler(created(key), FakeContext())["results"]
+    ours = result["published"]["AllTraffic"]
+    all_scores, all_truth = [*scores, 0.2, 0.7], [*truth, 0, 1]
+    assert result["matched"] == 42
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(all_truth, [int(s >= 0.5) for s in all_scores]))
+    assert ours["accuracy"] > 0.8
+    assert ours["auc"] == pytest.approx(sk.roc_auc_score(all_truth, all_scores))
+
+
+def test_complete_capture_hours_are_read_once_into_an_index_then_from_it(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch, aws_calls: Any
+):
+    monkeypatch.setenv("PREDICTION_INDEX_S3_URI", f"s3://{BUCKET}/prediction-index")
+    primary_y, _, _, _ = scenario()  # predictions at 21 Nov 23:00, 22 Nov 08:00 and 09:00
+    items = [(f"p{i}", str(y)) for i, y in enumerate(primary_y)]
+    labels(datetime(2026, 11, 22, 10, tzinfo=UTC), items)
+    event = load_event("compute_model_quality/schedule.json")  # 11:10: hours up to 09:00 are complete
+    [first] = fn.lambda_handler(event, FakeContext())["results"]
+    reads_first = aws_calls.of("s3").count("GetObject")
+    aws_calls.made.clear()
+    [second] = fn.lambda_handler(event, FakeContext())["results"]
+    reads_second = aws_calls.of("s3").count("GetObject")
+    assert first["published"] == second["published"]
+    assert first["published"]["primary"]["quality_sample_count"] == 300
+    assert (first["indexes_written"], second["indexes_written"]) == (first["indexed_hours"], 0)
+    assert first["indexed_hours"] == first["capture_hours"] - 1  # the last hour (10:00) is not complete yet
+    # Second run: one GET per complete hour (its index), the label file, and the open hour's files.
+    assert reads_second == second["indexed_hours"] + 1
+    assert reads_first > reads_second
+    index = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=BUCKET, Key="prediction-index/churn-prod/2026/11/22/08.json")["Body"]
+        .read()
+    )
+    assert index["format"] == "model-medic-prediction-index/1"
+    assert len(index["predictions"]) == 150
+
+
+def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measured(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from botocore.exceptions import ClientError
+
+    from model_medic.quality import ComputeModelQuality
+
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "fraud-prod,churn-prod")
+    primary_y, _, _, _ = scenario()
+    labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
+    read_labels = ComputeModelQuality._labels
+
+    def refused_for_fraud(self: ComputeModelQuality, endpoint: str, *args: Any) -> Any:
+        if endpoint == "fraud-prod":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
+        return read_labels(self, endpoint, *args)
+
+    monkeypatch.setattr(ComputeModelQuality, "_labels", refused_for_fraud)
+    for _ in range(2):
+        fraud, churn = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+        assert fraud["status"] == "unreadable"
+        assert "AccessDenied" in fraud["problem"]
+        assert churn["published"]["primary"]["quality_sample_count"] == 300
+    [critical] = stack.drain("critical")
+    assert critical["Subject"] == "Model Medic: model quality of fraud-prod is not measured (unreadable)"
+    [decision] = stack.items("decision")
+    assert (decision["endpoint"], decision["action"]) == ("fraud-prod", "measure-model-quality")
+
+
+def test_a_first_run_over_a_long_look_back_stops_building_the_index_in_time_and_the_next_goes_on(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from model_medic import quality
+
+    monkeypatch.setenv("PREDICTION_INDEX_S3_URI", f"s3://{BUCKET}/prediction-index")
+    primary_y, _, _, _ = scenario()
+    labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
+    clock = iter(range(10_000))
+    monkeypatch.setattr(quality, "monotonic", lambda: float(next(clock)))  # each look at the clock: 1 s later
+
+    @dataclass
+    class ShortOfTime(FakeContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 10_000  # 6 s of index building: a few hours a run
+
+    event = load_event("compute_model_quality/schedule.json")
+    [first] = fn.lambda_handler(event, ShortOfTime())["results"]
+    assert (first["status"], first["published"]) == ("indexing", {})
+    assert 0 < first["indexes_written"] < 95
+    runs = 1
+    while True:
+        [result] = fn.lambda_handler(event, ShortOfTime())["results"]
+        runs += 1
+        if result["status"] != "indexing":
+            break
+    assert result["published"]["primary"]["quality_sample_count"] == 300
+    assert runs > 2  # the index was built over several runs, each within its time
+    assert stack.drain("critical") == []

@@ -158,14 +158,19 @@ def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack):
     assert "primary &#34;instance-count&#34; 2 -&gt; 3" in html
 
 
-def test_the_summary_has_a_line_per_endpoint_and_seven_day_links(fn: Any, stack: Stack):
+def test_the_summary_gives_lasting_s3_locations_and_links_whose_lifetime_it_tells(fn: Any, stack: Stack):
     seed(stack)
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
     [message] = stack.drain("info")
     text = message["Message"]
     assert f"{ENDPOINT}: grade B - 250 invocations, error rate 3.20%" in text
-    assert "X-Amz-Expires=604800" in text
-    assert "All endpoints:" in text
+    assert f"s3://model-medic-reports/reports/{ENDPOINT}/2026-11-23.html" in text
+    assert "All endpoints: s3://model-medic-reports/reports/index/2026-11-23.html" in text
+    # Signed with the function's temporary credentials: never promised for 7 days.
+    assert "X-Amz-Expires=3600" in text
+    assert "604800" not in text
+    assert "7 days" not in text
+    assert "at most 1 hour" in text
 
 
 def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, stack: Stack):

@@ -11,6 +11,7 @@ from scipy import stats
 
 from model_medic.drift import (
     EPSILON,
+    Sample,
     build_baseline,
     categorical_psi,
     from_model_monitor,
@@ -25,7 +26,8 @@ def training_csv(rows: int = 5000, seed: int = 7) -> tuple[str, list[float], lis
     rng = random.Random(seed)
     ages = [rng.gauss(45, 10) for _ in range(rows)]
     plans = rng.choices(["basic", "plus", "pro"], weights=[50, 30, 20], k=rows)
-    lines = ["age,plan"] + [f"{a:.4f},{p}" for a, p in zip(ages, plans, strict=True)]
+    # The label first, as SageMaker's built-in algorithms expect it: the baseline leaves it out.
+    lines = ["churned,age,plan"] + [f"{int(a > 50)},{a:.4f},{p}" for a, p in zip(ages, plans, strict=True)]
     return "\n".join(lines), [round(a, 4) for a in ages], plans
 
 
@@ -127,9 +129,10 @@ def test_capture_records_in_every_encoding_and_malformed_lines_are_counted(basel
         ]
     )
     sample.add_capture_file(text)
-    assert (sample.rows, sample.malformed) == (5, 4)
-    assert list(sample.values["age"]) == [41.5, 38.0, 52.0, 47.0, 60.0]
-    assert list(sample.values["plan"]) == ["plus", "basic", "pro", "basic", "pro"]
+    assert (sample.rows, sample.malformed, sample.mismatched) == (5, 3, 1)
+    # Rows keep their pairing across columns; their order within the hour does not matter.
+    pairs = sorted(zip(sample.values["age"], sample.values["plan"], strict=True))
+    assert pairs == [(38.0, "basic"), (41.5, "plus"), (47.0, "basic"), (52.0, "pro"), (60.0, "pro")]
 
 
 def test_a_model_monitor_statistics_file_is_accepted():
@@ -162,9 +165,22 @@ def test_a_model_monitor_statistics_file_is_accepted():
             },
         ],
     }
-    built = from_model_monitor(statistics)
+    built = from_model_monitor(statistics, label_column="none")  # a statistics.json without the label
     age, plan = built["features"]
     assert (age["edges"], age["proportions"]) == ([40], [0.5, 0.5])
     assert plan["proportions"] == {"basic": 0.7, "pro": 0.3}
     assert numeric_psi(age, [30.0] * 50 + [50.0] * 50) == pytest.approx(0.0)
     assert ks_statistic(age, [30.0] * 50 + [50.0] * 50) <= 0.25
+
+
+def test_rows_of_another_width_say_which_way_the_label_column_went_wrong():
+    sample = Sample(["age", "plan"], {"age"})
+    sample.add_row(["41", "pro", "extra"])
+    assert sample.shape_problem() is not None
+    assert "one more: was a feature left out as the label" in str(sample.shape_problem())
+    sample = Sample(["churned", "age", "plan"], {"churned", "age"})
+    sample.add_row(["41", "pro"])
+    assert "one fewer: was the baseline built with the label column left in (first feature 'churned')" in str(
+        sample.shape_problem()
+    )
+    assert Sample(["age"], {"age"}).shape_problem() is None

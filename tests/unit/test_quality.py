@@ -7,6 +7,15 @@ import pytest
 from sklearn import metrics as sk
 
 from model_medic.quality import binary_metrics, join, multiclass_metrics, regression_metrics, roc_auc
+from model_medic.records import Prediction
+
+
+def probabilities(scores: list[str]) -> list[Prediction]:
+    return [Prediction(None, float(s)) for s in scores]
+
+
+def labelled(values: list[str]) -> list[Prediction]:
+    return [Prediction(v, None) for v in values]
 
 
 def seeded_binary(kind: str, n: int = 2000) -> tuple[list[str], list[float]]:
@@ -24,7 +33,7 @@ def seeded_binary(kind: str, n: int = 2000) -> tuple[list[str], list[float]]:
 @pytest.mark.parametrize("kind", ["perfect", "random", "degraded"])
 def test_binary_metrics_match_scikit_learn(kind):
     labels, scores = seeded_binary(kind)
-    ours = binary_metrics(labels, [f"{s:.6f}" for s in scores], positive="1", threshold=0.5)
+    ours = binary_metrics(labels, probabilities([f"{s:.6f}" for s in scores]), positive="1", threshold=0.5)
     y = [int(v) for v in labels]
     predicted = [int(s >= 0.5) for s in [float(f"{s:.6f}") for s in scores]]
     assert ours["accuracy"] == pytest.approx(sk.accuracy_score(y, predicted))
@@ -39,7 +48,7 @@ def test_binary_metrics_match_scikit_learn(kind):
 
 
 def test_binary_predictions_given_as_labels_have_no_auc():
-    ours = binary_metrics(["1", "0", "1", "1"], ["1", "0", "0", "1"], positive="1", threshold=0.5)
+    ours = binary_metrics(["1", "0", "1", "1"], labelled(["1", "0", "0", "1"]), positive="1", threshold=0.5)
     assert ours == pytest.approx({"accuracy": 0.75, "precision": 1.0, "recall": 2 / 3, "f1": 0.8})
 
 
@@ -65,12 +74,47 @@ def test_regression_metrics_match_scikit_learn():
     rng = random.Random(9)
     actual = [rng.uniform(0, 100) for _ in range(1000)]
     predicted = [a + rng.gauss(0, 5) for a in actual]
-    ours = regression_metrics([str(a) for a in actual], [str(p) for p in predicted])
+    ours = regression_metrics(actual, predicted)
     assert ours["rmse"] == pytest.approx(math.sqrt(sk.mean_squared_error(actual, predicted)))
     assert ours["mae"] == pytest.approx(sk.mean_absolute_error(actual, predicted))
 
 
 def test_join_counts_what_did_not_meet():
-    joined = join({"a": ("primary", "1"), "b": ("canary", "0"), "c": ("primary", "1")}, {"a": "1", "b": "1", "z": "0"})
-    assert joined.pairs == {"primary": [("1", "1")], "canary": [("1", "0")]}
-    assert (joined.matched, joined.unmatched_labels, joined.unmatched_predictions) == (2, 1, 1)
+    one, zero = Prediction("1", None), Prediction("0", None)
+    joined = join(
+        {"a": ("primary", [one]), "b": ("canary", [zero]), "c": ("primary", [one])},
+        {"a": ["1"], "b": ["1"], "z": ["0"]},
+    )
+    assert joined.pairs == {"primary": [("1", one)], "canary": [("1", zero)]}
+    assert (joined.matched, joined.unmatched_labels) == (2, 1)
+
+
+def test_a_batched_request_is_paired_element_by_element_with_its_labels():
+    batch = [Prediction(None, 0.2), Prediction(None, 0.7), None]  # the third record did not decode
+    joined = join(
+        {"req": ("primary", batch), "odd": ("primary", [Prediction(None, 0.9)])},
+        {"req": ["0", "1", "1"], "odd": ["1", "0"]},
+    )
+    assert joined.pairs == {"primary": [("0", batch[0]), ("1", batch[1])]}
+    assert (joined.undecodable_predictions, joined.count_mismatches) == (1, 1)
+
+
+def test_each_record_is_judged_on_its_own_probabilities_and_labels_mixed():
+    """A window mixing probability records and label-only records: each by its own rule; no
+    record flips how the others are read, and AUC is left out (not every record has a score)."""
+    labels = ["1", "0", "1", "0", "1", "0"]
+    predictions = [
+        Prediction(None, 0.8),  # 1, right
+        Prediction(None, 0.3),  # 0, right
+        Prediction("1", None),  # 1, right
+        Prediction("1", None),  # 1, wrong
+        Prediction("1", 0.4),  # the probability decides: 0, wrong
+        Prediction(None, 0.5),  # at the threshold: 1, wrong
+    ]
+    ours = binary_metrics(labels, predictions, positive="1", threshold=0.5)
+    y_true = [1, 0, 1, 0, 1, 0]
+    y_pred = [1, 0, 1, 1, 0, 1]
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(y_true, y_pred))
+    assert ours["precision"] == pytest.approx(sk.precision_score(y_true, y_pred))
+    assert ours["recall"] == pytest.approx(sk.recall_score(y_true, y_pred))
+    assert "auc" not in ours

@@ -18,7 +18,9 @@ from botocore.exceptions import ClientError
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
 
 
-# Presigned report links use Signature Version 4, which allows the 7 days they promise.
+# Presigned report links use Signature Version 4 (the only one S3 accepts in newer Regions). A
+# presigned link dies with the temporary credentials that signed it, whatever its ExpiresIn:
+# report.py asks for one hour and says so.
 _SERVICE_CONFIG = {"s3": BOTO_CONFIG.merge(Config(signature_version="s3v4"))}
 
 

@@ -6,7 +6,14 @@ Baseline (JSON, built from a training CSV with a header by `build_baseline`):
   statistic (evaluated at those quantiles: error at most 0.001);
 * categorical feature: the share of each category.
 
-Current hour: every captured request input (CSV, JSON or base64 of either; FACTS.md).
+The training CSV usually carries the label (SageMaker's built-in algorithms expect it in
+the first column) and captured requests do not: the builder leaves the label column out
+(`label_column`: a header name, a zero-based column number, or "none").
+
+Current hour: every record of every captured request (`records.input_rows`: several CSV
+lines, JSON instances as lists or objects, JSON Lines; base64 of any). Rows whose width or
+names do not match the baseline are counted apart: when they are most of the hour, the
+endpoint's status is "shape-mismatch" and a person is told once per baseline.
 PSI = sum over bins of (a - e) * ln(a / e) with empty bins smoothed to `EPSILON`, so it
 stays finite; categories never seen in training get a bin of their own. Pure Python: no
 numpy in the Lambda package.
@@ -14,22 +21,29 @@ numpy in the Lambda package.
 
 from __future__ import annotations
 
-import base64
 import csv
+import hashlib
 import io
 import json
 import math
+import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from itertools import repeat
 from typing import Any
 
+import orjson
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import BotoCoreError, ClientError
+
+from model_medic import records
 from model_medic.ledger import Ledger
-from model_medic.observability import logger, metrics
-from model_medic.outcome import Notifier
+from model_medic.observability import METRICS_NAMESPACE, logger, metrics
+from model_medic.outcome import Notifier, Outcome
 
 EPSILON = 1e-4  # the share given to an empty bin, in training or now
 UNSEEN = "__unseen__"
@@ -40,12 +54,30 @@ DEFAULT_BINS = 10
 # --- baseline ----------------------------------------------------------------------------
 
 
-def build_baseline(csv_text: str, bins: int = DEFAULT_BINS) -> dict[str, Any]:
-    """The baseline of a training dataset (CSV with a header row)."""
+class BaselineError(ValueError):
+    """A baseline (or the training data behind it) that cannot be used; nothing is built."""
+
+
+def label_index(header: list[str], label_column: str) -> int | None:
+    """Where the label is: a header name, a zero-based column number, or "none"/"" (no label)."""
+    wanted = label_column.strip()
+    if wanted.lower() in ("", "none"):
+        return None
+    names = [name.strip() for name in header]
+    if wanted in names:
+        return names.index(wanted)
+    if wanted.isdigit() and int(wanted) < len(names):
+        return int(wanted)
+    raise BaselineError(f"label column {wanted!r} is neither a header name nor a column number of {names}")
+
+
+def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = "0") -> dict[str, Any]:
+    """The baseline of a training dataset (CSV with a header row), without its label column."""
     reader = csv.reader(io.StringIO(csv_text))
     header = next(reader, None)
     if not header:
-        raise ValueError("the training dataset has no header row")
+        raise BaselineError("the training dataset has no header row")
+    label = label_index(header, label_column)
     columns: list[list[str]] = [[] for _ in header]
     rows = 0
     for row in reader:
@@ -55,9 +87,11 @@ def build_baseline(csv_text: str, bins: int = DEFAULT_BINS) -> dict[str, Any]:
         for index, value in enumerate(row):
             columns[index].append(value.strip())
     if rows == 0:
-        raise ValueError("the training dataset has no rows")
+        raise BaselineError("the training dataset has no rows")
     features = []
-    for name, values in zip(header, columns, strict=True):
+    for index, (name, values) in enumerate(zip(header, columns, strict=True)):
+        if index == label:
+            continue
         numbers = _numbers(values)
         if numbers is not None:
             features.append(_numeric_baseline(name.strip(), numbers, bins))
@@ -70,7 +104,14 @@ def build_baseline(csv_text: str, bins: int = DEFAULT_BINS) -> dict[str, Any]:
                     "proportions": {k: v / len(values) for k, v in sorted(counts.items())},
                 }
             )
-    return {"format": "model-medic-baseline/1", "rows": rows, "features": features}
+    if not features:
+        raise BaselineError("the training dataset has no feature besides the label")
+    return {
+        "format": "model-medic-baseline/1",
+        "rows": rows,
+        "label_column": None if label is None else header[label].strip(),
+        "features": features,
+    }
 
 
 def _numbers(values: list[str]) -> list[float] | None:
@@ -111,14 +152,31 @@ def _bin_counts(ordered: list[float], edges: list[float]) -> list[int]:
     return counts
 
 
-def from_model_monitor(statistics: dict[str, Any]) -> dict[str, Any]:
-    """A baseline from Model Monitor's statistics.json (KLL buckets, categorical buckets)."""
-    features = []
-    for feature in statistics.get("features", []):
-        name = feature["name"]
+def from_model_monitor(statistics: dict[str, Any], label_column: str = "0") -> dict[str, Any]:
+    """A baseline from Model Monitor's statistics.json (KLL buckets, categorical buckets).
+
+    Features without a distribution (high-cardinality strings have none) or without KLL
+    buckets are skipped, with a note in `skipped`; the label column is left out as in
+    `build_baseline`. Raises BaselineError when no usable feature is left.
+    """
+    listed = statistics.get("features") if isinstance(statistics, dict) else None
+    if not isinstance(listed, list):
+        raise BaselineError("statistics.json has no 'features' list")
+    names = [str(f.get("name", "")) if isinstance(f, dict) else "" for f in listed]
+    label = label_index(names, label_column) if names else None
+    features: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for index, feature in enumerate(listed):
+        if index == label or not isinstance(feature, dict):
+            continue
+        name = str(feature.get("name", f"_c{index}"))
         numeric = feature.get("numerical_statistics")
-        if numeric is not None:
-            buckets = numeric["distribution"]["kll"]["buckets"]
+        text = feature.get("string_statistics")
+        if isinstance(numeric, dict):
+            buckets = _get(numeric, "distribution", "kll", "buckets")
+            if not buckets:
+                skipped.append({"name": name, "reason": "numeric feature without KLL buckets"})
+                continue
             total = sum(b["count"] for b in buckets) or 1
             features.append(
                 {
@@ -131,8 +189,11 @@ def from_model_monitor(statistics: dict[str, Any]) -> dict[str, Any]:
                     "cdf": _bucket_cdf(buckets, total),
                 }
             )
-        else:
-            buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
+        elif isinstance(text, dict):
+            buckets = _get(text, "distribution", "categorical", "buckets")
+            if not buckets:
+                skipped.append({"name": name, "reason": "string feature without a distribution (high cardinality)"})
+                continue
             total = sum(b["count"] for b in buckets) or 1
             features.append(
                 {
@@ -141,11 +202,27 @@ def from_model_monitor(statistics: dict[str, Any]) -> dict[str, Any]:
                     "proportions": {str(b["value"]): b["count"] / total for b in buckets},
                 }
             )
+        else:
+            skipped.append({"name": name, "reason": "neither numerical nor string statistics"})
+    if not features:
+        raise BaselineError(f"statistics.json has no feature with a distribution (skipped: {skipped})")
     return {
         "format": "model-monitor-statistics",
-        "rows": statistics.get("dataset", {}).get("item_count"),
+        "rows": _get(statistics, "dataset", "item_count"),
+        "label_column": None if label is None else names[label],
+        # Every column of a captured row, in order: a skipped feature still holds its place.
+        "columns": [name for index, name in enumerate(names) if index != label],
         "features": features,
+        "skipped": skipped,
     }
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def _bucket_cdf(buckets: list[dict[str, Any]], total: float) -> list[list[float]]:
@@ -159,111 +236,196 @@ def _bucket_cdf(buckets: list[dict[str, Any]], total: float) -> list[list[float]
 # --- the current hour ------------------------------------------------------------------------
 
 
-@dataclass
+# The endpointInput object of a capture record when it holds no braces (a CSV request, not a
+# JSON one). It starts with a literal, which the regex engine finds fast; a match inside some
+# other string would make more matches than records, and the file is then read line by line.
+_PLAIN_INPUT = re.compile(rb'"endpointInput"\s*:\s*(\{[^{}]*\})')
+
+
 class Sample:
-    """The captured inputs of one hour, per feature, with what could not be read."""
+    """The captured inputs of one hour, per feature (columns), with what could not be read.
 
-    names: list[str]
-    numeric: set[str]
-    rows: int = 0
-    malformed: int = 0
+    `rows` counts the records (rows) read; `malformed` the capture lines and records that
+    could not be decoded or held a value that is not a number where the baseline has a
+    numeric feature; `mismatched` the rows whose width or names differ from the baseline,
+    with the widths seen (`widths`) and the names missing (`missing`).
+    """
 
-    def __post_init__(self) -> None:
-        self._numeric_at = [i for i, name in enumerate(self.names) if name in self.numeric]
-        self._text_at = [i for i, name in enumerate(self.names) if name not in self.numeric]
-        self._text_set = frozenset(self._text_at)
-        self._numbers: list[tuple[float, ...]] = []  # per row: the numeric features, in column order
-        self._texts: list[tuple[str, ...]] = []  # per row: the categorical features
-        self._values: dict[str, Sequence[Any]] | None = None
+    def __init__(
+        self,
+        names: list[str],
+        numeric: set[str],
+        features_attribute: str = "features",
+        measured: set[str] | None = None,
+    ) -> None:
+        """`names`: every column of a captured row, in order; `measured`: the ones kept
+        (default all; a baseline feature without a distribution only holds its place)."""
+        self.names = names
+        self.numeric = numeric
+        self.features_attribute = features_attribute
+        self.measured = set(names) if measured is None else measured
+        self.rows = 0
+        self.malformed = 0
+        self.mismatched = 0
+        self.widths: Counter[int] = Counter()
+        self.missing: Counter[str] = Counter()
+        self._numeric_at = [i for i, name in enumerate(names) if name in numeric]
+        self._text_at = [i for i, name in enumerate(names) if name not in numeric and name in self.measured]
+        self._numbers: list[list[float]] = [[] for _ in self._numeric_at]
+        self._texts: list[list[str]] = [[] for _ in self._text_at]
 
     @property
     def values(self) -> dict[str, Sequence[Any]]:
-        """Per feature, every value of the hour (columns are assembled once, after reading)."""
-        if self._values is None:
-            columns: dict[str, Sequence[Any]] = {}
-            numbers = list(zip(*self._numbers, strict=True)) if self._numbers else [() for _ in self._numeric_at]
-            texts = list(zip(*self._texts, strict=True)) if self._texts else [() for _ in self._text_at]
-            for position, index in enumerate(self._numeric_at):
-                columns[self.names[index]] = numbers[position]  # a tuple: read, sorted, never changed
-            for position, index in enumerate(self._text_at):
-                columns[self.names[index]] = list(map(str.strip, texts[position]))
-            self._values = {name: columns[name] for name in self.names}
-        return self._values
+        """Per feature, every value of the hour."""
+        columns: dict[str, Sequence[Any]] = {}
+        for index, column in zip(self._numeric_at, self._numbers, strict=True):
+            columns[self.names[index]] = column
+        for index, texts in zip(self._text_at, self._texts, strict=True):
+            columns[self.names[index]] = texts
+        return {name: columns[name] for name in self.names if name in columns}
 
-    def add_capture_file(self, text: str) -> None:
+    def add_capture_file(self, text: str | bytes) -> None:
         """Every capture record of a JSON Lines file; the hot loop of the drift job.
 
-        The file is decoded as one JSON array when it is well formed (much faster than a
-        decode per line); a file with a malformed line falls back to line by line, so
-        that only that line is lost and counted.
+        A file whose every line is a record with a plain CSV request (the common case) is
+        read in bulk: the `endpointInput` objects are found by one regular-expression scan,
+        each decoded on its own (a small object: cheaper than the whole record), and their
+        rows split and converted a column at a time. Any other file is read line by line,
+        each request through `records.input_rows`; a line that is not JSON, or a record
+        that does not decode, is counted and skipped.
         """
-        lines = [line for line in text.splitlines() if line and not line.isspace()]
-        try:
-            records = json.loads("[" + ",".join(lines) + "]")
-        except ValueError:
-            records = None
-        if records is None or len(records) != len(lines):
-            records = [self._decode_line(line) for line in lines]
-        width = len(self.names)
-        take_numbers, take_texts = _taker(self._numeric_at), _taker(self._text_at)
-        numbers_out, texts_out = self._numbers, self._texts
-        for record in records:
+        body = text if isinstance(text, bytes) else text.encode("utf-8")
+        lines = [line for line in body.splitlines() if line.strip()]
+        if self._add_plain_csv(body, len(lines)):
+            return
+        split: list[list[str]] = []
+        for line in lines:
             try:
-                data = record["captureData"]["endpointInput"]
+                data = orjson.loads(line)["captureData"]["endpointInput"]
                 raw = data["data"]
-                if data.get("encoding", "CSV") == "CSV" and '"' not in raw:
-                    row: Any = raw.split(",")  # the common case, without the csv module's cost
-                else:
-                    fields = self._fields(
-                        _decode(raw, data.get("encoding", "CSV"), data.get("observedContentType", ""))
-                    )
-                    row = [str(value) if i in self._text_set else value for i, value in enumerate(fields)]
-                if len(row) != width:
-                    raise ValueError(f"expected {width} values, got {len(row)}")
-                numbers = tuple(map(float, take_numbers(row)))
-            except (ValueError, KeyError, TypeError, AttributeError):
+                plain = data.get("encoding") == "CSV" and "json" not in str(data.get("observedContentType", ""))
+                if plain and isinstance(raw, str) and '"' not in raw:
+                    split.extend(row.split(",") for row in raw.splitlines() if row and not row.isspace())
+                    continue
+                rows = records.input_rows(data, self.features_attribute)
+            except (ValueError, KeyError, TypeError):  # orjson's and records' errors are ValueErrors
                 self.malformed += 1
                 continue
-            numbers_out.append(numbers)
-            texts_out.append(take_texts(row))  # stripped once per column, when assembled
-            self.rows += 1
-        self._values = None
+            for row in rows:
+                self.add_row(row)
+        self._add_split(split)
 
-    @staticmethod
-    def _decode_line(line: str) -> Any:
+    def _add_plain_csv(self, body: bytes, records_in_file: int) -> bool:
+        """The bulk path; False (nothing added) when the file is not all plain CSV records."""
+        found = _PLAIN_INPUT.findall(body)
+        if len(found) != records_in_file or not found:
+            return False
         try:
-            return json.loads(line)
-        except ValueError:
-            return None  # counted as malformed by the caller
+            inputs = [orjson.loads(item) for item in found]
+            if {item.get("encoding") for item in inputs} != {"CSV"}:
+                return False
+            if any("json" in str(kind) for kind in {item.get("observedContentType") for item in inputs}):
+                return False
+            joined = "\n".join([item["data"] for item in inputs])
+        except (ValueError, KeyError, TypeError):
+            return False
+        if '"' in joined:
+            return False  # quoted CSV: the csv module, line by line
+        lines = [line for line in joined.splitlines() if line and not line.isspace()]
+        width = len(self.names)
+        if set(map(str.count, lines, repeat(","))) == {width - 1}:
+            # Every row has the baseline's width: one split of everything, columns by slicing.
+            flat = ",".join(lines).split(",")
+            try:
+                converted = [list(map(float, flat[index::width])) for index in self._numeric_at]
+            except ValueError:
+                converted = None
+            if converted is not None:
+                for column, numbers in zip(self._numbers, converted, strict=True):
+                    column.extend(numbers)
+                for texts, index in zip(self._texts, self._text_at, strict=True):
+                    texts.extend(map(str.strip, flat[index::width]))
+                self.rows += len(lines)
+                return True
+        self._add_split([line.split(",") for line in lines])
+        return True
 
-    def _fields(self, row: Any) -> list[Any]:
+    def _add_split(self, rows: list[list[str]]) -> None:
+        width = len(self.names)
+        if set(map(len, rows)) <= {width}:
+            good = rows
+        else:
+            good = [row for row in rows if len(row) == width]
+            for row in rows:
+                if len(row) != width:
+                    self.mismatched += 1
+                    self.widths[len(row)] += 1
+        if not good:
+            return
+        columns = list(zip(*good, strict=True))
+        try:
+            converted = [list(map(float, columns[index])) for index in self._numeric_at]
+        except ValueError:  # a value that is not a number somewhere: row by row, to drop only that row
+            for row in good:
+                self.add_row(row)
+            return
+        for column, numbers in zip(self._numbers, converted, strict=True):
+            column.extend(numbers)
+        for texts, index in zip(self._texts, self._text_at, strict=True):
+            texts.extend(map(str.strip, columns[index]))
+        self.rows += len(good)
+
+    def add_row(self, row: list[Any] | dict[str, Any]) -> None:
+        """One record: values in the baseline's column order, or named values."""
         if isinstance(row, dict):
-            return [row[name] for name in self.names]
-        if isinstance(row, list):
-            return row
-        return next(csv.reader([str(row)]))
+            absent = [name for name in self.names if name in self.measured and name not in row]
+            if absent:
+                self.mismatched += 1
+                self.missing.update(absent)
+                return
+            values: list[Any] = [row.get(name) for name in self.names]
+        else:
+            values = row
+        if len(values) != len(self.names):
+            self.mismatched += 1
+            self.widths[len(values)] += 1
+            return
+        try:
+            numbers = [float(values[index]) for index in self._numeric_at]
+        except (ValueError, TypeError):
+            self.malformed += 1
+            return
+        for column, number in zip(self._numbers, numbers, strict=True):
+            column.append(number)
+        for texts, index in zip(self._texts, self._text_at, strict=True):
+            texts.append(str(values[index]).strip())
+        self.rows += 1
 
-
-def _taker(indices: list[int]) -> Any:
-    """A function returning the values at `indices` of a row, as a tuple (itemgetter, made total)."""
-    if not indices:
-        return lambda row: ()
-    if len(indices) == 1:
-        index = indices[0]
-        return lambda row: (row[index],)
-    return itemgetter(*indices)
-
-
-def _decode(data: Any, encoding: str, content_type: str) -> Any:
-    if encoding == "BASE64":
-        data = base64.b64decode(data).decode("utf-8")
-        encoding = "JSON" if "json" in content_type else "CSV"
-    if encoding == "JSON":
-        parsed = json.loads(data) if isinstance(data, str) else data
-        if isinstance(parsed, dict) and "instances" in parsed and len(parsed["instances"]) == 1:
-            parsed = parsed["instances"][0]
-        return parsed
-    return data
+    def shape_problem(self) -> str | None:
+        """What is wrong when most captured rows do not have the baseline's shape."""
+        if self.mismatched == 0 or self.mismatched <= self.rows:
+            return None
+        names = self.names
+        parts = []
+        if self.widths:
+            width, seen = self.widths.most_common(1)[0]
+            hint = ""
+            if width == len(names) - 1:
+                hint = (
+                    f" - one fewer: was the baseline built with the label column left in (first feature "
+                    f"{names[0]!r})? Set BaselineLabelColumn and rebuild it"
+                )
+            elif width == len(names) + 1:
+                hint = (
+                    " - one more: was a feature left out as the label (BaselineLabelColumn defaults to the "
+                    "first column)? If the training CSV has no label column, set BaselineLabelColumn=none "
+                    "and rebuild the baseline"
+                )
+            parts.append(f"{seen} captured row(s) have {width} values but the baseline has {len(names)} features{hint}")
+        if self.missing:
+            absent = ", ".join(name for name, _ in self.missing.most_common(5))
+            parts.append(f"captured JSON records lack baseline features ({absent})")
+        return "; ".join(parts) + f" ({self.mismatched} of {self.mismatched + self.rows} rows)"
 
 
 # --- the statistics ---------------------------------------------------------------------------
@@ -285,7 +447,9 @@ def numeric_psi(feature: dict[str, Any], values: list[float], presorted: bool = 
 
 def categorical_psi(feature: dict[str, Any], values: Sequence[str]) -> float:
     known: dict[str, float] = feature["proportions"]
-    counts = Counter(v if v in known else UNSEEN for v in values)
+    counts = Counter(values)  # counted in C, then the unseen categories folded into one bin
+    for value in [v for v in counts if v not in known]:
+        counts[UNSEEN] += counts.pop(value)
     categories = [*sorted(known), UNSEEN]
     expected = [known.get(c, 0.0) for c in categories]
     actual = [counts.get(c, 0) / len(values) for c in categories]
@@ -375,12 +539,27 @@ def drift(baseline: dict[str, Any], sample: Sample) -> list[FeatureDrift]:
     return results
 
 
-def sample_for(baseline: dict[str, Any]) -> Sample:
-    names = [f["name"] for f in baseline["features"]]
-    return Sample(names, {f["name"] for f in baseline["features"] if f["type"] == "numeric"})
+def sample_for(baseline: dict[str, Any], features_attribute: str = "features") -> Sample:
+    measured = [f["name"] for f in baseline["features"]]
+    columns = baseline.get("columns") or measured
+    numeric = {f["name"] for f in baseline["features"] if f["type"] == "numeric"}
+    return Sample(list(columns), numeric, features_attribute, set(measured))
 
 
 # --- the hourly job --------------------------------------------------------------------------
+
+
+READERS = 16  # concurrent GETs when an hour of capture files is read (botocore clients are thread-safe)
+
+
+def read_objects(s3: Any, bucket: str, keys: list[str]) -> Iterator[bytes]:
+    """The objects' bodies, fetched concurrently, yielded in the order of `keys`."""
+    if len(keys) <= 1:
+        for key in keys:
+            yield s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return
+    with ThreadPoolExecutor(max_workers=min(READERS, len(keys))) as pool:
+        yield from pool.map(lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read(), keys)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -393,63 +572,153 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class EndpointDrift:
     endpoint: str
-    status: str  # published, too-few-rows, no-baseline
+    status: str  # published, too-few-rows, no-baseline, shape-mismatch, bad-baseline, unreadable
     rows: int = 0
     malformed: int = 0
+    mismatched: int = 0
     features: tuple[FeatureDrift, ...] = ()
+    problem: str = ""
 
     @property
     def worst(self) -> FeatureDrift | None:
         return max(self.features, key=lambda f: f.psi, default=None)
 
 
+class EndpointProblem(Exception):
+    """Something about one endpoint that a person must fix; the other endpoints go on.
+
+    `status`: bad-baseline, unreadable or shape-mismatch; `notice`: the tell-once key (a
+    person hears of it once per endpoint and key).
+    """
+
+    def __init__(self, status: str, notice: str, message: str, measured: EndpointDrift | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.notice = notice
+        self.message = message
+        self.measured = measured  # what was read before the problem showed, if anything
+
+
+# Error codes that mean "try again later"; anything else is a problem of this endpoint.
+_TRANSIENT = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestLimitExceeded",
+    }
+)
+
+
+def is_transient(error: Exception) -> bool:
+    """A transient AWS error (throttling, 5xx, network): the run should fail and be retried."""
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error.response.get("Error", {}).get("Code") in _TRANSIENT or int(status or 0) >= 500
+    return isinstance(error, BotoCoreError)
+
+
 class ComputeDrift:
     """Reads an hour of data capture per endpoint, compares it with the baseline, publishes."""
 
-    def __init__(self, s3: Any, cloudwatch: Any, capture_uri: str, baseline_uri: str, min_rows: int) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        cloudwatch: Any,
+        capture_uri: str,
+        baseline_uri: str,
+        min_rows: int,
+        label_column: str = "0",
+        features_attribute: str = "features",
+    ) -> None:
         self._s3 = s3
         self._cloudwatch = cloudwatch
         self._capture = split_s3_uri(capture_uri)
         self._baselines = split_s3_uri(baseline_uri)
         self._min_rows = min_rows
+        self._label_column = label_column
+        self._features_attribute = features_attribute
 
     def baseline_key(self, endpoint: str, name: str = "baseline.json") -> str:
         return "/".join(p for p in (self._baselines[1], endpoint, name) if p)
 
-    def build(self, endpoint: str, bins: int = DEFAULT_BINS) -> str:
+    def build(self, endpoint: str, bins: int = DEFAULT_BINS, label_column: str | None = None) -> str:
         """Baseline from <baselines>/<endpoint>/training.csv, stored as baseline.json beside it."""
         bucket = self._baselines[0]
-        body = self._s3.get_object(Bucket=bucket, Key=self.baseline_key(endpoint, "training.csv"))["Body"].read()
-        baseline = build_baseline(body.decode("utf-8"), bins)
+        source = self.baseline_key(endpoint, "training.csv")
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=source)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            raise BaselineError(f"no training set at s3://{bucket}/{source}") from None
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BaselineError(f"s3://{bucket}/{source} is not UTF-8 text") from None
+        baseline = build_baseline(text, bins, self._label_column if label_column is None else label_column)
         key = self.baseline_key(endpoint)
         self._s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(baseline).encode(), ContentType="application/json")
         return f"s3://{bucket}/{key}"
 
     def baseline(self, endpoint: str) -> dict[str, Any] | None:
+        """The endpoint's baseline (ours, else Model Monitor's statistics.json), with an `id`
+        that changes when the file does; None when there is none. Raises EndpointProblem
+        for a baseline that cannot be used."""
         bucket = self._baselines[0]
-        for name, convert in (("baseline.json", None), ("statistics.json", from_model_monitor)):
+        for name in ("baseline.json", "statistics.json"):
+            key = self.baseline_key(endpoint, name)
             try:
-                body = self._s3.get_object(Bucket=bucket, Key=self.baseline_key(endpoint, name))["Body"].read()
+                got = self._s3.get_object(Bucket=bucket, Key=key)
             except self._s3.exceptions.NoSuchKey:
                 continue
-            parsed = json.loads(body)
-            return convert(parsed) if convert else parsed  # type: ignore[no-any-return]
+            body = got["Body"].read()
+            identity = str(got.get("ETag", "")).strip('"') or hashlib.sha256(body).hexdigest()[:16]
+            try:
+                parsed = json.loads(body)
+                baseline = parsed if name == "baseline.json" else from_model_monitor(parsed, self._label_column)
+                _check_baseline(baseline)
+            except (ValueError, KeyError, TypeError, AttributeError) as error:  # BaselineError is a ValueError
+                raise EndpointProblem(
+                    "bad-baseline",
+                    f"bad-baseline#{identity}",
+                    f"the drift baseline s3://{bucket}/{key} cannot be used: {error}",
+                ) from None
+            for skipped in baseline.get("skipped", []):
+                logger.info(
+                    "baseline feature skipped: no distribution to compare with",
+                    endpoint=endpoint,
+                    feature=skipped.get("name"),
+                    why=skipped.get("reason"),
+                )
+            baseline["id"] = identity
+            baseline["uri"] = f"s3://{bucket}/{key}"
+            return baseline  # type: ignore[no-any-return]
         return None
 
     def measure(self, endpoint: str, baseline: dict[str, Any], hour: datetime) -> EndpointDrift:
-        sample = sample_for(baseline)
+        sample = sample_for(baseline, self._features_attribute)
         bucket, prefix = self._capture
         root = "/".join(p for p in (prefix, endpoint) if p) + "/"
         variants = self._s3.list_objects_v2(Bucket=bucket, Prefix=root, Delimiter="/").get("CommonPrefixes", [])
         for variant in variants:
             folder = f"{variant['Prefix']}{hour:%Y/%m/%d/%H}/"
-            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
-                for item in page.get("Contents", []):
-                    body = self._s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                    sample.add_capture_file(body.decode("utf-8", errors="replace"))
+            keys = [
+                item["Key"]
+                for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
+                for item in page.get("Contents", [])
+            ]
+            for body in read_objects(self._s3, bucket, keys):
+                sample.add_capture_file(body)
+        counts = (sample.rows, sample.malformed, sample.mismatched)
+        problem = sample.shape_problem()
+        if problem is not None:
+            return EndpointDrift(endpoint, "shape-mismatch", *counts, problem=problem)
         if sample.rows < self._min_rows:
-            return EndpointDrift(endpoint, "too-few-rows", sample.rows, sample.malformed)
-        return EndpointDrift(endpoint, "published", sample.rows, sample.malformed, tuple(drift(baseline, sample)))
+            return EndpointDrift(endpoint, "too-few-rows", *counts)
+        return EndpointDrift(endpoint, "published", *counts, features=tuple(drift(baseline, sample)))
 
     def publish(self, result: EndpointDrift, hour: datetime) -> None:
         data = []
@@ -490,48 +759,170 @@ class ComputeDrift:
             self._cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=data[start : start + 1000])
 
     def run(self, endpoints: list[str], scheduled: datetime, ledger: Ledger, notifier: Notifier) -> dict[str, Any]:
-        """The hour before the scheduled time, for every endpoint; a missing baseline is told once."""
+        """The hour before the scheduled time, for every endpoint.
+
+        One endpoint never blinds another: a problem of one endpoint (no baseline, a bad
+        baseline, unreadable capture, rows that do not match the baseline) is recorded and
+        told once, and the others are measured. Transient AWS errors are raised after every
+        endpoint has had its turn, so that Lambda retries the run.
+        """
         hour = scheduled.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
         results: list[dict[str, Any]] = []
+        transient: list[Exception] = []
         for endpoint in endpoints:
-            baseline = self.baseline(endpoint)
-            if baseline is None:
-                key = self.baseline_key(endpoint)
-                logger.error("no drift baseline; build it first", endpoint=endpoint, expected=key)
-                if ledger.notice_once(endpoint, "baseline-missing", scheduled):
-                    notifier.alert(
-                        f"Model Medic: no drift baseline for {endpoint}",
-                        f"ComputeDriftFunction found no baseline at s3://{self._baselines[0]}/{key} (nor "
-                        f"statistics.json beside it), so drift on {endpoint} is not measured. Build it from "
-                        f'training.csv beside it with the event {{"build-baseline": {{"endpoint": "{endpoint}"}}}}. '
-                        "This message is sent once.",
-                    )
-                results.append({"endpoint": endpoint, "status": "no-baseline"})
-                continue
-            ledger.clear_notice(endpoint, "baseline-missing")
-            measured = self.measure(endpoint, baseline, hour)
-            if measured.status == "published":
-                self.publish(measured, hour)
-                worst = measured.worst
-                if worst is not None:
-                    ledger.save_drift(endpoint, hour, worst.feature, worst.psi)
-            else:
-                logger.info(
-                    "too few captured rows to judge drift; nothing published",
-                    endpoint=endpoint,
-                    rows=measured.rows,
-                    minimum=self._min_rows,
+            try:
+                measured = self._run_one(endpoint, hour, scheduled, ledger, notifier)
+            except EndpointProblem as problem:
+                seen = problem.measured or EndpointDrift(endpoint, problem.status)
+                measured = EndpointDrift(
+                    endpoint, problem.status, seen.rows, seen.malformed, seen.mismatched, problem=problem.message
                 )
-            if measured.malformed:
-                logger.warning("malformed capture lines skipped", endpoint=endpoint, lines=measured.malformed)
-                metrics.add_metric(name="MalformedCaptureLines", unit="Count", value=measured.malformed)
-            results.append(
-                {
-                    "endpoint": endpoint,
-                    "status": measured.status,
-                    "rows": measured.rows,
-                    "malformed": measured.malformed,
-                    "features": {f.feature: {"psi": f.psi, "ks": f.ks} for f in measured.features},
-                }
-            )
+                self._tell(endpoint, problem, hour, scheduled, ledger, notifier)
+            except (ClientError, BotoCoreError) as error:
+                if is_transient(error):
+                    logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
+                    transient.append(error)
+                    continue
+                refused = EndpointProblem("unreadable", "drift-aws-error", f"S3 refused ComputeDriftFunction: {error}")
+                measured = EndpointDrift(endpoint, refused.status, problem=refused.message)
+                self._tell(endpoint, refused, hour, scheduled, ledger, notifier)
+            results.append(_as_dict(measured))
+        if transient:
+            raise transient[0]
         return {"hour": hour.isoformat(), "endpoints": results}
+
+    def _run_one(
+        self, endpoint: str, hour: datetime, scheduled: datetime, ledger: Ledger, notifier: Notifier
+    ) -> EndpointDrift:
+        baseline = self.baseline(endpoint)
+        if baseline is None:
+            key = self.baseline_key(endpoint)
+            logger.error("no drift baseline; build it first", endpoint=endpoint, expected=key)
+            if ledger.notice_once(endpoint, "baseline-missing", scheduled):
+                notifier.alert(
+                    f"Model Medic: no drift baseline for {endpoint}",
+                    f"ComputeDriftFunction found no baseline at s3://{self._baselines[0]}/{key} (nor "
+                    f"statistics.json beside it), so drift on {endpoint} is not measured. Build it from "
+                    f'training.csv beside it with the event {{"build-baseline": {{"endpoint": "{endpoint}"}}}}. '
+                    "This message is sent once.",
+                )
+            return EndpointDrift(endpoint, "no-baseline")
+        ledger.clear_notice(endpoint, "baseline-missing")
+        measured = self.measure(endpoint, baseline, hour)
+        ledger.clear_notice(endpoint, "drift-aws-error")
+        if measured.mismatched:
+            _endpoint_metric("CaptureShapeMismatch", endpoint, measured.mismatched)
+        if measured.status == "shape-mismatch":
+            raise EndpointProblem(
+                "shape-mismatch",
+                f"shape-mismatch#{baseline['id']}",
+                f"the captured requests of {endpoint} do not match its drift baseline {baseline['uri']}: "
+                f"{measured.problem}. Drift is not measured until they do.",
+                measured,
+            )
+        if measured.status == "published":
+            self.publish(measured, hour)
+            worst = measured.worst
+            if worst is not None:
+                ledger.save_drift(endpoint, hour, worst.feature, worst.psi)
+        else:
+            logger.info(
+                "too few captured rows to judge drift; nothing published",
+                endpoint=endpoint,
+                rows=measured.rows,
+                minimum=self._min_rows,
+            )
+        if measured.malformed:
+            logger.warning("malformed capture records skipped", endpoint=endpoint, records=measured.malformed)
+            metrics.add_metric(name="MalformedCaptureLines", unit="Count", value=measured.malformed)
+        return measured
+
+    def _tell(
+        self,
+        endpoint: str,
+        problem: EndpointProblem,
+        hour: datetime,
+        scheduled: datetime,
+        ledger: Ledger,
+        notifier: Notifier,
+    ) -> None:
+        tell_problem(ledger, notifier, "ComputeDriftFunction", "drift", endpoint, problem, hour, scheduled)
+
+
+def tell_problem(
+    ledger: Ledger,
+    notifier: Notifier,
+    function: str,
+    what: str,
+    endpoint: str,
+    problem: EndpointProblem,
+    hour: datetime,
+    at: datetime,
+) -> None:
+    """A problem of one endpoint: logged and counted every time (metric
+    `<What>NotMeasured`, per endpoint); a ledger entry and a critical message once per
+    endpoint and notice key."""
+    metric = "".join(word.capitalize() for word in what.split()) + "NotMeasured"
+    logger.error("not measured", measure=what, endpoint=endpoint, status=problem.status, problem=problem.message)
+    _endpoint_metric(metric, endpoint, 1)
+    if not ledger.notice_once(endpoint, problem.notice, at):
+        return
+    ledger.record(
+        Outcome(
+            action=f"measure-{what.replace(' ', '-')}",
+            endpoint=endpoint,
+            result="skipped",
+            reason=problem.message,
+            mode="-",
+            alarm_name=function,
+            alarm_arn=f"model-medic:{what.replace(' ', '-')}:{endpoint}",
+            transition=f"{problem.notice}|{hour.isoformat()}",
+            state=problem.status,
+            at=at.astimezone(UTC).isoformat(),
+            gate="precondition",
+        ),
+        "",
+    )
+    notifier.alert(
+        f"Model Medic: {what} of {endpoint} is not measured ({problem.status})",
+        f"{function} could not measure the {what} of {endpoint} for {hour:%Y-%m-%d %H}:00 UTC: "
+        f"{problem.message}\n\nThe other endpoints are still measured. This message is sent once for "
+        f"this problem; the function logs it every hour and counts it in the ModelMedic {metric} metric.",
+    )
+
+
+def _check_baseline(baseline: Any) -> None:
+    features = baseline.get("features") if isinstance(baseline, dict) else None
+    if not isinstance(features, list) or not features:
+        raise BaselineError("no features")
+    for feature in features:
+        if feature.get("type") == "numeric":
+            if len(feature["edges"]) + 1 != len(feature["proportions"]) or not (
+                feature.get("quantiles") or feature.get("cdf")
+            ):
+                raise BaselineError(f"numeric feature {feature.get('name')!r} is incomplete")
+        elif feature.get("type") == "categorical":
+            if not isinstance(feature["proportions"], dict):
+                raise BaselineError(f"categorical feature {feature.get('name')!r} is incomplete")
+        else:
+            raise BaselineError(f"feature {feature.get('name')!r} has an unknown type")
+
+
+def _endpoint_metric(name: str, endpoint: str, value: float) -> None:
+    """A ModelMedic metric with the endpoint as its dimension (so an alarm can watch one endpoint)."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
+        metric.add_dimension(name="EndpointName", value=endpoint)
+
+
+def _as_dict(measured: EndpointDrift) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "endpoint": measured.endpoint,
+        "status": measured.status,
+        "rows": measured.rows,
+        "malformed": measured.malformed,
+        "mismatched": measured.mismatched,
+        "features": {f.feature: {"psi": f.psi, "ks": f.ks} for f in measured.features},
+    }
+    if measured.problem:
+        result["problem"] = measured.problem
+    return result

@@ -5,6 +5,18 @@ Ground truth (FACTS.md, the format Model Monitor merges): JSON Lines of
 under `<ground truth>/<endpoint>/YYYY/MM/DD/HH/` by the hour the labels were collected.
 Each label meets its prediction by the capture's `inferenceId` (else `eventId`), searched
 in the data capture of every variant over a look-back, since labels come hours or days late.
+A request of several records has several predictions and its ground truth several labels
+(CSV lines, a JSON list): they are paired element by element.
+
+Responses are read as configured (`records.OutputFormat`: Model Monitor's inference and
+probability attributes), per record: a record with a probability is judged against the
+probability threshold, one with only a label by that label; a record that does not decode
+is counted and dropped and never changes how the others are read.
+
+Bounded cost: labels are read first, and only the predictions they name are kept (memory
+follows the labels, not the capture). Each capture hour, once complete, is decoded once
+into a prediction index (one object per endpoint and hour); later runs read one object per
+hour of look-back instead of every capture file of it.
 
 Metrics (pure Python, checked against scikit-learn in the tests): binary - accuracy,
 precision, recall, F1 and (with probabilities) AUC; multiclass - accuracy and macro
@@ -14,16 +26,23 @@ sample count; nothing below the minimum sample count.
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 from typing import Any, Literal
 
-from model_medic.drift import split_s3_uri
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+
+from model_medic import records
+from model_medic.drift import EndpointProblem, is_transient, read_objects, split_s3_uri, tell_problem
+from model_medic.ledger import Ledger
 from model_medic.observability import logger
+from model_medic.outcome import Notifier
+from model_medic.records import OutputFormat, Prediction
 
 ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
 
@@ -31,20 +50,16 @@ ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regre
 # --- the metrics (pure) ------------------------------------------------------------------------
 
 
-def binary_metrics(labels: list[str], scores: list[str], positive: str, threshold: float) -> dict[str, float]:
-    """Predictions are probabilities of the positive class, or labels."""
-    probabilities = _floats(scores)
-    is_probability = (
-        probabilities is not None
-        and all(0.0 <= p <= 1.0 for p in probabilities)
-        and not all(s in (positive, "0", "1") for s in scores)
-    )
-    if is_probability and probabilities is not None:
-        predicted = [positive if p >= threshold else "__negative__" for p in probabilities]
-    else:
-        predicted = list(scores)
+def binary_metrics(
+    labels: list[str], predictions: list[Prediction], positive: str, threshold: float
+) -> dict[str, float]:
+    """Each record on its own: positive when its probability reaches the threshold, or, for a
+    record with only a label, when that label is the positive class. AUC when every record
+    has a probability."""
     actual_positive = [label == positive for label in labels]
-    predicted_positive = [p == positive for p in predicted]
+    predicted_positive = [
+        p.probability >= threshold if p.probability is not None else p.label == positive for p in predictions
+    ]
     tp = sum(a and p for a, p in zip(actual_positive, predicted_positive, strict=True))
     fp = sum((not a) and p for a, p in zip(actual_positive, predicted_positive, strict=True))
     fn = sum(a and (not p) for a, p in zip(actual_positive, predicted_positive, strict=True))
@@ -57,8 +72,9 @@ def binary_metrics(labels: list[str], scores: list[str], positive: str, threshol
         "recall": recall,
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
     }
-    if is_probability and probabilities is not None:
-        auc = roc_auc(actual_positive, probabilities)
+    probabilities = [p.probability for p in predictions]
+    if all(p is not None for p in probabilities):
+        auc = roc_auc(actual_positive, [float(p) for p in probabilities if p is not None])
         if auc is not None:
             result["auc"] = auc
     return result
@@ -105,77 +121,133 @@ def multiclass_metrics(labels: list[str], predictions: list[str]) -> dict[str, f
     }
 
 
-def regression_metrics(labels: list[str], predictions: list[str]) -> dict[str, float]:
-    actual, predicted = _floats(labels), _floats(predictions)
-    if actual is None or predicted is None:
-        raise ValueError("regression needs numeric labels and predictions")
-    errors = [p - a for a, p in zip(actual, predicted, strict=True)]
+def regression_metrics(labels: list[float], predictions: list[float]) -> dict[str, float]:
+    errors = [p - a for a, p in zip(labels, predictions, strict=True)]
     return {
         "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
         "mae": sum(abs(e) for e in errors) / len(errors),
     }
 
 
+def usable(problem: ProblemType, label: str, prediction: Prediction) -> bool:
+    """Whether a labelled prediction can be scored for this kind of model."""
+    if problem == "BinaryClassification":
+        return prediction.probability is not None or prediction.label is not None
+    if problem == "MulticlassClassification":
+        return prediction.label is not None
+    try:
+        float(label)
+        float(prediction.label if prediction.label is not None else "x")
+    except ValueError:
+        return False
+    return True
+
+
 def metrics_for(
-    problem: ProblemType, labels: list[str], predictions: list[str], positive: str, threshold: float
+    problem: ProblemType, labels: list[str], predictions: list[Prediction], positive: str, threshold: float
 ) -> dict[str, float]:
+    """Pure: the quality metrics of usable labelled predictions (see `usable`)."""
     if problem == "BinaryClassification":
         return binary_metrics(labels, predictions, positive, threshold)
     if problem == "MulticlassClassification":
-        return multiclass_metrics(labels, predictions)
-    return regression_metrics(labels, predictions)
+        return multiclass_metrics(labels, [str(p.label) for p in predictions])
+    return regression_metrics([float(v) for v in labels], [float(str(p.label)) for p in predictions])
 
 
-def _floats(values: list[str]) -> list[float] | None:
-    try:
-        return [float(v) for v in values]
-    except ValueError:
-        return None
+# --- joining (pure) --------------------------------------------------------------------------
 
-
-# --- reading --------------------------------------------------------------------------------
-
-
-def _payload(data: Any) -> str:
-    """The CSV/JSON text of a captured output or a label, first value only."""
-    text = data.get("data", "")
-    if data.get("encoding") == "BASE64":
-        text = base64.b64decode(text).decode("utf-8")
-    if data.get("encoding") == "JSON" or str(data.get("observedContentType", "")).endswith("json"):
-        parsed = json.loads(text) if isinstance(text, str) else text
-        while isinstance(parsed, (list, dict)):  # {"predictions": [0.7]} and the like: the first value
-            parsed = next(iter(parsed.values())) if isinstance(parsed, dict) else parsed[0]
-        return str(parsed).strip()
-    return str(text).split(",")[0].strip()
+Found = tuple[str, list[Prediction | None]]  # variant, one prediction per record of the request
 
 
 @dataclass
 class Joined:
     """Labels met with their predictions, and what did not meet."""
 
-    pairs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # variant -> (label, prediction)
+    pairs: dict[str, list[tuple[str, Prediction]]] = field(default_factory=dict)  # variant -> (label, prediction)
     unmatched_labels: int = 0
-    unmatched_predictions: int = 0
     duplicate_labels: int = 0
-    malformed: int = 0
+    malformed: int = 0  # labels or captures that did not decode
+    undecodable_predictions: int = 0  # records of a response that did not decode, or cannot be scored
+    count_mismatches: int = 0  # requests whose number of labels differs from their number of predictions
 
     @property
     def matched(self) -> int:
         return sum(len(p) for p in self.pairs.values())
 
 
-def join(predictions: dict[str, tuple[str, str]], labels: dict[str, str]) -> Joined:
-    """Pure: id -> (variant, prediction) with id -> label."""
+def join(
+    predictions: dict[str, Found], labels: dict[str, list[str]], problem: ProblemType = "BinaryClassification"
+) -> Joined:
+    """Pure: id -> (variant, predictions) with id -> labels, element by element."""
     joined = Joined()
-    for event_id, label in labels.items():
+    for event_id, labelled in labels.items():
         found = predictions.get(event_id)
         if found is None:
-            joined.unmatched_labels += 1
+            joined.unmatched_labels += len(labelled)
             continue
-        variant, prediction = found
-        joined.pairs.setdefault(variant, []).append((label, prediction))
-    joined.unmatched_predictions = len(set(predictions) - set(labels))
+        variant, predicted = found
+        if len(predicted) != len(labelled):
+            joined.count_mismatches += 1
+            continue
+        for label, prediction in zip(labelled, predicted, strict=True):
+            if prediction is None or not usable(problem, label, prediction):
+                joined.undecodable_predictions += 1
+                continue
+            joined.pairs.setdefault(variant, []).append((label, prediction))
     return joined
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def deadline_in(seconds: float) -> float:
+    """A deadline for `run`, on the clock it reads."""
+    return monotonic() + seconds
+
+
+class IndexingIncomplete(Exception):
+    """The run's time was spent building the prediction index before every hour had one."""
+
+    def __init__(self) -> None:
+        super().__init__("prediction index incomplete")
+        self.written = 0
+
+
+# A capture hour is complete (its index may be written) this long after it ends: SageMaker
+# writes capture files in batches, a few minutes late.
+SEALED_AFTER = timedelta(minutes=30)
+INDEX_FORMAT = "model-medic-prediction-index/1"
+
+
+def hours(start: datetime, end: datetime) -> list[datetime]:
+    found, at = [], start
+    while at < end:
+        found.append(at)
+        at += timedelta(hours=1)
+    return found
+
+
+def _decode_capture(
+    body: bytes, variant: str, fmt: OutputFormat, wanted: set[str] | None, into: dict[str, Found]
+) -> int:
+    """The predictions of one capture file (only the ids in `wanted`, when given); the
+    number of records that did not decode."""
+    malformed = 0
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = records.loads(line)
+            metadata = record["eventMetadata"]
+            event_id = str(metadata.get("inferenceId") or metadata["eventId"])
+            if wanted is not None and event_id not in wanted:
+                continue
+            found = records.predictions(record["captureData"]["endpointOutput"], fmt)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            malformed += 1
+            continue
+        into.setdefault(event_id, (variant, found))
+    return malformed
 
 
 class ComputeModelQuality:
@@ -191,17 +263,21 @@ class ComputeModelQuality:
         min_samples: int,
         positive: str = "1",
         threshold: float = 0.5,
+        fmt: OutputFormat | None = None,
+        index_uri: str = "",
     ) -> None:
         self._s3 = s3
         self._cloudwatch = cloudwatch
         self._capture = split_s3_uri(capture_uri)
         self._truth = split_s3_uri(ground_truth_uri)
+        self._index = split_s3_uri(index_uri) if index_uri else None
         self._problem = problem
         self._window = window
         self._lookback = lookback
         self._min = min_samples
         self._positive = positive
         self._threshold = threshold
+        self._fmt = fmt or OutputFormat.for_problem(problem, "predicted_label", "score")
 
     def evaluation_time_for_key(self, key: str) -> datetime | None:
         """For a ground-truth object <prefix>/<endpoint>/YYYY/MM/DD/HH/name: the end of its hour."""
@@ -214,21 +290,85 @@ class ComputeModelQuality:
 
     def endpoint_for_key(self, key: str) -> str | None:
         prefix = self._truth[1]
-        rest = key[len(prefix) + 1 :] if prefix and key.startswith(prefix + "/") else key
+        if prefix and not key.startswith(prefix + "/"):
+            return None
+        rest = key[len(prefix) + 1 :] if prefix else key
         parts = rest.split("/")
         return parts[0] if len(parts) == 6 else None
 
-    def run(self, endpoint: str, end: datetime) -> dict[str, Any]:
-        """Quality over the labels collected in [end - window, end), published at end - 1 h."""
+    def run_all(
+        self,
+        endpoints: list[str],
+        end: datetime,
+        now: datetime,
+        ledger: Ledger,
+        notifier: Notifier,
+        deadline: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """`run` for every endpoint; one endpoint never blinds another. An S3 refusal (access
+        denied, a missing bucket) is told once per endpoint and the others are measured;
+        transient AWS errors are raised after every endpoint had its turn, for a retry."""
+        results: list[dict[str, Any]] = []
+        transient: list[Exception] = []
+        for endpoint in endpoints:
+            try:
+                results.append(self.run(endpoint, end, now, deadline))
+            except (ClientError, BotoCoreError) as error:
+                if is_transient(error):
+                    logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
+                    transient.append(error)
+                    continue
+                problem = EndpointProblem(
+                    "unreadable", "quality-aws-error", f"S3 refused ComputeModelQualityFunction: {error}"
+                )
+                hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+                tell_problem(
+                    ledger, notifier, "ComputeModelQualityFunction", "model quality", endpoint, problem, hour, now
+                )
+                results.append({"endpoint": endpoint, "status": "unreadable", "problem": problem.message})
+                continue
+            ledger.clear_notice(endpoint, "quality-aws-error")
+        if transient:
+            raise transient[0]
+        return results
+
+    def run(
+        self, endpoint: str, end: datetime, now: datetime | None = None, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """Quality over the labels collected in [end - window, end), published at end - 1 h.
+
+        `now` (the event's time; default `end`) decides which capture hours are complete
+        and may be read from, or written to, the prediction index. `deadline`
+        (`deadline_in`) bounds the run: past it no further index is built, nothing is
+        published (status "indexing"), and the next run goes on from the indexes written.
+        """
         end = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        now = (now or end).astimezone(UTC)
         start = end - self._window
         labels, label_stats = self._labels(endpoint, start, end)
-        predictions, capture_stats = self._predictions(endpoint, start - self._lookback, end)
-        joined = join(predictions, labels)
+        try:
+            predictions, capture_stats = self._predictions(
+                endpoint, start - self._lookback, end, set(labels), now, deadline
+            )
+        except IndexingIncomplete as incomplete:
+            logger.warning(
+                "prediction index still being built; nothing published this run, the next run goes on",
+                endpoint=endpoint,
+                indexes_written=incomplete.written,
+            )
+            return {
+                "endpoint": endpoint,
+                "status": "indexing",
+                "window": {"start": start.isoformat(), "end": end.isoformat()},
+                "labels": sum(len(v) for v in labels.values()),
+                "indexes_written": incomplete.written,
+                "published": {},
+            }
+        joined = join(predictions, labels, self._problem)
         joined.duplicate_labels = label_stats["duplicates"]
         joined.malformed = label_stats["malformed"] + capture_stats["malformed"]
         published: dict[str, dict[str, float]] = {}
-        groups: dict[str | None, list[tuple[str, str]]] = {k: v for k, v in joined.pairs.items()}
+        groups: dict[str | None, list[tuple[str, Prediction]]] = {k: v for k, v in joined.pairs.items()}
         groups[None] = [pair for pairs in joined.pairs.values() for pair in pairs]
         data = []
         for variant, pairs in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
@@ -261,79 +401,183 @@ class ComputeModelQuality:
                 matched=joined.matched,
                 minimum=self._min,
             )
+        if joined.undecodable_predictions or joined.count_mismatches:
+            logger.warning(
+                "labelled predictions dropped",
+                endpoint=endpoint,
+                undecodable=joined.undecodable_predictions,
+                count_mismatches=joined.count_mismatches,
+            )
         return {
             "endpoint": endpoint,
+            "status": "published" if published else "too-few-samples",
             "window": {"start": start.isoformat(), "end": end.isoformat()},
-            "labels": len(labels),
+            "labels": sum(len(v) for v in labels.values()),
             "matched": joined.matched,
             "unmatched_labels": joined.unmatched_labels,
-            "unmatched_predictions": joined.unmatched_predictions,
             "duplicate_labels": joined.duplicate_labels,
             "malformed": joined.malformed,
+            "undecodable_predictions": joined.undecodable_predictions,
+            "count_mismatches": joined.count_mismatches,
+            "capture_hours": capture_stats["hours"],
+            "indexed_hours": capture_stats["indexed"],
+            "indexes_written": capture_stats["written"],
             "published": published,
         }
 
     # --- S3 -------------------------------------------------------------------------------------
 
-    def _hours(self, start: datetime, end: datetime) -> list[datetime]:
-        hours, at = [], start
-        while at < end:
-            hours.append(at)
-            at += timedelta(hours=1)
-        return hours
-
-    def _lines(self, bucket: str, prefix: str) -> Any:
+    def _keys(self, bucket: str, prefix: str) -> list[str]:
+        keys = []
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                body = self._s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                yield from body.decode("utf-8", errors="replace").splitlines()
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys
 
-    def _labels(self, endpoint: str, start: datetime, end: datetime) -> tuple[dict[str, str], dict[str, int]]:
+    def _bodies(self, bucket: str, keys: list[str]) -> Iterator[bytes]:
+        return read_objects(self._s3, bucket, keys)
+
+    def _labels(self, endpoint: str, start: datetime, end: datetime) -> tuple[dict[str, list[str]], dict[str, int]]:
         bucket, prefix = self._truth
-        labels: dict[str, str] = {}
+        labels: dict[str, list[str]] = {}
         stats = Counter({"duplicates": 0, "malformed": 0})
-        for hour in self._hours(start, end):
+        for hour in hours(start, end):
             folder = "/".join(p for p in (prefix, endpoint, f"{hour:%Y/%m/%d/%H}") if p) + "/"
-            for line in self._lines(bucket, folder):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    event_id = str(record["eventMetadata"]["eventId"])
-                    label = _payload(record["groundTruthData"])
-                except (ValueError, KeyError, TypeError):
-                    stats["malformed"] += 1
-                    continue
-                if event_id in labels:
-                    stats["duplicates"] += 1  # the first label of an id stands
-                    continue
-                labels[event_id] = label
-        return labels, dict(stats)
-
-    def _predictions(
-        self, endpoint: str, start: datetime, end: datetime
-    ) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
-        bucket, prefix = self._capture
-        root = "/".join(p for p in (prefix, endpoint) if p) + "/"
-        variants = [
-            p["Prefix"]
-            for p in self._s3.list_objects_v2(Bucket=bucket, Prefix=root, Delimiter="/").get("CommonPrefixes", [])
-        ]
-        predictions: dict[str, tuple[str, str]] = {}
-        stats = Counter({"malformed": 0})
-        for variant_prefix in variants:
-            variant = variant_prefix.rstrip("/").rsplit("/", 1)[-1]
-            for hour in self._hours(start, end):
-                for line in self._lines(bucket, f"{variant_prefix}{hour:%Y/%m/%d/%H}/"):
+            for body in self._bodies(bucket, self._keys(bucket, folder)):
+                for line in body.splitlines():
                     if not line.strip():
                         continue
                     try:
-                        record = json.loads(line)
-                        metadata = record["eventMetadata"]
-                        event_id = str(metadata.get("inferenceId") or metadata["eventId"])
-                        prediction = _payload(record["captureData"]["endpointOutput"])
-                    except (ValueError, KeyError, TypeError, IndexError, StopIteration):
+                        record = records.loads(line)
+                        event_id = str(record["eventMetadata"]["eventId"])
+                        found = records.labels(record["groundTruthData"])
+                    except (ValueError, KeyError, TypeError, AttributeError):
                         stats["malformed"] += 1
                         continue
-                    predictions.setdefault(event_id, (variant, prediction))
+                    if event_id in labels:
+                        stats["duplicates"] += 1  # the first label of an id stands
+                        continue
+                    labels[event_id] = found
+        return labels, dict(stats)
+
+    def _variants(self, endpoint: str) -> list[str]:
+        bucket, prefix = self._capture
+        root = "/".join(p for p in (prefix, endpoint) if p) + "/"
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root, Delimiter="/"):
+            found += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        return found
+
+    def _predictions(
+        self,
+        endpoint: str,
+        start: datetime,
+        end: datetime,
+        wanted: set[str],
+        now: datetime,
+        deadline: float | None = None,
+    ) -> tuple[dict[str, Found], dict[str, int]]:
+        """The predictions named by the labels, hour by hour: from the index where the hour is
+        complete (building the index the first time), else from the capture files."""
+        predictions: dict[str, Found] = {}
+        stats = Counter({"malformed": 0, "hours": 0, "indexed": 0, "written": 0})
+        if not wanted:
+            return predictions, dict(stats)
+        variants = self._variants(endpoint)
+        for hour in hours(start, end):
+            stats["hours"] += 1
+            if self._index is not None and hour + timedelta(hours=1) + SEALED_AFTER <= now:
+                try:
+                    indexed, written, malformed = self._indexed_hour(endpoint, variants, hour, deadline)
+                except IndexingIncomplete as incomplete:
+                    incomplete.written = stats["written"]
+                    raise
+                stats["indexed"] += 1
+                stats["written"] += written
+                stats["malformed"] += malformed
+                for event_id in wanted.intersection(indexed):
+                    predictions.setdefault(event_id, indexed[event_id])
+                continue
+            stats["malformed"] += self._read_hour(variants, hour, wanted, predictions)
         return predictions, dict(stats)
+
+    def _read_hour(self, variants: list[str], hour: datetime, wanted: set[str] | None, into: dict[str, Found]) -> int:
+        bucket = self._capture[0]
+        malformed = 0
+        for variant_prefix in variants:
+            variant = variant_prefix.rstrip("/").rsplit("/", 1)[-1]
+            keys = self._keys(bucket, f"{variant_prefix}{hour:%Y/%m/%d/%H}/")
+            for body in self._bodies(bucket, keys):
+                malformed += _decode_capture(body, variant, self._fmt, wanted, into)
+        return malformed
+
+    def index_key(self, endpoint: str, hour: datetime) -> str:
+        assert self._index is not None
+        return "/".join(p for p in (self._index[1], endpoint, f"{hour:%Y/%m/%d/%H}.json") if p)
+
+    def _indexed_hour(
+        self, endpoint: str, variants: list[str], hour: datetime, deadline: float | None = None
+    ) -> tuple[dict[str, Found], int, int]:
+        """(predictions of a complete capture hour, 1 if the index was written now, malformed)."""
+        assert self._index is not None
+        bucket, key = self._index[0], self.index_key(endpoint, hour)
+        try:
+            document = records.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            if document.get("format") == INDEX_FORMAT and document.get("reading") == self._fmt.fingerprint:
+                return _from_index(document["predictions"]), 0, 0
+        except self._s3.exceptions.NoSuchKey:
+            pass
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("prediction index unreadable; rebuilt", index=f"s3://{bucket}/{key}")
+        if deadline is not None and monotonic() > deadline:
+            raise IndexingIncomplete()
+        found: dict[str, Found] = {}
+        malformed = self._read_hour(variants, hour, None, found)
+        document = {
+            "format": INDEX_FORMAT,
+            "endpoint": endpoint,
+            "hour": hour.isoformat(),
+            "reading": self._fmt.fingerprint,
+            "predictions": {
+                event_id: [variant, [None if p is None else [p.label, p.probability] for p in predicted]]
+                for event_id, (variant, predicted) in found.items()
+            },
+        }
+        self._s3.put_object(Bucket=bucket, Key=key, Body=orjson.dumps(document), ContentType="application/json")
+        return found, 1, malformed
+
+
+def _from_index(stored: dict[str, Any]) -> dict[str, Found]:
+    return {
+        event_id: (variant, [None if p is None else Prediction(p[0], p[1]) for p in predicted])
+        for event_id, (variant, predicted) in stored.items()
+    }
+
+
+class RunDebounce:
+    """At most one label-triggered run per endpoint and hour of labels: a conditional put in
+    the ledger table (item `QUALITY-RUN#<hour>`, expiring after two days). Later label files
+    of the same hour are covered by the hourly catch-up."""
+
+    def __init__(self, dynamodb: Any, table: str, keep: timedelta = timedelta(days=2)) -> None:
+        self._db = dynamodb
+        self._table = table
+        self._keep = keep
+
+    def first(self, endpoint: str, label_hour: datetime, at: datetime) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"ENDPOINT#{endpoint}"},
+                    "sk": {"S": f"QUALITY-RUN#{label_hour:%Y-%m-%dT%H}"},
+                    "kind": {"S": "quality-run"},
+                    "at": {"S": at.isoformat()},
+                    "expiration": {"N": str(int((label_hour + self._keep).timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True

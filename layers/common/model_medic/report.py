@@ -29,7 +29,11 @@ from model_medic.endpoint_metrics import GET_LIMIT, Sums, variant_queries
 from model_medic.incidents import Incident, Incidents
 from model_medic.ledger import Ledger
 
-PRESIGNED_SECONDS = 7 * 24 * 3600
+# A presigned link lives no longer than the credentials that signed it: the function's are
+# temporary (FACTS.md), whatever ExpiresIn says. So the link asks for one hour, the message
+# says "at most an hour", and every report is also given by its S3 location, which does not
+# expire (opened with the reader's own AWS access).
+PRESIGNED_SECONDS = 3600
 
 
 @dataclass
@@ -498,37 +502,48 @@ class DailyReport:
                     "endpoint": report.endpoint,
                     "html": f"{base}.html",
                     "json": f"{base}.json",
-                    "url": self._url(f"{base}.html"),
+                    **self._links(f"{base}.html"),
                 }
             )
         index_key = f"reports/index/{day}.html"
         self._put(index_key, self._index.render(day=day, reports=reports, links=written), "text/html; charset=utf-8")
-        written.append({"endpoint": "(index)", "html": index_key, "json": "", "url": self._url(index_key)})
+        written.append({"endpoint": "(index)", "html": index_key, "json": "", **self._links(index_key)})
         return written
 
     def summary(self, reports: list[EndpointReport], links: list[dict[str, str]], day: str) -> str:
         lines = [f"Model Medic daily report, {day}", ""]
         urls = {link["endpoint"]: link["url"] for link in links}
+        located = {link["endpoint"]: link["s3_uri"] for link in links}
         for r in reports:
             rate = "n/a" if r.error_rate is None else f"{r.error_rate:.2f}%"
             latency = "n/a" if r.avg_latency_ms is None else f"{r.avg_latency_ms:.0f} ms"
             acted = sum(d["result"] == "acted" for d in r.decisions)
             lines.append(
                 f"{r.endpoint}: grade {r.grade} - {r.invocations:,.0f} invocations, error rate {rate}, "
-                f"latency {latency}, {acted} action(s) - {urls[r.endpoint]}"
+                f"latency {latency}, {acted} action(s)"
             )
-        lines += ["", f"All endpoints: {urls['(index)']}", "(links valid for 7 days)"]
+            lines.append(f"  {located[r.endpoint]}")
+            lines.append(f"  {urls[r.endpoint]}")
+        lines += [
+            "",
+            f"All endpoints: {located['(index)']}",
+            f"  {urls['(index)']}",
+            "",
+            f"The https links work for at most {PRESIGNED_SECONDS // 3600} hour after this message: they are signed "
+            "with the report function's temporary credentials, which can expire sooner. The s3:// locations do not "
+            f"expire (open them with your own AWS access; reports are kept for the bucket's retention).",
+        ]
         return "\n".join(lines)
 
     def _put(self, key: str, body: str, content_type: str) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
 
-    def _url(self, key: str) -> str:
-        return str(
-            self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=PRESIGNED_SECONDS
-            )
+    def _links(self, key: str) -> dict[str, str]:
+        """The report's S3 location (lasting) and a presigned https link (at most an hour)."""
+        url = self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=PRESIGNED_SECONDS
         )
+        return {"s3_uri": f"s3://{self._bucket}/{key}", "url": str(url), "expires_in_seconds": str(PRESIGNED_SECONDS)}
 
 
 def _hour_key(moment: datetime) -> str:

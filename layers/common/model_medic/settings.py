@@ -130,6 +130,13 @@ class DriftSettings(Settings):
     capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
     baseline_s3_uri: str = Field(alias="BASELINE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
     drift_min_rows: int = Field(alias="DRIFT_MIN_ROWS", ge=1)
+    # The label column of training.csv (and statistics.json), left out of the baseline: a
+    # header name, a zero-based column number, or "none". SageMaker's built-in algorithms
+    # expect the label first.
+    baseline_label_column: str = Field("0", alias="BASELINE_LABEL_COLUMN", max_length=256)
+    # Model Monitor's features attribute: where the features of a JSON instance are
+    # ({"instances": [{"features": [...]}]}); instances without it are read by feature name.
+    features_attribute: str = Field("features", alias="FEATURES_ATTRIBUTE", max_length=256)
 
 
 class QualitySettings(Settings):
@@ -145,6 +152,15 @@ class QualitySettings(Settings):
     quality_min_samples: int = Field(alias="QUALITY_MIN_SAMPLES", ge=1)
     positive_label: str = Field("1", alias="POSITIVE_LABEL", min_length=1)
     probability_threshold: float = Field(0.5, alias="PROBABILITY_THRESHOLD", gt=0, lt=1)
+    # Model Monitor's inference and probability attributes: a key path into a JSON record
+    # (predicted_label, score) or a zero-based CSV column ("0"); empty: not in the response.
+    inference_attribute: str = Field("predicted_label", alias="INFERENCE_ATTRIBUTE", max_length=256)
+    probability_attribute: str = Field("score", alias="PROBABILITY_ATTRIBUTE", max_length=256)
+    # Where decoded predictions are kept, one object per endpoint and capture hour, so that
+    # a run reads one object per hour of look-back instead of every capture file.
+    prediction_index_s3_uri: str = Field(
+        "", alias="PREDICTION_INDEX_S3_URI", pattern=r"^$|^s3://[a-z0-9.-]{3,63}(/.*)?$"
+    )
 
 
 class ReportSettings(Settings):
