@@ -331,4 +331,5 @@ def test_every_call_failing_once_ends_with_exactly_the_intended_change(
         want = (clean.state, clean.acted, clean.info, clean.critical, clean.events)
         if got != want:
             failures.append(f"#{index} {call}: got {got}, want {want}")
+    print(f"{scenario.name}: {len(clean.calls)} AWS calls, each failed once; {len(failures)} cases wrong")
     assert not failures, f"{len(failures)} of {len(clean.calls)} cases:\n" + "\n".join(failures)
