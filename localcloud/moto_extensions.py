@@ -82,6 +82,7 @@ the tests and the local cloud alike.
   `set_range_moves_capacity`.
 * `reset_simulation()` puts the clock, duration, range switch and pending failures back
   to their in-process defaults (the tests' fixture calls it after each test).
+* `versioned_model_package_names`: DescribeModelPackage resolves `group/3`, as AWS does.
 * `alarm_state_times_follow_the_clock`: an alarm's StateUpdatedTimestamp comes from
   `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
   as in AWS, also when the local cloud runs at a simulated time.
@@ -646,6 +647,33 @@ def endpoint_variants_keep_what_was_not_changed() -> None:
     SageMakerModelBackend.update_endpoint_weights_and_capacities = update  # type: ignore[method-assign]
 
 
+# --- SageMaker model package versioned names --------------------------------------------
+
+
+@_once
+def versioned_model_package_names() -> None:
+    """DescribeModelPackage takes a versioned name (`group/3`), as AWS does.
+
+    A model's container may name its package that way (`ModelPackageName` accepts a name or
+    an ARN, and versioned packages are named `<group>/<version>`); the rollback resolves it
+    to the ARN UpdateModelPackage needs (FACTS.md). moto 5.2 knows only unversioned names
+    and ARNs.
+    """
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.describe_model_package
+
+    def describe(self: Any, model_package_name: str) -> Any:
+        group, _, version = model_package_name.rpartition("/")
+        if group and version.isdigit() and not model_package_name.startswith("arn:"):
+            for package in self.model_packages.values():
+                if package.model_package_group_name == group and str(package.model_package_version) == version:
+                    return package
+        return original(self, model_package_name)
+
+    SageMakerModelBackend.describe_model_package = describe  # type: ignore[method-assign]
+
+
 # --- CloudWatch alarm state times ---------------------------------------------------------
 
 
@@ -675,6 +703,7 @@ def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
     alarm_state_times_follow_the_clock()
+    versioned_model_package_names()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()
     # Order matters: each wraps the one before, so the one-capacity check runs before

@@ -167,13 +167,6 @@ def model_package(stack: Stack) -> str:
     )
 
 
-def versioned_names_resolve(monkeypatch: pytest.MonkeyPatch, name: str, arn: str) -> None:
-    """DescribeModelPackage takes a versioned name (group/1) in AWS; moto 5.2 knows only names and ARNs."""
-    from moto.sagemaker.models import sagemaker_backends
-
-    monkeypatch.setitem(sagemaker_backends[ACCOUNT][REGION].model_package_name_mapping, name, arn)
-
-
 def approval(arn: str) -> str:
     return str(boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"])
 
@@ -379,7 +372,6 @@ def test_the_model_package_is_rejected_by_its_arn_only_after_the_rollback_took(
 ):
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
     package = model_package(stack)
-    versioned_names_resolve(monkeypatch, "churn/1", package)
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     deploy_second_config(clock, package="churn/1")
