@@ -239,3 +239,25 @@ def aws_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[s
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     return made
+
+
+def bodies(stack: Stack, tap: str) -> list[dict[str, Any]]:
+    """The outcome JSON of every message on a topic tap (plain alerts are kept as {'text': ...})."""
+    found = []
+    for message in stack.drain(tap):
+        try:
+            found.append(json.loads(message["Message"]))
+        except json.JSONDecodeError:
+            found.append({"text": message["Message"], "subject": message.get("Subject")})
+    return found
+
+
+def decisions(stack: Stack, result: str | None = None) -> list[dict[str, Any]]:
+    """The ledger's decisions, oldest first (all, or those with `result`)."""
+    found = sorted(stack.items("decision"), key=lambda d: d["sk"])
+    return [d for d in found if result is None or d["result"] == result]
+
+
+def stored_incidents(stack: Stack) -> list[dict[str, Any]]:
+    """The incidents in the ledger as the loop stored them, oldest first."""
+    return sorted((json.loads(i["body"]) for i in stack.items("incident")), key=lambda i: i["opened_at"])

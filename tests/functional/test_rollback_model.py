@@ -12,7 +12,17 @@ import pytest
 import time_machine
 
 from localcloud.moto_extensions import fail_next_update, reset_simulation, set_update_seconds
-from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint
+from tests.conftest import (
+    AwsCalls,
+    FakeContext,
+    Stack,
+    bodies,
+    decisions,
+    load_event,
+    load_handler,
+    make_endpoint,
+    stored_incidents,
+)
 
 ENDPOINT = "churn-prod"
 ALARM = f"{ENDPOINT}-ModelAccuracyDrop"
@@ -126,25 +136,6 @@ def deploy_second_config(
         ],
     )
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
-
-
-def bodies(stack: Stack, tap: str) -> list[dict[str, Any]]:
-    found = []
-    for message in stack.drain(tap):
-        try:
-            found.append(json.loads(message["Message"]))
-        except json.JSONDecodeError:
-            found.append({"text": message["Message"], "subject": message.get("Subject")})
-    return found
-
-
-def decisions(stack: Stack, result: str | None = None) -> list[dict[str, Any]]:
-    found = sorted(stack.items("decision"), key=lambda d: d["sk"])
-    return [d for d in found if result is None or d["result"] == result]
-
-
-def stored_incidents(stack: Stack) -> list[dict[str, Any]]:
-    return sorted((json.loads(i["body"]) for i in stack.items("incident")), key=lambda i: i["opened_at"])
 
 
 def calls(requests: Requests, operation: str) -> list[dict[str, Any]]:

@@ -12,7 +12,17 @@ import time_machine
 from botocore.exceptions import ClientError
 
 from localcloud.moto_extensions import reset_simulation, set_update_seconds
-from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint
+from tests.conftest import (
+    AwsCalls,
+    FakeContext,
+    Stack,
+    bodies,
+    decisions,
+    load_event,
+    load_handler,
+    make_endpoint,
+    stored_incidents,
+)
 
 ENDPOINT = "churn-prod"
 OPENED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # StateChangeTime of the sample ALARM events
@@ -140,28 +150,8 @@ def set_alarm(name: str, state: str, reason: str = "test") -> None:
     boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
 
-def bodies(stack: Stack, tap: str) -> list[dict[str, Any]]:
-    """The outcome JSON of every message on a topic tap (plain alerts are kept as {'text': ...})."""
-    found = []
-    for message in stack.drain(tap):
-        try:
-            found.append(json.loads(message["Message"]))
-        except json.JSONDecodeError:
-            found.append({"text": message["Message"], "subject": message.get("Subject")})
-    return found
-
-
 def events(stack: Stack) -> list[dict[str, Any]]:
     return [e["detail"] for e in stack.drain("events")]
-
-
-def decisions(stack: Stack, result: str | None = None) -> list[dict[str, Any]]:
-    found = sorted(stack.items("decision"), key=lambda d: d["sk"])
-    return [d for d in found if result is None or d["result"] == result]
-
-
-def stored_incidents(stack: Stack) -> list[dict[str, Any]]:
-    return sorted((json.loads(i["body"]) for i in stack.items("incident")), key=lambda i: i["opened_at"])
 
 
 def update_calls(requests: Requests) -> list[list[dict[str, Any]]]:

@@ -20,7 +20,18 @@ from localcloud.moto_extensions import (
     set_update_seconds,
 )
 from model_medic.ledger import Ledger
-from tests.conftest import REGION, AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint
+from tests.conftest import (
+    REGION,
+    AwsCalls,
+    FakeContext,
+    Stack,
+    bodies,
+    decisions,
+    load_event,
+    load_handler,
+    make_endpoint,
+    stored_incidents,
+)
 
 PIPELINE = "churn-retrain"
 ACCOUNT = "123456789012"
@@ -144,25 +155,6 @@ def drift_alarm_in_cloudwatch(state: str = "ALARM") -> None:
         ComparisonOperator="GreaterThanThreshold",
     )
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason="test")
-
-
-def bodies(stack: Stack, tap: str) -> list[dict[str, Any]]:
-    found = []
-    for message in stack.drain(tap):
-        try:
-            found.append(json.loads(message["Message"]))
-        except json.JSONDecodeError:
-            found.append({"text": message["Message"], "subject": message.get("Subject")})
-    return found
-
-
-def decisions(stack: Stack, result: str | None = None) -> list[dict[str, Any]]:
-    found = sorted(stack.items("decision"), key=lambda d: d["sk"])
-    return [d for d in found if result is None or d["result"] == result]
-
-
-def stored_incidents(stack: Stack) -> list[dict[str, Any]]:
-    return sorted((json.loads(i["body"]) for i in stack.items("incident")), key=lambda i: i["opened_at"])
 
 
 def starts(requests: Requests) -> list[dict[str, Any]]:
