@@ -210,10 +210,10 @@ class ControlLoop:
             # A step under way is followed (read back) in every mode, but only enforce makes
             # its next change, and only while the alarm lasts: off, dry-run and an OK stop it.
             return self._advance(incident, base, may_change=mode == "enforce" and incident.alarm_ok_at is None)
+        if incident.alarm_ok_at is not None:  # closing is bookkeeping: in every mode
+            return self._close(incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK")
         if mode == "off":
             return self._note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
-        if incident.alarm_ok_at is not None:
-            return self._close(incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK")
         described, problem = self._endpoint(incident.endpoint)
         if problem is not None:
             return self._permanent(incident, base, problem)
