@@ -10,6 +10,11 @@
 
 Every decision, skips and dry runs included, is recorded in the ledger; duplicate
 deliveries of a transition are answered from the idempotency record and only logged.
+
+`SafetyGates` runs PromoteCanaryFunction's evaluations (one per schedule tick or canary
+alarm). ScaleUp, StartRetraining and RollbackModel pass the same gates per incident step in
+the control loop (`loop.py`, DESIGN.md §4a), which also uses `ModeSwitch` and
+`record_decision` from here.
 """
 
 from __future__ import annotations
