@@ -43,7 +43,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
             return {"rejected": [reason]}
         now = _event_time(event) or end
-        if not RunDebounce(aws.dynamodb(), settings.ledger_table).first(endpoint, end - timedelta(hours=1), now):
+        if not RunDebounce(runtime.ledger(settings)).first(endpoint, end - timedelta(hours=1), now):
             logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
             return {"debounced": [key]}
         ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts.
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
@@ -93,6 +93,9 @@ _TRANSIENT_CODES = frozenset(
         "RequestLimitExceeded",
         "ProvisionedThroughputExceededException",
         "TransactionInProgressException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
         "ServiceUnavailable",
         "InternalFailure",
         "InternalServerError",
@@ -102,10 +105,13 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-def is_transient(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return code in _TRANSIENT_CODES or status >= 500
+def is_transient(error: Exception) -> bool:
+    """Throttling, AWS's own faults (5xx) and network errors: try again later."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return code in _TRANSIENT_CODES or status >= 500
+    return isinstance(error, BotoCoreError)
 
 
 def error_code(error: ClientError) -> str:

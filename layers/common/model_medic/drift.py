@@ -40,7 +40,7 @@ import orjson
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
-from model_medic import records
+from model_medic import aws, records
 from model_medic.ledger import Ledger
 from model_medic.observability import METRICS_NAMESPACE, logger, metrics
 from model_medic.outcome import Notifier, Outcome
@@ -599,29 +599,6 @@ class EndpointProblem(Exception):
         self.measured = measured  # what was read before the problem showed, if anything
 
 
-# Error codes that mean "try again later"; anything else is a problem of this endpoint.
-_TRANSIENT = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "InternalError",
-        "ServiceUnavailable",
-        "RequestLimitExceeded",
-    }
-)
-
-
-def is_transient(error: Exception) -> bool:
-    """A transient AWS error (throttling, 5xx, network): the run should fail and be retried."""
-    if isinstance(error, ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return error.response.get("Error", {}).get("Code") in _TRANSIENT or int(status or 0) >= 500
-    return isinstance(error, BotoCoreError)
-
-
 class ComputeDrift:
     """Reads an hour of data capture per endpoint, compares it with the baseline, publishes."""
 
@@ -779,7 +756,7 @@ class ComputeDrift:
                 )
                 self._tell(endpoint, problem, hour, scheduled, ledger, notifier)
             except (ClientError, BotoCoreError) as error:
-                if is_transient(error):
+                if aws.is_transient(error):
                     logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
                     transient.append(error)
                     continue

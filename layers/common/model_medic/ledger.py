@@ -250,22 +250,7 @@ class Ledger:
 
     def notice_once(self, endpoint: str, notice: str, at: datetime) -> bool:
         """True the first time a standing problem is noticed (so a person hears of it once)."""
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": _pk(endpoint)},
-                    "sk": {"S": f"NOTICE#{notice}"},
-                    "kind": {"S": "notice"},
-                    "since": {"S": at.isoformat()},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return self._put_once(endpoint, f"NOTICE#{notice}", {"kind": {"S": "notice"}, "since": {"S": at.isoformat()}})
 
     def clear_notice(self, endpoint: str, notice: str) -> None:
         self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"NOTICE#{notice}"}})
@@ -408,18 +393,20 @@ class Ledger:
 
     # --- telling once --------------------------------------------------------------------
 
-    def mark(self, endpoint: str, key: str, at: datetime) -> bool:
-        """True the first time `key` is marked: the caller may do what it guards (tell once)."""
+    def mark(self, endpoint: str, key: str, at: datetime, keep: timedelta | None = None) -> bool:
+        """True the first time `key` is marked: the caller may do what it guards (tell once).
+
+        The mark expires after `keep` (default: the ledger's retention)."""
+        expires = int((at + (keep or self._retention)).timestamp())
+        attributes = {"kind": {"S": "mark"}, "at": {"S": at.isoformat()}, "expiration": {"N": str(expires)}}
+        return self._put_once(endpoint, f"MARK#{key}", attributes)
+
+    def _put_once(self, endpoint: str, sk: str, attributes: dict[str, Any]) -> bool:
+        """A conditional put: True for the caller that wrote the item, False for every later one."""
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": _pk(endpoint)},
-                    "sk": {"S": f"MARK#{key}"},
-                    "kind": {"S": "mark"},
-                    "at": {"S": at.isoformat()},
-                    "expiration": {"N": str(int((at + self._retention).timestamp()))},
-                },
+                Item={"pk": {"S": _pk(endpoint)}, "sk": {"S": sk}, **attributes},
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:

@@ -37,8 +37,8 @@ from typing import Any, Literal
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from model_medic import records
-from model_medic.drift import EndpointProblem, is_transient, read_objects, split_s3_uri, tell_problem
+from model_medic import aws, records
+from model_medic.drift import EndpointProblem, read_objects, split_s3_uri, tell_problem
 from model_medic.ledger import Ledger
 from model_medic.observability import logger
 from model_medic.outcome import Notifier
@@ -314,7 +314,7 @@ class ComputeModelQuality:
             try:
                 results.append(self.run(endpoint, end, now, deadline))
             except (ClientError, BotoCoreError) as error:
-                if is_transient(error):
+                if aws.is_transient(error):
                     logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
                     transient.append(error)
                     continue
@@ -554,30 +554,13 @@ def _from_index(stored: dict[str, Any]) -> dict[str, Found]:
 
 
 class RunDebounce:
-    """At most one label-triggered run per endpoint and hour of labels: a conditional put in
-    the ledger table (item `QUALITY-RUN#<hour>`, expiring after two days). Later label files
-    of the same hour are covered by the hourly catch-up."""
+    """At most one label-triggered run per endpoint and hour of labels: a ledger mark
+    (`MARK#quality-run#<hour>`, expiring after two days). Later label files of the same hour
+    are covered by the hourly catch-up."""
 
-    def __init__(self, dynamodb: Any, table: str, keep: timedelta = timedelta(days=2)) -> None:
-        self._db = dynamodb
-        self._table = table
+    def __init__(self, ledger: Ledger, keep: timedelta = timedelta(days=2)) -> None:
+        self._ledger = ledger
         self._keep = keep
 
     def first(self, endpoint: str, label_hour: datetime, at: datetime) -> bool:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": f"ENDPOINT#{endpoint}"},
-                    "sk": {"S": f"QUALITY-RUN#{label_hour:%Y-%m-%dT%H}"},
-                    "kind": {"S": "quality-run"},
-                    "at": {"S": at.isoformat()},
-                    "expiration": {"N": str(int((label_hour + self._keep).timestamp()))},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return self._ledger.mark(endpoint, f"quality-run#{label_hour:%Y-%m-%dT%H}", at, keep=self._keep)
