@@ -72,3 +72,18 @@ def test_the_retraining_function_hears_its_pipelines_verdict(transformed: dict[s
     ]
     assert pattern["detail-type"] == ["SageMaker Model Building Pipeline Execution Status Change"]
     assert set(pattern["detail"]["currentPipelineExecutionStatus"]) == {"Succeeded", "Failed", "Stopped"}
+
+
+ACTION_VARIABLES = {"AUTOMATION_MODE", "MODE_PARAMETER_NAME", "ACTIONS_PER_HOUR"}
+
+
+def test_only_the_action_functions_are_given_the_action_variables(source: dict[str, Any]):
+    assert not ACTION_VARIABLES & set(source["Globals"]["Function"]["Environment"]["Variables"])
+    for name, resource in source["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = set(resource["Properties"].get("Environment", {}).get("Variables", {}))
+        acts = name in {u.function for u in UNITS} | {"PromoteCanaryFunction"}
+        assert (variables >= ACTION_VARIABLES) == acts, name
+        if not acts:
+            assert not ACTION_VARIABLES & variables, name
