@@ -261,3 +261,32 @@ def decisions(stack: Stack, result: str | None = None) -> list[dict[str, Any]]:
 def stored_incidents(stack: Stack) -> list[dict[str, Any]]:
     """The incidents in the ledger as the loop stored them, oldest first."""
     return sorted((json.loads(i["body"]) for i in stack.items("incident")), key=lambda i: i["opened_at"])
+
+
+def metric_alarm(
+    name: str,
+    metric: str,
+    state: str,
+    *,
+    endpoint: str = "churn-prod",
+    statistic: str = "Average",
+    period: int = 300,
+    evaluation_periods: int = 2,
+    threshold: float = 1.0,
+    comparison: str = "GreaterThanThreshold",
+    reason: str = "test",
+) -> None:
+    """A `Custom/SageMaker` alarm on one endpoint in CloudWatch, set to `state` (at the clock's time)."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="Custom/SageMaker",
+        MetricName=metric,
+        Dimensions=[{"Name": "EndpointName", "Value": endpoint}],
+        Statistic=statistic,
+        Period=period,
+        EvaluationPeriods=evaluation_periods,
+        Threshold=threshold,
+        ComparisonOperator=comparison,
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)

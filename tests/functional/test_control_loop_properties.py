@@ -55,7 +55,7 @@ from moto import mock_aws
 from localcloud.moto_extensions import fail_next_update, reset_simulation, set_update_seconds
 from model_medic import aws
 from model_medic.settings import load_settings
-from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler, make_endpoint
+from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
 
 ENDPOINT = "churn-prod"
 ACCOUNT = "123456789012"
@@ -213,18 +213,7 @@ class Example:
             )
         for suffix, metric in METRICS.items():
             name = f"{ENDPOINT}-{suffix}"
-            self._cloudwatch.put_metric_alarm(
-                AlarmName=name,
-                Namespace="Custom/SageMaker",
-                MetricName=metric,
-                Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}],
-                Statistic="Average",
-                Period=300,
-                EvaluationPeriods=2,
-                Threshold=5.0,
-                ComparisonOperator="GreaterThanThreshold",
-            )
-            self._cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="start")
+            metric_alarm(name, metric, "OK", threshold=5.0, reason="start")
             self.transitions[name] = ("OK", self.now)
         self.stack.drain("info"), self.stack.drain("critical"), self.stack.drain("events")
         self.advance(1)

@@ -22,7 +22,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint
+from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
 
 ENDPOINT = "churn-prod"
 T = datetime(2026, 11, 22, 10, 0, 30, tzinfo=UTC)
@@ -74,20 +74,8 @@ class Scenario:
 
 
 def _alarms(states: dict[str, tuple[str, str]]) -> None:
-    cloudwatch = boto3.client("cloudwatch")
     for name, (metric, state) in states.items():
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            Namespace="Custom/SageMaker",
-            MetricName=metric,
-            Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}],
-            Statistic="Average",
-            Period=300,
-            EvaluationPeriods=2,
-            Threshold=1.0,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+        metric_alarm(name, metric, state)
 
 
 def _scale_up_world(stack: Stack) -> None:

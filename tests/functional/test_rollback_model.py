@@ -21,6 +21,7 @@ from tests.conftest import (
     load_event,
     load_handler,
     make_endpoint,
+    metric_alarm,
     stored_incidents,
 )
 
@@ -83,19 +84,16 @@ def sweep(fn: Any, clock: time_machine.Traveller, at: datetime) -> list[dict[str
 
 def accuracy_alarm(state: str, reason: str = "test") -> None:
     """The template's ModelAccuracyDrop alarm in CloudWatch, in `state` (at the clock's time)."""
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=ALARM,
-        Namespace="Custom/SageMaker",
-        MetricName="accuracy",
-        Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}],
-        Statistic="Average",
-        Period=3600,
-        EvaluationPeriods=1,
-        Threshold=0.8,
-        ComparisonOperator="LessThanThreshold",
+    metric_alarm(
+        ALARM,
+        "accuracy",
+        state,
+        period=3600,
+        evaluation_periods=1,
+        threshold=0.8,
+        comparison="LessThanThreshold",
+        reason=reason,
     )
-    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason=reason)
 
 
 def endpoint() -> dict[str, Any]:

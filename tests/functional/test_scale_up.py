@@ -21,6 +21,7 @@ from tests.conftest import (
     load_event,
     load_handler,
     make_endpoint,
+    metric_alarm,
     stored_incidents,
 )
 
@@ -129,21 +130,15 @@ def min_capacity(variant: str) -> int:
 
 def scale_up_alarms(states: dict[str, str], endpoint: str = ENDPOINT) -> None:
     """The template's two scale-up alarms in CloudWatch, in the given states (at the clock's time)."""
-    cloudwatch = boto3.client("cloudwatch")
     for suffix, state in states.items():
-        name = f"{endpoint}-{suffix}"
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            Namespace="Custom/SageMaker",
-            MetricName="ErrorRate" if suffix == "HighErrorRate" else "TotalLatency",
-            Dimensions=[{"Name": "EndpointName", "Value": endpoint}],
-            Statistic="Average",
-            Period=300,
-            EvaluationPeriods=2,
-            Threshold=5.0 if suffix == "HighErrorRate" else 1000.0,
-            ComparisonOperator="GreaterThanThreshold",
+        errors = suffix == "HighErrorRate"
+        metric_alarm(
+            f"{endpoint}-{suffix}",
+            "ErrorRate" if errors else "TotalLatency",
+            state,
+            endpoint=endpoint,
+            threshold=5.0 if errors else 1000.0,
         )
-        set_alarm(name, state)
 
 
 def set_alarm(name: str, state: str, reason: str = "test") -> None:

@@ -30,6 +30,7 @@ from tests.conftest import (
     load_event,
     load_handler,
     make_endpoint,
+    metric_alarm,
     stored_incidents,
 )
 
@@ -142,19 +143,7 @@ def pipeline_status_changed(fn: Any, clock: time_machine.Traveller, at: datetime
 
 def drift_alarm_in_cloudwatch(state: str = "ALARM") -> None:
     """The template's DataDrift alarm, as the sweep reads it (DescribeAlarms)."""
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=ALARM,
-        Namespace="Custom/SageMaker",
-        MetricName="MaxFeatureDrift",
-        Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}],
-        Statistic="Maximum",
-        Period=3600,
-        EvaluationPeriods=1,
-        Threshold=0.2,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason="test")
+    metric_alarm(ALARM, "MaxFeatureDrift", state, statistic="Maximum", period=3600, evaluation_periods=1, threshold=0.2)
 
 
 def starts(requests: Requests) -> list[dict[str, Any]]:
