@@ -110,7 +110,15 @@ def _statements(transformed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
             found += [(name, s) for s in policy["PolicyDocument"]["Statement"]]
     for name, policy in resources_of(transformed, "AWS::IAM::ManagedPolicy").items():
         found += [(name, s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
-    return found
+    # A conditional statement (Fn::If [condition, statement, AWS::NoValue]) counts as the statement.
+    return [(name, _unless_condition(s)) for name, s in found if _unless_condition(s) is not None]
+
+
+def _unless_condition(statement: dict[str, Any]) -> Any:
+    if "Fn::If" not in statement:
+        return statement
+    _, when_true, when_false = statement["Fn::If"]
+    return next((s for s in (when_true, when_false) if isinstance(s, dict) and "Effect" in s), None)
 
 
 # The only actions allowed on every resource: those that have no resource-level permissions.

@@ -53,6 +53,7 @@ class Incident:
     alarm_ok_at: str | None = None  # the alarm cleared while a change was in flight: close once it lands
     closed_at: str | None = None
     recovered_seconds: float | None = None
+    facts: dict[str, Any] | None = None  # what the unit remembers across steps (a rollout's reference capacity)
     version: int = 0
 
     @property

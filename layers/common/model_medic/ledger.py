@@ -175,7 +175,7 @@ class Ledger:
         )
 
     def reject_config(self, endpoint: str, config: str, at: datetime) -> None:
-        """A config rolled back from is never a rollback target again."""
+        """A config rolled back from (or a rollout's passing canary config) is never a rollback target."""
         self._db.update_item(
             TableName=self._table,
             Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"CONFIG#{config}"}},

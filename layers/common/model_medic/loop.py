@@ -169,6 +169,24 @@ class ControlLoop:
                     outcomes.append(self._evaluate(incident, alarm.get("StateReason", "")))
         return outcomes
 
+    def open_incidents(self, endpoint: str) -> list[Incident]:
+        """This unit's open incidents on the endpoint."""
+        return [i for i in self._incidents.of(endpoint, open_only=True) if i.action == self._unit.name]
+
+    def follow(self, endpoints: list[str]) -> list[Outcome]:
+        """Every open incident of this unit on these endpoints, evaluated again (for units whose
+        incidents are not alarm episodes: a rollout is judged on every tick)."""
+        return [self._evaluate(incident, "") for endpoint in endpoints for incident in self.open_incidents(endpoint)]
+
+    def start(self, incident: Incident) -> Outcome:
+        """Open an incident that no alarm opened (an approved model package to roll out) and
+        evaluate it; the same trigger twice gives the same incident."""
+        base = self._base(incident.endpoint, incident.alarm_name, incident.alarm_arn, incident.id, "ALARM")
+        in_scope, why = self._scope.contains(incident.endpoint)
+        if not in_scope:
+            return self._decided(replace(base, gate="scope", reason=why))
+        return self._evaluate(self._incidents.open(incident), incident.opened_reason)
+
     def current_mode(self) -> str:
         return self._mode.current()[0]
 
@@ -236,7 +254,7 @@ class ControlLoop:
         if plan.skip is not None:
             return self._note(
                 incident,
-                replace(base, gate="precondition", reason=plan.skip, changes=plan.notes),
+                replace(base, gate=plan.gate, reason=plan.skip, changes=plan.notes),
                 critical=plan.critical,
             )
         if plan.bound is not None:
@@ -363,8 +381,9 @@ class ControlLoop:
                 return self._failed_change(incident, base, change, seen.detail)
             pending["done"] = index + 1
             pending["called"] = False
+            facts = {**(incident.facts or {}), **change.settled(self._clock())}
             incident = self._save(
-                replace(incident, pending=pending).at(
+                replace(incident, pending=pending, facts=facts).at(
                     "in-service", self._clock(), f"{change.describe()}: {seen.detail}"
                 )
             )
@@ -384,6 +403,8 @@ class ControlLoop:
         self, incident: Incident, base: Outcome, pending: dict[str, Any], outcome: Outcome | None
     ) -> Outcome:
         now = self._clock()
+        if self._unit.effect == "next-step":
+            return self._next_step(incident, base, pending, outcome)
         if self._unit.effect == "pipeline-succeeded":
             # Retraining is verified by its pipeline: success is the effect it promised.
             done = replace(incident, pending=None, state="recovered", recovered_seconds=_since(incident, now))
@@ -412,6 +433,40 @@ class ControlLoop:
             ),
         )
         return outcome or verifying
+
+    def _next_step(
+        self, incident: Incident, base: Outcome, pending: dict[str, Any], outcome: Outcome | None
+    ) -> Outcome:
+        """A rollout's step is InService: judged again on the next evaluation, or, when one of its
+        changes ends the rollout, the incident closes (complete: recovered; rolled back: escalated,
+        the critical 'acted' message having told people already)."""
+        now = self._clock()
+        changes = [change_from_dict(self._unit, c) for c in pending["changes"]]
+        ends = next((c.ends for c in changes if c.ends is not None), None)
+        if ends is None:
+            incident = self._save(replace(incident, pending=None, state="acting", last_note=""))
+            return outcome or self._note(
+                incident, replace(base, gate="in-service", reason=f"{pending['summary']} is InService")
+            )
+        seconds = _since(incident, now)
+        if ends == "complete":
+            done = replace(
+                incident, pending=None, state="recovered", recovered_seconds=seconds, closed_at=now.isoformat()
+            )
+            self._save(done.at("recovered", now, f"{pending['summary']}: the rollout is complete"))
+            finished = replace(
+                base,
+                result="recovered",
+                reason=f"rollout complete {_minutes(seconds)} after it began: {pending['summary']}",
+                changes={"time_to_complete_seconds": seconds, "steps": incident.steps, "facts": incident.facts},
+            )
+            self._tell_once(finished, f"{incident.id}#recovered")
+            return outcome or finished
+        done = replace(incident, pending=None, state="escalated", closed_at=now.isoformat())
+        self._save(done.at("closed", now, f"{pending['summary']}: {ends}"))
+        return outcome or self._decided(
+            replace(base, gate="closed", reason=f"rollout ended ({ends}): {pending['summary']}")
+        )
 
     # --- the ends of an incident ---------------------------------------------------------
 
@@ -484,6 +539,8 @@ class ControlLoop:
         result: Result
         if incident.steps == 0:
             result, why = "bound-reached", f"{plan.bound}; nothing was changed"
+        elif self._unit.effect == "next-step":
+            result, why = "escalated", f"stopped after {'; '.join(tried)}: {plan.bound}"
         else:
             result, why = "escalated", f"{incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}"
         escalated = replace(
@@ -498,7 +555,10 @@ class ControlLoop:
                 **plan.notes,
             },
         )
-        incident = self._save(replace(incident, state="escalated", last_note="").at("escalated", now, why))
+        ended = now.isoformat() if self._unit.effect == "next-step" else None  # a stopped rollout is over
+        incident = self._save(
+            replace(incident, state="escalated", last_note="", closed_at=ended).at("escalated", now, why)
+        )
         self._tell_once(escalated, f"{incident.id}#escalated")
         return escalated
 

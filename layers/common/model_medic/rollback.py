@@ -193,18 +193,7 @@ class RollbackModel:
             if (desired is not None and float(desired) == 0.0) or status in _IN_FLIGHT:
                 return Observation("in-flight", f"endpoint {status}")
             return Observation("not-applied", f"canary {change.variant} weight {current}")
-        config = described.get("EndpointConfigName")
-        pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
-        if status == "InService" and config == change.to_config:
-            return Observation("took", f"InService on {config}")
-        if status in _IN_FLIGHT or pending == change.to_config:
-            return Observation("in-flight", f"endpoint {status}, deploying {change.to_config}")
-        if status == "InService" and result:
-            reason = described.get("FailureReason") or "no reason given"
-            return Observation("failed", f"the deployment rolled back on its own; InService on {config} ({reason})")
-        if status != "InService":
-            return Observation("failed", f"endpoint is {status}: {described.get('FailureReason', '')}")
-        return Observation("not-applied", f"InService on {config}")
+        return config_observation(described, change.to_config, bool(result))
 
     def _incompatible(self, endpoint: str, current: str, target: str, described: dict[str, Any]) -> str | None:
         """Why the target config cannot be deployed as it is (UpdateEndpoint would fail), or None."""
@@ -246,6 +235,24 @@ class RollbackModel:
         return sorted(
             {self._sagemaker.describe_model_package(ModelPackageName=n)["ModelPackageArn"] for n in set(names)}
         )
+
+
+def config_observation(described: dict[str, Any], target: str, called: bool) -> Observation:
+    """An UpdateEndpoint to `target` read back: done only when InService on it; a blue/green
+    deployment that failed rolls back on its own (InService on the old config): failed."""
+    status = str(described.get("EndpointStatus"))
+    config = described.get("EndpointConfigName")
+    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if status == "InService" and config == target:
+        return Observation("took", f"InService on {config}")
+    if status in _IN_FLIGHT or pending == target:
+        return Observation("in-flight", f"endpoint {status}, deploying {target}")
+    if status == "InService" and called:
+        reason = described.get("FailureReason") or "no reason given"
+        return Observation("failed", f"the deployment rolled back on its own; InService on {config} ({reason})")
+    if status != "InService":
+        return Observation("failed", f"endpoint is {status}: {described.get('FailureReason', '')}")
+    return Observation("not-applied", f"InService on {config}")
 
 
 ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"

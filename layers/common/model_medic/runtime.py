@@ -157,6 +157,34 @@ def handle(
     return {"outcomes": decided, "rejected": refused}
 
 
+def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]:
+    """PromoteCanaryFunction: package approvals, operator requests, canary alarms and ticks,
+    through the control loop of the rollout unit. Bad input is rejected, never retried."""
+    from model_medic.rollout import Rollout, run
+    from model_medic.settings import CanarySettings
+
+    settings = load_settings(CanarySettings)
+    try:
+        scheduled = scheduled_time(event)
+    except AlarmParseError as error:
+        return _rejected(str(error))
+    clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
+    loop = control_loop(Rollout.from_settings(settings, clock), settings, context, clock)
+    scope = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag)
+    found: list[list[str]] = []
+
+    def endpoints() -> list[str]:
+        if not found:
+            found.append(scope.endpoints())
+        return found[0]
+
+    try:
+        outcomes = run(event, loop, settings, endpoints, scheduled)
+    except AlarmParseError as error:
+        return _rejected(str(error))
+    return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
+
+
 def scheduled_time(event: Any) -> datetime | None:
     """The scheduled time of an EventBridge "Scheduled Event", or None for any other event."""
     if not isinstance(event, dict) or event.get("detail-type") != "Scheduled Event":

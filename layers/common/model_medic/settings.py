@@ -122,6 +122,21 @@ class CanarySettings(ActionSettings):
     min_invocations: int = Field(alias="CANARY_MIN_INVOCATIONS", ge=0)
     max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)
     max_latency_ms: float = Field(alias="CANARY_MAX_LATENCY_MS", gt=0)
+    # Tail latency: a canary whose p99 ModelLatency is over this multiple of the primary's is rolled back.
+    max_p99_ratio: float = Field(1.5, alias="CANARY_MAX_P99_RATIO", gt=1)
+    # A step that has not gathered its minimum invocations after this many bakes is inconclusive:
+    # held (people told once) or rolled back.
+    inconclusive_bakes: int = Field(3, alias="CANARY_INCONCLUSIVE_BAKES", ge=1, le=100)
+    inconclusive_action: Literal["hold", "rollback"] = Field("hold", alias="CANARY_INCONCLUSIVE_ACTION")
+    # The canary's instances never exceed this (nor its scaling target's MaxCapacity).
+    max_instance_count: int = Field(10, alias="MAX_INSTANCE_COUNT", ge=1, le=1000)
+    # Approved packages of these groups are deployed as canaries; empty: none is.
+    model_package_groups: CsvList = Field(default_factory=list, alias="MODEL_PACKAGE_GROUPS")
+    # Champion / challenger: the registered ModelQuality metric compared, and by how much the
+    # candidate must beat the serving model (absolute; lower is better for mse, rmse, mae).
+    candidate_metric: str = Field("accuracy", alias="CANDIDATE_METRIC", pattern=r"^[a-z0-9_]{1,64}$")
+    candidate_margin: float = Field(0.0, alias="CANDIDATE_MARGIN", ge=0)
+    reject_model_packages: bool = Field(True, alias="REJECT_MODEL_PACKAGES")
 
 
 class DriftSettings(Settings):

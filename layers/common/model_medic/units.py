@@ -11,7 +11,7 @@ declarations; the action modules (`capacity`, `retraining`, `rollback`) implemen
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 # What a unit needs of the endpoint before it plans: InService (a change is possible now),
 # or only that the endpoint exists (retraining does not touch it).
 EndpointRequirement = Literal["InService", "exists"]
-# What the loop checks after acting: the alarm back to OK within the window, or the
-# retraining pipeline's own verdict.
-Effect = Literal["alarm-ok", "pipeline-succeeded"]
+# What the loop checks after acting: the alarm back to OK within the window, the
+# retraining pipeline's own verdict, or (a rollout) nothing at once: each step is judged
+# again on the next evaluation, and a change that `ends` the rollout closes it.
+Effect = Literal["alarm-ok", "pipeline-succeeded", "next-step"]
 # What reading AWS back says about one change.
 Seen = Literal["in-flight", "took", "not-applied", "failed"]
 
@@ -35,9 +36,15 @@ class Change:
     """One single AWS change of a plan; subclasses are the typed changes of each unit."""
 
     kind: ClassVar[str] = "change"
+    # A change that ends the incident once it took ("complete", "rolled back"); next-step units only.
+    ends: ClassVar[str | None] = None
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    def settled(self, at: datetime) -> dict[str, Any]:
+        """What the incident remembers once this change took (its `facts`); nothing by default."""
+        return {}
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -58,6 +65,7 @@ class Plan:
     bound: str | None = None
     critical: bool = False  # a person must hear of the act at once (a rollback)
     notes: dict[str, Any] = field(default_factory=dict)  # read-only findings worth recording
+    gate: str = "precondition"  # the gate a skip is recorded under (a critical skip is told once per gate)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,975 @@
+"""The model lifecycle's middle: an approved model package becomes a canary, walks to 100 % with
+capacity ahead of its traffic, and replaces the model it challenged.
+
+A rollout is an incident of the `rollout` unit (DESIGN.md §4a), run by the control loop like
+every remediation - mode, scope, hourly budget and intent in one transaction, one AWS change
+at a time, InService and read back between changes - but opened by a trigger that is not an
+alarm: a "SageMaker Model Package State Change" to Approved in a configured group (or a
+package an operator names), or a canary an operator put on an endpoint. Each evaluation
+(every 10 minutes, and at once when a canary alarm fires) plans the next step:
+
+1. deploy - champion / challenger first (`challenge`: the candidate's registered
+   ModelQuality metric against the serving model's registered one and its live one, as
+   ComputeModelQuality publishes it); not better by the margin: not deployed, the package
+   Rejected (configurable) and people told with the figures. Better: a new endpoint config
+   keeps the serving primary as it is (its count retained) and adds the package as the
+   canary at the first step, on the instances that share needs (`instances_for`).
+2. walk - the judge (`canary.judge`: errors, average and p99 latency, canary alarms, bake,
+   minimum invocations) on the evidence since the step began. Promote: the canary's
+   instances for the next share first, the primary scaled in to what the share it served
+   through the bake needs, then the weights - each InService before the next. Rollback: the
+   canary's weight to 0 and the package behind it Rejected. Inconclusive (too little
+   traffic after `CANARY_INCONCLUSIVE_BAKES` bakes): held and told once, or rolled back.
+3. finish - a healthy canary baked at 100 %: a final config holds only the new model, as
+   the primary variant, with the capacity the old primary had (or its scaling target's
+   floor); the canary config is marked transitional, so the next rollback of the final
+   config goes to the config before the rollout; the old package is recorded as superseded.
+
+A rejected package is never redeployed unless it is approved again: an approval opens an
+incident keyed by the package and the approval's time, and `plan` deploys only a package
+that is Approved now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
+
+from model_medic import aws
+from model_medic.alarms import AlarmEvent, AlarmParseError, parse_alarms
+from model_medic.canary import Evidence, Rules, current_step, judge
+from model_medic.capacity import Capacity, ScaleChange, Variant
+from model_medic.endpoint_metrics import SOURCE_NAMESPACE, Sums, add_results, variant_queries
+from model_medic.gates import Clock, utc_now
+from model_medic.incidents import Incident, Incidents, opened
+from model_medic.ledger import Ledger
+from model_medic.loop import ControlLoop
+from model_medic.observability import logger
+from model_medic.outcome import Outcome
+from model_medic.rollback import RejectPackage, config_observation
+from model_medic.settings import CanarySettings
+from model_medic.units import Change, Observation, Plan, RemediationUnit
+
+PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+# Registered metrics where lower is better; every other one (accuracy, f1, auc ...) is higher-better.
+LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "r2_loss"})
+# Where ComputeModelQuality publishes the live figures it measures.
+QUALITY_NAMESPACE = "Custom/SageMaker"
+LIVE_LOOKBACK = timedelta(hours=24)
+
+
+# --- pure decisions ---------------------------------------------------------------------------
+
+
+def instances_for(reference: float, share: float) -> int:
+    """Pure: the instances a variant needs for `share` percent of the traffic that `reference`
+    instances serve in full (at least one)."""
+    return max(1, math.ceil(reference * share / 100.0 - 1e-9))
+
+
+def reference_capacity(primary_instances: int, canary_share: float, remembered: float) -> float:
+    """Pure: how many instances all of the traffic needs: what the primary runs for its share
+    now (it may have scaled out since the rollout began), never less than remembered."""
+    if canary_share >= 100:
+        return remembered
+    return max(remembered, primary_instances * 100.0 / (100.0 - canary_share))
+
+
+@dataclass(frozen=True)
+class Challenge:
+    better: bool
+    reason: str
+    candidate: float | None
+    champion: float | None
+    live: float | None
+
+
+def challenge(
+    metric: str, candidate: float | None, champion: float | None, live: float | None, margin: float
+) -> Challenge:
+    """Pure: whether the candidate beats the serving model on every figure known of it - its
+    registered metric and the live one - by more than the margin."""
+    if candidate is None:
+        return Challenge(
+            False, f"the candidate has no registered {metric}: nothing shows it is better", None, champion, live
+        )
+    known = [(name, value) for name, value in (("registered", champion), ("live", live)) if value is not None]
+    if not known:
+        return Challenge(
+            True,
+            f"candidate {metric} {candidate:.4g}; the serving model has no {metric} to compare",
+            candidate,
+            None,
+            None,
+        )
+    lower = metric in LOWER_IS_BETTER
+    worse = [name for name, value in known if not (candidate < value - margin if lower else candidate > value + margin)]
+    figures = ", ".join(f"{name} {value:.4g}" for name, value in known)
+    text = f"candidate {metric} {candidate:.4g} vs the serving model's {figures} (margin {margin:g})"
+    return Challenge(not worse, ("better: " if not worse else "not better: ") + text, candidate, champion, live)
+
+
+def registered_metric(report: Any, metric: str) -> float | None:
+    """Pure: `metric` from a SageMaker model quality report (`{"binary_classification_metrics":
+    {"accuracy": {"value": 0.91, "standard_deviation": ...}}}`, or multiclass / regression)."""
+    if not isinstance(report, dict):
+        return None
+    for section, values in report.items():
+        if not section.endswith("_metrics") or not isinstance(values, dict):
+            continue
+        found = values.get(metric)
+        value = found.get("value") if isinstance(found, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def package_label(arn: str) -> str:
+    """`group/3` from a versioned model package ARN (the ARN itself otherwise)."""
+    return arn.split(":model-package/", 1)[-1]
+
+
+def _name(*parts: str) -> str:
+    """A SageMaker resource name (letters, digits, hyphens; at most 63) from readable parts and a digest."""
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+    readable = re.sub(r"[^a-zA-Z0-9-]+", "-", "-".join(parts[:-1])).strip("-")[:50].strip("-")
+    return f"{readable}-{digest}" if readable else f"mm-{digest}"
+
+
+# --- the changes of a rollout -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployCanary(Change):
+    """A new endpoint config: the serving variants as they are, the package as the canary."""
+
+    kind: ClassVar[str] = "deploy-canary"
+    package: str
+    model: str
+    from_config: str
+    to_config: str
+    primary: str
+    canary: str
+    instances: int
+    share: int
+    reference: float
+    primary_min: int | None = None
+    champion: str = ""  # the package serving now, superseded once the rollout completes
+
+    def describe(self) -> str:
+        return (
+            f"deploy {package_label(self.package)} as canary {self.canary}: {self.share}% on "
+            f"{self.instances} instance(s) ({self.from_config} -> {self.to_config})"
+        )
+
+    def settled(self, at: datetime) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "model": self.model,
+            "from_config": self.from_config,
+            "canary_config": self.to_config,
+            "share": self.share,
+            "share_since": at.isoformat(),
+            "reference": self.reference,
+            "primary_min": self.primary_min,
+            "champion": self.champion,
+        }
+
+
+@dataclass(frozen=True)
+class ShiftTraffic(Change):
+    """Both variants' weights, so that the canary takes exactly `after` percent."""
+
+    kind: ClassVar[str] = "shift-traffic"
+    primary: str
+    canary: str
+    before: float
+    after: int
+
+    def describe(self) -> str:
+        return f"canary {self.canary} {self.before:g}% -> {self.after}% of the traffic"
+
+    def settled(self, at: datetime) -> dict[str, Any]:
+        return {"share": self.after, "share_since": at.isoformat()}
+
+
+@dataclass(frozen=True)
+class RollBackCanary(ShiftTraffic):
+    """The canary's weight to 0: the rollout ends, rolled back."""
+
+    kind: ClassVar[str] = "roll-back-canary"
+    ends: ClassVar[str | None] = "rolled back"
+
+    def describe(self) -> str:
+        return f"roll back canary {self.canary}: {self.before:g}% -> 0% of the traffic"
+
+
+@dataclass(frozen=True)
+class FinishRollout(Change):
+    """A final endpoint config with only the new model, as the primary variant."""
+
+    kind: ClassVar[str] = "finish-rollout"
+    ends: ClassVar[str | None] = "complete"
+    model: str
+    from_config: str
+    to_config: str
+    primary: str
+    instances: int
+    superseded: str = ""
+
+    def describe(self) -> str:
+        old = f"; {package_label(self.superseded)} superseded" if self.superseded else ""
+        return (
+            f"final config {self.to_config}: {self.model} alone as {self.primary} on {self.instances} instance(s){old}"
+        )
+
+
+@dataclass(frozen=True)
+class DeclineCandidate(Change):
+    """A candidate that is not better than the serving model: Rejected, not deployed."""
+
+    kind: ClassVar[str] = "decline-candidate"
+    ends: ClassVar[str | None] = "not deployed"
+    package: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"model package {package_label(self.package)} -> Rejected, not deployed ({self.reason})"
+
+
+# --- the unit -----------------------------------------------------------------------------------
+
+
+class Rollout:
+    """Deploy, walk and finish a canary rollout (see the module docstring)."""
+
+    unit = RemediationUnit(
+        name="rollout",
+        function="PromoteCanaryFunction",
+        states=frozenset({"ALARM"}),
+        requires="InService",
+        alarm_suffixes=(),
+        iam_actions=frozenset(
+            {
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DescribeModel",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:CreateModel",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "sagemaker:UpdateModelPackage",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:RegisterScalableTarget",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:GetMetricData",
+                "s3:GetObject",
+                "iam:PassRole",
+            }
+        ),
+        effect="next-step",
+        verify_minutes_setting=None,
+        settings=CanarySettings,
+        changes=(
+            DeployCanary,
+            ScaleChange,
+            ShiftTraffic,
+            RollBackCanary,
+            FinishRollout,
+            RejectPackage,
+            DeclineCandidate,
+        ),
+    )
+    cooldown = timedelta(0)
+
+    def __init__(
+        self,
+        *,
+        sagemaker: Any,
+        capacity: Capacity,
+        cloudwatch: Any,
+        s3: Any,
+        ledger: Ledger,
+        incidents: Incidents,
+        settings: CanarySettings,
+        clock: Clock,
+    ) -> None:
+        self._sagemaker = sagemaker
+        self._capacity = capacity
+        self._cloudwatch = cloudwatch
+        self._s3 = s3
+        self._ledger = ledger
+        self._incidents = incidents
+        self._settings = settings
+        self._primary = settings.primary_variant
+        self._canary = settings.canary_variant
+        self._rules = rules_of(settings)
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: CanarySettings, clock: Clock) -> Rollout:
+        return cls(
+            sagemaker=aws.sagemaker(),
+            capacity=Capacity(aws.sagemaker(), aws.autoscaling()),
+            cloudwatch=aws.cloudwatch(),
+            s3=aws.s3(),
+            ledger=Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
+            incidents=Incidents(aws.dynamodb(), settings.ledger_table, timedelta(days=settings.ledger_retention_days)),
+            settings=settings,
+            clock=clock,
+        )
+
+    # --- plan ---------------------------------------------------------------------------------
+
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        facts = incident.facts or {}
+        if "canary_config" not in facts:
+            return self._deploy(incident, endpoint, str(facts["package"]))
+        return self._walk(incident, endpoint, facts)
+
+    def _deploy(self, incident: Incident, described: dict[str, Any], arn: str) -> Plan:
+        name = incident.endpoint
+        package = self._sagemaker.describe_model_package(ModelPackageName=arn)
+        status = package.get("ModelApprovalStatus")
+        if status != "Approved":
+            return Plan("", bound=f"model package {package_label(arn)} is {status}, no longer Approved: not deployed")
+        for other in self._incidents.of(name, open_only=True):
+            if other.action == self.unit.name and other.id != incident.id and other.opened_at <= incident.opened_at:
+                return Plan("", skip=f"the rollout of {other.alarm_name} on {name} is under way", gate="rollout")
+        weights = _weights(described)
+        if weights.get(self._canary, 0.0) > 0:
+            return Plan("", skip=f"canary {self._canary} already takes traffic on {name}: a rollout is under way")
+        current = str(described["EndpointConfigName"])
+        config = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)
+        variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
+        if self._primary not in variants:
+            return Plan("", bound=f"endpoint {name} has no variant {self._primary} to challenge")
+        champion = self._package_of(str(variants[self._primary]["ModelName"]))
+        if champion is not None and champion["ModelPackageArn"] == package["ModelPackageArn"]:
+            return Plan("", bound=f"{package_label(arn)} already serves {name}")
+        metric = self._settings.candidate_metric
+        verdict = challenge(
+            metric,
+            self._registered(package),
+            self._registered(champion) if champion is not None else None,
+            self._live(name),
+            self._settings.candidate_margin,
+        )
+        notes = {"candidate": verdict.candidate, "champion": verdict.champion, "live": verdict.live, "metric": metric}
+        if not verdict.better:
+            if self._settings.reject_model_packages:
+                decline = DeclineCandidate(package["ModelPackageArn"], verdict.reason)
+                return Plan(decline.describe(), changes=(decline,), critical=True, notes=notes)
+            return Plan("", bound=f"{package_label(arn)} not deployed: {verdict.reason}", notes=notes)
+        _, found = self._capacity.endpoint(name, described)
+        primary = next(v for v in found if v.name == self._primary)
+        reference = float(primary.instances or 1)
+        share = self._rules.steps[0]
+        need = instances_for(reference, share)
+        if need > self._settings.max_instance_count:
+            return Plan(
+                "", bound=f"the canary needs {need} instances for {share}%, above {self._settings.max_instance_count}"
+            )
+        deploy = DeployCanary(
+            package=package["ModelPackageArn"],
+            model=_name(package_label(arn), "model", package["ModelPackageArn"]),
+            from_config=current,
+            to_config=_name(name, "canary", incident.id),
+            primary=self._primary,
+            canary=self._canary,
+            instances=need,
+            share=share,
+            reference=reference,
+            primary_min=primary.min_capacity,
+            champion=champion["ModelPackageArn"] if champion is not None else "",
+        )
+        return Plan(f"{deploy.describe()} - {verdict.reason}", changes=(deploy,), notes=notes)
+
+    def _walk(self, incident: Incident, described: dict[str, Any], facts: dict[str, Any]) -> Plan:
+        name = incident.endpoint
+        weights = _weights(described)
+        if self._canary not in weights or self._primary not in weights:
+            return Plan("", bound=f"{self._canary} or {self._primary} is gone from {name}: changed outside Model Medic")
+        total = weights[self._canary] + weights[self._primary]
+        share = round(weights[self._canary] / total * 100.0, 2) if total > 0 else 0.0
+        if share <= 0:
+            return Plan("", bound=f"canary {self._canary} takes no traffic on {name}: changed outside Model Medic")
+        step = 100 if share >= 99.5 else (current_step(share, self._rules.steps) or round(share))
+        now = self._clock()
+        since = datetime.fromisoformat(str(facts["share_since"]))
+        canary, primary = self._evidence(name, since, now)
+        verdict = judge(canary, primary, self._rules, step, now - since, self._alarms_in_alarm(name))
+        notes = {**verdict.evidence, "share": share, "since": since.isoformat(), "decision": verdict.decision}
+        reasons = "; ".join(verdict.reasons)
+        rollback = verdict.decision == "rollback" or (
+            verdict.decision == "inconclusive" and self._settings.inconclusive_action == "rollback"
+        )
+        if rollback:
+            changes: list[Change] = [RollBackCanary(self._primary, self._canary, share, 0)]
+            package = str(facts.get("package") or "")
+            if package and self._settings.reject_model_packages:
+                changes.append(RejectPackage(package))
+            return Plan(
+                f"roll back canary {self._canary} ({share:g}% -> 0%): {reasons}",
+                changes=tuple(changes),
+                critical=True,
+                notes=notes,
+            )
+        if verdict.decision == "inconclusive":
+            return Plan("", skip=f"{reasons}; held", critical=True, gate="inconclusive", notes=notes)
+        if verdict.decision == "hold":
+            return Plan("", skip=f"hold: {reasons}", gate="hold", notes=notes)
+        _, found = self._capacity.endpoint(name, described)
+        variants = {v.name: v for v in found}
+        reference = reference_capacity(
+            int(variants[self._primary].instances or 1), share, float(facts.get("reference") or 0)
+        )
+        notes["reference_instances"] = reference
+        if verdict.decision == "finish":
+            return self._finish(incident, described, facts, variants, reference, notes)
+        target = int(verdict.next_step or 100)
+        return self._promote(name, variants, reference, step, share, target, notes)
+
+    def _promote(
+        self,
+        endpoint: str,
+        variants: dict[str, Variant],
+        reference: float,
+        step: int,
+        share: float,
+        target: int,
+        notes: dict[str, Any],
+    ) -> Plan:
+        """Capacity ahead of traffic: the canary's instances for `target`, the primary down to
+        what the share it served through the bake needs, then the weights."""
+        canary, primary = variants[self._canary], variants[self._primary]
+        need = instances_for(reference, target)
+        bound = self._settings.max_instance_count
+        if canary.max_capacity is not None:
+            bound = min(bound, canary.max_capacity)
+        if need > bound:
+            return Plan(
+                "",
+                bound=f"the canary needs {need} instances for {target}% of {endpoint}'s traffic, above its "
+                f"maximum of {bound}",
+                notes=notes,
+            )
+        changes: list[Change] = []
+        if need > max(canary.floor, int(canary.instances or 0)):
+            changes.append(ScaleChange(canary.name, canary.lever, canary.floor, need))
+        keep = instances_for(reference, 100 - step)
+        if primary.floor > keep:
+            changes.append(ScaleChange(primary.name, primary.lever, primary.floor, keep))
+        changes.append(ShiftTraffic(self._primary, self._canary, share, target))
+        summary = f"promote canary {self._canary} {step}% -> {target}%: " + "; ".join(c.describe() for c in changes)
+        return Plan(summary, changes=tuple(changes), notes=notes)
+
+    def _finish(
+        self,
+        incident: Incident,
+        described: dict[str, Any],
+        facts: dict[str, Any],
+        variants: dict[str, Variant],
+        reference: float,
+        notes: dict[str, Any],
+    ) -> Plan:
+        name = incident.endpoint
+        canary, primary = variants[self._canary], variants[self._primary]
+        if canary.min_capacity is not None:
+            return Plan(
+                "",
+                bound=f"canary {self._canary} of {name} has an auto scaling target: the final config removes the "
+                "variant, which AWS refuses; deregister its scaling first",
+            )
+        current = str(described["EndpointConfigName"])
+        spec = {
+            v["VariantName"]: v
+            for v in self._sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
+        }
+        if primary.min_capacity is not None and spec[self._canary].get("InstanceType") != spec[self._primary].get(
+            "InstanceType"
+        ):
+            return Plan(
+                "",
+                bound=f"the final config would change the instance type of auto-scaled variant {self._primary} "
+                f"({spec[self._primary].get('InstanceType')} -> {spec[self._canary].get('InstanceType')}): "
+                "deregister its scaling first",
+            )
+        floor = int(facts.get("primary_min") or 0)
+        instances = max(int(canary.instances or 1), math.ceil(reference - 1e-9), floor)
+        if primary.max_capacity is not None:
+            instances = min(instances, primary.max_capacity)
+        finish = FinishRollout(
+            model=str(spec[self._canary]["ModelName"]),
+            from_config=current,
+            to_config=_name(name, "final", incident.id),
+            primary=self._primary,
+            instances=instances,
+            superseded=str(facts.get("champion") or ""),
+        )
+        changes: list[Change] = [finish]
+        if primary.min_capacity is not None and floor > primary.min_capacity:
+            changes.append(ScaleChange(self._primary, "min-capacity", primary.min_capacity, floor))
+        return Plan("; ".join(c.describe() for c in changes), changes=tuple(changes), notes=notes)
+
+    # --- act and read back ----------------------------------------------------------------------
+
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        if isinstance(change, ScaleChange):
+            return {"call": self._capacity.apply(endpoint, change)}
+        if isinstance(change, RejectPackage | DeclineCandidate):
+            reason = change.reason if isinstance(change, DeclineCandidate) else f"canary rolled back on {endpoint}"
+            self._sagemaker.update_model_package(
+                ModelPackageArn=change.arn if isinstance(change, RejectPackage) else change.package,
+                ModelApprovalStatus="Rejected",
+                ApprovalDescription=f"Model Medic: {reason}"[:1024],
+            )
+            return {"call": "UpdateModelPackage"}
+        if isinstance(change, ShiftTraffic):
+            after = 0 if isinstance(change, RollBackCanary) else change.after
+            self._sagemaker.update_endpoint_weights_and_capacities(
+                EndpointName=endpoint,
+                DesiredWeightsAndCapacities=[
+                    {"VariantName": change.canary, "DesiredWeight": after / 100.0},
+                    {"VariantName": change.primary, "DesiredWeight": (100 - after) / 100.0},
+                ],
+            )
+            return {"call": "UpdateEndpointWeightsAndCapacities"}
+        if isinstance(change, DeployCanary):
+            self._create_canary_config(change)
+            # The serving variants keep their counts (retained); the weights come from the config.
+            self._sagemaker.update_endpoint(
+                EndpointName=endpoint,
+                EndpointConfigName=change.to_config,
+                RetainAllVariantProperties=True,
+                ExcludeRetainedVariantProperties=[{"VariantPropertyType": "DesiredWeight"}],
+            )
+            self.adopt(endpoint, change, incident)
+            return {"call": "UpdateEndpoint"}
+        assert isinstance(change, FinishRollout)
+        self._create_final_config(change)
+        # Nothing retained: the new model's variant takes the config's count and weight 1.
+        self._sagemaker.update_endpoint(
+            EndpointName=endpoint, EndpointConfigName=change.to_config, RetainAllVariantProperties=False
+        )
+        self.adopt(endpoint, change, incident)
+        return {"call": "UpdateEndpoint"}
+
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        now = self._clock()
+        if isinstance(change, DeployCanary):
+            # The config the rollout started from is the known-good one a rollback goes back to.
+            aws.persist(lambda: self._ledger.observe_config(endpoint, change.from_config, now))
+        elif isinstance(change, FinishRollout):
+            # The canary config was a passage, never a rollback target.
+            aws.persist(lambda: self._ledger.reject_config(endpoint, change.from_config, now))
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        if isinstance(change, ScaleChange):
+            return self._capacity.observe(endpoint, change, described)
+        if isinstance(change, RejectPackage | DeclineCandidate):
+            arn = change.arn if isinstance(change, RejectPackage) else change.package
+            approval = self._sagemaker.describe_model_package(ModelPackageName=arn).get("ModelApprovalStatus")
+            if approval == "Rejected":
+                return Observation("took", "model package is Rejected")
+            return Observation("not-applied", f"model package is {approval}")
+        if isinstance(change, ShiftTraffic):
+            return _traffic_observation(change, described)
+        assert isinstance(change, DeployCanary | FinishRollout)
+        seen = config_observation(described, change.to_config, bool(result))
+        if seen.seen == "took" and isinstance(change, FinishRollout):
+            # The final config is the known-good one from now on (idempotent: an upsert).
+            aws.persist(lambda: self._ledger.observe_config(endpoint, change.to_config, self._clock()))
+        return seen
+
+    # --- reading AWS ------------------------------------------------------------------------------
+
+    def _create_canary_config(self, change: DeployCanary) -> None:
+        source = self._sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
+        variants = {v["VariantName"]: v for v in source["ProductionVariants"]}
+        primary = variants[change.primary]
+        serving = self._sagemaker.describe_model(ModelName=primary["ModelName"])
+        _create(
+            lambda: self._sagemaker.create_model(
+                ModelName=change.model,
+                ExecutionRoleArn=serving["ExecutionRoleArn"],
+                PrimaryContainer={"ModelPackageName": change.package},
+                **{k: serving[k] for k in ("VpcConfig", "EnableNetworkIsolation") if k in serving},
+            )
+        )
+        kept = [
+            {**_spec(v), "InitialVariantWeight": (100 - change.share) / 100.0}
+            if v["VariantName"] == change.primary
+            else _spec(v)
+            for v in source["ProductionVariants"]
+            if v["VariantName"] != change.canary
+        ]
+        canary = {
+            **_spec(primary),
+            "VariantName": change.canary,
+            "ModelName": change.model,
+            "InitialInstanceCount": change.instances,
+            "InitialVariantWeight": change.share / 100.0,
+        }
+        _create(
+            lambda: self._sagemaker.create_endpoint_config(
+                EndpointConfigName=change.to_config, ProductionVariants=[*kept, canary], **_config_extras(source)
+            )
+        )
+
+    def _create_final_config(self, change: FinishRollout) -> None:
+        source = self._sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
+        canary = next(v for v in source["ProductionVariants"] if v["ModelName"] == change.model)
+        variant = {
+            **_spec(canary),
+            "VariantName": change.primary,
+            "InitialInstanceCount": change.instances,
+            "InitialVariantWeight": 1.0,
+        }
+        _create(
+            lambda: self._sagemaker.create_endpoint_config(
+                EndpointConfigName=change.to_config, ProductionVariants=[variant], **_config_extras(source)
+            )
+        )
+
+    def _package_of(self, model: str) -> dict[str, Any] | None:
+        """The model package behind a model's container, or None (a model made from an image)."""
+        described = self._sagemaker.describe_model(ModelName=model)
+        containers = [described.get("PrimaryContainer", {}), *described.get("Containers", [])]
+        names = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
+        if not names:
+            return None
+        package: dict[str, Any] = self._sagemaker.describe_model_package(ModelPackageName=names[0])
+        return package
+
+    def _registered(self, package: dict[str, Any]) -> float | None:
+        """The package's registered ModelQuality metric, read from its report in S3 (None when absent)."""
+        uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
+        if not uri or not str(uri).startswith("s3://"):
+            return None
+        bucket, _, key = str(uri)[5:].partition("/")
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return registered_metric(json.loads(body), self._settings.candidate_metric)
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            logger.warning("model quality report unreadable", uri=uri, error=aws.error_code(error))
+            return None
+        except ValueError:
+            logger.warning("model quality report is not JSON", uri=uri)
+            return None
+
+    def _live(self, endpoint: str) -> float | None:
+        """The serving variant's latest live figure of the metric, as ComputeModelQuality published it."""
+        now = self._clock()
+        result = self._cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "live",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": QUALITY_NAMESPACE,
+                            "MetricName": self._settings.candidate_metric,
+                            "Dimensions": [
+                                {"Name": "EndpointName", "Value": endpoint},
+                                {"Name": "VariantName", "Value": self._primary},
+                            ],
+                        },
+                        "Period": 3600,
+                        "Stat": "Average",
+                    },
+                }
+            ],
+            StartTime=now - LIVE_LOOKBACK,
+            EndTime=now,
+            ScanBy="TimestampDescending",
+        )
+        for found in result.get("MetricDataResults", []):
+            values = found.get("Values") or []
+            if values:
+                return float(values[0])
+        return None
+
+    def _evidence(self, endpoint: str, since: datetime, now: datetime) -> tuple[Evidence, Evidence]:
+        """Both variants since the step began, in one GetMetricData call: sums and p99 ModelLatency."""
+        period = max(60, math.ceil((now - since).total_seconds() / 60) * 60)
+        pairs = [(endpoint, self._canary), (endpoint, self._primary)]
+        queries, keys = variant_queries(pairs, period)
+        for index, (_, variant) in enumerate(pairs):
+            queries.append(
+                {
+                    "Id": f"p99v{index}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": SOURCE_NAMESPACE,
+                            "MetricName": "ModelLatency",
+                            "Dimensions": [
+                                {"Name": "EndpointName", "Value": endpoint},
+                                {"Name": "VariantName", "Value": variant},
+                            ],
+                        },
+                        "Period": period,
+                        "Stat": "p99",
+                    },
+                }
+            )
+        result = self._cloudwatch.get_metric_data(
+            MetricDataQueries=queries, StartTime=now - timedelta(seconds=period), EndTime=now
+        )
+        results = result.get("MetricDataResults", [])
+        sums = {pair: Sums() for pair in pairs}
+        add_results(sums, keys, [r for r in results if not str(r.get("Id", "")).startswith("p99")])
+        p99: dict[str, float | None] = {}
+        for index, (_, variant) in enumerate(pairs):
+            values = next((r.get("Values") or [] for r in results if r.get("Id") == f"p99v{index}"), [])
+            p99[variant] = max(values) / 1000.0 if values else None  # ModelLatency is in microseconds
+        return (
+            Evidence.of(sums[(endpoint, self._canary)], p99[self._canary]),
+            Evidence.of(sums[(endpoint, self._primary)], p99[self._primary]),
+        )
+
+    def _alarms_in_alarm(self, endpoint: str) -> tuple[str, ...]:
+        names = [f"{endpoint}-{self._canary}-ErrorRate", f"{endpoint}-{self._canary}-Latency"]
+        found = self._cloudwatch.describe_alarms(AlarmNames=names)
+        return tuple(sorted(a["AlarmName"] for a in found.get("MetricAlarms", []) if a["StateValue"] == "ALARM"))
+
+
+def rules_of(settings: CanarySettings) -> Rules:
+    return Rules(
+        steps=tuple(settings.canary_steps),
+        bake=timedelta(minutes=settings.bake_minutes),
+        min_invocations=settings.min_invocations,
+        max_error_rate=settings.max_error_rate,
+        max_latency_ms=settings.max_latency_ms,
+        max_p99_ratio=settings.max_p99_ratio,
+        inconclusive_bakes=settings.inconclusive_bakes,
+    )
+
+
+def _weights(described: dict[str, Any]) -> dict[str, float]:
+    return {v["VariantName"]: float(v.get("CurrentWeight") or 0.0) for v in described.get("ProductionVariants", [])}
+
+
+def _traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Observation:
+    after = 0 if isinstance(change, RollBackCanary) else change.after
+    variants = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
+    if change.canary not in variants or change.primary not in variants:
+        return Observation("failed", f"{change.canary} or {change.primary} is gone")
+
+    def share(key: str) -> float | None:
+        canary, primary = variants[change.canary].get(key), variants[change.primary].get(key)
+        if canary is None or primary is None or float(canary) + float(primary) <= 0:
+            return None
+        return float(canary) / (float(canary) + float(primary)) * 100.0
+
+    status = described.get("EndpointStatus")
+    current, desired = share("CurrentWeight"), share("DesiredWeight")
+    if status == "InService" and current is not None and abs(current - after) < 0.5:
+        return Observation("took", f"canary {change.canary} takes {current:.0f}% of the traffic")
+    if (desired is not None and abs(desired - after) < 0.5) or status in ("Updating", "SystemUpdating"):
+        return Observation("in-flight", f"endpoint {status}: canary {change.canary} -> {after}%")
+    return Observation("not-applied", f"canary {change.canary} takes {current}% of the traffic")
+
+
+# The fields of DescribeEndpointConfig's ProductionVariants that CreateEndpointConfig takes back.
+_VARIANT_FIELDS = (
+    "VariantName",
+    "ModelName",
+    "InitialInstanceCount",
+    "InstanceType",
+    "InitialVariantWeight",
+    "AcceleratorType",
+    "CoreDumpConfig",
+    "ServerlessConfig",
+    "VolumeSizeInGB",
+    "ModelDataDownloadTimeoutInSeconds",
+    "ContainerStartupHealthCheckTimeoutInSeconds",
+    "EnableSSMAccess",
+    "ManagedInstanceScaling",
+    "RoutingConfig",
+    "InferenceAmiVersion",
+)
+
+
+def _spec(variant: dict[str, Any]) -> dict[str, Any]:
+    return {k: variant[k] for k in _VARIANT_FIELDS if k in variant}
+
+
+def _config_extras(source: dict[str, Any]) -> dict[str, Any]:
+    """What a derived config keeps of its source: data capture (drift and quality read it) and its key."""
+    return {k: source[k] for k in ("DataCaptureConfig", "KmsKeyId") if source.get(k)}
+
+
+def _create(call: Callable[[], Any]) -> None:
+    """A Create call that a retry may repeat: 'already exists' means the first one went through
+    (the names are derived from the incident, so the existing resource is this one)."""
+    try:
+        call()
+    except ClientError as error:
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if aws.error_code(error) == "ValidationException" and "already exist" in message:
+            return
+        raise
+
+
+# --- triggers -----------------------------------------------------------------------------------
+
+
+def approved_package(event: Any) -> tuple[str, str, datetime] | None:
+    """(package ARN, group, approval time) of a "SageMaker Model Package State Change" to
+    Approved; None for any other event. A malformed one raises AlarmParseError (rejected)."""
+    if not isinstance(event, dict) or event.get("detail-type") != PACKAGE_STATE_CHANGE:
+        return None
+    detail = event.get("detail")
+    if event.get("source") != "aws.sagemaker" or not isinstance(detail, dict):
+        raise AlarmParseError("not a SageMaker model package state change: expected source aws.sagemaker and a detail")
+    if detail.get("ModelApprovalStatus") != "Approved":
+        return None
+    arn, group = detail.get("ModelPackageArn"), detail.get("ModelPackageGroupName")
+    if not isinstance(arn, str) or ":model-package/" not in arn or not isinstance(group, str) or not group:
+        raise AlarmParseError("model package state change without ModelPackageArn and ModelPackageGroupName")
+    return arn, group, _event_time(event)
+
+
+def operator_package(event: Any) -> tuple[str, list[str] | None] | None:
+    """`{"deploy-package": {"arn": ..., "endpoints": [...]}}`: a package an operator names."""
+    if not isinstance(event, dict) or "deploy-package" not in event:
+        return None
+    request = event["deploy-package"]
+    arn = request.get("arn") if isinstance(request, dict) else None
+    if not isinstance(arn, str) or ":model-package/" not in arn:
+        raise AlarmParseError('deploy-package needs {"arn": "<model package ARN>"}')
+    endpoints = request.get("endpoints")
+    if endpoints is not None and (not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints)):
+        raise AlarmParseError("deploy-package endpoints must be a list of endpoint names")
+    return arn, endpoints
+
+
+def _event_time(event: dict[str, Any]) -> datetime:
+    value = event.get("time")
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise AlarmParseError(f"event without a valid 'time': {value!r}") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def serving_group(sagemaker: Any, endpoint: str, primary: str) -> tuple[str | None, str]:
+    """(model package group of the endpoint's primary variant, or None; the endpoint's ARN)."""
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    model = next((v["ModelName"] for v in config["ProductionVariants"] if v["VariantName"] == primary), None)
+    if model is None:
+        return None, str(described["EndpointArn"])
+    found = sagemaker.describe_model(ModelName=model)
+    containers = [found.get("PrimaryContainer", {}), *found.get("Containers", [])]
+    names = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
+    if not names:
+        return None, str(described["EndpointArn"])
+    group = sagemaker.describe_model_package(ModelPackageName=names[0]).get("ModelPackageGroupName")
+    return (str(group) if group else None), str(described["EndpointArn"])
+
+
+def rollout_incident(endpoint: str, arn: str, at: datetime, why: str) -> Incident:
+    """The incident of one approval of one package on one endpoint (the same approval twice: the same one)."""
+    return replace(
+        opened(endpoint, Rollout.unit.name, f"{package_label(arn)} approved", arn, at, why, None),
+        facts={"package": arn},
+    )
+
+
+def adopted_incident(
+    endpoint: str, described: dict[str, Any], primary: str, canary: str, at: datetime
+) -> Incident | None:
+    """An operator's canary (both variants take traffic, no rollout open): walked from here on."""
+    weights = _weights(described)
+    if weights.get(canary, 0.0) <= 0 or weights.get(primary, 0.0) <= 0:
+        return None
+    share = round(weights[canary] / (weights[canary] + weights[primary]) * 100.0, 2)
+    counts = {v["VariantName"]: int(v.get("CurrentInstanceCount") or 1) for v in described["ProductionVariants"]}
+    config = str(described["EndpointConfigName"])
+    incident = opened(
+        endpoint,
+        Rollout.unit.name,
+        f"{endpoint} canary {canary}",
+        f"{described['EndpointArn']}#{config}",
+        at,
+        f"canary {canary} takes {share:g}% of the traffic on {config}",
+        None,
+    )
+    return replace(
+        incident,
+        facts={
+            "canary_config": config,
+            "from_config": config,
+            "share": share,
+            "share_since": at.isoformat(),
+            "reference": reference_capacity(counts.get(primary, 1), share, 0.0),
+        },
+    )
+
+
+def run(
+    event: Any,
+    loop: ControlLoop,
+    settings: CanarySettings,
+    endpoints: Callable[[], list[str]],
+    now: datetime | None,
+) -> list[Outcome]:
+    """What PromoteCanaryFunction does with an event (the handler builds the loop):
+    an approved package opens a rollout on every endpoint serving its group; an operator's
+    request opens one on the endpoints named (or serving the group); a canary alarm judges
+    its endpoint's rollout at once; a tick adopts operators' canaries and judges every rollout."""
+    sagemaker = aws.sagemaker()
+    at = now or utc_now()
+    approved = approved_package(event)
+    requested = operator_package(event)
+    if approved is not None or requested is not None:
+        if approved is not None:
+            arn, group, when = approved
+            if group not in settings.model_package_groups:
+                logger.info("package group not configured for rollouts", group=group)
+                return []
+            named = None
+        else:
+            assert requested is not None
+            arn, named = requested
+            group = str(sagemaker.describe_model_package(ModelPackageName=arn).get("ModelPackageGroupName") or "")
+            when = at
+        targets = (
+            named
+            if named is not None
+            else [e for e in endpoints() if serving_group(sagemaker, e, settings.primary_variant)[0] == group]
+        )
+        if not targets:
+            logger.info("no endpoint in scope serves the package's group", group=group)
+        why = f"model package {package_label(arn)} approved in {group}"
+        return [loop.start(rollout_incident(e, arn, when, why)) for e in targets]
+    if now is not None:  # a tick
+        outcomes, followed = [], []
+        for endpoint in endpoints():
+            if loop.open_incidents(endpoint):
+                followed.append(endpoint)
+                continue
+            adopted = adopted_incident(
+                endpoint,
+                sagemaker.describe_endpoint(EndpointName=endpoint),
+                settings.primary_variant,
+                settings.canary_variant,
+                now,
+            )
+            if adopted is not None:
+                outcomes.append(loop.start(adopted))
+        return outcomes + loop.follow(followed)
+    alarms = parse_alarms(event)
+    return loop.follow(sorted({a.endpoint for a in alarms if a.endpoint}))
