@@ -9,6 +9,26 @@ the tests and the local cloud alike.
   config's variants. `RetainAllVariantProperties` "defaults to false": without it, counts
   and weights reset to the config's `InitialInstanceCount`/`InitialVariantWeight`; with it,
   same-named variants keep theirs (botocore sagemaker service-2.json, UpdateEndpointInput).
+  `ExcludeRetainedVariantProperties` (with RetainAllVariantProperties true) names the
+  properties that come from the new config instead: `DesiredInstanceCount` "overrides the
+  existing variant instance counts using the InitialInstanceCount values", `DesiredWeight`
+  the weights from InitialVariantWeight, and `DataCaptureConfig` is "(Not currently
+  supported.)" (API reference, VariantProperty): accepted, it changes nothing here. Without
+  RetainAllVariantProperties the list changes nothing (everything is the config's already).
+  Another VariantPropertyType is rejected (ValidationException, our message). A variant the
+  endpoint does not have yet takes the config's Initial* values; a variant the new config
+  leaves out is gone once the update is done. "If the update would change the instance
+  type for any model that is a target for auto scaling, the update fails ... If you are
+  trying to update the endpoint by calling the UpdateEndpoint API, the call fails", and
+  deregistering first is needed to remove an auto-scaled variant as well (SageMaker
+  Developer Guide, "Update endpoints that use auto scaling"); changing only the model of an
+  auto-scaled variant is allowed (same page). So an UpdateEndpoint that removes a variant
+  with a registered scalable target (namespace sagemaker, `endpoint/<e>/variant/<v>`,
+  `sagemaker:variant:DesiredInstanceCount`) or changes its instance type fails in the call
+  with ValidationException (`SCALED_VARIANT_MESSAGE`: AWS's wording is not documented) and
+  changes nothing. UpdateEndpointWeightsAndCapacities on an auto-scaled variant is left
+  allowed: AWS documents no such check (the same page tells you to call it to raise counts
+  during an update; FACTS.md: the scaling policy may undo a manual count).
   The update takes time like every other endpoint change (`endpoint_updates_take_time`),
   and it can be told to fail (`fail_next_update`, below).
 * `endpoint_updates_take_time`: in AWS, UpdateEndpoint, UpdateEndpointWeightsAndCapacities
@@ -443,6 +463,52 @@ def one_variant_capacity_per_call() -> None:
 
 # --- SageMaker UpdateEndpoint ----------------------------------------------------------
 
+SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# VariantProperty.VariantPropertyType (SageMaker API reference, VariantProperty).
+VARIANT_PROPERTY_TYPES = ("DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig")
+SCALED_VARIANT_MESSAGE = (
+    "Variant(s) {variants} of endpoint {endpoint} are registered with Application Auto Scaling; "
+    "deregister them (DeregisterScalableTarget) before an update removes them or changes their instance type."
+)
+
+
+def _scaled_variants(account: str, region: str, endpoint_name: str) -> set[str]:
+    """The variants of `endpoint_name` with a registered scalable target."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    targets = applicationautoscaling_backends[account][region].targets.get(SAGEMAKER_DIMENSION, {})
+    prefix = f"endpoint/{endpoint_name}/variant/"
+    return {
+        resource_id.removeprefix(prefix)
+        for resource_id, target in targets.items()
+        if resource_id.startswith(prefix) and target.service_namespace == "sagemaker"
+    }
+
+
+def _refuse_to_remove_or_retype_scaled_variants(backend: Any, endpoint: Any, config: dict[str, Any]) -> None:
+    """UpdateEndpoint fails if it removes an auto-scaled variant or changes its instance type."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    scaled = _scaled_variants(backend.account_id, backend.region_name, endpoint.endpoint_name)
+    if not scaled:
+        return
+    now: dict[str, Any] = {v["VariantName"]: None for v in endpoint.production_variants}
+    try:  # the config in use may have been deleted: then only a removal can be seen
+        current = backend.describe_endpoint_config(endpoint.endpoint_config_name)["ProductionVariants"]
+        now.update({v["VariantName"]: v.get("InstanceType") for v in current if v["VariantName"] in now})
+    except KeyError:
+        pass
+    new = {v["VariantName"]: v.get("InstanceType") for v in config["ProductionVariants"]}
+    refused = sorted(
+        name
+        for name in scaled & now.keys()
+        if name not in new or (now[name] is not None and new[name] is not None and new[name] != now[name])
+    )
+    if refused:
+        raise ValidationError(
+            message=SCALED_VARIANT_MESSAGE.format(variants=", ".join(refused), endpoint=endpoint.endpoint_name)
+        )
+
 
 @_once
 def sagemaker_update_endpoint() -> None:
@@ -453,7 +519,11 @@ def sagemaker_update_endpoint() -> None:
     from moto.sagemaker.responses import SageMakerResponse
 
     def update_endpoint(
-        self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, retain: bool
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        retain: bool,
+        exclude: list[dict[str, Any]] | None = None,
     ) -> FakeEndpoint:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
@@ -465,6 +535,14 @@ def sagemaker_update_endpoint() -> None:
             config = self.describe_endpoint_config(endpoint_config_name)
         except KeyError:
             raise ValidationError(message=f"Could not find endpoint_config '{endpoint_config_name}'.") from None
+        excluded = {str(p.get("VariantPropertyType")) for p in exclude or []}
+        unknown = sorted(excluded - set(VARIANT_PROPERTY_TYPES))
+        if unknown:
+            raise ValidationError(
+                message=f"Invalid VariantPropertyType {', '.join(unknown)}; "
+                f"valid values: {' | '.join(VARIANT_PROPERTY_TYPES)}."
+            )
+        _refuse_to_remove_or_retype_scaled_variants(self, endpoint, config)
         previous = {v["VariantName"]: v for v in endpoint.production_variants}
         variants = endpoint._process_production_variants(config["ProductionVariants"])
         for variant, configured in zip(variants, config["ProductionVariants"], strict=True):
@@ -472,10 +550,19 @@ def sagemaker_update_endpoint() -> None:
             weight = float(configured.get("InitialVariantWeight", 1.0))
             variant["CurrentWeight"] = variant["DesiredWeight"] = weight
         if retain:
+            retained = [
+                key
+                for prop, keys in (
+                    ("DesiredWeight", ("CurrentWeight", "DesiredWeight")),
+                    ("DesiredInstanceCount", ("CurrentInstanceCount", "DesiredInstanceCount")),
+                )
+                if prop not in excluded
+                for key in keys
+            ]
             for variant in variants:
                 kept = previous.get(variant["VariantName"])
-                if kept is not None:
-                    for key in ("CurrentWeight", "DesiredWeight", "CurrentInstanceCount", "DesiredInstanceCount"):
+                if kept is not None:  # a new variant takes the config's Initial* values
+                    for key in retained:
                         if key in kept:
                             variant[key] = kept[key]
         types = {v["VariantName"]: v.get("InstanceType") for v in config["ProductionVariants"]}
@@ -509,6 +596,7 @@ def sagemaker_update_endpoint() -> None:
             self._get_param("EndpointName"),
             self._get_param("EndpointConfigName"),
             bool(self._get_param("RetainAllVariantProperties", False)),
+            list(self._get_param("ExcludeRetainedVariantProperties") or []),
         )
         return 200, {}, json.dumps({"EndpointArn": endpoint.arn})
 
@@ -517,8 +605,6 @@ def sagemaker_update_endpoint() -> None:
 
 
 # --- Application Auto Scaling: a new range moves the variant's capacity -------------------
-
-SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
 @_once

@@ -291,6 +291,158 @@ def test_a_failing_update_with_instant_updates_is_rolled_back_at_once(sagemaker:
     assert after["FailureReason"]
 
 
+def config_of(name: str, variants: dict[str, dict[str, Any]]) -> str:
+    """An endpoint config: variant -> {"count", "weight", "type" (default ml.m5.large, as make_endpoint), "model"}."""
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for model in {spec["model"] for spec in variants.values() if "model" in spec}:
+        if model not in [m["ModelName"] for m in sagemaker.list_models()["Models"]]:
+            sagemaker.create_model(
+                ModelName=model,
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
+                PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:v7"},
+            )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": variant_name,
+                "ModelName": spec.get("model", f"{ENDPOINT}-{variant_name}-model"),
+                "InitialInstanceCount": spec["count"],
+                "InstanceType": spec.get("type", "ml.m5.large"),
+                "InitialVariantWeight": spec["weight"],
+            }
+            for variant_name, spec in variants.items()
+        ],
+    )
+    return name
+
+
+def counts_and_weights(sagemaker: Any) -> dict[str, tuple[int, float]]:
+    return {
+        v["VariantName"]: (v["CurrentInstanceCount"], round(v["CurrentWeight"], 6))
+        for v in described(sagemaker)["ProductionVariants"]
+    }
+
+
+def excluding(*properties: str) -> list[dict[str, str]]:
+    return [{"VariantPropertyType": p} for p in properties]
+
+
+@pytest.mark.parametrize(
+    ("excluded", "expected"),
+    [
+        ((), {"primary": (2, 0.9), "canary": (1, 0.1)}),
+        (("DesiredWeight",), {"primary": (2, 0.5), "canary": (1, 0.5)}),
+        (("DesiredInstanceCount",), {"primary": (4, 0.9), "canary": (3, 0.1)}),
+        (("DesiredInstanceCount", "DesiredWeight"), {"primary": (4, 0.5), "canary": (3, 0.5)}),
+        (("DataCaptureConfig",), {"primary": (2, 0.9), "canary": (1, 0.1)}),  # "(Not currently supported.)"
+    ],
+)
+def test_retaining_variant_properties_except_the_excluded_ones_which_come_from_the_new_config(
+    sagemaker: Any, excluded: tuple[str, ...], expected: dict[str, tuple[int, float]]
+):
+    config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config,
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding(*excluded),
+    )
+    assert described(sagemaker)["EndpointConfigName"] == config
+    assert counts_and_weights(sagemaker) == expected
+
+
+def test_excluded_properties_without_retaining_change_nothing_the_config_decides_all(sagemaker: Any):
+    config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT, EndpointConfigName=config, ExcludeRetainedVariantProperties=excluding("DesiredWeight")
+    )
+    assert counts_and_weights(sagemaker) == {"primary": (4, 0.5), "canary": (3, 0.5)}
+
+
+def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_disappears(sagemaker: Any):
+    config = config_of(
+        "c2",
+        {"primary": {"count": 5, "weight": 0.8}, "challenger": {"count": 2, "weight": 0.2, "model": "churn-v7"}},
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9), "challenger": (2, 0.2)}
+    [only] = [v for v in described(sagemaker)["ProductionVariants"] if v["VariantName"] == "challenger"]
+    assert (only["DesiredInstanceCount"], only["DesiredWeight"]) == (2, pytest.approx(0.2))
+
+
+def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagemaker: Any):
+    config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}})
+    error = rejected(
+        sagemaker.update_endpoint,
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config,
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding("DesiredWeight", "InstanceType"),
+    )
+    assert error["Code"] == "ValidationException"
+    assert "InstanceType" in error["Message"]
+    assert described(sagemaker)["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+
+
+def test_excluded_properties_are_pending_while_updating_and_current_at_the_end(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(300)
+    config = config_of("c2", {"primary": {"count": 2, "weight": 0.0}, "canary": {"count": 3, "weight": 1.0}})
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config,
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding("DesiredWeight"),
+    )
+    during = described(sagemaker)
+    assert during["EndpointStatus"] == "Updating"
+    pending = {v["VariantName"]: v for v in during["PendingDeploymentSummary"]["ProductionVariants"]}
+    assert (pending["canary"]["DesiredInstanceCount"], pending["canary"]["DesiredWeight"]) == (1, 1.0)
+    assert (pending["primary"]["DesiredInstanceCount"], pending["primary"]["DesiredWeight"]) == (2, 0.0)
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9), "canary": (1, 0.1)}
+    clock.shift(timedelta(seconds=300))
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.0), "canary": (1, 1.0)}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"primary": {"count": 2, "weight": 1.0}},  # the auto-scaled canary is removed
+        {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1, "type": "ml.c5.xlarge"}},
+    ],
+    ids=["removed", "instance-type-changed"],
+)
+def test_an_update_that_removes_or_retypes_an_auto_scaled_variant_fails_and_changes_nothing(
+    sagemaker: Any, change: dict[str, dict[str, Any]]
+):
+    scalable_target(minimum=1, maximum=4, variant_name="canary")
+    config = config_of("c2", change)
+    error = rejected(sagemaker.update_endpoint, EndpointName=ENDPOINT, EndpointConfigName=config)
+    assert error == {
+        "Code": "ValidationException",
+        "Message": moto_extensions.SCALED_VARIANT_MESSAGE.format(variants="canary", endpoint=ENDPOINT),
+    }
+    after = described(sagemaker)
+    assert (after["EndpointStatus"], after["EndpointConfigName"]) == ("InService", f"{ENDPOINT}-config-1")
+    assert "PendingDeploymentSummary" not in after
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9), "canary": (1, 0.1)}
+
+    boto3.client("application-autoscaling", region_name=REGION).deregister_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId=f"endpoint/{ENDPOINT}/variant/canary", ScalableDimension=DIMENSION
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)
+    assert described(sagemaker)["EndpointConfigName"] == config
+
+
+def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(sagemaker: Any):
+    scalable_target(minimum=1, maximum=4, variant_name="primary")
+    config = config_of("c2", {"primary": {"count": 2, "weight": 1.0, "model": "churn-v7"}})
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9)}
+
+
 # --- RegisterScalableTarget moves the capacity into the range ----------------------------------
 
 
@@ -599,3 +751,56 @@ def test_the_local_clouds_server_answers_percentiles_too(local_cloud: LocalCloud
         EndTime=T0 + timedelta(minutes=5),
     )
     assert (error["Code"], error["Message"]) == ("ValidationError", UNSUPPORTED_STAT_MESSAGE.format(stat="tm90"))
+
+
+def test_the_local_clouds_server_honours_excluded_variant_properties_and_scalable_targets(local_cloud: LocalCloud):
+    sagemaker = local_cloud.client("sagemaker")
+    for variant_name in ("primary", "canary"):
+        sagemaker.create_model(
+            ModelName=f"{ENDPOINT}-{variant_name}-model",
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
+            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:latest"},
+        )
+
+    def config(name: str, variants: dict[str, tuple[int, float]]) -> str:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": v,
+                    "ModelName": f"{ENDPOINT}-{v}-model",
+                    "InitialInstanceCount": count,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": weight,
+                }
+                for v, (count, weight) in variants.items()
+            ],
+        )
+        return name
+
+    sagemaker.create_endpoint(
+        EndpointName=ENDPOINT, EndpointConfigName=config("c1", {"primary": (2, 0.9), "canary": (1, 0.1)})
+    )
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config("c2", {"primary": (4, 0.0), "canary": (3, 1.0)}),
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding("DesiredWeight"),
+    )
+    variants = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["ProductionVariants"]
+    assert {v["VariantName"]: (v["CurrentInstanceCount"], v["CurrentWeight"]) for v in variants} == {
+        "primary": (2, 0.0),
+        "canary": (1, 1.0),
+    }
+    local_cloud.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/primary",
+        ScalableDimension=DIMENSION,
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    error = rejected(
+        sagemaker.update_endpoint, EndpointName=ENDPOINT, EndpointConfigName=config("c3", {"canary": (3, 1.0)})
+    )
+    assert error["Code"] == "ValidationException"
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == "c2"
