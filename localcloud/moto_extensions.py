@@ -9,6 +9,26 @@ the tests and the local cloud alike.
   config's variants. `RetainAllVariantProperties` "defaults to false": without it, counts
   and weights reset to the config's `InitialInstanceCount`/`InitialVariantWeight`; with it,
   same-named variants keep theirs (botocore sagemaker service-2.json, UpdateEndpointInput).
+  `ExcludeRetainedVariantProperties` (with RetainAllVariantProperties true) names the
+  properties that come from the new config instead: `DesiredInstanceCount` "overrides the
+  existing variant instance counts using the InitialInstanceCount values", `DesiredWeight`
+  the weights from InitialVariantWeight, and `DataCaptureConfig` is "(Not currently
+  supported.)" (API reference, VariantProperty): accepted, it changes nothing here. Without
+  RetainAllVariantProperties the list changes nothing (everything is the config's already).
+  Another VariantPropertyType is rejected (ValidationException, our message). A variant the
+  endpoint does not have yet takes the config's Initial* values; a variant the new config
+  leaves out is gone once the update is done. "If the update would change the instance
+  type for any model that is a target for auto scaling, the update fails ... If you are
+  trying to update the endpoint by calling the UpdateEndpoint API, the call fails", and
+  deregistering first is needed to remove an auto-scaled variant as well (SageMaker
+  Developer Guide, "Update endpoints that use auto scaling"); changing only the model of an
+  auto-scaled variant is allowed (same page). So an UpdateEndpoint that removes a variant
+  with a registered scalable target (namespace sagemaker, `endpoint/<e>/variant/<v>`,
+  `sagemaker:variant:DesiredInstanceCount`) or changes its instance type fails in the call
+  with ValidationException (`SCALED_VARIANT_MESSAGE`: AWS's wording is not documented) and
+  changes nothing. UpdateEndpointWeightsAndCapacities on an auto-scaled variant is left
+  allowed: AWS documents no such check (the same page tells you to call it to raise counts
+  during an update; FACTS.md: the scaling policy may undo a manual count).
   The update takes time like every other endpoint change (`endpoint_updates_take_time`),
   and it can be told to fail (`fail_next_update`, below).
 * `endpoint_updates_take_time`: in AWS, UpdateEndpoint, UpdateEndpointWeightsAndCapacities
@@ -87,6 +107,27 @@ the tests and the local cloud alike.
   `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
   as in AWS, also when the local cloud runs at a simulated time.
 * `pipeline_executions_run_until_finished`: see the section below.
+* `cloudwatch_percentiles`: moto's GetMetricData crashes on a percentile statistic
+  (`Stat: "p99"`, FACTS.md), so the canary judge's tail-latency comparison could not run.
+  A MetricStat whose `Stat` is `pNN` or `pNN.NN` ("any percentile, using up to two decimal
+  places (for example, p95.45)", "a value between p0.0 and p100": CloudWatch User Guide,
+  "Statistics definitions"; API reference, ExtendedStatistic) is answered here, period by
+  period over the raw datapoints put with `Value` or `Values`/`Counts`, with the same
+  namespace, name, exact dimension set and unit. AWS defines p95 as the value that 95 % of
+  the period's data lies below and does not document an interpolation; the value given is
+  the nearest rank (the smallest put value with at least NN % of the datapoints at or below
+  it: numpy's `inverted_cdf`), so p0 is the Minimum and p100 the Maximum. Statistic sets
+  (`StatisticValues`) count only where AWS says they can: "if the SampleCount value of the
+  statistic set is 1 [or] the Min and the Max values of the statistic set are equal";
+  any other set in a period, or any negative value ("Percentile statistics are not
+  available for metrics when any of the metric values are negative numbers",
+  GetMetricStatistics API reference), leaves that period without a value, as AWS leaves
+  it. Any other `Stat` than these and moto's five (SampleCount, Average, Sum, Minimum,
+  Maximum) is rejected with a ValidationError whose message says what the local cloud
+  answers (ours; moto crashed): the other extended statistics (TM, WM, PR, TC, TS, IQM),
+  `P99` in upper case, a percentile above p100 or with more than two decimals.
+  GetMetricStatistics' `ExtendedStatistics` is not modelled. The five are moto's,
+  untouched; when a percentile is asked for, results come back in query order.
 * `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
   (it would need Docker). In AWS a schedule rule matches no put event; Lambda targets are
@@ -105,11 +146,13 @@ import copy
 import functools
 import json
 import os
+import re
 import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
@@ -420,6 +463,52 @@ def one_variant_capacity_per_call() -> None:
 
 # --- SageMaker UpdateEndpoint ----------------------------------------------------------
 
+SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# VariantProperty.VariantPropertyType (SageMaker API reference, VariantProperty).
+VARIANT_PROPERTY_TYPES = ("DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig")
+SCALED_VARIANT_MESSAGE = (
+    "Variant(s) {variants} of endpoint {endpoint} are registered with Application Auto Scaling; "
+    "deregister them (DeregisterScalableTarget) before an update removes them or changes their instance type."
+)
+
+
+def _scaled_variants(account: str, region: str, endpoint_name: str) -> set[str]:
+    """The variants of `endpoint_name` with a registered scalable target."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    targets = applicationautoscaling_backends[account][region].targets.get(SAGEMAKER_DIMENSION, {})
+    prefix = f"endpoint/{endpoint_name}/variant/"
+    return {
+        resource_id.removeprefix(prefix)
+        for resource_id, target in targets.items()
+        if resource_id.startswith(prefix) and target.service_namespace == "sagemaker"
+    }
+
+
+def _refuse_to_remove_or_retype_scaled_variants(backend: Any, endpoint: Any, config: dict[str, Any]) -> None:
+    """UpdateEndpoint fails if it removes an auto-scaled variant or changes its instance type."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    scaled = _scaled_variants(backend.account_id, backend.region_name, endpoint.endpoint_name)
+    if not scaled:
+        return
+    now: dict[str, Any] = {v["VariantName"]: None for v in endpoint.production_variants}
+    try:  # the config in use may have been deleted: then only a removal can be seen
+        current = backend.describe_endpoint_config(endpoint.endpoint_config_name)["ProductionVariants"]
+        now.update({v["VariantName"]: v.get("InstanceType") for v in current if v["VariantName"] in now})
+    except KeyError:
+        pass
+    new = {v["VariantName"]: v.get("InstanceType") for v in config["ProductionVariants"]}
+    refused = sorted(
+        name
+        for name in scaled & now.keys()
+        if name not in new or (now[name] is not None and new[name] is not None and new[name] != now[name])
+    )
+    if refused:
+        raise ValidationError(
+            message=SCALED_VARIANT_MESSAGE.format(variants=", ".join(refused), endpoint=endpoint.endpoint_name)
+        )
+
 
 @_once
 def sagemaker_update_endpoint() -> None:
@@ -430,7 +519,11 @@ def sagemaker_update_endpoint() -> None:
     from moto.sagemaker.responses import SageMakerResponse
 
     def update_endpoint(
-        self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, retain: bool
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        retain: bool,
+        exclude: list[dict[str, Any]] | None = None,
     ) -> FakeEndpoint:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
@@ -442,6 +535,14 @@ def sagemaker_update_endpoint() -> None:
             config = self.describe_endpoint_config(endpoint_config_name)
         except KeyError:
             raise ValidationError(message=f"Could not find endpoint_config '{endpoint_config_name}'.") from None
+        excluded = {str(p.get("VariantPropertyType")) for p in exclude or []}
+        unknown = sorted(excluded - set(VARIANT_PROPERTY_TYPES))
+        if unknown:
+            raise ValidationError(
+                message=f"Invalid VariantPropertyType {', '.join(unknown)}; "
+                f"valid values: {' | '.join(VARIANT_PROPERTY_TYPES)}."
+            )
+        _refuse_to_remove_or_retype_scaled_variants(self, endpoint, config)
         previous = {v["VariantName"]: v for v in endpoint.production_variants}
         variants = endpoint._process_production_variants(config["ProductionVariants"])
         for variant, configured in zip(variants, config["ProductionVariants"], strict=True):
@@ -449,10 +550,19 @@ def sagemaker_update_endpoint() -> None:
             weight = float(configured.get("InitialVariantWeight", 1.0))
             variant["CurrentWeight"] = variant["DesiredWeight"] = weight
         if retain:
+            retained = [
+                key
+                for prop, keys in (
+                    ("DesiredWeight", ("CurrentWeight", "DesiredWeight")),
+                    ("DesiredInstanceCount", ("CurrentInstanceCount", "DesiredInstanceCount")),
+                )
+                if prop not in excluded
+                for key in keys
+            ]
             for variant in variants:
                 kept = previous.get(variant["VariantName"])
-                if kept is not None:
-                    for key in ("CurrentWeight", "DesiredWeight", "CurrentInstanceCount", "DesiredInstanceCount"):
+                if kept is not None:  # a new variant takes the config's Initial* values
+                    for key in retained:
                         if key in kept:
                             variant[key] = kept[key]
         types = {v["VariantName"]: v.get("InstanceType") for v in config["ProductionVariants"]}
@@ -486,6 +596,7 @@ def sagemaker_update_endpoint() -> None:
             self._get_param("EndpointName"),
             self._get_param("EndpointConfigName"),
             bool(self._get_param("RetainAllVariantProperties", False)),
+            list(self._get_param("ExcludeRetainedVariantProperties") or []),
         )
         return 200, {}, json.dumps({"EndpointArn": endpoint.arn})
 
@@ -494,8 +605,6 @@ def sagemaker_update_endpoint() -> None:
 
 
 # --- Application Auto Scaling: a new range moves the variant's capacity -------------------
-
-SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
 @_once
@@ -699,10 +808,162 @@ def alarm_state_times_follow_the_clock() -> None:
     Alarm.update_state = update_state  # type: ignore[method-assign]
 
 
+# --- CloudWatch percentile statistics ------------------------------------------------------
+
+# "pNN.NN: the value of the specified percentile. You can use any percentile, using up to two
+# decimal places (for example, p95.45)"; "Specify a value between p0.0 and p100" (CloudWatch
+# User Guide, "Statistics definitions"; API reference, ExtendedStatistic).
+_PERCENTILE = re.compile(r"p(\d{1,3}(?:\.\d{1,2})?)")
+_SIMPLE_STATS = frozenset({"SampleCount", "Average", "Sum", "Minimum", "Maximum"})
+UNSUPPORTED_STAT_MESSAGE = (
+    "The local cloud answers Stat SampleCount, Average, Sum, Minimum, Maximum and percentiles "
+    "p0 to p100 with up to two decimals (p99, p95.45), not {stat!r} (localcloud/moto_extensions.py)."
+)
+
+
+def percentile_of(stat: str) -> Decimal | None:
+    """The percentile a `pNN.NN` statistic asks for (0..100), None if `stat` is not one."""
+    match = _PERCENTILE.fullmatch(stat)
+    return Decimal(match.group(1)) if match else None
+
+
+def nearest_rank(weighted: list[tuple[float, Decimal]], percentile: Decimal) -> float | None:
+    """The smallest value with at least `percentile` % of the weight at or below it.
+
+    `weighted` holds (value, how many times it was seen). p0 is the minimum, p100 the
+    maximum; every answer is a value that was put (nearest rank, numpy's "inverted_cdf").
+    """
+    total = sum((weight for _, weight in weighted), Decimal(0))
+    if total <= 0:
+        return None
+    rank = percentile * total / 100
+    seen = Decimal(0)
+    ordered = sorted(weighted)
+    for value, weight in ordered:
+        seen += weight
+        if seen >= rank and seen > 0:
+            return value
+    return ordered[-1][0]
+
+
+def _percentile_samples(data: list[Any]) -> list[tuple[float, Decimal]] | None:
+    """What a period's datapoints give a percentile: (value, count) pairs, or None.
+
+    "CloudWatch needs raw data points to calculate percentile statistics. If you publish
+    data using a statistic set instead, you can only retrieve percentile statistics for
+    this data if ... the SampleCount value of the statistic set is 1 [or] the Min and the
+    Max values of the statistic set are equal. Percentile statistics are not available for
+    metrics when any of the metric values are negative numbers." (GetMetricStatistics API
+    reference.) None: no percentile for the period.
+    """
+    from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
+
+    samples: list[tuple[float, Decimal]] = []
+    for datum in data:
+        if isinstance(datum, MetricDatum):
+            samples.append((float(datum.value), Decimal(1)))
+        elif isinstance(datum, MetricAggregatedDatum):
+            count = Decimal(str(datum.sample_count))
+            if count == 1 or float(datum.min) == float(datum.max):
+                samples.append((float(datum.min), count))
+            else:
+                return None
+    if not samples or any(value < 0 for value, _ in samples):
+        return None
+    return samples
+
+
+def _dimension_set(dimensions: Any) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (str(d["Name"]), str(d["Value"])) if isinstance(d, dict) else (str(d.name), str(d.value))
+        for d in dimensions or []
+    )
+
+
+def _percentile_result(
+    backend: Any, query: dict[str, Any], percentile: Decimal, start: datetime, end: datetime, scan_by: str
+) -> dict[str, Any]:
+    """One MetricStat query with a percentile statistic, period by period as moto does the others."""
+    metric_stat = query["MetricStat"]
+    metric = metric_stat["Metric"]
+    dimensions = _dimension_set(metric.get("Dimensions"))
+    unit = metric_stat.get("Unit")
+    data = [
+        md
+        for md in backend.get_all_metrics()
+        if start <= md.timestamp < end
+        and md.namespace == metric["Namespace"]
+        and md.name == metric["MetricName"]
+        and _dimension_set(md.dimensions) == dimensions
+        and (not unit or md.unit == unit)
+    ]
+    period = timedelta(seconds=int(metric_stat["Period"]))
+    values: list[float] = []
+    timestamps: list[datetime] = []
+    period_start = start
+    while period_start <= end:
+        samples = _percentile_samples([md for md in data if period_start <= md.timestamp < period_start + period])
+        value = None if samples is None else nearest_rank(samples, percentile)
+        if value is not None:
+            values.append(value)
+            timestamps.append(period_start)
+        period_start += period
+    if scan_by == "TimestampDescending":
+        values.reverse()
+        timestamps.reverse()
+    return {
+        "id": query["Id"],
+        "label": query.get("Label") or f"{metric['MetricName']} {metric_stat['Stat']}",
+        "values": values,
+        "timestamps": timestamps,
+        "status_code": "Complete",
+    }
+
+
+@_once
+def cloudwatch_percentiles() -> None:
+    """GetMetricData answers percentile statistics (`p99`, `p95.45`) from the raw datapoints."""
+    from moto.cloudwatch.exceptions import ValidationError
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.get_metric_data
+
+    def get_metric_data(
+        self: Any,
+        queries: list[dict[str, Any]],
+        start_time: datetime,
+        end_time: datetime,
+        scan_by: str = "TimestampAscending",
+    ) -> list[dict[str, Any]]:
+        percentiles: list[tuple[dict[str, Any], Decimal]] = []
+        others: list[dict[str, Any]] = []
+        for query in queries:
+            if "MetricStat" not in query or query["MetricStat"].get("Stat") in _SIMPLE_STATS:
+                others.append(query)
+                continue
+            stat = str(query["MetricStat"].get("Stat"))
+            percentile = percentile_of(stat)
+            if percentile is None or percentile > 100:
+                raise ValidationError(UNSUPPORTED_STAT_MESSAGE.format(stat=stat))
+            percentiles.append((query, percentile))
+        answered = original(self, others, start_time, end_time, scan_by)  # moto validates the times
+        if not percentiles:
+            return answered  # type: ignore[no-any-return]
+        start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        by_id = {result["id"]: result for result in answered}
+        for query, percentile in percentiles:
+            if query.get("ReturnData", True):
+                by_id[query["Id"]] = _percentile_result(self, query, percentile, start, end, scan_by)
+        return [by_id[q["Id"]] for q in queries if q["Id"] in by_id]
+
+    CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
     alarm_state_times_follow_the_clock()
+    cloudwatch_percentiles()
     versioned_model_package_names()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()

@@ -3,6 +3,7 @@ forgiving moto would pass without them are asserted here: states over simulated 
 exact error codes and messages)."""
 
 import socket
+import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from localcloud import moto_extensions
 from localcloud.cloud import LocalCloud
 from localcloud.moto_extensions import (
+    UNSUPPORTED_STAT_MESSAGE,
     fail_next_update,
     moto_now,
     range_moves_capacity,
@@ -289,6 +291,158 @@ def test_a_failing_update_with_instant_updates_is_rolled_back_at_once(sagemaker:
     assert after["FailureReason"]
 
 
+def config_of(name: str, variants: dict[str, dict[str, Any]]) -> str:
+    """An endpoint config: variant -> {"count", "weight", "type" (default ml.m5.large, as make_endpoint), "model"}."""
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for model in {spec["model"] for spec in variants.values() if "model" in spec}:
+        if model not in [m["ModelName"] for m in sagemaker.list_models()["Models"]]:
+            sagemaker.create_model(
+                ModelName=model,
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
+                PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:v7"},
+            )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": variant_name,
+                "ModelName": spec.get("model", f"{ENDPOINT}-{variant_name}-model"),
+                "InitialInstanceCount": spec["count"],
+                "InstanceType": spec.get("type", "ml.m5.large"),
+                "InitialVariantWeight": spec["weight"],
+            }
+            for variant_name, spec in variants.items()
+        ],
+    )
+    return name
+
+
+def counts_and_weights(sagemaker: Any) -> dict[str, tuple[int, float]]:
+    return {
+        v["VariantName"]: (v["CurrentInstanceCount"], round(v["CurrentWeight"], 6))
+        for v in described(sagemaker)["ProductionVariants"]
+    }
+
+
+def excluding(*properties: str) -> list[dict[str, str]]:
+    return [{"VariantPropertyType": p} for p in properties]
+
+
+@pytest.mark.parametrize(
+    ("excluded", "expected"),
+    [
+        ((), {"primary": (2, 0.9), "canary": (1, 0.1)}),
+        (("DesiredWeight",), {"primary": (2, 0.5), "canary": (1, 0.5)}),
+        (("DesiredInstanceCount",), {"primary": (4, 0.9), "canary": (3, 0.1)}),
+        (("DesiredInstanceCount", "DesiredWeight"), {"primary": (4, 0.5), "canary": (3, 0.5)}),
+        (("DataCaptureConfig",), {"primary": (2, 0.9), "canary": (1, 0.1)}),  # "(Not currently supported.)"
+    ],
+)
+def test_retaining_variant_properties_except_the_excluded_ones_which_come_from_the_new_config(
+    sagemaker: Any, excluded: tuple[str, ...], expected: dict[str, tuple[int, float]]
+):
+    config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config,
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding(*excluded),
+    )
+    assert described(sagemaker)["EndpointConfigName"] == config
+    assert counts_and_weights(sagemaker) == expected
+
+
+def test_excluded_properties_without_retaining_change_nothing_the_config_decides_all(sagemaker: Any):
+    config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT, EndpointConfigName=config, ExcludeRetainedVariantProperties=excluding("DesiredWeight")
+    )
+    assert counts_and_weights(sagemaker) == {"primary": (4, 0.5), "canary": (3, 0.5)}
+
+
+def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_disappears(sagemaker: Any):
+    config = config_of(
+        "c2",
+        {"primary": {"count": 5, "weight": 0.8}, "challenger": {"count": 2, "weight": 0.2, "model": "churn-v7"}},
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9), "challenger": (2, 0.2)}
+    [only] = [v for v in described(sagemaker)["ProductionVariants"] if v["VariantName"] == "challenger"]
+    assert (only["DesiredInstanceCount"], only["DesiredWeight"]) == (2, pytest.approx(0.2))
+
+
+def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagemaker: Any):
+    config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}})
+    error = rejected(
+        sagemaker.update_endpoint,
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config,
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding("DesiredWeight", "InstanceType"),
+    )
+    assert error["Code"] == "ValidationException"
+    assert "InstanceType" in error["Message"]
+    assert described(sagemaker)["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+
+
+def test_excluded_properties_are_pending_while_updating_and_current_at_the_end(
+    sagemaker: Any, clock: time_machine.Traveller
+):
+    set_update_seconds(300)
+    config = config_of("c2", {"primary": {"count": 2, "weight": 0.0}, "canary": {"count": 3, "weight": 1.0}})
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config,
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding("DesiredWeight"),
+    )
+    during = described(sagemaker)
+    assert during["EndpointStatus"] == "Updating"
+    pending = {v["VariantName"]: v for v in during["PendingDeploymentSummary"]["ProductionVariants"]}
+    assert (pending["canary"]["DesiredInstanceCount"], pending["canary"]["DesiredWeight"]) == (1, 1.0)
+    assert (pending["primary"]["DesiredInstanceCount"], pending["primary"]["DesiredWeight"]) == (2, 0.0)
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9), "canary": (1, 0.1)}
+    clock.shift(timedelta(seconds=300))
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.0), "canary": (1, 1.0)}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"primary": {"count": 2, "weight": 1.0}},  # the auto-scaled canary is removed
+        {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1, "type": "ml.c5.xlarge"}},
+    ],
+    ids=["removed", "instance-type-changed"],
+)
+def test_an_update_that_removes_or_retypes_an_auto_scaled_variant_fails_and_changes_nothing(
+    sagemaker: Any, change: dict[str, dict[str, Any]]
+):
+    scalable_target(minimum=1, maximum=4, variant_name="canary")
+    config = config_of("c2", change)
+    error = rejected(sagemaker.update_endpoint, EndpointName=ENDPOINT, EndpointConfigName=config)
+    assert error == {
+        "Code": "ValidationException",
+        "Message": moto_extensions.SCALED_VARIANT_MESSAGE.format(variants="canary", endpoint=ENDPOINT),
+    }
+    after = described(sagemaker)
+    assert (after["EndpointStatus"], after["EndpointConfigName"]) == ("InService", f"{ENDPOINT}-config-1")
+    assert "PendingDeploymentSummary" not in after
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9), "canary": (1, 0.1)}
+
+    boto3.client("application-autoscaling", region_name=REGION).deregister_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId=f"endpoint/{ENDPOINT}/variant/canary", ScalableDimension=DIMENSION
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)
+    assert described(sagemaker)["EndpointConfigName"] == config
+
+
+def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(sagemaker: Any):
+    scalable_target(minimum=1, maximum=4, variant_name="primary")
+    config = config_of("c2", {"primary": {"count": 2, "weight": 1.0, "model": "churn-v7"}})
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
+    assert counts_and_weights(sagemaker) == {"primary": (2, 0.9)}
+
+
 # --- RegisterScalableTarget moves the capacity into the range ----------------------------------
 
 
@@ -338,6 +492,195 @@ def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothin
     clock.shift(timedelta(seconds=60))
     assert described(sagemaker)["EndpointStatus"] == "InService"
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 2  # nobody re-applies the range
+
+
+# --- CloudWatch percentiles in GetMetricData ------------------------------------------------
+
+NAMESPACE = "AWS/SageMaker"
+LATENCY_DIMENSIONS = [{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": "canary"}]
+# Three 1-minute periods of ModelLatency (microseconds): skewed, with a tail, and with ties.
+PERIODS = [
+    [120.0, 95.0, 101.0, 99.0, 5000.0, 130.0, 87.0, 110.0, 104.0, 98.0, 2500.0, 93.0, 97.0],
+    [float(v) for v in range(1, 201)],
+    [300.0, 300.0, 300.0, 10.0, 900.0, 300.0, 42.0],
+]
+PERCENTILES = ["p99", "p90", "p50", "p95.45", "p0", "p100", "p12.5"]
+
+
+def percentile_query(query_id: str, stat: str, dimensions: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": NAMESPACE,
+                "MetricName": "ModelLatency",
+                "Dimensions": LATENCY_DIMENSIONS if dimensions is None else dimensions,
+            },
+            "Period": 60,
+            "Stat": stat,
+        },
+    }
+
+
+def metric_data(cloudwatch: Any, queries: list[dict[str, Any]], **kwargs: Any) -> dict[str, dict[str, Any]]:
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=T0 - timedelta(minutes=5),
+        EndTime=T0 + timedelta(minutes=5),
+        ScanBy="TimestampAscending",
+        **kwargs,
+    )
+    return {r["Id"]: r for r in answer["MetricDataResults"]}
+
+
+def expected_percentile(values: list[float], stat: str) -> float:
+    """numpy's nearest rank ("inverted_cdf"): an independent computation of the same definition."""
+    import numpy
+
+    return float(numpy.percentile(numpy.array(values), float(stat[1:]), method="inverted_cdf"))
+
+
+def put_latencies(cloudwatch: Any, periods: list[list[float]], dimensions: list[dict[str, str]] | None = None) -> None:
+    for minute, values in enumerate(periods):
+        cloudwatch.put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": "ModelLatency",
+                    "Dimensions": LATENCY_DIMENSIONS if dimensions is None else dimensions,
+                    "Timestamp": T0 + timedelta(minutes=minute, seconds=second % 60),
+                    "Value": value,
+                    "Unit": "Microseconds",
+                }
+                for second, value in enumerate(values)
+            ],
+        )
+
+
+@pytest.fixture
+def cloudwatch(clock: time_machine.Traveller) -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("cloudwatch", region_name=REGION)
+
+
+def test_percentiles_of_values_put_one_by_one_are_numpys_nearest_rank_per_period(cloudwatch: Any):
+    put_latencies(cloudwatch, PERIODS)
+    queries = [percentile_query(f"q{i}", stat) for i, stat in enumerate(PERCENTILES)]
+    queries.append(percentile_query("avg", "Average"))
+    results = metric_data(cloudwatch, queries)
+    minutes = [T0 + timedelta(minutes=m) for m in range(3)]
+    for i, stat in enumerate(PERCENTILES):
+        result = results[f"q{i}"]
+        assert result["Timestamps"] == minutes, stat
+        assert result["Values"] == [expected_percentile(values, stat) for values in PERIODS], stat
+        assert result["Label"] == f"ModelLatency {stat}"
+        assert all(value in values for value, values in zip(result["Values"], PERIODS, strict=True))
+    assert results["q0"]["Values"] == [5000.0, 198.0, 900.0]  # p99 sees the tail the average hides
+    assert results["avg"]["Values"] == pytest.approx([statistics.mean(values) for values in PERIODS])
+
+
+def test_percentiles_of_values_with_counts_weigh_each_value_by_its_count(cloudwatch: Any):
+    values, counts = [80.0, 100.0, 150.0, 900.0, 4000.0], [500, 300, 150, 40, 10]
+    cloudwatch.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": "ModelLatency",
+                "Dimensions": LATENCY_DIMENSIONS,
+                "Timestamp": T0,
+                "Values": values,
+                "Counts": counts,
+            }
+        ],
+    )
+    expanded = [v for v, c in zip(values, counts, strict=True) for _ in range(c)]
+    results = metric_data(cloudwatch, [percentile_query(f"q{i}", s) for i, s in enumerate(PERCENTILES)])
+    for i, stat in enumerate(PERCENTILES):
+        assert results[f"q{i}"]["Values"] == [expected_percentile(expanded, stat)], stat
+    assert [results["q0"]["Values"], results["q1"]["Values"], results["q2"]["Values"]] == [[900.0], [150.0], [80.0]]
+
+
+def test_statistic_sets_give_percentiles_only_where_aws_says_they_can(cloudwatch: Any):
+    def statistic_set(minute: int, count: float, low: float, high: float, total: float) -> dict[str, Any]:
+        return {
+            "MetricName": "ModelLatency",
+            "Dimensions": LATENCY_DIMENSIONS,
+            "Timestamp": T0 + timedelta(minutes=minute),
+            "StatisticValues": {"SampleCount": count, "Minimum": low, "Maximum": high, "Sum": total},
+        }
+
+    cloudwatch.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            statistic_set(0, 4, 200.0, 200.0, 800.0),  # Min == Max: four datapoints of 200
+            statistic_set(1, 1, 70.0, 70.0, 70.0),  # SampleCount 1
+            statistic_set(2, 10, 50.0, 900.0, 2000.0),  # a summary: no percentile for minute 2
+        ],
+    )
+    put_latencies(cloudwatch, [[100.0] * 6, [60.0, 80.0, 90.0], [10.0, 20.0]])
+    results = metric_data(cloudwatch, [percentile_query("p", "p90"), percentile_query("n", "SampleCount")])
+    assert results["p"]["Timestamps"] == [T0, T0 + timedelta(minutes=1)]
+    assert results["p"]["Values"] == [
+        expected_percentile([200.0] * 4 + [100.0] * 6, "p90"),
+        expected_percentile([70.0, 60.0, 80.0, 90.0], "p90"),
+    ]
+    assert results["n"]["Values"] == [10.0, 4.0, 12.0]  # the other statistics still count every set
+
+
+def test_a_period_with_a_negative_value_has_no_percentile(cloudwatch: Any):
+    put_latencies(cloudwatch, [[5.0, 7.0, 9.0], [4.0, -1.0, 6.0]])
+    results = metric_data(cloudwatch, [percentile_query("p", "p50"), percentile_query("max", "Maximum")])
+    assert (results["p"]["Timestamps"], results["p"]["Values"]) == ([T0], [7.0])
+    assert results["max"]["Values"] == [9.0, 6.0]
+
+
+def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudwatch: Any):
+    put_latencies(cloudwatch, [[10.0, 20.0, 30.0]])
+    primary = [LATENCY_DIMENSIONS[0], {"Name": "VariantName", "Value": "primary"}]
+    put_latencies(cloudwatch, [[1000.0, 2000.0]], dimensions=primary)
+    put_latencies(cloudwatch, [[7777.0]], dimensions=[LATENCY_DIMENSIONS[0]])  # endpoint-level: another metric
+    cloudwatch.put_metric_data(
+        Namespace="Custom/SageMaker",
+        MetricData=[{"MetricName": "ModelLatency", "Dimensions": LATENCY_DIMENSIONS, "Timestamp": T0, "Value": 9999.0}],
+    )
+    reordered = list(reversed(LATENCY_DIMENSIONS))  # the order of the dimensions does not matter
+    with_unit = percentile_query("u", "p100")
+    with_unit["MetricStat"]["Unit"] = "Milliseconds"
+    results = metric_data(
+        cloudwatch,
+        [percentile_query("c", "p100", reordered), percentile_query("p", "p0", primary), with_unit],
+    )
+    assert results["c"]["Values"] == [30.0]
+    assert results["p"]["Values"] == [1000.0]
+    assert results["u"]["Values"] == []
+
+
+def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: Any):
+    put_latencies(cloudwatch, PERIODS)
+    hidden = percentile_query("hidden", "p50")
+    hidden["ReturnData"] = False
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[percentile_query("tail", "p99"), percentile_query("avg", "Average"), hidden],
+        StartTime=T0 - timedelta(minutes=5),
+        EndTime=T0 + timedelta(minutes=5),
+        ScanBy="TimestampDescending",
+    )["MetricDataResults"]
+    assert [r["Id"] for r in answer] == ["tail", "avg"]
+    assert answer[0]["Values"] == [900.0, 198.0, 5000.0]
+    assert answer[0]["Timestamps"][0] == T0 + timedelta(minutes=2)
+
+
+@pytest.mark.parametrize("stat", ["P99", "p100.5", "p99.999", "p", "tm90", "TM(10%:90%)", "IQM", "pr(:300)", "wm98"])
+def test_a_statistic_the_local_cloud_cannot_compute_is_rejected_with_a_clear_error(cloudwatch: Any, stat: str):
+    put_latencies(cloudwatch, PERIODS)
+    error = rejected(
+        cloudwatch.get_metric_data,
+        MetricDataQueries=[percentile_query("q", stat)],
+        StartTime=T0 - timedelta(minutes=5),
+        EndTime=T0 + timedelta(minutes=5),
+    )
+    assert error["Code"] == "ValidationError"
+    assert error["Message"] == UNSUPPORTED_STAT_MESSAGE.format(stat=stat)
 
 
 # --- the local cloud: server routes and alarms ----------------------------------------------------
@@ -393,3 +736,71 @@ def test_an_alarm_already_in_the_state_sets_nothing_and_delivers_nothing(local_c
     local_cloud.alarm("churn-prod-HighLatency", "OK", T0, reason="recovered")
     [alarm] = cloudwatch.describe_alarms(AlarmNames=["churn-prod-HighLatency"])["MetricAlarms"]
     assert (alarm["StateValue"], alarm["StateReason"]) == ("OK", "recovered")
+
+
+def test_the_local_clouds_server_answers_percentiles_too(local_cloud: LocalCloud):
+    cloudwatch = local_cloud.client("cloudwatch")
+    put_latencies(cloudwatch, PERIODS)
+    results = metric_data(cloudwatch, [percentile_query("tail", "p99"), percentile_query("mid", "p50")])
+    assert results["tail"]["Values"] == [expected_percentile(values, "p99") for values in PERIODS]
+    assert results["mid"]["Values"] == [expected_percentile(values, "p50") for values in PERIODS]
+    error = rejected(
+        cloudwatch.get_metric_data,
+        MetricDataQueries=[percentile_query("q", "tm90")],
+        StartTime=T0,
+        EndTime=T0 + timedelta(minutes=5),
+    )
+    assert (error["Code"], error["Message"]) == ("ValidationError", UNSUPPORTED_STAT_MESSAGE.format(stat="tm90"))
+
+
+def test_the_local_clouds_server_honours_excluded_variant_properties_and_scalable_targets(local_cloud: LocalCloud):
+    sagemaker = local_cloud.client("sagemaker")
+    for variant_name in ("primary", "canary"):
+        sagemaker.create_model(
+            ModelName=f"{ENDPOINT}-{variant_name}-model",
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
+            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:latest"},
+        )
+
+    def config(name: str, variants: dict[str, tuple[int, float]]) -> str:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": v,
+                    "ModelName": f"{ENDPOINT}-{v}-model",
+                    "InitialInstanceCount": count,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": weight,
+                }
+                for v, (count, weight) in variants.items()
+            ],
+        )
+        return name
+
+    sagemaker.create_endpoint(
+        EndpointName=ENDPOINT, EndpointConfigName=config("c1", {"primary": (2, 0.9), "canary": (1, 0.1)})
+    )
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config("c2", {"primary": (4, 0.0), "canary": (3, 1.0)}),
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=excluding("DesiredWeight"),
+    )
+    variants = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["ProductionVariants"]
+    assert {v["VariantName"]: (v["CurrentInstanceCount"], v["CurrentWeight"]) for v in variants} == {
+        "primary": (2, 0.0),
+        "canary": (1, 1.0),
+    }
+    local_cloud.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/primary",
+        ScalableDimension=DIMENSION,
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    error = rejected(
+        sagemaker.update_endpoint, EndpointName=ENDPOINT, EndpointConfigName=config("c3", {"canary": (3, 1.0)})
+    )
+    assert error["Code"] == "ValidationException"
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == "c2"
