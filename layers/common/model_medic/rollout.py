@@ -75,12 +75,11 @@ def instances_for(reference: float, share: float) -> int:
     return max(1, math.ceil(reference * share / 100.0 - 1e-9))
 
 
-def reference_capacity(primary_instances: int, canary_share: float, remembered: float) -> float:
-    """Pure: how many instances all of the traffic needs: what the primary runs for its share
-    now (it may have scaled out since the rollout began), never less than remembered."""
-    if canary_share >= 100:
-        return remembered
-    return max(remembered, primary_instances * 100.0 / (100.0 - canary_share))
+def reference_capacity(primary_instances: int, remembered: float) -> float:
+    """Pure: how many instances all of the traffic needs. The primary is never scaled in below
+    what its share needs, so it runs more than the reference only when traffic grew (its
+    auto scaling added instances): the reference follows it up, never down."""
+    return max(remembered, float(primary_instances))
 
 
 @dataclass(frozen=True)
@@ -430,9 +429,7 @@ class Rollout:
             return Plan("", skip=f"hold: {reasons}", gate="hold", notes=notes)
         _, found = self._capacity.endpoint(name, described)
         variants = {v.name: v for v in found}
-        reference = reference_capacity(
-            int(variants[self._primary].instances or 1), share, float(facts.get("reference") or 0)
-        )
+        reference = reference_capacity(int(variants[self._primary].instances or 1), float(facts.get("reference") or 0))
         notes["reference_instances"] = reference
         if verdict.decision == "finish":
             return self._finish(incident, described, facts, variants, reference, notes)
@@ -603,7 +600,7 @@ class Rollout:
                 ModelName=change.model,
                 ExecutionRoleArn=serving["ExecutionRoleArn"],
                 PrimaryContainer={"ModelPackageName": change.package},
-                **{k: serving[k] for k in ("VpcConfig", "EnableNetworkIsolation") if k in serving},
+                **{k: serving[k] for k in ("VpcConfig", "EnableNetworkIsolation") if serving.get(k)},
             )
         )
         kept = [
@@ -914,7 +911,8 @@ def adopted_incident(
             "from_config": config,
             "share": share,
             "share_since": at.isoformat(),
-            "reference": reference_capacity(counts.get(primary, 1), share, 0.0),
+            # The primary serves 100 - share percent on its instances: all of the traffic needs this many.
+            "reference": counts.get(primary, 1) * 100.0 / (100.0 - share),
         },
     )
 
