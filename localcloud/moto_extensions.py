@@ -103,6 +103,23 @@ the tests and the local cloud alike.
 * `reset_simulation()` puts the clock, duration, range switch and pending failures back
   to their in-process defaults (the tests' fixture calls it after each test).
 * `versioned_model_package_names`: DescribeModelPackage resolves `group/3`, as AWS does.
+* `model_packages_as_in_aws`: a package's CreationTime and LastModifiedTime come from
+  `moto_now()` (the local cloud registers and approves packages at simulated times; moto
+  stamps the process clock). A package is never created at or before the previous one
+  (1 ms later if the clock has not moved, e.g. frozen in a test), so sorting by
+  CreationTime finds the newest package as it would in AWS. UpdateModelPackage changes only what it is given: moto
+  overwrote ApprovalDescription and CustomerMetadataProperties with None when the call
+  left them out. Here a missing ApprovalDescription keeps the old one (our reading of an
+  update; AWS does not document clearing it), CustomerMetadataProperties are merged in
+  and CustomerMetadataPropertiesToRemove taken out. `ModelPackageArn` must be an ARN
+  (service-2.json gives it the pattern `arn:aws...:sagemaker:...:model-package/...`;
+  FACTS.md): moto also took a group name and updated the group's newest version; here
+  that is a ValidationException in AWS's constraint wording. moto already keeps and returns
+  `ModelMetrics`, lists a group's packages and filters by ModelApprovalStatus (without a
+  group, ListModelPackages lists only unversioned packages unless ModelPackageType says
+  otherwise - AWS's documented default, service-2.json) and its summaries carry only
+  ModelPackageSummary's fields (the response serialiser keeps the shape's members):
+  tested, not changed.
 * `alarm_state_times_follow_the_clock`: an alarm's StateUpdatedTimestamp comes from
   `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
   as in AWS, also when the local cloud runs at a simulated time.
@@ -783,6 +800,70 @@ def versioned_model_package_names() -> None:
     SageMakerModelBackend.describe_model_package = describe  # type: ignore[method-assign]
 
 
+# --- SageMaker model packages ---------------------------------------------------------------
+
+# UpdateModelPackageInput.ModelPackageArn (botocore sagemaker service-2.json).
+_MODEL_PACKAGE_ARN = re.compile(r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]{9,16}:[0-9]{12}:model-package/[\S]{1,2048}")
+
+
+@_once
+def model_packages_as_in_aws() -> None:
+    """Model package times follow `moto_now()`; UpdateModelPackage changes only what it is given."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import ModelPackage, SageMakerModelBackend
+
+    original_create = SageMakerModelBackend.create_model_package
+
+    def create(self: Any, *args: Any, **kwargs: Any) -> str:
+        arn = str(original_create(self, *args, **kwargs))
+        package = self.model_packages[arn]
+        created = _naive(moto_now())
+        before = [p.creation_time for p in self.model_packages.values() if p is not package]
+        if before and created <= max(before):  # a later package is created later, also on a frozen clock
+            created = max(before) + timedelta(milliseconds=1)
+        package.creation_time = created
+        return arn
+
+    def modifications_done(self: Any) -> None:
+        self.last_modified_time = _naive(moto_now())
+        self.last_modified_by = self.created_by
+
+    def update(
+        self: Any,
+        model_package_arn: str,
+        model_approval_status: str | None,
+        approval_description: str | None,
+        customer_metadata_properties: dict[str, str] | None,
+        customer_metadata_properties_to_remove: list[str] | None,
+        additional_inference_specifications_to_add: list[Any] | None,
+    ) -> str:
+        if not _MODEL_PACKAGE_ARN.fullmatch(str(model_package_arn)):
+            raise ValidationError(
+                f"1 validation error detected: Value '{model_package_arn}' at 'modelPackageArn' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: {_MODEL_PACKAGE_ARN.pattern}"
+            )
+        package = self.model_packages.get(model_package_arn)
+        if package is None:
+            raise ValidationError(f"Model package {model_package_arn} not found")
+        if model_approval_status is not None:
+            package.set_model_approval_status(model_approval_status)  # validates the value
+        if approval_description is not None:
+            package.approval_description = approval_description
+        if customer_metadata_properties or customer_metadata_properties_to_remove:
+            merged = {**(package.customer_metadata_properties or {}), **(customer_metadata_properties or {})}
+            for key in customer_metadata_properties_to_remove or []:
+                merged.pop(key, None)
+            package.customer_metadata_properties = merged or None
+        if additional_inference_specifications_to_add:
+            package.add_additional_inference_specifications(additional_inference_specifications_to_add)
+        package.modifications_done()
+        return str(package.arn)
+
+    SageMakerModelBackend.create_model_package = create  # type: ignore[method-assign]
+    ModelPackage.modifications_done = modifications_done  # type: ignore[method-assign]
+    SageMakerModelBackend.update_model_package = update  # type: ignore[method-assign,assignment]
+
+
 # --- CloudWatch alarm state times ---------------------------------------------------------
 
 
@@ -965,6 +1046,7 @@ def install_all() -> None:
     alarm_state_times_follow_the_clock()
     cloudwatch_percentiles()
     versioned_model_package_names()
+    model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()
     # Order matters: each wraps the one before, so the one-capacity check runs before

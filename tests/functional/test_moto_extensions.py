@@ -494,6 +494,98 @@ def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothin
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 2  # nobody re-applies the range
 
 
+# --- model packages ---------------------------------------------------------------------------
+
+GROUP = "churn-models"
+METRICS = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://churn-ml/eval/v7.json"}}}
+
+
+def register(sagemaker: Any, status: str = "PendingManualApproval", **extra: Any) -> str:
+    return str(
+        sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:v7"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            **extra,
+        )["ModelPackageArn"]
+    )
+
+
+@pytest.fixture
+def registry(clock: time_machine.Traveller) -> Iterator[Any]:
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        yield sagemaker
+
+
+def test_a_package_keeps_its_model_metrics_and_is_listed_by_group_and_approval_status(registry: Any):
+    first = register(registry, ModelMetrics=METRICS)
+    second = register(registry, status="Approved")
+    registry.create_model_package(ModelPackageName="unversioned", ModelPackageDescription="marketplace style")
+    assert registry.describe_model_package(ModelPackageName=first)["ModelMetrics"] == METRICS
+    listed = registry.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+    assert [p["ModelPackageArn"] for p in listed] == [first, second]
+    assert all("ModelMetrics" not in p for p in listed)  # a summary is not a description
+    approved = registry.list_model_packages(ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved")
+    assert [p["ModelPackageArn"] for p in approved["ModelPackageSummaryList"]] == [second]
+    newest = registry.list_model_packages(ModelPackageGroupName=GROUP, SortBy="CreationTime", SortOrder="Descending")
+    assert [p["ModelPackageVersion"] for p in newest["ModelPackageSummaryList"]] == [2, 1]
+    # Without a group, AWS lists unversioned packages only unless ModelPackageType says otherwise.
+    assert registry.list_model_packages(ModelApprovalStatus="Approved")["ModelPackageSummaryList"] == []
+    both = registry.list_model_packages(ModelApprovalStatus="Approved", ModelPackageType="Both")
+    assert [p["ModelPackageArn"] for p in both["ModelPackageSummaryList"]] == [second]
+
+
+def test_approving_a_package_sets_status_description_and_last_modified_on_the_simulated_clock(
+    registry: Any, clock: time_machine.Traveller
+):
+    arn = register(registry)
+    created = registry.describe_model_package(ModelPackageName=arn)
+    assert (created["CreationTime"], created["ModelApprovalStatus"], "LastModifiedTime" in created) == (
+        T0,
+        "PendingManualApproval",
+        False,
+    )
+    clock.shift(timedelta(minutes=10))
+    registry.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="beats v6")
+    approved = registry.describe_model_package(ModelPackageName=arn)
+    assert (approved["ModelApprovalStatus"], approved["ApprovalDescription"]) == ("Approved", "beats v6")
+    assert (approved["CreationTime"], approved["LastModifiedTime"]) == (T0, T0 + timedelta(minutes=10))
+
+    set_clock(datetime(2030, 1, 1, tzinfo=UTC))  # the local cloud's server clock
+    registry.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"superseded-by": "v8"})
+    later = registry.describe_model_package(ModelPackageName=arn)
+    assert later["LastModifiedTime"] == datetime(2030, 1, 1, tzinfo=UTC)
+    assert (later["ModelApprovalStatus"], later["ApprovalDescription"]) == ("Approved", "beats v6")  # untouched
+
+
+def test_customer_metadata_properties_are_merged_and_removed_not_replaced(registry: Any):
+    arn = register(registry, CustomerMetadataProperties={"trained-on": "2026-11", "owner": "ml"})
+    registry.update_model_package(
+        ModelPackageArn=arn,
+        CustomerMetadataProperties={"superseded-by": "v8"},
+        CustomerMetadataPropertiesToRemove=["owner"],
+    )
+    assert registry.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"] == {
+        "trained-on": "2026-11",
+        "superseded-by": "v8",
+    }
+
+
+@pytest.mark.parametrize("name", [GROUP, f"{GROUP}/1"])
+def test_update_model_package_takes_only_an_arn_as_in_aws(registry: Any, name: str):
+    arn = register(registry)
+    error = rejected(registry.update_model_package, ModelPackageArn=name, ModelApprovalStatus="Rejected")
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(f"1 validation error detected: Value '{name}' at 'modelPackageArn'")
+    assert registry.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "PendingManualApproval"
+
+
 # --- CloudWatch percentiles in GetMetricData ------------------------------------------------
 
 NAMESPACE = "AWS/SageMaker"
