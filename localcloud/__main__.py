@@ -69,6 +69,10 @@ def parameters(mode: str) -> dict[str, str]:
         "DataCaptureS3Uri": world.CAPTURE_URI,
         "BaselineS3Uri": world.BASELINE_URI,
         "GroundTruthS3Uri": world.GROUND_TRUTH_URI,
+        # The model lifecycle: approved packages of the demo's group become canaries.
+        "ModelPackageGroups": world.PACKAGE_GROUP,
+        "ModelMetricsBucket": world.DATA_BUCKET,
+        "CandidateMargin": "0.01",
     }
 
 

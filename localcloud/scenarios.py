@@ -475,6 +475,127 @@ def batched_json_drift_detected(t: Timeline) -> None:
     expect(max(v["psi"] for v in churn["features"].values()) > 0.2, "the drift crosses the 0.2 alarm threshold")
 
 
+def _rollout_ticks(t: Timeline, hours: int, until: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """PromoteCanaryFunction's 10-minute schedule until `until(decided)` or `hours` pass;
+    prints the canary's share and instances each time the rollout acted."""
+    decided: list[dict[str, Any]] = []
+    for _ in range(hours * 6):
+        t.advance(timedelta(minutes=10))
+        now = t.cloud.tick("PromoteCanaryFunction", t.now)
+        outcomes = [o for i in now for o in i.outcomes if not o.get("replayed")]
+        if any(o["result"] in ("acted", "recovered", "escalated", "failed") or o.get("critical") for o in outcomes):
+            t.say("schedule tick -> PromoteCanaryFunction")
+            decided += t.decisions(now)
+            t.endpoint()
+        else:
+            decided += outcomes
+        if until(decided):
+            break
+    return decided
+
+
+def _approve(t: Timeline, arn: str) -> list[dict[str, Any]]:
+    """An ML engineer approves the package in the registry: SageMaker emits its state change."""
+    t.cloud.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    t.say(f"model registry: {arn.split('/', 1)[-1]} -> Approved (EventBridge: SageMaker Model Package State Change)")
+    return t.decisions(t.cloud.put_event(_package_event(t.now, arn), t.now))
+
+
+def whole_lifecycle(t: Timeline) -> None:
+    """Drift -> retraining -> registered and approved -> canary -> 100 % -> final config -> a
+    later accuracy drop rolls back to the config before the rollout."""
+    t.advance(timedelta(hours=24))  # a day later: the last retraining's cool-down is over
+    sagemaker = t.cloud.client("sagemaker")
+    solo = world.solo_config(t.cloud, f"{ENDPOINT}-config-v1", "churn-v1")
+    t.say(f"operator: {ENDPOINT} serves churn-v1 alone ({solo}); the old canary is retired")
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=solo)
+    t.advance(timedelta(minutes=5))
+    t.decisions(t.cloud.put_event(_in_service_event(t.now, solo), t.now))
+    decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
+    expect(any(d["result"] == "acted" for d in decided), "drift started the retraining pipeline")
+    t.advance(timedelta(minutes=30))
+    runs = sagemaker.list_pipeline_executions(PipelineName=world.PIPELINE)["PipelineExecutionSummaries"]
+    executing = [r for r in runs if r["PipelineExecutionStatus"] == "Executing"]
+    expect(len(executing) == 1, "one retraining run executes")
+    t.say(f"pipeline {world.PIPELINE}: the run succeeds and registers churn-v3 (evaluation: accuracy 0.91)")
+    t.cloud.finish_pipelines("Succeeded")
+    event = _pipeline_event(t.now, executing[0]["PipelineExecutionArn"], "Succeeded")
+    t.decisions(t.cloud.put_event(event, t.now))
+    t.cloud.client("cloudwatch").set_alarm_state(
+        AlarmName=f"{ENDPOINT}-DataDrift", StateValue="OK", StateReason="demo: retrained"
+    )
+    candidate = world.register_package(t.cloud, "v3", 0.91)
+    decided = _approve(t, candidate)
+    expect(
+        [d["result"] for d in decided] == ["acted"] and "better" in decided[0]["reason"],
+        "Model Medic challenged the candidate and deployed it",
+    )
+    t.advance(timedelta(minutes=5))
+    state = t.endpoint()
+    expect(
+        state["variants"].get("canary", {}).get("weight") == 0.05 and state["variants"]["canary"]["instances"] == 1,
+        "the candidate is a 5% canary on its own instance",
+    )
+    world.traffic(t.cloud, "primary", t.now, 480, per_minute=190, error_rate=0.01)
+    world.traffic(t.cloud, "canary", t.now, 480, per_minute=60, error_rate=0.01)
+    decided = _rollout_ticks(t, 8, lambda d: any(o["result"] == "recovered" for o in d))
+    shares = [o["reason"] for o in decided if o["result"] == "acted"]
+    t.lines.append("         promotions: " + " | ".join(shares))
+    expect(any("canary instance-count 1 -> 2" in r for r in shares), "the canary's instances grew ahead of 100%")
+    expect(any(o["result"] == "recovered" for o in decided), "the rollout completed")
+    final = t.endpoint()
+    expect(list(final["variants"]) == ["primary"], "the final config holds only the new model")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=final["config"])["ProductionVariants"]
+    model = sagemaker.describe_model(ModelName=config[0]["ModelName"])["PrimaryContainer"]["ModelPackageName"]
+    expect(model == candidate, "the primary variant serves the new model")
+    t.decisions(t.cloud.put_event(_in_service_event(t.now, final["config"]), t.now))
+    t.advance(timedelta(hours=2))
+    t.say("a week of late labels later: the new model's accuracy drops")
+    decided = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "ALARM")
+    expect(
+        any(d["result"] == "acted" and f"-> {solo}" in d["reason"] for d in decided),
+        f"the rollback targets {solo}, the config before the rollout",
+    )
+    t.ticks("RollbackModelFunction", 10)
+    after = t.endpoint()
+    expect(after["config"] == solo, f"{ENDPOINT} is InService on {solo} again")
+    status = sagemaker.describe_model_package(ModelPackageName=candidate)["ModelApprovalStatus"]
+    expect(status == "Rejected", "the rolled-back package is Rejected")
+    t.cloud.client("cloudwatch").set_alarm_state(
+        AlarmName=f"{ENDPOINT}-ModelAccuracyDrop", StateValue="OK", StateReason="demo: rolled back"
+    )
+
+
+def worse_candidate_not_deployed(t: Timeline) -> None:
+    before = t.endpoint()
+    candidate = world.register_package(t.cloud, "v4", 0.79)
+    t.say("pipeline registers churn-v4: evaluation accuracy 0.79")
+    decided = _approve(t, candidate)
+    expect(
+        any(
+            "not better: candidate accuracy 0.79 vs the serving model's registered 0.84" in d["reason"] for d in decided
+        ),
+        "people are told why, with both figures",
+    )
+    status = t.cloud.client("sagemaker").describe_model_package(ModelPackageName=candidate)["ModelApprovalStatus"]
+    expect(status == "Rejected", "the package is marked Rejected")
+    expect(t.endpoint() == before, "nothing was deployed")
+
+
+def low_traffic_inconclusive(t: Timeline) -> None:
+    candidate = world.register_package(t.cloud, "v5", 0.93)
+    t.say("pipeline registers churn-v5: evaluation accuracy 0.93")
+    decided = _approve(t, candidate)
+    expect(any(d["result"] == "acted" for d in decided), "deployed as a 5% canary")
+    t.say("it is a quiet night: the canary serves a request every few minutes")
+    world.traffic(t.cloud, "primary", t.now, 200, per_minute=190, error_rate=0.01)
+    world.traffic(t.cloud, "canary", t.now, 200, per_minute=0.2, error_rate=0.0)
+    decided = _rollout_ticks(t, 3, lambda d: any("inconclusive" in o["reason"] for o in d))
+    held = [d for d in decided if "inconclusive" in d["reason"]]
+    expect(len(held) == 1 and held[0]["result"] == "skipped", "the step is inconclusive: held, told once")
+    expect(t.endpoint()["variants"]["canary"]["weight"] == 0.05, "the canary stays at 5%")
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -508,6 +629,13 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         "Batched JSON traffic (several instances a request, as the built-in algorithms take them): drift detected",
         batched_json_drift_detected,
     ),
+    (
+        "The whole lifecycle: drift, retraining, approval, canary with its own capacity, 100%, final config; "
+        "a later accuracy drop rolls back to the config before the rollout",
+        whole_lifecycle,
+    ),
+    ("A candidate worse than the champion is not deployed; people hear both figures", worse_candidate_not_deployed),
+    ("A low-traffic canary is declared inconclusive and held, told once", low_traffic_inconclusive),
 ]
 
 
@@ -530,7 +658,28 @@ def run_all(cloud: LocalCloud, start: datetime) -> list[Result]:
     return results
 
 
-def _pipeline_event(at: datetime, execution: str) -> dict[str, Any]:
+def _package_event(at: datetime, arn: str) -> dict[str, Any]:
+    """SageMaker's "Model Package State Change" (EventBridge), as it arrives for an approval."""
+    group, version = arn.split(":model-package/", 1)[1].split("/")
+    return {
+        "version": "0",
+        "id": f"demo-package-{group}-{version}-{at:%H%M}",
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": int(version),
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": "Approved",
+        },
+    }
+
+
+def _pipeline_event(at: datetime, execution: str, status: str = "Failed") -> dict[str, Any]:
     return {
         "version": "0",
         "id": "demo-pipeline-failed",
@@ -542,7 +691,7 @@ def _pipeline_event(at: datetime, execution: str) -> dict[str, Any]:
         "resources": [f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{world.PIPELINE}", execution],
         "detail": {
             "pipelineExecutionDisplayName": "model-medic",
-            "currentPipelineExecutionStatus": "Failed",
+            "currentPipelineExecutionStatus": status,
             "previousPipelineExecutionStatus": "Executing",
             "executionStartTime": at.isoformat(),
             "executionEndTime": at.isoformat(),

@@ -28,20 +28,11 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn"
 def seed(cloud: Any, at: datetime) -> dict[str, Any]:
     """Create the world; returns what a person may want to look at."""
     sagemaker = cloud.client("sagemaker")
+    cloud.client("s3").create_bucket(Bucket=DATA_BUCKET)
     sagemaker.create_model_package_group(ModelPackageGroupName=PACKAGE_GROUP)
-    packages = []
-    for version in ("v1", "v2"):
-        packages.append(
-            sagemaker.create_model_package(
-                ModelPackageGroupName=PACKAGE_GROUP,
-                ModelApprovalStatus="Approved",
-                InferenceSpecification={
-                    "Containers": [{"Image": f"{IMAGE}:{version}"}],
-                    "SupportedContentTypes": ["text/csv"],
-                    "SupportedResponseMIMETypes": ["text/csv"],
-                },
-            )["ModelPackageArn"]
-        )
+    packages = [
+        register_package(cloud, version, accuracy, "Approved") for version, accuracy in (("v1", 0.84), ("v2", 0.86))
+    ]
     for version, package in zip(("v1", "v2"), packages, strict=True):
         sagemaker.create_model(
             ModelName=f"churn-{version}", ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": package}
@@ -75,12 +66,43 @@ def _training_data(s3: Any) -> None:
     """The model's training set (age ~ N(45, 10), plan 50/30/20), where drift baselines live;
     the label (churned) first, as SageMaker's built-in algorithms expect it."""
     rng, churned = random.Random("training"), random.Random("churned")  # the label apart: same features as before
-    s3.create_bucket(Bucket=DATA_BUCKET)
     rows = ["churned,age,plan"] + [
         f"{int(churned.random() < 0.3)},{rng.gauss(45, 10):.2f},{rng.choices(PLANS, (50, 30, 20))[0]}"
         for _ in range(5000)
     ]
     s3.put_object(Bucket=DATA_BUCKET, Key=f"baselines/{ENDPOINT}/training.csv", Body="\n".join(rows).encode())
+
+
+def register_package(cloud: Any, version: str, accuracy: float, status: str = "PendingManualApproval") -> str:
+    """What a retraining pipeline's RegisterModel step leaves: a model package of the group with
+    its evaluation (a SageMaker model quality report, as ModelMetrics.ModelQuality) in S3."""
+    key = f"model-metrics/{version}/evaluation.json"
+    report = {"binary_classification_metrics": {"accuracy": {"value": accuracy, "standard_deviation": 0.005}}}
+    cloud.client("s3").put_object(Bucket=DATA_BUCKET, Key=key, Body=json.dumps(report).encode())
+    return str(
+        cloud.client("sagemaker").create_model_package(
+            ModelPackageGroupName=PACKAGE_GROUP,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": f"{IMAGE}:{version}"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelMetrics={
+                "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{DATA_BUCKET}/{key}"}
+                }
+            },
+        )["ModelPackageArn"]
+    )
+
+
+def solo_config(cloud: Any, name: str, model: str) -> str:
+    """An endpoint config serving `model` alone, as the primary (2 instances)."""
+    cloud.client("sagemaker").create_endpoint_config(
+        EndpointConfigName=name, ProductionVariants=[_variant("primary", model, count=2, weight=1.0)]
+    )
+    return name
 
 
 def capture_record(features: str, event_id: str, time: str, output: str = "0.31", inference_id: str = "") -> str:
