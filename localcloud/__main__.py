@@ -73,6 +73,8 @@ def parameters(mode: str) -> dict[str, str]:
         "ModelPackageGroups": world.PACKAGE_GROUP,
         "ModelMetricsBucket": world.DATA_BUCKET,
         "CandidateMargin": "0.01",
+        # A candidate that loses, and a canary rolled back, are marked Rejected in the registry.
+        "RejectModelPackages": "true",
     }
 
 

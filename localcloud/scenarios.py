@@ -283,12 +283,14 @@ def healthy_canary_promoted(t: Timeline) -> None:
     world.traffic(t.cloud, "canary", t.now, 240, per_minute=40, error_rate=0.01)
     t.advance(timedelta(minutes=5))  # the weight change is InService after a few minutes
     path = [_share(t.endpoint())]
-    for _ in range(20):
+    for _ in range(30):
         t.advance(timedelta(minutes=5))
         decided = t.tick("PromoteCanaryFunction")
         t.advance(timedelta(minutes=5))
-        if any(d["result"] == "acted" for d in decided):
-            path.append(_share(t.endpoint()))
+        if any(d["result"] == "acted" or d.get("gate") == "in-service" for d in decided):
+            share = _share(t.endpoint())  # capacity first, then the weights: each InService before the next
+            if share != path[-1]:
+                path.append(share)
         if path[-1] == 100:
             break
     t.lines.append(f"         canary share: {' -> '.join(f'{p:g}%' for p in path)}")
@@ -301,12 +303,20 @@ def bad_canary_rolled_back(t: Timeline) -> None:
     t.say("operator: a new canary gets 5% of the traffic; it fails 12% of its requests")
     world.traffic(t.cloud, "primary", t.now, 30, per_minute=190, error_rate=0.01)
     world.traffic(t.cloud, "canary", t.now, 30, per_minute=40, error_rate=0.12)
-    t.advance(timedelta(minutes=10))
+    t.advance(timedelta(minutes=5))
+    ended = t.tick("PromoteCanaryFunction")
+    expect(
+        any("changed outside Model Medic" in d["reason"] for d in ended),
+        "the healthy canary's rollout ends: an operator changed its weights",
+    )
+    t.advance(timedelta(minutes=5))
     decided = t.tick("PromoteCanaryFunction")
     t.advance(timedelta(minutes=5))
+    t.tick("PromoteCanaryFunction")  # the rollback is InService: the rollout ends
     state = t.endpoint()
-    expect([d["result"] for d in decided] == ["acted"], "the first evaluation acted")
-    expect("roll back" in decided[0]["reason"], "it rolled the canary back")
+    acted = [d for d in decided if d["result"] == "acted"]
+    expect(len(acted) == 1, "the new canary's first evaluation acted")
+    expect("roll back" in acted[0]["reason"], "it rolled the canary back")
     expect(state["variants"]["canary"]["weight"] == 0, "the canary serves no traffic")
 
 

@@ -8,16 +8,21 @@ import pytest
 from model_medic.capacity import ScaleUp
 from model_medic.retraining import StartRetraining
 from model_medic.rollback import RollbackModel
+from model_medic.rollout import Rollout
 from model_medic.units import RemediationUnit
 from tests.template.conftest import resources_of
 
-UNITS = [ScaleUp.unit, StartRetraining.unit, RollbackModel.unit]
+# The units that answer alarms (swept every 5 minutes), and every unit.
+ALARM_UNITS = [ScaleUp.unit, StartRetraining.unit, RollbackModel.unit]
+UNITS = [*ALARM_UNITS, Rollout.unit]
 
 
 def _allowed(transformed: dict[str, Any], role: str) -> set[str]:
     actions: set[str] = set()
     for policy in transformed["Resources"][role]["Properties"].get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:  # a conditional statement: [condition, statement, AWS::NoValue]
+                statement = statement["Fn::If"][1]
             found = statement["Action"]
             actions |= set(found if isinstance(found, list) else [found])
     return actions
@@ -32,7 +37,7 @@ def test_each_function_role_allows_exactly_what_its_unit_declares(transformed: d
     assert extra <= {"sagemaker:ListEndpoints", "sagemaker:ListTags", "sqs:SendMessage"}, sorted(extra)
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+@pytest.mark.parametrize("unit", ALARM_UNITS, ids=lambda u: u.name)
 def test_each_unit_function_is_swept_every_five_minutes(source: dict[str, Any], unit: RemediationUnit):
     events = source["Resources"][unit.function]["Properties"]["Events"]
     schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
@@ -54,7 +59,7 @@ def test_each_units_settings_are_what_its_function_is_given(source: dict[str, An
         assert alias in variables, f"{unit.function} is not given {alias}"
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+@pytest.mark.parametrize("unit", ALARM_UNITS, ids=lambda u: u.name)
 def test_each_unit_function_hears_its_alarms(source: dict[str, Any], unit: RemediationUnit):
     alarms = source["Resources"][unit.function]["Properties"]["Events"]
     filtered = [e for e in alarms.values() if e["Type"] == "SNS"]
@@ -72,6 +77,18 @@ def test_the_retraining_function_hears_its_pipelines_verdict(transformed: dict[s
     ]
     assert pattern["detail-type"] == ["SageMaker Model Building Pipeline Execution Status Change"]
     assert set(pattern["detail"]["currentPipelineExecutionStatus"]) == {"Succeeded", "Failed", "Stopped"}
+
+
+def test_the_rollout_function_hears_approvals_canary_alarms_and_ticks(source: dict[str, Any]):
+    events = source["Resources"][Rollout.unit.function]["Properties"]["Events"]
+    patterns = [e["Properties"]["Pattern"] for e in events.values() if e["Type"] == "EventBridgeRule"]
+    assert {p["detail-type"][0] for p in patterns} == {
+        "SageMaker Model Package State Change",
+        "CloudWatch Alarm State Change",
+    }
+    [approved] = [p for p in patterns if p["detail-type"] == ["SageMaker Model Package State Change"]]
+    assert approved["detail"]["ModelApprovalStatus"] == ["Approved"]
+    assert [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"] == ["rate(10 minutes)"]
 
 
 ACTION_VARIABLES = {"AUTOMATION_MODE", "MODE_PARAMETER_NAME", "ACTIONS_PER_HOUR"}

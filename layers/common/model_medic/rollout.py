@@ -402,6 +402,13 @@ class Rollout:
         share = round(weights[self._canary] / total * 100.0, 2) if total > 0 else 0.0
         if share <= 0:
             return Plan("", bound=f"canary {self._canary} takes no traffic on {name}: changed outside Model Medic")
+        left = facts.get("share")
+        if left is not None and abs(float(left) - share) > 0.5:
+            return Plan(
+                "",
+                bound=f"canary {self._canary} takes {share:g}% of {name}'s traffic where this rollout left it at "
+                f"{float(left):g}%: changed outside Model Medic",
+            )
         step = 100 if share >= 99.5 else (current_step(share, self._rules.steps) or round(share))
         now = self._clock()
         since = datetime.fromisoformat(str(facts["share_since"]))
