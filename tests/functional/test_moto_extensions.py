@@ -751,6 +751,42 @@ def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudw
     assert results["u"]["Values"] == []
 
 
+@pytest.mark.parametrize("stat", ["SampleCount", "Average", "Sum", "Minimum", "Maximum", "p50"])
+def test_every_statistic_takes_exactly_its_namespace_name_and_dimension_set_in_any_order(cloudwatch: Any, stat: str):
+    put_latencies(cloudwatch, [[10.0, 20.0, 30.0]])
+    cloudwatch.put_metric_data(  # the same name and dimensions in another namespace: another metric
+        Namespace="Custom/SageMaker",
+        MetricData=[{"MetricName": "ModelLatency", "Dimensions": LATENCY_DIMENSIONS, "Timestamp": T0, "Value": 9000.0}],
+    )
+    put_latencies(cloudwatch, [[5000.0]], dimensions=[])  # no dimensions: another metric again
+    expected = {"SampleCount": 3.0, "Average": 20.0, "Sum": 60.0, "Minimum": 10.0, "Maximum": 30.0, "p50": 20.0}
+    results = metric_data(
+        cloudwatch,
+        [
+            percentile_query("as_put", stat),
+            percentile_query("reordered", stat, list(reversed(LATENCY_DIMENSIONS))),
+            percentile_query("bare", stat, []),
+        ],
+    )
+    assert results["as_put"]["Values"] == [expected[stat]]
+    assert results["reordered"]["Values"] == [expected[stat]]
+    assert results["bare"]["Values"] == [5000.0 if stat != "SampleCount" else 1.0]
+
+
+def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: Any):
+    put_latencies(cloudwatch, PERIODS)
+    hidden = percentile_query("m1", "Maximum")
+    hidden["ReturnData"] = False
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[hidden, {"Id": "e1", "Expression": "m1"}, percentile_query("tail", "p99")],
+        StartTime=T0 - timedelta(minutes=5),
+        EndTime=T0 + timedelta(minutes=5),
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"]
+    assert [r["Id"] for r in answer] == ["e1", "tail"]
+    assert answer[0]["Values"] == [max(values) for values in PERIODS]
+
+
 def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: Any):
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("hidden", "p50")
