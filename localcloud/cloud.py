@@ -18,6 +18,12 @@
   (moto's own pattern evaluator). Asynchronous semantics: two retries, then the event goes to
   the function's on-failure destination.
 * `tick`: a scheduled event from the function's schedule rule.
+* `register_package`, `approve_package`, `set_package_approval`,
+  `model_package_state_changed`: the model registry as a person or a pipeline uses it
+  (CreateModelPackage / UpdateModelPackage at the simulated time), then the "SageMaker
+  Model Package State Change" event SageMaker sends, delivered to the matching rules
+  (localcloud/sagemaker_events.py has its shape and sources). Rejections made by Model
+  Medic itself are API calls only: call `model_package_state_changed` to deliver theirs.
 * `set_clock`, `set_update_seconds`, `set_range_moves_capacity`, `fail_next_update`: the
   simulation settings of the moto server's extensions (localcloud/moto_extensions.py),
   through its `/moto-api/model-medic/...` routes. `invoke` sets the server's clock to the
@@ -48,7 +54,7 @@ from moto.sns.utils import FilterPolicyMatcher
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from localcloud import cloudwatch, template
+from localcloud import cloudwatch, model_quality, sagemaker_events, template
 
 ROOT = template.ROOT
 BUILD = ROOT / ".aws-sam" / "build"
@@ -404,6 +410,64 @@ class LocalCloud:
             "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key}, "reason": "PutObject"},
         }
         return self.put_event(event, at)
+
+    # --- the model registry ------------------------------------------------------------------
+
+    def model_package_state_changed(self, package_arn: str, at: datetime) -> list[Invocation]:
+        """Deliver SageMaker's "SageMaker Model Package State Change" event for the package as it is now."""
+        described = self.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+        event = sagemaker_events.model_package_state_change(described, at, ACCOUNT, self.region)
+        return self.put_event(event, at)
+
+    def register_package(
+        self,
+        group: str,
+        image: str,
+        at: datetime,
+        *,
+        approval: str = "PendingManualApproval",
+        quality_report_uri: str | None = None,
+        model_data_url: str | None = None,
+        generated_by: str | None = None,
+    ) -> tuple[str, list[Invocation]]:
+        """Register a model package at `at` and deliver the state-change event SageMaker sends for it.
+
+        SageMaker sends the event for a newly registered package too (localcloud/sagemaker_events.py),
+        so a package registered already `Approved` reaches the rules like an approval does.
+        """
+        container: dict[str, str] = {"Image": image}
+        if model_data_url:
+            container["ModelDataUrl"] = model_data_url
+        kwargs: dict[str, Any] = {}
+        if quality_report_uri:
+            kwargs["ModelMetrics"] = model_quality.model_metrics(quality_report_uri)
+        if generated_by:
+            kwargs["MetadataProperties"] = {"GeneratedBy": generated_by}
+        self.set_clock(at)  # CreationTime is the simulated time
+        arn = self.client("sagemaker").create_model_package(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus=approval,
+            InferenceSpecification={
+                "Containers": [container],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            **kwargs,
+        )["ModelPackageArn"]
+        return str(arn), self.model_package_state_changed(str(arn), at)
+
+    def approve_package(self, package_arn: str, at: datetime, description: str = "") -> list[Invocation]:
+        """Approve the package in the registry at `at` (UpdateModelPackage), then deliver SageMaker's event."""
+        return self.set_package_approval(package_arn, "Approved", at, description)
+
+    def set_package_approval(
+        self, package_arn: str, status: str, at: datetime, description: str = ""
+    ) -> list[Invocation]:
+        """Set the package's approval status at `at` as a person would, then deliver SageMaker's event."""
+        self.set_clock(at)  # LastModifiedTime is the simulated time
+        kwargs = {"ApprovalDescription": description} if description else {}
+        self.client("sagemaker").update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status, **kwargs)
+        return self.model_package_state_changed(package_arn, at)
 
     def tick(self, function_or_rule: str, at: datetime) -> list[Invocation]:
         """The scheduled event of a function's schedule rule (or of the rule named)."""

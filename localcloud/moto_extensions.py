@@ -124,27 +124,36 @@ the tests and the local cloud alike.
   `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
   as in AWS, also when the local cloud runs at a simulated time.
 * `pipeline_executions_run_until_finished`: see the section below.
-* `cloudwatch_percentiles`: moto's GetMetricData crashes on a percentile statistic
-  (`Stat: "p99"`, FACTS.md), so the canary judge's tail-latency comparison could not run.
-  A MetricStat whose `Stat` is `pNN` or `pNN.NN` ("any percentile, using up to two decimal
-  places (for example, p95.45)", "a value between p0.0 and p100": CloudWatch User Guide,
-  "Statistics definitions"; API reference, ExtendedStatistic) is answered here, period by
-  period over the raw datapoints put with `Value` or `Values`/`Counts`, with the same
-  namespace, name, exact dimension set and unit. AWS defines p95 as the value that 95 % of
-  the period's data lies below and does not document an interpolation; the value given is
-  the nearest rank (the smallest put value with at least NN % of the datapoints at or below
-  it: numpy's `inverted_cdf`), so p0 is the Minimum and p100 the Maximum. Statistic sets
-  (`StatisticValues`) count only where AWS says they can: "if the SampleCount value of the
-  statistic set is 1 [or] the Min and the Max values of the statistic set are equal";
-  any other set in a period, or any negative value ("Percentile statistics are not
-  available for metrics when any of the metric values are negative numbers",
-  GetMetricStatistics API reference), leaves that period without a value, as AWS leaves
-  it. Any other `Stat` than these and moto's five (SampleCount, Average, Sum, Minimum,
-  Maximum) is rejected with a ValidationError whose message says what the local cloud
-  answers (ours; moto crashed): the other extended statistics (TM, WM, PR, TC, TS, IQM),
-  `P99` in upper case, a percentile above p100 or with more than two decimals.
-  GetMetricStatistics' `ExtendedStatistics` is not modelled. The five are moto's,
-  untouched; when a percentile is asked for, results come back in query order.
+* `cloudwatch_metric_stat_queries`: GetMetricData's MetricStat queries, for two gaps.
+  (1) Which datapoints: "Metrics are uniquely defined by a name, a namespace, and zero or
+  more dimensions" (CloudWatch User Guide, "Amazon CloudWatch concepts"): a query takes the
+  metric with exactly its namespace, name and dimension set, listed in any order. moto 5.2
+  ignores the namespace when the query has dimensions (a `ModelLatency` of another
+  namespace with the same dimensions is averaged in), misses the metric when the query
+  lists its dimensions in another order (moto's Dimension ordering is broken), and takes
+  every dimension set when the query has none. Here every MetricStat query takes the
+  datapoints of exactly its namespace, name and dimension set (and unit, if given), period
+  by period as moto steps; SampleCount, Average, Sum, Minimum and Maximum are then computed
+  by moto's own code, so their arithmetic is moto's.
+  (2) Percentiles: moto crashes on `Stat: "p99"` (FACTS.md), so the canary judge's
+  tail-latency comparison could not run. A `Stat` of `pNN` or `pNN.NN` ("any percentile,
+  using up to two decimal places (for example, p95.45)", "a value between p0.0 and p100":
+  CloudWatch User Guide, "Statistics definitions"; API reference, ExtendedStatistic) is
+  answered over the raw datapoints put with `Value` or `Values`/`Counts`. AWS defines p95
+  as the value that 95 % of the period's data lies below and does not document an
+  interpolation; the value given is the nearest rank (the smallest put value with at least
+  NN % of the datapoints at or below it: numpy's `inverted_cdf`), so p0 is the Minimum and
+  p100 the Maximum. Statistic sets (`StatisticValues`) count only where AWS says they can:
+  "if the SampleCount value of the statistic set is 1 [or] the Min and the Max values of
+  the statistic set are equal"; any other set in a period, or any negative value
+  ("Percentile statistics are not available for metrics when any of the metric values
+  are negative numbers", GetMetricStatistics API reference), leaves that period without a
+  value, as AWS leaves it. Any other `Stat` is rejected with a ValidationError whose
+  message says what the local cloud answers (ours; moto crashed): the other extended
+  statistics (TM, WM, PR, TC, TS, IQM), `P99` in upper case, a percentile above p100 or
+  with more than two decimals. GetMetricStatistics' `ExtendedStatistics` is not modelled.
+  Metric-math expressions are still moto's (FACTS.md: they return no values). Results
+  come back in query order.
 * `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
   (it would need Docker). In AWS a schedule rule matches no put event; Lambda targets are
@@ -961,10 +970,36 @@ def _dimension_set(dimensions: Any) -> frozenset[tuple[str, str]]:
     )
 
 
-def _percentile_result(
-    backend: Any, query: dict[str, Any], percentile: Decimal, start: datetime, end: datetime, scan_by: str
+def _simple_statistic(stat: str) -> Callable[[list[Any]], float | None]:
+    """moto's own computation of SampleCount, Average, Sum, Minimum or Maximum."""
+    from moto.cloudwatch.models import Statistics
+
+    def compute(data: list[Any]) -> float | None:
+        statistics = Statistics([stat], datetime.now())
+        statistics.metric_data = data
+        value = statistics.get_statistics_for_type(stat)
+        return None if value is None else float(value)
+
+    return compute
+
+
+def _percentile_statistic(percentile: Decimal) -> Callable[[list[Any]], float | None]:
+    def compute(data: list[Any]) -> float | None:
+        samples = _percentile_samples(data)
+        return None if samples is None else nearest_rank(samples, percentile)
+
+    return compute
+
+
+def _metric_stat_result(
+    backend: Any,
+    query: dict[str, Any],
+    compute: Callable[[list[Any]], float | None],
+    start: datetime,
+    end: datetime,
+    scan_by: str,
 ) -> dict[str, Any]:
-    """One MetricStat query with a percentile statistic, period by period as moto does the others."""
+    """One MetricStat query: the metric's datapoints period by period (as moto steps), `compute`d."""
     metric_stat = query["MetricStat"]
     metric = metric_stat["Metric"]
     dimensions = _dimension_set(metric.get("Dimensions"))
@@ -983,8 +1018,8 @@ def _percentile_result(
     timestamps: list[datetime] = []
     period_start = start
     while period_start <= end:
-        samples = _percentile_samples([md for md in data if period_start <= md.timestamp < period_start + period])
-        value = None if samples is None else nearest_rank(samples, percentile)
+        in_period = [md for md in data if period_start <= md.timestamp < period_start + period]
+        value = compute(in_period) if in_period else None
         if value is not None:
             values.append(value)
             timestamps.append(period_start)
@@ -1002,8 +1037,8 @@ def _percentile_result(
 
 
 @_once
-def cloudwatch_percentiles() -> None:
-    """GetMetricData answers percentile statistics (`p99`, `p95.45`) from the raw datapoints."""
+def cloudwatch_metric_stat_queries() -> None:
+    """GetMetricData selects a metric as AWS does, and answers percentiles (`p99`, `p95.45`) too."""
     from moto.cloudwatch.exceptions import ValidationError
     from moto.cloudwatch.models import CloudWatchBackend
 
@@ -1016,25 +1051,26 @@ def cloudwatch_percentiles() -> None:
         end_time: datetime,
         scan_by: str = "TimestampAscending",
     ) -> list[dict[str, Any]]:
-        percentiles: list[tuple[dict[str, Any], Decimal]] = []
-        others: list[dict[str, Any]] = []
+        ours: list[tuple[dict[str, Any], Callable[[list[Any]], float | None]]] = []
         for query in queries:
-            if "MetricStat" not in query or query["MetricStat"].get("Stat") in _SIMPLE_STATS:
-                others.append(query)
+            if "MetricStat" not in query:
                 continue
             stat = str(query["MetricStat"].get("Stat"))
+            if stat in _SIMPLE_STATS:
+                ours.append((query, _simple_statistic(stat)))
+                continue
             percentile = percentile_of(stat)
             if percentile is None or percentile > 100:
                 raise ValidationError(UNSUPPORTED_STAT_MESSAGE.format(stat=stat))
-            percentiles.append((query, percentile))
-        answered = original(self, others, start_time, end_time, scan_by)  # moto validates the times
-        if not percentiles:
-            return answered  # type: ignore[no-any-return]
+            ours.append((query, _percentile_statistic(percentile)))
+        # moto validates the times and answers metric math from its own MetricStat results.
+        for_moto = [q for q in queries if "MetricStat" not in q or q["MetricStat"].get("Stat") in _SIMPLE_STATS]
+        answered = original(self, for_moto, start_time, end_time, scan_by)
         start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
         by_id = {result["id"]: result for result in answered}
-        for query, percentile in percentiles:
+        for query, compute in ours:
             if query.get("ReturnData", True):
-                by_id[query["Id"]] = _percentile_result(self, query, percentile, start, end, scan_by)
+                by_id[query["Id"]] = _metric_stat_result(self, query, compute, start, end, scan_by)
         return [by_id[q["Id"]] for q in queries if q["Id"] in by_id]
 
     CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign]
@@ -1044,7 +1080,7 @@ def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
     alarm_state_times_follow_the_clock()
-    cloudwatch_percentiles()
+    cloudwatch_metric_stat_queries()
     versioned_model_package_names()
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()

@@ -2,10 +2,12 @@
 forgiving moto would pass without them are asserted here: states over simulated time,
 exact error codes and messages)."""
 
+import json
 import socket
 import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,10 +15,12 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.events.models import EventPattern
 from moto.server import ThreadedMotoServer
 
-from localcloud import moto_extensions
-from localcloud.cloud import LocalCloud
+from localcloud import model_quality as quality
+from localcloud import moto_extensions, sagemaker_events
+from localcloud.cloud import Invocation, LocalCloud
 from localcloud.moto_extensions import (
     UNSUPPORTED_STAT_MESSAGE,
     fail_next_update,
@@ -747,6 +751,42 @@ def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudw
     assert results["u"]["Values"] == []
 
 
+@pytest.mark.parametrize("stat", ["SampleCount", "Average", "Sum", "Minimum", "Maximum", "p50"])
+def test_every_statistic_takes_exactly_its_namespace_name_and_dimension_set_in_any_order(cloudwatch: Any, stat: str):
+    put_latencies(cloudwatch, [[10.0, 20.0, 30.0]])
+    cloudwatch.put_metric_data(  # the same name and dimensions in another namespace: another metric
+        Namespace="Custom/SageMaker",
+        MetricData=[{"MetricName": "ModelLatency", "Dimensions": LATENCY_DIMENSIONS, "Timestamp": T0, "Value": 9000.0}],
+    )
+    put_latencies(cloudwatch, [[5000.0]], dimensions=[])  # no dimensions: another metric again
+    expected = {"SampleCount": 3.0, "Average": 20.0, "Sum": 60.0, "Minimum": 10.0, "Maximum": 30.0, "p50": 20.0}
+    results = metric_data(
+        cloudwatch,
+        [
+            percentile_query("as_put", stat),
+            percentile_query("reordered", stat, list(reversed(LATENCY_DIMENSIONS))),
+            percentile_query("bare", stat, []),
+        ],
+    )
+    assert results["as_put"]["Values"] == [expected[stat]]
+    assert results["reordered"]["Values"] == [expected[stat]]
+    assert results["bare"]["Values"] == [5000.0 if stat != "SampleCount" else 1.0]
+
+
+def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: Any):
+    put_latencies(cloudwatch, PERIODS)
+    hidden = percentile_query("m1", "Maximum")
+    hidden["ReturnData"] = False
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[hidden, {"Id": "e1", "Expression": "m1"}, percentile_query("tail", "p99")],
+        StartTime=T0 - timedelta(minutes=5),
+        EndTime=T0 + timedelta(minutes=5),
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"]
+    assert [r["Id"] for r in answer] == ["e1", "tail"]
+    assert answer[0]["Values"] == [max(values) for values in PERIODS]
+
+
 def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: Any):
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("hidden", "p50")
@@ -896,3 +936,161 @@ def test_the_local_clouds_server_honours_excluded_variant_properties_and_scalabl
     )
     assert error["Code"] == "ValidationException"
     assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == "c2"
+
+
+# --- the model registry's events and reports ---------------------------------------------------
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+APPROVED_SAMPLE = Path(__file__).resolve().parents[2] / "events" / "promote_canary" / "model_package_approved.json"
+APPROVED_PATTERN = {
+    "source": ["aws.sagemaker"],
+    "detail-type": ["SageMaker Model Package State Change"],
+    "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": ["churn"]},
+}
+
+
+def aws_example() -> tuple[list[str], dict[str, Any]]:
+    """AWS's documented event: its top-level keys in order (the repeated `source` once) and the event."""
+    pairs: list[tuple[str, Any]] = []
+
+    def keep(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        pairs[:] = items  # objects are built innermost first: the last one kept is the event itself
+        return dict(items)
+
+    text = (REAL / "sagemaker-docs-model-package-state-change.json").read_text()
+    event = json.loads(text, object_pairs_hook=keep)
+    return list(dict.fromkeys(k for k, _ in pairs)), event
+
+
+def test_the_sample_approval_event_has_exactly_the_fields_of_aws_documented_example():
+    keys, example = aws_example()
+    sample = json.loads(APPROVED_SAMPLE.read_text())
+    assert list(sample) == keys
+    assert list(sample["detail"]) == list(example["detail"])
+    assert (sample["source"], sample["detail-type"]) == ("aws.sagemaker", example["detail-type"])
+    assert example["source"] == ["aws.sagemaker"]  # AWS's example repeats `source` as a list (README)
+    [container] = sample["detail"]["InferenceSpecification"]["Containers"]
+    assert set(container) < set(example["detail"]["InferenceSpecification"]["Containers"][0])
+    assert sample["resources"] == [sample["detail"]["ModelPackageArn"]]
+    assert EventPattern.load(json.dumps(APPROVED_PATTERN)).matches_event(sample)
+
+
+def test_the_event_built_from_a_package_in_moto_has_aws_fields_and_the_packages_values(
+    registry: Any, clock: time_machine.Traveller
+):
+    keys, example = aws_example()
+    arn = register(
+        registry,
+        ModelMetrics=METRICS,
+        MetadataProperties={"GeneratedBy": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/x"},
+    )
+    created = sagemaker_events.model_package_state_change(
+        registry.describe_model_package(ModelPackageName=arn), T0, "123456789012", REGION
+    )
+    assert list(created) == keys
+    assert list(created["detail"]) == list(example["detail"])
+    assert created["detail"]["LastModifiedTime"] == created["detail"]["CreationTime"] == "2026-11-22T10:00:00Z"
+
+    clock.shift(timedelta(minutes=30))
+    registry.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="beats v2")
+    approved = sagemaker_events.model_package_state_change(
+        registry.describe_model_package(ModelPackageName=arn), T0 + timedelta(minutes=30), "123456789012", REGION
+    )
+    assert list(approved["detail"]) == [*example["detail"], "ApprovalDescription"]  # ours: README
+    assert approved["time"] == approved["detail"]["LastModifiedTime"] == "2026-11-22T10:30:00Z"
+    assert approved["detail"]["CreationTime"] == "2026-11-22T10:00:00Z"
+    assert (approved["detail"]["ModelApprovalStatus"], approved["detail"]["ModelMetrics"]) == ("Approved", METRICS)
+    assert approved["resources"] == [arn]
+    assert approved["id"] != created["id"]
+
+
+class RecordingCloud(LocalCloud):
+    """The local cloud with invocations recorded instead of run (no deployed functions here)."""
+
+    delivered: list[tuple[str, dict[str, Any]]]
+
+    def invoke_async(self, logical_id: str, event: Any, at: datetime) -> Invocation:
+        self.delivered.append((logical_id, event))
+        return Invocation(function=logical_id, event=event)
+
+
+def test_registering_and_approving_deliver_sagemakers_event_to_the_matching_rules(local_cloud: LocalCloud):
+    cloud = RecordingCloud(local_cloud.endpoint_url)
+    cloud.delivered = []
+    cloud.stack.resources = {"PromoteCanaryFunction": "model-medic-promote-canary"}
+    events = cloud.client("events")
+    events.put_rule(Name="model-approved", EventPattern=json.dumps(APPROVED_PATTERN))
+    events.put_targets(
+        Rule="model-approved",
+        Targets=[{"Id": "promote", "Arn": f"arn:aws:lambda:{REGION}:123456789012:function:model-medic-promote-canary"}],
+    )
+    sagemaker = cloud.client("sagemaker")
+    for group in ("churn", "fraud"):
+        sagemaker.create_model_package_group(ModelPackageGroupName=group)
+
+    pending, delivered = cloud.register_package("churn", "churn:v3", T0, quality_report_uri="s3://b/eval.json")
+    assert (delivered, cloud.delivered) == ([], [])  # SageMaker sent the event; no rule wants PendingManualApproval
+    cloud.register_package("fraud", "fraud:v1", T0, approval="Approved")
+    assert cloud.delivered == []  # another group
+
+    at = T0 + timedelta(minutes=30)
+    [invocation] = cloud.approve_package(pending, at, description="better than v2")
+    assert invocation.function == "PromoteCanaryFunction"
+    event = invocation.event
+    assert (event["detail"]["ModelPackageArn"], event["detail"]["ModelApprovalStatus"]) == (pending, "Approved")
+    assert event["detail"]["LastModifiedTime"] == event["time"] == "2026-11-22T10:30:00Z"
+    assert event["detail"]["CreationTime"] == "2026-11-22T10:00:00Z"
+    assert event["detail"]["ApprovalDescription"] == "better than v2"
+    assert event["detail"]["ModelMetrics"] == quality.model_metrics("s3://b/eval.json")
+    described = sagemaker.describe_model_package(ModelPackageName=pending)
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert at <= described["LastModifiedTime"] < at + timedelta(seconds=5)  # the server's clock ticks on
+
+    direct, [registered] = cloud.register_package("churn", "churn:v4", at, approval="Approved")
+    assert registered.event["detail"]["ModelPackageArn"] == direct  # registered Approved: the same event
+    assert len(cloud.delivered) == 2
+
+
+def test_a_binary_report_from_the_guides_confusion_counts_is_the_guides_report():
+    real = json.loads((REAL / "sagemaker-docs-model-quality-binary.json").read_text())
+    scored = {
+        k: real["binary_classification_metrics"][k]
+        for k in ("auc", "receiver_operating_characteristic_curve", "precision_recall_curve")
+    }
+    built = quality.binary_classification_report(tp=1, fp=2, tn=1, fn=0, extra=scored)
+    assert built == real  # every figure, to the last digit
+
+
+def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(registry: Any):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="churn-ml")
+    content = quality.binary_classification_report(tp=412, fp=38, tn=1490, fn=60)
+    metrics = quality.write_report(s3, "s3://churn-ml/evaluation/v3/evaluation.json", content)
+    arn = register(registry, ModelMetrics=metrics)
+    statistics = registry.describe_model_package(ModelPackageName=arn)["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics == {"ContentType": "application/json", "S3Uri": "s3://churn-ml/evaluation/v3/evaluation.json"}
+    body = s3.get_object(Bucket="churn-ml", Key="evaluation/v3/evaluation.json")
+    assert body["ContentType"] == "application/json"
+    written = json.loads(body["Body"].read())
+    assert written["binary_classification_metrics"]["accuracy"] == {"value": 0.951, "standard_deviation": "NaN"}
+    assert written["binary_classification_metrics"]["confusion_matrix"] == {
+        "0": {"0": 1490, "1": 38},
+        "1": {"0": 60, "1": 412},
+    }
+    assert quality.report("regression", {"mse": quality.metric(0.12, 0.004)}) == {
+        "regression_metrics": {"mse": {"value": 0.12, "standard_deviation": 0.004}}
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: quality.binary_classification_report(tp=0, fp=0, tn=0, fn=0), "not all zero"),
+        (lambda: quality.binary_classification_report(tp=-1, fp=0, tn=3, fn=0), "non-negative"),
+        (lambda: quality.report("ranking", {}), "not one of"),
+        (lambda: quality.write_report(None, "churn-ml/eval.json", {}), "s3://bucket/key"),
+    ],
+)
+def test_bad_report_input_is_refused_with_a_clear_error(call: Any, message: str):
+    with pytest.raises(ValueError, match=message):
+        call()
