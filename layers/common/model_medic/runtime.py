@@ -188,9 +188,12 @@ def _schedule_rule(event: dict[str, Any]) -> str:
     if not resources:
         return "arn:aws:events:::rule/schedule"
     rule = resources[0]
-    if not rule.startswith("arn:") or len(rule) > RESOURCE_ARN_MAX:
-        raise AlarmParseError(f"scheduled event 'resources[0]' is not an ARN of at most 2048 characters: {shown(rule)}")
-    return bounded_name(rule, "scheduled event 'resources[0]'", RESOURCE_ARN_MAX)
+    # A scheduled evaluation's "alarm ARN" is `<rule ARN>|<endpoint>` (`scheduled_evaluation`),
+    # and it is an EventBridge resource of the outcome event: room is left for the endpoint.
+    longest = RESOURCE_ARN_MAX - 1 - 63
+    if not rule.startswith("arn:") or len(rule) > longest:
+        raise AlarmParseError(f"scheduled event 'resources[0]' is not an ARN of at most {longest} characters")
+    return bounded_name(rule, "scheduled event 'resources[0]'", longest)
 
 
 def scheduled_or_rejected(
