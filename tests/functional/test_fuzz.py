@@ -37,6 +37,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from tests.conftest import EVENTS, FakeContext, Stack, load_handler, make_endpoint, metric_alarm
+from tests.functional.test_schedule_time import ENVIRONMENT as SETTINGS
 
 SEED = 16
 MUTATIONS = int(os.environ.get("MODEL_MEDIC_FUZZ_MUTATIONS", "1000"))
@@ -45,34 +46,13 @@ ENDPOINT = "churn-prod"
 # Named in the stack but deleted from SageMaker: every AWS read of it is a permanent error.
 GONE = "churn-gone"
 
+# Every function's settings (as in test_schedule_time.py), with two endpoints and a pipeline.
 ENVIRONMENT = {
+    **SETTINGS,
     "MONITORED_ENDPOINTS": f"{ENDPOINT},{GONE}",
-    "MAX_INSTANCE_COUNT": "4",
-    "SCALE_STEP": "1",
-    "SCALE_UP_COOLDOWN_MINUTES": "10",
-    "SCALE_BACK_AFTER_MINUTES": "15",
     "PIPELINE_NAME": "churn-retrain",
     "PIPELINE_PARAMETERS": '{"Endpoint": "{endpoint}", "Alarm": "{alarm}", "Feature": "{feature}"}',
-    "RETRAIN_COOLDOWN_HOURS": "24",
-    "CANARY_VARIANT": "canary",
-    "PRIMARY_VARIANT": "primary",
-    "REJECT_MODEL_PACKAGES": "false",
-    "ROLLBACK_COOLDOWN_MINUTES": "60",
-    "CANARY_STEPS": "5,10,25,50,100",
-    "CANARY_BAKE_MINUTES": "30",
-    "CANARY_MIN_INVOCATIONS": "100",
-    "CANARY_MAX_ERROR_RATE": "5",
-    "CANARY_MAX_LATENCY_MS": "1000",
     "ACTIONS_PER_HOUR": "100",
-    "CAPTURE_S3_URI": "s3://churn-ml/datacapture",
-    "BASELINE_S3_URI": "s3://churn-ml/baselines",
-    "GROUND_TRUTH_S3_URI": "s3://churn-ml/groundtruth",
-    "DRIFT_MIN_ROWS": "500",
-    "PROBLEM_TYPE": "BinaryClassification",
-    "QUALITY_WINDOW_HOURS": "24",
-    "LABEL_LOOKBACK_HOURS": "72",
-    "QUALITY_MIN_SAMPLES": "100",
-    "REPORTS_BUCKET": "model-medic-reports",
 }
 
 # PromoteCanary's scheduled tick reads every named endpoint before its gates (canary.py, being

@@ -198,7 +198,7 @@ def _eb_dimensions(dimensions: object):
         (_sns_with(lambda m: m.update(AlarmArn=m["AlarmArn"] + "x" * 1600)), "CloudWatch allows at most 1600"),
         (_sns_with(lambda m: m.update(AlarmArn="arn:aws:cloudwatch:us-east-1:1234:alarm:x")), "no valid Region"),
         (_sns_with(lambda m: m.update(AWSAccountId=["123456789012"])), "not a 12-digit AWS account ID"),
-        (_sns_with(lambda m: m.update(NewStateReason="r" * 1024)), "CloudWatch's limit is 1023"),
+        (_sns_with(lambda m: m.update(NewStateReason="r" * 1024)), "AWS allows at most 1023"),
         (_sns_with(lambda m: m.update(NewStateReason={"a": 1})), "NewStateReason must be a string"),
         (_sns_with(lambda m: m.update(OldStateValue=["OK"])), "OldStateValue must be a string"),
         (_sns_with(lambda m: m.update(StateChangeTime="0001-01-01T00:00:00+14:00")), "not an ISO 8601 time"),

@@ -430,14 +430,7 @@ def shown(value: Any) -> str:
 
 def bounded_name(value: Any, where: str, longest: int) -> str:
     """A name AWS keeps (an alarm or metric name): 1-`longest` characters, no control characters."""
-    if not isinstance(value, str) or not value:
-        raise AlarmParseError(f"{where} must be a non-empty string")
-    if len(value) > longest:
-        raise AlarmParseError(f"{where} is {len(value)} characters long: AWS allows at most {longest}")
-    bad = _NOT_IN_NAMES.search(value)
-    if bad:
-        raise AlarmParseError(f"{where} holds {shown(bad.group())}, which AWS does not accept in a name")
-    return value
+    return _bounded(value, where, longest, _NOT_IN_NAMES, required=True)
 
 
 def sagemaker_name(value: Any, where: str) -> str:
@@ -466,16 +459,20 @@ def bounded_time(value: Any, where: str) -> datetime:
 
 
 def _text(value: Any, where: str, longest: int, required: bool = False) -> str:
-    """Free text AWS receives (a state reason, an expression): a string of at most `longest` characters."""
+    """Free text AWS receives (a state reason, an expression): line breaks allowed; absent is ''."""
     if value is None and not required:
         return ""
+    return _bounded(value, where, longest, _NOT_IN_TEXT, required)
+
+
+def _bounded(value: Any, where: str, longest: int, forbidden: re.Pattern[str], required: bool) -> str:
     if not isinstance(value, str) or (required and not value):
         raise AlarmParseError(f"{where} must be {'a non-empty' if required else 'a'} string")
     if len(value) > longest:
-        raise AlarmParseError(f"{where} is {len(value)} characters long: CloudWatch's limit is {longest}")
-    bad = _NOT_IN_TEXT.search(value)
+        raise AlarmParseError(f"{where} is {len(value)} characters long: AWS allows at most {longest}")
+    bad = forbidden.search(value)
     if bad:
-        raise AlarmParseError(f"{where} holds {shown(bad.group())}, which AWS does not accept")
+        raise AlarmParseError(f"{where} holds {shown(bad.group())}, which AWS does not accept there")
     return value
 
 
