@@ -58,7 +58,7 @@ test: lint typecheck template-lint browser
 # decisions, exceptions and events/second per function.
 MUTATIONS ?= 10000
 fuzz: install
-	MODEL_MEDIC_FUZZ_MUTATIONS=$(MUTATIONS) $(BIN)/pytest tests/functional/test_fuzz.py -q -p no:cacheprovider
+	MODEL_MEDIC_FUZZ_MUTATIONS=$(MUTATIONS) $(BIN)/pytest tests/functional/test_fuzz.py -q -p no:cacheprovider --show-capture=no
 
 build: install
 	$(SAM) build --template template.yaml

@@ -174,10 +174,7 @@ def scheduled_time(event: Any) -> datetime | None:
     if not isinstance(event, dict) or event.get("detail-type") != "Scheduled Event":
         return None
     _schedule_rule(event)
-    try:
-        return bounded_time(event.get("time"), "scheduled event 'time'")
-    except AlarmParseError as error:
-        raise AlarmParseError(f"{error} (expected an ISO 8601 time with a zone)") from None
+    return bounded_time(event.get("time"), "scheduled event 'time'")
 
 
 def _schedule_rule(event: dict[str, Any]) -> str:
