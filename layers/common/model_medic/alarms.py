@@ -38,6 +38,8 @@ pinned in layers/common/requirements.txt):
   strings are UTF-8, 256 KB per message (outcome.py sends attributes only with a value).
 * EventBridge (botocore `events/2015-10-07/service-2.json`): a resource ARN is at most
   2048 characters.
+* S3 (User Guide, "Naming Amazon S3 objects"): an object key is UTF-8 "with a maximum
+  length of 1,024 bytes" (ground-truth keys, `runtime.object_created`).
 * Every string AWS receives must encode to UTF-8 (a lone surrogate cannot: a
   `UnicodeEncodeError` in the request) and, for the Query (XML) APIs of SNS and
   CloudWatch, carry no control character other than tab, line feed and return.
@@ -74,6 +76,7 @@ DIMENSIONS_MAX = 30
 STATE_REASON_MAX = 1023
 EXPRESSION_MAX = 2048
 RESOURCE_ARN_MAX = 2048
+S3_KEY_MAX_BYTES = 1024
 # SageMaker's EndpointName / VariantName / EndpointConfigName (whole string, so at most 63).
 SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 ACCOUNT_ID = re.compile(r"[0-9]{12}")

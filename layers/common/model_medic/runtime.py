@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from model_medic import aws
 from model_medic.alarms import (
     RESOURCE_ARN_MAX,
+    S3_KEY_MAX_BYTES,
     AlarmEvent,
     AlarmParseError,
     bounded_name,
@@ -203,9 +204,6 @@ def scheduled_or_rejected(
     except AlarmParseError as error:
         return rejected(str(error))
     return rejected(expected) if scheduled is None else scheduled
-
-
-S3_KEY_MAX_BYTES = 1024  # an S3 object key is at most 1,024 bytes of UTF-8 (S3 User Guide, "Naming objects")
 
 
 def object_created(event: Any) -> tuple[str, datetime | None] | None:
