@@ -8,12 +8,13 @@ nesting, unhashable values where a dimension is expected, other endpoints and ti
 
 For every mutated event the handler must return (an exception would make Lambda retry it
 twice and park it in the dead-letter queue); an event it rejects must have made no AWS
-change at all (every request is recorded); and SageMaker or Application Auto Scaling is
-only ever changed by an event whose answer says it acted.
+request but reads (every request is recorded), and every tenth one is also checked against
+a snapshot of the endpoint, its scaling targets and the pipeline's runs; SageMaker or
+Application Auto Scaling is only ever changed by an event whose answer says it acted.
 
-`MODEL_MEDIC_FUZZ_MUTATIONS` sets the mutations per function (default 1,000 for the
-action functions; the scheduled jobs, whose only input is the event's time, get a tenth);
-`make fuzz` runs a longer campaign and prints the per-function summary.
+`MODEL_MEDIC_FUZZ_MUTATIONS` sets the mutations per action function (default 1,000); the
+scheduled jobs, each accepted event of which computes a whole window or report, get a
+tenth. With the variable set, a per-function summary is printed; `make fuzz` runs 10,000.
 """
 
 from __future__ import annotations
