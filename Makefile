@@ -10,7 +10,7 @@ export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install lint typecheck template-lint browser unit test build demo up down baseline bench clean
+.PHONY: install lint typecheck template-lint browser unit test fuzz build demo up down baseline bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
@@ -52,6 +52,13 @@ browser:
 # Everything CI runs: lint, types, template checks, the whole test suite.
 test: lint typecheck template-lint browser
 	$(BIN)/pytest -q
+
+# A longer fuzz campaign than the suite's (tests/functional/test_fuzz.py): MUTATIONS mutated
+# events per action function, a tenth per scheduled job; prints mutations, rejections,
+# decisions, exceptions and events/second per function.
+MUTATIONS ?= 10000
+fuzz: install
+	MODEL_MEDIC_FUZZ_MUTATIONS=$(MUTATIONS) $(BIN)/pytest tests/functional/test_fuzz.py -q -p no:cacheprovider --show-capture=no
 
 build: install
 	$(SAM) build --template template.yaml

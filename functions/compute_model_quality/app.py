@@ -3,12 +3,13 @@ EventBridge, the ground-truth prefix only; at most one run per endpoint and hour
 labels), and hourly as a catch-up, join labels to captured predictions and publish model
 quality per endpoint and variant."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
+from model_medic.alarms import AlarmParseError, shown
 from model_medic.observability import logger, metrics, tracer
 from model_medic.quality import ComputeModelQuality, RunDebounce, deadline_in
 from model_medic.records import OutputFormat
@@ -34,15 +35,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         OutputFormat.for_problem(settings.problem_type, settings.inference_attribute, settings.probability_attribute),
         settings.prediction_index_s3_uri,
     )
-    if isinstance(event, dict) and event.get("detail-type") == "Object Created":
-        key = str(event.get("detail", {}).get("object", {}).get("key", ""))
+    try:
+        created = runtime.object_created(event)
+    except AlarmParseError as error:
+        return runtime.rejected(str(error))
+    if created is not None:
+        key, at = created
         endpoint, end = job.endpoint_for_key(key), job.evaluation_time_for_key(key)
         if endpoint not in settings.monitored_endpoints or end is None:
-            reason = f"ground-truth key {key!r} is not <prefix>/<monitored endpoint>/YYYY/MM/DD/HH/<file>"
-            logger.warning("event rejected", error=reason)
-            metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
-            return {"rejected": [reason]}
-        now = _event_time(event) or end
+            return runtime.rejected(
+                f"ground-truth key {shown(key)} is not <prefix>/<monitored endpoint>/YYYY/MM/DD/HH/<file>"
+            )
+        now = at or end
         if not RunDebounce(runtime.ledger(settings)).first(endpoint, end - timedelta(hours=1), now):
             logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
             return {"debounced": [key]}
@@ -63,10 +67,3 @@ def _deadline(context: LambdaContext) -> float | None:
     a long look-back never times out: the next run goes on from the indexes written."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return None if remaining is None else deadline_in(remaining() / 1000 * 0.6)
-
-
-def _event_time(event: dict[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).astimezone(UTC)
-    except (KeyError, ValueError):
-        return None

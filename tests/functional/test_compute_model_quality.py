@@ -12,7 +12,7 @@ import boto3
 import pytest
 from sklearn import metrics as sk
 
-from tests.conftest import FakeContext, Stack, load_event, load_handler
+from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler
 
 BUCKET = "churn-ml"
 
@@ -88,7 +88,7 @@ def labels(hour: datetime, items: list[tuple[str, str]], name: str = "labels-1")
     return key
 
 
-def created(key: str) -> dict[str, Any]:
+def created(key: Any) -> dict[str, Any]:
     event = load_event("compute_model_quality/ground_truth_created.json")
     event["detail"]["object"]["key"] = key
     return event
@@ -190,6 +190,23 @@ def test_the_hourly_catch_up_covers_every_endpoint(fn: Any, stack: Stack):
 def test_a_key_outside_the_layout_is_rejected(fn: Any, stack: Stack):
     result = fn.lambda_handler(created("groundtruth/other-endpoint/2026/11/22/10/x.jsonl"), FakeContext())
     assert result["rejected"][0].startswith("ground-truth key")
+
+
+def test_an_object_created_event_s3_could_not_have_sent_is_rejected_and_changes_nothing(
+    fn: Any, stack: Stack, aws_calls: AwsCalls
+):
+    bad = [
+        {**created("x"), "detail": 1.5},
+        created(["groundtruth/churn-prod/2026/11/22/10/x.jsonl"]),
+        created("groundtruth/churn-prod/2026/11/22/10/\ud800.jsonl"),
+        created("groundtruth/churn-prod/2026/11/22/10/" + "x" * 1000),  # over S3's 1,024 bytes
+        created("groundtruth/churn-prod/9999/12/31/23/x.jsonl"),  # its hour ends after year 9999
+    ]
+    for event in bad:
+        aws_calls.made.clear()
+        [rejected] = fn.lambda_handler(event, FakeContext())["rejected"]
+        assert "key" in rejected
+        assert aws_calls.mutating() == []
 
 
 def test_regression_models_get_rmse_and_mae(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):

@@ -13,6 +13,7 @@ import pytest
 from model_medic import runtime
 from model_medic.alarms import AlarmEvent, parse_alarms
 from model_medic.gates import GateRejection, Plan
+from model_medic.outcome import Notifier, Outcome
 from model_medic.settings import ActionSettings, load_settings
 from tests.conftest import Stack, load_event, make_endpoint
 
@@ -291,6 +292,25 @@ def test_a_failed_action_is_recorded_told_and_raised_so_lambda_retries(world: St
     assert healthy.executed == [alarm_at(T0).transition_id]
 
 
+def test_a_permanent_aws_answer_is_recorded_and_told_once_not_retried(world: Stack):
+    # An alarm for an endpoint that does not exist: SageMaker's ValidationException is the
+    # same on every retry, so it is a decision (recorded, one critical message), not a DLQ entry.
+    event = load_event("alarms/sns_high_latency_alarm.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["Trigger"]["Dimensions"] = [{"name": "EndpointName", "value": "churn-gone"}]
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    [alarm] = parse_alarms(event)
+    first = gates().run(alarm, AddInstance())
+    again = gates().run(alarm, AddInstance())
+    assert (first.result, first.gate) == ("failed", "permanent-error")
+    assert first.reason.startswith("ValidationException: ")
+    assert again.replayed
+    assert [(d["result"], d["gate"]) for d in decisions(world)] == [("failed", "permanent-error")]
+    assert len(world.drain("critical")) == 1
+    # Nothing was claimed: the cool-down of the endpoint named is free.
+    assert world.items("cooldown") == []
+
+
 def test_when_telling_fails_the_retry_tells_but_does_not_act_again(world: Stack, monkeypatch: pytest.MonkeyPatch):
     remediation = AddInstance()
     from model_medic.outcome import Notifier
@@ -345,3 +365,32 @@ def test_a_redelivery_after_a_failed_precondition_is_evaluated_again(world: Stac
     monkeypatch.setattr(AddInstance, "plan", original)
     # The same transition, delivered again once the endpoint is InService, acts.
     assert gates(Clock(T0 + timedelta(minutes=2))).run(alarm_at(T0), AddInstance()).result == "acted"
+
+
+def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(world: Stack):
+    # SNS refuses an empty attribute value (InvalidParameter, after the decision was made).
+    # The intake keeps endpoints non-empty; an outcome outside any incident has no incident id.
+    outcome = Outcome(
+        action="scale-back",
+        endpoint="",
+        result="acted",
+        reason="capacity given back",
+        mode="enforce",
+        alarm_name="",
+        alarm_arn="",
+        transition="t",
+        state="OK",
+        at=T0.isoformat(),
+    )
+    sns = boto3.client("sns")
+    published: list[dict[str, Any]] = []
+    real = sns.publish
+
+    def publish(**kwargs: Any) -> Any:
+        published.append(kwargs)
+        return real(**kwargs)
+
+    sns.publish = publish  # type: ignore[method-assign]
+    Notifier(sns, boto3.client("events"), world.topics["info"], world.topics["critical"], "default").publish(outcome)
+    assert sorted(published[0]["MessageAttributes"]) == ["action", "result"]
+    assert len(world.drain("info")) == 1

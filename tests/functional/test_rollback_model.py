@@ -633,6 +633,19 @@ def test_a_malformed_state_change_is_rejected_and_records_nothing(fn: Any, stack
     assert stack.items("deployment") == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("EndpointName", "churn-prod\ud800"), ("EndpointConfigName", "c" * 64), ("EndpointStatus", ["IN_SERVICE"])],
+)
+def test_a_state_change_sagemaker_could_not_have_sent_records_nothing(fn: Any, stack: Stack, field: str, value: Any):
+    # Both names go into the ledger's sort key and into UpdateEndpoint: SageMaker's own pattern.
+    event = load_event("rollback_model/endpoint_in_service.json")
+    event["detail"][field] = value
+    result = invoke(fn, event)
+    assert result["recorded"] is None
+    assert stack.items("deployment") == []
+
+
 @pytest.mark.parametrize("time", ["not a time", "2026-11-22T10:50:00", None])
 def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: Stack, time: Any):
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})

@@ -983,9 +983,11 @@ def test_an_insufficient_data_transition_is_not_acted_on(fn: Any, stack: Stack, 
 @pytest.mark.parametrize(
     ("time", "rejected"),
     [
-        ("yesterday", "scheduled event without a valid 'time': 'yesterday'"),
-        (None, "scheduled event without a valid 'time': None"),
-        ("2026-11-22T10:50:00", "scheduled event 'time' must be an ISO 8601 time with a zone: '2026-11-22T10:50:00'"),
+        ("yesterday", "scheduled event 'time' is not an ISO 8601 time: 'yesterday'"),
+        (None, "scheduled event 'time' is not an ISO 8601 time: None"),
+        ("2026-11-22T10:50:00", "scheduled event 'time' has no time zone: '2026-11-22T10:50:00'"),
+        ("9999-12-31T23:59:59-14:00", "scheduled event 'time' is not an ISO 8601 time: '9999-12-31T23:59:59-14:00'"),
+        ("1999-12-31T23:59:59Z", "scheduled event 'time' is '1999-12-31T23:59:59Z': outside 2000-2099"),
     ],
 )
 def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(

@@ -61,3 +61,28 @@ def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(
     assert len(rejected) == 1
     assert "time" in rejected[0]
     assert aws_calls.mutating() == []
+
+
+BAD_RESOURCES = [{"0": "arn"}, "arn:aws:events:us-east-1:123456789012:rule/x", [7], ["arn:" + "x" * 2045], ["r\ud800"]]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_scheduled_event_with_bad_resources_is_rejected_cleanly(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, aws_calls: AwsCalls, function: str
+) -> None:
+    # The rule ARN names PromoteCanary's scheduled evaluations in the ledger and in messages.
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    handler = load_handler(function).lambda_handler
+    for resources in BAD_RESOURCES:
+        event = {
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": "2026-11-22T10:30:00Z",
+            "resources": resources,
+            "detail": {},
+        }
+        aws_calls.made.clear()
+        [rejected] = handler(event, FakeContext())["rejected"]
+        assert "resources" in rejected
+        assert aws_calls.mutating() == []

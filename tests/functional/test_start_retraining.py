@@ -450,3 +450,20 @@ def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: S
     assert repr(time) in rejected
     assert executions() == []
     assert stack.items("decision") == []
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [lambda e: e.update(source="aws.events"), lambda e: e.update(detail="Succeeded"), lambda e: e.pop("source")],
+)
+def test_a_pipeline_status_change_sagemaker_could_not_have_sent_is_rejected_not_swept(
+    fn: Any, churn: None, aws_calls: AwsCalls, mutate: Any
+):
+    event = load_event("start_retraining/pipeline_status_change.json")
+    assert invoke(fn, event)["rejected"] == []  # the real one sweeps
+    mutate(event)
+    aws_calls.made.clear()
+    result = invoke(fn, event)
+    assert result["outcomes"] == []
+    assert "detail-type" in result["rejected"][0]
+    assert aws_calls.made == []

@@ -177,3 +177,85 @@ def _eventbridge_with(mutate) -> dict:
 def test_malformed_events_are_rejected_saying_what_is_wrong(event, says):
     with pytest.raises(AlarmParseError, match=says):
         parse_alarms(event)
+
+
+def _dimension(name: str, value: object):
+    return lambda m: m["Trigger"].update(Dimensions=[{"name": name, "value": value}])
+
+
+def _eb_dimensions(dimensions: object):
+    return lambda e: e["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"].update(dimensions=dimensions)
+
+
+# Every limit of what AWS accepts (alarms.py's docstring), at and one past the edge.
+@pytest.mark.parametrize(
+    ("event", "says"),
+    [
+        (_sns_with(lambda m: m.update(AlarmName="a" * 256)), "256 characters long: AWS allows at most 255"),
+        (_sns_with(lambda m: m.update(AlarmName="")), "AlarmName must be a non-empty string"),
+        (_sns_with(lambda m: m.update(AlarmName="High\x00Latency")), r"holds '\\x00'"),
+        (_sns_with(lambda m: m.update(AlarmName="High\ud800Latency")), r"holds '\\ud800'"),
+        (_sns_with(lambda m: m.update(AlarmArn=m["AlarmArn"] + "x" * 1600)), "CloudWatch allows at most 1600"),
+        (_sns_with(lambda m: m.update(AlarmArn="arn:aws:cloudwatch:us-east-1:1234:alarm:x")), "no valid Region"),
+        (_sns_with(lambda m: m.update(AWSAccountId=["123456789012"])), "not a 12-digit AWS account ID"),
+        (_sns_with(lambda m: m.update(NewStateReason="r" * 1024)), "AWS allows at most 1023"),
+        (_sns_with(lambda m: m.update(NewStateReason={"a": 1})), "NewStateReason must be a string"),
+        (_sns_with(lambda m: m.update(OldStateValue=["OK"])), "OldStateValue must be a string"),
+        (_sns_with(lambda m: m.update(StateChangeTime="0001-01-01T00:00:00+14:00")), "not an ISO 8601 time"),
+        (_sns_with(lambda m: m.update(StateChangeTime="9999-12-31T23:59:59+00:00")), "outside 2000-2099"),
+        (_sns_with(lambda m: m.update(StateChangeTime="1" * 70_000)), "not an ISO 8601 time"),
+        (_sns_with(lambda m: m["Trigger"].update(MetricName="m" * 256)), "AWS allows at most 255"),
+        (_sns_with(lambda m: m["Trigger"].update(Namespace=":AWS/SageMaker")), "must not start with ':'"),
+        (_sns_with(_dimension("EndpointName", ["churn-prod"])), "string 'name' and 'value'"),
+        (_sns_with(_dimension("EndpointName", {"a": "b"})), "string 'name' and 'value'"),
+        (_sns_with(_dimension("EndpointName", "")), "is not 1-1024 printable ASCII"),
+        (_sns_with(_dimension("EndpointName", "   ")), "is not 1-1024 printable ASCII"),
+        (_sns_with(_dimension("Feature", "f" * 1025)), "is not 1-1024 printable ASCII"),
+        (_sns_with(_dimension("Feature", "caf\u00e9")), "is not 1-1024 printable ASCII"),
+        (_sns_with(_dimension("d" * 256, "x")), "is not 1-255 printable ASCII"),
+        (_sns_with(_dimension(":Endpoint", "x")), "starts with ':'"),
+        (_sns_with(_dimension("EndpointName", "churn_prod")), "not a SageMaker name"),
+        (_sns_with(_dimension("EndpointName", "-churn-prod")), "not a SageMaker name"),
+        (_sns_with(_dimension("EndpointName", "e" * 64)), "not a SageMaker name"),
+        (_sns_with(_dimension("VariantName", "canary variant")), "not a SageMaker name"),
+        (
+            _sns_with(lambda m: m["Trigger"].update(Dimensions=[{"name": f"D{i}", "value": "x"} for i in range(31)])),
+            "31 dimensions: CloudWatch allows at most 30",
+        ),
+        (_eventbridge_with(_eb_dimensions({"EndpointName": ["churn-prod"]})), "string 'name' and 'value'"),
+        (_eventbridge_with(_eb_dimensions({"EndpointName": "churn-prod\ud800"})), "printable ASCII"),
+        (_eventbridge_with(lambda e: e.update(resources=["x" * 1601])), "CloudWatch allows at most 1600"),
+        (_eventbridge_with(lambda e: e["detail"]["state"].update(reason=7)), "state.reason must be a string"),
+        (
+            _eventbridge_with(lambda e: e["detail"]["configuration"]["metrics"][0].update(expression=["1+1"])),
+            "expression must be a non-empty string",
+        ),
+    ],
+)
+def test_a_value_aws_would_refuse_is_rejected_at_intake_saying_which_limit(event, says):
+    with pytest.raises(AlarmParseError, match=says):
+        parse_alarms(event)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda m: m.update(AlarmName="a" * 255),
+        lambda m: m.update(AlarmName="Latenz über 1 s"),  # UTF-8 names are CloudWatch's
+        lambda m: m.update(NewStateReason="r" * 1023),
+        lambda m: m.pop("NewStateReason"),
+        _dimension("EndpointName", "e" * 63),
+        _dimension("EndpointName", "a--b-9"),
+        _dimension("Feature", "f" * 1024),
+    ],
+)
+def test_values_at_the_limits_are_accepted(mutate):
+    only(_sns_with(mutate))
+
+
+def test_a_rejection_quotes_a_huge_value_short_and_in_ascii():
+    with pytest.raises(AlarmParseError) as raised:
+        parse_alarms(_sns_with(lambda m: m.update(NewStateValue="\ud800" + "A" * 300_000)))
+    message = str(raised.value)
+    assert len(message) < 200
+    message.encode("ascii")

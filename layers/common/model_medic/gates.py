@@ -32,7 +32,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 
+from model_medic import aws
 from model_medic.alarms import AlarmEvent
 from model_medic.ledger import Claim, Ledger, Refused
 from model_medic.observability import logger, metrics
@@ -236,6 +238,12 @@ class SafetyGates:
             if claim is not None:
                 self._ledger.release(claim)
             failed = replace(base, result="failed", reason=f"{type(error).__name__}: {error}")
+            if isinstance(error, ClientError) and not aws.is_transient(error):
+                # AWS's permanent answer to this input (no such endpoint, a validation error):
+                # recorded and told once, as in the control loop; a retry would get the same answer.
+                message = error.response.get("Error", {}).get("Message", "")
+                reason = f"{aws.error_code(error)}: {message}"
+                return self._record(replace(failed, gate="permanent-error", reason=reason))
             self._record(failed)
             self._tell_best_effort(failed)
             raise

@@ -137,11 +137,17 @@ class Notifier:
                     "sms": text[:140],
                 }
             ),
+            # SNS refuses an attribute whose value is empty ("Name, type, and value must not be
+            # empty or null", API_MessageAttributeValue): one without a value is left out.
             MessageAttributes={
-                "result": {"DataType": "String", "StringValue": outcome.result},
-                "action": {"DataType": "String", "StringValue": outcome.action},
-                "endpoint": {"DataType": "String", "StringValue": outcome.endpoint},
-                **({"incident": {"DataType": "String", "StringValue": outcome.incident}} if outcome.incident else {}),
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in (
+                    ("result", outcome.result),
+                    ("action", outcome.action),
+                    ("endpoint", outcome.endpoint),
+                    ("incident", outcome.incident),
+                )
+                if value
             },
         )
 

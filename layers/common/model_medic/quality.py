@@ -38,6 +38,7 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic import aws, records
+from model_medic.alarms import EARLIEST, LATEST
 from model_medic.drift import EndpointProblem, read_objects, split_s3_uri, tell_problem
 from model_medic.ledger import Ledger
 from model_medic.observability import logger
@@ -284,9 +285,10 @@ class ComputeModelQuality:
         parts = key.split("/")
         try:
             year, month, day, hour = (int(p) for p in parts[-5:-1])
-            return datetime(year, month, day, hour, tzinfo=UTC) + timedelta(hours=1)
-        except ValueError:
+            end = datetime(year, month, day, hour, tzinfo=UTC) + timedelta(hours=1)
+        except (ValueError, OverflowError):  # not a date, or year 9999's last hour
             return None
+        return end if EARLIEST <= end < LATEST else None
 
     def endpoint_for_key(self, key: str) -> str | None:
         prefix = self._truth[1]

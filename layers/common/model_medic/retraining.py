@@ -211,5 +211,13 @@ PIPELINE_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Cha
 
 
 def is_pipeline_status_change(event: Any) -> bool:
-    """EventBridge's pipeline status change: a nudge to look at the retraining incidents now."""
-    return isinstance(event, dict) and event.get("detail-type") == PIPELINE_STATUS_CHANGE
+    """EventBridge's pipeline status change: a nudge to look at the retraining incidents now.
+
+    Only its kind is read (the sweep reads the executions from SageMaker); one that SageMaker
+    could not have sent goes on to the alarm intake, which rejects it."""
+    return (
+        isinstance(event, dict)
+        and event.get("detail-type") == PIPELINE_STATUS_CHANGE
+        and event.get("source") == "aws.sagemaker"
+        and isinstance(event.get("detail"), dict)
+    )

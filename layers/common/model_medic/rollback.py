@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 from botocore.exceptions import ClientError
 
 from model_medic import aws
-from model_medic.alarms import AlarmEvent
+from model_medic.alarms import AlarmEvent, sagemaker_name
 from model_medic.capacity import Capacity
 from model_medic.gates import Clock
 from model_medic.incidents import Incident
@@ -287,4 +287,8 @@ def in_service_deployment(event: dict[str, Any]) -> tuple[str, str] | None:
     endpoint, config = detail.get("EndpointName"), detail.get("EndpointConfigName")
     if not isinstance(endpoint, str) or not isinstance(config, str) or not endpoint or not config:
         raise ValueError("endpoint state change without EndpointName and EndpointConfigName")
-    return (endpoint, config) if detail.get("EndpointStatus") in _IN_SERVICE else None
+    # Both go into the ledger's sort key and into UpdateEndpoint: SageMaker's own pattern (alarms.py).
+    sagemaker_name(endpoint, "detail.EndpointName")
+    sagemaker_name(config, "detail.EndpointConfigName")
+    status = detail.get("EndpointStatus")
+    return (endpoint, config) if isinstance(status, str) and status in _IN_SERVICE else None

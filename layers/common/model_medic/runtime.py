@@ -5,14 +5,23 @@ Handlers stay thin adapters: `handle(UnitClass, event, context)`, return a dict.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws
-from model_medic.alarms import AlarmEvent, AlarmParseError, parse_alarms
+from model_medic.alarms import (
+    RESOURCE_ARN_MAX,
+    S3_KEY_MAX_BYTES,
+    AlarmEvent,
+    AlarmParseError,
+    bounded_name,
+    bounded_time,
+    parse_alarms,
+    shown,
+)
 from model_medic.gates import Clock, GateRejection, ModeSwitch, Remediation, SafetyGates, utc_now
 from model_medic.incidents import Incidents
 from model_medic.ledger import Ledger
@@ -70,16 +79,16 @@ def run_alarms(
     try:
         alarms = parse_alarms(event)
     except AlarmParseError as error:
-        return _rejected(str(error))
+        return rejected(str(error))
     safety = gates(settings, context, clock)
-    outcomes, rejected = [], []
+    outcomes, refused = [], []
     for alarm in alarms:
         try:
             outcomes.append(safety.run(alarm, remediation_for(alarm)).as_dict())
         except GateRejection as error:
-            rejected.append(str(error))
+            refused.append(str(error))
             logger.warning("alarm rejected", alarm=alarm.alarm_name, error=str(error))
-    return {"outcomes": outcomes, "rejected": rejected}
+    return {"outcomes": outcomes, "rejected": refused}
 
 
 class Unit(Protocol):
@@ -133,7 +142,7 @@ def handle(
     try:
         scheduled = scheduled_time(event)
     except AlarmParseError as error:
-        return _rejected(str(error))
+        return rejected(str(error))
     clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
     loop = control_loop(remediation.from_settings(settings, clock), settings, context, clock)
     if scheduled is not None or (sweeps_on is not None and sweeps_on(event)):
@@ -145,7 +154,7 @@ def handle(
     try:
         alarms = parse_alarms(event)
     except AlarmParseError as error:
-        return _rejected(str(error))
+        return rejected(str(error))
     decided: list[dict[str, Any]] = []
     refused: list[str] = []
     for alarm in alarms:
@@ -186,17 +195,31 @@ def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]
 
 
 def scheduled_time(event: Any) -> datetime | None:
-    """The scheduled time of an EventBridge "Scheduled Event", or None for any other event."""
+    """The scheduled time of an EventBridge "Scheduled Event", or None for any other event.
+
+    The event's `time` and `resources` (the rule, which names a scheduled evaluation) are
+    checked here, at intake, with the limits of `alarms.py`: a bad one is an `AlarmParseError`.
+    """
     if not isinstance(event, dict) or event.get("detail-type") != "Scheduled Event":
         return None
-    value = event.get("time")
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise AlarmParseError(f"scheduled event without a valid 'time': {value!r}") from None
-    if not isinstance(value, str) or parsed.tzinfo is None:
-        raise AlarmParseError(f"scheduled event 'time' must be an ISO 8601 time with a zone: {value!r}")
-    return parsed.astimezone(UTC)
+    _schedule_rule(event)
+    return bounded_time(event.get("time"), "scheduled event 'time'")
+
+
+def _schedule_rule(event: dict[str, Any]) -> str:
+    """The ARN of the rule that scheduled the event (EventBridge puts it first in `resources`)."""
+    resources = event.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        raise AlarmParseError(f"scheduled event 'resources' must be a list of ARNs, got {shown(resources)}")
+    if not resources:
+        return "arn:aws:events:::rule/schedule"
+    rule = resources[0]
+    # A scheduled evaluation's "alarm ARN" is `<rule ARN>|<endpoint>` (`scheduled_evaluation`),
+    # and it is an EventBridge resource of the outcome event: room is left for the endpoint.
+    longest = RESOURCE_ARN_MAX - 1 - 63
+    if not rule.startswith("arn:") or len(rule) > longest:
+        raise AlarmParseError(f"scheduled event 'resources[0]' is not an ARN of at most {longest} characters")
+    return bounded_name(rule, "scheduled event 'resources[0]'", longest)
 
 
 def scheduled_or_rejected(
@@ -207,8 +230,32 @@ def scheduled_or_rejected(
     try:
         scheduled = scheduled_time(event)
     except AlarmParseError as error:
-        return _rejected(str(error))
-    return _rejected(expected) if scheduled is None else scheduled
+        return rejected(str(error))
+    return rejected(expected) if scheduled is None else scheduled
+
+
+def object_created(event: Any) -> tuple[str, datetime | None] | None:
+    """(key, event time) of an S3 "Object Created" event on EventBridge; None for any other
+    event. A key that is not a string S3 could hold is an `AlarmParseError`; a missing or
+    bad `time` is None (the caller falls back to the key's hour)."""
+    if not isinstance(event, dict) or event.get("detail-type") != "Object Created":
+        return None
+    detail = event.get("detail")
+    found = detail.get("object") if isinstance(detail, dict) else None
+    key = found.get("key") if isinstance(found, dict) else None
+    if not isinstance(key, str) or not key:
+        raise AlarmParseError("Object Created event without a string detail.object.key")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise AlarmParseError(f"detail.object.key {shown(key)} is not UTF-8") from None
+    if size > S3_KEY_MAX_BYTES:
+        raise AlarmParseError(f"detail.object.key is {size} bytes: S3 keys are at most {S3_KEY_MAX_BYTES}")
+    try:
+        at: datetime | None = bounded_time(event.get("time"), "Object Created event 'time'")
+    except AlarmParseError:
+        at = None
+    return key, at
 
 
 def scheduled_evaluation(event: dict[str, Any], endpoint: str, variant: str | None = None) -> AlarmEvent:
@@ -216,12 +263,11 @@ def scheduled_evaluation(event: dict[str, Any], endpoint: str, variant: str | No
     at = scheduled_time(event)
     if at is None:
         raise AlarmParseError("expected an EventBridge Scheduled Event")
-    resources = event.get("resources") or ["arn:aws:events:::rule/schedule"]
-    arn = str(resources[0])
+    arn = _schedule_rule(event)
     parts = arn.split(":")
     dimensions = {"EndpointName": endpoint, **({"VariantName": variant} if variant else {})}
     return AlarmEvent(
-        alarm_name=arn.rsplit("/", 1)[-1],
+        alarm_name=arn.rsplit("/", 1)[-1] or "schedule",
         alarm_arn=f"{arn}|{endpoint}",
         state="ALARM",
         previous_state=None,
@@ -234,7 +280,8 @@ def scheduled_evaluation(event: dict[str, Any], endpoint: str, variant: str | No
     )
 
 
-def _rejected(reason: str) -> dict[str, Any]:
+def rejected(reason: str) -> dict[str, Any]:
+    """The answer that turns an event away: logged, counted (RejectedEvents), never retried."""
     logger.warning("event rejected", error=reason)
     metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
     return {"outcomes": [], "rejected": [reason]}
