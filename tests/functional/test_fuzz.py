@@ -35,7 +35,6 @@ import boto3
 import pytest
 import time_machine
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError
 
 from tests.conftest import EVENTS, FakeContext, Stack, load_handler, make_endpoint, metric_alarm
 from tests.functional.test_schedule_time import ENVIRONMENT as SETTINGS
@@ -56,9 +55,8 @@ ENVIRONMENT = {
     "ACTIONS_PER_HOUR": "100",
 }
 
-# PromoteCanary's scheduled tick reads every named endpoint before its gates (canary.py, being
-# rewritten): a named endpoint that does not exist fails it (see the xfail test below).
-OVERRIDES = {"promote_canary": {"MONITORED_ENDPOINTS": ENDPOINT}}
+# Functions whose settings differ from ENVIRONMENT (none: every function is given GONE too).
+OVERRIDES: dict[str, dict[str, str]] = {}
 
 # Each function's sample events; the action functions also get every alarm shape.
 ALARMS = sorted((EVENTS / "alarms").glob("*.json"))
@@ -506,13 +504,6 @@ def test_the_mutations_are_the_same_for_the_same_seed() -> None:
     assert len(set(first)) > 40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ClientError,
-    reason="canary.py: PromoteCanary.in_rollout calls DescribeEndpoint for every named endpoint and lets "
-    "SageMaker's ValidationException (no such endpoint) propagate, so the tick is retried into the DLQ; "
-    "reported to the canary rewrite (canary.py and functions/promote_canary/app.py are owned there)",
-)
 def test_a_canary_tick_with_a_named_endpoint_that_does_not_exist_is_not_retried(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -303,6 +303,18 @@ def test_a_package_outside_the_configured_groups_is_not_deployed(champion: str, 
     assert "canary" not in endpoint()
 
 
+def test_an_operator_naming_a_package_that_does_not_exist_is_told_so_and_nothing_changes(
+    champion: str, fn: Any, stack: Stack
+):
+    missing = champion.rsplit("/", 1)[0] + "/404"
+    result = fn.lambda_handler({"deploy-package": {"arn": missing}}, FakeContext())
+    assert result["outcomes"] == []
+    [reason] = result["rejected"]
+    assert missing in reason
+    assert "canary" not in endpoint()
+    assert stack.items("decision") == []
+
+
 def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unless_approved_again(
     champion: str, fn: Any, stack: Stack
 ):

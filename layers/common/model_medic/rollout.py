@@ -924,6 +924,19 @@ def adopted_incident(
     )
 
 
+def _readable[T](endpoint: str, read: Callable[[], T]) -> T | None:
+    """A read of one endpoint in scope, or None when AWS's answer is permanent (the endpoint
+    was deleted, access is denied): logged, and the other endpoints go on. Transient errors
+    raise, so the invocation is retried."""
+    try:
+        return read()
+    except ClientError as error:
+        if aws.is_transient(error):
+            raise
+        logger.warning("endpoint skipped", endpoint=endpoint, error=f"{aws.error_code(error)}: {error}")
+        return None
+
+
 def run(
     event: Any,
     loop: ControlLoop,
@@ -949,12 +962,21 @@ def run(
         else:
             assert requested is not None
             arn, named = requested
-            group = str(sagemaker.describe_model_package(ModelPackageName=arn).get("ModelPackageGroupName") or "")
+            try:
+                group = str(sagemaker.describe_model_package(ModelPackageName=arn).get("ModelPackageGroupName") or "")
+            except ClientError as error:
+                if aws.is_transient(error):
+                    raise
+                raise AlarmParseError(f"deploy-package: {arn}: {aws.error_code(error)}: {error}") from error
             when = at
         targets = (
             named
             if named is not None
-            else [e for e in endpoints() if serving_group(sagemaker, e, settings.primary_variant)[0] == group]
+            else [
+                e
+                for e in endpoints()
+                if _readable(e, lambda e=e: serving_group(sagemaker, e, settings.primary_variant)[0]) == group
+            ]
         )
         if not targets:
             logger.info("no endpoint in scope serves the package's group", group=group)
@@ -966,13 +988,10 @@ def run(
             if loop.open_incidents(endpoint):
                 followed.append(endpoint)
                 continue
-            adopted = adopted_incident(
-                endpoint,
-                sagemaker.describe_endpoint(EndpointName=endpoint),
-                settings.primary_variant,
-                settings.canary_variant,
-                now,
-            )
+            described = _readable(endpoint, lambda e=endpoint: sagemaker.describe_endpoint(EndpointName=e))
+            if described is None:
+                continue
+            adopted = adopted_incident(endpoint, described, settings.primary_variant, settings.canary_variant, now)
             if adopted is not None:
                 outcomes.append(loop.start(adopted))
         return outcomes + loop.follow(followed)

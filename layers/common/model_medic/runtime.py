@@ -176,7 +176,7 @@ def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]
     try:
         scheduled = scheduled_time(event)
     except AlarmParseError as error:
-        return _rejected(str(error))
+        return rejected(str(error))
     clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
     loop = control_loop(Rollout.from_settings(settings, clock), settings, context, clock)
     scope = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag)
@@ -190,7 +190,7 @@ def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]
     try:
         outcomes = run(event, loop, settings, endpoints, scheduled)
     except AlarmParseError as error:
-        return _rejected(str(error))
+        return rejected(str(error))
     return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
 
 
