@@ -30,7 +30,9 @@ class ConfigurationError(RuntimeError):
 class Settings(BaseModel):
     """What every function needs: where the ledger and topics are, which endpoints are named."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    # defer_build: a model's validator is built when it is first validated, not when this
+    # module is imported, so a function builds the one model it loads, not all of them.
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
     ledger_table: str = Field(alias="LEDGER_TABLE", min_length=3)
     info_topic_arn: str = Field(alias="INFO_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
