@@ -99,9 +99,11 @@ class RollbackSettings(ActionSettings):
 
 
 class ComputeMetricsSettings(Settings):
-    """ComputeMetricsFunction: the period, and an optional tag that adds endpoints."""
+    """ComputeMetricsFunction: the period, the lag, and an optional tag that adds endpoints."""
 
     metrics_period_minutes: int = Field(5, alias="METRICS_PERIOD_MINUTES", ge=1, le=60)
+    # How long after a period ends its one-minute SageMaker datapoints are given to arrive.
+    metrics_lag_minutes: int = Field(2, alias="METRICS_LAG_MINUTES", ge=1, le=30)
     # "key=value": every InService endpoint with this tag is measured too; empty: none.
     discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
