@@ -174,7 +174,7 @@ def main() -> None:
             found = measure(folder, function_environment(template, logical_id), traced, pairs)
             print(
                 f"| {name} | {found['baseline'] * 1000:.0f} ms | {found['handler'] * 1000:.0f} ms "
-                f"| {found['ratio']:.2f} | {found['settings'] * 1000:.0f} ms | {', '.join(found['models'])} "
+                f"| {found['ratio']:.2f} | {found['settings'] * 1000:.1f} ms | {', '.join(found['models'])} "
                 f"| {'imported' if found['xray'] else 'not imported'} |",
                 flush=True,
             )
