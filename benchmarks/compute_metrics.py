@@ -1,5 +1,6 @@
 """ComputeMetricsFunction at 1, 10, 100 and 500 endpoints x 2 variants, in moto: the AWS
-calls of one run by operation, and its wall time (`make bench`)."""
+calls of one run by operation, and its wall time (`make bench`). The run at 10:07 computes
+10:00-10:05 (lag 2 minutes); each variant's datapoints of 10:05 show the window complete."""
 
 import os
 import time
@@ -11,7 +12,8 @@ from moto import mock_aws
 
 from benchmarks.calls import counting_calls
 
-SCHEDULED = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
+SCHEDULED = datetime(2026, 11, 22, 10, 7, tzinfo=UTC)
+TABLE = "model-medic-ledger"
 SIZES = (1, 10, 100, 500)
 
 
@@ -26,17 +28,18 @@ def seed(endpoints: list[str]) -> None:
                 ("Invocation4XXErrors", 1.0),
                 ("Invocation5XXErrors", 0.0),
             ):
-                data.append(
-                    {
-                        "MetricName": metric,
-                        "Dimensions": [
-                            {"Name": "EndpointName", "Value": endpoint},
-                            {"Name": "VariantName", "Value": variant},
-                        ],
-                        "Timestamp": SCHEDULED - timedelta(minutes=3),
-                        "Value": value,
-                    }
-                )
+                for minutes in (5, 2):  # in the window (10:02), and after it (10:05)
+                    data.append(
+                        {
+                            "MetricName": metric,
+                            "Dimensions": [
+                                {"Name": "EndpointName", "Value": endpoint},
+                                {"Name": "VariantName", "Value": variant},
+                            ],
+                            "Timestamp": SCHEDULED - timedelta(minutes=minutes),
+                            "Value": value,
+                        }
+                    )
     cloudwatch = boto3.client("cloudwatch")
     for start in range(0, len(data), 1000):
         cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[start : start + 1000])
@@ -45,14 +48,24 @@ def seed(endpoints: list[str]) -> None:
 def measure(size: int) -> tuple[Counter[str], float, int]:
     from model_medic import aws
     from model_medic.endpoint_metrics import ComputeMetrics
+    from model_medic.ledger import Ledger
 
     endpoints = [f"endpoint-{i:03d}" for i in range(size)]
     with mock_aws():
         aws.reset()
         seed(endpoints)
+        aws.dynamodb().create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        ledger = Ledger(aws.dynamodb(), TABLE, 90)
         with counting_calls() as calls:
             started = time.perf_counter()
-            run = ComputeMetrics(aws.cloudwatch(), timedelta(minutes=5)).run(endpoints, SCHEDULED)
+            run = ComputeMetrics(aws.cloudwatch(), ledger, timedelta(minutes=5), timedelta(minutes=2)).run(
+                endpoints, SCHEDULED
+            )
             elapsed = time.perf_counter() - started
         aws.reset()
     return calls, elapsed, run.published
@@ -63,14 +76,15 @@ def main() -> None:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "testing")
     print("ComputeMetricsFunction, one run, in moto (2 variants per endpoint)\n")
-    columns = ["endpoints", "variants", "ListMetrics", "GetMetricData", "PutMetricData", "calls in total"]
+    columns = ["endpoints", "variants", "ListMetrics", "GetMetricData", "PutMetricData", "ledger", "calls in total"]
     print("| " + " | ".join([*columns, "data published", "wall time"]) + " |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in SIZES:
         calls, elapsed, published = measure(size)
+        ledger = calls["GetItem"] + calls["PutItem"]
         print(
             f"| {size} | {2 * size} | {calls['ListMetrics']} | {calls['GetMetricData']} | {calls['PutMetricData']} "
-            f"| {sum(calls.values())} | {published} | {elapsed:.2f} s |"
+            f"| {ledger} | {sum(calls.values())} | {published} | {elapsed:.2f} s |"
         )
 
 

@@ -1,4 +1,6 @@
-"""ComputeMetricsFunction: every 5 minutes, TotalLatency and ErrorRate per endpoint and variant."""
+"""ComputeMetricsFunction: every 5 minutes, TotalLatency and ErrorRate per endpoint and variant
+of the last period that ended METRICS_LAG_MINUTES ago; a window held back for late datapoints
+is recomputed once by the next run."""
 
 from dataclasses import asdict
 from datetime import timedelta
@@ -24,10 +26,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     endpoints = list(settings.monitored_endpoints)
     if settings.discovery_tag:
         endpoints += tagged_endpoints(aws.sagemaker(), settings.discovery_tag)
-    run = ComputeMetrics(aws.cloudwatch(), timedelta(minutes=settings.metrics_period_minutes)).run(
-        sorted(set(endpoints)), scheduled
+    run = ComputeMetrics(
+        aws.cloudwatch(),
+        runtime.ledger(settings),
+        timedelta(minutes=settings.metrics_period_minutes),
+        timedelta(minutes=settings.metrics_lag_minutes),
+    ).run(sorted(set(endpoints)), scheduled)
+    logger.info(
+        "metrics computed",
+        published=run.published,
+        variants=run.variants,
+        without_data=run.without_data,
+        held_back=run.held_back,
+        recomputed=run.recomputed,
     )
-    logger.info("metrics computed", published=run.published, variants=run.variants, without_data=run.without_data)
     metrics.add_metric(name="MetricsPublished", unit="Count", value=run.published)
     result = asdict(run)
     result["window"] = {"start": run.window.start.isoformat(), "end": run.window.end.isoformat()}

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from model_medic.endpoint_metrics import Sums, derive, window_for
+from model_medic.endpoint_metrics import Sums, complete, derive, window_for
 
 
 def test_window_is_the_last_whole_period_before_the_scheduled_time():
@@ -15,6 +15,34 @@ def test_window_is_the_last_whole_period_before_the_scheduled_time():
             datetime(2026, 11, 22, 10, 5, tzinfo=UTC),
         )
         assert window.period == 300
+
+
+@pytest.mark.parametrize(
+    ("scheduled", "lag", "start"),
+    [
+        ("10:07:00", 2, "10:00"),  # ended 2 minutes ago: computed now
+        ("10:06:00", 2, "09:55"),  # ended 1 minute ago: the period before it
+        ("10:05:00", 2, "09:55"),
+        ("10:09:59", 2, "10:00"),
+        ("10:10:00", 5, "10:00"),
+        ("10:05:00", 0, "10:00"),
+    ],
+)
+def test_the_window_ended_at_least_the_lag_before_the_scheduled_time(scheduled: str, lag: int, start: str):
+    at = datetime.fromisoformat(f"2026-11-22T{scheduled}+00:00")
+    window = window_for(at, timedelta(minutes=5), timedelta(minutes=lag))
+    assert window.start == datetime.fromisoformat(f"2026-11-22T{start}:00+00:00")
+    assert window.end - window.start == timedelta(minutes=5)
+    assert at - window.end >= timedelta(minutes=lag)
+
+
+def test_a_window_is_complete_when_every_metric_it_saw_has_moved_past_it():
+    seen = sums(invocations=10)
+    seen.seen = {"Invocations", "ModelLatency"}
+    assert complete(seen, {"Invocations", "ModelLatency", "OverheadLatency"})
+    assert not complete(seen, {"Invocations"})  # ModelLatency's last minute may still be coming
+    assert not complete(seen, set())  # traffic stopped, or the window's end is late: wait once
+    assert complete(Sums(), set())  # idle in the window: nothing to wait for
 
 
 def sums(**values: float) -> Sums:

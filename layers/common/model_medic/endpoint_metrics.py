@@ -7,19 +7,42 @@ Per variant and per endpoint, over one period aligned to the scheduled time:
 * ErrorRate = (Invocation4XXErrors + Invocation5XXErrors) / Invocations x 100; a period
   without invocations has no error rate.
 
-Calls: one ListMetrics (paged) finds the variants that reported in the window, GetMetricData
-fetches sums and sample counts 500 queries at a time, PutMetricData publishes 1,000 data
-at a time. Math happens here: metric math returns nothing in moto (FACTS.md) and would
-cost a query per result in AWS.
+Timing. SageMaker's one-minute datapoints reach CloudWatch late, so a run computes the last
+whole period that ended at least `lag` (METRICS_LAG_MINUTES) before its scheduled time, and
+reads on past it up to the scheduled minute. A variant's window is complete when every
+metric it reported in the window has a datapoint after the window too: SageMaker sends a
+value of each of these metrics for every request (0 or 1 for the error counts, SageMaker
+Developer Guide), so the stream has moved past the window. An endpoint whose variants are all complete is published
+at once. One that is not is held back and recomputed once, by the next run (a period later),
+and published then, complete or not: the next window's datapoints have had a period more to
+arrive, which is what CloudWatch would show an hour later.
+
+Why hold back rather than publish and correct: CloudWatch does not replace a value put again
+for the same metric and minute, it aggregates them ("CloudWatch records the average ... of
+the values received for every 1-minute period, as well as number of samples, maximum value,
+and minimum value", Publishing custom metrics, CloudWatch User Guide). The alarms
+(alarms.yaml) read Average over 300 s, the daily report reads Maximum: a second, corrected
+value would leave the Average halfway and the Maximum at the larger of the two. Each
+endpoint's value for a window is therefore put once, when it is as complete as it will be.
+The ledger records per window what was published, what was held back and what the
+recomputation found (ledger.py, `MetricWindow`), so that the recomputation happens once.
+
+Calls: one ListMetrics (paged) finds the variants that reported recently, GetMetricData
+fetches sums and sample counts of the window and of what came after it, 500 queries at a
+time, PutMetricData publishes 1,000 data at a time; two reads and up to two writes of the
+ledger. Math happens here:
+metric math returns nothing in moto (FACTS.md) and would cost a query per result in AWS.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from model_medic.aws import persist
+from model_medic.ledger import Ledger, MetricWindow
 from model_medic.observability import logger
 
 SOURCE_NAMESPACE = "AWS/SageMaker"
@@ -49,10 +72,12 @@ class Window:
         return int((self.end - self.start).total_seconds())
 
 
-def window_for(scheduled: datetime, period: timedelta) -> Window:
-    """The last whole period before the scheduled time: the same for every retry of a run."""
+def window_for(scheduled: datetime, period: timedelta, lag: timedelta = timedelta(0)) -> Window:
+    """The last whole period that ended at least `lag` before the scheduled time: the same
+    for every retry of a run."""
     seconds = int(period.total_seconds())
-    end = datetime.fromtimestamp(int(scheduled.timestamp()) // seconds * seconds, tz=scheduled.tzinfo)
+    cutoff = int((scheduled - lag).timestamp())
+    end = datetime.fromtimestamp(cutoff // seconds * seconds, tz=scheduled.tzinfo)
     return Window(end - period, end)
 
 
@@ -197,6 +222,41 @@ def add_results(sums: dict[tuple[str, str], Sums], keys: QueryKeys, results: lis
             sums[pair].add(metric, statistic, float(value))
 
 
+def add_periods(
+    sums: dict[tuple[str, str], Sums],
+    later: dict[tuple[str, str], set[str]],
+    keys: QueryKeys,
+    results: list[dict[str, Any]],
+    window: Window,
+) -> None:
+    """Fold GetMetricData results (one value per period): the window's into its sums, those
+    of the periods after it into the metrics known to have moved past it."""
+    for result in results:
+        pair, metric, statistic = keys[result["Id"]]
+        for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
+            if stamp >= window.end:
+                later[pair].add(metric)
+            elif stamp >= window.start:
+                sums[pair].add(metric, statistic, float(value))
+
+
+def complete(sums: Sums, later: set[str]) -> bool:
+    """Pure: every metric the variant reported in the window has a datapoint after it, so no
+    minute of the window is still on its way. A variant idle in the window is complete."""
+    return sums.seen <= later
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One window's sums per variant, and the endpoints whose datapoints were not all in."""
+
+    sums: dict[tuple[str, str], Sums]
+    incomplete: frozenset[str]
+
+    def of(self, endpoints: set[str]) -> dict[tuple[str, str], Sums]:
+        return {pair: sums for pair, sums in self.sums.items() if pair[0] in endpoints}
+
+
 @dataclass(frozen=True)
 class Run:
     """What one run did, for the log and the response."""
@@ -206,23 +266,102 @@ class Run:
     variants: int
     published: int
     without_data: list[str]
+    # Endpoints of this window held back: their datapoints were not all in yet.
+    held_back: list[str] = field(default_factory=list)
+    # Endpoints of the window before, held back then, published now by its recomputation.
+    recomputed: list[str] = field(default_factory=list)
 
 
 class ComputeMetrics:
-    def __init__(self, cloudwatch: Any, period: timedelta) -> None:
+    def __init__(self, cloudwatch: Any, ledger: Ledger, period: timedelta, lag: timedelta) -> None:
         self._cloudwatch = cloudwatch
+        self._ledger = ledger
         self._period = period
+        self._lag = lag
 
     def run(self, endpoints: list[str], scheduled: datetime) -> Run:
-        window = window_for(scheduled, self._period)
+        window = window_for(scheduled, self._period, self._lag)
+        previous = Window(window.start - self._period, window.start)
+        # Datapoints are read up to the scheduled minute: those after a window show it complete.
+        upto = scheduled.replace(second=0, microsecond=0)
         variants = self.variants(endpoints)
         silent = sorted(set(endpoints) - {endpoint for endpoint, _ in variants})
         for endpoint in silent:
             logger.info("no SageMaker metrics for endpoint; skipped", endpoint=endpoint)
-        sums = self.fetch(variants, window)
-        data = derive(sums)
+        published, held_back = self._first(window, scheduled, upto, variants)
+        recomputed, published_again = self._recompute(previous, scheduled, upto, variants)
+        return Run(
+            window, sorted(set(endpoints)), len(variants), published + published_again, silent, held_back, recomputed
+        )
+
+    def _first(
+        self, window: Window, scheduled: datetime, upto: datetime, variants: list[tuple[str, str]]
+    ) -> tuple[int, list[str]]:
+        """The window's first computation: complete endpoints published, the others held back."""
+        record = self._ledger.metric_window(window.start)
+        if record is not None and (record.computed_at != scheduled or record.recomputed_at is not None):
+            logger.info("window already computed by another run", window=window.start.isoformat())
+            return 0, []
+        done = record.complete if record is not None else frozenset()  # a retry: published already
+        wanted = [pair for pair in variants if pair[0] not in done]
+        fetched = self.fetch(wanted, window, upto)
+        endpoints = {endpoint for endpoint, _ in wanted}
+        ready = endpoints - fetched.incomplete
+        data = derive(fetched.of(ready))
         self.publish(data, window.start)
-        return Run(window, sorted(set(endpoints)), len(variants), len(data), silent)
+        if fetched.incomplete:
+            logger.info(
+                "endpoints held back: datapoints of the window may still arrive",
+                window=window.start.isoformat(),
+                endpoints=sorted(fetched.incomplete),
+            )
+        saved = persist(
+            lambda: self._ledger.save_metric_window(
+                MetricWindow(
+                    start=window.start,
+                    end=window.end,
+                    computed_at=scheduled,
+                    complete=done | ready,
+                    pending=frozenset(fetched.incomplete),
+                    published=len(data) + (record.published if record is not None else 0),
+                )
+            )
+        )
+        if not saved:
+            logger.warning("a concurrent run computed the same window", window=window.start.isoformat())
+        return len(data), sorted(fetched.incomplete)
+
+    def _recompute(
+        self, window: Window, scheduled: datetime, upto: datetime, variants: list[tuple[str, str]]
+    ) -> tuple[list[str], int]:
+        """The held-back endpoints of the window before, once: published now, complete or not."""
+        record = self._ledger.metric_window(window.start)
+        if record is None or not record.pending or record.recomputed_at is not None:
+            return [], 0  # nothing held back, or recomputed already (by this run too, if it is a retry)
+        wanted = [pair for pair in variants if pair[0] in record.pending]
+        fetched = self.fetch(wanted, window, upto)
+        data = derive(fetched.sums)
+        self.publish(data, window.start)
+        logger.info(
+            "held-back window recomputed and published",
+            window=window.start.isoformat(),
+            endpoints=sorted(record.pending),
+            still_incomplete=sorted(fetched.incomplete),
+        )
+        saved = persist(
+            lambda: self._ledger.save_metric_window(
+                replace(
+                    record,
+                    recomputed_at=scheduled,
+                    recomputed=record.pending,
+                    still_incomplete=frozenset(fetched.incomplete),
+                    published=record.published + len(data),
+                )
+            )
+        )
+        if not saved:
+            logger.warning("a concurrent run recomputed the same window", window=window.start.isoformat())
+        return sorted(record.pending), len(data)
 
     def variants(self, endpoints: list[str]) -> list[tuple[str, str]]:
         """(endpoint, variant) pairs of the wanted endpoints that report Invocations."""
@@ -240,23 +379,27 @@ class ComputeMetrics:
                 return sorted(found)
             kwargs["NextToken"] = page["NextToken"]
 
-    def fetch(self, variants: list[tuple[str, str]], window: Window) -> dict[tuple[str, str], Sums]:
+    def fetch(self, variants: list[tuple[str, str]], window: Window, upto: datetime) -> Fetched:
+        """The window's sums per variant, and which endpoints are incomplete: what arrived from
+        the window's end up to `upto` (the next, partial period) shows whether all of it is in."""
         queries, keys = variant_queries(variants, window.period)
         sums: dict[tuple[str, str], Sums] = {pair: Sums() for pair in variants}
+        later: dict[tuple[str, str], set[str]] = {pair: set() for pair in variants}
         for start in range(0, len(queries), GET_LIMIT):
             batch = {
                 "MetricDataQueries": queries[start : start + GET_LIMIT],
                 "StartTime": window.start,
-                "EndTime": window.end,
+                "EndTime": max(upto, window.end),
                 "ScanBy": "TimestampAscending",
             }
             while True:
                 page = self._cloudwatch.get_metric_data(**batch)
-                add_results(sums, keys, page.get("MetricDataResults", []))
+                add_periods(sums, later, keys, page.get("MetricDataResults", []), window)
                 if not page.get("NextToken"):
                     break
                 batch["NextToken"] = page["NextToken"]
-        return sums
+        incomplete = frozenset(pair[0] for pair in variants if not complete(sums[pair], later[pair]))
+        return Fetched(sums, incomplete)
 
     def publish(self, data: list[Datum], timestamp: datetime) -> None:
         items = [datum.as_metric_datum(timestamp) for datum in data]

@@ -10,6 +10,7 @@ Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 | an incident (`incidents.py`) | `ENDPOINT#<endpoint>` | `INCIDENT#<opened ISO time>#<id>` |
 | a tell-once mark | `ENDPOINT#<endpoint>` | `MARK#<key>` |
 | an idempotency record (Powertools) | `idempotency#<function>` | `<action>#<hash>` |
+| a computed metrics window (ComputeMetrics) | `METRICS` | `WINDOW#<window start ISO>` |
 
 A claim takes the cool-down lock and one unit of the hour's budget in one transaction,
 each under a condition, so that of two concurrent callers exactly one wins.
@@ -33,6 +34,27 @@ Refusal = Literal["cooldown", "budget"]
 # A claim holds its lock at least this long, even for an action without a cool-down, so
 # that concurrent deliveries cannot both act while the first one's AWS calls are under way.
 MIN_LOCK = timedelta(seconds=60)
+
+
+# The partition of ComputeMetrics's window records; its role may touch no other (template.yaml).
+METRICS_PK = "METRICS"
+# A window's record is needed by the next run (its recomputation) and kept a week for the record.
+METRIC_WINDOW_KEEP = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class MetricWindow:
+    """What ComputeMetrics computed for one window, and whether its datapoints were complete."""
+
+    start: datetime
+    end: datetime
+    computed_at: datetime  # the scheduled time of the run that first computed it
+    complete: frozenset[str]  # endpoints published then: their datapoints were all in
+    pending: frozenset[str]  # endpoints held back then: datapoints may still have been arriving
+    published: int  # data published, first computation and recomputation together
+    recomputed_at: datetime | None = None  # the scheduled time of the run that recomputed it
+    recomputed: frozenset[str] = frozenset()  # the pending endpoints, published by the recomputation
+    still_incomplete: frozenset[str] = frozenset()  # of those, the ones still incomplete then
 
 
 @dataclass(frozen=True)
@@ -274,6 +296,72 @@ class Ledger:
         if item is None:
             return None
         return {"hour": item["hour"]["S"], "feature": item["feature"]["S"], "psi": float(item["psi"]["N"])}
+
+    # --- computed metrics windows (ComputeMetrics) --------------------------------------------
+
+    def metric_window(self, start: datetime) -> MetricWindow | None:
+        """What was computed for the window that starts at `start`, if it was."""
+        response = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": METRICS_PK}, "sk": {"S": f"WINDOW#{start.isoformat()}"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+
+        def names(key: str) -> frozenset[str]:
+            return frozenset(item.get(key, {}).get("SS", []))
+
+        recomputed_at = item.get("recomputed_at", {}).get("S")
+        return MetricWindow(
+            start=datetime.fromisoformat(item["start"]["S"]),
+            end=datetime.fromisoformat(item["end"]["S"]),
+            computed_at=datetime.fromisoformat(item["computed_at"]["S"]),
+            complete=names("complete"),
+            pending=names("pending"),
+            published=int(item["published"]["N"]),
+            recomputed_at=None if recomputed_at is None else datetime.fromisoformat(recomputed_at),
+            recomputed=names("recomputed"),
+            still_incomplete=names("still_incomplete"),
+        )
+
+    def save_metric_window(self, window: MetricWindow) -> bool:
+        """Record a computation of a window; False if another run has computed it meanwhile.
+
+        The first computation may be written again only by a retry of the same run (same
+        scheduled time), and the recomputation only once: this is what makes it happen once.
+        """
+        item: dict[str, Any] = {
+            "pk": {"S": METRICS_PK},
+            "sk": {"S": f"WINDOW#{window.start.isoformat()}"},
+            "kind": {"S": "metrics-window"},
+            "start": {"S": window.start.isoformat()},
+            "end": {"S": window.end.isoformat()},
+            "computed_at": {"S": window.computed_at.isoformat()},
+            "published": {"N": str(window.published)},
+            "expiration": {"N": str(int((window.end + METRIC_WINDOW_KEEP).timestamp()))},
+        }
+        for key in ("complete", "pending", "recomputed", "still_incomplete"):
+            values = getattr(window, key)
+            if values:  # DynamoDB has no empty sets
+                item[key] = {"SS": sorted(values)}
+        if window.recomputed_at is None:
+            condition = "attribute_not_exists(pk) OR (computed_at = :at AND attribute_not_exists(recomputed_at))"
+            values = {":at": {"S": window.computed_at.isoformat()}}
+        else:
+            item["recomputed_at"] = {"S": window.recomputed_at.isoformat()}
+            condition = "computed_at = :first AND (attribute_not_exists(recomputed_at) OR recomputed_at = :at)"
+            values = {":first": {"S": window.computed_at.isoformat()}, ":at": {"S": window.recomputed_at.isoformat()}}
+        try:
+            self._db.put_item(
+                TableName=self._table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     # --- cool-down and budget ------------------------------------------------------------
 

@@ -2,16 +2,199 @@
 
 Bad configuration raises `ConfigurationError` on the first invocation, loudly, instead
 of acting on a half-understood setting.
+
+A model declares each setting as a type and a `Field` (its variable, default and bounds),
+the way pydantic models do, and is validated here with the standard library: importing
+pydantic and building its validators was about 0.06 s of every cold start, a third of the
+bare boto3 + Powertools import (`make bench`, benchmarks/cold_start.py), for a dozen kinds
+of check. What a field may be: str, int, float, bool (true/false, 1/0, yes/no, on/off),
+a Literal, a list (after a `Before` step such as CSV splitting) or a dict (from `JSON`),
+bounded by ge/le/gt/lt, min_length/max_length and a regular expression (`re.search`).
 """
 
+import json
+import math
+import operator
 import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Literal, TypeVar
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Json, ValidationError
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, get_args, get_origin, get_type_hints
 
 Mode = Literal["enforce", "dry-run", "off"]
 MODES: tuple[Mode, ...] = ("enforce", "dry-run", "off")
+
+_REQUIRED: Any = object()
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment does not describe a valid configuration."""
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One setting: the variable it is read from, its default and its bounds."""
+
+    alias: str
+    default: Any = _REQUIRED
+    ge: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+
+    def is_required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+def Field(
+    default: Any = _REQUIRED,
+    *,
+    alias: str,
+    ge: float | None = None,
+    le: float | None = None,
+    gt: float | None = None,
+    lt: float | None = None,
+    min_length: int | None = None,
+    max_length: int | None = None,
+    pattern: str | None = None,
+) -> Any:
+    """A setting read from the environment variable `alias` (typed Any: it stands for the value)."""
+    return FieldInfo(alias, default, ge, le, gt, lt, min_length, max_length, pattern)
+
+
+@dataclass(frozen=True)
+class Before:
+    """In `Annotated[...]`: a step applied to the raw value before it is checked against the type."""
+
+    step: Callable[[Any], Any]
+
+
+def _json(value: Any) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"must be JSON ({error})") from None
+
+
+JSON = Before(_json)  # the variable holds JSON
+
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _convert(value: Any, kind: Any) -> Any:
+    """The value as `kind`, or ValueError saying why not."""
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is Annotated:
+        for step in args[1:]:
+            if isinstance(step, Before):
+                value = step.step(value)
+        return _convert(value, args[0])
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"must be one of {', '.join(map(repr, args))}, not {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"must be a list, not {value!r}")
+        return [_convert(item, args[0]) for item in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"must be a JSON object, not {value!r}")
+        return {_convert(k, args[0]): _convert(v, args[1]) for k, v in value.items()}
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(f"must be true or false, not {value!r}")
+    if kind is int:
+        whole = isinstance(value, int | str) and re.fullmatch(r"\s*[-+]?\d+\s*", str(value))
+        if isinstance(value, bool) or not whole:
+            raise ValueError(f"must be a whole number, not {value!r}")
+        return int(value)
+    if kind is float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number, not {value!r}") from None
+        if isinstance(value, bool) or not math.isfinite(number):
+            raise ValueError(f"must be a finite number, not {value!r}")
+        return number
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"must be text, not {value!r}")
+        return value
+    raise TypeError(f"settings cannot hold a {kind!r}")  # a mistake in a model, not in the environment
+
+
+def _check(value: Any, spec: FieldInfo) -> None:
+    """The bounds of a converted value, or ValueError naming the one it breaks."""
+    for symbol, bound, holds in (
+        (">=", spec.ge, operator.ge),
+        ("<=", spec.le, operator.le),
+        (">", spec.gt, operator.gt),
+        ("<", spec.lt, operator.lt),
+    ):
+        if bound is not None and not holds(value, bound):
+            raise ValueError(f"must be {symbol} {bound}, not {value!r}")
+    if spec.min_length is not None and len(value) < spec.min_length:
+        raise ValueError(f"must have at least {spec.min_length} item(s) or character(s)")
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise ValueError(f"must have at most {spec.max_length} item(s) or character(s)")
+    if spec.pattern is not None and not re.search(spec.pattern, value):
+        raise ValueError(f"must match {spec.pattern}, not {value!r}")
+
+
+class EnvModel:
+    """Frozen settings validated from a mapping of environment variables (`model_validate`)."""
+
+    model_fields: ClassVar[dict[str, FieldInfo]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.model_fields = {
+            name: value
+            for base in reversed(cls.__mro__)
+            for name, value in vars(base).items()
+            if isinstance(value, FieldInfo)
+        }
+
+    @classmethod
+    def model_validate(cls, environment: Mapping[str, str]) -> Self:
+        """Every field from its variable (or its default); ValueError listing every problem."""
+        hints = get_type_hints(cls, include_extras=True)
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for name, spec in cls.model_fields.items():
+            if spec.alias not in environment:
+                if spec.is_required():
+                    problems.append(f"{spec.alias}: is required")
+                else:
+                    values[name] = spec.default
+                continue
+            try:
+                values[name] = _convert(environment[spec.alias], hints[name])
+                _check(values[name], spec)
+            except ValueError as error:
+                problems.append(f"{spec.alias}: {error}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        model = cls.__new__(cls)
+        for name, value in values.items():
+            object.__setattr__(model, name, value)
+        return model
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.model_fields)
+        return f"{type(self).__name__}({shown})"
 
 
 def _split_csv(value: object) -> object:
@@ -20,17 +203,11 @@ def _split_csv(value: object) -> object:
     return value
 
 
-CsvList = Annotated[list[str], BeforeValidator(_split_csv)]
+CsvList = Annotated[list[str], Before(_split_csv)]
 
 
-class ConfigurationError(RuntimeError):
-    """The function's environment does not describe a valid configuration."""
-
-
-class Settings(BaseModel):
+class Settings(EnvModel):
     """What every function needs: where the ledger and topics are, which endpoints are named."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     ledger_table: str = Field(alias="LEDGER_TABLE", min_length=3)
     info_topic_arn: str = Field(alias="INFO_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
@@ -51,19 +228,16 @@ class ActionSettings(Settings):
     discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
 
-SettingsT = TypeVar("SettingsT", bound=BaseModel)
+SettingsT = TypeVar("SettingsT", bound=EnvModel)
 
 
 @cache
-def load_settings[SettingsT: BaseModel](model: type[SettingsT]) -> SettingsT:
+def load_settings[SettingsT: EnvModel](model: type[SettingsT]) -> SettingsT:
     """The model validated from the environment (cached; `load_settings.cache_clear()` in tests)."""
     try:
         return model.model_validate(dict(os.environ))
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
-        )
-        raise ConfigurationError(f"invalid configuration for {model.__name__}: {problems}") from None
+    except ValueError as error:
+        raise ConfigurationError(f"invalid configuration for {model.__name__}: {error}") from None
 
 
 class ScaleUpSettings(ActionSettings):
@@ -82,7 +256,7 @@ class RetrainingSettings(ActionSettings):
 
     pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
     # {"Name": "value with {endpoint} {alarm} {feature} {time} {date}"}
-    pipeline_parameters: Json[dict[str, str]] = Field(alias="PIPELINE_PARAMETERS")
+    pipeline_parameters: Annotated[dict[str, str], JSON] = Field(alias="PIPELINE_PARAMETERS")
     retrain_cooldown_hours: int = Field(alias="RETRAIN_COOLDOWN_HOURS", ge=0, le=24 * 30)
 
 
@@ -97,9 +271,11 @@ class RollbackSettings(ActionSettings):
 
 
 class ComputeMetricsSettings(Settings):
-    """ComputeMetricsFunction: the period, and an optional tag that adds endpoints."""
+    """ComputeMetricsFunction: the period, the lag, and an optional tag that adds endpoints."""
 
     metrics_period_minutes: int = Field(5, alias="METRICS_PERIOD_MINUTES", ge=1, le=60)
+    # How long after a period ends its one-minute SageMaker datapoints are given to arrive.
+    metrics_lag_minutes: int = Field(2, alias="METRICS_LAG_MINUTES", ge=1, le=30)
     # "key=value": every InService endpoint with this tag is measured too; empty: none.
     discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
@@ -117,7 +293,7 @@ class CanarySettings(ActionSettings):
 
     primary_variant: str = Field(alias="PRIMARY_VARIANT", min_length=1)
     canary_variant: str = Field(alias="CANARY_VARIANT", min_length=1)
-    canary_steps: Annotated[list[int], BeforeValidator(_ascending_steps)] = Field(alias="CANARY_STEPS")
+    canary_steps: Annotated[list[int], Before(_ascending_steps)] = Field(alias="CANARY_STEPS")
     bake_minutes: int = Field(alias="CANARY_BAKE_MINUTES", ge=0, le=24 * 60)
     min_invocations: int = Field(alias="CANARY_MIN_INVOCATIONS", ge=0)
     max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from model_medic.alarms import AlarmEvent
     from model_medic.incidents import Incident
+    from model_medic.settings import ActionSettings
 
 # What a unit needs of the endpoint before it plans: InService (a change is possible now),
 # or only that the endpoint exists (retraining does not touch it).
@@ -88,7 +87,7 @@ class RemediationUnit:
     iam_actions: frozenset[str]  # what its function's role must allow, beyond the ledger and telling
     effect: Effect
     verify_minutes_setting: str | None  # the settings field holding the verification window (alarm-ok)
-    settings: type[BaseModel]
+    settings: type[ActionSettings]
     changes: tuple[type[Change], ...]  # the typed changes its plans are made of
     max_steps: int | None = None  # actions per incident; None: until the unit's own bound
     budgeted: bool = True  # takes a unit of the endpoint's hourly action budget
