@@ -307,7 +307,7 @@ class CanarySettings(ActionSettings):
     # The canary's instances never exceed this (nor its scaling target's MaxCapacity).
     max_instance_count: int = Field(10, alias="MAX_INSTANCE_COUNT", ge=1, le=1000)
     # Approved packages of these groups are deployed as canaries; empty: none is.
-    model_package_groups: CsvList = Field(default_factory=list, alias="MODEL_PACKAGE_GROUPS")
+    model_package_groups: CsvList = Field([], alias="MODEL_PACKAGE_GROUPS")
     # Champion / challenger: the registered ModelQuality metric compared, and by how much the
     # candidate must beat the serving model (absolute; lower is better for mse, rmse, mae).
     candidate_metric: str = Field("accuracy", alias="CANDIDATE_METRIC", pattern=r"^[a-z0-9_]{1,64}$")
