@@ -6,11 +6,12 @@ VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
 export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install lint typecheck template-lint browser unit test fuzz build demo up down baseline bench clean
+.PHONY: install lint typecheck template-lint security browser unit test fuzz build demo up down baseline bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
@@ -28,6 +29,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
+# checkov pins its own dependencies: an environment of its own too.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	python -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -39,6 +47,17 @@ template-lint: install
 	$(BIN)/cfn-lint template.yaml alarms.yaml
 	$(SAM) validate --lint --template template.yaml
 
+# checkov on what CloudFormation deploys: the SAM-transformed template (the roles, permissions,
+# event invoke configs and subscriptions SAM generates exist only there). 0 failed, or the
+# target fails; every skip is a checkov Metadata entry with its reason beside its resource.
+# Offline: no Prisma Cloud download (--skip-download, BC_SKIP_MAPPING), no version check.
+security: install $(CHECKOV_VENV)/.installed
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+	  $(BIN)/python -m localcloud.sam "$$work/template.json" && \
+	  BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true \
+	  $(CHECKOV_VENV)/bin/checkov --file "$$work/template.json" --framework cloudformation \
+	    --skip-download --compact --quiet
+
 unit: install
 	$(BIN)/pytest tests/unit -q
 
@@ -49,8 +68,8 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	  echo "chromium could not be installed; the browser test will be skipped"
 
-# Everything CI runs: lint, types, template checks, the whole test suite.
-test: lint typecheck template-lint browser
+# Everything CI runs: lint, types, template checks, security scan, the whole test suite.
+test: lint typecheck template-lint security browser
 	$(BIN)/pytest -q
 
 # A longer fuzz campaign than the suite's (tests/functional/test_fuzz.py): MUTATIONS mutated

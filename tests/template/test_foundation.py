@@ -49,7 +49,8 @@ def test_data_is_encrypted_and_kept_private(transformed: dict[str, Any]):
     resources = transformed["Resources"]
     ledger = resources["LedgerTable"]["Properties"]
     assert ledger["BillingMode"] == "PAY_PER_REQUEST"
-    assert ledger["SSESpecification"] == {"SSEEnabled": True}
+    stack_key = {"Fn::GetAtt": ["TopicKey", "Arn"]}
+    assert ledger["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": stack_key}
     assert ledger["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert ledger["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     bucket = resources["ReportsBucket"]["Properties"]
@@ -58,7 +59,15 @@ def test_data_is_encrypted_and_kept_private(transformed: dict[str, Any]):
     assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}
     [deny] = resources["ReportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
-    assert resources["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert resources["DeadLetterQueue"]["Properties"]["KmsMasterKeyId"] == stack_key
+    # The reports bucket's access logs, to a bucket of the stack kept as private as the reports.
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    logs = resources["AccessLogsBucket"]["Properties"]
+    assert all(logs["PublicAccessBlockConfiguration"].values())
+    assert logs["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"  # S3 delivers server access logs to SSE-S3 target buckets only
+    }
+    assert logs["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}
 
 
 def test_kill_switch_parameter_has_a_name_and_only_known_values(transformed: dict[str, Any]):
