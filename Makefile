@@ -36,7 +36,7 @@ typecheck: install
 	$(BIN)/mypy
 
 template-lint: install
-	$(BIN)/cfn-lint template.yaml alarms.yaml
+	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 
 unit: install
