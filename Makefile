@@ -84,6 +84,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_model_quality
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.fleet
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

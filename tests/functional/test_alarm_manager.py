@@ -11,22 +11,12 @@ from typing import Any, ClassVar
 import boto3
 import pytest
 
-from tests.conftest import REGION, FakeContext, Stack, load_handler
+from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler
 
 STACK = "model-medic-test"
 TAG = {"Key": "model-medic", "Value": "on"}
 SUFFIXES = ("HighErrorRate", "HighLatency", "DataDrift", "ModelAccuracyDrop", "canary-ErrorRate", "canary-Latency")
-SCHEDULE = {
-    "version": "0",
-    "id": "1",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-23T10:00:00Z",
-    "region": REGION,
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/alarm-manager"],
-    "detail": {},
-}
+SCHEDULE = load_event("manage_alarms/schedule.json")
 
 
 @pytest.fixture
@@ -47,6 +37,8 @@ def fleet_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
         "CANARY_VARIANT": "canary",
         "CANARY_MAX_ERROR_RATE": "5",
         "CANARY_MAX_LATENCY_MS": "1000",
+        "ALARM_WRITES_PER_SECOND": "0",  # moto has no quota to keep to
+        "ALARM_WRITES_PER_RUN": "5000",
     }.items():
         monkeypatch.setenv(name, value)
     sagemaker = boto3.client("sagemaker", region_name=REGION)
@@ -185,18 +177,50 @@ def test_a_drifted_alarm_is_put_back(fleet_env: Stack):
     assert (alarm["Threshold"], alarm["AlarmActions"]) == (5.0, [fleet_env.topics["critical"]])
 
 
+def test_a_run_keeps_to_its_write_budget_and_the_next_runs_carry_on(
+    fleet_env: Stack, monkeypatch: pytest.MonkeyPatch, aws_requests: list[tuple[str, str, dict[str, Any]]]
+):
+    names = endpoints(20)
+    monkeypatch.setenv("ALARM_WRITES_PER_RUN", "50")
+    runs, first = 0, None
+    while True:
+        aws_requests.clear()
+        result = run(SCHEDULE)["reconciled"]
+        runs += 1
+        first = first or result
+        writes = [op for _, op, _ in aws_requests if op.startswith(("Put", "Delete"))]
+        assert len(writes) <= 50
+        if not result["pending"]:
+            break
+    assert (len(first["created"]), first["pending"]) == (50, 21 * 7 - 50)  # 6 alarms + a dashboard each
+    assert runs == 3
+    assert alarm_names() == expected([*names, "churn-prod"])
+    assert len(dashboards()) == 21
+
+
+def test_writes_are_paced_to_cloudwatchs_rate():
+    from model_medic.alarm_manager import AlarmManager
+
+    waits: list[float] = []
+    manager = AlarmManager(
+        None,
+        None,
+        stack="s",
+        region="r",
+        alarm_arn_prefix="p",
+        alarms_for=lambda *_: [],
+        per_second=3.0,
+        sleep=waits.append,
+    )
+    assert all(manager._may_write() for _ in range(4))
+    assert len(waits) == 3 and all(0 < w <= 1 / 3 for w in waits)
+
+
 def state_change(endpoint: str, status: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "2",
-        "detail-type": "SageMaker Endpoint State Change",
-        "source": "aws.sagemaker",
-        "account": "123456789012",
-        "time": "2026-11-23T10:05:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoint}"],
-        "detail": {"EndpointName": endpoint, "EndpointStatus": status},
-    }
+    event: dict[str, Any] = load_event("manage_alarms/endpoint_in_service.json")
+    event["resources"] = [f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoint}"]
+    event["detail"] = {**event["detail"], "EndpointName": endpoint, "EndpointStatus": status, "Tags": {}}
+    return event
 
 
 def test_a_state_change_reconciles_that_endpoint_alone(
@@ -264,16 +288,14 @@ def response_url() -> Iterator[str]:
 
 
 def custom(kind: str, url: str, physical: str | None = None) -> dict[str, Any]:
-    request = {
-        "RequestType": kind,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:alarm-manager",
-        "ResponseURL": url,
-        "StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}/guid",
-        "RequestId": f"request-{kind}",
-        "ResourceType": "Custom::FleetAlarms",
-        "LogicalResourceId": "FleetAlarms",
-        "ResourceProperties": {"ServiceToken": "x"},
-    }
+    request: dict[str, Any] = load_event("manage_alarms/stack_delete.json")
+    request.update(
+        RequestType=kind,
+        ResponseURL=url,
+        StackId=f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}/guid",
+        RequestId=f"request-{kind}",
+    )
+    request.pop("PhysicalResourceId")
     if physical is not None:
         request["PhysicalResourceId"] = physical
     return request

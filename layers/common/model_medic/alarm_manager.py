@@ -16,6 +16,12 @@ endpoints and writes nothing:
 * dashboards: ListDashboards by the stack's name prefix (it returns each body's size); a
   body is fetched only when its size differs from the desired one.
 
+Writes are paced and bounded: CloudWatch takes 3 PutMetricAlarm (and 3 DeleteAlarms)
+requests a second per account and Region by default (CloudWatch service quotas), so a
+fleet's first 3,000 alarms take over 16 minutes - longer than a Lambda may run. A run
+makes at most `max_writes` calls, `per_second` a second, and reports what it left
+`pending`; the next run (the 15-minute schedule) carries on from what CloudWatch then holds.
+
 Why one alarm per endpoint and kind rather than CloudWatch Metrics Insights alarms (one
 alarm per kind, a contributor per endpoint): an endpoint's thresholds come from its own
 tags (`policy.py`), and a Metrics Insights alarm has one threshold; every function and the
@@ -28,6 +34,7 @@ a 500-endpoint fleet with variants.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -75,6 +82,7 @@ class Reconciliation:
     conflicts: list[str] = field(default_factory=list)  # our name, someone else's alarm
     dashboards_put: list[str] = field(default_factory=list)
     dashboards_deleted: list[str] = field(default_factory=list)
+    pending: int = 0  # changes left for the next run (the write budget of this one was spent)
 
     @property
     def writes(self) -> int:
@@ -127,6 +135,9 @@ class AlarmManager:
         region: str,
         alarm_arn_prefix: str,
         alarms_for: AlarmsFor,
+        max_writes: int = 400,
+        per_second: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._cw = cloudwatch
         self._tagging = tagging
@@ -134,6 +145,10 @@ class AlarmManager:
         self._region = region
         self._arn_prefix = alarm_arn_prefix  # arn:<partition>:cloudwatch:<region>:<account>:alarm:
         self._alarms_for = alarms_for
+        self._writes_left = max_writes
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._sleep = sleep
+        self._last_write = float("-inf")
 
     # --- entry points --------------------------------------------------------------------
 
@@ -256,17 +271,19 @@ class AlarmManager:
         result = Reconciliation()
         for name, alarm in sorted(desired.items()):
             actual = existing.get(name)
-            if actual is None:
-                self._put(alarm)
-                result.created.append(name)
-            elif name not in owned:
+            if actual is not None and name not in owned:
                 result.conflicts.append(name)
-            elif changed := drift(alarm, actual):
-                logger.info("alarm drifted", alarm=name, fields=changed)
-                self._put(alarm)
-                result.updated.append(name)
-            else:
+                continue
+            changed = ["(missing)"] if actual is None else drift(alarm, actual)
+            if not changed:
                 result.unchanged += 1
+            elif not self._may_write():
+                result.pending += 1
+            else:
+                if actual is not None:
+                    logger.info("alarm drifted", alarm=name, fields=changed)
+                self._put(alarm)
+                (result.created if actual is None else result.updated).append(name)
         if result.conflicts:
             logger.warning(
                 "alarms with the stack's names belong to someone else; left alone",
@@ -282,9 +299,23 @@ class AlarmManager:
         # Tags (PutMetricAlarm API reference); an owned alarm already has it.
         self._cw.put_metric_alarm(**alarm, Tags=[{"Key": STACK_TAG, "Value": self._stack}])
 
+    def _may_write(self) -> bool:
+        """Whether this run may make one more write call; waits so as to keep to the rate."""
+        if self._writes_left <= 0:
+            return False
+        self._writes_left -= 1
+        wait = self._last_write + self._interval - time.monotonic()
+        if wait > 0:
+            self._sleep(wait)
+        self._last_write = time.monotonic()
+        return True
+
     def _delete(self, names: list[str], result: Reconciliation) -> None:
         for start in range(0, len(names), _PAGE):
             batch = names[start : start + _PAGE]
+            if not self._may_write():
+                result.pending += len(batch)
+                continue
             self._cw.delete_alarms(AlarmNames=batch)
             result.deleted += batch
 
@@ -311,6 +342,9 @@ class AlarmManager:
             size = dashboards.get(name)
             if size is not None and (size == len(body.encode()) or self._same_dashboard(name, body)):
                 continue
+            if not self._may_write():
+                result.pending += 1
+                continue
             self._cw.put_dashboard(DashboardName=name, DashboardBody=body)
             result.dashboards_put.append(name)
         if remove_others:
@@ -329,5 +363,8 @@ class AlarmManager:
         names = list(names)
         for start in range(0, len(names), _PAGE):
             batch = names[start : start + _PAGE]
+            if not self._may_write():
+                result.pending += len(batch)
+                continue
             self._cw.delete_dashboards(DashboardNames=batch)
             result.dashboards_deleted += batch

@@ -64,6 +64,8 @@ def manager(settings: AlarmManagerSettings) -> AlarmManager:
         region=region,
         alarm_arn_prefix=f"arn:{partition}:cloudwatch:{region}:{account}:alarm:",
         alarms_for=alarms_for(settings),
+        max_writes=settings.alarm_writes_per_run,
+        per_second=settings.alarm_writes_per_second,
     )
 
 
@@ -119,6 +121,8 @@ def _custom_resource(event: dict[str, Any], settings: AlarmManagerSettings) -> d
     try:
         if kind == "Delete":
             result = manager(settings).remove_all()
+            if result.pending:
+                raise RuntimeError(f"{result.pending} alarms or dashboards are left to delete; retry the delete")
         elif kind in ("Create", "Update"):
             result = reconcile_fleet(settings)
         else:
@@ -128,7 +132,13 @@ def _custom_resource(event: dict[str, Any], settings: AlarmManagerSettings) -> d
         body = custom_resource.response_body(event, "FAILED", physical, f"{type(error).__name__}: {error}")
         custom_resource.send(event["ResponseURL"], body)
         return {"status": "FAILED", "reason": str(error)}
-    data = {"Alarms": len(result.created) + len(result.updated) + result.unchanged, "Deleted": len(result.deleted)}
+    # A large fleet's first alarms take more than one run (CloudWatch's write quota): the
+    # stack is not held for them; the schedule creates the rest within minutes.
+    data = {
+        "Alarms": len(result.created) + len(result.updated) + result.unchanged,
+        "Deleted": len(result.deleted),
+        "Pending": result.pending,
+    }
     body = custom_resource.response_body(event, "SUCCESS", physical, f"{kind}: {_summary(result)}", data)
     custom_resource.send(event["ResponseURL"], body)
     return {"status": "SUCCESS", **_done(result, f"custom resource {kind}")}
@@ -137,7 +147,8 @@ def _custom_resource(event: dict[str, Any], settings: AlarmManagerSettings) -> d
 def _summary(result: Reconciliation) -> str:
     return (
         f"{result.endpoints} endpoints; created {len(result.created)}, updated {len(result.updated)}, "
-        f"deleted {len(result.deleted)}, unchanged {result.unchanged}, conflicts {len(result.conflicts)}"
+        f"deleted {len(result.deleted)}, unchanged {result.unchanged}, conflicts {len(result.conflicts)}, "
+        f"pending {result.pending}"
     )
 
 

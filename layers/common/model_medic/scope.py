@@ -10,27 +10,21 @@ from botocore.exceptions import ClientError
 from model_medic import aws
 
 
-def tagged_endpoints(sagemaker: Any, tag: str) -> list[str]:
-    """InService endpoints carrying the tag "key=value" (one ListTags call per endpoint)."""
-    key, _, value = tag.partition("=")
-    found = []
-    for page in sagemaker.get_paginator("list_endpoints").paginate(StatusEquals="InService"):
-        for endpoint in page.get("Endpoints", []):
-            tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])
-            if any(t["Key"] == key and t["Value"] == value for t in tags):
-                found.append(endpoint["EndpointName"])
-    return found
+def tagged_endpoints(sagemaker: Any, tagging: Any, tag: str) -> list[str]:
+    """Live endpoints carrying the tag "key=value" (batched: see `fleet`)."""
+    return list(fleet(sagemaker, tagging, [], tag))
 
 
 class Scope:
-    def __init__(self, sagemaker: Any, named: list[str], discovery_tag: str = "") -> None:
+    def __init__(self, sagemaker: Any, named: list[str], discovery_tag: str = "", tagging: Any = None) -> None:
         self._sagemaker = sagemaker
         self._named = list(named)
         self._tag = discovery_tag
+        self._tagging = tagging  # the Resource Groups Tagging API client; needed with a discovery tag
 
     def endpoints(self) -> list[str]:
-        """Every endpoint in scope now: the named ones and the tagged InService ones."""
-        tagged = tagged_endpoints(self._sagemaker, self._tag) if self._tag else []
+        """Every endpoint in scope now: the named ones and the tagged live ones."""
+        tagged = tagged_endpoints(self._sagemaker, self._tagging, self._tag) if self._tag else []
         return sorted(set(self._named) | set(tagged))
 
     def contains(self, endpoint: str) -> tuple[bool, str]:

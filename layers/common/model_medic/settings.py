@@ -187,3 +187,7 @@ class AlarmManagerSettings(Settings):
     canary_variant: str = Field(alias="CANARY_VARIANT", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
     canary_max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)
     canary_max_latency_ms: float = Field(alias="CANARY_MAX_LATENCY_MS", gt=0)
+    # CloudWatch's default quota: 3 PutMetricAlarm (and DeleteAlarms) requests a second; a run
+    # makes at most this many writes, and the schedule's next run carries on.
+    alarm_writes_per_second: float = Field(3.0, alias="ALARM_WRITES_PER_SECOND", ge=0, le=100)
+    alarm_writes_per_run: int = Field(400, alias="ALARM_WRITES_PER_RUN", ge=1, le=10_000)
