@@ -213,7 +213,8 @@ def test_writes_are_paced_to_cloudwatchs_rate():
         sleep=waits.append,
     )
     assert all(manager._may_write() for _ in range(4))
-    assert len(waits) == 3 and all(0 < w <= 1 / 3 for w in waits)
+    assert len(waits) == 3
+    assert all(0 < w <= 1 / 3 for w in waits)
 
 
 def state_change(endpoint: str, status: str) -> dict[str, Any]:
