@@ -44,7 +44,7 @@ typecheck: install
 	$(BIN)/mypy
 
 template-lint: install
-	$(BIN)/cfn-lint template.yaml alarms.yaml
+	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 
 # checkov on what CloudFormation deploys: the SAM-transformed template (the roles, permissions,
@@ -111,6 +111,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_model_quality
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.cold_start
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.fleet
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,12 @@
 """The local cloud: template.yaml deployed into moto server, and AWS's deliveries emulated.
 
 * `deploy`: `sam build`, `sam package` into a bucket in moto, the SAM transform, and a
-  CloudFormation stack in moto. moto's CloudFormation skips SNS subscriptions, alarms and
-  EventInvokeConfig (FACTS.md) and cannot fetch nested stacks from its own S3: those are
-  made here from the template's own definitions (the transformed template for
-  subscriptions and invoke configs, alarms.yaml for the alarms), never from a copy.
+  CloudFormation stack in moto. moto's CloudFormation skips SNS subscriptions and
+  EventInvokeConfig (FACTS.md): those are made here from the transformed template, never
+  from a copy. It cannot run a Lambda-backed custom resource either: deploy plays
+  CloudFormation's part itself - it sends the function the Create request, with a
+  ResponseURL served here, and fails unless the answer is SUCCESS. That is how the stack
+  gets its alarms: AlarmManagerFunction reconciles the fleet.
 * `invoke`: the `sam local invoke` contract without Docker - the deployed function's
   handler and environment, run by `localcloud.runner` in a subprocess whose AWS calls go
   to moto. The code is the built artifact (.aws-sam/build/<LogicalId>); the layer's
@@ -36,15 +38,17 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +176,16 @@ class LocalCloud:
             source = yaml_parse(packaged.read_text())
         with _environ({"AWS_DEFAULT_REGION": self.region}):
             cfn = transform(source, parameters, _NoManagedPolicies())
-        nested = [k for k, r in cfn["Resources"].items() if r["Type"] == "AWS::CloudFormation::Stack"]
-        for logical_id in nested:  # alarms only; made below from alarms.yaml
+        custom = {k: r for k, r in cfn["Resources"].items() if r["Type"].startswith("Custom::")}
+        for logical_id in custom:  # answered below, by invoking their functions
             del cfn["Resources"][logical_id]
+        for resource in cfn["Resources"].values():
+            depends = resource.get("DependsOn")
+            if depends is not None:
+                kept = [d for d in ([depends] if isinstance(depends, str) else depends) if d not in custom]
+                resource.pop("DependsOn")
+                if kept:
+                    resource["DependsOn"] = kept
         cloudformation = self.client("cloudformation")
         cloudformation.create_stack(
             StackName=self.stack.name,
@@ -188,8 +199,34 @@ class LocalCloud:
                 f"stack {self.stack.name}: {described['StackStatus']} {described.get('StackStatusReason')}"
             )
         self.load()
-        self._materialise(cfn, parameters)
+        self._materialise(cfn)
+        for logical_id, resource in custom.items():
+            self.custom_resource(logical_id, resource, "Create")
         return self.stack
+
+    def custom_resource(self, logical_id: str, resource: dict[str, Any], kind: str) -> dict[str, Any]:
+        """CloudFormation's part for a Lambda-backed custom resource: the request, with a
+        ResponseURL served here, to the function; returns the response (raises unless SUCCESS)."""
+        properties = dict(resource["Properties"])
+        function = properties["ServiceToken"]["Fn::GetAtt"][0]
+        with _ResponseCatcher() as catcher:
+            request = {
+                "RequestType": kind,
+                "ServiceToken": self._function_arn(function),
+                "ResponseURL": catcher.url,
+                "StackId": f"arn:aws:cloudformation:{self.region}:{ACCOUNT}:stack/{self.stack.name}/local",
+                "RequestId": str(uuid.uuid4()),
+                "ResourceType": resource["Type"],
+                "LogicalResourceId": logical_id,
+                "ResourceProperties": {k: v for k, v in properties.items() if k != "ServiceToken"},
+            }
+            if kind != "Create":
+                request["PhysicalResourceId"] = f"{self.stack.name}-fleet-alarms"
+            invocation = self.invoke(function, request, datetime.now(UTC))
+            answer = catcher.answer
+        if answer is None or answer.get("Status") != "SUCCESS":
+            raise RuntimeError(f"custom resource {logical_id} {kind}: {answer} {invocation.error or ''}")
+        return answer
 
     def load(self) -> Stack:
         """Read the deployed stack's resources and outputs from moto."""
@@ -207,9 +244,9 @@ class LocalCloud:
         }
         return self.stack
 
-    def _materialise(self, cfn: dict[str, Any], parameters: dict[str, str]) -> None:
+    def _materialise(self, cfn: dict[str, Any]) -> None:
         """What moto's CloudFormation skips, from the template's own definitions."""
-        sns, cw = self.client("sns"), self.client("cloudwatch")
+        sns = self.client("sns")
         for resource in cfn["Resources"].values():
             properties = resource.get("Properties", {})
             if resource["Type"] == "AWS::SNS::Subscription" and properties["Protocol"] == "lambda":
@@ -223,16 +260,6 @@ class LocalCloud:
                     Endpoint=self._function_arn(properties["Endpoint"]["Fn::GetAtt"][0]),
                     Attributes=attributes,
                 )
-        main = template.load()
-        for alarm in template.endpoint_alarms(main, parameters):
-            definition = {k: v for k, v in alarm.items() if k not in ("AlarmActions", "OKActions")}
-            definition["AlarmActions"] = [self._physical(a) for a in alarm.get("AlarmActions", [])]
-            definition["OKActions"] = [self._physical(a) for a in alarm.get("OKActions", [])]
-            for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
-                if key in definition:
-                    definition[key] = int(definition[key])
-            definition["Threshold"] = float(definition["Threshold"])
-            cw.put_metric_alarm(**definition)
 
     def _physical(self, ref: Any) -> str:
         if isinstance(ref, dict) and "Ref" in ref:
@@ -498,6 +525,34 @@ class LocalCloud:
         if not invocations:
             raise KeyError(f"no schedule rule targets {function_or_rule}")
         return invocations
+
+
+class _ResponseCatcher:
+    """A one-shot HTTP server on loopback that takes the PUT a custom resource answers with."""
+
+    def __init__(self) -> None:
+        self.answer: dict[str, Any] | None = None
+        catcher = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                catcher.answer = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/response"
+
+    def __enter__(self) -> _ResponseCatcher:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 class _NoManagedPolicies:

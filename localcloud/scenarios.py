@@ -60,6 +60,10 @@ class Timeline:
                     f" - {outcome['reason']}{retried}"
                 )
                 outcomes.append(outcome)
+            reconciled = invocation.result.get("reconciled") if isinstance(invocation.result, dict) else None
+            if isinstance(reconciled, dict):
+                self.lines.append(f"         {invocation.function}: {alarm_summary(reconciled)}")
+                continue
             if not invocation.outcomes and not invocation.error:
                 published = invocation.result.get("published") if isinstance(invocation.result, dict) else None
                 what = f"published {published} metric data" if published is not None else "nothing to do"
@@ -98,6 +102,12 @@ Scenario = Callable[[Timeline], None]
 
 class Expectation(AssertionError):
     """A scenario's expected effect did not happen."""
+
+
+def alarm_summary(reconciled: dict[str, Any]) -> str:
+    """What AlarmManagerFunction did, in a line."""
+    parts = [f"{kind} {len(reconciled[kind])}" for kind in ("created", "updated", "deleted") if reconciled[kind]]
+    return f"alarms: {', '.join(parts) or 'nothing to change'} ({reconciled['unchanged']} unchanged)"
 
 
 def expect(condition: bool, what: str) -> None:

@@ -1,9 +1,9 @@
-"""template.yaml (and the nested alarms.yaml) as data, with intrinsic functions resolved.
+"""template.yaml as data, with intrinsic functions resolved.
 
-moto's CloudFormation skips `AWS::CloudWatch::Alarm` and SNS subscriptions (FACTS.md), and
-the wiring tests need the alarms as CloudFormation would create them: this module reads
-the templates and resolves parameters and conditions, so that both work from the
-template's own definitions rather than from a second copy.
+moto's CloudFormation skips SNS subscriptions (FACTS.md), and the wiring tests need the
+alarms as AlarmManagerFunction creates them: this module reads the template and resolves
+parameters and conditions, so that both work from the template's own definitions (the
+manager's environment, the alarm catalog) rather than from a second copy.
 """
 
 import re
@@ -108,24 +108,28 @@ class Resolver:
         return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", replace, text)
 
 
-def endpoint_alarms(main: dict[str, Any], given: dict[str, str], root: Path = ROOT) -> list[dict[str, Any]]:
-    """The alarms the stack creates: each nested alarms application whose condition holds,
-    its template resolved with the parameters the main template passes it. A reference to
-    a resource of the main stack (a topic) stays `{"Ref": LogicalId}`."""
-    parent = Resolver(main, parameter_values(main, given))
-    alarms = []
-    for resource in main["Resources"].values():
-        if resource["Type"] != "AWS::Serverless::Application":
-            continue
-        if "Condition" in resource and not parent.condition(resource["Condition"]):
-            continue
-        properties = resource["Properties"]
-        nested = load(root / properties["Location"])
-        passed = {name: parent.resolve(value) for name, value in properties["Parameters"].items()}
-        child = Resolver(nested, parameter_values(nested, passed))
-        alarms += [
-            child.resolve(r["Properties"])
-            for r in nested["Resources"].values()
-            if r["Type"] == "AWS::CloudWatch::Alarm"
-        ]
-    return alarms
+def manager_alarms(main: dict[str, Any], given: dict[str, str], endpoints: list[str]) -> list[dict[str, Any]]:
+    """The alarms AlarmManagerFunction keeps for these endpoints (none with tags of their own),
+    from the stack's thresholds as its environment receives them. Actions name the topics by
+    logical ID (`CriticalTopic`, `WarningTopic`), for the caller to map onto what it created."""
+    from model_medic.alarm_catalog import AlarmThresholds, Topics, endpoint_alarms
+
+    resolver = Resolver(main, parameter_values(main, given))
+    env = {
+        **resolver.resolve(main["Globals"]["Function"]["Environment"]["Variables"]),
+        **resolver.resolve(main["Resources"]["AlarmManagerFunction"]["Properties"]["Environment"]["Variables"]),
+    }
+    thresholds = AlarmThresholds(
+        error_rate=float(env["ERROR_RATE_THRESHOLD"]),
+        latency_ms=float(env["LATENCY_THRESHOLD_MS"]),
+        drift=float(env["DRIFT_THRESHOLD"]),
+        accuracy=float(env["ACCURACY_THRESHOLD"]),
+        quality_source=env["QUALITY_METRICS_SOURCE"],
+        model_monitor_drift_feature=str(env["MODEL_MONITOR_DRIFT_FEATURE"]),
+        model_monitor_drift_threshold=float(env["MODEL_MONITOR_DRIFT_THRESHOLD"]),
+        canary_variant=str(env["CANARY_VARIANT"]),
+        canary_max_error_rate=float(env["CANARY_MAX_ERROR_RATE"]),
+        canary_max_latency_ms=float(env["CANARY_MAX_LATENCY_MS"]),
+    )
+    topics = Topics(critical=env["CRITICAL_TOPIC_ARN"]["Ref"], warning=env["WARNING_TOPIC_ARN"]["Ref"])
+    return [alarm for endpoint in endpoints for alarm in endpoint_alarms(endpoint, thresholds, topics)]

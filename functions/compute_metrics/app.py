@@ -25,7 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"rejected": scheduled["rejected"]}
     endpoints = list(settings.monitored_endpoints)
     if settings.discovery_tag:
-        endpoints += tagged_endpoints(aws.sagemaker(), settings.discovery_tag)
+        endpoints += tagged_endpoints(aws.sagemaker(), aws.tagging(), settings.discovery_tag)
     run = ComputeMetrics(
         aws.cloudwatch(),
         runtime.ledger(settings),

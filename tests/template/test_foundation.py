@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from tests.template.conftest import PARAMETERS, resources_of
+from localcloud import template
+from tests.template.conftest import resources_of
 
 
 def test_sam_transform_succeeds_and_yields_the_functions(transformed: dict[str, Any]):
@@ -103,13 +104,76 @@ def test_outputs_name_what_people_and_tests_need(source: dict[str, Any]):
     }
 
 
-def test_each_named_endpoint_gets_one_alarm_stack_and_no_more(source: dict[str, Any]):
-    from localcloud import template
+def test_no_per_endpoint_alarm_slots_remain(source: dict[str, Any]):
+    kinds = {r["Type"] for r in source["Resources"].values()}
+    assert not kinds & {
+        "AWS::Serverless::Application",
+        "AWS::CloudFormation::Stack",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+    }
+    assert not [c for c in source.get("Conditions", {}) if c.startswith("MonitorsEndpoint")]
+    assert "at most" not in source["Parameters"]["EndpointNames"]["Description"]
+    assert not (template.ROOT / "alarms.yaml").exists()
 
-    for names, expected in (("a", 1), ("a,b", 2), ("a,b,c,d,e", 5)):
-        alarms = template.endpoint_alarms(source, {**PARAMETERS, "EndpointNames": names})
-        assert len(alarms) == 6 * expected, names
-        assert {a["Dimensions"][0]["Value"] for a in alarms} == set(names.split(","))
+
+def test_the_manager_keeps_the_alarms_and_its_triggers_go_before_its_delete(transformed: dict[str, Any]):
+    resources = transformed["Resources"]
+    fleet = resources["FleetAlarms"]
+    assert fleet["Type"] == "Custom::FleetAlarms"
+    assert fleet["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["AlarmManagerFunction", "Arn"]}
+    targeted = {
+        name: rule
+        for name, rule in resources_of(transformed, "AWS::Events::Rule").items()
+        if any(t["Arn"] == {"Fn::GetAtt": ["AlarmManagerFunction", "Arn"]} for t in rule["Properties"]["Targets"])
+    }
+    assert set(targeted) == {"AlarmManagerSchedule", "EndpointStateChangeRule"}
+    for rule in targeted.values():
+        assert rule["DependsOn"] == "FleetAlarms"  # deleted before FleetAlarms removes the alarms
+    assert targeted["EndpointStateChangeRule"]["Properties"]["EventPattern"]["detail-type"] == [
+        "SageMaker Endpoint State Change"
+    ]
+    # Every other stack parameter the alarms depend on is a property: changing one updates them.
+    environment = resources["AlarmManagerFunction"]["Properties"]["Environment"]["Variables"]
+    passed = {v["Ref"] for v in environment.values() if isinstance(v, dict) and "Ref" in v}
+    properties = {v["Ref"] for v in fleet["Properties"].values() if isinstance(v, dict) and "Ref" in v}
+    ignored = {"AWS::StackName", "WarningTopic", "LedgerTable", "InfoTopic", "CriticalTopic", "LedgerRetentionDays"}
+    assert passed - ignored <= properties
+
+
+ALARM_WRITES = {"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource"}
+
+
+def test_alarm_management_is_limited_to_the_stacks_own_alarms(transformed: dict[str, Any]):
+    stack = {"Ref": "AWS::StackName"}
+    seen = set()
+    for owner, statement in _statements(transformed):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        writes = set(actions) & ALARM_WRITES
+        dashboard_writes = set(actions) & {"cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"}
+        if not writes and not dashboard_writes:
+            continue
+        assert owner == "AlarmManagerFunctionRole", f"{owner} may change alarms or dashboards"
+        assert set(actions) == writes or set(actions) == dashboard_writes | {"cloudwatch:GetDashboard"}
+        if dashboard_writes:
+            name = statement["Resource"]["Fn::Sub"]
+            assert name.endswith(":dashboard/model-medic_${AWS::StackName}_${AWS::Region}_*"), name
+            seen |= dashboard_writes
+            continue
+        assert statement["Resource"]["Fn::Sub"].endswith(":alarm:*")
+        condition = statement["Condition"]
+        if writes == {"cloudwatch:DeleteAlarms"}:
+            assert condition == {"StringEquals": {"aws:ResourceTag/model-medic:stack": stack}}
+        else:
+            assert condition["StringEquals"] == {"aws:RequestTag/model-medic:stack": stack}
+            assert condition["ForAllValues:StringEquals"]["aws:TagKeys"] == ["model-medic:stack"]
+            if "cloudwatch:PutMetricAlarm" in writes:
+                assert condition["ForAllValues:StringEquals"]["cloudwatch:AlarmActions"] == [
+                    {"Ref": "CriticalTopic"},
+                    {"Ref": "WarningTopic"},
+                ]
+        seen |= writes
+    assert seen == ALARM_WRITES | {"cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"}
 
 
 def _statements(transformed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -139,6 +203,8 @@ WILDCARD_RESOURCE_ACTIONS = {
     "cloudwatch:PutMetricData",
     "sagemaker:ListEndpoints",
     "sagemaker:ListTags",
+    "tag:GetResources",
+    "cloudwatch:ListDashboards",
 }
 
 
@@ -164,20 +230,14 @@ def test_action_functions_share_the_ledger_and_telling_policy(transformed: dict[
         assert {"Ref": "ActionFunctionsPolicy"} in managed, name
 
 
-def test_each_endpoint_has_a_dashboard_with_its_metrics(source: dict[str, Any]):
-    from localcloud import template
+def test_each_endpoint_has_a_dashboard_with_its_metrics():
+    from model_medic.alarm_catalog import dashboard_body, dashboard_name
 
-    main = template.load()
-    parent = template.Resolver(main, template.parameter_values(main, PARAMETERS))
-    app = main["Resources"]["EndpointAlarms1"]["Properties"]
-    nested = template.load(template.ROOT / app["Location"])
-    passed = {name: parent.resolve(value) for name, value in app["Parameters"].items()}
-    child = template.Resolver(nested, template.parameter_values(nested, passed))
-    dashboard = child.resolve(nested["Resources"]["Dashboard"]["Properties"])
-    assert dashboard["DashboardName"] == "model-medic-churn-prod"
+    assert dashboard_name("model-medic", "us-east-1", "churn-prod") == "model-medic_model-medic_us-east-1_churn-prod"
     import json
 
-    body = json.loads(dashboard["DashboardBody"])  # valid JSON once substituted
+    arns = [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prod-{s}" for s in ("HighErrorRate", "HighLatency")]
+    body = json.loads(dashboard_body("churn-prod", "us-east-1", arns))
     text = json.dumps(body)
     for metric in (
         "Invocations",
@@ -191,4 +251,5 @@ def test_each_endpoint_has_a_dashboard_with_its_metrics(source: dict[str, Any]):
         "Outcome_acted",
     ):
         assert metric in text, metric
-    assert [w["type"] for w in body["widgets"]].count("alarm") == 1
+    [alarms] = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert alarms["properties"]["alarms"] == arns

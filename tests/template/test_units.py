@@ -34,7 +34,9 @@ def test_each_function_role_allows_exactly_what_its_unit_declares(transformed: d
     assert unit.iam_actions <= allowed, sorted(unit.iam_actions - allowed)
     # Beyond the unit's own needs: the scope discovery calls, and parking failures in the DLQ (SAM).
     extra = allowed - unit.iam_actions
-    assert extra <= {"sagemaker:ListEndpoints", "sagemaker:ListTags", "sqs:SendMessage"}, sorted(extra)
+    assert extra <= {"sagemaker:ListEndpoints", "sagemaker:ListTags", "tag:GetResources", "sqs:SendMessage"}, sorted(
+        extra
+    )
 
 
 @pytest.mark.parametrize("unit", ALARM_UNITS, ids=lambda u: u.name)

@@ -1,7 +1,7 @@
 """Every alarm of the template reaches exactly its function, in the states it handles.
 
-For each alarm (two endpoints, so two nested alarm stacks; both quality sources) and
-each state, the test builds the
+For each alarm (two endpoints, as AlarmManagerFunction keeps them from the stack's
+thresholds; both quality sources) and each state, the test builds the
 message CloudWatch publishes to the alarm's action topics and runs it through every
 Lambda subscription's filter policy with moto's SNS filter-policy matcher.
 """
@@ -55,7 +55,7 @@ def wiring(source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], lis
 
     raw = template.load()
     given = {**PARAMETERS, "QualityMetricsSource": source}
-    alarms = template.endpoint_alarms(raw, given)
+    alarms = template.manager_alarms(raw, given, given["EndpointNames"].split(","))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", REGION)
         cfn = transform(packaged(raw), given, type("NoPolicies", (), {"load": lambda self: {}})())
@@ -136,7 +136,7 @@ def test_each_alarm_state_reaches_exactly_its_function(wired):
         endpoint += "-prod"
         for state, previous in (("ALARM", "OK"), ("OK", "ALARM"), ("INSUFFICIENT_DATA", "OK")):
             actions = {"ALARM": "AlarmActions", "OK": "OKActions"}.get(state)
-            topics = {ref["Ref"] for ref in alarm.get(actions, [])} if actions else set()
+            topics = set(alarm.get(actions, [])) if actions else set()  # logical IDs
             message = sns_message(alarm, state, previous, "test", AT, ACCOUNT, REGION)
             body = json.dumps(message)
             reached = {

@@ -68,6 +68,11 @@ def s3() -> Any:
     return _client("s3")
 
 
+def tagging() -> Any:
+    """The Resource Groups Tagging API: tags of many resources in one paginated call."""
+    return _client("resourcegroupstaggingapi")
+
+
 @cache
 def ssm_parameters() -> SSMProvider:
     """Powertools' SSM provider on our client; its cache outlives an invocation, by design."""

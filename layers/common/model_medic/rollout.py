@@ -924,12 +924,12 @@ def adopted_incident(
     )
 
 
-def _readable[T](endpoint: str, read: Callable[[], T]) -> T | None:
+def _readable[T](endpoint: str, read: Callable[[str], T]) -> T | None:
     """A read of one endpoint in scope, or None when AWS's answer is permanent (the endpoint
     was deleted, access is denied): logged, and the other endpoints go on. Transient errors
     raise, so the invocation is retried."""
     try:
-        return read()
+        return read(endpoint)
     except ClientError as error:
         if aws.is_transient(error):
             raise
@@ -975,7 +975,7 @@ def run(
             else [
                 e
                 for e in endpoints()
-                if _readable(e, lambda e=e: serving_group(sagemaker, e, settings.primary_variant)[0]) == group
+                if _readable(e, lambda name: serving_group(sagemaker, name, settings.primary_variant)[0]) == group
             ]
         )
         if not targets:
@@ -988,7 +988,7 @@ def run(
             if loop.open_incidents(endpoint):
                 followed.append(endpoint)
                 continue
-            described = _readable(endpoint, lambda e=endpoint: sagemaker.describe_endpoint(EndpointName=e))
+            described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
             if described is None:
                 continue
             adopted = adopted_incident(endpoint, described, settings.primary_variant, settings.canary_variant, now)

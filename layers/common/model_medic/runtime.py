@@ -114,7 +114,7 @@ def control_loop(action: Action, settings: ActionSettings, context: LambdaContex
         incidents=Incidents(aws.dynamodb(), settings.ledger_table, timedelta(days=settings.ledger_retention_days)),
         notifier=notifier(settings),
         mode=mode_switch(settings),
-        scope=Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag),
+        scope=Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging()),
         sagemaker=aws.sagemaker(),
         cloudwatch=aws.cloudwatch(),
         actions_per_hour=settings.actions_per_hour,
@@ -146,7 +146,9 @@ def handle(
     clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
     loop = control_loop(remediation.from_settings(settings, clock), settings, context, clock)
     if scheduled is not None or (sweeps_on is not None and sweeps_on(event)):
-        endpoints = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag).endpoints()
+        endpoints = Scope(
+            aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging()
+        ).endpoints()
         outcomes = loop.sweep(endpoints)
         if sweep_extra is not None:
             outcomes += sweep_extra(loop, settings, clock, endpoints)
@@ -179,7 +181,7 @@ def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]
         return rejected(str(error))
     clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
     loop = control_loop(Rollout.from_settings(settings, clock), settings, context, clock)
-    scope = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag)
+    scope = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging())
     found: list[list[str]] = []
 
     def endpoints() -> list[str]:

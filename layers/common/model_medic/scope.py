@@ -10,27 +10,21 @@ from botocore.exceptions import ClientError
 from model_medic import aws
 
 
-def tagged_endpoints(sagemaker: Any, tag: str) -> list[str]:
-    """InService endpoints carrying the tag "key=value" (one ListTags call per endpoint)."""
-    key, _, value = tag.partition("=")
-    found = []
-    for page in sagemaker.get_paginator("list_endpoints").paginate(StatusEquals="InService"):
-        for endpoint in page.get("Endpoints", []):
-            tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])
-            if any(t["Key"] == key and t["Value"] == value for t in tags):
-                found.append(endpoint["EndpointName"])
-    return found
+def tagged_endpoints(sagemaker: Any, tagging: Any, tag: str) -> list[str]:
+    """Live endpoints carrying the tag "key=value" (batched: see `fleet`)."""
+    return list(fleet(sagemaker, tagging, [], tag))
 
 
 class Scope:
-    def __init__(self, sagemaker: Any, named: list[str], discovery_tag: str = "") -> None:
+    def __init__(self, sagemaker: Any, named: list[str], discovery_tag: str = "", tagging: Any = None) -> None:
         self._sagemaker = sagemaker
         self._named = list(named)
         self._tag = discovery_tag
+        self._tagging = tagging  # the Resource Groups Tagging API client; needed with a discovery tag
 
     def endpoints(self) -> list[str]:
-        """Every endpoint in scope now: the named ones and the tagged InService ones."""
-        tagged = tagged_endpoints(self._sagemaker, self._tag) if self._tag else []
+        """Every endpoint in scope now: the named ones and the tagged live ones."""
+        tagged = tagged_endpoints(self._sagemaker, self._tagging, self._tag) if self._tag else []
         return sorted(set(self._named) | set(tagged))
 
     def contains(self, endpoint: str) -> tuple[bool, str]:
@@ -50,3 +44,45 @@ class Scope:
         if any(t["Key"] == key and t["Value"] == value for t in tags):
             return True, f"tagged {self._tag}"
         return False, f"endpoint {endpoint} is not in scope (not named, no tag {self._tag})"
+
+
+# Endpoints in these states have no alarms: not yet serving, failed to start, or going away.
+# Every other state keeps them - an endpoint Updating (Model Medic scaling it, say) still
+# needs its alarms.
+_UNWATCHED = frozenset({"Creating", "Failed", "Deleting"})
+
+
+def live_status(status: str) -> str:
+    """An endpoint status as DescribeEndpoint spells it: EventBridge's state-change events say
+    IN_SERVICE, DELETING, ...; the API says InService, Deleting, ..."""
+    if "_" in status or status.isupper():
+        return "".join(part.capitalize() for part in status.split("_"))
+    return status
+
+
+def fleet(sagemaker: Any, tagging: Any, named: list[str], discovery_tag: str = "") -> dict[str, dict[str, str]]:
+    """Every endpoint in scope with its tags: the named ones (whether or not they exist yet)
+    and every live endpoint carrying the discovery tag.
+
+    Batched: ListEndpoints in pages of 100 and the Resource Groups Tagging API's GetResources
+    in pages of 100 (one page holds the tags of 100 endpoints), never a ListTags or
+    DescribeEndpoint per endpoint. GetResources lists only resources that have (or had) tags.
+    """
+    live: dict[str, str] = {}  # endpoint ARN -> name
+    for page in sagemaker.get_paginator("list_endpoints").paginate(PaginationConfig={"PageSize": 100}):
+        for endpoint in page.get("Endpoints", []):
+            if endpoint.get("EndpointStatus") not in _UNWATCHED:
+                live[endpoint["EndpointArn"]] = endpoint["EndpointName"]
+    tags_by_name: dict[str, dict[str, str]] = {}
+    for page in tagging.get_paginator("get_resources").paginate(
+        ResourceTypeFilters=["sagemaker:endpoint"], ResourcesPerPage=100
+    ):
+        for resource in page.get("ResourceTagMappingList", []):
+            name = live.get(resource["ResourceARN"])
+            if name is not None:
+                tags_by_name[name] = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+    key, _, value = discovery_tag.partition("=")
+    found = {name: tags for name, tags in tags_by_name.items() if discovery_tag and tags.get(key) == value}
+    for name in named:
+        found[name] = tags_by_name.get(name, {})
+    return dict(sorted(found.items()))

@@ -358,3 +358,27 @@ class ReportSettings(Settings):
     """DailyReportFunction: where the reports go."""
 
     reports_bucket: str = Field(alias="REPORTS_BUCKET", min_length=3)
+
+
+class AlarmManagerSettings(Settings):
+    """AlarmManagerFunction: the stack whose alarms it keeps, the topics they notify, the
+    thresholds they default to (an endpoint's tags may override them, `policy.py`)."""
+
+    stack_name: str = Field(alias="STACK_NAME", pattern=r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+    warning_topic_arn: str = Field(alias="WARNING_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    # "key=value": every live endpoint with this tag gets alarms too; empty: only the named.
+    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
+    error_rate_threshold: float = Field(alias="ERROR_RATE_THRESHOLD", ge=0, le=100)
+    latency_threshold_ms: float = Field(alias="LATENCY_THRESHOLD_MS", gt=0)
+    drift_threshold: float = Field(alias="DRIFT_THRESHOLD", ge=0)
+    accuracy_threshold: float = Field(alias="ACCURACY_THRESHOLD", ge=0, le=1)
+    quality_metrics_source: Literal["model-medic", "model-monitor"] = Field(alias="QUALITY_METRICS_SOURCE")
+    model_monitor_drift_feature: str = Field(alias="MODEL_MONITOR_DRIFT_FEATURE", pattern=r"^[A-Za-z0-9_.-]+$")
+    model_monitor_drift_threshold: float = Field(alias="MODEL_MONITOR_DRIFT_THRESHOLD", ge=0)
+    canary_variant: str = Field(alias="CANARY_VARIANT", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    canary_max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)
+    canary_max_latency_ms: float = Field(alias="CANARY_MAX_LATENCY_MS", gt=0)
+    # CloudWatch's default quota: 3 PutMetricAlarm (and DeleteAlarms) requests a second; a run
+    # makes at most this many writes, and the schedule's next run carries on.
+    alarm_writes_per_second: float = Field(3.0, alias="ALARM_WRITES_PER_SECOND", ge=0, le=100)
+    alarm_writes_per_run: int = Field(400, alias="ALARM_WRITES_PER_RUN", ge=1, le=10_000)

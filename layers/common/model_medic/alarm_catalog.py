@@ -1,0 +1,361 @@
+"""The alarms and the dashboard of one monitored endpoint (DESIGN.md section 3), as data.
+
+These were a nested template (`alarms.yaml`) copied into five stack slots; they are now
+what `AlarmManagerFunction` keeps in step with the fleet (`alarm_manager.py`). Each alarm
+is the exact `PutMetricAlarm` request, every field explicit, so that what CloudWatch holds
+can be compared with it field by field.
+
+Names stay `<endpoint>-<suffix>`: the control loop's sweep (`units.alarm_suffixes`), the
+canary code and the demo derive alarm names that way, and the functions find the endpoint
+in the alarm's dimensions. The canary alarms are `<endpoint>-<canary variant>-ErrorRate`
+and `-Latency`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+QualitySource = Literal["model-medic", "model-monitor"]
+
+# The alarms' own tag: which stack made (and may change or delete) the alarm.
+STACK_TAG = "model-medic:stack"
+DASHBOARD_PREFIX = "model-medic"
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """What an endpoint's alarms watch and where they fire: the stack's parameters, or an
+    endpoint's own values from its tags (`policy.py`)."""
+
+    error_rate: float  # percent
+    latency_ms: float
+    drift: float  # maximum feature PSI
+    accuracy: float
+    quality_source: QualitySource
+    model_monitor_drift_feature: str
+    model_monitor_drift_threshold: float
+    canary_variant: str
+    canary_max_error_rate: float  # percent
+    canary_max_latency_ms: float
+
+
+@dataclass(frozen=True)
+class Topics:
+    critical: str
+    warning: str
+
+
+def endpoint_alarms(endpoint: str, t: AlarmThresholds, topics: Topics) -> list[dict[str, Any]]:
+    """The PutMetricAlarm requests of the endpoint's six alarms (without the stack tag)."""
+    by_endpoint = [{"Name": "EndpointName", "Value": endpoint}]
+    monitor = t.quality_source == "model-monitor"
+    canary = t.canary_variant
+    by_canary = [*by_endpoint, {"Name": "VariantName", "Value": canary}]
+    return [
+        _alarm(
+            f"{endpoint}-HighErrorRate",
+            f"Model Medic: error rate (%) of {endpoint} above {_num(t.error_rate)} - scale up",
+            "Custom/SageMaker",
+            "ErrorRate",
+            by_endpoint,
+            statistic="Average",
+            unit="Percent",
+            period=300,
+            periods=2,
+            threshold=t.error_rate,
+            operator="GreaterThanThreshold",
+            # No invocations means no error rate: not an error.
+            missing="notBreaching",
+            # OK gives the temporary capacity back.
+            actions=[topics.critical],
+            ok_actions=[topics.critical],
+        ),
+        _alarm(
+            f"{endpoint}-HighLatency",
+            f"Model Medic: total latency (ms) of {endpoint} above {_num(t.latency_ms)} - scale up",
+            "Custom/SageMaker",
+            "TotalLatency",
+            by_endpoint,
+            statistic="Average",
+            unit="Milliseconds",
+            period=300,
+            periods=2,
+            threshold=t.latency_ms,
+            operator="GreaterThanThreshold",
+            missing="notBreaching",
+            actions=[topics.warning],
+            ok_actions=[topics.warning],
+        ),
+        _alarm(
+            f"{endpoint}-DataDrift",
+            f"Model Medic: input drift on {endpoint} - start retraining",
+            "aws/sagemaker/Endpoints/data-metrics" if monitor else "Custom/SageMaker",
+            f"feature_baseline_drift_{t.model_monitor_drift_feature}" if monitor else "MaxFeatureDrift",
+            (
+                [
+                    {"Name": "Endpoint", "Value": endpoint},
+                    {"Name": "MonitoringSchedule", "Value": f"{endpoint}-data-quality"},
+                ]
+                if monitor
+                else by_endpoint
+            ),
+            statistic="Maximum",
+            period=3600,
+            periods=1,
+            threshold=t.model_monitor_drift_threshold if monitor else t.drift,
+            operator="GreaterThanThreshold",
+            # Drift is measured hourly from captured traffic; a quiet hour keeps the last verdict.
+            missing="ignore",
+            actions=[topics.warning],
+        ),
+        _alarm(
+            f"{endpoint}-ModelAccuracyDrop",
+            f"Model Medic: accuracy of {endpoint} below {_num(t.accuracy)} - roll back",
+            "aws/sagemaker/Endpoints/model-metrics" if monitor else "Custom/SageMaker",
+            "accuracy",
+            (
+                [
+                    {"Name": "Endpoint", "Value": endpoint},
+                    {"Name": "MonitoringSchedule", "Value": f"{endpoint}-model-quality"},
+                ]
+                if monitor
+                else by_endpoint
+            ),
+            statistic="Average",
+            period=3600,
+            periods=1,
+            threshold=t.accuracy,
+            operator="LessThanThreshold",
+            # Labels arrive late and in bursts: an hour without them says nothing about quality.
+            missing="ignore",
+            actions=[topics.critical],
+        ),
+        # The canary's own alarms. No SNS action: an EventBridge rule sends their ALARM to
+        # PromoteCanaryFunction, which rolls the canary back (and tells people itself).
+        _alarm(
+            f"{endpoint}-{canary}-ErrorRate",
+            f"Model Medic: error rate (%) of the {canary} of {endpoint} above "
+            f"{_num(t.canary_max_error_rate)} - roll the canary back",
+            "Custom/SageMaker",
+            "ErrorRate",
+            by_canary,
+            statistic="Average",
+            unit="Percent",
+            period=300,
+            periods=2,
+            threshold=t.canary_max_error_rate,
+            operator="GreaterThanThreshold",
+            # No canary traffic (weight 0, or no canary): nothing to judge.
+            missing="notBreaching",
+        ),
+        _alarm(
+            f"{endpoint}-{canary}-Latency",
+            f"Model Medic: total latency (ms) of the {canary} of {endpoint} above "
+            f"{_num(t.canary_max_latency_ms)} - roll the canary back",
+            "Custom/SageMaker",
+            "TotalLatency",
+            by_canary,
+            statistic="Average",
+            unit="Milliseconds",
+            period=300,
+            periods=2,
+            threshold=t.canary_max_latency_ms,
+            operator="GreaterThanThreshold",
+            missing="notBreaching",
+        ),
+    ]
+
+
+def dashboard_prefix(stack: str, region: str) -> str:
+    """The names of one stack's dashboards start with this. Dashboards are global to the
+    account and cannot be tagged, so the name says whose they are: stack names cannot hold
+    "_", so no other stack's prefix is a prefix of this one."""
+    return f"{DASHBOARD_PREFIX}_{stack}_{region}_"
+
+
+def dashboard_name(stack: str, region: str, endpoint: str) -> str:
+    return dashboard_prefix(stack, region) + endpoint
+
+
+def dashboard_body(endpoint: str, region: str, alarm_arns: list[str]) -> str:
+    """The endpoint at a glance: traffic and errors, latency, input drift and accuracy, what
+    Model Medic did, and its alarms. SEARCH expressions find every variant of the endpoint."""
+    quoted = json.dumps(endpoint)[1:-1]
+    widgets: list[dict[str, Any]] = [
+        _widget(
+            0,
+            0,
+            f"Invocations and errors ({endpoint})",
+            region,
+            300,
+            [
+                [
+                    {
+                        "expression": "SEARCH('{AWS/SageMaker,EndpointName,VariantName} "
+                        f'EndpointName="{quoted}" '
+                        'MetricName=("Invocations" OR "Invocation4XXErrors" OR "Invocation5XXErrors")\', '
+                        "'Sum', 300)",
+                        "id": "traffic",
+                        "label": "",
+                    }
+                ],
+                [
+                    "Custom/SageMaker",
+                    "ErrorRate",
+                    "EndpointName",
+                    endpoint,
+                    {"stat": "Average", "yAxis": "right", "label": "ErrorRate (%)"},
+                ],
+            ],
+        ),
+        _widget(
+            12,
+            0,
+            f"Latency ({endpoint})",
+            region,
+            300,
+            [
+                [
+                    {
+                        "expression": "SEARCH('{AWS/SageMaker,EndpointName,VariantName} "
+                        f'EndpointName="{quoted}" MetricName=("ModelLatency" OR "OverheadLatency")\', '
+                        "'Average', 300)",
+                        "id": "latency",
+                        "label": "",
+                        "yAxis": "left",
+                    }
+                ],
+                [
+                    "Custom/SageMaker",
+                    "TotalLatency",
+                    "EndpointName",
+                    endpoint,
+                    {"stat": "Average", "yAxis": "right", "label": "TotalLatency (ms)"},
+                ],
+            ],
+            {"yAxis": {"left": {"label": "microseconds"}, "right": {"label": "milliseconds"}}},
+        ),
+        _widget(
+            0,
+            6,
+            f"Input drift and accuracy ({endpoint})",
+            region,
+            3600,
+            [
+                [
+                    "Custom/SageMaker",
+                    "MaxFeatureDrift",
+                    "EndpointName",
+                    endpoint,
+                    {"stat": "Maximum", "label": "max feature PSI"},
+                ],
+                ["Custom/SageMaker", "accuracy", "EndpointName", endpoint, {"stat": "Average", "yAxis": "right"}],
+                [
+                    {
+                        "expression": "SEARCH('{aws/sagemaker/Endpoints/data-metrics,Endpoint,MonitoringSchedule} "
+                        f"Endpoint=\"{quoted}\"', 'Maximum', 3600)",
+                        "id": "monitordrift",
+                        "label": "Model Monitor drift",
+                    }
+                ],
+                [
+                    {
+                        "expression": "SEARCH('{aws/sagemaker/Endpoints/model-metrics,Endpoint,MonitoringSchedule} "
+                        f'Endpoint="{quoted}" MetricName="accuracy"\', \'Average\', 3600)',
+                        "id": "monitoraccuracy",
+                        "label": "Model Monitor accuracy",
+                        "yAxis": "right",
+                    }
+                ],
+            ],
+        ),
+        _widget(
+            12,
+            6,
+            "Model Medic decisions (all endpoints)",
+            region,
+            300,
+            [
+                [
+                    {
+                        "expression": 'SEARCH(\'{ModelMedic,service} MetricName=("Outcome_acted" OR '
+                        '"Outcome_dry-run" OR "Outcome_skipped" OR "Outcome_bound-reached" OR '
+                        "\"Outcome_failed\")', 'Sum', 300)",
+                        "id": "outcomes",
+                        "label": "",
+                    }
+                ]
+            ],
+            {"stat": "Sum"},
+        ),
+        {
+            "type": "alarm",
+            "x": 0,
+            "y": 12,
+            "width": 24,
+            "height": 3,
+            "properties": {"title": f"Alarms ({endpoint})", "alarms": list(alarm_arns)},
+        },
+    ]
+    return json.dumps({"widgets": widgets}, sort_keys=True, separators=(",", ":"))
+
+
+def _widget(
+    x: int,
+    y: int,
+    title: str,
+    region: str,
+    period: int,
+    metrics: list[Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    properties = {"title": title, "region": region, "view": "timeSeries", "period": period, "metrics": metrics}
+    return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6, "properties": {**properties, **(extra or {})}}
+
+
+def _alarm(
+    name: str,
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: list[dict[str, str]],
+    *,
+    statistic: str,
+    period: int,
+    periods: int,
+    threshold: float,
+    operator: str,
+    missing: str,
+    unit: str | None = None,
+    actions: list[str] | None = None,
+    ok_actions: list[str] | None = None,
+) -> dict[str, Any]:
+    alarm: dict[str, Any] = {
+        "AlarmName": name,
+        "AlarmDescription": description,
+        "ActionsEnabled": True,
+        "AlarmActions": list(actions or []),
+        "OKActions": list(ok_actions or []),
+        "InsufficientDataActions": [],
+        "Namespace": namespace,
+        "MetricName": metric,
+        "Dimensions": dimensions,
+        "Statistic": statistic,
+        "Period": period,
+        "EvaluationPeriods": periods,
+        # Explicit even where it equals EvaluationPeriods, so that what CloudWatch returns
+        # compares field by field with what was asked for.
+        "DatapointsToAlarm": periods,
+        "Threshold": float(threshold),
+        "ComparisonOperator": operator,
+        "TreatMissingData": missing,
+    }
+    if unit is not None:
+        alarm["Unit"] = unit
+    return alarm
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
