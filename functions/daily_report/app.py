@@ -1,6 +1,7 @@
-"""DailyReportFunction: the 24 hours before the scheduled time, per endpoint, as HTML and
-JSON in the reports bucket (with the control loop's incidents of those hours), an index of
-the day, and a summary with links to the info topic."""
+"""DailyReportFunction: the 24 hours before the scheduled time, for every endpoint in scope
+(named in EndpointNames or carrying the discovery tag), as HTML and JSON in the reports
+bucket (with the control loop's incidents of those hours), an index of the day, and a
+summary with links to the info topic."""
 
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from model_medic import aws, runtime
 from model_medic.incidents import Incidents
 from model_medic.observability import logger, metrics, tracer
 from model_medic.report import DailyReport
+from model_medic.scope import Scope
 from model_medic.settings import ReportSettings, load_settings
 
 
@@ -30,7 +32,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         settings.reports_bucket,
         incidents=Incidents(aws.dynamodb(), settings.ledger_table, timedelta(days=settings.ledger_retention_days)),
     )
-    reports = job.build(list(settings.monitored_endpoints), scheduled)
+    endpoints = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging()).endpoints()
+    reports = job.build(endpoints, scheduled)
     day = reports[0].day if reports else scheduled.strftime("%Y-%m-%d")
     links = job.publish(reports, day)
     runtime.notifier(settings).inform(f"Model Medic daily report {day}", job.summary(reports, links, day))

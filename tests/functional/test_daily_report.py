@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from model_medic.incidents import Incidents
 from model_medic.ledger import Ledger
 from model_medic.outcome import Outcome
 from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint
@@ -165,7 +166,7 @@ def test_the_summary_gives_lasting_s3_locations_and_links_whose_lifetime_it_tell
     text = message["Message"]
     assert f"{ENDPOINT}: grade B - 250 invocations, error rate 3.20%" in text
     assert f"s3://model-medic-reports/reports/{ENDPOINT}/2026-11-23.html" in text
-    assert "All endpoints: s3://model-medic-reports/reports/index/2026-11-23.html" in text
+    assert "All endpoints, worst first: s3://model-medic-reports/reports/index/2026-11-23.html" in text
     # Signed with the function's temporary credentials: never promised for 7 days.
     assert "X-Amz-Expires=3600" in text
     assert "604800" not in text
@@ -193,3 +194,105 @@ def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, s
     assert "No decisions in these 24 hours." in html
     assert "no data" in html
     assert "No traffic in 24 hours" in html
+
+
+def test_the_report_covers_tag_discovered_endpoints_without_a_per_endpoint_tag_read(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from botocore.client import BaseClient
+
+    make_endpoint(ENDPOINT)
+    sagemaker = boto3.client("sagemaker")
+    for name, tagged in (("fraud-prod", True), ("fraud-eu", True), ("unrelated", False)):
+        make_endpoint(name)
+        arn = sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "fraud" if tagged else "other"}])
+    monkeypatch.setenv("DISCOVERY_TAG", "team=fraud")
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    result = fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+    assert set(result["grades"]) == {ENDPOINT, "fraud-prod", "fraud-eu"}
+    assert "ListTags" not in calls
+    assert calls.count("ListEndpoints") == 1
+    assert calls.count("GetResources") == 1
+    assert calls.count("DescribeEndpoint") == 3  # weights and instance counts: no batched read has them
+    s3 = boto3.client("s3")
+    for name in ("fraud-prod", "fraud-eu"):
+        s3.head_object(Bucket="model-medic-reports", Key=f"reports/{name}/2026-11-23.html")
+    index = s3.get_object(Bucket="model-medic-reports", Key="reports/index/2026-11-23.html")["Body"].read().decode()
+    assert '<a href="../fraud-eu/2026-11-23.html">fraud-eu</a>' in index
+    assert "unrelated" not in index
+
+
+def fleet_reports(count: int) -> list[Any]:
+    """`count` reports with grades A, B and C: every 50th C (error rate rising with its number), every 10th B."""
+    from model_medic.report import EndpointReport
+
+    reports = []
+    for i in range(count):
+        rate = 5.0 + i / 100 if i % 50 == 7 else 2.0 if i % 10 == 3 else 0.1
+        reports.append(
+            EndpointReport(
+                endpoint=f"endpoint-{i:03d}-{'x' * 40}",  # long names: 51 characters of the 63 allowed
+                day="2026-11-23",
+                start="2026-11-22T06:00:00+00:00",
+                end="2026-11-23T06:00:00+00:00",
+                hours=[],
+                invocations=1000.0,
+                errors_4xx=0.0,
+                errors_5xx=rate * 10,
+                error_rate=rate,
+                avg_latency_ms=100.0,
+                max_latency_ms=200.0,
+                grade="C" if rate > 5 else "B" if rate > 1 else "A",
+                recommendations=[],
+                decisions=[],
+                canary={},
+            )
+        )
+    return reports
+
+
+def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_worst(stack: Stack):
+    from model_medic.report import SNS_MESSAGE_MAX_BYTES, SUMMARY_WORST, DailyReport
+
+    # Presigned with temporary credentials, as in Lambda: the session token makes each link long.
+    s3 = boto3.client(
+        "s3",
+        aws_access_key_id="ASIAEXAMPLEEXAMPLE00",
+        aws_secret_access_key="secret",
+        aws_session_token="T" * 1100,
+    )
+    s3.create_bucket(Bucket="model-medic-reports")
+    job = DailyReport(
+        boto3.client("cloudwatch"),
+        boto3.client("sagemaker"),
+        s3,
+        Ledger(boto3.client("dynamodb"), stack.table, 90),
+        "model-medic-reports",
+        incidents=Incidents(boto3.client("dynamodb"), stack.table, timedelta(days=90)),
+    )
+    reports = fleet_reports(500)
+    links = [{"endpoint": r.endpoint, **job._links(f"reports/{r.endpoint}/{r.day}.html")} for r in reports]
+    links.append({"endpoint": "(index)", **job._links("reports/index/2026-11-23.html")})
+    assert len(links[0]["url"]) > 1200
+    text = job.summary(reports, links, "2026-11-23")
+    size = len(text.encode("utf-8"))
+    assert size < SNS_MESSAGE_MAX_BYTES
+    # The old summary (every endpoint with its links) would not have fitted.
+    assert sum(len(link["url"]) for link in links) > SNS_MESSAGE_MAX_BYTES
+    assert "500 endpoint(s): 10 graded C, 50 graded B, 440 graded A" in text
+    worst_c = [r.endpoint for r in sorted(reports, key=lambda r: -(r.error_rate or 0))[:10]]
+    listed = [line.split(":")[0] for line in text.splitlines() if ": grade " in line]
+    assert len(listed) == SUMMARY_WORST
+    assert listed[:10] == worst_c  # the C endpoints, the highest error rate first
+    assert all(f": grade {g} " in text for g in ("C", "B"))
+    assert ": grade A " not in text
+    assert f"(the {SUMMARY_WORST} worst of 500 listed here; every endpoint is in the index below.)" in text
+    assert "All endpoints, worst first: s3://model-medic-reports/reports/index/2026-11-23.html" in text

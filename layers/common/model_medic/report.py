@@ -9,12 +9,20 @@ or escalated) with its time to recover, and a per-action table of how often each
 action fixed its alarm (`incident_row`, `action_table`: pure, unit-tested). Output: a
 self-contained HTML page (inline CSS and SVG, autoescaped) and a JSON twin with the same
 numbers; an index of the day (with the fleet's per-action table); a summary to the info topic.
+
+A fleet: every endpoint in scope (the handler finds them with `Scope.endpoints`, batched).
+The index lists them worst first (`worst_first`) and filters by grade and name in the page
+(one inline script, the only one the page's Content-Security-Policy lets run); the summary
+names the worst `SUMMARY_WORST` with their links and counts the rest by grade, so that it
+stays far below SNS's message limit however large the fleet.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -34,6 +42,19 @@ from model_medic.ledger import Ledger
 # says "at most an hour", and every report is also given by its S3 location, which does not
 # expire (opened with the reader's own AWS access).
 PRESIGNED_SECONDS = 3600
+
+# The summary names this many endpoints, worst first, each with its links (~1.5 KB with a
+# presigned URL signed by temporary credentials); the others are counted by grade and listed
+# in the index. Whatever the names and URLs, it stops adding endpoints at SUMMARY_MAX_BYTES:
+# SNS refuses a message over 262,144 bytes of UTF-8 (message and attributes together; the
+# Publish API's Message constraints; topics keep the default MaximumMessageSize, "Publishing
+# large messages", Amazon SNS Developer Guide).
+SUMMARY_WORST = 20
+SNS_MESSAGE_MAX_BYTES = 262_144
+SUMMARY_MAX_BYTES = 64 * 1024
+
+# Grades from worst to best: the index's and the summary's order.
+GRADES = ("C", "B", "A")
 
 
 @dataclass
@@ -304,6 +325,10 @@ class DailyReport:
         folder = resources.files("model_medic") / "templates"
         self._page = environment.from_string((folder / "report.html.j2").read_text())
         self._index = environment.from_string((folder / "index.html.j2").read_text())
+        # The index's filter: our own static script, inlined and allowed by its hash alone
+        # (the page's Content-Security-Policy: no other script, inline or fetched, runs).
+        self._filter = (folder / "index_filter.js").read_text()
+        self._filter_hash = "sha256-" + base64.b64encode(hashlib.sha256(self._filter.encode()).digest()).decode()
 
     # --- gathering ----------------------------------------------------------------------------
 
@@ -319,6 +344,9 @@ class DailyReport:
         ]
 
     def _endpoint_state(self, endpoint: str) -> dict[str, Any]:
+        """Status and each variant's weight and instance count: one DescribeEndpoint, as
+        nothing batched gives them (ListEndpoints' EndpointSummary has name, ARN, times and
+        status only; GetResources has tags only; SageMaker API Reference)."""
         try:
             described = self._sagemaker.describe_endpoint(EndpointName=endpoint)
         except ClientError as error:
@@ -506,34 +534,67 @@ class DailyReport:
                 }
             )
         index_key = f"reports/index/{day}.html"
-        self._put(index_key, self._index.render(day=day, reports=reports, links=written), "text/html; charset=utf-8")
+        self._put(index_key, self.render_index(reports, day), "text/html; charset=utf-8")
         written.append({"endpoint": "(index)", "html": index_key, "json": "", **self._links(index_key)})
         return written
 
+    def render_index(self, reports: list[EndpointReport], day: str) -> str:
+        """The day's index: every endpoint, worst first, with a filter by grade and name."""
+        return self._index.render(
+            day=day,
+            reports=worst_first(reports),
+            counts=grade_counts(reports),
+            grades=GRADES,
+            script=self._filter,
+            script_hash=self._filter_hash,
+        )
+
     def summary(self, reports: list[EndpointReport], links: list[dict[str, str]], day: str) -> str:
-        lines = [f"Model Medic daily report, {day}", ""]
+        """The message to the info topic: counts by grade, the worst endpoints with their
+        links (at most `SUMMARY_WORST`, and within `SUMMARY_MAX_BYTES`), the index's links."""
         urls = {link["endpoint"]: link["url"] for link in links}
         located = {link["endpoint"]: link["s3_uri"] for link in links}
-        for r in reports:
-            rate = "n/a" if r.error_rate is None else f"{r.error_rate:.2f}%"
-            latency = "n/a" if r.avg_latency_ms is None else f"{r.avg_latency_ms:.0f} ms"
-            acted = sum(d["result"] == "acted" for d in r.decisions)
-            lines.append(
-                f"{r.endpoint}: grade {r.grade} - {r.invocations:,.0f} invocations, error rate {rate}, "
-                f"latency {latency}, {acted} action(s)"
-            )
-            lines.append(f"  {located[r.endpoint]}")
-            lines.append(f"  {urls[r.endpoint]}")
-        lines += [
+        counts = grade_counts(reports)
+        escalated = sum(i.outcome == "escalated" for r in reports for i in r.incidents)
+        head = [
+            f"Model Medic daily report, {day}",
             "",
-            f"All endpoints: {located['(index)']}",
+            f"{len(reports)} endpoint(s): "
+            + ", ".join(f"{counts[g]} graded {g}" for g in GRADES)
+            + (f"; {escalated} incident(s) escalated" if escalated else ""),
+            "",
+        ]
+        foot = [
+            "",
+            f"All endpoints, worst first: {located['(index)']}",
             f"  {urls['(index)']}",
             "",
             f"The https links work for at most {PRESIGNED_SECONDS // 3600} hour after this message: they are signed "
             "with the report function's temporary credentials, which can expire sooner. The s3:// locations do not "
             f"expire (open them with your own AWS access; reports are kept for the bucket's retention).",
         ]
-        return "\n".join(lines)
+        room = SUMMARY_MAX_BYTES - len("\n".join(head + foot).encode("utf-8")) - 200  # 200: the "more" line
+        body: list[str] = []
+        for r in worst_first(reports)[:SUMMARY_WORST]:
+            rate = "n/a" if r.error_rate is None else f"{r.error_rate:.2f}%"
+            latency = "n/a" if r.avg_latency_ms is None else f"{r.avg_latency_ms:.0f} ms"
+            acted = sum(d["result"] == "acted" for d in r.decisions)
+            entry = [
+                f"{r.endpoint}: grade {r.grade} - {r.invocations:,.0f} invocations, error rate {rate}, "
+                f"latency {latency}, {acted} action(s)",
+                f"  {located[r.endpoint]}",
+                f"  {urls[r.endpoint]}",
+            ]
+            size = len("\n".join(entry).encode("utf-8")) + 1
+            if size > room:
+                break
+            room -= size
+            body += entry
+        listed = len(body) // 3
+        if listed < len(reports):
+            shown = f"the {listed} worst" if listed else "none"
+            body.append(f"({shown} of {len(reports)} listed here; every endpoint is in the index below.)")
+        return "\n".join(head + body + foot)
 
     def _put(self, key: str, body: str, content_type: str) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
@@ -544,6 +605,24 @@ class DailyReport:
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=PRESIGNED_SECONDS
         )
         return {"s3_uri": f"s3://{self._bucket}/{key}", "url": str(url), "expires_in_seconds": str(PRESIGNED_SECONDS)}
+
+
+def severity(report: EndpointReport) -> tuple[int, int, float, float, str]:
+    """How bad an endpoint's day was, as a sort key (smaller is worse): the grade (C, B, A),
+    then escalated incidents, error rate and average latency (higher is worse), then its name."""
+    escalated = sum(i.outcome == "escalated" for i in report.incidents)
+    rank = GRADES.index(report.grade) if report.grade in GRADES else len(GRADES)
+    return (rank, -escalated, -(report.error_rate or 0.0), -(report.avg_latency_ms or 0.0), report.endpoint)
+
+
+def worst_first(reports: list[EndpointReport]) -> list[EndpointReport]:
+    """The reports, worst day first (`severity`)."""
+    return sorted(reports, key=severity)
+
+
+def grade_counts(reports: list[EndpointReport]) -> Counter[str]:
+    """How many endpoints got each grade."""
+    return Counter(r.grade for r in reports)
 
 
 def _hour_key(moment: datetime) -> str:

@@ -355,9 +355,11 @@ class QualitySettings(Settings):
 
 
 class ReportSettings(Settings):
-    """DailyReportFunction: where the reports go."""
+    """DailyReportFunction: where the reports go, and which endpoints it covers."""
 
     reports_bucket: str = Field(alias="REPORTS_BUCKET", min_length=3)
+    # "key=value": the report covers every live endpoint with this tag too (`Scope.endpoints`).
+    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
 
 class AlarmManagerSettings(Settings):
