@@ -14,6 +14,13 @@ Ledger item: pk `ENDPOINT#<endpoint>`, sk `INCIDENT#<opened ISO time>#<id>`. Eve
 is conditional on the version read (optimistic locking), so that of two concurrent
 evaluations exactly one moves the incident on; the step's claim (cool-down and budget)
 is written in the same transaction as the intent.
+
+The roster of open incidents: pk `INCIDENTS#OPEN`, sk `<action>#<endpoint>#<id>`, one item
+per open incident, put in the transaction that opens it and deleted in every write that
+closes it. A sweep reads the roster in one Query and reads incidents only on the endpoints
+it names (`open_by_endpoint`), instead of one Query per endpoint of the fleet. Incidents
+opened before the roster existed are entered by the first sweep of their action, which
+reads every endpoint once and then marks the roster complete (`<action>#!complete`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from botocore.exceptions import ClientError
 
 IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
 OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
+
+ROSTER_PK = "INCIDENTS#OPEN"
+# Sorts before every roster entry of the action (endpoint names begin with a letter or digit).
+_COMPLETE = "!complete"
 
 
 class Conflict(Exception):  # a control-flow signal
@@ -103,16 +114,21 @@ class Incidents:
         self._retention = retention
 
     def open(self, incident: Incident) -> Incident:
-        """Store a new incident; the same transition opened twice gives the stored one."""
+        """Store a new incident and its roster entry (one transaction); the same transition
+        opened twice gives the stored one."""
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._item(replace(incident, version=1)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        entry = {"Put": {"TableName": self._table, "Item": self._entry(incident)}}
         try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=self._item(replace(incident, version=1)),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            self._db.transact_write_items(TransactItems=[put, entry])
             return replace(incident, version=1)
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not _first_condition_failed(error):
                 raise
         stored = self.get(incident.endpoint, incident.id)
         assert stored is not None
@@ -149,8 +165,11 @@ class Incidents:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def save(self, incident: Incident, also: list[dict[str, Any]] | None = None) -> Incident:
-        """Write the incident if nobody else did since it was read; `also`: items of the same transaction."""
+        """Write the incident if nobody else did since it was read; `also`: items of the same
+        transaction. Closing it deletes its roster entry in the same transaction."""
         saved = replace(incident, version=incident.version + 1)
+        if incident.closed_at is not None:
+            also = [*(also or []), {"Delete": {"TableName": self._table, "Key": _roster_key(incident)}}]
         put = {
             "Put": {
                 "TableName": self._table,
@@ -166,15 +185,67 @@ class Incidents:
             else:
                 self._db.put_item(**put["Put"])
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException":
+            if _first_condition_failed(error):
                 raise Conflict(incident.id) from None
-            if code == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise Conflict(incident.id) from None
             raise
         return saved
+
+    def open_by_endpoint(self, action: str, endpoints: list[str]) -> dict[str, list[Incident]]:
+        """The action's open incidents on each of these endpoints, oldest first: one Query of
+        the roster, then one (strongly consistent) Query per endpoint the roster names.
+
+        Until the roster is complete for the action, every endpoint is read (as before the
+        roster) and its open incidents entered; the roster is then marked complete. An entry
+        whose incident is closed (left by such a first sweep racing a close) is deleted once
+        a read confirms the incident closed; one whose incident cannot be read is kept.
+        """
+        entries: dict[str, str] = {}  # sk -> endpoint
+        complete = False
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :action)",
+            "ExpressionAttributeValues": {":pk": {"S": ROSTER_PK}, ":action": {"S": f"{action}#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                if item["sk"]["S"] == f"{action}#{_COMPLETE}":
+                    complete = True
+                else:
+                    entries[item["sk"]["S"]] = item["endpoint"]["S"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        wanted = set(endpoints)
+        having = wanted & set(entries.values()) if complete else wanted
+        found: dict[str, list[Incident]] = {endpoint: [] for endpoint in endpoints}
+        for endpoint in sorted(having):
+            found[endpoint] = [i for i in self.of(endpoint, open_only=True) if i.action == action]
+        listed = {_roster_key(i)["sk"]["S"] for incidents in found.values() for i in incidents}
+        for sk, endpoint in entries.items():
+            if endpoint in having and sk not in listed:
+                stored = self.get(endpoint, sk.split("#", 2)[2])
+                if stored is not None and stored.is_closed:
+                    self._db.delete_item(TableName=self._table, Key={"pk": {"S": ROSTER_PK}, "sk": {"S": sk}})
+        if not complete:
+            for incidents in found.values():
+                for incident in incidents:
+                    if _roster_key(incident)["sk"]["S"] not in entries:
+                        self._db.put_item(TableName=self._table, Item=self._entry(incident))
+            self._db.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": ROSTER_PK}, "sk": {"S": f"{action}#{_COMPLETE}"}, "kind": {"S": "roster"}},
+            )
+        return found
+
+    def _entry(self, incident: Incident) -> dict[str, Any]:
+        return {
+            **_roster_key(incident),
+            "kind": {"S": "open-incident"},
+            "endpoint": {"S": incident.endpoint},
+            "action": {"S": incident.action},
+        }
 
     def _item(self, incident: Incident) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -196,6 +267,22 @@ class Incidents:
 
 def _key(endpoint: str, incident_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"ENDPOINT#{endpoint}"}, "sk": {"S": f"INCIDENT#{incident_id}"}}
+
+
+def _roster_key(incident: Incident) -> dict[str, Any]:
+    return {"pk": {"S": ROSTER_PK}, "sk": {"S": f"{incident.action}#{incident.endpoint}#{incident.id}"}}
+
+
+def _first_condition_failed(error: ClientError) -> bool:
+    """Whether the write failed on the incident's own condition (a single write's, or the
+    first item's of a transaction: the incident is always first)."""
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+        return bool(reasons) and reasons[0] == "ConditionalCheckFailed"
+    return False
 
 
 def _decode(item: dict[str, Any]) -> Incident:

@@ -123,9 +123,8 @@ class ControlLoop:
 
     def sweep(self, endpoints: list[str]) -> list[Outcome]:
         """Level-triggered: every open incident and every stack alarm in ALARM, evaluated again."""
-        open_incidents = {
-            e: [i for i in self._incidents.of(e, open_only=True) if i.action == self._unit.name] for e in endpoints
-        }
+        # One Query of the open-incident roster, not one per endpoint (incidents.py).
+        open_incidents = self._incidents.open_by_endpoint(self._unit.name, endpoints)
         names = sorted(
             {f"{e}-{suffix}" for e in endpoints for suffix in self._unit.alarm_suffixes}
             | {i.alarm_name for found in open_incidents.values() for i in found}

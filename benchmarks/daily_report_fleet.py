@@ -1,0 +1,200 @@
+"""DailyReportFunction over a fleet of 100 and 500 endpoints discovered by tag, in moto
+(`make bench`): one run of the handler (scope, metrics, ledger, pages, index, summary), its
+AWS calls by operation, wall time, the process's peak memory, and the size of the SNS
+summary against SNS's limit. Endpoints have 2 variants and the incidents of
+`benchmarks.daily_report`; a fifth of them have errors, so that the summary has a worst few
+to name."""
+
+import importlib.util
+import os
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from moto import mock_aws
+
+from benchmarks.daily_report import END, seed_incidents
+
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "100,500").split(","))
+ROOT = Path(__file__).resolve().parent.parent
+EVENT = {
+    "version": "0",
+    "id": "bench",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": END.isoformat().replace("+00:00", "Z"),
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/bench-daily-report"],
+    "detail": {},
+}
+
+
+@dataclass
+class Context:
+    """The parts of a Lambda context Powertools reads."""
+
+    function_name: str = "bench-daily-report"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench-daily-report"
+    aws_request_id: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def handler() -> Any:
+    path = ROOT / "functions" / "daily_report" / "app.py"
+    spec = importlib.util.spec_from_file_location("bench_daily_report_app", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def prepare(size: int) -> None:
+    """`size` endpoints tagged model-medic=on with two variants, one hour of traffic each (moto's
+    GetMetricData scans every stored datapoint for each query: a day of datapoints for 500
+    endpoints would take moto most of an hour), a fifth of them with 5XX errors (grades B and
+    C), the incidents of `benchmarks.daily_report`; the bucket, the ledger and the info topic."""
+    names = [f"endpoint-{i:03d}" for i in range(size)]
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="c",
+        ProductionVariants=[
+            {
+                "VariantName": v,
+                "ModelName": "m",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": w,
+            }
+            for v, w in (("primary", 0.9), ("canary", 0.1))
+        ],
+    )
+    data = []
+    for index, name in enumerate(names):
+        sagemaker.create_endpoint(
+            EndpointName=name, EndpointConfigName="c", Tags=[{"Key": "model-medic", "Value": "on"}]
+        )
+        failed = float(2 + index % 10) if index % 5 == 2 else 0.0  # 2% to 11% of 5XX errors: grades B and C
+        for variant in ("primary", "canary"):
+            for metric, value in (
+                ("Invocations", 100.0),
+                ("Invocation5XXErrors", failed),
+                ("ModelLatency", 90_000.0),
+                ("OverheadLatency", 10_000.0),
+            ):
+                data.append(
+                    {
+                        "MetricName": metric,
+                        "Timestamp": END - timedelta(hours=5, minutes=-10),
+                        "Dimensions": [
+                            {"Name": "EndpointName", "Value": name},
+                            {"Name": "VariantName", "Value": variant},
+                        ],
+                        "Value": value,
+                    }
+                )
+    cloudwatch = boto3.client("cloudwatch")
+    for first in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
+    boto3.client("s3").create_bucket(Bucket="reports")
+    boto3.client("dynamodb").create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    seed_incidents(names)
+    info = boto3.client("sns").create_topic(Name="info")["TopicArn"]
+    os.environ.update(
+        {
+            "LEDGER_TABLE": "ledger",
+            "LEDGER_RETENTION_DAYS": "90",
+            "REPORTS_BUCKET": "reports",
+            "INFO_TOPIC_ARN": info,
+            "CRITICAL_TOPIC_ARN": info,
+            "EVENT_BUS_NAME": "default",
+            "MONITORED_ENDPOINTS": "endpoint-000",
+            "DISCOVERY_TAG": "model-medic=on",
+        }
+    )
+
+
+def measure(size: int) -> tuple[Counter[str], float, int, dict[str, Any]]:
+    """(calls by operation, wall time, bytes of the SNS summary, the handler's result)."""
+    from model_medic import aws
+    from model_medic.settings import load_settings
+
+    calls: Counter[str] = Counter()
+    published: list[str] = []
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls[operation] += 1
+        if operation == "Publish":
+            published.append(params["Message"])
+        return original(self, operation, params)
+
+    with mock_aws():
+        aws.reset()
+        load_settings.cache_clear()
+        prepare(size)
+        app = handler()
+        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        try:
+            started = time.perf_counter()
+            result = app.lambda_handler(EVENT, Context())
+            elapsed = time.perf_counter() - started
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+        aws.reset()
+        load_settings.cache_clear()
+    [message] = published
+    return calls, elapsed, len(message.encode("utf-8")), result
+
+
+def main() -> None:
+    for key, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("POWERTOOLS_TRACE_DISABLED", "true"),
+        ("POWERTOOLS_METRICS_NAMESPACE", "ModelMedic"),
+        ("POWERTOOLS_SERVICE_NAME", "bench"),
+        ("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    ):
+        os.environ.setdefault(key, value)
+    from model_medic.report import SNS_MESSAGE_MAX_BYTES
+
+    print("DailyReportFunction over a fleet discovered by tag (2 variants each), one run in moto\n")
+    rows = [(size, *measure(size)) for size in SIZES]
+    operations = sorted({op for _, calls, *_ in rows for op in calls})
+    print("| endpoints | " + " | ".join(operations) + " | total | wall time | SNS summary | grades |")
+    print("|---:|" + "---:|" * (len(operations) + 3) + "---|")
+    for size, calls, elapsed, message, result in rows:
+        counts = " | ".join(str(calls.get(op, 0)) for op in operations)
+        grades = Counter(result["grades"].values())
+        shown = ", ".join(f"{grades[g]} {g}" for g in "CBA")
+        share = f"{100 * message / SNS_MESSAGE_MAX_BYTES:.0f}% of SNS's {SNS_MESSAGE_MAX_BYTES:,}"
+        print(f"| {size} | {counts} | {sum(calls.values())} | {elapsed:.1f} s | {message:,} B ({share}) | {shown} |")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nPeak memory of this process (moto's fleet included): {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

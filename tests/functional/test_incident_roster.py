@@ -1,0 +1,162 @@
+"""The roster of open incidents (incidents.py): written and deleted in the transactions that
+open and close incidents, read by the sweep in one Query instead of one Query per endpoint;
+incidents opened before it existed entered by the first sweep; a stale entry removed."""
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+
+from model_medic.incidents import ROSTER_PK, Incidents, opened
+from tests.conftest import Stack, make_endpoint, stored_incidents
+from tests.functional.test_scale_up import (  # noqa: F401 - fixtures shared with the ScaleUp tests
+    OPENED,
+    _instant_updates,
+    clock,
+    deliver,
+    fn,
+    latency_alarm,
+    scale_up_alarms,
+    set_alarm,
+    sweep,
+)
+
+FLEET = [f"model-{i:02d}" for i in range(12)]
+SICK = "model-07"
+
+
+@pytest.fixture
+def fleet(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("MONITORED_ENDPOINTS", ",".join(FLEET))
+    for name in FLEET:
+        make_endpoint(name, {"primary": {"count": 1, "weight": 1.0}})
+    return FLEET
+
+
+def roster(stack: Stack) -> list[str]:
+    items = boto3.client("dynamodb").query(
+        TableName=stack.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": ROSTER_PK}},
+        ConsistentRead=True,
+    )["Items"]
+    return [item["sk"]["S"] for item in items]
+
+
+def incident_queries(requests: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """The partitions the requests queried for incidents or for the roster, in order."""
+    found = []
+    for _, operation, params in requests:
+        if operation != "Query":
+            continue
+        pk = params["ExpressionAttributeValues"][":pk"]["S"]
+        values = str(params["ExpressionAttributeValues"])
+        if pk == ROSTER_PK or "INCIDENT#" in values:
+            found.append(pk)
+    return found
+
+
+def store(stack: Stack) -> Incidents:
+    return Incidents(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+
+
+def test_an_incident_is_on_the_roster_from_its_open_to_its_close(
+    fn: Any,  # noqa: F811
+    fleet: list[str],
+    stack: Stack,
+    clock: time_machine.Traveller,  # noqa: F811
+):
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=SICK)
+    [acted] = deliver(fn, clock, latency_alarm(SICK))
+    assert acted["result"] == "acted"
+    assert roster(stack) == [f"scale-up#{SICK}#{acted['incident']}"]
+    clock.move_to(OPENED + timedelta(minutes=12))
+    set_alarm(f"{SICK}-HighLatency", "OK")
+    [recovered] = sweep(fn, clock, OPENED + timedelta(minutes=15))
+    assert recovered["result"] == "recovered"
+    assert roster(stack) == ["scale-up#!complete"]
+
+
+def test_the_sweep_queries_the_roster_and_only_the_endpoints_it_names(
+    fn: Any,  # noqa: F811
+    fleet: list[str],
+    stack: Stack,
+    clock: time_machine.Traveller,  # noqa: F811
+    aws_requests: list[tuple[str, str, dict[str, Any]]],
+):
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=SICK)
+    deliver(fn, clock, latency_alarm(SICK))
+    sweep(fn, clock, OPENED + timedelta(minutes=5))  # the first: the roster is not known complete yet
+    assert incident_queries(aws_requests).count(ROSTER_PK) == 1
+    assert roster(stack)[0] == "scale-up#!complete"
+    aws_requests.clear()
+    sweep(fn, clock, OPENED + timedelta(minutes=10))
+    assert incident_queries(aws_requests) == [ROSTER_PK, f"ENDPOINT#{SICK}"]  # not one per endpoint of 12
+
+
+def test_incidents_opened_before_the_roster_are_found_by_the_first_sweep_and_entered(
+    fn: Any,  # noqa: F811
+    fleet: list[str],
+    stack: Stack,
+    clock: time_machine.Traveller,  # noqa: F811
+):
+    # Two open incidents written as before the roster existed (no entry): one whose alarm is
+    # still in ALARM, one whose OK was never delivered.
+    dynamodb = boto3.client("dynamodb")
+    old = {}
+    for endpoint in ("model-02", "model-09"):
+        alarm = f"{endpoint}-HighLatency"
+        arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
+        incident = replace(opened(endpoint, "scale-up", alarm, arn, OPENED, "latency", "TotalLatency"), version=1)
+        dynamodb.put_item(TableName=stack.table, Item=store(stack)._item(incident))
+        old[endpoint] = incident
+    clock.move_to(OPENED + timedelta(minutes=20))
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint="model-02")
+    scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"}, endpoint="model-09")
+    assert roster(stack) == []
+    outcomes = sweep(fn, clock, OPENED + timedelta(minutes=25))
+    by_endpoint = {o["endpoint"]: o for o in outcomes}
+    assert by_endpoint["model-02"]["incident"] == old["model-02"].id
+    assert by_endpoint["model-02"]["result"] == "acted"
+    assert by_endpoint["model-09"]["incident"] == old["model-09"].id  # closed: its alarm is OK
+    assert [i["closed_at"] is None for i in stored_incidents(stack)] == [True, False]
+    assert roster(stack) == ["scale-up#!complete", f"scale-up#model-02#{old['model-02'].id}"]
+
+
+def test_a_stale_entry_is_removed_once_its_incident_is_read_closed_and_a_missing_one_is_kept(
+    fn: Any,  # noqa: F811
+    fleet: list[str],
+    stack: Stack,
+    clock: time_machine.Traveller,  # noqa: F811
+):
+    incidents = store(stack)
+    alarm = f"{SICK}-HighLatency"
+    arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
+    incident = incidents.open(opened(SICK, "scale-up", alarm, arn, OPENED, "latency", "TotalLatency"))
+    incidents.save(replace(incident, state="closed", closed_at=OPENED.isoformat()))
+    assert roster(stack) == []  # closed in the same transaction
+    dynamodb = boto3.client("dynamodb")
+    unseen = f"scale-up#model-03#{OPENED.isoformat()}#0123456789abcdef"
+    for sk, endpoint in ((f"scale-up#{SICK}#{incident.id}", SICK), (unseen, "model-03")):
+        dynamodb.put_item(
+            TableName=stack.table,
+            Item={"pk": {"S": ROSTER_PK}, "sk": {"S": sk}, "endpoint": {"S": endpoint}, "kind": {"S": "open-incident"}},
+        )
+    scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"}, endpoint=SICK)
+    assert sweep(fn, clock, OPENED + timedelta(minutes=5)) == []
+    assert roster(stack) == ["scale-up#!complete", unseen]
+
+
+def test_opening_the_same_transition_twice_gives_the_stored_incident(stack: Stack):
+    incidents = store(stack)
+    make_endpoint(SICK)
+    alarm = f"{SICK}-HighLatency"
+    arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
+    first = incidents.open(opened(SICK, "scale-up", alarm, arn, OPENED, "latency", "TotalLatency"))
+    saved = incidents.save(replace(first, steps=1).at("action", OPENED, "primary 1 -> 2"))
+    again = incidents.open(opened(SICK, "scale-up", alarm, arn, OPENED, "latency", "TotalLatency"))
+    assert (again.id, again.version, again.steps) == (first.id, saved.version, 1)
+    assert roster(stack) == [f"scale-up#{SICK}#{first.id}"]
