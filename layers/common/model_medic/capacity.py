@@ -336,9 +336,11 @@ class ScaleBack:
         self._wait = wait
         self._clock = clock
 
-    def due(self, endpoint: str, now: datetime) -> tuple[list[dict[str, Any]], str]:
-        """The boosts that may be given back now, or why none may."""
-        boosts = self._ledger.boosts(endpoint)
+    def due(
+        self, endpoint: str, now: datetime, boosts: list[dict[str, Any]] | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The boosts (read now, unless given) that may be given back now, or why none may."""
+        boosts = self._ledger.boosts(endpoint) if boosts is None else boosts
         if not boosts:
             return [], f"no temporary capacity on {endpoint}"
         names = sorted({n for b in boosts for n in b["alarms"]} | {f"{endpoint}-{s}" for s in SCALE_UP_ALARM_SUFFIXES})
@@ -383,8 +385,10 @@ class ScaleBack:
         """For each endpoint whose boosts are due, give one variant back: (endpoint, variant, summary, key)."""
         now = self._clock()
         given = []
-        for endpoint in endpoints:
-            boosts, why = self.due(endpoint, now)
+        # One Query of the roster of boosts, then only the endpoints that have one (ledger.py).
+        boosted = self._ledger.boosts_by_endpoint(endpoints)
+        for endpoint in [e for e in endpoints if e in boosted]:
+            boosts, why = self.due(endpoint, now, boosted[endpoint])
             if not boosts:
                 logger.debug("no scale-back", endpoint=endpoint, why=why)
                 continue

@@ -33,12 +33,12 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from model_medic.ledger import ROSTER_COMPLETE, read_roster
+
 IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
 OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
 
 ROSTER_PK = "INCIDENTS#OPEN"
-# Sorts before every roster entry of the action (endpoint names begin with a letter or digit).
-_COMPLETE = "!complete"
 
 
 class Conflict(Exception):  # a control-flow signal
@@ -199,24 +199,7 @@ class Incidents:
         whose incident is closed (left by such a first sweep racing a close) is deleted once
         a read confirms the incident closed; one whose incident cannot be read is kept.
         """
-        entries: dict[str, str] = {}  # sk -> endpoint
-        complete = False
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :action)",
-            "ExpressionAttributeValues": {":pk": {"S": ROSTER_PK}, ":action": {"S": f"{action}#"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._db.query(**kwargs)
-            for item in page.get("Items", []):
-                if item["sk"]["S"] == f"{action}#{_COMPLETE}":
-                    complete = True
-                else:
-                    entries[item["sk"]["S"]] = item["endpoint"]["S"]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        entries, complete = read_roster(self._db, self._table, ROSTER_PK, f"{action}#")
         wanted = set(endpoints)
         having = wanted & set(entries.values()) if complete else wanted
         found: dict[str, list[Incident]] = {endpoint: [] for endpoint in endpoints}
@@ -235,7 +218,7 @@ class Incidents:
                         self._db.put_item(TableName=self._table, Item=self._entry(incident))
             self._db.put_item(
                 TableName=self._table,
-                Item={"pk": {"S": ROSTER_PK}, "sk": {"S": f"{action}#{_COMPLETE}"}, "kind": {"S": "roster"}},
+                Item={"pk": {"S": ROSTER_PK}, "sk": {"S": f"{action}#{ROSTER_COMPLETE}"}, "kind": {"S": "roster"}},
             )
         return found
 

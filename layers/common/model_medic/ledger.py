@@ -9,6 +9,9 @@ Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 | an hourly action budget (the set of claim holders) | `ENDPOINT#<endpoint>` | `BUDGET#<YYYY-MM-DDTHH>` |
 | an incident (`incidents.py`) | `ENDPOINT#<endpoint>` | `INCIDENT#<opened ISO time>#<id>` |
 | a tell-once mark | `ENDPOINT#<endpoint>` | `MARK#<key>` |
+| temporary capacity (a boost) | `ENDPOINT#<endpoint>` | `BOOST#<variant>` |
+| the roster of boosts (one entry per boost; `boosts_by_endpoint`) | `BOOSTS#ACTIVE` | `<endpoint>#<variant>` |
+| the roster of open incidents (`incidents.py`) | `INCIDENTS#OPEN` | `<action>#<endpoint>#<id>` |
 | an idempotency record (Powertools) | `idempotency#<function>` | `<action>#<hash>` |
 | a computed metrics window (ComputeMetrics) | `METRICS` | `WINDOW#<window start ISO>` |
 
@@ -38,6 +41,13 @@ MIN_LOCK = timedelta(seconds=60)
 
 # The partition of ComputeMetrics's window records; its role may touch no other (template.yaml).
 METRICS_PK = "METRICS"
+# The roster of boosts: an entry per boost, put and deleted in the boost's own transactions,
+# so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query. The
+# first sweep enters the boosts saved before the roster existed, then marks it complete.
+BOOSTS_PK = "BOOSTS#ACTIVE"
+# A roster's "complete" mark (after its prefix): sorts before every entry, whose sort keys go
+# on with an endpoint name (a letter or digit first).
+ROSTER_COMPLETE = "!complete"
 # A window's record is needed by the next run (its recomputation) and kept a week for the record.
 METRIC_WINDOW_KEEP = timedelta(days=7)
 
@@ -138,15 +148,16 @@ class Ledger:
     def save_boost(
         self, endpoint: str, variant: str, lever: str, before: int, after: int, alarm_name: str, at: datetime
     ) -> None:
-        """Remember a boost; the floor from before the first boost is kept across boosts."""
-        self._db.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
-            UpdateExpression=(
+        """Remember a boost (and its roster entry, in one transaction); the floor from before
+        the first boost is kept across boosts."""
+        update = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
+            "UpdateExpression": (
                 "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
                 " boosted_to = :after, boosted_at = :at ADD alarms :alarm"
             ),
-            ExpressionAttributeValues={
+            "ExpressionAttributeValues": {
                 ":kind": {"S": "boost"},
                 ":variant": {"S": variant},
                 ":lever": {"S": lever},
@@ -155,7 +166,9 @@ class Ledger:
                 ":at": {"S": at.isoformat()},
                 ":alarm": {"SS": [alarm_name]},
             },
-        )
+        }
+        entry = {"TableName": self._table, "Item": _boost_entry(endpoint, variant)}
+        self._db.transact_write_items(TransactItems=[{"Update": update}, {"Put": entry}])
 
     def boosts(self, endpoint: str) -> list[dict[str, Any]]:
         page = self._db.query(
@@ -177,7 +190,64 @@ class Ledger:
         ]
 
     def drop_boost(self, endpoint: str, variant: str) -> None:
-        self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}})
+        """Forget a boost and its roster entry (one transaction)."""
+        self._db.transact_write_items(
+            TransactItems=[
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
+                    }
+                },
+                {"Delete": {"TableName": self._table, "Key": _boost_entry_key(endpoint, variant)}},
+            ]
+        )
+
+    def boosts_by_endpoint(self, endpoints: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The boosts of those of these endpoints that have any: one Query of the roster, then
+        `boosts` of each endpoint it names (not one Query per endpoint of the fleet).
+
+        Until the roster is complete, every endpoint is read once and its boosts entered; the
+        roster is then marked complete. An entry whose boost is gone (left by that first
+        sweep racing a give-back) is deleted on the condition that the boost still is gone.
+        """
+        entries, complete = read_roster(self._db, self._table, BOOSTS_PK, "")
+        wanted = set(endpoints)
+        having = wanted & set(entries.values()) if complete else wanted
+        found = {endpoint: self.boosts(endpoint) for endpoint in sorted(having)}
+        for sk, endpoint in entries.items():
+            variant = sk[len(endpoint) + 1 :]
+            if endpoint in found and variant not in {b["variant"] for b in found[endpoint]}:
+                self._drop_stale_entry(endpoint, variant)
+        if not complete:
+            for endpoint, boosts in found.items():
+                for boost in boosts:
+                    if _boost_entry_key(endpoint, boost["variant"])["sk"]["S"] not in entries:
+                        self._db.put_item(TableName=self._table, Item=_boost_entry(endpoint, boost["variant"]))
+            self._db.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": BOOSTS_PK}, "sk": {"S": ROSTER_COMPLETE}, "kind": {"S": "roster"}},
+            )
+        return {endpoint: boosts for endpoint, boosts in found.items() if boosts}
+
+    def _drop_stale_entry(self, endpoint: str, variant: str) -> None:
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Delete": {"TableName": self._table, "Key": _boost_entry_key(endpoint, variant)}},
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            # The boost was saved again meanwhile: the entry is right.
 
     # --- deployment history ------------------------------------------------------------
 
@@ -513,6 +583,40 @@ class Ledger:
         )
         item: dict[str, Any] | None = response.get("Item")
         return item
+
+
+def read_roster(client: Any, table: str, pk: str, prefix: str) -> tuple[dict[str, str], bool]:
+    """A roster's entries under `prefix` (sort key -> endpoint) and whether it is complete
+    (its `<prefix>!complete` item exists): one strongly consistent, paginated Query."""
+    entries: dict[str, str] = {}
+    complete = False
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+        "ConsistentRead": True,
+    }
+    if not prefix:
+        kwargs["KeyConditionExpression"] = "pk = :pk"
+        kwargs["ExpressionAttributeValues"] = {":pk": {"S": pk}}
+    while True:
+        page = client.query(**kwargs)
+        for item in page.get("Items", []):
+            if item["sk"]["S"] == prefix + ROSTER_COMPLETE:
+                complete = True
+            else:
+                entries[item["sk"]["S"]] = item["endpoint"]["S"]
+        if "LastEvaluatedKey" not in page:
+            return entries, complete
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _boost_entry_key(endpoint: str, variant: str) -> dict[str, Any]:
+    return {"pk": {"S": BOOSTS_PK}, "sk": {"S": f"{endpoint}#{variant}"}}
+
+
+def _boost_entry(endpoint: str, variant: str) -> dict[str, Any]:
+    return {**_boost_entry_key(endpoint, variant), "kind": {"S": "boost-entry"}, "endpoint": {"S": endpoint}}
 
 
 def _pk(endpoint: str) -> str:

@@ -1,6 +1,7 @@
-"""The roster of open incidents (incidents.py): written and deleted in the transactions that
-open and close incidents, read by the sweep in one Query instead of one Query per endpoint;
-incidents opened before it existed entered by the first sweep; a stale entry removed."""
+"""The ScaleUp sweep's two rosters - open incidents (incidents.py) and boosts (ledger.py):
+written and deleted in the transactions that open and close incidents and save and drop
+boosts, read by the sweep in one Query each instead of one Query per endpoint; what was
+written before they existed entered by the first sweep; a stale entry removed."""
 
 from dataclasses import replace
 from datetime import timedelta
@@ -11,6 +12,7 @@ import pytest
 import time_machine
 
 from model_medic.incidents import ROSTER_PK, Incidents, opened
+from model_medic.ledger import BOOSTS_PK, Ledger
 from tests.conftest import Stack, make_endpoint, stored_incidents
 from tests.functional.test_scale_up import (  # noqa: F401 - fixtures shared with the ScaleUp tests
     OPENED,
@@ -36,25 +38,25 @@ def fleet(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return FLEET
 
 
-def roster(stack: Stack) -> list[str]:
+def roster(stack: Stack, pk: str = ROSTER_PK) -> list[str]:
     items = boto3.client("dynamodb").query(
         TableName=stack.table,
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": ROSTER_PK}},
+        ExpressionAttributeValues={":pk": {"S": pk}},
         ConsistentRead=True,
     )["Items"]
     return [item["sk"]["S"] for item in items]
 
 
-def incident_queries(requests: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    """The partitions the requests queried for incidents or for the roster, in order."""
+def queries(requests: list[tuple[str, str, dict[str, Any]]], kind: str, roster_pk: str) -> list[str]:
+    """The partitions the requests queried for items of this kind (sort key prefix) or for
+    its roster, in order."""
     found = []
     for _, operation, params in requests:
         if operation != "Query":
             continue
         pk = params["ExpressionAttributeValues"][":pk"]["S"]
-        values = str(params["ExpressionAttributeValues"])
-        if pk == ROSTER_PK or "INCIDENT#" in values:
+        if pk == roster_pk or kind in str(params["ExpressionAttributeValues"]):
             found.append(pk)
     return found
 
@@ -90,11 +92,15 @@ def test_the_sweep_queries_the_roster_and_only_the_endpoints_it_names(
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=SICK)
     deliver(fn, clock, latency_alarm(SICK))
     sweep(fn, clock, OPENED + timedelta(minutes=5))  # the first: the roster is not known complete yet
-    assert incident_queries(aws_requests).count(ROSTER_PK) == 1
+    assert queries(aws_requests, "INCIDENT#", ROSTER_PK).count(ROSTER_PK) == 1
+    assert len(queries(aws_requests, "BOOST#", BOOSTS_PK)) == 1 + len(FLEET)  # each endpoint once, to enter
     assert roster(stack)[0] == "scale-up#!complete"
+    assert roster(stack, BOOSTS_PK) == ["!complete", f"{SICK}#primary"]
     aws_requests.clear()
     sweep(fn, clock, OPENED + timedelta(minutes=10))
-    assert incident_queries(aws_requests) == [ROSTER_PK, f"ENDPOINT#{SICK}"]  # not one per endpoint of 12
+    # Not one Query per endpoint of 12: the rosters, and the one endpoint they name.
+    assert queries(aws_requests, "INCIDENT#", ROSTER_PK) == [ROSTER_PK, f"ENDPOINT#{SICK}"]
+    assert queries(aws_requests, "BOOST#", BOOSTS_PK) == [BOOSTS_PK, f"ENDPOINT#{SICK}"]
 
 
 def test_incidents_opened_before_the_roster_are_found_by_the_first_sweep_and_entered(
@@ -160,3 +166,76 @@ def test_opening_the_same_transition_twice_gives_the_stored_incident(stack: Stac
     again = incidents.open(opened(SICK, "scale-up", alarm, arn, OPENED, "latency", "TotalLatency"))
     assert (again.id, again.version, again.steps) == (first.id, saved.version, 1)
     assert roster(stack) == [f"scale-up#{SICK}#{first.id}"]
+
+
+def test_a_boost_is_on_its_roster_until_it_is_given_back(
+    fn: Any,  # noqa: F811
+    fleet: list[str],
+    stack: Stack,
+    clock: time_machine.Traveller,  # noqa: F811
+):
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=SICK)
+    deliver(fn, clock, latency_alarm(SICK))
+    assert roster(stack, BOOSTS_PK) == [f"{SICK}#primary"]
+    clock.move_to(OPENED + timedelta(minutes=12))
+    set_alarm(f"{SICK}-HighLatency", "OK")
+    sweep(fn, clock, OPENED + timedelta(minutes=15))  # recovered; the boost stays 15 quiet minutes
+    assert roster(stack, BOOSTS_PK) == ["!complete", f"{SICK}#primary"]
+    [given] = sweep(fn, clock, OPENED + timedelta(minutes=30))
+    assert (given["action"], given["endpoint"], given["reason"]) == (
+        "scale-back",
+        SICK,
+        "primary instance-count 2 -> 1",
+    )
+    assert roster(stack, BOOSTS_PK) == ["!complete"]
+    assert stack.items("boost") == []
+
+
+def test_a_boost_saved_before_its_roster_is_given_back_by_the_first_sweep(
+    fn: Any,  # noqa: F811
+    fleet: list[str],
+    stack: Stack,
+    clock: time_machine.Traveller,  # noqa: F811
+):
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.update_item(  # as save_boost wrote it before the roster: no entry
+        TableName=stack.table,
+        Key={"pk": {"S": "ENDPOINT#model-04"}, "sk": {"S": "BOOST#primary"}},
+        UpdateExpression=(
+            "SET kind = :kind, variant = :variant, lever = :lever, original = :before, boosted_to = :after,"
+            " boosted_at = :at ADD alarms :alarm"
+        ),
+        ExpressionAttributeValues={
+            ":kind": {"S": "boost"},
+            ":variant": {"S": "primary"},
+            ":lever": {"S": "instance-count"},
+            ":before": {"N": "1"},
+            ":after": {"N": "2"},
+            ":at": {"S": OPENED.isoformat()},
+            ":alarm": {"SS": ["model-04-HighLatency"]},
+        },
+    )
+    boto3.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName="model-04", DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 2}]
+    )
+    scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"}, endpoint="model-04")
+    [given] = sweep(fn, clock, OPENED + timedelta(minutes=20))
+    assert (given["endpoint"], given["reason"]) == ("model-04", "primary instance-count 2 -> 1")
+    assert roster(stack, BOOSTS_PK) == ["!complete"]
+
+
+def test_a_stale_boost_entry_is_removed_only_while_its_boost_is_gone(stack: Stack):
+    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
+    ledger.save_boost(SICK, "primary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
+    ledger.boosts_by_endpoint([SICK])  # completes the roster
+    boto3.client("dynamodb").delete_item(  # the boost goes without its entry (a first sweep's race)
+        TableName=stack.table, Key={"pk": {"S": f"ENDPOINT#{SICK}"}, "sk": {"S": "BOOST#primary"}}
+    )
+    assert roster(stack, BOOSTS_PK) == ["!complete", f"{SICK}#primary"]
+    assert ledger.boosts_by_endpoint([SICK, "model-01"]) == {}
+    assert roster(stack, BOOSTS_PK) == ["!complete"]
+    ledger.save_boost(SICK, "canary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
+    [boost] = ledger.boosts_by_endpoint([SICK])[SICK]
+    assert (boost["variant"], boost["original"], boost["boosted_to"]) == ("canary", 1, 2)
+    ledger.drop_boost(SICK, "canary")
+    assert roster(stack, BOOSTS_PK) == ["!complete"]
