@@ -104,7 +104,8 @@ baseline:
 	    --payload file://.localcloud/build-baseline.json /dev/stdout; \
 	else $(BIN)/python -m localcloud invoke ComputeDriftFunction -e .localcloud/build-baseline.json; fi
 
-# Performance figures of the issues, rerunnable (moto in-process; no timed tests).
+# Performance figures of the issues, rerunnable (moto in-process; no timed tests). The daily
+# report over 500 endpoints (daily_report_fleet) keeps moto busy ~4 min and ~5 GB of memory.
 bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
@@ -112,6 +113,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.cold_start
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.fleet
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report_fleet
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache
