@@ -5,6 +5,7 @@ escalated three days ago and still open), so the incidents' Query is counted too
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,9 @@ END = datetime(2026, 11, 23, 6, tzinfo=UTC)
 ENDPOINTS = 100
 
 
-def seed(names: list[str]) -> None:
+def seed(names: list[str], hours: Sequence[int] = range(0, 24, 3), tags: dict[str, str] | None = None) -> None:
+    """The endpoints (2 variants, with these tags) with traffic in these hours of the day
+    before END; the reports bucket and the ledger table."""
     sagemaker, cloudwatch = boto3.client("sagemaker"), boto3.client("cloudwatch")
     sagemaker.create_model(
         ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
@@ -37,9 +40,11 @@ def seed(names: list[str]) -> None:
     )
     data = []
     for name in names:
-        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName="c")
+        sagemaker.create_endpoint(
+            EndpointName=name, EndpointConfigName="c", Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+        )
         for variant in ("primary", "canary"):
-            for hour in range(0, 24, 3):
+            for hour in hours:
                 for metric, value in (
                     ("Invocations", 100.0),
                     ("Invocation5XXErrors", 1.0),

@@ -19,7 +19,7 @@ import boto3
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from benchmarks.daily_report import END, seed_incidents
+from benchmarks.daily_report import END, seed, seed_incidents
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "100,500").split(","))
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,60 +65,21 @@ def prepare(size: int) -> None:
     endpoints would take moto most of an hour), a fifth of them with 5XX errors (grades B and
     C), the incidents of `benchmarks.daily_report`; the bucket, the ledger and the info topic."""
     names = [f"endpoint-{i:03d}" for i in range(size)]
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(
-        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="c",
-        ProductionVariants=[
-            {
-                "VariantName": v,
-                "ModelName": "m",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "InitialVariantWeight": w,
-            }
-            for v, w in (("primary", 0.9), ("canary", 0.1))
-        ],
-    )
-    data = []
-    for index, name in enumerate(names):
-        sagemaker.create_endpoint(
-            EndpointName=name, EndpointConfigName="c", Tags=[{"Key": "model-medic", "Value": "on"}]
-        )
-        failed = float(2 + index % 10) if index % 5 == 2 else 0.0  # 2% to 11% of 5XX errors: grades B and C
-        for variant in ("primary", "canary"):
-            for metric, value in (
-                ("Invocations", 100.0),
-                ("Invocation5XXErrors", failed),
-                ("ModelLatency", 90_000.0),
-                ("OverheadLatency", 10_000.0),
-            ):
-                data.append(
-                    {
-                        "MetricName": metric,
-                        "Timestamp": END - timedelta(hours=5, minutes=-10),
-                        "Dimensions": [
-                            {"Name": "EndpointName", "Value": name},
-                            {"Name": "VariantName", "Value": variant},
-                        ],
-                        "Value": value,
-                    }
-                )
+    seed(names, hours=(19,), tags={"model-medic": "on"})
+    errors = [
+        {
+            "MetricName": "Invocation5XXErrors",
+            "Timestamp": END - timedelta(hours=5, minutes=-10),
+            "Dimensions": [{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": variant}],
+            "Value": float(2 + index % 10),  # 2% to 11% of the day's 200 requests: grades B and C
+        }
+        for index, name in enumerate(names)
+        if index % 5 == 2
+        for variant in ("primary", "canary")
+    ]
     cloudwatch = boto3.client("cloudwatch")
-    for first in range(0, len(data), 1000):
-        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
-    boto3.client("s3").create_bucket(Bucket="reports")
-    boto3.client("dynamodb").create_table(
-        TableName="ledger",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )
+    for first in range(0, len(errors), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=errors[first : first + 1000])
     seed_incidents(names)
     info = boto3.client("sns").create_topic(Name="info")["TopicArn"]
     os.environ.update(
