@@ -853,6 +853,21 @@ def test_dry_run_announces_exactly_what_would_be_done_and_changes_nothing(
     assert [b["result"] for b in bodies(stack, "info")] == ["dry-run"]
 
 
+def test_the_stack_parameter_off_is_the_mode_while_the_kill_switch_says_inherit(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("AUTOMATION_MODE", "off")  # the switch is "inherit" (conftest)
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["gate"], outcome["reason"]) == (
+        "skipped",
+        "mode",
+        "automation is off (stack parameter)",
+    )
+    assert counts() == {"primary": 1}
+
+
 @pytest.mark.parametrize("value", ["ENFORCE", "yes", "enforce please", None])
 def test_a_kill_switch_with_an_unknown_value_or_deleted_means_dry_run(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls, value: str | None

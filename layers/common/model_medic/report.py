@@ -2,7 +2,8 @@
 
 Per endpoint: hourly invocations, errors (4XX, 5XX), error rate, average and maximum total
 latency, instance counts per variant (reconstructed from the ledger's scale decisions,
-back from the counts now), every decision in the ledger, the canary's state, a grade and
+back from the counts now), every decision in the ledger, the variants' shares and the newest
+canary rollout (`rollout_view`: its package, share and how it ended), a grade and
 recommendations, and the incidents of the control loop (DESIGN.md §4a) that were open at
 any time in the 24 hours: each as a timeline (detected, each action, InService, recovered
 or escalated) with its time to recover, and a per-action table of how often each kind of
