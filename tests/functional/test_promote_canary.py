@@ -389,6 +389,8 @@ def test_the_daily_report_shows_the_newest_rollout_its_share_and_how_it_ended(
     assert "<strong>Rolled back</strong> at 2026-11-22T10:10 UTC." in html
     # The rollback the loop recorded (a rollout step with a roll-back-canary change) is recommended on.
     assert "A model was rolled back: review it before the pipeline deploys it again." in report["recommendations"]
+    # A canary rolled back is the rollout doing its job, not an action that failed to fix an alarm.
+    assert not any("escalated" in r or "stopped" in r for r in report["recommendations"])
 
 
 def approve_event_only(fn: Any, arn: str, at: datetime) -> list[dict[str, Any]]:

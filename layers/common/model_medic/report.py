@@ -353,7 +353,12 @@ def recommendations(report: EndpointReport) -> list[str]:
         found.append(f"{len(dry)} action(s) were only recorded (dry-run): switch to enforce when you trust them.")
     if any(d["result"] in ("bound-reached", "failed") for d in report.decisions):
         found.append("An action stopped at a bound or failed: see the timeline.")
-    escalated = [i for i in report.incidents if i.outcome == "escalated"]
+    # A rollout that ends rolled back or not deployed closes escalated (a person is told), but
+    # nothing failed to fix an alarm: those are the rolled-back line above, or the candidate's own.
+    escalated = [i for i in report.incidents if i.outcome == "escalated" and i.action != Rollout.unit.name]
+    rollout = report.canary.get("rollout")
+    if isinstance(rollout, RolloutView) and rollout.ended == "escalated":
+        found.append("A canary rollout stopped and needs a person: see its timeline for why.")
     if escalated:
         kinds = ", ".join(sorted({i.action for i in escalated}))
         found.append(
