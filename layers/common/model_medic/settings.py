@@ -189,6 +189,32 @@ class EnvModel:
             object.__setattr__(model, name, value)
         return model
 
+    @classmethod
+    def field_of(cls, variable: str) -> str | None:
+        """The name of the field read from `variable`, or None when the model has none."""
+        return next((name for name, spec in cls.model_fields.items() if spec.alias == variable), None)
+
+    @classmethod
+    def validate_value(cls, variable: str, raw: Any) -> Any:
+        """One variable's value, converted and checked exactly as `model_validate` does it;
+        ValueError saying why not (KeyError: the model has no such variable)."""
+        name = cls.field_of(variable)
+        if name is None:
+            raise KeyError(variable)
+        value = _convert(raw, get_type_hints(cls, include_extras=True)[name])
+        _check(value, cls.model_fields[name])
+        return value
+
+    def with_values(self, values: Mapping[str, Any]) -> Self:
+        """A copy with these fields replaced (values already validated, `validate_value`)."""
+        unknown = set(values) - set(self.model_fields)
+        if unknown:
+            raise KeyError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        copy = type(self).__new__(type(self))
+        for name in self.model_fields:
+            object.__setattr__(copy, name, values[name] if name in values else getattr(self, name))
+        return copy
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen")
 
