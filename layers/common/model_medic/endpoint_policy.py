@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from model_medic import aws
 from model_medic.observability import logger, metrics
-from model_medic.policy import EndpointPolicy, Problem, apply, read
+from model_medic.policy import EndpointPolicy, Problem, apply, read, within_stack
 from model_medic.settings import ActionSettings, Mode
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class Policies[SettingsT: ActionSettings]:
     def policy(self, endpoint: str) -> EndpointPolicy:
         found = self._found.get(endpoint)
         if found is None:
-            found = read(self.scope.tags(endpoint), self._ignore)
+            found = within_stack(self.stack, read(self.scope.tags(endpoint), self._ignore))
             self._tell(endpoint, found.problems)
             self._found[endpoint] = found
         return found

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -195,6 +195,23 @@ def _read(tags: tuple[tuple[str, str], ...]) -> EndpointPolicy:
         if why is not None:
             problems.append(Problem(tag, value, why))
     return EndpointPolicy(tuple(sorted(values.items())), tuple(sorted(parameters.items())), tuple(problems))
+
+
+def within_stack(settings: EnvModel, found: EndpointPolicy) -> EndpointPolicy:
+    """The policy without what the stack's function may not do: its role may start only the
+    stack's RetrainingPipelineName and the pipelines named `<that>-...` (template.yaml), so
+    another pipeline name is a problem, not an AccessDenied in the middle of an incident."""
+    stack_pipeline = getattr(settings, "pipeline_name", None)
+    name = found.value("PIPELINE_NAME")
+    if stack_pipeline is None or name is None or name == stack_pipeline or name.startswith(f"{stack_pipeline}-"):
+        return found
+    problem = Problem(
+        PREFIX + "retraining-pipeline-name",
+        name,
+        f"the stack may start only {stack_pipeline} and pipelines named {stack_pipeline}-...",
+    )
+    kept = tuple(item for item in found.values if item[0] != "PIPELINE_NAME")
+    return replace(found, values=kept, problems=(*found.problems, problem))
 
 
 def _checked(key: Key, value: str) -> str:

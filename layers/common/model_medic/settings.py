@@ -182,12 +182,19 @@ class EnvModel:
                 _check(values[name], spec)
             except ValueError as error:
                 problems.append(f"{spec.alias}: {error}")
+        if not problems:
+            problems = cls.model_problems(values)
         if problems:
             raise ValueError("; ".join(problems))
         model = cls.__new__(cls)
         for name, value in values.items():
             object.__setattr__(model, name, value)
         return model
+
+    @classmethod
+    def model_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """What is wrong with the fields together (each already valid); none by default."""
+        return []
 
     @classmethod
     def field_of(cls, variable: str) -> str | None:
@@ -239,8 +246,17 @@ class Settings(EnvModel):
     info_topic_arn: str = Field(alias="INFO_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     critical_topic_arn: str = Field(alias="CRITICAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME", min_length=1)
-    monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS", min_length=1)
+    # Empty for a fleet found only by DISCOVERY_TAG (a function that finds endpoints by tag needs one or the other).
+    monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS")
     ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
+
+    @classmethod
+    def model_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """A function that finds endpoints by tag needs names, the tag or both (the template's
+        rule EndpointsToWatch says the same before a stack is created)."""
+        if "discovery_tag" in cls.model_fields and not values["monitored_endpoints"] and not values["discovery_tag"]:
+            return ["MONITORED_ENDPOINTS: empty, and so is DISCOVERY_TAG - no endpoint is in scope"]
+        return []
 
 
 class ActionSettings(Settings):
