@@ -74,9 +74,9 @@ class Policies[SettingsT: ActionSettings]:
 
     def _tell(self, endpoint: str, problems: tuple[Problem, ...]) -> None:
         for problem in problems:
-            logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
             if not self._ledger.mark(endpoint, problem.mark, self._clock()):
-                continue
+                continue  # told already
+            logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
             metrics.add_metric(name="UnusedPolicyTags", unit="Count", value=1)
             try:
                 self._notifier.inform(f"Model Medic: a tag of {endpoint} is not used", problem.sentence(endpoint))
