@@ -3,7 +3,7 @@ set its own limits, mode and alarm thresholds; a bad tag is told once and the st
 used; endpoints without tags keep the stack's."""
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -12,7 +12,7 @@ import time_machine
 
 from localcloud.moto_extensions import reset_simulation
 from tests.conftest import REGION, FakeContext, Stack, bodies, load_event, load_handler, make_endpoint
-from tests.functional import test_alarm_manager
+from tests.functional import test_alarm_manager, test_compute_model_quality
 from tests.functional.test_scale_up import OPENED, deliver, latency_alarm, scale_up_alarms, sweep
 
 TAGGED, PLAIN = "churn-prod", "fraud-prod"
@@ -199,3 +199,39 @@ def test_the_alarm_manager_gives_a_tagged_endpoint_its_own_thresholds_and_follow
     names = {a["AlarmName"] for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]}
     assert "tagged-prod-canary-ErrorRate" in names
     assert "tagged-prod-challenger-ErrorRate" not in names
+
+
+# --- model quality ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def quality(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """ComputeModelQualityFunction with the stack's ProblemType BinaryClassification."""
+    for name, value in {
+        "CAPTURE_S3_URI": f"s3://{test_compute_model_quality.BUCKET}/datacapture",
+        "GROUND_TRUTH_S3_URI": f"s3://{test_compute_model_quality.BUCKET}/groundtruth",
+        "PROBLEM_TYPE": "BinaryClassification",
+        "QUALITY_WINDOW_HOURS": "24",
+        "LABEL_LOOKBACK_HOURS": "72",
+        "QUALITY_MIN_SAMPLES": "50",
+        "POWERTOOLS_SERVICE_NAME": "compute-model-quality",
+    }.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3").create_bucket(Bucket=test_compute_model_quality.BUCKET)
+    return load_handler("compute_model_quality")
+
+
+def test_an_endpoint_tagged_as_a_regression_model_is_measured_as_one(quality: Any, stack: Stack):
+    make_endpoint("churn-prod")
+    hour = datetime(2026, 11, 22, 9, tzinfo=UTC)
+    truth = [10.0 + i for i in range(60)]
+    test_compute_model_quality.predictions("primary", hour, [f"r{i}" for i in range(60)], [t + 1 for t in truth])
+    test_compute_model_quality.labels(hour + timedelta(hours=1), [(f"r{i}", str(t)) for i, t in enumerate(truth)])
+    schedule = load_event("compute_model_quality/schedule.json")  # the hourly catch-up, window to 11:00
+    # The stack's binary classification cannot read labels of 10.0 ... 69.0 as classes.
+    [as_stack] = quality.lambda_handler(schedule, FakeContext())["results"]
+    assert (as_stack["published"], as_stack["undecodable_predictions"]) == ({}, 60)
+    tag("churn-prod", **{"model-medic:problem-type": "Regression"})
+    [as_tagged] = quality.lambda_handler(schedule, FakeContext())["results"]
+    assert as_tagged["published"]["primary"]["rmse"] == pytest.approx(1.0)
+    assert as_tagged["published"]["primary"]["mae"] == pytest.approx(1.0)

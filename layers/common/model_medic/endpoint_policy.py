@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 from model_medic import aws
 from model_medic.observability import logger, metrics
 from model_medic.policy import EndpointPolicy, Problem, apply, read, within_stack
-from model_medic.settings import ActionSettings, Mode
+from model_medic.settings import Mode, Settings
 
 if TYPE_CHECKING:
     from model_medic.alarms import AlarmEvent
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from model_medic.units import Action, Change, Observation, Plan, RemediationUnit
 
 
-class Policies[SettingsT: ActionSettings]:
+class Policies[SettingsT: Settings]:
     """The endpoints' policies for one invocation; problems told once (ledger marks)."""
 
     def __init__(
@@ -65,6 +65,14 @@ class Policies[SettingsT: ActionSettings]:
     def mode(self, endpoint: str) -> Mode | None:
         """The endpoint's own automation mode (its tag), None: the stack's."""
         return cast("Mode | None", self.policy(endpoint).value("AUTOMATION_MODE"))
+
+    def by_settings(self, endpoints: list[str]) -> list[tuple[SettingsT, list[str]]]:
+        """The endpoints grouped by their settings (one group per distinct policy), in order."""
+        groups: dict[int, tuple[SettingsT, list[str]]] = {}
+        for endpoint in endpoints:
+            own = self.settings(endpoint)
+            groups.setdefault(id(own), (own, []))[1].append(endpoint)
+        return list(groups.values())
 
     def check(self, endpoints: list[str]) -> None:
         """Resolve (and so tell the problems of) every endpoint's tags: a sweep's job, so that a
