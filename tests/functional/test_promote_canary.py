@@ -19,6 +19,7 @@ from localcloud.world import variant_metrics
 from model_medic.ledger import Ledger
 from model_medic.rollout import instances_for
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint, stored_incidents
+from tests.functional.test_endpoint_policy import tag
 
 ENDPOINT = "churn-prod"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -399,6 +400,20 @@ def approve_event_only(fn: Any, arn: str, at: datetime) -> list[dict[str, Any]]:
         return approve(fn, arn, at)
     finally:
         boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+
+def test_an_operators_canary_is_found_by_the_variant_names_of_its_endpoints_tags(fn: Any, stack: Stack):
+    make_endpoint(ENDPOINT, {"champion": {"count": 4, "weight": 0.95}, "challenger": {"count": 1, "weight": 0.05}})
+    tag(ENDPOINT, **{"model-medic:primary-variant-name": "champion", "model-medic:canary-variant-name": "challenger"})
+    traffic("champion", T0, 60, per_minute=200)
+    traffic("challenger", T0, 60, per_minute=60)
+    [adopted] = tick(fn, T0 + timedelta(minutes=10))
+    [rollout] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
+    assert rollout["alarm_name"] == f"{ENDPOINT} canary challenger"
+    assert adopted["result"] in ("skipped", "acted")
+    # At the bake's end the challenger takes the next step, sized from the champion's 4 instances.
+    [promoted] = [o for o in tick(fn, T0 + timedelta(minutes=40)) if o["result"] == "acted"]
+    assert "promote canary challenger 5% -> 10%" in promoted["reason"]
 
 
 def test_a_canary_with_a_worse_tail_is_rolled_back_on_p99(operator_canary: Any, stack: Stack):

@@ -943,6 +943,7 @@ def run(
     settings: CanarySettings,
     endpoints: Callable[[], list[str]],
     now: datetime | None,
+    own: Callable[[str], CanarySettings] | None = None,
 ) -> list[Outcome]:
     """What PromoteCanaryFunction does with an event (the handler builds the loop):
     an approved package opens a rollout on every endpoint serving its group; an operator's
@@ -950,6 +951,8 @@ def run(
     its endpoint's rollout at once; a tick adopts operators' canaries and judges every rollout."""
     sagemaker = aws.sagemaker()
     at = now or utc_now()
+    # Each endpoint's variant names are its own (its `model-medic:` tags, endpoint_policy.py).
+    variants = own or (lambda _: settings)
     approved = approved_package(event)
     requested = operator_package(event)
     if approved is not None or requested is not None:
@@ -975,7 +978,7 @@ def run(
             else [
                 e
                 for e in endpoints()
-                if _readable(e, lambda name: serving_group(sagemaker, name, settings.primary_variant)[0]) == group
+                if _readable(e, lambda name: serving_group(sagemaker, name, variants(name).primary_variant)[0]) == group
             ]
         )
         if not targets:
@@ -991,7 +994,8 @@ def run(
             described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
             if described is None:
                 continue
-            adopted = adopted_incident(endpoint, described, settings.primary_variant, settings.canary_variant, now)
+            names = variants(endpoint)
+            adopted = adopted_incident(endpoint, described, names.primary_variant, names.canary_variant, now)
             if adopted is not None:
                 outcomes.append(loop.start(adopted))
         return outcomes + loop.follow(followed)

@@ -169,7 +169,7 @@ def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]
         return found[0]
 
     try:
-        outcomes = run(event, loop, settings, endpoints, scheduled)
+        outcomes = run(event, loop, settings, endpoints, scheduled, endpoint_policies.settings)
     except AlarmParseError as error:
         return rejected(str(error))
     return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
