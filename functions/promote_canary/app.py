@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import runtime
 from model_medic.observability import logger, metrics, tracer
+from model_medic.rollout import Rollout, run
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return runtime.handle_rollouts(event, context)
+    return runtime.handle_rollouts(Rollout, run, event, context)

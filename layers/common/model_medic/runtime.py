@@ -146,20 +146,20 @@ def handle(
     return {"outcomes": decided, "rejected": refused}
 
 
-def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]:
+def handle_rollouts(
+    rollout: type[Unit], run: Callable[..., list[Outcome]], event: Any, context: LambdaContext | None
+) -> dict[str, Any]:
     """PromoteCanaryFunction: package approvals, operator requests, canary alarms and ticks,
-    through the control loop of the rollout unit. Bad input is rejected, never retried."""
-    from model_medic.rollout import Rollout, run
-    from model_medic.settings import CanarySettings
-
-    settings = load_settings(CanarySettings)
+    through the control loop of the rollout unit (`rollout.Rollout`, `rollout.run`, imported by
+    the handler's module, so a cold start pays for them at import). Bad input is rejected, never retried."""
+    settings = load_settings(rollout.unit.settings)
     try:
         scheduled = scheduled_time(event)
     except AlarmParseError as error:
         return rejected(str(error))
     clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
     endpoint_policies = policies(settings, clock)
-    loop = control_loop(lambda s: Rollout.from_settings(s, clock), settings, context, clock, endpoint_policies)
+    loop = control_loop(lambda s: rollout.from_settings(s, clock), settings, context, clock, endpoint_policies)
     found: list[list[str]] = []
 
     def endpoints() -> list[str]:
