@@ -64,7 +64,9 @@ def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
 
 def parameters(mode: str) -> dict[str, str]:
     return {
-        "EndpointNames": world.ENDPOINT,
+        "EndpointNames": ",".join(world.NAMED),
+        # The fleet: every live endpoint with this tag is in scope too (localcloud/world.py).
+        "DiscoveryTag": "=".join(world.DISCOVERY_TAG),
         "AutomationMode": mode,
         "DataCaptureS3Uri": world.CAPTURE_URI,
         "BaselineS3Uri": world.BASELINE_URI,
@@ -89,6 +91,15 @@ def simulate_aws(cloud: LocalCloud) -> None:
     cloud.set_range_moves_capacity(True)
 
 
+def _by_tag() -> list[str]:
+    key, value = world.DISCOVERY_TAG
+    return [n for n, tags in world.FLEET.items() if n not in world.NAMED and tags.get(key) == value]
+
+
+def _out_of_scope() -> list[str]:
+    return [n for n in world.FLEET if n not in world.NAMED and n not in _by_tag()]
+
+
 def demo(args: argparse.Namespace) -> int:
     started = datetime.now(UTC).replace(second=0, microsecond=0)
     port = free_port()
@@ -104,7 +115,9 @@ def demo(args: argparse.Namespace) -> int:
         simulate_aws(cloud)
         print(
             f"Demo world: endpoint {world.ENDPOINT} (primary 2 x ml.m5.large floor 2, canary 1 at 10%), "
-            f"pipeline {world.PIPELINE}, model package group {world.PACKAGE_GROUP}\n"
+            f"pipeline {world.PIPELINE}, model package group {world.PACKAGE_GROUP}; "
+            f"fleet: {', '.join(world.NAMED)} named, {', '.join(_by_tag())} by tag "
+            f"{'='.join(world.DISCOVERY_TAG)}, {', '.join(_out_of_scope())} out of scope\n"
         )
         results = scenarios.run_all(cloud, started)
     finally:
