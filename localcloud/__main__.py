@@ -107,6 +107,7 @@ def demo(args: argparse.Namespace) -> int:
     try:
         cloud = LocalCloud(f"http://{HOST}:{port}")
         print(f"Model Medic demo: local cloud on {cloud.endpoint_url} (moto server, extensions installed)")
+        world.seed_fleet(cloud)  # the fleet Model Medic is installed onto: FleetAlarms gives it alarms
         print("Building and deploying template.yaml (sam build, sam package, SAM transform, CloudFormation in moto)...")
         stack = cloud.deploy(parameters("enforce"))
         functions = sorted(k for k in stack.resources if k.endswith("Function"))
@@ -143,6 +144,7 @@ def up(args: argparse.Namespace) -> int:
     server = start_server(port, ROOT / ".localcloud" / "moto.log")
     cloud = LocalCloud(f"http://{HOST}:{port}")
     try:
+        world.seed_fleet(cloud)  # before the stack, which gives the fleet its alarms
         cloud.deploy(parameters(args.mode))
         world.seed(cloud, datetime.now(UTC))
         simulate_aws(cloud)
@@ -150,7 +152,8 @@ def up(args: argparse.Namespace) -> int:
         server.terminate()
         raise
     STATE.write_text(json.dumps({"endpoint_url": cloud.endpoint_url, "pid": server.pid, "stack": cloud.stack.name}))
-    print(f"local cloud up at {cloud.endpoint_url}; stack {cloud.stack.name}; endpoint {world.ENDPOINT}")
+    endpoints = ", ".join([world.ENDPOINT, *world.FLEET])
+    print(f"local cloud up at {cloud.endpoint_url}; stack {cloud.stack.name}; endpoints {endpoints}")
     print(
         f"AWS CLI: AWS_ENDPOINT_URL={cloud.endpoint_url} AWS_ACCESS_KEY_ID=testing "
         "AWS_SECRET_ACCESS_KEY=testing aws ..."

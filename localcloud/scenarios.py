@@ -813,8 +813,6 @@ def run_all(cloud: LocalCloud, start: datetime) -> list[Result]:
     timeline = Timeline(cloud, start)
     timeline.say("SageMaker reports churn-prod-config-1 InService (EventBridge)")
     timeline.decisions(cloud.put_event(_in_service_event(start), start))
-    for endpoint in world.FLEET:  # the rest of the fleet, created after the stack: alarms by event
-        timeline.decisions(cloud.endpoint_state_changed(endpoint, start))
     results = []
     for number, (title, scenario) in enumerate(SCENARIOS, start=1):
         timeline.lines = []

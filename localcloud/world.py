@@ -5,10 +5,10 @@
 package group exist; CloudWatch holds an hour of SageMaker's endpoint metrics in which
 model latency climbs.
 
-Around it, a small fleet (`FLEET`, one instance each, no traffic): `fraud-prod` named in the
-stack's EndpointNames like churn-prod; `recs-prod` and `search-prod` found only by the
-discovery tag (`search-prod` with its own max instance count by tag); `legacy-batch` with
-neither, out of scope. The fleet scenario creates `pricing-prod` later (`NEW_ENDPOINT`).
+Around it, a small fleet (`FLEET`, `seed_fleet`, one instance each, no traffic): `fraud-prod`
+named in the stack's EndpointNames like churn-prod; `recs-prod` and `search-prod` found only
+by the discovery tag (`search-prod` with its own max instance count by tag); `legacy-batch`
+with neither, out of scope. The fleet scenario creates `pricing-prod` later (`NEW_ENDPOINT`).
 """
 
 from __future__ import annotations
@@ -79,9 +79,15 @@ def seed(cloud: Any, at: datetime) -> dict[str, Any]:
     )
     _metrics(cloud.client("cloudwatch"), at)
     _training_data(cloud.client("s3"))
+    return {"endpoint": ENDPOINT, "pipeline": PIPELINE, "packages": packages}
+
+
+def seed_fleet(cloud: Any) -> list[str]:
+    """The fleet around churn-prod (`FLEET`). Seeded before the stack is deployed, as a fleet
+    Model Medic is installed onto: the stack's FleetAlarms gives those in scope their alarms."""
     for name, tags in FLEET.items():
         fleet_endpoint(cloud, name, tags)
-    return {"endpoint": ENDPOINT, "pipeline": PIPELINE, "packages": packages, "fleet": sorted(FLEET)}
+    return sorted(FLEET)
 
 
 def fleet_endpoint(cloud: Any, name: str, tags: dict[str, str], instances: int = 1) -> None:
