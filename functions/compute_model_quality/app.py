@@ -1,18 +1,23 @@
 """ComputeModelQualityFunction: when ground-truth files land (S3 "Object Created" on
 EventBridge, the ground-truth prefix only; at most one run per endpoint and hour of
 labels), and hourly as a catch-up, join labels to captured predictions and publish model
-quality per endpoint and variant."""
+quality per endpoint and variant. An endpoint's tag model-medic:problem-type (policy.py) says
+what kind of model it serves, in place of the stack's ProblemType."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws, runtime
 from model_medic.alarms import AlarmParseError, shown
+from model_medic.endpoint_policy import Policies
+from model_medic.ledger import Ledger
 from model_medic.observability import logger, metrics, tracer
+from model_medic.outcome import Notifier
 from model_medic.quality import ComputeModelQuality, RunDebounce, deadline_in
 from model_medic.records import OutputFormat
+from model_medic.scope import Scope
 from model_medic.settings import QualitySettings, load_settings
 
 
@@ -21,20 +26,7 @@ from model_medic.settings import QualitySettings, load_settings
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(QualitySettings)
-    job = ComputeModelQuality(
-        aws.s3(),
-        aws.cloudwatch(),
-        settings.capture_s3_uri,
-        settings.ground_truth_s3_uri,
-        settings.problem_type,
-        timedelta(hours=settings.quality_window_hours),
-        timedelta(hours=settings.label_lookback_hours),
-        settings.quality_min_samples,
-        settings.positive_label,
-        settings.probability_threshold,
-        OutputFormat.for_problem(settings.problem_type, settings.inference_attribute, settings.probability_attribute),
-        settings.prediction_index_s3_uri,
-    )
+    job = _job(settings)
     try:
         created = runtime.object_created(event)
     except AlarmParseError as error:
@@ -51,7 +43,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
             return {"debounced": [key]}
         ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
-        return {"results": job.run_all([endpoint], end, now, ledger, notifier, _deadline(context))}
+        return {"results": _run_all(settings, [endpoint], end, now, ledger, notifier, _deadline(context))}
     scheduled = runtime.scheduled_or_rejected(
         event, "expected a ground-truth Object Created event or a Scheduled Event"
     )
@@ -59,7 +51,45 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return scheduled
     ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
     deadline = _deadline(context)
-    return {"results": job.run_all(settings.monitored_endpoints, scheduled, scheduled, ledger, notifier, deadline)}
+    endpoints = settings.monitored_endpoints
+    return {"results": _run_all(settings, endpoints, scheduled, scheduled, ledger, notifier, deadline)}
+
+
+def _job(settings: QualitySettings) -> ComputeModelQuality:
+    return ComputeModelQuality(
+        aws.s3(),
+        aws.cloudwatch(),
+        settings.capture_s3_uri,
+        settings.ground_truth_s3_uri,
+        settings.problem_type,
+        timedelta(hours=settings.quality_window_hours),
+        timedelta(hours=settings.label_lookback_hours),
+        settings.quality_min_samples,
+        settings.positive_label,
+        settings.probability_threshold,
+        OutputFormat.for_problem(settings.problem_type, settings.inference_attribute, settings.probability_attribute),
+        settings.prediction_index_s3_uri,
+    )
+
+
+def _run_all(
+    settings: QualitySettings,
+    endpoints: list[str],
+    end: datetime,
+    now: datetime,
+    ledger: Ledger,
+    notifier: Notifier,
+    deadline: float | None,
+) -> list[dict[str, Any]]:
+    """Each endpoint measured as the kind of model its policy says: one job per distinct policy
+    (the named endpoints' tags in one batched read; a bad tag told once)."""
+    scope = Scope(aws.sagemaker(), settings.monitored_endpoints, "", aws.tagging())
+    scope.endpoints()
+    policies = Policies(settings, scope, ledger, notifier, lambda: now)
+    results: list[dict[str, Any]] = []
+    for own, group in policies.by_settings(endpoints):
+        results += _job(own).run_all(group, end, now, ledger, notifier, deadline)
+    return results
 
 
 def _deadline(context: LambdaContext) -> float | None:

@@ -173,3 +173,23 @@ def test_alarm_metrics_use_the_units_and_dimensions_of_their_source(wired):
             assert names == {"EndpointName", "VariantName"}
         else:
             assert names == {"EndpointName"}
+
+
+def test_a_canary_named_by_an_endpoints_tag_reaches_the_rollout_function(wired):
+    """The canary variant may be an endpoint's own (tag model-medic:canary-variant-name): the rule
+    matches every canary alarm whatever its variant's name, and no other alarm of the endpoint."""
+    alarms, _, rules = wired
+    renamed = []
+    for alarm in alarms:
+        if alarm["AlarmName"].startswith("churn-prod-canary-"):
+            dimensions = [
+                {**d, "Value": "challenger"} if d["Name"] == "VariantName" else d for d in alarm["Dimensions"]
+            ]
+            name = alarm["AlarmName"].replace("-canary-", "-challenger-")
+            renamed.append({**alarm, "AlarmName": name, "Dimensions": dimensions})
+    assert len(renamed) == 2
+    others = [a for a in alarms if a["AlarmName"].startswith("churn-prod-") and "-canary-" not in a["AlarmName"]]
+    for alarm, expected in [(a, {"PromoteCanaryFunction"}) for a in renamed] + [(a, set()) for a in others]:
+        event = state_change_event(alarm, "ALARM", "OK", "test", AT, ACCOUNT, REGION)
+        reached = set().union(*(r["functions"] for r in rules if EventPattern.load(r["pattern"]).matches_event(event)))
+        assert reached == expected, f"{alarm['AlarmName']}: reached {reached}, expected {expected}"

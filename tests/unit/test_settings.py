@@ -53,7 +53,6 @@ def test_every_problem_is_named_by_its_variable():
             **ACTION,
             "LEDGER_TABLE": "ab",
             "INFO_TOPIC_ARN": "arn:aws:sqs:us-east-1:1:q",
-            "MONITORED_ENDPOINTS": " , ",
             "AUTOMATION_MODE": "yolo",
             "ACTIONS_PER_HOUR": "0",
             "MODE_CACHE_SECONDS": "3.5",
@@ -63,7 +62,6 @@ def test_every_problem_is_named_by_its_variable():
     for expected in (
         "LEDGER_TABLE: must have at least 3",
         "INFO_TOPIC_ARN: must match ^arn:aws[a-z-]*:sns:",
-        "MONITORED_ENDPOINTS: must have at least 1",
         "AUTOMATION_MODE: must be one of 'enforce', 'dry-run', 'off', not 'yolo'",
         "ACTIONS_PER_HOUR: must be >= 1",
         "MODE_CACHE_SECONDS: must be a whole number",
@@ -71,6 +69,18 @@ def test_every_problem_is_named_by_its_variable():
     ):
         assert expected in problems
     assert "CRITICAL_TOPIC_ARN" not in problems
+
+
+def test_a_fleet_found_only_by_tag_needs_no_names_but_one_or_the_other_is_needed():
+    tag_only = ActionSettings.model_validate({**ACTION, "MONITORED_ENDPOINTS": " , ", "DISCOVERY_TAG": "team=ml"})
+    assert (tag_only.monitored_endpoints, tag_only.discovery_tag) == ([], "team=ml")
+    assert _problems(ActionSettings, {**ACTION, "MONITORED_ENDPOINTS": ""}) == (
+        "MONITORED_ENDPOINTS: empty, and so is DISCOVERY_TAG - no endpoint is in scope"
+    )
+    with pytest.raises(ValueError, match="and so is DISCOVERY_TAG"):
+        ComputeMetricsSettings.model_validate({**BASE, "MONITORED_ENDPOINTS": ""})
+    # A function that watches only the named endpoints (drift, quality, report) has nothing to do.
+    assert Settings.model_validate({**BASE, "MONITORED_ENDPOINTS": ""}).monitored_endpoints == []
 
 
 def test_a_missing_required_variable_is_named():

@@ -395,9 +395,10 @@ class ScaleBack:
 
 
 def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoints: list[str]) -> list[Outcome]:
-    """The sweep's second job: temporary capacity back, one variant's change at a time."""
-    mode = loop.current_mode()
-    if mode != "enforce":
+    """The sweep's second job: temporary capacity back, one variant's change at a time, on the
+    endpoints in enforce mode (each endpoint's own, `ModeSwitch.current`)."""
+    enforced = [e for e in endpoints if loop.current_mode(e) == "enforce"]
+    if not enforced:
         return []  # nothing was boosted in dry-run; off changes nothing
     scale_back = ScaleBack(
         Capacity(aws.sagemaker(), aws.autoscaling()),
@@ -407,8 +408,8 @@ def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoi
         clock,
     )
     outcomes = []
-    for endpoint, variant, summary, key in scale_back.sweep(endpoints):
-        outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, mode))
+    for endpoint, variant, summary, key in scale_back.sweep(enforced):
+        outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, "enforce"))
         scale_back.forget(endpoint, variant)
     return outcomes
 

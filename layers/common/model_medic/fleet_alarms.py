@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from model_medic import aws, custom_resource, runtime
+from model_medic import aws, custom_resource, policy, runtime
 from model_medic.alarm_catalog import AlarmThresholds, Topics, endpoint_alarms
 from model_medic.alarm_manager import AlarmManager, AlarmsFor, Reconciliation
 from model_medic.observability import logger, metrics
@@ -44,12 +44,18 @@ def stack_thresholds(settings: AlarmManagerSettings) -> AlarmThresholds:
 
 
 def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
-    """An endpoint's alarms from its tags: the stack's thresholds unless the tags say otherwise."""
+    """An endpoint's alarms from its tags: the stack's thresholds and canary variant unless the
+    endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
+    logged here on every run and the stack's value kept; the action functions' sweeps tell it
+    once (`endpoint_policy.Policies`)."""
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
-    defaults = stack_thresholds(settings)
+    ignore = policy.discovery_key(settings.discovery_tag)
 
     def alarms(endpoint: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
-        return endpoint_alarms(endpoint, defaults, topics)
+        found = policy.read(tags, ignore)
+        for problem in found.problems:
+            logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
+        return endpoint_alarms(endpoint, stack_thresholds(policy.apply(settings, found)), topics)
 
     return alarms
 

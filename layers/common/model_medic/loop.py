@@ -187,8 +187,9 @@ class ControlLoop:
             return self._decided(replace(base, gate="scope", reason=why))
         return self._evaluate(self._incidents.open(incident), incident.opened_reason)
 
-    def current_mode(self) -> str:
-        return self._mode.current()[0]
+    def current_mode(self, endpoint: str | None = None) -> str:
+        """The mode in force: the stack's, or (given one) the endpoint's (`ModeSwitch.current`)."""
+        return self._mode.current(endpoint)[0]
 
     def acted(self, action: str, endpoint: str, summary: str, key: str, mode: str) -> Outcome:
         """Record and tell, once per key, a change made outside an incident (a scale-back)."""
@@ -222,7 +223,7 @@ class ControlLoop:
             return replace(
                 base, gate=incident.state, reason=f"incident is {incident.state}; nothing is repeated", replayed=True
             )
-        mode, source = self._mode.current()
+        mode, source = self._mode.current(incident.endpoint)
         base = replace(base, mode=mode)
         if incident.pending is not None:
             # A step under way is followed (read back) in every mode, but only enforce makes

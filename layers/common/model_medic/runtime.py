@@ -22,14 +22,16 @@ from model_medic.alarms import (
     parse_alarms,
     shown,
 )
+from model_medic.endpoint_policy import PerEndpoint, Policies
 from model_medic.gates import Clock, GateRejection, ModeSwitch, Remediation, SafetyGates, utc_now
 from model_medic.incidents import Incidents
 from model_medic.ledger import Ledger
 from model_medic.loop import ControlLoop
 from model_medic.observability import logger, metrics
 from model_medic.outcome import Notifier, Outcome
+from model_medic.policy import discovery_key
 from model_medic.scope import Scope
-from model_medic.settings import ActionSettings, Settings, load_settings
+from model_medic.settings import ActionSettings, Mode, Settings, load_settings
 from model_medic.units import Action
 
 
@@ -43,9 +45,13 @@ def notifier(settings: Settings) -> Notifier:
     )
 
 
-def mode_switch(settings: ActionSettings) -> ModeSwitch:
+def mode_switch(settings: ActionSettings, endpoint_mode: Callable[[str], Mode | None] | None = None) -> ModeSwitch:
     return ModeSwitch(
-        aws.ssm_parameters(), settings.mode_parameter_name, settings.automation_mode, settings.mode_cache_seconds
+        aws.ssm_parameters(),
+        settings.mode_parameter_name,
+        settings.automation_mode,
+        settings.mode_cache_seconds,
+        endpoint_mode,
     )
 
 
@@ -105,7 +111,23 @@ class Unit(Protocol):
 Extra = Callable[[ControlLoop, Any, Clock, list[str]], list[Outcome]]
 
 
-def control_loop(action: Action, settings: ActionSettings, context: LambdaContext | None, clock: Clock) -> ControlLoop:
+def policies(settings: ActionSettings, clock: Clock) -> Policies[Any]:
+    """The stack's scope, and each endpoint's settings from the tags it reads (`endpoint_policy.py`)."""
+    scope = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging())
+    return Policies(settings, scope, ledger(settings), notifier(settings), clock, discovery_key(settings.discovery_tag))
+
+
+def control_loop(
+    build: Callable[[Any], Action],
+    settings: ActionSettings,
+    context: LambdaContext | None,
+    clock: Clock,
+    endpoint_policies: Policies[Any] | None = None,
+) -> ControlLoop:
+    """The loop of the unit `build` makes from settings: each endpoint acted on, and in the mode,
+    of its own policy (the stack's settings with its tags' values, `policy.py`)."""
+    endpoint_policies = endpoint_policies or policies(settings, clock)
+    action = PerEndpoint(build, endpoint_policies)
     window = getattr(settings, action.unit.verify_minutes_setting or "", None)
     return ControlLoop(
         action=action,
@@ -113,8 +135,8 @@ def control_loop(action: Action, settings: ActionSettings, context: LambdaContex
         ledger=ledger(settings),
         incidents=Incidents(aws.dynamodb(), settings.ledger_table, timedelta(days=settings.ledger_retention_days)),
         notifier=notifier(settings),
-        mode=mode_switch(settings),
-        scope=Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging()),
+        mode=mode_switch(settings, endpoint_policies.mode),
+        scope=endpoint_policies.scope,
         sagemaker=aws.sagemaker(),
         cloudwatch=aws.cloudwatch(),
         actions_per_hour=settings.actions_per_hour,
@@ -144,11 +166,11 @@ def handle(
     except AlarmParseError as error:
         return rejected(str(error))
     clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
-    loop = control_loop(remediation.from_settings(settings, clock), settings, context, clock)
+    endpoint_policies = policies(settings, clock)
+    loop = control_loop(lambda s: remediation.from_settings(s, clock), settings, context, clock, endpoint_policies)
     if scheduled is not None or (sweeps_on is not None and sweeps_on(event)):
-        endpoints = Scope(
-            aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging()
-        ).endpoints()
+        endpoints = endpoint_policies.scope.endpoints()
+        endpoint_policies.check(endpoints)
         outcomes = loop.sweep(endpoints)
         if sweep_extra is not None:
             outcomes += sweep_extra(loop, settings, clock, endpoints)
@@ -180,13 +202,14 @@ def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]
     except AlarmParseError as error:
         return rejected(str(error))
     clock: Clock = (lambda: scheduled) if scheduled is not None else utc_now
-    loop = control_loop(Rollout.from_settings(settings, clock), settings, context, clock)
-    scope = Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging())
+    endpoint_policies = policies(settings, clock)
+    loop = control_loop(lambda s: Rollout.from_settings(s, clock), settings, context, clock, endpoint_policies)
     found: list[list[str]] = []
 
     def endpoints() -> list[str]:
         if not found:
-            found.append(scope.endpoints())
+            found.append(endpoint_policies.scope.endpoints())
+            endpoint_policies.check(found[0])
         return found[0]
 
     try:

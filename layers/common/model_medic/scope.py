@@ -16,16 +16,31 @@ def tagged_endpoints(sagemaker: Any, tagging: Any, tag: str) -> list[str]:
 
 
 class Scope:
+    """The stack's scope for one invocation; the tags it reads are kept (`tags`), so that an
+    endpoint's policy (`policy.py`) costs no call of its own."""
+
     def __init__(self, sagemaker: Any, named: list[str], discovery_tag: str = "", tagging: Any = None) -> None:
         self._sagemaker = sagemaker
         self._named = list(named)
         self._tag = discovery_tag
         self._tagging = tagging  # the Resource Groups Tagging API client; needed with a discovery tag
+        self._tags: dict[str, dict[str, str]] = {}  # endpoint -> its tags, as read in this invocation
 
     def endpoints(self) -> list[str]:
-        """Every endpoint in scope now: the named ones and the tagged live ones."""
-        tagged = tagged_endpoints(self._sagemaker, self._tagging, self._tag) if self._tag else []
-        return sorted(set(self._named) | set(tagged))
+        """Every endpoint in scope now: the named ones and the tagged live ones, with their
+        tags (one batched read, `fleet`)."""
+        if self._tagging is None:
+            return sorted(set(self._named))
+        found = fleet(self._sagemaker, self._tagging, self._named, self._tag)
+        self._tags.update(found)
+        return list(found)
+
+    def tags(self, endpoint: str) -> dict[str, str]:
+        """The endpoint's tags: as read by `endpoints` or `contains`, else one DescribeEndpoint
+        and ListTags (an endpoint that cannot be read has none: the stack's policy)."""
+        if endpoint not in self._tags:
+            self._tags[endpoint] = self._read_tags(endpoint) or {}
+        return self._tags[endpoint]
 
     def contains(self, endpoint: str) -> tuple[bool, str]:
         """Whether the endpoint is in scope, and why not."""
@@ -35,15 +50,27 @@ class Scope:
             return False, f"endpoint {endpoint} is not in scope (not named in EndpointNames)"
         key, _, value = self._tag.partition("=")
         try:
-            arn = self._sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
-            tags = self._sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
+            tags = self._read_tags(endpoint, quiet=False)
         except ClientError as error:
             if aws.is_transient(error):
                 raise
             return False, f"endpoint {endpoint} is not in scope ({aws.error_code(error)})"
-        if any(t["Key"] == key and t["Value"] == value for t in tags):
+        assert tags is not None
+        self._tags[endpoint] = tags
+        if tags.get(key) == value:
             return True, f"tagged {self._tag}"
         return False, f"endpoint {endpoint} is not in scope (not named, no tag {self._tag})"
+
+    def _read_tags(self, endpoint: str, quiet: bool = True) -> dict[str, str] | None:
+        """DescribeEndpoint + ListTags; a permanent error is None (quiet) or raised, a transient one raised."""
+        try:
+            arn = self._sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+            tags = self._sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
+        except ClientError as error:
+            if aws.is_transient(error) or not quiet:
+                raise
+            return None
+        return {t["Key"]: t["Value"] for t in tags}
 
 
 # Endpoints in these states have no alarms: not yet serving, failed to start, or going away.

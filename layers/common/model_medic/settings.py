@@ -182,12 +182,45 @@ class EnvModel:
                 _check(values[name], spec)
             except ValueError as error:
                 problems.append(f"{spec.alias}: {error}")
+        if not problems:
+            problems = cls.model_problems(values)
         if problems:
             raise ValueError("; ".join(problems))
         model = cls.__new__(cls)
         for name, value in values.items():
             object.__setattr__(model, name, value)
         return model
+
+    @classmethod
+    def model_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """What is wrong with the fields together (each already valid); none by default."""
+        return []
+
+    @classmethod
+    def field_of(cls, variable: str) -> str | None:
+        """The name of the field read from `variable`, or None when the model has none."""
+        return next((name for name, spec in cls.model_fields.items() if spec.alias == variable), None)
+
+    @classmethod
+    def validate_value(cls, variable: str, raw: Any) -> Any:
+        """One variable's value, converted and checked exactly as `model_validate` does it;
+        ValueError saying why not (KeyError: the model has no such variable)."""
+        name = cls.field_of(variable)
+        if name is None:
+            raise KeyError(variable)
+        value = _convert(raw, get_type_hints(cls, include_extras=True)[name])
+        _check(value, cls.model_fields[name])
+        return value
+
+    def with_values(self, values: Mapping[str, Any]) -> Self:
+        """A copy with these fields replaced (values already validated, `validate_value`)."""
+        unknown = set(values) - set(self.model_fields)
+        if unknown:
+            raise KeyError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        copy = type(self).__new__(type(self))
+        for name in self.model_fields:
+            object.__setattr__(copy, name, values[name] if name in values else getattr(self, name))
+        return copy
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen")
@@ -213,8 +246,17 @@ class Settings(EnvModel):
     info_topic_arn: str = Field(alias="INFO_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     critical_topic_arn: str = Field(alias="CRITICAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME", min_length=1)
-    monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS", min_length=1)
+    # Empty for a fleet found only by DISCOVERY_TAG (a function that finds endpoints by tag needs one or the other).
+    monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS")
     ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
+
+    @classmethod
+    def model_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """A function that finds endpoints by tag needs names, the tag or both (the template's
+        rule EndpointsToWatch says the same before a stack is created)."""
+        if "discovery_tag" in cls.model_fields and not values["monitored_endpoints"] and not values["discovery_tag"]:
+            return ["MONITORED_ENDPOINTS: empty, and so is DISCOVERY_TAG - no endpoint is in scope"]
+        return []
 
 
 class ActionSettings(Settings):

@@ -1,0 +1,230 @@
+"""Per-endpoint policy from tags (policy.py): every key overrides its setting with the stack's
+own validation, a bad value or an unknown key is a problem and leaves the stack's value, tags
+that are not ours are ignored, and what a tag cannot hold is refused."""
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from model_medic import policy
+from model_medic.policy import KEYS, PREFIX, Problem, apply, read, within_stack
+from model_medic.settings import (
+    AlarmManagerSettings,
+    CanarySettings,
+    EnvModel,
+    QualitySettings,
+    RetrainingSettings,
+    RollbackSettings,
+    ScaleUpSettings,
+)
+
+ENV = {
+    "LEDGER_TABLE": "model-medic-ledger",
+    "INFO_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:info",
+    "CRITICAL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:critical",
+    "WARNING_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:warning",
+    "MONITORED_ENDPOINTS": "churn-prod",
+    "AUTOMATION_MODE": "enforce",
+    "MODE_PARAMETER_NAME": "/model-medic/mode",
+    "ACTIONS_PER_HOUR": "6",
+    "MAX_INSTANCE_COUNT": "4",
+    "SCALE_STEP": "1",
+    "SCALE_UP_COOLDOWN_MINUTES": "10",
+    "SCALE_BACK_AFTER_MINUTES": "15",
+    "PIPELINE_NAME": "model-medic-retraining",
+    "PIPELINE_PARAMETERS": '{"EndpointName": "{endpoint}", "Mode": "full"}',
+    "RETRAIN_COOLDOWN_HOURS": "24",
+    "CANARY_VARIANT": "canary",
+    "PRIMARY_VARIANT": "primary",
+    "REJECT_MODEL_PACKAGES": "false",
+    "ROLLBACK_COOLDOWN_MINUTES": "60",
+    "CANARY_STEPS": "10,50,100",
+    "CANARY_BAKE_MINUTES": "10",
+    "CANARY_MIN_INVOCATIONS": "100",
+    "CANARY_MAX_ERROR_RATE": "2",
+    "CANARY_MAX_LATENCY_MS": "800",
+    "STACK_NAME": "model-medic",
+    "ERROR_RATE_THRESHOLD": "5",
+    "LATENCY_THRESHOLD_MS": "1000",
+    "DRIFT_THRESHOLD": "0.2",
+    "ACCURACY_THRESHOLD": "0.8",
+    "QUALITY_METRICS_SOURCE": "model-medic",
+    "MODEL_MONITOR_DRIFT_FEATURE": "age",
+    "MODEL_MONITOR_DRIFT_THRESHOLD": "0.1",
+    "CAPTURE_S3_URI": "s3://capture-bucket/capture",
+    "GROUND_TRUTH_S3_URI": "s3://labels-bucket/labels",
+    "PROBLEM_TYPE": "BinaryClassification",
+    "QUALITY_WINDOW_HOURS": "24",
+    "LABEL_LOOKBACK_HOURS": "48",
+    "QUALITY_MIN_SAMPLES": "50",
+}
+STACKS: dict[type[EnvModel], EnvModel] = {model: model.model_validate(ENV) for model in policy.MODELS}
+
+# key -> (a good tag value, the setting it gives, a bad tag value)
+CASES: dict[str, tuple[str, Any, str]] = {
+    "automation-mode": ("dry-run", "dry-run", "yolo"),
+    "max-instance-count": ("3", 3, "0"),
+    "scale-step": ("2", 2, "two"),
+    "error-rate-threshold": ("2.5", 2.5, "101"),
+    "latency-threshold-ms": ("300", 300.0, "0"),
+    "drift-threshold": ("0.3", 0.3, "-1"),
+    "accuracy-threshold": ("0.9", 0.9, "1.5"),
+    "primary-variant-name": ("champion", "champion", ""),
+    "canary-variant-name": ("challenger", "challenger", "bad_name"),  # the alarms' pattern: no _
+    "canary-steps": ("5/25/100", [5, 25, 100], "50/25/100"),
+    "canary-bake-minutes": ("30", 30, "2000"),
+    "canary-max-error-rate": ("1", 1.0, "nan"),
+    "canary-max-latency-ms": ("500", 500.0, "-5"),
+    "retraining-pipeline-name": ("model-medic-retraining-fraud", "model-medic-retraining-fraud", "-x"),
+    "problem-type": ("Regression", "Regression", "Clustering"),
+}
+
+
+def test_every_key_has_a_case_and_every_key_is_the_kebab_of_its_parameter():
+    assert set(CASES) == {k.key for k in KEYS}
+    for key in KEYS:
+        kebab = "".join(f"-{c.lower()}" if c.isupper() else c for c in key.parameter).lstrip("-")
+        # "...Ms" / "...Name" parameters keep their unit or noun: RetrainingPipelineName -> retraining-pipeline-name
+        assert key.key == kebab, (key.key, kebab)
+        assert read({PREFIX + key.key: key.example}).problems == (), key.example
+
+
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_each_key_overrides_its_setting_in_every_model_that_reads_it(key: str):
+    good, expected, _ = CASES[key]
+    [spec] = [k for k in KEYS if k.key == key]
+    found = read({PREFIX + key: good, "team": "ml"})
+    assert found.problems == ()
+    readers = [model for model in policy.MODELS if model.field_of(spec.variable) is not None]
+    assert readers, f"no settings model reads {spec.variable}"
+    for model in readers:
+        stack = STACKS[model]
+        name = model.field_of(spec.variable)
+        assert name is not None
+        assert getattr(apply(stack, found), name) == expected
+        assert getattr(stack, name) != expected  # a real override, not the default
+        # Every other field keeps the stack's value.
+        for other in model.model_fields:
+            if other != name:
+                assert getattr(apply(stack, found), other) == getattr(stack, other)
+
+
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_a_bad_value_is_a_problem_and_the_stack_value_stays(key: str):
+    _, _, bad = CASES[key]
+    companion = "scale-step" if key != "scale-step" else "max-instance-count"
+    found = read({PREFIX + key: bad, PREFIX + companion: "3"})
+    [problem] = found.problems
+    assert (problem.endpoint_tag, problem.value) == (PREFIX + key, bad)
+    assert problem.reason
+    [spec] = [k for k in KEYS if k.key == key]
+    assert found.value(spec.variable) is None
+    scale_up = apply(STACKS[ScaleUpSettings], found)
+    assert getattr(scale_up, companion.replace("-", "_")) == 3  # the good tag next to it still applies
+    for model, stack in STACKS.items():
+        name = model.field_of(spec.variable)
+        if name is not None:
+            assert getattr(apply(stack, found), name) == getattr(stack, name)
+
+
+def test_the_value_must_suit_every_model_that_reads_the_variable():
+    # RollbackSettings accepts any 1-63 characters; the alarms' pattern does not accept "_".
+    assert RollbackSettings.validate_value("CANARY_VARIANT", "bad_name") == "bad_name"
+    [problem] = read({PREFIX + "canary-variant-name": "bad_name"}).problems
+    assert "must match" in problem.reason
+
+
+def test_unknown_keys_are_problems_and_other_tags_are_ignored():
+    found = read({PREFIX + "max-instances": "3", "team": "ml", "model-medic": "on", "Model-Medic:scale-step": "9"})
+    [problem] = found.problems
+    assert problem.endpoint_tag == PREFIX + "max-instances"
+    assert "unknown key" in problem.reason
+    assert PREFIX + "max-instance-count" in problem.reason
+    assert found.values == ()
+
+
+def test_the_discovery_tags_key_is_not_a_policy():
+    assert read({"model-medic:fleet": "true"}, ignore=("model-medic:fleet",)).problems == ()
+    assert read({"model-medic:fleet": "true"}).problems != ()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("max-instance-count", "3" * 257, "at most 256 characters"),
+        ("canary-steps", "5,25,100", "','"),
+        ("automation-mode", "{dry-run}", "'{'"),
+        ("automation-mode", "dry-run\n", "'\\n'"),
+        ("x" * 130, "1", "1 to 128 characters"),
+    ],
+)
+def test_what_a_sagemaker_tag_cannot_hold_is_refused(key: str, value: str, why: str):
+    [problem] = read({PREFIX + key: value}).problems
+    assert why in problem.reason, problem.reason
+
+
+def test_the_tag_character_set_is_sagemakers():
+    # [\p{L}\p{Z}\p{N}_.:/=+\-@]: Unicode letters, separators and numbers, and seven symbols.
+    assert policy.tag_problem("model-medic:x", "Größe 3/4 = ½ + café @ 12:00_a.b-c") is None
+    for bad in "{}[],\"'\t;!#$%&*()<>?\\|~^`":
+        assert policy.tag_problem("model-medic:x", bad) is not None, repr(bad)
+    assert policy.tag_problem("model-medic:x", "a" * 256) is None
+
+
+def test_pipeline_parameters_one_tag_each_replace_the_stacks_entries():
+    found = read(
+        {
+            PREFIX + "retraining-pipeline-parameter:Mode": "incremental",
+            PREFIX + "retraining-pipeline-parameter:Team": "fraud",
+            PREFIX + "retraining-pipeline-parameter:bad name": "x",
+            PREFIX + "retraining-pipeline-parameter:": "x",
+        }
+    )
+    assert sorted(p.endpoint_tag for p in found.problems) == [
+        PREFIX + "retraining-pipeline-parameter:",
+        PREFIX + "retraining-pipeline-parameter:bad name",
+    ]
+    retraining = apply(STACKS[RetrainingSettings], found)
+    assert isinstance(retraining, RetrainingSettings)
+    assert retraining.pipeline_parameters == {"EndpointName": "{endpoint}", "Mode": "incremental", "Team": "fraud"}
+    assert apply(STACKS[ScaleUpSettings], found) is STACKS[ScaleUpSettings]  # nothing of ScaleUp's changes
+
+
+def test_a_pipeline_the_stacks_role_may_not_start_is_a_problem():
+    stack = STACKS[RetrainingSettings]
+    own = within_stack(stack, read({PREFIX + "retraining-pipeline-name": "model-medic-retraining-fraud"}))
+    assert own.problems == ()
+    assert own.value("PIPELINE_NAME") == "model-medic-retraining-fraud"
+    other = within_stack(stack, read({PREFIX + "retraining-pipeline-name": "someone-elses-pipeline"}))
+    [problem] = other.problems
+    assert "model-medic-retraining-" in problem.reason
+    assert other.value("PIPELINE_NAME") is None
+    assert apply(stack, other) is stack
+    # Functions that start no pipeline leave it to StartRetraining.
+    assert within_stack(STACKS[ScaleUpSettings], read({PREFIX + "retraining-pipeline-name": "x1"})).problems == ()
+
+
+def test_no_tags_is_the_stack_and_the_same_policy_gives_the_same_settings():
+    stack = STACKS[ScaleUpSettings]
+    assert apply(stack, read({})) is stack
+    assert apply(stack, read({"team": "ml"})) is stack
+    first = apply(stack, read({PREFIX + "max-instance-count": "3"}))
+    assert apply(stack, read({PREFIX + "max-instance-count": "3", "team": "ml"})) is first
+    assert first is not stack
+    assert stack.max_instance_count == 4
+
+
+def test_a_problem_is_marked_by_key_and_a_stable_digest_of_its_value():
+    problem = Problem(PREFIX + "scale-step", "two", "must be a whole number")
+    digest = hashlib.sha256(b"two").hexdigest()[:16]
+    assert problem.mark == f"bad-tag#{PREFIX}scale-step#{digest}"
+    assert Problem(PREFIX + "scale-step", "three", "").mark != problem.mark
+    assert "model-medic:scale-step='two'" in problem.sentence("churn-prod")
+    assert "stack's setting applies" in problem.sentence("churn-prod")
+
+
+def test_settings_models_are_all_covered():
+    assert {AlarmManagerSettings, CanarySettings, QualitySettings, RetrainingSettings, RollbackSettings} <= set(
+        policy.MODELS
+    )
