@@ -758,7 +758,7 @@ def _within_its_own_limit(t: Timeline, endpoint: str, peak: int, final: int, esc
     t.lines.append(f"         own limit ({world.MAX_INSTANCES_TAG}={limit}): peak {peak}, escalated with {final}")
     expect(peak == limit, f"{endpoint} never went above its own limit {limit} (peak {peak}; the stack allows 4)")
     expect(final == limit, f"escalated at its own bound {limit}, not the stack's 4 ({final})")
-    expect(str(limit) in escalation["reason"], f"the escalation names the bound {limit}")
+    expect(f"maximum {limit} instances" in escalation["reason"], f"the escalation names the bound {limit}")
 
 
 SCENARIOS: list[tuple[str, Scenario | str]] = [
