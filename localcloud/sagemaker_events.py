@@ -96,15 +96,22 @@ def model_package_state_change(described: dict[str, Any], at: datetime, account:
         if package.get(key) is not None:
             value = package[key]
             detail[key] = _time(value) if key in ("CreationTime", "LastModifiedTime") else value
+    return _envelope(DETAIL_TYPE, package["ModelPackageArn"], detail, at, account, region)
+
+
+def _envelope(
+    detail_type: str, resource: str, detail: dict[str, Any], at: datetime, account: str, region: str
+) -> dict[str, Any]:
+    """An EventBridge event from SageMaker about one resource."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
+        "detail-type": detail_type,
         "source": SOURCE,
         "account": account,
         "time": _time(at),
         "region": region,
-        "resources": [package["ModelPackageArn"]],
+        "resources": [resource],
         "detail": detail,
     }
 
@@ -167,14 +174,5 @@ def endpoint_state_change(
         "LastModifiedTime": _epoch_ms(described.get("LastModifiedTime")),
         "Tags": dict(tags),
     }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": ENDPOINT_DETAIL_TYPE,
-        "source": SOURCE,
-        "account": account,
-        "time": _time(at),
-        "region": region,
-        "resources": [described["EndpointArn"]],
-        "detail": {k: values[k] for k in ENDPOINT_DETAIL if values[k] is not None},
-    }
+    detail = {k: values[k] for k in ENDPOINT_DETAIL if values[k] is not None}
+    return _envelope(ENDPOINT_DETAIL_TYPE, described["EndpointArn"], detail, at, account, region)
