@@ -112,6 +112,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.cold_start
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.fleet
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.policy
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

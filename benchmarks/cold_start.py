@@ -82,6 +82,8 @@ def function_environment(template: dict[str, Any], logical_id: str) -> dict[str,
     }
 
     def physical(name: str) -> str:
+        if name.startswith("AWS::"):  # a pseudo parameter (AWS::StackName, AWS::Region)
+            return {"AWS::StackName": "model-medic", "AWS::Region": "us-east-1"}.get(name, name)
         kind = resources[name]["Type"]
         if kind == "AWS::SNS::Topic":
             return ACCOUNT_ARN.format(service="sns", name=name)

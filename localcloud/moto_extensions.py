@@ -165,7 +165,7 @@ the tests and the local cloud alike.
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
   DynamoDB request handling restores the atomicity that the ledger's conditional writes
-  (and Powertools Idempotency) rely on, so a race test measures our code, not moto's.
+  (and the incidents' versioned updates) rely on, so a race test measures our code, not moto's.
 """
 
 import copy

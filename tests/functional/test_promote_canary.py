@@ -337,6 +337,62 @@ def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unl
     assert share() == 5.0
 
 
+def daily_report(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], str]:
+    """DailyReportFunction's day ending 2026-11-23 06:00 for churn-prod: its JSON and its page."""
+    monkeypatch.setenv("REPORTS_BUCKET", "model-medic-reports")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "daily-report")
+    s3 = boto3.client("s3")
+    if "model-medic-reports" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket="model-medic-reports")
+    load_handler("daily_report").lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+
+    def read(suffix: str) -> str:
+        key = f"reports/{ENDPOINT}/2026-11-23.{suffix}"
+        return str(s3.get_object(Bucket="model-medic-reports", Key=key)["Body"].read().decode())
+
+    return json.loads(read("json")), read("html")
+
+
+def test_the_daily_report_shows_the_newest_rollout_its_share_and_how_it_ended(
+    champion: str, fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    candidate = package(0.91)
+    label = candidate.split(":model-package/", 1)[-1]
+    approve(fn, candidate, T0)
+    report, html = daily_report(monkeypatch)
+    assert report["canary"]["rollout"] == {
+        "id": report["canary"]["rollout"]["id"],
+        "package": label,
+        "canary_config": endpoint()["config"],
+        "started_at": T0.isoformat(),
+        "share": 5.0,
+        "share_since": T0.isoformat(),
+        "ended": "under way",
+        "ended_at": None,
+    }
+    assert f"model package <code>{label}</code>, started 2026-11-22T10:00 UTC." in html
+    assert "Canary at 5% of the traffic since 2026-11-22T10:00 UTC." in html
+    assert "<strong>Under way.</strong>" in html
+    assert not any("rolled back" in r for r in report["recommendations"])
+    # A bad canary: rolled back by the next tick.
+    for name in SETTINGS:
+        monkeypatch.setenv(name, SETTINGS[name])
+    traffic("primary", T0, 60, per_minute=200)
+    traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
+    [outcome] = tick(fn, T0 + timedelta(minutes=10))
+    assert outcome["result"] == "acted"
+    report, html = daily_report(monkeypatch)
+    rolled_back = report["canary"]["rollout"]
+    assert (rolled_back["package"], rolled_back["share"], rolled_back["ended"]) == (label, 0.0, "rolled back")
+    assert rolled_back["ended_at"] == (T0 + timedelta(minutes=10)).isoformat()
+    assert "Canary at 0% of the traffic since 2026-11-22T10:10 UTC." in html
+    assert "<strong>Rolled back</strong> at 2026-11-22T10:10 UTC." in html
+    # The rollback the loop recorded (a rollout step with a roll-back-canary change) is recommended on.
+    assert "A model was rolled back: review it before the pipeline deploys it again." in report["recommendations"]
+    # A canary rolled back is the rollout doing its job, not an action that failed to fix an alarm.
+    assert not any("escalated" in r or "stopped" in r for r in report["recommendations"])
+
+
 def approve_event_only(fn: Any, arn: str, at: datetime) -> list[dict[str, Any]]:
     status = approval(arn)
     try:

@@ -188,6 +188,21 @@ def test_hostile_alarm_names_and_details_in_incidents_are_escaped(fn: Any, stack
     assert "&lt;script&gt;" in index  # the fleet table names the action
 
 
+def test_a_rollout_with_a_hostile_package_name_is_shown_escaped(fn: Any, stack: Stack):  # noqa: F811
+    from model_medic.rollout import DeployCanary, rollout_incident
+
+    make_endpoint(ENDPOINT, {"primary": {"count": 3, "weight": 0.95}, "canary": {"count": 1, "weight": 0.05}})
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{HOSTILE}/2"
+    incident = store(stack).open(rollout_incident(ENDPOINT, arn, at(60), "approved"))
+    deploy = DeployCanary(arn, "m", "cfg-1", f"cfg-{HOSTILE}", "primary", "canary", 1, 5, 3.0)
+    store(stack).save(replace(incident, steps=1, facts={**(incident.facts or {}), **deploy.settled(at(62))}))
+    report, html, _ = run(stack, fn)
+    assert report["canary"]["rollout"]["package"] == f"{HOSTILE}/2"
+    assert "<script>" not in html
+    assert "model package <code>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;/2</code>" in html
+    assert "Canary at 5% of the traffic since 2026-11-22T07:02 UTC." in html
+
+
 def test_one_query_per_endpoint_reads_its_incidents(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
     from botocore.client import BaseClient
 

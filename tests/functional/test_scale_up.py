@@ -853,6 +853,72 @@ def test_dry_run_announces_exactly_what_would_be_done_and_changes_nothing(
     assert [b["result"] for b in bodies(stack, "info")] == ["dry-run"]
 
 
+def test_the_stack_parameter_off_is_the_mode_while_the_kill_switch_says_inherit(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("AUTOMATION_MODE", "off")  # the switch is "inherit" (conftest)
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["gate"], outcome["reason"]) == (
+        "skipped",
+        "mode",
+        "automation is off (stack parameter)",
+    )
+    assert counts() == {"primary": 1}
+
+
+@pytest.mark.parametrize("value", ["ENFORCE", "yes", "enforce please", None])
+def test_a_kill_switch_with_an_unknown_value_or_deleted_means_dry_run(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls, value: str | None
+):
+    # The stack says enforce; a switch nobody can read as a mode means do less (gates.ModeSwitch).
+    if value is None:
+        stack.ssm.delete_parameter(Name=stack.mode_parameter)
+    else:
+        stack.set_mode(value)
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["mode"]) == ("dry-run", "dry-run")
+    sweep(fn, clock, OPENED + timedelta(minutes=30))
+    assert counts() == {"primary": 1}
+    assert aws_calls.mutating().count("UpdateEndpointWeightsAndCapacities") == 0
+
+
+def test_ten_deliveries_racing_on_one_transition_act_once(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    import threading
+
+    from model_medic import runtime
+    from model_medic.capacity import ScaleUp
+
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    clock.move_to(DELIVERED)
+    start = threading.Barrier(10)
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def deliver_one() -> None:
+        start.wait()
+        try:
+            results.append(runtime.handle(ScaleUp, load_event("scale_up/high_latency_alarm.json"), None))
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver_one) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 10
+    assert counts() == {"primary": 2}
+    assert len(decisions(stack, "acted")) == 1
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
+    assert len(stored_incidents(stack)) == 1
+
+
 def test_a_missing_endpoint_is_a_recorded_permanent_error_with_one_critical_notice(
     fn: Any, stack: Stack, clock: time_machine.Traveller
 ):

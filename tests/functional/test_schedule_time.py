@@ -70,7 +70,7 @@ BAD_RESOURCES = [{"0": "arn"}, "arn:aws:events:us-east-1:123456789012:rule/x", [
 def test_a_scheduled_event_with_bad_resources_is_rejected_cleanly(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, aws_calls: AwsCalls, function: str
 ) -> None:
-    # The rule ARN names PromoteCanary's scheduled evaluations in the ledger and in messages.
+    # EventBridge puts the rule that fired first in `resources`; anything else is bad input.
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     handler = load_handler(function).lambda_handler

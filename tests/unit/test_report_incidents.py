@@ -1,5 +1,6 @@
 """The report's pure views of incidents: which ones were open in the window, their outcome,
-the timeline rows (HH:MM UTC), the per-action table and the incident strip's geometry."""
+the timeline rows (HH:MM UTC), the per-action table, the incident strip's geometry and the
+newest canary rollout."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,13 @@ from model_medic.report import (
     duration,
     incident_lanes,
     incident_row,
+    newest_rollout,
     open_during,
     outcome_of,
+    rollout_view,
     timeline_rows,
 )
+from model_medic.rollout import DeclineCandidate, DeployCanary, RollBackCanary, ShiftTraffic, rollout_incident
 
 START = datetime(2026, 11, 22, 6, tzinfo=UTC)
 END = START + timedelta(hours=24)
@@ -221,3 +225,68 @@ def test_a_long_lane_label_is_shortened_and_a_short_incident_stays_visible():
     assert lane.title == "x" * 60 + ": recovered"
     assert lane.x2 - lane.x1 >= 2
     assert [m.what for m in lane.marks] == ["action"]  # a mark outside the window is not drawn
+
+
+# --- the newest rollout (incidents of the rollout unit, as the control loop writes them) ---------
+
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/2"
+
+
+def rollout(minutes: float = 0) -> Incident:
+    return rollout_incident("churn-prod", PACKAGE, START + timedelta(minutes=minutes), "churn/2 approved in churn")
+
+
+def took(found: Incident, minutes: float, change: DeployCanary | ShiftTraffic | DeclineCandidate) -> Incident:
+    """A step of one change, InService `minutes` after the rollout opened: its facts settled."""
+    at = datetime.fromisoformat(found.opened_at) + timedelta(minutes=minutes)
+    return replace(
+        found, steps=found.steps + 1, state="acting", facts={**(found.facts or {}), **change.settled(at)}
+    ).at("in-service", at, change.describe())
+
+
+def ended(found: Incident, minutes: float, state: IncidentState, what: str = "closed") -> Incident:
+    at = datetime.fromisoformat(found.opened_at) + timedelta(minutes=minutes)
+    return replace(found, state=state, closed_at=at.isoformat()).at(what, at, "ended")
+
+
+DEPLOY = DeployCanary(PACKAGE, "m", "cfg-1", "cfg-canary", "primary", "canary", 1, 5, 4.0)
+
+
+def test_a_rollout_under_way_shows_its_package_and_the_canarys_share_since_its_step_began():
+    view = rollout_view(took(took(rollout(), 2, DEPLOY), 41, ShiftTraffic("primary", "canary", 5, 10)))
+    assert (view.package, view.canary_config, view.share, view.ended, view.ended_at) == (
+        "churn/2",
+        "cfg-canary",
+        10.0,
+        "under way",
+        None,
+    )
+    assert view.started_at == "2026-11-22T06:00:00+00:00"
+    assert view.share_since == "2026-11-22T06:41:00+00:00"
+
+
+def test_how_a_rollout_ended_and_when():
+    deployed = took(rollout(), 2, DEPLOY)
+    rolled_back = ended(took(deployed, 12, RollBackCanary("primary", "canary", 5, 0)), 13, "escalated")
+    assert (rollout_view(rolled_back).ended, rollout_view(rolled_back).share) == ("rolled back", 0.0)
+    assert rollout_view(rolled_back).ended_at == "2026-11-22T06:13:00+00:00"
+    assert rollout_view(rolled_back).share_since == "2026-11-22T06:12:00+00:00"
+    walked = took(deployed, 40, ShiftTraffic("primary", "canary", 5, 100))
+    complete = ended(walked, 80, "recovered", "recovered")
+    assert (rollout_view(complete).ended, rollout_view(complete).share) == ("complete", 100.0)
+    declined = ended(took(rollout(), 1, DeclineCandidate(PACKAGE, "not better")), 1, "escalated")
+    assert (rollout_view(declined).ended, rollout_view(declined).share) == ("not deployed", None)
+    never = ended(rollout(), 1, "escalated", "escalated")  # a bound before anything was deployed
+    assert rollout_view(never).ended == "not deployed"
+    stopped = ended(walked, 50, "escalated", "escalated")  # a bound in the walk: changed outside Model Medic
+    assert (rollout_view(stopped).ended, rollout_view(stopped).ended_at) == ("escalated", "2026-11-22T06:50:00+00:00")
+    failed = replace(walked, state="escalated").at("failed", START + timedelta(minutes=45), "did not take")
+    assert (rollout_view(failed).ended, rollout_view(failed).ended_at) == ("escalated", "2026-11-22T06:45:00+00:00")
+
+
+def test_the_newest_rollout_of_the_endpoints_incidents_is_shown_and_other_actions_are_not():
+    older = ended(took(rollout(-3 * 24 * 60), 2, DEPLOY), 30, "recovered", "recovered")
+    newer = rollout_incident("churn-prod", PACKAGE.replace("/2", "/3"), START + timedelta(hours=2), "approved")
+    assert newest_rollout([older, newer, incident(300)]) == rollout_view(newer)
+    assert newest_rollout([incident(300)]) is None
+    assert rollout_view(newer).package == "churn/3"

@@ -1,4 +1,5 @@
-"""The ledger (one DynamoDB table): decisions, cool-down locks, hourly budgets.
+"""The ledger (one DynamoDB table): decisions, cool-down locks, hourly budgets, and what the
+remediations remember between runs.
 
 Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 
@@ -7,13 +8,17 @@ Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 | a decision | `ENDPOINT#<endpoint>` | `DECISION#<ISO time>#<id>` |
 | a cool-down lock | `ENDPOINT#<endpoint>` | `COOLDOWN#<action>` |
 | an hourly action budget (the set of claim holders) | `ENDPOINT#<endpoint>` | `BUDGET#<YYYY-MM-DDTHH>` |
-| an incident (`incidents.py`) | `ENDPOINT#<endpoint>` | `INCIDENT#<opened ISO time>#<id>` |
+| an incident, a rollout too (`incidents.py`) | `ENDPOINT#<endpoint>` | `INCIDENT#<opened ISO time>#<id>` |
 | a tell-once mark | `ENDPOINT#<endpoint>` | `MARK#<key>` |
-| an idempotency record (Powertools) | `idempotency#<function>` | `<action>#<hash>` |
+| a standing problem told once | `ENDPOINT#<endpoint>` | `NOTICE#<notice>` |
+| a temporary capacity boost (ScaleUp gives it back) | `ENDPOINT#<endpoint>` | `BOOST#<variant>` |
+| a config seen InService (rollback targets) | `ENDPOINT#<endpoint>` | `CONFIG#<endpoint config>` |
+| the most drifted feature of the latest hour | `ENDPOINT#<endpoint>` | `DRIFT#latest` |
 | a computed metrics window (ComputeMetrics) | `METRICS` | `WINDOW#<window start ISO>` |
 
-A claim takes the cool-down lock and one unit of the hour's budget in one transaction,
-each under a condition, so that of two concurrent callers exactly one wins.
+A claim (`claim_items`) takes the cool-down lock and one unit of the hour's budget in the
+transaction that saves an incident step's intent, each under a condition, so that of two
+concurrent callers exactly one wins.
 """
 
 from __future__ import annotations
@@ -226,48 +231,6 @@ class Ledger:
         ]
         return max(candidates)[1] if candidates else None
 
-    # --- canary rollout --------------------------------------------------------------------
-
-    def canary_step_since(self, endpoint: str, step: int | None, now: datetime) -> datetime:
-        """When the canary's current step began; a step the ledger has not seen begins now."""
-        item = self._get(endpoint, "CANARY#rollout")
-        if item is not None and item.get("step", {}).get("N") == str(step) and "ended" not in item:
-            return datetime.fromisoformat(item["since"]["S"])
-        self.start_canary_step(endpoint, step, now)
-        return now
-
-    def start_canary_step(self, endpoint: str, step: int | None, at: datetime) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": _pk(endpoint)},
-                "sk": {"S": "CANARY#rollout"},
-                "kind": {"S": "canary"},
-                "step": {"N": str(step)} if step is not None else {"NULL": True},
-                "since": {"S": at.isoformat()},
-            },
-        )
-
-    def canary_rollout(self, endpoint: str) -> dict[str, Any] | None:
-        """The canary's current (or last) rollout: step, since when, how it ended."""
-        item = self._get(endpoint, "CANARY#rollout")
-        if item is None:
-            return None
-        return {
-            "step": int(item["step"]["N"]) if "N" in item.get("step", {}) else None,
-            "since": item["since"]["S"],
-            "ended": item.get("ended", {}).get("S"),
-            "ended_at": item.get("ended_at", {}).get("S"),
-        }
-
-    def end_canary(self, endpoint: str, how: str, at: datetime) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": "CANARY#rollout"}},
-            UpdateExpression="SET kind = :kind, ended = :how, ended_at = :at",
-            ExpressionAttributeValues={":kind": {"S": "canary"}, ":how": {"S": how}, ":at": {"S": at.isoformat()}},
-        )
-
     # --- notices and drift -------------------------------------------------------------------
 
     def notice_once(self, endpoint: str, notice: str, at: datetime) -> bool:
@@ -364,18 +327,6 @@ class Ledger:
         return True
 
     # --- cool-down and budget ------------------------------------------------------------
-
-    def claim(self, endpoint: str, action: str, cooldown: timedelta, hourly_cap: int, now: datetime) -> Claim | Refused:
-        """Take the cool-down lock and one unit of this hour's budget, atomically, or say why not."""
-        claim = Claim(endpoint, action, uuid.uuid4().hex, _hour(now))
-        try:
-            self._db.transact_write_items(TransactItems=self.claim_items(claim, cooldown, hourly_cap, now))
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            return self.refusal(claim, hourly_cap, now, reasons)
-        return claim
 
     def claim_items(
         self, claim: Claim, cooldown: timedelta | None, hourly_cap: int | None, now: datetime

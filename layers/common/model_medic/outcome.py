@@ -57,10 +57,6 @@ class Outcome:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Outcome:
-        return cls(**data)
-
     def sentence(self) -> str:
         """The outcome as a person reads it in an e-mail."""
         verb = {

@@ -122,10 +122,8 @@ class Problem:
 
     def sentence(self, endpoint: str) -> str:
         shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
-        return (
-            f"tag {self.endpoint_tag}={shown!r} on endpoint {endpoint} is not used: {self.reason}; "
-            "the stack's setting applies"
-        )
+        key = self.endpoint_tag.encode("utf-8", "backslashreplace").decode("utf-8")  # a message SNS accepts
+        return f"tag {key}={shown!r} on endpoint {endpoint} is not used: {self.reason}; the stack's setting applies"
 
 
 @dataclass(frozen=True)

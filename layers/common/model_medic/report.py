@@ -2,7 +2,8 @@
 
 Per endpoint: hourly invocations, errors (4XX, 5XX), error rate, average and maximum total
 latency, instance counts per variant (reconstructed from the ledger's scale decisions,
-back from the counts now), every decision in the ledger, the canary's state, a grade and
+back from the counts now), every decision in the ledger, the variants' shares and the newest
+canary rollout (`rollout_view`: its package, share and how it ended), a grade and
 recommendations, and the incidents of the control loop (DESIGN.md §4a) that were open at
 any time in the 24 hours: each as a timeline (detected, each action, InService, recovered
 or escalated) with its time to recover, and a per-action table of how often each kind of
@@ -28,6 +29,7 @@ from model_medic.charts import Lane, Strip, incident_strip, line_chart
 from model_medic.endpoint_metrics import GET_LIMIT, Sums, variant_queries
 from model_medic.incidents import Incident, Incidents
 from model_medic.ledger import Ledger
+from model_medic.rollout import RollBackCanary, Rollout, package_label
 
 # A presigned link lives no longer than the credentials that signed it: the function's are
 # temporary (FACTS.md), whatever ExpiresIn says. So the link asks for one hour, the message
@@ -94,6 +96,70 @@ class ActionRow:
     median_time_to_recover: str
 
 
+@dataclass(frozen=True)
+class RolloutView:
+    """The endpoint's newest canary rollout (an incident of the rollout unit) as the report
+    shows it. `package`: the model package's short label (None for an operator's canary,
+    which names no package); `share`: the canary's share of the traffic as the rollout last
+    set it, since `share_since` (None before anything was deployed); `ended`: under way,
+    complete, rolled back, not deployed, escalated (a person was told it stopped) or closed;
+    `ended_at`: when (None while under way)."""
+
+    id: str
+    package: str | None
+    canary_config: str | None
+    started_at: str
+    share: float | None
+    share_since: str | None
+    ended: str
+    ended_at: str | None
+
+
+def rollout_view(incident: Incident) -> RolloutView:
+    """Pure: a rollout incident as the report shows it, from the facts the rollout's changes
+    settle (`rollout.py`: `DeployCanary` and `ShiftTraffic` set share and share_since, a
+    rollback sets the share to 0) and the incident's state and timeline."""
+    facts = incident.facts or {}
+    package = facts.get("package")
+    share = facts.get("share")
+    since = facts.get("share_since")
+    deployed = "canary_config" in facts
+    if incident.closed_at is None:
+        stopped = [e for e in incident.timeline if e["what"] in ("failed", "escalated")]
+        if incident.state == "escalated" and stopped:
+            ended, ended_at = "escalated", stopped[-1]["at"]
+        else:
+            ended, ended_at = "under way", None
+    else:
+        ended_at = incident.closed_at
+        if incident.state == "recovered":
+            ended = "complete"
+        elif not deployed:
+            ended = "not deployed"
+        elif share is not None and float(share) == 0:
+            ended = "rolled back"
+        elif incident.state == "escalated":
+            ended = "escalated"
+        else:
+            ended = "closed"
+    return RolloutView(
+        id=incident.id,
+        package=package_label(str(package)) if package else None,
+        canary_config=str(facts["canary_config"]) if deployed else None,
+        started_at=_utc(incident.opened_at).isoformat(),
+        share=float(share) if share is not None else None,
+        share_since=_utc(str(since)).isoformat() if since else None,
+        ended=ended,
+        ended_at=_utc(ended_at).isoformat() if ended_at else None,
+    )
+
+
+def newest_rollout(incidents: list[Incident]) -> RolloutView | None:
+    """Pure: the newest (last opened) rollout among an endpoint's incidents, or None."""
+    rollouts = [i for i in incidents if i.action == Rollout.unit.name]
+    return rollout_view(max(rollouts, key=lambda i: _utc(i.opened_at))) if rollouts else None
+
+
 def _utc(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
@@ -105,6 +171,19 @@ def open_during(incident: Incident, start: datetime, end: datetime) -> bool:
     if _utc(incident.opened_at) >= end:
         return False
     return incident.closed_at is None or _utc(incident.closed_at) >= start
+
+
+def incidents_during(incidents: list[Incident], start: datetime, end: datetime) -> list[Incident]:
+    """The incidents open at any time in [start, end).
+
+    From all of the endpoint's incidents (one paginated Query), not `of(since=start -
+    lookback)`: that filters on the opened time, and an incident stays open as long as its
+    alarm stays in ALARM (escalated, for weeks if nobody acts), so no lookback is long
+    enough. Reading all of them costs little: closed ones expire after the ledger's
+    retention, so the Query reads at most that many days of incidents plus the ones still
+    open. The same read gives the report the newest rollout (`newest_rollout`).
+    """
+    return [i for i in incidents if open_during(i, start, end)]
 
 
 def outcome_of(incident: Incident) -> str:
@@ -267,16 +346,19 @@ def recommendations(report: EndpointReport) -> list[str]:
             f"{len(scale_ups)} scale-ups in a day: raise the floor (the scalable target's MinCapacity or the "
             "instance count) so that the endpoint stops running at its limit."
         )
-    if any(d["action"] == "rollback" for d in acted) or any(
-        d["action"] == "promote-canary" and d.get("changes", {}).get("decision") == "rollback" for d in acted
-    ):
+    if any(d["action"] == "rollback" or _rolled_back_canary(d) for d in acted):
         found.append("A model was rolled back: review it before the pipeline deploys it again.")
     dry = [d for d in report.decisions if d["result"] == "dry-run"]
     if dry:
         found.append(f"{len(dry)} action(s) were only recorded (dry-run): switch to enforce when you trust them.")
     if any(d["result"] in ("bound-reached", "failed") for d in report.decisions):
         found.append("An action stopped at a bound or failed: see the timeline.")
-    escalated = [i for i in report.incidents if i.outcome == "escalated"]
+    # A rollout that ends rolled back or not deployed closes escalated (a person is told), but
+    # nothing failed to fix an alarm: those are the rolled-back line above, or the candidate's own.
+    escalated = [i for i in report.incidents if i.outcome == "escalated" and i.action != Rollout.unit.name]
+    rollout = report.canary.get("rollout")
+    if isinstance(rollout, RolloutView) and rollout.ended == "escalated":
+        found.append("A canary rollout stopped and needs a person: see its timeline for why.")
     if escalated:
         kinds = ", ".join(sorted({i.action for i in escalated}))
         found.append(
@@ -286,6 +368,16 @@ def recommendations(report: EndpointReport) -> list[str]:
     if report.invocations == 0:
         found.append("No traffic in 24 hours: is the endpoint still needed?")
     return found or ["Nothing to do."]
+
+
+def _rolled_back_canary(decision: dict[str, Any]) -> bool:
+    """A rollout's step that set a canary's weight to 0 (as the control loop records a step:
+    `changes.changes` is the list of the step's changes, each with its `kind`)."""
+    if decision["action"] != Rollout.unit.name:
+        return False
+    changes = decision.get("changes", {})
+    steps = changes.get("changes", []) if isinstance(changes, dict) else []
+    return any(isinstance(c, dict) and c.get("kind") == RollBackCanary.kind for c in steps)
 
 
 class DailyReport:
@@ -389,6 +481,7 @@ class DailyReport:
         state: dict[str, Any],
     ) -> EndpointReport:
         decisions = self._ledger.decisions(endpoint, start, end)
+        incidents = self._incidents.of(endpoint)
         counts_by_hour = _instance_history(state["variants"], decisions, start)
         hours, day_total = [], Sums()
         for offset in range(24):
@@ -426,34 +519,20 @@ class DailyReport:
             grade="",
             recommendations=[],
             decisions=decisions,
-            canary=self._canary(endpoint, state),
+            canary={"shares": self._shares(state), "rollout": newest_rollout(incidents)},
         )
-        report.incidents = [incident_row(i, start, end) for i in self._incidents_during(endpoint, start, end)]
+        report.incidents = [incident_row(i, start, end) for i in incidents_during(incidents, start, end)]
         report.actions = action_table(report.incidents)
         report.grade = grade(report.error_rate, report.avg_latency_ms)
         report.recommendations = recommendations(report)
         return report
 
-    def _incidents_during(self, endpoint: str, start: datetime, end: datetime) -> list[Incident]:
-        """The incidents open at any time in [start, end), in one paginated Query.
-
-        Not `of(since=start - lookback)`: that filters on the opened time, and an incident
-        stays open as long as its alarm stays in ALARM (escalated, for weeks if nobody acts),
-        so no lookback is long enough. Reading all the endpoint's incidents costs little:
-        closed ones expire after the ledger's retention, so the Query reads at most that
-        many days of incidents plus the ones still open.
-        """
-        return [i for i in self._incidents.of(endpoint) if open_during(i, start, end)]
-
-    def _canary(self, endpoint: str, state: dict[str, Any]) -> dict[str, Any]:
-        variants = state["variants"]
-        weights = {name: float(v["weight"] or 0) for name, v in variants.items()}
+    @staticmethod
+    def _shares(state: dict[str, Any]) -> dict[str, float]:
+        """Each variant's share of the traffic now, from its current weight (in %)."""
+        weights = {name: float(v["weight"] or 0) for name, v in state["variants"].items()}
         total = sum(weights.values())
-        rollout = self._ledger.canary_rollout(endpoint)
-        return {
-            "shares": {name: round(w / total * 100, 1) if total else 0.0 for name, w in weights.items()},
-            "rollout": rollout,
-        }
+        return {name: round(w / total * 100, 1) if total else 0.0 for name, w in weights.items()}
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Composition for handlers: builds the control loop (or, for the canary, the gates) from
-settings and the cached clients, and runs every alarm of an event - or a sweep - through it.
+"""Composition for handlers: builds the control loop from settings and the cached clients,
+and runs every alarm of an event - or a sweep - through it.
 
 Handlers stay thin adapters: `handle(UnitClass, event, context)`, return a dict.
 """
@@ -8,14 +8,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import aws
 from model_medic.alarms import (
     RESOURCE_ARN_MAX,
     S3_KEY_MAX_BYTES,
-    AlarmEvent,
     AlarmParseError,
     bounded_name,
     bounded_time,
@@ -23,7 +21,7 @@ from model_medic.alarms import (
     shown,
 )
 from model_medic.endpoint_policy import PerEndpoint, Policies
-from model_medic.gates import Clock, GateRejection, ModeSwitch, Remediation, SafetyGates, utc_now
+from model_medic.gates import Clock, GateRejection, ModeSwitch, utc_now
 from model_medic.incidents import Incidents
 from model_medic.ledger import Ledger
 from model_medic.loop import ControlLoop
@@ -53,48 +51,6 @@ def mode_switch(settings: ActionSettings, endpoint_mode: Callable[[str], Mode | 
         settings.mode_cache_seconds,
         endpoint_mode,
     )
-
-
-def gates(settings: ActionSettings, context: LambdaContext | None, clock: Clock = utc_now) -> SafetyGates:
-    return SafetyGates(
-        ledger=ledger(settings),
-        notifier=notifier(settings),
-        mode=mode_switch(settings),
-        idempotency=DynamoDBPersistenceLayer(
-            table_name=settings.ledger_table, key_attr="pk", sort_key_attr="sk", boto3_client=aws.dynamodb()
-        ),
-        actions_per_hour=settings.actions_per_hour,
-        clock=clock,
-        request_id=getattr(context, "aws_request_id", ""),
-        lambda_context=context,
-    )
-
-
-def run_alarms(
-    event: Any,
-    context: LambdaContext | None,
-    settings: ActionSettings,
-    remediation_for: Callable[[AlarmEvent], Remediation],
-    clock: Clock = utc_now,
-) -> dict[str, Any]:
-    """Every alarm of the event through the gates; bad input is rejected, never retried.
-
-    A transient AWS failure propagates, so Lambda retries and finally parks the event in
-    the dead-letter queue.
-    """
-    try:
-        alarms = parse_alarms(event)
-    except AlarmParseError as error:
-        return rejected(str(error))
-    safety = gates(settings, context, clock)
-    outcomes, refused = [], []
-    for alarm in alarms:
-        try:
-            outcomes.append(safety.run(alarm, remediation_for(alarm)).as_dict())
-        except GateRejection as error:
-            refused.append(str(error))
-            logger.warning("alarm rejected", alarm=alarm.alarm_name, error=str(error))
-    return {"outcomes": outcomes, "rejected": refused}
 
 
 class Unit(Protocol):
@@ -222,8 +178,8 @@ def handle_rollouts(event: Any, context: LambdaContext | None) -> dict[str, Any]
 def scheduled_time(event: Any) -> datetime | None:
     """The scheduled time of an EventBridge "Scheduled Event", or None for any other event.
 
-    The event's `time` and `resources` (the rule, which names a scheduled evaluation) are
-    checked here, at intake, with the limits of `alarms.py`: a bad one is an `AlarmParseError`.
+    The event's `time` and `resources` (the rule that fired) are checked here, at intake,
+    with the limits of `alarms.py`: a bad one is an `AlarmParseError`.
     """
     if not isinstance(event, dict) or event.get("detail-type") != "Scheduled Event":
         return None
@@ -239,12 +195,11 @@ def _schedule_rule(event: dict[str, Any]) -> str:
     if not resources:
         return "arn:aws:events:::rule/schedule"
     rule = resources[0]
-    # A scheduled evaluation's "alarm ARN" is `<rule ARN>|<endpoint>` (`scheduled_evaluation`),
-    # and it is an EventBridge resource of the outcome event: room is left for the endpoint.
-    longest = RESOURCE_ARN_MAX - 1 - 63
-    if not rule.startswith("arn:") or len(rule) > longest:
-        raise AlarmParseError(f"scheduled event 'resources[0]' is not an ARN of at most {longest} characters")
-    return bounded_name(rule, "scheduled event 'resources[0]'", longest)
+    # Nothing downstream reads the rule; an event no EventBridge rule could have sent is still
+    # bad input, turned away here rather than acted on.
+    if not rule.startswith("arn:") or len(rule) > RESOURCE_ARN_MAX:
+        raise AlarmParseError(f"scheduled event 'resources[0]' is not an ARN of at most {RESOURCE_ARN_MAX} characters")
+    return bounded_name(rule, "scheduled event 'resources[0]'", RESOURCE_ARN_MAX)
 
 
 def scheduled_or_rejected(
@@ -281,28 +236,6 @@ def object_created(event: Any) -> tuple[str, datetime | None] | None:
     except AlarmParseError:
         at = None
     return key, at
-
-
-def scheduled_evaluation(event: dict[str, Any], endpoint: str, variant: str | None = None) -> AlarmEvent:
-    """A scheduled evaluation of one endpoint, as a trigger the gates handle once per tick."""
-    at = scheduled_time(event)
-    if at is None:
-        raise AlarmParseError("expected an EventBridge Scheduled Event")
-    arn = _schedule_rule(event)
-    parts = arn.split(":")
-    dimensions = {"EndpointName": endpoint, **({"VariantName": variant} if variant else {})}
-    return AlarmEvent(
-        alarm_name=arn.rsplit("/", 1)[-1] or "schedule",
-        alarm_arn=f"{arn}|{endpoint}",
-        state="ALARM",
-        previous_state=None,
-        state_change_time=at,
-        reason="scheduled evaluation",
-        account=parts[4] if len(parts) > 4 else "",
-        region=parts[3] if len(parts) > 3 else "",
-        source="schedule",
-        dimensions=dimensions,
-    )
 
 
 def rejected(reason: str) -> dict[str, Any]:

@@ -1,0 +1,40 @@
+"""Telling people and systems what was decided (`outcome.Notifier`) against moto."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from model_medic.outcome import Notifier, Outcome
+from tests.conftest import Stack
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stack: Stack):
+    # SNS refuses an empty attribute value (InvalidParameter, after the decision was made).
+    # The intake keeps endpoints non-empty; an outcome outside any incident has no incident id.
+    outcome = Outcome(
+        action="scale-back",
+        endpoint="",
+        result="acted",
+        reason="capacity given back",
+        mode="enforce",
+        alarm_name="",
+        alarm_arn="",
+        transition="t",
+        state="OK",
+        at=T0.isoformat(),
+    )
+    sns = boto3.client("sns")
+    published: list[dict[str, Any]] = []
+    real = sns.publish
+
+    def publish(**kwargs: Any) -> Any:
+        published.append(kwargs)
+        return real(**kwargs)
+
+    sns.publish = publish  # type: ignore[method-assign]
+    Notifier(sns, boto3.client("events"), stack.topics["info"], stack.topics["critical"], "default").publish(outcome)
+    assert sorted(published[0]["MessageAttributes"]) == ["action", "result"]
+    assert len(stack.drain("info")) == 1
