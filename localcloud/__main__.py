@@ -91,13 +91,8 @@ def simulate_aws(cloud: LocalCloud) -> None:
     cloud.set_range_moves_capacity(True)
 
 
-def _by_tag() -> list[str]:
-    key, value = world.DISCOVERY_TAG
-    return [n for n, tags in world.FLEET.items() if n not in world.NAMED and tags.get(key) == value]
-
-
 def _out_of_scope() -> list[str]:
-    return [n for n in world.FLEET if n not in world.NAMED and n not in _by_tag()]
+    return [n for n in world.FLEET if n not in world.NAMED and n not in world.by_tag()]
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -117,7 +112,7 @@ def demo(args: argparse.Namespace) -> int:
         print(
             f"Demo world: endpoint {world.ENDPOINT} (primary 2 x ml.m5.large floor 2, canary 1 at 10%), "
             f"pipeline {world.PIPELINE}, model package group {world.PACKAGE_GROUP}; "
-            f"fleet: {', '.join(world.NAMED)} named, {', '.join(_by_tag())} by tag "
+            f"fleet: {', '.join(world.NAMED)} named, {', '.join(world.by_tag())} by tag "
             f"{'='.join(world.DISCOVERY_TAG)}, {', '.join(_out_of_scope())} out of scope\n"
         )
         results = scenarios.run_all(cloud, started)

@@ -667,7 +667,7 @@ def fleet_endpoint_lifecycle(t: Timeline) -> None:
     state change; its latency computed, its alarm fires, the scale-up acts and escalates at
     the endpoint's own bound; deleted, its alarms and dashboard go and nothing else changes."""
     new, stack = world.NEW_ENDPOINT, t.cloud.stack.name
-    in_scope = [*world.NAMED, *(n for n, tags in world.FLEET.items() if tags.get(world.DISCOVERY_TAG[0]) == "demo")]
+    in_scope = [*world.NAMED, *world.by_tag()]
     before = _alarms_by_endpoint(t)
     _alarm_line(t, before)
     expect(all(len(before.get(n, [])) == 6 for n in in_scope), f"every endpoint in scope has six alarms: {in_scope}")

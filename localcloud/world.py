@@ -82,6 +82,12 @@ def seed(cloud: Any, at: datetime) -> dict[str, Any]:
     return {"endpoint": ENDPOINT, "pipeline": PIPELINE, "packages": packages}
 
 
+def by_tag() -> list[str]:
+    """The fleet's endpoints in scope only through the discovery tag."""
+    key, value = DISCOVERY_TAG
+    return [name for name, tags in FLEET.items() if name not in NAMED and tags.get(key) == value]
+
+
 def seed_fleet(cloud: Any) -> list[str]:
     """The fleet around churn-prod (`FLEET`). Seeded before the stack is deployed, as a fleet
     Model Medic is installed onto: the stack's FleetAlarms gives those in scope their alarms."""
