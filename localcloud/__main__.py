@@ -64,7 +64,9 @@ def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
 
 def parameters(mode: str) -> dict[str, str]:
     return {
-        "EndpointNames": world.ENDPOINT,
+        "EndpointNames": ",".join(world.NAMED),
+        # The fleet: every live endpoint with this tag is in scope too (localcloud/world.py).
+        "DiscoveryTag": "=".join(world.DISCOVERY_TAG),
         "AutomationMode": mode,
         "DataCaptureS3Uri": world.CAPTURE_URI,
         "BaselineS3Uri": world.BASELINE_URI,
@@ -89,6 +91,10 @@ def simulate_aws(cloud: LocalCloud) -> None:
     cloud.set_range_moves_capacity(True)
 
 
+def _out_of_scope() -> list[str]:
+    return [n for n in world.FLEET if n not in world.NAMED and n not in world.by_tag()]
+
+
 def demo(args: argparse.Namespace) -> int:
     started = datetime.now(UTC).replace(second=0, microsecond=0)
     port = free_port()
@@ -96,6 +102,7 @@ def demo(args: argparse.Namespace) -> int:
     try:
         cloud = LocalCloud(f"http://{HOST}:{port}")
         print(f"Model Medic demo: local cloud on {cloud.endpoint_url} (moto server, extensions installed)")
+        world.seed_fleet(cloud)  # the fleet Model Medic is installed onto: FleetAlarms gives it alarms
         print("Building and deploying template.yaml (sam build, sam package, SAM transform, CloudFormation in moto)...")
         stack = cloud.deploy(parameters("enforce"))
         functions = sorted(k for k in stack.resources if k.endswith("Function"))
@@ -104,7 +111,9 @@ def demo(args: argparse.Namespace) -> int:
         simulate_aws(cloud)
         print(
             f"Demo world: endpoint {world.ENDPOINT} (primary 2 x ml.m5.large floor 2, canary 1 at 10%), "
-            f"pipeline {world.PIPELINE}, model package group {world.PACKAGE_GROUP}\n"
+            f"pipeline {world.PIPELINE}, model package group {world.PACKAGE_GROUP}; "
+            f"fleet: {', '.join(world.NAMED)} named, {', '.join(world.by_tag())} by tag "
+            f"{'='.join(world.DISCOVERY_TAG)}, {', '.join(_out_of_scope())} out of scope\n"
         )
         results = scenarios.run_all(cloud, started)
     finally:
@@ -130,6 +139,7 @@ def up(args: argparse.Namespace) -> int:
     server = start_server(port, ROOT / ".localcloud" / "moto.log")
     cloud = LocalCloud(f"http://{HOST}:{port}")
     try:
+        world.seed_fleet(cloud)  # before the stack, which gives the fleet its alarms
         cloud.deploy(parameters(args.mode))
         world.seed(cloud, datetime.now(UTC))
         simulate_aws(cloud)
@@ -137,7 +147,8 @@ def up(args: argparse.Namespace) -> int:
         server.terminate()
         raise
     STATE.write_text(json.dumps({"endpoint_url": cloud.endpoint_url, "pid": server.pid, "stack": cloud.stack.name}))
-    print(f"local cloud up at {cloud.endpoint_url}; stack {cloud.stack.name}; endpoint {world.ENDPOINT}")
+    endpoints = ", ".join([world.ENDPOINT, *world.FLEET])
+    print(f"local cloud up at {cloud.endpoint_url}; stack {cloud.stack.name}; endpoints {endpoints}")
     print(
         f"AWS CLI: AWS_ENDPOINT_URL={cloud.endpoint_url} AWS_ACCESS_KEY_ID=testing "
         "AWS_SECRET_ACCESS_KEY=testing aws ..."

@@ -19,6 +19,9 @@
   own matcher), and the EventBridge state-change event to the rules whose pattern matches
   (moto's own pattern evaluator). Asynchronous semantics: two retries, then the event goes to
   the function's on-failure destination.
+* `evaluate_alarm`: what moto does not do - judge a metric alarm from its metric's
+  datapoints as CloudWatch would (`cloudwatch.evaluate`: M out of N, missing data) and, on a
+  transition, set and deliver it like `alarm`.
 * `tick`: a scheduled event from the function's schedule rule.
 * `register_package`, `approve_package`, `set_package_approval`,
   `model_package_state_changed`: the model registry as a person or a pipeline uses it
@@ -26,6 +29,10 @@
   Model Package State Change" event SageMaker sends, delivered to the matching rules
   (localcloud/sagemaker_events.py has its shape and sources). Rejections made by Model
   Medic itself are API calls only: call `model_package_state_changed` to deliver theirs.
+* `endpoint_state_changed`, `delete_endpoint`: the "SageMaker Endpoint State Change"
+  event SageMaker sends when an endpoint's status changes (built from DescribeEndpoint and
+  its tags, localcloud/sagemaker_events.py), delivered to the matching rules; deleting an
+  endpoint sends its `DELETING` event, built from the endpoint as it was just before.
 * `set_clock`, `set_update_seconds`, `set_range_moves_capacity`, `fail_next_update`: the
   simulation settings of the moto server's extensions (localcloud/moto_extensions.py),
   through its `/moto-api/model-medic/...` routes. `invoke` sets the server's clock to the
@@ -48,7 +55,7 @@ import threading
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +92,18 @@ class Invocation:
         if isinstance(self.result, dict):
             return list(self.result.get("outcomes", []))
         return []
+
+
+@dataclass
+class AlarmEvaluation:
+    """An alarm judged from its datapoints: the values of its periods, oldest first."""
+
+    alarm: str
+    values: list[float | None]
+    threshold: float
+    previous: str
+    state: str
+    invocations: list[Invocation] = field(default_factory=list)
 
 
 @dataclass
@@ -375,6 +394,38 @@ class LocalCloud:
         invocations += self.put_event(event, at)
         return invocations
 
+    def evaluate_alarm(self, name: str, at: datetime) -> AlarmEvaluation:
+        """Judge the alarm from its metric's last EvaluationPeriods whole periods before `at`,
+        as CloudWatch does; on a transition, set it and deliver what CloudWatch would."""
+        cw = self.client("cloudwatch")
+        [alarm] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        period, periods = int(alarm["Period"]), int(alarm["EvaluationPeriods"])
+        end = datetime.fromtimestamp(int(at.timestamp()) // period * period, tz=UTC)
+        start = end - timedelta(seconds=period * periods)
+        stat: dict[str, Any] = {
+            "Metric": {
+                "Namespace": alarm["Namespace"],
+                "MetricName": alarm["MetricName"],
+                "Dimensions": alarm.get("Dimensions", []),
+            },
+            "Period": period,
+            "Stat": alarm["Statistic"],
+        }
+        if alarm.get("Unit"):
+            stat["Unit"] = alarm["Unit"]
+        [result] = cw.get_metric_data(
+            MetricDataQueries=[{"Id": "m", "MetricStat": stat}], StartTime=start, EndTime=end
+        )["MetricDataResults"]
+        found = {int(t.timestamp()): float(v) for t, v in zip(result["Timestamps"], result["Values"], strict=True)}
+        values = [found.get(int(start.timestamp()) + i * period) for i in range(periods)]
+        state = cloudwatch.evaluate(alarm, values)
+        evaluation = AlarmEvaluation(name, values, float(alarm["Threshold"]), alarm["StateValue"], state)
+        if state != alarm["StateValue"]:
+            shown = ", ".join("-" if v is None else f"{v:g}" for v in values)
+            reason = f"local cloud: the last {periods} datapoints [{shown}], threshold {alarm['Threshold']:g}"
+            evaluation.invocations = self.alarm(name, state, at, reason)
+        return evaluation
+
     def publish(self, topic_arn: str, message: dict[str, Any], subject: str, at: datetime) -> list[Invocation]:
         """Deliver a message to the topic's Lambda subscribers whose filter policy matches."""
         sns = self.client("sns")
@@ -445,6 +496,28 @@ class LocalCloud:
         described = self.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
         event = sagemaker_events.model_package_state_change(described, at, ACCOUNT, self.region)
         return self.put_event(event, at)
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def endpoint_state_changed(self, endpoint: str, at: datetime) -> list[Invocation]:
+        """Deliver SageMaker's "SageMaker Endpoint State Change" event for the endpoint as it is now."""
+        self.set_clock(at)
+        described, tags = self._endpoint_and_tags(endpoint)
+        return self.put_event(sagemaker_events.endpoint_state_change(described, tags, at, ACCOUNT, self.region), at)
+
+    def delete_endpoint(self, endpoint: str, at: datetime) -> list[Invocation]:
+        """DeleteEndpoint at `at`, then deliver the `DELETING` state change SageMaker sends for it."""
+        self.set_clock(at)
+        described, tags = self._endpoint_and_tags(endpoint)
+        self.client("sagemaker").delete_endpoint(EndpointName=endpoint)
+        event = sagemaker_events.endpoint_state_change(described, tags, at, ACCOUNT, self.region, status="Deleting")
+        return self.put_event(event, at)
+
+    def _endpoint_and_tags(self, endpoint: str) -> tuple[dict[str, Any], dict[str, str]]:
+        sagemaker = self.client("sagemaker")
+        described = dict(sagemaker.describe_endpoint(EndpointName=endpoint))
+        listed = sagemaker.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
+        return described, {t["Key"]: t["Value"] for t in listed}
 
     def register_package(
         self,

@@ -4,8 +4,20 @@ The shapes are those of FACTS.md: the JSON message an alarm action publishes to 
 (lower-case dimension keys, upper-case statistic) and the EventBridge "CloudWatch Alarm
 State Change" event (dimensions as an object). The local cloud delivers them; the wiring
 tests run them through the template's filter policies.
+
+`evaluate` is CloudWatch's judgement of a metric alarm from its datapoints, which moto does
+not make (moto only stores alarms and the states it is told): the alarm goes to ALARM when
+at least DatapointsToAlarm (default: EvaluationPeriods) of its last EvaluationPeriods
+periods breach the threshold, "M out of N" (CloudWatch User Guide, "Using Amazon
+CloudWatch alarms" - alarm evaluation). A missing period is, by TreatMissingData
+(CloudWatch User Guide, "Configuring how CloudWatch alarms treat missing data"):
+`notBreaching` within the threshold, `breaching` over it, `ignore` the current state
+kept, `missing` (the default) INSUFFICIENT_DATA when every period is missing. Simplified:
+AWS may look back beyond the N periods when some are missing ("evaluation range"); here,
+with `ignore` or `missing`, a verdict the present periods cannot settle keeps the state.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -90,3 +102,41 @@ def state_change_event(
             "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": [metric]},
         },
     }
+
+
+_BREACHES = {
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+}
+
+
+def evaluate(alarm: dict[str, Any], values: Sequence[float | None]) -> str:
+    """The state CloudWatch gives the alarm (DescribeAlarms' shape) for the values of its last
+    EvaluationPeriods periods, oldest first (None: no datapoint in that period)."""
+    periods = int(alarm["EvaluationPeriods"])
+    if len(values) != periods:
+        raise ValueError(f"{alarm['AlarmName']} evaluates {periods} periods, got {len(values)} values")
+    operator = alarm["ComparisonOperator"]
+    if operator not in _BREACHES:
+        raise ValueError(f"{alarm['AlarmName']}: the local cloud evaluates {sorted(_BREACHES)}, not {operator}")
+    needed = int(alarm.get("DatapointsToAlarm") or periods)
+    missing = alarm.get("TreatMissingData") or "missing"
+    breaching = not_breaching = 0
+    for value in values:
+        if value is None:
+            breaching += missing == "breaching"
+            not_breaching += missing == "notBreaching"
+        elif _BREACHES[operator](value, float(alarm["Threshold"])):
+            breaching += 1
+        else:
+            not_breaching += 1
+    current = str(alarm.get("StateValue", "INSUFFICIENT_DATA"))
+    if breaching >= needed:
+        return "ALARM"
+    if not_breaching > periods - needed:  # too few periods left to breach
+        return "OK"
+    if missing == "missing" and all(value is None for value in values):
+        return "INSUFFICIENT_DATA"
+    return current

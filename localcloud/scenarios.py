@@ -228,7 +228,7 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     t.say("schedule tick -> ComputeDriftFunction")
     [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
     expect(measured.error is None, f"drift was measured ({measured.error})")
-    [churn] = measured.result["endpoints"]
+    churn = _drift_of(measured.result, ENDPOINT)
     expect(churn["status"] == "published", f"drift was published ({churn['status']})")
     drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
     t.lines.append(f"         ComputeDriftFunction: {churn['rows']} rows; {drifts}; MaxFeatureDrift published")
@@ -250,6 +250,13 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     t.lines.append(f"         pipeline {world.PIPELINE}: {len(runs)} execution(s)")
     expect([d["result"] for d in decided] == ["skipped"], "the second drift alarm started nothing")
     expect(len(runs) == 1, "still one execution")
+
+
+def _drift_of(result: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    """One endpoint's part of a ComputeDrift run (the run measures every named endpoint)."""
+    found = [e for e in result["endpoints"] if e["endpoint"] == endpoint]
+    expect(len(found) == 1, f"ComputeDrift measured {endpoint} once ({len(found)})")
+    return dict(found[0])
 
 
 def accuracy_drop_rolls_back(t: Timeline) -> None:
@@ -485,7 +492,7 @@ def batched_json_drift_detected(t: Timeline) -> None:
     t.say("schedule tick -> ComputeDriftFunction")
     [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
     expect(measured.error is None, f"drift was measured ({measured.error})")
-    [churn] = measured.result["endpoints"]
+    churn = _drift_of(measured.result, ENDPOINT)
     drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
     t.lines.append(
         f"         ComputeDriftFunction: {churn['status']} - {churn['rows']} rows from {rows // 10} requests; {drifts}"
@@ -616,6 +623,144 @@ def low_traffic_inconclusive(t: Timeline) -> None:
     expect(t.endpoint()["variants"]["canary"]["weight"] == 0.05, "the canary stays at 5%")
 
 
+# --- the fleet: an endpoint joins by tag, gets its alarms, has an incident, leaves ----------
+
+SIX_ALARMS = ("HighErrorRate", "HighLatency", "DataDrift", "ModelAccuracyDrop", "canary-ErrorRate", "canary-Latency")
+
+
+def _alarms_by_endpoint(t: Timeline) -> dict[str, list[dict[str, Any]]]:
+    """Every alarm in CloudWatch, by the endpoint its dimensions name."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for page in t.cloud.client("cloudwatch").get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
+        for alarm in page["MetricAlarms"]:
+            dimensions = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+            endpoint = dimensions.get("EndpointName") or dimensions.get("Endpoint") or "(no endpoint)"
+            found.setdefault(endpoint, []).append(alarm)
+    return found
+
+
+def _alarm_line(t: Timeline, alarms: dict[str, list[dict[str, Any]]]) -> None:
+    everyone = [*world.NAMED, *world.FLEET, world.NEW_ENDPOINT]
+    counts = ", ".join(f"{name} {len(alarms.get(name, []))}" for name in dict.fromkeys(everyone))
+    t.lines.append(f"         alarms per endpoint: {counts}")
+
+
+def _dashboards(t: Timeline) -> list[str]:
+    prefix = f"model-medic_{t.cloud.stack.name}_{t.cloud.region}_"
+    listed = t.cloud.client("cloudwatch").list_dashboards(DashboardNamePrefix=prefix)["DashboardEntries"]
+    return sorted(d["DashboardName"].removeprefix(prefix) for d in listed)
+
+
+def _stack_tag(t: Timeline, alarm: dict[str, Any]) -> str | None:
+    tags = t.cloud.client("cloudwatch").list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+    return next((tag["Value"] for tag in tags if tag["Key"] == "model-medic:stack"), None)
+
+
+def _next_window(at: datetime, minutes: int = 5) -> timedelta:
+    """How long until the next whole `minutes` (ComputeMetrics' windows start there)."""
+    seconds = minutes * 60
+    return timedelta(seconds=-int(at.timestamp()) % seconds)
+
+
+def fleet_endpoint_lifecycle(t: Timeline) -> None:
+    """A new endpoint, found by the discovery tag: its alarms and dashboard on SageMaker's
+    state change; its latency computed, its alarm fires, the scale-up acts and escalates at
+    the endpoint's own bound; deleted, its alarms and dashboard go and nothing else changes."""
+    new, stack = world.NEW_ENDPOINT, t.cloud.stack.name
+    in_scope = [*world.NAMED, *world.by_tag()]
+    before = _alarms_by_endpoint(t)
+    _alarm_line(t, before)
+    expect(all(len(before.get(n, [])) == 6 for n in in_scope), f"every endpoint in scope has six alarms: {in_scope}")
+    expect("legacy-batch" not in before, "legacy-batch (neither named nor tagged) has none")
+    dashboards = _dashboards(t)
+
+    tags = ", ".join(f"{k}={v}" for k, v in world.NEW_TAGS.items())
+    world.fleet_endpoint(t.cloud, new, world.NEW_TAGS, instances=2)
+    t.say(f"team pricing creates {new} (primary 2 x ml.m5.large), tagged {tags}")
+    t.advance(timedelta(minutes=6))
+    t.say(f"SageMaker: {new} InService (EventBridge: SageMaker Endpoint State Change)")
+    t.decisions(t.cloud.endpoint_state_changed(new, t.now))
+    joined = _alarms_by_endpoint(t)
+    _alarm_line(t, joined)
+    mine = joined.get(new, [])
+    names = sorted(a["AlarmName"] for a in mine)
+    expect(names == sorted(f"{new}-{suffix}" for suffix in SIX_ALARMS), f"{new} has its six alarms")
+    expect(all(_stack_tag(t, a) == stack for a in mine), f"each tagged model-medic:stack={stack}")
+    expect(_dashboards(t) == sorted([*dashboards, new]), f"and a dashboard ({new} joins {', '.join(dashboards)})")
+
+    # Its traffic slows: ComputeMetrics computes two 5-minute windows, CloudWatch judges the alarm.
+    t.advance(_next_window(t.now))
+    world.variant_metrics(t.cloud.client("cloudwatch"), new, "primary", t.now, 15, 120.0, 0.002, latency_ms=1450.0)
+    t.say(f"{new}'s model slows down: 120 requests a minute at 1450 ms")
+    t.advance(timedelta(minutes=8))
+    t.tick("ComputeMetricsFunction")
+    t.advance(timedelta(minutes=5))
+    t.tick("ComputeMetricsFunction")
+    judged = t.cloud.evaluate_alarm(f"{new}-HighLatency", t.now)
+    shown = ", ".join("-" if v is None else f"{v:.0f}" for v in judged.values)
+    t.say(f"CloudWatch judges {new}-HighLatency: TotalLatency [{shown}] ms, threshold {judged.threshold:g}")
+    t.say(f"{new}-HighLatency -> {judged.state}")
+    decided = t.decisions(judged.invocations)
+    expect(judged.state == "ALARM", f"the alarm fired from the computed latency ({judged.previous} -> {judged.state})")
+    acted = [d for d in decided if d["action"] == "scale-up" and d["result"] == "acted"]
+    expect(len(acted) == 1 and "primary instance-count 2 -> 3" in acted[0]["reason"], "one more instance: 2 -> 3")
+
+    peak, sweeps, since_escalation = 2, [], -1
+    for _ in range(12):  # ScaleUpFunction's 5-minute sweeps, for up to an hour
+        t.advance(timedelta(minutes=5))
+        sweeps += [d for d in t.tick("ScaleUpFunction") if d["endpoint"] == new]
+        peak = max(peak, world.instance_counts(t.cloud, new)["primary"])
+        if since_escalation >= 0 or any(d["result"] == "escalated" for d in sweeps):
+            since_escalation += 1
+        if since_escalation == 2:  # two more sweeps: the escalation is not repeated
+            break
+    final = world.instance_counts(t.cloud, new)["primary"]
+    t.lines.append(f"         endpoint {new}: primary {final} instances (peak {peak}); the stack's MaxInstanceCount 4")
+    escalated = [i for i, d in enumerate(sweeps) if d["result"] == "escalated"]
+    expect(len(escalated) == 1, f"escalated exactly once at the bound ({len(escalated)})")
+    expect("still in ALARM" in sweeps[escalated[0]]["reason"], "saying what was tried and that it did not help")
+    expect(not any(d["result"] == "acted" for d in sweeps[escalated[0] + 1 :]), "no action after the escalation")
+
+    others = {n: sorted(a["AlarmName"] for a in alarms) for n, alarms in joined.items() if n != new}
+    t.say(f"team pricing retires {new}: DeleteEndpoint (EventBridge: SageMaker Endpoint State Change, DELETING)")
+    t.decisions(t.cloud.delete_endpoint(new, t.now))
+    left = _alarms_by_endpoint(t)
+    _alarm_line(t, left)
+    expect(new not in left, f"{new}'s six alarms are deleted")
+    expect(_dashboards(t) == dashboards, f"and its dashboard ({', '.join(_dashboards(t))} remain)")
+    expect(
+        {n: sorted(a["AlarmName"] for a in alarms) for n, alarms in left.items()} == others,
+        "every other endpoint's alarms are untouched",
+    )
+    t.advance(timedelta(minutes=5))
+    swept = t.cloud.tick("ScaleUpFunction", t.now)
+    t.say("schedule tick -> ScaleUpFunction")
+    t.decisions(swept)
+    expect(not any(i.error for i in swept), f"the sweep copes with {new} gone")
+    t.advance(timedelta(minutes=10))
+    safety = t.cloud.tick("AlarmManagerFunction", t.now)
+    t.say("schedule tick -> AlarmManagerFunction (the safety net)")
+    t.decisions(safety)
+    reconciled = [i.result["reconciled"] for i in safety if i.error is None]
+    expect(
+        len(reconciled) == 1 and not any(reconciled[0][k] for k in ("created", "updated", "deleted")),
+        "the scheduled reconciliation finds nothing to change",
+    )
+    _within_its_own_limit(t, new, peak, final, sweeps[escalated[0]])
+
+
+def _within_its_own_limit(t: Timeline, endpoint: str, peak: int, final: int, escalation: dict[str, Any]) -> None:
+    """THE ENDPOINT'S OWN LIMIT (issue 14, item 2: per-endpoint policy from tags, branch
+    issue14-policy): tagged model-medic:max-instance-count=3, the scale-up stops at 3 although
+    the stack's MaxInstanceCount is 4. Checked last, so that everything before it is shown
+    either way; without that policy the scale-up goes on to the stack's 4 and this fails."""
+    limit = int(world.NEW_TAGS[world.MAX_INSTANCES_TAG])
+    t.lines.append(f"         own limit ({world.MAX_INSTANCES_TAG}={limit}): peak {peak}, escalated with {final}")
+    expect(peak == limit, f"{endpoint} never went above its own limit {limit} (peak {peak}; the stack allows 4)")
+    expect(final == limit, f"escalated at its own bound {limit}, not the stack's 4 ({final})")
+    expect(f"maximum {limit} instances" in escalation["reason"], f"the escalation names the bound {limit}")
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -656,6 +801,11 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
     ),
     ("A candidate worse than the champion is not deployed; people hear both figures", worse_candidate_not_deployed),
     ("A low-traffic canary is declared inconclusive and held, told once", low_traffic_inconclusive),
+    (
+        "The fleet: a new endpoint found by tag gets its alarms, an incident is handled under its own "
+        "max-instance-count tag, and deleting it removes its alarms and nothing else",
+        fleet_endpoint_lifecycle,
+    ),
 ]
 
 

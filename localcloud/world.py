@@ -4,6 +4,11 @@
 2-6 instances) and a canary (1 instance, 10% of traffic); a retraining pipeline and a model
 package group exist; CloudWatch holds an hour of SageMaker's endpoint metrics in which
 model latency climbs.
+
+Around it, a small fleet (`FLEET`, `seed_fleet`, one instance each, no traffic): `fraud-prod`
+named in the stack's EndpointNames like churn-prod; `recs-prod` and `search-prod` found only
+by the discovery tag (`search-prod` with its own max instance count by tag); `legacy-batch`
+with neither, out of scope. The fleet scenario creates `pricing-prod` later (`NEW_ENDPOINT`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,21 @@ BASELINE_URI = f"s3://{DATA_BUCKET}/baselines"
 GROUND_TRUTH_URI = f"s3://{DATA_BUCKET}/groundtruth"
 PLANS = ("basic", "plus", "pro")
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn"
+
+# The stack's DiscoveryTag ("key=value"); tags with this prefix are an endpoint's own policy.
+TAG_PREFIX = "model-medic:"
+DISCOVERY_TAG = (f"{TAG_PREFIX}fleet", "demo")
+MAX_INSTANCES_TAG = f"{TAG_PREFIX}max-instance-count"
+NAMED = (ENDPOINT, "fraud-prod")  # the stack's EndpointNames
+FLEET: dict[str, dict[str, str]] = {
+    "fraud-prod": {"team": "risk"},  # named in EndpointNames
+    "recs-prod": {DISCOVERY_TAG[0]: DISCOVERY_TAG[1]},  # found by tag
+    "search-prod": {DISCOVERY_TAG[0]: DISCOVERY_TAG[1], MAX_INSTANCES_TAG: "2"},  # by tag, its own limit
+    "legacy-batch": {"team": "batch"},  # neither: out of scope
+}
+# The endpoint the fleet scenario creates: found by tag, at most 3 instances (the stack says 4).
+NEW_ENDPOINT = "pricing-prod"
+NEW_TAGS = {DISCOVERY_TAG[0]: DISCOVERY_TAG[1], MAX_INSTANCES_TAG: "3"}
 
 
 def seed(cloud: Any, at: datetime) -> dict[str, Any]:
@@ -60,6 +80,43 @@ def seed(cloud: Any, at: datetime) -> dict[str, Any]:
     _metrics(cloud.client("cloudwatch"), at)
     _training_data(cloud.client("s3"))
     return {"endpoint": ENDPOINT, "pipeline": PIPELINE, "packages": packages}
+
+
+def by_tag() -> list[str]:
+    """The fleet's endpoints in scope only through the discovery tag."""
+    key, value = DISCOVERY_TAG
+    return [name for name, tags in FLEET.items() if name not in NAMED and tags.get(key) == value]
+
+
+def seed_fleet(cloud: Any) -> list[str]:
+    """The fleet around churn-prod (`FLEET`). Seeded before the stack is deployed, as a fleet
+    Model Medic is installed onto: the stack's FleetAlarms gives those in scope their alarms."""
+    for name, tags in FLEET.items():
+        fleet_endpoint(cloud, name, tags)
+    return sorted(FLEET)
+
+
+def fleet_endpoint(cloud: Any, name: str, tags: dict[str, str], instances: int = 1) -> None:
+    """An endpoint serving one model from one `primary` variant, created with `tags`."""
+    sagemaker = cloud.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": f"{IMAGE}:{name}"}
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config-1",
+        ProductionVariants=[_variant("primary", f"{name}-model", count=instances, weight=1.0)],
+    )
+    sagemaker.create_endpoint(
+        EndpointName=name,
+        EndpointConfigName=f"{name}-config-1",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+
+
+def instance_counts(cloud: Any, name: str) -> dict[str, int]:
+    """The endpoint's instances per variant."""
+    described = cloud.client("sagemaker").describe_endpoint(EndpointName=name)
+    return {v["VariantName"]: int(v.get("CurrentInstanceCount", 0)) for v in described["ProductionVariants"]}
 
 
 def _training_data(s3: Any) -> None:

@@ -21,6 +21,7 @@ def cloud() -> Iterator[LocalCloud]:
     server = start_server(port, ROOT / ".localcloud" / "moto-e2e.log")
     try:
         local = LocalCloud(f"http://127.0.0.1:{port}")
+        world.seed_fleet(local)  # before the stack, as in the demo
         local.deploy(parameters("enforce"))
         world.seed(local, START)
         simulate_aws(local)

@@ -18,8 +18,9 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 from moto.server import ThreadedMotoServer
 
+from localcloud import cloudwatch as alarm_judgement
 from localcloud import model_quality as quality
-from localcloud import moto_extensions, sagemaker_events
+from localcloud import moto_extensions, sagemaker_events, template, world
 from localcloud.cloud import Invocation, LocalCloud
 from localcloud.moto_extensions import (
     UNSUPPORTED_STAT_MESSAGE,
@@ -1094,3 +1095,182 @@ def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(
 def test_bad_report_input_is_refused_with_a_clear_error(call: Any, message: str):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- SageMaker's endpoint state change, and alarms judged from their datapoints ---------------
+
+
+def _template_patterns() -> dict[str, dict[str, Any]]:
+    """The EventBridge patterns of template.yaml that take SageMaker's endpoint state changes."""
+    resources = template.load()["Resources"]
+    rollback = resources["RollbackModelFunction"]["Properties"]["Events"]["EndpointInService"]["Properties"]
+    return {
+        "AlarmManagerFunction": resources["EndpointStateChangeRule"]["Properties"]["EventPattern"],
+        "RollbackModelFunction": rollback["Pattern"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("described", "spelt"),
+    [
+        ("InService", "IN_SERVICE"),
+        ("Deleting", "DELETING"),
+        ("SystemUpdating", "SYSTEM_UPDATING"),
+        ("UpdateRollbackFailed", "UPDATE_ROLLBACK_FAILED"),
+        ("OutOfService", "OUT_OF_SERVICE"),
+    ],
+)
+def test_an_endpoint_status_is_spelt_as_the_event_spells_it(described: str, spelt: str):
+    assert sagemaker_events.event_status(described) == spelt
+
+
+def test_the_endpoint_state_change_has_the_documented_fields_and_the_endpoints_values(sagemaker: Any):
+    sagemaker.add_tags(ResourceArn=ARN, Tags=[{"Key": "model-medic:fleet", "Value": "demo"}])
+    event = sagemaker_events.endpoint_state_change(
+        described(sagemaker), {"model-medic:fleet": "demo"}, T0, "123456789012", REGION
+    )
+    assert (event["source"], event["detail-type"]) == ("aws.sagemaker", "SageMaker Endpoint State Change")
+    assert list(event["detail"]) == list(sagemaker_events.ENDPOINT_DETAIL)  # the guide's example, its order
+    assert event["resources"] == [ARN]
+    assert event["detail"]["EndpointArn"] == ARN
+    assert event["time"] == "2026-11-22T10:00:00Z"
+    assert event["detail"]["EndpointStatus"] == "IN_SERVICE"
+    assert event["detail"]["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    assert event["detail"]["CreationTime"] == T0.timestamp() * 1000  # epoch milliseconds
+    assert event["detail"]["Tags"] == {"model-medic:fleet": "demo"}
+    assert event["detail"]["ProductionVariants"] == [
+        {"VariantName": "primary", "CurrentWeight": 0.9, "DesiredWeight": 0.9, "CurrentInstanceCount": 2,
+         "DesiredInstanceCount": 2},
+        {"VariantName": "canary", "CurrentWeight": 0.1, "DesiredWeight": 0.1, "CurrentInstanceCount": 1,
+         "DesiredInstanceCount": 1},
+    ]  # fmt: skip
+    patterns = _template_patterns()
+    assert all(EventPattern.load(json.dumps(p)).matches_event(event) for p in patterns.values())
+
+    deleting = sagemaker_events.endpoint_state_change(described(sagemaker), {}, T0, "123456789012", REGION, "Deleting")
+    assert deleting["detail"]["EndpointStatus"] == "DELETING"
+    assert EventPattern.load(json.dumps(patterns["AlarmManagerFunction"])).matches_event(deleting)
+    assert not EventPattern.load(json.dumps(patterns["RollbackModelFunction"])).matches_event(deleting)
+    with pytest.raises(ValueError, match="EndpointArn"):
+        sagemaker_events.endpoint_state_change({"EndpointName": ENDPOINT}, {}, T0, "123456789012", REGION)
+
+
+def test_an_endpoint_in_service_and_deleted_sends_its_state_changes_to_the_templates_rules(local_cloud: LocalCloud):
+    cloud = RecordingCloud(local_cloud.endpoint_url)
+    cloud.delivered = []
+    cloud.stack.resources = {"AlarmManagerFunction": "model-medic-alarms", "RollbackModelFunction": "model-medic-rb"}
+    events = cloud.client("events")
+    for (function, pattern), physical in zip(
+        _template_patterns().items(), ("model-medic-alarms", "model-medic-rb"), strict=True
+    ):
+        events.put_rule(Name=function, EventPattern=json.dumps(pattern))
+        target = f"arn:aws:lambda:{REGION}:123456789012:function:{physical}"
+        events.put_targets(Rule=function, Targets=[{"Id": "f", "Arn": target}])
+    world.fleet_endpoint(cloud, "pricing-prod", {"model-medic:fleet": "demo"}, instances=2)
+
+    delivered = cloud.endpoint_state_changed("pricing-prod", T0)
+    assert sorted(i.function for i in delivered) == ["AlarmManagerFunction", "RollbackModelFunction"]
+    detail = delivered[0].event["detail"]
+    assert (detail["EndpointName"], detail["EndpointStatus"]) == ("pricing-prod", "IN_SERVICE")
+    assert detail["Tags"] == {"model-medic:fleet": "demo"}
+    assert detail["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+
+    [deleting] = cloud.delete_endpoint("pricing-prod", T0 + timedelta(hours=1))
+    assert deleting.function == "AlarmManagerFunction"  # the rollback's rule wants IN_SERVICE only
+    assert deleting.event["detail"]["EndpointStatus"] == "DELETING"
+    assert deleting.event["detail"]["Tags"] == {"model-medic:fleet": "demo"}  # as it was before the deletion
+    assert deleting.event["time"] == "2026-11-22T11:00:00Z"
+    assert cloud.client("sagemaker").list_endpoints()["Endpoints"] == []
+
+
+def _alarm(**overrides: Any) -> dict[str, Any]:
+    alarm = {
+        "AlarmName": "pricing-prod-HighLatency",
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 1000.0,
+        "TreatMissingData": "notBreaching",
+        "StateValue": "OK",
+    }
+    return {**alarm, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("alarm", "values", "state"),
+    [
+        (_alarm(), [1450.0, 1450.0], "ALARM"),
+        (_alarm(), [1450.0, 900.0], "OK"),  # 2 out of 2 needed
+        (_alarm(), [1000.0, 1000.0], "OK"),  # greater than, not equal
+        (_alarm(ComparisonOperator="GreaterThanOrEqualToThreshold"), [1000.0, 1000.0], "ALARM"),
+        (_alarm(), [1450.0, None], "OK"),  # notBreaching: a missing period is within the threshold
+        (_alarm(StateValue="ALARM"), [None, None], "OK"),
+        (_alarm(TreatMissingData="breaching"), [1450.0, None], "ALARM"),
+        (_alarm(TreatMissingData="ignore", StateValue="ALARM"), [None, None], "ALARM"),  # the state kept
+        (_alarm(TreatMissingData="ignore"), [None, 1450.0], "OK"),  # not settled: kept
+        (_alarm(TreatMissingData="missing"), [None, None], "INSUFFICIENT_DATA"),
+        (_alarm(TreatMissingData=None), [None, None], "INSUFFICIENT_DATA"),  # `missing` is the default
+        (_alarm(DatapointsToAlarm=None, EvaluationPeriods=1), [1450.0], "ALARM"),  # M defaults to N
+        (_alarm(DatapointsToAlarm=2, EvaluationPeriods=3), [1450.0, 100.0, 1450.0], "ALARM"),  # 2 out of 3
+        (_alarm(ComparisonOperator="LessThanThreshold", Threshold=0.8), [0.7, 0.75], "ALARM"),
+    ],
+)
+def test_an_alarm_is_judged_m_out_of_n_with_its_missing_data_treatment(
+    alarm: dict[str, Any], values: list[float | None], state: str
+):
+    assert alarm_judgement.evaluate(alarm, values) == state
+
+
+def test_an_alarm_the_local_cloud_cannot_judge_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="evaluates 2 periods, got 1"):
+        alarm_judgement.evaluate(_alarm(), [1450.0])
+    with pytest.raises(ValueError, match="not LessThanLowerOrGreaterThanUpperThreshold"):
+        alarm_judgement.evaluate(_alarm(ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold"), [1.0, 1.0])
+
+
+def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_transition(local_cloud: LocalCloud):
+    cloud = RecordingCloud(local_cloud.endpoint_url)
+    cloud.delivered = []
+    cloud.stack.resources = {"ScaleUpFunction": "model-medic-scale-up"}
+    events = cloud.client("events")
+    events.put_rule(Name="alarms", EventPattern=json.dumps({"source": ["aws.cloudwatch"]}))
+    target = f"arn:aws:lambda:{REGION}:123456789012:function:model-medic-scale-up"
+    events.put_targets(Rule="alarms", Targets=[{"Id": "f", "Arn": target}])
+    cw = cloud.client("cloudwatch")
+    dimensions = [{"Name": "EndpointName", "Value": "pricing-prod"}]
+    cw.put_metric_alarm(
+        AlarmName="pricing-prod-HighLatency",
+        Namespace="Custom/SageMaker",
+        MetricName="TotalLatency",
+        Dimensions=dimensions,
+        Statistic="Average",
+        Unit="Milliseconds",
+        Period=300,
+        EvaluationPeriods=2,
+        DatapointsToAlarm=2,
+        Threshold=1000.0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    cw.set_alarm_state(AlarmName="pricing-prod-HighLatency", StateValue="OK", StateReason="start")
+
+    def put(minute: int, value: float, namespace: str = "Custom/SageMaker") -> None:
+        datum = {"MetricName": "TotalLatency", "Dimensions": dimensions, "Value": value, "Unit": "Milliseconds"}
+        cw.put_metric_data(Namespace=namespace, MetricData=[{**datum, "Timestamp": T0 + timedelta(minutes=minute)}])
+
+    put(0, 1450.0)
+    put(5, 1450.0)
+    put(10, 1450.0)  # after 10:10: not a whole period yet at 10:13
+    put(6, 10.0, namespace="Other")  # another namespace's metric is not the alarm's
+    judged = cloud.evaluate_alarm("pricing-prod-HighLatency", T0 + timedelta(minutes=13))
+    assert (judged.values, judged.previous, judged.state, judged.threshold) == ([1450.0, 1450.0], "OK", "ALARM", 1000)
+    assert [i.event["detail"]["state"]["value"] for i in judged.invocations] == ["ALARM"]
+    assert cw.describe_alarms(AlarmNames=["pricing-prod-HighLatency"])["MetricAlarms"][0]["StateValue"] == "ALARM"
+
+    again = cloud.evaluate_alarm("pricing-prod-HighLatency", T0 + timedelta(minutes=14))
+    assert (again.state, again.invocations) == ("ALARM", [])  # no transition, nothing delivered
+    put(15, 300.0)
+    cleared = cloud.evaluate_alarm("pricing-prod-HighLatency", T0 + timedelta(minutes=21))
+    assert (cleared.values, cleared.state) == ([1450.0, 300.0], "OK")
+    assert [i.event["detail"]["state"]["value"] for i in cleared.invocations] == ["OK"]
+    assert len(cloud.delivered) == 2
