@@ -168,14 +168,16 @@ class ControlLoop:
                     outcomes.append(self._evaluate(incident, alarm.get("StateReason", "")))
         return outcomes
 
-    def open_incidents(self, endpoint: str) -> list[Incident]:
-        """This unit's open incidents on the endpoint."""
-        return [i for i in self._incidents.of(endpoint, open_only=True) if i.action == self._unit.name]
+    def open_incidents(self, endpoints: list[str]) -> dict[str, list[Incident]]:
+        """This unit's open incidents on each of these endpoints (one Query of the roster, incidents.py)."""
+        return self._incidents.open_by_endpoint(self._unit.name, endpoints)
 
-    def follow(self, endpoints: list[str]) -> list[Outcome]:
-        """Every open incident of this unit on these endpoints, evaluated again (for units whose
-        incidents are not alarm episodes: a rollout is judged on every tick)."""
-        return [self._evaluate(incident, "") for endpoint in endpoints for incident in self.open_incidents(endpoint)]
+    def follow(self, endpoints: list[str], found: dict[str, list[Incident]] | None = None) -> list[Outcome]:
+        """Every open incident of this unit on these endpoints (`found`: as `open_incidents`
+        just read them), evaluated again - for units whose incidents are not alarm episodes: a
+        rollout is judged on every tick."""
+        found = self.open_incidents(endpoints) if found is None else found
+        return [self._evaluate(incident, "") for endpoint in endpoints for incident in found.get(endpoint, [])]
 
     def start(self, incident: Incident) -> Outcome:
         """Open an incident that no alarm opened (an approved model package to roll out) and

@@ -987,8 +987,9 @@ def run(
         return [loop.start(rollout_incident(e, arn, when, why)) for e in targets]
     if now is not None:  # a tick
         outcomes, followed = [], []
+        under_way = loop.open_incidents(endpoints())
         for endpoint in endpoints():
-            if loop.open_incidents(endpoint):
+            if under_way[endpoint]:
                 followed.append(endpoint)
                 continue
             described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
@@ -998,6 +999,6 @@ def run(
             adopted = adopted_incident(endpoint, described, names.primary_variant, names.canary_variant, now)
             if adopted is not None:
                 outcomes.append(loop.start(adopted))
-        return outcomes + loop.follow(followed)
+        return outcomes + loop.follow(followed, under_way)
     alarms = parse_alarms(event)
     return loop.follow(sorted({a.endpoint for a in alarms if a.endpoint}))
