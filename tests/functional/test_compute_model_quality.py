@@ -410,7 +410,8 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 
     monkeypatch.setattr(ComputeModelQuality, "_labels", refused_for_fraud)
     for _ in range(2):
-        fraud, churn = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+        results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+        fraud, churn = (next(r for r in results if r["endpoint"] == name) for name in ("fraud-prod", "churn-prod"))
         assert fraud["status"] == "unreadable"
         assert "AccessDenied" in fraud["problem"]
         assert churn["published"]["primary"]["quality_sample_count"] == 300
