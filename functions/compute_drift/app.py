@@ -1,5 +1,7 @@
 """ComputeDriftFunction: every hour, PSI and KS of each feature of the last hour of captured
-inputs against the training baseline; or, on a "build-baseline" event, the baseline itself."""
+inputs against the training baseline, for every endpoint in scope (named in EndpointNames or
+carrying the discovery tag); or, on a "build-baseline" event, the baseline of one endpoint in
+scope."""
 
 from typing import Any
 
@@ -8,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from model_medic import aws, runtime
 from model_medic.drift import BaselineError, ComputeDrift
 from model_medic.observability import logger, metrics, tracer
+from model_medic.scope import Scope
 from model_medic.settings import DriftSettings, load_settings
 
 
@@ -28,8 +31,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if isinstance(event, dict) and "build-baseline" in event:
         request = event["build-baseline"] if isinstance(event["build-baseline"], dict) else {}
         endpoint = str(request.get("endpoint", ""))
-        if endpoint not in settings.monitored_endpoints:
-            return {"rejected": [f"build-baseline needs a monitored endpoint, got {endpoint!r}"]}
+        if not endpoint:
+            return {"rejected": ["build-baseline needs an endpoint in scope, got ''"]}
+        # A named endpoint costs no call; any other, its tags (DescribeEndpoint and ListTags).
+        in_scope, why = _scope(settings).contains(endpoint)
+        if not in_scope:
+            return {"rejected": [f"build-baseline needs an endpoint in scope: {why}"]}
         label = request.get("label-column")
         try:
             uri = job.build(endpoint, label_column=None if label is None else str(label))
@@ -41,4 +48,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     scheduled = runtime.scheduled_or_rejected(event, "expected a Scheduled Event or a build-baseline event")
     if isinstance(scheduled, dict):
         return scheduled
-    return job.run(settings.monitored_endpoints, scheduled, runtime.ledger(settings), runtime.notifier(settings))
+    endpoints = _scope(settings).endpoints()  # one batched read (scope.fleet)
+    return job.run(endpoints, scheduled, runtime.ledger(settings), runtime.notifier(settings))
+
+
+def _scope(settings: DriftSettings) -> Scope:
+    return Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging())

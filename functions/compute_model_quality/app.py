@@ -1,7 +1,8 @@
 """ComputeModelQualityFunction: when ground-truth files land (S3 "Object Created" on
 EventBridge, the ground-truth prefix only; at most one run per endpoint and hour of
 labels), and hourly as a catch-up, join labels to captured predictions and publish model
-quality per endpoint and variant. An endpoint's tag model-medic:problem-type (policy.py) says
+quality per endpoint and variant, for every endpoint in scope (named in EndpointNames or
+carrying the discovery tag). An endpoint's tag model-medic:problem-type (policy.py) says
 what kind of model it serves, in place of the stack's ProblemType."""
 
 from datetime import datetime, timedelta
@@ -34,16 +35,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if created is not None:
         key, at = created
         endpoint, end = job.endpoint_for_key(key), job.evaluation_time_for_key(key)
-        if endpoint not in settings.monitored_endpoints or end is None:
+        if not endpoint or end is None:
             return runtime.rejected(
-                f"ground-truth key {shown(key)} is not <prefix>/<monitored endpoint>/YYYY/MM/DD/HH/<file>"
+                f"ground-truth key {shown(key)} is not <prefix>/<endpoint in scope>/YYYY/MM/DD/HH/<file>"
             )
+        # A named endpoint costs no call; any other, its tags (DescribeEndpoint and ListTags).
+        scope = _scope(settings)
+        in_scope, why = scope.contains(endpoint)
+        if not in_scope:
+            return runtime.rejected(f"ground-truth key {shown(key)}: {shown(why)}")
         now = at or end
         if not RunDebounce(runtime.ledger(settings)).first(endpoint, end - timedelta(hours=1), now):
             logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
             return {"debounced": [key]}
         ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
-        return {"results": _run_all(settings, [endpoint], end, now, ledger, notifier, _deadline(context))}
+        return {"results": _run_all(settings, scope, [endpoint], end, now, ledger, notifier, _deadline(context))}
     scheduled = runtime.scheduled_or_rejected(
         event, "expected a ground-truth Object Created event or a Scheduled Event"
     )
@@ -51,8 +57,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return scheduled
     ledger, notifier = runtime.ledger(settings), runtime.notifier(settings)
     deadline = _deadline(context)
-    endpoints = settings.monitored_endpoints
-    return {"results": _run_all(settings, endpoints, scheduled, scheduled, ledger, notifier, deadline)}
+    scope = _scope(settings)
+    endpoints = scope.endpoints()  # one batched read (scope.fleet), their tags kept for their policies
+    return {"results": _run_all(settings, scope, endpoints, scheduled, scheduled, ledger, notifier, deadline)}
+
+
+def _scope(settings: QualitySettings) -> Scope:
+    return Scope(aws.sagemaker(), settings.monitored_endpoints, settings.discovery_tag, aws.tagging())
 
 
 def _job(settings: QualitySettings) -> ComputeModelQuality:
@@ -74,6 +85,7 @@ def _job(settings: QualitySettings) -> ComputeModelQuality:
 
 def _run_all(
     settings: QualitySettings,
+    scope: Scope,
     endpoints: list[str],
     end: datetime,
     now: datetime,
@@ -82,9 +94,7 @@ def _run_all(
     deadline: float | None,
 ) -> list[dict[str, Any]]:
     """Each endpoint measured as the kind of model its policy says: one job per distinct policy
-    (the named endpoints' tags in one batched read; a bad tag told once)."""
-    scope = Scope(aws.sagemaker(), settings.monitored_endpoints, "", aws.tagging())
-    scope.endpoints()
+    (its tags as the scope read them; a bad tag told once)."""
     policies = Policies(settings, scope, ledger, notifier, lambda: now)
     results: list[dict[str, Any]] = []
     for own, group in policies.by_settings(endpoints):

@@ -316,3 +316,47 @@ def test_a_baseline_that_cannot_be_built_is_refused_with_the_reason_and_nothing_
     assert "label column 'churned' is neither a header name nor a column number" in bad["rejected"][0]
     listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="baselines/churn-prod/baseline.json")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_scope_is_not(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from tests.conftest import make_endpoint
+
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "")  # a fleet found by its tag alone
+    monkeypatch.setenv("DISCOVERY_TAG", "team=churn")
+    sagemaker = boto3.client("sagemaker")
+    for name, team in (("churn-prod", "churn"), ("churn-eu", "churn"), ("stray-prod", "other")):
+        make_endpoint(name)
+        arn = sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": team}])
+    make_endpoint("bare-prod")  # no tag at all
+    training()
+    capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30))
+    s3 = boto3.client("s3")
+    for other in ("stray-prod", "bare-prod", "gone-prod"):  # the same data, out of scope (gone-prod: no endpoint)
+        for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="")["Contents"]:
+            if "/churn-prod/" in item["Key"]:
+                key = item["Key"].replace("/churn-prod/", f"/{other}/")
+                s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": item["Key"]})
+    # build-baseline takes a tagged endpoint, and turns the others away without writing anything.
+    assert fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["baseline"]
+    for other in ("stray-prod", "bare-prod", "gone-prod", ""):
+        rejected = fn.lambda_handler({"build-baseline": {"endpoint": other}}, FakeContext())["rejected"]
+        assert "needs an endpoint in scope" in rejected[0], rejected
+        assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"baselines/{other}/baseline")
+    # The hourly run measures the tagged endpoints, and only them; churn-eu has no baseline: told once.
+    for _ in range(2):
+        result = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+        by_endpoint = {e["endpoint"]: e for e in result["endpoints"]}
+        assert set(by_endpoint) == {"churn-prod", "churn-eu"}
+        assert (by_endpoint["churn-prod"]["status"], by_endpoint["churn-prod"]["rows"]) == ("published", 700)
+        assert by_endpoint["churn-eu"]["status"] == "no-baseline"
+    assert metric("MaxFeatureDrift") == [
+        pytest.approx(max(f["psi"] for f in by_endpoint["churn-prod"]["features"].values()))
+    ]
+    [critical] = stack.drain("critical")
+    assert "found no baseline at s3://churn-ml/baselines/churn-eu/baseline.json" in critical["Message"]
+    published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="MaxFeatureDrift")
+    endpoints = {d["Value"] for m in published["Metrics"] for d in m["Dimensions"] if d["Name"] == "EndpointName"}
+    assert endpoints == {"churn-prod"}

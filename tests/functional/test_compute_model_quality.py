@@ -410,7 +410,8 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 
     monkeypatch.setattr(ComputeModelQuality, "_labels", refused_for_fraud)
     for _ in range(2):
-        fraud, churn = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+        results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+        fraud, churn = (next(r for r in results if r["endpoint"] == name) for name in ("fraud-prod", "churn-prod"))
         assert fraud["status"] == "unreadable"
         assert "AccessDenied" in fraud["problem"]
         assert churn["published"]["primary"]["quality_sample_count"] == 300
@@ -449,3 +450,45 @@ def test_a_first_run_over_a_long_look_back_stops_building_the_index_in_time_and_
     assert result["published"]["primary"]["quality_sample_count"] == 300
     assert runs > 2  # the index was built over several runs, each within its time
     assert stack.drain("critical") == []
+
+
+def copy_endpoint_data(source: str, target: str) -> None:
+    """Every captured prediction and label of `source`, as if `target` had served and been labelled the same."""
+    s3 = boto3.client("s3")
+    for prefix in ("datacapture", "groundtruth"):
+        for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/{source}/").get("Contents", []):
+            key = item["Key"].replace(f"/{source}/", f"/{target}/", 1)
+            s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": item["Key"]})
+
+
+def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_scope_is_not(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from tests.conftest import make_endpoint
+
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "")  # a fleet found by its tag alone
+    monkeypatch.setenv("DISCOVERY_TAG", "team=churn")
+    sagemaker = boto3.client("sagemaker")
+    for name, tags in (("churn-prod", {"team": "churn"}), ("stray-prod", {"team": "other"}), ("bare-prod", {})):
+        make_endpoint(name)
+        if tags:
+            arn = sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
+            sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    primary_y, _, _, _ = scenario()
+    key = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
+    for other in ("stray-prod", "bare-prod", "gone-prod"):  # the same data, out of scope (gone-prod: no endpoint)
+        copy_endpoint_data("churn-prod", other)
+    # Its labels' Object Created key is accepted, and its quality published.
+    [result] = fn.lambda_handler(created(key), FakeContext())["results"]
+    assert result["published"]["primary"]["quality_sample_count"] == 300
+    # Keys of endpoints out of scope are turned away, whatever their data.
+    for other in ("stray-prod", "bare-prod", "gone-prod"):
+        rejected = fn.lambda_handler(created(key.replace("/churn-prod/", f"/{other}/")), FakeContext())["rejected"]
+        assert "not in scope" in rejected[0], rejected
+    # The hourly catch-up measures the tagged endpoint, and only it.
+    results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    assert [r["endpoint"] for r in results] == ["churn-prod"]
+    assert results[0]["published"]["primary"]["quality_sample_count"] == 300
+    published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="accuracy")
+    endpoints = {d["Value"] for m in published["Metrics"] for d in m["Dimensions"] if d["Name"] == "EndpointName"}
+    assert endpoints == {"churn-prod"}

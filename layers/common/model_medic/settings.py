@@ -250,24 +250,30 @@ class Settings(EnvModel):
     monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS")
     ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
 
+
+class ScopedSettings(Settings):
+    """A function that covers every endpoint in scope (`scope.Scope`): the named ones and,
+    with a discovery tag, every live endpoint carrying it."""
+
+    # "key=value": live endpoints with this tag are in scope too; empty: only the named.
+    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
+
     @classmethod
     def model_problems(cls, values: Mapping[str, Any]) -> list[str]:
-        """A function that finds endpoints by tag needs names, the tag or both (the template's
-        rule EndpointsToWatch says the same before a stack is created)."""
-        if "discovery_tag" in cls.model_fields and not values["monitored_endpoints"] and not values["discovery_tag"]:
+        """Names, the tag or both (the template's rule EndpointsToWatch says the same before a
+        stack is created)."""
+        if not values["monitored_endpoints"] and not values["discovery_tag"]:
             return ["MONITORED_ENDPOINTS: empty, and so is DISCOVERY_TAG - no endpoint is in scope"]
         return []
 
 
-class ActionSettings(Settings):
+class ActionSettings(ScopedSettings):
     """What every action function needs beyond that: the mode, the budget, the scope."""
 
     automation_mode: Mode = Field(alias="AUTOMATION_MODE")
     mode_parameter_name: str = Field(alias="MODE_PARAMETER_NAME", pattern=r"^/")
     mode_cache_seconds: int = Field(30, alias="MODE_CACHE_SECONDS", ge=0, le=300)
     actions_per_hour: int = Field(alias="ACTIONS_PER_HOUR", ge=1, le=100)
-    # "key=value": InService endpoints with this tag are in scope too; empty: only the named.
-    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
 
 SettingsT = TypeVar("SettingsT", bound=EnvModel)
@@ -312,14 +318,12 @@ class RollbackSettings(ActionSettings):
     rollback_verify_minutes: int = Field(180, alias="ROLLBACK_VERIFY_MINUTES", ge=1, le=7 * 1440)
 
 
-class ComputeMetricsSettings(Settings):
+class ComputeMetricsSettings(ScopedSettings):
     """ComputeMetricsFunction: the period, the lag, and an optional tag that adds endpoints."""
 
     metrics_period_minutes: int = Field(5, alias="METRICS_PERIOD_MINUTES", ge=1, le=60)
     # How long after a period ends its one-minute SageMaker datapoints are given to arrive.
     metrics_lag_minutes: int = Field(2, alias="METRICS_LAG_MINUTES", ge=1, le=30)
-    # "key=value": every InService endpoint with this tag is measured too; empty: none.
-    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
 
 def _ascending_steps(value: object) -> object:
@@ -357,7 +361,7 @@ class CanarySettings(ActionSettings):
     reject_model_packages: bool = Field(True, alias="REJECT_MODEL_PACKAGES")
 
 
-class DriftSettings(Settings):
+class DriftSettings(ScopedSettings):
     """ComputeDriftFunction: where data capture and the baselines are, and how many rows an hour needs."""
 
     capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
@@ -372,7 +376,7 @@ class DriftSettings(Settings):
     features_attribute: str = Field("features", alias="FEATURES_ATTRIBUTE", max_length=256)
 
 
-class QualitySettings(Settings):
+class QualitySettings(ScopedSettings):
     """ComputeModelQualityFunction: where labels and predictions are, what kind of model it is."""
 
     capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
@@ -396,22 +400,18 @@ class QualitySettings(Settings):
     )
 
 
-class ReportSettings(Settings):
+class ReportSettings(ScopedSettings):
     """DailyReportFunction: where the reports go, and which endpoints it covers."""
 
     reports_bucket: str = Field(alias="REPORTS_BUCKET", min_length=3)
-    # "key=value": the report covers every live endpoint with this tag too (`Scope.endpoints`).
-    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
 
 
-class AlarmManagerSettings(Settings):
+class AlarmManagerSettings(ScopedSettings):
     """AlarmManagerFunction: the stack whose alarms it keeps, the topics they notify, the
     thresholds they default to (an endpoint's tags may override them, `policy.py`)."""
 
     stack_name: str = Field(alias="STACK_NAME", pattern=r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
     warning_topic_arn: str = Field(alias="WARNING_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
-    # "key=value": every live endpoint with this tag gets alarms too; empty: only the named.
-    discovery_tag: str = Field("", alias="DISCOVERY_TAG", pattern=r"^$|^[^=]+=.*$")
     error_rate_threshold: float = Field(alias="ERROR_RATE_THRESHOLD", ge=0, le=100)
     latency_threshold_ms: float = Field(alias="LATENCY_THRESHOLD_MS", gt=0)
     drift_threshold: float = Field(alias="DRIFT_THRESHOLD", ge=0)
