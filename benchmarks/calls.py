@@ -1,5 +1,6 @@
-"""Counting the AWS calls a benchmark makes, by operation."""
+"""Counting the AWS calls a benchmark makes, by operation, and printing them."""
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,3 +24,29 @@ def counting_calls() -> Iterator[Counter[str]]:
         yield calls
     finally:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def moto_environment(**extra: str) -> None:
+    """What a benchmark of our functions in moto needs in the environment (unless given)."""
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ModelMedic",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        **extra,
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+def print_runs(size: int, rows: list[tuple[str, Counter[str], float]]) -> None:
+    """A markdown table of runs: the calls of each operation, the total and the wall time."""
+    operations = sorted({op for _, calls, _ in rows for op in calls})
+    print(f"### {size} endpoints\n")
+    print("| run | " + " | ".join(operations) + " | total | wall time |")
+    print("|---|" + "---:|" * (len(operations) + 2))
+    for label, calls, elapsed in rows:
+        counts = " | ".join(str(calls.get(op, 0)) for op in operations)
+        print(f"| {label} | {counts} | {sum(calls.values())} | {elapsed:.2f} s |")
+    print()

@@ -19,6 +19,7 @@ import boto3
 from botocore.client import BaseClient
 from moto import mock_aws
 
+from benchmarks.calls import moto_environment
 from benchmarks.daily_report import END, seed, seed_incidents
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "100,500").split(","))
@@ -136,16 +137,7 @@ def measure(size: int) -> tuple[Counter[str], float, float, int, dict[str, Any]]
 
 
 def main() -> None:
-    for key, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("POWERTOOLS_TRACE_DISABLED", "true"),
-        ("POWERTOOLS_METRICS_NAMESPACE", "ModelMedic"),
-        ("POWERTOOLS_SERVICE_NAME", "bench"),
-        ("POWERTOOLS_LOG_LEVEL", "WARNING"),
-    ):
-        os.environ.setdefault(key, value)
+    moto_environment(POWERTOOLS_LOG_LEVEL="WARNING")
     from model_medic.report import SNS_MESSAGE_MAX_BYTES
 
     print("DailyReportFunction over a fleet discovered by tag (2 variants each), one run in moto\n")

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from benchmarks.calls import counting_calls
+from benchmarks.calls import counting_calls, moto_environment, print_runs
 
 SIZES = (100, 500)
 READERS = ("Describe", "Get", "List", "Query", "Scan")
@@ -141,26 +141,10 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
 
 
 def main() -> None:
-    for key, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("POWERTOOLS_TRACE_DISABLED", "true"),
-        ("POWERTOOLS_METRICS_NAMESPACE", "ModelMedic"),
-        ("POWERTOOLS_SERVICE_NAME", "bench"),
-    ):
-        os.environ.setdefault(key, value)
+    moto_environment()
     print("The fleet: endpoints discovered by tag, each with 6 alarms and a dashboard, in moto\n")
     for size in SIZES:
-        rows = measure(size)
-        operations = sorted({op for _, calls, _ in rows for op in calls})
-        print(f"### {size} endpoints\n")
-        print("| run | " + " | ".join(operations) + " | total | wall time |")
-        print("|---|" + "---:|" * (len(operations) + 2))
-        for label, calls, elapsed in rows:
-            counts = " | ".join(str(calls.get(op, 0)) for op in operations)
-            print(f"| {label} | {counts} | {sum(calls.values())} | {elapsed:.2f} s |")
-        print()
+        print_runs(size, measure(size))
 
 
 if __name__ == "__main__":

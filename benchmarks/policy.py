@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from benchmarks.calls import moto_environment, print_runs
 from benchmarks.fleet import READERS, SCHEDULED, seed, timed
 
 SIZES = (100, 500)
@@ -104,26 +105,10 @@ def resolve_cost() -> tuple[float, float]:
 
 
 def main() -> None:
-    for key, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("POWERTOOLS_TRACE_DISABLED", "true"),
-        ("POWERTOOLS_METRICS_NAMESPACE", "ModelMedic"),
-        ("POWERTOOLS_SERVICE_NAME", "bench"),
-    ):
-        os.environ.setdefault(key, value)
+    moto_environment()
     print("Per-endpoint policy from tags: endpoints discovered by tag, in moto\n")
     for size in SIZES:
-        rows = measure(size)
-        operations = sorted({op for _, calls, _ in rows for op in calls})
-        print(f"### {size} endpoints\n")
-        print("| run | " + " | ".join(operations) + " | total | wall time |")
-        print("|---|" + "---:|" * (len(operations) + 2))
-        for label, calls, elapsed in rows:
-            counts = " | ".join(str(calls.get(op, 0)) for op in operations)
-            print(f"| {label} | {counts} | {sum(calls.values())} | {elapsed:.2f} s |")
-        print()
+        print_runs(size, measure(size))
     new, seen = resolve_cost()
     print(f"Resolving one endpoint's policy: {new:.0f} us for a new tag set, {seen:.1f} us for one seen before")
 
