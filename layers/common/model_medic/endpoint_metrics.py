@@ -21,7 +21,7 @@ Why hold back rather than publish and correct: CloudWatch does not replace a val
 for the same metric and minute, it aggregates them ("CloudWatch records the average ... of
 the values received for every 1-minute period, as well as number of samples, maximum value,
 and minimum value", Publishing custom metrics, CloudWatch User Guide). The alarms
-(alarms.yaml) read Average over 300 s, the daily report reads Maximum: a second, corrected
+(alarm_catalog.py) read Average over 300 s, the daily report reads Maximum: a second, corrected
 value would leave the Average halfway and the Maximum at the larger of the two. Each
 endpoint's value for a window is therefore put once, when it is as complete as it will be.
 The ledger records per window what was published, what was held back and what the
