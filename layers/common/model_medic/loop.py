@@ -173,10 +173,14 @@ class ControlLoop:
         return self._incidents.open_by_endpoint(self._unit.name, endpoints)
 
     def follow(self, endpoints: list[str], found: dict[str, list[Incident]] | None = None) -> list[Outcome]:
-        """Every open incident of this unit on these endpoints (`found`: as `open_incidents`
-        just read them), evaluated again - for units whose incidents are not alarm episodes: a
-        rollout is judged on every tick."""
-        found = self.open_incidents(endpoints) if found is None else found
+        """Every open incident of this unit on these endpoints, evaluated again - for units whose
+        incidents are not alarm episodes: a rollout is judged on every tick. `found`: what
+        `open_incidents` read for the whole scope; without it (a few endpoints, an alarm's),
+        each endpoint is read itself: the roster is completed only by a read of the whole scope."""
+        if found is None:
+            found = {
+                e: [i for i in self._incidents.of(e, open_only=True) if i.action == self._unit.name] for e in endpoints
+            }
         return [self._evaluate(incident, "") for endpoint in endpoints for incident in found.get(endpoint, [])]
 
     def start(self, incident: Incident) -> Outcome:
