@@ -10,6 +10,8 @@ import pytest
 from model_medic.charts import WIDTH, Lane, incident_strip
 from model_medic.incidents import Incident, IncidentState, opened
 from model_medic.report import (
+    ROLLED_BACK_CANARY,
+    ROLLOUT,
     action_table,
     duration,
     incident_lanes,
@@ -20,7 +22,7 @@ from model_medic.report import (
     rollout_view,
     timeline_rows,
 )
-from model_medic.rollout import DeclineCandidate, DeployCanary, RollBackCanary, ShiftTraffic, rollout_incident
+from model_medic.rollout import DeclineCandidate, DeployCanary, RollBackCanary, Rollout, ShiftTraffic, rollout_incident
 
 START = datetime(2026, 11, 22, 6, tzinfo=UTC)
 END = START + timedelta(hours=24)
@@ -290,3 +292,7 @@ def test_the_newest_rollout_of_the_endpoints_incidents_is_shown_and_other_action
     assert newest_rollout([older, newer, incident(300)]) == rollout_view(newer)
     assert newest_rollout([incident(300)]) is None
     assert rollout_view(newer).package == "churn/3"
+
+
+def test_the_report_reads_the_rollouts_vocabulary_as_the_rollout_records_it():
+    assert (Rollout.unit.name, RollBackCanary.kind) == (ROLLOUT, ROLLED_BACK_CANARY)

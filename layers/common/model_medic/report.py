@@ -37,7 +37,13 @@ from model_medic.charts import Lane, Strip, incident_strip, line_chart
 from model_medic.endpoint_metrics import GET_LIMIT, Sums, variant_queries
 from model_medic.incidents import Incident, Incidents
 from model_medic.ledger import Ledger
-from model_medic.rollout import RollBackCanary, Rollout, package_label
+from model_medic.units import package_label
+
+# The rollout unit's vocabulary as the ledger records it (rollout.py: `Rollout.unit.name`,
+# `RollBackCanary.kind`; a unit test checks they agree). The report reads records and does
+# not import the rollout's machinery, which its cold start would pay for (`make bench`).
+ROLLOUT = "rollout"
+ROLLED_BACK_CANARY = "roll-back-canary"
 
 # A presigned link lives no longer than the credentials that signed it: the function's are
 # temporary (FACTS.md), whatever ExpiresIn says. So the link asks for one hour, the message
@@ -177,7 +183,7 @@ def rollout_view(incident: Incident) -> RolloutView:
 
 def newest_rollout(incidents: list[Incident]) -> RolloutView | None:
     """Pure: the newest (last opened) rollout among an endpoint's incidents, or None."""
-    rollouts = [i for i in incidents if i.action == Rollout.unit.name]
+    rollouts = [i for i in incidents if i.action == ROLLOUT]
     return rollout_view(max(rollouts, key=lambda i: _utc(i.opened_at))) if rollouts else None
 
 
@@ -376,7 +382,7 @@ def recommendations(report: EndpointReport) -> list[str]:
         found.append("An action stopped at a bound or failed: see the timeline.")
     # A rollout that ends rolled back or not deployed closes escalated (a person is told), but
     # nothing failed to fix an alarm: those are the rolled-back line above, or the candidate's own.
-    escalated = [i for i in report.incidents if i.outcome == "escalated" and i.action != Rollout.unit.name]
+    escalated = [i for i in report.incidents if i.outcome == "escalated" and i.action != ROLLOUT]
     rollout = report.canary.get("rollout")
     if isinstance(rollout, RolloutView) and rollout.ended == "escalated":
         found.append("A canary rollout stopped and needs a person: see its timeline for why.")
@@ -394,11 +400,11 @@ def recommendations(report: EndpointReport) -> list[str]:
 def _rolled_back_canary(decision: dict[str, Any]) -> bool:
     """A rollout's step that set a canary's weight to 0 (as the control loop records a step:
     `changes.changes` is the list of the step's changes, each with its `kind`)."""
-    if decision["action"] != Rollout.unit.name:
+    if decision["action"] != ROLLOUT:
         return False
     changes = decision.get("changes", {})
     steps = changes.get("changes", []) if isinstance(changes, dict) else []
-    return any(isinstance(c, dict) and c.get("kind") == RollBackCanary.kind for c in steps)
+    return any(isinstance(c, dict) and c.get("kind") == ROLLED_BACK_CANARY for c in steps)
 
 
 class DailyReport:

@@ -56,7 +56,7 @@ from model_medic.observability import logger
 from model_medic.outcome import Outcome
 from model_medic.rollback import RejectPackage, config_observation
 from model_medic.settings import CanarySettings
-from model_medic.units import Change, Observation, Plan, RemediationUnit
+from model_medic.units import Change, Observation, Plan, RemediationUnit, package_label
 
 PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 # Registered metrics where lower is better; every other one (accuracy, f1, auc ...) is higher-better.
@@ -129,11 +129,6 @@ def registered_metric(report: Any, metric: str) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     return None
-
-
-def package_label(arn: str) -> str:
-    """`group/3` from a versioned model package ARN (the ARN itself otherwise)."""
-    return arn.split(":model-package/", 1)[-1]
 
 
 def _name(*parts: str) -> str:

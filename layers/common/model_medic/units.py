@@ -120,3 +120,9 @@ def change_from_dict(unit: RemediationUnit, data: dict[str, Any]) -> Change:
     kinds = {change.kind: change for change in unit.changes}
     values = {k: v for k, v in data.items() if k != "kind"}
     return kinds[data["kind"]](**values)
+
+
+def package_label(arn: str) -> str:
+    """`group/3` from a versioned model package ARN (the ARN itself otherwise): how changes
+    and reports name a model package."""
+    return arn.split(":model-package/", 1)[-1]
