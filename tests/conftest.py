@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sqs.models import sqs_backends
 
 from localcloud.moto_extensions import install_all
 from model_medic import aws
@@ -110,17 +112,18 @@ class Stack:
         return url
 
     def drain(self, tap: str) -> list[dict[str, Any]]:
-        """Every message that reached a tap since the last drain (SNS envelopes unwrapped)."""
-        found = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.taps[tap], MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
-                body = json.loads(message["Body"])
-                found.append(body)
-                self.sqs.delete_message(QueueUrl=self.taps[tap], ReceiptHandle=message["ReceiptHandle"])
+        """Every message that reached a tap since the last drain (SNS envelopes unwrapped), oldest first.
+
+        Read from moto's store of the tap queue, not with ReceiveMessage: moto's ReceiveMessage
+        drops a message older than the queue's retention period measured by the wall clock, so a
+        message sent under a travelled clock (2026-11-22) would vanish once today is more than
+        four days later. The tap is an instrument, not the system under test: it must not depend
+        on today's date.
+        """
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID][REGION].get_queue(self.taps[tap].rsplit("/", 1)[-1])
+        with queue._messages_lock:
+            stored, queue._messages = list(queue._messages), []
+        return [json.loads(message.body) for message in stored]
 
     def items(self, kind: str) -> list[dict[str, Any]]:
         pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.table)
