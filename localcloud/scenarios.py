@@ -295,9 +295,9 @@ def _share(state: dict[str, Any]) -> float:
 
 def healthy_canary_promoted(t: Timeline) -> None:
     world.start_rollout(t.cloud, 0.05)
-    t.say("operator: canary churn-v2 gets 5% of the traffic")
-    world.traffic(t.cloud, "primary", t.now, 240, per_minute=190, error_rate=0.01)
-    world.traffic(t.cloud, "canary", t.now, 240, per_minute=40, error_rate=0.01)
+    t.say("operator: canary churn-v2 gets 5% of the traffic; neither model fails a request")
+    world.traffic(t.cloud, "primary", t.now, 240, per_minute=190, error_rate=0.0)
+    world.traffic(t.cloud, "canary", t.now, 240, per_minute=40, error_rate=0.0)
     t.advance(timedelta(minutes=5))  # the weight change is InService after a few minutes
     path = [_share(t.endpoint())]
     for _ in range(30):
@@ -563,8 +563,8 @@ def whole_lifecycle(t: Timeline) -> None:
         state["variants"].get("canary", {}).get("weight") == 0.05 and state["variants"]["canary"]["instances"] == 1,
         "the candidate is a 5% canary on its own instance",
     )
-    world.traffic(t.cloud, "primary", t.now, 480, per_minute=190, error_rate=0.01)
-    world.traffic(t.cloud, "canary", t.now, 480, per_minute=60, error_rate=0.01)
+    world.traffic(t.cloud, "primary", t.now, 480, per_minute=190, error_rate=0.0)
+    world.traffic(t.cloud, "canary", t.now, 480, per_minute=60, error_rate=0.0)
     decided = _rollout_ticks(t, 8, lambda d: any(o["result"] == "recovered" for o in d))
     shares = [o["reason"] for o in decided if o["result"] == "acted"]
     t.lines.append("         promotions: " + " | ".join(shares))

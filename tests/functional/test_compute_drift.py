@@ -157,13 +157,13 @@ def churn_capture(endpoint: str, hour: str, copies: int) -> None:
 
 def two_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MONITORED_ENDPOINTS", "churn-prod,fraud-prod")
-    monkeypatch.setenv("DRIFT_MIN_ROWS", "30")
+    monkeypatch.setenv("DRIFT_MIN_ROWS", "150")
 
 
 def test_a_baseline_built_from_real_training_data_leaves_the_label_out_and_reads_batched_csv(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("DRIFT_MIN_ROWS", "30")
+    monkeypatch.setenv("DRIFT_MIN_ROWS", "150")
     put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
     assert fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["baseline"]
     stored = json.loads(
@@ -172,9 +172,9 @@ def test_a_baseline_built_from_real_training_data_leaves_the_label_out_and_reads
     header, _ = churn_training()
     assert stored["label_column"] == "Churn"
     assert [f["name"] for f in stored["features"]] == header[1:]  # 69 features, the label left out
-    churn_capture("churn-prod", "2026/11/22/09", copies=4)  # 48 rows in 16 requests of 3
+    churn_capture("churn-prod", "2026/11/22/09", copies=13)  # 156 rows in 52 requests of 3
     [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
-    assert (churn["status"], churn["rows"], churn["mismatched"], churn["malformed"]) == ("published", 48, 0, 0)
+    assert (churn["status"], churn["rows"], churn["mismatched"], churn["malformed"]) == ("published", 156, 0, 0)
     # The same rows as training: every feature's PSI is small (the 12 rows, 4 times over).
     assert max(f["psi"] for f in churn["features"].values()) < 0.05
 
@@ -189,14 +189,14 @@ def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoi
     built = fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod", "label-column": "none"}}, FakeContext())
     assert built["baseline"]
     fn.lambda_handler({"build-baseline": {"endpoint": "fraud-prod"}}, FakeContext())
-    churn_capture("churn-prod", "2026/11/22/09", copies=4)
-    churn_capture("fraud-prod", "2026/11/22/09", copies=4)
+    churn_capture("churn-prod", "2026/11/22/09", copies=13)
+    churn_capture("fraud-prod", "2026/11/22/09", copies=13)
     for _ in range(3):  # three hourly runs: one notice
         churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
-        assert (churn["status"], churn["rows"], churn["mismatched"]) == ("shape-mismatch", 0, 48)
-        assert "48 captured row(s) have 69 values but the baseline has 70 features" in churn["problem"]
+        assert (churn["status"], churn["rows"], churn["mismatched"]) == ("shape-mismatch", 0, 156)
+        assert "156 captured row(s) have 69 values but the baseline has 70 features" in churn["problem"]
         assert "label column left in" in churn["problem"]
-        assert (fraud["status"], fraud["rows"]) == ("published", 48)
+        assert (fraud["status"], fraud["rows"]) == ("published", 156)
     [critical] = stack.drain("critical")
     assert critical["Subject"] == "Model Medic: drift of churn-prod is not measured (shape-mismatch)"
     assert "BaselineLabelColumn" in critical["Message"]
@@ -206,7 +206,7 @@ def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoi
     # Rebuilt right, the same captured hour is measured.
     fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod"}}, FakeContext())
     churn, _ = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
-    assert (churn["status"], churn["rows"]) == ("published", 48)
+    assert (churn["status"], churn["rows"]) == ("published", 156)
 
 
 def statistics(**extra: Any) -> dict[str, Any]:

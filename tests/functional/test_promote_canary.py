@@ -134,7 +134,7 @@ def approve(fn: Any, arn: str, at: datetime) -> list[dict[str, Any]]:
 
 
 def traffic(
-    variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float = 0.01, latency_ms: float = 200
+    variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float = 0.0, latency_ms: float = 200
 ) -> None:
     variant_metrics(boto3.client("cloudwatch"), ENDPOINT, variant, start, minutes, per_minute, error_rate, latency_ms)
 
@@ -420,8 +420,9 @@ def test_a_canary_with_a_worse_tail_is_rolled_back_on_p99(operator_canary: Any, 
     cloudwatch = boto3.client("cloudwatch")
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=200)
-    # Same average latency, but the canary's slowest 2 % of minutes take 3 s: its p99 is far worse.
-    for minute in (5, 25, 45):
+    # Every minute, 3 of the canary's 100 ModelLatency samples take 1 s: its average is 12 %
+    # above the primary's (under the 20 % effect), its per-minute p99 five times the primary's.
+    for first in range(0, 60, 20):
         cloudwatch.put_metric_data(
             Namespace="AWS/SageMaker",
             MetricData=[
@@ -432,14 +433,18 @@ def test_a_canary_with_a_worse_tail_is_rolled_back_on_p99(operator_canary: Any, 
                         {"Name": "VariantName", "Value": "canary"},
                     ],
                     "Timestamp": T0 + timedelta(minutes=minute, seconds=40),
-                    "Value": 3_000_000.0,
+                    # With the minute's one 180 ms datapoint from traffic(): 97 at 180 ms, 3 at 1 s.
+                    "Values": [180_000.0, 1_000_000.0],
+                    "Counts": [96.0, 3.0],
                 }
+                for minute in range(first, first + 20)
             ],
         )
-    tick(operator_canary, T0 + timedelta(minutes=1))  # adopted: the step's clock starts
+    tick(operator_canary, T0 + timedelta(minutes=1))  # adopted: the step's evidence starts
     [outcome] = tick(operator_canary, T0 + timedelta(minutes=40))
     assert outcome["result"] == "acted"
-    assert "p99 latency" in outcome["reason"]
+    assert "p99 latency: harm" in outcome["reason"]
+    assert outcome["reason"].count("latency: harm") == 1  # the tail alone: the average is within the effect
     assert share() == 0.0
 
 
@@ -454,7 +459,7 @@ def test_a_low_traffic_step_is_inconclusive_not_a_hang(
     inconclusive = [o for o in decided if "inconclusive" in o["reason"]]
     assert inconclusive
     first = inconclusive[0]
-    assert "after 9" in first["reason"]  # 3 bakes of 30 minutes
+    assert "after 180 minutes (6 bakes)" in first["reason"]  # 6 bakes of 30 minutes
     if action == "hold":
         assert first["result"] == "skipped"
         assert share() == 5.0

@@ -259,3 +259,41 @@ def test_every_checkov_skip_says_why_next_to_its_resource(source: dict[str, Any]
     # Only the findings the README explains are skipped: no VPC, no second DLQ path, and the
     # access-log bucket not logging itself.
     assert {s["id"] for skips in skipped.values() for s in skips} == {"CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_18"}
+
+
+def _managed_actions(transformed: dict[str, Any], policy: str) -> set[str]:
+    actions: set[str] = set()
+    for statement in transformed["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"]:
+        actions |= set(_as_list(statement["Action"]))
+    return actions
+
+
+def test_the_ledgers_transactions_have_every_permission_they_use(transformed: dict[str, Any]):
+    """Each action of a TransactWriteItems needs its own permission (DynamoDB Developer Guide,
+    "Using IAM with DynamoDB transactions"): the ledger's code sends Put, Update, Delete and
+    ConditionCheck items; the action functions' shared policy must allow each."""
+    import re
+    from pathlib import Path
+
+    layer = Path(__file__).resolve().parents[2] / "layers" / "common" / "model_medic"
+    used = {
+        kind
+        for path in layer.glob("*.py")
+        for kind in re.findall(r'"(Put|Update|Delete|ConditionCheck)": ', path.read_text())
+    }
+    assert "ConditionCheck" in used  # the check below is not vacuous
+    needed = {f"dynamodb:{'ConditionCheckItem' if kind == 'ConditionCheck' else kind + 'Item'}" for kind in used}
+    allowed = _managed_actions(transformed, "ActionFunctionsPolicy")
+    assert needed <= allowed, sorted(needed - allowed)
+
+
+def test_scale_up_may_register_scalable_targets_as_application_auto_scaling_requires(transformed: dict[str, Any]):
+    """Application Auto Scaling validates the caller's permissions on the SageMaker target:
+    DescribeEndpoint, DescribeEndpointConfig, UpdateEndpointWeightsAndCapacities."""
+    allowed = {g.action for g in grants(transformed) if g.role.startswith("ScaleUpFunction")}
+    assert {
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeEndpointConfig",
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "application-autoscaling:RegisterScalableTarget",
+    } <= allowed

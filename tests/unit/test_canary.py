@@ -1,84 +1,217 @@
-"""The canary judge, table-driven, and the z-test against an independent computation; the
-rollout's pure decisions: capacity for a share, champion / challenger, the registered report."""
+"""The canary judge, table-driven; the sequential tests' error rates under continuous
+monitoring (simulated, fixed seeds) and their small-sample behaviour against scipy's exact
+tests; the rollout's pure decisions: capacity for a share, champion / challenger, the
+registered report."""
 
 import math
+import random
 from datetime import timedelta
-from statistics import NormalDist
 
 import pytest
+from scipy.stats import binomtest, fisher_exact
 
-from model_medic.canary import Evidence, Rules, current_step, judge, next_step, one_sided_p_value
+from model_medic.canary import BUDGET, Minute, Rules, Tally, current_step, judge, next_step, tally
+from model_medic.sequential import Block, rate_log_e, ratio_interval, ratio_log_e, sign_log_e
 
 RULES = Rules()
 BAKED = timedelta(minutes=31)
+HARM = (1.5, 2.0, 3.0, 5.0, 10.0)
 
 
-def independent_p(x1: int, n1: int, x2: int, n2: int) -> float:
-    """P(Z > z) for the pooled two-proportion z statistic, via the normal CDF."""
-    p1, p2, pooled = x1 / n1, x2 / n2, (x1 + x2) / (n1 + n2)
-    z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    return 1 - NormalDist().cdf(z)
+def minutes(
+    count: int,
+    canary: float = 60,
+    primary: float = 600,
+    canary_errors: float = 0.0,
+    primary_errors: float = 0.0,
+    canary_ms: float = 200.0,
+    primary_ms: float = 200.0,
+    canary_p99: float | None = None,
+    primary_p99: float | None = None,
+) -> list[Minute]:
+    return [
+        Minute(canary, canary_errors, primary, primary_errors, canary_ms, primary_ms, canary_p99, primary_p99)
+        for _ in range(count)
+    ]
 
 
-@pytest.mark.parametrize(
-    ("x1", "n1", "x2", "n2"),
-    [(30, 1000, 20, 1000), (12, 200, 40, 2000), (5, 100, 5, 100), (0, 500, 3, 5000), (60, 400, 10, 3600)],
-)
-def test_z_test_matches_an_independent_computation(x1, n1, x2, n2):
-    assert one_sided_p_value(x1, n1, x2, n2) == pytest.approx(independent_p(x1, n1, x2, n2), abs=1e-9)
-
-
-def test_z_test_edge_cases():
-    assert one_sided_p_value(3, 100, 3, 100) == pytest.approx(0.5)  # equal rates
-    assert one_sided_p_value(0, 100, 0, 1000) == 1.0  # no errors anywhere: no evidence
-    assert one_sided_p_value(0, 0, 1, 100) is None  # zero counts: no test
-    assert one_sided_p_value(1, 2, 0, 3) > 0.05  # tiny samples: not significant
-    assert one_sided_p_value(60, 400, 10, 3600) < 1e-6  # a clearly worse canary
-
-
-def ev(invocations: float, errors: float, latency: float | None = 200.0, p99: float | None = None) -> Evidence:
-    return Evidence(invocations, errors, latency, p99)
+def verdict_of(step_minutes: list[Minute], step: int = 10, baked: timedelta = BAKED, alarms: tuple[str, ...] = ()):
+    this = tally(step_minutes, RULES)
+    return judge(this, this, RULES, step, baked, alarms)
 
 
 @pytest.mark.parametrize(
-    ("canary", "primary", "step", "baked", "alarms", "decision", "says"),
+    ("data", "step", "baked", "alarms", "decision", "says"),
     [
-        (ev(1000, 5), ev(9000, 40), 10, BAKED, ("churn-canary-ErrorRate",), "rollback", "canary alarm in ALARM"),
-        (ev(1000, 60), ev(9000, 400), 10, BAKED, (), "rollback", "above the 5% gate"),
-        (ev(1000, 5, 1500.0), ev(9000, 40), 10, BAKED, (), "rollback", "above the 1000 ms gate"),
-        (ev(1000, 30), ev(9000, 90), 10, BAKED, (), "rollback", "over 1.5x, p = "),
-        (ev(1000, 30), ev(9000, 90), 10, timedelta(minutes=5), (), "rollback", "over 1.5x"),  # mid-bake too
-        (ev(50, 1), ev(9000, 90), 10, BAKED, (), "hold", "fewer than 100"),  # 2% vs 1%: not significant on 50
-        (ev(1000, 5), ev(9000, 45), 10, timedelta(minutes=10), (), "hold", "baking for 30 minutes"),
-        (ev(1000, 5), ev(50, 0), 10, BAKED, (), "hold", "primary has 50 invocations"),
-        (ev(1000, 5, 300.0), ev(9000, 45, 200.0), 10, BAKED, (), "hold", "over 1.2x primary"),
-        (ev(1000, 5), ev(9000, 45), 10, BAKED, (), "promote", "promote 10% -> 25%"),
-        (ev(1000, 0), ev(9000, 0), 50, BAKED, (), "promote", "promote 50% -> 100%"),
+        (minutes(31), 10, BAKED, ("churn-canary-ErrorRate",), "rollback", "canary alarm in ALARM"),
+        # 5x the primary's errors, 30 minutes: harm on the error rate, mid-bake too.
+        (minutes(30, canary_errors=3, primary_errors=6), 10, BAKED, (), "rollback", "error rate: harm"),
+        (minutes(10, canary_errors=3, primary_errors=6), 10, timedelta(minutes=10), (), "rollback", "error rate: harm"),
+        # A true error rate above the 5 % ceiling, shown: 12 % of 60 a minute.
+        (minutes(20, canary_errors=7.2, primary_errors=72), 10, BAKED, (), "rollback", "error-rate ceiling: harm"),
+        # 1 error in 15 is 6.7 %, but no evidence that the true rate is above 5 %.
+        (minutes(1, canary=15, canary_errors=1, primary_errors=6), 10, BAKED, (), "continue", "error rate"),
+        (minutes(31, canary_ms=300.0), 10, BAKED, (), "rollback", "latency: harm"),
+        (minutes(31, canary_ms=1500.0, primary_ms=1400.0), 10, BAKED, (), "rollback", "latency ceiling: harm"),
+        (minutes(31, canary_p99=900.0, primary_p99=400.0), 10, BAKED, (), "rollback", "p99 latency: harm"),
+        # Healthy: no errors on 1,860 requests, latency the same: promote once baked.
+        (minutes(31), 10, BAKED, (), "promote", "promote 10% -> 25%"),
+        (minutes(31, canary_p99=420.0, primary_p99=400.0), 50, BAKED, (), "promote", "promote 50% -> 100%"),
+        (minutes(10), 10, timedelta(minutes=10), (), "continue", "baking for 30 minutes"),
+        (minutes(31, primary=1), 10, BAKED, (), "continue", "primary has 31 invocations"),
+        # 15 % slower: within the 20 % effect, neither harm nor in the way of a promotion.
+        (minutes(31, canary_ms=230.0), 10, BAKED, (), "promote", "promote 10% -> 25%"),
         # At 100 % the primary has no traffic: the canary alone, then the rollout finishes.
-        (ev(1000, 5), ev(0, 0), 100, BAKED, (), "finish", "finish the rollout"),
-        (ev(1000, 5), ev(0, 0), 100, timedelta(minutes=5), (), "hold", "baking"),
-        (ev(1000, 80), ev(0, 0), 100, BAKED, (), "rollback", "above the 5% gate"),
-        # Tail latency: p99 over 1.5x the primary's rolls back, once both have their invocations.
-        (ev(1000, 5, 200.0, 900.0), ev(9000, 45, 200.0, 400.0), 10, BAKED, (), "rollback", "p99 latency 900 ms"),
-        (ev(1000, 5, 200.0, 550.0), ev(9000, 45, 200.0, 400.0), 10, BAKED, (), "promote", "promote 10% -> 25%"),
-        (ev(50, 0, 200.0, 900.0), ev(9000, 45, 200.0, 400.0), 10, BAKED, (), "hold", "fewer than 100"),
-        # Too little traffic for 3 bakes: inconclusive, not a hold for ever.
-        (ev(50, 0), ev(9000, 45), 10, timedelta(minutes=91), (), "inconclusive", "inconclusive after 91 minutes"),
-        (ev(50, 0), ev(9000, 45), 10, timedelta(minutes=89), (), "hold", "canary has 50 invocations"),
+        (minutes(31, primary=0), 100, BAKED, (), "finish", "finish the rollout"),
+        (minutes(5, primary=0), 100, timedelta(minutes=5), (), "continue", "baking"),
+        (minutes(31, canary=600, canary_errors=80, primary=0), 100, BAKED, (), "rollback", "error-rate ceiling: harm"),
+        # Too little traffic for 6 bakes: inconclusive, never promoted, never a hold for ever.
+        (minutes(181, canary=0.3), 5, timedelta(minutes=181), (), "inconclusive", "inconclusive after 181 minutes"),
+        (minutes(179, canary=0.3), 5, timedelta(minutes=179), (), "continue", "canary has 54 invocations"),
     ],
 )
-def test_judge(canary, primary, step, baked, alarms, decision, says):
-    verdict = judge(canary, primary, RULES, step, baked, alarms)
-    assert verdict.decision == decision
+def test_judge(data, step, baked, alarms, decision, says):
+    verdict = verdict_of(data, step, baked, alarms)
+    assert verdict.decision == decision, verdict.reasons
     assert says in "; ".join(verdict.reasons)
 
 
-def test_an_insignificant_difference_is_not_a_rollback():
-    # 1.6x the primary's rate, but on few requests: p is large, so the canary may go on.
-    verdict = judge(ev(200, 2), ev(9000, 56), RULES, 10, BAKED)
-    assert verdict.p_value is not None
-    assert verdict.p_value > 0.05
-    assert verdict.decision == "promote"
+def test_a_verdict_reads_per_metric_with_estimates_intervals_and_the_budget():
+    verdict = verdict_of(minutes(30, canary_errors=0.6, primary_errors=6))
+    by_metric = {m["metric"]: m for m in verdict.evidence["metrics"]}
+    assert set(by_metric) == set(BUDGET)
+    errors = by_metric["error rate"]
+    assert errors["canary"] == "18/1800 (1.00%)"
+    assert errors["primary"] == "180/18000 (1.00%)"
+    assert "ratio 1.00 (interval" in errors["estimate"]
+    assert errors["budget"] == pytest.approx(RULES.false_rollback_rate * BUDGET["error rate"])
+    assert sum(m["budget"] for m in by_metric.values()) == pytest.approx(RULES.false_rollback_rate)
+
+
+def test_earlier_steps_count_toward_the_evidence_and_survive_the_ledger():
+    earlier = tally(minutes(30, canary_errors=0.6, primary_errors=6), RULES)
+    again = Tally.from_dict(earlier.as_dict())
+    assert again == earlier
+    now = tally(minutes(30, canary=150, primary=450, canary_errors=1.5, primary_errors=4.5), RULES)
+    both = again.plus(now)
+    assert len(both.blocks) == 2
+    assert both.canary_requests == 1800 + 4500
+
+
+def test_a_2x_error_rate_judged_at_every_look_is_caught_and_a_healthy_one_is_not():
+    rng = random.Random(7)
+
+    def errors(n: int, p: float) -> int:
+        return sum(rng.random() < p for _ in range(n))
+
+    def first_rollback(canary_rate: float) -> int | None:
+        data: list[Minute] = []
+        for minute in range(1, 241):
+            data.append(Minute(100, errors(100, canary_rate), 900, errors(900, 0.01)))
+            if minute % 10 == 0 and verdict_of(data, 10, timedelta(minutes=minute)).decision == "rollback":
+                return minute
+        return None
+
+    assert first_rollback(0.02) is not None
+    assert first_rollback(0.01) is None
+
+
+# --- the sequential tests themselves ------------------------------------------------------------
+
+
+def test_the_error_rate_test_keeps_its_type_i_error_under_continuous_monitoring():
+    """A/A streams looked at every minute for 300 minutes: the share of streams whose e-value
+    ever reaches 1/alpha stays under alpha; a z-test looked at as often does not."""
+    rng = random.Random(20261206)
+    alpha, streams, looks = 0.05, 400, 300
+    ours = naive = 0
+    for _ in range(streams):
+        canary_errors = primary_errors = 0
+        crossed = z_crossed = False
+        for look in range(1, looks + 1):
+            # 30 canary and 570 primary requests a minute at 1 %: errors as Poisson counts.
+            canary_errors += _poisson(rng, 0.3)
+            primary_errors += _poisson(rng, 5.7)
+            block = Block(30 * look, canary_errors, 570 * look, primary_errors)
+            crossed = crossed or ratio_log_e([block], 1.0, HARM) >= math.log(1 / alpha)
+            z_crossed = z_crossed or _z(canary_errors, 30 * look, primary_errors, 570 * look) > 1.645
+        ours += crossed
+        naive += z_crossed
+    assert not_above(ours, streams, alpha)
+    assert naive / streams > 2 * alpha  # the repeated fixed-sample test is far off its 5 %
+
+
+def not_above(count: int, trials: int, rate: float) -> bool:
+    """Whether `count` in `trials` is consistent with a true rate of at most `rate` (one-sided
+    exact binomial test at 1 %): a simulated bound is checked, not a lucky sample."""
+    return bool(binomtest(count, trials, rate, alternative="greater").pvalue > 0.01)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    count, total = 0, rng.expovariate(1.0)
+    while total < mean:
+        count += 1
+        total += rng.expovariate(1.0)
+    return count
+
+
+def _z(x1: float, n1: float, x2: float, n2: float) -> float:
+    pooled = (x1 + x2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    return 0.0 if variance <= 0 else (x1 / n1 - x2 / n2) / math.sqrt(variance)
+
+
+@pytest.mark.parametrize("canary_requests", [30, 60, 300])
+def test_at_small_samples_the_error_test_is_never_looser_than_fishers_exact_test(canary_requests):
+    """Whenever our one look would roll back, Fisher's exact test rejects at the same level
+    too (2 errors in 60 against 11 in 1,140: p = 0.135, no rollback)."""
+    alpha = RULES.false_rollback_rate * BUDGET["error rate"]
+    primary_requests, primary_errors = canary_requests * 19, round(canary_requests * 19 * 0.01)
+    for canary_errors in range(canary_requests + 1):
+        block = Block(canary_requests, canary_errors, primary_requests, primary_errors)
+        if ratio_log_e([block], 1.0, HARM) >= math.log(1 / alpha):
+            table = [
+                [canary_errors, canary_requests - canary_errors],
+                [primary_errors, primary_requests - primary_errors],
+            ]
+            assert fisher_exact(table, alternative="greater").pvalue < alpha
+    two_in_sixty = Block(60, 2, 1140, 11)
+    assert ratio_log_e([two_in_sixty], 1.0, HARM) < math.log(1 / alpha)
+
+
+def test_the_ceiling_test_is_never_looser_than_an_exact_binomial_test():
+    alpha, level = 0.001, 0.05
+    for requests in (15, 60, 300):
+        for errors in range(requests + 1):
+            if rate_log_e(errors, requests, level, (0.075, 0.1, 0.15, 0.25)) >= math.log(1 / alpha):
+                assert binomtest(errors, requests, level, alternative="greater").pvalue < alpha
+    assert rate_log_e(1, 15, level, (0.075, 0.1, 0.15, 0.25)) < math.log(1 / alpha)  # 1 in 15 is not evidence
+
+
+def test_the_sign_test_keeps_its_type_i_error_under_continuous_monitoring():
+    rng = random.Random(11)
+    alpha, streams = 0.05, 1000
+    crossed = 0
+    for _ in range(streams):
+        hits = 0
+        for trial in range(1, 301):
+            hits += rng.random() < 0.5
+            if sign_log_e(hits, trial, (0.65, 0.8, 0.95)) >= math.log(1 / alpha):
+                crossed += 1
+                break
+    assert not_above(crossed, streams, alpha)
+
+
+def test_the_ratio_interval_covers_the_true_ratio():
+    rng = random.Random(3)
+    alpha, misses, runs = 0.05, 0, 200
+    for _ in range(runs):
+        canary = sum(_poisson(rng, 0.6) for _ in range(60))  # 2x: 2 % of 30 a minute
+        primary = sum(_poisson(rng, 5.7) for _ in range(60))
+        interval = ratio_interval([Block(1800, canary, 34200, primary)], alpha)
+        assert interval is not None
+        misses += not interval[0] * 0.84 <= 2.0 <= interval[1] * 1.19  # within the grid's resolution
+    assert not_above(misses, runs, alpha)
 
 
 def test_steps():

@@ -184,3 +184,16 @@ def test_rows_of_another_width_say_which_way_the_label_column_went_wrong():
         sample.shape_problem()
     )
     assert Sample(["age"], {"age"}).shape_problem() is None
+
+
+@pytest.mark.parametrize(
+    ("training", "now"),
+    [
+        ([0.0, 1.0] * 500, [0.0, 1.0] * 100),  # a 0/1 feature with no drift
+        ([0.0, 1.0] * 500, [0.0] * 150 + [1.0] * 50),  # the same feature, drifted
+        ([1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 5.5] * 300, [1.0, 2.0, 3.0, 3.0, 5.5, 5.5] * 50),  # a few repeated values
+    ],
+)
+def test_ks_on_tied_data_matches_scipy(training: list[float], now: list[float]):
+    built = build_baseline("\n".join(["label,x"] + [f"1,{v}" for v in training]), label_column="label")
+    assert ks_statistic(built["features"][0], now) == pytest.approx(stats.ks_2samp(training, now).statistic, abs=0.002)

@@ -118,3 +118,28 @@ def test_each_record_is_judged_on_its_own_probabilities_and_labels_mixed():
     assert ours["precision"] == pytest.approx(sk.precision_score(y_true, y_pred))
     assert ours["recall"] == pytest.approx(sk.recall_score(y_true, y_pred))
     assert "auc" not in ours
+
+
+@pytest.mark.parametrize(("label", "positive"), [("1.0", "1"), (" 1 ", "1"), ("yes", "1"), ("True", "1"), ("1", "1.0")])
+def test_a_positive_label_written_another_way_is_still_positive(label: str, positive: str):
+    # Two records labelled positive, both predicted positive: accuracy and recall 1.
+    result = binary_metrics([label, label], labelled(["1", "1"]), positive, 0.5)
+    assert result["accuracy"] == 1.0
+    assert result["recall"] == 1.0
+
+
+def test_multiclass_labels_compare_by_value():
+    assert multiclass_metrics(["2.0", "cat ", "1"], ["2", "Cat", "1.0"])["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "x"])
+def test_a_non_finite_regression_label_is_not_scored_and_the_others_are(bad: str):
+    from model_medic.quality import usable
+
+    assert not usable("Regression", bad, Prediction("1.0", None))
+    assert not usable("Regression", "1.0", Prediction(bad, None))
+    assert usable("Regression", "1.5", Prediction("2.0", None))
+    joined = join({"a": ("v", [Prediction("1.0", None), Prediction("2.0", None)])}, {"a": ["1.5", bad]}, "Regression")
+    assert joined.undecodable_predictions == 1
+    [(label, _)] = joined.pairs["v"]
+    assert regression_metrics([float(label)], [1.0]) == {"rmse": 0.5, "mae": 0.5}

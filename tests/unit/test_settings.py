@@ -185,3 +185,34 @@ def test_load_settings_raises_a_configuration_error_once_and_caches_success(monk
     first = load_settings(ComputeMetricsSettings)
     assert first.metrics_lag_minutes == 3
     assert load_settings(ComputeMetricsSettings) is first
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("CANARY_FALSE_ROLLBACK_RATE", "0.5", "must be <= 0.1"),
+        ("CANARY_FALSE_ROLLBACK_RATE", "0", "must be > 0"),
+        ("CANARY_ERROR_EFFECT", "1", "must be > 1"),
+        ("CANARY_LATENCY_EFFECT", "0", "must be > 0"),
+    ],
+)
+def test_bad_judge_values_are_refused(variable: str, value: str, problem: str):
+    problems = _problems(CanarySettings, {**CANARY, variable: value})
+    assert problems.startswith(f"{variable}: ")
+    assert problem in problems
+
+
+@pytest.mark.parametrize("rows", ["1", "50", "149"])
+def test_a_drift_sample_too_small_to_mean_anything_is_refused_with_the_reason(rows: str):
+    from model_medic.settings import DriftSettings
+
+    environment = {
+        **BASE,
+        "CAPTURE_S3_URI": "s3://bucket/datacapture",
+        "BASELINE_S3_URI": "s3://bucket/baselines",
+        "DRIFT_MIN_ROWS": rows,
+    }
+    problems = _problems(DriftSettings, environment)
+    assert problems.startswith("DRIFT_MIN_ROWS: ")
+    assert "PSI above 0.2 (sampling noise)" in problems
+    assert DriftSettings.model_validate({**environment, "DRIFT_MIN_ROWS": "150"}).drift_min_rows == 150

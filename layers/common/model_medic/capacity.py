@@ -212,6 +212,9 @@ class ScaleUp:
         iam_actions=frozenset(
             {
                 "sagemaker:DescribeEndpoint",
+                # Not called by us: Application Auto Scaling checks it on the caller of
+                # RegisterScalableTarget (SageMaker's auto scaling prerequisites).
+                "sagemaker:DescribeEndpointConfig",
                 "sagemaker:UpdateEndpointWeightsAndCapacities",
                 "application-autoscaling:DescribeScalableTargets",
                 "application-autoscaling:RegisterScalableTarget",

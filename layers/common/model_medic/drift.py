@@ -469,13 +469,23 @@ def ks_statistic(feature: dict[str, Any], values: list[float], presorted: bool =
     cdf = _baseline_cdf(feature)
     if len(cdf.xs) < KS_QUANTILES:
         return _exact_ks(ordered, cdf)
-    left = [bisect_left(ordered, x) / n for x in cdf.xs]
-    right = [bisect_right(ordered, x) / n for x in cdf.xs]
+    # Repeated quantiles (a 0/1 feature, a feature with a common value) are one point of the
+    # baseline CDF with a jump: just below the value it stands at the first quantile of the run,
+    # at the value at the last. Comparing every quantile of the run with both sides would read
+    # a jump that both distributions share as a difference.
+    runs: list[tuple[float, float, float]] = []  # (value, F_base just below it, F_base at it)
+    for x, y in zip(cdf.xs, cdf.ys, strict=True):
+        if runs and runs[-1][0] == x:
+            runs[-1] = (x, runs[-1][1], y)
+        else:
+            runs.append((x, y, y))
+    left = [bisect_left(ordered, x) / n for x, _, _ in runs]
+    right = [bisect_right(ordered, x) / n for x, _, _ in runs]
     worst = max(left[0], 1.0 - right[-1])  # below the first point F_base is 0, above the last 1
-    for k, y in enumerate(cdf.ys):
-        worst = max(worst, abs(left[k] - y), abs(right[k] - y))
-        if k + 1 < len(cdf.ys):
-            worst = max(worst, abs(left[k + 1] - y), abs(right[k] - cdf.ys[k + 1]))
+    for k, (_, below, at) in enumerate(runs):
+        worst = max(worst, abs(left[k] - below), abs(right[k] - at))
+        if k + 1 < len(runs):  # between two points both CDFs are monotone: compare the ends
+            worst = max(worst, abs(left[k + 1] - at), abs(right[k] - runs[k + 1][1]))
     return worst
 
 

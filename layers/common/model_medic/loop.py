@@ -262,6 +262,7 @@ class ControlLoop:
                 incident,
                 replace(base, gate=plan.gate, reason=plan.skip, changes=plan.notes),
                 critical=plan.critical,
+                facts=plan.facts,
             )
         if plan.bound is not None:
             return self._bounded(incident, base, plan, alarm_reason)
@@ -625,13 +626,17 @@ class ControlLoop:
         self._tell_once(outcome, str(pending["id"]))
         return outcome
 
-    def _note(self, incident: Incident, outcome: Outcome, critical: bool = False) -> Outcome:
-        """Record a decision that did not act - once while it stays the same, not every sweep."""
+    def _note(
+        self, incident: Incident, outcome: Outcome, critical: bool = False, facts: dict[str, Any] | None = None
+    ) -> Outcome:
+        """Record a decision that did not act - once while it stays the same, not every sweep.
+        `facts`: what the incident remembers of it (a rollout's last verdict)."""
         note = f"{outcome.result}|{outcome.gate}|{outcome.reason}"
         if note == incident.last_note:
             return replace(outcome, replayed=True)
+        remembered = {**(incident.facts or {}), **facts} if facts else incident.facts
         try:
-            noted = self._incidents.save(replace(incident, last_note=note))
+            noted = self._incidents.save(replace(incident, last_note=note, facts=remembered))
         except Conflict:
             return replace(outcome, replayed=True)
         try:

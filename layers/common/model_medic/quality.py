@@ -51,15 +51,38 @@ ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regre
 # --- the metrics (pure) ------------------------------------------------------------------------
 
 
+_TRUE, _FALSE = frozenset({"true", "yes"}), frozenset({"false", "no"})
+
+
+def class_of(label: str) -> str:
+    """A class label as it is compared: numbers by value (`1.0` is `1`), words without case or
+    surrounding spaces, true/yes as 1 and false/no as 0 - ground truth is often written by
+    another program than the one that set PositiveLabel."""
+    text = label.strip().lower()
+    if text in _TRUE:
+        return "1"
+    if text in _FALSE:
+        return "0"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 def binary_metrics(
     labels: list[str], predictions: list[Prediction], positive: str, threshold: float
 ) -> dict[str, float]:
     """Each record on its own: positive when its probability reaches the threshold, or, for a
-    record with only a label, when that label is the positive class. AUC when every record
-    has a probability."""
-    actual_positive = [label == positive for label in labels]
+    record with only a label, when that label is the positive class (`class_of`). AUC when
+    every record has a probability."""
+    positive = class_of(positive)
+    actual_positive = [class_of(label) == positive for label in labels]
     predicted_positive = [
-        p.probability >= threshold if p.probability is not None else p.label == positive for p in predictions
+        p.probability >= threshold if p.probability is not None else class_of(str(p.label)) == positive
+        for p in predictions
     ]
     tp = sum(a and p for a, p in zip(actual_positive, predicted_positive, strict=True))
     fp = sum((not a) and p for a, p in zip(actual_positive, predicted_positive, strict=True))
@@ -103,6 +126,7 @@ def roc_auc(actual: list[bool], scores: list[float]) -> float | None:
 
 
 def multiclass_metrics(labels: list[str], predictions: list[str]) -> dict[str, float]:
+    labels, predictions = [class_of(v) for v in labels], [class_of(v) for v in predictions]
     classes = sorted(set(labels) | set(predictions))
     precisions, recalls, f1s = [], [], []
     for cls in classes:
@@ -137,11 +161,13 @@ def usable(problem: ProblemType, label: str, prediction: Prediction) -> bool:
     if problem == "MulticlassClassification":
         return prediction.label is not None
     try:
-        float(label)
-        float(prediction.label if prediction.label is not None else "x")
+        # A NaN or infinite label or prediction has no error to square: that record is not
+        # scored (counted), and the others are.
+        return math.isfinite(float(label)) and math.isfinite(
+            float(prediction.label if prediction.label is not None else "x")
+        )
     except ValueError:
         return False
-    return True
 
 
 def metrics_for(

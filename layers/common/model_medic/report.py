@@ -130,7 +130,8 @@ class RolloutView:
     which names no package); `share`: the canary's share of the traffic as the rollout last
     set it, since `share_since` (None before anything was deployed); `ended`: under way,
     complete, rolled back, not deployed, escalated (a person was told it stopped) or closed;
-    `ended_at`: when (None while under way)."""
+    `ended_at`: when (None while under way); `verdict`: the judge's last verdict (decision,
+    when, and per metric the figures, estimate and evidence: canary.MetricVerdict), if any."""
 
     id: str
     package: str | None
@@ -140,6 +141,7 @@ class RolloutView:
     share_since: str | None
     ended: str
     ended_at: str | None
+    verdict: dict[str, Any] | None = None
 
 
 def rollout_view(incident: Incident) -> RolloutView:
@@ -178,6 +180,7 @@ def rollout_view(incident: Incident) -> RolloutView:
         share_since=_utc(str(since)).isoformat() if since else None,
         ended=ended,
         ended_at=_utc(ended_at).isoformat() if ended_at else None,
+        verdict=facts.get("verdict") if isinstance(facts.get("verdict"), dict) else None,
     )
 
 

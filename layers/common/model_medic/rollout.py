@@ -45,7 +45,7 @@ from botocore.exceptions import ClientError
 
 from model_medic import aws
 from model_medic.alarms import AlarmEvent, AlarmParseError, parse_alarms
-from model_medic.canary import Evidence, Rules, current_step, judge
+from model_medic.canary import Minute, Rules, Tally, current_step, judge, tally
 from model_medic.capacity import Capacity, ScaleChange, Variant
 from model_medic.endpoint_metrics import SOURCE_NAMESPACE, Sums, add_results, variant_queries
 from model_medic.gates import Clock, utc_now
@@ -64,6 +64,7 @@ LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "r2_loss"})
 # Where ComputeModelQuality publishes the live figures it measures.
 QUALITY_NAMESPACE = "Custom/SageMaker"
 LIVE_LOOKBACK = timedelta(hours=24)
+MINUTE_DATA = timedelta(days=15) - timedelta(minutes=5)  # how far back 1-minute CloudWatch data reaches
 
 
 # --- pure decisions ---------------------------------------------------------------------------
@@ -187,12 +188,15 @@ class ShiftTraffic(Change):
     canary: str
     before: float
     after: int
+    evidence: dict[str, Any] | None = None  # the judge's tally of the steps so far (canary.Tally)
+    verdict: dict[str, Any] | None = None  # the judge's verdict that moved the traffic, per metric
 
     def describe(self) -> str:
         return f"canary {self.canary} {self.before:g}% -> {self.after}% of the traffic"
 
     def settled(self, at: datetime) -> dict[str, Any]:
-        return {"share": self.after, "share_since": at.isoformat()}
+        # The next step's evidence starts now, on top of what the earlier steps showed.
+        return {"share": self.after, "share_since": at.isoformat(), "evidence": self.evidence, "verdict": self.verdict}
 
 
 @dataclass(frozen=True)
@@ -407,15 +411,19 @@ class Rollout:
         step = 100 if share >= 99.5 else (current_step(share, self._rules.steps) or round(share))
         now = self._clock()
         since = datetime.fromisoformat(str(facts["share_since"]))
-        canary, primary = self._evidence(name, since, now)
-        verdict = judge(canary, primary, self._rules, step, now - since, self._alarms_in_alarm(name))
+        this_step = tally(self._minutes(name, since, now), self._rules)
+        rollout = Tally.from_dict(facts.get("evidence")).plus(this_step)
+        verdict = judge(rollout, this_step, self._rules, step, now - since, self._alarms_in_alarm(name))
         notes = {**verdict.evidence, "share": share, "since": since.isoformat(), "decision": verdict.decision}
         reasons = "; ".join(verdict.reasons)
+        remembered = {"verdict": {"at": now.isoformat(), "decision": verdict.decision, **verdict.evidence}}
         rollback = verdict.decision == "rollback" or (
             verdict.decision == "inconclusive" and self._settings.inconclusive_action == "rollback"
         )
         if rollback:
-            changes: list[Change] = [RollBackCanary(self._primary, self._canary, share, 0)]
+            changes: list[Change] = [
+                RollBackCanary(self._primary, self._canary, share, 0, rollout.as_dict(), remembered["verdict"])
+            ]
             package = str(facts.get("package") or "")
             if package and self._settings.reject_model_packages:
                 changes.append(RejectPackage(package))
@@ -426,9 +434,9 @@ class Rollout:
                 notes=notes,
             )
         if verdict.decision == "inconclusive":
-            return Plan("", skip=f"{reasons}; held", critical=True, gate="inconclusive", notes=notes)
-        if verdict.decision == "hold":
-            return Plan("", skip=f"hold: {reasons}", gate="hold", notes=notes)
+            return Plan("", skip=f"{reasons}; held", critical=True, gate="inconclusive", notes=notes, facts=remembered)
+        if verdict.decision == "continue":
+            return Plan("", skip=f"continue: {reasons}", gate="continue", notes=notes, facts=remembered)
         _, found = self._capacity.endpoint(name, described)
         variants = {v.name: v for v in found}
         reference = reference_capacity(int(variants[self._primary].instances or 1), float(facts.get("reference") or 0))
@@ -436,7 +444,7 @@ class Rollout:
         if verdict.decision == "finish":
             return self._finish(incident, described, facts, variants, reference, notes)
         target = int(verdict.next_step or 100)
-        return self._promote(name, variants, reference, step, share, target, notes)
+        return self._promote(name, variants, reference, step, share, target, notes, rollout, remembered["verdict"])
 
     def _promote(
         self,
@@ -447,6 +455,8 @@ class Rollout:
         share: float,
         target: int,
         notes: dict[str, Any],
+        evidence: Tally,
+        verdict: dict[str, Any],
     ) -> Plan:
         """Capacity ahead of traffic: the canary's instances for `target`, the primary down to
         what the share it served through the bake needs, then the weights."""
@@ -468,7 +478,7 @@ class Rollout:
         keep = instances_for(reference, 100 - step)
         if primary.floor > keep:
             changes.append(ScaleChange(primary.name, primary.lever, primary.floor, keep))
-        changes.append(ShiftTraffic(self._primary, self._canary, share, target))
+        changes.append(ShiftTraffic(self._primary, self._canary, share, target, evidence.as_dict(), verdict))
         summary = f"promote canary {self._canary} {step}% -> {target}%: " + "; ".join(c.describe() for c in changes)
         return Plan(summary, changes=tuple(changes), notes=notes)
 
@@ -699,11 +709,19 @@ class Rollout:
                 return float(values[0])
         return None
 
-    def _evidence(self, endpoint: str, since: datetime, now: datetime) -> tuple[Evidence, Evidence]:
-        """Both variants since the step began, in one GetMetricData call: sums and p99 ModelLatency."""
-        period = max(60, math.ceil((now - since).total_seconds() / 60) * 60)
+    def _minutes(self, endpoint: str, since: datetime, now: datetime) -> list[Minute]:
+        """Both variants minute by minute, from the first whole minute after `since` (when this
+        step's weights were in service) to the last whole minute before `now`: request and error
+        counts, average latency and p99 ModelLatency (absent when CloudWatch serves no
+        percentile for it), in GetMetricData calls of up to 500 queries, paged."""
+        # CloudWatch keeps 1-minute data for 15 days and takes a 60 s period only for a start
+        # time within them (older starts need multiples of 300 s): a longer step reads its last 15 days.
+        start = datetime.fromtimestamp(math.ceil(max(since, now - MINUTE_DATA).timestamp() / 60) * 60, tz=UTC)
+        end = datetime.fromtimestamp(math.floor(now.timestamp() / 60) * 60, tz=UTC)
+        if end <= start:
+            return []
         pairs = [(endpoint, self._canary), (endpoint, self._primary)]
-        queries, keys = variant_queries(pairs, period)
+        queries, keys = variant_queries(pairs, 60)
         for index, (_, variant) in enumerate(pairs):
             queries.append(
                 {
@@ -717,25 +735,45 @@ class Rollout:
                                 {"Name": "VariantName", "Value": variant},
                             ],
                         },
-                        "Period": period,
+                        "Period": 60,
                         "Stat": "p99",
                     },
                 }
             )
-        result = self._cloudwatch.get_metric_data(
-            MetricDataQueries=queries, StartTime=now - timedelta(seconds=period), EndTime=now
-        )
-        results = result.get("MetricDataResults", [])
-        sums = {pair: Sums() for pair in pairs}
-        add_results(sums, keys, [r for r in results if not str(r.get("Id", "")).startswith("p99")])
-        p99: dict[str, float | None] = {}
-        for index, (_, variant) in enumerate(pairs):
-            values = next((r.get("Values") or [] for r in results if r.get("Id") == f"p99v{index}"), [])
-            p99[variant] = max(values) / 1000.0 if values else None  # ModelLatency is in microseconds
-        return (
-            Evidence.of(sums[(endpoint, self._canary)], p99[self._canary]),
-            Evidence.of(sums[(endpoint, self._primary)], p99[self._primary]),
-        )
+        series: dict[str, dict[datetime, float]] = {}
+        token: str | None = None
+        while True:
+            page = self._cloudwatch.get_metric_data(
+                MetricDataQueries=queries, StartTime=start, EndTime=end, **({"NextToken": token} if token else {})
+            )
+            for found in page.get("MetricDataResults", []):
+                values = series.setdefault(str(found["Id"]), {})
+                for stamp, value in zip(found.get("Timestamps", []), found.get("Values", []), strict=False):
+                    values[stamp.astimezone(UTC)] = float(value)
+            token = page.get("NextToken")
+            if not token:
+                break
+        minutes = []
+        for stamp in sorted({t for values in series.values() for t in values}):
+            sums = {pair: Sums() for pair in pairs}
+            add_results(
+                sums, keys, [{"Id": i, "Values": [v[stamp]]} for i, v in series.items() if i in keys and stamp in v]
+            )
+            canary, primary = sums[pairs[0]], sums[pairs[1]]
+            p99 = [series.get(f"p99v{i}", {}).get(stamp) for i in range(2)]
+            minutes.append(
+                Minute(
+                    canary.invocations,
+                    canary.errors_4xx + canary.errors_5xx,
+                    primary.invocations,
+                    primary.errors_4xx + primary.errors_5xx,
+                    canary.total_latency_ms(),
+                    primary.total_latency_ms(),
+                    None if p99[0] is None else p99[0] / 1000.0,  # ModelLatency is in microseconds
+                    None if p99[1] is None else p99[1] / 1000.0,
+                )
+            )
+        return minutes
 
     def _alarms_in_alarm(self, endpoint: str) -> tuple[str, ...]:
         names = [f"{endpoint}-{self._canary}-ErrorRate", f"{endpoint}-{self._canary}-Latency"]
@@ -750,7 +788,9 @@ def rules_of(settings: CanarySettings) -> Rules:
         min_invocations=settings.min_invocations,
         max_error_rate=settings.max_error_rate,
         max_latency_ms=settings.max_latency_ms,
-        max_p99_ratio=settings.max_p99_ratio,
+        false_rollback_rate=settings.false_rollback_rate,
+        error_effect=settings.error_effect,
+        latency_effect=settings.latency_effect / 100.0,
         inconclusive_bakes=settings.inconclusive_bakes,
     )
 

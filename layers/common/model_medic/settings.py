@@ -334,6 +334,25 @@ def _ascending_steps(value: object) -> object:
     return value
 
 
+# Sampling noise alone: with the baseline's 10 equal bins, an hour of n rows from the training
+# distribution itself has a PSI above the 0.2 alarm line in 44 % of hours at n = 50, 3.4 % at
+# 100 and 0.2 % at 150 (4,000 simulated hours each; docs/canary-judge.md, "Drift sample size").
+MIN_DRIFT_ROWS = 150
+
+
+def _meaningful_rows(value: Any) -> Any:
+    try:
+        rows = int(value)
+    except (TypeError, ValueError):
+        return value  # the type check says what is wrong
+    if rows < MIN_DRIFT_ROWS:
+        raise ValueError(
+            f"{rows} is below {MIN_DRIFT_ROWS}: an hour of fewer rows than that drawn from the training data "
+            "itself often has a PSI above 0.2 (sampling noise), so the DataDrift alarm would fire on no drift"
+        )
+    return value
+
+
 class CanarySettings(ActionSettings):
     """PromoteCanaryFunction: the variants, the steps and the evidence a canary must show."""
 
@@ -344,11 +363,15 @@ class CanarySettings(ActionSettings):
     min_invocations: int = Field(alias="CANARY_MIN_INVOCATIONS", ge=0)
     max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)
     max_latency_ms: float = Field(alias="CANARY_MAX_LATENCY_MS", gt=0)
-    # Tail latency: a canary whose p99 ModelLatency is over this multiple of the primary's is rolled back.
-    max_p99_ratio: float = Field(1.5, alias="CANARY_MAX_P99_RATIO", gt=1)
-    # A step that has not gathered its minimum invocations after this many bakes is inconclusive:
-    # held (people told once) or rolled back.
-    inconclusive_bakes: int = Field(3, alias="CANARY_INCONCLUSIVE_BAKES", ge=1, le=100)
+    # The sequential judge (canary.py): the chance that a canary no worse than the primary is ever
+    # rolled back, over the whole rollout; the smallest error-rate ratio and latency increase (%)
+    # worth acting on.
+    false_rollback_rate: float = Field(0.01, alias="CANARY_FALSE_ROLLBACK_RATE", gt=0, le=0.1)
+    error_effect: float = Field(1.5, alias="CANARY_ERROR_EFFECT", gt=1, le=100)
+    latency_effect: float = Field(20.0, alias="CANARY_LATENCY_EFFECT", gt=0, le=1000)
+    # A step the judge has not decided after this many bakes is inconclusive: held (people told
+    # once) or rolled back.
+    inconclusive_bakes: int = Field(6, alias="CANARY_INCONCLUSIVE_BAKES", ge=1, le=100)
     inconclusive_action: Literal["hold", "rollback"] = Field("hold", alias="CANARY_INCONCLUSIVE_ACTION")
     # The canary's instances never exceed this (nor its scaling target's MaxCapacity).
     max_instance_count: int = Field(10, alias="MAX_INSTANCE_COUNT", ge=1, le=1000)
@@ -366,7 +389,7 @@ class DriftSettings(ScopedSettings):
 
     capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
     baseline_s3_uri: str = Field(alias="BASELINE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
-    drift_min_rows: int = Field(alias="DRIFT_MIN_ROWS", ge=1)
+    drift_min_rows: Annotated[int, Before(_meaningful_rows)] = Field(alias="DRIFT_MIN_ROWS", ge=MIN_DRIFT_ROWS)
     # The label column of training.csv (and statistics.json), left out of the baseline: a
     # header name, a zero-based column number, or "none". SageMaker's built-in algorithms
     # expect the label first.

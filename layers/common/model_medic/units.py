@@ -65,6 +65,7 @@ class Plan:
     critical: bool = False  # a person must hear of the act at once (a rollback)
     notes: dict[str, Any] = field(default_factory=dict)  # read-only findings worth recording
     gate: str = "precondition"  # the gate a skip is recorded under (a critical skip is told once per gate)
+    facts: dict[str, Any] = field(default_factory=dict)  # what the incident remembers of a skip (a verdict)
 
 
 @dataclass(frozen=True)
