@@ -118,6 +118,7 @@ def kayenta(step_minutes: list[Minute], history: Tally, step: int, baked: int) -
     pairs = [m for m in step_minutes if m.canary_requests > 0 and m.primary_requests > 0]
     if len(pairs) < 3:
         return "inconclusive"
+
     def error_rate(m: Minute, canary: bool) -> float:
         return m.canary_errors / m.canary_requests if canary else m.primary_errors / m.primary_requests
 
