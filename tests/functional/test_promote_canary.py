@@ -110,8 +110,9 @@ def champion(fn: Any) -> str:
     return arn
 
 
-def approve(fn: Any, arn: str, at: datetime) -> list[dict[str, Any]]:
-    """Approve the package and deliver SageMaker's state change event, as EventBridge would."""
+def approve(fn: Any, arn: str, at: datetime, updated: list[str] | None = None) -> list[dict[str, Any]]:
+    """Approve the package and deliver SageMaker's state change event, as EventBridge would
+    (`updated`: the event's UpdatedModelPackageFields; the approval itself by default)."""
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     event = {
         "version": "0",
@@ -127,6 +128,8 @@ def approve(fn: Any, arn: str, at: datetime) -> list[dict[str, Any]]:
             "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]),
             "ModelPackageArn": arn,
             "ModelApprovalStatus": "Approved",
+            "UpdatedModelPackageFields": ["ModelApprovalStatus"] if updated is None else updated,
+            "LastModifiedTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     }
     with time_machine.travel(at, tick=False):  # the function's clock: the approval's time
@@ -370,6 +373,7 @@ def test_the_daily_report_shows_the_newest_rollout_its_share_and_how_it_ended(
         "share_since": T0.isoformat(),
         "ended": "under way",
         "ended_at": None,
+        "verdict": None,  # not judged yet
     }
     assert f"model package <code>{label}</code>, started 2026-11-22T10:00 UTC." in html
     assert "Canary at 5% of the traffic since 2026-11-22T10:00 UTC." in html
@@ -388,6 +392,13 @@ def test_the_daily_report_shows_the_newest_rollout_its_share_and_how_it_ended(
     assert rolled_back["ended_at"] == (T0 + timedelta(minutes=10)).isoformat()
     assert "Canary at 0% of the traffic since 2026-11-22T10:10 UTC." in html
     assert "<strong>Rolled back</strong> at 2026-11-22T10:10 UTC." in html
+    # The verdict that rolled it back, per metric, as the judge gave it.
+    verdict = rolled_back["verdict"]
+    assert verdict["decision"] == "rollback"
+    findings = {m["metric"]: m["finding"] for m in verdict["metrics"]}
+    assert findings["error rate"] == "harm"
+    assert "The judge&#39;s last verdict" in html or "The judge's last verdict" in html
+    assert "<td>error rate</td><td>harm</td>" in html
     # The rollback the loop recorded (a rollout step with a roll-back-canary change) is recommended on.
     assert "A model was rolled back: review it before the pipeline deploys it again." in report["recommendations"]
     # A canary rolled back is the rollout doing its job, not an action that failed to fix an alarm.
@@ -510,3 +521,19 @@ def test_dry_run_records_the_promotion_it_would_make(operator_canary: Any, stack
     assert "promote canary canary 5% -> 10%" in outcome["reason"]
     assert share() == 5.0
     assert [call for call in aws_calls.mutating() if call.startswith(("Update", "Create", "Register"))] == []
+
+
+def test_an_edit_of_an_approved_package_is_not_an_approval_and_a_duplicate_approval_is_one(
+    champion: str, fn: Any, stack: Stack
+):
+    """SageMaker sends the state change on every update of a package, and may send one change
+    more than once: only a change of ModelApprovalStatus to Approved deploys, once."""
+    candidate = package(0.91)
+    assert approve(fn, candidate, T0, updated=["ApprovalDescription"]) == []
+    assert approve(fn, candidate, T0, updated=["CustomerMetadataProperties", "ModelLifeCycle"]) == []
+    assert share() == 0.0  # nothing deployed
+    [deployed] = approve(fn, candidate, T0 + timedelta(minutes=1))
+    assert deployed["result"] == "acted"
+    # The same change delivered again (SageMaker may repeat it): the same incident, nothing more.
+    assert [o for o in approve(fn, candidate, T0 + timedelta(minutes=1)) if o["result"] == "acted"] == []
+    assert len([i for i in stored_incidents(stack) if i["action"] == "rollout"]) == 1

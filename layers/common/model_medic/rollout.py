@@ -874,10 +874,21 @@ def approved_package(event: Any) -> tuple[str, str, datetime] | None:
         raise AlarmParseError("not a SageMaker model package state change: expected source aws.sagemaker and a detail")
     if detail.get("ModelApprovalStatus") != "Approved":
         return None
+    # SageMaker sends this event on every update of a package and lists what changed in
+    # UpdatedModelPackageFields: an edit of an approved package (its description, metadata,
+    # lifecycle) is not an approval, and acting on it would redeploy a model that was rolled
+    # back. A package created Approved has no such list: that event is its approval.
+    updated = detail.get("UpdatedModelPackageFields")
+    if isinstance(updated, list) and "ModelApprovalStatus" not in updated:
+        return None
     arn, group = detail.get("ModelPackageArn"), detail.get("ModelPackageGroupName")
     if not isinstance(arn, str) or ":model-package/" not in arn or not isinstance(group, str) or not group:
         raise AlarmParseError("model package state change without ModelPackageArn and ModelPackageGroupName")
-    return arn, group, _event_time(event)
+    # SageMaker may send several events for one change: they carry the same LastModifiedTime,
+    # which keys the approval's incident (the event's own time when the package has none).
+    modified = detail.get("LastModifiedTime")
+    when = _event_time({"time": modified}) if isinstance(modified, str) and modified else _event_time(event)
+    return arn, group, when
 
 
 def operator_package(event: Any) -> tuple[str, list[str] | None] | None:
