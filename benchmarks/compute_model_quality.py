@@ -1,8 +1,9 @@
 """ComputeModelQuality over a week of data capture (`make bench`).
 
 One endpoint, two variants of two instances each, one capture file a minute per instance
-(FACTS.md: about 40,000 objects a week), five records a file; 100,000 labels collected in
-the 24 hours before the run, each naming a prediction made up to 72 hours before its label.
+(docs/aws-behaviours.md, "Real data shapes": about 40,000 objects a week), five records a
+file; 100,000 labels collected in the 24 hours before the run, each naming a prediction made
+up to 72 hours before its label.
 One run, as the function does it (S3 in moto, in-process): S3 calls by operation, wall time
 and peak memory (tracemalloc: Python allocations during the run, moto's own included).
 

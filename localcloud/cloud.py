@@ -2,11 +2,11 @@
 
 * `deploy`: `sam build`, `sam package` into a bucket in moto, the SAM transform, and a
   CloudFormation stack in moto. moto's CloudFormation skips SNS subscriptions and
-  EventInvokeConfig (FACTS.md): those are made here from the transformed template, never
-  from a copy. It cannot run a Lambda-backed custom resource either: deploy plays
-  CloudFormation's part itself - it sends the function the Create request, with a
-  ResponseURL served here, and fails unless the answer is SUCCESS. That is how the stack
-  gets its alarms: AlarmManagerFunction reconciles the fleet.
+  EventInvokeConfig (docs/aws-behaviours.md, "moto gaps"): those are made here from the
+  transformed template, never from a copy. It cannot run a Lambda-backed custom resource
+  either: deploy plays CloudFormation's part itself - it sends the function the Create
+  request, with a ResponseURL served here, and fails unless the answer is SUCCESS. That is
+  how the stack gets its alarms: AlarmManagerFunction reconciles the fleet.
 * `invoke`: the `sam local invoke` contract without Docker - the deployed function's
   handler and environment, run by `localcloud.runner` in a subprocess whose AWS calls go
   to moto. The code is the built artifact (.aws-sam/build/<LogicalId>); the layer's
@@ -14,11 +14,12 @@
   which pins the same versions (the built layer holds arm64 binaries).
 * `alarm`: sets the state in moto, then delivers what CloudWatch would - only on a
   transition: an alarm already in the requested state sets and delivers nothing ("the
-  actions happen only on state transitions", FACTS.md). Otherwise: the alarm
-  message to the action topics' Lambda subscriptions whose filter policy matches (moto's
-  own matcher), and the EventBridge state-change event to the rules whose pattern matches
-  (moto's own pattern evaluator). Asynchronous semantics: two retries, then the event goes to
-  the function's on-failure destination.
+  actions happen only on state transitions",
+  docs/aws-behaviours.md, "Alarm actions run only on transitions"). Otherwise: the alarm
+  message to the action topics' Lambda subscriptions whose filter policy matches (moto's own
+  matcher), and the EventBridge state-change event to the rules whose pattern matches
+  (moto's own pattern evaluator). Asynchronous semantics: two retries, then the event goes
+  to the function's on-failure destination.
 * `evaluate_alarm`: what moto does not do - judge a metric alarm from its metric's
   datapoints as CloudWatch would (`cloudwatch.evaluate`: M out of N, missing data) and, on a
   transition, set and deliver it like `alarm`.

@@ -1,9 +1,9 @@
 """What CloudWatch sends when an alarm changes state, built from the alarm's definition.
 
-The shapes are those of FACTS.md: the JSON message an alarm action publishes to SNS
-(lower-case dimension keys, upper-case statistic) and the EventBridge "CloudWatch Alarm
-State Change" event (dimensions as an object). The local cloud delivers them; the wiring
-tests run them through the template's filter policies.
+The shapes are those of docs/aws-behaviours.md, "Alarm messages": the JSON message an alarm
+action publishes to SNS (lower-case dimension keys, upper-case statistic) and the
+EventBridge "CloudWatch Alarm State Change" event (dimensions as an object). The local cloud
+delivers them; the wiring tests run them through the template's filter policies.
 
 `evaluate` is CloudWatch's judgement of a metric alarm from its datapoints, which moto does
 not make (moto only stores alarms and the states it is told): the alarm goes to ALARM when

@@ -1,10 +1,11 @@
 """The one place where Model Medic extends moto, each extension documented with why.
 
-moto answers most of what the service needs (FACTS.md). Where it differs from AWS in a
-way that would make a test prove nothing, the gap is filled here and nowhere else, for
-the tests and the local cloud alike.
+moto answers most of what the service needs (docs/aws-behaviours.md, "moto gaps"). Where it
+differs from AWS in a way that would make a test prove nothing, the gap is filled here and
+nowhere else, for the tests and the local cloud alike.
 
-* `sagemaker_update_endpoint`: moto does not implement `UpdateEndpoint` (FACTS.md).
+* `sagemaker_update_endpoint`: moto does not implement `UpdateEndpoint` (docs/aws-behaviours.md,
+  "moto gaps").
   The extension deploys the new endpoint config: the endpoint keeps its name and takes the
   config's variants. `RetainAllVariantProperties` "defaults to false": without it, counts
   and weights reset to the config's `InitialInstanceCount`/`InitialVariantWeight`; with it,
@@ -28,18 +29,19 @@ the tests and the local cloud alike.
   with ValidationException (`SCALED_VARIANT_MESSAGE`: AWS's wording is not documented) and
   changes nothing. UpdateEndpointWeightsAndCapacities on an auto-scaled variant is left
   allowed: AWS documents no such check (the same page tells you to call it to raise counts
-  during an update; FACTS.md: the scaling policy may undo a manual count).
+  during an update; docs/aws-behaviours.md, "Application Auto Scaling": the scaling policy may
+  undo a manual count).
   The update takes time like every other endpoint change (`endpoint_updates_take_time`),
   and it can be told to fail (`fail_next_update`, below).
 * `endpoint_updates_take_time`: in AWS, UpdateEndpoint, UpdateEndpointWeightsAndCapacities
   (and a RegisterScalableTarget that moves a variant's count) set the endpoint `Updating`
   and only later `InService`, and "any further update while `Updating` is rejected"
-  (FACTS.md; service-2.json: UpdateEndpoint/UpdateEndpointWeightsAndCapacities
-  documentation and the `EndpointStatus` enum). moto finishes every change at once, so
-  "wait for InService", "skip while Updating" and "check the config after the update"
-  could never be seen. Here every change is `Updating` for `set_update_seconds(s)` of
-  simulated time (`moto_now()`), settled lazily whenever an endpoint is described, listed,
-  updated, deleted or scaled. Meanwhile:
+  (docs/aws-behaviours.md, "SageMaker APIs"; service-2.json:
+  UpdateEndpoint/UpdateEndpointWeightsAndCapacities documentation and the `EndpointStatus`
+  enum). moto finishes every change at once, so "wait for InService", "skip while Updating"
+  and "check the config after the update" could never be seen. Here every change is
+  `Updating` for `set_update_seconds(s)` of simulated time (`moto_now()`), settled lazily
+  whenever an endpoint is described, listed, updated, deleted or scaled. Meanwhile:
   - DescribeEndpoint shows each variant's CurrentInstanceCount/CurrentWeight as before
     and DesiredInstanceCount/DesiredWeight as requested (ProductionVariantSummary: the
     Desired* fields are "requested in this deployment"); they become current at the end.
@@ -57,12 +59,13 @@ the tests and the local cloud alike.
   the server with env var MODEL_MEDIC_MOTO_UPDATE_SECONDS or calls
   `LocalCloud.set_update_seconds` (route below).
 * `fail_next_update(endpoint, reason)`: the next UpdateEndpoint of that endpoint fails the
-  way a blue/green deployment with auto-rollback does (FACTS.md: "A failed blue/green
-  update rolls back on its own and the endpoint returns to `InService` on the *old*
-  config"): `Updating` for the update duration, then `InService` on the OLD config with
-  the old counts and weights, and `FailureReason` set. service-2.json documents
-  `FailureReason` for `Failed` endpoints; keeping it after a rollback is how an action can
-  be told why, and is cleared by the next update. Intermediate `RollingBack` is not shown.
+  way a blue/green deployment with auto-rollback does (docs/aws-behaviours.md,
+  "UpdateEndpoint semantics": "A failed blue/green update rolls back on its own and the
+  endpoint returns to `InService` on the *old* config"): `Updating` for the update duration,
+  then `InService` on the OLD config with the old counts and weights, and `FailureReason`
+  set. service-2.json documents `FailureReason` for `Failed` endpoints; keeping it after a
+  rollback is how an action can be told why, and is cleared by the next update. Intermediate
+  `RollingBack` is not shown.
 * `one_variant_capacity_per_call`: UpdateEndpointWeightsAndCapacities "updates variant
   weight of one or more variants ... or capacity of one variant" (service-2.json); moto
   accepts counts for several variants in one call. A DesiredInstanceCount for more than
@@ -105,21 +108,21 @@ the tests and the local cloud alike.
 * `versioned_model_package_names`: DescribeModelPackage resolves `group/3`, as AWS does.
 * `model_packages_as_in_aws`: a package's CreationTime and LastModifiedTime come from
   `moto_now()` (the local cloud registers and approves packages at simulated times; moto
-  stamps the process clock). A package is never created at or before the previous one
-  (1 ms later if the clock has not moved, e.g. frozen in a test), so sorting by
-  CreationTime finds the newest package as it would in AWS. UpdateModelPackage changes only what it is given: moto
-  overwrote ApprovalDescription and CustomerMetadataProperties with None when the call
+  stamps the process clock). A package is never created at or before the previous one (1 ms
+  later if the clock has not moved, e.g. frozen in a test), so sorting by CreationTime finds
+  the newest package as it would in AWS. UpdateModelPackage changes only what it is given:
+  moto overwrote ApprovalDescription and CustomerMetadataProperties with None when the call
   left them out. Here a missing ApprovalDescription keeps the old one (our reading of an
-  update; AWS does not document clearing it), CustomerMetadataProperties are merged in
-  and CustomerMetadataPropertiesToRemove taken out. `ModelPackageArn` must be an ARN
+  update; AWS does not document clearing it), CustomerMetadataProperties are merged in and
+  CustomerMetadataPropertiesToRemove taken out. `ModelPackageArn` must be an ARN
   (service-2.json gives it the pattern `arn:aws...:sagemaker:...:model-package/...`;
-  FACTS.md): moto also took a group name and updated the group's newest version; here
-  that is a ValidationException in AWS's constraint wording. moto already keeps and returns
-  `ModelMetrics`, lists a group's packages and filters by ModelApprovalStatus (without a
-  group, ListModelPackages lists only unversioned packages unless ModelPackageType says
-  otherwise - AWS's documented default, service-2.json) and its summaries carry only
-  ModelPackageSummary's fields (the response serialiser keeps the shape's members):
-  tested, not changed.
+  docs/aws-behaviours.md, "SageMaker APIs"): moto also took a group name and updated the
+  group's newest version; here that is a ValidationException in AWS's constraint wording.
+  moto already keeps and returns `ModelMetrics`, lists a group's packages and filters by
+  ModelApprovalStatus (without a group, ListModelPackages lists only unversioned packages
+  unless ModelPackageType says otherwise - AWS's documented default, service-2.json) and its
+  summaries carry only ModelPackageSummary's fields (the response serialiser keeps the
+  shape's members): tested, not changed.
 * `alarm_state_times_follow_the_clock`: an alarm's StateUpdatedTimestamp comes from
   `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
   as in AWS, also when the local cloud runs at a simulated time.
@@ -135,32 +138,33 @@ the tests and the local cloud alike.
   datapoints of exactly its namespace, name and dimension set (and unit, if given), period
   by period as moto steps; SampleCount, Average, Sum, Minimum and Maximum are then computed
   by moto's own code, so their arithmetic is moto's.
-  (2) Percentiles: moto crashes on `Stat: "p99"` (FACTS.md), so the canary judge's
-  tail-latency comparison could not run. A `Stat` of `pNN` or `pNN.NN` ("any percentile,
-  using up to two decimal places (for example, p95.45)", "a value between p0.0 and p100":
-  CloudWatch User Guide, "Statistics definitions"; API reference, ExtendedStatistic) is
-  answered over the raw datapoints put with `Value` or `Values`/`Counts`. AWS defines p95
-  as the value that 95 % of the period's data lies below and does not document an
-  interpolation; the value given is the nearest rank (the smallest put value with at least
-  NN % of the datapoints at or below it: numpy's `inverted_cdf`), so p0 is the Minimum and
-  p100 the Maximum. Statistic sets (`StatisticValues`) count only where AWS says they can:
-  "if the SampleCount value of the statistic set is 1 [or] the Min and the Max values of
-  the statistic set are equal"; any other set in a period, or any negative value
-  ("Percentile statistics are not available for metrics when any of the metric values
-  are negative numbers", GetMetricStatistics API reference), leaves that period without a
-  value, as AWS leaves it. Any other `Stat` is rejected with a ValidationError whose
-  message says what the local cloud answers (ours; moto crashed): the other extended
-  statistics (TM, WM, PR, TC, TS, IQM), `P99` in upper case, a percentile above p100 or
-  with more than two decimals. GetMetricStatistics' `ExtendedStatistics` is not modelled.
-  Metric-math expressions are still moto's (FACTS.md: they return no values). Results
-  come back in query order.
+  (2) Percentiles: moto crashes on `Stat: "p99"` (docs/aws-behaviours.md, "moto gaps"), so
+  the canary judge's tail-latency comparison could not run. A `Stat` of `pNN` or `pNN.NN`
+  ("any percentile, using up to two decimal places (for example, p95.45)", "a value between
+  p0.0 and p100": CloudWatch User Guide, "Statistics definitions"; API reference,
+  ExtendedStatistic) is answered over the raw datapoints put with `Value` or
+  `Values`/`Counts`. AWS defines p95 as the value that 95 % of the period's data lies below
+  and does not document an interpolation; the value given is the nearest rank (the smallest
+  put value with at least NN % of the datapoints at or below it: numpy's `inverted_cdf`), so
+  p0 is the Minimum and p100 the Maximum. Statistic sets (`StatisticValues`) count only
+  where AWS says they can: "if the SampleCount value of the statistic set is 1 [or] the Min
+  and the Max values of the statistic set are equal"; any other set in a period, or any
+  negative value ("Percentile statistics are not available for metrics when any of the
+  metric values are negative numbers", GetMetricStatistics API reference), leaves that
+  period without a value, as AWS leaves it. Any other `Stat` is rejected with a
+  ValidationError whose message says what the local cloud answers (ours; moto crashed): the
+  other extended statistics (TM, WM, PR, TC, TS, IQM), `P99` in upper case, a percentile
+  above p100 or with more than two decimals. GetMetricStatistics' `ExtendedStatistics` is
+  not modelled. Metric-math expressions are still moto's
+  (docs/aws-behaviours.md, "moto gaps": they return no values). Results come back in query
+  order.
 * `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
   (it would need Docker). In AWS a schedule rule matches no put event; Lambda targets are
   delivered by the local cloud itself (`LocalCloud.put_event`), so moto skips them.
 * `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
   sets to None the keys it was not asked to change (a new instance count loses the variant's
-  weight, FACTS.md); AWS keeps them.
+  weight, docs/aws-behaviours.md, "moto gaps"); AWS keeps them.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -791,8 +795,8 @@ def versioned_model_package_names() -> None:
 
     A model's container may name its package that way (`ModelPackageName` accepts a name or
     an ARN, and versioned packages are named `<group>/<version>`); the rollback resolves it
-    to the ARN UpdateModelPackage needs (FACTS.md). moto 5.2 knows only unversioned names
-    and ARNs.
+    to the ARN UpdateModelPackage needs (docs/aws-behaviours.md, "SageMaker APIs"). moto 5.2
+    knows only unversioned names and ARNs.
     """
     from moto.sagemaker.models import SageMakerModelBackend
 

@@ -327,12 +327,15 @@ def bad_canary_rolled_back(t: Timeline) -> None:
         "the healthy canary's rollout ends: an operator changed its weights",
     )
     t.advance(timedelta(minutes=5))
+    adopted = t.tick("PromoteCanaryFunction")  # adopted: its evidence starts now, nothing to judge yet
+    expect(all(d["result"] != "acted" for d in adopted), "nothing is judged before the canary has data")
+    t.advance(timedelta(minutes=5))
     decided = t.tick("PromoteCanaryFunction")
     t.advance(timedelta(minutes=5))
     t.tick("PromoteCanaryFunction")  # the rollback is InService: the rollout ends
     state = t.endpoint()
     acted = [d for d in decided if d["result"] == "acted"]
-    expect(len(acted) == 1, "the new canary's first evaluation acted")
+    expect(len(acted) == 1, "the canary's first look with data (5 minutes of it) acted")
     expect("roll back" in acted[0]["reason"], "it rolled the canary back")
     expect(state["variants"]["canary"]["weight"] == 0, "the canary serves no traffic")
 

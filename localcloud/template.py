@@ -1,9 +1,9 @@
 """template.yaml as data, with intrinsic functions resolved.
 
-moto's CloudFormation skips SNS subscriptions (FACTS.md), and the wiring tests need the
-alarms as AlarmManagerFunction creates them: this module reads the template and resolves
-parameters and conditions, so that both work from the template's own definitions (the
-manager's environment, the alarm catalog) rather than from a second copy.
+moto's CloudFormation skips SNS subscriptions (docs/aws-behaviours.md, "moto gaps"), and the
+wiring tests need the alarms as AlarmManagerFunction creates them: this module reads the
+template and resolves parameters and conditions, so that both work from the template's own
+definitions (the manager's environment, the alarm catalog) rather than from a second copy.
 """
 
 import re

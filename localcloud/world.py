@@ -163,7 +163,8 @@ def solo_config(cloud: Any, name: str, model: str) -> str:
 
 
 def capture_record(features: str, event_id: str, time: str, output: str = "0.31", inference_id: str = "") -> str:
-    """One data-capture line as SageMaker writes it (FACTS.md): CSV input and output."""
+    """One data-capture line as SageMaker writes it: CSV input and output (docs/aws-behaviours.md,
+    "Data capture and ground truth formats")."""
     metadata = {"eventId": event_id, "inferenceTime": time}
     if inference_id:
         metadata["inferenceId"] = inference_id

@@ -262,7 +262,7 @@ def test_a_statistics_file_without_string_distributions_is_read_and_a_broken_one
     for endpoint in ("churn-prod", "fraud-prod"):
         rows = [
             capture_record(f"{rng.uniform(20, 70):.1f},c{i}", f"{endpoint}{i}", "2026-11-22T09:10:00Z")
-            for i in range(60)
+            for i in range(160)
         ]
         put(f"datacapture/{endpoint}/AllTraffic/2026/11/22/09/capture.jsonl", "\n".join(rows))
     for _ in range(2):
@@ -287,7 +287,7 @@ def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measu
     monkeypatch.setenv("BASELINE_LABEL_COLUMN", "none")
     for endpoint in ("churn-prod", "fraud-prod"):
         put(f"baselines/{endpoint}/statistics.json", json.dumps(statistics()))
-        rows = [capture_record(f"{30 + i % 20},c", f"{endpoint}{i}", "2026-11-22T09:10:00Z") for i in range(60)]
+        rows = [capture_record(f"{30 + i % 20},c", f"{endpoint}{i}", "2026-11-22T09:10:00Z") for i in range(160)]
         put(f"datacapture/{endpoint}/AllTraffic/2026/11/22/09/capture.jsonl", "\n".join(rows))
     measure = ComputeDrift.measure
 

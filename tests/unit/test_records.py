@@ -1,5 +1,5 @@
 """Captured payloads split into records the way Model Monitor reads them, on real files
-(tests/data/real/README.md) and on every shape FACTS.md names."""
+(tests/data/real/README.md) and on every shape docs/aws-behaviours.md names ("Real data shapes")."""
 
 import base64
 import json

@@ -1,4 +1,4 @@
-"""The alarms and the dashboard of one monitored endpoint (DESIGN.md section 3), as data.
+"""The alarms and the dashboard of one monitored endpoint (docs/architecture.md, "Alarms"), as data.
 
 These were a nested template (`alarms.yaml`) copied into five stack slots; they are now
 what `AlarmManagerFunction` keeps in step with the fleet (`alarm_manager.py`). Each alarm

@@ -27,8 +27,8 @@ alarm per kind, a contributor per endpoint): an endpoint's thresholds come from 
 tags (`policy.py`), and a Metrics Insights alarm has one threshold; every function and the
 sweep find an incident's alarm by its name `<endpoint>-<suffix>` and the endpoint in its
 dimensions, which a contributor notification does not carry in that shape; and such an
-alarm watches at most 500 time series with 100 contributors in ALARM (FACTS.md), less than
-a 500-endpoint fleet with variants.
+alarm watches at most 500 time series with 100 contributors in ALARM (docs/aws-behaviours.md,
+"Metrics Insights alarms"), less than a 500-endpoint fleet with variants.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Alarm intake: every shape in which a CloudWatch alarm reaches a function, as one `AlarmEvent`.
 
-Three shapes arrive (FACTS.md):
+Three shapes arrive (docs/aws-behaviours.md, "Alarm messages"):
 
 * SNS: `Records[].Sns.Message` is the JSON CloudWatch publishes to an alarm's topic;
   a single-metric alarm's `Trigger.Dimensions` is a list of `{"value", "name"}` (lower case).
@@ -60,7 +60,8 @@ STATES: frozenset[str] = frozenset({"ALARM", "OK", "INSUFFICIENT_DATA"})
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 
-# SageMaker publishes EndpointName; Model Monitor publishes Endpoint (FACTS.md).
+# SageMaker publishes EndpointName; Model Monitor publishes Endpoint (docs/aws-behaviours.md,
+# "SageMaker metrics and units").
 ENDPOINT_DIMENSIONS = ("EndpointName", "Endpoint")
 VARIANT_DIMENSION = "VariantName"
 

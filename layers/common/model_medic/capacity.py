@@ -2,13 +2,13 @@
 temporary capacity back.
 
 Where a variant has an Application Auto Scaling target, the boost raises the target's
-MinCapacity (a manual instance count would be undone by the scaling policy, FACTS.md);
-elsewhere it raises DesiredInstanceCount - for one variant per call, as AWS allows
-(FACTS.md). Each variant's change is one `ScaleChange`; the control loop (`loop.py`) makes
-them one at a time and waits for InService between them. The floor before the first boost
-is kept in the ledger the moment its own call succeeds, so a retry never boosts twice and
-the scale-back restores exactly it. 4XX errors are the callers' (FACTS.md): an error-rate
-incident driven by them tells people and adds nothing.
+MinCapacity (a manual instance count would be undone by the scaling policy: docs/aws-behaviours.md,
+"Application Auto Scaling"); elsewhere it raises DesiredInstanceCount - for one variant per call, as
+AWS allows (docs/aws-behaviours.md, "SageMaker APIs"). Each variant's change is one `ScaleChange`; the
+control loop (`loop.py`) makes them one at a time and waits for InService between them. The floor
+before the first boost is kept in the ledger the moment its own call succeeds, so a retry never boosts
+twice and the scale-back restores exactly it. 4XX errors are the callers' (docs/aws-behaviours.md,
+"SageMaker metrics and units"): an error-rate incident driven by them tells people and adds nothing.
 """
 
 from __future__ import annotations

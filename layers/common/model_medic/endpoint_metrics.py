@@ -2,8 +2,9 @@
 
 Per variant and per endpoint, over one period aligned to the scheduled time:
 
-* TotalLatency = (mean ModelLatency + mean OverheadLatency) / 1000; both are in
-  microseconds (FACTS.md). The endpoint's means weight each variant by its sample count.
+* TotalLatency = (mean ModelLatency + mean OverheadLatency) / 1000; both are in microseconds
+  (docs/aws-behaviours.md, "SageMaker metrics and units"). The endpoint's means weight each
+  variant by its sample count.
 * ErrorRate = (Invocation4XXErrors + Invocation5XXErrors) / Invocations x 100; a period
   without invocations has no error rate.
 
@@ -30,8 +31,8 @@ recomputation found (ledger.py, `MetricWindow`), so that the recomputation happe
 Calls: one ListMetrics (paged) finds the variants that reported recently, GetMetricData
 fetches sums and sample counts of the window and of what came after it, 500 queries at a
 time, PutMetricData publishes 1,000 data at a time; two reads and up to two writes of the
-ledger. Math happens here:
-metric math returns nothing in moto (FACTS.md) and would cost a query per result in AWS.
+ledger. Math happens here: metric math returns nothing in moto (docs/aws-behaviours.md,
+"moto gaps") and would cost a query per result in AWS.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Incidents (DESIGN.md §4a): what the control loop knows about one alarm episode.
+"""Incidents (docs/architecture.md, "The control loop"): what the control loop knows about one alarm episode.
 
 An incident opens when an alarm that a remediation handles goes to ALARM for an endpoint
 and closes when the alarm returns to OK. It keeps the alarm, the endpoint, when it opened

@@ -1,12 +1,13 @@
-"""The control loop (DESIGN.md §4a): every remediation runs as a loop over an incident.
+"""The control loop (docs/architecture.md, "The control loop"): every remediation runs as a loop over an incident.
 
 Where each stage lives:
 
 * detect - `on_alarm`: an ALARM transition opens the incident (the same transition twice
   gives the same incident), OK closes it (recovered, with the time to recover);
-* level-triggered evaluation - `sweep`: every open incident and every alarm of the stack
-  in ALARM is evaluated again from the alarm's current state (`DescribeAlarms`), because
-  CloudWatch runs actions only on transitions (FACTS.md);
+* level-triggered evaluation - `sweep`: every open incident and every alarm of the stack in
+  ALARM is evaluated again from the alarm's current state (`DescribeAlarms`), because
+  CloudWatch runs actions only on transitions
+  (docs/aws-behaviours.md, "Alarm actions run only on transitions");
 * gates - `_evaluate`: state, scope, mode, the endpoint status the unit requires, the
   unit's read-only `plan` (preconditions, bounds), then cool-down and hourly budget taken
   in one transaction with the step's intent (`ledger.claim_items` + `Incidents.save`);

@@ -1,6 +1,7 @@
 """Model quality from delayed ground truth: labels joined to captured predictions by id.
 
-Ground truth (FACTS.md, the format Model Monitor merges): JSON Lines of
+Ground truth (docs/aws-behaviours.md, "Data capture and ground truth formats": the format Model
+Monitor merges): JSON Lines of
 `{"groundTruthData": {"data": "1", "encoding": "CSV"}, "eventMetadata": {"eventId": "<id>"}}`
 under `<ground truth>/<endpoint>/YYYY/MM/DD/HH/` by the hour the labels were collected.
 Each label meets its prediction by the capture's `inferenceId` (else `eventId`), searched

@@ -1,6 +1,6 @@
 """Captured requests and responses split into records the way Model Monitor reads them.
 
-A captured payload may hold several records (FACTS.md, "Real SageMaker data shapes"):
+A captured payload may hold several records (docs/aws-behaviours.md, "Real data shapes"):
 CSV with several lines; JSON `{"instances": [...]}` whose instances are lists or objects
 such as `{"features": [...]}`; JSON Lines. Responses likewise: several CSV lines,
 `{"predictions": [{"score": ..., "predicted_label": ...}]}`, JSON Lines.

@@ -1,13 +1,13 @@
 """The daily report: 24 hours of an endpoint, the page an on-call engineer opens each morning.
 
 Per endpoint: hourly invocations, errors (4XX, 5XX), error rate, average and maximum total
-latency, instance counts per variant (reconstructed from the ledger's scale decisions,
-back from the counts now), every decision in the ledger, the variants' shares and the newest
-canary rollout (`rollout_view`: its package, share and how it ended), a grade and
-recommendations, and the incidents of the control loop (DESIGN.md §4a) that were open at
-any time in the 24 hours: each as a timeline (detected, each action, InService, recovered
-or escalated) with its time to recover, and a per-action table of how often each kind of
-action fixed its alarm (`incident_row`, `action_table`: pure, unit-tested). Output: a
+latency, instance counts per variant (reconstructed from the ledger's scale decisions, back
+from the counts now), every decision in the ledger, the variants' shares and the newest canary
+rollout (`rollout_view`: its package, share and how it ended), a grade and recommendations,
+and the incidents of the control loop (docs/architecture.md, "The control loop") that were
+open at any time in the 24 hours: each as a timeline (detected, each action, InService,
+recovered or escalated) with its time to recover, and a per-action table of how often each
+kind of action fixed its alarm (`incident_row`, `action_table`: pure, unit-tested). Output: a
 self-contained HTML page (inline CSS and SVG, autoescaped) and a JSON twin with the same
 numbers; an index of the day (with the fleet's per-action table); a summary to the info topic.
 
@@ -46,9 +46,9 @@ ROLLOUT = "rollout"
 ROLLED_BACK_CANARY = "roll-back-canary"
 
 # A presigned link lives no longer than the credentials that signed it: the function's are
-# temporary (FACTS.md), whatever ExpiresIn says. So the link asks for one hour, the message
-# says "at most an hour", and every report is also given by its S3 location, which does not
-# expire (opened with the reader's own AWS access).
+# temporary (docs/aws-behaviours.md, "S3, SNS, KMS and IAM details"), whatever ExpiresIn says.
+# So the link asks for one hour, the message says "at most an hour", and every report is also
+# given by its S3 location, which does not expire (opened with the reader's own AWS access).
 PRESIGNED_SECONDS = 3600
 
 # The summary names this many endpoints, worst first, each with its links (~1.5 KB with a

@@ -18,7 +18,8 @@ from model_medic.ledger import Ledger
 from model_medic.settings import RetrainingSettings
 from model_medic.units import Change, Observation, Plan, RemediationUnit
 
-# Model Monitor names its drift metrics feature_baseline_drift_<feature> (FACTS.md);
+# Model Monitor names its drift metrics feature_baseline_drift_<feature> (docs/aws-behaviours.md,
+# "SageMaker metrics and units");
 # ComputeDriftFunction publishes FeatureDrift with a Feature dimension.
 MODEL_MONITOR_DRIFT_PREFIX = "feature_baseline_drift_"
 FEATURE_DIMENSION = "Feature"
@@ -173,7 +174,8 @@ class StartRetraining:
         arn = result.get("pipeline_execution_arn")
         if not arn:
             # Not started, or started and not recorded: starting again with the same token
-            # gives the same execution (FACTS.md), so "not applied" is safe either way.
+            # gives the same execution (docs/aws-behaviours.md, "SageMaker APIs"), so "not applied"
+            # is safe either way.
             return Observation("not-applied", "no execution recorded")
         status = self._sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn).get("PipelineExecutionStatus")
         if status in _RUNNING:

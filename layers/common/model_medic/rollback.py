@@ -6,12 +6,13 @@ deployment history in the ledger knows it (recorded from "SageMaker Endpoint Sta
 Change" events and whenever this function sees the endpoint). No known target: nothing
 changes and a person is called.
 
-The config rollback keeps the instance counts (`RetainAllVariantProperties`, FACTS.md), is
-checked in `plan` (the target config exists; no auto-scaled variant would lose its target
-or change instance type), and is done only when the endpoint is InService on the target
-config; a blue/green deployment that failed and rolled back on its own is a failed
-rollback. Model packages are resolved to ARNs in `plan` and rejected only after the
-rollback is confirmed (each a change of its own, after the rollback's).
+The config rollback keeps the instance counts (`RetainAllVariantProperties`,
+docs/aws-behaviours.md, "UpdateEndpoint semantics"), is checked in `plan` (the target config
+exists; no auto-scaled variant would lose its target or change instance type), and is done
+only when the endpoint is InService on the target config; a blue/green deployment that
+failed and rolled back on its own is a failed rollback. Model packages are resolved to ARNs
+in `plan` and rejected only after the rollback is confirmed (each a change of its own, after
+the rollback's).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The model lifecycle's middle: an approved model package becomes a canary, walks to 100 % with
 capacity ahead of its traffic, and replaces the model it challenged.
 
-A rollout is an incident of the `rollout` unit (DESIGN.md §4a), run by the control loop like
+A rollout is an incident of the `rollout` unit (docs/architecture.md, "The control loop"), run by the control loop like
 every remediation - mode, scope, hourly budget and intent in one transaction, one AWS change
 at a time, InService and read back between changes - but opened by a trigger that is not an
 alarm: a "SageMaker Model Package State Change" to Approved in a configured group (or a

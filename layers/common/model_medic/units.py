@@ -1,4 +1,5 @@
-"""Remediations as declared units (DESIGN.md §4a), in the spirit of Cloud Custodian's actions.
+"""Remediations as declared units (docs/architecture.md, "The control loop"), in the spirit of Cloud
+Custodian's actions.
 
 A unit says, in one place, everything the rest of the service needs to know about a
 remediation: its name, the alarm states it handles, the endpoint status it requires, the
