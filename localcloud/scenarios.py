@@ -618,9 +618,10 @@ def low_traffic_inconclusive(t: Timeline) -> None:
     decided = _approve(t, candidate)
     expect(any(d["result"] == "acted" for d in decided), "deployed as a 5% canary")
     t.say("it is a quiet night: the canary serves a request every few minutes")
-    world.traffic(t.cloud, "primary", t.now, 200, per_minute=190, error_rate=0.01)
-    world.traffic(t.cloud, "canary", t.now, 200, per_minute=0.2, error_rate=0.0)
-    decided = _rollout_ticks(t, 3, lambda d: any("inconclusive" in o["reason"] for o in d))
+    world.traffic(t.cloud, "primary", t.now, 260, per_minute=190, error_rate=0.01)
+    world.traffic(t.cloud, "canary", t.now, 260, per_minute=0.2, error_rate=0.0)
+    # CanaryInconclusiveBakes (6) x CanaryBakeMinutes (30): undecided after 3 hours.
+    decided = _rollout_ticks(t, 4, lambda d: any("inconclusive" in o["reason"] for o in d))
     held = [d for d in decided if "inconclusive" in d["reason"]]
     expect(len(held) == 1 and held[0]["result"] == "skipped", "the step is inconclusive: held, told once")
     expect(t.endpoint()["variants"]["canary"]["weight"] == 0.05, "the canary stays at 5%")
