@@ -38,3 +38,31 @@ def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stac
     Notifier(sns, boto3.client("events"), stack.topics["info"], stack.topics["critical"], "default").publish(outcome)
     assert sorted(published[0]["MessageAttributes"]) == ["action", "result"]
     assert len(stack.drain("info")) == 1
+
+
+def test_an_outcome_without_an_alarm_names_no_empty_resource_in_its_event(stack: Stack):
+    outcome = Outcome(
+        action="scale-back",
+        endpoint="churn-prod",
+        result="acted",
+        reason="capacity given back",
+        mode="enforce",
+        alarm_name="",
+        alarm_arn="",
+        transition="t",
+        state="OK",
+        at=T0.isoformat(),
+    )
+    events = boto3.client("events")
+    sent: list[dict[str, Any]] = []
+    real = events.put_events
+
+    def put_events(**kwargs: Any) -> Any:
+        sent.append(kwargs)
+        return real(**kwargs)
+
+    events.put_events = put_events  # type: ignore[method-assign]
+    Notifier(boto3.client("sns"), events, stack.topics["info"], stack.topics["critical"], "default").put_event(outcome)
+    assert sent[0]["Entries"][0]["Resources"] == []
+    [event] = stack.drain("events")
+    assert event["resources"] == []

@@ -155,7 +155,8 @@ class Notifier:
                     "Source": EVENT_SOURCE,
                     "DetailType": EVENT_DETAIL_TYPE,
                     "Detail": json.dumps(outcome.as_dict(), default=str),
-                    "Resources": [outcome.alarm_arn],
+                    # The alarm, when an alarm is behind it (a scale-back by the sweep has none).
+                    "Resources": [outcome.alarm_arn] if outcome.alarm_arn else [],
                     "EventBusName": self._bus,
                 }
             ]
