@@ -11,12 +11,11 @@ from tests.conftest import Stack
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stack: Stack):
-    # SNS refuses an empty attribute value (InvalidParameter, after the decision was made).
-    # The intake keeps endpoints non-empty; an outcome outside any incident has no incident id.
-    outcome = Outcome(
+def sweep_outcome(endpoint: str = "churn-prod") -> Outcome:
+    """A give-back decided by the sweep: no alarm behind it."""
+    return Outcome(
         action="scale-back",
-        endpoint="",
+        endpoint=endpoint,
         result="acted",
         reason="capacity given back",
         mode="enforce",
@@ -26,6 +25,12 @@ def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stac
         state="OK",
         at=T0.isoformat(),
     )
+
+
+def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stack: Stack):
+    # SNS refuses an empty attribute value (InvalidParameter, after the decision was made).
+    # The intake keeps endpoints non-empty; an outcome outside any incident has no incident id.
+    outcome = sweep_outcome(endpoint="")
     sns = boto3.client("sns")
     published: list[dict[str, Any]] = []
     real = sns.publish
@@ -41,18 +46,7 @@ def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stac
 
 
 def test_an_outcome_without_an_alarm_names_no_empty_resource_in_its_event(stack: Stack):
-    outcome = Outcome(
-        action="scale-back",
-        endpoint="churn-prod",
-        result="acted",
-        reason="capacity given back",
-        mode="enforce",
-        alarm_name="",
-        alarm_arn="",
-        transition="t",
-        state="OK",
-        at=T0.isoformat(),
-    )
+    outcome = sweep_outcome()
     events = boto3.client("events")
     sent: list[dict[str, Any]] = []
     real = events.put_events
