@@ -346,14 +346,21 @@ def judge(
     alone = step is not None and step >= 100
     canary_ms = _ms(rollout.canary_latency_sum, rollout.canary_requests)
     primary_ms = _ms(rollout.primary_latency_sum, rollout.primary_requests)
-    metrics = [_ceiling_verdict(rollout, rules)]
-    metrics.append(
-        _sign_verdict("latency ceiling", rollout.latency_ceiling, rules, canary_ms, f"{rules.max_latency_ms:g} ms")
+    compared = (
+        []
+        if alone
+        else [
+            _error_verdict(rollout, rules),
+            _sign_verdict("latency", rollout.latency, rules, canary_ms, primary_ms),
+            _sign_verdict("p99 latency", rollout.p99, rules, "per-minute p99", "per-minute p99"),
+        ]
     )
-    if not alone:
-        metrics.insert(0, _error_verdict(rollout, rules))
-        metrics.insert(1, _sign_verdict("latency", rollout.latency, rules, canary_ms, primary_ms))
-        metrics.insert(2, _sign_verdict("p99 latency", rollout.p99, rules, "per-minute p99", "per-minute p99"))
+    ceiling_ms = f"{rules.max_latency_ms:g} ms"
+    metrics = [
+        *compared,
+        _ceiling_verdict(rollout, rules),
+        _sign_verdict("latency ceiling", rollout.latency_ceiling, rules, canary_ms, ceiling_ms),
+    ]
     evidence = {
         "step": step,
         "baked_minutes": round(baked.total_seconds() / 60, 1),
