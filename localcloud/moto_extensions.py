@@ -127,6 +127,16 @@ nowhere else, for the tests and the local cloud alike.
   `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
   as in AWS, also when the local cloud runs at a simulated time.
 * `pipeline_executions_run_until_finished`: see the section below.
+* `endpoint_configs_keep_every_field`: CreateEndpointConfig takes many more fields than
+  moto keeps (ShadowProductionVariants, ExplainerConfig, ExecutionRoleArn, VpcConfig,
+  EnableNetworkIsolation, and any added later), and DescribeEndpointConfig returns what
+  was given (botocore's DescribeEndpointConfigOutput has the same members). moto drops them,
+  so a derived config that lost a shadow test or an explainer would look right. Here the
+  request is kept and DescribeEndpointConfig answers every field of it (Tags aside, which
+  DescribeEndpointConfig does not return). A production variant without ModelName is a
+  variant of an inference-component endpoint (its models are the components; AWS's
+  CreateEndpointConfig takes one when the config has an ExecutionRoleArn): moto's check
+  that each variant names a model skips those.
 * `cloudwatch_metric_stat_queries`: GetMetricData's MetricStat queries, for two gaps.
   (1) Which datapoints: "Metrics are uniquely defined by a name, a namespace, and zero or
   more dimensions" (CloudWatch User Guide, "Amazon CloudWatch concepts"): a query takes the
@@ -1080,6 +1090,35 @@ def cloudwatch_metric_stat_queries() -> None:
     CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign]
 
 
+@_once
+def endpoint_configs_keep_every_field() -> None:
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original_create = SageMakerResponse.create_endpoint_config
+    original_describe = SageMakerModelBackend.describe_endpoint_config
+    original_validate = SageMakerModelBackend.validate_production_variants
+
+    def create(self: SageMakerResponse) -> Any:
+        answer = original_create(self)
+        request = json.loads(self.body or "{}")
+        config = self.sagemaker_backend.endpoint_configs[request["EndpointConfigName"]]
+        config.model_medic_request = {k: v for k, v in request.items() if k != "Tags"}  # type: ignore[attr-defined]
+        return answer
+
+    def describe(self: Any, endpoint_config_name: str) -> dict[str, Any]:
+        answer: dict[str, Any] = original_describe(self, endpoint_config_name)
+        request = getattr(self.endpoint_configs[endpoint_config_name], "model_medic_request", {})
+        return {**answer, **copy.deepcopy(request)}
+
+    def validate(self: Any, production_variants: list[dict[str, Any]]) -> None:
+        original_validate(self, [v for v in production_variants if "ModelName" in v])
+
+    SageMakerResponse.create_endpoint_config = create  # type: ignore[method-assign]
+    SageMakerModelBackend.describe_endpoint_config = describe  # type: ignore[method-assign]
+    SageMakerModelBackend.validate_production_variants = validate  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
@@ -1097,3 +1136,4 @@ def install_all() -> None:
     scalable_target_range_moves_capacity()
     local_cloud_routes()
     pipeline_executions_run_until_finished()
+    endpoint_configs_keep_every_field()

@@ -16,6 +16,7 @@ from model_medic.endpoint_policy import Policies
 from model_medic.ledger import Ledger
 from model_medic.observability import logger, metrics, tracer
 from model_medic.outcome import Notifier
+from model_medic.policy import discovery_key
 from model_medic.quality import ComputeModelQuality, RunDebounce, deadline_in
 from model_medic.records import OutputFormat
 from model_medic.scope import Scope
@@ -95,7 +96,7 @@ def _run_all(
 ) -> list[dict[str, Any]]:
     """Each endpoint measured as the kind of model its policy says: one job per distinct policy
     (its tags as the scope read them; a bad tag told once)."""
-    policies = Policies(settings, scope, ledger, notifier, lambda: now)
+    policies = Policies(settings, scope, ledger, notifier, lambda: now, discovery_key(settings.discovery_tag))
     results: list[dict[str, Any]] = []
     for own, group in policies.by_settings(endpoints):
         results += _job(own).run_all(group, end, now, ledger, notifier, deadline)

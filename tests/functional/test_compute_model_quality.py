@@ -492,3 +492,24 @@ def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_
     published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="accuracy")
     endpoints = {d["Value"] for m in published["Metrics"] for d in m["Dimensions"] if d["Name"] == "EndpointName"}
     assert endpoints == {"churn-prod"}
+
+
+def test_a_discovery_tag_in_model_medics_own_prefix_is_not_told_as_an_unused_policy_tag(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """The discovery tag says what is in scope, not a policy: every function ignores its key (here too)."""
+    from tests.conftest import make_endpoint
+
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "")
+    monkeypatch.setenv("DISCOVERY_TAG", "model-medic:fleet=churn")
+    make_endpoint("churn-prod")
+    sagemaker = boto3.client("sagemaker")
+    arn = sagemaker.describe_endpoint(EndpointName="churn-prod")["EndpointArn"]
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic:fleet", "Value": "churn"}])
+    results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    assert [r["endpoint"] for r in results] == ["churn-prod"]
+    assert [m for m in stack.drain("info") if "is not used" in m.get("Subject", "")] == []
+    # The same tag with an unknown key of ours is told, so the check above can fail.
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic:fleet-size", "Value": "3"}])
+    fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())
+    assert [m for m in stack.drain("info") if "is not used" in m.get("Subject", "")] != []

@@ -86,9 +86,9 @@ def package(accuracy: float | None, status: str = "PendingManualApproval") -> st
     )
 
 
-@pytest.fixture
-def champion(fn: Any) -> str:
-    """churn-prod serves churn/1 (registered accuracy 0.85) on 4 primary instances."""
+def serve_champion(**config: Any) -> str:
+    """churn-prod serves churn/1 (registered accuracy 0.85) on 4 primary instances; `config`:
+    more of the endpoint config's fields."""
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     boto3.client("sagemaker").create_model_package_group(ModelPackageGroupName=GROUP)
     arn = package(0.85, "Approved")
@@ -105,14 +105,23 @@ def champion(fn: Any) -> str:
                 "InitialVariantWeight": 1.0,
             }
         ],
+        **config,
     )
     sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-1")
     return arn
 
 
-def approve(fn: Any, arn: str, at: datetime, updated: list[str] | None = None) -> list[dict[str, Any]]:
+@pytest.fixture
+def champion(fn: Any) -> str:
+    return serve_champion()
+
+
+def approve(
+    fn: Any, arn: str, at: datetime, updated: list[str] | None = None, listed: bool = True
+) -> list[dict[str, Any]]:
     """Approve the package and deliver SageMaker's state change event, as EventBridge would
-    (`updated`: the event's UpdatedModelPackageFields; the approval itself by default)."""
+    (`updated`: the event's UpdatedModelPackageFields, the approval itself by default; not
+    `listed`: without that field, as AWS's documented example event)."""
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     event = {
         "version": "0",
@@ -132,6 +141,8 @@ def approve(fn: Any, arn: str, at: datetime, updated: list[str] | None = None) -
             "LastModifiedTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     }
+    if not listed:
+        del event["detail"]["UpdatedModelPackageFields"]
     with time_machine.travel(at, tick=False):  # the function's clock: the approval's time
         return fn.lambda_handler(event, FakeContext())["outcomes"]  # type: ignore[no-any-return]
 
@@ -537,3 +548,102 @@ def test_an_edit_of_an_approved_package_is_not_an_approval_and_a_duplicate_appro
     # The same change delivered again (SageMaker may repeat it): the same incident, nothing more.
     assert [o for o in approve(fn, candidate, T0 + timedelta(minutes=1)) if o["result"] == "acted"] == []
     assert len([i for i in stored_incidents(stack) if i["action"] == "rollout"]) == 1
+
+
+def test_a_package_rolled_back_and_left_approved_comes_back_only_on_a_new_approval(
+    champion: str, fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """RejectModelPackages=false leaves a rolled-back package Approved: an event about it that
+    does not name a change of its status (an edit, AWS's documented example shape, a late
+    repeat) never puts the model back on traffic; a rejection and a new approval does."""
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "false")
+    candidate = package(0.91)
+    approve(fn, candidate, T0)
+    traffic("primary", T0, 60, per_minute=200)
+    traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
+    [rolled_back] = tick(fn, T0 + timedelta(minutes=10))
+    assert rolled_back["reason"].startswith("roll back canary canary (5% -> 0%)")
+    assert approval(candidate) == "Approved"
+    # An hour later an event without UpdatedModelPackageFields (the documented example's shape).
+    [edit] = approve(fn, candidate, T0 + timedelta(hours=1), listed=False)
+    assert edit["result"] == "bound-reached"
+    assert "was rolled back on churn-prod" in edit["reason"]
+    assert "unless it is rejected and approved again" in edit["reason"]
+    assert share() == 0.0
+    # Rejected, then approved again: SageMaker's event names the status change.
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=candidate, ModelApprovalStatus="Rejected")
+    [again] = approve(fn, candidate, T0 + timedelta(hours=2))
+    assert again["result"] == "acted"
+    assert share() == 5.0
+
+
+def deny_get_object(event_name: str = "before-call.s3.GetObject") -> None:
+    """S3 answers AccessDenied to the function's GetObject (a report in a bucket the stack may
+    not read, or under a KMS key it may not use), as AWS answers, through botocore's own hook."""
+    from model_medic import aws
+
+    class Denied:
+        status_code = 403
+
+    def deny(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return Denied(), {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {}}
+
+    aws.s3().meta.events.register(event_name, deny)
+
+
+def test_a_report_that_cannot_be_read_holds_the_rollout_and_rejects_nothing(champion: str, fn: Any, stack: Stack):
+    candidate = package(0.91)
+    deny_get_object()
+    [held] = approve(fn, candidate, T0)
+    assert held["result"] == "skipped"
+    assert "cannot read churn/2's report" in held["reason"]
+    assert "(AccessDenied)" in held["reason"]
+    assert "ModelMetricsBucket" in held["reason"]
+    assert approval(candidate) == "Approved"  # cannot read is not "no metric": nothing Rejected
+    assert share() == 0.0
+    assert tick(fn, T0 + timedelta(minutes=10)) == []  # still held: nothing new to record or tell
+    told = [m for m in stack.drain("critical") if "cannot read" in m["Message"]]
+    assert len(told) == 1  # told once
+    [incident] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
+    assert incident["closed_at"] is None  # held open: once the report can be read, the next tick decides
+
+
+def test_an_encrypted_endpoint_with_a_shadow_test_keeps_both_in_the_canary_config(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(ModelName="churn-shadow", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "shadow:1"})
+    shadow = {
+        "VariantName": "shadow",
+        "ModelName": "churn-shadow",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+        "InitialVariantWeight": 0.5,
+    }
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": "s3://churn-capture/datacapture",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    }
+    serve_champion(KmsKeyId=key, ShadowProductionVariants=[shadow], DataCaptureConfig=capture)
+    candidate = package(0.91)
+    [held] = approve(fn, candidate, T0)
+    assert held["result"] == "skipped"
+    assert f"encrypted with {key}, which the stack may not use" in held["reason"]
+    assert "ModelKmsKeyArns" in held["reason"]
+    assert share() == 0.0
+
+    from model_medic.settings import load_settings
+
+    monkeypatch.setenv("MODEL_KMS_KEYS", key)  # the stack updated with ModelKmsKeyArns: new containers
+    load_settings.cache_clear()
+    [deployed] = tick(fn, T0 + timedelta(minutes=10))
+    assert deployed["result"] == "acted"
+    assert share() == 5.0
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint()["config"])
+    assert config["KmsKeyId"] == key
+    assert config["ShadowProductionVariants"] == [shadow]
+    assert config["DataCaptureConfig"] == capture
+    assert [v["VariantName"] for v in config["ProductionVariants"]] == ["primary", "canary"]

@@ -84,6 +84,9 @@ class RollbackModel:
                 "sagemaker:UpdateModelPackage",
                 "application-autoscaling:DescribeScalableTargets",
                 "cloudwatch:DescribeAlarms",
+                # Through SageMaker, when the config gone back to names a KmsKeyId (ModelKmsKeyArns).
+                "kms:CreateGrant",
+                "kms:DescribeKey",
             }
         ),
         effect="alarm-ok",

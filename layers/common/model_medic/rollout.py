@@ -209,6 +209,10 @@ class RollBackCanary(ShiftTraffic):
     def describe(self) -> str:
         return f"roll back canary {self.canary}: {self.before:g}% -> 0% of the traffic"
 
+    def settled(self, at: datetime) -> dict[str, Any]:
+        # Remembered so that the same approval never deploys the package again (Rollout._deploy).
+        return {**super().settled(at), "rolled_back_at": at.isoformat()}
+
 
 @dataclass(frozen=True)
 class FinishRollout(Change):
@@ -272,6 +276,10 @@ class Rollout:
                 "cloudwatch:GetMetricData",
                 "s3:GetObject",
                 "iam:PassRole",
+                # Encrypted configs through SageMaker, SSE-KMS reports through S3 (ModelKmsKeyArns).
+                "kms:CreateGrant",
+                "kms:DescribeKey",
+                "kms:Decrypt",
             }
         ),
         effect="next-step",
@@ -340,9 +348,27 @@ class Rollout:
         status = package.get("ModelApprovalStatus")
         if status != "Approved":
             return Plan("", bound=f"model package {package_label(arn)} is {status}, no longer Approved: not deployed")
-        for other in self._incidents.of(name, open_only=True):
-            if other.action == self.unit.name and other.id != incident.id and other.opened_at <= incident.opened_at:
+        approved_at = datetime.fromisoformat(incident.opened_at)
+        for other in self._incidents.of(name):
+            if other.action != self.unit.name or other.id == incident.id:
+                continue
+            if not other.is_closed and other.opened_at <= incident.opened_at:
                 return Plan("", skip=f"the rollout of {other.alarm_name} on {name} is under way", gate="rollout")
+            rolled_back = (other.facts or {}).get("rolled_back_at")
+            if (other.facts or {}).get("package") != arn or not rolled_back:
+                continue
+            # A package rolled back here comes back only on a new approval: one after the
+            # rollback that names the change of status (Rejected or pending, then Approved).
+            # A repeated or late event, or an edit of the still-Approved package, is not one.
+            again = datetime.fromisoformat(str(rolled_back)) < approved_at and (incident.facts or {}).get(
+                "status_changed", True
+            )
+            if not again:
+                return Plan(
+                    "",
+                    bound=f"{package_label(arn)} was rolled back on {name} at {rolled_back}: not redeployed "
+                    "unless it is rejected and approved again",
+                )
         weights = _weights(described)
         if weights.get(self._canary, 0.0) > 0:
             return Plan("", skip=f"canary {self._canary} already takes traffic on {name}: a rollout is under way")
@@ -351,17 +377,31 @@ class Rollout:
         variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
         if self._primary not in variants:
             return Plan("", bound=f"endpoint {name} has no variant {self._primary} to challenge")
+        problem = unsupported(described, config)
+        if problem:
+            return Plan("", bound=f"no canary rollout on {name}: {problem}")
+        if any(v.get("VariantName") == self._canary for v in config.get("ShadowProductionVariants") or []):
+            return Plan("", bound=f"{self._canary} is a shadow variant of {name}: the canary needs its own name")
+        key = config.get("KmsKeyId")
+        if key and not key_allowed(str(key), self._settings.model_kms_keys):
+            # SageMaker needs the caller allowed on the key (kms:CreateGrant) for a config that names one.
+            return Plan(
+                "",
+                skip=f"{name}'s endpoint config is encrypted with {key}, which the stack may not use: add the key's "
+                "ARN to ModelKmsKeyArns; held",
+                critical=True,
+                gate="kms-key",
+            )
         champion = self._package_of(str(variants[self._primary]["ModelName"]))
         if champion is not None and champion["ModelPackageArn"] == package["ModelPackageArn"]:
             return Plan("", bound=f"{package_label(arn)} already serves {name}")
         metric = self._settings.candidate_metric
-        verdict = challenge(
-            metric,
-            self._registered(package),
-            self._registered(champion) if champion is not None else None,
-            self._live(name),
-            self._settings.candidate_margin,
-        )
+        candidate, unreadable = self._registered(package)
+        registered, unreadable_champion = self._registered(champion) if champion is not None else (None, None)
+        if unreadable or unreadable_champion:
+            # Cannot read is not "not better": held (people told once) until the report can be read.
+            return Plan("", skip=f"{unreadable or unreadable_champion}; held", critical=True, gate="unreadable-report")
+        verdict = challenge(metric, candidate, registered, self._live(name), self._settings.candidate_margin)
         notes = {"candidate": verdict.candidate, "champion": verdict.champion, "live": verdict.live, "metric": metric}
         if not verdict.better:
             if self._settings.reject_model_packages:
@@ -394,6 +434,9 @@ class Rollout:
 
     def _walk(self, incident: Incident, described: dict[str, Any], facts: dict[str, Any]) -> Plan:
         name = incident.endpoint
+        problem = unsupported(described)
+        if problem:
+            return Plan("", bound=f"canary on {name} not walked: {problem}")
         weights = _weights(described)
         if self._canary not in weights or self._primary not in weights:
             return Plan("", bound=f"{self._canary} or {self._primary} is gone from {name}: changed outside Model Medic")
@@ -500,10 +543,11 @@ class Rollout:
                 "variant, which AWS refuses; deregister its scaling first",
             )
         current = str(described["EndpointConfigName"])
-        spec = {
-            v["VariantName"]: v
-            for v in self._sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
-        }
+        config = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)
+        problem = unsupported(described, config)
+        if problem:
+            return Plan("", bound=f"rollout on {name} not finished: {problem}")
+        spec = {v["VariantName"]: v for v in config["ProductionVariants"]}
         if primary.min_capacity is not None and spec[self._canary].get("InstanceType") != spec[self._primary].get(
             "InstanceType"
         ):
@@ -604,7 +648,8 @@ class Rollout:
 
     def _create_canary_config(self, change: DeployCanary) -> None:
         source = self._sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
-        variants = {v["VariantName"]: v for v in source["ProductionVariants"]}
+        shape, variant_shape = self._config_shapes()
+        variants = {v["VariantName"]: as_input(v, variant_shape) for v in source["ProductionVariants"]}
         primary = variants[change.primary]
         serving = self._sagemaker.describe_model(ModelName=primary["ModelName"])
         _create(
@@ -616,39 +661,37 @@ class Rollout:
             )
         )
         kept = [
-            {**_spec(v), "InitialVariantWeight": (100 - change.share) / 100.0}
-            if v["VariantName"] == change.primary
-            else _spec(v)
-            for v in source["ProductionVariants"]
-            if v["VariantName"] != change.canary
+            {**v, "InitialVariantWeight": (100 - change.share) / 100.0} if name == change.primary else v
+            for name, v in variants.items()
+            if name != change.canary
         ]
         canary = {
-            **_spec(primary),
+            **primary,
             "VariantName": change.canary,
             "ModelName": change.model,
             "InitialInstanceCount": change.instances,
             "InitialVariantWeight": change.share / 100.0,
         }
-        _create(
-            lambda: self._sagemaker.create_endpoint_config(
-                EndpointConfigName=change.to_config, ProductionVariants=[*kept, canary], **_config_extras(source)
-            )
-        )
+        request = derived_config(source, shape, change.to_config, [*kept, canary])
+        _create(lambda: self._sagemaker.create_endpoint_config(**request))
 
     def _create_final_config(self, change: FinishRollout) -> None:
         source = self._sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
-        canary = next(v for v in source["ProductionVariants"] if v["ModelName"] == change.model)
+        shape, variant_shape = self._config_shapes()
+        canary = next(v for v in source["ProductionVariants"] if v.get("ModelName") == change.model)
         variant = {
-            **_spec(canary),
+            **as_input(canary, variant_shape),
             "VariantName": change.primary,
             "InitialInstanceCount": change.instances,
             "InitialVariantWeight": 1.0,
         }
-        _create(
-            lambda: self._sagemaker.create_endpoint_config(
-                EndpointConfigName=change.to_config, ProductionVariants=[variant], **_config_extras(source)
-            )
-        )
+        request = derived_config(source, shape, change.to_config, [variant])
+        _create(lambda: self._sagemaker.create_endpoint_config(**request))
+
+    def _config_shapes(self) -> tuple[Any, Any]:
+        """CreateEndpointConfig's input shape and its ProductionVariant shape, from the client's own model."""
+        shape = self._sagemaker.meta.service_model.operation_model("CreateEndpointConfig").input_shape
+        return shape, shape.members["ProductionVariants"].member
 
     def _package_of(self, model: str) -> dict[str, Any] | None:
         """The model package behind a model's container, or None (a model made from an image)."""
@@ -660,23 +703,32 @@ class Rollout:
         package: dict[str, Any] = self._sagemaker.describe_model_package(ModelPackageName=names[0])
         return package
 
-    def _registered(self, package: dict[str, Any]) -> float | None:
-        """The package's registered ModelQuality metric, read from its report in S3 (None when absent)."""
+    def _registered(self, package: dict[str, Any]) -> tuple[float | None, str | None]:
+        """The package's registered ModelQuality metric, read from its report in S3: (the
+        figure or None when the package registers none; why the report cannot be read, or
+        None). Cannot read is not "no metric": the caller holds instead of judging."""
         uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
         if not uri or not str(uri).startswith("s3://"):
-            return None
+            return None, None
         bucket, _, key = str(uri)[5:].partition("/")
         try:
             body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            return registered_metric(json.loads(body), self._settings.candidate_metric)
         except ClientError as error:
             if aws.is_transient(error):
                 raise
-            logger.warning("model quality report unreadable", uri=uri, error=aws.error_code(error))
-            return None
+            code = aws.error_code(error)
+            logger.warning("model quality report unreadable", uri=uri, error=code)
+            if code in ("NoSuchKey", "NoSuchBucket"):
+                return None, None  # registered, but never written: no figure to compare
+            return None, (
+                f"cannot read {package_label(str(package['ModelPackageArn']))}'s report {uri} ({code}): the stack "
+                f"reads reports in ModelMetricsBucket only, and an SSE-KMS report needs its key in ModelKmsKeyArns"
+            )
+        try:
+            return registered_metric(json.loads(body), self._settings.candidate_metric), None
         except ValueError:
             logger.warning("model quality report is not JSON", uri=uri)
-            return None
+            return None, None
 
     def _live(self, endpoint: str) -> float | None:
         """The serving variant's latest live figure of the metric, as ComputeModelQuality published it."""
@@ -820,33 +872,60 @@ def _traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Obs
     return Observation("not-applied", f"canary {change.canary} takes {current}% of the traffic")
 
 
-# The fields of DescribeEndpointConfig's ProductionVariants that CreateEndpointConfig takes back.
-_VARIANT_FIELDS = (
-    "VariantName",
-    "ModelName",
-    "InitialInstanceCount",
-    "InstanceType",
-    "InitialVariantWeight",
-    "AcceleratorType",
-    "CoreDumpConfig",
-    "ServerlessConfig",
-    "VolumeSizeInGB",
-    "ModelDataDownloadTimeoutInSeconds",
-    "ContainerStartupHealthCheckTimeoutInSeconds",
-    "EnableSSMAccess",
-    "ManagedInstanceScaling",
-    "RoutingConfig",
-    "InferenceAmiVersion",
-)
+def as_input(value: Any, shape: Any) -> Any:
+    """Pure: what a Describe call returned, cut to what `shape` (a botocore input shape) takes.
+    A derived endpoint config starts from the serving one as DescribeEndpointConfig returns it
+    and changes only what must change: every field CreateEndpointConfig takes is carried over,
+    including those added to the API after this was written (the client's model says which)."""
+    kind = getattr(shape, "type_name", "")
+    if kind == "structure" and isinstance(value, dict):
+        # An empty structure or list is a setting not made (moto answers DataCaptureConfig: {}).
+        return {
+            k: as_input(v, shape.members[k])
+            for k, v in value.items()
+            if k in shape.members and v is not None and v != {} and v != []
+        }
+    if kind == "list" and isinstance(value, list):
+        return [as_input(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: as_input(v, shape.value) for k, v in value.items()}
+    return value
 
 
-def _spec(variant: dict[str, Any]) -> dict[str, Any]:
-    return {k: variant[k] for k in _VARIANT_FIELDS if k in variant}
+def derived_config(source: dict[str, Any], shape: Any, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pure: the CreateEndpointConfig request of a config like `source` (DescribeEndpointConfig's
+    answer) but named `name` and serving `variants`: data capture, its key, asynchronous
+    inference, shadow variants, explainer and every other setting stay as they were."""
+    return {**as_input(source, shape), "EndpointConfigName": name, "ProductionVariants": variants}
 
 
-def _config_extras(source: dict[str, Any]) -> dict[str, Any]:
-    """What a derived config keeps of its source: data capture (drift and quality read it) and its key."""
-    return {k: source[k] for k in ("DataCaptureConfig", "KmsKeyId") if source.get(k)}
+def unsupported(described: dict[str, Any], config: dict[str, Any] | None = None) -> str | None:
+    """Pure: why a canary rollout cannot run safely on this endpoint (DescribeEndpoint, and
+    DescribeEndpointConfig where read), or None."""
+    if described.get("AsyncInferenceConfig") or (config or {}).get("AsyncInferenceConfig"):
+        return (
+            "an asynchronous endpoint: the judge compares each variant's invocation errors, and an "
+            "asynchronous endpoint accepts a request before it fails (its failures are InvocationFailures)"
+        )
+    serverless = [v["VariantName"] for v in described.get("ProductionVariants", []) if "CurrentServerlessConfig" in v]
+    serverless += [v["VariantName"] for v in (config or {}).get("ProductionVariants", []) if "ServerlessConfig" in v]
+    if serverless:
+        return f"serverless variant {sorted(set(serverless))[0]}: no instances to size ahead of the canary's traffic"
+    components = [v["VariantName"] for v in (config or {}).get("ProductionVariants", []) if not v.get("ModelName")]
+    if components:
+        return (
+            f"variant {components[0]} hosts inference components (no model of its own): AWS updates components "
+            "in place, not as canary variants"
+        )
+    return None
+
+
+def key_allowed(key: str, allowed: list[str]) -> bool:
+    """Pure: whether a config's KmsKeyId (a key ID, key ARN, alias or alias ARN) is one of the
+    key ARNs the stack may use (`ModelKmsKeyArns`)."""
+    tail = key.rsplit(":", 1)[-1]  # "key/<id>", "alias/<name>", or a bare key ID
+    tails = {a.rsplit(":", 1)[-1] for a in allowed}
+    return tail in tails or f"key/{tail}" in tails
 
 
 def _create(call: Callable[[], Any]) -> None:
@@ -930,11 +1009,23 @@ def serving_group(sagemaker: Any, endpoint: str, primary: str) -> tuple[str | No
     return (str(group) if group else None), str(described["EndpointArn"])
 
 
-def rollout_incident(endpoint: str, arn: str, at: datetime, why: str) -> Incident:
-    """The incident of one approval of one package on one endpoint (the same approval twice: the same one)."""
+def names_the_transition(event: Any) -> bool:
+    """Pure: whether an approval event says the approval status itself changed (its
+    UpdatedModelPackageFields lists ModelApprovalStatus). The documented example event has no
+    such list: only an event that has one proves the package was not Approved just before.
+    An operator's deploy-package request is a decision in itself."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    updated = detail.get("UpdatedModelPackageFields") if isinstance(detail, dict) else None
+    return not isinstance(detail, dict) or (isinstance(updated, list) and "ModelApprovalStatus" in updated)
+
+
+def rollout_incident(endpoint: str, arn: str, at: datetime, why: str, status_changed: bool = True) -> Incident:
+    """The incident of one approval of one package on one endpoint (the same approval twice:
+    the same one). `status_changed`: the approval is known to be a transition to Approved
+    (`names_the_transition`), which a package rolled back before needs to be deployed again."""
     return replace(
         opened(endpoint, Rollout.unit.name, f"{package_label(arn)} approved", arn, at, why, None),
-        facts={"package": arn},
+        facts={"package": arn, "status_changed": status_changed},
     )
 
 
@@ -1030,7 +1121,8 @@ def run(
         if not targets:
             logger.info("no endpoint in scope serves the package's group", group=group)
         why = f"model package {package_label(arn)} approved in {group}"
-        return [loop.start(rollout_incident(e, arn, when, why)) for e in targets]
+        changed = names_the_transition(event)
+        return [loop.start(rollout_incident(e, arn, when, why, changed)) for e in targets]
     if now is not None:  # a tick
         outcomes, followed = [], []
         under_way = loop.open_incidents(endpoints())

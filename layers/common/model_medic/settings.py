@@ -382,6 +382,9 @@ class CanarySettings(ActionSettings):
     candidate_metric: str = Field("accuracy", alias="CANDIDATE_METRIC", pattern=r"^[a-z0-9_]{1,64}$")
     candidate_margin: float = Field(0.0, alias="CANDIDATE_MARGIN", ge=0)
     reject_model_packages: bool = Field(True, alias="REJECT_MODEL_PACKAGES")
+    # KMS keys (ARNs) the stack may use: endpoint configs encrypted with one of them can be
+    # rolled out (SageMaker needs kms:CreateGrant on a config's key), reports under one read.
+    model_kms_keys: CsvList = Field([], alias="MODEL_KMS_KEYS")
 
 
 class DriftSettings(ScopedSettings):
