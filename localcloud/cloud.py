@@ -87,6 +87,7 @@ class Invocation:
     logs: str = ""
     attempts: int = 1
     parked: bool = False  # sent to the dead-letter queue after the last attempt
+    calls: tuple[str, ...] = ()  # the AWS calls it made ("sagemaker:DescribeEndpoint"), runner.py
 
     @property
     def outcomes(self) -> list[dict[str, Any]]:
@@ -120,6 +121,7 @@ class LocalCloud:
         self.endpoint_url = endpoint_url
         self.region = region
         self.stack = Stack(stack_name)
+        self.calls: dict[str, set[str]] = {}  # every AWS call each function made, by logical ID
         self._session = boto3.session.Session(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
@@ -336,12 +338,15 @@ class LocalCloud:
                 check=False,
             )
             answer = json.loads(result.read_text()) if result.exists() else {"error": done.stderr[-2000:]}
+        calls = tuple(answer.get("calls", ()))
+        self.calls.setdefault(logical_id, set()).update(calls)
         return Invocation(
             function=logical_id,
             event=event,
             result=answer.get("result"),
             error=answer.get("error"),
             logs=done.stdout + done.stderr,
+            calls=calls,
         )
 
     def invoke_async(self, logical_id: str, event: Any, at: datetime) -> Invocation:

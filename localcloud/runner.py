@@ -7,7 +7,9 @@ cloud) is this process's. The result file receives {"result": ...} or {"error": 
 Logs go to stdout, as in Lambda.
 
 The time is shifted with time-machine (and keeps ticking), so cool-downs and bake times
-pass without sleeping.
+pass without sleeping. Every AWS call the handler makes is listed in the result
+(`"calls": ["sagemaker:DescribeEndpoint", ...]`, botocore's service name and operation), so
+the local cloud can hold each function's calls against its role's permissions.
 """
 
 import importlib
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import time_machine
+from botocore.client import BaseClient
 
 
 class Context:
@@ -37,8 +40,22 @@ class Context:
         return 60_000
 
 
+def record_calls() -> set[str]:
+    """Every API call of every botocore client of this process, from now on."""
+    calls: set[str] = set()
+    original = BaseClient._make_api_call
+
+    def recording(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls.add(f"{self.meta.service_model.service_name}:{operation}")
+        return original(self, operation, params)
+
+    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    return calls
+
+
 def main() -> int:
     request = json.loads(Path(sys.argv[1]).read_text())
+    calls = record_calls()
     result_path = Path(sys.argv[2])
     for path in reversed(request["paths"]):
         sys.path.insert(0, path)
@@ -51,6 +68,7 @@ def main() -> int:
             outcome = {"result": result}
         except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda would
             outcome = {"error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()}
+    outcome["calls"] = sorted(calls)
     result_path.write_text(json.dumps(outcome, default=str))
     return 0 if "result" in outcome else 1
 

@@ -103,3 +103,42 @@ def test_an_event_that_keeps_failing_is_retried_twice_then_parked_in_the_dead_le
     parked = json.loads(message["Body"])
     assert parked["requestContext"]["condition"] == "RetriesExhausted"
     assert parked["requestPayload"]["detail-type"] == "Scheduled Event"
+
+
+# What an API call needs in IAM where the action is not "<service>:<operation>" (Service
+# Authorization Reference): S3 lists with ListBucket and reads heads with GetObject; the
+# Tagging API's prefix is "tag"; CloudWatch's service is "monitoring" to botocore.
+_PREFIX = {"resourcegroupstaggingapi": "tag", "monitoring": "cloudwatch"}
+_ACTION = {"s3:ListObjectsV2": ("s3:ListBucket",), "s3:HeadObject": ("s3:GetObject",)}
+# A TransactWriteItems needs each item's own action (DynamoDB Developer Guide, "Using IAM with
+# DynamoDB transactions"): checked with the ledger's transactions in tests/template/test_security.py.
+_PER_ITEM = {"dynamodb:TransactWriteItems"}
+# What SAM's AWS managed policies give every function (CloudWatch Logs; X-Ray for active tracing).
+_MANAGED = ("logs:", "xray:")
+
+
+def test_every_aws_call_each_function_made_in_the_demo_is_allowed_by_its_role(
+    cloud: LocalCloud, results: dict[int, scenarios.Result]
+):
+    """moto enforces no IAM: each call the demo's functions really made (recorded by the
+    runner) is held against the role CloudFormation would give that function."""
+    from fnmatch import fnmatch
+
+    from localcloud import sam, template
+    from tests.template.test_security import grants
+
+    transformed = sam.transformed(template.load(), parameters("enforce"))
+    allowed: dict[str, set[str]] = {}
+    for grant in grants(transformed):
+        allowed.setdefault(grant.role, set()).add(grant.action)
+    assert len(cloud.calls) >= 9, sorted(cloud.calls)  # every function ran in the demo
+    missing = []
+    for function, calls in sorted(cloud.calls.items()):
+        role = allowed.get(f"{function}Role", set())
+        for call in sorted(calls - _PER_ITEM):
+            service, operation = call.split(":", 1)
+            call = f"{_PREFIX.get(service, service)}:{operation}"
+            for action in _ACTION.get(call, (call,)):
+                if not action.startswith(_MANAGED) and not any(fnmatch(action, a) for a in role):
+                    missing.append(f"{function}: {call} needs {action}")
+    assert missing == []

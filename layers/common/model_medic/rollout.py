@@ -27,7 +27,13 @@ package an operator names), or a canary an operator put on an endpoint. Each eva
 
 A rejected package is never redeployed unless it is approved again: an approval opens an
 incident keyed by the package and the approval's time, and `plan` deploys only a package
-that is Approved now.
+that is Approved now. A package rolled back on the endpoint and left Approved comes back only
+on an approval after the rollback whose event names the status change (`names_the_transition`).
+
+Derived configs (canary, final) are the serving config as DescribeEndpointConfig returns it,
+cut to CreateEndpointConfig's input shape (`derived_config`): nothing the user configured is
+dropped. Endpoints a canary cannot walk on (`unsupported`: inference components, serverless,
+asynchronous) and configs encrypted with a key the stack may not use are recorded with the reason.
 """
 
 from __future__ import annotations
