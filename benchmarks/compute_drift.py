@@ -78,7 +78,7 @@ def main() -> None:
         [",".join(["label", *NUMERIC, *CATEGORICAL])]
         + [",".join([rng.choice("01"), *row(rng, 0)]) for _ in range(20_000)]
     )
-    baseline = build_baseline(training)
+    baseline = build_baseline(training, label_column="label")
     files, rows, per_file = [], 100_000, 5_000
     for start in range(0, rows, per_file):
         lines = []

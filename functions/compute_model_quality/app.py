@@ -38,7 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         endpoint, end = job.endpoint_for_key(key), job.evaluation_time_for_key(key)
         if not endpoint or end is None:
             return runtime.rejected(
-                f"ground-truth key {shown(key)} is not <prefix>/<endpoint in scope>/YYYY/MM/DD/HH/<file>"
+                f"ground-truth key {shown(key)} is not <prefix>/<endpoint in scope>/[<variant>/]YYYY/MM/DD/HH/<file>"
             )
         # A named endpoint costs no call; any other, its tags (DescribeEndpoint and ListTags).
         scope = _scope(settings)

@@ -79,7 +79,9 @@ def test_the_function_builds_the_baseline_beside_the_training_data(fn: Any, stac
     stored = json.loads(
         boto3.client("s3").get_object(Bucket=BUCKET, Key="baselines/churn-prod/baseline.json")["Body"].read()
     )
-    assert [f["type"] for f in stored["features"]] == ["numeric", "categorical"]
+    # Every column: whether the first (churned) is the label, the captured rows' width says each hour.
+    assert [f["type"] for f in stored["features"]] == ["numeric", "numeric", "categorical"]
+    assert stored["label_candidate"] == "churned"
 
 
 def test_a_shifted_hour_is_detected_and_published_at_the_hour(fn: Any, stack: Stack):
@@ -170,11 +172,12 @@ def test_a_baseline_built_from_real_training_data_leaves_the_label_out_and_reads
         boto3.client("s3").get_object(Bucket=BUCKET, Key="baselines/churn-prod/baseline.json")["Body"].read()
     )
     header, _ = churn_training()
-    assert stored["label_column"] == "Churn"
-    assert [f["name"] for f in stored["features"]] == header[1:]  # 69 features, the label left out
+    assert stored["label_candidate"] == "Churn"
+    assert [f["name"] for f in stored["features"]] == header  # 70 columns: the capture decides
     churn_capture("churn-prod", "2026/11/22/09", copies=13)  # 156 rows in 52 requests of 3
     [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
     assert (churn["status"], churn["rows"], churn["mismatched"], churn["malformed"]) == ("published", 156, 0, 0)
+    assert list(churn["features"]) == header[1:]  # 69 features, the label left out
     # The same rows as training: every feature's PSI is small (the 12 rows, 4 times over).
     assert max(f["psi"] for f in churn["features"].values()) < 0.05
 
@@ -207,6 +210,77 @@ def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoi
     fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod"}}, FakeContext())
     churn, _ = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
     assert (churn["status"], churn["rows"]) == ("published", 156)
+
+
+def baseline_of(endpoint: str) -> dict[str, Any]:
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=f"baselines/{endpoint}/baseline.json")["Body"].read()
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def test_a_real_training_set_without_a_label_column_is_measured_on_every_column_beside_one_with_its_label(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    two_endpoints(monkeypatch)
+    # The same model's training data as AWS's example keeps it twice: inputs only (69 columns,
+    # no label), and with the label Churn first (70). BaselineLabelColumn stays at its default.
+    put("baselines/churn-prod/training.csv", (REAL / "churn-training-inputs-with-header.csv").read_text())
+    put("baselines/fraud-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    for endpoint in ("churn-prod", "fraud-prod"):
+        assert fn.lambda_handler({"build-baseline": {"endpoint": endpoint}}, FakeContext())["baseline"]
+        churn_capture(endpoint, "2026/11/22/09", copies=13)  # 69 values a row, as the model receives them
+    header, _ = churn_training()
+    assert baseline_of("churn-prod")["label_candidate"] == "Account Length"
+    assert baseline_of("fraud-prod")["label_candidate"] == "Churn"
+    for _ in range(3):
+        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        for measured in (churn, fraud):
+            assert (measured["status"], measured["rows"], measured["mismatched"]) == ("published", 156, 0)
+            assert list(measured["features"]) == header[1:]  # every input column; the label never
+            assert max(f["psi"] for f in measured["features"].values()) < 0.05
+    assert stack.drain("critical") == []
+    assert metric("MaxFeatureDrift") == [pytest.approx(max(f["psi"] for f in churn["features"].values()))]
+
+
+def test_captured_rows_that_fit_the_training_set_neither_way_are_told_once_with_the_widths(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    two_endpoints(monkeypatch)
+    put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    put("baselines/fraud-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    for endpoint in ("churn-prod", "fraud-prod"):
+        fn.lambda_handler({"build-baseline": {"endpoint": endpoint}}, FakeContext())
+    # churn-prod receives another model's requests: the SDK's real capture, 7 values a row.
+    put(
+        "datacapture/churn-prod/AllTraffic/2026/11/22/09/capture.jsonl",
+        (REAL / "sdk-monitor-capture.jsonl").read_text(),
+    )
+    churn_capture("fraud-prod", "2026/11/22/09", copies=13)
+    for _ in range(3):
+        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        assert (churn["status"], churn["rows"], churn["mismatched"]) == ("shape-mismatch", 0, 12)
+        assert "12 captured row(s) have 7 values but the training set has 70 columns" in churn["problem"]
+        assert (fraud["status"], fraud["rows"]) == ("published", 156)
+    [critical] = stack.drain("critical")
+    assert critical["Subject"] == "Model Medic: drift of churn-prod is not measured (shape-mismatch)"
+    assert "without a label column have 70 values, with the label first 69" in critical["Message"]
+    [decision] = stack.items("decision")
+    assert (decision["endpoint"], decision["action"], decision["result"]) == ("churn-prod", "measure-drift", "skipped")
+
+
+def test_real_csv_records_cut_short_are_malformed_not_rows(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DRIFT_MIN_ROWS", "150")
+    put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
+    fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
+    _, rows = churn_training()
+    features = [",".join(row[1:]) for row in rows] * 13  # 156 whole rows of 69 values
+    cut = [",".join(row[1:40]) for row in rows[:5]]  # the same requests cut after 39 values
+    longer = [",".join(rows[0])]  # one that still carries its label: 70 values
+    lines = [capture_record(data, f"e{i}", "2026-11-22T09:10:00Z") for i, data in enumerate(features + cut + longer)]
+    put("datacapture/churn-prod/AllTraffic/2026/11/22/09/capture-1.jsonl", "\n".join(lines))
+    [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    assert (churn["status"], churn["rows"], churn["malformed"], churn["mismatched"]) == ("published", 156, 6, 0)
+    assert "Churn" not in churn["features"]
+    assert stack.drain("critical") == []
 
 
 def statistics(**extra: Any) -> dict[str, Any]:
@@ -274,6 +348,23 @@ def test_a_statistics_file_without_string_distributions_is_read_and_a_broken_one
     [critical] = stack.drain("critical")
     assert "fraud-prod" in critical["Subject"]
     assert metric("MaxFeatureDrift") == [pytest.approx(churn["features"]["age"]["psi"])]
+
+
+def test_a_statistics_file_left_with_nothing_to_compare_once_its_label_is_out_is_told_once(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DRIFT_MIN_ROWS", "150")
+    put("baselines/churn-prod/statistics.json", json.dumps(statistics()))  # age, then customer_id
+    # The requests carry one value: age was the label, and customer_id has no distribution.
+    rows = [capture_record(f"c{i}", f"e{i}", "2026-11-22T09:10:00Z") for i in range(160)]
+    put("datacapture/churn-prod/AllTraffic/2026/11/22/09/capture.jsonl", "\n".join(rows))
+    for _ in range(2):
+        [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        assert churn["status"] == "bad-baseline"
+        assert "no feature besides its label column 'age'" in churn["problem"]
+    [critical] = stack.drain("critical")
+    assert critical["Subject"] == "Model Medic: drift of churn-prod is not measured (bad-baseline)"
+    assert metric("MaxFeatureDrift") == []
 
 
 def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measured(

@@ -513,3 +513,47 @@ def test_a_discovery_tag_in_model_medics_own_prefix_is_not_told_as_an_unused_pol
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic:fleet-size", "Value": "3"}])
     fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())
     assert [m for m in stack.drain("info") if "is not used" in m.get("Subject", "")] != []
+
+
+@pytest.mark.parametrize(
+    ("folder", "groups"),
+    [
+        # Where Model Monitor's merge step writes it: <endpoint>/<variant>/YYYY/MM/DD/HH/.
+        ("groundtruth/churn-prod/AllTraffic/2024/01/19/20", {"AllTraffic", "(endpoint)"}),
+        # Beside plain ground truth: no variant to count it for, the endpoint's figures only.
+        ("groundtruth/churn-prod/2024/01/19/20", {"(endpoint)"}),
+    ],
+)
+def test_a_real_merged_record_is_scored_from_the_prediction_it_carries(
+    fn: Any, stack: Stack, folder: str, groups: set[str]
+):
+    """Model Monitor's merged JSON Lines (capture and ground truth in one record; the real one
+    is kept indented as AWS's notebook printed it): no capture to search, 334 labels at once."""
+    record = json.loads((REAL / "clarify-merged-record.json").read_text())
+    key = f"{folder}/part-00002-99446fe5-7aff-450c-84fa-010ce40bab93.c000.jsonl"  # its name in the notebook
+    put_text(key, json.dumps(record) + "\n")
+    [result] = fn.lambda_handler(created(key), FakeContext())["results"]
+    truth = [int(v["label"]) for v in json.loads(record["groundTruthData"]["data"])["instances"]]
+    scores = [p["score"] for p in json.loads(record["captureData"]["endpointOutput"]["data"])["predictions"]]
+    assert (result["labels"], result["matched"], result["merged"], result["malformed"]) == (334, 334, 334, 0)
+    assert set(result["published"]) == groups
+    ours = result["published"]["(endpoint)"]
+    predicted = [int(s >= 0.5) for s in scores]  # a probability is judged against the threshold
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(truth, predicted))
+    assert ours["precision"] == pytest.approx(sk.precision_score(truth, predicted))
+    assert ours["recall"] == pytest.approx(sk.recall_score(truth, predicted))
+    assert ours["f1"] == pytest.approx(sk.f1_score(truth, predicted))
+    assert ours["auc"] == pytest.approx(sk.roc_auc_score(truth, scores))
+    assert ours["quality_sample_count"] == 334
+
+
+def test_a_merged_record_whose_capture_is_found_counts_for_the_capture_s_variant(fn: Any, stack: Stack):
+    record = json.loads((REAL / "clarify-merged-record.json").read_text())
+    capture = {key: record[key] for key in ("captureData", "eventMetadata", "eventVersion")}
+    put_text("datacapture/churn-prod/canary/2026/11/22/09/capture.jsonl", json.dumps(capture))
+    key = "groundtruth/churn-prod/2026/11/22/10/merged.jsonl"
+    put_text(key, json.dumps(record))
+    [result] = fn.lambda_handler(created(key), FakeContext())["results"]
+    assert (result["matched"], result["merged"]) == (334, 0)
+    assert set(result["published"]) == {"canary", "(endpoint)"}
+    assert result["published"]["canary"] == result["published"]["(endpoint)"]

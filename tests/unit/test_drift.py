@@ -14,11 +14,14 @@ from model_medic.drift import (
     Sample,
     build_baseline,
     categorical_psi,
+    first_column_is_label,
     from_model_monitor,
     ks_statistic,
     numeric_psi,
     psi,
+    read_hour,
     sample_for,
+    with_label_decided,
 )
 
 
@@ -26,7 +29,7 @@ def training_csv(rows: int = 5000, seed: int = 7) -> tuple[str, list[float], lis
     rng = random.Random(seed)
     ages = [rng.gauss(45, 10) for _ in range(rows)]
     plans = rng.choices(["basic", "plus", "pro"], weights=[50, 30, 20], k=rows)
-    # The label first, as SageMaker's built-in algorithms expect it: the baseline leaves it out.
+    # The label first, as SageMaker's built-in algorithms expect it: two-value captured rows leave it out.
     lines = ["churned,age,plan"] + [f"{int(a > 50)},{a:.4f},{p}" for a, p in zip(ages, plans, strict=True)]
     return "\n".join(lines), [round(a, 4) for a in ages], plans
 
@@ -45,7 +48,7 @@ def numpy_bins(values: list[float], edges: list[float]) -> np.ndarray:
 @pytest.fixture(scope="module")
 def baseline():
     text, ages, plans = training_csv()
-    return build_baseline(text), ages, plans
+    return with_label_decided(build_baseline(text), label_first=True), ages, plans
 
 
 def test_baseline_has_quantile_bins_and_category_shares(baseline):
@@ -130,6 +133,7 @@ def test_capture_records_in_every_encoding_and_malformed_lines_are_counted(basel
     )
     sample.add_capture_file(text)
     assert (sample.rows, sample.malformed, sample.mismatched) == (5, 3, 1)
+    assert sample.counts() == (5, 4, 0)  # a record cut short among good ones is a malformed record
     # Rows keep their pairing across columns; their order within the hour does not matter.
     pairs = sorted(zip(sample.values["age"], sample.values["plan"], strict=True))
     assert pairs == [(38.0, "basic"), (41.5, "plus"), (47.0, "basic"), (52.0, "pro"), (60.0, "pro")]
@@ -197,3 +201,112 @@ def test_rows_of_another_width_say_which_way_the_label_column_went_wrong():
 def test_ks_on_tied_data_matches_scipy(training: list[float], now: list[float]):
     built = build_baseline("\n".join(["label,x"] + [f"1,{v}" for v in training]), label_column="label")
     assert ks_statistic(built["features"][0], now) == pytest.approx(stats.ks_2samp(training, now).statistic, abs=0.002)
+
+
+# --- the label column decided by the widths; records of another width -------------------------
+
+
+def capture_file(requests: list[str], content_type: str = "text/csv") -> bytes:
+    encoding = "JSON" if "json" in content_type else "CSV"
+    lines = [
+        json.dumps(
+            {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": content_type,
+                        "mode": "INPUT",
+                        "data": data,
+                        "encoding": encoding,
+                    }
+                },
+                "eventMetadata": {"eventId": f"e{i}", "inferenceTime": "2026-11-22T09:10:00Z"},
+            }
+        )
+        for i, data in enumerate(requests)
+    ]
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    ("training", "captured", "expected"),
+    [
+        (70, 70, False),  # inputs only: every column is a feature
+        (70, 69, True),  # the label first, as SageMaker's built-in algorithms expect it
+        (70, 68, None),  # neither
+        (70, 71, None),
+        (1, 1, False),
+        (2, 1, True),
+    ],
+)
+def test_the_widths_alone_say_whether_the_first_column_is_the_label(training, captured, expected):
+    assert first_column_is_label(training, captured) is expected
+
+
+def test_the_capture_decides_the_label_column_of_a_training_set_with_one_and_of_one_without():
+    text, _, _ = training_csv(rows=500)
+    labelled = build_baseline(text)  # label_column "auto", the default
+    assert (labelled["label_column"], labelled["label_candidate"]) == (None, "churned")
+    assert [f["name"] for f in labelled["features"]] == ["churned", "age", "plan"]
+    inputs_only = build_baseline("\n".join(line.split(",", 1)[1] for line in text.splitlines()))
+    assert inputs_only["label_candidate"] == "age"
+    requests = ["41.5,plus", "50,basic\n38,pro"]  # two values a row; a request of two rows
+    used, sample = read_hour(labelled, [capture_file(requests)])
+    assert (used["label_column"], [f["name"] for f in used["features"]]) == ("churned", ["age", "plan"])
+    assert sample.counts() == (3, 0, 0)
+    assert sorted(sample.values["age"]) == [38.0, 41.5, 50.0]
+    used, sample = read_hour(inputs_only, [capture_file(requests)])
+    assert (used["label_column"], [f["name"] for f in used["features"]]) == (None, ["age", "plan"])
+    assert sample.counts() == (3, 0, 0)
+    # Records of named values: the first column's name says it.
+    named = [json.dumps({"instances": [{"age": 41.5, "plan": "plus"}, {"age": 50, "plan": "basic"}]})]
+    used, sample = read_hour(labelled, [capture_file(named, "application/json")])
+    assert used["label_column"] == "churned"
+    assert sample.counts() == (2, 0, 0)
+    used, sample = read_hour(inputs_only, [capture_file(named, "application/json")])
+    assert (used["label_column"], sample.counts()) == (None, (2, 0, 0))
+    # A Model Monitor statistics.json is decided the same way.
+    statistics = {
+        "features": [
+            {"name": "churned", "numerical_statistics": {}},  # no KLL buckets: skipped, keeps its place
+            {
+                "name": "plan",
+                "string_statistics": {"distribution": {"categorical": {"buckets": [{"value": "basic", "count": 1}]}}},
+            },
+        ]
+    }
+    monitor = from_model_monitor(statistics)
+    assert (monitor["label_candidate"], monitor["columns"]) == ("churned", ["churned", "plan"])
+    assert with_label_decided(monitor, label_first=True)["columns"] == ["plan"]
+    assert with_label_decided(monitor, label_first=False)["columns"] == ["churned", "plan"]
+
+
+def test_an_hour_of_another_width_than_either_layout_says_so_with_the_training_set_s_width():
+    text, _, _ = training_csv(rows=500)
+    _, sample = read_hour(build_baseline(text), [capture_file(["1,2,3,4,5"] * 4)])
+    assert sample.counts() == (0, 0, 4)
+    problem = sample.shape_problem()
+    assert problem is not None
+    assert "4 captured row(s) have 5 values but the training set has 3 columns" in problem
+    assert "without a label column have 3 values, with the label first 2" in problem
+
+
+def test_the_hour_is_decided_once_and_rows_of_the_other_width_are_malformed_records():
+    text, _, _ = training_csv(rows=500)
+    requests = ["41.5,plus"] * 300 + ["0,41.5,plus", "41.5"]  # a stray label and a line cut short
+    used, sample = read_hour(build_baseline(text), [capture_file(requests)])
+    assert used["label_column"] == "churned"
+    assert sample.shape_problem() is None
+    assert sample.counts() == (300, 2, 0)
+
+
+def test_a_csv_record_cut_short_or_too_long_is_malformed_not_a_row():
+    sample = Sample(["age", "plan", "region"], {"age"})
+    good = [f"{40 + i % 10},basic,eu" for i in range(200)]
+    sample.add_capture_file(capture_file([*good, "41,pro", "42,plus,eu,extra", "43,pro,us\n44"]))
+    assert sample.counts() == (201, 3, 0)  # the batched request's full line is a row, its cut line is not
+    assert sorted(set(sample.values["plan"])) == ["basic", "pro"]
+    # Most of the hour of another width: not malformed records but a shape mismatch.
+    sample = Sample(["age", "plan", "region"], {"age"})
+    sample.add_capture_file(capture_file(["41,pro"] * 5 + ["41,pro,eu"]))
+    assert sample.counts() == (1, 0, 5)
+    assert sample.shape_problem() is not None

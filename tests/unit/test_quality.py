@@ -1,13 +1,25 @@
 """Model-quality metrics checked against scikit-learn on seeded predictions."""
 
+import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 from sklearn import metrics as sk
 
-from model_medic.quality import binary_metrics, join, multiclass_metrics, regression_metrics, roc_auc
-from model_medic.records import Prediction
+from model_medic.quality import (
+    NO_VARIANT,
+    binary_metrics,
+    join,
+    multiclass_metrics,
+    regression_metrics,
+    roc_auc,
+    truth_record,
+)
+from model_medic.records import OutputFormat, Prediction
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 
 
 def probabilities(scores: list[str]) -> list[Prediction]:
@@ -143,3 +155,37 @@ def test_a_non_finite_regression_label_is_not_scored_and_the_others_are(bad: str
     assert joined.undecodable_predictions == 1
     [(label, _)] = joined.pairs["v"]
     assert regression_metrics([float(label)], [1.0]) == {"rmse": 0.5, "mae": 0.5}
+
+
+def test_a_real_merged_record_carries_its_own_labels_and_predictions():
+    """One line of Model Monitor's merge output (tests/data/real/clarify-merged-record.json):
+    334 ground-truth labels as {"instances": [{"label": ...}]} and the 334 predictions of the
+    captured response, under the capture's own metadata."""
+    record = json.loads((REAL / "clarify-merged-record.json").read_text())
+    labels_only = OutputFormat.for_problem("BinaryClassification", "predicted_label", "")
+    event_id, labels, predicted = truth_record(record, labels_only)
+    assert event_id == "7"  # the inferenceId the capture was made with, not its eventId
+    assert predicted is not None
+    assert (len(labels), len(predicted)) == (334, 334)
+    truth = [int(v["label"]) for v in json.loads(record["groundTruthData"]["data"])["instances"]]
+    outputs = json.loads(record["captureData"]["endpointOutput"]["data"])["predictions"]
+    assert labels == [str(y) for y in truth]
+    # No capture found: the record's own predictions, for the endpoint only.
+    joined = join({}, {event_id: labels}, "BinaryClassification", {event_id: (NO_VARIANT, predicted)})
+    assert (joined.matched, joined.carried, joined.unmatched_labels) == (334, 334, 0)
+    pairs = joined.pairs[NO_VARIANT]
+    ours = binary_metrics([a for a, _ in pairs], [p for _, p in pairs], positive="1", threshold=0.5)
+    by_label = [int(o["predicted_label"]) for o in outputs]  # the model's own labels, not score >= 0.5
+    assert ours["accuracy"] == pytest.approx(sk.accuracy_score(truth, by_label))
+    assert ours["precision"] == pytest.approx(sk.precision_score(truth, by_label))
+    assert ours["recall"] == pytest.approx(sk.recall_score(truth, by_label))
+    assert ours["f1"] == pytest.approx(sk.f1_score(truth, by_label))
+    assert "auc" not in ours
+    # Its capture found after all: the capture's variant, nothing carried.
+    joined = join({event_id: ("AllTraffic", predicted)}, {event_id: labels}, "BinaryClassification", {})
+    assert (set(joined.pairs), joined.carried) == ({"AllTraffic"}, 0)
+
+
+def test_a_plain_ground_truth_record_names_its_prediction_by_event_id():
+    record = json.loads((REAL / "examples-test-gt-01d3c1a8.jsonl").read_text())
+    assert truth_record(record, OutputFormat()) == ("01d3c1a8-aa99-4149-9d5e-78bea047a788", ["0"], None)

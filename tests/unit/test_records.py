@@ -111,6 +111,19 @@ def test_a_record_that_does_not_decode_is_dropped_alone():
 def test_multi_record_ground_truth_gives_one_label_per_record():
     assert records.labels({"data": "1\n0\n1", "encoding": "CSV"}) == ["1", "0", "1"]
     assert records.labels({"data": "[1, 0]", "encoding": "JSON"}) == ["1", "0"]
+    # Clarify's examples: the request's own layout, the label under "label".
+    assert records.labels({"data": '{"label": 1}', "encoding": "JSON"}) == ["1"]
+    instances = {"data": '{"instances": [{"label": 0}, {"label": 1}]}', "encoding": "JSON"}
+    assert records.labels(instances) == ["0", "1"]
+    with pytest.raises(records.DecodeError, match="without 'label'"):
+        records.labels({"data": '{"instances": [{"target": 0}]}', "encoding": "JSON"})
+
+
+def test_the_ground_truth_of_a_real_merged_record_is_one_label_per_instance():
+    record = json.loads((REAL / "clarify-merged-record.json").read_text())
+    found = records.labels(record["groundTruthData"])
+    assert len(found) == 334
+    assert found[:6] == ["0", "1", "0", "1", "1", "1"]
 
 
 def test_bad_payloads_say_what_is_wrong():

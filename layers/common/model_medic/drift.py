@@ -6,14 +6,17 @@ Baseline (JSON, built from a training CSV with a header by `build_baseline`):
   statistic (evaluated at those quantiles: error at most 0.001);
 * categorical feature: the share of each category.
 
-The training CSV usually carries the label (SageMaker's built-in algorithms expect it in
-the first column) and captured requests do not: the builder leaves the label column out
-(`label_column`: a header name, a zero-based column number, or "none").
+The training CSV may carry the label (SageMaker's built-in algorithms expect it in the first
+column) or not (inputs only); captured requests never do. `label_column` says which: "auto"
+(the default) keeps every column and lets the widths decide each hour - a training set as
+wide as the captured rows has no label, one column wider has it first (`first_column_is_label`);
+a header name or a zero-based column number leaves that column out; "none" keeps them all.
 
 Current hour: every record of every captured request (`records.input_rows`: several CSV
 lines, JSON instances as lists or objects, JSON Lines; base64 of any). Rows whose width or
-names do not match the baseline are counted apart: when they are most of the hour, the
-endpoint's status is "shape-mismatch" and a person is told once per baseline.
+names do not match the baseline are not rows: when they are most of the hour, the endpoint's
+status is "shape-mismatch" and a person is told once per baseline; when they are a few, each
+is a malformed record (a CSV line cut short, a stray field), counted with the others.
 PSI = sum over bins of (a - e) * ln(a / e) with empty bins smoothed to `EPSILON`, so it
 stays finite; categories never seen in training get a bin of their own. Pure Python: no
 numpy in the Lambda package.
@@ -29,11 +32,11 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 import orjson
@@ -49,6 +52,8 @@ EPSILON = 1e-4  # the share given to an empty bin, in training or now
 UNSEEN = "__unseen__"
 KS_QUANTILES = 1001
 DEFAULT_BINS = 10
+AUTO = "auto"  # label_column: decided each hour from the widths of training set and capture
+PEEK_ROWS = 1000  # captured rows whose widths decide that, at most
 
 
 # --- baseline ----------------------------------------------------------------------------
@@ -56,6 +61,10 @@ DEFAULT_BINS = 10
 
 class BaselineError(ValueError):
     """A baseline (or the training data behind it) that cannot be used; nothing is built."""
+
+
+def is_auto(label_column: str) -> bool:
+    return label_column.strip().lower() == AUTO
 
 
 def label_index(header: list[str], label_column: str) -> int | None:
@@ -71,13 +80,16 @@ def label_index(header: list[str], label_column: str) -> int | None:
     raise BaselineError(f"label column {wanted!r} is neither a header name nor a column number of {names}")
 
 
-def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = "0") -> dict[str, Any]:
-    """The baseline of a training dataset (CSV with a header row), without its label column."""
+def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = AUTO) -> dict[str, Any]:
+    """The baseline of a training dataset (CSV with a header row), without its label column;
+    with "auto", of every column, the first one marked as the `label_candidate` that the
+    captured rows' width keeps or leaves out (`with_label_decided`)."""
     reader = csv.reader(io.StringIO(csv_text))
     header = next(reader, None)
     if not header:
         raise BaselineError("the training dataset has no header row")
-    label = label_index(header, label_column)
+    auto = is_auto(label_column)
+    label = None if auto else label_index(header, label_column)
     columns: list[list[str]] = [[] for _ in header]
     rows = 0
     for row in reader:
@@ -106,12 +118,15 @@ def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = 
             )
     if not features:
         raise BaselineError("the training dataset has no feature besides the label")
-    return {
+    baseline = {
         "format": "model-medic-baseline/1",
         "rows": rows,
         "label_column": None if label is None else header[label].strip(),
         "features": features,
     }
+    if auto:
+        baseline["label_candidate"] = header[0].strip()
+    return baseline
 
 
 def _numbers(values: list[str]) -> list[float] | None:
@@ -152,18 +167,19 @@ def _bin_counts(ordered: list[float], edges: list[float]) -> list[int]:
     return counts
 
 
-def from_model_monitor(statistics: dict[str, Any], label_column: str = "0") -> dict[str, Any]:
+def from_model_monitor(statistics: dict[str, Any], label_column: str = AUTO) -> dict[str, Any]:
     """A baseline from Model Monitor's statistics.json (KLL buckets, categorical buckets).
 
     Features without a distribution (high-cardinality strings have none) or without KLL
-    buckets are skipped, with a note in `skipped`; the label column is left out as in
-    `build_baseline`. Raises BaselineError when no usable feature is left.
+    buckets are skipped, with a note in `skipped`; the label column is left out, or decided
+    each hour, as in `build_baseline`. Raises BaselineError when no usable feature is left.
     """
     listed = statistics.get("features") if isinstance(statistics, dict) else None
     if not isinstance(listed, list):
         raise BaselineError("statistics.json has no 'features' list")
     names = [str(f.get("name", "")) if isinstance(f, dict) else "" for f in listed]
-    label = label_index(names, label_column) if names else None
+    auto = is_auto(label_column)
+    label = label_index(names, label_column) if names and not auto else None
     features: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     for index, feature in enumerate(listed):
@@ -206,7 +222,7 @@ def from_model_monitor(statistics: dict[str, Any], label_column: str = "0") -> d
             skipped.append({"name": name, "reason": "neither numerical nor string statistics"})
     if not features:
         raise BaselineError(f"statistics.json has no feature with a distribution (skipped: {skipped})")
-    return {
+    baseline = {
         "format": "model-monitor-statistics",
         "rows": _get(statistics, "dataset", "item_count"),
         "label_column": None if label is None else names[label],
@@ -215,6 +231,9 @@ def from_model_monitor(statistics: dict[str, Any], label_column: str = "0") -> d
         "features": features,
         "skipped": skipped,
     }
+    if auto:
+        baseline["label_candidate"] = names[0]
+    return baseline
 
 
 def _get(data: Any, *keys: str) -> Any:
@@ -233,6 +252,104 @@ def _bucket_cdf(buckets: list[dict[str, Any]], total: float) -> list[list[float]
     return points
 
 
+# --- which columns the captured rows carry ---------------------------------------------------
+
+
+def first_column_is_label(training_width: int, captured_width: int) -> bool | None:
+    """Pure: whether a training set's first column is its label, from the widths alone.
+
+    Captured requests never carry the label, and Model Monitor expects the training and
+    inference schemas to match, "the prediction/output column(s) ... assumed to be the 1st
+    column(s) in the training dataset" (docs/aws-behaviours.md). So a training set as wide as
+    the captured rows has no label column (False); one column wider has its label first
+    (True); any other width fits neither (None: a shape mismatch, whatever the label).
+    """
+    if captured_width == training_width:
+        return False
+    if captured_width == training_width - 1:
+        return True
+    return None
+
+
+def captured_width(row: list[Any] | dict[str, Any], columns: list[str]) -> int:
+    """The width of one captured row against the training set's `columns` (label candidate
+    first): a list's length; a record of named values as wide as the training set when it
+    names the first column, one fewer when it does not."""
+    if isinstance(row, dict):
+        return len(columns) if columns[0] in row else len(columns) - 1
+    return len(row)
+
+
+def peek_widths(body: bytes, columns: list[str], features_attribute: str, limit: int = PEEK_ROWS) -> Counter[int]:
+    """The widths of the first rows of a capture file (at most `limit`); lines and requests
+    that do not decode are left to the sample, which counts them."""
+    widths: Counter[int] = Counter()
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows = records.input_rows(orjson.loads(line)["captureData"]["endpointInput"], features_attribute)
+        except (ValueError, KeyError, TypeError):
+            continue
+        widths.update(captured_width(row, columns) for row in rows)
+        if widths.total() >= limit:
+            break
+    return widths
+
+
+def with_label_decided(baseline: dict[str, Any], label_first: bool) -> dict[str, Any]:
+    """Pure: a baseline built with label_column "auto", as this hour reads it: without its
+    first column when that is the label, with every column otherwise."""
+    candidate = baseline["label_candidate"]
+    columns = list(baseline.get("columns") or [f["name"] for f in baseline["features"]])
+    training_width = len(columns)
+    if label_first:
+        columns = columns[1:]
+    kept = set(columns)
+    return {
+        **baseline,
+        "columns": columns,
+        "features": [f for f in baseline["features"] if f["name"] in kept],
+        "label_column": candidate if label_first else None,
+        "label_candidate": None,
+        "training_width": training_width,
+    }
+
+
+def read_hour(
+    baseline: dict[str, Any], bodies: Iterable[bytes], features_attribute: str = "features"
+) -> tuple[dict[str, Any], Sample]:
+    """The hour's capture files read against the baseline: (the baseline as read, the sample).
+
+    A baseline whose label column is decided by the widths (`label_candidate`) is settled
+    first, by the most common width of the hour's first rows (`PEEK_ROWS`): the files read
+    to decide are kept and then read like the others, so each file is fetched once.
+    """
+    if not baseline.get("label_candidate"):
+        sample = sample_for(baseline, features_attribute)
+        for body in bodies:
+            sample.add_capture_file(body)
+        return baseline, sample
+    columns = list(baseline.get("columns") or [f["name"] for f in baseline["features"]])
+    waiting: list[bytes] = []
+    widths: Counter[int] = Counter()
+    remaining = iter(bodies)
+    for body in remaining:
+        waiting.append(body)
+        widths.update(peek_widths(body, columns, features_attribute, PEEK_ROWS - widths.total()))
+        if widths.total() >= PEEK_ROWS:
+            break
+    label_first = True  # SageMaker's layout, until the capture says otherwise
+    if widths:
+        decided = first_column_is_label(len(columns), widths.most_common(1)[0][0])
+        label_first = decided is not False  # neither width: the sample reports the mismatch
+    used = with_label_decided(baseline, label_first)
+    sample = sample_for(used, features_attribute)
+    for body in chain(waiting, remaining):
+        sample.add_capture_file(body)
+    return used, sample
+
+
 # --- the current hour ------------------------------------------------------------------------
 
 
@@ -248,7 +365,8 @@ class Sample:
     `rows` counts the records (rows) read; `malformed` the capture lines and records that
     could not be decoded or held a value that is not a number where the baseline has a
     numeric feature; `mismatched` the rows whose width or names differ from the baseline,
-    with the widths seen (`widths`) and the names missing (`missing`).
+    with the widths seen (`widths`) and the names missing (`missing`). Whether those are a
+    shape mismatch or malformed records is the hour's to say (`counts`).
     """
 
     def __init__(
@@ -257,13 +375,16 @@ class Sample:
         numeric: set[str],
         features_attribute: str = "features",
         measured: set[str] | None = None,
+        training_width: int | None = None,
     ) -> None:
         """`names`: every column of a captured row, in order; `measured`: the ones kept
-        (default all; a baseline feature without a distribution only holds its place)."""
+        (default all; a baseline feature without a distribution only holds its place);
+        `training_width`: the training set's columns, when the widths decided the label."""
         self.names = names
         self.numeric = numeric
         self.features_attribute = features_attribute
         self.measured = set(names) if measured is None else measured
+        self.training_width = training_width
         self.rows = 0
         self.malformed = 0
         self.mismatched = 0
@@ -401,25 +522,43 @@ class Sample:
             texts.append(str(values[index]).strip())
         self.rows += 1
 
+    def counts(self) -> tuple[int, int, int]:
+        """(rows, malformed, mismatched) of the hour. Rows of another width (or without the
+        baseline's names) are a shape mismatch when they are most of the hour; when they are
+        a few, each is a malformed record - a CSV line cut short, a stray field - and is
+        counted with the other malformed records, never as a row."""
+        if self.shape_problem() is not None:
+            return self.rows, self.malformed, self.mismatched
+        return self.rows, self.malformed + self.mismatched, 0
+
     def shape_problem(self) -> str | None:
         """What is wrong when most captured rows do not have the baseline's shape."""
         if self.mismatched == 0 or self.mismatched <= self.rows:
             return None
         names = self.names
         parts = []
-        if self.widths:
+        if self.widths and self.training_width is not None:
+            width, seen = self.widths.most_common(1)[0]
+            total = self.training_width
+            parts.append(
+                f"{seen} captured row(s) have {width} values but the training set has {total} columns: "
+                f"rows of a training set without a label column have {total} values, with the label "
+                f"first {total - 1}. Is it the training set of this endpoint's model?"
+            )
+        elif self.widths:
             width, seen = self.widths.most_common(1)[0]
             hint = ""
             if width == len(names) - 1:
                 hint = (
                     f" - one fewer: was the baseline built with the label column left in (first feature "
-                    f"{names[0]!r})? Set BaselineLabelColumn and rebuild it"
+                    f"{names[0]!r})? Set BaselineLabelColumn to its name, or to auto (the default: the "
+                    "widths decide), and rebuild it"
                 )
             elif width == len(names) + 1:
                 hint = (
-                    " - one more: was a feature left out as the label (BaselineLabelColumn defaults to the "
-                    "first column)? If the training CSV has no label column, set BaselineLabelColumn=none "
-                    "and rebuild the baseline"
+                    " - one more: was a feature left out as the label? If the training CSV has no label "
+                    "column, set BaselineLabelColumn=auto (the default: the widths decide) or none and "
+                    "rebuild the baseline"
                 )
             parts.append(f"{seen} captured row(s) have {width} values but the baseline has {len(names)} features{hint}")
         if self.missing:
@@ -550,10 +689,13 @@ def drift(baseline: dict[str, Any], sample: Sample) -> list[FeatureDrift]:
 
 
 def sample_for(baseline: dict[str, Any], features_attribute: str = "features") -> Sample:
+    """An empty sample of a baseline's columns (its label decided: `with_label_decided`)."""
+    if baseline.get("label_candidate"):
+        raise ValueError("the label column of this baseline is decided by the capture: read_hour")
     measured = [f["name"] for f in baseline["features"]]
     columns = baseline.get("columns") or measured
     numeric = {f["name"] for f in baseline["features"] if f["type"] == "numeric"}
-    return Sample(list(columns), numeric, features_attribute, set(measured))
+    return Sample(list(columns), numeric, features_attribute, set(measured), baseline.get("training_width"))
 
 
 # --- the hourly job --------------------------------------------------------------------------
@@ -686,26 +828,48 @@ class ComputeDrift:
         return None
 
     def measure(self, endpoint: str, baseline: dict[str, Any], hour: datetime) -> EndpointDrift:
-        sample = sample_for(baseline, self._features_attribute)
         bucket, prefix = self._capture
         root = "/".join(p for p in (prefix, endpoint) if p) + "/"
         variants = self._s3.list_objects_v2(Bucket=bucket, Prefix=root, Delimiter="/").get("CommonPrefixes", [])
-        for variant in variants:
-            folder = f"{variant['Prefix']}{hour:%Y/%m/%d/%H}/"
-            keys = [
-                item["Key"]
-                for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
-                for item in page.get("Contents", [])
-            ]
-            for body in read_objects(self._s3, bucket, keys):
-                sample.add_capture_file(body)
-        counts = (sample.rows, sample.malformed, sample.mismatched)
+        keys = [
+            item["Key"]
+            for variant in variants
+            for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=f"{variant['Prefix']}{hour:%Y/%m/%d/%H}/"
+            )
+            for item in page.get("Contents", [])
+        ]
+        used, sample = read_hour(baseline, read_objects(self._s3, bucket, keys), self._features_attribute)
+        if used is not baseline:
+            logger.info(
+                "label column decided by the captured rows' width",
+                endpoint=endpoint,
+                label_column=used["label_column"],
+                training_columns=used["training_width"],
+            )
+        counts = sample.counts()
         problem = sample.shape_problem()
         if problem is not None:
             return EndpointDrift(endpoint, "shape-mismatch", *counts, problem=problem)
+        if sample.mismatched:
+            logger.warning(
+                "captured records of another shape than the baseline's counted as malformed",
+                endpoint=endpoint,
+                records=sample.mismatched,
+                widths={str(width): seen for width, seen in sample.widths.items()},
+                baseline_width=len(sample.names),
+                missing_names=sorted(sample.missing),
+            )
+        if not used["features"]:
+            raise EndpointProblem(
+                "bad-baseline",
+                f"bad-baseline#{baseline['id']}",
+                f"the drift baseline {baseline['uri']} has no feature besides its label column "
+                f"{used['label_column']!r}, which the captured rows do not carry",
+            )
         if sample.rows < self._min_rows:
             return EndpointDrift(endpoint, "too-few-rows", *counts)
-        return EndpointDrift(endpoint, "published", *counts, features=tuple(drift(baseline, sample)))
+        return EndpointDrift(endpoint, "published", *counts, features=tuple(drift(used, sample)))
 
     def publish(self, result: EndpointDrift, hour: datetime) -> None:
         data = []

@@ -7,7 +7,15 @@ under `<ground truth>/<endpoint>/YYYY/MM/DD/HH/` by the hour the labels were col
 Each label meets its prediction by the capture's `inferenceId` (else `eventId`), searched
 in the data capture of every variant over a look-back, since labels come hours or days late.
 A request of several records has several predictions and its ground truth several labels
-(CSV lines, a JSON list): they are paired element by element.
+(CSV lines, a JSON list, JSON `{"instances": [{"label": ...}]}`): they are paired element by
+element.
+
+A record may carry its capture beside its ground truth (`captureData` and `groundTruthData`
+in one line: what Model Monitor's merge step writes, under `<endpoint>/<variant>/YYYY/MM/DD/HH/`,
+for its model-quality and Clarify's bias jobs to read). Its id is then its `inferenceId`
+(else `eventId`), as in the capture it came from, and where that capture is not found its
+prediction is its own `endpointOutput`: counted for the variant its folder names, else for
+the endpoint only.
 
 Responses are read as configured (`records.OutputFormat`: Model Monitor's inference and
 probability attributes), per record: a record with a probability is judged against the
@@ -185,6 +193,7 @@ def metrics_for(
 # --- joining (pure) --------------------------------------------------------------------------
 
 Found = tuple[str, list[Prediction | None]]  # variant, one prediction per record of the request
+NO_VARIANT = ""  # a merged record's own prediction, its capture not found: the endpoint's figures only
 
 
 @dataclass
@@ -192,6 +201,7 @@ class Joined:
     """Labels met with their predictions, and what did not meet."""
 
     pairs: dict[str, list[tuple[str, Prediction]]] = field(default_factory=dict)  # variant -> (label, prediction)
+    carried: int = 0  # labels paired with the prediction their merged record carries (capture not found)
     unmatched_labels: int = 0
     duplicate_labels: int = 0
     malformed: int = 0  # labels or captures that did not decode
@@ -204,12 +214,21 @@ class Joined:
 
 
 def join(
-    predictions: dict[str, Found], labels: dict[str, list[str]], problem: ProblemType = "BinaryClassification"
+    predictions: dict[str, Found],
+    labels: dict[str, list[str]],
+    problem: ProblemType = "BinaryClassification",
+    carried: dict[str, Found] | None = None,
 ) -> Joined:
-    """Pure: id -> (variant, predictions) with id -> labels, element by element."""
+    """Pure: id -> (variant, predictions) with id -> labels, element by element. `carried`:
+    the predictions merged records hold themselves, with their variant where their folder
+    names it (else `NO_VARIANT`), used where the capture is not found."""
     joined = Joined()
+    carried = carried or {}
     for event_id, labelled in labels.items():
         found = predictions.get(event_id)
+        from_record = found is None and event_id in carried
+        if from_record:
+            found = carried[event_id]
         if found is None:
             joined.unmatched_labels += len(labelled)
             continue
@@ -222,10 +241,30 @@ def join(
                 joined.undecodable_predictions += 1
                 continue
             joined.pairs.setdefault(variant, []).append((label, prediction))
+            joined.carried += from_record
     return joined
 
 
 # --- reading --------------------------------------------------------------------------------
+
+
+def truth_record(record: Any, fmt: OutputFormat) -> tuple[str, list[str], list[Prediction | None] | None]:
+    """One line of ground truth: (id, labels, the predictions it carries or None).
+
+    A plain ground-truth record names its prediction by `eventMetadata.eventId` (which holds
+    the capture's inferenceId or eventId). A merged record - capture and ground truth in one
+    line - keeps the capture's own metadata, so its id is its `inferenceId`, else `eventId`,
+    and its prediction is its `captureData.endpointOutput`, read as configured. Raises
+    KeyError, TypeError or records.DecodeError for a record that cannot be read.
+    """
+    metadata = record["eventMetadata"]
+    found = records.labels(record["groundTruthData"])
+    capture = record.get("captureData")
+    if capture is None:
+        return str(metadata["eventId"]), found, None
+    event_id = str(metadata.get("inferenceId") or metadata["eventId"])
+    output = capture.get("endpointOutput")
+    return event_id, found, None if output is None else records.predictions(output, fmt)
 
 
 def deadline_in(seconds: float) -> float:
@@ -318,12 +357,14 @@ class ComputeModelQuality:
         return end if EARLIEST <= end < LATEST else None
 
     def endpoint_for_key(self, key: str) -> str | None:
+        """<prefix>/<endpoint>/[<variant>/]YYYY/MM/DD/HH/<file>: the endpoint (the variant
+        folder is the layout of Model Monitor's merge output)."""
         prefix = self._truth[1]
         if prefix and not key.startswith(prefix + "/"):
             return None
         rest = key[len(prefix) + 1 :] if prefix else key
         parts = rest.split("/")
-        return parts[0] if len(parts) == 6 else None
+        return parts[0] if len(parts) in (6, 7) else None
 
     def run_all(
         self,
@@ -374,7 +415,7 @@ class ComputeModelQuality:
         end = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         now = (now or end).astimezone(UTC)
         start = end - self._window
-        labels, label_stats = self._labels(endpoint, start, end)
+        labels, carried, label_stats = self._labels(endpoint, start, end)
         try:
             predictions, capture_stats = self._predictions(
                 endpoint, start - self._lookback, end, set(labels), now, deadline
@@ -393,11 +434,13 @@ class ComputeModelQuality:
                 "indexes_written": incomplete.written,
                 "published": {},
             }
-        joined = join(predictions, labels, self._problem)
+        joined = join(predictions, labels, self._problem, carried)
         joined.duplicate_labels = label_stats["duplicates"]
         joined.malformed = label_stats["malformed"] + capture_stats["malformed"]
         published: dict[str, dict[str, float]] = {}
-        groups: dict[str | None, list[tuple[str, Prediction]]] = {k: v for k, v in joined.pairs.items()}
+        groups: dict[str | None, list[tuple[str, Prediction]]] = {
+            k: v for k, v in joined.pairs.items() if k != NO_VARIANT
+        }
         groups[None] = [pair for pairs in joined.pairs.values() for pair in pairs]
         data = []
         for variant, pairs in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
@@ -443,6 +486,7 @@ class ComputeModelQuality:
             "window": {"start": start.isoformat(), "end": end.isoformat()},
             "labels": sum(len(v) for v in labels.values()),
             "matched": joined.matched,
+            "merged": joined.carried,
             "unmatched_labels": joined.unmatched_labels,
             "duplicate_labels": joined.duplicate_labels,
             "malformed": joined.malformed,
@@ -465,28 +509,45 @@ class ComputeModelQuality:
     def _bodies(self, bucket: str, keys: list[str]) -> Iterator[bytes]:
         return read_objects(self._s3, bucket, keys)
 
-    def _labels(self, endpoint: str, start: datetime, end: datetime) -> tuple[dict[str, list[str]], dict[str, int]]:
+    def _labels(
+        self, endpoint: str, start: datetime, end: datetime
+    ) -> tuple[dict[str, list[str]], dict[str, Found], dict[str, int]]:
+        """(id -> labels, id -> the predictions merged records carry with their variant, counts).
+
+        Files under <endpoint>/YYYY/MM/DD/HH/ and, as Model Monitor's merge step lays them
+        out, under <endpoint>/<variant>/YYYY/MM/DD/HH/ (a merged record there is that variant's).
+        """
         bucket, prefix = self._truth
+        root = "/".join(p for p in (prefix, endpoint) if p) + "/"
         labels: dict[str, list[str]] = {}
+        carried: dict[str, Found] = {}
         stats = Counter({"duplicates": 0, "malformed": 0})
+        folders = [(NO_VARIANT, root)] + [(name, f"{root}{name}/") for name in self._truth_variants(bucket, root)]
         for hour in hours(start, end):
-            folder = "/".join(p for p in (prefix, endpoint, f"{hour:%Y/%m/%d/%H}") if p) + "/"
-            for body in self._bodies(bucket, self._keys(bucket, folder)):
-                for line in body.splitlines():
-                    if not line.strip():
-                        continue
-                    try:
-                        record = records.loads(line)
-                        event_id = str(record["eventMetadata"]["eventId"])
-                        found = records.labels(record["groundTruthData"])
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        stats["malformed"] += 1
-                        continue
-                    if event_id in labels:
-                        stats["duplicates"] += 1  # the first label of an id stands
-                        continue
-                    labels[event_id] = found
-        return labels, dict(stats)
+            for variant, folder in folders:
+                for body in self._bodies(bucket, self._keys(bucket, f"{folder}{hour:%Y/%m/%d/%H}/")):
+                    for line in body.splitlines():
+                        if not line.strip():
+                            continue
+                        try:
+                            event_id, found, predicted = truth_record(records.loads(line), self._fmt)
+                        except (ValueError, KeyError, TypeError, AttributeError):
+                            stats["malformed"] += 1
+                            continue
+                        if event_id in labels:
+                            stats["duplicates"] += 1  # the first label of an id stands
+                            continue
+                        labels[event_id] = found
+                        if predicted is not None:
+                            carried[event_id] = (variant, predicted)
+        return labels, carried, dict(stats)
+
+    def _truth_variants(self, bucket: str, root: str) -> list[str]:
+        """The variant folders beside the year folders of an endpoint's ground truth."""
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root, Delimiter="/"):
+            found += [p["Prefix"][len(root) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        return [name for name in found if not (len(name) == 4 and name.isdigit())]
 
     def _variants(self, endpoint: str) -> list[str]:
         bucket, prefix = self._capture

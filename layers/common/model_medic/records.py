@@ -12,7 +12,7 @@ array (`0`). A bare
 prediction (a CSV line with one value, a JSON number) is the probability when a
 probability attribute is configured for a binary classifier, else the predicted label.
 Every record is read on its own: one that does not decode is counted and dropped, and
-never changes how the others are read.
+never changes how the others are read. Ground truth is split the same way (`labels`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from typing import Any, Literal
 import orjson
 
 Kind = Literal["csv", "json", "jsonlines"]
+
+# Where a JSON ground-truth record keeps its label: `{"label": 1}`, the key of AWS's Clarify
+# bias-monitoring examples, whose ground truth repeats the request's layout
+# (`{"instances": [{"label": 0}, ...]}`; tests/data/real/clarify-merged-record.json).
+LABEL_ATTRIBUTE = "label"
 
 
 class DecodeError(ValueError):
@@ -253,11 +258,33 @@ def _probability(value: Any) -> float | None:
     return number
 
 
-def labels(data: Any) -> list[str]:
-    """Every label of a ground-truth payload (one per record of its request)."""
+def truth_elements(data: Any) -> list[Any]:
+    """Every record of a ground-truth payload, undecoded: CSV lines, JSON Lines, a JSON list,
+    or JSON `{"instances": [...]}` - the request's own layout, as Clarify's monitors want it."""
+    text, kind = payload(data)
+    if kind == "csv":
+        return list(csv_rows(text))
+    if kind == "jsonlines":
+        return _json_lines(text)
+    document = loads(text)
+    if isinstance(document, dict) and "instances" in document:
+        if not isinstance(document["instances"], list):
+            raise DecodeError("'instances' is not a list")
+        return list(document["instances"])
+    return document if isinstance(document, list) else [document]
+
+
+def labels(data: Any, label_attribute: str = LABEL_ATTRIBUTE) -> list[str]:
+    """Every label of a ground-truth payload (one per record of its request); a record that
+    is a JSON object keeps its label at `label_attribute`."""
     found = []
-    for element in output_elements(data):
-        value = element[0] if isinstance(element, list) and len(element) == 1 else element
+    for element in truth_elements(data):
+        if isinstance(element, dict):
+            value = _path(element, label_attribute)
+            if value is None:
+                raise DecodeError(f"a ground-truth record without '{label_attribute}'")
+        else:
+            value = element[0] if isinstance(element, list) and len(element) == 1 else element
         text = _text(value)
         if text is None:
             raise DecodeError("an empty label")

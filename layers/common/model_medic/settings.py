@@ -393,10 +393,11 @@ class DriftSettings(ScopedSettings):
     capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
     baseline_s3_uri: str = Field(alias="BASELINE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
     drift_min_rows: Annotated[int, Before(_meaningful_rows)] = Field(alias="DRIFT_MIN_ROWS", ge=MIN_DRIFT_ROWS)
-    # The label column of training.csv (and statistics.json), left out of the baseline: a
-    # header name, a zero-based column number, or "none". SageMaker's built-in algorithms
-    # expect the label first.
-    baseline_label_column: str = Field("0", alias="BASELINE_LABEL_COLUMN", max_length=256)
+    # The label column of training.csv (and statistics.json), left out of the baseline: "auto"
+    # (the captured rows' width decides: as wide as the training set, no label; one narrower,
+    # the label is the first column, where SageMaker's built-in algorithms expect it), a header
+    # name, a zero-based column number, or "none".
+    baseline_label_column: str = Field("auto", alias="BASELINE_LABEL_COLUMN", max_length=256)
     # Model Monitor's features attribute: where the features of a JSON instance are
     # ({"instances": [{"features": [...]}]}); instances without it are read by feature name.
     features_attribute: str = Field("features", alias="FEATURES_ATTRIBUTE", max_length=256)
