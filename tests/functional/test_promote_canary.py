@@ -647,3 +647,31 @@ def test_an_encrypted_endpoint_with_a_shadow_test_keeps_both_in_the_canary_confi
     assert config["ShadowProductionVariants"] == [shadow]
     assert config["DataCaptureConfig"] == capture
     assert [v["VariantName"] for v in config["ProductionVariants"]] == ["primary", "canary"]
+
+
+def test_an_operators_canary_on_an_inference_component_endpoint_is_not_walked(fn: Any, stack: Stack):
+    """Variants that host inference components have no model of their own: the judge's changes
+    (instances per variant, a final config of one model) do not apply; recorded, nothing changed."""
+    sagemaker = boto3.client("sagemaker")
+    variants = [
+        {
+            "VariantName": name,
+            "InstanceType": "ml.g4dn.xlarge",
+            "InitialInstanceCount": 1,
+            "InitialVariantWeight": weight,
+            "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 1, "MaxInstanceCount": 2},
+            "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+        }
+        for name, weight in (("primary", 0.95), ("canary", 0.05))
+    ]
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="llm-config", ProductionVariants=variants, ExecutionRoleArn=ROLE
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="llm-config")
+    traffic("primary", T0, 60, per_minute=200)
+    traffic("canary", T0, 60, per_minute=60)
+    [outcome] = tick(fn, T0 + timedelta(minutes=10))
+    assert outcome["result"] == "bound-reached"
+    assert "hosts inference components" in outcome["reason"]
+    assert endpoint()["config"] == "llm-config"
+    assert share() == 5.0

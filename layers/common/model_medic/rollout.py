@@ -440,7 +440,8 @@ class Rollout:
 
     def _walk(self, incident: Incident, described: dict[str, Any], facts: dict[str, Any]) -> Plan:
         name = incident.endpoint
-        problem = unsupported(described)
+        config = self._sagemaker.describe_endpoint_config(EndpointConfigName=str(described["EndpointConfigName"]))
+        problem = unsupported(described, config)
         if problem:
             return Plan("", bound=f"canary on {name} not walked: {problem}")
         weights = _weights(described)
