@@ -1,5 +1,6 @@
 """The endpoint of each SageMaker kind (tests/data/real/endpoints/README.md) is what AWS's own
-model says a DescribeEndpoint response and a CreateEndpointConfig request may hold."""
+model says a DescribeEndpoint response and a CreateEndpointConfig request may hold, and the
+scale-up reads each kind's variants as they are."""
 
 import re
 from datetime import datetime
@@ -8,6 +9,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from model_medic.capacity import Capacity, Variant, decide_scale_up
 from tests.real_endpoints import ENDPOINTS, KINDS, load
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
@@ -98,3 +100,57 @@ def test_the_checker_finds_what_is_wrong():
         ".EndpointStatus: 'Running' is not one of EndpointStatus",
         ".ProductionVariants[0].ModelName: not a member of ProductionVariantSummary",
     ]
+
+
+class _NoTargets:
+    """Application Auto Scaling with no scalable target (the responses are read, nothing is called)."""
+
+    def describe_scalable_targets(self, **_: Any) -> dict[str, Any]:
+        return {"ScalableTargets": []}
+
+
+@pytest.mark.parametrize(
+    ("kind", "read"),
+    [
+        ("instance-variants", {"AMeaningfulProdVarName": (1, None, None)}),
+        ("serverless", {"byoVariant": (None, None, 1)}),  # CurrentInstanceCount 0 beside CurrentServerlessConfig
+        ("async", {"default-variant-name": (1, None, None)}),
+        ("shadow", {"production": (2, None, None)}),  # the shadow variant is no production variant
+        ("inference-components", {"AllTraffic": (1, 2, None)}),
+        ("managed-instance-scaling", {"AllTraffic": (1, 2, None)}),
+    ],
+)
+def test_the_scale_up_reads_each_kinds_variants_as_they_are(
+    kind: str, read: dict[str, tuple[int | None, int | None, int | None]]
+):
+    described = load(kind, "describe-endpoint")
+    status, variants = Capacity(None, _NoTargets()).endpoint(described["EndpointName"], described)
+    assert status == "InService"
+    assert {v.name: (v.instances, v.managed_max, v.concurrency) for v in variants} == read
+
+
+def test_managed_instance_scaling_that_is_disabled_sets_no_maximum():
+    described = load("managed-instance-scaling", "describe-endpoint")
+    described["ProductionVariants"][0]["ManagedInstanceScaling"]["Status"] = "DISABLED"
+    [variant] = Capacity(None, _NoTargets()).endpoint(described["EndpointName"], described)[1]
+    assert variant.managed_max is None
+
+
+@pytest.mark.parametrize(
+    ("variant", "step", "after", "limit"),
+    [
+        (Variant("v", 1, 1.0), 1, 2, None),
+        (Variant("v", 1, 1.0, managed_max=2), 3, 2, "ManagedInstanceScaling.MaxInstanceCount 2"),
+        (Variant("v", 1, 1.0, managed_max=9), 5, 4, "the stack's MaxInstanceCount 4"),
+        (Variant("v", 1, 1.0, 1, 3, managed_max=2), 5, 2, "ManagedInstanceScaling.MaxInstanceCount 2"),
+        (Variant("v", 1, 1.0, 1, 2, managed_max=3), 5, 2, "the scalable target's MaxCapacity 2"),
+        (Variant("v", 2, 1.0, managed_max=2), 1, None, "ManagedInstanceScaling.MaxInstanceCount 2"),
+    ],
+)
+def test_a_step_never_passes_the_lowest_of_the_three_maximums_and_names_it(
+    variant: Variant, step: int, after: int | None, limit: str | None
+):
+    decision = decide_scale_up([variant], step, max_instances=4)
+    assert [s.after for s in decision.steps] == ([] if after is None else [after])
+    assert decision.at_ceiling == (() if after is not None else ("v",))
+    assert decision.limits.get("v") == limit
