@@ -126,6 +126,16 @@ nowhere else, for the tests and the local cloud alike.
 * `alarm_state_times_follow_the_clock`: an alarm's StateUpdatedTimestamp comes from
   `moto_now()`, so the time the sweep reads (DescribeAlarms) is the transition's own time,
   as in AWS, also when the local cloud runs at a simulated time.
+* `alarm_transition_times_as_in_aws`: DescribeAlarms gives `StateTransitionedTimestamp`,
+  "the date and time that the alarm's StateValue most recently changed", where
+  `StateUpdatedTimestamp` is "the time stamp of the last update to the value of either the
+  StateValue or EvaluationState parameters" (botocore cloudwatch service-2.json, MetricAlarm;
+  docs/aws-behaviours.md, "Alarm actions run only on transitions"). The control loop dates a
+  transition by the first, so an evaluation-state change alone does not move it. moto 5.2
+  has no such field. Here it is the alarm's creation stamp at first and `moto_now()` whenever
+  SetAlarmState changes the StateValue; a SetAlarmState to the same value (which in moto
+  still moves StateUpdatedTimestamp) leaves it. moto has no EvaluationState, so the two
+  times only part when a state is set again unchanged.
 * `pipeline_executions_run_until_finished`: see the section below.
 * `endpoint_configs_keep_every_field`: CreateEndpointConfig takes many more fields than
   moto keeps (ShadowProductionVariants, ExplainerConfig, ExecutionRoleArn, VpcConfig,
@@ -172,6 +182,35 @@ nowhere else, for the tests and the local cloud alike.
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
   (it would need Docker). In AWS a schedule rule matches no put event; Lambda targets are
   delivered by the local cloud itself (`LocalCloud.put_event`), so moto skips them.
+* `endpoint_kinds_as_in_aws`: every kind of endpoint SageMaker has can be made as AWS
+  takes it and is described as AWS describes it (tests/data/real/endpoints/README.md holds a
+  real or AWS-built endpoint of each kind). moto 5.2 differs in six ways:
+  (1) it checks `InstanceType` against a short list of its own (no `ml.g5.*`, which AWS's own
+  inference-component examples use); here the list is botocore's `ProductionVariantInstanceType`
+  enum, AWS's list (the message keeps moto's wording, the set is named, not listed).
+  (2) A variant without `ModelName` crashed moto (KeyError); `ModelName` is optional
+  (botocore's `ProductionVariant` requires only VariantName) and an inference-component
+  endpoint's variants have none: taken, and only a named model must exist.
+  (3) `ShadowProductionVariants` and `ExecutionRoleArn` were dropped; here they are kept and
+  DescribeEndpointConfig returns them. "If you use this field, you can only specify one
+  variant for ProductionVariants and one variant for ShadowProductionVariants"
+  (service-2.json, CreateEndpointConfigInput): otherwise a ValidationException (our wording);
+  shadow variants are checked like production ones (instance type, model).
+  (4) DescribeEndpoint showed no `ShadowProductionVariants` and no `AsyncInferenceConfig`; both
+  come from the config now (DescribeEndpointOutput has both).
+  (5) A variant summary held only counts, weights and the serverless config. AWS's summary
+  carries `ManagedInstanceScaling` and `RoutingConfig` (ProductionVariantSummary), and a
+  variant without `InitialVariantWeight` has weight 1.0 ("If unspecified, it defaults to
+  1.0", ProductionVariant; moto left the weight out, also for an explicit 0.0).
+  (6) A serverless variant showed `DesiredServerlessConfig` and no instance count; a real
+  DescribeEndpoint shows `CurrentInstanceCount: 0` next to `CurrentServerlessConfig`, with
+  `CurrentWeight`/`DesiredWeight` and neither `DesiredInstanceCount` nor
+  `DesiredServerlessConfig` (tests/data/real/endpoints/serverless.describe-endpoint.json).
+  Not modelled: an UpdateEndpoint (`sagemaker_update_endpoint`) takes the new config's
+  production variants only; the shadow variants and async config stay as they were created.
+  AWS's rule that `ManagedInstanceScaling` is "only supported for inference component
+  endpoints" (a ValidationException seen in 2026) is not enforced: endpoints made before it
+  can show it on a model's variant, and the tests make one to prove the scale-up's bound.
 * `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
   sets to None the keys it was not asked to change (a new instance count loses the variant's
   weight, docs/aws-behaviours.md, "moto gaps"); AWS keeps them.
@@ -680,6 +719,8 @@ def _fit_variant(account: str, region: str, resource_id: str, low: int | None, h
     for variant in after:
         if variant["VariantName"] != parts[3] or variant.get("CurrentInstanceCount") is None:
             continue
+        if "CurrentServerlessConfig" in variant:  # a serverless variant has no instances to fit (count 0)
+            continue
         current = int(variant["CurrentInstanceCount"])
         wanted = current
         if low is not None:
@@ -796,6 +837,148 @@ def endpoint_variants_keep_what_was_not_changed() -> None:
     SageMakerModelBackend.update_endpoint_weights_and_capacities = update  # type: ignore[method-assign]
 
 
+# --- SageMaker endpoint kinds --------------------------------------------------------------
+
+SHADOW_VARIANTS_MESSAGE = (
+    "An endpoint configuration with ShadowProductionVariants has exactly one production variant and "
+    "one shadow variant; got {production} and {shadow}."
+)
+# Summary keys a variant of the config carries to DescribeEndpoint as they are (ProductionVariantSummary).
+_SUMMARY_KEYS = ("ManagedInstanceScaling", "RoutingConfig")
+
+
+@functools.cache
+def _instance_types() -> frozenset[str]:
+    """AWS's instance types for a variant: botocore's ProductionVariantInstanceType enum."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def _variant_summaries(production_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """DescribeEndpoint's summary of each configured variant, as AWS gives it once InService."""
+    summaries = []
+    for configured in production_variants:
+        weight = configured.get("InitialVariantWeight")
+        weight = 1.0 if weight is None else float(weight)
+        summary: dict[str, Any] = {"VariantName": configured["VariantName"], "CurrentWeight": weight}
+        summary["DesiredWeight"] = weight
+        if configured.get("ServerlessConfig"):
+            summary["CurrentInstanceCount"] = 0
+            summary["CurrentServerlessConfig"] = copy.deepcopy(configured["ServerlessConfig"])
+        elif configured.get("InitialInstanceCount") is not None:
+            count = int(configured["InitialInstanceCount"])
+            summary["CurrentInstanceCount"] = summary["DesiredInstanceCount"] = count
+        for key in _SUMMARY_KEYS:
+            if key in configured:
+                summary[key] = copy.deepcopy(configured[key])
+        summaries.append(summary)
+    return summaries
+
+
+@_once
+def endpoint_kinds_as_in_aws() -> None:
+    """Serverless, async, shadow and inference-component endpoints as AWS makes and describes them."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original_create_config = SageMakerModelBackend.create_endpoint_config
+    original_create_endpoint = SageMakerModelBackend.create_endpoint
+
+    def validate_resources(self: Any, production_variants: list[dict[str, Any]]) -> None:
+        for variant in production_variants:
+            if "InstanceType" in variant:
+                if variant["InstanceType"] not in _instance_types():
+                    raise ValidationError(
+                        message=f"Value '{variant['InstanceType']}' at 'instanceType' failed to satisfy constraint: "
+                        "Member must satisfy enum value set: ProductionVariantInstanceType"
+                    )
+            elif "ServerlessConfig" in variant:
+                # moto's memory-size check; it reads nothing of the config (called for shadows before one exists).
+                FakeEndpointConfig.validate_serverless_config(self, variant["ServerlessConfig"])
+            else:
+                raise ValidationError(
+                    message=f"Invalid Keys for ProductionVariant: received {variant.keys()} but expected it to "
+                    "contain one of ['InstanceType', 'ServerlessConfig']"
+                )
+
+    def validate_models(self: Any, production_variants: list[dict[str, Any]]) -> None:
+        named = [v for v in production_variants if v.get("ModelName") is not None]
+        for variant in named:
+            if variant["ModelName"] not in self._models:
+                arn = f"arn:aws:sagemaker:{self.region_name}:{self.account_id}:model/{variant['ModelName']}"
+                raise ValidationError(message=f"Could not find model '{arn}'.")
+
+    def create_config(
+        self: Any,
+        endpoint_config_name: str,
+        production_variants: list[dict[str, Any]],
+        data_capture_config: dict[str, Any],
+        async_inference_config: dict[str, Any],
+        tags: list[dict[str, str]],
+        kms_key_id: str,
+        shadow_production_variants: list[dict[str, Any]] | None = None,
+        execution_role_arn: str | None = None,
+    ) -> Any:
+        shadows = list(shadow_production_variants or [])
+        if shadows:
+            if len(production_variants or []) != 1 or len(shadows) != 1:
+                raise ValidationError(
+                    message=SHADOW_VARIANTS_MESSAGE.format(
+                        production=len(production_variants or []), shadow=len(shadows)
+                    )
+                )
+            validate_resources(FakeEndpointConfig, shadows)
+            self.validate_production_variants(shadows)
+        config: Any = original_create_config(
+            self,
+            endpoint_config_name=endpoint_config_name,
+            production_variants=production_variants,
+            data_capture_config=data_capture_config,
+            async_inference_config=async_inference_config,
+            tags=tags,
+            kms_key_id=kms_key_id,
+        )
+        config.shadow_production_variants = shadows or None  # None keys are left out of the response
+        config.execution_role_arn = execution_role_arn
+        return config
+
+    def respond_create_config(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        config = self.sagemaker_backend.create_endpoint_config(
+            endpoint_config_name=self._get_param("EndpointConfigName"),
+            async_inference_config=self._get_param("AsyncInferenceConfig"),
+            production_variants=self._get_param("ProductionVariants"),
+            data_capture_config=self._get_param("DataCaptureConfig"),
+            tags=self._get_param("Tags"),
+            kms_key_id=self._get_param("KmsKeyId"),
+            shadow_production_variants=self._get_param("ShadowProductionVariants"),
+            execution_role_arn=self._get_param("ExecutionRoleArn"),
+        )
+        return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
+
+    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+        endpoint: Any = original_create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+        config = self.endpoint_configs[endpoint_config_name]
+        shadows = getattr(config, "shadow_production_variants", None)
+        endpoint.shadow_production_variants = _variant_summaries(shadows) if shadows else None
+        endpoint.async_inference_config = copy.deepcopy(config.async_inference_config) or None
+        return endpoint
+
+    def summaries(self: Any, production_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return _variant_summaries(production_variants)
+
+    FakeEndpointConfig.validate_production_variants = validate_resources  # type: ignore[method-assign]
+    SageMakerModelBackend.validate_production_variants = validate_models  # type: ignore[method-assign]
+    SageMakerModelBackend.create_endpoint_config = create_config  # type: ignore[method-assign]
+    SageMakerModelBackend.create_endpoint = create_endpoint  # type: ignore[method-assign]
+    SageMakerResponse.create_endpoint_config = respond_create_config  # type: ignore[method-assign]
+    FakeEndpoint._process_production_variants = summaries  # type: ignore[method-assign]
+
+
 # --- SageMaker model package versioned names --------------------------------------------
 
 
@@ -909,6 +1092,31 @@ def alarm_state_times_follow_the_clock() -> None:
         original(self, reason, reason_data, state_value)
         self.state_updated_timestamp = _naive(moto_now())
 
+    Alarm.update_state = update_state  # type: ignore[method-assign]
+
+
+@_once
+def alarm_transition_times_as_in_aws() -> None:
+    """DescribeAlarms gives StateTransitionedTimestamp: the last change of StateValue.
+
+    Installed after `alarm_state_times_follow_the_clock`, whose `update_state` it wraps.
+    """
+    from moto.cloudwatch.models import Alarm
+
+    original_init = Alarm.__init__
+    original_update = Alarm.update_state
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.state_transitioned_timestamp = self.state_updated_timestamp  # one instant: the creation
+
+    def update_state(self: Any, reason: str, reason_data: str, state_value: str) -> None:
+        before = self.state_value
+        original_update(self, reason, reason_data, state_value)
+        if state_value != before:
+            self.state_transitioned_timestamp = _naive(moto_now())
+
+    Alarm.__init__ = init  # type: ignore[method-assign]
     Alarm.update_state = update_state  # type: ignore[method-assign]
 
 
@@ -1123,11 +1331,13 @@ def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
     alarm_state_times_follow_the_clock()
+    alarm_transition_times_as_in_aws()
     cloudwatch_metric_stat_queries()
     versioned_model_package_names()
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()
+    endpoint_kinds_as_in_aws()
     # Order matters: each wraps the one before, so the one-capacity check runs before
     # moto changes anything and the timing sees the variants moto produced.
     endpoint_updates_take_time()

@@ -23,6 +23,7 @@ from localcloud import model_quality as quality
 from localcloud import moto_extensions, sagemaker_events, template, world
 from localcloud.cloud import Invocation, LocalCloud
 from localcloud.moto_extensions import (
+    SHADOW_VARIANTS_MESSAGE,
     UNSUPPORTED_STAT_MESSAGE,
     fail_next_update,
     moto_now,
@@ -34,6 +35,7 @@ from localcloud.moto_extensions import (
     update_seconds,
 )
 from tests.conftest import REGION, make_endpoint
+from tests.real_endpoints import create_in_moto, load
 
 ENDPOINT = "churn-prod"
 ARN = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{ENDPOINT}"
@@ -1274,3 +1276,136 @@ def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_tra
     assert (cleared.values, cleared.state) == ([1450.0, 300.0], "OK")
     assert [i.event["detail"]["state"]["value"] for i in cleared.invocations] == ["OK"]
     assert len(cloud.delivered) == 2
+
+
+# --- alarm transition times ------------------------------------------------------------------
+
+
+def alarm_times(cloudwatch: Any, name: str) -> tuple[datetime, datetime]:
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return alarm["StateTransitionedTimestamp"], alarm["StateUpdatedTimestamp"]
+
+
+def test_state_transitioned_timestamp_moves_only_when_the_state_value_changes(
+    cloudwatch: Any, clock: time_machine.Traveller
+):
+    cloudwatch.put_metric_alarm(
+        AlarmName="churn-prod-HighLatency",
+        Namespace="AWS/SageMaker",
+        MetricName="ModelLatency",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    assert alarm_times(cloudwatch, "churn-prod-HighLatency") == (T0, T0)  # created: one instant
+    clock.move_to(T0 + timedelta(minutes=5))
+    cloudwatch.set_alarm_state(AlarmName="churn-prod-HighLatency", StateValue="ALARM", StateReason="first")
+    at_alarm = T0 + timedelta(minutes=5)
+    assert alarm_times(cloudwatch, "churn-prod-HighLatency") == (at_alarm, at_alarm)
+    clock.move_to(T0 + timedelta(minutes=9))
+    cloudwatch.set_alarm_state(AlarmName="churn-prod-HighLatency", StateValue="ALARM", StateReason="again")
+    # Set again to the same value: an update, not a transition.
+    assert alarm_times(cloudwatch, "churn-prod-HighLatency") == (at_alarm, T0 + timedelta(minutes=9))
+    clock.move_to(T0 + timedelta(minutes=12))
+    cloudwatch.set_alarm_state(AlarmName="churn-prod-HighLatency", StateValue="OK", StateReason="recovered")
+    at_ok = T0 + timedelta(minutes=12)
+    assert alarm_times(cloudwatch, "churn-prod-HighLatency") == (at_ok, at_ok)
+
+
+def test_the_transition_time_follows_the_simulated_clock_of_the_local_cloud(cloudwatch: Any):
+    cloudwatch.put_metric_alarm(
+        AlarmName="a",
+        Namespace="AWS/SageMaker",
+        MetricName="ModelLatency",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    set_clock(T0 + timedelta(days=30))
+    cloudwatch.set_alarm_state(AlarmName="a", StateValue="ALARM", StateReason="r")
+    assert alarm_times(cloudwatch, "a")[0] == T0 + timedelta(days=30)
+
+
+# --- endpoint kinds (tests/data/real/endpoints/) ----------------------------------------------
+
+
+@pytest.fixture
+def empty_sagemaker(clock: time_machine.Traveller) -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("sagemaker", region_name=REGION)
+
+
+def summaries(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Variant summaries without DeployedImages (moto runs no image)."""
+    return [{k: v for k, v in variant.items() if k != "DeployedImages"} for variant in variants]
+
+
+@pytest.mark.parametrize("kind", ["instance-variants", "serverless", "shadow", "inference-components"])
+def test_each_kind_is_described_as_aws_describes_it(empty_sagemaker: Any, kind: str):
+    create_in_moto(kind, "ep")
+    got = empty_sagemaker.describe_endpoint(EndpointName="ep")
+    want = load(kind, "describe-endpoint")
+    assert summaries(got["ProductionVariants"]) == summaries(want["ProductionVariants"])
+    assert summaries(got.get("ShadowProductionVariants", [])) == summaries(want.get("ShadowProductionVariants", []))
+    assert ("AsyncInferenceConfig" in got) == ("AsyncInferenceConfig" in want)
+
+
+def test_an_async_endpoint_shows_its_async_config(empty_sagemaker: Any):
+    request = create_in_moto("async", "ep")
+    assert (
+        empty_sagemaker.describe_endpoint(EndpointName="ep")["AsyncInferenceConfig"] == request["AsyncInferenceConfig"]
+    )
+
+
+@pytest.mark.parametrize("kind", ["shadow", "inference-components"])
+def test_describe_endpoint_config_gives_back_shadow_variants_and_the_execution_role(empty_sagemaker: Any, kind: str):
+    request = create_in_moto(kind, "ep")
+    got = empty_sagemaker.describe_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
+    for key in ("ShadowProductionVariants", "ExecutionRoleArn"):
+        assert got.get(key) == request.get(key)
+    # An inference-component variant names no model.
+    assert ["ModelName" in v for v in got["ProductionVariants"]] == [
+        "ModelName" in v for v in request["ProductionVariants"]
+    ]
+
+
+def test_a_shadow_config_takes_one_production_and_one_shadow_variant(empty_sagemaker: Any):
+    create_in_moto("shadow", "ep")
+    request = load("shadow", "endpoint-config")
+    request["EndpointConfigName"] = "two-production-variants"
+    request["ProductionVariants"].append({**request["ProductionVariants"][0], "VariantName": "second"})
+    error = rejected(empty_sagemaker.create_endpoint_config, **request)
+    assert (error["Code"], error["Message"]) == (
+        "ValidationException",
+        SHADOW_VARIANTS_MESSAGE.format(production=2, shadow=1),
+    )
+
+
+def test_a_variant_is_checked_against_aws_instance_types_and_its_model_if_it_names_one(empty_sagemaker: Any):
+    request = load("inference-components", "endpoint-config")  # ml.g5.2xlarge: not in moto's own list
+    empty_sagemaker.create_endpoint_config(**request)
+    wrong = {**request, "EndpointConfigName": "wrong-type"}
+    wrong["ProductionVariants"] = [{**request["ProductionVariants"][0], "InstanceType": "ml.g5.2xlargest"}]
+    error = rejected(empty_sagemaker.create_endpoint_config, **wrong)
+    assert (error["Code"], "'ml.g5.2xlargest' at 'instanceType'" in error["Message"]) == ("ValidationException", True)
+    missing = {**request, "EndpointConfigName": "missing-model"}
+    missing["ProductionVariants"] = [{**request["ProductionVariants"][0], "ModelName": "nowhere"}]
+    error = rejected(empty_sagemaker.create_endpoint_config, **missing)
+    assert error["Message"] == f"Could not find model 'arn:aws:sagemaker:{REGION}:123456789012:model/nowhere'."
+
+
+def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sagemaker: Any):
+    create_in_moto("serverless", "ep")
+    boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/ep/variant/byoVariant",
+        ScalableDimension=DIMENSION,
+        MinCapacity=2,
+        MaxCapacity=4,
+    )
+    [variant] = empty_sagemaker.describe_endpoint(EndpointName="ep")["ProductionVariants"]
+    assert variant["CurrentInstanceCount"] == 0

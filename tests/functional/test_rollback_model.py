@@ -24,6 +24,7 @@ from tests.conftest import (
     metric_alarm,
     stored_incidents,
 )
+from tests.real_endpoints import MODEL_IMAGE, MODEL_ROLE, create_in_moto, load
 
 ENDPOINT = "churn-prod"
 ALARM = f"{ENDPOINT}-ModelAccuracyDrop"
@@ -564,6 +565,76 @@ def test_a_target_config_without_an_auto_scaled_variant_is_a_bound(
 
 
 # --- duplicates, gates and bad input -------------------------------------------------------------
+
+
+# --- endpoint kinds (tests/data/real/endpoints/) -----------------------------------------------
+
+
+def in_service_event(config: str) -> dict[str, Any]:
+    """SageMaker's state-change event saying churn-prod was InService on `config`."""
+    event = load_event("rollback_model/endpoint_in_service.json")
+    event["detail"]["EndpointConfigName"] = config
+    return event  # type: ignore[no-any-return]
+
+
+def test_an_inference_component_endpoint_is_a_bound_with_the_reason_not_a_crash(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
+):
+    """Its variants name no model (KeyError 'ModelName' once): with a known previous config and
+    packages to reject, the rollback stops with the reason and changes nothing."""
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    first = create_in_moto("inference-components", ENDPOINT)
+    assert (
+        invoke(fn, in_service_event(first["EndpointConfigName"]))["recorded"]["config"] == first["EndpointConfigName"]
+    )
+    clock.move_to(OPENED - timedelta(days=1))
+    second = {**load("inference-components", "endpoint-config"), "EndpointConfigName": f"{ENDPOINT}-ic-2"}
+    boto3.client("sagemaker").create_endpoint_config(**second)
+    boto3.client("sagemaker").update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-ic-2")
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    aws_requests.clear()
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
+    assert outcome["reason"] == (
+        f"endpoint {ENDPOINT} serves inference components on AllTraffic: its models are the components', changed "
+        "by UpdateInferenceComponent, which the rollback does not do yet; nothing was changed"
+    )
+    changed = [
+        op for service, op, _ in aws_requests if service == "sagemaker" and not op.startswith(("Describe", "List"))
+    ]
+    assert changed == []
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-ic-2"
+    assert [b["result"] for b in bodies(stack, "critical")] == ["bound-reached"]
+    assert sweep(fn, clock, OPENED + timedelta(hours=2)) == []  # bounded: not tried again in this incident
+
+
+def test_on_a_shadow_endpoint_the_previous_config_is_redeployed_and_only_production_packages_are_rejected(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
+):
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    # The shadow notebook's config, its production model registered as a package (shadow's is not rejected).
+    package = model_package(stack)
+    sagemaker = boto3.client("sagemaker")
+    request = load("shadow", "endpoint-config")
+    for variant, container in (
+        (request["ProductionVariants"][0], {"ModelPackageName": "churn/1"}),
+        (request["ShadowProductionVariants"][0], {"Image": MODEL_IMAGE}),
+    ):
+        sagemaker.create_model(ModelName=variant["ModelName"], ExecutionRoleArn=MODEL_ROLE, PrimaryContainer=container)
+    sagemaker.create_endpoint_config(**request)
+    clock.move_to(OPENED - timedelta(days=1))
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=request["EndpointConfigName"])
+    aws_requests.clear()
+    [outcome] = deliver(fn, clock, alarm_event())
+    assert (outcome["result"], outcome["reason"]) == (
+        "acted",
+        f"endpoint config {request['EndpointConfigName']} -> {ENDPOINT}-config-1; model package {package} -> Rejected",
+    )
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    assert approval(package) == "Rejected"
 
 
 def test_a_duplicate_delivery_rolls_back_nothing_more(

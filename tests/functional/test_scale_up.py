@@ -24,6 +24,7 @@ from tests.conftest import (
     metric_alarm,
     stored_incidents,
 )
+from tests.real_endpoints import MODEL_ROLE, create_in_moto, load
 
 ENDPOINT = "churn-prod"
 OPENED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # StateChangeTime of the sample ALARM events
@@ -208,7 +209,7 @@ def test_the_step_is_cut_at_the_maximum(
     monkeypatch.setenv("SCALE_STEP", "5")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
-    assert outcome["reason"] == "primary instance-count 2 -> 4"
+    assert outcome["reason"] == "primary instance-count 2 -> 4 (cut at the stack's MaxInstanceCount 4)"
     assert counts() == {"primary": 4}
 
 
@@ -350,8 +351,8 @@ def test_at_the_ceiling_from_the_start_nothing_changes_and_a_person_hears_once(
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
     assert outcome["reason"] == (
-        f"endpoint {ENDPOINT} is at its ceiling: primary cannot grow (maximum 4 instances or the scalable "
-        "target's MaxCapacity); nothing was changed"
+        f"endpoint {ENDPOINT} is at its ceiling: primary (at the stack's MaxInstanceCount 4) cannot grow; "
+        "nothing was changed"
     )
     assert sweep(fn, clock, OPENED + timedelta(minutes=30)) == []
     assert counts() == {"primary": 4}
@@ -365,32 +366,144 @@ def test_the_scalable_targets_max_capacity_is_a_bound_too(fn: Any, stack: Stack,
     scalable_target("primary", minimum=2, maximum=2)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert outcome["result"] == "bound-reached"
+    assert "primary (at the scalable target's MaxCapacity 2) cannot grow" in outcome["reason"]
     assert min_capacity("primary") == 2
 
 
-def test_a_serverless_endpoint_is_not_scalable_and_a_person_hears_of_it(
-    fn: Any, stack: Stack, clock: time_machine.Traveller
+# --- every endpoint kind (tests/data/real/endpoints/) ----------------------------------------
+
+
+def described() -> dict[str, Any]:
+    return boto3.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)  # type: ignore[no-any-return]
+
+
+def variant_alarm(variant: str) -> dict[str, Any]:
+    """The sample EventBridge alarm on one variant of churn-prod, renamed to `variant`."""
+    event = json.loads(json.dumps(load_event("alarms/eventbridge_alarm_state_change.json")).replace("canary", variant))
+    return event  # type: ignore[no-any-return]
+
+
+def test_an_instance_variant_endpoint_gets_one_more_instance(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
 ):
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(
-        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="serverless",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "m",
-                "InitialVariantWeight": 1.0,
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="serverless")
+    create_in_moto("instance-variants", ENDPOINT)
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["reason"]) == ("acted", "AMeaningfulProdVarName instance-count 1 -> 2")
+    assert update_calls(aws_requests) == [[{"VariantName": "AMeaningfulProdVarName", "DesiredInstanceCount": 2}]]
+
+
+def test_a_serverless_variant_shown_with_count_0_is_serverless_and_nothing_is_changed(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+):
+    create_in_moto("serverless", ENDPOINT)
+    assert described()["ProductionVariants"][0]["CurrentInstanceCount"] == 0  # as AWS shows it
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
-    assert outcome["reason"].startswith(f"endpoint {ENDPOINT} is not scalable: AllTraffic has no instance count")
+    assert outcome["reason"] == (
+        f"endpoint {ENDPOINT} is not scalable: byoVariant (MaxConcurrency 1) is serverless: SageMaker scales its "
+        "concurrency itself, and the scale-up changes instance counts only; nothing was changed"
+    )
+    assert update_calls(aws_requests) == []
     assert [b["result"] for b in bodies(stack, "critical")] == ["bound-reached"]
+
+
+def test_an_async_endpoint_gets_one_more_instance_and_keeps_its_async_config(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    request = create_in_moto("async", ENDPOINT)
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["reason"]) == ("acted", "variant1 instance-count 1 -> 2")
+    assert counts() == {"variant1": 2}
+    assert described()["AsyncInferenceConfig"] == request["AsyncInferenceConfig"]
+
+
+def test_on_a_shadow_endpoint_only_the_production_variant_is_scaled(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+):
+    create_in_moto("shadow", ENDPOINT)
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["reason"]) == ("acted", "production instance-count 2 -> 3")
+    assert update_calls(aws_requests) == [[{"VariantName": "production", "DesiredInstanceCount": 3}]]
+    [shadow] = described()["ShadowProductionVariants"]
+    assert (shadow["VariantName"], shadow["CurrentInstanceCount"]) == ("shadow", 1)
+
+
+def test_an_alarm_on_a_shadow_variant_adds_nothing_and_says_why(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+):
+    create_in_moto("shadow", ENDPOINT)
+    [outcome] = deliver(fn, clock, variant_alarm("shadow"))
+    assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
+    assert outcome["reason"] == (
+        f"shadow is a shadow variant of {ENDPOINT}: only the production variant's responses are returned to "
+        "callers, so more instances for it would not help them; nothing was changed"
+    )
+    assert update_calls(aws_requests) == []
+
+
+@pytest.mark.parametrize("kind", ["inference-components", "managed-instance-scaling"])
+def test_an_inference_component_endpoint_is_bounded_with_the_reason_and_nothing_is_changed(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls, kind: str
+):
+    create_in_moto(kind, ENDPOINT)
+    aws_calls.made.clear()
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
+    assert outcome["reason"] == (
+        f"endpoint {ENDPOINT} serves inference components on AllTraffic: their capacity is each component's copy "
+        "count (and the instances managed instance scaling gives them), which the scale-up does not change yet; "
+        "nothing was changed"
+    )
+    assert "DescribeEndpointConfig" in aws_calls.of("sagemaker")  # where the missing ModelName shows
+    changes = [op for service, op in aws_calls.made if service in ("sagemaker", "application-autoscaling")]
+    assert [op for op in changes if not op.startswith(("Describe", "List"))] == []
+    assert counts() == {"AllTraffic": 1}
+
+
+def managed_variant_endpoint(count: int) -> None:
+    """The workshop's managed-instance-scaling variant (MaxInstanceCount 2) with a model of its own, as an
+    endpoint made before AWS took ManagedInstanceScaling on inference-component endpoints only shows it
+    (tests/data/real/endpoints/README.md)."""
+    request = load("managed-instance-scaling", "endpoint-config")
+    [variant] = request["ProductionVariants"]
+    variant.update(ModelName=f"{ENDPOINT}-model", InitialInstanceCount=count)
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(ModelName=f"{ENDPOINT}-model", ExecutionRoleArn=MODEL_ROLE, PrimaryContainer={"Image": "i"})
+    sagemaker.create_endpoint_config(**request)
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=request["EndpointConfigName"])
+
+
+def test_managed_instance_scaling_caps_the_step_and_the_plan_names_it(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SCALE_STEP", "3")
+    managed_variant_endpoint(count=1)
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["reason"]) == (
+        "acted",
+        "AllTraffic instance-count 1 -> 2 (cut at ManagedInstanceScaling.MaxInstanceCount 2)",
+    )
+    assert counts() == {"AllTraffic": 2}  # the stack's maximum (4) was never the limit
+
+
+def test_at_the_managed_instance_scaling_maximum_nothing_changes_and_the_bound_is_named(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+):
+    managed_variant_endpoint(count=2)
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["reason"]) == (
+        "bound-reached",
+        f"endpoint {ENDPOINT} is at its ceiling: AllTraffic (at ManagedInstanceScaling.MaxInstanceCount 2) cannot "
+        "grow; nothing was changed",
+    )
+    assert update_calls(aws_requests) == []
+
+
+def test_an_endpoint_whose_config_was_deleted_is_still_scaled(fn: Any, stack: Stack, clock: time_machine.Traveller):
+    request = create_in_moto("instance-variants", ENDPOINT)
+    boto3.client("sagemaker").delete_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
+    [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (outcome["result"], outcome["reason"]) == ("acted", "AMeaningfulProdVarName instance-count 1 -> 2")
 
 
 def put_errors(errors_4xx: float, errors_5xx: float, invocations: float, at: datetime) -> None:
@@ -644,6 +757,38 @@ def test_an_ok_whose_delivery_was_lost_is_found_by_the_sweep(fn: Any, stack: Sta
     [incident] = stored_incidents(stack)
     assert incident["closed_at"] == (OPENED + timedelta(minutes=12)).isoformat()
     assert counts() == {"primary": 2}  # no further step for a cleared alarm
+
+
+def test_a_lost_alarm_is_dated_by_its_transition_not_by_a_later_update_of_its_state(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    """StateTransitionedTimestamp is the last change of StateValue; StateUpdatedTimestamp also moves
+    when the state is set again (or only the evaluation state changes)."""
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    clock.move_to(OPENED + timedelta(minutes=3))
+    set_alarm(LATENCY, "ALARM", "still breaching")  # an update, not a transition
+    [acted] = sweep(fn, clock, OPENED + timedelta(minutes=5))
+    [incident] = stored_incidents(stack)
+    assert (incident["opened_at"], acted["incident"]) == (OPENED.isoformat(), incident["id"])
+
+
+def test_a_lost_ok_is_dated_by_its_transition_and_capacity_waits_from_then(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    clock.move_to(OPENED + timedelta(minutes=12))
+    set_alarm(LATENCY, "OK")  # its OK message never arrives
+    clock.move_to(OPENED + timedelta(minutes=14))
+    set_alarm(LATENCY, "OK", "set again")  # an update, not a transition
+    [recovered] = sweep(fn, clock, OPENED + timedelta(minutes=15))
+    assert recovered["changes"]["time_to_recover_seconds"] == 720.0
+    assert stored_incidents(stack)[0]["closed_at"] == (OPENED + timedelta(minutes=12)).isoformat()
+    # Quiet since 10:12 (the transition), so the boost goes back at 10:27, not 10:29.
+    [given] = sweep(fn, clock, OPENED + timedelta(minutes=27))
+    assert (given["action"], given["reason"]) == ("scale-back", "primary instance-count 2 -> 1")
 
 
 def test_a_late_copy_of_the_alarm_after_its_ok_acts_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller):

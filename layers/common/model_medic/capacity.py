@@ -9,13 +9,25 @@ control loop (`loop.py`) makes them one at a time and waits for InService betwee
 before the first boost is kept in the ledger the moment its own call succeeds, so a retry never boosts
 twice and the scale-back restores exactly it. 4XX errors are the callers' (docs/aws-behaviours.md,
 "SageMaker metrics and units"): an error-rate incident driven by them tells people and adds nothing.
+
+Every endpoint kind (tests/data/real/endpoints/README.md) gets its own answer. Instance variants,
+async endpoints and the production variant of a shadow endpoint are scaled as above. A serverless
+variant (`CurrentServerlessConfig`, shown with `CurrentInstanceCount: 0`) has no instances: SageMaker
+scales its concurrency, and the scale-up says so and changes nothing. A shadow variant's responses
+go to no caller, so an alarm on it adds nothing. An endpoint whose variants serve inference
+components (its config names no model) is bounded with the reason: its capacity is the components'
+copy counts, which this scale-up does not change. No boost goes above the stack's maximum, the
+scalable target's MaxCapacity or the variant's `ManagedInstanceScaling.MaxInstanceCount`, and the
+plan names the limit that cut a step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
+
+from botocore.exceptions import ClientError
 
 from model_medic import aws
 from model_medic.alarms import AlarmEvent
@@ -48,6 +60,8 @@ class Variant:
     weight: float
     min_capacity: int | None = None  # set when an auto scaling target exists
     max_capacity: int | None = None
+    managed_max: int | None = None  # ManagedInstanceScaling.MaxInstanceCount, when that scaling is ENABLED
+    concurrency: int | None = None  # a serverless variant's CurrentServerlessConfig.MaxConcurrency
 
     @property
     def lever(self) -> Lever:
@@ -82,27 +96,43 @@ class ScaleUpDecision:
     steps: tuple[ScaleChange, ...]
     at_ceiling: tuple[str, ...]
     not_scalable: tuple[str, ...]
+    # The limit that cut a step short or stopped a variant at its ceiling, by variant.
+    limits: dict[str, str] = field(default_factory=dict)
+
+
+def ceiling(variant: Variant, max_instances: int) -> tuple[int, str]:
+    """Pure: the most instances the scale-up may give the variant, and the limit that sets it."""
+    limits = [(max_instances, f"the stack's MaxInstanceCount {max_instances}")]
+    if variant.max_capacity is not None:
+        limits.append((variant.max_capacity, f"the scalable target's MaxCapacity {variant.max_capacity}"))
+    if variant.managed_max is not None:
+        limits.append((variant.managed_max, f"ManagedInstanceScaling.MaxInstanceCount {variant.managed_max}"))
+    return min(limits, key=lambda limit: limit[0])
 
 
 def decide_scale_up(variants: list[Variant], step: int, max_instances: int) -> ScaleUpDecision:
-    """Pure: the new floor of each variant, never above the maximum or the target's MaxCapacity.
+    """Pure: the new floor of each variant, never above the stack's maximum, the target's
+    MaxCapacity or the variant's ManagedInstanceScaling.MaxInstanceCount.
 
     The boost starts from what runs now (auto scaling may already have gone above its
     MinCapacity), so that raising the floor adds capacity instead of restating it.
     """
-    steps, ceiling, serverless = [], [], []
+    steps, at_ceiling, serverless, limits = [], [], [], {}
     for variant in variants:
         if variant.instances is None:
             serverless.append(variant.name)
             continue
-        bound = max_instances if variant.max_capacity is None else min(max_instances, variant.max_capacity)
+        bound, limit = ceiling(variant, max_instances)
         start = max(variant.floor, variant.instances)
         after = min(start + step, bound)
         if after <= variant.floor or after <= variant.instances:
-            ceiling.append(variant.name)
+            at_ceiling.append(variant.name)
+            limits[variant.name] = limit
             continue
+        if after < start + step:
+            limits[variant.name] = limit
         steps.append(ScaleChange(variant.name, variant.lever, variant.floor, after))
-    return ScaleUpDecision(tuple(steps), tuple(ceiling), tuple(serverless))
+    return ScaleUpDecision(tuple(steps), tuple(at_ceiling), tuple(serverless), limits)
 
 
 def client_errors_dominate(sums: Sums) -> bool:
@@ -125,7 +155,10 @@ class Capacity:
         variants = []
         for v in described.get("ProductionVariants", []):
             target = targets.get(v["VariantName"])
-            serverless = "CurrentServerlessConfig" in v and "CurrentInstanceCount" not in v
+            # AWS shows a serverless variant with CurrentInstanceCount 0 (tests/data/real/endpoints/).
+            serverless = v.get("CurrentServerlessConfig")
+            managed = v.get("ManagedInstanceScaling") or {}
+            enabled = managed.get("Status") == "ENABLED" and managed.get("MaxInstanceCount") is not None
             variants.append(
                 Variant(
                     name=v["VariantName"],
@@ -133,9 +166,23 @@ class Capacity:
                     weight=float(v.get("CurrentWeight", 0.0)),
                     min_capacity=None if target is None else int(target["MinCapacity"]),
                     max_capacity=None if target is None else int(target["MaxCapacity"]),
+                    managed_max=int(managed["MaxInstanceCount"]) if enabled else None,
+                    concurrency=None if not serverless else serverless.get("MaxConcurrency"),
                 )
             )
         return str(described["EndpointStatus"]), variants
+
+    def component_variants(self, described: dict[str, Any]) -> frozenset[str] | None:
+        """The endpoint's variants that host inference components (their config names no model),
+        or None when its endpoint config cannot be read (a config in use may be deleted)."""
+        try:
+            config = self._sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            logger.warning("endpoint config unreadable", config=described["EndpointConfigName"], error=str(error))
+            return None
+        return frozenset(v["VariantName"] for v in config.get("ProductionVariants", []) if not v.get("ModelName"))
 
     def targets(self, endpoint: str, variants: list[str]) -> dict[str, dict[str, Any]]:
         """The variants' scalable targets, by variant name."""
@@ -263,10 +310,27 @@ class ScaleUp:
         _, variants = self._capacity.endpoint(name, endpoint)
         if alarm.variant is not None:
             targets = [v for v in variants if v.name == alarm.variant]
+            shadows = {v["VariantName"] for v in endpoint.get("ShadowProductionVariants") or []}
+            if not targets and alarm.variant in shadows:
+                return Plan(
+                    "",
+                    bound=f"{alarm.variant} is a shadow variant of {name}: only the production variant's responses "
+                    "are returned to callers, so more instances for it would not help them",
+                )
             if not targets:
                 return Plan("", skip=f"endpoint {name} has no variant {alarm.variant}")
         else:
             targets = [v for v in variants if v.weight > 0]
+        components = self._capacity.component_variants(endpoint)
+        hosting = sorted(v.name for v in targets if components is not None and v.name in components)
+        if hosting:
+            return Plan(
+                "",
+                bound=f"endpoint {name} serves inference components on {', '.join(hosting)}: their capacity is each "
+                "component's copy count (and the instances managed instance scaling gives them), which the scale-up "
+                "does not change yet",
+                notes={"inference_component_variants": hosting},
+            )
         if incident.metric == ERROR_RATE_METRIC:
             errors = self._capacity.errors(self._cloudwatch, name, [v.name for v in variants], self._clock())
             counts = {
@@ -283,23 +347,37 @@ class ScaleUp:
                     notes=counts,
                 )
         decision = decide_scale_up(targets, self._step, self._max)
+        notes: dict[str, Any] = {
+            "at_ceiling": list(decision.at_ceiling),
+            "not_scalable": list(decision.not_scalable),
+            "limits": decision.limits,
+        }
+        if components is None:
+            notes["endpoint_config"] = f"{endpoint.get('EndpointConfigName')} cannot be read"
         if not decision.steps:
             if decision.at_ceiling:
-                return Plan(
-                    "",
-                    bound=f"endpoint {name} is at its ceiling: {', '.join(decision.at_ceiling)} cannot grow "
-                    f"(maximum {self._max} instances or the scalable target's MaxCapacity)",
-                    notes={"at_ceiling": list(decision.at_ceiling)},
-                )
+                held = ", ".join(f"{v} (at {decision.limits[v]})" for v in decision.at_ceiling)
+                return Plan("", bound=f"endpoint {name} is at its ceiling: {held} cannot grow", notes=notes)
+            serverless = [v for v in targets if v.name in decision.not_scalable]
             return Plan(
                 "",
-                bound=f"endpoint {name} is not scalable: {', '.join(decision.not_scalable) or 'no variant'}"
-                " has no instance count (serverless)",
+                bound=f"endpoint {name} is not scalable: "
+                + (
+                    ", ".join(f"{v.name} (MaxConcurrency {v.concurrency})" for v in serverless)
+                    + " is serverless: SageMaker scales its concurrency itself, and the scale-up changes instance "
+                    "counts only"
+                    if serverless
+                    else "no variant takes traffic"
+                ),
+                notes=notes,
             )
         return Plan(
-            "; ".join(s.describe() for s in decision.steps),
+            "; ".join(
+                s.describe() + (f" (cut at {decision.limits[s.variant]})" if s.variant in decision.limits else "")
+                for s in decision.steps
+            ),
             changes=decision.steps,
-            notes={"at_ceiling": list(decision.at_ceiling), "not_scalable": list(decision.not_scalable)},
+            notes=notes,
         )
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
@@ -351,7 +429,8 @@ class ScaleBack:
         firing = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
         if firing:
             return [], f"scale-up alarm(s) still in ALARM: {', '.join(firing)}"
-        latest = max((a["StateUpdatedTimestamp"] for a in alarms), default=None)
+        # When each went OK: the last change of StateValue (StateUpdatedTimestamp also moves on EvaluationState).
+        latest = max((a.get("StateTransitionedTimestamp", a["StateUpdatedTimestamp"]) for a in alarms), default=None)
         last_boost = max(datetime.fromisoformat(b["boosted_at"]) for b in boosts)
         quiet_since = max(latest, last_boost) if latest is not None else last_boost
         if now < quiet_since + self._wait:

@@ -140,7 +140,12 @@ class ControlLoop:
                 state = alarm["StateValue"] if alarm is not None else "OK"
                 base = self._base(endpoint, incident.alarm_name, incident.alarm_arn, incident.id, state)
                 if state == "OK":
-                    at = alarm["StateUpdatedTimestamp"] if alarm is not None else self._clock()
+                    # The last change of StateValue (StateUpdatedTimestamp also moves on EvaluationState).
+                    at = (
+                        alarm.get("StateTransitionedTimestamp", alarm["StateUpdatedTimestamp"])
+                        if alarm is not None
+                        else self._clock()
+                    )
                     outcomes.append(self._alarm_cleared(endpoint, incident.alarm_name, at, base))
                 elif state == "ALARM":
                     outcomes.append(self._evaluate(incident, alarm.get("StateReason", "") if alarm else ""))
@@ -152,7 +157,7 @@ class ControlLoop:
                     continue
                 # An alarm in ALARM without an open incident: its delivery was lost, or it went
                 # to ALARM before this stack existed. Open the incident from its own transition.
-                at = alarm["StateUpdatedTimestamp"]
+                at = alarm.get("StateTransitionedTimestamp", alarm["StateUpdatedTimestamp"])
                 incident = self._incidents.open(
                     opened(
                         endpoint,
@@ -708,8 +713,10 @@ class ControlLoop:
         of a later transition of the alarm was already seen."""
         at = alarm.state_change_time.isoformat()
         now = self._describe_alarms([alarm.alarm_name]).get(alarm.alarm_name)
-        if now is not None and now["StateValue"] != "ALARM" and now["StateUpdatedTimestamp"] > alarm.state_change_time:
-            return f"a late delivery: {alarm.alarm_name} is {now['StateValue']} since {now['StateUpdatedTimestamp']}"
+        if now is not None and now["StateValue"] != "ALARM":
+            since = now.get("StateTransitionedTimestamp", now["StateUpdatedTimestamp"])  # its last change of state
+            if since > alarm.state_change_time:
+                return f"a late delivery: {alarm.alarm_name} is {now['StateValue']} since {since}"
         for incident in self._incidents.of(endpoint):
             if incident.alarm_name != alarm.alarm_name or incident.opened_at == at:
                 continue

@@ -13,6 +13,11 @@ only when the endpoint is InService on the target config; a blue/green deploymen
 failed and rolled back on its own is a failed rollback. Model packages are resolved to ARNs
 in `plan` and rejected only after the rollback is confirmed (each a change of its own, after
 the rollback's).
+
+An endpoint whose variants serve inference components (its config names no model: the models
+are the components') is bounded with the reason: its models change by UpdateInferenceComponent,
+which this rollback does not make yet. Shadow variants are not production variants: they serve
+no caller, and neither the canary nor the packages to reject are looked for among them.
 """
 
 from __future__ import annotations
@@ -130,6 +135,14 @@ class RollbackModel:
         name = incident.endpoint
         current = str(endpoint["EndpointConfigName"])
         self._ledger.observe_config(name, current, self._clock())
+        hosting = sorted((self._capacity.component_variants(endpoint) or frozenset()) & _names(endpoint))
+        if hosting:
+            return Plan(
+                "",
+                bound=f"endpoint {name} serves inference components on {', '.join(hosting)}: its models are the "
+                "components', changed by UpdateInferenceComponent, which the rollback does not do yet",
+                notes={"inference_component_variants": hosting},
+            )
         weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
         canary_weight = weights.get(self._canary, 0.0)
         others = sum(w for variant, w in weights.items() if variant != self._canary)
@@ -227,11 +240,20 @@ class RollbackModel:
         """The ARNs of the model packages behind the config's models (all, or one variant's)."""
         if not self._reject:
             return []
-        variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        try:
+            variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            # A config in use may be deleted: the rollback still goes on, only no package is rejected.
+            logger.warning("model packages unknown: endpoint config unreadable", config=config, error=str(error))
+            return []
         names = []
         for variant in variants:
             if only_variant is not None and variant["VariantName"] != only_variant:
                 continue
+            if not variant.get("ModelName"):
+                continue  # an inference component's variant: its models are the components' (bounded in plan)
             model = self._sagemaker.describe_model(ModelName=variant["ModelName"])
             containers = [model.get("PrimaryContainer", {}), *model.get("Containers", [])]
             names += [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
@@ -239,6 +261,11 @@ class RollbackModel:
         return sorted(
             {self._sagemaker.describe_model_package(ModelPackageName=n)["ModelPackageArn"] for n in set(names)}
         )
+
+
+def _names(described: dict[str, Any]) -> frozenset[str]:
+    """The names of the endpoint's production variants (DescribeEndpoint)."""
+    return frozenset(v["VariantName"] for v in described.get("ProductionVariants", []))
 
 
 def config_observation(described: dict[str, Any], target: str, called: bool) -> Observation:
