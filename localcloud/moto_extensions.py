@@ -137,16 +137,12 @@ nowhere else, for the tests and the local cloud alike.
   still moves StateUpdatedTimestamp) leaves it. moto has no EvaluationState, so the two
   times only part when a state is set again unchanged.
 * `pipeline_executions_run_until_finished`: see the section below.
-* `endpoint_configs_keep_every_field`: CreateEndpointConfig takes many more fields than
-  moto keeps (ShadowProductionVariants, ExplainerConfig, ExecutionRoleArn, VpcConfig,
-  EnableNetworkIsolation, and any added later), and DescribeEndpointConfig returns what
-  was given (botocore's DescribeEndpointConfigOutput has the same members). moto drops them,
-  so a derived config that lost a shadow test or an explainer would look right. Here the
-  request is kept and DescribeEndpointConfig answers every field of it (Tags aside, which
-  DescribeEndpointConfig does not return). A production variant without ModelName is a
-  variant of an inference-component endpoint (its models are the components; AWS's
-  CreateEndpointConfig takes one when the config has an ExecutionRoleArn): moto's check
-  that each variant names a model skips those.
+* `endpoint_configs_keep_every_field`: CreateEndpointConfig takes more fields than moto keeps
+  even with `endpoint_kinds_as_in_aws` (ExplainerConfig, VpcConfig, EnableNetworkIsolation,
+  and any added later), and DescribeEndpointConfig returns what was given (botocore's
+  DescribeEndpointConfigOutput has the same members). Dropped, a derived config that lost one
+  would look right. Here the request is kept and DescribeEndpointConfig answers every field
+  of it (Tags aside, which DescribeEndpointConfig does not return).
 * `cloudwatch_metric_stat_queries`: GetMetricData's MetricStat queries, for two gaps.
   (1) Which datapoints: "Metrics are uniquely defined by a name, a namespace, and zero or
   more dimensions" (CloudWatch User Guide, "Amazon CloudWatch concepts"): a query takes the
@@ -1305,7 +1301,6 @@ def endpoint_configs_keep_every_field() -> None:
 
     original_create = SageMakerResponse.create_endpoint_config
     original_describe = SageMakerModelBackend.describe_endpoint_config
-    original_validate = SageMakerModelBackend.validate_production_variants
 
     def create(self: SageMakerResponse) -> Any:
         answer = original_create(self)
@@ -1319,12 +1314,8 @@ def endpoint_configs_keep_every_field() -> None:
         request = getattr(self.endpoint_configs[endpoint_config_name], "model_medic_request", {})
         return {**answer, **copy.deepcopy(request)}
 
-    def validate(self: Any, production_variants: list[dict[str, Any]]) -> None:
-        original_validate(self, [v for v in production_variants if "ModelName" in v])
-
     SageMakerResponse.create_endpoint_config = create  # type: ignore[method-assign]
     SageMakerModelBackend.describe_endpoint_config = describe  # type: ignore[method-assign]
-    SageMakerModelBackend.validate_production_variants = validate  # type: ignore[method-assign]
 
 
 def install_all() -> None:

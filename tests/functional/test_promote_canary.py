@@ -608,26 +608,18 @@ def test_a_report_that_cannot_be_read_holds_the_rollout_and_rejects_nothing(cham
     assert incident["closed_at"] is None  # held open: once the report can be read, the next tick decides
 
 
-def test_an_encrypted_endpoint_with_a_shadow_test_keeps_both_in_the_canary_config(
+def test_an_encrypted_endpoint_keeps_its_key_capture_and_every_setting_in_the_canary_config(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ):
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(ModelName="churn-shadow", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "shadow:1"})
-    shadow = {
-        "VariantName": "shadow",
-        "ModelName": "churn-shadow",
-        "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.large",
-        "InitialVariantWeight": 0.5,
-    }
     capture = {
         "EnableCapture": True,
         "InitialSamplingPercentage": 100,
         "DestinationS3Uri": "s3://churn-capture/datacapture",
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
     }
-    serve_champion(KmsKeyId=key, ShadowProductionVariants=[shadow], DataCaptureConfig=capture)
+    network = {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]}
+    serve_champion(KmsKeyId=key, DataCaptureConfig=capture, VpcConfig=network, EnableNetworkIsolation=True)
     candidate = package(0.91)
     [held] = approve(fn, candidate, T0)
     assert held["result"] == "skipped"
@@ -642,11 +634,32 @@ def test_an_encrypted_endpoint_with_a_shadow_test_keeps_both_in_the_canary_confi
     [deployed] = tick(fn, T0 + timedelta(minutes=10))
     assert deployed["result"] == "acted"
     assert share() == 5.0
+    sagemaker = boto3.client("sagemaker")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint()["config"])
     assert config["KmsKeyId"] == key
-    assert config["ShadowProductionVariants"] == [shadow]
     assert config["DataCaptureConfig"] == capture
+    assert config["VpcConfig"] == network
+    assert config["EnableNetworkIsolation"] is True
     assert [v["VariantName"] for v in config["ProductionVariants"]] == ["primary", "canary"]
+
+
+@pytest.mark.parametrize("kind", ["serverless", "async", "shadow", "inference-components"])
+def test_an_operators_deploy_on_an_endpoint_a_canary_cannot_walk_on_changes_nothing_and_says_why(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch, kind: str
+):
+    from tests.real_endpoints import create_in_moto
+
+    request = create_in_moto(kind, ENDPOINT)
+    monkeypatch.setenv("PRIMARY_VARIANT", request["ProductionVariants"][0]["VariantName"])
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("sagemaker").create_model_package_group(ModelPackageGroupName=GROUP)
+    candidate = package(0.91, "Approved")
+    event = {"deploy-package": {"arn": candidate, "endpoints": [ENDPOINT]}}
+    with time_machine.travel(T0, tick=False):
+        [outcome] = fn.lambda_handler(event, FakeContext())["outcomes"]
+    assert outcome["result"] == "bound-reached"
+    assert f"no canary rollout on {ENDPOINT}: " in outcome["reason"]
+    assert endpoint()["config"] == request["EndpointConfigName"]  # nothing changed
 
 
 def test_an_operators_canary_on_an_inference_component_endpoint_is_not_walked(fn: Any, stack: Stack):

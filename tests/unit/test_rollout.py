@@ -8,6 +8,7 @@ import botocore.session
 import pytest
 
 from model_medic.rollout import as_input, derived_config, key_allowed, names_the_transition, unsupported
+from tests.real_endpoints import KINDS, load
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 CREATE = SAGEMAKER.operation_model("CreateEndpointConfig").input_shape
@@ -129,3 +130,27 @@ def test_only_an_event_that_names_the_status_change_proves_a_new_approval():
     assert not names_the_transition(event({"UpdatedModelPackageFields": ["ApprovalDescription"]}))
     assert not names_the_transition(event({"ModelApprovalStatus": "Approved"}))  # AWS's documented example
     assert names_the_transition({"deploy-package": {"arn": "x"}})  # an operator's request decides by itself
+
+
+WHY_NOT = {
+    "instance-variants": None,
+    "serverless": "serverless variant",
+    "async": "asynchronous endpoint",
+    "shadow": "a shadow test runs on it",
+    "inference-components": "hosts inference components",
+    "managed-instance-scaling": "hosts inference components",  # AWS takes it on component endpoints only
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_real_endpoint_kind_is_walked_or_says_why_not(kind: str):
+    problem = unsupported(load(kind, "describe-endpoint"), load(kind, "endpoint-config"))
+    expected = WHY_NOT[kind]
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert expected in problem
+    # What DescribeEndpoint shows alone (a tick's first look) already stops the kinds it can.
+    if kind in ("serverless", "async", "shadow"):
+        assert unsupported(load(kind, "describe-endpoint")) is not None

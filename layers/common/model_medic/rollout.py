@@ -33,7 +33,8 @@ on an approval after the rollback whose event names the status change (`names_th
 Derived configs (canary, final) are the serving config as DescribeEndpointConfig returns it,
 cut to CreateEndpointConfig's input shape (`derived_config`): nothing the user configured is
 dropped. Endpoints a canary cannot walk on (`unsupported`: inference components, serverless,
-asynchronous) and configs encrypted with a key the stack may not use are recorded with the reason.
+asynchronous, a shadow test running) and configs encrypted with a key the stack may not use
+are recorded with the reason.
 """
 
 from __future__ import annotations
@@ -381,13 +382,11 @@ class Rollout:
         current = str(described["EndpointConfigName"])
         config = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)
         variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
-        if self._primary not in variants:
-            return Plan("", bound=f"endpoint {name} has no variant {self._primary} to challenge")
         problem = unsupported(described, config)
         if problem:
             return Plan("", bound=f"no canary rollout on {name}: {problem}")
-        if any(v.get("VariantName") == self._canary for v in config.get("ShadowProductionVariants") or []):
-            return Plan("", bound=f"{self._canary} is a shadow variant of {name}: the canary needs its own name")
+        if self._primary not in variants:
+            return Plan("", bound=f"endpoint {name} has no variant {self._primary} to challenge")
         key = config.get("KmsKeyId")
         if key and not key_allowed(str(key), self._settings.model_kms_keys):
             # SageMaker needs the caller allowed on the key (kms:CreateGrant) for a config that names one.
@@ -918,6 +917,11 @@ def unsupported(described: dict[str, Any], config: dict[str, Any] | None = None)
     serverless += [v["VariantName"] for v in (config or {}).get("ProductionVariants", []) if "ServerlessConfig" in v]
     if serverless:
         return f"serverless variant {sorted(set(serverless))[0]}: no instances to size ahead of the canary's traffic"
+    if described.get("ShadowProductionVariants") or (config or {}).get("ShadowProductionVariants"):
+        return (
+            "a shadow test runs on it: AWS takes one production variant beside a shadow variant, so no canary "
+            "variant can be added; end the shadow test first"
+        )
     components = [v["VariantName"] for v in (config or {}).get("ProductionVariants", []) if not v.get("ModelName")]
     if components:
         return (
