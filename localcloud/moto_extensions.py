@@ -181,9 +181,10 @@ nowhere else, for the tests and the local cloud alike.
 * `endpoint_configs_of_inference_components`: a production variant needs only
   `VariantName` (botocore sagemaker service-2.json, ProductionVariant); an endpoint that hosts
   inference components names its models in the components, not in its config's variants
-  (docs/aws-behaviours.md, "SageMaker APIs"). moto 5.2 failed such a CreateEndpointConfig
-  with a server error (KeyError 'ModelName'), so "this endpoint serves no model package
-  group" could not be tested. Here only the variants that name a model are checked for it.
+  (docs/aws-behaviours.md, "SageMaker APIs": an inference component names its variant and its
+  own model). moto 5.2 failed such a CreateEndpointConfig with a server error (KeyError
+  'ModelName'), so "this endpoint serves no model package group" could not be tested. Here
+  only the variants that name a model are checked for it.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's

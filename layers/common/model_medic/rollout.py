@@ -36,6 +36,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -939,10 +940,14 @@ def variant_group(sagemaker: Any, config: str, variant: str, packages: dict[str,
     names = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
     if not names:
         return None
-    if names[0] not in packages:
-        group = sagemaker.describe_model_package(ModelPackageName=names[0]).get("ModelPackageGroupName")
-        packages[names[0]] = str(group) if group else None
-    return packages[names[0]]
+    with _PACKAGES_READ:  # readers run in threads (`ServingGroups`): each package is described once
+        if names[0] not in packages:
+            group = sagemaker.describe_model_package(ModelPackageName=names[0]).get("ModelPackageGroupName")
+            packages[names[0]] = str(group) if group else None
+        return packages[names[0]]
+
+
+_PACKAGES_READ = threading.Lock()
 
 
 def endpoint_states(sagemaker: Any, endpoints: list[str]) -> dict[str, dict[str, Any]]:
@@ -955,6 +960,8 @@ def endpoint_states(sagemaker: Any, endpoints: list[str]) -> dict[str, dict[str,
     return (just created, or named but missing) is described on its own (`_readable`)."""
     wanted = set(endpoints)
     found: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return found
     pages = sagemaker.get_paginator("search").paginate(Resource="Endpoint", PaginationConfig={"PageSize": 100})
     for page in pages:
         for result in page.get("Results", []):
@@ -985,7 +992,7 @@ class ServingGroups:
     the ledger (`Ledger.serving_groups`, one Query for the whole fleet). A name can be deleted
     and reused for another config: an entry is read again after SERVING_KEEP (ticks refresh
     entries in their last week, `refresh`), and an approval confirms each endpoint it is about
-    to act on with a fresh read (`run`)."""
+    to act on with a fresh read (`serving_endpoints`)."""
 
     def __init__(self, sagemaker: Any, ledger: Ledger, now: datetime) -> None:
         self._sagemaker = sagemaker
@@ -1123,7 +1130,9 @@ def serving_endpoints(
     """The endpoints in scope whose primary variant serves a model of `group`: the endpoints'
     configs from Search (`endpoint_states`), what each config serves from the ledger
     (`ServingGroups`, read now where unknown), and each endpoint found this way read again now
-    (`serving_group`), so that neither Search's index nor a remembered entry decides a deployment."""
+    (DescribeEndpoint, and what its config serves), so that neither Search's index nor a
+    remembered entry decides a deployment. What this cannot see: an endpoint moved onto the
+    group so recently that Search still shows its old config."""
     states = endpoint_states(sagemaker, endpoints)
     serving = ServingGroups(sagemaker, ledger, now)
     known = serving.groups({e: (str(s["EndpointConfigName"]), primary(e)) for e, s in states.items()})
