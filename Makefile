@@ -124,6 +124,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report_fleet
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.policy
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.canary
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.promote_canary
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

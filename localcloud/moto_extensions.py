@@ -210,6 +210,19 @@ nowhere else, for the tests and the local cloud alike.
 * `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
   sets to None the keys it was not asked to change (a new instance count loses the variant's
   weight, docs/aws-behaviours.md, "moto gaps"); AWS keeps them.
+* `sagemaker_search_endpoints_as_in_aws`: SageMaker's Search pages its results: "If more than
+  `MaxResults` resources match the specified `SearchExpression`, the response includes a
+  `NextToken`", and MaxResults is 1-100 (botocore sagemaker service-2.json, SearchRequest).
+  moto 5.2 returns every match in one response, so a benchmark or a test counting calls
+  would see one Search where AWS takes one per 100 endpoints. Here Search on resource
+  `Endpoint` returns at most MaxResults records and a NextToken (an offset here; AWS's is
+  opaque); without MaxResults, every record in one page (moto's answer: AWS documents no
+  default, and Model Medic always passes 100). Each endpoint is settled first, as
+  DescribeEndpoint and ListEndpoints settle it (`endpoint_updates_take_time`). AWS does not
+  document how soon Search shows a change; Model Medic acts on no Search record without a
+  fresh DescribeEndpoint (rollout.py, `endpoint_states`), so here Search shows the state as
+  it is. AWS's default order (LastModifiedTime, descending: SearchRequest.SortBy) is not
+  modelled: the order is moto's. Other resources are moto's.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -1338,3 +1351,40 @@ def install_all() -> None:
     local_cloud_routes()
     pipeline_executions_run_until_finished()
     endpoint_configs_keep_every_field()
+    sagemaker_search_endpoints_as_in_aws()
+
+
+# --- SageMaker Search on endpoints, and endpoint configs of inference components --------------
+
+
+@_once
+def sagemaker_search_endpoints_as_in_aws() -> None:
+    """Search(Resource="Endpoint") pages its results and shows endpoints as DescribeEndpoint does."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original = SageMakerModelBackend.search
+    original_response = SageMakerResponse.search
+
+    def search(self: Any, resource: Any = None, search_expression: Any = None) -> Any:
+        if resource == "Endpoint":
+            for endpoint in list(self.endpoints.values()):
+                _settle(endpoint)  # as DescribeEndpoint and ListEndpoints show it
+        return original(self, resource, search_expression)
+
+    def respond(self: SageMakerResponse) -> Any:
+        if self._get_param("Resource") != "Endpoint":
+            return original_response(self)
+        found = self.sagemaker_backend.search(
+            resource="Endpoint", search_expression=self._get_param("SearchExpression")
+        )["Results"]
+        size = int(self._get_param("MaxResults") or len(found) or 1)
+        start = int(self._get_param("NextToken") or 0)
+        page: dict[str, Any] = {"Results": found[start : start + size]}
+        if start + size < len(found):
+            page["NextToken"] = str(start + size)
+        return ActionResult(page)
+
+    SageMakerModelBackend.search = search  # type: ignore[method-assign]
+    SageMakerResponse.search = respond  # type: ignore[method-assign]

@@ -209,7 +209,7 @@ class AwsCalls:
         return [operation for s, operation in self.made if s == service]
 
     def mutating(self) -> list[str]:
-        readers = ("Describe", "Get", "List", "Query", "Scan", "Receive")
+        readers = ("Describe", "Get", "List", "Query", "Scan", "Receive", "BatchGet", "Search")
         return [op for _, op in self.made if not op.startswith(readers)]
 
 

@@ -73,7 +73,7 @@ SEEDS: dict[str, list[Path]] = {
 ACTION_FUNCTIONS = ("scale_up", "start_retraining", "rollback_model", "promote_canary")
 
 # What a rejected or refused event may still call: reads, and nothing else.
-_READS = ("Describe", "Get", "List", "Query", "Scan", "Receive", "BatchGet")
+_READS = ("Describe", "Get", "List", "Query", "Scan", "Receive", "BatchGet", "Search")
 # The services whose state is the product's effect on the world.
 _ACTING = ("sagemaker", "application-autoscaling")
 

@@ -1409,3 +1409,51 @@ def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sag
     )
     [variant] = empty_sagemaker.describe_endpoint(EndpointName="ep")["ProductionVariants"]
     assert variant["CurrentInstanceCount"] == 0
+
+
+# --- SageMaker Search on endpoints; configs of inference components ------------------------
+
+
+def test_search_on_endpoints_returns_pages_of_max_results_with_a_next_token(sagemaker: Any):
+    for i in range(4):
+        make_endpoint(f"other-{i}")
+    pages = list(sagemaker.get_paginator("search").paginate(Resource="Endpoint", PaginationConfig={"PageSize": 2}))
+    assert [len(page["Results"]) for page in pages] == [2, 2, 1]
+    names = [r["Endpoint"]["EndpointName"] for page in pages for r in page["Results"]]
+    assert sorted(names) == sorted([ENDPOINT, *(f"other-{i}" for i in range(4))])
+    assert "NextToken" not in pages[-1]
+    # A record has DescribeEndpoint's fields: the config, and each variant's weight and count.
+    record = next(r["Endpoint"] for page in pages for r in page["Results"] if r["Endpoint"]["EndpointName"] == ENDPOINT)
+    assert record["EndpointArn"] == ARN
+    assert record["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    weights = {v["VariantName"]: v["CurrentWeight"] for v in record["ProductionVariants"]}
+    assert weights == {"primary": pytest.approx(0.9), "canary": pytest.approx(0.1)}
+
+
+def test_search_on_endpoints_shows_an_update_once_it_is_done(sagemaker: Any, clock: time_machine.Traveller):
+    set_update_seconds(60)
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=second_config(sagemaker))
+
+    def record() -> dict[str, Any]:
+        return sagemaker.search(Resource="Endpoint", MaxResults=100)["Results"][0]["Endpoint"]  # type: ignore[no-any-return]
+
+    assert (record()["EndpointStatus"], record()["EndpointConfigName"]) == ("Updating", f"{ENDPOINT}-config-1")
+    clock.shift(timedelta(seconds=60))
+    assert (record()["EndpointStatus"], record()["EndpointConfigName"]) == ("InService", f"{ENDPOINT}-config-2")
+
+
+def test_an_endpoint_config_of_inference_components_names_no_model(sagemaker: Any):
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="components",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
+        ProductionVariants=[{"VariantName": "primary", "InstanceType": "ml.g4dn.xlarge", "InitialInstanceCount": 1}],
+    )
+    [variant_spec] = sagemaker.describe_endpoint_config(EndpointConfigName="components")["ProductionVariants"]
+    assert "ModelName" not in variant_spec
+    # A variant that names a model still needs the model to exist.
+    error = rejected(
+        sagemaker.create_endpoint_config,
+        EndpointConfigName="missing",
+        ProductionVariants=[{"VariantName": "primary", "ModelName": "nope", "InstanceType": "ml.m5.large"}],
+    )
+    assert "Could not find model" in error["Message"]

@@ -8,16 +8,18 @@ inconclusive; duplicates act once; dry-run changes nothing.
 """
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 import time_machine
+from moto import mock_aws
 
 from localcloud.world import variant_metrics
 from model_medic.ledger import Ledger
-from model_medic.rollout import instances_for
+from model_medic.rollout import instances_for, serving_group
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint, stored_incidents
 from tests.functional.test_endpoint_policy import tag
 
@@ -688,3 +690,161 @@ def test_an_operators_canary_on_an_inference_component_endpoint_is_not_walked(fn
     assert "hosts inference components" in outcome["reason"]
     assert endpoint()["config"] == "llm-config"
     assert share() == 5.0
+
+
+# --- at fleet size (issue 21, 2.7): calls that do not grow with the fleet -------------------
+
+FLEET_GROUPS = ("churn", "fraud")  # approvals deploy these; each served by 2 endpoints of the fleet
+
+
+def fleet_package(group: str, accuracy: float, status: str) -> str:
+    """A package of `group` whose registered accuracy is `accuracy` (a report in S3)."""
+    sagemaker = boto3.client("sagemaker")
+    version = len(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
+    uri = report(f"{group}/{version}/evaluation.json", accuracy)
+    return str(
+        sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{group}:{version}"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}},
+        )["ModelPackageArn"]
+    )
+
+
+def fleet_serves(index: int) -> str | None:
+    """What fleet-<index> serves: endpoints 0-1 churn, 2-3 fraud; every 5th a model made from an
+    image and every 7th an endpoint of inference components (no group); the rest other-0..2."""
+    if index < 4:
+        return FLEET_GROUPS[index // 2]
+    if index % 5 == 0 or index % 7 == 0:
+        return None
+    return f"other-{index % 3}"
+
+
+@pytest.fixture
+def at_fleet_size(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Endpoints found by tag; the approved version of each group it serves (-> its ARN)."""
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "")
+    monkeypatch.setenv("DISCOVERY_TAG", "model-medic=on")
+    monkeypatch.setenv("MODEL_PACKAGE_GROUPS", ",".join(FLEET_GROUPS))
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    served = {}
+    for group in (*FLEET_GROUPS, "other-0", "other-1", "other-2"):
+        boto3.client("sagemaker").create_model_package_group(ModelPackageGroupName=group)
+        served[group] = fleet_package(group, 0.85, "Approved")
+    return served
+
+
+def grow(served: dict[str, str], start: int, stop: int) -> None:
+    """fleet-<start>..fleet-<stop - 1>, tagged for discovery, each with its own config and model."""
+    sagemaker = boto3.client("sagemaker")
+    for i in range(start, stop):
+        group = fleet_serves(i)
+        variant: dict[str, Any] = {"VariantName": "primary", "InstanceType": "ml.m5.large", "InitialInstanceCount": 4}
+        if i % 7 != 0 or i < 4:
+            container = {"ModelPackageName": served[group]} if group else {"Image": "123456789012.dkr.ecr/any:1"}
+            sagemaker.create_model(ModelName=f"fleet-{i:03d}", ExecutionRoleArn=ROLE, PrimaryContainer=container)
+            variant = {**variant, "ModelName": f"fleet-{i:03d}", "InitialVariantWeight": 1.0}
+        sagemaker.create_endpoint_config(EndpointConfigName=f"fleet-{i:03d}-config", ProductionVariants=[variant])
+        sagemaker.create_endpoint(
+            EndpointName=f"fleet-{i:03d}",
+            EndpointConfigName=f"fleet-{i:03d}-config",
+            Tags=[{"Key": "model-medic", "Value": "on"}],
+        )
+
+
+def calls_of(aws_calls: AwsCalls, run: Any) -> Counter[str]:
+    aws_calls.made.clear()
+    run()
+    return Counter(operation for _, operation in aws_calls.made)
+
+
+def approve_in(fn: Any, group: str, at: datetime) -> list[dict[str, Any]]:
+    candidate = fleet_package(group, 0.91, "PendingManualApproval")
+    return [o for o in approve_group(fn, candidate, group, at) if o["result"] == "acted"]
+
+
+def approve_group(fn: Any, arn: str, group: str, at: datetime) -> list[dict[str, Any]]:
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    event = {
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "detail": {"ModelPackageGroupName": group, "ModelPackageArn": arn, "ModelApprovalStatus": "Approved"},
+    }
+    with time_machine.travel(at, tick=False):
+        return fn.lambda_handler(event, FakeContext())["outcomes"]  # type: ignore[no-any-return]
+
+
+def test_a_tick_reads_the_fleet_in_pages_and_makes_no_call_per_endpoint(
+    at_fleet_size: dict[str, str], fn: Any, stack: Stack, aws_calls: AwsCalls
+):
+    grow(at_fleet_size, 0, 20)
+    tick(fn, T0)  # the first: enters the roster, learns what the configs serve
+    small = calls_of(aws_calls, lambda: tick(fn, T0 + timedelta(minutes=10)))
+    grow(at_fleet_size, 20, 60)
+    tick(fn, T0 + timedelta(minutes=20))  # learns what the 40 new configs serve
+    large = calls_of(aws_calls, lambda: tick(fn, T0 + timedelta(minutes=30)))
+    # Three times the endpoints, not one call more: pages of 100 (ListEndpoints, GetResources,
+    # Search), the roster, the kill switch. No endpoint's canary takes traffic: none is described.
+    assert large == small
+    assert (small["Search"], small["DescribeEndpoint"], small["DescribeEndpointConfig"]) == (1, 0, 0)
+    assert sum(small.values()) <= 6
+
+
+def test_an_approval_reads_the_fleet_in_pages_and_only_its_targets_one_by_one(
+    at_fleet_size: dict[str, str], fn: Any, stack: Stack, aws_calls: AwsCalls
+):
+    grow(at_fleet_size, 0, 20)
+    tick(fn, T0)
+    small = calls_of(aws_calls, lambda: approve_in(fn, "churn", T0 + timedelta(minutes=1)))
+    assert {o["endpoint"] for o in stored_incidents(stack) if o["action"] == "rollout"} == {"fleet-000", "fleet-001"}
+    grow(at_fleet_size, 20, 60)
+    tick(fn, T0 + timedelta(minutes=10))
+    acted: list[dict[str, Any]] = []
+    large = calls_of(aws_calls, lambda: acted.extend(approve_in(fn, "fraud", T0 + timedelta(minutes=11))))
+    assert sorted(o["endpoint"] for o in acted) == ["fleet-002", "fleet-003"]
+    assert all("deploy fraud/2 as canary" in o["reason"] for o in acted)
+    # The same calls for 20 endpoints and for 60: what every config serves is known (the
+    # ledger, one Query), each target is read again before it is acted on.
+    assert large == small
+    assert small["Search"] == 1
+    assert small["DescribeEndpoint"] <= 4 * 2  # per target: confirmed, evaluated, read back
+    assert small["DescribeEndpointConfig"] <= 3 * 2
+
+
+def test_what_a_config_serves_is_read_once_then_remembered_and_confirmed_before_acting(
+    at_fleet_size: dict[str, str], fn: Any, stack: Stack, aws_calls: AwsCalls
+):
+    grow(at_fleet_size, 0, 12)
+    # The first approval after a deployment: nothing known yet, every config read once.
+    cold = calls_of(aws_calls, lambda: approve_in(fn, "churn", T0))
+    assert cold["DescribeEndpointConfig"] >= 12
+    remembered = Ledger(boto3.client("dynamodb"), stack.table, 90).serving_groups(T0)
+    assert remembered["fleet-005-config#primary"][0] is None  # a model from an image
+    assert remembered["fleet-007-config#primary"][0] is None  # inference components: no model in the variant
+    assert remembered["fleet-004-config#primary"][0] == "other-1"
+    # A remembered entry that is wrong (a config name deleted and reused) is caught by the
+    # fresh read of each endpoint an approval is about to act on: nothing is deployed there.
+    Ledger(boto3.client("dynamodb"), stack.table, 90).save_serving_groups({"fleet-004-config#primary": "fraud"}, T0)
+    acted = approve_in(fn, "fraud", T0 + timedelta(minutes=1))
+    assert sorted(o["endpoint"] for o in acted) == ["fleet-002", "fleet-003"]
+    after = Ledger(boto3.client("dynamodb"), stack.table, 90).serving_groups(T0 + timedelta(minutes=1))
+    assert after["fleet-004-config#primary"][0] == "other-1"  # corrected
+
+
+def test_an_endpoint_of_inference_components_serves_no_group():
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker")
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="components",
+            ExecutionRoleArn=ROLE,
+            ProductionVariants=[{"VariantName": "primary", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
+        )
+        arn = sagemaker.create_endpoint(EndpointName="components", EndpointConfigName="components")["EndpointArn"]
+        assert serving_group(sagemaker, "components", "primary") == (None, arn)

@@ -1,6 +1,7 @@
 """The ScaleUp sweep's two rosters - open incidents (incidents.py) and boosts (ledger.py):
 written and deleted in the transactions that open and close incidents and save and drop
-boosts, read by the sweep in one Query each instead of one Query per endpoint; what was
+boosts, read by the sweep in one Query each (then the incidents named, by key) instead of one
+Query per endpoint; what was
 written before they existed entered by the first sweep; a stale entry removed."""
 
 from dataclasses import replace
@@ -98,8 +99,13 @@ def test_the_sweep_queries_the_roster_and_only_the_endpoints_it_names(
     assert roster(stack, BOOSTS_PK) == ["!complete", f"{SICK}#primary"]
     aws_requests.clear()
     sweep(fn, clock, OPENED + timedelta(minutes=10))
-    # Not one Query per endpoint of 12: the rosters, and the one endpoint they name.
-    assert queries(aws_requests, "INCIDENT#", ROSTER_PK) == [ROSTER_PK, f"ENDPOINT#{SICK}"]
+    # Not one Query per endpoint of 12: the rosters, then the incident the roster names, read
+    # by its key (BatchGetItem), and the one endpoint the boost roster names.
+    assert queries(aws_requests, "INCIDENT#", ROSTER_PK) == [ROSTER_PK]
+    [batch] = [params for _, operation, params in aws_requests if operation == "BatchGetItem"]
+    [(_, wanted)] = batch["RequestItems"].items()
+    assert [key["pk"]["S"] for key in wanted["Keys"]] == [f"ENDPOINT#{SICK}"]
+    assert wanted["ConsistentRead"] is True
     assert queries(aws_requests, "BOOST#", BOOSTS_PK) == [BOOSTS_PK, f"ENDPOINT#{SICK}"]
 
 

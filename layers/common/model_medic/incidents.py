@@ -17,8 +17,8 @@ is written in the same transaction as the intent.
 
 The roster of open incidents: pk `INCIDENTS#OPEN`, sk `<action>#<endpoint>#<id>`, one item
 per open incident, put in the transaction that opens it and deleted in every write that
-closes it. A sweep reads the roster in one Query and reads incidents only on the endpoints
-it names (`open_by_endpoint`), instead of one Query per endpoint of the fleet. Incidents
+closes it. A sweep reads the roster in one Query and then the incidents it names by key, up
+to 100 a call (`open_by_endpoint`), instead of one Query per endpoint of the fleet. Incidents
 opened before the roster existed are entered by the first sweep of their action, which
 reads every endpoint once and then marks the roster complete (`<action>#!complete`).
 """
@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from model_medic.ledger import ROSTER_COMPLETE, read_roster
+from model_medic.ledger import ROSTER_COMPLETE, batch_get, read_roster
 
 IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
 OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
@@ -192,34 +192,49 @@ class Incidents:
 
     def open_by_endpoint(self, action: str, endpoints: list[str]) -> dict[str, list[Incident]]:
         """The action's open incidents on each of these endpoints, oldest first: one Query of
-        the roster, then one (strongly consistent) Query per endpoint the roster names.
+        the roster, then the incidents it names, read by key in strongly consistent
+        BatchGetItem calls of up to 100 (`batch_get`) - not one Query per endpoint.
 
-        Until the roster is complete for the action, every endpoint is read (as before the
-        roster) and its open incidents entered; the roster is then marked complete. An entry
-        whose incident is closed (left by such a first sweep racing a close) is deleted once
-        a read confirms the incident closed; one whose incident cannot be read is kept.
+        Until the roster is complete for the action, every endpoint is read (one Query each, as
+        before the roster) and its open incidents entered; the roster is then marked complete.
+        An entry whose incident is closed (left by such a first sweep racing a close) is deleted
+        once a read confirms the incident closed; one whose incident cannot be read is kept.
         """
         entries, complete = read_roster(self._db, self._table, ROSTER_PK, f"{action}#")
         wanted = set(endpoints)
-        having = wanted & set(entries.values()) if complete else wanted
         found: dict[str, list[Incident]] = {endpoint: [] for endpoint in endpoints}
-        for endpoint in sorted(having):
+        if complete:
+            named = {sk: endpoint for sk, endpoint in entries.items() if endpoint in wanted}
+            keys = {sk: _key(endpoint, sk.split("#", 2)[2]) for sk, endpoint in named.items()}
+            stored = {
+                item["pk"]["S"] + "|" + item["sk"]["S"]: _decode(item)
+                for item in batch_get(self._db, self._table, list(keys.values()))
+            }
+            for sk, key in sorted(keys.items(), key=lambda pair: pair[1]["sk"]["S"]):
+                incident = stored.get(key["pk"]["S"] + "|" + key["sk"]["S"])
+                if incident is None:
+                    continue  # not readable: the entry is kept
+                if incident.is_closed:
+                    self._db.delete_item(TableName=self._table, Key={"pk": {"S": ROSTER_PK}, "sk": {"S": sk}})
+                elif incident.action == action:
+                    found[incident.endpoint].append(incident)
+            return found
+        for endpoint in sorted(wanted):
             found[endpoint] = [i for i in self.of(endpoint, open_only=True) if i.action == action]
         listed = {_roster_key(i)["sk"]["S"] for incidents in found.values() for i in incidents}
         for sk, endpoint in entries.items():
-            if endpoint in having and sk not in listed:
-                stored = self.get(endpoint, sk.split("#", 2)[2])
-                if stored is not None and stored.is_closed:
+            if endpoint in wanted and sk not in listed:
+                stored_incident = self.get(endpoint, sk.split("#", 2)[2])
+                if stored_incident is not None and stored_incident.is_closed:
                     self._db.delete_item(TableName=self._table, Key={"pk": {"S": ROSTER_PK}, "sk": {"S": sk}})
-        if not complete:
-            for incidents in found.values():
-                for incident in incidents:
-                    if _roster_key(incident)["sk"]["S"] not in entries:
-                        self._db.put_item(TableName=self._table, Item=self._entry(incident))
-            self._db.put_item(
-                TableName=self._table,
-                Item={"pk": {"S": ROSTER_PK}, "sk": {"S": f"{action}#{ROSTER_COMPLETE}"}, "kind": {"S": "roster"}},
-            )
+        for incidents in found.values():
+            for incident in incidents:
+                if _roster_key(incident)["sk"]["S"] not in entries:
+                    self._db.put_item(TableName=self._table, Item=self._entry(incident))
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": {"S": ROSTER_PK}, "sk": {"S": f"{action}#{ROSTER_COMPLETE}"}, "kind": {"S": "roster"}},
+        )
         return found
 
     def _entry(self, incident: Incident) -> dict[str, Any]:

@@ -17,6 +17,7 @@ Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 | a config seen InService (rollback targets) | `ENDPOINT#<endpoint>` | `CONFIG#<endpoint config>` |
 | the most drifted feature of the latest hour | `ENDPOINT#<endpoint>` | `DRIFT#latest` |
 | a computed metrics window (ComputeMetrics) | `METRICS` | `WINDOW#<window start ISO>` |
+| what an endpoint config's variant serves (rollout.py) | `SERVING#GROUPS` | `<endpoint config>#<variant>` |
 
 A claim (`claim_items`) takes the cool-down lock and one unit of the hour's budget in the
 transaction that saves an incident step's intent, each under a condition, so that of two
@@ -26,6 +27,7 @@ concurrent callers exactly one wins.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +54,12 @@ BOOSTS_PK = "BOOSTS#ACTIVE"
 # A roster's "complete" mark (after its prefix): sorts before every entry, whose sort keys go
 # on with an endpoint name (a letter or digit first).
 ROSTER_COMPLETE = "!complete"
+# What each endpoint config's variant serves (the model package group behind its model):
+# endpoint configs and models cannot be changed once created, so an entry stays true while
+# the config exists; it is read again after SERVING_KEEP, in case the name was deleted and
+# reused for another config (rollout.py, `ServingGroups`).
+SERVING_PK = "SERVING#GROUPS"
+SERVING_KEEP = timedelta(days=30)
 # A window's record is needed by the next run (its recomputation) and kept a week for the record.
 METRIC_WINDOW_KEEP = timedelta(days=7)
 
@@ -301,6 +309,44 @@ class Ledger:
         return max(candidates)[1] if candidates else None
 
     # --- notices and drift -------------------------------------------------------------------
+
+    # --- what endpoint configs serve (rollout.py) -------------------------------------------
+
+    def serving_groups(self, now: datetime) -> dict[str, tuple[str | None, datetime]]:
+        """`<config>#<variant>` -> (the model package group it serves or None, when that was
+        read), for every entry not yet expired: one paginated Query of the partition."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": SERVING_PK}},
+        }
+        found: dict[str, tuple[str | None, datetime]] = {}
+        while True:
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                # DynamoDB deletes expired items within days, not at once: an expired one is not read.
+                if int(item["expiration"]["N"]) > now.timestamp():
+                    group = item.get("group", {}).get("S")
+                    found[item["sk"]["S"]] = (group, datetime.fromisoformat(item["read_at"]["S"]))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save_serving_groups(self, read: dict[str, str | None], at: datetime) -> None:
+        """Remember what each `<config>#<variant>` serves, as read at `at` (BatchWriteItem, 25 a call)."""
+        items = []
+        for key, group in sorted(read.items()):
+            item = {
+                "pk": {"S": SERVING_PK},
+                "sk": {"S": key},
+                "kind": {"S": "serving-group"},
+                "read_at": {"S": at.isoformat()},
+                "expiration": {"N": str(int((at + SERVING_KEEP).timestamp()))},
+            }
+            if group:
+                item["group"] = {"S": group}
+            items.append(item)
+        batch_put(self._db, self._table, items)
 
     def notice_once(self, endpoint: str, notice: str, at: datetime) -> bool:
         """True the first time a standing problem is noticed (so a person hears of it once)."""
@@ -559,6 +605,42 @@ def read_roster(client: Any, table: str, pk: str, prefix: str) -> tuple[dict[str
         if "LastEvaluatedKey" not in page:
             return entries, complete
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def batch_get(client: Any, table: str, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
+    """The items of these keys that exist, read in BatchGetItem calls of up to 100 keys (the
+    API's limit), strongly consistent unless told otherwise. Keys DynamoDB leaves unprocessed
+    (throttling, the 16 MB response limit) are asked again, with a short back-off, until none
+    is left; a read that still leaves some after 8 rounds raises, as a transient error does."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}}
+        for attempt in range(8):
+            page = client.batch_get_item(RequestItems=request)
+            found += page.get("Responses", {}).get(table, [])
+            request = page.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"BatchGetItem on {table} left keys unprocessed after 8 rounds")
+    return found
+
+
+def batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Put these items in BatchWriteItem calls of up to 25 (the API's limit); unprocessed
+    items are sent again as in `batch_get`. Not conditional: for items that hold no state
+    another writer relies on (a cache)."""
+    for start in range(0, len(items), 25):
+        request: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+        for attempt in range(8):
+            page = client.batch_write_item(RequestItems=request)
+            request = page.get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"BatchWriteItem on {table} left items unprocessed after 8 rounds")
 
 
 def _boost_entry_key(endpoint: str, variant: str) -> dict[str, Any]:

@@ -43,7 +43,9 @@ import hashlib
 import json
 import math
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -57,7 +59,7 @@ from model_medic.capacity import Capacity, ScaleChange, Variant
 from model_medic.endpoint_metrics import SOURCE_NAMESPACE, Sums, add_results, variant_queries
 from model_medic.gates import Clock, utc_now
 from model_medic.incidents import Incident, Incidents, opened
-from model_medic.ledger import Ledger
+from model_medic.ledger import SERVING_KEEP, Ledger
 from model_medic.loop import ControlLoop
 from model_medic.observability import logger
 from model_medic.outcome import Outcome
@@ -272,6 +274,7 @@ class Rollout:
                 "sagemaker:DescribeEndpointConfig",
                 "sagemaker:DescribeModel",
                 "sagemaker:DescribeModelPackage",
+                "sagemaker:Search",
                 "sagemaker:CreateModel",
                 "sagemaker:CreateEndpointConfig",
                 "sagemaker:UpdateEndpoint",
@@ -1005,19 +1008,151 @@ def _event_time(event: dict[str, Any]) -> datetime:
 
 
 def serving_group(sagemaker: Any, endpoint: str, primary: str) -> tuple[str | None, str]:
-    """(model package group of the endpoint's primary variant, or None; the endpoint's ARN)."""
+    """(model package group of the endpoint's primary variant, or None; the endpoint's ARN),
+    read now: DescribeEndpoint, then what its config's primary variant serves (`variant_group`)."""
     described = sagemaker.describe_endpoint(EndpointName=endpoint)
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
-    model = next((v["ModelName"] for v in config["ProductionVariants"] if v["VariantName"] == primary), None)
-    if model is None:
-        return None, str(described["EndpointArn"])
+    group = variant_group(sagemaker, str(described["EndpointConfigName"]), primary, {})
+    return group, str(described["EndpointArn"])
+
+
+def variant_group(sagemaker: Any, config: str, variant: str, packages: dict[str, str | None]) -> str | None:
+    """The model package group behind `variant` of endpoint config `config`, or None: the
+    config has no such variant, the variant names no model (an endpoint of inference
+    components: its models are the components'), or the model was not made from a package.
+    DescribeEndpointConfig and DescribeModel, and DescribeModelPackage once per package
+    (`packages`: what this invocation has read)."""
+    described = sagemaker.describe_endpoint_config(EndpointConfigName=config)
+    model = next((v.get("ModelName") for v in described["ProductionVariants"] if v["VariantName"] == variant), None)
+    if not model:
+        return None
     found = sagemaker.describe_model(ModelName=model)
     containers = [found.get("PrimaryContainer", {}), *found.get("Containers", [])]
     names = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
     if not names:
-        return None, str(described["EndpointArn"])
-    group = sagemaker.describe_model_package(ModelPackageName=names[0]).get("ModelPackageGroupName")
-    return (str(group) if group else None), str(described["EndpointArn"])
+        return None
+    with _PACKAGES_READ:  # readers run in threads (`ServingGroups`): each package is described once
+        if names[0] not in packages:
+            group = sagemaker.describe_model_package(ModelPackageName=names[0]).get("ModelPackageGroupName")
+            packages[names[0]] = str(group) if group else None
+        return packages[names[0]]
+
+
+_PACKAGES_READ = threading.Lock()
+
+
+def endpoint_states(sagemaker: Any, endpoints: list[str]) -> dict[str, dict[str, Any]]:
+    """The endpoints in scope as DescribeEndpoint would show them (config, variants with their
+    weights and counts), read in batches: SageMaker's Search on resource `Endpoint`, 100 a page
+    (botocore's sagemaker model: SearchRecord.Endpoint has EndpointConfigName and
+    ProductionVariants as ProductionVariantSummary; MaxResults 1-100). AWS does not document how
+    soon Search shows a change, so what these records say picks the endpoints worth a fresh
+    DescribeEndpoint, and is never acted on as such. An endpoint in scope that Search did not
+    return (just created, or named but missing) is described on its own (`_readable`)."""
+    wanted = set(endpoints)
+    found: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return found
+    pages = sagemaker.get_paginator("search").paginate(Resource="Endpoint", PaginationConfig={"PageSize": 100})
+    for page in pages:
+        for result in page.get("Results", []):
+            record = result.get("Endpoint") or {}
+            if record.get("EndpointName") in wanted and record.get("EndpointConfigName"):
+                found[str(record["EndpointName"])] = record
+    for endpoint in sorted(wanted - set(found)):
+        described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
+        if described is not None:
+            found[endpoint] = described
+    return found
+
+
+# Unknown configs are read this many at a time: about 2 calls each, so that the first
+# approval after a deployment (every config unknown) reads 500 endpoints' in about 12 s in
+# AWS rather than 100 s. boto3's clients are thread-safe; throttling is retried by the
+# clients' standard retry mode (aws.py).
+READ_CONCURRENCY = 8
+
+
+class ServingGroups:
+    """Which model package group each endpoint's primary variant serves, without reading every
+    endpoint's config, model and package on every approval.
+
+    Endpoint configs and models cannot be changed once created (SageMaker has no
+    UpdateEndpointConfig or UpdateModel; UpdateModelPackage cannot move a package to another
+    group), so what `<config>#<variant>` serves is read once (`variant_group`) and remembered in
+    the ledger (`Ledger.serving_groups`, one Query for the whole fleet). A name can be deleted
+    and reused for another config: an entry is read again after SERVING_KEEP (ticks refresh
+    entries in their last week, `refresh`), and an approval confirms each endpoint it is about
+    to act on with a fresh read (`serving_endpoints`)."""
+
+    def __init__(self, sagemaker: Any, ledger: Ledger, now: datetime) -> None:
+        self._sagemaker = sagemaker
+        self._ledger = ledger
+        self._now = now
+        self._known: dict[str, tuple[str | None, datetime]] | None = None
+        self._packages: dict[str, str | None] = {}
+        self._read: set[str] = set()  # the entries this object read from SageMaker
+
+    def groups(
+        self,
+        serving: dict[str, tuple[str, str]],
+        budget: int | None = None,
+        refresh: timedelta | None = None,
+        reread: bool = False,
+    ) -> dict[str, str | None]:
+        """endpoint -> the group its (config, primary variant) serves. What the ledger does not
+        know (or, with `refresh`, read longer ago than that; with `reread`, anything not read
+        by this object) is read now - at most `budget` entries, READ_CONCURRENCY at a time; an
+        endpoint left unread (budget, or a permanent error, logged) is absent. What was read is
+        remembered before a transient error is raised, so that the retry goes on from there."""
+        if self._known is None:
+            self._known = self._ledger.serving_groups(self._now)
+        wanted: dict[str, tuple[str, str, str]] = {}  # key -> an endpoint, the config, the variant
+        for endpoint, (config, variant) in sorted(serving.items()):
+            key = f"{config}#{variant}"
+            known = self._known.get(key)
+            if key in self._read or (
+                known is not None and not reread and (refresh is None or self._now - known[1] <= refresh)
+            ):
+                continue
+            if key not in wanted and (budget is None or len(wanted) < budget):
+                wanted[key] = (endpoint, config, variant)
+        read: dict[str, str | None] = {}
+        try:
+            with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
+                futures = {
+                    pool.submit(_readable, endpoint, self._reader(config, variant)): key
+                    for key, (endpoint, config, variant) in wanted.items()
+                }
+                for future in as_completed(futures):
+                    group = future.result()
+                    if group is not None:
+                        read[futures[future]] = group[0]
+        finally:
+            self.remember(read)
+        found: dict[str, str | None] = {}
+        for endpoint, (config, variant) in serving.items():
+            known = self._known.get(f"{config}#{variant}")
+            if known is not None:
+                found[endpoint] = known[0]
+        return found
+
+    def _reader(self, config: str, variant: str) -> Callable[[str], tuple[str | None]]:
+        """A read of what (config, variant) serves, as a 1-tuple, so that "serves no group"
+        (None inside) is told from "could not be read" (`_readable`'s None)."""
+        return lambda _: (variant_group(self._sagemaker, config, variant, self._packages),)
+
+    def remember(self, read: dict[str, str | None]) -> None:
+        """Keep what was read, in this object and in the ledger. The ledger is a cache here:
+        a write that fails is logged, and the next invocation reads the config again."""
+        if not read:
+            return
+        assert self._known is not None
+        self._known.update({key: (group, self._now) for key, group in read.items()})
+        self._read.update(read)
+        try:
+            aws.persist(lambda: self._ledger.save_serving_groups(read, self._now))
+        except (ClientError, RuntimeError) as error:
+            logger.warning("what endpoint configs serve was not remembered", entries=len(read), error=str(error))
 
 
 def names_the_transition(event: Any) -> bool:
@@ -1085,6 +1220,33 @@ def _readable[T](endpoint: str, read: Callable[[str], T]) -> T | None:
         return None
 
 
+# A tick reads at most this many unknown (or ageing) config entries, so that an approval
+# finds them known; ticks also refresh an entry in its last week (ledger.SERVING_KEEP).
+READS_PER_TICK = 100
+REFRESH_AFTER = SERVING_KEEP - timedelta(days=7)
+
+
+def serving_endpoints(
+    sagemaker: Any, ledger: Ledger, group: str, endpoints: list[str], primary: Callable[[str], str], now: datetime
+) -> list[str]:
+    """The endpoints in scope whose primary variant serves a model of `group`: the endpoints'
+    configs from Search (`endpoint_states`), what each config serves from the ledger
+    (`ServingGroups`, read now where unknown), and each endpoint found this way read again now
+    (DescribeEndpoint, and what its config serves), so that neither Search's index nor a
+    remembered entry decides a deployment. What this cannot see: an endpoint moved onto the
+    group so recently that Search still shows its old config."""
+    states = endpoint_states(sagemaker, endpoints)
+    serving = ServingGroups(sagemaker, ledger, now)
+    known = serving.groups({e: (str(s["EndpointConfigName"]), primary(e)) for e, s in states.items()})
+    fresh = {}
+    for endpoint in [e for e in endpoints if known.get(e) == group]:
+        described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
+        if described is not None:
+            fresh[endpoint] = (str(described["EndpointConfigName"]), primary(endpoint))
+    confirmed = serving.groups(fresh, reread=True)
+    return [e for e in fresh if confirmed.get(e) == group]
+
+
 def run(
     event: Any,
     loop: ControlLoop,
@@ -1096,11 +1258,17 @@ def run(
     """What PromoteCanaryFunction does with an event (the handler builds the loop):
     an approved package opens a rollout on every endpoint serving its group; an operator's
     request opens one on the endpoints named (or serving the group); a canary alarm judges
-    its endpoint's rollout at once; a tick adopts operators' canaries and judges every rollout."""
+    its endpoint's rollout at once; a tick adopts operators' canaries and judges every rollout.
+
+    Reads batched for the fleet: the endpoints' states in Search pages of 100
+    (`endpoint_states`), what their configs serve remembered in the ledger (`ServingGroups`),
+    the open rollouts from the roster (`ControlLoop.open_incidents`); a call per endpoint only
+    for the endpoints acted on."""
     sagemaker = aws.sagemaker()
     at = now or utc_now()
     # Each endpoint's variant names are its own (its `model-medic:` tags, endpoint_policy.py).
     variants = own or (lambda _: settings)
+    ledger = Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days)
     approved = approved_package(event)
     requested = operator_package(event)
     if approved is not None or requested is not None:
@@ -1123,11 +1291,9 @@ def run(
         targets = (
             named
             if named is not None
-            else [
-                e
-                for e in endpoints()
-                if _readable(e, lambda name: serving_group(sagemaker, name, variants(name).primary_variant)[0]) == group
-            ]
+            else serving_endpoints(
+                sagemaker, ledger, group, endpoints(), lambda name: variants(name).primary_variant, at
+            )
         )
         if not targets:
             logger.info("no endpoint in scope serves the package's group", group=group)
@@ -1135,19 +1301,33 @@ def run(
         changed = names_the_transition(event)
         return [loop.start(rollout_incident(e, arn, when, why, changed)) for e in targets]
     if now is not None:  # a tick
+        scope = endpoints()
+        under_way = loop.open_incidents(scope)
+        states = endpoint_states(sagemaker, scope)
         outcomes, followed = [], []
-        under_way = loop.open_incidents(endpoints())
-        for endpoint in endpoints():
+        for endpoint in scope:
             if under_way[endpoint]:
                 followed.append(endpoint)
+                continue
+            names = variants(endpoint)
+            # Search's record picks the endpoints whose canary may take traffic; the incident
+            # is opened from a fresh DescribeEndpoint of those only.
+            weights = _weights(states.get(endpoint, {}))
+            if weights.get(names.canary_variant, 0.0) <= 0 or weights.get(names.primary_variant, 0.0) <= 0:
                 continue
             described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
             if described is None:
                 continue
-            names = variants(endpoint)
             adopted = adopted_incident(endpoint, described, names.primary_variant, names.canary_variant, now)
             if adopted is not None:
                 outcomes.append(loop.start(adopted))
+        if settings.model_package_groups:
+            # Between approvals: learn what new configs serve, so that an approval finds it known.
+            ServingGroups(sagemaker, ledger, now).groups(
+                {e: (str(s["EndpointConfigName"]), variants(e).primary_variant) for e, s in states.items()},
+                budget=READS_PER_TICK,
+                refresh=REFRESH_AFTER,
+            )
         return outcomes + loop.follow(followed, under_way)
     alarms = parse_alarms(event)
     return loop.follow(sorted({a.endpoint for a in alarms if a.endpoint}))

@@ -25,13 +25,14 @@ class Scope:
         self._tag = discovery_tag
         self._tagging = tagging  # the Resource Groups Tagging API client; needed with a discovery tag
         self._tags: dict[str, dict[str, str]] = {}  # endpoint -> its tags, as read in this invocation
+        self._listed: dict[str, dict[str, str]] = {}  # live endpoints -> their tags, as `endpoints` read them
 
     def endpoints(self) -> list[str]:
         """Every endpoint in scope now: the named ones and the tagged live ones, with their
         tags (one batched read, `fleet`)."""
         if self._tagging is None:
             return sorted(set(self._named))
-        found = fleet(self._sagemaker, self._tagging, self._named, self._tag)
+        found = fleet(self._sagemaker, self._tagging, self._named, self._tag, self._listed)
         self._tags.update(found)
         return list(found)
 
@@ -43,21 +44,25 @@ class Scope:
         return self._tags[endpoint]
 
     def contains(self, endpoint: str) -> tuple[bool, str]:
-        """Whether the endpoint is in scope, and why not."""
+        """Whether the endpoint is in scope, and why not: from its tags as `endpoints` listed them
+        in this invocation, else as read now (DescribeEndpoint, ListTags)."""
         if endpoint in self._named:
             return True, "named in EndpointNames"
         if not self._tag:
             return False, f"endpoint {endpoint} is not in scope (not named in EndpointNames)"
         key, _, value = self._tag.partition("=")
-        try:
-            tags = self._read_tags(endpoint, quiet=False)
-        except ClientError as error:
-            if aws.is_transient(error):
-                raise
-            return False, f"endpoint {endpoint} is not in scope ({aws.error_code(error)})"
-        assert tags is not None
-        self._tags[endpoint] = tags
-        if tags.get(key) == value:
+        if endpoint in self._listed:  # listed live with its tags by `endpoints` in this invocation
+            self._tags[endpoint] = self._listed[endpoint]
+        else:
+            try:
+                tags = self._read_tags(endpoint, quiet=False)
+            except ClientError as error:
+                if aws.is_transient(error):
+                    raise
+                return False, f"endpoint {endpoint} is not in scope ({aws.error_code(error)})"
+            assert tags is not None
+            self._tags[endpoint] = tags
+        if self._tags[endpoint].get(key) == value:
             return True, f"tagged {self._tag}"
         return False, f"endpoint {endpoint} is not in scope (not named, no tag {self._tag})"
 
@@ -87,9 +92,16 @@ def live_status(status: str) -> str:
     return status
 
 
-def fleet(sagemaker: Any, tagging: Any, named: list[str], discovery_tag: str = "") -> dict[str, dict[str, str]]:
+def fleet(
+    sagemaker: Any,
+    tagging: Any,
+    named: list[str],
+    discovery_tag: str = "",
+    listed: dict[str, dict[str, str]] | None = None,
+) -> dict[str, dict[str, str]]:
     """Every endpoint in scope with its tags: the named ones (whether or not they exist yet)
-    and every live endpoint carrying the discovery tag.
+    and every live endpoint carrying the discovery tag. `listed` (if given) receives every
+    live endpoint whose tags were read, in scope or not, with its tags.
 
     Batched: ListEndpoints in pages of 100 and the Resource Groups Tagging API's GetResources
     in pages of 100 (one page holds the tags of 100 endpoints), never a ListTags or
@@ -108,6 +120,8 @@ def fleet(sagemaker: Any, tagging: Any, named: list[str], discovery_tag: str = "
             name = live.get(resource["ResourceARN"])
             if name is not None:
                 tags_by_name[name] = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+    if listed is not None:
+        listed.update(tags_by_name)
     key, _, value = discovery_tag.partition("=")
     found = {name: tags for name, tags in tags_by_name.items() if discovery_tag and tags.get(key) == value}
     for name in named:
