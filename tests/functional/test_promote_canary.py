@@ -848,3 +848,41 @@ def test_an_endpoint_of_inference_components_serves_no_group():
         )
         arn = sagemaker.create_endpoint(EndpointName="components", EndpointConfigName="components")["EndpointArn"]
         assert serving_group(sagemaker, "components", "primary") == (None, arn)
+
+
+class RunningOut(FakeContext):
+    """A Lambda context whose time runs out after `evaluations` looks at the clock."""
+
+    def __init__(self, evaluations: int) -> None:
+        super().__init__()
+        self.looks = 0
+        self.evaluations = evaluations
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.looks += 1
+        return 60_000 if self.looks <= self.evaluations else 9_000
+
+
+def test_an_approval_with_more_targets_than_time_opens_them_all_and_leaves_the_rest_to_the_next_tick(
+    at_fleet_size: dict[str, str], fn: Any, stack: Stack
+):
+    """One evaluation fits, then less than TIME_RESERVE is left: the second target's rollout is
+    open but not deployed (no timeout, no retry, no dead-letter queue); the next tick deploys it."""
+    grow(at_fleet_size, 0, 6)
+    tick(fn, T0)
+    candidate = fleet_package("churn", 0.91, "Approved")
+    event = {
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "time": (T0 + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "detail": {"ModelPackageGroupName": "churn", "ModelPackageArn": candidate, "ModelApprovalStatus": "Approved"},
+    }
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        [first] = fn.lambda_handler(event, RunningOut(evaluations=1))["outcomes"]
+    assert first["result"] == "acted"
+    rollouts = {i["endpoint"]: i for i in stored_incidents(stack) if i["action"] == "rollout"}
+    assert set(rollouts) == {"fleet-000", "fleet-001"}  # both open: durable, followed by ticks
+    [left] = [name for name, i in rollouts.items() if i["steps"] == 0]
+    assert left != first["endpoint"]
+    later = [o for o in tick(fn, T0 + timedelta(minutes=10)) if o["result"] == "acted"]
+    assert [(o["endpoint"], "deploy churn/2 as canary" in o["reason"]) for o in later] == [(left, True)]

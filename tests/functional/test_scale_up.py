@@ -209,7 +209,7 @@ def test_the_step_is_cut_at_the_maximum(
     monkeypatch.setenv("SCALE_STEP", "5")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
-    assert outcome["reason"] == "primary instance-count 2 -> 4 (cut at the stack's MaxInstanceCount 4)"
+    assert outcome["reason"] == "primary instance-count 2 -> 4 (cut at MaxInstanceCount, the maximum 4 instances)"
     assert counts() == {"primary": 4}
 
 
@@ -351,7 +351,7 @@ def test_at_the_ceiling_from_the_start_nothing_changes_and_a_person_hears_once(
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
     assert outcome["reason"] == (
-        f"endpoint {ENDPOINT} is at its ceiling: primary (at the stack's MaxInstanceCount 4) cannot grow; "
+        f"endpoint {ENDPOINT} is at its ceiling: primary (at MaxInstanceCount, the maximum 4 instances) cannot grow; "
         "nothing was changed"
     )
     assert sweep(fn, clock, OPENED + timedelta(minutes=30)) == []

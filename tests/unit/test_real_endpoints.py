@@ -141,7 +141,7 @@ def test_managed_instance_scaling_that_is_disabled_sets_no_maximum():
     [
         (Variant("v", 1, 1.0), 1, 2, None),
         (Variant("v", 1, 1.0, managed_max=2), 3, 2, "ManagedInstanceScaling.MaxInstanceCount 2"),
-        (Variant("v", 1, 1.0, managed_max=9), 5, 4, "the stack's MaxInstanceCount 4"),
+        (Variant("v", 1, 1.0, managed_max=9), 5, 4, "MaxInstanceCount, the maximum 4 instances"),
         (Variant("v", 1, 1.0, 1, 3, managed_max=2), 5, 2, "ManagedInstanceScaling.MaxInstanceCount 2"),
         (Variant("v", 1, 1.0, 1, 2, managed_max=3), 5, 2, "the scalable target's MaxCapacity 2"),
         (Variant("v", 2, 1.0, managed_max=2), 1, None, "ManagedInstanceScaling.MaxInstanceCount 2"),

@@ -102,7 +102,8 @@ class ScaleUpDecision:
 
 def ceiling(variant: Variant, max_instances: int) -> tuple[int, str]:
     """Pure: the most instances the scale-up may give the variant, and the limit that sets it."""
-    limits = [(max_instances, f"the stack's MaxInstanceCount {max_instances}")]
+    # MaxInstanceCount: the stack's, or lower where the endpoint's tag says so (policy.py).
+    limits = [(max_instances, f"MaxInstanceCount, the maximum {max_instances} instances")]
     if variant.max_capacity is not None:
         limits.append((variant.max_capacity, f"the scalable target's MaxCapacity {variant.max_capacity}"))
     if variant.managed_max is not None:

@@ -29,6 +29,8 @@ Lambda retries the event (and the retry finishes the step from its intent).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,13 +42,16 @@ from model_medic.alarms import AlarmEvent
 from model_medic.gates import Clock, GateRejection, ModeSwitch, record_decision
 from model_medic.incidents import Conflict, Incident, Incidents, opened
 from model_medic.ledger import Claim, Ledger, Refused
-from model_medic.observability import metrics
+from model_medic.observability import logger, metrics
 from model_medic.outcome import Notifier, Outcome, Result
 from model_medic.scope import Scope
 from model_medic.units import Action, Change, Plan, change_from_dict
 
 # After this many conflicting evaluations in a row, leave the incident to the other one.
 _CONFLICT_RETRIES = 3
+# Seconds an evaluation may need at most (a rollout's deploy: about 30 AWS calls, each up to
+# 3 attempts): with less left, the incidents left wait for the next tick.
+TIME_RESERVE = 15.0
 
 
 class ControlLoop:
@@ -67,6 +72,7 @@ class ControlLoop:
         actions_per_hour: int,
         clock: Clock,
         request_id: str = "",
+        time_left: Callable[[], float] | None = None,
     ) -> None:
         self._action = action
         self._unit = action.unit
@@ -81,6 +87,7 @@ class ControlLoop:
         self._cap = actions_per_hour
         self._clock = clock
         self._request_id = request_id
+        self._time_left = time_left  # seconds left in this invocation (Lambda's context), if known
 
     # --- entry points ------------------------------------------------------------------
 
@@ -178,25 +185,55 @@ class ControlLoop:
         """This unit's open incidents on each of these endpoints (one Query of the roster, incidents.py)."""
         return self._incidents.open_by_endpoint(self._unit.name, endpoints)
 
-    def follow(self, endpoints: list[str], found: dict[str, list[Incident]] | None = None) -> list[Outcome]:
+    def follow(
+        self, endpoints: list[str], found: dict[str, list[Incident]] | None = None, shuffle: str = ""
+    ) -> list[Outcome]:
         """Every open incident of this unit on these endpoints, evaluated again - for units whose
         incidents are not alarm episodes: a rollout is judged on every tick. `found`: what
         `open_incidents` read for the whole scope; without it (a few endpoints, an alarm's),
-        each endpoint is read itself: the roster is completed only by a read of the whole scope."""
+        each endpoint is read itself: the roster is completed only by a read of the whole scope.
+        Within the invocation's time (`_in_time`); with a `shuffle` key (the tick's time) the
+        order is a fresh pseudo-random one, so that no incident is always the one left over."""
         if found is None:
             found = {
                 e: [i for i in self._incidents.of(e, open_only=True) if i.action == self._unit.name] for e in endpoints
             }
-        return [self._evaluate(incident, "") for endpoint in endpoints for incident in found.get(endpoint, [])]
+        incidents = [incident for endpoint in endpoints for incident in found.get(endpoint, [])]
+        if shuffle:
+            incidents.sort(key=lambda i: hashlib.sha256(f"{shuffle}|{i.endpoint}|{i.id}".encode()).digest())
+        return self._in_time([(i, "") for i in incidents])
 
     def start(self, incident: Incident) -> Outcome:
         """Open an incident that no alarm opened (an approved model package to roll out) and
         evaluate it; the same trigger twice gives the same incident."""
-        base = self._base(incident.endpoint, incident.alarm_name, incident.alarm_arn, incident.id, "ALARM")
-        in_scope, why = self._scope.contains(incident.endpoint)
-        if not in_scope:
-            return self._decided(replace(base, gate="scope", reason=why))
-        return self._evaluate(self._incidents.open(incident), incident.opened_reason)
+        return self.start_all([incident])[0]
+
+    def start_all(self, incidents: list[Incident]) -> list[Outcome]:
+        """Open every incident first (each durable, so a later tick follows it), then evaluate
+        as many as the invocation's time allows (`_in_time`)."""
+        decided, opened = [], []
+        for incident in incidents:
+            base = self._base(incident.endpoint, incident.alarm_name, incident.alarm_arn, incident.id, "ALARM")
+            in_scope, why = self._scope.contains(incident.endpoint)
+            if not in_scope:
+                decided.append(self._decided(replace(base, gate="scope", reason=why)))
+            else:
+                opened.append((self._incidents.open(incident), incident.opened_reason))
+        return decided + self._in_time(opened)
+
+    def _in_time(self, incidents: list[tuple[Incident, str]]) -> list[Outcome]:
+        """Evaluate each incident while the invocation has time for one more (`TIME_RESERVE`):
+        the rest stay open and the next tick follows them, instead of a timeout that Lambda
+        retries (repeating every evaluation) and then parks in the dead-letter queue."""
+        outcomes = []
+        for index, (incident, reason) in enumerate(incidents):
+            if self._time_left is not None and self._time_left() < TIME_RESERVE:
+                left = [i.endpoint for i, _ in incidents[index:]]
+                logger.warning("out of time: incidents left for the next tick", left=len(left), endpoints=left[:20])
+                metrics.add_metric(name="IncidentsDeferred", unit="Count", value=len(left))
+                break
+            outcomes.append(self._evaluate(incident, reason))
+        return outcomes
 
     def current_mode(self, endpoint: str | None = None) -> str:
         """The mode in force: the stack's, or (given one) the endpoint's (`ModeSwitch.current`)."""

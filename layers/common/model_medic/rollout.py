@@ -1299,7 +1299,7 @@ def run(
             logger.info("no endpoint in scope serves the package's group", group=group)
         why = f"model package {package_label(arn)} approved in {group}"
         changed = names_the_transition(event)
-        return [loop.start(rollout_incident(e, arn, when, why, changed)) for e in targets]
+        return loop.start_all([rollout_incident(e, arn, when, why, changed) for e in targets])
     if now is not None:  # a tick
         scope = endpoints()
         under_way = loop.open_incidents(scope)
@@ -1328,6 +1328,6 @@ def run(
                 budget=READS_PER_TICK,
                 refresh=REFRESH_AFTER,
             )
-        return outcomes + loop.follow(followed, under_way)
+        return outcomes + loop.follow(followed, under_way, shuffle=now.isoformat())
     alarms = parse_alarms(event)
     return loop.follow(sorted({a.endpoint for a in alarms if a.endpoint}))

@@ -98,7 +98,14 @@ def control_loop(
         actions_per_hour=settings.actions_per_hour,
         clock=clock,
         request_id=getattr(context, "aws_request_id", ""),
+        time_left=_time_left(context),
     )
+
+
+def _time_left(context: LambdaContext | None) -> Callable[[], float] | None:
+    """Seconds left in this invocation, read from Lambda's context (None without one)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else lambda: remaining() / 1000.0
 
 
 def handle(
