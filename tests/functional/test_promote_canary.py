@@ -67,19 +67,20 @@ def report(key: str, accuracy: float) -> str:
     return f"s3://{BUCKET}/{key}"
 
 
-def package(accuracy: float | None, status: str = "PendingManualApproval") -> str:
+def package(accuracy: float | None, status: str = "PendingManualApproval", group: str = GROUP) -> str:
+    """A package of `group` whose registered accuracy is `accuracy` (a report in S3; None: no report)."""
     sagemaker = boto3.client("sagemaker")
-    version = len(sagemaker.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]) + 1
+    version = len(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
     extra: dict[str, Any] = {}
     if accuracy is not None:
-        uri = report(f"{GROUP}/{version}/evaluation.json", accuracy)
+        uri = report(f"{group}/{version}/evaluation.json", accuracy)
         extra["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}}
     return str(
         sagemaker.create_model_package(
-            ModelPackageGroupName=GROUP,
+            ModelPackageGroupName=group,
             ModelApprovalStatus=status,
             InferenceSpecification={
-                "Containers": [{"Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:{version}"}],
+                "Containers": [{"Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{group}:{version}"}],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["text/csv"],
             },
@@ -698,22 +699,7 @@ FLEET_GROUPS = ("churn", "fraud")  # approvals deploy these; each served by 2 en
 
 
 def fleet_package(group: str, accuracy: float, status: str) -> str:
-    """A package of `group` whose registered accuracy is `accuracy` (a report in S3)."""
-    sagemaker = boto3.client("sagemaker")
-    version = len(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
-    uri = report(f"{group}/{version}/evaluation.json", accuracy)
-    return str(
-        sagemaker.create_model_package(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus=status,
-            InferenceSpecification={
-                "Containers": [{"Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{group}:{version}"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-            ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}},
-        )["ModelPackageArn"]
-    )
+    return package(accuracy, status, group)
 
 
 def fleet_serves(index: int) -> str | None:
