@@ -249,6 +249,8 @@ class Settings(EnvModel):
     # Empty for a fleet found only by DISCOVERY_TAG (a function that finds endpoints by tag needs one or the other).
     monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS")
     ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
+    # An endpoint's `model-medic:` tags may only tighten the stack's bounds unless this is true (policy.py).
+    tags_may_loosen_bounds: bool = Field(False, alias="TAGS_MAY_LOOSEN_BOUNDS")
 
 
 class ScopedSettings(Settings):
