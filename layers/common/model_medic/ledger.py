@@ -150,16 +150,26 @@ class Ledger:
     # --- temporary capacity (boosts) ---------------------------------------------------
 
     def save_boost(
-        self, endpoint: str, variant: str, lever: str, before: int, after: int, alarm_name: str, at: datetime
+        self,
+        endpoint: str,
+        variant: str,
+        lever: str,
+        before: int,
+        after: int,
+        alarm_name: str,
+        at: datetime,
+        step: int | None = None,
     ) -> None:
         """Remember a boost (and its roster entry, in one transaction); the floor from before
-        the first boost is kept across boosts."""
+        the first boost is kept across boosts, and a boost during a give-back starts it over.
+        `step`: the scale-up's step (the give-back's pace); absent, the give-back uses the stack's."""
         update = {
             "TableName": self._table,
             "Key": {"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
             "UpdateExpression": (
                 "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
-                " boosted_to = :after, boosted_at = :at ADD alarms :alarm"
+                f" boosted_to = :after, boosted_at = :at{', step = :step' if step is not None else ''}"
+                " ADD alarms :alarm REMOVE returned_to, returned_at"
             ),
             "ExpressionAttributeValues": {
                 ":kind": {"S": "boost"},
@@ -169,6 +179,7 @@ class Ledger:
                 ":after": {"N": str(after)},
                 ":at": {"S": at.isoformat()},
                 ":alarm": {"SS": [alarm_name]},
+                **({":step": {"N": str(step)}} if step is not None else {}),
             },
         }
         entry = {"TableName": self._table, "Item": _boost_entry(endpoint, variant)}
@@ -189,9 +200,31 @@ class Ledger:
                 "boosted_to": int(item["boosted_to"]["N"]),
                 "boosted_at": item["boosted_at"]["S"],
                 "alarms": sorted(item["alarms"]["SS"]),
+                **({"step": int(item["step"]["N"])} if "step" in item else {}),
+                # The give-back's last step, once one was made (`step_back`).
+                **(
+                    {"returned_to": int(item["returned_to"]["N"]), "returned_at": item["returned_at"]["S"]}
+                    if "returned_to" in item
+                    else {}
+                ),
             }
             for item in page.get("Items", [])
         ]
+
+    def step_back(self, endpoint: str, variant: str, to: int, at: datetime) -> None:
+        """Remember a give-back step of a boost (its new floor and when): the next step waits
+        for it to take, and for the scale-up's pace. Nothing when the boost is gone."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
+                UpdateExpression="SET returned_to = :to, returned_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":to": {"N": str(to)}, ":at": {"S": at.isoformat()}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def drop_boost(self, endpoint: str, variant: str) -> None:
         """Forget a boost and its roster entry (one transaction)."""
