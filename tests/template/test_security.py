@@ -212,7 +212,16 @@ def test_only_cloudwatch_alarms_and_the_stacks_publishers_may_publish(
     # Every IAM principal (no aws:PrincipalServiceName) but the exempted roles is denied Publish.
     assert (deny["Principal"], deny["Action"], deny["Resource"]) == ("*", "sns:Publish", {"Ref": topic})
     assert deny["Condition"]["Null"] == {"aws:PrincipalServiceName": "true"}
-    exempt = {arn["Fn::GetAtt"][0] for arn in deny["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", [])}
+    # A conditional function's role is exempted under its condition: {"Fn::If": [cond, role, NoValue]}.
+    exempt = {
+        (arn["Fn::If"][1] if "Fn::If" in arn else arn)["Fn::GetAtt"][0]
+        for arn in deny["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", [])
+    }
+    for arn in deny["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", []):
+        if "Fn::If" in arn:
+            condition, role, absent = arn["Fn::If"]
+            assert transformed["Resources"][role["Fn::GetAtt"][0]]["Condition"] == condition
+            assert absent == {"Ref": "AWS::NoValue"}
     publishers = {
         g.role for g in grants(transformed) if g.action == "sns:Publish" and json.dumps({"Ref": topic}) in g.resources
     }
