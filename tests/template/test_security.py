@@ -265,9 +265,14 @@ def test_every_checkov_skip_says_why_next_to_its_resource(source: dict[str, Any]
             assert len(skip["comment"]) > 40, (name, skip)
         # The transform keeps them on the resource checkov reads.
         assert transformed["Resources"][name]["Metadata"]["checkov"]["skip"] == skips, name
-    # Only the findings the README explains are skipped: no VPC, no second DLQ path, and the
-    # access-log bucket not logging itself.
-    assert {s["id"] for skips in skipped.values() for s in skips} == {"CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_18"}
+    # Only the findings the README explains are skipped: no VPC, no second DLQ path, the
+    # access-log bucket not logging itself, and log retention as a parameter.
+    assert {s["id"] for skips in skipped.values() for s in skips} == {
+        "CKV_AWS_117",
+        "CKV_AWS_116",
+        "CKV_AWS_18",
+        "CKV_AWS_338",
+    }
 
 
 def _managed_actions(transformed: dict[str, Any], policy: str) -> set[str]:
