@@ -120,6 +120,7 @@ class LocalCloud:
         self.endpoint_url = endpoint_url
         self.region = region
         self.stack = Stack(stack_name)
+        self._custom: dict[str, dict[str, Any]] = {}  # the stack's custom resources, answered here
         self._session = boto3.session.Session(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
@@ -220,9 +221,22 @@ class LocalCloud:
             )
         self.load()
         self._materialise(cfn)
+        self._custom = custom
         for logical_id, resource in custom.items():
             self.custom_resource(logical_id, resource, "Create")
         return self.stack
+
+    def delete(self) -> str:
+        """CloudFormation's stack delete: each custom resource's Delete request first (it depends
+        on its function, so CloudFormation deletes it before the function), then the stack;
+        returns the stack's final status (DELETE_COMPLETE, or why not)."""
+        for logical_id, resource in self._custom.items():
+            self.custom_resource(logical_id, resource, "Delete")
+        cloudformation = self.client("cloudformation")
+        stack_id = cloudformation.describe_stacks(StackName=self.stack.name)["Stacks"][0]["StackId"]
+        cloudformation.delete_stack(StackName=self.stack.name)
+        described = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
+        return f"{described['StackStatus']} {described.get('StackStatusReason') or ''}".strip()
 
     def custom_resource(self, logical_id: str, resource: dict[str, Any], kind: str) -> dict[str, Any]:
         """CloudFormation's part for a Lambda-backed custom resource: the request, with a

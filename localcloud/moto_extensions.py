@@ -175,6 +175,12 @@ nowhere else, for the tests and the local cloud alike.
 * `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
   sets to None the keys it was not asked to change (a new instance count loses the variant's
   weight, docs/aws-behaviours.md, "moto gaps"); AWS keeps them.
+* `cloudformation_keys_keep_a_json_policy`: AWS::KMS::Key's `KeyPolicy` is a JSON object in
+  a template (CloudFormation resource reference, AWS::KMS::Key); CreateKey's `Policy` is a
+  string (botocore kms service-2.json). moto hands the template's object to its CreateKey
+  as it is, and then every key call that checks the policy (DescribeKey, Encrypt, ...)
+  fails with a server error on `json.loads`. The key keeps the policy as JSON text, as
+  AWS keeps it.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -1119,6 +1125,18 @@ def endpoint_configs_keep_every_field() -> None:
     SageMakerModelBackend.validate_production_variants = validate  # type: ignore[method-assign]
 
 
+@_once
+def cloudformation_keys_keep_a_json_policy() -> None:
+    from moto.kms.models import KmsBackend
+
+    original = KmsBackend.create_key
+
+    def create_key(self: Any, policy: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(self, json.dumps(policy) if isinstance(policy, dict) else policy, *args, **kwargs)
+
+    KmsBackend.create_key = create_key  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
@@ -1137,3 +1155,4 @@ def install_all() -> None:
     local_cloud_routes()
     pipeline_executions_run_until_finished()
     endpoint_configs_keep_every_field()
+    cloudformation_keys_keep_a_json_policy()

@@ -1274,3 +1274,20 @@ def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_tra
     assert (cleared.values, cleared.state) == ([1450.0, 300.0], "OK")
     assert [i.event["detail"]["state"]["value"] for i in cleared.invocations] == ["OK"]
     assert len(cloud.delivered) == 2
+
+
+def test_a_key_made_by_cloudformation_answers_describe_key_with_its_policy_as_json():
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}],
+    }
+    body = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": policy}}}}
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        cloudformation.create_stack(StackName="keys", TemplateBody=json.dumps(body))
+        [resource] = cloudformation.list_stack_resources(StackName="keys")["StackResourceSummaries"]
+        kms = boto3.client("kms", region_name=REGION)
+        described = kms.describe_key(KeyId=resource["PhysicalResourceId"])["KeyMetadata"]
+        assert described["KeyState"] == "Enabled"
+        stored = kms.get_key_policy(KeyId=resource["PhysicalResourceId"], PolicyName="default")["Policy"]
+        assert json.loads(stored) == policy
