@@ -313,6 +313,21 @@ class LocalCloud:
 
     # --- invoke -------------------------------------------------------------------------
 
+    def env_vars(self, endpoint_url: str | None = None) -> dict[str, dict[str, str]]:
+        """The `--env-vars` file of `sam local invoke` for the deployed functions: each one's
+        variables as deployed (what its `!Ref`s resolved to here, where `sam local` alone would
+        leave logical IDs), with AWS_ENDPOINT_URL pointing at this local cloud (or `endpoint_url`,
+        the address a container reaches it at)."""
+        found: dict[str, dict[str, str]] = {}
+        client = self.client("lambda")
+        for logical_id, name in sorted(self.stack.resources.items()):
+            if not logical_id.endswith("Function"):
+                continue
+            config = client.get_function_configuration(FunctionName=name)
+            variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+            found[logical_id] = {**variables, "AWS_ENDPOINT_URL": endpoint_url or self.endpoint_url}
+        return found
+
     def invoke(self, logical_id: str, event: Any, at: datetime) -> Invocation:
         """Run the deployed function once, synchronously (`sam local invoke`), at `at`."""
         self.set_clock(at)  # moto's endpoint updates and the handler share one clock
