@@ -14,6 +14,7 @@ Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 | a temporary capacity boost (ScaleUp gives it back) | `ENDPOINT#<endpoint>` | `BOOST#<variant>` |
 | the roster of boosts (one entry per boost; `boosts_by_endpoint`) | `BOOSTS#ACTIVE` | `<endpoint>#<variant>` |
 | the roster of open incidents (`incidents.py`) | `INCIDENTS#OPEN` | `<action>#<endpoint>#<id>` |
+| a config or model a rollout made (`cleanup.py`) | `CREATED#ROLLOUTS` | `<endpoint>#<config or model>#<name>` |
 | a config seen InService (rollback targets) | `ENDPOINT#<endpoint>` | `CONFIG#<endpoint config>` |
 | the most drifted feature of the latest hour | `ENDPOINT#<endpoint>` | `DRIFT#latest` |
 | a computed metrics window (ComputeMetrics) | `METRICS` | `WINDOW#<window start ISO>` |
@@ -49,6 +50,10 @@ METRICS_PK = "METRICS"
 # so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query. The
 # first sweep enters the boosts saved before the roster existed, then marks it complete.
 BOOSTS_PK = "BOOSTS#ACTIVE"
+# What rollouts created in SageMaker, one item per endpoint config or model, kept (no TTL)
+# until `cleanup.py` deletes the resource: entered before the Create call, so a crash after
+# it leaves nothing untracked.
+CREATED_PK = "CREATED#ROLLOUTS"
 # A roster's "complete" mark (after its prefix): sorts before every entry, whose sort keys go
 # on with an endpoint name (a letter or digit first).
 ROSTER_COMPLETE = "!complete"
@@ -332,6 +337,47 @@ class Ledger:
             if item["config"]["S"] != current and "rejected_at" not in item
         ]
         return max(candidates)[1] if candidates else None
+
+    # --- what rollouts created ----------------------------------------------------------------
+
+    def track_created(self, endpoint: str, kind: str, name: str, at: datetime) -> None:
+        """Remember an endpoint config or model (`kind`) a rollout creates for `endpoint`."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": CREATED_PK}, "sk": {"S": f"{endpoint}#{kind}#{name}"}},
+            UpdateExpression="SET kind = :kind, endpoint = :endpoint, created = :created, "
+            "created_at = if_not_exists(created_at, :at)",
+            ExpressionAttributeValues={
+                ":kind": {"S": "created"},
+                ":endpoint": {"S": endpoint},
+                ":created": {"S": kind},
+                ":at": {"S": at.isoformat()},
+            },
+        )
+
+    def created(self) -> list[dict[str, str]]:
+        """Every tracked config and model: endpoint, kind (config / model), name, created_at."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": CREATED_PK}},
+            "ConsistentRead": True,
+        }
+        found = []
+        while True:
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                endpoint, kind = item["endpoint"]["S"], item["created"]["S"]
+                name = item["sk"]["S"][len(f"{endpoint}#{kind}#") :]
+                found.append({"endpoint": endpoint, "kind": kind, "name": name, "created_at": item["created_at"]["S"]})
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def forget_created(self, endpoint: str, kind: str, name: str) -> None:
+        self._db.delete_item(
+            TableName=self._table, Key={"pk": {"S": CREATED_PK}, "sk": {"S": f"{endpoint}#{kind}#{name}"}}
+        )
 
     # --- notices and drift -------------------------------------------------------------------
 
