@@ -7,9 +7,11 @@ Run by PromoteCanaryFunction's tick, in enforce mode only (each endpoint's own m
 tracked resource older than RolloutCleanupDays is deleted unless something may still need it:
 
 * a config an endpoint serves or is being updated to (DescribeEndpoint's EndpointConfigName and
-  PendingDeploymentSummary) - SageMaker would let it go, and the endpoint could then no longer be
-  updated or scaled (DeleteEndpointConfig, SageMaker API reference: "You must not delete an
-  EndpointConfig that is in use by an endpoint that is live");
+  PendingDeploymentSummary): SageMaker does not refuse it, but "You must not delete an
+  EndpointConfig in use by an endpoint that is live or while the UpdateEndpoint or
+  CreateEndpoint operations are being performed on the endpoint ... you may lose visibility
+  into the instance type the endpoint is using" (botocore sagemaker service-2.json,
+  DeleteEndpointConfig);
 * the ledger's rollback target of an endpoint (`Ledger.previous_config`);
 * a config tracked more recently (younger than the retention);
 * a model named by any config kept for those reasons, or younger than the retention.
