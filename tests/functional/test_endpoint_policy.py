@@ -201,6 +201,19 @@ def test_the_alarm_manager_gives_a_tagged_endpoint_its_own_thresholds_and_follow
     assert "tagged-prod-challenger-ErrorRate" not in names
 
 
+def test_the_alarm_manager_lets_a_tag_lower_a_canary_ceiling_but_not_raise_it(fleet: Stack):
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for name in ("strict-prod", "loose-prod"):
+        sagemaker.create_endpoint(
+            EndpointName=name, EndpointConfigName="shared", Tags=[{"Key": "model-medic", "Value": "on"}]
+        )
+    tag("strict-prod", **{"model-medic:canary-max-error-rate": "2.5"})
+    tag("loose-prod", **{"model-medic:canary-max-error-rate": "10"})
+    manage(load_event("manage_alarms/schedule.json"))
+    assert alarm("strict-prod-canary-ErrorRate")["Threshold"] == 2.5
+    assert alarm("loose-prod-canary-ErrorRate")["Threshold"] == 5.0  # the stack's CanaryMaxErrorRate, not 10
+
+
 # --- model quality ---------------------------------------------------------------------------
 
 
