@@ -11,7 +11,7 @@ export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install lint typecheck template-lint security browser faketime unit test fuzz build demo up down baseline bench clean
+.PHONY: install lint typecheck template-lint security browser faketime unit test fuzz build demo up down env-vars baseline bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
@@ -100,6 +100,12 @@ up: install
 
 down:
 	$(BIN)/python -m localcloud down
+
+# The --env-vars file of `sam local invoke` (needs Docker), from the local cloud `make up`
+# started: each function's deployed variables, AWS_ENDPOINT_URL at the local cloud (or at
+# ENDPOINT_URL, how a container reaches it: README "sam local invoke").
+env-vars: install
+	$(BIN)/python -m localcloud env-vars -o .localcloud/env.json $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 # Build the drift baseline of ENDPOINT from <BaselineS3Uri>/<ENDPOINT>/training.csv: in the
 # local cloud (after `make up`), or in AWS with FUNCTION=<deployed ComputeDriftFunction name>.

@@ -6,6 +6,7 @@
     alarm ALARM_NAME ALARM|OK|INSUFFICIENT_DATA   set an alarm and deliver what CloudWatch would
     tick LOGICAL_ID|RULE               deliver a scheduled event
     down                               stop the local cloud that `up` started
+    env-vars [-o FILE] [--endpoint-url URL]   the `sam local invoke --env-vars` file of the deployed functions
 
 `--at` (ISO 8601) sets the time the functions run at; it defaults to now.
 """
@@ -202,6 +203,18 @@ def tick(args: argparse.Namespace) -> int:
     return _report(_connected().tick(args.target, args.at))
 
 
+def env_vars(args: argparse.Namespace) -> int:
+    variables = _connected().env_vars(args.endpoint_url)
+    text = json.dumps(variables, indent=2, sort_keys=True) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}: {len(variables)} functions")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -223,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("tick")
     p.add_argument("target")
     p.set_defaults(run=tick)
+    p = commands.add_parser("env-vars")
+    p.add_argument("-o", "--output", default="-")
+    p.add_argument("--endpoint-url", default=None, help="how a container reaches the local cloud")
+    p.set_defaults(run=env_vars)
     for sub in commands.choices.values():
         sub.add_argument("--at", type=lambda v: datetime.fromisoformat(v).astimezone(UTC), default=datetime.now(UTC))
     args = parser.parse_args(argv)

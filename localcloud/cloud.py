@@ -122,6 +122,7 @@ class LocalCloud:
         self.region = region
         self.stack = Stack(stack_name)
         self.calls: dict[str, set[str]] = {}  # every AWS call each function made, by logical ID
+        self._custom: dict[str, dict[str, Any]] = {}  # the stack's custom resources, answered here
         self._session = boto3.session.Session(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
@@ -222,9 +223,22 @@ class LocalCloud:
             )
         self.load()
         self._materialise(cfn)
+        self._custom = custom
         for logical_id, resource in custom.items():
             self.custom_resource(logical_id, resource, "Create")
         return self.stack
+
+    def delete(self) -> str:
+        """CloudFormation's stack delete: each custom resource's Delete request first (it depends
+        on its function, so CloudFormation deletes it before the function), then the stack;
+        returns the stack's final status (DELETE_COMPLETE, or why not)."""
+        for logical_id, resource in self._custom.items():
+            self.custom_resource(logical_id, resource, "Delete")
+        cloudformation = self.client("cloudformation")
+        stack_id = cloudformation.describe_stacks(StackName=self.stack.name)["Stacks"][0]["StackId"]
+        cloudformation.delete_stack(StackName=self.stack.name)
+        described = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
+        return f"{described['StackStatus']} {described.get('StackStatusReason') or ''}".strip()
 
     def custom_resource(self, logical_id: str, resource: dict[str, Any], kind: str) -> dict[str, Any]:
         """CloudFormation's part for a Lambda-backed custom resource: the request, with a
@@ -300,6 +314,21 @@ class LocalCloud:
         return next(k for k, v in self.stack.resources.items() if v == name)
 
     # --- invoke -------------------------------------------------------------------------
+
+    def env_vars(self, endpoint_url: str | None = None) -> dict[str, dict[str, str]]:
+        """The `--env-vars` file of `sam local invoke` for the deployed functions: each one's
+        variables as deployed (what its `!Ref`s resolved to here, where `sam local` alone would
+        leave logical IDs), with AWS_ENDPOINT_URL pointing at this local cloud (or `endpoint_url`,
+        the address a container reaches it at)."""
+        found: dict[str, dict[str, str]] = {}
+        client = self.client("lambda")
+        for logical_id, name in sorted(self.stack.resources.items()):
+            if not logical_id.endswith("Function"):
+                continue
+            config = client.get_function_configuration(FunctionName=name)
+            variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+            found[logical_id] = {**variables, "AWS_ENDPOINT_URL": endpoint_url or self.endpoint_url}
+        return found
 
     def invoke(self, logical_id: str, event: Any, at: datetime) -> Invocation:
         """Run the deployed function once, synchronously (`sam local invoke`), at `at`."""

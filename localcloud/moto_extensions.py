@@ -223,6 +223,12 @@ nowhere else, for the tests and the local cloud alike.
   fresh DescribeEndpoint (rollout.py, `endpoint_states`), so here Search shows the state as
   it is. AWS's default order (LastModifiedTime, descending: SearchRequest.SortBy) is not
   modelled: the order is moto's. Other resources are moto's.
+* `cloudformation_keys_keep_a_json_policy`: AWS::KMS::Key's `KeyPolicy` is a JSON object in
+  a template (CloudFormation resource reference, AWS::KMS::Key); CreateKey's `Policy` is a
+  string (botocore kms service-2.json). moto hands the template's object to its CreateKey
+  as it is, and then every key call that checks the policy (DescribeKey, Encrypt, ...)
+  fails with a server error on `json.loads`. The key keeps the policy as JSON text, as
+  AWS keeps it.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -1331,6 +1337,18 @@ def endpoint_configs_keep_every_field() -> None:
     SageMakerModelBackend.describe_endpoint_config = describe  # type: ignore[method-assign]
 
 
+@_once
+def cloudformation_keys_keep_a_json_policy() -> None:
+    from moto.kms.models import KmsBackend
+
+    original = KmsBackend.create_key
+
+    def create_key(self: Any, policy: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(self, json.dumps(policy) if isinstance(policy, dict) else policy, *args, **kwargs)
+
+    KmsBackend.create_key = create_key  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
@@ -1388,3 +1406,4 @@ def sagemaker_search_endpoints_as_in_aws() -> None:
 
     SageMakerModelBackend.search = search  # type: ignore[method-assign]
     SageMakerResponse.search = respond  # type: ignore[method-assign]
+    cloudformation_keys_keep_a_json_policy()

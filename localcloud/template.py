@@ -42,7 +42,7 @@ PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Pa
 
 
 class Resolver:
-    """Resolves Ref / Fn::Sub / Fn::If / Fn::Join / Fn::Equals / Fn::Not against parameters.
+    """Resolves Ref / Fn::Sub / Fn::If / Fn::Join / Fn::Equals / Fn::Not / Fn::And / Fn::Or against parameters.
 
     A reference to a resource stays `{"Ref": LogicalId}` (or its Fn::GetAtt), for the
     caller to map onto what it created; everything else becomes a plain value.
@@ -88,6 +88,10 @@ class Resolver:
                 return str(left) == str(right)
             if key == "Fn::Not":
                 return not self.resolve(value[0])
+            if key == "Fn::And":
+                return all(self.resolve(item) for item in value)
+            if key == "Fn::Or":
+                return any(self.resolve(item) for item in value)
             if key == "Condition":
                 return self.condition(value)
         return {k: self.resolve(v) for k, v in node.items()}

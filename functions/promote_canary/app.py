@@ -2,15 +2,18 @@
 model package becomes a canary, walks to 100 % with its capacity ahead of its traffic, and
 replaces the old model - or is rolled back. Every 10 minutes, at once when a canary alarm
 fires, on "SageMaker Model Package State Change" events, and for a package an operator names
-(`{"deploy-package": {"arn": ..., "endpoints": [...]}}`)."""
+(`{"deploy-package": {"arn": ..., "endpoints": [...]}}`). Each tick also deletes the configs
+and models rollouts created once RolloutCleanupDays have passed and nothing needs them
+(model_medic.cleanup)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import runtime
+from model_medic.cleanup import run
 from model_medic.observability import logger, metrics, tracer
-from model_medic.rollout import Rollout, run
+from model_medic.rollout import Rollout
 
 
 @logger.inject_lambda_context

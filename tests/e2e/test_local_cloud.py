@@ -142,3 +142,37 @@ def test_every_aws_call_each_function_made_in_the_demo_is_allowed_by_its_role(
                 if not action.startswith(_MANAGED) and not any(fnmatch(action, a) for a in role):
                     missing.append(f"{function}: {call} needs {action}")
     assert missing == []
+
+
+def test_the_env_vars_file_gives_every_function_each_template_variable_resolved(cloud: LocalCloud):
+    from localcloud import sam, template
+    from model_medic import settings
+
+    models = {
+        "AlarmManagerFunction": settings.AlarmManagerSettings,
+        "ScaleUpFunction": settings.ScaleUpSettings,
+        "StartRetrainingFunction": settings.RetrainingSettings,
+        "RollbackModelFunction": settings.RollbackSettings,
+        "PromoteCanaryFunction": settings.CanarySettings,
+        "ComputeMetricsFunction": settings.ComputeMetricsSettings,
+        "ComputeDriftFunction": settings.DriftSettings,
+        "ComputeModelQualityFunction": settings.QualitySettings,
+        "DailyReportFunction": settings.ReportSettings,
+    }
+    env = cloud.env_vars("http://host.docker.internal:4566")
+    transformed = sam.transformed(template.load(), parameters("enforce"))
+    declared = {
+        name: set(r["Properties"]["Environment"]["Variables"])
+        for name, r in transformed["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert set(env) == set(declared)
+    for function, variables in env.items():
+        # Exactly the template's variables: sam local invoke overrides only declared ones.
+        assert set(variables) == declared[function], function
+        assert variables["AWS_ENDPOINT_URL"] == "http://host.docker.internal:4566"
+        # No logical ID where a Ref stood (what sam local alone would give: INFO_TOPIC_ARN=InfoTopic).
+        assert variables["INFO_TOPIC_ARN"].startswith("arn:aws:sns:"), function
+        assert variables["LEDGER_TABLE"] != "LedgerTable", function
+        models[function].model_validate(variables)  # what the function does on its first line
+    assert set(models) >= set(env)

@@ -201,6 +201,19 @@ def test_the_alarm_manager_gives_a_tagged_endpoint_its_own_thresholds_and_follow
     assert "tagged-prod-challenger-ErrorRate" not in names
 
 
+def test_the_alarm_manager_lets_a_tag_lower_a_canary_ceiling_but_not_raise_it(fleet: Stack):
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for name in ("strict-prod", "loose-prod"):
+        sagemaker.create_endpoint(
+            EndpointName=name, EndpointConfigName="shared", Tags=[{"Key": "model-medic", "Value": "on"}]
+        )
+    tag("strict-prod", **{"model-medic:canary-max-error-rate": "2.5"})
+    tag("loose-prod", **{"model-medic:canary-max-error-rate": "10"})
+    manage(load_event("manage_alarms/schedule.json"))
+    assert alarm("strict-prod-canary-ErrorRate")["Threshold"] == 2.5
+    assert alarm("loose-prod-canary-ErrorRate")["Threshold"] == 5.0  # the stack's CanaryMaxErrorRate, not 10
+
+
 # --- model quality ---------------------------------------------------------------------------
 
 
@@ -235,3 +248,31 @@ def test_an_endpoint_tagged_as_a_regression_model_is_measured_as_one(quality: An
     [as_tagged] = quality.lambda_handler(schedule, FakeContext())["results"]
     assert as_tagged["published"]["primary"]["rmse"] == pytest.approx(1.0)
     assert as_tagged["published"]["primary"]["mae"] == pytest.approx(1.0)
+
+
+def test_a_tag_that_would_raise_the_stacks_maximum_is_told_once_and_the_stacks_maximum_holds(
+    fn: Any, two: Stack, clock: time_machine.Traveller
+):
+    tag(TAGGED, **{"model-medic:max-instance-count": "5"})  # the stack's MaxInstanceCount is 4
+    deliver(fn, clock, latency_alarm(TAGGED))
+    for minutes in (11, 22, 33, 38, 50):
+        sweep(fn, clock, OPENED + timedelta(minutes=minutes))
+    assert count(TAGGED) == 4
+    [told] = unused_tag_messages(two)
+    assert told["text"] == (
+        f"tag model-medic:max-instance-count='5' on endpoint {TAGGED} is not used: it would raise the stack's "
+        "MaxInstanceCount (4) to 5; a tag may only lower this bound (the stack's TagsMayLoosenBounds is false); "
+        "the stack's setting applies"
+    )
+
+
+def test_a_stack_that_allows_it_lets_a_tag_raise_the_maximum(
+    fn: Any, two: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TAGS_MAY_LOOSEN_BOUNDS", "true")
+    tag(TAGGED, **{"model-medic:max-instance-count": "5"})
+    deliver(fn, clock, latency_alarm(TAGGED))
+    for minutes in (11, 22, 33, 44, 50):
+        sweep(fn, clock, OPENED + timedelta(minutes=minutes))
+    assert count(TAGGED) == 5
+    assert unused_tag_messages(two) == []

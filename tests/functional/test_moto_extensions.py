@@ -1457,3 +1457,20 @@ def test_an_endpoint_config_of_inference_components_names_no_model(sagemaker: An
         ProductionVariants=[{"VariantName": "primary", "ModelName": "nope", "InstanceType": "ml.m5.large"}],
     )
     assert "Could not find model" in error["Message"]
+
+
+def test_a_key_made_by_cloudformation_answers_describe_key_with_its_policy_as_json():
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}],
+    }
+    body = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": policy}}}}
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        cloudformation.create_stack(StackName="keys", TemplateBody=json.dumps(body))
+        [resource] = cloudformation.list_stack_resources(StackName="keys")["StackResourceSummaries"]
+        kms = boto3.client("kms", region_name=REGION)
+        described = kms.describe_key(KeyId=resource["PhysicalResourceId"])["KeyMetadata"]
+        assert described["KeyState"] == "Enabled"
+        stored = kms.get_key_policy(KeyId=resource["PhysicalResourceId"], PolicyName="default")["Policy"]
+        assert json.loads(stored) == policy

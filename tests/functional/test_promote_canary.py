@@ -872,3 +872,91 @@ def test_an_approval_with_more_targets_than_time_opens_them_all_and_leaves_the_r
     assert left != first["endpoint"]
     later = [o for o in tick(fn, T0 + timedelta(minutes=10)) if o["result"] == "acted"]
     assert [(o["endpoint"], "deploy churn/2 as canary" in o["reason"]) for o in later] == [(left, True)]
+
+
+# --- what rollouts created, deleted once nothing needs it (cleanup.py) ---------------------------
+
+
+def tracked(stack: Stack) -> list[tuple[str, str]]:
+    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
+    return sorted((e["kind"], e["name"]) for e in ledger.created())
+
+
+def configs() -> set[str]:
+    return {c["EndpointConfigName"] for c in boto3.client("sagemaker").list_endpoint_configs()["EndpointConfigs"]}
+
+
+def models() -> set[str]:
+    return {m["ModelName"] for m in boto3.client("sagemaker").list_models()["Models"]}
+
+
+def test_a_finished_rollouts_canary_config_is_deleted_after_the_retention_and_what_is_served_stays(
+    champion: str, fn: Any, stack: Stack
+):
+    candidate = package(0.91)
+    approve(fn, candidate, T0)
+    canary_config = endpoint()["config"]
+    traffic("primary", T0, 400, per_minute=200)
+    traffic("canary", T0, 400, per_minute=60)
+    walk(fn, T0, 400)
+    final = endpoint()
+    [model] = [m for m in models() if "-model-" in m]
+    # Tracked before they were created: the canary config, the final config, the candidate model.
+    assert tracked(stack) == sorted([("config", canary_config), ("config", final["config"]), ("model", model)])
+    # Before RolloutCleanupDays (30 by default) nothing goes.
+    assert [o for o in tick(fn, T0 + timedelta(days=29)) if o["action"] == "cleanup"] == []
+    assert canary_config in configs()
+    cleaned = [o for o in tick(fn, T0 + timedelta(days=31)) if o["action"] == "cleanup"]
+    assert [(o["result"], o["endpoint"]) for o in cleaned] == [("acted", ENDPOINT)]
+    assert cleaned[0]["reason"].startswith(f"deleted endpoint config {canary_config}: created by a rollout 31 days ago")
+    # The served final config, its model and the config from before the rollout (not ours) stay.
+    assert configs() == {f"{ENDPOINT}-config-1", final["config"]}
+    assert model in models()
+    assert tracked(stack) == sorted([("config", final["config"]), ("model", model)])
+    assert [o for o in tick(fn, T0 + timedelta(days=31, minutes=10)) if o["action"] == "cleanup"] == []
+
+
+def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: Any, stack: Stack):
+    from model_medic.cleanup import Cleanup
+
+    sagemaker = boto3.client("sagemaker")
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    for model in ("churn-v2-model-aaaa1111", "churn-v3-model-bbbb2222"):
+        sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "x"})
+    for config, model in (
+        (f"{ENDPOINT}-final-aaaa1111", "churn-v2-model-aaaa1111"),
+        (f"{ENDPOINT}-canary-bbbb2222", "churn-v3-model-bbbb2222"),
+    ):
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[
+                {"VariantName": "primary", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+            ],
+        )
+    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
+    for kind, name in (
+        ("config", f"{ENDPOINT}-final-aaaa1111"),
+        ("model", "churn-v2-model-aaaa1111"),
+        ("config", f"{ENDPOINT}-canary-bbbb2222"),
+        ("model", "churn-v3-model-bbbb2222"),
+    ):
+        ledger.track_created(ENDPOINT, kind, name, T0)
+    # The final config served before the endpoint's current one: the rollback target.
+    ledger.observe_config(ENDPOINT, f"{ENDPOINT}-final-aaaa1111", T0 + timedelta(days=1))
+    ledger.observe_config(ENDPOINT, f"{ENDPOINT}-config-1", T0 + timedelta(days=2))
+    later = T0 + timedelta(days=40)
+    cleanup = Cleanup(sagemaker, ledger, timedelta(days=30), lambda: later)
+    assert cleanup.sweep([ENDPOINT], lambda _: False) == []  # not in enforce: nothing
+    assert {f"{ENDPOINT}-final-aaaa1111", f"{ENDPOINT}-canary-bbbb2222"} <= configs()
+    done = cleanup.sweep([ENDPOINT], lambda _: True)
+    assert [key for _, _, key in done] == [
+        f"cleanup#config#{ENDPOINT}-canary-bbbb2222",
+        "cleanup#model#churn-v3-model-bbbb2222",  # its only config went first
+    ]
+    assert f"{ENDPOINT}-final-aaaa1111" in configs()  # the rollback target
+    assert "churn-v2-model-aaaa1111" in models()  # the rollback target's model
+    assert f"{ENDPOINT}-canary-bbbb2222" not in configs()
+    assert "churn-v3-model-bbbb2222" not in models()
+    # Gone already (a run whose record failed): deleted again is "done", recorded once by its key.
+    again = Cleanup(sagemaker, ledger, timedelta(days=30), lambda: later).sweep([ENDPOINT], lambda _: True)
+    assert [key for _, _, key in again] == [key for _, _, key in done]

@@ -637,19 +637,31 @@ def test_capacity_is_given_back_one_variant_per_sweep_once_every_scale_up_alarm_
     aws_requests.clear()
     assert sweep(fn, clock, OPENED + timedelta(minutes=65)) == []  # only 10 of 15 quiet minutes
     given = sweep(fn, clock, OPENED + timedelta(minutes=70))
-    # Back to the floor from before the first boost, one variant's change per sweep.
+    # Back to the floor from before the first boost at the pace it was added: ScaleStep (1) a
+    # step, one variant's change per sweep, a variant's next step 10 minutes (the scale-up
+    # cool-down) after its last one.
     assert [(o["action"], o["result"], o["reason"]) for o in given] == [
-        ("scale-back", "acted", "canary instance-count 3 -> 1")
+        ("scale-back", "acted", "canary instance-count 3 -> 2")
     ]
-    [after] = sweep(fn, clock, OPENED + timedelta(minutes=75))
-    assert (after["action"], after["reason"]) == ("scale-back", "primary instance-count 4 -> 2")
-    assert sweep(fn, clock, OPENED + timedelta(minutes=80)) == []
+    steps = [(70, "canary instance-count 3 -> 2")]
+    for minutes in (75, 80, 85, 90):
+        steps += [(minutes, o["reason"]) for o in sweep(fn, clock, OPENED + timedelta(minutes=minutes))]
+    assert steps == [
+        (70, "canary instance-count 3 -> 2"),
+        (75, "primary instance-count 4 -> 3"),
+        (80, "canary instance-count 2 -> 1"),
+        (85, "primary instance-count 3 -> 2"),
+    ]
     assert counts() == {"primary": 2, "canary": 1}
     assert update_calls(aws_requests) == [
+        [{"VariantName": "canary", "DesiredInstanceCount": 2}],
+        [{"VariantName": "primary", "DesiredInstanceCount": 3}],
         [{"VariantName": "canary", "DesiredInstanceCount": 1}],
         [{"VariantName": "primary", "DesiredInstanceCount": 2}],
     ]
+    # The last steps were read back InService at the original floors (at 11:30): the boosts are done.
     assert stack.items("boost") == []
+    assert len([d for d in decisions(stack, "acted") if d["action"] == "scale-back"]) == 4
 
 
 def test_with_a_scalable_target_the_floor_is_given_back(fn: Any, stack: Stack, clock: time_machine.Traveller):
@@ -663,6 +675,115 @@ def test_with_a_scalable_target_the_floor_is_given_back(fn: Any, stack: Stack, c
     [back] = [o for o in sweep(fn, clock, OPENED + timedelta(minutes=50)) if o["action"] == "scale-back"]
     assert (back["result"], back["reason"]) == ("acted", "primary min-capacity 3 -> 2")
     assert min_capacity("primary") == 2
+
+
+def boosted_twice(fn: Any, clock: time_machine.Traveller, step: int, second: int = 11) -> None:
+    """primary 1 -> 1 + 2 x step in two scale-up steps (the second by the sweep at 10:<second>);
+    the latency alarm OK from 10:<second + 9>, so the give-back is due 15 minutes later."""
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    sweep(fn, clock, OPENED + timedelta(minutes=second))
+    assert counts() == {"primary": 1 + 2 * step}
+    clock.move_to(OPENED + timedelta(minutes=second + 9))
+    set_alarm(LATENCY, "OK")
+    ok = OPENED + timedelta(minutes=second + 9)
+    deliver(fn, clock, ok_at(ok), at=ok)
+
+
+def scale_backs(fn: Any, clock: time_machine.Traveller, minutes: range) -> list[tuple[int, str]]:
+    given = []
+    for minute in minutes:
+        outcomes = sweep(fn, clock, OPENED + timedelta(minutes=minute))
+        given += [(minute, o["reason"]) for o in outcomes if o["action"] == "scale-back"]
+    return given
+
+
+def test_capacity_comes_back_scale_step_instances_a_step_each_read_back_in_service_before_the_next(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SCALE_STEP", "2")
+    monkeypatch.setenv("MAX_INSTANCE_COUNT", "6")
+    boosted_twice(fn, clock, step=2)  # 1 -> 3 -> 5
+    set_update_seconds(17 * 60)  # each change keeps the endpoint Updating for 17 minutes
+    # 10:35 the first step; 10:40 - 10:50 Updating: nothing more (not read back yet); 10:55 read
+    # back InService at 3 and 20 minutes after the step: the next one.
+    assert scale_backs(fn, clock, range(30, 80, 5)) == [
+        (35, "primary instance-count 5 -> 3"),
+        (55, "primary instance-count 3 -> 1"),
+    ]
+    assert counts() == {"primary": 1}
+    assert stack.items("boost") == []  # the last step read back at 11:15
+
+
+def test_a_step_of_the_give_back_keeps_the_scale_up_pace(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SCALE_UP_COOLDOWN_MINUTES", "20")
+    boosted_twice(fn, clock, step=1, second=21)  # 1 -> 2 at 10:00, 2 -> 3 at 10:21 (20-minute cool-down)
+    # OK at 10:30: due from 10:45; the next step 20 minutes after the first, as the scale-up's were.
+    assert scale_backs(fn, clock, range(35, 100, 5)) == [
+        (45, "primary instance-count 3 -> 2"),
+        (65, "primary instance-count 2 -> 1"),
+    ]
+
+
+def test_the_give_back_stops_when_a_scale_up_alarm_fires_again_and_starts_over_from_the_new_boost(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MAX_INSTANCE_COUNT", "5")
+    boosted_twice(fn, clock, step=1)  # 1 -> 3
+    assert scale_backs(fn, clock, range(35, 40, 5)) == [(35, "primary instance-count 3 -> 2")]
+    clock.move_to(OPENED + timedelta(minutes=37))
+    set_alarm(LATENCY, "ALARM")  # found by the sweep: a new incident boosts from 2
+    boosted = sweep(fn, clock, OPENED + timedelta(minutes=40))
+    assert [(o["action"], o["reason"]) for o in boosted] == [("scale-up", "primary instance-count 2 -> 3")]
+    clock.move_to(OPENED + timedelta(minutes=42))
+    set_alarm(LATENCY, "OK")
+    assert scale_backs(fn, clock, range(45, 85, 5)) == [
+        (60, "primary instance-count 3 -> 2"),
+        (70, "primary instance-count 2 -> 1"),  # back to the floor from before the first boost
+    ]
+    assert stack.items("boost") == []
+
+
+def test_a_variant_re_scaled_by_people_during_the_give_back_is_theirs(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+):
+    boosted_twice(fn, clock, step=1)  # 1 -> 3
+    assert scale_backs(fn, clock, range(35, 40, 5)) == [(35, "primary instance-count 3 -> 2")]
+    boto3.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 4}]
+    )
+    assert scale_backs(fn, clock, range(40, 70, 5)) == []
+    assert counts() == {"primary": 4}
+    assert stack.items("boost") == []
+
+
+def test_a_give_back_step_whose_record_failed_is_recorded_by_the_retry_without_a_second_call(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests, monkeypatch: pytest.MonkeyPatch
+):
+    boosted_twice(fn, clock, step=1)  # 1 -> 3
+    from model_medic.loop import ControlLoop
+
+    real = ControlLoop.acted
+    failing = {"left": 1}
+
+    def acted_once_failing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if failing["left"]:
+            failing["left"] -= 1
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ControlLoop, "acted", acted_once_failing)
+    aws_requests.clear()
+    with pytest.raises(ClientError):
+        sweep(fn, clock, OPENED + timedelta(minutes=35))  # the step is made, its record fails: Lambda retries
+    [retried] = sweep(fn, clock, OPENED + timedelta(minutes=35))
+    assert (retried["action"], retried["reason"]) == ("scale-back", "primary instance-count 3 -> 2")
+    assert update_calls(aws_requests) == [[{"VariantName": "primary", "DesiredInstanceCount": 2}]]
+    assert scale_backs(fn, clock, range(40, 55, 5)) == [(45, "primary instance-count 2 -> 1")]
+    assert len([d for d in decisions(stack, "acted") if d["action"] == "scale-back"]) == 2
 
 
 def test_giving_capacity_back_is_never_blocked_by_the_hourly_budget(

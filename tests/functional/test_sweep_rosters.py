@@ -193,6 +193,9 @@ def test_a_boost_is_on_its_roster_until_it_is_given_back(
         SICK,
         "primary instance-count 2 -> 1",
     )
+    # On the roster until the next sweep reads the last step back InService at the old floor.
+    assert roster(stack, BOOSTS_PK) == ["!complete", f"{SICK}#primary"]
+    assert sweep(fn, clock, OPENED + timedelta(minutes=35)) == []
     assert roster(stack, BOOSTS_PK) == ["!complete"]
     assert stack.items("boost") == []
 
@@ -227,6 +230,7 @@ def test_a_boost_saved_before_its_roster_is_given_back_by_the_first_sweep(
     scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"}, endpoint="model-04")
     [given] = sweep(fn, clock, OPENED + timedelta(minutes=20))
     assert (given["endpoint"], given["reason"]) == ("model-04", "primary instance-count 2 -> 1")
+    assert sweep(fn, clock, OPENED + timedelta(minutes=25)) == []  # read back: done
     assert roster(stack, BOOSTS_PK) == ["!complete"]
 
 

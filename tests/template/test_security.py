@@ -212,7 +212,16 @@ def test_only_cloudwatch_alarms_and_the_stacks_publishers_may_publish(
     # Every IAM principal (no aws:PrincipalServiceName) but the exempted roles is denied Publish.
     assert (deny["Principal"], deny["Action"], deny["Resource"]) == ("*", "sns:Publish", {"Ref": topic})
     assert deny["Condition"]["Null"] == {"aws:PrincipalServiceName": "true"}
-    exempt = {arn["Fn::GetAtt"][0] for arn in deny["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", [])}
+    # A conditional function's role is exempted under its condition: {"Fn::If": [cond, role, NoValue]}.
+    exempt = {
+        (arn["Fn::If"][1] if "Fn::If" in arn else arn)["Fn::GetAtt"][0]
+        for arn in deny["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", [])
+    }
+    for arn in deny["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", []):
+        if "Fn::If" in arn:
+            condition, role, absent = arn["Fn::If"]
+            assert transformed["Resources"][role["Fn::GetAtt"][0]]["Condition"] == condition
+            assert absent == {"Ref": "AWS::NoValue"}
     publishers = {
         g.role for g in grants(transformed) if g.action == "sns:Publish" and json.dumps({"Ref": topic}) in g.resources
     }
@@ -256,9 +265,14 @@ def test_every_checkov_skip_says_why_next_to_its_resource(source: dict[str, Any]
             assert len(skip["comment"]) > 40, (name, skip)
         # The transform keeps them on the resource checkov reads.
         assert transformed["Resources"][name]["Metadata"]["checkov"]["skip"] == skips, name
-    # Only the findings the README explains are skipped: no VPC, no second DLQ path, and the
-    # access-log bucket not logging itself.
-    assert {s["id"] for skips in skipped.values() for s in skips} == {"CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_18"}
+    # Only the findings the README explains are skipped: no VPC, no second DLQ path, the
+    # access-log bucket not logging itself, and log retention as a parameter.
+    assert {s["id"] for skips in skipped.values() for s in skips} == {
+        "CKV_AWS_117",
+        "CKV_AWS_116",
+        "CKV_AWS_18",
+        "CKV_AWS_338",
+    }
 
 
 def _managed_actions(transformed: dict[str, Any], policy: str) -> set[str]:

@@ -228,3 +228,73 @@ def test_settings_models_are_all_covered():
     assert {AlarmManagerSettings, CanarySettings, QualitySettings, RetrainingSettings, RollbackSettings} <= set(
         policy.MODELS
     )
+
+
+# key -> (a value that tightens the stack's bound in ENV, one that loosens it)
+BOUNDS: dict[str, tuple[str, str]] = {
+    "max-instance-count": ("3", "5"),
+    "scale-step": ("1", "2"),
+    "canary-max-error-rate": ("1.5", "2.5"),
+    "canary-max-latency-ms": ("500", "900"),
+    "canary-bake-minutes": ("30", "5"),
+}
+
+
+def test_the_bounds_are_the_keys_marked_as_bounds():
+    assert {k.key for k in KEYS if k.bound is not None} == set(BOUNDS)
+
+
+@pytest.mark.parametrize("key", sorted(BOUNDS))
+def test_a_tag_may_tighten_a_bound_but_never_loosen_it(key: str):
+    tighter, looser = BOUNDS[key]
+    [spec] = [k for k in KEYS if k.key == key]
+    readers = [model for model in policy.MODELS if model.field_of(spec.variable) is not None]
+    assert readers
+    for model in readers:
+        stack = STACKS[model]
+        name = model.field_of(spec.variable)
+        assert name is not None
+        kept = within_stack(stack, read({PREFIX + key: tighter}))
+        assert kept.problems == ()
+        assert getattr(apply(stack, kept), name) == model.validate_value(spec.variable, tighter)
+        refused = within_stack(stack, read({PREFIX + key: looser}))
+        [problem] = refused.problems
+        assert (problem.endpoint_tag, problem.value) == (PREFIX + key, looser)
+        assert spec.parameter in problem.reason
+        assert "TagsMayLoosenBounds is false" in problem.reason
+        assert apply(stack, refused) is stack  # the stack's value applies
+
+
+def test_the_refusal_says_which_way_and_from_what():
+    [problem] = within_stack(STACKS[ScaleUpSettings], read({PREFIX + "max-instance-count": "5"})).problems
+    assert problem.reason == (
+        "it would raise the stack's MaxInstanceCount (4) to 5; a tag may only lower this bound "
+        "(the stack's TagsMayLoosenBounds is false)"
+    )
+    [bake] = within_stack(STACKS[CanarySettings], read({PREFIX + "canary-bake-minutes": "5"})).problems
+    assert "lower the stack's CanaryBakeMinutes (10) to 5; a tag may only raise this bound" in bake.reason
+    assert "must be" not in problem.sentence("churn-prod")
+    assert problem.sentence("churn-prod").endswith("the stack's setting applies")
+
+
+def test_a_loosened_bound_is_refused_while_the_other_tags_still_apply():
+    found = within_stack(
+        STACKS[ScaleUpSettings], read({PREFIX + "max-instance-count": "9", PREFIX + "latency-threshold-ms": "300"})
+    )
+    assert [p.endpoint_tag for p in found.problems] == [PREFIX + "max-instance-count"]
+    assert found.value("LATENCY_THRESHOLD_MS") == "300"
+    assert found.value("MAX_INSTANCE_COUNT") is None
+
+
+def test_the_stack_may_allow_tags_to_loosen_its_bounds():
+    loose = ScaleUpSettings.model_validate({**ENV, "TAGS_MAY_LOOSEN_BOUNDS": "true"})
+    found = within_stack(loose, read({PREFIX + "max-instance-count": "9", PREFIX + "scale-step": "3"}))
+    assert found.problems == ()
+    applied = apply(loose, found)
+    assert (applied.max_instance_count, applied.scale_step) == (9, 3)
+    assert STACKS[ScaleUpSettings].tags_may_loosen_bounds is False  # the default: tags only tighten
+
+
+def test_a_bound_a_function_does_not_read_is_left_to_the_functions_that_do():
+    # StartRetraining reads no MaxInstanceCount: nothing to refuse there, ScaleUp refuses it.
+    assert within_stack(STACKS[RetrainingSettings], read({PREFIX + "max-instance-count": "9"})).problems == ()

@@ -23,7 +23,7 @@ plan names the limit that cut a step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
@@ -392,7 +392,14 @@ class ScaleUp:
         assert isinstance(change, ScaleChange)
         aws.persist(
             lambda: self._ledger.save_boost(
-                endpoint, change.variant, change.lever, change.before, change.after, incident.alarm_name, self._clock()
+                endpoint,
+                change.variant,
+                change.lever,
+                change.before,
+                change.after,
+                incident.alarm_name,
+                self._clock(),
+                step=self._step,  # the endpoint's own: the give-back's pace
             )
         )
 
@@ -401,22 +408,43 @@ class ScaleUp:
         return self._capacity.observe(endpoint, change, described)
 
 
+def step_down(floor: int, original: int, step: int) -> int:
+    """Pure: a give-back step's new floor - one scale-up step lower, never below the floor from
+    before the first boost."""
+    return max(original, floor - step)
+
+
 class ScaleBack:
     """Gives temporary capacity back once the scale-up alarms have been OK for a while.
 
-    Run by the sweep, one variant's change at a time (the endpoint must be InService), never
-    counted against the hourly budget that limits adding capacity. Each given-back variant
-    is one 'acted' decision under a deterministic key, so a retry records it once.
+    Run by the sweep, at the pace the capacity was added: ScaleStep instances a step, one
+    variant's change at a time (the endpoint must be InService), a step no sooner than the
+    scale-up cool-down after the variant's last one, and only once that last step is read back
+    InService at its floor - as a scale-up step is. Never counted against the hourly budget that
+    limits adding capacity. Each step is one 'acted' decision under a deterministic key (the
+    boost and the step's floor), so a retry records it once; the boost is forgotten when its
+    last step has been read back.
     """
 
     action = "scale-back"
 
-    def __init__(self, capacity: Capacity, ledger: Ledger, cloudwatch: Any, wait: timedelta, clock: Clock) -> None:
+    def __init__(
+        self,
+        capacity: Capacity,
+        ledger: Ledger,
+        cloudwatch: Any,
+        wait: timedelta,
+        clock: Clock,
+        step: int = 1,  # for a boost saved without its step
+        pace: timedelta = timedelta(0),
+    ) -> None:
         self._capacity = capacity
         self._ledger = ledger
         self._cloudwatch = cloudwatch
         self._wait = wait
         self._clock = clock
+        self._step = step
+        self._pace = pace
 
     def due(
         self, endpoint: str, now: datetime, boosts: list[dict[str, Any]] | None = None
@@ -438,34 +466,60 @@ class ScaleBack:
             return [], f"capacity is given back from {(quiet_since + self._wait).isoformat()}"
         return boosts, ""
 
-    def give_back(self, endpoint: str, boosts: list[dict[str, Any]]) -> tuple[str, str, str] | None:
-        """Restore one boosted variant's floor (one AWS change): (variant, summary, key), or None.
+    def give_back(self, endpoint: str, boosts: list[dict[str, Any]]) -> tuple[str, str, str, int] | None:
+        """One give-back step of one boosted variant (one AWS change): (variant, summary, key,
+        new floor), or None. A boost whose last step has been read back at its original floor
+        is forgotten here; one whose variant is gone or was re-scaled by people is theirs now.
 
-        The boost record stays until the give-back is recorded and told (`forget`): a retry
-        finds the floor already restored and finishes the telling instead of losing it.
+        The step is remembered (`stepped`) only after it is recorded and told: a retry finds the
+        floor already one step lower and finishes the telling instead of stepping again.
         """
+        now = self._clock()
         status, variants = self._capacity.endpoint(endpoint)
         present = {v.name: v for v in variants}
         for boost in boosts:
             variant = present.get(boost["variant"])
-            key = f"scale-back#{boost['variant']}#{boost['boosted_at']}"
             if variant is None or variant.lever != boost["lever"]:
                 self.forget(endpoint, boost["variant"])  # gone, or re-scaled by people: theirs now
                 continue
-            change = ScaleChange(variant.name, variant.lever, int(boost["boosted_to"]), int(boost["original"]))
-            if variant.floor == change.after:
-                return variant.name, change.describe(), key  # given back by a call whose record failed
             if status != "InService":
-                return None
-            self._capacity.apply(endpoint, replace(change, before=variant.floor))
-            return variant.name, replace(change, before=variant.floor).describe(), key
+                return None  # a step in flight (ours or another change): read back when it is done
+            last = int(boost.get("returned_to", boost["boosted_to"]))  # the floor the ledger expects
+            original = int(boost["original"])
+            step = int(boost.get("step", self._step))  # the pace the capacity was added at
+            change = ScaleChange(variant.name, variant.lever, last, step_down(last, original, step))
+            key = f"scale-back#{variant.name}#{boost['boosted_at']}#{change.after}"
+            if variant.floor == change.after and change.after < last:
+                return variant.name, change.describe(), key, change.after  # made by a call whose record failed
+            if not _runs_at(variant, last):
+                logger.warning(
+                    "boost re-scaled by someone else; not given back",
+                    endpoint=endpoint,
+                    variant=variant.name,
+                    expected=last,
+                    floor=variant.floor,
+                    instances=variant.instances,
+                )
+                self.forget(endpoint, variant.name)
+                continue
+            if last <= original:
+                self.forget(endpoint, variant.name)  # the last step is read back: all given back
+                continue
+            if "returned_at" in boost and now < datetime.fromisoformat(boost["returned_at"]) + self._pace:
+                continue  # at the scale-up's pace; another variant may step meanwhile
+            self._capacity.apply(endpoint, change)
+            return variant.name, change.describe(), key, change.after
         return None
+
+    def stepped(self, endpoint: str, variant: str, floor: int) -> None:
+        aws.persist(lambda: self._ledger.step_back(endpoint, variant, floor, self._clock()))
 
     def forget(self, endpoint: str, variant: str) -> None:
         aws.persist(lambda: self._ledger.drop_boost(endpoint, variant))
 
-    def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str, str]]:
-        """For each endpoint whose boosts are due, give one variant back: (endpoint, variant, summary, key)."""
+    def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str, str, int]]:
+        """For each endpoint whose boosts are due, one variant's step back: (endpoint, variant,
+        summary, key, new floor)."""
         now = self._clock()
         given = []
         # One Query of the roster of boosts, then only the endpoints that have one (ledger.py).
@@ -481,9 +535,14 @@ class ScaleBack:
         return given
 
 
+def _runs_at(variant: Variant, floor: int) -> bool:
+    """Whether an InService variant runs at this floor: its target's MinCapacity, else its count."""
+    return variant.floor == floor
+
+
 def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoints: list[str]) -> list[Outcome]:
-    """The sweep's second job: temporary capacity back, one variant's change at a time, on the
-    endpoints in enforce mode (each endpoint's own, `ModeSwitch.current`)."""
+    """The sweep's second job: temporary capacity back, a step at a time, on the endpoints in
+    enforce mode (each endpoint's own, `ModeSwitch.current`)."""
     enforced = [e for e in endpoints if loop.current_mode(e) == "enforce"]
     if not enforced:
         return []  # nothing was boosted in dry-run; off changes nothing
@@ -493,11 +552,13 @@ def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoi
         aws.cloudwatch(),
         timedelta(minutes=settings.scale_back_after_minutes),
         clock,
+        step=settings.scale_step,
+        pace=timedelta(minutes=settings.scale_up_cooldown_minutes),
     )
     outcomes = []
-    for endpoint, variant, summary, key in scale_back.sweep(enforced):
+    for endpoint, variant, summary, key, floor in scale_back.sweep(enforced):
         outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, "enforce"))
-        scale_back.forget(endpoint, variant)
+        scale_back.stepped(endpoint, variant, floor)
     return outcomes
 
 

@@ -52,7 +52,7 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     ignore = policy.discovery_key(settings.discovery_tag)
 
     def alarms(endpoint: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
-        found = policy.read(tags, ignore)
+        found = policy.within_stack(settings, policy.read(tags, ignore))
         for problem in found.problems:
             logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
         return endpoint_alarms(endpoint, stack_thresholds(policy.apply(settings, found)), topics)

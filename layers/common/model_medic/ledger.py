@@ -14,6 +14,7 @@ Keys (partition `pk`, sort `sk`; `expiration` is the table's TTL attribute):
 | a temporary capacity boost (ScaleUp gives it back) | `ENDPOINT#<endpoint>` | `BOOST#<variant>` |
 | the roster of boosts (one entry per boost; `boosts_by_endpoint`) | `BOOSTS#ACTIVE` | `<endpoint>#<variant>` |
 | the roster of open incidents (`incidents.py`) | `INCIDENTS#OPEN` | `<action>#<endpoint>#<id>` |
+| a config or model a rollout made (`cleanup.py`) | `CREATED#ROLLOUTS` | `<endpoint>#<config or model>#<name>` |
 | a config seen InService (rollback targets) | `ENDPOINT#<endpoint>` | `CONFIG#<endpoint config>` |
 | the most drifted feature of the latest hour | `ENDPOINT#<endpoint>` | `DRIFT#latest` |
 | a computed metrics window (ComputeMetrics) | `METRICS` | `WINDOW#<window start ISO>` |
@@ -51,6 +52,10 @@ METRICS_PK = "METRICS"
 # so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query. The
 # first sweep enters the boosts saved before the roster existed, then marks it complete.
 BOOSTS_PK = "BOOSTS#ACTIVE"
+# What rollouts created in SageMaker, one item per endpoint config or model, kept (no TTL)
+# until `cleanup.py` deletes the resource: entered before the Create call, so a crash after
+# it leaves nothing untracked.
+CREATED_PK = "CREATED#ROLLOUTS"
 # A roster's "complete" mark (after its prefix): sorts before every entry, whose sort keys go
 # on with an endpoint name (a letter or digit first).
 ROSTER_COMPLETE = "!complete"
@@ -158,16 +163,26 @@ class Ledger:
     # --- temporary capacity (boosts) ---------------------------------------------------
 
     def save_boost(
-        self, endpoint: str, variant: str, lever: str, before: int, after: int, alarm_name: str, at: datetime
+        self,
+        endpoint: str,
+        variant: str,
+        lever: str,
+        before: int,
+        after: int,
+        alarm_name: str,
+        at: datetime,
+        step: int | None = None,
     ) -> None:
         """Remember a boost (and its roster entry, in one transaction); the floor from before
-        the first boost is kept across boosts."""
+        the first boost is kept across boosts, and a boost during a give-back starts it over.
+        `step`: the scale-up's step (the give-back's pace); absent, the give-back uses the stack's."""
         update = {
             "TableName": self._table,
             "Key": {"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
             "UpdateExpression": (
                 "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
-                " boosted_to = :after, boosted_at = :at ADD alarms :alarm"
+                f" boosted_to = :after, boosted_at = :at{', step = :step' if step is not None else ''}"
+                " ADD alarms :alarm REMOVE returned_to, returned_at"
             ),
             "ExpressionAttributeValues": {
                 ":kind": {"S": "boost"},
@@ -177,6 +192,7 @@ class Ledger:
                 ":after": {"N": str(after)},
                 ":at": {"S": at.isoformat()},
                 ":alarm": {"SS": [alarm_name]},
+                **({":step": {"N": str(step)}} if step is not None else {}),
             },
         }
         entry = {"TableName": self._table, "Item": _boost_entry(endpoint, variant)}
@@ -197,9 +213,31 @@ class Ledger:
                 "boosted_to": int(item["boosted_to"]["N"]),
                 "boosted_at": item["boosted_at"]["S"],
                 "alarms": sorted(item["alarms"]["SS"]),
+                **({"step": int(item["step"]["N"])} if "step" in item else {}),
+                # The give-back's last step, once one was made (`step_back`).
+                **(
+                    {"returned_to": int(item["returned_to"]["N"]), "returned_at": item["returned_at"]["S"]}
+                    if "returned_to" in item
+                    else {}
+                ),
             }
             for item in page.get("Items", [])
         ]
+
+    def step_back(self, endpoint: str, variant: str, to: int, at: datetime) -> None:
+        """Remember a give-back step of a boost (its new floor and when): the next step waits
+        for it to take, and for the scale-up's pace. Nothing when the boost is gone."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _pk(endpoint)}, "sk": {"S": f"BOOST#{variant}"}},
+                UpdateExpression="SET returned_to = :to, returned_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":to": {"N": str(to)}, ":at": {"S": at.isoformat()}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def drop_boost(self, endpoint: str, variant: str) -> None:
         """Forget a boost and its roster entry (one transaction)."""
@@ -307,6 +345,47 @@ class Ledger:
             if item["config"]["S"] != current and "rejected_at" not in item
         ]
         return max(candidates)[1] if candidates else None
+
+    # --- what rollouts created ----------------------------------------------------------------
+
+    def track_created(self, endpoint: str, kind: str, name: str, at: datetime) -> None:
+        """Remember an endpoint config or model (`kind`) a rollout creates for `endpoint`."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": CREATED_PK}, "sk": {"S": f"{endpoint}#{kind}#{name}"}},
+            UpdateExpression="SET kind = :kind, endpoint = :endpoint, created = :created, "
+            "created_at = if_not_exists(created_at, :at)",
+            ExpressionAttributeValues={
+                ":kind": {"S": "created"},
+                ":endpoint": {"S": endpoint},
+                ":created": {"S": kind},
+                ":at": {"S": at.isoformat()},
+            },
+        )
+
+    def created(self) -> list[dict[str, str]]:
+        """Every tracked config and model: endpoint, kind (config / model), name, created_at."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": CREATED_PK}},
+            "ConsistentRead": True,
+        }
+        found = []
+        while True:
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                endpoint, kind = item["endpoint"]["S"], item["created"]["S"]
+                name = item["sk"]["S"][len(f"{endpoint}#{kind}#") :]
+                found.append({"endpoint": endpoint, "kind": kind, "name": name, "created_at": item["created_at"]["S"]})
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def forget_created(self, endpoint: str, kind: str, name: str) -> None:
+        self._db.delete_item(
+            TableName=self._table, Key={"pk": {"S": CREATED_PK}, "sk": {"S": f"{endpoint}#{kind}#{name}"}}
+        )
 
     # --- notices and drift -------------------------------------------------------------------
 

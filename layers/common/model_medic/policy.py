@@ -21,6 +21,13 @@ parameters, a JSON object on the stack, are one tag per parameter:
 `model-medic:retraining-pipeline-parameter:<Name>` = value (a literal: `{endpoint}` cannot
 be written in a tag), each replacing that parameter of RetrainingPipelineParameters.
 
+Bounds only tighten: a key marked with a `bound` (MaxInstanceCount, ScaleStep, the canary's
+ceilings and bake time) may move the stack's value only the safe way - a lower ceiling, a
+smaller step, a longer bake - unless the stack's TagsMayLoosenBounds is true. A tag that
+would loosen one is a `Problem` told once with the reason (`within_stack`), and the stack's
+value applies. Anyone with `sagemaker:AddTags` can write a tag; only the stack's owners
+can loosen what it allows.
+
 The automation mode from a tag is the endpoint's own mode, in place of AutomationMode; the
 SSM kill switch still bounds it (`gates.ModeSwitch`).
 """
@@ -32,7 +39,7 @@ import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from model_medic.settings import (
     AlarmManagerSettings,
@@ -62,6 +69,11 @@ MODELS: tuple[type[EnvModel], ...] = (
 )
 
 
+# Which way a bound tightens: "at-most" - a ceiling or a step (lower is safer); "at-least" - a
+# wait (longer is safer).
+Bound = Literal["at-most", "at-least"]
+
+
 def _same(value: str) -> str:
     return value
 
@@ -82,12 +94,13 @@ class Key:
     variable: str  # the environment variable the functions read that parameter from
     example: str
     to_variable: Callable[[str], str] = _same  # the tag value written as the variable's value
+    bound: Bound | None = None  # a safety bound: a tag may only tighten it (`within_stack`)
 
 
 KEYS: tuple[Key, ...] = (
     Key("automation-mode", "AutomationMode", "AUTOMATION_MODE", "dry-run"),
-    Key("max-instance-count", "MaxInstanceCount", "MAX_INSTANCE_COUNT", "3"),
-    Key("scale-step", "ScaleStep", "SCALE_STEP", "2"),
+    Key("max-instance-count", "MaxInstanceCount", "MAX_INSTANCE_COUNT", "3", bound="at-most"),
+    Key("scale-step", "ScaleStep", "SCALE_STEP", "2", bound="at-most"),
     Key("error-rate-threshold", "ErrorRateThreshold", "ERROR_RATE_THRESHOLD", "2.5"),
     Key("latency-threshold-ms", "LatencyThresholdMs", "LATENCY_THRESHOLD_MS", "300"),
     Key("drift-threshold", "DriftThreshold", "DRIFT_THRESHOLD", "0.3"),
@@ -95,9 +108,9 @@ KEYS: tuple[Key, ...] = (
     Key("primary-variant-name", "PrimaryVariantName", "PRIMARY_VARIANT", "champion"),
     Key("canary-variant-name", "CanaryVariantName", "CANARY_VARIANT", "challenger"),
     Key("canary-steps", "CanarySteps", "CANARY_STEPS", "5/25/100", _slashes),
-    Key("canary-bake-minutes", "CanaryBakeMinutes", "CANARY_BAKE_MINUTES", "30"),
-    Key("canary-max-error-rate", "CanaryMaxErrorRate", "CANARY_MAX_ERROR_RATE", "1"),
-    Key("canary-max-latency-ms", "CanaryMaxLatencyMs", "CANARY_MAX_LATENCY_MS", "500"),
+    Key("canary-bake-minutes", "CanaryBakeMinutes", "CANARY_BAKE_MINUTES", "30", bound="at-least"),
+    Key("canary-max-error-rate", "CanaryMaxErrorRate", "CANARY_MAX_ERROR_RATE", "1", bound="at-most"),
+    Key("canary-max-latency-ms", "CanaryMaxLatencyMs", "CANARY_MAX_LATENCY_MS", "500", bound="at-most"),
     Key("retraining-pipeline-name", "RetrainingPipelineName", "PIPELINE_NAME", "model-medic-retraining-fraud"),
     Key("problem-type", "ProblemType", "PROBLEM_TYPE", "Regression"),
 )
@@ -196,20 +209,60 @@ def _read(tags: tuple[tuple[str, str], ...]) -> EndpointPolicy:
 
 
 def within_stack(settings: EnvModel, found: EndpointPolicy) -> EndpointPolicy:
-    """The policy without what the stack's function may not do: its role may start only the
-    stack's RetrainingPipelineName and the pipelines named `<that>-...` (template.yaml), so
-    another pipeline name is a problem, not an AccessDenied in the middle of an incident."""
+    """The policy without what the stack does not allow: a bound loosened (unless the stack's
+    TagsMayLoosenBounds is true), and a pipeline the stack's function may not start - its role
+    may start only the stack's RetrainingPipelineName and the pipelines named `<that>-...`
+    (template.yaml), so another name is a problem, not an AccessDenied in the middle of an
+    incident. Each refused tag is a `Problem` saying why."""
+    refused: dict[str, str] = {}  # variable -> why
+    if not getattr(settings, "tags_may_loosen_bounds", False):
+        for key in KEYS:
+            text = found.value(key.variable)
+            why = None if key.bound is None or text is None else _loosens(settings, key, text)
+            if why is not None:
+                refused[key.variable] = why
     stack_pipeline = getattr(settings, "pipeline_name", None)
     name = found.value("PIPELINE_NAME")
-    if stack_pipeline is None or name is None or name == stack_pipeline or name.startswith(f"{stack_pipeline}-"):
+    if (
+        stack_pipeline is not None
+        and name is not None
+        and name != stack_pipeline
+        and not name.startswith(f"{stack_pipeline}-")
+    ):
+        refused["PIPELINE_NAME"] = f"the stack may start only {stack_pipeline} and pipelines named {stack_pipeline}-..."
+    if not refused:
         return found
-    problem = Problem(
-        PREFIX + "retraining-pipeline-name",
-        name,
-        f"the stack may start only {stack_pipeline} and pipelines named {stack_pipeline}-...",
+    by_variable = {k.variable: k for k in KEYS}
+    problems = tuple(
+        Problem(PREFIX + by_variable[variable].key, found.value(variable) or "", why)
+        for variable, why in refused.items()
     )
-    kept = tuple(item for item in found.values if item[0] != "PIPELINE_NAME")
-    return replace(found, values=kept, problems=(*found.problems, problem))
+    kept = tuple(item for item in found.values if item[0] not in refused)
+    return replace(found, values=kept, problems=(*found.problems, *problems))
+
+
+def _loosens(settings: EnvModel, key: Key, text: str) -> str | None:
+    """Why the tag's value loosens the stack's bound in these settings, or None."""
+    name = type(settings).field_of(key.variable)
+    if name is None:
+        return None  # this function does not read the bound
+    stack = getattr(settings, name)
+    value = type(settings).validate_value(key.variable, text)
+    if key.bound == "at-most" and value > stack:
+        way = "raise"
+    elif key.bound == "at-least" and value < stack:
+        way = "lower"
+    else:
+        return None
+    allowed = "lower" if key.bound == "at-most" else "raise"
+    return (
+        f"it would {way} the stack's {key.parameter} ({_shown(stack)}) to {_shown(value)}; a tag may only "
+        f"{allowed} this bound (the stack's TagsMayLoosenBounds is false)"
+    )
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _checked(key: Key, value: str) -> str:

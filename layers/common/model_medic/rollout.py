@@ -48,6 +48,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -277,6 +278,9 @@ class Rollout:
                 "sagemaker:Search",
                 "sagemaker:CreateModel",
                 "sagemaker:CreateEndpointConfig",
+                # cleanup.py: what rollouts created, once nothing needs it (the tick's second job).
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:DeleteModel",
                 "sagemaker:UpdateEndpoint",
                 "sagemaker:UpdateEndpointWeightsAndCapacities",
                 "sagemaker:UpdateModelPackage",
@@ -607,6 +611,7 @@ class Rollout:
             )
             return {"call": "UpdateEndpointWeightsAndCapacities"}
         if isinstance(change, DeployCanary):
+            self._track(endpoint, ("model", change.model), ("config", change.to_config))
             self._create_canary_config(change)
             # The serving variants keep their counts (retained); the weights come from the config.
             self._sagemaker.update_endpoint(
@@ -618,6 +623,7 @@ class Rollout:
             self.adopt(endpoint, change, incident)
             return {"call": "UpdateEndpoint"}
         assert isinstance(change, FinishRollout)
+        self._track(endpoint, ("config", change.to_config))
         self._create_final_config(change)
         # Nothing retained: the new model's variant takes the config's count and weight 1.
         self._sagemaker.update_endpoint(
@@ -652,6 +658,13 @@ class Rollout:
             # The final config is the known-good one from now on (idempotent: an upsert).
             aws.persist(lambda: self._ledger.observe_config(endpoint, change.to_config, self._clock()))
         return seen
+
+    def _track(self, endpoint: str, *created: tuple[str, str]) -> None:
+        """What the next calls create, in the ledger before they are made (cleanup.py deletes
+        them once RolloutCleanupDays have passed and nothing uses them)."""
+        now = self._clock()
+        for kind, name in created:
+            aws.persist(partial(self._ledger.track_created, endpoint, kind, name, now))
 
     # --- reading AWS ------------------------------------------------------------------------------
 

@@ -249,6 +249,8 @@ class Settings(EnvModel):
     # Empty for a fleet found only by DISCOVERY_TAG (a function that finds endpoints by tag needs one or the other).
     monitored_endpoints: CsvList = Field(alias="MONITORED_ENDPOINTS")
     ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
+    # An endpoint's `model-medic:` tags may only tighten the stack's bounds unless this is true (policy.py).
+    tags_may_loosen_bounds: bool = Field(False, alias="TAGS_MAY_LOOSEN_BOUNDS")
 
 
 class ScopedSettings(Settings):
@@ -385,6 +387,9 @@ class CanarySettings(ActionSettings):
     # KMS keys (ARNs) the stack may use: endpoint configs encrypted with one of them can be
     # rolled out (SageMaker needs kms:CreateGrant on a config's key), reports under one read.
     model_kms_keys: CsvList = Field([], alias="MODEL_KMS_KEYS")
+    # The endpoint configs and models a rollout created are deleted this long after, once
+    # nothing needs them (cleanup.py).
+    rollout_cleanup_days: int = Field(30, alias="ROLLOUT_CLEANUP_DAYS", ge=1, le=3650)
 
 
 class DriftSettings(ScopedSettings):
