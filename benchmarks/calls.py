@@ -19,11 +19,11 @@ def counting_calls() -> Iterator[Counter[str]]:
         calls[operation] += 1
         return original(self, operation, params)
 
-    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    BaseClient._make_api_call = counting
     try:
         yield calls
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original
 
 
 def moto_environment(**extra: str) -> None:

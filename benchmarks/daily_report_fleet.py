@@ -123,13 +123,13 @@ def measure(size: int) -> tuple[Counter[str], float, float, int, dict[str, Any]]
         load_settings.cache_clear()
         prepare(size)
         app = handler()
-        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        BaseClient._make_api_call = counting
         try:
             started = time.perf_counter()
             result = app.lambda_handler(EVENT, Context())
             elapsed = time.perf_counter() - started
         finally:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
+            BaseClient._make_api_call = original
         aws.reset()
         load_settings.cache_clear()
     [message] = published

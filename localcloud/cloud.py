@@ -130,7 +130,7 @@ class LocalCloud:
         )
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return self._session.client(service, endpoint_url=self.endpoint_url)
 
     def aws_env(self) -> dict[str, str]:
         return {

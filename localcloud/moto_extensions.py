@@ -309,7 +309,7 @@ def pipeline_executions_run_until_finished() -> None:
             for arn, execution in pipeline.pipeline_executions.items():
                 if getattr(execution, "client_request_token", None) == token:
                     return {"PipelineExecutionArn": arn}
-        return original_start(self, pipeline_name, *args, **kwargs)  # type: ignore[no-any-return]
+        return original_start(self, pipeline_name, *args, **kwargs)
 
     FakePipelineExecution.__init__ = init  # type: ignore[method-assign]
     SageMakerModelBackend.start_pipeline_execution = start  # type: ignore[method-assign]
@@ -1082,7 +1082,7 @@ def model_packages_as_in_aws() -> None:
 
     SageMakerModelBackend.create_model_package = create  # type: ignore[method-assign]
     ModelPackage.modifications_done = modifications_done  # type: ignore[method-assign]
-    SageMakerModelBackend.update_model_package = update  # type: ignore[method-assign,assignment]
+    SageMakerModelBackend.update_model_package = update  # type: ignore[method-assign]
 
 
 # --- CloudWatch alarm state times ---------------------------------------------------------

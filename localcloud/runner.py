@@ -49,7 +49,7 @@ def record_calls() -> set[str]:
         calls.add(f"{self.meta.service_model.service_name}:{operation}")
         return original(self, operation, params)
 
-    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    BaseClient._make_api_call = recording
     return calls
 
 

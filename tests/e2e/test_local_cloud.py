@@ -37,14 +37,14 @@ def results(cloud: LocalCloud) -> dict[int, scenarios.Result]:
 
 
 @pytest.mark.parametrize("number", range(1, len(scenarios.SCENARIOS) + 1))
-def test_demo_scenario(results: dict[int, scenarios.Result], number: int):
+def test_demo_scenario(results: dict[int, scenarios.Result], number: int) -> None:
     result = results[number]
     if result.status == "pending":
         pytest.skip(f"scenario {number} pending: {result.why}")
     assert result.status == "passed", "\n".join([result.title, *result.lines, result.why])
 
 
-def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud):
+def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud) -> None:
     alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=world.ENDPOINT)["MetricAlarms"]
     assert {a["AlarmName"] for a in alarms} == {
         f"{world.ENDPOINT}-{s}"
@@ -69,7 +69,7 @@ def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud):
     assert set(cloud.stack.invoke_configs) == functions
 
 
-def test_invoke_runs_the_deployed_handler_with_its_environment(cloud: LocalCloud):
+def test_invoke_runs_the_deployed_handler_with_its_environment(cloud: LocalCloud) -> None:
     event = json.loads((ROOT / "events" / "rollback_model" / "endpoint_in_service.json").read_text())
     invocation = cloud.invoke("RollbackModelFunction", event, START)
     assert invocation.error is None, invocation.logs
@@ -80,7 +80,7 @@ def test_invoke_runs_the_deployed_handler_with_its_environment(cloud: LocalCloud
     assert '"service":"rollback-model"' in invocation.logs  # POWERTOOLS_SERVICE_NAME from the template
 
 
-def test_an_event_that_keeps_failing_is_retried_twice_then_parked_in_the_dead_letter_queue(cloud: LocalCloud):
+def test_an_event_that_keeps_failing_is_retried_twice_then_parked_in_the_dead_letter_queue(cloud: LocalCloud) -> None:
     # A missing endpoint is a recorded skip (a permanent error, not retried); what keeps
     # failing is a broken deployment: the function's ledger table is gone.
     lambdas = cloud.client("lambda")
@@ -119,7 +119,7 @@ _MANAGED = ("logs:", "xray:")
 
 def test_every_aws_call_each_function_made_in_the_demo_is_allowed_by_its_role(
     cloud: LocalCloud, results: dict[int, scenarios.Result]
-):
+) -> None:
     """moto enforces no IAM: each call the demo's functions really made (recorded by the
     runner) is held against the role CloudFormation would give that function."""
     from fnmatch import fnmatch
@@ -144,7 +144,7 @@ def test_every_aws_call_each_function_made_in_the_demo_is_allowed_by_its_role(
     assert missing == []
 
 
-def test_the_env_vars_file_gives_every_function_each_template_variable_resolved(cloud: LocalCloud):
+def test_the_env_vars_file_gives_every_function_each_template_variable_resolved(cloud: LocalCloud) -> None:
     from localcloud import sam, template
     from model_medic import settings
 

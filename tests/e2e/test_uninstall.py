@@ -43,7 +43,7 @@ def kept_in_readme() -> set[str]:
     return {name for row in rows for name in re.findall(r"`([A-Z][A-Za-z]+)`", row.split("|")[1]) if name in resources}
 
 
-def test_a_stack_that_ran_deletes_and_leaves_exactly_what_the_readme_says(cloud: LocalCloud):
+def test_a_stack_that_ran_deletes_and_leaves_exactly_what_the_readme_says(cloud: LocalCloud) -> None:
     timeline = scenarios.Timeline(cloud, START)
     timeline.decisions(cloud.put_event(scenarios._in_service_event(START), START))
     scenarios.latency_scale_up_and_back(timeline)  # incidents, boosts given back step by step

@@ -98,7 +98,7 @@ def expected(names: list[str]) -> set[str]:
 
 def test_a_fleet_of_200_gets_its_alarms_and_a_second_pass_reads_little_and_writes_nothing(
     fleet_env: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
-):
+) -> None:
     names = endpoints(200)
     endpoints(3, prefix="untagged", tags=[{"Key": "team", "Value": "x"}])
     first = run(SCHEDULE)["reconciled"]
@@ -128,7 +128,7 @@ def test_a_fleet_of_200_gets_its_alarms_and_a_second_pass_reads_little_and_write
     assert "DescribeEndpoint" not in operations
 
 
-def test_endpoints_that_leave_scope_lose_their_alarms_and_nothing_else_is_touched(fleet_env: Stack):
+def test_endpoints_that_leave_scope_lose_their_alarms_and_nothing_else_is_touched(fleet_env: Stack) -> None:
     names = endpoints(12)
     cw = boto3.client("cloudwatch", region_name=REGION)
     # Not ours: an unrelated alarm, and one with a fleet alarm's name that another stack owns.
@@ -161,7 +161,7 @@ def test_endpoints_that_leave_scope_lose_their_alarms_and_nothing_else_is_touche
     assert held["Threshold"] == 99  # another stack's alarm: neither updated nor deleted
 
 
-def test_a_drifted_alarm_is_put_back(fleet_env: Stack):
+def test_a_drifted_alarm_is_put_back(fleet_env: Stack) -> None:
     endpoints(2)
     run(SCHEDULE)
     cw = boto3.client("cloudwatch", region_name=REGION)
@@ -179,7 +179,7 @@ def test_a_drifted_alarm_is_put_back(fleet_env: Stack):
 
 def test_a_run_keeps_to_its_write_budget_and_the_next_runs_carry_on(
     fleet_env: Stack, monkeypatch: pytest.MonkeyPatch, aws_requests: list[tuple[str, str, dict[str, Any]]]
-):
+) -> None:
     names = endpoints(20)
     monkeypatch.setenv("ALARM_WRITES_PER_RUN", "50")
     runs, first = 0, None
@@ -198,7 +198,7 @@ def test_a_run_keeps_to_its_write_budget_and_the_next_runs_carry_on(
     assert len(dashboards()) == 21
 
 
-def test_writes_are_paced_to_cloudwatchs_rate():
+def test_writes_are_paced_to_cloudwatchs_rate() -> None:
     from model_medic.alarm_manager import AlarmManager
 
     waits: list[float] = []
@@ -226,7 +226,7 @@ def state_change(endpoint: str, status: str) -> dict[str, Any]:
 
 def test_a_state_change_reconciles_that_endpoint_alone(
     fleet_env: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
-):
+) -> None:
     [new] = endpoints(1, prefix="fresh")
     endpoints(1, prefix="other")
     aws_requests.clear()
@@ -241,7 +241,7 @@ def test_a_state_change_reconciles_that_endpoint_alone(
     assert dashboards() == set()
 
 
-def test_a_named_endpoint_keeps_its_alarms_while_it_is_deleted_and_an_untagged_one_gets_none(fleet_env: Stack):
+def test_a_named_endpoint_keeps_its_alarms_while_it_is_deleted_and_an_untagged_one_gets_none(fleet_env: Stack) -> None:
     run(state_change("churn-prod", "IN_SERVICE"))
     assert alarm_names() == expected(["churn-prod"])
     run(state_change("churn-prod", "DELETING"))
@@ -258,7 +258,7 @@ def test_a_named_endpoint_keeps_its_alarms_while_it_is_deleted_and_an_untagged_o
         {"RequestType": "Create"},  # a custom resource request without its ResponseURL and ids
     ],
 )
-def test_bad_events_are_rejected_and_change_nothing(fleet_env: Stack, event: dict[str, Any]):
+def test_bad_events_are_rejected_and_change_nothing(fleet_env: Stack, event: dict[str, Any]) -> None:
     result = run(event)
     assert result["rejected"]
     assert result.get("reconciled") is None
@@ -304,7 +304,7 @@ def custom(kind: str, url: str, physical: str | None = None) -> dict[str, Any]:
 
 def test_the_custom_resource_answers_cloudformation_and_its_delete_removes_every_alarm(
     fleet_env: Stack, response_url: str
-):
+) -> None:
     names = endpoints(3)
     assert run(custom("Create", response_url))["status"] == "SUCCESS"
     path, headers, body = _Catcher.received[-1]
@@ -329,7 +329,7 @@ def test_the_custom_resource_answers_cloudformation_and_its_delete_removes_every
 
 def test_a_failed_request_is_answered_failed_with_the_reason(
     fleet_env: Stack, response_url: str, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("CRITICAL_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:gone")
     from model_medic import alarm_manager
 

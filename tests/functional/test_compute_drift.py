@@ -72,7 +72,7 @@ def metric(name: str, feature: str | None = None) -> list[float]:
     return result["Values"]
 
 
-def test_the_function_builds_the_baseline_beside_the_training_data(fn: Any, stack: Stack):
+def test_the_function_builds_the_baseline_beside_the_training_data(fn: Any, stack: Stack) -> None:
     training()
     result = fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
     assert result == {"baseline": f"s3://{BUCKET}/baselines/churn-prod/baseline.json"}
@@ -84,7 +84,7 @@ def test_the_function_builds_the_baseline_beside_the_training_data(fn: Any, stac
     assert stored["label_candidate"] == "churned"
 
 
-def test_a_shifted_hour_is_detected_and_published_at_the_hour(fn: Any, stack: Stack):
+def test_a_shifted_hour_is_detected_and_published_at_the_hour(fn: Any, stack: Stack) -> None:
     training()
     fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
     capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30), junk=3)
@@ -106,7 +106,7 @@ def test_a_shifted_hour_is_detected_and_published_at_the_hour(fn: Any, stack: St
     assert drift["feature"] == "age"
 
 
-def test_an_unshifted_hour_shows_little_drift(fn: Any, stack: Stack):
+def test_an_unshifted_hour_shows_little_drift(fn: Any, stack: Stack) -> None:
     training()
     fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
     capture("primary", "2026/11/22/09", 1500, mean=45, mix=(50, 30, 20))
@@ -115,7 +115,7 @@ def test_an_unshifted_hour_shows_little_drift(fn: Any, stack: Stack):
     assert churn["features"]["plan"]["psi"] < 0.05
 
 
-def test_a_quiet_hour_publishes_nothing_and_says_so(fn: Any, stack: Stack):
+def test_a_quiet_hour_publishes_nothing_and_says_so(fn: Any, stack: Stack) -> None:
     training()
     fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
     capture("primary", "2026/11/22/09", 120, mean=40, mix=(30, 40, 30))
@@ -124,7 +124,7 @@ def test_a_quiet_hour_publishes_nothing_and_says_so(fn: Any, stack: Stack):
     assert metric("MaxFeatureDrift") == []
 
 
-def test_a_missing_baseline_is_told_once_not_every_hour(fn: Any, stack: Stack):
+def test_a_missing_baseline_is_told_once_not_every_hour(fn: Any, stack: Stack) -> None:
     capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30))
     for _ in range(3):
         [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
@@ -164,7 +164,7 @@ def two_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_baseline_built_from_real_training_data_leaves_the_label_out_and_reads_batched_csv(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("DRIFT_MIN_ROWS", "150")
     put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
     assert fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["baseline"]
@@ -184,7 +184,7 @@ def test_a_baseline_built_from_real_training_data_leaves_the_label_out_and_reads
 
 def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoint_is_measured(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     two_endpoints(monkeypatch)
     put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
     put("baselines/fraud-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
@@ -219,7 +219,7 @@ def baseline_of(endpoint: str) -> dict[str, Any]:
 
 def test_a_real_training_set_without_a_label_column_is_measured_on_every_column_beside_one_with_its_label(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     two_endpoints(monkeypatch)
     # The same model's training data as AWS's example keeps it twice: inputs only (69 columns,
     # no label), and with the label Churn first (70). BaselineLabelColumn stays at its default.
@@ -243,7 +243,7 @@ def test_a_real_training_set_without_a_label_column_is_measured_on_every_column_
 
 def test_captured_rows_that_fit_the_training_set_neither_way_are_told_once_with_the_widths(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     two_endpoints(monkeypatch)
     put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
     put("baselines/fraud-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
@@ -267,7 +267,9 @@ def test_captured_rows_that_fit_the_training_set_neither_way_are_told_once_with_
     assert (decision["endpoint"], decision["action"], decision["result"]) == ("churn-prod", "measure-drift", "skipped")
 
 
-def test_real_csv_records_cut_short_are_malformed_not_rows(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):
+def test_real_csv_records_cut_short_are_malformed_not_rows(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DRIFT_MIN_ROWS", "150")
     put("baselines/churn-prod/training.csv", (REAL / "churn-training-with-header.csv").read_text())
     fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
@@ -323,7 +325,7 @@ def statistics(**extra: Any) -> dict[str, Any]:
 
 def test_a_statistics_file_without_string_distributions_is_read_and_a_broken_one_blinds_only_its_endpoint(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     two_endpoints(monkeypatch)
     monkeypatch.setenv("BASELINE_LABEL_COLUMN", "none")
     put("baselines/churn-prod/statistics.json", json.dumps(statistics()))
@@ -352,7 +354,7 @@ def test_a_statistics_file_without_string_distributions_is_read_and_a_broken_one
 
 def test_a_statistics_file_left_with_nothing_to_compare_once_its_label_is_out_is_told_once(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("DRIFT_MIN_ROWS", "150")
     put("baselines/churn-prod/statistics.json", json.dumps(statistics()))  # age, then customer_id
     # The requests carry one value: age was the label, and customer_id has no distribution.
@@ -396,7 +398,9 @@ def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measu
     assert stack.drain("critical") == []  # a transient error is retried, not told
 
 
-def test_a_baseline_that_cannot_be_built_is_refused_with_the_reason_and_nothing_is_written(fn: Any, stack: Stack):
+def test_a_baseline_that_cannot_be_built_is_refused_with_the_reason_and_nothing_is_written(
+    fn: Any, stack: Stack
+) -> None:
     [missing] = fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["rejected"]
     assert (
         missing
@@ -411,7 +415,7 @@ def test_a_baseline_that_cannot_be_built_is_refused_with_the_reason_and_nothing_
 
 def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_scope_is_not(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from tests.conftest import make_endpoint
 
     monkeypatch.setenv("MONITORED_ENDPOINTS", "")  # a fleet found by its tag alone

@@ -97,7 +97,7 @@ def churn_prod() -> None:
     )
 
 
-def test_values_match_hand_computed_expectations(fn: Any, stack: Stack):
+def test_values_match_hand_computed_expectations(fn: Any, stack: Stack) -> None:
     churn_prod()
     result = fn.lambda_handler(schedule(), FakeContext())
     assert result["window"] == {"start": "2026-11-22T10:00:00+00:00", "end": "2026-11-22T10:05:00+00:00"}
@@ -109,7 +109,7 @@ def test_values_match_hand_computed_expectations(fn: Any, stack: Stack):
     assert published("ErrorRate", "churn-prod") == [round(45 / 1100 * 100, 4)]
 
 
-def test_zero_traffic_publishes_no_error_rate_and_missing_endpoints_are_skipped(fn: Any, stack: Stack):
+def test_zero_traffic_publishes_no_error_rate_and_missing_endpoints_are_skipped(fn: Any, stack: Stack) -> None:
     churn_prod()
     seed("fraud-prod", "AllTraffic", Invocations=[0])
     result = fn.lambda_handler(schedule(), FakeContext())
@@ -119,7 +119,7 @@ def test_zero_traffic_publishes_no_error_rate_and_missing_endpoints_are_skipped(
     assert published("ErrorRate", "churn-prod", "primary") == [2.5]  # the others still ran
 
 
-def test_a_replayed_run_publishes_nothing_twice(fn: Any, stack: Stack):
+def test_a_replayed_run_publishes_nothing_twice(fn: Any, stack: Stack) -> None:
     churn_prod()
     first = fn.lambda_handler(schedule(), FakeContext())
     second = fn.lambda_handler(schedule(), FakeContext())
@@ -139,7 +139,7 @@ def test_calls_are_batched_at_500_queries_and_1000_data(
     endpoints: int,
     get_calls: int,
     put_calls: int,
-):
+) -> None:
     names = [f"ep-{i:03d}" for i in range(endpoints)]
     monkeypatch.setenv("MONITORED_ENDPOINTS", ",".join(names))
     data = []
@@ -175,13 +175,15 @@ def test_calls_are_batched_at_500_queries_and_1000_data(
     assert published("TotalLatency", names[0]) == [1.5]
 
 
-def test_anything_but_a_schedule_is_rejected(fn: Any, stack: Stack, aws_calls: AwsCalls):
+def test_anything_but_a_schedule_is_rejected(fn: Any, stack: Stack, aws_calls: AwsCalls) -> None:
     result = fn.lambda_handler(load_event("scale_up/high_latency_alarm.json"), FakeContext())
     assert result == {"rejected": ["expected an EventBridge Scheduled Event"]}
     assert aws_calls.of("cloudwatch") == []
 
 
-def test_endpoints_carrying_the_discovery_tag_are_measured_too(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):
+def test_endpoints_carrying_the_discovery_tag_are_measured_too(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.conftest import make_endpoint
 
     monkeypatch.setenv("MONITORED_ENDPOINTS", "churn-prod")
@@ -222,7 +224,7 @@ def windows(stack: Stack) -> dict[str, dict[str, Any]]:
     return {item["start"]: item for item in stack.items("metrics-window")}
 
 
-def test_late_datapoints_hold_the_window_back_until_the_next_run_recomputes_it_once(fn: Any, stack: Stack):
+def test_late_datapoints_hold_the_window_back_until_the_next_run_recomputes_it_once(fn: Any, stack: Stack) -> None:
     # 10:00-10:03 arrived by 10:07; 10:04 - the minute with the errors - is still on its way.
     put([d for at in range(4) for d in minute("churn-prod", "AllTraffic", at, 100, 0, 90_000)])
     first = fn.lambda_handler(schedule(), FakeContext())
@@ -256,7 +258,7 @@ def test_late_datapoints_hold_the_window_back_until_the_next_run_recomputes_it_o
     assert published("ErrorRate", "churn-prod", stat="SampleCount")[0] == 1.0
 
 
-def test_only_the_incomplete_endpoint_waits(fn: Any, stack: Stack):
+def test_only_the_incomplete_endpoint_waits(fn: Any, stack: Stack) -> None:
     put([d for at in range(7) for d in minute("churn-prod", "AllTraffic", at, 100, 1, 90_000)])  # 10:05, 10:06 in
     put([d for at in range(4) for d in minute("fraud-prod", "AllTraffic", at, 100, 2, 90_000)])  # 10:04 late
     first = fn.lambda_handler(schedule(), FakeContext())
@@ -271,7 +273,7 @@ def test_only_the_incomplete_endpoint_waits(fn: Any, stack: Stack):
     assert published("ErrorRate", "churn-prod", stat="SampleCount") == [1.0, 1.0]  # not put again
 
 
-def test_traffic_that_stops_is_published_by_the_recomputation_and_recorded_incomplete(fn: Any, stack: Stack):
+def test_traffic_that_stops_is_published_by_the_recomputation_and_recorded_incomplete(fn: Any, stack: Stack) -> None:
     put([d for at in range(3) for d in minute("churn-prod", "AllTraffic", at, 100, 5, 90_000)])  # then nothing
     assert fn.lambda_handler(schedule(), FakeContext())["held_back"] == ["churn-prod"]
     second = fn.lambda_handler(schedule(RUN_AT + timedelta(minutes=5)), FakeContext())
@@ -284,7 +286,7 @@ def test_traffic_that_stops_is_published_by_the_recomputation_and_recorded_incom
     assert published("ErrorRate", "churn-prod", stat="SampleCount") == [1.0]
 
 
-def test_an_idle_variant_does_not_hold_its_endpoint_back(fn: Any, stack: Stack):
+def test_an_idle_variant_does_not_hold_its_endpoint_back(fn: Any, stack: Stack) -> None:
     put(minute("churn-prod", "canary", -30, 10, 0, 90_000))  # active half an hour ago, idle since
     put([d for at in range(7) for d in minute("churn-prod", "primary", at, 100, 3, 90_000)])
     result = fn.lambda_handler(schedule(), FakeContext())
@@ -294,7 +296,7 @@ def test_an_idle_variant_does_not_hold_its_endpoint_back(fn: Any, stack: Stack):
     assert published("ErrorRate", "churn-prod", "canary") == []
 
 
-def test_cloudwatch_averages_a_second_value_put_for_the_same_minute():
+def test_cloudwatch_averages_a_second_value_put_for_the_same_minute() -> None:
     """Why a window is put once: a corrected value put again would not replace the first
     (the alarms read Average); checked here against the aggregation the code relies on."""
     from moto import mock_aws

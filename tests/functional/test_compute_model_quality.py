@@ -114,7 +114,7 @@ def scenario() -> tuple[list[int], list[float], list[int], list[float]]:
     return primary_y, primary_s, canary_y, canary_s
 
 
-def test_labels_join_predictions_across_hours_days_variants_and_encodings(fn: Any, stack: Stack):
+def test_labels_join_predictions_across_hours_days_variants_and_encodings(fn: Any, stack: Stack) -> None:
     primary_y, primary_s, canary_y, canary_s = scenario()
     items = [(f"p{i}", str(y)) for i, y in enumerate(primary_y)] + [(f"c{i}", str(y)) for i, y in enumerate(canary_y)]
     items += [("p0", "1" if primary_y[0] == 0 else "0")]  # a duplicate label: the first stands
@@ -161,7 +161,7 @@ def test_labels_join_predictions_across_hours_days_variants_and_encodings(fn: An
     assert found["Timestamps"][0].replace(tzinfo=UTC) == datetime(2026, 11, 22, 10, tzinfo=UTC)
 
 
-def test_one_run_per_endpoint_and_hour_of_labels_and_the_catch_up_agrees(fn: Any, stack: Stack):
+def test_one_run_per_endpoint_and_hour_of_labels_and_the_catch_up_agrees(fn: Any, stack: Stack) -> None:
     primary_y, _, _, _ = scenario()
     key = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
     other = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [], name="labels-2")
@@ -172,14 +172,14 @@ def test_one_run_per_endpoint_and_hour_of_labels_and_the_catch_up_agrees(fn: Any
     assert caught_up["published"] == first["published"]
 
 
-def test_below_the_minimum_sample_count_nothing_is_published(fn: Any, stack: Stack):
+def test_below_the_minimum_sample_count_nothing_is_published(fn: Any, stack: Stack) -> None:
     scenario()
     key = labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"c{i}", "1") for i in range(30)])
     [result] = fn.lambda_handler(created(key), FakeContext())["results"]
     assert (result["matched"], result["published"]) == (30, {})
 
 
-def test_the_hourly_catch_up_covers_every_endpoint(fn: Any, stack: Stack):
+def test_the_hourly_catch_up_covers_every_endpoint(fn: Any, stack: Stack) -> None:
     primary_y, _, _, _ = scenario()
     labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
     [result] = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
@@ -187,14 +187,14 @@ def test_the_hourly_catch_up_covers_every_endpoint(fn: Any, stack: Stack):
     assert result["published"]["primary"]["quality_sample_count"] == 300
 
 
-def test_a_key_outside_the_layout_is_rejected(fn: Any, stack: Stack):
+def test_a_key_outside_the_layout_is_rejected(fn: Any, stack: Stack) -> None:
     result = fn.lambda_handler(created("groundtruth/other-endpoint/2026/11/22/10/x.jsonl"), FakeContext())
     assert result["rejected"][0].startswith("ground-truth key")
 
 
 def test_an_object_created_event_s3_could_not_have_sent_is_rejected_and_changes_nothing(
     fn: Any, stack: Stack, aws_calls: AwsCalls
-):
+) -> None:
     bad = [
         {**created("x"), "detail": 1.5},
         created(["groundtruth/churn-prod/2026/11/22/10/x.jsonl"]),
@@ -209,7 +209,7 @@ def test_an_object_created_event_s3_could_not_have_sent_is_rejected_and_changes_
         assert aws_calls.mutating() == []
 
 
-def test_regression_models_get_rmse_and_mae(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):
+def test_regression_models_get_rmse_and_mae(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROBLEM_TYPE", "Regression")
     rng = random.Random("regression")
     truth = [rng.uniform(10, 90) for _ in range(80)]
@@ -235,7 +235,7 @@ def put_text(key: str, text: str) -> None:
 
 def test_real_sdk_capture_and_ground_truth_give_scikit_learns_accuracy_and_auc(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("QUALITY_MIN_SAMPLES", "10")
     put_text(
         f"datacapture/churn-prod/AllTraffic/{HOUR:%Y/%m/%d/%H}/capture.jsonl",
@@ -276,7 +276,7 @@ def capture_line(event_id: str, request: dict[str, str], response: dict[str, str
 
 def test_a_batched_json_request_is_paired_element_by_element_with_its_labels(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("QUALITY_MIN_SAMPLES", "5")
     body = (REAL / "clarify-adult-instances.json").read_text().strip()  # a real request of 8 instances
     request = {"observedContentType": "application/json", "mode": "INPUT", "data": body, "encoding": "JSON"}
@@ -319,7 +319,7 @@ def test_a_batched_json_request_is_paired_element_by_element_with_its_labels(
 
 def test_one_batched_output_does_not_flip_how_the_window_is_read(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     """The issue's case: one response "0.2\\n0.7\\n" among single probabilities used to turn
     the whole window into label comparison and halve the accuracy."""
     monkeypatch.setenv("QUALITY_MIN_SAMPLES", "5")
@@ -364,7 +364,7 @@ def test_one_batched_output_does_not_flip_how_the_window_is_read(
 
 def test_complete_capture_hours_are_read_once_into_an_index_then_from_it(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch, aws_calls: Any
-):
+) -> None:
     monkeypatch.setenv("PREDICTION_INDEX_S3_URI", f"s3://{BUCKET}/prediction-index")
     primary_y, _, _, _ = scenario()  # predictions at 21 Nov 23:00, 22 Nov 08:00 and 09:00
     items = [(f"p{i}", str(y)) for i, y in enumerate(primary_y)]
@@ -463,7 +463,7 @@ def copy_endpoint_data(source: str, target: str) -> None:
 
 def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_scope_is_not(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from tests.conftest import make_endpoint
 
     monkeypatch.setenv("MONITORED_ENDPOINTS", "")  # a fleet found by its tag alone
@@ -496,7 +496,7 @@ def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_
 
 def test_a_discovery_tag_in_model_medics_own_prefix_is_not_told_as_an_unused_policy_tag(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     """The discovery tag says what is in scope, not a policy: every function ignores its key (here too)."""
     from tests.conftest import make_endpoint
 
@@ -526,7 +526,7 @@ def test_a_discovery_tag_in_model_medics_own_prefix_is_not_told_as_an_unused_pol
 )
 def test_a_real_merged_record_is_scored_from_the_prediction_it_carries(
     fn: Any, stack: Stack, folder: str, groups: set[str]
-):
+) -> None:
     """Model Monitor's merged JSON Lines (capture and ground truth in one record; the real one
     is kept indented as AWS's notebook printed it): no capture to search, 334 labels at once."""
     record = json.loads((REAL / "clarify-merged-record.json").read_text())
@@ -547,7 +547,7 @@ def test_a_real_merged_record_is_scored_from_the_prediction_it_carries(
     assert ours["quality_sample_count"] == 334
 
 
-def test_a_merged_record_whose_capture_is_found_counts_for_the_capture_s_variant(fn: Any, stack: Stack):
+def test_a_merged_record_whose_capture_is_found_counts_for_the_capture_s_variant(fn: Any, stack: Stack) -> None:
     record = json.loads((REAL / "clarify-merged-record.json").read_text())
     capture = {key: record[key] for key in ("captureData", "eventMetadata", "eventVersion")}
     put_text("datacapture/churn-prod/canary/2026/11/22/09/capture.jsonl", json.dumps(capture))

@@ -114,7 +114,7 @@ def seed(stack: Stack) -> None:
     decision(stack, 9 * 60, "dry-run", f"{ENDPOINT}-HighLatency", "would have", {})
 
 
-def test_numbers_in_html_and_json_match_hand_computed_values(fn: Any, stack: Stack):
+def test_numbers_in_html_and_json_match_hand_computed_values(fn: Any, stack: Stack) -> None:
     seed(stack)
     result = fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
     assert result["day"] == "2026-11-23"
@@ -145,7 +145,7 @@ def test_numbers_in_html_and_json_match_hand_computed_values(fn: Any, stack: Sta
     assert f'<a href="../{ENDPOINT}/2026-11-23.html">{ENDPOINT}</a>' in index
 
 
-def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack):
+def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack) -> None:
     seed(stack)
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
     html = (
@@ -159,7 +159,7 @@ def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack):
     assert "primary &#34;instance-count&#34; 2 -&gt; 3" in html
 
 
-def test_the_summary_gives_lasting_s3_locations_and_links_whose_lifetime_it_tells(fn: Any, stack: Stack):
+def test_the_summary_gives_lasting_s3_locations_and_links_whose_lifetime_it_tells(fn: Any, stack: Stack) -> None:
     seed(stack)
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
     [message] = stack.drain("info")
@@ -174,7 +174,7 @@ def test_the_summary_gives_lasting_s3_locations_and_links_whose_lifetime_it_tell
     assert "at most 1 hour" in text
 
 
-def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, stack: Stack):
+def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, stack: Stack) -> None:
     make_endpoint(ENDPOINT, {"AllTraffic": {"count": 1, "weight": 1.0}})
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
     s3 = boto3.client("s3")
@@ -259,7 +259,7 @@ def fleet_reports(count: int) -> list[Any]:
     return reports
 
 
-def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_worst(stack: Stack):
+def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_worst(stack: Stack) -> None:
     from model_medic.report import SNS_MESSAGE_MAX_BYTES, SUMMARY_WORST, DailyReport
 
     # Presigned with temporary credentials, as in Lambda: the session token makes each link long.

@@ -74,7 +74,7 @@ def unused_tag_messages(stack: Stack) -> list[dict[str, Any]]:
 
 def test_an_endpoint_tagged_with_its_own_maximum_is_scaled_to_it_and_no_further_while_another_keeps_the_stacks(
     fn: Any, two: Stack, clock: time_machine.Traveller
-):
+) -> None:
     tag(TAGGED, **{"model-medic:max-instance-count": "3", "team": "fraud"})
     for endpoint in (TAGGED, PLAIN):
         [first] = deliver(fn, clock, latency_alarm(endpoint))
@@ -90,7 +90,9 @@ def test_an_endpoint_tagged_with_its_own_maximum_is_scaled_to_it_and_no_further_
     assert unused_tag_messages(two) == []  # a good tag and a tag that is not ours: nothing to tell
 
 
-def test_a_bad_tag_value_is_told_once_and_the_stacks_value_is_used(fn: Any, two: Stack, clock: time_machine.Traveller):
+def test_a_bad_tag_value_is_told_once_and_the_stacks_value_is_used(
+    fn: Any, two: Stack, clock: time_machine.Traveller
+) -> None:
     tag(TAGGED, **{"model-medic:max-instance-count": "lots", "model-medic:max-instances": "3"})
     deliver(fn, clock, latency_alarm(TAGGED))
     for minutes in (11, 22, 33, 38):
@@ -119,7 +121,7 @@ def test_a_bad_tag_value_is_told_once_and_the_stacks_value_is_used(fn: Any, two:
 
 def test_an_endpoint_tagged_dry_run_is_left_alone_while_the_others_are_acted_on(
     fn: Any, two: Stack, clock: time_machine.Traveller
-):
+) -> None:
     tag(TAGGED, **{"model-medic:automation-mode": "dry-run"})
     [dry] = deliver(fn, clock, latency_alarm(TAGGED))
     [acted] = deliver(fn, clock, latency_alarm(PLAIN))
@@ -131,7 +133,7 @@ def test_an_endpoint_tagged_dry_run_is_left_alone_while_the_others_are_acted_on(
 
 def test_the_global_kill_switch_wins_over_an_endpoint_tagged_enforce(
     fn: Any, two: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("AUTOMATION_MODE", "dry-run")
     tag(TAGGED, **{"model-medic:automation-mode": "enforce"})
     # Inheriting, the tag replaces the stack's dry-run for its endpoint only.
@@ -160,7 +162,7 @@ def alarm(name: str) -> dict[str, Any]:
 
 def test_the_alarm_manager_gives_a_tagged_endpoint_its_own_thresholds_and_follows_a_changed_tag(
     fleet: Stack,
-):
+) -> None:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     for name in ("tagged-prod", "plain-prod"):
         sagemaker.create_endpoint(
@@ -201,7 +203,7 @@ def test_the_alarm_manager_gives_a_tagged_endpoint_its_own_thresholds_and_follow
     assert "tagged-prod-challenger-ErrorRate" not in names
 
 
-def test_the_alarm_manager_lets_a_tag_lower_a_canary_ceiling_but_not_raise_it(fleet: Stack):
+def test_the_alarm_manager_lets_a_tag_lower_a_canary_ceiling_but_not_raise_it(fleet: Stack) -> None:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     for name in ("strict-prod", "loose-prod"):
         sagemaker.create_endpoint(
@@ -234,7 +236,7 @@ def quality(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     return load_handler("compute_model_quality")
 
 
-def test_an_endpoint_tagged_as_a_regression_model_is_measured_as_one(quality: Any, stack: Stack):
+def test_an_endpoint_tagged_as_a_regression_model_is_measured_as_one(quality: Any, stack: Stack) -> None:
     make_endpoint("churn-prod")
     hour = datetime(2026, 11, 22, 9, tzinfo=UTC)
     truth = [10.0 + i for i in range(60)]
@@ -252,7 +254,7 @@ def test_an_endpoint_tagged_as_a_regression_model_is_measured_as_one(quality: An
 
 def test_a_tag_that_would_raise_the_stacks_maximum_is_told_once_and_the_stacks_maximum_holds(
     fn: Any, two: Stack, clock: time_machine.Traveller
-):
+) -> None:
     tag(TAGGED, **{"model-medic:max-instance-count": "5"})  # the stack's MaxInstanceCount is 4
     deliver(fn, clock, latency_alarm(TAGGED))
     for minutes in (11, 22, 33, 38, 50):
@@ -268,7 +270,7 @@ def test_a_tag_that_would_raise_the_stacks_maximum_is_told_once_and_the_stacks_m
 
 def test_a_stack_that_allows_it_lets_a_tag_raise_the_maximum(
     fn: Any, two: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("TAGS_MAY_LOOSEN_BOUNDS", "true")
     tag(TAGGED, **{"model-medic:max-instance-count": "5"})
     deliver(fn, clock, latency_alarm(TAGGED))

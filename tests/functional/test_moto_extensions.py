@@ -110,14 +110,14 @@ def scalable_target(minimum: int | None = None, maximum: int | None = None, vari
 # --- the clock ---------------------------------------------------------------------------
 
 
-def test_moto_now_follows_the_process_clock_so_time_machine_moves_it(clock: time_machine.Traveller):
+def test_moto_now_follows_the_process_clock_so_time_machine_moves_it(clock: time_machine.Traveller) -> None:
     assert moto_now() == T0
     assert moto_now().tzinfo is not None
     clock.shift(timedelta(minutes=5))
     assert moto_now() == T0 + timedelta(minutes=5)
 
 
-def test_set_clock_shifts_moto_now_and_it_keeps_ticking(clock: time_machine.Traveller):
+def test_set_clock_shifts_moto_now_and_it_keeps_ticking(clock: time_machine.Traveller) -> None:
     set_clock(datetime(2030, 1, 1, tzinfo=UTC))
     assert moto_now() == datetime(2030, 1, 1, tzinfo=UTC)
     clock.shift(timedelta(seconds=30))
@@ -129,7 +129,7 @@ def test_set_clock_shifts_moto_now_and_it_keeps_ticking(clock: time_machine.Trav
 # --- endpoint updates take time ------------------------------------------------------------
 
 
-def test_by_default_an_update_is_done_inside_the_call(sagemaker: Any):
+def test_by_default_an_update_is_done_inside_the_call(sagemaker: Any) -> None:
     assert update_seconds() == 0
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
@@ -140,7 +140,7 @@ def test_by_default_an_update_is_done_inside_the_call(sagemaker: Any):
 
 def test_a_capacity_change_is_updating_for_the_set_time_with_desired_shown_then_current(
     sagemaker: Any, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(300)
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
@@ -161,7 +161,9 @@ def test_a_capacity_change_is_updating_for_the_set_time_with_desired_shown_then_
     assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
 
 
-def test_a_weight_change_shows_the_desired_weight_until_it_is_done(sagemaker: Any, clock: time_machine.Traveller):
+def test_a_weight_change_shows_the_desired_weight_until_it_is_done(
+    sagemaker: Any, clock: time_machine.Traveller
+) -> None:
     set_update_seconds(60)
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT,
@@ -179,7 +181,7 @@ def test_a_weight_change_shows_the_desired_weight_until_it_is_done(sagemaker: An
 
 def test_while_updating_every_further_update_and_the_delete_are_rejected_as_in_aws(
     sagemaker: Any, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(120)
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "canary", "DesiredInstanceCount": 2}]
@@ -206,7 +208,7 @@ def test_while_updating_every_further_update_and_the_delete_are_rejected_as_in_a
     assert described(sagemaker)["EndpointStatus"] == "Updating"
 
 
-def test_capacity_of_more_than_one_variant_in_one_call_is_rejected(sagemaker: Any):
+def test_capacity_of_more_than_one_variant_in_one_call_is_rejected(sagemaker: Any) -> None:
     error = rejected(
         sagemaker.update_endpoint_weights_and_capacities,
         EndpointName=ENDPOINT,
@@ -226,7 +228,7 @@ def test_capacity_of_more_than_one_variant_in_one_call_is_rejected(sagemaker: An
 
 def test_update_endpoint_keeps_the_old_config_and_names_the_new_one_as_pending_until_done(
     sagemaker: Any, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(600)
     config = second_config(sagemaker, count=3, weight=0.5)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)
@@ -252,7 +254,7 @@ def test_update_endpoint_keeps_the_old_config_and_names_the_new_one_as_pending_u
     ]
 
 
-def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(sagemaker: Any):
+def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(sagemaker: Any) -> None:
     config = second_config(sagemaker, count=3, weight=0.5)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
     after = described(sagemaker)
@@ -265,7 +267,7 @@ def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(s
 
 def test_a_failing_update_rolls_back_to_the_old_config_with_a_failure_reason(
     sagemaker: Any, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(300)
     config = second_config(sagemaker, count=3)
     fail_next_update(ENDPOINT, reason="Alarm churn-prod-HighErrorRate in ALARM; rolled back.")
@@ -290,7 +292,7 @@ def test_a_failing_update_rolls_back_to_the_old_config_with_a_failure_reason(
     assert (again["EndpointConfigName"], "FailureReason" in again) == (config, False)
 
 
-def test_a_failing_update_with_instant_updates_is_rolled_back_at_once(sagemaker: Any):
+def test_a_failing_update_with_instant_updates_is_rolled_back_at_once(sagemaker: Any) -> None:
     fail_next_update(ENDPOINT)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=second_config(sagemaker))
     after = described(sagemaker)
@@ -347,7 +349,7 @@ def excluding(*properties: str) -> list[dict[str, str]]:
 )
 def test_retaining_variant_properties_except_the_excluded_ones_which_come_from_the_new_config(
     sagemaker: Any, excluded: tuple[str, ...], expected: dict[str, tuple[int, float]]
-):
+) -> None:
     config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
     sagemaker.update_endpoint(
         EndpointName=ENDPOINT,
@@ -359,7 +361,7 @@ def test_retaining_variant_properties_except_the_excluded_ones_which_come_from_t
     assert counts_and_weights(sagemaker) == expected
 
 
-def test_excluded_properties_without_retaining_change_nothing_the_config_decides_all(sagemaker: Any):
+def test_excluded_properties_without_retaining_change_nothing_the_config_decides_all(sagemaker: Any) -> None:
     config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
     sagemaker.update_endpoint(
         EndpointName=ENDPOINT, EndpointConfigName=config, ExcludeRetainedVariantProperties=excluding("DesiredWeight")
@@ -367,7 +369,7 @@ def test_excluded_properties_without_retaining_change_nothing_the_config_decides
     assert counts_and_weights(sagemaker) == {"primary": (4, 0.5), "canary": (3, 0.5)}
 
 
-def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_disappears(sagemaker: Any):
+def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_disappears(sagemaker: Any) -> None:
     config = config_of(
         "c2",
         {"primary": {"count": 5, "weight": 0.8}, "challenger": {"count": 2, "weight": 0.2, "model": "churn-v7"}},
@@ -378,7 +380,7 @@ def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_d
     assert (only["DesiredInstanceCount"], only["DesiredWeight"]) == (2, pytest.approx(0.2))
 
 
-def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagemaker: Any):
+def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagemaker: Any) -> None:
     config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}})
     error = rejected(
         sagemaker.update_endpoint,
@@ -394,7 +396,7 @@ def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagema
 
 def test_excluded_properties_are_pending_while_updating_and_current_at_the_end(
     sagemaker: Any, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(300)
     config = config_of("c2", {"primary": {"count": 2, "weight": 0.0}, "canary": {"count": 3, "weight": 1.0}})
     sagemaker.update_endpoint(
@@ -423,7 +425,7 @@ def test_excluded_properties_are_pending_while_updating_and_current_at_the_end(
 )
 def test_an_update_that_removes_or_retypes_an_auto_scaled_variant_fails_and_changes_nothing(
     sagemaker: Any, change: dict[str, dict[str, Any]]
-):
+) -> None:
     scalable_target(minimum=1, maximum=4, variant_name="canary")
     config = config_of("c2", change)
     error = rejected(sagemaker.update_endpoint, EndpointName=ENDPOINT, EndpointConfigName=config)
@@ -443,7 +445,7 @@ def test_an_update_that_removes_or_retypes_an_auto_scaled_variant_fails_and_chan
     assert described(sagemaker)["EndpointConfigName"] == config
 
 
-def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(sagemaker: Any):
+def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(sagemaker: Any) -> None:
     scalable_target(minimum=1, maximum=4, variant_name="primary")
     config = config_of("c2", {"primary": {"count": 2, "weight": 1.0, "model": "churn-v7"}})
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
@@ -455,7 +457,7 @@ def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(
 
 def test_raising_min_capacity_above_the_count_scales_the_variant_and_updates_the_endpoint(
     sagemaker: Any, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(240)
     scalable_target(minimum=1, maximum=6)
     assert described(sagemaker)["EndpointStatus"] == "InService"  # 2 is inside 1..6: nothing moves
@@ -468,13 +470,13 @@ def test_raising_min_capacity_above_the_count_scales_the_variant_and_updates_the
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 3
 
 
-def test_lowering_max_capacity_below_the_count_scales_the_variant_in(sagemaker: Any):
+def test_lowering_max_capacity_below_the_count_scales_the_variant_in(sagemaker: Any) -> None:
     scalable_target(minimum=1, maximum=1)
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 1
     assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
 
 
-def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: Any):
+def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: Any) -> None:
     set_range_moves_capacity(False)
     scalable_target(minimum=3, maximum=6)
     assert (described(sagemaker)["EndpointStatus"], variant(sagemaker, "primary")["CurrentInstanceCount"]) == (
@@ -485,7 +487,7 @@ def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: Any):
 
 def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothing(
     sagemaker: Any, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(60)
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "canary", "DesiredWeight": 0.2}]
@@ -530,7 +532,7 @@ def registry(clock: time_machine.Traveller) -> Iterator[Any]:
         yield sagemaker
 
 
-def test_a_package_keeps_its_model_metrics_and_is_listed_by_group_and_approval_status(registry: Any):
+def test_a_package_keeps_its_model_metrics_and_is_listed_by_group_and_approval_status(registry: Any) -> None:
     first = register(registry, ModelMetrics=METRICS)
     second = register(registry, status="Approved")
     registry.create_model_package(ModelPackageName="unversioned", ModelPackageDescription="marketplace style")
@@ -550,7 +552,7 @@ def test_a_package_keeps_its_model_metrics_and_is_listed_by_group_and_approval_s
 
 def test_approving_a_package_sets_status_description_and_last_modified_on_the_simulated_clock(
     registry: Any, clock: time_machine.Traveller
-):
+) -> None:
     arn = register(registry)
     created = registry.describe_model_package(ModelPackageName=arn)
     assert (created["CreationTime"], created["ModelApprovalStatus"], "LastModifiedTime" in created) == (
@@ -571,7 +573,7 @@ def test_approving_a_package_sets_status_description_and_last_modified_on_the_si
     assert (later["ModelApprovalStatus"], later["ApprovalDescription"]) == ("Approved", "beats v6")  # untouched
 
 
-def test_customer_metadata_properties_are_merged_and_removed_not_replaced(registry: Any):
+def test_customer_metadata_properties_are_merged_and_removed_not_replaced(registry: Any) -> None:
     arn = register(registry, CustomerMetadataProperties={"trained-on": "2026-11", "owner": "ml"})
     registry.update_model_package(
         ModelPackageArn=arn,
@@ -585,7 +587,7 @@ def test_customer_metadata_properties_are_merged_and_removed_not_replaced(regist
 
 
 @pytest.mark.parametrize("name", [GROUP, f"{GROUP}/1"])
-def test_update_model_package_takes_only_an_arn_as_in_aws(registry: Any, name: str):
+def test_update_model_package_takes_only_an_arn_as_in_aws(registry: Any, name: str) -> None:
     arn = register(registry)
     error = rejected(registry.update_model_package, ModelPackageArn=name, ModelApprovalStatus="Rejected")
     assert error["Code"] == "ValidationException"
@@ -662,7 +664,7 @@ def cloudwatch(clock: time_machine.Traveller) -> Iterator[Any]:
         yield boto3.client("cloudwatch", region_name=REGION)
 
 
-def test_percentiles_of_values_put_one_by_one_are_numpys_nearest_rank_per_period(cloudwatch: Any):
+def test_percentiles_of_values_put_one_by_one_are_numpys_nearest_rank_per_period(cloudwatch: Any) -> None:
     put_latencies(cloudwatch, PERIODS)
     queries = [percentile_query(f"q{i}", stat) for i, stat in enumerate(PERCENTILES)]
     queries.append(percentile_query("avg", "Average"))
@@ -678,7 +680,7 @@ def test_percentiles_of_values_put_one_by_one_are_numpys_nearest_rank_per_period
     assert results["avg"]["Values"] == pytest.approx([statistics.mean(values) for values in PERIODS])
 
 
-def test_percentiles_of_values_with_counts_weigh_each_value_by_its_count(cloudwatch: Any):
+def test_percentiles_of_values_with_counts_weigh_each_value_by_its_count(cloudwatch: Any) -> None:
     values, counts = [80.0, 100.0, 150.0, 900.0, 4000.0], [500, 300, 150, 40, 10]
     cloudwatch.put_metric_data(
         Namespace=NAMESPACE,
@@ -726,14 +728,14 @@ def test_statistic_sets_give_percentiles_only_where_aws_says_they_can(cloudwatch
     assert results["n"]["Values"] == [10.0, 4.0, 12.0]  # the other statistics still count every set
 
 
-def test_a_period_with_a_negative_value_has_no_percentile(cloudwatch: Any):
+def test_a_period_with_a_negative_value_has_no_percentile(cloudwatch: Any) -> None:
     put_latencies(cloudwatch, [[5.0, 7.0, 9.0], [4.0, -1.0, 6.0]])
     results = metric_data(cloudwatch, [percentile_query("p", "p50"), percentile_query("max", "Maximum")])
     assert (results["p"]["Timestamps"], results["p"]["Values"]) == ([T0], [7.0])
     assert results["max"]["Values"] == [9.0, 6.0]
 
 
-def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudwatch: Any):
+def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudwatch: Any) -> None:
     put_latencies(cloudwatch, [[10.0, 20.0, 30.0]])
     primary = [LATENCY_DIMENSIONS[0], {"Name": "VariantName", "Value": "primary"}]
     put_latencies(cloudwatch, [[1000.0, 2000.0]], dimensions=primary)
@@ -755,7 +757,9 @@ def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudw
 
 
 @pytest.mark.parametrize("stat", ["SampleCount", "Average", "Sum", "Minimum", "Maximum", "p50"])
-def test_every_statistic_takes_exactly_its_namespace_name_and_dimension_set_in_any_order(cloudwatch: Any, stat: str):
+def test_every_statistic_takes_exactly_its_namespace_name_and_dimension_set_in_any_order(
+    cloudwatch: Any, stat: str
+) -> None:
     put_latencies(cloudwatch, [[10.0, 20.0, 30.0]])
     cloudwatch.put_metric_data(  # the same name and dimensions in another namespace: another metric
         Namespace="Custom/SageMaker",
@@ -776,7 +780,7 @@ def test_every_statistic_takes_exactly_its_namespace_name_and_dimension_set_in_a
     assert results["bare"]["Values"] == [5000.0 if stat != "SampleCount" else 1.0]
 
 
-def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: Any):
+def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: Any) -> None:
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("m1", "Maximum")
     hidden["ReturnData"] = False
@@ -790,7 +794,7 @@ def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: Any):
     assert answer[0]["Values"] == [max(values) for values in PERIODS]
 
 
-def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: Any):
+def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: Any) -> None:
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("hidden", "p50")
     hidden["ReturnData"] = False
@@ -806,7 +810,7 @@ def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwa
 
 
 @pytest.mark.parametrize("stat", ["P99", "p100.5", "p99.999", "p", "tm90", "TM(10%:90%)", "IQM", "pr(:300)", "wm98"])
-def test_a_statistic_the_local_cloud_cannot_compute_is_rejected_with_a_clear_error(cloudwatch: Any, stat: str):
+def test_a_statistic_the_local_cloud_cannot_compute_is_rejected_with_a_clear_error(cloudwatch: Any, stat: str) -> None:
     put_latencies(cloudwatch, PERIODS)
     error = rejected(
         cloudwatch.get_metric_data,
@@ -834,7 +838,7 @@ def local_cloud() -> Iterator[LocalCloud]:
         server.stop()
 
 
-def test_the_local_cloud_sets_the_servers_clock_duration_and_failures(local_cloud: LocalCloud):
+def test_the_local_cloud_sets_the_servers_clock_duration_and_failures(local_cloud: LocalCloud) -> None:
     local_cloud.set_update_seconds(90)
     assert update_seconds() == 90
     at = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
@@ -852,7 +856,7 @@ def test_the_local_cloud_sets_the_servers_clock_duration_and_failures(local_clou
     assert moto_extensions._failures["other"]
 
 
-def test_an_alarm_already_in_the_state_sets_nothing_and_delivers_nothing(local_cloud: LocalCloud):
+def test_an_alarm_already_in_the_state_sets_nothing_and_delivers_nothing(local_cloud: LocalCloud) -> None:
     cloudwatch = local_cloud.client("cloudwatch")
     cloudwatch.put_metric_alarm(
         AlarmName="churn-prod-HighLatency",
@@ -873,7 +877,7 @@ def test_an_alarm_already_in_the_state_sets_nothing_and_delivers_nothing(local_c
     assert (alarm["StateValue"], alarm["StateReason"]) == ("OK", "recovered")
 
 
-def test_the_local_clouds_server_answers_percentiles_too(local_cloud: LocalCloud):
+def test_the_local_clouds_server_answers_percentiles_too(local_cloud: LocalCloud) -> None:
     cloudwatch = local_cloud.client("cloudwatch")
     put_latencies(cloudwatch, PERIODS)
     results = metric_data(cloudwatch, [percentile_query("tail", "p99"), percentile_query("mid", "p50")])
@@ -965,7 +969,7 @@ def aws_example() -> tuple[list[str], dict[str, Any]]:
     return list(dict.fromkeys(k for k, _ in pairs)), event
 
 
-def test_the_sample_approval_event_has_exactly_the_fields_of_aws_documented_example():
+def test_the_sample_approval_event_has_exactly_the_fields_of_aws_documented_example() -> None:
     keys, example = aws_example()
     sample = json.loads(APPROVED_SAMPLE.read_text())
     assert list(sample) == keys
@@ -980,7 +984,7 @@ def test_the_sample_approval_event_has_exactly_the_fields_of_aws_documented_exam
 
 def test_the_event_built_from_a_package_in_moto_has_aws_fields_and_the_packages_values(
     registry: Any, clock: time_machine.Traveller
-):
+) -> None:
     keys, example = aws_example()
     arn = register(
         registry,
@@ -1017,7 +1021,7 @@ class RecordingCloud(LocalCloud):
         return Invocation(function=logical_id, event=event)
 
 
-def test_registering_and_approving_deliver_sagemakers_event_to_the_matching_rules(local_cloud: LocalCloud):
+def test_registering_and_approving_deliver_sagemakers_event_to_the_matching_rules(local_cloud: LocalCloud) -> None:
     cloud = RecordingCloud(local_cloud.endpoint_url)
     cloud.delivered = []
     cloud.stack.resources = {"PromoteCanaryFunction": "model-medic-promote-canary"}
@@ -1054,7 +1058,7 @@ def test_registering_and_approving_deliver_sagemakers_event_to_the_matching_rule
     assert len(cloud.delivered) == 2
 
 
-def test_a_binary_report_from_the_guides_confusion_counts_is_the_guides_report():
+def test_a_binary_report_from_the_guides_confusion_counts_is_the_guides_report() -> None:
     real = json.loads((REAL / "sagemaker-docs-model-quality-binary.json").read_text())
     scored = {
         k: real["binary_classification_metrics"][k]
@@ -1064,7 +1068,7 @@ def test_a_binary_report_from_the_guides_confusion_counts_is_the_guides_report()
     assert built == real  # every figure, to the last digit
 
 
-def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(registry: Any):
+def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(registry: Any) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="churn-ml")
     content = quality.binary_classification_report(tp=412, fp=38, tn=1490, fn=60)
@@ -1094,7 +1098,7 @@ def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(
         (lambda: quality.write_report(None, "churn-ml/eval.json", {}), "s3://bucket/key"),
     ],
 )
-def test_bad_report_input_is_refused_with_a_clear_error(call: Any, message: str):
+def test_bad_report_input_is_refused_with_a_clear_error(call: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
 
@@ -1122,11 +1126,11 @@ def _template_patterns() -> dict[str, dict[str, Any]]:
         ("OutOfService", "OUT_OF_SERVICE"),
     ],
 )
-def test_an_endpoint_status_is_spelt_as_the_event_spells_it(described: str, spelt: str):
+def test_an_endpoint_status_is_spelt_as_the_event_spells_it(described: str, spelt: str) -> None:
     assert sagemaker_events.event_status(described) == spelt
 
 
-def test_the_endpoint_state_change_has_the_documented_fields_and_the_endpoints_values(sagemaker: Any):
+def test_the_endpoint_state_change_has_the_documented_fields_and_the_endpoints_values(sagemaker: Any) -> None:
     sagemaker.add_tags(ResourceArn=ARN, Tags=[{"Key": "model-medic:fleet", "Value": "demo"}])
     event = sagemaker_events.endpoint_state_change(
         described(sagemaker), {"model-medic:fleet": "demo"}, T0, "123456789012", REGION
@@ -1157,7 +1161,9 @@ def test_the_endpoint_state_change_has_the_documented_fields_and_the_endpoints_v
         sagemaker_events.endpoint_state_change({"EndpointName": ENDPOINT}, {}, T0, "123456789012", REGION)
 
 
-def test_an_endpoint_in_service_and_deleted_sends_its_state_changes_to_the_templates_rules(local_cloud: LocalCloud):
+def test_an_endpoint_in_service_and_deleted_sends_its_state_changes_to_the_templates_rules(
+    local_cloud: LocalCloud,
+) -> None:
     cloud = RecordingCloud(local_cloud.endpoint_url)
     cloud.delivered = []
     cloud.stack.resources = {"AlarmManagerFunction": "model-medic-alarms", "RollbackModelFunction": "model-medic-rb"}
@@ -1219,18 +1225,20 @@ def _alarm(**overrides: Any) -> dict[str, Any]:
 )
 def test_an_alarm_is_judged_m_out_of_n_with_its_missing_data_treatment(
     alarm: dict[str, Any], values: list[float | None], state: str
-):
+) -> None:
     assert alarm_judgement.evaluate(alarm, values) == state
 
 
-def test_an_alarm_the_local_cloud_cannot_judge_is_refused_with_a_clear_error():
+def test_an_alarm_the_local_cloud_cannot_judge_is_refused_with_a_clear_error() -> None:
     with pytest.raises(ValueError, match="evaluates 2 periods, got 1"):
         alarm_judgement.evaluate(_alarm(), [1450.0])
     with pytest.raises(ValueError, match="not LessThanLowerOrGreaterThanUpperThreshold"):
         alarm_judgement.evaluate(_alarm(ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold"), [1.0, 1.0])
 
 
-def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_transition(local_cloud: LocalCloud):
+def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_transition(
+    local_cloud: LocalCloud,
+) -> None:
     cloud = RecordingCloud(local_cloud.endpoint_url)
     cloud.delivered = []
     cloud.stack.resources = {"ScaleUpFunction": "model-medic-scale-up"}
@@ -1288,7 +1296,7 @@ def alarm_times(cloudwatch: Any, name: str) -> tuple[datetime, datetime]:
 
 def test_state_transitioned_timestamp_moves_only_when_the_state_value_changes(
     cloudwatch: Any, clock: time_machine.Traveller
-):
+) -> None:
     cloudwatch.put_metric_alarm(
         AlarmName="churn-prod-HighLatency",
         Namespace="AWS/SageMaker",
@@ -1314,7 +1322,7 @@ def test_state_transitioned_timestamp_moves_only_when_the_state_value_changes(
     assert alarm_times(cloudwatch, "churn-prod-HighLatency") == (at_ok, at_ok)
 
 
-def test_the_transition_time_follows_the_simulated_clock_of_the_local_cloud(cloudwatch: Any):
+def test_the_transition_time_follows_the_simulated_clock_of_the_local_cloud(cloudwatch: Any) -> None:
     cloudwatch.put_metric_alarm(
         AlarmName="a",
         Namespace="AWS/SageMaker",
@@ -1345,7 +1353,7 @@ def summaries(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", ["instance-variants", "serverless", "shadow", "inference-components"])
-def test_each_kind_is_described_as_aws_describes_it(empty_sagemaker: Any, kind: str):
+def test_each_kind_is_described_as_aws_describes_it(empty_sagemaker: Any, kind: str) -> None:
     create_in_moto(kind, "ep")
     got = empty_sagemaker.describe_endpoint(EndpointName="ep")
     want = load(kind, "describe-endpoint")
@@ -1354,7 +1362,7 @@ def test_each_kind_is_described_as_aws_describes_it(empty_sagemaker: Any, kind: 
     assert ("AsyncInferenceConfig" in got) == ("AsyncInferenceConfig" in want)
 
 
-def test_an_async_endpoint_shows_its_async_config(empty_sagemaker: Any):
+def test_an_async_endpoint_shows_its_async_config(empty_sagemaker: Any) -> None:
     request = create_in_moto("async", "ep")
     assert (
         empty_sagemaker.describe_endpoint(EndpointName="ep")["AsyncInferenceConfig"] == request["AsyncInferenceConfig"]
@@ -1362,7 +1370,9 @@ def test_an_async_endpoint_shows_its_async_config(empty_sagemaker: Any):
 
 
 @pytest.mark.parametrize("kind", ["shadow", "inference-components"])
-def test_describe_endpoint_config_gives_back_shadow_variants_and_the_execution_role(empty_sagemaker: Any, kind: str):
+def test_describe_endpoint_config_gives_back_shadow_variants_and_the_execution_role(
+    empty_sagemaker: Any, kind: str
+) -> None:
     request = create_in_moto(kind, "ep")
     got = empty_sagemaker.describe_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
     for key in ("ShadowProductionVariants", "ExecutionRoleArn"):
@@ -1373,7 +1383,7 @@ def test_describe_endpoint_config_gives_back_shadow_variants_and_the_execution_r
     ]
 
 
-def test_a_shadow_config_takes_one_production_and_one_shadow_variant(empty_sagemaker: Any):
+def test_a_shadow_config_takes_one_production_and_one_shadow_variant(empty_sagemaker: Any) -> None:
     create_in_moto("shadow", "ep")
     request = load("shadow", "endpoint-config")
     request["EndpointConfigName"] = "two-production-variants"
@@ -1385,7 +1395,7 @@ def test_a_shadow_config_takes_one_production_and_one_shadow_variant(empty_sagem
     )
 
 
-def test_a_variant_is_checked_against_aws_instance_types_and_its_model_if_it_names_one(empty_sagemaker: Any):
+def test_a_variant_is_checked_against_aws_instance_types_and_its_model_if_it_names_one(empty_sagemaker: Any) -> None:
     request = load("inference-components", "endpoint-config")  # ml.g5.2xlarge: not in moto's own list
     empty_sagemaker.create_endpoint_config(**request)
     wrong = {**request, "EndpointConfigName": "wrong-type"}
@@ -1398,7 +1408,7 @@ def test_a_variant_is_checked_against_aws_instance_types_and_its_model_if_it_nam
     assert error["Message"] == f"Could not find model 'arn:aws:sagemaker:{REGION}:123456789012:model/nowhere'."
 
 
-def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sagemaker: Any):
+def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sagemaker: Any) -> None:
     create_in_moto("serverless", "ep")
     boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
         ServiceNamespace="sagemaker",
@@ -1414,7 +1424,7 @@ def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sag
 # --- SageMaker Search on endpoints; configs of inference components ------------------------
 
 
-def test_search_on_endpoints_returns_pages_of_max_results_with_a_next_token(sagemaker: Any):
+def test_search_on_endpoints_returns_pages_of_max_results_with_a_next_token(sagemaker: Any) -> None:
     for i in range(4):
         make_endpoint(f"other-{i}")
     pages = list(sagemaker.get_paginator("search").paginate(Resource="Endpoint", PaginationConfig={"PageSize": 2}))
@@ -1442,7 +1452,7 @@ def test_search_on_endpoints_shows_an_update_once_it_is_done(sagemaker: Any, clo
     assert (record()["EndpointStatus"], record()["EndpointConfigName"]) == ("InService", f"{ENDPOINT}-config-2")
 
 
-def test_an_endpoint_config_of_inference_components_names_no_model(sagemaker: Any):
+def test_an_endpoint_config_of_inference_components_names_no_model(sagemaker: Any) -> None:
     sagemaker.create_endpoint_config(
         EndpointConfigName="components",
         ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
@@ -1459,7 +1469,7 @@ def test_an_endpoint_config_of_inference_components_names_no_model(sagemaker: An
     assert "Could not find model" in error["Message"]
 
 
-def test_a_key_made_by_cloudformation_answers_describe_key_with_its_policy_as_json():
+def test_a_key_made_by_cloudformation_answers_describe_key_with_its_policy_as_json() -> None:
     policy = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}],

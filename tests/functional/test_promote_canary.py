@@ -202,7 +202,7 @@ def walk(fn: Any, start: datetime, minutes: int) -> tuple[list[float], list[dict
 
 def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic_then_finishes(
     operator_canary: Any, stack: Stack
-):
+) -> None:
     traffic("primary", T0, 400, per_minute=200)
     traffic("canary", T0, 400, per_minute=60)
     path, decided, sized = walk(operator_canary, T0, 400)
@@ -234,7 +234,7 @@ def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic
 
 def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the_champion(
     champion: str, fn: Any, stack: Stack
-):
+) -> None:
     candidate = package(0.91)
     [deployed] = approve(fn, candidate, T0)
     assert deployed["result"] == "acted"
@@ -272,7 +272,7 @@ def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the
 
 def test_a_candidate_worse_than_the_champion_is_not_deployed_and_people_are_told_both_figures(
     champion: str, fn: Any, stack: Stack
-):
+) -> None:
     before = endpoint()
     candidate = package(0.80)
     [outcome] = approve(fn, candidate, T0)
@@ -286,7 +286,7 @@ def test_a_candidate_worse_than_the_champion_is_not_deployed_and_people_are_told
     assert rollout["closed_at"] is not None
 
 
-def test_the_live_accuracy_counts_too(champion: str, fn: Any, stack: Stack):
+def test_the_live_accuracy_counts_too(champion: str, fn: Any, stack: Stack) -> None:
     # Registered 0.85, but ComputeModelQuality measures 0.93 live: a 0.91 candidate is not better.
     boto3.client("cloudwatch").put_metric_data(
         Namespace="Custom/SageMaker",
@@ -309,7 +309,7 @@ def test_the_live_accuracy_counts_too(champion: str, fn: Any, stack: Stack):
     assert "canary" not in endpoint()
 
 
-def test_a_package_outside_the_configured_groups_is_not_deployed(champion: str, fn: Any, stack: Stack):
+def test_a_package_outside_the_configured_groups_is_not_deployed(champion: str, fn: Any, stack: Stack) -> None:
     candidate = package(0.95)
     event = {
         "detail-type": "SageMaker Model Package State Change",
@@ -323,7 +323,7 @@ def test_a_package_outside_the_configured_groups_is_not_deployed(champion: str, 
 
 def test_an_operator_naming_a_package_that_does_not_exist_is_told_so_and_nothing_changes(
     champion: str, fn: Any, stack: Stack
-):
+) -> None:
     missing = champion.rsplit("/", 1)[0] + "/404"
     result = fn.lambda_handler({"deploy-package": {"arn": missing}}, FakeContext())
     assert result["outcomes"] == []
@@ -335,7 +335,7 @@ def test_an_operator_naming_a_package_that_does_not_exist_is_told_so_and_nothing
 
 def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unless_approved_again(
     champion: str, fn: Any, stack: Stack
-):
+) -> None:
     candidate = package(0.91)
     approve(fn, candidate, T0)
     traffic("primary", T0, 60, per_minute=200)
@@ -373,7 +373,7 @@ def daily_report(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], str]:
 
 def test_the_daily_report_shows_the_newest_rollout_its_share_and_how_it_ended(
     champion: str, fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     candidate = package(0.91)
     label = candidate.split(":model-package/", 1)[-1]
     approve(fn, candidate, T0)
@@ -427,7 +427,7 @@ def approve_event_only(fn: Any, arn: str, at: datetime) -> list[dict[str, Any]]:
         boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
 
 
-def test_an_operators_canary_is_found_by_the_variant_names_of_its_endpoints_tags(fn: Any, stack: Stack):
+def test_an_operators_canary_is_found_by_the_variant_names_of_its_endpoints_tags(fn: Any, stack: Stack) -> None:
     make_endpoint(ENDPOINT, {"champion": {"count": 4, "weight": 0.95}, "challenger": {"count": 1, "weight": 0.05}})
     tag(ENDPOINT, **{"model-medic:primary-variant-name": "champion", "model-medic:canary-variant-name": "challenger"})
     traffic("champion", T0, 60, per_minute=200)
@@ -441,7 +441,7 @@ def test_an_operators_canary_is_found_by_the_variant_names_of_its_endpoints_tags
     assert "promote canary challenger 5% -> 10%" in promoted["reason"]
 
 
-def test_a_canary_with_a_worse_tail_is_rolled_back_on_p99(operator_canary: Any, stack: Stack):
+def test_a_canary_with_a_worse_tail_is_rolled_back_on_p99(operator_canary: Any, stack: Stack) -> None:
     cloudwatch = boto3.client("cloudwatch")
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=200)
@@ -476,7 +476,7 @@ def test_a_canary_with_a_worse_tail_is_rolled_back_on_p99(operator_canary: Any, 
 @pytest.mark.parametrize("action", ["hold", "rollback"])
 def test_a_low_traffic_step_is_inconclusive_not_a_hang(
     operator_canary: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch, action: str
-):
+) -> None:
     monkeypatch.setenv("CANARY_INCONCLUSIVE_ACTION", action)
     traffic("primary", T0, 200, per_minute=200)
     traffic("canary", T0, 200, per_minute=0.2)  # 40 requests in 200 minutes
@@ -495,7 +495,7 @@ def test_a_low_traffic_step_is_inconclusive_not_a_hang(
         assert share() == 0.0
 
 
-def test_a_canary_alarm_rolls_back_at_once(operator_canary: Any, stack: Stack):
+def test_a_canary_alarm_rolls_back_at_once(operator_canary: Any, stack: Stack) -> None:
     from tests.conftest import metric_alarm
 
     tick(operator_canary, T0)
@@ -507,7 +507,7 @@ def test_a_canary_alarm_rolls_back_at_once(operator_canary: Any, stack: Stack):
     assert share() == 0.0
 
 
-def test_a_duplicate_schedule_event_does_not_promote_twice(operator_canary: Any, stack: Stack):
+def test_a_duplicate_schedule_event_does_not_promote_twice(operator_canary: Any, stack: Stack) -> None:
     traffic("primary", T0, 120, per_minute=200)
     traffic("canary", T0, 120, per_minute=60)
     tick(operator_canary, T0)
@@ -518,13 +518,13 @@ def test_a_duplicate_schedule_event_does_not_promote_twice(operator_canary: Any,
     assert share() == 10.0
 
 
-def test_no_canary_traffic_means_nothing_to_judge(fn: Any, stack: Stack):
+def test_no_canary_traffic_means_nothing_to_judge(fn: Any, stack: Stack) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}, "canary": {"count": 1, "weight": 0.0}})
     assert tick(fn, T0 + timedelta(minutes=10)) == []
     assert stack.items("decision") == []
 
 
-def test_dry_run_records_the_promotion_it_would_make(operator_canary: Any, stack: Stack, aws_calls: AwsCalls):
+def test_dry_run_records_the_promotion_it_would_make(operator_canary: Any, stack: Stack, aws_calls: AwsCalls) -> None:
     stack.set_mode("dry-run")
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=60)
@@ -539,7 +539,7 @@ def test_dry_run_records_the_promotion_it_would_make(operator_canary: Any, stack
 
 def test_an_edit_of_an_approved_package_is_not_an_approval_and_a_duplicate_approval_is_one(
     champion: str, fn: Any, stack: Stack
-):
+) -> None:
     """SageMaker sends the state change on every update of a package, and may send one change
     more than once: only a change of ModelApprovalStatus to Approved deploys, once."""
     candidate = package(0.91)
@@ -555,7 +555,7 @@ def test_an_edit_of_an_approved_package_is_not_an_approval_and_a_duplicate_appro
 
 def test_a_package_rolled_back_and_left_approved_comes_back_only_on_a_new_approval(
     champion: str, fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     """RejectModelPackages=false leaves a rolled-back package Approved: an event about it that
     does not name a change of its status (an edit, AWS's documented example shape, a late
     repeat) never puts the model back on traffic; a rejection and a new approval does."""
@@ -594,7 +594,9 @@ def deny_get_object(event_name: str = "before-call.s3.GetObject") -> None:
     aws.s3().meta.events.register(event_name, deny)
 
 
-def test_a_report_that_cannot_be_read_holds_the_rollout_and_rejects_nothing(champion: str, fn: Any, stack: Stack):
+def test_a_report_that_cannot_be_read_holds_the_rollout_and_rejects_nothing(
+    champion: str, fn: Any, stack: Stack
+) -> None:
     candidate = package(0.91)
     deny_get_object()
     [held] = approve(fn, candidate, T0)
@@ -613,7 +615,7 @@ def test_a_report_that_cannot_be_read_holds_the_rollout_and_rejects_nothing(cham
 
 def test_an_encrypted_endpoint_keeps_its_key_capture_and_every_setting_in_the_canary_config(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     capture = {
         "EnableCapture": True,
@@ -649,7 +651,7 @@ def test_an_encrypted_endpoint_keeps_its_key_capture_and_every_setting_in_the_ca
 @pytest.mark.parametrize("kind", ["serverless", "async", "shadow", "inference-components"])
 def test_an_operators_deploy_on_an_endpoint_a_canary_cannot_walk_on_changes_nothing_and_says_why(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch, kind: str
-):
+) -> None:
     from tests.real_endpoints import create_in_moto
 
     request = create_in_moto(kind, ENDPOINT)
@@ -665,7 +667,7 @@ def test_an_operators_deploy_on_an_endpoint_a_canary_cannot_walk_on_changes_noth
     assert endpoint()["config"] == request["EndpointConfigName"]  # nothing changed
 
 
-def test_an_operators_canary_on_an_inference_component_endpoint_is_not_walked(fn: Any, stack: Stack):
+def test_an_operators_canary_on_an_inference_component_endpoint_is_not_walked(fn: Any, stack: Stack) -> None:
     """Variants that host inference components have no model of their own: the judge's changes
     (instances per variant, a final config of one model) do not apply; recorded, nothing changed."""
     sagemaker = boto3.client("sagemaker")
@@ -769,7 +771,7 @@ def approve_group(fn: Any, arn: str, group: str, at: datetime) -> list[dict[str,
 
 def test_a_tick_reads_the_fleet_in_pages_and_makes_no_call_per_endpoint(
     at_fleet_size: dict[str, str], fn: Any, stack: Stack, aws_calls: AwsCalls
-):
+) -> None:
     grow(at_fleet_size, 0, 20)
     tick(fn, T0)  # the first: enters the roster, learns what the configs serve
     small = calls_of(aws_calls, lambda: tick(fn, T0 + timedelta(minutes=10)))
@@ -785,7 +787,7 @@ def test_a_tick_reads_the_fleet_in_pages_and_makes_no_call_per_endpoint(
 
 def test_an_approval_reads_the_fleet_in_pages_and_only_its_targets_one_by_one(
     at_fleet_size: dict[str, str], fn: Any, stack: Stack, aws_calls: AwsCalls
-):
+) -> None:
     grow(at_fleet_size, 0, 20)
     tick(fn, T0)
     small = calls_of(aws_calls, lambda: approve_in(fn, "churn", T0 + timedelta(minutes=1)))
@@ -806,7 +808,7 @@ def test_an_approval_reads_the_fleet_in_pages_and_only_its_targets_one_by_one(
 
 def test_what_a_config_serves_is_read_once_then_remembered_and_confirmed_before_acting(
     at_fleet_size: dict[str, str], fn: Any, stack: Stack, aws_calls: AwsCalls
-):
+) -> None:
     grow(at_fleet_size, 0, 12)
     # The first approval after a deployment: nothing known yet, every config read once.
     cold = calls_of(aws_calls, lambda: approve_in(fn, "churn", T0))
@@ -824,7 +826,7 @@ def test_what_a_config_serves_is_read_once_then_remembered_and_confirmed_before_
     assert after["fleet-004-config#primary"][0] == "other-1"  # corrected
 
 
-def test_an_endpoint_of_inference_components_serves_no_group():
+def test_an_endpoint_of_inference_components_serves_no_group() -> None:
     with mock_aws():
         sagemaker = boto3.client("sagemaker")
         sagemaker.create_endpoint_config(
@@ -851,7 +853,7 @@ class RunningOut(FakeContext):
 
 def test_an_approval_with_more_targets_than_time_opens_them_all_and_leaves_the_rest_to_the_next_tick(
     at_fleet_size: dict[str, str], fn: Any, stack: Stack
-):
+) -> None:
     """One evaluation fits, then less than TIME_RESERVE is left: the second target's rollout is
     open but not deployed (no timeout, no retry, no dead-letter queue); the next tick deploys it."""
     grow(at_fleet_size, 0, 6)
@@ -892,7 +894,7 @@ def models() -> set[str]:
 
 def test_a_finished_rollouts_canary_config_is_deleted_after_the_retention_and_what_is_served_stays(
     champion: str, fn: Any, stack: Stack
-):
+) -> None:
     candidate = package(0.91)
     approve(fn, candidate, T0)
     canary_config = endpoint()["config"]
@@ -916,7 +918,7 @@ def test_a_finished_rollouts_canary_config_is_deleted_after_the_retention_and_wh
     assert [o for o in tick(fn, T0 + timedelta(days=31, minutes=10)) if o["action"] == "cleanup"] == []
 
 
-def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: Any, stack: Stack):
+def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: Any, stack: Stack) -> None:
     from model_medic.cleanup import Cleanup
 
     sagemaker = boto3.client("sagemaker")

@@ -166,7 +166,7 @@ def approval(arn: str) -> str:
 
 def test_a_canary_taking_traffic_is_rolled_back_to_weight_zero_and_a_person_hears_at_once(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
     [outcome] = deliver(fn, clock, alarm_event())
     assert (outcome["result"], outcome["reason"], outcome["critical"]) == ("acted", "canary canary weight -> 0", True)
@@ -185,7 +185,7 @@ def test_a_canary_taking_traffic_is_rolled_back_to_weight_zero_and_a_person_hear
 
 def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_the_verification_window(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     clock.move_to(OPENED)
     accuracy_alarm("ALARM")
@@ -213,7 +213,7 @@ def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_t
 
 def test_the_verification_window_is_the_stack_parameter(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("ROLLBACK_VERIFY_MINUTES", "60")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     clock.move_to(OPENED)
@@ -228,7 +228,7 @@ def test_the_verification_window_is_the_stack_parameter(
 
 def test_ok_within_the_window_is_recovered_with_the_time_to_recover(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     [acted] = deliver(fn, clock, alarm_event())
     ok = alarm_event()
@@ -250,7 +250,7 @@ def test_ok_within_the_window_is_recovered_with_the_time_to_recover(
 
 def test_without_a_canary_the_previous_in_service_config_is_redeployed_keeping_the_counts(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     deploy_second_config(clock)
@@ -281,7 +281,7 @@ def test_without_a_canary_the_previous_in_service_config_is_redeployed_keeping_t
 
 def test_the_rollback_is_confirmed_only_when_the_endpoint_is_in_service_on_the_target_config(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     deploy_second_config(clock)
@@ -306,7 +306,7 @@ def test_the_rollback_is_confirmed_only_when_the_endpoint_is_in_service_on_the_t
 
 def test_a_deployment_that_rolled_back_on_its_own_is_a_failed_rollback(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     deploy_second_config(clock)
@@ -331,7 +331,7 @@ def test_a_deployment_that_rolled_back_on_its_own_is_a_failed_rollback(
 
 def test_a_deployment_that_fails_after_the_alarm_cleared_is_still_reported(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     deploy_second_config(clock)
@@ -359,7 +359,7 @@ def test_the_model_package_is_rejected_by_its_arn_only_after_the_rollback_took(
     clock: time_machine.Traveller,
     monkeypatch: pytest.MonkeyPatch,
     aws_requests: Requests,
-):
+) -> None:
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
     package = model_package(stack)
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
@@ -395,7 +395,7 @@ def test_a_failed_rollback_rejects_no_model_package(
     stack: Stack,
     clock: time_machine.Traveller,
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
     package = model_package(stack)
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
@@ -413,7 +413,7 @@ def test_a_failed_rollback_rejects_no_model_package(
 
 def test_an_accuracy_alarm_while_the_endpoint_is_updating_is_acted_on_once_it_is_in_service(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     clock.move_to(OPENED)
     accuracy_alarm("ALARM")
@@ -433,7 +433,7 @@ def test_an_accuracy_alarm_while_the_endpoint_is_updating_is_acted_on_once_it_is
 
 def test_with_a_canary_only_the_canarys_model_package_is_rejected(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
-):
+) -> None:
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
     package = model_package(stack)
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}})
@@ -464,7 +464,7 @@ def test_with_a_canary_only_the_canarys_model_package_is_rejected(
 
 def test_no_known_target_changes_nothing_and_calls_a_person_once(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}, "canary": {"count": 1, "weight": 0.0}})
     clock.move_to(OPENED)
     accuracy_alarm("ALARM")
@@ -481,7 +481,9 @@ def test_no_known_target_changes_nothing_and_calls_a_person_once(
     assert [b["result"] for b in bodies(stack, "critical")] == ["bound-reached"]
 
 
-def test_a_config_rolled_back_from_is_never_a_target_again(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_a_config_rolled_back_from_is_never_a_target_again(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     deploy_second_config(clock)
@@ -515,7 +517,7 @@ def test_a_target_config_that_would_break_auto_scaling_is_a_bound(
     second_type: str,
     autoscaled: str,
     problem: str,
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0, "type": "ml.m5.large"}})
     record_history(fn)
     deploy_second_config(clock, instance_type=second_type)
@@ -535,7 +537,7 @@ def test_a_target_config_that_would_break_auto_scaling_is_a_bound(
 
 def test_a_target_config_without_an_auto_scaled_variant_is_a_bound(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     # config-2 adds an auto-scaled "blue" variant that config-1 does not have.
@@ -579,7 +581,7 @@ def in_service_event(config: str) -> dict[str, Any]:
 
 def test_an_inference_component_endpoint_is_a_bound_with_the_reason_not_a_crash(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
-):
+) -> None:
     """Its variants name no model (KeyError 'ModelName' once): with a known previous config and
     packages to reject, the rollback stops with the reason and changes nothing."""
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
@@ -611,7 +613,7 @@ def test_an_inference_component_endpoint_is_a_bound_with_the_reason_not_a_crash(
 
 def test_on_a_shadow_endpoint_the_previous_config_is_redeployed_and_only_production_packages_are_rejected(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
-):
+) -> None:
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
@@ -639,7 +641,7 @@ def test_on_a_shadow_endpoint_the_previous_config_is_redeployed_and_only_product
 
 def test_a_duplicate_delivery_rolls_back_nothing_more(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     record_history(fn)
     deploy_second_config(clock)
@@ -656,7 +658,9 @@ def test_a_duplicate_delivery_rolls_back_nothing_more(
     assert len(stored_incidents(stack)) == 1
 
 
-def test_dry_run_says_what_it_would_roll_back_and_changes_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_dry_run_says_what_it_would_roll_back_and_changes_nothing(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     stack.set_mode("dry-run")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     [outcome] = deliver(fn, clock, load_event("rollback_model/accuracy_drop_alarm_action.json"))
@@ -668,7 +672,7 @@ def test_dry_run_says_what_it_would_roll_back_and_changes_nothing(fn: Any, stack
     assert [b["result"] for b in bodies(stack, "info") + bodies(stack, "critical")] == ["dry-run"]
 
 
-def test_mode_off_changes_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_mode_off_changes_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     stack.set_mode("off")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     [outcome] = deliver(fn, clock, alarm_event())
@@ -678,7 +682,7 @@ def test_mode_off_changes_nothing(fn: Any, stack: Stack, clock: time_machine.Tra
 
 def test_an_endpoint_out_of_scope_is_not_rolled_back(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("MONITORED_ENDPOINTS", "fraud-prod")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     [outcome] = deliver(fn, clock, alarm_event())
@@ -687,7 +691,9 @@ def test_an_endpoint_out_of_scope_is_not_rolled_back(
     assert stack.items("incident") == []
 
 
-def test_a_missing_endpoint_is_a_permanent_error_noticed_once(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_a_missing_endpoint_is_a_permanent_error_noticed_once(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     [outcome] = deliver(fn, clock, alarm_event())
     assert (outcome["result"], outcome["gate"]) == ("skipped", "permanent-error")
     [again] = deliver(fn, clock, alarm_event(), at=OPENED + timedelta(minutes=2))
@@ -697,7 +703,7 @@ def test_a_missing_endpoint_is_a_permanent_error_noticed_once(fn: Any, stack: St
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
 
-def test_a_malformed_state_change_is_rejected_and_records_nothing(fn: Any, stack: Stack):
+def test_a_malformed_state_change_is_rejected_and_records_nothing(fn: Any, stack: Stack) -> None:
     event = load_event("rollback_model/endpoint_in_service.json")
     del event["detail"]["EndpointConfigName"]
     assert invoke(fn, event)["rejected"] == ["endpoint state change without EndpointName and EndpointConfigName"]
@@ -708,7 +714,9 @@ def test_a_malformed_state_change_is_rejected_and_records_nothing(fn: Any, stack
     ("field", "value"),
     [("EndpointName", "churn-prod\ud800"), ("EndpointConfigName", "c" * 64), ("EndpointStatus", ["IN_SERVICE"])],
 )
-def test_a_state_change_sagemaker_could_not_have_sent_records_nothing(fn: Any, stack: Stack, field: str, value: Any):
+def test_a_state_change_sagemaker_could_not_have_sent_records_nothing(
+    fn: Any, stack: Stack, field: str, value: Any
+) -> None:
     # Both names go into the ledger's sort key and into UpdateEndpoint: SageMaker's own pattern.
     event = load_event("rollback_model/endpoint_in_service.json")
     event["detail"][field] = value
@@ -718,7 +726,7 @@ def test_a_state_change_sagemaker_could_not_have_sent_records_nothing(fn: Any, s
 
 
 @pytest.mark.parametrize("time", ["not a time", "2026-11-22T10:50:00", None])
-def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: Stack, time: Any):
+def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: Stack, time: Any) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": time, "resources": [], "detail": {}}
     result = invoke(fn, event)

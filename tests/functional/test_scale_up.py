@@ -159,7 +159,7 @@ def update_calls(requests: Requests) -> list[list[dict[str, Any]]]:
 
 def test_latency_alarm_opens_an_incident_and_boosts_each_variant_with_traffic_in_its_own_call(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == (
@@ -188,14 +188,14 @@ def test_latency_alarm_opens_an_incident_and_boosts_each_variant_with_traffic_in
     assert bodies(stack, "critical") == []
 
 
-def test_a_variant_without_traffic_is_left_alone(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_a_variant_without_traffic_is_left_alone(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}, "canary": {"count": 1, "weight": 0.0}})
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert outcome["reason"] == "primary instance-count 2 -> 3"
     assert counts() == {"primary": 3, "canary": 1}
 
 
-def test_a_variant_alarm_scales_only_that_variant(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_a_variant_alarm_scales_only_that_variant(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     event = load_event("alarms/eventbridge_alarm_state_change.json")  # dimensions name the canary
     [outcome] = deliver(fn, clock, event)
@@ -205,7 +205,7 @@ def test_a_variant_alarm_scales_only_that_variant(fn: Any, stack: Stack, clock: 
 
 def test_the_step_is_cut_at_the_maximum(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("SCALE_STEP", "5")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -215,7 +215,7 @@ def test_the_step_is_cut_at_the_maximum(
 
 def test_with_a_scalable_target_the_floor_is_raised_and_the_incident_waits_for_the_instances(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     scalable_target("primary", minimum=2, maximum=6)
     scale_up_alarms({"HighLatency": "ALARM"})
@@ -242,7 +242,7 @@ def test_with_a_scalable_target_the_floor_is_raised_and_the_incident_waits_for_t
 
 def test_each_variants_change_waits_until_the_endpoint_is_in_service_again(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     scale_up_alarms({"HighLatency": "ALARM"})
     set_update_seconds(120)
@@ -270,7 +270,7 @@ def test_each_variants_change_waits_until_the_endpoint_is_in_service_again(
 
 def test_the_boost_starts_from_what_runs_when_autoscaling_already_went_above_the_floor(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 3, "weight": 1.0}})
     scalable_target("primary", minimum=1, maximum=6)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -283,7 +283,7 @@ def test_the_boost_starts_from_what_runs_when_autoscaling_already_went_above_the
 
 def test_while_the_alarm_lasts_the_sweep_steps_up_after_each_cooldown_and_escalates_once_at_the_ceiling(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     [first] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -330,7 +330,7 @@ def test_while_the_alarm_lasts_the_sweep_steps_up_after_each_cooldown_and_escala
 
 def test_the_verification_window_is_the_stack_parameter(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("SCALE_UP_VERIFY_MINUTES", "30")
     make_endpoint(ENDPOINT, {"primary": {"count": 3, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
@@ -345,7 +345,7 @@ def test_the_verification_window_is_the_stack_parameter(
 
 def test_at_the_ceiling_from_the_start_nothing_changes_and_a_person_hears_once(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 4, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM"})
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -361,7 +361,7 @@ def test_at_the_ceiling_from_the_start_nothing_changes_and_a_person_hears_once(
     assert len(decisions(stack, "bound-reached")) == 1
 
 
-def test_the_scalable_targets_max_capacity_is_a_bound_too(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_the_scalable_targets_max_capacity_is_a_bound_too(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     scalable_target("primary", minimum=2, maximum=2)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -385,7 +385,7 @@ def variant_alarm(variant: str) -> dict[str, Any]:
 
 def test_an_instance_variant_endpoint_gets_one_more_instance(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     create_in_moto("instance-variants", ENDPOINT)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == ("acted", "AMeaningfulProdVarName instance-count 1 -> 2")
@@ -394,7 +394,7 @@ def test_an_instance_variant_endpoint_gets_one_more_instance(
 
 def test_a_serverless_variant_shown_with_count_0_is_serverless_and_nothing_is_changed(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     create_in_moto("serverless", ENDPOINT)
     assert described()["ProductionVariants"][0]["CurrentInstanceCount"] == 0  # as AWS shows it
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -409,7 +409,7 @@ def test_a_serverless_variant_shown_with_count_0_is_serverless_and_nothing_is_ch
 
 def test_an_async_endpoint_gets_one_more_instance_and_keeps_its_async_config(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     request = create_in_moto("async", ENDPOINT)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == ("acted", "variant1 instance-count 1 -> 2")
@@ -419,7 +419,7 @@ def test_an_async_endpoint_gets_one_more_instance_and_keeps_its_async_config(
 
 def test_on_a_shadow_endpoint_only_the_production_variant_is_scaled(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     create_in_moto("shadow", ENDPOINT)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == ("acted", "production instance-count 2 -> 3")
@@ -430,7 +430,7 @@ def test_on_a_shadow_endpoint_only_the_production_variant_is_scaled(
 
 def test_an_alarm_on_a_shadow_variant_adds_nothing_and_says_why(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     create_in_moto("shadow", ENDPOINT)
     [outcome] = deliver(fn, clock, variant_alarm("shadow"))
     assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
@@ -444,7 +444,7 @@ def test_an_alarm_on_a_shadow_variant_adds_nothing_and_says_why(
 @pytest.mark.parametrize("kind", ["inference-components", "managed-instance-scaling"])
 def test_an_inference_component_endpoint_is_bounded_with_the_reason_and_nothing_is_changed(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls, kind: str
-):
+) -> None:
     create_in_moto(kind, ENDPOINT)
     aws_calls.made.clear()
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -475,7 +475,7 @@ def managed_variant_endpoint(count: int) -> None:
 
 def test_managed_instance_scaling_caps_the_step_and_the_plan_names_it(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("SCALE_STEP", "3")
     managed_variant_endpoint(count=1)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -488,7 +488,7 @@ def test_managed_instance_scaling_caps_the_step_and_the_plan_names_it(
 
 def test_at_the_managed_instance_scaling_maximum_nothing_changes_and_the_bound_is_named(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     managed_variant_endpoint(count=2)
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == (
@@ -499,7 +499,9 @@ def test_at_the_managed_instance_scaling_maximum_nothing_changes_and_the_bound_i
     assert update_calls(aws_requests) == []
 
 
-def test_an_endpoint_whose_config_was_deleted_is_still_scaled(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_an_endpoint_whose_config_was_deleted_is_still_scaled(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     request = create_in_moto("instance-variants", ENDPOINT)
     boto3.client("sagemaker").delete_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -531,7 +533,7 @@ def put_errors(errors_4xx: float, errors_5xx: float, invocations: float, at: dat
 
 def test_an_error_rate_of_mostly_4xx_answers_adds_nothing_and_tells_the_counts(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     put_errors(errors_4xx=40, errors_5xx=2, invocations=400, at=OPENED - timedelta(minutes=4))
     [outcome] = deliver(fn, clock, load_event("scale_up/high_error_rate_alarm.json"))
@@ -548,7 +550,9 @@ def test_an_error_rate_of_mostly_4xx_answers_adds_nothing_and_tells_the_counts(
     }
 
 
-def test_an_error_rate_of_mostly_5xx_answers_gets_capacity(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_an_error_rate_of_mostly_5xx_answers_gets_capacity(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     put_errors(errors_4xx=2, errors_5xx=40, invocations=400, at=OPENED - timedelta(minutes=4))
     [outcome] = deliver(fn, clock, load_event("scale_up/high_error_rate_alarm.json"))
@@ -561,7 +565,7 @@ def test_an_error_rate_of_mostly_5xx_answers_gets_capacity(fn: Any, stack: Stack
 
 def test_ok_closes_the_incident_as_recovered_with_the_time_to_recover(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     [recovered] = deliver(fn, clock, load_event("scale_up/high_latency_ok.json"), at=OPENED + timedelta(minutes=30))
@@ -585,7 +589,7 @@ def test_ok_closes_the_incident_as_recovered_with_the_time_to_recover(
 
 def test_after_the_ok_no_further_change_of_the_step_is_started(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     set_update_seconds(300)
@@ -604,7 +608,7 @@ def test_after_the_ok_no_further_change_of_the_step_is_started(
 
 def test_ok_for_an_incident_that_changed_nothing_closes_it_quietly(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     stack.set_mode("off")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -616,7 +620,7 @@ def test_ok_for_an_incident_that_changed_nothing_closes_it_quietly(
 
 def test_capacity_is_given_back_one_variant_per_sweep_once_every_scale_up_alarm_has_been_ok_long_enough(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -664,7 +668,7 @@ def test_capacity_is_given_back_one_variant_per_sweep_once_every_scale_up_alarm_
     assert len([d for d in decisions(stack, "acted") if d["action"] == "scale-back"]) == 4
 
 
-def test_with_a_scalable_target_the_floor_is_given_back(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_with_a_scalable_target_the_floor_is_given_back(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     scalable_target("primary", minimum=2, maximum=6)
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
@@ -701,7 +705,7 @@ def scale_backs(fn: Any, clock: time_machine.Traveller, minutes: range) -> list[
 
 def test_capacity_comes_back_scale_step_instances_a_step_each_read_back_in_service_before_the_next(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("SCALE_STEP", "2")
     monkeypatch.setenv("MAX_INSTANCE_COUNT", "6")
     boosted_twice(fn, clock, step=2)  # 1 -> 3 -> 5
@@ -718,7 +722,7 @@ def test_capacity_comes_back_scale_step_instances_a_step_each_read_back_in_servi
 
 def test_a_step_of_the_give_back_keeps_the_scale_up_pace(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("SCALE_UP_COOLDOWN_MINUTES", "20")
     boosted_twice(fn, clock, step=1, second=21)  # 1 -> 2 at 10:00, 2 -> 3 at 10:21 (20-minute cool-down)
     # OK at 10:30: due from 10:45; the next step 20 minutes after the first, as the scale-up's were.
@@ -730,7 +734,7 @@ def test_a_step_of_the_give_back_keeps_the_scale_up_pace(
 
 def test_the_give_back_stops_when_a_scale_up_alarm_fires_again_and_starts_over_from_the_new_boost(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("MAX_INSTANCE_COUNT", "5")
     boosted_twice(fn, clock, step=1)  # 1 -> 3
     assert scale_backs(fn, clock, range(35, 40, 5)) == [(35, "primary instance-count 3 -> 2")]
@@ -749,7 +753,7 @@ def test_the_give_back_stops_when_a_scale_up_alarm_fires_again_and_starts_over_f
 
 def test_a_variant_re_scaled_by_people_during_the_give_back_is_theirs(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     boosted_twice(fn, clock, step=1)  # 1 -> 3
     assert scale_backs(fn, clock, range(35, 40, 5)) == [(35, "primary instance-count 3 -> 2")]
     boto3.client("sagemaker").update_endpoint_weights_and_capacities(
@@ -788,7 +792,7 @@ def test_a_give_back_step_whose_record_failed_is_recorded_by_the_retry_without_a
 
 def test_giving_capacity_back_is_never_blocked_by_the_hourly_budget(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("ACTIONS_PER_HOUR", "1")
     monkeypatch.setenv("SCALE_BACK_AFTER_MINUTES", "5")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
@@ -804,7 +808,7 @@ def test_giving_capacity_back_is_never_blocked_by_the_hourly_budget(
 
 def test_a_spent_budget_pages_once_and_the_sweep_acts_when_the_next_hour_begins(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("ACTIONS_PER_HOUR", "1")
     monkeypatch.setenv("SCALE_UP_COOLDOWN_MINUTES", "0")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
@@ -833,7 +837,7 @@ def test_a_spent_budget_pages_once_and_the_sweep_acts_when_the_next_hour_begins(
 
 def test_an_alarm_while_the_endpoint_is_updating_is_acted_on_once_it_is_in_service(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     # Someone changes the weights at 10:00; the endpoint is Updating for 10 minutes.
@@ -856,7 +860,9 @@ def test_an_alarm_while_the_endpoint_is_updating_is_acted_on_once_it_is_in_servi
     assert len([d for d in decisions(stack) if d["gate"] == "precondition"]) == 1
 
 
-def test_an_alarm_whose_delivery_was_lost_is_found_by_the_sweep(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_an_alarm_whose_delivery_was_lost_is_found_by_the_sweep(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     [acted] = sweep(fn, clock, OPENED + timedelta(minutes=5))
@@ -866,7 +872,9 @@ def test_an_alarm_whose_delivery_was_lost_is_found_by_the_sweep(fn: Any, stack: 
     assert counts() == {"primary": 2}
 
 
-def test_an_ok_whose_delivery_was_lost_is_found_by_the_sweep(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_an_ok_whose_delivery_was_lost_is_found_by_the_sweep(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -882,7 +890,7 @@ def test_an_ok_whose_delivery_was_lost_is_found_by_the_sweep(fn: Any, stack: Sta
 
 def test_a_lost_alarm_is_dated_by_its_transition_not_by_a_later_update_of_its_state(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     """StateTransitionedTimestamp is the last change of StateValue; StateUpdatedTimestamp also moves
     when the state is set again (or only the evaluation state changes)."""
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
@@ -896,7 +904,7 @@ def test_a_lost_alarm_is_dated_by_its_transition_not_by_a_later_update_of_its_st
 
 def test_a_lost_ok_is_dated_by_its_transition_and_capacity_waits_from_then(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
     deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
@@ -912,7 +920,9 @@ def test_a_lost_ok_is_dated_by_its_transition_and_capacity_waits_from_then(
     assert (given["action"], given["reason"]) == ("scale-back", "primary instance-count 2 -> 1")
 
 
-def test_a_late_copy_of_the_alarm_after_its_ok_acts_nothing(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_a_late_copy_of_the_alarm_after_its_ok_acts_nothing(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     deliver(fn, clock, load_event("scale_up/high_latency_ok.json"), at=OPENED + timedelta(minutes=30))
@@ -923,7 +933,9 @@ def test_a_late_copy_of_the_alarm_after_its_ok_acts_nothing(fn: Any, stack: Stac
     assert stored_incidents(stack)[0]["state"] == "recovered"
 
 
-def test_an_alarm_delivered_after_its_own_ok_adds_no_capacity(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_an_alarm_delivered_after_its_own_ok_adds_no_capacity(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     clock.move_to(OPENED + timedelta(minutes=30))
     scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"})  # in CloudWatch it cleared at 10:30
@@ -935,7 +947,7 @@ def test_an_alarm_delivered_after_its_own_ok_adds_no_capacity(fn: Any, stack: St
 
 def test_a_duplicate_delivery_acts_nothing_more(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     for seconds in (30, 31, 45, 90):
         deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), at=OPENED + timedelta(seconds=seconds))
@@ -1034,7 +1046,7 @@ def test_a_change_whose_answer_was_lost_is_finished_by_the_retry_with_its_record
 
 def test_an_endpoint_out_of_scope_is_a_recorded_skip_and_is_not_touched(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     make_endpoint("fraud-prod", {"primary": {"count": 1, "weight": 1.0}})
     aws_calls.made.clear()
     [outcome] = deliver(fn, clock, latency_alarm("fraud-prod"))
@@ -1058,7 +1070,7 @@ def tagged_endpoint(name: str) -> None:
 
 def test_an_endpoint_with_the_discovery_tag_is_in_scope(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("DISCOVERY_TAG", "model-medic=on")
     tagged_endpoint("fraud-prod")
     [outcome] = deliver(fn, clock, latency_alarm("fraud-prod"))
@@ -1069,7 +1081,7 @@ def test_an_endpoint_with_the_discovery_tag_is_in_scope(
 
 def test_a_boost_on_a_discovered_endpoint_is_given_back_too(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("DISCOVERY_TAG", "model-medic=on")
     tagged_endpoint("fraud-prod")
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint="fraud-prod")
@@ -1084,7 +1096,7 @@ def test_a_boost_on_a_discovered_endpoint_is_given_back_too(
 
 def test_mode_off_records_the_incident_and_changes_nothing(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     stack.set_mode("off")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
@@ -1099,7 +1111,7 @@ def test_mode_off_records_the_incident_and_changes_nothing(
 
 def test_dry_run_announces_exactly_what_would_be_done_and_changes_nothing(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     stack.set_mode("dry-run")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scalable_target("primary", minimum=1, maximum=4)
@@ -1121,7 +1133,7 @@ def test_dry_run_announces_exactly_what_would_be_done_and_changes_nothing(
 
 def test_the_stack_parameter_off_is_the_mode_while_the_kill_switch_says_inherit(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("AUTOMATION_MODE", "off")  # the switch is "inherit" (conftest)
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
@@ -1137,7 +1149,7 @@ def test_the_stack_parameter_off_is_the_mode_while_the_kill_switch_says_inherit(
 @pytest.mark.parametrize("value", ["ENFORCE", "yes", "enforce please", None])
 def test_a_kill_switch_with_an_unknown_value_or_deleted_means_dry_run(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_calls: AwsCalls, value: str | None
-):
+) -> None:
     # The stack says enforce; a switch nobody can read as a mode means do less (gates.ModeSwitch).
     if value is None:
         stack.ssm.delete_parameter(Name=stack.mode_parameter)
@@ -1152,7 +1164,7 @@ def test_a_kill_switch_with_an_unknown_value_or_deleted_means_dry_run(
     assert aws_calls.mutating().count("UpdateEndpointWeightsAndCapacities") == 0
 
 
-def test_ten_deliveries_racing_on_one_transition_act_once(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_ten_deliveries_racing_on_one_transition_act_once(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     import threading
 
     from model_medic import runtime
@@ -1187,7 +1199,7 @@ def test_ten_deliveries_racing_on_one_transition_act_once(fn: Any, stack: Stack,
 
 def test_a_missing_endpoint_is_a_recorded_permanent_error_with_one_critical_notice(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     # Answered, not raised: Lambda does not retry it into the DLQ.
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["gate"]) == ("skipped", "permanent-error")
@@ -1258,7 +1270,7 @@ def test_a_permanent_error_on_the_change_is_not_retried_by_the_sweep_in_that_inc
 
 def test_when_automation_is_switched_back_on_the_sweep_acts_on_the_open_incident(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     stack.set_mode("off")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
@@ -1272,7 +1284,7 @@ def test_when_automation_is_switched_back_on_the_sweep_acts_on_the_open_incident
 
 def test_a_batch_of_two_alarm_records_is_one_incident_per_endpoint(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("MONITORED_ENDPOINTS", f"{ENDPOINT},fraud-prod")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     make_endpoint("fraud-prod", {"primary": {"count": 2, "weight": 1.0}})
@@ -1294,7 +1306,9 @@ def test_a_batch_of_two_alarm_records_is_one_incident_per_endpoint(
         {"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": {}},
     ],
 )
-def test_an_event_that_is_not_an_alarm_is_rejected_cleanly(fn: Any, stack: Stack, aws_calls: AwsCalls, event: Any):
+def test_an_event_that_is_not_an_alarm_is_rejected_cleanly(
+    fn: Any, stack: Stack, aws_calls: AwsCalls, event: Any
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     aws_calls.made.clear()
     result = invoke(fn, event)
@@ -1303,7 +1317,7 @@ def test_an_event_that_is_not_an_alarm_is_rejected_cleanly(fn: Any, stack: Stack
     assert aws_calls.mutating() == []
 
 
-def test_an_insufficient_data_transition_is_not_acted_on(fn: Any, stack: Stack, clock: time_machine.Traveller):
+def test_an_insufficient_data_transition_is_not_acted_on(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     event = sns_alarm("scale_up/high_latency_alarm.json", NewStateValue="INSUFFICIENT_DATA")
     [outcome] = deliver(fn, clock, event)
@@ -1324,7 +1338,7 @@ def test_an_insufficient_data_transition_is_not_acted_on(fn: Any, stack: Stack, 
 )
 def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(
     fn: Any, stack: Stack, aws_calls: AwsCalls, time: Any, rejected: str
-):
+) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     event = load_event("scale_up/scale_back_sweep.json")
     event["time"] = time

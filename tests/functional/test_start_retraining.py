@@ -155,7 +155,7 @@ def starts(requests: Requests) -> list[dict[str, Any]]:
 
 def test_model_monitor_drift_starts_the_pipeline_with_the_feature_and_a_token_from_the_transition(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     [outcome] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == (
         "acted",
@@ -185,7 +185,9 @@ def test_model_monitor_drift_starts_the_pipeline_with_the_feature_and_a_token_fr
     assert [(b["result"], b["incident"]) for b in bodies(stack, "info")] == [("acted", outcome["incident"])]
 
 
-def test_a_succeeded_pipeline_recovers_the_incident(fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller):
+def test_a_succeeded_pipeline_recovers_the_incident(
+    fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
+) -> None:
     drift_alarm_in_cloudwatch("ALARM")
     [acted] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     sweep(fn, clock, OPENED + timedelta(minutes=30))
@@ -207,7 +209,7 @@ def test_a_succeeded_pipeline_recovers_the_incident(fn: Any, stack: Stack, churn
 @pytest.mark.parametrize("status", ["Failed", "Stopped"])
 def test_a_failed_or_stopped_pipeline_is_critical_and_not_started_again(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, status: str
-):
+) -> None:
     drift_alarm_in_cloudwatch("ALARM")
     [acted] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     arn = executions()[0]["PipelineExecutionArn"]
@@ -222,7 +224,9 @@ def test_a_failed_or_stopped_pipeline_is_critical_and_not_started_again(
     assert len(executions()) == 1
 
 
-def test_the_sweep_also_reads_the_pipelines_verdict(fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller):
+def test_the_sweep_also_reads_the_pipelines_verdict(
+    fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
+) -> None:
     # The status-change event may be lost; the 5-minute sweep looks at the execution itself.
     drift_alarm_in_cloudwatch("ALARM")
     deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
@@ -234,7 +238,7 @@ def test_the_sweep_also_reads_the_pipelines_verdict(fn: Any, stack: Stack, churn
 
 def test_redeliveries_and_sweeps_while_the_run_executes_start_nothing_more(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, aws_calls: AwsCalls
-):
+) -> None:
     drift_alarm_in_cloudwatch("ALARM")
     for seconds in (30, 31, 200):
         deliver(
@@ -282,7 +286,7 @@ def test_a_start_whose_answer_was_lost_is_not_started_twice(
 
 def test_a_run_already_executing_is_waited_for_and_the_sweep_starts_one_when_it_ends(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
-):
+) -> None:
     drift_alarm_in_cloudwatch("ALARM")
     running = boto3.client("sagemaker").start_pipeline_execution(PipelineName=PIPELINE)["PipelineExecutionArn"]
     [skipped] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
@@ -296,7 +300,9 @@ def test_a_run_already_executing_is_waited_for_and_the_sweep_starts_one_when_it_
     assert len(executions()) == 2
 
 
-def test_at_most_one_run_per_cooldown_per_endpoint(fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller):
+def test_at_most_one_run_per_cooldown_per_endpoint(
+    fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
+) -> None:
     deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     finish_pipeline_executions(ACCOUNT, REGION, "Succeeded")
     # A new transition an hour later (ComputeDrift's alarm): the 24-hour cool-down holds.
@@ -308,7 +314,7 @@ def test_at_most_one_run_per_cooldown_per_endpoint(fn: Any, stack: Stack, churn:
 
 def test_the_feature_comes_from_compute_drifts_latest_measurement_when_the_alarm_names_none(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     Ledger(boto3.client("dynamodb"), stack.table, 90).save_drift(ENDPOINT, OPENED, "tenure", 0.31)
     [outcome] = deliver(fn, clock, load_event("start_retraining/data_drift_alarm.json"), OPENED + timedelta(hours=1))
     assert outcome["reason"] == f"start pipeline {PIPELINE} for {ENDPOINT} (drift in tenure)"
@@ -318,7 +324,7 @@ def test_the_feature_comes_from_compute_drifts_latest_measurement_when_the_alarm
 
 def test_a_feature_drift_alarm_names_its_feature(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, aws_requests: Requests
-):
+) -> None:
     event = drift_alarm(
         Trigger={
             "MetricName": "FeatureDrift",
@@ -342,7 +348,7 @@ def test_a_feature_drift_alarm_names_its_feature(
 
 def test_a_pipeline_that_fails_after_the_alarm_cleared_is_still_critical(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
-):
+) -> None:
     drift_alarm_in_cloudwatch("ALARM")
     deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     clock.move_to(OPENED + timedelta(hours=1))
@@ -359,7 +365,7 @@ def test_a_pipeline_that_fails_after_the_alarm_cleared_is_still_critical(
 
 def test_retraining_does_not_wait_for_the_endpoint_to_be_in_service(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
-):
+) -> None:
     set_update_seconds(600)
     boto3.client("sagemaker").update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredWeight": 2.0}]
@@ -372,7 +378,7 @@ def test_retraining_does_not_wait_for_the_endpoint_to_be_in_service(
 
 def test_an_endpoint_that_does_not_exist_starts_nothing_and_a_person_hears_once(
     fn: Any, stack: Stack, clock: time_machine.Traveller
-):
+) -> None:
     [outcome] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     assert (outcome["result"], outcome["gate"]) == ("skipped", "permanent-error")
     later = DELIVERED + timedelta(minutes=1)
@@ -386,7 +392,7 @@ def test_an_endpoint_that_does_not_exist_starts_nothing_and_a_person_hears_once(
 
 def test_an_alarm_without_an_endpoint_dimension_is_rejected_and_starts_nothing(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
-):
+) -> None:
     trigger = json.loads(load_event("start_retraining/data_drift_alarm.json")["Records"][0]["Sns"]["Message"])[
         "Trigger"
     ]
@@ -401,7 +407,7 @@ def test_an_alarm_without_an_endpoint_dimension_is_rejected_and_starts_nothing(
 
 def test_an_endpoint_out_of_scope_is_a_recorded_skip(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("MONITORED_ENDPOINTS", "fraud-prod")
     [outcome] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     assert (outcome["result"], outcome["gate"]) == ("skipped", "scope")
@@ -410,7 +416,7 @@ def test_an_endpoint_out_of_scope_is_a_recorded_skip(
 
 def test_dry_run_names_the_pipeline_and_parameters_and_starts_nothing(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
-):
+) -> None:
     stack.set_mode("dry-run")
     [outcome] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == (
@@ -424,7 +430,7 @@ def test_dry_run_names_the_pipeline_and_parameters_and_starts_nothing(
     assert [b["result"] for b in bodies(stack, "info")] == ["dry-run"]
 
 
-def test_mode_off_starts_nothing(fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller):
+def test_mode_off_starts_nothing(fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller) -> None:
     stack.set_mode("off")
     [outcome] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
     assert (outcome["result"], outcome["gate"]) == ("skipped", "mode")
@@ -433,7 +439,7 @@ def test_mode_off_starts_nothing(fn: Any, stack: Stack, churn: None, clock: time
 
 def test_a_parameter_template_with_an_unknown_placeholder_fails_loudly_and_starts_nothing(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("PIPELINE_PARAMETERS", json.dumps({"Model": "{model_name}"}))
     with pytest.raises(ValueError, match="unknown \\['model_name'\\]"):
         deliver(fn, clock, load_event("start_retraining/data_drift_alarm.json"))
@@ -441,7 +447,7 @@ def test_a_parameter_template_with_an_unknown_placeholder_fails_loudly_and_start
 
 
 @pytest.mark.parametrize("time", ["soon", "2026-11-22T10:05:00", None])
-def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: Stack, churn: None, time: Any):
+def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: Stack, churn: None, time: Any) -> None:
     event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": time, "resources": [], "detail": {}}
     result = invoke(fn, event)
     assert result["outcomes"] == []
@@ -458,7 +464,7 @@ def test_a_scheduled_event_with_a_bad_time_is_rejected_cleanly(fn: Any, stack: S
 )
 def test_a_pipeline_status_change_sagemaker_could_not_have_sent_is_rejected_not_swept(
     fn: Any, churn: None, aws_calls: AwsCalls, mutate: Any
-):
+) -> None:
     event = load_event("start_retraining/pipeline_status_change.json")
     assert invoke(fn, event)["rejected"] == []  # the real one sweeps
     mutate(event)

@@ -71,7 +71,7 @@ def test_an_incident_is_on_the_roster_from_its_open_to_its_close(
     fleet: list[str],
     stack: Stack,
     clock: time_machine.Traveller,  # noqa: F811
-):
+) -> None:
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=SICK)
     [acted] = deliver(fn, clock, latency_alarm(SICK))
     assert acted["result"] == "acted"
@@ -89,7 +89,7 @@ def test_the_sweep_queries_the_roster_and_only_the_endpoints_it_names(
     stack: Stack,
     clock: time_machine.Traveller,  # noqa: F811
     aws_requests: list[tuple[str, str, dict[str, Any]]],
-):
+) -> None:
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=SICK)
     deliver(fn, clock, latency_alarm(SICK))
     sweep(fn, clock, OPENED + timedelta(minutes=5))  # the first: the roster is not known complete yet
@@ -114,7 +114,7 @@ def test_incidents_opened_before_the_roster_are_found_by_the_first_sweep_and_ent
     fleet: list[str],
     stack: Stack,
     clock: time_machine.Traveller,  # noqa: F811
-):
+) -> None:
     # Two open incidents written as before the roster existed (no entry): one whose alarm is
     # still in ALARM, one whose OK was never delivered.
     dynamodb = boto3.client("dynamodb")
@@ -143,7 +143,7 @@ def test_a_stale_entry_is_removed_once_its_incident_is_read_closed_and_a_missing
     fleet: list[str],
     stack: Stack,
     clock: time_machine.Traveller,  # noqa: F811
-):
+) -> None:
     incidents = store(stack)
     alarm = f"{SICK}-HighLatency"
     arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
@@ -162,7 +162,7 @@ def test_a_stale_entry_is_removed_once_its_incident_is_read_closed_and_a_missing
     assert roster(stack) == ["scale-up#!complete", unseen]
 
 
-def test_opening_the_same_transition_twice_gives_the_stored_incident(stack: Stack):
+def test_opening_the_same_transition_twice_gives_the_stored_incident(stack: Stack) -> None:
     incidents = store(stack)
     make_endpoint(SICK)
     alarm = f"{SICK}-HighLatency"
@@ -179,7 +179,7 @@ def test_a_boost_is_on_its_roster_until_it_is_given_back(
     fleet: list[str],
     stack: Stack,
     clock: time_machine.Traveller,  # noqa: F811
-):
+) -> None:
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=SICK)
     deliver(fn, clock, latency_alarm(SICK))
     assert roster(stack, BOOSTS_PK) == [f"{SICK}#primary"]
@@ -205,7 +205,7 @@ def test_a_boost_saved_before_its_roster_is_given_back_by_the_first_sweep(
     fleet: list[str],
     stack: Stack,
     clock: time_machine.Traveller,  # noqa: F811
-):
+) -> None:
     dynamodb = boto3.client("dynamodb")
     dynamodb.update_item(  # as save_boost wrote it before the roster: no entry
         TableName=stack.table,
@@ -234,7 +234,7 @@ def test_a_boost_saved_before_its_roster_is_given_back_by_the_first_sweep(
     assert roster(stack, BOOSTS_PK) == ["!complete"]
 
 
-def test_a_stale_boost_entry_is_removed_only_while_its_boost_is_gone(stack: Stack):
+def test_a_stale_boost_entry_is_removed_only_while_its_boost_is_gone(stack: Stack) -> None:
     ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
     ledger.save_boost(SICK, "primary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
     ledger.boosts_by_endpoint([SICK])  # completes the roster

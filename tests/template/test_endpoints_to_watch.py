@@ -43,11 +43,11 @@ def _allowed(names: str, tag: str) -> bool:
         ("churn-prod,fraud-prod", "team=ml", True),
     ],
 )
-def test_endpoint_names_may_be_empty_only_with_a_discovery_tag(names: str, tag: str, allowed: bool):
+def test_endpoint_names_may_be_empty_only_with_a_discovery_tag(names: str, tag: str, allowed: bool) -> None:
     assert _allowed(names, tag) is allowed
 
 
-def test_endpoint_names_default_to_none():
+def test_endpoint_names_default_to_none() -> None:
     parameter = template.load()["Parameters"]["EndpointNames"]
     assert parameter["Default"] == ""
     assert parameter["Type"] == "CommaDelimitedList"

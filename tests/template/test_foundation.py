@@ -6,7 +6,7 @@ from localcloud import template
 from tests.template.conftest import resources_of
 
 
-def test_sam_transform_succeeds_and_yields_the_functions(transformed: dict[str, Any]):
+def test_sam_transform_succeeds_and_yields_the_functions(transformed: dict[str, Any]) -> None:
     functions = resources_of(transformed, "AWS::Lambda::Function")
     assert functions, "the template defines no functions"
     for name, function in functions.items():
@@ -19,7 +19,7 @@ def test_sam_transform_succeeds_and_yields_the_functions(transformed: dict[str, 
 
 def test_every_asynchronously_invoked_function_parks_failures_in_the_dead_letter_queue(
     transformed: dict[str, Any],
-):
+) -> None:
     functions = resources_of(transformed, "AWS::Lambda::Function")
     configs = resources_of(transformed, "AWS::Lambda::EventInvokeConfig")
     configured = {config["Properties"]["FunctionName"]["Ref"]: config["Properties"] for config in configs.values()}
@@ -30,7 +30,7 @@ def test_every_asynchronously_invoked_function_parks_failures_in_the_dead_letter
         assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
 
 
-def test_the_topic_key_lets_cloudwatch_publish_and_every_topic_uses_it(transformed: dict[str, Any]):
+def test_the_topic_key_lets_cloudwatch_publish_and_every_topic_uses_it(transformed: dict[str, Any]) -> None:
     key = transformed["Resources"]["TopicKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
     cloudwatch = [
@@ -46,7 +46,7 @@ def test_the_topic_key_lets_cloudwatch_publish_and_every_topic_uses_it(transform
         assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKey"}, name
 
 
-def test_data_is_encrypted_and_kept_private(transformed: dict[str, Any]):
+def test_data_is_encrypted_and_kept_private(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     ledger = resources["LedgerTable"]["Properties"]
     assert ledger["BillingMode"] == "PAY_PER_REQUEST"
@@ -71,14 +71,14 @@ def test_data_is_encrypted_and_kept_private(transformed: dict[str, Any]):
     assert logs["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}
 
 
-def test_kill_switch_parameter_has_a_name_and_only_known_values(transformed: dict[str, Any]):
+def test_kill_switch_parameter_has_a_name_and_only_known_values(transformed: dict[str, Any]) -> None:
     parameter = transformed["Resources"]["AutomationModeParameter"]["Properties"]
     assert parameter["Name"] == {"Fn::Sub": "/model-medic/${AWS::StackName}/automation-mode"}
     assert parameter["Value"] == "inherit"
     assert parameter["AllowedPattern"] == "^(inherit|enforce|dry-run|off)$"
 
 
-def test_parameters_refuse_wrong_values_at_deploy_time(source: dict[str, Any]):
+def test_parameters_refuse_wrong_values_at_deploy_time(source: dict[str, Any]) -> None:
     parameters = source["Parameters"]
     assert parameters["AutomationMode"]["AllowedValues"] == ["enforce", "dry-run", "off"]
     assert parameters["AutomationMode"]["Default"] == "dry-run"
@@ -86,13 +86,13 @@ def test_parameters_refuse_wrong_values_at_deploy_time(source: dict[str, Any]):
     assert "AllowedPattern" in parameters["AlertEmail"]
 
 
-def test_layer_is_built_by_sam_for_the_lambda_runtime(source: dict[str, Any]):
+def test_layer_is_built_by_sam_for_the_lambda_runtime(source: dict[str, Any]) -> None:
     layer = source["Resources"]["CommonLayer"]
     assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
     assert layer["Properties"]["ContentUri"] == "layers/common/"
 
 
-def test_outputs_name_what_people_and_tests_need(source: dict[str, Any]):
+def test_outputs_name_what_people_and_tests_need(source: dict[str, Any]) -> None:
     assert set(source["Outputs"]) >= {
         "CriticalTopicArn",
         "WarningTopicArn",
@@ -104,7 +104,7 @@ def test_outputs_name_what_people_and_tests_need(source: dict[str, Any]):
     }
 
 
-def test_no_per_endpoint_alarm_slots_remain(source: dict[str, Any]):
+def test_no_per_endpoint_alarm_slots_remain(source: dict[str, Any]) -> None:
     kinds = {r["Type"] for r in source["Resources"].values()}
     assert not kinds & {
         "AWS::Serverless::Application",
@@ -117,7 +117,7 @@ def test_no_per_endpoint_alarm_slots_remain(source: dict[str, Any]):
     assert not (template.ROOT / "alarms.yaml").exists()
 
 
-def test_the_manager_keeps_the_alarms_and_its_triggers_go_before_its_delete(transformed: dict[str, Any]):
+def test_the_manager_keeps_the_alarms_and_its_triggers_go_before_its_delete(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     fleet = resources["FleetAlarms"]
     assert fleet["Type"] == "Custom::FleetAlarms"
@@ -144,7 +144,7 @@ def test_the_manager_keeps_the_alarms_and_its_triggers_go_before_its_delete(tran
 ALARM_WRITES = {"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource"}
 
 
-def test_alarm_management_is_limited_to_the_stacks_own_alarms(transformed: dict[str, Any]):
+def test_alarm_management_is_limited_to_the_stacks_own_alarms(transformed: dict[str, Any]) -> None:
     stack = {"Ref": "AWS::StackName"}
     seen = set()
     for owner, statement in _statements(transformed):
@@ -210,7 +210,7 @@ WILDCARD_RESOURCE_ACTIONS = {
 }
 
 
-def test_iam_is_least_privilege(transformed: dict[str, Any]):
+def test_iam_is_least_privilege(transformed: dict[str, Any]) -> None:
     statements = _statements(transformed)
     assert statements
     for owner, statement in statements:
@@ -226,13 +226,13 @@ def test_iam_is_least_privilege(transformed: dict[str, Any]):
                 assert statement["Condition"]["StringEquals"]["cloudwatch:namespace"], owner
 
 
-def test_action_functions_share_the_ledger_and_telling_policy(transformed: dict[str, Any]):
+def test_action_functions_share_the_ledger_and_telling_policy(transformed: dict[str, Any]) -> None:
     for name in ("ScaleUpFunctionRole", "StartRetrainingFunctionRole", "RollbackModelFunctionRole"):
         managed = transformed["Resources"][name]["Properties"]["ManagedPolicyArns"]
         assert {"Ref": "ActionFunctionsPolicy"} in managed, name
 
 
-def test_each_endpoint_has_a_dashboard_with_its_metrics():
+def test_each_endpoint_has_a_dashboard_with_its_metrics() -> None:
     from model_medic.alarm_catalog import dashboard_body, dashboard_name
 
     assert dashboard_name("model-medic", "us-east-1", "churn-prod") == "model-medic_model-medic_us-east-1_churn-prod"

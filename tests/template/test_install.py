@@ -24,12 +24,12 @@ def shown(default: Any) -> str:
     return str(default)
 
 
-def test_every_parameter_has_a_default(source: dict[str, Any]):
+def test_every_parameter_has_a_default(source: dict[str, Any]) -> None:
     missing = [name for name, spec in source["Parameters"].items() if "Default" not in spec]
     assert missing == [], f"parameters a first deploy would have to answer: {missing}"
 
 
-def test_the_short_list_comes_first_and_starts_in_dry_run(source: dict[str, Any]):
+def test_the_short_list_comes_first_and_starts_in_dry_run(source: dict[str, Any]) -> None:
     parameters = source["Parameters"]
     assert list(parameters)[: len(SHORT_LIST)] == SHORT_LIST
     assert parameters["AutomationMode"]["Default"] == "dry-run"
@@ -40,7 +40,7 @@ def test_the_short_list_comes_first_and_starts_in_dry_run(source: dict[str, Any]
     assert sorted(grouped) == sorted(parameters)  # each parameter in one group
 
 
-def test_samconfig_ships_nothing_of_an_account_and_every_environment_in_dry_run(source: dict[str, Any]):
+def test_samconfig_ships_nothing_of_an_account_and_every_environment_in_dry_run(source: dict[str, Any]) -> None:
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())
     environments = {name for name in config if name != "version"}
     assert {"default", "staging", "prod"} <= environments
@@ -59,7 +59,7 @@ def recorded_session() -> list[str]:
     return block.splitlines()
 
 
-def test_the_readmes_guided_session_is_what_the_template_asks(source: dict[str, Any]):
+def test_the_readmes_guided_session_is_what_the_template_asks(source: dict[str, Any]) -> None:
     parameters = source["Parameters"]
     lines = recorded_session()
     asked = [PROMPT.match(line) for line in lines]
@@ -79,7 +79,7 @@ def test_the_readmes_guided_session_is_what_the_template_asks(source: dict[str, 
     assert "Allow SAM CLI IAM role creation [Y/n]:" in tail
 
 
-def test_the_readmes_non_interactive_deploy_gives_only_the_short_list(source: dict[str, Any]):
+def test_the_readmes_non_interactive_deploy_gives_only_the_short_list(source: dict[str, Any]) -> None:
     section = README.split("### First deploy, in dry-run", 1)[1].split("\n### ", 1)[0]
     [command] = [line for line in section.splitlines() if "sam deploy --parameter-overrides" in line]
     given = dict(item.split("=", 1) for item in command.split("--parameter-overrides", 1)[1].split())
@@ -90,7 +90,7 @@ def test_the_readmes_non_interactive_deploy_gives_only_the_short_list(source: di
         assert pattern is None or all(re.match(pattern, v) for v in values), (name, value)
 
 
-def test_drift_and_model_quality_are_deployed_only_with_their_locations(source: dict[str, Any]):
+def test_drift_and_model_quality_are_deployed_only_with_their_locations(source: dict[str, Any]) -> None:
     resources = source["Resources"]
     assert resources["ComputeDriftFunction"]["Condition"] == "MeasuresDrift"
     assert resources["ComputeModelQualityFunction"]["Condition"] == "MeasuresQuality"
@@ -108,6 +108,6 @@ def test_drift_and_model_quality_are_deployed_only_with_their_locations(source: 
     assert Resolver(source, parameter_values(source, {**given, "EndpointNames": "x"})).condition("MeasuresDrift")
 
 
-def test_a_stack_with_the_defaults_only_transforms(source: dict[str, Any]):
+def test_a_stack_with_the_defaults_only_transforms(source: dict[str, Any]) -> None:
     transformed = sam.transformed(source, {"EndpointNames": "churn-prod"})
     assert transformed["Resources"]["ComputeDriftFunction"]["Condition"] == "MeasuresDrift"

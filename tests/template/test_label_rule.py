@@ -28,13 +28,13 @@ def key_prefix(source: dict[str, Any], ground_truth_uri: str) -> str:
         ("s3://churn-ml/a/b/c/labels", "a/b/c/labels/"),
     ],
 )
-def test_the_label_rule_matches_the_ground_truth_prefix_only(source: dict[str, Any], uri: str, prefix: str):
+def test_the_label_rule_matches_the_ground_truth_prefix_only(source: dict[str, Any], uri: str, prefix: str) -> None:
     assert key_prefix(source, uri) == prefix
     assert f"{prefix}churn-prod/2026/11/22/10/labels.jsonl".startswith(prefix)
     assert not "datacapture/churn-prod/primary/2026/11/22/10/capture.jsonl".startswith(prefix)
 
 
-def test_the_ground_truth_uri_is_refused_with_a_trailing_slash_or_too_deep(source: dict[str, Any]):
+def test_the_ground_truth_uri_is_refused_with_a_trailing_slash_or_too_deep(source: dict[str, Any]) -> None:
     allowed = re.compile(source["Parameters"]["GroundTruthS3Uri"]["AllowedPattern"])
     assert allowed.match("s3://churn-ml/groundtruth")
     assert not allowed.match("s3://churn-ml/groundtruth/")

@@ -21,7 +21,7 @@ def _variables(source: dict[str, Any]) -> dict[str, set[str]]:
     return given
 
 
-def test_each_key_overrides_the_parameter_the_stack_gives_that_variable(source: dict[str, Any]):
+def test_each_key_overrides_the_parameter_the_stack_gives_that_variable(source: dict[str, Any]) -> None:
     given = _variables(source)
     for key in KEYS:
         assert key.parameter in source["Parameters"], key

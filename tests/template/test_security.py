@@ -129,7 +129,7 @@ def mutating(grant: Grant) -> bool:
     return not verb.startswith(READ_VERBS)
 
 
-def test_every_mutating_permission_is_listed_with_its_scope(transformed: dict[str, Any]):
+def test_every_mutating_permission_is_listed_with_its_scope(transformed: dict[str, Any]) -> None:
     listed = sorted({g.line() for g in grants(transformed) if mutating(g)})
     print("\nMutating permissions of the function roles (role, action, resources, conditions):")
     print("\n".join(listed))
@@ -138,7 +138,7 @@ def test_every_mutating_permission_is_listed_with_its_scope(transformed: dict[st
     assert {"ScaleUpFunctionRole", "RollbackModelFunctionRole", "StartRetrainingFunctionRole"} <= roles
 
 
-def test_no_mutating_action_on_every_resource_unless_aws_allows_no_narrower_scope(transformed: dict[str, Any]):
+def test_no_mutating_action_on_every_resource_unless_aws_allows_no_narrower_scope(transformed: dict[str, Any]) -> None:
     loose = [g for g in grants(transformed) if mutating(g) and "*" in g.resources]
     unexplained = [g.line() for g in loose if g.action not in ALLOWED_ON_EVERY_RESOURCE]
     assert not unexplained, "mutating actions on Resource '*':\n" + "\n".join(unexplained)
@@ -147,12 +147,12 @@ def test_no_mutating_action_on_every_resource_unless_aws_allows_no_narrower_scop
         assert json.loads(grant.condition or "{}") == required, f"{grant.line()} must be scoped by {required}"
 
 
-def test_the_allow_list_is_not_stale(transformed: dict[str, Any]):
+def test_the_allow_list_is_not_stale(transformed: dict[str, Any]) -> None:
     used = {g.action for g in grants(transformed) if "*" in g.resources}
     assert set(ALLOWED_ON_EVERY_RESOURCE) <= used, sorted(set(ALLOWED_ON_EVERY_RESOURCE) - used)
 
 
-def test_endpoint_changes_reach_only_the_endpoints_in_scope(transformed: dict[str, Any]):
+def test_endpoint_changes_reach_only_the_endpoints_in_scope(transformed: dict[str, Any]) -> None:
     changes = [g for g in grants(transformed) if g.action in ENDPOINT_CHANGES]
     assert {g.role for g in changes} >= {"ScaleUpFunctionRole", "RollbackModelFunctionRole"}
     for grant in changes:
@@ -176,7 +176,7 @@ def test_endpoint_changes_reach_only_the_endpoints_in_scope(transformed: dict[st
             assert json.loads(grant.condition) == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
 
 
-def test_model_packages_can_only_be_rejected(transformed: dict[str, Any]):
+def test_model_packages_can_only_be_rejected(transformed: dict[str, Any]) -> None:
     updates = [g for g in grants(transformed) if g.action == "sagemaker:UpdateModelPackage"]
     assert updates
     for grant in updates:
@@ -195,7 +195,7 @@ def _topic_policy(transformed: dict[str, Any], topic: str) -> list[dict[str, Any
 @pytest.mark.parametrize(("topic", "alarms"), [("CriticalTopic", True), ("WarningTopic", True), ("InfoTopic", False)])
 def test_only_cloudwatch_alarms_and_the_stacks_publishers_may_publish(
     transformed: dict[str, Any], topic: str, alarms: bool
-):
+) -> None:
     statements = _topic_policy(transformed, topic)
     allows = [s for s in statements if s["Effect"] == "Allow"]
     [deny] = [s for s in statements if s["Effect"] == "Deny"]
@@ -230,7 +230,7 @@ def test_only_cloudwatch_alarms_and_the_stacks_publishers_may_publish(
     assert exempt == publishers, (sorted(publishers - exempt), sorted(exempt - publishers))
 
 
-def test_every_function_can_use_the_key_of_its_encrypted_dead_letter_queue(transformed: dict[str, Any]):
+def test_every_function_can_use_the_key_of_its_encrypted_dead_letter_queue(transformed: dict[str, Any]) -> None:
     key = transformed["Resources"]["DeadLetterQueue"]["Properties"]["KmsMasterKeyId"]
     configs = resources_of(transformed, "AWS::Lambda::EventInvokeConfig")
     functions = resources_of(transformed, "AWS::Lambda::Function")
@@ -245,14 +245,16 @@ def test_every_function_can_use_the_key_of_its_encrypted_dead_letter_queue(trans
         assert {"kms:GenerateDataKey*", "kms:Decrypt"} <= usable, name
 
 
-def test_every_function_is_bounded_and_its_environment_encrypted_with_the_stacks_key(transformed: dict[str, Any]):
+def test_every_function_is_bounded_and_its_environment_encrypted_with_the_stacks_key(
+    transformed: dict[str, Any],
+) -> None:
     for name, function in resources_of(transformed, "AWS::Lambda::Function").items():
         properties = function["Properties"]
         assert properties["KmsKeyArn"] == {"Fn::GetAtt": ["TopicKey", "Arn"]}, name
         assert 1 <= properties["ReservedConcurrentExecutions"] <= 5, name
 
 
-def test_every_checkov_skip_says_why_next_to_its_resource(source: dict[str, Any], transformed: dict[str, Any]):
+def test_every_checkov_skip_says_why_next_to_its_resource(source: dict[str, Any], transformed: dict[str, Any]) -> None:
     skipped = {
         name: r["Metadata"]["checkov"]["skip"]
         for name, r in source["Resources"].items()
@@ -282,7 +284,7 @@ def _managed_actions(transformed: dict[str, Any], policy: str) -> set[str]:
     return actions
 
 
-def test_the_ledgers_transactions_have_every_permission_they_use(transformed: dict[str, Any]):
+def test_the_ledgers_transactions_have_every_permission_they_use(transformed: dict[str, Any]) -> None:
     """Each action of a TransactWriteItems needs its own permission (DynamoDB Developer Guide,
     "Using IAM with DynamoDB transactions"): the ledger's code sends Put, Update, Delete and
     ConditionCheck items; the action functions' shared policy must allow each."""
@@ -301,7 +303,9 @@ def test_the_ledgers_transactions_have_every_permission_they_use(transformed: di
     assert needed <= allowed, sorted(needed - allowed)
 
 
-def test_scale_up_may_register_scalable_targets_as_application_auto_scaling_requires(transformed: dict[str, Any]):
+def test_scale_up_may_register_scalable_targets_as_application_auto_scaling_requires(
+    transformed: dict[str, Any],
+) -> None:
     """Application Auto Scaling validates the caller's permissions on the SageMaker target:
     DescribeEndpoint, DescribeEndpointConfig, UpdateEndpointWeightsAndCapacities."""
     allowed = {g.action for g in grants(transformed) if g.role.startswith("ScaleUpFunction")}

@@ -17,21 +17,21 @@ def uninstall_section() -> str:
     return README.split("### Uninstall", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
 
 
-def test_exactly_the_records_are_kept_and_each_on_replacement_too(source: dict[str, Any]):
+def test_exactly_the_records_are_kept_and_each_on_replacement_too(source: dict[str, Any]) -> None:
     kept = {name for name, r in source["Resources"].items() if r.get("DeletionPolicy") == "Retain"}
     assert kept == KEPT
     for name in kept:
         assert source["Resources"][name].get("UpdateReplacePolicy") == "Retain", name
 
 
-def test_the_ledgers_key_is_kept_as_long_as_the_ledger(source: dict[str, Any]):
+def test_the_ledgers_key_is_kept_as_long_as_the_ledger(source: dict[str, Any]) -> None:
     ledger = source["Resources"]["LedgerTable"]
     key = ledger["Properties"]["SSESpecification"]["KMSMasterKeyId"]
     assert key == {"Fn::GetAtt": ["TopicKey", "Arn"]}
     assert ledger["DeletionPolicy"] == source["Resources"]["TopicKey"]["DeletionPolicy"] == "Retain"
 
 
-def test_the_readme_names_everything_kept_and_how_to_remove_it():
+def test_the_readme_names_everything_kept_and_how_to_remove_it() -> None:
     section = uninstall_section()
     for name in KEPT - {"ReportsBucketPolicy", "AccessLogsBucketPolicy"}:
         assert f"`{name}`" in section, name
@@ -40,7 +40,7 @@ def test_the_readme_names_everything_kept_and_how_to_remove_it():
     assert "object_versions" in section  # versioned buckets: every version, then the bucket
 
 
-def test_every_function_logs_to_a_log_group_of_the_stack_with_the_retention_parameter(source: dict[str, Any]):
+def test_every_function_logs_to_a_log_group_of_the_stack_with_the_retention_parameter(source: dict[str, Any]) -> None:
     functions = resources_of(source, "AWS::Serverless::Function")
     groups = resources_of(source, "AWS::Logs::LogGroup")
     assert functions
@@ -60,7 +60,7 @@ def test_every_function_logs_to_a_log_group_of_the_stack_with_the_retention_para
     assert len(groups) == len(functions)
 
 
-def test_the_retention_parameter_offers_only_what_cloudwatch_logs_accepts(source: dict[str, Any]):
+def test_the_retention_parameter_offers_only_what_cloudwatch_logs_accepts(source: dict[str, Any]) -> None:
     parameter = source["Parameters"]["LogRetentionDays"]
     # PutRetentionPolicy's retentionInDays values (botocore's logs service model documents them).
     accepted = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}

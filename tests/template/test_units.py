@@ -29,7 +29,9 @@ def _allowed(transformed: dict[str, Any], role: str) -> set[str]:
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
-def test_each_function_role_allows_exactly_what_its_unit_declares(transformed: dict[str, Any], unit: RemediationUnit):
+def test_each_function_role_allows_exactly_what_its_unit_declares(
+    transformed: dict[str, Any], unit: RemediationUnit
+) -> None:
     allowed = _allowed(transformed, f"{unit.function}Role")
     assert unit.iam_actions <= allowed, sorted(unit.iam_actions - allowed)
     # Beyond the unit's own needs: the scope discovery calls, and parking failures in the DLQ (SAM).
@@ -40,14 +42,14 @@ def test_each_function_role_allows_exactly_what_its_unit_declares(transformed: d
 
 
 @pytest.mark.parametrize("unit", ALARM_UNITS, ids=lambda u: u.name)
-def test_each_unit_function_is_swept_every_five_minutes(source: dict[str, Any], unit: RemediationUnit):
+def test_each_unit_function_is_swept_every_five_minutes(source: dict[str, Any], unit: RemediationUnit) -> None:
     events = source["Resources"][unit.function]["Properties"]["Events"]
     schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
     assert schedules == ["rate(5 minutes)"], unit.function
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
-def test_each_units_settings_are_what_its_function_is_given(source: dict[str, Any], unit: RemediationUnit):
+def test_each_units_settings_are_what_its_function_is_given(source: dict[str, Any], unit: RemediationUnit) -> None:
     variables = {
         **source["Globals"]["Function"]["Environment"]["Variables"],
         **source["Resources"][unit.function]["Properties"]["Environment"]["Variables"],
@@ -62,7 +64,7 @@ def test_each_units_settings_are_what_its_function_is_given(source: dict[str, An
 
 
 @pytest.mark.parametrize("unit", ALARM_UNITS, ids=lambda u: u.name)
-def test_each_unit_function_hears_its_alarms(source: dict[str, Any], unit: RemediationUnit):
+def test_each_unit_function_hears_its_alarms(source: dict[str, Any], unit: RemediationUnit) -> None:
     alarms = source["Resources"][unit.function]["Properties"]["Events"]
     filtered = [e for e in alarms.values() if e["Type"] == "SNS"]
     assert filtered, f"{unit.function} has no alarm subscription"
@@ -70,7 +72,7 @@ def test_each_unit_function_hears_its_alarms(source: dict[str, Any], unit: Remed
         assert set(event["Properties"]["FilterPolicy"]["NewStateValue"]) <= unit.states | {"OK"}
 
 
-def test_the_retraining_function_hears_its_pipelines_verdict(transformed: dict[str, Any]):
+def test_the_retraining_function_hears_its_pipelines_verdict(transformed: dict[str, Any]) -> None:
     rules = resources_of(transformed, "AWS::Events::Rule")
     [pattern] = [
         r["Properties"]["EventPattern"]
@@ -81,7 +83,7 @@ def test_the_retraining_function_hears_its_pipelines_verdict(transformed: dict[s
     assert set(pattern["detail"]["currentPipelineExecutionStatus"]) == {"Succeeded", "Failed", "Stopped"}
 
 
-def test_the_rollout_function_hears_approvals_canary_alarms_and_ticks(source: dict[str, Any]):
+def test_the_rollout_function_hears_approvals_canary_alarms_and_ticks(source: dict[str, Any]) -> None:
     events = source["Resources"][Rollout.unit.function]["Properties"]["Events"]
     patterns = [e["Properties"]["Pattern"] for e in events.values() if e["Type"] == "EventBridgeRule"]
     assert {p["detail-type"][0] for p in patterns} == {
@@ -96,7 +98,7 @@ def test_the_rollout_function_hears_approvals_canary_alarms_and_ticks(source: di
 ACTION_VARIABLES = {"AUTOMATION_MODE", "MODE_PARAMETER_NAME", "ACTIONS_PER_HOUR"}
 
 
-def test_only_the_action_functions_are_given_the_action_variables(source: dict[str, Any]):
+def test_only_the_action_functions_are_given_the_action_variables(source: dict[str, Any]) -> None:
     assert not ACTION_VARIABLES & set(source["Globals"]["Function"]["Environment"]["Variables"])
     for name, resource in source["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":

@@ -92,7 +92,7 @@ def wired(request: pytest.FixtureRequest) -> tuple[list[dict[str, Any]], list[di
     return wiring(request.param)
 
 
-def test_every_lambda_subscription_filters_on_the_message_body(wired):
+def test_every_lambda_subscription_filters_on_the_message_body(wired) -> None:
     _, subscriptions, _ = wired
     assert {s["function"] for s in subscriptions} == {
         "ScaleUpFunction",
@@ -104,7 +104,7 @@ def test_every_lambda_subscription_filters_on_the_message_body(wired):
         assert subscription["policy"], subscription
 
 
-def test_every_endpoint_has_every_alarm_with_an_action(wired):
+def test_every_endpoint_has_every_alarm_with_an_action(wired) -> None:
     alarms, _, rules = wired
     names = sorted(a["AlarmName"] for a in alarms)
     assert names == sorted(f"{e}-{s}" for e in ("churn-prod", "fraud-prod") for s, _ in EXPECTED if _ == "ALARM")
@@ -114,7 +114,7 @@ def test_every_endpoint_has_every_alarm_with_an_action(wired):
         assert alarm.get("AlarmActions") or routed, f"{alarm['AlarmName']} reaches nobody"
 
 
-def test_each_alarm_state_change_event_reaches_exactly_its_function(wired):
+def test_each_alarm_state_change_event_reaches_exactly_its_function(wired) -> None:
     alarms, _, rules = wired
     for alarm in alarms:
         suffix = alarm["AlarmName"].split("-prod-")[1]
@@ -128,7 +128,7 @@ def test_each_alarm_state_change_event_reaches_exactly_its_function(wired):
             assert parsed.endpoint == alarm["Dimensions"][0]["Value"]
 
 
-def test_each_alarm_state_reaches_exactly_its_function(wired):
+def test_each_alarm_state_reaches_exactly_its_function(wired) -> None:
     alarms, subscriptions, _ = wired
     checked = 0
     for alarm in alarms:
@@ -153,14 +153,14 @@ def test_each_alarm_state_reaches_exactly_its_function(wired):
     assert checked == len(alarms) * 3
 
 
-def test_scale_up_alarms_send_ok_so_capacity_is_given_back(wired):
+def test_scale_up_alarms_send_ok_so_capacity_is_given_back(wired) -> None:
     alarms, _, _ = wired
     for alarm in alarms:
         if alarm["AlarmName"].endswith(("-HighErrorRate", "-HighLatency")):
             assert alarm["OKActions"] == alarm["AlarmActions"], alarm["AlarmName"]
 
 
-def test_alarm_metrics_use_the_units_and_dimensions_of_their_source(wired):
+def test_alarm_metrics_use_the_units_and_dimensions_of_their_source(wired) -> None:
     alarms, _, _ = wired
     by_suffix = {a["AlarmName"].split("churn-prod-")[1]: a for a in alarms if a["AlarmName"].startswith("churn-prod-")}
     assert by_suffix["HighLatency"]["Unit"] == "Milliseconds"
@@ -175,7 +175,7 @@ def test_alarm_metrics_use_the_units_and_dimensions_of_their_source(wired):
             assert names == {"EndpointName"}
 
 
-def test_a_canary_named_by_an_endpoints_tag_reaches_the_rollout_function(wired):
+def test_a_canary_named_by_an_endpoints_tag_reaches_the_rollout_function(wired) -> None:
     """The canary variant may be an endpoint's own (tag model-medic:canary-variant-name): the rule
     matches every canary alarm whatever its variant's name, and no other alarm of the endpoint."""
     alarms, _, rules = wired

@@ -18,7 +18,7 @@ def only(event: object):
     return alarms[0]
 
 
-def test_sns_single_metric_alarm_has_lower_case_dimensions_as_a_dict():
+def test_sns_single_metric_alarm_has_lower_case_dimensions_as_a_dict() -> None:
     alarm = only(load_event("alarms/sns_high_latency_alarm.json"))
     assert alarm.source == "sns"
     assert alarm.alarm_name == "churn-prod-HighLatency"
@@ -33,14 +33,14 @@ def test_sns_single_metric_alarm_has_lower_case_dimensions_as_a_dict():
     assert not alarm.composite
 
 
-def test_sns_ok_and_insufficient_data_are_parsed_not_rejected():
+def test_sns_ok_and_insufficient_data_are_parsed_not_rejected() -> None:
     ok = only(load_event("alarms/sns_high_error_rate_ok.json"))
     assert (ok.state, ok.previous_state, ok.metric_name) == ("OK", "ALARM", "ErrorRate")
     insufficient = only(load_event("alarms/sns_insufficient_data.json"))
     assert insufficient.state == "INSUFFICIENT_DATA"
 
 
-def test_model_monitor_endpoint_dimension_names_the_endpoint():
+def test_model_monitor_endpoint_dimension_names_the_endpoint() -> None:
     alarm = only(load_event("alarms/sns_model_monitor_drift.json"))
     assert alarm.endpoint == "churn-prod"
     assert alarm.dimensions["MonitoringSchedule"] == "churn-prod-data-quality"
@@ -50,7 +50,7 @@ def test_model_monitor_endpoint_dimension_names_the_endpoint():
     )
 
 
-def test_sns_metric_math_alarm_keeps_agreed_dimensions_and_the_watched_expression():
+def test_sns_metric_math_alarm_keeps_agreed_dimensions_and_the_watched_expression() -> None:
     alarm = only(load_event("alarms/sns_metric_math_alarm.json"))
     assert alarm.metric_name is None
     assert alarm.namespace == "AWS/SageMaker"
@@ -58,7 +58,7 @@ def test_sns_metric_math_alarm_keeps_agreed_dimensions_and_the_watched_expressio
     assert (alarm.endpoint, alarm.variant) == ("churn-prod", "AllTraffic")
 
 
-def test_metric_math_over_two_endpoints_names_neither():
+def test_metric_math_over_two_endpoints_names_neither() -> None:
     event = load_event("alarms/sns_metric_math_alarm.json")
     message = json.loads(event["Records"][0]["Sns"]["Message"])
     message["Trigger"]["Metrics"][2]["MetricStat"]["Metric"]["Dimensions"][0]["value"] = "fraud-prod"
@@ -68,20 +68,20 @@ def test_metric_math_over_two_endpoints_names_neither():
     assert alarm.variant == "AllTraffic"
 
 
-def test_sns_composite_alarm_has_no_metric_and_no_endpoint():
+def test_sns_composite_alarm_has_no_metric_and_no_endpoint() -> None:
     alarm = only(load_event("alarms/sns_composite_alarm.json"))
     assert alarm.composite
     assert alarm.endpoint is None
     assert alarm.metric_name is None
 
 
-def test_sns_batch_yields_every_record_in_order():
+def test_sns_batch_yields_every_record_in_order() -> None:
     alarms = parse_alarms(load_event("alarms/sns_batch_two_records.json"))
     assert [a.endpoint for a in alarms] == ["churn-prod", "fraud-prod"]
     assert alarms[0].transition_id != alarms[1].transition_id
 
 
-def test_eventbridge_state_change_has_dimension_objects():
+def test_eventbridge_state_change_has_dimension_objects() -> None:
     alarm = only(load_event("alarms/eventbridge_alarm_state_change.json"))
     assert alarm.source == "eventbridge"
     assert alarm.alarm_name == "churn-prod-canary-ErrorRate"
@@ -91,19 +91,19 @@ def test_eventbridge_state_change_has_dimension_objects():
     assert alarm.state_change_time == T0
 
 
-def test_eventbridge_metric_math_guards_the_expression_query():
+def test_eventbridge_metric_math_guards_the_expression_query() -> None:
     alarm = only(load_event("alarms/eventbridge_metric_math.json"))
     assert alarm.expression == "100*m1/m2"
     assert (alarm.endpoint, alarm.variant) == ("churn-prod", "canary")
 
 
-def test_eventbridge_composite_alarm():
+def test_eventbridge_composite_alarm() -> None:
     alarm = only(load_event("alarms/eventbridge_composite.json"))
     assert alarm.composite
     assert alarm.endpoint is None
 
 
-def test_direct_alarm_action_payload():
+def test_direct_alarm_action_payload() -> None:
     alarm = only(load_event("alarms/alarm_action_direct.json"))
     assert alarm.source == "alarm-action"
     assert alarm.alarm_name == "churn-prod-ModelAccuracyDrop"
@@ -111,7 +111,7 @@ def test_direct_alarm_action_payload():
     assert alarm.endpoint == "churn-prod"
 
 
-def test_the_same_transition_has_the_same_id_in_every_shape():
+def test_the_same_transition_has_the_same_id_in_every_shape() -> None:
     sns = only(load_event("alarms/sns_high_latency_alarm.json"))
     again = only(load_event("alarms/sns_high_latency_alarm.json"))
     assert sns.transition_id == again.transition_id
@@ -174,7 +174,7 @@ def _eventbridge_with(mutate) -> dict:
         ({"source": "aws.cloudwatch", "alarmData": {}}, "missing 'alarmArn'"),
     ],
 )
-def test_malformed_events_are_rejected_saying_what_is_wrong(event, says):
+def test_malformed_events_are_rejected_saying_what_is_wrong(event, says) -> None:
     with pytest.raises(AlarmParseError, match=says):
         parse_alarms(event)
 
@@ -232,7 +232,7 @@ def _eb_dimensions(dimensions: object):
         ),
     ],
 )
-def test_a_value_aws_would_refuse_is_rejected_at_intake_saying_which_limit(event, says):
+def test_a_value_aws_would_refuse_is_rejected_at_intake_saying_which_limit(event, says) -> None:
     with pytest.raises(AlarmParseError, match=says):
         parse_alarms(event)
 
@@ -249,11 +249,11 @@ def test_a_value_aws_would_refuse_is_rejected_at_intake_saying_which_limit(event
         _dimension("Feature", "f" * 1024),
     ],
 )
-def test_values_at_the_limits_are_accepted(mutate):
+def test_values_at_the_limits_are_accepted(mutate) -> None:
     only(_sns_with(mutate))
 
 
-def test_a_rejection_quotes_a_huge_value_short_and_in_ascii():
+def test_a_rejection_quotes_a_huge_value_short_and_in_ascii() -> None:
     with pytest.raises(AlarmParseError) as raised:
         parse_alarms(_sns_with(lambda m: m.update(NewStateValue="\ud800" + "A" * 300_000)))
     message = str(raised.value)

@@ -70,13 +70,13 @@ def verdict_of(step_minutes: list[Minute], step: int = 10, baked: timedelta = BA
         (minutes(179, canary=0.3), 5, timedelta(minutes=179), (), "continue", "canary has 54 invocations"),
     ],
 )
-def test_judge(data, step, baked, alarms, decision, says):
+def test_judge(data, step, baked, alarms, decision, says) -> None:
     verdict = verdict_of(data, step, baked, alarms)
     assert verdict.decision == decision, verdict.reasons
     assert says in "; ".join(verdict.reasons)
 
 
-def test_a_verdict_reads_per_metric_with_estimates_intervals_and_the_budget():
+def test_a_verdict_reads_per_metric_with_estimates_intervals_and_the_budget() -> None:
     verdict = verdict_of(minutes(30, canary_errors=0.6, primary_errors=6))
     by_metric = {m["metric"]: m for m in verdict.evidence["metrics"]}
     assert set(by_metric) == set(BUDGET)
@@ -88,7 +88,7 @@ def test_a_verdict_reads_per_metric_with_estimates_intervals_and_the_budget():
     assert sum(m["budget"] for m in by_metric.values()) == pytest.approx(RULES.false_rollback_rate)
 
 
-def test_earlier_steps_count_toward_the_evidence_and_survive_the_ledger():
+def test_earlier_steps_count_toward_the_evidence_and_survive_the_ledger() -> None:
     earlier = tally(minutes(30, canary_errors=0.6, primary_errors=6), RULES)
     again = Tally.from_dict(earlier.as_dict())
     assert again == earlier
@@ -119,7 +119,7 @@ def test_a_2x_error_rate_judged_at_every_look_is_caught_and_a_healthy_one_is_not
 # --- the sequential tests themselves ------------------------------------------------------------
 
 
-def test_the_error_rate_test_keeps_its_type_i_error_under_continuous_monitoring():
+def test_the_error_rate_test_keeps_its_type_i_error_under_continuous_monitoring() -> None:
     """A/A streams looked at every minute for 300 minutes: the share of streams whose e-value
     ever reaches 1/alpha stays under alpha; a z-test looked at as often does not."""
     rng = random.Random(20261206)
@@ -162,7 +162,7 @@ def _z(x1: float, n1: float, x2: float, n2: float) -> float:
 
 
 @pytest.mark.parametrize("canary_requests", [30, 60, 300])
-def test_at_small_samples_the_error_test_is_never_looser_than_fishers_exact_test(canary_requests):
+def test_at_small_samples_the_error_test_is_never_looser_than_fishers_exact_test(canary_requests) -> None:
     """Whenever our one look would roll back, Fisher's exact test rejects at the same level
     too (2 errors in 60 against 11 in 1,140: p = 0.135, no rollback)."""
     alpha = RULES.false_rollback_rate * BUDGET["error rate"]
@@ -179,7 +179,7 @@ def test_at_small_samples_the_error_test_is_never_looser_than_fishers_exact_test
     assert ratio_log_e([two_in_sixty], 1.0, HARM) < math.log(1 / alpha)
 
 
-def test_the_ceiling_test_is_never_looser_than_an_exact_binomial_test():
+def test_the_ceiling_test_is_never_looser_than_an_exact_binomial_test() -> None:
     alpha, level = 0.001, 0.05
     for requests in (15, 60, 300):
         for errors in range(requests + 1):
@@ -188,7 +188,7 @@ def test_the_ceiling_test_is_never_looser_than_an_exact_binomial_test():
     assert rate_log_e(1, 15, level, (0.075, 0.1, 0.15, 0.25)) < math.log(1 / alpha)  # 1 in 15 is not evidence
 
 
-def test_the_sign_test_keeps_its_type_i_error_under_continuous_monitoring():
+def test_the_sign_test_keeps_its_type_i_error_under_continuous_monitoring() -> None:
     rng = random.Random(11)
     alpha, streams = 0.05, 1000
     crossed = 0
@@ -202,7 +202,7 @@ def test_the_sign_test_keeps_its_type_i_error_under_continuous_monitoring():
     assert not_above(crossed, streams, alpha)
 
 
-def test_the_ratio_interval_covers_the_true_ratio():
+def test_the_ratio_interval_covers_the_true_ratio() -> None:
     rng = random.Random(3)
     alpha, misses, runs = 0.05, 0, 200
     for _ in range(runs):
@@ -214,13 +214,13 @@ def test_the_ratio_interval_covers_the_true_ratio():
     assert not_above(misses, runs, alpha)
 
 
-def test_steps():
+def test_steps() -> None:
     steps = (5, 10, 25, 50, 100)
     assert [current_step(share, steps) for share in (0.0, 5.0, 9.0, 9.8, 24.7, 100.0)] == [None, 5, 5, 10, 25, 100]
     assert [next_step(step, steps) for step in (None, 5, 50, 100)] == [5, 10, 100, None]
 
 
-def test_instances_for_a_share_never_leave_a_share_above_what_they_serve():
+def test_instances_for_a_share_never_leave_a_share_above_what_they_serve() -> None:
     from model_medic.rollout import instances_for, reference_capacity
 
     for reference in (1, 2, 3, 4, 7, 10, 40):
@@ -256,7 +256,7 @@ def test_instances_for_a_share_never_leave_a_share_above_what_they_serve():
         ("accuracy", 0.7, None, None, 0.0, True, "has no accuracy to compare"),
     ],
 )
-def test_champion_challenger(metric, candidate, champion, live, margin, better, says):
+def test_champion_challenger(metric, candidate, champion, live, margin, better, says) -> None:
     from model_medic.rollout import challenge
 
     verdict = challenge(metric, candidate, champion, live, margin)
@@ -264,7 +264,7 @@ def test_champion_challenger(metric, candidate, champion, live, margin, better, 
     assert says in verdict.reason
 
 
-def test_registered_metric_reads_a_real_model_quality_report():
+def test_registered_metric_reads_a_real_model_quality_report() -> None:
     from model_medic.rollout import registered_metric
 
     report = {"binary_classification_metrics": {"accuracy": {"value": 0.84, "standard_deviation": 0.01}}}

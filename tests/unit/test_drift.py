@@ -51,7 +51,7 @@ def baseline():
     return with_label_decided(build_baseline(text), label_first=True), ages, plans
 
 
-def test_baseline_has_quantile_bins_and_category_shares(baseline):
+def test_baseline_has_quantile_bins_and_category_shares(baseline) -> None:
     built, ages, plans = baseline
     age, plan = built["features"]
     assert (age["name"], age["type"], plan["type"]) == ("age", "numeric", "categorical")
@@ -62,7 +62,7 @@ def test_baseline_has_quantile_bins_and_category_shares(baseline):
 
 
 @pytest.mark.parametrize(("shift", "low", "high"), [(0.0, 0.0, 0.02), (-5.0, 0.2, 0.4)])
-def test_numeric_psi_and_ks_match_numpy_and_scipy(baseline, shift, low, high):
+def test_numeric_psi_and_ks_match_numpy_and_scipy(baseline, shift, low, high) -> None:
     built, ages, _ = baseline
     age = built["features"][0]
     rng = random.Random(11)
@@ -75,7 +75,7 @@ def test_numeric_psi_and_ks_match_numpy_and_scipy(baseline, shift, low, high):
     assert ks_statistic(age, now) == pytest.approx(scipy_ks, abs=0.01)
 
 
-def test_category_mix_shift_matches_the_formula_and_unseen_categories_get_their_own_bin(baseline):
+def test_category_mix_shift_matches_the_formula_and_unseen_categories_get_their_own_bin(baseline) -> None:
     built, _, _ = baseline
     plan = built["features"][1]
     now = ["basic"] * 300 + ["plus"] * 400 + ["pro"] * 300  # 50/30/20 -> 30/40/30
@@ -90,7 +90,7 @@ def test_category_mix_shift_matches_the_formula_and_unseen_categories_get_their_
     assert value > categorical_psi(plan, now)
 
 
-def test_empty_bins_are_smoothed_so_psi_stays_finite():
+def test_empty_bins_are_smoothed_so_psi_stays_finite() -> None:
     assert math.isfinite(psi([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]))
     assert psi([0.2, 0.8], [0.2, 0.8]) == 0.0
 
@@ -139,7 +139,7 @@ def test_capture_records_in_every_encoding_and_malformed_lines_are_counted(basel
     assert pairs == [(38.0, "basic"), (41.5, "plus"), (47.0, "basic"), (52.0, "pro"), (60.0, "pro")]
 
 
-def test_a_model_monitor_statistics_file_is_accepted():
+def test_a_model_monitor_statistics_file_is_accepted() -> None:
     statistics = {
         "version": 0.0,
         "dataset": {"item_count": 100},
@@ -177,7 +177,7 @@ def test_a_model_monitor_statistics_file_is_accepted():
     assert ks_statistic(age, [30.0] * 50 + [50.0] * 50) <= 0.25
 
 
-def test_rows_of_another_width_say_which_way_the_label_column_went_wrong():
+def test_rows_of_another_width_say_which_way_the_label_column_went_wrong() -> None:
     sample = Sample(["age", "plan"], {"age"})
     sample.add_row(["41", "pro", "extra"])
     assert sample.shape_problem() is not None
@@ -198,7 +198,7 @@ def test_rows_of_another_width_say_which_way_the_label_column_went_wrong():
         ([1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 5.5] * 300, [1.0, 2.0, 3.0, 3.0, 5.5, 5.5] * 50),  # a few repeated values
     ],
 )
-def test_ks_on_tied_data_matches_scipy(training: list[float], now: list[float]):
+def test_ks_on_tied_data_matches_scipy(training: list[float], now: list[float]) -> None:
     built = build_baseline("\n".join(["label,x"] + [f"1,{v}" for v in training]), label_column="label")
     assert ks_statistic(built["features"][0], now) == pytest.approx(stats.ks_2samp(training, now).statistic, abs=0.002)
 
@@ -238,11 +238,11 @@ def capture_file(requests: list[str], content_type: str = "text/csv") -> bytes:
         (2, 1, True),
     ],
 )
-def test_the_widths_alone_say_whether_the_first_column_is_the_label(training, captured, expected):
+def test_the_widths_alone_say_whether_the_first_column_is_the_label(training, captured, expected) -> None:
     assert first_column_is_label(training, captured) is expected
 
 
-def test_the_capture_decides_the_label_column_of_a_training_set_with_one_and_of_one_without():
+def test_the_capture_decides_the_label_column_of_a_training_set_with_one_and_of_one_without() -> None:
     text, _, _ = training_csv(rows=500)
     labelled = build_baseline(text)  # label_column "auto", the default
     assert (labelled["label_column"], labelled["label_candidate"]) == (None, "churned")
@@ -280,7 +280,7 @@ def test_the_capture_decides_the_label_column_of_a_training_set_with_one_and_of_
     assert with_label_decided(monitor, label_first=False)["columns"] == ["churned", "plan"]
 
 
-def test_an_hour_of_another_width_than_either_layout_says_so_with_the_training_set_s_width():
+def test_an_hour_of_another_width_than_either_layout_says_so_with_the_training_set_s_width() -> None:
     text, _, _ = training_csv(rows=500)
     _, sample = read_hour(build_baseline(text), [capture_file(["1,2,3,4,5"] * 4)])
     assert sample.counts() == (0, 0, 4)
@@ -290,7 +290,7 @@ def test_an_hour_of_another_width_than_either_layout_says_so_with_the_training_s
     assert "without a label column have 3 values, with the label first 2" in problem
 
 
-def test_the_hour_is_decided_once_and_rows_of_the_other_width_are_malformed_records():
+def test_the_hour_is_decided_once_and_rows_of_the_other_width_are_malformed_records() -> None:
     text, _, _ = training_csv(rows=500)
     requests = ["41.5,plus"] * 300 + ["0,41.5,plus", "41.5"]  # a stray label and a line cut short
     used, sample = read_hour(build_baseline(text), [capture_file(requests)])
@@ -299,7 +299,7 @@ def test_the_hour_is_decided_once_and_rows_of_the_other_width_are_malformed_reco
     assert sample.counts() == (300, 2, 0)
 
 
-def test_a_csv_record_cut_short_or_too_long_is_malformed_not_a_row():
+def test_a_csv_record_cut_short_or_too_long_is_malformed_not_a_row() -> None:
     sample = Sample(["age", "plan", "region"], {"age"})
     good = [f"{40 + i % 10},basic,eu" for i in range(200)]
     sample.add_capture_file(capture_file([*good, "41,pro", "42,plus,eu,extra", "43,pro,us\n44"]))

@@ -7,7 +7,7 @@ import pytest
 from model_medic.endpoint_metrics import Sums, complete, derive, window_for
 
 
-def test_window_is_the_last_whole_period_before_the_scheduled_time():
+def test_window_is_the_last_whole_period_before_the_scheduled_time() -> None:
     for scheduled in ("2026-11-22T10:05:00", "2026-11-22T10:05:59", "2026-11-22T10:09:59"):
         window = window_for(datetime.fromisoformat(scheduled).replace(tzinfo=UTC), timedelta(minutes=5))
         assert (window.start, window.end) == (
@@ -28,7 +28,7 @@ def test_window_is_the_last_whole_period_before_the_scheduled_time():
         ("10:05:00", 0, "10:00"),
     ],
 )
-def test_the_window_ended_at_least_the_lag_before_the_scheduled_time(scheduled: str, lag: int, start: str):
+def test_the_window_ended_at_least_the_lag_before_the_scheduled_time(scheduled: str, lag: int, start: str) -> None:
     at = datetime.fromisoformat(f"2026-11-22T{scheduled}+00:00")
     window = window_for(at, timedelta(minutes=5), timedelta(minutes=lag))
     assert window.start == datetime.fromisoformat(f"2026-11-22T{start}:00+00:00")
@@ -36,7 +36,7 @@ def test_the_window_ended_at_least_the_lag_before_the_scheduled_time(scheduled: 
     assert at - window.end >= timedelta(minutes=lag)
 
 
-def test_a_window_is_complete_when_every_metric_it_saw_has_moved_past_it():
+def test_a_window_is_complete_when_every_metric_it_saw_has_moved_past_it() -> None:
     seen = sums(invocations=10)
     seen.seen = {"Invocations", "ModelLatency"}
     assert complete(seen, {"Invocations", "ModelLatency", "OverheadLatency"})
@@ -52,17 +52,17 @@ def sums(**values: float) -> Sums:
     return s
 
 
-def test_total_latency_is_in_milliseconds_from_microseconds():
+def test_total_latency_is_in_milliseconds_from_microseconds() -> None:
     s = sums(model_latency_sum=400_000, model_latency_count=2, overhead_latency_sum=60_000, overhead_latency_count=2)
     assert s.total_latency_ms() == pytest.approx(230.0)  # (200000 + 30000) us / 1000
 
 
-def test_no_invocations_means_no_error_rate_not_zero():
+def test_no_invocations_means_no_error_rate_not_zero() -> None:
     assert sums(invocations=0, errors_5xx=0).error_rate_percent() is None
     assert sums(invocations=200, errors_4xx=3, errors_5xx=1).error_rate_percent() == pytest.approx(2.0)
 
 
-def test_the_endpoint_weights_variants_by_their_sample_counts():
+def test_the_endpoint_weights_variants_by_their_sample_counts() -> None:
     data = derive(
         {
             ("churn", "primary"): sums(
@@ -95,6 +95,6 @@ def test_the_endpoint_weights_variants_by_their_sample_counts():
     assert {d.unit for d in data if d.metric == "ErrorRate"} == {"Percent"}
 
 
-def test_a_variant_without_latency_samples_has_no_total_latency():
+def test_a_variant_without_latency_samples_has_no_total_latency() -> None:
     data = derive({("churn", "AllTraffic"): sums(invocations=10, model_latency_count=0)})
     assert [(d.metric, d.variant) for d in data] == [("ErrorRate", "AllTraffic"), ("ErrorRate", None)]

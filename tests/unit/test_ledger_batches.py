@@ -43,14 +43,14 @@ def _no_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ledger.time, "sleep", lambda _: None)
 
 
-def test_batch_get_reads_100_keys_a_call_and_asks_again_for_what_was_left():
+def test_batch_get_reads_100_keys_a_call_and_asks_again_for_what_was_left() -> None:
     dynamo = Dynamo()
     found = batch_get(dynamo, "ledger", [key(i) for i in range(150)])
     assert sorted(item["sk"]["S"] for item in found) == [f"INCIDENT#{i:03d}" for i in range(150)]
     assert [len(keys) for keys in dynamo.gets] == [100, 1, 50]
 
 
-def test_batch_put_writes_25_items_a_call_and_sends_again_what_was_left():
+def test_batch_put_writes_25_items_a_call_and_sends_again_what_was_left() -> None:
     dynamo = Dynamo()
     batch_put(dynamo, "ledger", [key(i) for i in range(30)])
     assert [len(requests) for requests in dynamo.writes] == [25, 1, 5]

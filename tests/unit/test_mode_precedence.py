@@ -49,7 +49,9 @@ def switch(ssm: Any, stack: str, tags: dict[str, str | None]) -> ModeSwitch:
         (MISSING, "enforce", "off", "off"),
     ],
 )
-def test_the_global_kill_switch_bounds_every_endpoints_own_mode(ssm: Any, stack: str, tag: str | None, expected: str):
+def test_the_global_kill_switch_bounds_every_endpoints_own_mode(
+    ssm: Any, stack: str, tag: str | None, expected: str
+) -> None:
     modes = switch(ssm, stack, {"tagged": tag})
     mode, source = modes.current("tagged")
     assert mode == expected
@@ -57,7 +59,7 @@ def test_the_global_kill_switch_bounds_every_endpoints_own_mode(ssm: Any, stack:
         assert "tag" in source
 
 
-def test_without_an_endpoint_or_a_tag_the_mode_is_the_stacks():
+def test_without_an_endpoint_or_a_tag_the_mode_is_the_stacks() -> None:
     modes = switch("inherit", "dry-run", {"tagged": "enforce"})
     assert modes.current() == ("dry-run", "stack parameter")
     assert modes.current("untagged") == ("dry-run", "stack parameter")

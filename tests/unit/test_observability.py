@@ -36,7 +36,7 @@ def _fresh_import(environment: dict[str, str]) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_tracing_switched_off_does_not_import_the_xray_sdk():
+def test_tracing_switched_off_does_not_import_the_xray_sdk() -> None:
     found = _fresh_import({"POWERTOOLS_TRACE_DISABLED": "true", "LAMBDA_TASK_ROOT": "/var/task"})
     assert found == {
         "xray": False,
@@ -46,11 +46,11 @@ def test_tracing_switched_off_does_not_import_the_xray_sdk():
     }
 
 
-def test_outside_lambda_tracing_is_off_without_the_sdk():
+def test_outside_lambda_tracing_is_off_without_the_sdk() -> None:
     assert _fresh_import({})["xray"] is False
 
 
-def test_tracing_on_in_lambda_uses_the_xray_recorder_and_patches_botocore():
+def test_tracing_on_in_lambda_uses_the_xray_recorder_and_patches_botocore() -> None:
     found = _fresh_import({"LAMBDA_TASK_ROOT": "/var/task"})
     assert found["xray"] is True
     assert found["disabled"] is False

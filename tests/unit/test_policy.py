@@ -81,7 +81,7 @@ CASES: dict[str, tuple[str, Any, str]] = {
 }
 
 
-def test_every_key_has_a_case_and_every_key_is_the_kebab_of_its_parameter():
+def test_every_key_has_a_case_and_every_key_is_the_kebab_of_its_parameter() -> None:
     assert set(CASES) == {k.key for k in KEYS}
     for key in KEYS:
         kebab = "".join(f"-{c.lower()}" if c.isupper() else c for c in key.parameter).lstrip("-")
@@ -91,7 +91,7 @@ def test_every_key_has_a_case_and_every_key_is_the_kebab_of_its_parameter():
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
-def test_each_key_overrides_its_setting_in_every_model_that_reads_it(key: str):
+def test_each_key_overrides_its_setting_in_every_model_that_reads_it(key: str) -> None:
     good, expected, _ = CASES[key]
     [spec] = [k for k in KEYS if k.key == key]
     found = read({PREFIX + key: good, "team": "ml"})
@@ -111,7 +111,7 @@ def test_each_key_overrides_its_setting_in_every_model_that_reads_it(key: str):
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
-def test_a_bad_value_is_a_problem_and_the_stack_value_stays(key: str):
+def test_a_bad_value_is_a_problem_and_the_stack_value_stays(key: str) -> None:
     _, _, bad = CASES[key]
     companion = "scale-step" if key != "scale-step" else "max-instance-count"
     found = read({PREFIX + key: bad, PREFIX + companion: "3"})
@@ -128,14 +128,14 @@ def test_a_bad_value_is_a_problem_and_the_stack_value_stays(key: str):
             assert getattr(apply(stack, found), name) == getattr(stack, name)
 
 
-def test_the_value_must_suit_every_model_that_reads_the_variable():
+def test_the_value_must_suit_every_model_that_reads_the_variable() -> None:
     # RollbackSettings accepts any 1-63 characters; the alarms' pattern does not accept "_".
     assert RollbackSettings.validate_value("CANARY_VARIANT", "bad_name") == "bad_name"
     [problem] = read({PREFIX + "canary-variant-name": "bad_name"}).problems
     assert "must match" in problem.reason
 
 
-def test_unknown_keys_are_problems_and_other_tags_are_ignored():
+def test_unknown_keys_are_problems_and_other_tags_are_ignored() -> None:
     found = read({PREFIX + "max-instances": "3", "team": "ml", "model-medic": "on", "Model-Medic:scale-step": "9"})
     [problem] = found.problems
     assert problem.endpoint_tag == PREFIX + "max-instances"
@@ -144,7 +144,7 @@ def test_unknown_keys_are_problems_and_other_tags_are_ignored():
     assert found.values == ()
 
 
-def test_the_discovery_tags_key_is_not_a_policy():
+def test_the_discovery_tags_key_is_not_a_policy() -> None:
     assert read({"model-medic:fleet": "true"}, ignore=("model-medic:fleet",)).problems == ()
     assert read({"model-medic:fleet": "true"}).problems != ()
 
@@ -159,12 +159,12 @@ def test_the_discovery_tags_key_is_not_a_policy():
         ("x" * 130, "1", "1 to 128 characters"),
     ],
 )
-def test_what_a_sagemaker_tag_cannot_hold_is_refused(key: str, value: str, why: str):
+def test_what_a_sagemaker_tag_cannot_hold_is_refused(key: str, value: str, why: str) -> None:
     [problem] = read({PREFIX + key: value}).problems
     assert why in problem.reason, problem.reason
 
 
-def test_the_tag_character_set_is_sagemakers():
+def test_the_tag_character_set_is_sagemakers() -> None:
     # [\p{L}\p{Z}\p{N}_.:/=+\-@]: Unicode letters, separators and numbers, and seven symbols.
     assert policy.tag_problem("model-medic:x", "Größe 3/4 = ½ + café @ 12:00_a.b-c") is None
     for bad in "{}[],\"'\t;!#$%&*()<>?\\|~^`":
@@ -172,7 +172,7 @@ def test_the_tag_character_set_is_sagemakers():
     assert policy.tag_problem("model-medic:x", "a" * 256) is None
 
 
-def test_pipeline_parameters_one_tag_each_replace_the_stacks_entries():
+def test_pipeline_parameters_one_tag_each_replace_the_stacks_entries() -> None:
     found = read(
         {
             PREFIX + "retraining-pipeline-parameter:Mode": "incremental",
@@ -191,7 +191,7 @@ def test_pipeline_parameters_one_tag_each_replace_the_stacks_entries():
     assert apply(STACKS[ScaleUpSettings], found) is STACKS[ScaleUpSettings]  # nothing of ScaleUp's changes
 
 
-def test_a_pipeline_the_stacks_role_may_not_start_is_a_problem():
+def test_a_pipeline_the_stacks_role_may_not_start_is_a_problem() -> None:
     stack = STACKS[RetrainingSettings]
     own = within_stack(stack, read({PREFIX + "retraining-pipeline-name": "model-medic-retraining-fraud"}))
     assert own.problems == ()
@@ -205,7 +205,7 @@ def test_a_pipeline_the_stacks_role_may_not_start_is_a_problem():
     assert within_stack(STACKS[ScaleUpSettings], read({PREFIX + "retraining-pipeline-name": "x1"})).problems == ()
 
 
-def test_no_tags_is_the_stack_and_the_same_policy_gives_the_same_settings():
+def test_no_tags_is_the_stack_and_the_same_policy_gives_the_same_settings() -> None:
     stack = STACKS[ScaleUpSettings]
     assert apply(stack, read({})) is stack
     assert apply(stack, read({"team": "ml"})) is stack
@@ -215,7 +215,7 @@ def test_no_tags_is_the_stack_and_the_same_policy_gives_the_same_settings():
     assert stack.max_instance_count == 4
 
 
-def test_a_problem_is_marked_by_key_and_a_stable_digest_of_its_value():
+def test_a_problem_is_marked_by_key_and_a_stable_digest_of_its_value() -> None:
     problem = Problem(PREFIX + "scale-step", "two", "must be a whole number")
     digest = hashlib.sha256(b"two").hexdigest()[:16]
     assert problem.mark == f"bad-tag#{PREFIX}scale-step#{digest}"
@@ -224,7 +224,7 @@ def test_a_problem_is_marked_by_key_and_a_stable_digest_of_its_value():
     assert "stack's setting applies" in problem.sentence("churn-prod")
 
 
-def test_settings_models_are_all_covered():
+def test_settings_models_are_all_covered() -> None:
     assert {AlarmManagerSettings, CanarySettings, QualitySettings, RetrainingSettings, RollbackSettings} <= set(
         policy.MODELS
     )
@@ -240,12 +240,12 @@ BOUNDS: dict[str, tuple[str, str]] = {
 }
 
 
-def test_the_bounds_are_the_keys_marked_as_bounds():
+def test_the_bounds_are_the_keys_marked_as_bounds() -> None:
     assert {k.key for k in KEYS if k.bound is not None} == set(BOUNDS)
 
 
 @pytest.mark.parametrize("key", sorted(BOUNDS))
-def test_a_tag_may_tighten_a_bound_but_never_loosen_it(key: str):
+def test_a_tag_may_tighten_a_bound_but_never_loosen_it(key: str) -> None:
     tighter, looser = BOUNDS[key]
     [spec] = [k for k in KEYS if k.key == key]
     readers = [model for model in policy.MODELS if model.field_of(spec.variable) is not None]
@@ -265,7 +265,7 @@ def test_a_tag_may_tighten_a_bound_but_never_loosen_it(key: str):
         assert apply(stack, refused) is stack  # the stack's value applies
 
 
-def test_the_refusal_says_which_way_and_from_what():
+def test_the_refusal_says_which_way_and_from_what() -> None:
     [problem] = within_stack(STACKS[ScaleUpSettings], read({PREFIX + "max-instance-count": "5"})).problems
     assert problem.reason == (
         "it would raise the stack's MaxInstanceCount (4) to 5; a tag may only lower this bound "
@@ -277,7 +277,7 @@ def test_the_refusal_says_which_way_and_from_what():
     assert problem.sentence("churn-prod").endswith("the stack's setting applies")
 
 
-def test_a_loosened_bound_is_refused_while_the_other_tags_still_apply():
+def test_a_loosened_bound_is_refused_while_the_other_tags_still_apply() -> None:
     found = within_stack(
         STACKS[ScaleUpSettings], read({PREFIX + "max-instance-count": "9", PREFIX + "latency-threshold-ms": "300"})
     )
@@ -286,7 +286,7 @@ def test_a_loosened_bound_is_refused_while_the_other_tags_still_apply():
     assert found.value("MAX_INSTANCE_COUNT") is None
 
 
-def test_the_stack_may_allow_tags_to_loosen_its_bounds():
+def test_the_stack_may_allow_tags_to_loosen_its_bounds() -> None:
     loose = ScaleUpSettings.model_validate({**ENV, "TAGS_MAY_LOOSEN_BOUNDS": "true"})
     found = within_stack(loose, read({PREFIX + "max-instance-count": "9", PREFIX + "scale-step": "3"}))
     assert found.problems == ()
@@ -295,6 +295,6 @@ def test_the_stack_may_allow_tags_to_loosen_its_bounds():
     assert STACKS[ScaleUpSettings].tags_may_loosen_bounds is False  # the default: tags only tighten
 
 
-def test_a_bound_a_function_does_not_read_is_left_to_the_functions_that_do():
+def test_a_bound_a_function_does_not_read_is_left_to_the_functions_that_do() -> None:
     # StartRetraining reads no MaxInstanceCount: nothing to refuse there, ScaleUp refuses it.
     assert within_stack(STACKS[RetrainingSettings], read({PREFIX + "max-instance-count": "9"})).problems == ()

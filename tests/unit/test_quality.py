@@ -43,7 +43,7 @@ def seeded_binary(kind: str, n: int = 2000) -> tuple[list[str], list[float]]:
 
 
 @pytest.mark.parametrize("kind", ["perfect", "random", "degraded"])
-def test_binary_metrics_match_scikit_learn(kind):
+def test_binary_metrics_match_scikit_learn(kind) -> None:
     labels, scores = seeded_binary(kind)
     ours = binary_metrics(labels, probabilities([f"{s:.6f}" for s in scores]), positive="1", threshold=0.5)
     y = [int(v) for v in labels]
@@ -59,19 +59,19 @@ def test_binary_metrics_match_scikit_learn(kind):
         assert 0.4 < ours["auc"] < 0.6
 
 
-def test_binary_predictions_given_as_labels_have_no_auc():
+def test_binary_predictions_given_as_labels_have_no_auc() -> None:
     ours = binary_metrics(["1", "0", "1", "1"], labelled(["1", "0", "0", "1"]), positive="1", threshold=0.5)
     assert ours == pytest.approx({"accuracy": 0.75, "precision": 1.0, "recall": 2 / 3, "f1": 0.8})
 
 
-def test_auc_handles_ties_like_scikit_learn():
+def test_auc_handles_ties_like_scikit_learn() -> None:
     actual = [True, False, True, False, True, False]
     scores = [0.5, 0.5, 0.7, 0.2, 0.5, 0.7]
     assert roc_auc(actual, scores) == pytest.approx(sk.roc_auc_score(actual, scores))
     assert roc_auc([True, True], [0.1, 0.2]) is None
 
 
-def test_multiclass_metrics_match_scikit_learn_macro_averages():
+def test_multiclass_metrics_match_scikit_learn_macro_averages() -> None:
     rng = random.Random(5)
     labels = [rng.choice("abc") for _ in range(1500)]
     predictions = [y if rng.random() < 0.7 else rng.choice("abc") for y in labels]
@@ -82,7 +82,7 @@ def test_multiclass_metrics_match_scikit_learn_macro_averages():
     assert ours["f1"] == pytest.approx(sk.f1_score(labels, predictions, average="macro"))
 
 
-def test_regression_metrics_match_scikit_learn():
+def test_regression_metrics_match_scikit_learn() -> None:
     rng = random.Random(9)
     actual = [rng.uniform(0, 100) for _ in range(1000)]
     predicted = [a + rng.gauss(0, 5) for a in actual]
@@ -91,7 +91,7 @@ def test_regression_metrics_match_scikit_learn():
     assert ours["mae"] == pytest.approx(sk.mean_absolute_error(actual, predicted))
 
 
-def test_join_counts_what_did_not_meet():
+def test_join_counts_what_did_not_meet() -> None:
     one, zero = Prediction("1", None), Prediction("0", None)
     joined = join(
         {"a": ("primary", [one]), "b": ("canary", [zero]), "c": ("primary", [one])},
@@ -101,7 +101,7 @@ def test_join_counts_what_did_not_meet():
     assert (joined.matched, joined.unmatched_labels) == (2, 1)
 
 
-def test_a_batched_request_is_paired_element_by_element_with_its_labels():
+def test_a_batched_request_is_paired_element_by_element_with_its_labels() -> None:
     batch = [Prediction(None, 0.2), Prediction(None, 0.7), None]  # the third record did not decode
     joined = join(
         {"req": ("primary", batch), "odd": ("primary", [Prediction(None, 0.9)])},
@@ -111,7 +111,7 @@ def test_a_batched_request_is_paired_element_by_element_with_its_labels():
     assert (joined.undecodable_predictions, joined.count_mismatches) == (1, 1)
 
 
-def test_each_record_is_judged_on_its_own_probabilities_and_labels_mixed():
+def test_each_record_is_judged_on_its_own_probabilities_and_labels_mixed() -> None:
     """A window mixing probability records and label-only records: each by its own rule; no
     record flips how the others are read, and AUC is left out (not every record has a score)."""
     labels = ["1", "0", "1", "0", "1", "0"]
@@ -133,19 +133,19 @@ def test_each_record_is_judged_on_its_own_probabilities_and_labels_mixed():
 
 
 @pytest.mark.parametrize(("label", "positive"), [("1.0", "1"), (" 1 ", "1"), ("yes", "1"), ("True", "1"), ("1", "1.0")])
-def test_a_positive_label_written_another_way_is_still_positive(label: str, positive: str):
+def test_a_positive_label_written_another_way_is_still_positive(label: str, positive: str) -> None:
     # Two records labelled positive, both predicted positive: accuracy and recall 1.
     result = binary_metrics([label, label], labelled(["1", "1"]), positive, 0.5)
     assert result["accuracy"] == 1.0
     assert result["recall"] == 1.0
 
 
-def test_multiclass_labels_compare_by_value():
+def test_multiclass_labels_compare_by_value() -> None:
     assert multiclass_metrics(["2.0", "cat ", "1"], ["2", "Cat", "1.0"])["accuracy"] == 1.0
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "x"])
-def test_a_non_finite_regression_label_is_not_scored_and_the_others_are(bad: str):
+def test_a_non_finite_regression_label_is_not_scored_and_the_others_are(bad: str) -> None:
     from model_medic.quality import usable
 
     assert not usable("Regression", bad, Prediction("1.0", None))
@@ -157,7 +157,7 @@ def test_a_non_finite_regression_label_is_not_scored_and_the_others_are(bad: str
     assert regression_metrics([float(label)], [1.0]) == {"rmse": 0.5, "mae": 0.5}
 
 
-def test_a_real_merged_record_carries_its_own_labels_and_predictions():
+def test_a_real_merged_record_carries_its_own_labels_and_predictions() -> None:
     """One line of Model Monitor's merge output (tests/data/real/clarify-merged-record.json):
     334 ground-truth labels as {"instances": [{"label": ...}]} and the 334 predictions of the
     captured response, under the capture's own metadata."""
@@ -186,6 +186,6 @@ def test_a_real_merged_record_carries_its_own_labels_and_predictions():
     assert (set(joined.pairs), joined.carried) == ({"AllTraffic"}, 0)
 
 
-def test_a_plain_ground_truth_record_names_its_prediction_by_event_id():
+def test_a_plain_ground_truth_record_names_its_prediction_by_event_id() -> None:
     record = json.loads((REAL / "examples-test-gt-01d3c1a8.jsonl").read_text())
     assert truth_record(record, OutputFormat()) == ("01d3c1a8-aa99-4149-9d5e-78bea047a788", ["0"], None)

@@ -61,25 +61,25 @@ def problems(value: Any, shape: Any, where: str = "") -> list[str]:
     return [f"{where}: unexpected shape type {kind}"]
 
 
-def test_there_is_one_endpoint_and_one_config_for_every_kind_and_nothing_else():
+def test_there_is_one_endpoint_and_one_config_for_every_kind_and_nothing_else() -> None:
     names = sorted(p.name for p in ENDPOINTS.glob("*.json"))
     assert names == sorted(f"{kind}.{part}.json" for kind in KINDS for part in ("describe-endpoint", "endpoint-config"))
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_describe_endpoint_file_is_a_describe_endpoint_response(kind: str):
+def test_each_describe_endpoint_file_is_a_describe_endpoint_response(kind: str) -> None:
     shape = MODEL.operation_model("DescribeEndpoint").output_shape
     assert problems(load(kind, "describe-endpoint"), shape) == []
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_endpoint_config_file_is_a_create_endpoint_config_request(kind: str):
+def test_each_endpoint_config_file_is_a_create_endpoint_config_request(kind: str) -> None:
     shape = MODEL.operation_model("CreateEndpointConfig").input_shape
     assert problems(load(kind, "endpoint-config"), shape) == []
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_response_has_the_variants_of_its_config(kind: str):
+def test_each_response_has_the_variants_of_its_config(kind: str) -> None:
     described, config = load(kind, "describe-endpoint"), load(kind, "endpoint-config")
     if kind == "async":  # two endpoints: the response's config is not public (README)
         assert [v["VariantName"] for v in described["ProductionVariants"]] == ["default-variant-name"]
@@ -89,7 +89,7 @@ def test_each_response_has_the_variants_of_its_config(kind: str):
     assert described["EndpointConfigName"] == config["EndpointConfigName"]
 
 
-def test_the_checker_finds_what_is_wrong():
+def test_the_checker_finds_what_is_wrong() -> None:
     shape = MODEL.operation_model("DescribeEndpoint").output_shape
     described = load("serverless", "describe-endpoint")
     described["ProductionVariants"][0]["ModelName"] = "not in a summary"
@@ -122,14 +122,14 @@ class _NoTargets:
 )
 def test_the_scale_up_reads_each_kinds_variants_as_they_are(
     kind: str, read: dict[str, tuple[int | None, int | None, int | None]]
-):
+) -> None:
     described = load(kind, "describe-endpoint")
     status, variants = Capacity(None, _NoTargets()).endpoint(described["EndpointName"], described)
     assert status == "InService"
     assert {v.name: (v.instances, v.managed_max, v.concurrency) for v in variants} == read
 
 
-def test_managed_instance_scaling_that_is_disabled_sets_no_maximum():
+def test_managed_instance_scaling_that_is_disabled_sets_no_maximum() -> None:
     described = load("managed-instance-scaling", "describe-endpoint")
     described["ProductionVariants"][0]["ManagedInstanceScaling"]["Status"] = "DISABLED"
     [variant] = Capacity(None, _NoTargets()).endpoint(described["EndpointName"], described)[1]
@@ -149,7 +149,7 @@ def test_managed_instance_scaling_that_is_disabled_sets_no_maximum():
 )
 def test_a_step_never_passes_the_lowest_of_the_three_maximums_and_names_it(
     variant: Variant, step: int, after: int | None, limit: str | None
-):
+) -> None:
     decision = decide_scale_up([variant], step, max_instances=4)
     assert [s.after for s in decision.steps] == ([] if after is None else [after])
     assert decision.at_ceiling == (() if after is not None else ("v",))

@@ -21,7 +21,7 @@ def payload(data: str, content_type: str, encoding: str = "") -> dict[str, str]:
     return {"observedContentType": content_type, "mode": "INPUT", "data": data, "encoding": encoding}
 
 
-def test_the_real_sdk_capture_file_gives_one_probability_per_response():
+def test_the_real_sdk_capture_file_gives_one_probability_per_response() -> None:
     lines = (REAL / "sdk-monitor-capture.jsonl").read_text().splitlines()
     found = [records.predictions(json.loads(line)["captureData"]["endpointOutput"], PROBABILITY) for line in lines]
     assert found[0] == [Prediction(None, 0.302709460258)]
@@ -29,14 +29,14 @@ def test_the_real_sdk_capture_file_gives_one_probability_per_response():
     assert all(len(f) == 1 for f in found)
 
 
-def test_the_real_sdk_capture_file_is_read_into_columns_by_the_drift_sample():
+def test_the_real_sdk_capture_file_is_read_into_columns_by_the_drift_sample() -> None:
     sample = Sample([f"_c{i}" for i in range(7)], {f"_c{i}" for i in range(7)})
     sample.add_capture_file((REAL / "sdk-monitor-capture.jsonl").read_bytes())
     assert (sample.rows, sample.malformed, sample.mismatched) == (12, 0, 0)
     assert sorted(sample.values["_c0"]) == sorted([9.0, 27, 9, 35, 1, 30, 9, 23, 0, 1, 0, 21])
 
 
-def test_real_ground_truth_files_give_their_labels():
+def test_real_ground_truth_files_give_their_labels() -> None:
     [record] = [json.loads(line) for line in (REAL / "examples-test-gt-01d3c1a8.jsonl").read_text().splitlines()]
     assert records.labels(record["groundTruthData"]) == ["0"]
     assert record["eventMetadata"]["eventId"] == "01d3c1a8-aa99-4149-9d5e-78bea047a788"
@@ -44,7 +44,7 @@ def test_real_ground_truth_files_give_their_labels():
     assert [records.labels(a["groundTruthData"]) for a in actuals][-3:] == [["1"], ["0"], ["0"]]
 
 
-def test_the_real_clarify_json_request_is_eight_instances_of_fourteen_features():
+def test_the_real_clarify_json_request_is_eight_instances_of_fourteen_features() -> None:
     body = (REAL / "clarify-adult-instances.json").read_text().strip()
     rows = records.input_rows(payload(body, "application/json"))
     assert len(rows) == 8
@@ -69,7 +69,7 @@ def test_the_real_clarify_json_request_is_eight_instances_of_fourteen_features()
         ('{"features": [1, 2]}\n{"features": [3, 4]}\n', "application/jsonlines", [[1, 2], [3, 4]]),
     ],
 )
-def test_every_request_shape_is_split_into_records(data, content_type, expected):
+def test_every_request_shape_is_split_into_records(data, content_type, expected) -> None:
     assert records.input_rows(payload(data, content_type)) == expected
 
 
@@ -95,11 +95,11 @@ def test_every_request_shape_is_split_into_records(data, content_type, expected)
         ("cat,0.9\ndog,0.6\n", "text/csv", OutputFormat("0", "1"), [Prediction("cat", 0.9), Prediction("dog", 0.6)]),
     ],
 )
-def test_every_response_shape_is_read_as_configured_record_by_record(data, content_type, fmt, expected):
+def test_every_response_shape_is_read_as_configured_record_by_record(data, content_type, fmt, expected) -> None:
     assert records.predictions(payload(data, content_type), fmt) == expected
 
 
-def test_a_record_that_does_not_decode_is_dropped_alone():
+def test_a_record_that_does_not_decode_is_dropped_alone() -> None:
     found = records.predictions(payload("0.2\nyes\n1.7\n0.9", "text/csv"), PROBABILITY)
     assert found == [Prediction(None, 0.2), None, None, Prediction(None, 0.9)]  # "yes" and 1.7 are not probabilities
     found = records.predictions(
@@ -108,7 +108,7 @@ def test_a_record_that_does_not_decode_is_dropped_alone():
     assert found == [Prediction(None, 0.4), None]
 
 
-def test_multi_record_ground_truth_gives_one_label_per_record():
+def test_multi_record_ground_truth_gives_one_label_per_record() -> None:
     assert records.labels({"data": "1\n0\n1", "encoding": "CSV"}) == ["1", "0", "1"]
     assert records.labels({"data": "[1, 0]", "encoding": "JSON"}) == ["1", "0"]
     # Clarify's examples: the request's own layout, the label under "label".
@@ -119,14 +119,14 @@ def test_multi_record_ground_truth_gives_one_label_per_record():
         records.labels({"data": '{"instances": [{"target": 0}]}', "encoding": "JSON"})
 
 
-def test_the_ground_truth_of_a_real_merged_record_is_one_label_per_instance():
+def test_the_ground_truth_of_a_real_merged_record_is_one_label_per_instance() -> None:
     record = json.loads((REAL / "clarify-merged-record.json").read_text())
     found = records.labels(record["groundTruthData"])
     assert len(found) == 334
     assert found[:6] == ["0", "1", "0", "1", "1", "1"]
 
 
-def test_bad_payloads_say_what_is_wrong():
+def test_bad_payloads_say_what_is_wrong() -> None:
     with pytest.raises(records.DecodeError, match="not JSON"):
         records.input_rows(payload("{nope", "application/json"))
     with pytest.raises(records.DecodeError, match="'instances' is not a list"):
@@ -135,7 +135,7 @@ def test_bad_payloads_say_what_is_wrong():
         records.payload({"data": "***", "encoding": "BASE64"})
 
 
-def test_attributes_reach_into_lists_and_only_a_binary_model_reads_probabilities():
+def test_attributes_reach_into_lists_and_only_a_binary_model_reads_probabilities() -> None:
     element = {"predicted_label": "cat", "probabilities": [0.1, 0.9]}
     assert records.prediction(element, OutputFormat("predicted_label", "probabilities.1")) == Prediction("cat", 0.9)
     multiclass = OutputFormat.for_problem("MulticlassClassification", "predicted_label", "score")

@@ -73,14 +73,14 @@ def closed(found: Incident, minutes: float, state: IncidentState = "closed") -> 
 )
 def test_open_during_means_opened_before_the_end_and_not_closed_before_the_start(
     opened_minutes: float, closed_after: float | None, expected: bool
-):
+) -> None:
     found = incident(opened_minutes)
     if closed_after is not None:
         found = closed(found, closed_after)
     assert open_during(found, START, END) is expected
 
 
-def test_the_outcome_comes_from_the_timeline_as_well_as_the_state():
+def test_the_outcome_comes_from_the_timeline_as_well_as_the_state() -> None:
     base = incident(60)
     assert outcome_of(base) == "open"
     assert outcome_of(acted(base, 1)) == "open"
@@ -95,7 +95,7 @@ def test_the_outcome_comes_from_the_timeline_as_well_as_the_state():
     assert outcome_of(replace(acted(base, 1), state="recovered", recovered_seconds=600.0)) == "recovered"
 
 
-def test_timeline_rows_are_oldest_first_in_hh_mm_utc_and_mark_what_is_outside_the_window():
+def test_timeline_rows_are_oldest_first_in_hh_mm_utc_and_mark_what_is_outside_the_window() -> None:
     found = incident(-30)  # 05:30, before the window
     found = acted(found, 45)  # 06:15
     found = replace(found).at("in-service", START + timedelta(hours=1, minutes=2), "primary: 2 instances")
@@ -112,7 +112,7 @@ def test_timeline_rows_are_oldest_first_in_hh_mm_utc_and_mark_what_is_outside_th
     assert rows[3].time == "2026-11-22T07:20:00+00:00"
 
 
-def test_an_incident_row_carries_action_alarm_state_and_time_to_recover():
+def test_an_incident_row_carries_action_alarm_state_and_time_to_recover() -> None:
     row = incident_row(recovered(acted(incident(60), 1), 23), START, END)
     assert (row.action, row.alarm_name, row.state, row.outcome, row.acted, row.steps) == (
         "scale-up",
@@ -146,11 +146,11 @@ def test_an_incident_row_carries_action_alarm_state_and_time_to_recover():
         (7500, "2 h 05 min"),
     ],
 )
-def test_duration(seconds: float | None, text: str):
+def test_duration(seconds: float | None, text: str) -> None:
     assert duration(seconds) == text
 
 
-def test_the_action_table_counts_fix_rate_among_incidents_that_acted_and_the_median():
+def test_the_action_table_counts_fix_rate_among_incidents_that_acted_and_the_median() -> None:
     incidents = [
         recovered(acted(incident(10), 1), 10),
         recovered(acted(incident(100), 1), 30),
@@ -181,18 +181,18 @@ def test_the_action_table_counts_fix_rate_among_incidents_that_acted_and_the_med
     )
 
 
-def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two():
+def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two() -> None:
     incidents = [recovered(acted(incident(60 * n), 1), minutes) for n, minutes in enumerate((10, 20, 40, 90))]
     [row] = action_table([incident_row(i, START, END) for i in incidents])
     assert row.median_time_to_recover_seconds == 30 * 60
     assert row.fix_rate == 100.0
 
 
-def test_an_empty_day_has_an_empty_action_table():
+def test_an_empty_day_has_an_empty_action_table() -> None:
     assert action_table([]) == []
 
 
-def test_incident_lanes_and_strip_clip_to_the_window():
+def test_incident_lanes_and_strip_clip_to_the_window() -> None:
     rows = [
         incident_row(escalated(acted(incident(-3 * 24 * 60), 1), 30), START, END),  # open since three days
         incident_row(recovered(acted(incident(12 * 60), 6), 72), START, END),  # 18:00 to 19:12
@@ -217,7 +217,7 @@ def test_incident_lanes_and_strip_clip_to_the_window():
     assert strip.height > second.y
 
 
-def test_a_long_lane_label_is_shortened_and_a_short_incident_stays_visible():
+def test_a_long_lane_label_is_shortened_and_a_short_incident_stays_visible() -> None:
     strip = incident_strip(
         ["00:00"], [Lane("x" * 60, 0.5, 0.5, "recovered", ((0.5, "action", "t"), (1.5, "closed", "t")))]
     )
@@ -254,7 +254,7 @@ def ended(found: Incident, minutes: float, state: IncidentState, what: str = "cl
 DEPLOY = DeployCanary(PACKAGE, "m", "cfg-1", "cfg-canary", "primary", "canary", 1, 5, 4.0)
 
 
-def test_a_rollout_under_way_shows_its_package_and_the_canarys_share_since_its_step_began():
+def test_a_rollout_under_way_shows_its_package_and_the_canarys_share_since_its_step_began() -> None:
     view = rollout_view(took(took(rollout(), 2, DEPLOY), 41, ShiftTraffic("primary", "canary", 5, 10)))
     assert (view.package, view.canary_config, view.share, view.ended, view.ended_at) == (
         "churn/2",
@@ -267,7 +267,7 @@ def test_a_rollout_under_way_shows_its_package_and_the_canarys_share_since_its_s
     assert view.share_since == "2026-11-22T06:41:00+00:00"
 
 
-def test_how_a_rollout_ended_and_when():
+def test_how_a_rollout_ended_and_when() -> None:
     deployed = took(rollout(), 2, DEPLOY)
     rolled_back = ended(took(deployed, 12, RollBackCanary("primary", "canary", 5, 0)), 13, "escalated")
     assert (rollout_view(rolled_back).ended, rollout_view(rolled_back).share) == ("rolled back", 0.0)
@@ -286,7 +286,7 @@ def test_how_a_rollout_ended_and_when():
     assert (rollout_view(failed).ended, rollout_view(failed).ended_at) == ("escalated", "2026-11-22T06:45:00+00:00")
 
 
-def test_the_newest_rollout_of_the_endpoints_incidents_is_shown_and_other_actions_are_not():
+def test_the_newest_rollout_of_the_endpoints_incidents_is_shown_and_other_actions_are_not() -> None:
     older = ended(took(rollout(-3 * 24 * 60), 2, DEPLOY), 30, "recovered", "recovered")
     newer = rollout_incident("churn-prod", PACKAGE.replace("/2", "/3"), START + timedelta(hours=2), "approved")
     assert newest_rollout([older, newer, incident(300)]) == rollout_view(newer)
@@ -294,5 +294,5 @@ def test_the_newest_rollout_of_the_endpoints_incidents_is_shown_and_other_action
     assert rollout_view(newer).package == "churn/3"
 
 
-def test_the_report_reads_the_rollouts_vocabulary_as_the_rollout_records_it():
+def test_the_report_reads_the_rollouts_vocabulary_as_the_rollout_records_it() -> None:
     assert (Rollout.unit.name, RollBackCanary.kind) == (ROLLOUT, ROLLED_BACK_CANARY)

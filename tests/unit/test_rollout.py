@@ -37,7 +37,7 @@ def example(shape: Any, depth: int = 0) -> Any:
     return b"blob"
 
 
-def test_a_derived_config_carries_every_field_create_endpoint_config_takes():
+def test_a_derived_config_carries_every_field_create_endpoint_config_takes() -> None:
     """Walks botocore's CreateEndpointConfig input: a field AWS adds later is carried, not dropped in silence."""
     described = {
         **example(CREATE),
@@ -57,13 +57,13 @@ def test_a_derived_config_carries_every_field_create_endpoint_config_takes():
     assert set(request) <= set(CREATE.members)
 
 
-def test_a_variant_keeps_every_field_and_loses_what_only_describe_returns():
+def test_a_variant_keeps_every_field_and_loses_what_only_describe_returns() -> None:
     described = {**example(VARIANT), "CurrentInstanceCount": 2, "DeployedImages": [{"SpecifiedImage": "x"}]}
     kept = as_input(described, VARIANT)
     assert kept == {k: described[k] for k in VARIANT.members}
 
 
-def test_a_setting_not_made_is_not_sent():
+def test_a_setting_not_made_is_not_sent() -> None:
     # moto answers DataCaptureConfig: {} for a config without capture; AWS leaves it out.
     described = {"EndpointConfigName": "c", "ProductionVariants": [], "DataCaptureConfig": {}, "KmsKeyId": None}
     assert derived_config(described, CREATE, "d", []) == {"EndpointConfigName": "d", "ProductionVariants": []}
@@ -99,7 +99,7 @@ def test_a_setting_not_made_is_not_sent():
         ),
     ],
 )
-def test_the_endpoints_a_canary_cannot_walk_on_say_why(described: Any, config: Any, why: str | None):
+def test_the_endpoints_a_canary_cannot_walk_on_say_why(described: Any, config: Any, why: str | None) -> None:
     problem = unsupported({"ProductionVariants": [], **described}, config)
     if why is None:
         assert problem is None
@@ -117,7 +117,7 @@ def test_the_endpoints_a_canary_cannot_walk_on_say_why(described: Any, config: A
         ("alias/endpoints", False),  # an alias: the stack lists keys, and IAM evaluates the key's ARN
     ],
 )
-def test_a_config_key_is_usable_only_when_listed(key: str, allowed: bool):
+def test_a_config_key_is_usable_only_when_listed(key: str, allowed: bool) -> None:
     assert key_allowed(key, ["arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"]) is allowed
     assert key_allowed(key, []) is False
 
@@ -143,7 +143,7 @@ WHY_NOT = {
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_real_endpoint_kind_is_walked_or_says_why_not(kind: str):
+def test_each_real_endpoint_kind_is_walked_or_says_why_not(kind: str) -> None:
     problem = unsupported(load(kind, "describe-endpoint"), load(kind, "endpoint-config"))
     expected = WHY_NOT[kind]
     if expected is None:

@@ -37,7 +37,7 @@ def _problems(model: type[Any], environment: dict[str, str]) -> str:
     return str(raised.value)
 
 
-def test_values_are_converted_and_defaults_filled():
+def test_values_are_converted_and_defaults_filled() -> None:
     settings = ActionSettings.model_validate({**ACTION, "UNRELATED": "ignored"})
     assert settings.monitored_endpoints == ["churn-prod", "fraud-prod"]
     assert settings.actions_per_hour == 6
@@ -46,7 +46,7 @@ def test_values_are_converted_and_defaults_filled():
     assert settings.discovery_tag == ""
 
 
-def test_every_problem_is_named_by_its_variable():
+def test_every_problem_is_named_by_its_variable() -> None:
     problems = _problems(
         ActionSettings,
         {
@@ -71,7 +71,7 @@ def test_every_problem_is_named_by_its_variable():
     assert "CRITICAL_TOPIC_ARN" not in problems
 
 
-def test_a_fleet_found_only_by_tag_needs_no_names_but_one_or_the_other_is_needed():
+def test_a_fleet_found_only_by_tag_needs_no_names_but_one_or_the_other_is_needed() -> None:
     tag_only = ActionSettings.model_validate({**ACTION, "MONITORED_ENDPOINTS": " , ", "DISCOVERY_TAG": "team=ml"})
     assert (tag_only.monitored_endpoints, tag_only.discovery_tag) == ([], "team=ml")
     assert _problems(ActionSettings, {**ACTION, "MONITORED_ENDPOINTS": ""}) == (
@@ -83,7 +83,7 @@ def test_a_fleet_found_only_by_tag_needs_no_names_but_one_or_the_other_is_needed
     assert Settings.model_validate({**BASE, "MONITORED_ENDPOINTS": ""}).monitored_endpoints == []
 
 
-def test_a_missing_required_variable_is_named():
+def test_a_missing_required_variable_is_named() -> None:
     environment = dict(BASE)
     del environment["LEDGER_TABLE"]
     assert _problems(Settings, environment) == "LEDGER_TABLE: is required"
@@ -92,7 +92,7 @@ def test_a_missing_required_variable_is_named():
 @pytest.mark.parametrize(
     ("text", "value"), [("true", True), ("False", False), ("1", True), ("no", False), ("on", True)]
 )
-def test_booleans_read_as_people_write_them(text: str, value: bool):
+def test_booleans_read_as_people_write_them(text: str, value: bool) -> None:
     environment = {
         **ACTION,
         "CANARY_VARIANT": "canary",
@@ -102,7 +102,7 @@ def test_booleans_read_as_people_write_them(text: str, value: bool):
     assert RollbackSettings.model_validate(environment).reject_model_packages is value
 
 
-def test_a_boolean_that_is_neither_is_refused():
+def test_a_boolean_that_is_neither_is_refused() -> None:
     environment = {
         **ACTION,
         "CANARY_VARIANT": "canary",
@@ -124,7 +124,7 @@ CANARY = {
 }
 
 
-def test_lists_of_numbers_and_floats():
+def test_lists_of_numbers_and_floats() -> None:
     settings = CanarySettings.model_validate(CANARY)
     assert settings.canary_steps == [5, 25, 100]
     assert settings.max_error_rate == 2.5
@@ -146,7 +146,7 @@ def test_lists_of_numbers_and_floats():
         ("CANARY_LATENCY_EFFECT", "0", "must be > 0"),
     ],
 )
-def test_bad_canary_values_are_refused(variable: str, value: str, problem: str):
+def test_bad_canary_values_are_refused(variable: str, value: str, problem: str) -> None:
     problems = _problems(CanarySettings, {**CANARY, variable: value})
     assert problems.startswith(f"{variable}: ")
     assert problem in problems
@@ -155,7 +155,7 @@ def test_bad_canary_values_are_refused(variable: str, value: str, problem: str):
 RETRAINING = {**ACTION, "PIPELINE_NAME": "churn-retrain", "RETRAIN_COOLDOWN_HOURS": "24"}
 
 
-def test_json_settings_are_parsed_and_typed():
+def test_json_settings_are_parsed_and_typed() -> None:
     settings = RetrainingSettings.model_validate({**RETRAINING, "PIPELINE_PARAMETERS": '{"Endpoint": "{endpoint}"}'})
     assert settings.pipeline_parameters == {"Endpoint": "{endpoint}"}
     assert "must be JSON" in _problems(RetrainingSettings, {**RETRAINING, "PIPELINE_PARAMETERS": "{nope"})
@@ -163,14 +163,14 @@ def test_json_settings_are_parsed_and_typed():
     assert "must be a JSON object" in _problems(RetrainingSettings, {**RETRAINING, "PIPELINE_PARAMETERS": "[1]"})
 
 
-def test_settings_are_frozen():
+def test_settings_are_frozen() -> None:
     settings = ComputeMetricsSettings.model_validate(BASE)
     with pytest.raises(AttributeError, match="frozen"):
         settings.metrics_lag_minutes = 0  # type: ignore[misc]
     assert (settings.metrics_period_minutes, settings.metrics_lag_minutes) == (5, 2)
 
 
-def test_fields_declare_their_variable_and_whether_it_is_required():
+def test_fields_declare_their_variable_and_whether_it_is_required() -> None:
     fields = ComputeMetricsSettings.model_fields
     assert fields["ledger_table"].alias == "LEDGER_TABLE"
     assert fields["ledger_table"].is_required()
@@ -178,7 +178,7 @@ def test_fields_declare_their_variable_and_whether_it_is_required():
     assert set(fields) >= set(Settings.model_fields)
 
 
-def test_load_settings_raises_a_configuration_error_once_and_caches_success(monkeypatch: pytest.MonkeyPatch):
+def test_load_settings_raises_a_configuration_error_once_and_caches_success(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in BASE.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("METRICS_LAG_MINUTES", "0")
@@ -192,7 +192,7 @@ def test_load_settings_raises_a_configuration_error_once_and_caches_success(monk
 
 
 @pytest.mark.parametrize("rows", ["1", "50", "149"])
-def test_a_drift_sample_too_small_to_mean_anything_is_refused_with_the_reason(rows: str):
+def test_a_drift_sample_too_small_to_mean_anything_is_refused_with_the_reason(rows: str) -> None:
     from model_medic.settings import DriftSettings
 
     environment = {

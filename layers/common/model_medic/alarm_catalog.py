@@ -68,7 +68,7 @@ def endpoint_alarms(endpoint: str, t: AlarmThresholds, topics: Topics) -> list[d
             operator="GreaterThanThreshold",
             # No invocations means no error rate: not an error.
             missing="notBreaching",
-            # OK gives the temporary capacity back.
+            # OK closes the incident (the sweep gives the temporary capacity back later).
             actions=[topics.critical],
             ok_actions=[topics.critical],
         ),

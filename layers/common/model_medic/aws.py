@@ -33,7 +33,7 @@ def _session() -> boto3.session.Session:
 
 @cache
 def _client(service: str) -> Any:
-    return _session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))  # type: ignore[call-overload]
+    return _session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))
 
 
 def sagemaker() -> Any:

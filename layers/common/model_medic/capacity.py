@@ -87,10 +87,6 @@ class ScaleChange(Change):
         return f"{self.variant} {self.lever} {self.before} -> {self.after}"
 
 
-# Kept under its old name for the pure decision's callers.
-Step = ScaleChange
-
-
 @dataclass(frozen=True)
 class ScaleUpDecision:
     steps: tuple[ScaleChange, ...]

@@ -824,7 +824,7 @@ class ComputeDrift:
                 )
             baseline["id"] = identity
             baseline["uri"] = f"s3://{bucket}/{key}"
-            return baseline  # type: ignore[no-any-return]
+            return baseline
         return None
 
     def measure(self, endpoint: str, baseline: dict[str, Any], hour: datetime) -> EndpointDrift:

@@ -93,7 +93,7 @@ class ModeSwitch:
         if value == INHERIT:
             return self._stack_mode, "stack parameter", True
         if value in MODES:
-            return value, f"SSM {self._name}", False  # type: ignore[return-value]
+            return value, f"SSM {self._name}", False
         logger.error("kill-switch parameter has an unknown value; acting as dry-run", value=value[:40])
         metrics.add_metric(name="ModeSwitchUnreadable", unit="Count", value=1)
         return "dry-run", f"{self._name} holds an unknown value", False
