@@ -315,3 +315,31 @@ def test_scale_up_may_register_scalable_targets_as_application_auto_scaling_requ
         "sagemaker:UpdateEndpointWeightsAndCapacities",
         "application-autoscaling:RegisterScalableTarget",
     } <= allowed
+
+
+def test_encrypted_endpoint_configs_may_be_deployed_with_the_listed_keys_through_sagemaker_only(
+    transformed: dict[str, Any],
+) -> None:
+    """A config with KmsKeyId needs the caller allowed kms:CreateGrant on its key (SageMaker's API
+    permissions reference): rollouts and rollbacks deploy such configs. Only the keys in
+    ModelKmsKeyArns, only via SageMaker, only grants for AWS resources; reports are decrypted via S3."""
+    kms = [
+        g for g in grants(transformed) if g.sid in ("UseEndpointKeysThroughSageMaker", "ReadEncryptedReportsThroughS3")
+    ]
+    by_role: dict[str, set[str]] = {}
+    for grant in kms:
+        assert grant.when == "HasModelKmsKeys", grant.line()
+        assert grant.resources == (_show({"Ref": "ModelKmsKeyArns"}),), grant.line()
+        service = "sagemaker" if grant.sid == "UseEndpointKeysThroughSageMaker" else "s3"
+        assert "kms:ViaService" in grant.condition, grant.line()
+        assert f"{service}." in grant.condition, grant.line()
+        by_role.setdefault(grant.role, set()).add(grant.action)
+    assert by_role == {
+        "PromoteCanaryFunctionRole": {"kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"},
+        "RollbackModelFunctionRole": {"kms:CreateGrant", "kms:DescribeKey"},
+    }
+    assert all(
+        "kms:GrantIsForAWSResource" in g.condition
+        for g in kms
+        if g.action == "kms:CreateGrant" and g.sid.startswith("Use")
+    )
