@@ -40,8 +40,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Strict mypy over the layer, the local cloud and the benchmarks (pyproject.toml), then each
-# handler on its own (every handler is a module called app.py: one run each).
+# Strict mypy over the layer, the local cloud, the benchmarks and the tests (pyproject.toml), then
+# each handler on its own (every handler is a module called app.py: one run each).
 typecheck: install
 	$(BIN)/mypy
 	for handler in functions/*/app.py; do $(BIN)/mypy "$$handler" || exit 1; done

@@ -4,12 +4,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.events.models import EventPattern
+from moto.events.utils import EventMessageType
 from moto.sqs.models import sqs_backends
 
 from localcloud.moto_extensions import install_all
@@ -26,6 +28,12 @@ REGION = "us-east-1"
 def load_event(relative: str) -> Any:
     """A sample event from events/ (the same files `sam local invoke -e` takes)."""
     return json.loads((EVENTS / relative).read_text())
+
+
+def matches(pattern: str, event: dict[str, Any]) -> bool:
+    """Whether an EventBridge rule's pattern matches the event, by moto's matcher (typed to take
+    its own TypedDict of an event; ours are the plain dicts AWS sends)."""
+    return EventPattern.load(pattern).matches_event(cast(EventMessageType, event))
 
 
 @pytest.fixture(autouse=True)
@@ -99,13 +107,13 @@ class Stack:
         self.ssm.put_parameter(Name=self.mode_parameter, Value=value, Type="String", Overwrite=True)
 
     def _tap_topic(self, topic_arn: str, name: str) -> str:
-        url = self.sqs.create_queue(QueueName=f"tap-{name}")["QueueUrl"]
+        url: str = self.sqs.create_queue(QueueName=f"tap-{name}")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
         return url
 
     def _tap_outcome_events(self) -> str:
-        url = self.sqs.create_queue(QueueName="tap-events")["QueueUrl"]
+        url: str = self.sqs.create_queue(QueueName="tap-events")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.events.put_rule(Name="tap-outcomes", EventPattern=json.dumps({"source": ["model-medic"]}))
         self.events.put_targets(Rule="tap-outcomes", Targets=[{"Id": "tap", "Arn": arn}])

@@ -32,7 +32,7 @@ def load(kind: str, part: str) -> dict[str, Any]:
     """A fresh copy of `<kind>.<part>.json` (part: describe-endpoint or endpoint-config)."""
     if kind not in KINDS:
         raise ValueError(f"no endpoint of kind {kind!r}: {', '.join(KINDS)}")
-    return copy.deepcopy(_read(f"{kind}.{part}.json"))  # type: ignore[no-any-return]
+    return copy.deepcopy(_read(f"{kind}.{part}.json"))
 
 
 def create_in_moto(kind: str, endpoint_name: str, region: str = "us-east-1") -> dict[str, Any]:

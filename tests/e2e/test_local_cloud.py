@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localcloud import scenarios, world
-from localcloud.__main__ import ROOT, free_port, parameters, simulate_aws, start_server
-from localcloud.cloud import LocalCloud
+from localcloud.__main__ import free_port, parameters, simulate_aws, start_server
+from localcloud.cloud import ROOT, LocalCloud
 
 pytestmark = pytest.mark.slow
 START = datetime.now(UTC).replace(second=0, microsecond=0)

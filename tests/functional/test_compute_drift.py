@@ -69,7 +69,8 @@ def metric(name: str, feature: str | None = None) -> list[float]:
         StartTime=datetime(2026, 11, 22, 8, tzinfo=UTC),
         EndTime=datetime(2026, 11, 22, 11, tzinfo=UTC),
     )["MetricDataResults"][0]
-    return result["Values"]
+    values: list[float] = result["Values"]
+    return values
 
 
 def test_the_function_builds_the_baseline_beside_the_training_data(fn: Any, stack: Stack) -> None:
@@ -371,7 +372,7 @@ def test_a_statistics_file_left_with_nothing_to_compare_once_its_label_is_out_is
 
 def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measured(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.exceptions import ClientError
 
     from model_medic.drift import ComputeDrift

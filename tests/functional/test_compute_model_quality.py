@@ -89,7 +89,7 @@ def labels(hour: datetime, items: list[tuple[str, str]], name: str = "labels-1")
 
 
 def created(key: Any) -> dict[str, Any]:
-    event = load_event("compute_model_quality/ground_truth_created.json")
+    event: dict[str, Any] = load_event("compute_model_quality/ground_truth_created.json")
     event["detail"]["object"]["key"] = key
     return event
 
@@ -393,7 +393,7 @@ def test_complete_capture_hours_are_read_once_into_an_index_then_from_it(
 
 def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measured(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.exceptions import ClientError
 
     from model_medic.quality import ComputeModelQuality
@@ -423,7 +423,7 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 
 def test_a_first_run_over_a_long_look_back_stops_building_the_index_in_time_and_the_next_goes_on(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from model_medic import quality
 
     monkeypatch.setenv("PREDICTION_INDEX_S3_URI", f"s3://{BUCKET}/prediction-index")

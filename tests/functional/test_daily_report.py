@@ -10,7 +10,7 @@ import pytest
 
 from model_medic.incidents import Incidents
 from model_medic.ledger import Ledger
-from model_medic.outcome import Outcome
+from model_medic.outcome import Outcome, Result
 from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint
 
 ENDPOINT = "churn-prod"
@@ -44,7 +44,7 @@ def datapoints(variant: str, hour: int, **series: list[float]) -> None:
     boto3.client("cloudwatch").put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
 
 
-def decision(stack: Stack, minutes: int, result: str, alarm: str, reason: str, changes: dict[str, Any]) -> None:
+def decision(stack: Stack, minutes: int, result: Result, alarm: str, reason: str, changes: dict[str, Any]) -> None:
     at = (START + timedelta(minutes=minutes)).isoformat()
     Ledger(boto3.client("dynamodb"), stack.table, 90).record(
         Outcome(
@@ -198,7 +198,7 @@ def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, s
 
 def test_the_report_covers_tag_discovered_endpoints_without_a_per_endpoint_tag_read(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.client import BaseClient
 
     make_endpoint(ENDPOINT)

@@ -156,6 +156,7 @@ def manage(event: Any) -> dict[str, Any]:
 
 
 def alarm(name: str) -> dict[str, Any]:
+    found: dict[str, Any]
     [found] = boto3.client("cloudwatch", region_name=REGION).describe_alarms(AlarmNames=[name])["MetricAlarms"]
     return found
 

@@ -15,7 +15,6 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.events.models import EventPattern
 from moto.server import ThreadedMotoServer
 
 from localcloud import cloudwatch as alarm_judgement
@@ -34,7 +33,7 @@ from localcloud.moto_extensions import (
     set_update_seconds,
     update_seconds,
 )
-from tests.conftest import REGION, make_endpoint
+from tests.conftest import REGION, make_endpoint, matches
 from tests.real_endpoints import create_in_moto, load
 
 ENDPOINT = "churn-prod"
@@ -76,7 +75,8 @@ def variant(sagemaker: Any, name: str) -> dict[str, Any]:
 def rejected(call: Any, **kwargs: Any) -> dict[str, str]:
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
-    return caught.value.response["Error"]  # type: ignore[return-value]
+    error: dict[str, str] = caught.value.response["Error"]
+    return error
 
 
 def second_config(sagemaker: Any, count: int = 3, weight: float = 0.5) -> str:
@@ -701,7 +701,7 @@ def test_percentiles_of_values_with_counts_weigh_each_value_by_its_count(cloudwa
     assert [results["q0"]["Values"], results["q1"]["Values"], results["q2"]["Values"]] == [[900.0], [150.0], [80.0]]
 
 
-def test_statistic_sets_give_percentiles_only_where_aws_says_they_can(cloudwatch: Any):
+def test_statistic_sets_give_percentiles_only_where_aws_says_they_can(cloudwatch: Any) -> None:
     def statistic_set(minute: int, count: float, low: float, high: float, total: float) -> dict[str, Any]:
         return {
             "MetricName": "ModelLatency",
@@ -892,7 +892,9 @@ def test_the_local_clouds_server_answers_percentiles_too(local_cloud: LocalCloud
     assert (error["Code"], error["Message"]) == ("ValidationError", UNSUPPORTED_STAT_MESSAGE.format(stat="tm90"))
 
 
-def test_the_local_clouds_server_honours_excluded_variant_properties_and_scalable_targets(local_cloud: LocalCloud):
+def test_the_local_clouds_server_honours_excluded_variant_properties_and_scalable_targets(
+    local_cloud: LocalCloud,
+) -> None:
     sagemaker = local_cloud.client("sagemaker")
     for variant_name in ("primary", "canary"):
         sagemaker.create_model(
@@ -979,7 +981,7 @@ def test_the_sample_approval_event_has_exactly_the_fields_of_aws_documented_exam
     [container] = sample["detail"]["InferenceSpecification"]["Containers"]
     assert set(container) < set(example["detail"]["InferenceSpecification"]["Containers"][0])
     assert sample["resources"] == [sample["detail"]["ModelPackageArn"]]
-    assert EventPattern.load(json.dumps(APPROVED_PATTERN)).matches_event(sample)
+    assert matches(json.dumps(APPROVED_PATTERN), sample)
 
 
 def test_the_event_built_from_a_package_in_moto_has_aws_fields_and_the_packages_values(
@@ -1151,12 +1153,12 @@ def test_the_endpoint_state_change_has_the_documented_fields_and_the_endpoints_v
          "DesiredInstanceCount": 1},
     ]  # fmt: skip
     patterns = _template_patterns()
-    assert all(EventPattern.load(json.dumps(p)).matches_event(event) for p in patterns.values())
+    assert all(matches(json.dumps(p), event) for p in patterns.values())
 
     deleting = sagemaker_events.endpoint_state_change(described(sagemaker), {}, T0, "123456789012", REGION, "Deleting")
     assert deleting["detail"]["EndpointStatus"] == "DELETING"
-    assert EventPattern.load(json.dumps(patterns["AlarmManagerFunction"])).matches_event(deleting)
-    assert not EventPattern.load(json.dumps(patterns["RollbackModelFunction"])).matches_event(deleting)
+    assert matches(json.dumps(patterns["AlarmManagerFunction"]), deleting)
+    assert not matches(json.dumps(patterns["RollbackModelFunction"]), deleting)
     with pytest.raises(ValueError, match="EndpointArn"):
         sagemaker_events.endpoint_state_change({"EndpointName": ENDPOINT}, {}, T0, "123456789012", REGION)
 
@@ -1440,7 +1442,7 @@ def test_search_on_endpoints_returns_pages_of_max_results_with_a_next_token(sage
     assert weights == {"primary": pytest.approx(0.9), "canary": pytest.approx(0.1)}
 
 
-def test_search_on_endpoints_shows_an_update_once_it_is_done(sagemaker: Any, clock: time_machine.Traveller):
+def test_search_on_endpoints_shows_an_update_once_it_is_done(sagemaker: Any, clock: time_machine.Traveller) -> None:
     set_update_seconds(60)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=second_config(sagemaker))
 

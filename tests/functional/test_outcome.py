@@ -27,7 +27,7 @@ def sweep_outcome(endpoint: str = "churn-prod") -> Outcome:
     )
 
 
-def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stack: Stack):
+def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stack: Stack) -> None:
     # SNS refuses an empty attribute value (InvalidParameter, after the decision was made).
     # The intake keeps endpoints non-empty; an outcome outside any incident has no incident id.
     outcome = sweep_outcome(endpoint="")
@@ -39,13 +39,13 @@ def test_a_message_attribute_without_a_value_is_left_out_not_refused_by_sns(stac
         published.append(kwargs)
         return real(**kwargs)
 
-    sns.publish = publish  # type: ignore[method-assign]
+    sns.publish = publish
     Notifier(sns, boto3.client("events"), stack.topics["info"], stack.topics["critical"], "default").publish(outcome)
     assert sorted(published[0]["MessageAttributes"]) == ["action", "result"]
     assert len(stack.drain("info")) == 1
 
 
-def test_an_outcome_without_an_alarm_names_no_empty_resource_in_its_event(stack: Stack):
+def test_an_outcome_without_an_alarm_names_no_empty_resource_in_its_event(stack: Stack) -> None:
     outcome = sweep_outcome()
     events = boto3.client("events")
     sent: list[dict[str, Any]] = []
@@ -55,7 +55,7 @@ def test_an_outcome_without_an_alarm_names_no_empty_resource_in_its_event(stack:
         sent.append(kwargs)
         return real(**kwargs)
 
-    events.put_events = put_events  # type: ignore[method-assign]
+    events.put_events = put_events
     Notifier(boto3.client("sns"), events, stack.topics["info"], stack.topics["critical"], "default").put_event(outcome)
     assert sent[0]["Entries"][0]["Resources"] == []
     [event] = stack.drain("events")

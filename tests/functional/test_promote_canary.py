@@ -126,7 +126,7 @@ def approve(
     (`updated`: the event's UpdatedModelPackageFields, the approval itself by default; not
     `listed`: without that field, as AWS's documented example event)."""
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
-    event = {
+    event: dict[str, Any] = {
         "version": "0",
         "id": f"approved-{arn}-{at.isoformat()}",
         "detail-type": "SageMaker Model Package State Change",
@@ -178,8 +178,9 @@ def share() -> float:
     now = endpoint()
     if "canary" not in now:
         return 0.0
-    total = now["canary"]["weight"] + now["primary"]["weight"]
-    return round(now["canary"]["weight"] / total * 100, 2)
+    canary: float = now["canary"]["weight"]
+    total: float = canary + now["primary"]["weight"]
+    return round(canary / total * 100, 2)
 
 
 def approval(arn: str) -> str:

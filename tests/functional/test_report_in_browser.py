@@ -37,7 +37,7 @@ FLAGS = [
     reason="Chromium is not installed; `make test` installs Debian's chromium "
     "when it can (apt-get as root), and this machine could not",
 )
-def test_the_report_renders_its_charts_in_chromium(fn: Any, stack: Stack, tmp_path: Path):  # noqa: F811
+def test_the_report_renders_its_charts_in_chromium(fn: Any, stack: Stack, tmp_path: Path) -> None:  # noqa: F811
     seed(stack)
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
     html = (
@@ -101,7 +101,7 @@ def test_the_index_lists_worst_first_and_its_filter_runs_under_its_content_secur
     stack: Stack,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-):
+) -> None:
     seed(stack)  # churn-prod: grade B
     grades = {"fraud-prod": (100.0, 20.0), "fraud-eu": (100.0, 0.0), "search-prod": (100.0, 9.0)}
     for name, (invocations, failed) in grades.items():

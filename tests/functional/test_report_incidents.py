@@ -89,7 +89,7 @@ def run(stack: Stack, fn: Any) -> tuple[dict[str, Any], str, str]:  # noqa: F811
     return report, read(f"reports/{ENDPOINT}/2026-11-23.html"), read("reports/index/2026-11-23.html")
 
 
-def test_the_incidents_open_in_the_day_are_in_the_json_with_their_timelines(fn: Any, stack: Stack):  # noqa: F811
+def test_the_incidents_open_in_the_day_are_in_the_json_with_their_timelines(fn: Any, stack: Stack) -> None:  # noqa: F811
     made = seed_incidents(stack)
     report, _, _ = run(stack, fn)
     ids = [i["id"] for i in report["incidents"]]
@@ -156,7 +156,7 @@ def test_the_incidents_open_in_the_day_are_in_the_json_with_their_timelines(fn: 
     assert any("2 incident(s) escalated (rollback, scale-up)" in r for r in report["recommendations"])
 
 
-def test_the_page_shows_each_incident_as_a_timeline_and_the_action_table(fn: Any, stack: Stack):  # noqa: F811
+def test_the_page_shows_each_incident_as_a_timeline_and_the_action_table(fn: Any, stack: Stack) -> None:  # noqa: F811
     seed_incidents(stack)
     _, html, index = run(stack, fn)
     assert html.count("<svg") == 6  # the five charts and the incident strip
@@ -174,7 +174,7 @@ def test_the_page_shows_each_incident_as_a_timeline_and_the_action_table(fn: Any
     assert "How often each kind of action fixed its alarm" in index
 
 
-def test_hostile_alarm_names_and_details_in_incidents_are_escaped(fn: Any, stack: Stack):  # noqa: F811
+def test_hostile_alarm_names_and_details_in_incidents_are_escaped(fn: Any, stack: Stack) -> None:  # noqa: F811
     make_endpoint(ENDPOINT)
     hostile = step(open_incident(stack, 60, HOSTILE, HOSTILE, reason=HOSTILE), 61, HOSTILE)
     store(stack).save(hostile.at("escalated", at(90), f'"><img src=x onerror=alert(1)> {HOSTILE}'))
@@ -190,7 +190,7 @@ def test_hostile_alarm_names_and_details_in_incidents_are_escaped(fn: Any, stack
     assert "&lt;script&gt;" in index  # the fleet table names the action
 
 
-def test_a_rollout_with_a_hostile_package_name_is_shown_escaped(fn: Any, stack: Stack):  # noqa: F811
+def test_a_rollout_with_a_hostile_package_name_is_shown_escaped(fn: Any, stack: Stack) -> None:  # noqa: F811
     from model_medic.rollout import DeployCanary, rollout_incident
 
     make_endpoint(ENDPOINT, {"primary": {"count": 3, "weight": 0.95}, "canary": {"count": 1, "weight": 0.05}})
@@ -205,7 +205,7 @@ def test_a_rollout_with_a_hostile_package_name_is_shown_escaped(fn: Any, stack: 
     assert "Canary at 5% of the traffic since 2026-11-22T07:02 UTC." in html
 
 
-def test_one_query_per_endpoint_reads_its_incidents(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def test_one_query_per_endpoint_reads_its_incidents(fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     from botocore.client import BaseClient
 
     seed_incidents(stack)
@@ -235,7 +235,7 @@ def test_one_query_per_endpoint_reads_its_incidents(fn: Any, stack: Stack, monke
     assert other["incidents"][0]["outcome"] == "open"
 
 
-def test_a_day_without_incidents_says_so(fn: Any, stack: Stack):  # noqa: F811
+def test_a_day_without_incidents_says_so(fn: Any, stack: Stack) -> None:  # noqa: F811
     make_endpoint(ENDPOINT)
     report, html, index = run(stack, fn)
     assert (report["incidents"], report["actions"]) == ([], [])
@@ -245,7 +245,7 @@ def test_a_day_without_incidents_says_so(fn: Any, stack: Stack):  # noqa: F811
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`make browser` installs it when it can)")
-def test_the_incident_strip_renders_in_chromium(fn: Any, stack: Stack, tmp_path: Path):  # noqa: F811
+def test_the_incident_strip_renders_in_chromium(fn: Any, stack: Stack, tmp_path: Path) -> None:  # noqa: F811
     seed_incidents(stack)
     _, html, _ = run(stack, fn)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -766,7 +766,7 @@ def test_a_variant_re_scaled_by_people_during_the_give_back_is_theirs(
 
 def test_a_give_back_step_whose_record_failed_is_recorded_by_the_retry_without_a_second_call(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     boosted_twice(fn, clock, step=1)  # 1 -> 3
     from model_medic.loop import ControlLoop
 
@@ -963,12 +963,12 @@ def test_a_duplicate_delivery_acts_nothing_more(
 
 def test_a_throttled_change_raises_for_a_retry_that_makes_it_once(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_calls: AwsCalls
-):
+) -> None:
     from botocore.client import BaseClient
 
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     original = BaseClient._make_api_call
-    throttled = []
+    throttled: list[str] = []
 
     def throttle_once(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         if operation == "UpdateEndpointWeightsAndCapacities" and not throttled:
@@ -991,12 +991,12 @@ def test_a_throttled_change_raises_for_a_retry_that_makes_it_once(
 
 def test_an_outcome_event_that_failed_is_sent_by_the_retry_without_a_second_message(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.client import BaseClient
 
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     original = BaseClient._make_api_call
-    throttled = []
+    throttled: list[str] = []
 
     def throttle_once(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         if operation == "PutEvents" and not throttled:
@@ -1017,12 +1017,12 @@ def test_an_outcome_event_that_failed_is_sent_by_the_retry_without_a_second_mess
 
 def test_a_change_whose_answer_was_lost_is_finished_by_the_retry_with_its_record_and_boost(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.client import BaseClient
 
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     original = BaseClient._make_api_call
-    lost = []
+    lost: list[str] = []
 
     def answer_lost_once(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         answer = original(self, operation, params)
@@ -1215,7 +1215,7 @@ def test_a_missing_endpoint_is_a_recorded_permanent_error_with_one_critical_noti
 
 def test_access_denied_on_the_change_is_a_recorded_permanent_error_that_gives_the_claim_back(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.client import BaseClient
 
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
@@ -1246,7 +1246,7 @@ def test_access_denied_on_the_change_is_a_recorded_permanent_error_that_gives_th
 
 def test_a_permanent_error_on_the_change_is_not_retried_by_the_sweep_in_that_incident(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.client import BaseClient
 
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})

@@ -83,7 +83,10 @@ def churn(stack: Stack) -> None:
 
 
 def executions() -> list[dict[str, Any]]:
-    return boto3.client("sagemaker").list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+    found: list[dict[str, Any]] = boto3.client("sagemaker").list_pipeline_executions(PipelineName=PIPELINE)[
+        "PipelineExecutionSummaries"
+    ]
+    return found
 
 
 def invoke(fn: Any, event: Any) -> dict[str, Any]:
@@ -259,11 +262,11 @@ def test_redeliveries_and_sweeps_while_the_run_executes_start_nothing_more(
 
 def test_a_start_whose_answer_was_lost_is_not_started_twice(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from botocore.client import BaseClient
 
     original = BaseClient._make_api_call
-    lost = []
+    lost: list[str] = []
 
     def answer_lost_once(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         answer = original(self, operation, params)

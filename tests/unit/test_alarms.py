@@ -2,17 +2,22 @@
 
 import copy
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from model_medic.alarms import AlarmParseError, parse_alarms
+from model_medic.alarms import AlarmEvent, AlarmParseError, parse_alarms
 from tests.conftest import load_event
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
+# Changes a parsed SNS message or EventBridge event in place (what it returns is unused).
+type Mutate = Callable[[dict[str, Any]], object]
 
-def only(event: object):
+
+def only(event: object) -> AlarmEvent:
     alarms = parse_alarms(event)
     assert len(alarms) == 1
     return alarms[0]
@@ -118,16 +123,16 @@ def test_the_same_transition_has_the_same_id_in_every_shape() -> None:
     assert "2026-11-22T10:00:00+00:00" in sns.transition_id
 
 
-def _sns_with(mutate) -> dict:
-    event = load_event("alarms/sns_high_latency_alarm.json")
+def _sns_with(mutate: Mutate) -> dict[str, Any]:
+    event: dict[str, Any] = load_event("alarms/sns_high_latency_alarm.json")
     message = json.loads(event["Records"][0]["Sns"]["Message"])
     mutate(message)
     event["Records"][0]["Sns"]["Message"] = json.dumps(message)
     return event
 
 
-def _eventbridge_with(mutate) -> dict:
-    event = copy.deepcopy(load_event("alarms/eventbridge_alarm_state_change.json"))
+def _eventbridge_with(mutate: Mutate) -> dict[str, Any]:
+    event: dict[str, Any] = copy.deepcopy(load_event("alarms/eventbridge_alarm_state_change.json"))
     mutate(event)
     return event
 
@@ -174,16 +179,16 @@ def _eventbridge_with(mutate) -> dict:
         ({"source": "aws.cloudwatch", "alarmData": {}}, "missing 'alarmArn'"),
     ],
 )
-def test_malformed_events_are_rejected_saying_what_is_wrong(event, says) -> None:
+def test_malformed_events_are_rejected_saying_what_is_wrong(event: object, says: str) -> None:
     with pytest.raises(AlarmParseError, match=says):
         parse_alarms(event)
 
 
-def _dimension(name: str, value: object):
+def _dimension(name: str, value: object) -> Mutate:
     return lambda m: m["Trigger"].update(Dimensions=[{"name": name, "value": value}])
 
 
-def _eb_dimensions(dimensions: object):
+def _eb_dimensions(dimensions: object) -> Mutate:
     return lambda e: e["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"].update(dimensions=dimensions)
 
 
@@ -232,7 +237,7 @@ def _eb_dimensions(dimensions: object):
         ),
     ],
 )
-def test_a_value_aws_would_refuse_is_rejected_at_intake_saying_which_limit(event, says) -> None:
+def test_a_value_aws_would_refuse_is_rejected_at_intake_saying_which_limit(event: object, says: str) -> None:
     with pytest.raises(AlarmParseError, match=says):
         parse_alarms(event)
 
@@ -249,7 +254,7 @@ def test_a_value_aws_would_refuse_is_rejected_at_intake_saying_which_limit(event
         _dimension("Feature", "f" * 1024),
     ],
 )
-def test_values_at_the_limits_are_accepted(mutate) -> None:
+def test_values_at_the_limits_are_accepted(mutate: Mutate) -> None:
     only(_sns_with(mutate))
 
 

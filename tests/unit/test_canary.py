@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from scipy.stats import binomtest, fisher_exact
 
-from model_medic.canary import BUDGET, Minute, Rules, Tally, current_step, judge, next_step, tally
+from model_medic.canary import BUDGET, Decision, Minute, Rules, Tally, Verdict, current_step, judge, next_step, tally
 from model_medic.sequential import Block, rate_log_e, ratio_interval, ratio_log_e, sign_log_e
 
 RULES = Rules()
@@ -35,7 +35,9 @@ def minutes(
     ]
 
 
-def verdict_of(step_minutes: list[Minute], step: int = 10, baked: timedelta = BAKED, alarms: tuple[str, ...] = ()):
+def verdict_of(
+    step_minutes: list[Minute], step: int = 10, baked: timedelta = BAKED, alarms: tuple[str, ...] = ()
+) -> Verdict:
     this = tally(step_minutes, RULES)
     return judge(this, this, RULES, step, baked, alarms)
 
@@ -70,7 +72,9 @@ def verdict_of(step_minutes: list[Minute], step: int = 10, baked: timedelta = BA
         (minutes(179, canary=0.3), 5, timedelta(minutes=179), (), "continue", "canary has 54 invocations"),
     ],
 )
-def test_judge(data, step, baked, alarms, decision, says) -> None:
+def test_judge(
+    data: list[Minute], step: int, baked: timedelta, alarms: tuple[str, ...], decision: Decision, says: str
+) -> None:
     verdict = verdict_of(data, step, baked, alarms)
     assert verdict.decision == decision, verdict.reasons
     assert says in "; ".join(verdict.reasons)
@@ -98,7 +102,7 @@ def test_earlier_steps_count_toward_the_evidence_and_survive_the_ledger() -> Non
     assert both.canary_requests == 1800 + 4500
 
 
-def test_a_2x_error_rate_judged_at_every_look_is_caught_and_a_healthy_one_is_not():
+def test_a_2x_error_rate_judged_at_every_look_is_caught_and_a_healthy_one_is_not() -> None:
     rng = random.Random(7)
 
     def errors(n: int, p: float) -> int:
@@ -162,7 +166,7 @@ def _z(x1: float, n1: float, x2: float, n2: float) -> float:
 
 
 @pytest.mark.parametrize("canary_requests", [30, 60, 300])
-def test_at_small_samples_the_error_test_is_never_looser_than_fishers_exact_test(canary_requests) -> None:
+def test_at_small_samples_the_error_test_is_never_looser_than_fishers_exact_test(canary_requests: int) -> None:
     """Whenever our one look would roll back, Fisher's exact test rejects at the same level
     too (2 errors in 60 against 11 in 1,140: p = 0.135, no rollback)."""
     alpha = RULES.false_rollback_rate * BUDGET["error rate"]
@@ -256,7 +260,15 @@ def test_instances_for_a_share_never_leave_a_share_above_what_they_serve() -> No
         ("accuracy", 0.7, None, None, 0.0, True, "has no accuracy to compare"),
     ],
 )
-def test_champion_challenger(metric, candidate, champion, live, margin, better, says) -> None:
+def test_champion_challenger(
+    metric: str,
+    candidate: float | None,
+    champion: float | None,
+    live: float | None,
+    margin: float,
+    better: bool,
+    says: str,
+) -> None:
     from model_medic.rollout import challenge
 
     verdict = challenge(metric, candidate, champion, live, margin)

@@ -4,6 +4,7 @@ import base64
 import json
 import math
 import random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,13 +46,16 @@ def numpy_bins(values: list[float], edges: list[float]) -> np.ndarray:
     return np.bincount(index, minlength=len(edges) + 1) / len(values)
 
 
+type Built = tuple[dict[str, Any], list[float], list[str]]
+
+
 @pytest.fixture(scope="module")
-def baseline():
+def baseline() -> Built:
     text, ages, plans = training_csv()
     return with_label_decided(build_baseline(text), label_first=True), ages, plans
 
 
-def test_baseline_has_quantile_bins_and_category_shares(baseline) -> None:
+def test_baseline_has_quantile_bins_and_category_shares(baseline: Built) -> None:
     built, ages, plans = baseline
     age, plan = built["features"]
     assert (age["name"], age["type"], plan["type"]) == ("age", "numeric", "categorical")
@@ -62,7 +66,7 @@ def test_baseline_has_quantile_bins_and_category_shares(baseline) -> None:
 
 
 @pytest.mark.parametrize(("shift", "low", "high"), [(0.0, 0.0, 0.02), (-5.0, 0.2, 0.4)])
-def test_numeric_psi_and_ks_match_numpy_and_scipy(baseline, shift, low, high) -> None:
+def test_numeric_psi_and_ks_match_numpy_and_scipy(baseline: Built, shift: float, low: float, high: float) -> None:
     built, ages, _ = baseline
     age = built["features"][0]
     rng = random.Random(11)
@@ -75,7 +79,7 @@ def test_numeric_psi_and_ks_match_numpy_and_scipy(baseline, shift, low, high) ->
     assert ks_statistic(age, now) == pytest.approx(scipy_ks, abs=0.01)
 
 
-def test_category_mix_shift_matches_the_formula_and_unseen_categories_get_their_own_bin(baseline) -> None:
+def test_category_mix_shift_matches_the_formula_and_unseen_categories_get_their_own_bin(baseline: Built) -> None:
     built, _, _ = baseline
     plan = built["features"][1]
     now = ["basic"] * 300 + ["plus"] * 400 + ["pro"] * 300  # 50/30/20 -> 30/40/30
@@ -95,7 +99,7 @@ def test_empty_bins_are_smoothed_so_psi_stays_finite() -> None:
     assert psi([0.2, 0.8], [0.2, 0.8]) == 0.0
 
 
-def test_capture_records_in_every_encoding_and_malformed_lines_are_counted(baseline):
+def test_capture_records_in_every_encoding_and_malformed_lines_are_counted(baseline: Built) -> None:
     built, _, _ = baseline
     sample = sample_for(built)
 
@@ -238,7 +242,9 @@ def capture_file(requests: list[str], content_type: str = "text/csv") -> bytes:
         (2, 1, True),
     ],
 )
-def test_the_widths_alone_say_whether_the_first_column_is_the_label(training, captured, expected) -> None:
+def test_the_widths_alone_say_whether_the_first_column_is_the_label(
+    training: int, captured: int, expected: bool | None
+) -> None:
     assert first_column_is_label(training, captured) is expected
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from model_medic import ledger
 from model_medic.ledger import batch_get, batch_put
 
 
@@ -40,7 +39,7 @@ class Dynamo:
 
 @pytest.fixture(autouse=True)
 def _no_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ledger.time, "sleep", lambda _: None)
+    monkeypatch.setattr("model_medic.ledger.time.sleep", lambda _: None)
 
 
 def test_batch_get_reads_100_keys_a_call_and_asks_again_for_what_was_left() -> None:
@@ -58,7 +57,7 @@ def test_batch_put_writes_25_items_a_call_and_sends_again_what_was_left() -> Non
     assert sorted(set(written)) == [f"INCIDENT#{i:03d}" for i in range(30)]
 
 
-def test_keys_left_unprocessed_round_after_round_raise_rather_than_vanish():
+def test_keys_left_unprocessed_round_after_round_raise_rather_than_vanish() -> None:
     class Throttled(Dynamo):
         def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
             [(table, request)] = RequestItems.items()

@@ -58,7 +58,7 @@ def test_tracing_on_in_lambda_uses_the_xray_recorder_and_patches_botocore() -> N
     assert found["botocore_patched"] is True
 
 
-def test_the_untraced_handler_decorator_returns_and_raises_like_the_handler():
+def test_the_untraced_handler_decorator_returns_and_raises_like_the_handler() -> None:
     assert isinstance(tracer.provider, UntracedProvider)
 
     @tracer.capture_lambda_handler

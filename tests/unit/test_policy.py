@@ -61,6 +61,14 @@ ENV = {
 }
 STACKS: dict[type[EnvModel], EnvModel] = {model: model.model_validate(ENV) for model in policy.MODELS}
 
+
+def stack_of[M: EnvModel](model: type[M]) -> M:
+    """The stack's settings of one function, typed as that function's model."""
+    stack = STACKS[model]
+    assert isinstance(stack, model)
+    return stack
+
+
 # key -> (a good tag value, the setting it gives, a bad tag value)
 CASES: dict[str, tuple[str, Any, str]] = {
     "automation-mode": ("dry-run", "dry-run", "yolo"),
@@ -206,7 +214,7 @@ def test_a_pipeline_the_stacks_role_may_not_start_is_a_problem() -> None:
 
 
 def test_no_tags_is_the_stack_and_the_same_policy_gives_the_same_settings() -> None:
-    stack = STACKS[ScaleUpSettings]
+    stack = stack_of(ScaleUpSettings)
     assert apply(stack, read({})) is stack
     assert apply(stack, read({"team": "ml"})) is stack
     first = apply(stack, read({PREFIX + "max-instance-count": "3"}))
@@ -292,7 +300,7 @@ def test_the_stack_may_allow_tags_to_loosen_its_bounds() -> None:
     assert found.problems == ()
     applied = apply(loose, found)
     assert (applied.max_instance_count, applied.scale_step) == (9, 3)
-    assert STACKS[ScaleUpSettings].tags_may_loosen_bounds is False  # the default: tags only tighten
+    assert stack_of(ScaleUpSettings).tags_may_loosen_bounds is False  # the default: tags only tighten
 
 
 def test_a_bound_a_function_does_not_read_is_left_to_the_functions_that_do() -> None:

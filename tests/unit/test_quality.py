@@ -43,7 +43,7 @@ def seeded_binary(kind: str, n: int = 2000) -> tuple[list[str], list[float]]:
 
 
 @pytest.mark.parametrize("kind", ["perfect", "random", "degraded"])
-def test_binary_metrics_match_scikit_learn(kind) -> None:
+def test_binary_metrics_match_scikit_learn(kind: str) -> None:
     labels, scores = seeded_binary(kind)
     ours = binary_metrics(labels, probabilities([f"{s:.6f}" for s in scores]), positive="1", threshold=0.5)
     y = [int(v) for v in labels]

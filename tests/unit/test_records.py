@@ -4,6 +4,7 @@
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_the_real_clarify_json_request_is_eight_instances_of_fourteen_features()
         ('{"features": [1, 2]}\n{"features": [3, 4]}\n', "application/jsonlines", [[1, 2], [3, 4]]),
     ],
 )
-def test_every_request_shape_is_split_into_records(data, content_type, expected) -> None:
+def test_every_request_shape_is_split_into_records(data: str, content_type: str, expected: list[Any]) -> None:
     assert records.input_rows(payload(data, content_type)) == expected
 
 
@@ -95,7 +96,9 @@ def test_every_request_shape_is_split_into_records(data, content_type, expected)
         ("cat,0.9\ndog,0.6\n", "text/csv", OutputFormat("0", "1"), [Prediction("cat", 0.9), Prediction("dog", 0.6)]),
     ],
 )
-def test_every_response_shape_is_read_as_configured_record_by_record(data, content_type, fmt, expected) -> None:
+def test_every_response_shape_is_read_as_configured_record_by_record(
+    data: str, content_type: str, fmt: OutputFormat, expected: list[Prediction]
+) -> None:
     assert records.predictions(payload(data, content_type), fmt) == expected
 
 

@@ -202,7 +202,8 @@ def test_incident_lanes_and_strip_clip_to_the_window() -> None:
     assert old.end == 1.0
     assert old.outcome == "escalated"
     assert old.marks == ()  # all its entries happened before the window
-    assert (noon.begin, noon.end) == (0.5, pytest.approx(0.55))
+    assert noon.begin == 0.5
+    assert noon.end == pytest.approx(0.55)
     assert [what for _, what, _ in noon.marks] == ["detected", "action", "recovered"]
     assert noon.marks[1][2] == "18:06 action: primary 1 -> 2"
     strip = incident_strip([f"{h:02d}:00" for h in range(24)], [old, noon])

@@ -65,7 +65,12 @@ def test_a_variant_keeps_every_field_and_loses_what_only_describe_returns() -> N
 
 def test_a_setting_not_made_is_not_sent() -> None:
     # moto answers DataCaptureConfig: {} for a config without capture; AWS leaves it out.
-    described = {"EndpointConfigName": "c", "ProductionVariants": [], "DataCaptureConfig": {}, "KmsKeyId": None}
+    described: dict[str, Any] = {
+        "EndpointConfigName": "c",
+        "ProductionVariants": [],
+        "DataCaptureConfig": {},
+        "KmsKeyId": None,
+    }
     assert derived_config(described, CREATE, "d", []) == {"EndpointConfigName": "d", "ProductionVariants": []}
 
 
@@ -122,7 +127,7 @@ def test_a_config_key_is_usable_only_when_listed(key: str, allowed: bool) -> Non
     assert key_allowed(key, []) is False
 
 
-def test_only_an_event_that_names_the_status_change_proves_a_new_approval():
+def test_only_an_event_that_names_the_status_change_proves_a_new_approval() -> None:
     def event(detail: dict[str, Any]) -> dict[str, Any]:
         return {"detail-type": "SageMaker Model Package State Change", "detail": detail}
 
