@@ -34,6 +34,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from model_medic.ledger import ROSTER_COMPLETE, batch_get, read_roster
+from model_medic.step import Step
 
 IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
 OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
@@ -57,7 +58,7 @@ class Incident:
     dimensions: dict[str, str] | None = None  # the alarm's dimensions (a per-variant alarm names its variant)
     state: IncidentState = "acting"
     steps: int = 0  # steps taken (each: one or more single changes)
-    pending: dict[str, Any] | None = None  # the step in flight: changes, done, called, at
+    pending: Step | None = None  # the step in flight
     timeline: tuple[dict[str, str], ...] = ()
     verify_until: str | None = None
     last_note: str = ""  # the last skip recorded, so a sweep does not repeat it every tick
@@ -76,6 +77,13 @@ class Incident:
     def is_closed(self) -> bool:
         return self.closed_at is not None
 
+    @property
+    def in_flight(self) -> Step:
+        """The step in flight, of an incident that has one."""
+        if self.pending is None:
+            raise ValueError(f"incident {self.id} has no step in flight")
+        return self.pending
+
     def step_id(self, step: int | None = None) -> str:
         return f"{self.id}#step-{self.steps + 1 if step is None else step}"
 
@@ -84,9 +92,10 @@ class Incident:
         return replace(self, timeline=(*self.timeline, {"at": when.isoformat(), "what": what, "detail": detail}))
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, pending=None))
         data["id"] = self.id
         data["timeline"] = list(self.timeline)
+        data["pending"] = None if self.pending is None else self.pending.as_dict()
         return data
 
 
@@ -288,4 +297,5 @@ def _decode(item: dict[str, Any]) -> Incident:
     body.pop("id", None)
     body["timeline"] = tuple(body.get("timeline", ()))
     body["version"] = int(item["version"]["N"])
+    body["pending"] = None if body.get("pending") is None else Step.from_dict(body["pending"])
     return Incident(**body)

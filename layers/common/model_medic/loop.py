@@ -45,7 +45,8 @@ from model_medic.ledger import Claim, Ledger, Refused
 from model_medic.observability import logger, metrics
 from model_medic.outcome import Notifier, Outcome, Result
 from model_medic.scope import Scope
-from model_medic.units import Action, Change, Plan, change_from_dict
+from model_medic.step import Step
+from model_medic.units import Action, Change, Observation, Plan
 
 # After this many conflicting evaluations in a row, leave the incident to the other one.
 _CONFLICT_RETRIES = 3
@@ -323,21 +324,17 @@ class ControlLoop:
     def _start_step(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
         """Claim (cool-down, budget) and intent in one transaction, then make the first change."""
         now = self._clock()
-        step = incident.step_id()
-        claim = Claim(incident.endpoint, self._unit.name, step, now.strftime("%Y-%m-%dT%H"))
-        pending = {
-            "step": incident.steps + 1,
-            "id": step,
-            "at": now.isoformat(),
-            "summary": plan.summary,
-            "critical": plan.critical,
-            "changes": [c.as_dict() for c in plan.changes],
-            "done": 0,
-            "called": False,
-            "results": [],
-            "hour": claim.hour,
-        }
-        intent = replace(incident, state="acting", pending=pending, steps=incident.steps + 1, last_note="")
+        claim = Claim(incident.endpoint, self._unit.name, incident.step_id(), now.strftime("%Y-%m-%dT%H"))
+        step = Step(
+            number=incident.steps + 1,
+            id=claim.holder,
+            at=now.isoformat(),
+            summary=plan.summary,
+            changes=plan.changes,
+            hour=claim.hour,
+            critical=plan.critical,
+        )
+        intent = replace(incident, state="acting", pending=step, steps=incident.steps + 1, last_note="")
         items = self._ledger.claim_items(claim, self._action.cooldown, self._cap if self._unit.budgeted else None, now)
         try:
             saved = self._incidents.save(intent, items)
@@ -352,92 +349,96 @@ class ControlLoop:
 
     def _advance(self, incident: Incident, base: Outcome, may_change: bool = True) -> Outcome:
         """Carry the step in flight on: call, wait for InService, read back, next change."""
-        pending = dict(incident.pending or {})
-        changes = [change_from_dict(self._unit, c) for c in pending["changes"]]
-        base = replace(base, critical=bool(pending.get("critical")))
+        base = replace(base, critical=incident.in_flight.critical)
         outcome: Outcome | None = None
-        if (pending["called"] or pending["done"]) and not pending.get("told"):
+        if incident.in_flight.started and not incident.in_flight.told:
             # The step's first change was made, but recording or telling it failed: finish that.
-            outcome = self._acted(incident, base, pending)
-            pending["told"] = True
-            incident = self._save(replace(incident, pending=dict(pending)))
-        while pending["done"] < len(changes):
-            index = pending["done"]
-            change = changes[index]
-            result = pending["results"][index] if index < len(pending["results"]) else {}
+            incident, outcome = self._tell_step(incident, base)
+        while not (step := incident.in_flight).finished:
             described, problem = self._endpoint(incident.endpoint)
             if problem is not None:
                 return self._abandon(incident, base, problem)
             assert described is not None
-            seen = self._action.observe(incident.endpoint, change, described, result)
-            if not pending["called"]:
-                if seen.seen in ("in-flight", "took"):
-                    # The call went through before; its answer or its record was lost. Adopt the
-                    # change as made (record, tell), do not repeat it.
-                    self._action.adopt(incident.endpoint, change, incident)
-                    pending["called"] = True
-                    pending["results"] = [*pending["results"][:index], {"adopted": seen.detail}]
-                    incident = self._save(
-                        replace(incident, state="waiting", pending=dict(pending)).at(
-                            "action", self._clock(), change.describe()
-                        )
-                    )
-                    if index == 0 and not pending.get("told"):
-                        outcome = self._acted(incident, base, pending)
-                        pending["told"] = True
-                        incident = self._save(replace(incident, pending=dict(pending)))
-                elif self._unit.requires == "InService" and described.get("EndpointStatus") != "InService":
-                    incident = self._save(replace(incident, state="waiting", pending=pending))
-                    return self._note(
-                        incident,
-                        replace(
-                            base,
-                            gate="waiting",
-                            reason=f"endpoint {incident.endpoint} is {described.get('EndpointStatus')}; "
-                            f"{change.describe()} waits for InService",
-                        ),
-                    )
-                elif not may_change:
-                    return self._stop_step(incident, base, change)
-                else:
-                    try:
-                        result = self._action.execute(incident.endpoint, change, incident)
-                    except ClientError as error:
-                        if aws.is_transient(error):
-                            raise
-                        if _is_busy(error):  # another change got there first: wait for it
-                            incident = self._save(replace(incident, state="waiting", pending=pending))
-                            return self._note(incident, replace(base, gate="waiting", reason=str(error)))
-                        return self._abandon(incident, base, f"{aws.error_code(error)}: {error}")
-                    pending["called"] = True
-                    pending["results"] = [*pending["results"][:index], result]
-                    called = replace(incident, state="waiting", pending=dict(pending)).at(
-                        "action", self._clock(), change.describe()
-                    )
-                    incident = self._save(called)
-                    if index == 0:
-                        outcome = self._acted(incident, base, pending)
-                        pending["told"] = True
-                        incident = self._save(replace(incident, pending=dict(pending)))
-                    described, _ = self._endpoint(incident.endpoint)
-                    seen = self._action.observe(incident.endpoint, change, described or {}, result)
+            seen = self._action.observe(incident.endpoint, step.current, described, step.result)
+            if not step.called:
+                made = self._make(incident, base, described, seen, may_change)
+                if isinstance(made, Outcome):
+                    return made
+                incident, seen, outcome = made[0], made[1], made[2] or outcome
+            step = incident.in_flight
+            change = step.current
             if seen.seen == "in-flight":
-                incident = self._save(replace(incident, state="waiting", pending=pending))
+                incident = self._save(replace(incident, state="waiting"))
                 waiting = self._note(
                     incident, replace(base, gate="waiting", reason=f"{change.describe()}: {seen.detail}")
                 )
                 return outcome or waiting
             if seen.seen in ("failed", "not-applied"):
                 return self._failed_change(incident, base, change, seen.detail)
-            pending["done"] = index + 1
-            pending["called"] = False
+            step = step.took()
             facts = {**(incident.facts or {}), **change.settled(self._clock())}
             incident = self._save(
-                replace(incident, pending=pending, facts=facts).at(
+                replace(incident, pending=step, facts=facts).at(
                     "in-service", self._clock(), f"{change.describe()}: {seen.detail}"
                 )
             )
-        return self._step_done(incident, base, pending, outcome)
+        return self._step_done(incident, base, outcome)
+
+    def _make(
+        self, incident: Incident, base: Outcome, described: dict[str, Any], seen: Observation, may_change: bool
+    ) -> tuple[Incident, Observation, Outcome | None] | Outcome:
+        """The step's current change, not called yet: adopted when AWS shows it made, else made
+        (in enforce, on an InService endpoint). Gives the incident and what AWS then shows, or
+        the outcome that stops the step here."""
+        step = incident.in_flight
+        change = step.current
+        adopted = seen.seen in ("in-flight", "took")
+        if adopted:
+            # The call went through before; its answer or its record was lost. Adopt the
+            # change as made (record, tell), do not repeat it.
+            self._action.adopt(incident.endpoint, change, incident)
+            result: dict[str, Any] = {"adopted": seen.detail}
+        elif self._unit.requires == "InService" and described.get("EndpointStatus") != "InService":
+            incident = self._save(replace(incident, state="waiting"))
+            return self._note(
+                incident,
+                replace(
+                    base,
+                    gate="waiting",
+                    reason=f"endpoint {incident.endpoint} is {described.get('EndpointStatus')}; "
+                    f"{change.describe()} waits for InService",
+                ),
+            )
+        elif not may_change:
+            return self._stop_step(incident, base, change)
+        else:
+            try:
+                result = self._action.execute(incident.endpoint, change, incident)
+            except ClientError as error:
+                if aws.is_transient(error):
+                    raise
+                if _is_busy(error):  # another change got there first: wait for it
+                    incident = self._save(replace(incident, state="waiting"))
+                    return self._note(incident, replace(base, gate="waiting", reason=str(error)))
+                return self._abandon(incident, base, f"{aws.error_code(error)}: {error}")
+        incident = self._save(
+            replace(incident, state="waiting", pending=step.called_(result)).at(
+                "action", self._clock(), change.describe()
+            )
+        )
+        outcome = None
+        if step.done == 0 and not step.told:
+            incident, outcome = self._tell_step(incident, base)
+        if not adopted:
+            now, _ = self._endpoint(incident.endpoint)
+            seen = self._action.observe(incident.endpoint, change, now or {}, result)
+        return incident, seen, outcome
+
+    def _tell_step(self, incident: Incident, base: Outcome) -> tuple[Incident, Outcome]:
+        """The step's 'acted' decision, recorded and told once; the step remembers it was told."""
+        step = incident.in_flight
+        outcome = self._acted(incident, base, step)
+        return self._save(replace(incident, pending=step.told_())), outcome
 
     def _stop_step(self, incident: Incident, base: Outcome, change: Change) -> Outcome:
         """The alarm cleared, or automation was switched off or to dry-run, in the middle of a step:
@@ -449,12 +450,12 @@ class ControlLoop:
             return self._close(incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK")
         return self._note(incident, replace(base, gate="mode", reason=why))
 
-    def _step_done(
-        self, incident: Incident, base: Outcome, pending: dict[str, Any], outcome: Outcome | None
-    ) -> Outcome:
+    def _step_done(self, incident: Incident, base: Outcome, outcome: Outcome | None) -> Outcome:
+        """Every change of the step took: verify the unit's effect (or, a rollout, judge again)."""
+        step = incident.in_flight
         now = self._clock()
         if self._unit.effect == "next-step":
-            return self._next_step(incident, base, pending, outcome)
+            return self._next_step(incident, base, step, outcome)
         if self._unit.effect == "pipeline-succeeded":
             # Retraining is verified by its pipeline: success is the effect it promised.
             done = replace(incident, pending=None, state="recovered", recovered_seconds=_since(incident, now))
@@ -462,8 +463,8 @@ class ControlLoop:
             recovered = replace(
                 base,
                 result="recovered",
-                reason=f"{pending['summary']}: the pipeline succeeded",
-                changes={"results": pending["results"]},
+                reason=f"{step.summary}: the pipeline succeeded",
+                changes={"results": list(step.results)},
             )
             self._tell_once(recovered, f"{incident.id}#recovered")
             return outcome or recovered
@@ -479,43 +480,40 @@ class ControlLoop:
             replace(
                 base,
                 gate="verifying",
-                reason=f"{pending['summary']} is InService; the alarm must clear by {verify_until.isoformat()}",
+                reason=f"{step.summary} is InService; the alarm must clear by {verify_until.isoformat()}",
             ),
         )
         return outcome or verifying
 
-    def _next_step(
-        self, incident: Incident, base: Outcome, pending: dict[str, Any], outcome: Outcome | None
-    ) -> Outcome:
+    def _next_step(self, incident: Incident, base: Outcome, step: Step, outcome: Outcome | None) -> Outcome:
         """A rollout's step is InService: judged again on the next evaluation, or, when one of its
         changes ends the rollout, the incident closes (complete: recovered; rolled back: escalated,
         the critical 'acted' message having told people already)."""
         now = self._clock()
-        changes = [change_from_dict(self._unit, c) for c in pending["changes"]]
-        ends = next((c.ends for c in changes if c.ends is not None), None)
+        ends = step.ends
         if ends is None:
             incident = self._save(replace(incident, pending=None, state="acting", last_note=""))
             return outcome or self._note(
-                incident, replace(base, gate="in-service", reason=f"{pending['summary']} is InService")
+                incident, replace(base, gate="in-service", reason=f"{step.summary} is InService")
             )
         seconds = _since(incident, now)
         if ends == "complete":
             done = replace(
                 incident, pending=None, state="recovered", recovered_seconds=seconds, closed_at=now.isoformat()
             )
-            self._save(done.at("recovered", now, f"{pending['summary']}: the rollout is complete"))
+            self._save(done.at("recovered", now, f"{step.summary}: the rollout is complete"))
             finished = replace(
                 base,
                 result="recovered",
-                reason=f"rollout complete {_minutes(seconds)} after it began: {pending['summary']}",
+                reason=f"rollout complete {_minutes(seconds)} after it began: {step.summary}",
                 changes={"time_to_complete_seconds": seconds, "steps": incident.steps, "facts": incident.facts},
             )
             self._tell_once(finished, f"{incident.id}#recovered")
             return outcome or finished
         done = replace(incident, pending=None, state="escalated", closed_at=now.isoformat())
-        self._save(done.at("closed", now, f"{pending['summary']}: {ends}"))
+        self._save(done.at("closed", now, f"{step.summary}: {ends}"))
         return outcome or self._decided(
-            replace(base, gate="closed", reason=f"rollout ended ({ends}): {pending['summary']}")
+            replace(base, gate="closed", reason=f"rollout ended ({ends}): {step.summary}")
         )
 
     # --- the ends of an incident ---------------------------------------------------------
@@ -622,9 +620,9 @@ class ControlLoop:
 
     def _abandon(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
         """A permanent AWS answer in the middle of a step: give the claim back, tell once."""
-        pending = incident.pending or {}
-        if pending and not pending.get("done") and not pending.get("called"):
-            claim = Claim(incident.endpoint, self._unit.name, str(pending["id"]), str(pending["hour"]))
+        step = incident.pending
+        if step is not None and not step.started:
+            claim = Claim(incident.endpoint, self._unit.name, step.id, step.hour)
             self._ledger.release(claim)
             incident = replace(incident, steps=max(0, incident.steps - 1))
         incident = self._save(replace(incident, pending=None, state="acting"))
@@ -657,16 +655,20 @@ class ControlLoop:
 
     # --- recording and telling ------------------------------------------------------------
 
-    def _acted(self, incident: Incident, base: Outcome, pending: dict[str, Any]) -> Outcome:
+    def _acted(self, incident: Incident, base: Outcome, step: Step) -> Outcome:
         outcome = replace(
             base,
             result="acted",
-            reason=str(pending["summary"]),
-            at=str(pending["at"]),
-            changes={"changes": pending["changes"], "results": pending["results"], "step": pending["step"]},
+            reason=step.summary,
+            at=step.at,
+            changes={
+                "changes": [change.as_dict() for change in step.changes],
+                "results": list(step.results),
+                "step": step.number,
+            },
         )
-        aws.persist(lambda: self._record(outcome, key=str(pending["id"])))
-        self._tell_once(outcome, str(pending["id"]))
+        aws.persist(lambda: self._record(outcome, key=step.id))
+        self._tell_once(outcome, step.id)
         return outcome
 
     def _note(

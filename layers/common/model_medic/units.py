@@ -29,6 +29,8 @@ EndpointRequirement = Literal["InService", "exists"]
 Effect = Literal["alarm-ok", "pipeline-succeeded", "next-step"]
 # What reading AWS back says about one change.
 Seen = Literal["in-flight", "took", "not-applied", "failed"]
+# Each change class by its kind (`Change.__init_subclass__`), to read a stored step back.
+_KINDS: dict[str, type[Change]] = {}
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,15 @@ class Change:
     kind: ClassVar[str] = "change"
     # A change that ends the incident once it took ("complete", "rolled back"); next-step units only.
     ends: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each kind names one class: how a stored step finds its changes' types again (`change_of`)."""
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:  # StoredChange declares none
+            known = _KINDS.get(cls.kind)
+            if known is not None and known.__qualname__ != cls.__qualname__:
+                raise TypeError(f"change kind {cls.kind!r} is declared twice: {known.__qualname__}, {cls.__qualname__}")
+            _KINDS[cls.kind] = cls
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -117,11 +128,26 @@ class Action(Protocol):
         ...
 
 
-def change_from_dict(unit: RemediationUnit, data: dict[str, Any]) -> Change:
-    """The typed change of `unit` from its ledger form."""
-    kinds = {change.kind: change for change in unit.changes}
-    values = {k: v for k, v in data.items() if k != "kind"}
-    return kinds[data["kind"]](**values)
+@dataclass(frozen=True)
+class StoredChange(Change):
+    """A change of a kind this function does not define (the daily report reads every unit's
+    incidents without importing each unit): kept exactly as stored, described, never made."""
+
+    data: dict[str, Any]
+
+    def describe(self) -> str:
+        return f"{self.data.get('kind')} change"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def change_of(data: dict[str, Any]) -> Change:
+    """The typed change from its ledger form (`Change.as_dict`), by its kind."""
+    known = _KINDS.get(str(data.get("kind")))
+    if known is None:
+        return StoredChange(dict(data))
+    return known(**{k: v for k, v in data.items() if k != "kind"})
 
 
 def package_label(arn: str) -> str:
