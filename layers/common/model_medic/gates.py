@@ -1,7 +1,7 @@
 """The mode switch and the decision record of the safety gates (docs/architecture.md, "Safety gates").
 
 The gates themselves - validate, state, mode, once, cool-down and hourly budget, preconditions
-and bounds, act, record, tell - are applied per incident step by the control loop (`loop.py`,
+and bounds, act, record, tell - are applied per incident step by the control loop (`loop.py`, `gating.py`,
 docs/architecture.md, "The control loop"), for every action function. This module keeps what the
 loop and the units share: the clock, `ModeSwitch` (the stack's mode or an endpoint's own,
 bounded by the SSM kill switch), `GateRejection` (an alarm that cannot be acted on at all) and

@@ -3,8 +3,8 @@
 An incident opens when an alarm that a remediation handles goes to ALARM for an endpoint
 and closes when the alarm returns to OK. It keeps the alarm, the endpoint, when it opened
 and closed, its state, every action with its result (the timeline the daily report
-draws), and the change in flight, if any (`pending`: the intent recorded before the AWS
-call, so that a retry finishes the change instead of repeating it).
+draws), and the step in flight, if any (`pending`, a `Step`: the intent recorded before the
+AWS call, so that a retry finishes the change instead of repeating it).
 
 States: acting (deciding and making changes), waiting (a change is in flight in AWS),
 verifying (the change is InService; the loop waits for the alarm to clear), recovered,
@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from model_medic import aws
 from model_medic.ledger import ROSTER_COMPLETE, batch_get, read_roster
 from model_medic.step import Step
 
@@ -83,6 +84,10 @@ class Incident:
         if self.pending is None:
             raise ValueError(f"incident {self.id} has no step in flight")
         return self.pending
+
+    def age(self, at: datetime) -> float:
+        """Seconds from its opening to `at`."""
+        return (at - datetime.fromisoformat(self.opened_at)).total_seconds()
 
     def step_id(self, step: int | None = None) -> str:
         return f"{self.id}#step-{self.steps + 1 if step is None else step}"
@@ -198,6 +203,10 @@ class Incidents:
                 raise Conflict(incident.id) from None
             raise
         return saved
+
+    def persist(self, incident: Incident) -> Incident:
+        """`save`, for the bookkeeping that follows an AWS change: transient errors retried in place (`aws.persist`)."""
+        return aws.persist(lambda: self.save(incident))
 
     def open_by_endpoint(self, action: str, endpoints: list[str]) -> dict[str, list[Incident]]:
         """The action's open incidents on each of these endpoints, oldest first: one Query of
