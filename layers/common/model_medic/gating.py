@@ -35,7 +35,7 @@ class Gating:
         incidents: Incidents,
         mode: ModeSwitch,
         sagemaker: Any,
-        actions_per_hour: int,
+        budget: int | None,
         clock: Clock,
         telling: Telling,
         endings: Endings,
@@ -47,7 +47,7 @@ class Gating:
         self._incidents = incidents
         self._mode = mode
         self._sagemaker = sagemaker
-        self._cap = actions_per_hour if action.unit.budgeted else None
+        self._budget = budget  # actions per endpoint and hour; None: the unit takes none of the budget
         self._clock = clock
         self._telling = telling
         self._endings = endings
@@ -117,7 +117,7 @@ class Gating:
         if plan.bound is not None:
             return self._endings.bounded(incident, base, plan, alarm_reason)
         if mode == "dry-run":
-            refused = self._ledger.check(incident.endpoint, self._unit.name, self._cap, self._clock())
+            refused = self._ledger.check(incident.endpoint, self._unit.name, self._budget, self._clock())
             if refused is not None:
                 return self._telling.refused(incident, base, refused)
             return self._telling.note(

@@ -55,6 +55,7 @@ class ControlLoop:
         self._cloudwatch = cloudwatch
         self._clock = clock
         self._time_left = time_left  # seconds left in this invocation (Lambda's context), if known
+        budget = actions_per_hour if action.unit.budgeted else None
         telling = Telling(
             action=self._unit.name,
             ledger=ledger,
@@ -70,7 +71,7 @@ class ControlLoop:
             ledger=ledger,
             incidents=incidents,
             sagemaker=sagemaker,
-            actions_per_hour=actions_per_hour,
+            budget=budget,
             clock=clock,
             telling=telling,
             endings=endings,
@@ -82,7 +83,7 @@ class ControlLoop:
             incidents=incidents,
             mode=mode,
             sagemaker=sagemaker,
-            actions_per_hour=actions_per_hour,
+            budget=budget,
             clock=clock,
             telling=telling,
             endings=endings,

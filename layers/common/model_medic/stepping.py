@@ -30,7 +30,7 @@ class Stepping:
         ledger: Ledger,
         incidents: Incidents,
         sagemaker: Any,
-        actions_per_hour: int,
+        budget: int | None,
         clock: Clock,
         telling: Telling,
         endings: Endings,
@@ -41,7 +41,7 @@ class Stepping:
         self._ledger = ledger
         self._incidents = incidents
         self._sagemaker = sagemaker
-        self._cap = actions_per_hour if action.unit.budgeted else None
+        self._budget = budget  # actions per endpoint and hour; None: the unit takes none of the budget
         self._clock = clock
         self._telling = telling
         self._endings = endings
@@ -60,14 +60,14 @@ class Stepping:
             critical=plan.critical,
         )
         intent = replace(incident, state="acting", pending=step, steps=incident.steps + 1, last_note="")
-        items = self._ledger.claim_items(claim, self._action.cooldown, self._cap, now)
+        items = self._ledger.claim_items(claim, self._action.cooldown, self._budget, now)
         try:
             saved = self._incidents.save(intent, items)
         except ClientError as error:
             if aws.error_code(error) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            return self._telling.refused(incident, base, self._ledger.refusal(claim, self._cap, now, reasons))
+            return self._telling.refused(incident, base, self._ledger.refusal(claim, self._budget, now, reasons))
         return self.advance(saved, base)
 
     def advance(self, incident: Incident, base: Outcome, may_change: bool = True) -> Outcome:
