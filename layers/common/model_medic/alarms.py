@@ -93,7 +93,12 @@ _NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff
 _NOT_ASCII = re.compile(r"[^\x20-\x7e]")
 
 
-class AlarmParseError(ValueError):
+class BadEvent(ValueError):
+    """The event is not one this function understands (an alarm, a schedule, an S3 key, a
+    package or deploy request ...); nothing was done, and it is rejected, never retried."""
+
+
+class AlarmParseError(BadEvent):
     """The event is not an alarm state change this service understands; nothing was done."""
 
 
