@@ -6,6 +6,8 @@ each built on first use; `Remediation` adds the control loop of an action functi
 is built per distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
 (`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
 (`drift_job`, `quality_job`, `metrics_job`, `daily_report`, `alarm_manager`) are built here too.
+Each builder imports its domain module when it is called, so that a handler's cold start pays
+only for the modules it uses.
 """
 
 from __future__ import annotations
@@ -16,26 +18,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from model_medic import aws, policy
-from model_medic.alarm_catalog import AlarmThresholds, Topics, endpoint_alarms
-from model_medic.alarm_manager import AlarmManager, AlarmsFor
-from model_medic.capacity import Capacity, ScaleBack, ScaleUp
-from model_medic.cleanup import Cleanup
-from model_medic.drift import ComputeDrift
-from model_medic.endpoint_metrics import ComputeMetrics
 from model_medic.endpoint_policy import PerEndpoint, Policies
-from model_medic.fleet_alarms import Fleet
 from model_medic.gates import Clock, ModeSwitch, utc_now
 from model_medic.incidents import Incidents
 from model_medic.ledger import Ledger
 from model_medic.loop import ControlLoop
 from model_medic.observability import logger
 from model_medic.outcome import Notifier
-from model_medic.quality import ComputeModelQuality, deadline_in
-from model_medic.records import OutputFormat
-from model_medic.report import DailyReport
-from model_medic.retraining import StartRetraining
-from model_medic.rollback import RollbackModel
-from model_medic.rollout import Rollout
 from model_medic.scope import Scope, tagged_endpoints
 from model_medic.settings import (
     ActionSettings,
@@ -54,6 +43,18 @@ from model_medic.triggers import DeployRequest, Tick
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from model_medic.alarm_catalog import AlarmThresholds
+    from model_medic.alarm_manager import AlarmManager, AlarmsFor
+    from model_medic.capacity import Capacity, ScaleBack, ScaleUp
+    from model_medic.cleanup import Cleanup
+    from model_medic.drift import ComputeDrift
+    from model_medic.endpoint_metrics import ComputeMetrics
+    from model_medic.fleet_alarms import Fleet
+    from model_medic.quality import ComputeModelQuality
+    from model_medic.report import DailyReport
+    from model_medic.retraining import StartRetraining
+    from model_medic.rollback import RollbackModel
+    from model_medic.rollout import Rollout
     from model_medic.units import Action
 
 
@@ -99,6 +100,8 @@ class Invocation[S: ScopedSettings]:
 
     @cached_property
     def capacity(self) -> Capacity:
+        from model_medic.capacity import Capacity
+
         return Capacity(aws.sagemaker(), aws.autoscaling())
 
     def endpoints(self) -> list[str]:
@@ -162,6 +165,8 @@ class Remediation[S: ActionSettings](Invocation[S]):
 
 
 def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
+    from model_medic.capacity import ScaleUp
+
     return ScaleUp(
         house.capacity,
         house.ledger,
@@ -174,6 +179,8 @@ def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
 
 
 def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
+    from model_medic.capacity import ScaleBack
+
     s = house.settings
     return ScaleBack(
         house.capacity,
@@ -187,6 +194,8 @@ def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
 
 
 def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> RollbackModel:
+    from model_medic.rollback import RollbackModel
+
     return RollbackModel(
         aws.sagemaker(),
         house.capacity,
@@ -199,6 +208,8 @@ def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> Rollba
 
 
 def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> StartRetraining:
+    from model_medic.retraining import StartRetraining
+
     return StartRetraining(
         aws.sagemaker(),
         settings.pipeline_name,
@@ -209,6 +220,8 @@ def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> St
 
 
 def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
+    from model_medic.rollout import Rollout
+
     return Rollout(
         sagemaker=aws.sagemaker(),
         capacity=house.capacity,
@@ -222,6 +235,8 @@ def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
 
 
 def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
+    from model_medic.cleanup import Cleanup
+
     return Cleanup(aws.sagemaker(), house.ledger, timedelta(days=house.settings.rollout_cleanup_days), house.clock)
 
 
@@ -229,6 +244,8 @@ def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
 
 
 def drift_job(settings: DriftSettings) -> ComputeDrift:
+    from model_medic.drift import ComputeDrift
+
     return ComputeDrift(
         aws.s3(),
         aws.cloudwatch(),
@@ -242,6 +259,9 @@ def drift_job(settings: DriftSettings) -> ComputeDrift:
 
 def quality_job(settings: QualitySettings) -> ComputeModelQuality:
     """The quality job of one policy's settings (an endpoint's problem type is its own, `policy.py`)."""
+    from model_medic.quality import ComputeModelQuality
+    from model_medic.records import OutputFormat
+
     return ComputeModelQuality(
         aws.s3(),
         aws.cloudwatch(),
@@ -259,6 +279,8 @@ def quality_job(settings: QualitySettings) -> ComputeModelQuality:
 
 
 def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
+    from model_medic.endpoint_metrics import ComputeMetrics
+
     s = house.settings
     return ComputeMetrics(
         aws.cloudwatch(),
@@ -269,6 +291,8 @@ def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
 
 
 def daily_report(house: Invocation[Any]) -> DailyReport:
+    from model_medic.report import DailyReport
+
     s = house.settings
     return DailyReport(
         aws.cloudwatch(), aws.sagemaker(), aws.s3(), house.ledger, s.reports_bucket, incidents=house.incidents
@@ -279,6 +303,8 @@ def daily_report(house: Invocation[Any]) -> DailyReport:
 
 
 def stack_thresholds(settings: AlarmManagerSettings) -> AlarmThresholds:
+    from model_medic.alarm_catalog import AlarmThresholds
+
     return AlarmThresholds(
         error_rate=settings.error_rate_threshold,
         latency_ms=settings.latency_threshold_ms,
@@ -298,6 +324,8 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
     logged here on every run and the stack's value kept; the action functions' sweeps tell it
     once (`endpoint_policy.Policies`)."""
+    from model_medic.alarm_catalog import Topics, endpoint_alarms
+
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
     ignore = policy.discovery_key(settings.discovery_tag)
 
@@ -311,6 +339,8 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
 
 
 def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
+    from model_medic.alarm_manager import AlarmManager
+
     # The topics' ARNs say the partition, Region and account the alarms live in.
     _, partition, _, region, account, _ = settings.critical_topic_arn.split(":", 5)
     return AlarmManager(
@@ -326,6 +356,8 @@ def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
 
 
 def fleet(settings: AlarmManagerSettings) -> Fleet:
+    from model_medic.fleet_alarms import Fleet
+
     return Fleet(settings, aws.sagemaker(), aws.tagging(), lambda: alarm_manager(settings))
 
 
@@ -358,5 +390,7 @@ def quality_measure(
 def _deadline(context: LambdaContext | None) -> float | None:
     """Building the prediction index stops at 60% of the time left, so that a first run over
     a long look-back never times out: the next run goes on from the indexes written."""
+    from model_medic.quality import deadline_in
+
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return None if remaining is None else deadline_in(remaining() / 1000 * 0.6)
