@@ -1,12 +1,17 @@
 """Counting the AWS calls a benchmark makes, by operation, and printing them."""
 
+import importlib.util
+import inspect
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from botocore.client import BaseClient
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -50,3 +55,15 @@ def print_runs(size: int, rows: list[tuple[str, Counter[str], float]]) -> None:
         counts = " | ".join(str(calls.get(op, 0)) for op in operations)
         print(f"| {label} | {counts} | {sum(calls.values())} | {elapsed:.2f} s |")
     print()
+
+
+def handler(function: str) -> Callable[[Any, Any], dict[str, Any]]:
+    """functions/<function>/app.py's handler without its Powertools decorators (no Lambda context
+    is needed): the handler's own pipeline, as a benchmark measures it."""
+    spec = importlib.util.spec_from_file_location(f"bench_{function}_app", ROOT / "functions" / function / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found: Callable[[Any, Any], dict[str, Any]] = inspect.unwrap(module.lambda_handler)
+    return found

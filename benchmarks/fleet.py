@@ -102,8 +102,8 @@ def timed(run: Any) -> tuple[Counter[str], float, Any]:
 
 
 def measure(size: int) -> list[tuple[str, Counter[str], float]]:
-    from model_medic import aws, fleet_alarms, runtime
-    from model_medic.capacity import ScaleUp, give_back
+    from benchmarks.calls import handler
+    from model_medic import aws
     from model_medic.settings import load_settings
 
     rows = []
@@ -112,15 +112,16 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
         load_settings.cache_clear()
         os.environ.update(seed(size))
         event = {**SCHEDULED}
+        scale_up, manage_alarms = handler("scale_up"), handler("manage_alarms")
         runs, first, spent = 0, Counter[str](), 0.0
         while True:
-            calls, elapsed, result = timed(lambda: fleet_alarms.handle(event))
+            calls, elapsed, result = timed(lambda: manage_alarms(event, None))
             runs, spent = runs + 1, spent + elapsed
             first.update(calls)
             if not result["reconciled"]["pending"]:
                 break
         rows.append((f"alarms: first reconciliation ({runs} runs)", first, spent))
-        calls, elapsed, result = timed(lambda: fleet_alarms.handle(event))
+        calls, elapsed, result = timed(lambda: manage_alarms(event, None))
         assert result["reconciled"]["unchanged"] == size * 6, result["reconciled"]
         assert not [op for op in calls if not op.startswith(READERS)], calls
         rows.append(("alarms: nothing to change", calls, elapsed))
@@ -129,11 +130,11 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
             "source": "aws.sagemaker",
             "detail": {"EndpointName": "endpoint-042", "EndpointStatus": "IN_SERVICE"},
         }
-        calls, elapsed, _ = timed(lambda: fleet_alarms.handle(changed))
+        calls, elapsed, _ = timed(lambda: manage_alarms(changed, None))
         rows.append(("alarms: one endpoint's state change", calls, elapsed))
-        calls, elapsed, _ = timed(lambda: runtime.handle(ScaleUp, event, None, sweep_extra=give_back))
+        calls, elapsed, _ = timed(lambda: scale_up(event, None))
         rows.append(("ScaleUpFunction sweep: the first (enters the rosters)", calls, elapsed))
-        calls, elapsed, _ = timed(lambda: runtime.handle(ScaleUp, event, None, sweep_extra=give_back))
+        calls, elapsed, _ = timed(lambda: scale_up(event, None))
         rows.append(("ScaleUpFunction sweep: every one after", calls, elapsed))
         aws.reset()
         load_settings.cache_clear()

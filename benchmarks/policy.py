@@ -37,8 +37,8 @@ def tag_fleet(size: int) -> None:
 
 
 def measure(size: int) -> list[tuple[str, Counter[str], float]]:
-    from model_medic import aws, fleet_alarms, runtime
-    from model_medic.capacity import ScaleUp, give_back
+    from benchmarks.calls import handler
+    from model_medic import aws
     from model_medic.settings import load_settings
 
     rows = []
@@ -47,9 +47,10 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
         load_settings.cache_clear()
         os.environ.update(seed(size))
         os.environ["ALARM_WRITES_PER_RUN"] = "10000"
+        scale_up, manage_alarms = handler("scale_up"), handler("manage_alarms")
 
         def sweep() -> Any:
-            return runtime.handle(ScaleUp, SCHEDULED, None, sweep_extra=give_back)
+            return scale_up(SCHEDULED, None)
 
         calls, elapsed, _ = timed(sweep)
         rows.append(("ScaleUp sweep, no policy tags", calls, elapsed))
@@ -61,8 +62,8 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
         assert calls["Publish"] == 0, calls
         rows.append(("ScaleUp sweep, the same tags again", calls, elapsed))
         if size <= 100:
-            timed(lambda: fleet_alarms.handle(SCHEDULED))
-            calls, elapsed, result = timed(lambda: fleet_alarms.handle(SCHEDULED))
+            timed(lambda: manage_alarms(SCHEDULED, None))
+            calls, elapsed, result = timed(lambda: manage_alarms(SCHEDULED, None))
             assert result["reconciled"]["unchanged"] == size * 6, result["reconciled"]
             assert not [op for op in calls if not op.startswith(READERS)], calls
             rows.append(("alarms with per-endpoint thresholds: nothing to change", calls, elapsed))

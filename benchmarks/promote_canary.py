@@ -182,8 +182,9 @@ def timed(run: Any) -> tuple[Counter[str], float, Any]:
 def measure(size: int) -> list[tuple[str, Counter[str], float]]:
     import time_machine
 
-    from model_medic import aws, runtime
-    from model_medic.rollout import READS_PER_TICK, Rollout, run
+    from benchmarks.calls import handler
+    from model_medic import aws
+    from model_medic.rollout import READS_PER_TICK
     from model_medic.settings import load_settings
 
     rows = []
@@ -192,10 +193,11 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
         load_settings.cache_clear()
         os.environ.update(seed(size))
         sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
+        promote = handler("promote_canary")
 
         def handle(event: dict[str, Any], at: datetime) -> dict[str, Any]:
             with time_machine.travel(at, tick=False):
-                return runtime.handle_rollouts(Rollout, run, event, None)
+                return promote(event, None)
 
         calls, elapsed, result = timed(lambda: handle(scheduled(T0), T0))
         assert [o["alarm_name"] for o in result["outcomes"]] == [f"endpoint-{size - 1:03d} canary canary"], result

@@ -7,12 +7,23 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import fleet_alarms
+from model_medic import triggers, wiring
 from model_medic.observability import logger, metrics, tracer
+from model_medic.settings import AlarmManagerSettings, load_settings
+from model_medic.triggers import CustomResource, EndpointStatus, Rejected, Tick
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return fleet_alarms.handle(event)
+    fleet = wiring.fleet(load_settings(AlarmManagerSettings))
+    match triggers.fleet(event):
+        case CustomResource(request=request):
+            return fleet.custom_resource(request)
+        case EndpointStatus(endpoint=endpoint, status=status):
+            return fleet.state_change(endpoint, status)
+        case Tick():
+            return fleet.reconcile_all()
+        case Rejected(reason=reason):
+            return triggers.rejected(reason)

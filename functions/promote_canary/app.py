@@ -10,14 +10,28 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import runtime
+from model_medic import respond, triggers, wiring
+from model_medic.alarms import BadEvent
 from model_medic.cleanup import run
 from model_medic.observability import logger, metrics, tracer
-from model_medic.rollout import Rollout
+from model_medic.settings import CanarySettings, load_settings
+from model_medic.triggers import Rejected
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return runtime.handle_rollouts(Rollout, run, event, context)
+    settings = load_settings(CanarySettings)
+    trigger = triggers.rollout(event)
+    if isinstance(trigger, Rejected):
+        return triggers.rejected(trigger.reason)
+    house = wiring.Remediation(settings, wiring.rollout, trigger, context)
+    own = house.policies.settings
+    try:
+        outcomes = run(
+            trigger, house.loop, wiring.cleanup(house), house.sagemaker, house.ledger, settings, house.endpoints, own
+        )
+    except BadEvent as error:  # an operator's package SageMaker does not know
+        return triggers.rejected(str(error))
+    return respond.answer(outcomes)

@@ -6,18 +6,27 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import runtime
+from model_medic import respond, triggers, wiring
 from model_medic.gates import utc_now
 from model_medic.observability import logger, metrics, tracer
-from model_medic.rollback import RollbackModel, record_deployment
+from model_medic.rollback import record_deployment
 from model_medic.settings import RollbackSettings, load_settings
+from model_medic.triggers import Alarms, Deployment, Rejected, Tick
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    def deployment(received: Any) -> dict[str, Any] | None:
-        return record_deployment(runtime.ledger(load_settings(RollbackSettings)), received, utc_now())
-
-    return runtime.handle(RollbackModel, event, context, on_event=deployment)
+    settings = load_settings(RollbackSettings)
+    trigger = triggers.rollback(event)
+    house = wiring.Remediation(settings, wiring.rollback_model, trigger, context)
+    match trigger:
+        case Deployment():
+            return record_deployment(house.ledger, trigger, utc_now())
+        case Tick():
+            return respond.answer(house.loop.sweep(house.endpoints()))
+        case Alarms(alarms=alarms):
+            return respond.alarms(house.loop, alarms)
+        case Rejected(reason=reason):
+            return triggers.rejected(reason)

@@ -6,13 +6,26 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import runtime
-from model_medic.capacity import ScaleUp, give_back
+from model_medic import respond, triggers, wiring
+from model_medic.capacity import give_back
 from model_medic.observability import logger, metrics, tracer
+from model_medic.settings import ScaleUpSettings, load_settings
+from model_medic.triggers import Alarms, Rejected, Tick
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return runtime.handle(ScaleUp, event, context, sweep_extra=give_back)
+    settings = load_settings(ScaleUpSettings)
+    trigger = triggers.remediation(event)
+    house = wiring.Remediation(settings, wiring.scale_up, trigger, context)
+    match trigger:
+        case Tick():
+            endpoints = house.endpoints()
+            swept = house.loop.sweep(endpoints)
+            return respond.answer(swept + give_back(house.loop, wiring.scale_back(house), endpoints))
+        case Alarms(alarms=alarms):
+            return respond.alarms(house.loop, alarms)
+        case Rejected(reason=reason):
+            return triggers.rejected(reason)

@@ -5,13 +5,23 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import runtime
+from model_medic import respond, triggers, wiring
 from model_medic.observability import logger, metrics, tracer
-from model_medic.retraining import StartRetraining, is_pipeline_status_change
+from model_medic.settings import RetrainingSettings, load_settings
+from model_medic.triggers import Alarms, PipelineChanged, Rejected, Tick
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return runtime.handle(StartRetraining, event, context, sweeps_on=is_pipeline_status_change)
+    settings = load_settings(RetrainingSettings)
+    trigger = triggers.retraining(event)
+    house = wiring.Remediation(settings, wiring.start_retraining, trigger, context)
+    match trigger:
+        case Tick() | PipelineChanged():
+            return respond.answer(house.loop.sweep(house.endpoints()))
+        case Alarms(alarms=alarms):
+            return respond.alarms(house.loop, alarms)
+        case Rejected(reason=reason):
+            return triggers.rejected(reason)

@@ -13,7 +13,8 @@ from model_medic.alarms import AlarmEvent
 from model_medic.capacity import ScaleChange, Variant, ceiling, client_errors_dominate, decide_scale_up
 from model_medic.endpoint_metrics import Sums
 from model_medic.retraining import TemplateError, drifted_feature, render_parameters, request_token
-from model_medic.rollback import config_observation, in_service_deployment
+from model_medic.rollback import config_observation
+from model_medic.triggers import in_service_deployment
 
 AT = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 

@@ -7,7 +7,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from model_medic.rollout import as_input, derived_config, key_allowed, names_the_transition, unsupported
+from model_medic.rollout import as_input, derived_config, key_allowed, unsupported
+from model_medic.triggers import names_the_transition
 from tests.real_endpoints import KINDS, load
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")

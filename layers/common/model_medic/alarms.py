@@ -39,7 +39,7 @@ pinned in layers/common/requirements.txt):
 * EventBridge (botocore `events/2015-10-07/service-2.json`): a resource ARN is at most
   2048 characters.
 * S3 (User Guide, "Naming Amazon S3 objects"): an object key is UTF-8 "with a maximum
-  length of 1,024 bytes" (ground-truth keys, `runtime.object_created`).
+  length of 1,024 bytes" (ground-truth keys, `triggers.object_created`).
 * Every string AWS receives must encode to UTF-8 (a lone surrogate cannot: a
   `UnicodeEncodeError` in the request) and, for the Query (XML) APIs of SNS and
   CloudWatch, carry no control character other than tab, line feed and return.
@@ -93,7 +93,12 @@ _NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff
 _NOT_ASCII = re.compile(r"[^\x20-\x7e]")
 
 
-class AlarmParseError(ValueError):
+class BadEvent(ValueError):
+    """The event is not one this function understands (an alarm, a schedule, an S3 key, a
+    package or deploy request ...); nothing was done, and it is rejected, never retried."""
+
+
+class AlarmParseError(BadEvent):
     """The event is not an alarm state change this service understands; nothing was done."""
 
 

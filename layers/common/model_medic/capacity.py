@@ -290,18 +290,6 @@ class ScaleUp:
         self.cooldown = cooldown
         self._clock = clock
 
-    @classmethod
-    def from_settings(cls, settings: ScaleUpSettings, clock: Clock) -> ScaleUp:
-        return cls(
-            Capacity(aws.sagemaker(), aws.autoscaling()),
-            Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
-            aws.cloudwatch(),
-            settings.scale_step,
-            settings.max_instance_count,
-            timedelta(minutes=settings.scale_up_cooldown_minutes),
-            clock,
-        )
-
     def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
         _, variants = self._capacity.endpoint(name, endpoint)
@@ -536,21 +524,12 @@ def _runs_at(variant: Variant, floor: int) -> bool:
     return variant.floor == floor
 
 
-def give_back(loop: ControlLoop, settings: ScaleUpSettings, clock: Clock, endpoints: list[str]) -> list[Outcome]:
+def give_back(loop: ControlLoop, scale_back: ScaleBack, endpoints: list[str]) -> list[Outcome]:
     """The sweep's second job: temporary capacity back, a step at a time, on the endpoints in
     enforce mode (each endpoint's own, `ModeSwitch.current`)."""
     enforced = [e for e in endpoints if loop.current_mode(e) == "enforce"]
     if not enforced:
         return []  # nothing was boosted in dry-run; off changes nothing
-    scale_back = ScaleBack(
-        Capacity(aws.sagemaker(), aws.autoscaling()),
-        Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
-        aws.cloudwatch(),
-        timedelta(minutes=settings.scale_back_after_minutes),
-        clock,
-        step=settings.scale_step,
-        pace=timedelta(minutes=settings.scale_up_cooldown_minutes),
-    )
     outcomes = []
     for endpoint, variant, summary, key, floor in scale_back.sweep(enforced):
         outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, "enforce"))

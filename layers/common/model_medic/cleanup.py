@@ -37,6 +37,7 @@ from model_medic.loop import ControlLoop
 from model_medic.observability import logger
 from model_medic.outcome import Outcome
 from model_medic.settings import CanarySettings
+from model_medic.triggers import Alarms, DeployRequest, PackageApproved, Tick
 
 ACTION = "cleanup"
 MAX_DELETES = 20
@@ -153,14 +154,8 @@ class Cleanup:
         return True
 
 
-def clean(loop: ControlLoop, settings: CanarySettings, now: datetime, in_scope: list[str]) -> list[Outcome]:
+def clean(loop: ControlLoop, cleanup: Cleanup, in_scope: list[str]) -> list[Outcome]:
     """The tick's clean-up: each deletion recorded and told once, then forgotten."""
-    cleanup = Cleanup(
-        aws.sagemaker(),
-        Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
-        timedelta(days=settings.rollout_cleanup_days),
-        lambda: now,
-    )
     outcomes = []
     for endpoint, summary, key in cleanup.sweep(in_scope, lambda e: loop.current_mode(e) == "enforce"):
         outcomes.append(loop.acted(ACTION, endpoint, summary, key, "enforce"))
@@ -169,15 +164,17 @@ def clean(loop: ControlLoop, settings: CanarySettings, now: datetime, in_scope: 
 
 
 def run(
-    event: Any,
+    trigger: PackageApproved | DeployRequest | Tick | Alarms,
     loop: ControlLoop,
+    cleanup: Cleanup,
+    sagemaker: Any,
+    ledger: Ledger,
     settings: CanarySettings,
     endpoints: Callable[[], list[str]],
-    now: datetime | None,
-    own: Callable[[str], CanarySettings] | None = None,
+    own: Callable[[str], CanarySettings],
 ) -> list[Outcome]:
     """PromoteCanaryFunction: `rollout.run`, and on a tick the clean-up after it."""
-    outcomes = rollout.run(event, loop, settings, endpoints, now, own)
-    if now is not None:
-        outcomes += clean(loop, settings, now, endpoints())
+    outcomes = rollout.run(trigger, loop, sagemaker, ledger, settings, endpoints, own)
+    if isinstance(trigger, Tick) or (isinstance(trigger, DeployRequest) and trigger.tick is not None):
+        outcomes += clean(loop, cleanup, endpoints())
     return outcomes

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -47,6 +47,10 @@ from model_medic import aws, records
 from model_medic.ledger import Ledger
 from model_medic.observability import METRICS_NAMESPACE, logger, metrics
 from model_medic.outcome import Notifier, Outcome
+
+if TYPE_CHECKING:
+    from model_medic.scope import Scope
+    from model_medic.triggers import BuildBaseline
 
 EPSILON = 1e-4  # the share given to an empty bin, in training or now
 UNSEEN = "__unseen__"
@@ -1077,3 +1081,21 @@ def _as_dict(measured: EndpointDrift) -> dict[str, Any]:
     if measured.problem:
         result["problem"] = measured.problem
     return result
+
+
+def baseline_requested(job: ComputeDrift, scope: Scope, request: BuildBaseline) -> dict[str, Any]:
+    """ComputeDriftFunction's `build-baseline` request: the baseline of one endpoint in scope."""
+    endpoint = request.endpoint
+    if not endpoint:
+        return {"rejected": ["build-baseline needs an endpoint in scope, got ''"]}
+    # A named endpoint costs no call; any other, its tags (DescribeEndpoint and ListTags).
+    in_scope, why = scope.contains(endpoint)
+    if not in_scope:
+        return {"rejected": [f"build-baseline needs an endpoint in scope: {why}"]}
+    try:
+        uri = job.build(endpoint, label_column=request.label_column)
+    except BaselineError as error:
+        logger.error("baseline not built", endpoint=endpoint, error=str(error))
+        return {"rejected": [f"baseline of {endpoint} not built: {error}"]}
+    logger.info("baseline built", endpoint=endpoint, baseline=uri)
+    return {"baseline": uri}

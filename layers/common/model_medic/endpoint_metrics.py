@@ -38,13 +38,13 @@ ledger. Math happens here: metric math returns nothing in moto (docs/aws-behavio
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from model_medic.aws import persist
 from model_medic.ledger import Ledger, MetricWindow
-from model_medic.observability import logger
+from model_medic.observability import logger, metrics
 
 SOURCE_NAMESPACE = "AWS/SageMaker"
 NAMESPACE = "Custom/SageMaker"
@@ -406,3 +406,20 @@ class ComputeMetrics:
         items = [datum.as_metric_datum(timestamp) for datum in data]
         for start in range(0, len(items), PUT_LIMIT):
             self._cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=items[start : start + PUT_LIMIT])
+
+
+def publish(job: ComputeMetrics, endpoints: list[str], scheduled: datetime) -> dict[str, Any]:
+    """ComputeMetricsFunction: the window's figures published for the endpoints, and what was done."""
+    run = job.run(sorted(set(endpoints)), scheduled)
+    logger.info(
+        "metrics computed",
+        published=run.published,
+        variants=run.variants,
+        without_data=run.without_data,
+        held_back=run.held_back,
+        recomputed=run.recomputed,
+    )
+    metrics.add_metric(name="MetricsPublished", unit="Count", value=run.published)
+    result = asdict(run)
+    result["window"] = {"start": run.window.start.isoformat(), "end": run.window.end.isoformat()}
+    return result

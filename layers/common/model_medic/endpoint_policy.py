@@ -1,12 +1,13 @@
-"""Composition: each endpoint acted on with its own settings - the stack's, with the values
-of its `model-medic:` tags in place (`policy.py`) - and a tag that is not used told once.
+"""The policy set, built once per invocation by `wiring.py`: each endpoint acted on with its
+own settings - the stack's, with the values of its `model-medic:` tags in place (`policy.py`) -
+and a tag that is not used told once.
 
 `Policies` reads an endpoint's tags from the scope (the batched read of a sweep, or one
 ListTags for an alarm's endpoint), resolves them once per invocation and endpoint, and
 tells each problem once: a ledger mark per endpoint, tag key and value, then an info
 message and a warning in the log. `PerEndpoint` is the unit's `Action` for the control
 loop: it hands each call to the unit built from that endpoint's settings (built once per
-distinct policy), so the remediation modules stay as they are.
+distinct policy, by the builders of `wiring.py`), so the remediation modules stay as they are.
 """
 
 from __future__ import annotations

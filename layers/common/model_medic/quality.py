@@ -37,22 +37,27 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from time import monotonic
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic import aws, records
-from model_medic.alarms import EARLIEST, LATEST
+from model_medic.alarms import EARLIEST, LATEST, shown
 from model_medic.drift import EndpointProblem, read_objects, split_s3_uri, tell_problem
 from model_medic.ledger import Ledger
 from model_medic.observability import logger
 from model_medic.outcome import Notifier
 from model_medic.records import OutputFormat, Prediction
+from model_medic.triggers import rejected
+
+if TYPE_CHECKING:
+    from model_medic.scope import Scope
+    from model_medic.triggers import ObjectCreated
 
 ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
 
@@ -654,3 +659,29 @@ class RunDebounce:
 
     def first(self, endpoint: str, label_hour: datetime, at: datetime) -> bool:
         return self._ledger.mark(endpoint, f"quality-run#{label_hour:%Y-%m-%dT%H}", at, keep=self._keep)
+
+
+def on_ground_truth(
+    created: ObjectCreated,
+    job: ComputeModelQuality,
+    scope: Scope,
+    ledger: Ledger,
+    measure: Callable[[list[str], datetime, datetime], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Labels landed: their endpoint measured for their hour, at most once per endpoint and hour
+    of labels (`RunDebounce`); `measure(endpoints, end, now)` runs each endpoint's own job."""
+    key = created.key
+    endpoint, end = job.endpoint_for_key(key), job.evaluation_time_for_key(key)
+    if not endpoint or end is None:
+        return rejected(
+            f"ground-truth key {shown(key)} is not <prefix>/<endpoint in scope>/[<variant>/]YYYY/MM/DD/HH/<file>"
+        )
+    # A named endpoint costs no call; any other, its tags (DescribeEndpoint and ListTags).
+    in_scope, why = scope.contains(endpoint)
+    if not in_scope:
+        return rejected(f"ground-truth key {shown(key)}: {shown(why)}")
+    now = created.at or end
+    if not RunDebounce(ledger).first(endpoint, end - timedelta(hours=1), now):
+        logger.info("labels of this hour already triggered a run; the hourly catch-up covers this file", key=key)
+        return {"debounced": [key]}
+    return {"results": measure([endpoint], end, now)}

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from jinja2 import Environment, select_autoescape
@@ -37,7 +37,11 @@ from model_medic.charts import Lane, Strip, incident_strip, line_chart
 from model_medic.endpoint_metrics import GET_LIMIT, Sums, variant_queries
 from model_medic.incidents import Incident, Incidents
 from model_medic.ledger import Ledger
+from model_medic.observability import logger
 from model_medic.units import package_label
+
+if TYPE_CHECKING:
+    from model_medic.outcome import Notifier
 
 # The rollout unit's vocabulary as the ledger records it (rollout.py: `Rollout.unit.name`,
 # `RollBackCanary.kind`; a unit test checks they agree). The report reads records and does
@@ -749,3 +753,13 @@ def _instance_history(
                 counts[variant] = before
     history.reverse()
     return history
+
+
+def daily(job: DailyReport, endpoints: list[str], end: datetime, notifier: Notifier) -> dict[str, Any]:
+    """DailyReportFunction: the reports of the day before `end` written, indexed and told."""
+    reports = job.build(endpoints, end)
+    day = reports[0].day if reports else end.strftime("%Y-%m-%d")
+    links = job.publish(reports, day)
+    notifier.inform(f"Model Medic daily report {day}", job.summary(reports, links, day))
+    logger.info("daily report written", day=day, endpoints=len(reports))
+    return {"day": day, "grades": {r.endpoint: r.grade for r in reports}, "written": links}

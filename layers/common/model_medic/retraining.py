@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from model_medic import aws
 from model_medic.alarms import AlarmEvent
-from model_medic.gates import Clock
 from model_medic.incidents import Incident
 from model_medic.ledger import Ledger
 from model_medic.settings import RetrainingSettings
@@ -126,16 +124,6 @@ class StartRetraining:
         self._parameters = parameters
         self.cooldown = cooldown
 
-    @classmethod
-    def from_settings(cls, settings: RetrainingSettings, clock: Clock) -> StartRetraining:
-        return cls(
-            aws.sagemaker(),
-            settings.pipeline_name,
-            settings.pipeline_parameters,
-            timedelta(hours=settings.retrain_cooldown_hours),
-            Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
-        )
-
     def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         running = self._executing()
         if running:
@@ -207,19 +195,3 @@ class StartRetraining:
             for s in page.get("PipelineExecutionSummaries", [])
             if s.get("PipelineExecutionStatus") == "Executing"
         ]
-
-
-PIPELINE_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
-
-
-def is_pipeline_status_change(event: Any) -> bool:
-    """EventBridge's pipeline status change: a nudge to look at the retraining incidents now.
-
-    Only its kind is read (the sweep reads the executions from SageMaker); one that SageMaker
-    could not have sent goes on to the alarm intake, which rejects it."""
-    return (
-        isinstance(event, dict)
-        and event.get("detail-type") == PIPELINE_STATUS_CHANGE
-        and event.get("source") == "aws.sagemaker"
-        and isinstance(event.get("detail"), dict)
-    )

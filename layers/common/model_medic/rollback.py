@@ -29,13 +29,14 @@ from typing import Any, ClassVar, Literal
 from botocore.exceptions import ClientError
 
 from model_medic import aws
-from model_medic.alarms import AlarmEvent, sagemaker_name
+from model_medic.alarms import AlarmEvent
 from model_medic.capacity import Capacity
 from model_medic.gates import Clock
 from model_medic.incidents import Incident
 from model_medic.ledger import Ledger
 from model_medic.observability import logger
 from model_medic.settings import RollbackSettings
+from model_medic.triggers import Deployment
 from model_medic.units import Change, Observation, Plan, RemediationUnit
 
 # Endpoint states in which a deployment is still under way.
@@ -118,18 +119,6 @@ class RollbackModel:
         self._reject = reject_model_packages
         self.cooldown = cooldown
         self._clock = clock
-
-    @classmethod
-    def from_settings(cls, settings: RollbackSettings, clock: Clock) -> RollbackModel:
-        return cls(
-            aws.sagemaker(),
-            Capacity(aws.sagemaker(), aws.autoscaling()),
-            Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
-            settings.canary_variant,
-            settings.reject_model_packages,
-            timedelta(minutes=settings.rollback_cooldown_minutes),
-            clock,
-        )
 
     def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
@@ -286,40 +275,13 @@ def config_observation(described: dict[str, Any], target: str, called: bool) -> 
     return Observation("not-applied", f"InService on {config}")
 
 
-ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
-# The event spells the status IN_SERVICE; the API spells it InService. Accept both.
-_IN_SERVICE = frozenset({"IN_SERVICE", "InService"})
-
-
-def is_endpoint_state_change(event: Any) -> bool:
-    return isinstance(event, dict) and event.get("detail-type") == ENDPOINT_STATE_CHANGE
-
-
-def record_deployment(ledger: Ledger, event: Any, now: datetime) -> dict[str, Any] | None:
-    """A "SageMaker Endpoint State Change" keeps the deployment history; None for other events."""
-    if not is_endpoint_state_change(event):
-        return None
-    try:
-        seen = in_service_deployment(event)
-    except ValueError as error:
-        logger.warning("endpoint state change rejected", error=str(error))
-        return {"recorded": None, "rejected": [str(error)]}
+def record_deployment(ledger: Ledger, deployment: Deployment, now: datetime) -> dict[str, Any]:
+    """A "SageMaker Endpoint State Change" keeps the deployment history."""
+    if deployment.problem is not None:
+        logger.warning("endpoint state change rejected", error=deployment.problem)
+        return {"recorded": None, "rejected": [deployment.problem]}
+    seen = deployment.seen
     if seen is not None:
         ledger.observe_config(*seen, now)
         logger.info("deployment recorded", endpoint=seen[0], config=seen[1])
     return {"recorded": seen and {"endpoint": seen[0], "config": seen[1]}, "rejected": []}
-
-
-def in_service_deployment(event: dict[str, Any]) -> tuple[str, str] | None:
-    """(endpoint, config) when a "SageMaker Endpoint State Change" says the endpoint is InService."""
-    detail = event.get("detail")
-    if event.get("source") != "aws.sagemaker" or not isinstance(detail, dict):
-        raise ValueError("not a SageMaker endpoint state change: expected source aws.sagemaker and a detail")
-    endpoint, config = detail.get("EndpointName"), detail.get("EndpointConfigName")
-    if not isinstance(endpoint, str) or not isinstance(config, str) or not endpoint or not config:
-        raise ValueError("endpoint state change without EndpointName and EndpointConfigName")
-    # Both go into the ledger's sort key and into UpdateEndpoint: SageMaker's own pattern (alarms.py).
-    sagemaker_name(endpoint, "detail.EndpointName")
-    sagemaker_name(config, "detail.EndpointConfigName")
-    status = detail.get("EndpointStatus")
-    return (endpoint, config) if isinstance(status, str) and status in _IN_SERVICE else None

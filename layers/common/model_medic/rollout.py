@@ -28,7 +28,7 @@ package an operator names), or a canary an operator put on an endpoint. Each eva
 A rejected package is never redeployed unless it is approved again: an approval opens an
 incident keyed by the package and the approval's time, and `plan` deploys only a package
 that is Approved now. A package rolled back on the endpoint and left Approved comes back only
-on an approval after the rollback whose event names the status change (`names_the_transition`).
+on an approval after the rollback whose event names the status change (`triggers.names_the_transition`).
 
 Derived configs (canary, final) are the serving config as DescribeEndpointConfig returns it,
 cut to CreateEndpointConfig's input shape (`derived_config`): nothing the user configured is
@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 from botocore.exceptions import ClientError
 
 from model_medic import aws
-from model_medic.alarms import AlarmEvent, AlarmParseError, parse_alarms
+from model_medic.alarms import AlarmEvent, BadEvent
 from model_medic.canary import Minute, Rules, Tally, current_step, judge, tally
 from model_medic.capacity import Capacity, ScaleChange, Variant
 from model_medic.endpoint_metrics import SOURCE_NAMESPACE, Sums, add_results, variant_queries
@@ -66,9 +66,9 @@ from model_medic.observability import logger
 from model_medic.outcome import Outcome
 from model_medic.rollback import RejectPackage, config_observation
 from model_medic.settings import CanarySettings
+from model_medic.triggers import Alarms, DeployRequest, PackageApproved, Tick
 from model_medic.units import Change, Observation, Plan, RemediationUnit, package_label
 
-PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 # Registered metrics where lower is better; every other one (accuracy, f1, auc ...) is higher-better.
 LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "r2_loss"})
 # Where ComputeModelQuality publishes the live figures it measures.
@@ -334,19 +334,6 @@ class Rollout:
         self._canary = settings.canary_variant
         self._rules = rules_of(settings)
         self._clock = clock
-
-    @classmethod
-    def from_settings(cls, settings: CanarySettings, clock: Clock) -> Rollout:
-        return cls(
-            sagemaker=aws.sagemaker(),
-            capacity=Capacity(aws.sagemaker(), aws.autoscaling()),
-            cloudwatch=aws.cloudwatch(),
-            s3=aws.s3(),
-            ledger=Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days),
-            incidents=Incidents(aws.dynamodb(), settings.ledger_table, timedelta(days=settings.ledger_retention_days)),
-            settings=settings,
-            clock=clock,
-        )
 
     # --- plan ---------------------------------------------------------------------------------
 
@@ -967,59 +954,6 @@ def _create(call: Callable[[], Any]) -> None:
         raise
 
 
-# --- triggers -----------------------------------------------------------------------------------
-
-
-def approved_package(event: Any) -> tuple[str, str, datetime] | None:
-    """(package ARN, group, approval time) of a "SageMaker Model Package State Change" to
-    Approved; None for any other event. A malformed one raises AlarmParseError (rejected)."""
-    if not isinstance(event, dict) or event.get("detail-type") != PACKAGE_STATE_CHANGE:
-        return None
-    detail = event.get("detail")
-    if event.get("source") != "aws.sagemaker" or not isinstance(detail, dict):
-        raise AlarmParseError("not a SageMaker model package state change: expected source aws.sagemaker and a detail")
-    if detail.get("ModelApprovalStatus") != "Approved":
-        return None
-    # SageMaker sends this event on every update of a package and lists what changed in
-    # UpdatedModelPackageFields: an edit of an approved package (its description, metadata,
-    # lifecycle) is not an approval, and acting on it would redeploy a model that was rolled
-    # back. A package created Approved has no such list: that event is its approval.
-    updated = detail.get("UpdatedModelPackageFields")
-    if isinstance(updated, list) and "ModelApprovalStatus" not in updated:
-        return None
-    arn, group = detail.get("ModelPackageArn"), detail.get("ModelPackageGroupName")
-    if not isinstance(arn, str) or ":model-package/" not in arn or not isinstance(group, str) or not group:
-        raise AlarmParseError("model package state change without ModelPackageArn and ModelPackageGroupName")
-    # SageMaker may send several events for one change: they carry the same LastModifiedTime,
-    # which keys the approval's incident (the event's own time when the package has none).
-    modified = detail.get("LastModifiedTime")
-    when = _event_time({"time": modified}) if isinstance(modified, str) and modified else _event_time(event)
-    return arn, group, when
-
-
-def operator_package(event: Any) -> tuple[str, list[str] | None] | None:
-    """`{"deploy-package": {"arn": ..., "endpoints": [...]}}`: a package an operator names."""
-    if not isinstance(event, dict) or "deploy-package" not in event:
-        return None
-    request = event["deploy-package"]
-    arn = request.get("arn") if isinstance(request, dict) else None
-    if not isinstance(arn, str) or ":model-package/" not in arn:
-        raise AlarmParseError('deploy-package needs {"arn": "<model package ARN>"}')
-    endpoints = request.get("endpoints")
-    if endpoints is not None and (not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints)):
-        raise AlarmParseError("deploy-package endpoints must be a list of endpoint names")
-    return arn, endpoints
-
-
-def _event_time(event: dict[str, Any]) -> datetime:
-    value = event.get("time")
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise AlarmParseError(f"event without a valid 'time': {value!r}") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def serving_group(sagemaker: Any, endpoint: str, primary: str) -> tuple[str | None, str]:
     """(model package group of the endpoint's primary variant, or None; the endpoint's ARN),
     read now: DescribeEndpoint, then what its config's primary variant serves (`variant_group`)."""
@@ -1168,20 +1102,10 @@ class ServingGroups:
             logger.warning("what endpoint configs serve was not remembered", entries=len(read), error=str(error))
 
 
-def names_the_transition(event: Any) -> bool:
-    """Pure: whether an approval event says the approval status itself changed (its
-    UpdatedModelPackageFields lists ModelApprovalStatus). The documented example event has no
-    such list: only an event that has one proves the package was not Approved just before.
-    An operator's deploy-package request is a decision in itself."""
-    detail = event.get("detail") if isinstance(event, dict) else None
-    updated = detail.get("UpdatedModelPackageFields") if isinstance(detail, dict) else None
-    return not isinstance(detail, dict) or (isinstance(updated, list) and "ModelApprovalStatus" in updated)
-
-
 def rollout_incident(endpoint: str, arn: str, at: datetime, why: str, status_changed: bool = True) -> Incident:
     """The incident of one approval of one package on one endpoint (the same approval twice:
     the same one). `status_changed`: the approval is known to be a transition to Approved
-    (`names_the_transition`), which a package rolled back before needs to be deployed again."""
+    (`triggers.names_the_transition`), which a package rolled back before needs to be deployed again."""
     return replace(
         opened(endpoint, Rollout.unit.name, f"{package_label(arn)} approved", arn, at, why, None),
         facts={"package": arn, "status_changed": status_changed},
@@ -1261,86 +1185,101 @@ def serving_endpoints(
 
 
 def run(
-    event: Any,
+    trigger: PackageApproved | DeployRequest | Tick | Alarms,
     loop: ControlLoop,
+    sagemaker: Any,
+    ledger: Ledger,
     settings: CanarySettings,
     endpoints: Callable[[], list[str]],
-    now: datetime | None,
-    own: Callable[[str], CanarySettings] | None = None,
+    own: Callable[[str], CanarySettings],
 ) -> list[Outcome]:
-    """What PromoteCanaryFunction does with an event (the handler builds the loop):
+    """What PromoteCanaryFunction does with a trigger (`wiring.py` builds the loop):
     an approved package opens a rollout on every endpoint serving its group; an operator's
     request opens one on the endpoints named (or serving the group); a canary alarm judges
     its endpoint's rollout at once; a tick adopts operators' canaries and judges every rollout.
+    `own`: each endpoint's settings (its variant names are its own, its `model-medic:` tags).
 
     Reads batched for the fleet: the endpoints' states in Search pages of 100
     (`endpoint_states`), what their configs serve remembered in the ledger (`ServingGroups`),
     the open rollouts from the roster (`ControlLoop.open_incidents`); a call per endpoint only
     for the endpoints acted on."""
-    sagemaker = aws.sagemaker()
-    at = now or utc_now()
-    # Each endpoint's variant names are its own (its `model-medic:` tags, endpoint_policy.py).
-    variants = own or (lambda _: settings)
-    ledger = Ledger(aws.dynamodb(), settings.ledger_table, settings.ledger_retention_days)
-    approved = approved_package(event)
-    requested = operator_package(event)
-    if approved is not None or requested is not None:
-        if approved is not None:
-            arn, group, when = approved
-            if group not in settings.model_package_groups:
-                logger.info("package group not configured for rollouts", group=group)
-                return []
-            named = None
-        else:
-            assert requested is not None
-            arn, named = requested
-            try:
-                group = str(sagemaker.describe_model_package(ModelPackageName=arn).get("ModelPackageGroupName") or "")
-            except ClientError as error:
-                if aws.is_transient(error):
-                    raise
-                raise AlarmParseError(f"deploy-package: {arn}: {aws.error_code(error)}: {error}") from error
-            when = at
-        targets = (
-            named
-            if named is not None
-            else serving_endpoints(
-                sagemaker, ledger, group, endpoints(), lambda name: variants(name).primary_variant, at
-            )
+    match trigger:
+        case PackageApproved() | DeployRequest():
+            return _start(trigger, loop, sagemaker, ledger, settings, endpoints, own)
+        case Tick(at=now):
+            return _tick(now, loop, sagemaker, ledger, settings, endpoints(), own)
+        case Alarms(alarms=alarms):
+            return loop.follow(sorted({a.endpoint for a in alarms if a.endpoint}))
+
+
+def _start(
+    trigger: PackageApproved | DeployRequest,
+    loop: ControlLoop,
+    sagemaker: Any,
+    ledger: Ledger,
+    settings: CanarySettings,
+    endpoints: Callable[[], list[str]],
+    own: Callable[[str], CanarySettings],
+) -> list[Outcome]:
+    """A rollout opened on each endpoint in scope that serves the package's group (or that the operator names)."""
+    if isinstance(trigger, PackageApproved):
+        arn, group, when, named = trigger.arn, trigger.group, trigger.at, None
+        if group not in settings.model_package_groups:
+            logger.info("package group not configured for rollouts", group=group)
+            return []
+    else:
+        arn, named, when = trigger.arn, trigger.endpoints, trigger.tick or utc_now()
+        try:
+            group = str(sagemaker.describe_model_package(ModelPackageName=arn).get("ModelPackageGroupName") or "")
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            raise BadEvent(f"deploy-package: {arn}: {aws.error_code(error)}: {error}") from error
+    targets = (
+        named
+        if named is not None
+        else serving_endpoints(sagemaker, ledger, group, endpoints(), lambda name: own(name).primary_variant, when)
+    )
+    if not targets:
+        logger.info("no endpoint in scope serves the package's group", group=group)
+    why = f"model package {package_label(arn)} approved in {group}"
+    return loop.start_all([rollout_incident(e, arn, when, why, trigger.status_changed) for e in targets])
+
+
+def _tick(
+    now: datetime,
+    loop: ControlLoop,
+    sagemaker: Any,
+    ledger: Ledger,
+    settings: CanarySettings,
+    scope: list[str],
+    own: Callable[[str], CanarySettings],
+) -> list[Outcome]:
+    """Operators' canaries adopted, what new configs serve learnt, and every open rollout judged."""
+    under_way = loop.open_incidents(scope)
+    states = endpoint_states(sagemaker, scope)
+    outcomes, followed = [], []
+    for endpoint in scope:
+        if under_way[endpoint]:
+            followed.append(endpoint)
+            continue
+        names = own(endpoint)
+        # Search's record picks the endpoints whose canary may take traffic; the incident
+        # is opened from a fresh DescribeEndpoint of those only.
+        weights = _weights(states.get(endpoint, {}))
+        if weights.get(names.canary_variant, 0.0) <= 0 or weights.get(names.primary_variant, 0.0) <= 0:
+            continue
+        described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
+        if described is None:
+            continue
+        adopted = adopted_incident(endpoint, described, names.primary_variant, names.canary_variant, now)
+        if adopted is not None:
+            outcomes.append(loop.start(adopted))
+    if settings.model_package_groups:
+        # Between approvals: learn what new configs serve, so that an approval finds it known.
+        ServingGroups(sagemaker, ledger, now).groups(
+            {e: (str(s["EndpointConfigName"]), own(e).primary_variant) for e, s in states.items()},
+            budget=READS_PER_TICK,
+            refresh=REFRESH_AFTER,
         )
-        if not targets:
-            logger.info("no endpoint in scope serves the package's group", group=group)
-        why = f"model package {package_label(arn)} approved in {group}"
-        changed = names_the_transition(event)
-        return loop.start_all([rollout_incident(e, arn, when, why, changed) for e in targets])
-    if now is not None:  # a tick
-        scope = endpoints()
-        under_way = loop.open_incidents(scope)
-        states = endpoint_states(sagemaker, scope)
-        outcomes, followed = [], []
-        for endpoint in scope:
-            if under_way[endpoint]:
-                followed.append(endpoint)
-                continue
-            names = variants(endpoint)
-            # Search's record picks the endpoints whose canary may take traffic; the incident
-            # is opened from a fresh DescribeEndpoint of those only.
-            weights = _weights(states.get(endpoint, {}))
-            if weights.get(names.canary_variant, 0.0) <= 0 or weights.get(names.primary_variant, 0.0) <= 0:
-                continue
-            described = _readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
-            if described is None:
-                continue
-            adopted = adopted_incident(endpoint, described, names.primary_variant, names.canary_variant, now)
-            if adopted is not None:
-                outcomes.append(loop.start(adopted))
-        if settings.model_package_groups:
-            # Between approvals: learn what new configs serve, so that an approval finds it known.
-            ServingGroups(sagemaker, ledger, now).groups(
-                {e: (str(s["EndpointConfigName"]), variants(e).primary_variant) for e, s in states.items()},
-                budget=READS_PER_TICK,
-                refresh=REFRESH_AFTER,
-            )
-        return outcomes + loop.follow(followed, under_way, shuffle=now.isoformat())
-    alarms = parse_alarms(event)
-    return loop.follow(sorted({a.endpoint for a in alarms if a.endpoint}))
+    return outcomes + loop.follow(followed, under_way, shuffle=now.isoformat())

@@ -1,0 +1,396 @@
+"""Composition: every collaborator a handler needs, built once per invocation from its settings
+and the cached clients (`aws.py`). The one module, with `aws.py`, that creates clients.
+
+`Invocation` holds one ledger, one notifier, one incident store, one scope and one policy set,
+each built on first use; `Remediation` adds the control loop of an action function, whose unit
+is built per distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
+(`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
+(`drift_job`, `quality_job`, `metrics_job`, `daily_report`, `alarm_manager`) are built here too.
+Each builder imports its domain module when it is called, so that a handler's cold start pays
+only for the modules it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from model_medic import aws, policy
+from model_medic.endpoint_policy import PerEndpoint, Policies
+from model_medic.gates import Clock, ModeSwitch, utc_now
+from model_medic.incidents import Incidents
+from model_medic.ledger import Ledger
+from model_medic.loop import ControlLoop
+from model_medic.observability import logger
+from model_medic.outcome import Notifier
+from model_medic.scope import Scope, tagged_endpoints
+from model_medic.settings import (
+    ActionSettings,
+    AlarmManagerSettings,
+    CanarySettings,
+    ComputeMetricsSettings,
+    DriftSettings,
+    QualitySettings,
+    RetrainingSettings,
+    RollbackSettings,
+    ScaleUpSettings,
+    ScopedSettings,
+)
+from model_medic.triggers import DeployRequest, Tick
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from model_medic.alarm_catalog import AlarmThresholds
+    from model_medic.alarm_manager import AlarmManager, AlarmsFor
+    from model_medic.capacity import Capacity, ScaleBack, ScaleUp
+    from model_medic.cleanup import Cleanup
+    from model_medic.drift import ComputeDrift
+    from model_medic.endpoint_metrics import ComputeMetrics
+    from model_medic.fleet_alarms import Fleet
+    from model_medic.quality import ComputeModelQuality
+    from model_medic.report import DailyReport
+    from model_medic.retraining import StartRetraining
+    from model_medic.rollback import RollbackModel
+    from model_medic.rollout import Rollout
+    from model_medic.units import Action
+
+
+def clock_of(trigger: object) -> Clock:
+    """A tick's scheduled time is the invocation's clock; any other trigger runs on the wall clock."""
+    at = trigger.at if isinstance(trigger, Tick) else trigger.tick if isinstance(trigger, DeployRequest) else None
+    return utc_now if at is None else (lambda: at)
+
+
+class Invocation[S: ScopedSettings]:
+    """One invocation's collaborators, each built once, on first use."""
+
+    def __init__(self, settings: S, trigger: object = None, context: LambdaContext | None = None) -> None:
+        self.settings = settings
+        self.clock = clock_of(trigger)
+        self.context = context
+        self._endpoints: list[str] | None = None
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(aws.dynamodb(), self.settings.ledger_table, self.settings.ledger_retention_days)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        s = self.settings
+        return Notifier(aws.sns(), aws.events(), s.info_topic_arn, s.critical_topic_arn, s.event_bus_name)
+
+    @cached_property
+    def incidents(self) -> Incidents:
+        s = self.settings
+        return Incidents(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
+
+    @cached_property
+    def scope(self) -> Scope:
+        s = self.settings
+        return Scope(aws.sagemaker(), s.monitored_endpoints, s.discovery_tag, aws.tagging())
+
+    @cached_property
+    def policies(self) -> Policies[S]:
+        """The stack's scope, and each endpoint's settings from the tags it reads (`endpoint_policy.py`)."""
+        ignore = policy.discovery_key(self.settings.discovery_tag)
+        return Policies(self.settings, self.scope, self.ledger, self.notifier, self.clock, ignore)
+
+    @cached_property
+    def capacity(self) -> Capacity:
+        from model_medic.capacity import Capacity
+
+        return Capacity(aws.sagemaker(), aws.autoscaling())
+
+    def endpoints(self) -> list[str]:
+        """The endpoints in scope (one batched read, `scope.fleet`), each one's tags resolved, so
+        that a bad tag on an endpoint without incidents is told too; read once per invocation."""
+        if self._endpoints is None:
+            self._endpoints = self.scope.endpoints()
+            self.policies.check(self._endpoints)
+        return self._endpoints
+
+    def time_left(self) -> Callable[[], float] | None:
+        """Seconds left in this invocation, read from Lambda's context (None without one)."""
+        remaining = getattr(self.context, "get_remaining_time_in_millis", None)
+        return None if remaining is None else lambda: remaining() / 1000.0
+
+
+class Remediation[S: ActionSettings](Invocation[S]):
+    """An action function's invocation: its collaborators and its control loop."""
+
+    def __init__(
+        self,
+        settings: S,
+        build: Callable[[S, Invocation[S]], Action],
+        trigger: object = None,
+        context: LambdaContext | None = None,
+    ) -> None:
+        super().__init__(settings, trigger, context)
+        self._build = build
+
+    @cached_property
+    def loop(self) -> ControlLoop:
+        """The loop of the unit: each endpoint acted on, and in the mode, of its own policy (the
+        stack's settings with its tags' values, `policy.py`)."""
+        action = PerEndpoint(lambda own: self._build(own, self), self.policies)
+        window = getattr(self.settings, action.unit.verify_minutes_setting or "", None)
+        s = self.settings
+        return ControlLoop(
+            action=action,
+            verify_window=timedelta(minutes=int(window or 0)),
+            ledger=self.ledger,
+            incidents=self.incidents,
+            notifier=self.notifier,
+            mode=ModeSwitch(
+                aws.ssm_parameters(), s.mode_parameter_name, s.automation_mode, s.mode_cache_seconds, self.policies.mode
+            ),
+            scope=self.scope,
+            sagemaker=aws.sagemaker(),
+            cloudwatch=aws.cloudwatch(),
+            actions_per_hour=s.actions_per_hour,
+            clock=self.clock,
+            request_id=getattr(self.context, "aws_request_id", ""),
+            time_left=self.time_left(),
+        )
+
+    @property
+    def sagemaker(self) -> Any:
+        return aws.sagemaker()
+
+
+# --- the remediation units, from an endpoint's settings ---------------------------------------
+
+
+def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
+    from model_medic.capacity import ScaleUp
+
+    return ScaleUp(
+        house.capacity,
+        house.ledger,
+        aws.cloudwatch(),
+        settings.scale_step,
+        settings.max_instance_count,
+        timedelta(minutes=settings.scale_up_cooldown_minutes),
+        house.clock,
+    )
+
+
+def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
+    from model_medic.capacity import ScaleBack
+
+    s = house.settings
+    return ScaleBack(
+        house.capacity,
+        house.ledger,
+        aws.cloudwatch(),
+        timedelta(minutes=s.scale_back_after_minutes),
+        house.clock,
+        step=s.scale_step,
+        pace=timedelta(minutes=s.scale_up_cooldown_minutes),
+    )
+
+
+def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> RollbackModel:
+    from model_medic.rollback import RollbackModel
+
+    return RollbackModel(
+        aws.sagemaker(),
+        house.capacity,
+        house.ledger,
+        settings.canary_variant,
+        settings.reject_model_packages,
+        timedelta(minutes=settings.rollback_cooldown_minutes),
+        house.clock,
+    )
+
+
+def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> StartRetraining:
+    from model_medic.retraining import StartRetraining
+
+    return StartRetraining(
+        aws.sagemaker(),
+        settings.pipeline_name,
+        settings.pipeline_parameters,
+        timedelta(hours=settings.retrain_cooldown_hours),
+        house.ledger,
+    )
+
+
+def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
+    from model_medic.rollout import Rollout
+
+    return Rollout(
+        sagemaker=aws.sagemaker(),
+        capacity=house.capacity,
+        cloudwatch=aws.cloudwatch(),
+        s3=aws.s3(),
+        ledger=house.ledger,
+        incidents=house.incidents,
+        settings=settings,
+        clock=house.clock,
+    )
+
+
+def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
+    from model_medic.cleanup import Cleanup
+
+    return Cleanup(aws.sagemaker(), house.ledger, timedelta(days=house.settings.rollout_cleanup_days), house.clock)
+
+
+# --- the scheduled jobs ---------------------------------------------------------------------
+
+
+def drift_job(settings: DriftSettings) -> ComputeDrift:
+    from model_medic.drift import ComputeDrift
+
+    return ComputeDrift(
+        aws.s3(),
+        aws.cloudwatch(),
+        settings.capture_s3_uri,
+        settings.baseline_s3_uri,
+        settings.drift_min_rows,
+        settings.baseline_label_column,
+        settings.features_attribute,
+    )
+
+
+def quality_job(settings: QualitySettings) -> ComputeModelQuality:
+    """The quality job of one policy's settings (an endpoint's problem type is its own, `policy.py`)."""
+    from model_medic.quality import ComputeModelQuality
+    from model_medic.records import OutputFormat
+
+    return ComputeModelQuality(
+        aws.s3(),
+        aws.cloudwatch(),
+        settings.capture_s3_uri,
+        settings.ground_truth_s3_uri,
+        settings.problem_type,
+        timedelta(hours=settings.quality_window_hours),
+        timedelta(hours=settings.label_lookback_hours),
+        settings.quality_min_samples,
+        settings.positive_label,
+        settings.probability_threshold,
+        OutputFormat.for_problem(settings.problem_type, settings.inference_attribute, settings.probability_attribute),
+        settings.prediction_index_s3_uri,
+    )
+
+
+def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
+    from model_medic.endpoint_metrics import ComputeMetrics
+
+    s = house.settings
+    return ComputeMetrics(
+        aws.cloudwatch(),
+        house.ledger,
+        timedelta(minutes=s.metrics_period_minutes),
+        timedelta(minutes=s.metrics_lag_minutes),
+    )
+
+
+def daily_report(house: Invocation[Any]) -> DailyReport:
+    from model_medic.report import DailyReport
+
+    s = house.settings
+    return DailyReport(
+        aws.cloudwatch(), aws.sagemaker(), aws.s3(), house.ledger, s.reports_bucket, incidents=house.incidents
+    )
+
+
+# --- the fleet's alarms ---------------------------------------------------------------------
+
+
+def stack_thresholds(settings: AlarmManagerSettings) -> AlarmThresholds:
+    from model_medic.alarm_catalog import AlarmThresholds
+
+    return AlarmThresholds(
+        error_rate=settings.error_rate_threshold,
+        latency_ms=settings.latency_threshold_ms,
+        drift=settings.drift_threshold,
+        accuracy=settings.accuracy_threshold,
+        quality_source=settings.quality_metrics_source,
+        model_monitor_drift_feature=settings.model_monitor_drift_feature,
+        model_monitor_drift_threshold=settings.model_monitor_drift_threshold,
+        canary_variant=settings.canary_variant,
+        canary_max_error_rate=settings.canary_max_error_rate,
+        canary_max_latency_ms=settings.canary_max_latency_ms,
+    )
+
+
+def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
+    """An endpoint's alarms from its tags: the stack's thresholds and canary variant unless the
+    endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
+    logged here on every run and the stack's value kept; the action functions' sweeps tell it
+    once (`endpoint_policy.Policies`)."""
+    from model_medic.alarm_catalog import Topics, endpoint_alarms
+
+    topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
+    ignore = policy.discovery_key(settings.discovery_tag)
+
+    def alarms(endpoint: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+        found = policy.within_stack(settings, policy.read(tags, ignore))
+        for problem in found.problems:
+            logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
+        return endpoint_alarms(endpoint, stack_thresholds(policy.apply(settings, found)), topics)
+
+    return alarms
+
+
+def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
+    from model_medic.alarm_manager import AlarmManager
+
+    # The topics' ARNs say the partition, Region and account the alarms live in.
+    _, partition, _, region, account, _ = settings.critical_topic_arn.split(":", 5)
+    return AlarmManager(
+        aws.cloudwatch(),
+        aws.tagging(),
+        stack=settings.stack_name,
+        region=region,
+        alarm_arn_prefix=f"arn:{partition}:cloudwatch:{region}:{account}:alarm:",
+        alarms_for=alarms_for(settings),
+        max_writes=settings.alarm_writes_per_run,
+        per_second=settings.alarm_writes_per_second,
+    )
+
+
+def fleet(settings: AlarmManagerSettings) -> Fleet:
+    from model_medic.fleet_alarms import Fleet
+
+    return Fleet(settings, aws.sagemaker(), aws.tagging(), lambda: alarm_manager(settings))
+
+
+def metrics_endpoints(settings: ComputeMetricsSettings) -> list[str]:
+    """The endpoints named, and those carrying the discovery tag (the Resource Groups Tagging API)."""
+    endpoints = list(settings.monitored_endpoints)
+    if settings.discovery_tag:
+        endpoints += tagged_endpoints(aws.sagemaker(), aws.tagging(), settings.discovery_tag)
+    return endpoints
+
+
+def quality_measure(
+    house: Invocation[QualitySettings],
+) -> Callable[[list[str], datetime, datetime], list[dict[str, Any]]]:
+    """`measure(endpoints, end, now)`: each endpoint measured as the kind of model its policy says,
+    one job per distinct policy (its tags as the scope read them; a bad tag told once, at `now`)."""
+
+    def measure(endpoints: list[str], end: datetime, now: datetime) -> list[dict[str, Any]]:
+        deadline = _deadline(house.context)
+        ignore = policy.discovery_key(house.settings.discovery_tag)
+        policies = Policies(house.settings, house.scope, house.ledger, house.notifier, lambda: now, ignore)
+        results: list[dict[str, Any]] = []
+        for own, group in policies.by_settings(endpoints):
+            results += quality_job(own).run_all(group, end, now, house.ledger, house.notifier, deadline)
+        return results
+
+    return measure
+
+
+def _deadline(context: LambdaContext | None) -> float | None:
+    """Building the prediction index stops at 60% of the time left, so that a first run over
+    a long look-back never times out: the next run goes on from the indexes written."""
+    from model_medic.quality import deadline_in
+
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else deadline_in(remaining() / 1000 * 0.6)
