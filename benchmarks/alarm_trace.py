@@ -59,5 +59,6 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         "calls_across_modules": _calls["across"],
         "objects_built": sum(_objects.values()),
         "most_built": dict(_objects.most_common(8)),
+        "module_names": sorted(m.removeprefix("model_medic.") for m in _modules),
     }
     print(f"\n{item.name}: {json.dumps(figures)}")
