@@ -894,7 +894,7 @@ def models() -> set[str]:
 
 
 def test_a_finished_rollouts_canary_config_is_deleted_after_the_retention_and_what_is_served_stays(
-    champion: str, fn: Any, stack: Stack
+    champion: str, fn: Any, stack: Stack, aws_calls: AwsCalls
 ) -> None:
     candidate = package(0.91)
     approve(fn, candidate, T0)
@@ -916,7 +916,14 @@ def test_a_finished_rollouts_canary_config_is_deleted_after_the_retention_and_wh
     assert configs() == {f"{ENDPOINT}-config-1", final["config"]}
     assert model in models()
     assert tracked(stack) == sorted([("config", final["config"]), ("model", model)])
+    # Once a day: a later tick of the same day reads nothing for the clean-up.
+    aws_calls.made.clear()
     assert [o for o in tick(fn, T0 + timedelta(days=31, minutes=10)) if o["action"] == "cleanup"] == []
+    assert aws_calls.of("sagemaker").count("DescribeEndpoint") == 0
+    # The next day the served final config, due and kept, costs one read of its own endpoint.
+    aws_calls.made.clear()
+    assert [o for o in tick(fn, T0 + timedelta(days=32)) if o["action"] == "cleanup"] == []
+    assert aws_calls.of("sagemaker").count("DescribeEndpoint") == 1
 
 
 def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: Any, stack: Stack) -> None:
@@ -949,9 +956,9 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     ledger.observe_config(ENDPOINT, f"{ENDPOINT}-config-1", T0 + timedelta(days=2))
     later = T0 + timedelta(days=40)
     cleanup = Cleanup(sagemaker, ledger, timedelta(days=30), lambda: later)
-    assert cleanup.sweep([ENDPOINT], lambda _: False) == []  # not in enforce: nothing
+    assert cleanup.sweep(lambda _: False) == []  # not in enforce: nothing
     assert {f"{ENDPOINT}-final-aaaa1111", f"{ENDPOINT}-canary-bbbb2222"} <= configs()
-    done = cleanup.sweep([ENDPOINT], lambda _: True)
+    done = cleanup.sweep(lambda _: True)
     assert [key for _, _, key in done] == [
         f"cleanup#config#{ENDPOINT}-canary-bbbb2222",
         "cleanup#model#churn-v3-model-bbbb2222",  # its only config went first
@@ -961,5 +968,5 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     assert f"{ENDPOINT}-canary-bbbb2222" not in configs()
     assert "churn-v3-model-bbbb2222" not in models()
     # Gone already (a run whose record failed): deleted again is "done", recorded once by its key.
-    again = Cleanup(sagemaker, ledger, timedelta(days=30), lambda: later).sweep([ENDPOINT], lambda _: True)
+    again = Cleanup(sagemaker, ledger, timedelta(days=30), lambda: later).sweep(lambda _: True)
     assert [key for _, _, key in again] == [key for _, _, key in done]

@@ -16,10 +16,12 @@ tracked resource older than RolloutCleanupDays is deleted unless something may s
 * a config tracked more recently (younger than the retention);
 * a model named by any config kept for those reasons, or younger than the retention.
 
-Kept resources stay tracked and are looked at again by a later tick. A resource already gone
+Kept resources stay tracked and are looked at again the next day. A resource already gone
 (deleted by people, or by a run whose record failed) is forgotten; its deletion is recorded
-once (a deterministic key). Each tick deletes at most `MAX_DELETES`, so a backlog takes
-several ticks instead of one long run.
+once (a deterministic key). The clean-up runs on the first tick of each day (a ledger mark),
+reads only the endpoints its due resources were created for, and deletes at most
+`MAX_DELETES`: a served final config stays tracked for good, and looking at it on every tick
+would cost a DescribeEndpoint per rollout every 10 minutes.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class Cleanup:
         self._retention = retention
         self._clock = clock
 
-    def sweep(self, in_scope: list[str], enforced: Callable[[str], bool]) -> list[tuple[str, str, str]]:
+    def sweep(self, enforced: Callable[[str], bool]) -> list[tuple[str, str, str]]:
         """Delete what is due: (endpoint, summary, key) for each resource deleted (or found gone)."""
         now = self._clock()
         entries = self._ledger.created()
@@ -66,7 +68,8 @@ class Cleanup:
         if not old:
             return []
         young = [e for e in entries if e not in old]
-        configs = self._needed_configs(sorted(set(in_scope) | {e["endpoint"] for e in entries}))
+        # A rollout's config serves the endpoint it was made for: those endpoints are read.
+        configs = self._needed_configs(sorted({e["endpoint"] for e in old}))
         configs |= {e["name"] for e in young if e["kind"] == "config"}
         done: list[tuple[str, str, str]] = []
         deleted: set[str] = set()
@@ -96,6 +99,11 @@ class Cleanup:
         summary = f"deleted {what} {name}: created by a rollout {age} days ago, and {why}"
         done.append((endpoint, summary, f"{ACTION}#{kind}#{name}"))
         return True
+
+    def first_today(self) -> bool:
+        """True for the first caller of the day (UTC): the clean-up runs once a day."""
+        now = self._clock()
+        return self._ledger.mark(ACTION, f"{ACTION}#{now.date().isoformat()}", now, keep=timedelta(days=2))
 
     def forget(self, endpoint: str, key: str) -> None:
         _, kind, name = key.split("#", 2)
@@ -154,10 +162,12 @@ class Cleanup:
         return True
 
 
-def clean(loop: ControlLoop, cleanup: Cleanup, in_scope: list[str]) -> list[Outcome]:
-    """The tick's clean-up: each deletion recorded and told once, then forgotten."""
+def clean(loop: ControlLoop, cleanup: Cleanup) -> list[Outcome]:
+    """The day's clean-up, on its first tick: each deletion recorded and told once, then forgotten."""
+    if not cleanup.first_today():
+        return []
     outcomes = []
-    for endpoint, summary, key in cleanup.sweep(in_scope, lambda e: loop.current_mode(e) == "enforce"):
+    for endpoint, summary, key in cleanup.sweep(lambda e: loop.current_mode(e) == "enforce"):
         outcomes.append(loop.acted(ACTION, endpoint, summary, key, "enforce"))
         cleanup.forget(endpoint, key)
     return outcomes
@@ -176,5 +186,5 @@ def run(
     """PromoteCanaryFunction: `rollout.run`, and on a tick the clean-up after it."""
     outcomes = rollout.run(trigger, loop, sagemaker, ledger, settings, endpoints, own)
     if isinstance(trigger, Tick) or (isinstance(trigger, DeployRequest) and trigger.tick is not None):
-        outcomes += clean(loop, cleanup, endpoints())
+        outcomes += clean(loop, cleanup)
     return outcomes
