@@ -58,7 +58,7 @@ started = time.perf_counter()
 import app
 elapsed = time.perf_counter() - started
 import json, sys
-from model_medic.settings import Settings, load_settings
+from model_medic.platform.settings import Settings, load_settings
 models = [v for v in vars(app).values() if isinstance(v, type) and issubclass(v, Settings) and v is not Settings]
 models += [v.unit.settings for v in vars(app).values() if hasattr(getattr(v, "unit", None), "settings")]
 models = list(dict.fromkeys(models))

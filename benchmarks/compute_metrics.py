@@ -46,9 +46,9 @@ def seed(endpoints: list[str]) -> None:
 
 
 def measure(size: int) -> tuple[Counter[str], float, int]:
-    from model_medic import aws
-    from model_medic.endpoint_metrics import ComputeMetrics
-    from model_medic.ledger import Ledger
+    from model_medic.measure.endpoint_metrics import ComputeMetrics
+    from model_medic.platform import aws
+    from model_medic.store.ledger import Ledger
 
     endpoints = [f"endpoint-{i:03d}" for i in range(size)]
     with mock_aws():

@@ -132,8 +132,8 @@ def main() -> None:
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ):
         os.environ.setdefault(key, value)
-    from model_medic import aws
-    from model_medic.quality import ComputeModelQuality, deadline_in
+    from model_medic.measure.quality import ComputeModelQuality, deadline_in
+    from model_medic.platform import aws
 
     with mock_aws():
         aws.reset()

@@ -77,8 +77,8 @@ def seed(names: list[str], hours: Sequence[int] = range(0, 24, 3), tags: dict[st
 
 
 def seed_incidents(names: list[str]) -> None:
-    from model_medic import aws
-    from model_medic.incidents import Incidents, opened
+    from model_medic.platform import aws
+    from model_medic.store.incidents import Incidents, opened
 
     store = Incidents(aws.dynamodb(), "ledger", timedelta(days=90))
     for index, name in enumerate(names):
@@ -113,10 +113,10 @@ def main() -> None:
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ):
         os.environ.setdefault(key, value)
-    from model_medic import aws
-    from model_medic.incidents import Incidents
-    from model_medic.ledger import Ledger
-    from model_medic.report import DailyReport
+    from model_medic.platform import aws
+    from model_medic.report.daily import DailyReport
+    from model_medic.store.incidents import Incidents
+    from model_medic.store.ledger import Ledger
 
     names = [f"endpoint-{i:03d}" for i in range(ENDPOINTS)]
     with mock_aws():

@@ -100,8 +100,8 @@ def prepare(size: int) -> None:
 def measure(size: int) -> tuple[Counter[str], float, float, int, dict[str, Any]]:
     """(calls by operation, wall time, time inside AWS calls (moto's), bytes of the SNS summary,
     the handler's result)."""
-    from model_medic import aws
-    from model_medic.settings import load_settings
+    from model_medic.platform import aws
+    from model_medic.platform.settings import load_settings
 
     calls: Counter[str] = Counter()
     published: list[str] = []
@@ -138,7 +138,7 @@ def measure(size: int) -> tuple[Counter[str], float, float, int, dict[str, Any]]
 
 def main() -> None:
     moto_environment(POWERTOOLS_LOG_LEVEL="WARNING")
-    from model_medic.report import SNS_MESSAGE_MAX_BYTES
+    from model_medic.report.daily import SNS_MESSAGE_MAX_BYTES
 
     print("DailyReportFunction over a fleet discovered by tag (2 variants each), one run in moto\n")
     rows = [(size, *measure(size)) for size in SIZES]

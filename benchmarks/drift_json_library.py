@@ -10,8 +10,8 @@ import types
 def main() -> None:
     library = sys.argv[1] if len(sys.argv) > 1 else "orjson"
     if library == "json":
-        import model_medic.drift as drift
-        import model_medic.records as records
+        import model_medic.measure.drift as drift
+        import model_medic.measure.records as records
 
         shim = types.SimpleNamespace(
             loads=json.loads, dumps=lambda value: json.dumps(value).encode(), JSONDecodeError=ValueError

@@ -103,8 +103,8 @@ def timed(run: Any) -> tuple[Counter[str], float, Any]:
 
 def measure(size: int) -> list[tuple[str, Counter[str], float]]:
     from benchmarks.calls import handler
-    from model_medic import aws
-    from model_medic.settings import load_settings
+    from model_medic.platform import aws
+    from model_medic.platform.settings import load_settings
 
     rows = []
     with mock_aws():

@@ -38,8 +38,8 @@ def tag_fleet(size: int) -> None:
 
 def measure(size: int) -> list[tuple[str, Counter[str], float]]:
     from benchmarks.calls import handler
-    from model_medic import aws
-    from model_medic.settings import load_settings
+    from model_medic.platform import aws
+    from model_medic.platform.settings import load_settings
 
     rows = []
     with mock_aws():
@@ -74,8 +74,8 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
 
 def resolve_cost() -> tuple[float, float]:
     """Microseconds to resolve one endpoint's policy: a tag set never seen, and one seen before."""
-    from model_medic import policy
-    from model_medic.settings import ScaleUpSettings
+    from model_medic.platform.settings import ScaleUpSettings
+    from model_medic.policy import tags as policy
 
     stack = ScaleUpSettings.model_validate(
         {

@@ -116,7 +116,7 @@ def manager_alarms(main: dict[str, Any], given: dict[str, str], endpoints: list[
     """The alarms AlarmManagerFunction keeps for these endpoints (none with tags of their own),
     from the stack's thresholds as its environment receives them. Actions name the topics by
     logical ID (`CriticalTopic`, `WarningTopic`), for the caller to map onto what it created."""
-    from model_medic.alarm_catalog import AlarmThresholds, Topics, endpoint_alarms
+    from model_medic.fleet.alarm_catalog import AlarmThresholds, Topics, endpoint_alarms
 
     resolver = Resolver(main, parameter_values(main, given))
     env = {

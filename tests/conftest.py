@@ -15,8 +15,8 @@ from moto.events.utils import EventMessageType
 from moto.sqs.models import sqs_backends
 
 from localcloud.moto_extensions import install_all
-from model_medic import aws
-from model_medic.settings import load_settings
+from model_medic.platform import aws
+from model_medic.platform.settings import load_settings
 
 install_all()
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import triggers, wiring
-from model_medic.observability import logger, metrics, tracer
-from model_medic.settings import AlarmManagerSettings, load_settings
-from model_medic.triggers import CustomResource, EndpointStatus, Rejected, Tick
+from model_medic import wiring
+from model_medic.intake import triggers
+from model_medic.intake.triggers import CustomResource, EndpointStatus, Rejected, Tick
+from model_medic.platform.observability import logger, metrics, tracer
+from model_medic.platform.settings import AlarmManagerSettings, load_settings
 
 
 @logger.inject_lambda_context

@@ -1,21 +1,23 @@
-"""PromoteCanaryFunction: the model lifecycle's rollouts (model_medic.rollout). An approved
+"""PromoteCanaryFunction: the model lifecycle's rollouts (model_medic.remediate.rollout). An approved
 model package becomes a canary, walks to 100 % with its capacity ahead of its traffic, and
 replaces the old model - or is rolled back. Every 10 minutes, at once when a canary alarm
 fires, on "SageMaker Model Package State Change" events, and for a package an operator names
 (`{"deploy-package": {"arn": ..., "endpoints": [...]}}`). Each tick also deletes the configs
 and models rollouts created once RolloutCleanupDays have passed and nothing needs them
-(model_medic.cleanup)."""
+(model_medic.remediate.cleanup)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import respond, triggers, wiring
-from model_medic.alarms import BadEvent
-from model_medic.cleanup import run
-from model_medic.observability import logger, metrics, tracer
-from model_medic.settings import CanarySettings, load_settings
-from model_medic.triggers import Rejected
+from model_medic import wiring
+from model_medic.intake import triggers
+from model_medic.intake.alarms import BadEvent
+from model_medic.intake.triggers import Rejected
+from model_medic.platform.observability import logger, metrics, tracer
+from model_medic.platform.settings import CanarySettings, load_settings
+from model_medic.remediate.cleanup import run
+from model_medic.tell.outcome import answer
 
 
 @logger.inject_lambda_context
@@ -34,4 +36,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     except BadEvent as error:  # an operator's package SageMaker does not know
         return triggers.rejected(str(error))
-    return respond.answer(outcomes)
+    return answer(outcomes)

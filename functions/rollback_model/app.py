@@ -6,12 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import respond, triggers, wiring
-from model_medic.gates import utc_now
-from model_medic.observability import logger, metrics, tracer
-from model_medic.rollback import record_deployment
-from model_medic.settings import RollbackSettings, load_settings
-from model_medic.triggers import Alarms, Deployment, Rejected, Tick
+from model_medic import wiring
+from model_medic.intake import triggers
+from model_medic.intake.triggers import Alarms, Deployment, Rejected, Tick
+from model_medic.platform.clock import utc_now
+from model_medic.platform.observability import logger, metrics, tracer
+from model_medic.platform.settings import RollbackSettings, load_settings
+from model_medic.remediate.rollback import record_deployment
+from model_medic.tell.outcome import answer
 
 
 @logger.inject_lambda_context
@@ -25,8 +27,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         case Deployment():
             return record_deployment(house.ledger, trigger, utc_now())
         case Tick():
-            return respond.answer(house.loop.sweep(house.endpoints()))
+            return answer(house.loop.sweep(house.endpoints()))
         case Alarms(alarms=alarms):
-            return respond.alarms(house.loop, alarms)
+            return house.loop.on_alarms(alarms)
         case Rejected(reason=reason):
             return triggers.rejected(reason)

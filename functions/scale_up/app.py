@@ -6,11 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import respond, triggers, wiring
-from model_medic.capacity import give_back
-from model_medic.observability import logger, metrics, tracer
-from model_medic.settings import ScaleUpSettings, load_settings
-from model_medic.triggers import Alarms, Rejected, Tick
+from model_medic import wiring
+from model_medic.intake import triggers
+from model_medic.intake.triggers import Alarms, Rejected, Tick
+from model_medic.platform.observability import logger, metrics, tracer
+from model_medic.platform.settings import ScaleUpSettings, load_settings
+from model_medic.remediate.capacity import give_back
+from model_medic.tell.outcome import answer
 
 
 @logger.inject_lambda_context
@@ -24,8 +26,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         case Tick():
             endpoints = house.endpoints()
             swept = house.loop.sweep(endpoints)
-            return respond.answer(swept + give_back(house.loop, wiring.scale_back(house), endpoints))
+            return answer(swept + give_back(house.loop, wiring.scale_back(house), endpoints))
         case Alarms(alarms=alarms):
-            return respond.alarms(house.loop, alarms)
+            return house.loop.on_alarms(alarms)
         case Rejected(reason=reason):
             return triggers.rejected(reason)

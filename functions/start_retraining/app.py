@@ -5,10 +5,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from model_medic import respond, triggers, wiring
-from model_medic.observability import logger, metrics, tracer
-from model_medic.settings import RetrainingSettings, load_settings
-from model_medic.triggers import Alarms, PipelineChanged, Rejected, Tick
+from model_medic import wiring
+from model_medic.intake import triggers
+from model_medic.intake.triggers import Alarms, PipelineChanged, Rejected, Tick
+from model_medic.platform.observability import logger, metrics, tracer
+from model_medic.platform.settings import RetrainingSettings, load_settings
+from model_medic.tell.outcome import answer
 
 
 @logger.inject_lambda_context
@@ -20,8 +22,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     house = wiring.Remediation(settings, wiring.start_retraining, trigger, context)
     match trigger:
         case Tick() | PipelineChanged():
-            return respond.answer(house.loop.sweep(house.endpoints()))
+            return answer(house.loop.sweep(house.endpoints()))
         case Alarms(alarms=alarms):
-            return respond.alarms(house.loop, alarms)
+            return house.loop.on_alarms(alarms)
         case Rejected(reason=reason):
             return triggers.rejected(reason)

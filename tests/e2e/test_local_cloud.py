@@ -146,7 +146,7 @@ def test_every_aws_call_each_function_made_in_the_demo_is_allowed_by_its_role(
 
 def test_the_env_vars_file_gives_every_function_each_template_variable_resolved(cloud: LocalCloud) -> None:
     from localcloud import sam, template
-    from model_medic import settings
+    from model_medic.platform import settings
 
     models = {
         "AlarmManagerFunction": settings.AlarmManagerSettings,

@@ -199,7 +199,7 @@ def test_a_run_keeps_to_its_write_budget_and_the_next_runs_carry_on(
 
 
 def test_writes_are_paced_to_cloudwatchs_rate() -> None:
-    from model_medic.alarm_manager import AlarmManager
+    from model_medic.fleet.alarm_manager import AlarmManager
 
     waits: list[float] = []
     manager = AlarmManager(
@@ -331,7 +331,7 @@ def test_a_failed_request_is_answered_failed_with_the_reason(
     fleet_env: Stack, response_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CRITICAL_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:gone")
-    from model_medic import alarm_manager
+    from model_medic.fleet import alarm_manager
 
     def refuse(*_: Any, **__: Any) -> None:
         raise RuntimeError("CloudWatch said no")

@@ -375,7 +375,7 @@ def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measu
 ) -> None:
     from botocore.exceptions import ClientError
 
-    from model_medic.drift import ComputeDrift
+    from model_medic.measure.drift import ComputeDrift
 
     two_endpoints(monkeypatch)
     monkeypatch.setenv("BASELINE_LABEL_COLUMN", "none")

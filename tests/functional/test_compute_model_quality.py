@@ -396,7 +396,7 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 ) -> None:
     from botocore.exceptions import ClientError
 
-    from model_medic.quality import ComputeModelQuality
+    from model_medic.measure.quality import ComputeModelQuality
 
     monkeypatch.setenv("MONITORED_ENDPOINTS", "fraud-prod,churn-prod")
     primary_y, _, _, _ = scenario()
@@ -424,7 +424,7 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 def test_a_first_run_over_a_long_look_back_stops_building_the_index_in_time_and_the_next_goes_on(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from model_medic import quality
+    from model_medic.measure import quality
 
     monkeypatch.setenv("PREDICTION_INDEX_S3_URI", f"s3://{BUCKET}/prediction-index")
     primary_y, _, _, _ = scenario()

@@ -53,8 +53,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from localcloud.moto_extensions import fail_next_update, reset_simulation, set_update_seconds
-from model_medic import aws
-from model_medic.settings import load_settings
+from model_medic.platform import aws
+from model_medic.platform.settings import load_settings
 from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
 
 ENDPOINT = "churn-prod"

@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from model_medic.incidents import Incidents
-from model_medic.ledger import Ledger
-from model_medic.outcome import Outcome, Result
+from model_medic.store.incidents import Incidents
+from model_medic.store.ledger import Ledger
+from model_medic.tell.outcome import Outcome, Result
 from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint
 
 ENDPOINT = "churn-prod"
@@ -232,7 +232,7 @@ def test_the_report_covers_tag_discovered_endpoints_without_a_per_endpoint_tag_r
 
 def fleet_reports(count: int) -> list[Any]:
     """`count` reports with grades A, B and C: every 50th C (error rate rising with its number), every 10th B."""
-    from model_medic.report import EndpointReport
+    from model_medic.report.daily import EndpointReport
 
     reports = []
     for i in range(count):
@@ -260,7 +260,7 @@ def fleet_reports(count: int) -> list[Any]:
 
 
 def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_worst(stack: Stack) -> None:
-    from model_medic.report import SNS_MESSAGE_MAX_BYTES, SUMMARY_WORST, DailyReport
+    from model_medic.report.daily import SNS_MESSAGE_MAX_BYTES, SUMMARY_WORST, DailyReport
 
     # Presigned with temporary credentials, as in Lambda: the session token makes each link long.
     s3 = boto3.client(

@@ -272,8 +272,8 @@ def run(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, fail_at: int | None
         stack = Stack()
         for name, value in {**stack.env(), **scenario.env}.items():
             monkeypatch.setenv(name, value)
-        from model_medic import aws
-        from model_medic.settings import load_settings
+        from model_medic.platform import aws
+        from model_medic.platform.settings import load_settings
 
         aws.reset()
         load_settings.cache_clear()

@@ -5,7 +5,7 @@ from typing import Any
 
 import boto3
 
-from model_medic.outcome import Notifier, Outcome
+from model_medic.tell.outcome import Notifier, Outcome
 from tests.conftest import Stack
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

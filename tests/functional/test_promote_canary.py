@@ -18,8 +18,8 @@ import time_machine
 from moto import mock_aws
 
 from localcloud.world import variant_metrics
-from model_medic.ledger import Ledger
-from model_medic.rollout import instances_for, serving_group
+from model_medic.remediate.rollout import instances_for, serving_group
+from model_medic.store.ledger import Ledger
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint, stored_incidents
 from tests.functional.test_endpoint_policy import tag
 
@@ -584,7 +584,7 @@ def test_a_package_rolled_back_and_left_approved_comes_back_only_on_a_new_approv
 def deny_get_object(event_name: str = "before-call.s3.GetObject") -> None:
     """S3 answers AccessDenied to the function's GetObject (a report in a bucket the stack may
     not read, or under a KMS key it may not use), as AWS answers, through botocore's own hook."""
-    from model_medic import aws
+    from model_medic.platform import aws
 
     class Denied:
         status_code = 403
@@ -633,7 +633,7 @@ def test_an_encrypted_endpoint_keeps_its_key_capture_and_every_setting_in_the_ca
     assert "ModelKmsKeyArns" in held["reason"]
     assert share() == 0.0
 
-    from model_medic.settings import load_settings
+    from model_medic.platform.settings import load_settings
 
     monkeypatch.setenv("MODEL_KMS_KEYS", key)  # the stack updated with ModelKmsKeyArns: new containers
     load_settings.cache_clear()
@@ -927,7 +927,7 @@ def test_a_finished_rollouts_canary_config_is_deleted_after_the_retention_and_wh
 
 
 def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: Any, stack: Stack) -> None:
-    from model_medic.cleanup import Cleanup
+    from model_medic.remediate.cleanup import Cleanup
 
     sagemaker = boto3.client("sagemaker")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})

@@ -768,7 +768,7 @@ def test_a_give_back_step_whose_record_failed_is_recorded_by_the_retry_without_a
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     boosted_twice(fn, clock, step=1)  # 1 -> 3
-    from model_medic.loop import ControlLoop
+    from model_medic.control.loop import ControlLoop
 
     real = ControlLoop.acted
     failing = {"left": 1}

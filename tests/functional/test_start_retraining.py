@@ -19,7 +19,7 @@ from localcloud.moto_extensions import (
     reset_simulation,
     set_update_seconds,
 )
-from model_medic.ledger import Ledger
+from model_medic.store.ledger import Ledger
 from tests.conftest import (
     REGION,
     AwsCalls,

@@ -12,8 +12,8 @@ import boto3
 import pytest
 import time_machine
 
-from model_medic.incidents import ROSTER_PK, Incidents, opened
-from model_medic.ledger import BOOSTS_PK, Ledger
+from model_medic.store.incidents import ROSTER_PK, Incidents, opened
+from model_medic.store.ledger import BOOSTS_PK, Ledger
 from tests.conftest import Stack, make_endpoint, stored_incidents
 from tests.functional.test_scale_up import (  # noqa: F401 - fixtures shared with the ScaleUp tests
     OPENED,

@@ -233,7 +233,7 @@ def test_action_functions_share_the_ledger_and_telling_policy(transformed: dict[
 
 
 def test_each_endpoint_has_a_dashboard_with_its_metrics() -> None:
-    from model_medic.alarm_catalog import dashboard_body, dashboard_name
+    from model_medic.fleet.alarm_catalog import dashboard_body, dashboard_name
 
     assert dashboard_name("model-medic", "us-east-1", "churn-prod") == "model-medic_model-medic_us-east-1_churn-prod"
     import json

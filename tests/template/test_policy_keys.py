@@ -3,7 +3,7 @@ functions under the variable the key overrides: a tag overrides exactly what the
 
 from typing import Any
 
-from model_medic.policy import KEYS
+from model_medic.policy.tags import KEYS
 
 
 def _variables(source: dict[str, Any]) -> dict[str, set[str]]:

@@ -294,7 +294,7 @@ def test_the_ledgers_transactions_have_every_permission_they_use(transformed: di
     layer = Path(__file__).resolve().parents[2] / "layers" / "common" / "model_medic"
     used = {
         kind
-        for path in layer.glob("*.py")
+        for path in layer.rglob("*.py")
         for kind in re.findall(r'"(Put|Update|Delete|ConditionCheck)": ', path.read_text())
     }
     assert "ConditionCheck" in used  # the check below is not vacuous

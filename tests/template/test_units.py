@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from model_medic.capacity import ScaleUp
-from model_medic.retraining import StartRetraining
-from model_medic.rollback import RollbackModel
-from model_medic.rollout import Rollout
-from model_medic.units import RemediationUnit
+from model_medic.remediate.capacity import ScaleUp
+from model_medic.remediate.retraining import StartRetraining
+from model_medic.remediate.rollback import RollbackModel
+from model_medic.remediate.rollout import Rollout
+from model_medic.remediate.units import RemediationUnit
 from tests.template.conftest import resources_of
 
 # The units that answer alarms (swept every 5 minutes), and every unit.

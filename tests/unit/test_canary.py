@@ -10,8 +10,19 @@ from datetime import timedelta
 import pytest
 from scipy.stats import binomtest, fisher_exact
 
-from model_medic.canary import BUDGET, Decision, Minute, Rules, Tally, Verdict, current_step, judge, next_step, tally
-from model_medic.sequential import Block, rate_log_e, ratio_interval, ratio_log_e, sign_log_e
+from model_medic.remediate.canary import (
+    BUDGET,
+    Decision,
+    Minute,
+    Rules,
+    Tally,
+    Verdict,
+    current_step,
+    judge,
+    next_step,
+    tally,
+)
+from model_medic.remediate.sequential import Block, rate_log_e, ratio_interval, ratio_log_e, sign_log_e
 
 RULES = Rules()
 BAKED = timedelta(minutes=31)
@@ -225,7 +236,7 @@ def test_steps() -> None:
 
 
 def test_instances_for_a_share_never_leave_a_share_above_what_they_serve() -> None:
-    from model_medic.rollout import instances_for, reference_capacity
+    from model_medic.remediate.rollout import instances_for, reference_capacity
 
     for reference in (1, 2, 3, 4, 7, 10, 40):
         for share in (1, 5, 10, 25, 33, 50, 75, 100):
@@ -269,7 +280,7 @@ def test_champion_challenger(
     better: bool,
     says: str,
 ) -> None:
-    from model_medic.rollout import challenge
+    from model_medic.remediate.rollout import challenge
 
     verdict = challenge(metric, candidate, champion, live, margin)
     assert verdict.better is better
@@ -277,7 +288,7 @@ def test_champion_challenger(
 
 
 def test_registered_metric_reads_a_real_model_quality_report() -> None:
-    from model_medic.rollout import registered_metric
+    from model_medic.remediate.rollout import registered_metric
 
     report = {"binary_classification_metrics": {"accuracy": {"value": 0.84, "standard_deviation": 0.01}}}
     assert registered_metric(report, "accuracy") == 0.84

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_medic.alarms import AlarmEvent
-from model_medic.capacity import ScaleChange, Variant, ceiling, client_errors_dominate, decide_scale_up
-from model_medic.endpoint_metrics import Sums
-from model_medic.retraining import TemplateError, drifted_feature, render_parameters, request_token
-from model_medic.rollback import config_observation
-from model_medic.triggers import in_service_deployment
+from model_medic.intake.alarms import AlarmEvent
+from model_medic.intake.triggers import in_service_deployment
+from model_medic.measure.endpoint_metrics import Sums
+from model_medic.remediate.capacity import ScaleChange, Variant, ceiling, client_errors_dominate, decide_scale_up
+from model_medic.remediate.retraining import TemplateError, drifted_feature, render_parameters, request_token
+from model_medic.remediate.rollback import config_observation
 
 AT = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 

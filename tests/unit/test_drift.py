@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from model_medic.drift import (
+from model_medic.measure.drift import (
     EPSILON,
     Sample,
     build_baseline,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from model_medic.endpoint_metrics import Sums, complete, derive, window_for
+from model_medic.measure.endpoint_metrics import Sums, complete, derive, window_for
 
 
 def test_window_is_the_last_whole_period_before_the_scheduled_time() -> None:

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from model_medic.observability import UntracedProvider, tracer
+from model_medic.platform.observability import UntracedProvider, tracer
 
 LAYER = Path(__file__).resolve().parents[2] / "layers" / "common"
 
 PROBE = """
 import json, sys
-from model_medic.observability import tracer
+from model_medic.platform.observability import tracer
 import botocore.client
 print(json.dumps({
     "xray": "aws_xray_sdk.core" in sys.modules,
@@ -41,7 +41,7 @@ def test_tracing_switched_off_does_not_import_the_xray_sdk() -> None:
     assert found == {
         "xray": False,
         "disabled": True,
-        "provider": "model_medic.observability",
+        "provider": "model_medic.platform.observability",
         "botocore_patched": False,
     }
 

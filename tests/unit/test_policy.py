@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from model_medic import policy
-from model_medic.policy import KEYS, PREFIX, Problem, apply, read, within_stack
-from model_medic.settings import (
+from model_medic.platform.settings import (
     AlarmManagerSettings,
     CanarySettings,
     EnvModel,
@@ -18,6 +16,8 @@ from model_medic.settings import (
     RollbackSettings,
     ScaleUpSettings,
 )
+from model_medic.policy import tags as policy
+from model_medic.policy.tags import KEYS, PREFIX, Problem, apply, read, within_stack
 
 ENV = {
     "LEDGER_TABLE": "model-medic-ledger",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sklearn import metrics as sk
 
-from model_medic.quality import (
+from model_medic.measure.quality import (
     NO_VARIANT,
     binary_metrics,
     join,
@@ -17,7 +17,7 @@ from model_medic.quality import (
     roc_auc,
     truth_record,
 )
-from model_medic.records import OutputFormat, Prediction
+from model_medic.measure.records import OutputFormat, Prediction
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 
@@ -146,7 +146,7 @@ def test_multiclass_labels_compare_by_value() -> None:
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "x"])
 def test_a_non_finite_regression_label_is_not_scored_and_the_others_are(bad: str) -> None:
-    from model_medic.quality import usable
+    from model_medic.measure.quality import usable
 
     assert not usable("Regression", bad, Prediction("1.0", None))
     assert not usable("Regression", "1.0", Prediction(bad, None))

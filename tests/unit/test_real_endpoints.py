@@ -9,7 +9,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from model_medic.capacity import Capacity, Variant, decide_scale_up
+from model_medic.remediate.capacity import Capacity, Variant, decide_scale_up
 from tests.real_endpoints import ENDPOINTS, KINDS, load
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")

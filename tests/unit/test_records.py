@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from model_medic import records
-from model_medic.drift import Sample
-from model_medic.records import OutputFormat, Prediction
+from model_medic.measure import records
+from model_medic.measure.drift import Sample
+from model_medic.measure.records import OutputFormat, Prediction
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 PROBABILITY = OutputFormat()  # the defaults: predicted_label, score, a bare value is a probability

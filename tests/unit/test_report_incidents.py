@@ -7,9 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from model_medic.charts import WIDTH, Lane, incident_strip
-from model_medic.incidents import Incident, IncidentState, opened
-from model_medic.report import (
+from model_medic.remediate.rollout import (
+    DeclineCandidate,
+    DeployCanary,
+    RollBackCanary,
+    Rollout,
+    ShiftTraffic,
+    rollout_incident,
+)
+from model_medic.report.charts import WIDTH, Lane, incident_strip
+from model_medic.report.daily import (
     ROLLED_BACK_CANARY,
     ROLLOUT,
     action_table,
@@ -22,7 +29,7 @@ from model_medic.report import (
     rollout_view,
     timeline_rows,
 )
-from model_medic.rollout import DeclineCandidate, DeployCanary, RollBackCanary, Rollout, ShiftTraffic, rollout_incident
+from model_medic.store.incidents import Incident, IncidentState, opened
 
 START = datetime(2026, 11, 22, 6, tzinfo=UTC)
 END = START + timedelta(hours=24)

@@ -7,8 +7,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from model_medic.rollout import as_input, derived_config, key_allowed, unsupported
-from model_medic.triggers import names_the_transition
+from model_medic.intake.triggers import names_the_transition
+from model_medic.remediate.rollout import as_input, derived_config, key_allowed, unsupported
 from tests.real_endpoints import KINDS, load
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from model_medic.settings import (
+from model_medic.platform.settings import (
     ActionSettings,
     CanarySettings,
     ComputeMetricsSettings,
@@ -193,7 +193,7 @@ def test_load_settings_raises_a_configuration_error_once_and_caches_success(monk
 
 @pytest.mark.parametrize("rows", ["1", "50", "149"])
 def test_a_drift_sample_too_small_to_mean_anything_is_refused_with_the_reason(rows: str) -> None:
-    from model_medic.settings import DriftSettings
+    from model_medic.platform.settings import DriftSettings
 
     environment = {
         **BASE,

@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from model_medic.capacity import ScaleChange
-from model_medic.incidents import Incident, Incidents, _decode, opened
-from model_medic.rollout import FinishRollout, ShiftTraffic
-from model_medic.step import Step
-from model_medic.units import Change, StoredChange, change_of
+from model_medic.control.step import Step
+from model_medic.remediate.capacity import ScaleChange
+from model_medic.remediate.rollout import FinishRollout, ShiftTraffic
+from model_medic.remediate.units import Change, StoredChange, change_of
+from model_medic.store.incidents import Incident, Incidents, _decode, opened
 
 AT = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prod-HighLatency"

@@ -17,16 +17,12 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from model_medic import aws, policy
-from model_medic.endpoint_policy import PerEndpoint, Policies
-from model_medic.gates import Clock, ModeSwitch, utc_now
-from model_medic.incidents import Incidents
-from model_medic.ledger import Ledger
-from model_medic.loop import ControlLoop
-from model_medic.observability import logger
-from model_medic.outcome import Notifier
-from model_medic.scope import Scope, tagged_endpoints
-from model_medic.settings import (
+from model_medic.control.loop import ControlLoop
+from model_medic.intake.triggers import DeployRequest, Tick
+from model_medic.platform import aws
+from model_medic.platform.clock import Clock, utc_now
+from model_medic.platform.observability import logger
+from model_medic.platform.settings import (
     ActionSettings,
     AlarmManagerSettings,
     CanarySettings,
@@ -38,24 +34,30 @@ from model_medic.settings import (
     ScaleUpSettings,
     ScopedSettings,
 )
-from model_medic.triggers import DeployRequest, Tick
+from model_medic.policy import tags as policy
+from model_medic.policy.mode import ModeSwitch
+from model_medic.policy.policies import PerEndpoint, Policies
+from model_medic.policy.scope import Scope, tagged_endpoints
+from model_medic.store.incidents import Incidents
+from model_medic.store.ledger import Ledger
+from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from model_medic.alarm_catalog import AlarmThresholds
-    from model_medic.alarm_manager import AlarmManager, AlarmsFor
-    from model_medic.capacity import Capacity, ScaleBack, ScaleUp
-    from model_medic.cleanup import Cleanup
-    from model_medic.drift import ComputeDrift
-    from model_medic.endpoint_metrics import ComputeMetrics
-    from model_medic.fleet_alarms import Fleet
-    from model_medic.quality import ComputeModelQuality
-    from model_medic.report import DailyReport
-    from model_medic.retraining import StartRetraining
-    from model_medic.rollback import RollbackModel
-    from model_medic.rollout import Rollout
-    from model_medic.units import Action
+    from model_medic.fleet.alarm_catalog import AlarmThresholds
+    from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
+    from model_medic.fleet.fleet_alarms import Fleet
+    from model_medic.measure.drift import ComputeDrift
+    from model_medic.measure.endpoint_metrics import ComputeMetrics
+    from model_medic.measure.quality import ComputeModelQuality
+    from model_medic.remediate.capacity import Capacity, ScaleBack, ScaleUp
+    from model_medic.remediate.cleanup import Cleanup
+    from model_medic.remediate.retraining import StartRetraining
+    from model_medic.remediate.rollback import RollbackModel
+    from model_medic.remediate.rollout import Rollout
+    from model_medic.remediate.units import Action
+    from model_medic.report.daily import DailyReport
 
 
 def clock_of(trigger: object) -> Clock:
@@ -100,7 +102,7 @@ class Invocation[S: ScopedSettings]:
 
     @cached_property
     def capacity(self) -> Capacity:
-        from model_medic.capacity import Capacity
+        from model_medic.remediate.capacity import Capacity
 
         return Capacity(aws.sagemaker(), aws.autoscaling())
 
@@ -165,7 +167,7 @@ class Remediation[S: ActionSettings](Invocation[S]):
 
 
 def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
-    from model_medic.capacity import ScaleUp
+    from model_medic.remediate.capacity import ScaleUp
 
     return ScaleUp(
         house.capacity,
@@ -179,7 +181,7 @@ def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
 
 
 def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
-    from model_medic.capacity import ScaleBack
+    from model_medic.remediate.capacity import ScaleBack
 
     s = house.settings
     return ScaleBack(
@@ -194,7 +196,7 @@ def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
 
 
 def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> RollbackModel:
-    from model_medic.rollback import RollbackModel
+    from model_medic.remediate.rollback import RollbackModel
 
     return RollbackModel(
         aws.sagemaker(),
@@ -208,7 +210,7 @@ def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> Rollba
 
 
 def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> StartRetraining:
-    from model_medic.retraining import StartRetraining
+    from model_medic.remediate.retraining import StartRetraining
 
     return StartRetraining(
         aws.sagemaker(),
@@ -220,7 +222,7 @@ def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> St
 
 
 def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
-    from model_medic.rollout import Rollout
+    from model_medic.remediate.rollout import Rollout
 
     return Rollout(
         sagemaker=aws.sagemaker(),
@@ -235,7 +237,7 @@ def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
 
 
 def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
-    from model_medic.cleanup import Cleanup
+    from model_medic.remediate.cleanup import Cleanup
 
     return Cleanup(aws.sagemaker(), house.ledger, timedelta(days=house.settings.rollout_cleanup_days), house.clock)
 
@@ -244,7 +246,7 @@ def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
 
 
 def drift_job(settings: DriftSettings) -> ComputeDrift:
-    from model_medic.drift import ComputeDrift
+    from model_medic.measure.drift import ComputeDrift
 
     return ComputeDrift(
         aws.s3(),
@@ -259,8 +261,8 @@ def drift_job(settings: DriftSettings) -> ComputeDrift:
 
 def quality_job(settings: QualitySettings) -> ComputeModelQuality:
     """The quality job of one policy's settings (an endpoint's problem type is its own, `policy.py`)."""
-    from model_medic.quality import ComputeModelQuality
-    from model_medic.records import OutputFormat
+    from model_medic.measure.quality import ComputeModelQuality
+    from model_medic.measure.records import OutputFormat
 
     return ComputeModelQuality(
         aws.s3(),
@@ -279,7 +281,7 @@ def quality_job(settings: QualitySettings) -> ComputeModelQuality:
 
 
 def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
-    from model_medic.endpoint_metrics import ComputeMetrics
+    from model_medic.measure.endpoint_metrics import ComputeMetrics
 
     s = house.settings
     return ComputeMetrics(
@@ -291,7 +293,7 @@ def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
 
 
 def daily_report(house: Invocation[Any]) -> DailyReport:
-    from model_medic.report import DailyReport
+    from model_medic.report.daily import DailyReport
 
     s = house.settings
     return DailyReport(
@@ -303,7 +305,7 @@ def daily_report(house: Invocation[Any]) -> DailyReport:
 
 
 def stack_thresholds(settings: AlarmManagerSettings) -> AlarmThresholds:
-    from model_medic.alarm_catalog import AlarmThresholds
+    from model_medic.fleet.alarm_catalog import AlarmThresholds
 
     return AlarmThresholds(
         error_rate=settings.error_rate_threshold,
@@ -324,7 +326,7 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
     logged here on every run and the stack's value kept; the action functions' sweeps tell it
     once (`endpoint_policy.Policies`)."""
-    from model_medic.alarm_catalog import Topics, endpoint_alarms
+    from model_medic.fleet.alarm_catalog import Topics, endpoint_alarms
 
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
     ignore = policy.discovery_key(settings.discovery_tag)
@@ -339,7 +341,7 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
 
 
 def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
-    from model_medic.alarm_manager import AlarmManager
+    from model_medic.fleet.alarm_manager import AlarmManager
 
     # The topics' ARNs say the partition, Region and account the alarms live in.
     _, partition, _, region, account, _ = settings.critical_topic_arn.split(":", 5)
@@ -356,7 +358,7 @@ def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
 
 
 def fleet(settings: AlarmManagerSettings) -> Fleet:
-    from model_medic.fleet_alarms import Fleet
+    from model_medic.fleet.fleet_alarms import Fleet
 
     return Fleet(settings, aws.sagemaker(), aws.tagging(), lambda: alarm_manager(settings))
 
@@ -390,7 +392,7 @@ def quality_measure(
 def _deadline(context: LambdaContext | None) -> float | None:
     """Building the prediction index stops at 60% of the time left, so that a first run over
     a long look-back never times out: the next run goes on from the indexes written."""
-    from model_medic.quality import deadline_in
+    from model_medic.measure.quality import deadline_in
 
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return None if remaining is None else deadline_in(remaining() / 1000 * 0.6)

@@ -1,0 +1,1 @@
+"""The control loop: entry points and gates (`loop`, `gating`), taking a step (`stepping`, `step`), endings."""

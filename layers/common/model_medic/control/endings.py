@@ -1,0 +1,118 @@
+"""How an incident ends, for the control loop: closed or recovered, escalated at a bound, failed, stopped by AWS."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from model_medic.platform.clock import Clock
+from model_medic.remediate.units import Change, Plan, RemediationUnit
+from model_medic.store.incidents import Conflict, Incident, Incidents
+from model_medic.tell.outcome import Outcome, Result
+from model_medic.tell.telling import Telling
+
+
+class Endings:
+    """One unit's incidents brought to their end, each told once."""
+
+    def __init__(self, *, unit: RemediationUnit, incidents: Incidents, telling: Telling, clock: Clock) -> None:
+        self._unit = unit
+        self._incidents = incidents
+        self._telling = telling
+        self._clock = clock
+
+    def close(self, incident: Incident, at: datetime, why: str) -> Outcome:
+        """The alarm is over: recovered, when the unit acted and it helped; closed otherwise."""
+        base = self._telling.base_of(incident)
+        acted = incident.steps > 0 and incident.state not in ("escalated",)
+        seconds = incident.age(at)
+        closed = replace(incident, closed_at=at.isoformat())
+        if acted and incident.state != "recovered":
+            closed = replace(closed, state="recovered", recovered_seconds=seconds).at("recovered", at, why)
+            outcome = replace(
+                base,
+                result="recovered",
+                reason=f"{incident.alarm_name} recovered {minutes(seconds)} after it fired, "
+                f"after {incident.steps} {self._unit.name} step(s): {why}",
+                changes={"time_to_recover_seconds": seconds, "steps": incident.steps},
+            )
+        else:
+            closed = replace(closed, state="closed" if incident.state != "recovered" else "recovered").at(
+                "closed", at, why
+            )
+            outcome = replace(base, gate="closed", reason=f"incident closed: {why}")
+        try:
+            self._incidents.save(closed)
+        except Conflict:
+            return replace(base, gate="once", reason="the incident was closed by another evaluation", replayed=True)
+        if outcome.result == "recovered":
+            self._telling.tell_once(outcome, f"{incident.id}#recovered")
+        else:
+            self._telling.decided(outcome)
+        return outcome
+
+    def bounded(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
+        """The unit can do no more: wait out the verification window, then escalate once."""
+        now = self._clock()
+        if (
+            incident.steps > 0
+            and incident.verify_until is not None
+            and now < datetime.fromisoformat(incident.verify_until)
+        ):
+            return self._telling.note(
+                incident,
+                replace(base, gate="verifying", reason=f"{plan.bound}; verifying until {incident.verify_until}"),
+            )
+        tried = [e["detail"] for e in incident.timeline if e["what"] == "action"]
+        result: Result
+        if incident.steps == 0:
+            result, why = "bound-reached", f"{plan.bound}; nothing was changed"
+        elif self._unit.effect == "next-step":
+            result, why = "escalated", f"stopped after {'; '.join(tried)}: {plan.bound}"
+        else:
+            result, why = "escalated", f"{incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}"
+        escalated = replace(
+            base,
+            result=result,
+            gate="bound",
+            reason=why,
+            changes={
+                "tried": tried,
+                "metric_when_opened": incident.opened_reason,
+                "metric_now": alarm_reason,
+                **plan.notes,
+            },
+        )
+        ended = now.isoformat() if self._unit.effect == "next-step" else None  # a stopped rollout is over
+        incident = self._incidents.persist(
+            replace(incident, state="escalated", last_note="", closed_at=ended).at("escalated", now, why)
+        )
+        self._telling.tell_once(escalated, f"{incident.id}#escalated")
+        return escalated
+
+    def failed(self, incident: Incident, base: Outcome, change: Change, detail: str) -> Outcome:
+        """A change read back as failed or never applied: escalated, told once."""
+        now = self._clock()
+        why = f"{change.describe()} did not take: {detail}"
+        failed = replace(base, result="failed", gate="verify", reason=why)
+        incident = self._incidents.persist(replace(incident, state="escalated", pending=None).at("failed", now, why))
+        self._telling.tell_once(failed, f"{incident.id}#failed")
+        return failed
+
+    def permanent(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
+        """Recorded, told once, and not tried again in this incident (nor retried into the DLQ)."""
+        skipped = replace(base, gate="permanent-error", reason=problem)
+        incident = self._incidents.persist(replace(incident, state="escalated").at("failed", self._clock(), problem))
+        self._telling.note(incident, skipped)
+        self._telling.alert_once(
+            incident,
+            "permanent",
+            f"Model Medic cannot {self._unit.name} {incident.endpoint}",
+            f"{self._unit.name} for {incident.alarm_name} on {incident.endpoint} was not done and will not be "
+            f"retried in this incident: AWS answered {problem}",
+        )
+        return skipped
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"

@@ -1,0 +1,160 @@
+"""The gates of the control loop: an open incident evaluated, from its state and mode to the plan and the step."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from model_medic.control.endings import Endings
+from model_medic.control.stepping import Stepping
+from model_medic.intake.alarms import AlarmEvent
+from model_medic.platform import aws
+from model_medic.platform.clock import Clock
+from model_medic.platform.observability import metrics
+from model_medic.policy.mode import ModeSwitch
+from model_medic.remediate.units import Action, Change, Plan
+from model_medic.store.incidents import Conflict, Incident, Incidents
+from model_medic.store.ledger import Ledger
+from model_medic.tell.outcome import Outcome
+from model_medic.tell.telling import Telling
+
+# After this many conflicting evaluations in a row, leave the incident to the other one.
+_CONFLICT_RETRIES = 3
+
+
+class Gating:
+    """One unit's incidents, evaluated: what stops here is noted; what passes takes a step."""
+
+    def __init__(
+        self,
+        *,
+        action: Action,
+        ledger: Ledger,
+        incidents: Incidents,
+        mode: ModeSwitch,
+        sagemaker: Any,
+        budget: int | None,
+        clock: Clock,
+        telling: Telling,
+        endings: Endings,
+        stepping: Stepping,
+    ) -> None:
+        self._action = action
+        self._unit = action.unit
+        self._ledger = ledger
+        self._incidents = incidents
+        self._mode = mode
+        self._sagemaker = sagemaker
+        self._budget = budget  # actions per endpoint and hour; None: the unit takes none of the budget
+        self._clock = clock
+        self._telling = telling
+        self._endings = endings
+        self._stepping = stepping
+
+    def evaluate(self, incident: Incident, alarm_reason: str) -> Outcome:
+        """Evaluate the incident through the gates; on a conflict, read it again and retry."""
+        for _ in range(_CONFLICT_RETRIES):
+            try:
+                return self._evaluate_once(incident, alarm_reason)
+            except Conflict:
+                metrics.add_metric(name="IncidentConflicts", unit="Count", value=1)
+                reread = self._incidents.get(incident.endpoint, incident.id)
+                if reread is None:
+                    break
+                incident = reread
+        base = self._telling.base_of(incident)
+        return replace(base, gate="once", reason="another evaluation is handling this incident", replayed=True)
+
+    def _evaluate_once(self, incident: Incident, alarm_reason: str) -> Outcome:
+        """One pass through the gates, in their order; the first that stops the incident decides."""
+        base = self._telling.base_of(incident)
+        if incident.is_closed:
+            return replace(base, gate="closed", reason=f"incident closed at {incident.closed_at}", replayed=True)
+        if incident.state in ("escalated", "recovered"):
+            return replace(
+                base, gate=incident.state, reason=f"incident is {incident.state}; nothing is repeated", replayed=True
+            )
+        mode, source = self._mode.current(incident.endpoint)
+        base = replace(base, mode=mode)
+        if incident.pending is not None:
+            # A step under way is followed (read back) in every mode, but only enforce makes
+            # its next change, and only while the alarm lasts: off, dry-run and an OK stop it.
+            return self._stepping.advance(incident, base, may_change=mode == "enforce" and incident.alarm_ok_at is None)
+        if incident.alarm_ok_at is not None:  # closing is bookkeeping: in every mode
+            return self._endings.close(
+                incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK"
+            )
+        if mode == "off":
+            return self._telling.note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
+        described, problem = aws.describe_endpoint(self._sagemaker, incident.endpoint)
+        if problem is not None:
+            return self._endings.permanent(incident, base, problem)
+        assert described is not None
+        status = str(described.get("EndpointStatus", "exists"))
+        if self._unit.requires == "InService" and status != "InService":
+            return self._telling.note(
+                incident,
+                replace(base, gate="precondition", reason=f"endpoint {incident.endpoint} is {status}, not InService"),
+            )
+        if self._unit.max_steps is not None and incident.steps >= self._unit.max_steps:
+            plan = Plan("", bound=f"{self._unit.name} already acted {incident.steps} time(s) in this incident")
+        else:
+            try:
+                plan = self._action.plan(_alarm_of(incident), incident, described)
+            except ClientError as error:
+                if aws.is_transient(error):
+                    raise
+                return self._endings.permanent(incident, base, f"{aws.error_code(error)}: {error}")
+        if plan.skip is not None:
+            return self._telling.note(
+                incident,
+                replace(base, gate=plan.gate, reason=plan.skip, changes=plan.notes),
+                critical=plan.critical,
+                facts=plan.facts,
+            )
+        if plan.bound is not None:
+            return self._endings.bounded(incident, base, plan, alarm_reason)
+        if mode == "dry-run":
+            refused = self._ledger.check(incident.endpoint, self._unit.name, self._budget, self._clock())
+            if refused is not None:
+                return self._telling.refused(incident, base, refused)
+            return self._telling.note(
+                incident, replace(base, result="dry-run", reason=plan.summary, changes=_changes(plan.changes))
+            )
+        return self._stepping.start(incident, base, plan)
+
+    def cleared(self, incident: Incident, at: datetime, why: str) -> Outcome:
+        """The incident's alarm is over; a change still in flight is followed to its end first."""
+        if incident.pending is None or incident.state == "escalated":
+            return self._endings.close(incident, at, why)
+        if incident.alarm_ok_at is None:
+            try:
+                incident = self._incidents.save(replace(incident, alarm_ok_at=at.isoformat()).at("alarm-ok", at, why))
+            except Conflict:
+                return replace(self._telling.base_of(incident), gate="once", reason="another evaluation", replayed=True)
+        return self.evaluate(incident, why)
+
+
+def _alarm_of(incident: Incident) -> AlarmEvent:
+    """The incident's opening transition, as the plan sees it."""
+    _, _, _, region, account, _, _ = (incident.alarm_arn.split(":", 6) + [""] * 7)[:7]
+    return AlarmEvent(
+        alarm_name=incident.alarm_name,
+        alarm_arn=incident.alarm_arn,
+        state="ALARM",
+        previous_state=None,
+        state_change_time=datetime.fromisoformat(incident.opened_at),
+        reason=incident.opened_reason,
+        account=account,
+        region=region,
+        source="sweep",
+        metric_name=incident.metric or None,
+        dimensions={**(incident.dimensions or {}), "EndpointName": incident.endpoint},
+    )
+
+
+def _changes(changes: tuple[Change, ...]) -> dict[str, Any]:
+    return {"changes": [c.as_dict() for c in changes]}

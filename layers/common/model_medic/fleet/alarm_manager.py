@@ -1,0 +1,370 @@
+"""Keeps every in-scope endpoint's alarms and dashboard in step with the fleet.
+
+What it manages is what it created: every alarm it puts carries the tag
+`model-medic:stack=<stack>` (`alarm_catalog.STACK_TAG`), and it changes or deletes only
+alarms with that tag. An alarm of the same name without the tag belongs to someone else:
+it is reported as a conflict and left alone. Dashboards cannot be tagged; their names
+carry the stack instead (`alarm_catalog.dashboard_prefix`).
+
+Reads are batched so that a fleet with nothing to change costs a few calls per hundred
+endpoints and writes nothing:
+
+* the stack's alarms: the Resource Groups Tagging API's GetResources filtered on the stack
+  tag, 100 a page;
+* their configuration: DescribeAlarms by name, 100 names a call, compared field by field
+  with the desired PutMetricAlarm request;
+* dashboards: ListDashboards by the stack's name prefix (it returns each body's size); a
+  body is fetched only when its size differs from the desired one.
+
+Writes are paced and bounded: CloudWatch takes 3 PutMetricAlarm (and 3 DeleteAlarms)
+requests a second per account and Region by default (CloudWatch service quotas), so a
+fleet's first 3,000 alarms take over 16 minutes - longer than a Lambda may run. A run
+makes at most `max_writes` calls, `per_second` a second, and reports what it left
+`pending`; the next run (the 15-minute schedule) carries on from what CloudWatch then holds.
+
+Why one alarm per endpoint and kind rather than CloudWatch Metrics Insights alarms (one
+alarm per kind, a contributor per endpoint): an endpoint's thresholds come from its own
+tags (`policy.py`), and a Metrics Insights alarm has one threshold; every function and the
+sweep find an incident's alarm by its name `<endpoint>-<suffix>` and the endpoint in its
+dimensions, which a contributor notification does not carry in that shape; and such an
+alarm watches at most 500 time series with 100 contributors in ALARM (docs/aws-behaviours.md,
+"Metrics Insights alarms"), less than a 500-endpoint fleet with variants.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from model_medic.fleet.alarm_catalog import STACK_TAG, dashboard_body, dashboard_name, dashboard_prefix
+from model_medic.platform import aws
+from model_medic.platform.observability import logger
+
+# The fields of a PutMetricAlarm request that DescribeAlarms returns as they were put.
+_COMPARED = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Unit",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+)
+_PAGE = 100  # DescribeAlarms takes at most 100 names; DeleteAlarms at most 100 (CloudWatch API reference)
+
+# The alarms an endpoint should have, given its tags: PutMetricAlarm requests without tags.
+AlarmsFor = Callable[[str, Mapping[str, str]], list[dict[str, Any]]]
+
+
+@dataclass
+class Reconciliation:
+    """What one reconciliation found and did."""
+
+    endpoints: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    conflicts: list[str] = field(default_factory=list)  # our name, someone else's alarm
+    dashboards_put: list[str] = field(default_factory=list)
+    dashboards_deleted: list[str] = field(default_factory=list)
+    pending: int = 0  # changes left for the next run (the write budget of this one was spent)
+
+    @property
+    def writes(self) -> int:
+        return (
+            len(self.created)
+            + len(self.updated)
+            + len(self.deleted)
+            + len(self.dashboards_put)
+            + len(self.dashboards_deleted)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def drift(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+    """The fields in which the alarm CloudWatch holds differs from the desired request."""
+    return [key for key in _COMPARED if _normal(key, desired.get(key)) != _normal(key, actual.get(key))]
+
+
+def _normal(key: str, value: Any) -> Any:
+    if key == "Dimensions":
+        return sorted((d["Name"], d["Value"]) for d in value or [])
+    if key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        return sorted(value or [])
+    if key == "Threshold":
+        return None if value is None else float(value)
+    if key == "ActionsEnabled":
+        return True if value is None else bool(value)
+    return value
+
+
+def alarm_endpoint(alarm: Mapping[str, Any]) -> str | None:
+    """The endpoint an alarm watches: its EndpointName (or Model Monitor's Endpoint) dimension."""
+    for dimension in alarm.get("Dimensions", []):
+        if dimension["Name"] in ("EndpointName", "Endpoint"):
+            return str(dimension["Value"])
+    return None
+
+
+class AlarmManager:
+    """Creates what is missing, updates what drifted, deletes what left scope - its own only."""
+
+    def __init__(
+        self,
+        cloudwatch: Any,
+        tagging: Any,
+        *,
+        stack: str,
+        region: str,
+        alarm_arn_prefix: str,
+        alarms_for: AlarmsFor,
+        max_writes: int = 400,
+        per_second: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._cw = cloudwatch
+        self._tagging = tagging
+        self._stack = stack
+        self._region = region
+        self._arn_prefix = alarm_arn_prefix  # arn:<partition>:cloudwatch:<region>:<account>:alarm:
+        self._alarms_for = alarms_for
+        self._writes_left = max_writes
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._sleep = sleep
+        self._last_write = float("-inf")
+
+    # --- entry points --------------------------------------------------------------------
+
+    def reconcile(self, fleet: Mapping[str, Mapping[str, str]]) -> Reconciliation:
+        """The whole fleet: `fleet` maps every endpoint in scope to its tags."""
+        desired = self._desired(fleet)
+        owned = self._owned()
+        existing = self._describe(sorted(desired))
+        result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
+        result.endpoints = len(fleet)
+        dashboards = self._dashboards(dashboard_prefix(self._stack, self._region))
+        self._apply_dashboards(fleet, desired, dashboards, result, remove_others=True)
+        return result
+
+    def reconcile_endpoint(self, endpoint: str, tags: Mapping[str, str] | None) -> Reconciliation:
+        """One endpoint (a state change): `tags` when it is in scope, None when it is not."""
+        fleet = {endpoint: tags} if tags is not None else {}
+        desired = self._desired(fleet)
+        # Every alarm named after the endpoint and watching it; its owner is asked only for these.
+        found = self._describe_prefix(f"{endpoint}-")
+        mine = {name: alarm for name, alarm in found.items() if alarm_endpoint(alarm) == endpoint}
+        owned = self._owned_of([alarm["AlarmArn"] for alarm in mine.values()])
+        existing = {name: alarm for name, alarm in found.items() if name in desired or name in mine}
+        result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
+        result.endpoints = len(fleet)
+        name = dashboard_name(self._stack, self._region, endpoint)
+        dashboards = {k: v for k, v in self._dashboards(name).items() if k == name}
+        self._apply_dashboards(fleet, desired, dashboards, result, remove_others=True)
+        return result
+
+    def remove_all(self) -> Reconciliation:
+        """Every alarm and dashboard of the stack (the stack is being deleted)."""
+        result = Reconciliation()
+        owned = self._owned()
+        self._delete(sorted(owned), result)
+        dashboards = self._dashboards(dashboard_prefix(self._stack, self._region))
+        self._delete_dashboards(sorted(dashboards), result)
+        return result
+
+    # --- desired and actual ----------------------------------------------------------------
+
+    def _desired(self, fleet: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+        desired: dict[str, dict[str, Any]] = {}
+        for endpoint, tags in fleet.items():
+            for alarm in self._alarms_for(endpoint, tags):
+                desired[alarm["AlarmName"]] = alarm
+        return desired
+
+    def _owned(self) -> dict[str, str]:
+        """The stack's alarms (name -> ARN), found by their stack tag, 100 a page."""
+        owned: dict[str, str] = {}
+        pages = self._tagging.get_paginator("get_resources").paginate(
+            ResourceTypeFilters=["cloudwatch:alarm"],
+            TagFilters=[{"Key": STACK_TAG, "Values": [self._stack]}],
+            ResourcesPerPage=100,
+        )
+        for page in pages:
+            for resource in page.get("ResourceTagMappingList", []):
+                arn = resource["ResourceARN"]
+                if arn.startswith(self._arn_prefix):
+                    owned[arn[len(self._arn_prefix) :]] = arn
+        return owned
+
+    def _owned_of(self, arns: list[str]) -> dict[str, str]:
+        """Which of these alarms carry the stack's tag (one GetResources call per 100 ARNs)."""
+        owned: dict[str, str] = {}
+        for start in range(0, len(arns), _PAGE):
+            # ResourceARNList takes no pagination parameters (GetResources API reference).
+            page = self._tagging.get_resources(ResourceARNList=arns[start : start + _PAGE])
+            for resource in page.get("ResourceTagMappingList", []):
+                tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+                arn = resource["ResourceARN"]
+                if tags.get(STACK_TAG) == self._stack and arn.startswith(self._arn_prefix):
+                    owned[arn[len(self._arn_prefix) :]] = arn
+        return owned
+
+    def _describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(names), _PAGE):
+            kwargs: dict[str, Any] = {
+                "AlarmNames": names[start : start + _PAGE],
+                "AlarmTypes": ["MetricAlarm"],
+                "MaxRecords": _PAGE,
+            }
+            found.update(self._describe_pages(kwargs))
+        return found
+
+    def _describe_prefix(self, prefix: str) -> dict[str, dict[str, Any]]:
+        return self._describe_pages({"AlarmNamePrefix": prefix, "AlarmTypes": ["MetricAlarm"], "MaxRecords": _PAGE})
+
+    def _describe_pages(self, kwargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            page = self._cw.describe_alarms(**kwargs)
+            found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
+            if not page.get("NextToken"):
+                return found
+            kwargs = {**kwargs, "NextToken": page["NextToken"]}
+
+    def _dashboards(self, prefix: str) -> dict[str, int]:
+        """The stack's dashboards by name prefix, with the size of each body."""
+        found: dict[str, int] = {}
+        kwargs: dict[str, Any] = {"DashboardNamePrefix": prefix}
+        while True:
+            page = self._cw.list_dashboards(**kwargs)
+            found.update({d["DashboardName"]: int(d.get("Size", -1)) for d in page.get("DashboardEntries", [])})
+            if not page.get("NextToken"):
+                return found
+            kwargs["NextToken"] = page["NextToken"]
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def _apply(
+        self,
+        desired: Mapping[str, dict[str, Any]],
+        existing: Mapping[str, dict[str, Any]],
+        owned: Mapping[str, str],
+        doomed: set[str],
+    ) -> Reconciliation:
+        result = Reconciliation()
+        for name, alarm in sorted(desired.items()):
+            actual = existing.get(name)
+            if actual is not None and name not in owned:
+                result.conflicts.append(name)
+                continue
+            changed = ["(missing)"] if actual is None else drift(alarm, actual)
+            if not changed:
+                result.unchanged += 1
+            elif not self._may_write():
+                result.pending += 1
+            else:
+                if actual is not None:
+                    logger.info("alarm drifted", alarm=name, fields=changed)
+                self._put(alarm)
+                (result.created if actual is None else result.updated).append(name)
+        if result.conflicts:
+            logger.warning(
+                "alarms with the stack's names belong to someone else; left alone",
+                alarms=result.conflicts[:20],
+                count=len(result.conflicts),
+            )
+        self._delete(sorted(doomed), result)
+        return result
+
+    def _put(self, alarm: dict[str, Any]) -> None:
+        # The stack tag on every put: it marks the alarm as ours on creation, and the role may
+        # put only requests that carry it (aws:RequestTag). On an update CloudWatch ignores
+        # Tags (PutMetricAlarm API reference); an owned alarm already has it.
+        self._cw.put_metric_alarm(**alarm, Tags=[{"Key": STACK_TAG, "Value": self._stack}])
+
+    def _may_write(self) -> bool:
+        """Whether this run may make one more write call; waits so as to keep to the rate."""
+        if self._writes_left <= 0:
+            return False
+        self._writes_left -= 1
+        wait = self._last_write + self._interval - time.monotonic()
+        if wait > 0:
+            self._sleep(wait)
+        self._last_write = time.monotonic()
+        return True
+
+    def _delete(self, names: list[str], result: Reconciliation) -> None:
+        for start in range(0, len(names), _PAGE):
+            batch = names[start : start + _PAGE]
+            if not self._may_write():
+                result.pending += len(batch)
+                continue
+            self._cw.delete_alarms(AlarmNames=batch)
+            result.deleted += batch
+
+    def _apply_dashboards(
+        self,
+        fleet: Mapping[str, Mapping[str, str]],
+        desired: Mapping[str, dict[str, Any]],
+        dashboards: Mapping[str, int],
+        result: Reconciliation,
+        remove_others: bool,
+    ) -> None:
+        names_of: dict[str, list[str]] = {}
+        for name, alarm in desired.items():
+            endpoint = alarm_endpoint(alarm)
+            if endpoint is not None:
+                names_of.setdefault(endpoint, []).append(name)
+        wanted: set[str] = set()
+        for endpoint in fleet:
+            name = dashboard_name(self._stack, self._region, endpoint)
+            wanted.add(name)
+            body = dashboard_body(
+                endpoint, self._region, [self._arn_prefix + alarm for alarm in sorted(names_of.get(endpoint, []))]
+            )
+            size = dashboards.get(name)
+            if size is not None and (size == len(body.encode()) or self._same_dashboard(name, body)):
+                continue
+            if not self._may_write():
+                result.pending += 1
+                continue
+            self._cw.put_dashboard(DashboardName=name, DashboardBody=body)
+            result.dashboards_put.append(name)
+        if remove_others:
+            self._delete_dashboards(sorted(set(dashboards) - wanted), result)
+
+    def _same_dashboard(self, name: str, body: str) -> bool:
+        try:
+            stored = self._cw.get_dashboard(DashboardName=name)["DashboardBody"]
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            return False
+        return bool(json.loads(stored) == json.loads(body))
+
+    def _delete_dashboards(self, names: Iterable[str], result: Reconciliation) -> None:
+        names = list(names)
+        for start in range(0, len(names), _PAGE):
+            batch = names[start : start + _PAGE]
+            if not self._may_write():
+                result.pending += len(batch)
+                continue
+            self._cw.delete_dashboards(DashboardNames=batch)
+            result.dashboards_deleted += batch

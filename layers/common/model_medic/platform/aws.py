@@ -1,0 +1,150 @@
+"""Lazily created, cached boto3 clients sharing one retry configuration.
+
+Clients are never made at import time: a client created before moto starts is not
+mocked, and one created without a region fails. Tests call `reset()` between tests.
+"""
+
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts.
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+
+
+# Presigned report links use Signature Version 4 (the only one S3 accepts in newer Regions). A
+# presigned link dies with the temporary credentials that signed it, whatever its ExpiresIn:
+# report.py asks for one hour and says so.
+_SERVICE_CONFIG = {"s3": BOTO_CONFIG.merge(Config(signature_version="s3v4"))}
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One session for every client: it loads each service model once (a fresh session per
+    # client parses botocore's JSON models again, the largest part of creating a client).
+    return boto3.session.Session()
+
+
+@cache
+def _client(service: str) -> Any:
+    return _session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))
+
+
+def sagemaker() -> Any:
+    return _client("sagemaker")
+
+
+def autoscaling() -> Any:
+    return _client("application-autoscaling")
+
+
+def cloudwatch() -> Any:
+    return _client("cloudwatch")
+
+
+def dynamodb() -> Any:
+    return _client("dynamodb")
+
+
+def sns() -> Any:
+    return _client("sns")
+
+
+def events() -> Any:
+    return _client("events")
+
+
+def ssm() -> Any:
+    return _client("ssm")
+
+
+def s3() -> Any:
+    return _client("s3")
+
+
+def tagging() -> Any:
+    """The Resource Groups Tagging API: tags of many resources in one paginated call."""
+    return _client("resourcegroupstaggingapi")
+
+
+@cache
+def ssm_parameters() -> SSMProvider:
+    """Powertools' SSM provider on our client; its cache outlives an invocation, by design."""
+    return SSMProvider(boto3_client=ssm())
+
+
+def reset() -> None:
+    """Forget every cached client (tests: after moto starts or the environment changes)."""
+    _client.cache_clear()
+    ssm_parameters.cache_clear()
+
+
+# Errors that go away by themselves (throttling, AWS's own faults); anything else that AWS
+# answers with a 4xx (validation, access denied, not found) is permanent for this input.
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalError",
+        "InternalServiceError",
+    }
+)
+
+
+def is_transient(error: Exception) -> bool:
+    """Throttling, AWS's own faults (5xx) and network errors: try again later."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return code in _TRANSIENT_CODES or status >= 500
+    return isinstance(error, BotoCoreError)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def persist[T](write: Callable[[], T], attempts: int = 5) -> T:
+    """A bookkeeping write that follows a change: retried here on transient errors.
+
+    Once an AWS change is made, failing the invocation over the write that records it
+    would leave the retry to find out what happened; retrying the write in place (boto's
+    own retries spent) makes the common case - one throttled call - simply succeed.
+    """
+    for attempt in range(attempts):
+        try:
+            return write()
+        except ClientError as error:
+            if not is_transient(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def describe_endpoint(sagemaker: Any, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """DescribeEndpoint, or the permanent problem that stops it (the endpoint does not exist)."""
+    try:
+        return sagemaker.describe_endpoint(EndpointName=name), None
+    except ClientError as error:
+        if is_transient(error):
+            raise
+        return None, f"{error_code(error)}: {error.response.get('Error', {}).get('Message', '')}"

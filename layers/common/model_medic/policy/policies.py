@@ -1,0 +1,130 @@
+"""The policy set, built once per invocation by `wiring.py`: each endpoint acted on with its
+own settings - the stack's, with the values of its `model-medic:` tags in place (`policy.py`) -
+and a tag that is not used told once.
+
+`Policies` reads an endpoint's tags from the scope (the batched read of a sweep, or one
+ListTags for an alarm's endpoint), resolves them once per invocation and endpoint, and
+tells each problem once: a ledger mark per endpoint, tag key and value, then an info
+message and a warning in the log. `PerEndpoint` is the unit's `Action` for the control
+loop: it hands each call to the unit built from that endpoint's settings (built once per
+distinct policy, by the builders of `wiring.py`), so the remediation modules stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from model_medic.platform import aws
+from model_medic.platform.observability import logger, metrics
+from model_medic.platform.settings import Mode, Settings
+from model_medic.policy.tags import EndpointPolicy, Problem, apply, read, within_stack
+
+if TYPE_CHECKING:
+    from model_medic.intake.alarms import AlarmEvent
+    from model_medic.platform.clock import Clock
+    from model_medic.policy.scope import Scope
+    from model_medic.remediate.units import Action, Change, Observation, Plan, RemediationUnit
+    from model_medic.store.incidents import Incident
+    from model_medic.store.ledger import Ledger
+    from model_medic.tell.outcome import Notifier
+
+
+class Policies[SettingsT: Settings]:
+    """The endpoints' policies for one invocation; problems told once (ledger marks)."""
+
+    def __init__(
+        self,
+        stack: SettingsT,
+        scope: Scope,
+        ledger: Ledger,
+        notifier: Notifier,
+        clock: Clock,
+        ignore: Collection[str] = (),
+    ) -> None:
+        self.stack = stack
+        self.scope = scope
+        self._ledger = ledger
+        self._notifier = notifier
+        self._clock = clock
+        self._ignore = tuple(ignore)
+        self._found: dict[str, EndpointPolicy] = {}
+
+    def policy(self, endpoint: str) -> EndpointPolicy:
+        found = self._found.get(endpoint)
+        if found is None:
+            found = within_stack(self.stack, read(self.scope.tags(endpoint), self._ignore))
+            self._tell(endpoint, found.problems)
+            self._found[endpoint] = found
+        return found
+
+    def settings(self, endpoint: str) -> SettingsT:
+        return apply(self.stack, self.policy(endpoint))
+
+    def mode(self, endpoint: str) -> Mode | None:
+        """The endpoint's own automation mode (its tag), None: the stack's."""
+        return cast("Mode | None", self.policy(endpoint).value("AUTOMATION_MODE"))
+
+    def by_settings(self, endpoints: list[str]) -> list[tuple[SettingsT, list[str]]]:
+        """The endpoints grouped by their settings (one group per distinct policy), in order."""
+        groups: dict[int, tuple[SettingsT, list[str]]] = {}
+        for endpoint in endpoints:
+            own = self.settings(endpoint)
+            groups.setdefault(id(own), (own, []))[1].append(endpoint)
+        return list(groups.values())
+
+    def check(self, endpoints: list[str]) -> None:
+        """Resolve (and so tell the problems of) every endpoint's tags: a sweep's job, so that a
+        bad tag on an endpoint without incidents is told too."""
+        for endpoint in endpoints:
+            self.policy(endpoint)
+
+    def _tell(self, endpoint: str, problems: tuple[Problem, ...]) -> None:
+        for problem in problems:
+            if not self._ledger.mark(endpoint, problem.mark, self._clock()):
+                continue  # told already
+            logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
+            metrics.add_metric(name="UnusedPolicyTags", unit="Count", value=1)
+            try:
+                self._notifier.inform(f"Model Medic: a tag of {endpoint} is not used", problem.sentence(endpoint))
+            except Exception:
+                aws.persist(partial(self._ledger.unmark, endpoint, problem.mark))  # told by the retry
+                raise
+
+
+class PerEndpoint:
+    """A unit's `Action` that acts on each endpoint with the unit built from its settings."""
+
+    def __init__(self, build: Callable[[Any], Action], policies: Policies[Any]) -> None:
+        self._build = build
+        self._policies = policies
+        self._default = build(policies.stack)
+        self._built: dict[int, tuple[Any, Action]] = {}
+        self.unit: RemediationUnit = self._default.unit
+        # The cool-down is the stack's (no tag overrides it): one value for the claim.
+        self.cooldown: timedelta = self._default.cooldown
+
+    def for_endpoint(self, endpoint: str) -> Action:
+        settings = self._policies.settings(endpoint)
+        if settings is self._policies.stack:
+            return self._default
+        # `policy.apply` returns the same object for the same policy: one unit per distinct policy.
+        built = self._built.get(id(settings))
+        if built is None or built[0] is not settings:
+            built = (settings, self._build(settings))
+            self._built[id(settings)] = built
+        return built[1]
+
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        return self.for_endpoint(incident.endpoint).plan(alarm, incident, endpoint)
+
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        return self.for_endpoint(endpoint).execute(endpoint, change, incident)
+
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        self.for_endpoint(endpoint).adopt(endpoint, change, incident)
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        return self.for_endpoint(endpoint).observe(endpoint, change, described, result)

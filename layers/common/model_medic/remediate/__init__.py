@@ -1,0 +1,1 @@
+"""The remediations, one module each: capacity, rollback, retraining, the judged rollout and its clean-up."""

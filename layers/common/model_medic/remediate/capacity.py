@@ -1,0 +1,541 @@
+"""Scale-up on HighErrorRate (5XX) / HighLatency, one variant at a time, and giving the
+temporary capacity back.
+
+Where a variant has an Application Auto Scaling target, the boost raises the target's
+MinCapacity (a manual instance count would be undone by the scaling policy: docs/aws-behaviours.md,
+"Application Auto Scaling"); elsewhere it raises DesiredInstanceCount - for one variant per call, as
+AWS allows (docs/aws-behaviours.md, "SageMaker APIs"). Each variant's change is one `ScaleChange`; the
+control loop (`loop.py`) makes them one at a time and waits for InService between them. The floor
+before the first boost is kept in the ledger the moment its own call succeeds, so a retry never boosts
+twice and the scale-back restores exactly it. 4XX errors are the callers' (docs/aws-behaviours.md,
+"SageMaker metrics and units"): an error-rate incident driven by them tells people and adds nothing.
+
+Every endpoint kind (tests/data/real/endpoints/README.md) gets its own answer. Instance variants,
+async endpoints and the production variant of a shadow endpoint are scaled as above. A serverless
+variant (`CurrentServerlessConfig`, shown with `CurrentInstanceCount: 0`) has no instances: SageMaker
+scales its concurrency, and the scale-up says so and changes nothing. A shadow variant's responses
+go to no caller, so an alarm on it adds nothing. An endpoint whose variants serve inference
+components (its config names no model) is bounded with the reason: its capacity is the components'
+copy counts, which this scale-up does not change. No boost goes above the stack's maximum, the
+scalable target's MaxCapacity or the variant's `ManagedInstanceScaling.MaxInstanceCount`, and the
+plan names the limit that cut a step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from botocore.exceptions import ClientError
+
+from model_medic.control.loop import ControlLoop
+from model_medic.intake.alarms import AlarmEvent
+from model_medic.measure.endpoint_metrics import Sums, add_results, variant_queries
+from model_medic.platform import aws
+from model_medic.platform.clock import Clock
+from model_medic.platform.observability import logger
+from model_medic.platform.settings import ScaleUpSettings
+from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
+from model_medic.store.incidents import Incident
+from model_medic.store.ledger import Ledger
+from model_medic.tell.outcome import Outcome
+
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# The alarms of template.yaml that ask for capacity, by name suffix: <endpoint>-<suffix>.
+SCALE_UP_ALARM_SUFFIXES = ("HighErrorRate", "HighLatency")
+ERROR_RATE_METRIC = "ErrorRate"
+# How far back the 4XX / 5XX split of an error-rate incident is read: the alarm's 2 x 5 min.
+ERROR_LOOKBACK = timedelta(minutes=10)
+
+Lever = Literal["min-capacity", "instance-count"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A production variant as the scale-up sees it."""
+
+    name: str
+    instances: int | None  # None: serverless, nothing to scale
+    weight: float
+    min_capacity: int | None = None  # set when an auto scaling target exists
+    max_capacity: int | None = None
+    managed_max: int | None = None  # ManagedInstanceScaling.MaxInstanceCount, when that scaling is ENABLED
+    concurrency: int | None = None  # a serverless variant's CurrentServerlessConfig.MaxConcurrency
+
+    @property
+    def lever(self) -> Lever:
+        return "min-capacity" if self.min_capacity is not None else "instance-count"
+
+    @property
+    def floor(self) -> int:
+        """The capacity the variant is guaranteed now: the target's MinCapacity, else its count."""
+        return self.min_capacity if self.min_capacity is not None else int(self.instances or 0)
+
+
+@dataclass(frozen=True)
+class ScaleChange(Change):
+    """One variant's new floor: a single AWS call."""
+
+    kind: ClassVar[str] = "scale"
+    variant: str
+    lever: Lever
+    before: int
+    after: int
+
+    def describe(self) -> str:
+        return f"{self.variant} {self.lever} {self.before} -> {self.after}"
+
+
+@dataclass(frozen=True)
+class ScaleUpDecision:
+    steps: tuple[ScaleChange, ...]
+    at_ceiling: tuple[str, ...]
+    not_scalable: tuple[str, ...]
+    # The limit that cut a step short or stopped a variant at its ceiling, by variant.
+    limits: dict[str, str] = field(default_factory=dict)
+
+
+def ceiling(variant: Variant, max_instances: int) -> tuple[int, str]:
+    """Pure: the most instances the scale-up may give the variant, and the limit that sets it."""
+    # MaxInstanceCount: the stack's, or lower where the endpoint's tag says so (policy.py).
+    limits = [(max_instances, f"MaxInstanceCount, the maximum {max_instances} instances")]
+    if variant.max_capacity is not None:
+        limits.append((variant.max_capacity, f"the scalable target's MaxCapacity {variant.max_capacity}"))
+    if variant.managed_max is not None:
+        limits.append((variant.managed_max, f"ManagedInstanceScaling.MaxInstanceCount {variant.managed_max}"))
+    return min(limits, key=lambda limit: limit[0])
+
+
+def decide_scale_up(variants: list[Variant], step: int, max_instances: int) -> ScaleUpDecision:
+    """Pure: the new floor of each variant, never above the stack's maximum, the target's
+    MaxCapacity or the variant's ManagedInstanceScaling.MaxInstanceCount.
+
+    The boost starts from what runs now (auto scaling may already have gone above its
+    MinCapacity), so that raising the floor adds capacity instead of restating it.
+    """
+    steps, at_ceiling, serverless, limits = [], [], [], {}
+    for variant in variants:
+        if variant.instances is None:
+            serverless.append(variant.name)
+            continue
+        bound, limit = ceiling(variant, max_instances)
+        start = max(variant.floor, variant.instances)
+        after = min(start + step, bound)
+        if after <= variant.floor or after <= variant.instances:
+            at_ceiling.append(variant.name)
+            limits[variant.name] = limit
+            continue
+        if after < start + step:
+            limits[variant.name] = limit
+        steps.append(ScaleChange(variant.name, variant.lever, variant.floor, after))
+    return ScaleUpDecision(tuple(steps), tuple(at_ceiling), tuple(serverless), limits)
+
+
+def client_errors_dominate(sums: Sums) -> bool:
+    """Pure: the errors are mostly 4XX - the callers' requests, which capacity does not fix."""
+    return sums.errors_4xx > 0 and sums.errors_4xx >= sums.errors_5xx
+
+
+class Capacity:
+    """Reads and sets variant capacity through SageMaker and Application Auto Scaling."""
+
+    def __init__(self, sagemaker: Any, autoscaling: Any) -> None:
+        self._sagemaker = sagemaker
+        self._autoscaling = autoscaling
+
+    def endpoint(self, name: str, described: dict[str, Any] | None = None) -> tuple[str, list[Variant]]:
+        """The endpoint's status and its variants with their scaling targets."""
+        if described is None:
+            described = self._sagemaker.describe_endpoint(EndpointName=name)
+        targets = self.targets(name, [v["VariantName"] for v in described.get("ProductionVariants", [])])
+        variants = []
+        for v in described.get("ProductionVariants", []):
+            target = targets.get(v["VariantName"])
+            # AWS shows a serverless variant with CurrentInstanceCount 0 (tests/data/real/endpoints/).
+            serverless = v.get("CurrentServerlessConfig")
+            managed = v.get("ManagedInstanceScaling") or {}
+            enabled = managed.get("Status") == "ENABLED" and managed.get("MaxInstanceCount") is not None
+            variants.append(
+                Variant(
+                    name=v["VariantName"],
+                    instances=None if serverless else int(v.get("CurrentInstanceCount", 0)),
+                    weight=float(v.get("CurrentWeight", 0.0)),
+                    min_capacity=None if target is None else int(target["MinCapacity"]),
+                    max_capacity=None if target is None else int(target["MaxCapacity"]),
+                    managed_max=int(managed["MaxInstanceCount"]) if enabled else None,
+                    concurrency=None if not serverless else serverless.get("MaxConcurrency"),
+                )
+            )
+        return str(described["EndpointStatus"]), variants
+
+    def component_variants(self, described: dict[str, Any]) -> frozenset[str] | None:
+        """The endpoint's variants that host inference components (their config names no model),
+        or None when its endpoint config cannot be read (a config in use may be deleted)."""
+        try:
+            config = self._sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            logger.warning("endpoint config unreadable", config=described["EndpointConfigName"], error=str(error))
+            return None
+        return frozenset(v["VariantName"] for v in config.get("ProductionVariants", []) if not v.get("ModelName"))
+
+    def targets(self, endpoint: str, variants: list[str]) -> dict[str, dict[str, Any]]:
+        """The variants' scalable targets, by variant name."""
+        if not variants:
+            return {}
+        found = self._autoscaling.describe_scalable_targets(
+            ServiceNamespace="sagemaker",
+            ResourceIds=[_resource_id(endpoint, v) for v in variants],
+            ScalableDimension=SCALABLE_DIMENSION,
+        ).get("ScalableTargets", [])
+        return {t["ResourceId"].rsplit("/", 1)[-1]: t for t in found}
+
+    def apply(self, endpoint: str, change: ScaleChange) -> str:
+        """Set one variant's new floor; returns the AWS operation it called."""
+        if change.lever == "min-capacity":
+            # Only MinCapacity changes; MaxCapacity and the policies stay as they are.
+            self._autoscaling.register_scalable_target(
+                ServiceNamespace="sagemaker",
+                ResourceId=_resource_id(endpoint, change.variant),
+                ScalableDimension=SCALABLE_DIMENSION,
+                MinCapacity=change.after,
+            )
+            return "RegisterScalableTarget"
+        self._sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint,
+            DesiredWeightsAndCapacities=[{"VariantName": change.variant, "DesiredInstanceCount": change.after}],
+        )
+        return "UpdateEndpointWeightsAndCapacities"
+
+    def observe(self, endpoint: str, change: ScaleChange, described: dict[str, Any]) -> Observation:
+        """Whether the variant now runs at the change's floor (or is on its way there)."""
+        variant = next((v for v in described.get("ProductionVariants", []) if v["VariantName"] == change.variant), None)
+        if variant is None:
+            return Observation("failed", f"variant {change.variant} is gone from {endpoint}")
+        current = int(variant.get("CurrentInstanceCount") or 0)
+        desired = int(variant.get("DesiredInstanceCount") or current)
+        status = described.get("EndpointStatus")
+        if change.lever == "min-capacity":
+            target = self.targets(endpoint, [change.variant]).get(change.variant)
+            requested = target is not None and int(target["MinCapacity"]) == change.after
+        else:
+            requested = desired == change.after or current == change.after
+        if not requested:
+            return Observation("not-applied", f"{change.variant} runs {current} instance(s)")
+        if status == "InService" and current >= change.after:
+            return Observation("took", f"{change.variant} runs {current} instance(s)")
+        if status in ("InService", "Updating", "SystemUpdating"):
+            return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}")
+        return Observation("failed", f"endpoint is {status}")
+
+    def errors(self, cloudwatch: Any, endpoint: str, variants: list[str], now: datetime) -> Sums:
+        """The endpoint's invocations and 4XX / 5XX errors over the error alarm's look-back."""
+        pairs = [(endpoint, v) for v in variants]
+        period = int(ERROR_LOOKBACK.total_seconds())
+        queries, keys = variant_queries(pairs, period)
+        result = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=now - ERROR_LOOKBACK, EndTime=now)
+        sums = {pair: Sums() for pair in pairs}
+        add_results(sums, keys, result.get("MetricDataResults", []))
+        total = Sums()
+        for value in sums.values():
+            total.merge(value)
+        return total
+
+
+class ScaleUp:
+    """Remediation for HighErrorRate (5XX) / HighLatency in ALARM: one step more capacity."""
+
+    unit = RemediationUnit(
+        name="scale-up",
+        function="ScaleUpFunction",
+        states=frozenset({"ALARM"}),
+        requires="InService",
+        alarm_suffixes=SCALE_UP_ALARM_SUFFIXES,
+        iam_actions=frozenset(
+            {
+                "sagemaker:DescribeEndpoint",
+                # Not called by us: Application Auto Scaling checks it on the caller of
+                # RegisterScalableTarget (SageMaker's auto scaling prerequisites).
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:RegisterScalableTarget",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:GetMetricData",
+            }
+        ),
+        effect="alarm-ok",
+        verify_minutes_setting="scale_up_verify_minutes",
+        settings=ScaleUpSettings,
+        changes=(ScaleChange,),
+    )
+
+    def __init__(
+        self,
+        capacity: Capacity,
+        ledger: Ledger,
+        cloudwatch: Any,
+        step: int,
+        max_instances: int,
+        cooldown: timedelta,
+        clock: Clock,
+    ) -> None:
+        self._capacity = capacity
+        self._ledger = ledger
+        self._cloudwatch = cloudwatch
+        self._step = step
+        self._max = max_instances
+        self.cooldown = cooldown
+        self._clock = clock
+
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        name = incident.endpoint
+        _, variants = self._capacity.endpoint(name, endpoint)
+        if alarm.variant is not None:
+            targets = [v for v in variants if v.name == alarm.variant]
+            shadows = {v["VariantName"] for v in endpoint.get("ShadowProductionVariants") or []}
+            if not targets and alarm.variant in shadows:
+                return Plan(
+                    "",
+                    bound=f"{alarm.variant} is a shadow variant of {name}: only the production variant's responses "
+                    "are returned to callers, so more instances for it would not help them",
+                )
+            if not targets:
+                return Plan("", skip=f"endpoint {name} has no variant {alarm.variant}")
+        else:
+            targets = [v for v in variants if v.weight > 0]
+        components = self._capacity.component_variants(endpoint)
+        hosting = sorted(v.name for v in targets if components is not None and v.name in components)
+        if hosting:
+            return Plan(
+                "",
+                bound=f"endpoint {name} serves inference components on {', '.join(hosting)}: their capacity is each "
+                "component's copy count (and the instances managed instance scaling gives them), which the scale-up "
+                "does not change yet",
+                notes={"inference_component_variants": hosting},
+            )
+        if incident.metric == ERROR_RATE_METRIC:
+            errors = self._capacity.errors(self._cloudwatch, name, [v.name for v in variants], self._clock())
+            counts = {
+                "invocations": errors.invocations,
+                "errors_4xx": errors.errors_4xx,
+                "errors_5xx": errors.errors_5xx,
+            }
+            if client_errors_dominate(errors):
+                return Plan(
+                    "",
+                    bound=f"the errors on {name} are mostly 4XX ({errors.errors_4xx:.0f} 4XX, {errors.errors_5xx:.0f}"
+                    f" 5XX of {errors.invocations:.0f} requests in {ERROR_LOOKBACK.total_seconds() / 60:.0f} min):"
+                    " callers send bad requests, more instances do not fix that",
+                    notes=counts,
+                )
+        decision = decide_scale_up(targets, self._step, self._max)
+        notes: dict[str, Any] = {
+            "at_ceiling": list(decision.at_ceiling),
+            "not_scalable": list(decision.not_scalable),
+            "limits": decision.limits,
+        }
+        if components is None:
+            notes["endpoint_config"] = f"{endpoint.get('EndpointConfigName')} cannot be read"
+        if not decision.steps:
+            if decision.at_ceiling:
+                held = ", ".join(f"{v} (at {decision.limits[v]})" for v in decision.at_ceiling)
+                return Plan("", bound=f"endpoint {name} is at its ceiling: {held} cannot grow", notes=notes)
+            serverless = [v for v in targets if v.name in decision.not_scalable]
+            return Plan(
+                "",
+                bound=f"endpoint {name} is not scalable: "
+                + (
+                    ", ".join(f"{v.name} (MaxConcurrency {v.concurrency})" for v in serverless)
+                    + " is serverless: SageMaker scales its concurrency itself, and the scale-up changes instance "
+                    "counts only"
+                    if serverless
+                    else "no variant takes traffic"
+                ),
+                notes=notes,
+            )
+        return Plan(
+            "; ".join(
+                s.describe() + (f" (cut at {decision.limits[s.variant]})" if s.variant in decision.limits else "")
+                for s in decision.steps
+            ),
+            changes=decision.steps,
+            notes=notes,
+        )
+
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        assert isinstance(change, ScaleChange)
+        call = self._capacity.apply(endpoint, change)
+        # The boost is remembered the moment its own call succeeded: a retry never boosts twice.
+        self.adopt(endpoint, change, incident)
+        return {"call": call}
+
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        assert isinstance(change, ScaleChange)
+        aws.persist(
+            lambda: self._ledger.save_boost(
+                endpoint,
+                change.variant,
+                change.lever,
+                change.before,
+                change.after,
+                incident.alarm_name,
+                self._clock(),
+                step=self._step,  # the endpoint's own: the give-back's pace
+            )
+        )
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        assert isinstance(change, ScaleChange)
+        return self._capacity.observe(endpoint, change, described)
+
+
+def step_down(floor: int, original: int, step: int) -> int:
+    """Pure: a give-back step's new floor - one scale-up step lower, never below the floor from
+    before the first boost."""
+    return max(original, floor - step)
+
+
+class ScaleBack:
+    """Gives temporary capacity back once the scale-up alarms have been OK for a while.
+
+    Run by the sweep, at the pace the capacity was added: ScaleStep instances a step, one
+    variant's change at a time (the endpoint must be InService), a step no sooner than the
+    scale-up cool-down after the variant's last one, and only once that last step is read back
+    InService at its floor - as a scale-up step is. Never counted against the hourly budget that
+    limits adding capacity. Each step is one 'acted' decision under a deterministic key (the
+    boost and the step's floor), so a retry records it once; the boost is forgotten when its
+    last step has been read back.
+    """
+
+    action = "scale-back"
+
+    def __init__(
+        self,
+        capacity: Capacity,
+        ledger: Ledger,
+        cloudwatch: Any,
+        wait: timedelta,
+        clock: Clock,
+        step: int = 1,  # for a boost saved without its step
+        pace: timedelta = timedelta(0),
+    ) -> None:
+        self._capacity = capacity
+        self._ledger = ledger
+        self._cloudwatch = cloudwatch
+        self._wait = wait
+        self._clock = clock
+        self._step = step
+        self._pace = pace
+
+    def due(
+        self, endpoint: str, now: datetime, boosts: list[dict[str, Any]] | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The boosts (read now, unless given) that may be given back now, or why none may."""
+        boosts = self._ledger.boosts(endpoint) if boosts is None else boosts
+        if not boosts:
+            return [], f"no temporary capacity on {endpoint}"
+        names = sorted({n for b in boosts for n in b["alarms"]} | {f"{endpoint}-{s}" for s in SCALE_UP_ALARM_SUFFIXES})
+        alarms = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+        firing = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
+        if firing:
+            return [], f"scale-up alarm(s) still in ALARM: {', '.join(firing)}"
+        # When each went OK: the last change of StateValue (StateUpdatedTimestamp also moves on EvaluationState).
+        latest = max((a.get("StateTransitionedTimestamp", a["StateUpdatedTimestamp"]) for a in alarms), default=None)
+        last_boost = max(datetime.fromisoformat(b["boosted_at"]) for b in boosts)
+        quiet_since = max(latest, last_boost) if latest is not None else last_boost
+        if now < quiet_since + self._wait:
+            return [], f"capacity is given back from {(quiet_since + self._wait).isoformat()}"
+        return boosts, ""
+
+    def give_back(self, endpoint: str, boosts: list[dict[str, Any]]) -> tuple[str, str, str, int] | None:
+        """One give-back step of one boosted variant (one AWS change): (variant, summary, key,
+        new floor), or None. A boost whose last step has been read back at its original floor
+        is forgotten here; one whose variant is gone or was re-scaled by people is theirs now.
+
+        The step is remembered (`stepped`) only after it is recorded and told: a retry finds the
+        floor already one step lower and finishes the telling instead of stepping again.
+        """
+        now = self._clock()
+        status, variants = self._capacity.endpoint(endpoint)
+        present = {v.name: v for v in variants}
+        for boost in boosts:
+            variant = present.get(boost["variant"])
+            if variant is None or variant.lever != boost["lever"]:
+                self.forget(endpoint, boost["variant"])  # gone, or re-scaled by people: theirs now
+                continue
+            if status != "InService":
+                return None  # a step in flight (ours or another change): read back when it is done
+            last = int(boost.get("returned_to", boost["boosted_to"]))  # the floor the ledger expects
+            original = int(boost["original"])
+            step = int(boost.get("step", self._step))  # the pace the capacity was added at
+            change = ScaleChange(variant.name, variant.lever, last, step_down(last, original, step))
+            key = f"scale-back#{variant.name}#{boost['boosted_at']}#{change.after}"
+            if variant.floor == change.after and change.after < last:
+                return variant.name, change.describe(), key, change.after  # made by a call whose record failed
+            if not _runs_at(variant, last):
+                logger.warning(
+                    "boost re-scaled by someone else; not given back",
+                    endpoint=endpoint,
+                    variant=variant.name,
+                    expected=last,
+                    floor=variant.floor,
+                    instances=variant.instances,
+                )
+                self.forget(endpoint, variant.name)
+                continue
+            if last <= original:
+                self.forget(endpoint, variant.name)  # the last step is read back: all given back
+                continue
+            if "returned_at" in boost and now < datetime.fromisoformat(boost["returned_at"]) + self._pace:
+                continue  # at the scale-up's pace; another variant may step meanwhile
+            self._capacity.apply(endpoint, change)
+            return variant.name, change.describe(), key, change.after
+        return None
+
+    def stepped(self, endpoint: str, variant: str, floor: int) -> None:
+        aws.persist(lambda: self._ledger.step_back(endpoint, variant, floor, self._clock()))
+
+    def forget(self, endpoint: str, variant: str) -> None:
+        aws.persist(lambda: self._ledger.drop_boost(endpoint, variant))
+
+    def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str, str, int]]:
+        """For each endpoint whose boosts are due, one variant's step back: (endpoint, variant,
+        summary, key, new floor)."""
+        now = self._clock()
+        given = []
+        # One Query of the roster of boosts, then only the endpoints that have one (ledger.py).
+        boosted = self._ledger.boosts_by_endpoint(endpoints)
+        for endpoint in [e for e in endpoints if e in boosted]:
+            boosts, why = self.due(endpoint, now, boosted[endpoint])
+            if not boosts:
+                logger.debug("no scale-back", endpoint=endpoint, why=why)
+                continue
+            done = self.give_back(endpoint, boosts)
+            if done is not None:
+                given.append((endpoint, *done))
+        return given
+
+
+def _runs_at(variant: Variant, floor: int) -> bool:
+    """Whether an InService variant runs at this floor: its target's MinCapacity, else its count."""
+    return variant.floor == floor
+
+
+def give_back(loop: ControlLoop, scale_back: ScaleBack, endpoints: list[str]) -> list[Outcome]:
+    """The sweep's second job: temporary capacity back, a step at a time, on the endpoints in
+    enforce mode (each endpoint's own, `ModeSwitch.current`)."""
+    enforced = [e for e in endpoints if loop.current_mode(e) == "enforce"]
+    if not enforced:
+        return []  # nothing was boosted in dry-run; off changes nothing
+    outcomes = []
+    for endpoint, variant, summary, key, floor in scale_back.sweep(enforced):
+        outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, "enforce"))
+        scale_back.stepped(endpoint, variant, floor)
+    return outcomes
+
+
+def _resource_id(endpoint: str, variant: str) -> str:
+    return f"endpoint/{endpoint}/variant/{variant}"

@@ -1,0 +1,287 @@
+"""Put the previous good model back when model quality drops.
+
+A canary that takes traffic is the suspect: its weight goes to 0. Without one, the
+endpoint goes back to the config that served it InService before the current one; the
+deployment history in the ledger knows it (recorded from "SageMaker Endpoint State
+Change" events and whenever this function sees the endpoint). No known target: nothing
+changes and a person is called.
+
+The config rollback keeps the instance counts (`RetainAllVariantProperties`,
+docs/aws-behaviours.md, "UpdateEndpoint semantics"), is checked in `plan` (the target config
+exists; no auto-scaled variant would lose its target or change instance type), and is done
+only when the endpoint is InService on the target config; a blue/green deployment that
+failed and rolled back on its own is a failed rollback. Model packages are resolved to ARNs
+in `plan` and rejected only after the rollback is confirmed (each a change of its own, after
+the rollback's).
+
+An endpoint whose variants serve inference components (its config names no model: the models
+are the components') is bounded with the reason: its models change by UpdateInferenceComponent,
+which this rollback does not make yet. Shadow variants are not production variants: they serve
+no caller, and neither the canary nor the packages to reject are looked for among them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from botocore.exceptions import ClientError
+
+from model_medic.intake.alarms import AlarmEvent
+from model_medic.intake.triggers import Deployment
+from model_medic.platform import aws
+from model_medic.platform.clock import Clock
+from model_medic.platform.observability import logger
+from model_medic.platform.settings import RollbackSettings
+from model_medic.remediate.capacity import Capacity
+from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
+from model_medic.store.incidents import Incident
+from model_medic.store.ledger import Ledger
+
+# Endpoint states in which a deployment is still under way.
+_IN_FLIGHT = frozenset({"Updating", "SystemUpdating", "RollingBack", "Creating"})
+
+
+@dataclass(frozen=True)
+class RollbackChange(Change):
+    """The canary's weight to 0, or the endpoint back on its previous config."""
+
+    kind: ClassVar[str] = "rollback"
+    mode: Literal["canary", "config"]
+    variant: str = ""
+    from_config: str = ""
+    to_config: str = ""
+
+    def describe(self) -> str:
+        if self.mode == "canary":
+            return f"canary {self.variant} weight -> 0"
+        return f"endpoint config {self.from_config} -> {self.to_config}"
+
+
+@dataclass(frozen=True)
+class RejectPackage(Change):
+    """Mark the rolled-back model package Rejected (after the rollback is confirmed)."""
+
+    kind: ClassVar[str] = "reject-package"
+    arn: str
+
+    def describe(self) -> str:
+        return f"model package {self.arn} -> Rejected"
+
+
+class RollbackModel:
+    """Remediation for ModelAccuracyDrop (and any alarm an operator routes here) in ALARM."""
+
+    unit = RemediationUnit(
+        name="rollback",
+        function="RollbackModelFunction",
+        states=frozenset({"ALARM"}),
+        requires="InService",
+        alarm_suffixes=("ModelAccuracyDrop",),
+        iam_actions=frozenset(
+            {
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DescribeModel",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "sagemaker:UpdateModelPackage",
+                "application-autoscaling:DescribeScalableTargets",
+                "cloudwatch:DescribeAlarms",
+                # Through SageMaker, when the config gone back to names a KmsKeyId (ModelKmsKeyArns).
+                "kms:CreateGrant",
+                "kms:DescribeKey",
+            }
+        ),
+        effect="alarm-ok",
+        verify_minutes_setting="rollback_verify_minutes",
+        settings=RollbackSettings,
+        changes=(RollbackChange, RejectPackage),
+        max_steps=1,
+    )
+
+    def __init__(
+        self,
+        sagemaker: Any,
+        capacity: Capacity,
+        ledger: Ledger,
+        canary_variant: str,
+        reject_model_packages: bool,
+        cooldown: timedelta,
+        clock: Clock,
+    ) -> None:
+        self._sagemaker = sagemaker
+        self._capacity = capacity
+        self._ledger = ledger
+        self._canary = canary_variant
+        self._reject = reject_model_packages
+        self.cooldown = cooldown
+        self._clock = clock
+
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        name = incident.endpoint
+        current = str(endpoint["EndpointConfigName"])
+        self._ledger.observe_config(name, current, self._clock())
+        hosting = sorted((self._capacity.component_variants(endpoint) or frozenset()) & _names(endpoint))
+        if hosting:
+            return Plan(
+                "",
+                bound=f"endpoint {name} serves inference components on {', '.join(hosting)}: its models are the "
+                "components', changed by UpdateInferenceComponent, which the rollback does not do yet",
+                notes={"inference_component_variants": hosting},
+            )
+        weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
+        canary_weight = weights.get(self._canary, 0.0)
+        others = sum(w for variant, w in weights.items() if variant != self._canary)
+        if canary_weight > 0 and others > 0:
+            rollback = RollbackChange("canary", variant=self._canary)
+            packages = self._packages(current, only_variant=self._canary)
+        else:
+            previous = self._ledger.previous_config(name, current)
+            if previous is None:
+                return Plan(
+                    "",
+                    bound=f"no known rollback target for {name}: no canary takes traffic and no endpoint "
+                    f"config other than {current} is in the deployment history",
+                )
+            problem = self._incompatible(name, current, previous, endpoint)
+            if problem is not None:
+                return Plan("", bound=problem)
+            rollback = RollbackChange("config", from_config=current, to_config=previous)
+            packages = self._packages(current)
+        changes = (rollback, *(RejectPackage(arn) for arn in packages))
+        return Plan("; ".join(c.describe() for c in changes), changes=changes, critical=True)
+
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        if isinstance(change, RejectPackage):
+            self._sagemaker.update_model_package(
+                ModelPackageArn=change.arn,
+                ModelApprovalStatus="Rejected",
+                ApprovalDescription=f"Model Medic rolled back {endpoint}: {incident.alarm_name}",
+            )
+            return {"call": "UpdateModelPackage"}
+        assert isinstance(change, RollbackChange)
+        if change.mode == "canary":
+            self._sagemaker.update_endpoint_weights_and_capacities(
+                EndpointName=endpoint,
+                DesiredWeightsAndCapacities=[{"VariantName": change.variant, "DesiredWeight": 0.0}],
+            )
+            return {"call": "UpdateEndpointWeightsAndCapacities"}
+        # Blue/green to the known-good config; counts and weights stay as they are now.
+        self._sagemaker.update_endpoint(
+            EndpointName=endpoint, EndpointConfigName=change.to_config, RetainAllVariantProperties=True
+        )
+        self.adopt(endpoint, change, incident)
+        return {"call": "UpdateEndpoint"}
+
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        if isinstance(change, RollbackChange) and change.mode == "config":
+            # The config rolled back from is never a rollback target again.
+            aws.persist(lambda: self._ledger.reject_config(endpoint, change.from_config, self._clock()))
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        status = str(described.get("EndpointStatus"))
+        if isinstance(change, RejectPackage):
+            approval = self._sagemaker.describe_model_package(ModelPackageName=change.arn).get("ModelApprovalStatus")
+            if approval == "Rejected":
+                return Observation("took", "model package is Rejected")
+            return Observation("not-applied", f"model package is {approval}")
+        assert isinstance(change, RollbackChange)
+        if change.mode == "canary":
+            variant: dict[str, Any] = next(
+                (v for v in described.get("ProductionVariants", []) if v["VariantName"] == change.variant), {}
+            )
+            current, desired = variant.get("CurrentWeight"), variant.get("DesiredWeight")
+            if status == "InService" and current is not None and float(current) == 0.0:
+                return Observation("took", f"canary {change.variant} takes no traffic")
+            if (desired is not None and float(desired) == 0.0) or status in _IN_FLIGHT:
+                return Observation("in-flight", f"endpoint {status}")
+            return Observation("not-applied", f"canary {change.variant} weight {current}")
+        return config_observation(described, change.to_config, bool(result))
+
+    def _incompatible(self, endpoint: str, current: str, target: str, described: dict[str, Any]) -> str | None:
+        """Why the target config cannot be deployed as it is (UpdateEndpoint would fail), or None."""
+        try:
+            wanted = self._sagemaker.describe_endpoint_config(EndpointConfigName=target)["ProductionVariants"]
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            return f"rollback target {target} cannot be read: {aws.error_code(error)}"
+        targets = self._capacity.targets(endpoint, [v["VariantName"] for v in described["ProductionVariants"]])
+        if not targets:
+            return None
+        now = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
+        types = {v["VariantName"]: v.get("InstanceType") for v in now}
+        wanted_types = {v["VariantName"]: v.get("InstanceType") for v in wanted}
+        for variant in targets:
+            if variant not in wanted_types:
+                return f"rollback target {target} removes auto-scaled variant {variant}: deregister its scaling first"
+            if wanted_types[variant] != types.get(variant):
+                return (
+                    f"rollback target {target} changes the instance type of auto-scaled variant {variant} "
+                    f"({types.get(variant)} -> {wanted_types[variant]}): deregister its scaling first"
+                )
+        return None
+
+    def _packages(self, config: str, only_variant: str | None = None) -> list[str]:
+        """The ARNs of the model packages behind the config's models (all, or one variant's)."""
+        if not self._reject:
+            return []
+        try:
+            variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            # A config in use may be deleted: the rollback still goes on, only no package is rejected.
+            logger.warning("model packages unknown: endpoint config unreadable", config=config, error=str(error))
+            return []
+        names = []
+        for variant in variants:
+            if only_variant is not None and variant["VariantName"] != only_variant:
+                continue
+            if not variant.get("ModelName"):
+                continue  # an inference component's variant: its models are the components' (bounded in plan)
+            model = self._sagemaker.describe_model(ModelName=variant["ModelName"])
+            containers = [model.get("PrimaryContainer", {}), *model.get("Containers", [])]
+            names += [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
+        # A container may name a package by its versioned name (group/3): UpdateModelPackage needs the ARN.
+        return sorted(
+            {self._sagemaker.describe_model_package(ModelPackageName=n)["ModelPackageArn"] for n in set(names)}
+        )
+
+
+def _names(described: dict[str, Any]) -> frozenset[str]:
+    """The names of the endpoint's production variants (DescribeEndpoint)."""
+    return frozenset(v["VariantName"] for v in described.get("ProductionVariants", []))
+
+
+def config_observation(described: dict[str, Any], target: str, called: bool) -> Observation:
+    """An UpdateEndpoint to `target` read back: done only when InService on it; a blue/green
+    deployment that failed rolls back on its own (InService on the old config): failed."""
+    status = str(described.get("EndpointStatus"))
+    config = described.get("EndpointConfigName")
+    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if status == "InService" and config == target:
+        return Observation("took", f"InService on {config}")
+    if status in _IN_FLIGHT or pending == target:
+        return Observation("in-flight", f"endpoint {status}, deploying {target}")
+    if status == "InService" and called:
+        reason = described.get("FailureReason") or "no reason given"
+        return Observation("failed", f"the deployment rolled back on its own; InService on {config} ({reason})")
+    if status != "InService":
+        return Observation("failed", f"endpoint is {status}: {described.get('FailureReason', '')}")
+    return Observation("not-applied", f"InService on {config}")
+
+
+def record_deployment(ledger: Ledger, deployment: Deployment, now: datetime) -> dict[str, Any]:
+    """A "SageMaker Endpoint State Change" keeps the deployment history."""
+    if deployment.problem is not None:
+        logger.warning("endpoint state change rejected", error=deployment.problem)
+        return {"recorded": None, "rejected": [deployment.problem]}
+    seen = deployment.seen
+    if seen is not None:
+        ledger.observe_config(*seen, now)
+        logger.info("deployment recorded", endpoint=seen[0], config=seen[1])
+    return {"recorded": seen and {"endpoint": seen[0], "config": seen[1]}, "rejected": []}

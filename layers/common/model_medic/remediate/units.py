@@ -1,0 +1,156 @@
+"""Remediations as declared units (docs/architecture.md, "The control loop"), in the spirit of Cloud
+Custodian's actions.
+
+A unit says, in one place, everything the rest of the service needs to know about a
+remediation: its name, the alarm states it handles, the endpoint status it requires, the
+alarms that trigger it, the IAM actions its function needs, the effect it verifies and how
+long it waits for it, its settings model, and the typed change its plan is made of.
+The control loop (`loop.py`), the sweep, the report and the template tests read these
+declarations; the action modules (`capacity`, `retraining`, `rollback`) implement them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    from model_medic.intake.alarms import AlarmEvent
+    from model_medic.platform.settings import ActionSettings
+    from model_medic.store.incidents import Incident
+
+# What a unit needs of the endpoint before it plans: InService (a change is possible now),
+# or only that the endpoint exists (retraining does not touch it).
+EndpointRequirement = Literal["InService", "exists"]
+# What the loop checks after acting: the alarm back to OK within the window, the
+# retraining pipeline's own verdict, or (a rollout) nothing at once: each step is judged
+# again on the next evaluation, and a change that `ends` the rollout closes it.
+Effect = Literal["alarm-ok", "pipeline-succeeded", "next-step"]
+# What reading AWS back says about one change.
+Seen = Literal["in-flight", "took", "not-applied", "failed"]
+# Each change class by its kind (`Change.__init_subclass__`), to read a stored step back.
+_KINDS: dict[str, type[Change]] = {}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One single AWS change of a plan; subclasses are the typed changes of each unit."""
+
+    kind: ClassVar[str] = "change"
+    # A change that ends the incident once it took ("complete", "rolled back"); next-step units only.
+    ends: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each kind names one class: how a stored step finds its changes' types again (`change_of`)."""
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:  # StoredChange declares none
+            known = _KINDS.get(cls.kind)
+            if known is not None and known.__qualname__ != cls.__qualname__:
+                raise TypeError(f"change kind {cls.kind!r} is declared twice: {known.__qualname__}, {cls.__qualname__}")
+            _KINDS[cls.kind] = cls
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def settled(self, at: datetime) -> dict[str, Any]:
+        """What the incident remembers once this change took (its `facts`); nothing by default."""
+        return {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a unit would do now, decided read-only from the alarm, the incident and AWS.
+
+    `skip` names a precondition that can clear (looked at again by the sweep), `bound` a
+    limit that stops any further action in this incident; with neither, `changes` are the
+    single AWS changes to make, one after the other, each waited for.
+    """
+
+    summary: str
+    changes: tuple[Change, ...] = ()
+    skip: str | None = None
+    bound: str | None = None
+    critical: bool = False  # a person must hear of the act at once (a rollback)
+    notes: dict[str, Any] = field(default_factory=dict)  # read-only findings worth recording
+    gate: str = "precondition"  # the gate a skip is recorded under (a critical skip is told once per gate)
+    facts: dict[str, Any] = field(default_factory=dict)  # what the incident remembers of a skip (a verdict)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What AWS shows of a change: still in flight, taken, never applied, or failed."""
+
+    seen: Seen
+    detail: str
+
+
+@dataclass(frozen=True)
+class RemediationUnit:
+    """The declaration of one remediation."""
+
+    name: str  # the action's name in the ledger, messages and events
+    function: str  # the template's logical ID of the function that runs it
+    states: frozenset[str]  # alarm states it handles (OK closes the incident)
+    requires: EndpointRequirement
+    alarm_suffixes: tuple[str, ...]  # the stack's alarms that trigger it: <endpoint>-<suffix>
+    iam_actions: frozenset[str]  # what its function's role must allow, beyond the ledger and telling
+    effect: Effect
+    verify_minutes_setting: str | None  # the settings field holding the verification window (alarm-ok)
+    settings: type[ActionSettings]
+    changes: tuple[type[Change], ...]  # the typed changes its plans are made of
+    max_steps: int | None = None  # actions per incident; None: until the unit's own bound
+    budgeted: bool = True  # takes a unit of the endpoint's hourly action budget
+
+
+class Action(Protocol):
+    """A unit's implementation: read-only `plan`, one-change `execute`, read-back `observe`."""
+
+    unit: RemediationUnit
+    cooldown: timedelta
+
+    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan: ...
+
+    def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        """Make exactly this one change; returns what AWS said (merged into the record)."""
+        ...
+
+    def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        """Record what `execute` records after its call, for a change found made (its answer lost)."""
+        ...
+
+    def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        """Read back what the change did: the endpoint as DescribeEndpoint shows it now, and
+        what `execute` returned (empty when it was not called, or its record was lost)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredChange(Change):
+    """A change of a kind this function does not define (the daily report reads every unit's
+    incidents without importing each unit): kept exactly as stored, described, never made."""
+
+    data: dict[str, Any]
+
+    def describe(self) -> str:
+        return f"{self.data.get('kind')} change"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def change_of(data: dict[str, Any]) -> Change:
+    """The typed change from its ledger form (`Change.as_dict`), by its kind."""
+    known = _KINDS.get(str(data.get("kind")))
+    if known is None:
+        return StoredChange(dict(data))
+    return known(**{k: v for k, v in data.items() if k != "kind"})
+
+
+def package_label(arn: str) -> str:
+    """`group/3` from a versioned model package ARN (the ARN itself otherwise): how changes
+    and reports name a model package."""
+    return arn.split(":model-package/", 1)[-1]

@@ -1,0 +1,1 @@
+"""The daily report: what happened to each endpoint, as HTML with charts and as an SNS summary."""

@@ -1,0 +1,1 @@
+"""The store: the ledger table - incidents, claims, boosts, marks, decisions and what the remediations remember."""

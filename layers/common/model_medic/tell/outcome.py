@@ -1,0 +1,179 @@
+"""What a decision came to, and how people and machines are told about it.
+
+People get an SNS message (info topic; critical when an action failed or a bound stopped
+it) whose e-mail text reads as a sentence and whose SQS / Lambda / HTTPS body is the JSON
+of the outcome (per-protocol `MessageStructure`). Machines get a `Remediation Outcome`
+event on EventBridge for every decision.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from model_medic.platform.observability import logger
+
+Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed", "recovered", "escalated"]
+
+EVENT_SOURCE = "model-medic"
+EVENT_DETAIL_TYPE = "Remediation Outcome"
+
+# Results a person should hear about; skips (mode off, cool-down, state, preconditions)
+# stay in the ledger and on EventBridge so that a flapping alarm does not flood inboxes.
+_ANNOUNCED: frozenset[str] = frozenset({"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated"})
+_CRITICAL: frozenset[str] = frozenset({"bound-reached", "failed", "escalated"})
+_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One decision of one action function about one alarm transition."""
+
+    action: str
+    endpoint: str
+    result: Result
+    reason: str
+    mode: str
+    alarm_name: str
+    alarm_arn: str
+    transition: str
+    state: str
+    at: str
+    gate: str = ""  # which gate decided a skip: state, mode, cooldown, budget, precondition, bound
+    changes: dict[str, Any] = field(default_factory=dict)
+    replayed: bool = False
+    critical: bool = False  # the action itself calls for a person (a rollback)
+    incident: str = ""  # the incident this decision belongs to (incidents.py)
+
+    @property
+    def severity(self) -> Literal["critical", "info"]:
+        return "critical" if self.critical or self.result in _CRITICAL else "info"
+
+    @property
+    def announced(self) -> bool:
+        return self.result in _ANNOUNCED
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def sentence(self) -> str:
+        """The outcome as a person reads it in an e-mail."""
+        verb = {
+            "acted": "did",
+            "dry-run": "would have done (dry run, nothing changed)",
+            "skipped": "skipped",
+            "bound-reached": "stopped at a bound",
+            "failed": "FAILED",
+            "recovered": "saw a recovery after",
+            "escalated": "ESCALATES (the remediation did not help)",
+        }[self.result]
+        lines = [
+            f"Model Medic {verb}: {self.action} on endpoint {self.endpoint}.",
+            "",
+            f"Why: {self.reason}",
+            f"Alarm: {self.alarm_name} went to {self.state} at {self.transition.rsplit('|', 1)[-1]}",
+            f"Mode: {self.mode}",
+        ]
+        if self.incident:
+            lines.append(f"Incident: {self.incident}")
+        if self.changes:
+            lines += ["", "Changes:"] + [f"  {key}: {value}" for key, value in self.changes.items()]
+        return "\n".join(lines)
+
+
+class Notifier:
+    """Tells people (SNS) and machines (EventBridge) what an action function decided."""
+
+    def __init__(
+        self,
+        sns: Any,
+        events: Any,
+        info_topic_arn: str,
+        critical_topic_arn: str,
+        event_bus_name: str,
+    ) -> None:
+        self._sns = sns
+        self._events = events
+        self._topics = {"info": info_topic_arn, "critical": critical_topic_arn}
+        self._bus = event_bus_name
+
+    def tell(self, outcome: Outcome) -> None:
+        """Publish the outcome; a failure raises so that the invocation is retried."""
+        if outcome.announced:
+            self.publish(outcome)
+        self.put_event(outcome)
+
+    def alert(self, subject: str, text: str) -> None:
+        """A plain message to the critical topic: a standing problem, not a decision."""
+        self._sns.publish(TopicArn=self._topics["critical"], Subject=_subject(subject), Message=text)
+
+    def inform(self, subject: str, text: str) -> None:
+        """A plain message to the info topic (the daily summary)."""
+        self._sns.publish(TopicArn=self._topics["info"], Subject=_subject(subject), Message=text)
+
+    def publish(self, outcome: Outcome) -> None:
+        """The SNS message a person reads (info, or critical by severity)."""
+        text = outcome.sentence()
+        machine = json.dumps(outcome.as_dict(), default=str)
+        subject = f"[{outcome.severity.upper()}] Model Medic {outcome.result}: {outcome.action} {outcome.endpoint}"
+        self._sns.publish(
+            TopicArn=self._topics[outcome.severity],
+            Subject=_subject(subject),
+            MessageStructure="json",
+            Message=json.dumps(
+                {
+                    "default": text,
+                    "email": text,
+                    "email-json": machine,
+                    "sqs": machine,
+                    "lambda": machine,
+                    "http": machine,
+                    "https": machine,
+                    "sms": text[:140],
+                }
+            ),
+            # SNS refuses an attribute whose value is empty ("Name, type, and value must not be
+            # empty or null", API_MessageAttributeValue): one without a value is left out.
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in (
+                    ("result", outcome.result),
+                    ("action", outcome.action),
+                    ("endpoint", outcome.endpoint),
+                    ("incident", outcome.incident),
+                )
+                if value
+            },
+        )
+
+    def put_event(self, outcome: Outcome) -> None:
+        """The `Remediation Outcome` event on EventBridge."""
+        response = self._events.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": EVENT_DETAIL_TYPE,
+                    "Detail": json.dumps(outcome.as_dict(), default=str),
+                    # The alarm, when an alarm is behind it (a scale-back by the sweep has none).
+                    "Resources": [outcome.alarm_arn] if outcome.alarm_arn else [],
+                    "EventBusName": self._bus,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            entry = response["Entries"][0]
+            logger.error("outcome event rejected", code=entry.get("ErrorCode"), message=entry.get("ErrorMessage"))
+            raise RuntimeError(f"EventBridge rejected the outcome event: {entry.get('ErrorCode')}")
+
+
+def _subject(text: str) -> str:
+    # SNS subjects: ASCII, no line breaks, at most 100 characters.
+    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    return clean if len(clean) <= _SUBJECT_LIMIT else clean[: _SUBJECT_LIMIT - 1] + "~"
+
+
+def answer(outcomes: list[Outcome]) -> dict[str, Any]:
+    """What a sweep or a rollout did, as Lambda returns it (a step replayed from an earlier
+    attempt is not news)."""
+    return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
