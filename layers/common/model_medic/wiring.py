@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from model_medic.control.loop import ControlLoop
+from model_medic.control.parts import Parts
 from model_medic.intake.triggers import DeployRequest, Tick
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock, utc_now
@@ -141,21 +142,27 @@ class Remediation[S: ActionSettings](Invocation[S]):
         window = getattr(self.settings, action.unit.verify_minutes_setting or "", None)
         s = self.settings
         return ControlLoop(
-            action=action,
-            verify_window=timedelta(minutes=int(window or 0)),
-            ledger=self.ledger,
-            incidents=self.incidents,
-            notifier=self.notifier,
-            mode=ModeSwitch(
-                aws.ssm_parameters(), s.mode_parameter_name, s.automation_mode, s.mode_cache_seconds, self.policies.mode
-            ),
-            scope=self.scope,
-            sagemaker=aws.sagemaker(),
-            cloudwatch=aws.cloudwatch(),
-            actions_per_hour=s.actions_per_hour,
-            clock=self.clock,
-            request_id=getattr(self.context, "aws_request_id", ""),
-            time_left=self.time_left(),
+            Parts(
+                action=action,
+                verify_window=timedelta(minutes=int(window or 0)),
+                ledger=self.ledger,
+                incidents=self.incidents,
+                notifier=self.notifier,
+                mode=ModeSwitch(
+                    aws.ssm_parameters(),
+                    s.mode_parameter_name,
+                    s.automation_mode,
+                    s.mode_cache_seconds,
+                    self.policies.mode,
+                ),
+                scope=self.scope,
+                sagemaker=aws.sagemaker(),
+                cloudwatch=aws.cloudwatch(),
+                actions_per_hour=s.actions_per_hour,
+                clock=self.clock,
+                request_id=getattr(self.context, "aws_request_id", ""),
+                time_left=self.time_left(),
+            )
         )
 
     @property

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from model_medic.platform.clock import Clock
-from model_medic.remediate.units import Change, Plan, RemediationUnit
-from model_medic.store.incidents import Conflict, Incident, Incidents
+from model_medic.control.parts import Parts
+from model_medic.remediate.units import Change, Plan
+from model_medic.store.incidents import Conflict, Incident
 from model_medic.tell.outcome import Outcome, Result
 from model_medic.tell.telling import Telling
 
@@ -15,11 +15,11 @@ from model_medic.tell.telling import Telling
 class Endings:
     """One unit's incidents brought to their end, each told once."""
 
-    def __init__(self, *, unit: RemediationUnit, incidents: Incidents, telling: Telling, clock: Clock) -> None:
-        self._unit = unit
-        self._incidents = incidents
+    def __init__(self, parts: Parts, telling: Telling) -> None:
+        self._unit = parts.unit
+        self._incidents = parts.incidents
         self._telling = telling
-        self._clock = clock
+        self._clock = parts.clock
 
     def close(self, incident: Incident, at: datetime, why: str) -> Outcome:
         """The alarm is over: recovered, when the unit acted and it helped; closed otherwise."""

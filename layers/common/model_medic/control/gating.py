@@ -9,15 +9,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from model_medic.control.endings import Endings
+from model_medic.control.parts import Parts
 from model_medic.control.stepping import Stepping
 from model_medic.intake.alarms import AlarmEvent
 from model_medic.platform import aws
-from model_medic.platform.clock import Clock
 from model_medic.platform.observability import metrics
-from model_medic.policy.mode import ModeSwitch
-from model_medic.remediate.units import Action, Change, Plan
-from model_medic.store.incidents import Conflict, Incident, Incidents
-from model_medic.store.ledger import Ledger
+from model_medic.remediate.units import Change, Plan
+from model_medic.store.incidents import Conflict, Incident
 from model_medic.tell.outcome import Outcome
 from model_medic.tell.telling import Telling
 
@@ -28,28 +26,15 @@ _CONFLICT_RETRIES = 3
 class Gating:
     """One unit's incidents, evaluated: what stops here is noted; what passes takes a step."""
 
-    def __init__(
-        self,
-        *,
-        action: Action,
-        ledger: Ledger,
-        incidents: Incidents,
-        mode: ModeSwitch,
-        sagemaker: Any,
-        budget: int | None,
-        clock: Clock,
-        telling: Telling,
-        endings: Endings,
-        stepping: Stepping,
-    ) -> None:
-        self._action = action
-        self._unit = action.unit
-        self._ledger = ledger
-        self._incidents = incidents
-        self._mode = mode
-        self._sagemaker = sagemaker
-        self._budget = budget  # actions per endpoint and hour; None: the unit takes none of the budget
-        self._clock = clock
+    def __init__(self, parts: Parts, telling: Telling, endings: Endings, stepping: Stepping) -> None:
+        self._action = parts.action
+        self._unit = parts.unit
+        self._ledger = parts.ledger
+        self._incidents = parts.incidents
+        self._mode = parts.mode
+        self._sagemaker = parts.sagemaker
+        self._budget = parts.budget
+        self._clock = parts.clock
         self._telling = telling
         self._endings = endings
         self._stepping = stepping
@@ -71,12 +56,9 @@ class Gating:
     def _evaluate_once(self, incident: Incident, alarm_reason: str) -> Outcome:
         """One pass through the gates, in their order; the first that stops the incident decides."""
         base = self._telling.base_of(incident)
-        if incident.is_closed:
-            return replace(base, gate="closed", reason=f"incident closed at {incident.closed_at}", replayed=True)
-        if incident.state in ("escalated", "recovered"):
-            return replace(
-                base, gate=incident.state, reason=f"incident is {incident.state}; nothing is repeated", replayed=True
-            )
+        settled = settled_gate(incident)
+        if settled is not None:
+            return replace(base, gate=settled[0], reason=settled[1], replayed=True)
         mode, source = self._mode.current(incident.endpoint)
         base = replace(base, mode=mode)
         if incident.pending is not None:
@@ -89,6 +71,29 @@ class Gating:
             )
         if mode == "off":
             return self._telling.note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
+        plan = self._plan(incident, base)
+        if isinstance(plan, Outcome):
+            return plan
+        return self._act(incident, base, plan, alarm_reason)
+
+    def _act(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
+        """The plan's skip noted, its bound escalated, in dry-run recorded, else its step taken."""
+        if plan.skip is not None:
+            return self._telling.note(
+                incident,
+                replace(base, gate=plan.gate, reason=plan.skip, changes=plan.notes),
+                critical=plan.critical,
+                facts=plan.facts,
+            )
+        if plan.bound is not None:
+            return self._endings.bounded(incident, base, plan, alarm_reason)
+        if base.mode == "dry-run":
+            return self._dry_run(incident, base, plan)
+        return self._stepping.start(incident, base, plan)
+
+    def _plan(self, incident: Incident, base: Outcome) -> Plan | Outcome:
+        """The endpoint read and the unit's plan made, or the outcome of the gate that stops it
+        first (the endpoint is gone, not InService, or AWS refuses what the plan reads)."""
         described, problem = aws.describe_endpoint(self._sagemaker, incident.endpoint)
         if problem is not None:
             return self._endings.permanent(incident, base, problem)
@@ -100,31 +105,22 @@ class Gating:
                 replace(base, gate="precondition", reason=f"endpoint {incident.endpoint} is {status}, not InService"),
             )
         if self._unit.max_steps is not None and incident.steps >= self._unit.max_steps:
-            plan = Plan("", bound=f"{self._unit.name} already acted {incident.steps} time(s) in this incident")
-        else:
-            try:
-                plan = self._action.plan(_alarm_of(incident), incident, described)
-            except ClientError as error:
-                if aws.is_transient(error):
-                    raise
-                return self._endings.permanent(incident, base, f"{aws.error_code(error)}: {error}")
-        if plan.skip is not None:
-            return self._telling.note(
-                incident,
-                replace(base, gate=plan.gate, reason=plan.skip, changes=plan.notes),
-                critical=plan.critical,
-                facts=plan.facts,
-            )
-        if plan.bound is not None:
-            return self._endings.bounded(incident, base, plan, alarm_reason)
-        if mode == "dry-run":
-            refused = self._ledger.check(incident.endpoint, self._unit.name, self._budget, self._clock())
-            if refused is not None:
-                return self._telling.refused(incident, base, refused)
-            return self._telling.note(
-                incident, replace(base, result="dry-run", reason=plan.summary, changes=_changes(plan.changes))
-            )
-        return self._stepping.start(incident, base, plan)
+            return Plan("", bound=f"{self._unit.name} already acted {incident.steps} time(s) in this incident")
+        try:
+            return self._action.plan(_alarm_of(incident), incident, described)
+        except ClientError as error:
+            if aws.is_transient(error):
+                raise
+            return self._endings.permanent(incident, base, f"{aws.error_code(error)}: {error}")
+
+    def _dry_run(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
+        """What enforce would do, recorded - unless the cool-down or the budget would stop it."""
+        refused = self._ledger.check(incident.endpoint, self._unit.name, self._budget, self._clock())
+        if refused is not None:
+            return self._telling.refused(incident, base, refused)
+        return self._telling.note(
+            incident, replace(base, result="dry-run", reason=plan.summary, changes=_changes(plan.changes))
+        )
 
     def cleared(self, incident: Incident, at: datetime, why: str) -> Outcome:
         """The incident's alarm is over; a change still in flight is followed to its end first."""
@@ -136,6 +132,15 @@ class Gating:
             except Conflict:
                 return replace(self._telling.base_of(incident), gate="once", reason="another evaluation", replayed=True)
         return self.evaluate(incident, why)
+
+
+def settled_gate(incident: Incident) -> tuple[str, str] | None:
+    """The gate of an incident that nothing is repeated for (closed, escalated, recovered), and why."""
+    if incident.is_closed:
+        return "closed", f"incident closed at {incident.closed_at}"
+    if incident.state in ("escalated", "recovered"):
+        return incident.state, f"incident is {incident.state}; nothing is repeated"
+    return None
 
 
 def _alarm_of(incident: Incident) -> AlarmEvent:

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from model_medic.control.endings import Endings
 from model_medic.control.gating import Gating
+from model_medic.control.parts import Parts
 from model_medic.control.stepping import Stepping
 from model_medic.intake.alarms import AlarmEvent, alarm_endpoint, describe_alarms
-from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger, metrics
-from model_medic.policy.mode import ModeSwitch
-from model_medic.policy.scope import Scope
-from model_medic.remediate.units import Action
-from model_medic.store.incidents import Incident, Incidents, opened
-from model_medic.store.ledger import Ledger
-from model_medic.tell.outcome import Notifier, Outcome
+from model_medic.store.incidents import Incident, opened
+from model_medic.tell.outcome import Outcome
 from model_medic.tell.telling import Telling
 
 # Seconds an evaluation may need at most (a rollout's deploy: about 30 AWS calls, each up to
@@ -35,64 +30,17 @@ class ControlLoop:
     """Runs one remediation unit's incidents: opens and closes them, and has each evaluated
     (`gating.py`), its steps taken (`stepping.py`), ended (`endings.py`) and told (`telling.py`)."""
 
-    def __init__(
-        self,
-        *,
-        action: Action,
-        verify_window: timedelta,
-        ledger: Ledger,
-        incidents: Incidents,
-        notifier: Notifier,
-        mode: ModeSwitch,
-        scope: Scope,
-        sagemaker: Any,
-        cloudwatch: Any,
-        actions_per_hour: int,
-        clock: Clock,
-        request_id: str = "",
-        time_left: Callable[[], float] | None = None,
-    ) -> None:
-        self._unit = action.unit
-        self._incidents = incidents
-        self._mode = mode
-        self._scope = scope
-        self._cloudwatch = cloudwatch
-        self._clock = clock
-        self._time_left = time_left  # seconds left in this invocation (Lambda's context), if known
-        budget = actions_per_hour if action.unit.budgeted else None
-        telling = Telling(
-            action=self._unit.name,
-            ledger=ledger,
-            incidents=incidents,
-            notifier=notifier,
-            clock=clock,
-            request_id=request_id,
-        )
-        endings = Endings(unit=self._unit, incidents=incidents, telling=telling, clock=clock)
-        stepping = Stepping(
-            action=action,
-            verify_window=verify_window,
-            ledger=ledger,
-            incidents=incidents,
-            sagemaker=sagemaker,
-            budget=budget,
-            clock=clock,
-            telling=telling,
-            endings=endings,
-        )
-        self._telling = telling
-        self._gating = Gating(
-            action=action,
-            ledger=ledger,
-            incidents=incidents,
-            mode=mode,
-            sagemaker=sagemaker,
-            budget=budget,
-            clock=clock,
-            telling=telling,
-            endings=endings,
-            stepping=stepping,
-        )
+    def __init__(self, parts: Parts) -> None:
+        self._unit = parts.unit
+        self._incidents = parts.incidents
+        self._mode = parts.mode
+        self._scope = parts.scope
+        self._cloudwatch = parts.cloudwatch
+        self._clock = parts.clock
+        self._time_left = parts.time_left
+        self._telling = Telling(parts)
+        endings = Endings(parts, self._telling)
+        self._gating = Gating(parts, self._telling, endings, Stepping(parts, self._telling, endings))
 
     # --- entry points ------------------------------------------------------------------
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from model_medic.control.endings import Endings, minutes
+from model_medic.control.parts import Parts
 from model_medic.control.step import Step
 from model_medic.platform import aws
-from model_medic.platform.clock import Clock
-from model_medic.remediate.units import Action, Change, Observation, Plan
-from model_medic.store.incidents import Incident, Incidents
-from model_medic.store.ledger import Claim, Ledger
+from model_medic.remediate.units import Change, Observation, Plan
+from model_medic.store.incidents import Incident
+from model_medic.store.ledger import Claim
 from model_medic.tell.outcome import Outcome
 from model_medic.tell.telling import Telling
 
@@ -22,27 +22,15 @@ from model_medic.tell.telling import Telling
 class Stepping:
     """One unit's steps: each made of single changes, carried on across evaluations until done."""
 
-    def __init__(
-        self,
-        *,
-        action: Action,
-        verify_window: timedelta,
-        ledger: Ledger,
-        incidents: Incidents,
-        sagemaker: Any,
-        budget: int | None,
-        clock: Clock,
-        telling: Telling,
-        endings: Endings,
-    ) -> None:
-        self._action = action
-        self._unit = action.unit
-        self._window = verify_window
-        self._ledger = ledger
-        self._incidents = incidents
-        self._sagemaker = sagemaker
-        self._budget = budget  # actions per endpoint and hour; None: the unit takes none of the budget
-        self._clock = clock
+    def __init__(self, parts: Parts, telling: Telling, endings: Endings) -> None:
+        self._action = parts.action
+        self._unit = parts.unit
+        self._window = parts.verify_window
+        self._ledger = parts.ledger
+        self._incidents = parts.incidents
+        self._sagemaker = parts.sagemaker
+        self._budget = parts.budget
+        self._clock = parts.clock
         self._telling = telling
         self._endings = endings
 

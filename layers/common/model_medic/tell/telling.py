@@ -5,27 +5,25 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from model_medic.control.parts import Parts
 from model_medic.control.step import Step
 from model_medic.platform import aws
-from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger, metrics
-from model_medic.store.incidents import Conflict, Incident, Incidents
-from model_medic.store.ledger import Ledger, Refused
-from model_medic.tell.outcome import Notifier, Outcome
+from model_medic.store.incidents import Conflict, Incident
+from model_medic.store.ledger import Refused
+from model_medic.tell.outcome import Outcome
 
 
 class Telling:
     """One unit's decision records, messages and events."""
 
-    def __init__(
-        self, *, action: str, ledger: Ledger, incidents: Incidents, notifier: Notifier, clock: Clock, request_id: str
-    ) -> None:
-        self._action = action
-        self._ledger = ledger
-        self._incidents = incidents
-        self._notifier = notifier
-        self._clock = clock
-        self._request_id = request_id
+    def __init__(self, parts: Parts) -> None:
+        self._action = parts.unit.name
+        self._ledger = parts.ledger
+        self._incidents = parts.incidents
+        self._notifier = parts.notifier
+        self._clock = parts.clock
+        self._request_id = parts.request_id
 
     def base(self, endpoint: str, alarm_name: str, alarm_arn: str, transition: str, state: str) -> Outcome:
         """A decision not made yet: skipped, for no reason so far."""

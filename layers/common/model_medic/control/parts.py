@@ -1,0 +1,46 @@
+"""What every room of one unit's control loop works with, built once per invocation by `wiring.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from model_medic.platform.clock import Clock
+    from model_medic.policy.mode import ModeSwitch
+    from model_medic.policy.scope import Scope
+    from model_medic.remediate.units import Action, RemediationUnit
+    from model_medic.store.incidents import Incidents
+    from model_medic.store.ledger import Ledger
+    from model_medic.tell.outcome import Notifier
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One remediation unit's collaborators: its action, the store, the notifier, the mode and
+    scope, the clients it reads AWS with, the clock and the invocation's time."""
+
+    action: Action
+    verify_window: timedelta
+    ledger: Ledger
+    incidents: Incidents
+    notifier: Notifier
+    mode: ModeSwitch
+    scope: Scope
+    sagemaker: Any
+    cloudwatch: Any
+    actions_per_hour: int
+    clock: Clock
+    request_id: str = ""
+    time_left: Callable[[], float] | None = None  # seconds left in this invocation (Lambda's context)
+
+    @property
+    def unit(self) -> RemediationUnit:
+        return self.action.unit
+
+    @property
+    def budget(self) -> int | None:
+        """Actions per endpoint and hour; None: the unit takes none of the budget."""
+        return self.actions_per_hour if self.action.unit.budgeted else None
