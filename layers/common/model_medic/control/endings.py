@@ -7,7 +7,7 @@ from datetime import datetime
 
 from model_medic.control.parts import Parts
 from model_medic.remediate.units import Change, Plan
-from model_medic.store.incidents import Conflict, Incident
+from model_medic.store.incidents import Conflict, Incident, IncidentState
 from model_medic.tell.outcome import Outcome, Result
 from model_medic.tell.telling import Telling
 
@@ -24,23 +24,7 @@ class Endings:
     def close(self, incident: Incident, at: datetime, why: str) -> Outcome:
         """The alarm is over: recovered, when the unit acted and it helped; closed otherwise."""
         base = self._telling.base_of(incident)
-        acted = incident.steps > 0 and incident.state not in ("escalated",)
-        seconds = incident.age(at)
-        closed = replace(incident, closed_at=at.isoformat())
-        if acted and incident.state != "recovered":
-            closed = replace(closed, state="recovered", recovered_seconds=seconds).at("recovered", at, why)
-            outcome = replace(
-                base,
-                result="recovered",
-                reason=f"{incident.alarm_name} recovered {minutes(seconds)} after it fired, "
-                f"after {incident.steps} {self._unit.name} step(s): {why}",
-                changes={"time_to_recover_seconds": seconds, "steps": incident.steps},
-            )
-        else:
-            closed = replace(closed, state="closed" if incident.state != "recovered" else "recovered").at(
-                "closed", at, why
-            )
-            outcome = replace(base, gate="closed", reason=f"incident closed: {why}")
+        closed, outcome = closing(incident, at, why, self._unit.name, base)
         try:
             self._incidents.save(closed)
         except Conflict:
@@ -63,14 +47,7 @@ class Endings:
                 incident,
                 replace(base, gate="verifying", reason=f"{plan.bound}; verifying until {incident.verify_until}"),
             )
-        tried = [e["detail"] for e in incident.timeline if e["what"] == "action"]
-        result: Result
-        if incident.steps == 0:
-            result, why = "bound-reached", f"{plan.bound}; nothing was changed"
-        elif self._unit.effect == "next-step":
-            result, why = "escalated", f"stopped after {'; '.join(tried)}: {plan.bound}"
-        else:
-            result, why = "escalated", f"{incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}"
+        result, why, tried = escalation(incident, plan, self._unit.effect == "next-step")
         escalated = replace(
             base,
             result=result,
@@ -116,3 +93,34 @@ class Endings:
 
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
+
+
+def closing(incident: Incident, at: datetime, why: str, unit: str, base: Outcome) -> tuple[Incident, Outcome]:
+    """The incident closed at `at`, and its outcome: recovered when the unit acted (and did not
+    escalate), closed otherwise; an incident recovered before stays recovered."""
+    acted = incident.steps > 0 and incident.state != "escalated"
+    seconds = incident.age(at)
+    closed = replace(incident, closed_at=at.isoformat())
+    if acted and incident.state != "recovered":
+        closed = replace(closed, state="recovered", recovered_seconds=seconds).at("recovered", at, why)
+        return closed, replace(
+            base,
+            result="recovered",
+            reason=f"{incident.alarm_name} recovered {minutes(seconds)} after it fired, "
+            f"after {incident.steps} {unit} step(s): {why}",
+            changes={"time_to_recover_seconds": seconds, "steps": incident.steps},
+        )
+    state: IncidentState = "closed" if incident.state != "recovered" else "recovered"
+    closed = replace(closed, state=state).at("closed", at, why)
+    return closed, replace(base, gate="closed", reason=f"incident closed: {why}")
+
+
+def escalation(incident: Incident, plan: Plan, stops_a_rollout: bool) -> tuple[Result, str, list[str]]:
+    """How an incident at its unit's bound is reported: bound-reached when nothing was changed,
+    escalated otherwise, with what was tried."""
+    tried = [e["detail"] for e in incident.timeline if e["what"] == "action"]
+    if incident.steps == 0:
+        return "bound-reached", f"{plan.bound}; nothing was changed", tried
+    if stops_a_rollout:
+        return "escalated", f"stopped after {'; '.join(tried)}: {plan.bound}", tried
+    return "escalated", f"{incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}", tried

@@ -213,12 +213,7 @@ class ControlLoop:
             since = now.get("StateTransitionedTimestamp", now["StateUpdatedTimestamp"])  # its last change of state
             if since > alarm.state_change_time:
                 return f"a late delivery: {alarm.alarm_name} is {now['StateValue']} since {since}"
-        for incident in self._incidents.of(endpoint):
-            if incident.alarm_name != alarm.alarm_name or incident.opened_at == at:
-                continue
-            if incident.opened_at > at or (incident.closed_at is not None and incident.closed_at > at):
-                return f"a late delivery: {alarm.alarm_name} changed again since {at}"
-        return None
+        return changed_since(self._incidents.of(endpoint), alarm.alarm_name, at)
 
 
 def _opened_by(action: str, endpoint: str, alarm: AlarmEvent) -> Incident:
@@ -247,3 +242,14 @@ def _opened_from(action: str, endpoint: str, alarm: dict[str, Any]) -> Incident:
         alarm.get("MetricName"),
         {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
     )
+
+
+def changed_since(incidents: list[Incident], alarm_name: str, at: str) -> str | None:
+    """Why a transition of `alarm_name` at `at` is a late delivery, if an incident of a later
+    transition of the same alarm was seen (opened, or closed, after it)."""
+    for incident in incidents:
+        if incident.alarm_name != alarm_name or incident.opened_at == at:
+            continue
+        if incident.opened_at > at or (incident.closed_at is not None and incident.closed_at > at):
+            return f"a late delivery: {alarm_name} changed again since {at}"
+    return None
