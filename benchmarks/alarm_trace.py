@@ -1,6 +1,6 @@
 """How far one alarm walks through the layer (issue 22's measure): a pytest plugin that profiles
-each test's call phase and prints the model_medic modules and functions it entered, the calls
-into the package and across its module boundaries, and the objects of the package it built.
+each test's call phase and prints the model_medic modules (and rooms) and functions it entered,
+the calls into the package and across its module boundaries, and the objects of the package it built.
 
     PYTHONPATH=. .venv/bin/pytest -q -s -p no:cacheprovider -p benchmarks.alarm_trace \\
       "tests/functional/test_scale_up.py::test_latency_alarm_opens_an_incident_and_boosts_each_variant_with_traffic_in_its_own_call"
@@ -54,6 +54,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         sys.setprofile(None)
     figures = {
         "modules": len(_modules),
+        # The rooms (subpackages, and wiring.py) the modules belong to: model_medic.control.loop is in `control`.
+        "rooms": len({m.split(".")[1] for m in _modules if "." in m}),
         "functions": len(_functions),
         "calls_into_the_package": _calls["into"],
         "calls_across_modules": _calls["across"],

@@ -1,5 +1,5 @@
 """The policy set, built once per invocation by `wiring.py`: each endpoint acted on with its
-own settings - the stack's, with the values of its `model-medic:` tags in place (`policy.py`) -
+own settings - the stack's, with the values of its `model-medic:` tags in place (`tags.py`) -
 and a tag that is not used told once.
 
 `Policies` reads an endpoint's tags from the scope (the batched read of a sweep, or one
@@ -51,6 +51,7 @@ class Policies[SettingsT: Settings]:
         self._clock = clock
         self._ignore = tuple(ignore)
         self._found: dict[str, EndpointPolicy] = {}
+        self._settings: dict[str, SettingsT] = {}
 
     def policy(self, endpoint: str) -> EndpointPolicy:
         found = self._found.get(endpoint)
@@ -61,7 +62,11 @@ class Policies[SettingsT: Settings]:
         return found
 
     def settings(self, endpoint: str) -> SettingsT:
-        return apply(self.stack, self.policy(endpoint))
+        """The stack's settings with the endpoint's tags' values in place, resolved once per invocation."""
+        own = self._settings.get(endpoint)
+        if own is None:
+            own = self._settings[endpoint] = apply(self.stack, self.policy(endpoint))
+        return own
 
     def mode(self, endpoint: str) -> Mode | None:
         """The endpoint's own automation mode (its tag), None: the stack's."""
@@ -102,20 +107,28 @@ class PerEndpoint:
         self._policies = policies
         self._default = build(policies.stack)
         self._built: dict[int, tuple[Any, Action]] = {}
+        self._by_endpoint: dict[str, Action] = {}
         self.unit: RemediationUnit = self._default.unit
         # The cool-down is the stack's (no tag overrides it): one value for the claim.
         self.cooldown: timedelta = self._default.cooldown
 
     def for_endpoint(self, endpoint: str) -> Action:
+        """The unit built from the endpoint's settings: one per distinct policy, found once per endpoint."""
+        found = self._by_endpoint.get(endpoint)
+        if found is not None:
+            return found
         settings = self._policies.settings(endpoint)
         if settings is self._policies.stack:
-            return self._default
-        # `policy.apply` returns the same object for the same policy: one unit per distinct policy.
-        built = self._built.get(id(settings))
-        if built is None or built[0] is not settings:
-            built = (settings, self._build(settings))
-            self._built[id(settings)] = built
-        return built[1]
+            found = self._default
+        else:
+            # `tags.apply` returns the same object for the same policy: one unit per distinct policy.
+            built = self._built.get(id(settings))
+            if built is None or built[0] is not settings:
+                built = (settings, self._build(settings))
+                self._built[id(settings)] = built
+            found = built[1]
+        self._by_endpoint[endpoint] = found
+        return found
 
     def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         return self.for_endpoint(incident.endpoint).plan(alarm, incident, endpoint)
