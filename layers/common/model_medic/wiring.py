@@ -45,6 +45,7 @@ from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_sagemaker import SageMakerClient
 
     from model_medic.fleet.alarm_catalog import AlarmThresholds
     from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
@@ -166,7 +167,7 @@ class Remediation[S: ActionSettings](Invocation[S]):
         )
 
     @property
-    def sagemaker(self) -> Any:
+    def sagemaker(self) -> SageMakerClient:
         return aws.sagemaker()
 
 

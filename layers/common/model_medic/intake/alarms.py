@@ -53,7 +53,10 @@ import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 AlarmState = Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
 STATES: frozenset[str] = frozenset({"ALARM", "OK", "INSUFFICIENT_DATA"})
@@ -541,14 +544,15 @@ def _arn_account_region(arn: str, where: str) -> tuple[str, str]:
     return parts[4], parts[3]
 
 
-def describe_alarms(cloudwatch: Any, names: list[str]) -> dict[str, dict[str, Any]]:
+def describe_alarms(cloudwatch: CloudWatchClient, names: list[str]) -> dict[str, dict[str, Any]]:
     """The metric alarms of these names, by name (DescribeAlarms takes up to 100 names a call)."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(names), 100):
         kwargs: dict[str, Any] = {"AlarmNames": names[start : start + 100], "AlarmTypes": ["MetricAlarm"]}
         while True:
             page = cloudwatch.describe_alarms(**kwargs)
-            found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
+            # The callers read an alarm as a plain mapping (control/loop.py, fleet/alarm_manager.py).
+            found.update({a["AlarmName"]: cast("dict[str, Any]", a) for a in page.get("MetricAlarms", [])})
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]

@@ -4,15 +4,28 @@ Clients are never made at import time: a client created before moto starts is no
 mocked, and one created without a region fails. Tests call `reset()` between tests.
 """
 
+from __future__ import annotations
+
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts.
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
@@ -36,41 +49,41 @@ def _client(service: str) -> Any:
     return _session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))
 
 
-def sagemaker() -> Any:
-    return _client("sagemaker")
+def sagemaker() -> SageMakerClient:
+    return cast("SageMakerClient", _client("sagemaker"))
 
 
-def autoscaling() -> Any:
-    return _client("application-autoscaling")
+def autoscaling() -> ApplicationAutoScalingClient:
+    return cast("ApplicationAutoScalingClient", _client("application-autoscaling"))
 
 
-def cloudwatch() -> Any:
-    return _client("cloudwatch")
+def cloudwatch() -> CloudWatchClient:
+    return cast("CloudWatchClient", _client("cloudwatch"))
 
 
-def dynamodb() -> Any:
-    return _client("dynamodb")
+def dynamodb() -> DynamoDBClient:
+    return cast("DynamoDBClient", _client("dynamodb"))
 
 
-def sns() -> Any:
-    return _client("sns")
+def sns() -> SNSClient:
+    return cast("SNSClient", _client("sns"))
 
 
-def events() -> Any:
-    return _client("events")
+def events() -> EventBridgeClient:
+    return cast("EventBridgeClient", _client("events"))
 
 
-def ssm() -> Any:
-    return _client("ssm")
+def ssm() -> SSMClient:
+    return cast("SSMClient", _client("ssm"))
 
 
-def s3() -> Any:
-    return _client("s3")
+def s3() -> S3Client:
+    return cast("S3Client", _client("s3"))
 
 
-def tagging() -> Any:
+def tagging() -> ResourceGroupsTaggingAPIClient:
     """The Resource Groups Tagging API: tags of many resources in one paginated call."""
-    return _client("resourcegroupstaggingapi")
+    return cast("ResourceGroupsTaggingAPIClient", _client("resourcegroupstaggingapi"))
 
 
 @cache
@@ -140,10 +153,10 @@ def persist[T](write: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
-def describe_endpoint(sagemaker: Any, name: str) -> tuple[dict[str, Any] | None, str | None]:
+def describe_endpoint(sagemaker: SageMakerClient, name: str) -> tuple[dict[str, Any] | None, str | None]:
     """DescribeEndpoint, or the permanent problem that stops it (the endpoint does not exist)."""
     try:
-        return sagemaker.describe_endpoint(EndpointName=name), None
+        return cast("dict[str, Any]", sagemaker.describe_endpoint(EndpointName=name)), None
     except ClientError as error:
         if is_transient(error):
             raise

@@ -3,14 +3,18 @@ discovery tag. Anything else an alarm names is a recorded skip, never an action.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 
+if TYPE_CHECKING:
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_sagemaker import SageMakerClient
 
-def tagged_endpoints(sagemaker: Any, tagging: Any, tag: str) -> list[str]:
+
+def tagged_endpoints(sagemaker: SageMakerClient, tagging: ResourceGroupsTaggingAPIClient, tag: str) -> list[str]:
     """Live endpoints carrying the tag "key=value" (batched: see `fleet`)."""
     return list(fleet(sagemaker, tagging, [], tag))
 
@@ -19,7 +23,13 @@ class Scope:
     """The stack's scope for one invocation; the tags it reads are kept (`tags`), so that an
     endpoint's policy (`policy.py`) costs no call of its own."""
 
-    def __init__(self, sagemaker: Any, named: list[str], discovery_tag: str = "", tagging: Any = None) -> None:
+    def __init__(
+        self,
+        sagemaker: SageMakerClient,
+        named: list[str],
+        discovery_tag: str = "",
+        tagging: ResourceGroupsTaggingAPIClient | None = None,
+    ) -> None:
         self._sagemaker = sagemaker
         self._named = list(named)
         self._tag = discovery_tag
@@ -93,8 +103,8 @@ def live_status(status: str) -> str:
 
 
 def fleet(
-    sagemaker: Any,
-    tagging: Any,
+    sagemaker: SageMakerClient,
+    tagging: ResourceGroupsTaggingAPIClient,
     named: list[str],
     discovery_tag: str = "",
     listed: dict[str, dict[str, str]] | None = None,
@@ -113,8 +123,9 @@ def fleet(
             if endpoint.get("EndpointStatus") not in _UNWATCHED:
                 live[endpoint["EndpointArn"]] = endpoint["EndpointName"]
     tags_by_name: dict[str, dict[str, str]] = {}
+    # PageSize is the paginator's name for ResourcesPerPage: the request is the same.
     for page in tagging.get_paginator("get_resources").paginate(
-        ResourceTypeFilters=["sagemaker:endpoint"], ResourcesPerPage=100
+        ResourceTypeFilters=["sagemaker:endpoint"], PaginationConfig={"PageSize": 100}
     ):
         for resource in page.get("ResourceTagMappingList", []):
             name = live.get(resource["ResourceARN"])

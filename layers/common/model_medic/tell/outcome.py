@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from model_medic.platform.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sns import SNSClient
 
 Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed", "recovered", "escalated"]
 
@@ -87,8 +91,8 @@ class Notifier:
 
     def __init__(
         self,
-        sns: Any,
-        events: Any,
+        sns: SNSClient,
+        events: EventBridgeClient,
         info_topic_arn: str,
         critical_topic_arn: str,
         event_bus_name: str,
