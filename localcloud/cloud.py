@@ -58,7 +58,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
 from moto.events.models import EventPattern
@@ -68,11 +68,37 @@ from samtranslator.yaml_helper import yaml_parse
 
 from localcloud import cloudwatch, model_quality, sagemaker_events, template
 
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.literals import StateValueType
+    from mypy_boto3_cloudwatch.type_defs import MetricStatTypeDef
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.literals import ModelApprovalStatusType
+    from mypy_boto3_sagemaker.type_defs import ModelPackageContainerDefinitionTypeDef
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+
 ROOT = template.ROOT
 BUILD = ROOT / ".aws-sam" / "build"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 ACCOUNT = "123456789012"
 ARTIFACTS_BUCKET = "model-medic-local-artifacts"
+# The alarm's actions that run on entering each state.
+ACTIONS: dict[str, Literal["AlarmActions", "OKActions", "InsufficientDataActions"]] = {
+    "ALARM": "AlarmActions",
+    "OK": "OKActions",
+    "INSUFFICIENT_DATA": "InsufficientDataActions",
+}
 ASYNC_ATTEMPTS = 3  # the first try and Lambda's two retries of an asynchronous invocation
 
 
@@ -129,6 +155,35 @@ class LocalCloud:
             region_name=region,
         )
 
+    # Each service's client type (mypy-boto3-*, development only); boto3 itself is untyped.
+    @overload
+    def client(self, service: Literal["application-autoscaling"]) -> ApplicationAutoScalingClient: ...
+    @overload
+    def client(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def client(self, service: Literal["cloudwatch"]) -> CloudWatchClient: ...
+    @overload
+    def client(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+    @overload
+    def client(self, service: Literal["events"]) -> EventBridgeClient: ...
+    @overload
+    def client(self, service: Literal["kms"]) -> KMSClient: ...
+    @overload
+    def client(self, service: Literal["lambda"]) -> LambdaClient: ...
+    @overload
+    def client(self, service: Literal["logs"]) -> CloudWatchLogsClient: ...
+    @overload
+    def client(self, service: Literal["resourcegroupstaggingapi"]) -> ResourceGroupsTaggingAPIClient: ...
+    @overload
+    def client(self, service: Literal["s3"]) -> S3Client: ...
+    @overload
+    def client(self, service: Literal["sagemaker"]) -> SageMakerClient: ...
+    @overload
+    def client(self, service: Literal["sns"]) -> SNSClient: ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> SQSClient: ...
+    @overload
+    def client(self, service: Literal["ssm"]) -> SSMClient: ...
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.endpoint_url)
 
@@ -419,8 +474,8 @@ class LocalCloud:
             return []  # no transition: CloudWatch sets nothing and runs no action
         reason = reason or f"local cloud: {name} set to {state}"
         self.set_clock(at)  # the state change is stamped with the simulated time, as its message is
-        cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
-        actions = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]
+        cw.set_alarm_state(AlarmName=name, StateValue=cast("StateValueType", state), StateReason=reason)
+        actions = ACTIONS[state]
         message = cloudwatch.sns_message(alarm, state, previous, reason, at, ACCOUNT, self.region)
         invocations = []
         for topic in alarm.get(actions, []):
@@ -437,7 +492,7 @@ class LocalCloud:
         period, periods = int(alarm["Period"]), int(alarm["EvaluationPeriods"])
         end = datetime.fromtimestamp(int(at.timestamp()) // period * period, tz=UTC)
         start = end - timedelta(seconds=period * periods)
-        stat: dict[str, Any] = {
+        stat: MetricStatTypeDef = {
             "Metric": {
                 "Namespace": alarm["Namespace"],
                 "MetricName": alarm["MetricName"],
@@ -550,7 +605,7 @@ class LocalCloud:
 
     def _endpoint_and_tags(self, endpoint: str) -> tuple[dict[str, Any], dict[str, str]]:
         sagemaker = self.client("sagemaker")
-        described = dict(sagemaker.describe_endpoint(EndpointName=endpoint))
+        described: dict[str, Any] = dict(sagemaker.describe_endpoint(EndpointName=endpoint))
         listed = sagemaker.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
         return described, {t["Key"]: t["Value"] for t in listed}
 
@@ -560,7 +615,7 @@ class LocalCloud:
         image: str,
         at: datetime,
         *,
-        approval: str = "PendingManualApproval",
+        approval: ModelApprovalStatusType = "PendingManualApproval",
         quality_report_uri: str | None = None,
         model_data_url: str | None = None,
         generated_by: str | None = None,
@@ -570,7 +625,7 @@ class LocalCloud:
         SageMaker sends the event for a newly registered package too (localcloud/sagemaker_events.py),
         so a package registered already `Approved` reaches the rules like an approval does.
         """
-        container: dict[str, str] = {"Image": image}
+        container: ModelPackageContainerDefinitionTypeDef = {"Image": image}
         if model_data_url:
             container["ModelDataUrl"] = model_data_url
         kwargs: dict[str, Any] = {}
@@ -596,11 +651,11 @@ class LocalCloud:
         return self.set_package_approval(package_arn, "Approved", at, description)
 
     def set_package_approval(
-        self, package_arn: str, status: str, at: datetime, description: str = ""
+        self, package_arn: str, status: ModelApprovalStatusType, at: datetime, description: str = ""
     ) -> list[Invocation]:
         """Set the package's approval status at `at` as a person would, then deliver SageMaker's event."""
         self.set_clock(at)  # LastModifiedTime is the simulated time
-        kwargs = {"ApprovalDescription": description} if description else {}
+        kwargs: dict[str, Any] = {"ApprovalDescription": description} if description else {}
         self.client("sagemaker").update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status, **kwargs)
         return self.model_package_state_changed(package_arn, at)
 

@@ -17,7 +17,7 @@ AWS may look back beyond the N periods when some are missing ("evaluation range"
 with `ignore` or `missing`, a verdict the present periods cannot settle keeps the state.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ def alarm_arn(name: str, account: str, region: str) -> str:
 
 
 def sns_message(
-    alarm: dict[str, Any], state: str, previous: str, reason: str, at: datetime, account: str, region: str
+    alarm: Mapping[str, Any], state: str, previous: str, reason: str, at: datetime, account: str, region: str
 ) -> dict[str, Any]:
     """The `Message` (as a dict) that CloudWatch publishes to the alarm's action topics."""
     trigger: dict[str, Any] = {
@@ -69,7 +69,7 @@ def sns_message(
 
 
 def state_change_event(
-    alarm: dict[str, Any], state: str, previous: str, reason: str, at: datetime, account: str, region: str
+    alarm: Mapping[str, Any], state: str, previous: str, reason: str, at: datetime, account: str, region: str
 ) -> dict[str, Any]:
     """The EventBridge "CloudWatch Alarm State Change" event for the same transition."""
     stamp = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
@@ -112,7 +112,7 @@ _BREACHES = {
 }
 
 
-def evaluate(alarm: dict[str, Any], values: Sequence[float | None]) -> str:
+def evaluate(alarm: Mapping[str, Any], values: Sequence[float | None]) -> str:
     """The state CloudWatch gives the alarm (DescribeAlarms' shape) for the values of its last
     EvaluationPeriods periods, oldest first (None: no datapoint in that period)."""
     periods = int(alarm["EvaluationPeriods"])

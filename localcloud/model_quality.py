@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 CONTENT_TYPE = "application/json"
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
@@ -93,7 +96,7 @@ def model_metrics(s3_uri: str) -> dict[str, Any]:
     return {"ModelQuality": {"Statistics": {"ContentType": CONTENT_TYPE, "S3Uri": s3_uri}}}
 
 
-def write_report(s3: Any, s3_uri: str, content: Mapping[str, Any]) -> dict[str, Any]:
+def write_report(s3: S3Client, s3_uri: str, content: Mapping[str, Any]) -> dict[str, Any]:
     """Put the report at `s3_uri` (`s3://bucket/key`); returns the package's `ModelMetrics`."""
     if not s3_uri.startswith("s3://") or "/" not in s3_uri[5:]:
         raise ValueError(f"not an s3://bucket/key URI: {s3_uri!r}")

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,7 +86,7 @@ def _time(value: Any) -> str:
     return str(value)
 
 
-def model_package_state_change(described: dict[str, Any], at: datetime, account: str, region: str) -> dict[str, Any]:
+def model_package_state_change(described: Mapping[str, Any], at: datetime, account: str, region: str) -> dict[str, Any]:
     """The event for a package, from its DescribeModelPackage answer, sent at `at`."""
     package = {k: v for k, v in described.items() if k != "ResponseMetadata"}
     if "ModelPackageArn" not in package:

@@ -7,10 +7,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud import world
 from localcloud.cloud import ROOT, Invocation, LocalCloud
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import PipelineExecutionSummaryTypeDef
 
 ENDPOINT = world.ENDPOINT
 
@@ -214,8 +217,8 @@ def duplicate_error_alarm_scales_once(t: Timeline) -> None:
 def drift_starts_retraining_once(t: Timeline) -> None:
     sagemaker = t.cloud.client("sagemaker")
 
-    def executions() -> list[dict[str, Any]]:
-        return sagemaker.list_pipeline_executions(PipelineName=world.PIPELINE)["PipelineExecutionSummaries"]  # type: ignore[no-any-return]
+    def executions() -> list[PipelineExecutionSummaryTypeDef]:
+        return sagemaker.list_pipeline_executions(PipelineName=world.PIPELINE)["PipelineExecutionSummaries"]
 
     t.say("operator: build the drift baseline from training.csv")
     built = t.cloud.invoke("ComputeDriftFunction", {"build-baseline": {"endpoint": ENDPOINT}}, t.now)

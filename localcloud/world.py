@@ -15,8 +15,18 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker.literals import ModelApprovalStatusType
+    from mypy_boto3_sagemaker.type_defs import ProductionVariantTypeDef
+
+    from localcloud.cloud import LocalCloud
 
 ENDPOINT = "churn-prod"
 PIPELINE = "model-medic-retraining"
@@ -45,7 +55,7 @@ NEW_ENDPOINT = "pricing-prod"
 NEW_TAGS = {DISCOVERY_TAG[0]: DISCOVERY_TAG[1], MAX_INSTANCES_TAG: "3"}
 
 
-def seed(cloud: Any, at: datetime) -> dict[str, Any]:
+def seed(cloud: LocalCloud, at: datetime) -> dict[str, Any]:
     """Create the world; returns what a person may want to look at."""
     sagemaker = cloud.client("sagemaker")
     cloud.client("s3").create_bucket(Bucket=DATA_BUCKET)
@@ -76,6 +86,8 @@ def seed(cloud: Any, at: datetime) -> dict[str, Any]:
         PipelineName=PIPELINE,
         PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
         RoleArn=ROLE,
+        # What botocore fills in when the token is left out (the stubs mark it required).
+        ClientRequestToken=str(uuid.uuid4()),
     )
     _metrics(cloud.client("cloudwatch"), at)
     _training_data(cloud.client("s3"))
@@ -88,7 +100,7 @@ def by_tag() -> list[str]:
     return [name for name, tags in FLEET.items() if name not in NAMED and tags.get(key) == value]
 
 
-def seed_fleet(cloud: Any) -> list[str]:
+def seed_fleet(cloud: LocalCloud) -> list[str]:
     """The fleet around churn-prod (`FLEET`). Seeded before the stack is deployed, as a fleet
     Model Medic is installed onto: the stack's FleetAlarms gives those in scope their alarms."""
     for name, tags in FLEET.items():
@@ -96,7 +108,7 @@ def seed_fleet(cloud: Any) -> list[str]:
     return sorted(FLEET)
 
 
-def fleet_endpoint(cloud: Any, name: str, tags: dict[str, str], instances: int = 1) -> None:
+def fleet_endpoint(cloud: LocalCloud, name: str, tags: dict[str, str], instances: int = 1) -> None:
     """An endpoint serving one model from one `primary` variant, created with `tags`."""
     sagemaker = cloud.client("sagemaker")
     sagemaker.create_model(
@@ -113,13 +125,13 @@ def fleet_endpoint(cloud: Any, name: str, tags: dict[str, str], instances: int =
     )
 
 
-def instance_counts(cloud: Any, name: str) -> dict[str, int]:
+def instance_counts(cloud: LocalCloud, name: str) -> dict[str, int]:
     """The endpoint's instances per variant."""
     described = cloud.client("sagemaker").describe_endpoint(EndpointName=name)
     return {v["VariantName"]: int(v.get("CurrentInstanceCount", 0)) for v in described["ProductionVariants"]}
 
 
-def _training_data(s3: Any) -> None:
+def _training_data(s3: S3Client) -> None:
     """The model's training set (age ~ N(45, 10), plan 50/30/20), where drift baselines live;
     the label (churned) first, as SageMaker's built-in algorithms expect it."""
     rng, churned = random.Random("training"), random.Random("churned")  # the label apart: same features as before
@@ -130,7 +142,9 @@ def _training_data(s3: Any) -> None:
     s3.put_object(Bucket=DATA_BUCKET, Key=f"baselines/{ENDPOINT}/training.csv", Body="\n".join(rows).encode())
 
 
-def register_package(cloud: Any, version: str, accuracy: float, status: str = "PendingManualApproval") -> str:
+def register_package(
+    cloud: LocalCloud, version: str, accuracy: float, status: ModelApprovalStatusType = "PendingManualApproval"
+) -> str:
     """What a retraining pipeline's RegisterModel step leaves: a model package of the group with
     its evaluation (a SageMaker model quality report, as ModelMetrics.ModelQuality) in S3."""
     key = f"model-metrics/{version}/evaluation.json"
@@ -154,7 +168,7 @@ def register_package(cloud: Any, version: str, accuracy: float, status: str = "P
     )
 
 
-def solo_config(cloud: Any, name: str, model: str) -> str:
+def solo_config(cloud: LocalCloud, name: str, model: str) -> str:
     """An endpoint config serving `model` alone, as the primary (2 instances)."""
     cloud.client("sagemaker").create_endpoint_config(
         EndpointConfigName=name, ProductionVariants=[_variant("primary", model, count=2, weight=1.0)]
@@ -190,7 +204,7 @@ def capture_record(features: str, event_id: str, time: str, output: str = "0.31"
     )
 
 
-def capture(cloud: Any, hour: datetime, rows: int, mean_age: float, mix: tuple[int, int, int]) -> None:
+def capture(cloud: LocalCloud, hour: datetime, rows: int, mean_age: float, mix: tuple[int, int, int]) -> None:
     """An hour of data capture of the primary variant, in SageMaker's layout and record format."""
     rng = random.Random(f"{hour:%Y%m%d%H}{mean_age}")
     lines = []
@@ -203,7 +217,7 @@ def capture(cloud: Any, hour: datetime, rows: int, mean_age: float, mix: tuple[i
 
 
 def capture_json_batches(
-    cloud: Any, hour: datetime, requests: int, per_request: int, mean_age: float, mix: tuple[int, int, int]
+    cloud: LocalCloud, hour: datetime, requests: int, per_request: int, mean_age: float, mix: tuple[int, int, int]
 ) -> int:
     """An hour of batched JSON traffic to the primary variant: each request carries
     `per_request` instances in the built-in algorithms' format
@@ -246,7 +260,7 @@ def capture_json_batches(
     return requests * per_request
 
 
-def _variant(name: str, model: str, count: int, weight: float) -> dict[str, Any]:
+def _variant(name: str, model: str, count: int, weight: float) -> ProductionVariantTypeDef:
     return {
         "VariantName": name,
         "ModelName": model,
@@ -256,7 +270,7 @@ def _variant(name: str, model: str, count: int, weight: float) -> dict[str, Any]
     }
 
 
-def _metrics(cloudwatch: Any, at: datetime) -> None:
+def _metrics(cloudwatch: CloudWatchClient, at: datetime) -> None:
     """An hour of SageMaker's own metrics per variant, one datapoint a minute: steady traffic
     and errors, model latency climbing past a second in the last ten minutes."""
     begin = at - timedelta(minutes=60)
@@ -267,7 +281,7 @@ def _metrics(cloudwatch: Any, at: datetime) -> None:
 
 
 def variant_metrics(
-    cloudwatch: Any,
+    cloudwatch: CloudWatchClient,
     endpoint: str,
     variant: str,
     start: datetime,
@@ -280,7 +294,7 @@ def variant_metrics(
     `start`: invocations, 5XX errors at `error_rate`, and a total latency of `latency_ms`
     (ModelLatency plus a 20 ms OverheadLatency, in microseconds as SageMaker reports them)."""
     overhead_us = 20_000.0
-    data = []
+    data: list[MetricDatumTypeDef] = []
     for minute in range(minutes):
         for name, value in (
             ("Invocations", per_minute),
@@ -304,7 +318,7 @@ def variant_metrics(
         cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
 
 
-def predictions_and_labels(cloud: Any, hour: datetime, variants: dict[str, tuple[int, float]]) -> str:
+def predictions_and_labels(cloud: LocalCloud, hour: datetime, variants: dict[str, tuple[int, float]]) -> str:
     """Per variant (count, accuracy): predictions captured in `hour` with inference ids, and
     their labels collected an hour later, right `accuracy` of the time; returns the labels' key."""
     rng = random.Random(f"quality{hour:%Y%m%d%H}")
@@ -336,12 +350,14 @@ def predictions_and_labels(cloud: Any, hour: datetime, variants: dict[str, tuple
     return key
 
 
-def traffic(cloud: Any, variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float) -> None:
+def traffic(
+    cloud: LocalCloud, variant: str, start: datetime, minutes: int, per_minute: float, error_rate: float
+) -> None:
     """The demo endpoint's variant serving `per_minute` requests a minute at 200 ms."""
     variant_metrics(cloud.client("cloudwatch"), ENDPOINT, variant, start, minutes, per_minute, error_rate)
 
 
-def second_config(cloud: Any) -> str:
+def second_config(cloud: LocalCloud) -> str:
     """A new model's endpoint config: churn-v2 as the primary, the canary variant kept idle."""
     name = f"{ENDPOINT}-config-2"
     cloud.client("sagemaker").create_endpoint_config(
@@ -354,7 +370,7 @@ def second_config(cloud: Any) -> str:
     return name
 
 
-def start_rollout(cloud: Any, share: float) -> None:
+def start_rollout(cloud: LocalCloud, share: float) -> None:
     """An operator sends `share` (0-1) of the traffic to the canary."""
     cloud.client("sagemaker").update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT,
@@ -365,7 +381,7 @@ def start_rollout(cloud: Any, share: float) -> None:
     )
 
 
-def endpoint_state(cloud: Any) -> dict[str, Any]:
+def endpoint_state(cloud: LocalCloud) -> dict[str, Any]:
     """What a person looks at: config, variants (weight, instances), the primary's floor."""
     described = cloud.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
     targets = cloud.client("application-autoscaling").describe_scalable_targets(

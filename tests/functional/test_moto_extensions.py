@@ -2,13 +2,15 @@
 forgiving moto would pass without them are asserted here: states over simulated time,
 exact error codes and messages)."""
 
+from __future__ import annotations
+
 import json
 import socket
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
@@ -36,11 +38,28 @@ from localcloud.moto_extensions import (
 from tests.conftest import REGION, make_endpoint, matches
 from tests.real_endpoints import create_in_moto, load
 
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling.literals import ScalableDimensionType
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import (
+        DimensionTypeDef,
+        MetricDataQueryTypeDef,
+        MetricDataResultTypeDef,
+        MetricDatumTypeDef,
+    )
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.literals import ModelApprovalStatusType
+    from mypy_boto3_sagemaker.type_defs import (
+        EndpointTypeDef,
+        VariantPropertyTypeDef,
+    )
+
 ENDPOINT = "churn-prod"
 ARN = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{ENDPOINT}"
 IN_PROGRESS = f'Cannot update in-progress endpoint "{ARN}".'
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+DIMENSION: ScalableDimensionType = "sagemaker:variant:DesiredInstanceCount"
 
 
 @pytest.fixture(autouse=True)
@@ -58,17 +77,17 @@ def clock() -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture
-def sagemaker(clock: time_machine.Traveller) -> Iterator[Any]:
+def sagemaker(clock: time_machine.Traveller) -> Iterator[SageMakerClient]:
     with mock_aws():
         make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
         yield boto3.client("sagemaker", region_name=REGION)
 
 
-def described(sagemaker: Any) -> dict[str, Any]:
-    return sagemaker.describe_endpoint(EndpointName=ENDPOINT)  # type: ignore[no-any-return]
+def described(sagemaker: SageMakerClient) -> dict[str, Any]:
+    return cast("dict[str, Any]", sagemaker.describe_endpoint(EndpointName=ENDPOINT))
 
 
-def variant(sagemaker: Any, name: str) -> dict[str, Any]:
+def variant(sagemaker: SageMakerClient, name: str) -> dict[str, Any]:
     return next(v for v in described(sagemaker)["ProductionVariants"] if v["VariantName"] == name)
 
 
@@ -79,7 +98,7 @@ def rejected(call: Any, **kwargs: Any) -> dict[str, str]:
     return error
 
 
-def second_config(sagemaker: Any, count: int = 3, weight: float = 0.5) -> str:
+def second_config(sagemaker: SageMakerClient, count: int = 3, weight: float = 0.5) -> str:
     name = f"{ENDPOINT}-config-2"
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
@@ -129,7 +148,7 @@ def test_set_clock_shifts_moto_now_and_it_keeps_ticking(clock: time_machine.Trav
 # --- endpoint updates take time ------------------------------------------------------------
 
 
-def test_by_default_an_update_is_done_inside_the_call(sagemaker: Any) -> None:
+def test_by_default_an_update_is_done_inside_the_call(sagemaker: SageMakerClient) -> None:
     assert update_seconds() == 0
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
@@ -139,7 +158,7 @@ def test_by_default_an_update_is_done_inside_the_call(sagemaker: Any) -> None:
 
 
 def test_a_capacity_change_is_updating_for_the_set_time_with_desired_shown_then_current(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(300)
     sagemaker.update_endpoint_weights_and_capacities(
@@ -162,7 +181,7 @@ def test_a_capacity_change_is_updating_for_the_set_time_with_desired_shown_then_
 
 
 def test_a_weight_change_shows_the_desired_weight_until_it_is_done(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(60)
     sagemaker.update_endpoint_weights_and_capacities(
@@ -180,7 +199,7 @@ def test_a_weight_change_shows_the_desired_weight_until_it_is_done(
 
 
 def test_while_updating_every_further_update_and_the_delete_are_rejected_as_in_aws(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(120)
     sagemaker.update_endpoint_weights_and_capacities(
@@ -208,7 +227,7 @@ def test_while_updating_every_further_update_and_the_delete_are_rejected_as_in_a
     assert described(sagemaker)["EndpointStatus"] == "Updating"
 
 
-def test_capacity_of_more_than_one_variant_in_one_call_is_rejected(sagemaker: Any) -> None:
+def test_capacity_of_more_than_one_variant_in_one_call_is_rejected(sagemaker: SageMakerClient) -> None:
     error = rejected(
         sagemaker.update_endpoint_weights_and_capacities,
         EndpointName=ENDPOINT,
@@ -227,7 +246,7 @@ def test_capacity_of_more_than_one_variant_in_one_call_is_rejected(sagemaker: An
 
 
 def test_update_endpoint_keeps_the_old_config_and_names_the_new_one_as_pending_until_done(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(600)
     config = second_config(sagemaker, count=3, weight=0.5)
@@ -254,7 +273,7 @@ def test_update_endpoint_keeps_the_old_config_and_names_the_new_one_as_pending_u
     ]
 
 
-def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(sagemaker: Any) -> None:
+def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(sagemaker: SageMakerClient) -> None:
     config = second_config(sagemaker, count=3, weight=0.5)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
     after = described(sagemaker)
@@ -266,7 +285,7 @@ def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(s
 
 
 def test_a_failing_update_rolls_back_to_the_old_config_with_a_failure_reason(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(300)
     config = second_config(sagemaker, count=3)
@@ -292,7 +311,7 @@ def test_a_failing_update_rolls_back_to_the_old_config_with_a_failure_reason(
     assert (again["EndpointConfigName"], "FailureReason" in again) == (config, False)
 
 
-def test_a_failing_update_with_instant_updates_is_rolled_back_at_once(sagemaker: Any) -> None:
+def test_a_failing_update_with_instant_updates_is_rolled_back_at_once(sagemaker: SageMakerClient) -> None:
     fail_next_update(ENDPOINT)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=second_config(sagemaker))
     after = described(sagemaker)
@@ -326,15 +345,16 @@ def config_of(name: str, variants: dict[str, dict[str, Any]]) -> str:
     return name
 
 
-def counts_and_weights(sagemaker: Any) -> dict[str, tuple[int, float]]:
+def counts_and_weights(sagemaker: SageMakerClient) -> dict[str, tuple[int, float]]:
     return {
         v["VariantName"]: (v["CurrentInstanceCount"], round(v["CurrentWeight"], 6))
         for v in described(sagemaker)["ProductionVariants"]
     }
 
 
-def excluding(*properties: str) -> list[dict[str, str]]:
-    return [{"VariantPropertyType": p} for p in properties]
+def excluding(*properties: str) -> list[VariantPropertyTypeDef]:
+    # A test may name a property type that AWS does not know: it is sent as given.
+    return [cast("VariantPropertyTypeDef", {"VariantPropertyType": p}) for p in properties]
 
 
 @pytest.mark.parametrize(
@@ -348,7 +368,7 @@ def excluding(*properties: str) -> list[dict[str, str]]:
     ],
 )
 def test_retaining_variant_properties_except_the_excluded_ones_which_come_from_the_new_config(
-    sagemaker: Any, excluded: tuple[str, ...], expected: dict[str, tuple[int, float]]
+    sagemaker: SageMakerClient, excluded: tuple[str, ...], expected: dict[str, tuple[int, float]]
 ) -> None:
     config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
     sagemaker.update_endpoint(
@@ -361,7 +381,9 @@ def test_retaining_variant_properties_except_the_excluded_ones_which_come_from_t
     assert counts_and_weights(sagemaker) == expected
 
 
-def test_excluded_properties_without_retaining_change_nothing_the_config_decides_all(sagemaker: Any) -> None:
+def test_excluded_properties_without_retaining_change_nothing_the_config_decides_all(
+    sagemaker: SageMakerClient,
+) -> None:
     config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}, "canary": {"count": 3, "weight": 0.5}})
     sagemaker.update_endpoint(
         EndpointName=ENDPOINT, EndpointConfigName=config, ExcludeRetainedVariantProperties=excluding("DesiredWeight")
@@ -369,7 +391,9 @@ def test_excluded_properties_without_retaining_change_nothing_the_config_decides
     assert counts_and_weights(sagemaker) == {"primary": (4, 0.5), "canary": (3, 0.5)}
 
 
-def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_disappears(sagemaker: Any) -> None:
+def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_disappears(
+    sagemaker: SageMakerClient,
+) -> None:
     config = config_of(
         "c2",
         {"primary": {"count": 5, "weight": 0.8}, "challenger": {"count": 2, "weight": 0.2, "model": "churn-v7"}},
@@ -380,7 +404,7 @@ def test_a_new_variant_takes_the_configs_initial_values_and_a_variant_left_out_d
     assert (only["DesiredInstanceCount"], only["DesiredWeight"]) == (2, pytest.approx(0.2))
 
 
-def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagemaker: Any) -> None:
+def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagemaker: SageMakerClient) -> None:
     config = config_of("c2", {"primary": {"count": 4, "weight": 0.5}})
     error = rejected(
         sagemaker.update_endpoint,
@@ -395,7 +419,7 @@ def test_an_unknown_variant_property_type_is_rejected_and_changes_nothing(sagema
 
 
 def test_excluded_properties_are_pending_while_updating_and_current_at_the_end(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(300)
     config = config_of("c2", {"primary": {"count": 2, "weight": 0.0}, "canary": {"count": 3, "weight": 1.0}})
@@ -424,7 +448,7 @@ def test_excluded_properties_are_pending_while_updating_and_current_at_the_end(
     ids=["removed", "instance-type-changed"],
 )
 def test_an_update_that_removes_or_retypes_an_auto_scaled_variant_fails_and_changes_nothing(
-    sagemaker: Any, change: dict[str, dict[str, Any]]
+    sagemaker: SageMakerClient, change: dict[str, dict[str, Any]]
 ) -> None:
     scalable_target(minimum=1, maximum=4, variant_name="canary")
     config = config_of("c2", change)
@@ -445,7 +469,7 @@ def test_an_update_that_removes_or_retypes_an_auto_scaled_variant_fails_and_chan
     assert described(sagemaker)["EndpointConfigName"] == config
 
 
-def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(sagemaker: Any) -> None:
+def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(sagemaker: SageMakerClient) -> None:
     scalable_target(minimum=1, maximum=4, variant_name="primary")
     config = config_of("c2", {"primary": {"count": 2, "weight": 1.0, "model": "churn-v7"}})
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)
@@ -456,7 +480,7 @@ def test_an_auto_scaled_variant_may_change_its_model_and_an_unscaled_one_may_go(
 
 
 def test_raising_min_capacity_above_the_count_scales_the_variant_and_updates_the_endpoint(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(240)
     scalable_target(minimum=1, maximum=6)
@@ -470,13 +494,13 @@ def test_raising_min_capacity_above_the_count_scales_the_variant_and_updates_the
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 3
 
 
-def test_lowering_max_capacity_below_the_count_scales_the_variant_in(sagemaker: Any) -> None:
+def test_lowering_max_capacity_below_the_count_scales_the_variant_in(sagemaker: SageMakerClient) -> None:
     scalable_target(minimum=1, maximum=1)
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 1
     assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
 
 
-def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: Any) -> None:
+def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: SageMakerClient) -> None:
     set_range_moves_capacity(False)
     scalable_target(minimum=3, maximum=6)
     assert (described(sagemaker)["EndpointStatus"], variant(sagemaker, "primary")["CurrentInstanceCount"]) == (
@@ -486,7 +510,7 @@ def test_with_the_range_switch_off_a_new_range_moves_nothing(sagemaker: Any) -> 
 
 
 def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothing(
-    sagemaker: Any, clock: time_machine.Traveller
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     set_update_seconds(60)
     sagemaker.update_endpoint_weights_and_capacities(
@@ -509,7 +533,9 @@ GROUP = "churn-models"
 METRICS = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://churn-ml/eval/v7.json"}}}
 
 
-def register(sagemaker: Any, status: str = "PendingManualApproval", **extra: Any) -> str:
+def register(
+    sagemaker: SageMakerClient, status: ModelApprovalStatusType = "PendingManualApproval", **extra: Any
+) -> str:
     return str(
         sagemaker.create_model_package(
             ModelPackageGroupName=GROUP,
@@ -525,14 +551,16 @@ def register(sagemaker: Any, status: str = "PendingManualApproval", **extra: Any
 
 
 @pytest.fixture
-def registry(clock: time_machine.Traveller) -> Iterator[Any]:
+def registry(clock: time_machine.Traveller) -> Iterator[SageMakerClient]:
     with mock_aws():
         sagemaker = boto3.client("sagemaker", region_name=REGION)
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
         yield sagemaker
 
 
-def test_a_package_keeps_its_model_metrics_and_is_listed_by_group_and_approval_status(registry: Any) -> None:
+def test_a_package_keeps_its_model_metrics_and_is_listed_by_group_and_approval_status(
+    registry: SageMakerClient,
+) -> None:
     first = register(registry, ModelMetrics=METRICS)
     second = register(registry, status="Approved")
     registry.create_model_package(ModelPackageName="unversioned", ModelPackageDescription="marketplace style")
@@ -551,7 +579,7 @@ def test_a_package_keeps_its_model_metrics_and_is_listed_by_group_and_approval_s
 
 
 def test_approving_a_package_sets_status_description_and_last_modified_on_the_simulated_clock(
-    registry: Any, clock: time_machine.Traveller
+    registry: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     arn = register(registry)
     created = registry.describe_model_package(ModelPackageName=arn)
@@ -573,7 +601,7 @@ def test_approving_a_package_sets_status_description_and_last_modified_on_the_si
     assert (later["ModelApprovalStatus"], later["ApprovalDescription"]) == ("Approved", "beats v6")  # untouched
 
 
-def test_customer_metadata_properties_are_merged_and_removed_not_replaced(registry: Any) -> None:
+def test_customer_metadata_properties_are_merged_and_removed_not_replaced(registry: SageMakerClient) -> None:
     arn = register(registry, CustomerMetadataProperties={"trained-on": "2026-11", "owner": "ml"})
     registry.update_model_package(
         ModelPackageArn=arn,
@@ -587,7 +615,7 @@ def test_customer_metadata_properties_are_merged_and_removed_not_replaced(regist
 
 
 @pytest.mark.parametrize("name", [GROUP, f"{GROUP}/1"])
-def test_update_model_package_takes_only_an_arn_as_in_aws(registry: Any, name: str) -> None:
+def test_update_model_package_takes_only_an_arn_as_in_aws(registry: SageMakerClient, name: str) -> None:
     arn = register(registry)
     error = rejected(registry.update_model_package, ModelPackageArn=name, ModelApprovalStatus="Rejected")
     assert error["Code"] == "ValidationException"
@@ -598,7 +626,10 @@ def test_update_model_package_takes_only_an_arn_as_in_aws(registry: Any, name: s
 # --- CloudWatch percentiles in GetMetricData ------------------------------------------------
 
 NAMESPACE = "AWS/SageMaker"
-LATENCY_DIMENSIONS = [{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": "canary"}]
+LATENCY_DIMENSIONS: list[DimensionTypeDef] = [
+    {"Name": "EndpointName", "Value": ENDPOINT},
+    {"Name": "VariantName", "Value": "canary"},
+]
 # Three 1-minute periods of ModelLatency (microseconds): skewed, with a tail, and with ties.
 PERIODS = [
     [120.0, 95.0, 101.0, 99.0, 5000.0, 130.0, 87.0, 110.0, 104.0, 98.0, 2500.0, 93.0, 97.0],
@@ -608,7 +639,9 @@ PERIODS = [
 PERCENTILES = ["p99", "p90", "p50", "p95.45", "p0", "p100", "p12.5"]
 
 
-def percentile_query(query_id: str, stat: str, dimensions: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def percentile_query(
+    query_id: str, stat: str, dimensions: list[DimensionTypeDef] | None = None
+) -> MetricDataQueryTypeDef:
     return {
         "Id": query_id,
         "MetricStat": {
@@ -623,7 +656,9 @@ def percentile_query(query_id: str, stat: str, dimensions: list[dict[str, str]] 
     }
 
 
-def metric_data(cloudwatch: Any, queries: list[dict[str, Any]], **kwargs: Any) -> dict[str, dict[str, Any]]:
+def metric_data(
+    cloudwatch: CloudWatchClient, queries: list[MetricDataQueryTypeDef], **kwargs: Any
+) -> dict[str, MetricDataResultTypeDef]:
     answer = cloudwatch.get_metric_data(
         MetricDataQueries=queries,
         StartTime=T0 - timedelta(minutes=5),
@@ -641,7 +676,9 @@ def expected_percentile(values: list[float], stat: str) -> float:
     return float(numpy.percentile(numpy.array(values), float(stat[1:]), method="inverted_cdf"))
 
 
-def put_latencies(cloudwatch: Any, periods: list[list[float]], dimensions: list[dict[str, str]] | None = None) -> None:
+def put_latencies(
+    cloudwatch: CloudWatchClient, periods: list[list[float]], dimensions: list[DimensionTypeDef] | None = None
+) -> None:
     for minute, values in enumerate(periods):
         cloudwatch.put_metric_data(
             Namespace=NAMESPACE,
@@ -659,12 +696,12 @@ def put_latencies(cloudwatch: Any, periods: list[list[float]], dimensions: list[
 
 
 @pytest.fixture
-def cloudwatch(clock: time_machine.Traveller) -> Iterator[Any]:
+def cloudwatch(clock: time_machine.Traveller) -> Iterator[CloudWatchClient]:
     with mock_aws():
         yield boto3.client("cloudwatch", region_name=REGION)
 
 
-def test_percentiles_of_values_put_one_by_one_are_numpys_nearest_rank_per_period(cloudwatch: Any) -> None:
+def test_percentiles_of_values_put_one_by_one_are_numpys_nearest_rank_per_period(cloudwatch: CloudWatchClient) -> None:
     put_latencies(cloudwatch, PERIODS)
     queries = [percentile_query(f"q{i}", stat) for i, stat in enumerate(PERCENTILES)]
     queries.append(percentile_query("avg", "Average"))
@@ -680,7 +717,7 @@ def test_percentiles_of_values_put_one_by_one_are_numpys_nearest_rank_per_period
     assert results["avg"]["Values"] == pytest.approx([statistics.mean(values) for values in PERIODS])
 
 
-def test_percentiles_of_values_with_counts_weigh_each_value_by_its_count(cloudwatch: Any) -> None:
+def test_percentiles_of_values_with_counts_weigh_each_value_by_its_count(cloudwatch: CloudWatchClient) -> None:
     values, counts = [80.0, 100.0, 150.0, 900.0, 4000.0], [500, 300, 150, 40, 10]
     cloudwatch.put_metric_data(
         Namespace=NAMESPACE,
@@ -701,8 +738,8 @@ def test_percentiles_of_values_with_counts_weigh_each_value_by_its_count(cloudwa
     assert [results["q0"]["Values"], results["q1"]["Values"], results["q2"]["Values"]] == [[900.0], [150.0], [80.0]]
 
 
-def test_statistic_sets_give_percentiles_only_where_aws_says_they_can(cloudwatch: Any) -> None:
-    def statistic_set(minute: int, count: float, low: float, high: float, total: float) -> dict[str, Any]:
+def test_statistic_sets_give_percentiles_only_where_aws_says_they_can(cloudwatch: CloudWatchClient) -> None:
+    def statistic_set(minute: int, count: float, low: float, high: float, total: float) -> MetricDatumTypeDef:
         return {
             "MetricName": "ModelLatency",
             "Dimensions": LATENCY_DIMENSIONS,
@@ -728,16 +765,16 @@ def test_statistic_sets_give_percentiles_only_where_aws_says_they_can(cloudwatch
     assert results["n"]["Values"] == [10.0, 4.0, 12.0]  # the other statistics still count every set
 
 
-def test_a_period_with_a_negative_value_has_no_percentile(cloudwatch: Any) -> None:
+def test_a_period_with_a_negative_value_has_no_percentile(cloudwatch: CloudWatchClient) -> None:
     put_latencies(cloudwatch, [[5.0, 7.0, 9.0], [4.0, -1.0, 6.0]])
     results = metric_data(cloudwatch, [percentile_query("p", "p50"), percentile_query("max", "Maximum")])
     assert (results["p"]["Timestamps"], results["p"]["Values"]) == ([T0], [7.0])
     assert results["max"]["Values"] == [9.0, 6.0]
 
 
-def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudwatch: Any) -> None:
+def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudwatch: CloudWatchClient) -> None:
     put_latencies(cloudwatch, [[10.0, 20.0, 30.0]])
-    primary = [LATENCY_DIMENSIONS[0], {"Name": "VariantName", "Value": "primary"}]
+    primary: list[DimensionTypeDef] = [LATENCY_DIMENSIONS[0], {"Name": "VariantName", "Value": "primary"}]
     put_latencies(cloudwatch, [[1000.0, 2000.0]], dimensions=primary)
     put_latencies(cloudwatch, [[7777.0]], dimensions=[LATENCY_DIMENSIONS[0]])  # endpoint-level: another metric
     cloudwatch.put_metric_data(
@@ -758,7 +795,7 @@ def test_a_percentile_takes_only_its_metric_namespace_dimensions_and_unit(cloudw
 
 @pytest.mark.parametrize("stat", ["SampleCount", "Average", "Sum", "Minimum", "Maximum", "p50"])
 def test_every_statistic_takes_exactly_its_namespace_name_and_dimension_set_in_any_order(
-    cloudwatch: Any, stat: str
+    cloudwatch: CloudWatchClient, stat: str
 ) -> None:
     put_latencies(cloudwatch, [[10.0, 20.0, 30.0]])
     cloudwatch.put_metric_data(  # the same name and dimensions in another namespace: another metric
@@ -780,7 +817,7 @@ def test_every_statistic_takes_exactly_its_namespace_name_and_dimension_set_in_a
     assert results["bare"]["Values"] == [5000.0 if stat != "SampleCount" else 1.0]
 
 
-def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: Any) -> None:
+def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: CloudWatchClient) -> None:
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("m1", "Maximum")
     hidden["ReturnData"] = False
@@ -794,7 +831,7 @@ def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: Any) -> Non
     assert answer[0]["Values"] == [max(values) for values in PERIODS]
 
 
-def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: Any) -> None:
+def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: CloudWatchClient) -> None:
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("hidden", "p50")
     hidden["ReturnData"] = False
@@ -810,7 +847,9 @@ def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwa
 
 
 @pytest.mark.parametrize("stat", ["P99", "p100.5", "p99.999", "p", "tm90", "TM(10%:90%)", "IQM", "pr(:300)", "wm98"])
-def test_a_statistic_the_local_cloud_cannot_compute_is_rejected_with_a_clear_error(cloudwatch: Any, stat: str) -> None:
+def test_a_statistic_the_local_cloud_cannot_compute_is_rejected_with_a_clear_error(
+    cloudwatch: CloudWatchClient, stat: str
+) -> None:
     put_latencies(cloudwatch, PERIODS)
     error = rejected(
         cloudwatch.get_metric_data,
@@ -985,7 +1024,7 @@ def test_the_sample_approval_event_has_exactly_the_fields_of_aws_documented_exam
 
 
 def test_the_event_built_from_a_package_in_moto_has_aws_fields_and_the_packages_values(
-    registry: Any, clock: time_machine.Traveller
+    registry: SageMakerClient, clock: time_machine.Traveller
 ) -> None:
     keys, example = aws_example()
     arn = register(
@@ -1070,7 +1109,7 @@ def test_a_binary_report_from_the_guides_confusion_counts_is_the_guides_report()
     assert built == real  # every figure, to the last digit
 
 
-def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(registry: Any) -> None:
+def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(registry: SageMakerClient) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="churn-ml")
     content = quality.binary_classification_report(tp=412, fp=38, tn=1490, fn=60)
@@ -1097,7 +1136,7 @@ def test_a_report_is_written_to_s3_and_registered_as_the_packages_model_quality(
         (lambda: quality.binary_classification_report(tp=0, fp=0, tn=0, fn=0), "not all zero"),
         (lambda: quality.binary_classification_report(tp=-1, fp=0, tn=3, fn=0), "non-negative"),
         (lambda: quality.report("ranking", {}), "not one of"),
-        (lambda: quality.write_report(None, "churn-ml/eval.json", {}), "s3://bucket/key"),
+        (lambda: quality.write_report(cast("S3Client", None), "churn-ml/eval.json", {}), "s3://bucket/key"),
     ],
 )
 def test_bad_report_input_is_refused_with_a_clear_error(call: Any, message: str) -> None:
@@ -1132,7 +1171,9 @@ def test_an_endpoint_status_is_spelt_as_the_event_spells_it(described: str, spel
     assert sagemaker_events.event_status(described) == spelt
 
 
-def test_the_endpoint_state_change_has_the_documented_fields_and_the_endpoints_values(sagemaker: Any) -> None:
+def test_the_endpoint_state_change_has_the_documented_fields_and_the_endpoints_values(
+    sagemaker: SageMakerClient,
+) -> None:
     sagemaker.add_tags(ResourceArn=ARN, Tags=[{"Key": "model-medic:fleet", "Value": "demo"}])
     event = sagemaker_events.endpoint_state_change(
         described(sagemaker), {"model-medic:fleet": "demo"}, T0, "123456789012", REGION
@@ -1249,7 +1290,7 @@ def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_tra
     target = f"arn:aws:lambda:{REGION}:123456789012:function:model-medic-scale-up"
     events.put_targets(Rule="alarms", Targets=[{"Id": "f", "Arn": target}])
     cw = cloud.client("cloudwatch")
-    dimensions = [{"Name": "EndpointName", "Value": "pricing-prod"}]
+    dimensions: list[DimensionTypeDef] = [{"Name": "EndpointName", "Value": "pricing-prod"}]
     cw.put_metric_alarm(
         AlarmName="pricing-prod-HighLatency",
         Namespace="Custom/SageMaker",
@@ -1267,7 +1308,12 @@ def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_tra
     cw.set_alarm_state(AlarmName="pricing-prod-HighLatency", StateValue="OK", StateReason="start")
 
     def put(minute: int, value: float, namespace: str = "Custom/SageMaker") -> None:
-        datum = {"MetricName": "TotalLatency", "Dimensions": dimensions, "Value": value, "Unit": "Milliseconds"}
+        datum: MetricDatumTypeDef = {
+            "MetricName": "TotalLatency",
+            "Dimensions": dimensions,
+            "Value": value,
+            "Unit": "Milliseconds",
+        }
         cw.put_metric_data(Namespace=namespace, MetricData=[{**datum, "Timestamp": T0 + timedelta(minutes=minute)}])
 
     put(0, 1450.0)
@@ -1291,13 +1337,13 @@ def test_the_local_cloud_judges_an_alarm_from_its_metric_and_delivers_only_a_tra
 # --- alarm transition times ------------------------------------------------------------------
 
 
-def alarm_times(cloudwatch: Any, name: str) -> tuple[datetime, datetime]:
+def alarm_times(cloudwatch: CloudWatchClient, name: str) -> tuple[datetime, datetime]:
     [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
     return alarm["StateTransitionedTimestamp"], alarm["StateUpdatedTimestamp"]
 
 
 def test_state_transitioned_timestamp_moves_only_when_the_state_value_changes(
-    cloudwatch: Any, clock: time_machine.Traveller
+    cloudwatch: CloudWatchClient, clock: time_machine.Traveller
 ) -> None:
     cloudwatch.put_metric_alarm(
         AlarmName="churn-prod-HighLatency",
@@ -1324,7 +1370,7 @@ def test_state_transitioned_timestamp_moves_only_when_the_state_value_changes(
     assert alarm_times(cloudwatch, "churn-prod-HighLatency") == (at_ok, at_ok)
 
 
-def test_the_transition_time_follows_the_simulated_clock_of_the_local_cloud(cloudwatch: Any) -> None:
+def test_the_transition_time_follows_the_simulated_clock_of_the_local_cloud(cloudwatch: CloudWatchClient) -> None:
     cloudwatch.put_metric_alarm(
         AlarmName="a",
         Namespace="AWS/SageMaker",
@@ -1344,18 +1390,18 @@ def test_the_transition_time_follows_the_simulated_clock_of_the_local_cloud(clou
 
 
 @pytest.fixture
-def empty_sagemaker(clock: time_machine.Traveller) -> Iterator[Any]:
+def empty_sagemaker(clock: time_machine.Traveller) -> Iterator[SageMakerClient]:
     with mock_aws():
         yield boto3.client("sagemaker", region_name=REGION)
 
 
-def summaries(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def summaries(variants: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Variant summaries without DeployedImages (moto runs no image)."""
     return [{k: v for k, v in variant.items() if k != "DeployedImages"} for variant in variants]
 
 
 @pytest.mark.parametrize("kind", ["instance-variants", "serverless", "shadow", "inference-components"])
-def test_each_kind_is_described_as_aws_describes_it(empty_sagemaker: Any, kind: str) -> None:
+def test_each_kind_is_described_as_aws_describes_it(empty_sagemaker: SageMakerClient, kind: str) -> None:
     create_in_moto(kind, "ep")
     got = empty_sagemaker.describe_endpoint(EndpointName="ep")
     want = load(kind, "describe-endpoint")
@@ -1364,7 +1410,7 @@ def test_each_kind_is_described_as_aws_describes_it(empty_sagemaker: Any, kind: 
     assert ("AsyncInferenceConfig" in got) == ("AsyncInferenceConfig" in want)
 
 
-def test_an_async_endpoint_shows_its_async_config(empty_sagemaker: Any) -> None:
+def test_an_async_endpoint_shows_its_async_config(empty_sagemaker: SageMakerClient) -> None:
     request = create_in_moto("async", "ep")
     assert (
         empty_sagemaker.describe_endpoint(EndpointName="ep")["AsyncInferenceConfig"] == request["AsyncInferenceConfig"]
@@ -1373,7 +1419,7 @@ def test_an_async_endpoint_shows_its_async_config(empty_sagemaker: Any) -> None:
 
 @pytest.mark.parametrize("kind", ["shadow", "inference-components"])
 def test_describe_endpoint_config_gives_back_shadow_variants_and_the_execution_role(
-    empty_sagemaker: Any, kind: str
+    empty_sagemaker: SageMakerClient, kind: str
 ) -> None:
     request = create_in_moto(kind, "ep")
     got = empty_sagemaker.describe_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
@@ -1385,7 +1431,7 @@ def test_describe_endpoint_config_gives_back_shadow_variants_and_the_execution_r
     ]
 
 
-def test_a_shadow_config_takes_one_production_and_one_shadow_variant(empty_sagemaker: Any) -> None:
+def test_a_shadow_config_takes_one_production_and_one_shadow_variant(empty_sagemaker: SageMakerClient) -> None:
     create_in_moto("shadow", "ep")
     request = load("shadow", "endpoint-config")
     request["EndpointConfigName"] = "two-production-variants"
@@ -1397,7 +1443,9 @@ def test_a_shadow_config_takes_one_production_and_one_shadow_variant(empty_sagem
     )
 
 
-def test_a_variant_is_checked_against_aws_instance_types_and_its_model_if_it_names_one(empty_sagemaker: Any) -> None:
+def test_a_variant_is_checked_against_aws_instance_types_and_its_model_if_it_names_one(
+    empty_sagemaker: SageMakerClient,
+) -> None:
     request = load("inference-components", "endpoint-config")  # ml.g5.2xlarge: not in moto's own list
     empty_sagemaker.create_endpoint_config(**request)
     wrong = {**request, "EndpointConfigName": "wrong-type"}
@@ -1410,7 +1458,7 @@ def test_a_variant_is_checked_against_aws_instance_types_and_its_model_if_it_nam
     assert error["Message"] == f"Could not find model 'arn:aws:sagemaker:{REGION}:123456789012:model/nowhere'."
 
 
-def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sagemaker: Any) -> None:
+def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sagemaker: SageMakerClient) -> None:
     create_in_moto("serverless", "ep")
     boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
         ServiceNamespace="sagemaker",
@@ -1426,7 +1474,7 @@ def test_a_serverless_variant_is_not_fitted_to_a_scalable_target_range(empty_sag
 # --- SageMaker Search on endpoints; configs of inference components ------------------------
 
 
-def test_search_on_endpoints_returns_pages_of_max_results_with_a_next_token(sagemaker: Any) -> None:
+def test_search_on_endpoints_returns_pages_of_max_results_with_a_next_token(sagemaker: SageMakerClient) -> None:
     for i in range(4):
         make_endpoint(f"other-{i}")
     pages = list(sagemaker.get_paginator("search").paginate(Resource="Endpoint", PaginationConfig={"PageSize": 2}))
@@ -1442,19 +1490,21 @@ def test_search_on_endpoints_returns_pages_of_max_results_with_a_next_token(sage
     assert weights == {"primary": pytest.approx(0.9), "canary": pytest.approx(0.1)}
 
 
-def test_search_on_endpoints_shows_an_update_once_it_is_done(sagemaker: Any, clock: time_machine.Traveller) -> None:
+def test_search_on_endpoints_shows_an_update_once_it_is_done(
+    sagemaker: SageMakerClient, clock: time_machine.Traveller
+) -> None:
     set_update_seconds(60)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=second_config(sagemaker))
 
-    def record() -> dict[str, Any]:
-        return sagemaker.search(Resource="Endpoint", MaxResults=100)["Results"][0]["Endpoint"]  # type: ignore[no-any-return]
+    def record() -> EndpointTypeDef:
+        return sagemaker.search(Resource="Endpoint", MaxResults=100)["Results"][0]["Endpoint"]
 
     assert (record()["EndpointStatus"], record()["EndpointConfigName"]) == ("Updating", f"{ENDPOINT}-config-1")
     clock.shift(timedelta(seconds=60))
     assert (record()["EndpointStatus"], record()["EndpointConfigName"]) == ("InService", f"{ENDPOINT}-config-2")
 
 
-def test_an_endpoint_config_of_inference_components_names_no_model(sagemaker: Any) -> None:
+def test_an_endpoint_config_of_inference_components_names_no_model(sagemaker: SageMakerClient) -> None:
     sagemaker.create_endpoint_config(
         EndpointConfigName="components",
         ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
