@@ -18,16 +18,23 @@ about 100 ms: a run's call count times 0.1 s is about what its Lambda would take
 fast moto answers here.
 """
 
+from __future__ import annotations
+
 import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto import mock_aws
 
 from benchmarks.calls import counting_calls, moto_environment, print_runs
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.literals import ModelApprovalStatusType
 
 SIZES = (100, 500)
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -36,7 +43,9 @@ APPROVED = ("churn", "fraud")  # the groups approvals deploy; each served by 2 e
 GROUPS = (*APPROVED, *(f"group-{g}" for g in range(10)))
 
 
-def _package(sagemaker: Any, s3: Any, group: str, accuracy: float, status: str) -> str:
+def _package(
+    sagemaker: SageMakerClient, s3: S3Client, group: str, accuracy: float, status: ModelApprovalStatusType
+) -> str:
     key = f"{group}/{accuracy}/evaluation.json"
     body = f'{{"binary_classification_metrics": {{"accuracy": {{"value": {accuracy}}}}}}}'
     s3.put_object(Bucket="bench-model-metrics", Key=key, Body=body.encode())

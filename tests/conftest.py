@@ -1,10 +1,12 @@
 """Shared fixtures: sample events, a moto account with the stack's data resources, settings."""
 
+from __future__ import annotations
+
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
@@ -17,6 +19,13 @@ from moto.sqs.models import sqs_backends
 from localcloud.moto_extensions import install_all
 from model_medic.platform import aws
 from model_medic.platform.settings import load_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 install_all()
 
@@ -64,11 +73,11 @@ class Stack:
     """The data resources of template.yaml, made in moto, plus taps to read what was told."""
 
     def __init__(self) -> None:
-        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
-        self.sns = boto3.client("sns", region_name=REGION)
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.ssm = boto3.client("ssm", region_name=REGION)
-        self.events = boto3.client("events", region_name=REGION)
+        self.dynamodb: DynamoDBClient = boto3.client("dynamodb", region_name=REGION)
+        self.sns: SNSClient = boto3.client("sns", region_name=REGION)
+        self.sqs: SQSClient = boto3.client("sqs", region_name=REGION)
+        self.ssm: SSMClient = boto3.client("ssm", region_name=REGION)
+        self.events: EventBridgeClient = boto3.client("events", region_name=REGION)
         self.table = "model-medic-ledger"
         self.dynamodb.create_table(
             TableName=self.table,

@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -56,6 +56,12 @@ from localcloud.moto_extensions import fail_next_update, reset_simulation, set_u
 from model_medic.platform import aws
 from model_medic.platform.settings import load_settings
 from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.literals import StateValueType
+    from mypy_boto3_sagemaker import SageMakerClient
 
 ENDPOINT = "churn-prod"
 ACCOUNT = "123456789012"
@@ -189,9 +195,9 @@ class Example:
         self._inner = False  # the test's own reads inside an intercepted call pass through
         self.escalated: dict[str, int] = {}  # incident id -> 'acted' decisions when it was escalated
         self.log: list[str] = []
-        self._sagemaker = boto3.client("sagemaker", region_name=REGION)
-        self._autoscaling = boto3.client("application-autoscaling", region_name=REGION)
-        self._cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        self._sagemaker: SageMakerClient = boto3.client("sagemaker", region_name=REGION)
+        self._autoscaling: ApplicationAutoScalingClient = boto3.client("application-autoscaling", region_name=REGION)
+        self._cloudwatch: CloudWatchClient = boto3.client("cloudwatch", region_name=REGION)
 
     # the world
 
@@ -335,7 +341,7 @@ class Example:
             self.stack.set_mode(step[1])
         self.check()
 
-    def transition(self, suffix: str, state: str, delivered: bool) -> None:
+    def transition(self, suffix: str, state: StateValueType, delivered: bool) -> None:
         name = f"{ENDPOINT}-{suffix}"
         current, since = self.transitions[name]
         if current == state:

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -37,6 +37,10 @@ import time_machine
 from botocore.client import BaseClient
 
 from tests.conftest import EVENTS, FakeContext, Stack, load_handler, make_endpoint, metric_alarm
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_sagemaker import SageMakerClient
 from tests.functional.test_schedule_time import ENVIRONMENT as SETTINGS
 
 SEED = 16
@@ -379,7 +383,7 @@ def fresh_ledger(table: str) -> None:
     )
 
 
-def acting_state(sagemaker: Any, autoscaling: Any) -> Any:
+def acting_state(sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient) -> Any:
     """What the action functions change: endpoint weights and counts, configs, scaling, pipelines."""
     described = sagemaker.describe_endpoint(EndpointName=ENDPOINT)
     targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")
