@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_sagemaker import SageMakerClient
+
     from model_medic.platform.clock import Clock
     from model_medic.policy.mode import ModeSwitch
     from model_medic.policy.scope import Scope
@@ -29,8 +32,8 @@ class Parts:
     notifier: Notifier
     mode: ModeSwitch
     scope: Scope
-    sagemaker: Any
-    cloudwatch: Any
+    sagemaker: SageMakerClient
+    cloudwatch: CloudWatchClient
     actions_per_hour: int
     clock: Clock
     request_id: str = ""
