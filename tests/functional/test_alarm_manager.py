@@ -199,18 +199,11 @@ def test_a_run_keeps_to_its_write_budget_and_the_next_runs_carry_on(
 
 
 def test_writes_are_paced_to_cloudwatchs_rate() -> None:
-    from model_medic.fleet.alarm_manager import AlarmManager
+    from model_medic.fleet.alarm_manager import AlarmManager, StackPlace, WritePace
 
     waits: list[float] = []
     manager = AlarmManager(
-        None,
-        None,
-        stack="s",
-        region="r",
-        alarm_arn_prefix="p",
-        alarms_for=lambda *_: [],
-        per_second=3.0,
-        sleep=waits.append,
+        None, None, StackPlace("s", "r", "p"), lambda *_: [], WritePace(per_second=3.0, sleep=waits.append)
     )
     assert all(manager._may_write() for _ in range(4))
     assert len(waits) == 3

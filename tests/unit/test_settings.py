@@ -205,3 +205,35 @@ def test_a_drift_sample_too_small_to_mean_anything_is_refused_with_the_reason(ro
     assert problems.startswith("DRIFT_MIN_ROWS: ")
     assert "PSI above 0.2 (sampling noise)" in problems
     assert DriftSettings.model_validate({**environment, "DRIFT_MIN_ROWS": "150"}).drift_min_rows == 150
+
+
+def test_a_fields_bounds_are_kept_as_given() -> None:
+    from model_medic.platform.settings import Field, FieldInfo
+
+    assert Field(5, alias="STEP", ge=1, le=10, pattern="^[0-9]+$") == FieldInfo(
+        "STEP", 5, ge=1, le=10, pattern="^[0-9]+$"
+    )
+    assert Field(alias="NAME").is_required()
+
+
+def test_a_model_holding_a_type_settings_cannot_convert_is_a_mistake_in_the_model() -> None:
+    from model_medic.platform.settings import EnvModel, Field
+
+    class Pairs(EnvModel):
+        pair: tuple[int, int] = Field(alias="PAIR")
+
+    with pytest.raises(TypeError, match="settings cannot hold a tuple"):
+        Pairs.model_validate({"PAIR": "1,2"})
+
+
+def test_a_list_of_literals_is_checked_item_by_item() -> None:
+    from typing import Annotated, Literal
+
+    from model_medic.platform.settings import JSON, EnvModel, Field
+
+    class Colours(EnvModel):
+        colours: Annotated[list[Literal["red", "green"]], JSON] = Field(alias="COLOURS")
+
+    assert Colours.model_validate({"COLOURS": '["red", "green"]'}).colours == ["red", "green"]
+    with pytest.raises(ValueError, match="COLOURS: must be one of 'red', 'green', not 'blue'"):
+        Colours.model_validate({"COLOURS": '["red", "blue"]'})

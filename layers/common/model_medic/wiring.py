@@ -349,19 +349,16 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
 
 
 def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
-    from model_medic.fleet.alarm_manager import AlarmManager
+    from model_medic.fleet.alarm_manager import AlarmManager, StackPlace, WritePace
 
     # The topics' ARNs say the partition, Region and account the alarms live in.
     _, partition, _, region, account, _ = settings.critical_topic_arn.split(":", 5)
     return AlarmManager(
         aws.cloudwatch(),
         aws.tagging(),
-        stack=settings.stack_name,
-        region=region,
-        alarm_arn_prefix=f"arn:{partition}:cloudwatch:{region}:{account}:alarm:",
-        alarms_for=alarms_for(settings),
-        max_writes=settings.alarm_writes_per_run,
-        per_second=settings.alarm_writes_per_second,
+        StackPlace(settings.stack_name, region, f"arn:{partition}:cloudwatch:{region}:{account}:alarm:"),
+        alarms_for(settings),
+        WritePace(settings.alarm_writes_per_run, settings.alarm_writes_per_second),
     )
 
 

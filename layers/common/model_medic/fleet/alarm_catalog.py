@@ -1,15 +1,4 @@
-"""The alarms and the dashboard of one monitored endpoint (docs/architecture.md, "Alarms"), as data.
-
-These were a nested template (`alarms.yaml`) copied into five stack slots; they are now
-what `AlarmManagerFunction` keeps in step with the fleet (`alarm_manager.py`). Each alarm
-is the exact `PutMetricAlarm` request, every field explicit, so that what CloudWatch holds
-can be compared with it field by field.
-
-Names stay `<endpoint>-<suffix>`: the control loop's sweep (`units.alarm_suffixes`), the
-canary code and the demo derive alarm names that way, and the functions find the endpoint
-in the alarm's dimensions. The canary alarms are `<endpoint>-<canary variant>-ErrorRate`
-and `-Latency`.
-"""
+"""The alarms and the dashboard of one monitored endpoint, as the exact requests CloudWatch is sent."""
 
 from __future__ import annotations
 
@@ -49,121 +38,154 @@ class Topics:
 
 def endpoint_alarms(endpoint: str, t: AlarmThresholds, topics: Topics) -> list[dict[str, Any]]:
     """The PutMetricAlarm requests of the endpoint's six alarms (without the stack tag)."""
-    by_endpoint = [{"Name": "EndpointName", "Value": endpoint}]
+    return [
+        _high_error_rate(endpoint, t, topics),
+        _high_latency(endpoint, t, topics),
+        _data_drift(endpoint, t, topics),
+        _accuracy_drop(endpoint, t, topics),
+        *_canary_alarms(endpoint, t),
+    ]
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What an alarm watches and when it fires: a PutMetricAlarm request without its name,
+    description and actions."""
+
+    namespace: str
+    metric: str
+    dimensions: list[dict[str, str]]
+    statistic: str
+    period: int
+    periods: int
+    threshold: float
+    operator: str
+    missing: str
+    unit: str | None = None
+
+
+def _by_endpoint(endpoint: str) -> list[dict[str, str]]:
+    return [{"Name": "EndpointName", "Value": endpoint}]
+
+
+def _by_schedule(endpoint: str, schedule: str) -> list[dict[str, str]]:
+    """Model Monitor's dimensions: the endpoint and its monitoring schedule."""
+    return [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": f"{endpoint}-{schedule}"}]
+
+
+def _high_error_rate(endpoint: str, t: AlarmThresholds, topics: Topics) -> dict[str, Any]:
+    watch = Watch(
+        "Custom/SageMaker",
+        "ErrorRate",
+        _by_endpoint(endpoint),
+        statistic="Average",
+        unit="Percent",
+        period=300,
+        periods=2,
+        threshold=t.error_rate,
+        operator="GreaterThanThreshold",
+        # No invocations means no error rate: not an error.
+        missing="notBreaching",
+    )
+    description = f"Model Medic: error rate (%) of {endpoint} above {_num(t.error_rate)} - scale up"
+    # OK closes the incident (the sweep gives the temporary capacity back later).
+    return _alarm(f"{endpoint}-HighErrorRate", description, watch, [topics.critical], [topics.critical])
+
+
+def _high_latency(endpoint: str, t: AlarmThresholds, topics: Topics) -> dict[str, Any]:
+    watch = Watch(
+        "Custom/SageMaker",
+        "TotalLatency",
+        _by_endpoint(endpoint),
+        statistic="Average",
+        unit="Milliseconds",
+        period=300,
+        periods=2,
+        threshold=t.latency_ms,
+        operator="GreaterThanThreshold",
+        missing="notBreaching",
+    )
+    description = f"Model Medic: total latency (ms) of {endpoint} above {_num(t.latency_ms)} - scale up"
+    return _alarm(f"{endpoint}-HighLatency", description, watch, [topics.warning], [topics.warning])
+
+
+def _data_drift(endpoint: str, t: AlarmThresholds, topics: Topics) -> dict[str, Any]:
     monitor = t.quality_source == "model-monitor"
+    watch = Watch(
+        "aws/sagemaker/Endpoints/data-metrics" if monitor else "Custom/SageMaker",
+        f"feature_baseline_drift_{t.model_monitor_drift_feature}" if monitor else "MaxFeatureDrift",
+        _by_schedule(endpoint, "data-quality") if monitor else _by_endpoint(endpoint),
+        statistic="Maximum",
+        period=3600,
+        periods=1,
+        threshold=t.model_monitor_drift_threshold if monitor else t.drift,
+        operator="GreaterThanThreshold",
+        # Drift is measured hourly from captured traffic; a quiet hour keeps the last verdict.
+        missing="ignore",
+    )
+    description = f"Model Medic: input drift on {endpoint} - start retraining"
+    return _alarm(f"{endpoint}-DataDrift", description, watch, [topics.warning])
+
+
+def _accuracy_drop(endpoint: str, t: AlarmThresholds, topics: Topics) -> dict[str, Any]:
+    monitor = t.quality_source == "model-monitor"
+    watch = Watch(
+        "aws/sagemaker/Endpoints/model-metrics" if monitor else "Custom/SageMaker",
+        "accuracy",
+        _by_schedule(endpoint, "model-quality") if monitor else _by_endpoint(endpoint),
+        statistic="Average",
+        period=3600,
+        periods=1,
+        threshold=t.accuracy,
+        operator="LessThanThreshold",
+        # Labels arrive late and in bursts: an hour without them says nothing about quality.
+        missing="ignore",
+    )
+    description = f"Model Medic: accuracy of {endpoint} below {_num(t.accuracy)} - roll back"
+    return _alarm(f"{endpoint}-ModelAccuracyDrop", description, watch, [topics.critical])
+
+
+def _canary_alarms(endpoint: str, t: AlarmThresholds) -> list[dict[str, Any]]:
+    """The canary's own alarms. No SNS action: an EventBridge rule sends their ALARM to
+    PromoteCanaryFunction, which rolls the canary back (and tells people itself)."""
     canary = t.canary_variant
-    by_canary = [*by_endpoint, {"Name": "VariantName", "Value": canary}]
+    by_canary = [*_by_endpoint(endpoint), {"Name": "VariantName", "Value": canary}]
+    errors = Watch(
+        "Custom/SageMaker",
+        "ErrorRate",
+        by_canary,
+        statistic="Average",
+        unit="Percent",
+        period=300,
+        periods=2,
+        threshold=t.canary_max_error_rate,
+        operator="GreaterThanThreshold",
+        # No canary traffic (weight 0, or no canary): nothing to judge.
+        missing="notBreaching",
+    )
+    latency = Watch(
+        "Custom/SageMaker",
+        "TotalLatency",
+        by_canary,
+        statistic="Average",
+        unit="Milliseconds",
+        period=300,
+        periods=2,
+        threshold=t.canary_max_latency_ms,
+        operator="GreaterThanThreshold",
+        missing="notBreaching",
+    )
+    of_canary = f"of the {canary} of {endpoint} above"
     return [
         _alarm(
-            f"{endpoint}-HighErrorRate",
-            f"Model Medic: error rate (%) of {endpoint} above {_num(t.error_rate)} - scale up",
-            "Custom/SageMaker",
-            "ErrorRate",
-            by_endpoint,
-            statistic="Average",
-            unit="Percent",
-            period=300,
-            periods=2,
-            threshold=t.error_rate,
-            operator="GreaterThanThreshold",
-            # No invocations means no error rate: not an error.
-            missing="notBreaching",
-            # OK closes the incident (the sweep gives the temporary capacity back later).
-            actions=[topics.critical],
-            ok_actions=[topics.critical],
-        ),
-        _alarm(
-            f"{endpoint}-HighLatency",
-            f"Model Medic: total latency (ms) of {endpoint} above {_num(t.latency_ms)} - scale up",
-            "Custom/SageMaker",
-            "TotalLatency",
-            by_endpoint,
-            statistic="Average",
-            unit="Milliseconds",
-            period=300,
-            periods=2,
-            threshold=t.latency_ms,
-            operator="GreaterThanThreshold",
-            missing="notBreaching",
-            actions=[topics.warning],
-            ok_actions=[topics.warning],
-        ),
-        _alarm(
-            f"{endpoint}-DataDrift",
-            f"Model Medic: input drift on {endpoint} - start retraining",
-            "aws/sagemaker/Endpoints/data-metrics" if monitor else "Custom/SageMaker",
-            f"feature_baseline_drift_{t.model_monitor_drift_feature}" if monitor else "MaxFeatureDrift",
-            (
-                [
-                    {"Name": "Endpoint", "Value": endpoint},
-                    {"Name": "MonitoringSchedule", "Value": f"{endpoint}-data-quality"},
-                ]
-                if monitor
-                else by_endpoint
-            ),
-            statistic="Maximum",
-            period=3600,
-            periods=1,
-            threshold=t.model_monitor_drift_threshold if monitor else t.drift,
-            operator="GreaterThanThreshold",
-            # Drift is measured hourly from captured traffic; a quiet hour keeps the last verdict.
-            missing="ignore",
-            actions=[topics.warning],
-        ),
-        _alarm(
-            f"{endpoint}-ModelAccuracyDrop",
-            f"Model Medic: accuracy of {endpoint} below {_num(t.accuracy)} - roll back",
-            "aws/sagemaker/Endpoints/model-metrics" if monitor else "Custom/SageMaker",
-            "accuracy",
-            (
-                [
-                    {"Name": "Endpoint", "Value": endpoint},
-                    {"Name": "MonitoringSchedule", "Value": f"{endpoint}-model-quality"},
-                ]
-                if monitor
-                else by_endpoint
-            ),
-            statistic="Average",
-            period=3600,
-            periods=1,
-            threshold=t.accuracy,
-            operator="LessThanThreshold",
-            # Labels arrive late and in bursts: an hour without them says nothing about quality.
-            missing="ignore",
-            actions=[topics.critical],
-        ),
-        # The canary's own alarms. No SNS action: an EventBridge rule sends their ALARM to
-        # PromoteCanaryFunction, which rolls the canary back (and tells people itself).
-        _alarm(
             f"{endpoint}-{canary}-ErrorRate",
-            f"Model Medic: error rate (%) of the {canary} of {endpoint} above "
-            f"{_num(t.canary_max_error_rate)} - roll the canary back",
-            "Custom/SageMaker",
-            "ErrorRate",
-            by_canary,
-            statistic="Average",
-            unit="Percent",
-            period=300,
-            periods=2,
-            threshold=t.canary_max_error_rate,
-            operator="GreaterThanThreshold",
-            # No canary traffic (weight 0, or no canary): nothing to judge.
-            missing="notBreaching",
+            f"Model Medic: error rate (%) {of_canary} {_num(t.canary_max_error_rate)} - roll the canary back",
+            errors,
         ),
         _alarm(
             f"{endpoint}-{canary}-Latency",
-            f"Model Medic: total latency (ms) of the {canary} of {endpoint} above "
-            f"{_num(t.canary_max_latency_ms)} - roll the canary back",
-            "Custom/SageMaker",
-            "TotalLatency",
-            by_canary,
-            statistic="Average",
-            unit="Milliseconds",
-            period=300,
-            periods=2,
-            threshold=t.canary_max_latency_ms,
-            operator="GreaterThanThreshold",
-            missing="notBreaching",
+            f"Model Medic: total latency (ms) {of_canary} {_num(t.canary_max_latency_ms)} - roll the canary back",
+            latency,
         ),
     ]
 
@@ -184,112 +206,10 @@ def dashboard_body(endpoint: str, region: str, alarm_arns: list[str]) -> str:
     Model Medic did, and its alarms. SEARCH expressions find every variant of the endpoint."""
     quoted = json.dumps(endpoint)[1:-1]
     widgets: list[dict[str, Any]] = [
-        _widget(
-            0,
-            0,
-            f"Invocations and errors ({endpoint})",
-            region,
-            300,
-            [
-                [
-                    {
-                        "expression": "SEARCH('{AWS/SageMaker,EndpointName,VariantName} "
-                        f'EndpointName="{quoted}" '
-                        'MetricName=("Invocations" OR "Invocation4XXErrors" OR "Invocation5XXErrors")\', '
-                        "'Sum', 300)",
-                        "id": "traffic",
-                        "label": "",
-                    }
-                ],
-                [
-                    "Custom/SageMaker",
-                    "ErrorRate",
-                    "EndpointName",
-                    endpoint,
-                    {"stat": "Average", "yAxis": "right", "label": "ErrorRate (%)"},
-                ],
-            ],
-        ),
-        _widget(
-            12,
-            0,
-            f"Latency ({endpoint})",
-            region,
-            300,
-            [
-                [
-                    {
-                        "expression": "SEARCH('{AWS/SageMaker,EndpointName,VariantName} "
-                        f'EndpointName="{quoted}" MetricName=("ModelLatency" OR "OverheadLatency")\', '
-                        "'Average', 300)",
-                        "id": "latency",
-                        "label": "",
-                        "yAxis": "left",
-                    }
-                ],
-                [
-                    "Custom/SageMaker",
-                    "TotalLatency",
-                    "EndpointName",
-                    endpoint,
-                    {"stat": "Average", "yAxis": "right", "label": "TotalLatency (ms)"},
-                ],
-            ],
-            {"yAxis": {"left": {"label": "microseconds"}, "right": {"label": "milliseconds"}}},
-        ),
-        _widget(
-            0,
-            6,
-            f"Input drift and accuracy ({endpoint})",
-            region,
-            3600,
-            [
-                [
-                    "Custom/SageMaker",
-                    "MaxFeatureDrift",
-                    "EndpointName",
-                    endpoint,
-                    {"stat": "Maximum", "label": "max feature PSI"},
-                ],
-                ["Custom/SageMaker", "accuracy", "EndpointName", endpoint, {"stat": "Average", "yAxis": "right"}],
-                [
-                    {
-                        "expression": "SEARCH('{aws/sagemaker/Endpoints/data-metrics,Endpoint,MonitoringSchedule} "
-                        f"Endpoint=\"{quoted}\"', 'Maximum', 3600)",
-                        "id": "monitordrift",
-                        "label": "Model Monitor drift",
-                    }
-                ],
-                [
-                    {
-                        "expression": "SEARCH('{aws/sagemaker/Endpoints/model-metrics,Endpoint,MonitoringSchedule} "
-                        f'Endpoint="{quoted}" MetricName="accuracy"\', \'Average\', 3600)',
-                        "id": "monitoraccuracy",
-                        "label": "Model Monitor accuracy",
-                        "yAxis": "right",
-                    }
-                ],
-            ],
-        ),
-        _widget(
-            12,
-            6,
-            "Model Medic decisions (all endpoints)",
-            region,
-            300,
-            [
-                [
-                    {
-                        "expression": 'SEARCH(\'{ModelMedic,service} MetricName=("Outcome_acted" OR '
-                        '"Outcome_dry-run" OR "Outcome_skipped" OR "Outcome_bound-reached" OR '
-                        "\"Outcome_failed\")', 'Sum', 300)",
-                        "id": "outcomes",
-                        "label": "",
-                    }
-                ]
-            ],
-            {"stat": "Sum"},
-        ),
+        _traffic_widget(endpoint, quoted, region),
+        _latency_widget(endpoint, quoted, region),
+        _drift_and_accuracy_widget(endpoint, quoted, region),
+        _decisions_widget(region),
         {
             "type": "alarm",
             "x": 0,
@@ -300,6 +220,94 @@ def dashboard_body(endpoint: str, region: str, alarm_arns: list[str]) -> str:
         },
     ]
     return json.dumps({"widgets": widgets}, sort_keys=True, separators=(",", ":"))
+
+
+def _traffic_widget(endpoint: str, quoted: str, region: str) -> dict[str, Any]:
+    """`quoted`: the endpoint's name as it stands inside a SEARCH expression's double quotes."""
+    traffic = {
+        "expression": "SEARCH('{AWS/SageMaker,EndpointName,VariantName} "
+        f'EndpointName="{quoted}" '
+        'MetricName=("Invocations" OR "Invocation4XXErrors" OR "Invocation5XXErrors")\', '
+        "'Sum', 300)",
+        "id": "traffic",
+        "label": "",
+    }
+    error_rate = {"stat": "Average", "yAxis": "right", "label": "ErrorRate (%)"}
+    return _widget(
+        0,
+        0,
+        f"Invocations and errors ({endpoint})",
+        region,
+        300,
+        [[traffic], ["Custom/SageMaker", "ErrorRate", "EndpointName", endpoint, error_rate]],
+    )
+
+
+def _latency_widget(endpoint: str, quoted: str, region: str) -> dict[str, Any]:
+    latency = {
+        "expression": "SEARCH('{AWS/SageMaker,EndpointName,VariantName} "
+        f'EndpointName="{quoted}" MetricName=("ModelLatency" OR "OverheadLatency")\', '
+        "'Average', 300)",
+        "id": "latency",
+        "label": "",
+        "yAxis": "left",
+    }
+    total = {"stat": "Average", "yAxis": "right", "label": "TotalLatency (ms)"}
+    return _widget(
+        12,
+        0,
+        f"Latency ({endpoint})",
+        region,
+        300,
+        [[latency], ["Custom/SageMaker", "TotalLatency", "EndpointName", endpoint, total]],
+        {"yAxis": {"left": {"label": "microseconds"}, "right": {"label": "milliseconds"}}},
+    )
+
+
+def _drift_and_accuracy_widget(endpoint: str, quoted: str, region: str) -> dict[str, Any]:
+    monitor_drift = {
+        "expression": "SEARCH('{aws/sagemaker/Endpoints/data-metrics,Endpoint,MonitoringSchedule} "
+        f"Endpoint=\"{quoted}\"', 'Maximum', 3600)",
+        "id": "monitordrift",
+        "label": "Model Monitor drift",
+    }
+    monitor_accuracy = {
+        "expression": "SEARCH('{aws/sagemaker/Endpoints/model-metrics,Endpoint,MonitoringSchedule} "
+        f'Endpoint="{quoted}" MetricName="accuracy"\', \'Average\', 3600)',
+        "id": "monitoraccuracy",
+        "label": "Model Monitor accuracy",
+        "yAxis": "right",
+    }
+    return _widget(
+        0,
+        6,
+        f"Input drift and accuracy ({endpoint})",
+        region,
+        3600,
+        [
+            [
+                "Custom/SageMaker",
+                "MaxFeatureDrift",
+                "EndpointName",
+                endpoint,
+                {"stat": "Maximum", "label": "max feature PSI"},
+            ],
+            ["Custom/SageMaker", "accuracy", "EndpointName", endpoint, {"stat": "Average", "yAxis": "right"}],
+            [monitor_drift],
+            [monitor_accuracy],
+        ],
+    )
+
+
+def _decisions_widget(region: str) -> dict[str, Any]:
+    outcomes = {
+        "expression": 'SEARCH(\'{ModelMedic,service} MetricName=("Outcome_acted" OR '
+        '"Outcome_dry-run" OR "Outcome_skipped" OR "Outcome_bound-reached" OR '
+        "\"Outcome_failed\")', 'Sum', 300)",
+        "id": "outcomes",
+        "label": "",
+    }
+    return _widget(12, 6, "Model Medic decisions (all endpoints)", region, 300, [[outcomes]], {"stat": "Sum"})
 
 
 def _widget(
@@ -316,21 +324,7 @@ def _widget(
 
 
 def _alarm(
-    name: str,
-    description: str,
-    namespace: str,
-    metric: str,
-    dimensions: list[dict[str, str]],
-    *,
-    statistic: str,
-    period: int,
-    periods: int,
-    threshold: float,
-    operator: str,
-    missing: str,
-    unit: str | None = None,
-    actions: list[str] | None = None,
-    ok_actions: list[str] | None = None,
+    name: str, description: str, watch: Watch, actions: list[str] | None = None, ok_actions: list[str] | None = None
 ) -> dict[str, Any]:
     alarm: dict[str, Any] = {
         "AlarmName": name,
@@ -339,21 +333,21 @@ def _alarm(
         "AlarmActions": list(actions or []),
         "OKActions": list(ok_actions or []),
         "InsufficientDataActions": [],
-        "Namespace": namespace,
-        "MetricName": metric,
-        "Dimensions": dimensions,
-        "Statistic": statistic,
-        "Period": period,
-        "EvaluationPeriods": periods,
+        "Namespace": watch.namespace,
+        "MetricName": watch.metric,
+        "Dimensions": watch.dimensions,
+        "Statistic": watch.statistic,
+        "Period": watch.period,
+        "EvaluationPeriods": watch.periods,
         # Explicit even where it equals EvaluationPeriods, so that what CloudWatch returns
         # compares field by field with what was asked for.
-        "DatapointsToAlarm": periods,
-        "Threshold": float(threshold),
-        "ComparisonOperator": operator,
-        "TreatMissingData": missing,
+        "DatapointsToAlarm": watch.periods,
+        "Threshold": float(watch.threshold),
+        "ComparisonOperator": watch.operator,
+        "TreatMissingData": watch.missing,
     }
-    if unit is not None:
-        alarm["Unit"] = unit
+    if watch.unit is not None:
+        alarm["Unit"] = watch.unit
     return alarm
 
 

@@ -1,35 +1,4 @@
-"""Keeps every in-scope endpoint's alarms and dashboard in step with the fleet.
-
-What it manages is what it created: every alarm it puts carries the tag
-`model-medic:stack=<stack>` (`alarm_catalog.STACK_TAG`), and it changes or deletes only
-alarms with that tag. An alarm of the same name without the tag belongs to someone else:
-it is reported as a conflict and left alone. Dashboards cannot be tagged; their names
-carry the stack instead (`alarm_catalog.dashboard_prefix`).
-
-Reads are batched so that a fleet with nothing to change costs a few calls per hundred
-endpoints and writes nothing:
-
-* the stack's alarms: the Resource Groups Tagging API's GetResources filtered on the stack
-  tag, 100 a page;
-* their configuration: DescribeAlarms by name, 100 names a call, compared field by field
-  with the desired PutMetricAlarm request;
-* dashboards: ListDashboards by the stack's name prefix (it returns each body's size); a
-  body is fetched only when its size differs from the desired one.
-
-Writes are paced and bounded: CloudWatch takes 3 PutMetricAlarm (and 3 DeleteAlarms)
-requests a second per account and Region by default (CloudWatch service quotas), so a
-fleet's first 3,000 alarms take over 16 minutes - longer than a Lambda may run. A run
-makes at most `max_writes` calls, `per_second` a second, and reports what it left
-`pending`; the next run (the 15-minute schedule) carries on from what CloudWatch then holds.
-
-Why one alarm per endpoint and kind rather than CloudWatch Metrics Insights alarms (one
-alarm per kind, a contributor per endpoint): an endpoint's thresholds come from its own
-tags (`policy.py`), and a Metrics Insights alarm has one threshold; every function and the
-sweep find an incident's alarm by its name `<endpoint>-<suffix>` and the endpoint in its
-dimensions, which a contributor notification does not carry in that shape; and such an
-alarm watches at most 500 time series with 100 contributors in ALARM (docs/aws-behaviours.md,
-"Metrics Insights alarms"), less than a 500-endpoint fleet with variants.
-"""
+"""Keeps every in-scope endpoint's alarms and dashboard in step with the fleet, its own alarms only."""
 
 from __future__ import annotations
 
@@ -123,31 +92,40 @@ def alarm_endpoint(alarm: Mapping[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class StackPlace:
+    """Where the stack's alarms live: its name (their tag), its Region, and the ARN prefix
+    of its alarms, `arn:<partition>:cloudwatch:<region>:<account>:alarm:`."""
+
+    stack: str
+    region: str
+    alarm_arn_prefix: str
+
+
+@dataclass(frozen=True)
+class WritePace:
+    """How many writes a run may make, and how many a second (0: no pacing)."""
+
+    max_writes: int = 400
+    per_second: float = 3.0
+    sleep: Callable[[float], None] = time.sleep
+
+
 class AlarmManager:
     """Creates what is missing, updates what drifted, deletes what left scope - its own only."""
 
     def __init__(
-        self,
-        cloudwatch: Any,
-        tagging: Any,
-        *,
-        stack: str,
-        region: str,
-        alarm_arn_prefix: str,
-        alarms_for: AlarmsFor,
-        max_writes: int = 400,
-        per_second: float = 3.0,
-        sleep: Callable[[float], None] = time.sleep,
+        self, cloudwatch: Any, tagging: Any, place: StackPlace, alarms_for: AlarmsFor, pace: WritePace = WritePace()
     ) -> None:
         self._cw = cloudwatch
         self._tagging = tagging
-        self._stack = stack
-        self._region = region
-        self._arn_prefix = alarm_arn_prefix  # arn:<partition>:cloudwatch:<region>:<account>:alarm:
+        self._stack = place.stack
+        self._region = place.region
+        self._arn_prefix = place.alarm_arn_prefix
         self._alarms_for = alarms_for
-        self._writes_left = max_writes
-        self._interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._sleep = sleep
+        self._writes_left = pace.max_writes
+        self._interval = 1.0 / pace.per_second if pace.per_second > 0 else 0.0
+        self._sleep = pace.sleep
         self._last_write = float("-inf")
 
     # --- entry points --------------------------------------------------------------------

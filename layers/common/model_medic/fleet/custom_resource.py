@@ -1,14 +1,4 @@
-"""The CloudFormation custom resource contract: read a request, answer it at its ResponseURL.
-
-CloudFormation sends Create, Update and Delete requests with a pre-signed S3 `ResponseURL`
-and waits (up to an hour) for the provider to PUT a JSON response there: `Status`
-(SUCCESS or FAILED), `Reason` (required when FAILED), `PhysicalResourceId` (non-empty, the
-same for every response about the resource), and `StackId`, `RequestId` and
-`LogicalResourceId` copied from the request; optional `Data`. The whole body may not
-exceed 4,096 bytes (AWS CloudFormation User Guide, "Custom resource response objects").
-A provider that never answers leaves the stack waiting, so every request is answered,
-whatever happened.
-"""
+"""The CloudFormation custom resource contract: read a request, answer it at its ResponseURL."""
 
 from __future__ import annotations
 

@@ -1,14 +1,4 @@
-"""The fleet's alarms (AlarmManagerFunction): what each trigger asks for, and the answer.
-
-* a CloudFormation custom resource request (the stack's `FleetAlarms`): Create and Update
-  reconcile the whole fleet, Delete removes every alarm and dashboard of the stack; every
-  request is answered at its ResponseURL, SUCCESS or FAILED with the reason;
-* a "SageMaker Endpoint State Change": that endpoint is reconciled (created or updated:
-  given its alarms if in scope; deleting: its alarms removed unless it is named);
-* a tick: the whole fleet, the safety net for a lost or missed event.
-
-The triggers are read in `triggers.fleet`; the manager and clients are built in `wiring.py`.
-"""
+"""The fleet's alarms (AlarmManagerFunction): what each trigger asks of the manager, and the answer."""
 
 from __future__ import annotations
 

@@ -1,16 +1,4 @@
-"""Configuration: environment variables into validated models, read once per cold start.
-
-Bad configuration raises `ConfigurationError` on the first invocation, loudly, instead
-of acting on a half-understood setting.
-
-A model declares each setting as a type and a `Field` (its variable, default and bounds),
-the way pydantic models do, and is validated here with the standard library: importing
-pydantic and building its validators was about 0.06 s of every cold start, a third of the
-bare boto3 + Powertools import (`make bench`, benchmarks/cold_start.py), for a dozen kinds
-of check. What a field may be: str, int, float, bool (true/false, 1/0, yes/no, on/off),
-a Literal, a list (after a `Before` step such as CSV splitting) or a dict (from `JSON`),
-bounded by ge/le/gt/lt, min_length/max_length and a regular expression (`re.search`).
-"""
+"""Configuration: environment variables into validated, frozen models, read once per cold start."""
 
 import json
 import math
@@ -20,7 +8,19 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    Self,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 Mode = Literal["enforce", "dry-run", "off"]
 MODES: tuple[Mode, ...] = ("enforce", "dry-run", "off")
@@ -50,20 +50,22 @@ class FieldInfo:
         return self.default is _REQUIRED
 
 
-def Field(
-    default: Any = _REQUIRED,
-    *,
-    alias: str,
-    ge: float | None = None,
-    le: float | None = None,
-    gt: float | None = None,
-    lt: float | None = None,
-    min_length: int | None = None,
-    max_length: int | None = None,
-    pattern: str | None = None,
-) -> Any:
+class Bounds(TypedDict, total=False):
+    """What a setting's value must keep to, named as pydantic's `Field` names them: ge/le/gt/lt,
+    min_length/max_length, and a regular expression the value must contain (`re.search`)."""
+
+    ge: float
+    le: float
+    gt: float
+    lt: float
+    min_length: int
+    max_length: int
+    pattern: str
+
+
+def Field(default: Any = _REQUIRED, *, alias: str, **bounds: Unpack[Bounds]) -> Any:
     """A setting read from the environment variable `alias` (typed Any: it stands for the value)."""
-    return FieldInfo(alias, default, ge, le, gt, lt, min_length, max_length, pattern)
+    return FieldInfo(alias, default, **bounds)
 
 
 @dataclass(frozen=True)
@@ -87,49 +89,84 @@ _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
 
 def _convert(value: Any, kind: Any) -> Any:
-    """The value as `kind`, or ValueError saying why not."""
-    origin, args = get_origin(kind), get_args(kind)
-    if origin is Annotated:
-        for step in args[1:]:
-            if isinstance(step, Before):
-                value = step.step(value)
-        return _convert(value, args[0])
-    if origin is Literal:
-        if value not in args:
-            raise ValueError(f"must be one of {', '.join(map(repr, args))}, not {value!r}")
+    """The value as `kind`, or ValueError saying why not.
+
+    What a setting may be: str, int, float, bool (true/false, 1/0, yes/no, on/off), a
+    Literal, a list (after a `Before` step such as CSV splitting) or a dict (from `JSON`).
+    """
+    origin = get_origin(kind)
+    if origin is not None and origin in _GENERIC:
+        return _GENERIC[origin](value, get_args(kind))
+    scalar = _SCALAR.get(kind)
+    if scalar is None:
+        raise TypeError(f"settings cannot hold a {kind!r}")  # a mistake in a model, not in the environment
+    return scalar(value)
+
+
+def _annotated(value: Any, args: tuple[Any, ...]) -> Any:
+    for step in args[1:]:
+        if isinstance(step, Before):
+            value = step.step(value)
+    return _convert(value, args[0])
+
+
+def _literal(value: Any, args: tuple[Any, ...]) -> Any:
+    if value not in args:
+        raise ValueError(f"must be one of {', '.join(map(repr, args))}, not {value!r}")
+    return value
+
+
+def _list(value: Any, args: tuple[Any, ...]) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list, not {value!r}")
+    return [_convert(item, args[0]) for item in value]
+
+
+def _dict(value: Any, args: tuple[Any, ...]) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a JSON object, not {value!r}")
+    return {_convert(k, args[0]): _convert(v, args[1]) for k, v in value.items()}
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
         return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise ValueError(f"must be a list, not {value!r}")
-        return [_convert(item, args[0]) for item in value]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"must be a JSON object, not {value!r}")
-        return {_convert(k, args[0]): _convert(v, args[1]) for k, v in value.items()}
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ValueError(f"must be true or false, not {value!r}")
-    if kind is int:
-        whole = isinstance(value, int | str) and re.fullmatch(r"\s*[-+]?\d+\s*", str(value))
-        if isinstance(value, bool) or not whole:
-            raise ValueError(f"must be a whole number, not {value!r}")
-        return int(value)
-    if kind is float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"must be a number, not {value!r}") from None
-        if isinstance(value, bool) or not math.isfinite(number):
-            raise ValueError(f"must be a finite number, not {value!r}")
-        return number
-    if kind is str:
-        if not isinstance(value, str):
-            raise ValueError(f"must be text, not {value!r}")
-        return value
-    raise TypeError(f"settings cannot hold a {kind!r}")  # a mistake in a model, not in the environment
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"must be true or false, not {value!r}")
+
+
+def _int(value: Any) -> int:
+    whole = isinstance(value, int | str) and re.fullmatch(r"\s*[-+]?\d+\s*", str(value))
+    if isinstance(value, bool) or not whole:
+        raise ValueError(f"must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _float(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a number, not {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ValueError(f"must be a finite number, not {value!r}")
+    return number
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, not {value!r}")
+    return value
+
+
+# The converters by kind: generic kinds by their origin (with their arguments), plain types by themselves.
+_GENERIC: dict[Any, Callable[[Any, tuple[Any, ...]], Any]] = {
+    Annotated: _annotated,
+    Literal: _literal,
+    list: _list,
+    dict: _dict,
+}
+_SCALAR: dict[Any, Callable[[Any], Any]] = {bool: _bool, int: _int, float: _float, str: _str}
 
 
 def _check(value: Any, spec: FieldInfo) -> None:
@@ -151,7 +188,15 @@ def _check(value: Any, spec: FieldInfo) -> None:
 
 
 class EnvModel:
-    """Frozen settings validated from a mapping of environment variables (`model_validate`)."""
+    """Frozen settings validated from a mapping of environment variables (`model_validate`).
+
+    A model declares each setting as a type and a `Field` (its variable, default and bounds),
+    the way pydantic models do, and is validated with the standard library: importing
+    pydantic and building its validators was about 0.06 s of every cold start, a third of the
+    bare boto3 + Powertools import (`make bench`, benchmarks/cold_start.py), for a dozen kinds
+    of check. Bad configuration raises `ConfigurationError` on the first invocation, loudly,
+    instead of acting on a half-understood setting (`load_settings`).
+    """
 
     model_fields: ClassVar[dict[str, FieldInfo]] = {}
 
