@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.world import capture_record
-from model_medic.measure.drift import build_baseline, drift, sample_for
+from model_medic.measure.baseline import build_baseline
+from model_medic.measure.capture_sample import sample_for
+from model_medic.measure.drift_statistics import drift
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMERIC = [f"x{i}" for i in range(7)]

@@ -132,7 +132,8 @@ def main() -> None:
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ):
         os.environ.setdefault(key, value)
-    from model_medic.measure.quality import ComputeModelQuality, deadline_in
+    from model_medic.measure.predictions import deadline_in
+    from model_medic.measure.quality import ComputeModelQuality, QualityConfig
     from model_medic.platform import aws
 
     with mock_aws():
@@ -140,9 +141,7 @@ def main() -> None:
         started = time.perf_counter()
         seeded = seed()
         seeding = time.perf_counter() - started
-        job = ComputeModelQuality(
-            aws.s3(),
-            aws.cloudwatch(),
+        config = QualityConfig(
             "s3://bench/capture",
             "s3://bench/truth",
             "BinaryClassification",
@@ -151,6 +150,7 @@ def main() -> None:
             100,
             index_uri="s3://bench/prediction-index",
         )
+        job = ComputeModelQuality(aws.s3(), aws.cloudwatch(), config)
         runs = [
             ("cold (first run: builds the index)", *one_run(job, deadline_in)),
             ("warm (every later run)", *one_run(job, deadline_in)),

@@ -138,7 +138,7 @@ def measure(size: int) -> tuple[Counter[str], float, float, int, dict[str, Any]]
 
 def main() -> None:
     moto_environment(POWERTOOLS_LOG_LEVEL="WARNING")
-    from model_medic.report.daily import SNS_MESSAGE_MAX_BYTES
+    from model_medic.report.summary import SNS_MESSAGE_MAX_BYTES
 
     print("DailyReportFunction over a fleet discovered by tag (2 variants each), one run in moto\n")
     rows = [(size, *measure(size)) for size in SIZES]

@@ -396,19 +396,19 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 ) -> None:
     from botocore.exceptions import ClientError
 
-    from model_medic.measure.quality import ComputeModelQuality
+    from model_medic.measure.ground_truth import GroundTruth
 
     monkeypatch.setenv("MONITORED_ENDPOINTS", "fraud-prod,churn-prod")
     primary_y, _, _, _ = scenario()
     labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
-    read_labels = ComputeModelQuality._labels
+    read_labels = GroundTruth.labels
 
-    def refused_for_fraud(self: ComputeModelQuality, endpoint: str, *args: Any) -> Any:
+    def refused_for_fraud(self: GroundTruth, endpoint: str, *args: Any) -> Any:
         if endpoint == "fraud-prod":
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
         return read_labels(self, endpoint, *args)
 
-    monkeypatch.setattr(ComputeModelQuality, "_labels", refused_for_fraud)
+    monkeypatch.setattr(GroundTruth, "labels", refused_for_fraud)
     for _ in range(2):
         results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
         fraud, churn = (next(r for r in results if r["endpoint"] == name) for name in ("fraud-prod", "churn-prod"))
@@ -424,13 +424,13 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 def test_a_first_run_over_a_long_look_back_stops_building_the_index_in_time_and_the_next_goes_on(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from model_medic.measure import quality
+    from model_medic.measure import predictions as captured
 
     monkeypatch.setenv("PREDICTION_INDEX_S3_URI", f"s3://{BUCKET}/prediction-index")
     primary_y, _, _, _ = scenario()
     labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
     clock = iter(range(10_000))
-    monkeypatch.setattr(quality, "monotonic", lambda: float(next(clock)))  # each look at the clock: 1 s later
+    monkeypatch.setattr(captured, "monotonic", lambda: float(next(clock)))  # each look at the clock: 1 s later
 
     @dataclass
     class ShortOfTime(FakeContext):

@@ -232,7 +232,7 @@ def test_the_report_covers_tag_discovered_endpoints_without_a_per_endpoint_tag_r
 
 def fleet_reports(count: int) -> list[Any]:
     """`count` reports with grades A, B and C: every 50th C (error rate rising with its number), every 10th B."""
-    from model_medic.report.daily import EndpointReport
+    from model_medic.report.grading import EndpointReport
 
     reports = []
     for i in range(count):
@@ -260,7 +260,8 @@ def fleet_reports(count: int) -> list[Any]:
 
 
 def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_worst(stack: Stack) -> None:
-    from model_medic.report.daily import SNS_MESSAGE_MAX_BYTES, SUMMARY_WORST, DailyReport
+    from model_medic.report.daily import DailyReport
+    from model_medic.report.summary import SNS_MESSAGE_MAX_BYTES, SUMMARY_WORST
 
     # Presigned with temporary credentials, as in Lambda: the session token makes each link long.
     s3 = boto3.client(

@@ -13,11 +13,7 @@ DATA_LITERALS: set[str] = set()
 SPLITTING = {
     "remediate/canary.py:judge",
     "remediate/capacity.py:plan",
-    "measure/drift.py:from_model_monitor",
     "store/ledger.py:Ledger",
-    "measure/quality.py:ComputeModelQuality",
-    "measure/quality.py:run",
-    "report/daily.py:DailyReport",
     "remediate/rollout.py:Rollout",
     "remediate/rollout.py:_deploy",
     "remediate/rollout.py:_minutes",

@@ -10,20 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from model_medic.measure.drift import (
-    EPSILON,
-    Sample,
-    build_baseline,
-    categorical_psi,
-    first_column_is_label,
-    from_model_monitor,
-    ks_statistic,
-    numeric_psi,
-    psi,
-    read_hour,
-    sample_for,
-    with_label_decided,
-)
+from model_medic.measure.baseline import build_baseline, from_model_monitor
+from model_medic.measure.capture_sample import Sample, first_column_is_label, read_hour, sample_for, with_label_decided
+from model_medic.measure.drift_statistics import EPSILON, categorical_psi, ks_statistic, numeric_psi, psi
 
 
 def training_csv(rows: int = 5000, seed: int = 7) -> tuple[str, list[float], list[str]]:

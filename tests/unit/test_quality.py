@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 from sklearn import metrics as sk
 
-from model_medic.measure.quality import (
-    NO_VARIANT,
-    binary_metrics,
-    join,
-    multiclass_metrics,
-    regression_metrics,
-    roc_auc,
-    truth_record,
-)
+from model_medic.measure.ground_truth import truth_record
+from model_medic.measure.quality_join import NO_VARIANT, join
+from model_medic.measure.quality_metrics import binary_metrics, multiclass_metrics, regression_metrics, roc_auc
 from model_medic.measure.records import OutputFormat, Prediction
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -146,7 +140,7 @@ def test_multiclass_labels_compare_by_value() -> None:
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "x"])
 def test_a_non_finite_regression_label_is_not_scored_and_the_others_are(bad: str) -> None:
-    from model_medic.measure.quality import usable
+    from model_medic.measure.quality_metrics import usable
 
     assert not usable("Regression", bad, Prediction("1.0", None))
     assert not usable("Regression", "1.0", Prediction(bad, None))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from model_medic.measure import records
-from model_medic.measure.drift import Sample
+from model_medic.measure.capture_sample import Sample
 from model_medic.measure.records import OutputFormat, Prediction
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"

@@ -16,7 +16,7 @@ from model_medic.remediate.rollout import (
     rollout_incident,
 )
 from model_medic.report.charts import WIDTH, Lane, incident_strip
-from model_medic.report.daily import (
+from model_medic.report.incident_view import (
     ROLLED_BACK_CANARY,
     ROLLOUT,
     action_table,

@@ -268,24 +268,10 @@ def drift_job(settings: DriftSettings) -> ComputeDrift:
 
 
 def quality_job(settings: QualitySettings) -> ComputeModelQuality:
-    """The quality job of one policy's settings (an endpoint's problem type is its own, `policy.py`)."""
-    from model_medic.measure.quality import ComputeModelQuality
-    from model_medic.measure.records import OutputFormat
+    """The quality job of one policy's settings (an endpoint's problem type is its own, `policy/tags.py`)."""
+    from model_medic.measure.quality import ComputeModelQuality, QualityConfig
 
-    return ComputeModelQuality(
-        aws.s3(),
-        aws.cloudwatch(),
-        settings.capture_s3_uri,
-        settings.ground_truth_s3_uri,
-        settings.problem_type,
-        timedelta(hours=settings.quality_window_hours),
-        timedelta(hours=settings.label_lookback_hours),
-        settings.quality_min_samples,
-        settings.positive_label,
-        settings.probability_threshold,
-        OutputFormat.for_problem(settings.problem_type, settings.inference_attribute, settings.probability_attribute),
-        settings.prediction_index_s3_uri,
-    )
+    return ComputeModelQuality(aws.s3(), aws.cloudwatch(), QualityConfig.of(settings))
 
 
 def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
@@ -397,7 +383,7 @@ def quality_measure(
 def _deadline(context: LambdaContext | None) -> float | None:
     """Building the prediction index stops at 60% of the time left, so that a first run over
     a long look-back never times out: the next run goes on from the indexes written."""
-    from model_medic.measure.quality import deadline_in
+    from model_medic.measure.predictions import deadline_in
 
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return None if remaining is None else deadline_in(remaining() / 1000 * 0.6)

@@ -1,0 +1,78 @@
+"""A problem of one endpoint's measure that a person must fix: told once, logged and counted every time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from model_medic.platform.observability import METRICS_NAMESPACE, logger
+from model_medic.store.ledger import Ledger
+from model_medic.tell.outcome import Notifier, Outcome
+
+if TYPE_CHECKING:
+    from model_medic.measure.drift import EndpointDrift
+
+
+class EndpointProblem(Exception):
+    """Something about one endpoint that a person must fix; the other endpoints go on.
+
+    `status`: bad-baseline, unreadable or shape-mismatch; `notice`: the tell-once key (a
+    person hears of it once per endpoint and key).
+    """
+
+    def __init__(self, status: str, notice: str, message: str, measured: EndpointDrift | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.notice = notice
+        self.message = message
+        self.measured = measured  # what was read before the problem showed, if anything
+
+
+def tell_problem(
+    ledger: Ledger,
+    notifier: Notifier,
+    function: str,
+    what: str,
+    endpoint: str,
+    problem: EndpointProblem,
+    hour: datetime,
+    at: datetime,
+) -> None:
+    """A problem of one endpoint: logged and counted every time (metric
+    `<What>NotMeasured`, per endpoint); a ledger entry and a critical message once per
+    endpoint and notice key."""
+    metric = "".join(word.capitalize() for word in what.split()) + "NotMeasured"
+    logger.error("not measured", measure=what, endpoint=endpoint, status=problem.status, problem=problem.message)
+    endpoint_metric(metric, endpoint, 1)
+    if not ledger.notice_once(endpoint, problem.notice, at):
+        return
+    ledger.record(
+        Outcome(
+            action=f"measure-{what.replace(' ', '-')}",
+            endpoint=endpoint,
+            result="skipped",
+            reason=problem.message,
+            mode="-",
+            alarm_name=function,
+            alarm_arn=f"model-medic:{what.replace(' ', '-')}:{endpoint}",
+            transition=f"{problem.notice}|{hour.isoformat()}",
+            state=problem.status,
+            at=at.astimezone(UTC).isoformat(),
+            gate="precondition",
+        ),
+        "",
+    )
+    notifier.alert(
+        f"Model Medic: {what} of {endpoint} is not measured ({problem.status})",
+        f"{function} could not measure the {what} of {endpoint} for {hour:%Y-%m-%d %H}:00 UTC: "
+        f"{problem.message}\n\nThe other endpoints are still measured. This message is sent once for "
+        f"this problem; the function logs it every hour and counts it in the ModelMedic {metric} metric.",
+    )
+
+
+def endpoint_metric(name: str, endpoint: str, value: float) -> None:
+    """A ModelMedic metric with the endpoint as its dimension (so an alarm can watch one endpoint)."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
+        metric.add_dimension(name="EndpointName", value=endpoint)

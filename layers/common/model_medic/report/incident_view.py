@@ -1,0 +1,270 @@
+"""The control loop's incidents and rollouts as the daily report shows them, pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from statistics import median
+from typing import Any
+
+from model_medic.remediate.units import package_label
+from model_medic.report.charts import Lane
+from model_medic.store.incidents import Incident
+
+# The rollout unit's vocabulary as the ledger records it (rollout.py: `Rollout.unit.name`,
+# `RollBackCanary.kind`; a unit test checks they agree). The report reads records and does
+# not import the rollout's machinery, which its cold start would pay for (`make bench`).
+ROLLOUT = "rollout"
+ROLLED_BACK_CANARY = "roll-back-canary"
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One timeline entry as the report shows it: `at` is HH:MM UTC, `time` the full ISO time;
+    `outside` when it happened outside the report's 24 hours (the page then shows its date)."""
+
+    at: str
+    time: str
+    what: str
+    detail: str
+    outside: bool
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """An incident as the report shows it. `outcome`: recovered, escalated (a person was told
+    it did not help, or a change did not take), closed (the alarm cleared with nothing done)
+    or open; `acted`: the action took at least one step for it (as the loop counts them)."""
+
+    id: str
+    action: str
+    alarm_name: str
+    state: str
+    outcome: str
+    acted: bool
+    steps: int
+    opened_at: str
+    closed_at: str | None
+    time_to_recover_seconds: float | None
+    time_to_recover: str
+    timeline: list[TimelineRow]
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """How often one kind of action fixed its alarm: fix rate = recovered / incidents that acted."""
+
+    action: str
+    incidents: int
+    acted: int
+    recovered: int
+    escalated: int
+    fix_rate: float | None
+    median_time_to_recover_seconds: float | None
+    median_time_to_recover: str
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    """The endpoint's newest canary rollout (an incident of the rollout unit) as the report
+    shows it. `package`: the model package's short label (None for an operator's canary,
+    which names no package); `share`: the canary's share of the traffic as the rollout last
+    set it, since `share_since` (None before anything was deployed); `ended`: under way,
+    complete, rolled back, not deployed, escalated (a person was told it stopped) or closed;
+    `ended_at`: when (None while under way); `verdict`: the judge's last verdict (decision,
+    when, and per metric the figures, estimate and evidence: canary.MetricVerdict), if any."""
+
+    id: str
+    package: str | None
+    canary_config: str | None
+    started_at: str
+    share: float | None
+    share_since: str | None
+    ended: str
+    ended_at: str | None
+    verdict: dict[str, Any] | None = None
+
+
+def rollout_view(incident: Incident) -> RolloutView:
+    """Pure: a rollout incident as the report shows it, from the facts the rollout's changes
+    settle (`rollout.py`: `DeployCanary` and `ShiftTraffic` set share and share_since, a
+    rollback sets the share to 0) and the incident's state and timeline."""
+    facts = incident.facts or {}
+    package = facts.get("package")
+    share = facts.get("share")
+    since = facts.get("share_since")
+    deployed = "canary_config" in facts
+    if incident.closed_at is None:
+        stopped = [e for e in incident.timeline if e["what"] in ("failed", "escalated")]
+        if incident.state == "escalated" and stopped:
+            ended, ended_at = "escalated", stopped[-1]["at"]
+        else:
+            ended, ended_at = "under way", None
+    else:
+        ended_at = incident.closed_at
+        if incident.state == "recovered":
+            ended = "complete"
+        elif not deployed:
+            ended = "not deployed"
+        elif share is not None and float(share) == 0:
+            ended = "rolled back"
+        elif incident.state == "escalated":
+            ended = "escalated"
+        else:
+            ended = "closed"
+    return RolloutView(
+        id=incident.id,
+        package=package_label(str(package)) if package else None,
+        canary_config=str(facts["canary_config"]) if deployed else None,
+        started_at=parse_utc(incident.opened_at).isoformat(),
+        share=float(share) if share is not None else None,
+        share_since=parse_utc(str(since)).isoformat() if since else None,
+        ended=ended,
+        ended_at=parse_utc(ended_at).isoformat() if ended_at else None,
+        verdict=facts.get("verdict") if isinstance(facts.get("verdict"), dict) else None,
+    )
+
+
+def newest_rollout(incidents: list[Incident]) -> RolloutView | None:
+    """Pure: the newest (last opened) rollout among an endpoint's incidents, or None."""
+    rollouts = [i for i in incidents if i.action == ROLLOUT]
+    return rollout_view(max(rollouts, key=lambda i: parse_utc(i.opened_at))) if rollouts else None
+
+
+def parse_utc(value: str) -> datetime:
+    """An ISO time as an aware UTC datetime (a naive one is taken as UTC)."""
+    moment = datetime.fromisoformat(value)
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def open_during(incident: Incident, start: datetime, end: datetime) -> bool:
+    """Whether the incident was open at any time in [start, end): opened before the end and
+    not closed before the start."""
+    if parse_utc(incident.opened_at) >= end:
+        return False
+    return incident.closed_at is None or parse_utc(incident.closed_at) >= start
+
+
+def incidents_during(incidents: list[Incident], start: datetime, end: datetime) -> list[Incident]:
+    """The incidents open at any time in [start, end).
+
+    From all of the endpoint's incidents (one paginated Query), not `of(since=start -
+    lookback)`: that filters on the opened time, and an incident stays open as long as its
+    alarm stays in ALARM (escalated, for weeks if nobody acts), so no lookback is long
+    enough. Reading all of them costs little: closed ones expire after the ledger's
+    retention, so the Query reads at most that many days of incidents plus the ones still
+    open. The same read gives the report the newest rollout (`newest_rollout`).
+    """
+    return [i for i in incidents if open_during(i, start, end)]
+
+
+def outcome_of(incident: Incident) -> str:
+    """recovered, escalated, closed or open - from the timeline as well as the state, because
+    an escalated incident is `closed` once its alarm returns to OK."""
+    seen = {entry["what"] for entry in incident.timeline}
+    if incident.state == "recovered" or "recovered" in seen or incident.recovered_seconds is not None:
+        return "recovered"
+    if incident.state == "escalated" or seen & {"escalated", "failed"}:
+        return "escalated"
+    if incident.closed_at is not None or incident.state == "closed":
+        return "closed"
+    return "open"
+
+
+def duration(seconds: float | None) -> str:
+    """As "42 s", "12 min" or "2 h 05 min"; an em dash when there is none."""
+    if seconds is None:
+        return "\u2014"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def timeline_rows(incident: Incident, start: datetime, end: datetime) -> list[TimelineRow]:
+    """The incident's timeline, oldest first, with times as HH:MM UTC."""
+    rows = []
+    for entry in sorted(incident.timeline, key=lambda e: parse_utc(e["at"])):
+        moment = parse_utc(entry["at"])
+        rows.append(
+            TimelineRow(
+                at=moment.strftime("%H:%M"),
+                time=moment.isoformat(),
+                what=str(entry["what"]),
+                detail=str(entry.get("detail", "")),
+                outside=not start <= moment < end,
+            )
+        )
+    return rows
+
+
+def incident_row(incident: Incident, start: datetime, end: datetime) -> IncidentRow:
+    acted = incident.steps > 0 or any(entry["what"] == "action" for entry in incident.timeline)
+    outcome = outcome_of(incident)
+    seconds = incident.recovered_seconds if outcome == "recovered" else None
+    return IncidentRow(
+        id=incident.id,
+        action=incident.action,
+        alarm_name=incident.alarm_name,
+        state=incident.state,
+        outcome=outcome,
+        acted=acted,
+        steps=incident.steps,
+        opened_at=parse_utc(incident.opened_at).isoformat(),
+        closed_at=None if incident.closed_at is None else parse_utc(incident.closed_at).isoformat(),
+        time_to_recover_seconds=seconds,
+        time_to_recover=duration(seconds),
+        timeline=timeline_rows(incident, start, end),
+    )
+
+
+def action_table(rows: list[IncidentRow]) -> list[ActionRow]:
+    """Per kind of action: incidents, how many acted, recovered, escalated, the fix rate
+    (recovered among those that acted, in %; None when none acted) and the median time to
+    recover of the recovered ones."""
+    table = []
+    for action in sorted({row.action for row in rows}):
+        mine = [row for row in rows if row.action == action]
+        acted = [row for row in mine if row.acted]
+        times = [row.time_to_recover_seconds for row in mine if row.time_to_recover_seconds is not None]
+        middle = median(times) if times else None
+        table.append(
+            ActionRow(
+                action=action,
+                incidents=len(mine),
+                acted=len(acted),
+                recovered=sum(row.outcome == "recovered" for row in mine),
+                escalated=sum(row.outcome == "escalated" for row in mine),
+                fix_rate=round(100 * sum(row.outcome == "recovered" for row in acted) / len(acted), 1)
+                if acted
+                else None,
+                median_time_to_recover_seconds=middle,
+                median_time_to_recover=duration(middle),
+            )
+        )
+    return table
+
+
+def incident_lanes(rows: list[IncidentRow], start: datetime, end: datetime) -> list[Lane]:
+    """The incidents as lanes of the incident strip (fractions of the window)."""
+    span = (end - start).total_seconds()
+
+    def fraction(moment: str) -> float:
+        return (parse_utc(moment) - start).total_seconds() / span
+
+    lanes = []
+    for row in rows:
+        lanes.append(
+            Lane(
+                label=f"{row.action} \u00b7 {row.alarm_name}",
+                begin=fraction(row.opened_at),
+                end=1.0 if row.closed_at is None else fraction(row.closed_at),
+                outcome=row.outcome,
+                marks=tuple(
+                    (fraction(t.time), t.what, f"{t.at} {t.what}: {t.detail}") for t in row.timeline if not t.outside
+                ),
+            )
+        )
+    return lanes
