@@ -10,13 +10,13 @@ import types
 def main() -> None:
     library = sys.argv[1] if len(sys.argv) > 1 else "orjson"
     if library == "json":
-        import model_medic.measure.drift as drift
+        import model_medic.measure.capture_sample as capture_sample
         import model_medic.measure.records as records
 
         shim = types.SimpleNamespace(
             loads=json.loads, dumps=lambda value: json.dumps(value).encode(), JSONDecodeError=ValueError
         )
-        setattr(drift, "orjson", shim)  # noqa: B010 - the module attribute the drift code reads
+        setattr(capture_sample, "orjson", shim)  # noqa: B010 - the module attribute the drift sample reads
         setattr(records, "orjson", shim)  # noqa: B010
     print(f"JSON library: {library}")
     sys.argv = [sys.argv[0]]

@@ -1,39 +1,4 @@
-"""The endpoint metrics AWS does not publish: total latency (ms) and error rate (%).
-
-Per variant and per endpoint, over one period aligned to the scheduled time:
-
-* TotalLatency = (mean ModelLatency + mean OverheadLatency) / 1000; both are in microseconds
-  (docs/aws-behaviours.md, "SageMaker metrics and units"). The endpoint's means weight each
-  variant by its sample count.
-* ErrorRate = (Invocation4XXErrors + Invocation5XXErrors) / Invocations x 100; a period
-  without invocations has no error rate.
-
-Timing. SageMaker's one-minute datapoints reach CloudWatch late, so a run computes the last
-whole period that ended at least `lag` (METRICS_LAG_MINUTES) before its scheduled time, and
-reads on past it up to the scheduled minute. A variant's window is complete when every
-metric it reported in the window has a datapoint after the window too: SageMaker sends a
-value of each of these metrics for every request (0 or 1 for the error counts, SageMaker
-Developer Guide), so the stream has moved past the window. An endpoint whose variants are all complete is published
-at once. One that is not is held back and recomputed once, by the next run (a period later),
-and published then, complete or not: the next window's datapoints have had a period more to
-arrive, which is what CloudWatch would show an hour later.
-
-Why hold back rather than publish and correct: CloudWatch does not replace a value put again
-for the same metric and minute, it aggregates them ("CloudWatch records the average ... of
-the values received for every 1-minute period, as well as number of samples, maximum value,
-and minimum value", Publishing custom metrics, CloudWatch User Guide). The alarms
-(alarm_catalog.py) read Average over 300 s, the daily report reads Maximum: a second, corrected
-value would leave the Average halfway and the Maximum at the larger of the two. Each
-endpoint's value for a window is therefore put once, when it is as complete as it will be.
-The ledger records per window what was published, what was held back and what the
-recomputation found (ledger.py, `MetricWindow`), so that the recomputation happens once.
-
-Calls: one ListMetrics (paged) finds the variants that reported recently, GetMetricData
-fetches sums and sample counts of the window and of what came after it, 500 queries at a
-time, PutMetricData publishes 1,000 data at a time; two reads and up to two writes of the
-ledger. Math happens here: metric math returns nothing in moto (docs/aws-behaviours.md,
-"moto gaps") and would cost a query per result in AWS.
-"""
+"""ComputeMetricsFunction's job: total latency (ms) and error rate (%) per endpoint and variant, put once a window."""
 
 from __future__ import annotations
 

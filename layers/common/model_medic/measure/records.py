@@ -1,19 +1,4 @@
-"""Captured requests and responses split into records the way Model Monitor reads them.
-
-A captured payload may hold several records (docs/aws-behaviours.md, "Real data shapes"):
-CSV with several lines; JSON `{"instances": [...]}` whose instances are lists or objects
-such as `{"features": [...]}`; JSON Lines. Responses likewise: several CSV lines,
-`{"predictions": [{"score": ..., "predicted_label": ...}]}`, JSON Lines.
-
-Where a value sits is configured, not guessed (Model Monitor's features, inference and
-probability attributes): an attribute is a key path into a JSON object (`score`,
-`output.score`, `probabilities.1`) or a zero-based column number into a CSV row or JSON
-array (`0`). A bare
-prediction (a CSV line with one value, a JSON number) is the probability when a
-probability attribute is configured for a binary classifier, else the predicted label.
-Every record is read on its own: one that does not decode is counted and dropped, and
-never changes how the others are read. Ground truth is split the same way (`labels`).
-"""
+"""Captured requests, responses and ground truth split into records the way Model Monitor reads them."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Small inline SVG charts for the daily report: no plotting stack in the Lambda.
-
-Each chart is a self-contained <svg> with a title, axes, hourly ticks and one polyline per
-series; gaps (hours without data) break the line rather than pretending to be zero. The
-incident strip (`incident_strip`) is geometry only: the page template draws it.
-"""
+"""Small inline SVG charts for the daily report, and the incident strip's geometry: no plotting stack in the Lambda."""
 
 from __future__ import annotations
 
@@ -16,7 +11,8 @@ COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c")
 
 
 def line_chart(title: str, hours: list[str], series: dict[str, list[float | None]], unit: str) -> str:
-    """An SVG line chart of hourly values; `hours` label the x axis."""
+    """A self-contained SVG line chart of hourly values (title, axes, hourly ticks, a polyline
+    per series); `hours` label the x axis. An hour without data breaks the line: it is not zero."""
     values = [v for points in series.values() for v in points if v is not None]
     top = _nice(max(values)) if values else 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

@@ -1,0 +1,103 @@
+"""An endpoint's alarms as the PutMetricAlarm requests the manager sends, one builder per alarm."""
+
+from typing import Any
+
+import pytest
+
+from model_medic.fleet.alarm_catalog import AlarmThresholds, QualitySource, Topics, endpoint_alarms
+
+TOPICS = Topics(
+    critical="arn:aws:sns:us-east-1:123456789012:critical", warning="arn:aws:sns:us-east-1:123456789012:warn"
+)
+
+
+def thresholds(source: QualitySource = "model-medic") -> AlarmThresholds:
+    return AlarmThresholds(2.5, 400.0, 0.2, 0.85, source, "age", 0.3, "canary", 3.0, 800.0)
+
+
+def by_name(source: QualitySource = "model-medic") -> dict[str, dict[str, Any]]:
+    return {alarm["AlarmName"]: alarm for alarm in endpoint_alarms("churn-prod", thresholds(source), TOPICS)}
+
+
+def test_six_alarms_named_after_the_endpoint_and_the_canary_variant() -> None:
+    assert list(by_name()) == [
+        "churn-prod-HighErrorRate",
+        "churn-prod-HighLatency",
+        "churn-prod-DataDrift",
+        "churn-prod-ModelAccuracyDrop",
+        "churn-prod-canary-ErrorRate",
+        "churn-prod-canary-Latency",
+    ]
+
+
+def test_every_request_spells_out_each_field_cloudwatch_returns() -> None:
+    for alarm in by_name().values():
+        assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+        assert alarm["ActionsEnabled"] is True
+        assert alarm["InsufficientDataActions"] == []
+        assert isinstance(alarm["Threshold"], float)
+
+
+@pytest.mark.parametrize(
+    ("name", "metric", "threshold", "operator", "missing", "actions", "ok_actions", "unit"),
+    [
+        (
+            "HighErrorRate",
+            "ErrorRate",
+            2.5,
+            "GreaterThanThreshold",
+            "notBreaching",
+            ["critical"],
+            ["critical"],
+            "Percent",
+        ),
+        (
+            "HighLatency",
+            "TotalLatency",
+            400.0,
+            "GreaterThanThreshold",
+            "notBreaching",
+            ["warn"],
+            ["warn"],
+            "Milliseconds",
+        ),
+        ("DataDrift", "MaxFeatureDrift", 0.2, "GreaterThanThreshold", "ignore", ["warn"], [], None),
+        ("ModelAccuracyDrop", "accuracy", 0.85, "LessThanThreshold", "ignore", ["critical"], [], None),
+        ("canary-ErrorRate", "ErrorRate", 3.0, "GreaterThanThreshold", "notBreaching", [], [], "Percent"),
+        ("canary-Latency", "TotalLatency", 800.0, "GreaterThanThreshold", "notBreaching", [], [], "Milliseconds"),
+    ],
+)
+def test_each_alarm_watches_its_metric_and_tells_its_topic(
+    name: str,
+    metric: str,
+    threshold: float,
+    operator: str,
+    missing: str,
+    actions: list[str],
+    ok_actions: list[str],
+    unit: str | None,
+) -> None:
+    alarm = by_name()[f"churn-prod-{name}"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("Custom/SageMaker", metric, threshold)
+    assert (alarm["ComparisonOperator"], alarm["TreatMissingData"], alarm.get("Unit")) == (operator, missing, unit)
+    assert [arn.rsplit(":", 1)[1] for arn in alarm["AlarmActions"]] == actions
+    assert [arn.rsplit(":", 1)[1] for arn in alarm["OKActions"]] == ok_actions
+    variant = [d["Value"] for d in alarm["Dimensions"] if d["Name"] == "VariantName"]
+    assert variant == (["canary"] if name.startswith("canary") else [])
+
+
+def test_with_model_monitor_as_the_source_drift_and_accuracy_watch_its_schedules() -> None:
+    alarms = by_name("model-monitor")
+    drift, accuracy = alarms["churn-prod-DataDrift"], alarms["churn-prod-ModelAccuracyDrop"]
+    assert (drift["Namespace"], drift["MetricName"], drift["Threshold"]) == (
+        "aws/sagemaker/Endpoints/data-metrics",
+        "feature_baseline_drift_age",
+        0.3,
+    )
+    assert drift["Dimensions"] == [
+        {"Name": "Endpoint", "Value": "churn-prod"},
+        {"Name": "MonitoringSchedule", "Value": "churn-prod-data-quality"},
+    ]
+    assert (accuracy["Namespace"], accuracy["Threshold"]) == ("aws/sagemaker/Endpoints/model-metrics", 0.85)
+    assert accuracy["Dimensions"][1] == {"Name": "MonitoringSchedule", "Value": "churn-prod-model-quality"}
+    assert alarms["churn-prod-HighErrorRate"] == by_name()["churn-prod-HighErrorRate"]

@@ -1,0 +1,119 @@
+"""An endpoint's day graded, its recommendations in the order a person reads them, and the
+fleet worst first."""
+
+from typing import Any
+
+import pytest
+
+from model_medic.report.grading import EndpointReport, grade, recommendations, worst_first
+from model_medic.report.incident_view import ROLLED_BACK_CANARY, ROLLOUT, IncidentRow, RolloutView
+
+
+def report(
+    endpoint: str = "churn-prod",
+    error_rate: float | None = 0.2,
+    latency: float | None = 100.0,
+    invocations: float = 1000.0,
+    decisions: list[dict[str, Any]] | None = None,
+    incidents: list[IncidentRow] | None = None,
+    rollout: RolloutView | None = None,
+) -> EndpointReport:
+    made = EndpointReport(
+        endpoint=endpoint,
+        day="2026-11-23",
+        start="2026-11-22T06:00:00+00:00",
+        end="2026-11-23T06:00:00+00:00",
+        hours=[],
+        invocations=invocations,
+        errors_4xx=0.0,
+        errors_5xx=0.0,
+        error_rate=error_rate,
+        avg_latency_ms=latency,
+        max_latency_ms=latency,
+        grade="",
+        recommendations=[],
+        decisions=decisions or [],
+        canary={"shares": {}, "rollout": rollout},
+        incidents=incidents or [],
+    )
+    made.grade = grade(error_rate, latency)
+    return made
+
+
+def escalated(action: str) -> IncidentRow:
+    return IncidentRow(
+        action, action, f"churn-prod-{action}", "escalated", "escalated", True, 1, "", None, None, "", []
+    )
+
+
+@pytest.mark.parametrize(
+    ("error_rate", "latency", "expected"),
+    [(None, None, "A"), (1.0, 1000.0, "A"), (1.01, 100.0, "B"), (5.01, 100.0, "C"), (0.0, 1000.1, "C")],
+)
+def test_the_grade_is_the_error_rate_and_latency_against_their_lines(
+    error_rate: float | None, latency: float | None, expected: str
+) -> None:
+    assert grade(error_rate, latency) == expected
+
+
+def test_a_quiet_healthy_day_has_nothing_to_do() -> None:
+    assert recommendations(report()) == ["Nothing to do."]
+
+
+def test_every_recommendation_in_the_order_a_person_reads_them() -> None:
+    rolled_back = {"action": ROLLOUT, "result": "acted", "changes": {"changes": [{"kind": ROLLED_BACK_CANARY}]}}
+    stopped = RolloutView(
+        "r", None, None, "2026-11-22T07:00:00+00:00", 0.0, None, "escalated", "2026-11-22T08:00:00+00:00"
+    )
+    day = report(
+        error_rate=6.0,
+        latency=1500.0,
+        invocations=0.0,
+        decisions=[
+            *[{"action": "scale-up", "result": "acted"}] * 3,
+            rolled_back,
+            {"action": "scale-up", "result": "dry-run"},
+            {"action": "scale-up", "result": "bound-reached"},
+        ],
+        incidents=[escalated("scale-up"), escalated("rollback"), escalated(ROLLOUT)],
+        rollout=stopped,
+    )
+    found = recommendations(day)
+    assert [line.split(":")[0] for line in found] == [
+        "Error rate above 5%",
+        "Average latency above 1 s",
+        "3 scale-ups in a day",
+        "A model was rolled back",
+        "1 action(s) were only recorded (dry-run)",
+        "An action stopped at a bound or failed",
+        "A canary rollout stopped and needs a person",
+        "2 incident(s) escalated (rollback, scale-up)",  # the rollout's own escalation is told above
+        "No traffic in 24 hours",
+    ]
+
+
+def test_an_error_rate_above_one_percent_gets_the_milder_advice() -> None:
+    assert recommendations(report(error_rate=2.0)) == [
+        "Error rate above 1%: check client requests (4XX) and recent deployments."
+    ]
+
+
+def test_the_fleet_is_worst_first_by_grade_escalations_error_rate_latency_then_name() -> None:
+    fleet = [
+        report("a-healthy"),
+        report("b-slow", latency=1200.0),
+        report("c-erring", error_rate=6.0),
+        report("d-escalated", incidents=[escalated("scale-up")]),
+        report("e-warned", error_rate=2.0),
+        report("f-warned", error_rate=3.0),
+        report("g-healthy"),
+    ]
+    assert [r.endpoint for r in worst_first(fleet)] == [
+        "c-erring",
+        "b-slow",
+        "f-warned",
+        "e-warned",
+        "d-escalated",
+        "a-healthy",
+        "g-healthy",
+    ]
