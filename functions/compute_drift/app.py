@@ -1,7 +1,4 @@
-"""ComputeDriftFunction: every hour, PSI and KS of each feature of the last hour of captured
-inputs against the training baseline, for every endpoint in scope (named in EndpointNames or
-carrying the discovery tag); or, on a "build-baseline" event, the baseline of one endpoint in
-scope."""
+"""ComputeDriftFunction: hourly input drift of every endpoint in scope, or one baseline built on request."""
 
 from typing import Any
 

@@ -1,6 +1,4 @@
-"""ComputeMetricsFunction: every 5 minutes, TotalLatency and ErrorRate per endpoint and variant
-of the last period that ended METRICS_LAG_MINUTES ago; a window held back for late datapoints
-is recomputed once by the next run."""
+"""ComputeMetricsFunction: TotalLatency and ErrorRate per endpoint and variant, every 5 minutes."""
 
 from typing import Any
 

@@ -1,9 +1,4 @@
-"""ComputeModelQualityFunction: when ground-truth files land (S3 "Object Created" on
-EventBridge, the ground-truth prefix only; at most one run per endpoint and hour of
-labels), and hourly as a catch-up, join labels to captured predictions and publish model
-quality per endpoint and variant, for every endpoint in scope (named in EndpointNames or
-carrying the discovery tag). An endpoint's tag model-medic:problem-type (policy.py) says
-what kind of model it serves, in place of the stack's ProblemType."""
+"""ComputeModelQualityFunction: model quality when labels land, and hourly as a catch-up."""
 
 from typing import Any
 

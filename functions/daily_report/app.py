@@ -1,7 +1,4 @@
-"""DailyReportFunction: the 24 hours before the scheduled time, for every endpoint in scope
-(named in EndpointNames or carrying the discovery tag), as HTML and JSON in the reports
-bucket (with the control loop's incidents of those hours), an index of the day, and a
-summary with links to the info topic."""
+"""DailyReportFunction: the day's report of every endpoint in scope, its index, and a summary to the info topic."""
 
 from typing import Any
 

@@ -1,7 +1,4 @@
-"""AlarmManagerFunction: keeps every in-scope endpoint's alarms and dashboard in step with the
-fleet - on each SageMaker endpoint state change (that endpoint), on a schedule (the whole
-fleet, the safety net), and as the stack's custom resource (Create/Update: the whole fleet;
-Delete: every alarm and dashboard of the stack)."""
+"""AlarmManagerFunction: every in-scope endpoint's alarms and dashboard kept in step with the fleet."""
 
 from typing import Any
 
