@@ -184,7 +184,7 @@ def drift(event: Any) -> BuildBaseline | Tick | Rejected:
     """ComputeDriftFunction's event: a tick, or `{"build-baseline": {"endpoint": ..., "label-column": ...}}`."""
     if isinstance(event, dict) and "build-baseline" in event:
         request = event["build-baseline"] if isinstance(event["build-baseline"], dict) else {}
-        endpoint = str(request.get("endpoint", ""))  # '' is refused by `drift.build_baseline`
+        endpoint = str(request.get("endpoint", ""))  # '' is refused by `drift.baseline_requested`
         label = request.get("label-column")
         return BuildBaseline(endpoint, None if label is None else str(label))
     return scheduled(event, "expected a Scheduled Event or a build-baseline event")

@@ -33,7 +33,7 @@ BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_ti
 
 # Presigned report links use Signature Version 4 (the only one S3 accepts in newer Regions). A
 # presigned link dies with the temporary credentials that signed it, whatever its ExpiresIn:
-# report.py asks for one hour and says so.
+# report/summary.py asks for one hour (PRESIGNED_SECONDS) and says so.
 _SERVICE_CONFIG = {"s3": BOTO_CONFIG.merge(Config(signature_version="s3v4"))}
 
 
