@@ -2,6 +2,7 @@
 belongs, the prediction index as stored, and what is scored and published per variant."""
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
 import orjson
 import pytest
@@ -13,8 +14,12 @@ from model_medic.measure.quality_join import NO_VARIANT, Found, Joined
 from model_medic.measure.records import OutputFormat, Prediction
 from model_medic.platform.settings import QualitySettings
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 HOUR = datetime(2026, 11, 22, 9, tzinfo=UTC)
 PROBABILITY = OutputFormat()
+NO_S3 = cast("S3Client", None)  # where a label file belongs is read from its key alone
 
 
 def config(min_samples: int = 2) -> QualityConfig:
@@ -82,11 +87,11 @@ def test_a_label_files_hour_ends_its_evaluation_window() -> None:
     ],
 )
 def test_a_label_files_key_names_its_endpoint(key: str, endpoint: str | None) -> None:
-    assert GroundTruth(None, "s3://b/groundtruth", PROBABILITY).endpoint_for_key(key) == endpoint
+    assert GroundTruth(NO_S3, "s3://b/groundtruth", PROBABILITY).endpoint_for_key(key) == endpoint
 
 
 def test_without_a_prefix_the_endpoint_is_the_first_folder() -> None:
-    assert GroundTruth(None, "s3://b", PROBABILITY).endpoint_for_key("churn-prod/2026/11/22/09/x") == "churn-prod"
+    assert GroundTruth(NO_S3, "s3://b", PROBABILITY).endpoint_for_key("churn-prod/2026/11/22/09/x") == "churn-prod"
 
 
 def test_hours_are_every_hour_from_the_start_before_the_end() -> None:

@@ -10,11 +10,15 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_medic.measure.endpoint_problems import EndpointProblem
 from model_medic.measure.s3_objects import split_s3_uri
 from model_medic.platform.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 KS_QUANTILES = 1001
 DEFAULT_BINS = 10
@@ -242,7 +246,7 @@ class BaselineStore:
     """The baselines of the endpoints: `<baselines>/<endpoint>/baseline.json`, built from
     training.csv beside it, else Model Monitor's statistics.json there."""
 
-    def __init__(self, s3: Any, baseline_uri: str, label_column: str) -> None:
+    def __init__(self, s3: S3Client, baseline_uri: str, label_column: str) -> None:
         self._s3 = s3
         self.bucket, self._prefix = split_s3_uri(baseline_uri)
         self._label_column = label_column
@@ -288,7 +292,7 @@ class BaselineStore:
             return baseline
         return None
 
-    def _parsed(self, name: str, key: str, got: dict[str, Any]) -> dict[str, Any]:
+    def _parsed(self, name: str, key: str, got: GetObjectOutputTypeDef) -> dict[str, Any]:
         """A stored baseline or statistics.json read and checked, with its `id` and `uri`."""
         body = got["Body"].read()
         identity = str(got.get("ETag", "")).strip('"') or hashlib.sha256(body).hexdigest()[:16]

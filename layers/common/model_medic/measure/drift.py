@@ -19,6 +19,10 @@ from model_medic.store.ledger import Ledger
 from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
+    from mypy_boto3_s3 import S3Client
+
     from model_medic.intake.triggers import BuildBaseline
     from model_medic.policy.scope import Scope
 
@@ -43,8 +47,8 @@ class ComputeDrift:
 
     def __init__(
         self,
-        s3: Any,
-        cloudwatch: Any,
+        s3: S3Client,
+        cloudwatch: CloudWatchClient,
         capture_uri: str,
         baseline_uri: str,
         min_rows: int,
@@ -103,10 +107,10 @@ class ComputeDrift:
         return EndpointDrift(endpoint, "published", *counts, features=tuple(drift(used, sample)))
 
     def publish(self, result: EndpointDrift, hour: datetime) -> None:
-        data = []
-        dims = [{"Name": "EndpointName", "Value": result.endpoint}]
+        data: list[MetricDatumTypeDef] = []
+        dims: list[DimensionTypeDef] = [{"Name": "EndpointName", "Value": result.endpoint}]
         for feature in result.features:
-            per_feature = [*dims, {"Name": "Feature", "Value": feature.feature}]
+            per_feature: list[DimensionTypeDef] = [*dims, {"Name": "Feature", "Value": feature.feature}]
             data.append(
                 {
                     "MetricName": "FeatureDrift",

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_medic.platform.aws import persist
 from model_medic.platform.observability import logger, metrics
 from model_medic.store.ledger import Ledger, MetricWindow
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.literals import StandardUnitType
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDataResultTypeDef, MetricDatumTypeDef
 
 SOURCE_NAMESPACE = "AWS/SageMaker"
 NAMESPACE = "Custom/SageMaker"
@@ -110,10 +116,10 @@ class Datum:
     endpoint: str
     variant: str | None
     value: float
-    unit: str
+    unit: StandardUnitType
 
-    def as_metric_datum(self, timestamp: datetime) -> dict[str, Any]:
-        dimensions = [{"Name": "EndpointName", "Value": self.endpoint}]
+    def as_metric_datum(self, timestamp: datetime) -> MetricDatumTypeDef:
+        dimensions: list[DimensionTypeDef] = [{"Name": "EndpointName", "Value": self.endpoint}]
         if self.variant is not None:
             dimensions.append({"Name": "VariantName", "Value": self.variant})
         return {
@@ -180,7 +186,7 @@ def variant_queries(variants: list[tuple[str, str]], period: int) -> tuple[list[
     return queries, keys
 
 
-def add_results(sums: dict[tuple[str, str], Sums], keys: QueryKeys, results: list[dict[str, Any]]) -> None:
+def add_results(sums: dict[tuple[str, str], Sums], keys: QueryKeys, results: Sequence[MetricDataResultTypeDef]) -> None:
     """Fold GetMetricData results into the sums of their (endpoint, variant)."""
     for result in results:
         pair, metric, statistic = keys[result["Id"]]
@@ -192,7 +198,7 @@ def add_periods(
     sums: dict[tuple[str, str], Sums],
     later: dict[tuple[str, str], set[str]],
     keys: QueryKeys,
-    results: list[dict[str, Any]],
+    results: Sequence[MetricDataResultTypeDef],
     window: Window,
 ) -> None:
     """Fold GetMetricData results (one value per period): the window's into its sums, those
@@ -239,7 +245,7 @@ class Run:
 
 
 class ComputeMetrics:
-    def __init__(self, cloudwatch: Any, ledger: Ledger, period: timedelta, lag: timedelta) -> None:
+    def __init__(self, cloudwatch: CloudWatchClient, ledger: Ledger, period: timedelta, lag: timedelta) -> None:
         self._cloudwatch = cloudwatch
         self._ledger = ledger
         self._period = period
@@ -352,7 +358,7 @@ class ComputeMetrics:
         sums: dict[tuple[str, str], Sums] = {pair: Sums() for pair in variants}
         later: dict[tuple[str, str], set[str]] = {pair: set() for pair in variants}
         for start in range(0, len(queries), GET_LIMIT):
-            batch = {
+            batch: dict[str, Any] = {
                 "MetricDataQueries": queries[start : start + GET_LIMIT],
                 "StartTime": window.start,
                 "EndTime": max(upto, window.end),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_medic.intake.alarms import EARLIEST, LATEST
 from model_medic.measure import records
 from model_medic.measure.quality_join import NO_VARIANT, Found
 from model_medic.measure.records import OutputFormat, Prediction
 from model_medic.measure.s3_objects import list_folders, list_keys, read_objects, split_s3_uri
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 Labels = dict[str, list[str]]  # id -> the labels of its request's records
 
@@ -57,7 +60,7 @@ class GroundTruth:
     """The labels under `<ground truth>/<endpoint>/YYYY/MM/DD/HH/`, and under
     `<endpoint>/<variant>/YYYY/MM/DD/HH/` where Model Monitor's merge step writes them."""
 
-    def __init__(self, s3: Any, ground_truth_uri: str, fmt: OutputFormat) -> None:
+    def __init__(self, s3: S3Client, ground_truth_uri: str, fmt: OutputFormat) -> None:
         self._s3 = s3
         self._bucket, self._prefix = split_s3_uri(ground_truth_uri)
         self._fmt = fmt

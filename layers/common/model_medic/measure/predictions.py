@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -15,6 +15,9 @@ from model_medic.measure.quality_join import Found
 from model_medic.measure.records import OutputFormat, Prediction
 from model_medic.measure.s3_objects import list_folders, list_keys, read_objects, split_s3_uri
 from model_medic.platform.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # A capture hour is complete (its index may be written) this long after it ends: SageMaker
 # writes capture files in batches, a few minutes late.
@@ -84,7 +87,7 @@ class CapturedPredictions:
     """The data capture of an endpoint's variants (`<capture>/<endpoint>/<variant>/YYYY/MM/DD/HH/`),
     and, when a location is given, the prediction index beside it."""
 
-    def __init__(self, s3: Any, capture_uri: str, index_uri: str, fmt: OutputFormat) -> None:
+    def __init__(self, s3: S3Client, capture_uri: str, index_uri: str, fmt: OutputFormat) -> None:
         self._s3 = s3
         self._capture = split_s3_uri(capture_uri)
         self._index = split_s3_uri(index_uri) if index_uri else None

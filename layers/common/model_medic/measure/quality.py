@@ -23,6 +23,10 @@ from model_medic.store.ledger import Ledger
 from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
+    from mypy_boto3_s3 import S3Client
+
     from model_medic.intake.triggers import ObjectCreated
     from model_medic.platform.settings import QualitySettings
     from model_medic.policy.scope import Scope
@@ -86,11 +90,11 @@ def scored(joined: Joined, config: QualityConfig) -> Scored:
     return found
 
 
-def metric_data(endpoint: str, figures: Scored, at: datetime) -> list[dict[str, Any]]:
+def metric_data(endpoint: str, figures: Scored, at: datetime) -> list[MetricDatumTypeDef]:
     """Pure: PutMetricData's data of the scored groups, per endpoint and variant."""
-    data = []
+    data: list[MetricDatumTypeDef] = []
     for variant, values in figures:
-        dims = [{"Name": "EndpointName", "Value": endpoint}]
+        dims: list[DimensionTypeDef] = [{"Name": "EndpointName", "Value": endpoint}]
         if variant is not None:
             dims.append({"Name": "VariantName", "Value": variant})
         data += [
@@ -118,7 +122,7 @@ class ComputeModelQuality:
     """One policy's quality job: each endpoint's labels of a window, joined to the predictions
     they name, scored and published per variant and endpoint."""
 
-    def __init__(self, s3: Any, cloudwatch: Any, config: QualityConfig) -> None:
+    def __init__(self, s3: S3Client, cloudwatch: CloudWatchClient, config: QualityConfig) -> None:
         self._cloudwatch = cloudwatch
         self._config = config
         self.ground_truth = GroundTruth(s3, config.ground_truth_uri, config.reading())

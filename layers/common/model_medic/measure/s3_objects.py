@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 READERS = 16  # concurrent GETs when an hour of capture files is read (botocore clients are thread-safe)
 
@@ -16,7 +19,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key.strip("/")
 
 
-def read_objects(s3: Any, bucket: str, keys: list[str]) -> Iterator[bytes]:
+def read_objects(s3: S3Client, bucket: str, keys: list[str]) -> Iterator[bytes]:
     """The objects' bodies, fetched concurrently, yielded in the order of `keys`."""
     if len(keys) <= 1:
         for key in keys:
@@ -26,7 +29,7 @@ def read_objects(s3: Any, bucket: str, keys: list[str]) -> Iterator[bytes]:
         yield from pool.map(lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read(), keys)
 
 
-def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+def list_keys(s3: S3Client, bucket: str, prefix: str) -> list[str]:
     """Every key under the prefix (ListObjectsV2, paged)."""
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -34,7 +37,7 @@ def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def list_folders(s3: Any, bucket: str, root: str) -> list[str]:
+def list_folders(s3: S3Client, bucket: str, root: str) -> list[str]:
     """The folders right under `root` (ListObjectsV2's CommonPrefixes, paged), each a full prefix."""
     found = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root, Delimiter="/"):
