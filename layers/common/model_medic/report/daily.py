@@ -16,6 +16,10 @@ from model_medic.store.incidents import Incidents
 from model_medic.store.ledger import Ledger
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+
     from model_medic.tell.outcome import Notifier
 
 
@@ -24,7 +28,14 @@ class DailyReport:
     bucket with their links, and summed up (`summary.summary`)."""
 
     def __init__(
-        self, cloudwatch: Any, sagemaker: Any, s3: Any, ledger: Ledger, bucket: str, *, incidents: Incidents
+        self,
+        cloudwatch: CloudWatchClient,
+        sagemaker: SageMakerClient,
+        s3: S3Client,
+        ledger: Ledger,
+        bucket: str,
+        *,
+        incidents: Incidents,
     ) -> None:
         self._reader = DayReader(cloudwatch, sagemaker, ledger, incidents)
         self._pages = Pages()

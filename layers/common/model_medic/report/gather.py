@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -15,13 +15,20 @@ from model_medic.report.incident_view import action_table, incident_row, inciden
 from model_medic.store.incidents import Incidents
 from model_medic.store.ledger import Ledger
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricDataResultTypeDef
+    from mypy_boto3_sagemaker import SageMakerClient
+
 Hourly = dict[tuple[str, str], dict[str, Sums]]  # (endpoint, variant) -> hour -> sums
 
 
 class DayReader:
     """The reports of a day before `end`, one per endpoint, from what AWS and the ledger hold."""
 
-    def __init__(self, cloudwatch: Any, sagemaker: Any, ledger: Ledger, incidents: Incidents) -> None:
+    def __init__(
+        self, cloudwatch: CloudWatchClient, sagemaker: SageMakerClient, ledger: Ledger, incidents: Incidents
+    ) -> None:
         self._cloudwatch = cloudwatch
         self._sagemaker = sagemaker
         self._ledger = ledger
@@ -77,7 +84,9 @@ class DayReader:
                 hourly[pair][stamp].add(metric, statistic, float(value))
         return hourly, maxima
 
-    def _results(self, queries: list[dict[str, Any]], start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    def _results(
+        self, queries: list[dict[str, Any]], start: datetime, end: datetime
+    ) -> Iterator[MetricDataResultTypeDef]:
         """Every MetricDataResult of the queries, 500 queries a request, page by page."""
         for first in range(0, len(queries), GET_LIMIT):
             request: dict[str, Any] = {
