@@ -6,12 +6,16 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import boto3
 import pytest
 
 from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
 
 STACK = "model-medic-test"
 TAG = {"Key": "model-medic", "Value": "on"}
@@ -128,6 +132,21 @@ def test_a_fleet_of_200_gets_its_alarms_and_a_second_pass_reads_little_and_write
     assert "DescribeEndpoint" not in operations
 
 
+def test_the_stacks_alarms_are_found_by_tag_100_a_page(
+    fleet_env: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    endpoints(1)
+    run(SCHEDULE)
+    owned = [
+        params
+        for service, op, params in aws_requests
+        if (service, op) == ("resourcegroupstaggingapi", "GetResources")
+        and params.get("ResourceTypeFilters") == ["cloudwatch:alarm"]
+    ]
+    assert owned
+    assert all(params["ResourcesPerPage"] == 100 for params in owned)
+
+
 def test_endpoints_that_leave_scope_lose_their_alarms_and_nothing_else_is_touched(fleet_env: Stack) -> None:
     names = endpoints(12)
     cw = boto3.client("cloudwatch", region_name=REGION)
@@ -203,7 +222,11 @@ def test_writes_are_paced_to_cloudwatchs_rate() -> None:
 
     waits: list[float] = []
     manager = AlarmManager(
-        None, None, StackPlace("s", "r", "p"), lambda *_: [], WritePace(per_second=3.0, sleep=waits.append)
+        cast("CloudWatchClient", None),
+        cast("ResourceGroupsTaggingAPIClient", None),
+        StackPlace("s", "r", "p"),
+        lambda *_: [],
+        WritePace(per_second=3.0, sleep=waits.append),
     )
     assert all(manager._may_write() for _ in range(4))
     assert len(waits) == 3

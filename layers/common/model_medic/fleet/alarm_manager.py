@@ -6,13 +6,17 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from model_medic.fleet.alarm_catalog import STACK_TAG, dashboard_body, dashboard_name, dashboard_prefix
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
 
 # The fields of a PutMetricAlarm request that DescribeAlarms returns as they were put.
 _COMPARED = (
@@ -115,7 +119,12 @@ class AlarmManager:
     """Creates what is missing, updates what drifted, deletes what left scope - its own only."""
 
     def __init__(
-        self, cloudwatch: Any, tagging: Any, place: StackPlace, alarms_for: AlarmsFor, pace: WritePace = WritePace()
+        self,
+        cloudwatch: CloudWatchClient,
+        tagging: ResourceGroupsTaggingAPIClient,
+        place: StackPlace,
+        alarms_for: AlarmsFor,
+        pace: WritePace = WritePace(),
     ) -> None:
         self._cw = cloudwatch
         self._tagging = tagging
@@ -181,7 +190,7 @@ class AlarmManager:
         pages = self._tagging.get_paginator("get_resources").paginate(
             ResourceTypeFilters=["cloudwatch:alarm"],
             TagFilters=[{"Key": STACK_TAG, "Values": [self._stack]}],
-            ResourcesPerPage=100,
+            PaginationConfig={"PageSize": 100},  # the paginator's name for ResourcesPerPage: the same request
         )
         for page in pages:
             for resource in page.get("ResourceTagMappingList", []):
@@ -221,7 +230,8 @@ class AlarmManager:
         found: dict[str, dict[str, Any]] = {}
         while True:
             page = self._cw.describe_alarms(**kwargs)
-            found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
+            # Kept as plain mappings: compared field by field with PutMetricAlarm requests (`drift`).
+            found.update({a["AlarmName"]: cast("dict[str, Any]", a) for a in page.get("MetricAlarms", [])})
             if not page.get("NextToken"):
                 return found
             kwargs = {**kwargs, "NextToken": page["NextToken"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +15,10 @@ from model_medic.platform.observability import logger, metrics
 from model_medic.platform.settings import AlarmManagerSettings
 from model_medic.policy.scope import fleet, live_status
 
+if TYPE_CHECKING:
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_sagemaker import SageMakerClient
+
 
 @dataclass(frozen=True)
 class Fleet:
@@ -22,8 +26,8 @@ class Fleet:
     (built when it is first needed, so that a custom resource request hears of a failure)."""
 
     settings: AlarmManagerSettings
-    sagemaker: Any
-    tagging: Any
+    sagemaker: SageMakerClient
+    tagging: ResourceGroupsTaggingAPIClient
     manager: Callable[[], AlarmManager]
 
     def reconcile_all(self, why: str = "schedule") -> dict[str, Any]:
