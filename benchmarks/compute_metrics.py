@@ -48,7 +48,7 @@ def seed(endpoints: list[str]) -> None:
 def measure(size: int) -> tuple[Counter[str], float, int]:
     from model_medic.measure.endpoint_metrics import ComputeMetrics
     from model_medic.platform import aws
-    from model_medic.store.ledger import Ledger
+    from model_medic.store.measurements import Measurements
 
     endpoints = [f"endpoint-{i:03d}" for i in range(size)]
     with mock_aws():
@@ -60,7 +60,7 @@ def measure(size: int) -> tuple[Counter[str], float, int]:
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         )
-        ledger = Ledger(aws.dynamodb(), TABLE, 90)
+        ledger = Measurements(aws.dynamodb(), TABLE)
         with counting_calls() as calls:
             started = time.perf_counter()
             run = ComputeMetrics(aws.cloudwatch(), ledger, timedelta(minutes=5), timedelta(minutes=2)).run(

@@ -116,7 +116,7 @@ def main() -> None:
     from model_medic.platform import aws
     from model_medic.report.daily import DailyReport
     from model_medic.store.incidents import Incidents
-    from model_medic.store.ledger import Ledger
+    from model_medic.store.journal import Journal
 
     names = [f"endpoint-{i:03d}" for i in range(ENDPOINTS)]
     with mock_aws():
@@ -129,7 +129,7 @@ def main() -> None:
                 aws.cloudwatch(),
                 aws.sagemaker(),
                 aws.s3(),
-                Ledger(aws.dynamodb(), "ledger", 90),
+                Journal(aws.dynamodb(), "ledger", timedelta(days=90)),
                 "reports",
                 incidents=Incidents(aws.dynamodb(), "ledger", timedelta(days=90)),
             )

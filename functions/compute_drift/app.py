@@ -24,6 +24,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         case BuildBaseline():
             return baseline_requested(job, house.scope, trigger)
         case Tick(at=at):
-            return job.run(house.scope.endpoints(), at, house.ledger, house.notifier)
+            return job.run(house.scope.endpoints(), at, house.journal, house.notifier, house.measurements)
         case Rejected(reason=reason):
             return triggers.rejected(reason)

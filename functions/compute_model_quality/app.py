@@ -22,7 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     measure = wiring.quality_measure(house)
     match trigger:
         case ObjectCreated():
-            return on_ground_truth(trigger, wiring.quality_job(settings), house.scope, house.ledger, measure)
+            return on_ground_truth(trigger, wiring.quality_job(settings), house.scope, house.journal, measure)
         case Tick(at=at):
             return {"results": measure(house.scope.endpoints(), at, at)}
         case Rejected(reason=reason):

@@ -29,11 +29,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if isinstance(trigger, Rejected):
         return triggers.rejected(trigger.reason)
     house = wiring.Remediation(settings, wiring.rollout, trigger, context)
-    own = house.policies.settings
+    own, cleanup = house.policies.settings, wiring.cleanup(house)
     try:
-        outcomes = run(
-            trigger, house.loop, wiring.cleanup(house), house.sagemaker, house.ledger, settings, house.endpoints, own
-        )
+        outcomes = run(trigger, house.loop, cleanup, house.sagemaker, house.deployments, settings, house.endpoints, own)
     except BadEvent as error:  # an operator's package SageMaker does not know
         return triggers.rejected(str(error))
     return answer(outcomes)

@@ -25,7 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     house = wiring.Remediation(settings, wiring.rollback_model, trigger, context)
     match trigger:
         case Deployment():
-            return record_deployment(house.ledger, trigger, utc_now())
+            return record_deployment(house.deployments, trigger, utc_now())
         case Tick():
             return answer(house.loop.sweep(house.endpoints()))
         case Alarms(alarms=alarms):

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from model_medic.store.incidents import Incidents
-from model_medic.store.ledger import Ledger
+from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Outcome, Result
 from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint
 
@@ -46,7 +46,7 @@ def datapoints(variant: str, hour: int, **series: list[float]) -> None:
 
 def decision(stack: Stack, minutes: int, result: Result, alarm: str, reason: str, changes: dict[str, Any]) -> None:
     at = (START + timedelta(minutes=minutes)).isoformat()
-    Ledger(boto3.client("dynamodb"), stack.table, 90).record(
+    Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90)).record(
         Outcome(
             action="scale-up",
             endpoint=ENDPOINT,
@@ -275,7 +275,7 @@ def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_wo
         boto3.client("cloudwatch"),
         boto3.client("sagemaker"),
         s3,
-        Ledger(boto3.client("dynamodb"), stack.table, 90),
+        Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90)),
         "model-medic-reports",
         incidents=Incidents(boto3.client("dynamodb"), stack.table, timedelta(days=90)),
     )

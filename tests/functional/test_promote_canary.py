@@ -19,7 +19,8 @@ from moto import mock_aws
 
 from localcloud.world import variant_metrics
 from model_medic.remediate.rollout import instances_for, serving_group
-from model_medic.store.ledger import Ledger
+from model_medic.store.deployments import Deployments
+from model_medic.store.journal import Journal
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint, stored_incidents
 from tests.functional.test_endpoint_policy import tag
 
@@ -228,7 +229,7 @@ def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic
     assert rollout["steps"] == 5  # four promotions and the finish, each one or more single changes
     assert [e["what"] for e in rollout["timeline"]].count("action") == 9
     # The canary config was a passage: never a rollback target again.
-    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
+    ledger = Deployments(boto3.client("dynamodb"), stack.table)
     assert ledger.previous_config(ENDPOINT, final["config"]) is None
     assert tick(operator_canary, T0 + timedelta(minutes=500)) == []  # complete: nothing left to judge
 
@@ -264,7 +265,7 @@ def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the
     config = boto3.client("sagemaker").describe_endpoint_config(EndpointConfigName=final["config"])
     assert [v["ModelName"] for v in config["ProductionVariants"]] == [canary["ModelName"]]
     # The next rollback of the final config goes to the config before the rollout.
-    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
+    ledger = Deployments(boto3.client("dynamodb"), stack.table)
     assert ledger.previous_config(ENDPOINT, final["config"]) == f"{ENDPOINT}-config-1"
     [rollout] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
     assert rollout["state"] == "recovered"
@@ -814,16 +815,16 @@ def test_what_a_config_serves_is_read_once_then_remembered_and_confirmed_before_
     # The first approval after a deployment: nothing known yet, every config read once.
     cold = calls_of(aws_calls, lambda: approve_in(fn, "churn", T0))
     assert cold["DescribeEndpointConfig"] >= 12
-    remembered = Ledger(boto3.client("dynamodb"), stack.table, 90).serving_groups(T0)
+    remembered = Deployments(boto3.client("dynamodb"), stack.table).serving_groups(T0)
     assert remembered["fleet-005-config#primary"][0] is None  # a model from an image
     assert remembered["fleet-007-config#primary"][0] is None  # inference components: no model in the variant
     assert remembered["fleet-004-config#primary"][0] == "other-1"
     # A remembered entry that is wrong (a config name deleted and reused) is caught by the
     # fresh read of each endpoint an approval is about to act on: nothing is deployed there.
-    Ledger(boto3.client("dynamodb"), stack.table, 90).save_serving_groups({"fleet-004-config#primary": "fraud"}, T0)
+    Deployments(boto3.client("dynamodb"), stack.table).save_serving_groups({"fleet-004-config#primary": "fraud"}, T0)
     acted = approve_in(fn, "fraud", T0 + timedelta(minutes=1))
     assert sorted(o["endpoint"] for o in acted) == ["fleet-002", "fleet-003"]
-    after = Ledger(boto3.client("dynamodb"), stack.table, 90).serving_groups(T0 + timedelta(minutes=1))
+    after = Deployments(boto3.client("dynamodb"), stack.table).serving_groups(T0 + timedelta(minutes=1))
     assert after["fleet-004-config#primary"][0] == "other-1"  # corrected
 
 
@@ -881,8 +882,8 @@ def test_an_approval_with_more_targets_than_time_opens_them_all_and_leaves_the_r
 
 
 def tracked(stack: Stack) -> list[tuple[str, str]]:
-    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
-    return sorted((e["kind"], e["name"]) for e in ledger.created())
+    ledger = Deployments(boto3.client("dynamodb"), stack.table)
+    return sorted((e.kind, e.name) for e in ledger.created())
 
 
 def configs() -> set[str]:
@@ -943,7 +944,7 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
                 {"VariantName": "primary", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
             ],
         )
-    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
+    ledger = Deployments(boto3.client("dynamodb"), stack.table)
     for kind, name in (
         ("config", f"{ENDPOINT}-final-aaaa1111"),
         ("model", "churn-v2-model-aaaa1111"),
@@ -955,7 +956,8 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     ledger.observe_config(ENDPOINT, f"{ENDPOINT}-final-aaaa1111", T0 + timedelta(days=1))
     ledger.observe_config(ENDPOINT, f"{ENDPOINT}-config-1", T0 + timedelta(days=2))
     later = T0 + timedelta(days=40)
-    cleanup = Cleanup(sagemaker, ledger, timedelta(days=30), lambda: later)
+    journal = Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+    cleanup = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later)
     assert cleanup.sweep(lambda _: False) == []  # not in enforce: nothing
     assert {f"{ENDPOINT}-final-aaaa1111", f"{ENDPOINT}-canary-bbbb2222"} <= configs()
     done = cleanup.sweep(lambda _: True)
@@ -968,5 +970,5 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     assert f"{ENDPOINT}-canary-bbbb2222" not in configs()
     assert "churn-v3-model-bbbb2222" not in models()
     # Gone already (a run whose record failed): deleted again is "done", recorded once by its key.
-    again = Cleanup(sagemaker, ledger, timedelta(days=30), lambda: later).sweep(lambda _: True)
+    again = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later).sweep(lambda _: True)
     assert [key for _, _, key in again] == [key for _, _, key in done]

@@ -1,4 +1,4 @@
-"""The ScaleUp sweep's two rosters - open incidents (incidents.py) and boosts (ledger.py):
+"""The ScaleUp sweep's two rosters - open incidents (incidents.py) and boosts (boosts.py):
 written and deleted in the transactions that open and close incidents and save and drop
 boosts, read by the sweep in one Query each (then the incidents named, by key) instead of one
 Query per endpoint; what was
@@ -12,8 +12,8 @@ import boto3
 import pytest
 import time_machine
 
+from model_medic.store.boosts import BOOSTS_PK, Boosts
 from model_medic.store.incidents import ROSTER_PK, Incidents, opened
-from model_medic.store.ledger import BOOSTS_PK, Ledger
 from tests.conftest import Stack, make_endpoint, stored_incidents
 from tests.functional.test_scale_up import (  # noqa: F401 - fixtures shared with the ScaleUp tests
     OPENED,
@@ -207,7 +207,7 @@ def test_a_boost_saved_before_its_roster_is_given_back_by_the_first_sweep(
     clock: time_machine.Traveller,  # noqa: F811
 ) -> None:
     dynamodb = boto3.client("dynamodb")
-    dynamodb.update_item(  # as save_boost wrote it before the roster: no entry
+    dynamodb.update_item(  # as Boosts.save wrote it before the roster: no entry
         TableName=stack.table,
         Key={"pk": {"S": "ENDPOINT#model-04"}, "sk": {"S": "BOOST#primary"}},
         UpdateExpression=(
@@ -235,17 +235,17 @@ def test_a_boost_saved_before_its_roster_is_given_back_by_the_first_sweep(
 
 
 def test_a_stale_boost_entry_is_removed_only_while_its_boost_is_gone(stack: Stack) -> None:
-    ledger = Ledger(boto3.client("dynamodb"), stack.table, 90)
-    ledger.save_boost(SICK, "primary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
-    ledger.boosts_by_endpoint([SICK])  # completes the roster
+    ledger = Boosts(boto3.client("dynamodb"), stack.table)
+    ledger.save(SICK, "primary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
+    ledger.by_endpoint([SICK])  # completes the roster
     boto3.client("dynamodb").delete_item(  # the boost goes without its entry (a first sweep's race)
         TableName=stack.table, Key={"pk": {"S": f"ENDPOINT#{SICK}"}, "sk": {"S": "BOOST#primary"}}
     )
     assert roster(stack, BOOSTS_PK) == ["!complete", f"{SICK}#primary"]
-    assert ledger.boosts_by_endpoint([SICK, "model-01"]) == {}
+    assert ledger.by_endpoint([SICK, "model-01"]) == {}
     assert roster(stack, BOOSTS_PK) == ["!complete"]
-    ledger.save_boost(SICK, "canary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
-    [boost] = ledger.boosts_by_endpoint([SICK])[SICK]
-    assert (boost["variant"], boost["original"], boost["boosted_to"]) == ("canary", 1, 2)
-    ledger.drop_boost(SICK, "canary")
+    ledger.save(SICK, "canary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
+    [boost] = ledger.by_endpoint([SICK])[SICK]
+    assert (boost.variant, boost.original, boost.boosted_to) == ("canary", 1, 2)
+    ledger.drop(SICK, "canary")
     assert roster(stack, BOOSTS_PK) == ["!complete"]

@@ -13,7 +13,6 @@ DATA_LITERALS: set[str] = set()
 SPLITTING = {
     "remediate/canary.py:judge",
     "remediate/capacity.py:plan",
-    "store/ledger.py:Ledger",
     "remediate/rollout.py:Rollout",
     "remediate/rollout.py:_deploy",
     "remediate/rollout.py:_minutes",

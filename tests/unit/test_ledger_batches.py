@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from model_medic.store.ledger import batch_get, batch_put
+from model_medic.store.table import batch_get, batch_put
 
 
 def key(i: int) -> dict[str, Any]:
@@ -39,7 +39,7 @@ class Dynamo:
 
 @pytest.fixture(autouse=True)
 def _no_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("model_medic.store.ledger.time.sleep", lambda _: None)
+    monkeypatch.setattr("model_medic.store.table.time.sleep", lambda _: None)
 
 
 def test_batch_get_reads_100_keys_a_call_and_asks_again_for_what_was_left() -> None:

@@ -1,9 +1,10 @@
 """Composition: every collaborator a handler needs, built once per invocation from its settings
 and the cached clients (`aws.py`). The one module, with `aws.py`, that creates clients.
 
-`Invocation` holds one ledger, one notifier, one incident store, one scope and one policy set,
-each built on first use; `Remediation` adds the control loop of an action function, whose unit
-is built per distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
+`Invocation` holds one of each store of the ledger table (journal, claims, incidents, boosts,
+deployments, measurements), one notifier, one scope and one policy set, each built on first
+use; `Remediation` adds the control loop of an action function, whose unit is built per
+distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
 (`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
 (`drift_job`, `quality_job`, `metrics_job`, `daily_report`, `alarm_manager`) are built here too.
 Each builder imports its domain module when it is called, so that a handler's cold start pays
@@ -39,8 +40,12 @@ from model_medic.policy import tags as policy
 from model_medic.policy.mode import ModeSwitch
 from model_medic.policy.policies import PerEndpoint, Policies
 from model_medic.policy.scope import Scope, tagged_endpoints
+from model_medic.store.boosts import Boosts
+from model_medic.store.claims import Claims
+from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incidents
-from model_medic.store.ledger import Ledger
+from model_medic.store.journal import Journal
+from model_medic.store.measurements import Measurements
 from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
@@ -78,8 +83,26 @@ class Invocation[S: ScopedSettings]:
         self._endpoints: list[str] | None = None
 
     @cached_property
-    def ledger(self) -> Ledger:
-        return Ledger(aws.dynamodb(), self.settings.ledger_table, self.settings.ledger_retention_days)
+    def journal(self) -> Journal:
+        """Decisions, and what is told once (marks, notices)."""
+        s = self.settings
+        return Journal(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
+
+    @cached_property
+    def claims(self) -> Claims:
+        return Claims(aws.dynamodb(), self.settings.ledger_table)
+
+    @cached_property
+    def boosts(self) -> Boosts:
+        return Boosts(aws.dynamodb(), self.settings.ledger_table)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        return Deployments(aws.dynamodb(), self.settings.ledger_table)
+
+    @cached_property
+    def measurements(self) -> Measurements:
+        return Measurements(aws.dynamodb(), self.settings.ledger_table)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -100,7 +123,7 @@ class Invocation[S: ScopedSettings]:
     def policies(self) -> Policies[S]:
         """The stack's scope, and each endpoint's settings from the tags it reads (`endpoint_policy.py`)."""
         ignore = policy.discovery_key(self.settings.discovery_tag)
-        return Policies(self.settings, self.scope, self.ledger, self.notifier, self.clock, ignore)
+        return Policies(self.settings, self.scope, self.journal, self.notifier, self.clock, ignore)
 
     @cached_property
     def capacity(self) -> Capacity:
@@ -146,7 +169,8 @@ class Remediation[S: ActionSettings](Invocation[S]):
             Parts(
                 action=action,
                 verify_window=timedelta(minutes=int(window or 0)),
-                ledger=self.ledger,
+                journal=self.journal,
+                claims=self.claims,
                 incidents=self.incidents,
                 notifier=self.notifier,
                 mode=ModeSwitch(
@@ -179,7 +203,7 @@ def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
 
     return ScaleUp(
         house.capacity,
-        house.ledger,
+        house.boosts,
         aws.cloudwatch(),
         settings.scale_step,
         settings.max_instance_count,
@@ -194,7 +218,7 @@ def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
     s = house.settings
     return ScaleBack(
         house.capacity,
-        house.ledger,
+        house.boosts,
         aws.cloudwatch(),
         timedelta(minutes=s.scale_back_after_minutes),
         house.clock,
@@ -209,7 +233,7 @@ def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> Rollba
     return RollbackModel(
         aws.sagemaker(),
         house.capacity,
-        house.ledger,
+        house.deployments,
         settings.canary_variant,
         settings.reject_model_packages,
         timedelta(minutes=settings.rollback_cooldown_minutes),
@@ -225,7 +249,7 @@ def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> St
         settings.pipeline_name,
         settings.pipeline_parameters,
         timedelta(hours=settings.retrain_cooldown_hours),
-        house.ledger,
+        house.measurements,
     )
 
 
@@ -237,7 +261,7 @@ def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
         capacity=house.capacity,
         cloudwatch=aws.cloudwatch(),
         s3=aws.s3(),
-        ledger=house.ledger,
+        ledger=house.deployments,
         incidents=house.incidents,
         settings=settings,
         clock=house.clock,
@@ -247,7 +271,13 @@ def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
 def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
     from model_medic.remediate.cleanup import Cleanup
 
-    return Cleanup(aws.sagemaker(), house.ledger, timedelta(days=house.settings.rollout_cleanup_days), house.clock)
+    return Cleanup(
+        aws.sagemaker(),
+        house.deployments,
+        house.journal,
+        timedelta(days=house.settings.rollout_cleanup_days),
+        house.clock,
+    )
 
 
 # --- the scheduled jobs ---------------------------------------------------------------------
@@ -280,7 +310,7 @@ def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
     s = house.settings
     return ComputeMetrics(
         aws.cloudwatch(),
-        house.ledger,
+        house.measurements,
         timedelta(minutes=s.metrics_period_minutes),
         timedelta(minutes=s.metrics_lag_minutes),
     )
@@ -291,7 +321,7 @@ def daily_report(house: Invocation[Any]) -> DailyReport:
 
     s = house.settings
     return DailyReport(
-        aws.cloudwatch(), aws.sagemaker(), aws.s3(), house.ledger, s.reports_bucket, incidents=house.incidents
+        aws.cloudwatch(), aws.sagemaker(), aws.s3(), house.journal, s.reports_bucket, incidents=house.incidents
     )
 
 
@@ -371,10 +401,10 @@ def quality_measure(
     def measure(endpoints: list[str], end: datetime, now: datetime) -> list[dict[str, Any]]:
         deadline = _deadline(house.context)
         ignore = policy.discovery_key(house.settings.discovery_tag)
-        policies = Policies(house.settings, house.scope, house.ledger, house.notifier, lambda: now, ignore)
+        policies = Policies(house.settings, house.scope, house.journal, house.notifier, lambda: now, ignore)
         results: list[dict[str, Any]] = []
         for own, group in policies.by_settings(endpoints):
-            results += quality_job(own).run_all(group, end, now, house.ledger, house.notifier, deadline)
+            results += quality_job(own).run_all(group, end, now, house.journal, house.notifier, deadline)
         return results
 
     return measure

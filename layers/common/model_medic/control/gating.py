@@ -29,7 +29,7 @@ class Gating:
     def __init__(self, parts: Parts, telling: Telling, endings: Endings, stepping: Stepping) -> None:
         self._action = parts.action
         self._unit = parts.unit
-        self._ledger = parts.ledger
+        self._claims = parts.claims
         self._incidents = parts.incidents
         self._mode = parts.mode
         self._sagemaker = parts.sagemaker
@@ -115,7 +115,7 @@ class Gating:
 
     def _dry_run(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
         """What enforce would do, recorded - unless the cool-down or the budget would stop it."""
-        refused = self._ledger.check(incident.endpoint, self._unit.name, self._budget, self._clock())
+        refused = self._claims.check(incident.endpoint, self._unit.name, self._budget, self._clock())
         if refused is not None:
             return self._telling.refused(incident, base, refused)
         return self._telling.note(

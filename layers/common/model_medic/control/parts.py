@@ -15,19 +15,21 @@ if TYPE_CHECKING:
     from model_medic.policy.mode import ModeSwitch
     from model_medic.policy.scope import Scope
     from model_medic.remediate.units import Action, RemediationUnit
+    from model_medic.store.claims import Claims
     from model_medic.store.incidents import Incidents
-    from model_medic.store.ledger import Ledger
+    from model_medic.store.journal import Journal
     from model_medic.tell.outcome import Notifier
 
 
 @dataclass(frozen=True)
 class Parts:
-    """One remediation unit's collaborators: its action, the store, the notifier, the mode and
+    """One remediation unit's collaborators: its action, the stores, the notifier, the mode and
     scope, the clients it reads AWS with, the clock and the invocation's time."""
 
     action: Action
     verify_window: timedelta
-    ledger: Ledger
+    journal: Journal
+    claims: Claims
     incidents: Incidents
     notifier: Notifier
     mode: ModeSwitch

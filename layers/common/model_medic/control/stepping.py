@@ -13,8 +13,8 @@ from model_medic.control.parts import Parts
 from model_medic.control.step import Step
 from model_medic.platform import aws
 from model_medic.remediate.units import Change, Observation, Plan
+from model_medic.store.claims import Claim
 from model_medic.store.incidents import Incident
-from model_medic.store.ledger import Claim
 from model_medic.tell.outcome import Outcome
 from model_medic.tell.telling import Telling
 
@@ -26,7 +26,7 @@ class Stepping:
         self._action = parts.action
         self._unit = parts.unit
         self._window = parts.verify_window
-        self._ledger = parts.ledger
+        self._claims = parts.claims
         self._incidents = parts.incidents
         self._sagemaker = parts.sagemaker
         self._budget = parts.budget
@@ -48,14 +48,14 @@ class Stepping:
             critical=plan.critical,
         )
         intent = replace(incident, state="acting", pending=step, steps=incident.steps + 1, last_note="")
-        items = self._ledger.claim_items(claim, self._action.cooldown, self._budget, now)
+        items = self._claims.claim_items(claim, self._action.cooldown, self._budget, now)
         try:
             saved = self._incidents.save(intent, items)
         except ClientError as error:
             if aws.error_code(error) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            return self._telling.refused(incident, base, self._ledger.refusal(claim, self._budget, now, reasons))
+            return self._telling.refused(incident, base, self._claims.refusal(claim, self._budget, now, reasons))
         return self.advance(saved, base)
 
     def advance(self, incident: Incident, base: Outcome, may_change: bool = True) -> Outcome:
@@ -238,7 +238,7 @@ class Stepping:
         step = incident.pending
         if step is not None and not step.started:
             claim = Claim(incident.endpoint, self._unit.name, step.id, step.hour)
-            self._ledger.release(claim)
+            self._claims.release(claim)
             incident = replace(incident, steps=max(0, incident.steps - 1))
         incident = self._incidents.persist(replace(incident, pending=None, state="acting"))
         return self._endings.permanent(incident, base, problem)

@@ -32,7 +32,7 @@ pinned in layers/common/requirements.txt):
   (at most 63 characters).
 * DynamoDB (Developer Guide, "Constraints": partition and sort keys): a partition key value
   is 1-2048 bytes, a sort key value 1-1024 bytes, strings are UTF-8. The ledger's keys
-  hold the endpoint name and times (ledger.py), bounded by the SageMaker pattern and
+  hold the endpoint name and times (docs/rooms/store.md), bounded by the SageMaker pattern and
   `EARLIEST`/`LATEST`; nothing else of an event goes into a key.
 * SNS (API_MessageAttributeValue): "Name, type, and value must not be empty or null";
   strings are UTF-8, 256 KB per message (outcome.py sends attributes only with a value).

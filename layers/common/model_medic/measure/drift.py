@@ -15,7 +15,8 @@ from model_medic.measure.endpoint_problems import EndpointProblem, endpoint_metr
 from model_medic.measure.s3_objects import read_objects, split_s3_uri
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
-from model_medic.store.ledger import Ledger
+from model_medic.store.journal import Journal
+from model_medic.store.measurements import Measurements
 from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
@@ -144,7 +145,9 @@ class ComputeDrift:
         for start in range(0, len(data), 1000):
             self._cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=data[start : start + 1000])
 
-    def run(self, endpoints: list[str], scheduled: datetime, ledger: Ledger, notifier: Notifier) -> dict[str, Any]:
+    def run(
+        self, endpoints: list[str], scheduled: datetime, ledger: Journal, notifier: Notifier, db: Measurements
+    ) -> dict[str, Any]:
         """The hour before the scheduled time, for every endpoint.
 
         One endpoint never blinds another: a problem of one endpoint (no baseline, a bad
@@ -157,7 +160,7 @@ class ComputeDrift:
         transient: list[Exception] = []
         for endpoint in endpoints:
             try:
-                measured = self._run_one(endpoint, hour, scheduled, ledger, notifier)
+                measured = self._run_one(endpoint, hour, scheduled, ledger, notifier, db)
             except EndpointProblem as problem:
                 seen = problem.measured or EndpointDrift(endpoint, problem.status)
                 measured = EndpointDrift(
@@ -178,7 +181,7 @@ class ComputeDrift:
         return {"hour": hour.isoformat(), "endpoints": results}
 
     def _run_one(
-        self, endpoint: str, hour: datetime, scheduled: datetime, ledger: Ledger, notifier: Notifier
+        self, endpoint: str, hour: datetime, scheduled: datetime, ledger: Journal, notifier: Notifier, db: Measurements
     ) -> EndpointDrift:
         baseline = self.baselines.read(endpoint)
         if baseline is None:
@@ -210,7 +213,7 @@ class ComputeDrift:
             self.publish(measured, hour)
             worst = measured.worst
             if worst is not None:
-                ledger.save_drift(endpoint, hour, worst.feature, worst.psi)
+                db.save_drift(endpoint, hour, worst.feature, worst.psi)
         else:
             logger.info(
                 "too few captured rows to judge drift; nothing published",
@@ -229,7 +232,7 @@ class ComputeDrift:
         problem: EndpointProblem,
         hour: datetime,
         scheduled: datetime,
-        ledger: Ledger,
+        ledger: Journal,
         notifier: Notifier,
     ) -> None:
         tell_problem(ledger, notifier, "ComputeDriftFunction", "drift", endpoint, problem, hour, scheduled)

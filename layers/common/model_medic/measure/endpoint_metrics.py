@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from model_medic.platform.aws import persist
 from model_medic.platform.observability import logger, metrics
-from model_medic.store.ledger import Ledger, MetricWindow
+from model_medic.store.measurements import Measurements, MetricWindow
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -245,7 +245,7 @@ class Run:
 
 
 class ComputeMetrics:
-    def __init__(self, cloudwatch: CloudWatchClient, ledger: Ledger, period: timedelta, lag: timedelta) -> None:
+    def __init__(self, cloudwatch: CloudWatchClient, ledger: Measurements, period: timedelta, lag: timedelta) -> None:
         self._cloudwatch = cloudwatch
         self._ledger = ledger
         self._period = period

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from model_medic.platform.observability import METRICS_NAMESPACE, logger
-from model_medic.store.ledger import Ledger
+from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Notifier, Outcome
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class EndpointProblem(Exception):
 
 
 def tell_problem(
-    ledger: Ledger,
+    ledger: Journal,
     notifier: Notifier,
     function: str,
     what: str,

@@ -19,7 +19,7 @@ from model_medic.measure.quality_metrics import ProblemType, metrics_for
 from model_medic.measure.records import OutputFormat, Prediction
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
-from model_medic.store.ledger import Ledger
+from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class ComputeModelQuality:
         endpoints: list[str],
         end: datetime,
         now: datetime,
-        ledger: Ledger,
+        ledger: Journal,
         notifier: Notifier,
         deadline: float | None = None,
     ) -> list[dict[str, Any]]:
@@ -253,7 +253,7 @@ class RunDebounce:
     (`MARK#quality-run#<hour>`, expiring after two days). Later label files of the same hour
     are covered by the hourly catch-up."""
 
-    def __init__(self, ledger: Ledger, keep: timedelta = timedelta(days=2)) -> None:
+    def __init__(self, ledger: Journal, keep: timedelta = timedelta(days=2)) -> None:
         self._ledger = ledger
         self._keep = keep
 
@@ -265,7 +265,7 @@ def on_ground_truth(
     created: ObjectCreated,
     job: ComputeModelQuality,
     scope: Scope,
-    ledger: Ledger,
+    ledger: Journal,
     measure: Callable[[list[str], datetime, datetime], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Labels landed: their endpoint measured for their hour, at most once per endpoint and hour

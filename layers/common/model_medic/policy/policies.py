@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from model_medic.policy.scope import Scope
     from model_medic.remediate.units import Action, Change, Observation, Plan, RemediationUnit
     from model_medic.store.incidents import Incident
-    from model_medic.store.ledger import Ledger
+    from model_medic.store.journal import Journal
     from model_medic.tell.outcome import Notifier
 
 
@@ -39,14 +39,14 @@ class Policies[SettingsT: Settings]:
         self,
         stack: SettingsT,
         scope: Scope,
-        ledger: Ledger,
+        journal: Journal,
         notifier: Notifier,
         clock: Clock,
         ignore: Collection[str] = (),
     ) -> None:
         self.stack = stack
         self.scope = scope
-        self._ledger = ledger
+        self._journal = journal
         self._notifier = notifier
         self._clock = clock
         self._ignore = tuple(ignore)
@@ -88,14 +88,14 @@ class Policies[SettingsT: Settings]:
 
     def _tell(self, endpoint: str, problems: tuple[Problem, ...]) -> None:
         for problem in problems:
-            if not self._ledger.mark(endpoint, problem.mark, self._clock()):
+            if not self._journal.mark(endpoint, problem.mark, self._clock()):
                 continue  # told already
             logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
             metrics.add_metric(name="UnusedPolicyTags", unit="Count", value=1)
             try:
                 self._notifier.inform(f"Model Medic: a tag of {endpoint} is not used", problem.sentence(endpoint))
             except Exception:
-                aws.persist(partial(self._ledger.unmark, endpoint, problem.mark))  # told by the retry
+                aws.persist(partial(self._journal.unmark, endpoint, problem.mark))  # told by the retry
                 raise
 
 

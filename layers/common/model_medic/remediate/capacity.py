@@ -37,8 +37,8 @@ from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import ScaleUpSettings
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
+from model_medic.store.boosts import Boost, Boosts
 from model_medic.store.incidents import Incident
-from model_medic.store.ledger import Ledger
 from model_medic.tell.outcome import Outcome
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -275,7 +275,7 @@ class ScaleUp:
     def __init__(
         self,
         capacity: Capacity,
-        ledger: Ledger,
+        boosts: Boosts,
         cloudwatch: Any,
         step: int,
         max_instances: int,
@@ -283,7 +283,7 @@ class ScaleUp:
         clock: Clock,
     ) -> None:
         self._capacity = capacity
-        self._ledger = ledger
+        self._boosts = boosts
         self._cloudwatch = cloudwatch
         self._step = step
         self._max = max_instances
@@ -375,7 +375,7 @@ class ScaleUp:
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
         assert isinstance(change, ScaleChange)
         aws.persist(
-            lambda: self._ledger.save_boost(
+            lambda: self._boosts.save(
                 endpoint,
                 change.variant,
                 change.lever,
@@ -415,7 +415,7 @@ class ScaleBack:
     def __init__(
         self,
         capacity: Capacity,
-        ledger: Ledger,
+        boosts: Boosts,
         cloudwatch: Any,
         wait: timedelta,
         clock: Clock,
@@ -423,34 +423,32 @@ class ScaleBack:
         pace: timedelta = timedelta(0),
     ) -> None:
         self._capacity = capacity
-        self._ledger = ledger
+        self._boosts = boosts
         self._cloudwatch = cloudwatch
         self._wait = wait
         self._clock = clock
         self._step = step
         self._pace = pace
 
-    def due(
-        self, endpoint: str, now: datetime, boosts: list[dict[str, Any]] | None = None
-    ) -> tuple[list[dict[str, Any]], str]:
+    def due(self, endpoint: str, now: datetime, boosts: list[Boost] | None = None) -> tuple[list[Boost], str]:
         """The boosts (read now, unless given) that may be given back now, or why none may."""
-        boosts = self._ledger.boosts(endpoint) if boosts is None else boosts
+        boosts = self._boosts.of(endpoint) if boosts is None else boosts
         if not boosts:
             return [], f"no temporary capacity on {endpoint}"
-        names = sorted({n for b in boosts for n in b["alarms"]} | {f"{endpoint}-{s}" for s in SCALE_UP_ALARM_SUFFIXES})
+        names = sorted({n for b in boosts for n in b.alarms} | {f"{endpoint}-{s}" for s in SCALE_UP_ALARM_SUFFIXES})
         alarms = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
         firing = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
         if firing:
             return [], f"scale-up alarm(s) still in ALARM: {', '.join(firing)}"
         # When each went OK: the last change of StateValue (StateUpdatedTimestamp also moves on EvaluationState).
         latest = max((a.get("StateTransitionedTimestamp", a["StateUpdatedTimestamp"]) for a in alarms), default=None)
-        last_boost = max(datetime.fromisoformat(b["boosted_at"]) for b in boosts)
+        last_boost = max(datetime.fromisoformat(b.boosted_at) for b in boosts)
         quiet_since = max(latest, last_boost) if latest is not None else last_boost
         if now < quiet_since + self._wait:
             return [], f"capacity is given back from {(quiet_since + self._wait).isoformat()}"
         return boosts, ""
 
-    def give_back(self, endpoint: str, boosts: list[dict[str, Any]]) -> tuple[str, str, str, int] | None:
+    def give_back(self, endpoint: str, boosts: list[Boost]) -> tuple[str, str, str, int] | None:
         """One give-back step of one boosted variant (one AWS change): (variant, summary, key,
         new floor), or None. A boost whose last step has been read back at its original floor
         is forgotten here; one whose variant is gone or was re-scaled by people is theirs now.
@@ -462,17 +460,17 @@ class ScaleBack:
         status, variants = self._capacity.endpoint(endpoint)
         present = {v.name: v for v in variants}
         for boost in boosts:
-            variant = present.get(boost["variant"])
-            if variant is None or variant.lever != boost["lever"]:
-                self.forget(endpoint, boost["variant"])  # gone, or re-scaled by people: theirs now
+            variant = present.get(boost.variant)
+            if variant is None or variant.lever != boost.lever:
+                self.forget(endpoint, boost.variant)  # gone, or re-scaled by people: theirs now
                 continue
             if status != "InService":
                 return None  # a step in flight (ours or another change): read back when it is done
-            last = int(boost.get("returned_to", boost["boosted_to"]))  # the floor the ledger expects
-            original = int(boost["original"])
-            step = int(boost.get("step", self._step))  # the pace the capacity was added at
+            last = boost.boosted_to if boost.returned_to is None else boost.returned_to  # the floor the ledger expects
+            original = boost.original
+            step = self._step if boost.step is None else boost.step  # the pace the capacity was added at
             change = ScaleChange(variant.name, variant.lever, last, step_down(last, original, step))
-            key = f"scale-back#{variant.name}#{boost['boosted_at']}#{change.after}"
+            key = f"scale-back#{variant.name}#{boost.boosted_at}#{change.after}"
             if variant.floor == change.after and change.after < last:
                 return variant.name, change.describe(), key, change.after  # made by a call whose record failed
             if not _runs_at(variant, last):
@@ -489,25 +487,25 @@ class ScaleBack:
             if last <= original:
                 self.forget(endpoint, variant.name)  # the last step is read back: all given back
                 continue
-            if "returned_at" in boost and now < datetime.fromisoformat(boost["returned_at"]) + self._pace:
+            if boost.returned_at is not None and now < datetime.fromisoformat(boost.returned_at) + self._pace:
                 continue  # at the scale-up's pace; another variant may step meanwhile
             self._capacity.apply(endpoint, change)
             return variant.name, change.describe(), key, change.after
         return None
 
     def stepped(self, endpoint: str, variant: str, floor: int) -> None:
-        aws.persist(lambda: self._ledger.step_back(endpoint, variant, floor, self._clock()))
+        aws.persist(lambda: self._boosts.step_back(endpoint, variant, floor, self._clock()))
 
     def forget(self, endpoint: str, variant: str) -> None:
-        aws.persist(lambda: self._ledger.drop_boost(endpoint, variant))
+        aws.persist(lambda: self._boosts.drop(endpoint, variant))
 
     def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str, str, int]]:
         """For each endpoint whose boosts are due, one variant's step back: (endpoint, variant,
         summary, key, new floor)."""
         now = self._clock()
         given = []
-        # One Query of the roster of boosts, then only the endpoints that have one (ledger.py).
-        boosted = self._ledger.boosts_by_endpoint(endpoints)
+        # One Query of the roster of boosts, then only the endpoints that have one (boosts.py).
+        boosted = self._boosts.by_endpoint(endpoints)
         for endpoint in [e for e in endpoints if e in boosted]:
             boosts, why = self.due(endpoint, now, boosted[endpoint])
             if not boosts:

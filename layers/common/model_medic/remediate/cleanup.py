@@ -12,7 +12,7 @@ tracked resource older than RolloutCleanupDays is deleted unless something may s
   CreateEndpoint operations are being performed on the endpoint ... you may lose visibility
   into the instance type the endpoint is using" (botocore sagemaker service-2.json,
   DeleteEndpointConfig);
-* the ledger's rollback target of an endpoint (`Ledger.previous_config`);
+* the ledger's rollback target of an endpoint (`Deployments.previous_config`);
 * a config tracked more recently (younger than the retention);
 * a model named by any config kept for those reasons, or younger than the retention.
 
@@ -39,58 +39,62 @@ from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import CanarySettings
 from model_medic.remediate import rollout
-from model_medic.store.ledger import Ledger
+from model_medic.store.deployments import Created, Deployments
+from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Outcome
 
 ACTION = "cleanup"
 MAX_DELETES = 20
 
 
-def due(entries: list[dict[str, str]], now: datetime, retention: timedelta) -> list[dict[str, str]]:
+def due(entries: list[Created], now: datetime, retention: timedelta) -> list[Created]:
     """Pure: the tracked resources old enough to go, configs first (a model goes after its configs)."""
-    old = [e for e in entries if datetime.fromisoformat(e["created_at"]) + retention <= now]
-    return sorted(old, key=lambda e: (e["kind"] != "config", e["created_at"], e["name"]))
+    old = [e for e in entries if datetime.fromisoformat(e.created_at) + retention <= now]
+    return sorted(old, key=lambda e: (e.kind != "config", e.created_at, e.name))
 
 
 class Cleanup:
     """Deletes tracked rollout configs and models nothing needs any more."""
 
-    def __init__(self, sagemaker: Any, ledger: Ledger, retention: timedelta, clock: Clock) -> None:
+    def __init__(
+        self, sagemaker: Any, deployments: Deployments, journal: Journal, retention: timedelta, clock: Clock
+    ) -> None:
         self._sagemaker = sagemaker
-        self._ledger = ledger
+        self._deployments = deployments
+        self._journal = journal
         self._retention = retention
         self._clock = clock
 
     def sweep(self, enforced: Callable[[str], bool]) -> list[tuple[str, str, str]]:
         """Delete what is due: (endpoint, summary, key) for each resource deleted (or found gone)."""
         now = self._clock()
-        entries = self._ledger.created()
-        old = [e for e in due(entries, now, self._retention) if enforced(e["endpoint"])]
+        entries = self._deployments.created()
+        old = [e for e in due(entries, now, self._retention) if enforced(e.endpoint)]
         if not old:
             return []
         young = [e for e in entries if e not in old]
         # A rollout's config serves the endpoint it was made for: those endpoints are read.
-        configs = self._needed_configs(sorted({e["endpoint"] for e in old}))
-        configs |= {e["name"] for e in young if e["kind"] == "config"}
+        configs = self._needed_configs(sorted({e.endpoint for e in old}))
+        configs |= {e.name for e in young if e.kind == "config"}
         done: list[tuple[str, str, str]] = []
         deleted: set[str] = set()
-        for entry in [e for e in old if e["kind"] == "config"]:
-            if entry["name"] not in configs and len(done) < MAX_DELETES and self._gone(entry, now, done):
-                deleted.add(entry["name"])
+        for entry in [e for e in old if e.kind == "config"]:
+            if entry.name not in configs and len(done) < MAX_DELETES and self._gone(entry, now, done):
+                deleted.add(entry.name)
         # A model goes only when no config that is left names it (kept, or not deleted this tick).
-        left = configs | {e["name"] for e in old if e["kind"] == "config" and e["name"] not in deleted}
-        models = self._models_of(left) | {e["name"] for e in young if e["kind"] == "model"}
-        for entry in [e for e in old if e["kind"] == "model"]:
-            if entry["name"] not in models and len(done) < MAX_DELETES:
+        left = configs | {e.name for e in old if e.kind == "config" and e.name not in deleted}
+        models = self._models_of(left) | {e.name for e in young if e.kind == "model"}
+        for entry in [e for e in old if e.kind == "model"]:
+            if entry.name not in models and len(done) < MAX_DELETES:
                 self._gone(entry, now, done)
         return done
 
-    def _gone(self, entry: dict[str, str], now: datetime, done: list[tuple[str, str, str]]) -> bool:
+    def _gone(self, entry: Created, now: datetime, done: list[tuple[str, str, str]]) -> bool:
         """Delete one tracked resource; on success (or found gone) add it to `done`."""
-        name, kind, endpoint = entry["name"], entry["kind"], entry["endpoint"]
+        name, kind, endpoint = entry.name, entry.kind, entry.endpoint
         if not self._delete(kind, name):
             return False
-        age = (now - datetime.fromisoformat(entry["created_at"])).days
+        age = (now - datetime.fromisoformat(entry.created_at)).days
         why = (
             "no endpoint serves it or would roll back to it"
             if kind == "config"
@@ -104,11 +108,11 @@ class Cleanup:
     def first_today(self) -> bool:
         """True for the first caller of the day (UTC): the clean-up runs once a day."""
         now = self._clock()
-        return self._ledger.mark(ACTION, f"{ACTION}#{now.date().isoformat()}", now, keep=timedelta(days=2))
+        return self._journal.mark(ACTION, f"{ACTION}#{now.date().isoformat()}", now, keep=timedelta(days=2))
 
     def forget(self, endpoint: str, key: str) -> None:
         _, kind, name = key.split("#", 2)
-        aws.persist(lambda: self._ledger.forget_created(endpoint, kind, name))
+        aws.persist(lambda: self._deployments.forget_created(endpoint, kind, name))
 
     def _needed_configs(self, endpoints: list[str]) -> set[str]:
         """The configs the endpoints serve, are being updated to, or would roll back to."""
@@ -124,7 +128,7 @@ class Cleanup:
             pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
             needed |= {c for c in (current, pending) if c}
             if current:
-                target = self._ledger.previous_config(endpoint, current)
+                target = self._deployments.previous_config(endpoint, current)
                 if target:
                     needed.add(target)
         return needed
@@ -179,13 +183,13 @@ def run(
     loop: ControlLoop,
     cleanup: Cleanup,
     sagemaker: Any,
-    ledger: Ledger,
+    deployments: Deployments,
     settings: CanarySettings,
     endpoints: Callable[[], list[str]],
     own: Callable[[str], CanarySettings],
 ) -> list[Outcome]:
     """PromoteCanaryFunction: `rollout.run`, and on a tick the clean-up after it."""
-    outcomes = rollout.run(trigger, loop, sagemaker, ledger, settings, endpoints, own)
+    outcomes = rollout.run(trigger, loop, sagemaker, deployments, settings, endpoints, own)
     if isinstance(trigger, Tick) or (isinstance(trigger, DeployRequest) and trigger.tick is not None):
         outcomes += clean(loop, cleanup)
     return outcomes

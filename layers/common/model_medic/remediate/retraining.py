@@ -14,7 +14,7 @@ from model_medic.intake.alarms import AlarmEvent
 from model_medic.platform.settings import RetrainingSettings
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
 from model_medic.store.incidents import Incident
-from model_medic.store.ledger import Ledger
+from model_medic.store.measurements import Measurements
 
 # Model Monitor names its drift metrics feature_baseline_drift_<feature> (docs/aws-behaviours.md,
 # "SageMaker metrics and units");
@@ -116,10 +116,10 @@ class StartRetraining:
         pipeline: str,
         parameters: dict[str, str],
         cooldown: timedelta,
-        ledger: Ledger | None = None,
+        measurements: Measurements | None = None,
     ) -> None:
         self._sagemaker = sagemaker
-        self._ledger = ledger
+        self._measurements = measurements
         self._pipeline = pipeline
         self._parameters = parameters
         self.cooldown = cooldown
@@ -174,15 +174,15 @@ class StartRetraining:
 
     def _measured_feature(self, alarm: AlarmEvent) -> str:
         """The alarm on MaxFeatureDrift names no feature: ComputeDrift's latest measurement does."""
-        if self._ledger is None:
+        if self._measurements is None:
             return ""
-        latest = self._ledger.latest_drift(str(alarm.endpoint))
+        latest = self._measurements.latest_drift(str(alarm.endpoint))
         if latest is None:
             return ""
-        measured = datetime.fromisoformat(latest["hour"])
+        measured = datetime.fromisoformat(latest.hour)
         # Only a measurement of the hours that can have raised this alarm.
         if timedelta(0) <= alarm.state_change_time - measured <= timedelta(hours=3):
-            return str(latest["feature"])
+            return latest.feature
         return ""
 
     def _executing(self) -> list[str]:

@@ -36,8 +36,8 @@ from model_medic.platform.observability import logger
 from model_medic.platform.settings import RollbackSettings
 from model_medic.remediate.capacity import Capacity
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
+from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident
-from model_medic.store.ledger import Ledger
 
 # Endpoint states in which a deployment is still under way.
 _IN_FLIGHT = frozenset({"Updating", "SystemUpdating", "RollingBack", "Creating"})
@@ -106,7 +106,7 @@ class RollbackModel:
         self,
         sagemaker: Any,
         capacity: Capacity,
-        ledger: Ledger,
+        deployments: Deployments,
         canary_variant: str,
         reject_model_packages: bool,
         cooldown: timedelta,
@@ -114,7 +114,7 @@ class RollbackModel:
     ) -> None:
         self._sagemaker = sagemaker
         self._capacity = capacity
-        self._ledger = ledger
+        self._deployments = deployments
         self._canary = canary_variant
         self._reject = reject_model_packages
         self.cooldown = cooldown
@@ -123,7 +123,7 @@ class RollbackModel:
     def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
         current = str(endpoint["EndpointConfigName"])
-        self._ledger.observe_config(name, current, self._clock())
+        self._deployments.observe_config(name, current, self._clock())
         hosting = sorted((self._capacity.component_variants(endpoint) or frozenset()) & _names(endpoint))
         if hosting:
             return Plan(
@@ -139,7 +139,7 @@ class RollbackModel:
             rollback = RollbackChange("canary", variant=self._canary)
             packages = self._packages(current, only_variant=self._canary)
         else:
-            previous = self._ledger.previous_config(name, current)
+            previous = self._deployments.previous_config(name, current)
             if previous is None:
                 return Plan(
                     "",
@@ -179,7 +179,7 @@ class RollbackModel:
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
         if isinstance(change, RollbackChange) and change.mode == "config":
             # The config rolled back from is never a rollback target again.
-            aws.persist(lambda: self._ledger.reject_config(endpoint, change.from_config, self._clock()))
+            aws.persist(lambda: self._deployments.reject_config(endpoint, change.from_config, self._clock()))
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         status = str(described.get("EndpointStatus"))
@@ -275,13 +275,13 @@ def config_observation(described: dict[str, Any], target: str, called: bool) -> 
     return Observation("not-applied", f"InService on {config}")
 
 
-def record_deployment(ledger: Ledger, deployment: Deployment, now: datetime) -> dict[str, Any]:
+def record_deployment(deployments: Deployments, deployment: Deployment, now: datetime) -> dict[str, Any]:
     """A "SageMaker Endpoint State Change" keeps the deployment history."""
     if deployment.problem is not None:
         logger.warning("endpoint state change rejected", error=deployment.problem)
         return {"recorded": None, "rejected": [deployment.problem]}
     seen = deployment.seen
     if seen is not None:
-        ledger.observe_config(*seen, now)
+        deployments.observe_config(*seen, now)
         logger.info("deployment recorded", endpoint=seen[0], config=seen[1])
     return {"recorded": seen and {"endpoint": seen[0], "config": seen[1]}, "rejected": []}

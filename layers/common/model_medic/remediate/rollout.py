@@ -65,8 +65,8 @@ from model_medic.remediate.canary import Minute, Rules, Tally, current_step, jud
 from model_medic.remediate.capacity import Capacity, ScaleChange, Variant
 from model_medic.remediate.rollback import RejectPackage, config_observation
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, package_label
+from model_medic.store.deployments import SERVING_KEEP, Deployments
 from model_medic.store.incidents import Incident, Incidents, opened
-from model_medic.store.ledger import SERVING_KEEP, Ledger
 from model_medic.tell.outcome import Outcome
 
 # Registered metrics where lower is better; every other one (accuracy, f1, auc ...) is higher-better.
@@ -318,7 +318,7 @@ class Rollout:
         capacity: Capacity,
         cloudwatch: Any,
         s3: Any,
-        ledger: Ledger,
+        ledger: Deployments,
         incidents: Incidents,
         settings: CanarySettings,
         clock: Clock,
@@ -1026,12 +1026,12 @@ class ServingGroups:
     Endpoint configs and models cannot be changed once created (SageMaker has no
     UpdateEndpointConfig or UpdateModel; UpdateModelPackage cannot move a package to another
     group), so what `<config>#<variant>` serves is read once (`variant_group`) and remembered in
-    the ledger (`Ledger.serving_groups`, one Query for the whole fleet). A name can be deleted
+    the ledger (`Deployments.serving_groups`, one Query for the whole fleet). A name can be deleted
     and reused for another config: an entry is read again after SERVING_KEEP (ticks refresh
     entries in their last week, `refresh`), and an approval confirms each endpoint it is about
     to act on with a fresh read (`serving_endpoints`)."""
 
-    def __init__(self, sagemaker: Any, ledger: Ledger, now: datetime) -> None:
+    def __init__(self, sagemaker: Any, ledger: Deployments, now: datetime) -> None:
         self._sagemaker = sagemaker
         self._ledger = ledger
         self._now = now
@@ -1158,13 +1158,13 @@ def _readable[T](endpoint: str, read: Callable[[str], T]) -> T | None:
 
 
 # A tick reads at most this many unknown (or ageing) config entries, so that an approval
-# finds them known; ticks also refresh an entry in its last week (ledger.SERVING_KEEP).
+# finds them known; ticks also refresh an entry in its last week (deployments.SERVING_KEEP).
 READS_PER_TICK = 100
 REFRESH_AFTER = SERVING_KEEP - timedelta(days=7)
 
 
 def serving_endpoints(
-    sagemaker: Any, ledger: Ledger, group: str, endpoints: list[str], primary: Callable[[str], str], now: datetime
+    sagemaker: Any, ledger: Deployments, group: str, endpoints: list[str], primary: Callable[[str], str], now: datetime
 ) -> list[str]:
     """The endpoints in scope whose primary variant serves a model of `group`: the endpoints'
     configs from Search (`endpoint_states`), what each config serves from the ledger
@@ -1188,7 +1188,7 @@ def run(
     trigger: PackageApproved | DeployRequest | Tick | Alarms,
     loop: ControlLoop,
     sagemaker: Any,
-    ledger: Ledger,
+    ledger: Deployments,
     settings: CanarySettings,
     endpoints: Callable[[], list[str]],
     own: Callable[[str], CanarySettings],
@@ -1216,7 +1216,7 @@ def _start(
     trigger: PackageApproved | DeployRequest,
     loop: ControlLoop,
     sagemaker: Any,
-    ledger: Ledger,
+    ledger: Deployments,
     settings: CanarySettings,
     endpoints: Callable[[], list[str]],
     own: Callable[[str], CanarySettings],
@@ -1250,7 +1250,7 @@ def _tick(
     now: datetime,
     loop: ControlLoop,
     sagemaker: Any,
-    ledger: Ledger,
+    ledger: Deployments,
     settings: CanarySettings,
     scope: list[str],
     own: Callable[[str], CanarySettings],

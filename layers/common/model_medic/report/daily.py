@@ -13,7 +13,7 @@ from model_medic.report.grading import EndpointReport
 from model_medic.report.pages import Pages
 from model_medic.report.summary import PRESIGNED_SECONDS
 from model_medic.store.incidents import Incidents
-from model_medic.store.ledger import Ledger
+from model_medic.store.journal import Journal
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -32,7 +32,7 @@ class DailyReport:
         cloudwatch: CloudWatchClient,
         sagemaker: SageMakerClient,
         s3: S3Client,
-        ledger: Ledger,
+        ledger: Journal,
         bucket: str,
         *,
         incidents: Incidents,

@@ -13,7 +13,7 @@ from model_medic.measure.endpoint_metrics import GET_LIMIT, Sums, variant_querie
 from model_medic.report.grading import EndpointReport, Hour, grade, recommendations
 from model_medic.report.incident_view import action_table, incident_row, incidents_during, newest_rollout
 from model_medic.store.incidents import Incidents
-from model_medic.store.ledger import Ledger
+from model_medic.store.journal import Journal
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -27,7 +27,7 @@ class DayReader:
     """The reports of a day before `end`, one per endpoint, from what AWS and the ledger hold."""
 
     def __init__(
-        self, cloudwatch: CloudWatchClient, sagemaker: SageMakerClient, ledger: Ledger, incidents: Incidents
+        self, cloudwatch: CloudWatchClient, sagemaker: SageMakerClient, ledger: Journal, incidents: Incidents
     ) -> None:
         self._cloudwatch = cloudwatch
         self._sagemaker = sagemaker
@@ -110,7 +110,7 @@ class DayReader:
         maxima: dict[str, float],
         state: dict[str, Any],
     ) -> EndpointReport:
-        decisions = self._ledger.decisions(endpoint, start, end)
+        decisions = [decision.as_dict() for decision in self._ledger.decisions(endpoint, start, end)]
         incidents = self._incidents.of(endpoint)
         counts_by_hour = _instance_history(state["variants"], decisions, start)
         hours, day_total = _hours(endpoint, start, hourly, maxima, list(state["variants"]), counts_by_hour)

@@ -1,27 +1,4 @@
-"""Incidents (docs/architecture.md, "The control loop"): what the control loop knows about one alarm episode.
-
-An incident opens when an alarm that a remediation handles goes to ALARM for an endpoint
-and closes when the alarm returns to OK. It keeps the alarm, the endpoint, when it opened
-and closed, its state, every action with its result (the timeline the daily report
-draws), and the step in flight, if any (`pending`, a `Step`: the intent recorded before the
-AWS call, so that a retry finishes the change instead of repeating it).
-
-States: acting (deciding and making changes), waiting (a change is in flight in AWS),
-verifying (the change is InService; the loop waits for the alarm to clear), recovered,
-escalated (a person was told it did not help; the action is not repeated), closed.
-
-Ledger item: pk `ENDPOINT#<endpoint>`, sk `INCIDENT#<opened ISO time>#<id>`. Every write
-is conditional on the version read (optimistic locking), so that of two concurrent
-evaluations exactly one moves the incident on; the step's claim (cool-down and budget)
-is written in the same transaction as the intent.
-
-The roster of open incidents: pk `INCIDENTS#OPEN`, sk `<action>#<endpoint>#<id>`, one item
-per open incident, put in the transaction that opens it and deleted in every write that
-closes it. A sweep reads the roster in one Query and then the incidents it names by key, up
-to 100 a call (`open_by_endpoint`), instead of one Query per endpoint of the fleet. Incidents
-opened before the roster existed are entered by the first sweep of their action, which
-reads every endpoint once and then marks the roster complete (`<action>#!complete`).
-"""
+"""Incidents: what the control loop knows about one alarm episode, and the roster of the open ones."""
 
 from __future__ import annotations
 
@@ -35,7 +12,8 @@ from botocore.exceptions import ClientError
 
 from model_medic.control.step import Step
 from model_medic.platform import aws
-from model_medic.store.ledger import ROSTER_COMPLETE, batch_get, read_roster
+from model_medic.store.roster import Roster
+from model_medic.store.table import Table, endpoint_pk, epoch, from_item, key_of, to_item
 
 IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
 OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
@@ -49,6 +27,8 @@ class Conflict(Exception):  # a control-flow signal
 
 @dataclass(frozen=True)
 class Incident:
+    """One alarm episode on one endpoint, from its opening to its close (docs/rooms/store.md)."""
+
     endpoint: str
     action: str
     alarm_name: str
@@ -120,11 +100,10 @@ def opened(
 
 
 class Incidents:
-    """Incidents in the ledger table."""
+    """Incidents in the ledger table, and the roster of the open ones."""
 
     def __init__(self, client: Any, table: str, retention: timedelta) -> None:
-        self._db = client
-        self._table = table
+        self._table = Table(client, table)
         self._retention = retention
 
     def open(self, incident: Incident) -> Incident:
@@ -132,14 +111,14 @@ class Incidents:
         opened twice gives the stored one."""
         put = {
             "Put": {
-                "TableName": self._table,
+                "TableName": self._table.name,
                 "Item": self._item(replace(incident, version=1)),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        entry = {"Put": {"TableName": self._table, "Item": self._entry(incident)}}
+        entry = _roster(self._table, incident.action).put_request(incident.endpoint, incident.id)
         try:
-            self._db.transact_write_items(TransactItems=[put, entry])
+            self._table.transact([put, entry])
             return replace(incident, version=1)
         except ClientError as error:
             if not _first_condition_failed(error):
@@ -149,55 +128,40 @@ class Incidents:
         return stored
 
     def get(self, endpoint: str, incident_id: str) -> Incident | None:
-        item = self._db.get_item(TableName=self._table, Key=_key(endpoint, incident_id), ConsistentRead=True).get(
-            "Item"
-        )
+        item = self._table.get(endpoint_pk(endpoint), f"INCIDENT#{incident_id}")
         return None if item is None else _decode(item)
 
     def of(self, endpoint: str, since: datetime | None = None, open_only: bool = False) -> list[Incident]:
         """The endpoint's incidents (opened since `since`), oldest first."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :incident)",
-            "ExpressionAttributeValues": {":pk": {"S": f"ENDPOINT#{endpoint}"}, ":incident": {"S": "INCIDENT#"}},
-            "ConsistentRead": True,
-        }
-        if since is not None:
-            kwargs["KeyConditionExpression"] = "pk = :pk AND sk >= :since"
-            kwargs["ExpressionAttributeValues"] = {
-                ":pk": {"S": f"ENDPOINT#{endpoint}"},
-                ":since": {"S": f"INCIDENT#{since.isoformat()}"},
-            }
-        if open_only:
-            kwargs["FilterExpression"] = "attribute_not_exists(closed_at)"
-        found = []
-        while True:
-            page = self._db.query(**kwargs)
-            found += [_decode(item) for item in page.get("Items", []) if item["sk"]["S"].startswith("INCIDENT#")]
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if since is None:
+            condition = "pk = :pk AND begins_with(sk, :incident)"
+            values = {":pk": endpoint_pk(endpoint), ":incident": "INCIDENT#"}
+        else:
+            condition = "pk = :pk AND sk >= :since"
+            values = {":pk": endpoint_pk(endpoint), ":since": f"INCIDENT#{since.isoformat()}"}
+        filter_expression = "attribute_not_exists(closed_at)" if open_only else None
+        items = self._table.query(condition, values, consistent=True, filter_expression=filter_expression)
+        return [_decode(item) for item in items if key_of(item)[1].startswith("INCIDENT#")]
 
     def save(self, incident: Incident, also: list[dict[str, Any]] | None = None) -> Incident:
         """Write the incident if nobody else did since it was read; `also`: items of the same
         transaction. Closing it deletes its roster entry in the same transaction."""
         saved = replace(incident, version=incident.version + 1)
         if incident.closed_at is not None:
-            also = [*(also or []), {"Delete": {"TableName": self._table, "Key": _roster_key(incident)}}]
+            roster = _roster(self._table, incident.action)
+            also = [*(also or []), roster.delete_request(incident.endpoint, incident.id)]
         put = {
-            "Put": {
-                "TableName": self._table,
-                "Item": self._item(saved),
-                "ConditionExpression": "#version = :read",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":read": {"N": str(incident.version)}},
-            }
+            "TableName": self._table.name,
+            "Item": self._item(saved),
+            "ConditionExpression": "#version = :read",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": to_item({":read": incident.version}),
         }
         try:
             if also:
-                self._db.transact_write_items(TransactItems=[put, *also])
+                self._table.transact([{"Put": put}, *also])
             else:
-                self._db.put_item(**put["Put"])
+                self._table.client.put_item(**put)
         except ClientError as error:
             if _first_condition_failed(error):
                 raise Conflict(incident.id) from None
@@ -211,82 +175,66 @@ class Incidents:
     def open_by_endpoint(self, action: str, endpoints: list[str]) -> dict[str, list[Incident]]:
         """The action's open incidents on each of these endpoints, oldest first: one Query of
         the roster, then the incidents it names, read by key in strongly consistent
-        BatchGetItem calls of up to 100 (`batch_get`) - not one Query per endpoint.
-
-        Until the roster is complete for the action, every endpoint is read (one Query each, as
-        before the roster) and its open incidents entered; the roster is then marked complete.
-        An entry whose incident is closed (left by such a first sweep racing a close) is deleted
-        once a read confirms the incident closed; one whose incident cannot be read is kept.
-        """
-        entries, complete = read_roster(self._db, self._table, ROSTER_PK, f"{action}#")
-        wanted = set(endpoints)
-        found: dict[str, list[Incident]] = {endpoint: [] for endpoint in endpoints}
-        if complete:
-            named = {sk: endpoint for sk, endpoint in entries.items() if endpoint in wanted}
-            keys = {sk: _key(endpoint, sk.split("#", 2)[2]) for sk, endpoint in named.items()}
-            stored = {
-                item["pk"]["S"] + "|" + item["sk"]["S"]: _decode(item)
-                for item in batch_get(self._db, self._table, list(keys.values()))
-            }
-            for sk, key in sorted(keys.items(), key=lambda pair: pair[1]["sk"]["S"]):
-                incident = stored.get(key["pk"]["S"] + "|" + key["sk"]["S"])
-                if incident is None:
-                    continue  # not readable: the entry is kept
-                if incident.is_closed:
-                    self._db.delete_item(TableName=self._table, Key={"pk": {"S": ROSTER_PK}, "sk": {"S": sk}})
-                elif incident.action == action:
-                    found[incident.endpoint].append(incident)
-            return found
-        for endpoint in sorted(wanted):
-            found[endpoint] = [i for i in self.of(endpoint, open_only=True) if i.action == action]
-        listed = {_roster_key(i)["sk"]["S"] for incidents in found.values() for i in incidents}
-        for sk, endpoint in entries.items():
-            if endpoint in wanted and sk not in listed:
-                stored_incident = self.get(endpoint, sk.split("#", 2)[2])
-                if stored_incident is not None and stored_incident.is_closed:
-                    self._db.delete_item(TableName=self._table, Key={"pk": {"S": ROSTER_PK}, "sk": {"S": sk}})
-        for incidents in found.values():
-            for incident in incidents:
-                if _roster_key(incident)["sk"]["S"] not in entries:
-                    self._db.put_item(TableName=self._table, Item=self._entry(incident))
-        self._db.put_item(
-            TableName=self._table,
-            Item={"pk": {"S": ROSTER_PK}, "sk": {"S": f"{action}#{ROSTER_COMPLETE}"}, "kind": {"S": "roster"}},
-        )
-        return found
-
-    def _entry(self, incident: Incident) -> dict[str, Any]:
-        return {
-            **_roster_key(incident),
-            "kind": {"S": "open-incident"},
-            "endpoint": {"S": incident.endpoint},
-            "action": {"S": incident.action},
-        }
+        BatchGetItem calls of up to 100, not one Query per endpoint (`Roster.sweep`). An
+        entry whose incident is closed is deleted once a read confirms it closed; one whose
+        incident cannot be read is kept."""
+        return _roster(self._table, action).sweep(endpoints, _OpenIncidents(self, self._table, action))
 
     def _item(self, incident: Incident) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            **_key(incident.endpoint, incident.id),
-            "kind": {"S": "incident"},
-            "id": {"S": incident.id},
-            "body": {"S": json.dumps(incident.as_dict(), default=str, sort_keys=True)},
-            "state": {"S": incident.state},
-            "action": {"S": incident.action},
-            "alarm_name": {"S": incident.alarm_name},
-            "version": {"N": str(incident.version)},
-        }
-        if incident.closed_at is not None:
-            item["closed_at"] = {"S": incident.closed_at}
-            closed = datetime.fromisoformat(incident.closed_at)
-            item["expiration"] = {"N": str(int((closed + self._retention).timestamp()))}
-        return item
+        closed = None if incident.closed_at is None else datetime.fromisoformat(incident.closed_at)
+        return to_item(
+            {
+                "pk": endpoint_pk(incident.endpoint),
+                "sk": f"INCIDENT#{incident.id}",
+                "kind": "incident",
+                "id": incident.id,
+                "body": json.dumps(incident.as_dict(), default=str, sort_keys=True),
+                "state": incident.state,
+                "action": incident.action,
+                "alarm_name": incident.alarm_name,
+                "version": incident.version,
+                "closed_at": incident.closed_at,
+                "expiration": None if closed is None else epoch(closed + self._retention),
+            }
+        )
 
 
-def _key(endpoint: str, incident_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"ENDPOINT#{endpoint}"}, "sk": {"S": f"INCIDENT#{incident_id}"}}
+class _OpenIncidents:
+    """An action's open incidents, as their roster lists them (`roster.Members`)."""
+
+    def __init__(self, incidents: Incidents, table: Table, action: str) -> None:
+        self._incidents = incidents
+        self._table = table
+        self._action = action
+        self._roster = _roster(table, action)
+
+    def of_endpoint(self, endpoint: str) -> list[Incident]:
+        return [i for i in self._incidents.of(endpoint, open_only=True) if i.action == self._action]
+
+    def named(self, entries: dict[str, str]) -> dict[str, Incident]:
+        keys = {sk: self._key(sk, endpoint) for sk, endpoint in entries.items()}
+        read = self._table.batch_get([self._table.key(*key) for key in keys.values()])
+        stored = {key_of(item): _decode(item) for item in read}
+        return {sk: stored[key] for sk, key in keys.items() if key in stored}
+
+    def placed(self, member: Incident) -> tuple[str, str]:
+        return member.endpoint, member.id
+
+    def current(self, member: Incident) -> bool:
+        return not member.is_closed and member.action == self._action
+
+    def drop_stale(self, sk: str, endpoint: str, read: dict[str, Incident] | None) -> None:
+        incident = read.get(sk) if read is not None else self._incidents.get(endpoint, self._roster.rest(sk, endpoint))
+        if incident is not None and incident.is_closed:
+            self._roster.delete(sk)
+
+    def _key(self, sk: str, endpoint: str) -> tuple[str, str]:
+        return endpoint_pk(endpoint), f"INCIDENT#{self._roster.rest(sk, endpoint)}"
 
 
-def _roster_key(incident: Incident) -> dict[str, Any]:
-    return {"pk": {"S": ROSTER_PK}, "sk": {"S": f"{incident.action}#{incident.endpoint}#{incident.id}"}}
+def _roster(table: Table, action: str) -> Roster:
+    """The roster of an action's open incidents: sk `<action>#<endpoint>#<id>`."""
+    return Roster(table, ROSTER_PK, f"{action}#", "open-incident", action=action)
 
 
 def _first_condition_failed(error: ClientError) -> bool:
@@ -302,9 +250,10 @@ def _first_condition_failed(error: ClientError) -> bool:
 
 
 def _decode(item: dict[str, Any]) -> Incident:
-    body = json.loads(item["body"]["S"])
+    data = from_item(item)
+    body = json.loads(data["body"])
     body.pop("id", None)
     body["timeline"] = tuple(body.get("timeline", ()))
-    body["version"] = int(item["version"]["N"])
+    body["version"] = int(data["version"])
     body["pending"] = None if body.get("pending") is None else Step.from_dict(body["pending"])
     return Incident(**body)

@@ -9,8 +9,8 @@ from model_medic.control.parts import Parts
 from model_medic.control.step import Step
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
+from model_medic.store.claims import Refused
 from model_medic.store.incidents import Conflict, Incident
-from model_medic.store.ledger import Refused
 from model_medic.tell.outcome import Outcome
 
 
@@ -19,7 +19,7 @@ class Telling:
 
     def __init__(self, parts: Parts) -> None:
         self._action = parts.unit.name
-        self._ledger = parts.ledger
+        self._journal = parts.journal
         self._incidents = parts.incidents
         self._notifier = parts.notifier
         self._clock = parts.clock
@@ -90,7 +90,7 @@ class Telling:
 
     def record(self, outcome: Outcome, key: str | None = None) -> None:
         """A decision into the ledger, a metric and a structured log line."""
-        self._ledger.record(outcome, self._request_id, key)
+        self._journal.record(outcome, self._request_id, key)
         metrics.add_metric(name=f"Outcome_{outcome.result}", unit="Count", value=1)
         logger.info(
             "decision",
@@ -128,21 +128,21 @@ class Telling:
         """One SNS message and one EventBridge event per key, however often this runs."""
         if outcome.result not in ("acted",):
             aws.persist(lambda: self.record(outcome, key=key))
-        if self._ledger.mark(outcome.endpoint, f"{key}#sns", self._clock()):
+        if self._journal.mark(outcome.endpoint, f"{key}#sns", self._clock()):
             try:
                 if outcome.announced:
                     self._notifier.publish(outcome)
             except Exception:
-                aws.persist(lambda: self._ledger.unmark(outcome.endpoint, f"{key}#sns"))
+                aws.persist(lambda: self._journal.unmark(outcome.endpoint, f"{key}#sns"))
                 raise
-        if self._ledger.mark(outcome.endpoint, f"{key}#event", self._clock()):
+        if self._journal.mark(outcome.endpoint, f"{key}#event", self._clock()):
             try:
                 self._notifier.put_event(outcome)
             except Exception:
-                aws.persist(lambda: self._ledger.unmark(outcome.endpoint, f"{key}#event"))
+                aws.persist(lambda: self._journal.unmark(outcome.endpoint, f"{key}#event"))
                 raise
 
     def alert_once(self, incident: Incident, cause: str, subject: str, text: str) -> None:
         """A critical message, once per incident and cause."""
-        if self._ledger.mark(incident.endpoint, f"{incident.id}#{cause}", self._clock()):
+        if self._journal.mark(incident.endpoint, f"{incident.id}#{cause}", self._clock()):
             self._notifier.alert(subject, text)

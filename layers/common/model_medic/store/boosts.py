@@ -1,0 +1,173 @@
+"""Boosts: the temporary capacity ScaleUp added and gives back, and their roster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from model_medic.platform import aws
+from model_medic.store.roster import Roster
+from model_medic.store.table import Table, endpoint_pk, from_item, to_item
+
+# The roster of boosts: an entry per boost, put and deleted in the boost's own transactions,
+# so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query.
+BOOSTS_PK = "BOOSTS#ACTIVE"
+
+
+@dataclass(frozen=True)
+class Boost:
+    """Capacity added to one variant, kept until it is all given back."""
+
+    endpoint: str
+    variant: str
+    lever: str  # instance-count, or the scalable target's min-capacity
+    original: int  # the floor before the first boost
+    boosted_to: int
+    boosted_at: str
+    alarms: tuple[str, ...]  # the alarms that called for it, sorted
+    step: int | None = None  # the scale-up's step (the give-back's pace); None: the stack's
+    returned_to: int | None = None  # the give-back's last step, once one was made (`step_back`)
+    returned_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Boost:
+        data = from_item(item)
+        return cls(
+            endpoint=data["pk"].removeprefix("ENDPOINT#"),
+            variant=data["variant"],
+            lever=data["lever"],
+            original=int(data["original"]),
+            boosted_to=int(data["boosted_to"]),
+            boosted_at=data["boosted_at"],
+            alarms=tuple(sorted(data["alarms"])),
+            step=None if "step" not in data else int(data["step"]),
+            returned_to=None if "returned_to" not in data else int(data["returned_to"]),
+            returned_at=None if "returned_to" not in data else data["returned_at"],
+        )
+
+
+class Boosts:
+    """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its roster entry."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._table = Table(client, table)
+        self._roster = Roster(self._table, BOOSTS_PK, "", "boost-entry")
+
+    def save(
+        self,
+        endpoint: str,
+        variant: str,
+        lever: str,
+        before: int,
+        after: int,
+        alarm_name: str,
+        at: datetime,
+        step: int | None = None,
+    ) -> None:
+        """Remember a boost (and its roster entry, in one transaction); the floor from before
+        the first boost is kept across boosts, and a boost during a give-back starts it over.
+        `step`: the scale-up's step (the give-back's pace); absent, the give-back uses the stack's."""
+        values: dict[str, Any] = {
+            ":kind": "boost",
+            ":variant": variant,
+            ":lever": lever,
+            ":before": before,
+            ":after": after,
+            ":at": at.isoformat(),
+            ":alarm": {alarm_name},
+        }
+        if step is not None:
+            values[":step"] = step
+        update = {
+            "TableName": self._table.name,
+            "Key": _key(self._table, endpoint, variant),
+            "UpdateExpression": (
+                "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
+                f" boosted_to = :after, boosted_at = :at{', step = :step' if step is not None else ''}"
+                " ADD alarms :alarm REMOVE returned_to, returned_at"
+            ),
+            "ExpressionAttributeValues": to_item(values),
+        }
+        self._table.transact([{"Update": update}, self._roster.put_request(endpoint, variant)])
+
+    def of(self, endpoint: str) -> list[Boost]:
+        """An endpoint's boosts, by variant."""
+        items = self._table.query(
+            "pk = :pk AND begins_with(sk, :boost)",
+            {":pk": endpoint_pk(endpoint), ":boost": "BOOST#"},
+            consistent=True,
+            every_page=False,  # a boost per variant: one page
+        )
+        return [Boost.from_item(item) for item in items]
+
+    def step_back(self, endpoint: str, variant: str, to: int, at: datetime) -> None:
+        """Remember a give-back step of a boost (its new floor and when): the next step waits
+        for it to take, and for the scale-up's pace. Nothing when the boost is gone."""
+        self._table.update(
+            endpoint_pk(endpoint),
+            f"BOOST#{variant}",
+            "SET returned_to = :to, returned_at = :at",
+            {":to": to, ":at": at.isoformat()},
+            condition="attribute_exists(pk)",
+        )
+
+    def drop(self, endpoint: str, variant: str) -> None:
+        """Forget a boost and its roster entry (one transaction)."""
+        self._table.transact(
+            [
+                self._table.delete_request(endpoint_pk(endpoint), f"BOOST#{variant}"),
+                self._roster.delete_request(endpoint, variant),
+            ]
+        )
+
+    def by_endpoint(self, endpoints: list[str]) -> dict[str, list[Boost]]:
+        """The boosts of those of these endpoints that have any: one Query of the roster, then
+        `of` each endpoint it names (not one Query per endpoint of the fleet). An entry whose
+        boost is gone (left by a first sweep racing a give-back) is deleted on the condition
+        that the boost still is gone (`Roster.sweep`)."""
+        found = self._roster.sweep(endpoints, _Members(self, self._table, self._roster))
+        return {endpoint: boosts for endpoint, boosts in found.items() if boosts}
+
+
+def _key(table: Table, endpoint: str, variant: str) -> dict[str, Any]:
+    return table.key(endpoint_pk(endpoint), f"BOOST#{variant}")
+
+
+class _Members:
+    """Boosts, as their roster lists them (`roster.Members`)."""
+
+    def __init__(self, boosts: Boosts, table: Table, roster: Roster) -> None:
+        self._boosts = boosts
+        self._table = table
+        self._roster = roster
+
+    def of_endpoint(self, endpoint: str) -> list[Boost]:
+        return self._boosts.of(endpoint)
+
+    def named(self, entries: dict[str, str]) -> dict[str, Boost]:
+        endpoints = sorted(set(entries.values()))
+        return {self._roster.sk(b.endpoint, b.variant): b for e in endpoints for b in self._boosts.of(e)}
+
+    def placed(self, member: Boost) -> tuple[str, str]:
+        return member.endpoint, member.variant
+
+    def current(self, member: Boost) -> bool:
+        return True
+
+    def drop_stale(self, sk: str, endpoint: str, read: dict[str, Boost] | None) -> None:
+        """Deleted on the condition, in the same transaction, that the boost still is gone."""
+        variant = self._roster.rest(sk, endpoint)
+        check = {
+            "TableName": self._table.name,
+            "Key": _key(self._table, endpoint, variant),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        try:
+            self._table.transact([{"ConditionCheck": check}, self._roster.delete_request(endpoint, variant)])
+        except ClientError as error:
+            if aws.error_code(error) != "TransactionCanceledException":
+                raise
+            # The boost was saved again meanwhile: the entry is right.

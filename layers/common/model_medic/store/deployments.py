@@ -1,0 +1,160 @@
+"""Deployments: the endpoint configs seen serving (rollback targets), what rollouts created, what configs serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+
+# What rollouts created in SageMaker, one item per endpoint config or model, kept (no TTL)
+# until `cleanup.py` deletes the resource: entered before the Create call, so a crash after
+# it leaves nothing untracked.
+CREATED_PK = "CREATED#ROLLOUTS"
+# What each endpoint config's variant serves (the model package group behind its model):
+# endpoint configs and models cannot be changed once created, so an entry stays true while
+# the config exists; it is read again after SERVING_KEEP, in case the name was deleted and
+# reused for another config (rollout.py, `ServingGroups`).
+SERVING_PK = "SERVING#GROUPS"
+SERVING_KEEP = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class ConfigSeen:
+    """An endpoint config seen serving an endpoint InService, or rejected as a rollback target."""
+
+    endpoint: str
+    config: str
+    last_seen: str
+    first_seen: str | None = None  # None: only ever rejected
+    rejected_at: str | None = None  # never a rollback target once set
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ConfigSeen:
+        data = from_item(item)
+        return cls(
+            endpoint=data["pk"].removeprefix("ENDPOINT#"),
+            config=data["config"],
+            last_seen=data["last_seen"],
+            first_seen=data.get("first_seen"),
+            rejected_at=data.get("rejected_at"),
+        )
+
+
+@dataclass(frozen=True)
+class Created:
+    """An endpoint config or model (`kind`: config / model) a rollout created for an endpoint."""
+
+    endpoint: str
+    kind: str
+    name: str
+    created_at: str
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Created:
+        data = from_item(item)
+        endpoint, kind = data["endpoint"], data["created"]
+        return cls(endpoint, kind, data["sk"][len(f"{endpoint}#{kind}#") :], data["created_at"])
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What a `<config>#<variant>` serves (a model package group, or None), as read at `read_at`."""
+
+    key: str
+    group: str | None
+    read_at: datetime
+    expiration: int
+
+    def to_item(self) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": SERVING_PK,
+                "sk": self.key,
+                "kind": "serving-group",
+                "read_at": self.read_at.isoformat(),
+                "expiration": self.expiration,
+                "group": self.group or None,
+            }
+        )
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Serving:
+        data = from_item(item)
+        read_at = datetime.fromisoformat(data["read_at"])
+        return cls(data["sk"], data.get("group"), read_at, int(data["expiration"]))
+
+
+class Deployments:
+    """Configs seen, resources created and serving groups, in the ledger table."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._table = Table(client, table)
+
+    def observe_config(self, endpoint: str, config: str, at: datetime) -> None:
+        """Remember that `config` served the endpoint InService at `at` (the rollback targets)."""
+        self._table.update(
+            endpoint_pk(endpoint),
+            f"CONFIG#{config}",
+            "SET kind = :kind, config = :config, last_seen = :at, first_seen = if_not_exists(first_seen, :at)",
+            {":kind": "deployment", ":config": config, ":at": at.isoformat()},
+        )
+
+    def reject_config(self, endpoint: str, config: str, at: datetime) -> None:
+        """A config rolled back from (or a rollout's passing canary config) is never a rollback target."""
+        self._table.update(
+            endpoint_pk(endpoint),
+            f"CONFIG#{config}",
+            "SET kind = :kind, config = :config, rejected_at = :at, last_seen = if_not_exists(last_seen, :at)",
+            {":kind": "deployment", ":config": config, ":at": at.isoformat()},
+        )
+
+    def configs_seen(self, endpoint: str) -> list[ConfigSeen]:
+        items = self._table.query(
+            "pk = :pk AND begins_with(sk, :config)",
+            {":pk": endpoint_pk(endpoint), ":config": "CONFIG#"},
+            consistent=True,
+            every_page=False,
+        )
+        return [ConfigSeen.from_item(item) for item in items]
+
+    def previous_config(self, endpoint: str, current: str) -> str | None:
+        """The config last seen InService before `current`, never one that was rolled back from."""
+        candidates = [
+            (seen.last_seen, seen.config)
+            for seen in self.configs_seen(endpoint)
+            if seen.config != current and seen.rejected_at is None
+        ]
+        return max(candidates)[1] if candidates else None
+
+    def track_created(self, endpoint: str, kind: str, name: str, at: datetime) -> None:
+        """Remember an endpoint config or model (`kind`) a rollout creates for `endpoint`."""
+        self._table.update(
+            CREATED_PK,
+            f"{endpoint}#{kind}#{name}",
+            "SET kind = :kind, endpoint = :endpoint, created = :created, created_at = if_not_exists(created_at, :at)",
+            {":kind": "created", ":endpoint": endpoint, ":created": kind, ":at": at.isoformat()},
+        )
+
+    def created(self) -> list[Created]:
+        """Every tracked config and model."""
+        return [Created.from_item(item) for item in self._table.query("pk = :pk", {":pk": CREATED_PK}, consistent=True)]
+
+    def forget_created(self, endpoint: str, kind: str, name: str) -> None:
+        self._table.delete(CREATED_PK, f"{endpoint}#{kind}#{name}")
+
+    def serving_groups(self, now: datetime) -> dict[str, tuple[str | None, datetime]]:
+        """`<config>#<variant>` -> (the model package group it serves or None, when that was
+        read), for every entry not yet expired: one paginated Query of the partition."""
+        found: dict[str, tuple[str | None, datetime]] = {}
+        for serving in map(Serving.from_item, self._table.query("pk = :pk", {":pk": SERVING_PK})):
+            # DynamoDB deletes expired items within days, not at once: an expired one is not read.
+            if serving.expiration > now.timestamp():
+                found[serving.key] = (serving.group, serving.read_at)
+        return found
+
+    def save_serving_groups(self, read: dict[str, str | None], at: datetime) -> None:
+        """Remember what each `<config>#<variant>` serves, as read at `at` (BatchWriteItem, 25 a call)."""
+        expiration = epoch(at + SERVING_KEEP)
+        self._table.batch_put([Serving(key, group, at, expiration).to_item() for key, group in sorted(read.items())])

@@ -1,0 +1,209 @@
+"""The journal: every decision recorded, and what is told only once (marks and notices)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+from model_medic.tell.outcome import Outcome
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision as the ledger keeps it: a recorded `Outcome`."""
+
+    endpoint: str
+    at: str
+    key: str  # unique for the endpoint and time: a step's id (a retry writes the same item), or random
+    incident: str  # "-": none
+    action: str
+    result: str
+    gate: str  # "-": none
+    reason: str
+    mode: str
+    alarm_name: str
+    alarm_arn: str
+    transition: str
+    state: str
+    changes: dict[str, Any]
+    request_id: str  # "-": not known
+    expiration: int
+
+    @classmethod
+    def of(cls, outcome: Outcome, request_id: str, key: str, retention: timedelta) -> Decision:
+        return cls(
+            endpoint=outcome.endpoint,
+            at=outcome.at,
+            key=key,
+            incident=outcome.incident or "-",
+            action=outcome.action,
+            result=outcome.result,
+            gate=outcome.gate or "-",
+            reason=outcome.reason,
+            mode=outcome.mode,
+            alarm_name=outcome.alarm_name,
+            alarm_arn=outcome.alarm_arn,
+            transition=outcome.transition,
+            state=outcome.state,
+            changes=outcome.changes,
+            request_id=request_id or "-",
+            expiration=epoch(datetime.fromisoformat(outcome.at) + retention),
+        )
+
+    @property
+    def sk(self) -> str:
+        return f"DECISION#{self.at}#{self.key}"
+
+    def to_item(self) -> dict[str, Any]:
+        changes = json.dumps(self.changes, default=str, sort_keys=True)
+        return to_item(self.as_dict() | {"changes": changes, "expiration": self.expiration})
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Decision:
+        data = from_item(item)
+        return cls(
+            endpoint=data["endpoint"],
+            at=data["at"],
+            key=data["sk"].split("#", 2)[2],
+            incident=data["incident"],
+            action=data["action"],
+            result=data["result"],
+            gate=data["gate"],
+            reason=data["reason"],
+            mode=data["mode"],
+            alarm_name=data["alarm_name"],
+            alarm_arn=data["alarm_arn"],
+            transition=data["transition"],
+            state=data["state"],
+            changes=json.loads(data.get("changes", "{}")),
+            request_id=data["request_id"],
+            expiration=int(data["expiration"]),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every stored attribute, `changes` as data (the daily report's form of a decision)."""
+        return {
+            "pk": endpoint_pk(self.endpoint),
+            "sk": self.sk,
+            "incident": self.incident,
+            "kind": "decision",
+            "endpoint": self.endpoint,
+            "action": self.action,
+            "result": self.result,
+            "gate": self.gate,
+            "reason": self.reason,
+            "mode": self.mode,
+            "alarm_name": self.alarm_name,
+            "alarm_arn": self.alarm_arn,
+            "transition": self.transition,
+            "state": self.state,
+            "at": self.at,
+            "changes": self.changes,
+            "request_id": self.request_id,
+            "expiration": str(self.expiration),
+        }
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something done once (a message sent, a problem told), kept until it expires."""
+
+    endpoint: str
+    key: str
+    at: datetime
+    expiration: int
+
+    def to_item(self) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": endpoint_pk(self.endpoint),
+                "sk": f"MARK#{self.key}",
+                "kind": "mark",
+                "at": self.at.isoformat(),
+                "expiration": self.expiration,
+            }
+        )
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Mark:
+        data = from_item(item)
+        return cls(
+            endpoint=data["pk"].removeprefix("ENDPOINT#"),
+            key=data["sk"].removeprefix("MARK#"),
+            at=datetime.fromisoformat(data["at"]),
+            expiration=int(data["expiration"]),
+        )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A standing problem told once, kept until it is cleared."""
+
+    endpoint: str
+    notice: str
+    since: datetime
+
+    def to_item(self) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": endpoint_pk(self.endpoint),
+                "sk": f"NOTICE#{self.notice}",
+                "kind": "notice",
+                "since": self.since.isoformat(),
+            }
+        )
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Notice:
+        data = from_item(item)
+        return cls(
+            endpoint=data["pk"].removeprefix("ENDPOINT#"),
+            notice=data["sk"].removeprefix("NOTICE#"),
+            since=datetime.fromisoformat(data["since"]),
+        )
+
+
+class Journal:
+    """Decisions, marks and notices in the ledger table."""
+
+    def __init__(self, client: Any, table: str, retention: timedelta) -> None:
+        self._table = Table(client, table)
+        self._retention = retention
+
+    def record(self, outcome: Outcome, request_id: str, key: str | None = None) -> None:
+        """One decision; with `key` (a step's id) a retry writes the same item again, not a second one."""
+        decision = Decision.of(outcome, request_id, key or uuid.uuid4().hex[:12], self._retention)
+        self._table.put(decision.to_item())
+
+    def decisions(self, endpoint: str, since: datetime, until: datetime) -> list[Decision]:
+        """Decisions about an endpoint in [since, until), oldest first."""
+        items = self._table.query(
+            "pk = :pk AND sk BETWEEN :lo AND :hi",
+            {
+                ":pk": endpoint_pk(endpoint),
+                ":lo": f"DECISION#{since.isoformat()}",
+                ":hi": f"DECISION#{until.isoformat()}",
+            },
+        )
+        return [Decision.from_item(item) for item in items]
+
+    def mark(self, endpoint: str, key: str, at: datetime, keep: timedelta | None = None) -> bool:
+        """True the first time `key` is marked: the caller may do what it guards (tell once).
+
+        The mark expires after `keep` (default: the ledger's retention)."""
+        return self._table.put_once(Mark(endpoint, key, at, epoch(at + (keep or self._retention))).to_item())
+
+    def unmark(self, endpoint: str, key: str) -> None:
+        """Take a mark back (what it guarded did not happen), so that a retry does it."""
+        self._table.delete(endpoint_pk(endpoint), f"MARK#{key}")
+
+    def notice_once(self, endpoint: str, notice: str, at: datetime) -> bool:
+        """True the first time a standing problem is noticed (so a person hears of it once)."""
+        return self._table.put_once(Notice(endpoint, notice, at).to_item())
+
+    def clear_notice(self, endpoint: str, notice: str) -> None:
+        self._table.delete(endpoint_pk(endpoint), f"NOTICE#{notice}")

@@ -1,0 +1,209 @@
+"""The ledger table: items in and out through boto3's type (de)serializers, and the calls every store makes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from model_medic.platform import aws
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB's form of plain values (str: S, int or Decimal: N, a set of str: SS). A None or
+    an empty set is left out: an attribute is absent rather than NULL, and DynamoDB has no
+    empty sets."""
+    return {
+        name: _SERIALIZER.serialize(value)
+        for name, value in data.items()
+        if value is not None and not (isinstance(value, set | frozenset) and not value)
+    }
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain values of an item (numbers come back as Decimal, sets as set)."""
+    return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+
+
+def endpoint_pk(endpoint: str) -> str:
+    """The partition of an endpoint's items."""
+    return f"ENDPOINT#{endpoint}"
+
+
+def epoch(moment: datetime) -> int:
+    """A time as the table's TTL and lock attributes hold it: whole seconds since the epoch."""
+    return int(moment.timestamp())
+
+
+def key_of(item: Mapping[str, Any]) -> tuple[str, str]:
+    """An item's partition and sort key."""
+    return _DESERIALIZER.deserialize(item["pk"]), _DESERIALIZER.deserialize(item["sk"])
+
+
+class Table:
+    """One DynamoDB table and the client that reaches it. Items and keys go in and come out in
+    DynamoDB's form (the records convert them); expression values are given as plain values."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def key(self, pk: str, sk: str) -> dict[str, Any]:
+        return to_item({"pk": pk, "sk": sk})
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """One item, strongly consistent; None if there is none."""
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def query(
+        self,
+        condition: str,
+        values: Mapping[str, Any],
+        *,
+        consistent: bool = False,
+        filter_expression: str | None = None,
+        every_page: bool = True,
+    ) -> list[dict[str, Any]]:
+        """The items of a key condition, in sort-key order: every page, or the first only."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if consistent:
+            kwargs["ConsistentRead"] = True
+        if filter_expression is not None:
+            kwargs["FilterExpression"] = filter_expression
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.client.query(**kwargs)
+            found += page.get("Items", [])
+            if not every_page or "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put(
+        self, item: dict[str, Any], *, condition: str | None = None, values: Mapping[str, Any] | None = None
+    ) -> bool:
+        """A PutItem; with a condition, False when it failed (nothing was written)."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "Item": item}
+        if condition is not None:
+            kwargs["ConditionExpression"] = condition
+        if values is not None:
+            kwargs["ExpressionAttributeValues"] = to_item(values)
+        try:
+            self.client.put_item(**kwargs)
+        except ClientError as error:
+            if condition is None or aws.error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def put_once(self, item: dict[str, Any]) -> bool:
+        """A conditional put: True for the caller that wrote the item, False for every later one."""
+        return self.put(item, condition="attribute_not_exists(pk)")
+
+    def update(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        values: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> bool:
+        """An UpdateItem; with a condition, False when it failed (nothing was written)."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": self.key(pk, sk), "UpdateExpression": expression}
+        if condition is not None:
+            kwargs["ConditionExpression"] = condition
+        if names is not None:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        kwargs["ExpressionAttributeValues"] = to_item(values)
+        try:
+            self.client.update_item(**kwargs)
+        except ClientError as error:
+            if condition is None or aws.error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def delete(
+        self, pk: str, sk: str, *, condition: str | None = None, values: Mapping[str, Any] | None = None
+    ) -> bool:
+        """A DeleteItem; with a condition, False when it failed (nothing was deleted)."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": self.key(pk, sk)}
+        if condition is not None:
+            kwargs["ConditionExpression"] = condition
+            kwargs["ExpressionAttributeValues"] = to_item(values or {})
+        try:
+            self.client.delete_item(**kwargs)
+        except ClientError as error:
+            if condition is None or aws.error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        self.client.transact_write_items(TransactItems=items)
+
+    def put_request(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A transaction's unconditional Put of an item."""
+        return {"Put": {"TableName": self.name, "Item": item}}
+
+    def delete_request(self, pk: str, sk: str) -> dict[str, Any]:
+        """A transaction's Delete of an item."""
+        return {"Delete": {"TableName": self.name, "Key": self.key(pk, sk)}}
+
+    def batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`batch_get` on this table, strongly consistent."""
+        return batch_get(self.client, self.name, keys)
+
+    def batch_put(self, items: list[dict[str, Any]]) -> None:
+        batch_put(self.client, self.name, items)
+
+
+def batch_get(client: Any, table: str, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
+    """The items of these keys that exist, read in BatchGetItem calls of up to 100 keys (the
+    API's limit), strongly consistent unless told otherwise. Keys DynamoDB leaves unprocessed
+    (throttling, the 16 MB response limit) are asked again, with a short back-off, until none
+    is left; a read that still leaves some after 8 rounds raises, as a transient error does."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}}
+        for attempt in range(8):
+            page = client.batch_get_item(RequestItems=request)
+            found += page.get("Responses", {}).get(table, [])
+            request = page.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"BatchGetItem on {table} left keys unprocessed after 8 rounds")
+    return found
+
+
+def batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Put these items in BatchWriteItem calls of up to 25 (the API's limit); unprocessed
+    items are sent again as in `batch_get`. Not conditional: for items that hold no state
+    another writer relies on (a cache)."""
+    for start in range(0, len(items), 25):
+        request: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+        for attempt in range(8):
+            page = client.batch_write_item(RequestItems=request)
+            request = page.get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"BatchWriteItem on {table} left items unprocessed after 8 rounds")
