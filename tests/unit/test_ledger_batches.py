@@ -2,9 +2,10 @@
 unprocessed (throttling, the 16 MB response limit) asked again, never dropped. moto never
 leaves anything unprocessed, so a recording fake of the two calls stands in for DynamoDB."""
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.store.table import batch_get, batch_put
 
@@ -44,14 +45,14 @@ def _no_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_batch_get_reads_100_keys_a_call_and_asks_again_for_what_was_left() -> None:
     dynamo = Dynamo()
-    found = batch_get(dynamo, "ledger", [key(i) for i in range(150)])
+    found = batch_get(cast("DynamoDBClient", dynamo), "ledger", [key(i) for i in range(150)])
     assert sorted(item["sk"]["S"] for item in found) == [f"INCIDENT#{i:03d}" for i in range(150)]
     assert [len(keys) for keys in dynamo.gets] == [100, 1, 50]
 
 
 def test_batch_put_writes_25_items_a_call_and_sends_again_what_was_left() -> None:
     dynamo = Dynamo()
-    batch_put(dynamo, "ledger", [key(i) for i in range(30)])
+    batch_put(cast("DynamoDBClient", dynamo), "ledger", [key(i) for i in range(30)])
     assert [len(requests) for requests in dynamo.writes] == [25, 1, 5]
     written = [r["PutRequest"]["Item"]["sk"]["S"] for requests in dynamo.writes for r in requests]
     assert sorted(set(written)) == [f"INCIDENT#{i:03d}" for i in range(30)]
@@ -64,4 +65,4 @@ def test_keys_left_unprocessed_round_after_round_raise_rather_than_vanish() -> N
             return {"Responses": {table: []}, "UnprocessedKeys": {table: request}}
 
     with pytest.raises(RuntimeError, match="unprocessed"):
-        batch_get(Throttled(), "ledger", [key(1)])
+        batch_get(cast("DynamoDBClient", Throttled()), "ledger", [key(1)])

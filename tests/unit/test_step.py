@@ -4,9 +4,10 @@ it was a type (the ledger keeps incidents across deployments)."""
 import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
+from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.control.step import Step
 from model_medic.remediate.capacity import ScaleChange
@@ -116,7 +117,7 @@ def test_an_incident_with_its_step_in_flight_reads_back_from_its_ledger_item() -
         pending=scale_step().called_({"answer": 1}),
         version=3,
     )
-    item = Incidents(None, "ledger", timedelta(days=90))._item(incident)
+    item = Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))._item(incident)
     assert json.loads(item["body"]["S"])["pending"]["changes"][0] == {
         "kind": "scale",
         "variant": "primary",
@@ -125,12 +126,17 @@ def test_an_incident_with_its_step_in_flight_reads_back_from_its_ledger_item() -
         "after": 2,
     }
     assert _decode(item) == incident
-    assert _decode(Incidents(None, "ledger", timedelta(days=90))._item(replace(incident, pending=None))).pending is None
+    assert (
+        _decode(
+            Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))._item(replace(incident, pending=None))
+        ).pending
+        is None
+    )
 
 
 def test_an_incident_stored_with_the_old_step_dict_reads_as_a_typed_step() -> None:
     incident = opened("churn-prod", "scale-up", "churn-prod-HighLatency", ARN, AT, "latency", "TotalLatency")
-    item = Incidents(None, "ledger", timedelta(days=90))._item(incident)
+    item = Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))._item(incident)
     body = json.loads(item["body"]["S"])
     item["body"]["S"] = json.dumps({**body, "pending": OLD_PENDING, "steps": 1, "state": "waiting"})
     read: Incident = _decode(item)

@@ -6,9 +6,10 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.store.boosts import Boost
 from model_medic.store.claims import Budget, Lock
@@ -263,7 +264,7 @@ def test_the_latest_drift_keeps_its_psi_as_a_number_and_reads_back_the_same_floa
 
 def test_an_incident_item_keeps_its_attributes_and_its_closing_sets_the_expiration() -> None:
     incident = opened("churn-prod", "scale-up", "churn-prod-HighLatency", "arn:a", T0, "latency", "TotalLatency")
-    store = Incidents(None, "ledger", timedelta(days=90))
+    store = Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))
     closed = replace(incident, closed_at=(T0 + timedelta(hours=1)).isoformat())
     item: dict[str, Any] = store._item(closed)
     assert sorted(item) == sorted(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.store.roster import Roster
 from model_medic.store.table import Table, endpoint_pk, from_item, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # The roster of boosts: an entry per boost, put and deleted in the boost's own transactions,
 # so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query.
@@ -52,7 +55,7 @@ class Boost:
 class Boosts:
     """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its roster entry."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._table = Table(client, table)
         self._roster = Roster(self._table, BOOSTS_PK, "", "boost-entry")
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from model_medic.platform.observability import logger
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 Refusal = Literal["cooldown", "budget"]
 
@@ -93,7 +96,7 @@ class Budget:
 class Claims:
     """Cool-down locks and hourly budgets in the ledger table."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._table = Table(client, table)
 
     def claim_items(

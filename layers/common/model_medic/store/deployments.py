@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # What rollouts created in SageMaker, one item per endpoint config or model, kept (no TTL)
 # until `cleanup.py` deletes the resource: entered before the Create call, so a crash after
@@ -89,7 +92,7 @@ class Serving:
 class Deployments:
     """Configs seen, resources created and serving groups, in the ledger table."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._table = Table(client, table)
 
     def observe_config(self, endpoint: str, config: str, at: datetime) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -14,6 +14,9 @@ from model_medic.control.step import Step
 from model_medic.platform import aws
 from model_medic.store.roster import Roster
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, key_of, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
 OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
@@ -102,7 +105,7 @@ def opened(
 class Incidents:
     """Incidents in the ledger table, and the roster of the open ones."""
 
-    def __init__(self, client: Any, table: str, retention: timedelta) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta) -> None:
         self._table = Table(client, table)
         self._retention = retention
 
@@ -150,7 +153,7 @@ class Incidents:
         if incident.closed_at is not None:
             roster = _roster(self._table, incident.action)
             also = [*(also or []), roster.delete_request(incident.endpoint, incident.id)]
-        put = {
+        put: dict[str, Any] = {
             "TableName": self._table.name,
             "Item": self._item(saved),
             "ConditionExpression": "#version = :read",

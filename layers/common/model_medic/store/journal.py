@@ -6,10 +6,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
 from model_medic.tell.outcome import Outcome
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ class Notice:
 class Journal:
     """Decisions, marks and notices in the ledger table."""
 
-    def __init__(self, client: Any, table: str, retention: timedelta) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta) -> None:
         self._table = Table(client, table)
         self._retention = retention
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # The partition of ComputeMetrics's window records; its role may touch no other (template.yaml).
 METRICS_PK = "METRICS"
@@ -93,7 +96,7 @@ class Drift:
 class Measurements:
     """Metric windows and the latest drift, in the ledger table."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._table = Table(client, table)
 
     def metric_window(self, start: datetime) -> MetricWindow | None:

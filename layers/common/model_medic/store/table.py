@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -51,7 +55,7 @@ class Table:
     """One DynamoDB table and the client that reaches it. Items and keys go in and come out in
     DynamoDB's form (the records convert them); expression values are given as plain values."""
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: DynamoDBClient, name: str) -> None:
         self.client = client
         self.name = name
 
@@ -155,7 +159,7 @@ class Table:
         return True
 
     def transact(self, items: list[dict[str, Any]]) -> None:
-        self.client.transact_write_items(TransactItems=items)
+        self.client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", items))
 
     def put_request(self, item: dict[str, Any]) -> dict[str, Any]:
         """A transaction's unconditional Put of an item."""
@@ -173,7 +177,9 @@ class Table:
         batch_put(self.client, self.name, items)
 
 
-def batch_get(client: Any, table: str, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
+def batch_get(
+    client: DynamoDBClient, table: str, keys: list[dict[str, Any]], consistent: bool = True
+) -> list[dict[str, Any]]:
     """The items of these keys that exist, read in BatchGetItem calls of up to 100 keys (the
     API's limit), strongly consistent unless told otherwise. Keys DynamoDB leaves unprocessed
     (throttling, the 16 MB response limit) are asked again, with a short back-off, until none
@@ -193,7 +199,7 @@ def batch_get(client: Any, table: str, keys: list[dict[str, Any]], consistent: b
     return found
 
 
-def batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+def batch_put(client: DynamoDBClient, table: str, items: list[dict[str, Any]]) -> None:
     """Put these items in BatchWriteItem calls of up to 25 (the API's limit); unprocessed
     items are sent again as in `batch_get`. Not conditional: for items that hold no state
     another writer relies on (a cache)."""
