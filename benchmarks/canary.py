@@ -1,7 +1,7 @@
 """Whole canary rollouts, simulated, judged by Model Medic's judge and by a Kayenta-style judge.
 
-The judge is `model_medic.remediate.canary` itself (`tally` + `judge`), not a copy, driven the way
-PromoteCanaryFunction drives it (rollout.py): the stack's defaults (steps 5/10/25/50/100 %,
+The judge is `model_medic.remediate.rollout.judge` itself (`tally` + `judge`), not a copy, driven the way
+PromoteCanaryFunction drives it (rollout/action.py): the stack's defaults (steps 5/10/25/50/100 %,
 30-minute bake, 100 invocations per step, 3 bakes before a step is inconclusive, which here
 ends the rollout as "hold and tell"), a look every 10 minutes, the evidence of a step starting
 at the first whole minute after its weights are in service (a traffic shift keeps the
@@ -35,7 +35,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from model_medic.remediate.canary import Minute, Rules, Tally, current_step, judge, next_step, tally
+from model_medic.remediate.rollout.judge import Minute, Rules, Tally, current_step, judge, next_step, tally
 
 RULES = Rules()
 LOOK = 10  # minutes between looks (the schedule)

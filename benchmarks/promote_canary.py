@@ -194,7 +194,7 @@ def measure(size: int) -> list[tuple[str, Counter[str], float]]:
     from benchmarks.calls import handler
     from model_medic.platform import aws
     from model_medic.platform.settings import load_settings
-    from model_medic.remediate.rollout import READS_PER_TICK
+    from model_medic.remediate.rollout.targets import READS_PER_TICK
 
     rows = []
     with mock_aws():

@@ -1,6 +1,4 @@
-"""RollbackModelFunction: a ModelAccuracyDrop incident puts the previous good model back,
-verified on the endpoint and the alarm; "SageMaker Endpoint State Change" events keep the
-deployment history."""
+"""RollbackModelFunction: the previous good model back on ModelAccuracyDrop; deployments recorded."""
 
 from typing import Any
 

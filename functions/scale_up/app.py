@@ -1,6 +1,4 @@
-"""ScaleUpFunction: HighErrorRate (5XX) / HighLatency incidents get capacity, one variant's
-change at a time, verified against the alarm; the 5-minute sweep re-evaluates open
-incidents and gives temporary capacity back once the alarms have been OK for a while."""
+"""ScaleUpFunction: capacity for HighErrorRate / HighLatency incidents, given back once they are over."""
 
 from typing import Any
 

@@ -1,5 +1,4 @@
-"""StartRetrainingFunction: a DataDrift incident starts the retraining pipeline, once; the
-pipeline's status changes (and the sweep) verify it - Failed or Stopped is critical."""
+"""StartRetrainingFunction: the retraining pipeline started once per DataDrift incident, verified by its outcome."""
 
 from typing import Any
 

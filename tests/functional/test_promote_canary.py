@@ -18,7 +18,8 @@ import time_machine
 from moto import mock_aws
 
 from localcloud.world import variant_metrics
-from model_medic.remediate.rollout import instances_for, serving_group
+from model_medic.remediate.rollout.plan import instances_for
+from model_medic.remediate.rollout.targets import serving_group
 from model_medic.store.deployments import Deployments
 from model_medic.store.journal import Journal
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint, stored_incidents

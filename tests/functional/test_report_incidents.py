@@ -191,7 +191,8 @@ def test_hostile_alarm_names_and_details_in_incidents_are_escaped(fn: Any, stack
 
 
 def test_a_rollout_with_a_hostile_package_name_is_shown_escaped(fn: Any, stack: Stack) -> None:  # noqa: F811
-    from model_medic.remediate.rollout import DeployCanary, rollout_incident
+    from model_medic.remediate.rollout.changes import DeployCanary
+    from model_medic.remediate.rollout.run import rollout_incident
 
     make_endpoint(ENDPOINT, {"primary": {"count": 3, "weight": 0.95}, "canary": {"count": 1, "weight": 0.05}})
     arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{HOSTILE}/2"

@@ -8,7 +8,7 @@ import pytest
 from model_medic.remediate.capacity import ScaleUp
 from model_medic.remediate.retraining import StartRetraining
 from model_medic.remediate.rollback import RollbackModel
-from model_medic.remediate.rollout import Rollout
+from model_medic.remediate.rollout.action import Rollout
 from model_medic.remediate.units import RemediationUnit
 from tests.template.conftest import resources_of
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from scipy.stats import binomtest, fisher_exact
 
-from model_medic.remediate.canary import (
+from model_medic.remediate.rollout.judge import (
     BUDGET,
     Decision,
     Minute,
@@ -22,7 +22,7 @@ from model_medic.remediate.canary import (
     next_step,
     tally,
 )
-from model_medic.remediate.sequential import Block, rate_log_e, ratio_interval, ratio_log_e, sign_log_e
+from model_medic.remediate.rollout.sequential import Block, rate_log_e, ratio_interval, ratio_log_e, sign_log_e
 
 RULES = Rules()
 BAKED = timedelta(minutes=31)
@@ -236,7 +236,7 @@ def test_steps() -> None:
 
 
 def test_instances_for_a_share_never_leave_a_share_above_what_they_serve() -> None:
-    from model_medic.remediate.rollout import instances_for, reference_capacity
+    from model_medic.remediate.rollout.plan import instances_for, reference_capacity
 
     for reference in (1, 2, 3, 4, 7, 10, 40):
         for share in (1, 5, 10, 25, 33, 50, 75, 100):
@@ -280,7 +280,7 @@ def test_champion_challenger(
     better: bool,
     says: str,
 ) -> None:
-    from model_medic.remediate.rollout import challenge
+    from model_medic.remediate.rollout.challenge import challenge
 
     verdict = challenge(metric, candidate, champion, live, margin)
     assert verdict.better is better
@@ -288,7 +288,7 @@ def test_champion_challenger(
 
 
 def test_registered_metric_reads_a_real_model_quality_report() -> None:
-    from model_medic.remediate.rollout import registered_metric
+    from model_medic.remediate.rollout.challenge import registered_metric
 
     report = {"binary_classification_metrics": {"accuracy": {"value": 0.84, "standard_deviation": 0.01}}}
     assert registered_metric(report, "accuracy") == 0.84

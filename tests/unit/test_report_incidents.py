@@ -7,14 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from model_medic.remediate.rollout import (
-    DeclineCandidate,
-    DeployCanary,
-    RollBackCanary,
-    Rollout,
-    ShiftTraffic,
-    rollout_incident,
-)
+from model_medic.remediate.rollout.action import Rollout
+from model_medic.remediate.rollout.changes import DeclineCandidate, DeployCanary, RollBackCanary, ShiftTraffic
+from model_medic.remediate.rollout.run import rollout_incident
 from model_medic.report.charts import WIDTH, Lane, incident_strip
 from model_medic.report.incident_view import (
     ROLLED_BACK_CANARY,

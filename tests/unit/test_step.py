@@ -11,7 +11,7 @@ from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.control.step import Step
 from model_medic.remediate.capacity import ScaleChange
-from model_medic.remediate.rollout import FinishRollout, ShiftTraffic
+from model_medic.remediate.rollout.changes import FinishRollout, ShiftTraffic
 from model_medic.remediate.units import Change, StoredChange, change_of
 from model_medic.store.incidents import Incident, Incidents, _decode, opened
 

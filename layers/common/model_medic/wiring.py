@@ -62,7 +62,8 @@ if TYPE_CHECKING:
     from model_medic.remediate.cleanup import Cleanup
     from model_medic.remediate.retraining import StartRetraining
     from model_medic.remediate.rollback import RollbackModel
-    from model_medic.remediate.rollout import Rollout
+    from model_medic.remediate.rollout.action import Rollout
+    from model_medic.remediate.rollout.run import Rollouts
     from model_medic.remediate.units import Action
     from model_medic.report.daily import DailyReport
 
@@ -254,14 +255,14 @@ def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> St
 
 
 def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
-    from model_medic.remediate.rollout import Rollout
+    from model_medic.remediate.rollout.action import Rollout
 
     return Rollout(
         sagemaker=aws.sagemaker(),
         capacity=house.capacity,
         cloudwatch=aws.cloudwatch(),
         s3=aws.s3(),
-        ledger=house.deployments,
+        deployments=house.deployments,
         incidents=house.incidents,
         settings=settings,
         clock=house.clock,
@@ -277,6 +278,23 @@ def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
         house.journal,
         timedelta(days=house.settings.rollout_cleanup_days),
         house.clock,
+    )
+
+
+def rollouts(settings: CanarySettings, trigger: object, context: LambdaContext | None) -> Rollouts:
+    """PromoteCanaryFunction's collaborators: the rollout unit's loop, each endpoint's own
+    settings, and the clean-up of what rollouts created."""
+    from model_medic.remediate.rollout.run import Rollouts
+
+    house = Remediation(settings, rollout, trigger, context)
+    return Rollouts(
+        own=house.policies.settings,
+        loop=house.loop,
+        cleanup=cleanup(house),
+        sagemaker=house.sagemaker,
+        deployments=house.deployments,
+        settings=settings,
+        endpoints=house.endpoints,
     )
 
 

@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 from model_medic.control.endings import Endings
 from model_medic.control.parts import Parts
 from model_medic.control.stepping import Stepping
-from model_medic.intake.alarms import AlarmEvent
 from model_medic.platform import aws
 from model_medic.platform.observability import metrics
 from model_medic.remediate.units import Change, Plan
@@ -107,7 +106,7 @@ class Gating:
         if self._unit.max_steps is not None and incident.steps >= self._unit.max_steps:
             return Plan("", bound=f"{self._unit.name} already acted {incident.steps} time(s) in this incident")
         try:
-            return self._action.plan(_alarm_of(incident), incident, described)
+            return self._action.plan(incident, described)
         except ClientError as error:
             if aws.is_transient(error):
                 raise
@@ -141,24 +140,6 @@ def settled_gate(incident: Incident) -> tuple[str, str] | None:
     if incident.state in ("escalated", "recovered"):
         return incident.state, f"incident is {incident.state}; nothing is repeated"
     return None
-
-
-def _alarm_of(incident: Incident) -> AlarmEvent:
-    """The incident's opening transition, as the plan sees it."""
-    _, _, _, region, account, _, _ = (incident.alarm_arn.split(":", 6) + [""] * 7)[:7]
-    return AlarmEvent(
-        alarm_name=incident.alarm_name,
-        alarm_arn=incident.alarm_arn,
-        state="ALARM",
-        previous_state=None,
-        state_change_time=datetime.fromisoformat(incident.opened_at),
-        reason=incident.opened_reason,
-        account=account,
-        region=region,
-        source="sweep",
-        metric_name=incident.metric or None,
-        dimensions={**(incident.dimensions or {}), "EndpointName": incident.endpoint},
-    )
 
 
 def _changes(changes: tuple[Change, ...]) -> dict[str, Any]:

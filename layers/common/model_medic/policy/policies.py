@@ -23,7 +23,6 @@ from model_medic.platform.settings import Mode, Settings
 from model_medic.policy.tags import EndpointPolicy, Problem, apply, read, within_stack
 
 if TYPE_CHECKING:
-    from model_medic.intake.alarms import AlarmEvent
     from model_medic.platform.clock import Clock
     from model_medic.policy.scope import Scope
     from model_medic.remediate.units import Action, Change, Observation, Plan, RemediationUnit
@@ -130,8 +129,8 @@ class PerEndpoint:
         self._by_endpoint[endpoint] = found
         return found
 
-    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
-        return self.for_endpoint(incident.endpoint).plan(alarm, incident, endpoint)
+    def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        return self.for_endpoint(incident.endpoint).plan(incident, endpoint)
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
         return self.for_endpoint(endpoint).execute(endpoint, change, incident)

@@ -1,25 +1,4 @@
-"""Scale-up on HighErrorRate (5XX) / HighLatency, one variant at a time, and giving the
-temporary capacity back.
-
-Where a variant has an Application Auto Scaling target, the boost raises the target's
-MinCapacity (a manual instance count would be undone by the scaling policy: docs/aws-behaviours.md,
-"Application Auto Scaling"); elsewhere it raises DesiredInstanceCount - for one variant per call, as
-AWS allows (docs/aws-behaviours.md, "SageMaker APIs"). Each variant's change is one `ScaleChange`; the
-control loop (`loop.py`) makes them one at a time and waits for InService between them. The floor
-before the first boost is kept in the ledger the moment its own call succeeds, so a retry never boosts
-twice and the scale-back restores exactly it. 4XX errors are the callers' (docs/aws-behaviours.md,
-"SageMaker metrics and units"): an error-rate incident driven by them tells people and adds nothing.
-
-Every endpoint kind (tests/data/real/endpoints/README.md) gets its own answer. Instance variants,
-async endpoints and the production variant of a shadow endpoint are scaled as above. A serverless
-variant (`CurrentServerlessConfig`, shown with `CurrentInstanceCount: 0`) has no instances: SageMaker
-scales its concurrency, and the scale-up says so and changes nothing. A shadow variant's responses
-go to no caller, so an alarm on it adds nothing. An endpoint whose variants serve inference
-components (its config names no model) is bounded with the reason: its capacity is the components'
-copy counts, which this scale-up does not change. No boost goes above the stack's maximum, the
-scalable target's MaxCapacity or the variant's `ManagedInstanceScaling.MaxInstanceCount`, and the
-plan names the limit that cut a step.
-"""
+"""Scale-up on HighErrorRate (5XX) / HighLatency, one variant at a time, and giving the temporary capacity back."""
 
 from __future__ import annotations
 
@@ -30,7 +9,7 @@ from typing import Any, ClassVar, Literal
 from botocore.exceptions import ClientError
 
 from model_medic.control.loop import ControlLoop
-from model_medic.intake.alarms import AlarmEvent
+from model_medic.intake.alarms import VARIANT_DIMENSION
 from model_medic.measure.endpoint_metrics import Sums, add_results, variant_queries
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
@@ -137,6 +116,110 @@ def client_errors_dominate(sums: Sums) -> bool:
     return sums.errors_4xx > 0 and sums.errors_4xx >= sums.errors_5xx
 
 
+def variant_targets(
+    name: str, variants: list[Variant], described: dict[str, Any], variant: str | None
+) -> tuple[list[Variant], Plan | None]:
+    """Pure: the variants a scale-up adds to - the alarm's variant, or every variant taking
+    traffic - or the plan that stops it (a shadow variant, a variant the endpoint lacks)."""
+    if variant is None:
+        return [v for v in variants if v.weight > 0], None
+    targets = [v for v in variants if v.name == variant]
+    if targets:
+        return targets, None
+    shadows = {v["VariantName"] for v in described.get("ShadowProductionVariants") or []}
+    if variant in shadows:
+        return [], Plan(
+            "",
+            bound=f"{variant} is a shadow variant of {name}: only the production variant's responses "
+            "are returned to callers, so more instances for it would not help them",
+        )
+    return [], Plan("", skip=f"endpoint {name} has no variant {variant}")
+
+
+def components_bound(name: str, targets: list[Variant], components: frozenset[str] | None) -> Plan | None:
+    """Pure: the bound of a scale-up whose variants host inference components, or None."""
+    hosting = sorted(v.name for v in targets if components is not None and v.name in components)
+    if not hosting:
+        return None
+    return Plan(
+        "",
+        bound=f"endpoint {name} serves inference components on {', '.join(hosting)}: their capacity is each "
+        "component's copy count (and the instances managed instance scaling gives them), which the scale-up "
+        "does not change yet",
+        notes={"inference_component_variants": hosting},
+    )
+
+
+def client_errors_bound(name: str, errors: Sums) -> Plan | None:
+    """Pure: the bound of an error-rate scale-up whose errors are mostly the callers' (4XX), or None."""
+    if not client_errors_dominate(errors):
+        return None
+    counts = {"invocations": errors.invocations, "errors_4xx": errors.errors_4xx, "errors_5xx": errors.errors_5xx}
+    return Plan(
+        "",
+        bound=f"the errors on {name} are mostly 4XX ({errors.errors_4xx:.0f} 4XX, {errors.errors_5xx:.0f}"
+        f" 5XX of {errors.invocations:.0f} requests in {ERROR_LOOKBACK.total_seconds() / 60:.0f} min):"
+        " callers send bad requests, more instances do not fix that",
+        notes=counts,
+    )
+
+
+def scale_up_plan(name: str, decision: ScaleUpDecision, targets: list[Variant], notes: dict[str, Any]) -> Plan:
+    """Pure: the plan of a scale-up decision - its steps, or why there is none (at the ceiling,
+    nothing scalable); `notes` are the findings read on the way."""
+    notes = {
+        "at_ceiling": list(decision.at_ceiling),
+        "not_scalable": list(decision.not_scalable),
+        "limits": decision.limits,
+        **notes,
+    }
+    if decision.steps:
+        summary = "; ".join(
+            s.describe() + (f" (cut at {decision.limits[s.variant]})" if s.variant in decision.limits else "")
+            for s in decision.steps
+        )
+        return Plan(summary, changes=decision.steps, notes=notes)
+    if decision.at_ceiling:
+        held = ", ".join(f"{v} (at {decision.limits[v]})" for v in decision.at_ceiling)
+        return Plan("", bound=f"endpoint {name} is at its ceiling: {held} cannot grow", notes=notes)
+    serverless = [v for v in targets if v.name in decision.not_scalable]
+    why = (
+        ", ".join(f"{v.name} (MaxConcurrency {v.concurrency})" for v in serverless)
+        + " is serverless: SageMaker scales its concurrency itself, and the scale-up changes instance counts only"
+        if serverless
+        else "no variant takes traffic"
+    )
+    return Plan("", bound=f"endpoint {name} is not scalable: {why}", notes=notes)
+
+
+def scale_observation(
+    endpoint: str, change: ScaleChange, described: dict[str, Any], min_capacity: int | None = None
+) -> Observation:
+    """Pure: a floor change read back - the variant as DescribeEndpoint shows it and, for the
+    min-capacity lever, the scalable target's MinCapacity now (None: no target)."""
+    variant = _variant(described, change.variant)
+    if variant is None:
+        return Observation("failed", f"variant {change.variant} is gone from {endpoint}")
+    current = int(variant.get("CurrentInstanceCount") or 0)
+    desired = int(variant.get("DesiredInstanceCount") or current)
+    status = described.get("EndpointStatus")
+    if change.lever == "min-capacity":
+        requested = min_capacity == change.after
+    else:
+        requested = desired == change.after or current == change.after
+    if not requested:
+        return Observation("not-applied", f"{change.variant} runs {current} instance(s)")
+    if status == "InService" and current >= change.after:
+        return Observation("took", f"{change.variant} runs {current} instance(s)")
+    if status in ("InService", "Updating", "SystemUpdating"):
+        return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}")
+    return Observation("failed", f"endpoint is {status}")
+
+
+def _variant(described: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((v for v in described.get("ProductionVariants", []) if v["VariantName"] == name), None)
+
+
 class Capacity:
     """Reads and sets variant capacity through SageMaker and Application Auto Scaling."""
 
@@ -211,24 +294,11 @@ class Capacity:
 
     def observe(self, endpoint: str, change: ScaleChange, described: dict[str, Any]) -> Observation:
         """Whether the variant now runs at the change's floor (or is on its way there)."""
-        variant = next((v for v in described.get("ProductionVariants", []) if v["VariantName"] == change.variant), None)
-        if variant is None:
-            return Observation("failed", f"variant {change.variant} is gone from {endpoint}")
-        current = int(variant.get("CurrentInstanceCount") or 0)
-        desired = int(variant.get("DesiredInstanceCount") or current)
-        status = described.get("EndpointStatus")
-        if change.lever == "min-capacity":
+        minimum = None
+        if change.lever == "min-capacity" and _variant(described, change.variant) is not None:
             target = self.targets(endpoint, [change.variant]).get(change.variant)
-            requested = target is not None and int(target["MinCapacity"]) == change.after
-        else:
-            requested = desired == change.after or current == change.after
-        if not requested:
-            return Observation("not-applied", f"{change.variant} runs {current} instance(s)")
-        if status == "InService" and current >= change.after:
-            return Observation("took", f"{change.variant} runs {current} instance(s)")
-        if status in ("InService", "Updating", "SystemUpdating"):
-            return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}")
-        return Observation("failed", f"endpoint is {status}")
+            minimum = None if target is None else int(target["MinCapacity"])
+        return scale_observation(endpoint, change, described, minimum)
 
     def errors(self, cloudwatch: Any, endpoint: str, variants: list[str], now: datetime) -> Sums:
         """The endpoint's invocations and 4XX / 5XX errors over the error alarm's look-back."""
@@ -290,80 +360,28 @@ class ScaleUp:
         self.cooldown = cooldown
         self._clock = clock
 
-    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+    def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
         _, variants = self._capacity.endpoint(name, endpoint)
-        if alarm.variant is not None:
-            targets = [v for v in variants if v.name == alarm.variant]
-            shadows = {v["VariantName"] for v in endpoint.get("ShadowProductionVariants") or []}
-            if not targets and alarm.variant in shadows:
-                return Plan(
-                    "",
-                    bound=f"{alarm.variant} is a shadow variant of {name}: only the production variant's responses "
-                    "are returned to callers, so more instances for it would not help them",
-                )
-            if not targets:
-                return Plan("", skip=f"endpoint {name} has no variant {alarm.variant}")
-        else:
-            targets = [v for v in variants if v.weight > 0]
+        variant = (incident.dimensions or {}).get(VARIANT_DIMENSION)
+        targets, stop = variant_targets(name, variants, endpoint, variant)
+        if stop is not None:
+            return stop
         components = self._capacity.component_variants(endpoint)
-        hosting = sorted(v.name for v in targets if components is not None and v.name in components)
-        if hosting:
-            return Plan(
-                "",
-                bound=f"endpoint {name} serves inference components on {', '.join(hosting)}: their capacity is each "
-                "component's copy count (and the instances managed instance scaling gives them), which the scale-up "
-                "does not change yet",
-                notes={"inference_component_variants": hosting},
-            )
+        stop = components_bound(name, targets, components)
+        if stop is not None:
+            return stop
         if incident.metric == ERROR_RATE_METRIC:
             errors = self._capacity.errors(self._cloudwatch, name, [v.name for v in variants], self._clock())
-            counts = {
-                "invocations": errors.invocations,
-                "errors_4xx": errors.errors_4xx,
-                "errors_5xx": errors.errors_5xx,
-            }
-            if client_errors_dominate(errors):
-                return Plan(
-                    "",
-                    bound=f"the errors on {name} are mostly 4XX ({errors.errors_4xx:.0f} 4XX, {errors.errors_5xx:.0f}"
-                    f" 5XX of {errors.invocations:.0f} requests in {ERROR_LOOKBACK.total_seconds() / 60:.0f} min):"
-                    " callers send bad requests, more instances do not fix that",
-                    notes=counts,
-                )
-        decision = decide_scale_up(targets, self._step, self._max)
-        notes: dict[str, Any] = {
-            "at_ceiling": list(decision.at_ceiling),
-            "not_scalable": list(decision.not_scalable),
-            "limits": decision.limits,
-        }
-        if components is None:
-            notes["endpoint_config"] = f"{endpoint.get('EndpointConfigName')} cannot be read"
-        if not decision.steps:
-            if decision.at_ceiling:
-                held = ", ".join(f"{v} (at {decision.limits[v]})" for v in decision.at_ceiling)
-                return Plan("", bound=f"endpoint {name} is at its ceiling: {held} cannot grow", notes=notes)
-            serverless = [v for v in targets if v.name in decision.not_scalable]
-            return Plan(
-                "",
-                bound=f"endpoint {name} is not scalable: "
-                + (
-                    ", ".join(f"{v.name} (MaxConcurrency {v.concurrency})" for v in serverless)
-                    + " is serverless: SageMaker scales its concurrency itself, and the scale-up changes instance "
-                    "counts only"
-                    if serverless
-                    else "no variant takes traffic"
-                ),
-                notes=notes,
-            )
-        return Plan(
-            "; ".join(
-                s.describe() + (f" (cut at {decision.limits[s.variant]})" if s.variant in decision.limits else "")
-                for s in decision.steps
-            ),
-            changes=decision.steps,
-            notes=notes,
+            stop = client_errors_bound(name, errors)
+            if stop is not None:
+                return stop
+        notes = (
+            {}
+            if components is not None
+            else {"endpoint_config": f"{endpoint.get('EndpointConfigName')} cannot be read"}
         )
+        return scale_up_plan(name, decide_scale_up(targets, self._step, self._max), targets, notes)
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
         assert isinstance(change, ScaleChange)

@@ -1,28 +1,4 @@
-"""Deleting what rollouts created, once it has served its time: the canary and final endpoint
-configs and the candidate models (`rollout.py` names them `<endpoint>-canary-<digest>`,
-`<endpoint>-final-<digest>`, `<package>-model-<digest>` and tracks each in the ledger before
-creating it). SageMaker keeps them until someone deletes them.
-
-Run by PromoteCanaryFunction's tick, in enforce mode only (each endpoint's own mode). A
-tracked resource older than RolloutCleanupDays is deleted unless something may still need it:
-
-* a config an endpoint serves or is being updated to (DescribeEndpoint's EndpointConfigName and
-  PendingDeploymentSummary): SageMaker does not refuse it, but "You must not delete an
-  EndpointConfig in use by an endpoint that is live or while the UpdateEndpoint or
-  CreateEndpoint operations are being performed on the endpoint ... you may lose visibility
-  into the instance type the endpoint is using" (botocore sagemaker service-2.json,
-  DeleteEndpointConfig);
-* the ledger's rollback target of an endpoint (`Deployments.previous_config`);
-* a config tracked more recently (younger than the retention);
-* a model named by any config kept for those reasons, or younger than the retention.
-
-Kept resources stay tracked and are looked at again the next day. A resource already gone
-(deleted by people, or by a run whose record failed) is forgotten; its deletion is recorded
-once (a deterministic key). The clean-up runs on the first tick of each day (a ledger mark),
-reads only the endpoints its due resources were created for, and deletes at most
-`MAX_DELETES`: a served final config stays tracked for good, and looking at it on every tick
-would cost a DescribeEndpoint per rollout every 10 minutes.
-"""
+"""Deleting the endpoint configs and models rollouts created, once nothing may need them."""
 
 from __future__ import annotations
 
@@ -33,12 +9,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from model_medic.control.loop import ControlLoop
-from model_medic.intake.triggers import Alarms, DeployRequest, PackageApproved, Tick
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
-from model_medic.platform.settings import CanarySettings
-from model_medic.remediate import rollout
 from model_medic.store.deployments import Created, Deployments
 from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Outcome
@@ -175,21 +148,4 @@ def clean(loop: ControlLoop, cleanup: Cleanup) -> list[Outcome]:
     for endpoint, summary, key in cleanup.sweep(lambda e: loop.current_mode(e) == "enforce"):
         outcomes.append(loop.acted(ACTION, endpoint, summary, key, "enforce"))
         cleanup.forget(endpoint, key)
-    return outcomes
-
-
-def run(
-    trigger: PackageApproved | DeployRequest | Tick | Alarms,
-    loop: ControlLoop,
-    cleanup: Cleanup,
-    sagemaker: Any,
-    deployments: Deployments,
-    settings: CanarySettings,
-    endpoints: Callable[[], list[str]],
-    own: Callable[[str], CanarySettings],
-) -> list[Outcome]:
-    """PromoteCanaryFunction: `rollout.run`, and on a tick the clean-up after it."""
-    outcomes = rollout.run(trigger, loop, sagemaker, deployments, settings, endpoints, own)
-    if isinstance(trigger, Tick) or (isinstance(trigger, DeployRequest) and trigger.tick is not None):
-        outcomes += clean(loop, cleanup)
     return outcomes

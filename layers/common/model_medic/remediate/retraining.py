@@ -1,6 +1,4 @@
-"""Start the retraining pipeline when inputs drift: once per incident, never beside a run
-that is still executing, at most once per cool-down per endpoint (the gates); verified by
-the pipeline's own outcome (Failed or Stopped escalates, Succeeded recovers)."""
+"""Retraining on DataDrift: the pipeline started once per incident, verified by its own outcome."""
 
 from __future__ import annotations
 
@@ -10,46 +8,58 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from model_medic.intake.alarms import AlarmEvent
 from model_medic.platform.settings import RetrainingSettings
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
 from model_medic.store.incidents import Incident
-from model_medic.store.measurements import Measurements
+from model_medic.store.measurements import Drift, Measurements
 
 # Model Monitor names its drift metrics feature_baseline_drift_<feature> (docs/aws-behaviours.md,
 # "SageMaker metrics and units");
 # ComputeDriftFunction publishes FeatureDrift with a Feature dimension.
 MODEL_MONITOR_DRIFT_PREFIX = "feature_baseline_drift_"
 FEATURE_DIMENSION = "Feature"
+# A drift measurement names the feature of an alarm on MaxFeatureDrift only if it measured one
+# of the hours that can have raised it.
+MEASURED_WITHIN = timedelta(hours=3)
+# Pipeline execution states (DescribePipelineExecution).
+_RUNNING = frozenset({"Executing", "Stopping"})
+_FAILED = frozenset({"Failed", "Stopped"})
 
 
 class TemplateError(ValueError):
     """A pipeline parameter template names a placeholder that does not exist."""
 
 
-def drifted_feature(alarm: AlarmEvent) -> str:
-    """The feature the alarm is about, where the alarm says; empty when it does not."""
-    if FEATURE_DIMENSION in alarm.dimensions:
-        return alarm.dimensions[FEATURE_DIMENSION]
-    if alarm.metric_name and alarm.metric_name.startswith(MODEL_MONITOR_DRIFT_PREFIX):
-        return alarm.metric_name[len(MODEL_MONITOR_DRIFT_PREFIX) :]
+def opened_at(incident: Incident) -> datetime:
+    """The time of the alarm transition that opened the incident."""
+    return datetime.fromisoformat(incident.opened_at)
+
+
+def drifted_feature(incident: Incident) -> str:
+    """The feature the incident's alarm is about, where the alarm says; empty when it does not."""
+    dimensions = incident.dimensions or {}
+    if FEATURE_DIMENSION in dimensions:
+        return dimensions[FEATURE_DIMENSION]
+    if incident.metric.startswith(MODEL_MONITOR_DRIFT_PREFIX):
+        return incident.metric[len(MODEL_MONITOR_DRIFT_PREFIX) :]
     return ""
 
 
-def placeholders(alarm: AlarmEvent, feature: str = "") -> dict[str, str]:
+def placeholders(incident: Incident, feature: str = "") -> dict[str, str]:
     """What a pipeline parameter value may refer to, as {name}."""
+    at = opened_at(incident)
     return {
-        "endpoint": str(alarm.endpoint),
-        "alarm": alarm.alarm_name,
-        "feature": feature or drifted_feature(alarm),
-        "time": alarm.state_change_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "date": alarm.state_change_time.strftime("%Y-%m-%d"),
+        "endpoint": incident.endpoint,
+        "alarm": incident.alarm_name,
+        "feature": feature or drifted_feature(incident),
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": at.strftime("%Y-%m-%d"),
     }
 
 
-def render_parameters(templates: dict[str, str], alarm: AlarmEvent, feature: str = "") -> list[dict[str, str]]:
+def render_parameters(templates: dict[str, str], incident: Incident, feature: str = "") -> list[dict[str, str]]:
     """Pure: the configured pipeline parameters with placeholders filled in."""
-    values = placeholders(alarm, feature)
+    values = placeholders(incident, feature)
     rendered = []
     for name, template in sorted(templates.items()):
         fields = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
@@ -60,9 +70,31 @@ def render_parameters(templates: dict[str, str], alarm: AlarmEvent, feature: str
     return rendered
 
 
-def request_token(alarm: AlarmEvent) -> str:
-    """ClientRequestToken (32-128 characters) from the transition: SageMaker starts one run per token."""
-    return hashlib.sha256(alarm.transition_id.encode()).hexdigest()  # 64 characters
+def request_token(incident: Incident) -> str:
+    """ClientRequestToken (32-128 characters) from the opening transition (alarm ARN, ALARM, its
+    time): SageMaker starts one run per token."""
+    transition = f"{incident.alarm_arn}|ALARM|{opened_at(incident).isoformat()}"
+    return hashlib.sha256(transition.encode()).hexdigest()  # 64 characters
+
+
+def measured_feature(latest: Drift | None, opened: datetime) -> str:
+    """Pure: the feature of ComputeDrift's latest measurement (`Measurements.latest_drift`), when it
+    measured one of the hours that can have raised an alarm that went off at `opened`."""
+    if latest is None:
+        return ""
+    measured = datetime.fromisoformat(latest.hour)
+    if timedelta(0) <= opened - measured <= MEASURED_WITHIN:
+        return latest.feature
+    return ""
+
+
+def execution_observation(arn: str, status: str | None) -> Observation:
+    """Pure: a pipeline execution's status (DescribePipelineExecution) as the loop reads it back."""
+    if status in _RUNNING:
+        return Observation("in-flight", f"pipeline execution {arn} is {status}")
+    if status in _FAILED:
+        return Observation("failed", f"pipeline execution {arn} {status}")
+    return Observation("took", f"pipeline execution {arn} {status}")
 
 
 @dataclass(frozen=True)
@@ -78,11 +110,6 @@ class RetrainChange(Change):
 
     def describe(self) -> str:
         return f"start pipeline {self.pipeline}"
-
-
-# Pipeline execution states (DescribePipelineExecution).
-_RUNNING = frozenset({"Executing", "Stopping"})
-_FAILED = frozenset({"Failed", "Stopped"})
 
 
 class StartRetraining:
@@ -124,19 +151,20 @@ class StartRetraining:
         self._parameters = parameters
         self.cooldown = cooldown
 
-    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+    def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         running = self._executing()
         if running:
             return Plan("", skip=f"pipeline {self._pipeline} is already executing: {running[0]}")
-        feature = drifted_feature(alarm) or self._measured_feature(alarm)
-        parameters = render_parameters(self._parameters, alarm, feature)
+        feature = drifted_feature(incident) or self._measured_feature(incident)
+        parameters = render_parameters(self._parameters, incident, feature)
         feature = feature or "unnamed feature"
+        at = opened_at(incident)
         change = RetrainChange(
             pipeline=self._pipeline,
             parameters=tuple((p["Name"], p["Value"]) for p in parameters),
-            token=request_token(alarm),
-            display_name=f"model-medic-{alarm.state_change_time:%Y%m%d%H%M%S}",
-            description=f"Model Medic: {alarm.alarm_name} at {alarm.state_change_time.isoformat()}",
+            token=request_token(incident),
+            display_name=f"model-medic-{at:%Y%m%d%H%M%S}",
+            description=f"Model Medic: {incident.alarm_name} at {at.isoformat()}",
         )
         return Plan(
             f"start pipeline {self._pipeline} for {incident.endpoint} (drift in {feature})",
@@ -166,24 +194,13 @@ class StartRetraining:
             # is safe either way.
             return Observation("not-applied", "no execution recorded")
         status = self._sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn).get("PipelineExecutionStatus")
-        if status in _RUNNING:
-            return Observation("in-flight", f"pipeline execution {arn} is {status}")
-        if status in _FAILED:
-            return Observation("failed", f"pipeline execution {arn} {status}")
-        return Observation("took", f"pipeline execution {arn} {status}")
+        return execution_observation(arn, status)
 
-    def _measured_feature(self, alarm: AlarmEvent) -> str:
+    def _measured_feature(self, incident: Incident) -> str:
         """The alarm on MaxFeatureDrift names no feature: ComputeDrift's latest measurement does."""
         if self._measurements is None:
             return ""
-        latest = self._measurements.latest_drift(str(alarm.endpoint))
-        if latest is None:
-            return ""
-        measured = datetime.fromisoformat(latest.hour)
-        # Only a measurement of the hours that can have raised this alarm.
-        if timedelta(0) <= alarm.state_change_time - measured <= timedelta(hours=3):
-            return latest.feature
-        return ""
+        return measured_feature(self._measurements.latest_drift(incident.endpoint), opened_at(incident))
 
     def _executing(self) -> list[str]:
         # The newest runs come first; a run still executing behind 50 newer ones does not occur.

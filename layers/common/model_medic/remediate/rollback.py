@@ -1,24 +1,4 @@
-"""Put the previous good model back when model quality drops.
-
-A canary that takes traffic is the suspect: its weight goes to 0. Without one, the
-endpoint goes back to the config that served it InService before the current one; the
-deployment history in the ledger knows it (recorded from "SageMaker Endpoint State
-Change" events and whenever this function sees the endpoint). No known target: nothing
-changes and a person is called.
-
-The config rollback keeps the instance counts (`RetainAllVariantProperties`,
-docs/aws-behaviours.md, "UpdateEndpoint semantics"), is checked in `plan` (the target config
-exists; no auto-scaled variant would lose its target or change instance type), and is done
-only when the endpoint is InService on the target config; a blue/green deployment that
-failed and rolled back on its own is a failed rollback. Model packages are resolved to ARNs
-in `plan` and rejected only after the rollback is confirmed (each a change of its own, after
-the rollback's).
-
-An endpoint whose variants serve inference components (its config names no model: the models
-are the components') is bounded with the reason: its models change by UpdateInferenceComponent,
-which this rollback does not make yet. Shadow variants are not production variants: they serve
-no caller, and neither the canary nor the packages to reject are looked for among them.
-"""
+"""Rollback on ModelAccuracyDrop: the canary's weight to 0, or the endpoint back on its previous good config."""
 
 from __future__ import annotations
 
@@ -28,7 +8,6 @@ from typing import Any, ClassVar, Literal
 
 from botocore.exceptions import ClientError
 
-from model_medic.intake.alarms import AlarmEvent
 from model_medic.intake.triggers import Deployment
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
@@ -120,7 +99,7 @@ class RollbackModel:
         self.cooldown = cooldown
         self._clock = clock
 
-    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+    def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
         current = str(endpoint["EndpointConfigName"])
         self._deployments.observe_config(name, current, self._clock())
@@ -132,10 +111,7 @@ class RollbackModel:
                 "components', changed by UpdateInferenceComponent, which the rollback does not do yet",
                 notes={"inference_component_variants": hosting},
             )
-        weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
-        canary_weight = weights.get(self._canary, 0.0)
-        others = sum(w for variant, w in weights.items() if variant != self._canary)
-        if canary_weight > 0 and others > 0:
+        if canary_serves(endpoint, self._canary):
             rollback = RollbackChange("canary", variant=self._canary)
             packages = self._packages(current, only_variant=self._canary)
         else:
@@ -156,12 +132,9 @@ class RollbackModel:
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
         if isinstance(change, RejectPackage):
-            self._sagemaker.update_model_package(
-                ModelPackageArn=change.arn,
-                ModelApprovalStatus="Rejected",
-                ApprovalDescription=f"Model Medic rolled back {endpoint}: {incident.alarm_name}",
+            return reject_package(
+                self._sagemaker, change.arn, f"Model Medic rolled back {endpoint}: {incident.alarm_name}"
             )
-            return {"call": "UpdateModelPackage"}
         assert isinstance(change, RollbackChange)
         if change.mode == "canary":
             self._sagemaker.update_endpoint_weights_and_capacities(
@@ -182,23 +155,11 @@ class RollbackModel:
             aws.persist(lambda: self._deployments.reject_config(endpoint, change.from_config, self._clock()))
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
-        status = str(described.get("EndpointStatus"))
         if isinstance(change, RejectPackage):
-            approval = self._sagemaker.describe_model_package(ModelPackageName=change.arn).get("ModelApprovalStatus")
-            if approval == "Rejected":
-                return Observation("took", "model package is Rejected")
-            return Observation("not-applied", f"model package is {approval}")
+            return package_observation(self._sagemaker, change.arn)
         assert isinstance(change, RollbackChange)
         if change.mode == "canary":
-            variant: dict[str, Any] = next(
-                (v for v in described.get("ProductionVariants", []) if v["VariantName"] == change.variant), {}
-            )
-            current, desired = variant.get("CurrentWeight"), variant.get("DesiredWeight")
-            if status == "InService" and current is not None and float(current) == 0.0:
-                return Observation("took", f"canary {change.variant} takes no traffic")
-            if (desired is not None and float(desired) == 0.0) or status in _IN_FLIGHT:
-                return Observation("in-flight", f"endpoint {status}")
-            return Observation("not-applied", f"canary {change.variant} weight {current}")
+            return canary_observation(change.variant, described)
         return config_observation(described, change.to_config, bool(result))
 
     def _incompatible(self, endpoint: str, current: str, target: str, described: dict[str, Any]) -> str | None:
@@ -213,17 +174,7 @@ class RollbackModel:
         if not targets:
             return None
         now = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
-        types = {v["VariantName"]: v.get("InstanceType") for v in now}
-        wanted_types = {v["VariantName"]: v.get("InstanceType") for v in wanted}
-        for variant in targets:
-            if variant not in wanted_types:
-                return f"rollback target {target} removes auto-scaled variant {variant}: deregister its scaling first"
-            if wanted_types[variant] != types.get(variant):
-                return (
-                    f"rollback target {target} changes the instance type of auto-scaled variant {variant} "
-                    f"({types.get(variant)} -> {wanted_types[variant]}): deregister its scaling first"
-                )
-        return None
+        return scaling_conflict(target, list(targets), now, wanted)
 
     def _packages(self, config: str, only_variant: str | None = None) -> list[str]:
         """The ARNs of the model packages behind the config's models (all, or one variant's)."""
@@ -252,9 +203,63 @@ class RollbackModel:
         )
 
 
+def canary_serves(described: dict[str, Any], canary: str) -> bool:
+    """Pure: the canary takes traffic beside another variant (DescribeEndpoint): it is the suspect."""
+    weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in described["ProductionVariants"]}
+    others = sum(w for variant, w in weights.items() if variant != canary)
+    return weights.get(canary, 0.0) > 0 and others > 0
+
+
+def scaling_conflict(
+    target: str, auto_scaled: list[str], current: list[dict[str, Any]], wanted: list[dict[str, Any]]
+) -> str | None:
+    """Pure: why UpdateEndpoint to config `target` (its variants `wanted`) would fail for the
+    auto-scaled variants of an endpoint whose config has the variants `current`: a variant
+    removed, or its instance type changed, while its scalable target is registered; or None."""
+    types = {v["VariantName"]: v.get("InstanceType") for v in current}
+    wanted_types = {v["VariantName"]: v.get("InstanceType") for v in wanted}
+    for variant in auto_scaled:
+        if variant not in wanted_types:
+            return f"rollback target {target} removes auto-scaled variant {variant}: deregister its scaling first"
+        if wanted_types[variant] != types.get(variant):
+            return (
+                f"rollback target {target} changes the instance type of auto-scaled variant {variant} "
+                f"({types.get(variant)} -> {wanted_types[variant]}): deregister its scaling first"
+            )
+    return None
+
+
+def canary_observation(canary: str, described: dict[str, Any]) -> Observation:
+    """Pure: a canary's weight set to 0, read back (DescribeEndpoint)."""
+    status = str(described.get("EndpointStatus"))
+    variant: dict[str, Any] = next(
+        (v for v in described.get("ProductionVariants", []) if v["VariantName"] == canary), {}
+    )
+    current, desired = variant.get("CurrentWeight"), variant.get("DesiredWeight")
+    if status == "InService" and current is not None and float(current) == 0.0:
+        return Observation("took", f"canary {canary} takes no traffic")
+    if (desired is not None and float(desired) == 0.0) or status in _IN_FLIGHT:
+        return Observation("in-flight", f"endpoint {status}")
+    return Observation("not-applied", f"canary {canary} weight {current}")
+
+
 def _names(described: dict[str, Any]) -> frozenset[str]:
     """The names of the endpoint's production variants (DescribeEndpoint)."""
     return frozenset(v["VariantName"] for v in described.get("ProductionVariants", []))
+
+
+def reject_package(sagemaker: Any, arn: str, description: str) -> dict[str, Any]:
+    """Mark a model package Rejected, saying why (UpdateModelPackage)."""
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription=description)
+    return {"call": "UpdateModelPackage"}
+
+
+def package_observation(sagemaker: Any, arn: str) -> Observation:
+    """A rejection read back: the package's approval status now."""
+    approval = sagemaker.describe_model_package(ModelPackageName=arn).get("ModelApprovalStatus")
+    if approval == "Rejected":
+        return Observation("took", "model package is Rejected")
+    return Observation("not-applied", f"model package is {approval}")
 
 
 def config_observation(described: dict[str, Any], target: str, called: bool) -> Observation:

@@ -1,13 +1,4 @@
-"""Remediations as declared units (docs/architecture.md, "The control loop"), in the spirit of Cloud
-Custodian's actions.
-
-A unit says, in one place, everything the rest of the service needs to know about a
-remediation: its name, the alarm states it handles, the endpoint status it requires, the
-alarms that trigger it, the IAM actions its function needs, the effect it verifies and how
-long it waits for it, its settings model, and the typed change its plan is made of.
-The control loop (`loop.py`), the sweep, the report and the template tests read these
-declarations; the action modules (`capacity`, `retraining`, `rollback`) implement them.
-"""
+"""Remediations as declared units: what each one handles, needs and changes, in one place."""
 
 from __future__ import annotations
 
@@ -16,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 if TYPE_CHECKING:
-    from model_medic.intake.alarms import AlarmEvent
     from model_medic.platform.settings import ActionSettings
     from model_medic.store.incidents import Incident
 
@@ -63,7 +53,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a unit would do now, decided read-only from the alarm, the incident and AWS.
+    """What a unit would do now, decided read-only from the incident and AWS.
 
     `skip` names a precondition that can clear (looked at again by the sweep), `bound` a
     limit that stops any further action in this incident; with neither, `changes` are the
@@ -112,7 +102,10 @@ class Action(Protocol):
     unit: RemediationUnit
     cooldown: timedelta
 
-    def plan(self, alarm: AlarmEvent, incident: Incident, endpoint: dict[str, Any]) -> Plan: ...
+    def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
+        """What to do now, read-only: from the incident (its alarm's name, metric, dimensions and
+        opening) and the endpoint as DescribeEndpoint shows it."""
+        ...
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
         """Make exactly this one change; returns what AWS said (merged into the record)."""

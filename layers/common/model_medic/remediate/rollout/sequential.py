@@ -1,30 +1,4 @@
-"""Anytime-valid tests for the canary judge: e-values that stay valid however often they are read.
-
-A rollout is looked at every 10 minutes and whenever a canary alarm fires, for hours. A
-fixed-sample test (a z-test, Mann-Whitney) re-run at each look rejects a true null far more
-often than its level says. Each test here is instead a *test supermartingale* under its null
-hypothesis: a likelihood ratio against the null, mixed over a few alternatives with fixed
-weights (Robbins' method of mixtures, the mSPRT of always-valid p-values). Ville's inequality
-then bounds the chance that the e-value ever reaches 1/alpha, at any look, by alpha; reading it
-more or less often changes nothing. See docs/canary-judge.md for the derivations and sources.
-
-Three families, each pure arithmetic on counts:
-
-* `ratio_log_e`: the canary's error rate against the primary's. Conditional on how many
-  requests each variant served in a stretch and on the errors of both together, each error is
-  the canary's with probability q(rho) = rho*s / (rho*s + 1 - s), where s is the canary's share
-  of the requests and rho the ratio of the two error rates (the Poisson-process comparison of
-  Lindon et al., Netflix). Nothing else about traffic or the base error rate matters, and a
-  rollout's steps (different shares) are stretches of one likelihood.
-* `rate_log_e`: one variant's own error rate against a fixed level (binomial).
-* `sign_log_e`: how often one thing exceeds another, against one half (a sign test), for
-  latency minutes: each minute is a comparison whose outcome is a coin under the null.
-
-For a one-sided composite null (rho <= 1, p <= level, P(exceed) <= 1/2) the ratio is taken at
-the boundary and every alternative lies beyond it: the likelihood ratio then has expectation at
-most 1 for every value inside the null (monotone likelihood ratio), so the mixture is a
-supermartingale there too.
-"""
+"""Anytime-valid tests for the canary judge: e-values that stay valid however often they are read."""
 
 from __future__ import annotations
 

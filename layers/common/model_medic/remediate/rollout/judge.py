@@ -1,27 +1,4 @@
-"""The canary judge: roll back on evidence of harm, promote on evidence of no harm, else continue -
-pure, sequential, with one false-rollback budget for the whole rollout.
-
-`rollout.py` reads the evidence (per-minute CloudWatch data of both variants since the step's
-weights were in service), keeps what earlier steps showed in the rollout's facts, and turns
-the verdict into changes. Each metric is an anytime-valid test (`sequential.py`), so the
-verdict may be asked for at every look without inflating its error rates:
-
-* error rate, canary against primary: harm when the canary's rate is shown to be above the
-  primary's, looking for a ratio of at least `error_effect`; no harm when it is shown to be
-  below `error_effect` times the primary's (or below a tenth of the absolute ceiling, for
-  endpoints that hardly ever fail).
-* latency: per minute, is the canary's average more than `latency_effect` above the primary's?
-  Harm when that is shown to happen in most minutes, no harm when shown to happen in few.
-* p99 latency, likewise, on per-minute p99 where CloudWatch has it (it may not: percentiles
-  of a metric published as statistic sets are not served), else said to be unavailable.
-* absolute ceilings: the canary's true error rate above `max_error_rate`, its per-minute
-  average latency above `max_latency_ms` in most minutes; and any canary alarm in ALARM.
-
-The false-rollback budget `false_rollback_rate` is split across the five harm tests (BUDGET);
-each is valid over every step and look of the rollout, so the chance that a canary no worse
-than the primary (and under the ceilings) is ever rolled back is at most the budget.
-docs/canary-judge.md gives the derivation, the sources and the simulated figures.
-"""
+"""The canary judge: roll back on evidence of harm, promote on evidence of no harm, else continue."""
 
 from __future__ import annotations
 
@@ -31,7 +8,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from model_medic.remediate.sequential import Block, rate_log_e, ratio_estimate, ratio_interval, ratio_log_e, sign_log_e
+from model_medic.remediate.rollout.sequential import (
+    Block,
+    rate_log_e,
+    ratio_estimate,
+    ratio_interval,
+    ratio_log_e,
+    sign_log_e,
+)
 
 Decision = Literal["promote", "continue", "rollback", "inconclusive", "finish"]
 Finding = Literal["harm", "ok", "undecided", "unavailable"]
@@ -344,6 +328,34 @@ def judge(
     inconclusive; otherwise the rollout continues. At 100 % the primary takes no traffic: only
     the ceilings and the alarms judge the canary."""
     alone = step is not None and step >= 100
+    metrics = tuple(_metric_verdicts(rollout, rules, alone))
+    evidence = {
+        "step": step,
+        "baked_minutes": round(baked.total_seconds() / 60, 1),
+        "canary": {"invocations": step_tally.canary_requests, "errors": step_tally.canary_errors},
+        "primary": {"invocations": step_tally.primary_requests, "errors": step_tally.primary_errors},
+        "metrics": [m.as_dict() for m in metrics],
+    }
+    rollback = [f"canary alarm in ALARM: {', '.join(alarms_in_alarm)}"] if alarms_in_alarm else []
+    rollback += [m.describe() for m in metrics if m.finding == "harm"]
+    if rollback:
+        return Verdict("rollback", tuple(rollback), metrics, None, evidence)
+    wait = _waiting(step_tally, rules, baked, alone, metrics)
+    if not wait:
+        if alone:
+            return Verdict("finish", ("healthy at 100%: finish the rollout",), metrics, None, evidence)
+        target = next_step(step, rules.steps) or 100
+        why = f"not worse on the evidence: promote {step}% -> {target}%"
+        return Verdict("promote", (why,), metrics, target, evidence)
+    if baked >= rules.max_step:
+        why = f"inconclusive after {baked.total_seconds() / 60:.0f} minutes ({rules.inconclusive_bakes} bakes): "
+        return Verdict("inconclusive", (why + "; ".join(wait),), metrics, None, evidence)
+    return Verdict("continue", tuple(wait), metrics, None, evidence)
+
+
+def _metric_verdicts(rollout: Tally, rules: Rules, alone: bool) -> list[MetricVerdict]:
+    """Each metric's finding: canary against primary (not at 100 %, where the primary serves
+    nothing), then the absolute ceilings."""
     canary_ms = _ms(rollout.canary_latency_sum, rollout.canary_requests)
     primary_ms = _ms(rollout.primary_latency_sum, rollout.primary_requests)
     compared = (
@@ -356,22 +368,17 @@ def judge(
         ]
     )
     ceiling_ms = f"{rules.max_latency_ms:g} ms"
-    metrics = [
+    return [
         *compared,
         _ceiling_verdict(rollout, rules),
         _sign_verdict("latency ceiling", rollout.latency_ceiling, rules, canary_ms, ceiling_ms),
     ]
-    evidence = {
-        "step": step,
-        "baked_minutes": round(baked.total_seconds() / 60, 1),
-        "canary": {"invocations": step_tally.canary_requests, "errors": step_tally.canary_errors},
-        "primary": {"invocations": step_tally.primary_requests, "errors": step_tally.primary_errors},
-        "metrics": [m.as_dict() for m in metrics],
-    }
-    rollback = [f"canary alarm in ALARM: {', '.join(alarms_in_alarm)}"] if alarms_in_alarm else []
-    rollback += [m.describe() for m in metrics if m.finding == "harm"]
-    if rollback:
-        return Verdict("rollback", tuple(rollback), tuple(metrics), None, evidence)
+
+
+def _waiting(
+    step_tally: Tally, rules: Rules, baked: timedelta, alone: bool, metrics: tuple[MetricVerdict, ...]
+) -> list[str]:
+    """What a promotion still waits for: the bake, the minimum invocations, undecided metrics."""
     wait = []
     if baked < rules.bake:
         wait.append(f"baking for {rules.bake.total_seconds() / 60:.0f} minutes")
@@ -380,13 +387,4 @@ def judge(
             wait.append(f"{name} has {requests:.0f} invocations this step, fewer than {rules.min_invocations}")
     if not alone:
         wait += [m.describe() for m in metrics if m.finding == "undecided" and "ceiling" not in m.metric]
-    if not wait:
-        if alone:
-            return Verdict("finish", ("healthy at 100%: finish the rollout",), tuple(metrics), None, evidence)
-        target = next_step(step, rules.steps) or 100
-        why = f"not worse on the evidence: promote {step}% -> {target}%"
-        return Verdict("promote", (why,), tuple(metrics), target, evidence)
-    if baked >= rules.max_step:
-        why = f"inconclusive after {baked.total_seconds() / 60:.0f} minutes ({rules.inconclusive_bakes} bakes): "
-        return Verdict("inconclusive", (why + "; ".join(wait),), tuple(metrics), None, evidence)
-    return Verdict("continue", tuple(wait), tuple(metrics), None, evidence)
+    return wait

@@ -1,0 +1,1 @@
+"""Canary rollouts: plan, judge, evidence, deployment, targets, and the entry point PromoteCanaryFunction calls."""

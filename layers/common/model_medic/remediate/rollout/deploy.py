@@ -1,0 +1,188 @@
+"""How a rollout changes an endpoint: derived configs and weights, and where a canary cannot go."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from model_medic.platform import aws
+from model_medic.remediate.rollout.changes import DeployCanary, FinishRollout, RollBackCanary, ShiftTraffic
+from model_medic.remediate.units import Observation
+
+
+def resource_name(*parts: str) -> str:
+    """A SageMaker resource name (letters, digits, hyphens; at most 63) from readable parts and a digest."""
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+    readable = re.sub(r"[^a-zA-Z0-9-]+", "-", "-".join(parts[:-1])).strip("-")[:50].strip("-")
+    return f"{readable}-{digest}" if readable else f"mm-{digest}"
+
+
+def as_input(value: Any, shape: Any) -> Any:
+    """Pure: what a Describe call returned, cut to what `shape` (a botocore input shape) takes.
+    A derived endpoint config starts from the serving one as DescribeEndpointConfig returns it
+    and changes only what must change: every field CreateEndpointConfig takes is carried over,
+    including those added to the API after this was written (the client's model says which)."""
+    kind = getattr(shape, "type_name", "")
+    if kind == "structure" and isinstance(value, dict):
+        # An empty structure or list is a setting not made (moto answers DataCaptureConfig: {}).
+        return {
+            k: as_input(v, shape.members[k])
+            for k, v in value.items()
+            if k in shape.members and v is not None and v != {} and v != []
+        }
+    if kind == "list" and isinstance(value, list):
+        return [as_input(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: as_input(v, shape.value) for k, v in value.items()}
+    return value
+
+
+def derived_config(source: dict[str, Any], shape: Any, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pure: the CreateEndpointConfig request of a config like `source` (DescribeEndpointConfig's
+    answer) but named `name` and serving `variants`: data capture, its key, asynchronous
+    inference, shadow variants, explainer and every other setting stay as they were."""
+    return {**as_input(source, shape), "EndpointConfigName": name, "ProductionVariants": variants}
+
+
+def unsupported(described: dict[str, Any], config: dict[str, Any] | None = None) -> str | None:
+    """Pure: why a canary rollout cannot run safely on this endpoint (DescribeEndpoint, and
+    DescribeEndpointConfig where read), or None."""
+    if described.get("AsyncInferenceConfig") or (config or {}).get("AsyncInferenceConfig"):
+        return (
+            "an asynchronous endpoint: the judge compares each variant's invocation errors, and an "
+            "asynchronous endpoint accepts a request before it fails (its failures are InvocationFailures)"
+        )
+    serverless = [v["VariantName"] for v in described.get("ProductionVariants", []) if "CurrentServerlessConfig" in v]
+    serverless += [v["VariantName"] for v in (config or {}).get("ProductionVariants", []) if "ServerlessConfig" in v]
+    if serverless:
+        return f"serverless variant {sorted(set(serverless))[0]}: no instances to size ahead of the canary's traffic"
+    if described.get("ShadowProductionVariants") or (config or {}).get("ShadowProductionVariants"):
+        return (
+            "a shadow test runs on it: AWS takes one production variant beside a shadow variant, so no canary "
+            "variant can be added; end the shadow test first"
+        )
+    components = [v["VariantName"] for v in (config or {}).get("ProductionVariants", []) if not v.get("ModelName")]
+    if components:
+        return (
+            f"variant {components[0]} hosts inference components (no model of its own): AWS updates components "
+            "in place, not as canary variants"
+        )
+    return None
+
+
+def key_allowed(key: str, allowed: list[str]) -> bool:
+    """Pure: whether a config's KmsKeyId (a key ID, key ARN, alias or alias ARN) is one of the
+    key ARNs the stack may use (`ModelKmsKeyArns`)."""
+    tail = key.rsplit(":", 1)[-1]  # "key/<id>", "alias/<name>", or a bare key ID
+    tails = {a.rsplit(":", 1)[-1] for a in allowed}
+    return tail in tails or f"key/{tail}" in tails
+
+
+def config_shapes(sagemaker: Any) -> tuple[Any, Any]:
+    """CreateEndpointConfig's input shape and its ProductionVariant shape, from the client's own model."""
+    shape = sagemaker.meta.service_model.operation_model("CreateEndpointConfig").input_shape
+    return shape, shape.members["ProductionVariants"].member
+
+
+def canary_variants(variants: dict[str, dict[str, Any]], change: DeployCanary) -> list[dict[str, Any]]:
+    """Pure: the canary config's variants - the serving ones as they are (the primary weighted
+    for what the canary does not take), the package's model as the canary on the primary's spec."""
+    primary = variants[change.primary]
+    kept = [
+        {**v, "InitialVariantWeight": (100 - change.share) / 100.0} if name == change.primary else v
+        for name, v in variants.items()
+        if name != change.canary
+    ]
+    canary = {
+        **primary,
+        "VariantName": change.canary,
+        "ModelName": change.model,
+        "InitialInstanceCount": change.instances,
+        "InitialVariantWeight": change.share / 100.0,
+    }
+    return [*kept, canary]
+
+
+def create_canary(sagemaker: Any, change: DeployCanary) -> None:
+    """The candidate's model (the serving model's role and network settings, the package's
+    container) and the canary config derived from the one the endpoint serves."""
+    source = sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
+    shape, variant_shape = config_shapes(sagemaker)
+    variants = {v["VariantName"]: as_input(v, variant_shape) for v in source["ProductionVariants"]}
+    serving = sagemaker.describe_model(ModelName=variants[change.primary]["ModelName"])
+    create_once(
+        lambda: sagemaker.create_model(
+            ModelName=change.model,
+            ExecutionRoleArn=serving["ExecutionRoleArn"],
+            PrimaryContainer={"ModelPackageName": change.package},
+            **{k: serving[k] for k in ("VpcConfig", "EnableNetworkIsolation") if serving.get(k)},
+        )
+    )
+    request = derived_config(source, shape, change.to_config, canary_variants(variants, change))
+    create_once(lambda: sagemaker.create_endpoint_config(**request))
+
+
+def create_final(sagemaker: Any, change: FinishRollout) -> None:
+    """The final config: the canary config with the new model alone, as the primary variant."""
+    source = sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
+    shape, variant_shape = config_shapes(sagemaker)
+    canary = next(v for v in source["ProductionVariants"] if v.get("ModelName") == change.model)
+    variant = {
+        **as_input(canary, variant_shape),
+        "VariantName": change.primary,
+        "InitialInstanceCount": change.instances,
+        "InitialVariantWeight": 1.0,
+    }
+    request = derived_config(source, shape, change.to_config, [variant])
+    create_once(lambda: sagemaker.create_endpoint_config(**request))
+
+
+def create_once(call: Callable[[], Any]) -> None:
+    """A Create call that a retry may repeat: 'already exists' means the first one went through
+    (the names are derived from the incident, so the existing resource is this one)."""
+    try:
+        call()
+    except ClientError as error:
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if aws.error_code(error) == "ValidationException" and "already exist" in message:
+            return
+        raise
+
+
+def shift_traffic(sagemaker: Any, endpoint: str, change: ShiftTraffic) -> dict[str, Any]:
+    """Both variants' weights, so that the canary takes exactly the change's share (0 for a rollback)."""
+    after = 0 if isinstance(change, RollBackCanary) else change.after
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=endpoint,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": change.canary, "DesiredWeight": after / 100.0},
+            {"VariantName": change.primary, "DesiredWeight": (100 - after) / 100.0},
+        ],
+    )
+    return {"call": "UpdateEndpointWeightsAndCapacities"}
+
+
+def traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Observation:
+    """Pure: a weight change read back (DescribeEndpoint): took once InService at the share."""
+    after = 0 if isinstance(change, RollBackCanary) else change.after
+    variants = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
+    if change.canary not in variants or change.primary not in variants:
+        return Observation("failed", f"{change.canary} or {change.primary} is gone")
+
+    def share(key: str) -> float | None:
+        canary, primary = variants[change.canary].get(key), variants[change.primary].get(key)
+        if canary is None or primary is None or float(canary) + float(primary) <= 0:
+            return None
+        return float(canary) / (float(canary) + float(primary)) * 100.0
+
+    status = described.get("EndpointStatus")
+    current, desired = share("CurrentWeight"), share("DesiredWeight")
+    if status == "InService" and current is not None and abs(current - after) < 0.5:
+        return Observation("took", f"canary {change.canary} takes {current:.0f}% of the traffic")
+    if (desired is not None and abs(desired - after) < 0.5) or status in ("Updating", "SystemUpdating"):
+        return Observation("in-flight", f"endpoint {status}: canary {change.canary} -> {after}%")
+    return Observation("not-applied", f"canary {change.canary} takes {current}% of the traffic")
