@@ -220,7 +220,7 @@ nowhere else, for the tests and the local cloud alike.
   default, and Model Medic always passes 100). Each endpoint is settled first, as
   DescribeEndpoint and ListEndpoints settle it (`endpoint_updates_take_time`). AWS does not
   document how soon Search shows a change; Model Medic acts on no Search record without a
-  fresh DescribeEndpoint (rollout.py, `endpoint_states`), so here Search shows the state as
+  fresh DescribeEndpoint (rollout/targets.py, `endpoint_states`), so here Search shows the state as
   it is. AWS's default order (LastModifiedTime, descending: SearchRequest.SortBy) is not
   modelled: the order is moto's. Other resources are moto's.
 * `cloudformation_keys_keep_a_json_policy`: AWS::KMS::Key's `KeyPolicy` is a JSON object in

@@ -205,7 +205,7 @@ WILDCARD_RESOURCE_ACTIONS = {
     "sagemaker:ListTags",
     "tag:GetResources",
     "cloudwatch:ListDashboards",
-    # PromoteCanary reads the endpoints' states in pages (rollout.py): a search, not a read of one ARN.
+    # PromoteCanary reads the endpoints' states in pages (rollout/targets.py): a search, not a read of one ARN.
     "sagemaker:Search",
 }
 
