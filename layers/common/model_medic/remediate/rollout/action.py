@@ -122,8 +122,6 @@ class Rollout:
 
     # --- plan ---------------------------------------------------------------------------------
 
-    # --- plan ---------------------------------------------------------------------------------
-
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         facts = incident.facts or {}
         if "canary_config" not in facts:
