@@ -410,7 +410,7 @@ class CanarySettings(ActionSettings):
     min_invocations: int = Field(alias="CANARY_MIN_INVOCATIONS", ge=0)
     max_error_rate: float = Field(alias="CANARY_MAX_ERROR_RATE", ge=0, le=100)
     max_latency_ms: float = Field(alias="CANARY_MAX_LATENCY_MS", gt=0)
-    # The sequential judge (canary.py): the chance that a canary no worse than the primary is ever
+    # The sequential judge (rollout/judge.py): the chance that a canary no worse than the primary is ever
     # rolled back, over the whole rollout; the smallest error-rate ratio and latency increase (%)
     # worth acting on.
     false_rollback_rate: float = Field(0.01, alias="CANARY_FALSE_ROLLBACK_RATE", gt=0, le=0.1)

@@ -11,7 +11,7 @@ from model_medic.remediate.units import package_label
 from model_medic.report.charts import Lane
 from model_medic.store.incidents import Incident
 
-# The rollout unit's vocabulary as the ledger records it (rollout.py: `Rollout.unit.name`,
+# The rollout unit's vocabulary as the ledger records it (rollout/action.py: `Rollout.unit.name`,
 # `RollBackCanary.kind`; a unit test checks they agree). The report reads records and does
 # not import the rollout's machinery, which its cold start would pay for (`make bench`).
 ROLLOUT = "rollout"
@@ -87,7 +87,7 @@ class RolloutView:
 
 def rollout_view(incident: Incident) -> RolloutView:
     """Pure: a rollout incident as the report shows it, from the facts the rollout's changes
-    settle (`rollout.py`: `DeployCanary` and `ShiftTraffic` set share and share_since, a
+    settle (`rollout/changes.py`: `DeployCanary` and `ShiftTraffic` set share and share_since, a
     rollback sets the share to 0) and the incident's state and timeline."""
     facts = incident.facts or {}
     package = facts.get("package")

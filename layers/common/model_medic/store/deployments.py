@@ -18,7 +18,7 @@ CREATED_PK = "CREATED#ROLLOUTS"
 # What each endpoint config's variant serves (the model package group behind its model):
 # endpoint configs and models cannot be changed once created, so an entry stays true while
 # the config exists; it is read again after SERVING_KEEP, in case the name was deleted and
-# reused for another config (rollout.py, `ServingGroups`).
+# reused for another config (rollout/targets.py, `ServingGroups`).
 SERVING_PK = "SERVING#GROUPS"
 SERVING_KEEP = timedelta(days=30)
 
