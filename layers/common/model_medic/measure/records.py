@@ -153,14 +153,21 @@ class OutputFormat:
         return f"{self.inference_attribute}|{self.probability_attribute}|{bare}"
 
 
-def output_elements(data: Any) -> list[Any]:
-    """Every record of a captured response (or a ground-truth payload), undecoded."""
+def _rows_or_document(data: Any) -> tuple[list[Any] | None, Any]:
+    """A payload's records when it is CSV or JSON Lines, else its one JSON document."""
     text, kind = payload(data)
     if kind == "csv":
-        return list(csv_rows(text))
+        return list(csv_rows(text)), None
     if kind == "jsonlines":
-        return _json_lines(text)
-    document = loads(text)
+        return _json_lines(text), None
+    return None, loads(text)
+
+
+def output_elements(data: Any) -> list[Any]:
+    """Every record of a captured response (or a ground-truth payload), undecoded."""
+    rows, document = _rows_or_document(data)
+    if rows is not None:
+        return rows
     if isinstance(document, dict):
         predictions = document.get("predictions")
         if isinstance(predictions, list):
@@ -246,12 +253,9 @@ def _probability(value: Any) -> float | None:
 def truth_elements(data: Any) -> list[Any]:
     """Every record of a ground-truth payload, undecoded: CSV lines, JSON Lines, a JSON list,
     or JSON `{"instances": [...]}` - the request's own layout, as Clarify's monitors want it."""
-    text, kind = payload(data)
-    if kind == "csv":
-        return list(csv_rows(text))
-    if kind == "jsonlines":
-        return _json_lines(text)
-    document = loads(text)
+    rows, document = _rows_or_document(data)
+    if rows is not None:
+        return rows
     if isinstance(document, dict) and "instances" in document:
         if not isinstance(document["instances"], list):
             raise DecodeError("'instances' is not a list")
