@@ -15,7 +15,7 @@ from model_medic.platform.settings import AlarmManagerSettings, load_settings
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    fleet = wiring.fleet(load_settings(AlarmManagerSettings))
+    fleet = wiring.fleet(load_settings(AlarmManagerSettings), context)
     match triggers.fleet(event):
         case CustomResource(request=request):
             return fleet.custom_resource(request)

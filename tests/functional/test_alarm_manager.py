@@ -1,10 +1,11 @@
 """AlarmManagerFunction against moto: a 200-endpoint fleet gets its alarms, a second
 reconciliation writes nothing, endpoints that leave scope lose theirs, the stack's delete
-removes them all - and only alarms the stack made are ever changed."""
+removes them all - and only alarms the stack made are ever changed. Under throttling the
+calls are asked again; only a permanent error answers FAILED; out of time, Lambda retries."""
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -68,8 +69,8 @@ def endpoints(count: int, prefix: str = "fleet", tags: list[dict[str, str]] | No
     return names
 
 
-def run(event: Any) -> dict[str, Any]:
-    result: dict[str, Any] = load_handler("manage_alarms").lambda_handler(event, FakeContext())
+def run(event: Any, context: FakeContext | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = load_handler("manage_alarms").lambda_handler(event, context or FakeContext())
     return result
 
 
@@ -218,7 +219,8 @@ def test_a_run_keeps_to_its_write_budget_and_the_next_runs_carry_on(
 
 
 def test_writes_are_paced_to_cloudwatchs_rate() -> None:
-    from model_medic.fleet.alarm_manager import AlarmManager, StackPlace, WritePace
+    from model_medic.fleet.alarm_manager import AlarmManager, WritePace
+    from model_medic.fleet.holdings import StackPlace
 
     waits: list[float] = []
     manager = AlarmManager(
@@ -358,3 +360,286 @@ def test_a_failed_request_is_answered_failed_with_the_reason(
     assert answer["Status"] == "FAILED"
     assert "CloudWatch said no" in answer["Reason"]
     assert answer["PhysicalResourceId"] == "p"
+
+
+# --- transient and permanent errors --------------------------------------------------------
+
+
+class Countdown(FakeContext):
+    """Lambda's context with a clock: the time left is spent by the manager's back-off waits
+    (`patience.time` is this object in the test, so nothing really sleeps)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.left -= seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.left * 1000)
+
+
+@pytest.fixture
+def countdown(monkeypatch: pytest.MonkeyPatch) -> Countdown:
+    """A 300-second invocation (the function's Timeout) whose waits cost no real time."""
+    from model_medic.fleet import patience
+
+    clock = Countdown(300.0)
+    monkeypatch.setattr(patience, "time", clock)
+    return clock
+
+
+class _Answer:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+
+
+class Injected:
+    """AWS answers the `on`-th calls (1 = the first; None: every call) of one operation of the
+    function's client with an error, through botocore's own hook (before-call), as AWS would
+    answer; the other calls go through. `seen` numbers the calls made."""
+
+    def __init__(self, client: Any, operation: str, code: str, status: int, on: Iterable[int] | None) -> None:
+        self.seen: list[int] = []
+        self._failing = None if on is None else set(on)
+        self._error = {"Code": code, "Message": f"{code} (injected)"}
+        self._status = status
+        self._events = client.meta.events
+        self._name = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+        self._events.register(self._name, self._hook)
+
+    def _hook(self, **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        self.seen.append(len(self.seen) + 1)
+        if self._failing is not None and self.seen[-1] not in self._failing:
+            return None
+        return _Answer(self._status), {"Error": self._error, "ResponseMetadata": {"HTTPStatusCode": self._status}}
+
+    def stop(self) -> None:
+        self._events.unregister(self._name, self._hook)
+
+
+def answer(client: Any, operation: str, code: str, status: int, on: Iterable[int] | None = None) -> list[int]:
+    """`Injected`, for the rest of the test; returns the calls seen."""
+    return Injected(client, operation, code, status, on).seen
+
+
+def answers() -> list[dict[str, Any]]:
+    return [json.loads(body) for _, _, body in _Catcher.received]
+
+
+def cloudwatch() -> Any:
+    from model_medic.platform import aws
+
+    return aws.cloudwatch()
+
+
+def test_throttled_calls_are_asked_again_and_create_update_and_delete_each_end_success(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    from model_medic.platform import aws
+
+    names = endpoints(4)
+    puts = answer(cloudwatch(), "PutMetricAlarm", "Throttling", 400, on={2, 3, 9})
+    answer(cloudwatch(), "DescribeAlarms", "ServiceUnavailable", 503, on={1})
+    answer(aws.tagging(), "GetResources", "ThrottledException", 400, on={1})
+    result = run(custom("Create", response_url), countdown)
+    assert result["status"] == "SUCCESS"
+    assert alarm_names() == expected([*names, "churn-prod"])
+    assert len(puts) == 5 * 6 + 3  # every alarm put once, three of them asked again
+    assert len(countdown.waits) == 5  # one wait per transient answer (3 puts, 1 read, 1 discovery), none real
+    [created] = answers()
+    assert created["Status"] == "SUCCESS"
+    assert created["Data"] == {"Alarms": 30, "Pending": 0}
+
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    arn = sagemaker.describe_endpoint(EndpointName=names[0])["EndpointArn"]
+    sagemaker.delete_tags(ResourceArn=arn, TagKeys=["model-medic"])  # out of scope: its alarms go
+    deletes = answer(cloudwatch(), "DeleteAlarms", "Throttling", 400, on={1, 3})  # 3: the Delete's first
+    answer(cloudwatch(), "DeleteDashboards", "InternalServiceError", 500, on={1, 3})
+    assert run(custom("Update", response_url, physical="p"), countdown)["status"] == "SUCCESS"
+    assert answers()[-1]["Status"] == "SUCCESS"
+    assert alarm_names() == expected([*names[1:], "churn-prod"])
+    assert len(dashboards()) == 4
+    assert len(deletes) == 2
+
+    unrelated_alarm()
+    assert run(custom("Delete", response_url, physical="p"), countdown)["status"] == "SUCCESS"
+    assert answers()[-1]["Status"] == "SUCCESS"
+    assert alarm_names() == {"someone-elses"}
+    assert dashboards() == set()
+    assert len(deletes) == 2 + 2  # one batch of 24 alarms, asked again
+    assert len(_Catcher.received) == 3  # each request answered once
+
+
+@pytest.mark.parametrize(("code", "status"), [("AccessDenied", 403), ("LimitExceeded", 400), ("ValidationError", 400)])
+def test_a_permanent_error_answers_failed_with_its_reason_and_changes_nothing_more(
+    fleet_env: Stack,
+    response_url: str,
+    countdown: Countdown,
+    aws_requests: list[tuple[str, str, dict[str, Any]]],
+    code: str,
+    status: int,
+) -> None:
+    endpoints(2)
+    aws_requests.clear()
+    answer(cloudwatch(), "PutMetricAlarm", code, status, on={3})
+    result = run(custom("Create", response_url), countdown)
+    assert result["status"] == "FAILED"
+    [failed] = answers()
+    assert failed["Status"] == "FAILED"
+    assert f"({code})" in failed["Reason"]
+    assert "PutMetricAlarm" in failed["Reason"]
+    assert failed["PhysicalResourceId"] == f"{STACK}-fleet-alarms"
+    assert len(alarm_names()) == 2  # the two put before it, and not one more
+    writes = [op for _, op, _ in aws_requests if not op.startswith(("Describe", "Get", "List"))]
+    assert writes == ["PutMetricAlarm"] * 3
+    assert countdown.waits == []  # not asked again
+
+
+def test_time_running_out_raises_to_lambda_and_its_retry_answers_as_a_clean_run_would(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    from model_medic.fleet.patience import RESERVE, OutOfTime
+
+    names = endpoints(3)
+    request = custom("Create", response_url)
+    throttled = Injected(cloudwatch(), "PutMetricAlarm", "Throttling", 400, on=range(5, 10_000))
+    with pytest.raises(OutOfTime, match="PutMetricAlarm"):
+        run(request, countdown)
+    assert _Catcher.received == []  # no answer: CloudFormation waits for Lambda's retry
+    assert RESERVE < countdown.left < RESERVE + 16  # waited until only the reserve was left
+    assert len(alarm_names()) == 4
+    assert len(throttled.seen) > 5
+
+    throttled.stop()
+    countdown.left = 300.0  # Lambda's retry: the same request, a new invocation
+    assert run(request, countdown)["status"] == "SUCCESS"
+    assert alarm_names() == expected([*names, "churn-prod"])
+    [answered] = answers()
+    assert answered["Status"] == "SUCCESS"
+    assert answered["Data"] == {"Alarms": 24, "Pending": 0}  # as a run without throttling answers
+    assert answered["RequestId"] == "request-Create"
+
+
+def test_a_delete_answers_success_only_once_nothing_of_the_stack_is_left(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    endpoints(2)
+    run(custom("Create", response_url), countdown)
+    # DeleteAlarms answers 200 the first time but deletes nothing (as a read-after-delete that
+    # still sees the alarms would look): the read-back finds them and deletes them again.
+    calls: list[int] = []
+
+    def accepted_but_kept(**_: Any) -> tuple[Any, dict[str, Any]] | None:
+        calls.append(1)
+        return (_Answer(200), {"ResponseMetadata": {"HTTPStatusCode": 200}}) if len(calls) == 1 else None
+
+    cloudwatch().meta.events.register("before-call.cloudwatch.DeleteAlarms", accepted_but_kept)
+    assert run(custom("Delete", response_url, physical="p"), countdown)["status"] == "SUCCESS"
+    assert answers()[-1]["Status"] == "SUCCESS"
+    assert len(calls) == 2
+    assert len(countdown.waits) == 1  # one pause before reading back again
+    assert alarm_names() == set()
+    assert dashboards() == set()
+
+
+def test_an_alarm_the_tag_index_still_lists_after_its_delete_is_not_counted_as_left(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    from model_medic.platform import aws
+
+    run(custom("Create", response_url), countdown)
+    ghost = f"arn:aws:cloudwatch:{REGION}:123456789012:alarm:gone-HighLatency"
+
+    def stale_index(**kwargs: Any) -> tuple[Any, dict[str, Any]] | None:
+        if kwargs["params"].get("ResourceTypeFilters") != ["cloudwatch:alarm"]:
+            return None
+        listed = [{"ResourceARN": ghost, "Tags": [{"Key": "model-medic:stack", "Value": STACK}]}]
+        return _Answer(200), {"ResourceTagMappingList": listed, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    aws.tagging().meta.events.register("before-call.resource-groups-tagging-api.GetResources", stale_index)
+    assert run(custom("Delete", response_url, physical="p"), countdown)["status"] == "SUCCESS"
+    assert answers()[-1]["Status"] == "SUCCESS"
+    assert dashboards() == set()
+
+
+def test_a_delete_that_cannot_remove_the_alarms_answers_failed_naming_them_and_the_way_out(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    names = endpoints(1)
+    run(custom("Create", response_url), countdown)
+    answer(cloudwatch(), "DeleteAlarms", "AccessDenied", 403)
+    assert run(custom("Delete", response_url, physical="p"), countdown)["status"] == "FAILED"
+    failed = answers()[-1]
+    assert failed["Status"] == "FAILED"
+    assert failed["PhysicalResourceId"] == "p"
+    assert "(AccessDenied)" in failed["Reason"]
+    assert "12 alarms and 2 dashboards left (churn-prod-DataDrift, " in failed["Reason"]
+    assert "--retain-resources FleetAlarms" in failed["Reason"]
+    assert f"model-medic:stack={STACK}" in failed["Reason"]
+    assert alarm_names() == expected([*names, "churn-prod"])
+    assert len(dashboards()) == 2  # stopped at the error: nothing more changed
+
+
+def test_a_permanent_error_after_everything_is_deleted_still_answers_success(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    from model_medic.platform import aws
+
+    endpoints(1)
+    run(custom("Create", response_url), countdown)
+    # The read-back after the deletes is refused once: what is left is read again for the answer.
+    answer(aws.tagging(), "GetResources", "InvalidParameterException", 400, on={2})
+    assert run(custom("Delete", response_url, physical="p"), countdown)["status"] == "SUCCESS"
+    done = answers()[-1]
+    assert done["Status"] == "SUCCESS"
+    assert "nothing of the stack is left" in done["Reason"]
+    assert "(InvalidParameterException)" in done["Reason"]
+    assert alarm_names() == set()
+
+
+def test_a_delete_still_throttled_when_time_runs_out_raises_and_its_retry_leaves_nothing(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    from model_medic.fleet.patience import OutOfTime
+
+    endpoints(2)
+    run(custom("Create", response_url), countdown)
+    request = custom("Delete", response_url, physical="p")
+    throttled = Injected(cloudwatch(), "DeleteAlarms", "Throttling", 400, on=None)
+    with pytest.raises(OutOfTime, match="DeleteAlarms"):
+        run(request, countdown)
+    assert len(_Catcher.received) == 1  # only the Create's answer
+    assert len(alarm_names()) == 18
+    throttled.stop()
+    countdown.left = 300.0  # Lambda's retry
+    assert run(request, countdown)["status"] == "SUCCESS"
+    assert answers()[-1]["Status"] == "SUCCESS"
+    assert alarm_names() == set()
+    assert dashboards() == set()
+
+
+def test_the_schedule_and_state_changes_ride_out_throttling_and_raise_to_lambda_when_time_runs_out(
+    fleet_env: Stack, countdown: Countdown
+) -> None:
+    from model_medic.fleet.patience import OutOfTime
+    from model_medic.platform import aws
+
+    names = endpoints(3)
+    answer(cloudwatch(), "PutMetricAlarm", "Throttling", 400, on={1, 7})
+    answer(aws.tagging(), "GetResources", "InternalServiceException", 500, on={2})
+    assert run(SCHEDULE, countdown)["reconciled"]["created"]
+    assert alarm_names() == expected([*names, "churn-prod"])
+
+    [new] = endpoints(1, prefix="fresh")
+    answer(aws.sagemaker(), "ListTags", "ThrottlingException", 400, on={1})
+    assert sorted(run(state_change(new, "IN_SERVICE"), countdown)["reconciled"]["created"]) == sorted(expected([new]))
+
+    [late] = endpoints(1, prefix="late")
+    answer(cloudwatch(), "PutMetricAlarm", "Throttling", 400, on=None)
+    countdown.left = 60.0
+    with pytest.raises(OutOfTime):  # Lambda retries the event, then parks it in the dead-letter queue
+        run(state_change(late, "IN_SERVICE"), countdown)
+    assert not alarm_names() & expected([late])

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from model_medic.fleet.alarm_catalog import AlarmThresholds
     from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
     from model_medic.fleet.fleet_alarms import Fleet
+    from model_medic.fleet.patience import Patience
     from model_medic.measure.drift import ComputeDrift
     from model_medic.measure.endpoint_metrics import ComputeMetrics
     from model_medic.measure.quality import ComputeModelQuality
@@ -142,8 +143,7 @@ class Invocation[S: ScopedSettings]:
 
     def time_left(self) -> Callable[[], float] | None:
         """Seconds left in this invocation, read from Lambda's context (None without one)."""
-        remaining = getattr(self.context, "get_remaining_time_in_millis", None)
-        return None if remaining is None else lambda: remaining() / 1000.0
+        return time_left(self.context)
 
 
 class Remediation[S: ActionSettings](Invocation[S]):
@@ -382,8 +382,10 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     return alarms
 
 
-def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
-    from model_medic.fleet.alarm_manager import AlarmManager, StackPlace, WritePace
+def alarm_manager(settings: AlarmManagerSettings, patience: Patience | None = None) -> AlarmManager:
+    from model_medic.fleet.alarm_manager import AlarmManager, WritePace
+    from model_medic.fleet.holdings import StackPlace
+    from model_medic.fleet.patience import Patience
 
     # The topics' ARNs say the partition, Region and account the alarms live in.
     _, partition, _, region, account, _ = settings.critical_topic_arn.split(":", 5)
@@ -393,13 +395,24 @@ def alarm_manager(settings: AlarmManagerSettings) -> AlarmManager:
         StackPlace(settings.stack_name, region, f"arn:{partition}:cloudwatch:{region}:{account}:alarm:"),
         alarms_for(settings),
         WritePace(settings.alarm_writes_per_run, settings.alarm_writes_per_second),
+        patience or Patience(),
     )
 
 
-def fleet(settings: AlarmManagerSettings) -> Fleet:
+def fleet(settings: AlarmManagerSettings, context: LambdaContext | None = None) -> Fleet:
+    """The fleet's alarms for one invocation: its calls retried on transient errors while the
+    invocation has time (`Patience`, from Lambda's context)."""
     from model_medic.fleet.fleet_alarms import Fleet
+    from model_medic.fleet.patience import Patience
 
-    return Fleet(settings, aws.sagemaker(), aws.tagging(), lambda: alarm_manager(settings))
+    patience = Patience(time_left(context))
+    return Fleet(settings, aws.sagemaker(), aws.tagging(), lambda: alarm_manager(settings, patience), patience)
+
+
+def time_left(context: LambdaContext | None) -> Callable[[], float] | None:
+    """Seconds left in the invocation, read from Lambda's context (None without one)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else lambda: remaining() / 1000.0
 
 
 def metrics_endpoints(settings: ComputeMetricsSettings) -> list[str]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from model_medic.fleet.alarm_catalog import STACK_TAG, dashboard_body, dashboard_name, dashboard_prefix
+from model_medic.fleet.holdings import PAGE, Holdings, StackPlace
+from model_medic.fleet.patience import Patience
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
 
@@ -37,7 +39,6 @@ _COMPARED = (
     "ComparisonOperator",
     "TreatMissingData",
 )
-_PAGE = 100  # DescribeAlarms takes at most 100 names; DeleteAlarms at most 100 (CloudWatch API reference)
 
 # The alarms an endpoint should have, given its tags: PutMetricAlarm requests without tags.
 AlarmsFor = Callable[[str, Mapping[str, str]], list[dict[str, Any]]]
@@ -56,6 +57,7 @@ class Reconciliation:
     dashboards_put: list[str] = field(default_factory=list)
     dashboards_deleted: list[str] = field(default_factory=list)
     pending: int = 0  # changes left for the next run (the write budget of this one was spent)
+    remaining: list[str] = field(default_factory=list)  # a delete's read-back: what CloudWatch still holds
 
     @property
     def writes(self) -> int:
@@ -97,16 +99,6 @@ def alarm_endpoint(alarm: Mapping[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True)
-class StackPlace:
-    """Where the stack's alarms live: its name (their tag), its Region, and the ARN prefix
-    of its alarms, `arn:<partition>:cloudwatch:<region>:<account>:alarm:`."""
-
-    stack: str
-    region: str
-    alarm_arn_prefix: str
-
-
-@dataclass(frozen=True)
 class WritePace:
     """How many writes a run may make, and how many a second (0: no pacing)."""
 
@@ -125,9 +117,11 @@ class AlarmManager:
         place: StackPlace,
         alarms_for: AlarmsFor,
         pace: WritePace = WritePace(),
+        patience: Patience | None = None,
     ) -> None:
         self._cw = cloudwatch
-        self._tagging = tagging
+        self._patience = patience or Patience()
+        self._held = Holdings(cloudwatch, tagging, place, self._patience)
         self._stack = place.stack
         self._region = place.region
         self._arn_prefix = place.alarm_arn_prefix
@@ -142,12 +136,12 @@ class AlarmManager:
     def reconcile(self, fleet: Mapping[str, Mapping[str, str]]) -> Reconciliation:
         """The whole fleet: `fleet` maps every endpoint in scope to its tags."""
         desired = self._desired(fleet)
-        owned = self._owned()
-        existing = self._describe(sorted(desired))
+        owned = self._held.owned()
+        existing = self._held.describe(sorted(desired))
         result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
         result.endpoints = len(fleet)
-        dashboards = self._dashboards(dashboard_prefix(self._stack, self._region))
-        self._apply_dashboards(fleet, desired, dashboards, result, remove_others=True)
+        dashboards = self._held.dashboards(dashboard_prefix(self._stack, self._region))
+        self._apply_dashboards(fleet, desired, dashboards, result)
         return result
 
     def reconcile_endpoint(self, endpoint: str, tags: Mapping[str, str] | None) -> Reconciliation:
@@ -155,27 +149,45 @@ class AlarmManager:
         fleet = {endpoint: tags} if tags is not None else {}
         desired = self._desired(fleet)
         # Every alarm named after the endpoint and watching it; its owner is asked only for these.
-        found = self._describe_prefix(f"{endpoint}-")
+        found = self._held.describe_prefix(f"{endpoint}-")
         mine = {name: alarm for name, alarm in found.items() if alarm_endpoint(alarm) == endpoint}
-        owned = self._owned_of([alarm["AlarmArn"] for alarm in mine.values()])
+        owned = self._held.owned_of([alarm["AlarmArn"] for alarm in mine.values()])
         existing = {name: alarm for name, alarm in found.items() if name in desired or name in mine}
         result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
         result.endpoints = len(fleet)
         name = dashboard_name(self._stack, self._region, endpoint)
-        dashboards = {k: v for k, v in self._dashboards(name).items() if k == name}
-        self._apply_dashboards(fleet, desired, dashboards, result, remove_others=True)
+        dashboards = {k: v for k, v in self._held.dashboards(name).items() if k == name}
+        self._apply_dashboards(fleet, desired, dashboards, result)
         return result
 
     def remove_all(self) -> Reconciliation:
-        """Every alarm and dashboard of the stack (the stack is being deleted)."""
+        """Every alarm and dashboard of the stack (the stack is being deleted), read back after
+        each round of deletes until CloudWatch holds none of them; `remaining` is what it still
+        holds when the run's writes or time are spent. `Patience` bounds the rounds."""
         result = Reconciliation()
-        owned = self._owned()
-        self._delete(sorted(owned), result)
-        dashboards = self._dashboards(dashboard_prefix(self._stack, self._region))
-        self._delete_dashboards(sorted(dashboards), result)
+        alarms, dashboards = self.leftovers()
+        rounds = 0
+        while alarms or dashboards:
+            if rounds:
+                left = f"{len(alarms)} alarms and {len(dashboards)} dashboards still held"
+                self._patience.wait(rounds - 1, "the stack's delete, read back", left)
+            pending = result.pending
+            self._delete(alarms, result)
+            self._delete_dashboards(dashboards, result)
+            if result.pending > pending:  # this run's writes or time are spent: the rest is left
+                break
+            alarms, dashboards = self.leftovers()
+            rounds += 1
+        result.remaining = alarms + dashboards
         return result
 
-    # --- desired and actual ----------------------------------------------------------------
+    def leftovers(self) -> tuple[list[str], list[str]]:
+        """The stack's alarms CloudWatch holds (found by their tag, confirmed by DescribeAlarms:
+        the tagging API's index may still list an alarm just deleted) and its dashboards."""
+        alarms = self._held.describe(sorted(self._held.owned()))
+        return sorted(alarms), sorted(self._held.dashboards(dashboard_prefix(self._stack, self._region)))
+
+    # --- desired and changes ---------------------------------------------------------------
 
     def _desired(self, fleet: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
         desired: dict[str, dict[str, Any]] = {}
@@ -183,71 +195,6 @@ class AlarmManager:
             for alarm in self._alarms_for(endpoint, tags):
                 desired[alarm["AlarmName"]] = alarm
         return desired
-
-    def _owned(self) -> dict[str, str]:
-        """The stack's alarms (name -> ARN), found by their stack tag, 100 a page."""
-        owned: dict[str, str] = {}
-        pages = self._tagging.get_paginator("get_resources").paginate(
-            ResourceTypeFilters=["cloudwatch:alarm"],
-            TagFilters=[{"Key": STACK_TAG, "Values": [self._stack]}],
-            PaginationConfig={"PageSize": 100},  # the paginator's name for ResourcesPerPage: the same request
-        )
-        for page in pages:
-            for resource in page.get("ResourceTagMappingList", []):
-                arn = resource["ResourceARN"]
-                if arn.startswith(self._arn_prefix):
-                    owned[arn[len(self._arn_prefix) :]] = arn
-        return owned
-
-    def _owned_of(self, arns: list[str]) -> dict[str, str]:
-        """Which of these alarms carry the stack's tag (one GetResources call per 100 ARNs)."""
-        owned: dict[str, str] = {}
-        for start in range(0, len(arns), _PAGE):
-            # ResourceARNList takes no pagination parameters (GetResources API reference).
-            page = self._tagging.get_resources(ResourceARNList=arns[start : start + _PAGE])
-            for resource in page.get("ResourceTagMappingList", []):
-                tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
-                arn = resource["ResourceARN"]
-                if tags.get(STACK_TAG) == self._stack and arn.startswith(self._arn_prefix):
-                    owned[arn[len(self._arn_prefix) :]] = arn
-        return owned
-
-    def _describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(names), _PAGE):
-            kwargs: dict[str, Any] = {
-                "AlarmNames": names[start : start + _PAGE],
-                "AlarmTypes": ["MetricAlarm"],
-                "MaxRecords": _PAGE,
-            }
-            found.update(self._describe_pages(kwargs))
-        return found
-
-    def _describe_prefix(self, prefix: str) -> dict[str, dict[str, Any]]:
-        return self._describe_pages({"AlarmNamePrefix": prefix, "AlarmTypes": ["MetricAlarm"], "MaxRecords": _PAGE})
-
-    def _describe_pages(self, kwargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        while True:
-            page = self._cw.describe_alarms(**kwargs)
-            # Kept as plain mappings: compared field by field with PutMetricAlarm requests (`drift`).
-            found.update({a["AlarmName"]: cast("dict[str, Any]", a) for a in page.get("MetricAlarms", [])})
-            if not page.get("NextToken"):
-                return found
-            kwargs = {**kwargs, "NextToken": page["NextToken"]}
-
-    def _dashboards(self, prefix: str) -> dict[str, int]:
-        """The stack's dashboards by name prefix, with the size of each body."""
-        found: dict[str, int] = {}
-        kwargs: dict[str, Any] = {"DashboardNamePrefix": prefix}
-        while True:
-            page = self._cw.list_dashboards(**kwargs)
-            found.update({d["DashboardName"]: int(d.get("Size", -1)) for d in page.get("DashboardEntries", [])})
-            if not page.get("NextToken"):
-                return found
-            kwargs["NextToken"] = page["NextToken"]
-
-    # --- changes ---------------------------------------------------------------------------
 
     def _apply(
         self,
@@ -285,11 +232,13 @@ class AlarmManager:
         # The stack tag on every put: it marks the alarm as ours on creation, and the role may
         # put only requests that carry it (aws:RequestTag). On an update CloudWatch ignores
         # Tags (PutMetricAlarm API reference); an owned alarm already has it.
-        self._cw.put_metric_alarm(**alarm, Tags=[{"Key": STACK_TAG, "Value": self._stack}])
+        put = partial(self._cw.put_metric_alarm, **alarm, Tags=[{"Key": STACK_TAG, "Value": self._stack}])
+        self._patience.call(f"PutMetricAlarm {alarm['AlarmName']}", put)
 
     def _may_write(self) -> bool:
-        """Whether this run may make one more write call; waits so as to keep to the rate."""
-        if self._writes_left <= 0:
+        """Whether this run may make one more write call (its budget and the invocation's time
+        allow it); waits so as to keep to the rate."""
+        if self._writes_left <= 0 or not self._patience.has_time(self._interval):
             return False
         self._writes_left -= 1
         wait = self._last_write + self._interval - time.monotonic()
@@ -299,13 +248,23 @@ class AlarmManager:
         return True
 
     def _delete(self, names: list[str], result: Reconciliation) -> None:
-        for start in range(0, len(names), _PAGE):
-            batch = names[start : start + _PAGE]
+        for start in range(0, len(names), PAGE):
+            batch = names[start : start + PAGE]
             if not self._may_write():
                 result.pending += len(batch)
                 continue
-            self._cw.delete_alarms(AlarmNames=batch)
+            self._gone("DeleteAlarms", partial(self._cw.delete_alarms, AlarmNames=batch))
             result.deleted += batch
+
+    def _gone(self, what: str, delete: Callable[[], object]) -> None:
+        """A delete, where some of the names being gone already (another run, or an earlier
+        attempt of this one) is no error: the callers read back what is left."""
+        try:
+            self._patience.call(what, delete)
+        except ClientError as error:
+            if aws.error_code(error) != "ResourceNotFound":
+                raise
+            logger.info("some were deleted already", call=what, error=str(error))
 
     def _apply_dashboards(
         self,
@@ -313,7 +272,6 @@ class AlarmManager:
         desired: Mapping[str, dict[str, Any]],
         dashboards: Mapping[str, int],
         result: Reconciliation,
-        remove_others: bool,
     ) -> None:
         names_of: dict[str, list[str]] = {}
         for name, alarm in desired.items():
@@ -328,31 +286,22 @@ class AlarmManager:
                 endpoint, self._region, [self._arn_prefix + alarm for alarm in sorted(names_of.get(endpoint, []))]
             )
             size = dashboards.get(name)
-            if size is not None and (size == len(body.encode()) or self._same_dashboard(name, body)):
+            if size is not None and (size == len(body.encode()) or self._held.same_dashboard(name, body)):
                 continue
             if not self._may_write():
                 result.pending += 1
                 continue
-            self._cw.put_dashboard(DashboardName=name, DashboardBody=body)
+            put = partial(self._cw.put_dashboard, DashboardName=name, DashboardBody=body)
+            self._patience.call(f"PutDashboard {name}", put)
             result.dashboards_put.append(name)
-        if remove_others:
-            self._delete_dashboards(sorted(set(dashboards) - wanted), result)
-
-    def _same_dashboard(self, name: str, body: str) -> bool:
-        try:
-            stored = self._cw.get_dashboard(DashboardName=name)["DashboardBody"]
-        except ClientError as error:
-            if aws.is_transient(error):
-                raise
-            return False
-        return bool(json.loads(stored) == json.loads(body))
+        self._delete_dashboards(sorted(set(dashboards) - wanted), result)
 
     def _delete_dashboards(self, names: Iterable[str], result: Reconciliation) -> None:
         names = list(names)
-        for start in range(0, len(names), _PAGE):
-            batch = names[start : start + _PAGE]
+        for start in range(0, len(names), PAGE):
+            batch = names[start : start + PAGE]
             if not self._may_write():
                 result.pending += len(batch)
                 continue
-            self._cw.delete_dashboards(DashboardNames=batch)
+            self._gone("DeleteDashboards", partial(self._cw.delete_dashboards, DashboardNames=batch))
             result.dashboards_deleted += batch

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from model_medic.fleet import custom_resource
+from model_medic.fleet.alarm_catalog import STACK_TAG
 from model_medic.fleet.alarm_manager import AlarmManager, Reconciliation
+from model_medic.fleet.patience import OutOfTime, Patience
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.platform.settings import AlarmManagerSettings
@@ -19,24 +22,28 @@ if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_sagemaker import SageMakerClient
 
+_NAMED = 10  # alarms and dashboards named in a failed delete's reason (CloudFormation shows it)
+
 
 @dataclass(frozen=True)
 class Fleet:
-    """What the fleet's alarms need: the settings, SageMaker and tagging clients, and the manager
-    (built when it is first needed, so that a custom resource request hears of a failure)."""
+    """What the fleet's alarms need: the settings, SageMaker and tagging clients, the manager
+    (built when it is first needed, so that a custom resource request hears of a failure), and
+    how long to keep asking AWS after a transient error (`Patience`)."""
 
     settings: AlarmManagerSettings
     sagemaker: SageMakerClient
     tagging: ResourceGroupsTaggingAPIClient
     manager: Callable[[], AlarmManager]
+    patience: Patience = field(default_factory=Patience)
 
     def reconcile_all(self, why: str = "schedule") -> dict[str, Any]:
         return _done(self.reconcile_fleet(), why)
 
     def reconcile_fleet(self) -> Reconciliation:
         s = self.settings
-        endpoints = fleet(self.sagemaker, self.tagging, list(s.monitored_endpoints), s.discovery_tag)
-        return self.manager().reconcile(endpoints)
+        find = partial(fleet, self.sagemaker, self.tagging, list(s.monitored_endpoints), s.discovery_tag)
+        return self.manager().reconcile(self.patience.call("the fleet's endpoints", find))
 
     def state_change(self, endpoint: str, status: str) -> dict[str, Any]:
         tags = self._scope_tags(endpoint, live_status(status))
@@ -52,43 +59,79 @@ class Fleet:
         if not named and (not settings.discovery_tag or status in ("Creating", "Failed", "Deleting")):
             return None
         try:
-            arn = self.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
-            tags = {t["Key"]: t["Value"] for t in self.sagemaker.list_tags(ResourceArn=arn).get("Tags", [])}
+            described = self.patience.call(
+                "DescribeEndpoint", partial(self.sagemaker.describe_endpoint, EndpointName=endpoint)
+            )
+            listed = self.patience.call(
+                "ListTags", partial(self.sagemaker.list_tags, ResourceArn=described["EndpointArn"])
+            )
         except ClientError as error:
             if aws.is_transient(error):
                 raise
             return {} if named else None  # gone already: a named endpoint keeps its alarms
+        tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
         key, _, value = settings.discovery_tag.partition("=")
         return tags if named or tags.get(key) == value else None
 
 
 def _custom_resource(event: dict[str, Any], house: Fleet) -> dict[str, Any]:
+    """Carry out the request and answer it: SUCCESS, or FAILED for a permanent error. While AWS
+    answers with transient errors past the invocation's time, no answer: the error is raised,
+    and Lambda's asynchronous retry runs the same request again (it is idempotent)."""
     kind = event["RequestType"]
     physical = custom_resource.physical_id(event, f"{house.settings.stack_name}-fleet-alarms")
     try:
-        if kind == "Delete":
-            result = house.manager().remove_all()
-            if result.pending:
-                raise RuntimeError(f"{result.pending} alarms or dashboards are left to delete; retry the delete")
-        elif kind in ("Create", "Update"):
-            result = house.reconcile_fleet()
-        else:
-            raise ValueError(f"unknown RequestType {kind!r}")
-    except Exception as error:  # noqa: BLE001 - CloudFormation must hear of every failure, or it waits an hour
+        result = _carry_out(kind, house)
+    except Exception as error:
+        if isinstance(error, OutOfTime) or aws.is_transient(error):
+            logger.warning(
+                "custom resource request not finished; Lambda runs it again", request_type=kind, error=str(error)
+            )
+            raise
         logger.exception("custom resource request failed", request_type=kind)
-        body = custom_resource.response_body(event, "FAILED", physical, f"{type(error).__name__}: {error}")
-        custom_resource.send(event["ResponseURL"], body)
-        return {"status": "FAILED", "reason": str(error)}
+        status, reason = _failure(kind, error, house)
+        custom_resource.send(event["ResponseURL"], custom_resource.response_body(event, status, physical, reason))
+        return {"status": status, "reason": reason}
     # A large fleet's first alarms take more than one run (CloudWatch's write quota): the
-    # stack is not held for them; the schedule creates the rest within minutes.
-    data = {
-        "Alarms": len(result.created) + len(result.updated) + result.unchanged,
-        "Deleted": len(result.deleted),
-        "Pending": result.pending,
-    }
+    # stack is not held for them; the schedule creates the rest within minutes. Data says
+    # where the alarms stand, not what this attempt did, so that a retry answers the same.
+    data = {"Alarms": len(result.created) + len(result.updated) + result.unchanged, "Pending": result.pending}
     body = custom_resource.response_body(event, "SUCCESS", physical, f"{kind}: {_summary(result)}", data)
     custom_resource.send(event["ResponseURL"], body)
     return {"status": "SUCCESS", **_done(result, f"custom resource {kind}")}
+
+
+def _carry_out(kind: str, house: Fleet) -> Reconciliation:
+    if kind in ("Create", "Update"):
+        return house.reconcile_fleet()
+    if kind != "Delete":
+        raise ValueError(f"unknown RequestType {kind!r}")
+    result = house.manager().remove_all()
+    if result.remaining:  # the run's writes or time spent: not an error, and not done either
+        raise OutOfTime(f"{len(result.remaining)} alarms or dashboards of the stack are left to delete")
+    return result
+
+
+def _failure(kind: str, error: Exception, house: Fleet) -> tuple[custom_resource.Status, str]:
+    """The answer to a permanent error: FAILED with the error; for a Delete, with what is left
+    and the way out, unless a read-back finds that nothing is left after all."""
+    reason = f"{type(error).__name__}: {error}"
+    if kind != "Delete":
+        return "FAILED", reason
+    stack = house.settings.stack_name
+    way_out = (
+        f"Fix the cause and delete the stack again, or delete it with --retain-resources FleetAlarms and "
+        f"then the alarms tagged {STACK_TAG}={stack} and dashboards named model-medic_{stack}_* yourself."
+    )
+    try:
+        alarms, dashboards = house.manager().leftovers()
+    except Exception as again:  # noqa: BLE001 - CloudFormation must hear of it all the same
+        return "FAILED", f"{reason}. What is left could not be read ({type(again).__name__}: {again}). {way_out}"
+    left = alarms + dashboards
+    if not left:
+        return "SUCCESS", f"Delete: nothing of the stack is left (an error along the way: {reason})"
+    named = ", ".join(left[:_NAMED]) + (", ..." if len(left) > _NAMED else "")
+    return "FAILED", f"{len(alarms)} alarms and {len(dashboards)} dashboards left ({named}): {reason}. {way_out}"
 
 
 def _summary(result: Reconciliation) -> str:
