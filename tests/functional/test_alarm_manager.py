@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import boto3
 import pytest
 
+from model_medic.platform.settings import ConfigurationError
 from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler
 
 if TYPE_CHECKING:
@@ -360,6 +361,23 @@ def test_a_failed_request_is_answered_failed_with_the_reason(
     assert answer["Status"] == "FAILED"
     assert "CloudWatch said no" in answer["Reason"]
     assert answer["PhysicalResourceId"] == "p"
+
+
+def test_a_request_on_a_bad_configuration_is_answered_failed_with_the_reason_not_left_waiting(
+    fleet_env: Stack, response_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Settings that do not validate raise before the fleet is built: CloudFormation must still
+    # get an answer (it would wait ServiceTimeout for one), and nothing is touched.
+    monkeypatch.setenv("ALARM_WRITES_PER_RUN", "not a number")
+    assert run(custom("Create", response_url))["status"] == "FAILED"
+    answer = json.loads(_Catcher.received[-1][2])
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("Create not carried out: invalid configuration")
+    assert "ALARM_WRITES_PER_RUN" in answer["Reason"]
+    assert alarm_names() == set()
+    # Any other trigger raises, as every function does on a bad configuration.
+    with pytest.raises(ConfigurationError):
+        run(load_event("manage_alarms/schedule.json"))
 
 
 # --- transient and permanent errors --------------------------------------------------------

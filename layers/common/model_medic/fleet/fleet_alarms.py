@@ -13,6 +13,7 @@ from model_medic.fleet import custom_resource
 from model_medic.fleet.alarm_catalog import STACK_TAG
 from model_medic.fleet.alarm_manager import AlarmManager, Reconciliation
 from model_medic.fleet.patience import OutOfTime, Patience
+from model_medic.intake.triggers import CustomResource
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.platform.settings import AlarmManagerSettings
@@ -72,6 +73,20 @@ class Fleet:
         tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
         key, _, value = settings.discovery_tag.partition("=")
         return tags if named or tags.get(key) == value else None
+
+
+def unconfigured(trigger: object, error: Exception) -> dict[str, Any]:
+    """The function's settings do not validate: a custom resource request is answered FAILED
+    with the reason (CloudFormation shows it and rolls back, instead of waiting for an answer
+    that never comes); any other trigger raises, as every function does on bad configuration."""
+    if not isinstance(trigger, CustomResource):
+        raise error
+    request = trigger.request
+    physical = custom_resource.physical_id(request, "fleet-alarms-unconfigured")
+    reason = f"{request['RequestType']} not carried out: {error}"
+    logger.error("custom resource request on a bad configuration", error=str(error))
+    custom_resource.send(request["ResponseURL"], custom_resource.response_body(request, "FAILED", physical, reason))
+    return {"status": "FAILED", "reason": reason}
 
 
 def _custom_resource(event: dict[str, Any], house: Fleet) -> dict[str, Any]:
