@@ -1316,6 +1316,33 @@ def test_an_event_that_is_not_an_alarm_is_rejected_cleanly(
     assert aws_calls.mutating() == []
 
 
+def test_a_newer_alarm_transition_continues_the_open_episode_and_is_not_called_recovered(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
+    # ALARM -> INSUFFICIENT_DATA (not acted on) -> ALARM: the problem never went away, so the
+    # incident opened by the first ALARM goes on; nothing is closed or told as recovered.
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    [first] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert first["result"] == "acted"
+    again_at = OPENED + timedelta(minutes=40)
+    again = sns_alarm(
+        "scale_up/high_latency_alarm.json",
+        OldStateValue="INSUFFICIENT_DATA",
+        StateChangeTime=again_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+    )
+    [outcome] = deliver(fn, clock, again, at=again_at + timedelta(seconds=30))
+    assert outcome["incident"] == first["incident"]
+    assert outcome["result"] != "recovered"
+    [incident] = stored_incidents(stack)
+    assert incident["closed_at"] is None
+    assert [e["what"] for e in incident["timeline"]].count("alarm-again") == 1
+    # The same transition delivered twice adds nothing more.
+    deliver(fn, clock, again, at=again_at + timedelta(seconds=40))
+    [incident] = stored_incidents(stack)
+    assert [e["what"] for e in incident["timeline"]].count("alarm-again") == 1
+    assert all(b["result"] != "recovered" for b in bodies(stack, "info") + bodies(stack, "critical"))
+
+
 def test_an_insufficient_data_transition_is_not_acted_on(fn: Any, stack: Stack, clock: time_machine.Traveller) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
     event = sns_alarm("scale_up/high_latency_alarm.json", NewStateValue="INSUFFICIENT_DATA")

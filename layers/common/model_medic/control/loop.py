@@ -13,7 +13,7 @@ from model_medic.control.parts import Parts
 from model_medic.control.stepping import Stepping
 from model_medic.intake.alarms import AlarmEvent, alarm_endpoint, describe_alarms
 from model_medic.platform.observability import logger, metrics
-from model_medic.store.incidents import Incident, opened
+from model_medic.store.incidents import Conflict, Incident, opened
 from model_medic.tell.outcome import Outcome
 from model_medic.tell.telling import Telling
 
@@ -81,10 +81,22 @@ class ControlLoop:
             return self._telling.decided(replace(base, gate="stale", reason=stale, replayed=True), record=False)
         for other in self._incidents.of(endpoint, open_only=True):
             if other.alarm_name == alarm.alarm_name and other.opened_at < alarm.state_change_time.isoformat():
-                # A newer transition: the older episode ended (its OK was not delivered).
-                self._gating.cleared(other, alarm.state_change_time, "superseded by a newer ALARM transition")
+                # A newer ALARM transition of an alarm whose episode is open: whatever came in
+                # between (INSUFFICIENT_DATA, an OK never seen) did not end it - the problem is
+                # still there, so the episode goes on. Closing it would call it recovered.
+                return self._gating.evaluate(self._realarmed(other, alarm), alarm.reason)
         incident = self._incidents.open(_opened_by(self._unit.name, endpoint, alarm))
         return self._gating.evaluate(incident, alarm.reason)
+
+    def _realarmed(self, incident: Incident, alarm: AlarmEvent) -> Incident:
+        """The open incident with the newer transition in its timeline (once per transition)."""
+        at = alarm.state_change_time.isoformat()
+        if any(e["what"] == "alarm-again" and e["at"] == at for e in incident.timeline):
+            return incident
+        try:
+            return self._incidents.save(incident.at("alarm-again", alarm.state_change_time, alarm.reason))
+        except Conflict:
+            return self._incidents.get(incident.endpoint, incident.id) or incident
 
     def sweep(self, endpoints: list[str]) -> list[Outcome]:
         """Level-triggered: every open incident and every stack alarm in ALARM, evaluated again."""
