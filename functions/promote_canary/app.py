@@ -11,7 +11,6 @@ from model_medic.intake.triggers import Rejected
 from model_medic.platform.observability import logger, metrics, tracer
 from model_medic.platform.settings import CanarySettings, load_settings
 from model_medic.remediate.rollout.run import run
-from model_medic.tell.outcome import answer
 
 
 @logger.inject_lambda_context
@@ -24,7 +23,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return triggers.rejected(trigger.reason)
     rollouts = wiring.rollouts(settings, trigger, context)
     try:
-        outcomes = run(trigger, rollouts)
+        return run(trigger, rollouts)
     except BadEvent as error:  # an operator's package SageMaker does not know
         return triggers.rejected(str(error))
-    return answer(outcomes)

@@ -510,6 +510,33 @@ def test_a_canary_alarm_rolls_back_at_once(operator_canary: Any, stack: Stack) -
     assert share() == 0.0
 
 
+def test_every_alarm_is_answered_with_what_was_done_or_why_not(fn: Any, stack: Stack) -> None:
+    # A canary alarm judges its endpoint's rollout at once; any other alarm is answered too:
+    # rejected when it names no endpoint (an EC2 alarm), a skip saying why otherwise.
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}, "canary": {"count": 1, "weight": 0.0}})
+    canary_alarm = load_event("promote_canary/canary_alarm.json")
+    ec2 = json.loads(json.dumps(canary_alarm))
+    ec2["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"] = {
+        "namespace": "AWS/EC2",
+        "name": "CPUUtilization",
+        "dimensions": {"InstanceId": "i-0123456789abcdef0"},
+    }
+    result = fn.lambda_handler(ec2, FakeContext())
+    assert result["outcomes"] == []
+    [rejected] = result["rejected"]
+    assert "has no EndpointName or Endpoint dimension" in rejected
+    [nothing_under_way] = fn.lambda_handler(canary_alarm, FakeContext())["outcomes"]
+    assert (nothing_under_way["result"], nothing_under_way["gate"]) == ("skipped", "state")
+    assert nothing_under_way["reason"] == f"no rollout under way on {ENDPOINT}"
+    elsewhere = json.loads(json.dumps(canary_alarm).replace(ENDPOINT, "someone-elses"))
+    [out_of_scope] = fn.lambda_handler(elsewhere, FakeContext())["outcomes"]
+    assert (out_of_scope["result"], out_of_scope["gate"]) == ("skipped", "scope")
+    cleared = json.loads(json.dumps(canary_alarm))
+    cleared["detail"]["state"]["value"] = "OK"
+    [ok] = fn.lambda_handler(cleared, FakeContext())["outcomes"]
+    assert (ok["gate"], ok["reason"]) == ("state", "rollout does not act on OK")
+
+
 def test_a_duplicate_schedule_event_does_not_promote_twice(operator_canary: Any, stack: Stack) -> None:
     traffic("primary", T0, 120, per_minute=200)
     traffic("canary", T0, 120, per_minute=60)

@@ -57,14 +57,36 @@ class ControlLoop:
                 logger.warning("alarm rejected", alarm=alarm.alarm_name, error=str(error))
         return {"outcomes": decided, "rejected": refused}
 
+    def judge_alarms(self, alarms: list[AlarmEvent]) -> dict[str, Any]:
+        """Alarms that ask for an open incident to be evaluated at once, for units whose incidents
+        no alarm opens (a canary alarm: its rollout is judged now, not at the next tick). Each
+        alarm is answered: rejected when it names no endpoint; a skip when its state is not one
+        the unit acts on, its endpoint is out of scope or has no incident of the unit; else the
+        incident's evaluation. Lambda's answer, as `on_alarms`."""
+        decided: list[Outcome] = []
+        refused: list[str] = []
+        for alarm in alarms:
+            if not alarm.endpoint:
+                refused.append(_no_endpoint(alarm))
+                continue
+            in_scope, why = self._scope.contains(alarm.endpoint)
+            found = self.follow([alarm.endpoint]) if in_scope and alarm.state in self._unit.states else []
+            decided += found or [self._not_judged(alarm, alarm.endpoint, why if not in_scope else "")]
+        return {"outcomes": [o.as_dict() for o in decided if not o.replayed], "rejected": refused}
+
+    def _not_judged(self, alarm: AlarmEvent, endpoint: str, out_of_scope: str) -> Outcome:
+        """The skip of an alarm that asks for no evaluation: the wrong state, out of scope, nothing under way."""
+        base = self._telling.base(endpoint, alarm.alarm_name, alarm.alarm_arn, alarm.transition_id, alarm.state)
+        if alarm.state not in self._unit.states:
+            return replace(base, gate="state", reason=f"{self._unit.name} does not act on {alarm.state}")
+        if out_of_scope:
+            return replace(base, gate="scope", reason=out_of_scope)
+        return replace(base, gate="state", reason=f"no {self._unit.name} under way on {endpoint}")
+
     def on_alarm(self, alarm: AlarmEvent) -> Outcome:
         """A delivered transition: open or close the incident, then evaluate it."""
         if not alarm.endpoint:
-            metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
-            raise GateRejection(
-                f"alarm {alarm.alarm_name!r} has no EndpointName or Endpoint dimension"
-                + (" (composite alarm)" if alarm.composite else "")
-            )
+            raise GateRejection(_no_endpoint(alarm))
         endpoint = alarm.endpoint
         base = self._telling.base(endpoint, alarm.alarm_name, alarm.alarm_arn, alarm.transition_id, alarm.state)
         if alarm.state not in self._unit.states and alarm.state != "OK":
@@ -265,3 +287,11 @@ def changed_since(incidents: list[Incident], alarm_name: str, at: str) -> str | 
         if incident.opened_at > at or (incident.closed_at is not None and incident.closed_at > at):
             return f"a late delivery: {alarm_name} changed again since {at}"
     return None
+
+
+def _no_endpoint(alarm: AlarmEvent) -> str:
+    """Why an alarm cannot be acted on at all: it names no endpoint (counted as a rejected event)."""
+    metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
+    return f"alarm {alarm.alarm_name!r} has no EndpointName or Endpoint dimension" + (
+        " (composite alarm)" if alarm.composite else ""
+    )

@@ -30,7 +30,7 @@ from model_medic.remediate.rollout.targets import (
 from model_medic.remediate.units import package_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident, opened
-from model_medic.tell.outcome import Outcome
+from model_medic.tell.outcome import Outcome, answer
 
 Trigger = PackageApproved | DeployRequest | Tick | Alarms
 
@@ -48,22 +48,23 @@ class Rollouts:
     cleanup: Cleanup
 
 
-def run(trigger: Trigger, rollouts: Rollouts) -> list[Outcome]:
+def run(trigger: Trigger, rollouts: Rollouts) -> dict[str, Any]:
     """What PromoteCanaryFunction does with a trigger: an approved package opens a rollout on
     every endpoint serving its group; an operator's request opens one on the endpoints named (or
     serving the group); a canary alarm judges its endpoint's rollout at once; a tick adopts
     operators' canaries and judges every rollout, then (once a day) cleans up what rollouts
-    created. Reads are batched for the fleet; a call per endpoint only for those acted on."""
+    created. Reads are batched for the fleet; a call per endpoint only for those acted on.
+    Lambda's answer: `{"outcomes": [...], "rejected": [...]}`."""
     match trigger:
         case PackageApproved() | DeployRequest():
             outcomes = _start(trigger, rollouts)
         case Tick(at=now):
             outcomes = _tick(now, rollouts)
         case Alarms(alarms=alarms):
-            outcomes = rollouts.loop.follow(sorted({a.endpoint for a in alarms if a.endpoint}))
+            return rollouts.loop.judge_alarms(alarms)
     if isinstance(trigger, Tick) or (isinstance(trigger, DeployRequest) and trigger.tick is not None):
         outcomes += clean(rollouts.loop, rollouts.cleanup)
-    return outcomes
+    return answer(outcomes)
 
 
 def _start(trigger: PackageApproved | DeployRequest, r: Rollouts) -> list[Outcome]:
