@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +107,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"Model Medic demo: local cloud on {cloud.endpoint_url} (moto server, extensions installed)")
         world.seed_fleet(cloud)  # the fleet Model Medic is installed onto: FleetAlarms gives it alarms
         print("Building and deploying template.yaml (sam build, sam package, SAM transform, CloudFormation in moto)...")
-        stack = cloud.deploy(parameters("enforce"))
+        stack = cloud.deploy(parameters("enforce"), say=print)
         functions = sorted(k for k in stack.resources if k.endswith("Function"))
         print(f"Stack {stack.name}: {len(stack.resources)} resources; functions {', '.join(functions)}")
         world.seed(cloud, started)
@@ -116,16 +118,10 @@ def demo(args: argparse.Namespace) -> int:
             f"fleet: {', '.join(world.NAMED)} named, {', '.join(world.by_tag())} by tag "
             f"{'='.join(world.DISCOVERY_TAG)}, {', '.join(_out_of_scope())} out of scope\n"
         )
-        results = scenarios.run_all(cloud, started)
+        results = scenarios.run_all(cloud, started, out=partial(print, flush=True))
     finally:
         server.terminate()
         server.wait(timeout=10)
-    for result in results:
-        print(f"[{result.number}] {result.title}")
-        for line in result.lines:
-            print(line)
-        label = {"passed": "PASS", "failed": "FAIL", "pending": "PENDING"}[result.status]
-        print(f"  {label}{': ' + result.why if result.why else ''}\n")
     counts = {status: sum(r.status == status for r in results) for status in ("passed", "failed", "pending")}
     print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['pending']} pending")
     return 1 if counts["failed"] else 0
@@ -140,8 +136,9 @@ def up(args: argparse.Namespace) -> int:
     server = start_server(port, ROOT / ".localcloud" / "moto.log")
     cloud = LocalCloud(f"http://{HOST}:{port}")
     try:
+        print(f"local cloud starting at {cloud.endpoint_url}; seeding the fleet, then deploying the stack:")
         world.seed_fleet(cloud)  # before the stack, which gives the fleet its alarms
-        cloud.deploy(parameters(args.mode))
+        cloud.deploy(parameters(args.mode), say=print)
         world.seed(cloud, datetime.now(UTC))
         simulate_aws(cloud)
     except Exception:
@@ -216,6 +213,10 @@ def env_vars(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A line as soon as it is printed, also into a pipe or a log: `make demo` and `make up` are
+    # watched as they go.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(
         prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -55,6 +55,7 @@ import tempfile
 import threading
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -231,13 +232,17 @@ class LocalCloud:
 
     # --- deploy ---------------------------------------------------------------------------
 
-    def deploy(self, parameters: dict[str, str]) -> Stack:
+    def deploy(self, parameters: dict[str, str], say: Callable[[str], None] = lambda _: None) -> Stack:
+        """template.yaml built, packaged, transformed and created as a stack in moto; its custom
+        resources answered by invoking their functions. `say`: each stage as it starts."""
         env = {**os.environ, **self.aws_env(), "PYENV_VERSION": "3.13.0", "SAM_CLI_TELEMETRY": "0"}
+        say("  sam build (the functions and the layer's pinned requirements)...")
         _run([str(SAM), "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(BUILD)], env)
         s3 = self.client("s3")
         s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
         with tempfile.TemporaryDirectory() as work:
             packaged = Path(work) / "packaged.yaml"
+            say("  sam package (artifacts to the local cloud's S3)...")
             _run(
                 [
                     str(SAM),
@@ -252,6 +257,7 @@ class LocalCloud:
                 env,
             )
             source = yaml_parse(packaged.read_text())
+        say("  SAM transform and CloudFormation create-stack in moto...")
         with _environ({"AWS_DEFAULT_REGION": self.region}):
             cfn = transform(source, parameters, _NoManagedPolicies())
         custom = {k: r for k, r in cfn["Resources"].items() if r["Type"].startswith("Custom::")}
@@ -280,6 +286,7 @@ class LocalCloud:
         self._materialise(cfn)
         self._custom = custom
         for logical_id, resource in custom.items():
+            say(f"  custom resource {logical_id}: Create...")
             self.custom_resource(logical_id, resource, "Create")
         return self.stack
 

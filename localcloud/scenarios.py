@@ -25,6 +25,12 @@ class Timeline:
     cloud: LocalCloud
     now: datetime
     lines: list[str] = field(default_factory=list)
+    out: Callable[[str], None] | None = None  # each line also said as it happens (the demo prints it)
+
+    def _line(self, text: str) -> None:
+        self._line(text)
+        if self.out is not None:
+            self.out(text)
 
     def advance(self, delta: timedelta) -> datetime:
         self.now += delta
@@ -40,7 +46,7 @@ class Timeline:
         return decided
 
     def say(self, text: str) -> None:
-        self.lines.append(f"  {self.now:%H:%M}  {text}")
+        self._line(f"  {self.now:%H:%M}  {text}")
 
     def decisions(self, invocations: list[Invocation]) -> list[dict[str, Any]]:
         outcomes = []
@@ -48,38 +54,36 @@ class Timeline:
             retried = f" (after {invocation.attempts} attempts)" if invocation.attempts > 1 else ""
             if invocation.error:
                 parked = ", parked in the dead-letter queue" if invocation.parked else ""
-                self.lines.append(f"         {invocation.function}: ERROR {invocation.error}{retried}{parked}")
+                self._line(f"         {invocation.function}: ERROR {invocation.error}{retried}{parked}")
             for outcome in invocation.outcomes:
                 gate = f" [{outcome['gate']}]" if outcome.get("gate") else ""
                 if outcome.get("replayed"):
-                    self.lines.append(
+                    self._line(
                         f"         {invocation.function}: {outcome['action']} - nothing new ({outcome['gate']}: "
                         f"{outcome['reason']})"
                     )
                     outcomes.append(outcome)
                     continue
-                self.lines.append(
+                self._line(
                     f"         {invocation.function}: {outcome['action']} {outcome['result']}{gate}"
                     f" - {outcome['reason']}{retried}"
                 )
                 outcomes.append(outcome)
             reconciled = invocation.result.get("reconciled") if isinstance(invocation.result, dict) else None
             if isinstance(reconciled, dict):
-                self.lines.append(f"         {invocation.function}: {alarm_summary(reconciled)}")
+                self._line(f"         {invocation.function}: {alarm_summary(reconciled)}")
                 continue
             if not invocation.outcomes and not invocation.error:
                 published = invocation.result.get("published") if isinstance(invocation.result, dict) else None
                 what = f"published {published} metric data" if published is not None else "nothing to do"
-                self.lines.append(f"         {invocation.function}: {what}")
+                self._line(f"         {invocation.function}: {what}")
         return outcomes
 
     def endpoint(self) -> dict[str, Any]:
         state = world.endpoint_state(self.cloud)
         parts = [f"{name} {v['instances']} inst, weight {v['weight']:g}" for name, v in state["variants"].items()]
         floor = state["primary_min_capacity"]
-        self.lines.append(
-            f"         endpoint {ENDPOINT}: {state['config']} | {' | '.join(parts)} | primary floor {floor}"
-        )
+        self._line(f"         endpoint {ENDPOINT}: {state['config']} | {' | '.join(parts)} | primary floor {floor}")
         return state
 
     def alarm(self, name: str, state: str) -> list[dict[str, Any]]:
@@ -98,6 +102,12 @@ class Result:
     status: str  # passed, failed, pending
     lines: list[str]
     why: str = ""
+
+    @property
+    def label(self) -> str:
+        """The result as the demo prints it under the scenario's lines."""
+        status = {"passed": "PASS", "failed": "FAIL", "pending": "PENDING"}[self.status]
+        return f"  {status}{': ' + self.why if self.why else ''}"
 
 
 Scenario = Callable[[Timeline], None]
@@ -816,22 +826,28 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
 ]
 
 
-def run_all(cloud: LocalCloud, start: datetime) -> list[Result]:
-    timeline = Timeline(cloud, start)
+def run_all(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | None = None) -> list[Result]:
+    """Every scenario in order; with `out`, each line is said as it happens and each scenario's
+    title before it runs and its result after, so that a person watches it go."""
+    timeline = Timeline(cloud, start, out=out)
     timeline.say("SageMaker reports churn-prod-config-1 InService (EventBridge)")
     timeline.decisions(cloud.put_event(_in_service_event(start), start))
     results = []
     for number, (title, scenario) in enumerate(SCENARIOS, start=1):
         timeline.lines = []
+        if out is not None:
+            out(f"[{number}] {title}")
         if isinstance(scenario, str):
             results.append(Result(number, title, "pending", [], scenario))
-            continue
-        try:
-            scenario(timeline)
-            results.append(Result(number, title, "passed", timeline.lines))
-        except Expectation as missed:
-            results.append(Result(number, title, "failed", timeline.lines, f"expected: {missed}"))
-        timeline.advance(timedelta(hours=2))  # each scenario starts clear of the last one's cool-downs
+        else:
+            try:
+                scenario(timeline)
+                results.append(Result(number, title, "passed", timeline.lines))
+            except Expectation as missed:
+                results.append(Result(number, title, "failed", timeline.lines, f"expected: {missed}"))
+            timeline.advance(timedelta(hours=2))  # each scenario starts clear of the last one's cool-downs
+        if out is not None:
+            out(results[-1].label + "\n")
     return results
 
 
