@@ -18,9 +18,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
@@ -79,6 +81,16 @@ def ssm() -> SSMClient:
 
 def s3() -> S3Client:
     return cast("S3Client", _client("s3"))
+
+
+def cloudformation() -> CloudFormationClient:
+    """For `model-medic status`, which finds a deployed stack (no function calls it)."""
+    return cast("CloudFormationClient", _client("cloudformation"))
+
+
+def lambda_() -> LambdaClient:
+    """For `model-medic status`, which reads the deployed functions' settings (no function calls it)."""
+    return cast("LambdaClient", _client("lambda"))
 
 
 def tagging() -> ResourceGroupsTaggingAPIClient:

@@ -200,6 +200,13 @@ class Journal:
         The mark expires after `keep` (default: the ledger's retention)."""
         return self._table.put_once(Mark(endpoint, key, at, epoch(at + (keep or self._retention))).to_item())
 
+    def marks(self, endpoint: str, prefix: str) -> list[Mark]:
+        """The endpoint's marks whose key starts with `prefix` (what was told once), in key order."""
+        items = self._table.query(
+            "pk = :pk AND begins_with(sk, :mark)", {":pk": endpoint_pk(endpoint), ":mark": f"MARK#{prefix}"}
+        )
+        return [Mark.from_item(item) for item in items]
+
     def unmark(self, endpoint: str, key: str) -> None:
         """Take a mark back (what it guarded did not happen), so that a retry does it."""
         self._table.delete(endpoint_pk(endpoint), f"MARK#{key}")
