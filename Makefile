@@ -15,11 +15,14 @@ export SAM_CLI_TELEMETRY := 0
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
-# The project environment: runtime layer + test tooling, on Python 3.13 like Lambda.
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+# The project environment: runtime layer + test tooling, on Python 3.13 like Lambda; then the
+# project itself, editable (its dependencies are the layer's, installed just before), which puts
+# the `model-medic` command in $(BIN).
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	python -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 # aws-sam-cli pins an older boto3: it gets an environment of its own.

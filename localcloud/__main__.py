@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -118,13 +119,44 @@ def demo(args: argparse.Namespace) -> int:
             f"fleet: {', '.join(world.NAMED)} named, {', '.join(world.by_tag())} by tag "
             f"{'='.join(world.DISCOVERY_TAG)}, {', '.join(_out_of_scope())} out of scope\n"
         )
-        results = scenarios.run_all(cloud, started, out=partial(print, flush=True))
+        results, ended = scenarios.play(cloud, started, out=partial(print, flush=True))
+        status = model_medic_status(cloud, ended)
     finally:
         server.terminate()
         server.wait(timeout=10)
     counts = {status: sum(r.status == status for r in results) for status in ("passed", "failed", "pending")}
     print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['pending']} pending")
-    return 1 if counts["failed"] else 0
+    print(f"\nWhat the stack is doing at the end (simulated clock {ended:%Y-%m-%d %H:%M} UTC):")
+    print(f"$ {status.command}")
+    print(status.stdout.rstrip())
+    if status.stderr:
+        print(status.stderr.rstrip())
+    return 1 if counts["failed"] or status.returncode else 0
+
+
+@dataclass
+class StatusRun:
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def model_medic_status(cloud: LocalCloud, at: datetime, *arguments: str) -> StatusRun:
+    """`model-medic status` (the project's command, `make install` puts it beside this Python; else
+    its module) against the local cloud at `at`, as a person runs it: the moto credentials, the
+    cloud's address given with --endpoint-url."""
+    script = Path(sys.executable).parent / "model-medic"
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "model_medic.status"]
+    options = ["--stack", cloud.stack.name, "--region", cloud.region, "--endpoint-url", cloud.endpoint_url]
+    argv = [*options, "--at", at.isoformat(), *(arguments or ("status",))]
+    environment = {**os.environ, **cloud.aws_env(), "PYTHONPATH": str(ROOT / "layers" / "common")}
+    environment.pop("AWS_ENDPOINT_URL")
+    done = subprocess.run(  # noqa: S603 - the project's own command
+        [*program, *argv], env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
+    shown = "model-medic" if script.exists() else "python -m model_medic.status"
+    return StatusRun(" ".join([shown, *argv]), done.returncode, done.stdout, done.stderr)
 
 
 def up(args: argparse.Namespace) -> int:
@@ -150,6 +182,10 @@ def up(args: argparse.Namespace) -> int:
     print(
         f"AWS CLI: AWS_ENDPOINT_URL={cloud.endpoint_url} AWS_ACCESS_KEY_ID=testing "
         "AWS_SECRET_ACCESS_KEY=testing aws ..."
+    )
+    print(
+        "status: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/model-medic "
+        f"--stack {cloud.stack.name} --region {cloud.region} --endpoint-url {cloud.endpoint_url} status"
     )
     return 0
 

@@ -829,6 +829,11 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
 def run_all(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | None = None) -> list[Result]:
     """Every scenario in order; with `out`, each line is said as it happens and each scenario's
     title before it runs and its result after, so that a person watches it go."""
+    return play(cloud, start, out)[0]
+
+
+def play(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | None = None) -> tuple[list[Result], datetime]:
+    """`run_all`, and the time the simulated clock ended at."""
     timeline = Timeline(cloud, start, out=out)
     timeline.say("SageMaker reports churn-prod-config-1 InService (EventBridge)")
     timeline.decisions(cloud.put_event(_in_service_event(start), start))
@@ -848,7 +853,7 @@ def run_all(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | Non
             timeline.advance(timedelta(hours=2))  # each scenario starts clear of the last one's cool-downs
         if out is not None:
             out(results[-1].label + "\n")
-    return results
+    return results, timeline.now
 
 
 def _package_event(at: datetime, arn: str) -> dict[str, Any]:

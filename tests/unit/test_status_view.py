@@ -157,12 +157,13 @@ def test_a_rollout_stands_on_the_step_its_share_reached_and_shows_each_metrics_f
         ended_at=None,
         verdict={"at": T0.isoformat(), "decision": "continue", "metrics": [metric.as_dict()]},
     )
-    shown = rollout_status(view, "churn-prod", [5, 25, 50, 100], timedelta(minutes=10), T0)
-    assert (shown.step, shown.short_id, shown.verdict, shown.next_evaluation) == (
+    shown = rollout_status(view, "churn-prod", [5, 25, 50, 100], timedelta(minutes=10), T0, "continue: baking")
+    assert (shown.step, shown.short_id, shown.verdict, shown.next_evaluation, shown.note) == (
         25,
         "0123456789abcdef",
         "continue",
         (T0 + timedelta(minutes=10)).isoformat(),
+        "continue: baking",
     )
     [finding] = shown.metrics
     assert (finding.metric, finding.finding, finding.canary, finding.primary, finding.estimate) == (

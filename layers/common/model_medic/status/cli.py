@@ -1,14 +1,4 @@
-"""The `model-medic` command: `status [ENDPOINT]` and `explain INCIDENT` of a deployed stack, read-only.
-
-    model-medic status                  every endpoint in scope: mode, tags, open incidents, rollouts, last actions
-    model-medic status ENDPOINT         one endpoint: every incident of the last 24 h with its timeline, every decision
-    model-medic explain INCIDENT        one incident's whole story: timeline, steps and changes, decisions, messages
-
-Options (before or after the command): --stack NAME (default: samconfig.toml's stack_name
-here, else model-medic), --region, --endpoint-url (the local cloud; default AWS_ENDPOINT_URL),
---json (for scripts), --at TIME (ISO 8601; what "now" is, default the clock).
-AWS credentials are the caller's own (the usual chain: environment, profile, role).
-"""
+"""The `model-medic` command: `status [ENDPOINT]` and `explain INCIDENT` of a deployed stack, read-only."""
 
 from __future__ import annotations
 
@@ -33,6 +23,15 @@ from model_medic.status.gather import Reader
 from model_medic.status.render import as_json, text
 
 DEFAULT_STACK = "model-medic"
+
+USAGE = """what a deployed Model Medic is doing, read-only:
+
+    model-medic status                  every endpoint in scope: mode, tags, open incidents, rollouts, last actions
+    model-medic status ENDPOINT         one endpoint: every incident of the last 24 h with its timeline, every decision
+    model-medic explain INCIDENT        one incident's whole story: timeline, steps and changes, decisions, messages
+
+Options go before or after the command. AWS credentials are the caller's own (the usual chain:
+environment, profile, role); --endpoint-url points at the local cloud (`make up` prints it)."""
 
 
 def default_stack(directory: Path) -> str:
@@ -72,7 +71,7 @@ def _options(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
-        prog="model-medic", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="model-medic", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     _options(main, defaults=True)
     commands = main.add_subparsers(dest="command", required=True)
@@ -110,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     except StatusError as error:
         print(f"model-medic: {error}", file=sys.stderr)
         return 1
-    except (ClientError, BotoCoreError) as error:
-        print(f"model-medic: AWS said: {error}", file=sys.stderr)
+    except ClientError as error:
+        print(f"model-medic: AWS answered: {error}", file=sys.stderr)
+        return 1
+    except BotoCoreError as error:  # no credentials, no Region, no connection
+        print(f"model-medic: {error}", file=sys.stderr)
         return 1
     sys.stdout.write(as_json(view) if args.json else text(view, colour=coloured(sys.stdout)))
     return 0

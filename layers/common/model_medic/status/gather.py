@@ -23,6 +23,7 @@ from model_medic.status.view import (
     incident_view,
     last_told,
     message_row,
+    note_of,
     policy_view,
     rollout_status,
     short_id,
@@ -146,7 +147,7 @@ class Reader:
             own = policy.apply(function.settings, self._policy(function.settings, incident.endpoint))
             steps = list(getattr(own, "canary_steps", []))
         every = function.every if function is not None else None
-        return rollout_status(rollout_view(incident), incident.endpoint, steps, every, self._at)
+        return rollout_status(rollout_view(incident), incident.endpoint, steps, every, self._at, note_of(incident))
 
     def _find(self, reference: str) -> Incident:
         wanted = reference.strip()

@@ -244,10 +244,11 @@ def _rollouts(rollouts: list[RolloutStatus], now: str, paint: _Paint) -> list[st
             r.verdict or NONE,
             when(r.verdict_at, now),
             when(r.next_evaluation, now),
+            r.note or NONE,
         )
         for r in rollouts
     ]
-    headers = ("ENDPOINT", "ID", "PACKAGE", "STEP", "SHARE", "STATE", "SINCE", "VERDICT", "JUDGED", "NEXT EVAL")
+    headers = ("ENDPOINT", "ID", "PACKAGE", "STEP", "SHARE", "STATE", "SINCE", "VERDICT", "JUDGED", "NEXT EVAL", "NOTE")
     lines = ["", "ROLLOUTS (newest per endpoint)", *table(headers, rows, paint, (5, 7))]
     findings = [(r.endpoint, m.metric, m.finding, m.canary, m.primary, m.estimate) for r in rollouts for m in r.metrics]
     if findings:

@@ -130,6 +130,7 @@ class RolloutStatus:
     verdict: str | None
     verdict_at: str | None
     metrics: tuple[MetricFinding, ...]
+    note: str = ""  # the last decision that did not act (held, waiting for traffic, a precondition)
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,11 @@ def short_id(incident_id: str) -> str:
     return incident_id.rsplit("#", 1)[-1]
 
 
+def note_of(incident: Incident) -> str:
+    """The reason of the last decision that did not act (`Telling.note` keeps `result|gate|reason`)."""
+    return incident.last_note.split("|", 2)[-1]
+
+
 def step_view(step: Step) -> StepView:
     return StepView(
         step.number, step.at, step.summary, tuple(c.describe() for c in step.changes), step.done, step.called
@@ -245,13 +251,13 @@ def incident_view(
         held=held.reason if is_open and held is not None else None,
         held_until=held.until.isoformat() if is_open and held is not None and held.until is not None else None,
         verify_until=incident.verify_until if incident.state == "verifying" else None,
-        note=incident.last_note.split("|", 2)[-1],
+        note=note_of(incident),
         timeline=tuple(Entry(str(e["at"]), str(e["what"]), str(e.get("detail", ""))) for e in incident.timeline),
     )
 
 
 def rollout_status(
-    view: RolloutView, endpoint: str, steps: Iterable[int], every: timedelta | None, at: datetime
+    view: RolloutView, endpoint: str, steps: Iterable[int], every: timedelta | None, at: datetime, note: str = ""
 ) -> RolloutStatus:
     """Pure: the report's view of a rollout (`incident_view.rollout_view`) with the step its share
     stands on (`canary.current_step`) and the judge's last verdict per metric."""
@@ -288,6 +294,7 @@ def rollout_status(
         verdict=str(verdict["decision"]) if "decision" in verdict else None,
         verdict_at=str(verdict["at"]) if "at" in verdict else None,
         metrics=metrics,
+        note=note,
     )
 
 
