@@ -120,18 +120,18 @@ def demo(args: argparse.Namespace) -> int:
             f"{'='.join(world.DISCOVERY_TAG)}, {', '.join(_out_of_scope())} out of scope\n"
         )
         results, ended = scenarios.play(cloud, started, out=partial(print, flush=True))
-        status = model_medic_status(cloud, ended)
+        told = model_medic_status(cloud, ended)
     finally:
         server.terminate()
         server.wait(timeout=10)
     counts = {status: sum(r.status == status for r in results) for status in ("passed", "failed", "pending")}
     print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['pending']} pending")
     print(f"\nWhat the stack is doing at the end (simulated clock {ended:%Y-%m-%d %H:%M} UTC):")
-    print(f"$ {status.command}")
-    print(status.stdout.rstrip())
-    if status.stderr:
-        print(status.stderr.rstrip())
-    return 1 if counts["failed"] or status.returncode else 0
+    print(f"$ {told.command}")
+    print(told.stdout.rstrip())
+    if told.stderr:
+        print(told.stderr.rstrip())
+    return 1 if counts["failed"] or told.returncode else 0
 
 
 @dataclass

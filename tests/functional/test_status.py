@@ -349,6 +349,21 @@ def test_status_and_explain_write_nothing(
     assert stack.drain("critical") == []
 
 
+def test_an_endpoint_that_does_not_exist_or_is_out_of_scope_is_shown_as_it_is(
+    scale_up: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_endpoint("legacy-batch")
+    [legacy] = as_json(capsys, "status", "legacy-batch", "--at", OPENED.isoformat())["endpoints"]
+    assert (legacy["status"], legacy["problem"]) == ("InService", None)
+    assert legacy["scope"] == "not in scope: endpoint legacy-batch is not in scope (not named in EndpointNames)"
+    [ghost] = as_json(capsys, "status", "ghost-prod", "--at", OPENED.isoformat())["endpoints"]
+    assert ghost["status"] == "missing"
+    assert ghost["problem"].startswith("ValidationException: ")
+    code, out, _ = status(capsys, "status", "ghost-prod", "--at", OPENED.isoformat())
+    assert code == 0
+    assert "Endpoint  ghost-prod  missing  (not in scope: " in out
+
+
 def test_a_stack_that_is_not_there_is_said_plainly(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["status", "--stack", "nope"])
     _, err = capsys.readouterr()

@@ -121,9 +121,10 @@ class Reader:
         return EndpointStatus(
             name=name,
             status="missing" if described is None else str(described.get("EndpointStatus", "")),
+            problem=problem,
             scope=why if in_scope else f"not in scope: {why}",
             mode=mode,
-            mode_why=mode_why if problem is None else f"{mode_why}; {problem}",
+            mode_why=mode_why,
             policy=policy_view(self._house.scope.tags(name), self._policies_of(name)),
             incidents=tuple(self._incident(i) for i in shown),
             rollout=None if newest is None else self._rollout(newest),

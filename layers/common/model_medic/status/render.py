@@ -130,7 +130,8 @@ def _detail(view: Status, paint: _Paint) -> list[str]:
     for endpoint in view.endpoints:
         lines += [
             "",
-            f"Endpoint  {endpoint.name}  {paint(endpoint.status)}  ({endpoint.scope})",
+            f"Endpoint  {endpoint.name}  {paint(endpoint.status)}  ({endpoint.scope})"
+            + (f": {endpoint.problem}" if endpoint.problem else ""),
             f"Mode      {paint(endpoint.mode)} - {endpoint.mode_why}",
             f"Tags      {_applied(endpoint) or 'none applied'}",
         ]

@@ -158,8 +158,12 @@ class MessageRow:
 
 @dataclass(frozen=True)
 class EndpointStatus:
+    """One endpoint: `status` is its EndpointStatus ("missing" when DescribeEndpoint cannot find
+    it, `problem` then says what SageMaker answered), `scope` why it is in scope (or why not)."""
+
     name: str
     status: str
+    problem: str | None
     scope: str
     mode: str
     mode_why: str
