@@ -9,8 +9,8 @@ import pytest
 
 from model_medic.control.step import Step
 from model_medic.policy.tags import read, within_stack
-from model_medic.remediate.canary import MetricVerdict
 from model_medic.remediate.capacity import ScaleChange
+from model_medic.remediate.rollout.judge import MetricVerdict
 from model_medic.report.incident_view import RolloutView
 from model_medic.status.deployed import rate_period
 from model_medic.status.render import _Paint, table, when

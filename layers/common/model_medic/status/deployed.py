@@ -29,7 +29,7 @@ def units() -> tuple[RemediationUnit, ...]:
     from model_medic.remediate.capacity import ScaleUp
     from model_medic.remediate.retraining import StartRetraining
     from model_medic.remediate.rollback import RollbackModel
-    from model_medic.remediate.rollout import Rollout
+    from model_medic.remediate.rollout.action import Rollout
 
     return (ScaleUp.unit, StartRetraining.unit, RollbackModel.unit, Rollout.unit)
 

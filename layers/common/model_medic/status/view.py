@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from model_medic.policy.tags import KEYS, PIPELINE_PARAMETER, PREFIX, EndpointPolicy, Problem
-from model_medic.remediate.canary import current_step
+from model_medic.remediate.rollout.judge import current_step
 from model_medic.remediate.units import change_of
 from model_medic.report.incident_view import RolloutView, outcome_of
 
@@ -102,7 +102,7 @@ class IncidentView:
 
 @dataclass(frozen=True)
 class MetricFinding:
-    """One metric of the judge's last verdict (canary.MetricVerdict as stored)."""
+    """One metric of the judge's last verdict (rollout.judge.MetricVerdict as stored)."""
 
     metric: str
     finding: str
@@ -264,7 +264,7 @@ def rollout_status(
     view: RolloutView, endpoint: str, steps: Iterable[int], every: timedelta | None, at: datetime, note: str = ""
 ) -> RolloutStatus:
     """Pure: the report's view of a rollout (`incident_view.rollout_view`) with the step its share
-    stands on (`canary.current_step`) and the judge's last verdict per metric."""
+    stands on (`rollout.judge.current_step`) and the judge's last verdict per metric."""
     ladder = tuple(steps)
     step = None
     if view.share is not None and view.share > 0:
