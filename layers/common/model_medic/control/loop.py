@@ -102,11 +102,16 @@ class ControlLoop:
         if stale is not None:
             return self._telling.decided(replace(base, gate="stale", reason=stale, replayed=True), record=False)
         for other in self._incidents.of(endpoint, open_only=True):
-            if other.alarm_name == alarm.alarm_name and other.opened_at < alarm.state_change_time.isoformat():
-                # A newer ALARM transition of an alarm whose episode is open: whatever came in
-                # between (INSUFFICIENT_DATA, an OK never seen) did not end it - the problem is
-                # still there, so the episode goes on. Closing it would call it recovered.
+            if other.alarm_name != alarm.alarm_name or other.opened_at >= alarm.state_change_time.isoformat():
+                continue
+            if alarm.previous_state == "INSUFFICIENT_DATA" and other.state != "recovered":
+                # ALARM -> INSUFFICIENT_DATA -> ALARM: the alarm never cleared, the problem is
+                # still there, so the episode goes on (closing it would call it recovered).
                 return self._gating.evaluate(self._realarmed(other, alarm), alarm.reason)
+            # The alarm left ALARM in between (its OK was not delivered): that episode ended.
+            self._gating.cleared(
+                other, alarm.state_change_time, f"{alarm.alarm_name} left ALARM before this transition"
+            )
         incident = self._incidents.open(_opened_by(self._unit.name, endpoint, alarm))
         return self._gating.evaluate(incident, alarm.reason)
 
