@@ -4,13 +4,17 @@ scale-up reads each kind's variants as they are."""
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 import pytest
 
 from model_medic.remediate.capacity import Capacity, Variant, decide_scale_up
 from tests.real_endpoints import ENDPOINTS, KINDS, load
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_sagemaker import SageMakerClient
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 
@@ -109,6 +113,11 @@ class _NoTargets:
         return {"ScalableTargets": []}
 
 
+def _capacity() -> Capacity:
+    """Capacity reading a described endpoint (SageMaker is not called) with no scalable target."""
+    return Capacity(cast("SageMakerClient", None), cast("ApplicationAutoScalingClient", _NoTargets()))
+
+
 @pytest.mark.parametrize(
     ("kind", "read"),
     [
@@ -124,7 +133,7 @@ def test_the_scale_up_reads_each_kinds_variants_as_they_are(
     kind: str, read: dict[str, tuple[int | None, int | None, int | None]]
 ) -> None:
     described = load(kind, "describe-endpoint")
-    status, variants = Capacity(None, _NoTargets()).endpoint(described["EndpointName"], described)
+    status, variants = _capacity().endpoint(described["EndpointName"], described)
     assert status == "InService"
     assert {v.name: (v.instances, v.managed_max, v.concurrency) for v in variants} == read
 
@@ -132,7 +141,7 @@ def test_the_scale_up_reads_each_kinds_variants_as_they_are(
 def test_managed_instance_scaling_that_is_disabled_sets_no_maximum() -> None:
     described = load("managed-instance-scaling", "describe-endpoint")
     described["ProductionVariants"][0]["ManagedInstanceScaling"]["Status"] = "DISABLED"
-    [variant] = Capacity(None, _NoTargets()).endpoint(described["EndpointName"], described)[1]
+    [variant] = _capacity().endpoint(described["EndpointName"], described)[1]
     assert variant.managed_max is None
 
 

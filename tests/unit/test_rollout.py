@@ -6,8 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
+from botocore.stub import Stubber
 
 from model_medic.intake.alarms import SAGEMAKER_NAME
 from model_medic.intake.triggers import names_the_transition
@@ -25,13 +27,14 @@ from model_medic.remediate.rollout.changes import (
 from model_medic.remediate.rollout.deploy import (
     as_input,
     canary_variants,
+    create_canary,
     derived_config,
     key_allowed,
     resource_name,
     traffic_observation,
     unsupported,
 )
-from model_medic.remediate.rollout.evidence import as_minutes, minute_queries, minute_window
+from model_medic.remediate.rollout.evidence import as_minutes, minute_queries, minute_window, read_series
 from model_medic.remediate.rollout.judge import Decision, Minute, Tally, Verdict
 from model_medic.remediate.rollout.plan import (
     Contest,
@@ -115,6 +118,72 @@ def test_a_setting_not_made_is_not_sent() -> None:
         "KmsKeyId": None,
     }
     assert derived_config(described, CREATE, "d", []) == {"EndpointConfigName": "d", "ProductionVariants": []}
+
+
+NETWORK = {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]}
+
+
+@pytest.mark.parametrize(
+    ("serving", "carried"),
+    [
+        ({"VpcConfig": NETWORK}, {"VpcConfig": NETWORK}),
+        ({"EnableNetworkIsolation": True}, {"EnableNetworkIsolation": True}),
+        ({"EnableNetworkIsolation": False}, {}),  # a setting not made is not sent
+    ],
+)
+def test_the_canary_model_runs_in_the_serving_models_network(serving: dict[str, Any], carried: dict[str, Any]) -> None:
+    """The CreateModel request itself, through botocore's Stubber: moto's CreateModel drops
+    EnableNetworkIsolation (its DescribeModel always answers False)."""
+    role, package = "arn:aws:iam::123456789012:role/sagemaker", ARN
+    variant = {
+        "VariantName": "primary",
+        "ModelName": "churn-v1",
+        "InitialInstanceCount": 2,
+        "InstanceType": "ml.m5.large",
+    }
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(sagemaker) as stub:
+        stub.add_response(
+            "describe_endpoint_config",
+            {
+                "EndpointConfigName": "config-1",
+                "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/config-1",
+                "ProductionVariants": [variant],
+                "CreationTime": created,
+            },
+            {"EndpointConfigName": "config-1"},
+        )
+        stub.add_response(
+            "describe_model",
+            {
+                "ModelName": "churn-v1",
+                "ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/churn-v1",
+                "ExecutionRoleArn": role,
+                "PrimaryContainer": {"Image": "churn:1"},
+                "CreationTime": created,
+                **serving,
+            },
+            {"ModelName": "churn-v1"},
+        )
+        stub.add_response(
+            "create_model",
+            {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/churn-v3"},
+            {
+                "ModelName": "churn-v3",
+                "ExecutionRoleArn": role,
+                "PrimaryContainer": {"ModelPackageName": package},
+                **carried,
+            },
+        )
+        stub.add_response(
+            "create_endpoint_config",
+            {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/config-2"},
+        )
+        create_canary(
+            sagemaker, DeployCanary(package, "churn-v3", "config-1", "config-2", "primary", "canary", 1, 5, 0.0)
+        )
+        stub.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize(
@@ -499,6 +568,29 @@ def test_each_variant_is_read_per_minute_with_its_p99() -> None:
     }
     assert {q["MetricStat"]["Period"] for q in queries} == {60}
     assert {pair for pair, _, _ in keys.values()} == {("churn-prod", "canary"), ("churn-prod", "primary")}
+
+
+def test_every_page_of_get_metric_data_is_read() -> None:
+    """The second request carries the first answer's NextToken, and the last answer has none."""
+    queries, _ = minute_queries("churn-prod", ("canary", "primary"))
+    start, end = datetime(2026, 3, 2, 9, 0, tzinfo=UTC), datetime(2026, 3, 2, 9, 2, tzinfo=UTC)
+    first, second = start, start + timedelta(minutes=1)
+    request: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    with Stubber(cloudwatch) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": [{"Id": "p99v0", "Timestamps": [first], "Values": [150_000.0]}], "NextToken": "t1"},
+            request,
+        )
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": [{"Id": "p99v0", "Timestamps": [second], "Values": [160_000.0]}]},
+            {**request, "NextToken": "t1"},
+        )
+        series = read_series(cloudwatch, queries, start, end)
+        stub.assert_no_pending_responses()
+    assert series == {"p99v0": {first: 150_000.0, second: 160_000.0}}
 
 
 def test_cloudwatch_series_become_minutes_of_both_variants() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -20,7 +20,15 @@ from model_medic.store.boosts import Boost, Boosts
 from model_medic.store.incidents import Incident
 from model_medic.tell.outcome import Outcome
 
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_application_autoscaling.literals import ScalableDimensionType
+    from mypy_boto3_application_autoscaling.type_defs import ScalableTargetTypeDef
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
+    from mypy_boto3_sagemaker import SageMakerClient
+
+SCALABLE_DIMENSION: ScalableDimensionType = "sagemaker:variant:DesiredInstanceCount"
 # The alarms of template.yaml that ask for capacity, by name suffix: <endpoint>-<suffix>.
 SCALE_UP_ALARM_SUFFIXES = ("HighErrorRate", "HighLatency")
 ERROR_RATE_METRIC = "ErrorRate"
@@ -223,14 +231,14 @@ def _variant(described: dict[str, Any], name: str) -> dict[str, Any] | None:
 class Capacity:
     """Reads and sets variant capacity through SageMaker and Application Auto Scaling."""
 
-    def __init__(self, sagemaker: Any, autoscaling: Any) -> None:
+    def __init__(self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient) -> None:
         self._sagemaker = sagemaker
         self._autoscaling = autoscaling
 
     def endpoint(self, name: str, described: dict[str, Any] | None = None) -> tuple[str, list[Variant]]:
         """The endpoint's status and its variants with their scaling targets."""
         if described is None:
-            described = self._sagemaker.describe_endpoint(EndpointName=name)
+            described = cast("dict[str, Any]", self._sagemaker.describe_endpoint(EndpointName=name))
         targets = self.targets(name, [v["VariantName"] for v in described.get("ProductionVariants", [])])
         variants = []
         for v in described.get("ProductionVariants", []):
@@ -264,7 +272,7 @@ class Capacity:
             return None
         return frozenset(v["VariantName"] for v in config.get("ProductionVariants", []) if not v.get("ModelName"))
 
-    def targets(self, endpoint: str, variants: list[str]) -> dict[str, dict[str, Any]]:
+    def targets(self, endpoint: str, variants: list[str]) -> dict[str, ScalableTargetTypeDef]:
         """The variants' scalable targets, by variant name."""
         if not variants:
             return {}
@@ -300,12 +308,14 @@ class Capacity:
             minimum = None if target is None else int(target["MinCapacity"])
         return scale_observation(endpoint, change, described, minimum)
 
-    def errors(self, cloudwatch: Any, endpoint: str, variants: list[str], now: datetime) -> Sums:
+    def errors(self, cloudwatch: CloudWatchClient, endpoint: str, variants: list[str], now: datetime) -> Sums:
         """The endpoint's invocations and 4XX / 5XX errors over the error alarm's look-back."""
         pairs = [(endpoint, v) for v in variants]
         period = int(ERROR_LOOKBACK.total_seconds())
         queries, keys = variant_queries(pairs, period)
-        result = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=now - ERROR_LOOKBACK, EndTime=now)
+        result = cloudwatch.get_metric_data(
+            MetricDataQueries=cast("list[MetricDataQueryTypeDef]", queries), StartTime=now - ERROR_LOOKBACK, EndTime=now
+        )
         sums = {pair: Sums() for pair in pairs}
         add_results(sums, keys, result.get("MetricDataResults", []))
         total = Sums()
@@ -346,7 +356,7 @@ class ScaleUp:
         self,
         capacity: Capacity,
         boosts: Boosts,
-        cloudwatch: Any,
+        cloudwatch: CloudWatchClient,
         step: int,
         max_instances: int,
         cooldown: timedelta,
@@ -434,7 +444,7 @@ class ScaleBack:
         self,
         capacity: Capacity,
         boosts: Boosts,
-        cloudwatch: Any,
+        cloudwatch: CloudWatchClient,
         wait: timedelta,
         clock: Clock,
         step: int = 1,  # for a boost saved without its step

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +15,9 @@ from model_medic.platform.observability import logger
 from model_medic.store.deployments import Created, Deployments
 from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Outcome
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 ACTION = "cleanup"
 MAX_DELETES = 20
@@ -30,7 +33,7 @@ class Cleanup:
     """Deletes tracked rollout configs and models nothing needs any more."""
 
     def __init__(
-        self, sagemaker: Any, deployments: Deployments, journal: Journal, retention: timedelta, clock: Clock
+        self, sagemaker: SageMakerClient, deployments: Deployments, journal: Journal, retention: timedelta, clock: Clock
     ) -> None:
         self._sagemaker = sagemaker
         self._deployments = deployments

@@ -6,12 +6,15 @@ import hashlib
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from model_medic.platform.settings import RetrainingSettings
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
 from model_medic.store.incidents import Incident
 from model_medic.store.measurements import Drift, Measurements
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 # Model Monitor names its drift metrics feature_baseline_drift_<feature> (docs/aws-behaviours.md,
 # "SageMaker metrics and units");
@@ -139,7 +142,7 @@ class StartRetraining:
 
     def __init__(
         self,
-        sagemaker: Any,
+        sagemaker: SageMakerClient,
         pipeline: str,
         parameters: dict[str, str],
         cooldown: timedelta,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from botocore.exceptions import ClientError
 
@@ -17,6 +18,9 @@ from model_medic.remediate.capacity import Capacity
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 # Endpoint states in which a deployment is still under way.
 _IN_FLIGHT = frozenset({"Updating", "SystemUpdating", "RollingBack", "Creating"})
@@ -83,7 +87,7 @@ class RollbackModel:
 
     def __init__(
         self,
-        sagemaker: Any,
+        sagemaker: SageMakerClient,
         capacity: Capacity,
         deployments: Deployments,
         canary_variant: str,
@@ -211,7 +215,7 @@ def canary_serves(described: dict[str, Any], canary: str) -> bool:
 
 
 def scaling_conflict(
-    target: str, auto_scaled: list[str], current: list[dict[str, Any]], wanted: list[dict[str, Any]]
+    target: str, auto_scaled: list[str], current: Sequence[Mapping[str, Any]], wanted: Sequence[Mapping[str, Any]]
 ) -> str | None:
     """Pure: why UpdateEndpoint to config `target` (its variants `wanted`) would fail for the
     auto-scaled variants of an endpoint whose config has the variants `current`: a variant
@@ -248,13 +252,13 @@ def _names(described: dict[str, Any]) -> frozenset[str]:
     return frozenset(v["VariantName"] for v in described.get("ProductionVariants", []))
 
 
-def reject_package(sagemaker: Any, arn: str, description: str) -> dict[str, Any]:
+def reject_package(sagemaker: SageMakerClient, arn: str, description: str) -> dict[str, Any]:
     """Mark a model package Rejected, saying why (UpdateModelPackage)."""
     sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription=description)
     return {"call": "UpdateModelPackage"}
 
 
-def package_observation(sagemaker: Any, arn: str) -> Observation:
+def package_observation(sagemaker: SageMakerClient, arn: str) -> Observation:
     """A rejection read back: the package's approval status now."""
     approval = sagemaker.describe_model_package(ModelPackageName=arn).get("ModelApprovalStatus")
     if approval == "Rejected":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
@@ -43,6 +43,11 @@ from model_medic.remediate.rollout.plan import (
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, package_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident, Incidents
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
 
 
 class Rollout:
@@ -99,10 +104,10 @@ class Rollout:
     def __init__(
         self,
         *,
-        sagemaker: Any,
+        sagemaker: SageMakerClient,
         capacity: Capacity,
-        cloudwatch: Any,
-        s3: Any,
+        cloudwatch: CloudWatchClient,
+        s3: S3Client,
         deployments: Deployments,
         incidents: Incidents,
         settings: CanarySettings,
@@ -131,7 +136,7 @@ class Rollout:
     def _deploy(self, incident: Incident, described: dict[str, Any], arn: str) -> Plan:
         """The candidate deployed as the canary, once nothing holds it and it beats the serving model."""
         name = incident.endpoint
-        package = self._sagemaker.describe_model_package(ModelPackageName=arn)
+        package = cast("dict[str, Any]", self._sagemaker.describe_model_package(ModelPackageName=arn))
         status = package.get("ModelApprovalStatus")
         if status != "Approved":
             return Plan("", bound=f"model package {package_label(arn)} is {status}, no longer Approved: not deployed")
@@ -141,7 +146,7 @@ class Rollout:
         if weights(described).get(self._canary, 0.0) > 0:
             return Plan("", skip=f"canary {self._canary} already takes traffic on {name}: a rollout is under way")
         current = str(described["EndpointConfigName"])
-        config = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)
+        config = cast("dict[str, Any]", self._sagemaker.describe_endpoint_config(EndpointConfigName=current))
         hold = endpoint_hold(name, described, config, self._settings)
         if hold is not None:
             return hold
@@ -175,7 +180,10 @@ class Rollout:
     def _walk(self, incident: Incident, described: dict[str, Any]) -> Plan:
         """The judge's verdict on the step so far, as a rollback, a hold, a promotion or the finish."""
         name, facts = incident.endpoint, incident.facts or {}
-        config = self._sagemaker.describe_endpoint_config(EndpointConfigName=str(described["EndpointConfigName"]))
+        config = cast(
+            "dict[str, Any]",
+            self._sagemaker.describe_endpoint_config(EndpointConfigName=str(described["EndpointConfigName"])),
+        )
         share, hold = walk_hold(name, described, config, facts, self._settings)
         if hold is not None:
             return hold
@@ -192,7 +200,10 @@ class Rollout:
             hold = autoscaled_canary(look, sizes)
             if hold is not None:
                 return hold
-            final = self._sagemaker.describe_endpoint_config(EndpointConfigName=str(described["EndpointConfigName"]))
+            final = cast(
+                "dict[str, Any]",
+                self._sagemaker.describe_endpoint_config(EndpointConfigName=str(described["EndpointConfigName"])),
+            )
             return finish_plan(look, described, final, sizes, self._settings)
         return promote_plan(look, sizes, self._settings)
 

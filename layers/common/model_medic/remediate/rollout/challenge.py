@@ -6,13 +6,18 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
 from model_medic.remediate.units import package_label
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
 
 # Registered metrics where lower is better; every other one (accuracy, f1, auc ...) is higher-better.
 LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "r2_loss"})
@@ -70,18 +75,17 @@ def registered_metric(report: Any, metric: str) -> float | None:
     return None
 
 
-def package_of(sagemaker: Any, model: str) -> dict[str, Any] | None:
+def package_of(sagemaker: SageMakerClient, model: str) -> dict[str, Any] | None:
     """The model package behind a model's container, or None (a model made from an image)."""
     described = sagemaker.describe_model(ModelName=model)
     containers = [described.get("PrimaryContainer", {}), *described.get("Containers", [])]
     names = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
     if not names:
         return None
-    package: dict[str, Any] = sagemaker.describe_model_package(ModelPackageName=names[0])
-    return package
+    return cast("dict[str, Any]", sagemaker.describe_model_package(ModelPackageName=names[0]))
 
 
-def registered(s3: Any, package: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
+def registered(s3: S3Client, package: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
     """The package's registered ModelQuality metric, read from its report in S3: (the figure or
     None when the package registers none; why the report cannot be read, or None). Cannot read
     is not "no metric": the caller holds instead of judging."""
@@ -109,7 +113,7 @@ def registered(s3: Any, package: dict[str, Any], metric: str) -> tuple[float | N
         return None, None
 
 
-def live_figure(cloudwatch: Any, endpoint: str, variant: str, metric: str, now: datetime) -> float | None:
+def live_figure(cloudwatch: CloudWatchClient, endpoint: str, variant: str, metric: str, now: datetime) -> float | None:
     """The serving variant's latest live figure of the metric, as ComputeModelQuality published it."""
     result = cloudwatch.get_metric_data(
         MetricDataQueries=[

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.remediate.rollout.changes import DeployCanary, FinishRollout, RollBackCanary, ShiftTraffic
 from model_medic.remediate.units import Observation
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import CreateModelInputTypeDef
 
 
 def resource_name(*parts: str) -> str:
@@ -41,7 +45,7 @@ def as_input(value: Any, shape: Any) -> Any:
     return value
 
 
-def derived_config(source: dict[str, Any], shape: Any, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+def derived_config(source: Mapping[str, Any], shape: Any, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
     """Pure: the CreateEndpointConfig request of a config like `source` (DescribeEndpointConfig's
     answer) but named `name` and serving `variants`: data capture, its key, asynchronous
     inference, shadow variants, explainer and every other setting stay as they were."""
@@ -82,7 +86,7 @@ def key_allowed(key: str, allowed: list[str]) -> bool:
     return tail in tails or f"key/{tail}" in tails
 
 
-def config_shapes(sagemaker: Any) -> tuple[Any, Any]:
+def config_shapes(sagemaker: SageMakerClient) -> tuple[Any, Any]:
     """CreateEndpointConfig's input shape and its ProductionVariant shape, from the client's own model."""
     shape = sagemaker.meta.service_model.operation_model("CreateEndpointConfig").input_shape
     return shape, shape.members["ProductionVariants"].member
@@ -107,26 +111,28 @@ def canary_variants(variants: dict[str, dict[str, Any]], change: DeployCanary) -
     return [*kept, canary]
 
 
-def create_canary(sagemaker: Any, change: DeployCanary) -> None:
+def create_canary(sagemaker: SageMakerClient, change: DeployCanary) -> None:
     """The candidate's model (the serving model's role and network settings, the package's
     container) and the canary config derived from the one the endpoint serves."""
     source = sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
     shape, variant_shape = config_shapes(sagemaker)
     variants = {v["VariantName"]: as_input(v, variant_shape) for v in source["ProductionVariants"]}
     serving = sagemaker.describe_model(ModelName=variants[change.primary]["ModelName"])
-    create_once(
-        lambda: sagemaker.create_model(
-            ModelName=change.model,
-            ExecutionRoleArn=serving["ExecutionRoleArn"],
-            PrimaryContainer={"ModelPackageName": change.package},
-            **{k: serving[k] for k in ("VpcConfig", "EnableNetworkIsolation") if serving.get(k)},
-        )
-    )
+    model: CreateModelInputTypeDef = {
+        "ModelName": change.model,
+        "ExecutionRoleArn": serving["ExecutionRoleArn"],
+        "PrimaryContainer": {"ModelPackageName": change.package},
+    }
+    if serving.get("VpcConfig"):
+        model["VpcConfig"] = serving["VpcConfig"]
+    if serving.get("EnableNetworkIsolation"):
+        model["EnableNetworkIsolation"] = serving["EnableNetworkIsolation"]
+    create_once(lambda: sagemaker.create_model(**model))
     request = derived_config(source, shape, change.to_config, canary_variants(variants, change))
     create_once(lambda: sagemaker.create_endpoint_config(**request))
 
 
-def create_final(sagemaker: Any, change: FinishRollout) -> None:
+def create_final(sagemaker: SageMakerClient, change: FinishRollout) -> None:
     """The final config: the canary config with the new model alone, as the primary variant."""
     source = sagemaker.describe_endpoint_config(EndpointConfigName=change.from_config)
     shape, variant_shape = config_shapes(sagemaker)
@@ -153,7 +159,7 @@ def create_once(call: Callable[[], Any]) -> None:
         raise
 
 
-def shift_traffic(sagemaker: Any, endpoint: str, change: ShiftTraffic) -> dict[str, Any]:
+def shift_traffic(sagemaker: SageMakerClient, endpoint: str, change: ShiftTraffic) -> dict[str, Any]:
     """Both variants' weights, so that the canary takes exactly the change's share (0 for a rollback)."""
     after = 0 if isinstance(change, RollBackCanary) else change.after
     sagemaker.update_endpoint_weights_and_capacities(

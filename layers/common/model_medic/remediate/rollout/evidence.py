@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from model_medic.measure.endpoint_metrics import SOURCE_NAMESPACE, QueryKeys, Sums, add_results, variant_queries
 from model_medic.remediate.rollout.judge import Minute
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import GetMetricDataInputTypeDef, MetricDataQueryTypeDef
 
 MINUTE_DATA = timedelta(days=15) - timedelta(minutes=5)  # how far back 1-minute CloudWatch data reaches
 
@@ -24,11 +28,12 @@ def minute_window(since: datetime, now: datetime) -> tuple[datetime, datetime] |
     return None if end <= start else (start, end)
 
 
-def minute_queries(endpoint: str, variants: tuple[str, str]) -> tuple[list[dict[str, Any]], QueryKeys]:
+def minute_queries(endpoint: str, variants: tuple[str, str]) -> tuple[list[MetricDataQueryTypeDef], QueryKeys]:
     """Pure: the GetMetricData queries of both variants' per-minute counts, latencies and p99
     ModelLatency (ids `p99v0`, `p99v1`, in the order of `variants`), and the keys that fold the
     counts back into `Sums` (`endpoint_metrics.add_results`)."""
-    queries, keys = variant_queries([(endpoint, v) for v in variants], 60)
+    built, keys = variant_queries([(endpoint, v) for v in variants], 60)
+    queries = cast("list[MetricDataQueryTypeDef]", built)  # `variant_queries` builds them as plain dicts
     for index, variant in enumerate(variants):
         queries.append(
             {
@@ -50,14 +55,14 @@ def minute_queries(endpoint: str, variants: tuple[str, str]) -> tuple[list[dict[
     return queries, keys
 
 
-def read_series(cloudwatch: Any, queries: list[dict[str, Any]], start: datetime, end: datetime) -> Series:
+def read_series(
+    cloudwatch: CloudWatchClient, queries: list[MetricDataQueryTypeDef], start: datetime, end: datetime
+) -> Series:
     """Every datapoint of the queries between start and end, all pages of GetMetricData."""
     series: Series = {}
-    token: str | None = None
+    request: GetMetricDataInputTypeDef = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
     while True:
-        page = cloudwatch.get_metric_data(
-            MetricDataQueries=queries, StartTime=start, EndTime=end, **({"NextToken": token} if token else {})
-        )
+        page = cloudwatch.get_metric_data(**request)
         for found in page.get("MetricDataResults", []):
             values = series.setdefault(str(found["Id"]), {})
             for stamp, value in zip(found.get("Timestamps", []), found.get("Values", []), strict=False):
@@ -65,6 +70,7 @@ def read_series(cloudwatch: Any, queries: list[dict[str, Any]], start: datetime,
         token = page.get("NextToken")
         if not token:
             return series
+        request["NextToken"] = token
 
 
 def as_minutes(series: Series, keys: QueryKeys, endpoint: str, variants: tuple[str, str]) -> list[Minute]:
@@ -93,7 +99,9 @@ def as_minutes(series: Series, keys: QueryKeys, endpoint: str, variants: tuple[s
     return minutes
 
 
-def minutes(cloudwatch: Any, endpoint: str, variants: tuple[str, str], since: datetime, now: datetime) -> list[Minute]:
+def minutes(
+    cloudwatch: CloudWatchClient, endpoint: str, variants: tuple[str, str], since: datetime, now: datetime
+) -> list[Minute]:
     """Both variants (canary, primary) minute by minute since the step began: request and error
     counts, average latency and p99 ModelLatency (absent when CloudWatch serves no percentile
     for it), in GetMetricData calls of up to 500 queries, paged."""
@@ -104,7 +112,7 @@ def minutes(cloudwatch: Any, endpoint: str, variants: tuple[str, str], since: da
     return as_minutes(read_series(cloudwatch, queries, *window), keys, endpoint, variants)
 
 
-def alarms_in_alarm(cloudwatch: Any, endpoint: str, canary: str) -> tuple[str, ...]:
+def alarms_in_alarm(cloudwatch: CloudWatchClient, endpoint: str, canary: str) -> tuple[str, ...]:
     """The canary's alarms (the stack's `<endpoint>-<canary>-ErrorRate` and `-Latency`) now in ALARM."""
     names = [f"{endpoint}-{canary}-ErrorRate", f"{endpoint}-{canary}-Latency"]
     found = cloudwatch.describe_alarms(AlarmNames=names)

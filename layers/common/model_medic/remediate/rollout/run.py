@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -32,6 +32,9 @@ from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident, opened
 from model_medic.tell.outcome import Outcome, answer
 
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
 Trigger = PackageApproved | DeployRequest | Tick | Alarms
 
 
@@ -40,7 +43,7 @@ class Rollouts:
     """What PromoteCanaryFunction works with, built once per invocation by `wiring.rollouts`."""
 
     loop: ControlLoop  # the rollout unit's control loop
-    sagemaker: Any
+    sagemaker: SageMakerClient
     deployments: Deployments  # the deployment history, and what each config serves
     settings: CanarySettings  # the stack's
     endpoints: Callable[[], list[str]]  # the endpoints in scope, read once when first asked
@@ -111,7 +114,9 @@ def _tick(now: datetime, r: Rollouts) -> list[Outcome]:
         found = weights(states.get(endpoint, {}))
         if found.get(names.canary_variant, 0.0) <= 0 or found.get(names.primary_variant, 0.0) <= 0:
             continue
-        described = readable(endpoint, lambda name: r.sagemaker.describe_endpoint(EndpointName=name))
+        described = readable(
+            endpoint, lambda name: cast("dict[str, Any]", r.sagemaker.describe_endpoint(EndpointName=name))
+        )
         if described is None:
             continue
         adopted = adopted_incident(endpoint, described, names.primary_variant, names.canary_variant, now)

@@ -6,13 +6,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
 from model_medic.store.deployments import SERVING_KEEP, Deployments
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 # Unknown configs are read this many at a time: about 2 calls each, so that the first
 # approval after a deployment (every config unknown) reads 500 endpoints' in about 12 s in
@@ -27,7 +30,7 @@ REFRESH_AFTER = SERVING_KEEP - timedelta(days=7)
 _PACKAGES_READ = threading.Lock()
 
 
-def serving_group(sagemaker: Any, endpoint: str, primary: str) -> tuple[str | None, str]:
+def serving_group(sagemaker: SageMakerClient, endpoint: str, primary: str) -> tuple[str | None, str]:
     """(model package group of the endpoint's primary variant, or None; the endpoint's ARN),
     read now: DescribeEndpoint, then what its config's primary variant serves (`variant_group`)."""
     described = sagemaker.describe_endpoint(EndpointName=endpoint)
@@ -35,7 +38,7 @@ def serving_group(sagemaker: Any, endpoint: str, primary: str) -> tuple[str | No
     return group, str(described["EndpointArn"])
 
 
-def variant_group(sagemaker: Any, config: str, variant: str, packages: dict[str, str | None]) -> str | None:
+def variant_group(sagemaker: SageMakerClient, config: str, variant: str, packages: dict[str, str | None]) -> str | None:
     """The model package group behind `variant` of endpoint config `config`, or None: the
     config has no such variant, the variant names no model (an endpoint of inference
     components: its models are the components'), or the model was not made from a package.
@@ -57,7 +60,7 @@ def variant_group(sagemaker: Any, config: str, variant: str, packages: dict[str,
         return packages[names[0]]
 
 
-def endpoint_states(sagemaker: Any, endpoints: list[str]) -> dict[str, dict[str, Any]]:
+def endpoint_states(sagemaker: SageMakerClient, endpoints: list[str]) -> dict[str, dict[str, Any]]:
     """The endpoints in scope as DescribeEndpoint would show them (config, variants with their
     weights and counts), read in batches: SageMaker's Search on resource `Endpoint`, 100 a page
     (botocore's sagemaker model: SearchRecord.Endpoint has EndpointConfigName and
@@ -76,7 +79,9 @@ def endpoint_states(sagemaker: Any, endpoints: list[str]) -> dict[str, dict[str,
             if record.get("EndpointName") in wanted and record.get("EndpointConfigName"):
                 found[str(record["EndpointName"])] = record
     for endpoint in sorted(wanted - set(found)):
-        described = readable(endpoint, lambda name: sagemaker.describe_endpoint(EndpointName=name))
+        described = readable(
+            endpoint, lambda name: cast("dict[str, Any]", sagemaker.describe_endpoint(EndpointName=name))
+        )
         if described is not None:
             found[endpoint] = described
     return found
@@ -94,7 +99,7 @@ class ServingGroups:
     entries in their last week, `refresh`), and an approval confirms each endpoint it is about
     to act on with a fresh read (`serving_endpoints`)."""
 
-    def __init__(self, sagemaker: Any, deployments: Deployments, now: datetime) -> None:
+    def __init__(self, sagemaker: SageMakerClient, deployments: Deployments, now: datetime) -> None:
         self._sagemaker = sagemaker
         self._deployments = deployments
         self._now = now
@@ -179,7 +184,7 @@ def readable[T](endpoint: str, read: Callable[[str], T]) -> T | None:
 
 
 def serving_endpoints(
-    sagemaker: Any,
+    sagemaker: SageMakerClient,
     deployments: Deployments,
     group: str,
     endpoints: list[str],
