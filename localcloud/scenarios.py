@@ -28,7 +28,7 @@ class Timeline:
     out: Callable[[str], None] | None = None  # each line also said as it happens (the demo prints it)
 
     def _line(self, text: str) -> None:
-        self._line(text)
+        self.lines.append(text)
         if self.out is not None:
             self.out(text)
 
