@@ -37,6 +37,7 @@ from model_medic.remediate.rollout.deploy import (
 from model_medic.remediate.rollout.evidence import as_minutes, minute_queries, minute_window, read_series
 from model_medic.remediate.rollout.judge import Decision, Minute, Tally, Verdict
 from model_medic.remediate.rollout.plan import (
+    CHANGED_OUTSIDE,
     Contest,
     Look,
     Sizes,
@@ -419,17 +420,36 @@ def test_a_walk_reads_the_canary_share_and_stops_on_what_changed_outside_model_m
     assert walk_hold("churn-prod", endpoint(1, 2), CONFIG, {}, SETTINGS) == (33.33, None)
     stops = {
         "moved": walk_hold("churn-prod", endpoint(0.25, 0.75), CONFIG, {"share": 10}, SETTINGS),
-        "off": walk_hold("churn-prod", endpoint(0.0), CONFIG, {}, SETTINGS),
-        "gone": walk_hold("churn-prod", endpoint(None), CONFIG, {}, SETTINGS),
-        "async": walk_hold("churn-prod", endpoint(0.1, AsyncInferenceConfig={"x": 1}), CONFIG, {}, SETTINGS),
+        "off": walk_hold("churn-prod", endpoint(0.0), CONFIG, {"share": 25}, SETTINGS),
+        "gone": walk_hold("churn-prod", endpoint(None), CONFIG, {"share": 50}, SETTINGS),
+        "replaced": walk_hold("churn-prod", endpoint(0.05, 0.95), CONFIG, {"share": 100, "share_since": "t"}, SETTINGS),
     }
-    said = {why: (hold.bound if hold is not None else None) for why, (_, hold) in stops.items()}
+    said = {why: (hold.ends, hold.gate, hold.bound, hold.summary) for why, (_, hold) in stops.items() if hold}
+    # Someone else changed the endpoint: the rollout ends as it stands, not escalated (no bound).
     assert said["moved"] == (
-        "canary canary takes 25% of churn-prod's traffic where this rollout left it at 10%: changed outside Model Medic"
+        "stopped",
+        CHANGED_OUTSIDE,
+        None,
+        "canary canary takes 25% of churn-prod's traffic where this rollout left it at 10%: changed outside "
+        "Model Medic; the rollout stops at 10%",
     )
-    assert said["off"] == "canary canary takes no traffic on churn-prod: changed outside Model Medic"
-    assert said["gone"] == "canary or primary is gone from churn-prod: changed outside Model Medic"
-    assert (said["async"] or "").startswith("canary on churn-prod not walked: an asynchronous endpoint")
+    assert (
+        said["off"][3]
+        == "canary canary takes no traffic on churn-prod: changed outside Model Medic; the rollout stops at 25%"
+    )
+    assert said["gone"][3] == (
+        "canary or primary is gone from churn-prod (it now serves cfg-2): changed outside Model Medic; the rollout "
+        "stops at 50%"
+    )
+    # Walked to 100 % (the new model served all of the traffic), then replaced: complete.
+    assert said["replaced"][:3] == ("complete", CHANGED_OUTSIDE, None)
+    assert said["replaced"][3].startswith("the canary took all of the traffic from t, then canary canary takes 5%")
+    assert said["replaced"][3].endswith("the rollout is complete (its final config was not Model Medic's)")
+    # An endpoint a canary cannot walk on is a bound (a person must look).
+    _, hold = walk_hold("churn-prod", endpoint(0.1, AsyncInferenceConfig={"x": 1}), CONFIG, {}, SETTINGS)
+    assert hold is not None
+    assert hold.ends is None
+    assert (hold.bound or "").startswith("canary on churn-prod not walked: an asynchronous endpoint")
 
 
 def test_the_step_a_share_stands_on() -> None:

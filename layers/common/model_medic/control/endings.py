@@ -1,9 +1,10 @@
-"""How an incident ends, for the control loop: closed or recovered, escalated at a bound, failed, stopped by AWS."""
+"""How an incident ends, for the control loop: closed, recovered, escalated, failed, stopped by AWS, or as it stands."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from model_medic.control.parts import Parts
 from model_medic.remediate.units import Change, Plan
@@ -66,6 +67,25 @@ class Endings:
         )
         self._telling.tell_once(escalated, f"{incident.id}#escalated")
         return escalated
+
+    def as_it_stands(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
+        """The incident over with nothing to change (`Plan.ends`: a rollout whose endpoint was
+        changed outside Model Medic): complete (recovered) or stopped, told once at info level -
+        nothing failed, so nobody is paged."""
+        now = self._clock()
+        ended = replace(incident, pending=None, last_note="", closed_at=now.isoformat())
+        if plan.ends == "complete":
+            seconds = incident.age(now)
+            ended = replace(ended, state="recovered", recovered_seconds=seconds).at("recovered", now, plan.summary)
+            result: Result = "recovered"
+            changes: dict[str, Any] = {"time_to_complete_seconds": seconds, "steps": incident.steps}
+        else:
+            ended = replace(ended, state="closed").at("stopped", now, plan.summary)
+            result, changes = "stopped", {"steps": incident.steps}
+        self._incidents.persist(ended)
+        told = replace(base, result=result, gate=plan.gate, reason=plan.summary, changes=changes)
+        self._telling.tell_once(told, f"{incident.id}#{result}")
+        return told
 
     def failed(self, incident: Incident, base: Outcome, change: Change, detail: str) -> Outcome:
         """A change read back as failed or never applied: escalated, told once."""

@@ -76,7 +76,8 @@ class Gating:
         return self._act(incident, base, plan, alarm_reason)
 
     def _act(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
-        """The plan's skip noted, its bound escalated, in dry-run recorded, else its step taken."""
+        """The plan's skip noted, its bound escalated, its end (as it stands) told, in dry-run
+        recorded, else its step taken."""
         if plan.skip is not None:
             return self._telling.note(
                 incident,
@@ -86,6 +87,8 @@ class Gating:
             )
         if plan.bound is not None:
             return self._endings.bounded(incident, base, plan, alarm_reason)
+        if plan.ends is not None:
+            return self._endings.as_it_stands(incident, base, plan)
         if base.mode == "dry-run":
             return self._dry_run(incident, base, plan)
         return self._stepping.start(incident, base, plan)

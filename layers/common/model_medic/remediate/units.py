@@ -56,8 +56,10 @@ class Plan:
     """What a unit would do now, decided read-only from the incident and AWS.
 
     `skip` names a precondition that can clear (looked at again by the sweep), `bound` a
-    limit that stops any further action in this incident; with neither, `changes` are the
-    single AWS changes to make, one after the other, each waited for.
+    limit that stops any further action in this incident, `ends` an incident over as it
+    stands, with nothing to change (`summary` says why; next-step units only: a rollout whose
+    endpoint was changed outside Model Medic is complete, or stopped); with none of them,
+    `changes` are the single AWS changes to make, one after the other, each waited for.
     """
 
     summary: str
@@ -68,6 +70,7 @@ class Plan:
     notes: dict[str, Any] = field(default_factory=dict)  # read-only findings worth recording
     gate: str = "precondition"  # the gate a skip is recorded under (a critical skip is told once per gate)
     facts: dict[str, Any] = field(default_factory=dict)  # what the incident remembers of a skip (a verdict)
+    ends: Literal["complete", "stopped"] | None = None
 
 
 @dataclass(frozen=True)

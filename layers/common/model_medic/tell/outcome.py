@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sns import SNSClient
 
-Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed", "recovered", "escalated"]
+Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed", "recovered", "escalated", "stopped"]
 
 EVENT_SOURCE = "model-medic"
 EVENT_DETAIL_TYPE = "Remediation Outcome"

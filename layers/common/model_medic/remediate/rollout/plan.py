@@ -23,6 +23,9 @@ from model_medic.remediate.rollout.judge import Rules, Tally, Verdict, current_s
 from model_medic.remediate.units import Change, Plan, package_label
 from model_medic.store.incidents import Incident
 
+# The gate a rollout ends under when its endpoint was changed outside Model Medic (`changed_outside`).
+CHANGED_OUTSIDE = "changed-outside"
+
 
 def rules_of(settings: CanarySettings) -> Rules:
     """The judge's rules from the canary settings."""
@@ -217,26 +220,44 @@ def walk_hold(
     name: str, described: dict[str, Any], config: dict[str, Any], facts: dict[str, Any], settings: CanarySettings
 ) -> tuple[float, Plan | None]:
     """Pure: the canary's share of the traffic (percent), or the plan that ends the walk: an
-    endpoint a canary cannot walk on, or variants and weights changed outside Model Medic."""
+    endpoint a canary cannot walk on (a bound), or variants and weights changed outside Model
+    Medic (`changed_outside`)."""
     canary, primary = settings.canary_variant, settings.primary_variant
     problem = unsupported(described, config)
     if problem:
         return 0.0, Plan("", bound=f"canary on {name} not walked: {problem}")
     found = weights(described)
     if canary not in found or primary not in found:
-        return 0.0, Plan("", bound=f"{canary} or {primary} is gone from {name}: changed outside Model Medic")
+        serving = described.get("EndpointConfigName")
+        return 0.0, changed_outside(f"{canary} or {primary} is gone from {name} (it now serves {serving})", facts)
     total = found[canary] + found[primary]
     share = round(found[canary] / total * 100.0, 2) if total > 0 else 0.0
     if share <= 0:
-        return share, Plan("", bound=f"canary {canary} takes no traffic on {name}: changed outside Model Medic")
+        return share, changed_outside(f"canary {canary} takes no traffic on {name}", facts)
     left = facts.get("share")
     if left is not None and abs(float(left) - share) > 0.5:
-        return share, Plan(
-            "",
-            bound=f"canary {canary} takes {share:g}% of {name}'s traffic where this rollout left it at "
-            f"{float(left):g}%: changed outside Model Medic",
-        )
+        what = f"canary {canary} takes {share:g}% of {name}'s traffic where this rollout left it at {float(left):g}%"
+        return share, changed_outside(what, facts)
     return share, None
+
+
+def changed_outside(what: str, facts: dict[str, Any]) -> Plan:
+    """Pure: a rollout whose endpoint someone else changed (an operator's weights or config)
+    ends here, as it stands: complete when its canary had reached 100 % (the new model served
+    all of the traffic), stopped otherwise. Nobody is paged: nothing failed, and the person
+    who made the change knows of it (docs/rooms/remediate.md, "Rollouts")."""
+    share = float(facts.get("share") or 0.0)
+    if step_of(share, ()) == 100:
+        since = facts.get("share_since")
+        return Plan(
+            f"the canary took all of the traffic from {since}, then {what}: changed outside Model Medic; "
+            "the rollout is complete (its final config was not Model Medic's)",
+            gate=CHANGED_OUTSIDE,
+            ends="complete",
+        )
+    return Plan(
+        f"{what}: changed outside Model Medic; the rollout stops at {share:g}%", gate=CHANGED_OUTSIDE, ends="stopped"
+    )
 
 
 def verdict_plan(look: Look, settings: CanarySettings) -> Plan | None:
