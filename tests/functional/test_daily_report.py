@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from model_medic.report.grading import NO_TRAFFIC
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Outcome, Result
@@ -181,12 +182,14 @@ def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, s
     report = json.loads(
         s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.json")["Body"].read()
     )
+    # No traffic is not an A: no grade, said as such.
     assert (report["invocations"], report["error_rate"], report["avg_latency_ms"], report["grade"]) == (
         0,
         None,
         None,
-        "A",
+        NO_TRAFFIC,
     )
+    assert report["graded"] == []
     assert report["decisions"] == []
     html = (
         s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
@@ -194,6 +197,8 @@ def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, s
     assert "No decisions in these 24 hours." in html
     assert "no data" in html
     assert "No traffic in 24 hours" in html
+    assert f'<span class="grade grade-none" title="without traffic">{NO_TRAFFIC}</span>' in html
+    assert "How the grade is made, the worst that applies:" in html
 
 
 def test_the_report_covers_tag_discovered_endpoints_without_a_per_endpoint_tag_read(

@@ -1000,3 +1000,130 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     # Gone already (a run whose record failed): deleted again is "done", recorded once by its key.
     again = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later).sweep(lambda _: True)
     assert [key for _, _, key in again] == [key for _, _, key in done]
+
+
+def walk_to_100(fn: Any, start: datetime) -> datetime:
+    """Tick every 10 minutes until the canary takes all of the traffic (before the finish); when."""
+    for minute in range(10, 400, 10):
+        at = start + timedelta(minutes=minute)
+        tick(fn, at)
+        if share() == 100.0:
+            return at
+    raise AssertionError(f"the canary never reached 100% ({share()}%)")
+
+
+def operator_sets_canary(weight: float) -> None:
+    """An operator sends `weight` of the traffic to the canary (UpdateEndpointWeightsAndCapacities)."""
+    boto3.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "primary", "DesiredWeight": 1.0 - weight},
+            {"VariantName": "canary", "DesiredWeight": weight},
+        ],
+    )
+
+
+def test_the_demos_two_rollouts_one_walked_to_100_percent_then_replaced_one_rolled_back_in_the_report(
+    operator_canary: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's day: a canary walked to 100 %, then an operator puts a new canary at 5 % (the
+    first rollout's endpoint changed under it, before its finish), which fails and is rolled
+    back. Neither is a failure: the first is complete (told once, not paged), the second was
+    rolled back by its judge; the report counts them so, with no fix rate, and grades the day A."""
+    traffic("primary", T0, 600, per_minute=200)
+    traffic("canary", T0, 600, per_minute=60)
+    reached = walk_to_100(operator_canary, T0)
+    for tap in ("critical", "info", "events"):
+        stack.drain(tap)
+    operator_sets_canary(0.05)
+    replaced = reached + timedelta(minutes=10)
+    traffic("canary", replaced, 60, per_minute=60, error_rate=0.12)
+    [ended] = tick(operator_canary, replaced)
+    assert (ended["result"], ended["gate"]) == ("recovered", "changed-outside")
+    assert "then canary canary takes 5% of churn-prod's traffic where this rollout left it at 100%" in ended["reason"]
+    assert ended["reason"].endswith(
+        "changed outside Model Medic; the rollout is complete (its final config was not Model Medic's)"
+    )
+    assert stack.drain("critical") == []  # nobody paged
+    [told] = stack.drain("info")  # told once
+    assert told["MessageAttributes"]["result"]["Value"] == "recovered"
+    assert [(e["detail"]["result"], e["detail"]["gate"]) for e in stack.drain("events")] == [
+        ("recovered", "changed-outside")
+    ]
+    tick(operator_canary, replaced + timedelta(minutes=5))  # the new canary adopted
+    rolled_back = tick(operator_canary, replaced + timedelta(minutes=10))
+    assert [o["reason"][:16] for o in rolled_back if o["result"] == "acted"] == ["roll back canary"]
+    # Later an operator serves a new config without a canary: what completed stays complete.
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{ENDPOINT}-config-9",
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": f"{ENDPOINT}-primary-model",
+                "InitialInstanceCount": 2,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-9")
+    assert tick(operator_canary, replaced + timedelta(minutes=30)) == []
+    report, html = daily_report(monkeypatch)
+    assert [(i["outcome"], i["state"]) for i in report["incidents"]] == [
+        ("complete", "recovered"),
+        ("rolled back", "escalated"),
+    ]
+    assert report["actions"] == []  # no alarm was answered: no fix rate
+    assert report["rollouts"] == [
+        {
+            "action": "rollout",
+            "rollouts": 2,
+            "complete": 1,
+            "rolled_back": 1,
+            "not_deployed": 0,
+            "stopped": 0,
+            "escalated": 0,
+            "under_way": 0,
+            # Adopted by the first tick, complete when the change was seen: 2 h 10 min.
+            "median_time_to_complete_seconds": (replaced - T0 - timedelta(minutes=10)).total_seconds(),
+            "median_time_to_complete": "2 h 10 min",
+        }
+    ]
+    assert (report["grade"], report["graded"]) == ("A", [])
+    assert "How the rollouts ended" in html
+    assert "Fix rate" not in html
+    assert '<span class="badge badge-complete">complete</span>' in html
+    assert '<span class="badge badge-rolled-back">rolled back</span>' in html
+
+
+def test_a_rollout_whose_endpoint_an_operator_changed_before_100_percent_stops_told_once_not_paged(
+    operator_canary: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic("primary", T0, 120, per_minute=200)
+    traffic("canary", T0, 120, per_minute=60)
+    tick(operator_canary, T0)
+    [promoted] = [o for o in tick(operator_canary, T0 + timedelta(minutes=40)) if o["result"] == "acted"]
+    assert share() == 10.0
+    stack.drain("critical")
+    operator_sets_canary(0.3)
+    [stopped] = tick(operator_canary, T0 + timedelta(minutes=50))
+    assert (stopped["result"], stopped["gate"], stopped["critical"]) == ("stopped", "changed-outside", False)
+    assert stopped["reason"] == (
+        "canary canary takes 30% of churn-prod's traffic where this rollout left it at 10%: changed outside Model "
+        "Medic; the rollout stops at 10%"
+    )
+    assert stack.drain("critical") == []  # not paged: nothing failed
+    events = [e["detail"] for e in stack.drain("events")]
+    assert [e["result"] for e in events if e["incident"] == promoted["incident"]][-1:] == ["stopped"]
+    [first] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
+    assert (first["state"], first["timeline"][-1]["what"]) == ("closed", "stopped")
+    assert first["closed_at"] == (T0 + timedelta(minutes=50)).isoformat()
+    # Recorded once: the next ticks adopt the operator's canary as a new rollout, nothing more of this one.
+    tick(operator_canary, T0 + timedelta(minutes=60))
+    stopped_decisions = [d for d in stack.items("decision") if '"stopped"' in json.dumps(d)]
+    assert len(stopped_decisions) == 1
+    report, _ = daily_report(monkeypatch)
+    first_row = next(i for i in report["incidents"] if i["id"] == first["id"])
+    assert first_row["outcome"] == "stopped"
+    assert report["rollouts"][0]["stopped"] == 1
+    assert report["grade"] == "A"

@@ -452,6 +452,27 @@ def test_a_rollout_shows_its_step_share_and_the_judges_last_verdict_per_metric(
     assert story["steps"][0]["changes"][-1].startswith("canary canary 5% -> 10%")
 
 
+def test_a_rollout_stopped_by_an_operators_change_is_said_in_the_reports_words(
+    rollout: Any, stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for minute in range(10, 50, 10):
+        canary.tick(rollout, T0 + timedelta(minutes=minute))  # 5 % -> 10 %
+    canary.operator_sets_canary(0.3)
+    [stopped] = canary.tick(rollout, T0 + timedelta(minutes=50))
+    assert (stopped["result"], stopped["gate"]) == ("stopped", "changed-outside")
+    now = T0 + timedelta(minutes=55)
+    [churn] = as_json(capsys, "status", ENDPOINT, "--at", now.isoformat())["endpoints"]
+    assert (churn["rollout"]["state"], churn["rollout"]["next_evaluation"]) == ("stopped", None)
+    story = as_json(capsys, "explain", churn["rollout"]["short_id"], "--at", now.isoformat())
+    assert (story["incident"]["state"], story["incident"]["outcome"]) == ("closed", "stopped")
+    assert story["incident"]["timeline"][-1]["what"] == "stopped"
+    assert [d["result"] for d in story["decisions"]][-1] == "stopped"
+    # The daily report says the same word for the same rollout.
+    report, _ = canary.daily_report(monkeypatch)
+    [row] = [i for i in report["incidents"] if i["id"] == story["incident"]["id"]]
+    assert row["outcome"] == report["canary"]["rollout"]["ended"] == "stopped"
+
+
 def test_the_clients_follow_region_and_endpoint_url(stack: Stack) -> None:
     """The clients follow --region and --endpoint-url (boto3 reads AWS_DEFAULT_REGION and AWS_ENDPOINT_URL)."""
     import os

@@ -5,7 +5,16 @@ from typing import Any
 
 import pytest
 
-from model_medic.report.grading import EndpointReport, grade, recommendations, worst_first
+from model_medic.report.grading import (
+    GRADE_RULES,
+    GRADES,
+    NO_TRAFFIC,
+    EndpointReport,
+    grade,
+    grade_reasons,
+    recommendations,
+    worst_first,
+)
 from model_medic.report.incident_view import ROLLED_BACK_CANARY, ROLLOUT, IncidentRow, RolloutView
 
 
@@ -36,14 +45,20 @@ def report(
         canary={"shares": {}, "rollout": rollout},
         incidents=incidents or [],
     )
-    made.grade = grade(error_rate, latency)
+    made.grade = grade(made)
     return made
 
 
+def incident(action: str, outcome: str, closed_at: str | None = None, state: str = "escalated") -> IncidentRow:
+    opened = "2026-11-22T08:00:00+00:00"
+    return IncidentRow(action, action, f"churn-prod-{action}", state, outcome, True, 1, opened, closed_at, None, "", [])
+
+
 def escalated(action: str) -> IncidentRow:
-    return IncidentRow(
-        action, action, f"churn-prod-{action}", "escalated", "escalated", True, 1, "", None, None, "", []
-    )
+    return incident(action, "escalated")
+
+
+DURING, AFTER = "2026-11-22T09:00:00+00:00", "2026-11-23T06:00:00+00:00"  # the day ends at 06:00
 
 
 @pytest.mark.parametrize(
@@ -53,7 +68,59 @@ def escalated(action: str) -> IncidentRow:
 def test_the_grade_is_the_error_rate_and_latency_against_their_lines(
     error_rate: float | None, latency: float | None, expected: str
 ) -> None:
-    assert grade(error_rate, latency) == expected
+    assert report(error_rate=error_rate, latency=latency).grade == expected
+
+
+@pytest.mark.parametrize(
+    ("incidents", "expected"),
+    [
+        # An escalation - the action did not help, or none was possible - is a C, open or not.
+        ([incident("scale-up", "escalated", DURING, "closed")], "C"),
+        ([incident("rollback", "escalated")], "C"),
+        # Still open at the end of the day, remediation under way: B (also closed only after the end).
+        ([incident("scale-up", "open", state="verifying")], "B"),
+        ([incident("scale-up", "recovered", AFTER, "recovered")], "B"),
+        # Over within the day: nothing against the endpoint.
+        ([incident("scale-up", "recovered", DURING, "recovered"), incident("scale-up", "closed", DURING)], "A"),
+        # A rollout is graded by what it did to the endpoint: only an escalated one counts.
+        ([incident(ROLLOUT, "under way", state="acting")], "A"),
+        ([incident(ROLLOUT, o, DURING) for o in ("complete", "rolled back", "not deployed", "stopped")], "A"),
+        ([incident(ROLLOUT, "escalated", DURING)], "C"),
+    ],
+)
+def test_the_grade_counts_what_happened_in_the_day(incidents: list[IncidentRow], expected: str) -> None:
+    assert report(incidents=incidents).grade == expected
+
+
+def test_the_issues_day_two_escalations_and_an_open_alarm_with_no_rollback_target_is_a_c_and_says_why() -> None:
+    day = report(
+        incidents=[
+            incident("scale-up", "escalated", DURING, "closed"),
+            incident("scale-up", "escalated", DURING, "closed"),
+            incident("rollback", "escalated"),  # no rollback target: bound-reached, open
+        ]
+    )
+    assert day.grade == "C"
+    assert [why for _, why in grade_reasons(day)] == [
+        "1 incident(s) (rollback) escalated, still open at the end of the day: nothing more Model Medic can do",
+        "2 incident(s) (scale-up) escalated, closed by the end of the day",
+    ]
+
+
+def test_a_day_without_traffic_is_no_grade_unless_something_worse_happened() -> None:
+    assert report(invocations=0.0, error_rate=None, latency=None).grade == NO_TRAFFIC
+    assert report(invocations=0.0, error_rate=None, latency=None, incidents=[escalated("rollback")]).grade == "C"
+    assert grade_reasons(report(invocations=0.0, error_rate=None, latency=None)) == []
+
+
+def test_the_reasons_are_worst_first_and_the_legend_names_every_grade() -> None:
+    day = report(error_rate=2.0, latency=1500.0, incidents=[incident("scale-up", "open", state="waiting")])
+    assert grade_reasons(day) == [
+        ("C", "average latency 1500 ms is above 1 s"),
+        ("B", "error rate 2.00% is above 1%"),
+        ("B", "1 incident(s) (scale-up) still open at the end of the day, remediation under way"),
+    ]
+    assert [g for g, _ in GRADE_RULES] == list(GRADES)
 
 
 def test_a_quiet_healthy_day_has_nothing_to_do() -> None:
@@ -107,13 +174,15 @@ def test_the_fleet_is_worst_first_by_grade_escalations_error_rate_latency_then_n
         report("e-warned", error_rate=2.0),
         report("f-warned", error_rate=3.0),
         report("g-healthy"),
+        report("h-quiet", invocations=0.0, error_rate=None, latency=None),
     ]
-    assert [r.endpoint for r in worst_first(fleet)] == [
-        "c-erring",
-        "b-slow",
-        "f-warned",
-        "e-warned",
-        "d-escalated",
-        "a-healthy",
-        "g-healthy",
+    assert [(r.endpoint, r.grade) for r in worst_first(fleet)] == [
+        ("d-escalated", "C"),
+        ("c-erring", "C"),
+        ("b-slow", "C"),
+        ("f-warned", "B"),
+        ("e-warned", "B"),
+        ("h-quiet", NO_TRAFFIC),  # is it still needed?
+        ("a-healthy", "A"),
+        ("g-healthy", "A"),
     ]

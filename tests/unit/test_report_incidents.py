@@ -4,16 +4,20 @@ newest canary rollout."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import get_args, get_type_hints
 
 import pytest
 
 from model_medic.remediate.rollout.action import Rollout
 from model_medic.remediate.rollout.changes import DeclineCandidate, DeployCanary, RollBackCanary, ShiftTraffic
 from model_medic.remediate.rollout.run import rollout_incident
+from model_medic.remediate.units import Plan
 from model_medic.report.charts import WIDTH, Lane, incident_strip
 from model_medic.report.incident_view import (
     ROLLED_BACK_CANARY,
     ROLLOUT,
+    ROLLOUT_OUTCOMES,
+    RolloutRow,
     action_table,
     duration,
     incident_lanes,
@@ -21,6 +25,7 @@ from model_medic.report.incident_view import (
     newest_rollout,
     open_during,
     outcome_of,
+    rollout_table,
     rollout_view,
     timeline_rows,
 )
@@ -283,8 +288,14 @@ def test_how_a_rollout_ended_and_when() -> None:
     assert (rollout_view(declined).ended, rollout_view(declined).share) == ("not deployed", None)
     never = ended(rollout(), 1, "escalated", "escalated")  # a bound before anything was deployed
     assert rollout_view(never).ended == "not deployed"
-    stopped = ended(walked, 50, "escalated", "escalated")  # a bound in the walk: changed outside Model Medic
-    assert (rollout_view(stopped).ended, rollout_view(stopped).ended_at) == ("escalated", "2026-11-22T06:50:00+00:00")
+    bound = ended(walked, 50, "escalated", "escalated")  # a bound in the walk (the canary's maximum)
+    assert (rollout_view(bound).ended, rollout_view(bound).ended_at) == ("escalated", "2026-11-22T06:50:00+00:00")
+    # The endpoint changed outside Model Medic (`Endings.as_it_stands`): stopped before 100 %, complete at 100 %.
+    halfway = took(deployed, 40, ShiftTraffic("primary", "canary", 5, 50))
+    stopped = ended(halfway, 50, "closed", "stopped")
+    assert (rollout_view(stopped).ended, rollout_view(stopped).ended_at) == ("stopped", "2026-11-22T06:50:00+00:00")
+    replaced = ended(walked, 50, "recovered", "recovered")
+    assert rollout_view(replaced).ended == "complete"
     failed = replace(walked, state="escalated").at("failed", START + timedelta(minutes=45), "did not take")
     assert (rollout_view(failed).ended, rollout_view(failed).ended_at) == ("escalated", "2026-11-22T06:45:00+00:00")
 
@@ -299,3 +310,49 @@ def test_the_newest_rollout_of_the_endpoints_incidents_is_shown_and_other_action
 
 def test_the_report_reads_the_rollouts_vocabulary_as_the_rollout_records_it() -> None:
     assert (Rollout.unit.name, RollBackCanary.kind) == (ROLLOUT, ROLLED_BACK_CANARY)
+    # Every way the rollout ends a rollout (a change's `ends`, a plan's) is one of the report's outcomes.
+    ends = {change.ends for change in Rollout.unit.changes if change.ends is not None}
+    [plan_ends, _] = get_args(get_type_hints(Plan)["ends"])
+    assert ends | set(get_args(plan_ends)) == {"complete", "rolled back", "not deployed", "stopped"}
+    assert ends | set(get_args(plan_ends)) < set(ROLLOUT_OUTCOMES)
+
+
+def test_a_rollouts_outcome_is_its_own_in_the_incident_rows_and_the_rollout_view() -> None:
+    deployed = took(rollout(), 2, DEPLOY)
+    walked = took(deployed, 40, ShiftTraffic("primary", "canary", 5, 100))
+    for found in (
+        deployed,
+        ended(walked, 80, "recovered", "recovered"),
+        ended(took(deployed, 12, RollBackCanary("primary", "canary", 5, 0)), 13, "escalated"),
+        ended(deployed, 20, "closed", "stopped"),
+        ended(rollout(), 1, "escalated", "escalated"),
+        ended(walked, 50, "escalated", "escalated"),
+    ):
+        assert outcome_of(found) == rollout_view(found).ended == incident_row(found, START, END).outcome
+    assert {outcome_of(i) for i in (deployed, walked)} == {"under way"}
+
+
+def test_a_rollout_that_completed_stays_complete_whatever_its_facts_say_later() -> None:
+    walked = took(took(rollout(), 2, DEPLOY), 40, ShiftTraffic("primary", "canary", 5, 100))
+    complete = ended(walked, 80, "recovered", "recovered")
+    # Nothing of the endpoint is read: even a share of 0 recorded afterwards leaves it complete.
+    later = replace(complete, facts={**(complete.facts or {}), "share": 0, "rolled_back_at": "2026-11-23T01:00:00"})
+    assert outcome_of(later) == rollout_view(later).ended == "complete"
+
+
+def test_rollouts_have_their_own_table_counted_by_how_they_ended_and_no_fix_rate() -> None:
+    deployed = took(rollout(), 2, DEPLOY)
+    walked = took(deployed, 40, ShiftTraffic("primary", "canary", 5, 100))
+    complete = replace(ended(walked, 80, "recovered", "recovered"), recovered_seconds=80 * 60.0)
+    rolled_back = ended(took(deployed, 12, RollBackCanary("primary", "canary", 5, 0)), 13, "escalated")
+    stopped = ended(deployed, 20, "closed", "stopped")
+    rows = [
+        incident_row(i, START, END)
+        for i in (complete, rolled_back, stopped, deployed, recovered(acted(incident(10), 1), 10))
+    ]
+    assert [row.action for row in action_table(rows)] == ["scale-up"]  # no fix rate for rollouts
+    assert rollout_table(rows) == [
+        RolloutRow(ROLLOUT, 4, 1, 1, 0, 1, 0, 1, 80 * 60.0, "1 h 20 min"),
+    ]
+    assert rows[0].time_to_recover == "1 h 20 min"  # a rollout's time to complete
+    assert rollout_table(rows[-1:]) == []

@@ -93,7 +93,7 @@ def _fmt(value: float) -> str:
 # here; the page template draws it, so every text in it goes through Jinja's autoescape.
 
 LANE_LEFT, LANE_HEIGHT, LANE_TOP, LANE_BOTTOM = 180, 24, 28, 40
-MARK_KINDS = ("detected", "action", "in-service", "recovered", "escalated", "failed", "closed")
+MARK_KINDS = ("detected", "action", "in-service", "recovered", "escalated", "failed", "stopped", "closed")
 
 
 @dataclass(frozen=True)
@@ -166,5 +166,5 @@ def incident_strip(hours: list[str], lanes: list[Lane]) -> Strip:
     count = max(len(hours), 1)
     ticks = tuple(StripTick(x(i / count), hour) for i, hour in enumerate(hours) if i % 6 == 0 or i == len(hours) - 1)
     height = LANE_TOP + LANE_HEIGHT * len(lanes) + LANE_BOTTOM
-    legend = tuple(StripTick(16 + 88 * i, kind) for i, kind in enumerate(MARK_KINDS))
+    legend = tuple(StripTick(16 + 77 * i, kind) for i, kind in enumerate(MARK_KINDS))
     return Strip(WIDTH, height, LANE_LEFT, WIDTH - RIGHT, tuple(drawn), ticks, legend)

@@ -10,8 +10,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from model_medic.measure.endpoint_metrics import GET_LIMIT, Sums, variant_queries
-from model_medic.report.grading import EndpointReport, Hour, grade, recommendations
-from model_medic.report.incident_view import action_table, incident_row, incidents_during, newest_rollout
+from model_medic.report.grading import EndpointReport, Hour, grade, grade_reasons, recommendations
+from model_medic.report.incident_view import (
+    action_table,
+    incident_row,
+    incidents_during,
+    newest_rollout,
+    rollout_table,
+)
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
 
@@ -134,7 +140,9 @@ class DayReader:
         )
         report.incidents = [incident_row(i, start, end) for i in incidents_during(incidents, start, end)]
         report.actions = action_table(report.incidents)
-        report.grade = grade(report.error_rate, report.avg_latency_ms)
+        report.rollouts = rollout_table(report.incidents)
+        report.graded = [why for _, why in grade_reasons(report)]
+        report.grade = grade(report)
         report.recommendations = recommendations(report)
         return report
 

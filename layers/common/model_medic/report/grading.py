@@ -4,12 +4,35 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from model_medic.report.incident_view import ROLLED_BACK_CANARY, ROLLOUT, ActionRow, IncidentRow, RolloutView
+from model_medic.report.incident_view import (
+    ROLLED_BACK_CANARY,
+    ROLLOUT,
+    ActionRow,
+    IncidentRow,
+    RolloutRow,
+    RolloutView,
+    parse_utc,
+)
 
-# Grades from worst to best: the index's and the summary's order.
-GRADES = ("C", "B", "A")
+# The grade of a day without a single invocation (and nothing worse): not an A.
+NO_TRAFFIC = "\u2014"
+# Grades from worst to best: the index's and the summary's order. A day without traffic comes
+# before the A's: is the endpoint still needed?
+GRADES = ("C", "B", NO_TRAFFIC, "A")
+# How a grade is made, as the page's legend says it: the worst that applies.
+GRADE_RULES = (
+    (
+        "C",
+        "error rate above 5%, average latency above 1 s, or an incident escalated: an action failed or did not "
+        "help, or none was possible, and a person was told (a rollout rolled back by its judge is not one)",
+    ),
+    ("B", "error rate above 1%, or an alarm still open at the end of the day with its remediation under way"),
+    (NO_TRAFFIC, "no invocations in the 24 hours, and nothing above"),
+    ("A", "none of these"),
+)
 
 
 @dataclass
@@ -47,18 +70,65 @@ class EndpointReport:
     canary: dict[str, Any]
     incidents: list[IncidentRow] = field(default_factory=list)
     actions: list[ActionRow] = field(default_factory=list)
+    rollouts: list[RolloutRow] = field(default_factory=list)
+    graded: list[str] = field(default_factory=list)  # why the grade is not A (`grade_reasons`), worst first
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def grade(error_rate: float | None, avg_latency_ms: float | None) -> str:
-    """A; B when the error rate is above 1%; C above 5% or above 1000 ms on average."""
-    if (error_rate or 0) > 5 or (avg_latency_ms or 0) > 1000:
-        return "C"
-    if (error_rate or 0) > 1:
-        return "B"
-    return "A"
+def grade(report: EndpointReport) -> str:
+    """The day's grade (GRADE_RULES): the worst of `grade_reasons`; with none, no traffic
+    (NO_TRAFFIC) or A."""
+    found = [g for g, _ in grade_reasons(report)]
+    if found:
+        return min(found, key=GRADES.index)
+    return NO_TRAFFIC if report.invocations == 0 else "A"
+
+
+def grade_reasons(report: EndpointReport) -> list[tuple[str, str]]:
+    """Pure: each thing that keeps the day from an A, with the grade it gives, worst first:
+    the error rate and latency against their lines, incidents escalated (still open at the
+    end of the day: nothing more Model Medic can do), and alarms still open at the end of the
+    day with their remediation under way. A rollout under way, rolled back, not deployed,
+    stopped by someone else's change or complete does not count: none is the endpoint failing."""
+    found = []
+    rate, latency = report.error_rate or 0.0, report.avg_latency_ms or 0.0
+    if rate > 5:
+        found.append(("C", f"error rate {rate:.2f}% is above 5%"))
+    elif rate > 1:
+        found.append(("B", f"error rate {rate:.2f}% is above 1%"))
+    if latency > 1000:
+        found.append(("C", f"average latency {latency:.0f} ms is above 1 s"))
+    end = parse_utc(report.end)
+    escalated = [i for i in report.incidents if i.outcome == "escalated"]
+    left = [i for i in escalated if _open_at(i, end)]
+    if left:
+        found.append(
+            ("C", f"{_counted(left)} escalated, still open at the end of the day: nothing more Model Medic can do")
+        )
+    if len(left) < len(escalated):
+        found.append(
+            ("C", f"{_counted([i for i in escalated if i not in left])} escalated, closed by the end of the day")
+        )
+    under_way = [i for i in report.incidents if i.action != ROLLOUT and i.outcome != "escalated" and _open_at(i, end)]
+    if under_way:
+        found.append(("B", f"{_counted(under_way)} still open at the end of the day, remediation under way"))
+    return sorted(found, key=lambda reason: GRADES.index(reason[0]))
+
+
+def _open_at(incident: IncidentRow, end: datetime) -> bool:
+    return incident.closed_at is None or parse_utc(incident.closed_at) >= end
+
+
+def _counted(incidents: list[IncidentRow]) -> str:
+    """ "2 incident(s) (rollback, scale-up)"."""
+    return f"{len(incidents)} incident(s) ({', '.join(sorted({i.action for i in incidents}))})"
+
+
+def grade_words(grade: str) -> str:
+    """A grade as a count says it: "graded A", or "without traffic"."""
+    return "without traffic" if grade == NO_TRAFFIC else f"graded {grade}"
 
 
 def recommendations(report: EndpointReport) -> list[str]:
@@ -101,8 +171,8 @@ def _decision_advice(decisions: list[dict[str, Any]]) -> list[str]:
 
 def _incident_advice(report: EndpointReport) -> list[str]:
     found = []
-    # A rollout that ends rolled back or not deployed closes escalated (a person is told), but
-    # nothing failed to fix an alarm: those are the rolled-back line above, or the candidate's own.
+    # A rollout has its own outcomes (incident_view.ROLLOUT_OUTCOMES): only an escalated one
+    # needs a person, and it is the line below; a rolled-back one is the line above.
     escalated = [i for i in report.incidents if i.outcome == "escalated" and i.action != ROLLOUT]
     rollout = report.canary.get("rollout")
     if isinstance(rollout, RolloutView) and rollout.ended == "escalated":
@@ -127,8 +197,8 @@ def _rolled_back_canary(decision: dict[str, Any]) -> bool:
 
 
 def severity(report: EndpointReport) -> tuple[int, int, float, float, str]:
-    """How bad an endpoint's day was, as a sort key (smaller is worse): the grade (C, B, A),
-    then escalated incidents, error rate and average latency (higher is worse), then its name."""
+    """How bad an endpoint's day was, as a sort key (smaller is worse): the grade (GRADES: C, B,
+    no traffic, A), then escalated incidents, error rate and average latency (higher is worse), then its name."""
     escalated = sum(i.outcome == "escalated" for i in report.incidents)
     rank = GRADES.index(report.grade) if report.grade in GRADES else len(GRADES)
     return (rank, -escalated, -(report.error_rate or 0.0), -(report.avg_latency_ms or 0.0), report.endpoint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
@@ -16,6 +17,14 @@ from model_medic.store.incidents import Incident
 # not import the rollout's machinery, which its cold start would pay for (`make bench`).
 ROLLOUT = "rollout"
 ROLLED_BACK_CANARY = "roll-back-canary"
+
+# The outcomes the report and `status` show (docs/rooms/report.md, "One vocabulary of outcomes").
+# An alarm's incident: the action helped, it did not (a person was told), the alarm cleared
+# with nothing done, or it is still open.
+INCIDENT_OUTCOMES = ("recovered", "escalated", "closed", "open")
+# A rollout fixes no alarm, so it has its own: a rollback is the judge doing its job, not a
+# failure; only "escalated" asks a person to act.
+ROLLOUT_OUTCOMES = ("complete", "rolled back", "not deployed", "stopped", "escalated", "under way")
 
 
 @dataclass(frozen=True)
@@ -32,9 +41,9 @@ class TimelineRow:
 
 @dataclass(frozen=True)
 class IncidentRow:
-    """An incident as the report shows it. `outcome`: recovered, escalated (a person was told
-    it did not help, or a change did not take), closed (the alarm cleared with nothing done)
-    or open; `acted`: the action took at least one step for it (as the loop counts them)."""
+    """An incident as the report shows it. `outcome` (`outcome_of`): one of INCIDENT_OUTCOMES,
+    or of ROLLOUT_OUTCOMES for a rollout; `acted`: the action took at least one step for it (as
+    the loop counts them); the time to recover is a rollout's time to complete."""
 
     id: str
     action: str
@@ -52,7 +61,8 @@ class IncidentRow:
 
 @dataclass(frozen=True)
 class ActionRow:
-    """How often one kind of action fixed its alarm: fix rate = recovered / incidents that acted."""
+    """How often one kind of action fixed its alarm: fix rate = recovered / incidents that acted
+    (rollouts fix no alarm: `RolloutRow`)."""
 
     action: str
     incidents: int
@@ -65,14 +75,31 @@ class ActionRow:
 
 
 @dataclass(frozen=True)
+class RolloutRow:
+    """How the rollouts ended, counted by outcome (ROLLOUT_OUTCOMES), with the median time to
+    complete of the complete ones. No fix rate: a rollout fixes no alarm."""
+
+    action: str
+    rollouts: int
+    complete: int
+    rolled_back: int
+    not_deployed: int
+    stopped: int
+    escalated: int
+    under_way: int
+    median_time_to_complete_seconds: float | None
+    median_time_to_complete: str
+
+
+@dataclass(frozen=True)
 class RolloutView:
     """The endpoint's newest canary rollout (an incident of the rollout unit) as the report
     shows it. `package`: the model package's short label (None for an operator's canary,
     which names no package); `share`: the canary's share of the traffic as the rollout last
-    set it, since `share_since` (None before anything was deployed); `ended`: under way,
-    complete, rolled back, not deployed, escalated (a person was told it stopped) or closed;
-    `ended_at`: when (None while under way); `verdict`: the judge's last verdict (decision,
-    when, and per metric the figures, estimate and evidence: canary.MetricVerdict), if any."""
+    set it, since `share_since` (None before anything was deployed); `ended`: its outcome
+    (`rollout_outcome`); `ended_at`: when (None while under way); `verdict`: the judge's last
+    verdict (decision, when, and per metric the figures, estimate and evidence:
+    canary.MetricVerdict), if any."""
 
     id: str
     package: str | None
@@ -88,30 +115,17 @@ class RolloutView:
 def rollout_view(incident: Incident) -> RolloutView:
     """Pure: a rollout incident as the report shows it, from the facts the rollout's changes
     settle (`rollout/changes.py`: `DeployCanary` and `ShiftTraffic` set share and share_since, a
-    rollback sets the share to 0) and the incident's state and timeline."""
+    rollback sets the share to 0) and how it ended (`rollout_outcome`)."""
     facts = incident.facts or {}
     package = facts.get("package")
     share = facts.get("share")
     since = facts.get("share_since")
     deployed = "canary_config" in facts
-    if incident.closed_at is None:
-        stopped = [e for e in incident.timeline if e["what"] in ("failed", "escalated")]
-        if incident.state == "escalated" and stopped:
-            ended, ended_at = "escalated", stopped[-1]["at"]
-        else:
-            ended, ended_at = "under way", None
-    else:
-        ended_at = incident.closed_at
-        if incident.state == "recovered":
-            ended = "complete"
-        elif not deployed:
-            ended = "not deployed"
-        elif share is not None and float(share) == 0:
-            ended = "rolled back"
-        elif incident.state == "escalated":
-            ended = "escalated"
-        else:
-            ended = "closed"
+    ended = rollout_outcome(incident)
+    ended_at = incident.closed_at
+    if ended_at is None and ended == "escalated":
+        stopped = [e["at"] for e in incident.timeline if e["what"] in ("failed", "escalated")]
+        ended_at = stopped[-1] if stopped else None
     return RolloutView(
         id=incident.id,
         package=package_label(str(package)) if package else None,
@@ -158,9 +172,36 @@ def incidents_during(incidents: list[Incident], start: datetime, end: datetime) 
     return [i for i in incidents if open_during(i, start, end)]
 
 
+def rollout_outcome(incident: Incident) -> str:
+    """Pure: how a rollout ended (ROLLOUT_OUTCOMES), from its own record only - never from the
+    endpoint's config now, so a rollout that completed stays complete whatever happens to the
+    config later. complete: the final config took, or the canary had reached 100 % when the
+    endpoint was changed outside Model Medic (both close the incident `recovered`); rolled back:
+    the judge set the canary's weight to 0; not deployed: no canary was (the candidate was not
+    better, not Approved, already served, or was rolled back before); stopped: the endpoint was
+    changed outside Model Medic before 100 % (closed, `Endings.as_it_stands`); escalated: a
+    bound stopped it or a change did not take - a person must act; else under way."""
+    facts = incident.facts or {}
+    if incident.state == "recovered":
+        return "complete"
+    if incident.closed_at is None:
+        return "escalated" if incident.state == "escalated" else "under way"
+    if incident.state == "closed":
+        return "stopped"
+    if "canary_config" not in facts:
+        return "not deployed"
+    share = facts.get("share")
+    if facts.get("rolled_back_at") or (share is not None and float(share) == 0):
+        return "rolled back"
+    return "escalated"
+
+
 def outcome_of(incident: Incident) -> str:
-    """recovered, escalated, closed or open - from the timeline as well as the state, because
-    an escalated incident is `closed` once its alarm returns to OK."""
+    """An incident's outcome: a rollout's from `rollout_outcome`; an alarm's recovered,
+    escalated, closed or open - from the timeline as well as the state, because an escalated
+    incident is `closed` once its alarm returns to OK."""
+    if incident.action == ROLLOUT:
+        return rollout_outcome(incident)
     seen = {entry["what"] for entry in incident.timeline}
     if incident.state == "recovered" or "recovered" in seen or incident.recovered_seconds is not None:
         return "recovered"
@@ -203,7 +244,7 @@ def timeline_rows(incident: Incident, start: datetime, end: datetime) -> list[Ti
 def incident_row(incident: Incident, start: datetime, end: datetime) -> IncidentRow:
     acted = incident.steps > 0 or any(entry["what"] == "action" for entry in incident.timeline)
     outcome = outcome_of(incident)
-    seconds = incident.recovered_seconds if outcome == "recovered" else None
+    seconds = incident.recovered_seconds if outcome in ("recovered", "complete") else None
     return IncidentRow(
         id=incident.id,
         action=incident.action,
@@ -221,15 +262,14 @@ def incident_row(incident: Incident, start: datetime, end: datetime) -> Incident
 
 
 def action_table(rows: list[IncidentRow]) -> list[ActionRow]:
-    """Per kind of action: incidents, how many acted, recovered, escalated, the fix rate
-    (recovered among those that acted, in %; None when none acted) and the median time to
-    recover of the recovered ones."""
+    """Per kind of action that answers an alarm (rollouts: `rollout_table`): incidents, how
+    many acted, recovered, escalated, the fix rate (recovered among those that acted, in %;
+    None when none acted) and the median time to recover of the recovered ones."""
     table = []
-    for action in sorted({row.action for row in rows}):
+    for action in sorted({row.action for row in rows} - {ROLLOUT}):
         mine = [row for row in rows if row.action == action]
         acted = [row for row in mine if row.acted]
-        times = [row.time_to_recover_seconds for row in mine if row.time_to_recover_seconds is not None]
-        middle = median(times) if times else None
+        middle = _median([row.time_to_recover_seconds for row in mine])
         table.append(
             ActionRow(
                 action=action,
@@ -245,6 +285,35 @@ def action_table(rows: list[IncidentRow]) -> list[ActionRow]:
             )
         )
     return table
+
+
+def rollout_table(rows: list[IncidentRow]) -> list[RolloutRow]:
+    """The rollouts among the incidents counted by how they ended, and the median time to
+    complete; empty when there were none."""
+    mine = [row for row in rows if row.action == ROLLOUT]
+    if not mine:
+        return []
+    count = Counter(row.outcome for row in mine)
+    middle = _median([row.time_to_recover_seconds for row in mine])
+    return [
+        RolloutRow(
+            action=ROLLOUT,
+            rollouts=len(mine),
+            complete=count["complete"],
+            rolled_back=count["rolled back"],
+            not_deployed=count["not deployed"],
+            stopped=count["stopped"],
+            escalated=count["escalated"],
+            under_way=count["under way"],
+            median_time_to_complete_seconds=middle,
+            median_time_to_complete=duration(middle),
+        )
+    ]
+
+
+def _median(seconds: list[float | None]) -> float | None:
+    known = [s for s in seconds if s is not None]
+    return median(known) if known else None
 
 
 def incident_lanes(rows: list[IncidentRow], start: datetime, end: datetime) -> list[Lane]:

@@ -9,8 +9,16 @@ from importlib import resources
 from jinja2 import Environment, select_autoescape
 
 from model_medic.report.charts import Strip, incident_strip, line_chart
-from model_medic.report.grading import GRADES, EndpointReport, grade_counts, worst_first
-from model_medic.report.incident_view import action_table, incident_lanes, parse_utc
+from model_medic.report.grading import (
+    GRADE_RULES,
+    GRADES,
+    NO_TRAFFIC,
+    EndpointReport,
+    grade_counts,
+    grade_words,
+    worst_first,
+)
+from model_medic.report.incident_view import ROLLOUT, action_table, incident_lanes, parse_utc, rollout_table
 
 
 class Pages:
@@ -19,8 +27,13 @@ class Pages:
 
     def __init__(self) -> None:
         environment = Environment(autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
-        # The index's fleet-wide table: every endpoint's incidents through `action_table`.
+        # The index's fleet-wide tables: every endpoint's incidents through `action_table` and `rollout_table`.
         environment.filters["fleet_actions"] = lambda reports: action_table([i for r in reports for i in r.incidents])
+        environment.filters["fleet_rollouts"] = lambda reports: rollout_table([i for r in reports for i in r.incidents])
+        environment.filters["css"] = css_word
+        environment.filters["grade_words"] = grade_words
+        environment.globals["ROLLOUT"] = ROLLOUT
+        environment.globals["GRADE_RULES"] = GRADE_RULES
         folder = resources.files("model_medic.report") / "templates"
         self._page = environment.from_string((folder / "report.html.j2").read_text())
         self._index = environment.from_string((folder / "index.html.j2").read_text())
@@ -74,6 +87,11 @@ class Pages:
             script=self._filter,
             script_hash=self._filter_hash,
         )
+
+
+def css_word(word: str) -> str:
+    """An outcome or a grade as a CSS class suffix: "rolled back" -> "rolled-back", no traffic -> "none"."""
+    return "none" if word == NO_TRAFFIC else word.replace(" ", "-")
 
 
 def _float(value: int | None) -> float | None:

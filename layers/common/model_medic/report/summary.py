@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model_medic.report.grading import GRADES, EndpointReport, grade_counts, worst_first
+from model_medic.report.grading import GRADES, NO_TRAFFIC, EndpointReport, grade_counts, grade_words, worst_first
 
 # A presigned link lives no longer than the credentials that signed it: the function's are
 # temporary (docs/aws-behaviours.md, "S3, SNS, KMS and IAM details"), whatever ExpiresIn says.
@@ -51,7 +51,7 @@ def _head(reports: list[EndpointReport], day: str) -> list[str]:
         f"Model Medic daily report, {day}",
         "",
         f"{len(reports)} endpoint(s): "
-        + ", ".join(f"{counts[g]} graded {g}" for g in GRADES)
+        + ", ".join(f"{counts[g]} {grade_words(g)}" for g in GRADES if g != NO_TRAFFIC or counts[g])
         + (f"; {escalated} incident(s) escalated" if escalated else ""),
         "",
     ]
@@ -74,8 +74,9 @@ def _entry(r: EndpointReport, location: str, url: str) -> list[str]:
     rate = "n/a" if r.error_rate is None else f"{r.error_rate:.2f}%"
     latency = "n/a" if r.avg_latency_ms is None else f"{r.avg_latency_ms:.0f} ms"
     acted = sum(d["result"] == "acted" for d in r.decisions)
+    graded = "no traffic" if r.grade == NO_TRAFFIC else f"grade {r.grade}"
     return [
-        f"{r.endpoint}: grade {r.grade} - {r.invocations:,.0f} invocations, error rate {rate}, "
+        f"{r.endpoint}: {graded} - {r.invocations:,.0f} invocations, error rate {rate}, "
         f"latency {latency}, {acted} action(s)",
         f"  {location}",
         f"  {url}",

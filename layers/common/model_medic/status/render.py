@@ -19,6 +19,8 @@ from model_medic.status.view import (
 
 _GREEN, _YELLOW, _RED = "32", "33", "31"
 # The words a column may hold that a person should see at a glance: good, in between, bad.
+# The outcomes are the report's (docs/rooms/report.md, "One vocabulary of outcomes"): a canary
+# rolled back by its judge, not deployed or stopped by someone else's change is no failure.
 _COLOURS = {
     **dict.fromkeys(("enforce", "InService", "acted", "recovered", "complete", "ok", "promote", "finish"), _GREEN),
     **dict.fromkeys(
@@ -35,12 +37,14 @@ _COLOURS = {
             "Updating",
             "Creating",
             "closed",
+            "open",
+            "rolled back",
+            "not deployed",
+            "stopped",
         ),
         _YELLOW,
     ),
-    **dict.fromkeys(
-        ("off", "escalated", "failed", "bound-reached", "harm", "rollback", "rolled back", "missing", "Failed"), _RED
-    ),
+    **dict.fromkeys(("off", "escalated", "failed", "bound-reached", "harm", "rollback", "missing", "Failed"), _RED),
 }
 NONE = "-"
 
