@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -205,12 +206,14 @@ def load_handler(function: str) -> Any:
 
 @dataclass
 class FakeContext:
-    """The parts of a Lambda context that Powertools and the gates read."""
+    """The parts of a Lambda context that Powertools and the gates read. Each invocation has its
+    own request id, as in Lambda; a test that models Lambda's retry of an invocation passes the
+    same context again (a retry keeps the request id)."""
 
     function_name: str = "model-medic-tests"
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:model-medic-tests"
-    aws_request_id: str = "11111111-2222-3333-4444-555555555555"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000

@@ -281,11 +281,12 @@ def run(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, fail_at: int | None
         stack.drain("info"), stack.drain("critical"), stack.drain("events")
         handler = load_handler(scenario.function)
         errors = 0
+        context = FakeContext()  # Lambda retries an invocation with its request id
         with injected(monkeypatch, faults):
             for _ in range(3):  # the first try and Lambda's two retries
                 faults.active = True
                 try:
-                    handler.lambda_handler(scenario.event(), FakeContext())
+                    handler.lambda_handler(scenario.event(), context)
                 except Exception:  # noqa: BLE001 - any error makes Lambda retry the event
                     errors += 1
                     continue

@@ -564,7 +564,12 @@ def test_dry_run_records_the_promotion_it_would_make(operator_canary: Any, stack
     assert outcome["result"] == "dry-run"
     assert "promote canary canary 5% -> 10%" in outcome["reason"]
     assert share() == 5.0
-    assert [call for call in aws_calls.mutating() if call.startswith(("Update", "Create", "Register"))] == []
+    changes = [
+        op
+        for service, op in aws_calls.made
+        if service != "dynamodb" and op.startswith(("Update", "Create", "Register"))
+    ]
+    assert changes == []  # the ledger records the dry run; nothing in SageMaker changes
 
 
 def test_an_edit_of_an_approved_package_is_not_an_approval_and_a_duplicate_approval_is_one(
@@ -809,10 +814,11 @@ def test_a_tick_reads_the_fleet_in_pages_and_makes_no_call_per_endpoint(
     tick(fn, T0 + timedelta(minutes=20))  # learns what the 40 new configs serve
     large = calls_of(aws_calls, lambda: tick(fn, T0 + timedelta(minutes=30)))
     # Three times the endpoints, not one call more: pages of 100 (ListEndpoints, GetResources,
-    # Search), the roster, the kill switch. No endpoint's canary takes traffic: none is described.
+    # Search), the roster, the outbox's pending letters, the kill switch. No endpoint's canary
+    # takes traffic: none is described.
     assert large == small
     assert (small["Search"], small["DescribeEndpoint"], small["DescribeEndpointConfig"]) == (1, 0, 0)
-    assert sum(small.values()) <= 6
+    assert sum(small.values()) <= 7
 
 
 def test_an_approval_reads_the_fleet_in_pages_and_only_its_targets_one_by_one(

@@ -205,7 +205,13 @@ def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_t
     assert "[0.71 " in escalated["changes"]["metric_when_opened"]
     for hours in (4, 8, 24):
         assert sweep(fn, clock, OPENED + timedelta(hours=hours)) == []
-    assert [b["result"] for b in bodies(stack, "critical")] == ["escalated"]
+    # Escalated once; while the alarm lasts, a reminder at most every REMINDER_HOURS (4 by default):
+    # the sweeps at 8 h and at 24 h, not the one at 4 h (less than 4 h after the page).
+    critical = bodies(stack, "critical")
+    assert [b.get("result") for b in critical] == ["escalated", None, None]
+    assert [b["subject"] for b in critical[1:]] == [
+        f"Model Medic reminder: {ENDPOINT} still at its bound for {ENDPOINT}-ModelAccuracyDrop (rollback)"
+    ] * 2
     assert aws_calls.of("sagemaker").count("UpdateEndpointWeightsAndCapacities") == 1
     assert len(decisions(stack, "acted")) == 1
     assert stored_incidents(stack)[0]["state"] == "escalated"

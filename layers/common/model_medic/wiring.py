@@ -43,10 +43,14 @@ from model_medic.policy.scope import Scope, tagged_endpoints
 from model_medic.store.boosts import Boosts
 from model_medic.store.claims import Claims
 from model_medic.store.deployments import Deployments
+from model_medic.store.episodes import Episodes
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
 from model_medic.store.measurements import Measurements
+from model_medic.store.outbox import Outbox
+from model_medic.tell.courier import Courier
 from model_medic.tell.outcome import Notifier
+from model_medic.tell.paging import PagingRules
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -112,6 +116,13 @@ class Invocation[S: ScopedSettings]:
         return Notifier(aws.sns(), aws.events(), s.info_topic_arn, s.critical_topic_arn, s.event_bus_name)
 
     @cached_property
+    def courier(self) -> Courier:
+        """Letters written with the decisions they tell (the outbox), sent by this invocation."""
+        s = self.settings
+        outbox = Outbox(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
+        return Courier(outbox, self.notifier, getattr(self.context, "aws_request_id", ""))
+
+    @cached_property
     def incidents(self) -> Incidents:
         s = self.settings
         return Incidents(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
@@ -125,7 +136,7 @@ class Invocation[S: ScopedSettings]:
     def policies(self) -> Policies[S]:
         """The stack's scope, and each endpoint's settings from the tags it reads (`endpoint_policy.py`)."""
         ignore = policy.discovery_key(self.settings.discovery_tag)
-        return Policies(self.settings, self.scope, self.journal, self.notifier, self.clock, ignore)
+        return Policies(self.settings, self.scope, self.journal, self.courier, self.clock, ignore)
 
     @cached_property
     def capacity(self) -> Capacity:
@@ -162,10 +173,12 @@ class Remediation[S: ActionSettings](Invocation[S]):
     @cached_property
     def loop(self) -> ControlLoop:
         """The loop of the unit: each endpoint acted on, and in the mode, of its own policy (the
-        stack's settings with its tags' values, `policy.py`)."""
+        stack's settings with its tags' values, `policy.py`). Built once per invocation, after what
+        earlier invocations left untold is sent (`Courier.drain`)."""
         action = PerEndpoint(lambda own: self._build(own, self), self.policies)
         window = getattr(self.settings, action.unit.verify_minutes_setting or "", None)
         s = self.settings
+        self.courier.drain(self.time_left())
         return ControlLoop(
             Parts(
                 action=action,
@@ -173,7 +186,9 @@ class Remediation[S: ActionSettings](Invocation[S]):
                 journal=self.journal,
                 claims=self.claims,
                 incidents=self.incidents,
-                notifier=self.notifier,
+                courier=self.courier,
+                episodes=Episodes(aws.dynamodb(), s.ledger_table),
+                paging=PagingRules(timedelta(minutes=s.episode_quiet_minutes), timedelta(hours=s.reminder_hours)),
                 mode=ModeSwitch(
                     aws.ssm_parameters(),
                     s.mode_parameter_name,
@@ -432,7 +447,7 @@ def quality_measure(
     def measure(endpoints: list[str], end: datetime, now: datetime) -> list[dict[str, Any]]:
         deadline = _deadline(house.context)
         ignore = policy.discovery_key(house.settings.discovery_tag)
-        policies = Policies(house.settings, house.scope, house.journal, house.notifier, lambda: now, ignore)
+        policies = Policies(house.settings, house.scope, house.journal, house.courier, lambda: now, ignore)
         results: list[dict[str, Any]] = []
         for own, group in policies.by_settings(endpoints):
             results += quality_job(own).run_all(group, end, now, house.journal, house.notifier, deadline)

@@ -10,7 +10,8 @@ from model_medic.control.parts import Parts
 from model_medic.remediate.units import Change, Plan
 from model_medic.store.incidents import Conflict, Incident, IncidentState
 from model_medic.tell.outcome import Outcome, Result
-from model_medic.tell.telling import Telling
+from model_medic.tell.paging import Standing
+from model_medic.tell.telling import Alert, Telling, noted
 
 
 class Endings:
@@ -18,7 +19,6 @@ class Endings:
 
     def __init__(self, parts: Parts, telling: Telling) -> None:
         self._unit = parts.unit
-        self._incidents = parts.incidents
         self._telling = telling
         self._clock = parts.clock
 
@@ -26,14 +26,11 @@ class Endings:
         """The alarm is over: recovered, when the unit acted and it helped; closed otherwise."""
         base = self._telling.base_of(incident)
         closed, outcome = closing(incident, at, why, self._unit.name, base)
+        key = f"{incident.id}#recovered" if outcome.result == "recovered" else None
         try:
-            self._incidents.save(closed)
+            self._telling.told(closed, outcome, key, closing=True)
         except Conflict:
             return replace(base, gate="once", reason="the incident was closed by another evaluation", replayed=True)
-        if outcome.result == "recovered":
-            self._telling.tell_once(outcome, f"{incident.id}#recovered")
-        else:
-            self._telling.decided(outcome)
         return outcome
 
     def bounded(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
@@ -61,11 +58,17 @@ class Endings:
                 **plan.notes,
             },
         )
-        ended = now.isoformat() if self._unit.effect == "next-step" else None  # a stopped rollout is over
-        incident = self._incidents.persist(
-            replace(incident, state="escalated", last_note="", closed_at=ended).at("escalated", now, why)
+        rollout = self._unit.effect == "next-step"
+        ended = now.isoformat() if rollout else None  # a stopped rollout is over
+        # An alarm's bound is a standing condition: paged once per episode, however often the
+        # alarm flaps; an escalation (something was tried) is news and pages every time.
+        standing = None if rollout else Standing("bound", incident.alarm_name, always=result == "escalated")
+        self._telling.told(
+            replace(incident, state="escalated", last_note="", closed_at=ended).at("escalated", now, why),
+            escalated,
+            f"{incident.id}#escalated",
+            standing=standing,
         )
-        self._telling.tell_once(escalated, f"{incident.id}#escalated")
         return escalated
 
     def as_it_stands(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
@@ -82,9 +85,8 @@ class Endings:
         else:
             ended = replace(ended, state="closed").at("stopped", now, plan.summary)
             result, changes = "stopped", {"steps": incident.steps}
-        self._incidents.persist(ended)
         told = replace(base, result=result, gate=plan.gate, reason=plan.summary, changes=changes)
-        self._telling.tell_once(told, f"{incident.id}#{result}")
+        self._telling.told(ended, told, f"{incident.id}#{result}")
         return told
 
     def failed(self, incident: Incident, base: Outcome, change: Change, detail: str) -> Outcome:
@@ -92,22 +94,22 @@ class Endings:
         now = self._clock()
         why = f"{change.describe()} did not take: {detail}"
         failed = replace(base, result="failed", gate="verify", reason=why)
-        incident = self._incidents.persist(replace(incident, state="escalated", pending=None).at("failed", now, why))
-        self._telling.tell_once(failed, f"{incident.id}#failed")
+        self._telling.told(
+            replace(incident, state="escalated", pending=None).at("failed", now, why), failed, f"{incident.id}#failed"
+        )
         return failed
 
     def permanent(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
         """Recorded, told once, and not tried again in this incident (nor retried into the DLQ)."""
         skipped = replace(base, gate="permanent-error", reason=problem)
-        incident = self._incidents.persist(replace(incident, state="escalated").at("failed", self._clock(), problem))
-        self._telling.note(incident, skipped)
-        self._telling.alert_once(
-            incident,
+        alert = Alert(
             "permanent",
             f"Model Medic cannot {self._unit.name} {incident.endpoint}",
             f"{self._unit.name} for {incident.alarm_name} on {incident.endpoint} was not done and will not be "
             f"retried in this incident: AWS answered {problem}",
         )
+        escalated = replace(incident, state="escalated", last_note=noted(skipped))
+        self._telling.told(escalated.at("failed", self._clock(), problem), skipped, alert=alert)
         return skipped
 
 

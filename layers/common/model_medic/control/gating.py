@@ -34,6 +34,7 @@ class Gating:
         self._sagemaker = parts.sagemaker
         self._budget = parts.budget
         self._clock = parts.clock
+        self._request_id = parts.request_id
         self._telling = telling
         self._endings = endings
         self._stepping = stepping
@@ -58,6 +59,11 @@ class Gating:
         settled = settled_gate(incident)
         if settled is not None:
             return replace(base, gate=settled[0], reason=settled[1], replayed=True)
+        if incident.pending is None and self._request_id and incident.evaluated_by == self._request_id:
+            # Lambda retries an invocation with its request id: what it evaluated to a rest is not
+            # evaluated again (its letters are sent by the drain); a step in flight is carried on.
+            return replace(base, gate="once", reason="evaluated by this invocation before its retry", replayed=True)
+        incident = replace(incident, evaluated_by=self._request_id)
         mode, source = self._mode.current(incident.endpoint)
         base = replace(base, mode=mode)
         if incident.pending is not None:

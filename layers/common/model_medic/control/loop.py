@@ -163,6 +163,8 @@ class ControlLoop:
                 incident = self._incidents.open(_opened_from(self._unit.name, endpoint, alarm))
                 if not incident.is_closed:
                     outcomes.append(self._gating.evaluate(incident, alarm.get("StateReason", "")))
+        # Standing conditions paged once: reminded while they last, an end line once quiet.
+        self._telling.follow_episodes(endpoints)
         return outcomes
 
     def open_incidents(self, endpoints: list[str]) -> dict[str, list[Incident]]:
@@ -223,12 +225,16 @@ class ControlLoop:
         """The mode in force: the stack's, or (given one) the endpoint's (`ModeSwitch.current`)."""
         return self._mode.current(endpoint)[0]
 
-    def acted(self, action: str, endpoint: str, summary: str, key: str, mode: str) -> Outcome:
-        """Record and tell, once per key, a change made outside an incident (a scale-back)."""
+    def acted(
+        self, action: str, endpoint: str, summary: str, key: str, mode: str, also: list[dict[str, Any]] | None = None
+    ) -> Outcome:
+        """Record and tell, once per key, a change made outside an incident (a scale-back); `also`:
+        what the change leaves in the ledger, written in the same transaction (and on its own by a
+        retry that finds the decision recorded)."""
         outcome = replace(
             self._telling.base(endpoint, "", "", key, "OK"), action=action, result="acted", reason=summary, mode=mode
         )
-        return self._telling.acted_once(outcome, key)
+        return self._telling.acted_once(outcome, key, also)
 
     def _alarm_cleared(self, endpoint: str, alarm_name: str, at: datetime, base: Outcome) -> Outcome:
         found = [i for i in self._incidents.of(endpoint, open_only=True) if i.alarm_name == alarm_name]

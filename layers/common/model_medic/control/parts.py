@@ -16,22 +16,26 @@ if TYPE_CHECKING:
     from model_medic.policy.scope import Scope
     from model_medic.remediate.units import Action, RemediationUnit
     from model_medic.store.claims import Claims
+    from model_medic.store.episodes import Episodes
     from model_medic.store.incidents import Incidents
     from model_medic.store.journal import Journal
-    from model_medic.tell.outcome import Notifier
+    from model_medic.tell.courier import Courier
+    from model_medic.tell.paging import PagingRules
 
 
 @dataclass(frozen=True)
 class Parts:
-    """One remediation unit's collaborators: its action, the stores, the notifier, the mode and
-    scope, the clients it reads AWS with, the clock and the invocation's time."""
+    """One remediation unit's collaborators: its action, the stores, the courier and the paging
+    rules, the mode and scope, the clients it reads AWS with, the clock and the invocation's time."""
 
     action: Action
     verify_window: timedelta
     journal: Journal
     claims: Claims
     incidents: Incidents
-    notifier: Notifier
+    courier: Courier
+    episodes: Episodes
+    paging: PagingRules
     mode: ModeSwitch
     scope: Scope
     sagemaker: SageMakerClient

@@ -63,8 +63,8 @@ class Stepping:
         base = replace(base, critical=incident.in_flight.critical)
         outcome: Outcome | None = None
         if incident.in_flight.started and not incident.in_flight.told:
-            # The step's first change was made, but recording or telling it failed: finish that.
-            incident, outcome = self._tell_step(incident, base)
+            # The step's first change was made, but recording it failed: finish that.
+            incident, outcome = self._telling.step_acted(incident, base)
         while not (step := incident.in_flight).finished:
             described, problem = aws.describe_endpoint(self._sagemaker, incident.endpoint)
             if problem is not None:
@@ -79,9 +79,9 @@ class Stepping:
             step = incident.in_flight
             change = step.current
             if seen.seen == "in-flight":
-                incident = self._incidents.persist(replace(incident, state="waiting"))
-                waiting = self._telling.note(
-                    incident, replace(base, gate="waiting", reason=f"{change.describe()}: {seen.detail}")
+                waiting = self._telling.rest(
+                    replace(incident, state="waiting"),
+                    replace(base, gate="waiting", reason=f"{change.describe()}: {seen.detail}"),
                 )
                 return outcome or waiting
             if seen.seen in ("failed", "not-applied"):
@@ -110,9 +110,8 @@ class Stepping:
             self._action.adopt(incident.endpoint, change, incident)
             result: dict[str, Any] = {"adopted": seen.detail}
         elif self._unit.requires == "InService" and described.get("EndpointStatus") != "InService":
-            incident = self._incidents.persist(replace(incident, state="waiting"))
-            return self._telling.note(
-                incident,
+            return self._telling.rest(
+                replace(incident, state="waiting"),
                 replace(
                     base,
                     gate="waiting",
@@ -129,41 +128,32 @@ class Stepping:
                 if aws.is_transient(error):
                     raise
                 if _is_busy(error):  # another change got there first: wait for it
-                    incident = self._incidents.persist(replace(incident, state="waiting"))
-                    return self._telling.note(incident, replace(base, gate="waiting", reason=str(error)))
+                    waiting = replace(base, gate="waiting", reason=str(error))
+                    return self._telling.rest(replace(incident, state="waiting"), waiting)
                 return self._abandon(incident, base, f"{aws.error_code(error)}: {error}")
-        incident = self._incidents.persist(
-            replace(incident, state="waiting", pending=step.called_(result)).at(
-                "action", self._clock(), change.describe()
-            )
+        called = replace(incident, state="waiting", pending=step.called_(result)).at(
+            "action", self._clock(), change.describe()
         )
         outcome = None
         if step.done == 0 and not step.told:
-            incident, outcome = self._tell_step(incident, base)
+            # The step's 'acted' decision, recorded and told with the incident that remembers the call.
+            incident, outcome = self._telling.step_acted(called, base)
+        else:
+            incident = self._incidents.persist(called)
         if not adopted:
             after, _ = aws.describe_endpoint(self._sagemaker, incident.endpoint)
             seen = self._action.observe(incident.endpoint, change, after or {}, result)
         return incident, seen, outcome
-
-    def _tell_step(self, incident: Incident, base: Outcome) -> tuple[Incident, Outcome]:
-        """The step's 'acted' decision, recorded and told once; the step remembers it was told."""
-        step = incident.in_flight
-        outcome = self._telling.step_acted(base, step)
-        return self._incidents.persist(replace(incident, pending=step.told_())), outcome
 
     def _stop(self, incident: Incident, base: Outcome, change: Change) -> Outcome:
         """The alarm cleared, or automation was switched off or to dry-run, in the middle of a step:
         make no more changes."""
         cause = "the alarm cleared" if incident.alarm_ok_at is not None else f"automation is {base.mode}"
         why = f"{cause}: {change.describe()} and the rest of the step are not made"
-        incident = self._incidents.persist(
-            replace(incident, pending=None, state="acting").at("stopped", self._clock(), why)
-        )
-        if incident.alarm_ok_at is not None:
-            return self._endings.close(
-                incident, datetime.fromisoformat(incident.alarm_ok_at), "the alarm returned to OK"
-            )
-        return self._telling.note(incident, replace(base, gate="mode", reason=why))
+        stopped = replace(incident, pending=None, state="acting").at("stopped", self._clock(), why)
+        if stopped.alarm_ok_at is not None:
+            return self._endings.close(stopped, datetime.fromisoformat(stopped.alarm_ok_at), "the alarm returned to OK")
+        return self._telling.rest(stopped, replace(base, gate="mode", reason=why))
 
     def _done(self, incident: Incident, base: Outcome, outcome: Outcome | None) -> Outcome:
         """Every change of the step took: verify the unit's effect (or, a rollout, judge again)."""
@@ -174,26 +164,23 @@ class Stepping:
         if self._unit.effect == "pipeline-succeeded":
             # Retraining is verified by its pipeline: success is the effect it promised.
             done = replace(incident, pending=None, state="recovered", recovered_seconds=incident.age(now))
-            self._incidents.persist(done.at("recovered", now, "retraining pipeline succeeded"))
             recovered = replace(
                 base,
                 result="recovered",
                 reason=f"{step.summary}: the pipeline succeeded",
                 changes={"results": list(step.results)},
             )
-            self._telling.tell_once(recovered, f"{incident.id}#recovered")
+            self._telling.told(
+                done.at("recovered", now, "retraining pipeline succeeded"), recovered, f"{incident.id}#recovered"
+            )
             return outcome or recovered
         if incident.alarm_ok_at is not None:
             cleared = datetime.fromisoformat(incident.alarm_ok_at)
-            incident = self._incidents.persist(replace(incident, pending=None))
-            closed = self._endings.close(incident, cleared, "the alarm returned to OK")
+            closed = self._endings.close(replace(incident, pending=None), cleared, "the alarm returned to OK")
             return outcome or closed
         verify_until = now + self._window
-        incident = self._incidents.persist(
-            replace(incident, pending=None, state="verifying", verify_until=verify_until.isoformat())
-        )
-        verifying = self._telling.note(
-            incident,
+        verifying = self._telling.rest(
+            replace(incident, pending=None, state="verifying", verify_until=verify_until.isoformat()),
             replace(
                 base,
                 gate="verifying",
@@ -208,30 +195,42 @@ class Stepping:
         the critical 'acted' message having told people already)."""
         now = self._clock()
         ends = step.ends
+        # The step's end is its own decision only when people heard it was waiting; a step that
+        # took at once was told by its 'acted' decision (made in this evaluation or, before a retry,
+        # in an earlier one: the same either way).
+        waited = incident.last_note.startswith("skipped|waiting|")
         if ends is None:
-            incident = self._incidents.persist(replace(incident, pending=None, state="acting", last_note=""))
-            return outcome or self._telling.note(
-                incident, replace(base, gate="in-service", reason=f"{step.summary} is InService")
-            )
+            judged = replace(incident, pending=None, state="acting", last_note="")
+            in_service = replace(base, gate="in-service", reason=f"{step.summary} is InService")
+            if waited:
+                return outcome or self._telling.rest(judged, in_service)
+            self._incidents.persist(judged)
+            return outcome or replace(in_service, replayed=True)
         seconds = incident.age(now)
         if ends == "complete":
             done = replace(
                 incident, pending=None, state="recovered", recovered_seconds=seconds, closed_at=now.isoformat()
             )
-            self._incidents.persist(done.at("recovered", now, f"{step.summary}: the rollout is complete"))
             finished = replace(
                 base,
                 result="recovered",
                 reason=f"rollout complete {minutes(seconds)} after it began: {step.summary}",
                 changes={"time_to_complete_seconds": seconds, "steps": incident.steps, "facts": incident.facts},
             )
-            self._telling.tell_once(finished, f"{incident.id}#recovered")
+            self._telling.told(
+                done.at("recovered", now, f"{step.summary}: the rollout is complete"),
+                finished,
+                f"{incident.id}#recovered",
+            )
             return outcome or finished
         done = replace(incident, pending=None, state="escalated", closed_at=now.isoformat())
-        self._incidents.persist(done.at("closed", now, f"{step.summary}: {ends}"))
-        return outcome or self._telling.decided(
-            replace(base, gate="closed", reason=f"rollout ended ({ends}): {step.summary}")
-        )
+        done = done.at("closed", now, f"{step.summary}: {ends}")
+        ended = replace(base, gate="closed", reason=f"rollout ended ({ends}): {step.summary}")
+        if waited:
+            self._telling.told(done, ended)
+            return outcome or ended
+        self._incidents.persist(done)
+        return outcome or replace(ended, replayed=True)
 
     def _abandon(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
         """A permanent AWS answer in the middle of a step: give the claim back, tell once."""
@@ -240,8 +239,7 @@ class Stepping:
             claim = Claim(incident.endpoint, self._unit.name, step.id, step.hour)
             self._claims.release(claim)
             incident = replace(incident, steps=max(0, incident.steps - 1))
-        incident = self._incidents.persist(replace(incident, pending=None, state="acting"))
-        return self._endings.permanent(incident, base, problem)
+        return self._endings.permanent(replace(incident, pending=None, state="acting"), base, problem)
 
 
 def _is_busy(error: ClientError) -> bool:

@@ -321,6 +321,10 @@ class ActionSettings(ScopedSettings):
     mode_parameter_name: str = Field(alias="MODE_PARAMETER_NAME", pattern=r"^/")
     mode_cache_seconds: int = Field(30, alias="MODE_CACHE_SECONDS", ge=0, le=300)
     actions_per_hour: int = Field(alias="ACTIONS_PER_HOUR", ge=1, le=100)
+    # A standing condition (a bound, a spent budget) is one paging episode until it has been quiet
+    # this long; while it lasts, people are reminded at most every REMINDER_HOURS (docs/rooms/tell.md).
+    episode_quiet_minutes: int = Field(60, alias="EPISODE_QUIET_MINUTES", ge=1, le=7 * 1440)
+    reminder_hours: int = Field(4, alias="REMINDER_HOURS", ge=1, le=168)
 
 
 SettingsT = TypeVar("SettingsT", bound=EnvModel)

@@ -4,10 +4,11 @@ and a tag that is not used told once.
 
 `Policies` reads an endpoint's tags from the scope (the batched read of a sweep, or one
 ListTags for an alarm's endpoint), resolves them once per invocation and endpoint, and
-tells each problem once: a ledger mark per endpoint, tag key and value, then an info
-message and a warning in the log. `PerEndpoint` is the unit's `Action` for the control
-loop: it hands each call to the unit built from that endpoint's settings (built once per
-distinct policy, by the builders of `wiring.py`), so the remediation modules stay as they are.
+tells each problem once: a ledger mark per endpoint, tag key and value, written with its
+info message in the outbox, then the message sent, and a warning in the log. `PerEndpoint`
+is the unit's `Action` for the control loop: it hands each call to the unit built from that
+endpoint's settings (built once per distinct policy, by the builders of `wiring.py`), so the
+remediation modules stay as they are.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from botocore.exceptions import ClientError
+
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.platform.settings import Mode, Settings
 from model_medic.policy.tags import EndpointPolicy, Problem, apply, read, within_stack
+from model_medic.store.table import cancelled_on
+from model_medic.tell.courier import dedup_of
 
 if TYPE_CHECKING:
     from model_medic.platform.clock import Clock
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
     from model_medic.remediate.units import Action, Change, Observation, Plan, RemediationUnit
     from model_medic.store.incidents import Incident
     from model_medic.store.journal import Journal
-    from model_medic.tell.outcome import Notifier
+    from model_medic.tell.courier import Courier
 
 
 class Policies[SettingsT: Settings]:
@@ -39,14 +44,14 @@ class Policies[SettingsT: Settings]:
         stack: SettingsT,
         scope: Scope,
         journal: Journal,
-        notifier: Notifier,
+        courier: Courier,
         clock: Clock,
         ignore: Collection[str] = (),
     ) -> None:
         self.stack = stack
         self.scope = scope
         self._journal = journal
-        self._notifier = notifier
+        self._courier = courier
         self._clock = clock
         self._ignore = tuple(ignore)
         self._found: dict[str, EndpointPolicy] = {}
@@ -86,16 +91,22 @@ class Policies[SettingsT: Settings]:
             self.policy(endpoint)
 
     def _tell(self, endpoint: str, problems: tuple[Problem, ...]) -> None:
+        """Each problem told once: its mark and its letter in one transaction, then the letter sent
+        (a retry that finds the mark leaves the sending to the outbox, `tell/courier.py`)."""
         for problem in problems:
-            if not self._journal.mark(endpoint, problem.mark, self._clock()):
-                continue  # told already
+            subject = f"Model Medic: a tag of {endpoint} is not used"
+            dedup = dedup_of(endpoint, problem.mark)
+            letter = self._courier.plain_letter("inform", endpoint, subject, problem.sentence(endpoint), dedup)
+            mark = self._journal.mark_request(endpoint, problem.mark, self._clock())
+            try:
+                aws.persist(partial(self._courier.commit, [mark, self._courier.put_request(letter)]))
+            except ClientError as error:
+                if cancelled_on(error, {0}):
+                    continue  # told already
+                raise
             logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
             metrics.add_metric(name="UnusedPolicyTags", unit="Count", value=1)
-            try:
-                self._notifier.inform(f"Model Medic: a tag of {endpoint} is not used", problem.sentence(endpoint))
-            except Exception:
-                aws.persist(partial(self._journal.unmark, endpoint, problem.mark))  # told by the retry
-                raise
+            self._courier.deliver(letter)
 
 
 class PerEndpoint:

@@ -481,7 +481,7 @@ class ScaleBack:
         new floor), or None. A boost whose last step has been read back at its original floor
         is forgotten here; one whose variant is gone or was re-scaled by people is theirs now.
 
-        The step is remembered (`stepped`) only after it is recorded and told: a retry finds the
+        The step is remembered (`stepped`) in the transaction that records it: a retry finds the
         floor already one step lower and finishes the telling instead of stepping again.
         """
         now = self._clock()
@@ -521,8 +521,10 @@ class ScaleBack:
             return variant.name, change.describe(), key, change.after
         return None
 
-    def stepped(self, endpoint: str, variant: str, floor: int) -> None:
-        aws.persist(lambda: self._boosts.step_back(endpoint, variant, floor, self._clock()))
+    def stepped(self, endpoint: str, variant: str, floor: int) -> dict[str, Any]:
+        """What a give-back step leaves in the ledger (the boost's new floor), as the Update of the
+        transaction that records the step: recorded and remembered together, or neither."""
+        return self._boosts.step_back_request(endpoint, variant, floor, self._clock())
 
     def forget(self, endpoint: str, variant: str) -> None:
         aws.persist(lambda: self._boosts.drop(endpoint, variant))
@@ -558,8 +560,10 @@ def give_back(loop: ControlLoop, scale_back: ScaleBack, endpoints: list[str]) ->
         return []  # nothing was boosted in dry-run; off changes nothing
     outcomes = []
     for endpoint, variant, summary, key, floor in scale_back.sweep(enforced):
-        outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, "enforce"))
-        scale_back.stepped(endpoint, variant, floor)
+        # The step's record and its new floor in one transaction: a retry that finds the step made
+        # records nothing twice, and remembers the floor if an earlier run did not.
+        stepped = scale_back.stepped(endpoint, variant, floor)
+        outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, "enforce", also=[stepped]))
     return outcomes
 
 

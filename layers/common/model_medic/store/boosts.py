@@ -32,7 +32,7 @@ class Boost:
     boosted_at: str
     alarms: tuple[str, ...]  # the alarms that called for it, sorted
     step: int | None = None  # the scale-up's step (the give-back's pace); None: the stack's
-    returned_to: int | None = None  # the give-back's last step, once one was made (`step_back`)
+    returned_to: int | None = None  # the give-back's last step, once one was made (`step_back_request`)
     returned_at: str | None = None
 
     @classmethod
@@ -106,16 +106,19 @@ class Boosts:
         )
         return [Boost.from_item(item) for item in items]
 
-    def step_back(self, endpoint: str, variant: str, to: int, at: datetime) -> None:
-        """Remember a give-back step of a boost (its new floor and when): the next step waits
-        for it to take, and for the scale-up's pace. Nothing when the boost is gone."""
-        self._table.update(
-            endpoint_pk(endpoint),
-            f"BOOST#{variant}",
-            "SET returned_to = :to, returned_at = :at",
-            {":to": to, ":at": at.isoformat()},
-            condition="attribute_exists(pk)",
-        )
+    def step_back_request(self, endpoint: str, variant: str, to: int, at: datetime) -> dict[str, Any]:
+        """A give-back step of a boost remembered (its new floor and when), as the Update of the
+        transaction that records the step's decision: the next step waits for it to take, and for
+        the scale-up's pace. The boost must still be there."""
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": _key(self._table, endpoint, variant),
+                "UpdateExpression": "SET returned_to = :to, returned_at = :at",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": to_item({":to": to, ":at": at.isoformat()}),
+            }
+        }
 
     def drop(self, endpoint: str, variant: str) -> None:
         """Forget a boost and its roster entry (one transaction)."""

@@ -50,6 +50,9 @@ class Incident:
     closed_at: str | None = None
     recovered_seconds: float | None = None
     facts: dict[str, Any] | None = None  # what the unit remembers across steps (a rollout's reference capacity)
+    # The invocation (its request id) whose evaluation wrote it last: Lambda's retries of that
+    # invocation keep its request id and do not evaluate a resting incident again.
+    evaluated_by: str = ""
     version: int = 0
 
     @property

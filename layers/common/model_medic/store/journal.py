@@ -179,8 +179,14 @@ class Journal:
 
     def record(self, outcome: Outcome, request_id: str, key: str | None = None) -> None:
         """One decision; with `key` (a step's id) a retry writes the same item again, not a second one."""
-        decision = Decision.of(outcome, request_id, key or uuid.uuid4().hex[:12], self._retention)
-        self._table.put(decision.to_item())
+        self._table.put(self._decision(outcome, request_id, key).to_item())
+
+    def decision_request(self, outcome: Outcome, request_id: str, key: str | None = None) -> dict[str, Any]:
+        """A decision's Put, for the transaction that also writes what tells of it (the outbox)."""
+        return self._table.put_request(self._decision(outcome, request_id, key).to_item())
+
+    def _decision(self, outcome: Outcome, request_id: str, key: str | None) -> Decision:
+        return Decision.of(outcome, request_id, key or uuid.uuid4().hex[:12], self._retention)
 
     def decisions(self, endpoint: str, since: datetime, until: datetime) -> list[Decision]:
         """Decisions about an endpoint in [since, until), oldest first."""
@@ -206,6 +212,17 @@ class Journal:
             "pk = :pk AND begins_with(sk, :mark)", {":pk": endpoint_pk(endpoint), ":mark": f"MARK#{prefix}"}
         )
         return [Mark.from_item(item) for item in items]
+
+    def mark_request(self, endpoint: str, key: str, at: datetime, keep: timedelta | None = None) -> dict[str, Any]:
+        """A mark's Put for a transaction, on the condition that it is not there yet: the
+        transaction does what the mark guards (records and queues a message) once."""
+        request = self._table.put_request(Mark(endpoint, key, at, epoch(at + (keep or self._retention))).to_item())
+        request["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        return request
+
+    def marked(self, endpoint: str, key: str) -> bool:
+        """Whether `key` is marked (strongly consistent)."""
+        return self._table.get(endpoint_pk(endpoint), f"MARK#{key}") is not None
 
     def unmark(self, endpoint: str, key: str) -> None:
         """Take a mark back (what it guarded did not happen), so that a retry does it."""

@@ -51,6 +51,20 @@ def key_of(item: Mapping[str, Any]) -> tuple[str, str]:
     return _DESERIALIZER.deserialize(item["pk"]), _DESERIALIZER.deserialize(item["sk"])
 
 
+def cancelled_on(error: ClientError, indexes: set[int]) -> bool:
+    """Whether a write failed on the conditions of some of these items only: a transaction
+    cancelled with ConditionalCheckFailed at these indexes (and no other reason), or a single
+    conditional write (index 0) whose condition failed."""
+    code = aws.error_code(error)
+    if code == "ConditionalCheckFailedException":
+        return 0 in indexes
+    if code != "TransactionCanceledException":
+        return False
+    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+    failed = {i for i, reason in enumerate(reasons) if reason not in (None, "None")}
+    return bool(failed) and failed <= indexes and all(reasons[i] == "ConditionalCheckFailed" for i in failed)
+
+
 class Table:
     """One DynamoDB table and the client that reaches it. Items and keys go in and come out in
     DynamoDB's form (the records convert them); expression values are given as plain values."""

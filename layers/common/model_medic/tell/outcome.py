@@ -102,22 +102,29 @@ class Notifier:
         self._topics = {"info": info_topic_arn, "critical": critical_topic_arn}
         self._bus = event_bus_name
 
-    def tell(self, outcome: Outcome) -> None:
-        """Publish the outcome; a failure raises so that the invocation is retried."""
-        if outcome.announced:
-            self.publish(outcome)
-        self.put_event(outcome)
-
-    def alert(self, subject: str, text: str) -> None:
+    def alert(self, subject: str, text: str, dedup_id: str = "") -> None:
         """A plain message to the critical topic: a standing problem, not a decision."""
-        self._sns.publish(TopicArn=self._topics["critical"], Subject=_subject(subject), Message=text)
+        self._plain("critical", subject, text, dedup_id)
 
-    def inform(self, subject: str, text: str) -> None:
-        """A plain message to the info topic (the daily summary)."""
-        self._sns.publish(TopicArn=self._topics["info"], Subject=_subject(subject), Message=text)
+    def inform(self, subject: str, text: str, dedup_id: str = "") -> None:
+        """A plain message to the info topic (the daily summary, the end of a paging episode)."""
+        self._plain("info", subject, text, dedup_id)
 
-    def publish(self, outcome: Outcome) -> None:
-        """The SNS message a person reads (info, or critical by severity)."""
+    def _plain(self, topic: str, subject: str, text: str, dedup_id: str) -> None:
+        if dedup_id:
+            self._sns.publish(
+                TopicArn=self._topics[topic],
+                Subject=_subject(subject),
+                Message=text,
+                MessageAttributes=_attributes(("dedup_id", dedup_id)),
+            )
+        else:
+            self._sns.publish(TopicArn=self._topics[topic], Subject=_subject(subject), Message=text)
+
+    def publish(self, outcome: Outcome, dedup_id: str = "") -> None:
+        """The SNS message a person reads (info, or critical by severity); `dedup_id`: the same
+        in every copy of this message (a `dedup_id` message attribute), so a consumer can drop
+        a repeat."""
         text = outcome.sentence()
         machine = json.dumps(outcome.as_dict(), default=str)
         subject = f"[{outcome.severity.upper()}] Model Medic {outcome.result}: {outcome.action} {outcome.endpoint}"
@@ -137,28 +144,25 @@ class Notifier:
                     "sms": text[:140],
                 }
             ),
-            # SNS refuses an attribute whose value is empty ("Name, type, and value must not be
-            # empty or null", API_MessageAttributeValue): one without a value is left out.
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in (
-                    ("result", outcome.result),
-                    ("action", outcome.action),
-                    ("endpoint", outcome.endpoint),
-                    ("incident", outcome.incident),
-                )
-                if value
-            },
+            MessageAttributes=_attributes(
+                ("result", outcome.result),
+                ("action", outcome.action),
+                ("endpoint", outcome.endpoint),
+                ("incident", outcome.incident),
+                ("dedup_id", dedup_id),
+            ),
         )
 
-    def put_event(self, outcome: Outcome) -> None:
-        """The `Remediation Outcome` event on EventBridge."""
+    def put_event(self, outcome: Outcome, dedup_id: str = "") -> None:
+        """The `Remediation Outcome` event on EventBridge; `dedup_id`: a field of its detail, the
+        same in every copy of this event."""
+        detail = outcome.as_dict() | ({"dedup_id": dedup_id} if dedup_id else {})
         response = self._events.put_events(
             Entries=[
                 {
                     "Source": EVENT_SOURCE,
                     "DetailType": EVENT_DETAIL_TYPE,
-                    "Detail": json.dumps(outcome.as_dict(), default=str),
+                    "Detail": json.dumps(detail, default=str),
                     # The alarm, when an alarm is behind it (a scale-back by the sweep has none).
                     "Resources": [outcome.alarm_arn] if outcome.alarm_arn else [],
                     "EventBusName": self._bus,
@@ -169,6 +173,12 @@ class Notifier:
             entry = response["Entries"][0]
             logger.error("outcome event rejected", code=entry.get("ErrorCode"), message=entry.get("ErrorMessage"))
             raise RuntimeError(f"EventBridge rejected the outcome event: {entry.get('ErrorCode')}")
+
+
+def _attributes(*pairs: tuple[str, str]) -> dict[str, Any]:
+    """SNS message attributes; SNS refuses an attribute whose value is empty ("Name, type, and
+    value must not be empty or null", API_MessageAttributeValue): one without a value is left out."""
+    return {name: {"DataType": "String", "StringValue": value} for name, value in pairs if value}
 
 
 def _subject(text: str) -> str:
