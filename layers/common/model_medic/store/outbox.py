@@ -59,7 +59,8 @@ class Letter:
                 "created_at": self.created_at,
                 "endpoint": self.endpoint,
                 "letter": self.kind,
-                "body": json.dumps(self.body, default=str, sort_keys=True),
+                # Keys in their order: a copy sent from the ledger reads as the one sent at once.
+                "body": json.dumps(self.body, default=str),
                 "channels": set(self.channels),
                 "owner": self.owner,
                 "lease_until": self.lease_until,
