@@ -790,6 +790,28 @@ def test_a_give_back_step_whose_record_failed_is_recorded_by_the_retry_without_a
     assert len([d for d in decisions(stack, "acted") if d["action"] == "scale-back"]) == 2
 
 
+def test_a_give_back_step_recorded_without_its_new_floor_is_not_recorded_again_by_a_later_sweep(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+) -> None:
+    """What an earlier release left when its sweep failed between recording a step and remembering
+    it: the next sweep (a later tick, so a later decision time) records nothing twice, remembers
+    the floor, and goes on at the scale-up's pace."""
+    boosted_twice(fn, clock, step=1)  # 1 -> 3
+    assert scale_backs(fn, clock, range(35, 40, 5)) == [(35, "primary instance-count 3 -> 2")]
+    stack.dynamodb.update_item(
+        TableName=stack.table,
+        Key={"pk": {"S": f"ENDPOINT#{ENDPOINT}"}, "sk": {"S": "BOOST#primary"}},
+        UpdateExpression="REMOVE returned_to, returned_at",
+    )
+    bodies(stack, "info")
+    aws_requests.clear()
+    assert scale_backs(fn, clock, range(40, 60, 5)) == [(50, "primary instance-count 2 -> 1")]
+    assert update_calls(aws_requests) == [[{"VariantName": "primary", "DesiredInstanceCount": 1}]]
+    backs = [d["reason"] for d in decisions(stack, "acted") if d["action"] == "scale-back"]
+    assert backs == ["primary instance-count 3 -> 2", "primary instance-count 2 -> 1"]
+    assert [b["reason"] for b in bodies(stack, "info")] == ["primary instance-count 2 -> 1"]
+
+
 def test_giving_capacity_back_is_never_blocked_by_the_hourly_budget(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -44,11 +44,12 @@ class Pager:
             return True
         return page
 
-    def left(self, post: Post, endpoint: str, incident: str) -> None:
-        """A closing incident leaves the episodes it held (in the transaction that closes it)."""
+    def left(self, post: Post, endpoint: str, incident: str, at: datetime) -> None:
+        """A closing incident leaves the episodes it held (in the transaction that closes it) at
+        `at`, when its alarm cleared."""
         for episode in self._episodes.of(self._action, endpoint):
             if incident in episode.holding:
-                post.add(self._episodes.put_request(leave(episode, incident, self._clock())), optional=True)
+                post.add(self._episodes.put_request(leave(episode, incident, at)), optional=True)
 
     def follow(self, endpoints: list[str]) -> None:
         """The sweep's look at the unit's episodes on these endpoints: a reminder for one that lasts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -187,7 +188,8 @@ class Telling:
         if standing is not None:
             page = self._pager.met(post, incident.endpoint, incident.id, standing)
         if closing:
-            self._pager.left(post, incident.endpoint, incident.id)
+            closed = incident.closed_at
+            self._pager.left(post, incident.endpoint, incident.id, self._clock() if closed is None else _time(closed))
         dedup = dedup_of(outcome.endpoint, key) if key else fresh_dedup()
         letter = self._courier.outcome_letter(outcome, dedup, page=page)
         post.add(self._journal.decision_request(outcome, self._request_id, key or dedup))
@@ -258,3 +260,7 @@ class Telling:
 def noted(outcome: Outcome) -> str:
     """What an incident's `last_note` holds of a decision that did not act."""
     return f"{outcome.result}|{outcome.gate}|{outcome.reason}"
+
+
+def _time(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
