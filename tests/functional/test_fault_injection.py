@@ -507,23 +507,30 @@ def said(text: str) -> str:
         outcome = json.loads(text)
     except json.JSONDecodeError:
         return text
-    if isinstance(outcome, dict) and isinstance(outcome.get("changes"), dict) and "results" in outcome["changes"]:
+    if not isinstance(outcome, dict):
+        return text
+    outcome.pop("dedup_id", None)
+    if isinstance(outcome.get("changes"), dict) and "results" in outcome["changes"]:
         outcome["changes"] = {**outcome["changes"], "results": "..."}
     return json.dumps(outcome, sort_keys=True)
+
+
+def dedup_of(message: dict[str, Any]) -> str:
+    """A message's deduplication id: in an outcome's JSON body (SNS sends no message attributes
+    with a JSON message structure), else its attribute (a plain message)."""
+    try:
+        body = json.loads(message["Message"])
+    except json.JSONDecodeError:
+        body = None
+    if isinstance(body, dict) and "dedup_id" in body:
+        return str(body["dedup_id"])
+    return str(message.get("MessageAttributes", {}).get("dedup_id", {}).get("Value", ""))
 
 
 def _told(stack: Stack) -> dict[str, Told]:
     found = {}
     for tap in ("info", "critical"):
-        found[tap] = Told(
-            [
-                (
-                    m.get("MessageAttributes", {}).get("dedup_id", {}).get("Value", ""),
-                    f"{m.get('Subject')}|{said(m['Message'])}",
-                )
-                for m in stack.drain(tap)
-            ]
-        )
+        found[tap] = Told([(dedup_of(m), f"{m.get('Subject')}|{said(m['Message'])}") for m in stack.drain(tap)])
     events = []
     for event in stack.drain("events"):
         detail = dict(event["detail"])

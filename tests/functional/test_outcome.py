@@ -1,5 +1,6 @@
 """Telling people and systems what was decided (`outcome.Notifier`) against moto."""
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,3 +61,21 @@ def test_an_outcome_without_an_alarm_names_no_empty_resource_in_its_event(stack:
     assert sent[0]["Entries"][0]["Resources"] == []
     [event] = stack.drain("events")
     assert event["resources"] == []
+
+
+def test_every_copy_of_a_message_carries_its_dedup_id_where_a_consumer_can_read_it(stack: Stack) -> None:
+    notifier = Notifier(
+        boto3.client("sns"), boto3.client("events"), stack.topics["info"], stack.topics["critical"], "default"
+    )
+    notifier.publish(sweep_outcome(), "d" * 32)
+    notifier.put_event(sweep_outcome(), "d" * 32)
+    notifier.alert("Model Medic reminder", "still at its bound", "e" * 32)
+    [message] = stack.drain("info")
+    # SNS sends message attributes only with a String message structure: an outcome's JSON
+    # structure carries the id in its machine bodies (and in an attribute all the same).
+    assert json.loads(message["Message"])["dedup_id"] == "d" * 32
+    assert message["MessageAttributes"]["dedup_id"]["Value"] == "d" * 32
+    [event] = stack.drain("events")
+    assert event["detail"]["dedup_id"] == "d" * 32
+    [alert] = stack.drain("critical")
+    assert (alert["Message"], alert["MessageAttributes"]["dedup_id"]["Value"]) == ("still at its bound", "e" * 32)

@@ -1,10 +1,4 @@
-"""What a decision came to, and how people and machines are told about it.
-
-People get an SNS message (info topic; critical when an action failed or a bound stopped
-it) whose e-mail text reads as a sentence and whose SQS / Lambda / HTTPS body is the JSON
-of the outcome (per-protocol `MessageStructure`). Machines get a `Remediation Outcome`
-event on EventBridge for every decision.
-"""
+"""What a decision came to, and how people (SNS) and machines (EventBridge) are told of it (docs/rooms/tell.md)."""
 
 from __future__ import annotations
 
@@ -123,10 +117,11 @@ class Notifier:
 
     def publish(self, outcome: Outcome, dedup_id: str = "") -> None:
         """The SNS message a person reads (info, or critical by severity); `dedup_id`: the same
-        in every copy of this message (a `dedup_id` message attribute), so a consumer can drop
-        a repeat."""
+        in every copy of this message, so a consumer can drop a repeat - a field of the machine
+        bodies (SNS sends message attributes only with a String message structure, not this JSON
+        one: docs/aws-behaviours.md, "SNS"), and a `dedup_id` attribute all the same."""
         text = outcome.sentence()
-        machine = json.dumps(outcome.as_dict(), default=str)
+        machine = json.dumps(outcome.as_dict() | ({"dedup_id": dedup_id} if dedup_id else {}), default=str)
         subject = f"[{outcome.severity.upper()}] Model Medic {outcome.result}: {outcome.action} {outcome.endpoint}"
         self._sns.publish(
             TopicArn=self._topics[outcome.severity],
