@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
-from model_medic.store.table import Table, epoch, from_item, to_item
+from model_medic.store.journal import Mark
+from model_medic.store.table import Table, cancelled_on, epoch, from_item, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +44,7 @@ class Letter:
     lease_until: int  # epoch seconds: until then, only its owner sends it
     expiration: int
     attempts: int = 0  # sends tried by invocations that took it over (`Outbox.take`)
+    key: str = ""  # the key it is told once under: each channel sent leaves the mark `<key>#<channel>`
 
     @property
     def sk(self) -> str:
@@ -66,6 +68,7 @@ class Letter:
                 "lease_until": self.lease_until,
                 "attempts": self.attempts,
                 "expiration": self.expiration,
+                "key": self.key or None,
             }
         )
 
@@ -84,6 +87,7 @@ class Letter:
             lease_until=int(data["lease_until"]),
             expiration=int(data["expiration"]),
             attempts=int(data.get("attempts", 0)),
+            key=data.get("key", ""),
         )
 
 
@@ -129,17 +133,40 @@ class Outbox:
             return None
         return Letter.from_item(dict(answer["Attributes"]))
 
-    def sent(self, letter: Letter, channel: str) -> Letter:
-        """One channel sent: the letter without it (deleted once none is left)."""
+    def sent(self, letter: Letter, channel: str, at: datetime) -> Letter:
+        """One channel sent: the letter without it (deleted once none is left); a letter told once
+        under a key leaves, in the same transaction, the mark `<key>#<channel>` - what was sent,
+        and when, as the status room reads it (`Journal.marks`)."""
         left = letter.channels - {channel}
         if not left:
-            self._table.delete(OUTBOX_PK, letter.sk)
+            change = self._table.delete_request(OUTBOX_PK, letter.sk)
         else:
             # On the condition that it is still there: an update would otherwise create a stub.
-            self._table.update(
-                OUTBOX_PK, letter.sk, "DELETE channels :sent", {":sent": {channel}}, condition="attribute_exists(pk)"
-            )
+            change = {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": self._table.key(OUTBOX_PK, letter.sk),
+                    "UpdateExpression": "DELETE channels :sent",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": to_item({":sent": {channel}}),
+                }
+            }
+        try:
+            if letter.key:
+                mark = Mark(letter.endpoint, f"{letter.key}#{channel}", at, epoch(at + self.retention))
+                self._table.transact([change, self._table.put_request(mark.to_item())])
+            else:
+                self._write(change)
+        except ClientError as error:
+            if not cancelled_on(error, {0}):
+                raise  # gone already: sent by another invocation meanwhile
         return replace(letter, channels=left)
+
+    def _write(self, change: dict[str, Any]) -> None:
+        if "Delete" in change:
+            self._table.client.delete_item(**change["Delete"])
+        else:
+            self._table.client.update_item(**change["Update"])
 
     def later(self, letter: Letter, until: datetime, error: str) -> None:
         """A letter AWS refused to take: left pending, not tried again before `until`."""

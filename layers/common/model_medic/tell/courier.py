@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal
@@ -62,16 +62,18 @@ class Courier:
     def __init__(self, outbox: Outbox, notifier: Notifier, owner: str, clock: Clock = utc_now) -> None:
         self._outbox = outbox
         self._notifier = notifier
-        self._owner = owner or "-"
+        # Without a request id (no Lambda context) the invocation is its own owner all the same.
+        self._owner = owner or f"local-{uuid.uuid4().hex}"
         self._clock = clock  # the wall clock: leases are real time, whatever the invocation's clock says
 
     # --- writing -----------------------------------------------------------------------------
 
-    def outcome_letter(self, outcome: Outcome, dedup_id: str, page: bool = True) -> Letter:
+    def outcome_letter(self, outcome: Outcome, dedup_id: str, page: bool = True, key: str = "") -> Letter:
         """An outcome's letter: a message to people when it is announced (and `page` allows it),
-        an event for machines always."""
+        an event for machines always; `key`: the one it is told once under (its channels' marks)."""
         channels = {"event"} | ({"sns"} if outcome.announced and page else set())
-        return self._letter(outcome.endpoint, "outcome", outcome.severity, asdict(outcome), channels, dedup_id)
+        letter = self._letter(outcome.endpoint, "outcome", outcome.severity, asdict(outcome), channels, dedup_id)
+        return replace(letter, key=key)
 
     def plain_letter(self, kind: LetterKind, endpoint: str, subject: str, text: str, dedup_id: str) -> Letter:
         """A plain message: an alert (critical topic) or an information (info topic)."""
@@ -112,7 +114,7 @@ class Courier:
         for letter in letters:
             for channel in [c for c in CHANNELS if c in letter.channels]:
                 self._send(letter, channel)
-                letter = aws.persist(partial(self._outbox.sent, letter, channel))
+                letter = aws.persist(partial(self._outbox.sent, letter, channel, self._clock()))
 
     def _send(self, letter: Letter, channel: str) -> None:
         body = letter.body

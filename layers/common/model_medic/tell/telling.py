@@ -191,7 +191,7 @@ class Telling:
             closed = incident.closed_at
             self._pager.left(post, incident.endpoint, incident.id, self._clock() if closed is None else _time(closed))
         dedup = dedup_of(outcome.endpoint, key) if key else fresh_dedup()
-        letter = self._courier.outcome_letter(outcome, dedup, page=page)
+        letter = self._courier.outcome_letter(outcome, dedup, page=page, key=key or "")
         post.add(self._journal.decision_request(outcome, self._request_id, key or dedup))
         post.add(self._courier.put_request(letter))
         post.letters.insert(0, letter)
@@ -217,7 +217,7 @@ class Telling:
         key: its mark, the decision, its letter and `also` (what the change leaves in the ledger)
         in one transaction. Met again (a retry), only `also` is written, on its own."""
         also = list(also or [])
-        letter = self._courier.outcome_letter(outcome, dedup_of(outcome.endpoint, key))
+        letter = self._courier.outcome_letter(outcome, dedup_of(outcome.endpoint, key), key=key)
         items = [
             self._journal.mark_request(outcome.endpoint, key, self._clock()),
             self._journal.decision_request(outcome, self._request_id, key),
