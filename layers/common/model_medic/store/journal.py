@@ -224,10 +224,6 @@ class Journal:
         """Whether `key` is marked (strongly consistent)."""
         return self._table.get(endpoint_pk(endpoint), f"MARK#{key}") is not None
 
-    def unmark(self, endpoint: str, key: str) -> None:
-        """Take a mark back (what it guarded did not happen), so that a retry does it."""
-        self._table.delete(endpoint_pk(endpoint), f"MARK#{key}")
-
     def notice_once(self, endpoint: str, notice: str, at: datetime) -> bool:
         """True the first time a standing problem is noticed (so a person hears of it once)."""
         return self._table.put_once(Notice(endpoint, notice, at).to_item())
