@@ -172,10 +172,10 @@ class Replay:
                 key = (seed.name, variant.name)
                 counts = self.done.counts.setdefault(key, [])
                 if not counts or counts[-1][1] != variant.instances:
-                    settled = (
-                        status == "InService" and modified is not None and counts and counts[-1][0] < modified <= at
-                    )
-                    counts.append((modified if settled and modified is not None else at, variant.instances))
+                    began = at
+                    if status == "InService" and modified is not None and counts and counts[-1][0] < modified <= at:
+                        began = modified  # an update that finished since the last look: from its end
+                    counts.append((began, variant.instances))
                 floors = self.done.floors.setdefault(key, [])
                 if not floors or floors[-1][1] != variant.min_capacity:
                     floors.append((at, variant.min_capacity))

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from model_medic.backtest.replay import Replay, Replayed, Travel
+from model_medic.backtest.replay import ATTEMPTS, Replay, Replayed, Travel
 from model_medic.backtest.source import Source
 from model_medic.backtest.view import (
     Backtest,
@@ -179,7 +179,7 @@ def assemble(
     recorded = snapshot.recorded
     notes = [
         *snapshot.skipped,
-        *(f"parked after {3} attempts: {p}" for p in replayed.parked),
+        *(f"parked after {ATTEMPTS} attempts: {p}" for p in replayed.parked),
         *(f"the scaling policy scaled in: {s}" for s in replayed.scaled_in),
         *(f"{u}: no rate schedule found; only its alarms were replayed" for u in snapshot.units if u not in every),
     ]

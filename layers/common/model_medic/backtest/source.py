@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -178,7 +179,7 @@ class Source:
         ]
         variants = [v["VariantName"] for v in seed.described.get("ProductionVariants", [])]
         data = [datum for begin, end in _merged(spans) for datum in variant_metrics(seed.name, variants, begin, end)]
-        return EndpointSeed(**{**seed.__dict__, "metrics": tuple(data)})
+        return replace(seed, metrics=tuple(data))
 
     # --- alarms ---------------------------------------------------------------------------
 
@@ -235,10 +236,8 @@ class Source:
         incidents, decisions = [], []
         for endpoint in endpoints:
             for incident in self._house.incidents.of(endpoint):
-                if (
-                    incident.action in self._units
-                    and self._start.isoformat() <= incident.opened_at <= self._end.isoformat()
-                ):
+                opened = datetime.fromisoformat(incident.opened_at)
+                if incident.action in self._units and self._start <= opened <= self._end:
                     incidents.append(incident)
             decisions += [
                 d
