@@ -82,6 +82,19 @@ def seed(cloud: LocalCloud, at: datetime) -> dict[str, Any]:
         MinCapacity=2,
         MaxCapacity=6,
     )
+    # The primary's target-tracking policy (SageMaker's usual one): moto never runs it, so the demo
+    # plays its scale-in (scenarios._policy_scales_in); `model-medic backtest` models it from here.
+    cloud.client("application-autoscaling").put_scaling_policy(
+        PolicyName=f"{ENDPOINT}-invocations-per-instance",
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/primary",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 70.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        },
+    )
     sagemaker.create_pipeline(
         PipelineName=PIPELINE,
         PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
