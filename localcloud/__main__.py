@@ -2,7 +2,9 @@
 
     demo                               start a local cloud, deploy, seed, play every scenario, stop
     up [--mode enforce|dry-run|off]    start a local cloud in the background, deploy, seed the demo world
-    invoke LOGICAL_ID -e EVENT.json    run a deployed function on an event (the sam local invoke contract)
+    invoke LOGICAL_ID -e EVENT.json [--as-is]   run a deployed function on an event (the sam local
+                                       invoke contract), delivered at --at: its times moved there, the
+                                       alarm or approval it reports made so first (events/README.md)
     alarm ALARM_NAME ALARM|OK|INSUFFICIENT_DATA   set an alarm and deliver what CloudWatch would
     tick LOGICAL_ID|RULE               deliver a scheduled event
     down                               stop the local cloud that `up` started
@@ -24,13 +26,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from localcloud import scenarios, world
+from localcloud import delivery, scenarios, world
 from localcloud.cloud import ROOT, Invocation, LocalCloud
 
 STATE = ROOT / ".localcloud" / "state.json"
@@ -159,6 +162,16 @@ def model_medic_status(cloud: LocalCloud, at: datetime, *arguments: str) -> Stat
     return StatusRun(" ".join([shown, *argv]), done.returncode, done.stdout, done.stderr)
 
 
+def start(cloud: LocalCloud, mode: str, at: datetime, say: Callable[[str], None] = lambda _: None) -> None:
+    """What `up` does to the moto server it started: the fleet, the stack, the demo world at `at`
+    with what the sample events read (events/), and AWS's behaviours switched on."""
+    world.seed_fleet(cloud)  # before the stack, which gives the fleet its alarms
+    cloud.deploy(parameters(mode), say=say)
+    world.seed(cloud, at)
+    world.seed_for_samples(cloud, at)
+    simulate_aws(cloud)
+
+
 def up(args: argparse.Namespace) -> int:
     if STATE.exists():
         state = json.loads(STATE.read_text())
@@ -169,10 +182,7 @@ def up(args: argparse.Namespace) -> int:
     cloud = LocalCloud(f"http://{HOST}:{port}")
     try:
         print(f"local cloud starting at {cloud.endpoint_url}; seeding the fleet, then deploying the stack:")
-        world.seed_fleet(cloud)  # before the stack, which gives the fleet its alarms
-        cloud.deploy(parameters(args.mode), say=print)
-        world.seed(cloud, datetime.now(UTC))
-        simulate_aws(cloud)
+        start(cloud, args.mode, datetime.now(UTC), say=print)
     except Exception:
         server.terminate()
         raise
@@ -222,7 +232,15 @@ def _report(invocations: list[Invocation]) -> int:
 
 def invoke(args: argparse.Namespace) -> int:
     event: Any = json.loads(Path(args.event).read_text())
-    return _report([_connected().invoke(args.logical_id, event, args.at)])
+    delivered = delivery.deliver(_connected(), args.logical_id, event, args.at, as_is=args.as_is)
+    for note in delivered.notes:
+        print(note)
+    code = _report([delivered.invocation])
+    if not delivered.answered_here:
+        return code
+    print("--- the response CloudFormation receives at its ResponseURL (served here) ---")
+    print(json.dumps(delivered.response, indent=2) if delivered.response else "none: the function did not answer")
+    return code or int(delivered.response is None or delivered.response.get("Status") != "SUCCESS")
 
 
 def alarm(args: argparse.Namespace) -> int:
@@ -265,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("invoke")
     p.add_argument("logical_id")
     p.add_argument("-e", "--event", required=True)
+    p.add_argument("--as-is", action="store_true", help="send the file unchanged, as sam local invoke does")
     p.set_defaults(run=invoke)
     p = commands.add_parser("alarm")
     p.add_argument("name")

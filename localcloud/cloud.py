@@ -307,24 +307,30 @@ class LocalCloud:
         ResponseURL served here, to the function; returns the response (raises unless SUCCESS)."""
         properties = dict(resource["Properties"])
         function = properties["ServiceToken"]["Fn::GetAtt"][0]
-        with _ResponseCatcher() as catcher:
-            request = {
-                "RequestType": kind,
-                "ServiceToken": self._function_arn(function),
-                "ResponseURL": catcher.url,
-                "StackId": f"arn:aws:cloudformation:{self.region}:{ACCOUNT}:stack/{self.stack.name}/local",
-                "RequestId": str(uuid.uuid4()),
-                "ResourceType": resource["Type"],
-                "LogicalResourceId": logical_id,
-                "ResourceProperties": {k: v for k, v in properties.items() if k != "ServiceToken"},
-            }
-            if kind != "Create":
-                request["PhysicalResourceId"] = f"{self.stack.name}-fleet-alarms"
-            invocation = self.invoke(function, request, datetime.now(UTC))
-            answer = catcher.answer
+        request = {
+            "RequestType": kind,
+            "ServiceToken": self._function_arn(function),
+            "StackId": f"arn:aws:cloudformation:{self.region}:{ACCOUNT}:stack/{self.stack.name}/local",
+            "RequestId": str(uuid.uuid4()),
+            "ResourceType": resource["Type"],
+            "LogicalResourceId": logical_id,
+            "ResourceProperties": {k: v for k, v in properties.items() if k != "ServiceToken"},
+        }
+        if kind != "Create":
+            request["PhysicalResourceId"] = f"{self.stack.name}-fleet-alarms"
+        invocation, answer = self.answer_custom_resource(function, request, datetime.now(UTC))
         if answer is None or answer.get("Status") != "SUCCESS":
             raise RuntimeError(f"custom resource {logical_id} {kind}: {answer} {invocation.error or ''}")
         return answer
+
+    def answer_custom_resource(
+        self, logical_id: str, request: dict[str, Any], at: datetime
+    ) -> tuple[Invocation, dict[str, Any] | None]:
+        """Invoke the function on a custom resource request with a ResponseURL served here, on
+        loopback (where AWS gives a pre-signed S3 URL); returns the run and the response it PUT, or None."""
+        with _ResponseCatcher() as catcher:
+            invocation = self.invoke(logical_id, {**request, "ResponseURL": catcher.url}, at)
+            return invocation, catcher.answer
 
     def load(self) -> Stack:
         """Read the deployed stack's resources and outputs from moto."""
@@ -474,14 +480,11 @@ class LocalCloud:
 
     def alarm(self, name: str, state: str, at: datetime, reason: str = "") -> list[Invocation]:
         """Set the alarm's state and deliver what CloudWatch would, through the real wiring."""
-        cw = self.client("cloudwatch")
-        [alarm] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        [alarm] = self.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
         previous = alarm["StateValue"]
-        if previous == state:
-            return []  # no transition: CloudWatch sets nothing and runs no action
         reason = reason or f"local cloud: {name} set to {state}"
-        self.set_clock(at)  # the state change is stamped with the simulated time, as its message is
-        cw.set_alarm_state(AlarmName=name, StateValue=cast("StateValueType", state), StateReason=reason)
+        if not self.set_alarm_state(name, state, at, reason):
+            return []  # no transition: CloudWatch sets nothing and runs no action
         actions = ACTIONS[state]
         message = cloudwatch.sns_message(alarm, state, previous, reason, at, ACCOUNT, self.region)
         invocations = []
@@ -490,6 +493,17 @@ class LocalCloud:
         event = cloudwatch.state_change_event(alarm, state, previous, reason, at, ACCOUNT, self.region)
         invocations += self.put_event(event, at)
         return invocations
+
+    def set_alarm_state(self, name: str, state: str, at: datetime, reason: str) -> bool:
+        """The alarm's state change at `at`, delivering nothing; False (nothing set) when the
+        metric alarm does not exist here or is in that state already."""
+        cw = self.client("cloudwatch")
+        found = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        if not found or found[0]["StateValue"] == state:
+            return False
+        self.set_clock(at)  # the state change is stamped with the simulated time, as its message is
+        cw.set_alarm_state(AlarmName=name, StateValue=cast("StateValueType", state), StateReason=reason)
+        return True
 
     def evaluate_alarm(self, name: str, at: datetime) -> AlarmEvaluation:
         """Judge the alarm from its metric's last EvaluationPeriods whole periods before `at`,
@@ -665,6 +679,22 @@ class LocalCloud:
         kwargs: dict[str, Any] = {"ApprovalDescription": description} if description else {}
         self.client("sagemaker").update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status, **kwargs)
         return self.model_package_state_changed(package_arn, at)
+
+    def set_package_status(self, package_arn: str, status: str, at: datetime) -> bool:
+        """The package's approval status set at `at`, delivering nothing; False (nothing set)
+        when the package does not exist here or has that status already."""
+        sagemaker = self.client("sagemaker")
+        try:
+            described = sagemaker.describe_model_package(ModelPackageName=package_arn)
+        except sagemaker.exceptions.ClientError:
+            return False
+        if described.get("ModelApprovalStatus") == status:
+            return False
+        self.set_clock(at)  # LastModifiedTime is the simulated time
+        sagemaker.update_model_package(
+            ModelPackageArn=package_arn, ModelApprovalStatus=cast("ModelApprovalStatusType", status)
+        )
+        return True
 
     def tick(self, function_or_rule: str, at: datetime) -> list[Invocation]:
         """The scheduled event of a function's schedule rule (or of the rule named)."""

@@ -136,6 +136,30 @@ nowhere else, for the tests and the local cloud alike.
   SetAlarmState changes the StateValue; a SetAlarmState to the same value (which in moto
   still moves StateUpdatedTimestamp) leaves it. moto has no EvaluationState, so the two
   times only part when a state is set again unchanged.
+* `alarm_history_as_in_aws`: moto 5.2 has no DescribeAlarmHistory (docs/aws-behaviours.md,
+  "moto gaps"), so `model-medic backtest`, which replays an account's alarm history, could not
+  run against the local cloud. AWS "retains the history of an alarm even if you delete the
+  alarm" (API reference, DescribeAlarmHistory). Here every change of an alarm's StateValue -
+  by SetAlarmState, which is also how the local cloud's own evaluation (`cloud.evaluate_alarm`)
+  sets a state - is kept as a history item shaped like AWS's (botocore cloudwatch
+  service-2.json, AlarmHistoryItem; the AWS CLI's example output, tests/data/real/
+  awscli-describe-alarm-history.json): `HistoryItemType` StateUpdate, `Timestamp` the
+  transition's time (the alarm's StateTransitionedTimestamp, `moto_now()`), `HistorySummary`
+  "Alarm updated from OLD to NEW", and `HistoryData` the JSON text
+  `{"version": "1.0", "oldState": {...}, "newState": {...}}`, each state with its
+  `stateValue` and `stateReason`, and its `stateReasonData` object when one was given (AWS's
+  example leaves it out of a state set by hand). A SetAlarmState to the state the alarm is
+  already in records nothing: "Alarm updated from X to Y" names a change, and AWS documents
+  none for an unchanged state (our reading). The items outlive the alarm, as in AWS.
+  DescribeAlarmHistory filters by AlarmName, AlarmTypes (MetricAlarm when omitted: "If you
+  omit this parameter, only metric alarms are returned"), HistoryItemType, StartDate and
+  EndDate (both inclusive here: AWS does not say), orders by ScanBy (TimestampDescending when
+  omitted, as the CLI example's newest-first output shows), and pages with MaxRecords (1-100;
+  100 when omitted, AWS documents no default) and an opaque NextToken (an offset here; one that
+  is not ours is `InvalidNextToken`, the operation's documented error). Not modelled:
+  ConfigurationUpdate and Action items (a filter for them finds nothing), alarm contributors,
+  and the retention limit (the console keeps 14 days: "the standard 14 day alarm history",
+  AWS Cloud Operations blog, "Extending and exploring alarm history in Amazon CloudWatch").
 * `pipeline_executions_run_until_finished`: see the section below.
 * `endpoint_configs_keep_every_field`: CreateEndpointConfig takes more fields than moto keeps
   even with `endpoint_kinds_as_in_aws` (ExplainerConfig, VpcConfig, EnableNetworkIsolation,
@@ -1135,6 +1159,138 @@ def alarm_transition_times_as_in_aws() -> None:
     Alarm.update_state = update_state  # type: ignore[method-assign]
 
 
+# --- CloudWatch alarm history ----------------------------------------------------------------
+
+HISTORY_MAX_RECORDS = 100  # MaxRecords' valid range is 1-100 (API reference, DescribeAlarmHistory)
+HISTORY_DATA_MAX = 4095  # HistoryData's length constraint (AlarmHistoryItem)
+
+
+def _state_entry(value: str, reason: str, reason_data: str | None) -> dict[str, Any]:
+    """One side of a StateUpdate's HistoryData: the state, its reason, its reason data if any."""
+    entry: dict[str, Any] = {"stateValue": value, "stateReason": reason}
+    try:
+        data = json.loads(reason_data) if reason_data else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data:
+        entry["stateReasonData"] = data
+    return entry
+
+
+def state_update_item(
+    alarm: str, kind: str, at: datetime, old: tuple[str, str, str | None], new: tuple[str, str, str | None]
+) -> dict[str, Any]:
+    """An AlarmHistoryItem of a StateValue change from `old` to `new` ((value, reason, reason data))."""
+    history: dict[str, Any] = {"version": "1.0", "oldState": _state_entry(*old), "newState": _state_entry(*new)}
+    text = json.dumps(history, separators=(",", ":"))
+    if len(text) > HISTORY_DATA_MAX:  # AWS's bound: the reason data (the datapoints) goes first
+        for side in ("oldState", "newState"):
+            history[side].pop("stateReasonData", None)
+        text = json.dumps(history, separators=(",", ":"))[:HISTORY_DATA_MAX]
+    return {
+        "AlarmName": alarm,
+        "AlarmType": kind,
+        "Timestamp": at,
+        "HistoryItemType": "StateUpdate",
+        "HistorySummary": f"Alarm updated from {old[0]} to {new[0]}",
+        "HistoryData": text,
+    }
+
+
+def _alarm_history(backend: Any) -> list[dict[str, Any]]:
+    """The history items of a CloudWatch backend (kept on it: a reset backend has none)."""
+    found: list[dict[str, Any]] | None = getattr(backend, "model_medic_alarm_history", None)
+    if found is None:
+        found = []
+        backend.model_medic_alarm_history = found
+    return found
+
+
+def _moment(value: Any) -> datetime | None:
+    """A request's timestamp as the protocols carry it (datetime, epoch seconds or ISO 8601), in UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        at = value
+    elif isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value)):
+        at = datetime.fromtimestamp(float(value), UTC)
+    else:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def alarm_history_page(items: list[dict[str, Any]], request: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """DescribeAlarmHistory's answer to `request` (its parameters) over `items`: one page and the next token."""
+    from moto.cloudwatch.exceptions import ValidationError
+
+    kinds = set(request.get("AlarmTypes") or ["MetricAlarm"])
+    start, end = _moment(request.get("StartDate")), _moment(request.get("EndDate"))
+    found = [
+        item
+        for item in items
+        if request.get("AlarmName") in (None, "", item["AlarmName"])
+        and item["AlarmType"] in kinds
+        and request.get("HistoryItemType") in (None, "", item["HistoryItemType"])
+        and (start is None or item["Timestamp"] >= start)
+        and (end is None or item["Timestamp"] <= end)
+    ]
+    found.sort(key=lambda item: item["Timestamp"], reverse=request.get("ScanBy") != "TimestampAscending")
+    size = int(request.get("MaxRecords") or HISTORY_MAX_RECORDS)
+    if not 1 <= size <= HISTORY_MAX_RECORDS:
+        raise ValidationError(f"MaxRecords must be between 1 and {HISTORY_MAX_RECORDS}, not {size}.")
+    token = str(request.get("NextToken") or "0")
+    if not token.isdigit() or int(token) > len(found):
+        raise _invalid_next_token(token)
+    first = int(token)
+    following = first + size
+    return found[first:following], (str(following) if following < len(found) else None)
+
+
+def _invalid_next_token(token: str) -> Exception:
+    from moto.cloudwatch.exceptions import CloudWatchException
+
+    return CloudWatchException("InvalidNextToken", f"The next token {token!r} is not valid.")
+
+
+@_once
+def alarm_history_as_in_aws() -> None:
+    """Every change of an alarm's StateValue is a StateUpdate history item; DescribeAlarmHistory answers them.
+
+    Installed after `alarm_transition_times_as_in_aws`: an item's Timestamp is the transition's.
+    """
+    from moto.cloudwatch.models import Alarm, cloudwatch_backends
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
+
+    original = Alarm.update_state
+
+    def update_state(self: Any, reason: str, reason_data: str, state_value: str) -> None:
+        old = (self.state_value, self.state_reason, self.state_reason_data)
+        original(self, reason, reason_data, state_value)
+        if state_value == old[0]:
+            return
+        at = getattr(self, "state_transitioned_timestamp", None) or _naive(moto_now())
+        account = self.alarm_arn.split(":")[4]
+        kind = "CompositeAlarm" if self.rule is not None else "MetricAlarm"
+        item = state_update_item(self.name, kind, at.replace(tzinfo=UTC), old, (state_value, reason, reason_data))
+        _alarm_history(cloudwatch_backends[account][self.region_name]).append(item)
+
+    def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
+        request = {
+            name: self._get_param(name)
+            for name in ("AlarmName", "HistoryItemType", "StartDate", "EndDate", "MaxRecords", "NextToken", "ScanBy")
+        }
+        request["AlarmTypes"] = self._get_param("AlarmTypes", [])
+        page, token = alarm_history_page(_alarm_history(self.cloudwatch_backend), request)
+        result: dict[str, Any] = {"AlarmHistoryItems": page}
+        if token is not None:
+            result["NextToken"] = token
+        return ActionResult(result)
+
+    Alarm.update_state = update_state  # type: ignore[method-assign]
+    CloudWatchResponse.describe_alarm_history = describe_alarm_history  # type: ignore[attr-defined]
+
+
 # --- CloudWatch percentile statistics ------------------------------------------------------
 
 # "pNN.NN: the value of the specified percentile. You can use any percentile, using up to two
@@ -1354,6 +1510,7 @@ def install_all() -> None:
     serialise_dynamodb_requests()
     alarm_state_times_follow_the_clock()
     alarm_transition_times_as_in_aws()
+    alarm_history_as_in_aws()  # after the transition times: an item's Timestamp is the transition's
     cloudwatch_metric_stat_queries()
     versioned_model_package_names()
     model_packages_as_in_aws()

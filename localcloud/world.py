@@ -3,7 +3,7 @@
 `churn-prod` serves a primary variant (2 x ml.m5.large, under an auto scaling target of
 2-6 instances) and a canary (1 instance, 10% of traffic); a retraining pipeline and a model
 package group exist; CloudWatch holds an hour of SageMaker's endpoint metrics in which
-model latency climbs.
+model latency climbs. `make up` adds what the sample events read (`seed_for_samples`).
 
 Around it, a small fleet (`FLEET`, `seed_fleet`, one instance each, no traffic): `fraud-prod`
 named in the stack's EndpointNames like churn-prod; `recs-prod` and `search-prod` found only
@@ -82,6 +82,19 @@ def seed(cloud: LocalCloud, at: datetime) -> dict[str, Any]:
         MinCapacity=2,
         MaxCapacity=6,
     )
+    # The primary's target-tracking policy (SageMaker's usual one): moto never runs it, so the demo
+    # plays its scale-in (scenarios._policy_scales_in); `model-medic backtest` models it from here.
+    cloud.client("application-autoscaling").put_scaling_policy(
+        PolicyName=f"{ENDPOINT}-invocations-per-instance",
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/primary",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 70.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        },
+    )
     sagemaker.create_pipeline(
         PipelineName=PIPELINE,
         PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
@@ -92,6 +105,19 @@ def seed(cloud: LocalCloud, at: datetime) -> dict[str, Any]:
     _metrics(cloud.client("cloudwatch"), at)
     _training_data(cloud.client("s3"))
     return {"endpoint": ENDPOINT, "pipeline": PIPELINE, "packages": packages}
+
+
+def seed_for_samples(cloud: LocalCloud, at: datetime) -> None:
+    """What the sample events (events/) read besides `seed`, so that each shows its behaviour
+    on a fresh `make up`: data capture of the hour before `at` and of its hour (the inputs
+    drifting: older customers, more `pro` plans), churn-prod's predictions three and two hours
+    before with their labels an hour later, and a retrained model, churn/3, awaiting approval."""
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    for captured in (hour - timedelta(hours=1), hour):
+        capture(cloud, captured, rows=600, mean_age=55.0, mix=(30, 30, 40))
+    for predicted in (hour - timedelta(hours=3), hour - timedelta(hours=2)):
+        predictions_and_labels(cloud, predicted, {"primary": (900, 0.84), "canary": (100, 0.86)})
+    register_package(cloud, "v3", 0.88)
 
 
 def by_tag() -> list[str]:

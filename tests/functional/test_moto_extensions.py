@@ -1087,7 +1087,11 @@ def test_registering_and_approving_deliver_sagemakers_event_to_the_matching_rule
     event = invocation.event
     assert (event["detail"]["ModelPackageArn"], event["detail"]["ModelApprovalStatus"]) == (pending, "Approved")
     assert event["detail"]["LastModifiedTime"] == event["time"] == "2026-11-22T10:30:00Z"
-    assert event["detail"]["CreationTime"] == "2026-11-22T10:00:00Z"
+    # Registered at T0 on the server's clock, which ticks on from the time it was set to (a loaded
+    # machine may take a second or two to get there).
+    created = datetime.fromisoformat(event["detail"]["CreationTime"])
+    assert T0 <= created < T0 + timedelta(seconds=5)
+    assert event["detail"]["CreationTime"].endswith("Z")
     assert event["detail"]["ApprovalDescription"] == "better than v2"
     assert event["detail"]["ModelMetrics"] == quality.model_metrics("s3://b/eval.json")
     described = sagemaker.describe_model_package(ModelPackageName=pending)

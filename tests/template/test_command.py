@@ -22,8 +22,12 @@ def test_the_command_is_a_console_script_of_the_package() -> None:
 
 def test_setuptools_finds_the_layers_package_and_its_templates() -> None:
     setuptools = PYPROJECT["tool"]["setuptools"]
-    assert setuptools["package-dir"] == {"": "layers/common"}
-    assert setuptools["packages"]["find"] == {"where": ["layers/common"], "include": ["model_medic*"]}
+    # The local cloud is packaged beside it: `model-medic backtest` simulates with its moto extensions.
+    assert setuptools["package-dir"] == {"": "layers/common", "localcloud": "localcloud"}
+    assert setuptools["packages"]["find"] == {
+        "where": ["layers/common", "."],
+        "include": ["model_medic*", "localcloud"],
+    }
     for pattern in setuptools["package-data"]["model_medic"]:
         assert list((LAYER / "model_medic").glob(pattern)), pattern
     # Every package of the layer is a folder with an __init__.py, so `find` sees it (status too).

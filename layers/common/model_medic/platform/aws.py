@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts.
@@ -79,6 +80,11 @@ def ssm() -> SSMClient:
     return cast("SSMClient", _client("ssm"))
 
 
+def sqs() -> SQSClient:
+    """For `model-medic backtest`, which reads the pages of its simulation (no function calls it)."""
+    return cast("SQSClient", _client("sqs"))
+
+
 def s3() -> S3Client:
     return cast("S3Client", _client("s3"))
 
@@ -104,10 +110,14 @@ def ssm_parameters() -> SSMProvider:
     return SSMProvider(boto3_client=ssm())
 
 
-def reset() -> None:
-    """Forget every cached client (tests: after moto starts or the environment changes)."""
+def reset(session: bool = False) -> None:
+    """Forget every cached client (tests: after moto starts or the environment changes); with
+    `session`, the session too: a client of a session made before moto was imported is not
+    mocked by it, and one made with other credentials or endpoints keeps them (the backtest)."""
     _client.cache_clear()
     ssm_parameters.cache_clear()
+    if session:
+        _session.cache_clear()
 
 
 # Errors that go away by themselves (throttling, AWS's own faults); anything else that AWS

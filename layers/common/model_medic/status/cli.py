@@ -1,4 +1,4 @@
-"""The `model-medic` command: `status [ENDPOINT]` and `explain INCIDENT` of a deployed stack, read-only."""
+"""The `model-medic` command: `status [ENDPOINT]`, `explain INCIDENT` and `backtest` of a deployed stack, read-only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -18,17 +18,25 @@ from botocore.exceptions import BotoCoreError, ClientError
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
 from model_medic.status import deployed
-from model_medic.status.deployed import StatusError
+from model_medic.status.deployed import DeployedStack, StatusError
 from model_medic.status.gather import Reader
 from model_medic.status.render import as_json, text
 
 DEFAULT_STACK = "model-medic"
+# `backtest`: the window when none is given ("what would it have done last week?"), and how long a
+# simulated endpoint change stays Updating (SageMaker documents no duration: say yours).
+DEFAULT_WINDOW = timedelta(days=7)
+DEFAULT_UPDATE_MINUTES = 5.0
+# CloudWatch's alarm history goes back 14 days (docs/rooms/backtest.md).
+HISTORY_KEPT = timedelta(days=14)
 
 USAGE = """what a deployed Model Medic is doing, read-only:
 
     model-medic status                  every endpoint in scope: mode, tags, open incidents, rollouts, last actions
     model-medic status ENDPOINT         one endpoint: every incident of the last 24 h with its timeline, every decision
     model-medic explain INCIDENT        one incident's whole story: timeline, steps and changes, decisions, messages
+    model-medic backtest [--since T]    what it would have done in enforce over a past window (default: the last
+                                        7 days): the alarm history replayed on a simulated endpoint; --html FILE
 
 Options go before or after the command. AWS credentials are the caller's own (the usual chain:
 environment, profile, role); --endpoint-url points at the local cloud (`make up` prints it)."""
@@ -79,7 +87,19 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("endpoint", nargs="?", default=None)
     explain = commands.add_parser("explain", help="one incident's whole story")
     explain.add_argument("incident", help="the incident's id, or its 16-character digest (or its first 6+)")
-    for command in (status, explain):
+    backtest = commands.add_parser(
+        "backtest", help="what it would have done over a past window, replayed on a simulated endpoint"
+    )
+    backtest.add_argument("--since", type=_moment, default=None, help="ISO 8601 start (default: 7 days before --until)")
+    backtest.add_argument("--until", type=_moment, default=None, help="ISO 8601 end (default: --at, else now)")
+    backtest.add_argument(
+        "--update-minutes",
+        type=float,
+        default=DEFAULT_UPDATE_MINUTES,
+        help=f"how long a simulated endpoint change stays Updating (default {DEFAULT_UPDATE_MINUTES:g})",
+    )
+    backtest.add_argument("--html", type=Path, default=None, help="also write the backtest as an HTML page here")
+    for command in (status, explain, backtest):
         _options(command, defaults=False)
     return main
 
@@ -104,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     at = args.at or datetime.now(UTC)
     try:
         with _logs_to_stderr():
-            reader = Reader(deployed.find(args.stack or default_stack(Path.cwd())), at)
-            view = reader.explain(args.incident) if args.command == "explain" else reader.status(args.endpoint)
+            answer = _answer(args, deployed.find(args.stack or default_stack(Path.cwd())), at)
     except StatusError as error:
         print(f"model-medic: {error}", file=sys.stderr)
         return 1
@@ -115,8 +134,35 @@ def main(argv: list[str] | None = None) -> int:
     except BotoCoreError as error:  # no credentials, no Region, no connection
         print(f"model-medic: {error}", file=sys.stderr)
         return 1
-    sys.stdout.write(as_json(view) if args.json else text(view, colour=coloured(sys.stdout)))
+    sys.stdout.write(answer)
     return 0
+
+
+def _answer(args: argparse.Namespace, stack: DeployedStack, at: datetime) -> str:
+    """The command's answer, as text or JSON."""
+    if args.command == "backtest":
+        return _backtest(args, stack, at)
+    reader = Reader(stack, at)
+    view = reader.explain(args.incident) if args.command == "explain" else reader.status(args.endpoint)
+    return as_json(view) if args.json else text(view, colour=coloured(sys.stdout))
+
+
+def _backtest(args: argparse.Namespace, stack: DeployedStack, at: datetime) -> str:
+    """`backtest`: its room is imported only here, so `status` never pays for it."""
+    from model_medic.backtest import render
+    from model_medic.backtest.run import backtest
+
+    until = args.until or at
+    since = args.since or until - DEFAULT_WINDOW
+    if at - since > HISTORY_KEPT:
+        print(
+            f"model-medic: CloudWatch keeps {HISTORY_KEPT.days} days of alarm history: older transitions are gone",
+            file=sys.stderr,
+        )
+    view = backtest(stack, since, until, args.update_minutes)
+    if args.html is not None:
+        args.html.write_text(render.html(view))
+    return render.as_json(view) if args.json else render.text(view, colour=coloured(sys.stdout))
 
 
 @contextmanager
