@@ -7,9 +7,13 @@ up to 72 hours before its label.
 One run, as the function does it (S3 in moto, in-process): S3 calls by operation, wall time
 and peak memory (tracemalloc: Python allocations during the run, moto's own included).
 
-Cold: the first run after deployment, which decodes every complete capture hour of the
-look-back once into the prediction index. Warm: every later run (the index is kept hour by
-hour by the runs before it): one index object per complete hour.
+Cold: the first runs after deployment, which decode every complete capture hour of the
+look-back once into the prediction index. A run stops building at 60% of its 300 s (status
+`indexing`, nothing published) and the next hourly run goes on, so on a slower machine the
+index takes more than one run: the benchmark runs as many as the function would, until one
+publishes. Warm: every later run (the index is kept hour by hour by the runs before it): one
+index object per complete hour. (Measured as "the second run" before, the warm row counted
+the index hours a slow first run had left - 9,071 GETs were 431 plus 36 hours x 240 files.)
 """
 
 import json
@@ -34,6 +38,7 @@ RECORDS_PER_FILE = 5
 LABELS = 100_000
 WINDOW_HOURS, LOOKBACK_HOURS = 24, 72
 LABEL_FILES_PER_HOUR = 4
+MAX_COLD_RUNS = 6  # 96 index hours: a run that writes fewer than 16 in its time is far too slow to report
 
 
 def seed() -> dict[str, int]:
@@ -113,16 +118,16 @@ def seed() -> dict[str, int]:
     return {"capture_files": files, "predictions": len(truth), "label_files": label_files}
 
 
-def one_run(job: Any, deadline_in: Any) -> tuple[dict[str, Any], Counter[str], float, float]:
+def one_run(job: Any, deadline_in: Any) -> tuple[dict[str, Any], Counter[str], float, float, float]:
     tracemalloc.start()
     with counting_calls() as calls:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         # As the function runs it: index building stops at 60% of the 300 s timeout.
         result = job.run("churn", END, END + timedelta(minutes=10), deadline_in(0.6 * 300))
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return result, calls, wall, peak / 2**20
+    return result, calls, wall, cpu, peak / 2**20
 
 
 def main() -> None:
@@ -151,10 +156,13 @@ def main() -> None:
             index_uri="s3://bench/prediction-index",
         )
         job = ComputeModelQuality(aws.s3(), aws.cloudwatch(), config)
-        runs = [
-            ("cold (first run: builds the index)", *one_run(job, deadline_in)),
-            ("warm (every later run)", *one_run(job, deadline_in)),
-        ]
+        runs = []
+        for number in range(1, MAX_COLD_RUNS + 1):
+            run = one_run(job, deadline_in)
+            runs.append((f"cold {number} (builds the index)", *run))
+            if run[0]["status"] != "indexing":
+                break
+        runs.append(("warm (every later run)", *one_run(job, deadline_in)))
         aws.reset()
     print(
         f"ComputeModelQuality: a week of capture ({seeded['capture_files']:,} files, {seeded['predictions']:,} "
@@ -163,16 +171,18 @@ def main() -> None:
         f"(seeded in {seeding:.0f} s)\n"
     )
     print(
-        "| run | status | labels | joined | S3 GET | S3 LIST | S3 PUT | wall time | peak memory (Python) | accuracy |"
+        "| run | status | labels | joined | S3 GET | S3 LIST | S3 PUT | wall time | CPU time | peak memory (Python) "
+        "| accuracy |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, result, calls, wall, peak in runs:
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, result, calls, wall, cpu, peak in runs:
         accuracy = result["published"].get("(endpoint)", {}).get("accuracy")
         print(
             f"| {name} | {result['status']} | {result['labels']:,} | {result.get('matched', 0):,} | "
             f"{calls['GetObject']:,} | {calls['ListObjectsV2']:,} | {calls['PutObject']:,} | {wall:.1f} s | "
-            f"{peak:.0f} MiB | {'-' if accuracy is None else f'{accuracy:.3f}'} |"
+            f"{cpu:.1f} s | {peak:.0f} MiB | {'-' if accuracy is None else f'{accuracy:.3f}'} |"
         )
+    print(f"\nLoad average while it ran (this machine's other work slows the wall time): {os.getloadavg()[0]:.1f}")
     print(
         "\nThe function's limits (template.yaml): 300 s, 1,024 MB. Before the index, every run read "
         f"{(WINDOW_HOURS + LOOKBACK_HOURS) * len(VARIANTS) * INSTANCES * 60:,} capture files."
