@@ -222,6 +222,7 @@ def _connected() -> LocalCloud:
 
 
 def _report(invocations: list[Invocation]) -> int:
+    invocations = [each for top in invocations for each in (top, *top.delivered)]  # queue deliveries too
     for invocation in invocations:
         print(f"--- {invocation.function} (attempts: {invocation.attempts}) logs ---")
         print(invocation.logs.rstrip())

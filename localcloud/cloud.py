@@ -24,6 +24,13 @@
   datapoints as CloudWatch would (`cloudwatch.evaluate`: M out of N, missing data) and, on a
   transition, set and deliver it like `alarm`.
 * `tick`: a scheduled event from the function's schedule rule.
+* `deliver_queues`: what Lambda's SQS event source mappings do (localcloud/queues.py): every
+  message on a queue the stack maps to a function is delivered to it in batches, partial
+  batch responses honoured, failures retried until the queue's redrive policy parks them.
+  moto cannot (it would hand them to Docker: moto_extensions.py,
+  `sqs_event_source_mappings_polled_here`). Run after every invocation that sent a message
+  (`Invocation.delivered` holds the deliveries it caused), as Lambda's pollers would pick
+  the messages up within seconds.
 * `register_package`, `approve_package`, `set_package_approval`,
   `model_package_state_changed`: the model registry as a person or a pipeline uses it
   (CreateModelPackage / UpdateModelPackage at the simulated time), then the "SageMaker
@@ -68,6 +75,7 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 from localcloud import cloudwatch, model_quality, sagemaker_events, template
+from localcloud.queues import QueuePoller
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -115,6 +123,8 @@ class Invocation:
     attempts: int = 1
     parked: bool = False  # sent to the dead-letter queue after the last attempt
     calls: tuple[str, ...] = ()  # the AWS calls it made ("sagemaker:DescribeEndpoint"), runner.py
+    # The invocations of the queue messages it sent, by the stack's event source mappings.
+    delivered: list[Invocation] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[dict[str, Any]]:
@@ -437,7 +447,7 @@ class LocalCloud:
             answer = json.loads(result.read_text()) if result.exists() else {"error": done.stderr[-2000:]}
         calls = tuple(answer.get("calls", ()))
         self.calls.setdefault(logical_id, set()).update(calls)
-        return Invocation(
+        invocation = Invocation(
             function=logical_id,
             event=event,
             result=answer.get("result"),
@@ -445,6 +455,9 @@ class LocalCloud:
             logs=done.stdout + done.stderr,
             calls=calls,
         )
+        if any(call.startswith("sqs:SendMessage") for call in calls):
+            invocation.delivered = self.deliver_queues(at)
+        return invocation
 
     def invoke_async(self, logical_id: str, event: Any, at: datetime) -> Invocation:
         """An asynchronous invocation: retried twice on error, then parked in the DLQ."""
@@ -475,6 +488,31 @@ class LocalCloud:
             name = url.rsplit("/", 1)[1]
             return f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
         return str(destination)
+
+    # --- queues: Lambda's SQS event source mappings ------------------------------------------
+
+    def deliver_queues(self, at: datetime) -> list[Invocation]:
+        """Every message on a queue of an enabled SQS event source mapping, delivered to its
+        function at `at` as Lambda's poller does (localcloud/queues.py); the invocations, in order."""
+        delivered: list[Invocation] = []
+        sqs = self.client("sqs")
+        mappings = self.client("lambda").get_paginator("list_event_source_mappings").paginate()
+        for mapping in (m for page in mappings for m in page["EventSourceMappings"]):
+            source = mapping.get("EventSourceArn", "")
+            if not source.startswith("arn:aws:sqs:") or mapping.get("State", "Enabled") != "Enabled":
+                continue
+            function = self.logical_id_of(mapping["FunctionArn"])
+            url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[1])["QueueUrl"]
+            reports = "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])
+            poller = QueuePoller(sqs, url, mapping.get("BatchSize", 10), reports, self.region)
+
+            def invoke(event: dict[str, Any], function: str = function) -> tuple[Any, str | None]:
+                invocation = self.invoke(function, event, at)
+                delivered.append(invocation)
+                return invocation.result, invocation.error
+
+            poller.drain(invoke)
+        return delivered
 
     # --- alarms, events and schedules ----------------------------------------------------------
 

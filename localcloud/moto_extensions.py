@@ -253,6 +253,17 @@ nowhere else, for the tests and the local cloud alike.
   as it is, and then every key call that checks the policy (DescribeKey, Encrypt, ...)
   fails with a server error on `json.loads`. The key keeps the policy as JSON text, as
   AWS keeps it.
+* `sqs_event_source_mappings_polled_here`: an SQS event source mapping (the data jobs' queues,
+  measure/fanout.py) is kept and answered by the Lambda API as moto makes it, but moto's SQS
+  then hands every newly sent message to the mapped function through Docker (SendMessage
+  receives a batch and invokes), which is not here: the receive counts a delivery, the
+  failed invoke puts the messages back, and the queue's redrive policy would park them in the
+  dead-letter queue unmeasured. Here the mapping is detached from moto's queue; the local
+  cloud polls it as Lambda does (localcloud/queues.py, `LocalCloud.deliver_queues`). And AWS
+  refuses a mapping whose function's timeout exceeds the queue's visibility timeout ("Lambda
+  validates this requirement when you create or update an event source mapping", Lambda
+  Developer Guide, "Creating and configuring an Amazon SQS event source mapping"); moto took
+  it. Here CreateEventSourceMapping answers InvalidParameterValueException (our wording).
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -1527,6 +1538,7 @@ def install_all() -> None:
     pipeline_executions_run_until_finished()
     endpoint_configs_keep_every_field()
     sagemaker_search_endpoints_as_in_aws()
+    sqs_event_source_mappings_polled_here()
 
 
 # --- SageMaker Search on endpoints, and endpoint configs of inference components --------------
@@ -1564,3 +1576,37 @@ def sagemaker_search_endpoints_as_in_aws() -> None:
     SageMakerModelBackend.search = search  # type: ignore[method-assign]
     SageMakerResponse.search = respond  # type: ignore[method-assign]
     cloudformation_keys_keep_a_json_policy()
+
+
+# --- SQS event source mappings -------------------------------------------------------------
+
+
+@_once
+def sqs_event_source_mappings_polled_here() -> None:
+    """An SQS mapping is checked as AWS checks it and left to the local cloud's poller (above)."""
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaBackend
+    from moto.sqs.models import sqs_backends
+
+    original = LambdaBackend.create_event_source_mapping
+
+    def create(self: Any, spec: dict[str, Any]) -> Any:
+        queues = [
+            q
+            for q in sqs_backends[self.account_id][self.region_name].queues.values()
+            if q.queue_arn == spec.get("EventSourceArn")
+        ]
+        if queues:
+            function = self._lambdas.get_function_by_name_or_arn_with_qualifier(spec.get("FunctionName", ""))
+            visibility = int(queues[0].attributes["VisibilityTimeout"])
+            if int(function.timeout) > visibility:
+                raise InvalidParameterValueException(
+                    f"Queue visibility timeout: {visibility} seconds is less than "
+                    f"Function timeout: {function.timeout} seconds"
+                )
+        mapping = original(self, spec)
+        for queue in queues:
+            queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        return mapping
+
+    LambdaBackend.create_event_source_mapping = create  # type: ignore[method-assign]

@@ -245,7 +245,7 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     t.say("schedule tick -> ComputeDriftFunction")
     [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
     expect(measured.error is None, f"drift was measured ({measured.error})")
-    churn = _drift_of(measured.result, ENDPOINT)
+    churn = _drift_of(measured, ENDPOINT)
     expect(churn["status"] == "published", f"drift was published ({churn['status']})")
     drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
     t.lines.append(f"         ComputeDriftFunction: {churn['rows']} rows; {drifts}; MaxFeatureDrift published")
@@ -269,9 +269,10 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     expect(len(runs) == 1, "still one execution")
 
 
-def _drift_of(result: dict[str, Any], endpoint: str) -> dict[str, Any]:
-    """One endpoint's part of a ComputeDrift run (the run measures every named endpoint)."""
-    found = [e for e in result["endpoints"] if e["endpoint"] == endpoint]
+def _drift_of(measured: Invocation, endpoint: str) -> dict[str, Any]:
+    """One endpoint's drift: the hourly run queued every endpoint in scope, and the drift queue's
+    deliveries measured each (`Invocation.delivered`)."""
+    found = [e for d in measured.delivered for e in (d.result or {}).get("results", []) if e["endpoint"] == endpoint]
     expect(len(found) == 1, f"ComputeDrift measured {endpoint} once ({len(found)})")
     return dict(found[0])
 
@@ -512,7 +513,7 @@ def batched_json_drift_detected(t: Timeline) -> None:
     t.say("schedule tick -> ComputeDriftFunction")
     [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
     expect(measured.error is None, f"drift was measured ({measured.error})")
-    churn = _drift_of(measured.result, ENDPOINT)
+    churn = _drift_of(measured, ENDPOINT)
     drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
     t.lines.append(
         f"         ComputeDriftFunction: {churn['status']} - {churn['rows']} rows from {rows // 10} requests; {drifts}"

@@ -18,6 +18,7 @@ from moto.events.utils import EventMessageType
 from moto.sqs.models import sqs_backends
 
 from localcloud.moto_extensions import install_all
+from localcloud.queues import Delivery, QueuePoller
 from model_medic.platform import aws
 from model_medic.platform.settings import load_settings
 
@@ -96,6 +97,20 @@ class Stack:
         self.mode_parameter = "/model-medic/test/automation-mode"
         self.set_mode("inherit")
         self.taps["events"] = self._tap_outcome_events()
+        # The data jobs' queues, as template.yaml makes them: a message received five times
+        # without being deleted goes to the dead-letter queue.
+        self.dead_letters: str = self.sqs.create_queue(QueueName="model-medic-dead-letters")["QueueUrl"]
+        dead_letters_arn = self.sqs.get_queue_attributes(QueueUrl=self.dead_letters, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        redrive = json.dumps({"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": "5"})
+        self.queues: dict[str, str] = {
+            job: self.sqs.create_queue(
+                QueueName=f"model-medic-{job}",
+                Attributes={"VisibilityTimeout": "1800", "RedrivePolicy": redrive},
+            )["QueueUrl"]
+            for job in ("drift", "quality")
+        }
 
     def env(self, **overrides: str) -> dict[str, str]:
         values = {
@@ -109,6 +124,8 @@ class Stack:
             "MODE_CACHE_SECONDS": "0",
             "ACTIONS_PER_HOUR": "6",
             "LEDGER_RETENTION_DAYS": "90",
+            "DRIFT_QUEUE_URL": self.queues["drift"],
+            "QUALITY_QUEUE_URL": self.queues["quality"],
         }
         values.update(overrides)
         return values
@@ -202,6 +219,28 @@ def load_handler(function: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def deliver(stack: Stack, job: str, handler: Any, batch_size: int = 10, context: Any = None) -> list[Delivery]:
+    """What Lambda's event source mapping does with a data job's queue (localcloud/queues.py):
+    every message delivered to `handler` in this process, batch by batch, retried as the queue
+    says (a message received five times is then parked in the dead-letter queue)."""
+
+    def invoke(event: dict[str, Any]) -> tuple[Any, str | None]:
+        try:
+            return handler(event, context or FakeContext()), None
+        except Exception as error:  # noqa: BLE001 - a function error, as Lambda reports it
+            return None, f"{type(error).__name__}: {error}"
+
+    return QueuePoller(stack.sqs, stack.queues[job], batch_size).drain(invoke)
+
+
+def parked(stack: Stack) -> list[dict[str, Any]]:
+    """The message bodies in the dead-letter queue (read from moto's store, as `Stack.drain` reads a tap)."""
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID][REGION].get_queue(stack.dead_letters.rsplit("/", 1)[-1])
+    with queue._messages_lock:
+        stored = list(queue._messages)
+    return [json.loads(message.body) for message in stored]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""ComputeDriftFunction: hourly input drift of every endpoint in scope, or one baseline built on request."""
+"""ComputeDriftFunction: hourly, every endpoint in scope queued and each measured on its own; a baseline on request."""
 
 from typing import Any
 
@@ -6,8 +6,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import wiring
 from model_medic.intake import triggers
-from model_medic.intake.triggers import BuildBaseline, Rejected, Tick
+from model_medic.intake.triggers import BuildBaseline, Queued, Rejected, Tick
 from model_medic.measure.drift import baseline_requested
+from model_medic.measure.fanout import work
 from model_medic.platform.observability import logger, metrics, tracer
 from model_medic.platform.settings import DriftSettings, load_settings
 
@@ -24,6 +25,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         case BuildBaseline():
             return baseline_requested(job, house.scope, trigger)
         case Tick(at=at):
-            return job.run(house.scope.endpoints(), at, house.journal, house.notifier, house.measurements)
+            return wiring.hand_out(settings).hand_out(house.scope.endpoints(), at)
+        case Queued(assignments=assignments, rejected=rejected):
+            return work(assignments, rejected, wiring.drift_measure(house, job), house.time_left())
         case Rejected(reason=reason):
             return triggers.rejected(reason)

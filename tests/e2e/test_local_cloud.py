@@ -109,7 +109,11 @@ def test_an_event_that_keeps_failing_is_retried_twice_then_parked_in_the_dead_le
 # Authorization Reference): S3 lists with ListBucket and reads heads with GetObject; the
 # Tagging API's prefix is "tag"; CloudWatch's service is "monitoring" to botocore.
 _PREFIX = {"resourcegroupstaggingapi": "tag", "monitoring": "cloudwatch"}
-_ACTION = {"s3:ListObjectsV2": ("s3:ListBucket",), "s3:HeadObject": ("s3:GetObject",)}
+_ACTION = {
+    "s3:ListObjectsV2": ("s3:ListBucket",),
+    "s3:HeadObject": ("s3:GetObject",),
+    "sqs:SendMessageBatch": ("sqs:SendMessage",),
+}
 # A TransactWriteItems needs each item's own action (DynamoDB Developer Guide, "Using IAM with
 # DynamoDB transactions"): checked with the ledger's transactions in tests/template/test_security.py.
 _PER_ITEM = {"dynamodb:TransactWriteItems"}

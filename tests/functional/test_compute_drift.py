@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from localcloud.world import capture_record
-from tests.conftest import FakeContext, Stack, load_event, load_handler
+from tests.conftest import FakeContext, Stack, deliver, load_event, load_handler, parked
 
 BUCKET = "churn-ml"
 
@@ -23,6 +23,21 @@ def fn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "compute-drift")
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     return load_handler("compute_drift")
+
+
+def hourly(fn: Any, stack: Stack) -> dict[str, Any]:
+    """The hourly run as AWS runs it: the tick hands every endpoint in scope to the drift queue,
+    and Lambda's event source mapping gives them to the function (`deliver`); the endpoints'
+    results, by name, under the hour they measured."""
+    tick = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+    assert tick["job"] == "drift"
+    deliveries = deliver(stack, "drift", fn.lambda_handler)
+    assert all(d.error is None and not d.failed for d in deliveries), deliveries
+    results = sorted((r for d in deliveries for r in d.result["results"]), key=lambda r: r["endpoint"])
+    assert sorted(r["endpoint"] for r in results) == sorted(tick["queued"])  # each endpoint once
+    hours = {r.pop("hour") for r in results}
+    assert len(hours) <= 1
+    return {"hour": hours.pop() if hours else None, "endpoints": results}
 
 
 def put(key: str, body: str) -> None:
@@ -91,7 +106,7 @@ def test_a_shifted_hour_is_detected_and_published_at_the_hour(fn: Any, stack: St
     capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30), junk=3)
     capture("canary", "2026/11/22/09", 300, mean=40, mix=(30, 40, 30))
     capture("primary", "2026/11/22/08", 700, mean=45, mix=(50, 30, 20))  # another hour: not read
-    result = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+    result = hourly(fn, stack)
     [churn] = result["endpoints"]
     assert result["hour"] == "2026-11-22T09:00:00+00:00"
     assert (churn["status"], churn["rows"], churn["malformed"]) == ("published", 1000, 3)
@@ -111,7 +126,7 @@ def test_an_unshifted_hour_shows_little_drift(fn: Any, stack: Stack) -> None:
     training()
     fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
     capture("primary", "2026/11/22/09", 1500, mean=45, mix=(50, 30, 20))
-    [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    [churn] = hourly(fn, stack)["endpoints"]
     assert churn["features"]["age"]["psi"] < 0.05
     assert churn["features"]["plan"]["psi"] < 0.05
 
@@ -120,7 +135,7 @@ def test_a_quiet_hour_publishes_nothing_and_says_so(fn: Any, stack: Stack) -> No
     training()
     fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
     capture("primary", "2026/11/22/09", 120, mean=40, mix=(30, 40, 30))
-    [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    [churn] = hourly(fn, stack)["endpoints"]
     assert (churn["status"], churn["rows"]) == ("too-few-rows", 120)
     assert metric("MaxFeatureDrift") == []
 
@@ -128,7 +143,7 @@ def test_a_quiet_hour_publishes_nothing_and_says_so(fn: Any, stack: Stack) -> No
 def test_a_missing_baseline_is_told_once_not_every_hour(fn: Any, stack: Stack) -> None:
     capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30))
     for _ in range(3):
-        [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        [churn] = hourly(fn, stack)["endpoints"]
         assert churn["status"] == "no-baseline"
     [critical] = stack.drain("critical")
     assert "found no baseline at s3://churn-ml/baselines/churn-prod/baseline.json" in critical["Message"]
@@ -176,7 +191,7 @@ def test_a_baseline_built_from_real_training_data_leaves_the_label_out_and_reads
     assert stored["label_candidate"] == "Churn"
     assert [f["name"] for f in stored["features"]] == header  # 70 columns: the capture decides
     churn_capture("churn-prod", "2026/11/22/09", copies=13)  # 156 rows in 52 requests of 3
-    [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    [churn] = hourly(fn, stack)["endpoints"]
     assert (churn["status"], churn["rows"], churn["mismatched"], churn["malformed"]) == ("published", 156, 0, 0)
     assert list(churn["features"]) == header[1:]  # 69 features, the label left out
     # The same rows as training: every feature's PSI is small (the 12 rows, 4 times over).
@@ -196,7 +211,7 @@ def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoi
     churn_capture("churn-prod", "2026/11/22/09", copies=13)
     churn_capture("fraud-prod", "2026/11/22/09", copies=13)
     for _ in range(3):  # three hourly runs: one notice
-        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        churn, fraud = hourly(fn, stack)["endpoints"]
         assert (churn["status"], churn["rows"], churn["mismatched"]) == ("shape-mismatch", 0, 156)
         assert "156 captured row(s) have 69 values but the baseline has 70 features" in churn["problem"]
         assert "label column left in" in churn["problem"]
@@ -209,7 +224,7 @@ def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoi
     assert metric("MaxFeatureDrift") == []  # churn-prod: nothing published
     # Rebuilt right, the same captured hour is measured.
     fn.lambda_handler({"build-baseline": {"endpoint": "churn-prod"}}, FakeContext())
-    churn, _ = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    churn, _ = hourly(fn, stack)["endpoints"]
     assert (churn["status"], churn["rows"]) == ("published", 156)
 
 
@@ -233,7 +248,7 @@ def test_a_real_training_set_without_a_label_column_is_measured_on_every_column_
     assert baseline_of("churn-prod")["label_candidate"] == "Account Length"
     assert baseline_of("fraud-prod")["label_candidate"] == "Churn"
     for _ in range(3):
-        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        churn, fraud = hourly(fn, stack)["endpoints"]
         for measured in (churn, fraud):
             assert (measured["status"], measured["rows"], measured["mismatched"]) == ("published", 156, 0)
             assert list(measured["features"]) == header[1:]  # every input column; the label never
@@ -257,7 +272,7 @@ def test_captured_rows_that_fit_the_training_set_neither_way_are_told_once_with_
     )
     churn_capture("fraud-prod", "2026/11/22/09", copies=13)
     for _ in range(3):
-        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        churn, fraud = hourly(fn, stack)["endpoints"]
         assert (churn["status"], churn["rows"], churn["mismatched"]) == ("shape-mismatch", 0, 12)
         assert "12 captured row(s) have 7 values but the training set has 70 columns" in churn["problem"]
         assert (fraud["status"], fraud["rows"]) == ("published", 156)
@@ -280,7 +295,7 @@ def test_real_csv_records_cut_short_are_malformed_not_rows(
     longer = [",".join(rows[0])]  # one that still carries its label: 70 values
     lines = [capture_record(data, f"e{i}", "2026-11-22T09:10:00Z") for i, data in enumerate(features + cut + longer)]
     put("datacapture/churn-prod/AllTraffic/2026/11/22/09/capture-1.jsonl", "\n".join(lines))
-    [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+    [churn] = hourly(fn, stack)["endpoints"]
     assert (churn["status"], churn["rows"], churn["malformed"], churn["mismatched"]) == ("published", 156, 6, 0)
     assert "Churn" not in churn["features"]
     assert stack.drain("critical") == []
@@ -343,7 +358,7 @@ def test_a_statistics_file_without_string_distributions_is_read_and_a_broken_one
         ]
         put(f"datacapture/{endpoint}/AllTraffic/2026/11/22/09/capture.jsonl", "\n".join(rows))
     for _ in range(2):
-        churn, fraud = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        churn, fraud = hourly(fn, stack)["endpoints"]
         assert churn["status"] == "published"
         assert set(churn["features"]) == {"age"}  # customer_id skipped: no distribution to compare with
         assert fraud["status"] == "bad-baseline"
@@ -362,7 +377,7 @@ def test_a_statistics_file_left_with_nothing_to_compare_once_its_label_is_out_is
     rows = [capture_record(f"c{i}", f"e{i}", "2026-11-22T09:10:00Z") for i in range(160)]
     put("datacapture/churn-prod/AllTraffic/2026/11/22/09/capture.jsonl", "\n".join(rows))
     for _ in range(2):
-        [churn] = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["endpoints"]
+        [churn] = hourly(fn, stack)["endpoints"]
         assert churn["status"] == "bad-baseline"
         assert "no feature besides its label column 'age'" in churn["problem"]
     [critical] = stack.drain("critical")
@@ -370,7 +385,7 @@ def test_a_statistics_file_left_with_nothing_to_compare_once_its_label_is_out_is
     assert metric("MaxFeatureDrift") == []
 
 
-def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measured(
+def test_a_transient_aws_error_sends_back_only_its_endpoint_which_is_retried_then_parked(
     fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ClientError
@@ -391,8 +406,20 @@ def test_a_transient_aws_error_fails_the_run_after_the_other_endpoints_are_measu
         return measure(self, endpoint, baseline, hour)
 
     monkeypatch.setattr(ComputeDrift, "measure", throttled_for_churn)
-    with pytest.raises(ClientError, match="SlowDown"):
-        fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+    assert fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())["queued"] == [
+        "churn-prod",
+        "fraud-prod",
+    ]
+    first, *retries = deliver(stack, "drift", fn.lambda_handler)
+    # One batch of both: fraud-prod measured, churn-prod's message alone handed back (a partial batch response).
+    [churn_message] = [r["messageId"] for r in first.event["Records"] if "churn-prod" in r["body"]]
+    assert first.result["batchItemFailures"] == [{"itemIdentifier": churn_message}]
+    assert [r["endpoint"] for r in first.result["results"]] == ["fraud-prod"]
+    # Retried alone until its fifth receive, then parked in the dead-letter queue; never measured twice.
+    assert [len(d.event["Records"]) for d in retries] == [1, 1, 1, 1]
+    assert [d.event["Records"][0]["attributes"]["ApproximateReceiveCount"] for d in retries] == ["2", "3", "4", "5"]
+    assert all(d.failed == [churn_message] for d in retries)
+    assert [m["endpoint"] for m in parked(stack)] == ["churn-prod"]
     dims = [{"Name": "EndpointName", "Value": "fraud-prod"}]
     published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="MaxFeatureDrift")
     assert [m["Dimensions"] for m in published["Metrics"]][:1] == [dims]  # fraud-prod measured all the same
@@ -443,7 +470,7 @@ def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_
         assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"baselines/{other}/baseline")
     # The hourly run measures the tagged endpoints, and only them; churn-eu has no baseline: told once.
     for _ in range(2):
-        result = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+        result = hourly(fn, stack)
         by_endpoint = {e["endpoint"]: e for e in result["endpoints"]}
         assert set(by_endpoint) == {"churn-prod", "churn-eu"}
         assert (by_endpoint["churn-prod"]["status"], by_endpoint["churn-prod"]["rows"]) == ("published", 700)
@@ -456,3 +483,54 @@ def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_
     published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="MaxFeatureDrift")
     endpoints = {d["Value"] for m in published["Metrics"] for d in m["Dimensions"] if d["Name"] == "EndpointName"}
     assert endpoints == {"churn-prod"}
+
+
+# --- the fan-out: one message per endpoint, each measured on its own --------------------------
+
+
+def test_the_hourly_run_queues_every_endpoint_ten_a_call_and_measures_none_itself(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    fleet = [f"model-{n:02d}" for n in range(23)]
+    monkeypatch.setenv("MONITORED_ENDPOINTS", ",".join(fleet))
+    aws_requests.clear()
+    tick = fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+    assert tick == {"job": "drift", "at": "2026-11-22T10:05:00+00:00", "queued": fleet}
+    sent = [params for service, operation, params in aws_requests if operation == "SendMessageBatch"]
+    assert [len(p["Entries"]) for p in sent] == [10, 10, 3]
+    # The scope (ListEndpoints, GetResources) and the queue: no capture read, no metric put.
+    assert {service for service, _, _ in aws_requests} == {"sagemaker", "resourcegroupstaggingapi", "sqs"}
+    bodies = [json.loads(e["MessageBody"]) for p in sent for e in p["Entries"]]
+    assert bodies[0] == {"measure": "drift", "endpoint": "model-00", "at": "2026-11-22T10:05:00+00:00"}
+    # Lambda's event source mapping: batches of ten, each endpoint measured once, by its own message.
+    deliveries = deliver(stack, "drift", fn.lambda_handler)
+    assert [len(d.event["Records"]) for d in deliveries] == [10, 10, 3]
+    measured = [r["endpoint"] for d in deliveries for r in d.result["results"]]
+    assert sorted(measured) == fleet
+    assert all(d.result["batchItemFailures"] == [] for d in deliveries)
+    assert (
+        stack.sqs.get_queue_attributes(QueueUrl=stack.queues["drift"], AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessages"]
+        == "0"
+    )
+
+
+def test_a_message_that_is_no_drift_measurement_is_rejected_not_retried_and_the_batch_is_measured(
+    fn: Any, stack: Stack
+) -> None:
+    training()
+    fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
+    capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30))
+    for body in (
+        '{"measure": "drift", "endpoint": "churn-prod"}',
+        "hello",
+        load_event("compute_drift/queued.json")["Records"][0]["body"],
+    ):
+        stack.sqs.send_message(QueueUrl=stack.queues["drift"], MessageBody=body)
+    [delivery] = deliver(stack, "drift", fn.lambda_handler)
+    assert delivery.failed == []  # nothing goes back: bad input is never retried into the dead-letter queue
+    assert [r["endpoint"] for r in delivery.result["results"]] == ["churn-prod"]
+    assert delivery.result["results"][0]["status"] == "published"
+    assert len(delivery.result["rejected"]) == 2
+    assert parked(stack) == []

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from sklearn import metrics as sk
 
-from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler
+from tests.conftest import AwsCalls, FakeContext, Stack, deliver, load_event, load_handler
 
 BUCKET = "churn-ml"
 
@@ -31,6 +31,19 @@ def fn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setenv(name, value)
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     return load_handler("compute_model_quality")
+
+
+def hourly(fn: Any, stack: Stack, context: Any = None) -> list[dict[str, Any]]:
+    """The hourly catch-up as AWS runs it: the tick hands every endpoint in scope to the quality
+    queue, and Lambda's event source mapping gives each to an invocation of its own (`deliver`,
+    one message a batch as the template's mapping); the endpoints' results in the order handed out."""
+    tick = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), context or FakeContext())
+    assert tick["job"] == "quality"
+    deliveries = deliver(stack, "quality", fn.lambda_handler, batch_size=1, context=context)
+    assert all(d.error is None and not d.failed and len(d.event["Records"]) == 1 for d in deliveries), deliveries
+    results = {r["endpoint"]: r for d in deliveries for r in d.result["results"]}
+    assert sorted(results) == sorted(tick["queued"])  # each endpoint once
+    return [results[endpoint] for endpoint in tick["queued"]]
 
 
 def put_lines(key: str, records: list[dict[str, Any]]) -> None:
@@ -168,7 +181,7 @@ def test_one_run_per_endpoint_and_hour_of_labels_and_the_catch_up_agrees(fn: Any
     [first] = fn.lambda_handler(created(key), FakeContext())["results"]
     assert fn.lambda_handler(created(key), FakeContext()) == {"debounced": [key]}  # a redelivery
     assert fn.lambda_handler(created(other), FakeContext()) == {"debounced": [other]}  # a second file, same hour
-    [caught_up] = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    [caught_up] = hourly(fn, stack)
     assert caught_up["published"] == first["published"]
 
 
@@ -182,7 +195,7 @@ def test_below_the_minimum_sample_count_nothing_is_published(fn: Any, stack: Sta
 def test_the_hourly_catch_up_covers_every_endpoint(fn: Any, stack: Stack) -> None:
     primary_y, _, _, _ = scenario()
     labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
-    [result] = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    [result] = hourly(fn, stack)
     assert result["window"]["end"] == "2026-11-22T11:00:00+00:00"
     assert result["published"]["primary"]["quality_sample_count"] == 300
 
@@ -369,11 +382,11 @@ def test_complete_capture_hours_are_read_once_into_an_index_then_from_it(
     primary_y, _, _, _ = scenario()  # predictions at 21 Nov 23:00, 22 Nov 08:00 and 09:00
     items = [(f"p{i}", str(y)) for i, y in enumerate(primary_y)]
     labels(datetime(2026, 11, 22, 10, tzinfo=UTC), items)
-    event = load_event("compute_model_quality/schedule.json")  # 11:10: hours up to 09:00 are complete
-    [first] = fn.lambda_handler(event, FakeContext())["results"]
+    # The catch-up at 11:10: hours up to 09:00 are complete.
+    [first] = hourly(fn, stack)
     reads_first = aws_calls.of("s3").count("GetObject")
     aws_calls.made.clear()
-    [second] = fn.lambda_handler(event, FakeContext())["results"]
+    [second] = hourly(fn, stack)
     reads_second = aws_calls.of("s3").count("GetObject")
     assert first["published"] == second["published"]
     assert first["published"]["primary"]["quality_sample_count"] == 300
@@ -410,7 +423,7 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
 
     monkeypatch.setattr(GroundTruth, "labels", refused_for_fraud)
     for _ in range(2):
-        results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+        results = hourly(fn, stack)
         fraud, churn = (next(r for r in results if r["endpoint"] == name) for name in ("fraud-prod", "churn-prod"))
         assert fraud["status"] == "unreadable"
         assert "AccessDenied" in fraud["problem"]
@@ -437,13 +450,12 @@ def test_a_first_run_over_a_long_look_back_stops_building_the_index_in_time_and_
         def get_remaining_time_in_millis(self) -> int:
             return 10_000  # 6 s of index building: a few hours a run
 
-    event = load_event("compute_model_quality/schedule.json")
-    [first] = fn.lambda_handler(event, ShortOfTime())["results"]
+    [first] = hourly(fn, stack, ShortOfTime())
     assert (first["status"], first["published"]) == ("indexing", {})
     assert 0 < first["indexes_written"] < 95
     runs = 1
     while True:
-        [result] = fn.lambda_handler(event, ShortOfTime())["results"]
+        [result] = hourly(fn, stack, ShortOfTime())
         runs += 1
         if result["status"] != "indexing":
             break
@@ -486,7 +498,7 @@ def test_an_endpoint_found_only_by_the_discovery_tag_is_measured_and_one_out_of_
         rejected = fn.lambda_handler(created(key.replace("/churn-prod/", f"/{other}/")), FakeContext())["rejected"]
         assert "not in scope" in rejected[0], rejected
     # The hourly catch-up measures the tagged endpoint, and only it.
-    results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    results = hourly(fn, stack)
     assert [r["endpoint"] for r in results] == ["churn-prod"]
     assert results[0]["published"]["primary"]["quality_sample_count"] == 300
     published = boto3.client("cloudwatch").list_metrics(Namespace="Custom/SageMaker", MetricName="accuracy")
@@ -506,12 +518,12 @@ def test_a_discovery_tag_in_model_medics_own_prefix_is_not_told_as_an_unused_pol
     sagemaker = boto3.client("sagemaker")
     arn = sagemaker.describe_endpoint(EndpointName="churn-prod")["EndpointArn"]
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic:fleet", "Value": "churn"}])
-    results = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())["results"]
+    results = hourly(fn, stack)
     assert [r["endpoint"] for r in results] == ["churn-prod"]
     assert [m for m in stack.drain("info") if "is not used" in m.get("Subject", "")] == []
     # The same tag with an unknown key of ours is told, so the check above can fail.
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic:fleet-size", "Value": "3"}])
-    fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())
+    hourly(fn, stack)
     assert [m for m in stack.drain("info") if "is not used" in m.get("Subject", "")] != []
 
 
@@ -557,3 +569,39 @@ def test_a_merged_record_whose_capture_is_found_counts_for_the_capture_s_variant
     assert (result["matched"], result["merged"]) == (334, 0)
     assert set(result["published"]) == {"canary", "(endpoint)"}
     assert result["published"]["canary"] == result["published"]["(endpoint)"]
+
+
+def test_the_catch_up_measures_each_endpoint_in_an_invocation_of_its_own_and_retries_a_failure_alone(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from model_medic.measure.ground_truth import GroundTruth
+    from tests.conftest import parked
+
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "churn-prod,fraud-prod")
+    primary_y, _, _, _ = scenario()
+    labels(datetime(2026, 11, 22, 10, tzinfo=UTC), [(f"p{i}", str(y)) for i, y in enumerate(primary_y)])
+    read_labels = GroundTruth.labels
+
+    def throttled_for_fraud(self: GroundTruth, endpoint: str, *args: Any) -> Any:
+        if endpoint == "fraud-prod":
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
+            )
+        return read_labels(self, endpoint, *args)
+
+    monkeypatch.setattr(GroundTruth, "labels", throttled_for_fraud)
+    tick = fn.lambda_handler(load_event("compute_model_quality/schedule.json"), FakeContext())
+    assert tick["queued"] == ["churn-prod", "fraud-prod"]
+    deliveries = deliver(stack, "quality", fn.lambda_handler, batch_size=1)
+    endpoints = [json.loads(d.event["Records"][0]["body"])["endpoint"] for d in deliveries]
+    # churn-prod once; fraud-prod five times (maxReceiveCount), each time alone, then parked.
+    assert sorted(endpoints) == ["churn-prod"] + ["fraud-prod"] * 5
+    [churn] = [r for d in deliveries for r in d.result["results"]]
+    assert churn["published"]["primary"]["quality_sample_count"] == 300
+    assert all(
+        d.failed == [d.event["Records"][0]["messageId"]] for d in deliveries if "fraud" in d.event["Records"][0]["body"]
+    )
+    assert [m["endpoint"] for m in parked(stack)] == ["fraud-prod"]
+    assert stack.drain("critical") == []  # a transient error is retried, not told

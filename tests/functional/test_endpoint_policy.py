@@ -243,12 +243,12 @@ def test_an_endpoint_tagged_as_a_regression_model_is_measured_as_one(quality: An
     truth = [10.0 + i for i in range(60)]
     test_compute_model_quality.predictions("primary", hour, [f"r{i}" for i in range(60)], [t + 1 for t in truth])
     test_compute_model_quality.labels(hour + timedelta(hours=1), [(f"r{i}", str(t)) for i, t in enumerate(truth)])
-    schedule = load_event("compute_model_quality/schedule.json")  # the hourly catch-up, window to 11:00
+    # The hourly catch-up (window to 11:00), each endpoint measured from its queue message.
     # The stack's binary classification cannot read labels of 10.0 ... 69.0 as classes.
-    [as_stack] = quality.lambda_handler(schedule, FakeContext())["results"]
+    [as_stack] = test_compute_model_quality.hourly(quality, stack)
     assert (as_stack["published"], as_stack["undecodable_predictions"]) == ({}, 60)
     tag("churn-prod", **{"model-medic:problem-type": "Regression"})
-    [as_tagged] = quality.lambda_handler(schedule, FakeContext())["results"]
+    [as_tagged] = test_compute_model_quality.hourly(quality, stack)
     assert as_tagged["published"]["primary"]["rmse"] == pytest.approx(1.0)
     assert as_tagged["published"]["primary"]["mae"] == pytest.approx(1.0)
 

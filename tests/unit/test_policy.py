@@ -58,6 +58,7 @@ ENV = {
     "QUALITY_WINDOW_HOURS": "24",
     "LABEL_LOOKBACK_HOURS": "48",
     "QUALITY_MIN_SAMPLES": "50",
+    "QUALITY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/model-medic-quality",
 }
 STACKS: dict[type[EnvModel], EnvModel] = {model: model.model_validate(ENV) for model in policy.MODELS}
 

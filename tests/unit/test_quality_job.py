@@ -43,6 +43,7 @@ def test_a_policys_settings_make_its_job_configuration() -> None:
             "QUALITY_MIN_SAMPLES": "50",
             "INFERENCE_ATTRIBUTE": "0",
             "PREDICTION_INDEX_S3_URI": "s3://index-bucket/prediction-index",
+            "QUALITY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/model-medic-quality",
         }
     )
     made = QualityConfig.of(settings)

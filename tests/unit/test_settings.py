@@ -200,6 +200,7 @@ def test_a_drift_sample_too_small_to_mean_anything_is_refused_with_the_reason(ro
         "CAPTURE_S3_URI": "s3://bucket/datacapture",
         "BASELINE_S3_URI": "s3://bucket/baselines",
         "DRIFT_MIN_ROWS": rows,
+        "DRIFT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/model-medic-drift",
     }
     problems = _problems(DriftSettings, environment)
     assert problems.startswith("DRIFT_MIN_ROWS: ")

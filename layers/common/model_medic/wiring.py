@@ -6,7 +6,8 @@ deployments, measurements), one notifier, one scope and one policy set, each bui
 use; `Remediation` adds the control loop of an action function, whose unit is built per
 distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
 (`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
-(`drift_job`, `quality_job`, `metrics_job`, `daily_report`, `alarm_manager`) are built here too.
+(`drift_job`, `quality_job`, `metrics_job`, `daily_report`, `alarm_manager`) are built here too,
+with the data jobs' fan-out (`hand_out`, `drift_measure`).
 Each builder imports its domain module when it is called, so that a handler's cold start pays
 only for the modules it uses.
 """
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from model_medic.fleet.patience import Patience
     from model_medic.measure.drift import ComputeDrift
     from model_medic.measure.endpoint_metrics import ComputeMetrics
+    from model_medic.measure.fanout import Assignment, HandOut
     from model_medic.measure.quality import ComputeModelQuality
     from model_medic.remediate.capacity import Capacity, ScaleBack, ScaleUp
     from model_medic.remediate.cleanup import Cleanup
@@ -330,6 +332,25 @@ def drift_job(settings: DriftSettings) -> ComputeDrift:
     )
 
 
+def hand_out(settings: DriftSettings | QualitySettings) -> HandOut:
+    """The hourly run's queue: the drift or the quality job's, by its settings."""
+    from model_medic.measure.fanout import HandOut
+
+    if isinstance(settings, DriftSettings):
+        return HandOut(aws.sqs(), settings.drift_queue_url, "drift")
+    return HandOut(aws.sqs(), settings.quality_queue_url, "quality")
+
+
+def drift_measure(house: Invocation[DriftSettings], job: ComputeDrift) -> Callable[[Assignment], dict[str, Any]]:
+    """`measure(assignment)`: one endpoint's drift for the hour before its scheduled time."""
+
+    def measure(item: Assignment) -> dict[str, Any]:
+        run = job.run([item.endpoint], item.at, house.journal, house.notifier, house.measurements)
+        return {"hour": run["hour"], **run["endpoints"][0]}
+
+    return measure
+
+
 def quality_job(settings: QualitySettings) -> ComputeModelQuality:
     """The quality job of one policy's settings (an endpoint's problem type is its own, `policy/tags.py`)."""
     from model_medic.measure.quality import ComputeModelQuality, QualityConfig
@@ -454,6 +475,18 @@ def quality_measure(
         return results
 
     return measure
+
+
+def quality_of_one(
+    measure: Callable[[list[str], datetime, datetime], list[dict[str, Any]]],
+) -> Callable[[Assignment], dict[str, Any]]:
+    """`measure(assignment)`: one endpoint's model quality for the run scheduled at its time."""
+
+    def one(item: Assignment) -> dict[str, Any]:
+        [result] = measure([item.endpoint], item.at, item.at)
+        return result
+
+    return one
 
 
 def _deadline(context: LambdaContext | None) -> float | None:

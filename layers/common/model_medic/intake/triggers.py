@@ -5,8 +5,9 @@ A handler reads its event here (`remediation`, `rollback`, `retraining`, `rollou
 `Alarms` (alarm state changes, `alarms.parse_alarms`), `PackageApproved`, `DeployRequest`,
 `Deployment` (a SageMaker endpoint state change, for the deployment history),
 `EndpointStatus` (the same event, for the alarms), `PipelineChanged`, `ObjectCreated`,
-`BuildBaseline`, `CustomResource`. No code past this module sees the Lambda event, except a
-CloudFormation request, which is answered at its own ResponseURL.
+`BuildBaseline`, `CustomResource`, `Queued` (a batch of a data job's queue, `measure/fanout.py`).
+No code past this module sees the Lambda event, except a CloudFormation request, which is
+answered at its own ResponseURL.
 
 Bad input is a `BadEvent` (`alarms.py`, with the limits of what AWS accepts), turned into
 `Rejected` here; `rejected` is the answer that turns it away (logged, counted, never retried).
@@ -31,6 +32,7 @@ from model_medic.intake.alarms import (
     sagemaker_name,
     shown,
 )
+from model_medic.measure.fanout import Assignment, Job, read_body
 from model_medic.platform.observability import logger, metrics
 
 ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
@@ -114,6 +116,15 @@ class BuildBaseline:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A batch from a data job's queue (Lambda's SQS event source mapping): one `Assignment` per
+    message, and why each message that is not one was rejected."""
+
+    assignments: list[Assignment]
+    rejected: list[str]
+
+
+@dataclass(frozen=True)
 class CustomResource:
     """A CloudFormation custom resource request, kept whole: it is answered at its ResponseURL."""
 
@@ -180,25 +191,62 @@ def fleet(event: Any) -> CustomResource | EndpointStatus | Tick | Rejected:
     )
 
 
-def drift(event: Any) -> BuildBaseline | Tick | Rejected:
-    """ComputeDriftFunction's event: a tick, or `{"build-baseline": {"endpoint": ..., "label-column": ...}}`."""
+def drift(event: Any) -> BuildBaseline | Tick | Queued | Rejected:
+    """ComputeDriftFunction's event: a tick (hands the endpoints out), a batch of its queue (one
+    endpoint each), or `{"build-baseline": {"endpoint": ..., "label-column": ...}}`."""
     if isinstance(event, dict) and "build-baseline" in event:
         request = event["build-baseline"] if isinstance(event["build-baseline"], dict) else {}
         endpoint = str(request.get("endpoint", ""))  # '' is refused by `drift.baseline_requested`
         label = request.get("label-column")
         return BuildBaseline(endpoint, None if label is None else str(label))
-    return scheduled(event, "expected a Scheduled Event or a build-baseline event")
+    batch = queued(event, "drift")
+    if batch is not None:
+        return batch
+    return scheduled(event, "expected a Scheduled Event, a batch of the drift queue or a build-baseline event")
 
 
-def quality(event: Any) -> ObjectCreated | Tick | Rejected:
-    """ComputeModelQualityFunction's event: ground truth landed, or the hourly catch-up."""
+def quality(event: Any) -> ObjectCreated | Tick | Queued | Rejected:
+    """ComputeModelQualityFunction's event: ground truth landed, the hourly catch-up (hands the
+    endpoints out), or a batch of its queue (one endpoint each)."""
     try:
         created = object_created(event)
     except BadEvent as error:
         return Rejected(str(error))
     if created is not None:
         return created
-    return scheduled(event, "expected a ground-truth Object Created event or a Scheduled Event")
+    batch = queued(event, "quality")
+    if batch is not None:
+        return batch
+    return scheduled(
+        event, "expected a ground-truth Object Created event, a Scheduled Event or a batch of the quality queue"
+    )
+
+
+def queued(event: Any, job: Job) -> Queued | None:
+    """A batch of SQS messages as Lambda's event source mapping delivers it (`Records` whose
+    `eventSource` is `aws:sqs`), each read into an `Assignment` of `job`; None for any other
+    event. A message that is not one is rejected alone (bad input: not retried)."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        return None
+    if not all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+        return None
+    assignments: list[Assignment] = []
+    rejected: list[str] = []
+    for record in records:
+        message_id = record.get("messageId")
+        try:
+            if not isinstance(message_id, str) or not message_id:
+                raise BadEvent(f"SQS record without a messageId: {shown(message_id)}")
+            endpoint, at = read_body(job, record.get("body"))
+        except BadEvent as error:
+            rejected.append(f"message {shown(message_id)}: {error}")
+            continue
+        attributes = record.get("attributes")
+        count = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+        receives = int(count) if isinstance(count, str) and count.isdigit() else 1
+        assignments.append(Assignment(message_id, endpoint, at, receives))
+    return Queued(assignments, rejected)
 
 
 def scheduled(event: Any, expected: str = "expected an EventBridge Scheduled Event") -> Tick | Rejected:

@@ -89,6 +89,11 @@ def s3() -> S3Client:
     return cast("S3Client", _client("s3"))
 
 
+def sqs() -> SQSClient:
+    """The data jobs' queues (`measure/fanout.py`): the hourly run hands the endpoints out."""
+    return cast("SQSClient", _client("sqs"))
+
+
 def cloudformation() -> CloudFormationClient:
     """For `model-medic status`, which finds a deployed stack (no function calls it)."""
     return cast("CloudFormationClient", _client("cloudformation"))

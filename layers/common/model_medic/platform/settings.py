@@ -455,6 +455,9 @@ class DriftSettings(ScopedSettings):
     # Model Monitor's features attribute: where the features of a JSON instance are
     # ({"instances": [{"features": [...]}]}); instances without it are read by feature name.
     features_attribute: str = Field("features", alias="FEATURES_ATTRIBUTE", max_length=256)
+    # The queue through which the hourly run hands each endpoint to its own invocation
+    # (measure/fanout.py): the function reads its batches through an event source mapping.
+    drift_queue_url: str = Field(alias="DRIFT_QUEUE_URL", pattern=r"^https?://\S+$")
 
 
 class QualitySettings(ScopedSettings):
@@ -479,6 +482,9 @@ class QualitySettings(ScopedSettings):
     prediction_index_s3_uri: str = Field(
         "", alias="PREDICTION_INDEX_S3_URI", pattern=r"^$|^s3://[a-z0-9.-]{3,63}(/.*)?$"
     )
+    # The queue through which the hourly catch-up hands each endpoint to its own invocation
+    # (measure/fanout.py): the function reads its batches through an event source mapping.
+    quality_queue_url: str = Field(alias="QUALITY_QUEUE_URL", pattern=r"^https?://\S+$")
 
 
 class ReportSettings(ScopedSettings):
