@@ -125,11 +125,13 @@ baseline:
 	else $(BIN)/python -m localcloud invoke ComputeDriftFunction -e .localcloud/build-baseline.json; fi
 
 # Performance figures of the issues, rerunnable (moto in-process; no timed tests). The daily
-# report over 500 endpoints (daily_report_fleet) keeps moto busy ~4 min and ~5 GB of memory.
+# report over 500 endpoints (daily_report_fleet) keeps moto busy ~4 min and ~5 GB of memory;
+# the data jobs fanned out over 100 and 500 endpoints (fanout) seed 120,000 capture files first.
 bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_model_quality
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.fanout
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.cold_start
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.fleet

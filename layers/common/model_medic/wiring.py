@@ -7,7 +7,7 @@ use; `Remediation` adds the control loop of an action function, whose unit is bu
 distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
 (`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
 (`drift_job`, `quality_job`, `metrics_job`, `daily_report`, `alarm_manager`) are built here too,
-with the data jobs' fan-out (`hand_out`, `drift_measure`).
+with the data jobs' fan-out (`hand_out`, `drift_measure`, `quality_of_one`).
 Each builder imports its domain module when it is called, so that a handler's cold start pays
 only for the modules it uses.
 """
