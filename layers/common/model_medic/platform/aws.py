@@ -81,17 +81,13 @@ def ssm() -> SSMClient:
 
 
 def sqs() -> SQSClient:
-    """For `model-medic backtest`, which reads the pages of its simulation (no function calls it)."""
+    """The data jobs' queues (`measure/fanout.py`: the hourly run hands the endpoints out), and
+    `model-medic backtest`, which reads the pages of its simulation."""
     return cast("SQSClient", _client("sqs"))
 
 
 def s3() -> S3Client:
     return cast("S3Client", _client("s3"))
-
-
-def sqs() -> SQSClient:
-    """The data jobs' queues (`measure/fanout.py`): the hourly run hands the endpoints out."""
-    return cast("SQSClient", _client("sqs"))
 
 
 def cloudformation() -> CloudFormationClient:
