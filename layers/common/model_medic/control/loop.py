@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from model_medic.control.endings import Endings
 from model_medic.control.gating import Gating
@@ -226,13 +226,20 @@ class ControlLoop:
         return self._mode.current(endpoint)[0]
 
     def acted(
-        self, action: str, endpoint: str, summary: str, key: str, mode: str, also: list[dict[str, Any]] | None = None
+        self,
+        action: str,
+        endpoint: str,
+        summary: str,
+        key: str,
+        mode: str,
+        also: list[dict[str, Any]] | None = None,
+        result: Literal["acted", "skipped"] = "acted",
     ) -> Outcome:
-        """Record and tell, once per key, a change made outside an incident (a scale-back); `also`:
-        what the change leaves in the ledger, written in the same transaction (and on its own by a
-        retry that finds the decision recorded)."""
+        """Record and tell, once per key, a change made outside an incident (a scale-back), or
+        (`result` skipped) one not made; `also`: what the change leaves in the ledger, written in
+        the same transaction (and on its own by a retry that finds the decision recorded)."""
         outcome = replace(
-            self._telling.base(endpoint, "", "", key, "OK"), action=action, result="acted", reason=summary, mode=mode
+            self._telling.base(endpoint, "", "", key, "OK"), action=action, result=result, reason=summary, mode=mode
         )
         return self._telling.acted_once(outcome, key, also)
 

@@ -19,6 +19,9 @@ EndpointRequirement = Literal["InService", "exists"]
 Effect = Literal["alarm-ok", "pipeline-succeeded", "next-step"]
 # What reading AWS back says about one change.
 Seen = Literal["in-flight", "took", "not-applied", "failed"]
+# What the value a change asked for reads back as (`read_back`): what was asked, more than was
+# asked (a person gave more), something else a person set, or the change not taken.
+ReadBack = Literal["took", "person-gave-more", "person-changed-other", "did-not-take"]
 # Each change class by its kind (`Change.__init_subclass__`), to read a stored step back.
 _KINDS: dict[str, type[Change]] = {}
 
@@ -79,6 +82,23 @@ class Observation:
 
     seen: Seen
     detail: str
+    # A person's change found on the way (what, what was asked, what they set): the change
+    # counts as taken, and the person's value is theirs (docs/rooms/control.md, "People win").
+    person: str = ""
+
+
+def read_back(before: Any, asked: Any, observed: Any, ordered: bool = False) -> ReadBack:
+    """Pure: what AWS shows of the value a change asked for (`before`: the value it changed).
+    `ordered`: a change that asks for more (a floor, an instance count), so that more than asked
+    is a person's giving more and less is the change not taken; otherwise any third value is a
+    person's change. Nothing there (None) is the change not taken."""
+    if observed == asked:
+        return "took"
+    if observed is None:
+        return "did-not-take"
+    if ordered:
+        return "person-gave-more" if observed > asked else "did-not-take"
+    return "did-not-take" if observed == before else "person-changed-other"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.store.roster import Roster
-from model_medic.store.table import Table, endpoint_pk, from_item, to_item
+from model_medic.store.table import Table, cancelled_on, endpoint_pk, from_item, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 # The roster of boosts: an entry per boost, put and deleted in the boost's own transactions,
 # so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query.
 BOOSTS_PK = "BOOSTS#ACTIVE"
+# A boost kept as it is by the next one: none yet, the same boost saved again (a retry), or a
+# boost from the floor the ledger expects - the last boost's, or its give-back's last step.
+_EXPECTED = (
+    "attribute_not_exists(pk) OR boosted_to = :after"
+    " OR (attribute_not_exists(returned_to) AND boosted_to = :before) OR returned_to = :before"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,10 @@ class Boosts:
     ) -> None:
         """Remember a boost (and its roster entry, in one transaction); the floor from before
         the first boost is kept across boosts, and a boost during a give-back starts it over.
+        A boost from a floor the ledger does not expect (`before` is neither the floor the
+        boost left nor the one its give-back reached: a person set it since) starts over from
+        `before`: the give-back never goes below what a person set. Saved again with the same
+        floors (a retry), it is the same boost.
         `step`: the scale-up's step (the give-back's pace); absent, the give-back uses the stack's."""
         values: dict[str, Any] = {
             ":kind": "boost",
@@ -84,17 +94,26 @@ class Boosts:
         }
         if step is not None:
             values[":step"] = step
-        update = {
-            "TableName": self._table.name,
-            "Key": _key(self._table, endpoint, variant),
-            "UpdateExpression": (
-                "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
-                f" boosted_to = :after, boosted_at = :at{', step = :step' if step is not None else ''}"
-                " ADD alarms :alarm REMOVE returned_to, returned_at"
-            ),
-            "ExpressionAttributeValues": to_item(values),
-        }
-        self._table.transact([{"Update": update}, self._roster.put_request(endpoint, variant)])
+        pace = ", step = :step" if step is not None else ""
+        for original in ("if_not_exists(original, :before)", ":before"):
+            update = {
+                "TableName": self._table.name,
+                "Key": _key(self._table, endpoint, variant),
+                "UpdateExpression": (
+                    f"SET kind = :kind, variant = :variant, lever = :lever, original = {original},"
+                    f" boosted_to = :after, boosted_at = :at{pace} ADD alarms :alarm REMOVE returned_to, returned_at"
+                ),
+                "ExpressionAttributeValues": to_item(values),
+            }
+            if original != ":before":
+                update["ConditionExpression"] = _EXPECTED
+            try:
+                self._table.transact([{"Update": update}, self._roster.put_request(endpoint, variant)])
+            except ClientError as error:
+                if cancelled_on(error, {0}):
+                    continue  # a person's floor since: the boost starts over from it
+                raise
+            return
 
     def of(self, endpoint: str) -> list[Boost]:
         """An endpoint's boosts, by variant."""
