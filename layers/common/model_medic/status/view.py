@@ -171,6 +171,7 @@ class EndpointStatus:
     incidents: tuple[IncidentView, ...]
     rollout: RolloutStatus | None
     actions: tuple[ActionRow, ...]
+    episodes: tuple[str, ...] = ()  # open paging episodes, one line each (`paging.flapping`)
 
 
 @dataclass(frozen=True)
