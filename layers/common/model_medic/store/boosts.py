@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 # The roster of boosts: an entry per boost, put and deleted in the boost's own transactions,
 # so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query.
 BOOSTS_PK = "BOOSTS#ACTIVE"
+# Dry runs' shadow boosts: the capacity enforce would have added, walked back by the dry-run
+# give-back only (sk `SHADOW#<variant>`, their own roster), never by the real one.
+SHADOWS_PK = "SHADOWS#ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,18 @@ class Boost:
 
 
 class Boosts:
-    """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its roster entry."""
+    """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its
+    roster entry; or, `shadow`, a dry run's shadow boosts (sk `SHADOW#<variant>`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, shadow: bool = False) -> None:
         self._table = Table(client, table)
-        self._roster = Roster(self._table, BOOSTS_PK, "", "boost-entry")
+        self._kind = "shadow-boost" if shadow else "boost"
+        self._prefix = "SHADOW#" if shadow else "BOOST#"
+        self._roster = Roster(self._table, SHADOWS_PK if shadow else BOOSTS_PK, "", f"{self._kind}-entry")
+
+    def shadows(self) -> Boosts:
+        """The dry runs' shadow boosts, kept apart from the real ones (SHADOWS_PK)."""
+        return Boosts(self._table.client, self._table.name, shadow=True)
 
     def save(
         self,
@@ -74,7 +84,7 @@ class Boosts:
         the first boost is kept across boosts, and a boost during a give-back starts it over.
         `step`: the scale-up's step (the give-back's pace); absent, the give-back uses the stack's."""
         values: dict[str, Any] = {
-            ":kind": "boost",
+            ":kind": self._kind,
             ":variant": variant,
             ":lever": lever,
             ":before": before,
@@ -86,7 +96,7 @@ class Boosts:
             values[":step"] = step
         update = {
             "TableName": self._table.name,
-            "Key": _key(self._table, endpoint, variant),
+            "Key": self.key(endpoint, variant),
             "UpdateExpression": (
                 "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
                 f" boosted_to = :after, boosted_at = :at{', step = :step' if step is not None else ''}"
@@ -100,7 +110,7 @@ class Boosts:
         """An endpoint's boosts, by variant."""
         items = self._table.query(
             "pk = :pk AND begins_with(sk, :boost)",
-            {":pk": endpoint_pk(endpoint), ":boost": "BOOST#"},
+            {":pk": endpoint_pk(endpoint), ":boost": self._prefix},
             consistent=True,
             every_page=False,  # a boost per variant: one page
         )
@@ -113,7 +123,7 @@ class Boosts:
         return {
             "Update": {
                 "TableName": self._table.name,
-                "Key": _key(self._table, endpoint, variant),
+                "Key": self.key(endpoint, variant),
                 "UpdateExpression": "SET returned_to = :to, returned_at = :at",
                 "ConditionExpression": "attribute_exists(pk)",
                 "ExpressionAttributeValues": to_item({":to": to, ":at": at.isoformat()}),
@@ -124,7 +134,7 @@ class Boosts:
         """Forget a boost and its roster entry (one transaction)."""
         self._table.transact(
             [
-                self._table.delete_request(endpoint_pk(endpoint), f"BOOST#{variant}"),
+                self._table.delete_request(endpoint_pk(endpoint), f"{self._prefix}{variant}"),
                 self._roster.delete_request(endpoint, variant),
             ]
         )
@@ -137,9 +147,8 @@ class Boosts:
         found = self._roster.sweep(endpoints, _Members(self, self._table, self._roster))
         return {endpoint: boosts for endpoint, boosts in found.items() if boosts}
 
-
-def _key(table: Table, endpoint: str, variant: str) -> dict[str, Any]:
-    return table.key(endpoint_pk(endpoint), f"BOOST#{variant}")
+    def key(self, endpoint: str, variant: str) -> dict[str, Any]:
+        return self._table.key(endpoint_pk(endpoint), f"{self._prefix}{variant}")
 
 
 class _Members:
@@ -168,7 +177,7 @@ class _Members:
         variant = self._roster.rest(sk, endpoint)
         check = {
             "TableName": self._table.name,
-            "Key": _key(self._table, endpoint, variant),
+            "Key": self._boosts.key(endpoint, variant),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         try:
