@@ -672,7 +672,9 @@ def test_dry_run_says_what_it_would_roll_back_and_changes_nothing(
     [outcome] = deliver(fn, clock, load_event("rollback_model/accuracy_drop_alarm_action.json"))
     assert (outcome["result"], outcome["reason"]) == ("dry-run", "canary canary weight -> 0")
     assert outcome["changes"] == {
-        "changes": [{"kind": "rollback", "mode": "canary", "variant": "canary", "from_config": "", "to_config": ""}]
+        "changes": [{"kind": "rollback", "mode": "canary", "variant": "canary", "from_config": "", "to_config": ""}],
+        "step": 1,
+        "verify_until": outcome["changes"]["verify_until"],
     }
     assert weights() == {"primary": 0.5, "canary": 0.5}
     assert [b["result"] for b in bodies(stack, "info") + bodies(stack, "critical")] == ["dry-run"]

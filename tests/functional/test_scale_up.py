@@ -1143,15 +1143,23 @@ def test_dry_run_announces_exactly_what_would_be_done_and_changes_nothing(
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == ("dry-run", "primary min-capacity 1 -> 2")
     assert outcome["changes"] == {
-        "changes": [{"kind": "scale", "variant": "primary", "lever": "min-capacity", "before": 1, "after": 2}]
+        "changes": [{"kind": "scale", "variant": "primary", "lever": "min-capacity", "before": 1, "after": 2}],
+        "step": 1,
+        "verify_until": (DELIVERED + timedelta(minutes=15)).isoformat(),
     }
-    assert sweep(fn, clock, OPENED + timedelta(minutes=30)) == []  # the same dry run is not told again
+    # The dry run goes on as enforce would (tests/functional/test_dry_run.py): the next step after
+    # the cool-down, from the floor the first would have set.
+    [second] = sweep(fn, clock, OPENED + timedelta(minutes=30))
+    assert (second["result"], second["reason"]) == ("dry-run", "primary min-capacity 2 -> 3")
+    [cooling] = sweep(fn, clock, OPENED + timedelta(minutes=35))  # as enforce, a skip said once
+    assert (cooling["result"], cooling["gate"]) == ("skipped", "cooldown")
+    assert sweep(fn, clock, OPENED + timedelta(minutes=37)) == []
     assert min_capacity("primary") == 1
     assert [
         c for c in aws_calls.mutating() if c in ("RegisterScalableTarget", "UpdateEndpointWeightsAndCapacities")
     ] == []
     assert stack.items("boost") == []
-    assert [b["result"] for b in bodies(stack, "info")] == ["dry-run"]
+    assert [b["result"] for b in bodies(stack, "info")] == ["dry-run", "dry-run"]
 
 
 def test_the_stack_parameter_off_is_the_mode_while_the_kill_switch_says_inherit(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from model_medic.control.endings import Endings
 from model_medic.control.gating import Gating
@@ -14,7 +14,7 @@ from model_medic.control.stepping import Stepping
 from model_medic.intake.alarms import AlarmEvent, alarm_endpoint, describe_alarms
 from model_medic.platform.observability import logger, metrics
 from model_medic.store.incidents import Conflict, Incident, opened
-from model_medic.tell.outcome import Outcome
+from model_medic.tell.outcome import Outcome, Result
 from model_medic.tell.telling import Telling
 
 # Seconds an evaluation may need at most (a rollout's deploy: about 30 AWS calls, each up to
@@ -233,11 +233,12 @@ class ControlLoop:
         key: str,
         mode: str,
         also: list[dict[str, Any]] | None = None,
-        result: Literal["acted", "skipped"] = "acted",
+        result: Result = "acted",
     ) -> Outcome:
-        """Record and tell, once per key, a change made outside an incident (a scale-back), or
-        (`result` skipped) one not made; `also`: what the change leaves in the ledger, written in
-        the same transaction (and on its own by a retry that finds the decision recorded)."""
+        """Record and tell, once per key, a change made outside an incident (a scale-back), one
+        not made (`result` skipped) or one a dry run would have made (`result` dry-run); `also`:
+        what the change leaves in the ledger, written in the same transaction (and on its own by
+        a retry that finds the decision recorded)."""
         outcome = replace(
             self._telling.base(endpoint, "", "", key, "OK"), action=action, result=result, reason=summary, mode=mode
         )

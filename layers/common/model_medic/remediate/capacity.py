@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from botocore.exceptions import ClientError
@@ -117,6 +118,23 @@ def decide_scale_up(variants: list[Variant], step: int, max_instances: int) -> S
             limits[variant.name] = limit
         steps.append(ScaleChange(variant.name, variant.lever, variant.floor, after))
     return ScaleUpDecision(tuple(steps), tuple(at_ceiling), tuple(serverless), limits)
+
+
+def shadowed(variants: list[Variant], changes: tuple[Change, ...]) -> list[Variant]:
+    """Pure: the variants as a dry run's would-be changes (its incident's shadow) would have left
+    them: each changed variant at its last would-be floor (its MinCapacity, when that is the
+    lever, and at least as many instances)."""
+    floors = {c.variant: c for c in changes if isinstance(c, ScaleChange)}
+    seen = []
+    for variant in variants:
+        change = floors.get(variant.name)
+        if change is None or variant.instances is None or change.lever != variant.lever:
+            seen.append(variant)
+            continue
+        instances = max(variant.instances, change.after)
+        minimum = None if variant.min_capacity is None else change.after
+        seen.append(replace(variant, instances=instances, min_capacity=minimum))
+    return seen
 
 
 def client_errors_dominate(sums: Sums) -> bool:
@@ -379,6 +397,8 @@ class ScaleUp:
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
         _, variants = self._capacity.endpoint(name, endpoint)
+        if incident.shadow is not None:  # a dry run goes on from where enforce would be
+            variants = shadowed(variants, incident.shadow.made())
         variant = (incident.dimensions or {}).get(VARIANT_DIMENSION)
         targets, stop = variant_targets(name, variants, endpoint, variant)
         if stop is not None:
@@ -424,6 +444,14 @@ class ScaleUp:
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         assert isinstance(change, ScaleChange)
         return self._capacity.observe(endpoint, change, described)
+
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """A dry run's would-be boosts, kept as shadow boosts: the dry-run give-back walks them back."""
+        shadows = self._boosts.shadows()
+        for change in changes:
+            assert isinstance(change, ScaleChange)
+            save = partial(shadows.save, endpoint, change.variant, change.lever, change.before, change.after)
+            aws.persist(partial(save, incident.alarm_name, self._clock(), step=self._step))
 
 
 def step_down(floor: int, original: int, step: int) -> int:
@@ -522,10 +550,53 @@ class ScaleBack:
             return [*left, GiveBack(variant.name, change.describe(), key, change.after)]
         return left
 
-    def stepped(self, endpoint: str, variant: str, floor: int) -> dict[str, Any]:
-        """What a give-back step leaves in the ledger (the boost's new floor), as the Update of the
-        transaction that records the step: recorded and remembered together, or neither."""
-        return self._boosts.step_back_request(endpoint, variant, floor, self._clock())
+    def stepped(self, endpoint: str, variant: str, floor: int, shadow: bool = False) -> dict[str, Any]:
+        """What a give-back step leaves in the ledger (the boost's new floor; `shadow`: a dry run's
+        shadow boost's), as the Update of the transaction that records the step: recorded and
+        remembered together, or neither."""
+        boosts = self._boosts.shadows() if shadow else self._boosts
+        return boosts.step_back_request(endpoint, variant, floor, self._clock())
+
+    def rehearse(self, endpoints: list[str], enforced: list[str]) -> list[tuple[str, str, str, str, int]]:
+        """The dry-run give-back, of shadow boosts (`ScaleUp.rehearse`): for each of `endpoints`
+        whose shadow boosts are due (`due`: the same alarms, the same wait), one variant's would-be
+        step back at the same pace, as `sweep` gives them, nothing changed in AWS. The shadow boosts
+        of `enforced` endpoints are forgotten: enforce plans from the endpoint as it is."""
+        shadows = self._boosts.shadows()
+        boosted = shadows.by_endpoint(endpoints + enforced)
+        for endpoint in [e for e in enforced if e in boosted]:
+            for boost in boosted[endpoint]:
+                aws.persist(partial(shadows.drop, endpoint, boost.variant))
+        now = self._clock()
+        given = []
+        for endpoint in [e for e in endpoints if e in boosted]:
+            boosts, why = self.due(endpoint, now, boosted[endpoint])
+            if not boosts:
+                logger.debug("no dry-run scale-back", endpoint=endpoint, why=why)
+                continue
+            done = self._would_give_back(endpoint, boosts, now, shadows)
+            if done is not None:
+                given.append((endpoint, *done))
+        return given
+
+    def _would_give_back(
+        self, endpoint: str, boosts: list[Boost], now: datetime, shadows: Boosts
+    ) -> tuple[str, str, str, int] | None:
+        """One would-be give-back step of one shadow boost (as `give_back`, each step taken as
+        read back at once), or None; a shadow boost walked back to its original floor is forgotten."""
+        for boost in boosts:
+            last = boost.boosted_to if boost.returned_to is None else boost.returned_to
+            if last <= boost.original:
+                aws.persist(partial(shadows.drop, endpoint, boost.variant))
+                continue
+            if boost.returned_at is not None and now < datetime.fromisoformat(boost.returned_at) + self._pace:
+                continue
+            step = self._step if boost.step is None else boost.step
+            lever = cast("Lever", boost.lever)
+            change = ScaleChange(boost.variant, lever, last, step_down(last, boost.original, step))
+            key = f"dry-run#scale-back#{boost.variant}#{boost.boosted_at}#{change.after}"
+            return boost.variant, change.describe(), key, change.after
+        return None
 
     def forget(self, endpoint: str, variant: str) -> None:
         aws.persist(lambda: self._boosts.drop(endpoint, variant))
@@ -577,22 +648,32 @@ def _runs_at(variant: Variant, floor: int) -> bool:
 
 def give_back(loop: ControlLoop, scale_back: ScaleBack, endpoints: list[str]) -> list[Outcome]:
     """The sweep's second job: temporary capacity back, a step at a time, on the endpoints in
-    enforce mode (each endpoint's own, `ModeSwitch.current`)."""
-    enforced = [e for e in endpoints if loop.current_mode(e) == "enforce"]
-    if not enforced:
-        return []  # nothing was boosted in dry-run; off changes nothing
+    enforce mode (each endpoint's own, `ModeSwitch.current`); on those in dry-run, the give-back
+    of what the dry run would have added, recorded as dry-run decisions (`ScaleBack.rehearse`)."""
+    modes = {endpoint: loop.current_mode(endpoint) for endpoint in endpoints}
+    enforced = [e for e in endpoints if modes[e] == "enforce"]
+    rehearsed = [e for e in endpoints if modes[e] == "dry-run"]
     outcomes = []
-    for endpoint, done in scale_back.sweep(enforced):
-        if done.floor is None:
-            # Recorded (once per key), then forgotten: a person's floor is not given back, nor
-            # looked at again every sweep.
-            outcomes.append(loop.acted(ScaleBack.action, endpoint, done.summary, done.key, "enforce", result="skipped"))
-            scale_back.forget(endpoint, done.variant)
-            continue
-        # The step's record and its new floor in one transaction: a retry that finds the step made
-        # records nothing twice, and remembers the floor if an earlier run did not.
-        stepped = scale_back.stepped(endpoint, done.variant, done.floor)
-        outcomes.append(loop.acted(ScaleBack.action, endpoint, done.summary, done.key, "enforce", also=[stepped]))
+    if enforced:
+        for endpoint, done in scale_back.sweep(enforced):
+            if done.floor is None:
+                # Recorded (once per key), then forgotten: a person's floor is not given back, nor
+                # looked at again every sweep.
+                outcomes.append(
+                    loop.acted(ScaleBack.action, endpoint, done.summary, done.key, "enforce", result="skipped")
+                )
+                scale_back.forget(endpoint, done.variant)
+                continue
+            # The step's record and its new floor in one transaction: a retry that finds the step
+            # made records nothing twice, and remembers the floor if an earlier run did not.
+            stepped = scale_back.stepped(endpoint, done.variant, done.floor)
+            outcomes.append(loop.acted(ScaleBack.action, endpoint, done.summary, done.key, "enforce", also=[stepped]))
+    if enforced or rehearsed:
+        for endpoint, variant, summary, key, floor in scale_back.rehearse(rehearsed, enforced):
+            stepped = scale_back.stepped(endpoint, variant, floor, shadow=True)
+            outcomes.append(
+                loop.acted(ScaleBack.action, endpoint, summary, key, "dry-run", also=[stepped], result="dry-run")
+            )
     return outcomes
 
 

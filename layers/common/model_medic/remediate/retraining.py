@@ -189,6 +189,9 @@ class StartRetraining:
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
         """Nothing to record: an execution is only known from `execute`'s answer (see `observe`)."""
 
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Nothing to keep: a dry run records its would-be step on the incident alone."""
+
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         arn = result.get("pipeline_execution_arn")
         if not arn:

@@ -158,6 +158,9 @@ class RollbackModel:
             # The config rolled back from is never a rollback target again.
             aws.persist(lambda: self._deployments.reject_config(endpoint, change.from_config, self._clock()))
 
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Nothing to keep: a dry run records its would-be step on the incident alone."""
+
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         if isinstance(change, RejectPackage):
             return package_observation(self._sagemaker, change.arn)

@@ -143,6 +143,11 @@ class Action(Protocol):
         what `execute` returned (empty when it was not called, or its record was lost)."""
         ...
 
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Record what a dry run's would-be step leaves for later, changing nothing in AWS (a
+        scale-up's shadow boosts, which the dry-run give-back walks back); most units keep nothing."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoredChange(Change):

@@ -24,6 +24,9 @@ _EXPECTED = (
     "attribute_not_exists(pk) OR boosted_to = :after"
     " OR (attribute_not_exists(returned_to) AND boosted_to = :before) OR returned_to = :before"
 )
+# Dry runs' shadow boosts: the capacity enforce would have added, walked back by the dry-run
+# give-back only (sk `SHADOW#<variant>`, their own roster), never by the real one.
+SHADOWS_PK = "SHADOWS#ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,18 @@ class Boost:
 
 
 class Boosts:
-    """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its roster entry."""
+    """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its
+    roster entry; or, `shadow`, a dry run's shadow boosts (sk `SHADOW#<variant>`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, shadow: bool = False) -> None:
         self._table = Table(client, table)
-        self._roster = Roster(self._table, BOOSTS_PK, "", "boost-entry")
+        self._kind = "shadow-boost" if shadow else "boost"
+        self._prefix = "SHADOW#" if shadow else "BOOST#"
+        self._roster = Roster(self._table, SHADOWS_PK if shadow else BOOSTS_PK, "", f"{self._kind}-entry")
+
+    def shadows(self) -> Boosts:
+        """The dry runs' shadow boosts, kept apart from the real ones (SHADOWS_PK)."""
+        return Boosts(self._table.client, self._table.name, shadow=True)
 
     def save(
         self,
@@ -84,7 +94,7 @@ class Boosts:
         floors (a retry), it is the same boost.
         `step`: the scale-up's step (the give-back's pace); absent, the give-back uses the stack's."""
         values: dict[str, Any] = {
-            ":kind": "boost",
+            ":kind": self._kind,
             ":variant": variant,
             ":lever": lever,
             ":before": before,
@@ -98,7 +108,7 @@ class Boosts:
         for original in ("if_not_exists(original, :before)", ":before"):
             update = {
                 "TableName": self._table.name,
-                "Key": _key(self._table, endpoint, variant),
+                "Key": self.key(endpoint, variant),
                 "UpdateExpression": (
                     f"SET kind = :kind, variant = :variant, lever = :lever, original = {original},"
                     f" boosted_to = :after, boosted_at = :at{pace} ADD alarms :alarm REMOVE returned_to, returned_at"
@@ -119,7 +129,7 @@ class Boosts:
         """An endpoint's boosts, by variant."""
         items = self._table.query(
             "pk = :pk AND begins_with(sk, :boost)",
-            {":pk": endpoint_pk(endpoint), ":boost": "BOOST#"},
+            {":pk": endpoint_pk(endpoint), ":boost": self._prefix},
             consistent=True,
             every_page=False,  # a boost per variant: one page
         )
@@ -132,7 +142,7 @@ class Boosts:
         return {
             "Update": {
                 "TableName": self._table.name,
-                "Key": _key(self._table, endpoint, variant),
+                "Key": self.key(endpoint, variant),
                 "UpdateExpression": "SET returned_to = :to, returned_at = :at",
                 "ConditionExpression": "attribute_exists(pk)",
                 "ExpressionAttributeValues": to_item({":to": to, ":at": at.isoformat()}),
@@ -143,7 +153,7 @@ class Boosts:
         """Forget a boost and its roster entry (one transaction)."""
         self._table.transact(
             [
-                self._table.delete_request(endpoint_pk(endpoint), f"BOOST#{variant}"),
+                self._table.delete_request(endpoint_pk(endpoint), f"{self._prefix}{variant}"),
                 self._roster.delete_request(endpoint, variant),
             ]
         )
@@ -156,9 +166,8 @@ class Boosts:
         found = self._roster.sweep(endpoints, _Members(self, self._table, self._roster))
         return {endpoint: boosts for endpoint, boosts in found.items() if boosts}
 
-
-def _key(table: Table, endpoint: str, variant: str) -> dict[str, Any]:
-    return table.key(endpoint_pk(endpoint), f"BOOST#{variant}")
+    def key(self, endpoint: str, variant: str) -> dict[str, Any]:
+        return self._table.key(endpoint_pk(endpoint), f"{self._prefix}{variant}")
 
 
 class _Members:
@@ -187,7 +196,7 @@ class _Members:
         variant = self._roster.rest(sk, endpoint)
         check = {
             "TableName": self._table.name,
-            "Key": _key(self._table, endpoint, variant),
+            "Key": self._boosts.key(endpoint, variant),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         try:

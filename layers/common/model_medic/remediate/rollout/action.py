@@ -252,6 +252,9 @@ class Rollout:
         self.adopt(endpoint, change, incident)
         return {"call": "UpdateEndpoint"}
 
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Nothing to keep: a rollout's dry run records what it would do on the incident alone."""
+
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
         now = self._clock()
         if isinstance(change, DeployCanary):
