@@ -345,7 +345,7 @@ def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unl
     traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
     [outcome] = tick(fn, T0 + timedelta(minutes=10))
     assert outcome["result"] == "acted"
-    assert outcome["reason"].startswith("roll back canary canary (5% -> 0%)")
+    assert outcome["reason"].startswith("roll back canary (5% -> 0%)")
     assert share() == 0.0
     assert approval(candidate) == "Rejected"  # the package behind the canary, not the champion
     assert approval(champion) == "Approved"
@@ -562,7 +562,7 @@ def test_dry_run_records_the_promotion_it_would_make(operator_canary: Any, stack
     aws_calls.made.clear()
     [outcome] = tick(operator_canary, T0 + timedelta(minutes=45))
     assert outcome["result"] == "dry-run"
-    assert "promote canary canary 5% -> 10%" in outcome["reason"]
+    assert "promote canary 5% -> 10%" in outcome["reason"]
     assert share() == 5.0
     changes = [
         op
@@ -600,7 +600,7 @@ def test_a_package_rolled_back_and_left_approved_comes_back_only_on_a_new_approv
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
     [rolled_back] = tick(fn, T0 + timedelta(minutes=10))
-    assert rolled_back["reason"].startswith("roll back canary canary (5% -> 0%)")
+    assert rolled_back["reason"].startswith("roll back canary (5% -> 0%)")
     assert approval(candidate) == "Approved"
     # An hour later an event without UpdatedModelPackageFields (the documented example's shape).
     [edit] = approve(fn, candidate, T0 + timedelta(hours=1), listed=False)
@@ -1046,7 +1046,7 @@ def test_the_demos_two_rollouts_one_walked_to_100_percent_then_replaced_one_roll
     traffic("canary", replaced, 60, per_minute=60, error_rate=0.12)
     [ended] = tick(operator_canary, replaced)
     assert (ended["result"], ended["gate"]) == ("recovered", "changed-outside")
-    assert "then canary canary takes 5% of churn-prod's traffic where this rollout left it at 100%" in ended["reason"]
+    assert "then canary takes 5% of churn-prod's traffic where this rollout left it at 100%" in ended["reason"]
     assert ended["reason"].endswith(
         "changed outside Model Medic; the rollout is complete (its final config was not Model Medic's)"
     )
@@ -1115,7 +1115,7 @@ def test_a_rollout_whose_endpoint_an_operator_changed_before_100_percent_stops_t
     [stopped] = tick(operator_canary, T0 + timedelta(minutes=50))
     assert (stopped["result"], stopped["gate"], stopped["critical"]) == ("stopped", "changed-outside", False)
     assert stopped["reason"] == (
-        "canary canary takes 30% of churn-prod's traffic where this rollout left it at 10%: changed outside Model "
+        "canary takes 30% of churn-prod's traffic where this rollout left it at 10%: changed outside Model "
         "Medic; the rollout stops at 10%"
     )
     assert stack.drain("critical") == []  # not paged: nothing failed

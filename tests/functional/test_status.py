@@ -450,7 +450,7 @@ def test_a_rollout_shows_its_step_share_and_the_judges_last_verdict_per_metric(
     ]
     story = as_json(capsys, "explain", shown["short_id"], "--at", now.isoformat())
     assert story["rollout"]["share"] == 10
-    assert story["steps"][0]["changes"][-1].startswith("canary canary 5% -> 10%")
+    assert story["steps"][0]["changes"][-1].startswith("canary 5% -> 10%")
 
 
 def test_a_rollout_stopped_by_an_operators_change_is_said_in_the_reports_words(

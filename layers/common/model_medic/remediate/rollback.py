@@ -15,7 +15,7 @@ from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import RollbackSettings
 from model_medic.remediate.capacity import Capacity
-from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
+from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, variant_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident
 
@@ -38,7 +38,7 @@ class RollbackChange(Change):
 
     def describe(self) -> str:
         if self.mode == "canary":
-            return f"canary {self.variant} weight -> 0"
+            return f"{variant_label('canary', self.variant)} weight -> 0"
         return f"endpoint config {self.from_config} -> {self.to_config}"
 
 

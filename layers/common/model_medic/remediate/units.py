@@ -171,6 +171,12 @@ def change_of(data: dict[str, Any]) -> Change:
     return known(**{k: v for k, v in data.items() if k != "kind"})
 
 
+def variant_label(role: str, name: str) -> str:
+    """How messages name a variant in its role: `canary blue` - or the name alone when it says its
+    role already (`canary`, `churn-canary`), never "canary canary"."""
+    return name if role in name.lower() else f"{role} {name}"
+
+
 def package_label(arn: str) -> str:
     """`group/3` from a versioned model package ARN (the ARN itself otherwise): how changes
     and reports name a model package."""
