@@ -109,6 +109,7 @@ class Stack:
             "MODE_CACHE_SECONDS": "0",
             "ACTIONS_PER_HOUR": "6",
             "LEDGER_RETENTION_DAYS": "90",
+            "STACK_NAME": "model-medic-test",
         }
         values.update(overrides)
         return values

@@ -283,8 +283,9 @@ def test_a_candidate_worse_than_the_champion_is_not_deployed_and_people_are_told
     assert "not deployed" in outcome["reason"]
     assert endpoint() == before
     assert approval(candidate) == "Rejected"
-    critical = json.loads(stack.drain("critical")[0]["Message"])
-    assert "candidate accuracy 0.8 vs the serving model's registered 0.85" in critical["reason"]
+    assert stack.drain("critical") == []  # never deployed: told at info level, nobody paged
+    [told] = [json.loads(m["Message"]) for m in stack.drain("info")]
+    assert "candidate accuracy 0.8 vs the serving model's registered 0.85" in told["reason"]
     [rollout] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
     assert rollout["closed_at"] is not None
 
@@ -604,7 +605,7 @@ def test_a_package_rolled_back_and_left_approved_comes_back_only_on_a_new_approv
     assert approval(candidate) == "Approved"
     # An hour later an event without UpdatedModelPackageFields (the documented example's shape).
     [edit] = approve(fn, candidate, T0 + timedelta(hours=1), listed=False)
-    assert edit["result"] == "bound-reached"
+    assert (edit["result"], edit["gate"], edit["critical"]) == ("stopped", "bound", False)
     assert "was rolled back on churn-prod" in edit["reason"]
     assert "unless it is rejected and approved again" in edit["reason"]
     assert share() == 0.0
@@ -697,7 +698,7 @@ def test_an_operators_deploy_on_an_endpoint_a_canary_cannot_walk_on_changes_noth
     event = {"deploy-package": {"arn": candidate, "endpoints": [ENDPOINT]}}
     with time_machine.travel(T0, tick=False):
         [outcome] = fn.lambda_handler(event, FakeContext())["outcomes"]
-    assert outcome["result"] == "bound-reached"
+    assert (outcome["result"], outcome["gate"]) == ("stopped", "bound")
     assert f"no canary rollout on {ENDPOINT}: " in outcome["reason"]
     assert endpoint()["config"] == request["EndpointConfigName"]  # nothing changed
 
@@ -724,7 +725,7 @@ def test_an_operators_canary_on_an_inference_component_endpoint_is_not_walked(fn
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=60)
     [outcome] = tick(fn, T0 + timedelta(minutes=10))
-    assert outcome["result"] == "bound-reached"
+    assert (outcome["result"], outcome["gate"]) == ("stopped", "bound")
     assert "hosts inference components" in outcome["reason"]
     assert endpoint()["config"] == "llm-config"
     assert share() == 5.0

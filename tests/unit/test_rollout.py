@@ -366,7 +366,7 @@ def test_a_candidate_that_is_not_better_is_rejected_or_left_as_it_is_never_deplo
     rejected = declined(contest(False, "not better"), SETTINGS)
     assert rejected is not None
     assert rejected.changes == (DeclineCandidate(ARN, "not better"),)
-    assert rejected.critical
+    assert not rejected.critical  # nothing on the endpoint changed: told, not paged
     assert rejected.notes == {"candidate": 0.9, "champion": 0.85, "live": None, "metric": "accuracy"}
     kept = declined(
         contest(False, "not better"), CanarySettings.model_validate({**ENV, "REJECT_MODEL_PACKAGES": "false"})

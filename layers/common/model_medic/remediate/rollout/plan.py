@@ -143,7 +143,8 @@ def declined(contest: Contest, settings: CanarySettings) -> Plan | None:
         return None
     if settings.reject_model_packages:
         decline = DeclineCandidate(contest.package, verdict.reason)
-        return Plan(decline.describe(), changes=(decline,), critical=True, notes=contest.notes)
+        # Rejected, not deployed: the endpoint serves as it did, told at info level.
+        return Plan(decline.describe(), changes=(decline,), notes=contest.notes)
     return Plan("", bound=f"{package_label(contest.arn)} not deployed: {verdict.reason}", notes=contest.notes)
 
 
