@@ -39,9 +39,11 @@ def sms(outcome: Outcome, where: Where) -> str:
 
 
 def plain_subject(severity: str, text: str, where: Where) -> str:
-    """A plain message's subject (an alert, a reminder, the daily report): severity and stack first."""
+    """A plain message's subject (an alert, a reminder, the daily report): severity and stack first.
+    Its words are its sender's (a measuring job's cause in parentheses): kept whole up to SNS's
+    limit rather than cut on a phone."""
     said = text.removeprefix("Model Medic").lstrip(":").strip() or text
-    return fit([f"[{severity.upper()}]", where.short, said])
+    return fit([f"[{severity.upper()}]", where.short, said], limit=SUBJECT_LIMIT)
 
 
 def fit(*choices: list[str], limit: int = PHONE) -> str:
@@ -60,9 +62,10 @@ def ascii_line(text: str) -> str:
 
 
 def body(outcome: Outcome, where: Where) -> str:
-    """The e-mail: what happened, what was tried, the mode and incident, what to do next, then
-    where (stack, account, Region) and the console links."""
-    lines = [f"Model Medic {_VERBS[outcome.result]}: {outcome.action} on endpoint {outcome.endpoint}.", ""]
+    """The e-mail: what happened and where (stack, account, Region), what was tried, the mode and
+    incident, what to do next, then the console links."""
+    headline = f"Model Medic {_VERBS[outcome.result]}: {outcome.action} on endpoint {outcome.endpoint}."
+    lines = [headline, where.line(), ""]
     lines.append(f"What happened: {outcome.reason}")
     if outcome.alarm_name:
         lines.append(f"Alarm: {outcome.alarm_name} went to {outcome.state} at {outcome.transition.rsplit('|', 1)[-1]}")
@@ -79,7 +82,7 @@ def body(outcome: Outcome, where: Where) -> str:
     if outcome.incident:
         digest = outcome.incident.rsplit("#", 1)[-1]
         lines.append(f"  model-medic --stack {where.stack} --region {where.region} explain {digest}")
-    return "\n".join([*lines, "", *footer(where, outcome.endpoint, outcome.alarm_arn)])
+    return "\n".join([*lines, "", *footer(where, outcome.endpoint, outcome.alarm_arn)[1:]])
 
 
 def plain_body(text: str, where: Where, endpoint: str = "") -> str:
@@ -88,6 +91,7 @@ def plain_body(text: str, where: Where, endpoint: str = "") -> str:
 
 
 def footer(where: Where, endpoint: str, alarm_arn: str = "") -> list[str]:
+    """Where the message comes from, then a line per console link."""
     links = where.links(endpoint, alarm_arn)
     lines = [where.line()]
     lines += [f"{label + ':':<11}{links[key]}" for key, label in _LINKS if key in links]
