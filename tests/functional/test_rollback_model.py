@@ -210,7 +210,7 @@ def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_t
     critical = bodies(stack, "critical")
     assert [b.get("result") for b in critical] == ["escalated", None, None]
     assert [b["subject"] for b in critical[1:]] == [
-        f"Model Medic reminder: {ENDPOINT} still at its bound for {ENDPOINT}-ModelAccuracyDrop (rollback)"
+        f"[CRITICAL] test reminder: {ENDPOINT} still at its bound for {ENDPOINT}-ModelAccuracyDrop (rollback)"
     ] * 2
     assert aws_calls.of("sagemaker").count("UpdateEndpointWeightsAndCapacities") == 1
     assert len(decisions(stack, "acted")) == 1
@@ -707,7 +707,7 @@ def test_a_missing_endpoint_is_a_permanent_error_noticed_once(
     [again] = deliver(fn, clock, alarm_event(), at=OPENED + timedelta(minutes=2))
     assert again["result"] == "skipped"
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot rollback {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot rollback {ENDPOINT}"
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
 

@@ -847,7 +847,7 @@ def test_a_spent_budget_pages_once_and_the_sweep_acts_when_the_next_hour_begins(
     # Recorded once, paged once, however many sweeps meet it.
     assert len([d for d in decisions(stack) if d["gate"] == "budget"]) == 1
     [alert] = bodies(stack, "critical")
-    assert alert["subject"] == f"Model Medic budget spent on {ENDPOINT}"
+    assert alert["subject"] == f"[CRITICAL] test budget spent on {ENDPOINT}"
     assert counts() == {"primary": 2}
     # The refusal was not the final answer: the next hour's sweep takes the step.
     [acted] = sweep(fn, clock, OPENED + timedelta(minutes=60))
@@ -1238,7 +1238,7 @@ def test_a_missing_endpoint_is_a_recorded_permanent_error_with_one_critical_noti
     [again] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), at=DELIVERED + timedelta(minutes=1))
     assert again["result"] == "skipped"
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot scale-up {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot scale-up {ENDPOINT}"
     assert "will not be retried in this incident" in notice["text"]
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
@@ -1265,7 +1265,7 @@ def test_access_denied_on_the_change_is_a_recorded_permanent_error_that_gives_th
     assert again["result"] == "skipped"
     assert counts() == {"primary": 1}
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot scale-up {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot scale-up {ENDPOINT}"
     assert decisions(stack, "acted") == []
     # The step's claim was given back: neither the cool-down nor the hour's budget holds it.
     assert [c for c in stack.items("cooldown") if c["sk"] == "COOLDOWN#scale-up"] == []

@@ -396,7 +396,7 @@ def test_an_endpoint_that_does_not_exist_starts_nothing_and_a_person_hears_once(
     assert again["result"] == "skipped"
     assert executions() == []
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot start-retraining {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot start-retraining {ENDPOINT}"
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
 
