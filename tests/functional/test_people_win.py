@@ -108,7 +108,7 @@ def test_an_operators_higher_floor_is_the_step_taken_theirs_and_never_given_back
     assert decisions(stack, "failed") == []
     assert bodies(stack, "critical") == []
     [told] = bodies(stack, "info")
-    assert told["subject"] == f"Model Medic: a person's change on {ENDPOINT} is kept"
+    assert told["subject"] == f"[INFO] test a person's change on {ENDPOINT} is kept"
     assert kept in told["text"]
     # The alarm clears: recovered; the give-back leaves the person's floor as they set it.
     alarm_clears(fn, clock, 20)
