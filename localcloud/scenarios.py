@@ -459,6 +459,35 @@ def escalated_at_the_bound(t: Timeline) -> None:
     _policy_scales_in(t, before)
 
 
+def dry_run_played_to_escalation_and_give_back(t: Timeline) -> None:
+    """A dry-run incident played as enforce would play it: each would-be step after the cool-down,
+    the escalation at the bound, the give-back after the OK - dry-run decisions, nothing changed."""
+    parameter = t.cloud.stack.outputs["AutomationModeParameterName"]
+    ssm = t.cloud.client("ssm")
+    ssm.put_parameter(Name=parameter, Value="dry-run", Type="String", Overwrite=True)
+    t.say(f"operator: ssm put-parameter {parameter} = dry-run")
+    before = t.endpoint()
+    try:
+        decided = t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
+        decided += t.ticks("ScaleUpFunction", 75)
+        during = t.endpoint()
+        cleared = t.alarm(f"{ENDPOINT}-HighLatency", "OK")
+        given = t.ticks("ScaleUpFunction", 60)
+        after = t.endpoint()
+    finally:
+        ssm.put_parameter(Name=parameter, Value="inherit", Type="String", Overwrite=True)
+    dry = [d for d in decided if d["result"] == "dry-run" and not d.get("replayed")]
+    steps = [d["changes"]["step"] for d in dry if d["gate"] != "bound"]
+    escalated = [d for d in dry if d["gate"] == "bound"]
+    expect(len(steps) >= 2 and steps == list(range(1, len(steps) + 1)), f"would-be steps 1, 2, ... ({steps})")
+    expect(len(escalated) == 1, f"it would have escalated, once ({len(escalated)})")
+    expect(escalated[0]["reason"].startswith("would have escalated"), "the escalation says it is a dry run's")
+    expect(not any(d["result"] in ("acted", "escalated") for d in decided + cleared + given), "nothing was acted on")
+    back = [d for d in given if d["action"] == "scale-back" and d["result"] == "dry-run"]
+    expect(bool(back), "the capacity it would have added would have been given back, as dry-run decisions")
+    expect(during == before and after == before, "the endpoint never changed")
+
+
 def failed_rollback_deployment(t: Timeline) -> None:
     """(d) A rollback whose blue/green deployment fails and rolls back on its own: critical."""
     sagemaker = t.cloud.client("sagemaker")
@@ -901,6 +930,10 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         second_step_then_recovery,
     ),
     ("(c) At the bound and still in ALARM: escalated once, never repeated", escalated_at_the_bound),
+    (
+        "A dry-run incident played to escalation and give-back: every would-be step, nothing changed",
+        dry_run_played_to_escalation_and_give_back,
+    ),
     ("(d) A rollback whose deployment fails and rolls back on its own: critical", failed_rollback_deployment),
     ("Daily report: the HTML and JSON land in the bucket and in a local folder", daily_report),
     (

@@ -126,6 +126,7 @@ class Stack:
             "LEDGER_RETENTION_DAYS": "90",
             "DRIFT_QUEUE_URL": self.queues["drift"],
             "QUALITY_QUEUE_URL": self.queues["quality"],
+            "STACK_NAME": "model-medic-test",
         }
         values.update(overrides)
         return values

@@ -162,8 +162,8 @@ def stack_deleted(sent: delivery.Delivered) -> None:
 # and are sent first. Where events/README.md says a sample follows another, it does here.
 
 ACTED_LATENCY = "primary min-capacity 2 -> 3; canary instance-count 1 -> 2"
-ROLLED_BACK = "canary canary weight -> 0; model package arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/2"
-CANARY_ROLLED_BACK = "roll back canary canary (10% -> 0%): canary alarm in ALARM: churn-prod-canary-ErrorRate"
+ROLLED_BACK = "canary weight -> 0; model package arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/2"
+CANARY_ROLLED_BACK = "roll back canary (10% -> 0%): canary alarm in ALARM: churn-prod-canary-ErrorRate"
 RETRAINING = "start pipeline model-medic-retraining for churn-prod"
 COMPOSITE = "alarm 'churn-prod-Degraded' has no EndpointName or Endpoint dimension (composite alarm)"
 
@@ -235,7 +235,7 @@ ROUNDS: tuple[tuple[Send | Tick, ...], ...] = (
             "promote_canary/model_package_approved.json",
             "PromoteCanaryFunction",
             45,
-            outcome("acted", "", "deploy churn/3 as canary canary: 5% on 1 instance(s)"),
+            outcome("acted", "", "deploy churn/3 as canary: 5% on 1 instance(s)"),
         ),
         Send("manage_alarms/stack_delete.json", "AlarmManagerFunction", 55, stack_deleted),
     ),

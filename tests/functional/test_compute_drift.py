@@ -217,7 +217,7 @@ def test_a_baseline_that_kept_the_label_is_told_once_loudly_and_the_other_endpoi
         assert "label column left in" in churn["problem"]
         assert (fraud["status"], fraud["rows"]) == ("published", 156)
     [critical] = stack.drain("critical")
-    assert critical["Subject"] == "Model Medic: drift of churn-prod is not measured (shape-mismatch)"
+    assert critical["Subject"] == "[CRITICAL] test drift of churn-prod is not measured (shape-mismatch)"
     assert "BaselineLabelColumn" in critical["Message"]
     [decision] = stack.items("decision")
     assert (decision["endpoint"], decision["action"], decision["result"]) == ("churn-prod", "measure-drift", "skipped")
@@ -277,7 +277,7 @@ def test_captured_rows_that_fit_the_training_set_neither_way_are_told_once_with_
         assert "12 captured row(s) have 7 values but the training set has 70 columns" in churn["problem"]
         assert (fraud["status"], fraud["rows"]) == ("published", 156)
     [critical] = stack.drain("critical")
-    assert critical["Subject"] == "Model Medic: drift of churn-prod is not measured (shape-mismatch)"
+    assert critical["Subject"] == "[CRITICAL] test drift of churn-prod is not measured (shape-mismatch)"
     assert "without a label column have 70 values, with the label first 69" in critical["Message"]
     [decision] = stack.items("decision")
     assert (decision["endpoint"], decision["action"], decision["result"]) == ("churn-prod", "measure-drift", "skipped")
@@ -381,7 +381,7 @@ def test_a_statistics_file_left_with_nothing_to_compare_once_its_label_is_out_is
         assert churn["status"] == "bad-baseline"
         assert "no feature besides its label column 'age'" in churn["problem"]
     [critical] = stack.drain("critical")
-    assert critical["Subject"] == "Model Medic: drift of churn-prod is not measured (bad-baseline)"
+    assert critical["Subject"] == "[CRITICAL] test drift of churn-prod is not measured (bad-baseline)"
     assert metric("MaxFeatureDrift") == []
 
 

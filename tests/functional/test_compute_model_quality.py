@@ -429,7 +429,7 @@ def test_an_endpoint_whose_data_s3_refuses_is_told_once_and_the_others_are_measu
         assert "AccessDenied" in fraud["problem"]
         assert churn["published"]["primary"]["quality_sample_count"] == 300
     [critical] = stack.drain("critical")
-    assert critical["Subject"] == "Model Medic: model quality of fraud-prod is not measured (unreadable)"
+    assert critical["Subject"] == "[CRITICAL] test model quality of fraud-prod is not measured (unreadable)"
     [decision] = stack.items("decision")
     assert (decision["endpoint"], decision["action"]) == ("fraud-prod", "measure-model-quality")
 

@@ -302,3 +302,27 @@ def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_wo
     assert ": grade A " not in text
     assert f"(the {SUMMARY_WORST} worst of 500 listed here; every endpoint is in the index below.)" in text
     assert "All endpoints, worst first: s3://model-medic-reports/reports/index/2026-11-23.html" in text
+
+
+def test_decisions_of_one_instant_read_back_in_the_order_they_were_recorded(stack: Stack) -> None:
+    # A step and the wait that follows it share their time under a clock that does not move; their
+    # ids sort the other way round ("zz" before "aa"), so only the recording order puts them right.
+    journal = Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+    at = START + timedelta(hours=4)
+    recorded: tuple[tuple[Result, str], ...] = (("acted", "zz"), ("skipped", "aa"), ("recovered", "mm"))
+    for result, key in recorded:
+        outcome = Outcome(
+            action="scale-up",
+            endpoint=ENDPOINT,
+            result=result,
+            reason=result,
+            mode="enforce",
+            alarm_name="a",
+            alarm_arn="arn:aws:cloudwatch:us-east-1:123456789012:alarm:a",
+            transition=f"a|ALARM|{at.isoformat()}",
+            state="ALARM",
+            at=at.isoformat(),
+        )
+        journal.record(outcome, "req", key)
+    read = journal.decisions(ENDPOINT, at, at + timedelta(seconds=1))
+    assert [d.result for d in read] == ["acted", "skipped", "recovered"]

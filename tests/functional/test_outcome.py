@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 
 from model_medic.tell.outcome import Notifier, Outcome
+from model_medic.tell.where import Where
 from tests.conftest import Stack
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -78,4 +79,91 @@ def test_every_copy_of_a_message_carries_its_dedup_id_where_a_consumer_can_read_
     [event] = stack.drain("events")
     assert event["detail"]["dedup_id"] == "d" * 32
     [alert] = stack.drain("critical")
-    assert (alert["Message"], alert["MessageAttributes"]["dedup_id"]["Value"]) == ("still at its bound", "e" * 32)
+    assert alert["Message"].startswith("still at its bound\n")  # then where it comes from
+    assert alert["MessageAttributes"]["dedup_id"]["Value"] == "e" * 32
+
+
+def escalation(endpoint: str = "fraud-prod") -> Outcome:
+    alarm = f"{endpoint}-HighLatency"
+    return Outcome(
+        action="scale-up",
+        endpoint=endpoint,
+        result="escalated",
+        reason=f"{alarm} is still in ALARM after primary instance-count 2 -> 4: at the maximum of 4",
+        mode="enforce",
+        alarm_name=alarm,
+        alarm_arn=f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}",
+        transition="t|2026-11-22T10:00:00+00:00",
+        state="ALARM",
+        at=T0.isoformat(),
+        gate="bound",
+        changes={"tried": ["primary instance-count 2 -> 4"], "metric_now": "p99 900 ms"},
+        incident="2026-11-22T10:00:00+00:00#0123456789abcdef",
+    )
+
+
+def test_a_page_names_the_stack_account_and_region_links_the_console_and_says_what_next(stack: Stack) -> None:
+    where = Where.of("model-medic-prod", stack.topics["critical"], "model-medic-prod-reports")
+    sns = boto3.client("sns")
+    published: list[dict[str, Any]] = []
+    real = sns.publish
+
+    def publish(**kwargs: Any) -> Any:
+        published.append(kwargs)
+        return real(**kwargs)
+
+    sns.publish = publish
+    notifier = Notifier(sns, boto3.client("events"), stack.topics["info"], stack.topics["critical"], "default", where)
+    notifier.publish(escalation())
+    notifier.put_event(escalation())
+    [sent] = published
+    assert sent["Subject"] == "[CRITICAL] prod escalated scale-up fraud-prod"
+    text = json.loads(sent["Message"])["email"]
+    assert "Stack model-medic-prod, account 123456789012, Region us-east-1" in text
+    assert "Tried:\n  - primary instance-count 2 -> 4" in text
+    assert "Next: the alarm is still in ALARM after what was tried" in text
+    assert "model-medic --stack model-medic-prod --region us-east-1 explain 0123456789abcdef" in text
+    console = "https://us-east-1.console.aws.amazon.com"
+    assert f"Endpoint:  {console}/sagemaker/home?region=us-east-1#/endpoints/fraud-prod" in text
+    assert f"Alarm:     {console}/cloudwatch/home?region=us-east-1#alarmsV2:alarm/fraud-prod-HighLatency" in text
+    board = "model-medic_model-medic-prod_us-east-1_fraud-prod"
+    assert f"Dashboard: {console}/cloudwatch/home?region=us-east-1#dashboards/dashboard/{board}" in text
+    assert (
+        f"Reports:   {console}/s3/buckets/model-medic-prod-reports?region=us-east-1&prefix=reports%2Ffraud-prod%2F"
+        in text
+    )
+    # Machines get the same, as fields: the SNS machine bodies and the event's detail.
+    [machine] = [json.loads(m["Message"]) for m in stack.drain("critical")]
+    [event] = stack.drain("events")
+    for detail in (machine, event["detail"]):
+        assert (detail["stack"], detail["account"], detail["region"]) == (
+            "model-medic-prod",
+            "123456789012",
+            "us-east-1",
+        )
+        assert sorted(detail["links"]) == ["alarm", "dashboard", "endpoint", "reports"]
+
+
+def test_a_stopped_rollout_is_told_at_info_level(stack: Stack) -> None:
+    stopped = Outcome(
+        action="rollout",
+        endpoint="churn-prod",
+        result="stopped",
+        reason="churn/3 not deployed: not better; nothing was changed",
+        mode="enforce",
+        alarm_name="churn approved",
+        alarm_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3",
+        transition="t",
+        state="ALARM",
+        at=T0.isoformat(),
+        gate="bound",
+    )
+    notifier = Notifier(
+        boto3.client("sns"), boto3.client("events"), stack.topics["info"], stack.topics["critical"], "default"
+    )
+    assert (stopped.announced, stopped.severity) == (True, "info")
+    notifier.publish(stopped)
+    assert stack.drain("critical") == []
+    [told] = stack.drain("info")
+    assert told["MessageAttributes"]["result"]["Value"] == "stopped"
+    assert "alarm" not in json.loads(told["Message"])["links"]  # a model package is no alarm

@@ -71,12 +71,12 @@ def test_an_alarm_flapping_at_the_ceiling_pages_once_reminds_hourly_and_says_whe
     critical = bodies(stack, "critical")
     assert [c.get("result") or c["subject"] for c in critical] == [
         "bound-reached",
-        f"Model Medic reminder: {ENDPOINT} still at its bound for {LATENCY} (scale-up)",
+        f"[CRITICAL] test reminder: {ENDPOINT} still at its bound for {LATENCY} (scale-up)",
     ]
     assert critical[0]["incident"] == stored_incidents(stack)[0]["id"]
     assert "met 11 time(s)" in critical[1]["text"]  # ALARMs at :00 ... :60
     [ended] = [b for b in bodies(stack, "info") if "subject" in b]
-    assert ended["subject"] == f"Model Medic: {ENDPOINT} no longer at its bound for {LATENCY} (scale-up)"
+    assert ended["subject"] == f"[INFO] test {ENDPOINT} no longer at its bound for {LATENCY} (scale-up)"
     assert "met 20 time(s), paged 2 time(s)" in ended["text"]
     assert f"to {(OPENED + timedelta(minutes=117)).isoformat()}" in ended["text"]
     assert stack.items("episode") == []
@@ -101,7 +101,7 @@ def test_a_standing_bound_pages_once_and_reminds_while_it_lasts_then_a_new_episo
     for minutes in (190, 205, 215):
         sweep(fn, clock, OPENED + timedelta(minutes=minutes))
     assert [b["subject"] for b in bodies(stack, "info") if "subject" in b] == [
-        f"Model Medic: {ENDPOINT} no longer at its bound for {LATENCY} (scale-up)"
+        f"[INFO] test {ENDPOINT} no longer at its bound for {LATENCY} (scale-up)"
     ]
     # Over: the next time is a new episode, paged again.
     again = OPENED + timedelta(minutes=240)
@@ -139,6 +139,6 @@ def test_a_budget_spent_by_one_flapping_alarm_pages_once_per_episode(
     refused = [d for d in decisions(stack) if d["gate"] == "budget"]
     assert len(refused) == 7  # each later incident refused, and recorded
     [page] = [c for c in bodies(stack, "critical") if "subject" in c]
-    assert page["subject"] == f"Model Medic budget spent on {ENDPOINT}"
+    assert page["subject"] == f"[CRITICAL] test budget spent on {ENDPOINT}"
     [episode] = stack.items("episode")
     assert (episode["cause"], int(episode["seen"]), int(episode["pages"])) == ("budget", 7, 1)

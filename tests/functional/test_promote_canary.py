@@ -283,8 +283,9 @@ def test_a_candidate_worse_than_the_champion_is_not_deployed_and_people_are_told
     assert "not deployed" in outcome["reason"]
     assert endpoint() == before
     assert approval(candidate) == "Rejected"
-    critical = json.loads(stack.drain("critical")[0]["Message"])
-    assert "candidate accuracy 0.8 vs the serving model's registered 0.85" in critical["reason"]
+    assert stack.drain("critical") == []  # never deployed: told at info level, nobody paged
+    [told] = [json.loads(m["Message"]) for m in stack.drain("info")]
+    assert "candidate accuracy 0.8 vs the serving model's registered 0.85" in told["reason"]
     [rollout] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
     assert rollout["closed_at"] is not None
 
@@ -345,7 +346,7 @@ def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unl
     traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
     [outcome] = tick(fn, T0 + timedelta(minutes=10))
     assert outcome["result"] == "acted"
-    assert outcome["reason"].startswith("roll back canary canary (5% -> 0%)")
+    assert outcome["reason"].startswith("roll back canary (5% -> 0%)")
     assert share() == 0.0
     assert approval(candidate) == "Rejected"  # the package behind the canary, not the champion
     assert approval(champion) == "Approved"
@@ -562,7 +563,7 @@ def test_dry_run_records_the_promotion_it_would_make(operator_canary: Any, stack
     aws_calls.made.clear()
     [outcome] = tick(operator_canary, T0 + timedelta(minutes=45))
     assert outcome["result"] == "dry-run"
-    assert "promote canary canary 5% -> 10%" in outcome["reason"]
+    assert "promote canary 5% -> 10%" in outcome["reason"]
     assert share() == 5.0
     changes = [
         op
@@ -600,11 +601,11 @@ def test_a_package_rolled_back_and_left_approved_comes_back_only_on_a_new_approv
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
     [rolled_back] = tick(fn, T0 + timedelta(minutes=10))
-    assert rolled_back["reason"].startswith("roll back canary canary (5% -> 0%)")
+    assert rolled_back["reason"].startswith("roll back canary (5% -> 0%)")
     assert approval(candidate) == "Approved"
     # An hour later an event without UpdatedModelPackageFields (the documented example's shape).
     [edit] = approve(fn, candidate, T0 + timedelta(hours=1), listed=False)
-    assert edit["result"] == "bound-reached"
+    assert (edit["result"], edit["gate"], edit["critical"]) == ("stopped", "bound", False)
     assert "was rolled back on churn-prod" in edit["reason"]
     assert "unless it is rejected and approved again" in edit["reason"]
     assert share() == 0.0
@@ -697,7 +698,7 @@ def test_an_operators_deploy_on_an_endpoint_a_canary_cannot_walk_on_changes_noth
     event = {"deploy-package": {"arn": candidate, "endpoints": [ENDPOINT]}}
     with time_machine.travel(T0, tick=False):
         [outcome] = fn.lambda_handler(event, FakeContext())["outcomes"]
-    assert outcome["result"] == "bound-reached"
+    assert (outcome["result"], outcome["gate"]) == ("stopped", "bound")
     assert f"no canary rollout on {ENDPOINT}: " in outcome["reason"]
     assert endpoint()["config"] == request["EndpointConfigName"]  # nothing changed
 
@@ -724,7 +725,7 @@ def test_an_operators_canary_on_an_inference_component_endpoint_is_not_walked(fn
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=60)
     [outcome] = tick(fn, T0 + timedelta(minutes=10))
-    assert outcome["result"] == "bound-reached"
+    assert (outcome["result"], outcome["gate"]) == ("stopped", "bound")
     assert "hosts inference components" in outcome["reason"]
     assert endpoint()["config"] == "llm-config"
     assert share() == 5.0
@@ -1046,7 +1047,7 @@ def test_the_demos_two_rollouts_one_walked_to_100_percent_then_replaced_one_roll
     traffic("canary", replaced, 60, per_minute=60, error_rate=0.12)
     [ended] = tick(operator_canary, replaced)
     assert (ended["result"], ended["gate"]) == ("recovered", "changed-outside")
-    assert "then canary canary takes 5% of churn-prod's traffic where this rollout left it at 100%" in ended["reason"]
+    assert "then canary takes 5% of churn-prod's traffic where this rollout left it at 100%" in ended["reason"]
     assert ended["reason"].endswith(
         "changed outside Model Medic; the rollout is complete (its final config was not Model Medic's)"
     )
@@ -1115,7 +1116,7 @@ def test_a_rollout_whose_endpoint_an_operator_changed_before_100_percent_stops_t
     [stopped] = tick(operator_canary, T0 + timedelta(minutes=50))
     assert (stopped["result"], stopped["gate"], stopped["critical"]) == ("stopped", "changed-outside", False)
     assert stopped["reason"] == (
-        "canary canary takes 30% of churn-prod's traffic where this rollout left it at 10%: changed outside Model "
+        "canary takes 30% of churn-prod's traffic where this rollout left it at 10%: changed outside Model "
         "Medic; the rollout stops at 10%"
     )
     assert stack.drain("critical") == []  # not paged: nothing failed

@@ -169,7 +169,7 @@ def test_a_canary_taking_traffic_is_rolled_back_to_weight_zero_and_a_person_hear
 ) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
     [outcome] = deliver(fn, clock, alarm_event())
-    assert (outcome["result"], outcome["reason"], outcome["critical"]) == ("acted", "canary canary weight -> 0", True)
+    assert (outcome["result"], outcome["reason"], outcome["critical"]) == ("acted", "canary weight -> 0", True)
     assert calls(aws_requests, "UpdateEndpointWeightsAndCapacities") == [
         {"EndpointName": ENDPOINT, "DesiredWeightsAndCapacities": [{"VariantName": "canary", "DesiredWeight": 0.0}]}
     ]
@@ -200,7 +200,7 @@ def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_t
     accuracy_alarm("ALARM", "Threshold Crossed: 1 out of the last 1 datapoints [0.69] was less than the threshold")
     [escalated] = sweep(fn, clock, OPENED + timedelta(hours=3, minutes=5))
     assert (escalated["result"], escalated["gate"], escalated["incident"]) == ("escalated", "bound", first["incident"])
-    assert escalated["changes"]["tried"] == ["canary canary weight -> 0"]
+    assert escalated["changes"]["tried"] == ["canary weight -> 0"]
     assert "[0.69]" in escalated["changes"]["metric_now"]
     assert "[0.71 " in escalated["changes"]["metric_when_opened"]
     for hours in (4, 8, 24):
@@ -210,7 +210,7 @@ def test_one_rollback_per_incident_then_escalated_once_when_the_alarm_outlasts_t
     critical = bodies(stack, "critical")
     assert [b.get("result") for b in critical] == ["escalated", None, None]
     assert [b["subject"] for b in critical[1:]] == [
-        f"Model Medic reminder: {ENDPOINT} still at its bound for {ENDPOINT}-ModelAccuracyDrop (rollback)"
+        f"[CRITICAL] test reminder: {ENDPOINT} still at its bound for {ENDPOINT}-ModelAccuracyDrop (rollback)"
     ] * 2
     assert aws_calls.of("sagemaker").count("UpdateEndpointWeightsAndCapacities") == 1
     assert len(decisions(stack, "acted")) == 1
@@ -462,7 +462,7 @@ def test_with_a_canary_only_the_canarys_model_package_is_rejected(
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
     aws_requests.clear()
     [acted] = deliver(fn, clock, alarm_event())
-    assert acted["reason"] == f"canary canary weight -> 0; model package {package} -> Rejected"
+    assert acted["reason"] == f"canary weight -> 0; model package {package} -> Rejected"
     assert weights() == {"primary": 0.9, "canary": 0.0}
     assert approval(package) == "Rejected"
     assert [p["ModelPackageArn"] for p in calls(aws_requests, "UpdateModelPackage")] == [package]
@@ -670,9 +670,11 @@ def test_dry_run_says_what_it_would_roll_back_and_changes_nothing(
     stack.set_mode("dry-run")
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.5}, "canary": {"count": 1, "weight": 0.5}})
     [outcome] = deliver(fn, clock, load_event("rollback_model/accuracy_drop_alarm_action.json"))
-    assert (outcome["result"], outcome["reason"]) == ("dry-run", "canary canary weight -> 0")
+    assert (outcome["result"], outcome["reason"]) == ("dry-run", "canary weight -> 0")
     assert outcome["changes"] == {
-        "changes": [{"kind": "rollback", "mode": "canary", "variant": "canary", "from_config": "", "to_config": ""}]
+        "changes": [{"kind": "rollback", "mode": "canary", "variant": "canary", "from_config": "", "to_config": ""}],
+        "step": 1,
+        "verify_until": outcome["changes"]["verify_until"],
     }
     assert weights() == {"primary": 0.5, "canary": 0.5}
     assert [b["result"] for b in bodies(stack, "info") + bodies(stack, "critical")] == ["dry-run"]
@@ -705,7 +707,7 @@ def test_a_missing_endpoint_is_a_permanent_error_noticed_once(
     [again] = deliver(fn, clock, alarm_event(), at=OPENED + timedelta(minutes=2))
     assert again["result"] == "skipped"
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot rollback {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot rollback {ENDPOINT}"
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
 

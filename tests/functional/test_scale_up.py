@@ -699,7 +699,8 @@ def scale_backs(fn: Any, clock: time_machine.Traveller, minutes: range) -> list[
     given = []
     for minute in minutes:
         outcomes = sweep(fn, clock, OPENED + timedelta(minutes=minute))
-        given += [(minute, o["reason"]) for o in outcomes if o["action"] == "scale-back"]
+        # The steps made (a boost a person took over is a recorded skip: test_people_win.py).
+        given += [(minute, o["reason"]) for o in outcomes if o["action"] == "scale-back" and o["result"] == "acted"]
     return given
 
 
@@ -846,7 +847,7 @@ def test_a_spent_budget_pages_once_and_the_sweep_acts_when_the_next_hour_begins(
     # Recorded once, paged once, however many sweeps meet it.
     assert len([d for d in decisions(stack) if d["gate"] == "budget"]) == 1
     [alert] = bodies(stack, "critical")
-    assert alert["subject"] == f"Model Medic budget spent on {ENDPOINT}"
+    assert alert["subject"] == f"[CRITICAL] test budget spent on {ENDPOINT}"
     assert counts() == {"primary": 2}
     # The refusal was not the final answer: the next hour's sweep takes the step.
     [acted] = sweep(fn, clock, OPENED + timedelta(minutes=60))
@@ -1142,15 +1143,23 @@ def test_dry_run_announces_exactly_what_would_be_done_and_changes_nothing(
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (outcome["result"], outcome["reason"]) == ("dry-run", "primary min-capacity 1 -> 2")
     assert outcome["changes"] == {
-        "changes": [{"kind": "scale", "variant": "primary", "lever": "min-capacity", "before": 1, "after": 2}]
+        "changes": [{"kind": "scale", "variant": "primary", "lever": "min-capacity", "before": 1, "after": 2}],
+        "step": 1,
+        "verify_until": (DELIVERED + timedelta(minutes=15)).isoformat(),
     }
-    assert sweep(fn, clock, OPENED + timedelta(minutes=30)) == []  # the same dry run is not told again
+    # The dry run goes on as enforce would (tests/functional/test_dry_run.py): the next step after
+    # the cool-down, from the floor the first would have set.
+    [second] = sweep(fn, clock, OPENED + timedelta(minutes=30))
+    assert (second["result"], second["reason"]) == ("dry-run", "primary min-capacity 2 -> 3")
+    [cooling] = sweep(fn, clock, OPENED + timedelta(minutes=35))  # as enforce, a skip said once
+    assert (cooling["result"], cooling["gate"]) == ("skipped", "cooldown")
+    assert sweep(fn, clock, OPENED + timedelta(minutes=37)) == []
     assert min_capacity("primary") == 1
     assert [
         c for c in aws_calls.mutating() if c in ("RegisterScalableTarget", "UpdateEndpointWeightsAndCapacities")
     ] == []
     assert stack.items("boost") == []
-    assert [b["result"] for b in bodies(stack, "info")] == ["dry-run"]
+    assert [b["result"] for b in bodies(stack, "info")] == ["dry-run", "dry-run"]
 
 
 def test_the_stack_parameter_off_is_the_mode_while_the_kill_switch_says_inherit(
@@ -1229,7 +1238,7 @@ def test_a_missing_endpoint_is_a_recorded_permanent_error_with_one_critical_noti
     [again] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"), at=DELIVERED + timedelta(minutes=1))
     assert again["result"] == "skipped"
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot scale-up {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot scale-up {ENDPOINT}"
     assert "will not be retried in this incident" in notice["text"]
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
@@ -1256,7 +1265,7 @@ def test_access_denied_on_the_change_is_a_recorded_permanent_error_that_gives_th
     assert again["result"] == "skipped"
     assert counts() == {"primary": 1}
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot scale-up {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot scale-up {ENDPOINT}"
     assert decisions(stack, "acted") == []
     # The step's claim was given back: neither the cool-down nor the hour's budget holds it.
     assert [c for c in stack.items("cooldown") if c["sk"] == "COOLDOWN#scale-up"] == []

@@ -325,6 +325,13 @@ def test_the_feature_comes_from_compute_drifts_latest_measurement_when_the_alarm
     assert {"Name": "DriftedFeature", "Value": "tenure"} in start["PipelineParameters"]
 
 
+def test_drift_without_a_feature_says_so_not_unnamed_feature(
+    fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
+) -> None:
+    [outcome] = deliver(fn, clock, load_event("start_retraining/data_drift_alarm.json"))
+    assert outcome["reason"] == f"start pipeline {PIPELINE} for {ENDPOINT} (drift; no feature named by the job)"
+
+
 def test_a_feature_drift_alarm_names_its_feature(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, aws_requests: Requests
 ) -> None:
@@ -389,7 +396,7 @@ def test_an_endpoint_that_does_not_exist_starts_nothing_and_a_person_hears_once(
     assert again["result"] == "skipped"
     assert executions() == []
     [notice] = bodies(stack, "critical")
-    assert notice["subject"] == f"Model Medic cannot start-retraining {ENDPOINT}"
+    assert notice["subject"] == f"[CRITICAL] test cannot start-retraining {ENDPOINT}"
     assert [d["gate"] for d in decisions(stack)] == ["permanent-error"]
 
 

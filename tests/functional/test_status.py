@@ -15,6 +15,7 @@ import time_machine
 
 from localcloud.moto_extensions import reset_simulation, set_update_seconds
 from model_medic.status import cli
+from model_medic.store.episodes import Episode
 from tests.conftest import REGION, AwsCalls, Stack, load_event, load_handler, make_endpoint
 from tests.functional import test_promote_canary as canary
 from tests.functional.test_endpoint_policy import tag
@@ -449,7 +450,7 @@ def test_a_rollout_shows_its_step_share_and_the_judges_last_verdict_per_metric(
     ]
     story = as_json(capsys, "explain", shown["short_id"], "--at", now.isoformat())
     assert story["rollout"]["share"] == 10
-    assert story["steps"][0]["changes"][-1].startswith("canary canary 5% -> 10%")
+    assert story["steps"][0]["changes"][-1].startswith("canary 5% -> 10%")
 
 
 def test_a_rollout_stopped_by_an_operators_change_is_said_in_the_reports_words(
@@ -488,3 +489,35 @@ def test_the_clients_follow_region_and_endpoint_url(stack: Stack) -> None:
         os.environ["AWS_DEFAULT_REGION"] = REGION
         os.environ.pop("AWS_ENDPOINT_URL", None)
         aws.reset()
+
+
+def test_status_shows_a_flapping_alarms_open_episode_with_its_count_pages_and_next_reminder(
+    scale_up: Any, stack: Stack, clock: time_machine.Traveller, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The episode as the pager keeps it (test_paging.py drives one through the handler): the
+    # latency alarm met at the ceiling 10 times since 10:00, paged once.
+    episode = Episode(
+        "scale-up",
+        ENDPOINT,
+        f"{ENDPOINT}-HighLatency",
+        "bound",
+        opened_at=OPENED.isoformat(),
+        last_seen=(OPENED + timedelta(minutes=54)).isoformat(),
+        paged_at=OPENED.isoformat(),
+        seen=10,
+        holding=frozenset({"incident"}),
+    )
+    stack.dynamodb.put_item(TableName=stack.table, Item=episode.to_item())
+    clock.move_to(OPENED + timedelta(hours=1))
+    line = (
+        f"flapping: {ENDPOINT} at its bound for {ENDPOINT}-HighLatency (scale-up): 10 ALARM transition(s) "
+        "since 10:00, 1 page(s), last met 10:54; next reminder 14:00"
+    )
+    code, out, _ = status(capsys, "status")
+    assert code == 0
+    lines = ANSI.sub("", out).splitlines()
+    assert lines[lines.index("PAGING EPISODES (open)") + 1] == line
+    [churn] = [e for e in as_json(capsys, "status")["endpoints"] if e["name"] == ENDPOINT]
+    assert churn["episodes"] == [line]
+    _, detail, _ = status(capsys, "status", ENDPOINT)
+    assert line in ANSI.sub("", detail)

@@ -366,7 +366,7 @@ def test_a_candidate_that_is_not_better_is_rejected_or_left_as_it_is_never_deplo
     rejected = declined(contest(False, "not better"), SETTINGS)
     assert rejected is not None
     assert rejected.changes == (DeclineCandidate(ARN, "not better"),)
-    assert rejected.critical
+    assert not rejected.critical  # nothing on the endpoint changed: told, not paged
     assert rejected.notes == {"candidate": 0.9, "champion": 0.85, "live": None, "metric": "accuracy"}
     kept = declined(
         contest(False, "not better"), CanarySettings.model_validate({**ENV, "REJECT_MODEL_PACKAGES": "false"})
@@ -430,12 +430,11 @@ def test_a_walk_reads_the_canary_share_and_stops_on_what_changed_outside_model_m
         "stopped",
         CHANGED_OUTSIDE,
         None,
-        "canary canary takes 25% of churn-prod's traffic where this rollout left it at 10%: changed outside "
+        "canary takes 25% of churn-prod's traffic where this rollout left it at 10%: changed outside "
         "Model Medic; the rollout stops at 10%",
     )
     assert (
-        said["off"][3]
-        == "canary canary takes no traffic on churn-prod: changed outside Model Medic; the rollout stops at 25%"
+        said["off"][3] == "canary takes no traffic on churn-prod: changed outside Model Medic; the rollout stops at 25%"
     )
     assert said["gone"][3] == (
         "canary or primary is gone from churn-prod (it now serves cfg-2): changed outside Model Medic; the rollout "
@@ -443,7 +442,7 @@ def test_a_walk_reads_the_canary_share_and_stops_on_what_changed_outside_model_m
     )
     # Walked to 100 % (the new model served all of the traffic), then replaced: complete.
     assert said["replaced"][:3] == ("complete", CHANGED_OUTSIDE, None)
-    assert said["replaced"][3].startswith("the canary took all of the traffic from t, then canary canary takes 5%")
+    assert said["replaced"][3].startswith("the canary took all of the traffic from t, then canary takes 5%")
     assert said["replaced"][3].endswith("the rollout is complete (its final config was not Model Medic's)")
     # An endpoint a canary cannot walk on is a bound (a person must look).
     _, hold = walk_hold("churn-prod", endpoint(0.1, AsyncInferenceConfig={"x": 1}), CONFIG, {}, SETTINGS)
@@ -476,7 +475,7 @@ def test_a_rollback_sets_the_canary_to_nothing_and_rejects_its_package() -> None
         RejectPackage(ARN),
     )
     assert plan.critical
-    assert plan.summary == "roll back canary canary (10% -> 0%): the reasons"
+    assert plan.summary == "roll back canary (10% -> 0%): the reasons"
     kept = verdict_plan(look("rollback"), CanarySettings.model_validate({**ENV, "REJECT_MODEL_PACKAGES": "false"}))
     assert kept is not None
     assert [type(c) for c in kept.changes] == [RollBackCanary]
@@ -507,7 +506,7 @@ def test_a_promotion_puts_capacity_ahead_of_the_traffic() -> None:
         ScaleChange("primary", "instance-count", 10, 9),  # what the 90% it served through the bake needs
         ShiftTraffic("primary", "canary", 10.0, 25, Tally().as_dict(), {**REMEMBERED, "decision": "promote"}),
     )
-    assert plan.summary.startswith("promote canary canary 10% -> 25%: ")
+    assert plan.summary.startswith("promote canary 10% -> 25%: ")
     assert plan.notes["reference_instances"] == 10.0
     capped = Sizes(Variant("canary", 1, 0.1, min_capacity=1, max_capacity=2), sizes.primary, 10.0)
     bounded = promote_plan(look("promote", next_step=25), capped, SETTINGS)

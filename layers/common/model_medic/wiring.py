@@ -52,6 +52,7 @@ from model_medic.store.outbox import Outbox
 from model_medic.tell.courier import Courier
 from model_medic.tell.outcome import Notifier
 from model_medic.tell.paging import PagingRules
+from model_medic.tell.where import Where
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -115,7 +116,8 @@ class Invocation[S: ScopedSettings]:
     @cached_property
     def notifier(self) -> Notifier:
         s = self.settings
-        return Notifier(aws.sns(), aws.events(), s.info_topic_arn, s.critical_topic_arn, s.event_bus_name)
+        where = Where.of(s.stack_name, s.info_topic_arn, s.reports_bucket)
+        return Notifier(aws.sns(), aws.events(), s.info_topic_arn, s.critical_topic_arn, s.event_bus_name, where)
 
     @cached_property
     def courier(self) -> Courier:

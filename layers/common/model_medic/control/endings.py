@@ -138,11 +138,13 @@ def closing(incident: Incident, at: datetime, why: str, unit: str, base: Outcome
 
 
 def escalation(incident: Incident, plan: Plan, stops_a_rollout: bool) -> tuple[Result, str, list[str]]:
-    """How an incident at its unit's bound is reported: bound-reached when nothing was changed,
-    escalated otherwise, with what was tried."""
+    """How an incident at its unit's bound is reported: bound-reached when nothing was changed
+    (stopped, for a rollout never deployed), escalated otherwise, with what was tried."""
     tried = [e["detail"] for e in incident.timeline if e["what"] == "action"]
     if incident.steps == 0:
-        return "bound-reached", f"{plan.bound}; nothing was changed", tried
+        # A rollout stopped before its first step never deployed: the endpoint serves as it did,
+        # nothing to page about (told at info level, docs/rooms/tell.md).
+        return ("stopped" if stops_a_rollout else "bound-reached"), f"{plan.bound}; nothing was changed", tried
     if stops_a_rollout:
         return "escalated", f"stopped after {'; '.join(tried)}: {plan.bound}", tried
     return "escalated", f"{incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}", tried

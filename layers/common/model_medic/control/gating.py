@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from model_medic.control.endings import Endings
 from model_medic.control.parts import Parts
+from model_medic.control.rehearsal import Rehearsal
 from model_medic.control.stepping import Stepping
 from model_medic.platform import aws
 from model_medic.platform.observability import metrics
-from model_medic.remediate.units import Change, Plan
+from model_medic.remediate.units import Plan
 from model_medic.store.incidents import Conflict, Incident
 from model_medic.tell.outcome import Outcome
 from model_medic.tell.telling import Telling
@@ -38,6 +38,7 @@ class Gating:
         self._telling = telling
         self._endings = endings
         self._stepping = stepping
+        self._rehearsal = Rehearsal(parts, telling)
 
     def evaluate(self, incident: Incident, alarm_reason: str) -> Outcome:
         """Evaluate the incident through the gates; on a conflict, read it again and retry."""
@@ -76,6 +77,10 @@ class Gating:
             )
         if mode == "off":
             return self._telling.note(incident, replace(base, gate="mode", reason=f"automation is off ({source})"))
+        if mode == "enforce" and incident.shadow is not None:
+            incident = self._unshadowed(incident, source)
+        if mode == "dry-run" and (rehearsed := self._rehearsal.settled(incident, base)) is not None:
+            return rehearsed
         plan = self._plan(incident, base)
         if isinstance(plan, Outcome):
             return plan
@@ -92,11 +97,13 @@ class Gating:
                 facts=plan.facts,
             )
         if plan.bound is not None:
+            if base.mode == "dry-run" and incident.shadow is not None:
+                return self._rehearsal.bounded(incident, base, plan, alarm_reason)
             return self._endings.bounded(incident, base, plan, alarm_reason)
         if plan.ends is not None:
             return self._endings.as_it_stands(incident, base, plan)
         if base.mode == "dry-run":
-            return self._dry_run(incident, base, plan)
+            return self._rehearsal.step(incident, base, plan)
         return self._stepping.start(incident, base, plan)
 
     def _plan(self, incident: Incident, base: Outcome) -> Plan | Outcome:
@@ -112,8 +119,10 @@ class Gating:
                 incident,
                 replace(base, gate="precondition", reason=f"endpoint {incident.endpoint} is {status}, not InService"),
             )
-        if self._unit.max_steps is not None and incident.steps >= self._unit.max_steps:
-            return Plan("", bound=f"{self._unit.name} already acted {incident.steps} time(s) in this incident")
+        taken = self._rehearsal.taken(incident) if base.mode == "dry-run" else incident.steps
+        if self._unit.max_steps is not None and taken >= self._unit.max_steps:
+            would = " (counting the dry run's would-be steps)" if taken > incident.steps else ""
+            return Plan("", bound=f"{self._unit.name} already acted {taken} time(s) in this incident{would}")
         try:
             return self._action.plan(incident, described)
         except ClientError as error:
@@ -121,14 +130,15 @@ class Gating:
                 raise
             return self._endings.permanent(incident, base, f"{aws.error_code(error)}: {error}")
 
-    def _dry_run(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
-        """What enforce would do, recorded - unless the cool-down or the budget would stop it."""
-        refused = self._claims.check(incident.endpoint, self._unit.name, self._budget, self._clock())
-        if refused is not None:
-            return self._telling.refused(incident, base, refused)
-        return self._telling.note(
-            incident, replace(base, result="dry-run", reason=plan.summary, changes=_changes(plan.changes))
+    def _unshadowed(self, incident: Incident, source: str) -> Incident:
+        """Enforce takes over a dry run: its next step is planned from the endpoint as it is,
+        the shadow (what the dry run would have changed) dropped."""
+        assert incident.shadow is not None
+        why = (
+            f"automation is enforce ({source}): planned from the endpoint as it is; "
+            f"the dry run's {incident.shadow.steps} would-be step(s) were never made"
         )
+        return replace(incident, shadow=None).at("enforce", self._clock(), why)
 
     def cleared(self, incident: Incident, at: datetime, why: str) -> Outcome:
         """The incident's alarm is over; a change still in flight is followed to its end first."""
@@ -149,7 +159,3 @@ def settled_gate(incident: Incident) -> tuple[str, str] | None:
     if incident.state in ("escalated", "recovered"):
         return incident.state, f"incident is {incident.state}; nothing is repeated"
     return None
-
-
-def _changes(changes: tuple[Change, ...]) -> dict[str, Any]:
-    return {"changes": [c.as_dict() for c in changes]}

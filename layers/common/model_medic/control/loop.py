@@ -14,7 +14,7 @@ from model_medic.control.stepping import Stepping
 from model_medic.intake.alarms import AlarmEvent, alarm_endpoint, describe_alarms
 from model_medic.platform.observability import logger, metrics
 from model_medic.store.incidents import Conflict, Incident, opened
-from model_medic.tell.outcome import Outcome
+from model_medic.tell.outcome import Outcome, Result
 from model_medic.tell.telling import Telling
 
 # Seconds an evaluation may need at most (a rollout's deploy: about 30 AWS calls, each up to
@@ -226,13 +226,21 @@ class ControlLoop:
         return self._mode.current(endpoint)[0]
 
     def acted(
-        self, action: str, endpoint: str, summary: str, key: str, mode: str, also: list[dict[str, Any]] | None = None
+        self,
+        action: str,
+        endpoint: str,
+        summary: str,
+        key: str,
+        mode: str,
+        also: list[dict[str, Any]] | None = None,
+        result: Result = "acted",
     ) -> Outcome:
-        """Record and tell, once per key, a change made outside an incident (a scale-back); `also`:
-        what the change leaves in the ledger, written in the same transaction (and on its own by a
-        retry that finds the decision recorded)."""
+        """Record and tell, once per key, a change made outside an incident (a scale-back), one
+        not made (`result` skipped) or one a dry run would have made (`result` dry-run); `also`:
+        what the change leaves in the ledger, written in the same transaction (and on its own by
+        a retry that finds the decision recorded)."""
         outcome = replace(
-            self._telling.base(endpoint, "", "", key, "OK"), action=action, result="acted", reason=summary, mode=mode
+            self._telling.base(endpoint, "", "", key, "OK"), action=action, result=result, reason=summary, mode=mode
         )
         return self._telling.acted_once(outcome, key, also)
 

@@ -16,7 +16,7 @@ from model_medic.remediate.units import Change, Observation, Plan
 from model_medic.store.claims import Claim
 from model_medic.store.incidents import Incident
 from model_medic.tell.outcome import Outcome
-from model_medic.tell.telling import Telling
+from model_medic.tell.telling import Alert, Telling
 
 
 class Stepping:
@@ -88,12 +88,25 @@ class Stepping:
                 return self._endings.failed(incident, base, change, seen.detail)
             step = step.took()
             facts = {**(incident.facts or {}), **change.settled(self._clock())}
-            incident = self._incidents.persist(
-                replace(incident, pending=step, facts=facts).at(
-                    "in-service", self._clock(), f"{change.describe()}: {seen.detail}"
-                )
+            took = replace(incident, pending=step, facts=facts).at(
+                "in-service", self._clock(), f"{change.describe()}: {seen.detail}"
             )
+            incident = self._people(took, base, seen) if seen.person else self._incidents.persist(took)
         return self._done(incident, base, outcome)
+
+    def _people(self, incident: Incident, base: Outcome, seen: Observation) -> Incident:
+        """A change taken with a person's own on top (a higher floor): their change on the
+        incident's timeline and in a decision of its own, told once at info level - nothing
+        failed; what they set is theirs (docs/rooms/control.md, "People win")."""
+        step = incident.in_flight  # the change just taken is its `done`-th
+        alert = Alert(
+            f"operator-change#{step.number}#{step.done}",
+            f"Model Medic: a person's change on {incident.endpoint} is kept",
+            f"{seen.person} ({self._unit.name} for {incident.alarm_name}, incident {incident.id})",
+            kind="inform",
+        )
+        kept = replace(base, gate="operator-change", reason=seen.person)
+        return self._telling.told(incident.at("operator-change", self._clock(), seen.person), kept, alert=alert)
 
     def _make(
         self, incident: Incident, base: Outcome, described: dict[str, Any], seen: Observation, may_change: bool
@@ -106,8 +119,10 @@ class Stepping:
         adopted = seen.seen in ("in-flight", "took")
         if adopted:
             # The call went through before; its answer or its record was lost. Adopt the
-            # change as made (record, tell), do not repeat it.
-            self._action.adopt(incident.endpoint, change, incident)
+            # change as made (record, tell), do not repeat it - nor make it over a person's own
+            # (a higher floor than asked), which is theirs, not ours to give back.
+            if not seen.person:
+                self._action.adopt(incident.endpoint, change, incident)
             result: dict[str, Any] = {"adopted": seen.detail}
         elif self._unit.requires == "InService" and described.get("EndpointStatus") != "InService":
             return self._telling.rest(
@@ -179,12 +194,15 @@ class Stepping:
             closed = self._endings.close(replace(incident, pending=None), cleared, "the alarm returned to OK")
             return outcome or closed
         verify_until = now + self._window
+        people = "".join(
+            f"; {e['detail']}" for e in incident.timeline if e["what"] == "operator-change" and e["at"] >= step.at
+        )
         verifying = self._telling.rest(
             replace(incident, pending=None, state="verifying", verify_until=verify_until.isoformat()),
             replace(
                 base,
                 gate="verifying",
-                reason=f"{step.summary} is InService; the alarm must clear by {verify_until.isoformat()}",
+                reason=f"{step.summary} is InService{people}; the alarm must clear by {verify_until.isoformat()}",
             ),
         )
         return outcome or verifying

@@ -151,3 +151,6 @@ class PerEndpoint:
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         return self.for_endpoint(endpoint).observe(endpoint, change, described, result)
+
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        self.for_endpoint(endpoint).rehearse(endpoint, changes, incident)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from botocore.exceptions import ClientError
@@ -15,7 +16,7 @@ from model_medic.platform import aws
 from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import ScaleUpSettings
-from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
+from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, read_back
 from model_medic.store.boosts import Boost, Boosts
 from model_medic.store.incidents import Incident
 from model_medic.tell.outcome import Outcome
@@ -119,6 +120,23 @@ def decide_scale_up(variants: list[Variant], step: int, max_instances: int) -> S
     return ScaleUpDecision(tuple(steps), tuple(at_ceiling), tuple(serverless), limits)
 
 
+def shadowed(variants: list[Variant], changes: tuple[Change, ...]) -> list[Variant]:
+    """Pure: the variants as a dry run's would-be changes (its incident's shadow) would have left
+    them: each changed variant at its last would-be floor (its MinCapacity, when that is the
+    lever, and at least as many instances)."""
+    floors = {c.variant: c for c in changes if isinstance(c, ScaleChange)}
+    seen = []
+    for variant in variants:
+        change = floors.get(variant.name)
+        if change is None or variant.instances is None or change.lever != variant.lever:
+            seen.append(variant)
+            continue
+        instances = max(variant.instances, change.after)
+        minimum = None if variant.min_capacity is None else change.after
+        seen.append(replace(variant, instances=instances, min_capacity=minimum))
+    return seen
+
+
 def client_errors_dominate(sums: Sums) -> bool:
     """Pure: the errors are mostly 4XX - the callers' requests, which capacity does not fix."""
     return sums.errors_4xx > 0 and sums.errors_4xx >= sums.errors_5xx
@@ -204,7 +222,8 @@ def scale_observation(
     endpoint: str, change: ScaleChange, described: dict[str, Any], min_capacity: int | None = None
 ) -> Observation:
     """Pure: a floor change read back - the variant as DescribeEndpoint shows it and, for the
-    min-capacity lever, the scalable target's MinCapacity now (None: no target)."""
+    min-capacity lever, the scalable target's MinCapacity now (None: no target). A floor a
+    person set higher than asked is the change taken, and named as theirs (`Observation.person`)."""
     variant = _variant(described, change.variant)
     if variant is None:
         return Observation("failed", f"variant {change.variant} is gone from {endpoint}")
@@ -212,15 +231,20 @@ def scale_observation(
     desired = int(variant.get("DesiredInstanceCount") or current)
     status = described.get("EndpointStatus")
     if change.lever == "min-capacity":
-        requested = min_capacity == change.after
+        what, observed = "MinCapacity", min_capacity
     else:
-        requested = desired == change.after or current == change.after
-    if not requested:
+        # Running the count asked is the change taken, whatever is asked next.
+        what, observed = "DesiredInstanceCount", change.after if current == change.after else desired
+    reading = read_back(change.before, change.after, observed, ordered=True)
+    if reading == "did-not-take":
         return Observation("not-applied", f"{change.variant} runs {current} instance(s)")
+    person = ""
+    if reading == "person-gave-more":
+        person = f"a person set {change.variant} {what} {observed}, above the {change.after} asked: theirs, kept"
     if status == "InService" and current >= change.after:
-        return Observation("took", f"{change.variant} runs {current} instance(s)")
+        return Observation("took", f"{change.variant} runs {current} instance(s)", person)
     if status in ("InService", "Updating", "SystemUpdating"):
-        return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}")
+        return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}", person)
     return Observation("failed", f"endpoint is {status}")
 
 
@@ -373,6 +397,8 @@ class ScaleUp:
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
         _, variants = self._capacity.endpoint(name, endpoint)
+        if incident.shadow is not None:  # a dry run goes on from where enforce would be
+            variants = shadowed(variants, incident.shadow.made())
         variant = (incident.dimensions or {}).get(VARIANT_DIMENSION)
         targets, stop = variant_targets(name, variants, endpoint, variant)
         if stop is not None:
@@ -418,6 +444,14 @@ class ScaleUp:
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         assert isinstance(change, ScaleChange)
         return self._capacity.observe(endpoint, change, described)
+
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """A dry run's would-be boosts, kept as shadow boosts: the dry-run give-back walks them back."""
+        shadows = self._boosts.shadows()
+        for change in changes:
+            assert isinstance(change, ScaleChange)
+            save = partial(shadows.save, endpoint, change.variant, change.lever, change.before, change.after)
+            aws.persist(partial(save, incident.alarm_name, self._clock(), step=self._step))
 
 
 def step_down(floor: int, original: int, step: int) -> int:
@@ -476,10 +510,11 @@ class ScaleBack:
             return [], f"capacity is given back from {(quiet_since + self._wait).isoformat()}"
         return boosts, ""
 
-    def give_back(self, endpoint: str, boosts: list[Boost]) -> tuple[str, str, str, int] | None:
-        """One give-back step of one boosted variant (one AWS change): (variant, summary, key,
-        new floor), or None. A boost whose last step has been read back at its original floor
-        is forgotten here; one whose variant is gone or was re-scaled by people is theirs now.
+    def give_back(self, endpoint: str, boosts: list[Boost]) -> list[GiveBack]:
+        """One give-back step of one boosted variant (one AWS change), after the boosts a person
+        took over, left as they are (`GiveBack.floor` None). A boost whose last step has been
+        read back at its original floor is forgotten here, as is one whose variant is gone; one
+        a person took over is forgotten once that is recorded (`give_back`, the sweep's).
 
         The step is remembered (`stepped`) in the transaction that records it: a retry finds the
         floor already one step lower and finishes the telling instead of stepping again.
@@ -487,51 +522,88 @@ class ScaleBack:
         now = self._clock()
         status, variants = self._capacity.endpoint(endpoint)
         present = {v.name: v for v in variants}
+        left: list[GiveBack] = []
         for boost in boosts:
             variant = present.get(boost.variant)
-            if variant is None or variant.lever != boost.lever:
-                self.forget(endpoint, boost.variant)  # gone, or re-scaled by people: theirs now
+            if variant is None:
+                self.forget(endpoint, boost.variant)  # gone: nothing to give back
                 continue
             if status != "InService":
-                return None  # a step in flight (ours or another change): read back when it is done
+                return left  # a step in flight (ours or another change): read back when it is done
             last = boost.boosted_to if boost.returned_to is None else boost.returned_to  # the floor the ledger expects
-            original = boost.original
             step = self._step if boost.step is None else boost.step  # the pace the capacity was added at
-            change = ScaleChange(variant.name, variant.lever, last, step_down(last, original, step))
+            change = ScaleChange(variant.name, variant.lever, last, step_down(last, boost.original, step))
             key = f"scale-back#{variant.name}#{boost.boosted_at}#{change.after}"
-            if variant.floor == change.after and change.after < last:
-                return variant.name, change.describe(), key, change.after  # made by a call whose record failed
-            if not _runs_at(variant, last):
-                logger.warning(
-                    "boost re-scaled by someone else; not given back",
-                    endpoint=endpoint,
-                    variant=variant.name,
-                    expected=last,
-                    floor=variant.floor,
-                    instances=variant.instances,
-                )
-                self.forget(endpoint, variant.name)
+            if variant.lever == boost.lever and variant.floor == change.after and change.after < last:
+                return [*left, GiveBack(variant.name, change.describe(), key, change.after)]  # its record failed
+            taken = taken_over(boost, variant, last)
+            if taken is not None:
+                logger.warning("boost re-scaled by someone else; not given back", endpoint=endpoint, why=taken)
+                left.append(GiveBack(variant.name, taken, f"scale-back#{variant.name}#{boost.boosted_at}#left", None))
                 continue
-            if last <= original:
+            if last <= boost.original:
                 self.forget(endpoint, variant.name)  # the last step is read back: all given back
                 continue
             if boost.returned_at is not None and now < datetime.fromisoformat(boost.returned_at) + self._pace:
                 continue  # at the scale-up's pace; another variant may step meanwhile
             self._capacity.apply(endpoint, change)
-            return variant.name, change.describe(), key, change.after
-        return None
+            return [*left, GiveBack(variant.name, change.describe(), key, change.after)]
+        return left
 
-    def stepped(self, endpoint: str, variant: str, floor: int) -> dict[str, Any]:
-        """What a give-back step leaves in the ledger (the boost's new floor), as the Update of the
-        transaction that records the step: recorded and remembered together, or neither."""
-        return self._boosts.step_back_request(endpoint, variant, floor, self._clock())
+    def stepped(self, endpoint: str, variant: str, floor: int, shadow: bool = False) -> dict[str, Any]:
+        """What a give-back step leaves in the ledger (the boost's new floor; `shadow`: a dry run's
+        shadow boost's), as the Update of the transaction that records the step: recorded and
+        remembered together, or neither."""
+        boosts = self._boosts.shadows() if shadow else self._boosts
+        return boosts.step_back_request(endpoint, variant, floor, self._clock())
+
+    def rehearse(self, endpoints: list[str], enforced: list[str]) -> list[tuple[str, str, str, str, int]]:
+        """The dry-run give-back, of shadow boosts (`ScaleUp.rehearse`): for each of `endpoints`
+        whose shadow boosts are due (`due`: the same alarms, the same wait), one variant's would-be
+        step back at the same pace, as `sweep` gives them, nothing changed in AWS. The shadow boosts
+        of `enforced` endpoints are forgotten: enforce plans from the endpoint as it is."""
+        shadows = self._boosts.shadows()
+        boosted = shadows.by_endpoint(endpoints + enforced)
+        for endpoint in [e for e in enforced if e in boosted]:
+            for boost in boosted[endpoint]:
+                aws.persist(partial(shadows.drop, endpoint, boost.variant))
+        now = self._clock()
+        given = []
+        for endpoint in [e for e in endpoints if e in boosted]:
+            boosts, why = self.due(endpoint, now, boosted[endpoint])
+            if not boosts:
+                logger.debug("no dry-run scale-back", endpoint=endpoint, why=why)
+                continue
+            done = self._would_give_back(endpoint, boosts, now, shadows)
+            if done is not None:
+                given.append((endpoint, *done))
+        return given
+
+    def _would_give_back(
+        self, endpoint: str, boosts: list[Boost], now: datetime, shadows: Boosts
+    ) -> tuple[str, str, str, int] | None:
+        """One would-be give-back step of one shadow boost (as `give_back`, each step taken as
+        read back at once), or None; a shadow boost walked back to its original floor is forgotten."""
+        for boost in boosts:
+            last = boost.boosted_to if boost.returned_to is None else boost.returned_to
+            if last <= boost.original:
+                aws.persist(partial(shadows.drop, endpoint, boost.variant))
+                continue
+            if boost.returned_at is not None and now < datetime.fromisoformat(boost.returned_at) + self._pace:
+                continue
+            step = self._step if boost.step is None else boost.step
+            lever = cast("Lever", boost.lever)
+            change = ScaleChange(boost.variant, lever, last, step_down(last, boost.original, step))
+            key = f"dry-run#scale-back#{boost.variant}#{boost.boosted_at}#{change.after}"
+            return boost.variant, change.describe(), key, change.after
+        return None
 
     def forget(self, endpoint: str, variant: str) -> None:
         aws.persist(lambda: self._boosts.drop(endpoint, variant))
 
-    def sweep(self, endpoints: list[str]) -> list[tuple[str, str, str, str, int]]:
-        """For each endpoint whose boosts are due, one variant's step back: (endpoint, variant,
-        summary, key, new floor)."""
+    def sweep(self, endpoints: list[str]) -> list[tuple[str, GiveBack]]:
+        """For each endpoint whose boosts are due, the boosts a person took over and one
+        variant's step back, by endpoint."""
         now = self._clock()
         given = []
         # One Query of the roster of boosts, then only the endpoints that have one (boosts.py).
@@ -541,10 +613,32 @@ class ScaleBack:
             if not boosts:
                 logger.debug("no scale-back", endpoint=endpoint, why=why)
                 continue
-            done = self.give_back(endpoint, boosts)
-            if done is not None:
-                given.append((endpoint, *done))
+            given += [(endpoint, done) for done in self.give_back(endpoint, boosts)]
         return given
+
+
+@dataclass(frozen=True)
+class GiveBack:
+    """A give-back step made (`floor`: the variant's new floor), or a boost left as a person set
+    it (`floor` None; `summary` says what they set)."""
+
+    variant: str
+    summary: str
+    key: str  # the decision's: a retry records it once
+    floor: int | None
+
+
+def taken_over(boost: Boost, variant: Variant, last: int) -> str | None:
+    """Pure: what a person did to a boosted variant since Model Medic last set its floor (`last`),
+    or None: a scalable target registered or deregistered, or another floor. Theirs now: the
+    give-back leaves it as it is, never lower."""
+    if variant.lever != boost.lever:
+        what = "registered a scalable target" if variant.lever == "min-capacity" else "deregistered its scalable target"
+        return f"a person {what} on {variant.name} since; left as it is"
+    if _runs_at(variant, last):
+        return None
+    what = "MinCapacity" if variant.lever == "min-capacity" else "the instance count"
+    return f"a person set {variant.name} {what} {variant.floor} since (Model Medic set {last}); left as it is"
 
 
 def _runs_at(variant: Variant, floor: int) -> bool:
@@ -554,16 +648,32 @@ def _runs_at(variant: Variant, floor: int) -> bool:
 
 def give_back(loop: ControlLoop, scale_back: ScaleBack, endpoints: list[str]) -> list[Outcome]:
     """The sweep's second job: temporary capacity back, a step at a time, on the endpoints in
-    enforce mode (each endpoint's own, `ModeSwitch.current`)."""
-    enforced = [e for e in endpoints if loop.current_mode(e) == "enforce"]
-    if not enforced:
-        return []  # nothing was boosted in dry-run; off changes nothing
+    enforce mode (each endpoint's own, `ModeSwitch.current`); on those in dry-run, the give-back
+    of what the dry run would have added, recorded as dry-run decisions (`ScaleBack.rehearse`)."""
+    modes = {endpoint: loop.current_mode(endpoint) for endpoint in endpoints}
+    enforced = [e for e in endpoints if modes[e] == "enforce"]
+    rehearsed = [e for e in endpoints if modes[e] == "dry-run"]
     outcomes = []
-    for endpoint, variant, summary, key, floor in scale_back.sweep(enforced):
-        # The step's record and its new floor in one transaction: a retry that finds the step made
-        # records nothing twice, and remembers the floor if an earlier run did not.
-        stepped = scale_back.stepped(endpoint, variant, floor)
-        outcomes.append(loop.acted(ScaleBack.action, endpoint, summary, key, "enforce", also=[stepped]))
+    if enforced:
+        for endpoint, done in scale_back.sweep(enforced):
+            if done.floor is None:
+                # Recorded (once per key), then forgotten: a person's floor is not given back, nor
+                # looked at again every sweep.
+                outcomes.append(
+                    loop.acted(ScaleBack.action, endpoint, done.summary, done.key, "enforce", result="skipped")
+                )
+                scale_back.forget(endpoint, done.variant)
+                continue
+            # The step's record and its new floor in one transaction: a retry that finds the step
+            # made records nothing twice, and remembers the floor if an earlier run did not.
+            stepped = scale_back.stepped(endpoint, done.variant, done.floor)
+            outcomes.append(loop.acted(ScaleBack.action, endpoint, done.summary, done.key, "enforce", also=[stepped]))
+    if enforced or rehearsed:
+        for endpoint, variant, summary, key, floor in scale_back.rehearse(rehearsed, enforced):
+            stepped = scale_back.stepped(endpoint, variant, floor, shadow=True)
+            outcomes.append(
+                loop.acted(ScaleBack.action, endpoint, summary, key, "dry-run", also=[stepped], result="dry-run")
+            )
     return outcomes
 
 

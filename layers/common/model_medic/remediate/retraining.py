@@ -160,7 +160,6 @@ class StartRetraining:
             return Plan("", skip=f"pipeline {self._pipeline} is already executing: {running[0]}")
         feature = drifted_feature(incident) or self._measured_feature(incident)
         parameters = render_parameters(self._parameters, incident, feature)
-        feature = feature or "unnamed feature"
         at = opened_at(incident)
         change = RetrainChange(
             pipeline=self._pipeline,
@@ -170,9 +169,10 @@ class StartRetraining:
             description=f"Model Medic: {incident.alarm_name} at {at.isoformat()}",
         )
         return Plan(
-            f"start pipeline {self._pipeline} for {incident.endpoint} (drift in {feature})",
+            f"start pipeline {self._pipeline} for {incident.endpoint} "
+            + (f"(drift in {feature})" if feature else "(drift; no feature named by the job)"),
             changes=(change,),
-            notes={"feature": feature},
+            notes={"feature": feature or ""},
         )
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
@@ -188,6 +188,9 @@ class StartRetraining:
 
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
         """Nothing to record: an execution is only known from `execute`'s answer (see `observe`)."""
+
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Nothing to keep: a dry run records its would-be step on the incident alone."""
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         arn = result.get("pipeline_execution_arn")

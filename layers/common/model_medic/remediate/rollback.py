@@ -15,7 +15,7 @@ from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import RollbackSettings
 from model_medic.remediate.capacity import Capacity
-from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit
+from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, variant_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident
 
@@ -38,7 +38,7 @@ class RollbackChange(Change):
 
     def describe(self) -> str:
         if self.mode == "canary":
-            return f"canary {self.variant} weight -> 0"
+            return f"{variant_label('canary', self.variant)} weight -> 0"
         return f"endpoint config {self.from_config} -> {self.to_config}"
 
 
@@ -157,6 +157,9 @@ class RollbackModel:
         if isinstance(change, RollbackChange) and change.mode == "config":
             # The config rolled back from is never a rollback target again.
             aws.persist(lambda: self._deployments.reject_config(endpoint, change.from_config, self._clock()))
+
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Nothing to keep: a dry run records its would-be step on the incident alone."""
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         if isinstance(change, RejectPackage):

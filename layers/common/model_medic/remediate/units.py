@@ -19,6 +19,9 @@ EndpointRequirement = Literal["InService", "exists"]
 Effect = Literal["alarm-ok", "pipeline-succeeded", "next-step"]
 # What reading AWS back says about one change.
 Seen = Literal["in-flight", "took", "not-applied", "failed"]
+# What the value a change asked for reads back as (`read_back`): what was asked, more than was
+# asked (a person gave more), something else a person set, or the change not taken.
+ReadBack = Literal["took", "person-gave-more", "person-changed-other", "did-not-take"]
 # Each change class by its kind (`Change.__init_subclass__`), to read a stored step back.
 _KINDS: dict[str, type[Change]] = {}
 
@@ -79,6 +82,23 @@ class Observation:
 
     seen: Seen
     detail: str
+    # A person's change found on the way (what, what was asked, what they set): the change
+    # counts as taken, and the person's value is theirs (docs/rooms/control.md, "People win").
+    person: str = ""
+
+
+def read_back(before: Any, asked: Any, observed: Any, ordered: bool = False) -> ReadBack:
+    """Pure: what AWS shows of the value a change asked for (`before`: the value it changed).
+    `ordered`: a change that asks for more (a floor, an instance count), so that more than asked
+    is a person's giving more and less is the change not taken; otherwise any third value is a
+    person's change. Nothing there (None) is the change not taken."""
+    if observed == asked:
+        return "took"
+    if observed is None:
+        return "did-not-take"
+    if ordered:
+        return "person-gave-more" if observed > asked else "did-not-take"
+    return "did-not-take" if observed == before else "person-changed-other"
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,11 @@ class Action(Protocol):
         what `execute` returned (empty when it was not called, or its record was lost)."""
         ...
 
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Record what a dry run's would-be step leaves for later, changing nothing in AWS (a
+        scale-up's shadow boosts, which the dry-run give-back walks back); most units keep nothing."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoredChange(Change):
@@ -144,6 +169,12 @@ def change_of(data: dict[str, Any]) -> Change:
     if known is None:
         return StoredChange(dict(data))
     return known(**{k: v for k, v in data.items() if k != "kind"})
+
+
+def variant_label(role: str, name: str) -> str:
+    """How messages name a variant in its role: `canary blue` - or the name alone when it says its
+    role already (`canary`, `churn-canary`), never "canary canary"."""
+    return name if role in name.lower() else f"{role} {name}"
 
 
 def package_label(arn: str) -> str:

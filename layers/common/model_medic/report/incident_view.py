@@ -43,7 +43,8 @@ class TimelineRow:
 class IncidentRow:
     """An incident as the report shows it. `outcome` (`outcome_of`): one of INCIDENT_OUTCOMES,
     or of ROLLOUT_OUTCOMES for a rollout; `acted`: the action took at least one step for it (as
-    the loop counts them); the time to recover is a rollout's time to complete."""
+    the loop counts them); `would_have_taken`: the steps a dry run would have taken (its shadow's,
+    taken by none); the time to recover is a rollout's time to complete."""
 
     id: str
     action: str
@@ -57,6 +58,7 @@ class IncidentRow:
     time_to_recover_seconds: float | None
     time_to_recover: str
     timeline: list[TimelineRow]
+    would_have_taken: int = 0
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ def incident_row(incident: Incident, start: datetime, end: datetime) -> Incident
         time_to_recover_seconds=seconds,
         time_to_recover=duration(seconds),
         timeline=timeline_rows(incident, start, end),
+        would_have_taken=0 if incident.shadow is None else incident.shadow.steps,
     )
 
 

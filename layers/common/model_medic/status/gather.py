@@ -29,6 +29,8 @@ from model_medic.status.view import (
     short_id,
     step_view,
 )
+from model_medic.store.episodes import Episodes
+from model_medic.tell.paging import PagingRules, flapping
 from model_medic.wiring import Invocation
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ class Reader:
         self._at = at
         s = stack.settings
         self._house = Invocation(s)
+        self._episodes = Episodes(aws.dynamodb(), s.ledger_table)
         self._ignore = policy.discovery_key(s.discovery_tag)
         self._policies: dict[str, list[policy.EndpointPolicy]] = {}
         self._mode = ModeSwitch(
@@ -131,7 +134,18 @@ class Reader:
             actions=tuple(reversed([action_row(d) for d in decisions]))
             if detail
             else last_told(decisions, LAST_ACTIONS),
+            episodes=self._episodes_of(name),
         )
+
+    def _episodes_of(self, endpoint: str) -> tuple[str, ...]:
+        """The endpoint's open paging episodes (a flapping alarm at its bound, a spent budget),
+        each with its function's paging rules."""
+        lines: list[str] = []
+        for action, function in sorted(self._stack.functions.items()):
+            s = function.settings
+            rules = PagingRules(timedelta(minutes=s.episode_quiet_minutes), timedelta(hours=s.reminder_hours))
+            lines += [flapping(e, rules, self._at) for e in self._episodes.of(action, endpoint)]
+        return tuple(lines)
 
     def _incident(self, incident: Incident) -> IncidentView:
         function = self._stack.function(incident.action)

@@ -124,8 +124,14 @@ def _overview(view: Status, paint: _Paint) -> list[str]:
     lines += _refused(view.endpoints, paint)
     lines += _incidents([i for e in view.endpoints for i in e.incidents], now, paint, "INCIDENTS (open)")
     lines += _rollouts([e.rollout for e in view.endpoints if e.rollout is not None], now, paint)
+    lines += _episodes([line for e in view.endpoints for line in e.episodes])
     lines += _actions([a for e in view.endpoints for a in e.actions], now, paint, "LAST ACTIONS (told, last 24 h)")
     return lines
+
+
+def _episodes(lines: list[str]) -> list[str]:
+    """The open paging episodes: standing conditions paged once, however often they recur."""
+    return ["", "PAGING EPISODES (open)", *lines] if lines else []
 
 
 def _detail(view: Status, paint: _Paint) -> list[str]:
@@ -146,6 +152,7 @@ def _detail(view: Status, paint: _Paint) -> list[str]:
             lines += ["", f"TIMELINE {incident.action} {incident.short_id} ({incident.alarm_name})"]
             lines += _timeline(incident, now, paint)
         lines += _rollouts([endpoint.rollout] if endpoint.rollout else [], now, paint)
+        lines += _episodes(list(endpoint.episodes))
         lines += _actions(list(endpoint.actions), now, paint, "DECISIONS (last 24 h)")
     return lines
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from model_medic.store.journal import Decision, Mark
 
 # Results a person is told of (tell/outcome.py announces these): the "last actions" of an endpoint.
-TOLD = frozenset({"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated"})
+TOLD = frozenset({"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated", "stopped"})
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,7 @@ class EndpointStatus:
     incidents: tuple[IncidentView, ...]
     rollout: RolloutStatus | None
     actions: tuple[ActionRow, ...]
+    episodes: tuple[str, ...] = ()  # open paging episodes, one line each (`paging.flapping`)
 
 
 @dataclass(frozen=True)

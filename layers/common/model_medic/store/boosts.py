@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.store.roster import Roster
-from model_medic.store.table import Table, endpoint_pk, from_item, to_item
+from model_medic.store.table import Table, cancelled_on, endpoint_pk, from_item, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 # The roster of boosts: an entry per boost, put and deleted in the boost's own transactions,
 # so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query.
 BOOSTS_PK = "BOOSTS#ACTIVE"
+# A boost kept as it is by the next one: none yet, the same boost saved again (a retry), or a
+# boost from the floor the ledger expects - the last boost's, or its give-back's last step.
+_EXPECTED = (
+    "attribute_not_exists(pk) OR boosted_to = :after"
+    " OR (attribute_not_exists(returned_to) AND boosted_to = :before) OR returned_to = :before"
+)
+# Dry runs' shadow boosts: the capacity enforce would have added, walked back by the dry-run
+# give-back only (sk `SHADOW#<variant>`, their own roster), never by the real one.
+SHADOWS_PK = "SHADOWS#ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -53,11 +62,18 @@ class Boost:
 
 
 class Boosts:
-    """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its roster entry."""
+    """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its
+    roster entry; or, `shadow`, a dry run's shadow boosts (sk `SHADOW#<variant>`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, shadow: bool = False) -> None:
         self._table = Table(client, table)
-        self._roster = Roster(self._table, BOOSTS_PK, "", "boost-entry")
+        self._kind = "shadow-boost" if shadow else "boost"
+        self._prefix = "SHADOW#" if shadow else "BOOST#"
+        self._roster = Roster(self._table, SHADOWS_PK if shadow else BOOSTS_PK, "", f"{self._kind}-entry")
+
+    def shadows(self) -> Boosts:
+        """The dry runs' shadow boosts, kept apart from the real ones (SHADOWS_PK)."""
+        return Boosts(self._table.client, self._table.name, shadow=True)
 
     def save(
         self,
@@ -72,9 +88,13 @@ class Boosts:
     ) -> None:
         """Remember a boost (and its roster entry, in one transaction); the floor from before
         the first boost is kept across boosts, and a boost during a give-back starts it over.
+        A boost from a floor the ledger does not expect (`before` is neither the floor the
+        boost left nor the one its give-back reached: a person set it since) starts over from
+        `before`: the give-back never goes below what a person set. Saved again with the same
+        floors (a retry), it is the same boost.
         `step`: the scale-up's step (the give-back's pace); absent, the give-back uses the stack's."""
         values: dict[str, Any] = {
-            ":kind": "boost",
+            ":kind": self._kind,
             ":variant": variant,
             ":lever": lever,
             ":before": before,
@@ -84,23 +104,32 @@ class Boosts:
         }
         if step is not None:
             values[":step"] = step
-        update = {
-            "TableName": self._table.name,
-            "Key": _key(self._table, endpoint, variant),
-            "UpdateExpression": (
-                "SET kind = :kind, variant = :variant, lever = :lever, original = if_not_exists(original, :before),"
-                f" boosted_to = :after, boosted_at = :at{', step = :step' if step is not None else ''}"
-                " ADD alarms :alarm REMOVE returned_to, returned_at"
-            ),
-            "ExpressionAttributeValues": to_item(values),
-        }
-        self._table.transact([{"Update": update}, self._roster.put_request(endpoint, variant)])
+        pace = ", step = :step" if step is not None else ""
+        for original in ("if_not_exists(original, :before)", ":before"):
+            update = {
+                "TableName": self._table.name,
+                "Key": self.key(endpoint, variant),
+                "UpdateExpression": (
+                    f"SET kind = :kind, variant = :variant, lever = :lever, original = {original},"
+                    f" boosted_to = :after, boosted_at = :at{pace} ADD alarms :alarm REMOVE returned_to, returned_at"
+                ),
+                "ExpressionAttributeValues": to_item(values),
+            }
+            if original != ":before":
+                update["ConditionExpression"] = _EXPECTED
+            try:
+                self._table.transact([{"Update": update}, self._roster.put_request(endpoint, variant)])
+            except ClientError as error:
+                if cancelled_on(error, {0}):
+                    continue  # a person's floor since: the boost starts over from it
+                raise
+            return
 
     def of(self, endpoint: str) -> list[Boost]:
         """An endpoint's boosts, by variant."""
         items = self._table.query(
             "pk = :pk AND begins_with(sk, :boost)",
-            {":pk": endpoint_pk(endpoint), ":boost": "BOOST#"},
+            {":pk": endpoint_pk(endpoint), ":boost": self._prefix},
             consistent=True,
             every_page=False,  # a boost per variant: one page
         )
@@ -113,7 +142,7 @@ class Boosts:
         return {
             "Update": {
                 "TableName": self._table.name,
-                "Key": _key(self._table, endpoint, variant),
+                "Key": self.key(endpoint, variant),
                 "UpdateExpression": "SET returned_to = :to, returned_at = :at",
                 "ConditionExpression": "attribute_exists(pk)",
                 "ExpressionAttributeValues": to_item({":to": to, ":at": at.isoformat()}),
@@ -124,7 +153,7 @@ class Boosts:
         """Forget a boost and its roster entry (one transaction)."""
         self._table.transact(
             [
-                self._table.delete_request(endpoint_pk(endpoint), f"BOOST#{variant}"),
+                self._table.delete_request(endpoint_pk(endpoint), f"{self._prefix}{variant}"),
                 self._roster.delete_request(endpoint, variant),
             ]
         )
@@ -137,9 +166,8 @@ class Boosts:
         found = self._roster.sweep(endpoints, _Members(self, self._table, self._roster))
         return {endpoint: boosts for endpoint, boosts in found.items() if boosts}
 
-
-def _key(table: Table, endpoint: str, variant: str) -> dict[str, Any]:
-    return table.key(endpoint_pk(endpoint), f"BOOST#{variant}")
+    def key(self, endpoint: str, variant: str) -> dict[str, Any]:
+        return self._table.key(endpoint_pk(endpoint), f"{self._prefix}{variant}")
 
 
 class _Members:
@@ -168,7 +196,7 @@ class _Members:
         variant = self._roster.rest(sk, endpoint)
         check = {
             "TableName": self._table.name,
-            "Key": _key(self._table, endpoint, variant),
+            "Key": self._boosts.key(endpoint, variant),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         try:

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.control.step import Step
 from model_medic.platform import aws
+from model_medic.remediate.units import Change, change_of
 from model_medic.store.roster import Roster
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, key_of, to_item
 
@@ -26,6 +27,38 @@ ROSTER_PK = "INCIDENTS#OPEN"
 
 class Conflict(Exception):  # a control-flow signal
     """Another evaluation moved the incident on first; this one stops."""
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A dry-run incident's shadow of its endpoint: the steps enforce would have taken, none made
+    (docs/rooms/control.md, "Dry run")."""
+
+    steps: int = 0  # would-be steps
+    changes: tuple[dict[str, Any], ...] = ()  # their single changes, in order (`Change.as_dict`)
+    at: str = ""  # when the last would-be step was
+    hours: tuple[str, ...] = ()  # the clock hour of each (`Claim.hour`): the budget it would have taken
+    verify_until: str | None = None  # the last would-be step's deadline for the alarm to clear
+    escalated_at: str | None = None  # when enforce would have escalated
+
+    def made(self) -> tuple[Change, ...]:
+        """The would-be changes, typed (`change_of`)."""
+        return tuple(change_of(change) for change in self.changes)
+
+    def in_hour(self, hour: str) -> int:
+        """Would-be steps in this clock hour."""
+        return self.hours.count(hour)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Shadow:
+        return cls(
+            steps=int(data.get("steps", 0)),
+            changes=tuple(data.get("changes", ())),
+            at=str(data.get("at", "")),
+            hours=tuple(data.get("hours", ())),
+            verify_until=data.get("verify_until"),
+            escalated_at=data.get("escalated_at"),
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +86,7 @@ class Incident:
     # The invocation (its request id) whose evaluation wrote it last: Lambda's retries of that
     # invocation keep its request id and do not evaluate a resting incident again.
     evaluated_by: str = ""
+    shadow: Shadow | None = None  # in dry-run: the endpoint as enforce would have left it (`Shadow`)
     version: int = 0
 
     @property
@@ -262,4 +296,5 @@ def _decode(item: dict[str, Any]) -> Incident:
     body["timeline"] = tuple(body.get("timeline", ()))
     body["version"] = int(data["version"])
     body["pending"] = None if body.get("pending") is None else Step.from_dict(body["pending"])
+    body["shadow"] = None if body.get("shadow") is None else Shadow.from_dict(body["shadow"])
     return Incident(**body)

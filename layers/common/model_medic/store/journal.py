@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,11 @@ from model_medic.tell.outcome import Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# The order decisions were recorded in, for those with the same `at`: the sort key orders them by
+# `at` and then by key, which is random, so two decisions of one instant (a step and the wait that
+# follows it, under a clock that does not move) would read back in either order.
+_RECORDED = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class Decision:
     changes: dict[str, Any]
     request_id: str  # "-": not known
     expiration: int
+    seq: int = 0  # recording order among decisions of the same `at` (0: not known)
 
     @classmethod
     def of(cls, outcome: Outcome, request_id: str, key: str, retention: timedelta) -> Decision:
@@ -55,6 +62,7 @@ class Decision:
             changes=outcome.changes,
             request_id=request_id or "-",
             expiration=epoch(datetime.fromisoformat(outcome.at) + retention),
+            seq=next(_RECORDED),
         )
 
     @property
@@ -63,7 +71,8 @@ class Decision:
 
     def to_item(self) -> dict[str, Any]:
         changes = json.dumps(self.changes, default=str, sort_keys=True)
-        return to_item(self.as_dict() | {"changes": changes, "expiration": self.expiration})
+        order = {"seq": self.seq} if self.seq else {}
+        return to_item(self.as_dict() | {"changes": changes, "expiration": self.expiration} | order)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Decision:
@@ -85,6 +94,7 @@ class Decision:
             changes=json.loads(data.get("changes", "{}")),
             request_id=data["request_id"],
             expiration=int(data["expiration"]),
+            seq=int(data.get("seq", 0)),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -198,7 +208,7 @@ class Journal:
                 ":hi": f"DECISION#{until.isoformat()}",
             },
         )
-        return [Decision.from_item(item) for item in items]
+        return sorted((Decision.from_item(item) for item in items), key=lambda d: (d.at, d.seq))
 
     def mark(self, endpoint: str, key: str, at: datetime, keep: timedelta | None = None) -> bool:
         """True the first time `key` is marked: the caller may do what it guards (tell once).

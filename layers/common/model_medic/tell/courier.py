@@ -125,9 +125,9 @@ class Courier:
             else:
                 self._notifier.put_event(outcome, letter.dedup_id)
         elif letter.kind == "alert":
-            self._notifier.alert(body["subject"], body["text"], letter.dedup_id)
+            self._notifier.alert(body["subject"], body["text"], letter.dedup_id, letter.endpoint)
         else:
-            self._notifier.inform(body["subject"], body["text"], letter.dedup_id)
+            self._notifier.inform(body["subject"], body["text"], letter.dedup_id, letter.endpoint)
 
     def drain(self, time_left: Callable[[], float] | None = None) -> int:
         """What earlier invocations wrote and did not send, sent now: critical first, then oldest

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from model_medic.platform.observability import logger
+from model_medic.tell import messages
+from model_medic.tell.where import Where
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -19,9 +21,11 @@ EVENT_DETAIL_TYPE = "Remediation Outcome"
 
 # Results a person should hear about; skips (mode off, cool-down, state, preconditions)
 # stay in the ledger and on EventBridge so that a flapping alarm does not flood inboxes.
-_ANNOUNCED: frozenset[str] = frozenset({"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated"})
+# A rollout that stopped (changed outside Model Medic, or never deployed) is told at info level.
+ANNOUNCED: frozenset[str] = frozenset(
+    {"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated", "stopped"}
+)
 _CRITICAL: frozenset[str] = frozenset({"bound-reached", "failed", "escalated"})
-_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
 @dataclass(frozen=True)
@@ -50,34 +54,14 @@ class Outcome:
 
     @property
     def announced(self) -> bool:
-        return self.result in _ANNOUNCED
+        return self.result in ANNOUNCED
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def sentence(self) -> str:
-        """The outcome as a person reads it in an e-mail."""
-        verb = {
-            "acted": "did",
-            "dry-run": "would have done (dry run, nothing changed)",
-            "skipped": "skipped",
-            "bound-reached": "stopped at a bound",
-            "failed": "FAILED",
-            "recovered": "saw a recovery after",
-            "escalated": "ESCALATES (the remediation did not help)",
-        }[self.result]
-        lines = [
-            f"Model Medic {verb}: {self.action} on endpoint {self.endpoint}.",
-            "",
-            f"Why: {self.reason}",
-            f"Alarm: {self.alarm_name} went to {self.state} at {self.transition.rsplit('|', 1)[-1]}",
-            f"Mode: {self.mode}",
-        ]
-        if self.incident:
-            lines.append(f"Incident: {self.incident}")
-        if self.changes:
-            lines += ["", "Changes:"] + [f"  {key}: {value}" for key, value in self.changes.items()]
-        return "\n".join(lines)
+    def sentence(self, where: Where | None = None) -> str:
+        """The outcome as a person reads it in an e-mail (`messages.body`)."""
+        return messages.body(self, where or Where())
 
 
 class Notifier:
@@ -90,42 +74,46 @@ class Notifier:
         info_topic_arn: str,
         critical_topic_arn: str,
         event_bus_name: str,
+        where: Where | None = None,
     ) -> None:
         self._sns = sns
         self._events = events
         self._topics = {"info": info_topic_arn, "critical": critical_topic_arn}
         self._bus = event_bus_name
+        self._where = where or Where()
 
-    def alert(self, subject: str, text: str, dedup_id: str = "") -> None:
-        """A plain message to the critical topic: a standing problem, not a decision."""
-        self._plain("critical", subject, text, dedup_id)
+    def alert(self, subject: str, text: str, dedup_id: str = "", endpoint: str = "") -> None:
+        """A plain message to the critical topic: a standing problem, not a decision; `endpoint`:
+        the one it is about, whose links it carries."""
+        self._plain("critical", subject, text, dedup_id, endpoint)
 
-    def inform(self, subject: str, text: str, dedup_id: str = "") -> None:
+    def inform(self, subject: str, text: str, dedup_id: str = "", endpoint: str = "") -> None:
         """A plain message to the info topic (the daily summary, the end of a paging episode)."""
-        self._plain("info", subject, text, dedup_id)
+        self._plain("info", subject, text, dedup_id, endpoint)
 
-    def _plain(self, topic: str, subject: str, text: str, dedup_id: str) -> None:
+    def _plain(self, topic: str, subject: str, text: str, dedup_id: str, endpoint: str) -> None:
+        title = messages.plain_subject(topic, subject, self._where)
+        said = messages.plain_body(text, self._where, endpoint)
         if dedup_id:
             self._sns.publish(
                 TopicArn=self._topics[topic],
-                Subject=_subject(subject),
-                Message=text,
+                Subject=title,
+                Message=said,
                 MessageAttributes=_attributes(("dedup_id", dedup_id)),
             )
         else:
-            self._sns.publish(TopicArn=self._topics[topic], Subject=_subject(subject), Message=text)
+            self._sns.publish(TopicArn=self._topics[topic], Subject=title, Message=said)
 
     def publish(self, outcome: Outcome, dedup_id: str = "") -> None:
         """The SNS message a person reads (info, or critical by severity); `dedup_id`: the same
         in every copy of this message, so a consumer can drop a repeat - a field of the machine
         bodies (SNS sends message attributes only with a String message structure, not this JSON
         one: docs/aws-behaviours.md, "SNS"), and a `dedup_id` attribute all the same."""
-        text = outcome.sentence()
-        machine = json.dumps(outcome.as_dict() | ({"dedup_id": dedup_id} if dedup_id else {}), default=str)
-        subject = f"[{outcome.severity.upper()}] Model Medic {outcome.result}: {outcome.action} {outcome.endpoint}"
+        text = messages.body(outcome, self._where)
+        machine = json.dumps(self._detail(outcome, dedup_id), default=str)
         self._sns.publish(
             TopicArn=self._topics[outcome.severity],
-            Subject=_subject(subject),
+            Subject=messages.subject(outcome, self._where),
             MessageStructure="json",
             Message=json.dumps(
                 {
@@ -136,7 +124,7 @@ class Notifier:
                     "lambda": machine,
                     "http": machine,
                     "https": machine,
-                    "sms": text[:140],
+                    "sms": messages.sms(outcome, self._where),
                 }
             ),
             MessageAttributes=_attributes(
@@ -151,7 +139,7 @@ class Notifier:
     def put_event(self, outcome: Outcome, dedup_id: str = "") -> None:
         """The `Remediation Outcome` event on EventBridge; `dedup_id`: a field of its detail, the
         same in every copy of this event."""
-        detail = outcome.as_dict() | ({"dedup_id": dedup_id} if dedup_id else {})
+        detail = self._detail(outcome, dedup_id)
         response = self._events.put_events(
             Entries=[
                 {
@@ -169,17 +157,16 @@ class Notifier:
             logger.error("outcome event rejected", code=entry.get("ErrorCode"), message=entry.get("ErrorMessage"))
             raise RuntimeError(f"EventBridge rejected the outcome event: {entry.get('ErrorCode')}")
 
+    def _detail(self, outcome: Outcome, dedup_id: str) -> dict[str, Any]:
+        """The outcome as machines read it, with where it comes from and its console links."""
+        where = self._where.fields() | {"links": self._where.links(outcome.endpoint, outcome.alarm_arn)}
+        return outcome.as_dict() | where | ({"dedup_id": dedup_id} if dedup_id else {})
+
 
 def _attributes(*pairs: tuple[str, str]) -> dict[str, Any]:
     """SNS message attributes; SNS refuses an attribute whose value is empty ("Name, type, and
     value must not be empty or null", API_MessageAttributeValue): one without a value is left out."""
     return {name: {"DataType": "String", "StringValue": value} for name, value in pairs if value}
-
-
-def _subject(text: str) -> str:
-    # SNS subjects: ASCII, no line breaks, at most 100 characters.
-    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
-    return clean if len(clean) <= _SUBJECT_LIMIT else clean[: _SUBJECT_LIMIT - 1] + "~"
 
 
 def answer(outcomes: list[Outcome]) -> dict[str, Any]:

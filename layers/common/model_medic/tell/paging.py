@@ -112,3 +112,25 @@ def ending(episode: Episode, rules: PagingRules) -> tuple[str, str]:
         f"{episode.seen} time(s), paged {episode.pages} time(s). Quiet for {quiet:.0f} min since, so the "
         "episode is over; the next time it happens pages again.",
     )
+
+
+def flapping(episode: Episode, rules: PagingRules | None, at: datetime) -> str:
+    """Pure: an open episode as `status` and the daily report show it at `at`: what stands, how
+    often it recurred, how often people were paged, and what comes next (`rules` None: not known)."""
+    times = "ALARM transition(s)" if episode.cause == "bound" else "incident(s) refused"
+    line = (
+        f"flapping: {episode.endpoint} {_what(episode)}: {episode.seen} {times} since {_hm(episode.opened_at, at)}, "
+        f"{episode.pages} page(s), last met {_hm(episode.last_seen, at)}"
+    )
+    if episode.quiet_since is not None:
+        ends = f", ends {_hm(quiet_end(episode, rules).isoformat(), at)} unless it recurs" if rules else ""
+        return f"{line}; quiet since {_hm(episode.quiet_since, at)}{ends}"
+    if rules is not None:
+        return f"{line}; next reminder {_hm((datetime.fromisoformat(episode.paged_at) + rules.remind).isoformat(), at)}"
+    return line
+
+
+def _hm(moment: str, at: datetime) -> str:
+    """HH:MM UTC on the day of `at`, else with the date."""
+    when = datetime.fromisoformat(moment).astimezone(at.tzinfo)
+    return f"{when:%H:%M}" if when.date() == at.date() else f"{when:%Y-%m-%d %H:%M}"

@@ -14,6 +14,7 @@ from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.store.claims import Refused
 from model_medic.store.incidents import Conflict, Incident
+from model_medic.store.outbox import LetterKind
 from model_medic.store.table import cancelled_on
 from model_medic.tell.courier import Post, dedup_of, fresh_dedup
 from model_medic.tell.outcome import Outcome
@@ -27,11 +28,13 @@ _ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Alert:
-    """A critical message told once per incident and cause (a ledger mark `<incident>#<cause>`)."""
+    """A message told once per incident and cause (a ledger mark `<incident>#<cause>`): critical,
+    or (`kind` inform) to the information topic."""
 
     cause: str
     subject: str
     text: str
+    kind: LetterKind = "alert"
 
 
 class Telling:
@@ -204,7 +207,7 @@ class Telling:
         if self._journal.marked(incident.endpoint, mark):
             return  # told already in this incident
         letter = self._courier.plain_letter(
-            "alert", incident.endpoint, alert.subject, alert.text, dedup_of(incident.endpoint, mark)
+            alert.kind, incident.endpoint, alert.subject, alert.text, dedup_of(incident.endpoint, mark)
         )
         post.add(self._journal.mark_request(incident.endpoint, mark, self._clock()), optional=True)
         post.add(self._courier.put_request(letter))

@@ -40,7 +40,7 @@ from model_medic.remediate.rollout.plan import (
     walk_hold,
     weights,
 )
-from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, package_label
+from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, package_label, variant_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident, Incidents
 
@@ -144,7 +144,10 @@ class Rollout:
         if hold is not None:
             return hold
         if weights(described).get(self._canary, 0.0) > 0:
-            return Plan("", skip=f"canary {self._canary} already takes traffic on {name}: a rollout is under way")
+            return Plan(
+                "",
+                skip=f"{variant_label('canary', self._canary)} already takes traffic on {name}: a rollout is under way",
+            )
         current = str(described["EndpointConfigName"])
         config = cast("dict[str, Any]", self._sagemaker.describe_endpoint_config(EndpointConfigName=current))
         hold = endpoint_hold(name, described, config, self._settings)
@@ -251,6 +254,9 @@ class Rollout:
             )
         self.adopt(endpoint, change, incident)
         return {"call": "UpdateEndpoint"}
+
+    def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
+        """Nothing to keep: a rollout's dry run records what it would do on the incident alone."""
 
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
         now = self._clock()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from model_medic.remediate.units import Change, package_label
+from model_medic.remediate.units import Change, package_label, variant_label
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class DeployCanary(Change):
 
     def describe(self) -> str:
         return (
-            f"deploy {package_label(self.package)} as canary {self.canary}: {self.share}% on "
+            f"deploy {package_label(self.package)} as {variant_label('canary', self.canary)}: {self.share}% on "
             f"{self.instances} instance(s) ({self.from_config} -> {self.to_config})"
         )
 
@@ -59,7 +59,7 @@ class ShiftTraffic(Change):
     verdict: dict[str, Any] | None = None  # the judge's verdict that moved the traffic, per metric
 
     def describe(self) -> str:
-        return f"canary {self.canary} {self.before:g}% -> {self.after}% of the traffic"
+        return f"{variant_label('canary', self.canary)} {self.before:g}% -> {self.after}% of the traffic"
 
     def settled(self, at: datetime) -> dict[str, Any]:
         # The next step's evidence starts now, on top of what the earlier steps showed.
@@ -74,7 +74,7 @@ class RollBackCanary(ShiftTraffic):
     ends: ClassVar[str | None] = "rolled back"
 
     def describe(self) -> str:
-        return f"roll back canary {self.canary}: {self.before:g}% -> 0% of the traffic"
+        return f"roll back {variant_label('canary', self.canary)}: {self.before:g}% -> 0% of the traffic"
 
     def settled(self, at: datetime) -> dict[str, Any]:
         # Remembered so that the same approval never deploys the package again (`plan.redeploy_hold`).

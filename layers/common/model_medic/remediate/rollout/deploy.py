@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.remediate.rollout.changes import DeployCanary, FinishRollout, RollBackCanary, ShiftTraffic
-from model_medic.remediate.units import Observation
+from model_medic.remediate.units import Observation, variant_label
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -188,7 +188,7 @@ def traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Obse
     status = described.get("EndpointStatus")
     current, desired = share("CurrentWeight"), share("DesiredWeight")
     if status == "InService" and current is not None and abs(current - after) < 0.5:
-        return Observation("took", f"canary {change.canary} takes {current:.0f}% of the traffic")
+        return Observation("took", f"{variant_label('canary', change.canary)} takes {current:.0f}% of the traffic")
     if (desired is not None and abs(desired - after) < 0.5) or status in ("Updating", "SystemUpdating"):
-        return Observation("in-flight", f"endpoint {status}: canary {change.canary} -> {after}%")
-    return Observation("not-applied", f"canary {change.canary} takes {current}% of the traffic")
+        return Observation("in-flight", f"endpoint {status}: {variant_label('canary', change.canary)} -> {after}%")
+    return Observation("not-applied", f"{variant_label('canary', change.canary)} takes {current}% of the traffic")

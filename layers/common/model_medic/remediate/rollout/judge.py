@@ -16,6 +16,7 @@ from model_medic.remediate.rollout.sequential import (
     ratio_log_e,
     sign_log_e,
 )
+from model_medic.remediate.units import variant_label
 
 Decision = Literal["promote", "continue", "rollback", "inconclusive", "finish"]
 Finding = Literal["harm", "ok", "undecided", "unavailable"]
@@ -185,7 +186,8 @@ class MetricVerdict:
 
     def describe(self) -> str:
         return (
-            f"{self.metric}: {self.finding} - canary {self.canary}, primary {self.primary}; {self.estimate}; "
+            f"{self.metric}: {self.finding} - {variant_label('canary', self.canary)}, "
+            f"{variant_label('primary', self.primary)}; {self.estimate}; "
             f"evidence of harm {_e(self.harm_e)} of {_e(self.needed)} needed"
         )
 

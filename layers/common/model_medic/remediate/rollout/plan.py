@@ -20,7 +20,7 @@ from model_medic.remediate.rollout.changes import (
 )
 from model_medic.remediate.rollout.deploy import key_allowed, resource_name, unsupported
 from model_medic.remediate.rollout.judge import Rules, Tally, Verdict, current_step
-from model_medic.remediate.units import Change, Plan, package_label
+from model_medic.remediate.units import Change, Plan, package_label, variant_label
 from model_medic.store.incidents import Incident
 
 # The gate a rollout ends under when its endpoint was changed outside Model Medic (`changed_outside`).
@@ -143,7 +143,8 @@ def declined(contest: Contest, settings: CanarySettings) -> Plan | None:
         return None
     if settings.reject_model_packages:
         decline = DeclineCandidate(contest.package, verdict.reason)
-        return Plan(decline.describe(), changes=(decline,), critical=True, notes=contest.notes)
+        # Rejected, not deployed: the endpoint serves as it did, told at info level.
+        return Plan(decline.describe(), changes=(decline,), notes=contest.notes)
     return Plan("", bound=f"{package_label(contest.arn)} not deployed: {verdict.reason}", notes=contest.notes)
 
 
@@ -233,10 +234,11 @@ def walk_hold(
     total = found[canary] + found[primary]
     share = round(found[canary] / total * 100.0, 2) if total > 0 else 0.0
     if share <= 0:
-        return share, changed_outside(f"canary {canary} takes no traffic on {name}", facts)
+        return share, changed_outside(f"{variant_label('canary', canary)} takes no traffic on {name}", facts)
     left = facts.get("share")
     if left is not None and abs(float(left) - share) > 0.5:
-        what = f"canary {canary} takes {share:g}% of {name}'s traffic where this rollout left it at {float(left):g}%"
+        label = variant_label("canary", canary)
+        what = f"{label} takes {share:g}% of {name}'s traffic where this rollout left it at {float(left):g}%"
         return share, changed_outside(what, facts)
     return share, None
 
@@ -276,7 +278,7 @@ def verdict_plan(look: Look, settings: CanarySettings) -> Plan | None:
         package = str(look.facts.get("package") or "")
         if package and settings.reject_model_packages:
             changes.append(RejectPackage(package))
-        summary = f"roll back canary {canary} ({look.share:g}% -> 0%): {reasons}"
+        summary = f"roll back {variant_label('canary', canary)} ({look.share:g}% -> 0%): {reasons}"
         return Plan(summary, changes=tuple(changes), critical=True, notes=look.notes)
     if decision == "inconclusive":
         return Plan("", skip=f"{reasons}; held", critical=True, gate="inconclusive", notes=look.notes, facts=remembered)
@@ -310,7 +312,8 @@ def promote_plan(look: Look, sizes: Sizes, settings: CanarySettings) -> Plan:
         changes.append(ScaleChange(primary.name, primary.lever, primary.floor, keep))
     shift = ShiftTraffic(primary.name, canary.name, look.share, target, look.evidence.as_dict(), look.remembered)
     changes.append(shift)
-    summary = f"promote canary {canary.name} {look.step}% -> {target}%: " + "; ".join(c.describe() for c in changes)
+    label = variant_label("canary", canary.name)
+    summary = f"promote {label} {look.step}% -> {target}%: " + "; ".join(c.describe() for c in changes)
     return Plan(summary, changes=tuple(changes), notes=notes)
 
 
@@ -321,8 +324,8 @@ def autoscaled_canary(look: Look, sizes: Sizes) -> Plan | None:
         return None
     return Plan(
         "",
-        bound=f"canary {sizes.canary.name} of {look.endpoint} has an auto scaling target: the final config removes "
-        "the variant, which AWS refuses; deregister its scaling first",
+        bound=f"{variant_label('canary', sizes.canary.name)} of {look.endpoint} has an auto scaling target: the final "
+        "config removes the variant, which AWS refuses; deregister its scaling first",
     )
 
 

@@ -27,7 +27,7 @@ from model_medic.remediate.rollout.targets import (
     readable,
     serving_endpoints,
 )
-from model_medic.remediate.units import package_label
+from model_medic.remediate.units import package_label, variant_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident, opened
 from model_medic.tell.outcome import Outcome, answer
@@ -155,10 +155,10 @@ def adopted_incident(
     incident = opened(
         endpoint,
         Rollout.unit.name,
-        f"{endpoint} canary {canary}",
+        f"{endpoint} {variant_label('canary', canary)}",
         f"{described['EndpointArn']}#{config}",
         at,
-        f"canary {canary} takes {share:g}% of the traffic on {config}",
+        f"{variant_label('canary', canary)} takes {share:g}% of the traffic on {config}",
         None,
     )
     return replace(
