@@ -262,11 +262,13 @@ def test_a_tag_that_would_raise_the_stacks_maximum_is_told_once_and_the_stacks_m
         sweep(fn, clock, OPENED + timedelta(minutes=minutes))
     assert count(TAGGED) == 4
     [told] = unused_tag_messages(two)
-    assert told["text"] == (
+    sentence, where = told["text"].split("\n\n", 1)
+    assert sentence == (
         f"tag model-medic:max-instance-count='5' on endpoint {TAGGED} is not used: it would raise the stack's "
         "MaxInstanceCount (4) to 5; a tag may only lower this bound (the stack's TagsMayLoosenBounds is false); "
         "the stack's setting applies"
     )
+    assert where.startswith("Stack model-medic-test, account 123456789012, Region us-east-1\n")
 
 
 def test_a_stack_that_allows_it_lets_a_tag_raise_the_maximum(
