@@ -27,6 +27,7 @@ from model_medic.remediate.rollout.changes import (
 from model_medic.remediate.rollout.deploy import (
     as_input,
     canary_variants,
+    config_read_back,
     create_canary,
     derived_config,
     key_allowed,
@@ -682,4 +683,64 @@ def test_a_weight_change_is_read_back_as_the_canarys_share(
     rollback = traffic_observation(
         RollBackCanary("primary", "canary", 10.0, 0), {**described, "ProductionVariants": []}
     )
-    assert rollback.seen == "failed"
+    assert (rollback.seen, rollback.stops) == ("took", True)  # a shift removes no variant: a person's config
+
+
+@pytest.mark.parametrize(
+    ("status", "weights", "extra", "person"),
+    [
+        # A third share, still Updating or done: the person's weights, not the 25 % asked.
+        ("Updating", (0.3, 0.7), {}, "canary set to 30% of the traffic, not the 25% asked"),
+        ("InService", (0.3, 0.7), {}, "canary set to 30% of the traffic, not the 25% asked"),
+        # A config deployed (a shift deploys none), in flight or done without the canary.
+        (
+            "Updating",
+            (0.1, 0.9),
+            {"PendingDeploymentSummary": {"EndpointConfigName": "theirs"}},
+            "config theirs deployed while canary went 10% -> 25%",
+        ),
+        # Within half a percent of what was asked: the change taken, nobody else's.
+        ("InService", (0.2501, 0.7499), {}, ""),
+    ],
+)
+def test_a_persons_weights_or_config_during_a_shift_are_theirs_and_stop_the_rollout(
+    status: str, weights: tuple[float, float], extra: dict[str, Any], person: str
+) -> None:
+    described = {
+        "EndpointStatus": status,
+        "EndpointConfigName": "canary-config",
+        "ProductionVariants": [
+            {"VariantName": name, "CurrentWeight": 0.1 if name == "canary" else 0.9, "DesiredWeight": weights[i]}
+            for i, name in enumerate(("canary", "primary"))
+        ],
+        **extra,
+    }
+    if status == "InService":
+        for variant in described["ProductionVariants"]:
+            variant["CurrentWeight"] = variant["DesiredWeight"]
+    seen = traffic_observation(ShiftTraffic("primary", "canary", 10.0, 25), described)
+    assert (seen.person, seen.stops) == ((f"a person changed the endpoint: {person}", True) if person else ("", False))
+    assert seen.seen == "took"
+
+
+@pytest.mark.parametrize(
+    ("serving", "pending", "status", "seen", "stops"),
+    [
+        ("theirs", None, "InService", "took", True),  # a person's config instead of the one asked
+        ("from", "theirs", "Updating", "took", True),  # theirs deploying
+        ("to", None, "InService", "took", False),
+        ("from", "to", "Updating", "in-flight", False),
+        ("from", None, "InService", "not-applied", False),  # not called yet
+    ],
+)
+def test_a_persons_config_during_a_rollouts_deployment_is_theirs_and_stops_the_rollout(
+    serving: str, pending: str | None, status: str, seen: str, stops: bool
+) -> None:
+    finish = FinishRollout("model", "from", "to", "primary", 2)
+    described: dict[str, Any] = {"EndpointStatus": status, "EndpointConfigName": serving}
+    if pending:
+        described["PendingDeploymentSummary"] = {"EndpointConfigName": pending}
+    observed = config_read_back(finish, described, called=False)
+    assert (observed.seen, observed.stops) == (seen, stops)
+    if stops:
+        assert observed.person == "a person changed the endpoint: config theirs deployed, not the to asked"

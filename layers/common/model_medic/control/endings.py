@@ -71,10 +71,11 @@ class Endings:
         )
         return escalated
 
-    def as_it_stands(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
+    def as_it_stands(self, incident: Incident, base: Outcome, plan: Plan, noting: Outcome | None = None) -> Outcome:
         """The incident over with nothing to change (`Plan.ends`: a rollout whose endpoint was
         changed outside Model Medic): complete (recovered) or stopped, told once at info level -
-        nothing failed, so nobody is paged."""
+        nothing failed, so nobody is paged. `noting`: a decision recorded in the same write (a
+        person's change that stopped the rollout)."""
         now = self._clock()
         ended = replace(incident, pending=None, last_note="", closed_at=now.isoformat())
         if plan.ends == "complete":
@@ -86,7 +87,7 @@ class Endings:
             ended = replace(ended, state="closed").at("stopped", now, plan.summary)
             result, changes = "stopped", {"steps": incident.steps}
         told = replace(base, result=result, gate=plan.gate, reason=plan.summary, changes=changes)
-        self._telling.told(ended, told, f"{incident.id}#{result}")
+        self._telling.told(ended, told, f"{incident.id}#{result}", noting=noting)
         return told
 
     def failed(self, incident: Incident, base: Outcome, change: Change, detail: str) -> Outcome:

@@ -71,6 +71,8 @@ class Stepping:
                 return self._abandon(incident, base, problem)
             assert described is not None
             seen = self._action.observe(incident.endpoint, step.current, described, step.result)
+            if seen.stops:
+                return self._person_stops(incident, base, seen)
             if not step.called:
                 made = self._make(incident, base, described, seen, may_change)
                 if isinstance(made, Outcome):
@@ -107,6 +109,15 @@ class Stepping:
         )
         kept = replace(base, gate="operator-change", reason=seen.person)
         return self._telling.told(incident.at("operator-change", self._clock(), seen.person), kept, alert=alert)
+
+    def _person_stops(self, incident: Incident, base: Outcome, seen: Observation) -> Outcome:
+        """A person's value in place of the one asked (a weight, a config): theirs, recorded, and the
+        rollout stopped as it stands in the same write (docs/rooms/control.md, "People win")."""
+        base = replace(base, critical=False)  # nothing failed, whatever the step was
+        why = f"{seen.person}; the rollout stops and leaves it as they set it"
+        theirs = incident.at("operator-change", self._clock(), seen.person)
+        kept = replace(base, gate="operator-change", reason=seen.person)
+        return self._endings.as_it_stands(theirs, base, Plan(why, gate="operator-change", ends="stopped"), kept)
 
     def _make(
         self, incident: Incident, base: Outcome, described: dict[str, Any], seen: Observation, may_change: bool

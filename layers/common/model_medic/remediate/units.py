@@ -85,6 +85,9 @@ class Observation:
     # A person's change found on the way (what, what was asked, what they set): the change
     # counts as taken, and the person's value is theirs (docs/rooms/control.md, "People win").
     person: str = ""
+    # The person's value stands in place of the one asked (a weight, a config): nothing more of
+    # the step, nor of the rollout, is made over it.
+    stops: bool = False
 
 
 def read_back(before: Any, asked: Any, observed: Any, ordered: bool = False) -> ReadBack:

@@ -141,13 +141,16 @@ class Telling:
         alert: Alert | None = None,
         standing: Standing | None = None,
         closing: bool = False,
+        noting: Outcome | None = None,
     ) -> Incident:
         """The incident saved, the decision recorded and its letters written, in one transaction;
         then the letters sent. `key`: the decision's (a step's id, `<incident>#recovered`), which
         its messages' deduplication id derives from. `closing`: the incident leaves the paging
-        episodes it held. Conflict when another evaluation saved the incident first."""
+        episodes it held. `noting`: a decision recorded with this one in the same write, an
+        event but no message (what led to it). Conflict when another evaluation saved the
+        incident first."""
         for attempt in range(_ATTEMPTS):
-            post, told = self._post(incident, outcome, key, alert, standing, closing)
+            post, told = self._post(incident, outcome, key, alert, standing, closing, noting)
             try:
                 saved = aws.persist(partial(self._incidents.save, incident, post.items))
             except ClientError as error:
@@ -184,9 +187,12 @@ class Telling:
         alert: Alert | None,
         standing: Standing | None,
         closing: bool,
+        noting: Outcome | None = None,
     ) -> tuple[Post, Outcome]:
         """The transaction's items besides the incident, read from what stands now."""
         post = Post()
+        if noting is not None:
+            self._noted(post, noting, f"{key or incident.id}#{noting.gate}")
         page = True
         if standing is not None:
             page = self._pager.met(post, incident.endpoint, incident.id, standing)
@@ -201,6 +207,12 @@ class Telling:
         if alert is not None:
             self._alert(post, incident, alert)
         return post, outcome
+
+    def _noted(self, post: Post, outcome: Outcome, key: str) -> None:
+        letter = self._courier.outcome_letter(outcome, dedup_of(outcome.endpoint, key), page=False, key=key)
+        post.add(self._journal.decision_request(outcome, self._request_id, key))
+        post.add(self._courier.put_request(letter))
+        post.letters.append(letter)
 
     def _alert(self, post: Post, incident: Incident, alert: Alert) -> None:
         mark = f"{incident.id}#{alert.cause}"

@@ -10,7 +10,7 @@ from model_medic.platform import aws
 from model_medic.platform.clock import Clock
 from model_medic.platform.settings import CanarySettings
 from model_medic.remediate.capacity import Capacity, ScaleChange
-from model_medic.remediate.rollback import RejectPackage, config_observation, package_observation, reject_package
+from model_medic.remediate.rollback import RejectPackage, package_observation, reject_package
 from model_medic.remediate.rollout.challenge import challenge, live_figure, package_of, registered
 from model_medic.remediate.rollout.changes import (
     DeclineCandidate,
@@ -19,7 +19,13 @@ from model_medic.remediate.rollout.changes import (
     RollBackCanary,
     ShiftTraffic,
 )
-from model_medic.remediate.rollout.deploy import create_canary, create_final, shift_traffic, traffic_observation
+from model_medic.remediate.rollout.deploy import (
+    config_read_back,
+    create_canary,
+    create_final,
+    shift_traffic,
+    traffic_observation,
+)
 from model_medic.remediate.rollout.evidence import alarms_in_alarm, minutes
 from model_medic.remediate.rollout.judge import Tally, judge, tally
 from model_medic.remediate.rollout.plan import (
@@ -276,7 +282,7 @@ class Rollout:
         if isinstance(change, ShiftTraffic):
             return traffic_observation(change, described)
         assert isinstance(change, DeployCanary | FinishRollout)
-        seen = config_observation(described, change.to_config, bool(result))
+        seen = config_read_back(change, described, bool(result))
         if seen.seen == "took" and isinstance(change, FinishRollout):
             # The final config is the known-good one from now on (idempotent: an upsert).
             aws.persist(lambda: self._deployments.observe_config(endpoint, change.to_config, self._clock()))

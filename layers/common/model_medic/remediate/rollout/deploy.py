@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
+from model_medic.remediate.rollback import config_observation
 from model_medic.remediate.rollout.changes import DeployCanary, FinishRollout, RollBackCanary, ShiftTraffic
-from model_medic.remediate.units import Observation, variant_label
+from model_medic.remediate.units import Observation, read_back, variant_label
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -173,11 +174,16 @@ def shift_traffic(sagemaker: SageMakerClient, endpoint: str, change: ShiftTraffi
 
 
 def traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Observation:
-    """Pure: a weight change read back (DescribeEndpoint): took once InService at the share."""
+    """Pure: a weight change read back (DescribeEndpoint): took once InService at the share. A
+    share neither asked nor the one before, or a config deployed meanwhile (a shift deploys
+    none), is a person's change: theirs, and the rollout stops there (`Observation.stops`)."""
     after = 0 if isinstance(change, RollBackCanary) else change.after
+    label = variant_label("canary", change.canary)
     variants = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
-    if change.canary not in variants or change.primary not in variants:
-        return Observation("failed", f"{change.canary} or {change.primary} is gone")
+    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if pending or change.canary not in variants or change.primary not in variants:
+        config = pending or described.get("EndpointConfigName")
+        return person_changed(f"config {config} deployed while {label} went {change.before:g}% -> {after}%")
 
     def share(key: str) -> float | None:
         canary, primary = variants[change.canary].get(key), variants[change.primary].get(key)
@@ -187,8 +193,36 @@ def traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Obse
 
     status = described.get("EndpointStatus")
     current, desired = share("CurrentWeight"), share("DesiredWeight")
+    asked = desired if desired is not None else current
+    reading = read_back(change.before, after, _snapped(asked, change.before, after))
+    if reading == "person-changed-other":
+        return person_changed(f"{label} set to {asked:g}% of the traffic, not the {after}% asked")
     if status == "InService" and current is not None and abs(current - after) < 0.5:
-        return Observation("took", f"{variant_label('canary', change.canary)} takes {current:.0f}% of the traffic")
-    if (desired is not None and abs(desired - after) < 0.5) or status in ("Updating", "SystemUpdating"):
-        return Observation("in-flight", f"endpoint {status}: {variant_label('canary', change.canary)} -> {after}%")
-    return Observation("not-applied", f"{variant_label('canary', change.canary)} takes {current}% of the traffic")
+        return Observation("took", f"{label} takes {current:.0f}% of the traffic")
+    if reading == "took" or status in ("Updating", "SystemUpdating"):
+        return Observation("in-flight", f"endpoint {status}: {label} -> {after}%")
+    return Observation("not-applied", f"{label} takes {current}% of the traffic")
+
+
+def config_read_back(change: DeployCanary | FinishRollout, described: dict[str, Any], called: bool) -> Observation:
+    """Pure: a rollout's UpdateEndpoint read back (`rollback.config_observation`), where a config
+    neither the one asked nor the one before, deployed or deploying, is a person's: theirs, and
+    the rollout stops there."""
+    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    serving = pending or described.get("EndpointConfigName")
+    if read_back(change.from_config, change.to_config, serving) == "person-changed-other":
+        return person_changed(f"config {serving} deployed, not the {change.to_config} asked")
+    return config_observation(described, change.to_config, called)
+
+
+def person_changed(what: str) -> Observation:
+    """A person's value in place of the one a rollout's change asked for (docs/rooms/control.md,
+    "People win")."""
+    return Observation("took", what, person=f"a person changed the endpoint: {what}", stops=True)
+
+
+def _snapped(share: float | None, *known: float) -> float | None:
+    """A share read back, as the known one it is within half a percent of (weights are floats)."""
+    if share is None:
+        return None
+    return next((k for k in known if abs(share - k) < 0.5), round(share, 2))
