@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from tests.conftest import Stack, bodies, decisions, make_endpoint, stored_incidents
+from tests.functional.test_promote_canary import daily_report
 from tests.functional.test_scale_up import (
     LATENCY,
     OPENED,
@@ -142,3 +143,38 @@ def test_a_budget_spent_by_one_flapping_alarm_pages_once_per_episode(
     assert page["subject"] == f"[CRITICAL] test budget spent on {ENDPOINT}"
     [episode] = stack.items("episode")
     assert (episode["cause"], int(episode["seen"]), int(episode["pages"])) == ("budget", 7, 1)
+
+
+def test_the_daily_report_shows_the_days_flapping_an_ended_episode_kept_and_one_still_open(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, paging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_endpoint(ENDPOINT, {"primary": {"count": 4, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "OK", "HighErrorRate": "OK"})
+    flap(fn, clock, minutes=30, every=6, sweeps_until=75)  # ALARM at :00 ... :24, the last OK at :27
+    # Ended 30 minutes after the last OK: gone from the open episodes, kept (with the ledger's TTL)
+    # in the write that ended it.
+    assert stack.items("episode") == []
+    [kept] = stack.items("ended-episode")
+    ended_at = OPENED + timedelta(minutes=57)
+    assert (kept["sk"], int(kept["seen"]), int(kept["pages"])) == (
+        f"{ended_at.isoformat()}#scale-up#{ENDPOINT}#{LATENCY}#bound",
+        5,
+        1,
+    )
+    assert int(kept["expiration"]) == int((ended_at + timedelta(days=90)).timestamp())
+    # A new episode at 12:00 that still stands when the report is made.
+    again = OPENED + timedelta(minutes=120)
+    clock.move_to(again)
+    set_alarm(LATENCY, "ALARM")
+    deliver(fn, clock, alarm_at(again), at=again)
+    report, html = daily_report(monkeypatch)
+    assert [(e["started"], e["ended"], e["met"], e["pages"]) for e in report["episodes"]] == [
+        (OPENED.isoformat(), ended_at.isoformat(), 5, 1),
+        (again.isoformat(), None, 1, 1),
+    ]
+    assert report["episodes"][0]["line"] == (
+        f"flapping: {ENDPOINT} at its bound for {LATENCY} (scale-up): 5 ALARM transition(s) since "
+        "2026-11-22 10:00, 1 page(s), last met 2026-11-22 10:24; quiet from 2026-11-22 10:27, ended 2026-11-22 10:57"
+    )
+    assert "<h2>Paging episodes</h2>" in html
+    assert "still open" in html

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from model_medic.report.incident_view import episode_rows
 from model_medic.store.episodes import Episode
 from model_medic.tell.paging import PagingRules, Standing, due, ending, leave, recur, reminded, reminder
 
@@ -91,3 +92,40 @@ def test_the_reminder_and_the_end_line_say_what_stands_since_when_and_how_often(
     assert subject == "Model Medic: churn-prod no longer without budget for scale-up"
     assert "from 2026-11-22T10:00:00+00:00 to 2026-11-22T10:10:00+00:00" in text
     assert "Quiet for 30 min since" in text
+
+
+def test_the_report_shows_the_episodes_open_in_its_day_ended_or_still_standing() -> None:
+    start, end = T0, T0 + timedelta(hours=24)
+
+    def episode(opened: datetime, ended: datetime | None, subject: str) -> Episode:
+        at = opened.isoformat()
+        quiet = None if ended is None else (ended - RULES.quiet).isoformat()
+        return Episode(
+            "scale-up",
+            "churn-prod",
+            subject,
+            "bound",
+            at,
+            at,
+            at,
+            seen=3,
+            pages=2,
+            quiet_since=quiet,
+            ended_at=None if ended is None else ended.isoformat(),
+        )
+
+    before = episode(T0 - timedelta(hours=3), T0 - timedelta(minutes=1), "a")  # ended before the day
+    ended = episode(T0 - timedelta(hours=1), T0 + timedelta(hours=2), "b")  # began the day before
+    standing = episode(T0 + timedelta(hours=5), None, "c")
+    after = episode(end, None, "d")  # opened once the day was over
+    rows = episode_rows([standing, after, ended, before], start, end)
+    assert [(r.subject, r.ended, r.met, r.pages) for r in rows] == [
+        ("b", (T0 + timedelta(hours=2)).isoformat(), 3, 2),
+        ("c", None, 3, 2),
+    ]
+    # Shown on the report's last day (its end), so the first day's times carry their date.
+    assert rows[0].line.endswith("; quiet from 2026-11-22 11:30, ended 2026-11-22 12:00")
+    assert rows[1].line == (
+        "flapping: churn-prod at its bound for c (scale-up): 3 ALARM transition(s) since 2026-11-22 15:00, "
+        "2 page(s), last met 2026-11-22 15:00"
+    )

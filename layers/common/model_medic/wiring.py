@@ -191,7 +191,7 @@ class Remediation[S: ActionSettings](Invocation[S]):
                 claims=self.claims,
                 incidents=self.incidents,
                 courier=self.courier,
-                episodes=Episodes(aws.dynamodb(), s.ledger_table),
+                episodes=Episodes(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days)),
                 paging=PagingRules(timedelta(minutes=s.episode_quiet_minutes), timedelta(hours=s.reminder_hours)),
                 mode=ModeSwitch(
                     aws.ssm_parameters(),
@@ -377,7 +377,13 @@ def daily_report(house: Invocation[Any]) -> DailyReport:
 
     s = house.settings
     return DailyReport(
-        aws.cloudwatch(), aws.sagemaker(), aws.s3(), house.journal, s.reports_bucket, incidents=house.incidents
+        aws.cloudwatch(),
+        aws.sagemaker(),
+        aws.s3(),
+        house.journal,
+        s.reports_bucket,
+        incidents=house.incidents,
+        episodes=Episodes(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days)),
     )
 
 

@@ -12,6 +12,7 @@ from model_medic.report.gather import DayReader
 from model_medic.report.grading import EndpointReport
 from model_medic.report.pages import Pages
 from model_medic.report.summary import PRESIGNED_SECONDS
+from model_medic.store.episodes import Episodes
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
 
@@ -36,8 +37,9 @@ class DailyReport:
         bucket: str,
         *,
         incidents: Incidents,
+        episodes: Episodes | None = None,
     ) -> None:
-        self._reader = DayReader(cloudwatch, sagemaker, ledger, incidents)
+        self._reader = DayReader(cloudwatch, sagemaker, ledger, incidents, episodes)
         self._pages = Pages()
         self._s3 = s3
         self._bucket = bucket

@@ -13,11 +13,13 @@ from model_medic.measure.endpoint_metrics import GET_LIMIT, Sums, variant_querie
 from model_medic.report.grading import EndpointReport, Hour, grade, grade_reasons, recommendations
 from model_medic.report.incident_view import (
     action_table,
+    episode_rows,
     incident_row,
     incidents_during,
     newest_rollout,
     rollout_table,
 )
+from model_medic.store.episodes import Episode, Episodes
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
 
@@ -33,12 +35,18 @@ class DayReader:
     """The reports of a day before `end`, one per endpoint, from what AWS and the ledger hold."""
 
     def __init__(
-        self, cloudwatch: CloudWatchClient, sagemaker: SageMakerClient, ledger: Journal, incidents: Incidents
+        self,
+        cloudwatch: CloudWatchClient,
+        sagemaker: SageMakerClient,
+        ledger: Journal,
+        incidents: Incidents,
+        episodes: Episodes | None = None,
     ) -> None:
         self._cloudwatch = cloudwatch
         self._sagemaker = sagemaker
         self._ledger = ledger
         self._incidents = incidents
+        self._episodes = episodes
 
     def build(self, endpoints: list[str], end: datetime) -> list[EndpointReport]:
         end = end.replace(minute=0, second=0, microsecond=0)
@@ -46,10 +54,21 @@ class DayReader:
         states = {endpoint: self._endpoint_state(endpoint) for endpoint in endpoints}
         pairs = [(e, v) for e in endpoints for v in states[e]["variants"]]
         hourly, max_latency = self._metrics(pairs, endpoints, start, end)
-        return [
-            self._report(endpoint, start, end, hourly, max_latency.get(endpoint, {}), states[endpoint])
-            for endpoint in endpoints
-        ]
+        episodes = self._episodes_since(start)
+        reports = []
+        for endpoint in endpoints:
+            report = self._report(endpoint, start, end, hourly, max_latency.get(endpoint, {}), states[endpoint])
+            report.episodes = episode_rows(episodes.get(endpoint, []), start, end)
+            reports.append(report)
+        return reports
+
+    def _episodes_since(self, start: datetime) -> dict[str, list[Episode]]:
+        """The paging episodes open now or ended since `start`, by endpoint: two Queries for the fleet."""
+        found: dict[str, list[Episode]] = defaultdict(list)
+        if self._episodes is not None:
+            for episode in self._episodes.open() + self._episodes.ended(start):
+                found[episode.endpoint].append(episode)
+        return found
 
     def _endpoint_state(self, endpoint: str) -> dict[str, Any]:
         """Status and each variant's weight and instance count: one DescribeEndpoint, as

@@ -11,6 +11,7 @@ from model_medic.report.incident_view import (
     ROLLED_BACK_CANARY,
     ROLLOUT,
     ActionRow,
+    EpisodeRow,
     IncidentRow,
     RolloutRow,
     RolloutView,
@@ -72,6 +73,7 @@ class EndpointReport:
     actions: list[ActionRow] = field(default_factory=list)
     rollouts: list[RolloutRow] = field(default_factory=list)
     graded: list[str] = field(default_factory=list)  # why the grade is not A (`grade_reasons`), worst first
+    episodes: list[EpisodeRow] = field(default_factory=list)  # paging episodes of the day (flapping)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,7 +10,9 @@ from typing import Any
 
 from model_medic.remediate.units import package_label
 from model_medic.report.charts import Lane
+from model_medic.store.episodes import Episode
 from model_medic.store.incidents import Incident
+from model_medic.tell.paging import flapping
 
 # The rollout unit's vocabulary as the ledger records it (rollout/action.py: `Rollout.unit.name`,
 # `RollBackCanary.kind`; a unit test checks they agree). The report reads records and does
@@ -340,3 +342,42 @@ def incident_lanes(rows: list[IncidentRow], start: datetime, end: datetime) -> l
             )
         )
     return lanes
+
+
+@dataclass(frozen=True)
+class EpisodeRow:
+    """A paging episode as the report shows it (docs/rooms/tell.md, "One page per standing
+    condition"): `met`, the ALARM transitions of a bound (the incidents refused, for a spent
+    budget); `pages`, the pages and reminders people got; `ended` None while it stands."""
+
+    action: str
+    cause: str
+    subject: str
+    started: str
+    quiet_since: str | None
+    ended: str | None
+    met: int
+    pages: int
+    line: str
+
+
+def episode_rows(episodes: list[Episode], start: datetime, end: datetime) -> list[EpisodeRow]:
+    """Pure: the endpoint's episodes open at any time in [start, end) (ended ones and those still
+    open), oldest first, each with its line (`paging.flapping`)."""
+    during = [
+        e for e in episodes if parse_utc(e.opened_at) < end and (e.ended_at is None or parse_utc(e.ended_at) >= start)
+    ]
+    return [
+        EpisodeRow(
+            action=e.action,
+            cause=e.cause,
+            subject=e.subject,
+            started=e.opened_at,
+            quiet_since=e.quiet_since,
+            ended=e.ended_at,
+            met=e.seen,
+            pages=e.pages,
+            line=flapping(e, None, end),
+        )
+        for e in sorted(during, key=lambda e: (e.opened_at, e.sk))
+    ]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from model_medic.store.table import Table, from_item, to_item
+from model_medic.store.table import Table, epoch, from_item, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 # One partition holds the open episodes, so that a sweep finds its unit's in one Query.
 EPISODES_PK = "EPISODES#OPEN"
+# Another holds the ended ones by when they ended, so that a day's are one Query (the report).
+ENDED_PK = "EPISODES#ENDED"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Episode:
     holding: frozenset[str] = frozenset()  # the open incidents it stands in, by id
     quiet_since: str | None = None  # when the last of them closed
     version: int = 0  # 0: not stored yet
+    ended_at: str | None = None  # when it was found quiet long enough and ended (an ended one's record)
 
     @property
     def sk(self) -> str:
@@ -54,6 +58,7 @@ class Episode:
                 "holding": set(self.holding),
                 "quiet_since": self.quiet_since,
                 "version": self.version,
+                "ended_at": self.ended_at,
             }
         )
 
@@ -73,6 +78,7 @@ class Episode:
             holding=frozenset(data.get("holding", ())),
             quiet_since=data.get("quiet_since"),
             version=int(data["version"]),
+            ended_at=data.get("ended_at"),
         )
 
 
@@ -82,10 +88,12 @@ def episode_sk(action: str, endpoint: str, subject: str, cause: str) -> str:
 
 class Episodes:
     """Open episodes in the ledger table (pk `EPISODES#OPEN`, sk `<action>#<endpoint>#<subject>#<cause>`);
-    every write is conditional on the version read, so that of two writers one wins."""
+    every write is conditional on the version read, so that of two writers one wins. Ended ones
+    are kept for the ledger's retention (pk `EPISODES#ENDED`, sk `<ended ISO time>#<open sk>`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta = timedelta(days=90)) -> None:
         self._table = Table(client, table)
+        self._retention = retention
 
     def get(self, action: str, endpoint: str, subject: str, cause: str) -> Episode | None:
         item = self._table.get(EPISODES_PK, episode_sk(action, endpoint, subject, cause))
@@ -127,3 +135,26 @@ class Episodes:
                 "ExpressionAttributeValues": to_item({":read": episode.version}),
             }
         }
+
+    def ended_request(self, episode: Episode, at: datetime) -> dict[str, Any]:
+        """The transaction's Put of the record of an episode that ended at `at`, written with what
+        ends it (the same key each time: a write repeated is one record)."""
+        ended = replace(episode, ended_at=at.isoformat())
+        item = ended.to_item() | to_item(
+            {
+                "pk": ENDED_PK,
+                "sk": f"{ended.ended_at}#{episode.sk}",
+                "kind": "ended-episode",
+                "expiration": epoch(at + self._retention),
+            }
+        )
+        return self._table.put_request(item)
+
+    def ended(self, since: datetime) -> list[Episode]:
+        """The episodes that ended since `since` (a UTC time, as the ended keys are), oldest end first."""
+        items = self._table.query("pk = :pk AND sk >= :since", {":pk": ENDED_PK, ":since": since.isoformat()})
+        return [Episode.from_item(item) for item in items]
+
+    def open(self) -> list[Episode]:
+        """Every open episode, of every unit and endpoint: one Query."""
+        return [Episode.from_item(item) for item in self._table.query("pk = :pk", {":pk": EPISODES_PK})]

@@ -11,12 +11,13 @@ from model_medic.store.episodes import Episode, Episodes
 from model_medic.store.incidents import Incidents
 from model_medic.store.table import cancelled_on
 from model_medic.tell.courier import Courier, Post, dedup_of
-from model_medic.tell.paging import PagingRules, Standing, due, ending, leave, recur, reminded, reminder
+from model_medic.tell.paging import PagingRules, Standing, due, ending, leave, quiet_end, recur, reminded, reminder
 
 
 class Pager:
     """One unit's episodes: met and left in the transactions of its incidents, reminded and ended
-    by its sweep in their own (docs/rooms/tell.md, "One page per standing condition")."""
+    by its sweep in their own, an ended one kept in the write that ends it (docs/rooms/tell.md,
+    "One page per standing condition")."""
 
     def __init__(
         self, action: str, episodes: Episodes, incidents: Incidents, courier: Courier, rules: PagingRules, clock: Clock
@@ -36,6 +37,7 @@ class Pager:
         current = self._episodes.get(self._action, endpoint, standing.subject, standing.cause)
         episode, ended, page = recur(current, self._action, endpoint, standing, incident, now, self._rules)
         if ended is not None:
+            post.add(self._episodes.ended_request(ended, quiet_end(ended, self._rules)))
             self._plain(post, "inform", ended, *ending(ended, self._rules), "end")
         post.add(self._episodes.put_request(episode), optional=True)
         if standing.alert is not None:
@@ -64,6 +66,7 @@ class Pager:
             post = Post()
             if what == "end":
                 post.add(self._episodes.delete_request(episode))
+                post.add(self._episodes.ended_request(episode, quiet_end(episode, self._rules)))
                 self._plain(post, "inform", episode, *ending(episode, self._rules), "end")
             elif what == "remind":
                 later = reminded(episode, now)

@@ -115,13 +115,17 @@ def ending(episode: Episode, rules: PagingRules) -> tuple[str, str]:
 
 
 def flapping(episode: Episode, rules: PagingRules | None, at: datetime) -> str:
-    """Pure: an open episode as `status` and the daily report show it at `at`: what stands, how
-    often it recurred, how often people were paged, and what comes next (`rules` None: not known)."""
+    """Pure: an episode as `status` and the daily report show it at `at`: what stands (stood, once
+    ended), how often it recurred, how often people were paged, and what comes next or when it
+    ended (`rules` None: not known)."""
     times = "ALARM transition(s)" if episode.cause == "bound" else "incident(s) refused"
     line = (
         f"flapping: {episode.endpoint} {_what(episode)}: {episode.seen} {times} since {_hm(episode.opened_at, at)}, "
         f"{episode.pages} page(s), last met {_hm(episode.last_seen, at)}"
     )
+    if episode.ended_at is not None:
+        quiet = f"quiet from {_hm(episode.quiet_since, at)}, " if episode.quiet_since else ""
+        return f"{line}; {quiet}ended {_hm(episode.ended_at, at)}"
     if episode.quiet_since is not None:
         ends = f", ends {_hm(quiet_end(episode, rules).isoformat(), at)} unless it recurs" if rules else ""
         return f"{line}; quiet since {_hm(episode.quiet_since, at)}{ends}"
