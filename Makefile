@@ -11,7 +11,7 @@ export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install lint typecheck template-lint security browser faketime unit test fuzz build demo up down env-vars baseline bench clean
+.PHONY: install lint typecheck template-lint security browser faketime unit test fuzz storm build demo up down env-vars baseline bench clean
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
@@ -92,6 +92,20 @@ test: lint typecheck template-lint security browser faketime
 MUTATIONS ?= 10000
 fuzz: install
 	MODEL_MEDIC_FUZZ_MUTATIONS=$(MUTATIONS) $(BIN)/pytest tests/functional/test_fuzz.py -q -p no:cacheprovider --show-capture=no
+
+# A fleet storm (tests/functional/test_storm.py; the suite runs 4 endpoints for an hour): STORM_ENDPOINTS
+# endpoints' latency alarms flapping or standing for STORM_HOURS, deliveries lost and duplicated,
+# STORM_FAULTS of the invocations meeting an AWS call that fails once; prints bound violations,
+# budget overruns, boosts not given back, and pages and messages per endpoint per hour.
+STORM_ENDPOINTS ?= 50
+STORM_HOURS ?= 2
+STORM_FAULTS ?= 0.1
+# The functions' JSON log lines are left out of what it prints.
+storm: install
+	set -o pipefail; MODEL_MEDIC_STORM_ENDPOINTS=$(STORM_ENDPOINTS) MODEL_MEDIC_STORM_HOURS=$(STORM_HOURS) \
+	  MODEL_MEDIC_STORM_FAULTS=$(STORM_FAULTS) \
+	  $(BIN)/pytest tests/functional/test_storm.py -q -s -p no:cacheprovider -p no:logging --show-capture=no \
+	  | grep -v '^{"'
 
 build: install
 	$(SAM) build --template template.yaml
