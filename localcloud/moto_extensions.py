@@ -234,6 +234,24 @@ nowhere else, for the tests and the local cloud alike.
 * `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
   sets to None the keys it was not asked to change (a new instance count loses the variant's
   weight, docs/aws-behaviours.md, "moto gaps"); AWS keeps them.
+* `serverless_concurrency_updates`: UpdateEndpointWeightsAndCapacities takes, per variant,
+  `ServerlessUpdateConfig` {MaxConcurrency, ProvisionedConcurrency} (botocore's
+  DesiredWeightAndCapacity; API reference, UpdateEndpointWeightsAndCapacities); moto ignores
+  it (and writes None over the variant's instance count). Here the variant's
+  `CurrentServerlessConfig` takes the new values once the update is done; while the endpoint
+  is `Updating` (`endpoint_updates_take_time`), `CurrentServerlessConfig` is the old one and
+  `DesiredServerlessConfig` the one asked (ProductionVariantSummary: "The serverless
+  configuration requested for the endpoint update"), as the instance count shows
+  Current/Desired. Refused with ValidationException (our wording: AWS's is not documented):
+  a value outside 1-200 (ServerlessMaxConcurrency / ServerlessProvisionedConcurrency), a
+  ProvisionedConcurrency above the variant's MaxConcurrency ("Should be less than or equal
+  to MaxConcurrency"), a ServerlessUpdateConfig for a variant that is not serverless.
+  Application Auto Scaling: moto's own list of scalable dimensions lacks
+  `sagemaker:variant:DesiredProvisionedConcurrency`, which AWS has (botocore's
+  application-autoscaling ScalableDimension enum; SageMaker Developer Guide, "Automatically
+  scale Provisioned Concurrency for a serverless endpoint"): the list here is botocore's. A
+  new range on that dimension moves the variant's ProvisionedConcurrency into it, as
+  `scalable_target_range_moves_capacity` moves an instance count.
 * `sagemaker_search_endpoints_as_in_aws`: SageMaker's Search pages its results: "If more than
   `MaxResults` resources match the specified `SearchExpression`, the response includes a
   `NextToken`", and MaxResults is 1-100 (botocore sagemaker service-2.json, SearchRequest).
@@ -282,6 +300,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
@@ -510,6 +529,9 @@ def _begin(
             for key in _COUNTS_AND_WEIGHTS:
                 if key in current.get(variant["VariantName"], {}):
                     row[key] = current[variant["VariantName"]][key]
+            was = current.get(variant["VariantName"], {}).get("CurrentServerlessConfig")
+            if was is not None and was != variant.get("CurrentServerlessConfig"):
+                row["CurrentServerlessConfig"], row["DesiredServerlessConfig"] = was, variant["CurrentServerlessConfig"]
             shown.append(row)
         endpoint.production_variants = shown
     else:  # a new fleet: the endpoint shows the old config until the deployment completes
@@ -581,7 +603,7 @@ def one_variant_capacity_per_call() -> None:
         counted = [
             str(d.get("VariantName"))
             for d in desired_weights_and_capacities
-            if d.get("DesiredInstanceCount") is not None
+            if d.get("DesiredInstanceCount") is not None or d.get("ServerlessUpdateConfig")
         ]
         if len(counted) > 1:
             raise ValidationError(message=ONE_CAPACITY_MESSAGE.format(variants=", ".join(counted)))
@@ -747,6 +769,8 @@ def scalable_target_range_moves_capacity() -> None:
         target = original(self, namespace, r_id, dimension, *args, **kwargs)
         if _range_moves_capacity and namespace == "sagemaker" and dimension == SAGEMAKER_DIMENSION:
             _fit_variant(self.account_id, self.region_name, r_id, target.min_capacity, target.max_capacity)
+        if _range_moves_capacity and namespace == "sagemaker" and dimension == PROVISIONED_DIMENSION:
+            _fit_provisioned(self.account_id, self.region_name, r_id, target.min_capacity, target.max_capacity)
         return target
 
     ApplicationAutoscalingBackend.register_scalable_target = register  # type: ignore[method-assign]
@@ -885,6 +909,102 @@ def endpoint_variants_keep_what_was_not_changed() -> None:
         return result
 
     SageMakerModelBackend.update_endpoint_weights_and_capacities = update  # type: ignore[method-assign]
+
+
+# --- Serverless variants' concurrency ------------------------------------------------------
+
+PROVISIONED_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
+SERVERLESS_UPDATE_MESSAGES = {
+    "range": "ServerlessUpdateConfig.{key} of variant {variant} must be 1 to 200, not {value}.",
+    "above": "ProvisionedConcurrency {provisioned} of variant {variant} is above its MaxConcurrency {maximum}.",
+    "not-serverless": "Variant {variant} is not serverless: it takes DesiredInstanceCount, not ServerlessUpdateConfig.",
+}
+
+
+def _serverless_config(variant: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """The variant's serverless config with `update` applied, or a ValidationError (AWS's rules)."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    name = variant["VariantName"]
+    if not variant.get("CurrentServerlessConfig"):
+        raise ValidationError(message=SERVERLESS_UPDATE_MESSAGES["not-serverless"].format(variant=name))
+    config = dict(variant["CurrentServerlessConfig"])
+    for key in ("MaxConcurrency", "ProvisionedConcurrency"):
+        value = update.get(key)
+        if value is None:
+            continue
+        if not 1 <= int(value) <= 200:
+            message = SERVERLESS_UPDATE_MESSAGES["range"].format(key=key, variant=name, value=value)
+            raise ValidationError(message=message)
+        config[key] = int(value)
+    if config.get("ProvisionedConcurrency") is not None and config["ProvisionedConcurrency"] > config["MaxConcurrency"]:
+        message = SERVERLESS_UPDATE_MESSAGES["above"].format(
+            provisioned=config["ProvisionedConcurrency"], variant=name, maximum=config["MaxConcurrency"]
+        )
+        raise ValidationError(message=message)
+    return config
+
+
+@_once
+def serverless_concurrency_updates() -> None:
+    """ServerlessUpdateConfig changes a serverless variant's concurrency; see the docstring."""
+    import botocore.session
+    from moto.applicationautoscaling import models as scaling_models
+    from moto.applicationautoscaling import responses as scaling_responses
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.update_endpoint_weights_and_capacities
+
+    def update(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> Any:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            return original(self, endpoint_name, desired_weights_and_capacities)
+        variants = {v["VariantName"]: v for v in endpoint.production_variants}
+        configs = {
+            str(d["VariantName"]): _serverless_config(variants[d["VariantName"]], d["ServerlessUpdateConfig"])
+            for d in desired_weights_and_capacities
+            if d.get("ServerlessUpdateConfig") and d.get("VariantName") in variants
+        }
+        result = original(self, endpoint_name, desired_weights_and_capacities)
+        for variant in endpoint.production_variants:
+            if variant["VariantName"] in configs:
+                variant["CurrentServerlessConfig"] = configs[variant["VariantName"]]
+        return result
+
+    setattr(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update)  # noqa: B010 - patched as the others
+    model = botocore.session.get_session().get_service_model("application-autoscaling")
+    # moto reads only `[d.value for d in ScalableDimensionValueSet]`: AWS's list, in that form.
+    dimensions = [SimpleNamespace(value=d) for d in model.shape_for("ScalableDimension").enum]
+    for module in (scaling_models, scaling_responses):  # both check a dimension against it
+        setattr(module, "ScalableDimensionValueSet", dimensions)  # noqa: B010
+
+
+def _fit_provisioned(account: str, region: str, resource_id: str, low: int | None, high: int | None) -> None:
+    """A serverless variant's ProvisionedConcurrency moved into its new range (AWS's rule, as `_fit_variant`)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    parts = resource_id.split("/")
+    if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant":
+        return
+    endpoint = sagemaker_backends[account][region].endpoints.get(parts[1])
+    if endpoint is None:
+        return
+    _settle(endpoint)
+    if endpoint.endpoint_status != "InService":
+        return
+    before = copy.deepcopy(endpoint.production_variants)
+    after = copy.deepcopy(before)
+    for variant in after:
+        config = variant.get("CurrentServerlessConfig") or {}
+        if variant["VariantName"] != parts[3] or config.get("ProvisionedConcurrency") is None:
+            continue
+        current = int(config["ProvisionedConcurrency"])
+        wanted = max(current, int(low)) if low is not None else current
+        wanted = min(wanted, int(high)) if high is not None else wanted
+        if wanted != current:
+            variant["CurrentServerlessConfig"] = {**config, "ProvisionedConcurrency": wanted}
+            _begin(endpoint, before, after)
+        return
 
 
 # --- SageMaker endpoint kinds --------------------------------------------------------------
@@ -1527,6 +1647,7 @@ def install_all() -> None:
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()
+    serverless_concurrency_updates()  # inside the timing below: it sees the config asked
     endpoint_kinds_as_in_aws()
     # Order matters: each wraps the one before, so the one-capacity check runs before
     # moto changes anything and the timing sees the variants moto produced.

@@ -75,6 +75,8 @@ CASES: dict[str, tuple[str, Any, str]] = {
     "automation-mode": ("dry-run", "dry-run", "yolo"),
     "max-instance-count": ("3", 3, "0"),
     "scale-step": ("2", 2, "two"),
+    "max-concurrency": ("10", 10, "201"),
+    "max-provisioned-concurrency": ("5", 5, "0"),
     "error-rate-threshold": ("2.5", 2.5, "101"),
     "latency-threshold-ms": ("300", 300.0, "0"),
     "drift-threshold": ("0.3", 0.3, "-1"),
@@ -243,6 +245,8 @@ def test_settings_models_are_all_covered() -> None:
 BOUNDS: dict[str, tuple[str, str]] = {
     "max-instance-count": ("3", "5"),
     "scale-step": ("1", "2"),
+    "max-concurrency": ("10", "30"),  # the stack's default: 20
+    "max-provisioned-concurrency": ("5", "11"),  # the stack's default: 10
     "canary-max-error-rate": ("1.5", "2.5"),
     "canary-max-latency-ms": ("500", "900"),
     "canary-bake-minutes": ("30", "5"),

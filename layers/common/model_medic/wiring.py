@@ -220,6 +220,7 @@ class Remediation[S: ActionSettings](Invocation[S]):
 
 def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
     from model_medic.remediate.capacity import ScaleUp
+    from model_medic.remediate.serverless import ConcurrencyBounds
 
     return ScaleUp(
         house.capacity,
@@ -229,6 +230,7 @@ def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
         settings.max_instance_count,
         timedelta(minutes=settings.scale_up_cooldown_minutes),
         house.clock,
+        ConcurrencyBounds(settings.max_concurrency, settings.max_provisioned_concurrency),
     )
 
 

@@ -347,6 +347,9 @@ class ScaleUpSettings(ActionSettings):
 
     max_instance_count: int = Field(alias="MAX_INSTANCE_COUNT", ge=1, le=1000)
     scale_step: int = Field(alias="SCALE_STEP", ge=1, le=100)
+    # A serverless variant's ceilings (AWS allows 1-200 for both: botocore's ServerlessMaxConcurrency).
+    max_concurrency: int = Field(20, alias="MAX_CONCURRENCY", ge=1, le=200)
+    max_provisioned_concurrency: int = Field(10, alias="MAX_PROVISIONED_CONCURRENCY", ge=1, le=200)
     scale_up_cooldown_minutes: int = Field(alias="SCALE_UP_COOLDOWN_MINUTES", ge=0, le=1440)
     scale_back_after_minutes: int = Field(alias="SCALE_BACK_AFTER_MINUTES", ge=0, le=1440)
     # How long the alarm may stay in ALARM once the last step's capacity is InService.

@@ -101,6 +101,10 @@ KEYS: tuple[Key, ...] = (
     Key("automation-mode", "AutomationMode", "AUTOMATION_MODE", "dry-run"),
     Key("max-instance-count", "MaxInstanceCount", "MAX_INSTANCE_COUNT", "3", bound="at-most"),
     Key("scale-step", "ScaleStep", "SCALE_STEP", "2", bound="at-most"),
+    Key("max-concurrency", "MaxConcurrency", "MAX_CONCURRENCY", "10", bound="at-most"),
+    Key(
+        "max-provisioned-concurrency", "MaxProvisionedConcurrency", "MAX_PROVISIONED_CONCURRENCY", "5", bound="at-most"
+    ),
     Key("error-rate-threshold", "ErrorRateThreshold", "ERROR_RATE_THRESHOLD", "2.5"),
     Key("latency-threshold-ms", "LatencyThresholdMs", "LATENCY_THRESHOLD_MS", "300"),
     Key("drift-threshold", "DriftThreshold", "DRIFT_THRESHOLD", "0.3"),
