@@ -95,3 +95,17 @@ def test_found_data_has_nothing_missing() -> None:
         "s3://team-a-ml/baselines",
         (),
     )
+
+
+def test_access_denied_names_the_parameters_that_grant_another_teams_bucket_and_key() -> None:
+    from botocore.exceptions import ClientError
+
+    from model_medic.measure.endpoint_problems import s3_refused
+
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
+    said = s3_refused("ComputeDriftFunction", denied)
+    assert said.startswith("S3 refused ComputeDriftFunction: An error occurred (AccessDenied)")
+    assert "DataBucketArns" in said
+    assert "DataKmsKeyArns" in said
+    missing = ClientError({"Error": {"Code": "NoSuchBucket", "Message": "gone"}}, "ListObjectsV2")
+    assert "DataBucketArns" not in s3_refused("ComputeDriftFunction", missing)
