@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
     from model_medic.fleet.fleet_alarms import Fleet
     from model_medic.fleet.patience import Patience
+    from model_medic.intake.alarms import AlarmEvent
     from model_medic.measure.baseline import BaselineStore
     from model_medic.measure.drift import ComputeDrift
     from model_medic.measure.endpoint_metrics import ComputeMetrics
@@ -226,7 +227,7 @@ def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
     from model_medic.remediate.serverless import ConcurrencyBounds
 
     return ScaleUp(
-        house.capacity,
+        scaling_capacity(settings),
         house.boosts,
         aws.cloudwatch(),
         settings.scale_step,
@@ -237,12 +238,33 @@ def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
     )
 
 
+def component_endpoints(alarms: list[AlarmEvent]) -> list[AlarmEvent]:
+    """Each inference component's alarm with its endpoint, read from the component (its metrics
+    name the component only); every other alarm as it came."""
+    from model_medic.remediate.components import COMPONENT_DIMENSION, Components
+
+    if not any(COMPONENT_DIMENSION in a.dimensions and not a.endpoint for a in alarms):
+        return alarms
+    components = Components(aws.sagemaker(), aws.autoscaling())
+    return [components.endpoint_of(a) for a in alarms]
+
+
+def scaling_capacity(settings: ScaleUpSettings) -> Capacity:
+    """The scale-up's capacity: variants' instances, and inference components' copies at the
+    scale-up's step, up to the stack's MaxCopyCount."""
+    from model_medic.remediate.capacity import Capacity
+    from model_medic.remediate.components import Components, CopyScaling
+
+    copies = CopyScaling(Components(aws.sagemaker(), aws.autoscaling()), settings.scale_step, settings.max_copy_count)
+    return Capacity(aws.sagemaker(), aws.autoscaling(), copies)
+
+
 def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
     from model_medic.remediate.capacity import ScaleBack
 
     s = house.settings
     return ScaleBack(
-        house.capacity,
+        scaling_capacity(s),
         house.boosts,
         aws.cloudwatch(),
         timedelta(minutes=s.scale_back_after_minutes),
@@ -450,7 +472,8 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
     logged here on every run and the stack's value kept; the action functions' sweeps tell it
     once (`endpoint_policy.Policies`)."""
-    from model_medic.fleet.alarm_catalog import Topics, endpoint_alarms
+    from model_medic.fleet.alarm_catalog import Topics, component_alarms, endpoint_alarms
+    from model_medic.remediate.components import component_names
 
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
     ignore = policy.discovery_key(settings.discovery_tag)
@@ -459,7 +482,14 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
         found = policy.within_stack(settings, policy.read(tags, ignore))
         for problem in found.problems:
             logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
-        return endpoint_alarms(endpoint, stack_thresholds(policy.apply(settings, found)), topics)
+        thresholds = stack_thresholds(policy.apply(settings, found))
+        # Each inference component of the endpoint has its own alarms (ListInferenceComponents).
+        per_component = [
+            a
+            for c in component_names(aws.sagemaker(), endpoint)
+            for a in component_alarms(endpoint, c, thresholds, topics)
+        ]
+        return endpoint_alarms(endpoint, thresholds, topics) + per_component
 
     return alarms
 

@@ -354,6 +354,8 @@ class ScaleUpSettings(ActionSettings):
     scale_back_after_minutes: int = Field(alias="SCALE_BACK_AFTER_MINUTES", ge=0, le=1440)
     # How long the alarm may stay in ALARM once the last step's capacity is InService.
     scale_up_verify_minutes: int = Field(15, alias="SCALE_UP_VERIFY_MINUTES", ge=1, le=1440)
+    # An inference component's most copies (its model-medic:max-copy-count tag may say fewer).
+    max_copy_count: int = Field(4, alias="MAX_COPY_COUNT", ge=1, le=1000)
 
 
 class RetrainingSettings(ActionSettings):

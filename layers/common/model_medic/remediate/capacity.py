@@ -17,6 +17,7 @@ from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import ScaleUpSettings
 from model_medic.remediate import serverless as sls
+from model_medic.remediate.components import COMPONENT_DIMENSION, CopyChange, CopyScaling, is_component_boost
 from model_medic.remediate.serverless import ConcurrencyBounds, Serverless, ServerlessLever
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, read_back
 from model_medic.store.boosts import Boost, Boosts
@@ -282,9 +283,12 @@ def _variant(described: dict[str, Any], name: str) -> dict[str, Any] | None:
 class Capacity:
     """Reads and sets variant capacity through SageMaker and Application Auto Scaling."""
 
-    def __init__(self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient) -> None:
+    def __init__(
+        self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient, copies: CopyScaling | None = None
+    ) -> None:
         self._sagemaker = sagemaker
         self._autoscaling = autoscaling
+        self.copies = copies  # inference components' copies (components.py); None: not scaled here
 
     def endpoint(self, name: str, described: dict[str, Any] | None = None) -> tuple[str, list[Variant]]:
         """The endpoint's status and its variants with their scaling targets."""
@@ -403,6 +407,10 @@ class ScaleUp:
                 # RegisterScalableTarget (SageMaker's auto scaling prerequisites).
                 "sagemaker:DescribeEndpointConfig",
                 "sagemaker:UpdateEndpointWeightsAndCapacities",
+                # An inference component's copies (components.py), and its max-copy-count tag.
+                "sagemaker:DescribeInferenceComponent",
+                "sagemaker:UpdateInferenceComponentRuntimeConfig",
+                "sagemaker:ListTags",
                 "application-autoscaling:DescribeScalableTargets",
                 "application-autoscaling:RegisterScalableTarget",
                 "cloudwatch:DescribeAlarms",
@@ -412,7 +420,7 @@ class ScaleUp:
         effect="alarm-ok",
         verify_minutes_setting="scale_up_verify_minutes",
         settings=ScaleUpSettings,
-        changes=(ScaleChange,),
+        changes=(ScaleChange, CopyChange),
     )
 
     def __init__(
@@ -426,6 +434,7 @@ class ScaleUp:
         clock: Clock,
         concurrency: ConcurrencyBounds | None = None,  # None: serverless variants are not scaled
     ) -> None:
+        self._copies = capacity.copies  # inference components' copies (components.py)
         self._capacity = capacity
         self._boosts = boosts
         self._cloudwatch = cloudwatch
@@ -437,6 +446,9 @@ class ScaleUp:
 
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
+        component = (incident.dimensions or {}).get(COMPONENT_DIMENSION)
+        if component:
+            return self._component_plan(incident, component, endpoint)
         _, variants = self._capacity.endpoint(name, endpoint)
         if incident.shadow is not None:  # a dry run goes on from where enforce would be
             variants = shadowed(variants, incident.shadow.made())
@@ -461,7 +473,18 @@ class ScaleUp:
         decision = decide_scale_up(targets, self._step, self._max, self._concurrency)
         return scale_up_plan(name, decision, targets, notes)
 
+    def _component_plan(self, incident: Incident, component: str, endpoint: dict[str, Any]) -> Plan:
+        """The plan of an inference component's alarm: its copies, not the variant's instances."""
+        if self._copies is None:
+            return Plan("", bound=f"inference component {component}: this function does not scale copies")
+        shadow = incident.shadow.made() if incident.shadow is not None else ()
+        return self._copies.plan(component, incident.endpoint, endpoint, shadow)
+
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        if isinstance(change, CopyChange) and self._copies is not None:
+            call = self._copies.execute(change)
+            self.adopt(endpoint, change, incident)  # remembered the moment its call succeeded
+            return {"call": call}
         assert isinstance(change, ScaleChange)
         call = self._capacity.apply(endpoint, change)
         # The boost is remembered the moment its own call succeeded: a retry never boosts twice.
@@ -469,6 +492,9 @@ class ScaleUp:
         return {"call": call}
 
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        if isinstance(change, CopyChange) and self._copies is not None:
+            self._copies.save(self._boosts, endpoint, change, incident.alarm_name, self._clock())
+            return
         assert isinstance(change, ScaleChange)
         aws.persist(
             lambda: self._boosts.save(
@@ -484,6 +510,8 @@ class ScaleUp:
         )
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        if isinstance(change, CopyChange) and self._copies is not None:
+            return self._copies.observe(change)
         assert isinstance(change, ScaleChange)
         return self._capacity.observe(endpoint, change, described)
 
@@ -491,6 +519,9 @@ class ScaleUp:
         """A dry run's would-be boosts, kept as shadow boosts: the dry-run give-back walks them back."""
         shadows = self._boosts.shadows()
         for change in changes:
+            if isinstance(change, CopyChange) and self._copies is not None:
+                self._copies.save(shadows, endpoint, change, incident.alarm_name, self._clock())
+                continue
             assert isinstance(change, ScaleChange)
             save = partial(shadows.save, endpoint, change.variant, change.lever, change.before, change.after)
             aws.persist(partial(save, incident.alarm_name, self._clock(), step=self._step))
@@ -526,6 +557,7 @@ class ScaleBack:
         step: int = 1,  # for a boost saved without its step
         pace: timedelta = timedelta(0),
     ) -> None:
+        self._copies = capacity.copies  # inference components' copies (components.py)
         self._capacity = capacity
         self._boosts = boosts
         self._cloudwatch = cloudwatch
@@ -564,8 +596,10 @@ class ScaleBack:
         now = self._clock()
         status, variants = self._capacity.endpoint(endpoint)
         present = {v.name: v for v in variants}
-        left: list[GiveBack] = []
-        for boost in boosts:
+        left, stop = self._give_back_components(endpoint, [b for b in boosts if is_component_boost(b)], now)
+        if stop:
+            return left  # one change at a time: a component's step made, or a component changing
+        for boost in [b for b in boosts if not is_component_boost(b)]:
             variant = present.get(boost.variant)
             if variant is None:
                 self.forget(endpoint, boost.variant)  # gone: nothing to give back
@@ -591,6 +625,35 @@ class ScaleBack:
             self._capacity.apply(endpoint, change)
             return [*left, GiveBack(variant.name, change.describe(), key, change.after)]
         return left
+
+    def _give_back_components(self, endpoint: str, boosts: list[Boost], now: datetime) -> tuple[list[GiveBack], bool]:
+        """The component boosts' part of `give_back`: those a person took over, then at most one
+        step; True when the give-back stops here (a step made, or a component changing)."""
+        left: list[GiveBack] = []
+        for boost in boosts:
+            done = self._give_back_copies(endpoint, boost, now)
+            if done == "stop":
+                return left, True
+            if isinstance(done, GiveBack):
+                if done.floor is not None:
+                    return [*left, done], True
+                left.append(done)
+        return left, False
+
+    def _give_back_copies(self, endpoint: str, boost: Boost, now: datetime) -> GiveBack | str | None:
+        """One look at a component's boost (`CopyScaling.give_back`): a step made (or found made),
+        a boost a person took over, "stop" while the component changes, or None (nothing now)."""
+        if self._copies is None:
+            return None  # this function does not scale copies: the boost stays for one that does
+        kind, what, floor = self._copies.give_back(boost, now, self._pace)
+        if kind == "step":
+            return GiveBack(boost.variant, what, f"scale-back#{boost.variant}#{boost.boosted_at}#{floor}", floor)
+        if kind == "left":
+            logger.warning("boost re-scaled by someone else; not given back", endpoint=endpoint, why=what)
+            return GiveBack(boost.variant, what, f"scale-back#{boost.variant}#{boost.boosted_at}#left", None)
+        if kind == "forget":
+            self.forget(endpoint, boost.variant)
+        return "stop" if kind == "stop" else None
 
     def stepped(self, endpoint: str, variant: str, floor: int, shadow: bool = False) -> dict[str, Any]:
         """What a give-back step leaves in the ledger (the boost's new floor; `shadow`: a dry run's
