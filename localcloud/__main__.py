@@ -78,6 +78,8 @@ def parameters(mode: str) -> dict[str, str]:
         "DataCaptureS3Uri": world.CAPTURE_URI,
         "BaselineS3Uri": world.BASELINE_URI,
         "GroundTruthS3Uri": world.GROUND_TRUTH_URI,
+        # The two teams' own buckets, which their endpoints capture to and keep their data in.
+        "DataBucketArns": ",".join(f"arn:aws:s3:::{bucket}" for bucket in world.TEAM_BUCKETS),
         # The model lifecycle: approved packages of the demo's group become canaries.
         "ModelPackageGroups": world.PACKAGE_GROUP,
         "ModelMetricsBucket": world.DATA_BUCKET,

@@ -53,6 +53,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import os
@@ -246,8 +247,7 @@ class LocalCloud:
         """template.yaml built, packaged, transformed and created as a stack in moto; its custom
         resources answered by invoking their functions. `say`: each stage as it starts."""
         env = {**os.environ, **self.aws_env(), "PYENV_VERSION": "3.13.0", "SAM_CLI_TELEMETRY": "0"}
-        say("  sam build (the functions and the layer's pinned requirements)...")
-        _run([str(SAM), "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(BUILD)], env)
+        _build(env, say)
         s3 = self.client("s3")
         s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
         with tempfile.TemporaryDirectory() as work:
@@ -814,6 +814,32 @@ class _environ:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _sources_digest() -> str:
+    """What `sam build` builds from: the template, the functions and the layer (its code and its
+    pinned requirements), file names and contents."""
+    digest = hashlib.sha256()
+    files = [ROOT / "template.yaml", ROOT / "layers" / "common" / "requirements.txt"]
+    for tree in (ROOT / "functions", ROOT / "layers" / "common" / "model_medic"):
+        files += sorted(p for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _build(env: dict[str, str], say: Callable[[str], None]) -> None:
+    """`sam build`, unless the build directory holds a build of these very sources (a second
+    local cloud in one test run, or `make up` again with nothing changed)."""
+    stamp = BUILD / ".model-medic-sources"
+    digest = _sources_digest()
+    if (BUILD / "template.yaml").exists() and stamp.exists() and stamp.read_text() == digest:
+        say("  sam build: the build of these sources is there already")
+        return
+    say("  sam build (the functions and the layer's pinned requirements)...")
+    stamp.unlink(missing_ok=True)
+    _run([str(SAM), "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(BUILD)], env)
+    stamp.write_text(digest)
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:

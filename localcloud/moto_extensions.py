@@ -234,6 +234,24 @@ nowhere else, for the tests and the local cloud alike.
 * `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
   sets to None the keys it was not asked to change (a new instance count loses the variant's
   weight, docs/aws-behaviours.md, "moto gaps"); AWS keeps them.
+* `serverless_concurrency_updates`: UpdateEndpointWeightsAndCapacities takes, per variant,
+  `ServerlessUpdateConfig` {MaxConcurrency, ProvisionedConcurrency} (botocore's
+  DesiredWeightAndCapacity; API reference, UpdateEndpointWeightsAndCapacities); moto ignores
+  it (and writes None over the variant's instance count). Here the variant's
+  `CurrentServerlessConfig` takes the new values once the update is done; while the endpoint
+  is `Updating` (`endpoint_updates_take_time`), `CurrentServerlessConfig` is the old one and
+  `DesiredServerlessConfig` the one asked (ProductionVariantSummary: "The serverless
+  configuration requested for the endpoint update"), as the instance count shows
+  Current/Desired. Refused with ValidationException (our wording: AWS's is not documented):
+  a value outside 1-200 (ServerlessMaxConcurrency / ServerlessProvisionedConcurrency), a
+  ProvisionedConcurrency above the variant's MaxConcurrency ("Should be less than or equal
+  to MaxConcurrency"), a ServerlessUpdateConfig for a variant that is not serverless.
+  Application Auto Scaling: moto's own list of scalable dimensions lacks
+  `sagemaker:variant:DesiredProvisionedConcurrency`, which AWS has (botocore's
+  application-autoscaling ScalableDimension enum; SageMaker Developer Guide, "Automatically
+  scale Provisioned Concurrency for a serverless endpoint"): the list here is botocore's. A
+  new range on that dimension moves the variant's ProvisionedConcurrency into it, as
+  `scalable_target_range_moves_capacity` moves an instance count.
 * `sagemaker_search_endpoints_as_in_aws`: SageMaker's Search pages its results: "If more than
   `MaxResults` resources match the specified `SearchExpression`, the response includes a
   `NextToken`", and MaxResults is 1-100 (botocore sagemaker service-2.json, SearchRequest).
@@ -264,6 +282,26 @@ nowhere else, for the tests and the local cloud alike.
   validates this requirement when you create or update an event source mapping", Lambda
   Developer Guide, "Creating and configuring an Amazon SQS event source mapping"); moto took
   it. Here CreateEventSourceMapping answers InvalidParameterValueException (our wording).
+* `inference_components_as_in_aws`: moto 5.2 implements no inference-component operation
+  (CreateInferenceComponent and the rest answer NotImplementedError), and its Application Auto
+  Scaling refuses `sagemaker:inference-component:DesiredCopyCount`, which AWS's
+  `ScalableDimension` enum has (botocore application-autoscaling service-2.json) and AWS's
+  inference-component autoscaling notebook registers on ResourceId `inference-component/<name>`
+  (tests/data/real/inference-components/). Here Create, Describe, List (EndpointNameEquals),
+  UpdateInferenceComponentRuntimeConfig and Delete keep a component with the fields of
+  botocore's DescribeInferenceComponentOutput; its tags answer ListTags on its ARN. A component
+  is `Creating`, and after an UpdateInferenceComponentRuntimeConfig `Updating`, with
+  `RuntimeConfig.DesiredCopyCount` the count asked and `CurrentCopyCount` the count before, for
+  the endpoints' update duration (`set_update_seconds`), then `InService` at the count asked:
+  AWS's statuses (service-2.json `InferenceComponentStatus`: InService, Creating, Updating,
+  Failed, Deleting). A runtime change while the component is not InService is refused with
+  ValidationException (our wording: AWS documents none). A missing component answers
+  ValidationException "Could not find inference component <name>." (SageMaker's Describe
+  calls answer ValidationException for a missing resource; the wording is ours). The
+  scalable target moves the copy count into its range as `scalable_target_range_moves_capacity`
+  moves a variant's. Not modelled: placement - whether the instances have room for the copies
+  (AWS adds instances with managed instance scaling, or leaves the copies unplaced), Failed,
+  `Specification` changes and rolling updates (UpdateInferenceComponent).
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -282,6 +320,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
@@ -510,6 +549,9 @@ def _begin(
             for key in _COUNTS_AND_WEIGHTS:
                 if key in current.get(variant["VariantName"], {}):
                     row[key] = current[variant["VariantName"]][key]
+            was = current.get(variant["VariantName"], {}).get("CurrentServerlessConfig")
+            if was is not None and was != variant.get("CurrentServerlessConfig"):
+                row["CurrentServerlessConfig"], row["DesiredServerlessConfig"] = was, variant["CurrentServerlessConfig"]
             shown.append(row)
         endpoint.production_variants = shown
     else:  # a new fleet: the endpoint shows the old config until the deployment completes
@@ -581,7 +623,7 @@ def one_variant_capacity_per_call() -> None:
         counted = [
             str(d.get("VariantName"))
             for d in desired_weights_and_capacities
-            if d.get("DesiredInstanceCount") is not None
+            if d.get("DesiredInstanceCount") is not None or d.get("ServerlessUpdateConfig")
         ]
         if len(counted) > 1:
             raise ValidationError(message=ONE_CAPACITY_MESSAGE.format(variants=", ".join(counted)))
@@ -593,6 +635,7 @@ def one_variant_capacity_per_call() -> None:
 # --- SageMaker UpdateEndpoint ----------------------------------------------------------
 
 SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+COMPONENT_COPY_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 # VariantProperty.VariantPropertyType (SageMaker API reference, VariantProperty).
 VARIANT_PROPERTY_TYPES = ("DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig")
 SCALED_VARIANT_MESSAGE = (
@@ -747,6 +790,8 @@ def scalable_target_range_moves_capacity() -> None:
         target = original(self, namespace, r_id, dimension, *args, **kwargs)
         if _range_moves_capacity and namespace == "sagemaker" and dimension == SAGEMAKER_DIMENSION:
             _fit_variant(self.account_id, self.region_name, r_id, target.min_capacity, target.max_capacity)
+        if _range_moves_capacity and namespace == "sagemaker" and dimension == PROVISIONED_DIMENSION:
+            _fit_provisioned(self.account_id, self.region_name, r_id, target.min_capacity, target.max_capacity)
         return target
 
     ApplicationAutoscalingBackend.register_scalable_target = register  # type: ignore[method-assign]
@@ -885,6 +930,102 @@ def endpoint_variants_keep_what_was_not_changed() -> None:
         return result
 
     SageMakerModelBackend.update_endpoint_weights_and_capacities = update  # type: ignore[method-assign]
+
+
+# --- Serverless variants' concurrency ------------------------------------------------------
+
+PROVISIONED_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
+SERVERLESS_UPDATE_MESSAGES = {
+    "range": "ServerlessUpdateConfig.{key} of variant {variant} must be 1 to 200, not {value}.",
+    "above": "ProvisionedConcurrency {provisioned} of variant {variant} is above its MaxConcurrency {maximum}.",
+    "not-serverless": "Variant {variant} is not serverless: it takes DesiredInstanceCount, not ServerlessUpdateConfig.",
+}
+
+
+def _serverless_config(variant: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """The variant's serverless config with `update` applied, or a ValidationError (AWS's rules)."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    name = variant["VariantName"]
+    if not variant.get("CurrentServerlessConfig"):
+        raise ValidationError(message=SERVERLESS_UPDATE_MESSAGES["not-serverless"].format(variant=name))
+    config = dict(variant["CurrentServerlessConfig"])
+    for key in ("MaxConcurrency", "ProvisionedConcurrency"):
+        value = update.get(key)
+        if value is None:
+            continue
+        if not 1 <= int(value) <= 200:
+            message = SERVERLESS_UPDATE_MESSAGES["range"].format(key=key, variant=name, value=value)
+            raise ValidationError(message=message)
+        config[key] = int(value)
+    if config.get("ProvisionedConcurrency") is not None and config["ProvisionedConcurrency"] > config["MaxConcurrency"]:
+        message = SERVERLESS_UPDATE_MESSAGES["above"].format(
+            provisioned=config["ProvisionedConcurrency"], variant=name, maximum=config["MaxConcurrency"]
+        )
+        raise ValidationError(message=message)
+    return config
+
+
+@_once
+def serverless_concurrency_updates() -> None:
+    """ServerlessUpdateConfig changes a serverless variant's concurrency; see the docstring."""
+    import botocore.session
+    from moto.applicationautoscaling import models as scaling_models
+    from moto.applicationautoscaling import responses as scaling_responses
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.update_endpoint_weights_and_capacities
+
+    def update(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> Any:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            return original(self, endpoint_name, desired_weights_and_capacities)
+        variants = {v["VariantName"]: v for v in endpoint.production_variants}
+        configs = {
+            str(d["VariantName"]): _serverless_config(variants[d["VariantName"]], d["ServerlessUpdateConfig"])
+            for d in desired_weights_and_capacities
+            if d.get("ServerlessUpdateConfig") and d.get("VariantName") in variants
+        }
+        result = original(self, endpoint_name, desired_weights_and_capacities)
+        for variant in endpoint.production_variants:
+            if variant["VariantName"] in configs:
+                variant["CurrentServerlessConfig"] = configs[variant["VariantName"]]
+        return result
+
+    setattr(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update)  # noqa: B010 - patched as the others
+    model = botocore.session.get_session().get_service_model("application-autoscaling")
+    # moto reads only `[d.value for d in ScalableDimensionValueSet]`: AWS's list, in that form.
+    dimensions = [SimpleNamespace(value=d) for d in model.shape_for("ScalableDimension").enum]
+    for module in (scaling_models, scaling_responses):  # both check a dimension against it
+        setattr(module, "ScalableDimensionValueSet", dimensions)  # noqa: B010
+
+
+def _fit_provisioned(account: str, region: str, resource_id: str, low: int | None, high: int | None) -> None:
+    """A serverless variant's ProvisionedConcurrency moved into its new range (AWS's rule, as `_fit_variant`)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    parts = resource_id.split("/")
+    if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant":
+        return
+    endpoint = sagemaker_backends[account][region].endpoints.get(parts[1])
+    if endpoint is None:
+        return
+    _settle(endpoint)
+    if endpoint.endpoint_status != "InService":
+        return
+    before = copy.deepcopy(endpoint.production_variants)
+    after = copy.deepcopy(before)
+    for variant in after:
+        config = variant.get("CurrentServerlessConfig") or {}
+        if variant["VariantName"] != parts[3] or config.get("ProvisionedConcurrency") is None:
+            continue
+        current = int(config["ProvisionedConcurrency"])
+        wanted = max(current, int(low)) if low is not None else current
+        wanted = min(wanted, int(high)) if high is not None else wanted
+        if wanted != current:
+            variant["CurrentServerlessConfig"] = {**config, "ProvisionedConcurrency": wanted}
+            _begin(endpoint, before, after)
+        return
 
 
 # --- SageMaker endpoint kinds --------------------------------------------------------------
@@ -1527,6 +1668,7 @@ def install_all() -> None:
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()
     endpoint_variants_keep_what_was_not_changed()
+    serverless_concurrency_updates()  # inside the timing below: it sees the config asked
     endpoint_kinds_as_in_aws()
     # Order matters: each wraps the one before, so the one-capacity check runs before
     # moto changes anything and the timing sees the variants moto produced.
@@ -1539,6 +1681,7 @@ def install_all() -> None:
     endpoint_configs_keep_every_field()
     sagemaker_search_endpoints_as_in_aws()
     sqs_event_source_mappings_polled_here()
+    inference_components_as_in_aws()
 
 
 # --- SageMaker Search on endpoints, and endpoint configs of inference components --------------
@@ -1610,3 +1753,201 @@ def sqs_event_source_mappings_polled_here() -> None:
         return mapping
 
     LambdaBackend.create_event_source_mapping = create  # type: ignore[method-assign]
+
+
+# --- SageMaker inference components -----------------------------------------------------------
+
+
+@dataclass
+class _Component:
+    """An inference component as DescribeInferenceComponent shows it, with its pending copy count."""
+
+    answer: dict[str, Any]
+    tags: list[dict[str, str]]
+    until: datetime | None = None  # when the copy count asked is reached (Creating / Updating)
+
+
+def _components(backend: Any) -> dict[str, _Component]:
+    found: dict[str, _Component] | None = getattr(backend, "model_medic_components", None)
+    if found is None:
+        found = {}
+        backend.model_medic_components = found
+    return found
+
+
+def _settle_component(component: _Component) -> None:
+    """The copy count asked is reached once its time has come: InService, Current = Desired."""
+    if component.until is None or moto_now() < component.until:
+        return
+    runtime = component.answer["RuntimeConfig"]
+    runtime["CurrentCopyCount"] = runtime["DesiredCopyCount"]
+    component.answer["InferenceComponentStatus"] = "InService"
+    component.answer["LastModifiedTime"] = _naive(component.until).isoformat()
+    component.until = None
+
+
+def _component(backend: Any, name: str) -> _Component:
+    from moto.sagemaker.exceptions import ValidationError
+
+    found = _components(backend).get(name)
+    if found is None:
+        raise ValidationError(message=f"Could not find inference component {name}.")
+    _settle_component(found)
+    return found
+
+
+def _change_copies(component: _Component, copies: int) -> None:
+    """Start moving the component to `copies`: `Updating` for the update duration, or at once."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    if component.answer["InferenceComponentStatus"] != "InService":
+        raise ValidationError(
+            message=f"Inference component {component.answer['InferenceComponentName']} is not InService."
+        )
+    component.answer["RuntimeConfig"]["DesiredCopyCount"] = copies
+    component.answer["InferenceComponentStatus"] = "Updating"
+    component.until = moto_now() + timedelta(seconds=_update_seconds)
+    _settle_component(component)
+
+
+def _create_component(backend: Any, request: dict[str, Any]) -> _Component:
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.utils import arn_formatter
+
+    name = request["InferenceComponentName"]
+    endpoint = backend.endpoints.get(request["EndpointName"])
+    if endpoint is None:
+        raise ValidationError(message=f"Could not find endpoint {request['EndpointName']}.")
+    _settle(endpoint)
+    variant = request.get("VariantName")
+    if variant is not None and variant not in {v["VariantName"] for v in endpoint.production_variants}:
+        raise ValidationError(message=f"Could not find variant {variant} in endpoint {endpoint.endpoint_name}.")
+    if name in _components(backend):
+        raise ValidationError(message=f"Cannot create already existing inference component {name}.")
+    copies = int((request.get("RuntimeConfig") or {}).get("CopyCount", 1))
+    now = _naive(moto_now()).isoformat()
+    answer = {
+        "InferenceComponentName": name,
+        "InferenceComponentArn": arn_formatter("inference-component", name, backend.account_id, backend.region_name),
+        "EndpointName": endpoint.endpoint_name,
+        "EndpointArn": endpoint.arn,
+        "VariantName": variant,
+        "Specification": copy.deepcopy(request.get("Specification") or {}),
+        "RuntimeConfig": {"DesiredCopyCount": copies, "CurrentCopyCount": 0},
+        "InferenceComponentStatus": "Creating",
+        "CreationTime": now,
+        "LastModifiedTime": now,
+    }
+    component = _Component({k: v for k, v in answer.items() if v is not None}, list(request.get("Tags") or []))
+    component.until = moto_now() + timedelta(seconds=_update_seconds)
+    _settle_component(component)
+    _components(backend)[name] = component
+    return component
+
+
+def _fit_component(account: str, region: str, resource_id: str, low: int | None, high: int | None) -> None:
+    """A component's copy count moved into its target's new range, as a variant's count is."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    found = _components(sagemaker_backends[account][region]).get(resource_id.removeprefix("inference-component/"))
+    if found is None:
+        return
+    _settle_component(found)
+    if found.answer["InferenceComponentStatus"] != "InService":
+        return  # "not active": the range is recorded, the copies do not change
+    current = int(found.answer["RuntimeConfig"]["DesiredCopyCount"])
+    wanted = max(current, int(low)) if low is not None else current
+    wanted = min(wanted, int(high)) if high is not None else wanted
+    if wanted != current:
+        _change_copies(found, wanted)
+
+
+@_once
+def inference_components_as_in_aws() -> None:
+    """Create/Describe/List/UpdateRuntimeConfig/Delete of inference components, their tags, and
+    scalable targets on their copy count; see the module docstring."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+    from moto.core.common_types import TYPE_RESPONSE
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def create(self: SageMakerResponse) -> TYPE_RESPONSE:
+        found = _create_component(self.sagemaker_backend, json.loads(self.body or "{}"))
+        return 200, {}, json.dumps({"InferenceComponentArn": found.answer["InferenceComponentArn"]})
+
+    def describe(self: SageMakerResponse) -> TYPE_RESPONSE:
+        found = _component(self.sagemaker_backend, self._get_param("InferenceComponentName"))
+        return 200, {}, json.dumps(found.answer)
+
+    def update_runtime(self: SageMakerResponse) -> TYPE_RESPONSE:
+        found = _component(self.sagemaker_backend, self._get_param("InferenceComponentName"))
+        _change_copies(found, int(self._get_param("DesiredRuntimeConfig")["CopyCount"]))
+        return 200, {}, json.dumps({"InferenceComponentArn": found.answer["InferenceComponentArn"]})
+
+    def list_components(self: SageMakerResponse) -> TYPE_RESPONSE:
+        endpoint = self._get_param("EndpointNameEquals")
+        rows = []
+        for name in sorted(_components(self.sagemaker_backend)):
+            found = _component(self.sagemaker_backend, name)
+            if endpoint is None or found.answer["EndpointName"] == endpoint:
+                keys: tuple[str, ...] = ("InferenceComponentName", "InferenceComponentArn", "EndpointName")
+                keys += ("EndpointArn", "VariantName", "InferenceComponentStatus", "CreationTime", "LastModifiedTime")
+                rows.append({k: found.answer[k] for k in keys if k in found.answer})
+        return 200, {}, json.dumps({"InferenceComponents": rows})
+
+    def delete(self: SageMakerResponse) -> TYPE_RESPONSE:
+        name = self._get_param("InferenceComponentName")
+        _component(self.sagemaker_backend, name)
+        del _components(self.sagemaker_backend)[name]
+        return 200, {}, "{}"
+
+    original_resource = SageMakerModelBackend._get_resource_from_arn
+
+    def resource(self: Any, arn: str) -> Any:
+        kind, _, name = arn.split(":")[-1].partition("/")
+        if kind == "inference-component":
+            return _component(self, name)  # has `tags`, as moto's resources do
+        return original_resource(self, arn)
+
+    original_validate = ApplicationAutoScalingResponse._validate_params
+
+    def validate(self: ApplicationAutoScalingResponse) -> None:
+        if self._get_param("ScalableDimension") == COMPONENT_COPY_DIMENSION:
+            return  # AWS's enum has it (botocore application-autoscaling ScalableDimension); moto's lacks it
+        original_validate(self)
+
+    # Set by name: moto's classes declare none of these operations.
+    added: dict[str, Callable[..., Any]] = {
+        "create_inference_component": create,
+        "describe_inference_component": describe,
+        "update_inference_component_runtime_config": update_runtime,
+        "list_inference_components": list_components,
+        "delete_inference_component": delete,
+    }
+    for operation, method in added.items():
+        setattr(SageMakerResponse, operation, method)
+    from moto.applicationautoscaling import models as autoscaling_models
+
+    original_valid = autoscaling_models._target_params_are_valid
+
+    def valid(namespace: str, r_id: str, dimension: str) -> bool:
+        if namespace == "sagemaker" and dimension == COMPONENT_COPY_DIMENSION:
+            return r_id.startswith("inference-component/")  # AWS's resource id for this dimension
+        return original_valid(namespace, r_id, dimension)
+
+    autoscaling_models._target_params_are_valid = valid
+    original_register = autoscaling_models.ApplicationAutoscalingBackend.register_scalable_target
+
+    def register(self: Any, namespace: str, r_id: str, dimension: str, *args: Any, **kwargs: Any) -> Any:
+        target = original_register(self, namespace, r_id, dimension, *args, **kwargs)
+        if _range_moves_capacity and namespace == "sagemaker" and dimension == COMPONENT_COPY_DIMENSION:
+            _fit_component(self.account_id, self.region_name, r_id, target.min_capacity, target.max_capacity)
+        return target
+
+    replaced: list[tuple[type, str, Callable[..., Any]]] = [
+        (SageMakerModelBackend, "_get_resource_from_arn", resource),
+        (ApplicationAutoScalingResponse, "_validate_params", validate),
+        (autoscaling_models.ApplicationAutoscalingBackend, "register_scalable_target", register),
+    ]
+    for owner, attribute, method in replaced:
+        setattr(owner, attribute, method)

@@ -903,6 +903,44 @@ def _backtest_matches(t: Timeline, window: list[str]) -> None:
     expect(sum(c["instance_hours"] for c in found["capacity"]) > 0, "it added capacity")
 
 
+def two_teams_measured_from_their_own_buckets(t: Timeline) -> None:
+    hour = t.now.replace(minute=0, second=0, microsecond=0)
+    captured = world.seed_teams(t.cloud, hour)
+    for name, uri in captured.items():
+        t.say(f"{name} captures to {uri} (its DataCaptureConfig); its baseline and labels under its own tags")
+        built = t.cloud.invoke("ComputeDriftFunction", {"build-baseline": {"endpoint": name}}, t.now)
+        expect(built.error is None and "baseline" in built.result, f"{name}'s baseline was built ({built.result})")
+        t.lines.append(f"         ComputeDriftFunction: baseline {built.result['baseline']}")
+        bucket = world.TEAMS[name][0]
+        expect(built.result["baseline"].startswith(f"s3://{bucket}/"), f"{name}'s baseline is in its own bucket")
+    t.advance(timedelta(minutes=65 - t.now.minute))
+    t.say("schedule tick -> ComputeDriftFunction")
+    [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
+    expect(measured.error is None, f"drift was measured ({measured.error})")
+    psi = {}
+    for name in captured:
+        drift = _drift_of(measured, name)
+        expect(drift["status"] == "published", f"{name}'s drift was published ({drift})")
+        psi[name] = drift["features"]["age"]["psi"]
+        t.lines.append(
+            f"         ComputeDriftFunction: {name} {drift['rows']} rows from its bucket; age PSI {psi[name]:.2f}"
+        )
+    expect(psi["fraud-team-a"] > 0.2 > psi["churn-team-b"], "team A's younger customers drift, team B's do not")
+    t.advance(timedelta(minutes=5))
+    t.say("schedule tick -> ComputeModelQualityFunction (hourly catch-up)")
+    [quality] = t.cloud.tick("ComputeModelQualityFunction", t.now)
+    expect(quality.error is None, f"model quality was measured ({quality.error})")
+    for name in captured:
+        found = [r for d in quality.delivered for r in (d.result or {}).get("results", []) if r["endpoint"] == name]
+        expect(len(found) == 1 and found[0]["status"] == "published", f"{name}'s quality was published ({found})")
+        accuracy = found[0]["published"]["(endpoint)"]["accuracy"]
+        t.lines.append(
+            f"         ComputeModelQualityFunction: {name} {found[0]['matched']} labels joined from its bucket; "
+            f"accuracy {accuracy:.2f}"
+        )
+        expect(accuracy > 0.85, f"{name}'s answers were read by its own attributes and positive label")
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -956,6 +994,11 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         "Backtest: the demo's own history (its first two incidents) replayed on a simulated endpoint "
         "finds what enforce did: the same incidents and actions",
         backtest_matches_enforce,
+    ),
+    (
+        "Two teams' endpoints capturing to their own buckets (their DataCaptureConfig), baselines and "
+        "labels under their own tags: each measured for drift and quality",
+        two_teams_measured_from_their_own_buckets,
     ),
 ]
 

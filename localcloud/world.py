@@ -8,7 +8,9 @@ model latency climbs. `make up` adds what the sample events read (`seed_for_samp
 Around it, a small fleet (`FLEET`, `seed_fleet`, one instance each, no traffic): `fraud-prod`
 named in the stack's EndpointNames like churn-prod; `recs-prod` and `search-prod` found only
 by the discovery tag (`search-prod` with its own max instance count by tag); `legacy-batch`
-with neither, out of scope. The fleet scenario creates `pricing-prod` later (`NEW_ENDPOINT`).
+with neither, out of scope. The fleet scenario creates `pricing-prod` later (`NEW_ENDPOINT`),
+and the two teams' scenario `fraud-team-a` and `churn-team-b` (`TEAMS`, `seed_teams`), each
+capturing to its own bucket with its own baseline and labels.
 """
 
 from __future__ import annotations
@@ -134,21 +136,131 @@ def seed_fleet(cloud: LocalCloud) -> list[str]:
     return sorted(FLEET)
 
 
-def fleet_endpoint(cloud: LocalCloud, name: str, tags: dict[str, str], instances: int = 1) -> None:
-    """An endpoint serving one model from one `primary` variant, created with `tags`."""
+def fleet_endpoint(
+    cloud: LocalCloud, name: str, tags: dict[str, str], instances: int = 1, capture_uri: str = ""
+) -> None:
+    """An endpoint serving one model from one `primary` variant, created with `tags`; with
+    `capture_uri`, its config captures every request and response there."""
     sagemaker = cloud.client("sagemaker")
     sagemaker.create_model(
         ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": f"{IMAGE}:{name}"}
     )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{name}-config-1",
-        ProductionVariants=[_variant("primary", f"{name}-model", count=instances, weight=1.0)],
-    )
+    variants = [_variant("primary", f"{name}-model", count=instances, weight=1.0)]
+    if capture_uri:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=f"{name}-config-1",
+            ProductionVariants=variants,
+            DataCaptureConfig={
+                "EnableCapture": True,
+                "InitialSamplingPercentage": 100,
+                "DestinationS3Uri": capture_uri,
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            },
+        )
+    else:
+        sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config-1", ProductionVariants=variants)
     sagemaker.create_endpoint(
         EndpointName=name,
         EndpointConfigName=f"{name}-config-1",
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
     )
+
+
+# Two teams sharing the stack, each with its own bucket (in the stack's DataBucketArns): endpoint,
+# bucket, the tags that say where its baseline and labels are and how its answers read, and the
+# mean age of the hour it serves (team A's customers younger than its training set).
+TEAMS: dict[str, tuple[str, dict[str, str], float]] = {
+    "fraud-team-a": (
+        "team-a-ml-local",
+        {
+            f"{TAG_PREFIX}baseline-s3-uri": "s3://team-a-ml-local/monitoring/baselines",
+            f"{TAG_PREFIX}ground-truth-s3-uri": "s3://team-a-ml-local/monitoring/labels",
+            f"{TAG_PREFIX}inference-attribute": "verdict",
+            f"{TAG_PREFIX}probability-attribute": "fraud_probability",
+            f"{TAG_PREFIX}positive-label": "fraud",
+        },
+        35.0,
+    ),
+    "churn-team-b": (
+        "team-b-ml-local",
+        {
+            f"{TAG_PREFIX}baseline-s3-uri": "s3://team-b-ml-local/baselines",
+            f"{TAG_PREFIX}ground-truth-s3-uri": "s3://team-b-ml-local/groundtruth",
+        },
+        45.0,
+    ),
+}
+TEAM_BUCKETS = tuple(sorted({bucket for bucket, _, _ in TEAMS.values()}))
+
+
+def seed_teams(cloud: LocalCloud, hour: datetime) -> dict[str, str]:
+    """The two teams' endpoints (`TEAMS`), in scope by the discovery tag, each capturing to its own
+    bucket (its DataCaptureConfig); a training set beside each baseline location, an hour of
+    capture in `hour` (team A answers JSON with its own attribute names, team B CSV scores) and
+    its labels collected in the same hour. Endpoint -> its capture location."""
+    s3 = cloud.client("s3")
+    for bucket in TEAM_BUCKETS:
+        s3.create_bucket(Bucket=bucket)
+    captured = {}
+    for name, (bucket, tags, mean_age) in TEAMS.items():
+        captured[name] = f"s3://{bucket}/capture"
+        fleet_endpoint(cloud, name, {DISCOVERY_TAG[0]: DISCOVERY_TAG[1], **tags}, capture_uri=captured[name])
+        baselines = tags[f"{TAG_PREFIX}baseline-s3-uri"].removeprefix(f"s3://{bucket}/")
+        rng = random.Random(f"training-{name}")
+        rows = ["label,age"] + [f"{int(rng.random() < 0.3)},{rng.gauss(45, 10):.2f}" for _ in range(3000)]
+        s3.put_object(Bucket=bucket, Key=f"{baselines}/{name}/training.csv", Body="\n".join(rows).encode())
+        records, labels = _team_hour(name, hour, mean_age)
+        key = f"capture/{name}/primary/{hour:%Y/%m/%d/%H}/capture-0000.jsonl"
+        s3.put_object(Bucket=bucket, Key=key, Body="\n".join(records).encode())
+        truth = tags[f"{TAG_PREFIX}ground-truth-s3-uri"].removeprefix(f"s3://{bucket}/")
+        key = f"{truth}/{name}/{hour:%Y/%m/%d/%H}/labels.jsonl"
+        s3.put_object(Bucket=bucket, Key=key, Body="\n".join(labels).encode())
+    return captured
+
+
+def _team_hour(name: str, hour: datetime, mean_age: float, rows: int = 600) -> tuple[list[str], list[str]]:
+    """An hour of one team's captured requests (age) and answers, and their labels (right 90% of the time)."""
+    rng = random.Random(f"{name}{hour:%Y%m%d%H}")
+    records, labels = [], []
+    for index in range(rows):
+        inference_id = f"{name}-{hour:%H}-{index}"
+        truth = rng.random() < 0.3
+        probability = 0.85 if truth == (rng.random() < 0.9) else 0.15
+        if name == "fraud-team-a":
+            answer = {
+                "predictions": [
+                    {"verdict": "fraud" if probability > 0.5 else "legit", "fraud_probability": probability}
+                ]
+            }
+            output = {
+                "observedContentType": "application/json",
+                "mode": "OUTPUT",
+                "data": json.dumps(answer),
+                "encoding": "JSON",
+            }
+            label = "fraud" if truth else "legit"
+        else:
+            output = {
+                "observedContentType": "text/csv",
+                "mode": "OUTPUT",
+                "data": f"{probability:.2f}",
+                "encoding": "CSV",
+            }
+            label = "1" if truth else "0"
+        at = (hour + timedelta(seconds=index)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = json.loads(capture_record(f"{rng.gauss(mean_age, 10):.2f}", f"e-{inference_id}", at, "", inference_id))
+        record["captureData"]["endpointOutput"] = output
+        records.append(json.dumps(record))
+        labels.append(
+            json.dumps(
+                {
+                    "groundTruthData": {"data": label, "encoding": "CSV"},
+                    "eventMetadata": {"eventId": inference_id},
+                    "eventVersion": "0",
+                }
+            )
+        )
+    return records, labels
 
 
 def instance_counts(cloud: LocalCloud, name: str) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -30,6 +33,14 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 install_all()
+
+# One botocore Loader for every session the suite makes. moto's `mock_aws` resets boto3's default
+# session each time it starts and every test builds fresh clients, so each new session would read
+# and parse the service models' JSON again (SageMaker's alone is megabytes): about half of what
+# building a test's stack took. The loader only reads botocore's own data files and caches them
+# as it goes; nothing registers a handler that changes a loaded model, so sharing it changes no
+# request or response, only how often the same files are parsed.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"

@@ -18,15 +18,14 @@ from model_medic.platform.settings import DriftSettings, load_settings
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(DriftSettings)
-    job = wiring.drift_job(settings)
     trigger = triggers.drift(event)
     house = wiring.Invocation(settings, trigger, context)
     match trigger:
         case BuildBaseline():
-            return baseline_requested(job, house.scope, trigger)
+            return baseline_requested(wiring.baselines(house), house.scope, trigger)
         case Tick(at=at):
             return wiring.hand_out(settings).hand_out(house.scope.endpoints(), at)
         case Queued(assignments=assignments, rejected=rejected):
-            return work(assignments, rejected, wiring.drift_measure(house, job), house.time_left())
+            return work(assignments, rejected, wiring.drift_measure(house), house.time_left())
         case Rejected(reason=reason):
             return triggers.rejected(reason)

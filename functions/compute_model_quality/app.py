@@ -23,7 +23,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     measure = wiring.quality_measure(house)
     match trigger:
         case ObjectCreated():
-            return on_ground_truth(trigger, wiring.quality_job(settings), house.scope, house.journal, measure)
+            return on_ground_truth(trigger, wiring.label_keys(settings), house.scope, house.journal, measure)
         case Tick(at=at):
             return wiring.hand_out(settings).hand_out(house.scope.endpoints(), at)
         case Queued(assignments=assignments, rejected=rejected):

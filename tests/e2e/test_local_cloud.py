@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localcloud import scenarios, world
-from localcloud.__main__ import free_port, parameters, simulate_aws, start_server
+from localcloud.__main__ import UPDATE_SECONDS, free_port, parameters, simulate_aws, start_server
 from localcloud.cloud import ROOT, LocalCloud
 
 pytestmark = pytest.mark.slow
@@ -42,6 +42,21 @@ def test_demo_scenario(results: dict[int, scenarios.Result], number: int) -> Non
     if result.status == "pending":
         pytest.skip(f"scenario {number} pending: {result.why}")
     assert result.status == "passed", "\n".join([result.title, *result.lines, result.why])
+
+
+def test_the_demo_ends_with_a_backtest_of_its_own_history_that_finds_what_enforce_did(
+    results: dict[int, scenarios.Result],
+) -> None:
+    # The last scenario replays the demo's alarm history (the local cloud's DescribeAlarmHistory)
+    # through `model-medic backtest` and holds it against the stack's ledger; it printed both.
+    assert scenarios.SCENARIOS[-1][1] is scenarios.backtest_matches_enforce
+    assert scenarios.BACKTEST_UPDATE_MINUTES * 60 == UPDATE_SECONDS  # the local cloud's update time
+    last = results[len(scenarios.SCENARIOS)]
+    assert last.status == "passed", "\n".join([last.title, *last.lines, last.why])
+    text = "\n".join(last.lines)
+    assert "INCIDENTS IT WOULD HAVE OPENED" in text
+    assert "WHAT THE STACK RECORDED (its ledger, the same window) AND THE BACKTEST" in text
+    assert "differs" not in text
 
 
 def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud) -> None:

@@ -1540,3 +1540,57 @@ def test_a_key_made_by_cloudformation_answers_describe_key_with_its_policy_as_js
         assert described["KeyState"] == "Enabled"
         stored = kms.get_key_policy(KeyId=resource["PhysicalResourceId"], PolicyName="default")["Policy"]
         assert json.loads(stored) == policy
+
+
+# --- inference components ------------------------------------------------------------------
+
+
+def test_an_inference_component_is_created_updated_over_time_listed_and_scaled_as_in_aws(
+    empty_sagemaker: SageMakerClient, clock: time_machine.Traveller
+) -> None:
+    """AWS's own requests (tests/data/real/inference-components/): the component takes its
+    copies over the update duration, and its scalable target moves them into its range."""
+    real = Path(__file__).resolve().parents[1] / "data" / "real" / "inference-components"
+    request = json.loads((real / "create-inference-component.json").read_text())
+    target = json.loads((real / "register-scalable-target.json").read_text())
+    create_in_moto("inference-components", request["EndpointName"])
+    empty_sagemaker.create_model(
+        ModelName=request["Specification"]["ModelName"],
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={"Image": "i"},
+    )
+    set_update_seconds(60)
+    empty_sagemaker.create_inference_component(**request)
+    name = request["InferenceComponentName"]
+
+    def seen() -> tuple[str, int, int]:
+        found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+        return (
+            found["InferenceComponentStatus"],
+            found["RuntimeConfig"]["CurrentCopyCount"],
+            found["RuntimeConfig"]["DesiredCopyCount"],
+        )
+
+    assert seen() == ("Creating", 0, 1)
+    clock.shift(61)
+    assert seen() == ("InService", 1, 1)
+    empty_sagemaker.update_inference_component_runtime_config(
+        InferenceComponentName=name, DesiredRuntimeConfig={"CopyCount": 2}
+    )
+    assert seen() == ("Updating", 1, 2)
+    with pytest.raises(ClientError, match="is not InService"):
+        empty_sagemaker.update_inference_component_runtime_config(
+            InferenceComponentName=name, DesiredRuntimeConfig={"CopyCount": 3}
+        )
+    clock.shift(61)
+    assert seen() == ("InService", 2, 2)
+    listed = empty_sagemaker.list_inference_components(EndpointNameEquals=request["EndpointName"])[
+        "InferenceComponents"
+    ]
+    assert [c["InferenceComponentName"] for c in listed] == [name]
+    assert empty_sagemaker.list_inference_components(EndpointNameEquals="other")["InferenceComponents"] == []
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    autoscaling.register_scalable_target(**{**target, "MinCapacity": 3, "MaxCapacity": 4})
+    assert seen() == ("Updating", 2, 3)  # the new range moves the copies into it
+    with pytest.raises(ClientError, match="Could not find inference component gone"):
+        empty_sagemaker.describe_inference_component(InferenceComponentName="gone")

@@ -4,6 +4,7 @@ per-action table, the index's fleet table, hostile text escaped, one Query per e
 the page in Chromium when it is installed."""
 
 import json
+import re
 import subprocess
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from model_medic.store.incidents import Incident, Incidents, opened
+from model_medic.store.incidents import Incident, Incidents, Shadow, opened
 from tests.conftest import FakeContext, Stack, load_event, make_endpoint
 from tests.functional.test_daily_report import ENDPOINT, HOSTILE, START, fn  # noqa: F401 - the fixture is shared
 from tests.functional.test_report_in_browser import CHROMIUM, FLAGS, OUT
@@ -248,7 +249,15 @@ def test_a_day_without_incidents_says_so(fn: Any, stack: Stack) -> None:  # noqa
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`make browser` installs it when it can)")
 def test_the_incident_strip_renders_in_chromium(fn: Any, stack: Stack, tmp_path: Path) -> None:  # noqa: F811
     seed_incidents(stack)
-    _, html, _ = run(stack, fn)
+    # 17:00 in dry-run: two would-be steps, nothing changed, recovered at 17:40.
+    rehearsed = open_incident(stack, 17 * 60, f"{ENDPOINT}-HighErrorRate")
+    for number, minutes in ((1, 17 * 60 + 1), (2, 17 * 60 + 12)):
+        rehearsed = rehearsed.at(
+            "dry-run", at(minutes), f"step {number}: primary instance-count {2 + number} -> {3 + number}"
+        )
+    recover(stack, replace(rehearsed, shadow=Shadow(steps=2, at=at(17 * 60 + 12).isoformat())), 17 * 60 + 40)
+    report, html, _ = run(stack, fn)
+    assert report["grade"] == "C"  # an escalation in the day
     OUT.mkdir(parents=True, exist_ok=True)
     page = OUT / f"{ENDPOINT}-2026-11-23-incidents.html"
     page.write_text(html)
@@ -268,6 +277,13 @@ def test_the_incident_strip_renders_in_chromium(fn: Any, stack: Stack, tmp_path:
         [*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False
     )
     assert dom.stdout.count("<svg") == 6
+    # What Chromium rendered says what happened: the dry run's would-be steps beside the none
+    # taken, each incident's own outcome (nothing called recovered that was not), the grade.
+    text = re.sub(r"<[^>]+>", " ", dom.stdout)
+    assert "0 step(s) · dry run: would have taken 2 step(s)" in re.sub(r"\s+", " ", text)
+    badges = re.findall(r'<span class="badge badge-([\w-]+)">', dom.stdout)
+    assert sorted(badges) == sorted(["recovered", "escalated", "escalated", "recovered", "recovered"]), badges
+    assert re.search(r'<span class="grade grade-C" title="[^"]+">C</span>', dom.stdout)
     assert dom.stdout.count('class="mark mark-') >= 10
     assert "Uncaught" not in dom.stderr
     assert "Uncaught" not in shot.stderr

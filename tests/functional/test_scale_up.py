@@ -392,19 +392,17 @@ def test_an_instance_variant_endpoint_gets_one_more_instance(
     assert update_calls(aws_requests) == [[{"VariantName": "AMeaningfulProdVarName", "DesiredInstanceCount": 2}]]
 
 
-def test_a_serverless_variant_shown_with_count_0_is_serverless_and_nothing_is_changed(
+def test_a_serverless_variant_shown_with_count_0_gets_more_max_concurrency_not_instances(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
 ) -> None:
     create_in_moto("serverless", ENDPOINT)
     assert described()["ProductionVariants"][0]["CurrentInstanceCount"] == 0  # as AWS shows it
     [outcome] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
-    assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
-    assert outcome["reason"] == (
-        f"endpoint {ENDPOINT} is not scalable: byoVariant (MaxConcurrency 1) is serverless: SageMaker scales its "
-        "concurrency itself, and the scale-up changes instance counts only; nothing was changed"
-    )
-    assert update_calls(aws_requests) == []
-    assert [b["result"] for b in bodies(stack, "critical")] == ["bound-reached"]
+    # On demand (no ProvisionedConcurrency): its MaxConcurrency is the lever (tests/functional/test_serverless.py).
+    assert (outcome["result"], outcome["reason"]) == ("acted", "byoVariant max-concurrency 1 -> 2")
+    [[call]] = update_calls(aws_requests)
+    assert call == {"VariantName": "byoVariant", "ServerlessUpdateConfig": {"MaxConcurrency": 2}}
+    assert described()["ProductionVariants"][0]["CurrentInstanceCount"] == 0
 
 
 def test_an_async_endpoint_gets_one_more_instance_and_keeps_its_async_config(

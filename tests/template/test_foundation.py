@@ -204,6 +204,8 @@ WILDCARD_RESOURCE_ACTIONS = {
     "cloudwatch:PutMetricData",
     "sagemaker:ListEndpoints",
     "sagemaker:ListTags",
+    # The alarm manager names each endpoint's inference components: a list, no resource type.
+    "sagemaker:ListInferenceComponents",
     "tag:GetResources",
     "cloudwatch:ListDashboards",
     # PromoteCanary reads the endpoints' states in pages (rollout/targets.py): a search, not a read of one ARN.

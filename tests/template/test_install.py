@@ -104,8 +104,14 @@ def test_drift_and_model_quality_are_deployed_only_with_their_locations(source: 
     assert not resolver.condition("MeasuresQuality")
     resolver.resolve(source["Resources"])
     resolver.resolve(source["Conditions"])
-    given = {"DataCaptureS3Uri": "s3://capture/c", "BaselineS3Uri": "s3://baselines/b"}
+    given = {"BaselineS3Uri": "s3://baselines/b"}
     assert Resolver(source, parameter_values(source, {**given, "EndpointNames": "x"})).condition("MeasuresDrift")
+    # Teams' buckets alone deploy both: each endpoint's data is its own (its DataCaptureConfig and tags).
+    teams = {"DataBucketArns": "arn:aws:s3:::team-a-ml,arn:aws:s3:::team-b-ml", "EndpointNames": "x"}
+    resolver = Resolver(source, parameter_values(source, teams))
+    assert resolver.condition("MeasuresDrift")
+    assert resolver.condition("MeasuresQuality")
+    resolver.resolve(source["Resources"])
 
 
 def test_a_stack_with_the_defaults_only_transforms(source: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import pytest
 from model_medic.platform.settings import (
     AlarmManagerSettings,
     CanarySettings,
+    DriftSettings,
     EnvModel,
     QualitySettings,
     RetrainingSettings,
@@ -59,6 +60,9 @@ ENV = {
     "LABEL_LOOKBACK_HOURS": "48",
     "QUALITY_MIN_SAMPLES": "50",
     "QUALITY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/model-medic-quality",
+    "BASELINE_S3_URI": "s3://capture-bucket/baselines",
+    "DRIFT_MIN_ROWS": "500",
+    "DRIFT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/model-medic-drift",
 }
 STACKS: dict[type[EnvModel], EnvModel] = {model: model.model_validate(ENV) for model in policy.MODELS}
 
@@ -75,6 +79,8 @@ CASES: dict[str, tuple[str, Any, str]] = {
     "automation-mode": ("dry-run", "dry-run", "yolo"),
     "max-instance-count": ("3", 3, "0"),
     "scale-step": ("2", 2, "two"),
+    "max-concurrency": ("10", 10, "201"),
+    "max-provisioned-concurrency": ("5", 5, "0"),
     "error-rate-threshold": ("2.5", 2.5, "101"),
     "latency-threshold-ms": ("300", 300.0, "0"),
     "drift-threshold": ("0.3", 0.3, "-1"),
@@ -87,6 +93,12 @@ CASES: dict[str, tuple[str, Any, str]] = {
     "canary-max-latency-ms": ("500", 500.0, "-5"),
     "retraining-pipeline-name": ("model-medic-retraining-fraud", "model-medic-retraining-fraud", "-x"),
     "problem-type": ("Regression", "Regression", "Clustering"),
+    "baseline-s3-uri": ("s3://team-a-ml/baselines", "s3://team-a-ml/baselines", "https://team-a-ml/baselines"),
+    "features-attribute": ("instance.values", "instance.values", "instance values"),
+    "ground-truth-s3-uri": ("s3://team-a-ml/labels", "s3://team-a-ml/labels", "s3://Team_A/labels"),
+    "inference-attribute": ("prediction.label", "prediction.label", "predicted label"),
+    "probability-attribute": ("0", "0", "the score"),
+    "positive-label": ("fraud", "fraud", ""),
 }
 
 
@@ -234,15 +246,22 @@ def test_a_problem_is_marked_by_key_and_a_stable_digest_of_its_value() -> None:
 
 
 def test_settings_models_are_all_covered() -> None:
-    assert {AlarmManagerSettings, CanarySettings, QualitySettings, RetrainingSettings, RollbackSettings} <= set(
-        policy.MODELS
-    )
+    assert {
+        AlarmManagerSettings,
+        CanarySettings,
+        DriftSettings,
+        QualitySettings,
+        RetrainingSettings,
+        RollbackSettings,
+    } <= set(policy.MODELS)
 
 
 # key -> (a value that tightens the stack's bound in ENV, one that loosens it)
 BOUNDS: dict[str, tuple[str, str]] = {
     "max-instance-count": ("3", "5"),
     "scale-step": ("1", "2"),
+    "max-concurrency": ("10", "30"),  # the stack's default: 20
+    "max-provisioned-concurrency": ("5", "11"),  # the stack's default: 10
     "canary-max-error-rate": ("1.5", "2.5"),
     "canary-max-latency-ms": ("500", "900"),
     "canary-bake-minutes": ("30", "5"),

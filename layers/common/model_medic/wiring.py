@@ -7,7 +7,8 @@ use; `Remediation` adds the control loop of an action function, whose unit is bu
 distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
 (`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
 (`drift_job`, `quality_job`, `metrics_job`, `daily_report`, `alarm_manager`) are built here too,
-with the data jobs' fan-out (`hand_out`, `drift_measure`, `quality_of_one`).
+with the data jobs' fan-out (`hand_out`, `drift_measure`, `quality_of_one`), each endpoint
+measured with its own data (`measure/endpoint_data.py`).
 Each builder imports its domain module when it is called, so that a handler's cold start pays
 only for the modules it uses.
 """
@@ -15,7 +16,7 @@ only for the modules it uses.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -62,9 +63,12 @@ if TYPE_CHECKING:
     from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
     from model_medic.fleet.fleet_alarms import Fleet
     from model_medic.fleet.patience import Patience
+    from model_medic.intake.alarms import AlarmEvent
+    from model_medic.measure.baseline import BaselineStore
     from model_medic.measure.drift import ComputeDrift
     from model_medic.measure.endpoint_metrics import ComputeMetrics
     from model_medic.measure.fanout import Assignment, HandOut
+    from model_medic.measure.ground_truth import GroundTruth
     from model_medic.measure.quality import ComputeModelQuality
     from model_medic.remediate.capacity import Capacity, ScaleBack, ScaleUp
     from model_medic.remediate.cleanup import Cleanup
@@ -220,16 +224,39 @@ class Remediation[S: ActionSettings](Invocation[S]):
 
 def scale_up(settings: ScaleUpSettings, house: Invocation[Any]) -> ScaleUp:
     from model_medic.remediate.capacity import ScaleUp
+    from model_medic.remediate.serverless import ConcurrencyBounds
 
     return ScaleUp(
-        house.capacity,
+        scaling_capacity(settings),
         house.boosts,
         aws.cloudwatch(),
         settings.scale_step,
         settings.max_instance_count,
         timedelta(minutes=settings.scale_up_cooldown_minutes),
         house.clock,
+        ConcurrencyBounds(settings.max_concurrency, settings.max_provisioned_concurrency),
     )
+
+
+def component_endpoints(alarms: list[AlarmEvent]) -> list[AlarmEvent]:
+    """Each inference component's alarm with its endpoint, read from the component (its metrics
+    name the component only); every other alarm as it came."""
+    from model_medic.remediate.components import COMPONENT_DIMENSION, Components
+
+    if not any(COMPONENT_DIMENSION in a.dimensions and not a.endpoint for a in alarms):
+        return alarms
+    components = Components(aws.sagemaker(), aws.autoscaling())
+    return [components.endpoint_of(a) for a in alarms]
+
+
+def scaling_capacity(settings: ScaleUpSettings) -> Capacity:
+    """The scale-up's capacity: variants' instances, and inference components' copies at the
+    scale-up's step, up to the stack's MaxCopyCount."""
+    from model_medic.remediate.capacity import Capacity
+    from model_medic.remediate.components import Components, CopyScaling
+
+    copies = CopyScaling(Components(aws.sagemaker(), aws.autoscaling()), settings.scale_step, settings.max_copy_count)
+    return Capacity(aws.sagemaker(), aws.autoscaling(), copies)
 
 
 def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
@@ -237,7 +264,7 @@ def scale_back(house: Invocation[ScaleUpSettings]) -> ScaleBack:
 
     s = house.settings
     return ScaleBack(
-        house.capacity,
+        scaling_capacity(s),
         house.boosts,
         aws.cloudwatch(),
         timedelta(minutes=s.scale_back_after_minutes),
@@ -320,18 +347,33 @@ def rollouts(settings: CanarySettings, trigger: object, context: LambdaContext |
 # --- the scheduled jobs ---------------------------------------------------------------------
 
 
-def drift_job(settings: DriftSettings) -> ComputeDrift:
+def drift_job(settings: DriftSettings, capture_uri: str) -> ComputeDrift:
+    """The drift job of one endpoint's settings and capture (`endpoint_data.py`)."""
     from model_medic.measure.drift import ComputeDrift
 
     return ComputeDrift(
         aws.s3(),
         aws.cloudwatch(),
-        settings.capture_s3_uri,
+        capture_uri,
         settings.baseline_s3_uri,
         settings.drift_min_rows,
         settings.baseline_label_column,
         settings.features_attribute,
     )
+
+
+def baselines(house: Invocation[DriftSettings]) -> Callable[[str], BaselineStore | None]:
+    """`baselines(endpoint)`: where that endpoint's drift baselines are - its tag's location,
+    else the stack's (None: neither); a bad tag told once (`Policies`)."""
+    from model_medic.measure.baseline import BaselineStore
+
+    def store(endpoint: str) -> BaselineStore | None:
+        own = house.policies.settings(endpoint)
+        if not own.baseline_s3_uri:
+            return None
+        return BaselineStore(aws.s3(), own.baseline_s3_uri, own.baseline_label_column)
+
+    return store
 
 
 def hand_out(settings: DriftSettings | QualitySettings) -> HandOut:
@@ -343,21 +385,45 @@ def hand_out(settings: DriftSettings | QualitySettings) -> HandOut:
     return HandOut(aws.sqs(), settings.quality_queue_url, "quality")
 
 
-def drift_measure(house: Invocation[DriftSettings], job: ComputeDrift) -> Callable[[Assignment], dict[str, Any]]:
-    """`measure(assignment)`: one endpoint's drift for the hour before its scheduled time."""
+def drift_measure(house: Invocation[DriftSettings]) -> Callable[[Assignment], dict[str, Any]]:
+    """`measure(assignment)`: one endpoint's drift for the hour before its scheduled time, with
+    its own data (`endpoint_data.py`: its capture, its tags' baseline and features attribute,
+    a bad tag told once at the scheduled time); an endpoint whose data is not found is told
+    once and skipped."""
+    from model_medic.measure.drift import hour_before
+    from model_medic.measure.endpoint_data import DataFinder
+
+    finder = DataFinder("drift", house.scope, house.journal, house.notifier)
 
     def measure(item: Assignment) -> dict[str, Any]:
+        own = _policies(house, item.at).settings(item.endpoint)
+        hour = hour_before(item.at)
+        data = finder.find(item.endpoint, own.capture_s3_uri, own.baseline_s3_uri, hour, item.at)
+        if data.capture is None or data.missing:
+            return {"hour": hour.isoformat(), **data.skipped()}
+        job = drift_job(own, data.capture.uri)
         run = job.run([item.endpoint], item.at, house.journal, house.notifier, house.measurements)
         return {"hour": run["hour"], **run["endpoints"][0]}
 
     return measure
 
 
-def quality_job(settings: QualitySettings) -> ComputeModelQuality:
-    """The quality job of one policy's settings (an endpoint's problem type is its own, `policy/tags.py`)."""
+def quality_job(settings: QualitySettings, capture_uri: str | None = None) -> ComputeModelQuality:
+    """The quality job of one endpoint's settings and capture (an endpoint's problem type, labels
+    and attributes are its own, `policy/tags.py`; its capture, `endpoint_data.py`)."""
     from model_medic.measure.quality import ComputeModelQuality, QualityConfig
 
-    return ComputeModelQuality(aws.s3(), aws.cloudwatch(), QualityConfig.of(settings))
+    return ComputeModelQuality(aws.s3(), aws.cloudwatch(), QualityConfig.of(settings, capture_uri))
+
+
+def label_keys(settings: QualitySettings) -> GroundTruth | None:
+    """The stack's ground truth, whose new objects trigger a run (None: the stack has none)."""
+    from model_medic.measure.ground_truth import GroundTruth
+    from model_medic.measure.quality import QualityConfig
+
+    if not settings.ground_truth_s3_uri:
+        return None
+    return GroundTruth(aws.s3(), settings.ground_truth_s3_uri, QualityConfig.of(settings).reading())
 
 
 def metrics_job(house: Invocation[ComputeMetricsSettings]) -> ComputeMetrics:
@@ -412,7 +478,8 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
     logged here on every run and the stack's value kept; the action functions' sweeps tell it
     once (`endpoint_policy.Policies`)."""
-    from model_medic.fleet.alarm_catalog import Topics, endpoint_alarms
+    from model_medic.fleet.alarm_catalog import Topics, component_alarms, endpoint_alarms
+    from model_medic.remediate.components import component_names
 
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
     ignore = policy.discovery_key(settings.discovery_tag)
@@ -421,7 +488,14 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
         found = policy.within_stack(settings, policy.read(tags, ignore))
         for problem in found.problems:
             logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
-        return endpoint_alarms(endpoint, stack_thresholds(policy.apply(settings, found)), topics)
+        thresholds = stack_thresholds(policy.apply(settings, found))
+        # Each inference component of the endpoint has its own alarms (ListInferenceComponents).
+        per_component = [
+            a
+            for c in component_names(aws.sagemaker(), endpoint)
+            for a in component_alarms(endpoint, c, thresholds, topics)
+        ]
+        return endpoint_alarms(endpoint, thresholds, topics) + per_component
 
     return alarms
 
@@ -470,19 +544,39 @@ def metrics_endpoints(settings: ComputeMetricsSettings) -> list[str]:
 def quality_measure(
     house: Invocation[QualitySettings],
 ) -> Callable[[list[str], datetime, datetime], list[dict[str, Any]]]:
-    """`measure(endpoints, end, now)`: each endpoint measured as the kind of model its policy says,
-    one job per distinct policy (its tags as the scope read them; a bad tag told once, at `now`)."""
+    """`measure(endpoints, end, now)`: each endpoint measured with its own data and as the kind of
+    model its policy says (its tags as the scope read them; a bad tag told once, at `now`), one
+    job per distinct policy and capture; an endpoint whose data is not found is told once and skipped."""
+    from model_medic.measure.endpoint_data import DataFinder
+
+    finder = DataFinder("quality", house.scope, house.journal, house.notifier)
 
     def measure(endpoints: list[str], end: datetime, now: datetime) -> list[dict[str, Any]]:
         deadline = _deadline(house.context)
-        ignore = policy.discovery_key(house.settings.discovery_tag)
-        policies = Policies(house.settings, house.scope, house.journal, house.courier, lambda: now, ignore)
+        policies = _policies(house, now)
+        hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        jobs: dict[tuple[int, str], tuple[QualitySettings, ComputeModelQuality]] = {}
         results: list[dict[str, Any]] = []
-        for own, group in policies.by_settings(endpoints):
-            results += quality_job(own).run_all(group, end, now, house.journal, house.notifier, deadline)
+        for endpoint in endpoints:
+            own = policies.settings(endpoint)
+            data = finder.find(endpoint, own.capture_s3_uri, own.ground_truth_s3_uri, hour, now)
+            if data.capture is None or data.missing:
+                results.append(data.skipped())
+                continue
+            # `tags.apply` returns the same object for the same policy: one job per policy and capture.
+            key = (id(own), data.capture.uri)
+            if key not in jobs or jobs[key][0] is not own:
+                jobs[key] = (own, quality_job(own, data.capture.uri))
+            results += jobs[key][1].run_all([endpoint], end, now, house.journal, house.notifier, deadline)
         return results
 
     return measure
+
+
+def _policies[S: ScopedSettings](house: Invocation[S], at: datetime) -> Policies[S]:
+    """The endpoints' policies, a bad tag told at `at` (the run's scheduled time, not the wall clock)."""
+    ignore = policy.discovery_key(house.settings.discovery_tag)
+    return Policies(house.settings, house.scope, house.journal, house.courier, lambda: at, ignore)
 
 
 def quality_of_one(

@@ -30,7 +30,7 @@ def scale_up(settings: ScaleUpSettings, event: dict[str, Any], context: LambdaCo
             swept = house.loop.sweep(endpoints)
             return answer(swept + give_back(house.loop, wiring.scale_back(house), endpoints))
         case Alarms(alarms=alarms):
-            return house.loop.on_alarms(alarms)
+            return house.loop.on_alarms(wiring.component_endpoints(alarms))
         case Rejected(reason=reason):
             return triggers.rejected(reason)
 

@@ -190,6 +190,33 @@ def _canary_alarms(endpoint: str, t: AlarmThresholds) -> list[dict[str, Any]]:
     ]
 
 
+def component_alarms(endpoint: str, component: str, t: AlarmThresholds, topics: Topics) -> list[dict[str, Any]]:
+    """The PutMetricAlarm requests of one inference component's alarms (without the stack tag):
+    its model latency, from SageMaker's own per-component metric (AWS/SageMaker `ModelLatency`,
+    in microseconds, dimension InferenceComponentName only: docs/aws-behaviours.md, "Inference
+    components"). Named <endpoint>-<component>-HighLatency; in ALARM it adds copies of the
+    component (ScaleUpFunction reads the endpoint back from the component)."""
+    watch = Watch(
+        "AWS/SageMaker",
+        "ModelLatency",
+        [{"Name": "InferenceComponentName", "Value": component}],
+        statistic="Average",
+        # No Unit: an alarm with one sees only datapoints published with it; SageMaker's is
+        # microseconds, hence the threshold.
+        period=300,
+        periods=2,
+        threshold=t.latency_ms * 1000,
+        operator="GreaterThanThreshold",
+        # No invocations of the component: nothing slow.
+        missing="notBreaching",
+    )
+    description = (
+        f"Model Medic: model latency (ms) of inference component {component} on {endpoint} above "
+        f"{_num(t.latency_ms)} - more copies"
+    )
+    return [_alarm(f"{endpoint}-{component}-HighLatency", description, watch, [topics.warning], [topics.warning])]
+
+
 def dashboard_prefix(stack: str, region: str) -> str:
     """The names of one stack's dashboards start with this. Dashboards are global to the
     account and cannot be tagged, so the name says whose they are: stack names cannot hold

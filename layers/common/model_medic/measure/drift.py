@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from model_medic.measure.baseline import BaselineError, BaselineStore
 from model_medic.measure.capture_sample import read_hour
 from model_medic.measure.drift_statistics import FeatureDrift, drift
-from model_medic.measure.endpoint_problems import EndpointProblem, endpoint_metric, tell_problem
+from model_medic.measure.endpoint_problems import EndpointProblem, endpoint_metric, s3_refused, tell_problem
 from model_medic.measure.s3_objects import read_objects, split_s3_uri
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
@@ -155,7 +156,7 @@ class ComputeDrift:
         told once, and the others are measured. Transient AWS errors are raised after every
         endpoint has had its turn, so that Lambda retries the run.
         """
-        hour = scheduled.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        hour = hour_before(scheduled)
         results: list[dict[str, Any]] = []
         transient: list[Exception] = []
         for endpoint in endpoints:
@@ -172,7 +173,7 @@ class ComputeDrift:
                     logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
                     transient.append(error)
                     continue
-                refused = EndpointProblem("unreadable", "drift-aws-error", f"S3 refused ComputeDriftFunction: {error}")
+                refused = EndpointProblem("unreadable", "drift-aws-error", s3_refused("ComputeDriftFunction", error))
                 measured = EndpointDrift(endpoint, refused.status, problem=refused.message)
                 self._tell(endpoint, refused, hour, scheduled, ledger, notifier)
             results.append(_as_dict(measured))
@@ -238,6 +239,11 @@ class ComputeDrift:
         tell_problem(ledger, notifier, "ComputeDriftFunction", "drift", endpoint, problem, hour, scheduled)
 
 
+def hour_before(scheduled: datetime) -> datetime:
+    """The hour a run scheduled at `scheduled` measures: the last full hour before it."""
+    return scheduled.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
 def _as_dict(measured: EndpointDrift) -> dict[str, Any]:
     result: dict[str, Any] = {
         "endpoint": measured.endpoint,
@@ -252,8 +258,11 @@ def _as_dict(measured: EndpointDrift) -> dict[str, Any]:
     return result
 
 
-def baseline_requested(job: ComputeDrift, scope: Scope, request: BuildBaseline) -> dict[str, Any]:
-    """ComputeDriftFunction's `build-baseline` request: the baseline of one endpoint in scope."""
+def baseline_requested(
+    baselines: Callable[[str], BaselineStore | None], scope: Scope, request: BuildBaseline
+) -> dict[str, Any]:
+    """ComputeDriftFunction's `build-baseline` request: the baseline of one endpoint in scope,
+    where its baselines are (`baselines(endpoint)`: its tag's location, else the stack's; None: neither)."""
     endpoint = request.endpoint
     if not endpoint:
         return {"rejected": ["build-baseline needs an endpoint in scope, got ''"]}
@@ -261,8 +270,16 @@ def baseline_requested(job: ComputeDrift, scope: Scope, request: BuildBaseline) 
     in_scope, why = scope.contains(endpoint)
     if not in_scope:
         return {"rejected": [f"build-baseline needs an endpoint in scope: {why}"]}
+    store = baselines(endpoint)
+    if store is None:
+        return {
+            "rejected": [
+                f"baseline of {endpoint} not built: neither a model-medic:baseline-s3-uri tag on it "
+                "nor the stack's BaselineS3Uri says where its baseline is"
+            ]
+        }
     try:
-        uri = job.baselines.build(endpoint, label_column=request.label_column)
+        uri = store.build(endpoint, label_column=request.label_column)
     except BaselineError as error:
         logger.error("baseline not built", endpoint=endpoint, error=str(error))
         return {"rejected": [f"baseline of {endpoint} not built: {error}"]}

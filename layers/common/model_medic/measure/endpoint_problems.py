@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import BotoCoreError, ClientError
 
+from model_medic.platform import aws
 from model_medic.platform.observability import METRICS_NAMESPACE, logger
 from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Notifier, Outcome
@@ -76,3 +78,15 @@ def endpoint_metric(name: str, endpoint: str, value: float) -> None:
     """A ModelMedic metric with the endpoint as its dimension (so an alarm can watch one endpoint)."""
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
         metric.add_dimension(name="EndpointName", value=endpoint)
+
+
+def s3_refused(function: str, error: ClientError | BotoCoreError) -> str:
+    """What a permanent S3 refusal says; AccessDenied names the stack parameters that grant reading
+    another team's bucket and key (the stack cannot know every bucket an endpoint captures to)."""
+    said = f"S3 refused {function}: {error}"
+    if isinstance(error, ClientError) and aws.error_code(error) == "AccessDenied":
+        said += (
+            ". A bucket outside the stack's own data locations must be listed in its DataBucketArns, and the "
+            "KMS key of SSE-KMS data in its DataKmsKeyArns"
+        )
+    return said

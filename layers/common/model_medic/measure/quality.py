@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic.intake.alarms import shown
 from model_medic.intake.triggers import rejected
-from model_medic.measure.endpoint_problems import EndpointProblem, tell_problem
+from model_medic.measure.endpoint_problems import EndpointProblem, s3_refused, tell_problem
 from model_medic.measure.ground_truth import GroundTruth, Labels, evaluation_time_for_key
 from model_medic.measure.predictions import CapturedPredictions, IndexingIncomplete
 from model_medic.measure.quality_join import NO_VARIANT, Joined, join
@@ -52,10 +52,11 @@ class QualityConfig:
     index_uri: str = ""  # where the prediction index is kept; empty: none
 
     @classmethod
-    def of(cls, settings: QualitySettings) -> QualityConfig:
-        """A policy's settings (an endpoint's problem type is its own, `policy/tags.py`)."""
+    def of(cls, settings: QualitySettings, capture_uri: str | None = None) -> QualityConfig:
+        """A policy's settings (an endpoint's data and problem type are its own, `policy/tags.py`),
+        with the endpoint's capture (`endpoint_data.py`; default: the stack's)."""
         return cls(
-            capture_uri=settings.capture_s3_uri,
+            capture_uri=settings.capture_s3_uri if capture_uri is None else capture_uri,
             ground_truth_uri=settings.ground_truth_s3_uri,
             problem=settings.problem_type,
             window=timedelta(hours=settings.quality_window_hours),
@@ -151,7 +152,7 @@ class ComputeModelQuality:
                     transient.append(error)
                     continue
                 problem = EndpointProblem(
-                    "unreadable", "quality-aws-error", f"S3 refused ComputeModelQualityFunction: {error}"
+                    "unreadable", "quality-aws-error", s3_refused("ComputeModelQualityFunction", error)
                 )
                 hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
                 tell_problem(
@@ -263,15 +264,18 @@ class RunDebounce:
 
 def on_ground_truth(
     created: ObjectCreated,
-    job: ComputeModelQuality,
+    labels: GroundTruth | None,
     scope: Scope,
     ledger: Journal,
     measure: Callable[[list[str], datetime, datetime], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Labels landed: their endpoint measured for their hour, at most once per endpoint and hour
-    of labels (`RunDebounce`); `measure(endpoints, end, now)` runs each endpoint's own job."""
+    of labels (`RunDebounce`); `measure(endpoints, end, now)` runs each endpoint's own job.
+    `labels`: the stack's ground truth, whose keys name the endpoint (None: the stack has none)."""
     key = created.key
-    endpoint, end = job.ground_truth.endpoint_for_key(key), evaluation_time_for_key(key)
+    if labels is None:
+        return rejected(f"ground-truth key {shown(key)}: the stack has no GroundTruthS3Uri")
+    endpoint, end = labels.endpoint_for_key(key), evaluation_time_for_key(key)
     if not endpoint or end is None:
         return rejected(
             f"ground-truth key {shown(key)} is not <prefix>/<endpoint in scope>/[<variant>/]YYYY/MM/DD/HH/<file>"

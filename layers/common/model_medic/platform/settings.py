@@ -347,10 +347,15 @@ class ScaleUpSettings(ActionSettings):
 
     max_instance_count: int = Field(alias="MAX_INSTANCE_COUNT", ge=1, le=1000)
     scale_step: int = Field(alias="SCALE_STEP", ge=1, le=100)
+    # A serverless variant's ceilings (AWS allows 1-200 for both: botocore's ServerlessMaxConcurrency).
+    max_concurrency: int = Field(20, alias="MAX_CONCURRENCY", ge=1, le=200)
+    max_provisioned_concurrency: int = Field(10, alias="MAX_PROVISIONED_CONCURRENCY", ge=1, le=200)
     scale_up_cooldown_minutes: int = Field(alias="SCALE_UP_COOLDOWN_MINUTES", ge=0, le=1440)
     scale_back_after_minutes: int = Field(alias="SCALE_BACK_AFTER_MINUTES", ge=0, le=1440)
     # How long the alarm may stay in ALARM once the last step's capacity is InService.
     scale_up_verify_minutes: int = Field(15, alias="SCALE_UP_VERIFY_MINUTES", ge=1, le=1440)
+    # An inference component's most copies (its model-medic:max-copy-count tag may say fewer).
+    max_copy_count: int = Field(4, alias="MAX_COPY_COUNT", ge=1, le=1000)
 
 
 class RetrainingSettings(ActionSettings):
@@ -444,11 +449,19 @@ class CanarySettings(ActionSettings):
     rollout_cleanup_days: int = Field(30, alias="ROLLOUT_CLEANUP_DAYS", ge=1, le=3650)
 
 
+S3_URI_OR_EMPTY = r"^$|^s3://[a-z0-9.-]{3,63}(/.*)?$"
+# Model Monitor's attributes as the measure jobs read them: `.`-separated keys of a JSON record
+# or a zero-based CSV column (measure/records.py), at most 256 characters; no brackets.
+ATTRIBUTE = r"^[A-Za-z0-9_.-]{0,256}$"
+
+
 class DriftSettings(ScopedSettings):
     """ComputeDriftFunction: where data capture and the baselines are, and how many rows an hour needs."""
 
-    capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
-    baseline_s3_uri: str = Field(alias="BASELINE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+    # The stack's defaults: an endpoint's capture is where its DataCaptureConfig says, its
+    # baseline where its tag says (measure/endpoint_data.py); empty: no default.
+    capture_s3_uri: str = Field("", alias="CAPTURE_S3_URI", pattern=S3_URI_OR_EMPTY)
+    baseline_s3_uri: str = Field("", alias="BASELINE_S3_URI", pattern=S3_URI_OR_EMPTY)
     drift_min_rows: Annotated[int, Before(_meaningful_rows)] = Field(alias="DRIFT_MIN_ROWS", ge=MIN_DRIFT_ROWS)
     # The label column of training.csv (and statistics.json), left out of the baseline: "auto"
     # (the captured rows' width decides: as wide as the training set, no label; one narrower,
@@ -457,7 +470,7 @@ class DriftSettings(ScopedSettings):
     baseline_label_column: str = Field("auto", alias="BASELINE_LABEL_COLUMN", max_length=256)
     # Model Monitor's features attribute: where the features of a JSON instance are
     # ({"instances": [{"features": [...]}]}); instances without it are read by feature name.
-    features_attribute: str = Field("features", alias="FEATURES_ATTRIBUTE", max_length=256)
+    features_attribute: str = Field("features", alias="FEATURES_ATTRIBUTE", pattern=ATTRIBUTE)
     # The queue through which the hourly run hands each endpoint to its own invocation
     # (measure/fanout.py): the function reads its batches through an event source mapping.
     drift_queue_url: str = Field(alias="DRIFT_QUEUE_URL", pattern=r"^https?://\S+$")
@@ -466,20 +479,22 @@ class DriftSettings(ScopedSettings):
 class QualitySettings(ScopedSettings):
     """ComputeModelQualityFunction: where labels and predictions are, what kind of model it is."""
 
-    capture_s3_uri: str = Field(alias="CAPTURE_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
-    ground_truth_s3_uri: str = Field(alias="GROUND_TRUTH_S3_URI", pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+    # The stack's defaults: an endpoint's capture is where its DataCaptureConfig says, its
+    # labels where its tag says (measure/endpoint_data.py); empty: no default.
+    capture_s3_uri: str = Field("", alias="CAPTURE_S3_URI", pattern=S3_URI_OR_EMPTY)
+    ground_truth_s3_uri: str = Field("", alias="GROUND_TRUTH_S3_URI", pattern=S3_URI_OR_EMPTY)
     problem_type: Literal["BinaryClassification", "MulticlassClassification", "Regression"] = Field(
         alias="PROBLEM_TYPE"
     )
     quality_window_hours: int = Field(alias="QUALITY_WINDOW_HOURS", ge=1, le=24 * 14)
     label_lookback_hours: int = Field(alias="LABEL_LOOKBACK_HOURS", ge=0, le=24 * 30)
     quality_min_samples: int = Field(alias="QUALITY_MIN_SAMPLES", ge=1)
-    positive_label: str = Field("1", alias="POSITIVE_LABEL", min_length=1)
+    positive_label: str = Field("1", alias="POSITIVE_LABEL", min_length=1, max_length=256)
     probability_threshold: float = Field(0.5, alias="PROBABILITY_THRESHOLD", gt=0, lt=1)
     # Model Monitor's inference and probability attributes: a key path into a JSON record
     # (predicted_label, score) or a zero-based CSV column ("0"); empty: not in the response.
-    inference_attribute: str = Field("predicted_label", alias="INFERENCE_ATTRIBUTE", max_length=256)
-    probability_attribute: str = Field("score", alias="PROBABILITY_ATTRIBUTE", max_length=256)
+    inference_attribute: str = Field("predicted_label", alias="INFERENCE_ATTRIBUTE", pattern=ATTRIBUTE)
+    probability_attribute: str = Field("score", alias="PROBABILITY_ATTRIBUTE", pattern=ATTRIBUTE)
     # Where decoded predictions are kept, one object per endpoint and capture hour, so that
     # a run reads one object per hour of look-back instead of every capture file.
     prediction_index_s3_uri: str = Field(

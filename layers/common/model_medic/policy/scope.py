@@ -3,7 +3,7 @@ discovery tag. Anything else an alarm names is a recorded skip, never an action.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -36,6 +36,7 @@ class Scope:
         self._tagging = tagging  # the Resource Groups Tagging API client; needed with a discovery tag
         self._tags: dict[str, dict[str, str]] = {}  # endpoint -> its tags, as read in this invocation
         self._listed: dict[str, dict[str, str]] = {}  # live endpoints -> their tags, as `endpoints` read them
+        self._described: dict[str, dict[str, Any]] = {}  # endpoint -> its DescribeEndpoint answer, this invocation
 
     def endpoints(self) -> list[str]:
         """Every endpoint in scope now: the named ones and the tagged live ones, with their
@@ -76,10 +77,17 @@ class Scope:
             return True, f"tagged {self._tag}"
         return False, f"endpoint {endpoint} is not in scope (not named, no tag {self._tag})"
 
+    def description(self, endpoint: str) -> dict[str, Any]:
+        """The endpoint's DescribeEndpoint answer, read once per invocation (ClientError raised)."""
+        if endpoint not in self._described:
+            answer = self._sagemaker.describe_endpoint(EndpointName=endpoint)
+            self._described[endpoint] = {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        return self._described[endpoint]
+
     def _read_tags(self, endpoint: str, quiet: bool = True) -> dict[str, str] | None:
         """DescribeEndpoint + ListTags; a permanent error is None (quiet) or raised, a transient one raised."""
         try:
-            arn = self._sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+            arn = self.description(endpoint)["EndpointArn"]
             tags = self._sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
         except ClientError as error:
             if aws.is_transient(error) or not quiet:

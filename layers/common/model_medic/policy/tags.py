@@ -44,6 +44,7 @@ from typing import Any, Literal
 from model_medic.platform.settings import (
     AlarmManagerSettings,
     CanarySettings,
+    DriftSettings,
     EnvModel,
     QualitySettings,
     RetrainingSettings,
@@ -66,6 +67,7 @@ MODELS: tuple[type[EnvModel], ...] = (
     CanarySettings,
     AlarmManagerSettings,
     QualitySettings,
+    DriftSettings,
 )
 
 
@@ -101,6 +103,10 @@ KEYS: tuple[Key, ...] = (
     Key("automation-mode", "AutomationMode", "AUTOMATION_MODE", "dry-run"),
     Key("max-instance-count", "MaxInstanceCount", "MAX_INSTANCE_COUNT", "3", bound="at-most"),
     Key("scale-step", "ScaleStep", "SCALE_STEP", "2", bound="at-most"),
+    Key("max-concurrency", "MaxConcurrency", "MAX_CONCURRENCY", "10", bound="at-most"),
+    Key(
+        "max-provisioned-concurrency", "MaxProvisionedConcurrency", "MAX_PROVISIONED_CONCURRENCY", "5", bound="at-most"
+    ),
     Key("error-rate-threshold", "ErrorRateThreshold", "ERROR_RATE_THRESHOLD", "2.5"),
     Key("latency-threshold-ms", "LatencyThresholdMs", "LATENCY_THRESHOLD_MS", "300"),
     Key("drift-threshold", "DriftThreshold", "DRIFT_THRESHOLD", "0.3"),
@@ -113,6 +119,13 @@ KEYS: tuple[Key, ...] = (
     Key("canary-max-latency-ms", "CanaryMaxLatencyMs", "CANARY_MAX_LATENCY_MS", "500", bound="at-most"),
     Key("retraining-pipeline-name", "RetrainingPipelineName", "PIPELINE_NAME", "model-medic-retraining-fraud"),
     Key("problem-type", "ProblemType", "PROBLEM_TYPE", "Regression"),
+    # The endpoint's own data (measure/endpoint_data.py); its capture is its DataCaptureConfig's.
+    Key("baseline-s3-uri", "BaselineS3Uri", "BASELINE_S3_URI", "s3://team-a-ml/baselines"),
+    Key("features-attribute", "FeaturesAttribute", "FEATURES_ATTRIBUTE", "features"),
+    Key("ground-truth-s3-uri", "GroundTruthS3Uri", "GROUND_TRUTH_S3_URI", "s3://team-a-ml/ground-truth"),
+    Key("inference-attribute", "InferenceAttribute", "INFERENCE_ATTRIBUTE", "predicted_label"),
+    Key("probability-attribute", "ProbabilityAttribute", "PROBABILITY_ATTRIBUTE", "score"),
+    Key("positive-label", "PositiveLabel", "POSITIVE_LABEL", "fraud"),
 )
 _BY_KEY = {PREFIX + k.key: k for k in KEYS}
 

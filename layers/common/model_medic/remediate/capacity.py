@@ -16,6 +16,9 @@ from model_medic.platform import aws
 from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import ScaleUpSettings
+from model_medic.remediate import serverless as sls
+from model_medic.remediate.components import COMPONENT_DIMENSION, CopyChange, CopyScaling, is_component_boost
+from model_medic.remediate.serverless import ConcurrencyBounds, Serverless, ServerlessLever
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, read_back
 from model_medic.store.boosts import Boost, Boosts
 from model_medic.store.incidents import Incident
@@ -33,10 +36,15 @@ SCALABLE_DIMENSION: ScalableDimensionType = "sagemaker:variant:DesiredInstanceCo
 # The alarms of template.yaml that ask for capacity, by name suffix: <endpoint>-<suffix>.
 SCALE_UP_ALARM_SUFFIXES = ("HighErrorRate", "HighLatency")
 ERROR_RATE_METRIC = "ErrorRate"
+# The levers that set a scalable target's MinCapacity, and the target's dimension.
+TARGET_LEVERS: dict[str, ScalableDimensionType] = {
+    "min-capacity": SCALABLE_DIMENSION,
+    "provisioned-min-capacity": sls.PROVISIONED_DIMENSION,
+}
 # How far back the 4XX / 5XX split of an error-rate incident is read: the alarm's 2 x 5 min.
 ERROR_LOOKBACK = timedelta(minutes=10)
 
-Lever = Literal["min-capacity", "instance-count"]
+Lever = Literal["min-capacity", "instance-count"] | ServerlessLever
 
 
 @dataclass(frozen=True)
@@ -50,15 +58,26 @@ class Variant:
     max_capacity: int | None = None
     managed_max: int | None = None  # ManagedInstanceScaling.MaxInstanceCount, when that scaling is ENABLED
     concurrency: int | None = None  # a serverless variant's CurrentServerlessConfig.MaxConcurrency
+    serverless: Serverless | None = None  # a serverless variant's concurrency (serverless.py)
 
     @property
     def lever(self) -> Lever:
+        if self.serverless is not None:
+            return self.serverless.lever
         return "min-capacity" if self.min_capacity is not None else "instance-count"
 
     @property
     def floor(self) -> int:
-        """The capacity the variant is guaranteed now: the target's MinCapacity, else its count."""
+        """The capacity the variant is guaranteed now: the target's MinCapacity, else its count
+        (a serverless variant's: its concurrency, `Serverless.floor`)."""
+        if self.serverless is not None:
+            return self.serverless.floor
         return self.min_capacity if self.min_capacity is not None else int(self.instances or 0)
+
+    @property
+    def current(self) -> int:
+        """What runs now: its instances (auto scaling may run more than MinCapacity), or its concurrency."""
+        return self.serverless.current if self.serverless is not None else int(self.instances or 0)
 
 
 @dataclass(frozen=True)
@@ -95,22 +114,28 @@ def ceiling(variant: Variant, max_instances: int) -> tuple[int, str]:
     return min(limits, key=lambda limit: limit[0])
 
 
-def decide_scale_up(variants: list[Variant], step: int, max_instances: int) -> ScaleUpDecision:
+def decide_scale_up(
+    variants: list[Variant], step: int, max_instances: int, concurrency: ConcurrencyBounds | None = None
+) -> ScaleUpDecision:
     """Pure: the new floor of each variant, never above the stack's maximum, the target's
-    MaxCapacity or the variant's ManagedInstanceScaling.MaxInstanceCount.
+    MaxCapacity or the variant's ManagedInstanceScaling.MaxInstanceCount; a serverless
+    variant's concurrency within `concurrency` (`serverless.ceiling`; None: not scaled).
 
     The boost starts from what runs now (auto scaling may already have gone above its
     MinCapacity), so that raising the floor adds capacity instead of restating it.
     """
     steps, at_ceiling, serverless, limits = [], [], [], {}
     for variant in variants:
-        if variant.instances is None:
+        if variant.instances is None and (variant.serverless is None or concurrency is None):
             serverless.append(variant.name)
             continue
-        bound, limit = ceiling(variant, max_instances)
-        start = max(variant.floor, variant.instances)
+        if variant.serverless is not None and concurrency is not None:
+            bound, limit = sls.ceiling(variant.serverless, concurrency)
+        else:
+            bound, limit = ceiling(variant, max_instances)
+        start = max(variant.floor, variant.current)
         after = min(start + step, bound)
-        if after <= variant.floor or after <= variant.instances:
+        if after <= start:
             at_ceiling.append(variant.name)
             limits[variant.name] = limit
             continue
@@ -224,6 +249,9 @@ def scale_observation(
     """Pure: a floor change read back - the variant as DescribeEndpoint shows it and, for the
     min-capacity lever, the scalable target's MinCapacity now (None: no target). A floor a
     person set higher than asked is the change taken, and named as theirs (`Observation.person`)."""
+    if change.lever in sls.LEVERS:
+        step = sls.Step(change.variant, change.lever, change.before, change.after)
+        return sls.observation(endpoint, step, described, min_capacity)
     variant = _variant(described, change.variant)
     if variant is None:
         return Observation("failed", f"variant {change.variant} is gone from {endpoint}")
@@ -255,15 +283,19 @@ def _variant(described: dict[str, Any], name: str) -> dict[str, Any] | None:
 class Capacity:
     """Reads and sets variant capacity through SageMaker and Application Auto Scaling."""
 
-    def __init__(self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient) -> None:
+    def __init__(
+        self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient, copies: CopyScaling | None = None
+    ) -> None:
         self._sagemaker = sagemaker
         self._autoscaling = autoscaling
+        self.copies = copies  # inference components' copies (components.py); None: not scaled here
 
     def endpoint(self, name: str, described: dict[str, Any] | None = None) -> tuple[str, list[Variant]]:
         """The endpoint's status and its variants with their scaling targets."""
         if described is None:
             described = cast("dict[str, Any]", self._sagemaker.describe_endpoint(EndpointName=name))
         targets = self.targets(name, [v["VariantName"] for v in described.get("ProductionVariants", [])])
+        provisioned = self.serverless_targets(name, described)
         variants = []
         for v in described.get("ProductionVariants", []):
             target = targets.get(v["VariantName"])
@@ -280,6 +312,7 @@ class Capacity:
                     max_capacity=None if target is None else int(target["MaxCapacity"]),
                     managed_max=int(managed["MaxInstanceCount"]) if enabled else None,
                     concurrency=None if not serverless else serverless.get("MaxConcurrency"),
+                    serverless=sls.read(v, cast("dict[str, Any] | None", provisioned.get(v["VariantName"]))),
                 )
             )
         return str(described["EndpointStatus"]), variants
@@ -296,19 +329,29 @@ class Capacity:
             return None
         return frozenset(v["VariantName"] for v in config.get("ProductionVariants", []) if not v.get("ModelName"))
 
-    def targets(self, endpoint: str, variants: list[str]) -> dict[str, ScalableTargetTypeDef]:
-        """The variants' scalable targets, by variant name."""
+    def targets(
+        self, endpoint: str, variants: list[str], dimension: ScalableDimensionType = SCALABLE_DIMENSION
+    ) -> dict[str, ScalableTargetTypeDef]:
+        """The variants' scalable targets on `dimension`, by variant name."""
         if not variants:
             return {}
         found = self._autoscaling.describe_scalable_targets(
             ServiceNamespace="sagemaker",
             ResourceIds=[_resource_id(endpoint, v) for v in variants],
-            ScalableDimension=SCALABLE_DIMENSION,
+            ScalableDimension=dimension,
         ).get("ScalableTargets", [])
         return {t["ResourceId"].rsplit("/", 1)[-1]: t for t in found}
 
+    def serverless_targets(self, endpoint: str, described: dict[str, Any]) -> dict[str, ScalableTargetTypeDef]:
+        """The serverless variants' scalable targets on provisioned concurrency, by variant name
+        (no call for an endpoint without serverless variants)."""
+        names = [v["VariantName"] for v in described.get("ProductionVariants", []) if v.get("CurrentServerlessConfig")]
+        return self.targets(endpoint, names, sls.PROVISIONED_DIMENSION)
+
     def apply(self, endpoint: str, change: ScaleChange) -> str:
         """Set one variant's new floor; returns the AWS operation it called."""
+        if change.lever in sls.LEVERS:
+            return sls.apply(self._sagemaker, self._autoscaling, endpoint, change.variant, change.lever, change.after)
         if change.lever == "min-capacity":
             # Only MinCapacity changes; MaxCapacity and the policies stay as they are.
             self._autoscaling.register_scalable_target(
@@ -327,8 +370,8 @@ class Capacity:
     def observe(self, endpoint: str, change: ScaleChange, described: dict[str, Any]) -> Observation:
         """Whether the variant now runs at the change's floor (or is on its way there)."""
         minimum = None
-        if change.lever == "min-capacity" and _variant(described, change.variant) is not None:
-            target = self.targets(endpoint, [change.variant]).get(change.variant)
+        if change.lever in TARGET_LEVERS and _variant(described, change.variant) is not None:
+            target = self.targets(endpoint, [change.variant], TARGET_LEVERS[change.lever]).get(change.variant)
             minimum = None if target is None else int(target["MinCapacity"])
         return scale_observation(endpoint, change, described, minimum)
 
@@ -364,6 +407,10 @@ class ScaleUp:
                 # RegisterScalableTarget (SageMaker's auto scaling prerequisites).
                 "sagemaker:DescribeEndpointConfig",
                 "sagemaker:UpdateEndpointWeightsAndCapacities",
+                # An inference component's copies (components.py), and its max-copy-count tag.
+                "sagemaker:DescribeInferenceComponent",
+                "sagemaker:UpdateInferenceComponentRuntimeConfig",
+                "sagemaker:ListTags",
                 "application-autoscaling:DescribeScalableTargets",
                 "application-autoscaling:RegisterScalableTarget",
                 "cloudwatch:DescribeAlarms",
@@ -373,7 +420,7 @@ class ScaleUp:
         effect="alarm-ok",
         verify_minutes_setting="scale_up_verify_minutes",
         settings=ScaleUpSettings,
-        changes=(ScaleChange,),
+        changes=(ScaleChange, CopyChange),
     )
 
     def __init__(
@@ -385,7 +432,9 @@ class ScaleUp:
         max_instances: int,
         cooldown: timedelta,
         clock: Clock,
+        concurrency: ConcurrencyBounds | None = None,  # None: serverless variants are not scaled
     ) -> None:
+        self._copies = capacity.copies  # inference components' copies (components.py)
         self._capacity = capacity
         self._boosts = boosts
         self._cloudwatch = cloudwatch
@@ -393,9 +442,13 @@ class ScaleUp:
         self._max = max_instances
         self.cooldown = cooldown
         self._clock = clock
+        self._concurrency = concurrency
 
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
+        component = (incident.dimensions or {}).get(COMPONENT_DIMENSION)
+        if component:
+            return self._component_plan(incident, component, endpoint)
         _, variants = self._capacity.endpoint(name, endpoint)
         if incident.shadow is not None:  # a dry run goes on from where enforce would be
             variants = shadowed(variants, incident.shadow.made())
@@ -417,9 +470,21 @@ class ScaleUp:
             if components is not None
             else {"endpoint_config": f"{endpoint.get('EndpointConfigName')} cannot be read"}
         )
-        return scale_up_plan(name, decide_scale_up(targets, self._step, self._max), targets, notes)
+        decision = decide_scale_up(targets, self._step, self._max, self._concurrency)
+        return scale_up_plan(name, decision, targets, notes)
+
+    def _component_plan(self, incident: Incident, component: str, endpoint: dict[str, Any]) -> Plan:
+        """The plan of an inference component's alarm: its copies, not the variant's instances."""
+        if self._copies is None:
+            return Plan("", bound=f"inference component {component}: this function does not scale copies")
+        shadow = incident.shadow.made() if incident.shadow is not None else ()
+        return self._copies.plan(component, incident.endpoint, endpoint, shadow)
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        if isinstance(change, CopyChange) and self._copies is not None:
+            call = self._copies.execute(change)
+            self.adopt(endpoint, change, incident)  # remembered the moment its call succeeded
+            return {"call": call}
         assert isinstance(change, ScaleChange)
         call = self._capacity.apply(endpoint, change)
         # The boost is remembered the moment its own call succeeded: a retry never boosts twice.
@@ -427,6 +492,9 @@ class ScaleUp:
         return {"call": call}
 
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        if isinstance(change, CopyChange) and self._copies is not None:
+            self._copies.save(self._boosts, endpoint, change, incident.alarm_name, self._clock())
+            return
         assert isinstance(change, ScaleChange)
         aws.persist(
             lambda: self._boosts.save(
@@ -442,6 +510,8 @@ class ScaleUp:
         )
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        if isinstance(change, CopyChange) and self._copies is not None:
+            return self._copies.observe(change)
         assert isinstance(change, ScaleChange)
         return self._capacity.observe(endpoint, change, described)
 
@@ -449,6 +519,9 @@ class ScaleUp:
         """A dry run's would-be boosts, kept as shadow boosts: the dry-run give-back walks them back."""
         shadows = self._boosts.shadows()
         for change in changes:
+            if isinstance(change, CopyChange) and self._copies is not None:
+                self._copies.save(shadows, endpoint, change, incident.alarm_name, self._clock())
+                continue
             assert isinstance(change, ScaleChange)
             save = partial(shadows.save, endpoint, change.variant, change.lever, change.before, change.after)
             aws.persist(partial(save, incident.alarm_name, self._clock(), step=self._step))
@@ -484,6 +557,7 @@ class ScaleBack:
         step: int = 1,  # for a boost saved without its step
         pace: timedelta = timedelta(0),
     ) -> None:
+        self._copies = capacity.copies  # inference components' copies (components.py)
         self._capacity = capacity
         self._boosts = boosts
         self._cloudwatch = cloudwatch
@@ -522,8 +596,10 @@ class ScaleBack:
         now = self._clock()
         status, variants = self._capacity.endpoint(endpoint)
         present = {v.name: v for v in variants}
-        left: list[GiveBack] = []
-        for boost in boosts:
+        left, stop = self._give_back_components(endpoint, [b for b in boosts if is_component_boost(b)], now)
+        if stop:
+            return left  # one change at a time: a component's step made, or a component changing
+        for boost in [b for b in boosts if not is_component_boost(b)]:
             variant = present.get(boost.variant)
             if variant is None:
                 self.forget(endpoint, boost.variant)  # gone: nothing to give back
@@ -549,6 +625,35 @@ class ScaleBack:
             self._capacity.apply(endpoint, change)
             return [*left, GiveBack(variant.name, change.describe(), key, change.after)]
         return left
+
+    def _give_back_components(self, endpoint: str, boosts: list[Boost], now: datetime) -> tuple[list[GiveBack], bool]:
+        """The component boosts' part of `give_back`: those a person took over, then at most one
+        step; True when the give-back stops here (a step made, or a component changing)."""
+        left: list[GiveBack] = []
+        for boost in boosts:
+            done = self._give_back_copies(endpoint, boost, now)
+            if done == "stop":
+                return left, True
+            if isinstance(done, GiveBack):
+                if done.floor is not None:
+                    return [*left, done], True
+                left.append(done)
+        return left, False
+
+    def _give_back_copies(self, endpoint: str, boost: Boost, now: datetime) -> GiveBack | str | None:
+        """One look at a component's boost (`CopyScaling.give_back`): a step made (or found made),
+        a boost a person took over, "stop" while the component changes, or None (nothing now)."""
+        if self._copies is None:
+            return None  # this function does not scale copies: the boost stays for one that does
+        kind, what, floor = self._copies.give_back(boost, now, self._pace)
+        if kind == "step":
+            return GiveBack(boost.variant, what, f"scale-back#{boost.variant}#{boost.boosted_at}#{floor}", floor)
+        if kind == "left":
+            logger.warning("boost re-scaled by someone else; not given back", endpoint=endpoint, why=what)
+            return GiveBack(boost.variant, what, f"scale-back#{boost.variant}#{boost.boosted_at}#left", None)
+        if kind == "forget":
+            self.forget(endpoint, boost.variant)
+        return "stop" if kind == "stop" else None
 
     def stepped(self, endpoint: str, variant: str, floor: int, shadow: bool = False) -> dict[str, Any]:
         """What a give-back step leaves in the ledger (the boost's new floor; `shadow`: a dry run's
@@ -633,11 +738,13 @@ def taken_over(boost: Boost, variant: Variant, last: int) -> str | None:
     or None: a scalable target registered or deregistered, or another floor. Theirs now: the
     give-back leaves it as it is, never lower."""
     if variant.lever != boost.lever:
-        what = "registered a scalable target" if variant.lever == "min-capacity" else "deregistered its scalable target"
+        what = "registered a scalable target" if variant.lever in TARGET_LEVERS else "deregistered its scalable target"
+        if variant.serverless is not None and "provisioned-min-capacity" not in (variant.lever, boost.lever):
+            what = f"changed its lever from {boost.lever} to {variant.lever}"
         return f"a person {what} on {variant.name} since; left as it is"
     if _runs_at(variant, last):
         return None
-    what = "MinCapacity" if variant.lever == "min-capacity" else "the instance count"
+    what = {"min-capacity": "MinCapacity", "instance-count": "the instance count", **sls.NAMES}[variant.lever]
     return f"a person set {variant.name} {what} {variant.floor} since (Model Medic set {last}); left as it is"
 
 
