@@ -18,9 +18,9 @@ from model_medic.platform.settings import DriftSettings, load_settings
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(DriftSettings)
-    job = wiring.drift_job(settings)
     trigger = triggers.drift(event)
     house = wiring.Invocation(settings, trigger, context)
+    job = wiring.drift_job(settings, house.scope)
     match trigger:
         case BuildBaseline():
             return baseline_requested(job, house.scope, trigger)

@@ -59,6 +59,8 @@ ENV = {
     "LABEL_LOOKBACK_HOURS": "48",
     "QUALITY_MIN_SAMPLES": "50",
     "QUALITY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/model-medic-quality",
+    "BASELINE_S3_URI": "s3://baselines-bucket/baselines",
+    "DRIFT_MIN_ROWS": "500",
 }
 STACKS: dict[type[EnvModel], EnvModel] = {model: model.model_validate(ENV) for model in policy.MODELS}
 
@@ -87,6 +89,8 @@ CASES: dict[str, tuple[str, Any, str]] = {
     "canary-max-latency-ms": ("500", 500.0, "-5"),
     "retraining-pipeline-name": ("model-medic-retraining-fraud", "model-medic-retraining-fraud", "-x"),
     "problem-type": ("Regression", "Regression", "Clustering"),
+    "endpoint-dashboards": ("false", False, "none"),
+    "per-feature-drift-metrics": ("no", False, "0.5"),
 }
 
 

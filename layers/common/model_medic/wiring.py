@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_sagemaker import SageMakerClient
 
-    from model_medic.fleet.alarm_catalog import AlarmThresholds
+    from model_medic.fleet.alarm_catalog import AlarmThresholds, EndpointWatch
     from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
     from model_medic.fleet.fleet_alarms import Fleet
     from model_medic.fleet.patience import Patience
@@ -320,7 +320,8 @@ def rollouts(settings: CanarySettings, trigger: object, context: LambdaContext |
 # --- the scheduled jobs ---------------------------------------------------------------------
 
 
-def drift_job(settings: DriftSettings) -> ComputeDrift:
+def drift_job(settings: DriftSettings, scope: Scope | None = None) -> ComputeDrift:
+    """The drift job; with the invocation's scope, each endpoint's PerFeatureDriftMetrics from its tags."""
     from model_medic.measure.drift import ComputeDrift
 
     return ComputeDrift(
@@ -331,6 +332,7 @@ def drift_job(settings: DriftSettings) -> ComputeDrift:
         settings.drift_min_rows,
         settings.baseline_label_column,
         settings.features_attribute,
+        None if scope is None else per_feature_drift(settings, scope),
     )
 
 
@@ -351,6 +353,20 @@ def drift_measure(house: Invocation[DriftSettings], job: ComputeDrift) -> Callab
         return {"hour": run["hour"], **run["endpoints"][0]}
 
     return measure
+
+
+def per_feature_drift(settings: DriftSettings, scope: Scope) -> Callable[[str], bool]:
+    """Whether an endpoint's drift is published per feature: the stack's PerFeatureDriftMetrics,
+    or its `model-medic:per-feature-drift-metrics` tag (its tags as the scope read them)."""
+    ignore = policy.discovery_key(settings.discovery_tag)
+
+    def per_feature(endpoint: str) -> bool:
+        found = policy.read(scope.tags(endpoint), ignore)
+        for problem in found.problems:
+            logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
+        return policy.apply(settings, found).per_feature_drift_metrics
+
+    return per_feature
 
 
 def quality_job(settings: QualitySettings) -> ComputeModelQuality:
@@ -406,16 +422,17 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
     logged here on every run and the stack's value kept; the action functions' sweeps tell it
     once (`endpoint_policy.Policies`)."""
-    from model_medic.fleet.alarm_catalog import Topics, endpoint_alarms
+    from model_medic.fleet.alarm_catalog import Topics, endpoint_watch
 
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
     ignore = policy.discovery_key(settings.discovery_tag)
 
-    def alarms(endpoint: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    def alarms(endpoint: str, tags: Mapping[str, str]) -> EndpointWatch:
         found = policy.within_stack(settings, policy.read(tags, ignore))
         for problem in found.problems:
             logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
-        return endpoint_alarms(endpoint, stack_thresholds(policy.apply(settings, found)), topics)
+        own = policy.apply(settings, found)
+        return endpoint_watch(endpoint, stack_thresholds(own), topics, own.endpoint_dashboards)
 
     return alarms
 
@@ -424,7 +441,9 @@ def alarm_manager(settings: AlarmManagerSettings, patience: Patience | None = No
     from model_medic.fleet.alarm_manager import AlarmManager, WritePace
     from model_medic.fleet.holdings import StackPlace
     from model_medic.fleet.patience import Patience
+    from model_medic.fleet.variants import EndpointVariants
 
+    patience = patience or Patience()
     # The topics' ARNs say the partition, Region and account the alarms live in.
     _, partition, _, region, account, _ = settings.critical_topic_arn.split(":", 5)
     return AlarmManager(
@@ -432,8 +451,9 @@ def alarm_manager(settings: AlarmManagerSettings, patience: Patience | None = No
         aws.tagging(),
         StackPlace(settings.stack_name, region, f"arn:{partition}:cloudwatch:{region}:{account}:alarm:"),
         alarms_for(settings),
+        EndpointVariants(aws.sagemaker(), patience).of,
         WritePace(settings.alarm_writes_per_run, settings.alarm_writes_per_second),
-        patience or Patience(),
+        patience,
     )
 
 

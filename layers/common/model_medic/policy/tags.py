@@ -44,6 +44,7 @@ from typing import Any, Literal
 from model_medic.platform.settings import (
     AlarmManagerSettings,
     CanarySettings,
+    DriftSettings,
     EnvModel,
     QualitySettings,
     RetrainingSettings,
@@ -66,6 +67,7 @@ MODELS: tuple[type[EnvModel], ...] = (
     CanarySettings,
     AlarmManagerSettings,
     QualitySettings,
+    DriftSettings,
 )
 
 
@@ -113,6 +115,8 @@ KEYS: tuple[Key, ...] = (
     Key("canary-max-latency-ms", "CanaryMaxLatencyMs", "CANARY_MAX_LATENCY_MS", "500", bound="at-most"),
     Key("retraining-pipeline-name", "RetrainingPipelineName", "PIPELINE_NAME", "model-medic-retraining-fraud"),
     Key("problem-type", "ProblemType", "PROBLEM_TYPE", "Regression"),
+    Key("endpoint-dashboards", "EndpointDashboards", "ENDPOINT_DASHBOARDS", "false"),
+    Key("per-feature-drift-metrics", "PerFeatureDriftMetrics", "PER_FEATURE_DRIFT_METRICS", "false"),
 )
 _BY_KEY = {PREFIX + k.key: k for k in KEYS}
 
