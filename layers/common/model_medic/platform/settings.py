@@ -461,8 +461,8 @@ class DriftSettings(ScopedSettings):
     # The queue through which the hourly run hands each endpoint to its own invocation
     # (measure/fanout.py): the function reads its batches through an event source mapping.
     drift_queue_url: str = Field(alias="DRIFT_QUEUE_URL", pattern=r"^https?://\S+$")
-    # Each feature's FeatureDrift (PSI) and FeatureKS metrics besides MaxFeatureDrift; false: the
-    # maximum only (two custom metrics a feature fewer; README "Cost").
+    # FeatureDrift (PSI) of each feature and FeatureKS of each numeric one besides MaxFeatureDrift;
+    # false: the maximum only (a custom metric a feature, and one a numeric feature, fewer; README "Cost").
     per_feature_drift_metrics: bool = Field(True, alias="PER_FEATURE_DRIFT_METRICS")
 
 
