@@ -126,7 +126,8 @@ baseline:
 
 # Performance figures of the issues, rerunnable (moto in-process; no timed tests). The daily
 # report over 500 endpoints (daily_report_fleet) keeps moto busy ~4 min and ~5 GB of memory;
-# the data jobs fanned out over 100 and 500 endpoints (fanout) seed 120,000 capture files first.
+# the data jobs fanned out over 100 and 500 endpoints (fanout) seed 120,000 capture files first;
+# cost runs every scheduled function for a simulated hour at 1, 100 and 500 endpoints (README "Cost").
 bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
@@ -139,6 +140,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.policy
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.canary
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.promote_canary
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.cost
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache
