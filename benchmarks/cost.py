@@ -3,6 +3,7 @@
 import argparse
 import io
 import json
+import logging
 import os
 import threading
 import time
@@ -129,12 +130,14 @@ def logs(usage: Usage) -> Iterator[None]:
 
     buffer = io.StringIO()
     handler = logger.registered_handler
-    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    if not isinstance(handler, logging.StreamHandler):
+        raise TypeError(f"Powertools' logger writes through {type(handler).__name__}, not a stream handler")
+    previous = handler.setStream(buffer)
     try:
         with redirect_stdout(buffer):
             yield
     finally:
-        handler.setStream(previous)  # type: ignore[attr-defined]
+        handler.setStream(previous)
         text = buffer.getvalue()
         usage.log_bytes += len(text.encode())
         for line in text.splitlines():
