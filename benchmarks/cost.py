@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import time_machine
 from botocore.client import BaseClient
 from moto import mock_aws
@@ -23,6 +24,7 @@ from benchmarks import cost_world, prices
 from benchmarks.calls import ROOT, moto_environment
 from benchmarks.cost_world import Fleet, Scheduled
 from localcloud import template
+from localcloud.queues import QueuePoller
 
 START = datetime(2026, 11, 23, 10, tzinfo=UTC)  # the simulated hour: 10:00-11:00 UTC, a Monday
 SIZES = (1, 100, 500)
@@ -144,19 +146,33 @@ def logs(usage: Usage) -> Iterator[None]:
             usage.custom_metrics.update(prices.emf_metrics(line))
 
 
-def invoke(function: Scheduled, env: dict[str, str], at: datetime, usage: Usage | None = None) -> dict[str, Any]:
-    """One scheduled run of the function's handler at `at` (the clock moved there), recorded."""
+def invoke(
+    function: Scheduled, env: dict[str, str], at: datetime, usage: Usage | None = None, queue: str | None = None
+) -> dict[str, Any]:
+    """One scheduled run of the function's handler at `at` (the clock moved there), recorded; a
+    data job's run then has its `queue` delivered to it batch by batch, as its event source
+    mapping does (the mapping's ReceiveMessage and DeleteMessageBatch are counted with it)."""
     os.environ.clear()
     os.environ.update(env)
     load_settings_cache_clear()
     handler = lambda_handler(function.folder)
     context = Context(function.logical_id, function.memory_mb)
     spent = usage or Usage()
+    poller = QueuePoller(boto3.client("sqs"), queue, function.batch_size) if queue else None
+
+    def delivered(event: dict[str, Any]) -> tuple[Any, str | None]:
+        spent.invocations += 1
+        return handler(event, context), None
+
     with time_machine.travel(at, tick=True), recording(spent), logs(spent):
         started = time.perf_counter()
         result = handler(tick(at), context)
+        deliveries = poller.drain(delivered) if poller else []
         spent.seconds += time.perf_counter() - started
     spent.invocations += 1
+    failed = [d.failed for d in deliveries if d.failed]
+    if failed:
+        raise RuntimeError(f"{function.logical_id}: messages failed at {at}: {failed[:3]}")
     return result
 
 
@@ -183,7 +199,9 @@ def load_settings_cache_clear() -> None:
     load_settings.cache_clear()
 
 
-def warm_up(functions: list[Scheduled], envs: dict[str, dict[str, str]], fleet: Fleet, start: datetime) -> None:
+def warm_up(
+    functions: list[Scheduled], envs: dict[str, dict[str, str]], queues: dict[str, str], fleet: Fleet, start: datetime
+) -> None:
     """Before the hour: the alarms created (as many runs as the write budget takes), the sweeps
     run once (the first enters the ledger's rosters), and the prediction index the hourly
     quality runs before would have left; so that the hour is a steady one."""
@@ -192,7 +210,8 @@ def warm_up(functions: list[Scheduled], envs: dict[str, dict[str, str]], fleet: 
         pass
     for function in functions:
         if len(function.minutes) > 1 and function is not manager:
-            invoke(function, envs[function.logical_id], start - timedelta(minutes=60 - function.minutes[-1]))
+            at = start - timedelta(minutes=60 - function.minutes[-1])
+            invoke(function, envs[function.logical_id], at, queue=queues.get(function.logical_id))
     if "ComputeModelQualityFunction" in envs:
         cost_world.seed_prediction_index(envs["ComputeModelQualityFunction"], fleet, start)
 
@@ -211,15 +230,18 @@ def run_hour(fleet: Fleet, start: datetime = START) -> tuple[dict[str, Usage], d
     try:
         with mock_aws():
             aws.reset()
-            made = cost_world.seed(fleet, start)
+            made = {**cost_world.seed(fleet, start), **cost_world.make_queues(functions)}
+            queues = {f.logical_id: made[f.queue] for f in functions if f.queue}
             base = {**saved, "ALARM_WRITES_PER_SECOND": "0"}  # moto keeps no quota (AWS: 3 a second)
             envs = {
                 f.logical_id: {**base, **cost_world.environment(main, values, f.logical_id, made)} for f in functions
             }
-            warm_up(functions, envs, fleet, start)
+            warm_up(functions, envs, queues, fleet, start)
             usage = {f.logical_id: Usage() for f in functions}
             for at, function in timeline(functions, start):
-                invoke(function, envs[function.logical_id], at, usage[function.logical_id])
+                invoke(
+                    function, envs[function.logical_id], at, usage[function.logical_id], queues.get(function.logical_id)
+                )
             held = holdings()
             aws.reset()
     finally:
@@ -243,8 +265,6 @@ def timeline(functions: list[Scheduled], start: datetime) -> list[tuple[datetime
 
 
 def holdings() -> dict[str, int]:
-    import boto3
-
     cloudwatch = boto3.client("cloudwatch")
     alarms = sum(len(p["MetricAlarms"]) for p in cloudwatch.get_paginator("describe_alarms").paginate())
     dashboards = len(cloudwatch.list_dashboards()["DashboardEntries"])

@@ -47,6 +47,8 @@ class Scheduled:
     memory_mb: int
     minutes: tuple[int, ...]  # the minutes of every hour it runs at
     daily_hour: int | None = None  # a daily schedule's hour (UTC); minutes then holds its minute
+    queue: str | None = None  # the queue its hourly run hands the endpoints to (its event source mapping's)
+    batch_size: int = 10  # the mapping's BatchSize
 
 
 def parameters() -> dict[str, str]:
@@ -80,6 +82,14 @@ def schedules(main: dict[str, Any], values: dict[str, Any]) -> list[Scheduled]:
         for rule in main["Resources"].values()
         if rule["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in rule["Properties"]
     }
+    mappings = {
+        m["Properties"]["FunctionName"]["Ref"]: (
+            m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0],
+            int(m["Properties"].get("BatchSize", 10)),
+        )
+        for m in main["Resources"].values()
+        if m["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
     found = []
     for name, resource in main["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -93,7 +103,9 @@ def schedules(main: dict[str, Any], values: dict[str, Any]) -> list[Scheduled]:
         for expression in [*events, *([rules[name]] if name in rules else [])]:
             minutes, daily = when(str(resolver.resolve(expression)))
             folder = properties["CodeUri"].strip("/").split("/")[-1]
-            found.append(Scheduled(name, folder, int(properties.get("MemorySize", memory)), minutes, daily))
+            queue, batch = mappings.get(name, (None, 10))
+            mb = int(properties.get("MemorySize", memory))
+            found.append(Scheduled(name, folder, mb, minutes, daily, queue, batch))
     return found
 
 
@@ -110,6 +122,13 @@ def environment(main: dict[str, Any], values: dict[str, Any], logical_id: str, m
     if unresolved:
         raise ValueError(f"{logical_id}: resources not made for the benchmark: {unresolved}")
     return {name: str(value) for name, value in resolved.items()}
+
+
+def make_queues(functions: list[Scheduled]) -> dict[str, str]:
+    """The data jobs' queues (logical ID -> URL, what Ref gives)."""
+    sqs = boto3.client("sqs")
+    names = sorted({f.queue for f in functions if f.queue})
+    return {name: sqs.create_queue(QueueName=f"{STACK}-{name}")["QueueUrl"] for name in names}
 
 
 def seed(fleet: Fleet, start: datetime) -> dict[str, str]:

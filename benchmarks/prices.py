@@ -30,8 +30,11 @@ S3_GET = 0.0004 / 1000  # GET, HEAD
 S3_PUT = 0.005 / 1000  # PUT, COPY, POST, LIST
 # https://aws.amazon.com/sns/pricing/ and https://aws.amazon.com/eventbridge/pricing/
 SNS_PUBLISH = 0.50 / 1_000_000
+SQS_REQUEST = 0.40 / 1_000_000  # a standard queue's request (https://aws.amazon.com/sqs/pricing/)
 CUSTOM_EVENT = 1.00 / 1_000_000  # scheduled rules' and AWS services' events are free
 KMS_KEY = 1.00  # the stack's customer-managed key, a month (https://aws.amazon.com/kms/pricing/)
+
+SQS_OPERATIONS = ("SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch")
 
 HOURS_A_MONTH = 730
 DAYS_A_MONTH = 30.4
@@ -168,6 +171,7 @@ def monthly_bill(
     puts = total(
         (n, _count(calls[n], "s3", ("PutObject", "CopyObject", "ListObjectsV2", "ListObjects"))) for n in usage
     )
+    sqs = total((n, _count(calls[n], "sqs", SQS_OPERATIONS)) for n in usage)
     logs = total((n, u.log_bytes + u.invocations * PLATFORM_LOG_BYTES) for n, u in usage.items()) / 1e9
     return [
         Line("CloudWatch alarms", held["alarms"], "alarms", held["alarms"] * ALARM_METRIC),
@@ -187,6 +191,7 @@ def monthly_bill(
         Line("DynamoDB writes (on demand)", writes, "write units", writes * WRITE_UNIT),
         Line("S3 GET requests", gets, "requests", gets * S3_GET),
         Line("S3 PUT and LIST requests", puts, "requests", puts * S3_PUT),
+        Line("SQS requests", sqs, "requests", sqs * SQS_REQUEST),
         Line(
             "SNS publishes",
             total((n, u.publishes) for n, u in usage.items()),

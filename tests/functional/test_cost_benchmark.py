@@ -17,6 +17,7 @@ STEADY = (
     "DynamoDB writes (on demand)",
     "S3 GET requests",
     "S3 PUT and LIST requests",
+    "SQS requests",
 )
 
 
