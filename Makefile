@@ -140,7 +140,9 @@ baseline:
 
 # Performance figures of the issues, rerunnable (moto in-process; no timed tests). The daily
 # report over 500 endpoints (daily_report_fleet) keeps moto busy ~4 min and ~5 GB of memory;
-# the data jobs fanned out over 100 and 500 endpoints (fanout) seed 120,000 capture files first.
+# the data jobs fanned out over 100 and 500 endpoints (fanout) seed 120,000 capture files first;
+# cost runs every scheduled function for a simulated hour at 1, 100 and 500 endpoints (README "Cost";
+# the 500 runs far longer than the 100's ~4 min, moto slowing with the square of the fleet).
 bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_metrics
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.compute_drift
@@ -153,6 +155,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.policy
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.canary
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.promote_canary
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.cost
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .mypy_cache .ruff_cache

@@ -198,6 +198,14 @@ nowhere else, for the tests and the local cloud alike.
   not modelled. Metric-math expressions are still moto's
   (docs/aws-behaviours.md, "moto gaps": they return no values). Results come back in query
   order.
+* `cloudwatch_list_metrics_once_each`: ListMetrics lists "the specified metrics", "up to 500
+  results ... for any one call" (botocore cloudwatch service-2.json, ListMetrics), and a metric
+  is its namespace, name and dimension set (above). moto 5.2 lists one entry per datapoint
+  batch put (its de-duplication compares dimensions in order, which is broken as above), so a
+  metric put every minute for an hour is listed sixty times and the pages a caller reads
+  are many more than in AWS (docs/aws-behaviours.md, "moto gaps"). Here each metric is listed
+  once, in the order moto first holds it, 500 a page; the calls a benchmark counts are
+  then AWS's.
 * `eventbridge_rules_as_in_aws`: in moto, a schedule rule (no event pattern) matches
   every event put on its bus, and a matching rule with a Lambda target crashes PutEvents
   (it would need Docker). In AWS a schedule rule matches no put event; Lambda targets are
@@ -1582,6 +1590,26 @@ def _metric_stat_result(
 
 
 @_once
+def cloudwatch_list_metrics_once_each() -> None:
+    """ListMetrics lists each metric (namespace, name, dimension set) once, as AWS does."""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.get_filtered_metrics
+
+    def get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimensions: list[dict[str, str]]) -> Any:
+        seen: set[tuple[str, str, frozenset[tuple[str | None, str | None]]]] = set()
+        once = []
+        for metric in original(self, metric_name, namespace, dimensions):
+            key = (metric.namespace, metric.name, frozenset((d.name, d.value) for d in metric.dimensions))
+            if key not in seen:
+                seen.add(key)
+                once.append(metric)
+        return once
+
+    CloudWatchBackend.get_filtered_metrics = get_filtered_metrics  # type: ignore[method-assign]
+
+
+@_once
 def cloudwatch_metric_stat_queries() -> None:
     """GetMetricData selects a metric as AWS does, and answers percentiles (`p99`, `p95.45`) too."""
     from moto.cloudwatch.exceptions import ValidationError
@@ -1664,6 +1692,7 @@ def install_all() -> None:
     alarm_transition_times_as_in_aws()
     alarm_history_as_in_aws()  # after the transition times: an item's Timestamp is the transition's
     cloudwatch_metric_stat_queries()
+    cloudwatch_list_metrics_once_each()
     versioned_model_package_names()
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()

@@ -113,9 +113,10 @@ class Resolver:
 
 
 def manager_alarms(main: dict[str, Any], given: dict[str, str], endpoints: list[str]) -> list[dict[str, Any]]:
-    """The alarms AlarmManagerFunction keeps for these endpoints (none with tags of their own),
-    from the stack's thresholds as its environment receives them. Actions name the topics by
-    logical ID (`CriticalTopic`, `WarningTopic`), for the caller to map onto what it created."""
+    """The alarms AlarmManagerFunction keeps for these endpoints (none with tags of their own,
+    each serving the stack's canary variant: all six), from the stack's thresholds as its
+    environment receives them. Actions name the topics by logical ID (`CriticalTopic`,
+    `WarningTopic`), for the caller to map onto what it created."""
     from model_medic.fleet.alarm_catalog import AlarmThresholds, Topics, endpoint_alarms
 
     resolver = Resolver(main, parameter_values(main, given))
@@ -136,4 +137,5 @@ def manager_alarms(main: dict[str, Any], given: dict[str, str], endpoints: list[
         canary_max_latency_ms=float(env["CANARY_MAX_LATENCY_MS"]),
     )
     topics = Topics(critical=env["CRITICAL_TOPIC_ARN"]["Ref"], warning=env["WARNING_TOPIC_ARN"]["Ref"])
-    return [alarm for endpoint in endpoints for alarm in endpoint_alarms(endpoint, thresholds, topics)]
+    variants = [thresholds.canary_variant]
+    return [alarm for endpoint in endpoints for alarm in endpoint_alarms(endpoint, thresholds, topics, variants)]

@@ -26,7 +26,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             return fleet.custom_resource(request)
         case EndpointStatus(endpoint=endpoint, status=status):
             return fleet.state_change(endpoint, status)
-        case Tick():
-            return fleet.reconcile_all()
+        case Tick(at=at):
+            return fleet.reconcile_all(at)
         case Rejected(reason=reason):
             return triggers.rejected(reason)

@@ -61,17 +61,15 @@ def test_the_demo_ends_with_a_backtest_of_its_own_history_that_finds_what_enforc
 
 def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud) -> None:
     alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=world.ENDPOINT)["MetricAlarms"]
-    assert {a["AlarmName"] for a in alarms} == {
-        f"{world.ENDPOINT}-{s}"
-        for s in (
-            "HighErrorRate",
-            "HighLatency",
-            "DataDrift",
-            "ModelAccuracyDrop",
-            "canary-ErrorRate",
-            "canary-Latency",
-        )
-    }
+    names = {a["AlarmName"] for a in alarms}
+    own = {f"{world.ENDPOINT}-{s}" for s in ("HighErrorRate", "HighLatency", "DataDrift", "ModelAccuracyDrop")}
+    canary = {f"{world.ENDPOINT}-canary-{s}" for s in ("ErrorRate", "Latency")}
+    # The canary's two follow the canary variant: put with it; removed at its end's state change,
+    # else in the endpoint's hourly turn (the scenarios may have ended it since).
+    if "canary" in world.instance_counts(cloud, world.ENDPOINT):
+        assert names == own | canary
+    else:
+        assert names in (own, own | canary)
     subscriptions = cloud.client("sns").list_subscriptions()["Subscriptions"]
     assert sum(s["Protocol"] == "lambda" for s in subscriptions) == 4  # the alarm-driven actions
     functions = {k for k in cloud.stack.resources if k.endswith("Function")}

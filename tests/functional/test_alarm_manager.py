@@ -6,13 +6,15 @@ calls are asked again; only a permanent error answers FAILED; out of time, Lambd
 import json
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import boto3
 import pytest
 
-from model_medic.platform.settings import ConfigurationError
+from model_medic.fleet.variants import reread_now
+from model_medic.platform.settings import ConfigurationError, load_settings
 from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler
 
 if TYPE_CHECKING:
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
 
 STACK = "model-medic-test"
 TAG = {"Key": "model-medic", "Value": "on"}
-SUFFIXES = ("HighErrorRate", "HighLatency", "DataDrift", "ModelAccuracyDrop", "canary-ErrorRate", "canary-Latency")
+OWN = ("HighErrorRate", "HighLatency", "DataDrift", "ModelAccuracyDrop")
+SUFFIXES = (*OWN, "canary-ErrorRate", "canary-Latency")
 SCHEDULE = load_event("manage_alarms/schedule.json")
 
 
@@ -53,20 +56,25 @@ def fleet_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
         ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
         PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:latest"},
     )
+    # The fleet's endpoints serve a primary and a canary variant; `plain` endpoints a primary only.
+    variant = {"ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
     sagemaker.create_endpoint_config(
         EndpointConfigName="shared",
-        ProductionVariants=[
-            {"VariantName": "primary", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
-        ],
+        ProductionVariants=[{"VariantName": "primary", **variant}, {"VariantName": "canary", **variant}],
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="plain", ProductionVariants=[{"VariantName": "primary", **variant}]
     )
     return stack
 
 
-def endpoints(count: int, prefix: str = "fleet", tags: list[dict[str, str]] | None = None) -> list[str]:
+def endpoints(
+    count: int, prefix: str = "fleet", tags: list[dict[str, str]] | None = None, config: str = "shared"
+) -> list[str]:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     names = [f"{prefix}-{i:03d}" for i in range(count)]
     for name in names:
-        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName="shared", Tags=tags or [TAG])
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config, Tags=tags or [TAG])
     return names
 
 
@@ -98,8 +106,11 @@ def unrelated_alarm() -> None:
     )
 
 
-def expected(names: list[str]) -> set[str]:
-    return {f"{n}-{s}" for n in names for s in SUFFIXES}
+def expected(names: list[str], without_canary: Iterable[str] = ("churn-prod",)) -> set[str]:
+    """The alarms of these endpoints: six with a canary variant, four without (churn-prod, named
+    in the stack, does not exist: no variant)."""
+    plain = set(without_canary)
+    return {f"{n}-{s}" for n in names for s in (OWN if n in plain else SUFFIXES)}
 
 
 def test_a_fleet_of_200_gets_its_alarms_and_a_second_pass_reads_little_and_writes_nothing(
@@ -108,7 +119,9 @@ def test_a_fleet_of_200_gets_its_alarms_and_a_second_pass_reads_little_and_write
     names = endpoints(200)
     endpoints(3, prefix="untagged", tags=[{"Key": "team", "Value": "x"}])
     first = run(SCHEDULE)["reconciled"]
-    assert len(first["created"]) == 201 * 6  # 200 tagged + churn-prod, named (need not exist yet)
+    # 200 tagged, with a canary variant, + churn-prod, named (need not exist yet: no canary alarms)
+    assert len(first["created"]) == 200 * 6 + 4
+    assert first["described"] == 201  # new to the stack: each one's variants read once
     assert alarm_names() == expected([*names, "churn-prod"])
     assert len(dashboards()) == 201
     cw = boto3.client("cloudwatch", region_name=REGION)
@@ -117,21 +130,27 @@ def test_a_fleet_of_200_gets_its_alarms_and_a_second_pass_reads_little_and_write
 
     aws_requests.clear()
     second = run(SCHEDULE)["reconciled"]
-    assert second["unchanged"] == 201 * 6
+    assert second["unchanged"] == 200 * 6 + 4
+    # A quarter of them read again in their turn (each once an hour); the others' alarms say
+    # which variants they have.
+    at = datetime.fromisoformat(SCHEDULE["time"])
+    assert second["described"] == sum(reread_now(name, at) for name in [*names, "churn-prod"])
+    assert 30 < second["described"] < 70
     assert second["created"] == second["updated"] == second["deleted"] == second["dashboards_put"] == []
     readers = ("Describe", "Get", "List")
     assert [op for _, op, _ in aws_requests if not op.startswith(readers)] == []
     operations = [op for _, op, _ in aws_requests]
-    # 203 endpoints in pages of 100, their tags 100 a page, 1,206 alarms 100 a page twice
-    # (owned by tag, configuration by name), dashboards in one listing.
+    # 203 endpoints in pages of 100, their tags 100 a page, 1,204 alarms 100 a page twice (owned
+    # by tag, configuration by name: 1,206 names with churn-prod's canary's), dashboards in one
+    # listing.
     assert operations.count("ListEndpoints") == 3
+    assert operations.count("DescribeEndpoint") == second["described"]
     assert operations.count("GetResources") <= 3 + 13 + 1  # moto also pages at 100 tags
     assert operations.count("DescribeAlarms") == 13
     assert operations.count("ListDashboards") == 1
     assert "ListTagsForResource" not in operations
     assert "ListTags" not in operations
     assert "GetDashboard" not in operations
-    assert "DescribeEndpoint" not in operations
 
 
 def test_the_stacks_alarms_are_found_by_tag_100_a_page(
@@ -213,13 +232,15 @@ def test_a_run_keeps_to_its_write_budget_and_the_next_runs_carry_on(
         assert len(writes) <= 50
         if not result["pending"]:
             break
-    assert (len(first["created"]), first["pending"]) == (50, 21 * 7 - 50)  # 6 alarms + a dashboard each
+    # 6 alarms + a dashboard each; churn-prod (no canary variant) 4 + a dashboard
+    assert (len(first["created"]), first["pending"]) == (50, 20 * 7 + 5 - 50)
     assert runs == 3
     assert alarm_names() == expected([*names, "churn-prod"])
     assert len(dashboards()) == 21
 
 
 def test_writes_are_paced_to_cloudwatchs_rate() -> None:
+    from model_medic.fleet.alarm_catalog import EndpointWatch
     from model_medic.fleet.alarm_manager import AlarmManager, WritePace
     from model_medic.fleet.holdings import StackPlace
 
@@ -228,7 +249,8 @@ def test_writes_are_paced_to_cloudwatchs_rate() -> None:
         cast("CloudWatchClient", None),
         cast("ResourceGroupsTaggingAPIClient", None),
         StackPlace("s", "r", "p"),
-        lambda *_: [],
+        lambda endpoint, _: EndpointWatch(endpoint, (), "canary", ()),
+        lambda _: frozenset(),
         WritePace(per_second=3.0, sleep=waits.append),
     )
     assert all(manager._may_write() for _ in range(4))
@@ -267,6 +289,86 @@ def test_a_named_endpoint_keeps_its_alarms_while_it_is_deleted_and_an_untagged_o
     assert alarm_names() == expected(["churn-prod"])
     [plain] = endpoints(1, prefix="plain", tags=[{"Key": "team", "Value": "x"}])
     assert run(state_change(plain, "IN_SERVICE"))["reconciled"]["created"] == []
+
+
+def canary_alarms(endpoint: str) -> set[str]:
+    return {f"{endpoint}-canary-ErrorRate", f"{endpoint}-canary-Latency"}
+
+
+def ticks(count: int) -> list[dict[str, Any]]:
+    """`count` ticks of the 15-minute schedule from the sample's time."""
+    at = datetime.fromisoformat(SCHEDULE["time"])
+    return [{**SCHEDULE, "time": (at + timedelta(minutes=15 * i)).isoformat()} for i in range(count)]
+
+
+def test_an_endpoint_without_a_canary_variant_gets_no_canary_alarms_until_it_has_one(fleet_env: Stack) -> None:
+    [plain] = endpoints(1, prefix="plain", config="plain")
+    run(state_change(plain, "IN_SERVICE"))
+    assert alarm_names() == expected([plain], without_canary=[plain])
+    # A new model goes out as a canary: the endpoint's update ends IN_SERVICE with the variant.
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.update_endpoint(EndpointName=plain, EndpointConfigName="shared")
+    created = run(state_change(plain, "IN_SERVICE"))["reconciled"]["created"]
+    assert created == sorted(canary_alarms(plain))  # the canary's, and nothing else
+    # Its dashboard lists the alarms the endpoint has.
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    body = json.loads(cw.get_dashboard(DashboardName=f"model-medic_{STACK}_{REGION}_{plain}")["DashboardBody"])
+    listed = next(w for w in body["widgets"] if w["type"] == "alarm")["properties"]["alarms"]
+    assert {arn.rsplit(":", 1)[1] for arn in listed} == expected([plain], without_canary=[])
+    # The canary promoted, the endpoint serves one variant again: its alarms go with it.
+    sagemaker.update_endpoint(EndpointName=plain, EndpointConfigName="plain")
+    deleted = run(state_change(plain, "IN_SERVICE"))["reconciled"]["deleted"]
+    assert sorted(deleted) == sorted(canary_alarms(plain))
+    assert alarm_names() == expected([plain], without_canary=[plain])
+
+
+def test_a_canary_no_state_change_told_of_gets_its_alarms_within_four_ticks(fleet_env: Stack) -> None:
+    names = endpoints(8, prefix="plain", config="plain")
+    run(SCHEDULE)
+    assert alarm_names() == expected([*names, "churn-prod"], without_canary=[*names, "churn-prod"])
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for name in names:  # every endpoint gains a canary; the state change events are lost
+        sagemaker.update_endpoint(EndpointName=name, EndpointConfigName="shared")
+    described = []
+    for tick in ticks(4):
+        described.append(run(tick)["reconciled"]["described"])
+    assert alarm_names() == expected([*names, "churn-prod"])
+    assert sum(described) == len(names) + 1  # each endpoint (churn-prod too) read once in the hour
+    assert run(ticks(5)[-1])["reconciled"]["created"] == []
+
+
+def test_canary_alarms_deleted_by_hand_come_back(fleet_env: Stack) -> None:
+    [name] = endpoints(1)
+    run(SCHEDULE)
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    cw.delete_alarms(AlarmNames=[f"{name}-canary-Latency"])  # one of the two: in doubt, read at once
+    assert run(SCHEDULE)["reconciled"]["created"] == [f"{name}-canary-Latency"]
+    cw.delete_alarms(AlarmNames=sorted(canary_alarms(name)))  # both: the endpoint's turn puts them back
+    created = [c for tick in ticks(4) for c in run(tick)["reconciled"]["created"]]
+    assert sorted(created) == sorted(canary_alarms(name))
+
+
+def test_dashboards_are_switched_off_by_the_stack_or_by_an_endpoints_tag(
+    fleet_env: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = endpoints(3)
+    run(SCHEDULE)
+    prefix = f"model-medic_{STACK}_{REGION}_"
+    assert dashboards() == {prefix + n for n in [*names, "churn-prod"]}
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    arn = sagemaker.describe_endpoint(EndpointName=names[0])["EndpointArn"]
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic:endpoint-dashboards", "Value": "false"}])
+    result = run(SCHEDULE)["reconciled"]
+    assert result["dashboards_deleted"] == [prefix + names[0]]
+    assert result["deleted"] == result["created"] == []  # its alarms stay
+    assert dashboards() == {prefix + n for n in [*names[1:], "churn-prod"]}
+    # The stack says none; an endpoint's tag may still ask for its own.
+    monkeypatch.setenv("ENDPOINT_DASHBOARDS", "false")
+    load_settings.cache_clear()  # a new cold start with the stack's new parameter
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic:endpoint-dashboards", "Value": "true"}])
+    run(SCHEDULE)
+    assert dashboards() == {prefix + names[0]}
+    assert alarm_names() == expected([*names, "churn-prod"])
 
 
 @pytest.mark.parametrize(
@@ -465,11 +567,11 @@ def test_throttled_calls_are_asked_again_and_create_update_and_delete_each_end_s
     result = run(custom("Create", response_url), countdown)
     assert result["status"] == "SUCCESS"
     assert alarm_names() == expected([*names, "churn-prod"])
-    assert len(puts) == 5 * 6 + 3  # every alarm put once, three of them asked again
+    assert len(puts) == 4 * 6 + 4 + 3  # every alarm put once, three of them asked again
     assert len(countdown.waits) == 5  # one wait per transient answer (3 puts, 1 read, 1 discovery), none real
     [created] = answers()
     assert created["Status"] == "SUCCESS"
-    assert created["Data"] == {"Alarms": 30, "Pending": 0}
+    assert created["Data"] == {"Alarms": 28, "Pending": 0}
 
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     arn = sagemaker.describe_endpoint(EndpointName=names[0])["EndpointArn"]
@@ -487,7 +589,7 @@ def test_throttled_calls_are_asked_again_and_create_update_and_delete_each_end_s
     assert answers()[-1]["Status"] == "SUCCESS"
     assert alarm_names() == {"someone-elses"}
     assert dashboards() == set()
-    assert len(deletes) == 2 + 2  # one batch of 24 alarms, asked again
+    assert len(deletes) == 2 + 2  # one batch of 22 alarms, asked again
     assert len(_Catcher.received) == 3  # each request answered once
 
 
@@ -537,7 +639,7 @@ def test_time_running_out_raises_to_lambda_and_its_retry_answers_as_a_clean_run_
     assert alarm_names() == expected([*names, "churn-prod"])
     [answered] = answers()
     assert answered["Status"] == "SUCCESS"
-    assert answered["Data"] == {"Alarms": 24, "Pending": 0}  # as a run without throttling answers
+    assert answered["Data"] == {"Alarms": 22, "Pending": 0}  # as a run without throttling answers
     assert answered["RequestId"] == "request-Create"
 
 
@@ -594,7 +696,7 @@ def test_a_delete_that_cannot_remove_the_alarms_answers_failed_naming_them_and_t
     assert failed["Status"] == "FAILED"
     assert failed["PhysicalResourceId"] == "p"
     assert "(AccessDenied)" in failed["Reason"]
-    assert "12 alarms and 2 dashboards left (churn-prod-DataDrift, " in failed["Reason"]
+    assert "10 alarms and 2 dashboards left (churn-prod-DataDrift, " in failed["Reason"]
     assert "--retain-resources FleetAlarms" in failed["Reason"]
     assert f"model-medic:stack={STACK}" in failed["Reason"]
     assert alarm_names() == expected([*names, "churn-prod"])
@@ -630,7 +732,7 @@ def test_a_delete_still_throttled_when_time_runs_out_raises_and_its_retry_leaves
     with pytest.raises(OutOfTime, match="DeleteAlarms"):
         run(request, countdown)
     assert len(_Catcher.received) == 1  # only the Create's answer
-    assert len(alarm_names()) == 18
+    assert len(alarm_names()) == 16
     throttled.stop()
     countdown.left = 300.0  # Lambda's retry
     assert run(request, countdown)["status"] == "SUCCESS"

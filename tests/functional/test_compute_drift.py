@@ -534,3 +534,43 @@ def test_a_message_that_is_no_drift_measurement_is_rejected_not_retried_and_the_
     assert delivery.result["results"][0]["status"] == "published"
     assert len(delivery.result["rejected"]) == 2
     assert parked(stack) == []
+
+
+def features_published() -> set[str]:
+    cloudwatch = boto3.client("cloudwatch")
+    return {
+        f"{m['MetricName']}:{d['Value']}"
+        for name in ("FeatureDrift", "FeatureKS")
+        for m in cloudwatch.list_metrics(Namespace="Custom/SageMaker", MetricName=name)["Metrics"]
+        for d in m["Dimensions"]
+        if d["Name"] == "Feature"
+    }
+
+
+def test_per_feature_metrics_follow_the_stack_and_the_endpoints_tag_and_max_feature_drift_stays(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model_medic.platform.settings import load_settings
+    from tests.conftest import make_endpoint
+
+    make_endpoint("churn-prod")
+    sagemaker = boto3.client("sagemaker")
+    arn = sagemaker.describe_endpoint(EndpointName="churn-prod")["EndpointArn"]
+    training()
+    fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
+    capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30))
+    switch = "model-medic:per-feature-drift-metrics"
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": switch, "Value": "false"}])
+    fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+    [delivery] = deliver(stack, "drift", fn.lambda_handler)  # the endpoint measured in its own invocation
+    [churn] = delivery.result["results"]
+    assert churn["status"] == "published"
+    assert metric("MaxFeatureDrift") == [pytest.approx(max(f["psi"] for f in churn["features"].values()))]
+    assert features_published() == set()  # three custom metrics fewer (two features, one numeric)
+    # The stack switches them off; this endpoint's tag switches its own back on.
+    monkeypatch.setenv("PER_FEATURE_DRIFT_METRICS", "false")
+    load_settings.cache_clear()
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": switch, "Value": "true"}])
+    fn.lambda_handler(load_event("compute_drift/schedule.json"), FakeContext())
+    deliver(stack, "drift", fn.lambda_handler)
+    assert features_published() == {"FeatureDrift:age", "FeatureDrift:plan", "FeatureKS:age"}

@@ -165,9 +165,15 @@ def test_the_alarm_manager_gives_a_tagged_endpoint_its_own_thresholds_and_follow
     fleet: Stack,
 ) -> None:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
-    for name in ("tagged-prod", "plain-prod"):
+    # tagged-prod serves a challenger beside its canary: which of them is the canary is its tag's say.
+    variant = {"ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="three",
+        ProductionVariants=[{"VariantName": v, **variant} for v in ("primary", "canary", "challenger")],
+    )
+    for name, config in (("tagged-prod", "three"), ("plain-prod", "shared")):
         sagemaker.create_endpoint(
-            EndpointName=name, EndpointConfigName="shared", Tags=[{"Key": "model-medic", "Value": "on"}]
+            EndpointName=name, EndpointConfigName=config, Tags=[{"Key": "model-medic", "Value": "on"}]
         )
     tag(
         "tagged-prod",

@@ -831,6 +831,32 @@ def test_metric_math_still_reads_the_metric_stat_queries(cloudwatch: CloudWatchC
     assert answer[0]["Values"] == [max(values) for values in PERIODS]
 
 
+def test_list_metrics_lists_each_metric_once_500_a_page(cloudwatch: CloudWatchClient) -> None:
+    # 600 metrics (300 endpoints x two variants, listed in either dimension order), each put
+    # every minute for 5 minutes: AWS lists 600 metrics in two pages, not 3,000 entries in six.
+    for minute in range(5):
+        data: list[Any] = []
+        for i in range(300):
+            for dimensions in (
+                [{"Name": "EndpointName", "Value": f"e{i}"}, {"Name": "VariantName", "Value": "primary"}],
+                [{"Name": "VariantName", "Value": "canary"}, {"Name": "EndpointName", "Value": f"e{i}"}],
+            ):
+                data.append(
+                    {
+                        "MetricName": "Invocations",
+                        "Dimensions": dimensions,
+                        "Value": 1.0,
+                        "Timestamp": T0 + timedelta(minutes=minute),
+                    }
+                )
+        for first in range(0, len(data), 1000):
+            cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[first : first + 1000])
+    pages = list(cloudwatch.get_paginator("list_metrics").paginate(Namespace="AWS/SageMaker"))
+    assert [len(page["Metrics"]) for page in pages] == [500, 100]
+    listed = [tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])) for p in pages for m in p["Metrics"]]
+    assert len(set(listed)) == 600
+
+
 def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: CloudWatchClient) -> None:
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("hidden", "p50")

@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from model_medic.fleet.alarm_catalog import AlarmThresholds, QualitySource, Topics, endpoint_alarms
+from model_medic.fleet.alarm_catalog import AlarmThresholds, QualitySource, Topics, endpoint_alarms, endpoint_watch
+from model_medic.fleet.variants import held
 
 TOPICS = Topics(
     critical="arn:aws:sns:us-east-1:123456789012:critical", warning="arn:aws:sns:us-east-1:123456789012:warn"
@@ -16,18 +17,53 @@ def thresholds(source: QualitySource = "model-medic") -> AlarmThresholds:
 
 
 def by_name(source: QualitySource = "model-medic") -> dict[str, dict[str, Any]]:
-    return {alarm["AlarmName"]: alarm for alarm in endpoint_alarms("churn-prod", thresholds(source), TOPICS)}
+    alarms = endpoint_alarms("churn-prod", thresholds(source), TOPICS, ("primary", "canary"))
+    return {alarm["AlarmName"]: alarm for alarm in alarms}
 
 
-def test_six_alarms_named_after_the_endpoint_and_the_canary_variant() -> None:
+def test_six_alarms_named_after_the_endpoint_and_the_canary_variant_the_canarys_first() -> None:
     assert list(by_name()) == [
+        "churn-prod-canary-ErrorRate",
+        "churn-prod-canary-Latency",
         "churn-prod-HighErrorRate",
         "churn-prod-HighLatency",
         "churn-prod-DataDrift",
         "churn-prod-ModelAccuracyDrop",
-        "churn-prod-canary-ErrorRate",
-        "churn-prod-canary-Latency",
     ]
+
+
+@pytest.mark.parametrize("variants", [(), ("primary",), ("primary", "challenger"), ("Canary",)])
+def test_an_endpoint_without_the_canary_variant_gets_its_own_four_alarms_only(variants: tuple[str, ...]) -> None:
+    names = [a["AlarmName"] for a in endpoint_alarms("churn-prod", thresholds(), TOPICS, variants)]
+    assert names == [
+        "churn-prod-HighErrorRate",
+        "churn-prod-HighLatency",
+        "churn-prod-DataDrift",
+        "churn-prod-ModelAccuracyDrop",
+    ]
+
+
+OWN = ["churn-prod-HighErrorRate", "churn-prod-HighLatency", "churn-prod-DataDrift", "churn-prod-ModelAccuracyDrop"]
+CANARY = ["churn-prod-canary-ErrorRate", "churn-prod-canary-Latency"]
+
+
+@pytest.mark.parametrize(
+    ("held_names", "unaccounted", "told"),
+    [
+        (OWN + CANARY, [], frozenset({"canary"})),  # both canary alarms: it has its canary
+        (OWN, [], frozenset()),  # neither: it has none
+        (OWN + CANARY[:1], [], None),  # one of two: in doubt
+        (OWN[1:] + CANARY, [], None),  # one of its own missing (new, or a run cut short)
+        (OWN, ["churn-prod-challenger-ErrorRate"], None),  # an alarm of a former canary name
+        (OWN, ["churn-prod-eu-HighLatency"], None),  # churn-prod-eu left scope: read, to be safe
+        (OWN, ["fraud-prod-HighLatency"], frozenset()),  # another endpoint's: no doubt here
+    ],
+)
+def test_the_alarms_held_tell_the_variants_only_when_they_can(
+    held_names: list[str], unaccounted: list[str], told: frozenset[str] | None
+) -> None:
+    watch = endpoint_watch("churn-prod", thresholds(), TOPICS)
+    assert held(watch, set(held_names), unaccounted) == told
 
 
 def test_every_request_spells_out_each_field_cloudwatch_returns() -> None:

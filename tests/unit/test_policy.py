@@ -99,6 +99,8 @@ CASES: dict[str, tuple[str, Any, str]] = {
     "inference-attribute": ("prediction.label", "prediction.label", "predicted label"),
     "probability-attribute": ("0", "0", "the score"),
     "positive-label": ("fraud", "fraud", ""),
+    "endpoint-dashboards": ("false", False, "none"),
+    "per-feature-drift-metrics": ("no", False, "0.5"),
 }
 
 

@@ -15,6 +15,7 @@ only for the modules it uses.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_sagemaker import SageMakerClient
 
-    from model_medic.fleet.alarm_catalog import AlarmThresholds
+    from model_medic.fleet.alarm_catalog import AlarmThresholds, EndpointWatch
     from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
     from model_medic.fleet.fleet_alarms import Fleet
     from model_medic.fleet.patience import Patience
@@ -348,7 +349,8 @@ def rollouts(settings: CanarySettings, trigger: object, context: LambdaContext |
 
 
 def drift_job(settings: DriftSettings, capture_uri: str) -> ComputeDrift:
-    """The drift job of one endpoint's settings and capture (`endpoint_data.py`)."""
+    """The drift job of one endpoint's settings and capture (`endpoint_data.py`); its drift is
+    published per feature when its PerFeatureDriftMetrics (the stack's or its tag's) says so."""
     from model_medic.measure.drift import ComputeDrift
 
     return ComputeDrift(
@@ -359,6 +361,7 @@ def drift_job(settings: DriftSettings, capture_uri: str) -> ComputeDrift:
         settings.drift_min_rows,
         settings.baseline_label_column,
         settings.features_attribute,
+        lambda _endpoint: settings.per_feature_drift_metrics,
     )
 
 
@@ -478,24 +481,26 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     endpoint's `model-medic:` tags say otherwise (`policy.py`). A tag that is not used is
     logged here on every run and the stack's value kept; the action functions' sweeps tell it
     once (`endpoint_policy.Policies`)."""
-    from model_medic.fleet.alarm_catalog import Topics, component_alarms, endpoint_alarms
+    from model_medic.fleet.alarm_catalog import Topics, component_alarms, endpoint_watch
     from model_medic.remediate.components import component_names
 
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
     ignore = policy.discovery_key(settings.discovery_tag)
 
-    def alarms(endpoint: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    def alarms(endpoint: str, tags: Mapping[str, str]) -> EndpointWatch:
         found = policy.within_stack(settings, policy.read(tags, ignore))
         for problem in found.problems:
             logger.warning("tag not used", endpoint=endpoint, tag=problem.endpoint_tag, reason=problem.reason)
-        thresholds = stack_thresholds(policy.apply(settings, found))
+        own = policy.apply(settings, found)
+        thresholds = stack_thresholds(own)
         # Each inference component of the endpoint has its own alarms (ListInferenceComponents).
         per_component = [
             a
             for c in component_names(aws.sagemaker(), endpoint)
             for a in component_alarms(endpoint, c, thresholds, topics)
         ]
-        return endpoint_alarms(endpoint, thresholds, topics) + per_component
+        watch = endpoint_watch(endpoint, thresholds, topics, own.endpoint_dashboards)
+        return dataclasses.replace(watch, alarms=(*watch.alarms, *per_component))
 
     return alarms
 
@@ -504,7 +509,9 @@ def alarm_manager(settings: AlarmManagerSettings, patience: Patience | None = No
     from model_medic.fleet.alarm_manager import AlarmManager, WritePace
     from model_medic.fleet.holdings import StackPlace
     from model_medic.fleet.patience import Patience
+    from model_medic.fleet.variants import EndpointVariants
 
+    patience = patience or Patience()
     # The topics' ARNs say the partition, Region and account the alarms live in.
     _, partition, _, region, account, _ = settings.critical_topic_arn.split(":", 5)
     return AlarmManager(
@@ -512,8 +519,9 @@ def alarm_manager(settings: AlarmManagerSettings, patience: Patience | None = No
         aws.tagging(),
         StackPlace(settings.stack_name, region, f"arn:{partition}:cloudwatch:{region}:{account}:alarm:"),
         alarms_for(settings),
+        EndpointVariants(aws.sagemaker(), patience).of,
         WritePace(settings.alarm_writes_per_run, settings.alarm_writes_per_second),
-        patience or Patience(),
+        patience,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,15 +37,50 @@ class Topics:
     warning: str
 
 
-def endpoint_alarms(endpoint: str, t: AlarmThresholds, topics: Topics) -> list[dict[str, Any]]:
-    """The PutMetricAlarm requests of the endpoint's six alarms (without the stack tag)."""
-    return [
+@dataclass(frozen=True)
+class EndpointWatch:
+    """What an endpoint is given: its own four alarms, its canary variant's two (only while the
+    endpoint has a variant of that name), and a dashboard unless its policy says none."""
+
+    endpoint: str
+    alarms: tuple[dict[str, Any], ...]
+    canary_variant: str
+    canary_alarms: tuple[dict[str, Any], ...]
+    dashboard: bool = True
+
+    def requests(self, variants: Collection[str]) -> list[dict[str, Any]]:
+        """The PutMetricAlarm requests for an endpoint with these variants (without the stack
+        tag), the canary's first: an endpoint whose own alarms are all held has its canary's
+        too, if it should (`variants.held` reads the alarms so)."""
+        return [*(self.canary_alarms if self.canary_variant in variants else ()), *self.alarms]
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every alarm name the endpoint may have under this policy, its canary's included."""
+        return frozenset(a["AlarmName"] for a in (*self.alarms, *self.canary_alarms))
+
+    @property
+    def canary_names(self) -> frozenset[str]:
+        return frozenset(a["AlarmName"] for a in self.canary_alarms)
+
+
+def endpoint_watch(endpoint: str, t: AlarmThresholds, topics: Topics, dashboard: bool = True) -> EndpointWatch:
+    """The endpoint's alarms (its canary's apart) and whether it has a dashboard."""
+    own = (
         _high_error_rate(endpoint, t, topics),
         _high_latency(endpoint, t, topics),
         _data_drift(endpoint, t, topics),
         _accuracy_drop(endpoint, t, topics),
-        *_canary_alarms(endpoint, t),
-    ]
+    )
+    return EndpointWatch(endpoint, own, t.canary_variant, tuple(_canary_alarms(endpoint, t)), dashboard)
+
+
+def endpoint_alarms(
+    endpoint: str, t: AlarmThresholds, topics: Topics, variants: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """The PutMetricAlarm requests of the endpoint's alarms (without the stack tag): four, and
+    the canary's two when `variants` holds the canary variant."""
+    return endpoint_watch(endpoint, t, topics).requests(variants)
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from model_medic.fleet.alarm_catalog import STACK_TAG, dashboard_body, dashboard_name, dashboard_prefix
+from model_medic.fleet.alarm_catalog import (
+    STACK_TAG,
+    EndpointWatch,
+    dashboard_body,
+    dashboard_name,
+    dashboard_prefix,
+)
 from model_medic.fleet.holdings import PAGE, Holdings, StackPlace
 from model_medic.fleet.patience import Patience
+from model_medic.fleet.variants import held
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
 
@@ -40,8 +47,11 @@ _COMPARED = (
     "TreatMissingData",
 )
 
-# The alarms an endpoint should have, given its tags: PutMetricAlarm requests without tags.
-AlarmsFor = Callable[[str, Mapping[str, str]], list[dict[str, Any]]]
+# What an endpoint should have, given its tags: its alarms (PutMetricAlarm requests without
+# tags, its canary's apart) and whether it has a dashboard.
+AlarmsFor = Callable[[str, Mapping[str, str]], EndpointWatch]
+# An endpoint's variants as SageMaker describes them (`variants.EndpointVariants.of`).
+VariantsOf = Callable[[str], frozenset[str]]
 
 
 @dataclass
@@ -53,6 +63,7 @@ class Reconciliation:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: int = 0
+    described: int = 0  # endpoints whose variants were read (DescribeEndpoint) in this run
     conflicts: list[str] = field(default_factory=list)  # our name, someone else's alarm
     dashboards_put: list[str] = field(default_factory=list)
     dashboards_deleted: list[str] = field(default_factory=list)
@@ -116,6 +127,7 @@ class AlarmManager:
         tagging: ResourceGroupsTaggingAPIClient,
         place: StackPlace,
         alarms_for: AlarmsFor,
+        variants_of: VariantsOf,
         pace: WritePace = WritePace(),
         patience: Patience | None = None,
     ) -> None:
@@ -126,6 +138,7 @@ class AlarmManager:
         self._region = place.region
         self._arn_prefix = place.alarm_arn_prefix
         self._alarms_for = alarms_for
+        self._variants_of = variants_of
         self._writes_left = pace.max_writes
         self._interval = 1.0 / pace.per_second if pace.per_second > 0 else 0.0
         self._sleep = pace.sleep
@@ -133,31 +146,40 @@ class AlarmManager:
 
     # --- entry points --------------------------------------------------------------------
 
-    def reconcile(self, fleet: Mapping[str, Mapping[str, str]]) -> Reconciliation:
-        """The whole fleet: `fleet` maps every endpoint in scope to its tags."""
-        desired = self._desired(fleet)
+    def reconcile(self, fleet: Mapping[str, Mapping[str, str]], reread: Collection[str] = ()) -> Reconciliation:
+        """The whole fleet: `fleet` maps every endpoint in scope to its tags. An endpoint's
+        variants are read (DescribeEndpoint) when it is in `reread` (it may have changed) or its
+        alarms cannot say which it has (`variants.held`); otherwise its alarms tell."""
+        watches = {endpoint: self._alarms_for(endpoint, tags) for endpoint, tags in fleet.items()}
         owned = self._held.owned()
-        existing = self._held.describe(sorted(desired))
+        # Every name the fleet may have, its canaries' included: what CloudWatch holds of them
+        # tells each endpoint's variants (the tagging index alone may still list a deleted alarm).
+        existing = self._held.describe(sorted({name for watch in watches.values() for name in watch.names}))
+        variants, described = self._variants(watches, owned, existing, set(reread))
+        desired = self._desired(watches, variants)
         result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
-        result.endpoints = len(fleet)
+        result.endpoints, result.described = len(fleet), described
         dashboards = self._held.dashboards(dashboard_prefix(self._stack, self._region))
-        self._apply_dashboards(fleet, desired, dashboards, result)
+        self._apply_dashboards(watches, desired, dashboards, result)
         return result
 
-    def reconcile_endpoint(self, endpoint: str, tags: Mapping[str, str] | None) -> Reconciliation:
-        """One endpoint (a state change): `tags` when it is in scope, None when it is not."""
-        fleet = {endpoint: tags} if tags is not None else {}
-        desired = self._desired(fleet)
+    def reconcile_endpoint(
+        self, endpoint: str, tags: Mapping[str, str] | None, variants: Collection[str] = ()
+    ) -> Reconciliation:
+        """One endpoint (a state change): `tags` when it is in scope, None when it is not, and
+        the `variants` it was described with."""
+        watches = {endpoint: self._alarms_for(endpoint, tags)} if tags is not None else {}
+        desired = self._desired(watches, {endpoint: frozenset(variants)})
         # Every alarm named after the endpoint and watching it; its owner is asked only for these.
         found = self._held.describe_prefix(f"{endpoint}-")
         mine = {name: alarm for name, alarm in found.items() if alarm_endpoint(alarm) == endpoint}
         owned = self._held.owned_of([alarm["AlarmArn"] for alarm in mine.values()])
         existing = {name: alarm for name, alarm in found.items() if name in desired or name in mine}
         result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
-        result.endpoints = len(fleet)
+        result.endpoints = len(watches)
         name = dashboard_name(self._stack, self._region, endpoint)
         dashboards = {k: v for k, v in self._held.dashboards(name).items() if k == name}
-        self._apply_dashboards(fleet, desired, dashboards, result)
+        self._apply_dashboards(watches, desired, dashboards, result)
         return result
 
     def remove_all(self) -> Reconciliation:
@@ -189,12 +211,36 @@ class AlarmManager:
 
     # --- desired and changes ---------------------------------------------------------------
 
-    def _desired(self, fleet: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
-        desired: dict[str, dict[str, Any]] = {}
-        for endpoint, tags in fleet.items():
-            for alarm in self._alarms_for(endpoint, tags):
-                desired[alarm["AlarmName"]] = alarm
-        return desired
+    def _variants(
+        self,
+        watches: Mapping[str, EndpointWatch],
+        owned: Mapping[str, str],
+        existing: Mapping[str, Any],
+        reread: set[str],
+    ) -> tuple[dict[str, frozenset[str]], int]:
+        """Each endpoint's variants, as its alarms (ours, and held by CloudWatch) tell them, or
+        read; and how many were read."""
+        accounted = {name for watch in watches.values() for name in watch.names}
+        unaccounted = [name for name in owned if name not in accounted]
+        ours = {name for name in existing if name in owned}
+        variants: dict[str, frozenset[str]] = {}
+        read = 0
+        for endpoint, watch in watches.items():
+            told = None if endpoint in reread else held(watch, ours, unaccounted)
+            if told is None:
+                told, read = self._variants_of(endpoint), read + 1
+            variants[endpoint] = told
+        return variants, read
+
+    @staticmethod
+    def _desired(
+        watches: Mapping[str, EndpointWatch], variants: Mapping[str, frozenset[str]]
+    ) -> dict[str, dict[str, Any]]:
+        return {
+            alarm["AlarmName"]: alarm
+            for endpoint, watch in watches.items()
+            for alarm in watch.requests(variants.get(endpoint, frozenset()))
+        }
 
     def _apply(
         self,
@@ -204,7 +250,7 @@ class AlarmManager:
         doomed: set[str],
     ) -> Reconciliation:
         result = Reconciliation()
-        for name, alarm in sorted(desired.items()):
+        for name, alarm in desired.items():  # in order: an endpoint's canary alarms before its own
             actual = existing.get(name)
             if actual is not None and name not in owned:
                 result.conflicts.append(name)
@@ -268,18 +314,20 @@ class AlarmManager:
 
     def _apply_dashboards(
         self,
-        fleet: Mapping[str, Mapping[str, str]],
+        watches: Mapping[str, EndpointWatch],
         desired: Mapping[str, dict[str, Any]],
         dashboards: Mapping[str, int],
         result: Reconciliation,
     ) -> None:
+        """Each endpoint's dashboard put where it is missing or differs; those of endpoints that
+        left scope, or whose policy says none (`EndpointDashboards`), deleted."""
         names_of: dict[str, list[str]] = {}
         for name, alarm in desired.items():
             endpoint = alarm_endpoint(alarm)
             if endpoint is not None:
                 names_of.setdefault(endpoint, []).append(name)
         wanted: set[str] = set()
-        for endpoint in fleet:
+        for endpoint in (endpoint for endpoint, watch in watches.items() if watch.dashboard):
             name = dashboard_name(self._stack, self._region, endpoint)
             wanted.add(name)
             body = dashboard_body(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from model_medic.fleet import custom_resource
 from model_medic.fleet.alarm_catalog import STACK_TAG
 from model_medic.fleet.alarm_manager import AlarmManager, Reconciliation
 from model_medic.fleet.patience import OutOfTime, Patience
+from model_medic.fleet.variants import NONE, reread_now
 from model_medic.intake.triggers import CustomResource
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
@@ -38,27 +40,34 @@ class Fleet:
     manager: Callable[[], AlarmManager]
     patience: Patience = field(default_factory=Patience)
 
-    def reconcile_all(self, why: str = "schedule") -> dict[str, Any]:
-        return _done(self.reconcile_fleet(), why)
+    def reconcile_all(self, at: datetime) -> dict[str, Any]:
+        """A tick at `at` (its scheduled time): the whole fleet, the variants of the endpoints
+        whose turn it is read again (`variants.reread_now`)."""
+        return _done(self.reconcile_fleet(partial(reread_now, at=at)), "schedule")
 
-    def reconcile_fleet(self) -> Reconciliation:
+    def reconcile_fleet(self, reread: Callable[[str], bool] | None = None) -> Reconciliation:
+        """The whole fleet; every endpoint's variants read again unless `reread` says which (a
+        stack create or update reads them all)."""
         s = self.settings
         find = partial(fleet, self.sagemaker, self.tagging, list(s.monitored_endpoints), s.discovery_tag)
-        return self.manager().reconcile(self.patience.call("the fleet's endpoints", find))
+        found = self.patience.call("the fleet's endpoints", find)
+        return self.manager().reconcile(found, [e for e in found if reread is None or reread(e)])
 
     def state_change(self, endpoint: str, status: str) -> dict[str, Any]:
-        tags = self._scope_tags(endpoint, live_status(status))
-        return _done(self.manager().reconcile_endpoint(endpoint, tags), f"state change {endpoint} {status}")
+        tags, variants = self._scope_tags(endpoint, live_status(status))
+        reconciled = self.manager().reconcile_endpoint(endpoint, tags, variants)
+        return _done(reconciled, f"state change {endpoint} {status}")
 
     def custom_resource(self, request: dict[str, Any]) -> dict[str, Any]:
         return _custom_resource(request, self)
 
-    def _scope_tags(self, endpoint: str, status: str) -> dict[str, str] | None:
-        """The endpoint's tags when it is in scope, None when it is not (one ListTags call)."""
+    def _scope_tags(self, endpoint: str, status: str) -> tuple[dict[str, str] | None, frozenset[str]]:
+        """The endpoint's tags when it is in scope, None when it is not (one ListTags call), and
+        its variants as DescribeEndpoint shows them."""
         settings = self.settings
         named = endpoint in settings.monitored_endpoints
         if not named and (not settings.discovery_tag or status in ("Creating", "Failed", "Deleting")):
-            return None
+            return None, NONE
         try:
             described = self.patience.call(
                 "DescribeEndpoint", partial(self.sagemaker.describe_endpoint, EndpointName=endpoint)
@@ -69,10 +78,11 @@ class Fleet:
         except ClientError as error:
             if aws.is_transient(error):
                 raise
-            return {} if named else None  # gone already: a named endpoint keeps its alarms
+            return ({} if named else None), NONE  # gone already: a named endpoint keeps its own alarms
         tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
+        variants = frozenset(v["VariantName"] for v in described.get("ProductionVariants", []))
         key, _, value = settings.discovery_tag.partition("=")
-        return tags if named or tags.get(key) == value else None
+        return (tags if named or tags.get(key) == value else None), variants
 
 
 def unconfigured(trigger: object, error: Exception) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class ComputeDrift:
         min_rows: int,
         label_column: str = "0",
         features_attribute: str = "features",
+        per_feature: Callable[[str], bool] | None = None,
     ) -> None:
         self._s3 = s3
         self._cloudwatch = cloudwatch
@@ -63,6 +64,8 @@ class ComputeDrift:
         self.baselines = BaselineStore(s3, baseline_uri, label_column)
         self._min_rows = min_rows
         self._features_attribute = features_attribute
+        # Whether an endpoint's policy wants each feature's metrics (PerFeatureDriftMetrics).
+        self._per_feature = per_feature or (lambda endpoint: True)
 
     def measure(self, endpoint: str, baseline: dict[str, Any], hour: datetime) -> EndpointDrift:
         bucket, prefix = self._capture
@@ -109,9 +112,11 @@ class ComputeDrift:
         return EndpointDrift(endpoint, "published", *counts, features=tuple(drift(used, sample)))
 
     def publish(self, result: EndpointDrift, hour: datetime) -> None:
+        """MaxFeatureDrift (what DataDrift watches), and each feature's FeatureDrift and FeatureKS
+        unless the endpoint's policy switches them off."""
         data: list[MetricDatumTypeDef] = []
         dims: list[DimensionTypeDef] = [{"Name": "EndpointName", "Value": result.endpoint}]
-        for feature in result.features:
+        for feature in result.features if self._per_feature(result.endpoint) else ():
             per_feature: list[DimensionTypeDef] = [*dims, {"Name": "Feature", "Value": feature.feature}]
             data.append(
                 {

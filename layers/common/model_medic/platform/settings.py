@@ -474,6 +474,9 @@ class DriftSettings(ScopedSettings):
     # The queue through which the hourly run hands each endpoint to its own invocation
     # (measure/fanout.py): the function reads its batches through an event source mapping.
     drift_queue_url: str = Field(alias="DRIFT_QUEUE_URL", pattern=r"^https?://\S+$")
+    # FeatureDrift (PSI) of each feature and FeatureKS of each numeric one besides MaxFeatureDrift;
+    # false: the maximum only (a custom metric a feature, and one a numeric feature, fewer; README "Cost").
+    per_feature_drift_metrics: bool = Field(True, alias="PER_FEATURE_DRIFT_METRICS")
 
 
 class QualitySettings(ScopedSettings):
@@ -531,3 +534,5 @@ class AlarmManagerSettings(ScopedSettings):
     # makes at most this many writes, and the schedule's next run carries on.
     alarm_writes_per_second: float = Field(3.0, alias="ALARM_WRITES_PER_SECOND", ge=0, le=100)
     alarm_writes_per_run: int = Field(400, alias="ALARM_WRITES_PER_RUN", ge=1, le=10_000)
+    # A CloudWatch dashboard per endpoint (an account's first three are free; README "Cost").
+    endpoint_dashboards: bool = Field(True, alias="ENDPOINT_DASHBOARDS")

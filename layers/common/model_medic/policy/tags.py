@@ -126,6 +126,8 @@ KEYS: tuple[Key, ...] = (
     Key("inference-attribute", "InferenceAttribute", "INFERENCE_ATTRIBUTE", "predicted_label"),
     Key("probability-attribute", "ProbabilityAttribute", "PROBABILITY_ATTRIBUTE", "score"),
     Key("positive-label", "PositiveLabel", "POSITIVE_LABEL", "fraud"),
+    Key("endpoint-dashboards", "EndpointDashboards", "ENDPOINT_DASHBOARDS", "false"),
+    Key("per-feature-drift-metrics", "PerFeatureDriftMetrics", "PER_FEATURE_DRIFT_METRICS", "false"),
 )
 _BY_KEY = {PREFIX + k.key: k for k in KEYS}
 
