@@ -20,7 +20,7 @@ from moto.events.models import EventPattern
 from moto.events.utils import EventMessageType
 from moto.sqs.models import sqs_backends
 
-from localcloud.moto_extensions import install_all
+from localcloud.moto_extensions import install_all, reset_simulation
 from localcloud.queues import Delivery, QueuePoller
 from model_medic.platform import aws
 from model_medic.platform.settings import load_settings
@@ -60,7 +60,9 @@ def matches(pattern: str, event: dict[str, Any]) -> bool:
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No real credentials, no tracing, fresh clients and settings in every test."""
+    """No real credentials, no tracing, fresh clients and settings, and moto's simulation as it
+    starts (instant updates, the process clock, no pending failures) in every test: a test that
+    sets `set_update_seconds` cannot leave the next test's endpoints Updating."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -77,9 +79,11 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     aws.reset()
     load_settings.cache_clear()
+    reset_simulation()
     yield
     aws.reset()
     load_settings.cache_clear()
+    reset_simulation()
 
 
 class Stack:
