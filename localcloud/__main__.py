@@ -170,6 +170,9 @@ def start(cloud: LocalCloud, mode: str, at: datetime, say: Callable[[str], None]
     world.seed_fleet(cloud)  # before the stack, which gives the fleet its alarms
     cloud.deploy(parameters(mode), say=say)
     world.seed(cloud, at)
+    # SageMaker's "Endpoint State Change" for churn-prod, created after the stack (as AWS sends
+    # it): its canary variant's alarms and its known-good config follow from it.
+    cloud.endpoint_state_changed(world.ENDPOINT, at)
     world.seed_for_samples(cloud, at)
     simulate_aws(cloud)
 

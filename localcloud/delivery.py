@@ -88,7 +88,8 @@ class PackageChange:
 
 
 def times(event: Any) -> list[datetime]:
-    """Every time the event holds as a whole value, also inside an SNS message (a JSON string)."""
+    """Every time the event holds as a whole value, also inside an SNS message or an SQS
+    message's body (JSON strings)."""
     found: list[datetime] = []
 
     def keep(when: datetime) -> datetime:
@@ -188,8 +189,13 @@ def _walk(value: Any, move: Move, key: str = "") -> Any:
     return value
 
 
+# The keys whose string value is a JSON document of its own: an SNS record's message, an SQS
+# record's body (the data jobs' queue messages carry the scheduled time there).
+_JSON_TEXT = frozenset({"Message", "body"})
+
+
 def _walk_text(value: str, move: Move, key: str) -> Any:
-    if key == "Message" and value.startswith("{"):
+    if key in _JSON_TEXT and value.startswith("{"):
         try:
             inner = json.loads(value)
         except ValueError:

@@ -495,7 +495,7 @@ def failed_rollback_deployment(t: Timeline) -> None:
     world.second_config(t.cloud)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
     t.advance(timedelta(minutes=5))
-    t.decisions(t.cloud.put_event(_in_service_event(t.now, f"{ENDPOINT}-config-2"), t.now))
+    t.decisions(t.cloud.endpoint_state_changed(ENDPOINT, t.now))  # on config-2, InService
     t.endpoint()
     t.cloud.fail_next_update(ENDPOINT, "ml.m5.large capacity unavailable; rolled back by auto-rollback")
     t.say("(the next deployment of this endpoint will fail and roll back on its own)")
@@ -587,7 +587,7 @@ def whole_lifecycle(t: Timeline) -> None:
     t.say(f"operator: {ENDPOINT} serves churn-v1 alone ({solo}); the old canary is retired")
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=solo)
     t.advance(timedelta(minutes=5))
-    t.decisions(t.cloud.put_event(_in_service_event(t.now, solo), t.now))
+    t.decisions(t.cloud.endpoint_state_changed(ENDPOINT, t.now))  # on the solo config, InService
     decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
     expect(any(d["result"] == "acted" for d in decided), "drift started the retraining pipeline")
     t.advance(timedelta(minutes=30))
@@ -625,7 +625,7 @@ def whole_lifecycle(t: Timeline) -> None:
     config = sagemaker.describe_endpoint_config(EndpointConfigName=final["config"])["ProductionVariants"]
     model = sagemaker.describe_model(ModelName=config[0]["ModelName"])["PrimaryContainer"]["ModelPackageName"]
     expect(model == candidate, "the primary variant serves the new model")
-    t.decisions(t.cloud.put_event(_in_service_event(t.now, final["config"]), t.now))
+    t.decisions(t.cloud.endpoint_state_changed(ENDPOINT, t.now))  # on the final config, InService
     t.advance(timedelta(hours=2))
     t.say("a week of late labels later: the new model's accuracy drops")
     decided = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "ALARM")
@@ -1028,7 +1028,7 @@ def play(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | None =
     """`run_all`, and the time the simulated clock ended at."""
     timeline = Timeline(cloud, start, out=out)
     timeline.say("SageMaker reports churn-prod-config-1 InService (EventBridge)")
-    timeline.decisions(cloud.put_event(_in_service_event(start), start))
+    timeline.decisions(cloud.endpoint_state_changed(ENDPOINT, start))
     results = []
     for number, (title, scenario) in enumerate(SCENARIOS, start=1):
         timeline.lines = []
@@ -1089,26 +1089,4 @@ def _pipeline_event(at: datetime, execution: str, status: str = "Failed") -> dic
             "pipelineArn": f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{world.PIPELINE}",
             "pipelineExecutionArn": execution,
         },
-    }
-
-
-def _in_service_event(at: datetime, config: str = f"{ENDPOINT}-config-1") -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "demo-endpoint-in-service",
-        "detail-type": "SageMaker Endpoint State Change",
-        "source": "aws.sagemaker",
-        "account": "123456789012",
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": [f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}"],
-        "detail": json.loads(
-            json.dumps(
-                {
-                    "EndpointName": ENDPOINT,
-                    "EndpointConfigName": config,
-                    "EndpointStatus": "IN_SERVICE",
-                }
-            )
-        ),
     }

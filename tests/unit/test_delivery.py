@@ -63,6 +63,17 @@ def test_epoch_milliseconds_of_a_time_key_and_an_s3_keys_hour_move_too() -> None
     assert labels["detail"]["object"]["size"] == 5576
 
 
+def test_a_queue_messages_scheduled_time_in_its_body_moves_too() -> None:
+    queued = delivery.redated(load_event("compute_drift/queued.json"), AT)
+    # The body's time (10:05) is the only whole-value time: it becomes the delivery's.
+    assert json.loads(queued["Records"][0]["body"]) == {
+        "at": "2027-03-01T09:30:00+00:00",
+        "endpoint": "churn-prod",
+        "measure": "drift",
+    }
+    assert delivery.times(queued) == [AT]
+
+
 def test_an_event_without_times_is_sent_as_it_is() -> None:
     event = load_event("manage_alarms/stack_delete.json")
     assert delivery.times(event) == []
@@ -126,7 +137,7 @@ def test_every_sample_redated_still_reads_as_the_file_does(sample: str) -> None:
 
 def _shape(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _shape(json.loads(v) if k == "Message" else v) for k, v in value.items()}
+        return {k: _shape(json.loads(v) if k in ("Message", "body") else v) for k, v in value.items()}
     if isinstance(value, list):
         return [_shape(v) for v in value]
     if isinstance(value, str) and not delivery.times({"": value}):
