@@ -9,8 +9,10 @@ Around it, a small fleet (`FLEET`, `seed_fleet`, one instance each, no traffic):
 named in the stack's EndpointNames like churn-prod; `recs-prod` and `search-prod` found only
 by the discovery tag (`search-prod` with its own max instance count by tag); `legacy-batch`
 with neither, out of scope. The fleet scenario creates `pricing-prod` later (`NEW_ENDPOINT`),
-and the two teams' scenario `fraud-team-a` and `churn-team-b` (`TEAMS`, `seed_teams`), each
-capturing to its own bucket with its own baseline and labels.
+the two teams' scenario `fraud-team-a` and `churn-team-b` (`TEAMS`, `seed_teams`), each
+capturing to its own bucket with its own baseline and labels, and the last two scenarios a
+serverless endpoint, `quotes-serverless` (`serverless_endpoint`), and `assistant-llm`, hosting
+the inference component `llama3-8b` (`component_endpoint`, `add_component`), both by tag.
 """
 
 from __future__ import annotations
