@@ -310,6 +310,16 @@ nowhere else, for the tests and the local cloud alike.
   moves a variant's. Not modelled: placement - whether the instances have room for the copies
   (AWS adds instances with managed instance scaling, or leaves the copies unplaced), Failed,
   `Specification` changes and rolling updates (UpdateInferenceComponent).
+* `sns_one_subscription_per_endpoint`: SNS keeps one subscription per topic, protocol and
+  endpoint. Subscribe again with the same three and the same attributes returns the same
+  subscription (moto does this); with other attributes - another filter policy - AWS refuses it
+  with `InvalidParameter` "Invalid parameter: Attributes Reason: Subscription already exists with
+  different attributes" (AWS's answer as quoted from real SNS in public threads; the API
+  reference does not say: docs/aws-behaviours.md, "S3, SNS, KMS and IAM details"). moto returned
+  the existing subscription and wrote the new attributes over it, so a template that subscribed
+  one function twice to a topic with two filter policies deployed here and silently lost one of
+  them. Here that Subscribe is refused and the subscription is left as it was. Attributes are
+  compared by value (a FilterPolicy as JSON, booleans as AWS's "true"/"false").
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -1711,6 +1721,7 @@ def install_all() -> None:
     sagemaker_search_endpoints_as_in_aws()
     sqs_event_source_mappings_polled_here()
     inference_components_as_in_aws()
+    sns_one_subscription_per_endpoint()
 
 
 # --- SageMaker Search on endpoints, and endpoint configs of inference components --------------
@@ -1748,6 +1759,44 @@ def sagemaker_search_endpoints_as_in_aws() -> None:
     SageMakerModelBackend.search = search  # type: ignore[method-assign]
     SageMakerResponse.search = respond  # type: ignore[method-assign]
     cloudformation_keys_keep_a_json_policy()
+
+
+# --- SNS subscriptions ----------------------------------------------------------------------
+
+SUBSCRIPTION_EXISTS_MESSAGE = (
+    "Invalid parameter: Attributes Reason: Subscription already exists with different attributes"
+)
+
+
+def _same_attribute(name: str, held: Any, asked: Any) -> bool:
+    """Whether a subscription's attribute already has the value a Subscribe asks for."""
+    if held is None:
+        return False
+    if name == "FilterPolicy":
+        return bool(json.loads(held) == json.loads(asked)) if held and asked else held == asked
+    return str(held).lower() == str(asked).lower()
+
+
+@_once
+def sns_one_subscription_per_endpoint() -> None:
+    """A Subscribe of a topic, protocol and endpoint already subscribed with other attributes is refused."""
+    from moto.sns.exceptions import SNSInvalidParameter
+    from moto.sns.responses import SNSResponse
+
+    original = SNSResponse.subscribe
+
+    def subscribe(self: SNSResponse) -> Any:
+        existing = self.backend._find_subscription(
+            self._get_param("TopicArn"), self._get_param("Endpoint"), self._get_param("Protocol")
+        )
+        asked = self._get_attributes() or {}
+        if existing is not None and not all(
+            _same_attribute(name, existing.attributes.get(name), value) for name, value in asked.items()
+        ):
+            raise SNSInvalidParameter(SUBSCRIPTION_EXISTS_MESSAGE)
+        return original(self)
+
+    setattr(SNSResponse, "subscribe", subscribe)  # noqa: B010 - patched as the others, without a type: ignore
 
 
 # --- SQS event source mappings -------------------------------------------------------------

@@ -956,6 +956,145 @@ def two_teams_measured_from_their_own_buckets(t: Timeline) -> None:
         expect(accuracy > 0.85, f"{name}'s answers were read by its own attributes and positive label")
 
 
+# --- endpoints of other kinds: serverless concurrency, inference components' copies -----------
+
+
+def _joins_by_tag(t: Timeline, name: str, made: str) -> list[str]:
+    """A new endpoint found by the discovery tag: made, InService after six minutes (SageMaker's
+    state change), and the names of the alarms it then has."""
+    tag = "=".join(world.DISCOVERY_TAG)
+    t.say(f"{made}, tagged {tag}")
+    t.advance(timedelta(minutes=6))
+    t.say(f"SageMaker: {name} InService (EventBridge: SageMaker Endpoint State Change)")
+    t.decisions(t.cloud.endpoint_state_changed(name, t.now))
+    return _alarm_names(t, name)
+
+
+def _alarm_names(t: Timeline, endpoint: str) -> list[str]:
+    """The names of the alarms named after the endpoint (a component's alarm names no endpoint
+    in its dimensions: SageMaker's per-component metrics carry the component only)."""
+    pages = t.cloud.client("cloudwatch").get_paginator("describe_alarms")
+    names = [a["AlarmName"] for page in pages.paginate(AlarmNamePrefix=f"{endpoint}-") for a in page["MetricAlarms"]]
+    t._line(f"         alarms of {endpoint}: {', '.join(sorted(names)) or 'none'}")
+    return sorted(names)
+
+
+def _judged(t: Timeline, alarm: str, unit: str) -> list[dict[str, Any]]:
+    """CloudWatch judges the alarm from its last periods; what its transition made the stack do."""
+    judged = t.cloud.evaluate_alarm(alarm, t.now)
+    shown = ", ".join("-" if v is None else f"{v:.0f}" for v in judged.values)
+    t.say(f"CloudWatch judges {alarm}: [{shown}] {unit}, threshold {judged.threshold:.0f}")
+    t.say(f"{alarm} -> {judged.state}")
+    decided = t.decisions(judged.invocations)
+    expect(judged.state == "ALARM", f"the alarm fired from the metric ({judged.previous} -> {judged.state})")
+    return decided
+
+
+def _acted(decided: list[dict[str, Any]], endpoint: str, action: str) -> list[str]:
+    """The reasons of the decisions that acted on the endpoint with `action`."""
+    return [
+        d["reason"]
+        for d in decided
+        if d.get("endpoint") == endpoint and (d["action"], d["result"]) == (action, "acted")
+    ]
+
+
+def serverless_concurrency_raised_and_given_back(t: Timeline) -> None:
+    """A serverless endpoint found by the tag: its latency computed from SageMaker's metrics, its
+    HighLatency alarm fires, the scale-up raises the variant's provisioned concurrency one step
+    (read back from DescribeEndpoint's CurrentServerlessConfig); OK, the cool-down, given back."""
+    name, variant = world.SERVERLESS_ENDPOINT, world.SERVERLESS_VARIANT
+    world.serverless_endpoint(t.cloud)
+    before = world.serverless_concurrency(t.cloud)
+    shown = ", ".join(f"{k} {v}" for k, v in before.items())
+    alarms = _joins_by_tag(t, name, f"team quotes creates {name} (serverless {variant}: {shown})")
+    expect(alarms == sorted(f"{name}-{suffix}" for suffix in OWN_ALARMS), f"{name} has its four alarms")
+    t.advance(_next_window(t.now))
+    world.variant_metrics(t.cloud.client("cloudwatch"), name, variant, t.now, 15, 60.0, 0.0, latency_ms=1450.0)
+    t.say(f"{name}'s model slows down: 60 requests a minute at 1450 ms")
+    t.advance(timedelta(minutes=8))
+    t.tick("ComputeMetricsFunction")
+    t.advance(timedelta(minutes=5))
+    t.tick("ComputeMetricsFunction")
+    raised = _acted(_judged(t, f"{name}-HighLatency", "ms TotalLatency"), name, "scale-up")
+    wanted = before["ProvisionedConcurrency"] + 1
+    expect(
+        raised == [f"{variant} provisioned-concurrency {before['ProvisionedConcurrency']} -> {wanted}"],
+        f"one step of provisioned concurrency: {raised}",
+    )
+    t.ticks("ScaleUpFunction", 5)  # read back InService; OK before the cool-down ends
+    during = world.serverless_concurrency(t.cloud)
+    _concurrency_line(t, before, during)
+    expect(during["ProvisionedConcurrency"] == wanted, f"ProvisionedConcurrency {wanted} read back ({during})")
+    expect(during["MaxConcurrency"] == before["MaxConcurrency"], "MaxConcurrency left as it was")
+    t.advance(timedelta(minutes=1))
+    recovered = t.alarm(f"{name}-HighLatency", "OK")
+    expect([d["result"] for d in recovered] == ["recovered"], "the incident recovered")
+    back = _acted(t.ticks("ScaleUpFunction", 30), name, "scale-back")
+    after = world.serverless_concurrency(t.cloud)
+    _concurrency_line(t, during, after)
+    expect(
+        back == [f"{variant} provisioned-concurrency {wanted} -> {before['ProvisionedConcurrency']}"],
+        f"the sweep gave the step back once the alarm had been OK 15 minutes: {back}",
+    )
+    expect(after == before, f"the serverless config is back where it was ({after})")
+
+
+def _concurrency_line(t: Timeline, before: dict[str, int], after: dict[str, int]) -> None:
+    t._line(
+        f"         endpoint {world.SERVERLESS_ENDPOINT}: {world.SERVERLESS_VARIANT} ProvisionedConcurrency "
+        f"{before['ProvisionedConcurrency']} -> {after.get('ProvisionedConcurrency')}, MaxConcurrency "
+        f"{after.get('MaxConcurrency')} (DescribeEndpoint, CurrentServerlessConfig)"
+    )
+
+
+def component_copies_raised_and_given_back(t: Timeline) -> None:
+    """An endpoint hosting an inference component: the AlarmManager gives the component its own
+    latency alarm; SageMaker's per-component ModelLatency fires it, the scale-up adds a copy (read
+    back from DescribeInferenceComponent); OK, the cool-down, and the copy is given back."""
+    name, component = world.COMPONENT_ENDPOINT, world.COMPONENT
+    world.component_endpoint(t.cloud)
+    variant = f"{world.COMPONENT_VARIANT} 1 x ml.g5.2xlarge, managed instance scaling 1-2, no model"
+    _joins_by_tag(t, name, f"team assistant creates {name} ({variant})")
+    world.add_component(t.cloud)
+    t.say(f"team assistant creates inference component {component} on {name}: 1 copy (CreateInferenceComponent)")
+    t.advance(timedelta(minutes=5))
+    before = _copies_line(t)
+    expect(before == ("InService", 1, 1), f"the component runs one copy ({before})")
+    t.tick("AlarmManagerFunction")
+    alarm = f"{name}-{component}-HighLatency"
+    alarms = _alarm_names(t, name)
+    expect(
+        alarms == sorted([alarm, *(f"{name}-{suffix}" for suffix in OWN_ALARMS)]),
+        f"the component has its own alarm beside the endpoint's four ({alarms})",
+    )
+    t.advance(_next_window(t.now))
+    world.component_latency(t.cloud.client("cloudwatch"), t.now, 15, latency_ms=1450.0)
+    t.say(f"{component}'s model slows down: ModelLatency 1450 ms (AWS/SageMaker, InferenceComponentName)")
+    t.advance(timedelta(minutes=13))
+    raised = _acted(_judged(t, alarm, "microseconds ModelLatency"), name, "scale-up")
+    expect(raised == [f"inference component {component} copy-count 1 -> 2"], f"one copy more: {raised}")
+    t.ticks("ScaleUpFunction", 5)  # read back InService; OK before the cool-down ends
+    during = _copies_line(t)
+    expect(during == ("InService", 2, 2), f"two copies running, read back ({during})")
+    t.advance(timedelta(minutes=1))
+    recovered = t.alarm(alarm, "OK")
+    expect([d["result"] for d in recovered] == ["recovered"], "the incident recovered")
+    back = _acted(t.ticks("ScaleUpFunction", 30), name, "scale-back")
+    after = _copies_line(t)
+    expect(back == [f"inference component {component} copy-count 2 -> 1"], f"the copy was given back: {back}")
+    expect(after == before, f"back to one copy ({after})")
+
+
+def _copies_line(t: Timeline) -> tuple[str, int, int]:
+    status, current, desired = world.component_copies(t.cloud)
+    t._line(
+        f"         inference component {world.COMPONENT}: {status}, CurrentCopyCount {current}, "
+        f"DesiredCopyCount {desired} (DescribeInferenceComponent)"
+    )
+    return status, current, desired
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -1015,6 +1154,11 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         "labels under their own tags: each measured for drift and quality",
         two_teams_measured_from_their_own_buckets,
     ),
+    (
+        "A serverless endpoint's provisioned concurrency is raised on its alarm and given back after the cool-down",
+        serverless_concurrency_raised_and_given_back,
+    ),
+    ("An inference-component endpoint scaled up by copies and back", component_copies_raised_and_given_back),
 ]
 
 

@@ -9,8 +9,10 @@ Around it, a small fleet (`FLEET`, `seed_fleet`, one instance each, no traffic):
 named in the stack's EndpointNames like churn-prod; `recs-prod` and `search-prod` found only
 by the discovery tag (`search-prod` with its own max instance count by tag); `legacy-batch`
 with neither, out of scope. The fleet scenario creates `pricing-prod` later (`NEW_ENDPOINT`),
-and the two teams' scenario `fraud-team-a` and `churn-team-b` (`TEAMS`, `seed_teams`), each
-capturing to its own bucket with its own baseline and labels.
+the two teams' scenario `fraud-team-a` and `churn-team-b` (`TEAMS`, `seed_teams`), each
+capturing to its own bucket with its own baseline and labels, and the last two scenarios a
+serverless endpoint, `quotes-serverless` (`serverless_endpoint`), and `assistant-llm`, hosting
+the inference component `llama3-8b` (`component_endpoint`, `add_component`), both by tag.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker.literals import ModelApprovalStatusType
-    from mypy_boto3_sagemaker.type_defs import ProductionVariantTypeDef
+    from mypy_boto3_sagemaker.type_defs import ProductionVariantServerlessConfigTypeDef, ProductionVariantTypeDef
 
     from localcloud.cloud import LocalCloud
 
@@ -261,6 +263,124 @@ def _team_hour(name: str, hour: datetime, mean_age: float, rows: int = 600) -> t
             )
         )
     return records, labels
+
+
+# A serverless endpoint in scope by the discovery tag, with provisioned concurrency 2 of its 10
+# (ServerlessConfig: SageMaker's serverless inference), and an endpoint hosting one inference
+# component (one copy) on an instance variant whose managed instance scaling may add one instance.
+SERVERLESS_ENDPOINT = "quotes-serverless"
+SERVERLESS_VARIANT = "AllTraffic"
+SERVERLESS_CONFIG: ProductionVariantServerlessConfigTypeDef = {
+    "MemorySizeInMB": 2048,
+    "MaxConcurrency": 10,
+    "ProvisionedConcurrency": 2,
+}
+COMPONENT_ENDPOINT = "assistant-llm"
+COMPONENT = "llama3-8b"
+COMPONENT_VARIANT = "AllTraffic"
+
+
+def serverless_endpoint(cloud: LocalCloud) -> None:
+    """`SERVERLESS_ENDPOINT`: one serverless variant (`SERVERLESS_CONFIG`: no instance type, no
+    instance count), tagged with the discovery tag."""
+    sagemaker = cloud.client("sagemaker")
+    name = SERVERLESS_ENDPOINT
+    sagemaker.create_model(
+        ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": f"{IMAGE}:{name}"}
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config-1",
+        ProductionVariants=[
+            {"VariantName": SERVERLESS_VARIANT, "ModelName": f"{name}-model", "ServerlessConfig": SERVERLESS_CONFIG}
+        ],
+    )
+    sagemaker.create_endpoint(
+        EndpointName=name,
+        EndpointConfigName=f"{name}-config-1",
+        Tags=[{"Key": DISCOVERY_TAG[0], "Value": DISCOVERY_TAG[1]}],
+    )
+
+
+def component_endpoint(cloud: LocalCloud) -> None:
+    """`COMPONENT_ENDPOINT`, as AWS's inference-component examples make one: a config with an
+    ExecutionRoleArn and a variant without a model (1 x ml.g5.2xlarge, managed instance scaling
+    1-2), tagged with the discovery tag. Its component comes once it is InService (`add_component`)."""
+    sagemaker = cloud.client("sagemaker")
+    name = COMPONENT_ENDPOINT
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config-1",
+        ExecutionRoleArn=ROLE,
+        ProductionVariants=[
+            {
+                "VariantName": COMPONENT_VARIANT,
+                "InstanceType": "ml.g5.2xlarge",
+                "InitialInstanceCount": 1,
+                "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 1, "MaxInstanceCount": 2},
+                "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+            }
+        ],
+    )
+    sagemaker.create_endpoint(
+        EndpointName=name,
+        EndpointConfigName=f"{name}-config-1",
+        Tags=[{"Key": DISCOVERY_TAG[0], "Value": DISCOVERY_TAG[1]}],
+    )
+
+
+def add_component(cloud: LocalCloud, copies: int = 1) -> None:
+    """`COMPONENT` on `COMPONENT_ENDPOINT` (CreateInferenceComponent): its model, the compute one
+    copy needs, and `copies` copies."""
+    sagemaker = cloud.client("sagemaker")
+    model = f"{COMPONENT}-model"
+    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": f"{IMAGE}:{COMPONENT}"})
+    sagemaker.create_inference_component(
+        InferenceComponentName=COMPONENT,
+        EndpointName=COMPONENT_ENDPOINT,
+        VariantName=COMPONENT_VARIANT,
+        Specification={
+            "ModelName": model,
+            "ComputeResourceRequirements": {
+                "NumberOfAcceleratorDevicesRequired": 1,
+                "NumberOfCpuCoresRequired": 1,
+                "MinMemoryRequiredInMb": 1024,
+            },
+        },
+        RuntimeConfig={"CopyCount": copies},
+    )
+
+
+def component_latency(cloudwatch: CloudWatchClient, start: datetime, minutes: int, latency_ms: float) -> None:
+    """SageMaker's per-component ModelLatency of `COMPONENT` (AWS/SageMaker, dimension
+    InferenceComponentName only, in microseconds), a datapoint a minute from `start`."""
+    data: list[MetricDatumTypeDef] = [
+        {
+            "MetricName": "ModelLatency",
+            "Dimensions": [{"Name": "InferenceComponentName", "Value": COMPONENT}],
+            "Timestamp": start + timedelta(minutes=minute, seconds=30),
+            "Value": latency_ms * 1000,
+        }
+        for minute in range(minutes)
+    ]
+    cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+
+
+def serverless_concurrency(cloud: LocalCloud) -> dict[str, int]:
+    """The serverless variant's CurrentServerlessConfig, as DescribeEndpoint shows it."""
+    described = cloud.client("sagemaker").describe_endpoint(EndpointName=SERVERLESS_ENDPOINT)
+    [variant] = described["ProductionVariants"]
+    config = variant.get("CurrentServerlessConfig", {})
+    return {k: int(v) for k, v in config.items() if isinstance(v, int)}
+
+
+def component_copies(cloud: LocalCloud) -> tuple[str, int, int]:
+    """The component's status and current and desired copies (DescribeInferenceComponent)."""
+    found = cloud.client("sagemaker").describe_inference_component(InferenceComponentName=COMPONENT)
+    runtime = found.get("RuntimeConfig", {})
+    return (
+        found["InferenceComponentStatus"],
+        int(runtime.get("CurrentCopyCount", 0)),
+        int(runtime.get("DesiredCopyCount", 0)),
+    )
 
 
 def instance_counts(cloud: LocalCloud, name: str) -> dict[str, int]:

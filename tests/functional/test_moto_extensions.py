@@ -25,6 +25,7 @@ from localcloud import moto_extensions, sagemaker_events, template, world
 from localcloud.cloud import Invocation, LocalCloud
 from localcloud.moto_extensions import (
     SHADOW_VARIANTS_MESSAGE,
+    SUBSCRIPTION_EXISTS_MESSAGE,
     UNSUPPORTED_STAT_MESSAGE,
     fail_next_update,
     moto_now,
@@ -1620,3 +1621,34 @@ def test_an_inference_component_is_created_updated_over_time_listed_and_scaled_a
     assert seen() == ("Updating", 2, 3)  # the new range moves the copies into it
     with pytest.raises(ClientError, match="Could not find inference component gone"):
         empty_sagemaker.describe_inference_component(InferenceComponentName="gone")
+
+
+def test_a_second_subscribe_of_a_function_with_another_filter_policy_is_refused_and_the_first_kept() -> None:
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name="warning")["TopicArn"]
+        function = f"arn:aws:lambda:{REGION}:123456789012:function:scale-up"
+        latency = {"Trigger": {"MetricName": ["TotalLatency"]}}
+        first = {"FilterPolicy": json.dumps(latency), "FilterPolicyScope": "MessageBody"}
+        arn = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function, Attributes=first)["SubscriptionArn"]
+        # The same three and the same attributes (the policy's JSON spaced otherwise): the same subscription.
+        again = {**first, "FilterPolicy": json.dumps(latency, indent=2)}
+        assert (
+            sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function, Attributes=again)["SubscriptionArn"]
+            == arn
+        )
+        other = {
+            "FilterPolicy": json.dumps({"Trigger": {"MetricName": ["ModelLatency"]}}),
+            "FilterPolicyScope": "MessageBody",
+        }
+        with pytest.raises(ClientError) as refused:
+            sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function, Attributes=other)
+        assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+        assert refused.value.response["Error"]["Message"] == SUBSCRIPTION_EXISTS_MESSAGE
+        [held] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        policy = sns.get_subscription_attributes(SubscriptionArn=held["SubscriptionArn"])["Attributes"]["FilterPolicy"]
+        assert json.loads(policy) == latency
+        # Another function on the same topic is another subscription.
+        other_function = function.replace("scale-up", "rollback")
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=other_function, Attributes=other)
+        assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 2

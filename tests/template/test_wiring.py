@@ -194,3 +194,29 @@ def test_a_canary_named_by_an_endpoints_tag_reaches_the_rollout_function(wired: 
         event = state_change_event(alarm, "ALARM", "OK", "test", AT, ACCOUNT, REGION)
         reached = set().union(*(r["functions"] for r in rules if matches(r["pattern"], event)))
         assert reached == expected, f"{alarm['AlarmName']}: reached {reached}, expected {expected}"
+
+
+def test_a_function_subscribes_to_a_topic_once(wired: Wired) -> None:
+    """SNS keeps one subscription per topic, protocol and endpoint: a second Subscribe of the same
+    function with another filter policy is refused ("Subscription already exists with different
+    attributes"), so each function's alarms on a topic share one filter policy."""
+    _, subscriptions, _ = wired
+    pairs = [(s["topic"], s["function"]) for s in subscriptions]
+    assert len(pairs) == len(set(pairs)), sorted(pairs)
+
+
+def test_an_inference_components_latency_alarm_reaches_the_scale_up_only(wired: Wired) -> None:
+    from model_medic.fleet.alarm_catalog import AlarmThresholds, Topics, component_alarms
+
+    _, subscriptions, _ = wired
+    thresholds = AlarmThresholds(5.0, 1000.0, 0.2, 0.8, "model-medic", "age", 0.2, "canary", 5.0, 1500.0)
+    [alarm] = component_alarms("llm", "llama3-8b", thresholds, Topics("CriticalTopic", "WarningTopic"))
+    for state, previous in (("ALARM", "OK"), ("OK", "ALARM")):
+        topics = set(alarm["AlarmActions" if state == "ALARM" else "OKActions"])
+        body = json.dumps(sns_message(alarm, state, previous, "test", AT, ACCOUNT, REGION))
+        reached = {
+            s["function"]
+            for s in subscriptions
+            if s["topic"] in topics and FilterPolicyMatcher(s["policy"], s["scope"]).matches(None, body)
+        }
+        assert reached == {"ScaleUpFunction"}, f"{state}: reached {reached}"
