@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.store.table import conditions_failed
-from model_medic.tell.courier import dedup_of
+from model_medic.tell.courier import fresh_dedup
 
 if TYPE_CHECKING:
     from model_medic.store.journal import Journal
@@ -50,9 +50,9 @@ class Notices:
         fresh = list(dict.fromkeys(notices))
         while fresh:
             said = say(fresh)
-            # The same in every copy of the letter: the outbox keeps it with the letter.
-            dedup = dedup_of(endpoint, f"notice#{'+'.join(fresh)}#{at.isoformat()}")
-            letter = self._courier.plain_letter(said.kind, endpoint, said.subject, said.text, dedup)
+            # Random: a problem that ends and comes back is news, not a repeat; every copy of this
+            # letter carries the one kept with it in the outbox.
+            letter = self._courier.plain_letter(said.kind, endpoint, said.subject, said.text, fresh_dedup())
             items = [self._journal.notice_request(endpoint, notice, at) for notice in fresh]
             if said.decision is not None:
                 items.append(self._journal.decision_request(said.decision, ""))
