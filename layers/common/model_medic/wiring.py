@@ -2,7 +2,8 @@
 and the cached clients (`aws.py`). The one module, with `aws.py`, that creates clients.
 
 `Invocation` holds one of each store of the ledger table (journal, claims, incidents, boosts,
-deployments, measurements), one notifier, one scope and one policy set, each built on first
+deployments, measurements), one notifier, one courier (the outbox) with the notices it tells
+(`tell/notices.py`), one scope and one policy set, each built on first
 use; `Remediation` adds the control loop of an action function, whose unit is built per
 distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
 (`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
