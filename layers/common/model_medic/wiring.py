@@ -2,7 +2,8 @@
 and the cached clients (`aws.py`). The one module, with `aws.py`, that creates clients.
 
 `Invocation` holds one of each store of the ledger table (journal, claims, incidents, boosts,
-deployments, measurements), one notifier, one scope and one policy set, each built on first
+deployments, measurements), one notifier, one courier (the outbox) with the notices it tells
+(`tell/notices.py`), one scope and one policy set, each built on first
 use; `Remediation` adds the control loop of an action function, whose unit is built per
 distinct endpoint policy (`endpoint_policy.PerEndpoint`) by the builders below
 (`scale_up`, `rollback_model`, `start_retraining`, `rollout`). The scheduled jobs' objects
@@ -52,6 +53,7 @@ from model_medic.store.journal import Journal
 from model_medic.store.measurements import Measurements
 from model_medic.store.outbox import Outbox
 from model_medic.tell.courier import Courier
+from model_medic.tell.notices import Notices
 from model_medic.tell.outcome import Notifier
 from model_medic.tell.paging import PagingRules
 from model_medic.tell.where import Where
@@ -130,6 +132,11 @@ class Invocation[S: ScopedSettings]:
         s = self.settings
         outbox = Outbox(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
         return Courier(outbox, self.notifier, getattr(self.context, "aws_request_id", ""))
+
+    @cached_property
+    def notices(self) -> Notices:
+        """Standing problems told once, each with its letter in the outbox (the data jobs')."""
+        return Notices(self.journal, self.courier)
 
     @cached_property
     def incidents(self) -> Incidents:
@@ -392,11 +399,13 @@ def drift_measure(house: Invocation[DriftSettings]) -> Callable[[Assignment], di
     """`measure(assignment)`: one endpoint's drift for the hour before its scheduled time, with
     its own data (`endpoint_data.py`: its capture, its tags' baseline and features attribute,
     a bad tag told once at the scheduled time); an endpoint whose data is not found is told
-    once and skipped."""
+    once and skipped. Built once per invocation, after what earlier invocations left untold is
+    sent (`Courier.drain`)."""
     from model_medic.measure.drift import hour_before
     from model_medic.measure.endpoint_data import DataFinder
 
-    finder = DataFinder("drift", house.scope, house.journal, house.notifier)
+    house.courier.drain(house.time_left())
+    finder = DataFinder("drift", house.scope, house.notices)
 
     def measure(item: Assignment) -> dict[str, Any]:
         own = _policies(house, item.at).settings(item.endpoint)
@@ -405,7 +414,7 @@ def drift_measure(house: Invocation[DriftSettings]) -> Callable[[Assignment], di
         if data.capture is None or data.missing:
             return {"hour": hour.isoformat(), **data.skipped()}
         job = drift_job(own, data.capture.uri)
-        run = job.run([item.endpoint], item.at, house.journal, house.notifier, house.measurements)
+        run = job.run([item.endpoint], item.at, house.notices, house.measurements)
         return {"hour": run["hour"], **run["endpoints"][0]}
 
     return measure
@@ -554,10 +563,12 @@ def quality_measure(
 ) -> Callable[[list[str], datetime, datetime], list[dict[str, Any]]]:
     """`measure(endpoints, end, now)`: each endpoint measured with its own data and as the kind of
     model its policy says (its tags as the scope read them; a bad tag told once, at `now`), one
-    job per distinct policy and capture; an endpoint whose data is not found is told once and skipped."""
+    job per distinct policy and capture; an endpoint whose data is not found is told once and skipped.
+    Built once per invocation, after what earlier invocations left untold is sent (`Courier.drain`)."""
     from model_medic.measure.endpoint_data import DataFinder
 
-    finder = DataFinder("quality", house.scope, house.journal, house.notifier)
+    house.courier.drain(house.time_left())
+    finder = DataFinder("quality", house.scope, house.notices)
 
     def measure(endpoints: list[str], end: datetime, now: datetime) -> list[dict[str, Any]]:
         deadline = _deadline(house.context)
@@ -575,7 +586,7 @@ def quality_measure(
             key = (id(own), data.capture.uri)
             if key not in jobs or jobs[key][0] is not own:
                 jobs[key] = (own, quality_job(own, data.capture.uri))
-            results += jobs[key][1].run_all([endpoint], end, now, house.journal, house.notifier, deadline)
+            results += jobs[key][1].run_all([endpoint], end, now, house.notices, deadline)
         return results
 
     return measure

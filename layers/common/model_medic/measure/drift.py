@@ -16,9 +16,8 @@ from model_medic.measure.endpoint_problems import EndpointProblem, endpoint_metr
 from model_medic.measure.s3_objects import read_objects, split_s3_uri
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
-from model_medic.store.journal import Journal
 from model_medic.store.measurements import Measurements
-from model_medic.tell.outcome import Notifier
+from model_medic.tell.notices import Notices, Said
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -151,28 +150,28 @@ class ComputeDrift:
         for start in range(0, len(data), 1000):
             self._cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=data[start : start + 1000])
 
-    def run(
-        self, endpoints: list[str], scheduled: datetime, ledger: Journal, notifier: Notifier, db: Measurements
-    ) -> dict[str, Any]:
+    def run(self, endpoints: list[str], scheduled: datetime, notices: Notices, db: Measurements) -> dict[str, Any]:
         """The hour before the scheduled time, for every endpoint.
 
         One endpoint never blinds another: a problem of one endpoint (no baseline, a bad
         baseline, unreadable capture, rows that do not match the baseline) is recorded and
         told once, and the others are measured. Transient AWS errors are raised after every
-        endpoint has had its turn, so that Lambda retries the run.
+        endpoint has had its turn, so that Lambda retries the run. What is told is written in the
+        outbox as it is found and sent once every endpoint has had its turn (a failure to send
+        raises for a retry, and is never taken for the measure's own error).
         """
         hour = hour_before(scheduled)
         results: list[dict[str, Any]] = []
         transient: list[Exception] = []
         for endpoint in endpoints:
             try:
-                measured = self._run_one(endpoint, hour, scheduled, ledger, notifier, db)
+                measured = self._run_one(endpoint, hour, scheduled, notices, db)
             except EndpointProblem as problem:
                 seen = problem.measured or EndpointDrift(endpoint, problem.status)
                 measured = EndpointDrift(
                     endpoint, problem.status, seen.rows, seen.malformed, seen.mismatched, problem=problem.message
                 )
-                self._tell(endpoint, problem, hour, scheduled, ledger, notifier)
+                tell_problem(notices, "ComputeDriftFunction", "drift", endpoint, problem, hour, scheduled)
             except (ClientError, BotoCoreError) as error:
                 if aws.is_transient(error):
                     logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
@@ -180,31 +179,33 @@ class ComputeDrift:
                     continue
                 refused = EndpointProblem("unreadable", "drift-aws-error", s3_refused("ComputeDriftFunction", error))
                 measured = EndpointDrift(endpoint, refused.status, problem=refused.message)
-                self._tell(endpoint, refused, hour, scheduled, ledger, notifier)
+                tell_problem(notices, "ComputeDriftFunction", "drift", endpoint, refused, hour, scheduled)
             results.append(_as_dict(measured))
+        notices.send()
         if transient:
             raise transient[0]
         return {"hour": hour.isoformat(), "endpoints": results}
 
     def _run_one(
-        self, endpoint: str, hour: datetime, scheduled: datetime, ledger: Journal, notifier: Notifier, db: Measurements
+        self, endpoint: str, hour: datetime, scheduled: datetime, notices: Notices, db: Measurements
     ) -> EndpointDrift:
         baseline = self.baselines.read(endpoint)
         if baseline is None:
             key = self.baselines.key(endpoint)
             logger.error("no drift baseline; build it first", endpoint=endpoint, expected=key)
-            if ledger.notice_once(endpoint, "baseline-missing", scheduled):
-                notifier.alert(
-                    f"Model Medic: no drift baseline for {endpoint}",
-                    f"ComputeDriftFunction found no baseline at s3://{self.baselines.bucket}/{key} (nor "
-                    f"statistics.json beside it), so drift on {endpoint} is not measured. Build it from "
-                    f'training.csv beside it with the event {{"build-baseline": {{"endpoint": "{endpoint}"}}}}. '
-                    "This message is sent once.",
-                )
+            said = Said(
+                "alert",
+                f"Model Medic: no drift baseline for {endpoint}",
+                f"ComputeDriftFunction found no baseline at s3://{self.baselines.bucket}/{key} (nor "
+                f"statistics.json beside it), so drift on {endpoint} is not measured. Build it from "
+                f'training.csv beside it with the event {{"build-baseline": {{"endpoint": "{endpoint}"}}}}. '
+                "This message is sent once.",
+            )
+            notices.tell_once(endpoint, "baseline-missing", scheduled, said)
             return EndpointDrift(endpoint, "no-baseline")
-        ledger.clear_notice(endpoint, "baseline-missing")
+        notices.clear(endpoint, "baseline-missing")
         measured = self.measure(endpoint, baseline, hour)
-        ledger.clear_notice(endpoint, "drift-aws-error")
+        notices.clear(endpoint, "drift-aws-error")
         if measured.mismatched:
             endpoint_metric("CaptureShapeMismatch", endpoint, measured.mismatched)
         if measured.status == "shape-mismatch":
@@ -231,17 +232,6 @@ class ComputeDrift:
             logger.warning("malformed capture records skipped", endpoint=endpoint, records=measured.malformed)
             metrics.add_metric(name="MalformedCaptureLines", unit="Count", value=measured.malformed)
         return measured
-
-    def _tell(
-        self,
-        endpoint: str,
-        problem: EndpointProblem,
-        hour: datetime,
-        scheduled: datetime,
-        ledger: Journal,
-        notifier: Notifier,
-    ) -> None:
-        tell_problem(ledger, notifier, "ComputeDriftFunction", "drift", endpoint, problem, hour, scheduled)
 
 
 def hour_before(scheduled: datetime) -> datetime:

@@ -11,12 +11,12 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
+from model_medic.tell.notices import Said
 from model_medic.tell.outcome import Outcome
 
 if TYPE_CHECKING:
     from model_medic.policy.scope import Scope
-    from model_medic.store.journal import Journal
-    from model_medic.tell.outcome import Notifier
+    from model_medic.tell.notices import Notices
 
 Job = Literal["drift", "quality"]
 Need = Literal["capture", "baseline", "ground-truth"]
@@ -112,13 +112,13 @@ def resolve(
 class DataFinder:
     """Each endpoint's data for one job, read from the endpoint (DescribeEndpoint, once per
     invocation through the scope); an endpoint whose data is not found is told once per missing
-    part (a notice in the ledger, an info message) and logged every time."""
+    part (a notice in the ledger written with its decision and its info message, `tell/notices.py`)
+    and logged every time."""
 
-    def __init__(self, job: Job, scope: Scope, ledger: Journal, notifier: Notifier) -> None:
+    def __init__(self, job: Job, scope: Scope, notices: Notices) -> None:
         self._job = job
         self._scope = scope
-        self._ledger = ledger
-        self._notifier = notifier
+        self._notices = notices
 
     def find(self, endpoint: str, stack_capture: str, location: str, hour: datetime, at: datetime) -> EndpointData:
         description, unreadable = self._describe(endpoint)
@@ -127,7 +127,7 @@ class DataFinder:
             self._tell(data, hour, at)
         else:
             for need in ("capture", _LOCATION[self._job][0]):
-                self._ledger.clear_notice(endpoint, self._notice(need))
+                self._notices.clear(endpoint, self._notice(need))
         return data
 
     def _describe(self, endpoint: str) -> tuple[dict[str, Any] | None, str]:
@@ -142,30 +142,34 @@ class DataFinder:
         return f"{self._job}-data-missing#{need}"
 
     def _tell(self, data: EndpointData, hour: datetime, at: datetime) -> None:
-        """Logged every time; told once per endpoint and missing part (a new part is told again, with all)."""
-        function = _FUNCTION[self._job]
+        """Logged every time; told once per endpoint and missing part (a new part is told again,
+        with all), then sent (a failure to send raises: the letter stays in the outbox)."""
         logger.info("data not found; not measured", measure=self._job, endpoint=data.endpoint, missing=data.sentence())
-        fresh = [m for m in data.missing if self._ledger.notice_once(data.endpoint, self._notice(m.need), at)]
-        if not fresh:
-            return
-        what = "drift" if self._job == "drift" else "model quality"
-        self._ledger.record(
-            Outcome(
-                action=f"measure-{what.replace(' ', '-')}",
-                endpoint=data.endpoint,
-                result="skipped",
-                reason=f"its data was not found: {data.sentence()}",
-                mode="-",
-                alarm_name=function,
-                alarm_arn=f"model-medic:{what.replace(' ', '-')}:{data.endpoint}",
-                transition=f"{self._notice('+'.join(m.need for m in fresh))}|{hour.isoformat()}",
-                state="no-data",
-                at=at.astimezone(UTC).isoformat(),
-                gate="precondition",
-            ),
-            "",
+        notices = {self._notice(m.need): m.need for m in data.missing}
+        self._notices.tell(
+            data.endpoint, list(notices), at, lambda fresh: self._said(data, [notices[n] for n in fresh], hour, at)
         )
-        self._notifier.inform(
+        self._notices.send()
+
+    def _said(self, data: EndpointData, fresh: list[str], hour: datetime, at: datetime) -> Said:
+        """The decision and the info message of the missing parts `fresh` not told yet (the message lists all)."""
+        function = _FUNCTION[self._job]
+        what = "drift" if self._job == "drift" else "model quality"
+        decision = Outcome(
+            action=f"measure-{what.replace(' ', '-')}",
+            endpoint=data.endpoint,
+            result="skipped",
+            reason=f"its data was not found: {data.sentence()}",
+            mode="-",
+            alarm_name=function,
+            alarm_arn=f"model-medic:{what.replace(' ', '-')}:{data.endpoint}",
+            transition=f"{self._notice('+'.join(fresh))}|{hour.isoformat()}",
+            state="no-data",
+            at=at.astimezone(UTC).isoformat(),
+            gate="precondition",
+        )
+        return Said(
+            "inform",
             f"Model Medic: {what} of {data.endpoint} is not measured (no data)",
             f"{function} does not measure the {what} of {data.endpoint}: its data was not found.\n\n"
             + "\n".join(f"- {m.need}: {m.why}" for m in data.missing)
@@ -173,5 +177,5 @@ class DataFinder:
             "where its model-medic: tags say, else where the stack's parameters say (README, \"Per-endpoint "
             'data"). Other remediations of the endpoint (scale-up, rollback) are not affected. This message is '
             "sent once for each missing part.",
-            endpoint=data.endpoint,
+            decision,
         )

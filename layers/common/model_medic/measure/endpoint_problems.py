@@ -10,11 +10,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic.platform import aws
 from model_medic.platform.observability import METRICS_NAMESPACE, logger
-from model_medic.store.journal import Journal
-from model_medic.tell.outcome import Notifier, Outcome
+from model_medic.tell.notices import Said
+from model_medic.tell.outcome import Outcome
 
 if TYPE_CHECKING:
     from model_medic.measure.drift import EndpointDrift
+    from model_medic.tell.notices import Notices
 
 
 class EndpointProblem(Exception):
@@ -33,8 +34,7 @@ class EndpointProblem(Exception):
 
 
 def tell_problem(
-    ledger: Journal,
-    notifier: Notifier,
+    notices: Notices,
     function: str,
     what: str,
     endpoint: str,
@@ -44,34 +44,32 @@ def tell_problem(
 ) -> None:
     """A problem of one endpoint: logged and counted every time (metric
     `<What>NotMeasured`, per endpoint); a ledger entry and a critical message once per
-    endpoint and notice key."""
+    endpoint and notice key, written together (`tell/notices.py`)."""
     metric = "".join(word.capitalize() for word in what.split()) + "NotMeasured"
     logger.error("not measured", measure=what, endpoint=endpoint, status=problem.status, problem=problem.message)
     endpoint_metric(metric, endpoint, 1)
-    if not ledger.notice_once(endpoint, problem.notice, at):
-        return
-    ledger.record(
-        Outcome(
-            action=f"measure-{what.replace(' ', '-')}",
-            endpoint=endpoint,
-            result="skipped",
-            reason=problem.message,
-            mode="-",
-            alarm_name=function,
-            alarm_arn=f"model-medic:{what.replace(' ', '-')}:{endpoint}",
-            transition=f"{problem.notice}|{hour.isoformat()}",
-            state=problem.status,
-            at=at.astimezone(UTC).isoformat(),
-            gate="precondition",
-        ),
-        "",
+    decision = Outcome(
+        action=f"measure-{what.replace(' ', '-')}",
+        endpoint=endpoint,
+        result="skipped",
+        reason=problem.message,
+        mode="-",
+        alarm_name=function,
+        alarm_arn=f"model-medic:{what.replace(' ', '-')}:{endpoint}",
+        transition=f"{problem.notice}|{hour.isoformat()}",
+        state=problem.status,
+        at=at.astimezone(UTC).isoformat(),
+        gate="precondition",
     )
-    notifier.alert(
+    said = Said(
+        "alert",
         f"Model Medic: {what} of {endpoint} is not measured ({problem.status})",
         f"{function} could not measure the {what} of {endpoint} for {hour:%Y-%m-%d %H}:00 UTC: "
         f"{problem.message}\n\nThe other endpoints are still measured. This message is sent once for "
         f"this problem; the function logs it every hour and counts it in the ModelMedic {metric} metric.",
+        decision,
     )
+    notices.tell_once(endpoint, problem.notice, at, said)
 
 
 def endpoint_metric(name: str, endpoint: str, value: float) -> None:

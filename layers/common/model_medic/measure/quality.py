@@ -20,7 +20,6 @@ from model_medic.measure.records import OutputFormat, Prediction
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
 from model_medic.store.journal import Journal
-from model_medic.tell.outcome import Notifier
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from model_medic.intake.triggers import ObjectCreated
     from model_medic.platform.settings import QualitySettings
     from model_medic.policy.scope import Scope
+    from model_medic.tell.notices import Notices
 
 Scored = list[tuple[str | None, dict[str, float]]]  # (variant, or None for the endpoint; its metrics)
 
@@ -134,13 +134,13 @@ class ComputeModelQuality:
         endpoints: list[str],
         end: datetime,
         now: datetime,
-        ledger: Journal,
-        notifier: Notifier,
+        notices: Notices,
         deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         """`run` for every endpoint; one endpoint never blinds another. An S3 refusal (access
-        denied, a missing bucket) is told once per endpoint and the others are measured;
-        transient AWS errors are raised after every endpoint had its turn, for a retry."""
+        denied, a missing bucket) is told once per endpoint (written in the outbox, sent once
+        every endpoint had its turn) and the others are measured; transient AWS errors are
+        raised after every endpoint had its turn, for a retry."""
         results: list[dict[str, Any]] = []
         transient: list[Exception] = []
         for endpoint in endpoints:
@@ -155,12 +155,11 @@ class ComputeModelQuality:
                     "unreadable", "quality-aws-error", s3_refused("ComputeModelQualityFunction", error)
                 )
                 hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-                tell_problem(
-                    ledger, notifier, "ComputeModelQualityFunction", "model quality", endpoint, problem, hour, now
-                )
+                tell_problem(notices, "ComputeModelQualityFunction", "model quality", endpoint, problem, hour, now)
                 results.append({"endpoint": endpoint, "status": "unreadable", "problem": problem.message})
                 continue
-            ledger.clear_notice(endpoint, "quality-aws-error")
+            notices.clear(endpoint, "quality-aws-error")
+        notices.send()
         if transient:
             raise transient[0]
         return results

@@ -234,9 +234,14 @@ class Journal:
         """Whether `key` is marked (strongly consistent)."""
         return self._table.get(endpoint_pk(endpoint), f"MARK#{key}") is not None
 
-    def notice_once(self, endpoint: str, notice: str, at: datetime) -> bool:
-        """True the first time a standing problem is noticed (so a person hears of it once)."""
-        return self._table.put_once(Notice(endpoint, notice, at).to_item())
+    def notice_request(self, endpoint: str, notice: str, at: datetime) -> dict[str, Any]:
+        """A standing problem's notice, as a Put for a transaction on the condition that it is not
+        there yet: the transaction that tells it (its decision, its letter) is written once, until
+        `clear_notice` says the problem ended (`tell/notices.py`)."""
+        request = self._table.put_request(Notice(endpoint, notice, at).to_item())
+        request["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        return request
 
     def clear_notice(self, endpoint: str, notice: str) -> None:
+        """The problem ended: the next time it is noticed, it is told again."""
         self._table.delete(endpoint_pk(endpoint), f"NOTICE#{notice}")

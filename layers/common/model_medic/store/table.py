@@ -65,6 +65,19 @@ def cancelled_on(error: ClientError, indexes: set[int]) -> bool:
     return bool(failed) and failed <= indexes and all(reasons[i] == "ConditionalCheckFailed" for i in failed)
 
 
+def conditions_failed(error: ClientError) -> set[int]:
+    """The items of a transaction whose conditions failed, when they alone cancelled it (index 0
+    for a single conditional write whose condition failed); empty for any other error."""
+    code = aws.error_code(error)
+    if code == "ConditionalCheckFailedException":
+        return {0}
+    if code != "TransactionCanceledException":
+        return set()
+    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+    failed = {i for i, reason in enumerate(reasons) if reason not in (None, "None")}
+    return failed if all(reasons[i] == "ConditionalCheckFailed" for i in failed) else set()
+
+
 class Table:
     """One DynamoDB table and the client that reaches it. Items and keys go in and come out in
     DynamoDB's form (the records convert them); expression values are given as plain values."""
