@@ -36,6 +36,10 @@ REQUEST = {**json.loads((REAL / "create-inference-component.json").read_text()),
 COMPONENT = REQUEST["InferenceComponentName"]
 FIRST = REQUEST["Specification"]
 SECOND = {**FIRST, "ModelName": "sm-model-llama3-v2"}
+THIRD: Any = {
+    "Container": {"Image": MODEL_IMAGE, "ArtifactUrl": "s3://models/llama3/model.tar.gz"},
+    "ComputeResourceRequirements": FIRST["ComputeResourceRequirements"],
+}
 OPENED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # StateChangeTime of the sample ALARM event
 DELIVERED = OPENED + timedelta(seconds=30)
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -93,10 +97,15 @@ def accuracy_alarm(state: str) -> None:
     )
 
 
-def alarm_ok_event() -> dict[str, Any]:
+def alarm_event(state: str, at: datetime) -> dict[str, Any]:
+    """The sample's delivery of the accuracy alarm, going to `state` at `at`."""
     event = load_event("rollback_model/accuracy_drop_alarm.json")
     message = json.loads(event["Records"][0]["Sns"]["Message"])
-    message.update(NewStateValue="OK", OldStateValue="ALARM", StateChangeTime="2026-11-22T12:00:00.000+0000")
+    message.update(
+        NewStateValue=state,
+        OldStateValue="OK" if state == "ALARM" else "ALARM",
+        StateChangeTime=at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+    )
     event["Records"][0]["Sns"]["Message"] = json.dumps(message)
     return event  # type: ignore[no-any-return]
 
@@ -147,6 +156,16 @@ def test_the_sweep_records_each_components_specification_and_its_change_with_the
     assert json.loads(after["spec"]) == {"Specification": SECOND}
     assert json.loads(after["previous"]) == {"Specification": FIRST}
     assert after["changed_at"] == (OPENED - timedelta(hours=3) + timedelta(minutes=5)).isoformat()
+    # A specification of a container and no model: DescribeInferenceComponent shows its image as
+    # DeployedImage, recorded as UpdateInferenceComponent takes it.
+    clock.move_to(OPENED - timedelta(hours=2, minutes=30))
+    boto3.client("sagemaker").update_inference_component(InferenceComponentName=COMPONENT, Specification=THIRD)
+    sweep(fn, clock, OPENED - timedelta(hours=2, minutes=25))
+    [third] = records(stack).values()
+    assert (json.loads(third["spec"]), json.loads(third["previous"])) == (
+        {"Specification": THIRD},
+        {"Specification": SECOND},
+    )
     boto3.client("sagemaker").delete_inference_component(InferenceComponentName=COMPONENT)
     sweep(fn, clock, OPENED - timedelta(hours=2))
     assert records(stack) == {}  # a component gone is forgotten
@@ -188,7 +207,7 @@ def test_the_one_component_changed_recently_goes_back_on_its_previous_specificat
     assert (incident["state"], incident["timeline"][-1]["what"]) == ("verifying", "in-service")
     accuracy_alarm("OK")
     clock.move_to(OPENED + timedelta(hours=2, seconds=20))
-    [recovered] = invoke(fn, alarm_ok_event())["outcomes"]
+    [recovered] = invoke(fn, alarm_event("OK", OPENED + timedelta(hours=2)))["outcomes"]
     assert (recovered["result"], recovered["incident"]) == ("recovered", outcome["incident"])
     # The history now holds the rollback as a change, and the bad specification as never a target again.
     [record] = records(stack).values()
@@ -286,3 +305,49 @@ def test_a_previous_specification_whose_model_is_gone_is_a_bound(
     assert f"names model {FIRST['ModelName']}, which no longer exists" in outcome["reason"]
     assert changed(aws_requests) == []
     assert described()["Specification"]["ModelName"] == SECOND["ModelName"]
+
+
+def test_a_specification_rolled_back_from_is_never_put_back(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+) -> None:
+    """After the rollback, the component's last change is the rollback itself, from the bad
+    specification: a later accuracy alarm does not put the bad one back."""
+    component_endpoint(fn, clock)
+    change_spec(clock, OPENED - timedelta(hours=3))
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    [acted] = deliver(fn, clock)
+    assert acted["result"] == "acted"
+    clock.move_to(OPENED + timedelta(hours=2))
+    accuracy_alarm("OK")
+    assert invoke(fn, alarm_event("OK", OPENED + timedelta(hours=2)))["outcomes"][0]["result"] == "recovered"
+    sweep(fn, clock, OPENED + timedelta(hours=2, minutes=5))
+    clock.move_to(OPENED + timedelta(hours=4))
+    accuracy_alarm("ALARM")
+    aws_requests.clear()
+    [outcome] = invoke(fn, alarm_event("ALARM", OPENED + timedelta(hours=4)))["outcomes"]
+    assert (outcome["result"], outcome["incident"] != acted["incident"]) == ("bound-reached", True)
+    assert "was rolled back from once: never a rollback target again" in outcome["reason"]
+    assert changed(aws_requests) == []
+    assert described()["Specification"]["ModelName"] == FIRST["ModelName"]
+
+
+def test_an_alarm_while_the_component_is_updating_is_acted_on_once_it_is_in_service(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
+    """The bad specification is still going out when the alarm fires: its change is seen, and
+    rolled back, only once the component is InService on it."""
+    component_endpoint(fn, clock)
+    set_update_seconds(600)
+    change_spec(clock, OPENED - timedelta(minutes=5))
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    [waiting] = deliver(fn, clock)
+    assert (waiting["result"], waiting["reason"]) == (
+        "skipped",
+        f"inference component {COMPONENT} is being changed: looked at once InService",
+    )
+    assert described()["Specification"]["ModelName"] == SECOND["ModelName"]
+    [acted] = sweep(fn, clock, OPENED + timedelta(minutes=10))
+    assert (acted["result"], acted["incident"]) == ("acted", waiting["incident"])
+    assert "(sm-model-llama3-v2 -> sm-model-llama3)" in acted["reason"]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
@@ -22,6 +22,15 @@ if TYPE_CHECKING:
 
 # A component being changed: its specification is read again once it is InService.
 _CHANGING = frozenset({"Creating", "Updating"})
+
+
+class Listed(NamedTuple):
+    """A component as ListInferenceComponents shows it."""
+
+    endpoint: str
+    name: str
+    modified: str  # LastModifiedTime
+    status: str
 
 
 @dataclass(frozen=True)
@@ -132,45 +141,57 @@ class ComponentRollback:
         ListInferenceComponents), each one's specification read (DescribeInferenceComponent) only
         when its LastModifiedTime moved since it was recorded; records of components gone are
         dropped. A listing refused (not a transient error) is told in the log, and nothing changes."""
+        scope = set(endpoints)
         try:
-            listed = [row for row in self._listed(None) if row[0] in set(endpoints)]
+            listed = [row for row in self._listed(None) if row.endpoint in scope]
         except ClientError as error:
             if aws.is_transient(error):
                 raise
             logger.warning("inference components not listed", error=str(error))
             return {"components": 0, "read": 0}
         known = self._specs.all()
-        read = self._observe(listed, known, self._clock())
-        for key in set(known) - {f"{e}#{c}" for e, c, _ in listed}:
+        read, _ = self._observe(listed, known, self._clock())
+        for key in set(known) - {f"{row.endpoint}#{row.name}" for row in listed}:
             self._specs.forget(key)
+        if read:
+            logger.info("component specifications read", components=len(listed), read=read)
         return {"components": len(listed), "read": read}
 
-    def _listed(self, endpoint: str | None) -> list[tuple[str, str, str]]:
-        """(endpoint, component, LastModifiedTime) of the components listed, of one endpoint or all."""
-        found: list[tuple[str, str, str]] = []
+    def _listed(self, endpoint: str | None) -> list[Listed]:
+        """The components listed, of one endpoint or all."""
+        found: list[Listed] = []
         paginator = self._sagemaker.get_paginator("list_inference_components")
         pages = paginator.paginate(EndpointNameEquals=endpoint) if endpoint else paginator.paginate()
         for page in pages:
             for row in page.get("InferenceComponents", []):
                 modified = row.get("LastModifiedTime")
                 stamp = modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
-                found.append((row["EndpointName"], row["InferenceComponentName"], stamp))
+                status = str(row.get("InferenceComponentStatus") or "")
+                found.append(Listed(row["EndpointName"], row["InferenceComponentName"], stamp, status))
         return found
 
-    def _observe(self, listed: list[tuple[str, str, str]], known: Mapping[str, ComponentSpec], now: datetime) -> int:
-        """Each listed component whose LastModifiedTime moved, read and recorded; how many were read."""
-        read = 0
-        for endpoint, name, modified in listed:
+    def _observe(
+        self, listed: list[Listed], known: Mapping[str, ComponentSpec], now: datetime
+    ) -> tuple[int, list[str]]:
+        """Each listed component whose LastModifiedTime moved, read and recorded; how many were
+        read, and those being created or updated (recorded once InService)."""
+        read, changing = 0, []
+        for endpoint, name, modified, listed_status in listed:
+            if listed_status in _CHANGING:
+                changing.append(name)
+                continue  # its specification is recorded once it is InService
             record = known.get(f"{endpoint}#{name}")
             if record is not None and record.modified == modified:
                 continue
             described, read = self._describe(name), read + 1
-            if described is None or described.get("InferenceComponentStatus") != "InService":
+            status = None if described is None else described.get("InferenceComponentStatus")
+            if described is None or status != "InService":
+                changing += [name] if status in _CHANGING else []
                 continue  # gone, or changing: its specification is recorded once it is InService
             request = spec_request(described, self._shape)
             seen = (json.dumps(request, sort_keys=True, default=str), spec_digest(request), modified)
             self._specs.observe(record, endpoint, name, seen, now)
-        return read
+        return read, changing
 
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:
@@ -189,7 +210,9 @@ class ComponentRollback:
         since the last sweep is seen."""
         now = self._clock()
         recorded = {r.key: r for r in self._specs.of_endpoint(endpoint)}
-        self._observe(self._listed(endpoint), recorded, now)
+        _, changing = self._observe(self._listed(endpoint), recorded, now)
+        if changing:
+            return Plan("", skip=f"inference component {changing[0]} is being changed: looked at once InService")
         records = self._specs.of_endpoint(endpoint)
         hours = int(self._window.total_seconds() // 3600)
         found, why = decide(endpoint, records, now - self._window, hours)
