@@ -351,3 +351,31 @@ def test_an_alarm_while_the_component_is_updating_is_acted_on_once_it_is_in_serv
     [acted] = sweep(fn, clock, OPENED + timedelta(minutes=10))
     assert (acted["result"], acted["incident"]) == ("acted", waiting["incident"])
     assert "(sm-model-llama3-v2 -> sm-model-llama3)" in acted["reason"]
+
+
+def test_a_listing_refused_is_logged_and_the_sweep_goes_on(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS refuses ListInferenceComponents (a role without it): nothing is recorded, and the sweep
+    of the open incidents still runs."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    original = BaseClient._make_api_call
+
+    def refusing(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListInferenceComponents":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, operation)
+        return original(self, operation, params)
+
+    sagemaker = boto3.client("sagemaker")
+    config = load("inference-components", "endpoint-config")
+    sagemaker.create_endpoint_config(**config)
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config["EndpointConfigName"])
+    sagemaker.create_model(
+        ModelName=FIRST["ModelName"], ExecutionRoleArn=MODEL_ROLE, PrimaryContainer={"Image": MODEL_IMAGE}
+    )
+    sagemaker.create_inference_component(**REQUEST)
+    monkeypatch.setattr(BaseClient, "_make_api_call", refusing)
+    assert sweep(fn, clock, OPENED) == []
+    assert records(stack) == {}

@@ -140,17 +140,18 @@ class ComponentRollback:
         """The sweep's look: every inference component of the endpoints in scope (one paginated
         ListInferenceComponents), each one's specification read (DescribeInferenceComponent) only
         when its LastModifiedTime moved since it was recorded; records of components gone are
-        dropped. A listing refused (not a transient error) is told in the log, and nothing changes."""
+        dropped. A call refused (not a transient error) is told in the log and ends the look: the
+        sweep of the incidents goes on."""
         scope = set(endpoints)
         try:
             listed = [row for row in self._listed(None) if row.endpoint in scope]
+            known = self._specs.all()
+            read, _ = self._observe(listed, known, self._clock())
         except ClientError as error:
             if aws.is_transient(error):
                 raise
-            logger.warning("inference components not listed", error=str(error))
+            logger.warning("component specifications not recorded", error=str(error))
             return {"components": 0, "read": 0}
-        known = self._specs.all()
-        read, _ = self._observe(listed, known, self._clock())
         for key in set(known) - {f"{row.endpoint}#{row.name}" for row in listed}:
             self._specs.forget(key)
         if read:
@@ -216,7 +217,7 @@ class ComponentRollback:
         records = self._specs.of_endpoint(endpoint)
         hours = int(self._window.total_seconds() // 3600)
         found, why = decide(endpoint, records, now - self._window, hours)
-        notes: dict[str, Any] = {"inference_component_variants": hosting, "components": sorted(recorded)}
+        notes: dict[str, Any] = {"inference_component_variants": hosting, "components": [r.component for r in records]}
         if found is None or found.previous is None or found.previous_digest is None:
             return Plan("", bound=why, notes=notes)
         described = self._describe(found.component)

@@ -86,10 +86,10 @@ class ComponentSpecs:
             return
         if known.digest == digest:
             if known.modified != modified:
+                values = {":modified": modified, ":digest": digest}
                 self._table.update(
-                    SPECS_PK, known.key, "SET modified = :modified", {":modified": modified, ":digest": digest},
-                    condition="digest = :digest",
-                )  # fmt: skip
+                    SPECS_PK, known.key, "SET modified = :modified", values, condition="digest = :digest"
+                )
             return
         self._table.update(
             SPECS_PK,
@@ -109,7 +109,14 @@ class ComponentSpecs:
 
     def reject(self, endpoint: str, component: str, digest: str) -> None:
         """A specification rolled back from is never a rollback target of the component again."""
-        self._table.update(SPECS_PK, f"{endpoint}#{component}", "ADD rejected :digest", {":digest": {digest}})
+        # Only on a record there is: a component forgotten since has nothing to keep it from.
+        self._table.update(
+            SPECS_PK,
+            f"{endpoint}#{component}",
+            "ADD rejected :digest",
+            {":digest": {digest}},
+            condition="attribute_exists(pk)",
+        )
 
     def forget(self, key: str) -> None:
         """The record of a component that is gone."""
