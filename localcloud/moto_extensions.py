@@ -307,9 +307,18 @@ nowhere else, for the tests and the local cloud alike.
   ValidationException "Could not find inference component <name>." (SageMaker's Describe
   calls answer ValidationException for a missing resource; the wording is ours). The
   scalable target moves the copy count into its range as `scalable_target_range_moves_capacity`
-  moves a variant's. Not modelled: placement - whether the instances have room for the copies
-  (AWS adds instances with managed instance scaling, or leaves the copies unplaced), Failed,
-  `Specification` changes and rolling updates (UpdateInferenceComponent).
+  moves a variant's. UpdateInferenceComponent changes the `Specification` (or `Specifications`,
+  one or the other as service-2.json documents) and, with `RuntimeConfig`, the copy count: the
+  component is `Updating` for the update duration, then `InService` on what was asked; refused
+  with ValidationException while not InService, with both or neither of Specification and
+  Specifications, and when a ModelName it names does not exist (our wordings). DescribeInference
+  Component shows the specification in its own shape, as AWS does (service-2.json
+  `InferenceComponentSpecificationSummary`): the container's `Image` asked is shown as
+  `DeployedImage.SpecifiedImage` - moto answered the request's shape back. Not modelled: placement
+  - whether the instances have room for the copies (AWS adds instances with managed instance
+  scaling, or leaves the copies unplaced), Failed, the digest an image resolves to
+  (`DeployedImage.ResolvedImage`), rolling updates in batches (`DeploymentConfig`: the whole
+  component moves at once) and AWS's own rollback on an alarm.
 * `sns_one_subscription_per_endpoint`: SNS keeps one subscription per topic, protocol and
   endpoint. Subscribe again with the same three and the same attributes returns the same
   subscription (moto does this); with other attributes - another filter policy - AWS refuses it
@@ -1888,6 +1897,38 @@ def _change_copies(component: _Component, copies: int) -> None:
     _settle_component(component)
 
 
+def _as_summary(spec: dict[str, Any]) -> dict[str, Any]:
+    """A specification as DescribeInferenceComponent shows it: the container's image as DeployedImage."""
+    shown = copy.deepcopy(spec)
+    container = shown.get("Container")
+    if isinstance(container, dict) and "Image" in container:
+        container["DeployedImage"] = {"SpecifiedImage": container.pop("Image")}
+    return shown
+
+
+def _update_component(backend: Any, component: _Component, request: dict[str, Any]) -> None:
+    """UpdateInferenceComponent: a new specification (and copy count), `Updating` for the update duration."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    one, several = request.get("Specification"), request.get("Specifications")
+    if (one is None) == (several is None):
+        raise ValidationError(message="Specify one of Specification and Specifications.")
+    for spec in several or [one]:
+        model = spec.get("ModelName")
+        if model is not None and model not in backend._models:
+            raise ValidationError(message=f"Could not find model {model}.")
+    copies = int(
+        (request.get("RuntimeConfig") or {}).get("CopyCount") or component.answer["RuntimeConfig"]["DesiredCopyCount"]
+    )
+    _change_copies(component, copies)  # refused unless InService; Updating for the update duration
+    component.answer.pop("Specification", None)
+    component.answer.pop("Specifications", None)
+    if several is not None:
+        component.answer["Specifications"] = [_as_summary(s) for s in several]
+    else:
+        component.answer["Specification"] = _as_summary(dict(one or {}))
+
+
 def _create_component(backend: Any, request: dict[str, Any]) -> _Component:
     from moto.sagemaker.exceptions import ValidationError
     from moto.sagemaker.utils import arn_formatter
@@ -1910,7 +1951,7 @@ def _create_component(backend: Any, request: dict[str, Any]) -> _Component:
         "EndpointName": endpoint.endpoint_name,
         "EndpointArn": endpoint.arn,
         "VariantName": variant,
-        "Specification": copy.deepcopy(request.get("Specification") or {}),
+        "Specification": _as_summary(request.get("Specification") or {}),
         "RuntimeConfig": {"DesiredCopyCount": copies, "CurrentCopyCount": 0},
         "InferenceComponentStatus": "Creating",
         "CreationTime": now,
@@ -1942,7 +1983,7 @@ def _fit_component(account: str, region: str, resource_id: str, low: int | None,
 
 @_once
 def inference_components_as_in_aws() -> None:
-    """Create/Describe/List/UpdateRuntimeConfig/Delete of inference components, their tags, and
+    """Create/Describe/List/Update/UpdateRuntimeConfig/Delete of inference components, their tags, and
     scalable targets on their copy count; see the module docstring."""
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
     from moto.core.common_types import TYPE_RESPONSE
@@ -1960,6 +2001,11 @@ def inference_components_as_in_aws() -> None:
     def update_runtime(self: SageMakerResponse) -> TYPE_RESPONSE:
         found = _component(self.sagemaker_backend, self._get_param("InferenceComponentName"))
         _change_copies(found, int(self._get_param("DesiredRuntimeConfig")["CopyCount"]))
+        return 200, {}, json.dumps({"InferenceComponentArn": found.answer["InferenceComponentArn"]})
+
+    def update(self: SageMakerResponse) -> TYPE_RESPONSE:
+        found = _component(self.sagemaker_backend, self._get_param("InferenceComponentName"))
+        _update_component(self.sagemaker_backend, found, json.loads(self.body or "{}"))
         return 200, {}, json.dumps({"InferenceComponentArn": found.answer["InferenceComponentArn"]})
 
     def list_components(self: SageMakerResponse) -> TYPE_RESPONSE:
@@ -1999,6 +2045,7 @@ def inference_components_as_in_aws() -> None:
         "create_inference_component": create,
         "describe_inference_component": describe,
         "update_inference_component_runtime_config": update_runtime,
+        "update_inference_component": update,
         "list_inference_components": list_components,
         "delete_inference_component": delete,
     }

@@ -1,4 +1,4 @@
-"""RollbackModelFunction: the previous good model back on ModelAccuracyDrop; deployments recorded."""
+"""RollbackModelFunction: the previous good model back on ModelAccuracyDrop; deployments, component specs kept."""
 
 from typing import Any
 
@@ -25,6 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         case Deployment():
             return record_deployment(house.deployments, trigger, utc_now())
         case Tick():
+            wiring.record_components(settings, house)
             return answer(house.loop.sweep(house.endpoints()))
         case Alarms(alarms=alarms):
             return house.loop.on_alarms(alarms)

@@ -45,7 +45,7 @@ def kept_in_readme() -> set[str]:
 
 def test_a_stack_that_ran_deletes_and_leaves_exactly_what_the_readme_says(cloud: LocalCloud) -> None:
     timeline = scenarios.Timeline(cloud, START)
-    timeline.decisions(cloud.put_event(scenarios._in_service_event(START), START))
+    timeline.decisions(cloud.endpoint_state_changed(world.ENDPOINT, START))
     scenarios.latency_scale_up_and_back(timeline)  # incidents, boosts given back step by step
     [report] = cloud.tick("DailyReportFunction", timeline.now + timedelta(days=1))  # reports in the bucket
     assert report.error is None, report.logs

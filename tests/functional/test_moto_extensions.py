@@ -1652,3 +1652,46 @@ def test_a_second_subscribe_of_a_function_with_another_filter_policy_is_refused_
         other_function = function.replace("scale-up", "rollback")
         sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=other_function, Attributes=other)
         assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 2
+
+
+def test_an_inference_components_specification_is_updated_over_time_and_shown_as_aws_shows_it(
+    empty_sagemaker: SageMakerClient, clock: time_machine.Traveller
+) -> None:
+    """UpdateInferenceComponent on AWS's own component: Updating for the update duration, then
+    InService on the new specification with its copies; DescribeInferenceComponent shows the
+    container's image as DeployedImage (InferenceComponentSpecificationSummary), never as Image."""
+    real = Path(__file__).resolve().parents[1] / "data" / "real" / "inference-components"
+    request = json.loads((real / "create-inference-component.json").read_text())
+    create_in_moto("inference-components", request["EndpointName"])
+    for model in (request["Specification"]["ModelName"], "llama3-v2"):
+        empty_sagemaker.create_model(
+            ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
+        )
+    empty_sagemaker.create_inference_component(**request)
+    name = request["InferenceComponentName"]
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/llama:v2"
+    spec: Any = {**request["Specification"], "ModelName": "llama3-v2", "Container": {"Image": image}}
+    set_update_seconds(60)
+    empty_sagemaker.update_inference_component(
+        InferenceComponentName=name, Specification=spec, RuntimeConfig={"CopyCount": 2}
+    )
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert (found["InferenceComponentStatus"], found["RuntimeConfig"]["DesiredCopyCount"]) == ("Updating", 2)
+    with pytest.raises(ClientError, match="is not InService"):
+        empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=request["Specification"])
+    clock.shift(61)
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert found["InferenceComponentStatus"] == "InService"
+    assert found["Specification"]["ModelName"] == "llama3-v2"
+    assert found["Specification"]["Container"] == {"DeployedImage": {"SpecifiedImage": image}}
+    assert found["RuntimeConfig"]["CurrentCopyCount"] == 2
+    gone: Any = {**spec, "ModelName": "gone"}
+    with pytest.raises(ClientError, match="Could not find model gone"):
+        empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=gone)
+    with pytest.raises(ClientError, match="one of Specification and Specifications"):
+        empty_sagemaker.update_inference_component(InferenceComponentName=name)
+    # Without RuntimeConfig the copy count stays as it is.
+    empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=request["Specification"])
+    clock.shift(61)
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert (found["Specification"], found["RuntimeConfig"]["CurrentCopyCount"]) == (request["Specification"], 2)

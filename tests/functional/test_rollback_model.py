@@ -585,11 +585,12 @@ def in_service_event(config: str) -> dict[str, Any]:
     return event  # type: ignore[no-any-return]
 
 
-def test_an_inference_component_endpoint_is_a_bound_with_the_reason_not_a_crash(
+def test_an_inference_component_endpoint_looks_to_its_components_never_to_a_previous_config(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
 ) -> None:
     """Its variants name no model (KeyError 'ModelName' once): with a known previous config and
-    packages to reject, the rollback stops with the reason and changes nothing."""
+    packages to reject, and no component whose specification changed, the rollback stops with
+    the reason and changes nothing (test_component_rollback.py: the components' rollback)."""
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
     first = create_in_moto("inference-components", ENDPOINT)
     assert (
@@ -605,8 +606,8 @@ def test_an_inference_component_endpoint_is_a_bound_with_the_reason_not_a_crash(
     [outcome] = deliver(fn, clock, alarm_event())
     assert (outcome["result"], outcome["gate"]) == ("bound-reached", "bound")
     assert outcome["reason"] == (
-        f"endpoint {ENDPOINT} serves inference components on AllTraffic: its models are the components', changed "
-        "by UpdateInferenceComponent, which the rollback does not do yet; nothing was changed"
+        f"no inference component of {ENDPOINT} changed its specification in the 24 hours before the alarm "
+        "(0 component(s) recorded): nothing to roll back to; nothing was changed"
     )
     changed = [
         op for service, op, _ in aws_requests if service == "sagemaker" and not op.startswith(("Describe", "List"))

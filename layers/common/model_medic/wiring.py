@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from model_medic.measure.quality import ComputeModelQuality
     from model_medic.remediate.capacity import Capacity, ScaleBack, ScaleUp
     from model_medic.remediate.cleanup import Cleanup
+    from model_medic.remediate.component_rollback import ComponentRollback
     from model_medic.remediate.retraining import StartRetraining
     from model_medic.remediate.rollback import RollbackModel
     from model_medic.remediate.rollout.action import Rollout
@@ -289,11 +290,26 @@ def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> Rollba
         aws.sagemaker(),
         house.capacity,
         house.deployments,
+        component_rollback(settings, house),
         settings.canary_variant,
         settings.reject_model_packages,
         timedelta(minutes=settings.rollback_cooldown_minutes),
         house.clock,
     )
+
+
+def component_rollback(settings: RollbackSettings, house: Invocation[Any]) -> ComponentRollback:
+    """The components' specification history and their rollback (RollbackModelFunction)."""
+    from model_medic.remediate.component_rollback import ComponentRollback
+    from model_medic.store.component_specs import ComponentSpecs
+
+    specs = ComponentSpecs(aws.dynamodb(), settings.ledger_table)
+    return ComponentRollback(aws.sagemaker(), specs, timedelta(hours=settings.component_change_hours), house.clock)
+
+
+def record_components(settings: RollbackSettings, house: Invocation[Any]) -> dict[str, int]:
+    """The sweep's look at the specifications of the components of the endpoints in scope."""
+    return component_rollback(settings, house).record(house.endpoints())
 
 
 def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> StartRetraining:

@@ -58,6 +58,7 @@ def rollback_model(
         case Deployment():
             return record_deployment(house.deployments, trigger, utc_now())
         case Tick():
+            wiring.record_components(settings, house)
             return answer(house.loop.sweep(house.endpoints()))
         case Alarms(alarms=alarms):
             return house.loop.on_alarms(alarms)

@@ -375,6 +375,9 @@ class RollbackSettings(ActionSettings):
     rollback_cooldown_minutes: int = Field(alias="ROLLBACK_COOLDOWN_MINUTES", ge=0, le=1440)
     # Accuracy is measured hourly: give the rolled-back model a few hours to show it.
     rollback_verify_minutes: int = Field(180, alias="ROLLBACK_VERIFY_MINUTES", ge=1, le=7 * 1440)
+    # A component whose specification changed within these hours before the accuracy alarm is the
+    # suspect (the template gives the hours the accuracy is measured over, QualityWindowHours).
+    component_change_hours: int = Field(24, alias="COMPONENT_CHANGE_HOURS", ge=1, le=336)
 
 
 class ComputeMetricsSettings(ScopedSettings):

@@ -1,4 +1,4 @@
-"""Rollback on ModelAccuracyDrop: the canary's weight to 0, or the endpoint back on its previous good config."""
+"""Rollback on ModelAccuracyDrop: a canary's weight to 0, the previous good config, or a component's previous spec."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import RollbackSettings
 from model_medic.remediate.capacity import Capacity
+from model_medic.remediate.component_rollback import ComponentRollback, SpecRollback
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, variant_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident
@@ -71,6 +72,10 @@ class RollbackModel:
                 "sagemaker:UpdateEndpoint",
                 "sagemaker:UpdateEndpointWeightsAndCapacities",
                 "sagemaker:UpdateModelPackage",
+                # A component endpoint's components: their specifications recorded, one put back.
+                "sagemaker:ListInferenceComponents",
+                "sagemaker:DescribeInferenceComponent",
+                "sagemaker:UpdateInferenceComponent",
                 "application-autoscaling:DescribeScalableTargets",
                 "cloudwatch:DescribeAlarms",
                 # Through SageMaker, when the config gone back to names a KmsKeyId (ModelKmsKeyArns).
@@ -81,7 +86,7 @@ class RollbackModel:
         effect="alarm-ok",
         verify_minutes_setting="rollback_verify_minutes",
         settings=RollbackSettings,
-        changes=(RollbackChange, RejectPackage),
+        changes=(RollbackChange, RejectPackage, SpecRollback),
         max_steps=1,
     )
 
@@ -90,6 +95,7 @@ class RollbackModel:
         sagemaker: SageMakerClient,
         capacity: Capacity,
         deployments: Deployments,
+        components: ComponentRollback,
         canary_variant: str,
         reject_model_packages: bool,
         cooldown: timedelta,
@@ -98,6 +104,7 @@ class RollbackModel:
         self._sagemaker = sagemaker
         self._capacity = capacity
         self._deployments = deployments
+        self._components = components
         self._canary = canary_variant
         self._reject = reject_model_packages
         self.cooldown = cooldown
@@ -109,12 +116,8 @@ class RollbackModel:
         self._deployments.observe_config(name, current, self._clock())
         hosting = sorted((self._capacity.component_variants(endpoint) or frozenset()) & _names(endpoint))
         if hosting:
-            return Plan(
-                "",
-                bound=f"endpoint {name} serves inference components on {', '.join(hosting)}: its models are the "
-                "components', changed by UpdateInferenceComponent, which the rollback does not do yet",
-                notes={"inference_component_variants": hosting},
-            )
+            # Its models are the components': one of them goes back on its previous specification.
+            return self._components.plan(name, hosting)
         if canary_serves(endpoint, self._canary):
             rollback = RollbackChange("canary", variant=self._canary)
             packages = self._packages(current, only_variant=self._canary)
@@ -139,6 +142,10 @@ class RollbackModel:
             return reject_package(
                 self._sagemaker, change.arn, f"Model Medic rolled back {endpoint}: {incident.alarm_name}"
             )
+        if isinstance(change, SpecRollback):
+            result = self._components.execute(change)
+            self.adopt(endpoint, change, incident)
+            return result
         assert isinstance(change, RollbackChange)
         if change.mode == "canary":
             self._sagemaker.update_endpoint_weights_and_capacities(
@@ -154,6 +161,8 @@ class RollbackModel:
         return {"call": "UpdateEndpoint"}
 
     def adopt(self, endpoint: str, change: Change, incident: Incident) -> None:
+        if isinstance(change, SpecRollback):
+            self._components.adopt(endpoint, change)
         if isinstance(change, RollbackChange) and change.mode == "config":
             # The config rolled back from is never a rollback target again.
             aws.persist(lambda: self._deployments.reject_config(endpoint, change.from_config, self._clock()))
@@ -164,6 +173,8 @@ class RollbackModel:
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         if isinstance(change, RejectPackage):
             return package_observation(self._sagemaker, change.arn)
+        if isinstance(change, SpecRollback):
+            return self._components.observe(change, bool(result))
         assert isinstance(change, RollbackChange)
         if change.mode == "canary":
             return canary_observation(change.variant, described)
