@@ -41,6 +41,9 @@
   event SageMaker sends when an endpoint's status changes (built from DescribeEndpoint and
   its tags, localcloud/sagemaker_events.py), delivered to the matching rules; deleting an
   endpoint sends its `DELETING` event, built from the endpoint as it was just before.
+  `endpoints_changed` sends, for every endpoint whose status or last change moved since it
+  last looked (ListEndpoints), the event SageMaker sends for it - as an update the service
+  made finishes, SageMaker tells EventBridge without anyone asking.
 * `set_clock`, `set_update_seconds`, `set_range_moves_capacity`, `fail_next_update`: the
   simulation settings of the moto server's extensions (localcloud/moto_extensions.py),
   through its `/moto-api/model-medic/...` routes. `invoke` sets the server's clock to the
@@ -63,7 +66,7 @@ import tempfile
 import threading
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,6 +162,8 @@ class LocalCloud:
         self.endpoint_url = endpoint_url
         self.region = region
         self.stack = Stack(stack_name)
+        # Each endpoint's (status, LastModifiedTime) when `endpoints_changed` last looked.
+        self._endpoints_seen: dict[str, tuple[str, str]] | None = None
         self.calls: dict[str, set[str]] = {}  # every AWS call each function made, by logical ID
         self._custom: dict[str, dict[str, Any]] = {}  # the stack's custom resources, answered here
         self._session = boto3.session.Session(
@@ -652,7 +657,29 @@ class LocalCloud:
         """Deliver SageMaker's "SageMaker Endpoint State Change" event for the endpoint as it is now."""
         self.set_clock(at)
         described, tags = self._endpoint_and_tags(endpoint)
+        if self._endpoints_seen is not None:
+            self._endpoints_seen[endpoint] = _seen(described)
         return self.put_event(sagemaker_events.endpoint_state_change(described, tags, at, ACCOUNT, self.region), at)
+
+    def endpoints_changed(self, at: datetime) -> list[tuple[str, list[Invocation]]]:
+        """The state change SageMaker sends for each endpoint whose status or last change moved
+        since the last look, delivered at `at`, as (what changed, in words; its invocations).
+        An update begun and finished between two looks is one event, with the status it has now
+        (SageMaker sends one at each status: `UPDATING`, then `IN_SERVICE`). The first look only
+        takes note; a deleted endpoint's event is `delete_endpoint`'s."""
+        self.set_clock(at)
+        listed = self.client("sagemaker").get_paginator("list_endpoints").paginate()
+        now = {e["EndpointName"]: _seen(e) for page in listed for e in page["Endpoints"]}
+        before, self._endpoints_seen = self._endpoints_seen, now
+        if before is None:
+            return []
+        sent = []
+        for endpoint in sorted(n for n, seen in now.items() if before.get(n) != seen):
+            described, tags = self._endpoint_and_tags(endpoint)
+            event = sagemaker_events.endpoint_state_change(described, tags, at, ACCOUNT, self.region)
+            said = f"{endpoint} {event['detail']['EndpointStatus']} on {described.get('EndpointConfigName')}"
+            sent.append((said, self.put_event(event, at)))
+        return sent
 
     def delete_endpoint(self, endpoint: str, at: datetime) -> list[Invocation]:
         """DeleteEndpoint at `at`, then deliver the `DELETING` state change SageMaker sends for it."""
@@ -846,3 +873,8 @@ def _run(command: list[str], env: dict[str, str]) -> None:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=ROOT)  # noqa: S603
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:2])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+def _seen(endpoint: Mapping[str, Any]) -> tuple[str, str]:
+    """What tells that an endpoint changed: its status and its LastModifiedTime."""
+    return str(endpoint["EndpointStatus"]), str(endpoint.get("LastModifiedTime"))

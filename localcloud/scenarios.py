@@ -37,8 +37,12 @@ class Timeline:
             self.out(text)
 
     def advance(self, delta: timedelta) -> datetime:
+        """Time moves on: endpoint updates in moto finish on the simulated clock, and what
+        SageMaker tells EventBridge of an endpoint that changed meanwhile is delivered."""
         self.now += delta
-        self.cloud.set_clock(self.now)  # endpoint updates in moto finish on the simulated clock
+        for said, invocations in self.cloud.endpoints_changed(self.now):
+            self.say(f"SageMaker: {said} (EventBridge: SageMaker Endpoint State Change)")
+            self.decisions(invocations)
         return self.now
 
     def ticks(self, function: str, minutes: int, every: int = 5) -> list[dict[str, Any]]:
@@ -495,7 +499,6 @@ def failed_rollback_deployment(t: Timeline) -> None:
     world.second_config(t.cloud)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
     t.advance(timedelta(minutes=5))
-    t.decisions(t.cloud.endpoint_state_changed(ENDPOINT, t.now))  # on config-2, InService
     t.endpoint()
     t.cloud.fail_next_update(ENDPOINT, "ml.m5.large capacity unavailable; rolled back by auto-rollback")
     t.say("(the next deployment of this endpoint will fail and roll back on its own)")
@@ -587,7 +590,6 @@ def whole_lifecycle(t: Timeline) -> None:
     t.say(f"operator: {ENDPOINT} serves churn-v1 alone ({solo}); the old canary is retired")
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=solo)
     t.advance(timedelta(minutes=5))
-    t.decisions(t.cloud.endpoint_state_changed(ENDPOINT, t.now))  # on the solo config, InService
     decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
     expect(any(d["result"] == "acted" for d in decided), "drift started the retraining pipeline")
     t.advance(timedelta(minutes=30))
@@ -625,7 +627,6 @@ def whole_lifecycle(t: Timeline) -> None:
     config = sagemaker.describe_endpoint_config(EndpointConfigName=final["config"])["ProductionVariants"]
     model = sagemaker.describe_model(ModelName=config[0]["ModelName"])["PrimaryContainer"]["ModelPackageName"]
     expect(model == candidate, "the primary variant serves the new model")
-    t.decisions(t.cloud.endpoint_state_changed(ENDPOINT, t.now))  # on the final config, InService
     t.advance(timedelta(hours=2))
     t.say("a week of late labels later: the new model's accuracy drops")
     decided = t.alarm(f"{ENDPOINT}-ModelAccuracyDrop", "ALARM")
@@ -1173,6 +1174,7 @@ def play(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | None =
     timeline = Timeline(cloud, start, out=out)
     timeline.say("SageMaker reports churn-prod-config-1 InService (EventBridge)")
     timeline.decisions(cloud.endpoint_state_changed(ENDPOINT, start))
+    cloud.endpoints_changed(start)  # from here on, what SageMaker sends for a change is delivered
     results = []
     for number, (title, scenario) in enumerate(SCENARIOS, start=1):
         timeline.lines = []

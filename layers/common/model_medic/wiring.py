@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from model_medic.control.loop import ControlLoop
 from model_medic.control.parts import Parts
 from model_medic.intake.triggers import DeployRequest, Tick
@@ -420,7 +422,7 @@ def drift_measure(house: Invocation[DriftSettings]) -> Callable[[Assignment], di
     from model_medic.measure.drift import hour_before
     from model_medic.measure.endpoint_data import DataFinder
 
-    house.courier.drain(house.time_left())
+    _drain_aside(house)
     finder = DataFinder("drift", house.scope, house.notices)
 
     def measure(item: Assignment) -> dict[str, Any]:
@@ -574,6 +576,15 @@ def metrics_endpoints(settings: ComputeMetricsSettings) -> list[str]:
     return endpoints
 
 
+def _drain_aside(house: Invocation[DriftSettings] | Invocation[QualitySettings]) -> None:
+    """A data job's drain of the outbox, beside its work: a ledger it cannot read fails each
+    endpoint's measurement on its own (retried alone from its queue), not the whole batch."""
+    try:
+        house.courier.drain(house.time_left())
+    except (ClientError, BotoCoreError):
+        logger.exception("outbox not drained; left for the next invocation")
+
+
 def quality_measure(
     house: Invocation[QualitySettings],
 ) -> Callable[[list[str], datetime, datetime], list[dict[str, Any]]]:
@@ -583,7 +594,7 @@ def quality_measure(
     Built once per invocation, after what earlier invocations left untold is sent (`Courier.drain`)."""
     from model_medic.measure.endpoint_data import DataFinder
 
-    house.courier.drain(house.time_left())
+    _drain_aside(house)
     finder = DataFinder("quality", house.scope, house.notices)
 
     def measure(endpoints: list[str], end: datetime, now: datetime) -> list[dict[str, Any]]:
