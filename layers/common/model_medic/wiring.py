@@ -17,6 +17,7 @@ only for the modules it uses.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -509,10 +510,12 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
     logged here on every run and the stack's value kept; the action functions' sweeps tell it
     once (`endpoint_policy.Policies`)."""
     from model_medic.fleet.alarm_catalog import Topics, component_alarms, endpoint_watch
-    from model_medic.remediate.components import component_names
+    from model_medic.remediate.components import components_by_endpoint
 
     topics = Topics(critical=settings.critical_topic_arn, warning=settings.warning_topic_arn)
     ignore = policy.discovery_key(settings.discovery_tag)
+    # The fleet's inference components, listed once an invocation, when the first endpoint asks.
+    components = functools.cache(lambda: components_by_endpoint(aws.sagemaker()))
 
     def alarms(endpoint: str, tags: Mapping[str, str]) -> EndpointWatch:
         found = policy.within_stack(settings, policy.read(tags, ignore))
@@ -522,9 +525,7 @@ def alarms_for(settings: AlarmManagerSettings) -> AlarmsFor:
         thresholds = stack_thresholds(own)
         # Each inference component of the endpoint has its own alarms (ListInferenceComponents).
         per_component = [
-            a
-            for c in component_names(aws.sagemaker(), endpoint)
-            for a in component_alarms(endpoint, c, thresholds, topics)
+            a for c in components().get(endpoint, []) for a in component_alarms(endpoint, c, thresholds, topics)
         ]
         watch = endpoint_watch(endpoint, thresholds, topics, own.endpoint_dashboards)
         return dataclasses.replace(watch, alarms=(*watch.alarms, *per_component))

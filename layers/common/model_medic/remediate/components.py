@@ -265,19 +265,22 @@ class Components:
         return replace(alarm, dimensions={**alarm.dimensions, "EndpointName": component.endpoint})
 
 
-def component_names(sagemaker: SageMakerClient, endpoint: str) -> list[str]:
-    """The names of the endpoint's inference components (ListInferenceComponents, every page);
-    none when they cannot be listed (told in the log: the endpoint's own alarms still stand)."""
-    names: list[str] = []
+def components_by_endpoint(sagemaker: SageMakerClient) -> dict[str, list[str]]:
+    """The names of every inference component of the account and Region, by endpoint, sorted
+    (ListInferenceComponents without a filter, every page: one listing for the whole fleet, not
+    a call an endpoint); none when they cannot be listed (told in the log: the endpoints' own
+    alarms still stand)."""
+    found: dict[str, list[str]] = {}
     try:
-        for page in sagemaker.get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint):
-            names += [c["InferenceComponentName"] for c in page.get("InferenceComponents", [])]
+        for page in sagemaker.get_paginator("list_inference_components").paginate():
+            for component in page.get("InferenceComponents", []):
+                found.setdefault(component["EndpointName"], []).append(component["InferenceComponentName"])
     except ClientError as error:
         if aws.is_transient(error):
             raise
-        logger.warning("inference components not listed", endpoint=endpoint, error=str(error))
-        return []
-    return sorted(names)
+        logger.warning("inference components not listed", error=str(error))
+        return {}
+    return {endpoint: sorted(names) for endpoint, names in found.items()}
 
 
 def placement_of(described: dict[str, Any], variant: str) -> Placement | None:
