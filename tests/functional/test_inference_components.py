@@ -1,6 +1,8 @@
 """ScaleUpFunction on an endpoint of inference components, against moto: a component's latency
 alarm adds copies (one change, read back), bounded by its ceilings and by where copies can go,
-and the sweep gives the copies back once the alarm has been OK long enough.
+and the sweep gives the copies back once the alarm has been OK long enough. AlarmManagerFunction
+gives each component its alarms and takes them away with it; the error-rate alarm, judged from
+SageMaker's own datapoints, reaches ScaleUpFunction alone and adds copies too.
 
 The endpoint, the component and its scalable target are AWS's own requests
 (tests/data/real/inference-components/, tests/data/real/endpoints/)."""
@@ -14,7 +16,10 @@ from typing import Any
 import boto3
 import pytest
 import time_machine
+from moto.sns.utils import FilterPolicyMatcher
 
+from localcloud import template
+from localcloud.cloudwatch import evaluate, sns_message
 from localcloud.moto_extensions import reset_simulation, set_update_seconds
 from tests.conftest import FakeContext, Stack, decisions, load_event, load_handler, stored_incidents
 from tests.real_endpoints import MODEL_IMAGE, MODEL_ROLE, load
@@ -25,6 +30,7 @@ TARGET_REQUEST = json.loads((REAL / "register-scalable-target.json").read_text()
 ENDPOINT = COMPONENT_REQUEST["EndpointName"]
 COMPONENT = COMPONENT_REQUEST["InferenceComponentName"]
 ALARM = f"{ENDPOINT}-{COMPONENT}-HighLatency"
+ERROR_ALARM = f"{ENDPOINT}-{COMPONENT}-HighErrorRate"
 OPENED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 DELIVERED = OPENED + timedelta(seconds=30)
 
@@ -242,3 +248,133 @@ def test_an_alarm_of_a_component_that_is_gone_names_no_endpoint_and_is_rejected(
     assert answer["outcomes"] == []
     [rejected] = answer["rejected"]
     assert ALARM in rejected
+
+
+def manage_alarms(monkeypatch: pytest.MonkeyPatch, stack: Stack, at: datetime) -> dict[str, Any]:
+    """AlarmManagerFunction's scheduled run at `at`, with the stack's thresholds (ErrorRateThreshold 5)."""
+    warning = stack.sns.create_topic(Name="model-medic-warning")["TopicArn"]  # idempotent in SNS
+    for name, value in {
+        "WARNING_TOPIC_ARN": warning,
+        "ERROR_RATE_THRESHOLD": "5",
+        "LATENCY_THRESHOLD_MS": "1000",
+        "DRIFT_THRESHOLD": "0.2",
+        "ACCURACY_THRESHOLD": "0.8",
+        "QUALITY_METRICS_SOURCE": "model-medic",
+        "MODEL_MONITOR_DRIFT_FEATURE": "age",
+        "MODEL_MONITOR_DRIFT_THRESHOLD": "0.1",
+        "CANARY_VARIANT": "canary",
+        "CANARY_MAX_ERROR_RATE": "5",
+        "CANARY_MAX_LATENCY_MS": "1000",
+        "ALARM_WRITES_PER_SECOND": "0",
+        "POWERTOOLS_SERVICE_NAME": "manage-alarms",
+    }.items():
+        monkeypatch.setenv(name, value)
+    event = load_event("manage_alarms/schedule.json")
+    event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer: dict[str, Any] = load_handler("manage_alarms").lambda_handler(event, FakeContext())
+    return answer
+
+
+def held_alarms() -> dict[str, dict[str, Any]]:
+    found = boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{ENDPOINT}-")["MetricAlarms"]
+    return {a["AlarmName"]: dict(a) for a in found}
+
+
+def served(errors: int, requests: int, at: datetime) -> None:
+    """What SageMaker sends for the component's requests in the minute at `at`: Invocation5XXErrors
+    1 for each request answered 5XX, 0 for each other (docs/aws-behaviours.md, "Inference components")."""
+    values = [1.0] * errors + [0.0] * (requests - errors)
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[
+            {
+                "MetricName": "Invocation5XXErrors",
+                "Dimensions": [{"Name": "InferenceComponentName", "Value": COMPONENT}],
+                "Timestamp": at,
+                "Values": values,
+                "Unit": "None",
+            }
+        ],
+    )
+
+
+def judged(alarm: dict[str, Any], end: datetime) -> str:
+    """The state CloudWatch gives the alarm from its metric's last periods before `end`."""
+    period, periods = int(alarm["Period"]), int(alarm["EvaluationPeriods"])
+    start = end - timedelta(seconds=period * periods)
+    [result] = boto3.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions")},
+                    "Period": period,
+                    "Stat": alarm["Statistic"],
+                },
+            }
+        ],
+        StartTime=start,
+        EndTime=end,
+    )["MetricDataResults"]
+    found = {t.timestamp(): v for t, v in zip(result["Timestamps"], result["Values"], strict=True)}
+    return evaluate(alarm, [found.get(start.timestamp() + i * period) for i in range(periods)])
+
+
+def subscribed(body: str, topic_arns: list[str], topics: dict[str, str]) -> set[str]:
+    """The functions of template.yaml whose SNS subscription to one of these topics takes the message."""
+    raw = template.load()
+    reached = set()
+    for name, resource in raw["Resources"].items():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event["Type"] != "SNS" or topics.get(event["Properties"]["Topic"]["Ref"]) not in topic_arns:
+                continue
+            policy = event["Properties"].get("FilterPolicy") or {}
+            if FilterPolicyMatcher(policy, event["Properties"].get("FilterPolicyScope")).matches(None, body):
+                reached.add(name)
+    return reached
+
+
+def test_a_components_error_rate_alarm_is_kept_judged_routed_adds_copies_and_goes_with_the_component(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    component_endpoint()
+    made = manage_alarms(monkeypatch, stack, OPENED - timedelta(minutes=30))
+    held = held_alarms()
+    assert {ALARM, ERROR_ALARM} <= set(held), made
+    alarm = held[ERROR_ALARM]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == (
+        "AWS/SageMaker",
+        "Invocation5XXErrors",
+        "Average",
+        0.05,
+    )
+    assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": COMPONENT}]
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [stack.topics["critical"]]
+
+    # 3 of 50 requests a minute answered 5XX (6%, above ErrorRateThreshold 5) for 10 minutes: ALARM
+    # (a threshold of 7% would not be crossed).
+    for minute in range(10):
+        served(3, 50, OPENED - timedelta(minutes=10 - minute))
+    assert judged(alarm, OPENED) == "ALARM"
+    assert judged({**alarm, "Threshold": 0.07}, OPENED) == "OK"
+
+    # CloudWatch's message to the critical topic reaches ScaleUpFunction, and no other function.
+    boto3.client("cloudwatch").set_alarm_state(AlarmName=ERROR_ALARM, StateValue="ALARM", StateReason="6% 5XX")
+    body = json.dumps(sns_message(alarm, "ALARM", "OK", "6% 5XX", OPENED, "123456789012", "us-east-1"))
+    topics = {"CriticalTopic": stack.topics["critical"], "WarningTopic": held[ALARM]["AlarmActions"][0]}
+    assert subscribed(body, alarm["AlarmActions"], topics) == {"ScaleUpFunction"}
+
+    # The scale-up reads the endpoint back from the component and adds a copy.
+    event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": body}}]}
+    [acted] = invoke(fn, clock, event, DELIVERED)
+    assert (acted["result"], acted["reason"]) == ("acted", f"inference component {COMPONENT} copy-count 1 -> 2")
+    assert runtime() == ("InService", 2, 2)
+    [incident] = stored_incidents(stack)
+    assert (incident["endpoint"], incident["alarm_name"]) == (ENDPOINT, ERROR_ALARM)
+
+    # The component deleted: the next reconciliation deletes its alarms, and only them.
+    boto3.client("sagemaker").delete_inference_component(InferenceComponentName=COMPONENT)
+    gone = manage_alarms(monkeypatch, stack, OPENED + timedelta(minutes=15))
+    left = held_alarms()
+    assert not {ALARM, ERROR_ALARM} & set(left), gone
+    assert f"{ENDPOINT}-HighErrorRate" in left

@@ -205,18 +205,39 @@ def test_a_function_subscribes_to_a_topic_once(wired: Wired) -> None:
     assert len(pairs) == len(set(pairs)), sorted(pairs)
 
 
-def test_an_inference_components_latency_alarm_reaches_the_scale_up_only(wired: Wired) -> None:
+def test_an_inference_components_alarms_reach_the_scale_up_only(wired: Wired) -> None:
+    """Its HighLatency on the warning topic and its HighErrorRate on the critical one, ALARM and
+    OK, each through the one subscription ScaleUpFunction has on that topic."""
     from model_medic.fleet.alarm_catalog import AlarmThresholds, Topics, component_alarms
 
     _, subscriptions, _ = wired
     thresholds = AlarmThresholds(5.0, 1000.0, 0.2, 0.8, "model-medic", "age", 0.2, "canary", 5.0, 1500.0)
-    [alarm] = component_alarms("llm", "llama3-8b", thresholds, Topics("CriticalTopic", "WarningTopic"))
-    for state, previous in (("ALARM", "OK"), ("OK", "ALARM")):
-        topics = set(alarm["AlarmActions" if state == "ALARM" else "OKActions"])
-        body = json.dumps(sns_message(alarm, state, previous, "test", AT, ACCOUNT, REGION))
-        reached = {
-            s["function"]
-            for s in subscriptions
-            if s["topic"] in topics and FilterPolicyMatcher(s["policy"], s["scope"]).matches(None, body)
-        }
-        assert reached == {"ScaleUpFunction"}, f"{state}: reached {reached}"
+    alarms = component_alarms("llm", "llama3-8b", thresholds, Topics("CriticalTopic", "WarningTopic"))
+    assert [a["AlarmName"] for a in alarms] == ["llm-llama3-8b-HighLatency", "llm-llama3-8b-HighErrorRate"]
+    for alarm in alarms:
+        for state, previous in (("ALARM", "OK"), ("OK", "ALARM"), ("INSUFFICIENT_DATA", "OK")):
+            actions = {"ALARM": "AlarmActions", "OK": "OKActions"}.get(state)
+            topics = set(alarm[actions]) if actions else set()
+            body = json.dumps(sns_message(alarm, state, previous, "test", AT, ACCOUNT, REGION))
+            reached = {
+                s["function"]
+                for s in subscriptions
+                if s["topic"] in topics and FilterPolicyMatcher(s["policy"], s["scope"]).matches(None, body)
+            }
+            expected = {"ScaleUpFunction"} if actions else set()
+            assert reached == expected, f"{alarm['AlarmName']} {state}: reached {reached}"
+            [parsed] = parse_alarms({"Records": [{"Sns": {"Message": body}}]})
+            assert (parsed.endpoint, parsed.dimensions) == (None, {"InferenceComponentName": "llama3-8b"})
+
+
+def test_an_inference_components_error_alarm_on_any_topic_reaches_no_other_function(wired: Wired) -> None:
+    """Whatever topic it were sent to, no function but ScaleUpFunction takes its message: no
+    other subscription's filter policy matches Invocation5XXErrors."""
+    from model_medic.fleet.alarm_catalog import AlarmThresholds, Topics, component_alarms
+
+    _, subscriptions, _ = wired
+    thresholds = AlarmThresholds(5.0, 1000.0, 0.2, 0.8, "model-medic", "age", 0.2, "canary", 5.0, 1500.0)
+    _, alarm = component_alarms("llm", "llama3-8b", thresholds, Topics("CriticalTopic", "WarningTopic"))
+    body = json.dumps(sns_message(alarm, "ALARM", "OK", "test", AT, ACCOUNT, REGION))
+    reached = {s["function"] for s in subscriptions if FilterPolicyMatcher(s["policy"], s["scope"]).matches(None, body)}
+    assert reached == {"ScaleUpFunction"}

@@ -117,10 +117,34 @@ def test_a_floor_a_person_changed_since_is_left_as_it_is() -> None:
 
 def test_a_components_alarm_watches_sagemakers_own_metric_of_the_component() -> None:
     thresholds = AlarmThresholds(5.0, 800.0, 0.2, 0.8, "model-medic", "f", 0.1, "canary", 5.0, 900.0)
-    [alarm] = component_alarms("ep", "ic", thresholds, Topics("critical", "warning"))
+    alarm, _ = component_alarms("ep", "ic", thresholds, Topics("critical", "warning"))
     assert alarm["AlarmName"] == "ep-ic-HighLatency"
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SageMaker", "ModelLatency")
     assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": "ic"}]
     assert alarm["Threshold"] == 800_000.0  # SageMaker's ModelLatency is in microseconds
     assert "Unit" not in alarm
     assert (alarm["AlarmActions"], alarm["OKActions"]) == (["warning"], ["warning"])
+
+
+def test_a_components_error_alarm_watches_the_share_of_its_requests_answered_5xx() -> None:
+    thresholds = AlarmThresholds(2.5, 800.0, 0.2, 0.8, "model-medic", "f", 0.1, "canary", 5.0, 900.0)
+    _, alarm = component_alarms("ep", "ic", thresholds, Topics("critical", "warning"))
+    assert alarm["AlarmName"] == "ep-ic-HighErrorRate"
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/SageMaker",
+        "Invocation5XXErrors",
+        "Average",
+    )
+    assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": "ic"}]
+    # SageMaker sends 1 for a 5XX and 0 otherwise: the Average is a fraction, ErrorRateThreshold a percent.
+    assert alarm["Threshold"] == 0.025
+    assert (alarm["ComparisonOperator"], alarm["Period"], alarm["EvaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        300,
+        2,
+    )
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert "Unit" not in alarm
+    assert "Metrics" not in alarm
+    assert (alarm["AlarmActions"], alarm["OKActions"]) == (["critical"], ["critical"])
+    assert "above 2.5 - more copies" in alarm["AlarmDescription"]

@@ -227,15 +227,23 @@ def _canary_alarms(endpoint: str, t: AlarmThresholds) -> list[dict[str, Any]]:
 
 
 def component_alarms(endpoint: str, component: str, t: AlarmThresholds, topics: Topics) -> list[dict[str, Any]]:
-    """The PutMetricAlarm requests of one inference component's alarms (without the stack tag):
-    its model latency, from SageMaker's own per-component metric (AWS/SageMaker `ModelLatency`,
-    in microseconds, dimension InferenceComponentName only: docs/aws-behaviours.md, "Inference
-    components"). Named <endpoint>-<component>-HighLatency; in ALARM it adds copies of the
-    component (ScaleUpFunction reads the endpoint back from the component)."""
+    """The PutMetricAlarm requests of one inference component's alarms (without the stack tag),
+    from SageMaker's own per-component metrics (AWS/SageMaker, dimension InferenceComponentName
+    only: docs/aws-behaviours.md, "Inference components"): <endpoint>-<component>-HighLatency and
+    <endpoint>-<component>-HighErrorRate. In ALARM each adds copies of the component
+    (ScaleUpFunction reads the endpoint back from the component)."""
+    return [_component_latency(endpoint, component, t, topics), _component_errors(endpoint, component, t, topics)]
+
+
+def _by_component(component: str) -> list[dict[str, str]]:
+    return [{"Name": "InferenceComponentName", "Value": component}]
+
+
+def _component_latency(endpoint: str, component: str, t: AlarmThresholds, topics: Topics) -> dict[str, Any]:
     watch = Watch(
         "AWS/SageMaker",
         "ModelLatency",
-        [{"Name": "InferenceComponentName", "Value": component}],
+        _by_component(component),
         statistic="Average",
         # No Unit: an alarm with one sees only datapoints published with it; SageMaker's is
         # microseconds, hence the threshold.
@@ -250,7 +258,34 @@ def component_alarms(endpoint: str, component: str, t: AlarmThresholds, topics: 
         f"Model Medic: model latency (ms) of inference component {component} on {endpoint} above "
         f"{_num(t.latency_ms)} - more copies"
     )
-    return [_alarm(f"{endpoint}-{component}-HighLatency", description, watch, [topics.warning], [topics.warning])]
+    return _alarm(f"{endpoint}-{component}-HighLatency", description, watch, [topics.warning], [topics.warning])
+
+
+def _component_errors(endpoint: str, component: str, t: AlarmThresholds, topics: Topics) -> dict[str, Any]:
+    """SageMaker sends Invocation5XXErrors as 1 for a request answered 5XX and 0 for any other,
+    so its Average is the share of requests that failed on the server's side: the error rate as
+    a fraction, watched by one metric (a metric-math alarm's message carries no
+    Trigger.MetricName for the topic's filter policy to route by). 5XX only: more copies do
+    nothing for the callers' 4XX (docs/aws-behaviours.md, "Inference components")."""
+    watch = Watch(
+        "AWS/SageMaker",
+        "Invocation5XXErrors",
+        _by_component(component),
+        statistic="Average",
+        # No Unit, as for ModelLatency: SageMaker's is None.
+        period=300,
+        periods=2,
+        threshold=t.error_rate / 100,
+        operator="GreaterThanThreshold",
+        # No invocations of the component: no errors.
+        missing="notBreaching",
+    )
+    description = (
+        f"Model Medic: 5XX error rate (%) of inference component {component} on {endpoint} above "
+        f"{_num(t.error_rate)} - more copies"
+    )
+    # Critical, as the endpoint's HighErrorRate; OK closes the incident.
+    return _alarm(f"{endpoint}-{component}-HighErrorRate", description, watch, [topics.critical], [topics.critical])
 
 
 def dashboard_prefix(stack: str, region: str) -> str:
