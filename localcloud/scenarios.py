@@ -1066,8 +1066,8 @@ def component_copies_raised_and_given_back(t: Timeline) -> None:
     alarm = f"{name}-{component}-HighLatency"
     alarms = _alarm_names(t, name)
     expect(
-        alarms == sorted([alarm, *(f"{name}-{suffix}" for suffix in OWN_ALARMS)]),
-        f"the component has its own alarm beside the endpoint's four ({alarms})",
+        alarms == sorted([alarm, f"{name}-{component}-HighErrorRate", *(f"{name}-{suffix}" for suffix in OWN_ALARMS)]),
+        f"the component has its own two alarms beside the endpoint's four ({alarms})",
     )
     t.advance(_next_window(t.now))
     world.component_latency(t.cloud.client("cloudwatch"), t.now, 15, latency_ms=1450.0)
