@@ -16,7 +16,7 @@ import boto3
 import pytest
 import time_machine
 
-from localcloud.moto_extensions import reset_simulation, set_update_seconds
+from localcloud.moto_extensions import set_update_seconds
 from tests.conftest import (
     FakeContext,
     Stack,
@@ -51,13 +51,6 @@ Requests = list[tuple[str, str, dict[str, Any]]]
 def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(OPENED - timedelta(days=2), tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _instant_updates() -> Iterator[None]:
-    reset_simulation()
-    yield
-    reset_simulation()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from tests.functional.test_scale_up import (  # noqa: F401 - fixtures shared wit
     DELIVERED,
     LATENCY,
     OPENED,
-    _instant_updates,
     clock,
     counts,
     deliver,

@@ -20,7 +20,7 @@ from moto.sns.utils import FilterPolicyMatcher
 
 from localcloud import template
 from localcloud.cloudwatch import evaluate, sns_message
-from localcloud.moto_extensions import reset_simulation, set_update_seconds
+from localcloud.moto_extensions import set_update_seconds
 from tests.conftest import FakeContext, Stack, decisions, load_event, load_handler, stored_incidents
 from tests.real_endpoints import MODEL_IMAGE, MODEL_ROLE, load
 
@@ -39,13 +39,6 @@ DELIVERED = OPENED + timedelta(seconds=30)
 def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(OPENED, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _instant_updates() -> Iterator[None]:
-    reset_simulation()
-    yield
-    reset_simulation()
 
 
 @pytest.fixture

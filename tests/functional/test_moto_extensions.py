@@ -30,7 +30,6 @@ from localcloud.moto_extensions import (
     fail_next_update,
     moto_now,
     range_moves_capacity,
-    reset_simulation,
     set_clock,
     set_range_moves_capacity,
     set_update_seconds,
@@ -61,14 +60,6 @@ ARN = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{ENDPOINT}"
 IN_PROGRESS = f'Cannot update in-progress endpoint "{ARN}".'
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 DIMENSION: ScalableDimensionType = "sagemaker:variant:DesiredInstanceCount"
-
-
-@pytest.fixture(autouse=True)
-def _simulation_restored() -> Iterator[None]:
-    """Every test leaves the extensions' settings as a fresh process has them."""
-    reset_simulation()
-    yield
-    reset_simulation()
 
 
 @pytest.fixture

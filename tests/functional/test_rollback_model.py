@@ -11,7 +11,7 @@ import boto3
 import pytest
 import time_machine
 
-from localcloud.moto_extensions import fail_next_update, reset_simulation, set_update_seconds
+from localcloud.moto_extensions import fail_next_update, set_update_seconds
 from tests.conftest import (
     AwsCalls,
     FakeContext,
@@ -39,14 +39,6 @@ Requests = list[tuple[str, str, dict[str, Any]]]
 def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(OPENED - timedelta(days=2), tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _instant_updates() -> Iterator[None]:
-    """moto's endpoint changes finish at once unless a test gives them time (set_update_seconds)."""
-    reset_simulation()
-    yield
-    reset_simulation()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 
-from localcloud.moto_extensions import reset_simulation, set_update_seconds
+from localcloud.moto_extensions import set_update_seconds
 from tests.conftest import (
     AwsCalls,
     FakeContext,
@@ -40,14 +40,6 @@ def clock() -> Iterator[time_machine.Traveller]:
     """The wall clock the handler (alarm deliveries) and moto read; moved by the tests."""
     with time_machine.travel(OPENED, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _instant_updates() -> Iterator[None]:
-    """moto's endpoint changes finish at once unless a test gives them time (set_update_seconds)."""
-    reset_simulation()
-    yield
-    reset_simulation()
 
 
 @pytest.fixture

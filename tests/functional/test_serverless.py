@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 
-from localcloud.moto_extensions import reset_simulation, set_update_seconds
+from localcloud.moto_extensions import set_update_seconds
 from tests.conftest import FakeContext, Stack, bodies, load_event, load_handler, metric_alarm, stored_incidents
 from tests.real_endpoints import MODEL_IMAGE, MODEL_ROLE
 
@@ -33,13 +33,6 @@ Requests = list[tuple[str, str, dict[str, Any]]]
 def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(OPENED, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _instant_updates() -> Iterator[None]:
-    reset_simulation()
-    yield
-    reset_simulation()
 
 
 @pytest.fixture

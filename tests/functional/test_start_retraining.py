@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from localcloud.moto_extensions import (
     finish_pipeline_executions,
     pipeline_executions_run_until_finished,
-    reset_simulation,
     set_update_seconds,
 )
 from model_medic.store.measurements import Measurements
@@ -43,13 +42,6 @@ OPENED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # StateChangeTime of model_m
 DELIVERED = OPENED + timedelta(seconds=30)
 
 Requests = list[tuple[str, str, dict[str, Any]]]
-
-
-@pytest.fixture(autouse=True)
-def _instant_updates() -> Iterator[None]:
-    reset_simulation()
-    yield
-    reset_simulation()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from model_medic.store.incidents import ROSTER_PK, Incidents, opened
 from tests.conftest import Stack, make_endpoint, stored_incidents
 from tests.functional.test_scale_up import (  # noqa: F401 - fixtures shared with the ScaleUp tests
     OPENED,
-    _instant_updates,
     clock,
     deliver,
     fn,
