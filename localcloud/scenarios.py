@@ -31,7 +31,8 @@ class Timeline:
     lines: list[str] = field(default_factory=list)
     out: Callable[[str], None] | None = None  # each line also said as it happens (the demo prints it)
 
-    def _line(self, text: str) -> None:
+    def line(self, text: str) -> None:
+        """A line of what happened: kept for the result, and said as it happens."""
         self.lines.append(text)
         if self.out is not None:
             self.out(text)
@@ -54,7 +55,7 @@ class Timeline:
         return decided
 
     def say(self, text: str) -> None:
-        self._line(f"  {self.now:%H:%M}  {text}")
+        self.line(f"  {self.now:%H:%M}  {text}")
 
     def decisions(self, invocations: list[Invocation]) -> list[dict[str, Any]]:
         outcomes = []
@@ -62,36 +63,36 @@ class Timeline:
             retried = f" (after {invocation.attempts} attempts)" if invocation.attempts > 1 else ""
             if invocation.error:
                 parked = ", parked in the dead-letter queue" if invocation.parked else ""
-                self._line(f"         {invocation.function}: ERROR {invocation.error}{retried}{parked}")
+                self.line(f"         {invocation.function}: ERROR {invocation.error}{retried}{parked}")
             for outcome in invocation.outcomes:
                 gate = f" [{outcome['gate']}]" if outcome.get("gate") else ""
                 if outcome.get("replayed"):
-                    self._line(
+                    self.line(
                         f"         {invocation.function}: {outcome['action']} - nothing new ({outcome['gate']}: "
                         f"{outcome['reason']})"
                     )
                     outcomes.append(outcome)
                     continue
-                self._line(
+                self.line(
                     f"         {invocation.function}: {outcome['action']} {outcome['result']}{gate}"
                     f" - {outcome['reason']}{retried}"
                 )
                 outcomes.append(outcome)
             reconciled = invocation.result.get("reconciled") if isinstance(invocation.result, dict) else None
             if isinstance(reconciled, dict):
-                self._line(f"         {invocation.function}: {alarm_summary(reconciled)}")
+                self.line(f"         {invocation.function}: {alarm_summary(reconciled)}")
                 continue
             if not invocation.outcomes and not invocation.error:
                 published = invocation.result.get("published") if isinstance(invocation.result, dict) else None
                 what = f"published {published} metric data" if published is not None else "nothing to do"
-                self._line(f"         {invocation.function}: {what}")
+                self.line(f"         {invocation.function}: {what}")
         return outcomes
 
     def endpoint(self) -> dict[str, Any]:
         state = world.endpoint_state(self.cloud)
         parts = [f"{name} {v['instances']} inst, weight {v['weight']:g}" for name, v in state["variants"].items()]
         floor = state["primary_min_capacity"]
-        self._line(f"         endpoint {ENDPOINT}: {state['config']} | {' | '.join(parts)} | primary floor {floor}")
+        self.line(f"         endpoint {ENDPOINT}: {state['config']} | {' | '.join(parts)} | primary floor {floor}")
         return state
 
     def alarm(self, name: str, state: str) -> list[dict[str, Any]]:
@@ -139,7 +140,7 @@ def expect(condition: bool, what: str) -> None:
 def latency_scale_up_and_back(t: Timeline) -> None:
     t.tick("ComputeMetricsFunction")
     latency = _latest(t, "TotalLatency")
-    t.lines.append(f"         Custom/SageMaker TotalLatency {ENDPOINT}: {latency:.0f} ms (threshold 1000)")
+    t.line(f"         Custom/SageMaker TotalLatency {ENDPOINT}: {latency:.0f} ms (threshold 1000)")
     expect(latency > 1000, "the computed total latency crosses the HighLatency threshold")
     before = t.endpoint()
     decided = t.alarm(f"{ENDPOINT}-HighLatency", "ALARM")
@@ -241,7 +242,7 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     t.say("operator: build the drift baseline from training.csv")
     built = t.cloud.invoke("ComputeDriftFunction", {"build-baseline": {"endpoint": ENDPOINT}}, t.now)
     expect(built.error is None, f"the baseline was built ({built.error})")
-    t.lines.append(f"         ComputeDriftFunction: baseline {built.result['baseline']}")
+    t.line(f"         ComputeDriftFunction: baseline {built.result['baseline']}")
     hour = t.now.replace(minute=0, second=0, microsecond=0)
     world.capture(t.cloud, hour, 1200, mean_age=40, mix=(30, 40, 30))
     t.say("an hour of captured requests: customers younger (age 45 -> 40), plan mix 50/30/20 -> 30/40/30")
@@ -252,11 +253,11 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     churn = _drift_of(measured, ENDPOINT)
     expect(churn["status"] == "published", f"drift was published ({churn['status']})")
     drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
-    t.lines.append(f"         ComputeDriftFunction: {churn['rows']} rows; {drifts}; MaxFeatureDrift published")
+    t.line(f"         ComputeDriftFunction: {churn['rows']} rows; {drifts}; MaxFeatureDrift published")
     expect(max(v["psi"] for v in churn["features"].values()) > 0.2, "the drift crosses the 0.2 alarm threshold")
     decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
     runs = executions()
-    t.lines.append(
+    t.line(
         f"         pipeline {world.PIPELINE}: {len(runs)} execution(s), "
         f"{runs[0]['PipelineExecutionStatus'] if runs else '-'}"
     )
@@ -268,7 +269,7 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     t.advance(timedelta(minutes=30))
     decided = t.alarm(f"{ENDPOINT}-DataDrift", "ALARM")
     runs = executions()
-    t.lines.append(f"         pipeline {world.PIPELINE}: {len(runs)} execution(s)")
+    t.line(f"         pipeline {world.PIPELINE}: {len(runs)} execution(s)")
     expect([d["result"] for d in decided] == ["skipped"], "the second drift alarm started nothing")
     expect(len(runs) == 1, "still one execution")
 
@@ -293,7 +294,7 @@ def accuracy_drop_rolls_back(t: Timeline) -> None:
     [result] = quality.result["results"]
     published = result["published"]
     accuracy = published["(endpoint)"]["accuracy"]
-    t.lines.append(
+    t.line(
         f"         ComputeModelQualityFunction: {result['matched']} labels joined; accuracy {accuracy:.2f} "
         f"(primary {published['primary']['accuracy']:.2f}, canary {published['canary']['accuracy']:.2f})"
     )
@@ -332,7 +333,7 @@ def healthy_canary_promoted(t: Timeline) -> None:
                 path.append(share)
         if path[-1] == 100:
             break
-    t.lines.append(f"         canary share: {' -> '.join(f'{p:g}%' for p in path)}")
+    t.line(f"         canary share: {' -> '.join(f'{p:g}%' for p in path)}")
     expect(path == [5, 10, 25, 50, 100], "the canary walked 5 -> 10 -> 25 -> 50 -> 100")
     expect(t.endpoint()["variants"]["primary"]["weight"] == 0, "the primary serves nothing at 100%")
 
@@ -397,9 +398,9 @@ def daily_report(t: Timeline) -> None:
             target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             copied.append((key, target))
     grades = ", ".join(f"{endpoint} {grade}" for endpoint, grade in run.result["grades"].items())
-    t.lines.append(f"         DailyReportFunction: {run.result['day']} - grades {grades}")
+    t.line(f"         DailyReportFunction: {run.result['day']} - grades {grades}")
     for key, path in copied:
-        t.lines.append(f"         s3://{bucket}/{key} -> {path}")
+        t.line(f"         s3://{bucket}/{key} -> {path}")
     report = json.loads(next(p for _, p in copied if p.suffix == ".json").read_text())
     expect(bool(report["decisions"]), "the report lists the day's decisions")
     expect(any(p.name.startswith("index-") for _, p in copied), "an index of the day was written")
@@ -547,7 +548,7 @@ def batched_json_drift_detected(t: Timeline) -> None:
     expect(measured.error is None, f"drift was measured ({measured.error})")
     churn = _drift_of(measured, ENDPOINT)
     drifts = ", ".join(f"{name} PSI {v['psi']:.2f}" for name, v in churn["features"].items())
-    t.lines.append(
+    t.line(
         f"         ComputeDriftFunction: {churn['status']} - {churn['rows']} rows from {rows // 10} requests; {drifts}"
     )
     expect(churn["status"] == "published", f"drift was published ({churn['status']})")
@@ -619,7 +620,7 @@ def whole_lifecycle(t: Timeline) -> None:
     world.traffic(t.cloud, "canary", t.now, 480, per_minute=60, error_rate=0.0)
     decided = _rollout_ticks(t, 8, lambda d: any(o["result"] == "recovered" for o in d))
     shares = [o["reason"] for o in decided if o["result"] == "acted"]
-    t.lines.append("         promotions: " + " | ".join(shares))
+    t.line("         promotions: " + " | ".join(shares))
     expect(any("canary instance-count 1 -> 2" in r for r in shares), "the canary's instances grew ahead of 100%")
     expect(any(o["result"] == "recovered" for o in decided), "the rollout completed")
     final = t.endpoint()
@@ -704,7 +705,7 @@ def _alarms_by_endpoint(t: Timeline) -> dict[str, list[dict[str, Any]]]:
 def _alarm_line(t: Timeline, alarms: dict[str, list[dict[str, Any]]]) -> None:
     everyone = [*world.NAMED, *world.FLEET, world.NEW_ENDPOINT]
     counts = ", ".join(f"{name} {len(alarms.get(name, []))}" for name in dict.fromkeys(everyone))
-    t.lines.append(f"         alarms per endpoint: {counts}")
+    t.line(f"         alarms per endpoint: {counts}")
 
 
 def _dashboards(t: Timeline) -> list[str]:
@@ -782,7 +783,7 @@ def fleet_endpoint_lifecycle(t: Timeline) -> None:
         if since_escalation == 2:  # two more sweeps: the escalation is not repeated
             break
     final = world.instance_counts(t.cloud, new)["primary"]
-    t.lines.append(f"         endpoint {new}: primary {final} instances (peak {peak}); the stack's MaxInstanceCount 4")
+    t.line(f"         endpoint {new}: primary {final} instances (peak {peak}); the stack's MaxInstanceCount 4")
     escalated = [i for i, d in enumerate(sweeps) if d["result"] == "escalated"]
     expect(len(escalated) == 1, f"escalated exactly once at the bound ({len(escalated)})")
     expect("still in ALARM" in sweeps[escalated[0]]["reason"], "saying what was tried and that it did not help")
@@ -822,7 +823,7 @@ def _within_its_own_limit(t: Timeline, endpoint: str, peak: int, final: int, esc
     the stack's MaxInstanceCount is 4. Checked last, so that everything before it is shown
     either way; without that policy the scale-up goes on to the stack's 4 and this fails."""
     limit = int(world.NEW_TAGS[world.MAX_INSTANCES_TAG])
-    t.lines.append(f"         own limit ({world.MAX_INSTANCES_TAG}={limit}): peak {peak}, escalated with {final}")
+    t.line(f"         own limit ({world.MAX_INSTANCES_TAG}={limit}): peak {peak}, escalated with {final}")
     expect(peak == limit, f"{endpoint} never went above its own limit {limit} (peak {peak}; the stack allows 4)")
     expect(final == limit, f"escalated at its own bound {limit}, not the stack's 4 ({final})")
     expect(f"maximum {limit} instances" in escalation["reason"], f"the escalation names the bound {limit}")
@@ -890,9 +891,9 @@ def backtest_matches_enforce(t: Timeline) -> None:
         _backtest_matches(t, window)
         if number == 0:
             printed = model_medic_backtest(t.cloud, t.now, *window)
-            t._line(f"         $ model-medic backtest {' '.join(window)}")
+            t.line(f"         $ model-medic backtest {' '.join(window)}")
             for line in printed.stdout.splitlines():
-                t._line(f"         {line}" if line else "")
+                t.line(f"         {line}" if line else "")
 
 
 def _backtest_matches(t: Timeline, window: list[str]) -> None:
@@ -901,7 +902,7 @@ def _backtest_matches(t: Timeline, window: list[str]) -> None:
     expect(shown.returncode == 0, f"the backtest ran ({shown.stderr.strip()[-300:]})")
     found = json.loads(shown.stdout)
     ours = [r for r in found["comparison"] if r["endpoint"] == ENDPOINT]
-    t._line(
+    t.line(
         "         recorded / backtest: "
         + ", ".join(f"{r['action']} {r['what']} {r['recorded']}/{r['backtest']}" for r in ours)
     )
@@ -926,7 +927,7 @@ def two_teams_measured_from_their_own_buckets(t: Timeline) -> None:
         t.say(f"{name} captures to {uri} (its DataCaptureConfig); its baseline and labels under its own tags")
         built = t.cloud.invoke("ComputeDriftFunction", {"build-baseline": {"endpoint": name}}, t.now)
         expect(built.error is None and "baseline" in built.result, f"{name}'s baseline was built ({built.result})")
-        t.lines.append(f"         ComputeDriftFunction: baseline {built.result['baseline']}")
+        t.line(f"         ComputeDriftFunction: baseline {built.result['baseline']}")
         bucket = world.TEAMS[name][0]
         expect(built.result["baseline"].startswith(f"s3://{bucket}/"), f"{name}'s baseline is in its own bucket")
     t.advance(timedelta(minutes=65 - t.now.minute))
@@ -938,9 +939,7 @@ def two_teams_measured_from_their_own_buckets(t: Timeline) -> None:
         drift = _drift_of(measured, name)
         expect(drift["status"] == "published", f"{name}'s drift was published ({drift})")
         psi[name] = drift["features"]["age"]["psi"]
-        t.lines.append(
-            f"         ComputeDriftFunction: {name} {drift['rows']} rows from its bucket; age PSI {psi[name]:.2f}"
-        )
+        t.line(f"         ComputeDriftFunction: {name} {drift['rows']} rows from its bucket; age PSI {psi[name]:.2f}")
     expect(psi["fraud-team-a"] > 0.2 > psi["churn-team-b"], "team A's younger customers drift, team B's do not")
     t.advance(timedelta(minutes=5))
     t.say("schedule tick -> ComputeModelQualityFunction (hourly catch-up)")
@@ -950,7 +949,7 @@ def two_teams_measured_from_their_own_buckets(t: Timeline) -> None:
         found = [r for d in quality.delivered for r in (d.result or {}).get("results", []) if r["endpoint"] == name]
         expect(len(found) == 1 and found[0]["status"] == "published", f"{name}'s quality was published ({found})")
         accuracy = found[0]["published"]["(endpoint)"]["accuracy"]
-        t.lines.append(
+        t.line(
             f"         ComputeModelQualityFunction: {name} {found[0]['matched']} labels joined from its bucket; "
             f"accuracy {accuracy:.2f}"
         )
@@ -976,7 +975,7 @@ def _alarm_names(t: Timeline, endpoint: str) -> list[str]:
     in its dimensions: SageMaker's per-component metrics carry the component only)."""
     pages = t.cloud.client("cloudwatch").get_paginator("describe_alarms")
     names = [a["AlarmName"] for page in pages.paginate(AlarmNamePrefix=f"{endpoint}-") for a in page["MetricAlarms"]]
-    t._line(f"         alarms of {endpoint}: {', '.join(sorted(names)) or 'none'}")
+    t.line(f"         alarms of {endpoint}: {', '.join(sorted(names)) or 'none'}")
     return sorted(names)
 
 
@@ -1042,7 +1041,7 @@ def serverless_concurrency_raised_and_given_back(t: Timeline) -> None:
 
 
 def _concurrency_line(t: Timeline, before: dict[str, int], after: dict[str, int]) -> None:
-    t._line(
+    t.line(
         f"         endpoint {world.SERVERLESS_ENDPOINT}: {world.SERVERLESS_VARIANT} ProvisionedConcurrency "
         f"{before['ProvisionedConcurrency']} -> {after.get('ProvisionedConcurrency')}, MaxConcurrency "
         f"{after.get('MaxConcurrency')} (DescribeEndpoint, CurrentServerlessConfig)"
@@ -1089,7 +1088,7 @@ def component_copies_raised_and_given_back(t: Timeline) -> None:
 
 def _copies_line(t: Timeline) -> tuple[str, int, int]:
     status, current, desired = world.component_copies(t.cloud)
-    t._line(
+    t.line(
         f"         inference component {world.COMPONENT}: {status}, CurrentCopyCount {current}, "
         f"DesiredCopyCount {desired} (DescribeInferenceComponent)"
     )
