@@ -21,9 +21,9 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -38,35 +38,40 @@ from localcloud.cloud import ROOT, Invocation, LocalCloud
 
 STATE = ROOT / ".localcloud" / "state.json"
 HOST = "127.0.0.1"
+# Importing moto and the extensions takes seconds, more while the parallel test run's other
+# workers keep both cores busy.
+SERVER_START_SECONDS = 60
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
-    """moto server with our extensions on loopback; returns once it answers."""
+def start_server(log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """moto server with our extensions on loopback, on a port the kernel picks as the server binds
+    it (a port probed first could be taken meanwhile: local clouds run side by side in the
+    parallel test run); returns the process and its port once it answers."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "localcloud.server", "--port", str(port)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    url = f"http://{HOST}:{port}/moto-api/"
-    for _ in range(100):
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited; see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("moto server did not answer within 10 s")
+    with tempfile.TemporaryDirectory() as work:
+        told = Path(work) / "port"
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "localcloud.server", "--port", "0", "--port-file", str(told)],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while not told.exists():
+            if process.poll() is not None:
+                raise RuntimeError(f"moto server exited; see {log}")
+            if time.monotonic() > deadline:
+                process.terminate()
+                raise RuntimeError(f"moto server did not listen within {SERVER_START_SECONDS} s; see {log}")
+            time.sleep(0.05)
+        port = int(told.read_text())
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/moto-api/", timeout=10):
+            return process, port
+    except OSError:
+        process.terminate()
+        raise
 
 
 def parameters(mode: str) -> dict[str, str]:
@@ -106,8 +111,7 @@ def _out_of_scope() -> list[str]:
 
 def demo(args: argparse.Namespace) -> int:
     started = datetime.now(UTC).replace(second=0, microsecond=0)
-    port = free_port()
-    server = start_server(port, ROOT / ".localcloud" / "moto-demo.log")
+    server, port = start_server(ROOT / ".localcloud" / "moto-demo.log")
     try:
         cloud = LocalCloud(f"http://{HOST}:{port}")
         print(f"Model Medic demo: local cloud on {cloud.endpoint_url} (moto server, extensions installed)")
@@ -182,8 +186,7 @@ def up(args: argparse.Namespace) -> int:
         state = json.loads(STATE.read_text())
         print(f"a local cloud is already up at {state['endpoint_url']} (python -m localcloud down)")
         return 0
-    port = free_port()
-    server = start_server(port, ROOT / ".localcloud" / "moto.log")
+    server, port = start_server(ROOT / ".localcloud" / "moto.log")
     cloud = LocalCloud(f"http://{HOST}:{port}")
     try:
         print(f"local cloud starting at {cloud.endpoint_url}; seeding the fleet, then deploying the stack:")

@@ -56,6 +56,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.server
 import json
@@ -857,16 +858,21 @@ def _sources_digest() -> str:
 
 def _build(env: dict[str, str], say: Callable[[str], None]) -> None:
     """`sam build`, unless the build directory holds a build of these very sources (a second
-    local cloud in one test run, or `make up` again with nothing changed)."""
-    stamp = BUILD / ".model-medic-sources"
-    digest = _sources_digest()
-    if (BUILD / "template.yaml").exists() and stamp.exists() and stamp.read_text() == digest:
-        say("  sam build: the build of these sources is there already")
-        return
-    say("  sam build (the functions and the layer's pinned requirements)...")
-    stamp.unlink(missing_ok=True)
-    _run([str(SAM), "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(BUILD)], env)
-    stamp.write_text(digest)
+    local cloud in one test run, or `make up` again with nothing changed). Under an exclusive
+    lock on a file beside the build: local clouds deployed at once (the parallel test run's
+    workers) wait for the one that builds, then use its build."""
+    BUILD.parent.mkdir(parents=True, exist_ok=True)
+    with (BUILD.parent / "build.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        stamp = BUILD / ".model-medic-sources"
+        digest = _sources_digest()
+        if (BUILD / "template.yaml").exists() and stamp.exists() and stamp.read_text() == digest:
+            say("  sam build: the build of these sources is there already")
+            return
+        say("  sam build (the functions and the layer's pinned requirements)...")
+        stamp.unlink(missing_ok=True)
+        _run([str(SAM), "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(BUILD)], env)
+        stamp.write_text(digest)
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:

@@ -1,6 +1,7 @@
 """moto in server mode, on loopback only, with Model Medic's moto extensions installed.
 
-`python -m localcloud.server --port N` serves until it is terminated. The extensions
+`python -m localcloud.server --port N` serves until it is terminated; `--port 0 --port-file F`
+on a port the kernel picks as it binds, written to F once the server listens. The extensions
 (localcloud/moto_extensions.py) must live in the server process, which is why the local
 cloud runs this rather than the stock `moto_server`.
 
@@ -18,6 +19,7 @@ import argparse
 import os
 import signal
 import threading
+from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
@@ -29,12 +31,18 @@ HOST = "127.0.0.1"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port-file", type=Path, help="where to write the port listened on, once listening")
     args = parser.parse_args()
     install_all()
     # The demo scenarios still assume a new scalable-target range moves no instances.
     set_range_moves_capacity(os.environ.get(RANGE_MOVES_CAPACITY_ENV, "0") == "1")
     server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
     server.start()
+    if args.port_file is not None:  # whole or absent: written beside, then renamed
+        _, port = server.get_host_and_port()
+        written = args.port_file.with_name(args.port_file.name + ".part")
+        written.write_text(str(port))
+        written.replace(args.port_file)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localcloud import world
-from localcloud.__main__ import free_port, parameters, simulate_aws, start_server
+from localcloud.__main__ import parameters, simulate_aws, start_server
 from localcloud.cloud import ROOT, Invocation, LocalCloud
 
 pytestmark = pytest.mark.slow
@@ -19,8 +19,7 @@ IN_SCOPE = sorted([*world.NAMED, *world.by_tag()])
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
-    port = free_port()
-    server = start_server(port, ROOT / ".localcloud" / "moto-e2e-fanout.log")
+    server, port = start_server(ROOT / ".localcloud" / "moto-e2e-fanout.log")
     try:
         local = LocalCloud(f"http://127.0.0.1:{port}")
         world.seed_fleet(local)

@@ -8,17 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localcloud import scenarios, world
-from localcloud.__main__ import UPDATE_SECONDS, free_port, parameters, simulate_aws, start_server
+from localcloud.__main__ import UPDATE_SECONDS, parameters, simulate_aws, start_server
 from localcloud.cloud import ROOT, LocalCloud
 
-pytestmark = pytest.mark.slow
+# The demo's scenarios play for minutes: a parallel run starts them first.
+pytestmark = [pytest.mark.slow, pytest.mark.longest]
 START = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
-    port = free_port()
-    server = start_server(port, ROOT / ".localcloud" / "moto-e2e.log")
+    server, port = start_server(ROOT / ".localcloud" / "moto-e2e.log")
     try:
         local = LocalCloud(f"http://127.0.0.1:{port}")
         world.seed_fleet(local)  # before the stack, as in the demo

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from localcloud import world
-from localcloud.__main__ import free_port, model_medic_status, parameters, simulate_aws, start_server
+from localcloud.__main__ import model_medic_status, parameters, simulate_aws, start_server
 from localcloud.cloud import ROOT, LocalCloud
 
 pytestmark = pytest.mark.slow
@@ -25,8 +25,7 @@ COMMAND = Path(sys.executable).parent / "model-medic"
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
-    port = free_port()
-    server = start_server(port, ROOT / ".localcloud" / "moto-e2e-status.log")
+    server, port = start_server(ROOT / ".localcloud" / "moto-e2e-status.log")
     try:
         local = LocalCloud(f"http://127.0.0.1:{port}")
         world.seed_fleet(local)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localcloud import scenarios, template, world
-from localcloud.__main__ import free_port, parameters, simulate_aws, start_server
+from localcloud.__main__ import parameters, simulate_aws, start_server
 from localcloud.cloud import ROOT, LocalCloud
 
 pytestmark = pytest.mark.slow
@@ -21,8 +21,7 @@ README = (ROOT / "README.md").read_text()
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
-    port = free_port()
-    server = start_server(port, ROOT / ".localcloud" / "moto-uninstall.log")
+    server, port = start_server(ROOT / ".localcloud" / "moto-uninstall.log")
     try:
         local = LocalCloud(f"http://127.0.0.1:{port}", stack_name="model-medic-uninstall")
         world.seed_fleet(local)

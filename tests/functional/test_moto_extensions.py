@@ -5,7 +5,6 @@ exact error codes and messages)."""
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -884,11 +883,11 @@ def test_a_statistic_the_local_cloud_cannot_compute_is_rejected_with_a_clear_err
 
 @pytest.fixture
 def local_cloud() -> Iterator[LocalCloud]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the kernel picks a free port as the server binds it (a probed one could be taken
+    # by a parallel worker's server meanwhile).
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    _, port = server.get_host_and_port()
     try:
         yield LocalCloud(f"http://127.0.0.1:{port}")
     finally:
