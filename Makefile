@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PY ?= 3.13.0
 VENV := .venv
 SAM_VENV := .venv-sam
+PYTEST_PARALLEL ?= -n 2 --dist loadscope --no-loadscope-reorder
 BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
@@ -83,8 +84,12 @@ faketime:
 # Everything CI runs: lint, types, template checks, security scan, the whole test suite. The
 # suite runs with the wall clock 400 days ahead (libfaketime; moto, the local cloud and SAM
 # included): a test that would only pass near the day it was written fails today, not in a year.
+# Two workers (pytest-xdist), as CI has two cores. Each module's tests run on one worker (its
+# module-scoped local cloud is made once), a test class's likewise (test_events.py's rounds, each
+# a cloud of its own, run side by side); the longest module, the demo's, goes first
+# (tests/conftest.py), the others in the order collected rather than largest first.
 test: lint typecheck template-lint security browser faketime
-	$$(command -v faketime >/dev/null 2>&1 && echo faketime -f +400d) $(BIN)/pytest -q
+	$$(command -v faketime >/dev/null 2>&1 && echo faketime -f +400d) $(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 # A longer fuzz campaign than the suite's (tests/functional/test_fuzz.py): MUTATIONS mutated
 # events per action function, a tenth per scheduled job; prints mutations, rejections,

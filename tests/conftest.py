@@ -58,6 +58,13 @@ def matches(pattern: str, event: dict[str, Any]) -> bool:
     return EventPattern.load(pattern).matches_event(cast(EventMessageType, event))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `longest` modules first, the rest as collected: the parallel run (`make test`,
+    pytest-xdist --dist loadscope, each module or test class one unit of work) then runs
+    everything else on the other worker meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)  # a stable sort
+
+
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No real credentials, no tracing, fresh clients and settings, and moto's simulation as it

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from localcloud import delivery
-from localcloud.__main__ import free_port, start, start_server
+from localcloud.__main__ import start, start_server
 from localcloud.cloud import ROOT, LocalCloud
 
 pytestmark = pytest.mark.slow
@@ -319,8 +319,7 @@ SENDS = {s.file: s for r in ROUNDS for s in r if isinstance(s, Send)}
 
 
 def _play(number: int, sends: tuple[Send | Tick, ...]) -> dict[str, delivery.Delivered]:
-    port = free_port()
-    server = start_server(port, ROOT / ".localcloud" / f"moto-e2e-events-{number}.log")
+    server, port = start_server(ROOT / ".localcloud" / f"moto-e2e-events-{number}.log")
     try:
         cloud = LocalCloud(f"http://127.0.0.1:{port}")
         started = datetime.now(UTC).replace(microsecond=0)
@@ -340,12 +339,54 @@ def _play(number: int, sends: tuple[Send | Tick, ...]) -> dict[str, delivery.Del
         server.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def sent() -> dict[str, delivery.Delivered]:
-    played: dict[str, delivery.Delivered] = {}
-    for number, sends in enumerate(ROUNDS, 1):
-        played.update(_play(number, sends))
-    return played
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A round's class tests the samples its round sends."""
+    if "file" in metafunc.fixturenames and metafunc.cls is not None and issubclass(metafunc.cls, Round):
+        sends = ROUNDS[metafunc.cls.number - 1]
+        metafunc.parametrize("file", sorted(s.file for s in sends if isinstance(s, Send)))
+
+
+class Round:
+    """One round: its own local cloud, played once for its class's tests. A class is one unit of
+    work of the parallel run (pytest-xdist, --dist loadscope): the rounds play side by side."""
+
+    number = 0
+
+    @pytest.fixture(scope="class")
+    def sent(self) -> dict[str, delivery.Delivered]:
+        return _play(self.number, ROUNDS[self.number - 1])
+
+    def test_the_sample_shows_its_behaviour(self, sent: dict[str, delivery.Delivered], file: str) -> None:
+        SENDS[file].shows(sent[file])
+
+
+class TestRound1(Round):
+    number = 1
+
+    def test_an_alarm_sample_is_delivered_with_its_alarm_in_the_state_it_reports(
+        self, sent: dict[str, delivery.Delivered]
+    ) -> None:
+        notes = sent["scale_up/high_latency_alarm.json"].notes
+        assert notes[0].startswith("delivered at "), notes
+        assert "its times moved" in notes[0], notes
+        assert notes[1].startswith("churn-prod-HighLatency set to ALARM at "), notes
+        assert "churn/3 set to Approved in the registry" in sent["promote_canary/model_package_approved.json"].notes[1]
+
+
+class TestRound2(Round):
+    number = 2
+
+
+class TestRound3(Round):
+    number = 3
+
+
+class TestRound4(Round):
+    number = 4
+
+
+class TestRound5(Round):
+    number = 5
 
 
 def test_every_sample_is_sent_once() -> None:
@@ -354,22 +395,11 @@ def test_every_sample_is_sent_once() -> None:
     assert sorted(listed) == files
 
 
+def test_every_round_is_played_by_its_class() -> None:
+    assert sorted(c.number for c in Round.__subclasses__()) == list(range(1, len(ROUNDS) + 1))
+
+
 def test_the_readme_sends_each_sample_to_the_function_sent_here() -> None:
     rows = re.findall(r"^\| `([\w/]+\.json)` \| `(\w+)` \|", (EVENTS / "README.md").read_text(), re.MULTILINE)
     assert dict(rows) == {file: s.function for file, s in SENDS.items()}
     assert len(rows) == len(SENDS)
-
-
-@pytest.mark.parametrize("file", sorted(SENDS))
-def test_the_sample_shows_its_behaviour(sent: dict[str, delivery.Delivered], file: str) -> None:
-    SENDS[file].shows(sent[file])
-
-
-def test_an_alarm_sample_is_delivered_with_its_alarm_in_the_state_it_reports(
-    sent: dict[str, delivery.Delivered],
-) -> None:
-    notes = sent["scale_up/high_latency_alarm.json"].notes
-    assert notes[0].startswith("delivered at "), notes
-    assert "its times moved" in notes[0], notes
-    assert notes[1].startswith("churn-prod-HighLatency set to ALARM at "), notes
-    assert "churn/3 set to Approved in the registry" in sent["promote_canary/model_package_approved.json"].notes[1]
