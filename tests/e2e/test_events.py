@@ -353,8 +353,9 @@ class Round:
     number = 0
 
     @pytest.fixture(scope="class")
-    def sent(self) -> dict[str, delivery.Delivered]:
-        return _play(self.number, ROUNDS[self.number - 1])
+    @classmethod
+    def sent(cls) -> dict[str, delivery.Delivered]:
+        return _play(cls.number, ROUNDS[cls.number - 1])
 
     def test_the_sample_shows_its_behaviour(self, sent: dict[str, delivery.Delivered], file: str) -> None:
         SENDS[file].shows(sent[file])
