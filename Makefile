@@ -84,7 +84,8 @@ faketime:
 # Everything CI runs: lint, types, template checks, security scan, the whole test suite. The
 # suite runs with the wall clock 400 days ahead (libfaketime; moto, the local cloud and SAM
 # included): a test that would only pass near the day it was written fails today, not in a year.
-# Two workers (pytest-xdist), as CI has two cores. Each module's tests run on one worker (its
+# Three workers (pytest-xdist) on CI's two cores: a local cloud's worker mostly waits on its moto
+# server and function subprocesses. Each module's tests run on one worker (its
 # module-scoped local cloud is made once), a test class's likewise (test_events.py's rounds, each
 # a cloud of its own, run side by side); the longest module, the demo's, goes first
 # (tests/conftest.py), the others in the order collected rather than largest first.
