@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 REGION = "us-east-1"
+NICE = 5  # the priority of a parallel worker off the critical path (pytest_runtest_setup)
 
 
 def load_event(relative: str) -> Any:
@@ -61,8 +63,16 @@ def matches(pattern: str, event: dict[str, Any]) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The `longest` modules first, the rest as collected: the parallel run (`make test`,
     pytest-xdist --dist loadscope, each module or test class one unit of work) then runs
-    everything else on the other worker meanwhile."""
+    everything else on the other workers meanwhile."""
     items.sort(key=lambda item: item.get_closest_marker("longest") is None)  # a stable sort
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """In the parallel run, a worker yields the CPU to the `longest` module's worker once it runs
+    anything else (lower priority, inherited by its moto servers and functions): the longest
+    module is the run's critical path, the rest fills the cores around it."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("longest") is None and os.nice(0) < NICE:
+        os.nice(NICE - os.nice(0))
 
 
 @pytest.fixture(autouse=True)
