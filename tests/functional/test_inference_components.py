@@ -190,6 +190,23 @@ def test_the_copy_waits_while_the_component_is_updating_and_is_read_back_once_in
     assert len(decisions(stack, "acted")) == 1  # one change, waited for, not made again
 
 
+def test_a_components_alarm_in_alarm_whose_delivery_was_lost_is_found_by_the_sweep_and_adds_a_copy(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
+    component_endpoint()
+    component_alarm("ALARM")  # went to ALARM; its SNS delivery never came
+    [acted] = [o for o in sweep(fn, clock, DELIVERED) if o["action"] == "scale-up"]
+    assert (acted["result"], acted["reason"]) == ("acted", f"inference component {COMPONENT} copy-count 1 -> 2")
+    assert runtime() == ("InService", 2, 2)
+    [incident] = stored_incidents(stack)
+    assert (incident["endpoint"], incident["alarm_name"], incident["state"]) == (ENDPOINT, ALARM, "verifying")
+    # Found again by the next sweep, it is the same incident: no second copy within the cool-down.
+    again = [o for o in sweep(fn, clock, DELIVERED + timedelta(minutes=5)) if o["action"] == "scale-up"]
+    assert [o["result"] for o in again] == ["skipped"]
+    assert len(stored_incidents(stack)) == 1
+    assert runtime() == ("InService", 2, 2)
+
+
 def test_with_a_scalable_target_its_min_capacity_is_raised_up_to_its_max_capacity(
     fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:

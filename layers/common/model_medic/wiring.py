@@ -195,6 +195,8 @@ class Remediation[S: ActionSettings](Invocation[S]):
         """The loop of the unit: each endpoint acted on, and in the mode, of its own policy (the
         stack's settings with its tags' values, `policy.py`). Built once per invocation, after what
         earlier invocations left untold is sent (`Courier.drain`)."""
+        from model_medic.remediate.components import components_by_endpoint
+
         action = PerEndpoint(lambda own: self._build(own, self), self.policies)
         window = getattr(self.settings, action.unit.verify_minutes_setting or "", None)
         s = self.settings
@@ -223,6 +225,7 @@ class Remediation[S: ActionSettings](Invocation[S]):
                 clock=self.clock,
                 request_id=getattr(self.context, "aws_request_id", ""),
                 time_left=self.time_left(),
+                components=functools.cache(lambda: components_by_endpoint(aws.sagemaker())),
             )
         )
 

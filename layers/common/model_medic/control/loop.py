@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,7 @@ class ControlLoop:
         self._cloudwatch = parts.cloudwatch
         self._clock = parts.clock
         self._time_left = parts.time_left
+        self._components = parts.components
         self._telling = Telling(parts)
         endings = Endings(parts, self._telling)
         self._gating = Gating(parts, self._telling, endings, Stepping(parts, self._telling, endings))
@@ -129,8 +131,11 @@ class ControlLoop:
         """Level-triggered: every open incident and every stack alarm in ALARM, evaluated again."""
         # One Query of the open-incident roster, not one per endpoint (incidents.py).
         open_incidents = self._incidents.open_by_endpoint(self._unit.name, endpoints)
+        suffixes = self._unit.component_alarm_suffixes
+        of_components = component_alarms(endpoints, suffixes, self._components if suffixes else None)
         names = sorted(
             {f"{e}-{suffix}" for e in endpoints for suffix in self._unit.alarm_suffixes}
+            | {name for found in of_components.values() for name in found}
             | {i.alarm_name for found in open_incidents.values() for i in found}
         )
         alarms = describe_alarms(self._cloudwatch, names)
@@ -156,7 +161,8 @@ class ControlLoop:
                 alarm = alarms.get(name)
                 if alarm is None or alarm["StateValue"] != "ALARM" or name in handled:
                     continue
-                if alarm_endpoint(alarm) != endpoint:
+                # A component's alarm names the component only (its endpoint is from the listing).
+                if alarm_endpoint(alarm) != endpoint and name not in of_components[endpoint]:
                     continue
                 # An alarm in ALARM without an open incident: its delivery was lost, or it went
                 # to ALARM before this stack existed. Open the incident from its own transition.
@@ -281,6 +287,15 @@ def _opened_by(action: str, endpoint: str, alarm: AlarmEvent) -> Incident:
         alarm.metric_name,
         dict(alarm.dimensions),
     )
+
+
+def component_alarms(
+    endpoints: list[str], suffixes: tuple[str, ...], listing: Callable[[], dict[str, list[str]]] | None
+) -> dict[str, set[str]]:
+    """The names of the alarms `<endpoint>-<component>-<suffix>` of each endpoint's inference
+    components, from the fleet's listing (none without one)."""
+    listed = listing() if listing is not None else {}
+    return {e: {f"{e}-{c}-{s}" for c in listed.get(e, []) for s in suffixes} for e in endpoints}
 
 
 def _opened_from(action: str, endpoint: str, alarm: dict[str, Any]) -> Incident:

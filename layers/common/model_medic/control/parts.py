@@ -44,6 +44,9 @@ class Parts:
     clock: Clock
     request_id: str = ""
     time_left: Callable[[], float] | None = None  # seconds left in this invocation (Lambda's context)
+    # The fleet's inference components by endpoint (one listing an invocation), for the units
+    # that component alarms trigger (`RemediationUnit.component_alarm_suffixes`).
+    components: Callable[[], dict[str, list[str]]] | None = None
 
     @property
     def unit(self) -> RemediationUnit:

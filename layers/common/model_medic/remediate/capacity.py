@@ -400,6 +400,7 @@ class ScaleUp:
         states=frozenset({"ALARM"}),
         requires="InService",
         alarm_suffixes=SCALE_UP_ALARM_SUFFIXES,
+        component_alarm_suffixes=SCALE_UP_ALARM_SUFFIXES,
         iam_actions=frozenset(
             {
                 "sagemaker:DescribeEndpoint",
@@ -410,6 +411,8 @@ class ScaleUp:
                 # An inference component's copies (components.py), and its max-copy-count tag.
                 "sagemaker:DescribeInferenceComponent",
                 "sagemaker:UpdateInferenceComponentRuntimeConfig",
+                # The sweep's listing of the components, whose alarms it reads too.
+                "sagemaker:ListInferenceComponents",
                 "sagemaker:ListTags",
                 "application-autoscaling:DescribeScalableTargets",
                 "application-autoscaling:RegisterScalableTarget",

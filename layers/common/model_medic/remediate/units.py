@@ -120,6 +120,8 @@ class RemediationUnit:
     changes: tuple[type[Change], ...]  # the typed changes its plans are made of
     max_steps: int | None = None  # actions per incident; None: until the unit's own bound
     budgeted: bool = True  # takes a unit of the endpoint's hourly action budget
+    # The stack's inference-component alarms that trigger it: <endpoint>-<component>-<suffix>.
+    component_alarm_suffixes: tuple[str, ...] = ()
 
 
 class Action(Protocol):
