@@ -100,12 +100,27 @@ def test_found_data_has_nothing_missing() -> None:
 def test_access_denied_names_the_parameters_that_grant_another_teams_bucket_and_key() -> None:
     from botocore.exceptions import ClientError
 
-    from model_medic.measure.endpoint_problems import s3_refused
+    from model_medic.measure.endpoint_problems import aws_refused
 
     denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
-    said = s3_refused("ComputeDriftFunction", denied)
+    said = aws_refused("ComputeDriftFunction", denied)
     assert said.startswith("S3 refused ComputeDriftFunction: An error occurred (AccessDenied)")
     assert "DataBucketArns" in said
     assert "DataKmsKeyArns" in said
     missing = ClientError({"Error": {"Code": "NoSuchBucket", "Message": "gone"}}, "ListObjectsV2")
-    assert "DataBucketArns" not in s3_refused("ComputeDriftFunction", missing)
+    assert "DataBucketArns" not in aws_refused("ComputeDriftFunction", missing)
+
+
+def test_a_refusal_names_the_service_that_refused_not_always_s3() -> None:
+    from botocore.exceptions import ClientError
+
+    from model_medic.measure.endpoint_problems import aws_refused
+
+    table = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "TransactWriteItems")
+    said = aws_refused("ComputeDriftFunction", table)
+    assert said.startswith("DynamoDB refused ComputeDriftFunction: An error occurred (AccessDeniedException)")
+    assert "DataBucketArns" not in said
+    metrics = ClientError({"Error": {"Code": "InvalidParameterValue", "Message": "bad"}}, "PutMetricData")
+    assert aws_refused("ComputeDriftFunction", metrics).startswith("CloudWatch refused")
+    other = ClientError({"Error": {"Code": "ValidationException", "Message": "?"}}, "DescribeEndpoint")
+    assert aws_refused("ComputeDriftFunction", other).startswith("AWS refused")

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from model_medic.measure.baseline import BaselineError, BaselineStore
 from model_medic.measure.capture_sample import read_hour
 from model_medic.measure.drift_statistics import FeatureDrift, drift
-from model_medic.measure.endpoint_problems import EndpointProblem, endpoint_metric, s3_refused, tell_problem
+from model_medic.measure.endpoint_problems import EndpointProblem, aws_refused, endpoint_metric, tell_problem
 from model_medic.measure.s3_objects import read_objects, split_s3_uri
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
@@ -177,7 +177,7 @@ class ComputeDrift:
                     logger.warning("transient AWS error; the run will be retried", endpoint=endpoint, error=str(error))
                     transient.append(error)
                     continue
-                refused = EndpointProblem("unreadable", "drift-aws-error", s3_refused("ComputeDriftFunction", error))
+                refused = EndpointProblem("unreadable", "drift-aws-error", aws_refused("ComputeDriftFunction", error))
                 measured = EndpointDrift(endpoint, refused.status, problem=refused.message)
                 tell_problem(notices, "ComputeDriftFunction", "drift", endpoint, refused, hour, scheduled)
             results.append(_as_dict(measured))

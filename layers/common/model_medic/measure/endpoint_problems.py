@@ -78,11 +78,22 @@ def endpoint_metric(name: str, endpoint: str, value: float) -> None:
         metric.add_dimension(name="EndpointName", value=endpoint)
 
 
-def s3_refused(function: str, error: ClientError | BotoCoreError) -> str:
-    """What a permanent S3 refusal says; AccessDenied names the stack parameters that grant reading
-    another team's bucket and key (the stack cannot know every bucket an endpoint captures to)."""
-    said = f"S3 refused {function}: {error}"
-    if isinstance(error, ClientError) and aws.error_code(error) == "AccessDenied":
+# The services a data job reads and writes, by the operations it calls: a refusal names the one that refused.
+_SERVICES = {
+    **dict.fromkeys(("GetObject", "HeadObject", "ListObjectsV2", "PutObject"), "S3"),
+    **dict.fromkeys(("GetItem", "PutItem", "Query", "DeleteItem", "UpdateItem", "TransactWriteItems"), "DynamoDB"),
+    **dict.fromkeys(("PutMetricData", "GetMetricData"), "CloudWatch"),
+}
+
+
+def aws_refused(function: str, error: ClientError | BotoCoreError) -> str:
+    """What a permanent AWS refusal says, naming the service by the operation refused. S3's
+    AccessDenied names the stack parameters that grant reading another team's bucket and key (the
+    stack cannot know every bucket an endpoint captures to)."""
+    operation = error.operation_name if isinstance(error, ClientError) else ""
+    service = _SERVICES.get(operation, "AWS")
+    said = f"{service} refused {function}: {error}"
+    if service == "S3" and isinstance(error, ClientError) and aws.error_code(error) == "AccessDenied":
         said += (
             ". A bucket outside the stack's own data locations must be listed in its DataBucketArns, and the "
             "KMS key of SSE-KMS data in its DataKmsKeyArns"

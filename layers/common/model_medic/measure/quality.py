@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic.intake.alarms import shown
 from model_medic.intake.triggers import rejected
-from model_medic.measure.endpoint_problems import EndpointProblem, s3_refused, tell_problem
+from model_medic.measure.endpoint_problems import EndpointProblem, aws_refused, tell_problem
 from model_medic.measure.ground_truth import GroundTruth, Labels, evaluation_time_for_key
 from model_medic.measure.predictions import CapturedPredictions, IndexingIncomplete
 from model_medic.measure.quality_join import NO_VARIANT, Joined, join
@@ -152,7 +152,7 @@ class ComputeModelQuality:
                     transient.append(error)
                     continue
                 problem = EndpointProblem(
-                    "unreadable", "quality-aws-error", s3_refused("ComputeModelQualityFunction", error)
+                    "unreadable", "quality-aws-error", aws_refused("ComputeModelQualityFunction", error)
                 )
                 hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
                 tell_problem(notices, "ComputeModelQualityFunction", "model quality", endpoint, problem, hour, now)
