@@ -332,12 +332,15 @@ def start_retraining(settings: RetrainingSettings, house: Invocation[Any]) -> St
 
 def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
     from model_medic.remediate.rollout.action import Rollout
+    from model_medic.remediate.rollout.component import ComponentRollout
+    from model_medic.store.component_specs import ComponentSpecs
 
+    specs = ComponentSpecs(aws.dynamodb(), settings.ledger_table)
     return Rollout(
         sagemaker=aws.sagemaker(),
         capacity=house.capacity,
-        cloudwatch=aws.cloudwatch(),
         s3=aws.s3(),
+        components=ComponentRollout(aws.sagemaker(), aws.cloudwatch(), specs, settings, house.clock),
         deployments=house.deployments,
         incidents=house.incidents,
         settings=settings,

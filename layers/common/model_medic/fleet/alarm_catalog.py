@@ -451,3 +451,39 @@ def _alarm(
 
 def _num(value: float) -> str:
     return f"{value:g}"
+
+
+# Model Medic's own verdict on a component's rolling update (remediate/rollout/component.py): an
+# alarm SageMaker watches (AutoRollbackConfiguration), made for the update and deleted after it.
+VERDICT_SUFFIX = "RolloutVerdict"
+VERDICT_NAMESPACE = "ModelMedic"
+
+
+def verdict_alarm_name(endpoint: str, component: str) -> str:
+    return f"{endpoint}-{component}-{VERDICT_SUFFIX}"
+
+
+def verdict_dimensions(endpoint: str, component: str) -> list[dict[str, str]]:
+    return [{"Name": "EndpointName", "Value": endpoint}, {"Name": "InferenceComponentName", "Value": component}]
+
+
+def verdict_alarm(endpoint: str, component: str) -> dict[str, Any]:
+    """The PutMetricAlarm request (without the stack tag) of the verdict alarm of a component's
+    rolling update: ALARM in the minute Model Medic's judge puts RolloutVerdict = 1, OK otherwise
+    (missing data is not breaching). No actions: SageMaker reads it, and the rollout tells people."""
+    watch = Watch(
+        VERDICT_NAMESPACE,
+        "RolloutVerdict",
+        verdict_dimensions(endpoint, component),
+        statistic="Maximum",
+        period=60,
+        periods=1,
+        threshold=1,
+        operator="GreaterThanOrEqualToThreshold",
+        missing="notBreaching",
+    )
+    description = (
+        f"Model Medic: its judge found inference component {component} on {endpoint} erring more since its rolling "
+        "update began - SageMaker rolls the update back"
+    )
+    return _alarm(verdict_alarm_name(endpoint, component), description, watch)

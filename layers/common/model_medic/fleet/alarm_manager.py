@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.fleet.alarm_catalog import (
     STACK_TAG,
+    VERDICT_SUFFIX,
     EndpointWatch,
     dashboard_body,
     dashboard_name,
@@ -157,7 +158,7 @@ class AlarmManager:
         existing = self._held.describe(sorted({name for watch in watches.values() for name in watch.names}))
         variants, described = self._variants(watches, owned, existing, set(reread))
         desired = self._desired(watches, variants)
-        result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
+        result = self._apply(desired, existing, owned, doomed=_doomed(owned, desired))
         result.endpoints, result.described = len(fleet), described
         dashboards = self._held.dashboards(dashboard_prefix(self._stack, self._region))
         self._apply_dashboards(watches, desired, dashboards, result)
@@ -175,7 +176,7 @@ class AlarmManager:
         mine = {name: alarm for name, alarm in found.items() if alarm_endpoint(alarm) == endpoint}
         owned = self._held.owned_of([alarm["AlarmArn"] for alarm in mine.values()])
         existing = {name: alarm for name, alarm in found.items() if name in desired or name in mine}
-        result = self._apply(desired, existing, owned, doomed=set(owned) - set(desired))
+        result = self._apply(desired, existing, owned, doomed=_doomed(owned, desired))
         result.endpoints = len(watches)
         name = dashboard_name(self._stack, self._region, endpoint)
         dashboards = {k: v for k, v in self._held.dashboards(name).items() if k == name}
@@ -353,3 +354,10 @@ class AlarmManager:
                 continue
             self._gone("DeleteDashboards", partial(self._cw.delete_dashboards, DashboardNames=batch))
             result.dashboards_deleted += batch
+
+
+def _doomed(owned: Mapping[str, str], desired: Mapping[str, Any]) -> set[str]:
+    """The stack's alarms the fleet no longer wants, but a component rollout's verdict alarm: the
+    rollout deletes it once the update is over (remediate/rollout/component.py); the stack's delete
+    removes any left (`leftovers`)."""
+    return {name for name in set(owned) - set(desired) if not name.endswith(f"-{VERDICT_SUFFIX}")}

@@ -19,6 +19,15 @@ from model_medic.remediate.rollout.changes import (
     RollBackCanary,
     ShiftTraffic,
 )
+from model_medic.remediate.rollout.component import ComponentRollout, hosts_components
+from model_medic.remediate.rollout.component_changes import (
+    ComponentRolledBack,
+    ComponentRolledOut,
+    ComponentRolloutFailed,
+    ComponentRolloutStopped,
+    FireVerdict,
+    RollComponent,
+)
 from model_medic.remediate.rollout.deploy import (
     config_read_back,
     create_canary,
@@ -50,8 +59,17 @@ from model_medic.remediate.units import Change, Observation, Plan, RemediationUn
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident, Incidents
 
+# The changes of a component rollout: made and read back by `ComponentRollout`.
+COMPONENT_CHANGES = (
+    RollComponent,
+    FireVerdict,
+    ComponentRolledOut,
+    ComponentRolledBack,
+    ComponentRolloutStopped,
+    ComponentRolloutFailed,
+)
+
 if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
 
@@ -80,6 +98,14 @@ class Rollout:
                 "sagemaker:UpdateEndpoint",
                 "sagemaker:UpdateEndpointWeightsAndCapacities",
                 "sagemaker:UpdateModelPackage",
+                # A component rollout (component.py): the component read, listed and rolled; its
+                # verdict alarm put and deleted, the verdict published.
+                "sagemaker:ListInferenceComponents",
+                "sagemaker:DescribeInferenceComponent",
+                "sagemaker:UpdateInferenceComponent",
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:PutMetricData",
                 "application-autoscaling:DescribeScalableTargets",
                 "application-autoscaling:RegisterScalableTarget",
                 "cloudwatch:DescribeAlarms",
@@ -103,6 +129,7 @@ class Rollout:
             FinishRollout,
             RejectPackage,
             DeclineCandidate,
+            *COMPONENT_CHANGES,
         ),
     )
     cooldown = timedelta(0)
@@ -112,8 +139,8 @@ class Rollout:
         *,
         sagemaker: SageMakerClient,
         capacity: Capacity,
-        cloudwatch: CloudWatchClient,
         s3: S3Client,
+        components: ComponentRollout,
         deployments: Deployments,
         incidents: Incidents,
         settings: CanarySettings,
@@ -121,8 +148,9 @@ class Rollout:
     ) -> None:
         self._sagemaker = sagemaker
         self._capacity = capacity
-        self._cloudwatch = cloudwatch
+        self._cloudwatch = components.cloudwatch  # one CloudWatch client for both kinds of rollout
         self._s3 = s3
+        self._components = components
         self._deployments = deployments
         self._incidents = incidents
         self._settings = settings
@@ -135,6 +163,8 @@ class Rollout:
 
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         facts = incident.facts or {}
+        if "component" in facts:
+            return self._components.look(incident)
         if "canary_config" not in facts:
             return self._deploy(incident, endpoint, str(facts["package"]))
         return self._walk(incident, endpoint)
@@ -149,13 +179,15 @@ class Rollout:
         hold = redeploy_hold(incident, self._incidents.of(name), self.unit.name, arn)
         if hold is not None:
             return hold
+        current = str(described["EndpointConfigName"])
+        config = cast("dict[str, Any]", self._sagemaker.describe_endpoint_config(EndpointConfigName=current))
+        if hosts_components(config):  # its models are the components': rolled in batches, not as a canary
+            return self._components.start(incident, package)
         if weights(described).get(self._canary, 0.0) > 0:
             return Plan(
                 "",
                 skip=f"{variant_label('canary', self._canary)} already takes traffic on {name}: a rollout is under way",
             )
-        current = str(described["EndpointConfigName"])
-        config = cast("dict[str, Any]", self._sagemaker.describe_endpoint_config(EndpointConfigName=current))
         hold = endpoint_hold(name, described, config, self._settings)
         if hold is not None:
             return hold
@@ -232,6 +264,8 @@ class Rollout:
     # --- act and read back ----------------------------------------------------------------------
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
+        if isinstance(change, COMPONENT_CHANGES):
+            return self._components.execute(endpoint, change, self._clock())
         if isinstance(change, ScaleChange):
             return {"call": self._capacity.apply(endpoint, change)}
         if isinstance(change, RejectPackage):
@@ -274,6 +308,8 @@ class Rollout:
             aws.persist(lambda: self._deployments.reject_config(endpoint, change.from_config, now))
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
+        if isinstance(change, COMPONENT_CHANGES):
+            return self._components.observe(change, result)
         if isinstance(change, ScaleChange):
             return self._capacity.observe(endpoint, change, described)
         if isinstance(change, RejectPackage | DeclineCandidate):

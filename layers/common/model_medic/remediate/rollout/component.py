@@ -1,0 +1,434 @@
+"""A new model version rolled to an inference component in batches, judged through an alarm SageMaker watches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from model_medic.fleet.alarm_catalog import (
+    STACK_TAG,
+    VERDICT_NAMESPACE,
+    verdict_alarm,
+    verdict_alarm_name,
+    verdict_dimensions,
+)
+from model_medic.platform import aws
+from model_medic.platform.clock import Clock
+from model_medic.platform.settings import CanarySettings
+from model_medic.remediate.component_rollback import models_of, spec_digest, spec_request
+from model_medic.remediate.rollback import RejectPackage
+from model_medic.remediate.rollout.challenge import package_of
+from model_medic.remediate.rollout.component_changes import (
+    ComponentRolledBack,
+    ComponentRolledOut,
+    ComponentRolloutFailed,
+    ComponentRolloutStopped,
+    EndComponentRollout,
+    FireVerdict,
+    RollComponent,
+)
+from model_medic.remediate.rollout.component_judge import (
+    Batches,
+    Counts,
+    batches,
+    deployment_config,
+    ending,
+    judge,
+    verdict_minutes,
+)
+from model_medic.remediate.rollout.deploy import create_once, resource_name
+from model_medic.remediate.rollout.evidence import minute_window, read_series
+from model_medic.remediate.units import Change, Observation, Plan, package_label
+from model_medic.store.component_specs import ComponentSpecs
+from model_medic.store.incidents import Incident
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDataQueryTypeDef
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import InferenceComponentDeploymentConfigTypeDef
+
+# The component's requests and 5XX answers over these hours before the update are its baseline.
+BASELINE = timedelta(hours=24)
+# Each verdict put covers the minutes to the next look (PromoteCanary's tick, every 10 minutes) and some.
+HOLD = timedelta(minutes=15)
+_ROLLING = ("Updating", "Creating")
+
+
+def hosts_components(config: dict[str, Any]) -> bool:
+    """Pure: an endpoint config whose variants name no model hosts inference components."""
+    return any(not v.get("ModelName") for v in config.get("ProductionVariants", []))
+
+
+class ComponentRollout:
+    """Plans, makes and reads back a component rollout (docs/rooms/remediate.md, "Component rollouts")."""
+
+    def __init__(
+        self,
+        sagemaker: SageMakerClient,
+        cloudwatch: CloudWatchClient,
+        specs: ComponentSpecs,
+        settings: CanarySettings,
+        clock: Clock,
+    ) -> None:
+        self._sagemaker = sagemaker
+        self.cloudwatch = self._cloudwatch = cloudwatch
+        self._specs = specs
+        self._settings = settings
+        self._clock = clock
+        self._shape = sagemaker.meta.service_model.operation_model("UpdateInferenceComponent").input_shape
+
+    # --- which component --------------------------------------------------------------------
+
+    def serving(self, endpoint: str, group: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """The endpoint's components whose model was made from a package of `group`, each with
+        that package: ListInferenceComponents, DescribeInferenceComponent, then as a variant's model
+        is read (`challenge.package_of`: DescribeModel, DescribeModelPackage)."""
+        found = []
+        for name in self._listed(endpoint):
+            described = self.describe(name)
+            if described is None:
+                continue
+            for model in _models(described):
+                package = package_of(self._sagemaker, model)
+                if package is not None and package.get("ModelPackageGroupName") == group:
+                    found.append((described, package))
+                    break
+        return found
+
+    def _listed(self, endpoint: str) -> Iterator[str]:
+        pages = self._sagemaker.get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint)
+        for page in pages:
+            for row in page.get("InferenceComponents", []):
+                yield str(row["InferenceComponentName"])
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        try:
+            return cast("dict[str, Any]", self._sagemaker.describe_inference_component(InferenceComponentName=name))
+        except ClientError as error:
+            if aws.is_transient(error) or aws.error_code(error) != "ValidationException":
+                raise
+            return None  # SageMaker's answer for a component that does not exist
+
+    # --- the start --------------------------------------------------------------------------
+
+    def start(self, incident: Incident, package: dict[str, Any]) -> Plan:
+        """The package's model rolled to the one component serving its group, in the smallest
+        batches AWS allows, or why not (a bound: nothing changed; a skip while it is changing)."""
+        name, arn = incident.endpoint, str(package["ModelPackageArn"])
+        group = str(package.get("ModelPackageGroupName") or "")
+        serving = self.serving(name, group)
+        if len(serving) != 1:
+            names = ", ".join(sorted(str(d["InferenceComponentName"]) for d, _ in serving))
+            what = (
+                f"{len(serving)} inference components ({names}) serve" if serving else "no inference component serves"
+            )
+            return Plan("", bound=f"no component rollout on {name}: {what} a model of {group}")
+        described, champion = serving[0]
+        component = str(described["InferenceComponentName"])
+        if champion["ModelPackageArn"] == arn:
+            return Plan("", bound=f"{package_label(arn)} already serves inference component {component} on {name}")
+        status = described.get("InferenceComponentStatus")
+        if status != "InService":
+            return Plan("", skip=f"inference component {component} is {status}: rolled out once InService")
+        runtime = described.get("RuntimeConfig") or {}
+        copies = int(runtime.get("DesiredCopyCount") or runtime.get("CurrentCopyCount") or 0)
+        sizes = batches(copies, self._settings.bake_minutes)
+        if isinstance(sizes, str):
+            return Plan("", bound=f"inference component {component} on {name} not rolled out: {sizes}")
+        now = self._clock()
+        model = resource_name(package_label(arn), "model", arn)
+        from_spec = spec_request(described, self._shape)
+        old = _models(described)[0]
+        to_spec = _with_model(from_spec, old, model)
+        alarm = verdict_alarm_name(name, component)
+        baseline = self.counts(component, now - BASELINE, now)
+        change = RollComponent(
+            component=component,
+            package=arn,
+            model=model,
+            from_model=old,
+            from_spec=json.dumps(from_spec, sort_keys=True, default=str),
+            to_spec=json.dumps(to_spec, sort_keys=True, default=str),
+            from_digest=spec_digest(from_spec),
+            to_digest=spec_digest(to_spec),
+            alarm=alarm,
+            alarms=",".join([*self._own_alarms(name, component), alarm]),
+            copies=sizes.copies,
+            batch=sizes.batch,
+            wait_seconds=sizes.wait_seconds,
+            timeout_seconds=sizes.timeout_seconds,
+            baseline_requests=baseline.requests,
+            baseline_errors=baseline.errors,
+            champion=str(champion["ModelPackageArn"]),
+        )
+        notes = {"component": component, "baseline": baseline.as_dict(), "batches": sizes.count}
+        return Plan(change.describe(), changes=(change,), notes=notes)
+
+    def _own_alarms(self, endpoint: str, component: str) -> list[str]:
+        """The component's own alarms that exist (`<endpoint>-<component>-HighErrorRate`, `-HighLatency`)."""
+        names = [f"{endpoint}-{component}-HighErrorRate", f"{endpoint}-{component}-HighLatency"]
+        found = {a["AlarmName"] for a in self._cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])}
+        return [n for n in names if n in found]
+
+    # --- the looks --------------------------------------------------------------------------
+
+    def look(self, incident: Incident) -> Plan:
+        """While the component is Updating: the judge's verdict (a hold, or the verdict put); once
+        it is not: the rolling update read back and ended."""
+        facts = incident.facts or {}
+        component = str(facts["component"])
+        described = self.describe(component)
+        if described is None:
+            return Plan("", bound=f"inference component {component} is gone; its rollout stops")
+        digest = spec_digest(spec_request(described, self._shape))
+        status = str(described.get("InferenceComponentStatus"))
+        state = ending(status, digest, str(facts["to_digest"]), str(facts["from_digest"]))
+        if state == "updating":
+            return self._judged(incident, component)
+        return self._ended(incident, described, state)
+
+    def _judged(self, incident: Incident, component: str) -> Plan:
+        facts = incident.facts or {}
+        verdict = self._verdict(facts, component)
+        notes = {"component": component, **verdict.as_dict()}
+        if verdict.decision != "reject":
+            return Plan(
+                "",
+                skip=f"continue: {verdict.reason}",
+                gate="continue",
+                notes=notes,
+                facts={"component_verdict": verdict.as_dict()},
+            )
+        fire = FireVerdict(incident.endpoint, component, str(facts["verdict_alarm"]), verdict.reason, verdict.as_dict())
+        return Plan(fire.describe(), changes=(fire,), critical=True, notes=notes)
+
+    def _verdict(self, facts: dict[str, Any], component: str) -> Any:
+        baseline = facts.get("baseline") or {}
+        since = self.counts(component, datetime.fromisoformat(str(facts["component_since"])), self._clock())
+        known = Counts(float(baseline.get("requests") or 0), float(baseline.get("errors") or 0))
+        return judge(known, since, self._settings.false_rollback_rate)
+
+    def _ended(self, incident: Incident, described: dict[str, Any], state: str) -> Plan:
+        """The update over: rolled out (told with the judge's last figures), rolled back by AWS (on
+        which alarm; the package Rejected where the stack rejects packages), changed by a person
+        (stopped), or Failed (a person paged)."""
+        facts = incident.facts or {}
+        component, alarm = str(facts["component"]), str(facts["verdict_alarm"])
+        model, old = facts.get("component_model"), facts.get("component_from_model")
+        if state == "rolled-out":
+            verdict = self._verdict(facts, component)
+            detail = (
+                f"inference component {component} rolled out to {model}; judge: no evidence of more errors, "
+                f"e={verdict.e_value:.3g}, n={verdict.since.requests:g}"
+            )
+            done = ComponentRolledOut(component, alarm, detail)
+            return Plan(done.describe(), changes=(done,), notes=verdict.as_dict())
+        if state == "rolled-back":
+            why = self._rolled_back_by(facts)
+            back = ComponentRolledBack(
+                component, alarm, f"SageMaker rolled inference component {component} back to {old}: {why}"
+            )
+            changes: list[Change] = [back]
+            if self._settings.reject_model_packages and facts.get("package"):
+                changes.append(RejectPackage(str(facts["package"])))
+            # The judge's verdict was told (critical) when it was put; another alarm's rollback is news.
+            return Plan(back.describe(), changes=tuple(changes), critical="verdict_at" not in facts)
+        if state == "changed":
+            now = ", ".join(models_of(spec_request(described, self._shape)))
+            stop = ComponentRolloutStopped(
+                component,
+                alarm,
+                f"inference component {component} serves {now}, neither {old} nor {model}: "
+                "changed outside Model Medic; the rollout stops",
+            )
+            return Plan(stop.describe(), changes=(stop,))
+        reason = described.get("FailureReason") or "no reason given"
+        failed = ComponentRolloutFailed(
+            component,
+            alarm,
+            f"inference component {component} is {described.get('InferenceComponentStatus')} "
+            f"after its rolling update to {model}: {reason}; a person must look",
+        )
+        return Plan(failed.describe(), changes=(failed,), critical=True)
+
+    def _rolled_back_by(self, facts: dict[str, Any]) -> str:
+        """Which alarm SageMaker rolled back on, as far as CloudWatch tells: the verdict (Model
+        Medic's judge), else the named alarms in ALARM or that changed state since the start."""
+        alarm = str(facts["verdict_alarm"])
+        if facts.get("verdict_at"):
+            verdict = facts.get("component_verdict") or {}
+            return f"rolled back by Model Medic's judge (alarm {alarm}, e={verdict.get('e_value')})"
+        names = [n for n in str(facts.get("rollback_alarms") or "").split(",") if n and n != alarm]
+        since = datetime.fromisoformat(str(facts["component_since"]))
+        found = self._cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []) if names else []
+        fired = sorted(
+            a["AlarmName"]
+            for a in found
+            if a["StateValue"] == "ALARM" or a.get("StateTransitionedTimestamp", a["StateUpdatedTimestamp"]) >= since
+        )
+        if fired:
+            return f"rolled back on alarm {', '.join(fired)}"
+        return "rolled back, no alarm of its AutoRollbackConfiguration shows why (AWS's own checks)"
+
+    # --- evidence ---------------------------------------------------------------------------
+
+    def counts(self, component: str, start: datetime, end: datetime) -> Counts:
+        """The component's Invocations and Invocation5XXErrors (AWS/SageMaker, InferenceComponentName),
+        summed over the whole minutes between start and end."""
+        window = minute_window(start, end)
+        if window is None:
+            return Counts(0.0, 0.0)
+        queries: list[MetricDataQueryTypeDef] = [
+            {
+                "Id": key,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/SageMaker",
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": "InferenceComponentName", "Value": component}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+            for key, metric in (("requests", "Invocations"), ("errors", "Invocation5XXErrors"))
+        ]
+        series = read_series(self._cloudwatch, queries, *window)
+        return Counts(sum(series.get("requests", {}).values()), sum(series.get("errors", {}).values()))
+
+    # --- act and read back ------------------------------------------------------------------
+
+    def execute(self, endpoint: str, change: Change, now: datetime) -> dict[str, Any]:
+        if isinstance(change, RollComponent):
+            return self._roll(endpoint, change, now)
+        if isinstance(change, FireVerdict):
+            return self._put_verdict(change, now)
+        assert isinstance(change, EndComponentRollout)
+        try:
+            self._cloudwatch.delete_alarms(AlarmNames=[change.alarm])
+        except ClientError as error:
+            if aws.is_transient(error) or aws.error_code(error) != "ResourceNotFound":
+                raise
+        return {"call": "DeleteAlarms"}
+
+    def _roll(self, endpoint: str, change: RollComponent, now: datetime) -> dict[str, Any]:
+        """The candidate's model, the serving specification recorded, the verdict alarm, then the
+        rolling update: each idempotent, so that a retry finishes what a failed attempt began."""
+        described = self.describe(change.component)
+        if described is None:
+            raise ValueError(f"inference component {change.component} is gone")
+        serving = self._sagemaker.describe_model(ModelName=change.from_model)
+        model: dict[str, Any] = {
+            "ModelName": change.model,
+            "ExecutionRoleArn": serving["ExecutionRoleArn"],
+            "PrimaryContainer": {"ModelPackageName": change.package},
+        }
+        for key in ("VpcConfig", "EnableNetworkIsolation"):
+            if serving.get(key):
+                model[key] = serving[key]
+        create_once(lambda: self._sagemaker.create_model(**model))
+        self._record(endpoint, described, now)
+        request = verdict_alarm(endpoint, change.component)
+        self._cloudwatch.put_metric_alarm(**request, Tags=[{"Key": STACK_TAG, "Value": self._stack()}])
+        sizes = Batches(change.copies, change.batch, 0, change.wait_seconds, change.timeout_seconds)
+        config = deployment_config(sizes, change.alarms.split(","))
+        self._sagemaker.update_inference_component(
+            InferenceComponentName=change.component,
+            **json.loads(change.to_spec),
+            DeploymentConfig=cast("InferenceComponentDeploymentConfigTypeDef", config),
+        )
+        return {"call": "UpdateInferenceComponent", "started_at": now.isoformat()}
+
+    def _stack(self) -> str:
+        return self._settings.stack_name or "model-medic"
+
+    def _record(self, endpoint: str, described: dict[str, Any], now: datetime) -> None:
+        """The specification the component serves, in its history (store/component_specs.py), so
+        that a rollback finds it as the one before the update."""
+        known = {r.key: r for r in self._specs.of_endpoint(endpoint)}
+        name = str(described["InferenceComponentName"])
+        request = spec_request(described, self._shape)
+        modified = described.get("LastModifiedTime")
+        stamp = modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
+        seen = (json.dumps(request, sort_keys=True, default=str), spec_digest(request), stamp)
+        try:
+            aws.persist(lambda: self._specs.observe(known.get(f"{endpoint}#{name}"), endpoint, name, seen, now))
+        except ClientError as error:
+            if aws.error_code(error) != "ConditionalCheckFailedException":
+                raise  # another writer recorded it first: the same specification
+
+    def _put_verdict(self, change: FireVerdict, now: datetime) -> dict[str, Any]:
+        minutes = verdict_minutes(now, HOLD)
+        self._cloudwatch.put_metric_data(
+            Namespace=VERDICT_NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": "RolloutVerdict",
+                    "Dimensions": cast("list[DimensionTypeDef]", verdict_dimensions(change.endpoint, change.component)),
+                    "Timestamp": minute,
+                    "Value": 1.0,
+                }
+                for minute in minutes
+            ],
+        )
+        return {"call": "PutMetricData", "datapoints": len(minutes)}
+
+    def observe(self, change: Change, result: dict[str, Any]) -> Observation:
+        called = bool(result)
+        if isinstance(change, EndComponentRollout):
+            found = self._cloudwatch.describe_alarms(AlarmNames=[change.alarm]).get("MetricAlarms", [])
+            if not found:
+                return Observation("took", f"verdict alarm {change.alarm} deleted")
+            return Observation("in-flight" if called else "not-applied", f"verdict alarm {change.alarm} still there")
+        assert isinstance(change, RollComponent | FireVerdict)
+        described = self.describe(change.component)
+        if described is None:
+            return Observation("failed", f"inference component {change.component} is gone")
+        status = str(described.get("InferenceComponentStatus"))
+        if isinstance(change, FireVerdict):
+            if not called:
+                return Observation("not-applied", "the verdict is not put yet")
+            if status in _ROLLING:
+                self._put_verdict(change, self._clock())  # held in ALARM until SageMaker has rolled back
+                return Observation("in-flight", f"inference component {status}: SageMaker rolls back")
+            return Observation("took", f"inference component {status}")
+        return roll_observation(change, described, status, spec_digest(spec_request(described, self._shape)), called)
+
+
+def roll_observation(
+    change: RollComponent, described: dict[str, Any], status: str, digest: str, called: bool
+) -> Observation:
+    """Pure: the rolling update read back: under way (Updating, or already over) once the call went
+    through; before it, a component Updating on this rollout's own deployment (its verdict alarm
+    among the alarms) is the call made and its answer lost; a third specification is a person's."""
+    alarms = ((described.get("LastDeploymentConfig") or {}).get("AutoRollbackConfiguration") or {}).get("Alarms", [])
+    ours = any(a.get("AlarmName") == change.alarm for a in alarms)
+    if status == "Failed":
+        return Observation("failed", f"inference component Failed: {described.get('FailureReason', '')}")
+    if called or (status in _ROLLING and ours) or digest == change.to_digest:
+        return Observation("took", f"inference component {change.component} {status}: rolling update under way")
+    if status == "InService" and digest not in (change.from_digest, change.to_digest):
+        what = f"inference component {change.component} serves another specification"
+        return Observation("took", what, person=f"a person changed the component: {what}", stops=True)
+    return Observation("not-applied", f"inference component {change.component} {status}")
+
+
+def _models(described: dict[str, Any]) -> list[str]:
+    specs = described.get("Specifications") or [described.get("Specification") or {}]
+    return [str(s["ModelName"]) for s in specs if s.get("ModelName")]
+
+
+def _with_model(request: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """Pure: a specification request with `old` model replaced by `new` wherever it is named."""
+    if "Specifications" in request:
+        return {
+            "Specifications": [
+                {**s, "ModelName": new} if s.get("ModelName") == old else s for s in request["Specifications"]
+            ]
+        }
+    return {"Specification": {**request["Specification"], "ModelName": new}}
