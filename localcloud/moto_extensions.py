@@ -1846,12 +1846,28 @@ def sqs_event_source_mappings_polled_here() -> None:
 
 
 @dataclass
+class _Rolling:
+    """A rolling update under way: batch after batch, each provisioned then baked while the alarms are watched."""
+
+    start: datetime
+    old: dict[str, Any]  # the specification(s) serving, as DescribeInferenceComponent shows them
+    new: dict[str, Any]
+    batches: int
+    provision: float  # seconds a batch takes to come up (the update duration), before its bake
+    wait: float  # WaitIntervalInSeconds
+    alarms: list[str]
+    checked: datetime  # alarms looked at up to here
+    rollback_until: datetime | None = None  # an alarm fired: the old copies are back at this time
+
+
+@dataclass
 class _Component:
     """An inference component as DescribeInferenceComponent shows it, with its pending copy count."""
 
     answer: dict[str, Any]
     tags: list[dict[str, str]]
     until: datetime | None = None  # when the copy count asked is reached (Creating / Updating)
+    rolling: _Rolling | None = None
 
 
 def _components(backend: Any) -> dict[str, _Component]:
@@ -1864,6 +1880,9 @@ def _components(backend: Any) -> dict[str, _Component]:
 
 def _settle_component(component: _Component) -> None:
     """The copy count asked is reached once its time has come: InService, Current = Desired."""
+    if component.rolling is not None:
+        _roll_on(component, component.rolling)
+        return
     if component.until is None or moto_now() < component.until:
         return
     runtime = component.answer["RuntimeConfig"]
@@ -1920,6 +1939,10 @@ def _update_component(backend: Any, component: _Component, request: dict[str, An
     copies = int(
         (request.get("RuntimeConfig") or {}).get("CopyCount") or component.answer["RuntimeConfig"]["DesiredCopyCount"]
     )
+    deployment = request.get("DeploymentConfig")
+    if deployment is not None:
+        _start_rolling(component, copies, several or one, deployment)
+        return
     _change_copies(component, copies)  # refused unless InService; Updating for the update duration
     component.answer.pop("Specification", None)
     component.answer.pop("Specifications", None)
@@ -1927,6 +1950,150 @@ def _update_component(backend: Any, component: _Component, request: dict[str, An
         component.answer["Specifications"] = [_as_summary(s) for s in several]
     else:
         component.answer["Specification"] = _as_summary(dict(one or {}))
+
+
+def _rolling_problem(copies: int, deployment: dict[str, Any]) -> str | None:
+    """Why AWS refuses this DeploymentConfig (API reference, InferenceComponentRollingUpdatePolicy,
+    InferenceComponentCapacitySize, AutoRollbackConfig), or None."""
+    policy = deployment.get("RollingUpdatePolicy") or {}
+    size = policy.get("MaximumBatchSize") or {}
+    wait, timeout = policy.get("WaitIntervalInSeconds"), policy.get("MaximumExecutionTimeoutInSeconds")
+    if size.get("Type") not in ("COPY_COUNT", "CAPACITY_PERCENT") or int(size.get("Value") or 0) < 1:
+        return "MaximumBatchSize needs Type COPY_COUNT or CAPACITY_PERCENT and a Value of at least 1."
+    share = int(size["Value"]) / copies * 100 if size["Type"] == "COPY_COUNT" else int(size["Value"])
+    if not 5 <= share <= 50:
+        return "MaximumBatchSize must be between 5% and 50% of the copy count of the inference component."
+    if wait is None or not 0 <= int(wait) <= 3600:
+        return "WaitIntervalInSeconds must be between 0 and 3600."
+    if timeout is not None and not 600 <= int(timeout) <= 28800:
+        return "MaximumExecutionTimeoutInSeconds must be between 600 and 28800."
+    alarms = (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms")
+    if alarms is not None and not 1 <= len(alarms) <= 10:
+        return "AutoRollbackConfiguration.Alarms takes 1 to 10 alarms."
+    return None
+
+
+def _start_rolling(component: _Component, copies: int, spec: Any, deployment: dict[str, Any]) -> None:
+    """UpdateInferenceComponent with a DeploymentConfig: Updating, the old specification shown and
+    serving until every batch has baked without an alarm (`_roll_on`)."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    if component.answer["InferenceComponentStatus"] != "InService":
+        raise ValidationError(
+            message=f"Inference component {component.answer['InferenceComponentName']} is not InService."
+        )
+    problem = _rolling_problem(copies, deployment)
+    if problem is not None:
+        raise ValidationError(message=problem)
+    policy = deployment["RollingUpdatePolicy"]
+    size = policy["MaximumBatchSize"]
+    batch = int(size["Value"]) if size["Type"] == "COPY_COUNT" else max(1, copies * int(size["Value"]) // 100)
+    key = "Specifications" if isinstance(spec, list) else "Specification"
+    new = {key: [_as_summary(s) for s in spec] if isinstance(spec, list) else _as_summary(dict(spec))}
+    old: dict[str, Any] = {k: v for k, v in component.answer.items() if k in ("Specification", "Specifications")}
+    now = moto_now()
+    alarms = [a["AlarmName"] for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])]
+    component.rolling = _Rolling(
+        now, old, new, -(-copies // batch), _update_seconds, float(policy["WaitIntervalInSeconds"]), alarms, now
+    )
+    component.answer["RuntimeConfig"]["DesiredCopyCount"] = copies
+    component.answer["InferenceComponentStatus"] = "Updating"
+    component.answer["LastDeploymentConfig"] = copy.deepcopy(deployment)
+    component.answer["LastModifiedTime"] = _naive(now).isoformat()
+
+
+def _roll_on(component: _Component, rolling: _Rolling) -> None:
+    """The rolling update up to now: each batch's bake watched minute by minute (`_alarm_fires`);
+    an alarm in ALARM puts the old copies back (they are in service after one update duration),
+    otherwise the new specification serves once the last batch has baked."""
+    now = moto_now()
+    if rolling.rollback_until is None:
+        step = timedelta(seconds=rolling.provision + rolling.wait)
+        for index in range(rolling.batches):
+            bake = rolling.start + step * index + timedelta(seconds=rolling.provision)
+            end = min(now, bake + timedelta(seconds=rolling.wait))
+            at = max(bake, rolling.checked)
+            while at <= end:
+                if _alarm_fires(component, rolling.alarms, at):
+                    rolling.rollback_until = at + timedelta(seconds=rolling.provision)
+                    break
+                at += timedelta(seconds=60)
+            if rolling.rollback_until is not None or now < bake + timedelta(seconds=rolling.wait):
+                rolling.checked = max(rolling.checked, min(now, end))
+                break
+    done = rolling.rollback_until or rolling.start + timedelta(
+        seconds=(rolling.provision + rolling.wait) * rolling.batches
+    )
+    if now < done:
+        return
+    shown = rolling.old if rolling.rollback_until is not None else rolling.new
+    for key in ("Specification", "Specifications"):
+        component.answer.pop(key, None)
+    component.answer.update(copy.deepcopy(shown))
+    runtime = component.answer["RuntimeConfig"]
+    runtime["CurrentCopyCount"] = runtime["DesiredCopyCount"]
+    component.answer["InferenceComponentStatus"] = "InService"
+    component.answer["LastModifiedTime"] = _naive(done).isoformat()
+    component.rolling = None
+
+
+def _alarm_fires(component: _Component, names: list[str], at: datetime) -> bool:
+    """Whether one of the alarms is in ALARM at `at`: set so (SetAlarmState, the local cloud's
+    evaluation), or as CloudWatch would judge it then from its metric's datapoints in moto
+    (localcloud/cloudwatch.py `evaluate`)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from localcloud.cloudwatch import evaluate
+
+    _, _, _, region, account, _ = component.answer["InferenceComponentArn"].split(":", 5)
+    backend = cloudwatch_backends[account][region]
+    for name in names:
+        alarm = backend.alarms.get(name)
+        if alarm is None:
+            continue
+        if alarm.state_value == "ALARM":
+            return True
+        if not alarm.metric_name:
+            continue  # a metric-math alarm: judged by whoever sets its state
+        period = int(alarm.period)
+        end = datetime.fromtimestamp(int(at.timestamp()) // period * period, tz=UTC)
+        values = [
+            _period_value(backend, alarm, end - timedelta(seconds=period * (n + 1)), period)
+            for n in reversed(range(int(alarm.evaluation_periods)))
+        ]
+        definition = {
+            "AlarmName": name,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "DatapointsToAlarm": alarm.datapoints_to_alarm,
+            "ComparisonOperator": alarm.comparison_operator,
+            "Threshold": alarm.threshold,
+            "TreatMissingData": alarm.treat_missing_data,
+            "StateValue": alarm.state_value,
+        }
+        if evaluate(definition, values) == "ALARM":
+            return True
+    return False
+
+
+def _period_value(backend: Any, alarm: Any, start: datetime, period: int) -> float | None:
+    """The alarm's statistic over its metric's datapoints in [start, start + period), or None."""
+    wanted = {(d.name, d.value) for d in alarm.dimensions}
+    values: list[float] = []
+    for datum in backend.metric_data:
+        stamp = datum.timestamp if datum.timestamp.tzinfo else datum.timestamp.replace(tzinfo=UTC)
+        if datum.namespace != alarm.namespace or datum.name != alarm.metric_name or not hasattr(datum, "value"):
+            continue
+        if {(d.name, d.value) for d in datum.dimensions} == wanted and start <= stamp < start + timedelta(
+            seconds=period
+        ):
+            values.append(float(datum.value))
+    if not values:
+        return None
+    statistics: dict[str, Callable[[list[float]], float]] = {"Maximum": max, "Minimum": min, "Sum": sum}
+    if alarm.statistic == "SampleCount":
+        return float(len(values))
+    compute = statistics.get(str(alarm.statistic))
+    return float(compute(values)) if compute is not None else sum(values) / len(values)
 
 
 def _create_component(backend: Any, request: dict[str, Any]) -> _Component:

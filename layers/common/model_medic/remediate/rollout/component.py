@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -42,6 +43,7 @@ from model_medic.remediate.rollout.component_judge import (
 )
 from model_medic.remediate.rollout.deploy import create_once, resource_name
 from model_medic.remediate.rollout.evidence import minute_window, read_series
+from model_medic.remediate.rollout.targets import readable
 from model_medic.remediate.units import Change, Observation, Plan, package_label
 from model_medic.store.component_specs import ComponentSpecs
 from model_medic.store.incidents import Incident
@@ -62,6 +64,28 @@ _ROLLING = ("Updating", "Creating")
 def hosts_components(config: dict[str, Any]) -> bool:
     """Pure: an endpoint config whose variants name no model hosts inference components."""
     return any(not v.get("ModelName") for v in config.get("ProductionVariants", []))
+
+
+def component_endpoints(sagemaker: SageMakerClient, group: str, endpoints: list[str]) -> list[str]:
+    """The endpoints in scope with an inference component whose model was made from a package of
+    `group`: one paginated ListInferenceComponents for the account, then each component of an
+    endpoint in scope read as a variant's model is (DescribeInferenceComponent, DescribeModel,
+    DescribeModelPackage). A component endpoint's group is not remembered (`ServingGroups`): a
+    component's specification changes in place, its name stays."""
+    scope = set(endpoints)
+    found: set[str] = set()
+    for page in sagemaker.get_paginator("list_inference_components").paginate():
+        for row in page.get("InferenceComponents", []):
+            endpoint = str(row["EndpointName"])
+            if endpoint not in scope or endpoint in found:
+                continue
+            name = str(row["InferenceComponentName"])
+            described = readable(name, lambda n: sagemaker.describe_inference_component(InferenceComponentName=n))
+            for model in _models(cast("dict[str, Any]", described or {})):
+                package = readable(model, partial(package_of, sagemaker))
+                if package is not None and package.get("ModelPackageGroupName") == group:
+                    found.add(endpoint)
+    return [e for e in endpoints if e in found]
 
 
 class ComponentRollout:

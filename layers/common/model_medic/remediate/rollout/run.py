@@ -18,6 +18,7 @@ from model_medic.platform.observability import logger
 from model_medic.platform.settings import CanarySettings
 from model_medic.remediate.cleanup import Cleanup, clean
 from model_medic.remediate.rollout.action import Rollout
+from model_medic.remediate.rollout.component import component_endpoints
 from model_medic.remediate.rollout.plan import weights
 from model_medic.remediate.rollout.targets import (
     READS_PER_TICK,
@@ -92,6 +93,8 @@ def _start(trigger: PackageApproved | DeployRequest, r: Rollouts) -> list[Outcom
             r.sagemaker, r.deployments, group, r.endpoints(), lambda e: r.own(e).primary_variant, when
         )
     )
+    if named is None:  # and the endpoints where one of the inference components serves the group
+        targets += [e for e in component_endpoints(r.sagemaker, group, r.endpoints()) if e not in targets]
     if not targets:
         logger.info("no endpoint in scope serves the package's group", group=group)
     why = f"model package {package_label(arn)} approved in {group}"
