@@ -1,0 +1,270 @@
+"""PromoteCanaryFunction on an endpoint of inference components, against moto: an approved package's
+model is rolled to the component serving its group in the smallest batches AWS allows, judged on each
+tick through a verdict alarm SageMaker watches (the local cloud's rolling update, moto_extensions.py),
+and read back once the component is InService again.
+
+The endpoint and the component are AWS's own requests (tests/data/real/endpoints/,
+tests/data/real/inference-components/), on the stack's monitored endpoint's name."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+
+from localcloud.moto_extensions import set_update_seconds
+from tests.conftest import FakeContext, Stack, bodies, load_event, load_handler, stored_incidents
+from tests.real_endpoints import MODEL_ROLE, load
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real" / "inference-components"
+ENDPOINT = "churn-prod"
+REQUEST = {**json.loads((REAL / "create-inference-component.json").read_text()), "EndpointName": ENDPOINT}
+COMPONENT = REQUEST["InferenceComponentName"]
+SERVING = REQUEST["Specification"]["ModelName"]
+VERDICT = f"{ENDPOINT}-{COMPONENT}-RolloutVerdict"
+GROUP = "llama3"
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+SETTINGS = {
+    "PRIMARY_VARIANT": "AllTraffic",
+    "CANARY_VARIANT": "canary",
+    "CANARY_STEPS": "5,10,25,50,100",
+    "CANARY_BAKE_MINUTES": "10",
+    "CANARY_MIN_INVOCATIONS": "100",
+    "CANARY_MAX_ERROR_RATE": "5",
+    "CANARY_MAX_LATENCY_MS": "1000",
+    "MAX_INSTANCE_COUNT": "10",
+    "MODEL_PACKAGE_GROUPS": GROUP,
+    "REJECT_MODEL_PACKAGES": "true",
+    "ACTIONS_PER_HOUR": "20",
+    "POWERTOOLS_SERVICE_NAME": "promote-canary",
+}
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(T0 - timedelta(days=1, minutes=5), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def fn(stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    return load_handler("promote_canary")
+
+
+def package(status: str) -> str:
+    sagemaker = boto3.client("sagemaker")
+    version = len(sagemaker.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]) + 1
+    return str(
+        sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{GROUP}:{version}"}],
+                "SupportedContentTypes": ["application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+        )["ModelPackageArn"]
+    )
+
+
+def component_endpoint(copies: int = 4) -> str:
+    """AWS's component endpoint; its component serves llama3/1 on `copies` copies; llama3/2 waits for approval."""
+    sagemaker = boto3.client("sagemaker")
+    config = load("inference-components", "endpoint-config")
+    sagemaker.create_endpoint_config(**config)
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config["EndpointConfigName"])
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    serving = package("Approved")
+    sagemaker.create_model(
+        ModelName=SERVING, ExecutionRoleArn=MODEL_ROLE, PrimaryContainer={"ModelPackageName": serving}
+    )
+    sagemaker.create_inference_component(**{**REQUEST, "RuntimeConfig": {"CopyCount": copies}})
+    return package("PendingManualApproval")
+
+
+def traffic(start: datetime, minutes: int, every: int, requests: float, errors: float) -> None:
+    """The component's Invocations and Invocation5XXErrors as SageMaker publishes them, one datapoint every `every` minutes."""
+    cloudwatch = boto3.client("cloudwatch")
+    dimensions = [{"Name": "InferenceComponentName", "Value": COMPONENT}]
+    data = [
+        {"MetricName": metric, "Dimensions": dimensions, "Timestamp": start + timedelta(minutes=m), "Value": value}
+        for m in range(0, minutes, every)
+        for metric, value in (("Invocations", requests), ("Invocation5XXErrors", errors))
+    ]
+    for index in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[index : index + 500])  # type: ignore[arg-type]
+
+
+def approve(fn: Any, clock: time_machine.Traveller, arn: str, at: datetime = T0) -> list[dict[str, Any]]:
+    clock.move_to(at)
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    event = {
+        "version": "0",
+        "id": f"approved-{arn}",
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {
+            "ModelPackageGroupName": GROUP,
+            "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]),
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": "Approved",
+            "UpdatedModelPackageFields": ["ModelApprovalStatus"],
+        },
+    }
+    return fn.lambda_handler(event, FakeContext())["outcomes"]  # type: ignore[no-any-return]
+
+
+def tick(fn: Any, clock: time_machine.Traveller, at: datetime) -> list[dict[str, Any]]:
+    clock.move_to(at)
+    event = load_event("promote_canary/schedule.json")
+    event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [o for o in fn.lambda_handler(event, FakeContext())["outcomes"] if o["action"] == "rollout"]
+
+
+def component() -> dict[str, Any]:
+    return boto3.client("sagemaker").describe_inference_component(InferenceComponentName=COMPONENT)  # type: ignore[no-any-return]
+
+
+def verdict_alarms() -> list[dict[str, Any]]:
+    return boto3.client("cloudwatch").describe_alarms(AlarmNames=[VERDICT])["MetricAlarms"]  # type: ignore[return-value]
+
+
+@pytest.fixture
+def rollout(fn: Any, clock: time_machine.Traveller, aws_requests: list[tuple[str, str, dict[str, Any]]]) -> str:
+    """llama3/2 approved at T0 on a component of 4 copies that erred 0.5 % over the day before."""
+    candidate = component_endpoint()
+    traffic(T0 - timedelta(days=1), 24 * 60, 10, requests=1000, errors=5)
+    set_update_seconds(300)  # a batch's copies take 5 minutes to come up, then bake 10
+    [started] = approve(fn, clock, candidate)
+    assert started["result"] == "acted", started
+    return candidate
+
+
+def test_the_rolling_update_is_asked_in_batches_of_one_copy_judged_by_the_verdict_alarm(
+    rollout: str, stack: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    [update] = [p for _, op, p in aws_requests if op == "UpdateInferenceComponent"]
+    assert update["Specification"]["ModelName"] != SERVING
+    assert {k: v for k, v in update["Specification"].items() if k != "ModelName"} == {
+        k: v for k, v in REQUEST["Specification"].items() if k != "ModelName"
+    }
+    assert update["DeploymentConfig"] == {
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+            "WaitIntervalInSeconds": 600,
+            "MaximumExecutionTimeoutInSeconds": 4 * (600 + 900),
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": VERDICT}]},
+    }
+    model = boto3.client("sagemaker").describe_model(ModelName=update["Specification"]["ModelName"])
+    assert model["PrimaryContainer"]["ModelPackageName"] == rollout
+    assert model["ExecutionRoleArn"] == MODEL_ROLE
+    [alarm] = verdict_alarms()
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+        "ModelMedic",
+        "RolloutVerdict",
+        "Maximum",
+        60,
+    )
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        1.0,
+        "GreaterThanOrEqualToThreshold",
+        "notBreaching",
+    )
+    tags = boto3.client("cloudwatch").list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+    assert {"Key": "model-medic:stack", "Value": "model-medic-test"} in tags
+    now = component()
+    assert (now["InferenceComponentStatus"], now["Specification"]["ModelName"]) == ("Updating", SERVING)
+    # The specification it served is in its history, for a rollback to find.
+    [record] = stack.items("component-spec")
+    assert json.loads(record["spec"])["Specification"]["ModelName"] == SERVING
+
+
+def test_a_version_that_errs_more_is_judged_its_verdict_alarm_fires_and_sagemaker_rolls_it_back(
+    rollout: str, fn: Any, clock: time_machine.Traveller, stack: Stack
+) -> None:
+    stack.drain("critical")
+    stack.drain("info")
+    traffic(T0, 120, 1, requests=100, errors=3)  # 3 % since the start: its new copies err
+    [judged] = tick(fn, clock, T0 + timedelta(minutes=10))
+    assert judged["result"] == "acted"
+    assert "Model Medic's judge" in judged["reason"] and VERDICT in judged["reason"]
+    # A redelivered tick, and the next ones while SageMaker rolls back: the verdict is not told again.
+    assert [o for o in tick(fn, clock, T0 + timedelta(minutes=10)) if not o.get("replayed")] == []
+    critical = bodies(stack, "critical")
+    assert [b["result"] for b in critical] == ["acted"]
+    assert "errs more since its update began" in critical[0]["reason"]
+    tick(fn, clock, T0 + timedelta(minutes=20))
+    now = component()
+    assert (now["InferenceComponentStatus"], now["Specification"]["ModelName"]) == ("InService", SERVING)
+    [ended] = tick(fn, clock, T0 + timedelta(minutes=30))
+    assert ended["result"] == "acted"
+    assert "rolled back by Model Medic's judge" in ended["reason"]
+    assert verdict_alarms() == []  # deleted once the update is over
+    status = boto3.client("sagemaker").describe_model_package(ModelPackageName=rollout)["ModelApprovalStatus"]
+    assert status == "Rejected"
+    [incident] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
+    assert incident["state"] == "escalated" and incident["closed_at"] is not None
+    assert incident["facts"]["component_verdict"]["decision"] == "reject"
+    assert bodies(stack, "critical") == []  # the judge's verdict was the one page
+    assert tick(fn, clock, T0 + timedelta(minutes=40)) == []
+
+
+def test_a_good_version_rolls_out_batch_by_batch_and_people_are_told(
+    rollout: str, fn: Any, clock: time_machine.Traveller, stack: Stack
+) -> None:
+    traffic(T0, 120, 1, requests=200, errors=1)  # 0.5 %, as before
+    decided = [o for minute in range(10, 60, 10) for o in tick(fn, clock, T0 + timedelta(minutes=minute))]
+    assert [(o["result"], o["gate"]) for o in decided] == [("skipped", "continue")] * 5
+    assert component()["Specification"]["ModelName"] == SERVING  # the old one serves until the last batch
+    [done] = tick(fn, clock, T0 + timedelta(minutes=60))  # 4 batches of 5 + 10 minutes
+    now = component()
+    assert now["InferenceComponentStatus"] == "InService"
+    assert done["result"] == "acted"
+    assert f"rolled out to {now['Specification']['ModelName']}; judge: no evidence of more errors, e=" in done["reason"]
+    assert ", n=12000" in done["reason"]
+    assert verdict_alarms() == []
+    [incident] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
+    assert incident["state"] == "recovered"
+    assert [b["result"] for b in bodies(stack, "info") if b.get("action") == "rollout"][-1] == "recovered"
+    assert bodies(stack, "critical") == []
+
+
+def test_a_dry_run_changes_nothing_and_says_what_it_would_do(
+    fn: Any, clock: time_machine.Traveller, stack: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    candidate = component_endpoint()
+    traffic(T0 - timedelta(days=1), 24 * 60, 10, requests=1000, errors=5)
+    stack.set_mode("dry-run")
+    aws_requests.clear()
+    [outcome] = approve(fn, clock, candidate)
+    assert (outcome["result"], outcome["mode"]) == ("dry-run", "dry-run")
+    assert f"roll inference component {COMPONENT} from {SERVING}" in outcome["reason"]
+    assert "1 of 4 copies a batch" in outcome["reason"]
+    approval = {"ModelPackageArn": candidate, "ModelApprovalStatus": "Approved"}  # the test's own, in `approve`
+    made = [op for service, op, p in aws_requests if service in ("sagemaker", "cloudwatch") and p != approval]
+    assert not [op for op in made if op.startswith(("Update", "Create", "Put", "Delete"))], made
+    assert verdict_alarms() == []
+    assert component()["InferenceComponentStatus"] == "InService"
+
+
+def test_a_component_of_one_copy_is_stopped_with_the_reason_and_nothing_changes(
+    fn: Any, clock: time_machine.Traveller, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    candidate = component_endpoint(copies=1)
+    aws_requests.clear()
+    [outcome] = approve(fn, clock, candidate)
+    assert (outcome["result"], outcome["gate"]) == ("stopped", "bound")
+    assert "a component of one copy cannot be updated in batches" in outcome["reason"]
+    assert not [op for _, op, _ in aws_requests if op in ("UpdateInferenceComponent", "PutMetricAlarm", "CreateModel")]
+    assert component()["Specification"]["ModelName"] == SERVING
