@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,6 +101,7 @@ def regularized_beta(a: float, b: float, x: float) -> float:
     return 1.0 - math.exp(_log_beta_front(a, b, x)) * _continued_fraction(b, a, 1.0 - x) / b
 
 
+@functools.lru_cache(maxsize=1024)  # a rollout's baseline is the same at every look
 def clopper_pearson_upper(errors: float, requests: float, alpha: float) -> float:
     """Pure: the one-sided (1 - alpha) upper confidence bound of an error probability from
     `errors` in `requests` (Clopper-Pearson): the p at which P(X <= errors) = alpha for X ~

@@ -1,0 +1,123 @@
+"""The component judge's pure parts: the Clopper-Pearson bound against scipy, the judge's false
+rollback rate under H0 with repeated looks, the batch sizes AWS allows, and what a state reads as."""
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from scipy.stats import beta
+
+from model_medic.remediate.rollout.component_judge import (
+    Batches,
+    Counts,
+    batches,
+    clopper_pearson_upper,
+    deployment_config,
+    ending,
+    judge,
+    verdict_minutes,
+)
+
+
+@pytest.mark.parametrize(
+    ("errors", "requests", "alpha"),
+    [(0, 10, 0.005), (5, 1000, 0.005), (120, 100_000, 0.025), (3000, 2_000_000, 0.005), (9, 10, 0.05), (0, 1, 0.05)],
+)
+def test_the_upper_bound_is_scipys_beta_quantile(errors: int, requests: int, alpha: float) -> None:
+    expected = beta.ppf(1 - alpha, errors + 1, requests - errors)
+    assert clopper_pearson_upper(errors, requests, alpha) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_the_upper_bound_of_all_errors_or_no_requests_is_one() -> None:
+    assert clopper_pearson_upper(10, 10, 0.01) == 1.0
+    assert clopper_pearson_upper(0, 0, 0.01) == 1.0
+
+
+def test_under_h0_repeated_looks_roll_back_no_more_often_than_alpha() -> None:
+    """2,000 rollouts of a version exactly as good as before, each looked at 20 times: the share
+    rolled back stays at most alpha (here 0.05, so that a breach would show)."""
+    rng = np.random.default_rng(20261122)
+    alpha, runs, looks = 0.05, 2000, 20
+    p = 0.01
+    rejected = 0
+    for _ in range(runs):
+        baseline = Counts(20_000, float(rng.binomial(20_000, p)))
+        requests = errors = 0.0
+        for _ in range(looks):
+            requests += 500
+            errors += float(rng.binomial(500, p))
+            if judge(baseline, Counts(requests, errors), alpha).decision == "reject":
+                rejected += 1
+                break
+    assert rejected / runs <= alpha
+
+
+def test_a_version_that_errs_three_times_as_often_is_rejected_within_a_few_looks() -> None:
+    rng = random.Random(7)
+    baseline = Counts(100_000, 500)
+    requests = errors = 0.0
+    for look in range(1, 21):
+        requests += 1000
+        errors += sum(rng.random() < 0.015 for _ in range(1000))
+        if judge(baseline, Counts(requests, errors), 0.01).decision == "reject":
+            break
+    assert look <= 5
+
+
+def test_no_baseline_is_no_verdict() -> None:
+    verdict = judge(Counts(0, 0), Counts(100, 50), 0.01)
+    assert verdict.decision == "no-baseline"
+    assert math.isclose(verdict.threshold, math.log(200))
+
+
+def test_the_threshold_is_two_over_alpha() -> None:
+    verdict = judge(Counts(100_000, 500), Counts(5000, 80), 0.01)
+    assert verdict.decision == "reject"
+    assert verdict.as_dict()["threshold"] == 200
+
+
+@pytest.mark.parametrize(
+    ("copies", "batch", "count"), [(2, 1, 2), (4, 1, 4), (20, 1, 20), (21, 2, 11), (40, 2, 20), (100, 5, 20)]
+)
+def test_the_batch_is_the_smallest_aws_allows(copies: int, batch: int, count: int) -> None:
+    sizes = batches(copies, 10)
+    assert isinstance(sizes, Batches)
+    assert (sizes.batch, sizes.count, sizes.wait_seconds) == (batch, count, 600)
+    assert 0.05 <= sizes.batch / copies <= 0.5
+    assert 600 <= sizes.timeout_seconds <= 28800
+
+
+def test_a_component_of_one_copy_has_no_batch() -> None:
+    assert isinstance(batches(1, 10), str)
+    assert "one copy cannot be updated in batches" in str(batches(1, 10))
+
+
+def test_the_bake_and_the_timeout_stay_within_awss_ranges() -> None:
+    sizes = batches(100, 24 * 60)
+    assert isinstance(sizes, Batches)
+    assert (sizes.wait_seconds, sizes.timeout_seconds) == (3600, 28800)
+    config = deployment_config(sizes, ["a", "b"])
+    assert config["RollingUpdatePolicy"]["MaximumBatchSize"] == {"Type": "COPY_COUNT", "Value": 5}
+    assert config["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": "a"}, {"AlarmName": "b"}]}
+
+
+def test_the_verdict_covers_the_minutes_to_the_next_look() -> None:
+    minutes = verdict_minutes(datetime(2026, 11, 22, 10, 10, 30, tzinfo=UTC), timedelta(minutes=15))
+    assert minutes[0] == datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
+    assert len(minutes) == 16
+
+
+@pytest.mark.parametrize(
+    ("status", "digest", "expected"),
+    [
+        ("Updating", "new", "updating"),
+        ("InService", "new", "rolled-out"),
+        ("InService", "old", "rolled-back"),
+        ("InService", "other", "changed"),
+        ("Failed", "new", "failed"),
+    ],
+)
+def test_what_the_component_says_of_its_update(status: str, digest: str, expected: str) -> None:
+    assert ending(status, digest, "new", "old") == expected
