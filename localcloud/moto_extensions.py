@@ -317,8 +317,18 @@ nowhere else, for the tests and the local cloud alike.
   `DeployedImage.SpecifiedImage` - moto answered the request's shape back. Not modelled: placement
   - whether the instances have room for the copies (AWS adds instances with managed instance
   scaling, or leaves the copies unplaced), Failed, the digest an image resolves to
-  (`DeployedImage.ResolvedImage`), rolling updates in batches (`DeploymentConfig`: the whole
-  component moves at once) and AWS's own rollback on an alarm.
+  (`DeployedImage.ResolvedImage`). With a `DeploymentConfig` the update rolls (docs/aws-behaviours.md,
+  "A component's rolling update", API reference InferenceComponentRollingUpdatePolicy):
+  ValidationException for a batch outside 5 %..50 % of the copies, a WaitIntervalInSeconds outside
+  0..3600, a MaximumExecutionTimeoutInSeconds outside 600..28800 or more than 10 alarms (our
+  wordings); then batch after batch, each taking the update duration to come up and then baking
+  WaitIntervalInSeconds, while each alarm named is looked at minute by minute - in ALARM as set, or
+  as CloudWatch would judge it from its metric's datapoints in moto (localcloud/cloudwatch.py
+  `evaluate`). An alarm in ALARM during a bake puts the old specification back (InService after one
+  update duration); otherwise the new one serves once the last batch has baked. Meanwhile the
+  component is Updating and shows the old specification (AWS does not document which it shows)
+  and the request's `LastDeploymentConfig`. Not modelled: the execution timeout, placement, and
+  what FailureReason says after a rollback.
 * `sns_one_subscription_per_endpoint`: SNS keeps one subscription per topic, protocol and
   endpoint. Subscribe again with the same three and the same attributes returns the same
   subscription (moto does this); with other attributes - another filter policy - AWS refuses it

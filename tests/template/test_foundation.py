@@ -154,14 +154,17 @@ def test_alarm_management_is_limited_to_the_stacks_own_alarms(transformed: dict[
         dashboard_writes = set(actions) & {"cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"}
         if not writes and not dashboard_writes:
             continue
-        assert owner == "AlarmManagerFunctionRole", f"{owner} may change alarms or dashboards"
+        # PromoteCanary puts and deletes a component rollout's verdict alarm, by its name (component.py).
+        assert owner in ("AlarmManagerFunctionRole", "PromoteCanaryFunctionRole"), f"{owner} may change alarms"
         assert set(actions) == writes or set(actions) == dashboard_writes | {"cloudwatch:GetDashboard"}
         if dashboard_writes:
+            assert owner == "AlarmManagerFunctionRole", f"{owner} may change dashboards"
             name = statement["Resource"]["Fn::Sub"]
             assert name.endswith(":dashboard/model-medic_${AWS::StackName}_${AWS::Region}_*"), name
             seen |= dashboard_writes
             continue
-        assert statement["Resource"]["Fn::Sub"].endswith(":alarm:*")
+        pattern = ":alarm:*" if owner == "AlarmManagerFunctionRole" else ":alarm:*-RolloutVerdict"
+        assert statement["Resource"]["Fn::Sub"].endswith(pattern)
         condition = statement["Condition"]
         if writes == {"cloudwatch:DeleteAlarms"}:
             assert condition == {"StringEquals": {"aws:ResourceTag/model-medic:stack": stack}}

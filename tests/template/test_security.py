@@ -23,8 +23,9 @@ READ_VERBS = ("Describe", "List", "Get", "BatchGet", "Query", "Scan", "Search", 
 # permission that fits, each with the condition keys that must scope it instead.
 ALLOWED_ON_EVERY_RESOURCE: dict[str, dict[str, dict[str, Any]]] = {
     # CloudWatch: PutMetricData has no resource type (Service Authorization Reference, Amazon
-    # CloudWatch); cloudwatch:namespace keeps the functions to their own namespace.
-    "cloudwatch:PutMetricData": {"StringEquals": {"cloudwatch:namespace": "Custom/SageMaker"}},
+    # CloudWatch); cloudwatch:namespace keeps the functions to their own namespaces: the measured
+    # metrics, and a component rollout's RolloutVerdict (remediate/rollout/component.py).
+    "cloudwatch:PutMetricData": {"StringEquals": {"cloudwatch:namespace": ["Custom/SageMaker", "ModelMedic"]}},
     # Application Auto Scaling: a scalable target's ARN carries an opaque id that the stack cannot
     # know; the Service Authorization Reference gives RegisterScalableTarget the condition keys
     # application-autoscaling:service-namespace and application-autoscaling:scalable-dimension.

@@ -74,6 +74,45 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 
+# What PromoteCanaryFunction's role must allow for rollouts (the unit's `iam_actions`).
+_IAM_ACTIONS = frozenset(
+    {
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeEndpointConfig",
+        "sagemaker:DescribeModel",
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:Search",
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        # cleanup.py: what rollouts created, once nothing needs it (the tick's second job).
+        "sagemaker:DeleteEndpointConfig",
+        "sagemaker:DeleteModel",
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "sagemaker:UpdateModelPackage",
+        # A component rollout (component.py): the component read, listed and rolled; its
+        # verdict alarm put and deleted, the verdict published.
+        "sagemaker:ListInferenceComponents",
+        "sagemaker:DescribeInferenceComponent",
+        "sagemaker:UpdateInferenceComponent",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:TagResource",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:PutMetricData",
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:RegisterScalableTarget",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData",
+        "s3:GetObject",
+        "iam:PassRole",
+        # Encrypted configs through SageMaker, SSE-KMS reports through S3 (ModelKmsKeyArns).
+        "kms:CreateGrant",
+        "kms:DescribeKey",
+        "kms:Decrypt",
+    }
+)
+
+
 class Rollout:
     """Deploy, walk and finish a canary rollout (docs/rooms/remediate.md, "The rollout")."""
 
@@ -83,41 +122,7 @@ class Rollout:
         states=frozenset({"ALARM"}),
         requires="InService",
         alarm_suffixes=(),
-        iam_actions=frozenset(
-            {
-                "sagemaker:DescribeEndpoint",
-                "sagemaker:DescribeEndpointConfig",
-                "sagemaker:DescribeModel",
-                "sagemaker:DescribeModelPackage",
-                "sagemaker:Search",
-                "sagemaker:CreateModel",
-                "sagemaker:CreateEndpointConfig",
-                # cleanup.py: what rollouts created, once nothing needs it (the tick's second job).
-                "sagemaker:DeleteEndpointConfig",
-                "sagemaker:DeleteModel",
-                "sagemaker:UpdateEndpoint",
-                "sagemaker:UpdateEndpointWeightsAndCapacities",
-                "sagemaker:UpdateModelPackage",
-                # A component rollout (component.py): the component read, listed and rolled; its
-                # verdict alarm put and deleted, the verdict published.
-                "sagemaker:ListInferenceComponents",
-                "sagemaker:DescribeInferenceComponent",
-                "sagemaker:UpdateInferenceComponent",
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:PutMetricData",
-                "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:RegisterScalableTarget",
-                "cloudwatch:DescribeAlarms",
-                "cloudwatch:GetMetricData",
-                "s3:GetObject",
-                "iam:PassRole",
-                # Encrypted configs through SageMaker, SSE-KMS reports through S3 (ModelKmsKeyArns).
-                "kms:CreateGrant",
-                "kms:DescribeKey",
-                "kms:Decrypt",
-            }
-        ),
+        iam_actions=_IAM_ACTIONS,
         effect="next-step",
         verify_minutes_setting=None,
         settings=CanarySettings,

@@ -113,7 +113,7 @@ class ComponentRollout:
         that package: ListInferenceComponents, DescribeInferenceComponent, then as a variant's model
         is read (`challenge.package_of`: DescribeModel, DescribeModelPackage)."""
         found = []
-        for name in self._listed(endpoint):
+        for name in listed(self._sagemaker, endpoint):
             described = self.describe(name)
             if described is None:
                 continue
@@ -123,12 +123,6 @@ class ComponentRollout:
                     found.append((described, package))
                     break
         return found
-
-    def _listed(self, endpoint: str) -> Iterator[str]:
-        pages = self._sagemaker.get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint)
-        for page in pages:
-            for row in page.get("InferenceComponents", []):
-                yield str(row["InferenceComponentName"])
 
     def describe(self, name: str) -> dict[str, Any] | None:
         try:
@@ -170,7 +164,7 @@ class ComponentRollout:
         old = _models(described)[0]
         to_spec = _with_model(from_spec, old, model)
         alarm = verdict_alarm_name(name, component)
-        baseline = self.counts(component, now - BASELINE, now)
+        baseline = component_counts(self._cloudwatch, component, now - BASELINE, now)
         change = RollComponent(
             component=component,
             package=arn,
@@ -181,7 +175,7 @@ class ComponentRollout:
             from_digest=spec_digest(from_spec),
             to_digest=spec_digest(to_spec),
             alarm=alarm,
-            alarms=",".join([*self._own_alarms(name, component), alarm]),
+            alarms=",".join([*own_alarms(self._cloudwatch, name, component), alarm]),
             copies=sizes.copies,
             batch=sizes.batch,
             wait_seconds=sizes.wait_seconds,
@@ -192,12 +186,6 @@ class ComponentRollout:
         )
         notes = {"component": component, "baseline": baseline.as_dict(), "batches": sizes.count}
         return Plan(change.describe(), changes=(change,), notes=notes)
-
-    def _own_alarms(self, endpoint: str, component: str) -> list[str]:
-        """The component's own alarms that exist (`<endpoint>-<component>-HighErrorRate`, `-HighLatency`)."""
-        names = [f"{endpoint}-{component}-HighErrorRate", f"{endpoint}-{component}-HighLatency"]
-        found = {a["AlarmName"] for a in self._cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])}
-        return [n for n in names if n in found]
 
     # --- the looks --------------------------------------------------------------------------
 
@@ -233,7 +221,9 @@ class ComponentRollout:
 
     def _verdict(self, facts: dict[str, Any], component: str) -> Any:
         baseline = facts.get("baseline") or {}
-        since = self.counts(component, datetime.fromisoformat(str(facts["component_since"])), self._clock())
+        since = component_counts(
+            self._cloudwatch, component, datetime.fromisoformat(str(facts["component_since"])), self._clock()
+        )
         known = Counts(float(baseline.get("requests") or 0), float(baseline.get("errors") or 0))
         return judge(known, since, self._settings.false_rollback_rate)
 
@@ -253,7 +243,7 @@ class ComponentRollout:
             done = ComponentRolledOut(component, alarm, detail)
             return Plan(done.describe(), changes=(done,), notes=verdict.as_dict())
         if state == "rolled-back":
-            why = self._rolled_back_by(facts)
+            why = rolled_back_by(self._cloudwatch, facts)
             back = ComponentRolledBack(
                 component, alarm, f"SageMaker rolled inference component {component} back to {old}: {why}"
             )
@@ -280,50 +270,7 @@ class ComponentRollout:
         )
         return Plan(failed.describe(), changes=(failed,), critical=True)
 
-    def _rolled_back_by(self, facts: dict[str, Any]) -> str:
-        """Which alarm SageMaker rolled back on, as far as CloudWatch tells: the verdict (Model
-        Medic's judge), else the named alarms in ALARM or that changed state since the start."""
-        alarm = str(facts["verdict_alarm"])
-        if facts.get("verdict_at"):
-            verdict = facts.get("component_verdict") or {}
-            return f"rolled back by Model Medic's judge (alarm {alarm}, e={verdict.get('e_value')})"
-        names = [n for n in str(facts.get("rollback_alarms") or "").split(",") if n and n != alarm]
-        since = datetime.fromisoformat(str(facts["component_since"]))
-        found = self._cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []) if names else []
-        fired = sorted(
-            a["AlarmName"]
-            for a in found
-            if a["StateValue"] == "ALARM" or a.get("StateTransitionedTimestamp", a["StateUpdatedTimestamp"]) >= since
-        )
-        if fired:
-            return f"rolled back on alarm {', '.join(fired)}"
-        return "rolled back, no alarm of its AutoRollbackConfiguration shows why (AWS's own checks)"
-
     # --- evidence ---------------------------------------------------------------------------
-
-    def counts(self, component: str, start: datetime, end: datetime) -> Counts:
-        """The component's Invocations and Invocation5XXErrors (AWS/SageMaker, InferenceComponentName),
-        summed over the whole minutes between start and end."""
-        window = minute_window(start, end)
-        if window is None:
-            return Counts(0.0, 0.0)
-        queries: list[MetricDataQueryTypeDef] = [
-            {
-                "Id": key,
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": "AWS/SageMaker",
-                        "MetricName": metric,
-                        "Dimensions": [{"Name": "InferenceComponentName", "Value": component}],
-                    },
-                    "Period": 60,
-                    "Stat": "Sum",
-                },
-            }
-            for key, metric in (("requests", "Invocations"), ("errors", "Invocation5XXErrors"))
-        ]
-        series = read_series(self._cloudwatch, queries, *window)
-        return Counts(sum(series.get("requests", {}).values()), sum(series.get("errors", {}).values()))
 
     # --- act and read back ------------------------------------------------------------------
 
@@ -331,7 +278,7 @@ class ComponentRollout:
         if isinstance(change, RollComponent):
             return self._roll(endpoint, change, now)
         if isinstance(change, FireVerdict):
-            return self._put_verdict(change, now)
+            return put_verdict(self._cloudwatch, change, now)
         assert isinstance(change, EndComponentRollout)
         try:
             self._cloudwatch.delete_alarms(AlarmNames=[change.alarm])
@@ -356,7 +303,7 @@ class ComponentRollout:
             if serving.get(key):
                 model[key] = serving[key]
         create_once(lambda: self._sagemaker.create_model(**model))
-        self._record(endpoint, described, now)
+        record_spec(self._specs, self._shape, endpoint, described, now)
         request = verdict_alarm(endpoint, change.component)
         self._cloudwatch.put_metric_alarm(**request, Tags=[{"Key": STACK_TAG, "Value": self._stack()}])
         sizes = Batches(change.copies, change.batch, 0, change.wait_seconds, change.timeout_seconds)
@@ -370,37 +317,6 @@ class ComponentRollout:
 
     def _stack(self) -> str:
         return self._settings.stack_name or "model-medic"
-
-    def _record(self, endpoint: str, described: dict[str, Any], now: datetime) -> None:
-        """The specification the component serves, in its history (store/component_specs.py), so
-        that a rollback finds it as the one before the update."""
-        known = {r.key: r for r in self._specs.of_endpoint(endpoint)}
-        name = str(described["InferenceComponentName"])
-        request = spec_request(described, self._shape)
-        modified = described.get("LastModifiedTime")
-        stamp = modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
-        seen = (json.dumps(request, sort_keys=True, default=str), spec_digest(request), stamp)
-        try:
-            aws.persist(lambda: self._specs.observe(known.get(f"{endpoint}#{name}"), endpoint, name, seen, now))
-        except ClientError as error:
-            if aws.error_code(error) != "ConditionalCheckFailedException":
-                raise  # another writer recorded it first: the same specification
-
-    def _put_verdict(self, change: FireVerdict, now: datetime) -> dict[str, Any]:
-        minutes = verdict_minutes(now, HOLD)
-        self._cloudwatch.put_metric_data(
-            Namespace=VERDICT_NAMESPACE,
-            MetricData=[
-                {
-                    "MetricName": "RolloutVerdict",
-                    "Dimensions": cast("list[DimensionTypeDef]", verdict_dimensions(change.endpoint, change.component)),
-                    "Timestamp": minute,
-                    "Value": 1.0,
-                }
-                for minute in minutes
-            ],
-        )
-        return {"call": "PutMetricData", "datapoints": len(minutes)}
 
     def observe(self, change: Change, result: dict[str, Any]) -> Observation:
         called = bool(result)
@@ -418,7 +334,7 @@ class ComponentRollout:
             if not called:
                 return Observation("not-applied", "the verdict is not put yet")
             if status in _ROLLING:
-                self._put_verdict(change, self._clock())  # held in ALARM until SageMaker has rolled back
+                put_verdict(self._cloudwatch, change, self._clock())  # held in ALARM until SageMaker has rolled back
                 return Observation("in-flight", f"inference component {status}: SageMaker rolls back")
             return Observation("took", f"inference component {status}")
         return roll_observation(change, described, status, spec_digest(spec_request(described, self._shape)), called)
@@ -456,3 +372,96 @@ def _with_model(request: dict[str, Any], old: str, new: str) -> dict[str, Any]:
             ]
         }
     return {"Specification": {**request["Specification"], "ModelName": new}}
+
+
+def component_counts(cloudwatch: CloudWatchClient, component: str, start: datetime, end: datetime) -> Counts:
+    """The component's Invocations and Invocation5XXErrors (AWS/SageMaker, InferenceComponentName),
+    summed over the whole minutes between start and end."""
+    window = minute_window(start, end)
+    if window is None:
+        return Counts(0.0, 0.0)
+    queries: list[MetricDataQueryTypeDef] = [
+        {
+            "Id": key,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SageMaker",
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "InferenceComponentName", "Value": component}],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        }
+        for key, metric in (("requests", "Invocations"), ("errors", "Invocation5XXErrors"))
+    ]
+    series = read_series(cloudwatch, queries, *window)
+    return Counts(sum(series.get("requests", {}).values()), sum(series.get("errors", {}).values()))
+
+
+def put_verdict(cloudwatch: CloudWatchClient, change: FireVerdict, now: datetime) -> dict[str, Any]:
+    """RolloutVerdict = 1 for each minute from now to HOLD after it (`verdict_minutes`)."""
+    minutes = verdict_minutes(now, HOLD)
+    cloudwatch.put_metric_data(
+        Namespace=VERDICT_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": "RolloutVerdict",
+                "Dimensions": cast("list[DimensionTypeDef]", verdict_dimensions(change.endpoint, change.component)),
+                "Timestamp": minute,
+                "Value": 1.0,
+            }
+            for minute in minutes
+        ],
+    )
+    return {"call": "PutMetricData", "datapoints": len(minutes)}
+
+
+def rolled_back_by(cloudwatch: CloudWatchClient, facts: dict[str, Any]) -> str:
+    """Which alarm SageMaker rolled back on, as far as CloudWatch tells: the verdict (Model
+    Medic's judge), else the named alarms in ALARM or that changed state since the start."""
+    alarm = str(facts["verdict_alarm"])
+    if facts.get("verdict_at"):
+        verdict = facts.get("component_verdict") or {}
+        return f"rolled back by Model Medic's judge (alarm {alarm}, e={verdict.get('e_value')})"
+    names = [n for n in str(facts.get("rollback_alarms") or "").split(",") if n and n != alarm]
+    since = datetime.fromisoformat(str(facts["component_since"]))
+    found = cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []) if names else []
+    fired = sorted(
+        a["AlarmName"]
+        for a in found
+        if a["StateValue"] == "ALARM" or a.get("StateTransitionedTimestamp", a["StateUpdatedTimestamp"]) >= since
+    )
+    if fired:
+        return f"rolled back on alarm {', '.join(fired)}"
+    return "rolled back, no alarm of its AutoRollbackConfiguration shows why (AWS's own checks)"
+
+
+def record_spec(specs: ComponentSpecs, shape: Any, endpoint: str, described: dict[str, Any], now: datetime) -> None:
+    """The specification the component serves, in its history (store/component_specs.py), so
+    that a rollback finds it as the one before the update."""
+    known = {r.key: r for r in specs.of_endpoint(endpoint)}
+    name = str(described["InferenceComponentName"])
+    request = spec_request(described, shape)
+    modified = described.get("LastModifiedTime")
+    stamp = modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
+    seen = (json.dumps(request, sort_keys=True, default=str), spec_digest(request), stamp)
+    try:
+        aws.persist(lambda: specs.observe(known.get(f"{endpoint}#{name}"), endpoint, name, seen, now))
+    except ClientError as error:
+        if aws.error_code(error) != "ConditionalCheckFailedException":
+            raise  # another writer recorded it first: the same specification
+
+
+def own_alarms(cloudwatch: CloudWatchClient, endpoint: str, component: str) -> list[str]:
+    """The component's own alarms that exist (`<endpoint>-<component>-HighErrorRate`, `-HighLatency`)."""
+    names = [f"{endpoint}-{component}-HighErrorRate", f"{endpoint}-{component}-HighLatency"]
+    found = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])}
+    return [n for n in names if n in found]
+
+
+def listed(sagemaker: SageMakerClient, endpoint: str) -> Iterator[str]:
+    pages = sagemaker.get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint)
+    for page in pages:
+        for row in page.get("InferenceComponents", []):
+            yield str(row["InferenceComponentName"])
