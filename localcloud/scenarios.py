@@ -1095,6 +1095,45 @@ def _copies_line(t: Timeline) -> tuple[str, int, int]:
     return status, current, desired
 
 
+def component_version_rolled_back_by_the_judge(t: Timeline) -> None:
+    """An operator rolls a new model version to an inference component of 4 copies: SageMaker
+    replaces one copy a batch; the new copies answer 5XX more than the component did the day
+    before; Model Medic's judge rejects on its tick and puts its verdict, the verdict alarm goes to
+    ALARM during the batch's bake, SageMaker rolls the update back; read back, told, alarm deleted."""
+    name, component = world.COMPONENT_ENDPOINT, world.ROLLED_COMPONENT
+    serving, candidate = world.rolled_component(t.cloud)
+    cloudwatch = t.cloud.client("cloudwatch")
+    world.component_traffic(cloudwatch, component, t.now - timedelta(days=1), 24 * 60, 10, (1000.0, 5.0))
+    t.say(f"{component} on {name}: 4 copies of {serving.split('/', 1)[1]}, 0.5% 5XX over the day before")
+    t.say(f"an operator asks for {candidate.split('/', 1)[1]} on {name} (deploy-package)")
+    request = {"deploy-package": {"arn": candidate, "endpoints": [name]}}
+    started = _acted(t.decisions([t.cloud.invoke("PromoteCanaryFunction", request, t.now)]), name, "rollout")
+    expect(
+        len(started) == 1 and "1 of 4 copies a batch" in started[0], f"a rolling update of one copy a batch: {started}"
+    )
+    described = t.cloud.client("sagemaker").describe_inference_component(InferenceComponentName=component)
+    expect(described["InferenceComponentStatus"] == "Updating", "the component is Updating")
+    world.component_traffic(cloudwatch, component, t.now, 60, 1, (100.0, 3.0))
+    t.say(f"the new copies of {component} err: 3% of its requests answered 5XX")
+    decided = t.ticks("PromoteCanaryFunction", 40, every=10)
+    reasons = [d["reason"] for d in decided if d.get("endpoint") == name and d["result"] == "acted"]
+    expect(any("Model Medic's judge" in r and "RolloutVerdict" in r for r in reasons), f"the verdict put: {reasons}")
+    expect(
+        any("rolled back by Model Medic's judge" in r for r in reasons), f"the rollback read back and told: {reasons}"
+    )
+    described = t.cloud.client("sagemaker").describe_inference_component(InferenceComponentName=component)
+    model = described["Specification"]["ModelName"]
+    t.line(f"         inference component {component}: {described['InferenceComponentStatus']}, model {model}")
+    expect(
+        (described["InferenceComponentStatus"], model) == ("InService", f"{component}-model-1"),
+        "SageMaker put the old model back",
+    )
+    verdict = f"{name}-{component}-RolloutVerdict"
+    expect(not cloudwatch.describe_alarms(AlarmNames=[verdict])["MetricAlarms"], "the verdict alarm is deleted")
+    status = t.cloud.client("sagemaker").describe_model_package(ModelPackageName=candidate)["ModelApprovalStatus"]
+    expect(status == "Rejected", f"the version rolled back is Rejected ({status})")
+
+
 SCENARIOS: list[tuple[str, Scenario | str]] = [
     (
         "Latency climbs: ComputeMetrics sees it; HighLatency ALARM raises capacity; OK gives it back later",
@@ -1159,6 +1198,11 @@ SCENARIOS: list[tuple[str, Scenario | str]] = [
         serverless_concurrency_raised_and_given_back,
     ),
     ("An inference-component endpoint scaled up by copies and back", component_copies_raised_and_given_back),
+    (
+        "A new model version rolled to an inference component; its copies err more; Model Medic's judge fires "
+        "its verdict alarm; SageMaker rolls back",
+        component_version_rolled_back_by_the_judge,
+    ),
 ]
 
 

@@ -349,6 +349,66 @@ def add_component(cloud: LocalCloud, copies: int = 1) -> None:
     )
 
 
+ROLLED_COMPONENT = "llama3-8b-chat"  # the component an operator's new version is rolled to (scenarios.py)
+ROLLED_GROUP = "assistant-chat"
+
+
+def rolled_component(cloud: LocalCloud, copies: int = 4) -> tuple[str, str]:
+    """`ROLLED_COMPONENT` on `COMPONENT_ENDPOINT` (made first when it is not there), its model made
+    from package 1 of `ROLLED_GROUP` (Approved), `copies` copies; and package 2, Approved, not yet
+    deployed. Their ARNs: (serving, candidate)."""
+    sagemaker = cloud.client("sagemaker")
+    if not sagemaker.list_endpoints(NameContains=COMPONENT_ENDPOINT)["Endpoints"]:
+        component_endpoint(cloud)
+    sagemaker.create_model_package_group(ModelPackageGroupName=ROLLED_GROUP)
+    arns = [
+        str(
+            sagemaker.create_model_package(
+                ModelPackageGroupName=ROLLED_GROUP,
+                ModelApprovalStatus="Approved",
+                InferenceSpecification={
+                    "Containers": [{"Image": f"{IMAGE}:{ROLLED_GROUP}-{version}"}],
+                    "SupportedContentTypes": ["application/json"],
+                    "SupportedResponseMIMETypes": ["application/json"],
+                },
+            )["ModelPackageArn"]
+        )
+        for version in (1, 2)
+    ]
+    model = f"{ROLLED_COMPONENT}-model-1"
+    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": arns[0]})
+    sagemaker.create_inference_component(
+        InferenceComponentName=ROLLED_COMPONENT,
+        EndpointName=COMPONENT_ENDPOINT,
+        VariantName=COMPONENT_VARIANT,
+        Specification={
+            "ModelName": model,
+            "ComputeResourceRequirements": {"NumberOfAcceleratorDevicesRequired": 1, "MinMemoryRequiredInMb": 1024},
+        },
+        RuntimeConfig={"CopyCount": copies},
+    )
+    return arns[0], arns[1]
+
+
+def component_traffic(
+    cloudwatch: CloudWatchClient, component: str, start: datetime, minutes: int, every: int, counts: tuple[float, float]
+) -> None:
+    """SageMaker's per-component Invocations and Invocation5XXErrors (AWS/SageMaker, dimension
+    InferenceComponentName): `counts` (requests, 5XX answers) every `every` minutes from `start`."""
+    data: list[MetricDatumTypeDef] = [
+        {
+            "MetricName": metric,
+            "Dimensions": [{"Name": "InferenceComponentName", "Value": component}],
+            "Timestamp": start + timedelta(minutes=minute, seconds=30),
+            "Value": value,
+        }
+        for minute in range(0, minutes, every)
+        for metric, value in (("Invocations", counts[0]), ("Invocation5XXErrors", counts[1]))
+    ]
+    for index in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[index : index + 500])
+
+
 def component_latency(cloudwatch: CloudWatchClient, start: datetime, minutes: int, latency_ms: float) -> None:
     """SageMaker's per-component ModelLatency of `COMPONENT` (AWS/SageMaker, dimension
     InferenceComponentName only, in microseconds), a datapoint a minute from `start`."""
