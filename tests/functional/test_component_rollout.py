@@ -270,3 +270,48 @@ def test_a_component_of_one_copy_is_stopped_with_the_reason_and_nothing_changes(
     assert "a component of one copy cannot be updated in batches" in outcome["reason"]
     assert not [op for _, op, _ in aws_requests if op in ("UpdateInferenceComponent", "PutMetricAlarm", "CreateModel")]
     assert component()["Specification"]["ModelName"] == SERVING
+
+
+def test_the_same_approval_delivered_again_rolls_nothing_twice(
+    rollout: str, fn: Any, clock: time_machine.Traveller, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    assert [o for o in approve(fn, clock, rollout) if o["result"] == "acted"] == []
+    assert [op for _, op, _ in aws_requests].count("UpdateInferenceComponent") == 1
+    assert [op for _, op, _ in aws_requests].count("PutMetricAlarm") == 1
+
+
+def test_a_rollback_on_the_components_own_alarm_says_which_and_pages(
+    fn: Any, clock: time_machine.Traveller, stack: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    candidate = component_endpoint()
+    traffic(T0 - timedelta(days=1), 24 * 60, 10, requests=1000, errors=5)
+    own = f"{ENDPOINT}-{COMPONENT}-HighErrorRate"
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=own,
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=[{"Name": "InferenceComponentName", "Value": COMPONENT}],
+        Statistic="Average",
+        Period=300,
+        EvaluationPeriods=2,
+        Threshold=0.05,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    set_update_seconds(300)
+    assert [o["result"] for o in approve(fn, clock, candidate)] == ["acted"]
+    [update] = [p for _, op, p in aws_requests if op == "UpdateInferenceComponent"]
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"] == [
+        {"AlarmName": own},
+        {"AlarmName": VERDICT},
+    ]
+    traffic(T0, 60, 1, requests=200, errors=1)  # the judge sees nothing wrong
+    clock.move_to(T0 + timedelta(minutes=6))
+    cloudwatch.set_alarm_state(AlarmName=own, StateValue="ALARM", StateReason="test: its copies time out")
+    stack.drain("critical")
+    # The first batch baked from minute 5 with the alarm in ALARM from 6: back on the old copies by 11.
+    [ended] = [o for o in tick(fn, clock, T0 + timedelta(minutes=20)) if o["result"] == "acted"]
+    assert component()["Specification"]["ModelName"] == SERVING
+    assert f"rolled back on alarm {own}" in ended["reason"]
+    assert "Model Medic's judge" not in ended["reason"]
+    assert [b["result"] for b in bodies(stack, "critical")] == ["acted"]  # news: a person hears of it

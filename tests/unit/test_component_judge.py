@@ -4,6 +4,7 @@ rollback rate under H0 with repeated looks, the batch sizes AWS allows, and what
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -121,3 +122,53 @@ def test_the_verdict_covers_the_minutes_to_the_next_look() -> None:
 )
 def test_what_the_component_says_of_its_update(status: str, digest: str, expected: str) -> None:
     assert ending(status, digest, "new", "old") == expected
+
+
+def _roll(**overrides: Any) -> Any:
+    from model_medic.remediate.rollout.component_changes import RollComponent
+
+    values: dict[str, Any] = {
+        "component": "c",
+        "package": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/2",
+        "model": "g-2-model",
+        "from_model": "g-1-model",
+        "from_spec": "{}",
+        "to_spec": "{}",
+        "from_digest": "old",
+        "to_digest": "new",
+        "alarm": "e-c-RolloutVerdict",
+        "alarms": "e-c-RolloutVerdict",
+        "copies": 4,
+        "batch": 1,
+        "wait_seconds": 600,
+        "timeout_seconds": 6000,
+        "baseline_requests": 1000.0,
+        "baseline_errors": 5.0,
+    }
+    return RollComponent(**{**values, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("status", "digest", "alarms", "called", "seen", "stops"),
+    [
+        ("Updating", "old", ["e-c-RolloutVerdict"], False, "took", False),  # made before, its answer lost
+        ("Updating", "old", ["someone-elses"], False, "not-applied", False),  # a person's update: not ours
+        ("Updating", "old", [], True, "took", False),
+        ("InService", "new", [], False, "took", False),
+        ("InService", "old", [], False, "not-applied", False),
+        ("InService", "old", [], True, "took", False),  # rolled back already: read back by the next look
+        ("InService", "third", [], False, "took", True),  # a person's specification: the rollout stops
+        ("Failed", "new", [], True, "failed", False),
+    ],
+)
+def test_the_rolling_update_read_back(
+    status: str, digest: str, alarms: list[str], called: bool, seen: str, stops: bool
+) -> None:
+    from model_medic.remediate.rollout.component import roll_observation
+
+    described = {
+        "InferenceComponentStatus": status,
+        "LastDeploymentConfig": {"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": a} for a in alarms]}},
+    }
+    observed = roll_observation(_roll(), described, status, digest, called)
+    assert (observed.seen, observed.stops) == (seen, stops)
