@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 import pytest
 import time_machine
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
@@ -1685,3 +1686,114 @@ def test_an_inference_components_specification_is_updated_over_time_and_shown_as
     clock.shift(61)
     found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
     assert (found["Specification"], found["RuntimeConfig"]["CurrentCopyCount"]) == (request["Specification"], 2)
+
+
+def _rolling_component(sagemaker: SageMakerClient, copies: int) -> tuple[str, Any, Any]:
+    """AWS's own component on `copies` copies, and a second model to roll it to."""
+    real = Path(__file__).resolve().parents[1] / "data" / "real" / "inference-components"
+    request = json.loads((real / "create-inference-component.json").read_text())
+    create_in_moto("inference-components", request["EndpointName"])
+    for model in (request["Specification"]["ModelName"], "llama3-v2"):
+        sagemaker.create_model(
+            ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
+        )
+    sagemaker.create_inference_component(**{**request, "RuntimeConfig": {"CopyCount": copies}})
+    return (
+        request["InferenceComponentName"],
+        request["Specification"],
+        {**request["Specification"], "ModelName": "llama3-v2"},
+    )
+
+
+def _rolling(batch: int = 1, wait: int = 600, timeout: int | None = 3600, alarms: int = 1) -> Any:
+    policy: dict[str, Any] = {"MaximumBatchSize": {"Type": "COPY_COUNT", "Value": batch}, "WaitIntervalInSeconds": wait}
+    if timeout is not None:
+        policy["MaximumExecutionTimeoutInSeconds"] = timeout
+    return {
+        "RollingUpdatePolicy": policy,
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": f"alarm-{n}"} for n in range(alarms)]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("copies", "config", "message"),
+    [
+        (1, _rolling(batch=1), "between 5% and 50%"),  # one copy of one: 100 %
+        (4, _rolling(batch=3), "between 5% and 50%"),
+        (4, _rolling(wait=3601), "WaitIntervalInSeconds"),
+        (4, _rolling(timeout=599), "MaximumExecutionTimeoutInSeconds"),
+        (4, _rolling(alarms=11), "1 to 10 alarms"),
+    ],
+)
+def test_a_rolling_update_outside_awss_ranges_is_refused_and_changes_nothing(
+    empty_sagemaker: SageMakerClient, copies: int, config: Any, message: str
+) -> None:
+    name, first, second = _rolling_component(empty_sagemaker, copies)
+    # botocore checks some minimums itself: the service's own check is what is tested here.
+    unchecked = boto3.client("sagemaker", region_name=REGION, config=Config(parameter_validation=False))
+    with pytest.raises(ClientError, match=message):
+        unchecked.update_inference_component(InferenceComponentName=name, Specification=second, DeploymentConfig=config)
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert (found["InferenceComponentStatus"], found["Specification"]["ModelName"]) == ("InService", first["ModelName"])
+
+
+def test_a_rolling_update_bakes_batch_by_batch_and_rolls_back_when_a_named_alarm_fires(
+    empty_sagemaker: SageMakerClient, clock: time_machine.Traveller
+) -> None:
+    """4 copies, one a batch, each up in 60 s and baked 600 s: the old specification serves while
+    Updating; a named alarm judged ALARM from its datapoints in the second batch's bake puts the old
+    copies back one update duration later; without it the new specification serves after 4 x 660 s."""
+    name, first, second = _rolling_component(empty_sagemaker, 4)
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    cloudwatch.put_metric_alarm(
+        AlarmName="alarm-0",
+        Namespace="ModelMedic",
+        MetricName="RolloutVerdict",
+        Dimensions=[{"Name": "InferenceComponentName", "Value": name}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    set_update_seconds(60)
+    config = _rolling()
+    empty_sagemaker.update_inference_component(
+        InferenceComponentName=name, Specification=second, DeploymentConfig=config
+    )
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert (found["InferenceComponentStatus"], found["Specification"]["ModelName"]) == ("Updating", first["ModelName"])
+    assert found["LastDeploymentConfig"] == config
+    clock.shift(13 * 60)  # into the second batch's bake (it began at 660 + 60 s)
+    cloudwatch.put_metric_data(
+        Namespace="ModelMedic",
+        MetricData=[
+            {
+                "MetricName": "RolloutVerdict",
+                "Dimensions": [{"Name": "InferenceComponentName", "Value": name}],
+                "Timestamp": T0 + timedelta(minutes=13),
+                "Value": 1.0,
+            }
+        ],
+    )
+    clock.shift(60)
+    assert empty_sagemaker.describe_inference_component(InferenceComponentName=name)["InferenceComponentStatus"] == (
+        "Updating"  # the old copies come back within one update duration
+    )
+    clock.shift(60)
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert (found["InferenceComponentStatus"], found["Specification"]["ModelName"]) == ("InService", first["ModelName"])
+    # Again, with nothing in ALARM: the new specification once the fourth batch has baked.
+    start = T0 + timedelta(minutes=15)
+    clock.move_to(start + timedelta(minutes=2))  # past the verdict's minute
+    empty_sagemaker.update_inference_component(
+        InferenceComponentName=name, Specification=second, DeploymentConfig=config
+    )
+    clock.shift(4 * 660 - 1)
+    assert empty_sagemaker.describe_inference_component(InferenceComponentName=name)["InferenceComponentStatus"] == (
+        "Updating"
+    )
+    clock.shift(1)
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert (found["InferenceComponentStatus"], found["Specification"]["ModelName"]) == ("InService", "llama3-v2")
