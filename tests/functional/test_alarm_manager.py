@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import boto3
 import pytest
 
+from model_medic.fleet.alarm_catalog import verdict_alarm
 from model_medic.fleet.variants import reread_now
 from model_medic.platform.settings import ConfigurationError, load_settings
 from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler
@@ -763,3 +764,19 @@ def test_the_schedule_and_state_changes_ride_out_throttling_and_raise_to_lambda_
     with pytest.raises(OutOfTime):  # Lambda retries the event, then parks it in the dead-letter queue
         run(state_change(late, "IN_SERVICE"), countdown)
     assert not alarm_names() & expected([late])
+
+
+def test_a_component_rollouts_verdict_alarm_is_left_to_the_rollout_until_the_stack_is_deleted(
+    fleet_env: Stack, response_url: str
+) -> None:
+    """The verdict alarm of a rolling update (tagged with the stack, remediate/rollout/component.py)
+    is in no endpoint's watch: a full reconciliation leaves it; the stack's delete removes it."""
+    names = endpoints(2)
+    verdict = verdict_alarm("fleet-000", "llama3-ic")
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    cw.put_metric_alarm(**verdict, Tags=[{"Key": "model-medic:stack", "Value": STACK}])
+    result = run(SCHEDULE)["reconciled"]
+    assert verdict["AlarmName"] not in result["deleted"]
+    assert alarm_names() == expected([*names, "churn-prod"]) | {verdict["AlarmName"]}
+    run(custom("Delete", response_url, physical=f"{STACK}-fleet-alarms"))
+    assert alarm_names() == set()
