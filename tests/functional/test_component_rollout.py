@@ -17,6 +17,8 @@ import pytest
 import time_machine
 
 from localcloud.moto_extensions import set_update_seconds
+from model_medic.remediate.rollout.component import put_verdict, standing_verdict
+from model_medic.remediate.rollout.component_changes import FireVerdict
 from tests.conftest import FakeContext, Stack, bodies, load_event, load_handler, stored_incidents
 from tests.real_endpoints import MODEL_ROLE, load
 
@@ -315,3 +317,15 @@ def test_a_rollback_on_the_components_own_alarm_says_which_and_pages(
     assert f"rolled back on alarm {own}" in ended["reason"]
     assert "Model Medic's judge" not in ended["reason"]
     assert [b["result"] for b in bodies(stack, "critical")] == ["acted"]  # news: a person hears of it
+
+
+def test_an_earlier_verdict_still_ahead_holds_a_new_rollout_of_the_component(stack: Stack) -> None:
+    cloudwatch = boto3.client("cloudwatch")
+    fire = FireVerdict(ENDPOINT, COMPONENT, VERDICT, "test", {})
+    with time_machine.travel(T0 + timedelta(seconds=20), tick=False):
+        assert standing_verdict(cloudwatch, ENDPOINT, COMPONENT, T0) is None
+        assert put_verdict(cloudwatch, fire, T0 + timedelta(seconds=20))["datapoints"] == 16
+        assert standing_verdict(cloudwatch, ENDPOINT, COMPONENT, T0 + timedelta(minutes=3)) == T0 + timedelta(
+            minutes=15
+        )
+    assert standing_verdict(cloudwatch, ENDPOINT, COMPONENT, T0 + timedelta(minutes=16)) is None

@@ -153,6 +153,10 @@ class ComponentRollout:
         status = described.get("InferenceComponentStatus")
         if status != "InService":
             return Plan("", skip=f"inference component {component} is {status}: rolled out once InService")
+        standing = standing_verdict(self._cloudwatch, name, component, self._clock())
+        if standing is not None:
+            # An earlier verdict's datapoints reach ahead (`HOLD`): a new verdict alarm would see them.
+            return Plan("", skip=f"the last rollout's verdict on {component} stands until {standing.isoformat()}")
         runtime = described.get("RuntimeConfig") or {}
         copies = int(runtime.get("DesiredCopyCount") or runtime.get("CurrentCopyCount") or 0)
         sizes = batches(copies, self._settings.bake_minutes)
@@ -465,3 +469,24 @@ def listed(sagemaker: SageMakerClient, endpoint: str) -> Iterator[str]:
     for page in pages:
         for row in page.get("InferenceComponents", []):
             yield str(row["InferenceComponentName"])
+
+
+def standing_verdict(cloudwatch: CloudWatchClient, endpoint: str, component: str, now: datetime) -> datetime | None:
+    """The last minute an earlier verdict put RolloutVerdict = 1 for, if it is still to come (a
+    verdict covers the minutes to the next look, `HOLD`), else None."""
+    start = now.replace(second=0, microsecond=0)
+    query: MetricDataQueryTypeDef = {
+        "Id": "verdict",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": VERDICT_NAMESPACE,
+                "MetricName": "RolloutVerdict",
+                "Dimensions": cast("list[DimensionTypeDef]", verdict_dimensions(endpoint, component)),
+            },
+            "Period": 60,
+            "Stat": "Maximum",
+        },
+    }
+    series = read_series(cloudwatch, [query], start, start + HOLD + timedelta(minutes=1))
+    ahead = [at for at, value in series.get("verdict", {}).items() if value >= 1 and at >= start]
+    return max(ahead) if ahead else None
