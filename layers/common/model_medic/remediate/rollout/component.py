@@ -114,7 +114,7 @@ class ComponentRollout:
         is read (`challenge.package_of`: DescribeModel, DescribeModelPackage)."""
         found = []
         for name in listed(self._sagemaker, endpoint):
-            described = self.describe(name)
+            described = described_component(self._sagemaker, name)
             if described is None:
                 continue
             for model in _models(described):
@@ -123,14 +123,6 @@ class ComponentRollout:
                     found.append((described, package))
                     break
         return found
-
-    def describe(self, name: str) -> dict[str, Any] | None:
-        try:
-            return cast("dict[str, Any]", self._sagemaker.describe_inference_component(InferenceComponentName=name))
-        except ClientError as error:
-            if aws.is_transient(error) or aws.error_code(error) != "ValidationException":
-                raise
-            return None  # SageMaker's answer for a component that does not exist
 
     # --- the start --------------------------------------------------------------------------
 
@@ -198,7 +190,7 @@ class ComponentRollout:
         it is not: the rolling update read back and ended."""
         facts = incident.facts or {}
         component = str(facts["component"])
-        described = self.describe(component)
+        described = described_component(self._sagemaker, component)
         if described is None:
             return Plan("", bound=f"inference component {component} is gone; its rollout stops")
         digest = spec_digest(spec_request(described, self._shape))
@@ -294,7 +286,7 @@ class ComponentRollout:
     def _roll(self, endpoint: str, change: RollComponent, now: datetime) -> dict[str, Any]:
         """The candidate's model, the serving specification recorded, the verdict alarm, then the
         rolling update: each idempotent, so that a retry finishes what a failed attempt began."""
-        described = self.describe(change.component)
+        described = described_component(self._sagemaker, change.component)
         if described is None:
             raise ValueError(f"inference component {change.component} is gone")
         serving = self._sagemaker.describe_model(ModelName=change.from_model)
@@ -330,7 +322,7 @@ class ComponentRollout:
                 return Observation("took", f"verdict alarm {change.alarm} deleted")
             return Observation("in-flight" if called else "not-applied", f"verdict alarm {change.alarm} still there")
         assert isinstance(change, RollComponent | FireVerdict)
-        described = self.describe(change.component)
+        described = described_component(self._sagemaker, change.component)
         if described is None:
             return Observation("failed", f"inference component {change.component} is gone")
         status = str(described.get("InferenceComponentStatus"))
@@ -490,3 +482,13 @@ def standing_verdict(cloudwatch: CloudWatchClient, endpoint: str, component: str
     series = read_series(cloudwatch, [query], start, start + HOLD + timedelta(minutes=1))
     ahead = [at for at, value in series.get("verdict", {}).items() if value >= 1 and at >= start]
     return max(ahead) if ahead else None
+
+
+def described_component(sagemaker: SageMakerClient, name: str) -> dict[str, Any] | None:
+    """DescribeInferenceComponent, or None for a component that does not exist (ValidationException)."""
+    try:
+        return cast("dict[str, Any]", sagemaker.describe_inference_component(InferenceComponentName=name))
+    except ClientError as error:
+        if aws.is_transient(error) or aws.error_code(error) != "ValidationException":
+            raise
+        return None
