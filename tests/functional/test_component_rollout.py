@@ -17,8 +17,8 @@ import pytest
 import time_machine
 
 from localcloud.moto_extensions import set_update_seconds
-from model_medic.remediate.rollout.component import put_verdict, standing_verdict
 from model_medic.remediate.rollout.component_changes import FireVerdict
+from model_medic.remediate.rollout.component_cloudwatch import put_verdict, standing_verdict
 from tests.conftest import FakeContext, Stack, bodies, load_event, load_handler, stored_incidents
 from tests.real_endpoints import MODEL_ROLE, load
 

@@ -12,10 +12,8 @@ from botocore.exceptions import ClientError
 
 from model_medic.fleet.alarm_catalog import (
     STACK_TAG,
-    VERDICT_NAMESPACE,
     verdict_alarm,
     verdict_alarm_name,
-    verdict_dimensions,
 )
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
@@ -32,6 +30,13 @@ from model_medic.remediate.rollout.component_changes import (
     FireVerdict,
     RollComponent,
 )
+from model_medic.remediate.rollout.component_cloudwatch import (
+    component_counts,
+    own_alarms,
+    put_verdict,
+    rolled_back_by,
+    standing_verdict,
+)
 from model_medic.remediate.rollout.component_judge import (
     Batches,
     Counts,
@@ -39,10 +44,8 @@ from model_medic.remediate.rollout.component_judge import (
     deployment_config,
     ending,
     judge,
-    verdict_minutes,
 )
 from model_medic.remediate.rollout.deploy import create_once, resource_name
-from model_medic.remediate.rollout.evidence import minute_window, read_series
 from model_medic.remediate.rollout.targets import readable
 from model_medic.remediate.units import Change, Observation, Plan, package_label
 from model_medic.store.component_specs import ComponentSpecs
@@ -50,14 +53,11 @@ from model_medic.store.incidents import Incident
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDataQueryTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker.type_defs import InferenceComponentDeploymentConfigTypeDef
 
 # The component's requests and 5XX answers over these hours before the update are its baseline.
 BASELINE = timedelta(hours=24)
-# Each verdict put covers the minutes to the next look (PromoteCanary's tick, every 10 minutes) and some.
-HOLD = timedelta(minutes=15)
 _ROLLING = ("Updating", "Creating")
 
 
@@ -370,69 +370,6 @@ def _with_model(request: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     return {"Specification": {**request["Specification"], "ModelName": new}}
 
 
-def component_counts(cloudwatch: CloudWatchClient, component: str, start: datetime, end: datetime) -> Counts:
-    """The component's Invocations and Invocation5XXErrors (AWS/SageMaker, InferenceComponentName),
-    summed over the whole minutes between start and end."""
-    window = minute_window(start, end)
-    if window is None:
-        return Counts(0.0, 0.0)
-    queries: list[MetricDataQueryTypeDef] = [
-        {
-            "Id": key,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/SageMaker",
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": "InferenceComponentName", "Value": component}],
-                },
-                "Period": 60,
-                "Stat": "Sum",
-            },
-        }
-        for key, metric in (("requests", "Invocations"), ("errors", "Invocation5XXErrors"))
-    ]
-    series = read_series(cloudwatch, queries, *window)
-    return Counts(sum(series.get("requests", {}).values()), sum(series.get("errors", {}).values()))
-
-
-def put_verdict(cloudwatch: CloudWatchClient, change: FireVerdict, now: datetime) -> dict[str, Any]:
-    """RolloutVerdict = 1 for each minute from now to HOLD after it (`verdict_minutes`)."""
-    minutes = verdict_minutes(now, HOLD)
-    cloudwatch.put_metric_data(
-        Namespace=VERDICT_NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": "RolloutVerdict",
-                "Dimensions": cast("list[DimensionTypeDef]", verdict_dimensions(change.endpoint, change.component)),
-                "Timestamp": minute,
-                "Value": 1.0,
-            }
-            for minute in minutes
-        ],
-    )
-    return {"call": "PutMetricData", "datapoints": len(minutes)}
-
-
-def rolled_back_by(cloudwatch: CloudWatchClient, facts: dict[str, Any]) -> str:
-    """Which alarm SageMaker rolled back on, as far as CloudWatch tells: the verdict (Model
-    Medic's judge), else the named alarms in ALARM or that changed state since the start."""
-    alarm = str(facts["verdict_alarm"])
-    if facts.get("verdict_at"):
-        verdict = facts.get("component_verdict") or {}
-        return f"rolled back by Model Medic's judge (alarm {alarm}, e={verdict.get('e_value')})"
-    names = [n for n in str(facts.get("rollback_alarms") or "").split(",") if n and n != alarm]
-    since = datetime.fromisoformat(str(facts["component_since"]))
-    found = cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []) if names else []
-    fired = sorted(
-        a["AlarmName"]
-        for a in found
-        if a["StateValue"] == "ALARM" or a.get("StateTransitionedTimestamp", a["StateUpdatedTimestamp"]) >= since
-    )
-    if fired:
-        return f"rolled back on alarm {', '.join(fired)}"
-    return "rolled back, no alarm of its AutoRollbackConfiguration shows why (AWS's own checks)"
-
-
 def record_spec(specs: ComponentSpecs, shape: Any, endpoint: str, described: dict[str, Any], now: datetime) -> None:
     """The specification the component serves, in its history (store/component_specs.py), so
     that a rollback finds it as the one before the update."""
@@ -449,39 +386,11 @@ def record_spec(specs: ComponentSpecs, shape: Any, endpoint: str, described: dic
             raise  # another writer recorded it first: the same specification
 
 
-def own_alarms(cloudwatch: CloudWatchClient, endpoint: str, component: str) -> list[str]:
-    """The component's own alarms that exist (`<endpoint>-<component>-HighErrorRate`, `-HighLatency`)."""
-    names = [f"{endpoint}-{component}-HighErrorRate", f"{endpoint}-{component}-HighLatency"]
-    found = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])}
-    return [n for n in names if n in found]
-
-
 def listed(sagemaker: SageMakerClient, endpoint: str) -> Iterator[str]:
     pages = sagemaker.get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint)
     for page in pages:
         for row in page.get("InferenceComponents", []):
             yield str(row["InferenceComponentName"])
-
-
-def standing_verdict(cloudwatch: CloudWatchClient, endpoint: str, component: str, now: datetime) -> datetime | None:
-    """The last minute an earlier verdict put RolloutVerdict = 1 for, if it is still to come (a
-    verdict covers the minutes to the next look, `HOLD`), else None."""
-    start = now.replace(second=0, microsecond=0)
-    query: MetricDataQueryTypeDef = {
-        "Id": "verdict",
-        "MetricStat": {
-            "Metric": {
-                "Namespace": VERDICT_NAMESPACE,
-                "MetricName": "RolloutVerdict",
-                "Dimensions": cast("list[DimensionTypeDef]", verdict_dimensions(endpoint, component)),
-            },
-            "Period": 60,
-            "Stat": "Maximum",
-        },
-    }
-    series = read_series(cloudwatch, [query], start, start + HOLD + timedelta(minutes=1))
-    ahead = [at for at, value in series.get("verdict", {}).items() if value >= 1 and at >= start]
-    return max(ahead) if ahead else None
 
 
 def described_component(sagemaker: SageMakerClient, name: str) -> dict[str, Any] | None:
