@@ -128,7 +128,7 @@ def demo(args: argparse.Namespace) -> int:
             f"fleet: {', '.join(world.NAMED)} named, {', '.join(world.by_tag())} by tag "
             f"{'='.join(world.DISCOVERY_TAG)}, {', '.join(_out_of_scope())} out of scope\n"
         )
-        results, ended = scenarios.play(cloud, started, out=partial(print, flush=True))
+        results, ended = scenarios.play(cloud, started, out=partial(print, flush=True), only=args.only)
         told = model_medic_status(cloud, ended)
     finally:
         server.terminate()
@@ -284,7 +284,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo").set_defaults(run=demo)
+    p = commands.add_parser("demo")
+    p.add_argument(
+        "--only",
+        type=lambda v: {int(n) for n in v.split(",")},
+        default=set(),
+        help="play only these scenarios (numbers, comma-separated); a scenario may lean on an earlier one",
+    )
+    p.set_defaults(run=demo)
     p = commands.add_parser("up")
     p.add_argument("--mode", choices=["enforce", "dry-run", "off"], default="enforce")
     p.set_defaults(run=up)

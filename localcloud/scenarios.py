@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1102,6 +1102,9 @@ def component_version_rolled_back_by_the_judge(t: Timeline) -> None:
     ALARM during the batch's bake, SageMaker rolls the update back; read back, told, alarm deleted."""
     name, component = world.COMPONENT_ENDPOINT, world.ROLLED_COMPONENT
     serving, candidate = world.rolled_component(t.cloud)
+    t.advance(timedelta(minutes=10))  # SageMaker creates the component (Creating, then InService)
+    described = t.cloud.client("sagemaker").describe_inference_component(InferenceComponentName=component)
+    expect(described["InferenceComponentStatus"] == "InService", f"{component} is InService")
     cloudwatch = t.cloud.client("cloudwatch")
     world.component_traffic(cloudwatch, component, t.now - timedelta(days=1), 24 * 60, 10, (1000.0, 5.0))
     t.say(f"{component} on {name}: 4 copies of {serving.split('/', 1)[1]}, 0.5% 5XX over the day before")
@@ -1212,14 +1215,19 @@ def run_all(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | Non
     return play(cloud, start, out)[0]
 
 
-def play(cloud: LocalCloud, start: datetime, out: Callable[[str], None] | None = None) -> tuple[list[Result], datetime]:
-    """`run_all`, and the time the simulated clock ended at."""
+def play(
+    cloud: LocalCloud, start: datetime, out: Callable[[str], None] | None = None, only: Collection[int] = ()
+) -> tuple[list[Result], datetime]:
+    """`run_all`, and the time the simulated clock ended at; `only`: just the scenarios of these
+    numbers (`python -m localcloud demo --only 24`; a scenario may lean on what an earlier one left)."""
     timeline = Timeline(cloud, start, out=out)
     timeline.say("SageMaker reports churn-prod-config-1 InService (EventBridge)")
     timeline.decisions(cloud.endpoint_state_changed(ENDPOINT, start))
     cloud.endpoints_changed(start)  # from here on, what SageMaker sends for a change is delivered
     results = []
     for number, (title, scenario) in enumerate(SCENARIOS, start=1):
+        if only and number not in only:
+            continue
         timeline.lines = []
         if out is not None:
             out(f"[{number}] {title}")

@@ -67,7 +67,9 @@ def rolled_back_by(cloudwatch: CloudWatchClient, facts: dict[str, Any]) -> str:
     alarm = str(facts["verdict_alarm"])
     if facts.get("verdict_at"):
         verdict = facts.get("component_verdict") or {}
-        return f"rolled back by Model Medic's judge (alarm {alarm}, e={verdict.get('e_value')})"
+        e_value = verdict.get("e_value")  # a number, or DynamoDB's Decimal
+        shown = f"{float(e_value):.3g}" if e_value is not None else "?"
+        return f"rolled back by Model Medic's judge (alarm {alarm}, e={shown})"
     names = [n for n in str(facts.get("rollback_alarms") or "").split(",") if n and n != alarm]
     since = datetime.fromisoformat(str(facts["component_since"]))
     found = cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []) if names else []
