@@ -160,6 +160,7 @@ bench: install
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.daily_report_fleet
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.policy
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.canary
+	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.component_judge
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.promote_canary
 	PYTHONPATH=.:layers/common $(BIN)/python -m benchmarks.cost
 
