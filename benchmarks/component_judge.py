@@ -41,8 +41,8 @@ def rollouts(ratio: float, share: float, alpha: float, runs: int, seed: int) -> 
 
 def main() -> None:
     print(__doc__.splitlines()[0], "\n")
-    looks = f"{LOOKS} looks of {LOOK_REQUESTS} requests"
-    print(f"baseline {BASELINE_REQUESTS:,} requests at {RATE:.0%}; {looks}; {RUNS} runs\n")
+    shape = f"{LOOKS} looks of {LOOK_REQUESTS} requests"
+    print(f"baseline {BASELINE_REQUESTS:,} requests at {RATE:.0%}; {shape}; {RUNS} runs\n")
     print("| new version errs | on | alpha | rolled back | median look |")
     print("|---:|---|---:|---:|---:|")
     for ratio, share, alpha in (
