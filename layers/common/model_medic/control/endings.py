@@ -64,7 +64,7 @@ class Endings:
         # alarm flaps; an escalation (something was tried) is news and pages every time.
         standing = None if rollout else Standing("bound", incident.alarm_name, always=result == "escalated")
         self._telling.told(
-            replace(incident, state="escalated", last_note="", closed_at=ended).at("escalated", now, why),
+            incident.at("escalated", now, why, state="escalated", last_note="", closed_at=ended),
             escalated,
             f"{incident.id}#escalated",
             standing=standing,
@@ -77,14 +77,14 @@ class Endings:
         nothing failed, so nobody is paged. `noting`: a decision recorded in the same write (a
         person's change that stopped the rollout)."""
         now = self._clock()
-        ended = replace(incident, pending=None, last_note="", closed_at=now.isoformat())
+        over = {"pending": None, "last_note": "", "closed_at": now.isoformat()}
         if plan.ends == "complete":
             seconds = incident.age(now)
-            ended = replace(ended, state="recovered", recovered_seconds=seconds).at("recovered", now, plan.summary)
+            ended = incident.at("recovered", now, plan.summary, state="recovered", recovered_seconds=seconds, **over)
             result: Result = "recovered"
             changes: dict[str, Any] = {"time_to_complete_seconds": seconds, "steps": incident.steps}
         else:
-            ended = replace(ended, state="closed").at("stopped", now, plan.summary)
+            ended = incident.at("stopped", now, plan.summary, state="closed", **over)
             result, changes = "stopped", {"steps": incident.steps}
         told = replace(base, result=result, gate=plan.gate, reason=plan.summary, changes=changes)
         self._telling.told(ended, told, f"{incident.id}#{result}", noting=noting)
@@ -96,7 +96,7 @@ class Endings:
         why = f"{change.describe()} did not take: {detail}"
         failed = replace(base, result="failed", gate="verify", reason=why)
         self._telling.told(
-            replace(incident, state="escalated", pending=None).at("failed", now, why), failed, f"{incident.id}#failed"
+            incident.at("failed", now, why, state="escalated", pending=None), failed, f"{incident.id}#failed"
         )
         return failed
 
@@ -109,8 +109,8 @@ class Endings:
             f"{self._unit.name} for {incident.alarm_name} on {incident.endpoint} was not done and will not be "
             f"retried in this incident: AWS answered {problem}",
         )
-        escalated = replace(incident, state="escalated", last_note=noted(skipped))
-        self._telling.told(escalated.at("failed", self._clock(), problem), skipped, alert=alert)
+        escalated = incident.at("failed", self._clock(), problem, state="escalated", last_note=noted(skipped))
+        self._telling.told(escalated, skipped, alert=alert)
         return skipped
 
 
@@ -123,9 +123,10 @@ def closing(incident: Incident, at: datetime, why: str, unit: str, base: Outcome
     escalate), closed otherwise; an incident recovered before stays recovered."""
     acted = incident.steps > 0 and incident.state != "escalated"
     seconds = incident.age(at)
-    closed = replace(incident, closed_at=at.isoformat())
     if acted and incident.state != "recovered":
-        closed = replace(closed, state="recovered", recovered_seconds=seconds).at("recovered", at, why)
+        closed = incident.at(
+            "recovered", at, why, state="recovered", recovered_seconds=seconds, closed_at=at.isoformat()
+        )
         return closed, replace(
             base,
             result="recovered",
@@ -134,7 +135,7 @@ def closing(incident: Incident, at: datetime, why: str, unit: str, base: Outcome
             changes={"time_to_recover_seconds": seconds, "steps": incident.steps},
         )
     state: IncidentState = "closed" if incident.state != "recovered" else "recovered"
-    closed = replace(closed, state=state).at("closed", at, why)
+    closed = incident.at("closed", at, why, state=state, closed_at=at.isoformat())
     return closed, replace(base, gate="closed", reason=f"incident closed: {why}")
 
 

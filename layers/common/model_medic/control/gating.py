@@ -138,7 +138,7 @@ class Gating:
             f"automation is enforce ({source}): planned from the endpoint as it is; "
             f"the dry run's {incident.shadow.steps} would-be step(s) were never made"
         )
-        return replace(incident, shadow=None).at("enforce", self._clock(), why)
+        return incident.at("enforce", self._clock(), why, shadow=None)
 
     def cleared(self, incident: Incident, at: datetime, why: str) -> Outcome:
         """The incident's alarm is over; a change still in flight is followed to its end first."""
@@ -146,7 +146,7 @@ class Gating:
             return self._endings.close(incident, at, why)
         if incident.alarm_ok_at is None:
             try:
-                incident = self._incidents.save(replace(incident, alarm_ok_at=at.isoformat()).at("alarm-ok", at, why))
+                incident = self._incidents.save(incident.at("alarm-ok", at, why, alarm_ok_at=at.isoformat()))
             except Conflict:
                 return replace(self._telling.base_of(incident), gate="once", reason="another evaluation", replayed=True)
         return self.evaluate(incident, why)

@@ -78,7 +78,7 @@ class Rehearsal:
             reason=plan.summary,
             changes={**_changes(plan.changes), "step": number, "verify_until": verify_until},
         )
-        stepped = replace(incident, shadow=walked, last_note="").at("dry-run", now, f"step {number}: {plan.summary}")
+        stepped = incident.at("dry-run", now, f"step {number}: {plan.summary}", shadow=walked, last_note="")
         self._telling.told(stepped, outcome, f"{incident.id}#dry-run-step-{number}")
         return outcome
 
@@ -107,8 +107,8 @@ class Rehearsal:
                 **plan.notes,
             },
         )
-        escalated = replace(incident, shadow=replace(shadow, escalated_at=now.isoformat()), last_note="")
-        self._telling.told(escalated.at("dry-run", now, why), outcome, f"{incident.id}#dry-run-escalated")
+        escalated = incident.at("dry-run", now, why, shadow=replace(shadow, escalated_at=now.isoformat()), last_note="")
+        self._telling.told(escalated, outcome, f"{incident.id}#dry-run-escalated")
         return outcome
 
     def _held(self, incident: Incident, now: datetime) -> Refused | None:

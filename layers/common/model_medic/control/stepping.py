@@ -90,8 +90,8 @@ class Stepping:
                 return self._endings.failed(incident, base, change, seen.detail)
             step = step.took()
             facts = {**(incident.facts or {}), **change.settled(self._clock())}
-            took = replace(incident, pending=step, facts=facts).at(
-                "in-service", self._clock(), f"{change.describe()}: {seen.detail}"
+            took = incident.at(
+                "in-service", self._clock(), f"{change.describe()}: {seen.detail}", pending=step, facts=facts
             )
             incident = self._people(took, base, seen) if seen.person else self._incidents.persist(took)
         return self._done(incident, base, outcome)
@@ -157,9 +157,7 @@ class Stepping:
                     waiting = replace(base, gate="waiting", reason=str(error))
                     return self._telling.rest(replace(incident, state="waiting"), waiting)
                 return self._abandon(incident, base, f"{aws.error_code(error)}: {error}")
-        called = replace(incident, state="waiting", pending=step.called_(result)).at(
-            "action", self._clock(), change.describe()
-        )
+        called = incident.at("action", self._clock(), change.describe(), state="waiting", pending=step.called_(result))
         outcome = None
         if step.done == 0 and not step.told:
             # The step's 'acted' decision, recorded and told with the incident that remembers the call.
@@ -176,7 +174,7 @@ class Stepping:
         make no more changes."""
         cause = "the alarm cleared" if incident.alarm_ok_at is not None else f"automation is {base.mode}"
         why = f"{cause}: {change.describe()} and the rest of the step are not made"
-        stopped = replace(incident, pending=None, state="acting").at("stopped", self._clock(), why)
+        stopped = incident.at("stopped", self._clock(), why, pending=None, state="acting")
         if stopped.alarm_ok_at is not None:
             return self._endings.close(stopped, datetime.fromisoformat(stopped.alarm_ok_at), "the alarm returned to OK")
         return self._telling.rest(stopped, replace(base, gate="mode", reason=why))
@@ -189,16 +187,15 @@ class Stepping:
             return self._next(incident, base, step, outcome)
         if self._unit.effect == "pipeline-succeeded":
             # Retraining is verified by its pipeline: success is the effect it promised.
-            done = replace(incident, pending=None, state="recovered", recovered_seconds=incident.age(now))
+            over = {"pending": None, "state": "recovered", "recovered_seconds": incident.age(now)}
+            done = incident.at("recovered", now, "retraining pipeline succeeded", **over)
             recovered = replace(
                 base,
                 result="recovered",
                 reason=f"{step.summary}: the pipeline succeeded",
                 changes={"results": list(step.results)},
             )
-            self._telling.told(
-                done.at("recovered", now, "retraining pipeline succeeded"), recovered, f"{incident.id}#recovered"
-            )
+            self._telling.told(done, recovered, f"{incident.id}#recovered")
             return outcome or recovered
         if incident.alarm_ok_at is not None:
             cleared = datetime.fromisoformat(incident.alarm_ok_at)
@@ -237,23 +234,19 @@ class Stepping:
             return outcome or replace(in_service, replayed=True)
         seconds = incident.age(now)
         if ends == "complete":
-            done = replace(
-                incident, pending=None, state="recovered", recovered_seconds=seconds, closed_at=now.isoformat()
-            )
+            over = {"pending": None, "state": "recovered", "recovered_seconds": seconds, "closed_at": now.isoformat()}
+            done = incident.at("recovered", now, f"{step.summary}: the rollout is complete", **over)
             finished = replace(
                 base,
                 result="recovered",
                 reason=f"rollout complete {minutes(seconds)} after it began: {step.summary}",
                 changes={"time_to_complete_seconds": seconds, "steps": incident.steps, "facts": incident.facts},
             )
-            self._telling.told(
-                done.at("recovered", now, f"{step.summary}: the rollout is complete"),
-                finished,
-                f"{incident.id}#recovered",
-            )
+            self._telling.told(done, finished, f"{incident.id}#recovered")
             return outcome or finished
-        done = replace(incident, pending=None, state="escalated", closed_at=now.isoformat())
-        done = done.at("closed", now, f"{step.summary}: {ends}")
+        done = incident.at(
+            "closed", now, f"{step.summary}: {ends}", pending=None, state="escalated", closed_at=now.isoformat()
+        )
         ended = replace(base, gate="closed", reason=f"rollout ended ({ends}): {step.summary}")
         if waited:
             self._telling.told(done, ended)

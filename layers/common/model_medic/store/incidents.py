@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from copy import deepcopy
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -112,15 +113,22 @@ class Incident:
     def step_id(self, step: int | None = None) -> str:
         return f"{self.id}#step-{self.steps + 1 if step is None else step}"
 
-    def at(self, what: str, when: datetime, detail: str = "") -> Incident:
-        """The incident with one more timeline entry."""
-        return replace(self, timeline=(*self.timeline, {"at": when.isoformat(), "what": what, "detail": detail}))
+    def at(self, what: str, when: datetime, detail: str = "", **changes: Any) -> Incident:
+        """The incident with one more timeline entry and `changes` to its fields: one new incident."""
+        entry = {"at": when.isoformat(), "what": what, "detail": detail}
+        return replace(self, timeline=(*self.timeline, entry), **changes)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(replace(self, pending=None))
-        data["id"] = self.id
-        data["timeline"] = list(self.timeline)
-        data["pending"] = None if self.pending is None else self.pending.as_dict()
+        """Its ledger form: `asdict`'s, with the id, and the pending step in its own form (`Step.as_dict`)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(
+            timeline=list(self.timeline),
+            dimensions=deepcopy(self.dimensions),
+            facts=deepcopy(self.facts),
+            pending=None if self.pending is None else self.pending.as_dict(),
+            shadow=None if self.shadow is None else asdict(self.shadow),
+            id=self.id,
+        )
         return data
 
 
@@ -134,9 +142,18 @@ def opened(
     metric: str | None,
     dimensions: dict[str, str] | None = None,
 ) -> Incident:
+    detected = {"at": at.isoformat(), "what": "detected", "detail": reason}
     return Incident(
-        endpoint, action, alarm_name, alarm_arn, at.isoformat(), reason, metric or "", dict(dimensions or {})
-    ).at("detected", at, reason)
+        endpoint,
+        action,
+        alarm_name,
+        alarm_arn,
+        at.isoformat(),
+        reason,
+        metric or "",
+        dict(dimensions or {}),
+        timeline=(detected,),
+    )
 
 
 class Incidents:
@@ -149,17 +166,18 @@ class Incidents:
     def open(self, incident: Incident) -> Incident:
         """Store a new incident and its roster entry (one transaction); the same transition
         opened twice gives the stored one."""
+        first = replace(incident, version=1)
         put = {
             "Put": {
                 "TableName": self._table.name,
-                "Item": self._item(replace(incident, version=1)),
+                "Item": self._item(first),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
         entry = _roster(self._table, incident.action).put_request(incident.endpoint, incident.id)
         try:
             self._table.transact([put, entry])
-            return replace(incident, version=1)
+            return first
         except ClientError as error:
             if not _first_condition_failed(error):
                 raise
