@@ -6,8 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from model_medic import wiring
 from model_medic.intake import triggers
-from model_medic.intake.alarms import BadEvent
-from model_medic.intake.triggers import Rejected
+from model_medic.intake.triggers import BadEvent, Rejected
 from model_medic.platform.observability import logger, metrics, tracer
 from model_medic.platform.settings import CanarySettings, load_settings
 from model_medic.remediate.rollout.run import run

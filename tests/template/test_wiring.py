@@ -15,7 +15,7 @@ from moto.sns.utils import FilterPolicyMatcher
 
 from localcloud import template
 from localcloud.cloudwatch import sns_message, state_change_event
-from model_medic.intake.alarms import parse_alarms
+from model_medic.intake.triggers import parse_alarms
 from tests.conftest import matches
 from tests.template.conftest import PARAMETERS, packaged, resources_of
 

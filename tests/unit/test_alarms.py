@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from model_medic.intake.alarms import AlarmEvent, AlarmParseError, parse_alarms
+from model_medic.intake.triggers import AlarmEvent, AlarmParseError, parse_alarms
 from tests.conftest import load_event
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

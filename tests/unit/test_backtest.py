@@ -21,8 +21,7 @@ from model_medic.backtest.history import (
 from model_medic.backtest.replay import Event, page, scheduled, timeline
 from model_medic.backtest.snapshot import AlarmSeed
 from model_medic.backtest.view import compare, held
-from model_medic.intake.alarms import parse_alarms
-from model_medic.intake.triggers import Tick, remediation
+from model_medic.intake.triggers import Tick, parse_alarms, remediation
 from model_medic.store.incidents import opened
 from model_medic.store.journal import Decision
 

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_medic.intake.alarms import AlarmEvent
-from model_medic.intake.triggers import in_service_deployment
+from model_medic.intake.triggers import AlarmEvent, in_service_deployment
 from model_medic.measure.endpoint_metrics import Sums
 from model_medic.remediate.capacity import (
     Lever,

@@ -12,16 +12,8 @@ from botocore.stub import Stubber
 
 from localcloud.queues import failed_messages
 from model_medic.intake import triggers
-from model_medic.intake.alarms import BadEvent
-from model_medic.intake.triggers import Queued, Rejected, Tick
-from model_medic.measure.fanout import (
-    Assignment,
-    HandOut,
-    HandOutIncomplete,
-    message_body,
-    read_body,
-    work,
-)
+from model_medic.intake.triggers import Assignment, BadEvent, Queued, Rejected, Tick, read_body
+from model_medic.measure.fanout import HandOut, HandOutIncomplete, message_body, work
 from tests.conftest import load_event
 
 AT = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)

@@ -11,8 +11,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from model_medic.intake.alarms import SAGEMAKER_NAME
-from model_medic.intake.triggers import names_the_transition
+from model_medic.intake.triggers import SAGEMAKER_NAME, names_the_transition
 from model_medic.platform.settings import CanarySettings
 from model_medic.remediate.capacity import ScaleChange, Variant
 from model_medic.remediate.rollback import RejectPackage

@@ -69,11 +69,11 @@ if TYPE_CHECKING:
     from model_medic.fleet.alarm_manager import AlarmManager, AlarmsFor
     from model_medic.fleet.fleet_alarms import Fleet
     from model_medic.fleet.patience import Patience
-    from model_medic.intake.alarms import AlarmEvent
+    from model_medic.intake.triggers import AlarmEvent, Assignment
     from model_medic.measure.baseline import BaselineStore
     from model_medic.measure.drift import ComputeDrift
     from model_medic.measure.endpoint_metrics import ComputeMetrics
-    from model_medic.measure.fanout import Assignment, HandOut
+    from model_medic.measure.fanout import HandOut
     from model_medic.measure.ground_truth import GroundTruth
     from model_medic.measure.quality import ComputeModelQuality
     from model_medic.remediate.capacity import Capacity, ScaleBack, ScaleUp

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from model_medic.intake.alarms import STATES
+from model_medic.intake.triggers import STATES
 
 # The states whose actions run on entering them (PutMetricAlarm's AlarmActions, OKActions, ...).
 ACTIONS = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}

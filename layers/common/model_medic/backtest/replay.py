@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from model_medic.backtest.handlers import HANDLERS
 from model_medic.backtest.history import ACTIONS, Transition, alarm_action_event, sns_event, sns_message
-from model_medic.intake.alarms import describe_alarms
+from model_medic.intake.triggers import describe_alarms
 from model_medic.platform import aws
 from model_medic.platform.observability import metrics
 from model_medic.remediate.capacity import Capacity

@@ -19,7 +19,7 @@ from model_medic.backtest.snapshot import (
     Snapshot,
     Subscription,
 )
-from model_medic.intake.alarms import describe_alarms
+from model_medic.intake.triggers import describe_alarms
 from model_medic.measure.endpoint_metrics import QUERIES, SOURCE_NAMESPACE
 from model_medic.platform import aws
 from model_medic.policy import tags as policy

@@ -12,7 +12,7 @@ from model_medic.control.endings import Endings
 from model_medic.control.gating import Gating
 from model_medic.control.parts import Parts
 from model_medic.control.stepping import Stepping
-from model_medic.intake.alarms import AlarmEvent, alarm_endpoint, describe_alarms
+from model_medic.intake.triggers import AlarmEvent, alarm_endpoint, describe_alarms
 from model_medic.platform.observability import logger, metrics
 from model_medic.store.incidents import Conflict, Incident, opened
 from model_medic.tell.outcome import Outcome, Result

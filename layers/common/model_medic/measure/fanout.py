@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from model_medic.intake.alarms import BadEvent, bounded_time, sagemaker_name, shown
+from model_medic.intake.triggers import Assignment, Job
 from model_medic.platform.observability import logger, metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
-Job = Literal["drift", "quality"]
-JOBS: tuple[Job, ...] = ("drift", "quality")
 BATCH = 10  # SendMessageBatch takes at most 10 messages
 SEND_ATTEMPTS = 3  # entries SQS failed for its own reasons are sent again, then the hourly run fails (retried)
 # A message of a batch is started only with this much of the invocation left; the rest are
@@ -28,34 +25,9 @@ class HandOutIncomplete(Exception):
     """SQS did not take every message: the hourly run fails, and Lambda's retry hands out again."""
 
 
-@dataclass(frozen=True)
-class Assignment:
-    """One endpoint to measure for the run scheduled at `at`, as one queue message carried it."""
-
-    message_id: str
-    endpoint: str
-    at: datetime
-    receive_count: int = 1  # SQS's ApproximateReceiveCount: 2 and more are retries
-
-
 def message_body(job: Job, endpoint: str, at: datetime) -> str:
     """The queue message of one endpoint's measurement (`read_body` reads it)."""
     return json.dumps({"measure": job, "endpoint": endpoint, "at": at.isoformat()}, sort_keys=True)
-
-
-def read_body(job: Job, body: Any) -> tuple[str, datetime]:
-    """(endpoint, scheduled time) of a message `message_body` wrote for `job`; BadEvent
-    (bad input: rejected, never retried) for anything else, a message of the other job included."""
-    try:
-        found = json.loads(body) if isinstance(body, str) else None
-    except ValueError:
-        found = None
-    if not isinstance(found, dict):
-        raise BadEvent(f"queue message is not a JSON object: {shown(body)}")
-    if found.get("measure") != job:
-        raise BadEvent(f"queue message is not a {job} measurement: measure is {shown(found.get('measure'))}")
-    endpoint = sagemaker_name(found.get("endpoint"), "queue message 'endpoint'")
-    return endpoint, bounded_time(found.get("at"), "queue message 'at'")
 
 
 class HandOut:

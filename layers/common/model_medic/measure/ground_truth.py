@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from model_medic.intake.alarms import EARLIEST, LATEST
+from model_medic.intake.triggers import EARLIEST, LATEST
 from model_medic.measure import records
 from model_medic.measure.quality_join import NO_VARIANT, Found
 from model_medic.measure.records import OutputFormat, Prediction

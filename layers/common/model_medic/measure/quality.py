@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from model_medic.intake.alarms import shown
-from model_medic.intake.triggers import rejected
+from model_medic.intake.triggers import rejected, shown
 from model_medic.measure.endpoint_problems import EndpointProblem, aws_refused, tell_problem
 from model_medic.measure.ground_truth import GroundTruth, Labels, evaluation_time_for_key
 from model_medic.measure.predictions import CapturedPredictions, IndexingIncomplete

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from botocore.exceptions import ClientError
 
 from model_medic.control.loop import ControlLoop
-from model_medic.intake.alarms import VARIANT_DIMENSION
+from model_medic.intake.triggers import VARIANT_DIMENSION
 from model_medic.measure.endpoint_metrics import Sums, add_results, variant_queries
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling.literals import ScalableDimensionType
     from mypy_boto3_sagemaker import SageMakerClient
 
-    from model_medic.intake.alarms import AlarmEvent
+    from model_medic.intake.triggers import AlarmEvent
 
 # The dimension of SageMaker's per-component metrics (docs/aws-behaviours.md, "Inference components").
 COMPONENT_DIMENSION = "InferenceComponentName"

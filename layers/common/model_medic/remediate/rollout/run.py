@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from model_medic.control.loop import ControlLoop
-from model_medic.intake.alarms import BadEvent
-from model_medic.intake.triggers import Alarms, DeployRequest, PackageApproved, Tick
+from model_medic.intake.triggers import Alarms, BadEvent, DeployRequest, PackageApproved, Tick
 from model_medic.platform import aws
 from model_medic.platform.clock import utc_now
 from model_medic.platform.observability import logger
