@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from model_medic.policy.mode import ModeSwitch
+from model_medic.policy.policies import ModeSwitch
 
 MISSING = object()
 

@@ -44,9 +44,7 @@ from model_medic.platform.settings import (
     ScopedSettings,
 )
 from model_medic.policy import tags as policy
-from model_medic.policy.mode import ModeSwitch
-from model_medic.policy.policies import PerEndpoint, Policies
-from model_medic.policy.scope import Scope, tagged_endpoints
+from model_medic.policy.policies import ModeSwitch, PerEndpoint, Policies, Scope, tagged_endpoints
 from model_medic.store.boosts import Boosts
 from model_medic.store.claims import Claims
 from model_medic.store.deployments import Deployments
@@ -165,7 +163,7 @@ class Invocation[S: ScopedSettings]:
         return Capacity(aws.sagemaker(), aws.autoscaling())
 
     def endpoints(self) -> list[str]:
-        """The endpoints in scope (one batched read, `scope.fleet`), each one's tags resolved, so
+        """The endpoints in scope (one batched read, `fleet`), each one's tags resolved, so
         that a bad tag on an endpoint without incidents is told too; read once per invocation."""
         if self._endpoints is None:
             self._endpoints = self.scope.endpoints()

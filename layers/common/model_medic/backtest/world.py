@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.backtest.snapshot import EndpointSeed, Snapshot
 from model_medic.platform import aws
-from model_medic.policy.mode import INHERIT
+from model_medic.policy.policies import INHERIT
 from model_medic.remediate.capacity import SCALABLE_DIMENSION
 from model_medic.store.deployments import Deployments
 

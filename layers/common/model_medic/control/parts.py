@@ -12,8 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
     from model_medic.platform.clock import Clock
-    from model_medic.policy.mode import ModeSwitch
-    from model_medic.policy.scope import Scope
+    from model_medic.policy.policies import ModeSwitch, Scope
     from model_medic.remediate.units import Action, RemediationUnit
     from model_medic.store.claims import Claims
     from model_medic.store.episodes import Episodes

@@ -19,7 +19,7 @@ from model_medic.intake.triggers import CustomResource
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.platform.settings import AlarmManagerSettings
-from model_medic.policy.scope import fleet, live_status
+from model_medic.policy.policies import fleet, live_status
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from model_medic.intake.triggers import BuildBaseline
-    from model_medic.policy.scope import Scope
+    from model_medic.policy.policies import Scope
 
 
 @dataclass(frozen=True)

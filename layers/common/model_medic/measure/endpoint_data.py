@@ -15,7 +15,7 @@ from model_medic.tell.notices import Said
 from model_medic.tell.outcome import Outcome
 
 if TYPE_CHECKING:
-    from model_medic.policy.scope import Scope
+    from model_medic.policy.policies import Scope
     from model_medic.tell.notices import Notices
 
 Job = Literal["drift", "quality"]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from model_medic.intake.triggers import ObjectCreated
     from model_medic.platform.settings import QualitySettings
-    from model_medic.policy.scope import Scope
+    from model_medic.policy.policies import Scope
     from model_medic.tell.notices import Notices
 
 Scored = list[tuple[str | None, dict[str, float]]]  # (variant, or None for the endpoint; its metrics)

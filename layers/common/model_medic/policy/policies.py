@@ -1,15 +1,4 @@
-"""The policy set, built once per invocation by `wiring.py`: each endpoint acted on with its
-own settings - the stack's, with the values of its `model-medic:` tags in place (`tags.py`) -
-and a tag that is not used told once.
-
-`Policies` reads an endpoint's tags from the scope (the batched read of a sweep, or one
-ListTags for an alarm's endpoint), resolves them once per invocation and endpoint, and
-tells each problem once: a ledger mark per endpoint, tag key and value, written with its
-info message in the outbox, then the message sent, and a warning in the log. `PerEndpoint`
-is the unit's `Action` for the control loop: it hands each call to the unit built from that
-endpoint's settings (built once per distinct policy, by the builders of `wiring.py`), so the
-remediation modules stay as they are.
-"""
+"""What may be done to each endpoint: the scope, the mode, and the policy set of an invocation."""
 
 from __future__ import annotations
 
@@ -18,18 +7,22 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
-from model_medic.platform.settings import Mode, Settings
+from model_medic.platform.settings import MODES, Mode, Settings
 from model_medic.policy.tags import EndpointPolicy, Problem, apply, read, within_stack
 from model_medic.store.table import cancelled_on
 from model_medic.tell.courier import dedup_of
 
 if TYPE_CHECKING:
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_sagemaker import SageMakerClient
+
     from model_medic.platform.clock import Clock
-    from model_medic.policy.scope import Scope
     from model_medic.remediate.units import Action, Change, Observation, Plan, RemediationUnit
     from model_medic.store.incidents import Incident
     from model_medic.store.journal import Journal
@@ -154,3 +147,205 @@ class PerEndpoint:
 
     def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
         self.for_endpoint(endpoint).rehearse(endpoint, changes, incident)
+
+
+def tagged_endpoints(sagemaker: SageMakerClient, tagging: ResourceGroupsTaggingAPIClient, tag: str) -> list[str]:
+    """Live endpoints carrying the tag "key=value" (batched: see `fleet`)."""
+    return list(fleet(sagemaker, tagging, [], tag))
+
+
+class Scope:
+    """The stack's scope for one invocation; the tags it reads are kept (`tags`), so that an
+    endpoint's policy (`Policies`) costs no call of its own."""
+
+    def __init__(
+        self,
+        sagemaker: SageMakerClient,
+        named: list[str],
+        discovery_tag: str = "",
+        tagging: ResourceGroupsTaggingAPIClient | None = None,
+    ) -> None:
+        self._sagemaker = sagemaker
+        self._named = list(named)
+        self._tag = discovery_tag
+        self._tagging = tagging  # the Resource Groups Tagging API client; needed with a discovery tag
+        self._tags: dict[str, dict[str, str]] = {}  # endpoint -> its tags, as read in this invocation
+        self._listed: dict[str, dict[str, str]] = {}  # live endpoints -> their tags, as `endpoints` read them
+        self._described: dict[str, dict[str, Any]] = {}  # endpoint -> its DescribeEndpoint answer, this invocation
+
+    def endpoints(self) -> list[str]:
+        """Every endpoint in scope now: the named ones and the tagged live ones, with their
+        tags (one batched read, `fleet`)."""
+        if self._tagging is None:
+            return sorted(set(self._named))
+        found = fleet(self._sagemaker, self._tagging, self._named, self._tag, self._listed)
+        self._tags.update(found)
+        return list(found)
+
+    def tags(self, endpoint: str) -> dict[str, str]:
+        """The endpoint's tags: as read by `endpoints` or `contains`, else one DescribeEndpoint
+        and ListTags (an endpoint that cannot be read has none: the stack's policy)."""
+        if endpoint not in self._tags:
+            self._tags[endpoint] = self._read_tags(endpoint) or {}
+        return self._tags[endpoint]
+
+    def contains(self, endpoint: str) -> tuple[bool, str]:
+        """Whether the endpoint is in scope, and why not: from its tags as `endpoints` listed them
+        in this invocation, else as read now (DescribeEndpoint, ListTags)."""
+        if endpoint in self._named:
+            return True, "named in EndpointNames"
+        if not self._tag:
+            return False, f"endpoint {endpoint} is not in scope (not named in EndpointNames)"
+        key, _, value = self._tag.partition("=")
+        if endpoint in self._listed:  # listed live with its tags by `endpoints` in this invocation
+            self._tags[endpoint] = self._listed[endpoint]
+        else:
+            try:
+                tags = self._read_tags(endpoint, quiet=False)
+            except ClientError as error:
+                if aws.is_transient(error):
+                    raise
+                return False, f"endpoint {endpoint} is not in scope ({aws.error_code(error)})"
+            assert tags is not None
+            self._tags[endpoint] = tags
+        if self._tags[endpoint].get(key) == value:
+            return True, f"tagged {self._tag}"
+        return False, f"endpoint {endpoint} is not in scope (not named, no tag {self._tag})"
+
+    def description(self, endpoint: str) -> dict[str, Any]:
+        """The endpoint's DescribeEndpoint answer, read once per invocation (ClientError raised)."""
+        if endpoint not in self._described:
+            answer = self._sagemaker.describe_endpoint(EndpointName=endpoint)
+            self._described[endpoint] = {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        return self._described[endpoint]
+
+    def _read_tags(self, endpoint: str, quiet: bool = True) -> dict[str, str] | None:
+        """DescribeEndpoint + ListTags; a permanent error is None (quiet) or raised, a transient one raised."""
+        try:
+            arn = self.description(endpoint)["EndpointArn"]
+            tags = self._sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
+        except ClientError as error:
+            if aws.is_transient(error) or not quiet:
+                raise
+            return None
+        return {t["Key"]: t["Value"] for t in tags}
+
+
+# Endpoints in these states have no alarms: not yet serving, failed to start, or going away.
+# Every other state keeps them - an endpoint Updating (Model Medic scaling it, say) still
+# needs its alarms.
+_UNWATCHED = frozenset({"Creating", "Failed", "Deleting"})
+
+
+def live_status(status: str) -> str:
+    """An endpoint status as DescribeEndpoint spells it: EventBridge's state-change events say
+    IN_SERVICE, DELETING, ...; the API says InService, Deleting, ..."""
+    if "_" in status or status.isupper():
+        return "".join(part.capitalize() for part in status.split("_"))
+    return status
+
+
+def fleet(
+    sagemaker: SageMakerClient,
+    tagging: ResourceGroupsTaggingAPIClient,
+    named: list[str],
+    discovery_tag: str = "",
+    listed: dict[str, dict[str, str]] | None = None,
+) -> dict[str, dict[str, str]]:
+    """Every endpoint in scope with its tags: the named ones (whether or not they exist yet)
+    and every live endpoint carrying the discovery tag. `listed` (if given) receives every
+    live endpoint whose tags were read, in scope or not, with its tags.
+
+    Batched: ListEndpoints in pages of 100 and the Resource Groups Tagging API's GetResources
+    in pages of 100 (one page holds the tags of 100 endpoints), never a ListTags or
+    DescribeEndpoint per endpoint. GetResources lists only resources that have (or had) tags.
+    """
+    live: dict[str, str] = {}  # endpoint ARN -> name
+    for page in sagemaker.get_paginator("list_endpoints").paginate(PaginationConfig={"PageSize": 100}):
+        for endpoint in page.get("Endpoints", []):
+            if endpoint.get("EndpointStatus") not in _UNWATCHED:
+                live[endpoint["EndpointArn"]] = endpoint["EndpointName"]
+    tags_by_name: dict[str, dict[str, str]] = {}
+    # PageSize is the paginator's name for ResourcesPerPage: the request is the same.
+    for page in tagging.get_paginator("get_resources").paginate(
+        ResourceTypeFilters=["sagemaker:endpoint"], PaginationConfig={"PageSize": 100}
+    ):
+        for resource in page.get("ResourceTagMappingList", []):
+            name = live.get(resource["ResourceARN"])
+            if name is not None:
+                tags_by_name[name] = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+    if listed is not None:
+        listed.update(tags_by_name)
+    key, _, value = discovery_tag.partition("=")
+    found = {name: tags for name, tags in tags_by_name.items() if discovery_tag and tags.get(key) == value}
+    for name in named:
+        found[name] = tags_by_name.get(name, {})
+    return dict(sorted(found.items()))
+
+
+# The SSM kill switch holds one of MODES, or this word to defer to the stack parameter.
+INHERIT = "inherit"
+
+
+# From the least to the most permissive: when two say different things, the first one wins.
+_PERMISSIVENESS: dict[str, int] = {mode: rank for rank, mode in enumerate(("off", "dry-run", "enforce"))}
+
+
+class ModeSwitch:
+    """The automation mode: the stack's, unless the SSM kill switch says otherwise; per
+    endpoint, its own mode (the tag `model-medic:automation-mode`, `Policies`) in place of
+    the stack's.
+
+    Precedence, doing less when in doubt: the global SSM parameter is the kill switch. At
+    `inherit` each endpoint runs in its own mode (its tag, else the stack's AutomationMode);
+    at `off` or `dry-run` (or unreadable: dry-run) no endpoint does more than that, whatever
+    its tag says; at `enforce` an endpoint tagged `dry-run` or `off` still does only that.
+    The per-endpoint switch is a tag, not an SSM parameter per endpoint: the tags come in the
+    batched read every sweep already makes (`fleet`), with no parameter to create,
+    grant or clean up per endpoint, and they go with the endpoint when it is deleted.
+    """
+
+    def __init__(
+        self,
+        provider: SSMProvider,
+        parameter_name: str,
+        stack_mode: Mode,
+        max_age: int,
+        endpoint_mode: Callable[[str], Mode | None] | None = None,
+    ) -> None:
+        self._provider = provider
+        self._name = parameter_name
+        self._stack_mode = stack_mode
+        self._max_age = max_age
+        self._endpoint_mode = endpoint_mode  # an endpoint's own mode, None: the stack's
+
+    def current(self, endpoint: str | None = None) -> tuple[Mode, str]:
+        """The mode in force (for this endpoint) and where it came from."""
+        mode, source, inherited = self._global()
+        own = self._endpoint_mode(endpoint) if endpoint is not None and self._endpoint_mode is not None else None
+        if own is None:
+            return mode, source
+        if inherited:
+            return own, f"endpoint {endpoint}'s tag"
+        if _PERMISSIVENESS[own] < _PERMISSIVENESS[mode]:
+            return own, f"endpoint {endpoint}'s tag (under {source})"
+        return mode, source
+
+    def _global(self) -> tuple[Mode, str, bool]:
+        """The stack-wide mode, where it came from, and whether the switch defers to the stack."""
+        try:
+            value = str(self._provider.get(self._name, max_age=self._max_age)).strip()
+        except GetParameterError as error:
+            if "ParameterNotFound" not in str(error):
+                raise  # throttled or denied after retries: let Lambda retry the event
+            # The switch was deleted: when in doubt, do less.
+            logger.error("kill-switch parameter missing; acting as dry-run", parameter=self._name)
+            metrics.add_metric(name="ModeSwitchUnreadable", unit="Count", value=1)
+            return "dry-run", f"{self._name} is missing", False
+        if value == INHERIT:
+            return self._stack_mode, "stack parameter", True
+        if value in MODES:
+            return value, f"SSM {self._name}", False
+        logger.error("kill-switch parameter has an unknown value; acting as dry-run", value=value[:40])
+        metrics.add_metric(name="ModeSwitchUnreadable", unit="Count", value=1)
+        return "dry-run", f"{self._name} holds an unknown value", False

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 from model_medic.platform import aws
 from model_medic.policy import tags as policy
-from model_medic.policy.mode import ModeSwitch
+from model_medic.policy.policies import ModeSwitch
 from model_medic.report.incident_view import ROLLOUT, parse_utc, rollout_view
 from model_medic.status.deployed import StatusError
 from model_medic.status.view import (
