@@ -7,10 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from model_medic.control.endings import closing, escalation
-from model_medic.control.gating import settled_gate
-from model_medic.control.loop import changed_since
-from model_medic.control.stepping import _is_busy
+from model_medic.control.loop import changed_since, settled_gate
+from model_medic.control.stepping import _is_busy, closing, escalation
 from model_medic.remediate.units import Plan
 from model_medic.store.incidents import Incident, opened
 from model_medic.tell.outcome import Outcome

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from model_medic.control.endings import escalation
+from model_medic.control.stepping import escalation
 from model_medic.remediate.units import Plan, variant_label
 from model_medic.status.view import TOLD
 from model_medic.store.incidents import opened

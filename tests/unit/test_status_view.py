@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from model_medic.control.step import Step
 from model_medic.policy.tags import read, within_stack
 from model_medic.remediate.capacity import ScaleChange
 from model_medic.remediate.rollout.judge import MetricVerdict
@@ -24,7 +23,7 @@ from model_medic.status.view import (
     step_view,
 )
 from model_medic.store.claims import Refused
-from model_medic.store.incidents import Incident, opened
+from model_medic.store.incidents import Incident, Step, opened
 from model_medic.store.journal import Decision, Mark
 from model_medic.tell.outcome import Outcome
 from tests.unit.test_settings import ACTION

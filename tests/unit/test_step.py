@@ -9,11 +9,10 @@ from typing import Any, ClassVar, cast
 import pytest
 from mypy_boto3_dynamodb import DynamoDBClient
 
-from model_medic.control.step import Step
 from model_medic.remediate.capacity import ScaleChange
 from model_medic.remediate.rollout.changes import FinishRollout, ShiftTraffic
 from model_medic.remediate.units import Change, StoredChange, change_of
-from model_medic.store.incidents import Incident, Incidents, _decode, opened
+from model_medic.store.incidents import Incident, Incidents, Step, _decode, opened
 
 AT = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prod-HighLatency"

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from model_medic.control.loop import ControlLoop
-from model_medic.control.parts import Parts
+from model_medic.control.loop import ControlLoop, Parts
 from model_medic.intake.triggers import DeployRequest, Tick
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock, utc_now

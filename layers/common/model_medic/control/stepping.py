@@ -1,22 +1,23 @@
-"""Taking a step, for the control loop: claim and intent, one AWS change at a time, each read back before the next."""
+"""Taking a step for the control loop, one AWS change at a time, each read back; the dry run; how an incident ends."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from model_medic.control.endings import Endings, minutes
-from model_medic.control.parts import Parts
-from model_medic.control.step import Step
 from model_medic.platform import aws
 from model_medic.remediate.units import Change, Observation, Plan
-from model_medic.store.claims import Claim
-from model_medic.store.incidents import Incident
-from model_medic.tell.outcome import Outcome
-from model_medic.tell.telling import Alert, Telling
+from model_medic.store.claims import MIN_LOCK, Claim, Refused, hour_of
+from model_medic.store.incidents import Conflict, Incident, IncidentState, Shadow, Step
+from model_medic.tell.outcome import Outcome, Result
+from model_medic.tell.paging import Standing
+from model_medic.tell.telling import Alert, Telling, noted
+
+if TYPE_CHECKING:
+    from model_medic.control.loop import Parts
 
 
 class Stepping:
@@ -268,3 +269,263 @@ def _is_busy(error: ClientError) -> bool:
     """SageMaker's 'the endpoint is being updated' answer: wait and look again, not a permanent error."""
     message = str(error.response.get("Error", {}).get("Message", ""))
     return "in-progress" in message or "Updating" in message or "in progress" in message
+
+
+class Endings:
+    """One unit's incidents brought to their end, each told once."""
+
+    def __init__(self, parts: Parts, telling: Telling) -> None:
+        self._unit = parts.unit
+        self._telling = telling
+        self._clock = parts.clock
+
+    def close(self, incident: Incident, at: datetime, why: str) -> Outcome:
+        """The alarm is over: recovered, when the unit acted and it helped; closed otherwise."""
+        base = self._telling.base_of(incident)
+        closed, outcome = closing(incident, at, why, self._unit.name, base)
+        key = f"{incident.id}#recovered" if outcome.result == "recovered" else None
+        try:
+            self._telling.told(closed, outcome, key, closing=True)
+        except Conflict:
+            return replace(base, gate="once", reason="the incident was closed by another evaluation", replayed=True)
+        return outcome
+
+    def bounded(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
+        """The unit can do no more: wait out the verification window, then escalate once."""
+        now = self._clock()
+        if (
+            incident.steps > 0
+            and incident.verify_until is not None
+            and now < datetime.fromisoformat(incident.verify_until)
+        ):
+            return self._telling.note(
+                incident,
+                replace(base, gate="verifying", reason=f"{plan.bound}; verifying until {incident.verify_until}"),
+            )
+        result, why, tried = escalation(incident, plan, self._unit.effect == "next-step")
+        escalated = replace(
+            base,
+            result=result,
+            gate="bound",
+            reason=why,
+            changes={
+                "tried": tried,
+                "metric_when_opened": incident.opened_reason,
+                "metric_now": alarm_reason,
+                **plan.notes,
+            },
+        )
+        rollout = self._unit.effect == "next-step"
+        ended = now.isoformat() if rollout else None  # a stopped rollout is over
+        # An alarm's bound is a standing condition: paged once per episode, however often the
+        # alarm flaps; an escalation (something was tried) is news and pages every time.
+        standing = None if rollout else Standing("bound", incident.alarm_name, always=result == "escalated")
+        self._telling.told(
+            incident.at("escalated", now, why, state="escalated", last_note="", closed_at=ended),
+            escalated,
+            f"{incident.id}#escalated",
+            standing=standing,
+        )
+        return escalated
+
+    def as_it_stands(self, incident: Incident, base: Outcome, plan: Plan, noting: Outcome | None = None) -> Outcome:
+        """The incident over with nothing to change (`Plan.ends`: a rollout whose endpoint was
+        changed outside Model Medic): complete (recovered) or stopped, told once at info level -
+        nothing failed, so nobody is paged. `noting`: a decision recorded in the same write (a
+        person's change that stopped the rollout)."""
+        now = self._clock()
+        over = {"pending": None, "last_note": "", "closed_at": now.isoformat()}
+        if plan.ends == "complete":
+            seconds = incident.age(now)
+            ended = incident.at("recovered", now, plan.summary, state="recovered", recovered_seconds=seconds, **over)
+            result: Result = "recovered"
+            changes: dict[str, Any] = {"time_to_complete_seconds": seconds, "steps": incident.steps}
+        else:
+            ended = incident.at("stopped", now, plan.summary, state="closed", **over)
+            result, changes = "stopped", {"steps": incident.steps}
+        told = replace(base, result=result, gate=plan.gate, reason=plan.summary, changes=changes)
+        self._telling.told(ended, told, f"{incident.id}#{result}", noting=noting)
+        return told
+
+    def failed(self, incident: Incident, base: Outcome, change: Change, detail: str) -> Outcome:
+        """A change read back as failed or never applied: escalated, told once."""
+        now = self._clock()
+        why = f"{change.describe()} did not take: {detail}"
+        failed = replace(base, result="failed", gate="verify", reason=why)
+        self._telling.told(
+            incident.at("failed", now, why, state="escalated", pending=None), failed, f"{incident.id}#failed"
+        )
+        return failed
+
+    def permanent(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
+        """Recorded, told once, and not tried again in this incident (nor retried into the DLQ)."""
+        skipped = replace(base, gate="permanent-error", reason=problem)
+        alert = Alert(
+            "permanent",
+            f"Model Medic cannot {self._unit.name} {incident.endpoint}",
+            f"{self._unit.name} for {incident.alarm_name} on {incident.endpoint} was not done and will not be "
+            f"retried in this incident: AWS answered {problem}",
+        )
+        escalated = incident.at("failed", self._clock(), problem, state="escalated", last_note=noted(skipped))
+        self._telling.told(escalated, skipped, alert=alert)
+        return skipped
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
+
+
+def closing(incident: Incident, at: datetime, why: str, unit: str, base: Outcome) -> tuple[Incident, Outcome]:
+    """The incident closed at `at`, and its outcome: recovered when the unit acted (and did not
+    escalate), closed otherwise; an incident recovered before stays recovered."""
+    acted = incident.steps > 0 and incident.state != "escalated"
+    seconds = incident.age(at)
+    if acted and incident.state != "recovered":
+        closed = incident.at(
+            "recovered", at, why, state="recovered", recovered_seconds=seconds, closed_at=at.isoformat()
+        )
+        return closed, replace(
+            base,
+            result="recovered",
+            reason=f"{incident.alarm_name} recovered {minutes(seconds)} after it fired, "
+            f"after {incident.steps} {unit} step(s): {why}",
+            changes={"time_to_recover_seconds": seconds, "steps": incident.steps},
+        )
+    state: IncidentState = "closed" if incident.state != "recovered" else "recovered"
+    closed = incident.at("closed", at, why, state=state, closed_at=at.isoformat())
+    return closed, replace(base, gate="closed", reason=f"incident closed: {why}")
+
+
+def escalation(incident: Incident, plan: Plan, stops_a_rollout: bool) -> tuple[Result, str, list[str]]:
+    """How an incident at its unit's bound is reported: bound-reached when nothing was changed
+    (stopped, for a rollout never deployed), escalated otherwise, with what was tried."""
+    tried = [e["detail"] for e in incident.timeline if e["what"] == "action"]
+    if incident.steps == 0:
+        # A rollout stopped before its first step never deployed: the endpoint serves as it did,
+        # nothing to page about (told at info level, docs/rooms/tell.md).
+        return ("stopped" if stops_a_rollout else "bound-reached"), f"{plan.bound}; nothing was changed", tried
+    if stops_a_rollout:
+        return "escalated", f"stopped after {'; '.join(tried)}: {plan.bound}", tried
+    return "escalated", f"{incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}", tried
+
+
+class Rehearsal:
+    """One unit's dry runs (docs/rooms/control.md, "Dry run"): each step enforce would take, when it
+    would take it, and its escalation at the bound, recorded as dry-run decisions on the incident's
+    shadow (`Shadow`) - never made, never claiming the cool-down or the hour's budget."""
+
+    def __init__(self, parts: Parts, telling: Telling) -> None:
+        self._action = parts.action
+        self._unit = parts.unit
+        self._window = parts.verify_window
+        self._claims = parts.claims
+        self._budget = parts.budget
+        self._clock = parts.clock
+        self._telling = telling
+
+    @property
+    def walks(self) -> bool:
+        """Whether the unit's incident is walked step by step: a unit verified by its alarm. A
+        rollout's next step and a pipeline's verdict depend on what the step changed, which a dry
+        run cannot see: those record their first would-be step once."""
+        return self._unit.effect == "alarm-ok"
+
+    def taken(self, incident: Incident) -> int:
+        """The steps enforce would have taken by now: the real ones and the would-be ones."""
+        return incident.steps + (0 if incident.shadow is None else incident.shadow.steps)
+
+    def settled(self, incident: Incident, base: Outcome) -> Outcome | None:
+        """A dry run that would have escalated does nothing more (until the alarm clears, or
+        enforce takes over from the endpoint as it is)."""
+        shadow = incident.shadow
+        if shadow is None or shadow.escalated_at is None:
+            return None
+        why = f"would have escalated at {shadow.escalated_at}; nothing more in dry-run"
+        return replace(base, result="dry-run", gate="bound", reason=why, replayed=True)
+
+    def step(self, incident: Incident, base: Outcome, plan: Plan) -> Outcome:
+        """The step enforce would take now, recorded on the shadow - unless the cool-down or the
+        budget would stop enforce here (a skip, as enforce records it)."""
+        now = self._clock()
+        held = self._held(incident, now)
+        if held is not None:
+            when = f"; looked at again from {held.until.isoformat()}" if held.until else ""
+            return self._telling.note(incident, replace(base, gate=held.gate, reason=held.reason + when))
+        if not self.walks:
+            return self._telling.note(
+                incident, replace(base, result="dry-run", reason=plan.summary, changes=_changes(plan.changes))
+            )
+        number = self.taken(incident) + 1
+        verify_until = (now + self._window).isoformat()
+        shadow = incident.shadow or Shadow()
+        walked = replace(
+            shadow,
+            steps=shadow.steps + 1,
+            changes=(*shadow.changes, *(change.as_dict() for change in plan.changes)),
+            at=now.isoformat(),
+            hours=(*shadow.hours, hour_of(now)),
+            verify_until=verify_until,
+        )
+        self._action.rehearse(incident.endpoint, plan.changes, incident)
+        outcome = replace(
+            base,
+            result="dry-run",
+            reason=plan.summary,
+            changes={**_changes(plan.changes), "step": number, "verify_until": verify_until},
+        )
+        stepped = incident.at("dry-run", now, f"step {number}: {plan.summary}", shadow=walked, last_note="")
+        self._telling.told(stepped, outcome, f"{incident.id}#dry-run-step-{number}")
+        return outcome
+
+    def bounded(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
+        """The shadow at the unit's bound: the last would-be step's verification window waited
+        out, then the escalation enforce would make, told once as a dry-run decision."""
+        shadow = incident.shadow
+        assert shadow is not None
+        now = self._clock()
+        if shadow.verify_until is not None and now < datetime.fromisoformat(shadow.verify_until):
+            why = f"{plan.bound}; verifying the dry run's step until {shadow.verify_until}"
+            return self._telling.note(incident, replace(base, gate="verifying", reason=why))
+        tried = [e["detail"] for e in incident.timeline if e["what"] == "action"]
+        tried += [change.describe() for change in shadow.made()]
+        why = f"would have escalated: {incident.alarm_name} is still in ALARM after {'; '.join(tried)}: {plan.bound}"
+        outcome = replace(
+            base,
+            result="dry-run",
+            gate="bound",
+            reason=why,
+            changes={
+                "tried": tried,
+                "steps": self.taken(incident),
+                "metric_when_opened": incident.opened_reason,
+                "metric_now": alarm_reason,
+                **plan.notes,
+            },
+        )
+        escalated = incident.at("dry-run", now, why, shadow=replace(shadow, escalated_at=now.isoformat()), last_note="")
+        self._telling.told(escalated, outcome, f"{incident.id}#dry-run-escalated")
+        return outcome
+
+    def _held(self, incident: Incident, now: datetime) -> Refused | None:
+        """What would stop enforce's step now: the cool-down after the last would-be step, a real
+        cool-down lock, or the hour's budget counted with the would-be steps of this hour."""
+        shadow = incident.shadow
+        if shadow is not None and shadow.at:
+            until = datetime.fromisoformat(shadow.at) + max(self._action.cooldown, MIN_LOCK)
+            if now < until:
+                return Refused("cooldown", f"{self._unit.name} would be cooling down until {until.isoformat()}", until)
+        mine = 0 if shadow is None else shadow.in_hour(hour_of(now))
+        cap = None if self._budget is None else self._budget - mine
+        refused = self._claims.check(incident.endpoint, self._unit.name, cap, now)
+        if refused is None or refused.gate == "cooldown":
+            return refused
+        return Refused(
+            "budget",
+            f"enforce would have been stopped here by the hourly budget of {self._budget} actions for "
+            f"{incident.endpoint} ({mine} of them taken by this dry run)",
+            refused.until,
+        )
+
+
+def _changes(changes: tuple[Change, ...]) -> dict[str, Any]:
+    return {"changes": [c.as_dict() for c in changes]}

@@ -13,9 +13,8 @@ from model_medic.remediate.units import change_of
 from model_medic.report.incident_view import RolloutView, outcome_of
 
 if TYPE_CHECKING:
-    from model_medic.control.step import Step
     from model_medic.store.claims import Refused
-    from model_medic.store.incidents import Incident
+    from model_medic.store.incidents import Incident, Step
     from model_medic.store.journal import Decision, Mark
 
 # Results a person is told of (tell/outcome.py announces these): the "last actions" of an endpoint.

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from model_medic.control.parts import Parts
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.store.claims import Refused
@@ -24,6 +23,9 @@ from model_medic.tell.paging import Standing
 # A transaction whose optional parts (a mark, an episode) met a concurrent writer is built again
 # from what stands now, this many times at most.
 _ATTEMPTS = 3
+
+if TYPE_CHECKING:
+    from model_medic.control.loop import Parts
 
 
 @dataclass(frozen=True)
