@@ -6,8 +6,7 @@ from typing import Any
 
 import boto3
 
-from model_medic.tell.outcome import Notifier, Outcome
-from model_medic.tell.where import Where
+from model_medic.tell.outcome import Notifier, Outcome, Where
 from tests.conftest import Stack
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""What people read (`tell/messages.py`, `tell/where.py`): short subjects, bodies saying where and what next."""
+"""What people read (`tell/outcome.py`, `tell/outcome.py`): short subjects, bodies saying where and what next."""
 
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -10,9 +10,17 @@ from model_medic.control.stepping import escalation
 from model_medic.remediate.units import Plan, variant_label
 from model_medic.status.view import TOLD
 from model_medic.store.incidents import opened
-from model_medic.tell import messages
-from model_medic.tell.outcome import ANNOUNCED, Outcome
-from model_medic.tell.where import Where
+from model_medic.tell.outcome import (
+    ANNOUNCED,
+    PHONE,
+    Outcome,
+    Where,
+    body,
+    next_step,
+    plain_body,
+    plain_subject,
+    subject,
+)
 
 TOPIC = "arn:aws:sns:eu-west-1:111122223333:model-medic-prod-info"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -48,19 +56,19 @@ def test_where_comes_from_the_stacks_own_topic_arn_without_sts() -> None:
 
 
 def test_subjects_fit_on_a_phone_and_drop_the_action_before_the_endpoint() -> None:
-    assert messages.subject(outcome(result="escalated"), WHERE) == "[CRITICAL] prod escalated scale-up fraud-prod"
+    assert subject(outcome(result="escalated"), WHERE) == "[CRITICAL] prod escalated scale-up fraud-prod"
     long = "fraud-detector-prod-us-east-1-blue-green-v2"
-    said = messages.subject(outcome(result="escalated", endpoint=long), WHERE)
+    said = subject(outcome(result="escalated", endpoint=long), WHERE)
     assert said == f"[CRITICAL] prod escalated {long}"[:59] + "~"
-    assert len(said) <= messages.PHONE
-    short = messages.subject(outcome(result="bound-reached", endpoint="fraud-detector-prod-eu-v2"), WHERE)
+    assert len(said) <= PHONE
+    short = subject(outcome(result="bound-reached", endpoint="fraud-detector-prod-eu-v2"), WHERE)
     assert short == "[CRITICAL] prod bound-reached fraud-detector-prod-eu-v2"  # no room for scale-up
 
 
 def test_a_plain_subject_says_severity_and_stack_first_in_ascii() -> None:
-    said = messages.plain_subject("critical", "Model Medic: budget spent on fraud-prod", WHERE)
+    said = plain_subject("critical", "Model Medic: budget spent on fraud-prod", WHERE)
     assert said == "[CRITICAL] prod budget spent on fraud-prod"
-    assert messages.plain_subject("info", "caf\u00e9\nnews", WHERE) == "[INFO] prod caf??news"
+    assert plain_subject("info", "caf\u00e9\nnews", WHERE) == "[INFO] prod caf??news"
 
 
 @pytest.mark.parametrize(
@@ -84,13 +92,13 @@ def test_every_result_says_what_a_person_should_look_at_next(
     result: str, gate: str, action: str, critical: bool, expected: str
 ) -> None:
     told = outcome(result=result, gate=gate, action=action, critical=critical)
-    assert expected in messages.next_step(told)
-    assert f"Next: {messages.next_step(told)}" in messages.body(told, WHERE)
+    assert expected in next_step(told)
+    assert f"Next: {next_step(told)}" in body(told, WHERE)
 
 
 def test_a_body_names_where_and_links_the_console_with_names_encoded() -> None:
     alarm = "fraud prod/latency #1"
-    text = messages.body(outcome(alarm_name=alarm, alarm_arn=f"arn:aws:cloudwatch:eu-west-1:1:alarm:{alarm}"), WHERE)
+    text = body(outcome(alarm_name=alarm, alarm_arn=f"arn:aws:cloudwatch:eu-west-1:1:alarm:{alarm}"), WHERE)
     assert "Stack model-medic-prod, account 111122223333, Region eu-west-1" in text
     assert "#alarmsV2:alarm/fraud%20prod%2Flatency%20%231" in text
     assert "https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/endpoints/fraud-prod" in text
@@ -98,7 +106,7 @@ def test_a_body_names_where_and_links_the_console_with_names_encoded() -> None:
 
 
 def test_a_bound_says_nothing_was_tried() -> None:
-    text = messages.body(outcome(result="bound-reached", reason="at the maximum of 4; nothing was changed"), WHERE)
+    text = body(outcome(result="bound-reached", reason="at the maximum of 4; nothing was changed"), WHERE)
     assert "Tried:\n  - nothing was changed" in text
 
 
@@ -117,14 +125,14 @@ def test_other_partitions_link_their_own_console(partition: str, console: str) -
 def test_a_partition_without_a_known_console_gets_no_links_and_says_so() -> None:
     where = Where.of("model-medic-prod", "arn:aws-iso:sns:us-iso-east-1:111122223333:t")
     assert where.links("fraud-prod") == {}
-    assert "(no console links: partition aws-iso)" in messages.plain_body("x", where, "fraud-prod")
+    assert "(no console links: partition aws-iso)" in plain_body("x", where, "fraud-prod")
 
 
 def test_stopped_is_announced_at_info_and_status_lists_what_is_announced() -> None:
     assert "stopped" in ANNOUNCED
     assert TOLD == ANNOUNCED
     assert outcome(result="stopped", gate="changed-outside").severity == "info"
-    assert "Model Medic stopped: scale-up" in messages.body(outcome(result="stopped"), WHERE)
+    assert "Model Medic stopped: scale-up" in body(outcome(result="stopped"), WHERE)
 
 
 def test_a_rollout_stopped_by_a_bound_before_its_first_step_is_stopped_not_a_page() -> None:

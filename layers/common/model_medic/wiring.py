@@ -54,9 +54,8 @@ from model_medic.store.measurements import Measurements
 from model_medic.store.outbox import Outbox
 from model_medic.tell.courier import Courier
 from model_medic.tell.notices import Notices
-from model_medic.tell.outcome import Notifier
+from model_medic.tell.outcome import Notifier, Where
 from model_medic.tell.paging import PagingRules
-from model_medic.tell.where import Where
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -296,7 +296,7 @@ class Settings(EnvModel):
     ledger_retention_days: int = Field(90, alias="LEDGER_RETENTION_DAYS", ge=1, le=3650)
     # An endpoint's `model-medic:` tags may only tighten the stack's bounds unless this is true (policy.py).
     tags_may_loosen_bounds: bool = Field(False, alias="TAGS_MAY_LOOSEN_BOUNDS")
-    # What messages name and link (tell/where.py): the stack, and the bucket of its daily reports.
+    # What messages name and link (tell/outcome.py): the stack, and the bucket of its daily reports.
     stack_name: str = Field("", alias="STACK_NAME", pattern=r"^$|^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
     reports_bucket: str = Field("", alias="REPORTS_BUCKET", max_length=63)
 

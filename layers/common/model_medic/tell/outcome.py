@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
+from model_medic.fleet.alarm_catalog import dashboard_name
 from model_medic.platform.observability import logger
-from model_medic.tell import messages
-from model_medic.tell.where import Where
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sns import SNSClient
+
 
 Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed", "recovered", "escalated", "stopped"]
 
@@ -60,8 +61,8 @@ class Outcome:
         return asdict(self)
 
     def sentence(self, where: Where | None = None) -> str:
-        """The outcome as a person reads it in an e-mail (`messages.body`)."""
-        return messages.body(self, where or Where())
+        """The outcome as a person reads it in an e-mail (`body`)."""
+        return body(self, where or Where())
 
 
 class Notifier:
@@ -92,8 +93,8 @@ class Notifier:
         self._plain("info", subject, text, dedup_id, endpoint)
 
     def _plain(self, topic: str, subject: str, text: str, dedup_id: str, endpoint: str) -> None:
-        title = messages.plain_subject(topic, subject, self._where)
-        said = messages.plain_body(text, self._where, endpoint)
+        title = plain_subject(topic, subject, self._where)
+        said = plain_body(text, self._where, endpoint)
         if dedup_id:
             self._sns.publish(
                 TopicArn=self._topics[topic],
@@ -109,11 +110,11 @@ class Notifier:
         in every copy of this message, so a consumer can drop a repeat - a field of the machine
         bodies (SNS sends message attributes only with a String message structure, not this JSON
         one: docs/aws-behaviours.md, "SNS"), and a `dedup_id` attribute all the same."""
-        text = messages.body(outcome, self._where)
+        text = body(outcome, self._where)
         machine = json.dumps(self._detail(outcome, dedup_id), default=str)
         self._sns.publish(
             TopicArn=self._topics[outcome.severity],
-            Subject=messages.subject(outcome, self._where),
+            Subject=subject(outcome, self._where),
             MessageStructure="json",
             Message=json.dumps(
                 {
@@ -124,7 +125,7 @@ class Notifier:
                     "lambda": machine,
                     "http": machine,
                     "https": machine,
-                    "sms": messages.sms(outcome, self._where),
+                    "sms": sms(outcome, self._where),
                 }
             ),
             MessageAttributes=_attributes(
@@ -173,3 +174,244 @@ def answer(outcomes: list[Outcome]) -> dict[str, Any]:
     """What a sweep or a rollout did, as Lambda returns it (a step replayed from an earlier
     attempt is not news)."""
     return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
+
+
+# SNS refuses a subject over 100 characters; a phone's lock screen shows about 60.
+SUBJECT_LIMIT = 100
+PHONE = 60
+
+_VERBS = {
+    "acted": "did",
+    "dry-run": "would have done (dry run, nothing changed)",
+    "skipped": "skipped",
+    "bound-reached": "stopped at a bound",
+    "failed": "FAILED",
+    "recovered": "saw a recovery after",
+    "escalated": "ESCALATES (the remediation did not help)",
+    "stopped": "stopped",
+}
+_LINKS = (("endpoint", "Endpoint"), ("alarm", "Alarm"), ("dashboard", "Dashboard"), ("reports", "Reports"))
+
+
+def subject(outcome: Outcome, where: Where) -> str:
+    """`[CRITICAL] prod escalated scale-up fraud-prod`: severity, stack, result, action, endpoint;
+    the action is left out first, then the end cut, to fit on a phone."""
+    head = [f"[{outcome.severity.upper()}]", where.short, outcome.result]
+    return fit([*head, outcome.action, outcome.endpoint], [*head, outcome.endpoint])
+
+
+def sms(outcome: Outcome, where: Where) -> str:
+    """A text message: the subject and why, in one SMS (140 ASCII characters)."""
+    return fit([subject(outcome, where), "-", outcome.reason], limit=140)
+
+
+def plain_subject(severity: str, text: str, where: Where) -> str:
+    """A plain message's subject (an alert, a reminder, the daily report): severity and stack first.
+    Its words are its sender's (a measuring job's cause in parentheses): kept whole up to SNS's
+    limit rather than cut on a phone."""
+    said = text.removeprefix("Model Medic").lstrip(":").strip() or text
+    return fit([f"[{severity.upper()}]", where.short, said], limit=SUBJECT_LIMIT)
+
+
+def fit(*choices: list[str], limit: int = PHONE) -> str:
+    """The first choice of words that fits in `limit`, else the last cut to it; ASCII printable only
+    (SNS refuses control characters and non-ASCII in a subject)."""
+    line = ""
+    for words in choices:
+        line = ascii_line(" ".join(w for w in words if w))
+        if len(line) <= limit:
+            return line
+    return line[: limit - 1] + "~"
+
+
+def ascii_line(text: str) -> str:
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+
+
+def body(outcome: Outcome, where: Where) -> str:
+    """The e-mail: what happened and where (stack, account, Region), what was tried, the mode and
+    incident, what to do next, then the console links."""
+    headline = f"Model Medic {_VERBS[outcome.result]}: {outcome.action} on endpoint {outcome.endpoint}."
+    lines = [headline, where.line(), ""]
+    lines.append(f"What happened: {outcome.reason}")
+    if outcome.alarm_name:
+        lines.append(f"Alarm: {outcome.alarm_name} went to {outcome.state} at {outcome.transition.rsplit('|', 1)[-1]}")
+    tried = tried_lines(outcome)
+    if tried:
+        lines += ["Tried:"] + [f"  - {step}" for step in tried]
+    lines.append(f"Mode: {outcome.mode or '-'}")
+    if outcome.incident:
+        lines.append(f"Incident: {outcome.incident}")
+    details = {k: v for k, v in outcome.changes.items() if k != "tried"}
+    if details:
+        lines += ["", "Details:"] + [f"  {key}: {value}" for key, value in details.items()]
+    lines += ["", f"Next: {next_step(outcome)}"]
+    if outcome.incident:
+        digest = outcome.incident.rsplit("#", 1)[-1]
+        lines.append(f"  model-medic --stack {where.stack} --region {where.region} explain {digest}")
+    return "\n".join([*lines, "", *footer(where, outcome.endpoint, outcome.alarm_arn)[1:]])
+
+
+def plain_body(text: str, where: Where, endpoint: str = "") -> str:
+    """A plain message's text with where it comes from and the endpoint's links."""
+    return "\n".join([text, "", *footer(where, endpoint)])
+
+
+def footer(where: Where, endpoint: str, alarm_arn: str = "") -> list[str]:
+    """Where the message comes from, then a line per console link."""
+    links = where.links(endpoint, alarm_arn)
+    lines = [where.line()]
+    lines += [f"{label + ':':<11}{links[key]}" for key, label in _LINKS if key in links]
+    if not links and where.partition not in ("aws", "aws-us-gov", "aws-cn"):
+        lines.append(f"(no console links: partition {where.partition})")
+    return lines
+
+
+def tried_lines(outcome: Outcome) -> list[str]:
+    """What was tried: the steps an escalation lists; nothing, where a bound stopped the first."""
+    tried = outcome.changes.get("tried")
+    if isinstance(tried, list) and tried:
+        return [str(step) for step in tried]
+    if outcome.result == "bound-reached" or (outcome.result == "stopped" and outcome.gate == "bound"):
+        return ["nothing was changed"]
+    return []
+
+
+def next_step(outcome: Outcome) -> str:
+    """What a person should look at next, by result (and action, where it matters)."""
+    result, action = outcome.result, outcome.action
+    if result == "escalated":
+        if action == "rollout":
+            return (
+                "the rollout stopped after changing the endpoint; the canary keeps the share it has. Look at "
+                "the canary's figures on the dashboard, then walk it on or roll it back yourself."
+            )
+        return (
+            "the alarm is still in ALARM after what was tried, and Model Medic will not act again in this "
+            "incident. Look at the model and the traffic on the dashboard; if more of the same would help, "
+            "raise the bound (the endpoint's model-medic: tag or the stack's parameter)."
+        )
+    if result == "bound-reached":
+        return (
+            "nothing was changed: a bound stopped the first step. Raise the bound named above (the endpoint's "
+            "model-medic: tag or the stack's parameter) or look at the model and its traffic."
+        )
+    if result == "failed":
+        return (
+            "a change did not take or AWS refused it (the error is above). Check the endpoint's status and "
+            "events in the SageMaker console and the function's logs; this incident is not tried again."
+        )
+    if result == "stopped":
+        if outcome.gate == "bound":
+            return (
+                "nothing on the endpoint changed; the serving model keeps serving. If the candidate should "
+                "be deployed, fix what the reason names, then approve it again."
+            )
+        return "someone changed the endpoint outside Model Medic; it no longer walks this rollout. Check who did."
+    return _routine(outcome)
+
+
+def _routine(outcome: Outcome) -> str:
+    if outcome.result == "dry-run":
+        return "nothing was changed (dry run). Switch the mode to enforce once you trust these decisions."
+    if outcome.result == "recovered":
+        return "nothing to do."
+    if outcome.action == "rollback":
+        return "the model was rolled back: find out why before the pipeline deploys it again."
+    if outcome.action == "start-retraining":
+        return "follow the pipeline's execution in SageMaker; Model Medic reads its verdict."
+    if outcome.action == "rollout":
+        if outcome.critical:
+            return "a canary was rolled back or a candidate Rejected: find out why before it is approved again."
+        return "nothing yet: the rollout goes on by itself; the dashboard shows the canary against the primary."
+    return "nothing yet; Model Medic checks the change took and tells you if the alarm stays in ALARM."
+
+
+# The console's domain per partition (docs/aws-behaviours.md, "Console links"); the standard
+# partition has a Regional console. A partition not listed gets no links.
+_CONSOLES = {
+    "aws": "https://{region}.console.aws.amazon.com",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com",
+    "aws-cn": "https://console.amazonaws.cn",
+}
+# samconfig.toml's stacks are model-medic, model-medic-staging, model-medic-prod: a subject says
+# "prod" where it has room for little.
+_STACK_PREFIX = "model-medic-"
+
+
+@dataclass(frozen=True)
+class Where:
+    """The stack that sends a message: its name, account, Region and partition, and its reports bucket."""
+
+    stack: str = ""
+    account: str = ""
+    region: str = ""
+    partition: str = "aws"
+    reports_bucket: str = ""
+
+    @classmethod
+    def of(cls, stack: str, arn: str, reports_bucket: str = "") -> Where:
+        """From one of the stack's own ARNs (its topic's): `arn:<partition>:<service>:<region>:<account>:...`.
+        No STS call, no permission: a topic of the stack lives in the stack's account and Region."""
+        parts = arn.split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn":
+            return cls(stack=stack, reports_bucket=reports_bucket)
+        return cls(stack, parts[4], parts[3], parts[1], reports_bucket)
+
+    @property
+    def short(self) -> str:
+        """The stack's name as a subject shows it: `prod` for model-medic-prod."""
+        rest = self.stack.removeprefix(_STACK_PREFIX)
+        return rest or self.stack
+
+    def line(self) -> str:
+        return (
+            f"Stack {self.stack or '(unnamed)'}, account {self.account or '(unknown)'}, "
+            f"Region {self.region or '(unknown)'}"
+        )
+
+    def fields(self) -> dict[str, str]:
+        """What an event's detail carries of the stack."""
+        return {"stack": self.stack, "account": self.account, "region": self.region}
+
+    def console(self, region: str = "") -> str:
+        """The console's address for the partition and Region, or "" (a partition without a known console)."""
+        template = _CONSOLES.get(self.partition)
+        region = region or self.region
+        return template.format(region=region) if template and region else ""
+
+    def links(self, endpoint: str, alarm_arn: str = "") -> dict[str, str]:
+        """Console links for the endpoint, its alarm (when a CloudWatch alarm is behind the message),
+        its dashboard (the alarm manager's) and its reports (the daily report's folder); none
+        outside a known partition. Names are URL-encoded."""
+        home = self.console()
+        if not home:
+            return {}
+        r = self.region
+        found: dict[str, str] = {}
+        if endpoint:
+            found["endpoint"] = f"{home}/sagemaker/home?region={r}#/endpoints/{_q(endpoint)}"
+        alarm = _alarm(alarm_arn)
+        if alarm is not None:
+            region, name = alarm
+            found["alarm"] = f"{self.console(region)}/cloudwatch/home?region={region}#alarmsV2:alarm/{_q(name)}"
+        if endpoint and self.stack:
+            board = dashboard_name(self.stack, r, endpoint)
+            found["dashboard"] = f"{home}/cloudwatch/home?region={r}#dashboards/dashboard/{_q(board)}"
+        if self.reports_bucket:
+            prefix = f"reports/{endpoint}/" if endpoint else "reports/index/"
+            found["reports"] = f"{home}/s3/buckets/{_q(self.reports_bucket)}?region={r}&prefix={_q(prefix)}"
+        return found
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+def _alarm(arn: str) -> tuple[str, str] | None:
+    """(Region, name) of a CloudWatch alarm ARN (`arn:aws:cloudwatch:<region>:<account>:alarm:<name>`), else None
+    (a rollout's trigger, a sweep's decision)."""
+    parts = arn.split(":", 6)
+    if len(parts) == 7 and parts[2] == "cloudwatch" and parts[5] == "alarm" and parts[6]:
+        return parts[3], parts[6]
+    return None

@@ -17,8 +17,7 @@ from model_medic.store.outbox import LetterKind
 from model_medic.store.table import cancelled_on
 from model_medic.tell.courier import Post, dedup_of, fresh_dedup
 from model_medic.tell.outcome import Outcome
-from model_medic.tell.pager import Pager
-from model_medic.tell.paging import Standing
+from model_medic.tell.paging import Pager, Standing
 
 # A transaction whose optional parts (a mark, an episode) met a concurrent writer is built again
 # from what stands now, this many times at most.
