@@ -11,7 +11,7 @@ import time_machine
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from model_medic.store.outbox import Outbox
+from model_medic.store.journal import Outbox
 from model_medic.tell.courier import DRAIN_LIMIT, LEASE, Courier
 from model_medic.tell.outcome import Notifier, Outcome
 from tests.conftest import FakeContext, Stack, bodies, decisions, load_event, make_endpoint

@@ -7,7 +7,7 @@ from typing import cast
 from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.store.episodes import Episode, Episodes
-from model_medic.store.outbox import Letter, Outbox
+from model_medic.store.journal import Letter, Outbox
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 NO_CLIENT = cast("DynamoDBClient", None)

@@ -1,4 +1,4 @@
-"""The one roster (store/roster.py) as its two users use it - the open incidents and the boosts:
+"""The one roster (store/table.py) as its two users use it - the open incidents and the boosts:
 the first sweep reads every endpoint, enters what was written before the roster and marks it
 complete; later sweeps read the roster and only what it names; a stale entry goes once a read
 or a condition confirms it, and only then."""
@@ -14,8 +14,7 @@ from moto import mock_aws
 
 from model_medic.store.boosts import BOOSTS_PK, Boosts, _Members
 from model_medic.store.incidents import ROSTER_PK, Incident, Incidents, opened
-from model_medic.store.roster import Roster
-from model_medic.store.table import Table
+from model_medic.store.table import Roster, Table
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TABLE = "model-medic-ledger"

@@ -49,9 +49,8 @@ from model_medic.store.claims import Claims
 from model_medic.store.deployments import Deployments
 from model_medic.store.episodes import Episodes
 from model_medic.store.incidents import Incidents
-from model_medic.store.journal import Journal
+from model_medic.store.journal import Journal, Outbox
 from model_medic.store.measurements import Measurements
-from model_medic.store.outbox import Outbox
 from model_medic.tell.courier import Courier
 from model_medic.tell.notices import Notices
 from model_medic.tell.outcome import Notifier, Where

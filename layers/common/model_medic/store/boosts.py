@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
-from model_medic.store.roster import Roster
-from model_medic.store.table import Table, cancelled_on, endpoint_pk, from_item, to_item
+from model_medic.store.table import Roster, Table, cancelled_on, endpoint_pk, from_item, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -13,8 +13,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.remediate.units import Change, change_of
-from model_medic.store.roster import Roster
-from model_medic.store.table import Table, endpoint_pk, epoch, from_item, key_of, to_item
+from model_medic.store.table import Roster, Table, endpoint_pk, epoch, from_item, key_of, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

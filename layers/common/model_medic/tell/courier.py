@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock, utc_now
 from model_medic.platform.observability import logger, metrics
-from model_medic.store.outbox import CHANNELS, Letter, LetterKind, Outbox
+from model_medic.store.journal import CHANNELS, Letter, LetterKind, Outbox
 from model_medic.store.table import epoch
 from model_medic.tell.outcome import Notifier, Outcome
 

@@ -15,8 +15,7 @@ from model_medic.store.table import conditions_failed
 from model_medic.tell.courier import fresh_dedup
 
 if TYPE_CHECKING:
-    from model_medic.store.journal import Journal
-    from model_medic.store.outbox import Letter
+    from model_medic.store.journal import Journal, Letter
     from model_medic.tell.courier import Courier
     from model_medic.tell.outcome import Outcome
 

@@ -13,7 +13,7 @@ from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.store.claims import Refused
 from model_medic.store.incidents import Conflict, Incident
-from model_medic.store.outbox import LetterKind
+from model_medic.store.journal import LetterKind
 from model_medic.store.table import cancelled_on
 from model_medic.tell.courier import Post, dedup_of, fresh_dedup
 from model_medic.tell.outcome import Outcome
