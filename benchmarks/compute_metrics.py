@@ -11,6 +11,7 @@ import boto3
 from moto import mock_aws
 
 from benchmarks.calls import counting_calls
+from model_medic.store.table import Table
 
 SCHEDULED = datetime(2026, 11, 22, 10, 7, tzinfo=UTC)
 TABLE = "model-medic-ledger"
@@ -60,7 +61,7 @@ def measure(size: int) -> tuple[Counter[str], float, int]:
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         )
-        ledger = Measurements(aws.dynamodb(), TABLE)
+        ledger = Measurements(Table(aws.dynamodb(), TABLE))
         with counting_calls() as calls:
             started = time.perf_counter()
             run = ComputeMetrics(aws.cloudwatch(), ledger, timedelta(minutes=5), timedelta(minutes=2)).run(

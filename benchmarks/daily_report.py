@@ -13,6 +13,7 @@ import boto3
 from moto import mock_aws
 
 from benchmarks.calls import counting_calls
+from model_medic.store.table import Table
 
 END = datetime(2026, 11, 23, 6, tzinfo=UTC)
 ENDPOINTS = 100
@@ -80,7 +81,7 @@ def seed_incidents(names: list[str]) -> None:
     from model_medic.platform import aws
     from model_medic.store.incidents import Incidents, opened
 
-    store = Incidents(aws.dynamodb(), "ledger", timedelta(days=90))
+    store = Incidents(Table(aws.dynamodb(), "ledger"), timedelta(days=90))
     for index, name in enumerate(names):
         episodes = [(END - timedelta(hours=10), "recovered"), (END - timedelta(hours=40), "recovered")]
         if index % 10 == 0:
@@ -129,9 +130,9 @@ def main() -> None:
                 aws.cloudwatch(),
                 aws.sagemaker(),
                 aws.s3(),
-                Journal(aws.dynamodb(), "ledger", timedelta(days=90)),
+                Journal(Table(aws.dynamodb(), "ledger"), timedelta(days=90)),
                 "reports",
-                incidents=Incidents(aws.dynamodb(), "ledger", timedelta(days=90)),
+                incidents=Incidents(Table(aws.dynamodb(), "ledger"), timedelta(days=90)),
             )
             reports = job.build(names, END)
             links = job.publish(reports, reports[0].day)

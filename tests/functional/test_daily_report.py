@@ -11,6 +11,7 @@ import pytest
 from model_medic.report.grading import NO_TRAFFIC
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
+from model_medic.store.table import Table
 from model_medic.tell.outcome import Outcome, Result
 from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint
 
@@ -47,7 +48,7 @@ def datapoints(variant: str, hour: int, **series: list[float]) -> None:
 
 def decision(stack: Stack, minutes: int, result: Result, alarm: str, reason: str, changes: dict[str, Any]) -> None:
     at = (START + timedelta(minutes=minutes)).isoformat()
-    Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90)).record(
+    Journal(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90)).record(
         Outcome(
             action="scale-up",
             endpoint=ENDPOINT,
@@ -280,9 +281,9 @@ def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_wo
         boto3.client("cloudwatch"),
         boto3.client("sagemaker"),
         s3,
-        Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90)),
+        Journal(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90)),
         "model-medic-reports",
-        incidents=Incidents(boto3.client("dynamodb"), stack.table, timedelta(days=90)),
+        incidents=Incidents(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90)),
     )
     reports = fleet_reports(500)
     links = [{"endpoint": r.endpoint, **job._links(f"reports/{r.endpoint}/{r.day}.html")} for r in reports]
@@ -307,7 +308,7 @@ def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_wo
 def test_decisions_of_one_instant_read_back_in_the_order_they_were_recorded(stack: Stack) -> None:
     # A step and the wait that follows it share their time under a clock that does not move; their
     # ids sort the other way round ("zz" before "aa"), so only the recording order puts them right.
-    journal = Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+    journal = Journal(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
     at = START + timedelta(hours=4)
     recorded: tuple[tuple[Result, str], ...] = (("acted", "zz"), ("skipped", "aa"), ("recovered", "mm"))
     for result, key in recorded:

@@ -12,6 +12,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from model_medic.store.journal import Outbox
+from model_medic.store.table import Table
 from model_medic.tell.courier import DRAIN_LIMIT, LEASE, Courier
 from model_medic.tell.outcome import Notifier, Outcome
 from tests.conftest import FakeContext, Stack, bodies, decisions, load_event, make_endpoint
@@ -146,7 +147,7 @@ def courier(stack: Stack, owner: str, at: datetime, info_topic: str | None = Non
         stack.topics["critical"],
         "default",
     )
-    outbox = Outbox(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+    outbox = Outbox(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
     return Courier(outbox, notifier, owner, lambda: at)
 
 

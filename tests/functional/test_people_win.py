@@ -10,6 +10,7 @@ import time_machine
 
 from localcloud.moto_extensions import set_update_seconds
 from model_medic.store.boosts import Boosts
+from model_medic.store.table import Table
 from tests.conftest import Stack, bodies, decisions, load_event, make_endpoint, stored_incidents
 from tests.functional.test_scale_up import (
     ENDPOINT,
@@ -161,7 +162,7 @@ def test_a_later_step_over_an_operators_floor_is_given_back_to_their_floor_not_b
     # Still in ALARM after the window: the next step starts from the person's floor.
     stepped = sweep(fn, clock, at(28))
     assert [(o["result"], o["reason"]) for o in stepped] == [("acted", "primary min-capacity 6 -> 7")]
-    [boost] = Boosts(stack.dynamodb, stack.table).of(ENDPOINT)
+    [boost] = Boosts(Table(stack.dynamodb, stack.table)).of(ENDPOINT)
     assert (boost.original, boost.boosted_to) == (6, 7)  # started over from what the person set
     sweep(fn, clock, at(34))  # InService at 7: verifying
     alarm_clears(fn, clock, 36)

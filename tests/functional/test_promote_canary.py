@@ -22,6 +22,7 @@ from model_medic.remediate.rollout.plan import instances_for
 from model_medic.remediate.rollout.targets import serving_group
 from model_medic.store.deployments import Deployments
 from model_medic.store.journal import Journal
+from model_medic.store.table import Table
 from tests.conftest import AwsCalls, FakeContext, Stack, load_event, load_handler, make_endpoint, stored_incidents
 from tests.functional.test_endpoint_policy import tag
 
@@ -230,7 +231,7 @@ def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic
     assert rollout["steps"] == 5  # four promotions and the finish, each one or more single changes
     assert [e["what"] for e in rollout["timeline"]].count("action") == 9
     # The canary config was a passage: never a rollback target again.
-    ledger = Deployments(boto3.client("dynamodb"), stack.table)
+    ledger = Deployments(Table(boto3.client("dynamodb"), stack.table))
     assert ledger.previous_config(ENDPOINT, final["config"]) is None
     assert tick(operator_canary, T0 + timedelta(minutes=500)) == []  # complete: nothing left to judge
 
@@ -266,7 +267,7 @@ def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the
     config = boto3.client("sagemaker").describe_endpoint_config(EndpointConfigName=final["config"])
     assert [v["ModelName"] for v in config["ProductionVariants"]] == [canary["ModelName"]]
     # The next rollback of the final config goes to the config before the rollout.
-    ledger = Deployments(boto3.client("dynamodb"), stack.table)
+    ledger = Deployments(Table(boto3.client("dynamodb"), stack.table))
     assert ledger.previous_config(ENDPOINT, final["config"]) == f"{ENDPOINT}-config-1"
     [rollout] = [i for i in stored_incidents(stack) if i["action"] == "rollout"]
     assert rollout["state"] == "recovered"
@@ -852,16 +853,18 @@ def test_what_a_config_serves_is_read_once_then_remembered_and_confirmed_before_
     # The first approval after a deployment: nothing known yet, every config read once.
     cold = calls_of(aws_calls, lambda: approve_in(fn, "churn", T0))
     assert cold["DescribeEndpointConfig"] >= 12
-    remembered = Deployments(boto3.client("dynamodb"), stack.table).serving_groups(T0)
+    remembered = Deployments(Table(boto3.client("dynamodb"), stack.table)).serving_groups(T0)
     assert remembered["fleet-005-config#primary"][0] is None  # a model from an image
     assert remembered["fleet-007-config#primary"][0] is None  # inference components: no model in the variant
     assert remembered["fleet-004-config#primary"][0] == "other-1"
     # A remembered entry that is wrong (a config name deleted and reused) is caught by the
     # fresh read of each endpoint an approval is about to act on: nothing is deployed there.
-    Deployments(boto3.client("dynamodb"), stack.table).save_serving_groups({"fleet-004-config#primary": "fraud"}, T0)
+    Deployments(Table(boto3.client("dynamodb"), stack.table)).save_serving_groups(
+        {"fleet-004-config#primary": "fraud"}, T0
+    )
     acted = approve_in(fn, "fraud", T0 + timedelta(minutes=1))
     assert sorted(o["endpoint"] for o in acted) == ["fleet-002", "fleet-003"]
-    after = Deployments(boto3.client("dynamodb"), stack.table).serving_groups(T0 + timedelta(minutes=1))
+    after = Deployments(Table(boto3.client("dynamodb"), stack.table)).serving_groups(T0 + timedelta(minutes=1))
     assert after["fleet-004-config#primary"][0] == "other-1"  # corrected
 
 
@@ -919,7 +922,7 @@ def test_an_approval_with_more_targets_than_time_opens_them_all_and_leaves_the_r
 
 
 def tracked(stack: Stack) -> list[tuple[str, str]]:
-    ledger = Deployments(boto3.client("dynamodb"), stack.table)
+    ledger = Deployments(Table(boto3.client("dynamodb"), stack.table))
     return sorted((e.kind, e.name) for e in ledger.created())
 
 
@@ -981,7 +984,7 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
                 {"VariantName": "primary", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
             ],
         )
-    ledger = Deployments(boto3.client("dynamodb"), stack.table)
+    ledger = Deployments(Table(boto3.client("dynamodb"), stack.table))
     for kind, name in (
         ("config", f"{ENDPOINT}-final-aaaa1111"),
         ("model", "churn-v2-model-aaaa1111"),
@@ -993,7 +996,7 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     ledger.observe_config(ENDPOINT, f"{ENDPOINT}-final-aaaa1111", T0 + timedelta(days=1))
     ledger.observe_config(ENDPOINT, f"{ENDPOINT}-config-1", T0 + timedelta(days=2))
     later = T0 + timedelta(days=40)
-    journal = Journal(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+    journal = Journal(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
     cleanup = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later)
     assert cleanup.sweep(lambda _: False) == []  # not in enforce: nothing
     assert {f"{ENDPOINT}-final-aaaa1111", f"{ENDPOINT}-canary-bbbb2222"} <= configs()

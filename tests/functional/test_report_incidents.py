@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from model_medic.store.incidents import Incident, Incidents, Shadow, opened
+from model_medic.store.table import Table
 from tests.conftest import FakeContext, Stack, load_event, make_endpoint
 from tests.functional.test_daily_report import ENDPOINT, HOSTILE, START, fn  # noqa: F401 - the fixture is shared
 from tests.functional.test_report_in_browser import CHROMIUM, FLAGS, OUT
@@ -24,7 +25,7 @@ OTHER = "fraud-prod"
 
 
 def store(stack: Stack) -> Incidents:
-    return Incidents(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+    return Incidents(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
 
 
 def at(minutes: float) -> datetime:

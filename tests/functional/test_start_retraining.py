@@ -19,6 +19,7 @@ from localcloud.moto_extensions import (
     set_update_seconds,
 )
 from model_medic.store.measurements import Measurements
+from model_medic.store.table import Table
 from tests.conftest import (
     REGION,
     AwsCalls,
@@ -310,7 +311,7 @@ def test_at_most_one_run_per_cooldown_per_endpoint(
 def test_the_feature_comes_from_compute_drifts_latest_measurement_when_the_alarm_names_none(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller, aws_requests: Requests
 ) -> None:
-    Measurements(boto3.client("dynamodb"), stack.table).save_drift(ENDPOINT, OPENED, "tenure", 0.31)
+    Measurements(Table(boto3.client("dynamodb"), stack.table)).save_drift(ENDPOINT, OPENED, "tenure", 0.31)
     [outcome] = deliver(fn, clock, load_event("start_retraining/data_drift_alarm.json"), OPENED + timedelta(hours=1))
     assert outcome["reason"] == f"start pipeline {PIPELINE} for {ENDPOINT} (drift in tenure)"
     [start] = starts(aws_requests)

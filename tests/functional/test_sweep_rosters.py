@@ -14,6 +14,7 @@ import time_machine
 
 from model_medic.store.boosts import BOOSTS_PK, Boosts
 from model_medic.store.incidents import ROSTER_PK, Incidents, opened
+from model_medic.store.table import Table
 from tests.conftest import Stack, make_endpoint, stored_incidents
 from tests.functional.test_scale_up import (  # noqa: F401 - fixtures shared with the ScaleUp tests
     OPENED,
@@ -62,7 +63,7 @@ def queries(requests: list[tuple[str, str, dict[str, Any]]], kind: str, roster_p
 
 
 def store(stack: Stack) -> Incidents:
-    return Incidents(boto3.client("dynamodb"), stack.table, timedelta(days=90))
+    return Incidents(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
 
 
 def test_an_incident_is_on_the_roster_from_its_open_to_its_close(
@@ -234,7 +235,7 @@ def test_a_boost_saved_before_its_roster_is_given_back_by_the_first_sweep(
 
 
 def test_a_stale_boost_entry_is_removed_only_while_its_boost_is_gone(stack: Stack) -> None:
-    ledger = Boosts(boto3.client("dynamodb"), stack.table)
+    ledger = Boosts(Table(boto3.client("dynamodb"), stack.table))
     ledger.save(SICK, "primary", "instance-count", 1, 2, f"{SICK}-HighLatency", OPENED)
     ledger.by_endpoint([SICK])  # completes the roster
     boto3.client("dynamodb").delete_item(  # the boost goes without its entry (a first sweep's race)

@@ -13,6 +13,7 @@ from model_medic.remediate.capacity import ScaleChange
 from model_medic.remediate.rollout.changes import FinishRollout, ShiftTraffic
 from model_medic.remediate.units import Change, StoredChange, change_of
 from model_medic.store.incidents import Incident, Incidents, Step, _decode, opened
+from model_medic.store.table import Table
 
 AT = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prod-HighLatency"
@@ -116,7 +117,7 @@ def test_an_incident_with_its_step_in_flight_reads_back_from_its_ledger_item() -
         pending=scale_step().called_({"answer": 1}),
         version=3,
     )
-    item = Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))._item(incident)
+    item = Incidents(Table(cast("DynamoDBClient", None), "ledger"), timedelta(days=90))._item(incident)
     assert json.loads(item["body"]["S"])["pending"]["changes"][0] == {
         "kind": "scale",
         "variant": "primary",
@@ -127,7 +128,9 @@ def test_an_incident_with_its_step_in_flight_reads_back_from_its_ledger_item() -
     assert _decode(item) == incident
     assert (
         _decode(
-            Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))._item(replace(incident, pending=None))
+            Incidents(Table(cast("DynamoDBClient", None), "ledger"), timedelta(days=90))._item(
+                replace(incident, pending=None)
+            )
         ).pending
         is None
     )
@@ -135,7 +138,7 @@ def test_an_incident_with_its_step_in_flight_reads_back_from_its_ledger_item() -
 
 def test_an_incident_stored_with_the_old_step_dict_reads_as_a_typed_step() -> None:
     incident = opened("churn-prod", "scale-up", "churn-prod-HighLatency", ARN, AT, "latency", "TotalLatency")
-    item = Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))._item(incident)
+    item = Incidents(Table(cast("DynamoDBClient", None), "ledger"), timedelta(days=90))._item(incident)
     body = json.loads(item["body"]["S"])
     item["body"]["S"] = json.dumps({**body, "pending": OLD_PENDING, "steps": 1, "state": "waiting"})
     read: Incident = _decode(item)

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from model_medic.store.claims import MIN_LOCK, Claim, Claims, Refused
+from model_medic.store.table import Table
 
 T0 = datetime(2026, 3, 1, 12, 10, tzinfo=UTC)
 HOUR = "2026-03-01T12"
@@ -46,7 +47,7 @@ def take(
 
 
 def test_of_two_claims_on_one_action_the_first_wins_and_the_other_is_told_until_when(dynamodb: Any) -> None:
-    claims = Claims(dynamodb, TABLE)
+    claims = Claims(Table(dynamodb, TABLE))
     first, second = Claim("ep", "scale-up", "inc-1#step-1", HOUR), Claim("ep", "scale-up", "inc-2#step-1", HOUR)
     assert take(dynamodb, claims, first, timedelta(minutes=10), 6, T0)
     assert not take(dynamodb, claims, second, timedelta(minutes=10), 6, T0 + timedelta(minutes=1))
@@ -60,7 +61,7 @@ def test_of_two_claims_on_one_action_the_first_wins_and_the_other_is_told_until_
 
 
 def test_a_lock_holds_at_least_a_minute_even_without_a_real_cool_down(dynamodb: Any) -> None:
-    claims = Claims(dynamodb, TABLE)
+    claims = Claims(Table(dynamodb, TABLE))
     assert take(dynamodb, claims, Claim("ep", "rollout", "a", HOUR), timedelta(seconds=5), None, T0)
     assert claims.check("ep", "rollout", None, T0 + MIN_LOCK - timedelta(seconds=1)) is not None
     assert claims.check("ep", "rollout", None, T0 + MIN_LOCK) is None
@@ -68,7 +69,7 @@ def test_a_lock_holds_at_least_a_minute_even_without_a_real_cool_down(dynamodb: 
 
 
 def test_the_hours_budget_counts_each_holder_once_and_refuses_past_its_cap(dynamodb: Any) -> None:
-    claims = Claims(dynamodb, TABLE)
+    claims = Claims(Table(dynamodb, TABLE))
     for holder in ("a", "b"):
         assert take(dynamodb, claims, Claim("ep", "scale-up", holder, HOUR), None, 2, T0)
     assert take(dynamodb, claims, Claim("ep", "scale-up", "a", HOUR), None, 2, T0)  # again: counted once
@@ -84,7 +85,7 @@ def test_the_hours_budget_counts_each_holder_once_and_refuses_past_its_cap(dynam
 
 
 def test_a_claim_given_back_frees_its_lock_and_its_unit_of_the_budget(dynamodb: Any) -> None:
-    claims = Claims(dynamodb, TABLE)
+    claims = Claims(Table(dynamodb, TABLE))
     held = Claim("ep", "scale-up", "a", HOUR)
     assert take(dynamodb, claims, held, timedelta(minutes=10), 1, T0)
     claims.release(Claim("ep", "scale-up", "other", HOUR))  # not its holder: the lock stays
@@ -96,13 +97,13 @@ def test_a_claim_given_back_frees_its_lock_and_its_unit_of_the_budget(dynamodb: 
 
 
 def test_a_cancelled_claim_with_nothing_standing_is_refused_this_time(dynamodb: Any) -> None:
-    claims = Claims(dynamodb, TABLE)
+    claims = Claims(Table(dynamodb, TABLE))
     refused = claims.refusal(Claim("ep", "scale-up", "a", HOUR), 6, T0, ["TransactionConflict"])
     assert refused == Refused("cooldown", "a concurrent claim for this endpoint and action was in flight")
 
 
 def test_the_claim_items_keep_the_ledgers_attribute_types(dynamodb: Any) -> None:
-    claims = Claims(dynamodb, TABLE)
+    claims = Claims(Table(dynamodb, TABLE))
     lock, budget = claims.claim_items(Claim("ep", "scale-up", "a", HOUR), timedelta(minutes=10), 6, T0)
     epoch = int(T0.timestamp())
     assert lock["Put"]["Item"] == {

@@ -8,6 +8,7 @@ from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.store.episodes import Episode, Episodes
 from model_medic.store.journal import Letter, Outbox
+from model_medic.store.table import Table
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 NO_CLIENT = cast("DynamoDBClient", None)
@@ -62,7 +63,7 @@ def test_a_letter_reads_back_and_is_written_again_unchanged_critical_first_in_it
 
 
 def test_a_letters_put_is_plain_and_sent_channels_leave_it() -> None:
-    outbox = Outbox(NO_CLIENT, "ledger", timedelta(days=90))
+    outbox = Outbox(Table(NO_CLIENT, "ledger"), timedelta(days=90))
     request = outbox.put_request(Letter.from_item(LETTER_ITEM))
     assert request == {"Put": {"TableName": "ledger", "Item": LETTER_ITEM}}
 
@@ -78,7 +79,7 @@ def test_an_episode_reads_back_and_is_written_again_unchanged_without_a_quiet_it
 
 
 def test_an_episode_is_written_on_the_version_read_and_a_new_one_only_if_none_exists() -> None:
-    episodes = Episodes(NO_CLIENT, "ledger")
+    episodes = Episodes(Table(NO_CLIENT, "ledger"))
     stored = Episode.from_item(EPISODE_ITEM)
     put = episodes.put_request(stored)["Put"]
     assert (put["ConditionExpression"], put["ExpressionAttributeValues"]) == ("#version = :read", {":read": {"N": "2"}})

@@ -17,7 +17,7 @@ from model_medic.store.deployments import ConfigSeen, Created, Serving
 from model_medic.store.incidents import Incidents, _decode, opened
 from model_medic.store.journal import Decision, Mark, Notice
 from model_medic.store.measurements import Drift, MetricWindow
-from model_medic.store.table import from_item, key_of, to_item
+from model_medic.store.table import Table, from_item, key_of, to_item
 from model_medic.tell.outcome import Outcome
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -267,7 +267,7 @@ def test_the_latest_drift_keeps_its_psi_as_a_number_and_reads_back_the_same_floa
 
 def test_an_incident_item_keeps_its_attributes_and_its_closing_sets_the_expiration() -> None:
     incident = opened("churn-prod", "scale-up", "churn-prod-HighLatency", "arn:a", T0, "latency", "TotalLatency")
-    store = Incidents(cast("DynamoDBClient", None), "ledger", timedelta(days=90))
+    store = Incidents(Table(cast("DynamoDBClient", None), "ledger"), timedelta(days=90))
     closed = replace(incident, closed_at=(T0 + timedelta(hours=1)).isoformat())
     item: dict[str, Any] = store._item(closed)
     assert sorted(item) == sorted(

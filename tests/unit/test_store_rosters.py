@@ -63,7 +63,7 @@ def incident(endpoint: str, minutes: int = 0, action: str = "scale-up") -> Incid
 
 
 def test_a_boost_saved_before_the_roster_is_entered_by_the_first_sweep(dynamodb: Any) -> None:
-    boosts = Boosts(dynamodb, TABLE)
+    boosts = Boosts(Table(dynamodb, TABLE))
     boosts.save("ep-a", "primary", "instance-count", 1, 2, "ep-a-HighLatency", T0)
     dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": BOOSTS_PK}, "sk": {"S": "ep-a#primary"}})  # as before
     found = boosts.by_endpoint(["ep-a", "ep-b"])
@@ -74,7 +74,7 @@ def test_a_boost_saved_before_the_roster_is_entered_by_the_first_sweep(dynamodb:
 def test_a_complete_boost_roster_is_read_then_only_the_endpoints_it_names(
     dynamodb: Any, aws_requests: Requests
 ) -> None:
-    boosts = Boosts(dynamodb, TABLE)
+    boosts = Boosts(Table(dynamodb, TABLE))
     boosts.save("ep-a", "primary", "instance-count", 1, 2, "ep-a-HighLatency", T0)
     boosts.save("ep-a", "canary", "min-capacity", 1, 3, "ep-a-HighLatency", T0, step=2)
     boosts.by_endpoint(["ep-a", "ep-b", "ep-c"])  # the first sweep: every endpoint
@@ -90,7 +90,7 @@ def test_a_complete_boost_roster_is_read_then_only_the_endpoints_it_names(
 
 
 def test_a_boost_entry_goes_only_on_the_condition_that_its_boost_is_gone(dynamodb: Any) -> None:
-    boosts = Boosts(dynamodb, TABLE)
+    boosts = Boosts(Table(dynamodb, TABLE))
     boosts.save("ep-a", "primary", "instance-count", 1, 2, "ep-a-HighLatency", T0)
     boosts.by_endpoint(["ep-a"])
     put_entry(dynamodb, BOOSTS_PK, "ep-a#canary", "ep-a", "boost-entry")  # its boost was given back
@@ -104,7 +104,7 @@ def test_a_boost_entry_goes_only_on_the_condition_that_its_boost_is_gone(dynamod
 
 
 def test_dropping_a_boost_takes_its_entry_in_the_same_transaction(dynamodb: Any) -> None:
-    boosts = Boosts(dynamodb, TABLE)
+    boosts = Boosts(Table(dynamodb, TABLE))
     boosts.save("ep-a", "primary", "instance-count", 1, 2, "ep-a-HighLatency", T0)
     assert roster(dynamodb, BOOSTS_PK) == ["ep-a#primary"]
     boosts.drop("ep-a", "primary")
@@ -116,7 +116,7 @@ def test_dropping_a_boost_takes_its_entry_in_the_same_transaction(dynamodb: Any)
 
 
 def test_an_incident_opened_before_the_roster_is_entered_by_its_actions_first_sweep(dynamodb: Any) -> None:
-    incidents = Incidents(dynamodb, TABLE, timedelta(days=90))
+    incidents = Incidents(Table(dynamodb, TABLE), timedelta(days=90))
     old = replace(incident("ep-b"), version=1)
     dynamodb.put_item(TableName=TABLE, Item=incidents._item(old))  # as before the roster: no entry
     incidents.open(incident("ep-a", action="rollback"))
@@ -134,7 +134,7 @@ def test_an_incident_opened_before_the_roster_is_entered_by_its_actions_first_sw
 
 
 def test_a_complete_incident_roster_reads_the_named_incidents_by_key(dynamodb: Any, aws_requests: Requests) -> None:
-    incidents = Incidents(dynamodb, TABLE, timedelta(days=90))
+    incidents = Incidents(Table(dynamodb, TABLE), timedelta(days=90))
     first, second = incidents.open(incident("ep-a")), incidents.open(incident("ep-a", minutes=5))
     incidents.open_by_endpoint("scale-up", ["ep-a", "ep-b"])
     aws_requests.clear()
@@ -145,7 +145,7 @@ def test_a_complete_incident_roster_reads_the_named_incidents_by_key(dynamodb: A
 
 
 def test_an_incident_entry_goes_once_its_incident_is_read_closed_and_an_unreadable_one_stays(dynamodb: Any) -> None:
-    incidents = Incidents(dynamodb, TABLE, timedelta(days=90))
+    incidents = Incidents(Table(dynamodb, TABLE), timedelta(days=90))
     opened_one = incidents.open(incident("ep-a"))
     incidents.open_by_endpoint("scale-up", ["ep-a", "ep-b"])  # complete
     closed = replace(opened_one, state="closed", closed_at=(T0 + timedelta(hours=1)).isoformat())
@@ -160,7 +160,7 @@ def test_an_incident_entry_goes_once_its_incident_is_read_closed_and_an_unreadab
 
 
 def test_a_first_sweep_reads_a_stale_entrys_incident_before_it_deletes_the_entry(dynamodb: Any) -> None:
-    incidents = Incidents(dynamodb, TABLE, timedelta(days=90))
+    incidents = Incidents(Table(dynamodb, TABLE), timedelta(days=90))
     one = incidents.open(incident("ep-a"))
     incidents.save(replace(one, state="closed", closed_at=T0.isoformat()))
     entry = f"scale-up#ep-a#{one.id}"

@@ -51,6 +51,7 @@ from model_medic.store.episodes import Episodes
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal, Outbox
 from model_medic.store.measurements import Measurements
+from model_medic.store.table import Table
 from model_medic.tell.courier import Courier
 from model_medic.tell.notices import Notices
 from model_medic.tell.outcome import Notifier, Where
@@ -98,26 +99,31 @@ class Invocation[S: ScopedSettings]:
         self._endpoints: list[str] | None = None
 
     @cached_property
+    def table(self) -> Table:
+        """The ledger table, one for every store of the invocation."""
+        return Table(aws.dynamodb(), self.settings.ledger_table)
+
+    @cached_property
     def journal(self) -> Journal:
         """Decisions, and what is told once (marks, notices)."""
         s = self.settings
-        return Journal(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
+        return Journal(self.table, timedelta(days=s.ledger_retention_days))
 
     @cached_property
     def claims(self) -> Claims:
-        return Claims(aws.dynamodb(), self.settings.ledger_table)
+        return Claims(self.table)
 
     @cached_property
     def boosts(self) -> Boosts:
-        return Boosts(aws.dynamodb(), self.settings.ledger_table)
+        return Boosts(self.table)
 
     @cached_property
     def deployments(self) -> Deployments:
-        return Deployments(aws.dynamodb(), self.settings.ledger_table)
+        return Deployments(self.table)
 
     @cached_property
     def measurements(self) -> Measurements:
-        return Measurements(aws.dynamodb(), self.settings.ledger_table)
+        return Measurements(self.table)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -129,7 +135,7 @@ class Invocation[S: ScopedSettings]:
     def courier(self) -> Courier:
         """Letters written with the decisions they tell (the outbox), sent by this invocation."""
         s = self.settings
-        outbox = Outbox(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
+        outbox = Outbox(self.table, timedelta(days=s.ledger_retention_days))
         return Courier(outbox, self.notifier, getattr(self.context, "aws_request_id", ""))
 
     @cached_property
@@ -140,7 +146,7 @@ class Invocation[S: ScopedSettings]:
     @cached_property
     def incidents(self) -> Incidents:
         s = self.settings
-        return Incidents(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days))
+        return Incidents(self.table, timedelta(days=s.ledger_retention_days))
 
     @cached_property
     def scope(self) -> Scope:
@@ -204,7 +210,7 @@ class Remediation[S: ActionSettings](Invocation[S]):
                 claims=self.claims,
                 incidents=self.incidents,
                 courier=self.courier,
-                episodes=Episodes(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days)),
+                episodes=Episodes(self.table, timedelta(days=s.ledger_retention_days)),
                 paging=PagingRules(timedelta(minutes=s.episode_quiet_minutes), timedelta(hours=s.reminder_hours)),
                 mode=ModeSwitch(
                     aws.ssm_parameters(),
@@ -304,7 +310,7 @@ def component_rollback(settings: RollbackSettings, house: Invocation[Any]) -> Co
     from model_medic.remediate.component_rollback import ComponentRollback
     from model_medic.store.component_specs import ComponentSpecs
 
-    specs = ComponentSpecs(aws.dynamodb(), settings.ledger_table)
+    specs = ComponentSpecs(house.table)
     return ComponentRollback(aws.sagemaker(), specs, timedelta(hours=settings.component_change_hours), house.clock)
 
 
@@ -481,7 +487,7 @@ def daily_report(house: Invocation[Any]) -> DailyReport:
         house.journal,
         s.reports_bucket,
         incidents=house.incidents,
-        episodes=Episodes(aws.dynamodb(), s.ledger_table, timedelta(days=s.ledger_retention_days)),
+        episodes=Episodes(house.table, timedelta(days=s.ledger_retention_days)),
     )
 
 

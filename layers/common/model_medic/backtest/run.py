@@ -25,6 +25,7 @@ from model_medic.platform import aws
 from model_medic.status.deployed import StatusError
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
+from model_medic.store.table import Table
 
 if TYPE_CHECKING:
     from model_medic.backtest.snapshot import EndpointSeed, Snapshot, Subscription
@@ -144,8 +145,8 @@ def matches(subscription: Subscription, body: str) -> bool:
 def _read_back(snapshot: Snapshot) -> tuple[list[Incident], list[Decision]]:
     """The simulated ledger's incidents and decisions of the window."""
     retention = timedelta(days=snapshot.stack.settings.ledger_retention_days)
-    incidents = Incidents(aws.dynamodb(), LEDGER, retention)
-    journal = Journal(aws.dynamodb(), LEDGER, retention)
+    incidents = Incidents(Table(aws.dynamodb(), LEDGER), retention)
+    journal = Journal(Table(aws.dynamodb(), LEDGER), retention)
     found: list[Incident] = []
     decisions: list[Decision] = []
     for seed in snapshot.endpoints:

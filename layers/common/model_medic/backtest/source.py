@@ -26,6 +26,7 @@ from model_medic.policy import tags as policy
 from model_medic.remediate.capacity import SCALABLE_DIMENSION, Capacity
 from model_medic.status.deployed import units
 from model_medic.store.deployments import Deployments
+from model_medic.store.table import Table
 from model_medic.wiring import Invocation
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ class Source:
     def _history(self, endpoint: str, current: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
         """The configs the stack's ledger saw InService on the endpoint before the window (its
         rollback targets then), with their descriptions; a config gone from SageMaker is left out."""
-        seen = Deployments(aws.dynamodb(), self._stack.settings.ledger_table).configs_seen(endpoint)
+        seen = Deployments(Table(aws.dynamodb(), self._stack.settings.ledger_table)).configs_seen(endpoint)
         history, configs = [], {}
         for entry in seen:
             if entry.first_seen is None or entry.first_seen > self._start.isoformat() or entry.config == current:

@@ -15,6 +15,7 @@ from model_medic.platform import aws
 from model_medic.policy.policies import INHERIT
 from model_medic.remediate.capacity import SCALABLE_DIMENSION
 from model_medic.store.deployments import Deployments
+from model_medic.store.table import Table
 
 if TYPE_CHECKING:
     from model_medic.platform.settings import ActionSettings
@@ -195,7 +196,7 @@ def _config(described: dict[str, Any]) -> None:
 
 def _history(seed: EndpointSeed) -> None:
     """The configs the stack saw InService before the window, in the simulated ledger (rollback targets)."""
-    deployments = Deployments(aws.dynamodb(), LEDGER)
+    deployments = Deployments(Table(aws.dynamodb(), LEDGER))
     for entry in seed.history:
         deployments.observe_config(seed.name, str(entry["config"]), datetime.fromisoformat(str(entry["at"])))
 

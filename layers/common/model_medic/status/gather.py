@@ -30,6 +30,7 @@ from model_medic.status.view import (
     step_view,
 )
 from model_medic.store.episodes import Episodes
+from model_medic.store.table import Table
 from model_medic.tell.paging import PagingRules, flapping
 from model_medic.wiring import Invocation
 
@@ -56,7 +57,7 @@ class Reader:
         self._at = at
         s = stack.settings
         self._house = Invocation(s)
-        self._episodes = Episodes(aws.dynamodb(), s.ledger_table)
+        self._episodes = Episodes(Table(aws.dynamodb(), s.ledger_table))
         self._ignore = policy.discovery_key(s.discovery_tag)
         self._policies: dict[str, list[policy.EndpointPolicy]] = {}
         self._mode = ModeSwitch(

@@ -12,7 +12,7 @@ from model_medic.platform import aws
 from model_medic.store.table import Roster, Table, cancelled_on, endpoint_pk, from_item, to_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 # The roster of boosts: an entry per boost, put and deleted in the boost's own transactions,
 # so that the ScaleUp sweep finds the endpoints with temporary capacity in one Query.
@@ -64,15 +64,15 @@ class Boosts:
     """Boosts in the ledger table (pk `ENDPOINT#<endpoint>`, sk `BOOST#<variant>`), each with its
     roster entry; or, `shadow`, a dry run's shadow boosts (sk `SHADOW#<variant>`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str, shadow: bool = False) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table, shadow: bool = False) -> None:
+        self._table = table
         self._kind = "shadow-boost" if shadow else "boost"
         self._prefix = "SHADOW#" if shadow else "BOOST#"
         self._roster = Roster(self._table, SHADOWS_PK if shadow else BOOSTS_PK, "", f"{self._kind}-entry")
 
     def shadows(self) -> Boosts:
         """The dry runs' shadow boosts, kept apart from the real ones (SHADOWS_PK)."""
-        return Boosts(self._table.client, self._table.name, shadow=True)
+        return Boosts(self._table, shadow=True)
 
     def save(
         self,

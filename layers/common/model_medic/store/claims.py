@@ -10,7 +10,7 @@ from model_medic.platform.observability import logger
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 Refusal = Literal["cooldown", "budget"]
 
@@ -96,8 +96,8 @@ class Budget:
 class Claims:
     """Cool-down locks and hourly budgets in the ledger table."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def claim_items(
         self, claim: Claim, cooldown: timedelta | None, hourly_cap: int | None, now: datetime

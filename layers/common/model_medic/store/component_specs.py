@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from model_medic.store.table import Table, from_item, to_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 # One partition for every component in scope, `<endpoint>#<component>` each: a sweep reads them
 # all in one Query beside one ListInferenceComponents (remediate/component_rollback.py).
@@ -57,8 +57,8 @@ class ComponentSpec:
 class ComponentSpecs:
     """The specification history of the inference components, in the ledger table."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def all(self) -> dict[str, ComponentSpec]:
         """Every component's record by `<endpoint>#<component>` (one paginated, consistent Query)."""

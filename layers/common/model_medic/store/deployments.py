@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 # What rollouts created in SageMaker, one item per endpoint config or model, kept (no TTL)
 # until `cleanup.py` deletes the resource: entered before the Create call, so a crash after
@@ -92,8 +92,8 @@ class Serving:
 class Deployments:
     """Configs seen, resources created and serving groups, in the ledger table."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def observe_config(self, endpoint: str, config: str, at: datetime) -> None:
         """Remember that `config` served the endpoint InService at `at` (the rollback targets)."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from model_medic.store.table import Table, epoch, from_item, to_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 # One partition holds the open episodes, so that a sweep finds its unit's in one Query.
 EPISODES_PK = "EPISODES#OPEN"
@@ -91,8 +91,8 @@ class Episodes:
     every write is conditional on the version read, so that of two writers one wins. Ended ones
     are kept for the ledger's retention (pk `EPISODES#ENDED`, sk `<ended ISO time>#<open sk>`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta = timedelta(days=90)) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table, retention: timedelta = timedelta(days=90)) -> None:
+        self._table = table
         self._retention = retention
 
     def get(self, action: str, endpoint: str, subject: str, cause: str) -> Episode | None:

@@ -16,7 +16,7 @@ from model_medic.remediate.units import Change, change_of
 from model_medic.store.table import Roster, Table, endpoint_pk, epoch, from_item, key_of, to_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 
 IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
@@ -247,8 +247,8 @@ def opened(
 class Incidents:
     """Incidents in the ledger table, and the roster of the open ones."""
 
-    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table, retention: timedelta) -> None:
+        self._table = table
         self._retention = retention
 
     def open(self, incident: Incident) -> Incident:

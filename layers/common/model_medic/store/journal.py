@@ -16,7 +16,7 @@ from model_medic.store.table import Table, cancelled_on, endpoint_pk, epoch, fro
 from model_medic.tell.outcome import Outcome
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 
 # The order decisions were recorded in, for those with the same `at`: the sort key orders them by
@@ -187,8 +187,8 @@ class Notice:
 class Journal:
     """Decisions, marks and notices in the ledger table."""
 
-    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table, retention: timedelta) -> None:
+        self._table = table
         self._retention = retention
 
     def record(self, outcome: Outcome, request_id: str, key: str | None = None) -> None:
@@ -329,8 +329,8 @@ class Letter:
 class Outbox:
     """Letters in the ledger table (pk `OUTBOX#PENDING`, sk `<rank>#<created ISO>#<dedup id>`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table, retention: timedelta) -> None:
+        self._table = table
         self.retention = retention
 
     def put_request(self, letter: Letter) -> dict[str, Any]:

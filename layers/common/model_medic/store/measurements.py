@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 # The partition of ComputeMetrics's window records; its role may touch no other (template.yaml).
 METRICS_PK = "METRICS"
@@ -96,8 +96,8 @@ class Drift:
 class Measurements:
     """Metric windows and the latest drift, in the ledger table."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._table = Table(client, table)
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def metric_window(self, start: datetime) -> MetricWindow | None:
         """What was computed for the window that starts at `start`, if it was."""
