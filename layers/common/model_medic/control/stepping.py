@@ -61,9 +61,10 @@ class Stepping:
 
     def advance(self, incident: Incident, base: Outcome, may_change: bool = True) -> Outcome:
         """Carry the step in flight on: call, wait for InService, read back, next change."""
-        base = replace(base, critical=incident.in_flight.critical)
+        step = incident.in_flight
+        base = replace(base, critical=step.critical)
         outcome: Outcome | None = None
-        if incident.in_flight.started and not incident.in_flight.told:
+        if step.started and not step.told:
             # The step's first change was made, but recording it failed: finish that.
             incident, outcome = self._telling.step_acted(incident, base)
         while not (step := incident.in_flight).finished:
@@ -89,10 +90,10 @@ class Stepping:
                 return outcome or waiting
             if seen.seen in ("failed", "not-applied"):
                 return self._endings.failed(incident, base, change, seen.detail)
-            step = step.took()
-            facts = {**(incident.facts or {}), **change.settled(self._clock())}
+            now = self._clock()
+            facts = {**(incident.facts or {}), **change.settled(now)}
             took = incident.at(
-                "in-service", self._clock(), f"{change.describe()}: {seen.detail}", pending=step, facts=facts
+                "in-service", now, f"{change.describe()}: {seen.detail}", pending=step.took(), facts=facts
             )
             incident = self._people(took, base, seen) if seen.person else self._incidents.persist(took)
         return self._done(incident, base, outcome)

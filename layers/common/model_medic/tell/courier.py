@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal
@@ -72,8 +72,7 @@ class Courier:
         """An outcome's letter: a message to people when it is announced (and `page` allows it),
         an event for machines always; `key`: the one it is told once under (its channels' marks)."""
         channels = {"event"} | ({"sns"} if outcome.announced and page else set())
-        letter = self._letter(outcome.endpoint, "outcome", outcome.severity, asdict(outcome), channels, dedup_id)
-        return replace(letter, key=key)
+        return self._letter(outcome.endpoint, "outcome", outcome.severity, asdict(outcome), channels, dedup_id, key)
 
     def plain_letter(self, kind: LetterKind, endpoint: str, subject: str, text: str, dedup_id: str) -> Letter:
         """A plain message: an alert (critical topic) or an information (info topic)."""
@@ -82,7 +81,14 @@ class Courier:
         return self._letter(endpoint, kind, severity, body, {"sns"}, dedup_id)
 
     def _letter(
-        self, endpoint: str, kind: LetterKind, severity: Any, body: dict[str, Any], channels: set[str], dedup_id: str
+        self,
+        endpoint: str,
+        kind: LetterKind,
+        severity: Any,
+        body: dict[str, Any],
+        channels: set[str],
+        dedup_id: str,
+        key: str = "",
     ) -> Letter:
         now = self._clock()
         return Letter(
@@ -96,6 +102,7 @@ class Courier:
             owner=self._owner,
             lease_until=epoch(now + LEASE),
             expiration=epoch(now + self._outbox.retention),
+            key=key,
         )
 
     def put_request(self, letter: Letter) -> dict[str, Any]:
@@ -112,14 +119,15 @@ class Courier:
         deleted after its last). A failure raises: the letter stays, and the retry sends what is
         not marked (a crash between a send and its mark sends that one again, same dedup id)."""
         for letter in letters:
+            outcome = Outcome(**letter.body) if letter.kind == "outcome" else None
             for channel in [c for c in CHANNELS if c in letter.channels]:
-                self._send(letter, channel)
+                self._send(letter, channel, outcome)
                 letter = aws.persist(partial(self._outbox.sent, letter, channel, self._clock()))
 
-    def _send(self, letter: Letter, channel: str) -> None:
+    def _send(self, letter: Letter, channel: str, outcome: Outcome | None) -> None:
+        """One channel of a letter; `outcome`: an outcome letter's, read once for all its channels."""
         body = letter.body
-        if letter.kind == "outcome":
-            outcome = Outcome(**body)
+        if outcome is not None:
             if channel == "sns":
                 self._notifier.publish(outcome, letter.dedup_id)
             else:
