@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from model_medic.store.journal import Outbox
 from model_medic.store.table import Table
-from model_medic.tell.courier import DRAIN_LIMIT, LEASE, Courier
 from model_medic.tell.outcome import Notifier, Outcome
+from model_medic.tell.telling import DRAIN_LIMIT, LEASE, Courier
 from tests.conftest import FakeContext, Stack, bodies, decisions, load_event, make_endpoint
 from tests.functional.test_scale_up import OPENED, counts, scale_up_alarms, set_alarm
 from tests.functional.test_scale_up import clock as clock  # the fixture

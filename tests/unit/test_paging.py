@@ -1,10 +1,10 @@
-"""Paging episodes, decided without AWS (`tell/paging.py`)."""
+"""Paging episodes, decided without AWS (`tell/telling.py`)."""
 
 from datetime import UTC, datetime, timedelta
 
 from model_medic.report.incident_view import episode_rows
 from model_medic.store.episodes import Episode
-from model_medic.tell.paging import PagingRules, Standing, due, ending, leave, recur, reminded, reminder
+from model_medic.tell.telling import PagingRules, Standing, due, ending, leave, recur, reminded, reminder
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 RULES = PagingRules(quiet=timedelta(minutes=30), remind=timedelta(hours=2))

@@ -52,10 +52,9 @@ from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal, Outbox
 from model_medic.store.measurements import Measurements
 from model_medic.store.table import Table
-from model_medic.tell.courier import Courier
 from model_medic.tell.notices import Notices
 from model_medic.tell.outcome import Notifier, Where
-from model_medic.tell.paging import PagingRules
+from model_medic.tell.telling import Courier, PagingRules
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

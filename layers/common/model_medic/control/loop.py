@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from model_medic.store.episodes import Episodes
     from model_medic.store.incidents import Incidents
     from model_medic.store.journal import Journal
-    from model_medic.tell.courier import Courier
-    from model_medic.tell.paging import PagingRules
+    from model_medic.tell.telling import Courier, PagingRules
 
 
 # Seconds an evaluation may need at most (a rollout's deploy: about 30 AWS calls, each up to

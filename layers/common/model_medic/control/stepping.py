@@ -13,8 +13,7 @@ from model_medic.remediate.units import Change, Observation, Plan
 from model_medic.store.claims import MIN_LOCK, Claim, Refused, hour_of
 from model_medic.store.incidents import Conflict, Incident, IncidentState, Shadow, Step
 from model_medic.tell.outcome import Outcome, Result
-from model_medic.tell.paging import Standing
-from model_medic.tell.telling import Alert, Telling, noted
+from model_medic.tell.telling import Alert, Standing, Telling, noted
 
 if TYPE_CHECKING:
     from model_medic.control.loop import Parts

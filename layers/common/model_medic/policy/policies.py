@@ -16,7 +16,7 @@ from model_medic.platform.observability import logger, metrics
 from model_medic.platform.settings import MODES, Mode, Settings
 from model_medic.policy.tags import EndpointPolicy, Problem, apply, read, within_stack
 from model_medic.store.table import cancelled_on
-from model_medic.tell.courier import dedup_of
+from model_medic.tell.telling import dedup_of
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from model_medic.remediate.units import Action, Change, Observation, Plan, RemediationUnit
     from model_medic.store.incidents import Incident
     from model_medic.store.journal import Journal
-    from model_medic.tell.courier import Courier
+    from model_medic.tell.telling import Courier
 
 
 class Policies[SettingsT: Settings]:
@@ -85,7 +85,7 @@ class Policies[SettingsT: Settings]:
 
     def _tell(self, endpoint: str, problems: tuple[Problem, ...]) -> None:
         """Each problem told once: its mark and its letter in one transaction, then the letter sent
-        (a retry that finds the mark leaves the sending to the outbox, `tell/courier.py`)."""
+        (a retry that finds the mark leaves the sending to the outbox, `tell/telling.py`)."""
         for problem in problems:
             subject = f"Model Medic: a tag of {endpoint} is not used"
             dedup = dedup_of(endpoint, problem.mark)

@@ -12,7 +12,7 @@ from model_medic.remediate.units import package_label
 from model_medic.report.charts import Lane
 from model_medic.store.episodes import Episode
 from model_medic.store.incidents import Incident
-from model_medic.tell.paging import flapping
+from model_medic.tell.telling import flapping
 
 # The rollout unit's vocabulary as the ledger records it (rollout/action.py: `Rollout.unit.name`,
 # `RollBackCanary.kind`; a unit test checks they agree). The report reads records and does

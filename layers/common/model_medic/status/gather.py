@@ -31,7 +31,7 @@ from model_medic.status.view import (
 )
 from model_medic.store.episodes import Episodes
 from model_medic.store.table import Table
-from model_medic.tell.paging import PagingRules, flapping
+from model_medic.tell.telling import PagingRules, flapping
 from model_medic.wiring import Invocation
 
 if TYPE_CHECKING:

@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.store.table import conditions_failed
-from model_medic.tell.courier import fresh_dedup
+from model_medic.tell.telling import fresh_dedup
 
 if TYPE_CHECKING:
     from model_medic.store.journal import Journal, Letter
-    from model_medic.tell.courier import Courier
     from model_medic.tell.outcome import Outcome
+    from model_medic.tell.telling import Courier
 
 
 @dataclass(frozen=True)
