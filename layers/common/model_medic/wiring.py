@@ -335,7 +335,7 @@ def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
     from model_medic.remediate.rollout.component import ComponentRollout
     from model_medic.store.component_specs import ComponentSpecs
 
-    specs = ComponentSpecs(aws.dynamodb(), settings.ledger_table)
+    specs = ComponentSpecs(house.table)
     return Rollout(
         sagemaker=aws.sagemaker(),
         capacity=house.capacity,
