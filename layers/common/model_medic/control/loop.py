@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -401,7 +402,12 @@ class Gating:
         self._telling = telling
         self._endings = endings
         self._stepping = stepping
-        self._rehearsal = Rehearsal(parts, telling)
+        self._parts = parts
+
+    @cached_property
+    def _rehearsal(self) -> Rehearsal:
+        """The dry run, built the first time an incident is evaluated in dry-run."""
+        return Rehearsal(self._parts, self._telling)
 
     def evaluate(self, incident: Incident, alarm_reason: str) -> Outcome:
         """Evaluate the incident through the gates; on a conflict, read it again and retry."""

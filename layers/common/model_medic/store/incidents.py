@@ -250,6 +250,13 @@ class Incidents:
     def __init__(self, table: Table, retention: timedelta) -> None:
         self._table = table
         self._retention = retention
+        self._rosters: dict[str, Roster] = {}
+
+    def roster(self, action: str) -> Roster:
+        """The roster of an action's open incidents (sk `<action>#<endpoint>#<id>`), built once."""
+        if action not in self._rosters:
+            self._rosters[action] = Roster(self._table, ROSTER_PK, f"{action}#", "open-incident", action=action)
+        return self._rosters[action]
 
     def open(self, incident: Incident) -> Incident:
         """Store a new incident and its roster entry (one transaction); the same transition
@@ -262,7 +269,7 @@ class Incidents:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        entry = _roster(self._table, incident.action).put_request(incident.endpoint, incident.id)
+        entry = self.roster(incident.action).put_request(incident.endpoint, incident.id)
         try:
             self._table.transact([put, entry])
             return first
@@ -294,7 +301,7 @@ class Incidents:
         transaction. Closing it deletes its roster entry in the same transaction."""
         saved = replace(incident, version=incident.version + 1)
         if incident.closed_at is not None:
-            roster = _roster(self._table, incident.action)
+            roster = self.roster(incident.action)
             also = [*(also or []), roster.delete_request(incident.endpoint, incident.id)]
         put: dict[str, Any] = {
             "TableName": self._table.name,
@@ -324,7 +331,7 @@ class Incidents:
         BatchGetItem calls of up to 100, not one Query per endpoint (`Roster.sweep`). An
         entry whose incident is closed is deleted once a read confirms it closed; one whose
         incident cannot be read is kept."""
-        return _roster(self._table, action).sweep(endpoints, _OpenIncidents(self, self._table, action))
+        return self.roster(action).sweep(endpoints, _OpenIncidents(self, self._table, action))
 
     def _item(self, incident: Incident) -> dict[str, Any]:
         closed = None if incident.closed_at is None else datetime.fromisoformat(incident.closed_at)
@@ -352,7 +359,7 @@ class _OpenIncidents:
         self._incidents = incidents
         self._table = table
         self._action = action
-        self._roster = _roster(table, action)
+        self._roster = incidents.roster(action)
 
     def of_endpoint(self, endpoint: str) -> list[Incident]:
         return [i for i in self._incidents.of(endpoint, open_only=True) if i.action == self._action]
@@ -376,11 +383,6 @@ class _OpenIncidents:
 
     def _key(self, sk: str, endpoint: str) -> tuple[str, str]:
         return endpoint_pk(endpoint), f"INCIDENT#{self._roster.rest(sk, endpoint)}"
-
-
-def _roster(table: Table, action: str) -> Roster:
-    """The roster of an action's open incidents: sk `<action>#<endpoint>#<id>`."""
-    return Roster(table, ROSTER_PK, f"{action}#", "open-incident", action=action)
 
 
 def _first_condition_failed(error: ClientError) -> bool:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -49,9 +49,15 @@ class Telling:
         self._journal = parts.journal
         self._incidents = parts.incidents
         self._courier = parts.courier
-        self._pager = Pager(parts.unit.name, parts.episodes, parts.incidents, parts.courier, parts.paging, parts.clock)
+        self._parts = parts
         self._clock = parts.clock
         self._request_id = parts.request_id
+
+    @cached_property
+    def _pager(self) -> Pager:
+        """The unit's pager, built the first time a standing condition is met, left or followed."""
+        p = self._parts
+        return Pager(p.unit.name, p.episodes, p.incidents, p.courier, p.paging, p.clock)
 
     def base(self, endpoint: str, alarm_name: str, alarm_arn: str, transition: str, state: str) -> Outcome:
         """A decision not made yet: skipped, for no reason so far."""
