@@ -10,6 +10,7 @@ import pytest
 
 from model_medic.remediate.rollout.action import Rollout
 from model_medic.remediate.rollout.changes import DeclineCandidate, DeployCanary, RollBackCanary, ShiftTraffic
+from model_medic.remediate.rollout.component_changes import ComponentRolledBack, RollComponent
 from model_medic.remediate.rollout.run import rollout_incident
 from model_medic.remediate.units import Plan
 from model_medic.report.charts import WIDTH, Lane, incident_strip
@@ -246,7 +247,9 @@ def rollout(minutes: float = 0) -> Incident:
     return rollout_incident("churn-prod", PACKAGE, START + timedelta(minutes=minutes), "churn/2 approved in churn")
 
 
-def took(found: Incident, minutes: float, change: DeployCanary | ShiftTraffic | DeclineCandidate) -> Incident:
+def took(
+    found: Incident, minutes: float, change: DeployCanary | ShiftTraffic | DeclineCandidate | RollComponent
+) -> Incident:
     """A step of one change, InService `minutes` after the rollout opened: its facts settled."""
     at = datetime.fromisoformat(found.opened_at) + timedelta(minutes=minutes)
     return replace(
@@ -313,8 +316,48 @@ def test_the_report_reads_the_rollouts_vocabulary_as_the_rollout_records_it() ->
     # Every way the rollout ends a rollout (a change's `ends`, a plan's) is one of the report's outcomes.
     ends = {change.ends for change in Rollout.unit.changes if change.ends is not None}
     [plan_ends, _] = get_args(get_type_hints(Plan)["ends"])
-    assert ends | set(get_args(plan_ends)) == {"complete", "rolled back", "not deployed", "stopped"}
+    # "escalated": an inference component's rolling update that Failed (its component's end).
+    assert ends | set(get_args(plan_ends)) == {"complete", "rolled back", "not deployed", "stopped", "escalated"}
     assert ends | set(get_args(plan_ends)) < set(ROLLOUT_OUTCOMES)
+
+
+ROLL = RollComponent(
+    "llama3-8b-chat",
+    PACKAGE,
+    "chat-2",
+    "chat-1",
+    "{}",
+    "{}",
+    "d1",
+    "d2",
+    "verdict",
+    "verdict",
+    4,
+    1,
+    1800,
+    7200,
+    1e5,
+    5e2,
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "outcome"),
+    [("recovered", "complete"), ("closed", "stopped"), ("escalated", "escalated")],
+)
+def test_an_inference_components_rolling_update_is_a_deployed_rollout_in_the_report(
+    state: IncidentState, outcome: str
+) -> None:
+    rolling = took(rollout(), 2, ROLL)
+    assert outcome_of(rolling) == "under way"
+    assert outcome_of(ended(rolling, 90, state)) == outcome
+
+
+def test_an_inference_components_rolling_update_rolled_back_reads_rolled_back_not_not_deployed() -> None:
+    rolling = took(rollout(), 2, ROLL)
+    back = ComponentRolledBack("llama3-8b-chat", "verdict", "rolled back by Model Medic's judge")
+    rolled_back = replace(rolling, facts={**(rolling.facts or {}), **back.settled(START + timedelta(minutes=60))})
+    assert outcome_of(ended(rolled_back, 61, "escalated")) == "rolled back"
 
 
 def test_a_rollouts_outcome_is_its_own_in_the_incident_rows_and_the_rollout_view() -> None:

@@ -245,8 +245,10 @@ class Stepping:
             )
             self._telling.told(done, finished, f"{incident.id}#recovered")
             return outcome or finished
+        # Stopped (a person changed what the rollout was changing): closed as theirs, as `as_it_stands` does.
+        state = "closed" if ends == "stopped" else "escalated"
         done = incident.at(
-            "closed", now, f"{step.summary}: {ends}", pending=None, state="escalated", closed_at=now.isoformat()
+            "closed", now, f"{step.summary}: {ends}", pending=None, state=state, closed_at=now.isoformat()
         )
         ended = replace(base, gate="closed", reason=f"rollout ended ({ends}): {step.summary}")
         if waited:

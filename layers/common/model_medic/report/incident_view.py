@@ -192,7 +192,8 @@ def rollout_outcome(incident: Incident) -> str:
         return "escalated" if incident.state == "escalated" else "under way"
     if incident.state == "closed":
         return "stopped"
-    if "canary_config" not in facts:
+    # Deployed: a canary variant, or an inference component's rolling update (`component_since`).
+    if "canary_config" not in facts and "component_since" not in facts:
         return "not deployed"
     share = facts.get("share")
     if facts.get("rolled_back_at") or (share is not None and float(share) == 0):

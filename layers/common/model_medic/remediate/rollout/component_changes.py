@@ -115,4 +115,4 @@ class ComponentRolloutStopped(EndComponentRollout):
 @dataclass(frozen=True)
 class ComponentRolloutFailed(EndComponentRollout):
     kind: ClassVar[str] = "component-rollout-failed"
-    ends: ClassVar[str | None] = "failed"
+    ends: ClassVar[str | None] = "escalated"  # the component Failed or is gone: a person must act
