@@ -20,6 +20,7 @@ from localcloud.moto_extensions import set_update_seconds
 from model_medic.remediate.rollout.component_changes import FireVerdict
 from model_medic.remediate.rollout.component_cloudwatch import put_verdict, standing_verdict
 from tests.conftest import FakeContext, Stack, bodies, load_event, load_handler, stored_incidents
+from tests.functional.test_promote_canary import approval_event
 from tests.real_endpoints import MODEL_ROLE, load
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real" / "inference-components"
@@ -106,24 +107,7 @@ def traffic(start: datetime, minutes: int, every: int, requests: float, errors: 
 def approve(fn: Any, clock: time_machine.Traveller, arn: str, at: datetime = T0) -> list[dict[str, Any]]:
     clock.move_to(at)
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
-    event = {
-        "version": "0",
-        "id": f"approved-{arn}",
-        "detail-type": "SageMaker Model Package State Change",
-        "source": "aws.sagemaker",
-        "account": "123456789012",
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": [arn],
-        "detail": {
-            "ModelPackageGroupName": GROUP,
-            "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]),
-            "ModelPackageArn": arn,
-            "ModelApprovalStatus": "Approved",
-            "UpdatedModelPackageFields": ["ModelApprovalStatus"],
-        },
-    }
-    return fn.lambda_handler(event, FakeContext())["outcomes"]  # type: ignore[no-any-return]
+    return fn.lambda_handler(approval_event(arn, GROUP, at), FakeContext())["outcomes"]  # type: ignore[no-any-return]
 
 
 def tick(fn: Any, clock: time_machine.Traveller, at: datetime) -> list[dict[str, Any]]:

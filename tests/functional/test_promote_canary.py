@@ -129,7 +129,16 @@ def approve(
     (`updated`: the event's UpdatedModelPackageFields, the approval itself by default; not
     `listed`: without that field, as AWS's documented example event)."""
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
-    event: dict[str, Any] = {
+    event = approval_event(arn, GROUP, at, updated)
+    if not listed:
+        del event["detail"]["UpdatedModelPackageFields"]
+    with time_machine.travel(at, tick=False):  # the function's clock: the approval's time
+        return fn.lambda_handler(event, FakeContext())["outcomes"]  # type: ignore[no-any-return]
+
+
+def approval_event(arn: str, group: str, at: datetime, updated: list[str] | None = None) -> dict[str, Any]:
+    """SageMaker's "Model Package State Change" for the package approved at `at`, as EventBridge delivers it."""
+    return {
         "version": "0",
         "id": f"approved-{arn}-{at.isoformat()}",
         "detail-type": "SageMaker Model Package State Change",
@@ -139,7 +148,7 @@ def approve(
         "region": "us-east-1",
         "resources": [arn],
         "detail": {
-            "ModelPackageGroupName": GROUP,
+            "ModelPackageGroupName": group,
             "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]),
             "ModelPackageArn": arn,
             "ModelApprovalStatus": "Approved",
@@ -147,10 +156,6 @@ def approve(
             "LastModifiedTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     }
-    if not listed:
-        del event["detail"]["UpdatedModelPackageFields"]
-    with time_machine.travel(at, tick=False):  # the function's clock: the approval's time
-        return fn.lambda_handler(event, FakeContext())["outcomes"]  # type: ignore[no-any-return]
 
 
 def traffic(
