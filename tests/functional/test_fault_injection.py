@@ -39,8 +39,11 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from localcloud.moto_extensions import reset_simulation, set_update_seconds
 from localcloud.world import variant_metrics
+from model_medic.fleet.alarm_catalog import VERDICT_NAMESPACE, verdict_dimensions
 from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
+from tests.functional import test_component_rollout as components
 from tests.functional.test_promote_canary import GROUP, package, serve_champion
 from tests.functional.test_promote_canary import SETTINGS as CANARY_SETTINGS
 
@@ -263,7 +266,7 @@ def schedule(at: datetime, source: str = "sweep") -> dict[str, Any]:
 # --- the model lifecycle: deploy, promote, finish, roll back ----------------------------------
 
 
-def _approval(arn: str, at: datetime) -> dict[str, Any]:
+def _approval(arn: str, at: datetime, group: str = GROUP) -> dict[str, Any]:
     """SageMaker's state change event of the package's approval (as test_promote_canary delivers it)."""
     return {
         "version": "0",
@@ -275,7 +278,7 @@ def _approval(arn: str, at: datetime) -> dict[str, Any]:
         "region": "us-east-1",
         "resources": [arn],
         "detail": {
-            "ModelPackageGroupName": GROUP,
+            "ModelPackageGroupName": group,
             "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]),
             "ModelPackageArn": arn,
             "ModelApprovalStatus": "Approved",
@@ -336,6 +339,81 @@ def _finish_world(stack: Stack, fn: Any) -> None:
     _traffic("canary", T - timedelta(minutes=80), 80, per_minute=200)
     _invoke(fn, schedule(T - timedelta(minutes=80), "promote"), T - timedelta(minutes=80))
     _invoke(fn, schedule(T - timedelta(minutes=40), "promote"), T - timedelta(minutes=40))
+
+
+# --- an inference component's judged rolling update: start, verdict, end ------------------------
+
+
+def _component_candidate(start: datetime) -> str:
+    """test_component_rollout's world: a component of 4 copies serving llama3/1 that erred 0.5 % over
+    the day before `start`, each batch's copies up in 5 minutes; llama3/2 approved."""
+    candidate = components.component_endpoint()
+    components.traffic(start - timedelta(days=1), 24 * 60, 10, requests=1000, errors=5)
+    set_update_seconds(300)
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=candidate, ModelApprovalStatus="Approved")
+    return candidate
+
+
+def _component_start_world(stack: Stack, fn: Any) -> None:
+    _component_candidate(T)
+
+
+def _component_approval() -> dict[str, Any]:
+    return _approval(f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/{components.GROUP}/2", T, components.GROUP)
+
+
+def _component_rolling(started: datetime, fn: Any) -> None:
+    """The rolling update started at `started`; its new copies fail 3 % of their requests since."""
+    candidate = _component_candidate(started)
+    _invoke(fn, _approval(candidate, started, components.GROUP), started)
+    components.traffic(started, 120, 1, requests=100, errors=3)
+
+
+def _component_verdict_world(stack: Stack, fn: Any) -> None:
+    """Updating for 10 minutes: the first batch bakes, and errs more than the component did."""
+    _component_rolling(T - timedelta(minutes=10), fn)
+
+
+def _component_end_world(stack: Stack, fn: Any) -> None:
+    """The judge's verdict put 20 minutes ago; SageMaker has rolled back since (read at the tick after)."""
+    _component_rolling(T - timedelta(minutes=30), fn)
+    _invoke(fn, schedule(T - timedelta(minutes=20), "promote"), T - timedelta(minutes=20))
+    _invoke(fn, schedule(T - timedelta(minutes=10), "promote"), T - timedelta(minutes=10))
+
+
+def _ledger(kind: str) -> list[dict[str, Any]]:
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName="model-medic-ledger")
+    return [item for page in pages for item in page["Items"] if item.get("kind", {}).get("S") == kind]
+
+
+def _component_state() -> Any:
+    """The component (status, models, copies), the models and packages, the verdict alarms and the
+    verdict's series as they see it, the specifications recorded and the rollout's incidents."""
+    sagemaker, cloudwatch = boto3.client("sagemaker"), boto3.client("cloudwatch")
+    described = components.component()
+    packages = sagemaker.list_model_packages(ModelPackageGroupName=components.GROUP)["ModelPackageSummaryList"]
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=ENDPOINT)["MetricAlarms"]
+    verdict = cloudwatch.get_metric_statistics(
+        Namespace=VERDICT_NAMESPACE,
+        MetricName="RolloutVerdict",
+        Dimensions=verdict_dimensions(ENDPOINT, components.COMPONENT),
+        StartTime=T - timedelta(hours=1),
+        EndTime=T + timedelta(hours=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    incidents = [json.loads(i["body"]["S"]) for i in _ledger("incident")]
+    return (
+        described["InferenceComponentStatus"],
+        described["Specification"]["ModelName"],
+        described["RuntimeConfig"]["DesiredCopyCount"],
+        sorted(m["ModelName"] for m in sagemaker.list_models()["Models"]),
+        sorted((p["ModelPackageArn"].rsplit("/", 1)[-1], p["ModelApprovalStatus"]) for p in packages),
+        sorted((a["AlarmName"], a["Namespace"], a["MetricName"], a["Threshold"]) for a in alarms),
+        sorted((d["Timestamp"].isoformat(), d["Maximum"]) for d in verdict),
+        sorted(i["spec"]["S"] for i in _ledger("component-spec")),
+        sorted((i["action"], i["state"], i["closed_at"] is not None) for i in incidents),
+    )
 
 
 # --- the fleet's alarms --------------------------------------------------------------------------
@@ -440,6 +518,30 @@ SCENARIOS = [
         _rollback_canary_world,
         lambda: schedule(T, "promote"),
         _endpoint_state,
+    ),
+    Scenario(
+        "component-start",
+        "promote_canary",
+        components.SETTINGS,
+        _component_start_world,
+        _component_approval,
+        _component_state,
+    ),
+    Scenario(
+        "component-verdict",
+        "promote_canary",
+        components.SETTINGS,
+        _component_verdict_world,
+        lambda: schedule(T, "promote"),
+        _component_state,
+    ),
+    Scenario(
+        "component-end",
+        "promote_canary",
+        components.SETTINGS,
+        _component_end_world,
+        lambda: schedule(T, "promote"),
+        _component_state,
     ),
     Scenario(
         "alarm-manager",
@@ -563,6 +665,7 @@ def _cached_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def run(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind | None, at: int | None) -> Run:
     faults = Faults(kind, at)
     with mock_aws(), time_machine.travel(T, tick=False):
+        reset_simulation()  # each world fresh, as the suite's fixture makes it for a test
         stack = Stack()
         for name, value in {**stack.env(), **scenario.env}.items():
             monkeypatch.setenv(name, value)
@@ -661,7 +764,7 @@ def test_every_call_failing_or_dying_ends_with_exactly_the_intended_changes_and_
         failures = []
         for index in chosen:
             faulty = run(monkeypatch, scenario, kind, index)
-            assert faulty.calls[index] == clean.calls[index], f"call {index} differs"
+            assert faulty.calls[index] == clean.calls[index], f"call {index} differs\n{clean.calls}\n{faulty.calls}"
             wrong = differences(clean, faulty, kind)
             if wrong:
                 failures.append(f"#{index} {clean.calls[index]}: " + "; ".join(wrong))
