@@ -44,7 +44,7 @@ from localcloud.world import variant_metrics
 from model_medic.fleet.alarm_catalog import VERDICT_NAMESPACE, verdict_dimensions
 from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
 from tests.functional import test_component_rollout as components
-from tests.functional.test_promote_canary import GROUP, package, serve_champion
+from tests.functional.test_promote_canary import GROUP, approval_event, package, serve_champion
 from tests.functional.test_promote_canary import SETTINGS as CANARY_SETTINGS
 
 ENDPOINT = "churn-prod"
@@ -266,28 +266,6 @@ def schedule(at: datetime, source: str = "sweep") -> dict[str, Any]:
 # --- the model lifecycle: deploy, promote, finish, roll back ----------------------------------
 
 
-def _approval(arn: str, at: datetime, group: str = GROUP) -> dict[str, Any]:
-    """SageMaker's state change event of the package's approval (as test_promote_canary delivers it)."""
-    return {
-        "version": "0",
-        "id": f"approved-{arn}",
-        "detail-type": "SageMaker Model Package State Change",
-        "source": "aws.sagemaker",
-        "account": ACCOUNT,
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": [arn],
-        "detail": {
-            "ModelPackageGroupName": group,
-            "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]),
-            "ModelPackageArn": arn,
-            "ModelApprovalStatus": "Approved",
-            "UpdatedModelPackageFields": ["ModelApprovalStatus"],
-            "LastModifiedTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    }
-
-
 def _candidate() -> str:
     """The champion serving, and a better candidate (churn/2) approved."""
     serve_champion()
@@ -301,7 +279,7 @@ def _deploy_world(stack: Stack, fn: Any) -> None:
 
 
 def _deploy_event() -> dict[str, Any]:
-    return _approval(f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/{GROUP}/2", T)
+    return approval_event(f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/{GROUP}/2", GROUP, T)
 
 
 def _invoke(fn: Any, event: dict[str, Any], at: datetime) -> None:
@@ -317,7 +295,7 @@ def _traffic(variant: str, start: datetime, minutes: int, per_minute: float, err
 def _rollback_canary_world(stack: Stack, fn: Any) -> None:
     """The candidate deployed as a 5 % canary 10 minutes ago; since, it fails 12 % of its requests."""
     arn = _candidate()
-    _invoke(fn, _approval(arn, T - timedelta(minutes=10)), T - timedelta(minutes=10))
+    _invoke(fn, approval_event(arn, GROUP, T - timedelta(minutes=10)), T - timedelta(minutes=10))
     _traffic("primary", T - timedelta(minutes=10), 20, per_minute=200)
     _traffic("canary", T - timedelta(minutes=10), 20, per_minute=60, error_rate=0.12)
 
@@ -359,13 +337,14 @@ def _component_start_world(stack: Stack, fn: Any) -> None:
 
 
 def _component_approval() -> dict[str, Any]:
-    return _approval(f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/{components.GROUP}/2", T, components.GROUP)
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/{components.GROUP}/2"
+    return approval_event(arn, components.GROUP, T)
 
 
 def _component_rolling(started: datetime, fn: Any) -> None:
     """The rolling update started at `started`; its new copies fail 3 % of their requests since."""
     candidate = _component_candidate(started)
-    _invoke(fn, _approval(candidate, started, components.GROUP), started)
+    _invoke(fn, approval_event(candidate, components.GROUP, started), started)
     components.traffic(started, 120, 1, requests=100, errors=3)
 
 
