@@ -105,6 +105,8 @@ nowhere else, for the tests and the local cloud alike.
   `set_range_moves_capacity`.
 * `reset_simulation()` puts the clock, duration, range switch and pending failures back
   to their in-process defaults (the tests' fixture calls it after each test).
+* `sagemaker_names_taken_once`: CreateModel and CreateEndpointConfig refuse an existing name
+  (ValidationException "Cannot create already existing ..."), as AWS does; moto overwrites.
 * `versioned_model_package_names`: DescribeModelPackage resolves `group/3`, as AWS does.
 * `model_packages_as_in_aws`: a package's CreationTime and LastModifiedTime come from
   `moto_now()` (the local cloud registers and approves packages at simulated times; moto
@@ -1207,6 +1209,38 @@ def endpoint_kinds_as_in_aws() -> None:
     FakeEndpoint._process_production_variants = summaries  # type: ignore[method-assign]
 
 
+# --- SageMaker names are taken once ---------------------------------------------------------
+
+
+@_once
+def sagemaker_names_taken_once() -> None:
+    """CreateModel and CreateEndpointConfig refuse a name that exists, as AWS does
+    (ValidationException `Cannot create already existing model "<arn>".`, and `... endpoint
+    configuration "<arn>".`); moto 5 overwrites the model, or the config, silently. The rollouts
+    create under names derived from the incident and take "already exist" as their own first
+    call having gone through (`rollout/deploy.create_once`): without this, a doubled create
+    would be invisible to the tests."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    create_model = SageMakerModelBackend.create_model
+    create_config = SageMakerModelBackend.create_endpoint_config
+
+    def model(self: Any, model_name: str, *args: Any, **kwargs: Any) -> Any:
+        if model_name in self._models:
+            raise ValidationError(message=f'Cannot create already existing model "{self._models[model_name].arn}".')
+        return create_model(self, model_name, *args, **kwargs)
+
+    def config(self: Any, endpoint_config_name: str, *args: Any, **kwargs: Any) -> Any:
+        if endpoint_config_name in self.endpoint_configs:
+            arn = self.endpoint_configs[endpoint_config_name].endpoint_config_arn
+            raise ValidationError(message=f'Cannot create already existing endpoint configuration "{arn}".')
+        return create_config(self, endpoint_config_name, *args, **kwargs)
+
+    SageMakerModelBackend.create_model = model  # type: ignore[method-assign]
+    SageMakerModelBackend.create_endpoint_config = config  # type: ignore[method-assign]
+
+
 # --- SageMaker model package versioned names --------------------------------------------
 
 
@@ -1722,6 +1756,7 @@ def install_all() -> None:
     alarm_history_as_in_aws()  # after the transition times: an item's Timestamp is the transition's
     cloudwatch_metric_stat_queries()
     cloudwatch_list_metrics_once_each()
+    sagemaker_names_taken_once()
     versioned_model_package_names()
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()

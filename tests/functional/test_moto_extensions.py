@@ -1797,3 +1797,34 @@ def test_a_rolling_update_bakes_batch_by_batch_and_rolls_back_when_a_named_alarm
     clock.shift(1)
     found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
     assert (found["InferenceComponentStatus"], found["Specification"]["ModelName"]) == ("InService", "llama3-v2")
+
+
+def test_a_model_or_endpoint_config_name_is_taken_once_and_rollouts_take_their_own_for_done(
+    sagemaker: SageMakerClient,
+) -> None:
+    """AWS refuses CreateModel and CreateEndpointConfig of an existing name; moto overwrote them."""
+    from model_medic.remediate.rollout.deploy import create_once
+
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.3-1"
+    role = "arn:aws:iam::123456789012:role/sagemaker-custom-role"
+    sagemaker.create_model(ModelName="m-1", ExecutionRoleArn=role, PrimaryContainer={"Image": image})
+    with pytest.raises(ClientError) as refused:
+        sagemaker.create_model(ModelName="m-1", ExecutionRoleArn=role, PrimaryContainer={"Image": "other"})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["Error"]["Message"] == (
+        'Cannot create already existing model "arn:aws:sagemaker:us-east-1:123456789012:model/m-1".'
+    )
+    assert sagemaker.describe_model(ModelName="m-1")["PrimaryContainer"]["Image"] == image
+    config = described(sagemaker)["EndpointConfigName"]
+    with pytest.raises(ClientError) as again:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[
+                {"VariantName": "v", "ModelName": "m-1", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+            ],
+        )
+    assert again.value.response["Error"]["Message"].startswith("Cannot create already existing endpoint configuration")
+    # A rollout's retry of its own create: done already, not an error.
+    create_once(
+        lambda: sagemaker.create_model(ModelName="m-1", ExecutionRoleArn=role, PrimaryContainer={"Image": image})
+    )
