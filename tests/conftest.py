@@ -46,6 +46,23 @@ botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 REGION = "us-east-1"
+
+
+# AlarmManagerFunction's thresholds as the stack's defaults give them (template.yaml's parameters);
+# ALARM_WRITES_PER_SECOND 0: moto has no quota to keep to.
+ALARM_MANAGER_ENV = {
+    "ERROR_RATE_THRESHOLD": "5",
+    "LATENCY_THRESHOLD_MS": "1000",
+    "DRIFT_THRESHOLD": "0.2",
+    "ACCURACY_THRESHOLD": "0.8",
+    "QUALITY_METRICS_SOURCE": "model-medic",
+    "MODEL_MONITOR_DRIFT_FEATURE": "age",
+    "MODEL_MONITOR_DRIFT_THRESHOLD": "0.1",
+    "CANARY_VARIANT": "canary",
+    "CANARY_MAX_ERROR_RATE": "5",
+    "CANARY_MAX_LATENCY_MS": "1000",
+    "ALARM_WRITES_PER_SECOND": "0",
+}
 NICE = 5  # the priority of a parallel worker off the critical path (pytest_runtest_setup)
 
 

@@ -16,7 +16,7 @@ import pytest
 from model_medic.fleet.alarm_catalog import verdict_alarm
 from model_medic.fleet.variants import reread_now
 from model_medic.platform.settings import ConfigurationError, load_settings
-from tests.conftest import REGION, FakeContext, Stack, load_event, load_handler
+from tests.conftest import ALARM_MANAGER_ENV, REGION, FakeContext, Stack, load_event, load_handler
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -37,17 +37,7 @@ def fleet_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
         "WARNING_TOPIC_ARN": warning,
         "DISCOVERY_TAG": "model-medic=on",
         "MONITORED_ENDPOINTS": "churn-prod",
-        "ERROR_RATE_THRESHOLD": "5",
-        "LATENCY_THRESHOLD_MS": "1000",
-        "DRIFT_THRESHOLD": "0.2",
-        "ACCURACY_THRESHOLD": "0.8",
-        "QUALITY_METRICS_SOURCE": "model-medic",
-        "MODEL_MONITOR_DRIFT_FEATURE": "age",
-        "MODEL_MONITOR_DRIFT_THRESHOLD": "0.1",
-        "CANARY_VARIANT": "canary",
-        "CANARY_MAX_ERROR_RATE": "5",
-        "CANARY_MAX_LATENCY_MS": "1000",
-        "ALARM_WRITES_PER_SECOND": "0",  # moto has no quota to keep to
+        **ALARM_MANAGER_ENV,
         "ALARM_WRITES_PER_RUN": "5000",
     }.items():
         monkeypatch.setenv(name, value)

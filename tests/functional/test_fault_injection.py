@@ -42,7 +42,7 @@ from moto import mock_aws
 from localcloud.moto_extensions import reset_simulation, set_update_seconds
 from localcloud.world import variant_metrics
 from model_medic.fleet.alarm_catalog import VERDICT_NAMESPACE, verdict_dimensions
-from tests.conftest import FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
+from tests.conftest import ALARM_MANAGER_ENV, FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
 from tests.functional import test_component_rollout as components
 from tests.functional.test_promote_canary import GROUP, approval_event, package, serve_champion
 from tests.functional.test_promote_canary import SETTINGS as CANARY_SETTINGS
@@ -401,17 +401,7 @@ FLEET_ENV = {
     "STACK_NAME": "model-medic-test",
     "DISCOVERY_TAG": "model-medic=on",
     "MONITORED_ENDPOINTS": "",
-    "ERROR_RATE_THRESHOLD": "5",
-    "LATENCY_THRESHOLD_MS": "1000",
-    "DRIFT_THRESHOLD": "0.2",
-    "ACCURACY_THRESHOLD": "0.8",
-    "QUALITY_METRICS_SOURCE": "model-medic",
-    "MODEL_MONITOR_DRIFT_FEATURE": "age",
-    "MODEL_MONITOR_DRIFT_THRESHOLD": "0.1",
-    "CANARY_VARIANT": "canary",
-    "CANARY_MAX_ERROR_RATE": "5",
-    "CANARY_MAX_LATENCY_MS": "1000",
-    "ALARM_WRITES_PER_SECOND": "0",  # moto has no quota to keep to
+    **ALARM_MANAGER_ENV,
     "WARNING_TOPIC_ARN": f"arn:aws:sns:us-east-1:{ACCOUNT}:model-medic-warning",
     "POWERTOOLS_SERVICE_NAME": "alarm-manager",
 }

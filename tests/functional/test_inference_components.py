@@ -21,7 +21,7 @@ from moto.sns.utils import FilterPolicyMatcher
 from localcloud import template
 from localcloud.cloudwatch import evaluate, sns_message
 from localcloud.moto_extensions import set_update_seconds
-from tests.conftest import FakeContext, Stack, decisions, load_event, load_handler, stored_incidents
+from tests.conftest import ALARM_MANAGER_ENV, FakeContext, Stack, decisions, load_event, load_handler, stored_incidents
 from tests.real_endpoints import MODEL_IMAGE, MODEL_ROLE, load
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real" / "inference-components"
@@ -265,17 +265,7 @@ def manage_alarms(monkeypatch: pytest.MonkeyPatch, stack: Stack, at: datetime) -
     warning = stack.sns.create_topic(Name="model-medic-warning")["TopicArn"]  # idempotent in SNS
     for name, value in {
         "WARNING_TOPIC_ARN": warning,
-        "ERROR_RATE_THRESHOLD": "5",
-        "LATENCY_THRESHOLD_MS": "1000",
-        "DRIFT_THRESHOLD": "0.2",
-        "ACCURACY_THRESHOLD": "0.8",
-        "QUALITY_METRICS_SOURCE": "model-medic",
-        "MODEL_MONITOR_DRIFT_FEATURE": "age",
-        "MODEL_MONITOR_DRIFT_THRESHOLD": "0.1",
-        "CANARY_VARIANT": "canary",
-        "CANARY_MAX_ERROR_RATE": "5",
-        "CANARY_MAX_LATENCY_MS": "1000",
-        "ALARM_WRITES_PER_SECOND": "0",
+        **ALARM_MANAGER_ENV,
         "POWERTOOLS_SERVICE_NAME": "manage-alarms",
     }.items():
         monkeypatch.setenv(name, value)
