@@ -148,6 +148,11 @@ class Invocation[S: ScopedSettings]:
         return Incidents(self.table, timedelta(days=s.ledger_retention_days))
 
     @cached_property
+    def episodes(self) -> Episodes:
+        """Paging episodes: one for each standing condition paged (`tell/telling.py`, `Pager`)."""
+        return Episodes(self.table, timedelta(days=self.settings.ledger_retention_days))
+
+    @cached_property
     def scope(self) -> Scope:
         s = self.settings
         return Scope(aws.sagemaker(), s.monitored_endpoints, s.discovery_tag, aws.tagging())
@@ -209,7 +214,7 @@ class Remediation[S: ActionSettings](Invocation[S]):
                 claims=self.claims,
                 incidents=self.incidents,
                 courier=self.courier,
-                episodes=Episodes(self.table, timedelta(days=s.ledger_retention_days)),
+                episodes=lambda: self.episodes,
                 paging=PagingRules(timedelta(minutes=s.episode_quiet_minutes), timedelta(hours=s.reminder_hours)),
                 mode=ModeSwitch(
                     aws.ssm_parameters(),
@@ -486,7 +491,7 @@ def daily_report(house: Invocation[Any]) -> DailyReport:
         house.journal,
         s.reports_bucket,
         incidents=house.incidents,
-        episodes=Episodes(house.table, timedelta(days=s.ledger_retention_days)),
+        episodes=house.episodes,
     )
 
 

@@ -358,7 +358,7 @@ class Parts:
     claims: Claims
     incidents: Incidents
     courier: Courier
-    episodes: Episodes
+    episodes: Callable[[], Episodes]  # built when a standing condition is first paged (`Telling._pager`)
     paging: PagingRules
     mode: ModeSwitch
     scope: Scope

@@ -57,7 +57,7 @@ class Telling:
     def _pager(self) -> Pager:
         """The unit's pager, built the first time a standing condition is met, left or followed."""
         p = self._parts
-        return Pager(p.unit.name, p.episodes, p.incidents, p.courier, p.paging, p.clock)
+        return Pager(p.unit.name, p.episodes(), p.incidents, p.courier, p.paging, p.clock)
 
     def base(self, endpoint: str, alarm_name: str, alarm_arn: str, transition: str, state: str) -> Outcome:
         """A decision not made yet: skipped, for no reason so far."""
