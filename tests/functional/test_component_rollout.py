@@ -17,8 +17,13 @@ import pytest
 import time_machine
 
 from localcloud.moto_extensions import set_update_seconds
+from model_medic.remediate.component_rollback import spec_digest, spec_request
 from model_medic.remediate.rollout.component_changes import FireVerdict
 from model_medic.remediate.rollout.component_cloudwatch import put_verdict, standing_verdict
+from model_medic.store.component_specs import ComponentSpecs
+from model_medic.store.deployments import Deployments
+from model_medic.store.journal import Journal
+from model_medic.store.table import Table
 from tests.conftest import FakeContext, Stack, bodies, load_event, load_handler, stored_incidents
 from tests.functional.test_promote_canary import approval_event
 from tests.real_endpoints import MODEL_ROLE, load
@@ -313,3 +318,213 @@ def test_an_earlier_verdict_still_ahead_holds_a_new_rollout_of_the_component(sta
             minutes=15
         )
     assert standing_verdict(cloudwatch, ENDPOINT, COMPONENT, T0 + timedelta(minutes=16)) is None
+
+
+# --- what a component rollout created, deleted once nothing needs it (cleanup.py) -------------
+
+
+def cleaned(fn: Any, clock: time_machine.Traveller, at: datetime) -> list[dict[str, Any]]:
+    """The day's clean-up, on a tick at `at`: its outcomes."""
+    clock.move_to(at)
+    event = load_event("promote_canary/schedule.json")
+    event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [o for o in fn.lambda_handler(event, FakeContext())["outcomes"] if o["action"] == "cleanup"]
+
+
+def ledger(stack: Stack) -> tuple[Deployments, ComponentSpecs]:
+    table = Table(boto3.client("dynamodb"), stack.table)
+    return Deployments(table), ComponentSpecs(table)
+
+
+def tracked(stack: Stack) -> list[tuple[str, str, str]]:
+    return sorted((e.endpoint, e.kind, e.name) for e in ledger(stack)[0].created())
+
+
+def models() -> set[str]:
+    return {m["ModelName"] for m in boto3.client("sagemaker").list_models()["Models"]}
+
+
+def candidate_model(aws_requests: list[tuple[str, str, dict[str, Any]]]) -> str:
+    [update] = [p for _, op, p in aws_requests if op == "UpdateInferenceComponent"]
+    return str(update["Specification"]["ModelName"])
+
+
+def test_the_candidates_model_is_tracked_before_it_is_created_so_a_crash_after_loses_nothing(
+    fn: Any,
+    clock: time_machine.Traveller,
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_requests: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    candidate = component_endpoint()
+    traffic(T0 - timedelta(days=1), 24 * 60, 10, requests=1000, errors=5)
+
+    def dies(*_: Any) -> None:
+        raise RuntimeError("the function dies after CreateModel")
+
+    monkeypatch.setattr("model_medic.remediate.rollout.component.record_spec", dies)
+    with pytest.raises(RuntimeError, match="dies after CreateModel"):
+        approve(fn, clock, candidate)
+    [made] = [p["ModelName"] for _, op, p in aws_requests if op == "CreateModel" and p["ModelName"] != SERVING]
+    assert made in models()
+    assert tracked(stack) == [(ENDPOINT, "model", made)]
+    [created] = ledger(stack)[0].created()
+    assert created.created_at == T0.isoformat()
+
+
+def test_a_rolled_back_component_rollouts_model_is_deleted_after_the_retention(
+    rollout: str,
+    fn: Any,
+    clock: time_machine.Traveller,
+    stack: Stack,
+    aws_requests: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    model = candidate_model(aws_requests)
+    traffic(T0, 120, 1, requests=100, errors=3)  # its new copies err: judged, rolled back
+    for minute in (10, 20, 30):
+        tick(fn, clock, T0 + timedelta(minutes=minute))
+    assert component()["Specification"]["ModelName"] == SERVING
+    assert tracked(stack) == [(ENDPOINT, "model", model)]
+    # Before RolloutCleanupDays (30 by default) nothing goes.
+    assert cleaned(fn, clock, T0 + timedelta(days=29)) == []
+    assert model in models()
+    [deleted] = cleaned(fn, clock, T0 + timedelta(days=31))
+    assert (deleted["result"], deleted["endpoint"]) == ("acted", ENDPOINT)
+    assert deleted["reason"].startswith(f"deleted model {model}: created by a rollout 31 days ago")
+    assert model not in models()
+    assert SERVING in models()  # the model the component serves (and not ours)
+    assert tracked(stack) == []
+
+
+def test_a_rolled_out_component_rollouts_model_stays_while_the_component_serves_it(
+    rollout: str,
+    fn: Any,
+    clock: time_machine.Traveller,
+    stack: Stack,
+    aws_requests: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    model = candidate_model(aws_requests)
+    traffic(T0, 120, 1, requests=200, errors=1)
+    for minute in range(10, 70, 10):
+        tick(fn, clock, T0 + timedelta(minutes=minute))
+    assert (component()["InferenceComponentStatus"], component()["Specification"]["ModelName"]) == (
+        "InService",
+        model,
+    )
+    aws_requests.clear()
+    assert cleaned(fn, clock, T0 + timedelta(days=31)) == []
+    assert model in models()
+    assert tracked(stack) == [(ENDPOINT, "model", model)]  # looked at again the next day
+    described = [p for _, op, p in aws_requests if op == "DescribeInferenceComponent"]
+    assert described == [{"InferenceComponentName": COMPONENT}]
+
+
+def cleanup_at(stack: Stack, at: datetime, hours: int = 24) -> Any:
+    """The clean-up as PromoteCanaryFunction builds it, its clock at `at` (retention 30 days)."""
+    from model_medic.remediate.cleanup import Cleanup, ComponentModels
+
+    sagemaker = boto3.client("sagemaker")
+    deployments, specs = ledger(stack)
+    journal = Journal(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
+    components = ComponentModels(sagemaker, specs, timedelta(hours=hours))
+    return Cleanup(sagemaker, deployments, journal, timedelta(days=30), lambda: at, components)
+
+
+def made_models(*names: str) -> None:
+    for name in names:
+        boto3.client("sagemaker").create_model(
+            ModelName=name, ExecutionRoleArn=MODEL_ROLE, PrimaryContainer={"Image": "llama3:latest"}
+        )
+
+
+def swept(stack: Stack, at: datetime) -> list[str]:
+    """The models a sweep at `at` deleted, each then forgotten (as `cleanup.clean` does)."""
+    cleanup = cleanup_at(stack, at)
+    done = cleanup.sweep(lambda _: True)
+    for endpoint, _, key in done:
+        cleanup.forget(endpoint, key)
+    return [key.removeprefix("cleanup#model#") for _, _, key in done]
+
+
+def test_a_model_a_recorded_specification_names_stays_while_it_may_be_put_back_then_goes(
+    clock: time_machine.Traveller, stack: Stack
+) -> None:
+    """The component served llama3-1's model until T0; its specification of before is recorded,
+    so ComponentRollback may put it back for COMPONENT_CHANGE_HOURS (24) after the change."""
+    component_endpoint()
+    before, other = "llama3-1-model-aaaa1111", "llama3-2-model-bbbb2222"
+    made_models(before, other)
+    deployments, specs = ledger(stack)
+    for name in (before, other):
+        deployments.track_created(ENDPOINT, "model", name, T0 - timedelta(days=40))
+    clock.move_to(T0)
+    shape = boto3.client("sagemaker").meta.service_model.operation_model("UpdateInferenceComponent").input_shape
+    now = spec_request(component(), shape)
+    was = {"Specification": {**now["Specification"], "ModelName": before}}
+    for request, at in ((was, T0 - timedelta(days=40)), (now, T0)):
+        known = specs.all().get(f"{ENDPOINT}#{COMPONENT}")
+        seen = (json.dumps(request, sort_keys=True), spec_digest(request), at.isoformat())
+        specs.observe(known, ENDPOINT, COMPONENT, seen, at)
+    # Within the window: the one before stays, a model nothing names goes.
+    clock.move_to(T0 + timedelta(hours=23))
+    assert swept(stack, T0 + timedelta(hours=23)) == [other]
+    assert before in models()
+    # Once it may no longer be put back, it goes too.
+    clock.move_to(T0 + timedelta(hours=25))
+    assert swept(stack, T0 + timedelta(hours=25)) == [before]
+    assert before not in models()
+    assert SERVING in models()
+
+
+def record(stack: Stack, at: datetime) -> None:
+    """The component's specification recorded as RollbackModelFunction's sweep records it."""
+    _, specs = ledger(stack)
+    shape = boto3.client("sagemaker").meta.service_model.operation_model("UpdateInferenceComponent").input_shape
+    request = spec_request(component(), shape)
+    seen = (json.dumps(request, sort_keys=True), spec_digest(request), at.isoformat())
+    specs.observe(specs.all().get(f"{ENDPOINT}#{COMPONENT}"), ENDPOINT, COMPONENT, seen, at)
+
+
+def test_a_model_a_component_names_or_may_be_moving_to_stays(
+    clock: time_machine.Traveller, stack: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """A tracked model another endpoint's component serves stays; while a component is being
+    changed, every model tracked for its endpoint and the one its recorded specification names stay
+    (DescribeInferenceComponent does not show both the specification left and the one asked)."""
+    component_endpoint()
+    mine, theirs = "llama3-2-model-bbbb2222", "llama3-3-model-cccc3333"
+    made_models(mine, theirs)
+    deployments, _ = ledger(stack)
+    # SERVING, as if a rollout of another endpoint had made it: the component here names it.
+    deployments.track_created("churn-staging", "model", SERVING, T0 - timedelta(days=40))
+    clock.move_to(T0)
+    assert swept(stack, T0) == []
+    assert SERVING in models()
+    deployments.track_created(ENDPOINT, "model", mine, T0 - timedelta(days=40))
+    record(stack, T0)
+    set_update_seconds(600)
+    boto3.client("sagemaker").update_inference_component(
+        InferenceComponentName=COMPONENT, Specification={**REQUEST["Specification"], "ModelName": theirs}
+    )
+    assert component()["InferenceComponentStatus"] == "Updating"
+    assert swept(stack, T0) == []
+    assert {mine, SERVING} <= models()
+    # InService on `theirs`: `mine` is named by nothing; SERVING still by the recorded specification.
+    clock.move_to(T0 + timedelta(minutes=11))
+    assert swept(stack, T0 + timedelta(minutes=11)) == [mine]
+    assert {theirs, SERVING} <= models()
+
+
+def test_a_component_last_changed_before_the_due_models_were_tracked_is_not_read(
+    clock: time_machine.Traveller, stack: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """A component names a model only once it exists; a model is tracked before it is created."""
+    component_endpoint()
+    late = "llama3-4-model-dddd4444"
+    made_models(late)
+    ledger(stack)[0].track_created(ENDPOINT, "model", late, T0 + timedelta(hours=2))
+    later = T0 + timedelta(days=31)
+    clock.move_to(later)
+    aws_requests.clear()
+    assert swept(stack, later) == [late]
+    assert [op for _, op, _ in aws_requests if "InferenceComponent" in op] == ["ListInferenceComponents"]

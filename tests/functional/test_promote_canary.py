@@ -973,7 +973,8 @@ def test_a_finished_rollouts_canary_config_is_deleted_after_the_retention_and_wh
 
 
 def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: Any, stack: Stack) -> None:
-    from model_medic.remediate.cleanup import Cleanup
+    from model_medic.remediate.cleanup import Cleanup, ComponentModels
+    from model_medic.store.component_specs import ComponentSpecs
 
     sagemaker = boto3.client("sagemaker")
     make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
@@ -1002,7 +1003,10 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     ledger.observe_config(ENDPOINT, f"{ENDPOINT}-config-1", T0 + timedelta(days=2))
     later = T0 + timedelta(days=40)
     journal = Journal(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
-    cleanup = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later)
+    components = ComponentModels(
+        sagemaker, ComponentSpecs(Table(boto3.client("dynamodb"), stack.table)), timedelta(hours=24)
+    )
+    cleanup = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later, components)
     assert cleanup.sweep(lambda _: False) == []  # not in enforce: nothing
     assert {f"{ENDPOINT}-final-aaaa1111", f"{ENDPOINT}-canary-bbbb2222"} <= configs()
     done = cleanup.sweep(lambda _: True)
@@ -1015,7 +1019,7 @@ def test_the_rollback_target_and_its_model_stay_and_dry_run_deletes_nothing(fn: 
     assert f"{ENDPOINT}-canary-bbbb2222" not in configs()
     assert "churn-v3-model-bbbb2222" not in models()
     # Gone already (a run whose record failed): deleted again is "done", recorded once by its key.
-    again = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later).sweep(lambda _: True)
+    again = Cleanup(sagemaker, ledger, journal, timedelta(days=30), lambda: later, components).sweep(lambda _: True)
     assert [key for _, _, key in again] == [key for _, _, key in done]
 
 

@@ -345,7 +345,7 @@ def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
         sagemaker=aws.sagemaker(),
         capacity=house.capacity,
         s3=aws.s3(),
-        components=ComponentRollout(aws.sagemaker(), aws.cloudwatch(), specs, settings, house.clock),
+        components=ComponentRollout(aws.sagemaker(), aws.cloudwatch(), specs, house.deployments, settings, house.clock),
         deployments=house.deployments,
         incidents=house.incidents,
         settings=settings,
@@ -354,14 +354,19 @@ def rollout(settings: CanarySettings, house: Invocation[Any]) -> Rollout:
 
 
 def cleanup(house: Invocation[CanarySettings]) -> Cleanup:
-    from model_medic.remediate.cleanup import Cleanup
+    """The clean-up of what rollouts created; a model is kept while an inference component names it
+    or ComponentRollback may put it back (COMPONENT_CHANGE_HOURS, as RollbackModelFunction's)."""
+    from model_medic.remediate.cleanup import Cleanup, ComponentModels
+    from model_medic.store.component_specs import ComponentSpecs
 
+    window = timedelta(hours=house.settings.component_change_hours)
     return Cleanup(
         aws.sagemaker(),
         house.deployments,
         house.journal,
         timedelta(days=house.settings.rollout_cleanup_days),
         house.clock,
+        ComponentModels(aws.sagemaker(), ComponentSpecs(house.table), window),
     )
 
 

@@ -450,6 +450,9 @@ class CanarySettings(ActionSettings):
     # The endpoint configs and models a rollout created are deleted this long after, once
     # nothing needs them (cleanup.py).
     rollout_cleanup_days: int = Field(30, alias="ROLLOUT_CLEANUP_DAYS", ge=1, le=3650)
+    # RollbackSettings' own: a model an inference component's specification named before its last
+    # change is kept this long after the change, while ComponentRollback may put it back (cleanup.py).
+    component_change_hours: int = Field(24, alias="COMPONENT_CHANGE_HOURS", ge=1, le=336)
 
 
 S3_URI_OR_EMPTY = r"^$|^s3://[a-z0-9.-]{3,63}(/.*)?$"

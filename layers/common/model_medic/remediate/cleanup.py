@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -12,15 +13,22 @@ from model_medic.control.loop import ControlLoop
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
+from model_medic.remediate.rollout.component import described_component, spec_models
+from model_medic.store.component_specs import ComponentSpec, ComponentSpecs
 from model_medic.store.deployments import Created, Deployments
 from model_medic.store.journal import Journal
 from model_medic.tell.outcome import Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import InferenceComponentSummaryTypeDef
 
 ACTION = "cleanup"
 MAX_DELETES = 20
+# A component can name a model only once the model exists, and a model is tracked before it is
+# created: a component last changed before the oldest due model was tracked names none of them.
+# This much earlier still, for the clocks of Lambda and SageMaker.
+CLOCK_SKEW = timedelta(hours=1)
 
 
 def due(entries: list[Created], now: datetime, retention: timedelta) -> list[Created]:
@@ -29,17 +37,87 @@ def due(entries: list[Created], now: datetime, retention: timedelta) -> list[Cre
     return sorted(old, key=lambda e: (e.kind != "config", e.created_at, e.name))
 
 
+def put_back(records: Iterable[ComponentSpec], now: datetime, window: timedelta) -> set[str]:
+    """Pure: the models the recorded component specifications name (store/component_specs.py):
+    each component's as last seen, and the one before its last change while ComponentRollback may
+    put it back - changed within `window` (COMPONENT_CHANGE_HOURS) and never rolled back from."""
+    named: set[str] = set()
+    for record in records:
+        named.update(spec_models(json.loads(record.spec)))
+        if record.previous is None or record.previous_digest in record.rejected:
+            continue
+        if record.changed_at is None or datetime.fromisoformat(record.changed_at) + window >= now:
+            named.update(spec_models(json.loads(record.previous)))
+    return named
+
+
+def settled_before(row: InferenceComponentSummaryTypeDef, since: datetime) -> bool:
+    """Pure: a listed component InService and last changed before `since`."""
+    modified = row.get("LastModifiedTime")
+    if row.get("InferenceComponentStatus") != "InService" or not isinstance(modified, datetime):
+        return False
+    return (modified if modified.tzinfo else modified.replace(tzinfo=UTC)) < since
+
+
+class ComponentModels:
+    """The models inference components may still need: named by a component's specification (any
+    endpoint's), possibly by one being changed, or by a specification ComponentRollback may put back."""
+
+    def __init__(self, sagemaker: SageMakerClient, specs: ComponentSpecs, window: timedelta) -> None:
+        self._sagemaker = sagemaker
+        self._specs = specs
+        self._window = window
+
+    def needed(self, due: list[Created], tracked: list[Created], now: datetime) -> set[str]:
+        """The models kept for components: the recorded specifications' (one Query), then, while a
+        due model is not among them, the components' own (`_named`)."""
+        kept = put_back(self._specs.all().values(), now, self._window)
+        if all(e.name in kept for e in due):
+            return kept
+        since = min(datetime.fromisoformat(e.created_at) for e in due) - CLOCK_SKEW
+        return kept | self._named(since, tracked)
+
+    def _named(self, since: datetime, tracked: list[Created]) -> set[str]:
+        """One paginated ListInferenceComponents of the account, then DescribeInferenceComponent of
+        each component changed since `since` or not InService. One not InService keeps every model
+        tracked for its endpoint too: DescribeInferenceComponent does not show the specification an
+        update moves to (no pending deployment in its answer)."""
+        named: set[str] = set()
+        for row in self._listed():
+            if settled_before(row, since):
+                continue  # InService on what it was last given before the due models existed
+            described = described_component(self._sagemaker, str(row["InferenceComponentName"]))
+            if described is None:
+                continue  # gone since it was listed
+            named.update(spec_models(described))
+            if described.get("InferenceComponentStatus") != "InService":
+                endpoint = str(described.get("EndpointName") or row["EndpointName"])
+                named.update(e.name for e in tracked if e.kind == "model" and e.endpoint == endpoint)
+        return named
+
+    def _listed(self) -> Iterator[InferenceComponentSummaryTypeDef]:
+        for page in self._sagemaker.get_paginator("list_inference_components").paginate():
+            yield from page.get("InferenceComponents", [])
+
+
 class Cleanup:
     """Deletes tracked rollout configs and models nothing needs any more."""
 
     def __init__(
-        self, sagemaker: SageMakerClient, deployments: Deployments, journal: Journal, retention: timedelta, clock: Clock
+        self,
+        sagemaker: SageMakerClient,
+        deployments: Deployments,
+        journal: Journal,
+        retention: timedelta,
+        clock: Clock,
+        components: ComponentModels,
     ) -> None:
         self._sagemaker = sagemaker
         self._deployments = deployments
         self._journal = journal
         self._retention = retention
         self._clock = clock
+        self._components = components
 
     def sweep(self, enforced: Callable[[str], bool]) -> list[tuple[str, str, str]]:
         """Delete what is due: (endpoint, summary, key) for each resource deleted (or found gone)."""
@@ -57,10 +135,14 @@ class Cleanup:
         for entry in [e for e in old if e.kind == "config"]:
             if entry.name not in configs and len(done) < MAX_DELETES and self._gone(entry, now, done):
                 deleted.add(entry.name)
-        # A model goes only when no config that is left names it (kept, or not deleted this tick).
+        # A model goes only when no config that is left names it (kept, or not deleted this tick),
+        # and no inference component needs it (read only for the models that are left).
         left = configs | {e.name for e in old if e.kind == "config" and e.name not in deleted}
         models = self._models_of(left) | {e.name for e in young if e.kind == "model"}
-        for entry in [e for e in old if e.kind == "model"]:
+        due_models = [e for e in old if e.kind == "model" and e.name not in models]
+        if due_models and len(done) < MAX_DELETES:
+            models |= self._components.needed(due_models, entries, now)
+        for entry in due_models:
             if entry.name not in models and len(done) < MAX_DELETES:
                 self._gone(entry, now, done)
         return done
@@ -74,7 +156,8 @@ class Cleanup:
         why = (
             "no endpoint serves it or would roll back to it"
             if kind == "config"
-            else "no endpoint config that is left names it"
+            else "no endpoint config that is left, no inference component and no specification a component "
+            "may be rolled back to names it"
         )
         what = "endpoint config" if kind == "config" else "model"
         summary = f"deleted {what} {name}: created by a rollout {age} days ago, and {why}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -49,6 +49,7 @@ from model_medic.remediate.rollout.deploy import create_once, resource_name
 from model_medic.remediate.rollout.targets import readable
 from model_medic.remediate.units import Change, Observation, Plan, package_label
 from model_medic.store.component_specs import ComponentSpecs
+from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def component_endpoints(sagemaker: SageMakerClient, group: str, endpoints: list[
                 continue
             name = str(row["InferenceComponentName"])
             described = readable(name, lambda n: sagemaker.describe_inference_component(InferenceComponentName=n))
-            for model in _models(cast("dict[str, Any]", described or {})):
+            for model in spec_models(cast("dict[str, Any]", described or {})):
                 package = readable(model, partial(package_of, sagemaker))
                 if package is not None and package.get("ModelPackageGroupName") == group:
                     found.add(endpoint)
@@ -96,12 +97,14 @@ class ComponentRollout:
         sagemaker: SageMakerClient,
         cloudwatch: CloudWatchClient,
         specs: ComponentSpecs,
+        deployments: Deployments,
         settings: CanarySettings,
         clock: Clock,
     ) -> None:
         self._sagemaker = sagemaker
         self.cloudwatch = self._cloudwatch = cloudwatch
         self._specs = specs
+        self._deployments = deployments
         self._settings = settings
         self._clock = clock
         self._shape = sagemaker.meta.service_model.operation_model("UpdateInferenceComponent").input_shape
@@ -117,7 +120,7 @@ class ComponentRollout:
             described = described_component(self._sagemaker, name)
             if described is None:
                 continue
-            for model in _models(described):
+            for model in spec_models(described):
                 package = package_of(self._sagemaker, model)
                 if package is not None and package.get("ModelPackageGroupName") == group:
                     found.append((described, package))
@@ -157,7 +160,7 @@ class ComponentRollout:
         now = self._clock()
         model = resource_name(package_label(arn), "model", arn)
         from_spec = spec_request(described, self._shape)
-        old = _models(described)[0]
+        old = spec_models(described)[0]
         to_spec = _with_model(from_spec, old, model)
         alarm = verdict_alarm_name(name, component)
         baseline = component_counts(self._cloudwatch, component, now - BASELINE, now)
@@ -284,8 +287,9 @@ class ComponentRollout:
         return {"call": "DeleteAlarms"}
 
     def _roll(self, endpoint: str, change: RollComponent, now: datetime) -> dict[str, Any]:
-        """The candidate's model, the serving specification recorded, the verdict alarm, then the
-        rolling update: each idempotent, so that a retry finishes what a failed attempt began."""
+        """The candidate's model (tracked first, as a variant rollout's is, for cleanup.py), the serving
+        specification recorded, the verdict alarm, then the rolling update: each idempotent, so that
+        a retry finishes what a failed attempt began."""
         described = described_component(self._sagemaker, change.component)
         if described is None:
             raise ValueError(f"inference component {change.component} is gone")
@@ -298,6 +302,7 @@ class ComponentRollout:
         for key in ("VpcConfig", "EnableNetworkIsolation"):
             if serving.get(key):
                 model[key] = serving[key]
+        aws.persist(partial(self._deployments.track_created, endpoint, "model", change.model, now))
         create_once(lambda: self._sagemaker.create_model(**model))
         record_spec(self._specs, self._shape, endpoint, described, now)
         request = verdict_alarm(endpoint, change.component)
@@ -354,7 +359,9 @@ def roll_observation(
     return Observation("not-applied", f"inference component {change.component} {status}")
 
 
-def _models(described: dict[str, Any]) -> list[str]:
+def spec_models(described: Mapping[str, Any]) -> list[str]:
+    """Pure: the models a component's specification(s) name (DescribeInferenceComponent's answer,
+    or an UpdateInferenceComponent request)."""
     specs = described.get("Specifications") or [described.get("Specification") or {}]
     return [str(s["ModelName"]) for s in specs if s.get("ModelName")]
 

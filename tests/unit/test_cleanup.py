@@ -1,0 +1,51 @@
+"""The clean-up's pure decisions: which models a component's recorded specifications keep."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from model_medic.remediate.cleanup import put_back
+from model_medic.store.component_specs import ComponentSpec
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+WINDOW = timedelta(hours=24)
+
+
+def spec(*models: str) -> str:
+    if len(models) == 1:
+        return json.dumps({"Specification": {"ModelName": models[0]}})
+    return json.dumps({"Specifications": [{"ModelName": m, "InstanceType": "ml.g5.2xlarge"} for m in models]})
+
+
+def record(previous: str | None, changed_at: datetime | None, rejected: frozenset[str] = frozenset()) -> ComponentSpec:
+    return ComponentSpec(
+        endpoint="churn-prod",
+        component="ic",
+        spec=spec("now-model"),
+        digest="d-now",
+        seen_at=T0.isoformat(),
+        previous=previous,
+        previous_digest="d-before" if previous else None,
+        changed_at=changed_at.isoformat() if changed_at else None,
+        rejected=rejected,
+    )
+
+
+def test_the_specification_before_a_change_is_kept_for_the_window_then_not() -> None:
+    changed = record(spec("before-model"), T0)
+    assert put_back([changed], T0 + WINDOW, WINDOW) == {"now-model", "before-model"}
+    assert put_back([changed], T0 + WINDOW + timedelta(seconds=1), WINDOW) == {"now-model"}
+
+
+def test_a_specification_rolled_back_from_is_never_put_back_so_its_models_are_not_kept() -> None:
+    assert put_back([record(spec("before-model"), T0, frozenset({"d-before"}))], T0, WINDOW) == {"now-model"}
+
+
+def test_every_model_of_a_component_of_several_specifications_is_kept() -> None:
+    assert put_back([record(spec("a-model", "b-model"), T0)], T0, WINDOW) == {"now-model", "a-model", "b-model"}
+
+
+def test_a_specification_before_with_no_time_of_change_is_kept() -> None:
+    assert put_back([record(spec("before-model"), None)], T0 + timedelta(days=400), WINDOW) == {
+        "now-model",
+        "before-model",
+    }
