@@ -96,7 +96,9 @@ class ComponentModels:
         return named
 
     def _listed(self) -> Iterator[InferenceComponentSummaryTypeDef]:
-        for page in self._sagemaker.get_paginator("list_inference_components").paginate():
+        """The account's components, 100 a page (MaxResults' most; 10 when not asked)."""
+        pages = self._sagemaker.get_paginator("list_inference_components").paginate(PaginationConfig={"PageSize": 100})
+        for page in pages:
             yield from page.get("InferenceComponents", [])
 
 

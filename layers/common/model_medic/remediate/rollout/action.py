@@ -91,7 +91,8 @@ _IAM_ACTIONS = frozenset(
         "sagemaker:UpdateEndpointWeightsAndCapacities",
         "sagemaker:UpdateModelPackage",
         # A component rollout (component.py): the component read, listed and rolled; its
-        # verdict alarm put and deleted, the verdict published.
+        # verdict alarm put and deleted, the verdict published. The clean-up lists and reads
+        # components too (the models they name).
         "sagemaker:ListInferenceComponents",
         "sagemaker:DescribeInferenceComponent",
         "sagemaker:UpdateInferenceComponent",
