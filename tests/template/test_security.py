@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from model_medic.remediate.capacity import SCALABLE_DIMENSION
+from model_medic.remediate.components import COPY_DIMENSION
+from model_medic.remediate.serverless import PROVISIONED_DIMENSION
 from tests.template.conftest import resources_of
 
 # Verbs that only read. Everything else an action can do counts as mutating (kms:Decrypt and
@@ -32,11 +35,10 @@ ALLOWED_ON_EVERY_RESOURCE: dict[str, dict[str, dict[str, Any]]] = {
     "application-autoscaling:RegisterScalableTarget": {
         "StringEquals": {
             "application-autoscaling:service-namespace": "sagemaker",
-            # Variants' instance counts, and inference components' copy counts (components.py).
-            "application-autoscaling:scalable-dimension": [
-                "sagemaker:variant:DesiredInstanceCount",
-                "sagemaker:inference-component:DesiredCopyCount",
-            ],
+            # Every dimension the layer registers a target of, read from its constants: variants'
+            # instance counts (capacity.py), serverless variants' provisioned concurrency
+            # (serverless.py) and inference components' copy counts (components.py).
+            "application-autoscaling:scalable-dimension": [SCALABLE_DIMENSION, PROVISIONED_DIMENSION, COPY_DIMENSION],
         }
     },
 }
@@ -364,3 +366,18 @@ def test_encrypted_endpoint_configs_may_be_deployed_with_the_listed_keys_through
         for g in kms
         if g.action == "kms:CreateGrant" and g.sid.startswith("Use")
     )
+
+
+def test_the_scale_up_may_register_every_dimension_it_raises(transformed: dict[str, Any]) -> None:
+    # ScaleUpFunction raises instance counts, serverless provisioned concurrency and component
+    # copies through RegisterScalableTarget; a dimension missing from its condition is AccessDenied
+    # on AWS (moto enforces no IAM). `within` above checks a grant allows no more than the
+    # allow-list; this checks the scale-up's allows no less.
+    registers = [
+        g
+        for g in grants(transformed)
+        if g.role == "ScaleUpFunctionRole" and g.action == "application-autoscaling:RegisterScalableTarget"
+    ]
+    assert len(registers) == 1, registers
+    allowed = json.loads(registers[0].condition)["StringEquals"]["application-autoscaling:scalable-dimension"]
+    assert _values(allowed) == {SCALABLE_DIMENSION, PROVISIONED_DIMENSION, COPY_DIMENSION}
