@@ -381,3 +381,15 @@ def test_the_scale_up_may_register_every_dimension_it_raises(transformed: dict[s
     assert len(registers) == 1, registers
     allowed = json.loads(registers[0].condition)["StringEquals"]["application-autoscaling:scalable-dimension"]
     assert _values(allowed) == {SCALABLE_DIMENSION, PROVISIONED_DIMENSION, COPY_DIMENSION}
+
+
+def test_the_quality_job_may_list_the_bucket_whose_missing_index_it_reads(transformed: dict[str, Any]) -> None:
+    # measure/predictions.py reads each hour's index before it exists and takes NoSuchKey (404) as
+    # "not indexed yet"; S3 answers 404 only to a caller with s3:ListBucket on the bucket, else 403
+    # (docs/aws-behaviours.md). A GetObject carries no s3:prefix: a prefix-conditioned grant would not count.
+    lists = [
+        g
+        for g in grants(transformed)
+        if g.role == "ComputeModelQualityFunctionRole" and g.sid == "ListThePredictionIndex"
+    ]
+    assert [(g.action, g.condition) for g in lists] == [("s3:ListBucket", "")]

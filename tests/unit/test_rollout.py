@@ -2,6 +2,7 @@
 kinds a canary cannot walk on, the keys the stack may use, what counts as an approval, what
 the next step is, the evidence as minutes, and how a weight change reads back."""
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -395,12 +396,22 @@ def test_the_canary_starts_at_the_first_step_on_the_instances_its_share_needs() 
     assert big.bound == "the canary needs 15 instances for 5%, above 10"
 
 
-@pytest.mark.parametrize("parts", [("churn-prod", "canary", "x"), ("a" * 80, "final", "y"), ("", "z")])
-def test_resource_names_are_what_sagemaker_takes(parts: tuple[str, ...]) -> None:
-    name = resource_name(*parts)
+@pytest.mark.parametrize(
+    ("base", "marker"), [("churn-prod", "canary"), ("a" * 80, "final"), ("e" * 47, "canary"), ("", "model")]
+)
+def test_resource_names_are_what_sagemaker_takes_and_keep_their_marker(base: str, marker: str) -> None:
+    name = resource_name(base, marker, "x")
     assert SAGEMAKER_NAME.fullmatch(name)
-    assert name == resource_name(*parts)
-    assert name != resource_name(*parts[:-1], parts[-1] + "-other")
+    # The clean-up's IAM deletes only names with the marker whole (template.yaml, *-canary-* ...).
+    assert f"-{marker}-" in f"-{name}"
+    assert name == resource_name(base, marker, "x")
+    assert name != resource_name(base, marker, "x-other")
+
+
+def test_a_short_base_names_its_resource_as_before() -> None:
+    # Rollouts in flight across an upgrade find the resources they created under the same name.
+    digest = hashlib.sha256(b"churn-prod|canary|incident-1").hexdigest()[:8]
+    assert resource_name("churn-prod", "canary", "incident-1") == f"churn-prod-canary-{digest}"
 
 
 def endpoint(canary: float | None, primary: float | None = 0.9, **more: Any) -> dict[str, Any]:

@@ -19,11 +19,19 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import CreateModelInputTypeDef
 
 
-def resource_name(*parts: str) -> str:
-    """A SageMaker resource name (letters, digits, hyphens; at most 63) from readable parts and a digest."""
-    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
-    readable = re.sub(r"[^a-zA-Z0-9-]+", "-", "-".join(parts[:-1])).strip("-")[:50].strip("-")
-    return f"{readable}-{digest}" if readable else f"mm-{digest}"
+def resource_name(base: str, marker: str, unique: str) -> str:
+    """A SageMaker resource name (letters, digits, hyphens; at most 63): `<base>-<marker>-<digest>`,
+    the base cut so that the marker always stays whole - the clean-up's IAM names rollouts'
+    resources by it (`*-canary-*`, `*-final-*`, `*-model-*`). Names of bases short enough are
+    what they always were (the readable part at most 50 characters)."""
+    digest = hashlib.sha256(f"{base}|{marker}|{unique}".encode()).hexdigest()[:8]
+    room = _READABLE - len(marker) - 1
+    cut = re.sub(r"[^a-zA-Z0-9-]+", "-", base).strip("-")[:room].strip("-")
+    return f"{cut}-{marker}-{digest}" if cut else f"{marker}-{digest}"
+
+
+# The readable part of a rollout's resource name, before its 8-character digest (63 at most in all).
+_READABLE = 50
 
 
 def as_input(value: Any, shape: Any) -> Any:
