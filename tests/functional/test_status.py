@@ -16,6 +16,7 @@ import time_machine
 from localcloud.moto_extensions import reset_simulation, set_update_seconds
 from model_medic.status import cli
 from model_medic.store.episodes import Episode
+from model_medic.store.table import Table
 from tests.conftest import REGION, AwsCalls, Stack, load_event, load_handler, make_endpoint
 from tests.functional import test_promote_canary as canary
 from tests.functional.test_endpoint_policy import tag
@@ -507,7 +508,7 @@ def test_status_shows_a_flapping_alarms_open_episode_with_its_count_pages_and_ne
         seen=10,
         holding=frozenset({"incident"}),
     )
-    stack.dynamodb.put_item(TableName=stack.table, Item=episode.to_item())
+    Table(stack.dynamodb, stack.table).put(episode.to_item())
     clock.move_to(OPENED + timedelta(hours=1))
     line = (
         f"flapping: {ENDPOINT} at its bound for {ENDPOINT}-HighLatency (scale-up): 10 ALARM transition(s) "

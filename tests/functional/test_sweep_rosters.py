@@ -123,7 +123,7 @@ def test_incidents_opened_before_the_roster_are_found_by_the_first_sweep_and_ent
         alarm = f"{endpoint}-HighLatency"
         arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
         incident = replace(opened(endpoint, "scale-up", alarm, arn, OPENED, "latency", "TotalLatency"), version=1)
-        dynamodb.put_item(TableName=stack.table, Item=store(stack)._item(incident))
+        Table(dynamodb, stack.table).put(store(stack)._item(incident))
         old[endpoint] = incident
     clock.move_to(OPENED + timedelta(minutes=20))
     scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint="model-02")

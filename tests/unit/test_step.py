@@ -118,7 +118,7 @@ def test_an_incident_with_its_step_in_flight_reads_back_from_its_ledger_item() -
         version=3,
     )
     item = Incidents(Table(cast("DynamoDBClient", None), "ledger"), timedelta(days=90))._item(incident)
-    assert json.loads(item["body"]["S"])["pending"]["changes"][0] == {
+    assert json.loads(item["body"])["pending"]["changes"][0] == {
         "kind": "scale",
         "variant": "primary",
         "lever": "instance-count",
@@ -139,8 +139,8 @@ def test_an_incident_with_its_step_in_flight_reads_back_from_its_ledger_item() -
 def test_an_incident_stored_with_the_old_step_dict_reads_as_a_typed_step() -> None:
     incident = opened("churn-prod", "scale-up", "churn-prod-HighLatency", ARN, AT, "latency", "TotalLatency")
     item = Incidents(Table(cast("DynamoDBClient", None), "ledger"), timedelta(days=90))._item(incident)
-    body = json.loads(item["body"]["S"])
-    item["body"]["S"] = json.dumps({**body, "pending": OLD_PENDING, "steps": 1, "state": "waiting"})
+    body = json.loads(item["body"])
+    item["body"] = json.dumps({**body, "pending": OLD_PENDING, "steps": 1, "state": "waiting"})
     read: Incident = _decode(item)
     assert read.in_flight == Step.from_dict(OLD_PENDING)
     assert isinstance(read.in_flight.current, ScaleChange)

@@ -8,7 +8,7 @@ from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.store.episodes import Episode, Episodes
 from model_medic.store.journal import Letter, Outbox
-from model_medic.store.table import Table
+from model_medic.store.table import Table, from_item, to_item
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 NO_CLIENT = cast("DynamoDBClient", None)
@@ -49,7 +49,7 @@ EPISODE_ITEM = {
 
 
 def test_a_letter_reads_back_and_is_written_again_unchanged_critical_first_in_its_partition() -> None:
-    letter = Letter.from_item(LETTER_ITEM)
+    letter = Letter.from_item(from_item(LETTER_ITEM))
     assert (letter.kind, letter.severity, letter.channels, letter.lease_until) == (
         "alert",
         "critical",
@@ -57,30 +57,30 @@ def test_a_letter_reads_back_and_is_written_again_unchanged_critical_first_in_it
         1795341630,
     )
     assert letter.body["subject"] == "Model Medic budget spent on churn-prod"
-    assert letter.to_item() == LETTER_ITEM
-    info = Letter.from_item({**LETTER_ITEM, "severity": {"S": "info"}})
+    assert to_item(letter.to_item()) == LETTER_ITEM
+    info = Letter.from_item(from_item({**LETTER_ITEM, "severity": {"S": "info"}}))
     assert sorted([info.sk, letter.sk])[0] == letter.sk  # the rank sorts critical letters first
 
 
 def test_a_letters_put_is_plain_and_sent_channels_leave_it() -> None:
     outbox = Outbox(Table(NO_CLIENT, "ledger"), timedelta(days=90))
-    request = outbox.put_request(Letter.from_item(LETTER_ITEM))
+    request = outbox.put_request(Letter.from_item(from_item(LETTER_ITEM)))
     assert request == {"Put": {"TableName": "ledger", "Item": LETTER_ITEM}}
 
 
 def test_an_episode_reads_back_and_is_written_again_unchanged_without_a_quiet_it_does_not_have() -> None:
-    episode = Episode.from_item(EPISODE_ITEM)
+    episode = Episode.from_item(from_item(EPISODE_ITEM))
     assert (episode.seen, episode.quiet_since, episode.version) == (2, None, 2)
-    assert episode.to_item() == EPISODE_ITEM
-    quiet = Episode.from_item({**EPISODE_ITEM, "quiet_since": {"S": "2026-11-22T10:09:00+00:00"}})
+    assert to_item(episode.to_item()) == EPISODE_ITEM
+    quiet = Episode.from_item(from_item({**EPISODE_ITEM, "quiet_since": {"S": "2026-11-22T10:09:00+00:00"}}))
     without_holders = {name: value for name, value in EPISODE_ITEM.items() if name != "holding"}
-    assert Episode.from_item(without_holders).holding == frozenset()  # an empty set is left out
+    assert Episode.from_item(from_item(without_holders)).holding == frozenset()  # an empty set is left out
     assert quiet.quiet_since == "2026-11-22T10:09:00+00:00"
 
 
 def test_an_episode_is_written_on_the_version_read_and_a_new_one_only_if_none_exists() -> None:
     episodes = Episodes(Table(NO_CLIENT, "ledger"))
-    stored = Episode.from_item(EPISODE_ITEM)
+    stored = Episode.from_item(from_item(EPISODE_ITEM))
     put = episodes.put_request(stored)["Put"]
     assert (put["ConditionExpression"], put["ExpressionAttributeValues"]) == ("#version = :read", {":read": {"N": "2"}})
     assert put["Item"]["version"] == {"N": "3"}

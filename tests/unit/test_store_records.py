@@ -1,6 +1,7 @@
 """The store's records and codec: each item in the exact shape the ledger holds today (written
 by hand here, attribute map by attribute map, as earlier releases wrote it) reads back into its
-record, and the record writes the very same item again."""
+record through the table's codec (`from_item`), and the record's plain values, as the table
+writes them (`to_item`), are the very same item again."""
 
 import json
 from dataclasses import replace
@@ -17,7 +18,7 @@ from model_medic.store.deployments import ConfigSeen, Created, Serving
 from model_medic.store.incidents import Incidents, _decode, opened
 from model_medic.store.journal import Decision, Mark, Notice
 from model_medic.store.measurements import Drift, MetricWindow
-from model_medic.store.table import Table, from_item, key_of, to_item
+from model_medic.store.table import Table, from_item, to_item
 from model_medic.tell.outcome import Outcome
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -32,7 +33,6 @@ def test_the_codec_writes_strings_numbers_and_string_sets_and_leaves_out_what_ha
     }
     assert sorted(item["ss"]["SS"]) == ["a", "b"]
     assert from_item(item) == {"s": "x", "n": Decimal(7), "d": Decimal("0.25"), "ss": {"a", "b"}}
-    assert key_of({"pk": {"S": "ENDPOINT#e"}, "sk": {"S": "MARK#k"}, "at": {"S": "-"}}) == ("ENDPOINT#e", "MARK#k")
 
 
 def test_a_float_is_refused_by_the_codec_rather_than_rounded() -> None:
@@ -63,10 +63,10 @@ DECISION_ITEM = {
 
 
 def test_a_decision_item_of_today_reads_back_and_is_written_again_unchanged() -> None:
-    decision = Decision.from_item(DECISION_ITEM)
+    decision = Decision.from_item(from_item(DECISION_ITEM))
     assert (decision.key, decision.gate, decision.expiration) == ("step-1", "-", 1780142400)
     assert decision.changes == {"steps": [{"before": 1, "variant": "primary"}]}
-    assert decision.to_item() == DECISION_ITEM
+    assert to_item(decision.to_item()) == DECISION_ITEM
     # The daily report's form: every attribute as the ledger holds it, `changes` as data.
     assert decision.as_dict() == {
         **{name: next(iter(value.values())) for name, value in DECISION_ITEM.items()},
@@ -89,7 +89,7 @@ def test_a_decision_is_recorded_from_its_outcome_with_the_ledgers_placeholders()
         changes={"steps": [{"before": 1, "variant": "primary"}]},
         incident="inc-1",
     )
-    item = Decision.of(outcome, "", "step-1", timedelta(days=90)).to_item()
+    item = to_item(Decision.of(outcome, "", "step-1", timedelta(days=90)).to_item())
     seq = item.pop("seq")
     assert int(seq["N"]) > 0  # the order it was recorded in, among decisions of the same instant
     assert item == DECISION_ITEM
@@ -104,8 +104,8 @@ def test_marks_and_notices_are_written_as_today_and_read_back() -> None:
         "at": {"S": "2026-03-01T12:00:00+00:00"},
         "expiration": {"N": "1780142400"},
     }
-    assert mark.to_item() == item
-    assert Mark.from_item(item) == mark
+    assert to_item(mark.to_item()) == item
+    assert Mark.from_item(from_item(item)) == mark
     notice = Notice("churn-prod", "baseline-missing", T0)
     item = {
         "pk": {"S": "ENDPOINT#churn-prod"},
@@ -113,8 +113,8 @@ def test_marks_and_notices_are_written_as_today_and_read_back() -> None:
         "kind": {"S": "notice"},
         "since": {"S": "2026-03-01T12:00:00+00:00"},
     }
-    assert notice.to_item() == item
-    assert Notice.from_item(item) == notice
+    assert to_item(notice.to_item()) == item
+    assert Notice.from_item(from_item(item)) == notice
 
 
 def test_a_lock_and_a_budget_read_back_from_todays_items() -> None:
@@ -127,22 +127,22 @@ def test_a_lock_and_a_budget_read_back_from_todays_items() -> None:
         "until": {"N": "1772367000"},
         "expiration": {"N": "1772453400"},
     }
-    lock = Lock.from_item(item)
+    lock = Lock.from_item(from_item(item))
     assert (lock.endpoint, lock.action, lock.holder, lock.until) == (
         "churn-prod",
         "scale-up",
         "inc-1#step-1",
         1772367000,
     )
-    assert lock.to_item() == item
+    assert to_item(lock.to_item()) == item
     budget: dict[str, Any] = {
         "pk": {"S": "ENDPOINT#churn-prod"},
         "sk": {"S": "BUDGET#2026-03-01T12"},
         "kind": {"S": "budget"},
     }
-    assert Budget.from_item(budget).holders == frozenset()  # the set goes with its last holder
+    assert Budget.from_item(from_item(budget)).holders == frozenset()  # the set goes with its last holder
     budget["holders"] = {"SS": ["a", "b"]}
-    assert Budget.from_item(budget) == Budget("churn-prod", "2026-03-01T12", frozenset({"a", "b"}))
+    assert Budget.from_item(from_item(budget)) == Budget("churn-prod", "2026-03-01T12", frozenset({"a", "b"}))
 
 
 BOOST_ITEM = {
@@ -159,7 +159,7 @@ BOOST_ITEM = {
 
 
 def test_a_boost_saved_before_steps_were_kept_reads_without_its_step_and_give_back() -> None:
-    assert Boost.from_item(BOOST_ITEM) == Boost(
+    assert Boost.from_item(from_item(BOOST_ITEM)) == Boost(
         endpoint="churn-prod",
         variant="primary",
         lever="instance-count",
@@ -177,7 +177,7 @@ def test_a_boost_with_its_step_and_a_give_back_step_reads_them_as_numbers() -> N
         "returned_to": {"N": "2"},
         "returned_at": {"S": "2026-03-01T12:30:00+00:00"},
     }
-    boost = Boost.from_item(item)
+    boost = Boost.from_item(from_item(item))
     assert (boost.step, boost.returned_to, boost.returned_at) == (2, 2, "2026-03-01T12:30:00+00:00")
     assert isinstance(boost.original, int)
     assert isinstance(boost.step, int)
@@ -192,7 +192,7 @@ def test_configs_seen_created_resources_and_serving_groups_read_back_from_todays
         "rejected_at": {"S": "2026-03-01T12:00:00+00:00"},
         "last_seen": {"S": "2026-03-01T12:00:00+00:00"},
     }
-    assert ConfigSeen.from_item(seen) == ConfigSeen(
+    assert ConfigSeen.from_item(from_item(seen)) == ConfigSeen(
         "churn-prod", "churn-prod-config-1", "2026-03-01T12:00:00+00:00", None, "2026-03-01T12:00:00+00:00"
     )
     created = {
@@ -203,7 +203,7 @@ def test_configs_seen_created_resources_and_serving_groups_read_back_from_todays
         "created": {"S": "config"},
         "created_at": {"S": "2026-03-01T12:00:00+00:00"},
     }
-    assert Created.from_item(created) == Created(
+    assert Created.from_item(from_item(created)) == Created(
         "churn-prod", "config", "churn-prod-canary-0a1b2c3d", "2026-03-01T12:00:00+00:00"
     )
     serving = {
@@ -214,11 +214,11 @@ def test_configs_seen_created_resources_and_serving_groups_read_back_from_todays
         "expiration": {"N": "1774958400"},
         "group": {"S": "churn"},
     }
-    assert Serving.from_item(serving) == Serving("churn-prod-config-1#primary", "churn", T0, 1774958400)
-    assert Serving.from_item(serving).to_item() == serving
+    assert Serving.from_item(from_item(serving)) == Serving("churn-prod-config-1#primary", "churn", T0, 1774958400)
+    assert to_item(Serving.from_item(from_item(serving)).to_item()) == serving
     without = {name: value for name, value in serving.items() if name != "group"}
-    assert Serving("churn-prod-config-1#primary", None, T0, 1774958400).to_item() == without
-    assert Serving("churn-prod-config-1#primary", "", T0, 1774958400).to_item() == without
+    assert to_item(Serving("churn-prod-config-1#primary", None, T0, 1774958400).to_item()) == without
+    assert to_item(Serving("churn-prod-config-1#primary", "", T0, 1774958400).to_item()) == without
 
 
 def test_a_metric_window_leaves_its_empty_sets_out_and_reads_back_the_same() -> None:
@@ -232,7 +232,7 @@ def test_a_metric_window_leaves_its_empty_sets_out_and_reads_back_the_same() -> 
         recomputed_at=T0 + timedelta(minutes=12),
         recomputed=frozenset({"c"}),
     )
-    item = window.to_item()
+    item = to_item(window.to_item())
     assert sorted(item) == [
         "complete",
         "computed_at",
@@ -252,28 +252,28 @@ def test_a_metric_window_leaves_its_empty_sets_out_and_reads_back_the_same() -> 
         {"N": str(int((T0 + timedelta(minutes=5, days=7)).timestamp()))},
     )
     assert sorted(item["complete"]["SS"]) == ["a", "b"]
-    assert MetricWindow.from_item(item) == window
+    assert MetricWindow.from_item(from_item(item)) == window
 
 
 @pytest.mark.parametrize("psi", [0.31, 1e-07, 0.12345678901234568, 2.5e-05, 12.0])
 def test_the_latest_drift_keeps_its_psi_as_a_number_and_reads_back_the_same_float(psi: float) -> None:
     drift = Drift("churn-prod", T0.isoformat(), "tenure", psi)
-    item = drift.to_item()
+    item = to_item(drift.to_item())
     assert Decimal(item["psi"]["N"]) == Decimal(repr(psi))  # written as repr(psi) was
-    assert Drift.from_item(item) == drift
+    assert Drift.from_item(from_item(item)) == drift
     today = {**item, "psi": {"N": repr(psi)}}  # as earlier releases wrote it
-    assert Drift.from_item(today) == drift
+    assert Drift.from_item(from_item(today)) == drift
 
 
 def test_an_incident_item_keeps_its_attributes_and_its_closing_sets_the_expiration() -> None:
     incident = opened("churn-prod", "scale-up", "churn-prod-HighLatency", "arn:a", T0, "latency", "TotalLatency")
     store = Incidents(Table(cast("DynamoDBClient", None), "ledger"), timedelta(days=90))
     closed = replace(incident, closed_at=(T0 + timedelta(hours=1)).isoformat())
-    item: dict[str, Any] = store._item(closed)
+    item: dict[str, Any] = to_item(store._item(closed))
     assert sorted(item) == sorted(
         ["pk", "sk", "kind", "id", "body", "state", "action", "alarm_name", "version", "closed_at", "expiration"]
     )
     assert item["expiration"] == {"N": str(int((T0 + timedelta(hours=1, days=90)).timestamp()))}
     assert item["version"] == {"N": "0"}
-    assert "expiration" not in store._item(incident)
-    assert _decode(item) == closed
+    assert "expiration" not in to_item(store._item(incident))
+    assert _decode(from_item(item)) == closed

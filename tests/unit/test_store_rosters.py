@@ -118,7 +118,7 @@ def test_dropping_a_boost_takes_its_entry_in_the_same_transaction(dynamodb: Any)
 def test_an_incident_opened_before_the_roster_is_entered_by_its_actions_first_sweep(dynamodb: Any) -> None:
     incidents = Incidents(Table(dynamodb, TABLE), timedelta(days=90))
     old = replace(incident("ep-b"), version=1)
-    dynamodb.put_item(TableName=TABLE, Item=incidents._item(old))  # as before the roster: no entry
+    Table(dynamodb, TABLE).put(incidents._item(old))  # as before the roster: no entry
     incidents.open(incident("ep-a", action="rollback"))
     found = incidents.open_by_endpoint("scale-up", ["ep-a", "ep-b", "ep-c"])
     assert {endpoint: [i.id for i in found] for endpoint, found in found.items()} == {

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
-from model_medic.store.table import Roster, Table, cancelled_on, endpoint_pk, from_item, to_item
+from model_medic.store.table import Roster, Table, cancelled_on, endpoint_pk
 
 if TYPE_CHECKING:
     pass
@@ -44,8 +44,7 @@ class Boost:
     returned_at: str | None = None
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Boost:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Boost:
         return cls(
             endpoint=data["pk"].removeprefix("ENDPOINT#"),
             variant=data["variant"],
@@ -104,20 +103,15 @@ class Boosts:
         if step is not None:
             values[":step"] = step
         pace = ", step = :step" if step is not None else ""
-        for original in ("if_not_exists(original, :before)", ":before"):
-            update = {
-                "TableName": self._table.name,
-                "Key": self.key(endpoint, variant),
-                "UpdateExpression": (
-                    f"SET kind = :kind, variant = :variant, lever = :lever, original = {original},"
-                    f" boosted_to = :after, boosted_at = :at{pace} ADD alarms :alarm REMOVE returned_to, returned_at"
-                ),
-                "ExpressionAttributeValues": to_item(values),
-            }
-            if original != ":before":
-                update["ConditionExpression"] = _EXPECTED
+        pk, sk = self.key(endpoint, variant)
+        for original, condition in (("if_not_exists(original, :before)", _EXPECTED), (":before", None)):
+            expression = (
+                f"SET kind = :kind, variant = :variant, lever = :lever, original = {original},"
+                f" boosted_to = :after, boosted_at = :at{pace} ADD alarms :alarm REMOVE returned_to, returned_at"
+            )
+            update = self._table.update_request(pk, sk, expression, values, condition=condition)
             try:
-                self._table.transact([{"Update": update}, self._roster.put_request(endpoint, variant)])
+                self._table.transact([update, self._roster.put_request(endpoint, variant)])
             except ClientError as error:
                 if cancelled_on(error, {0}):
                     continue  # a person's floor since: the boost starts over from it
@@ -138,21 +132,18 @@ class Boosts:
         """A give-back step of a boost remembered (its new floor and when), as the Update of the
         transaction that records the step's decision: the next step waits for it to take, and for
         the scale-up's pace. The boost must still be there."""
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": self.key(endpoint, variant),
-                "UpdateExpression": "SET returned_to = :to, returned_at = :at",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": to_item({":to": to, ":at": at.isoformat()}),
-            }
-        }
+        return self._table.update_request(
+            *self.key(endpoint, variant),
+            "SET returned_to = :to, returned_at = :at",
+            {":to": to, ":at": at.isoformat()},
+            condition="attribute_exists(pk)",
+        )
 
     def drop(self, endpoint: str, variant: str) -> None:
         """Forget a boost and its roster entry (one transaction)."""
         self._table.transact(
             [
-                self._table.delete_request(endpoint_pk(endpoint), f"{self._prefix}{variant}"),
+                self._table.delete_request(*self.key(endpoint, variant)),
                 self._roster.delete_request(endpoint, variant),
             ]
         )
@@ -165,8 +156,9 @@ class Boosts:
         found = self._roster.sweep(endpoints, _Members(self, self._table, self._roster))
         return {endpoint: boosts for endpoint, boosts in found.items() if boosts}
 
-    def key(self, endpoint: str, variant: str) -> dict[str, Any]:
-        return self._table.key(endpoint_pk(endpoint), f"{self._prefix}{variant}")
+    def key(self, endpoint: str, variant: str) -> tuple[str, str]:
+        """A boost's partition and sort key."""
+        return endpoint_pk(endpoint), f"{self._prefix}{variant}"
 
 
 class _Members:
@@ -193,13 +185,9 @@ class _Members:
     def drop_stale(self, sk: str, endpoint: str, read: dict[str, Boost] | None) -> None:
         """Deleted on the condition, in the same transaction, that the boost still is gone."""
         variant = self._roster.rest(sk, endpoint)
-        check = {
-            "TableName": self._table.name,
-            "Key": self._boosts.key(endpoint, variant),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
+        check = self._table.check_request(*self._boosts.key(endpoint, variant), "attribute_not_exists(pk)")
         try:
-            self._table.transact([{"ConditionCheck": check}, self._roster.delete_request(endpoint, variant)])
+            self._table.transact([check, self._roster.delete_request(endpoint, variant)])
         except ClientError as error:
             if aws.error_code(error) != "TransactionCanceledException":
                 raise

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from model_medic.platform.observability import logger
-from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+from model_medic.store.table import Table, endpoint_pk, epoch
 
 if TYPE_CHECKING:
     pass
@@ -50,21 +50,18 @@ class Lock:
     expiration: int
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": endpoint_pk(self.endpoint),
-                "sk": f"COOLDOWN#{self.action}",
-                "kind": "cooldown",
-                "holder": self.holder,
-                "claimed_at": self.claimed_at,
-                "until": self.until,
-                "expiration": self.expiration,
-            }
-        )
+        return {
+            "pk": endpoint_pk(self.endpoint),
+            "sk": f"COOLDOWN#{self.action}",
+            "kind": "cooldown",
+            "holder": self.holder,
+            "claimed_at": self.claimed_at,
+            "until": self.until,
+            "expiration": self.expiration,
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Lock:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Lock:
         return cls(
             endpoint=data["pk"].removeprefix("ENDPOINT#"),
             action=data["sk"].removeprefix("COOLDOWN#"),
@@ -84,8 +81,7 @@ class Budget:
     holders: frozenset[str]
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Budget:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Budget:
         return cls(
             endpoint=data["pk"].removeprefix("ENDPOINT#"),
             hour=data["sk"].removeprefix("BUDGET#"),
@@ -109,43 +105,37 @@ class Claims:
         """
         items: list[dict[str, Any]] = []
         if cooldown is not None:
-            items.append({"Put": self._lock(claim, cooldown, now)})
+            items.append(self._lock(claim, cooldown, now))
         if hourly_cap is not None:
-            items.append({"Update": self._budget_unit(claim, hourly_cap, now)})
+            items.append(self._budget_unit(claim, hourly_cap, now))
         return items
 
     def _lock(self, claim: Claim, cooldown: timedelta, now: datetime) -> dict[str, Any]:
-        hold = int(max(cooldown, MIN_LOCK).total_seconds())
-        lock = Lock(
-            claim.endpoint, claim.action, claim.holder, now.isoformat(), epoch(now) + hold, epoch(now) + hold + 86400
+        at = epoch(now)
+        until = at + int(max(cooldown, MIN_LOCK).total_seconds())
+        lock = Lock(claim.endpoint, claim.action, claim.holder, now.isoformat(), until, until + 86400)
+        return self._table.put_request(
+            lock.to_item(),
+            condition="attribute_not_exists(pk) OR #until <= :now OR holder = :holder",
+            names={"#until": "until"},
+            values={":now": at, ":holder": claim.holder},
         )
-        return {
-            "TableName": self._table.name,
-            "Item": lock.to_item(),
-            "ConditionExpression": "attribute_not_exists(pk) OR #until <= :now OR holder = :holder",
-            "ExpressionAttributeNames": {"#until": "until"},
-            "ExpressionAttributeValues": to_item({":now": epoch(now), ":holder": claim.holder}),
-        }
 
     def _budget_unit(self, claim: Claim, hourly_cap: int, now: datetime) -> dict[str, Any]:
-        return {
-            "TableName": self._table.name,
-            "Key": self._table.key(endpoint_pk(claim.endpoint), f"BUDGET#{claim.hour}"),
-            "UpdateExpression": "ADD #holders :holder SET kind = :kind, expiration = :exp",
-            "ConditionExpression": (
-                "attribute_not_exists(#holders) OR size(#holders) < :cap OR contains(#holders, :one)"
-            ),
-            "ExpressionAttributeNames": {"#holders": "holders"},
-            "ExpressionAttributeValues": to_item(
-                {
-                    ":holder": {claim.holder},
-                    ":one": claim.holder,
-                    ":cap": hourly_cap,
-                    ":kind": "budget",
-                    ":exp": epoch(now) + 2 * 86400,
-                }
-            ),
-        }
+        return self._table.update_request(
+            endpoint_pk(claim.endpoint),
+            f"BUDGET#{claim.hour}",
+            "ADD #holders :holder SET kind = :kind, expiration = :exp",
+            {
+                ":holder": {claim.holder},
+                ":one": claim.holder,
+                ":cap": hourly_cap,
+                ":kind": "budget",
+                ":exp": epoch(now) + 2 * 86400,
+            },
+            condition="attribute_not_exists(#holders) OR size(#holders) < :cap OR contains(#holders, :one)",
+            names={"#holders": "holders"},
+        )
 
     def refusal(self, claim: Claim, hourly_cap: int | None, now: datetime, reasons: list[str | None]) -> Refused:
         """Why a claim's transaction was cancelled, said as a refusal."""
@@ -161,14 +151,15 @@ class Claims:
         self, endpoint: str, action: str, hourly_cap: int | None, now: datetime, holder: str = ""
     ) -> Refused | None:
         """What `claim` would refuse right now, without taking anything (for dry runs)."""
-        item = self._table.get(endpoint_pk(endpoint), f"COOLDOWN#{action}")
+        pk = endpoint_pk(endpoint)
+        item = self._table.get(pk, f"COOLDOWN#{action}")
         lock = None if item is None else Lock.from_item(item)
         if lock is not None and lock.until > epoch(now) and lock.holder != holder:
             until = datetime.fromtimestamp(lock.until, tz=now.tzinfo)
             return Refused("cooldown", f"{action} is cooling down until {until.isoformat()}", until)
         if hourly_cap is None:
             return None
-        item = self._table.get(endpoint_pk(endpoint), f"BUDGET#{hour_of(now)}")
+        item = self._table.get(pk, f"BUDGET#{hour_of(now)}")
         holders = Budget.from_item(item).holders if item is not None else frozenset()
         if len(holders) >= hourly_cap and holder not in holders:
             next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

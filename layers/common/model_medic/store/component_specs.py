@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from model_medic.store.table import Table, from_item, to_item
+from model_medic.store.table import Table
 
 if TYPE_CHECKING:
     pass
@@ -38,8 +38,7 @@ class ComponentSpec:
         return f"{self.endpoint}#{self.component}"
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> ComponentSpec:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> ComponentSpec:
         return cls(
             endpoint=data["endpoint"],
             component=data["component"],
@@ -82,7 +81,7 @@ class ComponentSpecs:
         if known is None:
             item = {"pk": SPECS_PK, "sk": f"{endpoint}#{component}", "kind": "component-spec"}
             item |= {"endpoint": endpoint, "component": component, "spec": spec, "digest": digest}
-            self._table.put(to_item({**item, "seen_at": at.isoformat(), "modified": modified}), condition=_NEW)
+            self._table.put({**item, "seen_at": at.isoformat(), "modified": modified}, condition=_NEW)
             return
         if known.digest == digest:
             if known.modified != modified:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+from model_medic.store.table import Table, endpoint_pk, epoch
 
 if TYPE_CHECKING:
     pass
@@ -34,8 +34,7 @@ class ConfigSeen:
     rejected_at: str | None = None  # never a rollback target once set
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> ConfigSeen:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> ConfigSeen:
         return cls(
             endpoint=data["pk"].removeprefix("ENDPOINT#"),
             config=data["config"],
@@ -55,8 +54,7 @@ class Created:
     created_at: str
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Created:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Created:
         endpoint, kind = data["endpoint"], data["created"]
         return cls(endpoint, kind, data["sk"][len(f"{endpoint}#{kind}#") :], data["created_at"])
 
@@ -71,20 +69,17 @@ class Serving:
     expiration: int
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": SERVING_PK,
-                "sk": self.key,
-                "kind": "serving-group",
-                "read_at": self.read_at.isoformat(),
-                "expiration": self.expiration,
-                "group": self.group or None,
-            }
-        )
+        return {
+            "pk": SERVING_PK,
+            "sk": self.key,
+            "kind": "serving-group",
+            "read_at": self.read_at.isoformat(),
+            "expiration": self.expiration,
+            "group": self.group or None,
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Serving:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Serving:
         read_at = datetime.fromisoformat(data["read_at"])
         return cls(data["sk"], data.get("group"), read_at, int(data["expiration"]))
 

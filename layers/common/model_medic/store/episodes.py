@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from model_medic.store.table import Table, epoch, from_item, to_item
+from model_medic.store.table import Table, epoch
 
 if TYPE_CHECKING:
     pass
@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 EPISODES_PK = "EPISODES#OPEN"
 # Another holds the ended ones by when they ended, so that a day's are one Query (the report).
 ENDED_PK = "EPISODES#ENDED"
+# Every write of an open episode is on the condition that its version is still the one read.
+_READ = "#version = :read"
+_VERSION = {"#version": "version"}
 
 
 @dataclass(frozen=True)
@@ -41,30 +44,27 @@ class Episode:
         return episode_sk(self.action, self.endpoint, self.subject, self.cause)
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": EPISODES_PK,
-                "sk": self.sk,
-                "kind": "episode",
-                "action": self.action,
-                "endpoint": self.endpoint,
-                "subject": self.subject,
-                "cause": self.cause,
-                "opened_at": self.opened_at,
-                "last_seen": self.last_seen,
-                "paged_at": self.paged_at,
-                "seen": self.seen,
-                "pages": self.pages,
-                "holding": set(self.holding),
-                "quiet_since": self.quiet_since,
-                "version": self.version,
-                "ended_at": self.ended_at,
-            }
-        )
+        return {
+            "pk": EPISODES_PK,
+            "sk": self.sk,
+            "kind": "episode",
+            "action": self.action,
+            "endpoint": self.endpoint,
+            "subject": self.subject,
+            "cause": self.cause,
+            "opened_at": self.opened_at,
+            "last_seen": self.last_seen,
+            "paged_at": self.paged_at,
+            "seen": self.seen,
+            "pages": self.pages,
+            "holding": set(self.holding),
+            "quiet_since": self.quiet_since,
+            "version": self.version,
+            "ended_at": self.ended_at,
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Episode:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Episode:
         return cls(
             action=data["action"],
             endpoint=data["endpoint"],
@@ -112,42 +112,25 @@ class Episodes:
         it since it was read (a new one: that none exists)."""
         item = replace(episode, version=episode.version + 1).to_item()
         if episode.version == 0:
-            condition = "attribute_not_exists(pk)"
-            return {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}}
-        return {
-            "Put": {
-                "TableName": self._table.name,
-                "Item": item,
-                "ConditionExpression": "#version = :read",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": to_item({":read": episode.version}),
-            }
-        }
+            return self._table.put_request(item, condition="attribute_not_exists(pk)")
+        return self._table.put_request(item, condition=_READ, names=_VERSION, values={":read": episode.version})
 
     def delete_request(self, episode: Episode) -> dict[str, Any]:
         """The transaction's Delete of an episode that ended, on the same condition."""
-        return {
-            "Delete": {
-                "TableName": self._table.name,
-                "Key": self._table.key(EPISODES_PK, episode.sk),
-                "ConditionExpression": "#version = :read",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": to_item({":read": episode.version}),
-            }
-        }
+        return self._table.delete_request(
+            EPISODES_PK, episode.sk, condition=_READ, names=_VERSION, values={":read": episode.version}
+        )
 
     def ended_request(self, episode: Episode, at: datetime) -> dict[str, Any]:
         """The transaction's Put of the record of an episode that ended at `at`, written with what
         ends it (the same key each time: a write repeated is one record)."""
         ended = replace(episode, ended_at=at.isoformat())
-        item = ended.to_item() | to_item(
-            {
-                "pk": ENDED_PK,
-                "sk": f"{ended.ended_at}#{episode.sk}",
-                "kind": "ended-episode",
-                "expiration": epoch(at + self._retention),
-            }
-        )
+        item = ended.to_item() | {
+            "pk": ENDED_PK,
+            "sk": f"{ended.ended_at}#{episode.sk}",
+            "kind": "ended-episode",
+            "expiration": epoch(at + self._retention),
+        }
         return self._table.put_request(item)
 
     def ended(self, since: datetime) -> list[Episode]:

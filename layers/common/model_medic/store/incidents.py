@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.remediate.units import Change, change_of
-from model_medic.store.table import Roster, Table, endpoint_pk, epoch, from_item, key_of, to_item
+from model_medic.store.table import Roster, Table, endpoint_pk, epoch
 
 if TYPE_CHECKING:
     pass
@@ -262,13 +262,7 @@ class Incidents:
         """Store a new incident and its roster entry (one transaction); the same transition
         opened twice gives the stored one."""
         first = replace(incident, version=1)
-        put = {
-            "Put": {
-                "TableName": self._table.name,
-                "Item": self._item(first),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+        put = self._table.put_request(self._item(first), condition="attribute_not_exists(pk)")
         entry = self.roster(incident.action).put_request(incident.endpoint, incident.id)
         try:
             self._table.transact([put, entry])
@@ -294,7 +288,7 @@ class Incidents:
             values = {":pk": endpoint_pk(endpoint), ":since": f"INCIDENT#{since.isoformat()}"}
         filter_expression = "attribute_not_exists(closed_at)" if open_only else None
         items = self._table.query(condition, values, consistent=True, filter_expression=filter_expression)
-        return [_decode(item) for item in items if key_of(item)[1].startswith("INCIDENT#")]
+        return [_decode(item) for item in items if item["sk"].startswith("INCIDENT#")]
 
     def save(self, incident: Incident, also: list[dict[str, Any]] | None = None) -> Incident:
         """Write the incident if nobody else did since it was read; `also`: items of the same
@@ -303,18 +297,14 @@ class Incidents:
         if incident.closed_at is not None:
             roster = self.roster(incident.action)
             also = [*(also or []), roster.delete_request(incident.endpoint, incident.id)]
-        put: dict[str, Any] = {
-            "TableName": self._table.name,
-            "Item": self._item(saved),
-            "ConditionExpression": "#version = :read",
-            "ExpressionAttributeNames": {"#version": "version"},
-            "ExpressionAttributeValues": to_item({":read": incident.version}),
-        }
+        put = self._table.put_request(
+            self._item(saved),
+            condition="#version = :read",
+            names={"#version": "version"},
+            values={":read": incident.version},
+        )
         try:
-            if also:
-                self._table.transact([{"Put": put}, *also])
-            else:
-                self._table.client.put_item(**put)
+            self._table.write([put, *(also or [])])
         except ClientError as error:
             if _first_condition_failed(error):
                 raise Conflict(incident.id) from None
@@ -335,21 +325,19 @@ class Incidents:
 
     def _item(self, incident: Incident) -> dict[str, Any]:
         closed = None if incident.closed_at is None else datetime.fromisoformat(incident.closed_at)
-        return to_item(
-            {
-                "pk": endpoint_pk(incident.endpoint),
-                "sk": f"INCIDENT#{incident.id}",
-                "kind": "incident",
-                "id": incident.id,
-                "body": json.dumps(incident.as_dict(), default=str, sort_keys=True),
-                "state": incident.state,
-                "action": incident.action,
-                "alarm_name": incident.alarm_name,
-                "version": incident.version,
-                "closed_at": incident.closed_at,
-                "expiration": None if closed is None else epoch(closed + self._retention),
-            }
-        )
+        return {
+            "pk": endpoint_pk(incident.endpoint),
+            "sk": f"INCIDENT#{incident.id}",
+            "kind": "incident",
+            "id": incident.id,
+            "body": json.dumps(incident.as_dict(), default=str, sort_keys=True),
+            "state": incident.state,
+            "action": incident.action,
+            "alarm_name": incident.alarm_name,
+            "version": incident.version,
+            "closed_at": incident.closed_at,
+            "expiration": None if closed is None else epoch(closed + self._retention),
+        }
 
 
 class _OpenIncidents:
@@ -366,8 +354,8 @@ class _OpenIncidents:
 
     def named(self, entries: dict[str, str]) -> dict[str, Incident]:
         keys = {sk: self._key(sk, endpoint) for sk, endpoint in entries.items()}
-        read = self._table.batch_get([self._table.key(*key) for key in keys.values()])
-        stored = {key_of(item): _decode(item) for item in read}
+        read = self._table.batch_get(list(keys.values()))
+        stored = {(item["pk"], item["sk"]): _decode(item) for item in read}
         return {sk: stored[key] for sk, key in keys.items() if key in stored}
 
     def placed(self, member: Incident) -> tuple[str, str]:
@@ -398,11 +386,10 @@ def _first_condition_failed(error: ClientError) -> bool:
 
 
 def _decode(item: dict[str, Any]) -> Incident:
-    data = from_item(item)
-    body = json.loads(data["body"])
+    body = json.loads(item["body"])
     body.pop("id", None)
     body["timeline"] = tuple(body.get("timeline", ()))
-    body["version"] = int(data["version"])
+    body["version"] = int(item["version"])
     body["pending"] = None if body.get("pending") is None else Step.from_dict(body["pending"])
     body["shadow"] = None if body.get("shadow") is None else Shadow.from_dict(body["shadow"])
     return Incident(**body)

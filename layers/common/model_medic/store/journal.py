@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from model_medic.platform import aws
-from model_medic.store.table import Table, cancelled_on, endpoint_pk, epoch, from_item, to_item
+from model_medic.store.table import Table, cancelled_on, endpoint_pk, epoch
 from model_medic.tell.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -76,11 +75,10 @@ class Decision:
     def to_item(self) -> dict[str, Any]:
         changes = json.dumps(self.changes, default=str, sort_keys=True)
         order = {"seq": self.seq} if self.seq else {}
-        return to_item(self.as_dict() | {"changes": changes, "expiration": self.expiration} | order)
+        return self.as_dict() | {"changes": changes, "expiration": self.expiration} | order
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Decision:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Decision:
         return cls(
             endpoint=data["endpoint"],
             at=data["at"],
@@ -135,19 +133,16 @@ class Mark:
     expiration: int
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": endpoint_pk(self.endpoint),
-                "sk": f"MARK#{self.key}",
-                "kind": "mark",
-                "at": self.at.isoformat(),
-                "expiration": self.expiration,
-            }
-        )
+        return {
+            "pk": endpoint_pk(self.endpoint),
+            "sk": f"MARK#{self.key}",
+            "kind": "mark",
+            "at": self.at.isoformat(),
+            "expiration": self.expiration,
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Mark:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Mark:
         return cls(
             endpoint=data["pk"].removeprefix("ENDPOINT#"),
             key=data["sk"].removeprefix("MARK#"),
@@ -165,18 +160,15 @@ class Notice:
     since: datetime
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": endpoint_pk(self.endpoint),
-                "sk": f"NOTICE#{self.notice}",
-                "kind": "notice",
-                "since": self.since.isoformat(),
-            }
-        )
+        return {
+            "pk": endpoint_pk(self.endpoint),
+            "sk": f"NOTICE#{self.notice}",
+            "kind": "notice",
+            "since": self.since.isoformat(),
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Notice:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Notice:
         return cls(
             endpoint=data["pk"].removeprefix("ENDPOINT#"),
             notice=data["sk"].removeprefix("NOTICE#"),
@@ -230,9 +222,8 @@ class Journal:
     def mark_request(self, endpoint: str, key: str, at: datetime, keep: timedelta | None = None) -> dict[str, Any]:
         """A mark's Put for a transaction, on the condition that it is not there yet: the
         transaction does what the mark guards (records and queues a message) once."""
-        request = self._table.put_request(Mark(endpoint, key, at, epoch(at + (keep or self._retention))).to_item())
-        request["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
-        return request
+        mark = Mark(endpoint, key, at, epoch(at + (keep or self._retention)))
+        return self._table.put_request(mark.to_item(), condition="attribute_not_exists(pk)")
 
     def marked(self, endpoint: str, key: str) -> bool:
         """Whether `key` is marked (strongly consistent)."""
@@ -242,9 +233,7 @@ class Journal:
         """A standing problem's notice, as a Put for a transaction on the condition that it is not
         there yet: the transaction that tells it (its decision, its letter) is written once, until
         `clear_notice` says the problem ended (`tell/notices.py`)."""
-        request = self._table.put_request(Notice(endpoint, notice, at).to_item())
-        request["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
-        return request
+        return self._table.put_request(Notice(endpoint, notice, at).to_item(), condition="attribute_not_exists(pk)")
 
     def clear_notice(self, endpoint: str, notice: str) -> None:
         """The problem ended: the next time it is noticed, it is told again."""
@@ -286,30 +275,27 @@ class Letter:
         return f"{_RANKS[self.severity]}#{self.created_at}#{self.dedup_id}"
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": OUTBOX_PK,
-                "sk": self.sk,
-                "kind": "letter",
-                "dedup_id": self.dedup_id,
-                "severity": self.severity,
-                "created_at": self.created_at,
-                "endpoint": self.endpoint,
-                "letter": self.kind,
-                # Keys in their order: a copy sent from the ledger reads as the one sent at once.
-                "body": json.dumps(self.body, default=str),
-                "channels": set(self.channels),
-                "owner": self.owner,
-                "lease_until": self.lease_until,
-                "attempts": self.attempts,
-                "expiration": self.expiration,
-                "key": self.key or None,
-            }
-        )
+        return {
+            "pk": OUTBOX_PK,
+            "sk": self.sk,
+            "kind": "letter",
+            "dedup_id": self.dedup_id,
+            "severity": self.severity,
+            "created_at": self.created_at,
+            "endpoint": self.endpoint,
+            "letter": self.kind,
+            # Keys in their order: a copy sent from the ledger reads as the one sent at once.
+            "body": json.dumps(self.body, default=str),
+            "channels": set(self.channels),
+            "owner": self.owner,
+            "lease_until": self.lease_until,
+            "attempts": self.attempts,
+            "expiration": self.expiration,
+            "key": self.key or None,
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Letter:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Letter:
         return cls(
             dedup_id=data["dedup_id"],
             severity=data["severity"],
@@ -350,23 +336,15 @@ class Outbox:
     def take(self, letter: Letter, owner: str, now: datetime, lease: timedelta) -> Letter | None:
         """The letter leased to `owner` until now + lease, if it is still pending and its lease is
         over (or `owner`'s already); None when another invocation holds it or it was sent."""
-        try:
-            answer = self._table.client.update_item(
-                TableName=self._table.name,
-                Key=self._table.key(OUTBOX_PK, letter.sk),
-                UpdateExpression="SET #owner = :me, lease_until = :until ADD attempts :one",
-                ConditionExpression="attribute_exists(pk) AND (#owner = :me OR lease_until <= :now)",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues=to_item(
-                    {":me": owner, ":until": epoch(now + lease), ":now": epoch(now), ":one": 1}
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if aws.error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return None
-        return Letter.from_item(dict(answer["Attributes"]))
+        taken = self._table.update_returning(
+            OUTBOX_PK,
+            letter.sk,
+            "SET #owner = :me, lease_until = :until ADD attempts :one",
+            {":me": owner, ":until": epoch(now + lease), ":now": epoch(now), ":one": 1},
+            condition="attribute_exists(pk) AND (#owner = :me OR lease_until <= :now)",
+            names={"#owner": "owner"},
+        )
+        return None if taken is None else Letter.from_item(taken)
 
     def sent(self, letter: Letter, channel: str, at: datetime) -> Letter:
         """One channel sent: the letter without it (deleted once none is left); a letter told once
@@ -377,31 +355,19 @@ class Outbox:
             change = self._table.delete_request(OUTBOX_PK, letter.sk)
         else:
             # On the condition that it is still there: an update would otherwise create a stub.
-            change = {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": self._table.key(OUTBOX_PK, letter.sk),
-                    "UpdateExpression": "DELETE channels :sent",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": to_item({":sent": {channel}}),
-                }
-            }
+            change = self._table.update_request(
+                OUTBOX_PK, letter.sk, "DELETE channels :sent", {":sent": {channel}}, condition="attribute_exists(pk)"
+            )
+        requests = [change]
+        if letter.key:
+            mark = Mark(letter.endpoint, f"{letter.key}#{channel}", at, epoch(at + self.retention))
+            requests.append(self._table.put_request(mark.to_item()))
         try:
-            if letter.key:
-                mark = Mark(letter.endpoint, f"{letter.key}#{channel}", at, epoch(at + self.retention))
-                self._table.transact([change, self._table.put_request(mark.to_item())])
-            else:
-                self._write(change)
+            self._table.write(requests)
         except ClientError as error:
             if not cancelled_on(error, {0}):
                 raise  # gone already: sent by another invocation meanwhile
         return replace(letter, channels=left)
-
-    def _write(self, change: dict[str, Any]) -> None:
-        if "Delete" in change:
-            self._table.client.delete_item(**change["Delete"])
-        else:
-            self._table.client.update_item(**change["Update"])
 
     def later(self, letter: Letter, until: datetime, error: str) -> None:
         """A letter AWS refused to take: left pending, not tried again before `until`."""

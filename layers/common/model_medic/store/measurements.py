@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from model_medic.store.table import Table, endpoint_pk, epoch, from_item, to_item
+from model_medic.store.table import Table, endpoint_pk, epoch
 
 if TYPE_CHECKING:
     pass
@@ -34,24 +34,21 @@ class MetricWindow:
     still_incomplete: frozenset[str] = frozenset()  # of those, the ones still incomplete then
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": METRICS_PK,
-                "sk": f"WINDOW#{self.start.isoformat()}",
-                "kind": "metrics-window",
-                "start": self.start.isoformat(),
-                "end": self.end.isoformat(),
-                "computed_at": self.computed_at.isoformat(),
-                "published": self.published,
-                "expiration": epoch(self.end + METRIC_WINDOW_KEEP),
-                **{key: getattr(self, key) for key in _SETS},  # an empty set is left out
-                "recomputed_at": None if self.recomputed_at is None else self.recomputed_at.isoformat(),
-            }
-        )
+        return {
+            "pk": METRICS_PK,
+            "sk": f"WINDOW#{self.start.isoformat()}",
+            "kind": "metrics-window",
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "computed_at": self.computed_at.isoformat(),
+            "published": self.published,
+            "expiration": epoch(self.end + METRIC_WINDOW_KEEP),
+            **{key: getattr(self, key) for key in _SETS},  # an empty set is left out
+            "recomputed_at": None if self.recomputed_at is None else self.recomputed_at.isoformat(),
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> MetricWindow:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> MetricWindow:
         recomputed_at = data.get("recomputed_at")
         return cls(
             start=datetime.fromisoformat(data["start"]),
@@ -76,20 +73,17 @@ class Drift:
     psi: float
 
     def to_item(self) -> dict[str, Any]:
-        return to_item(
-            {
-                "pk": endpoint_pk(self.endpoint),
-                "sk": "DRIFT#latest",
-                "kind": "drift",
-                "hour": self.hour,
-                "feature": self.feature,
-                "psi": Decimal(repr(self.psi)),  # the float's shortest exact text, as a number
-            }
-        )
+        return {
+            "pk": endpoint_pk(self.endpoint),
+            "sk": "DRIFT#latest",
+            "kind": "drift",
+            "hour": self.hour,
+            "feature": self.feature,
+            "psi": Decimal(repr(self.psi)),  # the float's shortest exact text, as a number
+        }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Drift:
-        data = from_item(item)
+    def from_item(cls, data: dict[str, Any]) -> Drift:
         return cls(data["pk"].removeprefix("ENDPOINT#"), data["hour"], data["feature"], float(data["psi"]))
 
 

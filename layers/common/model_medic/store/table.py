@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -47,11 +47,6 @@ def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def key_of(item: Mapping[str, Any]) -> tuple[str, str]:
-    """An item's partition and sort key."""
-    return _DESERIALIZER.deserialize(item["pk"]), _DESERIALIZER.deserialize(item["sk"])
-
-
 def cancelled_on(error: ClientError, indexes: set[int]) -> bool:
     """Whether a write failed on the conditions of some of these items only: a transaction
     cancelled with ConditionalCheckFailed at these indexes (and no other reason), or a single
@@ -80,22 +75,19 @@ def conditions_failed(error: ClientError) -> set[int]:
 
 
 class Table:
-    """One DynamoDB table and the client that reaches it. Items and keys go in and come out in
-    DynamoDB's form (the records convert them); expression values are given as plain values."""
+    """One DynamoDB table and the client that reaches it, speaking plain values both ways: items,
+    keys and expression values go in as plain values (`to_item`: None and empty sets left out)
+    and items come out as plain values (`from_item`: numbers as Decimal, sets as set). The
+    requests of a transaction are built here too, so no store assembles DynamoDB's form."""
 
     def __init__(self, client: DynamoDBClient, name: str) -> None:
         self.client = client
         self.name = name
 
-    def key(self, pk: str, sk: str) -> dict[str, Any]:
-        return to_item({"pk": pk, "sk": sk})
-
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
         """One item, strongly consistent; None if there is none."""
-        item: dict[str, Any] | None = self.client.get_item(
-            TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True
-        ).get("Item")
-        return item
+        item = self.client.get_item(TableName=self.name, Key=self._key(pk, sk), ConsistentRead=True).get("Item")
+        return None if item is None else from_item(item)
 
     def query(
         self,
@@ -119,29 +111,23 @@ class Table:
         found: list[dict[str, Any]] = []
         while True:
             page = self.client.query(**kwargs)
-            found += page.get("Items", [])
+            found += map(from_item, page.get("Items", []))
             if not every_page or "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def put(
-        self, item: dict[str, Any], *, condition: str | None = None, values: Mapping[str, Any] | None = None
+        self,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> bool:
         """A PutItem; with a condition, False when it failed (nothing was written)."""
-        kwargs: dict[str, Any] = {"TableName": self.name, "Item": item}
-        if condition is not None:
-            kwargs["ConditionExpression"] = condition
-        if values is not None:
-            kwargs["ExpressionAttributeValues"] = to_item(values)
-        try:
-            self.client.put_item(**kwargs)
-        except ClientError as error:
-            if condition is None or aws.error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return self._written(self.client.put_item, self._put(item, condition, names, values))
 
-    def put_once(self, item: dict[str, Any]) -> bool:
+    def put_once(self, item: Mapping[str, Any]) -> bool:
         """A conditional put: True for the caller that wrote the item, False for every later one."""
         return self.put(item, condition="attribute_not_exists(pk)")
 
@@ -156,53 +142,165 @@ class Table:
         names: Mapping[str, str] | None = None,
     ) -> bool:
         """An UpdateItem; with a condition, False when it failed (nothing was written)."""
-        kwargs: dict[str, Any] = {"TableName": self.name, "Key": self.key(pk, sk), "UpdateExpression": expression}
-        if condition is not None:
-            kwargs["ConditionExpression"] = condition
-        if names is not None:
-            kwargs["ExpressionAttributeNames"] = dict(names)
-        kwargs["ExpressionAttributeValues"] = to_item(values)
+        return self._written(self.client.update_item, self._update(pk, sk, expression, values, condition, names))
+
+    def update_returning(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        values: Mapping[str, Any],
+        *,
+        condition: str,
+        names: Mapping[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """A conditional UpdateItem that returns the item as written (ALL_NEW); None when the
+        condition failed (nothing was written)."""
+        params = self._update(pk, sk, expression, values, condition, names) | {"ReturnValues": "ALL_NEW"}
         try:
-            self.client.update_item(**kwargs)
+            answer = self.client.update_item(**params)
         except ClientError as error:
-            if condition is None or aws.error_code(error) != "ConditionalCheckFailedException":
+            if aws.error_code(error) != "ConditionalCheckFailedException":
                 raise
-            return False
-        return True
+            return None
+        return from_item(answer["Attributes"])
 
     def delete(
-        self, pk: str, sk: str, *, condition: str | None = None, values: Mapping[str, Any] | None = None
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> bool:
         """A DeleteItem; with a condition, False when it failed (nothing was deleted)."""
-        kwargs: dict[str, Any] = {"TableName": self.name, "Key": self.key(pk, sk)}
+        return self._written(self.client.delete_item, self._delete(pk, sk, condition, None, values))
+
+    def transact(self, requests: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems of these requests (`put_request`, `update_request`, ...)."""
+        self.client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", requests))
+
+    def write(self, requests: list[dict[str, Any]]) -> None:
+        """These requests written together: one alone as its own PutItem, UpdateItem or
+        DeleteItem, several as one transaction. A failed condition raises, as it does in one."""
+        if len(requests) > 1:
+            self.transact(requests)
+            return
+        [(operation, params)] = requests[0].items()
+        calls: dict[str, Callable[..., object]] = {
+            "Put": self.client.put_item,
+            "Update": self.client.update_item,
+            "Delete": self.client.delete_item,
+        }
+        calls[operation](**params)
+
+    def put_request(
+        self,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A transaction's Put of an item; with a condition, the item is written only if it holds."""
+        return {"Put": self._put(item, condition, names, values)}
+
+    def update_request(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        values: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A transaction's Update of an item."""
+        return {"Update": self._update(pk, sk, expression, values, condition, names)}
+
+    def delete_request(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A transaction's Delete of an item."""
+        return {"Delete": self._delete(pk, sk, condition, names, values)}
+
+    def check_request(self, pk: str, sk: str, condition: str) -> dict[str, Any]:
+        """A transaction's ConditionCheck of an item: the transaction is written only if it holds."""
+        return {"ConditionCheck": {"TableName": self.name, "Key": self._key(pk, sk), "ConditionExpression": condition}}
+
+    def batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """`batch_get` of these (pk, sk) keys on this table, strongly consistent."""
+        return [from_item(item) for item in batch_get(self.client, self.name, [self._key(*key) for key in keys])]
+
+    def batch_put(self, items: list[Mapping[str, Any]]) -> None:
+        batch_put(self.client, self.name, [to_item(item) for item in items])
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return to_item({"pk": pk, "sk": sk})
+
+    def _put(
+        self,
+        item: Mapping[str, Any],
+        condition: str | None,
+        names: Mapping[str, str] | None,
+        values: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        return self._conditional({"TableName": self.name, "Item": to_item(item)}, condition, names, values)
+
+    def _update(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        values: Mapping[str, Any],
+        condition: str | None,
+        names: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
+        params = {"TableName": self.name, "Key": self._key(pk, sk), "UpdateExpression": expression}
+        return self._conditional(params, condition, names, values)
+
+    def _delete(
+        self,
+        pk: str,
+        sk: str,
+        condition: str | None,
+        names: Mapping[str, str] | None,
+        values: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        return self._conditional({"TableName": self.name, "Key": self._key(pk, sk)}, condition, names, values)
+
+    @staticmethod
+    def _conditional(
+        params: dict[str, Any],
+        condition: str | None,
+        names: Mapping[str, str] | None,
+        values: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A write's parameters with its condition and expression names and values, where given."""
         if condition is not None:
-            kwargs["ConditionExpression"] = condition
-            kwargs["ExpressionAttributeValues"] = to_item(values or {})
+            params["ConditionExpression"] = condition
+        if names is not None:
+            params["ExpressionAttributeNames"] = dict(names)
+        if values is not None:
+            params["ExpressionAttributeValues"] = to_item(values)
+        return params
+
+    @staticmethod
+    def _written(call: Callable[..., object], params: dict[str, Any]) -> bool:
+        """A single write; False when its condition failed (nothing was written)."""
         try:
-            self.client.delete_item(**kwargs)
+            call(**params)
         except ClientError as error:
-            if condition is None or aws.error_code(error) != "ConditionalCheckFailedException":
+            if "ConditionExpression" not in params or aws.error_code(error) != "ConditionalCheckFailedException":
                 raise
             return False
         return True
-
-    def transact(self, items: list[dict[str, Any]]) -> None:
-        self.client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", items))
-
-    def put_request(self, item: dict[str, Any]) -> dict[str, Any]:
-        """A transaction's unconditional Put of an item."""
-        return {"Put": {"TableName": self.name, "Item": item}}
-
-    def delete_request(self, pk: str, sk: str) -> dict[str, Any]:
-        """A transaction's Delete of an item."""
-        return {"Delete": {"TableName": self.name, "Key": self.key(pk, sk)}}
-
-    def batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """`batch_get` on this table, strongly consistent."""
-        return batch_get(self.client, self.name, keys)
-
-    def batch_put(self, items: list[dict[str, Any]]) -> None:
-        batch_put(self.client, self.name, items)
 
 
 def batch_get(
@@ -300,7 +398,7 @@ class Roster:
     def entry(self, endpoint: str, rest: str) -> dict[str, Any]:
         """An entry's item."""
         data = {"pk": self.pk, "sk": self.sk(endpoint, rest), "kind": self._kind, "endpoint": endpoint}
-        return to_item({**data, **self._attributes})
+        return {**data, **self._attributes}
 
     def put_request(self, endpoint: str, rest: str) -> dict[str, Any]:
         """The Put of an entry, for the transaction that writes its member."""
@@ -322,7 +420,7 @@ class Roster:
             condition, values = "pk = :pk", {":pk": self.pk}
         entries: dict[str, str] = {}
         complete = False
-        for item in map(from_item, self._table.query(condition, values, consistent=True)):
+        for item in self._table.query(condition, values, consistent=True):
             if item["sk"] == self._prefix + ROSTER_COMPLETE:
                 complete = True
             else:
@@ -351,5 +449,5 @@ class Roster:
         if not complete:
             for sk in sorted(listed - entries.keys()):
                 self._table.put(self.entry(*members.placed(read[sk])))
-            self._table.put(to_item({"pk": self.pk, "sk": self._prefix + ROSTER_COMPLETE, "kind": "roster"}))
+            self._table.put({"pk": self.pk, "sk": self._prefix + ROSTER_COMPLETE, "kind": "roster"})
         return found
