@@ -2,35 +2,17 @@
 under conditions, so that of two claimers exactly one wins; the same holder gets back in; a
 claim given back frees both."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from model_medic.store.claims import MIN_LOCK, Claim, Claims, Refused
 from model_medic.store.table import Table
+from tests.unit.conftest import TABLE
 
 T0 = datetime(2026, 3, 1, 12, 10, tzinfo=UTC)
 HOUR = "2026-03-01T12"
-TABLE = "model-medic-ledger"
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    """The ledger table of template.yaml (keys pk and sk), in moto."""
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        )
-        yield client
 
 
 def take(

@@ -3,36 +3,17 @@ the first sweep reads every endpoint, enters what was written before the roster 
 complete; later sweeps read the roster and only what it names; a stale entry goes once a read
 or a condition confirms it, and only then."""
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import pytest
-from moto import mock_aws
-
 from model_medic.store.boosts import BOOSTS_PK, Boosts, _Members
 from model_medic.store.incidents import ROSTER_PK, Incident, Incidents, opened
 from model_medic.store.table import Roster, Table
+from tests.unit.conftest import TABLE
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-TABLE = "model-medic-ledger"
 Requests = list[tuple[str, str, dict[str, Any]]]
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    """The ledger table of template.yaml (keys pk and sk), in moto."""
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        )
-        yield client
 
 
 def roster(dynamodb: Any, pk: str) -> list[str]:

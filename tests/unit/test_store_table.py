@@ -4,16 +4,14 @@ and tells which items of a cancelled transaction failed on their conditions alon
 (`conditions_failed`), from the error as botocore raises it (TransactionCanceledException's
 CancellationReasons, one per item in order, "None" for an item that did not fail)."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from model_medic.store.table import Table, cancelled_on, conditions_failed
+from tests.unit.conftest import TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -47,23 +45,8 @@ def test_a_single_conditional_write_whose_condition_failed_is_item_zero() -> Non
 
 # --- the table speaks plain values ------------------------------------------------------------
 
-TABLE = "model-medic-ledger"
 NO_CLIENT = cast("DynamoDBClient", None)
 Requests = list[tuple[str, str, dict[str, Any]]]
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    """The ledger table of template.yaml (keys pk and sk), in moto."""
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        )
-        yield client
 
 
 def test_an_item_put_as_plain_values_leaves_out_none_and_empty_sets_and_reads_back_with_decimals(
