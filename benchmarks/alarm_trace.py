@@ -37,8 +37,18 @@ def _profile(frame: FrameType, event: str, _: Any) -> None:
     _functions.add(f"{callee}.{frame.f_code.co_qualname}")
     if caller is not None and caller != callee:
         _calls["across"] += 1
-    if frame.f_code.co_name == "__init__" and "self" in frame.f_locals:
+    if frame.f_code.co_name == "__init__" and "self" in frame.f_locals and not _chained(frame):
         _objects[type(frame.f_locals["self"]).__name__] += 1
+
+
+def _chained(frame: FrameType) -> bool:
+    """Whether this __init__ is a subclass's `super().__init__()` on the same object (one object, counted once)."""
+    caller = frame.f_back
+    return (
+        caller is not None
+        and caller.f_code.co_name == "__init__"
+        and caller.f_locals.get("self") is frame.f_locals["self"]
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
