@@ -275,7 +275,9 @@ def scaling_capacity(settings: ScaleUpSettings) -> Capacity:
     from model_medic.remediate.capacity import Capacity
     from model_medic.remediate.components import Components, CopyScaling
 
-    copies = CopyScaling(Components(aws.sagemaker(), aws.autoscaling()), settings.scale_step, settings.max_copy_count)
+    def copies() -> CopyScaling:
+        return CopyScaling(Components(aws.sagemaker(), aws.autoscaling()), settings.scale_step, settings.max_copy_count)
+
     return Capacity(aws.sagemaker(), aws.autoscaling(), copies)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from botocore.exceptions import ClientError
@@ -284,11 +285,20 @@ class Capacity:
     """Reads and sets variant capacity through SageMaker and Application Auto Scaling."""
 
     def __init__(
-        self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient, copies: CopyScaling | None = None
+        self,
+        sagemaker: SageMakerClient,
+        autoscaling: ApplicationAutoScalingClient,
+        copies: Callable[[], CopyScaling] | None = None,
     ) -> None:
         self._sagemaker = sagemaker
         self._autoscaling = autoscaling
-        self.copies = copies  # inference components' copies (components.py); None: not scaled here
+        self._make_copies = copies
+
+    @cached_property
+    def copies(self) -> CopyScaling | None:
+        """Inference components' copies (components.py), built the first time a component is
+        scaled or given back; None: not scaled here."""
+        return None if self._make_copies is None else self._make_copies()
 
     def endpoint(self, name: str, described: dict[str, Any] | None = None) -> tuple[str, list[Variant]]:
         """The endpoint's status and its variants with their scaling targets."""
@@ -437,7 +447,6 @@ class ScaleUp:
         clock: Clock,
         concurrency: ConcurrencyBounds | None = None,  # None: serverless variants are not scaled
     ) -> None:
-        self._copies = capacity.copies  # inference components' copies (components.py)
         self._capacity = capacity
         self._boosts = boosts
         self._cloudwatch = cloudwatch
@@ -446,6 +455,11 @@ class ScaleUp:
         self.cooldown = cooldown
         self._clock = clock
         self._concurrency = concurrency
+
+    @property
+    def _copies(self) -> CopyScaling | None:
+        """Inference components' copies (components.py), built when first used (`Capacity.copies`)."""
+        return self._capacity.copies
 
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
@@ -560,7 +574,6 @@ class ScaleBack:
         step: int = 1,  # for a boost saved without its step
         pace: timedelta = timedelta(0),
     ) -> None:
-        self._copies = capacity.copies  # inference components' copies (components.py)
         self._capacity = capacity
         self._boosts = boosts
         self._cloudwatch = cloudwatch
@@ -568,6 +581,11 @@ class ScaleBack:
         self._clock = clock
         self._step = step
         self._pace = pace
+
+    @property
+    def _copies(self) -> CopyScaling | None:
+        """Inference components' copies (components.py), built when first used (`Capacity.copies`)."""
+        return self._capacity.copies
 
     def due(self, endpoint: str, now: datetime, boosts: list[Boost] | None = None) -> tuple[list[Boost], str]:
         """The boosts (read now, unless given) that may be given back now, or why none may."""
