@@ -303,7 +303,7 @@ def rollback_model(settings: RollbackSettings, house: Invocation[Any]) -> Rollba
         aws.sagemaker(),
         house.capacity,
         house.deployments,
-        component_rollback(settings, house),
+        lambda: component_rollback(settings, house),
         settings.canary_variant,
         settings.reject_model_packages,
         timedelta(minutes=settings.rollback_cooldown_minutes),

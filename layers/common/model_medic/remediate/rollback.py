@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from botocore.exceptions import ClientError
@@ -95,7 +96,7 @@ class RollbackModel:
         sagemaker: SageMakerClient,
         capacity: Capacity,
         deployments: Deployments,
-        components: ComponentRollback,
+        components: Callable[[], ComponentRollback],
         canary_variant: str,
         reject_model_packages: bool,
         cooldown: timedelta,
@@ -104,11 +105,17 @@ class RollbackModel:
         self._sagemaker = sagemaker
         self._capacity = capacity
         self._deployments = deployments
-        self._components = components
+        self._make_components = components
         self._canary = canary_variant
         self._reject = reject_model_packages
         self.cooldown = cooldown
         self._clock = clock
+
+    @cached_property
+    def _components(self) -> ComponentRollback:
+        """The components' rollback (`component_rollback.py`), built the first time an endpoint with
+        inference components is rolled back."""
+        return self._make_components()
 
     def plan(self, incident: Incident, endpoint: dict[str, Any]) -> Plan:
         name = incident.endpoint
