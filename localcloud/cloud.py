@@ -8,7 +8,8 @@
   request, with a ResponseURL served here, and fails unless the answer is SUCCESS. That is
   how the stack gets its alarms: AlarmManagerFunction reconciles the fleet.
 * `invoke`: the `sam local invoke` contract without Docker - the deployed function's
-  handler and environment, run by `localcloud.runner` in a subprocess whose AWS calls go
+  handler and environment, run by `localcloud.runner` in a process of its own (forked from
+  one that imported the libraries once: a cold start without the start-up work) whose AWS calls go
   to moto. The code is the built artifact (.aws-sam/build/<LogicalId>); the layer's
   package comes from layers/common and its dependencies from the project environment,
   which pins the same versions (the built layer holds arm64 binaries).
@@ -62,11 +63,11 @@ import http.server
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import urllib.request
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from localcloud import cloudwatch, model_quality, sagemaker_events, template
 from localcloud.queues import QueuePoller
+from localcloud.runner import WarmRunner
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -167,6 +169,9 @@ class LocalCloud:
         self._endpoints_seen: dict[str, tuple[str, str]] | None = None
         self.calls: dict[str, set[str]] = {}  # every AWS call each function made, by logical ID
         self._custom: dict[str, dict[str, Any]] = {}  # the stack's custom resources, answered here
+        # Each invocation a child of one warm process (localcloud/runner.py, `--serve`), ended with this cloud.
+        self._runner = WarmRunner(str(ROOT))
+        weakref.finalize(self, self._runner.close)
         self._session = boto3.session.Session(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
@@ -442,15 +447,8 @@ class LocalCloud:
                     }
                 )
             )
-            done = subprocess.run(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "localcloud.runner", str(request), str(result)],
-                env={**env, "PYTHONPATH": str(ROOT)},
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            answer = json.loads(result.read_text()) if result.exists() else {"error": done.stderr[-2000:]}
+            stdout, stderr = self._runner.run(request, result, {**env, "PYTHONPATH": str(ROOT)})
+            answer = json.loads(result.read_text()) if result.exists() else {"error": stderr[-2000:]}
         calls = tuple(answer.get("calls", ()))
         self.calls.setdefault(logical_id, set()).update(calls)
         invocation = Invocation(
@@ -458,7 +456,7 @@ class LocalCloud:
             event=event,
             result=answer.get("result"),
             error=answer.get("error"),
-            logs=done.stdout + done.stderr,
+            logs=stdout + stderr,
             calls=calls,
         )
         if any(call.startswith("sqs:SendMessage") for call in calls):
