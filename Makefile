@@ -85,10 +85,12 @@ faketime:
 # suite runs with the wall clock 400 days ahead (libfaketime; moto, the local cloud and SAM
 # included): a test that would only pass near the day it was written fails today, not in a year.
 # Three workers (pytest-xdist) on CI's two cores: a local cloud's worker mostly waits on its moto
-# server and function subprocesses. Each module's tests run on one worker (its
-# module-scoped local cloud is made once), a test class's likewise (test_events.py's rounds, each
-# a cloud of its own, run side by side); the longest module, the demo's, goes first
-# (tests/conftest.py), the others in the order collected rather than largest first.
+# server and function processes (each forked from one warm runner, localcloud/runner.py). Each
+# module's tests run on one worker (its module-scoped local cloud is made once), a test class's
+# likewise (test_events.py's rounds, each a cloud of its own, and test_fault_injection.py's
+# scenarios, a class each, run side by side); the longest - the demo's module, the control loop's
+# property test, the fault-injection classes - go first (marker `longest`, tests/conftest.py),
+# the others in the order collected rather than largest first.
 test: lint typecheck template-lint security browser faketime
 	$$(command -v faketime >/dev/null 2>&1 && echo faketime -f +400d) $(BIN)/pytest -q $(PYTEST_PARALLEL)
 

@@ -85,9 +85,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """In the parallel run, a worker yields the CPU to the `longest` module's worker once it runs
+    """In the parallel run, a worker yields the CPU to the `longest` modules' workers once it runs
     anything else (lower priority, inherited by its moto servers and functions): the longest
-    module is the run's critical path, the rest fills the cores around it."""
+    modules are the run's critical path, the rest fills the cores around them."""
     if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("longest") is None and os.nice(0) < NICE:
         os.nice(NICE - os.nice(0))
 

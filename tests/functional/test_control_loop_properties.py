@@ -63,6 +63,8 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.literals import StateValueType
     from mypy_boto3_sagemaker import SageMakerClient
 
+# Its random histories take minutes, in one test: a parallel run starts it first.
+pytestmark = pytest.mark.longest
 ENDPOINT = "churn-prod"
 ACCOUNT = "123456789012"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import boto3
 import pytest
@@ -47,6 +47,8 @@ from tests.functional import test_component_rollout as components
 from tests.functional.test_promote_canary import GROUP, approval_event, package, serve_champion
 from tests.functional.test_promote_canary import SETTINGS as CANARY_SETTINGS
 
+# Minutes of moto worlds in all: a parallel run starts its classes first, beside the demo.
+pytestmark = pytest.mark.longest
 ENDPOINT = "churn-prod"
 T = datetime(2026, 11, 22, 10, 0, 30, tzinfo=UTC)
 ACCOUNT = "123456789012"
@@ -716,11 +718,75 @@ def baselines() -> dict[str, Run]:
     return {}
 
 
-@pytest.mark.parametrize("kind", ["throttle", "crash"])
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_every_call_failing_or_dying_ends_with_exactly_the_intended_changes_and_messages(
-    monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind, baselines: dict[str, Run]
-) -> None:
+class Paths:
+    """Every call of the named scenarios failing (throttle) or dying (crash). A test class per
+    scenario: the parallel run (`make test`, --dist loadscope) spreads the classes over its workers."""
+
+    NAME: ClassVar[str]
+
+    @pytest.mark.parametrize("kind", ["throttle", "crash"])
+    def test_every_call_failing_or_dying_ends_with_exactly_the_intended_changes_and_messages(
+        self, monkeypatch: pytest.MonkeyPatch, kind: Kind, baselines: dict[str, Run]
+    ) -> None:
+        [scenario] = [s for s in SCENARIOS if s.name == self.NAME]
+        every_path(monkeypatch, scenario, kind, baselines)
+
+
+class TestScaleUp(Paths):
+    NAME = "scale-up"
+
+
+class TestGiveBack(Paths):
+    NAME = "give-back"
+
+
+class TestRollback(Paths):
+    NAME = "rollback"
+
+
+class TestStartRetraining(Paths):
+    NAME = "start-retraining"
+
+
+class TestDeploy(Paths):
+    NAME = "deploy"
+
+
+class TestPromote(Paths):
+    NAME = "promote"
+
+
+class TestFinish(Paths):
+    NAME = "finish"
+
+
+class TestRolloutRollback(Paths):
+    NAME = "rollout-rollback"
+
+
+class TestComponentStart(Paths):
+    NAME = "component-start"
+
+
+class TestComponentVerdict(Paths):
+    NAME = "component-verdict"
+
+
+class TestComponentEnd(Paths):
+    NAME = "component-end"
+
+
+class TestAlarmManager(Paths):
+    NAME = "alarm-manager"
+
+
+def test_every_scenario_has_its_test_class() -> None:
+    classes = [c.NAME for c in Paths.__subclasses__()]
+    assert sorted(classes) == sorted(s.name for s in SCENARIOS)
+
+
+def every_path(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind, baselines: dict[str, Run]) -> None:
+    """The scenario without faults (once per module and worker), then with each chosen call faulting."""
     with _cached_clients(monkeypatch):
         if scenario.name not in baselines:
             baselines[scenario.name] = run(monkeypatch, scenario, None, None)
