@@ -62,8 +62,9 @@ SERVICES = (
     "sqs",
     "ssm",
 )
-# Third-party libraries the layer imports; none reads a variable the invocations set as it is
-# imported (Powertools reads AWS_EXECUTION_ENV and AWS_LAMBDA_INITIALIZATION_TYPE, set in neither).
+# Third-party libraries the layer imports, imported once by the warm process (whose environment
+# holds only PATH and PYTHONPATH). What Powertools reads as it is imported is IMPORT_TIME: an
+# invocation whose environment sets any of it gets a new interpreter instead (`_child`).
 LIBRARIES = (
     "boto3",
     "boto3.dynamodb.types",
@@ -75,6 +76,8 @@ LIBRARIES = (
     "aws_lambda_powertools.utilities.parameters",
     "aws_lambda_powertools.utilities.typing",
 )
+
+IMPORT_TIME = ("AWS_EXECUTION_ENV", "AWS_LAMBDA_INITIALIZATION_TYPE", "POWERTOOLS_DEBUG", "POWERTOOLS_DEV")
 
 
 class Context:
@@ -187,6 +190,8 @@ def _child(order: dict[str, Any]) -> int:
         opened = os.open(path, flags, 0o600)
         os.dup2(opened, fd)
         os.close(opened)
+    if any(name in os.environ for name in IMPORT_TIME):  # what was imported here would not have seen it
+        os.execv(sys.executable, [sys.executable, "-m", "localcloud.runner", order["request"], order["result"]])  # noqa: S606
     try:
         return run(Path(order["request"]), Path(order["result"]))
     except SystemExit as exiting:  # what the interpreter makes of `sys.exit` in a process of its own
