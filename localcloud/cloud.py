@@ -430,7 +430,7 @@ class LocalCloud:
             **variables,
             **self.aws_env(),
             "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 256)),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
         }
         with tempfile.TemporaryDirectory() as work:
@@ -444,6 +444,8 @@ class LocalCloud:
                         "at": at.isoformat(),
                         "function_name": name,
                         "request_id": str(uuid.uuid4()),
+                        "timeout": config.get("Timeout", 3),
+                        "memory": config.get("MemorySize", 128),
                     }
                 )
             )

@@ -81,19 +81,21 @@ IMPORT_TIME = ("AWS_EXECUTION_ENV", "AWS_LAMBDA_INITIALIZATION_TYPE", "POWERTOOL
 
 
 class Context:
-    """The parts of a Lambda context that Powertools and the gates read."""
+    """The parts of a Lambda context that Powertools and the gates read. The time left counts down
+    from the deployed function's Timeout, as Lambda's does (the handlers that stop early read it)."""
 
-    def __init__(self, function_name: str, request_id: str) -> None:
+    def __init__(self, function_name: str, request_id: str, timeout: float, memory: int) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 256
+        self.memory_limit_in_mb = memory
+        self._deadline = time.monotonic() + timeout
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def record_calls() -> set[str]:
@@ -120,7 +122,8 @@ def run(request_path: Path, result_path: Path) -> int:
     with time_machine.travel(datetime.fromisoformat(request["at"]), tick=True):
         try:
             handler = getattr(importlib.import_module(module_name), function_name)
-            result = handler(request["event"], Context(request["function_name"], request["request_id"]))
+            context = Context(request["function_name"], request["request_id"], request["timeout"], request["memory"])
+            result = handler(request["event"], context)
             outcome = {"result": result}
         except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda would
             outcome = {"error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()}

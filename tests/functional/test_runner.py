@@ -34,6 +34,8 @@ def lambda_handler(event, context):
         "pid": os.getpid(),
         "served": sys.argv[1:] == ["--serve"],  # forked from the warm process, or a new interpreter
         "now": datetime.now(UTC).isoformat(),
+        "left": context.get_remaining_time_in_millis(),
+        "memory": context.memory_limit_in_mb,
         "env": {name: os.environ.get(name) for name in ("ONLY_HERE", "POWERTOOLS_DEBUG", "HOME")},
     }
 """
@@ -59,6 +61,8 @@ def invoke(runner: WarmRunner, work: Path, event: dict[str, Any], **env: str) ->
                 "at": AT,
                 "function_name": "TestFunction",
                 "request_id": "request-1",
+                "timeout": 30,
+                "memory": 512,
             }
         )
     )
@@ -79,6 +83,9 @@ def test_each_invocation_is_a_cold_start_with_exactly_its_environment_its_output
     assert first["result"]["env"] == {"ONLY_HERE": "first", "POWERTOOLS_DEBUG": None, "HOME": None}
     assert second["result"]["env"]["ONLY_HERE"] == "second"
     assert first["result"]["now"].startswith("2026-11-22T10:00:")  # time-machine's clock, ticking
+    # The time left counts down from the function's Timeout (30 s here), as Lambda's context does.
+    assert 0 < first["result"]["left"] <= 30_000
+    assert first["result"]["memory"] == 512
     assert "out TestFunction" in out
     assert "err request-1" in err
     assert first["calls"] == []  # no AWS call made, none listed
