@@ -8,6 +8,8 @@ PYTEST_PARALLEL ?= -n 3 --dist loadscope --no-loadscope-reorder
 BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
+UV_VENV := .venv-uv
+UV := $(UV_VENV)/bin/uv
 export PYENV_VERSION := $(PY)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
@@ -16,28 +18,33 @@ export SAM_CLI_TELEMETRY := 0
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
 
+# uv installs the environments below (pip's resolver and installer took about two minutes for the
+# three on a fresh machine; uv takes seconds). uv itself, pinned, comes from PyPI into an
+# environment of its own. Each environment is seeded with pip, so `python -m pip` works in it.
+$(UV): requirements-uv.txt
+	python -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet -r requirements-uv.txt
+	touch $@
+
 # The project environment: runtime layer + test tooling, on Python 3.13 like Lambda; then the
 # project itself, editable (its dependencies are the layer's, installed just before), which puts
 # the `model-medic` command in $(BIN).
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
-	python -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml $(UV)
+	$(UV) venv --quiet --seed --allow-existing --python "$$(python -c 'import sys; print(sys.executable)')" $(VENV)
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 # aws-sam-cli pins an older boto3: it gets an environment of its own.
-$(SAM_VENV)/.installed: requirements-sam.txt
-	python -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+$(SAM_VENV)/.installed: requirements-sam.txt $(UV)
+	$(UV) venv --quiet --seed --allow-existing --python "$$(python -c 'import sys; print(sys.executable)')" $(SAM_VENV)
+	$(UV) pip install --quiet --python $(SAM_VENV)/bin/python -r requirements-sam.txt
 	touch $@
 
 # checkov pins its own dependencies: an environment of its own too.
-$(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	python -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt $(UV)
+	$(UV) venv --quiet --seed --allow-existing --python "$$(python -c 'import sys; print(sys.executable)')" $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
 	touch $@
 
 lint: install
