@@ -21,7 +21,7 @@ from model_medic.remediate.component_rollback import spec_digest, spec_request
 from model_medic.remediate.rollout.component_changes import FireVerdict
 from model_medic.remediate.rollout.component_cloudwatch import put_verdict, standing_verdict
 from model_medic.store.component_specs import ComponentSpecs
-from model_medic.store.deployments import Deployments
+from model_medic.store.deployments import Created, Deployments
 from model_medic.store.journal import Journal
 from model_medic.store.table import Table
 from tests.conftest import FakeContext, Stack, bodies, load_event, load_handler, stored_incidents
@@ -419,12 +419,13 @@ def test_a_rolled_out_component_rollouts_model_stays_while_the_component_serves_
     assert described == [{"InferenceComponentName": COMPONENT}]
 
 
-def cleanup_at(stack: Stack, at: datetime, hours: int = 24) -> Any:
+def cleanup_at(stack: Stack, at: datetime, hours: int = 24, deployments: Deployments | None = None) -> Any:
     """The clean-up as PromoteCanaryFunction builds it, its clock at `at` (retention 30 days)."""
     from model_medic.remediate.cleanup import Cleanup, ComponentModels
 
     sagemaker = boto3.client("sagemaker")
-    deployments, specs = ledger(stack)
+    read, specs = ledger(stack)
+    deployments = deployments or read
     journal = Journal(Table(boto3.client("dynamodb"), stack.table), timedelta(days=90))
     components = ComponentModels(sagemaker, specs, timedelta(hours=hours))
     return Cleanup(sagemaker, deployments, journal, timedelta(days=30), lambda: at, components)
@@ -528,3 +529,82 @@ def test_a_component_last_changed_before_the_due_models_were_tracked_is_not_read
     aws_requests.clear()
     assert swept(stack, later) == [late]
     assert [op for _, op, _ in aws_requests if "InferenceComponent" in op] == ["ListInferenceComponents"]
+
+
+class RacedLedger(Deployments):
+    """The ledger as the clean-up reads it while a rollout races it: just after the sweep has read
+    what is tracked, a rollout tracks `name` for `endpoint` - as rollout/component.py and
+    rollout/action.py do before their CreateModel, which then finds the model there."""
+
+    def __init__(self, stack: Stack, endpoint: str, name: str, at: datetime) -> None:
+        super().__init__(Table(boto3.client("dynamodb"), stack.table))
+        self.race = (endpoint, name, at)
+
+    def created(self) -> list[Created]:
+        read = super().created()
+        endpoint, name, at = self.race
+        self.track_created(endpoint, "model", name, at)
+        return read
+
+
+@pytest.mark.parametrize("endpoint", [ENDPOINT, "churn-staging"], ids=["same-endpoint", "another-endpoint"])
+def test_a_model_a_rollout_tracks_again_after_the_sweeps_read_is_kept_then_due_a_retention_later(
+    endpoint: str, clock: time_machine.Traveller, stack: Stack
+) -> None:
+    """A package rolled out 40 days ago is deployed again (to this endpoint or another), so its
+    model keeps its name; the new rollout tracks it after the clean-up read the ledger, before its
+    DeleteModel. Read again before the delete, the model stays; it is due a retention after that use."""
+    component_endpoint()
+    model = "llama3-2-model-bbbb2222"
+    made_models(model)
+    ledger(stack)[0].track_created(ENDPOINT, "model", model, T0 - timedelta(days=40))
+    clock.move_to(T0)
+    raced = RacedLedger(stack, endpoint, model, T0)
+    assert cleanup_at(stack, T0, deployments=raced).sweep(lambda _: True) == []
+    assert model in models()
+    long_ago = T0 - timedelta(days=40)
+    uses = [(e.endpoint, e.created_at, e.last_used) for e in ledger(stack)[0].tracked("model", model)]
+    if endpoint == ENDPOINT:  # tracked again: created then, last used now
+        assert uses == [(ENDPOINT, long_ago.isoformat(), T0)]
+    else:  # tracked for another endpoint: a new item
+        assert uses == [(ENDPOINT, long_ago.isoformat(), long_ago), (endpoint, T0.isoformat(), T0)]
+    # Used at T0: kept until RolloutCleanupDays (30) after that, then deleted (by each item).
+    clock.move_to(T0 + timedelta(days=30) - timedelta(minutes=1))
+    assert swept(stack, T0 + timedelta(days=30) - timedelta(minutes=1)) == []
+    clock.move_to(T0 + timedelta(days=30))
+    cleanup = cleanup_at(stack, T0 + timedelta(days=30))
+    done = cleanup.sweep(lambda _: True)
+    assert {key for _, _, key in done} == {f"cleanup#model#{model}"}
+    if endpoint == ENDPOINT:
+        [(_, reason, _)] = done
+        assert reason.startswith(
+            f"deleted model {model}: created by a rollout 70 days ago, last used by one 30 days ago"
+        )
+    for owner, _, key in done:
+        cleanup.forget(owner, key)
+    assert model not in models()
+    assert tracked(stack) == []
+
+
+def test_a_delete_refused_is_logged_and_the_model_stays_tracked_for_a_later_sweep(
+    clock: time_machine.Traveller, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SageMaker refusing a DeleteModel (here AccessDenied) is told in the log, not raised: the
+    model stays tracked and the next day's sweep tries again."""
+    from botocore.exceptions import ClientError
+
+    component_endpoint()
+    model = "llama3-2-model-bbbb2222"
+    made_models(model)
+    ledger(stack)[0].track_created(ENDPOINT, "model", model, T0 - timedelta(days=40))
+    clock.move_to(T0)
+    cleanup = cleanup_at(stack, T0)
+    refusal = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform: DeleteModel"}}
+
+    def refuse(**_: Any) -> None:
+        raise ClientError(refusal, "DeleteModel")
+
+    monkeypatch.setattr(cleanup._sagemaker, "delete_model", refuse)
+    assert cleanup.sweep(lambda _: True) == []
+    assert model in models()
+    assert tracked(stack) == [(ENDPOINT, "model", model)]

@@ -1,13 +1,16 @@
-"""The clean-up's pure decisions: which models a component's recorded specifications keep."""
+"""The clean-up's pure decisions: what is due (retention since last used), which models a
+component's recorded specifications keep."""
 
 import json
 from datetime import UTC, datetime, timedelta
 
-from model_medic.remediate.cleanup import put_back
+from model_medic.remediate.cleanup import due, put_back
 from model_medic.store.component_specs import ComponentSpec
+from model_medic.store.deployments import Created
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=24)
+RETENTION = timedelta(days=30)
 
 
 def spec(*models: str) -> str:
@@ -49,3 +52,30 @@ def test_a_specification_before_with_no_time_of_change_is_kept() -> None:
         "now-model",
         "before-model",
     }
+
+
+def created(kind: str, name: str, at: datetime, used: datetime | None = None) -> Created:
+    return Created("churn-prod", kind, name, at.isoformat(), used.isoformat() if used else None)
+
+
+def test_a_resource_used_again_is_due_only_a_retention_after_its_last_use() -> None:
+    """A package deployed again reuses its model's name: the retention counts from then."""
+    model = created("model", "churn-3-model-aaaa1111", T0 - timedelta(days=40), T0 - timedelta(days=10))
+    assert due([model], T0, RETENTION) == []
+    assert due([model], T0 + timedelta(days=20) - timedelta(seconds=1), RETENTION) == []
+    assert due([model], T0 + timedelta(days=20), RETENTION) == [model]
+
+
+def test_an_item_without_a_time_of_use_counts_from_its_creation() -> None:
+    """Items tracked before used_at was kept; and a used_at before created_at counts for nothing."""
+    old = created("model", "churn-2-model-bbbb2222", T0 - timedelta(days=30))
+    odd = created("model", "churn-1-model-cccc3333", T0 - timedelta(days=10), T0 - timedelta(days=40))
+    assert due([old, odd], T0, RETENTION) == [old]
+    assert due([old, odd], T0 + timedelta(days=20), RETENTION) == [old, odd]
+
+
+def test_configs_come_first_then_the_oldest() -> None:
+    model = created("model", "churn-2-model-bbbb2222", T0 - timedelta(days=50))
+    newer = created("config", "churn-prod-final-2222", T0 - timedelta(days=40), T0 - timedelta(days=31))
+    older = created("config", "churn-prod-canary-1111", T0 - timedelta(days=45))
+    assert due([model, newer, older], T0, RETENTION) == [older, newer, model]

@@ -14,12 +14,13 @@ from mypy_boto3_dynamodb import DynamoDBClient
 
 from model_medic.store.boosts import Boost
 from model_medic.store.claims import Budget, Lock
-from model_medic.store.deployments import ConfigSeen, Created, Serving
+from model_medic.store.deployments import ConfigSeen, Created, Deployments, Serving
 from model_medic.store.incidents import Incidents, _decode, opened
 from model_medic.store.journal import Decision, Mark, Notice
 from model_medic.store.measurements import Drift, MetricWindow
 from model_medic.store.table import Table, from_item, to_item
 from model_medic.tell.outcome import Outcome
+from tests.unit.conftest import TABLE
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -206,6 +207,10 @@ def test_configs_seen_created_resources_and_serving_groups_read_back_from_todays
     assert Created.from_item(from_item(created)) == Created(
         "churn-prod", "config", "churn-prod-canary-0a1b2c3d", "2026-03-01T12:00:00+00:00"
     )
+    # An item written before used_at was kept was last used when it was created.
+    assert Created.from_item(from_item(created)).last_used == T0
+    used = {**created, "used_at": {"S": "2026-03-20T09:00:00+00:00"}}
+    assert Created.from_item(from_item(used)).last_used == datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
     serving = {
         "pk": {"S": "SERVING#GROUPS"},
         "sk": {"S": "churn-prod-config-1#primary"},
@@ -277,3 +282,24 @@ def test_an_incident_item_keeps_its_attributes_and_its_closing_sets_the_expirati
     assert item["version"] == {"N": "0"}
     assert "expiration" not in to_item(store._item(incident))
     assert _decode(from_item(item)) == closed
+
+
+def test_tracking_a_resource_again_moves_when_it_was_last_used_and_keeps_when_it_was_created(dynamodb: Any) -> None:
+    """A package deployed again reuses its model's name: each rollout tracks it (used_at), the
+    first one's time stays (created_at); `tracked` reads the name's items of every endpoint."""
+    deployments = Deployments(Table(dynamodb, TABLE))
+    deployments.track_created("churn-prod", "model", "churn-3-model-0a1b2c3d", T0)
+    deployments.track_created("churn-prod", "model", "churn-3-model-0a1b2c3d-x", T0)  # a longer name
+    deployments.track_created("churn-prod", "model", "churn-3-model-0a1b2c3d", T0 + timedelta(days=40))
+    deployments.track_created("churn-staging", "model", "churn-3-model-0a1b2c3d", T0 + timedelta(days=41))
+    assert deployments.tracked("model", "churn-3-model-0a1b2c3d") == [
+        Created("churn-prod", "model", "churn-3-model-0a1b2c3d", T0.isoformat(), (T0 + timedelta(days=40)).isoformat()),
+        Created(
+            "churn-staging",
+            "model",
+            "churn-3-model-0a1b2c3d",
+            (T0 + timedelta(days=41)).isoformat(),
+            (T0 + timedelta(days=41)).isoformat(),
+        ),
+    ]
+    assert deployments.tracked("config", "churn-3-model-0a1b2c3d") == []

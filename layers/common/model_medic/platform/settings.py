@@ -447,8 +447,8 @@ class CanarySettings(ActionSettings):
     # KMS keys (ARNs) the stack may use: endpoint configs encrypted with one of them can be
     # rolled out (SageMaker needs kms:CreateGrant on a config's key), reports under one read.
     model_kms_keys: CsvList = Field([], alias="MODEL_KMS_KEYS")
-    # The endpoint configs and models a rollout created are deleted this long after, once
-    # nothing needs them (cleanup.py).
+    # The endpoint configs and models rollouts created are deleted this long after a rollout
+    # last used them, once nothing needs them (cleanup.py).
     rollout_cleanup_days: int = Field(30, alias="ROLLOUT_CLEANUP_DAYS", ge=1, le=3650)
     # RollbackSettings' own: a model an inference component's specification named before its last
     # change is kept this long after the change, while ComponentRollback may put it back (cleanup.py).

@@ -26,14 +26,16 @@ if TYPE_CHECKING:
 ACTION = "cleanup"
 MAX_DELETES = 20
 # A component can name a model only once the model exists, and a model is tracked before it is
-# created: a component last changed before the oldest due model was tracked names none of them.
-# This much earlier still, for the clocks of Lambda and SageMaker.
+# created: a component last changed before the oldest due model was first tracked (created_at)
+# names none of them. This much earlier still, for the clocks of Lambda and SageMaker.
 CLOCK_SKEW = timedelta(hours=1)
 
 
 def due(entries: list[Created], now: datetime, retention: timedelta) -> list[Created]:
-    """Pure: the tracked resources old enough to go, configs first (a model goes after its configs)."""
-    old = [e for e in entries if datetime.fromisoformat(e.created_at) + retention <= now]
+    """Pure: the tracked resources old enough to go - `retention` since a rollout last tracked
+    them (`Created.last_used`: a model a package deployed again uses is young again) - configs
+    first (a model goes after its configs)."""
+    old = [e for e in entries if e.last_used + retention <= now]
     return sorted(old, key=lambda e: (e.kind != "config", e.created_at, e.name))
 
 
@@ -135,7 +137,7 @@ class Cleanup:
         done: list[tuple[str, str, str]] = []
         deleted: set[str] = set()
         for entry in [e for e in old if e.kind == "config"]:
-            if entry.name not in configs and len(done) < MAX_DELETES and self._gone(entry, now, done):
+            if entry.name not in configs and len(done) < MAX_DELETES and self._gone(entry, entries, now, done):
                 deleted.add(entry.name)
         # A model goes only when no config that is left names it (kept, or not deleted this tick),
         # and no inference component needs it (read only for the models that are left).
@@ -146,15 +148,18 @@ class Cleanup:
             models |= self._components.needed(due_models, entries, now)
         for entry in due_models:
             if entry.name not in models and len(done) < MAX_DELETES:
-                self._gone(entry, now, done)
+                self._gone(entry, entries, now, done)
         return done
 
-    def _gone(self, entry: Created, now: datetime, done: list[tuple[str, str, str]]) -> bool:
-        """Delete one tracked resource; on success (or found gone) add it to `done`."""
+    def _gone(self, entry: Created, read: list[Created], now: datetime, done: list[tuple[str, str, str]]) -> bool:
+        """Delete one tracked resource, unless tracked again since the sweep `read` the ledger; on
+        success (or found gone) add it to `done`."""
         name, kind, endpoint = entry.name, entry.kind, entry.endpoint
-        if not self._delete(kind, name):
+        if not self._untouched(entry, read) or not self._delete(kind, name):
             return False
         age = (now - datetime.fromisoformat(entry.created_at)).days
+        used = (now - entry.last_used).days
+        when = f"{age} days ago" + (f", last used by one {used} days ago" if used != age else "")
         why = (
             "no endpoint serves it or would roll back to it"
             if kind == "config"
@@ -162,9 +167,32 @@ class Cleanup:
             "may be rolled back to names it"
         )
         what = "endpoint config" if kind == "config" else "model"
-        summary = f"deleted {what} {name}: created by a rollout {age} days ago, and {why}"
+        summary = f"deleted {what} {name}: created by a rollout {when}, and {why}"
         done.append((endpoint, summary, f"{ACTION}#{kind}#{name}"))
         return True
+
+    def _untouched(self, entry: Created, read: list[Created]) -> bool:
+        """Whether the ledger still holds this config's or model's items as the sweep read them,
+        read again just before its Delete call (`Deployments.tracked`, one consistent Query). A
+        rollout tracks what it will use before its Create call, so one that began to use the name
+        since the sweep's read - tracked it again (used_at moved) or for another endpoint (a new
+        item) - keeps it; so does an item gone (another clean-up's): a later sweep looks again.
+
+        What remains is a rollout that tracks the name between this read and the Delete call (two
+        calls in a row) and finds the resource still there (CreateModel answered "already
+        exists", rollout/deploy.py `create_once`). Its next call naming the model is answered
+        that the model is not found (CreateEndpointConfig, UpdateInferenceComponent), or its
+        update fails; either way a person is told: a ClientError from the change is recorded and
+        told once, not retried (control/stepping.py, `Stepping._abandon`, `Endings.permanent`);
+        a failed update read back (rollback.py `config_observation`, rollout/component.py
+        `roll_observation`) escalates the incident (`Endings.failed`). The package's next
+        rollout creates the model again."""
+        known = {e for e in read if (e.kind, e.name) == (entry.kind, entry.name)}
+        again = set(self._deployments.tracked(entry.kind, entry.name))
+        if again == known:
+            return True
+        logger.info("kept: tracked again since the clean-up read the ledger", kind=entry.kind, resource=entry.name)
+        return False
 
     def first_today(self) -> bool:
         """True for the first caller of the day (UTC): the clean-up runs once a day."""
@@ -223,7 +251,7 @@ class Cleanup:
             message = str(error.response.get("Error", {}).get("Message", ""))
             if aws.error_code(error) == "ValidationException" and "Could not find" in message:
                 return True
-            logger.warning("delete refused", kind=kind, name=name, error=aws.error_code(error), message=message)
+            logger.warning("delete refused", kind=kind, resource=name, error=aws.error_code(error), detail=message)
             return False
         return True
 

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 # What rollouts created in SageMaker, one item per endpoint config or model, kept (no TTL)
 # until `cleanup.py` deletes the resource: entered before the Create call, so a crash after
-# it leaves nothing untracked.
+# it leaves nothing untracked. Entered again by every rollout that uses the name (a model's
+# name is its package's, so a package deployed again reuses it): `used_at` says when last.
 CREATED_PK = "CREATED#ROLLOUTS"
 # What each endpoint config's variant serves (the model package group behind its model):
 # endpoint configs and models cannot be changed once created, so an entry stays true while
@@ -51,12 +52,19 @@ class Created:
     endpoint: str
     kind: str
     name: str
-    created_at: str
+    created_at: str  # when a rollout first tracked it
+    used_at: str | None = None  # when a rollout last tracked it; None on items written before it was kept
+
+    @property
+    def last_used(self) -> datetime:
+        """The later of created_at and used_at (an item without used_at: created_at)."""
+        return max(datetime.fromisoformat(at) for at in (self.created_at, self.used_at) if at)
 
     @classmethod
     def from_item(cls, data: dict[str, Any]) -> Created:
         endpoint, kind = data["endpoint"], data["created"]
-        return cls(endpoint, kind, data["sk"][len(f"{endpoint}#{kind}#") :], data["created_at"])
+        name = data["sk"][len(f"{endpoint}#{kind}#") :]
+        return cls(endpoint, kind, name, data["created_at"], data.get("used_at"))
 
 
 @dataclass(frozen=True)
@@ -127,17 +135,31 @@ class Deployments:
         return max(candidates)[1] if candidates else None
 
     def track_created(self, endpoint: str, kind: str, name: str, at: datetime) -> None:
-        """Remember an endpoint config or model (`kind`) a rollout creates for `endpoint`."""
+        """Remember an endpoint config or model (`kind`) a rollout creates - or uses again - for
+        `endpoint`: created_at stays the first time, used_at is this one."""
         self._table.update(
             CREATED_PK,
             f"{endpoint}#{kind}#{name}",
-            "SET kind = :kind, endpoint = :endpoint, created = :created, created_at = if_not_exists(created_at, :at)",
+            "SET kind = :kind, endpoint = :endpoint, created = :created, "
+            "created_at = if_not_exists(created_at, :at), used_at = :at",
             {":kind": "created", ":endpoint": endpoint, ":created": kind, ":at": at.isoformat()},
         )
 
     def created(self) -> list[Created]:
         """Every tracked config and model."""
         return [Created.from_item(item) for item in self._table.query("pk = :pk", {":pk": CREATED_PK}, consistent=True)]
+
+    def tracked(self, kind: str, name: str) -> list[Created]:
+        """The items of one config or model (`kind`), one per endpoint a rollout tracked it for,
+        read now: one consistent Query of the partition, filtered to the name (the key leads
+        with the endpoint, and a model's name is its package's, shared by endpoints)."""
+        items = self._table.query(
+            "pk = :pk",
+            {":pk": CREATED_PK, ":tail": f"#{kind}#{name}"},
+            consistent=True,
+            filter_expression="contains(sk, :tail)",
+        )
+        return [e for e in map(Created.from_item, items) if (e.kind, e.name) == (kind, name)]
 
     def forget_created(self, endpoint: str, kind: str, name: str) -> None:
         self._table.delete(CREATED_PK, f"{endpoint}#{kind}#{name}")
