@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
+from botocore.stub import Stubber
 
 from model_medic.tell.outcome import Notifier, Outcome, Where
 from tests.conftest import Stack
@@ -166,3 +168,26 @@ def test_a_stopped_rollout_is_told_at_info_level(stack: Stack) -> None:
     [told] = stack.drain("info")
     assert told["MessageAttributes"]["result"]["Value"] == "stopped"
     assert "alarm" not in json.loads(told["Message"])["links"]  # a model package is no alarm
+
+
+def test_an_outcome_event_eventbridge_rejects_is_logged_and_raised_for_a_retry(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PutEvents answers 200 with the entry failed (FailedEntryCount, the entry's ErrorCode): the
+    # invocation fails, so Lambda retries it, and the log says why. moto never fails an entry: a
+    # Stubber gives AWS's answer. (The log line once passed `message=`, which logging refuses
+    # with a KeyError that hid the reason.)
+    events = boto3.client("events")
+    with Stubber(events) as stubbed:
+        stubbed.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 1,
+                "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
+            },
+        )
+        notifier = Notifier(boto3.client("sns"), events, stack.topics["info"], stack.topics["critical"], "default")
+        with pytest.raises(RuntimeError, match="EventBridge rejected the outcome event: InternalFailure"):
+            notifier.put_event(sweep_outcome())
+    [record] = [r for r in caplog.records if r.getMessage() == "outcome event rejected"]
+    assert (record.levelname, vars(record)["code"], vars(record)["detail"]) == ("ERROR", "InternalFailure", "try again")

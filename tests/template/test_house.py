@@ -1,7 +1,9 @@
 """The house rules (docs/architecture.md, "Checks"): no class over 250 lines, no function over
-60, every handler's body at most 15 lines, so that each can be read in one sitting."""
+60, every handler's body at most 15 lines, so that each can be read in one sitting; and no log
+call that logging would refuse."""
 
 import ast
+import logging
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,3 +50,27 @@ def test_every_handler_body_is_at_most_15_lines() -> None:
         )
         body = (handler.end_lineno or handler.lineno) - handler.body[0].lineno + 1
         assert body <= 15, f"{app.parent.name}: {body} lines"
+
+
+# What a LogRecord holds already: logging refuses an extra key of the same name with a KeyError
+# (Powertools passes a log call's keywords as `extra`), so the log line and what it reports are
+# lost and the caller fails on its error path instead.
+_RECORD_KEYS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_LOG_LEVELS = {"debug", "info", "warning", "error", "exception", "critical"}
+
+
+def test_no_log_call_passes_a_key_a_log_record_holds_already() -> None:
+    clashes = []
+    for path in sorted([*LAYER.rglob("*.py"), *(ROOT / "functions").glob("*/app.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _LOG_LEVELS
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "logger"
+            ):
+                clashes += [
+                    f"{path.relative_to(ROOT)}:{node.lineno} {k.arg}=" for k in node.keywords if k.arg in _RECORD_KEYS
+                ]
+    assert clashes == []

@@ -155,7 +155,7 @@ class Notifier:
         )
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]
-            logger.error("outcome event rejected", code=entry.get("ErrorCode"), message=entry.get("ErrorMessage"))
+            logger.error("outcome event rejected", code=entry.get("ErrorCode"), detail=entry.get("ErrorMessage"))
             raise RuntimeError(f"EventBridge rejected the outcome event: {entry.get('ErrorCode')}")
 
     def _detail(self, outcome: Outcome, dedup_id: str) -> dict[str, Any]:
