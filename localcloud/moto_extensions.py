@@ -162,6 +162,20 @@ nowhere else, for the tests and the local cloud alike.
   ConfigurationUpdate and Action items (a filter for them finds nothing), alarm contributors,
   and the retention limit (the console keeps 14 days: "the standard 14 day alarm history",
   AWS Cloud Operations blog, "Extending and exploring alarm history in Amazon CloudWatch").
+* `composite_alarms_as_in_aws`: moto 5.2.5 answers PutCompositeAlarm with NotImplementedError,
+  although its PutMetricAlarm already reads `AlarmRule` and DescribeAlarms lists such an alarm
+  under `CompositeAlarms`; here PutCompositeAlarm is that call. And moto's DeleteAlarms deletes
+  an alarm a composite alarm depends on, which AWS refuses: the WHOLE call fails with
+  `ValidationError` "Cannot delete abc,xyz as there are composite alarm(s) depending on them."
+  ("... depending on it." for one name), and no alarm of the call is deleted (AWS's wording as
+  quoted from real CloudWatch in public issue threads; docs/aws-behaviours.md, "CloudWatch API
+  limits and percentiles"). The alarm manager keeps such alarms and deletes the rest
+  (fleet/alarm_manager.py), which only this refusal can test. A rule's references are its ALARM(...), OK(...) and
+  INSUFFICIENT_DATA(...) functions, by name or ARN (API reference, PutCompositeAlarm). Our
+  choices where AWS documents nothing: the names are listed in the order asked, and a composite
+  alarm deleted in the same call does not hold its children. Not modelled: a rule's AT_LEAST
+  function and ActionsSuppressor, AWS's refusal of a rule naming an alarm that does not exist,
+  the one-composite-alarm-per-call limit, and a composite alarm's own evaluation.
 * `pipeline_executions_run_until_finished`: see the section below.
 * `endpoint_configs_keep_every_field`: CreateEndpointConfig takes more fields than moto keeps
   even with `endpoint_kinds_as_in_aws` (ExplainerConfig, VpcConfig, EnableNetworkIsolation,
@@ -1514,6 +1528,54 @@ def alarm_history_as_in_aws() -> None:
     CloudWatchResponse.describe_alarm_history = describe_alarm_history  # type: ignore[attr-defined]
 
 
+# --- CloudWatch composite alarms -------------------------------------------------------------
+
+# A composite alarm's rule names the alarms it depends on as ALARM(...), OK(...) or
+# INSUFFICIENT_DATA(...), each by name or ARN, quoted or not (API reference, PutCompositeAlarm).
+_RULE_REFERENCE = re.compile(r'\b(?:ALARM|OK|INSUFFICIENT_DATA)\(\s*(?:"([^"]+)"|([^()\s"]+))\s*\)')
+
+
+def composite_children(rule: str) -> set[str]:
+    """The names of the alarms a composite alarm's rule depends on (an ARN taken to its name)."""
+    named = {quoted or bare for quoted, bare in _RULE_REFERENCE.findall(rule)}
+    return {name.split(":alarm:", 1)[1] if ":alarm:" in name else name for name in named}
+
+
+def composite_refusal(names: list[str]) -> str:
+    """AWS's message when DeleteAlarms is refused because composite alarms depend on `names`."""
+    them = "it" if len(names) == 1 else "them"
+    return f"Cannot delete {','.join(names)} as there are composite alarm(s) depending on {them}."
+
+
+@_once
+def composite_alarms_as_in_aws() -> None:
+    """PutCompositeAlarm is answered, and DeleteAlarms refuses an alarm a composite alarm depends on."""
+    from moto.cloudwatch.exceptions import ValidationError
+    from moto.cloudwatch.models import CloudWatchBackend
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    def put_composite_alarm(self: CloudWatchResponse) -> Any:
+        # moto's PutMetricAlarm reads AlarmRule and keeps the alarm as a composite one: DescribeAlarms
+        # lists it under CompositeAlarms.
+        return self.put_metric_alarm()
+
+    original_delete = CloudWatchBackend.delete_alarms
+
+    def delete_alarms(self: Any, alarm_names: list[str]) -> None:
+        asked = set(alarm_names)
+        depended_on: set[str] = set()
+        for alarm in self.alarms.values():
+            if alarm.rule is not None and alarm.name not in asked:
+                depended_on |= composite_children(alarm.rule)
+        refused = [name for name in dict.fromkeys(alarm_names) if name in depended_on and name in self.alarms]
+        if refused:  # the whole call is refused: nothing is deleted
+            raise ValidationError(composite_refusal(refused))
+        original_delete(self, alarm_names)
+
+    CloudWatchResponse.put_composite_alarm = put_composite_alarm  # type: ignore[attr-defined]
+    CloudWatchBackend.delete_alarms = delete_alarms  # type: ignore[method-assign]
+
+
 # --- CloudWatch percentile statistics ------------------------------------------------------
 
 # "pNN.NN: the value of the specified percentile. You can use any percentile, using up to two
@@ -1754,6 +1816,7 @@ def install_all() -> None:
     alarm_state_times_follow_the_clock()
     alarm_transition_times_as_in_aws()
     alarm_history_as_in_aws()  # after the transition times: an item's Timestamp is the transition's
+    composite_alarms_as_in_aws()
     cloudwatch_metric_stat_queries()
     cloudwatch_list_metrics_once_each()
     sagemaker_names_taken_once()

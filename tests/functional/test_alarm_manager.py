@@ -770,3 +770,124 @@ def test_a_component_rollouts_verdict_alarm_is_left_to_the_rollout_until_the_sta
     assert alarm_names() == expected([*names, "churn-prod"]) | {verdict["AlarmName"]}
     run(custom("Delete", response_url, physical=f"{STACK}-fleet-alarms"))
     assert alarm_names() == set()
+
+
+# --- alarms a customer's composite alarm depends on -----------------------------------------
+
+
+def composite_over(*alarms: str) -> None:
+    """A composite alarm of someone else's over these alarms: CloudWatch refuses to delete them
+    (localcloud/moto_extensions.py, `composite_alarms_as_in_aws`)."""
+    rule = " OR ".join(f"ALARM({name})" for name in alarms)
+    boto3.client("cloudwatch", region_name=REGION).put_composite_alarm(AlarmName="customers-rollup", AlarmRule=rule)
+
+
+def test_an_alarm_a_composite_alarm_depends_on_is_kept_and_reported_and_the_others_are_deleted(
+    fleet_env: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    names = endpoints(3)
+    run(SCHEDULE)
+    composite_over("fleet-000-HighLatency")
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for name in names[:2]:  # out of scope: their alarms and dashboards go
+        arn = sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
+        sagemaker.delete_tags(ResourceArn=arn, TagKeys=["model-medic"])
+    aws_requests.clear()
+    result = run(SCHEDULE)["reconciled"]
+    assert result["blocked"] == ["fleet-000-HighLatency"]
+    assert sorted(result["deleted"]) == sorted(expected(names[:2]) - {"fleet-000-HighLatency"})
+    assert len(result["dashboards_deleted"]) == 2  # the run went on past the refusal
+    assert alarm_names() == expected([*names[2:], "churn-prod"]) | {"fleet-000-HighLatency"}
+    # One batch refused as a whole, then the same batch without the blocked alarm.
+    deletes = [params["AlarmNames"] for _, op, params in aws_requests if op == "DeleteAlarms"]
+    assert [len(batch) for batch in deletes] == [12, 11]
+    # The next tick tries again and is told the same: no error, the alarm still blocked.
+    again = run(SCHEDULE)["reconciled"]
+    assert (again["blocked"], again["deleted"]) == (["fleet-000-HighLatency"], [])
+
+
+def test_a_stack_delete_deletes_all_else_and_answers_failed_naming_the_blocked_alarms_and_the_way_out(
+    fleet_env: Stack, response_url: str, countdown: Countdown
+) -> None:
+    endpoints(1)
+    run(custom("Create", response_url), countdown)
+    composite_over("churn-prod-DataDrift", "fleet-000-canary-Latency")
+    unrelated_alarm()
+    assert run(custom("Delete", response_url, physical="p"), countdown)["status"] == "FAILED"
+    failed = answers()[-1]
+    assert failed["Status"] == "FAILED"
+    assert "2 alarms and 0 dashboards left (churn-prod-DataDrift, fleet-000-canary-Latency)" in failed["Reason"]
+    assert "composite alarms depend on them" in failed["Reason"]
+    assert "--retain-resources FleetAlarms" in failed["Reason"]
+    assert alarm_names() == {"churn-prod-DataDrift", "fleet-000-canary-Latency", "someone-elses"}
+    assert dashboards() == set()
+    assert countdown.waits == []  # no read-back rounds spent on alarms CloudWatch keeps refusing
+    # The customer takes them out of the rule; the stack's delete, run again, ends it.
+    boto3.client("cloudwatch", region_name=REGION).delete_alarms(AlarmNames=["customers-rollup"])
+    assert run(custom("Delete", response_url, physical="p"), countdown)["status"] == "SUCCESS"
+    assert answers()[-1]["Status"] == "SUCCESS"
+    assert alarm_names() == {"someone-elses"}
+
+
+def test_an_alarm_the_tag_index_still_lists_after_its_delete_is_not_deleted_again_on_a_tick(
+    fleet_env: Stack, aws_requests: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """The role may delete only alarms tagged with the stack (template.yaml), and a deleted alarm
+    has no tags: a DeleteAlarms naming it would be denied in AWS."""
+    from model_medic.platform import aws
+
+    endpoints(2)
+    run(SCHEDULE)
+    ghost = f"arn:aws:cloudwatch:{REGION}:123456789012:alarm:gone-HighLatency"
+
+    def stale_index(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if "ResourceTagMappingList" in parsed and not parsed.get("PaginationToken"):
+            parsed["ResourceTagMappingList"].append(
+                {"ResourceARN": ghost, "Tags": [{"Key": "model-medic:stack", "Value": STACK}]}
+            )
+
+    aws.tagging().meta.events.register("after-call.resource-groups-tagging-api.GetResources", stale_index)
+    aws_requests.clear()
+    result = run(SCHEDULE)["reconciled"]
+    assert result["deleted"] == []
+    assert [op for _, op, _ in aws_requests if op == "DeleteAlarms"] == []
+
+
+def refusal(code: str, message: str) -> Any:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": message}}, "DeleteAlarms")
+
+
+def test_a_refusal_that_names_none_of_the_batch_is_taken_apart_one_name_a_call() -> None:
+    from model_medic.fleet.alarm_manager import _delete_in_batches
+
+    calls: list[list[str]] = []
+
+    def delete(batch: list[str]) -> None:
+        calls.append(batch)
+        if "b" in batch:  # AWS's wording may change: the names are not where they were
+            raise refusal("ValidationError", "Some alarms cannot be deleted: composite alarm(s) depend on them.")
+
+    assert _delete_in_batches(["a", "b", "c"], lambda: True, delete) == (["a", "c"], ["b"], 0)
+    assert calls == [["a", "b", "c"], ["a"], ["b"], ["c"]]
+
+
+def test_a_refusal_for_composite_alarms_costs_writes_and_other_errors_are_raised() -> None:
+    from botocore.exceptions import ClientError
+
+    from model_medic.fleet.alarm_manager import _delete_in_batches
+
+    def refused(batch: list[str]) -> None:
+        if "b" in batch:
+            raise refusal("ValidationError", "Cannot delete b as there are composite alarm(s) depending on it.")
+
+    budget = iter([True, False])
+    assert _delete_in_batches(["a", "b", "c"], lambda: next(budget), refused) == ([], ["b"], 2)
+    for code, message in [("ValidationError", "1 validation error detected"), ("ResourceConflict", "busy")]:
+
+        def failing(_: list[str], code: str = code, message: str = message) -> None:
+            raise refusal(code, message)
+
+        with pytest.raises(ClientError):
+            _delete_in_batches(["a"], lambda: True, failing)

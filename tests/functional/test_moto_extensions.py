@@ -879,6 +879,52 @@ def test_a_statistic_the_local_cloud_cannot_compute_is_rejected_with_a_clear_err
     assert error["Message"] == UNSUPPORTED_STAT_MESSAGE.format(stat=stat)
 
 
+# --- composite alarms --------------------------------------------------------------------------
+
+
+def metric_alarms(cloudwatch: CloudWatchClient, *names: str) -> None:
+    for name in names:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Custom",
+            MetricName="m",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+
+def metric_alarm_names(cloudwatch: CloudWatchClient) -> set[str]:
+    return {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]}
+
+
+def test_a_composite_alarm_is_put_and_listed_as_one(cloudwatch: CloudWatchClient) -> None:
+    metric_alarms(cloudwatch, "a")
+    cloudwatch.put_composite_alarm(AlarmName="rollup", AlarmRule="ALARM(a)")
+    listed = cloudwatch.describe_alarms(AlarmTypes=["CompositeAlarm", "MetricAlarm"])
+    assert [(a["AlarmName"], a["AlarmRule"]) for a in listed["CompositeAlarms"]] == [("rollup", "ALARM(a)")]
+    assert [a["AlarmName"] for a in listed["MetricAlarms"]] == ["a"]
+
+
+def test_delete_alarms_refuses_the_whole_call_naming_the_alarms_composite_alarms_depend_on(
+    cloudwatch: CloudWatchClient,
+) -> None:
+    metric_alarms(cloudwatch, "a", "b", "c", "d")
+    arn = cloudwatch.describe_alarms(AlarmNames=["b"])["MetricAlarms"][0]["AlarmArn"]
+    cloudwatch.put_composite_alarm(AlarmName="rollup", AlarmRule=f'ALARM(a) OR (OK("{arn}") AND NOT ALARM(x))')
+    error = rejected(cloudwatch.delete_alarms, AlarmNames=["d", "b", "c", "a"])
+    assert error["Code"] == "ValidationError"
+    assert error["Message"] == "Cannot delete b,a as there are composite alarm(s) depending on them."
+    assert metric_alarm_names(cloudwatch) == {"a", "b", "c", "d"}  # nothing of the call deleted
+    error = rejected(cloudwatch.delete_alarms, AlarmNames=["a"])
+    assert error["Message"] == "Cannot delete a as there are composite alarm(s) depending on it."
+    cloudwatch.delete_alarms(AlarmNames=["c", "d", "gone"])  # the others go; a missing name is no error
+    cloudwatch.delete_alarms(AlarmNames=["rollup", "a"])  # the composite alarm with its child
+    assert metric_alarm_names(cloudwatch) == {"b"}
+
+
 # --- the local cloud: server routes and alarms ----------------------------------------------------
 
 

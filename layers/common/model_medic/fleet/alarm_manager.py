@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -66,6 +67,7 @@ class Reconciliation:
     unchanged: int = 0
     described: int = 0  # endpoints whose variants were read (DescribeEndpoint) in this run
     conflicts: list[str] = field(default_factory=list)  # our name, someone else's alarm
+    blocked: list[str] = field(default_factory=list)  # ours, but a composite alarm depends on it: kept
     dashboards_put: list[str] = field(default_factory=list)
     dashboards_deleted: list[str] = field(default_factory=list)
     pending: int = 0  # changes left for the next run (the write budget of this one was spent)
@@ -158,7 +160,10 @@ class AlarmManager:
         existing = self._held.describe(sorted({name for watch in watches.values() for name in watch.names}))
         variants, described = self._variants(watches, owned, existing, set(reread))
         desired = self._desired(watches, variants)
-        result = self._apply(desired, existing, owned, doomed=_doomed(owned, desired))
+        # The ones to delete, confirmed: an alarm the tagging index still lists after its delete
+        # has no tag left, and the role may delete only alarms tagged with the stack.
+        doomed = set(self._held.describe(sorted(_doomed(owned, desired))))
+        result = self._apply(desired, existing, owned, doomed=doomed)
         result.endpoints, result.described = len(fleet), described
         dashboards = self._held.dashboards(dashboard_prefix(self._stack, self._region))
         self._apply_dashboards(watches, desired, dashboards, result)
@@ -185,8 +190,9 @@ class AlarmManager:
 
     def remove_all(self) -> Reconciliation:
         """Every alarm and dashboard of the stack (the stack is being deleted), read back after
-        each round of deletes until CloudWatch holds none of them; `remaining` is what it still
-        holds when the run's writes or time are spent. `Patience` bounds the rounds."""
+        each round of deletes until CloudWatch holds none of them but those `blocked` (a composite
+        alarm depends on them: CloudWatch refuses their delete); `remaining` is what else it
+        still holds when the run's writes or time are spent. `Patience` bounds the rounds."""
         result = Reconciliation()
         alarms, dashboards = self.leftovers()
         rounds = 0
@@ -200,6 +206,7 @@ class AlarmManager:
             if result.pending > pending:  # this run's writes or time are spent: the rest is left
                 break
             alarms, dashboards = self.leftovers()
+            alarms = [name for name in alarms if name not in result.blocked]
             rounds += 1
         result.remaining = alarms + dashboards
         return result
@@ -295,13 +302,14 @@ class AlarmManager:
         return True
 
     def _delete(self, names: list[str], result: Reconciliation) -> None:
-        for start in range(0, len(names), PAGE):
-            batch = names[start : start + PAGE]
-            if not self._may_write():
-                result.pending += len(batch)
-                continue
-            self._gone("DeleteAlarms", partial(self._cw.delete_alarms, AlarmNames=batch))
-            result.deleted += batch
+        """DeleteAlarms, 100 names a call, but for the alarms composite alarms depend on (`_delete_in_batches`)."""
+        gone = partial(self._gone, "DeleteAlarms")
+        deleted, kept, pending = _delete_in_batches(
+            names, self._may_write, lambda batch: gone(partial(self._cw.delete_alarms, AlarmNames=batch))
+        )
+        result.deleted += deleted
+        result.blocked += kept
+        result.pending += pending
 
     def _gone(self, what: str, delete: Callable[[], object]) -> None:
         """A delete, where some of the names being gone already (another run, or an earlier
@@ -354,6 +362,67 @@ class AlarmManager:
                 continue
             self._gone("DeleteDashboards", partial(self._cw.delete_dashboards, DashboardNames=batch))
             result.dashboards_deleted += batch
+
+
+def _delete_in_batches(
+    names: list[str], may_write: Callable[[], bool], delete: Callable[[list[str]], None]
+) -> tuple[list[str], list[str], int]:
+    """The names deleted, blocked and left pending: `delete` (DeleteAlarms) 100 names a call while
+    `may_write`. CloudWatch refuses a whole call when a composite alarm depends on any of its
+    names (docs/aws-behaviours.md, "CloudWatch API limits and percentiles"): those are blocked -
+    left where they are - and the call is made again without them, one name a call when the
+    refusal does not say which."""
+    batches = [names[start : start + PAGE] for start in range(0, len(names), PAGE)]
+    deleted: list[str] = []
+    kept: list[str] = []
+    pending = 0
+    while batches:
+        batch = batches.pop(0)
+        if not may_write():
+            pending += len(batch)
+            continue
+        try:
+            delete(batch)
+        except ClientError as error:
+            listed = composite_refusal(error)
+            if listed is None:
+                raise
+            named = listed & set(batch)
+            if not named and len(batch) > 1:  # the refusal does not say which: one name a call
+                batches[:0] = [[name] for name in batch]
+                continue
+            refused = named or set(batch)
+            kept += sorted(refused)
+            rest = [name for name in batch if name not in refused]
+            if rest:
+                batches.insert(0, rest)
+            continue
+        deleted += batch
+    if kept:
+        logger.warning(
+            "alarms of the stack left: composite alarms depend on them and CloudWatch refuses their delete",
+            alarms=kept[:20],
+            count=len(kept),
+        )
+    return deleted, kept, pending
+
+
+# AWS's refusal, "Cannot delete abc,xyz as there are composite alarm(s) depending on them." (or
+# "... on it."), as quoted from real CloudWatch (docs/aws-behaviours.md, "CloudWatch API limits
+# and percentiles").
+_COMPOSITE_REFUSAL = re.compile(r"Cannot delete (?P<names>.+) as there are composite alarm")
+
+
+def composite_refusal(error: ClientError) -> set[str] | None:
+    """The alarm names a DeleteAlarms refusal says composite alarms depend on (empty when it
+    does not say which); None when the error is not that refusal. AWS answers ValidationError;
+    botocore's model also lists ResourceConflict for DeleteAlarms ("conflicts with the current
+    state of the alarm"), taken too when its message speaks of composite alarms."""
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    if aws.error_code(error) not in ("ValidationError", "ResourceConflict") or "composite alarm" not in message:
+        return None
+    found = _COMPOSITE_REFUSAL.search(message)
+    return {name.strip() for name in found["names"].split(",")} if found else set()
 
 
 def _doomed(owned: Mapping[str, str], desired: Mapping[str, Any]) -> set[str]:

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 _NAMED = 10  # alarms and dashboards named in a failed delete's reason (CloudFormation shows it)
 
 
+class BlockedByComposites(Exception):
+    """A stack's delete that left alarms composite alarms depend on (CloudWatch refuses to delete
+    them): a permanent error, answered FAILED with what is left and the way out (`_failure`)."""
+
+
 @dataclass(frozen=True)
 class Fleet:
     """What the fleet's alarms need: the settings, SageMaker and tagging clients, the manager
@@ -134,6 +139,12 @@ def _carry_out(kind: str, house: Fleet) -> Reconciliation:
     result = house.manager().remove_all()
     if result.remaining:  # the run's writes or time spent: not an error, and not done either
         raise OutOfTime(f"{len(result.remaining)} alarms or dashboards of the stack are left to delete")
+    if result.blocked:  # everything else is deleted; these wait for someone to change the composite alarms
+        raise BlockedByComposites(
+            f"CloudWatch refuses to delete {len(result.blocked)} alarms of the stack because composite alarms "
+            "depend on them (every other alarm and dashboard of the stack is deleted); take them out of those "
+            "composite alarms' rules, or delete those composite alarms"
+        )
     return result
 
 
@@ -163,7 +174,7 @@ def _summary(result: Reconciliation) -> str:
     return (
         f"{result.endpoints} endpoints; created {len(result.created)}, updated {len(result.updated)}, "
         f"deleted {len(result.deleted)}, unchanged {result.unchanged}, conflicts {len(result.conflicts)}, "
-        f"pending {result.pending}"
+        f"blocked by composite alarms {len(result.blocked)}, pending {result.pending}"
     )
 
 
