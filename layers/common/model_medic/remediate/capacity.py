@@ -643,9 +643,22 @@ class ScaleBack:
                 continue
             if boost.returned_at is not None and now < datetime.fromisoformat(boost.returned_at) + self._pace:
                 continue  # at the scale-up's pace; another variant may step meanwhile
-            self._capacity.apply(endpoint, change)
+            if not self._applied(endpoint, change):
+                return left  # another change got there first: looked at again by the next sweep
             return [*left, GiveBack(variant.name, change.describe(), key, change.after)]
         return left
+
+    def _applied(self, endpoint: str, change: ScaleChange) -> bool:
+        """The give-back step made, or False when another change to the variant is under way
+        (`aws.is_busy`: a scaling activity, a person's update), which the next sweep waits out."""
+        try:
+            self._capacity.apply(endpoint, change)
+        except ClientError as error:
+            if not aws.is_busy(error):
+                raise
+            logger.info("give-back waits for another change", endpoint=endpoint, error=str(error))
+            return False
+        return True
 
     def _give_back_components(self, endpoint: str, boosts: list[Boost], now: datetime) -> tuple[list[GiveBack], bool]:
         """The component boosts' part of `give_back`: those a person took over, then at most one

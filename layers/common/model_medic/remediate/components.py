@@ -373,7 +373,12 @@ class CopyScaling:
         change = step_back(component, boost, step, now, until)
         if change is None:
             return ("forget", "all given back", None) if last <= boost.original else ("wait", "pace", None)
-        self._components.apply(change)
+        try:
+            self._components.apply(change)
+        except ClientError as error:
+            if not aws.is_busy(error):
+                raise
+            return "stop", f"inference component {name}: {error}", None  # a scaling activity: the next sweep
         return "step", change.describe(), change.after
 
 
