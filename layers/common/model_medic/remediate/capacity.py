@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from botocore.exceptions import ClientError
 
 from model_medic.control.loop import ControlLoop
-from model_medic.intake.triggers import VARIANT_DIMENSION
+from model_medic.intake.triggers import VARIANT_DIMENSION, describe_alarms
 from model_medic.measure.endpoint_metrics import Sums, add_results, variant_queries
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
@@ -593,7 +593,8 @@ class ScaleBack:
         if not boosts:
             return [], f"no temporary capacity on {endpoint}"
         names = sorted({n for b in boosts for n in b.alarms} | {f"{endpoint}-{s}" for s in SCALE_UP_ALARM_SUFFIXES})
-        alarms = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+        # Every page, 100 names a call: an endpoint of many boosted components names more.
+        alarms = list(describe_alarms(self._cloudwatch, names).values())
         firing = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
         if firing:
             return [], f"scale-up alarm(s) still in ALARM: {', '.join(firing)}"
