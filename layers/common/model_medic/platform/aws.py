@@ -202,3 +202,13 @@ def describe_endpoint(sagemaker: SageMakerClient, name: str) -> tuple[dict[str, 
         if is_transient(error):
             raise
         return None, f"{error_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+
+
+def sagemaker_tags(sagemaker: SageMakerClient, arn: str) -> dict[str, str]:
+    """A SageMaker resource's tags, from every page of ListTags: a page holds at most 50, and a
+    resource may carry more (AWS's own `aws:` tags are beyond the 50 of its owner's), so a tag
+    on a second page is no less its (docs/aws-behaviours.md, "SageMaker APIs")."""
+    tags: dict[str, str] = {}
+    for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
+        tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+    return tags

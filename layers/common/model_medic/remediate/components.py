@@ -221,8 +221,7 @@ class Components:
         )
 
     def _max_copies(self, arn: str) -> int | None:
-        tags = self._sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
-        value = next((t["Value"] for t in tags if t["Key"] == MAX_COPY_TAG), None)
+        value = aws.sagemaker_tags(self._sagemaker, arn).get(MAX_COPY_TAG)
         if value is None:
             return None
         if not value.isdigit() or int(value) < 1:
