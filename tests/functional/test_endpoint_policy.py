@@ -131,6 +131,25 @@ def test_an_endpoint_tagged_dry_run_is_left_alone_while_the_others_are_acted_on(
     assert (count(TAGGED), count(PLAIN)) == (1, 3)
 
 
+def test_a_policy_tag_on_the_second_page_of_list_tags_is_the_endpoints_all_the_same(
+    fn: Any, two: Stack, clock: time_machine.Traveller
+) -> None:
+    """ListTags answers at most 50 tags a page (moto's default page is 50 too), and an endpoint
+    may carry more: CloudFormation's three `aws:cloudformation:` tags are beyond the 50 of its
+    owner. Here the dry-run tag is the 52nd: read from the second page, it is obeyed."""
+    stack_tags = {f"aws:cloudformation:{k}": "churn" for k in ("stack-name", "stack-id", "logical-id")}
+    tag(TAGGED, **stack_tags)
+    tag(TAGGED, **{f"cost-centre-{i:02d}": "ml" for i in range(48)})
+    tag(TAGGED, **{"model-medic:automation-mode": "dry-run"})
+    arn = boto3.client("sagemaker", region_name=REGION).describe_endpoint(EndpointName=TAGGED)["EndpointArn"]
+    first = boto3.client("sagemaker", region_name=REGION).list_tags(ResourceArn=arn)
+    assert "NextToken" in first  # the policy tag is on the second page
+    assert "model-medic:automation-mode" not in {t["Key"] for t in first["Tags"]}
+    [dry] = deliver(fn, clock, latency_alarm(TAGGED))
+    assert (dry["result"], dry["mode"]) == ("dry-run", "dry-run")
+    assert count(TAGGED) == 1
+
+
 def test_the_global_kill_switch_wins_over_an_endpoint_tagged_enforce(
     fn: Any, two: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -239,6 +239,21 @@ def test_the_components_own_max_copy_count_tag_bounds_it(fn: Any, stack: Stack, 
     assert runtime() == ("InService", 1, 1)
 
 
+def test_a_max_copy_count_tag_on_the_second_page_of_list_tags_bounds_it_all_the_same(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
+    """ListTags pages at 50 tags; CloudFormation's `aws:` tags are beyond the owner's 50, so the
+    component's own ceiling can be the 52nd tag, on the second page."""
+    owners = {f"cost-centre-{i:02d}": "ml" for i in range(48)}
+    stack_tags = {f"aws:cloudformation:{k}": "ic" for k in ("stack-name", "stack-id", "logical-id")}
+    component_endpoint(tags={**stack_tags, **owners, "model-medic:max-copy-count": "1"})
+    component_alarm("ALARM")
+    [bound] = invoke(fn, clock, delivery(), DELIVERED)
+    assert bound["result"] == "bound-reached"
+    assert "(the component's model-medic:max-copy-count tag 1)" in bound["reason"]
+    assert runtime() == ("InService", 1, 1)
+
+
 def test_without_managed_instance_scaling_no_copy_is_added_and_the_reason_is_said(
     fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:

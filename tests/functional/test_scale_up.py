@@ -671,6 +671,73 @@ def test_with_a_scalable_target_the_floor_is_given_back(fn: Any, stack: Stack, c
     assert min_capacity("primary") == 2
 
 
+def concurrent_update_once(monkeypatch: pytest.MonkeyPatch, refused: list[dict[str, Any]]) -> None:
+    """RegisterScalableTarget answers ConcurrentUpdateException once (a scaling activity of the
+    target under way), with a 400 - the answer is waited out whatever its HTTP status; the
+    refused request is kept in `refused`."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def racing(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "RegisterScalableTarget" and not refused:
+            refused.append(params)
+            message = "Concurrent updates caused an exception (a pending update)"
+            raise ClientError(
+                {
+                    "Error": {"Code": "ConcurrentUpdateException", "Message": message},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                operation,
+            )
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", racing)
+
+
+def test_a_floor_raised_while_autoscaling_changes_the_target_waits_for_it_and_is_raised_by_the_sweep(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    scalable_target("primary", minimum=2, maximum=6)
+    scale_up_alarms({"HighLatency": "ALARM"})
+    refused: list[dict[str, Any]] = []
+    concurrent_update_once(monkeypatch, refused)
+    [waiting] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (waiting["result"], waiting["gate"]) == ("skipped", "waiting")
+    assert "ConcurrentUpdateException" in waiting["reason"]
+    assert [r["MinCapacity"] for r in refused] == [3]
+    assert min_capacity("primary") == 2
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    assert bodies(stack, "critical") == []  # not a permanent error: nobody is paged
+    [acted] = sweep(fn, clock, OPENED + timedelta(minutes=5))
+    assert (acted["result"], acted["reason"]) == ("acted", "primary min-capacity 2 -> 3")
+    assert min_capacity("primary") == 3
+    assert len(decisions(stack, "acted")) == 1
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
+
+
+def test_a_give_back_step_while_autoscaling_changes_the_target_waits_for_the_next_sweep(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    scalable_target("primary", minimum=2, maximum=6)
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"})
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert min_capacity("primary") == 3
+    clock.move_to(OPENED + timedelta(minutes=30))
+    set_alarm(LATENCY, "OK")
+    refused: list[dict[str, Any]] = []
+    concurrent_update_once(monkeypatch, refused)
+    assert [o for o in sweep(fn, clock, OPENED + timedelta(minutes=50)) if o["action"] == "scale-back"] == []
+    assert [r["MinCapacity"] for r in refused] == [2]
+    assert min_capacity("primary") == 3
+    [back] = [o for o in sweep(fn, clock, OPENED + timedelta(minutes=55)) if o["action"] == "scale-back"]
+    assert (back["result"], back["reason"]) == ("acted", "primary min-capacity 3 -> 2")
+    assert min_capacity("primary") == 2
+    assert bodies(stack, "critical") == []
+
+
 def boosted_twice(fn: Any, clock: time_machine.Traveller, step: int, second: int = 11) -> None:
     """primary 1 -> 1 + 2 x step in two scale-up steps (the second by the sweep at 10:<second>);
     the latency alarm OK from 10:<second + 9>, so the give-back is due 15 minutes later."""

@@ -8,7 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from model_medic.control.loop import changed_since, settled_gate
-from model_medic.control.stepping import _is_busy, closing, escalation
+from model_medic.control.stepping import closing, escalation
+from model_medic.platform import aws
 from model_medic.remediate.units import Plan
 from model_medic.store.incidents import Incident, opened
 from model_medic.tell.outcome import Outcome
@@ -105,14 +106,34 @@ def test_at_the_bound_nothing_changed_is_bound_reached_and_a_tried_step_is_an_es
 
 
 @pytest.mark.parametrize(
-    ("message", "busy"),
+    ("code", "message", "busy"),
     [
-        ("Cannot update in-progress endpoint", True),
-        ("Endpoint is Updating", True),
-        ("An update is in progress", True),
-        ("Could not find endpoint", False),
+        ("ValidationException", "Cannot update in-progress endpoint", True),
+        ("ValidationException", "Endpoint is Updating", True),
+        ("ValidationException", "An update is in progress", True),
+        ("ValidationException", "Could not find endpoint", False),
+        # Application Auto Scaling's answer to a change racing another (a scaling activity).
+        ("ConcurrentUpdateException", "", True),
+        ("ConcurrentUpdateException", "Concurrent updates caused an exception", True),
+        ("LimitExceededException", "", False),
     ],
 )
-def test_sagemakers_endpoint_is_being_updated_answer_means_wait(message: str, busy: bool) -> None:
-    error = ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "UpdateEndpoint")
-    assert _is_busy(error) is busy
+def test_another_change_under_way_means_wait(code: str, message: str, busy: bool) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": message}}, "RegisterScalableTarget")
+    assert aws.is_busy(error) is busy
+
+
+@pytest.mark.parametrize(
+    ("code", "transient"),
+    [
+        ("InternalServiceException", True),
+        ("ConcurrentUpdateException", True),
+        ("ValidationException", False),
+        ("ObjectNotFoundException", False),
+    ],
+)
+def test_application_auto_scalings_server_faults_are_transient_even_with_a_400(code: str, transient: bool) -> None:
+    error = ClientError(
+        {"Error": {"Code": code, "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "RegisterScalableTarget"
+    )
+    assert aws.is_transient(error) is transient

@@ -152,11 +152,13 @@ class Stepping:
             try:
                 result = self._action.execute(incident.endpoint, change, incident)
             except ClientError as error:
-                if aws.is_transient(error):
-                    raise
-                if _is_busy(error):  # another change got there first: wait for it
+                # Another change got there first: wait for it and look again (before the
+                # transient check: a busy answer rests the step rather than failing the invocation).
+                if aws.is_busy(error):
                     waiting = replace(base, gate="waiting", reason=str(error))
                     return self._telling.rest(replace(incident, state="waiting"), waiting)
+                if aws.is_transient(error):
+                    raise
                 return self._abandon(incident, base, f"{aws.error_code(error)}: {error}")
         called = incident.at("action", self._clock(), change.describe(), state="waiting", pending=step.called_(result))
         outcome = None
@@ -265,12 +267,6 @@ class Stepping:
             self._claims.release(claim)
             incident = replace(incident, steps=max(0, incident.steps - 1))
         return self._endings.permanent(replace(incident, pending=None, state="acting"), base, problem)
-
-
-def _is_busy(error: ClientError) -> bool:
-    """SageMaker's 'the endpoint is being updated' answer: wait and look again, not a permanent error."""
-    message = str(error.response.get("Error", {}).get("Message", ""))
-    return "in-progress" in message or "Updating" in message or "in progress" in message
 
 
 class Endings:

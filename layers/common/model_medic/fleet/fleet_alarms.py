@@ -67,7 +67,7 @@ class Fleet:
         return _custom_resource(request, self)
 
     def _scope_tags(self, endpoint: str, status: str) -> tuple[dict[str, str] | None, frozenset[str]]:
-        """The endpoint's tags when it is in scope, None when it is not (one ListTags call), and
+        """The endpoint's tags when it is in scope, None when it is not (ListTags, every page), and
         its variants as DescribeEndpoint shows them."""
         settings = self.settings
         named = endpoint in settings.monitored_endpoints
@@ -77,14 +77,11 @@ class Fleet:
             described = self.patience.call(
                 "DescribeEndpoint", partial(self.sagemaker.describe_endpoint, EndpointName=endpoint)
             )
-            listed = self.patience.call(
-                "ListTags", partial(self.sagemaker.list_tags, ResourceArn=described["EndpointArn"])
-            )
+            tags = self.patience.call("ListTags", partial(aws.sagemaker_tags, self.sagemaker, described["EndpointArn"]))
         except ClientError as error:
             if aws.is_transient(error):
                 raise
             return ({} if named else None), NONE  # gone already: a named endpoint keeps its own alarms
-        tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
         variants = frozenset(v["VariantName"] for v in described.get("ProductionVariants", []))
         key, _, value = settings.discovery_tag.partition("=")
         return (tags if named or tags.get(key) == value else None), variants

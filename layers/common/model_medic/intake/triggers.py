@@ -917,7 +917,7 @@ def _arn_account_region(arn: str, where: str) -> tuple[str, str]:
 
 
 def describe_alarms(cloudwatch: CloudWatchClient, names: list[str]) -> dict[str, dict[str, Any]]:
-    """The metric alarms of these names, by name (DescribeAlarms takes up to 100 names a call)."""
+    """The metric alarms of these names, by name: 100 names a call (DescribeAlarms takes no more), every page."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(names), 100):
         kwargs: dict[str, Any] = {"AlarmNames": names[start : start + 100], "AlarmTypes": ["MetricAlarm"]}

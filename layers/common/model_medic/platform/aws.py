@@ -121,8 +121,11 @@ def reset(session: bool = False) -> None:
         _session.cache_clear()
 
 
-# Errors that go away by themselves (throttling, AWS's own faults); anything else that AWS
-# answers with a 4xx (validation, access denied, not found) is permanent for this input.
+# Errors that go away by themselves (throttling, AWS's own faults, another change to the same
+# resource under way); anything else that AWS answers with a 4xx (validation, access denied,
+# not found) is permanent for this input. Application Auto Scaling's InternalServiceException and
+# ConcurrentUpdateException are server faults in AWS's own model, listed by code whatever HTTP
+# status they come with (docs/aws-behaviours.md, "Application Auto Scaling").
 _TRANSIENT_CODES = frozenset(
     {
         "Throttling",
@@ -142,8 +145,16 @@ _TRANSIENT_CODES = frozenset(
         "InternalServerError",
         "InternalError",
         "InternalServiceError",
+        "InternalServiceException",
+        "ConcurrentUpdateException",
     }
 )
+
+# Another change to the same resource is under way: Application Auto Scaling's
+# ConcurrentUpdateException ("a pending update"); SageMaker's is a ValidationException that says
+# so in its message (`Cannot update in-progress endpoint`).
+_BUSY_CODES = frozenset({"ConcurrentUpdateException"})
+_BUSY_MESSAGES = ("in-progress", "in progress", "Updating")
 
 
 def is_transient(error: Exception) -> bool:
@@ -153,6 +164,13 @@ def is_transient(error: Exception) -> bool:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return code in _TRANSIENT_CODES or status >= 500
     return isinstance(error, BotoCoreError)
+
+
+def is_busy(error: ClientError) -> bool:
+    """Another change to the resource got there first: wait for it and look again, neither a
+    permanent error nor a failed invocation (docs/aws-behaviours.md, "Application Auto Scaling")."""
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    return error_code(error) in _BUSY_CODES or any(words in message for words in _BUSY_MESSAGES)
 
 
 def error_code(error: ClientError) -> str:
@@ -184,3 +202,13 @@ def describe_endpoint(sagemaker: SageMakerClient, name: str) -> tuple[dict[str, 
         if is_transient(error):
             raise
         return None, f"{error_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+
+
+def sagemaker_tags(sagemaker: SageMakerClient, arn: str) -> dict[str, str]:
+    """A SageMaker resource's tags, from every page of ListTags: a page holds at most 50, and a
+    resource may carry more (AWS's own `aws:` tags are beyond the 50 of its owner's), so a tag
+    on a second page is no less its (docs/aws-behaviours.md, "SageMaker APIs")."""
+    tags: dict[str, str] = {}
+    for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
+        tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+    return tags

@@ -222,13 +222,11 @@ class Scope:
     def _read_tags(self, endpoint: str, quiet: bool = True) -> dict[str, str] | None:
         """DescribeEndpoint + ListTags; a permanent error is None (quiet) or raised, a transient one raised."""
         try:
-            arn = self.description(endpoint)["EndpointArn"]
-            tags = self._sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
+            return aws.sagemaker_tags(self._sagemaker, self.description(endpoint)["EndpointArn"])
         except ClientError as error:
             if aws.is_transient(error) or not quiet:
                 raise
             return None
-        return {t["Key"]: t["Value"] for t in tags}
 
 
 # Endpoints in these states have no alarms: not yet serving, failed to start, or going away.

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from botocore.exceptions import ClientError
 
 from model_medic.control.loop import ControlLoop
-from model_medic.intake.triggers import VARIANT_DIMENSION
+from model_medic.intake.triggers import VARIANT_DIMENSION, describe_alarms
 from model_medic.measure.endpoint_metrics import Sums, add_results, variant_queries
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
@@ -593,7 +593,8 @@ class ScaleBack:
         if not boosts:
             return [], f"no temporary capacity on {endpoint}"
         names = sorted({n for b in boosts for n in b.alarms} | {f"{endpoint}-{s}" for s in SCALE_UP_ALARM_SUFFIXES})
-        alarms = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+        # Every page, 100 names a call: an endpoint of many boosted components names more.
+        alarms = list(describe_alarms(self._cloudwatch, names).values())
         firing = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
         if firing:
             return [], f"scale-up alarm(s) still in ALARM: {', '.join(firing)}"
@@ -643,9 +644,22 @@ class ScaleBack:
                 continue
             if boost.returned_at is not None and now < datetime.fromisoformat(boost.returned_at) + self._pace:
                 continue  # at the scale-up's pace; another variant may step meanwhile
-            self._capacity.apply(endpoint, change)
+            if not self._applied(endpoint, change):
+                return left  # another change got there first: looked at again by the next sweep
             return [*left, GiveBack(variant.name, change.describe(), key, change.after)]
         return left
+
+    def _applied(self, endpoint: str, change: ScaleChange) -> bool:
+        """The give-back step made, or False when another change to the variant is under way
+        (`aws.is_busy`: a scaling activity, a person's update), which the next sweep waits out."""
+        try:
+            self._capacity.apply(endpoint, change)
+        except ClientError as error:
+            if not aws.is_busy(error):
+                raise
+            logger.info("give-back waits for another change", endpoint=endpoint, error=str(error))
+            return False
+        return True
 
     def _give_back_components(self, endpoint: str, boosts: list[Boost], now: datetime) -> tuple[list[GiveBack], bool]:
         """The component boosts' part of `give_back`: those a person took over, then at most one

@@ -221,8 +221,7 @@ class Components:
         )
 
     def _max_copies(self, arn: str) -> int | None:
-        tags = self._sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
-        value = next((t["Value"] for t in tags if t["Key"] == MAX_COPY_TAG), None)
+        value = aws.sagemaker_tags(self._sagemaker, arn).get(MAX_COPY_TAG)
         if value is None:
             return None
         if not value.isdigit() or int(value) < 1:
@@ -373,7 +372,12 @@ class CopyScaling:
         change = step_back(component, boost, step, now, until)
         if change is None:
             return ("forget", "all given back", None) if last <= boost.original else ("wait", "pace", None)
-        self._components.apply(change)
+        try:
+            self._components.apply(change)
+        except ClientError as error:
+            if not aws.is_busy(error):
+                raise
+            return "stop", f"inference component {name}: {error}", None  # a scaling activity: the next sweep
         return "step", change.describe(), change.after
 
 
