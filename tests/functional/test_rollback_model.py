@@ -180,7 +180,7 @@ def refuse(monkeypatch: pytest.MonkeyPatch, operation: str, code: str, status: i
             return original(self, called, params)
         refused.append(dict(params))
         answer = {"Error": {"Code": code, "Message": "refused"}, "ResponseMetadata": {"HTTPStatusCode": status}}
-        raise ClientError(answer, called)  # type: ignore[arg-type]
+        raise ClientError(answer, called)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", refusing)
     return refused
