@@ -2044,9 +2044,8 @@ def _update_component(backend: Any, component: _Component, request: dict[str, An
         model = spec.get("ModelName")
         if model is not None and model not in backend._models:
             raise ValidationError(message=f"Could not find model {model}.")
-    copies = int(
-        (request.get("RuntimeConfig") or {}).get("CopyCount") or component.answer["RuntimeConfig"]["DesiredCopyCount"]
-    )
+    asked = (request.get("RuntimeConfig") or {}).get("CopyCount")  # 0 is a count (a component scaled to zero)
+    copies = int(component.answer["RuntimeConfig"]["DesiredCopyCount"] if asked is None else asked)
     deployment = request.get("DeploymentConfig")
     if deployment is not None:
         _start_rolling(component, copies, several or one, deployment)

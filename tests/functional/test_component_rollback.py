@@ -137,6 +137,39 @@ def changed(requests: Requests) -> list[str]:
     return [op for service, op, _ in requests if service == "sagemaker" and not op.startswith(("Describe", "List"))]
 
 
+def test_a_component_scaled_to_zero_goes_back_on_its_previous_specification_at_zero_copies(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+) -> None:
+    """UpdateInferenceComponent's CopyCount may be 0: the rollback puts the specification back and
+    starts no copy of it."""
+    component_endpoint(fn, clock)
+    change_spec(clock, OPENED - timedelta(hours=3))
+    sweep(fn, clock, OPENED - timedelta(hours=3) + timedelta(minutes=5))
+    boto3.client("sagemaker").update_inference_component_runtime_config(
+        InferenceComponentName=COMPONENT, DesiredRuntimeConfig={"CopyCount": 0}
+    )
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    aws_requests.clear()
+    [outcome] = deliver(fn, clock)
+    assert outcome["result"] == "acted"
+    updates = [p for _, op, p in aws_requests if op == "UpdateInferenceComponent"]
+    assert updates == [{"InferenceComponentName": COMPONENT, "Specification": FIRST, "RuntimeConfig": {"CopyCount": 0}}]
+    now = described()
+    assert (now["Specification"]["ModelName"], now["RuntimeConfig"]["DesiredCopyCount"]) == ("sm-model-llama3", 0)
+
+
+def test_the_local_cloud_takes_an_update_to_zero_copies_as_asked(fn: Any, clock: time_machine.Traveller) -> None:
+    """UpdateInferenceComponent's RuntimeConfig.CopyCount may be 0 (botocore's service model): the
+    local cloud's update (localcloud/moto_extensions.py) leaves zero copies, not the count before."""
+    component_endpoint(fn, clock)
+    assert described()["RuntimeConfig"]["DesiredCopyCount"] == 2
+    boto3.client("sagemaker").update_inference_component(
+        InferenceComponentName=COMPONENT, Specification=SECOND, RuntimeConfig={"CopyCount": 0}
+    )
+    assert described()["RuntimeConfig"]["DesiredCopyCount"] == 0
+
+
 def test_the_sweep_records_each_components_specification_and_its_change_with_the_one_before(
     fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:

@@ -1148,3 +1148,18 @@ def test_a_rollout_whose_endpoint_an_operator_changed_before_100_percent_stops_t
     assert first_row["outcome"] == "stopped"
     assert report["rollouts"][0]["stopped"] == 1
     assert report["grade"] == "A"
+
+
+def test_a_report_registered_but_never_written_is_no_figure_not_a_hold(champion: str, fn: Any, stack: Stack) -> None:
+    """S3 answers NoSuchKey for it to a role that may list the bucket, as the stack's may
+    (ListRegisteredModelQuality; without it AWS answers AccessDenied, which would hold the
+    rollout: tests/template/test_security.py): the candidate registers no figure."""
+    candidate = package(0.91)
+    boto3.client("s3").delete_object(Bucket=BUCKET, Key=f"{GROUP}/2/evaluation.json")
+    [declined] = approve(fn, candidate, T0)
+    assert (declined["result"], declined["gate"]) == ("acted", "")
+    assert declined["reason"] == (
+        "model package churn/2 -> Rejected, not deployed (the candidate has no registered accuracy: "
+        "nothing shows it is better)"
+    )
+    assert share() == 0.0

@@ -149,6 +149,43 @@ def model_package(stack: Stack) -> str:
     )
 
 
+def canary_serving(model: str, container: dict[str, Any]) -> None:
+    """The canary serves `model` (made from `container`) beside the primary, on churn-prod-config-2."""
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer=container
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{ENDPOINT}-config-2",
+        ProductionVariants=[
+            {"VariantName": "primary", "ModelName": f"{ENDPOINT}-primary-model", "InitialInstanceCount": 2}
+            | {"InstanceType": "ml.m5.large", "InitialVariantWeight": 0.9},
+            {"VariantName": "canary", "ModelName": model, "InitialInstanceCount": 1}
+            | {"InstanceType": "ml.m5.large", "InitialVariantWeight": 0.1},
+        ],
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
+
+
+def refuse(monkeypatch: pytest.MonkeyPatch, operation: str, code: str, status: int = 400) -> list[dict[str, Any]]:
+    """AWS answers every `operation` with the error `code` from now on; gives the requests refused."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    refused: list[dict[str, Any]] = []
+    original = BaseClient._make_api_call
+
+    def refusing(self: BaseClient, called: str, params: dict[str, Any]) -> Any:
+        if called != operation:
+            return original(self, called, params)
+        refused.append(dict(params))
+        answer = {"Error": {"Code": code, "Message": "refused"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        raise ClientError(answer, called)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", refusing)
+    return refused
+
+
 def approval(arn: str) -> str:
     return str(boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"])
 
@@ -435,29 +472,83 @@ def test_with_a_canary_only_the_canarys_model_package_is_rejected(
     monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
     package = model_package(stack)
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}})
-    # The canary serves the packaged model next to the primary.
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(
-        ModelName="churn-v2",
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-        PrimaryContainer={"ModelPackageName": package},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{ENDPOINT}-config-2",
-        ProductionVariants=[
-            {"VariantName": "primary", "ModelName": f"{ENDPOINT}-primary-model", "InitialInstanceCount": 2}
-            | {"InstanceType": "ml.m5.large", "InitialVariantWeight": 0.9},
-            {"VariantName": "canary", "ModelName": "churn-v2", "InitialInstanceCount": 1}
-            | {"InstanceType": "ml.m5.large", "InitialVariantWeight": 0.1},
-        ],
-    )
-    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-config-2")
+    canary_serving("churn-v2", {"ModelPackageName": package})  # the packaged model next to the primary
     aws_requests.clear()
     [acted] = deliver(fn, clock, alarm_event())
     assert acted["reason"] == f"canary weight -> 0; model package {package} -> Rejected"
     assert weights() == {"primary": 0.9, "canary": 0.0}
     assert approval(package) == "Rejected"
     assert [p["ModelPackageArn"] for p in calls(aws_requests, "UpdateModelPackage")] == [package]
+
+
+def test_a_package_in_another_accounts_registry_does_not_stop_the_canarys_rollback(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
+) -> None:
+    """The canary's model was made from a package in another account's registry: the role may
+    describe only this account's packages (template, ReadModelPackages), so IAM refuses the read
+    (moto enforces no IAM: refused here as AWS would). The canary still goes to weight 0, and the
+    decision says which package was not marked Rejected and why."""
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}})
+    shared = "arn:aws:sagemaker:us-east-1:210987654321:model-package/churn/4"
+    canary_serving("churn-v2", {"ModelPackageName": shared})
+    refused = refuse(monkeypatch, "DescribeModelPackage", "AccessDeniedException")
+    aws_requests.clear()
+    [acted] = deliver(fn, clock, alarm_event())
+    assert acted["result"] == "acted"
+    assert acted["reason"] == (
+        f"canary weight -> 0; model package {shared} of model churn-v2 not marked Rejected "
+        "(DescribeModelPackage: AccessDeniedException)"
+    )
+    assert weights() == {"primary": 0.9, "canary": 0.0}
+    assert [r["ModelPackageName"] for r in refused] == [shared]
+    assert calls(aws_requests, "UpdateModelPackage") == []
+    assert [b["result"] for b in bodies(stack, "critical")] == ["acted"]
+
+
+def test_a_model_deleted_while_it_serves_does_not_stop_the_rollback_to_the_previous_config(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_requests: Requests
+) -> None:
+    """SageMaker lets a model be deleted while an endpoint serves it (DescribeModel then answers
+    ValidationException "Could not find model"): its packages cannot be known, the rollback goes on."""
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    package = model_package(stack)
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock, package=package)
+    boto3.client("sagemaker").delete_model(ModelName="churn-v2")
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    aws_requests.clear()
+    [acted] = deliver(fn, clock, alarm_event())
+    assert acted["result"] == "acted"
+    assert acted["reason"] == (
+        f"endpoint config {ENDPOINT}-config-2 -> {ENDPOINT}-config-1; the model packages of model churn-v2 "
+        "not marked Rejected (DescribeModel: ValidationException)"
+    )
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+    assert approval(package) == "Approved"
+    assert calls(aws_requests, "UpdateModelPackage") == []
+    [incident] = stored_incidents(stack)
+    assert incident["state"] == "verifying"
+
+
+def test_a_throttled_package_read_is_tried_again_and_changes_nothing_meanwhile(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient error is no reason to skip the rejection: the invocation fails (Lambda retries)."""
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setenv("REJECT_MODEL_PACKAGES", "true")
+    package = model_package(stack)
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}})
+    canary_serving("churn-v2", {"ModelPackageName": package})
+    refuse(monkeypatch, "DescribeModelPackage", "ThrottlingException")
+    clock.move_to(DELIVERED)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        invoke(fn, alarm_event())
+    assert weights() == {"primary": 0.9, "canary": 0.1}
+    assert decisions(stack, "acted") == []
 
 
 def test_no_known_target_changes_nothing_and_calls_a_person_once(

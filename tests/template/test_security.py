@@ -393,3 +393,15 @@ def test_the_quality_job_may_list_the_bucket_whose_missing_index_it_reads(transf
         if g.role == "ComputeModelQualityFunctionRole" and g.sid == "ListThePredictionIndex"
     ]
     assert [(g.action, g.condition) for g in lists] == [("s3:ListBucket", "")]
+
+
+def test_the_rollout_may_list_the_bucket_whose_missing_reports_it_reads(transformed: dict[str, Any]) -> None:
+    # remediate/rollout/challenge.py takes NoSuchKey (404) as "registered, never written: no figure";
+    # S3 answers 404 only to a caller with s3:ListBucket on the bucket, else 403, which the rollout
+    # holds on as an unreadable report (docs/aws-behaviours.md). Unconditioned, on the bucket itself.
+    reads = [g for g in grants(transformed) if g.role == "PromoteCanaryFunctionRole" and g.action.startswith("s3:")]
+    bucket = "arn:${AWS::Partition}:s3:::${ModelMetricsBucket}"
+    assert sorted((g.action, g.resources, g.condition, g.when) for g in reads) == [
+        ("s3:GetObject", (_show({"Fn::Sub": f"{bucket}/*"}),), "", "HasModelMetricsBucket"),
+        ("s3:ListBucket", (_show({"Fn::Sub": bucket}),), "", "HasModelMetricsBucket"),
+    ]

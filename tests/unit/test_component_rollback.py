@@ -12,6 +12,7 @@ from model_medic.remediate.component_rollback import (
     SpecRollback,
     decide,
     models_of,
+    runtime_request,
     spec_digest,
     spec_observation,
     spec_request,
@@ -144,3 +145,21 @@ def test_the_rollback_is_taken_only_when_in_service_on_the_specification_asked()
     assert seen("InService", "new")[0] == "failed"  # AWS's own rollback of the update
     assert seen("InService", "new", called=False)[0] == "not-applied"
     assert spec_observation(None, CHANGE, UPDATE, True).seen == "failed"
+
+
+def test_the_rollback_keeps_the_copy_count_the_component_has_now_zero_included() -> None:
+    """A component scaled to zero stays at zero (the API's CopyCount may be 0: putting back its
+    specification must not start a copy); an answer without a count leaves the count alone."""
+    assert runtime_request({"RuntimeConfig": {"DesiredCopyCount": 3, "CurrentCopyCount": 2}}) == {
+        "RuntimeConfig": {"CopyCount": 3}
+    }
+    assert runtime_request({"RuntimeConfig": {"DesiredCopyCount": 0, "CurrentCopyCount": 0}}) == {
+        "RuntimeConfig": {"CopyCount": 0}
+    }
+    assert runtime_request({"InferenceComponentStatus": "InService"}) == {}
+    assert UPDATE.members["RuntimeConfig"].members["CopyCount"].metadata["min"] == 0
+    assert (
+        not ParamValidator()
+        .validate({"InferenceComponentName": "c", "RuntimeConfig": {"CopyCount": 0}}, UPDATE)
+        .has_errors()
+    )

@@ -85,6 +85,15 @@ def spec_request(described: Mapping[str, Any], request_shape: Any) -> dict[str, 
     }
 
 
+def runtime_request(described: Mapping[str, Any]) -> dict[str, Any]:
+    """Pure: the `RuntimeConfig` of an UpdateInferenceComponent that keeps the copy count the
+    component has now (DescribeInferenceComponent's `DesiredCopyCount`; auto scaling's copies
+    kept, a component scaled to zero left at zero: the API's CopyCount may be 0); nothing when the
+    answer shows no count (RuntimeConfig is optional: the count is left as it is)."""
+    copies = (described.get("RuntimeConfig") or {}).get("DesiredCopyCount")
+    return {} if copies is None else {"RuntimeConfig": {"CopyCount": int(copies)}}
+
+
 def spec_digest(request: Mapping[str, Any]) -> str:
     """Pure: a short digest of a specification request, to tell two specifications apart."""
     text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
@@ -260,11 +269,11 @@ class ComponentRollback:
         described = self._describe(change.component)
         if described is None:
             raise ValueError(f"inference component {change.component} is gone")
-        copies = int((described.get("RuntimeConfig") or {}).get("DesiredCopyCount") or 1)
+        runtime = runtime_request(described)
         self._sagemaker.update_inference_component(
-            InferenceComponentName=change.component, **json.loads(change.to_spec), RuntimeConfig={"CopyCount": copies}
+            InferenceComponentName=change.component, **json.loads(change.to_spec), **runtime
         )
-        return {"call": "UpdateInferenceComponent", "copies": copies}
+        return {"call": "UpdateInferenceComponent", "copies": runtime.get("RuntimeConfig", {}).get("CopyCount")}
 
     def adopt(self, endpoint: str, change: SpecRollback) -> None:
         """The specification rolled back from is never a rollback target again."""

@@ -127,7 +127,7 @@ class RollbackModel:
             return self._components.plan(name, hosting)
         if canary_serves(endpoint, self._canary):
             rollback = RollbackChange("canary", variant=self._canary)
-            packages = self._packages(current, only_variant=self._canary)
+            packages, unmarked = self._packages(current, only_variant=self._canary)
         else:
             previous = self._deployments.previous_config(name, current)
             if previous is None:
@@ -140,9 +140,10 @@ class RollbackModel:
             if problem is not None:
                 return Plan("", bound=problem)
             rollback = RollbackChange("config", from_config=current, to_config=previous)
-            packages = self._packages(current)
+            packages, unmarked = self._packages(current)
         changes = (rollback, *(RejectPackage(arn) for arn in packages))
-        return Plan("; ".join(c.describe() for c in changes), changes=changes, critical=True)
+        # A package that cannot be read is not marked Rejected; the rollback goes on, and says so.
+        return Plan("; ".join([*(c.describe() for c in changes), *unmarked]), changes=changes, critical=True)
 
     def execute(self, endpoint: str, change: Change, incident: Incident) -> dict[str, Any]:
         if isinstance(change, RejectPackage):
@@ -201,31 +202,38 @@ class RollbackModel:
         now = self._sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
         return scaling_conflict(target, list(targets), now, wanted)
 
-    def _packages(self, config: str, only_variant: str | None = None) -> list[str]:
-        """The ARNs of the model packages behind the config's models (all, or one variant's)."""
+    def _packages(self, config: str, only_variant: str | None = None) -> tuple[list[str], list[str]]:
+        """The ARNs of the model packages behind the config's models (all, or one variant's), and
+        why any of them cannot be marked Rejected. Best effort: the rejection is optional, the
+        rollback is not. A model or package AWS refuses to show (a model deleted while the endpoint
+        still serves it; a package in another account's registry, which the role may not
+        describe) is told and left out; a transient error is raised (tried again)."""
         if not self._reject:
-            return []
+            return [], []
         try:
             variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
         except ClientError as error:
-            if aws.is_transient(error):
-                raise
             # A config in use may be deleted: the rollback still goes on, only no package is rejected.
-            logger.warning("model packages unknown: endpoint config unreadable", config=config, error=str(error))
-            return []
-        names = []
+            return [], [_unmarked(f"the model packages of endpoint config {config}", "DescribeEndpointConfig", error)]
+        arns: set[str] = set()
+        unmarked: list[str] = []
         for variant in variants:
-            if only_variant is not None and variant["VariantName"] != only_variant:
+            model = variant.get("ModelName")
+            if (only_variant is not None and variant["VariantName"] != only_variant) or not model:
+                continue  # no model: an inference component's variant (its models are the components')
+            try:
+                described = self._sagemaker.describe_model(ModelName=model)
+            except ClientError as error:
+                unmarked.append(_unmarked(f"the model packages of model {model}", "DescribeModel", error))
                 continue
-            if not variant.get("ModelName"):
-                continue  # an inference component's variant: its models are the components' (bounded in plan)
-            model = self._sagemaker.describe_model(ModelName=variant["ModelName"])
-            containers = [model.get("PrimaryContainer", {}), *model.get("Containers", [])]
-            names += [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
-        # A container may name a package by its versioned name (group/3): UpdateModelPackage needs the ARN.
-        return sorted(
-            {self._sagemaker.describe_model_package(ModelPackageName=n)["ModelPackageArn"] for n in set(names)}
-        )
+            containers = [described.get("PrimaryContainer", {}), *described.get("Containers", [])]
+            for name in sorted({str(c["ModelPackageName"]) for c in containers if c.get("ModelPackageName")}):
+                # A container may name a package by its versioned name (group/3): UpdateModelPackage needs the ARN.
+                try:
+                    arns.add(self._sagemaker.describe_model_package(ModelPackageName=name)["ModelPackageArn"])
+                except ClientError as error:
+                    unmarked.append(_unmarked(f"model package {name} of model {model}", "DescribeModelPackage", error))
+        return sorted(arns), unmarked
 
 
 def canary_serves(described: dict[str, Any], canary: str) -> bool:
@@ -271,6 +279,14 @@ def canary_observation(canary: str, described: dict[str, Any]) -> Observation:
 def _names(described: dict[str, Any]) -> frozenset[str]:
     """The names of the endpoint's production variants (DescribeEndpoint)."""
     return frozenset(v["VariantName"] for v in described.get("ProductionVariants", []))
+
+
+def _unmarked(what: str, operation: str, error: ClientError) -> str:
+    """Why `what` is not marked Rejected: AWS refused the read (a transient error is raised)."""
+    if aws.is_transient(error):
+        raise error
+    logger.warning("model package not marked Rejected", what=what, operation=operation, error=str(error))
+    return f"{what} not marked Rejected ({operation}: {aws.error_code(error)})"
 
 
 def reject_package(sagemaker: SageMakerClient, arn: str, description: str) -> dict[str, Any]:
