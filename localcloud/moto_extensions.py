@@ -355,6 +355,24 @@ nowhere else, for the tests and the local cloud alike.
   one function twice to a topic with two filter policies deployed here and silently lost one of
   them. Here that Subscribe is refused and the subscription is left as it was. Attributes are
   compared by value (a FilterPolicy as JSON, booleans as AWS's "true"/"false").
+* `cloudwatch_dimensions_as_in_aws`: CloudWatch refuses a PutMetricData call when a dimension's
+  name or value holds a character outside printable ASCII (control characters included), has
+  no non-whitespace character, or is too long (a name 1-255 characters and not starting with a
+  colon, a value 1-1,024): botocore cloudwatch service-2.json, Dimension; docs/aws-behaviours.md,
+  "CloudWatch dimension values". The whole call is refused, every datum in it lost. moto 5.2
+  stores any dimension, so a feature named `température` was published here and lost on AWS
+  (ComputeDrift's MaxFeatureDrift with it). Here the call is refused with InvalidParameterValue,
+  "The value for parameter MetricData.member.N.Dimensions.member.M.Value contains non-ASCII
+  characters." for a character outside printable ASCII (AWS's answer as quoted from real
+  CloudWatch in public threads, also for a newline), in our wording for the other rules, and
+  nothing of the call is stored. botocore refuses an empty name or value before sending.
+* `dynamodb_between_bounds_in_order`: DynamoDB refuses a Query whose key condition is `sk
+  BETWEEN :lo AND :hi` with :lo above :hi: ValidationException "... The BETWEEN operator
+  requires upper bound to be greater than or equal to lower bound ..." (docs/aws-behaviours.md,
+  "Reading a deployed stack"). moto answers no items, so a query built with its bounds swapped
+  (a clock behind another) passed here and failed on AWS. Here it is refused in that wording
+  (the condition expression's, as reported; AWS's wording for a key condition may differ), for
+  an expression or the legacy KeyConditions alike. Equal bounds are taken, as in AWS.
 * `serialise_dynamodb_requests`: DynamoDB applies a condition expression and the write
   it guards atomically, and a transaction as a whole. moto checks the condition and then
   writes in plain Python, so two threads can both pass the check. Serialising moto's
@@ -1734,6 +1752,75 @@ def cloudwatch_list_metrics_once_each() -> None:
     CloudWatchBackend.get_filtered_metrics = get_filtered_metrics  # type: ignore[method-assign]
 
 
+# --- CloudWatch dimension names and values ---------------------------------------------------
+
+
+def dimension_problem(part: str, text: str) -> str | None:
+    """Why CloudWatch refuses `text` as a dimension's Name or Value, in words for after "the
+    parameter ...": None when it takes it (botocore cloudwatch service-2.json, Dimension)."""
+    if not all(" " <= c <= "~" for c in text):
+        return "contains non-ASCII characters."
+    longest = 255 if part == "Name" else 1024
+    if not text.strip():
+        return "must include at least one non-whitespace character."
+    if len(text) > longest:
+        return f"must be at most {longest} characters long."
+    if part == "Name" and text.startswith(":"):
+        return "must not start with a colon."
+    return None
+
+
+@_once
+def cloudwatch_dimensions_as_in_aws() -> None:
+    """PutMetricData refuses the whole call for one dimension CloudWatch does not take, as AWS does."""
+    from moto.cloudwatch.exceptions import InvalidParameterValue
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.put_metric_data
+
+    def put_metric_data(self: Any, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        for datum, metric in enumerate(metric_data, start=1):
+            for dimension, pair in enumerate(metric.get("Dimensions") or [], start=1):
+                for part in ("Name", "Value"):
+                    problem = dimension_problem(part, str(pair.get(part, "")))
+                    if problem is not None:
+                        raise InvalidParameterValue(
+                            f"The value for parameter MetricData.member.{datum}.Dimensions.member.{dimension}.{part} "
+                            + problem
+                        )
+        original(self, namespace, metric_data)
+
+    CloudWatchBackend.put_metric_data = put_metric_data  # type: ignore[method-assign]
+
+
+# --- DynamoDB Query: BETWEEN's bounds in order -----------------------------------------------
+
+
+@_once
+def dynamodb_between_bounds_in_order() -> None:
+    """A Query whose sort key BETWEEN has its lower bound above its upper one is refused, as AWS does."""
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoDBBackend.query
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        for _name, comparison, values in kwargs.get("range_key_conditions") or []:
+            if str(comparison).upper() == "BETWEEN" and len(values) == 2:
+                low, high = DynamoType(values[0]), DynamoType(values[1])
+                if low.type == high.type and low > high:
+                    raise MockValidationException(
+                        "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater "
+                        "than or equal to lower bound; lower bound operand: "
+                        f"AttributeValue: {{{low.type}:{low.value}}}, "
+                        f"upper bound operand: AttributeValue: {{{high.type}:{high.value}}}"
+                    )
+        return original(self, *args, **kwargs)
+
+    DynamoDBBackend.query = query  # type: ignore[method-assign]
+
+
 @_once
 def cloudwatch_metric_stat_queries() -> None:
     """GetMetricData selects a metric as AWS does, and answers percentiles (`p99`, `p95.45`) too."""
@@ -1819,6 +1906,8 @@ def install_all() -> None:
     composite_alarms_as_in_aws()
     cloudwatch_metric_stat_queries()
     cloudwatch_list_metrics_once_each()
+    cloudwatch_dimensions_as_in_aws()
+    dynamodb_between_bounds_in_order()
     sagemaker_names_taken_once()
     versioned_model_package_names()
     model_packages_as_in_aws()

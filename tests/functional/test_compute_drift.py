@@ -44,10 +44,10 @@ def put(key: str, body: str) -> None:
     boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body.encode())
 
 
-def training(rows: int = 3000) -> None:
+def training(rows: int = 3000, header: str = "churned,age,plan") -> None:
     rng = random.Random(1)
     # The label first, as SageMaker's built-in algorithms expect it: the baseline leaves it out.
-    lines = ["churned,age,plan"] + [
+    lines = [header] + [
         f"{rng.choice('01')},{rng.gauss(45, 10):.3f},{rng.choices(['basic', 'plus', 'pro'], [50, 30, 20])[0]}"
         for _ in range(rows)
     ]
@@ -148,6 +148,72 @@ def test_a_missing_baseline_is_told_once_not_every_hour(fn: Any, stack: Stack) -
     [critical] = stack.drain("critical")
     assert "found no baseline at s3://churn-ml/baselines/churn-prod/baseline.json" in critical["Message"]
     assert metric("MaxFeatureDrift") == []
+
+
+# --- feature names CloudWatch refuses as a dimension value (docs/aws-behaviours.md) -----------
+
+FEATURE_NAMES = "drift feature names of churn-prod changed for CloudWatch"
+
+
+def feature_names_told(stack: Stack) -> list[dict[str, Any]]:
+    """The information messages since the last drain that tell of feature names changed for CloudWatch."""
+    return [m for m in stack.drain("info") if FEATURE_NAMES in m.get("Subject", "")]
+
+
+def test_a_feature_name_cloudwatch_refuses_is_published_escaped_and_max_feature_drift_is_never_lost(
+    fn: Any, stack: Stack
+) -> None:
+    training(header="churned,température,plan")
+    fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
+    capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30))
+    [churn] = hourly(fn, stack)["endpoints"]
+    assert churn["status"] == "published"
+    temperature, plan = churn["features"]["température"], churn["features"]["plan"]
+    assert temperature["psi"] > 0.2
+    assert churn["renamed"] == {"température": "temp\\u00e9rature"}
+    # What the DataDrift alarm watches is published; the feature under the escape of its name.
+    assert metric("MaxFeatureDrift") == [pytest.approx(max(temperature["psi"], plan["psi"]))]
+    assert metric("FeatureDrift", "temp\\u00e9rature") == [pytest.approx(temperature["psi"])]
+    assert metric("FeatureKS", "temp\\u00e9rature") == [pytest.approx(temperature["ks"])]
+    assert metric("FeatureDrift", "plan") == [pytest.approx(plan["psi"])]
+    [drift] = stack.items("drift")
+    assert drift["feature"] == "température"  # StartRetraining's {feature}: the name itself
+    [told] = feature_names_told(stack)
+    assert '"température" is published as "temp\\u00e9rature"' in told["Message"]
+    assert "MaxFeatureDrift, which the DataDrift alarm watches, counts every feature" in told["Message"]
+    assert stack.drain("critical") == []
+    hourly(fn, stack)  # told once per baseline, not every hour
+    assert feature_names_told(stack) == []
+
+
+def test_a_stored_baseline_with_an_unnamed_feature_still_publishes_max_feature_drift(fn: Any, stack: Stack) -> None:
+    # A baseline.json built before the builder refused an unnamed column (or written by hand).
+    training()
+    fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
+    s3 = boto3.client("s3")
+    stored = json.loads(s3.get_object(Bucket=BUCKET, Key="baselines/churn-prod/baseline.json")["Body"].read())
+    [age] = [f for f in stored["features"] if f["name"] == "age"]
+    age["name"] = ""
+    put("baselines/churn-prod/baseline.json", json.dumps(stored))
+    capture("primary", "2026/11/22/09", 700, mean=40, mix=(30, 40, 30))
+    [churn] = hourly(fn, stack)["endpoints"]
+    assert churn["status"] == "published"
+    assert churn["unpublished"] == {"": "it is empty or only spaces"}
+    assert metric("MaxFeatureDrift") == [pytest.approx(max(f["psi"] for f in churn["features"].values()))]
+    assert metric("FeatureDrift", "plan") == [pytest.approx(churn["features"]["plan"]["psi"])]
+    assert features_published() == {"FeatureDrift:plan"}
+    [told] = feature_names_told(stack)
+    assert '"" is not published per feature: it is empty or only spaces' in told["Message"]
+    assert stack.drain("critical") == []
+
+
+def test_a_training_set_with_an_unnamed_column_is_refused_and_nothing_is_written(fn: Any, stack: Stack) -> None:
+    # pandas' DataFrame.to_csv() without index=False: its index is a first column without a name.
+    put("baselines/churn-prod/training.csv", ",churned,age\n0,1,41.5\n1,0,37.2\n")
+    [refused] = fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())["rejected"]
+    assert refused.startswith("baseline of churn-prod not built: the training dataset's header names no column 0")
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="baselines/churn-prod/baseline.json")
+    assert listed.get("KeyCount", 0) == 0
 
 
 # --- real shapes (tests/data/real/README.md says where each file comes from) ------------------

@@ -849,6 +849,79 @@ def test_list_metrics_lists_each_metric_once_500_a_page(cloudwatch: CloudWatchCl
     assert len(set(listed)) == 600
 
 
+@pytest.mark.parametrize(
+    ("part", "text", "problem"),
+    [
+        ("Value", "température", "contains non-ASCII characters."),
+        ("Value", "a\nb", "contains non-ASCII characters."),  # a control character: AWS says the same
+        ("Value", "   ", "must include at least one non-whitespace character."),
+        ("Value", "x" * 1025, "must be at most 1024 characters long."),
+        ("Name", "Fe\u00e4ture", "contains non-ASCII characters."),
+        ("Name", ":Feature", "must not start with a colon."),
+        ("Name", "x" * 256, "must be at most 255 characters long."),
+    ],
+)
+def test_put_metric_data_refuses_the_whole_call_for_one_dimension_aws_refuses(
+    cloudwatch: CloudWatchClient, part: str, text: str, problem: str
+) -> None:
+    good: MetricDatumTypeDef = {"MetricName": "MaxFeatureDrift", "Value": 0.3, "Timestamp": T0}
+    bad: MetricDatumTypeDef = {
+        "MetricName": "FeatureDrift",
+        "Value": 0.3,
+        "Timestamp": T0,
+        "Dimensions": [
+            {"Name": "EndpointName", "Value": ENDPOINT},
+            cast("DimensionTypeDef", {"Name": "Feature", "Value": "age", part: text}),
+        ],
+    }
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=[good, bad])
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert refused.value.response["Error"]["Message"] == (
+        f"The value for parameter MetricData.member.2.Dimensions.member.2.{part} {problem}"
+    )
+    assert cloudwatch.list_metrics(Namespace="Custom/SageMaker")["Metrics"] == []  # nothing of the call is kept
+    # What CloudWatch takes is still taken: printable ASCII, spaces inside, 1,024 characters.
+    for value in ("temp\\u00e9rature", "a b", "x" * 1024):
+        taken: MetricDatumTypeDef = {**bad, "Dimensions": [{"Name": "Feature", "Value": value}]}
+        cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=[taken])
+    assert len(cloudwatch.list_metrics(Namespace="Custom/SageMaker")["Metrics"]) == 3
+
+
+def test_a_query_whose_between_bounds_are_out_of_order_is_refused_as_in_aws(clock: time_machine.Traveller) -> None:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName="ledger", Item={"pk": {"S": "E"}, "sk": {"S": "DECISION#2026-11-22T10"}})
+
+        def between(low: str, high: str) -> int:
+            count: int = dynamodb.query(
+                TableName="ledger",
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues={":pk": {"S": "E"}, ":lo": {"S": low}, ":hi": {"S": high}},
+            )["Count"]
+            return count
+
+        assert between("DECISION#2026-11-22T09", "DECISION#2026-11-22T11") == 1
+        assert between("DECISION#2026-11-22T10", "DECISION#2026-11-22T10") == 1  # equal bounds are taken
+        with pytest.raises(ClientError) as refused:
+            between("DECISION#2026-11-22T11", "DECISION#2026-11-22T09")
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert refused.value.response["Error"]["Message"] == (
+            "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or "
+            "equal to lower bound; lower bound operand: AttributeValue: {S:DECISION#2026-11-22T11}, "
+            "upper bound operand: AttributeValue: {S:DECISION#2026-11-22T09}"
+        )
+
+
 def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwatch: CloudWatchClient) -> None:
     put_latencies(cloudwatch, PERIODS)
     hidden = percentile_query("hidden", "p50")

@@ -316,6 +316,18 @@ def test_explain_tells_the_whole_story_of_an_incident_named_by_its_digest(
     assert "MESSAGES (told once)" in out
 
 
+def test_explain_at_a_time_before_the_incident_opened_shows_it_without_its_decisions(
+    scale_up: Any, stack: Stack, clock: time_machine.Traveller, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An --at before the opening (or a laptop's clock behind Lambda's) made the decisions' query a
+    # BETWEEN with its bounds out of order, which DynamoDB refuses (the local cloud too).
+    [acted] = deliver(scale_up, clock, load_event("scale_up/high_latency_alarm.json"))
+    story = as_json(capsys, "explain", acted["incident"], "--at", (OPENED - timedelta(hours=1)).isoformat())
+    assert story["incident"]["id"] == acted["incident"]
+    assert story["decisions"] == []  # none was made by then
+    assert as_json(capsys, "explain", acted["incident"], "--at", DELIVERED.isoformat())["decisions"]
+
+
 def test_status_of_one_endpoint_shows_every_incident_of_the_day_with_its_timeline_and_every_decision(
     scale_up: Any, stack: Stack, clock: time_machine.Traveller, capsys: pytest.CaptureFixture[str]
 ) -> None:

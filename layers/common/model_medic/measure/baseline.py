@@ -56,6 +56,14 @@ def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = 
         raise BaselineError("the training dataset has no header row")
     auto = is_auto(label_column)
     label = None if auto else label_index(header, label_column)
+    unnamed = [index for index, name in enumerate(header) if not name.strip() and index != label]
+    if unnamed:
+        # A feature is published by its name (its Feature dimension), and CloudWatch takes no empty one.
+        raise BaselineError(
+            f"the training dataset's header names no column {', '.join(map(str, unnamed))} (counted from 0): "
+            "every feature column needs a name (pandas writes its index as an unnamed first column "
+            "unless told index=False)"
+        )
     columns, rows = _columns(reader, len(header))
     if rows == 0:
         raise BaselineError("the training dataset has no rows")

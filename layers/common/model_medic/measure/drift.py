@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from model_medic.measure.baseline import BaselineError, BaselineStore
 from model_medic.measure.capture_sample import read_hour
 from model_medic.measure.drift_statistics import FeatureDrift, drift
 from model_medic.measure.endpoint_problems import EndpointProblem, aws_refused, endpoint_metric, tell_problem
+from model_medic.measure.feature_dimensions import FeatureDimensions, feature_dimensions
 from model_medic.measure.s3_objects import read_objects, split_s3_uri
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
@@ -37,6 +38,9 @@ class EndpointDrift:
     mismatched: int = 0
     features: tuple[FeatureDrift, ...] = ()
     problem: str = ""
+    # Feature names published under another `Feature` value, and those not published per feature (why).
+    renamed: dict[str, str] = field(default_factory=dict)
+    unpublished: dict[str, str] = field(default_factory=dict)
 
     @property
     def worst(self) -> FeatureDrift | None:
@@ -110,45 +114,33 @@ class ComputeDrift:
             return EndpointDrift(endpoint, "too-few-rows", *counts)
         return EndpointDrift(endpoint, "published", *counts, features=tuple(drift(used, sample)))
 
-    def publish(self, result: EndpointDrift, hour: datetime) -> None:
-        """MaxFeatureDrift (what DataDrift watches), and each feature's FeatureDrift and FeatureKS
-        unless the endpoint's policy switches them off."""
-        data: list[MetricDatumTypeDef] = []
+    def publish(self, result: EndpointDrift, hour: datetime) -> FeatureDimensions:
+        """MaxFeatureDrift (what DataDrift watches) in a request of its own, first, so that no
+        feature's name can lose it; then each feature's FeatureDrift and FeatureKS unless the
+        endpoint's policy switches them off, under the `Feature` value CloudWatch accepts for
+        its name (`feature_dimensions`), which is returned (empty when they are off)."""
         dims: list[DimensionTypeDef] = [{"Name": "EndpointName", "Value": result.endpoint}]
-        for feature in result.features if self._per_feature(result.endpoint) else ():
-            per_feature: list[DimensionTypeDef] = [*dims, {"Name": "Feature", "Value": feature.feature}]
-            data.append(
-                {
-                    "MetricName": "FeatureDrift",
-                    "Dimensions": per_feature,
-                    "Timestamp": hour,
-                    "Value": feature.psi,
-                    "Unit": "None",
-                }
-            )
-            if feature.ks is not None:
-                data.append(
-                    {
-                        "MetricName": "FeatureKS",
-                        "Dimensions": per_feature,
-                        "Timestamp": hour,
-                        "Value": feature.ks,
-                        "Unit": "None",
-                    }
-                )
         worst = result.worst
         if worst is not None:
-            data.append(
-                {
-                    "MetricName": "MaxFeatureDrift",
-                    "Dimensions": dims,
-                    "Timestamp": hour,
-                    "Value": worst.psi,
-                    "Unit": "None",
-                }
-            )
+            self._put([_datum("MaxFeatureDrift", dims, hour, worst.psi)])
+        if not self._per_feature(result.endpoint):
+            return FeatureDimensions()
+        names = feature_dimensions(feature.feature for feature in result.features)
+        data: list[MetricDatumTypeDef] = []
+        for feature in result.features:
+            value = names.values.get(feature.feature)
+            if value is None:
+                continue
+            per_feature: list[DimensionTypeDef] = [*dims, {"Name": "Feature", "Value": value}]
+            data.append(_datum("FeatureDrift", per_feature, hour, feature.psi))
+            if feature.ks is not None:
+                data.append(_datum("FeatureKS", per_feature, hour, feature.ks))
         for start in range(0, len(data), 1000):
-            self._cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=data[start : start + 1000])
+            self._put(data[start : start + 1000])
+        return names
+
+    def _put(self, data: list[MetricDatumTypeDef]) -> None:
+        self._cloudwatch.put_metric_data(Namespace="Custom/SageMaker", MetricData=data)
 
     def run(self, endpoints: list[str], scheduled: datetime, notices: Notices, db: Measurements) -> dict[str, Any]:
         """The hour before the scheduled time, for every endpoint.
@@ -217,10 +209,7 @@ class ComputeDrift:
                 measured,
             )
         if measured.status == "published":
-            self.publish(measured, hour)
-            worst = measured.worst
-            if worst is not None:
-                db.save_drift(endpoint, hour, worst.feature, worst.psi)
+            measured = self._published(measured, baseline, hour, scheduled, notices, db)
         else:
             logger.info(
                 "too few captured rows to judge drift; nothing published",
@@ -232,6 +221,33 @@ class ComputeDrift:
             logger.warning("malformed capture records skipped", endpoint=endpoint, records=measured.malformed)
             metrics.add_metric(name="MalformedCaptureLines", unit="Count", value=measured.malformed)
         return measured
+
+    def _published(
+        self,
+        measured: EndpointDrift,
+        baseline: dict[str, Any],
+        hour: datetime,
+        scheduled: datetime,
+        notices: Notices,
+        db: Measurements,
+    ) -> EndpointDrift:
+        """A measured hour published, its most drifted feature kept for StartRetraining; feature
+        names CloudWatch refuses are logged every hour, told once per baseline and returned."""
+        names = self.publish(measured, hour)
+        worst = measured.worst
+        if worst is not None:
+            db.save_drift(measured.endpoint, hour, worst.feature, worst.psi)
+        if not (names.renamed or names.unpublished):
+            return measured
+        logger.warning(
+            "feature names CloudWatch refuses: escaped, or not published per feature",
+            endpoint=measured.endpoint,
+            renamed=names.renamed,
+            unpublished=names.unpublished,
+        )
+        said = names_said(measured, baseline, names)
+        notices.tell_once(measured.endpoint, f"feature-names#{baseline['id']}", scheduled, said)
+        return replace(measured, renamed=names.renamed, unpublished=names.unpublished)
 
 
 def hour_before(scheduled: datetime) -> datetime:
@@ -248,9 +264,36 @@ def _as_dict(measured: EndpointDrift) -> dict[str, Any]:
         "mismatched": measured.mismatched,
         "features": {f.feature: {"psi": f.psi, "ks": f.ks} for f in measured.features},
     }
+    if measured.renamed:
+        result["renamed"] = measured.renamed
+    if measured.unpublished:
+        result["unpublished"] = measured.unpublished
     if measured.problem:
         result["problem"] = measured.problem
     return result
+
+
+def _datum(name: str, dimensions: list[DimensionTypeDef], hour: datetime, value: float) -> MetricDatumTypeDef:
+    return {"MetricName": name, "Dimensions": dimensions, "Timestamp": hour, "Value": value, "Unit": "None"}
+
+
+def names_said(measured: EndpointDrift, baseline: dict[str, Any], names: FeatureDimensions) -> Said:
+    """The information, told once per baseline, that some feature names are published escaped
+    or not per feature (`feature_dimensions`), and that MaxFeatureDrift still counts them."""
+    lines = [f'- "{name}" is published as "{value}"' for name, value in names.renamed.items()]
+    lines += [f'- "{name}" is not published per feature: {why}' for name, why in names.unpublished.items()]
+    return Said(
+        "inform",
+        f"Model Medic: drift feature names of {measured.endpoint} changed for CloudWatch",
+        f"ComputeDriftFunction publishes the FeatureDrift and FeatureKS of each feature of {measured.endpoint} "
+        "with the feature's name as its Feature dimension, and CloudWatch takes there only printable ASCII, "
+        f"1 to 1,024 characters, not only spaces. Of the features of the baseline {baseline['uri']}:\n"
+        + "\n".join(lines)
+        + "\n\nAn escape is written as in a Python string (\\u00e9 is \u00e9). MaxFeatureDrift, which the "
+        "DataDrift alarm watches, counts every feature, and the ledger keeps the most drifted feature by its own "
+        "name. To publish every feature under its own name, rename the columns of the training set and build "
+        "the baseline again. This message is sent once for this baseline.",
+    )
 
 
 def baseline_requested(

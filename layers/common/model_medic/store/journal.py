@@ -195,14 +195,15 @@ class Journal:
         return Decision.of(outcome, request_id, key or uuid.uuid4().hex[:12], self._retention)
 
     def decisions(self, endpoint: str, since: datetime, until: datetime) -> list[Decision]:
-        """Decisions about an endpoint in [since, until), oldest first."""
+        """Decisions about an endpoint in [since, until), oldest first; none, and no query, when
+        `until` is before `since` (a time asked before the incident opened, a clock behind
+        Lambda's): DynamoDB refuses a BETWEEN whose bounds are out of order
+        (docs/aws-behaviours.md, "Reading a deployed stack")."""
+        low, high = f"DECISION#{since.isoformat()}", f"DECISION#{until.isoformat()}"
+        if high < low:  # the keys' own order (UTF-8 bytes), as DynamoDB compares them
+            return []
         items = self._table.query(
-            "pk = :pk AND sk BETWEEN :lo AND :hi",
-            {
-                ":pk": endpoint_pk(endpoint),
-                ":lo": f"DECISION#{since.isoformat()}",
-                ":hi": f"DECISION#{until.isoformat()}",
-            },
+            "pk = :pk AND sk BETWEEN :lo AND :hi", {":pk": endpoint_pk(endpoint), ":lo": low, ":hi": high}
         )
         return sorted((Decision.from_item(item) for item in items), key=lambda d: (d.at, d.seq))
 
