@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -45,6 +48,34 @@ def endpoint_pk(endpoint: str) -> str:
 def epoch(moment: datetime) -> int:
     """A time as the table's TTL and lock attributes hold it: whole seconds since the epoch."""
     return int(moment.timestamp())
+
+
+# What makes this process's transaction tokens its own: two invocations at once run in two
+# processes and never share a token, whatever they write (each would otherwise take the other's
+# identical transaction for its own).
+_PROCESS = uuid.uuid4().hex
+
+
+def request_token(requests: list[dict[str, Any]]) -> str:
+    """A transaction's ClientRequestToken (at most 36 characters, DynamoDB's limit): a digest of
+    its requests, in a canonical form (keys sorted, the members of a set in order), and of this
+    process. The same transaction built again in this process has the same token."""
+    canonical = json.dumps(_canonical(requests), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{_PROCESS}:{canonical}".encode()).hexdigest()[:36]
+
+
+def _canonical(value: Any) -> Any:
+    """A request with the members of its sets (DynamoDB's SS, NS and BS) in order."""
+    if isinstance(value, dict):
+        return {
+            key: sorted(map(str, member))
+            if key in ("SS", "NS", "BS") and isinstance(member, list)
+            else _canonical(member)
+            for key, member in value.items()
+        }
+    if isinstance(value, list):
+        return [_canonical(member) for member in value]
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 def cancelled_on(error: ClientError, indexes: set[int]) -> bool:
@@ -177,8 +208,14 @@ class Table:
         return self._written(self.client.delete_item, self._delete(pk, sk, condition, None, values))
 
     def transact(self, requests: list[dict[str, Any]]) -> None:
-        """One TransactWriteItems of these requests (`put_request`, `update_request`, ...)."""
-        self.client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", requests))
+        """One TransactWriteItems of these requests (`put_request`, `update_request`, ...), its
+        ClientRequestToken derived from them (`request_token`): a repeat of the same transaction
+        by this process within DynamoDB's 10 minutes - a retry in place after an answer that was
+        lost, or that said the transaction was still in progress - is the one transaction, not a
+        second that fails its own conditions (docs/aws-behaviours.md, "Transient or permanent")."""
+        self.client.transact_write_items(
+            TransactItems=cast("list[TransactWriteItemTypeDef]", requests), ClientRequestToken=request_token(requests)
+        )
 
     def write(self, requests: list[dict[str, Any]]) -> None:
         """These requests written together: one alone as its own PutItem, UpdateItem or
