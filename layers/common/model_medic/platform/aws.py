@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
+from botocore import exceptions as boto_errors
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -142,17 +143,66 @@ _TRANSIENT_CODES = frozenset(
         "InternalServerError",
         "InternalError",
         "InternalServiceError",
+        # The codes as botocore raises them (the services' models; docs/aws-behaviours.md,
+        # "Transient or permanent"): SNS answers a throttle with `Throttled` (HTTP 429) and, on a
+        # topic encrypted with KMS, `KMSThrottling`; SQS with `KmsThrottled` (its legacy code
+        # `KMS.ThrottlingException`); DynamoDB refuses a single write on an item inside an ongoing
+        # transaction with `TransactionConflictException`; the rest are throttles and timeouts
+        # botocore's own retries know.
+        "Throttled",
+        "KMSThrottling",
+        "KmsThrottled",
+        "KMS.ThrottlingException",
+        "TransactionConflictException",
+        "BandwidthLimitExceeded",
+        "PriorRequestNotComplete",
+        "RequestTimeoutException",
     }
+)
+
+# A transaction cancelled for these reasons (TransactionCanceledException's CancellationReasons)
+# is cancelled by a concurrent writer or a throttle, not by its own content.
+_TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+# Errors raised before or beside a request that go away by themselves: the connection and read
+# failures botocore's own retries treat as transient, a response cut short or garbled on the
+# way, the client's retry quota spent, credentials not fetched this time. Every other
+# BotoCoreError is the caller's input or setup - a parameter the model refuses
+# (ParamValidationError), no credentials or Region - and fails the same way every time.
+_TRANSIENT_LOCAL = (
+    boto_errors.ConnectionError,
+    boto_errors.HTTPClientError,
+    boto_errors.IncompleteReadError,
+    boto_errors.ChecksumError,
+    boto_errors.FlexibleChecksumError,
+    boto_errors.CapacityNotAvailableError,
+    boto_errors.CredentialRetrievalError,
+    boto_errors.MetadataRetrievalError,
 )
 
 
 def is_transient(error: Exception) -> bool:
-    """Throttling, AWS's own faults (5xx) and network errors: try again later."""
+    """Throttling (HTTP 429 or a throttling code), AWS's own faults (5xx), a transaction cancelled
+    by a concurrent one or a throttle, and network errors: try again later. Bad input (a request
+    the model refuses, a 4xx validation or access error) is permanent: trying again fails again."""
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
+        found = error.response.get("Error", {})
+        codes = {found.get("Code", ""), found.get("QueryErrorCode", "")}
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return code in _TRANSIENT_CODES or status >= 500
-    return isinstance(error, BotoCoreError)
+        return bool(codes & _TRANSIENT_CODES) or status == 429 or status >= 500 or _cancelled_by_others(error)
+    return isinstance(error, _TRANSIENT_LOCAL)
+
+
+def _cancelled_by_others(error: ClientError) -> bool:
+    """A transaction cancelled by a concurrent writer or a throttle on some of its items (its other
+    items passing, or failing only their conditions): trying again decides it."""
+    if error_code(error) != "TransactionCanceledException":
+        return False
+    reasons = {str(r.get("Code")) for r in error.response.get("CancellationReasons", [])}
+    return bool(reasons & _TRANSIENT_CANCELLATIONS) and reasons <= _TRANSIENT_CANCELLATIONS | {
+        "None",
+        "ConditionalCheckFailed",
+    }
 
 
 def error_code(error: ClientError) -> str:
