@@ -16,7 +16,6 @@ from botocore.parsers import create_parser
 from model_medic.platform import aws
 from model_medic.store.table import request_token
 
-
 _BOTOCORE = botocore.session.get_session()
 
 
