@@ -4,6 +4,7 @@ XML, SQS's JSON with its legacy query code, DynamoDB's JSON), and the client-sid
 raised by a real client (docs/aws-behaviours.md, "Transient or permanent")."""
 
 import json
+import threading
 from typing import Any
 
 import boto3
@@ -132,3 +133,13 @@ def test_a_transactions_token_is_its_content_in_a_canonical_form_within_dynamodb
     assert request_token([same]) == token
     assert request_token([other]) != token
     assert request_token([put, other]) != request_token([other, put])
+
+
+def test_two_invocations_at_once_never_share_a_token() -> None:
+    # Lambda runs them in two processes; the tests and the local cloud in two threads.
+    put = [{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}}]
+    tokens: list[str] = []
+    other = threading.Thread(target=lambda: tokens.append(request_token(put)))
+    other.start()
+    other.join()
+    assert tokens != [request_token(put)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -51,17 +52,17 @@ def epoch(moment: datetime) -> int:
 
 
 # What makes this process's transaction tokens its own: two invocations at once run in two
-# processes and never share a token, whatever they write (each would otherwise take the other's
-# identical transaction for its own).
+# processes (or, in the tests and the local cloud, two threads) and never share a token, whatever
+# they write - each would otherwise take the other's identical transaction for its own.
 _PROCESS = uuid.uuid4().hex
 
 
 def request_token(requests: list[dict[str, Any]]) -> str:
     """A transaction's ClientRequestToken (at most 36 characters, DynamoDB's limit): a digest of
     its requests, in a canonical form (keys sorted, the members of a set in order), and of this
-    process. The same transaction built again in this process has the same token."""
+    process and thread. The same transaction built again by the same caller has the same token."""
     canonical = json.dumps(_canonical(requests), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{_PROCESS}:{canonical}".encode()).hexdigest()[:36]
+    return hashlib.sha256(f"{_PROCESS}:{threading.get_ident()}:{canonical}".encode()).hexdigest()[:36]
 
 
 def _canonical(value: Any) -> Any:
