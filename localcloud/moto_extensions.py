@@ -352,7 +352,8 @@ nowhere else, for the tests and the local cloud alike.
   cancelled transaction leaves no token: the same request sent again is tried again. moto
   ignored the token, so the retry of a transaction whose answer was lost failed its own
   conditions here, where AWS takes it as done (`store/table.py` derives the token from the
-  transaction; sources: docs/aws-behaviours.md, "Transient or permanent").
+  transaction within a write's in-place retries; sources: docs/aws-behaviours.md, "Transient or
+  permanent").
 """
 
 import copy

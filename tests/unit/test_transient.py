@@ -4,8 +4,7 @@ XML, SQS's JSON with its legacy query code, DynamoDB's JSON), and the client-sid
 raised by a real client (docs/aws-behaviours.md, "Transient or permanent")."""
 
 import json
-import threading
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import botocore.session
@@ -15,7 +14,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 
 from model_medic.platform import aws
-from model_medic.store.table import request_token
+from model_medic.store.table import Table, request_token
 
 _BOTOCORE = botocore.session.get_session()
 
@@ -128,18 +127,38 @@ def test_a_transactions_token_is_its_content_in_a_canonical_form_within_dynamodb
     put = {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "holders": {"SS": ["x", "y"]}}}}
     same = {"Put": {"Item": {"holders": {"SS": ["y", "x"]}, "pk": {"S": "a"}}, "TableName": "t"}}
     other = {"Put": {"TableName": "t", "Item": {"pk": {"S": "b"}, "holders": {"SS": ["x", "y"]}}}}
-    token = request_token([put])
+    token = request_token([put], "retries-1")
     assert 1 <= len(token) <= 36  # ClientRequestToken's limits in the DynamoDB model
-    assert request_token([same]) == token
-    assert request_token([other]) != token
-    assert request_token([put, other]) != request_token([other, put])
+    assert request_token([same], "retries-1") == token
+    assert request_token([other], "retries-1") != token
+    assert request_token([put, other], "retries-1") != request_token([other, put], "retries-1")
+    assert request_token([put], "retries-2") != token
 
 
-def test_two_invocations_at_once_never_share_a_token() -> None:
-    # Lambda runs them in two processes; the tests and the local cloud in two threads.
-    put = [{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}}]
-    tokens: list[str] = []
-    other = threading.Thread(target=lambda: tokens.append(request_token(put)))
-    other.start()
-    other.join()
-    assert tokens != [request_token(put)]
+class Client:
+    """A DynamoDB client that records each TransactWriteItems and answers the first `faults` of
+    them with a throttle."""
+
+    def __init__(self, faults: int = 0) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.faults = faults
+
+    def transact_write_items(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+        if len(self.calls) <= self.faults:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+
+def test_a_transaction_tried_again_in_place_keeps_its_token_and_each_write_has_its_own() -> None:
+    client = Client()
+    table = Table(cast("Any", client), "t")
+    requests = [table.put_request({"pk": "a", "sk": "b"}), table.put_request({"pk": "a", "sk": "c"})]
+    table.transact(requests)  # outside a write's retries: botocore's own token, a fresh one per call
+    assert "ClientRequestToken" not in client.calls[-1]
+    client.faults = 2
+    aws.persist(lambda: table.transact(requests))
+    first, again = client.calls[1:3]
+    assert first["ClientRequestToken"] == again["ClientRequestToken"]
+    aws.persist(lambda: table.transact(requests))  # another write of the same items: another token
+    assert client.calls[3]["ClientRequestToken"] != first["ClientRequestToken"]
+    assert aws.retries() is None

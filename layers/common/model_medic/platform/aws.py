@@ -7,7 +7,9 @@ mocked, and one created without a region fails. Tests call `reset()` between tes
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -209,21 +211,37 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+# The in-place retries of one write (`persist`): a transaction sent again within them carries the
+# same ClientRequestToken (`store/table.py`), so DynamoDB takes a repeat of one that went through
+# as that one, not as a second that fails its own conditions. Outside them, each call has its own.
+_RETRIES: ContextVar[str | None] = ContextVar("model_medic_retries", default=None)
+
+
+def retries() -> str | None:
+    """The id of the `persist` whose write is running (None outside one)."""
+    return _RETRIES.get()
+
+
 def persist[T](write: Callable[[], T], attempts: int = 5) -> T:
     """A bookkeeping write that follows a change: retried here on transient errors.
 
     Once an AWS change is made, failing the invocation over the write that records it
     would leave the retry to find out what happened; retrying the write in place (boto's
-    own retries spent) makes the common case - one throttled call - simply succeed.
+    own retries spent) makes the common case - one throttled call - simply succeed. A
+    transaction sent again here is the same transaction to DynamoDB (`retries`).
     """
-    for attempt in range(attempts):
-        try:
-            return write()
-        except ClientError as error:
-            if not is_transient(error) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
+    scope = _RETRIES.set(_RETRIES.get() or uuid.uuid4().hex)
+    try:
+        for attempt in range(attempts):
+            try:
+                return write()
+            except ClientError as error:
+                if not is_transient(error) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+    finally:
+        _RETRIES.reset(scope)
 
 
 def describe_endpoint(sagemaker: SageMakerClient, name: str) -> tuple[dict[str, Any] | None, str | None]:

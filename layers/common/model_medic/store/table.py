@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -51,18 +49,12 @@ def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-# What makes this process's transaction tokens its own: two invocations at once run in two
-# processes (or, in the tests and the local cloud, two threads) and never share a token, whatever
-# they write - each would otherwise take the other's identical transaction for its own.
-_PROCESS = uuid.uuid4().hex
-
-
-def request_token(requests: list[dict[str, Any]]) -> str:
-    """A transaction's ClientRequestToken (at most 36 characters, DynamoDB's limit): a digest of
-    its requests, in a canonical form (keys sorted, the members of a set in order), and of this
-    process and thread. The same transaction built again by the same caller has the same token."""
+def request_token(requests: list[dict[str, Any]], retries: str) -> str:
+    """A transaction's ClientRequestToken within one write's in-place retries (`aws.persist`, whose
+    id is `retries`): a digest of that id and of the requests in a canonical form (keys sorted, the
+    members of a set in order), at most 36 characters (DynamoDB's limit)."""
     canonical = json.dumps(_canonical(requests), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{_PROCESS}:{threading.get_ident()}:{canonical}".encode()).hexdigest()[:36]
+    return hashlib.sha256(f"{retries}:{canonical}".encode()).hexdigest()[:36]
 
 
 def _canonical(value: Any) -> Any:
@@ -209,14 +201,18 @@ class Table:
         return self._written(self.client.delete_item, self._delete(pk, sk, condition, None, values))
 
     def transact(self, requests: list[dict[str, Any]]) -> None:
-        """One TransactWriteItems of these requests (`put_request`, `update_request`, ...), its
-        ClientRequestToken derived from them (`request_token`): a repeat of the same transaction
-        by this process within DynamoDB's 10 minutes - a retry in place after an answer that was
-        lost, or that said the transaction was still in progress - is the one transaction, not a
-        second that fails its own conditions (docs/aws-behaviours.md, "Transient or permanent")."""
-        self.client.transact_write_items(
-            TransactItems=cast("list[TransactWriteItemTypeDef]", requests), ClientRequestToken=request_token(requests)
-        )
+        """One TransactWriteItems of these requests (`put_request`, `update_request`, ...). Inside
+        a write's in-place retries (`aws.persist`) its ClientRequestToken is derived from them
+        (`request_token`): the same transaction sent again there - after an answer that said it
+        was still in progress, or a fault after it went through - is the one transaction, not a
+        second that fails its own conditions. Elsewhere botocore gives each call a token of its own,
+        kept through its own retries (docs/aws-behaviours.md, "Transient or permanent")."""
+        items = cast("list[TransactWriteItemTypeDef]", requests)
+        retries = aws.retries()
+        if retries is None:
+            self.client.transact_write_items(TransactItems=items)
+        else:
+            self.client.transact_write_items(TransactItems=items, ClientRequestToken=request_token(requests, retries))
 
     def write(self, requests: list[dict[str, Any]]) -> None:
         """These requests written together: one alone as its own PutItem, UpdateItem or
