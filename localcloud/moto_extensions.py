@@ -378,6 +378,14 @@ nowhere else, for the tests and the local cloud alike.
   writes in plain Python, so two threads can both pass the check. Serialising moto's
   DynamoDB request handling restores the atomicity that the ledger's conditional writes
   (and the incidents' versioned updates) rely on, so a race test measures our code, not moto's.
+* `dynamodb_transaction_tokens_as_in_aws`: a TransactWriteItems whose ClientRequestToken a
+  transaction that succeeded used in the last 10 minutes is that transaction again - it succeeds
+  and writes nothing; with other items DynamoDB answers IdempotentParameterMismatchException. A
+  cancelled transaction leaves no token: the same request sent again is tried again. moto
+  ignored the token, so the retry of a transaction whose answer was lost failed its own
+  conditions here, where AWS takes it as done (`store/table.py` derives the token from the
+  transaction within a write's in-place retries; sources: docs/aws-behaviours.md, "Transient or
+  permanent").
 """
 
 import copy
@@ -424,6 +432,43 @@ def serialise_dynamodb_requests() -> None:
             return original(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+# How long DynamoDB keeps a transaction's ClientRequestToken after the transaction.
+TOKEN_WINDOW = timedelta(minutes=10)
+
+
+@_once
+def dynamodb_transaction_tokens_as_in_aws() -> None:
+    """TransactWriteItems honours its ClientRequestToken, as in AWS."""
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.exceptions import DynamodbException
+
+    original = DynamoHandler.transact_write_items
+
+    def transact_write_items(self: DynamoHandler) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        # Kept on the backend, so a fresh moto world (its backends reset) starts with none.
+        tokens: dict[str, tuple[str, datetime]] = self.dynamodb_backend.__dict__.setdefault("_request_tokens", {})
+        items = json.dumps(self.body["TransactItems"], sort_keys=True)
+        now = moto_now()
+        with _dynamodb_lock:
+            for old in [t for t, (_, at) in tokens.items() if now - at >= TOKEN_WINDOW]:
+                del tokens[old]
+            if token in tokens:
+                if tokens[token][0] != items:
+                    raise DynamodbException(
+                        "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                        "Request token is already used with different parameters.",
+                    )
+                return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+            answer = original(self)  # a cancelled transaction raises here and leaves no token
+            tokens[token] = (items, now)
+            return answer
+
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 # --- SageMaker Pipelines ---------------------------------------------------------------
@@ -1900,6 +1945,7 @@ def cloudformation_keys_keep_a_json_policy() -> None:
 def install_all() -> None:
     """Every extension of this module (tests and the local cloud call this once)."""
     serialise_dynamodb_requests()
+    dynamodb_transaction_tokens_as_in_aws()
     alarm_state_times_follow_the_clock()
     alarm_transition_times_as_in_aws()
     alarm_history_as_in_aws()  # after the transition times: an item's Timestamp is the transition's

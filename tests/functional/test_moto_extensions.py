@@ -35,7 +35,7 @@ from localcloud.moto_extensions import (
     set_update_seconds,
     update_seconds,
 )
-from tests.conftest import REGION, make_endpoint, matches
+from tests.conftest import REGION, Stack, make_endpoint, matches
 from tests.real_endpoints import create_in_moto, load
 
 if TYPE_CHECKING:
@@ -1947,3 +1947,49 @@ def test_a_model_or_endpoint_config_name_is_taken_once_and_rollouts_take_their_o
     create_once(
         lambda: sagemaker.create_model(ModelName="m-1", ExecutionRoleArn=role, PrimaryContainer={"Image": image})
     )
+
+
+# --- DynamoDB transaction tokens ----------------------------------------------------------------
+
+
+def test_a_transaction_sent_again_with_its_token_is_the_one_transaction_for_ten_minutes(
+    stack: Stack, clock: time_machine.Traveller
+) -> None:
+    dynamodb = boto3.client("dynamodb")
+    items: list[Any] = [
+        {
+            "Put": {
+                "TableName": stack.table,
+                "Item": {"pk": {"S": "P"}, "sk": {"S": "A"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        {
+            "Update": {
+                "TableName": stack.table,
+                "Key": {"pk": {"S": "P"}, "sk": {"S": "N"}},
+                "UpdateExpression": "ADD n :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+    ]
+
+    def count() -> int:
+        return int(dynamodb.get_item(TableName=stack.table, Key={"pk": {"S": "P"}, "sk": {"S": "N"}})["Item"]["n"]["N"])
+
+    def refused(**kwargs: Any) -> str:
+        with pytest.raises(ClientError) as error:
+            dynamodb.transact_write_items(**kwargs)
+        return str(error.value.response["Error"]["Code"])
+
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken="first")
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken="first")  # the same: done already
+    assert count() == 1
+    assert refused(TransactItems=items[1:], ClientRequestToken="first") == "IdempotentParameterMismatchException"
+    assert refused(TransactItems=items, ClientRequestToken="second") == "TransactionCanceledException"  # a new one
+    dynamodb.delete_item(TableName=stack.table, Key={"pk": {"S": "P"}, "sk": {"S": "A"}})
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken="second")  # its cancellation left no token
+    assert count() == 2
+    clock.shift(timedelta(minutes=10))
+    assert refused(TransactItems=items, ClientRequestToken="first") == "TransactionCanceledException"  # forgotten
+    assert count() == 2

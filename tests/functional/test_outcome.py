@@ -6,8 +6,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from model_medic.platform import aws
 from model_medic.tell.outcome import Notifier, Outcome, Where
 from tests.conftest import Stack
 
@@ -173,9 +175,10 @@ def test_a_stopped_rollout_is_told_at_info_level(stack: Stack) -> None:
 def test_an_outcome_event_eventbridge_rejects_is_logged_and_raised_for_a_retry(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # PutEvents answers 200 with the entry failed (FailedEntryCount, the entry's ErrorCode): the
-    # invocation fails, so Lambda retries it, and the log says why. moto never fails an entry: a
-    # Stubber gives AWS's answer. (The log line once passed `message=`, which logging refuses
+    # PutEvents answers 200 with the entry failed (FailedEntryCount, the entry's ErrorCode): raised
+    # as the ClientError of that code, so the caller retries it (InternalFailure is retryable) or
+    # holds the letter back (`aws.is_transient`), and the log says why. moto never fails an entry:
+    # a Stubber gives AWS's answer. (The log line once passed `message=`, which logging refuses
     # with a KeyError that hid the reason.)
     events = boto3.client("events")
     with Stubber(events) as stubbed:
@@ -187,7 +190,9 @@ def test_an_outcome_event_eventbridge_rejects_is_logged_and_raised_for_a_retry(
             },
         )
         notifier = Notifier(boto3.client("sns"), events, stack.topics["info"], stack.topics["critical"], "default")
-        with pytest.raises(RuntimeError, match="EventBridge rejected the outcome event: InternalFailure"):
+        with pytest.raises(ClientError, match="EventBridge rejected the outcome event: try again") as rejected:
             notifier.put_event(sweep_outcome())
+    assert rejected.value.response["Error"]["Code"] == "InternalFailure"
+    assert aws.is_transient(rejected.value)
     [record] = [r for r in caplog.records if r.getMessage() == "outcome event rejected"]
     assert (record.levelname, vars(record)["code"], vars(record)["detail"]) == ("ERROR", "InternalFailure", "try again")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -50,9 +51,11 @@ class Stepping:
         intent = replace(incident, state="acting", pending=step, steps=incident.steps + 1, last_note="")
         items = self._claims.claim_items(claim, self._action.cooldown, self._budget, now)
         try:
-            saved = self._incidents.save(intent, items)
+            # A throttle, or a transaction cancelled by a concurrent one on the shared budget item
+            # (TransactionConflict), is tried again in place: it says nothing about the claim.
+            saved = aws.persist(partial(self._incidents.save, intent, items))
         except ClientError as error:
-            if aws.error_code(error) != "TransactionCanceledException":
+            if aws.error_code(error) != "TransactionCanceledException" or aws.is_transient(error):
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             return self._telling.refused(incident, base, self._claims.refusal(claim, self._budget, now, reasons))

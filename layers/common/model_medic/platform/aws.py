@@ -7,14 +7,17 @@ mocked, and one created without a region fails. Tests call `reset()` between tes
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
+from botocore import exceptions as boto_errors
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -147,6 +150,20 @@ _TRANSIENT_CODES = frozenset(
         "InternalServiceError",
         "InternalServiceException",
         "ConcurrentUpdateException",
+        # The codes as botocore raises them (the services' models; docs/aws-behaviours.md,
+        # "Transient or permanent"): SNS answers a throttle with `Throttled` (HTTP 429) and, on a
+        # topic encrypted with KMS, `KMSThrottling`; SQS with `KmsThrottled` (its legacy code
+        # `KMS.ThrottlingException`); DynamoDB refuses a single write on an item inside an ongoing
+        # transaction with `TransactionConflictException`; the rest are throttles and timeouts
+        # botocore's own retries know.
+        "Throttled",
+        "KMSThrottling",
+        "KmsThrottled",
+        "KMS.ThrottlingException",
+        "TransactionConflictException",
+        "BandwidthLimitExceeded",
+        "PriorRequestNotComplete",
+        "RequestTimeoutException",
     }
 )
 
@@ -156,14 +173,49 @@ _TRANSIENT_CODES = frozenset(
 _BUSY_CODES = frozenset({"ConcurrentUpdateException"})
 _BUSY_MESSAGES = ("in-progress", "in progress", "Updating")
 
+# A transaction cancelled for these reasons (TransactionCanceledException's CancellationReasons)
+# is cancelled by a concurrent writer or a throttle, not by its own content.
+_TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+# Errors raised before or beside a request that go away by themselves: the connection and read
+# failures botocore's own retries treat as transient, a response cut short or garbled on the
+# way, the client's retry quota spent, credentials not fetched this time. Every other
+# BotoCoreError is the caller's input or setup - a parameter the model refuses
+# (ParamValidationError), no credentials or Region - and fails the same way every time.
+_TRANSIENT_LOCAL = (
+    boto_errors.ConnectionError,
+    boto_errors.HTTPClientError,
+    boto_errors.IncompleteReadError,
+    boto_errors.ChecksumError,
+    boto_errors.FlexibleChecksumError,
+    boto_errors.CapacityNotAvailableError,
+    boto_errors.CredentialRetrievalError,
+    boto_errors.MetadataRetrievalError,
+)
+
 
 def is_transient(error: Exception) -> bool:
-    """Throttling, AWS's own faults (5xx) and network errors: try again later."""
+    """Throttling (HTTP 429 or a throttling code), AWS's own faults (5xx), a transaction cancelled
+    by a concurrent one or a throttle, and network errors: try again later. Bad input (a request
+    the model refuses, a 4xx validation or access error) is permanent: trying again fails again."""
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
+        found = error.response.get("Error", {})
+        codes = {found.get("Code", ""), found.get("QueryErrorCode", "")}
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return code in _TRANSIENT_CODES or status >= 500
-    return isinstance(error, BotoCoreError)
+        return bool(codes & _TRANSIENT_CODES) or status == 429 or status >= 500 or _cancelled_by_others(error)
+    return isinstance(error, _TRANSIENT_LOCAL)
+
+
+def _cancelled_by_others(error: ClientError) -> bool:
+    """A transaction cancelled by a concurrent writer or a throttle on some of its items (its other
+    items passing, or failing only their conditions): trying again decides it."""
+    if error_code(error) != "TransactionCanceledException":
+        return False
+    reasons = {str(r.get("Code")) for r in error.response.get("CancellationReasons", [])}
+    return bool(reasons & _TRANSIENT_CANCELLATIONS) and reasons <= _TRANSIENT_CANCELLATIONS | {
+        "None",
+        "ConditionalCheckFailed",
+    }
 
 
 def is_busy(error: ClientError) -> bool:
@@ -177,21 +229,37 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+# The in-place retries of one write (`persist`): a transaction sent again within them carries the
+# same ClientRequestToken (`store/table.py`), so DynamoDB takes a repeat of one that went through
+# as that one, not as a second that fails its own conditions. Outside them, each call has its own.
+_RETRIES: ContextVar[str | None] = ContextVar("model_medic_retries", default=None)
+
+
+def retries() -> str | None:
+    """The id of the `persist` whose write is running (None outside one)."""
+    return _RETRIES.get()
+
+
 def persist[T](write: Callable[[], T], attempts: int = 5) -> T:
     """A bookkeeping write that follows a change: retried here on transient errors.
 
     Once an AWS change is made, failing the invocation over the write that records it
     would leave the retry to find out what happened; retrying the write in place (boto's
-    own retries spent) makes the common case - one throttled call - simply succeed.
+    own retries spent) makes the common case - one throttled call - simply succeed. A
+    transaction sent again here is the same transaction to DynamoDB (`retries`).
     """
-    for attempt in range(attempts):
-        try:
-            return write()
-        except ClientError as error:
-            if not is_transient(error) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
+    scope = _RETRIES.set(_RETRIES.get() or uuid.uuid4().hex)
+    try:
+        for attempt in range(attempts):
+            try:
+                return write()
+            except ClientError as error:
+                if not is_transient(error) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+    finally:
+        _RETRIES.reset(scope)
 
 
 def describe_endpoint(sagemaker: SageMakerClient, name: str) -> tuple[dict[str, Any] | None, str | None]:

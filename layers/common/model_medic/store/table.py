@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -45,6 +47,28 @@ def endpoint_pk(endpoint: str) -> str:
 def epoch(moment: datetime) -> int:
     """A time as the table's TTL and lock attributes hold it: whole seconds since the epoch."""
     return int(moment.timestamp())
+
+
+def request_token(requests: list[dict[str, Any]], retries: str) -> str:
+    """A transaction's ClientRequestToken within one write's in-place retries (`aws.persist`, whose
+    id is `retries`): a digest of that id and of the requests in a canonical form (keys sorted, the
+    members of a set in order), at most 36 characters (DynamoDB's limit)."""
+    canonical = json.dumps(_canonical(requests), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{retries}:{canonical}".encode()).hexdigest()[:36]
+
+
+def _canonical(value: Any) -> Any:
+    """A request with the members of its sets (DynamoDB's SS, NS and BS) in order."""
+    if isinstance(value, dict):
+        return {
+            key: sorted(map(str, member))
+            if key in ("SS", "NS", "BS") and isinstance(member, list)
+            else _canonical(member)
+            for key, member in value.items()
+        }
+    if isinstance(value, list):
+        return [_canonical(member) for member in value]
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 def cancelled_on(error: ClientError, indexes: set[int]) -> bool:
@@ -177,8 +201,18 @@ class Table:
         return self._written(self.client.delete_item, self._delete(pk, sk, condition, None, values))
 
     def transact(self, requests: list[dict[str, Any]]) -> None:
-        """One TransactWriteItems of these requests (`put_request`, `update_request`, ...)."""
-        self.client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", requests))
+        """One TransactWriteItems of these requests (`put_request`, `update_request`, ...). Inside
+        a write's in-place retries (`aws.persist`) its ClientRequestToken is derived from them
+        (`request_token`): the same transaction sent again there - after an answer that said it
+        was still in progress, or a fault after it went through - is the one transaction, not a
+        second that fails its own conditions. Elsewhere botocore gives each call a token of its own,
+        kept through its own retries (docs/aws-behaviours.md, "Transient or permanent")."""
+        items = cast("list[TransactWriteItemTypeDef]", requests)
+        retries = aws.retries()
+        if retries is None:
+            self.client.transact_write_items(TransactItems=items)
+        else:
+            self.client.transact_write_items(TransactItems=items, ClientRequestToken=request_token(requests, retries))
 
     def write(self, requests: list[dict[str, Any]]) -> None:
         """These requests written together: one alone as its own PutItem, UpdateItem or

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
+
 from model_medic.fleet.alarm_catalog import dashboard_name
 from model_medic.platform.observability import logger
 
@@ -154,9 +156,16 @@ class Notifier:
             ]
         )
         if response.get("FailedEntryCount"):
+            # PutEvents answers HTTP 200 with the entry failed: raised as the error AWS would have
+            # answered for the call, so callers tell a throttle or a fault (InternalFailure,
+            # ThrottlingException: retryable, per the API reference) from a refusal (`aws.is_transient`).
             entry = response["Entries"][0]
-            logger.error("outcome event rejected", code=entry.get("ErrorCode"), detail=entry.get("ErrorMessage"))
-            raise RuntimeError(f"EventBridge rejected the outcome event: {entry.get('ErrorCode')}")
+            code, message = str(entry.get("ErrorCode") or "InternalFailure"), str(entry.get("ErrorMessage") or "")
+            logger.error("outcome event rejected", code=code, detail=message)
+            rejected = {"Code": code, "Message": f"EventBridge rejected the outcome event: {message}"}
+            raise ClientError(
+                {"Error": rejected, "ResponseMetadata": response.get("ResponseMetadata", {})}, "PutEvents"
+            )
 
     def _detail(self, outcome: Outcome, dedup_id: str) -> dict[str, Any]:
         """The outcome as machines read it, with where it comes from and its console links."""

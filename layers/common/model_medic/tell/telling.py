@@ -413,15 +413,24 @@ class Courier:
         """What earlier invocations wrote and did not send, sent now: critical first, then oldest
         first; their own retries' letters at once, others' once their lease is over. A letter AWS
         refuses is left for later and logged; this never fails the invocation over another's
-        letter (a throttle stops the drain until the next invocation). Returns how many were sent."""
+        letter: a throttle, or an outbox it cannot read or lease from (another function's drain
+        writing the same partition), stops the drain until the next invocation. Returns how many
+        were sent."""
         sent = 0
         now = self._clock()
-        for letter in self._outbox.pending()[:DRAIN_LIMIT]:
+        try:
+            pending = self._outbox.pending()[:DRAIN_LIMIT]
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("outbox not read; left for the next invocation", error=str(error))
+            pending = []
+        for letter in pending:
             if time_left is not None and time_left() < DRAIN_RESERVE:
                 break
             if letter.owner != self._owner and letter.lease_until > epoch(now):
                 continue  # its writer is sending it
-            taken = letter if letter.owner == self._owner else self._outbox.take(letter, self._owner, now, LEASE)
+            taken = self._taken(letter, now)
+            if taken == "stopped":
+                break
             if taken is None:
                 continue  # sent meanwhile, or taken by another invocation
             done = self._drained(taken, now)
@@ -431,6 +440,20 @@ class Courier:
         if sent:
             metrics.add_metric(name="LettersDrained", unit="Count", value=sent)
         return sent
+
+    def _taken(self, letter: Letter, now: datetime) -> Letter | Literal["stopped"] | None:
+        """The letter leased to this invocation (its own at once); None when another holds it or
+        it was sent; "stopped" when the lease could not be written (a throttle, a transaction of
+        another drain on the letter): the drain stops there, for the next invocation."""
+        if letter.owner == self._owner:
+            return letter
+        try:
+            return self._outbox.take(letter, self._owner, now, LEASE)
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "pending letter not taken; left for the next invocation", dedup_id=letter.dedup_id, error=str(error)
+            )
+            return "stopped"
 
     def _drained(self, letter: Letter, now: datetime) -> Literal["sent", "refused", "stopped"]:
         """One pending letter sent, or refused by AWS for good (left for later), or stopped by a
@@ -443,7 +466,12 @@ class Courier:
                 logger.warning("pending letter not sent yet", dedup_id=letter.dedup_id, error=str(error))
                 return "stopped"
             logger.error("pending letter refused; tried again later", dedup_id=letter.dedup_id, error=str(error))
-            aws.persist(partial(self._outbox.later, letter, now + REFUSED_AGAIN, str(error)))
+            try:
+                aws.persist(partial(self._outbox.later, letter, now + REFUSED_AGAIN, str(error)))
+            except (ClientError, BotoCoreError) as failed:
+                # Not held back: the next drain tries it again once this lease is over.
+                logger.warning("refused letter not held back", dedup_id=letter.dedup_id, error=str(failed))
+                return "stopped"
             return "refused"
         return "sent"
 
@@ -642,7 +670,9 @@ class Pager:
             else:
                 continue
             try:
-                self._courier.commit(post.items)
+                # A concurrent transaction on the episode (TransactionConflict) is tried again in
+                # place; the retry then finds the episode written (its condition fails) or writes it.
+                aws.persist(partial(self._courier.commit, post.items))
             except ClientError as error:
                 if not cancelled_on(error, {0}):
                     raise
