@@ -1733,38 +1733,36 @@ def _percentile_statistic(percentile: Decimal) -> Callable[[list[Any]], float | 
 
 
 def _metric_stat_result(
-    backend: Any,
+    window: list[Any],
     query: dict[str, Any],
     compute: Callable[[list[Any]], float | None],
     start: datetime,
     end: datetime,
     scan_by: str,
 ) -> dict[str, Any]:
-    """One MetricStat query: the metric's datapoints period by period (as moto steps), `compute`d."""
+    """One MetricStat query over the request's datapoints (`window`, those in [start, end)): the
+    metric's datapoints period by period (as moto steps from `start`), `compute`d."""
     metric_stat = query["MetricStat"]
     metric = metric_stat["Metric"]
     dimensions = _dimension_set(metric.get("Dimensions"))
     unit = metric_stat.get("Unit")
-    data = [
-        md
-        for md in backend.get_all_metrics()
-        if start <= md.timestamp < end
-        and md.namespace == metric["Namespace"]
-        and md.name == metric["MetricName"]
-        and _dimension_set(md.dimensions) == dimensions
-        and (not unit or md.unit == unit)
-    ]
     period = timedelta(seconds=int(metric_stat["Period"]))
+    by_period: dict[int, list[Any]] = {}
+    for md in window:
+        if (
+            md.namespace == metric["Namespace"]
+            and md.name == metric["MetricName"]
+            and _dimension_set(md.dimensions) == dimensions
+            and (not unit or md.unit == unit)
+        ):
+            by_period.setdefault((md.timestamp - start) // period, []).append(md)
     values: list[float] = []
     timestamps: list[datetime] = []
-    period_start = start
-    while period_start <= end:
-        in_period = [md for md in data if period_start <= md.timestamp < period_start + period]
-        value = compute(in_period) if in_period else None
+    for index in sorted(by_period):
+        value = compute(by_period[index])
         if value is not None:
             values.append(value)
-            timestamps.append(period_start)
-        period_start += period
+            timestamps.append(start + index * period)
     if scan_by == "TimestampDescending":
         values.reverse()
         timestamps.reverse()
@@ -1893,14 +1891,20 @@ def cloudwatch_metric_stat_queries() -> None:
             if percentile is None or percentile > 100:
                 raise ValidationError(UNSUPPORTED_STAT_MESSAGE.format(stat=stat))
             ours.append((query, _percentile_statistic(percentile)))
-        # moto validates the times and answers metric math from its own MetricStat results.
-        for_moto = [q for q in queries if "MetricStat" not in q or q["MetricStat"].get("Stat") in _SIMPLE_STATS]
+        # moto validates the times and answers metric math from its own MetricStat results: it
+        # is given the simple statistics only when an expression may read them (its scan costs
+        # queries x periods x datapoints; ours below, one pass over the window).
+        math = any("MetricStat" not in q for q in queries)
+        for_moto = [
+            q for q in queries if "MetricStat" not in q or (math and q["MetricStat"].get("Stat") in _SIMPLE_STATS)
+        ]
         answered = original(self, for_moto, start_time, end_time, scan_by)
         start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        window = [md for md in self.get_all_metrics() if start <= md.timestamp < end] if ours else []
         by_id = {result["id"]: result for result in answered}
         for query, compute in ours:
             if query.get("ReturnData", True):
-                by_id[query["Id"]] = _metric_stat_result(self, query, compute, start, end, scan_by)
+                by_id[query["Id"]] = _metric_stat_result(window, query, compute, start, end, scan_by)
         return [by_id[q["Id"]] for q in queries if q["Id"] in by_id]
 
     CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign]

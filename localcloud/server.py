@@ -16,11 +16,13 @@ clock and pending UpdateEndpoint failures through the `/moto-api/model-medic/...
 """
 
 import argparse
+import functools
 import os
 import signal
 import threading
 from pathlib import Path
 
+from moto import backends
 from moto.server import ThreadedMotoServer
 
 from localcloud.moto_extensions import RANGE_MOVES_CAPACITY_ENV, install_all, set_range_moves_capacity
@@ -34,6 +36,10 @@ def main() -> None:
     parser.add_argument("--port-file", type=Path, help="where to write the port listened on, once listening")
     args = parser.parse_args()
     install_all()
+    # moto's dispatcher lists its package's directories on every request to find the service a
+    # host names (a tenth of this process's time in the demo); they do not change while it runs.
+    listed = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = functools.partial(iter, listed)
     # The demo scenarios still assume a new scalable-target range moves no instances.
     set_range_moves_capacity(os.environ.get(RANGE_MOVES_CAPACITY_ENV, "0") == "1")
     server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
