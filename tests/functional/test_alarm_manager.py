@@ -282,6 +282,31 @@ def test_a_named_endpoint_keeps_its_alarms_while_it_is_deleted_and_an_untagged_o
     assert run(state_change(plain, "IN_SERVICE"))["reconciled"]["created"] == []
 
 
+def test_a_named_endpoint_created_with_capitals_is_watched_under_its_own_spelling(fleet_env: Stack) -> None:
+    # EndpointNames holds churn-prod (lower case: the roles' ARNs); SageMaker keeps Churn-Prod,
+    # and publishes its metrics under it. Its policy tag counts; it has no discovery tag.
+    boto3.client("sagemaker", region_name=REGION).create_endpoint(
+        EndpointName="Churn-Prod",
+        EndpointConfigName="shared",
+        Tags=[{"Key": "model-medic:latency-threshold-ms", "Value": "250"}],
+    )
+    run(SCHEDULE)
+    assert alarm_names() == expected(["Churn-Prod"], without_canary=())
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    [latency] = cw.describe_alarms(AlarmNames=["Churn-Prod-HighLatency"])["MetricAlarms"]
+    assert latency["Threshold"] == 250.0
+    for alarm in cw.describe_alarms(AlarmNamePrefix="Churn-Prod-")["MetricAlarms"]:
+        assert {"Name": "EndpointName", "Value": "Churn-Prod"} in alarm["Dimensions"], alarm["AlarmName"]
+    assert {d for d in dashboards() if d.endswith("Churn-Prod")} != set()
+    # Its state change, as SageMaker sends it (the name as created, the ARN in lower case), is
+    # in scope: its alarms stay as they are.
+    event = state_change("Churn-Prod", "IN_SERVICE")
+    event["resources"] = ["arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-prod"]
+    result = run(event)["reconciled"]
+    assert (result["endpoints"], result["created"], result["deleted"], result["unchanged"]) == (1, [], [], 6)
+    assert alarm_names() == expected(["Churn-Prod"], without_canary=())
+
+
 def canary_alarms(endpoint: str) -> set[str]:
     return {f"{endpoint}-canary-ErrorRate", f"{endpoint}-canary-Latency"}
 

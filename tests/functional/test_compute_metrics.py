@@ -201,6 +201,22 @@ def test_endpoints_carrying_the_discovery_tag_are_measured_too(
     assert published("ErrorRate", "untagged-prod") == []
 
 
+def test_a_named_endpoint_created_with_capitals_is_measured_under_its_own_spelling(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import make_endpoint
+
+    # EndpointNames holds churn-prod (lower case: the roles' ARNs); SageMaker keeps Churn-Prod
+    # and publishes its metrics under it.
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "churn-prod,gone-prod")
+    make_endpoint("Churn-Prod")
+    seed("Churn-Prod", "AllTraffic", Invocations=[10], Invocation4XXErrors=[1], Invocation5XXErrors=[0])
+    result = fn.lambda_handler(schedule(), FakeContext())
+    assert result["endpoints"] == ["Churn-Prod", "gone-prod"]
+    assert published("ErrorRate", "Churn-Prod") == [10.0]
+    assert published("ErrorRate", "churn-prod") == []
+
+
 # --- late datapoints --------------------------------------------------------------------------
 
 

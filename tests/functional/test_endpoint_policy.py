@@ -119,6 +119,25 @@ def test_a_bad_tag_value_is_told_once_and_the_stacks_value_is_used(
     assert "must be >= 1" in again["text"]
 
 
+def test_a_named_endpoint_created_with_capitals_is_in_scope_under_its_own_spelling_and_its_tags_count(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # EndpointNames holds churn-prod (lower case: the roles' ARNs); SageMaker keeps Churn-Prod,
+    # and its alarms (the alarm manager's) carry Churn-Prod.
+    monkeypatch.setenv("MONITORED_ENDPOINTS", "churn-prod")
+    make_endpoint("Churn-Prod", {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint="Churn-Prod")
+    tag("Churn-Prod", **{"model-medic:max-instance-count": "2"})
+    [first] = deliver(fn, clock, latency_alarm("Churn-Prod"))
+    assert (first["endpoint"], first["reason"]) == ("Churn-Prod", "primary instance-count 1 -> 2")
+    for minutes in (11, 22, 33, 38):
+        sweep(fn, clock, OPENED + timedelta(minutes=minutes))
+    assert count("Churn-Prod") == 2  # its own MaxInstanceCount (its tag), not the stack's 4
+    [escalated] = [b for b in bodies(stack, "critical") if b.get("result") == "escalated"]
+    assert escalated["endpoint"] == "Churn-Prod"
+    assert {i["pk"] for i in stack.items("incident")} == {"ENDPOINT#Churn-Prod"}  # the ledger key
+
+
 def test_an_endpoint_tagged_dry_run_is_left_alone_while_the_others_are_acted_on(
     fn: Any, two: Stack, clock: time_machine.Traveller
 ) -> None:

@@ -18,6 +18,7 @@ from model_medic.platform.settings import (
     ScaleUpSettings,
 )
 from model_medic.policy import tags as policy
+from model_medic.policy.policies import is_named, spelled
 from model_medic.policy.tags import KEYS, PREFIX, Problem, apply, read, within_stack
 
 ENV = {
@@ -328,3 +329,21 @@ def test_the_stack_may_allow_tags_to_loosen_its_bounds() -> None:
 def test_a_bound_a_function_does_not_read_is_left_to_the_functions_that_do() -> None:
     # StartRetraining reads no MaxInstanceCount: nothing to refuse there, ScaleUp refuses it.
     assert within_stack(STACKS[RetrainingSettings], read({PREFIX + "max-instance-count": "9"})).problems == ()
+
+
+# --- named endpoints as SageMaker spells them (policies.spelled) ----------------------------
+
+
+def test_a_named_endpoint_is_the_listed_one_of_the_same_name_in_any_case() -> None:
+    listed = ["Churn-Prod", "fraud-prod", "Search-PROD"]
+    # EndpointNames is lower case (the roles' ARNs); SageMaker keeps the case the endpoint was created with.
+    assert spelled(["churn-prod", "fraud-prod", "search-prod"], listed) == ["Churn-Prod", "fraud-prod", "Search-PROD"]
+    assert spelled(["recs-prod"], listed) == ["recs-prod"]  # not live (yet): as named
+    assert spelled(["churn-prod"], ["churn-prod-2", "Churn-Prodx"]) == ["churn-prod"]  # whole names only
+
+
+def test_an_events_endpoint_is_named_whatever_the_case_of_its_name_in_endpoint_names() -> None:
+    assert is_named("Churn-Prod", ["fraud-prod", "churn-prod"])
+    assert is_named("churn-prod", ["churn-prod"])
+    assert not is_named("Churn-Prod-2", ["churn-prod"])
+    assert not is_named("Churn-Prod", [])

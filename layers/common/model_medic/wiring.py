@@ -43,7 +43,7 @@ from model_medic.platform.settings import (
     ScopedSettings,
 )
 from model_medic.policy import tags as policy
-from model_medic.policy.policies import ModeSwitch, PerEndpoint, Policies, Scope, tagged_endpoints
+from model_medic.policy.policies import ModeSwitch, PerEndpoint, Policies, Scope
 from model_medic.store.boosts import Boosts
 from model_medic.store.claims import Claims
 from model_medic.store.deployments import Deployments
@@ -588,11 +588,10 @@ def time_left(context: LambdaContext | None) -> Callable[[], float] | None:
 
 
 def metrics_endpoints(settings: ComputeMetricsSettings) -> list[str]:
-    """The endpoints named, and those carrying the discovery tag (the Resource Groups Tagging API)."""
-    endpoints = list(settings.monitored_endpoints)
-    if settings.discovery_tag:
-        endpoints += tagged_endpoints(aws.sagemaker(), aws.tagging(), settings.discovery_tag)
-    return endpoints
+    """The endpoints named, as SageMaker spells them (its metrics' EndpointName), and those
+    carrying the discovery tag: one batched read (`Scope.endpoints`)."""
+    s = settings
+    return Scope(aws.sagemaker(), s.monitored_endpoints, s.discovery_tag, aws.tagging()).endpoints()
 
 
 def _drain_aside(house: Invocation[DriftSettings] | Invocation[QualitySettings]) -> None:

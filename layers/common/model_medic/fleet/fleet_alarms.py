@@ -19,7 +19,7 @@ from model_medic.intake.triggers import CustomResource
 from model_medic.platform import aws
 from model_medic.platform.observability import logger, metrics
 from model_medic.platform.settings import AlarmManagerSettings
-from model_medic.policy.policies import fleet, live_status
+from model_medic.policy.policies import fleet, is_named, live_status
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
@@ -68,9 +68,10 @@ class Fleet:
 
     def _scope_tags(self, endpoint: str, status: str) -> tuple[dict[str, str] | None, frozenset[str]]:
         """The endpoint's tags when it is in scope, None when it is not (ListTags, every page), and
-        its variants as DescribeEndpoint shows them."""
+        its variants as DescribeEndpoint shows them. `endpoint` is the event's, as SageMaker
+        spells it: named whatever the case EndpointNames gives it (`is_named`)."""
         settings = self.settings
-        named = endpoint in settings.monitored_endpoints
+        named = is_named(endpoint, settings.monitored_endpoints)
         if not named and (not settings.discovery_tag or status in ("Creating", "Failed", "Deleting")):
             return None, NONE
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -149,9 +149,20 @@ class PerEndpoint:
         self.for_endpoint(endpoint).rehearse(endpoint, changes, incident)
 
 
-def tagged_endpoints(sagemaker: SageMakerClient, tagging: ResourceGroupsTaggingAPIClient, tag: str) -> list[str]:
-    """Live endpoints carrying the tag "key=value" (batched: see `fleet`)."""
-    return list(fleet(sagemaker, tagging, [], tag))
+def spelled(named: Iterable[str], listed: Iterable[str]) -> list[str]:
+    """Each named endpoint as SageMaker spells it: the listed endpoint of the same name in any
+    case, else the name as given (an endpoint not live yet). EndpointNames holds names in lower
+    case (they go into the roles' ARNs, and SageMaker writes endpoint ARNs in lower case), while
+    SageMaker keeps a name's case and CloudWatch's dimensions match it exactly; two endpoints
+    cannot differ only in case (docs/aws-behaviours.md, "SageMaker APIs"). The one place the
+    named and the live names meet: `fleet` and `is_named` go through it."""
+    by_lower = {name.lower(): name for name in listed}
+    return [by_lower.get(name.lower(), name) for name in named]
+
+
+def is_named(endpoint: str, named: Iterable[str]) -> bool:
+    """Whether the endpoint, as SageMaker spells it (an event's, an alarm's), is named (`spelled`)."""
+    return endpoint in spelled(named, [endpoint])
 
 
 class Scope:
@@ -192,7 +203,7 @@ class Scope:
     def contains(self, endpoint: str) -> tuple[bool, str]:
         """Whether the endpoint is in scope, and why not: from its tags as `endpoints` listed them
         in this invocation, else as read now (DescribeEndpoint, ListTags)."""
-        if endpoint in self._named:
+        if is_named(endpoint, self._named):
             return True, "named in EndpointNames"
         if not self._tag:
             return False, f"endpoint {endpoint} is not in scope (not named in EndpointNames)"
@@ -250,17 +261,20 @@ def fleet(
     discovery_tag: str = "",
     listed: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Every endpoint in scope with its tags: the named ones (whether or not they exist yet)
-    and every live endpoint carrying the discovery tag. `listed` (if given) receives every
-    live endpoint whose tags were read, in scope or not, with its tags.
+    """Every endpoint in scope with its tags: the named ones (whether or not they exist yet),
+    each as SageMaker lists it (`spelled`), and every live endpoint carrying the discovery tag.
+    `listed` (if given) receives every live endpoint whose tags were read, in scope or not,
+    with its tags.
 
     Batched: ListEndpoints in pages of 100 and the Resource Groups Tagging API's GetResources
     in pages of 100 (one page holds the tags of 100 endpoints), never a ListTags or
     DescribeEndpoint per endpoint. GetResources lists only resources that have (or had) tags.
     """
-    live: dict[str, str] = {}  # endpoint ARN -> name
+    live: dict[str, str] = {}  # endpoint ARN -> name, of the endpoints watched
+    names: list[str] = []  # every endpoint's name as SageMaker keeps it, whatever its state
     for page in sagemaker.get_paginator("list_endpoints").paginate(PaginationConfig={"PageSize": 100}):
         for endpoint in page.get("Endpoints", []):
+            names.append(endpoint["EndpointName"])
             if endpoint.get("EndpointStatus") not in _UNWATCHED:
                 live[endpoint["EndpointArn"]] = endpoint["EndpointName"]
     tags_by_name: dict[str, dict[str, str]] = {}
@@ -276,7 +290,7 @@ def fleet(
         listed.update(tags_by_name)
     key, _, value = discovery_tag.partition("=")
     found = {name: tags for name, tags in tags_by_name.items() if discovery_tag and tags.get(key) == value}
-    for name in named:
+    for name in spelled(named, names):
         found[name] = tags_by_name.get(name, {})
     return dict(sorted(found.items()))
 
