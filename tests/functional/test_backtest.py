@@ -350,3 +350,33 @@ def test_an_empty_window_is_refused(account: Any, capsys: pytest.CaptureFixture[
     code, _, err = backtest(capsys, "--since", UNTIL.isoformat(), "--until", SINCE.isoformat())
     assert code == 1
     assert "the window is empty" in err
+
+
+# --- the simulation, apart from the account --------------------------------------------------------
+
+
+def test_a_stack_in_a_china_region_is_simulated_at_its_partitions_endpoints() -> None:
+    # botocore's endpoints in aws-cn end in .amazonaws.com.cn: AWS's own, which moto answers.
+    from model_medic.backtest.run import simulation
+    from model_medic.platform import aws
+
+    with simulation("cn-north-1", 0):
+        sagemaker = aws.sagemaker()
+        assert sagemaker.meta.endpoint_url == "https://api.sagemaker.cn-north-1.amazonaws.com.cn"
+        assert sagemaker.list_endpoints()["Endpoints"] == []  # answered by moto
+
+
+def test_every_partitions_own_endpoints_are_answered_by_moto() -> None:
+    # What the simulation's guard (`run.aws_own`) accepts must be what moto takes in place of AWS:
+    # a partition whose DNS suffix moto did not know would let a call through to it.
+    import botocore.session
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+
+    from model_medic.backtest.run import aws_own
+
+    partitions = botocore.session.get_session().get_data("endpoints")["partitions"]
+    for partition in partitions:
+        url = f"https://api.sagemaker.{next(iter(partition['regions']))}.{partition['dnsSuffix']}/"
+        assert aws_own(url), url
+        mocked, _ = get_equivalent_url_in_aws_domain(url)
+        assert str(mocked.hostname).endswith(".amazonaws.com"), partition["partition"]

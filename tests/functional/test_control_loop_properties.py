@@ -22,7 +22,9 @@ After every step:
 * per clock hour, the 'acted' scale-up decisions stay within ACTIONS_PER_HOUR;
 * a run while the mode is off or dry-run changes nothing in SageMaker or Application
   Auto Scaling (not even the rest of a step that was under way when the mode changed);
-* an escalated incident gets no further 'acted' decision.
+* an escalated incident gets no further 'acted' decision;
+* an incident recovered had a change made for it (an 'acted' decision): an alarm that cleared
+  before anything changed is closed, not recovered.
 
 At the end all alarms return to OK (delivered), time passes beyond the verification and
 scale-back windows with sweeps: every incident is closed, recovered or escalated.
@@ -378,6 +380,8 @@ class Example:
         for incident in incidents:
             if incident["state"] == "escalated":
                 self.escalated.setdefault(incident["id"], per_incident[incident["id"]])
+            if incident["state"] == "recovered" and not per_incident[incident["id"]]:
+                raise Violation(f"incident {incident['id']} recovered with nothing changed for it")
 
     def finish(self) -> None:
         """Automation on, every alarm back to OK (delivered); then time passes with sweeps.

@@ -717,6 +717,37 @@ def test_a_floor_raised_while_autoscaling_changes_the_target_waits_for_it_and_is
     assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
 
 
+def test_an_alarm_that_clears_before_the_first_change_went_out_closes_with_nothing_changed(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The step is claimed and counted, its first change waits (AWS busy); the alarm clears before
+    # it is made. Nothing changed: not a recovery after a step, and the claim is given back.
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    scalable_target("primary", minimum=2, maximum=6)
+    scale_up_alarms({"HighLatency": "ALARM"})
+    concurrent_update_once(monkeypatch, [])
+    [waiting] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (waiting["result"], waiting["gate"]) == ("skipped", "waiting")
+    assert stored_incidents(stack)[0]["steps"] == 1
+    clock.move_to(OPENED + timedelta(minutes=2))
+    set_alarm(LATENCY, "OK")
+    [closed] = deliver(fn, clock, ok_at(OPENED + timedelta(minutes=2)), at=OPENED + timedelta(minutes=2, seconds=10))
+    assert (closed["result"], closed["gate"]) == ("skipped", "closed")
+    assert closed["reason"] == "incident closed: the alarm returned to OK; nothing was changed"
+    [incident] = stored_incidents(stack)
+    assert (incident["state"], incident["steps"], incident.get("recovered_seconds")) == ("closed", 0, None)
+    assert [e["what"] for e in incident["timeline"]][-2:] == ["stopped", "closed"]
+    assert min_capacity("primary") == 2
+    assert decisions(stack, "recovered") == []
+    assert bodies(stack, "info") == []
+    # The step never taken holds no cool-down: the alarm's next episode acts at once.
+    clock.move_to(OPENED + timedelta(minutes=4))
+    set_alarm(LATENCY, "ALARM")
+    again = sns_alarm("scale_up/high_latency_alarm.json", StateChangeTime="2026-11-22T10:04:00.000+0000")
+    [acted] = deliver(fn, clock, again, at=OPENED + timedelta(minutes=4, seconds=10))
+    assert (acted["result"], acted["reason"]) == ("acted", "primary min-capacity 2 -> 3")
+
+
 def test_a_give_back_step_while_autoscaling_changes_the_target_waits_for_the_next_sweep(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ) -> None:

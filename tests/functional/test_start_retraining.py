@@ -1,6 +1,6 @@
 """StartRetrainingFunction against moto: one pipeline run per drift incident, never beside a
-running one, verified by the pipeline's own outcome (Succeeded recovers, Failed or Stopped
-is critical)."""
+running one, verified by the pipeline's own outcome (Succeeded: retrained, recovered once the
+alarm returns to OK; Failed or Stopped is critical)."""
 
 import hashlib
 import json
@@ -181,7 +181,13 @@ def test_model_monitor_drift_starts_the_pipeline_with_the_feature_and_a_token_fr
     assert [(b["result"], b["incident"]) for b in bodies(stack, "info")] == [("acted", outcome["incident"])]
 
 
-def test_a_succeeded_pipeline_recovers_the_incident(
+def drift_alarm_set(state: str, clock: time_machine.Traveller, at: datetime) -> None:
+    """The DataDrift alarm changes state at `at` (the sweep reads it with DescribeAlarms)."""
+    clock.move_to(at)
+    boto3.client("cloudwatch").set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason="test")
+
+
+def test_a_succeeded_pipeline_is_retrained_and_the_alarms_own_ok_is_the_recovery(
     fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
 ) -> None:
     drift_alarm_in_cloudwatch("ALARM")
@@ -189,17 +195,49 @@ def test_a_succeeded_pipeline_recovers_the_incident(
     sweep(fn, clock, OPENED + timedelta(minutes=30))
     assert stored_incidents(stack)[0]["state"] == "waiting"  # still executing
     finish_pipeline_executions(ACCOUNT, REGION, "Succeeded")
-    [recovered] = pipeline_status_changed(fn, clock, OPENED + timedelta(hours=2), "Succeeded")
-    assert (recovered["result"], recovered["incident"]) == ("recovered", acted["incident"])
-    assert recovered["reason"] == f"start pipeline {PIPELINE} for {ENDPOINT} (drift in age): the pipeline succeeded"
+    [retrained] = pipeline_status_changed(fn, clock, OPENED + timedelta(hours=2), "Succeeded")
+    # The pipeline succeeded; no new model serves and the drift alarm is still in ALARM: no recovery.
+    assert (retrained["result"], retrained["incident"]) == ("retrained", acted["incident"])
+    assert retrained["reason"] == (
+        f"start pipeline {PIPELINE} for {ENDPOINT} (drift in age): the pipeline succeeded; "
+        f"the incident stays open until {ALARM} returns to OK"
+    )
     [incident] = stored_incidents(stack)
-    assert (incident["state"], incident["recovered_seconds"]) == ("recovered", 7200.0)
-    # Nothing is repeated for a recovered incident, whatever is delivered.
+    assert (incident["state"], incident["closed_at"], incident["recovered_seconds"]) == ("retrained", None, None)
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted", "retrained"]
+    # Nothing is repeated while the alarm lasts, whatever is delivered.
     assert sweep(fn, clock, OPENED + timedelta(hours=2, minutes=5)) == []
     assert pipeline_status_changed(fn, clock, OPENED + timedelta(hours=2, minutes=6), "Succeeded") == []
-    assert [b["result"] for b in bodies(stack, "info")] == ["acted", "recovered"]
+    assert decisions(stack, "recovered") == []
+    # The alarm returns to OK: that is the recovery, timed from the alarm's own transition.
+    drift_alarm_set("OK", clock, OPENED + timedelta(hours=5))
+    [recovered] = sweep(fn, clock, OPENED + timedelta(hours=5, minutes=5))
+    assert (recovered["result"], recovered["incident"]) == ("recovered", acted["incident"])
+    assert recovered["reason"].startswith(f"{ALARM} recovered 300 min after it fired, after 1 start-retraining step(s)")
+    [incident] = stored_incidents(stack)
+    assert (incident["state"], incident["recovered_seconds"]) == ("recovered", 18000.0)
+    assert [e["what"] for e in incident["timeline"]][-2:] == ["retrained", "recovered"]
+    assert [b["result"] for b in bodies(stack, "info")] == ["recovered"]
     assert bodies(stack, "critical") == []
     assert len(executions()) == 1
+
+
+def test_an_alarm_that_cleared_while_the_pipeline_ran_recovers_when_it_succeeds(
+    fn: Any, stack: Stack, churn: None, clock: time_machine.Traveller
+) -> None:
+    drift_alarm_in_cloudwatch("ALARM")
+    [acted] = deliver(fn, clock, load_event("start_retraining/model_monitor_drift_alarm.json"))
+    drift_alarm_set("OK", clock, OPENED + timedelta(hours=1))
+    sweep(fn, clock, OPENED + timedelta(hours=1, minutes=5))
+    [incident] = stored_incidents(stack)
+    assert (incident["state"], incident["alarm_ok_at"]) == ("waiting", (OPENED + timedelta(hours=1)).isoformat())
+    finish_pipeline_executions(ACCOUNT, REGION, "Succeeded")
+    [recovered] = pipeline_status_changed(fn, clock, OPENED + timedelta(hours=2), "Succeeded")
+    assert (recovered["result"], recovered["incident"]) == ("recovered", acted["incident"])
+    [incident] = stored_incidents(stack)
+    assert (incident["state"], incident["recovered_seconds"]) == ("recovered", 3600.0)
+    assert incident["closed_at"] == (OPENED + timedelta(hours=1)).isoformat()
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted", "recovered"]
 
 
 @pytest.mark.parametrize("status", ["Failed", "Stopped"])

@@ -137,3 +137,20 @@ def test_with_model_monitor_as_the_source_drift_and_accuracy_watch_its_schedules
     assert (accuracy["Namespace"], accuracy["Threshold"]) == ("aws/sagemaker/Endpoints/model-metrics", 0.85)
     assert accuracy["Dimensions"][1] == {"Name": "MonitoringSchedule", "Value": "churn-prod-model-quality"}
     assert alarms["churn-prod-HighErrorRate"] == by_name()["churn-prod-HighErrorRate"]
+
+
+def test_the_dashboards_decisions_widget_counts_every_result_a_decision_can_have() -> None:
+    # Telling._logged emits Outcome_<result> for every decision: recovered, escalated and stopped
+    # as much as acted or skipped.
+    import json
+    from typing import get_args
+
+    from model_medic.fleet.alarm_catalog import dashboard_body
+    from model_medic.tell.outcome import Result
+
+    body = json.loads(dashboard_body("churn-prod", "us-east-1", []))
+    [widget] = [w for w in body["widgets"] if w["properties"].get("title") == "Model Medic decisions (all endpoints)"]
+    [[query]] = widget["properties"]["metrics"]
+    searched = query["expression"].split("MetricName=(", 1)[1].split(")", 1)[0].split(" OR ")
+    assert sorted(searched) == sorted(f'"Outcome_{result}"' for result in get_args(Result))
+    assert {"recovered", "escalated", "stopped"} <= set(get_args(Result))

@@ -254,3 +254,24 @@ def test_the_comparison_counts_incidents_and_each_told_result_on_both_sides() ->
         ("scale-up", "acted", 0, 1),
         ("scale-up", "dry-run", 1, 0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "own"),
+    [
+        ("https://api.sagemaker.us-east-1.amazonaws.com", True),
+        ("https://api.sagemaker.cn-north-1.amazonaws.com.cn", True),  # aws-cn
+        ("https://monitoring.us-gov-west-1.amazonaws.com", True),
+        ("https://api.sagemaker.us-iso-east-1.c2s.ic.gov", True),  # aws-iso
+        ("http://localhost:4566", False),  # a local cloud: a configured endpoint
+        ("http://api.sagemaker.us-east-1.amazonaws.com", False),  # AWS's own are https
+        ("https://api.sagemaker.us-east-1.api.aws", False),  # dual-stack: moto lets it through
+        ("https://amazonaws.com.example.net", False),
+        ("https://proxy.example.net/amazonaws.com", False),
+        ("https://notamazonaws.com", False),
+    ],
+)
+def test_the_simulation_takes_awss_own_endpoints_in_every_partition_and_nothing_else(url: str, own: bool) -> None:
+    from model_medic.backtest.run import aws_own
+
+    assert aws_own(url) is own

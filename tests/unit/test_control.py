@@ -44,6 +44,7 @@ def _base() -> Outcome:
         ({"closed_at": "2026-11-22T11:00:00+00:00"}, "closed"),
         ({"state": "escalated"}, "escalated"),
         ({"state": "recovered"}, "recovered"),
+        ({"state": "retrained"}, "retrained"),  # its pipeline succeeded: the alarm's OK closes it
         ({"state": "acting"}, None),
         ({"state": "verifying"}, None),
         ({"state": "waiting"}, None),
@@ -90,6 +91,8 @@ def test_an_incident_that_did_not_act_or_did_not_help_closes_without_a_recovery(
     closed, outcome = closing(_incident(steps=steps, state=state), AT, "the alarm returned to OK", "scale-up", _base())
     assert closed.state == closed_as
     assert (outcome.result, outcome.gate) == ("skipped", "closed")
+    unchanged = "incident closed: the alarm returned to OK; nothing was changed"
+    assert (outcome.reason == unchanged) is (steps == 0)
 
 
 def test_at_the_bound_nothing_changed_is_bound_reached_and_a_tried_step_is_an_escalation() -> None:

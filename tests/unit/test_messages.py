@@ -82,6 +82,7 @@ def test_a_plain_subject_says_severity_and_stack_first_in_ascii() -> None:
         ("stopped", "changed-outside", "rollout", False, "Check who did"),
         ("dry-run", "", "scale-up", False, "Switch the mode to enforce"),
         ("recovered", "", "scale-up", False, "nothing to do"),
+        ("retrained", "", "start-retraining", False, "closes it as recovered when the alarm returns to OK"),
         ("acted", "", "rollback", True, "find out why before the pipeline deploys it again"),
         ("acted", "", "start-retraining", False, "follow the pipeline's execution"),
         ("acted", "", "rollout", True, "find out why before it is approved again"),
@@ -133,6 +134,14 @@ def test_stopped_is_announced_at_info_and_status_lists_what_is_announced() -> No
     assert TOLD == ANNOUNCED
     assert outcome(result="stopped", gate="changed-outside").severity == "info"
     assert "Model Medic stopped: scale-up" in body(outcome(result="stopped"), WHERE)
+
+
+def test_a_pipeline_that_succeeded_is_told_as_retrained_not_as_a_recovery() -> None:
+    told = outcome(result="retrained", action="start-retraining", reason="start pipeline churn: it succeeded")
+    text = body(told, WHERE)
+    assert text.startswith("Model Medic saw the retraining pipeline succeed (no recovery yet): start-retraining ")
+    assert "saw a recovery" not in text
+    assert (told.severity, told.announced) == ("info", True)
 
 
 def test_a_rollout_stopped_by_a_bound_before_its_first_step_is_stopped_not_a_page() -> None:

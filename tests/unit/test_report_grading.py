@@ -123,6 +123,13 @@ def test_the_reasons_are_worst_first_and_the_legend_names_every_grade() -> None:
     assert [g for g, _ in GRADE_RULES] == list(GRADES)
 
 
+def test_an_alarm_still_open_after_its_retraining_pipeline_succeeded_is_a_b_that_says_so() -> None:
+    day = report(incidents=[incident("start-retraining", "retrained", state="retrained")])
+    assert grade_reasons(day) == [
+        ("B", "1 incident(s) (start-retraining) still open at the end of the day, retraining pipeline succeeded")
+    ]
+
+
 def test_a_quiet_healthy_day_has_nothing_to_do() -> None:
     assert recommendations(report()) == ["Nothing to do."]
 

@@ -99,8 +99,20 @@ def test_the_outcome_comes_from_the_timeline_as_well_as_the_state() -> None:
     failed = replace(acted(base, 1), state="escalated").at("failed", START, "did not take")
     assert outcome_of(failed) == "escalated"
     assert outcome_of(closed(base, 5)) == "closed"
-    # Retraining is verified by its pipeline: recovered before the alarm closed.
+    # Recorded recovered before its alarm closed (a retraining, as the ledger kept it before
+    # `retrained`): recovered.
     assert outcome_of(replace(acted(base, 1), state="recovered", recovered_seconds=600.0)) == "recovered"
+
+
+def test_a_retraining_whose_pipeline_succeeded_is_retrained_not_recovered_until_its_alarm_clears() -> None:
+    drift = acted(incident(60, action="start-retraining", alarm="churn-prod-DataDrift"), 1, "start pipeline churn")
+    ran = replace(drift, state="retrained").at("retrained", START + timedelta(hours=3), "the pipeline succeeded")
+    assert outcome_of(ran) == "retrained"
+    row = incident_row(ran, START, END)
+    assert (row.outcome, row.acted, row.time_to_recover_seconds) == ("retrained", True, None)
+    [table] = action_table([row])
+    assert (table.acted, table.recovered, table.escalated, table.fix_rate) == (1, 0, 0, 0.0)
+    assert outcome_of(recovered(ran, 300)) == "recovered"  # the alarm's own OK
 
 
 def test_timeline_rows_are_oldest_first_in_hh_mm_utc_and_mark_what_is_outside_the_window() -> None:

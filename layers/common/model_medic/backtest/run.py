@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlparse
 
 from model_medic.backtest.replay import ATTEMPTS, Replay, Replayed, Travel
 from model_medic.backtest.source import Source
@@ -107,8 +108,22 @@ def _isolated() -> None:
     """Refuse to simulate unless every call goes to moto: a client at a configured endpoint would not."""
     for client in (aws.sagemaker(), aws.cloudwatch(), aws.dynamodb(), aws.sns()):
         url = client.meta.endpoint_url
-        if not url.endswith(".amazonaws.com"):
+        if not aws_own(url):
             raise StatusError(f"the simulation would call {url}, not moto: nothing was simulated")
+
+
+def aws_own(url: str) -> bool:
+    """Whether `url` is one of AWS's own endpoints, which moto answers in place of AWS: https, on
+    the DNS suffix of one of botocore's partitions (amazonaws.com; amazonaws.com.cn in China;
+    ...). A configured endpoint (a local cloud, a proxy) is not, nor a dual-stack one (api.aws):
+    moto lets calls to those through."""
+    import botocore.session
+
+    parsed = urlparse(url)
+    host = (parsed.hostname or "").lower()
+    partitions = botocore.session.get_session().get_data("endpoints").get("partitions", [])
+    suffixes = {str(p["dnsSuffix"]) for p in partitions if p.get("dnsSuffix")}
+    return parsed.scheme == "https" and any(host.endswith(f".{suffix}") for suffix in suffixes)
 
 
 @contextmanager

@@ -522,9 +522,12 @@ class Gating:
 
 
 def settled_gate(incident: Incident) -> tuple[str, str] | None:
-    """The gate of an incident that nothing is repeated for (closed, escalated, recovered), and why."""
+    """The gate of an incident that nothing is repeated for (closed, escalated, recovered,
+    retrained: its pipeline succeeded, the alarm's OK closes it), and why."""
     if incident.is_closed:
         return "closed", f"incident closed at {incident.closed_at}"
+    if incident.state == "retrained":
+        return "retrained", "the retraining pipeline succeeded; nothing is repeated until the alarm returns to OK"
     if incident.state in ("escalated", "recovered"):
         return incident.state, f"incident is {incident.state}; nothing is repeated"
     return None

@@ -180,7 +180,7 @@ class Stepping:
         make no more changes."""
         cause = "the alarm cleared" if incident.alarm_ok_at is not None else f"automation is {base.mode}"
         why = f"{cause}: {change.describe()} and the rest of the step are not made"
-        stopped = incident.at("stopped", self._clock(), why, pending=None, state="acting")
+        stopped = self._dropped(incident).at("stopped", self._clock(), why, state="acting")
         if stopped.alarm_ok_at is not None:
             return self._endings.close(stopped, datetime.fromisoformat(stopped.alarm_ok_at), "the alarm returned to OK")
         return self._telling.rest(stopped, replace(base, gate="mode", reason=why))
@@ -192,17 +192,7 @@ class Stepping:
         if self._unit.effect == "next-step":
             return self._next(incident, base, step, outcome)
         if self._unit.effect == "pipeline-succeeded":
-            # Retraining is verified by its pipeline: success is the effect it promised.
-            over = {"pending": None, "state": "recovered", "recovered_seconds": incident.age(now)}
-            done = incident.at("recovered", now, "retraining pipeline succeeded", **over)
-            recovered = replace(
-                base,
-                result="recovered",
-                reason=f"{step.summary}: the pipeline succeeded",
-                changes={"results": list(step.results)},
-            )
-            self._telling.told(done, recovered, f"{incident.id}#recovered")
-            return outcome or recovered
+            return outcome or self._endings.retrained(incident, base, step)
         if incident.alarm_ok_at is not None:
             cleared = datetime.fromisoformat(incident.alarm_ok_at)
             closed = self._endings.close(replace(incident, pending=None), cleared, "the alarm returned to OK")
@@ -264,12 +254,19 @@ class Stepping:
 
     def _abandon(self, incident: Incident, base: Outcome, problem: str) -> Outcome:
         """A permanent AWS answer in the middle of a step: give the claim back, tell once."""
+        return self._endings.permanent(replace(self._dropped(incident), state="acting"), base, problem)
+
+    def _dropped(self, incident: Incident) -> Incident:
+        """The incident without its step in flight. A step none of whose changes was made is no
+        step taken: its claim (cool-down, the hour's budget) is given back and it is not counted
+        (`Incident.steps` counts the steps that changed something: the bound, the escalation's
+        "nothing was changed" and the close's recovery read it)."""
         step = incident.pending
         if step is not None and not step.started:
             claim = Claim(incident.endpoint, self._unit.name, step.id, step.hour)
             self._claims.release(claim)
             incident = replace(incident, steps=max(0, incident.steps - 1))
-        return self._endings.permanent(replace(incident, pending=None, state="acting"), base, problem)
+        return replace(incident, pending=None)
 
 
 class Endings:
@@ -290,6 +287,24 @@ class Endings:
         except Conflict:
             return replace(base, gate="once", reason="the incident was closed by another evaluation", replayed=True)
         return outcome
+
+    def retrained(self, incident: Incident, base: Outcome, step: Step) -> Outcome:
+        """The pipeline the step started succeeded: the effect the unit promised, not a recovery -
+        no new model serves yet. The incident is `retrained` and repeats nothing; the alarm's own
+        return to OK closes it as recovered (at once, when it cleared while the pipeline ran)."""
+        now = self._clock()
+        ran = incident.at("retrained", now, f"{step.summary}: the pipeline succeeded", pending=None)
+        if ran.alarm_ok_at is not None:
+            return self.close(ran, datetime.fromisoformat(ran.alarm_ok_at), "the alarm returned to OK")
+        retrained = replace(
+            base,
+            result="retrained",
+            reason=f"{step.summary}: the pipeline succeeded; the incident stays open until "
+            f"{incident.alarm_name} returns to OK",
+            changes={"results": list(step.results)},
+        )
+        self._telling.told(replace(ran, state="retrained"), retrained, f"{incident.id}#retrained")
+        return retrained
 
     def bounded(self, incident: Incident, base: Outcome, plan: Plan, alarm_reason: str) -> Outcome:
         """The unit can do no more: wait out the verification window, then escalate once."""
@@ -377,8 +392,9 @@ def minutes(seconds: float) -> str:
 
 
 def closing(incident: Incident, at: datetime, why: str, unit: str, base: Outcome) -> tuple[Incident, Outcome]:
-    """The incident closed at `at`, and its outcome: recovered when the unit acted (and did not
-    escalate), closed otherwise; an incident recovered before stays recovered."""
+    """The incident closed at `at`, and its outcome: recovered when the unit acted - took a step
+    that changed something (`Incident.steps`) - and did not escalate; closed otherwise, saying
+    when nothing was changed; an incident recovered before stays recovered."""
     acted = incident.steps > 0 and incident.state != "escalated"
     seconds = incident.age(at)
     if acted and incident.state != "recovered":
@@ -394,7 +410,8 @@ def closing(incident: Incident, at: datetime, why: str, unit: str, base: Outcome
         )
     state: IncidentState = "closed" if incident.state != "recovered" else "recovered"
     closed = incident.at("closed", at, why, state=state, closed_at=at.isoformat())
-    return closed, replace(base, gate="closed", reason=f"incident closed: {why}")
+    unchanged = "; nothing was changed" if incident.steps == 0 else ""
+    return closed, replace(base, gate="closed", reason=f"incident closed: {why}{unchanged}")
 
 
 def escalation(incident: Incident, plan: Plan, stops_a_rollout: bool) -> tuple[Result, str, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 QualitySource = Literal["model-medic", "model-monitor"]
 
@@ -398,14 +398,22 @@ def _drift_and_accuracy_widget(endpoint: str, quoted: str, region: str) -> dict[
 
 
 def _decisions_widget(region: str) -> dict[str, Any]:
+    """Every decision's `Outcome_<result>` metric (`Telling._logged`), one per result kind."""
     outcomes = {
-        "expression": 'SEARCH(\'{ModelMedic,service} MetricName=("Outcome_acted" OR '
-        '"Outcome_dry-run" OR "Outcome_skipped" OR "Outcome_bound-reached" OR '
-        "\"Outcome_failed\")', 'Sum', 300)",
+        "expression": f"SEARCH('{{ModelMedic,service}} MetricName=({' OR '.join(_decision_metrics())})', 'Sum', 300)",
         "id": "outcomes",
         "label": "",
     }
     return _widget(12, 6, "Model Medic decisions (all endpoints)", region, 300, [[outcomes]], {"stat": "Sum"})
+
+
+def _decision_metrics() -> list[str]:
+    """The decisions' metric names, quoted as a SEARCH expression names them: one per result kind
+    (`tell.outcome.Result`, the one place they are defined)."""
+    # Imported here: tell.outcome imports this module (`dashboard_name`).
+    from model_medic.tell.outcome import Result
+
+    return [f'"Outcome_{result}"' for result in get_args(Result)]
 
 
 def _widget(

@@ -30,7 +30,11 @@ GRADE_RULES = (
         "error rate above 5%, average latency above 1 s, or an incident escalated: an action failed or did not "
         "help, or none was possible, and a person was told (a rollout rolled back by its judge is not one)",
     ),
-    ("B", "error rate above 1%, or an alarm still open at the end of the day with its remediation under way"),
+    (
+        "B",
+        "error rate above 1%, or an alarm still open at the end of the day with its remediation under way "
+        "or its retraining pipeline succeeded",
+    ),
     (NO_TRAFFIC, "no invocations in the 24 hours, and nothing above"),
     ("A", "none of these"),
 )
@@ -92,8 +96,9 @@ def grade_reasons(report: EndpointReport) -> list[tuple[str, str]]:
     """Pure: each thing that keeps the day from an A, with the grade it gives, worst first:
     the error rate and latency against their lines, incidents escalated (still open at the
     end of the day: nothing more Model Medic can do), and alarms still open at the end of the
-    day with their remediation under way. A rollout under way, rolled back, not deployed,
-    stopped by someone else's change or complete does not count: none is the endpoint failing."""
+    day with their remediation under way or their retraining pipeline succeeded. A rollout under
+    way, rolled back, not deployed, stopped by someone else's change or complete does not count:
+    none is the endpoint failing."""
     found = []
     rate, latency = report.error_rate or 0.0, report.avg_latency_ms or 0.0
     if rate > 5:
@@ -113,9 +118,13 @@ def grade_reasons(report: EndpointReport) -> list[tuple[str, str]]:
         found.append(
             ("C", f"{_counted([i for i in escalated if i not in left])} escalated, closed by the end of the day")
         )
-    under_way = [i for i in report.incidents if i.action != ROLLOUT and i.outcome != "escalated" and _open_at(i, end)]
+    still = [i for i in report.incidents if i.action != ROLLOUT and i.outcome != "escalated" and _open_at(i, end)]
+    under_way = [i for i in still if i.outcome != "retrained"]
     if under_way:
         found.append(("B", f"{_counted(under_way)} still open at the end of the day, remediation under way"))
+    retrained = [i for i in still if i.outcome == "retrained"]
+    if retrained:
+        found.append(("B", f"{_counted(retrained)} still open at the end of the day, retraining pipeline succeeded"))
     return sorted(found, key=lambda reason: GRADES.index(reason[0]))
 
 

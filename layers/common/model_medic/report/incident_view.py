@@ -22,8 +22,9 @@ ROLLED_BACK_CANARY = "roll-back-canary"
 
 # The outcomes the report and `status` show (docs/rooms/report.md, "One vocabulary of outcomes").
 # An alarm's incident: the action helped, it did not (a person was told), the alarm cleared
-# with nothing done, or it is still open.
-INCIDENT_OUTCOMES = ("recovered", "escalated", "closed", "open")
+# with nothing done, its retraining pipeline succeeded and the alarm has not cleared, or it is
+# still open.
+INCIDENT_OUTCOMES = ("recovered", "escalated", "closed", "retrained", "open")
 # A rollout fixes no alarm, so it has its own: a rollback is the judge doing its job, not a
 # failure; only "escalated" asks a person to act.
 ROLLOUT_OUTCOMES = ("complete", "rolled back", "not deployed", "stopped", "escalated", "under way")
@@ -203,8 +204,9 @@ def rollout_outcome(incident: Incident) -> str:
 
 def outcome_of(incident: Incident) -> str:
     """An incident's outcome: a rollout's from `rollout_outcome`; an alarm's recovered,
-    escalated, closed or open - from the timeline as well as the state, because an escalated
-    incident is `closed` once its alarm returns to OK."""
+    escalated, closed, retrained (its pipeline succeeded, its alarm not yet back to OK: not a
+    recovery) or open - from the timeline as well as the state, because an escalated incident
+    is `closed` once its alarm returns to OK."""
     if incident.action == ROLLOUT:
         return rollout_outcome(incident)
     seen = {entry["what"] for entry in incident.timeline}
@@ -214,7 +216,7 @@ def outcome_of(incident: Incident) -> str:
         return "escalated"
     if incident.closed_at is not None or incident.state == "closed":
         return "closed"
-    return "open"
+    return "retrained" if incident.state == "retrained" else "open"
 
 
 def duration(seconds: float | None) -> str:

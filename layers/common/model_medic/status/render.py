@@ -29,6 +29,7 @@ _COLOURS = {
             "acting",
             "waiting",
             "verifying",
+            "retrained",
             "skipped",
             "under way",
             "continue",

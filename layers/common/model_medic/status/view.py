@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from model_medic.store.journal import Decision, Mark
 
 # Results a person is told of (tell/outcome.py announces these): the "last actions" of an endpoint.
-TOLD = frozenset({"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated", "stopped"})
+TOLD = frozenset({"acted", "dry-run", "bound-reached", "failed", "retrained", "recovered", "escalated", "stopped"})
 
 
 @dataclass(frozen=True)

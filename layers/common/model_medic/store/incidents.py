@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     pass
 
 
-IncidentState = Literal["acting", "waiting", "verifying", "recovered", "escalated", "closed"]
-OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "escalated", "recovered"})
+IncidentState = Literal["acting", "waiting", "verifying", "retrained", "recovered", "escalated", "closed"]
+OPEN_STATES: frozenset[str] = frozenset({"acting", "waiting", "verifying", "retrained", "escalated", "recovered"})
 
 ROSTER_PK = "INCIDENTS#OPEN"
 
@@ -163,7 +163,9 @@ class Incident:
     metric: str = ""  # the alarm's metric name, where it has one
     dimensions: dict[str, str] | None = None  # the alarm's dimensions (a per-variant alarm names its variant)
     state: IncidentState = "acting"
-    steps: int = 0  # steps taken (each: one or more single changes)
+    # Steps taken (each: one or more single changes). A step counts from its claim; one that ends
+    # with none of its changes made is taken off again (`Stepping._dropped`).
+    steps: int = 0
     pending: Step | None = None  # the step in flight
     timeline: tuple[dict[str, str], ...] = ()
     verify_until: str | None = None

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 
-Result = Literal["acted", "dry-run", "skipped", "bound-reached", "failed", "recovered", "escalated", "stopped"]
+# Every kind of decision (`Outcome.result`); `retrained`: a retraining pipeline Model Medic started
+# succeeded - not a recovery, which is the alarm's own return to OK.
+Result = Literal[
+    "acted", "dry-run", "skipped", "bound-reached", "failed", "retrained", "recovered", "escalated", "stopped"
+]
 
 EVENT_SOURCE = "model-medic"
 EVENT_DETAIL_TYPE = "Remediation Outcome"
@@ -26,7 +30,7 @@ EVENT_DETAIL_TYPE = "Remediation Outcome"
 # stay in the ledger and on EventBridge so that a flapping alarm does not flood inboxes.
 # A rollout that stopped (changed outside Model Medic, or never deployed) is told at info level.
 ANNOUNCED: frozenset[str] = frozenset(
-    {"acted", "dry-run", "bound-reached", "failed", "recovered", "escalated", "stopped"}
+    {"acted", "dry-run", "bound-reached", "failed", "retrained", "recovered", "escalated", "stopped"}
 )
 _CRITICAL: frozenset[str] = frozenset({"bound-reached", "failed", "escalated"})
 
@@ -195,6 +199,7 @@ _VERBS = {
     "skipped": "skipped",
     "bound-reached": "stopped at a bound",
     "failed": "FAILED",
+    "retrained": "saw the retraining pipeline succeed (no recovery yet)",
     "recovered": "saw a recovery after",
     "escalated": "ESCALATES (the remediation did not help)",
     "stopped": "stopped",
@@ -325,6 +330,12 @@ def _routine(outcome: Outcome) -> str:
         return "nothing was changed (dry run). Switch the mode to enforce once you trust these decisions."
     if outcome.result == "recovered":
         return "nothing to do."
+    if outcome.result == "retrained":
+        return (
+            "the alarm has not returned to OK: a model the pipeline trained helps only once it serves (here, "
+            "once its model package is approved and rolled out). Look at what the pipeline produced; Model "
+            "Medic starts no other run in this incident and closes it as recovered when the alarm returns to OK."
+        )
     if outcome.action == "rollback":
         return "the model was rolled back: find out why before the pipeline deploys it again."
     if outcome.action == "start-retraining":
