@@ -2,10 +2,12 @@
 
 The judge is `model_medic.remediate.rollout.judge` itself (`tally` + `judge`), not a copy, driven the way
 PromoteCanaryFunction drives it (rollout/action.py): the stack's defaults (steps 5/10/25/50/100 %,
-30-minute bake, 100 invocations per step, 3 bakes before a step is inconclusive, which here
+30-minute bake, 100 invocations per step, 6 bakes before a step is inconclusive, which here
 ends the rollout as "hold and tell"), a look every 10 minutes, the evidence of a step starting
 at the first whole minute after its weights are in service (a traffic shift keeps the
-endpoint Updating for 4 minutes), the tallies of earlier steps carried forward.
+endpoint Updating for 4 minutes), the tallies of earlier steps carried forward. The canary's
+alarms are not modelled: they wake the judge and hold a promotion, and roll nothing back
+(tests/unit/test_canary_alarm_budget.py simulates them on quiet endpoints).
 
 Traffic per minute: Poisson requests (10 a second unless said otherwise) routed to the canary
 with its share's probability; errors Bernoulli per request; latency lognormal per request

@@ -183,7 +183,8 @@ def stack_deleted(sent: delivery.Delivered) -> None:
 
 ACTED_LATENCY = "primary min-capacity 2 -> 3; canary instance-count 1 -> 2"
 ROLLED_BACK = "canary weight -> 0; model package arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/2"
-CANARY_ROLLED_BACK = "roll back canary (10% -> 0%): canary alarm in ALARM: churn-prod-canary-ErrorRate"
+# A canary alarm makes the judge look at once; it holds the promotion and rolls nothing back itself.
+CANARY_ALARM_LOOK = "continue: canary alarm in ALARM: churn-prod-canary-ErrorRate (no promotion while it is"
 RETRAINING = "start pipeline model-medic-retraining for churn-prod"
 COMPOSITE = "alarm 'churn-prod-Degraded' has no EndpointName or Endpoint dimension (composite alarm)"
 
@@ -275,7 +276,12 @@ ROUNDS: tuple[tuple[Send | Tick, ...], ...] = (
             10,
             outcome("skipped", "continue", "continue: baking for 30 minutes"),
         ),
-        Send("promote_canary/canary_alarm.json", "PromoteCanaryFunction", 11, outcome("acted", "", CANARY_ROLLED_BACK)),
+        Send(
+            "promote_canary/canary_alarm.json",
+            "PromoteCanaryFunction",
+            11,
+            outcome("skipped", "continue", CANARY_ALARM_LOOK),
+        ),
     ),
     (
         Send("alarms/sns_high_latency_alarm.json", "ScaleUpFunction", 0, outcome("acted", "", ACTED_LATENCY)),
@@ -311,7 +317,7 @@ ROUNDS: tuple[tuple[Send | Tick, ...], ...] = (
             "alarms/eventbridge_alarm_state_change.json",
             "PromoteCanaryFunction",
             11,
-            outcome("acted", "", CANARY_ROLLED_BACK),
+            outcome("skipped", "continue", CANARY_ALARM_LOOK),
         ),
     ),
 )

@@ -2,9 +2,10 @@
 
 An approved package is challenged, deployed as a canary on the instances its share needs,
 walked to 100 % with capacity ahead of traffic, and finished with a final config holding
-only the new model; a worse candidate is not deployed; a bad canary (errors, p99 latency,
-a canary alarm) is rolled back and its package rejected; too little traffic is
-inconclusive; duplicates act once; dry-run changes nothing.
+only the new model; a worse candidate is not deployed; a bad canary (errors, p99 latency)
+is rolled back and its package rejected; a canary alarm makes the judge look at once and
+holds the promotion; too little traffic is inconclusive; duplicates act once; dry-run
+changes nothing.
 """
 
 import json
@@ -505,16 +506,31 @@ def test_a_low_traffic_step_is_inconclusive_not_a_hang(
         assert share() == 0.0
 
 
-def test_a_canary_alarm_rolls_back_at_once(operator_canary: Any, stack: Stack) -> None:
+def test_a_canary_alarm_makes_the_judge_look_at_once_and_holds_the_promotion(
+    operator_canary: Any, stack: Stack
+) -> None:
+    """The alarm's event judges the rollout at once; a healthy canary is not rolled back on the
+    alarm (its fixed threshold is no test within the false-rollback budget), and not promoted
+    while the alarm is in ALARM - then promoted at the first look after it is OK again."""
     from tests.conftest import metric_alarm
 
+    traffic("primary", T0, 120, per_minute=200)
+    traffic("canary", T0, 120, per_minute=60)
     tick(operator_canary, T0)
     metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "ALARM")
-    result = operator_canary.lambda_handler(load_event("promote_canary/canary_alarm.json"), FakeContext())
-    [outcome] = result["outcomes"]
-    assert outcome["result"] == "acted"
-    assert "canary alarm in ALARM: churn-prod-canary-ErrorRate" in outcome["reason"]
-    assert share() == 0.0
+    with time_machine.travel(T0 + timedelta(minutes=40), tick=False):  # the function's clock: the alarm's look
+        [outcome] = operator_canary.lambda_handler(load_event("promote_canary/canary_alarm.json"), FakeContext())[
+            "outcomes"
+        ]
+    assert (outcome["result"], outcome["gate"]) == ("skipped", "continue")
+    assert "canary alarm in ALARM: churn-prod-canary-ErrorRate (no promotion while it is" in outcome["reason"]
+    held = tick(operator_canary, T0 + timedelta(minutes=45))  # the same skip again: told once, not repeated
+    assert [o for o in held if o["result"] == "acted"] == []
+    assert share() == 5.0
+    metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "OK")
+    [promoted] = tick(operator_canary, T0 + timedelta(minutes=50))
+    assert promoted["result"] == "acted"
+    assert share() == 10.0
 
 
 def test_every_alarm_is_answered_with_what_was_done_or_why_not(fn: Any, stack: Stack) -> None:

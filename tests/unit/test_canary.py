@@ -5,6 +5,7 @@ registered report."""
 
 import math
 import random
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,8 @@ from scipy.stats import binomtest, fisher_exact
 
 from model_medic.remediate.rollout.judge import (
     BUDGET,
+    RATIO_HARM,
+    RATIO_OK,
     Decision,
     Minute,
     Rules,
@@ -22,7 +25,7 @@ from model_medic.remediate.rollout.judge import (
     next_step,
     tally,
 )
-from model_medic.remediate.rollout.sequential import Block, rate_log_e, ratio_interval, ratio_log_e, sign_log_e
+from model_medic.remediate.rollout.sequential import Block, rate_log_e, ratio_bound, ratio_log_e, sign_log_e
 
 RULES = Rules()
 BAKED = timedelta(minutes=31)
@@ -56,7 +59,10 @@ def verdict_of(
 @pytest.mark.parametrize(
     ("data", "step", "baked", "alarms", "decision", "says"),
     [
-        (minutes(31), 10, BAKED, ("churn-canary-ErrorRate",), "rollback", "canary alarm in ALARM"),
+        # A canary alarm in ALARM holds a healthy canary's promotion; it rolls nothing back.
+        (minutes(31), 10, BAKED, ("churn-canary-ErrorRate",), "continue", "canary alarm in ALARM"),
+        # ... and never makes a step inconclusive: past 6 bakes it still waits for the alarm to clear.
+        (minutes(181), 10, timedelta(minutes=181), ("churn-canary-Latency",), "continue", "no promotion while"),
         # 5x the primary's errors, 30 minutes: harm on the error rate, mid-bake too.
         (minutes(30, canary_errors=3, primary_errors=6), 10, BAKED, (), "rollback", "error rate: harm"),
         (minutes(10, canary_errors=3, primary_errors=6), 10, timedelta(minutes=10), (), "rollback", "error rate: harm"),
@@ -98,7 +104,7 @@ def test_a_verdict_reads_per_metric_with_estimates_intervals_and_the_budget() ->
     errors = by_metric["error rate"]
     assert errors["canary"] == "18/1800 (1.00%)"
     assert errors["primary"] == "180/18000 (1.00%)"
-    assert "ratio 1.00 (interval" in errors["estimate"]
+    assert "ratio 1.00; the true ratio is above" in errors["estimate"]
     assert errors["budget"] == pytest.approx(RULES.false_rollback_rate * BUDGET["error rate"])
     assert sum(m["budget"] for m in by_metric.values()) == pytest.approx(RULES.false_rollback_rate)
 
@@ -217,16 +223,68 @@ def test_the_sign_test_keeps_its_type_i_error_under_continuous_monitoring() -> N
     assert not_above(crossed, streams, alpha)
 
 
-def test_the_ratio_interval_covers_the_true_ratio() -> None:
+def test_the_ratio_bounds_cover_the_true_ratio() -> None:
+    """The bounds shown beside the error-rate finding, each at its own test's level: the harm
+    test's lower bound misses a true 2x from above in at most alpha of the runs, the no-harm
+    test's upper bound from below in at most the promotion risk."""
     rng = random.Random(3)
-    alpha, misses, runs = 0.05, 0, 200
+    alpha, beta, runs = 0.05, 0.05, 400
+    above = below = 0
     for _ in range(runs):
         canary = sum(_poisson(rng, 0.6) for _ in range(60))  # 2x: 2 % of 30 a minute
         primary = sum(_poisson(rng, 5.7) for _ in range(60))
-        interval = ratio_interval([Block(1800, canary, 34200, primary)], alpha)
-        assert interval is not None
-        misses += not interval[0] * 0.84 <= 2.0 <= interval[1] * 1.19  # within the grid's resolution
-    assert not_above(misses, runs, alpha)
+        blocks = [Block(1800, canary, 34200, primary)]
+        above += ratio_bound(blocks, 1.0, tuple(1.5 * k for k in RATIO_HARM), alpha) >= 2.0
+        below += ratio_bound(blocks, 1.5, RATIO_OK, beta) <= 2.0
+    assert not_above(above, runs, alpha)
+    assert not_above(below, runs, beta)
+
+
+def _bounds(estimate: str) -> tuple[float, float]:
+    """The lower and upper bounds an error-rate estimate shows (0 and infinity where it shows none)."""
+    lower = re.search(r"above ([0-9.e+-]+) \(", estimate)
+    upper = re.search(r"below ([0-9.e+-]+) \(", estimate)
+    return float(lower.group(1)) if lower else 0.0, float(upper.group(1)) if upper else math.inf
+
+
+def test_what_the_error_rate_verdict_shows_agrees_with_what_it_decided() -> None:
+    """Harm exactly when the shown lower bound is above 1; no harm on the ratio exactly when the
+    shown upper bound is below the effect - over canaries from none to ten times the primary's
+    errors, at three traffic levels."""
+    seen = set()
+    for canary, primary, primary_errors in ((60, 600, 60 / 31), (600, 6000, 600 / 31), (6000, 60000, 6000 / 31)):
+        for tenths in range(0, 101, 2):
+            data = minutes(31, canary, primary, primary_errors * tenths / 10 / 10, primary_errors)
+            [errors] = [m for m in verdict_of(data).metrics if m.metric == "error rate"]
+            lower, upper = _bounds(errors.estimate)
+            assert (errors.finding == "harm") == (lower >= 1.0), errors.estimate
+            if errors.finding == "harm":
+                assert lower > 1.0
+                assert "harm when above 1" in errors.estimate
+            if errors.finding == "ok" and "its own error rate" not in errors.estimate:
+                assert upper < RULES.error_effect, errors.estimate
+            seen.add(errors.finding)
+    assert seen == {"harm", "ok", "undecided"}
+
+
+def test_errors_on_the_canary_alone_are_shown_as_counts_not_as_no_errors() -> None:
+    data = minutes(1, 1860, 18600, 8, 0)  # one minute of 1,860 and 18,600 requests, 31 minutes baked
+    assert tally(data, RULES).blocks == (Block(1860, 8, 18600, 0),)
+    [errors] = [m for m in verdict_of(data).metrics if m.metric == "error rate"]
+    assert errors.finding == "harm"
+    assert errors.estimate.startswith("no ratio: canary 8 error(s), primary none; the true ratio is above")
+    assert _bounds(errors.estimate)[0] > 1.0
+
+
+def test_a_canary_worse_by_less_than_the_effect_is_rolled_back_only_above_the_drift_point() -> None:
+    """The null is "no worse" (rho <= 1), not "worse by less than the effect": at 6,000 canary
+    requests a minute for 31 minutes a 1.3x canary is rolled back; a 1.15x one, below
+    (effect - 1) / ln(effect) = 1.23 where every alternative fits worse than the null, is not
+    (it is shown below the effect and promoted)."""
+    for ratio, decision in ((1.3, "rollback"), (1.15, "promote")):
+        data = minutes(31, 6000, 60000, 60 * ratio, 600)
+        assert verdict_of(data).decision == decision, ratio
+    assert (RULES.error_effect - 1) / math.log(RULES.error_effect) == pytest.approx(1.233, abs=1e-3)
 
 
 def test_steps() -> None:

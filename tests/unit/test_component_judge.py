@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.stats import beta
+from scipy.stats import beta, binom
 
 from model_medic.remediate.rollout.component_judge import (
+    ALTERNATIVE_STEPS,
     Batches,
     Counts,
     batches,
@@ -20,6 +21,7 @@ from model_medic.remediate.rollout.component_judge import (
     judge,
     verdict_minutes,
 )
+from tests.unit.test_canary import not_above
 
 
 @pytest.mark.parametrize(
@@ -36,23 +38,49 @@ def test_the_upper_bound_of_all_errors_or_no_requests_is_one() -> None:
     assert clopper_pearson_upper(0, 0, 0.01) == 1.0
 
 
-def test_under_h0_repeated_looks_roll_back_no_more_often_than_alpha() -> None:
+def _bound_under_h0(p: float, baseline_requests: int, looks: int, batch: int, alpha: float) -> float:
+    """A bound on the chance that the judge ever rolls back a version erring at `p` as the
+    baseline did, proved for this scenario rather than for H0 at large. Given the baseline's
+    errors (hence the level), each look's e-value is a mean over the alternatives a of a product
+    of independent per-request likelihood ratios, whose expectation is m(a)^n with m(a) =
+    p a / level + (1 - p)(1 - a)/(1 - level); by Markov's inequality at each look and the union
+    over looks, P(ever >= 2/alpha) <= sum over looks of E[e] x alpha/2 - and, where the level is
+    at least p, <= alpha/2 (Ville). Summed over the baseline's binomial errors."""
+    total = float(binom.sf(300, baseline_requests, p) + binom.cdf(99, baseline_requests, p))  # tails: 1 each
+    for errors in range(100, 301):
+        level = judge(Counts(baseline_requests, errors), Counts(0, 0), alpha).level
+        factors = [p * a / level + (1 - p) * (1 - a) / (1 - level) for a in (level * s for s in ALTERNATIVE_STEPS)]
+        logs = [math.log(f) for f in factors]
+        markov = sum(
+            float(np.mean([math.exp(min(700.0, batch * look * g)) for g in logs])) for look in range(1, looks + 1)
+        )
+        chance = min(1.0, markov * alpha / 2, alpha / 2 if level >= p else 1.0)
+        total += float(binom.pmf(errors, baseline_requests, p)) * chance
+    return total
+
+
+def test_under_h0_repeated_looks_roll_back_no_more_often_than_the_judge_allows() -> None:
     """2,000 rollouts of a version exactly as good as before, each looked at 20 times: the share
-    rolled back stays at most alpha (here 0.05, so that a breach would show)."""
+    rolled back stays within `_bound_under_h0` for this scenario (0.8 %), far below alpha (here
+    0.05), so that a judge rolling back even 2 % of them would fail - alpha itself is only the
+    bound over every H0, and 2,000 runs could not tell 4.9 % from 5 %."""
     rng = np.random.default_rng(20261122)
-    alpha, runs, looks = 0.05, 2000, 20
+    alpha, runs, looks, batch = 0.05, 2000, 20, 500
     p = 0.01
+    bound = _bound_under_h0(p, 20_000, looks, batch, alpha)
+    assert bound < alpha / 5  # 0.8 %: the Clopper-Pearson bound wrong, mostly
     rejected = 0
     for _ in range(runs):
         baseline = Counts(20_000, float(rng.binomial(20_000, p)))
         requests = errors = 0.0
         for _ in range(looks):
-            requests += 500
-            errors += float(rng.binomial(500, p))
+            requests += batch
+            errors += float(rng.binomial(batch, p))
             if judge(baseline, Counts(requests, errors), alpha).decision == "reject":
                 rejected += 1
                 break
-    assert rejected / runs <= alpha
+    assert not_above(rejected, runs, bound)
+    assert not not_above(round(0.02 * runs), runs, bound)  # 2 % would be caught
 
 
 def test_a_version_that_errs_three_times_as_often_is_rejected_within_a_few_looks() -> None:

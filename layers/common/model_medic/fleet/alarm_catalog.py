@@ -183,7 +183,10 @@ def _accuracy_drop(endpoint: str, t: AlarmThresholds, topics: Topics) -> dict[st
 
 def _canary_alarms(endpoint: str, t: AlarmThresholds) -> list[dict[str, Any]]:
     """The canary's own alarms. No SNS action: an EventBridge rule sends their ALARM to
-    PromoteCanaryFunction, which rolls the canary back (and tells people itself)."""
+    PromoteCanaryFunction, which judges the rollout at once and holds its promotion while one is
+    in ALARM. They roll nothing back themselves: a five-minute average above a fixed threshold
+    is no test within the false-rollback budget (a healthy canary on a quiet endpoint crosses
+    it), so the judge's ceiling tests decide (docs/canary-judge.md)."""
     canary = t.canary_variant
     by_canary = [*_by_endpoint(endpoint), {"Name": "VariantName", "Value": canary}]
     errors = Watch(
@@ -212,15 +215,16 @@ def _canary_alarms(endpoint: str, t: AlarmThresholds) -> list[dict[str, Any]]:
         missing="notBreaching",
     )
     of_canary = f"of the {canary} of {endpoint} above"
+    looks = "the canary judge looks at once"
     return [
         _alarm(
             f"{endpoint}-{canary}-ErrorRate",
-            f"Model Medic: error rate (%) {of_canary} {_num(t.canary_max_error_rate)} - roll the canary back",
+            f"Model Medic: error rate (%) {of_canary} {_num(t.canary_max_error_rate)} - {looks}",
             errors,
         ),
         _alarm(
             f"{endpoint}-{canary}-Latency",
-            f"Model Medic: total latency (ms) {of_canary} {_num(t.canary_max_latency_ms)} - roll the canary back",
+            f"Model Medic: total latency (ms) {of_canary} {_num(t.canary_max_latency_ms)} - {looks}",
             latency,
         ),
     ]

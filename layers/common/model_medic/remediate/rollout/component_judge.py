@@ -21,7 +21,7 @@ BATCH_ALLOWANCE_SECONDS = 900
 # H0's level: the baseline's upper bound, plus this much of it (the hours before are not today).
 MARGIN = 0.10
 # The alternatives the e-value mixes over: the level times 2^(k/4), k = 1..24 (up to 64 times it).
-_STEPS = tuple(2.0 ** (k / 4) for k in range(1, 25))
+ALTERNATIVE_STEPS = tuple(2.0 ** (k / 4) for k in range(1, 25))
 
 Decision = Literal["reject", "continue", "no-baseline"]
 
@@ -138,7 +138,7 @@ def judge(baseline: Counts, since: Counts, alpha: float, margin: float = MARGIN)
         return ComponentVerdict("no-baseline", 0.0, threshold, 1.0, baseline, since, reason)
     bound = clopper_pearson_upper(baseline.errors, baseline.requests, alpha / 2.0)
     level = min(bound * (1.0 + margin), 0.999)
-    alternatives = sorted({min(level * step, 0.9999) for step in _STEPS if level * step > level})
+    alternatives = sorted({min(level * step, 0.9999) for step in ALTERNATIVE_STEPS if level * step > level})
     log_e = rate_log_e(since.errors, since.requests, level, alternatives) if alternatives else 0.0
     shown = (
         f"{since.errors:g} 5XX in {since.requests:g} requests since the start against at most {level:.4%} "

@@ -113,7 +113,9 @@ def minutes(
 
 
 def alarms_in_alarm(cloudwatch: CloudWatchClient, endpoint: str, canary: str) -> tuple[str, ...]:
-    """The canary's alarms (the stack's `<endpoint>-<canary>-ErrorRate` and `-Latency`) now in ALARM."""
+    """The canary's alarms (the stack's `<endpoint>-<canary>-ErrorRate` and `-Latency`) now in
+    ALARM: the judge holds a promotion while one is, and rolls back only on its own tests
+    (`judge.judge`)."""
     names = [f"{endpoint}-{canary}-ErrorRate", f"{endpoint}-{canary}-Latency"]
     found = cloudwatch.describe_alarms(AlarmNames=names)
     return tuple(sorted(a["AlarmName"] for a in found.get("MetricAlarms", []) if a["StateValue"] == "ALARM"))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
 from model_medic.remediate.rollout.sequential import (
+    BOUND_RANGE,
     Block,
     rate_log_e,
+    ratio_bound,
     ratio_estimate,
-    ratio_interval,
     ratio_log_e,
     sign_log_e,
 )
@@ -246,11 +247,9 @@ def _error_verdict(rollout: Tally, rules: Rules) -> MetricVerdict:
         finding = "harm"
     elif no_harm >= 1 / rules.promote_risk or rare >= 1 / rules.promote_risk:
         finding = "ok"
-    ratio = ratio_estimate(blocks)
-    interval = ratio_interval(blocks, alpha)
-    estimate = "no errors to compare" if ratio is None else f"ratio {ratio:.2f}"
-    if interval is not None:
-        estimate += f" (interval {interval[0]:.2g}-{interval[1]:.2g})"
+    estimate = _ratio_estimate(blocks, rules, alpha)
+    if finding == "ok" and no_harm < 1 / rules.promote_risk:
+        estimate += f"; no harm: its own error rate shown below {negligible * 100:g}%"
     primary_requests = sum(b.primary_requests for b in blocks)
     primary_errors = sum(b.primary_errors for b in blocks)
     return MetricVerdict(
@@ -263,6 +262,40 @@ def _error_verdict(rollout: Tally, rules: Rules) -> MetricVerdict:
         1 / alpha,
         alpha,
     )
+
+
+def _ratio_estimate(blocks: Sequence[Block], rules: Rules, alpha: float) -> str:
+    """The ratio (or both variants' errors, when the primary has none) and the bounds of the two
+    tests that decide: the harm test's lower bound at 1 - alpha (harm exactly when it is above 1)
+    and the no-harm test's upper bound at 1 - promote_risk (no harm on the ratio exactly when it
+    is below the effect); `sequential.ratio_bound`."""
+    canary_errors = sum(b.canary_errors for b in blocks)
+    primary_errors = sum(b.primary_errors for b in blocks)
+    if canary_errors + primary_errors <= 0:
+        return "no errors to compare"
+    ratio = ratio_estimate(blocks)
+    shown = (
+        f"ratio {ratio:.2f}" if ratio is not None else f"no ratio: canary {canary_errors:.0f} error(s), primary none"
+    )
+    effect = rules.error_effect
+    lower = ratio_bound(blocks, 1.0, tuple(effect * k for k in RATIO_HARM), alpha)
+    upper = ratio_bound(blocks, effect, RATIO_OK, rules.promote_risk)
+    bounds = []
+    if lower > 2.0**-BOUND_RANGE:
+        bounds.append(f"above {_sig(lower, math.floor)} ({_pct(1 - alpha)}; harm when above 1)")
+    if upper < effect * 2.0**BOUND_RANGE:
+        bounds.append(f"below {_sig(upper, math.ceil)} ({_pct(1 - rules.promote_risk)}; no harm when below {effect:g})")
+    return shown + ("; the true ratio is " + ", ".join(bounds) if bounds else "")
+
+
+def _sig(value: float, rounding: Callable[[float], int]) -> str:
+    """Three significant digits, rounded away from what the bound excludes (down for a lower bound)."""
+    scale = 10.0 ** (2 - math.floor(math.log10(value)))
+    return f"{rounding(value * scale) / scale:g}"
+
+
+def _pct(level: float) -> str:
+    return f"{level * 100:.4g}%"
 
 
 def _rate(errors: float, requests: float) -> str:
@@ -324,11 +357,14 @@ def judge(
     alarms_in_alarm: tuple[str, ...] = (),
 ) -> Verdict:
     """Pure. `rollout` is the evidence of every step so far (this one included), `step_tally`
-    this step's alone, `baked` how long this step's weights have been in service. Rollback beats
-    everything; promote (finish at 100 %) needs the bake, the minimum invocations of this step,
-    and every metric shown not worse; a step still undecided after its maximum duration is
-    inconclusive; otherwise the rollout continues. At 100 % the primary takes no traffic: only
-    the ceilings and the alarms judge the canary."""
+    this step's alone, `baked` how long this step's weights have been in service. Rollback (on
+    the tests' evidence of harm alone) beats everything; promote (finish at 100 %) needs the
+    bake, the minimum invocations of this step, every metric shown not worse, and none of
+    `alarms_in_alarm` (the canary's alarms now in ALARM) - an alarm wakes the judge and holds a
+    promotion, it never rolls back: its fixed threshold on five-minute averages is no test
+    within the false-rollback budget (docs/canary-judge.md). A step still undecided after its
+    maximum duration (an alarm apart) is inconclusive; otherwise the rollout continues. At 100 % the primary
+    takes no traffic: only the ceilings judge the canary."""
     alone = step is not None and step >= 100
     metrics = tuple(_metric_verdicts(rollout, rules, alone))
     evidence = {
@@ -338,21 +374,23 @@ def judge(
         "primary": {"invocations": step_tally.primary_requests, "errors": step_tally.primary_errors},
         "metrics": [m.as_dict() for m in metrics],
     }
-    rollback = [f"canary alarm in ALARM: {', '.join(alarms_in_alarm)}"] if alarms_in_alarm else []
-    rollback += [m.describe() for m in metrics if m.finding == "harm"]
+    rollback = [m.describe() for m in metrics if m.finding == "harm"]
     if rollback:
         return Verdict("rollback", tuple(rollback), metrics, None, evidence)
     wait = _waiting(step_tally, rules, baked, alone, metrics)
-    if not wait:
+    # An alarm holds the promotion, never makes a step inconclusive: a healthy canary's clears.
+    alarmed = [f"canary alarm in ALARM: {', '.join(alarms_in_alarm)} (no promotion while it is; the tests decide)"]
+    held = (alarmed if alarms_in_alarm else []) + wait
+    if not held:
         if alone:
             return Verdict("finish", ("healthy at 100%: finish the rollout",), metrics, None, evidence)
         target = next_step(step, rules.steps) or 100
         why = f"not worse on the evidence: promote {step}% -> {target}%"
         return Verdict("promote", (why,), metrics, target, evidence)
-    if baked >= rules.max_step:
+    if wait and baked >= rules.max_step:
         why = f"inconclusive after {baked.total_seconds() / 60:.0f} minutes ({rules.inconclusive_bakes} bakes): "
-        return Verdict("inconclusive", (why + "; ".join(wait),), metrics, None, evidence)
-    return Verdict("continue", tuple(wait), metrics, None, evidence)
+        return Verdict("inconclusive", (why + "; ".join(held),), metrics, None, evidence)
+    return Verdict("continue", tuple(held), metrics, None, evidence)
 
 
 def _metric_verdicts(rollout: Tally, rules: Rules, alone: bool) -> list[MetricVerdict]:

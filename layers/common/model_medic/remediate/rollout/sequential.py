@@ -49,7 +49,8 @@ def ratio_log_e(blocks: Sequence[Block], null: float, alternatives: Sequence[flo
 
 
 def ratio_estimate(blocks: Sequence[Block]) -> float | None:
-    """The canary's error rate over the primary's, pooled over the stretches (None without errors to compare)."""
+    """The canary's error rate over the primary's, pooled over the stretches (None when the
+    primary has no errors: there is no ratio to show)."""
     canary_requests = sum(b.canary_requests for b in blocks if b.share is not None)
     primary_requests = sum(b.primary_requests for b in blocks if b.share is not None)
     canary_errors = sum(b.canary_errors for b in blocks if b.share is not None)
@@ -59,19 +60,44 @@ def ratio_estimate(blocks: Sequence[Block]) -> float | None:
     return (canary_errors / canary_requests) / (primary_errors / primary_requests)
 
 
-# Two-sided grid for the confidence sequence of rho: 2^(k/4), 1/64 .. 64 (about 19 % apart).
-_GRID = tuple(2.0 ** (k / 4) for k in range(-24, 25))
+# How far from the test's own null `ratio_bound` looks for the edge: 2^-12 .. 2^12 times it.
+BOUND_RANGE = 12.0
 
 
-def ratio_interval(blocks: Sequence[Block], alpha: float) -> tuple[float, float] | None:
-    """An anytime-valid confidence interval for rho at level 1 - alpha: the grid values that the
-    uniform mixture over the grid does not reject (None when no errors were seen at all)."""
-    if not any(b.share is not None and b.canary_errors + b.primary_errors > 0 for b in blocks):
-        return None
-    logs = [ratio_log_likelihood(blocks, rho) for rho in _GRID]
-    mixture = _log_mean_exp(logs)
-    kept = [rho for rho, log in zip(_GRID, logs, strict=True) if mixture - log < math.log(1 / alpha)]
-    return (min(kept), max(kept)) if kept else None
+def ratio_bound(blocks: Sequence[Block], null: float, alternatives: Sequence[float], alpha: float) -> float:
+    """The edge of the ratios rejected at `alpha` by the test `ratio_log_e(blocks, null,
+    alternatives)` moved along the axis: the null rho0 = null x t against the alternatives x t.
+    The log-likelihood is concave in log rho, so each ratio L(a t) / L(null t) only falls as t
+    grows: with the alternatives above the null the rejected rho0 are all those below the edge
+    (a lower confidence bound), with them below it all those above (an upper one). Each rho0's
+    test is anytime-valid at `alpha`, so the true rho is beyond the edge with probability at most
+    `alpha`, however often it is read; and at t = 1 the test is the decision's own, so the edge
+    is past `null` exactly when that test rejects it. Returned: the last rho0 found rejected
+    (bisection), `null` x 2^-12 (a lower bound) or x 2^12 (an upper one) when none is."""
+    above = alternatives[0] > null
+    threshold = math.log(1 / alpha)
+
+    def rejected(log2_t: float) -> bool:
+        t = math.pow(2.0, log2_t)  # exactly 1.0 at 0: the decision's test itself
+        return ratio_log_e(blocks, null * t, [a * t for a in alternatives]) >= threshold
+
+    # `kept` is on the side of the edge no test rejects, `out` on the side they do.
+    kept, out = (BOUND_RANGE, -BOUND_RANGE) if above else (-BOUND_RANGE, BOUND_RANGE)
+    if rejected(0.0):
+        out = 0.0
+        if rejected(kept):
+            return null * math.pow(2.0, kept)
+    else:
+        kept = 0.0
+        if not rejected(out):
+            return null * math.pow(2.0, out)
+    for _ in range(30):
+        middle = (kept + out) / 2
+        if rejected(middle):
+            out = middle
+        else:
+            kept = middle
+    return null * math.pow(2.0, out)
 
 
 def rate_log_e(errors: float, requests: float, level: float, alternatives: Sequence[float]) -> float:
