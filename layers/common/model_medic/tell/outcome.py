@@ -185,8 +185,9 @@ def answer(outcomes: list[Outcome]) -> dict[str, Any]:
     return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
 
 
-# SNS refuses a subject over 100 characters; a phone's lock screen shows about 60.
-SUBJECT_LIMIT = 100
+# SNS takes a subject of "less than 100 characters" (Publish's Subject constraint; docs/aws-behaviours.md,
+# "S3, SNS, KMS and IAM details"): at most 99. A phone's lock screen shows about 60.
+SUBJECT_LIMIT = 99
 PHONE = 60
 
 _VERBS = {
@@ -223,8 +224,9 @@ def plain_subject(severity: str, text: str, where: Where) -> str:
 
 
 def fit(*choices: list[str], limit: int = PHONE) -> str:
-    """The first choice of words that fits in `limit`, else the last cut to it; ASCII printable only
-    (SNS refuses control characters and non-ASCII in a subject)."""
+    """The first choice of words that fits in `limit`, else the last cut to `limit` characters with
+    its end marked `~`; ASCII printable only (SNS refuses line breaks and control characters in a
+    subject, and its documentation once allowed ASCII alone)."""
     line = ""
     for words in choices:
         line = ascii_line(" ".join(w for w in words if w))
