@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.fleet.alarm_catalog import dashboard_name
 from model_medic.platform.observability import logger
+from model_medic.report import keys
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -410,9 +411,18 @@ class Where:
             board = dashboard_name(self.stack, r, endpoint)
             found["dashboard"] = f"{home}/cloudwatch/home?region={r}#dashboards/dashboard/{_q(board)}"
         if self.reports_bucket:
-            prefix = f"reports/{endpoint}/" if endpoint else "reports/index/"
+            prefix = keys.endpoint_folder(endpoint) if endpoint else keys.INDEX_FOLDER
             found["reports"] = f"{home}/s3/buckets/{_q(self.reports_bucket)}?region={r}&prefix={_q(prefix)}"
         return found
+
+    def pipelines(self, execution_arn: str) -> str:
+        """The SageMaker console's pipelines, in the Region of a pipeline execution
+        (`arn:<partition>:sagemaker:<region>:<account>:pipeline/...`; else the stack's), or ""
+        (a partition without a known console)."""
+        parts = execution_arn.split(":", 5)
+        region = parts[3] if len(parts) == 6 and parts[2] == "sagemaker" and parts[3] else self.region
+        home = self.console(region)
+        return f"{home}/sagemaker/home?region={region}#/pipelines" if home else ""
 
 
 def _q(name: str) -> str:
