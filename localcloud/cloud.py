@@ -80,7 +80,7 @@ from moto.sns.utils import FilterPolicyMatcher
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from localcloud import cloudwatch, model_quality, sagemaker_events, template
+from localcloud import cloudwatch, model_quality, moto_extensions, sagemaker_events, template
 from localcloud.queues import QueuePoller
 from localcloud.runner import WarmRunner
 
@@ -608,7 +608,7 @@ class LocalCloud:
                     "Type": "Notification",
                     "MessageId": str(uuid.uuid4()),
                     "TopicArn": topic_arn,
-                    "Subject": subject[:100],
+                    "Subject": subject[: moto_extensions.SUBJECT_MAX],  # SNS takes fewer than 100 characters
                     "Message": body,
                     "Timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
                     "MessageAttributes": {},

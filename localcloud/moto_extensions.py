@@ -355,6 +355,18 @@ nowhere else, for the tests and the local cloud alike.
   one function twice to a topic with two filter policies deployed here and silently lost one of
   them. Here that Subscribe is refused and the subscription is left as it was. Attributes are
   compared by value (a FilterPolicy as JSON, booleans as AWS's "true"/"false").
+* `sns_subjects_as_documented`: SNS Publish's `Subject` "must be UTF-8 text with no line breaks
+  or control characters, and less than 100 characters long" (botocore sns service-2.json,
+  PublishInput). moto 5.2 refuses only a subject over 100 characters and takes line breaks, so a
+  subject of exactly 100 characters (`tell/outcome.py` once cut its subjects there) was sent here
+  and could be refused by SNS - its letter then never leaves the outbox. Here a subject of 100
+  characters or more, or with a line break or control character, is refused with
+  `InvalidParameter` "Invalid parameter: Subject" (AWS's wording as quoted from real SNS for a
+  subject too long; its wording for a control character is not documented), for Publish and each
+  PublishBatch entry alike (moto's batch checks each entry through the same Publish).
+  Observations differ from the documented limit - real SNS was reported to take exactly 100
+  characters and refuse 101 - and the documented contract is kept, being the one AWS promises
+  (docs/aws-behaviours.md, "S3, SNS, KMS and IAM details").
 * `cloudwatch_dimensions_as_in_aws`: CloudWatch refuses a PutMetricData call when a dimension's
   name or value holds a character outside printable ASCII (control characters included), has
   no non-whitespace character, or is too long (a name 1-255 characters and not starting with a
@@ -394,6 +406,7 @@ import json
 import os
 import re
 import threading
+import unicodedata
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -1978,6 +1991,7 @@ def install_all() -> None:
     sqs_event_source_mappings_polled_here()
     inference_components_as_in_aws()
     sns_one_subscription_per_endpoint()
+    sns_subjects_as_documented()
 
 
 # --- SageMaker Search on endpoints, and endpoint configs of inference components --------------
@@ -2053,6 +2067,44 @@ def sns_one_subscription_per_endpoint() -> None:
         return original(self)
 
     setattr(SNSResponse, "subscribe", subscribe)  # noqa: B010 - patched as the others, without a type: ignore
+
+
+# --- SNS Publish: the subject's constraint ---------------------------------------------------
+
+# Publish's `Subject`: "Subjects must be UTF-8 text with no line breaks or control characters, and
+# less than 100 characters long" (botocore sns service-2.json, PublishInput). The message is AWS's
+# answer to a subject too long, as quoted from real SNS (docs/aws-behaviours.md, "S3, SNS, KMS and
+# IAM details").
+SUBJECT_REFUSED_MESSAGE = "Invalid parameter: Subject"
+SUBJECT_MAX = 99
+
+
+def subject_problem(subject: str | None) -> str | None:
+    """Why SNS's documented constraint refuses a Publish's subject, or None (no subject, or a fitting one)."""
+    if subject is None:
+        return None
+    if len(subject) > SUBJECT_MAX:
+        return f"{len(subject)} characters, not less than 100"
+    if any(unicodedata.category(c) == "Cc" for c in subject):
+        return "a line break or control character"
+    return None
+
+
+@_once
+def sns_subjects_as_documented() -> None:
+    """A Publish (or a PublishBatch entry) whose subject SNS's documented constraint refuses is refused."""
+    from moto.sns.exceptions import InvalidParameterValue
+    from moto.sns.models import SNSBackend
+
+    original = SNSBackend.publish
+
+    def publish(self: SNSBackend, message: str, arn: str | None, *args: Any, **kwargs: Any) -> str:
+        subject = kwargs.get("subject", args[1] if len(args) > 1 else None)
+        if subject_problem(subject) is not None:
+            raise InvalidParameterValue(SUBJECT_REFUSED_MESSAGE)
+        return original(self, message, arn, *args, **kwargs)
+
+    SNSBackend.publish = publish  # type: ignore[method-assign]
 
 
 # --- SQS event source mappings -------------------------------------------------------------

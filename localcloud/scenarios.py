@@ -403,7 +403,7 @@ def daily_report(t: Timeline) -> None:
         t.line(f"         s3://{bucket}/{key} -> {path}")
     report = json.loads(next(p for _, p in copied if p.suffix == ".json").read_text())
     expect(bool(report["decisions"]), "the report lists the day's decisions")
-    expect(any(p.name.startswith("index-") for _, p in copied), "an index of the day was written")
+    expect(any(p.name.startswith("_index-") for _, p in copied), "an index of the day was written")
 
 
 def acted_once_in_service(t: Timeline) -> None:

@@ -1,9 +1,12 @@
 """DailyReportFunction against moto: numbers from seeded datapoints and ledger items, hostile
 names escaped, files and links where they belong, and an honest empty day."""
 
+import html
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import boto3
 import pytest
@@ -18,6 +21,17 @@ from tests.conftest import FakeContext, Stack, load_event, load_handler, make_en
 ENDPOINT = "churn-prod"
 START = datetime(2026, 11, 22, 6, tzinfo=UTC)  # the report covers 06:00 on the 22nd to 06:00 on the 23rd
 HOSTILE = '<script>alert("x")</script>'
+INDEX = "reports/_index/2026-11-23.html"
+
+
+def index_links(index: str) -> dict[str, str]:
+    """The index's link of each endpoint, by endpoint, as a browser reads the attribute."""
+    return {name: html.unescape(href) for href, name in re.findall(r'<td><a href="([^"]+)">([^<]+)</a></td>', index)}
+
+
+def page_url(written: list[dict[str, str]], endpoint: str) -> str:
+    [url] = [link["url"] for link in written if link["endpoint"] == endpoint]
+    return url
 
 
 @pytest.fixture
@@ -137,28 +151,102 @@ def test_numbers_in_html_and_json_match_hand_computed_values(fn: Any, stack: Sta
     assert [h["instances"]["primary"] for h in report["hours"][5:8]] == [2, 3, 3]
     assert any("3 scale-ups in a day" in r for r in report["recommendations"])
     assert any("dry-run" in r for r in report["recommendations"])
-    html = (
+    page = (
         s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
     )
-    assert "3.20%" in html
-    assert "250" in html
-    assert html.count("<svg") == 5
-    index = s3.get_object(Bucket="model-medic-reports", Key="reports/index/2026-11-23.html")["Body"].read().decode()
-    assert f'<a href="../{ENDPOINT}/2026-11-23.html">{ENDPOINT}</a>' in index
+    assert "3.20%" in page
+    assert "250" in page
+    assert page.count("<svg") == 5
+    index = s3.get_object(Bucket="model-medic-reports", Key=INDEX)["Body"].read().decode()
+    assert index_links(index) == {ENDPOINT: page_url(result["written"], ENDPOINT)}
 
 
-def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack) -> None:
+def test_every_endpoint_link_on_the_index_is_signed_as_the_index_is_opened(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # People open the index by its presigned link and the bucket blocks public access: a link
+    # relative to it would lose the signature and be refused.
     seed(stack)
+    make_endpoint("fraud-prod")
+    monkeypatch.setenv("MONITORED_ENDPOINTS", f"{ENDPOINT},fraud-prod")
+    written = fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())["written"]
+    index_url = page_url(written, "(index)")
+    index = boto3.client("s3").get_object(Bucket="model-medic-reports", Key=INDEX)["Body"].read().decode()
+    links = index_links(index)
+    assert sorted(links) == [ENDPOINT, "fraud-prod"]
+    for name, href in links.items():
+        opened = urlsplit(urljoin(index_url, href))
+        query = parse_qs(opened.query)
+        assert opened.path.endswith(f"/reports/{name}/2026-11-23.html"), opened
+        assert query["X-Amz-Signature"], opened
+        assert query["X-Amz-Expires"] == ["3600"]  # as long as the index's own link
+
+
+def test_an_endpoint_named_index_keeps_its_page_and_the_fleets_index_has_its_own_folder(
+    fn: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_endpoint(ENDPOINT)
+    make_endpoint("index")  # a valid SageMaker endpoint name
+    monkeypatch.setenv("MONITORED_ENDPOINTS", f"{ENDPOINT},index")
+    written = fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())["written"]
+    s3 = boto3.client("s3")
+    own = s3.get_object(Bucket="model-medic-reports", Key="reports/index/2026-11-23.html")["Body"].read().decode()
+    assert "<title>index - Model Medic daily report 2026-11-23</title>" in own
+    fleet = s3.get_object(Bucket="model-medic-reports", Key=INDEX)["Body"].read().decode()
+    assert "<title>Model Medic daily reports 2026-11-23</title>" in fleet
+    assert sorted(index_links(fleet)) == [ENDPOINT, "index"]
+    assert [link["html"] for link in written if link["endpoint"] == "(index)"] == [INDEX]
+
+
+def test_an_hour_without_a_latency_maximum_shows_none_and_the_figure_says_what_it_is(fn: Any, stack: Stack) -> None:
+    seed(stack)  # TotalLatency (ComputeMetrics' 5-minute averages) at 10:00 only; traffic at 15:00 too
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
-    html = (
+    s3 = boto3.client("s3")
+    report = json.loads(
+        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.json")["Body"].read()
+    )
+    fifteen = report["hours"][9]
+    assert fifteen["start"] == "2026-11-22T15:00"
+    assert fifteen["avg_latency_ms"] == pytest.approx(100.0)
+    assert fifteen["max_latency_ms"] is None  # not the average in its place
+    assert report["hours"][4]["max_latency_ms"] == 410.0
+    page = (
+        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
+    )
+    assert "Latency average / highest 5-min average<b>" in page
+    assert "not the slowest request" in page
+    assert ">highest 5-min average</text>" in page  # the chart's legend
+
+
+def test_a_retrainings_pipeline_link_is_the_stacks_region_console(fn: Any, stack: Stack) -> None:
+    make_endpoint(ENDPOINT)
+    execution = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/retrain/execution/abc123"
+    changes = {"pipeline_execution_arn": execution}
+    decision(stack, 60, "acted", f"{ENDPOINT}-ModelQuality", "retraining started", changes)
+    fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+    page = (
         boto3.client("s3")
         .get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"]
         .read()
         .decode()
     )
-    assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
-    assert "primary &#34;instance-count&#34; 2 -&gt; 3" in html
+    console = "https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1#/pipelines"
+    assert f'<a href="{console}">pipeline execution</a> <code>{execution}</code>' in page
+    assert "https://console.aws.amazon.com/" not in page
+
+
+def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack) -> None:
+    seed(stack)
+    fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
+    page = (
+        boto3.client("s3")
+        .get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"]
+        .read()
+        .decode()
+    )
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert "primary &#34;instance-count&#34; 2 -&gt; 3" in page
 
 
 def test_the_summary_gives_lasting_s3_locations_and_links_whose_lifetime_it_tells(fn: Any, stack: Stack) -> None:
@@ -168,7 +256,7 @@ def test_the_summary_gives_lasting_s3_locations_and_links_whose_lifetime_it_tell
     text = message["Message"]
     assert f"{ENDPOINT}: grade B - 250 invocations, error rate 3.20%" in text
     assert f"s3://model-medic-reports/reports/{ENDPOINT}/2026-11-23.html" in text
-    assert "All endpoints, worst first: s3://model-medic-reports/reports/index/2026-11-23.html" in text
+    assert f"All endpoints, worst first: s3://model-medic-reports/{INDEX}" in text
     # Signed with the function's temporary credentials: never promised for 7 days.
     assert "X-Amz-Expires=3600" in text
     assert "604800" not in text
@@ -192,14 +280,14 @@ def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, s
     )
     assert report["graded"] == []
     assert report["decisions"] == []
-    html = (
+    page = (
         s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
     )
-    assert "No decisions in these 24 hours." in html
-    assert "no data" in html
-    assert "No traffic in 24 hours" in html
-    assert f'<span class="grade grade-none" title="without traffic">{NO_TRAFFIC}</span>' in html
-    assert "How the grade is made, the worst that applies:" in html
+    assert "No decisions in these 24 hours." in page
+    assert "no data" in page
+    assert "No traffic in 24 hours" in page
+    assert f'<span class="grade grade-none" title="without traffic">{NO_TRAFFIC}</span>' in page
+    assert "How the grade is made, the worst that applies:" in page
 
 
 def test_the_report_covers_tag_discovered_endpoints_without_a_per_endpoint_tag_read(
@@ -231,8 +319,8 @@ def test_the_report_covers_tag_discovered_endpoints_without_a_per_endpoint_tag_r
     s3 = boto3.client("s3")
     for name in ("fraud-prod", "fraud-eu"):
         s3.head_object(Bucket="model-medic-reports", Key=f"reports/{name}/2026-11-23.html")
-    index = s3.get_object(Bucket="model-medic-reports", Key="reports/index/2026-11-23.html")["Body"].read().decode()
-    assert '<a href="../fraud-eu/2026-11-23.html">fraud-eu</a>' in index
+    index = s3.get_object(Bucket="model-medic-reports", Key=INDEX)["Body"].read().decode()
+    assert index_links(index)["fraud-eu"] == page_url(result["written"], "fraud-eu")
     assert "unrelated" not in index
 
 
@@ -287,7 +375,7 @@ def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_wo
     )
     reports = fleet_reports(500)
     links = [{"endpoint": r.endpoint, **job._links(f"reports/{r.endpoint}/{r.day}.html")} for r in reports]
-    links.append({"endpoint": "(index)", **job._links("reports/index/2026-11-23.html")})
+    links.append({"endpoint": "(index)", **job._links(INDEX)})
     assert len(links[0]["url"]) > 1200
     text = job.summary(reports, links, "2026-11-23")
     size = len(text.encode("utf-8"))
@@ -302,7 +390,7 @@ def test_the_summary_of_500_endpoints_stays_under_the_sns_limit_and_names_the_wo
     assert all(f": grade {g} " in text for g in ("C", "B"))
     assert ": grade A " not in text
     assert f"(the {SUMMARY_WORST} worst of 500 listed here; every endpoint is in the index below.)" in text
-    assert "All endpoints, worst first: s3://model-medic-reports/reports/index/2026-11-23.html" in text
+    assert f"All endpoints, worst first: s3://model-medic-reports/{INDEX}" in text
 
 
 def test_decisions_of_one_instant_read_back_in_the_order_they_were_recorded(stack: Stack) -> None:

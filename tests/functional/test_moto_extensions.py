@@ -25,6 +25,7 @@ from localcloud import moto_extensions, sagemaker_events, template, world
 from localcloud.cloud import Invocation, LocalCloud
 from localcloud.moto_extensions import (
     SHADOW_VARIANTS_MESSAGE,
+    SUBJECT_REFUSED_MESSAGE,
     SUBSCRIPTION_EXISTS_MESSAGE,
     UNSUPPORTED_STAT_MESSAGE,
     fail_next_update,
@@ -1762,6 +1763,25 @@ def test_a_second_subscribe_of_a_function_with_another_filter_policy_is_refused_
         other_function = function.replace("scale-up", "rollback")
         sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=other_function, Attributes=other)
         assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 2
+
+
+def test_a_subject_of_100_characters_or_with_a_line_break_is_refused_as_sns_documents() -> None:
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name="info")["TopicArn"]
+        sns.publish(TopicArn=topic, Message="m", Subject="s" * 99)  # less than 100 characters
+        for refused in ("s" * 100, "two\nlines", "a\ttab", "bell\x07"):
+            with pytest.raises(ClientError) as error:
+                sns.publish(TopicArn=topic, Message="m", Subject=refused)
+            assert error.value.response["Error"]["Code"] == "InvalidParameter", refused
+            assert error.value.response["Error"]["Message"] == SUBJECT_REFUSED_MESSAGE
+        entries = [
+            {"Id": "fits", "Message": "m", "Subject": "s" * 99},
+            {"Id": "long", "Message": "m", "Subject": "s" * 100},
+        ]
+        batch = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+        assert [e["Id"] for e in batch["Successful"]] == ["fits"]
+        assert [(e["Id"], e["Code"]) for e in batch["Failed"]] == [("long", "InvalidParameter")]
 
 
 def test_an_inference_components_specification_is_updated_over_time_and_shown_as_aws_shows_it(

@@ -196,3 +196,16 @@ def test_an_outcome_event_eventbridge_rejects_is_logged_and_raised_for_a_retry(
     assert aws.is_transient(rejected.value)
     [record] = [r for r in caplog.records if r.getMessage() == "outcome event rejected"]
     assert (record.levelname, vars(record)["code"], vars(record)["detail"]) == ("ERROR", "InternalFailure", "try again")
+
+
+def test_a_plain_message_with_a_long_subject_is_taken_by_sns(stack: Stack) -> None:
+    # SNS refuses a subject of 100 characters or more (moto_extensions.sns_subjects_as_documented):
+    # a subject cut to exactly 100 left its letter refused, and in the outbox, for good.
+    where = Where.of("model-medic-staging", stack.topics["info"])
+    notifier = Notifier(
+        boto3.client("sns"), boto3.client("events"), stack.topics["info"], stack.topics["critical"], "default", where
+    )
+    notifier.inform("Model Medic: model quality of " + "e" * 63 + " is not measured (no data)", "no data")
+    [told] = stack.drain("info")
+    assert len(told["Subject"]) == 99
+    assert told["Subject"].startswith("[INFO] staging model quality of eee")

@@ -110,7 +110,7 @@ def test_the_index_lists_worst_first_and_its_filter_runs_under_its_content_secur
     monkeypatch.setenv("MONITORED_ENDPOINTS", ",".join([ENDPOINT, *grades]))
     result = fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
     assert result["grades"] == {"fraud-prod": "C", "search-prod": "C", ENDPOINT: "B", "fraud-eu": "A"}
-    html = boto3.client("s3").get_object(Bucket="model-medic-reports", Key="reports/index/2026-11-23.html")["Body"]
+    html = boto3.client("s3").get_object(Bucket="model-medic-reports", Key="reports/_index/2026-11-23.html")["Body"]
     OUT.mkdir(parents=True, exist_ok=True)
     page = OUT / "index-2026-11-23.html"
     page.write_bytes(html.read())

@@ -88,7 +88,7 @@ def run(stack: Stack, fn: Any) -> tuple[dict[str, Any], str, str]:  # noqa: F811
         return str(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode())
 
     report = json.loads(read(f"reports/{ENDPOINT}/2026-11-23.json"))
-    return report, read(f"reports/{ENDPOINT}/2026-11-23.html"), read("reports/index/2026-11-23.html")
+    return report, read(f"reports/{ENDPOINT}/2026-11-23.html"), read("reports/_index/2026-11-23.html")
 
 
 def test_the_incidents_open_in_the_day_are_in_the_json_with_their_timelines(fn: Any, stack: Stack) -> None:  # noqa: F811

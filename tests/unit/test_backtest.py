@@ -120,6 +120,10 @@ def test_the_sns_message_of_a_transition_reads_back_through_the_functions_intake
     assert message["Trigger"]["Dimensions"] == [{"value": "churn-prod", "name": "EndpointName"}]
     event = sns_event("arn:aws:sns:us-east-1:000000000000:warning", "arn:sub", message, "US East (N. Virginia)")
     assert event["Records"][0]["Sns"]["Subject"] == 'ALARM: "churn-prod-HighLatency" in US East (N. Virginia)'
+    # A long alarm name: the subject is cut below SNS's 100 characters (docs/aws-behaviours.md).
+    long = {**message, "AlarmName": "churn-prod-" + "x" * 120}
+    cut = sns_event("arn:aws:sns:us-east-1:000000000000:warning", "arn:sub", long, "US East (N. Virginia)")
+    assert cut["Records"][0]["Sns"]["Subject"] == f'ALARM: "{long["AlarmName"]}'[:99]
     [alarm] = parse_alarms(event)
     assert (alarm.alarm_name, alarm.state, alarm.previous_state, alarm.state_change_time) == (
         "churn-prod-HighLatency",

@@ -71,6 +71,39 @@ def test_a_plain_subject_says_severity_and_stack_first_in_ascii() -> None:
     assert plain_subject("info", "caf\u00e9\nnews", WHERE) == "[INFO] prod caf??news"
 
 
+def test_a_long_plain_subject_is_cut_below_snss_100_characters() -> None:
+    # SNS takes a subject "less than 100 characters long" (docs/aws-behaviours.md).
+    text = "Model Medic: model quality of " + "e" * 63 + " is not measured (no data)"
+    said = plain_subject("info", text, Where(stack="model-medic-staging"))
+    assert len(said) == 99
+    assert said.startswith("[INFO] staging model quality of eee")
+    assert said.endswith("~")
+    fitting = plain_subject("info", "x" * (99 - len("[INFO] staging ")), Where(stack="model-medic-staging"))
+    assert len(fitting) == 99
+    assert not fitting.endswith("~")  # 99 fits whole
+
+
+def test_the_pipelines_link_is_the_executions_region_and_partition() -> None:
+    execution = "arn:aws:sagemaker:af-south-1:111122223333:pipeline/retrain/execution/abc123"
+    assert WHERE.pipelines(execution) == (
+        "https://af-south-1.console.aws.amazon.com/sagemaker/home?region=af-south-1#/pipelines"
+    )
+    china = Where.of("model-medic-prod", "arn:aws-cn:sns:cn-north-1:111122223333:t")
+    assert china.pipelines("arn:aws-cn:sagemaker:cn-north-1:111122223333:pipeline/p/execution/x") == (
+        "https://console.amazonaws.cn/sagemaker/home?region=cn-north-1#/pipelines"
+    )
+    assert WHERE.pipelines("not an arn").startswith("https://eu-west-1.console.aws.amazon.com/")  # the stack's
+    assert Where.of("s", "arn:aws-iso:sns:us-iso-east-1:1:t").pipelines(execution) == ""  # no known console
+
+
+def test_an_endpoint_named_index_keeps_its_own_reports_folder() -> None:
+    # SageMaker endpoint names are letters, digits and hyphens: `index` is one; `_index` is none.
+    own = WHERE.links("index")["reports"]
+    fleet = WHERE.links("")["reports"]
+    assert own.endswith("&prefix=reports%2Findex%2F")
+    assert fleet.endswith("&prefix=reports%2F_index%2F")
+
+
 @pytest.mark.parametrize(
     ("result", "gate", "action", "critical", "expected"),
     [

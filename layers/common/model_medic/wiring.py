@@ -125,10 +125,15 @@ class Invocation[S: ScopedSettings]:
         return Measurements(self.table)
 
     @cached_property
+    def where(self) -> Where:
+        """The stack: its name, account, Region and partition (from its own topic's ARN) and its reports bucket."""
+        s = self.settings
+        return Where.of(s.stack_name, s.info_topic_arn, s.reports_bucket)
+
+    @cached_property
     def notifier(self) -> Notifier:
         s = self.settings
-        where = Where.of(s.stack_name, s.info_topic_arn, s.reports_bucket)
-        return Notifier(aws.sns(), aws.events(), s.info_topic_arn, s.critical_topic_arn, s.event_bus_name, where)
+        return Notifier(aws.sns(), aws.events(), s.info_topic_arn, s.critical_topic_arn, s.event_bus_name, self.where)
 
     @cached_property
     def courier(self) -> Courier:
@@ -499,6 +504,7 @@ def daily_report(house: Invocation[Any]) -> DailyReport:
         s.reports_bucket,
         incidents=house.incidents,
         episodes=house.episodes,
+        where=house.where,
     )
 
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from model_medic.intake.triggers import STATES
+from model_medic.tell.outcome import SUBJECT_LIMIT
 
 # The states whose actions run on entering them (PutMetricAlarm's AlarmActions, OKActions, ...).
 ACTIONS = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
-_SUBJECT_LIMIT = 100  # SNS cuts a subject there
 _NAMESPACE = uuid.UUID("6c1d3b1e-5f2c-4d8e-9a51-9a0b3c7d2e10")  # message ids: the same replay, the same ids
 
 
@@ -134,7 +134,7 @@ def sns_event(topic_arn: str, subscription_arn: str, message: Mapping[str, Any],
             "Type": "Notification",
             "MessageId": str(uuid.uuid5(_NAMESPACE, f"{subscription_arn}|{name}|{message['StateChangeTime']}")),
             "TopicArn": topic_arn,
-            "Subject": subject[:_SUBJECT_LIMIT],
+            "Subject": subject[:SUBJECT_LIMIT],  # SNS takes fewer than 100 characters
             "Message": json.dumps(message),
             "Timestamp": f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z",
             "MessageAttributes": {},

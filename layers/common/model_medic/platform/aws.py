@@ -40,7 +40,14 @@ BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_ti
 # Presigned report links use Signature Version 4 (the only one S3 accepts in newer Regions). A
 # presigned link dies with the temporary credentials that signed it, whatever its ExpiresIn:
 # report/summary.py asks for one hour (PRESIGNED_SECONDS) and says so.
-_SERVICE_CONFIG = {"s3": BOTO_CONFIG.merge(Config(signature_version="s3v4"))}
+_S3_SIGV4 = BOTO_CONFIG.merge(Config(signature_version="s3v4"))
+# On AWS, S3's Regional endpoint, virtual-hosted: `https://<bucket>.s3.<region>.<partition's
+# domain>/<key>`, us-east-1's too. botocore presigns for the global `<bucket>.s3.amazonaws.com`
+# otherwise, which S3 answers with 400 Bad Request for a bucket in a Region launched after March
+# 20, 2019, and with a 307 redirect for up to 24 hours after a bucket's creation in the others
+# (docs/aws-behaviours.md, "S3, SNS, KMS and IAM details"). A bucket name with dots still gets a
+# path-style URL on the Regional endpoint (botocore's rule: a virtual host would break TLS).
+_S3_REGIONAL = _S3_SIGV4.merge(Config(s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}))
 
 
 @cache
@@ -52,7 +59,20 @@ def _session() -> boto3.session.Session:
 
 @cache
 def _client(service: str) -> Any:
-    return _session().client(service, config=_SERVICE_CONFIG.get(service, BOTO_CONFIG))
+    if service == "s3":
+        return _s3_client()
+    return _session().client(service, config=BOTO_CONFIG)
+
+
+def _s3_client() -> Any:
+    """S3 on its Regional endpoint (`_S3_REGIONAL`), or, where an endpoint URL is configured
+    (AWS_ENDPOINT_URL: the local cloud), there as before: path-style, as botocore addresses an
+    endpoint of one's own (a virtual host `<bucket>.host.docker.internal` would not resolve)."""
+    regional = _session().client("s3", config=_S3_REGIONAL)
+    on_aws = _session().client("s3", config=_S3_REGIONAL.merge(Config(ignore_configured_endpoint_urls=True)))
+    if regional.meta.endpoint_url == on_aws.meta.endpoint_url:
+        return regional
+    return _session().client("s3", config=_S3_SIGV4)
 
 
 def sagemaker() -> SageMakerClient:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from model_medic.platform.observability import logger
+from model_medic.report import keys
 from model_medic.report import summary as message
 from model_medic.report.gather import DayReader
 from model_medic.report.grading import EndpointReport
@@ -15,8 +16,11 @@ from model_medic.report.summary import PRESIGNED_SECONDS
 from model_medic.store.episodes import Episodes
 from model_medic.store.incidents import Incidents
 from model_medic.store.journal import Journal
+from model_medic.tell.outcome import Where
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
@@ -25,8 +29,9 @@ if TYPE_CHECKING:
 
 
 class DailyReport:
-    """The day's reports: read (`DayReader`), rendered (`Pages`), written to the reports
-    bucket with their links, and summed up (`summary.summary`)."""
+    """The day's reports: read (`DayReader`), rendered (`Pages`; `where`: the stack's Region and
+    partition, for its console links), written to the reports bucket with their links, and summed
+    up (`summary.summary`)."""
 
     def __init__(
         self,
@@ -38,9 +43,10 @@ class DailyReport:
         *,
         incidents: Incidents,
         episodes: Episodes | None = None,
+        where: Where | None = None,
     ) -> None:
         self._reader = DayReader(cloudwatch, sagemaker, ledger, incidents, episodes)
-        self._pages = Pages()
+        self._pages = Pages(where or Where())
         self._s3 = s3
         self._bucket = bucket
 
@@ -50,14 +56,18 @@ class DailyReport:
     def render(self, report: EndpointReport) -> str:
         return self._pages.render(report)
 
-    def render_index(self, reports: list[EndpointReport], day: str) -> str:
-        return self._pages.render_index(reports, day)
+    def render_index(self, reports: list[EndpointReport], day: str, links: Mapping[str, str]) -> str:
+        """The day's index; `links`: each endpoint's page's presigned URL, by endpoint."""
+        return self._pages.render_index(reports, day, links)
 
     def publish(self, reports: list[EndpointReport], day: str) -> list[dict[str, str]]:
-        """Each endpoint's page and JSON, and the day's index, with their links."""
+        """Each endpoint's page and JSON, and the day's index, with their links. The index links
+        each page by its own presigned URL: people open the index by a presigned link, and a
+        relative link from it would drop the signature, which the bucket (public access
+        blocked) refuses without."""
         written = []
         for report in reports:
-            base = f"reports/{report.endpoint}/{report.day}"
+            base = f"{keys.endpoint_folder(report.endpoint)}{report.day}"
             self._put(f"{base}.html", self.render(report), "text/html; charset=utf-8")
             self._put(f"{base}.json", json.dumps(report.as_dict(), indent=2, default=str), "application/json")
             written.append(
@@ -68,8 +78,9 @@ class DailyReport:
                     **self._links(f"{base}.html"),
                 }
             )
-        index_key = f"reports/index/{day}.html"
-        self._put(index_key, self.render_index(reports, day), "text/html; charset=utf-8")
+        pages = {link["endpoint"]: link["url"] for link in written}
+        index_key = keys.index_page(day)
+        self._put(index_key, self.render_index(reports, day, pages), "text/html; charset=utf-8")
         written.append({"endpoint": "(index)", "html": index_key, "json": "", **self._links(index_key)})
         return written
 

@@ -167,7 +167,9 @@ class DayReader:
 
 
 def _max_latency_query(index: int, endpoint: str) -> dict[str, Any]:
-    """The hourly maximum of the endpoint's TotalLatency (Id `max<index>`)."""
+    """The hourly maximum of the endpoint's TotalLatency (Id `max<index>`): ComputeMetrics publishes
+    one average per 5-minute window, so this is the hour's largest 5-minute average, not its
+    slowest request."""
     return {
         "Id": f"max{index}",
         "MetricStat": {
@@ -207,7 +209,9 @@ def _hours(
                 errors_5xx=sums.errors_5xx,
                 error_rate=_round(sums.error_rate_percent()),
                 avg_latency_ms=_round(latency),
-                max_latency_ms=_round(maxima.get(stamp, latency) if latency is not None else maxima.get(stamp)),
+                # The hour's largest 5-minute TotalLatency average (`pages.MAX_LATENCY_LABEL`), or
+                # none: never the hour's average in its place.
+                max_latency_ms=_round(maxima.get(stamp)),
                 instances=counts_by_hour[offset],
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, select_autoescape
 
@@ -20,18 +21,30 @@ from model_medic.report.grading import (
 )
 from model_medic.report.incident_view import ROLLOUT, action_table, incident_lanes, parse_utc, rollout_table
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from model_medic.tell.outcome import Where
+
+# What an hour's (and the day's) maximum latency is: the largest of ComputeMetrics' 5-minute
+# TotalLatency averages (Custom/SageMaker, the template's METRICS_PERIOD_MINUTES), not the slowest
+# request; an hour without one shows none (`gather._hours`).
+MAX_LATENCY_LABEL = "highest 5-min average"
+
 
 class Pages:
     """The templates, autoescaped, and the index's filter script with the hash its
-    Content-Security-Policy allows it by."""
+    Content-Security-Policy allows it by; `where`: the stack's Region and partition, for the
+    console links (`Where.pipelines`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: Where) -> None:
         environment = Environment(autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
         # The index's fleet-wide tables: every endpoint's incidents through `action_table` and `rollout_table`.
         environment.filters["fleet_actions"] = lambda reports: action_table([i for r in reports for i in r.incidents])
         environment.filters["fleet_rollouts"] = lambda reports: rollout_table([i for r in reports for i in r.incidents])
         environment.filters["css"] = css_word
         environment.filters["grade_words"] = grade_words
+        environment.filters["pipelines_link"] = where.pipelines
         environment.globals["ROLLOUT"] = ROLLOUT
         environment.globals["GRADE_RULES"] = GRADE_RULES
         folder = resources.files("model_medic.report") / "templates"
@@ -60,7 +73,7 @@ class Pages:
                 labels,
                 {
                     "average": [h.avg_latency_ms for h in report.hours],
-                    "maximum": [h.max_latency_ms for h in report.hours],
+                    MAX_LATENCY_LABEL: [h.max_latency_ms for h in report.hours],
                 },
                 "ms",
             ),
@@ -75,13 +88,15 @@ class Pages:
         strip: Strip | None = (
             incident_strip(labels, incident_lanes(report.incidents, start, end)) if report.incidents else None
         )
-        return self._page.render(report=report, charts=charts, strip=strip)
+        return self._page.render(report=report, charts=charts, strip=strip, max_latency=MAX_LATENCY_LABEL)
 
-    def render_index(self, reports: list[EndpointReport], day: str) -> str:
-        """The day's index: every endpoint, worst first, with a filter by grade and name."""
+    def render_index(self, reports: list[EndpointReport], day: str, links: Mapping[str, str]) -> str:
+        """The day's index: every endpoint, worst first, with a filter by grade and name; each
+        endpoint linked to its page by `links` (its presigned URL: `DailyReport.publish`)."""
         return self._index.render(
             day=day,
             reports=worst_first(reports),
+            links=links,
             counts=grade_counts(reports),
             grades=GRADES,
             script=self._filter,

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.fleet.alarm_catalog import dashboard_name
 from model_medic.platform.observability import logger
+from model_medic.report import keys
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -189,8 +190,9 @@ def answer(outcomes: list[Outcome]) -> dict[str, Any]:
     return {"outcomes": [o.as_dict() for o in outcomes if not o.replayed], "rejected": []}
 
 
-# SNS refuses a subject over 100 characters; a phone's lock screen shows about 60.
-SUBJECT_LIMIT = 100
+# SNS takes a subject of "less than 100 characters" (Publish's Subject constraint; docs/aws-behaviours.md,
+# "S3, SNS, KMS and IAM details"): at most 99. A phone's lock screen shows about 60.
+SUBJECT_LIMIT = 99
 PHONE = 60
 
 _VERBS = {
@@ -228,8 +230,9 @@ def plain_subject(severity: str, text: str, where: Where) -> str:
 
 
 def fit(*choices: list[str], limit: int = PHONE) -> str:
-    """The first choice of words that fits in `limit`, else the last cut to it; ASCII printable only
-    (SNS refuses control characters and non-ASCII in a subject)."""
+    """The first choice of words that fits in `limit`, else the last cut to `limit` characters with
+    its end marked `~`; ASCII printable only (SNS refuses line breaks and control characters in a
+    subject, and its documentation once allowed ASCII alone)."""
     line = ""
     for words in choices:
         line = ascii_line(" ".join(w for w in words if w))
@@ -419,9 +422,18 @@ class Where:
             board = dashboard_name(self.stack, r, endpoint)
             found["dashboard"] = f"{home}/cloudwatch/home?region={r}#dashboards/dashboard/{_q(board)}"
         if self.reports_bucket:
-            prefix = f"reports/{endpoint}/" if endpoint else "reports/index/"
+            prefix = keys.endpoint_folder(endpoint) if endpoint else keys.INDEX_FOLDER
             found["reports"] = f"{home}/s3/buckets/{_q(self.reports_bucket)}?region={r}&prefix={_q(prefix)}"
         return found
+
+    def pipelines(self, execution_arn: str) -> str:
+        """The SageMaker console's pipelines, in the Region of a pipeline execution
+        (`arn:<partition>:sagemaker:<region>:<account>:pipeline/...`; else the stack's), or ""
+        (a partition without a known console)."""
+        parts = execution_arn.split(":", 5)
+        region = parts[3] if len(parts) == 6 and parts[2] == "sagemaker" and parts[3] else self.region
+        home = self.console(region)
+        return f"{home}/sagemaker/home?region={region}#/pipelines" if home else ""
 
 
 def _q(name: str) -> str:
