@@ -2,6 +2,7 @@
 the function, metrics published, too-quiet hours and missing baselines handled."""
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,60 @@ def test_an_unshifted_hour_shows_little_drift(fn: Any, stack: Stack) -> None:
     [churn] = hourly(fn, stack)["endpoints"]
     assert churn["features"]["age"]["psi"] < 0.05
     assert churn["features"]["plan"]["psi"] < 0.05
+
+
+def json_capture_record(data: str, event_id: str) -> str:
+    """A captured JSON request as SageMaker writes it: the request body verbatim, encoding JSON."""
+    captured = {"observedContentType": "application/json", "mode": "INPUT", "data": data, "encoding": "JSON"}
+    metadata = {"eventId": event_id, "inferenceTime": "2026-11-22T09:10:00Z"}
+    return json.dumps({"captureData": {"endpointInput": captured}, "eventMetadata": metadata, "eventVersion": "0"})
+
+
+def test_nan_and_infinity_are_malformed_values_in_training_and_capture_and_raise_no_drift(
+    fn: Any, stack: Stack
+) -> None:
+    rng = random.Random(2)
+    rows = [f"{rng.choice('01')},{rng.gauss(45, 10):.3f},{rng.choice(['basic', 'plus', 'pro'])}" for _ in range(3000)]
+    rows[10:13] = ["0,nan,basic", "1,inf,pro", "0,NaN,plus"]  # numpy's and pandas' spellings
+    put("baselines/churn-prod/training.csv", "\n".join(["churned,age,plan", *rows]))
+    built = fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
+    assert built["baseline"] == f"s3://{BUCKET}/baselines/churn-prod/baseline.json"
+    assert built["note"] == (
+        "NaN or infinite values of numeric features left out of the baseline (of 3000 rows): age 3; "
+        "captured ones are counted as malformed and left out alike"
+    )
+    assert all(math.isfinite(edge) for edge in baseline_of("churn-prod")["features"][1]["edges"])
+    at = "2026-11-22T09:10:00Z"
+    lines = [
+        capture_record(f"{rng.gauss(45, 10):.3f},{rng.choice(['basic', 'plus', 'pro'])}", f"r{i}", at)
+        for i in range(600)
+    ]
+    lines[100] = capture_record("nan,basic", "csv-nan", at)
+    lines[200] = json_capture_record('{"instances": [[44.2, "pro"], ["NaN", "basic"]]}', "json-string-nan")
+    lines[300] = json_capture_record('{"instances": [[NaN, "plus"]]}', "json-bare-nan")  # not JSON: RFC 8259 has no NaN
+    lines[400] = capture_record("-inf,pro\n47.5,plus", "csv-inf", at)
+    put("datacapture/churn-prod/AllTraffic/2026/11/22/09/capture-1.jsonl", "\n".join(lines))
+    [churn] = hourly(fn, stack)["endpoints"]
+    assert (churn["status"], churn["rows"], churn["malformed"]) == ("published", 598, 4)
+    # One NaN used to put an undrifted hour's PSI above 0.2 most hours, and start a retraining.
+    assert churn["features"]["age"]["psi"] < 0.05
+    assert churn["features"]["age"]["ks"] < 0.1
+    assert metric("MaxFeatureDrift") == [pytest.approx(max(f["psi"] for f in churn["features"].values()))]
+    assert metric("MaxFeatureDrift")[0] < 0.05
+
+
+def test_a_stored_baseline_with_nan_edges_is_a_bad_baseline_told_to_be_built_again(fn: Any, stack: Stack) -> None:
+    training()
+    fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
+    stored = baseline_of("churn-prod")
+    stored["features"][1]["edges"][3:5] = [math.nan, math.inf]  # as the builder wrote NaN training values before
+    put("baselines/churn-prod/baseline.json", json.dumps(stored))  # json writes NaN and Infinity
+    capture("primary", "2026/11/22/09", 700, mean=45, mix=(50, 30, 20))
+    [churn] = hourly(fn, stack)["endpoints"]
+    assert churn["status"] == "bad-baseline"
+    assert "NaN or infinite bin edges" in churn["problem"]
+    assert "make baseline" in churn["problem"]
+    assert metric("MaxFeatureDrift") == []
 
 
 def test_a_quiet_hour_publishes_nothing_and_says_so(fn: Any, stack: Stack) -> None:

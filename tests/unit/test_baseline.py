@@ -92,6 +92,30 @@ def test_a_baseline_that_cannot_be_used_is_refused(baseline: dict[str, Any], pro
         check_baseline(baseline)
 
 
+def test_nan_and_infinite_training_values_are_left_out_and_counted() -> None:
+    values = [str(v) for v in range(1, 101)]
+    clean = build_baseline("\n".join(["age,plan", *(f"{v},basic" for v in values)]), label_column="none")
+    spoiled = [*values[:50], "nan", "inf", "-Infinity", "NaN", *values[50:]]
+    built = build_baseline("\n".join(["age,plan", *(f"{v},basic" for v in spoiled)]), label_column="none")
+    # Before: edges like [..., nan, inf, nan, ...] from a NaN among the sorted values.
+    assert built["features"] == clean["features"]
+    assert (built["rows"], built["non_finite"]) == (104, {"age": 4})
+    assert "non_finite" not in clean
+    check_baseline(built)
+    with pytest.raises(BaselineError, match="column 'age' holds no finite number"):
+        build_baseline("age,plan\nnan,basic\ninf,pro\n", label_column="none")
+
+
+def test_a_stored_baseline_with_nan_edges_is_refused_and_told_to_be_built_again() -> None:
+    # What the builder wrote from a training set with NaN before it left them out: json writes NaN.
+    stored = json.loads(
+        '{"features": [{"name": "age", "type": "numeric", "edges": [1.4, 1.8, NaN, Infinity],'
+        ' "proportions": [0.2, 0.2, 0.2, 0.2, 0.2], "quantiles": [1.0, NaN, 2.0]}]}'
+    )
+    with pytest.raises(BaselineError, match=r"NaN or infinite bin edges .* build it again .*make baseline"):
+        check_baseline(stored)
+
+
 def test_bins_are_closed_on_the_right() -> None:
     assert bin_counts([1.0, 2.0, 2.0, 3.0, 9.0], [2.0, 3.0]) == [3, 1, 1]
     assert bin_counts([], [2.0]) == [0, 0]
@@ -136,17 +160,19 @@ def row_by_row(*rows: list[str]) -> Sample:
         ("41.5,plus", "38,basic\n52, pro"),  # every row as wide as the baseline: one split of everything
         ("41.5,plus", "38,basic,extra", "old,pro"),  # another width, a value that is not a number: row by row
         ('41.5,"plus"', "38,basic"),  # quoted CSV: line by line, through the csv module
+        ("41.5,plus", "nan,basic\n38,pro", "inf,plus", "-inf,basic"),  # NaN, infinities: malformed, row by row
     ],
 )
 def test_a_plain_csv_file_read_in_bulk_counts_as_its_rows_read_one_by_one(requests: tuple[str, ...]) -> None:
     bulk = read(capture(*requests))
     rows = [next(csv.reader([line])) for data in requests for line in data.splitlines()]
     one_by_one = row_by_row(*rows)
-    assert (bulk.rows, bulk.malformed, bulk.mismatched, dict(bulk.widths)) == (
+    assert (bulk.rows, bulk.malformed, bulk.mismatched, dict(bulk.widths), bulk.non_finite) == (
         one_by_one.rows,
         one_by_one.malformed,
         one_by_one.mismatched,
         dict(one_by_one.widths),
+        one_by_one.non_finite,
     )
     assert sorted(zip(*bulk.values.values(), strict=True)) == sorted(zip(*one_by_one.values.values(), strict=True))
 

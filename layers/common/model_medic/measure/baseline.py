@@ -9,7 +9,7 @@ import json
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from model_medic.measure.endpoint_problems import EndpointProblem
@@ -49,7 +49,12 @@ def label_index(header: list[str], label_column: str) -> int | None:
 def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = AUTO) -> dict[str, Any]:
     """The baseline of a training dataset (CSV with a header row), without its label column;
     with "auto", of every column, the first one marked as the `label_candidate` that the
-    captured rows' width keeps or leaves out (`with_label_decided`)."""
+    captured rows' width keeps or leaves out (`with_label_decided`).
+
+    A numeric column's NaN and +/-infinity ("nan", "inf", as numpy and pandas write them) are
+    left out of its distribution and counted in `non_finite` (per feature): they measure
+    nothing, a NaN has no place in the order the bins and quantiles need, and an infinity
+    makes the quantiles beside it NaN. The hour's sample leaves them out alike (`Sample`)."""
     reader = csv.reader(io.StringIO(csv_text))
     header = next(reader, None)
     if not header:
@@ -67,19 +72,24 @@ def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = 
     columns, rows = _columns(reader, len(header))
     if rows == 0:
         raise BaselineError("the training dataset has no rows")
-    features = [
-        _feature(name.strip(), values, bins)
-        for index, (name, values) in enumerate(zip(header, columns, strict=True))
-        if index != label
-    ]
+    features: list[dict[str, Any]] = []
+    non_finite: dict[str, int] = {}
+    for index, (name, values) in enumerate(zip(header, columns, strict=True)):
+        if index != label:
+            feature, left_out = _feature(name.strip(), values, bins)
+            features.append(feature)
+            if left_out:
+                non_finite[feature["name"]] = left_out
     if not features:
         raise BaselineError("the training dataset has no feature besides the label")
-    baseline = {
+    baseline: dict[str, Any] = {
         "format": "model-medic-baseline/1",
         "rows": rows,
         "label_column": None if label is None else header[label].strip(),
         "features": features,
     }
+    if non_finite:
+        baseline["non_finite"] = non_finite
     if auto:
         baseline["label_candidate"] = header[0].strip()
     return baseline
@@ -98,13 +108,18 @@ def _columns(reader: Iterator[list[str]], width: int) -> tuple[list[list[str]], 
     return columns, rows
 
 
-def _feature(name: str, values: list[str], bins: int) -> dict[str, Any]:
-    """A column's baseline: numeric when every value is a number, else categorical."""
+def _feature(name: str, values: list[str], bins: int) -> tuple[dict[str, Any], int]:
+    """A column's baseline: numeric when every value is a number, else categorical; and how
+    many of its values were left out as NaN or infinite."""
     numbers = _numbers(values)
-    if numbers is not None:
-        return _numeric_baseline(name, numbers, bins)
-    counts = Counter(values)
-    return {"name": name, "type": "categorical", "proportions": {k: v / len(values) for k, v in sorted(counts.items())}}
+    if numbers is None:
+        counts = Counter(values)
+        shares = {k: v / len(values) for k, v in sorted(counts.items())}
+        return {"name": name, "type": "categorical", "proportions": shares}, 0
+    finite = [number for number in numbers if math.isfinite(number)]
+    if not finite:
+        raise BaselineError(f"the training dataset's column {name!r} holds no finite number, only NaN or infinity")
+    return _numeric_baseline(name, finite, bins), len(numbers) - len(finite)
 
 
 def _numbers(values: list[str]) -> list[float] | None:
@@ -134,7 +149,7 @@ def _quantile(ordered: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def bin_counts(ordered: list[float], edges: list[float]) -> list[int]:
+def bin_counts(ordered: Sequence[float], edges: list[float]) -> list[int]:
     """Bins (-inf, e0], (e0, e1], ..., (e_last, inf) over sorted values."""
     counts, previous = [], 0
     for edge in edges:
@@ -243,11 +258,23 @@ def check_baseline(baseline: Any) -> None:
                 feature.get("quantiles") or feature.get("cdf")
             ):
                 raise BaselineError(f"numeric feature {feature.get('name')!r} is incomplete")
+            if not _finite_numbers(feature):
+                raise BaselineError(
+                    f"numeric feature {feature.get('name')!r} has NaN or infinite bin edges or quantiles (a baseline "
+                    "built from NaN or infinite training values before the builder left them out): build it again "
+                    "from the training set (`make baseline`)"
+                )
         elif feature.get("type") == "categorical":
             if not isinstance(feature["proportions"], dict):
                 raise BaselineError(f"categorical feature {feature.get('name')!r} is incomplete")
         else:
             raise BaselineError(f"feature {feature.get('name')!r} has an unknown type")
+
+
+def _finite_numbers(feature: dict[str, Any]) -> bool:
+    cdf = [value for point in feature.get("cdf") or [] for value in point]
+    numbers = [*feature["edges"], *feature["proportions"], *(feature.get("quantiles") or []), *cdf]
+    return all(math.isfinite(float(number)) for number in numbers)
 
 
 class BaselineStore:
@@ -262,8 +289,11 @@ class BaselineStore:
     def key(self, endpoint: str, name: str = "baseline.json") -> str:
         return "/".join(p for p in (self._prefix, endpoint, name) if p)
 
-    def build(self, endpoint: str, bins: int = DEFAULT_BINS, label_column: str | None = None) -> str:
-        """Baseline from <baselines>/<endpoint>/training.csv, stored as baseline.json beside it."""
+    def build(
+        self, endpoint: str, bins: int = DEFAULT_BINS, label_column: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Baseline from <baselines>/<endpoint>/training.csv, stored as baseline.json beside it:
+        where it is, and the baseline."""
         bucket = self.bucket
         source = self.key(endpoint, "training.csv")
         try:
@@ -277,7 +307,7 @@ class BaselineStore:
         baseline = build_baseline(text, bins, self._label_column if label_column is None else label_column)
         key = self.key(endpoint)
         self._s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(baseline).encode(), ContentType="application/json")
-        return f"s3://{bucket}/{key}"
+        return f"s3://{bucket}/{key}", baseline
 
     def read(self, endpoint: str) -> dict[str, Any] | None:
         """The endpoint's baseline (ours, else Model Monitor's statistics.json), with an `id`

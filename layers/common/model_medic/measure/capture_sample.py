@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -120,8 +121,11 @@ class Sample:
     """The captured inputs of one hour, per feature (columns), with what could not be read.
 
     `rows` counts the records (rows) read; `malformed` the capture lines and records that
-    could not be decoded or held a value that is not a number where the baseline has a
-    numeric feature; `mismatched` the rows whose width or names differ from the baseline,
+    could not be decoded or held a value that is not a finite number where the baseline has
+    a numeric feature. NaN and +/-infinity are malformed values (`non_finite` counts them per
+    feature): `float` reads "nan" and "inf", but they measure nothing, a baseline holds none
+    (`baseline.build_baseline`), and one NaN leaves the sorted values out of order.
+    `mismatched` counts the rows whose width or names differ from the baseline,
     with the widths seen (`widths`) and the names missing (`missing`). Whether those are a
     shape mismatch or malformed records is the hour's to say (`counts`).
     """
@@ -147,6 +151,7 @@ class Sample:
         self.mismatched = 0
         self.widths: Counter[int] = Counter()
         self.missing: Counter[str] = Counter()
+        self.non_finite: Counter[str] = Counter()
         self._numeric_at = [i for i, name in enumerate(names) if name in numeric]
         self._text_at = [i for i, name in enumerate(names) if name not in numeric and name in self.measured]
         self._numbers: list[list[float]] = [[] for _ in self._numeric_at]
@@ -214,6 +219,8 @@ class Sample:
             converted = [list(map(float, flat[index::width])) for index in self._numeric_at]
         except ValueError:
             return False
+        if not _all_finite(converted):
+            return False
         for column, numbers in zip(self._numbers, converted, strict=True):
             column.extend(numbers)
         for texts, index in zip(self._texts, self._text_at, strict=True):
@@ -235,8 +242,11 @@ class Sample:
             return
         columns = list(zip(*good, strict=True))
         try:
-            converted = [list(map(float, columns[index])) for index in self._numeric_at]
-        except ValueError:  # a value that is not a number somewhere: row by row, to drop only that row
+            converted: list[list[float]] | None = [list(map(float, columns[index])) for index in self._numeric_at]
+        except ValueError:
+            converted = None
+        if converted is None or not _all_finite(converted):
+            # A value that is not a (finite) number somewhere: row by row, to drop only that row.
             for row in good:
                 self.add_row(row)
             return
@@ -265,6 +275,11 @@ class Sample:
             numbers = [float(values[index]) for index in self._numeric_at]
         except (ValueError, TypeError):
             self.malformed += 1
+            return
+        if not all(map(math.isfinite, numbers)):
+            self.malformed += 1
+            at = zip(self._numeric_at, numbers, strict=True)
+            self.non_finite.update(self.names[index] for index, number in at if not math.isfinite(number))
             return
         for column, number in zip(self._numbers, numbers, strict=True):
             column.append(number)
@@ -315,6 +330,12 @@ class Sample:
             absent = ", ".join(name for name, _ in self.missing.most_common(5))
             parts.append(f"captured JSON records lack baseline features ({absent})")
         return "; ".join(parts) + f" ({self.mismatched} of {self.mismatched + self.rows} rows)"
+
+
+def _all_finite(columns: list[list[float]]) -> bool:
+    """Whether no value is NaN or infinite: one sum a column (an overflow of a sum of finite
+    values only sends the rows down the slow path, where each value is checked)."""
+    return all(math.isfinite(sum(column)) for column in columns)
 
 
 def _plain_csv(body: bytes, records_in_file: int) -> str | None:

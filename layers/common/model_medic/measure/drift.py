@@ -103,6 +103,12 @@ class ComputeDrift:
                 baseline_width=len(sample.names),
                 missing_names=sorted(sample.missing),
             )
+        if sample.non_finite:
+            logger.warning(
+                "captured rows with a NaN or infinite value of a numeric feature counted as malformed",
+                endpoint=endpoint,
+                features=dict(sample.non_finite),
+            )
         if not used["features"]:
             raise EndpointProblem(
                 "bad-baseline",
@@ -317,9 +323,18 @@ def baseline_requested(
             ]
         }
     try:
-        uri = store.build(endpoint, label_column=request.label_column)
+        uri, built = store.build(endpoint, label_column=request.label_column)
     except BaselineError as error:
         logger.error("baseline not built", endpoint=endpoint, error=str(error))
         return {"rejected": [f"baseline of {endpoint} not built: {error}"]}
     logger.info("baseline built", endpoint=endpoint, baseline=uri)
-    return {"baseline": uri}
+    non_finite: dict[str, int] = built.get("non_finite", {})
+    if not non_finite:
+        return {"baseline": uri}
+    left_out = ", ".join(f"{name} {count}" for name, count in non_finite.items())
+    note = (
+        f"NaN or infinite values of numeric features left out of the baseline (of {built['rows']} rows): {left_out}; "
+        "captured ones are counted as malformed and left out alike"
+    )
+    logger.warning("training values left out of the baseline", endpoint=endpoint, non_finite=non_finite)
+    return {"baseline": uri, "note": note}

@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from model_medic.measure.baseline import KS_QUANTILES, bin_counts
+from model_medic.measure.baseline import DEFAULT_BINS, KS_QUANTILES, bin_counts
 
 if TYPE_CHECKING:
     from model_medic.measure.capture_sample import Sample
 
 EPSILON = 1e-4  # the share given to an empty bin, in training or now
-UNSEEN = "__unseen__"
 
 
 def psi(expected: list[float], actual: list[float]) -> float:
@@ -27,31 +26,85 @@ def psi(expected: list[float], actual: list[float]) -> float:
     return total
 
 
-def numeric_psi(feature: dict[str, Any], values: list[float], presorted: bool = False) -> float:
-    counts = bin_counts(values if presorted else sorted(values), feature["edges"])
-    return psi(feature["proportions"], [c / len(values) for c in counts])
+def finite(values: Sequence[float]) -> Sequence[float]:
+    """The values without NaN and +/-infinity, which are no measurement of a feature.
+
+    A NaN compares false with everything, so `sorted` leaves a list holding one out of order
+    and every `bisect` over it (the bins, the KS statistic) counts wrong. One sum tells
+    whether there is any (NaN and infinities make it non-finite; an overflow only costs the
+    filtering pass): the hour's sample already leaves them out (`Sample`), so this is cheap.
+    """
+    if math.isfinite(sum(values)):
+        return values
+    return [value for value in values if math.isfinite(value)]
+
+
+def _ordered(values: Sequence[float], presorted: bool) -> Sequence[float]:
+    ordered = values if presorted else sorted(finite(values))
+    if not ordered:
+        raise ValueError("no finite value to compare with the baseline")
+    return ordered
+
+
+def numeric_psi(feature: dict[str, Any], values: Sequence[float], presorted: bool = False) -> float:
+    """PSI over the baseline's bins; `presorted`: `values` are sorted and finite (`finite`)."""
+    ordered = _ordered(values, presorted)
+    counts = bin_counts(ordered, feature["edges"])
+    return psi(feature["proportions"], [c / len(ordered) for c in counts])
+
+
+def category_bins(proportions: dict[str, float], bins: int = DEFAULT_BINS) -> tuple[dict[str, int], int]:
+    """Pure: the bin of each training category, and the bin of the categories never seen in
+    training; at most `bins` bins for the training categories, as a numeric feature has.
+
+    One bin per category makes PSI's sampling noise grow with the number of categories (about
+    (bins - 1) / n): 100 equally likely ones put an undrifted hour of 500 rows above 0.2 in
+    most hours. So the categories are ranked from the most common in training down (ties by
+    name) and binned as a numeric feature's deciles bin its values: a category falls in the
+    decile where the middle of its share lies on that ranking. A common category is a bin of
+    its own, rare ones share one (bins of about a tenth of the training share each). Unseen
+    categories join the last bin when it pools several rare ones (a category the training set
+    happened to miss looks like them); when it holds a single category (a feature of a few
+    categories) they have a bin of their own, of training share 0, so a new category stands out.
+    """
+    total = sum(proportions.values()) or 1.0
+    ranked = sorted(proportions.items(), key=lambda item: (-item[1], item[0]))
+    deciles: list[int] = []
+    below = 0.0
+    for _, share in ranked:
+        deciles.append(min(bins - 1, int(bins * (below + share / 2) / total)))
+        below += share
+    used = sorted(set(deciles))
+    position = {decile: n for n, decile in enumerate(used)}
+    index = {name: position[decile] for (name, _), decile in zip(ranked, deciles, strict=True)}
+    pooled = deciles.count(used[-1]) > 1 if used else False
+    return index, len(used) - 1 if pooled else len(used)
 
 
 def categorical_psi(feature: dict[str, Any], values: Sequence[str]) -> float:
+    """PSI over the category bins of `category_bins`."""
     known: dict[str, float] = feature["proportions"]
-    counts = Counter(values)  # counted in C, then the unseen categories folded into one bin
-    for value in [v for v in counts if v not in known]:
-        counts[UNSEEN] += counts.pop(value)
-    categories = [*sorted(known), UNSEEN]
-    expected = [known.get(c, 0.0) for c in categories]
-    actual = [counts.get(c, 0) / len(values) for c in categories]
+    index, unseen = category_bins(known)
+    total = sum(known.values()) or 1.0
+    expected = [0.0] * (unseen + 1)
+    for name, share in known.items():
+        expected[index[name]] += share / total
+    actual = [0.0] * (unseen + 1)
+    for value, count in Counter(values).items():  # counted in C, then folded into the bins
+        actual[index.get(value, unseen)] += count / len(values)
     return psi(expected, actual)
 
 
-def ks_statistic(feature: dict[str, Any], values: list[float], presorted: bool = False) -> float:
+def ks_statistic(feature: dict[str, Any], values: Sequence[float], presorted: bool = False) -> float:
     """sup |F_baseline - F_now|.
 
     With our baselines' 1,001 quantiles, F_now is evaluated on both sides of each baseline
     point: between two points F_base rises by one step (0.001) while F_now stays within its
     values at them, so the result is within 0.001 of the exact statistic, in O(m log n).
     A coarse baseline (Model Monitor's buckets) gets the exact statistic, at every value.
+    `presorted`: `values` are sorted and finite (`finite`).
     """
-    ordered = values if presorted else sorted(values)
+    ordered = _ordered(values, presorted)
     n = len(ordered)
     cdf = _baseline_cdf(feature)
     if len(cdf.xs) < KS_QUANTILES:
@@ -76,7 +129,7 @@ def ks_statistic(feature: dict[str, Any], values: list[float], presorted: bool =
     return worst
 
 
-def _exact_ks(ordered: list[float], cdf: _Cdf) -> float:
+def _exact_ks(ordered: Sequence[float], cdf: _Cdf) -> float:
     # Between two sample values F_now is flat and F_base monotone: the extremes are at the
     # samples, on either side of each jump of F_now.
     n, worst, i = len(ordered), 0.0, 0
@@ -127,7 +180,7 @@ def drift(baseline: dict[str, Any], sample: Sample) -> list[FeatureDrift]:
     for feature in baseline["features"]:
         values = sample.values[feature["name"]]
         if feature["type"] == "numeric":
-            ordered = sorted(values)  # once, for both statistics
+            ordered = sorted(finite(values))  # once, for both statistics
             results.append(
                 FeatureDrift(feature["name"], numeric_psi(feature, ordered, True), ks_statistic(feature, ordered, True))
             )
