@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY ?= 3.13.0
 VENV := .venv
 SAM_VENV := .venv-sam
-PYTEST_PARALLEL ?= -n 3 --dist loadscope --no-loadscope-reorder
+PYTEST_PARALLEL ?= -n 3 --dist loadscope --no-loadscope-reorder --max-worker-restart 0
 BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
@@ -98,7 +98,9 @@ faketime:
 # likewise (test_events.py's rounds, each a cloud of its own, and test_fault_injection.py's
 # scenarios, a class each, run side by side); the longest - the demo's module, the control loop's
 # property test, the fault-injection classes - go first (marker `longest`, tests/conftest.py),
-# the others in the order collected rather than largest first.
+# the others in the order collected rather than largest first. A worker that dies is not replaced:
+# pytest-xdist's loadscope scheduler can deadlock after replacing one (its issue #1378), so the run
+# ends at once, failing, and names the test the worker died in, instead of hanging.
 test: lint typecheck template-lint security browser faketime
 	$$(command -v faketime >/dev/null 2>&1 && echo faketime -f +400d) $(BIN)/pytest -q $(PYTEST_PARALLEL)
 

@@ -34,6 +34,12 @@ def page_url(written: list[dict[str, str]], endpoint: str) -> str:
     return url
 
 
+def endpoint_page() -> str:
+    """The endpoint's page of the report day (2026-11-23)."""
+    key = f"reports/{ENDPOINT}/2026-11-23.html"
+    return boto3.client("s3").get_object(Bucket="model-medic-reports", Key=key)["Body"].read().decode()
+
+
 @pytest.fixture
 def fn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("REPORTS_BUCKET", "model-medic-reports")
@@ -151,9 +157,7 @@ def test_numbers_in_html_and_json_match_hand_computed_values(fn: Any, stack: Sta
     assert [h["instances"]["primary"] for h in report["hours"][5:8]] == [2, 3, 3]
     assert any("3 scale-ups in a day" in r for r in report["recommendations"])
     assert any("dry-run" in r for r in report["recommendations"])
-    page = (
-        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
-    )
+    page = endpoint_page()
     assert "3.20%" in page
     assert "250" in page
     assert page.count("<svg") == 5
@@ -210,9 +214,7 @@ def test_an_hour_without_a_latency_maximum_shows_none_and_the_figure_says_what_i
     assert fifteen["avg_latency_ms"] == pytest.approx(100.0)
     assert fifteen["max_latency_ms"] is None  # not the average in its place
     assert report["hours"][4]["max_latency_ms"] == 410.0
-    page = (
-        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
-    )
+    page = endpoint_page()
     assert "Latency average / highest 5-min average<b>" in page
     assert "not the slowest request" in page
     assert ">highest 5-min average</text>" in page  # the chart's legend
@@ -224,12 +226,7 @@ def test_a_retrainings_pipeline_link_is_the_stacks_region_console(fn: Any, stack
     changes = {"pipeline_execution_arn": execution}
     decision(stack, 60, "acted", f"{ENDPOINT}-ModelQuality", "retraining started", changes)
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
-    page = (
-        boto3.client("s3")
-        .get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"]
-        .read()
-        .decode()
-    )
+    page = endpoint_page()
     console = "https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1#/pipelines"
     assert f'<a href="{console}">pipeline execution</a> <code>{execution}</code>' in page
     assert "https://console.aws.amazon.com/" not in page
@@ -238,12 +235,7 @@ def test_a_retrainings_pipeline_link_is_the_stacks_region_console(fn: Any, stack
 def test_a_hostile_alarm_name_and_reason_are_escaped(fn: Any, stack: Stack) -> None:
     seed(stack)
     fn.lambda_handler(load_event("daily_report/schedule.json"), FakeContext())
-    page = (
-        boto3.client("s3")
-        .get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"]
-        .read()
-        .decode()
-    )
+    page = endpoint_page()
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert "primary &#34;instance-count&#34; 2 -&gt; 3" in page
@@ -280,9 +272,7 @@ def test_a_day_without_traffic_or_decisions_is_an_honest_empty_report(fn: Any, s
     )
     assert report["graded"] == []
     assert report["decisions"] == []
-    page = (
-        s3.get_object(Bucket="model-medic-reports", Key=f"reports/{ENDPOINT}/2026-11-23.html")["Body"].read().decode()
-    )
+    page = endpoint_page()
     assert "No decisions in these 24 hours." in page
     assert "no data" in page
     assert "No traffic in 24 hours" in page
