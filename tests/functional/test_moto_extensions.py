@@ -1680,6 +1680,43 @@ def test_a_key_made_by_cloudformation_answers_describe_key_with_its_policy_as_js
         assert json.loads(stored) == policy
 
 
+def test_the_stacks_alarms_are_made_and_deleted_with_the_stack_by_cloudformation() -> None:
+    """moto's CloudFormation skips AWS::CloudWatch::Alarm; the extension puts the template's own
+    two alarms (a single metric, and metric math) and deletes them with the stack."""
+    resources = template.load()["Resources"]
+    body = {
+        "Resources": {
+            "DeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "CriticalTopic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+            **{name: resources[name] for name in ("DeadLetterAlarm", "LettersNotSentAlarm")},
+        }
+    }
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        cloudformation.create_stack(StackName="health", TemplateBody=json.dumps(body))
+        listed = cloudformation.list_stack_resources(StackName="health")["StackResourceSummaries"]
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in listed}
+        assert physical["DeadLetterAlarm"] == "health-DeadLetters"
+        assert physical["LettersNotSentAlarm"] == "health-LettersNotSent"
+        cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="health-")["MetricAlarms"]}
+        queue = physical["DeadLetterQueue"].rsplit("/", 1)[1]
+        dead = alarms["health-DeadLetters"]
+        assert dead["Dimensions"] == [{"Name": "QueueName", "Value": queue}]
+        assert (dead["MetricName"], dead["Statistic"], dead["TreatMissingData"]) == (
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+            "ignore",
+        )
+        assert dead["AlarmActions"] == dead["OKActions"] == [physical["CriticalTopic"]]
+        letters = alarms["health-LettersNotSent"]
+        assert [q["Id"] for q in letters["Metrics"] if q["ReturnData"]] == ["notsent"]
+        assert len(letters["Metrics"]) == 7
+        assert letters["AlarmActions"] == [physical["CriticalTopic"]]
+        cloudformation.delete_stack(StackName="health")
+        assert cloudwatch.describe_alarms(AlarmNamePrefix="health-")["MetricAlarms"] == []
+
+
 # --- inference components ------------------------------------------------------------------
 
 
