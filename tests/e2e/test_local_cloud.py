@@ -74,6 +74,14 @@ def test_the_stack_materialises_what_moto_skips(cloud: LocalCloud) -> None:
         assert names in (own, own | canary)
     subscriptions = cloud.client("sns").list_subscriptions()["Subscriptions"]
     assert sum(s["Protocol"] == "lambda" for s in subscriptions) == 4  # the alarm-driven actions
+    # The stack's own health alarms (moto's CloudFormation makes them with `cloudformation_alarms`).
+    health = {f"{cloud.stack.name}-DeadLetters", f"{cloud.stack.name}-LettersNotSent"}
+    found = {
+        a["AlarmName"]: a for a in cloud.client("cloudwatch").describe_alarms(AlarmNames=sorted(health))["MetricAlarms"]
+    }
+    assert set(found) == health
+    queue = cloud.stack.resources["DeadLetterQueue"].rsplit("/", 1)[1]
+    assert found[f"{cloud.stack.name}-DeadLetters"]["Dimensions"] == [{"Name": "QueueName", "Value": queue}]
     functions = {k for k in cloud.stack.resources if k.endswith("Function")}
     assert functions >= {
         "ScaleUpFunction",

@@ -87,6 +87,9 @@ def test_a_stack_that_ran_deletes_and_leaves_exactly_what_the_readme_says(cloud:
     aliases = {a["AliasName"] for a in cloud.client("kms").list_aliases()["Aliases"]}
     assert f"alias/model-medic/{cloud.stack.name}" not in aliases
     assert cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=world.ENDPOINT)["MetricAlarms"] == []
+    health = [f"{cloud.stack.name}-DeadLetters", f"{cloud.stack.name}-LettersNotSent"]
+    assert resources["DeadLetterAlarm"] == health[0]  # made with the stack, and deleted with it
+    assert cloud.client("cloudwatch").describe_alarms(AlarmNames=health)["MetricAlarms"] == []
     # The endpoints are the account's: untouched.
     endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=world.ENDPOINT)
     assert endpoint["EndpointStatus"] == "InService"
