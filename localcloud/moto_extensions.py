@@ -421,7 +421,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from moto.dynamodb.responses import DynamoHandler
 
@@ -1988,14 +1988,9 @@ def cloudformation_alarms() -> None:
                 stat["Stat"],
                 stat.get("Unit"),
             )
-        return MetricDataQuery(
-            item["Id"],
-            item.get("Label"),
-            item.get("Period"),
-            item.get("ReturnData"),
-            item.get("Expression"),
-            metric_stat,
-        )
+        # What moto's PutMetricAlarm response gives it: absent fields as None (left out of DescribeAlarms).
+        label, period, returned = (cast(str, item.get(key)) for key in ("Label", "Period", "ReturnData"))
+        return MetricDataQuery(item["Id"], label, period, returned, item.get("Expression"), metric_stat)
 
     class StackAlarm(CloudFormationModel):
         """An alarm of a stack: created and deleted with it."""
@@ -2012,7 +2007,7 @@ def cloudformation_alarms() -> None:
             return "AWS::CloudWatch::Alarm"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[misc]
+        def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> "StackAlarm":
             p = cloudformation_json["Properties"]
