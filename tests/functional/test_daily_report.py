@@ -37,7 +37,7 @@ def page_url(written: list[dict[str, str]], endpoint: str) -> str:
 def endpoint_page() -> str:
     """The endpoint's page of the report day (2026-11-23)."""
     key = f"reports/{ENDPOINT}/2026-11-23.html"
-    return boto3.client("s3").get_object(Bucket="model-medic-reports", Key=key)["Body"].read().decode()
+    return str(boto3.client("s3").get_object(Bucket="model-medic-reports", Key=key)["Body"].read().decode())
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import time_machine
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from model_medic.platform.observability import metrics
 from model_medic.store.journal import Outbox
 from model_medic.store.table import Table
 from model_medic.tell.outcome import Notifier, Outcome
@@ -168,13 +169,20 @@ def test_the_drain_sends_critical_letters_first_and_another_writers_only_after_i
     assert stack.items("letter") == []
 
 
+def letters_not_sent() -> float:
+    """The LettersNotSent counted since the metrics were last cleared (flushed)."""
+    return float(sum(metrics.metric_set.get("LettersNotSent", {}).get("Value", [])))
+
+
 def test_a_letter_aws_refuses_is_left_for_later_and_the_others_are_sent(stack: Stack) -> None:
     gone = "arn:aws:sns:us-east-1:123456789012:deleted-topic"
     write(
         courier(stack, "request-1", T0, info_topic=gone), outcome("acted", "a-endpoint"), outcome("acted", "b-endpoint")
     )
     later = T0 + LEASE
+    metrics.clear_metrics()
     assert courier(stack, "request-2", later, info_topic=gone).drain() == 0  # NotFound for both
+    assert letters_not_sent() == 2  # what the stack's LettersNotSentAlarm counts
     letters = stack.items("letter")
     assert len(letters) == 2
     assert all(int(item["lease_until"]) > int(later.timestamp()) + 600 for item in letters)  # not before 15 min
@@ -196,7 +204,9 @@ def test_a_throttle_stops_the_drain_until_the_next_invocation(stack: Stack, monk
         return original(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", throttle_the_third)
+    metrics.clear_metrics()
     assert courier(stack, "request-2", T0 + LEASE).drain() == 2
+    assert letters_not_sent() == 0  # a throttle is no refusal: nobody is paged over it
     assert len(stack.items("letter")) == DRAIN_LIMIT + 3
     assert courier(stack, "request-3", T0 + 2 * LEASE).drain() == DRAIN_LIMIT  # at most this many per invocation
     assert len(stack.items("letter")) == 3

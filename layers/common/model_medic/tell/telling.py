@@ -461,10 +461,11 @@ class Courier:
         try:
             self.deliver(letter)
         except (ClientError, BotoCoreError) as error:
-            metrics.add_metric(name="LettersNotSent", unit="Count", value=1)
             if aws.is_transient(error):
                 logger.warning("pending letter not sent yet", dedup_id=letter.dedup_id, error=str(error))
                 return "stopped"
+            # Refused for good (not a throttle): what the stack's LettersNotSentAlarm counts.
+            metrics.add_metric(name="LettersNotSent", unit="Count", value=1)
             logger.error("pending letter refused; tried again later", dedup_id=letter.dedup_id, error=str(error))
             try:
                 aws.persist(partial(self._outbox.later, letter, now + REFUSED_AGAIN, str(error)))
