@@ -345,6 +345,8 @@ def test_status_of_one_endpoint_shows_every_incident_of_the_day_with_its_timelin
     assert f"TIMELINE scale-up {incident['short_id']} ({ENDPOINT}-HighLatency)" in out
     # The overview shows only what is open.
     assert as_json(capsys, "status", "--at", now)["endpoints"][0]["incidents"] == []
+    # A name typed in another case is the endpoint as SageMaker spells it (names are case-insensitive).
+    assert as_json(capsys, "status", ENDPOINT.upper(), "--at", now)["endpoints"] == shown["endpoints"]
 
 
 def test_status_and_explain_write_nothing(

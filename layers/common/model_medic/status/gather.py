@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 from model_medic.platform import aws
 from model_medic.policy import tags as policy
-from model_medic.policy.policies import ModeSwitch
+from model_medic.policy.policies import ModeSwitch, spelled
 from model_medic.report.incident_view import ROLLOUT, parse_utc, rollout_view
 from model_medic.status.deployed import StatusError
 from model_medic.status.view import (
@@ -74,7 +74,9 @@ class Reader:
 
     def status(self, endpoint: str | None = None) -> Status:
         """Every endpoint in scope, or one endpoint in detail (every incident of the last day)."""
-        names = [endpoint] if endpoint is not None else self._house.scope.endpoints()
+        # A typed name as SageMaker spells it (`churn-prod` for Churn-Prod), as the functions use it.
+        in_scope = self._house.scope.endpoints()
+        names = spelled([endpoint], in_scope) if endpoint is not None else in_scope
         return Status(self.stack(), tuple(self._endpoint(n, endpoint is not None) for n in names), endpoint is not None)
 
     def explain(self, reference: str) -> Explanation:
