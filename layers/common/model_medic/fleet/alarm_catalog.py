@@ -7,6 +7,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from model_medic.platform.observability import METRICS_NAMESPACE, STACK_DIMENSION
+
 QualitySource = Literal["model-medic", "model-monitor"]
 
 # The alarms' own tag: which stack made (and may change or delete) the alarm.
@@ -303,15 +305,15 @@ def dashboard_name(stack: str, region: str, endpoint: str) -> str:
     return dashboard_prefix(stack, region) + endpoint
 
 
-def dashboard_body(endpoint: str, region: str, alarm_arns: list[str]) -> str:
+def dashboard_body(stack: str, region: str, endpoint: str, alarm_arns: list[str]) -> str:
     """The endpoint at a glance: traffic and errors, latency, input drift and accuracy, what
-    Model Medic did, and its alarms. SEARCH expressions find every variant of the endpoint."""
+    the stack's Model Medic did, and its alarms. SEARCH expressions find every variant of the endpoint."""
     quoted = json.dumps(endpoint)[1:-1]
     widgets: list[dict[str, Any]] = [
         _traffic_widget(endpoint, quoted, region),
         _latency_widget(endpoint, quoted, region),
         _drift_and_accuracy_widget(endpoint, quoted, region),
-        _decisions_widget(region),
+        _decisions_widget(stack, region),
         {
             "type": "alarm",
             "x": 0,
@@ -401,10 +403,12 @@ def _drift_and_accuracy_widget(endpoint: str, quoted: str, region: str) -> dict[
     )
 
 
-def _decisions_widget(region: str) -> dict[str, Any]:
-    """Every decision's `Outcome_<result>` metric (`Telling._logged`), one per result kind."""
+def _decisions_widget(stack: str, region: str) -> dict[str, Any]:
+    """Every decision's `Outcome_<result>` metric (`Telling._logged`), one per result kind, of
+    this stack's functions only (the `stack` dimension, `observability.STACK_DIMENSION`)."""
+    schema = f"{{{METRICS_NAMESPACE},service,{STACK_DIMENSION}}} {STACK_DIMENSION}={json.dumps(stack)}"
     outcomes = {
-        "expression": f"SEARCH('{{ModelMedic,service}} MetricName=({' OR '.join(_decision_metrics())})', 'Sum', 300)",
+        "expression": f"SEARCH('{schema} MetricName=({' OR '.join(_decision_metrics())})', 'Sum', 300)",
         "id": "outcomes",
         "label": "",
     }

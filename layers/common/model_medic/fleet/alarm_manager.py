@@ -340,7 +340,10 @@ class AlarmManager:
             name = dashboard_name(self._stack, self._region, endpoint)
             wanted.add(name)
             body = dashboard_body(
-                endpoint, self._region, [self._arn_prefix + alarm for alarm in sorted(names_of.get(endpoint, []))]
+                self._stack,
+                self._region,
+                endpoint,
+                [self._arn_prefix + alarm for alarm in sorted(names_of.get(endpoint, []))],
             )
             size = dashboards.get(name)
             if size is not None and (size == len(body.encode()) or self._held.same_dashboard(name, body)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -12,6 +13,11 @@ from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 # Operational metrics of the service itself (rejected events, skipped actions, ...).
 # The endpoint metrics the service computes go to Custom/SageMaker instead.
 METRICS_NAMESPACE = "ModelMedic"
+# Every one of them carries two dimensions: `service`, the function (POWERTOOLS_SERVICE_NAME,
+# which Powertools reads as the Metrics is made), and `stack`, the stack (STACK_NAME, template.yaml's
+# Globals, read here likewise): each Model Medic stack in an account and Region writes series of
+# its own, and its LettersNotSentAlarm and dashboards read only those.
+STACK_DIMENSION = "stack"
 
 # With tracing on, only botocore is patched: every AWS call becomes a subsegment. The default
 # (patch_all) would also import and patch whatever else the X-Ray SDK supports and finds
@@ -82,3 +88,5 @@ def _tracer() -> Tracer:
 logger = Logger()
 tracer = _tracer()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
+if _stack := os.environ.get("STACK_NAME"):
+    metrics.set_default_dimensions(**{STACK_DIMENSION: _stack})
