@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
 from model_medic.platform import aws
-from model_medic.platform.observability import METRICS_NAMESPACE, logger
+from model_medic.platform.observability import METRICS_NAMESPACE, logger, metrics
 from model_medic.tell.notices import Said
 from model_medic.tell.outcome import Outcome
 
@@ -73,8 +73,15 @@ def tell_problem(
 
 
 def endpoint_metric(name: str, endpoint: str, value: float) -> None:
-    """A ModelMedic metric with the endpoint as its dimension (so an alarm can watch one endpoint)."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
+    """A ModelMedic metric with the endpoint as a dimension (so an alarm can watch one endpoint),
+    besides the function's and the stack's, as every metric of the layer (`observability.py`)."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
         metric.add_dimension(name="EndpointName", value=endpoint)
 
 
