@@ -331,6 +331,10 @@ def test_an_endpoint_without_a_canary_variant_gets_no_canary_alarms_until_it_has
     body = json.loads(cw.get_dashboard(DashboardName=f"model-medic_{STACK}_{REGION}_{plain}")["DashboardBody"])
     listed = next(w for w in body["widgets"] if w["type"] == "alarm")["properties"]["alarms"]
     assert {arn.rsplit(":", 1)[1] for arn in listed} == expected([plain], without_canary=[])
+    # Its decisions are the stack's own (the `stack` dimension every metric of the functions has).
+    [decisions] = [w for w in body["widgets"] if w["properties"].get("title", "").startswith("Model Medic decisions")]
+    [[query]] = decisions["properties"]["metrics"]
+    assert query["expression"].startswith(f'SEARCH(\'{{ModelMedic,service,stack}} stack="{STACK}" MetricName=(')
     # The canary promoted, the endpoint serves one variant again: its alarms go with it.
     sagemaker.update_endpoint(EndpointName=plain, EndpointConfigName="plain")
     deleted = run(state_change(plain, "IN_SERVICE"))["reconciled"]["deleted"]

@@ -248,7 +248,7 @@ def test_each_endpoint_has_a_dashboard_with_its_metrics() -> None:
     import json
 
     arns = [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prod-{s}" for s in ("HighErrorRate", "HighLatency")]
-    body = json.loads(dashboard_body("churn-prod", "us-east-1", arns))
+    body = json.loads(dashboard_body("model-medic", "us-east-1", "churn-prod", arns))
     text = json.dumps(body)
     for metric in (
         "Invocations",

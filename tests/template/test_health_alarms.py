@@ -18,7 +18,7 @@ from moto.sns.utils import FilterPolicyMatcher
 
 from localcloud import template
 from localcloud.cloudwatch import sns_message
-from model_medic.platform.observability import METRICS_NAMESPACE
+from model_medic.platform.observability import METRICS_NAMESPACE, STACK_DIMENSION
 from tests.template.conftest import PARAMETERS, resources_of
 from tests.template.test_wiring import ACCOUNT, REGION, Wired, wiring
 
@@ -102,9 +102,11 @@ def test_refused_letters_of_every_draining_function_are_summed_into_one_alarm(so
         assert (stat["Period"], stat["Stat"]) == (300, "Sum")
         metric = stat["Metric"]
         assert (metric["Namespace"], metric["MetricName"]) == (METRICS_NAMESPACE, "LettersNotSent")
-        [dimension] = metric["Dimensions"]
-        assert dimension["Name"] == "service"
-        services.add(dimension["Value"])
+        dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert len(dimensions) == len(metric["Dimensions"]) == 2
+        # This stack's series only: another stack in the account and Region writes its own.
+        assert dimensions[STACK_DIMENSION] == STACK
+        services.add(dimensions["service"])
     assert len(services) == len(stats)
     assert (
         services
@@ -154,3 +156,12 @@ def test_the_health_alarms_reach_people_and_no_function(source: dict[str, Any], 
     endpoint_alarm.setdefault("Period", 300)
     body = _message(endpoint_alarm, "ALARM", "OK")
     assert any(FilterPolicyMatcher(s["policy"], s["scope"]).matches(None, body) for s in on_critical)
+
+
+def test_every_function_names_its_stack_as_its_metrics_stack_dimension(source: dict[str, Any]) -> None:
+    # observability.py reads STACK_NAME into every metric's `stack` dimension: the alarm above
+    # finds the stack's letters only if every function is told the stack's own name.
+    assert source["Globals"]["Function"]["Environment"]["Variables"]["STACK_NAME"] == {"Ref": "AWS::StackName"}
+    for name, resource in resources_of(source, "AWS::Serverless::Function").items():
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        assert variables.get("STACK_NAME", {"Ref": "AWS::StackName"}) == {"Ref": "AWS::StackName"}, name

@@ -148,9 +148,11 @@ def test_the_dashboards_decisions_widget_counts_every_result_a_decision_can_have
     from model_medic.fleet.alarm_catalog import dashboard_body
     from model_medic.tell.outcome import Result
 
-    body = json.loads(dashboard_body("churn-prod", "us-east-1", []))
+    body = json.loads(dashboard_body("model-medic", "us-east-1", "churn-prod", []))
     [widget] = [w for w in body["widgets"] if w["properties"].get("title") == "Model Medic decisions (all endpoints)"]
     [[query]] = widget["properties"]["metrics"]
+    # The stack's own decisions: another stack in the account and Region writes series of its own.
+    assert query["expression"].startswith('SEARCH(\'{ModelMedic,service,stack} stack="model-medic" MetricName=(')
     searched = query["expression"].split("MetricName=(", 1)[1].split(")", 1)[0].split(" OR ")
     assert sorted(searched) == sorted(f'"Outcome_{result}"' for result in get_args(Result))
     assert {"recovered", "escalated", "stopped"} <= set(get_args(Result))
