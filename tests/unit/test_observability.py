@@ -1,5 +1,6 @@
 """The Tracer: switched off, it never imports the X-Ray SDK and its decorators still work;
-switched on (in Lambda), it is the SDK's recorder with botocore patched."""
+switched on (in Lambda), it is the SDK's recorder with botocore patched. The metrics: each names
+its function (`service`) and its stack (`stack`)."""
 
 import json
 import os
@@ -75,3 +76,97 @@ def test_the_untraced_handler_decorator_returns_and_raises_like_the_handler() ->
     assert step(1) == 2
     with pytest.raises(ValueError, match="bad event"):
         handler({"fail": True}, None)
+
+
+ROOT = LAYER.parents[1]
+HANDLER_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "compute-metrics",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "LEDGER_TABLE": "ledger",
+    "INFO_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:info",
+    "CRITICAL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:critical",
+    "MONITORED_ENDPOINTS": "churn-prod",
+}
+
+
+def _emf(stdout: str) -> list[dict[str, Any]]:
+    """The embedded-metric-format records among a process's output lines."""
+    records = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return [record for record in records if "_aws" in record]
+
+
+def _metric_dimensions(record: dict[str, Any]) -> dict[str, str]:
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "ModelMedic"
+    [names] = directive["Dimensions"]
+    return {name: record[name] for name in names}
+
+
+def _rejected_by_a_function(stack: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """ComputeMetricsFunction's handler, decorators and all, at a cold start of its own
+    (localcloud/runner.py) with the stack's environment, given an event it turns away (counted as
+    RejectedEvents, no AWS call): the EMF records it wrote."""
+    request, result = tmp_path / f"{stack}.json", tmp_path / f"{stack}-result.json"
+    request.write_text(
+        json.dumps(
+            {
+                "paths": [str(ROOT / "functions" / "compute_metrics"), str(LAYER)],
+                "handler": "app.lambda_handler",
+                "event": {"not": "a schedule"},
+                "at": "2026-11-22T10:00:00+00:00",
+                "function_name": "ComputeMetricsFunction",
+                "request_id": "request-1",
+                "timeout": 30,
+                "memory": 256,
+            }
+        )
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **HANDLER_ENV, "STACK_NAME": stack}
+    done = subprocess.run(  # noqa: S603 - this interpreter, on the project's own runner
+        [sys.executable, "-m", "localcloud.runner", str(request), str(result)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    answer = json.loads(result.read_text())
+    assert answer["result"]["rejected"], (answer, done.stderr)
+    assert answer["calls"] == []
+    return _emf(done.stdout)
+
+
+def test_a_functions_metrics_carry_its_service_and_its_stack_so_each_stack_has_its_own_series(tmp_path: Path) -> None:
+    # Two stacks in one account and Region: the same metric, two series (a series is its
+    # namespace, name and full set of dimensions).
+    series = set()
+    for stack in ("stack-a", "stack-b"):
+        [record] = _rejected_by_a_function(stack, tmp_path)
+        assert record["RejectedEvents"] == [1.0]
+        dimensions = _metric_dimensions(record)
+        assert dimensions == {"service": "compute-metrics", "stack": stack}
+        series.add(json.dumps(sorted(dimensions.items())))
+    assert len(series) == 2
+
+
+ENDPOINT_METRIC = """
+from model_medic.measure.endpoint_problems import endpoint_metric
+endpoint_metric("DriftNotMeasured", "churn-prod", 1)
+"""
+
+
+def test_an_endpoint_metric_carries_the_endpoint_the_service_and_the_stack() -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(LAYER), **HANDLER_ENV, "STACK_NAME": "stack-a"}
+    done = subprocess.run(  # noqa: S603 - this interpreter, on the probe above
+        [sys.executable, "-c", ENDPOINT_METRIC], env=env, capture_output=True, text=True, check=True
+    )
+    [record] = _emf(done.stdout)
+    assert record["DriftNotMeasured"] == [1.0]
+    assert _metric_dimensions(record) == {
+        "EndpointName": "churn-prod",
+        "service": "compute-metrics",
+        "stack": "stack-a",
+    }
