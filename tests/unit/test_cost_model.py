@@ -41,14 +41,20 @@ def test_emf_lines_are_custom_metrics_and_other_lines_are_not() -> None:
             "_aws": {
                 "Timestamp": 1,
                 "CloudWatchMetrics": [
-                    {"Namespace": "ModelMedic", "Dimensions": [["service"]], "Metrics": [{"Name": "AlarmWrites"}]}
+                    {
+                        "Namespace": "ModelMedic",
+                        "Dimensions": [["service", "stack"]],
+                        "Metrics": [{"Name": "AlarmWrites"}],
+                    }
                 ],
             },
             "service": "manage-alarms",
+            "stack": "model-medic",
             "AlarmWrites": [3.0],
         }
     )
-    assert prices.emf_metrics(line) == {("ModelMedic", "AlarmWrites", '[["service", "manage-alarms"]]')}
+    series = '[["service", "manage-alarms"], ["stack", "model-medic"]]'
+    assert prices.emf_metrics(line) == {("ModelMedic", "AlarmWrites", series)}
     assert prices.emf_metrics('{"level": "INFO", "message": "alarms reconciled"}') == set()
     assert prices.emf_metrics("START RequestId: x Version: $LATEST") == set()
 
