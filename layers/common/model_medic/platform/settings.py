@@ -297,6 +297,7 @@ class Settings(EnvModel):
     # An endpoint's `model-medic:` tags may only tighten the stack's bounds unless this is true (policy.py).
     tags_may_loosen_bounds: bool = Field(False, alias="TAGS_MAY_LOOSEN_BOUNDS")
     # What messages name and link (tell/outcome.py): the stack, and the bucket of its daily reports.
+    # STACK_NAME is also every metric's `stack` dimension, read by observability.py as its Metrics is made.
     stack_name: str = Field("", alias="STACK_NAME", pattern=r"^$|^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
     reports_bucket: str = Field("", alias="REPORTS_BUCKET", max_length=63)
 
