@@ -149,7 +149,7 @@ def test_nan_and_infinity_are_malformed_values_in_training_and_capture_and_raise
     built = fn.lambda_handler(load_event("compute_drift/build_baseline.json"), FakeContext())
     assert built["baseline"] == f"s3://{BUCKET}/baselines/churn-prod/baseline.json"
     assert built["note"] == (
-        "NaN or infinite values of numeric features left out of the baseline (of 3000 rows): age 3; "
+        "missing, NaN or infinite values of numeric features left out of the baseline (of 3000 rows): age 3; "
         "captured ones are counted as malformed and left out alike"
     )
     assert all(math.isfinite(edge) for edge in baseline_of("churn-prod")["features"][1]["edges"])

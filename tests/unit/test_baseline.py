@@ -103,7 +103,20 @@ def test_nan_and_infinite_training_values_are_left_out_and_counted() -> None:
     assert "non_finite" not in clean
     check_baseline(built)
     with pytest.raises(BaselineError, match="column 'age' holds no finite number"):
-        build_baseline("age,plan\nnan,basic\ninf,pro\n", label_column="none")
+        build_baseline("age,plan\nnan,basic\ninf,pro\n,basic\n", label_column="none")
+
+
+def test_an_empty_cell_is_a_missing_value_not_a_category() -> None:
+    # pandas' to_csv writes a missing value as an empty cell: the column stays numeric.
+    values = [str(v) for v in range(1, 101)]
+    clean = build_baseline("\n".join(["age,plan", *(f"{v},basic" for v in values)]), label_column="none")
+    gaps = [*values[:30], "", *values[30:70], " ", *values[70:]]
+    built = build_baseline("\n".join(["age,plan", *(f"{v},basic" for v in gaps)]), label_column="none")
+    assert built["features"] == clean["features"]
+    assert built["non_finite"] == {"age": 2}
+    # A text column keeps an empty cell as one of its categories.
+    text = build_baseline("age,plan\n1,basic\n2,\n3,pro\n", label_column="none")
+    assert text["features"][1]["proportions"] == {"": 1 / 3, "basic": 1 / 3, "pro": 1 / 3}
 
 
 def test_a_stored_baseline_with_nan_edges_is_refused_and_told_to_be_built_again() -> None:

@@ -51,10 +51,12 @@ def build_baseline(csv_text: str, bins: int = DEFAULT_BINS, label_column: str = 
     with "auto", of every column, the first one marked as the `label_candidate` that the
     captured rows' width keeps or leaves out (`with_label_decided`).
 
-    A numeric column's NaN and +/-infinity ("nan", "inf", as numpy and pandas write them) are
-    left out of its distribution and counted in `non_finite` (per feature): they measure
-    nothing, a NaN has no place in the order the bins and quantiles need, and an infinity
-    makes the quantiles beside it NaN. The hour's sample leaves them out alike (`Sample`)."""
+    A numeric column's missing values (empty cells: pandas writes a missing value as one), NaN
+    and +/-infinity ("nan", "inf", as numpy and pandas write them) are left out of its
+    distribution and counted in `non_finite` (per feature): they measure nothing, a NaN has no
+    place in the order the bins and quantiles need, and an infinity makes the quantiles beside
+    it NaN. A column is numeric when each of its other cells is a number: an empty cell does not
+    make it categorical. The hour's sample leaves them out alike (`Sample`)."""
     reader = csv.reader(io.StringIO(csv_text))
     header = next(reader, None)
     if not header:
@@ -109,8 +111,8 @@ def _columns(reader: Iterator[list[str]], width: int) -> tuple[list[list[str]], 
 
 
 def _feature(name: str, values: list[str], bins: int) -> tuple[dict[str, Any], int]:
-    """A column's baseline: numeric when every value is a number, else categorical; and how
-    many of its values were left out as NaN or infinite."""
+    """A column's baseline: numeric when every value is a number or empty, else categorical; and
+    how many of its values were left out as missing, NaN or infinite."""
     numbers = _numbers(values)
     if numbers is None:
         counts = Counter(values)
@@ -118,13 +120,16 @@ def _feature(name: str, values: list[str], bins: int) -> tuple[dict[str, Any], i
         return {"name": name, "type": "categorical", "proportions": shares}, 0
     finite = [number for number in numbers if math.isfinite(number)]
     if not finite:
-        raise BaselineError(f"the training dataset's column {name!r} holds no finite number, only NaN or infinity")
+        raise BaselineError(
+            f"the training dataset's column {name!r} holds no finite number, only empty cells, NaN or infinity"
+        )
     return _numeric_baseline(name, finite, bins), len(numbers) - len(finite)
 
 
 def _numbers(values: list[str]) -> list[float] | None:
+    """The column's numbers, an empty cell (a missing value) as NaN; None when a cell is text."""
     try:
-        return [float(v) for v in values]
+        return [float(v) if v else math.nan for v in values]
     except ValueError:
         return None
 

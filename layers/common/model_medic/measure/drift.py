@@ -333,7 +333,8 @@ def baseline_requested(
         return {"baseline": uri}
     left_out = ", ".join(f"{name} {count}" for name, count in non_finite.items())
     note = (
-        f"NaN or infinite values of numeric features left out of the baseline (of {built['rows']} rows): {left_out}; "
+        f"missing, NaN or infinite values of numeric features left out of the baseline (of {built['rows']} rows): "
+        f"{left_out}; "
         "captured ones are counted as malformed and left out alike"
     )
     logger.warning("training values left out of the baseline", endpoint=endpoint, non_finite=non_finite)
