@@ -125,6 +125,13 @@ def change_spec(clock: time_machine.Traveller, at: datetime, name: str = COMPONE
     boto3.client("sagemaker").update_inference_component(InferenceComponentName=name, Specification=SECOND)
 
 
+def changed_and_recorded(fn: Any, clock: time_machine.Traveller) -> None:
+    """The component moved to the second model three hours before the alarm, and the sweep after
+    it recorded the specification it replaced."""
+    change_spec(clock, OPENED - timedelta(hours=3))
+    sweep(fn, clock, OPENED - timedelta(hours=3) + timedelta(minutes=5))
+
+
 def described(name: str = COMPONENT) -> dict[str, Any]:
     return boto3.client("sagemaker").describe_inference_component(InferenceComponentName=name)  # type: ignore[no-any-return]
 
@@ -143,8 +150,7 @@ def test_a_component_scaled_to_zero_goes_back_on_its_previous_specification_at_z
     """UpdateInferenceComponent's CopyCount may be 0: the rollback puts the specification back and
     starts no copy of it."""
     component_endpoint(fn, clock)
-    change_spec(clock, OPENED - timedelta(hours=3))
-    sweep(fn, clock, OPENED - timedelta(hours=3) + timedelta(minutes=5))
+    changed_and_recorded(fn, clock)
     boto3.client("sagemaker").update_inference_component_runtime_config(
         InferenceComponentName=COMPONENT, DesiredRuntimeConfig={"CopyCount": 0}
     )
@@ -176,8 +182,7 @@ def test_the_sweep_records_each_components_specification_and_its_change_with_the
     component_endpoint(fn, clock)
     [first] = records(stack).values()
     assert (json.loads(first["spec"]), first.get("previous")) == ({"Specification": FIRST}, None)
-    change_spec(clock, OPENED - timedelta(hours=3))
-    sweep(fn, clock, OPENED - timedelta(hours=3) + timedelta(minutes=5))
+    changed_and_recorded(fn, clock)
     [after] = records(stack).values()
     assert json.loads(after["spec"]) == {"Specification": SECOND}
     assert json.loads(after["previous"]) == {"Specification": FIRST}
@@ -201,8 +206,7 @@ def test_the_one_component_changed_recently_goes_back_on_its_previous_specificat
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
 ) -> None:
     component_endpoint(fn, clock)
-    change_spec(clock, OPENED - timedelta(hours=3))
-    sweep(fn, clock, OPENED - timedelta(hours=3) + timedelta(minutes=5))
+    changed_and_recorded(fn, clock)
     # Auto scaling has grown the component since: the rollback keeps its copies.
     boto3.client("sagemaker").update_inference_component_runtime_config(
         InferenceComponentName=COMPONENT, DesiredRuntimeConfig={"CopyCount": 3}

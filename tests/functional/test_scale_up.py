@@ -695,16 +695,25 @@ def concurrent_update_once(monkeypatch: pytest.MonkeyPatch, refused: list[dict[s
     monkeypatch.setattr(BaseClient, "_make_api_call", racing)
 
 
-def test_a_floor_raised_while_autoscaling_changes_the_target_waits_for_it_and_is_raised_by_the_sweep(
-    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def first_change_waits(
+    fn: Any, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, refused: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A latency alarm on a two-instance primary whose first floor raise Application Auto Scaling
+    refuses once (ConcurrentUpdateException, `refused` holds the request): the step waits."""
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
     scalable_target("primary", minimum=2, maximum=6)
     scale_up_alarms({"HighLatency": "ALARM"})
-    refused: list[dict[str, Any]] = []
     concurrent_update_once(monkeypatch, refused)
     [waiting] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
     assert (waiting["result"], waiting["gate"]) == ("skipped", "waiting")
+    return dict(waiting)
+
+
+def test_a_floor_raised_while_autoscaling_changes_the_target_waits_for_it_and_is_raised_by_the_sweep(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused: list[dict[str, Any]] = []
+    waiting = first_change_waits(fn, clock, monkeypatch, refused)
     assert "ConcurrentUpdateException" in waiting["reason"]
     assert [r["MinCapacity"] for r in refused] == [3]
     assert min_capacity("primary") == 2
@@ -722,12 +731,7 @@ def test_an_alarm_that_clears_before_the_first_change_went_out_closes_with_nothi
 ) -> None:
     # The step is claimed and counted, its first change waits (AWS busy); the alarm clears before
     # it is made. Nothing changed: not a recovery after a step, and the claim is given back.
-    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
-    scalable_target("primary", minimum=2, maximum=6)
-    scale_up_alarms({"HighLatency": "ALARM"})
-    concurrent_update_once(monkeypatch, [])
-    [waiting] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
-    assert (waiting["result"], waiting["gate"]) == ("skipped", "waiting")
+    first_change_waits(fn, clock, monkeypatch, [])
     assert stored_incidents(stack)[0]["steps"] == 1
     clock.move_to(OPENED + timedelta(minutes=2))
     set_alarm(LATENCY, "OK")
