@@ -32,7 +32,11 @@ nowhere else, for the tests and the local cloud alike.
   during an update; docs/aws-behaviours.md, "Application Auto Scaling": the scaling policy may
   undo a manual count).
   The update takes time like every other endpoint change (`endpoint_updates_take_time`),
-  and it can be told to fail (`fail_next_update`, below).
+  and it can be told to fail (`fail_next_update`, below). Once it has succeeded the endpoint
+  also takes the new config's data capture, shadow variants and async inference config
+  (`_config_settings`); until then, and after a failure, DescribeEndpoint shows the old
+  config's: its `DataCaptureConfig` is "the currently active data capture configuration used
+  by your Endpoint" (service-2.json, DescribeEndpointOutput). moto kept the first config's.
 * `endpoint_updates_take_time`: in AWS, UpdateEndpoint, UpdateEndpointWeightsAndCapacities
   (and a RegisterScalableTarget that moves a variant's count) set the endpoint `Updating`
   and only later `InService`, and "any further update while `Updating` is rejected"
@@ -241,7 +245,10 @@ nowhere else, for the tests and the local cloud alike.
   (service-2.json, CreateEndpointConfigInput): otherwise a ValidationException (our wording);
   shadow variants are checked like production ones (instance type, model).
   (4) DescribeEndpoint showed no `ShadowProductionVariants` and no `AsyncInferenceConfig`; both
-  come from the config now (DescribeEndpointOutput has both).
+  come from the config now (DescribeEndpointOutput has both). Its `DataCaptureConfig` was the
+  config's request (InitialSamplingPercentage, CaptureOptions); AWS answers a
+  `DataCaptureConfigSummary` (EnableCapture, CaptureStatus, CurrentSamplingPercentage,
+  DestinationS3Uri, KmsKeyId), made here by `_capture_summary`.
   (5) A variant summary held only counts, weights and the serverless config. AWS's summary
   carries `ManagedInstanceScaling` and `RoutingConfig` (ProductionVariantSummary), and a
   variant without `InitialVariantWeight` has weight 1.0 ("If unspecified, it defaults to
@@ -250,11 +257,11 @@ nowhere else, for the tests and the local cloud alike.
   DescribeEndpoint shows `CurrentInstanceCount: 0` next to `CurrentServerlessConfig`, with
   `CurrentWeight`/`DesiredWeight` and neither `DesiredInstanceCount` nor
   `DesiredServerlessConfig` (tests/data/real/endpoints/serverless.describe-endpoint.json).
-  Not modelled: an UpdateEndpoint (`sagemaker_update_endpoint`) takes the new config's
-  production variants only; the shadow variants and async config stay as they were created.
-  AWS's rule that `ManagedInstanceScaling` is "only supported for inference component
-  endpoints" (a ValidationException seen in 2026) is not enforced: endpoints made before it
-  can show it on a model's variant, and the tests make one to prove the scale-up's bound.
+  An UpdateEndpoint (`sagemaker_update_endpoint`) takes the new config's variants, shadow
+  variants, async config and data capture once it is done. AWS's rule that
+  `ManagedInstanceScaling` is "only supported for inference component endpoints" (a
+  ValidationException seen in 2026) is not enforced: endpoints made before it can show it on
+  a model's variant, and the tests make one to prove the scale-up's bound.
 * `endpoint_variants_keep_what_was_not_changed`: moto's UpdateEndpointWeightsAndCapacities
   sets to None the keys it was not asked to change (a new instance count loses the variant's
   weight, docs/aws-behaviours.md, "moto gaps"); AWS keeps them.
@@ -624,6 +631,7 @@ class _Update:
     after: list[dict[str, Any]]  # the variants once the update has succeeded
     config: str | None = None  # UpdateEndpoint's new endpoint config
     failure: str | None = None  # FailureReason if the update rolls back
+    settings: dict[str, Any] | None = None  # the new config's capture, shadows and async (`_config_settings`)
 
 
 _updates: "weakref.WeakKeyDictionary[Any, _Update]" = weakref.WeakKeyDictionary()
@@ -655,6 +663,8 @@ def _finish(endpoint: Any, update: _Update) -> None:
         endpoint.production_variants = copy.deepcopy(update.after)
         if update.config is not None:
             endpoint.endpoint_config_name = update.config
+        for attribute, value in (update.settings or {}).items():  # the new config's, once it serves
+            setattr(endpoint, attribute, copy.deepcopy(value))
     endpoint.pending_deployment_summary = None  # None keys are left out of the response
     endpoint.endpoint_status = "InService"
     endpoint.last_modified_time = _naive(update.until)
@@ -668,10 +678,12 @@ def _begin(
     config: str | None = None,
     failure: str | None = None,
     pending: list[dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> None:
-    """Start an update of `endpoint` from `before` to `after` (or back, if it fails)."""
+    """Start an update of `endpoint` from `before` to `after` (or back, if it fails); `settings`
+    (UpdateEndpoint's, `_config_settings`) replace the endpoint's once the update has succeeded."""
     now = moto_now()
-    update = _Update(now + timedelta(seconds=_update_seconds), before, after, config, failure)
+    update = _Update(now + timedelta(seconds=_update_seconds), before, after, config, failure, settings)
     endpoint.failure_reason = None
     endpoint.last_modified_time = _naive(now)
     if _update_seconds <= 0:
@@ -897,6 +909,7 @@ def sagemaker_update_endpoint() -> None:
             config=endpoint_config_name,
             failure=failure,
             pending=pending,
+            settings=_config_settings(self.endpoint_configs[endpoint_config_name]),
         )
         return endpoint
 
@@ -1205,6 +1218,43 @@ def _variant_summaries(production_variants: list[dict[str, Any]]) -> list[dict[s
     return summaries
 
 
+def _capture_summary(configured: dict[str, Any] | None) -> dict[str, Any] | None:
+    """DescribeEndpoint's `DataCaptureConfig` (a DataCaptureConfigSummary, botocore sagemaker
+    service-2.json) for an endpoint config's DataCaptureConfig, or None for a config without one.
+    EnableCapture "defaults to enabled" (DataCaptureConfig); CaptureStatus, "whether data capture
+    is currently functional", is Started while capture is enabled and Stopped when it is not (our
+    reading: AWS does not say what stops it otherwise); CurrentSamplingPercentage is the config's
+    InitialSamplingPercentage. KmsKeyId only when the config names one: real DescribeEndpoint
+    leaves it out otherwise, though the shape marks it required (docs/aws-behaviours.md,
+    "Data capture and ground truth formats")."""
+    if not configured:
+        return None  # moto keeps a config without one as {}: DescribeEndpoint shows none
+    enabled = bool(configured.get("EnableCapture", True))
+    summary: dict[str, Any] = {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": int(configured.get("InitialSamplingPercentage", 0)),
+        "DestinationS3Uri": configured.get("DestinationS3Uri"),
+    }
+    if configured.get("KmsKeyId"):
+        summary["KmsKeyId"] = configured["KmsKeyId"]
+    return summary
+
+
+def _config_settings(config: Any) -> dict[str, Any]:
+    """The endpoint's attributes an endpoint config sets besides its production variants, as
+    DescribeEndpoint shows them (None: left out): the data capture summary, the shadow variants'
+    summaries and the async inference config. CreateEndpoint sets them; UpdateEndpoint replaces
+    them once the new config serves (DescribeEndpointOutput: DataCaptureConfig is "the currently
+    active data capture configuration")."""
+    shadows = getattr(config, "shadow_production_variants", None)
+    return {
+        "data_capture_config": _capture_summary(config.data_capture_config),
+        "shadow_production_variants": _variant_summaries(shadows) if shadows else None,
+        "async_inference_config": copy.deepcopy(config.async_inference_config) or None,
+    }
+
+
 @_once
 def endpoint_kinds_as_in_aws() -> None:
     """Serverless, async, shadow and inference-component endpoints as AWS makes and describes them."""
@@ -1290,10 +1340,8 @@ def endpoint_kinds_as_in_aws() -> None:
 
     def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
         endpoint: Any = original_create_endpoint(self, endpoint_name, endpoint_config_name, tags)
-        config = self.endpoint_configs[endpoint_config_name]
-        shadows = getattr(config, "shadow_production_variants", None)
-        endpoint.shadow_production_variants = _variant_summaries(shadows) if shadows else None
-        endpoint.async_inference_config = copy.deepcopy(config.async_inference_config) or None
+        for attribute, value in _config_settings(self.endpoint_configs[endpoint_config_name]).items():
+            setattr(endpoint, attribute, value)
         return endpoint
 
     def summaries(self: Any, production_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -266,6 +266,82 @@ def test_update_endpoint_keeps_the_old_config_and_names_the_new_one_as_pending_u
     ]
 
 
+def capture_config(sagemaker: SageMakerClient, name: str, capture: dict[str, Any] | None, shadow: bool = False) -> str:
+    """An endpoint config of one variant of the model `m` capturing as `capture` (None: no capture)."""
+    variant: Any = {"ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+    extra: Any = {"DataCaptureConfig": capture} if capture is not None else {}
+    if shadow:
+        extra["ShadowProductionVariants"] = [{**variant, "VariantName": "shadow"}]
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name, ProductionVariants=[{**variant, "VariantName": "live"}], **extra
+    )
+    return name
+
+
+def test_update_endpoint_takes_the_new_configs_capture_and_shadows_once_done_as_a_summary(
+    empty_sagemaker: SageMakerClient, clock: time_machine.Traveller
+) -> None:
+    """DescribeEndpoint's DataCaptureConfig is "the currently active data capture configuration"
+    (a DataCaptureConfigSummary); the old config's stays until the update is done."""
+    sm = empty_sagemaker
+    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"})
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    options: Any = [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    first = {"InitialSamplingPercentage": 100, "DestinationS3Uri": "s3://a/capture", "KmsKeyId": key}
+    capture_config(sm, "a", {**first, "CaptureOptions": options})
+    second = {"EnableCapture": True, "InitialSamplingPercentage": 20, "DestinationS3Uri": "s3://b/capture"}
+    capture_config(sm, "b", {**second, "CaptureOptions": options}, shadow=True)
+    sm.create_endpoint(EndpointName="e", EndpointConfigName="a")
+    shown_a = {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 100,
+        "DestinationS3Uri": "s3://a/capture",
+        "KmsKeyId": key,
+    }
+    assert sm.describe_endpoint(EndpointName="e")["DataCaptureConfig"] == shown_a
+    set_update_seconds(600)
+    sm.update_endpoint(EndpointName="e", EndpointConfigName="b")
+    during = sm.describe_endpoint(EndpointName="e")
+    assert (during["EndpointStatus"], during["DataCaptureConfig"]) == ("Updating", shown_a)
+    assert "ShadowProductionVariants" not in during
+    clock.shift(timedelta(seconds=600))
+    after = sm.describe_endpoint(EndpointName="e")
+    # No KmsKeyId in the config: none in the summary (real DescribeEndpoint leaves it out).
+    shown_b = {"EnableCapture": True, "CaptureStatus": "Started", "CurrentSamplingPercentage": 20}
+    assert after["DataCaptureConfig"] == {**shown_b, "DestinationS3Uri": "s3://b/capture"}
+    assert [v["VariantName"] for v in after["ShadowProductionVariants"]] == ["shadow"]
+    # Capture turned off is Stopped; a config without capture leaves DataCaptureConfig out.
+    capture_config(sm, "off", {**second, "EnableCapture": False, "CaptureOptions": options})
+    sm.update_endpoint(EndpointName="e", EndpointConfigName="off")
+    clock.shift(timedelta(seconds=600))
+    off = sm.describe_endpoint(EndpointName="e")
+    assert (off["DataCaptureConfig"]["EnableCapture"], off["DataCaptureConfig"]["CaptureStatus"]) == (False, "Stopped")
+    assert "ShadowProductionVariants" not in off
+    capture_config(sm, "none", None)
+    sm.update_endpoint(EndpointName="e", EndpointConfigName="none")
+    clock.shift(timedelta(seconds=600))
+    assert "DataCaptureConfig" not in sm.describe_endpoint(EndpointName="e")
+
+
+def test_a_failed_update_keeps_the_old_configs_capture(
+    empty_sagemaker: SageMakerClient, clock: time_machine.Traveller
+) -> None:
+    sm = empty_sagemaker
+    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"})
+    options: Any = [{"CaptureMode": "Input"}]
+    capture_config(
+        sm, "a", {"InitialSamplingPercentage": 100, "DestinationS3Uri": "s3://a/c", "CaptureOptions": options}
+    )
+    capture_config(
+        sm, "b", {"InitialSamplingPercentage": 100, "DestinationS3Uri": "s3://b/c", "CaptureOptions": options}
+    )
+    sm.create_endpoint(EndpointName="e", EndpointConfigName="a")
+    fail_next_update("e")
+    sm.update_endpoint(EndpointName="e", EndpointConfigName="b")
+    assert sm.describe_endpoint(EndpointName="e")["DataCaptureConfig"]["DestinationS3Uri"] == "s3://a/c"
+
+
 def test_update_endpoint_retaining_variant_properties_keeps_counts_and_weights(sagemaker: SageMakerClient) -> None:
     config = second_config(sagemaker, count=3, weight=0.5)
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, RetainAllVariantProperties=True)

@@ -10,13 +10,14 @@ from model_medic.measure.endpoint_data import Capture, Missing, capture_of, reso
 
 
 def described(**config: Any) -> dict[str, Any]:
-    """A DescribeEndpoint answer with a DataCaptureConfigSummary (botocore's shape: every member required)."""
+    """A DescribeEndpoint answer with a DataCaptureConfigSummary: botocore's shape marks every member
+    required, but real DescribeEndpoint leaves KmsKeyId out when the config names no key
+    (docs/aws-behaviours.md, "Data capture and ground truth formats")."""
     summary = {
         "EnableCapture": True,
         "CaptureStatus": "Started",
         "CurrentSamplingPercentage": 100,
         "DestinationS3Uri": "s3://team-a-ml/datacapture",
-        "KmsKeyId": "",
     }
     return {"EndpointName": "fraud-a", "EndpointStatus": "InService", "DataCaptureConfig": {**summary, **config}}
 
@@ -32,6 +33,15 @@ def test_capture_turned_off_is_missing_even_with_a_stack_default() -> None:
     assert isinstance(found, Missing)
     assert found.need == "capture"
     assert "EnableCapture is false" in found.why
+
+
+def test_capture_enabled_but_stopped_is_missing_even_with_a_stack_default() -> None:
+    # CaptureStatus is "whether data capture is currently functional" (DataCaptureConfigSummary):
+    # Stopped means nothing is being written to the destination, whatever EnableCapture says.
+    found = capture_of(described(CaptureStatus="Stopped"), "s3://stack/capture")
+    assert isinstance(found, Missing)
+    assert "CaptureStatus is Stopped" in found.why
+    assert capture_of(described(), "") == Capture("s3://team-a-ml/datacapture", "", "DataCaptureConfig")
 
 
 def test_an_endpoint_without_a_capture_config_reads_the_stacks_default_else_is_missing() -> None:

@@ -73,12 +73,16 @@ class EndpointData:
 def capture_of(description: Mapping[str, Any] | None, stack_uri: str, unreadable: str = "") -> Capture | Missing:
     """Pure: the endpoint's capture from its DescribeEndpoint answer (`DataCaptureConfig`), the
     stack's DataCaptureS3Uri only for an endpoint whose answer has none (or that could not be
-    described: `unreadable` says why); capture turned off is missing, whatever the stack says."""
+    described: `unreadable` says why); capture turned off, or stopped (`CaptureStatus` Stopped:
+    "whether data capture is currently functional", DataCaptureConfigSummary), is missing,
+    whatever the stack says - its destination is not being written."""
     config = (description or {}).get("DataCaptureConfig") or {}
     destination = str(config.get("DestinationS3Uri") or "")
     if destination:
         if config.get("EnableCapture") is False:
             return Missing("capture", "data capture is off (its DataCaptureConfig.EnableCapture is false)")
+        if config.get("CaptureStatus") == "Stopped":
+            return Missing("capture", "data capture is stopped (its DataCaptureConfig.CaptureStatus is Stopped)")
         if not destination.startswith("s3://") or len(destination) <= len("s3://"):
             return Missing("capture", f"its capture destination {destination} is not an s3:// URI")
         return Capture(destination.rstrip("/"), str(config.get("KmsKeyId") or ""))
