@@ -329,6 +329,10 @@ nowhere else, for the tests and the local cloud alike.
   (tests/data/real/inference-components/). Here Create, Describe, List (EndpointNameEquals),
   UpdateInferenceComponentRuntimeConfig and Delete keep a component with the fields of
   botocore's DescribeInferenceComponentOutput; its tags answer ListTags on its ARN. A component
+  created with `Specifications` (one per instance type) is described with `Specifications` and
+  no `Specification` ("When this parameter is populated, the singular Specification parameter
+  is not returned", DescribeInferenceComponentOutput); this extension used to show an empty
+  `Specification`. A component
   is `Creating`, and after an UpdateInferenceComponentRuntimeConfig `Updating`, with
   `RuntimeConfig.DesiredCopyCount` the count asked and `CurrentCopyCount` the count before, for
   the endpoints' update duration (`set_update_seconds`), then `InService` at the count asked:
@@ -341,8 +345,11 @@ nowhere else, for the tests and the local cloud alike.
   moves a variant's. UpdateInferenceComponent changes the `Specification` (or `Specifications`,
   one or the other as service-2.json documents) and, with `RuntimeConfig`, the copy count: the
   component is `Updating` for the update duration, then `InService` on what was asked; refused
-  with ValidationException while not InService, with both or neither of Specification and
-  Specifications, and when a ModelName it names does not exist (our wordings). DescribeInference
+  with ValidationException while not InService, with both Specification and Specifications, and
+  when a ModelName it names does not exist (our wordings). Neither is needed: only
+  InferenceComponentName is required (UpdateInferenceComponentInput), and a request without a
+  specification changes the copy count (or rolls the copies) on the specification the component
+  has. Create takes the same specifications with the same refusals. DescribeInference
   Component shows the specification in its own shape, as AWS does (service-2.json
   `InferenceComponentSpecificationSummary`): the container's `Image` asked is shown as
   `DeployedImage.SpecifiedImage` - moto answered the request's shape back. Not modelled: placement
@@ -2353,30 +2360,45 @@ def _as_summary(spec: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _update_component(backend: Any, component: _Component, request: dict[str, Any]) -> None:
-    """UpdateInferenceComponent: a new specification (and copy count), `Updating` for the update duration."""
+def _specifications(backend: Any, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The component's specification(s) a Create/UpdateInferenceComponent request asks for, as
+    DescribeInferenceComponent shows them: `Specification`, or `Specifications` - "populated when
+    the inference component was created with multiple specifications. When this parameter is
+    populated, the singular Specification parameter is not returned" (service-2.json,
+    DescribeInferenceComponentOutput). None when the request names neither. Both at once are
+    refused ("You can use either this parameter or the singular Specification parameter, but not
+    both", CreateInferenceComponentInput/UpdateInferenceComponentInput; our wording), as is a
+    ModelName that does not exist."""
     from moto.sagemaker.exceptions import ValidationError
 
     one, several = request.get("Specification"), request.get("Specifications")
-    if (one is None) == (several is None):
-        raise ValidationError(message="Specify one of Specification and Specifications.")
-    for spec in several or [one]:
+    if one is not None and several is not None:
+        raise ValidationError(message="Specify either Specification or Specifications, not both.")
+    for spec in several or ([one] if one is not None else []):
         model = spec.get("ModelName")
         if model is not None and model not in backend._models:
             raise ValidationError(message=f"Could not find model {model}.")
+    if several is not None:
+        return {"Specifications": [_as_summary(s) for s in several]}
+    return None if one is None else {"Specification": _as_summary(dict(one))}
+
+
+def _update_component(backend: Any, component: _Component, request: dict[str, Any]) -> None:
+    """UpdateInferenceComponent: a new specification and/or copy count, `Updating` for the update
+    duration. Only InferenceComponentName is required (UpdateInferenceComponentInput): without a
+    specification the component keeps its own."""
+    shown = _specifications(backend, request)
     asked = (request.get("RuntimeConfig") or {}).get("CopyCount")  # 0 is a count (a component scaled to zero)
     copies = int(component.answer["RuntimeConfig"]["DesiredCopyCount"] if asked is None else asked)
     deployment = request.get("DeploymentConfig")
     if deployment is not None:
-        _start_rolling(component, copies, several or one, deployment)
+        _start_rolling(component, copies, shown, deployment)
         return
     _change_copies(component, copies)  # refused unless InService; Updating for the update duration
-    component.answer.pop("Specification", None)
-    component.answer.pop("Specifications", None)
-    if several is not None:
-        component.answer["Specifications"] = [_as_summary(s) for s in several]
-    else:
-        component.answer["Specification"] = _as_summary(dict(one or {}))
+    if shown is not None:
+        component.answer.pop("Specification", None)
+        component.answer.pop("Specifications", None)
+        component.answer.update(shown)
 
 
 def _rolling_problem(copies: int, deployment: dict[str, Any]) -> str | None:
@@ -2400,7 +2422,9 @@ def _rolling_problem(copies: int, deployment: dict[str, Any]) -> str | None:
     return None
 
 
-def _start_rolling(component: _Component, copies: int, spec: Any, deployment: dict[str, Any]) -> None:
+def _start_rolling(
+    component: _Component, copies: int, shown: dict[str, Any] | None, deployment: dict[str, Any]
+) -> None:
     """UpdateInferenceComponent with a DeploymentConfig: Updating, the old specification shown and
     serving until every batch has baked without an alarm (`_roll_on`)."""
     from moto.sagemaker.exceptions import ValidationError
@@ -2415,9 +2439,8 @@ def _start_rolling(component: _Component, copies: int, spec: Any, deployment: di
     policy = deployment["RollingUpdatePolicy"]
     size = policy["MaximumBatchSize"]
     batch = int(size["Value"]) if size["Type"] == "COPY_COUNT" else max(1, copies * int(size["Value"]) // 100)
-    key = "Specifications" if isinstance(spec, list) else "Specification"
-    new = {key: [_as_summary(s) for s in spec] if isinstance(spec, list) else _as_summary(dict(spec))}
     old: dict[str, Any] = {k: v for k, v in component.answer.items() if k in ("Specification", "Specifications")}
+    new = copy.deepcopy(old) if shown is None else shown  # no specification asked: the copies roll on their own
     now = moto_now()
     alarms = [a["AlarmName"] for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])]
     component.rolling = _Rolling(
@@ -2538,6 +2561,7 @@ def _create_component(backend: Any, request: dict[str, Any]) -> _Component:
     if name in _components(backend):
         raise ValidationError(message=f"Cannot create already existing inference component {name}.")
     copies = int((request.get("RuntimeConfig") or {}).get("CopyCount", 1))
+    shown = _specifications(backend, request) or {"Specification": {}}
     now = _naive(moto_now()).isoformat()
     answer = {
         "InferenceComponentName": name,
@@ -2545,7 +2569,7 @@ def _create_component(backend: Any, request: dict[str, Any]) -> _Component:
         "EndpointName": endpoint.endpoint_name,
         "EndpointArn": endpoint.arn,
         "VariantName": variant,
-        "Specification": _as_summary(request.get("Specification") or {}),
+        **shown,
         "RuntimeConfig": {"DesiredCopyCount": copies, "CurrentCopyCount": 0},
         "InferenceComponentStatus": "Creating",
         "CreationTime": now,

@@ -248,6 +248,49 @@ def test_the_one_component_changed_recently_goes_back_on_its_previous_specificat
     assert record["rejected"] == [record["previous_digest"]]
 
 
+# A component of several instance types has one specification per type (CreateInferenceComponent's
+# `Specifications`), and DescribeInferenceComponent answers `Specifications` without `Specification`.
+LARGE: Any = {"NumberOfAcceleratorDevicesRequired": 4, "NumberOfCpuCoresRequired": 4, "MinMemoryRequiredInMb": 4096}
+FIRST_TWO: Any = [
+    {**FIRST, "InstanceType": "ml.g5.2xlarge"},
+    {**FIRST, "InstanceType": "ml.g5.12xlarge", "ComputeResourceRequirements": LARGE},
+]
+SECOND_TWO: Any = [{**spec, "ModelName": SECOND["ModelName"]} for spec in FIRST_TWO]
+
+
+def test_a_component_of_two_specifications_goes_back_on_both_as_specifications(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+) -> None:
+    component_endpoint(fn, clock, components=())
+    sagemaker = boto3.client("sagemaker")
+    request = {k: v for k, v in REQUEST.items() if k != "Specification"}
+    sagemaker.create_inference_component(**{**request, "Specifications": FIRST_TWO, "RuntimeConfig": {"CopyCount": 2}})
+    sweep(fn, clock, OPENED - timedelta(days=1))
+    [first] = records(stack).values()
+    assert json.loads(first["spec"]) == {"Specifications": FIRST_TWO}
+    clock.move_to(OPENED - timedelta(hours=3))
+    sagemaker.update_inference_component(InferenceComponentName=COMPONENT, Specifications=SECOND_TWO)
+    sweep(fn, clock, OPENED - timedelta(hours=3) + timedelta(minutes=5))
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    aws_requests.clear()
+    [outcome] = deliver(fn, clock)
+    assert outcome["result"] == "acted"
+    assert "(sm-model-llama3-v2 -> sm-model-llama3)" in outcome["reason"]
+    updates = [p for _, op, p in aws_requests if op == "UpdateInferenceComponent"]
+    want = {"InferenceComponentName": COMPONENT, "Specifications": FIRST_TWO, "RuntimeConfig": {"CopyCount": 2}}
+    assert updates == [want]
+    now = described()
+    assert "Specification" not in now
+    assert [(s["InstanceType"], s["ModelName"]) for s in now["Specifications"]] == [
+        ("ml.g5.2xlarge", "sm-model-llama3"),
+        ("ml.g5.12xlarge", "sm-model-llama3"),
+    ]
+    sweep(fn, clock, OPENED + timedelta(minutes=5))
+    [incident] = stored_incidents(stack)
+    assert (incident["state"], incident["timeline"][-1]["what"]) == ("verifying", "in-service")
+
+
 def test_dry_run_records_the_would_be_rollback_and_changes_nothing(
     fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
 ) -> None:

@@ -1931,13 +1931,51 @@ def test_an_inference_components_specification_is_updated_over_time_and_shown_as
     gone: Any = {**spec, "ModelName": "gone"}
     with pytest.raises(ClientError, match="Could not find model gone"):
         empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=gone)
-    with pytest.raises(ClientError, match="one of Specification and Specifications"):
-        empty_sagemaker.update_inference_component(InferenceComponentName=name)
+    with pytest.raises(ClientError, match="either Specification or Specifications, not both"):
+        empty_sagemaker.update_inference_component(
+            InferenceComponentName=name, Specification=spec, Specifications=[{**spec, "InstanceType": "ml.g5.2xlarge"}]
+        )
     # Without RuntimeConfig the copy count stays as it is.
     empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=request["Specification"])
     clock.shift(61)
     found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
     assert (found["Specification"], found["RuntimeConfig"]["CurrentCopyCount"]) == (request["Specification"], 2)
+    # Only InferenceComponentName is required (UpdateInferenceComponentInput): a new copy count
+    # alone keeps the specification.
+    empty_sagemaker.update_inference_component(InferenceComponentName=name, RuntimeConfig={"CopyCount": 3})
+    clock.shift(61)
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert (found["Specification"], found["RuntimeConfig"]["CurrentCopyCount"]) == (request["Specification"], 3)
+
+
+def test_a_component_of_several_specifications_is_described_with_specifications_only(
+    empty_sagemaker: SageMakerClient, clock: time_machine.Traveller
+) -> None:
+    """DescribeInferenceComponent's Specifications is "populated when the inference component was
+    created with multiple specifications. When this parameter is populated, the singular
+    Specification parameter is not returned" (service-2.json)."""
+    real = Path(__file__).resolve().parents[1] / "data" / "real" / "inference-components"
+    request = json.loads((real / "create-inference-component.json").read_text())
+    create_in_moto("inference-components", request["EndpointName"])
+    empty_sagemaker.create_model(
+        ModelName="sm-model-llama3",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={"Image": "i"},
+    )
+    one = request.pop("Specification")
+    several: Any = [{**one, "InstanceType": t} for t in ("ml.g5.2xlarge", "ml.g5.12xlarge")]
+    with pytest.raises(ClientError, match="not both"):
+        empty_sagemaker.create_inference_component(**request, Specification=one, Specifications=several)
+    empty_sagemaker.create_inference_component(**request, Specifications=several)
+    name = request["InferenceComponentName"]
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert "Specification" not in found
+    assert found["Specifications"] == several
+    # An update of the copy count alone keeps both.
+    empty_sagemaker.update_inference_component(InferenceComponentName=name, RuntimeConfig={"CopyCount": 2})
+    found = empty_sagemaker.describe_inference_component(InferenceComponentName=name)
+    assert ("Specification" in found, found["Specifications"]) == (False, several)
+    assert found["RuntimeConfig"]["CurrentCopyCount"] == 2
 
 
 def _rolling_component(sagemaker: SageMakerClient, copies: int) -> tuple[str, Any, Any]:
