@@ -218,6 +218,19 @@ nowhere else, for the tests and the local cloud alike.
   not modelled. Metric-math expressions are still moto's
   (docs/aws-behaviours.md, "moto gaps": they return no values). Results come back in query
   order.
+  (3) StartTime: "CloudWatch rounds the specified time stamp" down - to the whole minute for a
+  start less than 15 days ago, to the 5-minute interval between 15 and 63 days, to the hour
+  beyond, and to 5, 10, 20 or 30 seconds for such a Period (botocore cloudwatch service-2.json,
+  GetMetricDataInput.StartTime; `rounded_start`, ages on the simulated clock `moto_now()`). moto
+  took the second asked, so its periods started there and a datum in the start's minute before
+  that second was left out. EndTime is documented as exclusive and not rounded: kept.
+  (4) Paging: "MaxDatapoints: the maximum number of data points the request should return
+  before paginating ... the default of 100,800" and NextToken "to get the next set of data
+  points" (GetMetricDataInput). moto never paged. Here a page holds at most MaxDatapoints
+  datapoints counted across the results in query order, each query's result on every page, one
+  with datapoints left `PartialData`; a NextToken that is not ours is InvalidNextToken (the
+  operation's documented error). `set_metric_data_page_size` lowers the default for a test, so
+  the product's NextToken loops can be made to page.
 * `cloudwatch_list_metrics_once_each`: ListMetrics lists "the specified metrics", "up to 500
   results ... for any one call" (botocore cloudwatch service-2.json, ListMetrics), and a metric
   is its namespace, name and dimension set (above). moto 5.2 lists one entry per datapoint
@@ -619,13 +632,14 @@ def fail_next_update(endpoint_name: str, reason: str = "Deployment failed; rolle
 
 
 def reset_simulation() -> None:
-    """Process clock, instant updates, ranges move capacity, no pending failures."""
+    """Process clock, instant updates, ranges move capacity, no pending failures, AWS's GetMetricData pages."""
     global _update_seconds, _range_moves_capacity
     set_clock(None)
     with _settings_lock:
         _update_seconds = 0.0
         _range_moves_capacity = True
         _failures.clear()
+    set_metric_data_page_size(None)
 
 
 # --- SageMaker endpoint updates take time ------------------------------------------------
@@ -1940,11 +1954,69 @@ def dynamodb_between_bounds_in_order() -> None:
     DynamoDBBackend.query = query  # type: ignore[method-assign]
 
 
+_HIGH_RESOLUTION_PERIODS = (5, 10, 20, 30)
+_metric_data_page_size: int | None = None  # a test's own default MaxDatapoints (None: AWS's 100,800)
+
+
+def set_metric_data_page_size(points: int | None) -> None:
+    """GetMetricData pages after `points` datapoints when the request gives no MaxDatapoints
+    (None: AWS's default, 100,800), so a test can make the product's NextToken loops page."""
+    global _metric_data_page_size
+    _metric_data_page_size = points
+
+
+def _start_step(age: timedelta, periods: list[int]) -> int:
+    """The seconds GetMetricData's StartTime is rounded down to, for a start `age` ago (`rounded_start`)."""
+    if age > timedelta(days=63):
+        return 3600
+    if age >= timedelta(days=15):
+        return 300
+    return min((p for p in periods if p in _HIGH_RESOLUTION_PERIODS), default=60)
+
+
+def rounded_start(start: datetime, now: datetime, periods: list[int]) -> datetime:
+    """GetMetricData's StartTime as CloudWatch rounds it down (botocore cloudwatch service-2.json,
+    GetMetricDataInput.StartTime): to the whole minute when less than 15 days ago, to the 5-minute
+    clock interval between 15 and 63 days ago, to the hour beyond; with a Period of 5, 10, 20 or
+    30 seconds, to that many seconds (the smallest such Period of the request's queries: AWS does
+    not say which of several wins). EndTime is not rounded (the same model says nothing of it)."""
+    step = _start_step(now - start, periods)
+    epoch = datetime(1970, 1, 1, tzinfo=start.tzinfo)
+    seconds = int((start - epoch).total_seconds())
+    return epoch + timedelta(seconds=seconds - seconds % step)
+
+
+def metric_data_page(
+    results: list[dict[str, Any]], max_points: int, token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of GetMetricData's results: `max_points` datapoints ("the maximum number of data
+    points the request should return before paginating", GetMetricDataInput.MaxDatapoints) from
+    the position `token` names, counted across the results in query order. Every query's result
+    is on every page (its values on this page, maybe none); one with datapoints on a later page
+    is `PartialData` (the StatusCode's documented value for "more data available"). The token is
+    ours: a position. Raises ValueError for a token that is not one."""
+    offset = 0 if token is None else int(token)
+    if offset < 0:
+        raise ValueError(token)
+    page, seen = [], 0
+    for result in results:
+        count = len(result["values"])
+        low, high = max(offset - seen, 0), max(min(offset + max_points - seen, count), 0)
+        later = seen + count > offset + max_points
+        shown = {**result, "values": result["values"][low:high], "timestamps": result["timestamps"][low:high]}
+        page.append({**shown, "status_code": "PartialData" if later else result.get("status_code", "Complete")})
+        seen += count
+    return page, (str(offset + max_points) if seen > offset + max_points else None)
+
+
 @_once
 def cloudwatch_metric_stat_queries() -> None:
-    """GetMetricData selects a metric as AWS does, and answers percentiles (`p99`, `p95.45`) too."""
+    """GetMetricData selects a metric as AWS does, answers percentiles (`p99`, `p95.45`) too, rounds
+    its StartTime and pages by MaxDatapoints."""
     from moto.cloudwatch.exceptions import ValidationError
     from moto.cloudwatch.models import CloudWatchBackend
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
 
     original = CloudWatchBackend.get_metric_data
 
@@ -1974,8 +2046,11 @@ def cloudwatch_metric_stat_queries() -> None:
         for_moto = [
             q for q in queries if "MetricStat" not in q or (math and q["MetricStat"].get("Stat") in _SIMPLE_STATS)
         ]
+        periods = [int(q["MetricStat"]["Period"]) for q in queries if "MetricStat" in q]
+        now = moto_now() if start_time.tzinfo is not None else _naive(moto_now())  # moto may parse naive UTC
+        start_time = rounded_start(start_time.replace(microsecond=0), now, periods)
         answered = original(self, for_moto, start_time, end_time, scan_by)
-        start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        start, end = start_time, end_time.replace(microsecond=0)
         window = [md for md in self.get_all_metrics() if start <= md.timestamp < end] if ours else []
         by_id = {result["id"]: result for result in answered}
         for query, compute in ours:
@@ -1983,7 +2058,21 @@ def cloudwatch_metric_stat_queries() -> None:
                 by_id[query["Id"]] = _metric_stat_result(window, query, compute, start, end, scan_by)
         return [by_id[q["Id"]] for q in queries if q["Id"] in by_id]
 
+    def respond(self: CloudWatchResponse) -> ActionResult:
+        answer: ActionResult = original_respond(self)
+        results = answer.result["MetricDataResults"]  # type: ignore[index]
+        params = self._get_params()
+        asked = params.get("MaxDatapoints")
+        size = int(asked) if asked is not None else (_metric_data_page_size or 100_800)
+        try:
+            page, token = metric_data_page(results, size, params.get("NextToken"))
+        except ValueError:
+            raise _invalid_next_token(str(params.get("NextToken"))) from None  # the operation's documented error
+        return ActionResult({"MetricDataResults": page, **({"NextToken": token} if token else {})})
+
+    original_respond = CloudWatchResponse.get_metric_data
     CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign]
+    CloudWatchResponse.get_metric_data = respond  # type: ignore[method-assign]
 
 
 @_once

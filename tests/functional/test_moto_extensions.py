@@ -31,7 +31,9 @@ from localcloud.moto_extensions import (
     fail_next_update,
     moto_now,
     range_moves_capacity,
+    rounded_start,
     set_clock,
+    set_metric_data_page_size,
     set_range_moves_capacity,
     set_update_seconds,
     update_seconds,
@@ -1012,6 +1014,108 @@ def test_percentiles_follow_scan_by_and_return_data_and_keep_query_order(cloudwa
     assert [r["Id"] for r in answer] == ["tail", "avg"]
     assert answer[0]["Values"] == [900.0, 198.0, 5000.0]
     assert answer[0]["Timestamps"][0] == T0 + timedelta(minutes=2)
+
+
+def sums_from(cloudwatch: CloudWatchClient, start: datetime, period: int = 60) -> list[tuple[datetime, float]]:
+    [result] = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                **percentile_query("sum", "Sum"),
+                "MetricStat": {**percentile_query("sum", "Sum")["MetricStat"], "Period": period},
+            }
+        ],
+        StartTime=start,
+        EndTime=T0,
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"]
+    return list(zip(result["Timestamps"], result["Values"], strict=True))
+
+
+def test_get_metric_data_rounds_a_recent_start_down_to_the_minute_as_cloudwatch_does(
+    cloudwatch: CloudWatchClient,
+) -> None:
+    """GetMetricDataInput.StartTime: "Start time less than 15 days ago - Round down to the nearest
+    whole minute"; the periods then start at 09:50:00, not at the second asked."""
+    for second, value in ((10, 1.0), (50, 2.0)):
+        cloudwatch.put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": "ModelLatency",
+                    "Dimensions": LATENCY_DIMENSIONS,
+                    "Timestamp": T0 - timedelta(minutes=10) + timedelta(seconds=second),
+                    "Value": value,
+                    "Unit": "Microseconds",
+                }
+            ],
+        )
+    assert sums_from(cloudwatch, T0 - timedelta(minutes=10) + timedelta(seconds=30)) == [
+        (T0 - timedelta(minutes=10), 3.0)
+    ]
+    # A high-resolution Period of 10 seconds rounds to 10 seconds: 09:50:30 stays, and only the 09:50:50 datum is in.
+    assert sums_from(cloudwatch, T0 - timedelta(minutes=10) + timedelta(seconds=35), period=10) == [
+        (T0 - timedelta(minutes=10) + timedelta(seconds=50), 2.0)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("age", "rounded"),
+    [
+        (timedelta(days=14, hours=23), datetime(2026, 11, 2, 12, 32, tzinfo=UTC)),  # under 15 days: to the minute
+        (timedelta(days=20), datetime(2026, 11, 2, 12, 30, tzinfo=UTC)),  # 15 to 63 days: to 5 minutes
+        (timedelta(days=70), datetime(2026, 11, 2, 12, 0, tzinfo=UTC)),  # over 63 days: to the hour
+    ],
+)
+def test_an_older_start_is_rounded_to_five_minutes_or_an_hour(age: timedelta, rounded: datetime) -> None:
+    start = datetime(2026, 11, 2, 12, 32, 34, tzinfo=UTC)  # the documentation's 12:32:34
+    assert rounded_start(start, start + age, [60]) == rounded
+
+
+def test_get_metric_data_pages_by_max_datapoints_across_queries_with_a_next_token(
+    cloudwatch: CloudWatchClient,
+) -> None:
+    put_latencies(cloudwatch, [[1.0], [2.0], [3.0]])
+    queries = [percentile_query("sum", "Sum"), percentile_query("max", "Maximum")]
+    whole = metric_data(cloudwatch, queries)
+    pages: list[dict[str, Any]] = []
+    token: dict[str, str] = {}
+    while True:
+        page = cloudwatch.get_metric_data(
+            MetricDataQueries=queries,
+            StartTime=T0 - timedelta(minutes=5),
+            EndTime=T0 + timedelta(minutes=5),
+            ScanBy="TimestampAscending",
+            MaxDatapoints=4,
+            **token,
+        )
+        pages.append(page)
+        if "NextToken" not in page:
+            break
+        token = {"NextToken": page["NextToken"]}
+    assert [sum(len(r["Values"]) for r in p["MetricDataResults"]) for p in pages] == [4, 2]
+    assert [r["StatusCode"] for r in pages[0]["MetricDataResults"]] == ["Complete", "PartialData"]
+    for query_id in ("sum", "max"):
+        paged = [v for p in pages for r in p["MetricDataResults"] if r["Id"] == query_id for v in r["Values"]]
+        assert paged == whole[query_id]["Values"]
+    with pytest.raises(ClientError) as caught:
+        cloudwatch.get_metric_data(
+            MetricDataQueries=queries, StartTime=T0 - timedelta(minutes=5), EndTime=T0, NextToken="not-a-token"
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidNextToken"
+
+
+def test_the_products_get_metric_data_loops_read_every_page(cloudwatch: CloudWatchClient) -> None:
+    """A page of one datapoint (the local cloud's default MaxDatapoints set small): the canary
+    evidence's read (rollout/evidence.py `read_series`) still sees every datapoint."""
+    from model_medic.remediate.rollout.evidence import read_series
+
+    put_latencies(cloudwatch, [[1.0], [2.0], [3.0]])
+    queries: Any = [percentile_query("sum", "Sum"), percentile_query("max", "Maximum")]
+    start, end = T0 - timedelta(minutes=5), T0 + timedelta(minutes=5)
+    whole = read_series(cloudwatch, queries, start, end)
+    set_metric_data_page_size(1)
+    assert read_series(cloudwatch, queries, start, end) == whole
+    assert sum(len(values) for values in whole.values()) == 6
 
 
 @pytest.mark.parametrize("stat", ["P99", "p100.5", "p99.999", "p", "tm90", "TM(10%:90%)", "IQM", "pr(:300)", "wm98"])
