@@ -274,9 +274,8 @@ def capture_config(sagemaker: SageMakerClient, name: str, capture: dict[str, Any
     extra: Any = {"DataCaptureConfig": capture} if capture is not None else {}
     if shadow:
         extra["ShadowProductionVariants"] = [{**variant, "VariantName": "shadow"}]
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=name, ProductionVariants=[{**variant, "VariantName": "live"}], **extra
-    )
+    live: Any = [{**variant, "VariantName": "live"}]
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=live, **extra)
     return name
 
 
@@ -1077,8 +1076,8 @@ def test_get_metric_data_pages_by_max_datapoints_across_queries_with_a_next_toke
     put_latencies(cloudwatch, [[1.0], [2.0], [3.0]])
     queries = [percentile_query("sum", "Sum"), percentile_query("max", "Maximum")]
     whole = metric_data(cloudwatch, queries)
-    pages: list[dict[str, Any]] = []
-    token: dict[str, str] = {}
+    pages: list[Any] = []
+    token: Any = {}
     while True:
         page = cloudwatch.get_metric_data(
             MetricDataQueries=queries,
@@ -2035,10 +2034,9 @@ def test_an_inference_components_specification_is_updated_over_time_and_shown_as
     gone: Any = {**spec, "ModelName": "gone"}
     with pytest.raises(ClientError, match="Could not find model gone"):
         empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=gone)
+    both: Any = [{**spec, "InstanceType": "ml.g5.2xlarge"}]
     with pytest.raises(ClientError, match="either Specification or Specifications, not both"):
-        empty_sagemaker.update_inference_component(
-            InferenceComponentName=name, Specification=spec, Specifications=[{**spec, "InstanceType": "ml.g5.2xlarge"}]
-        )
+        empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=spec, Specifications=both)
     # Without RuntimeConfig the copy count stays as it is.
     empty_sagemaker.update_inference_component(InferenceComponentName=name, Specification=request["Specification"])
     clock.shift(61)

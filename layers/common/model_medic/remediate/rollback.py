@@ -15,6 +15,7 @@ from model_medic.platform import aws
 from model_medic.platform.clock import Clock
 from model_medic.platform.observability import logger
 from model_medic.platform.settings import RollbackSettings
+from model_medic.policy.policies import live_status
 from model_medic.remediate.capacity import Capacity
 from model_medic.remediate.component_rollback import ComponentRollback, SpecRollback
 from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, variant_label
@@ -305,8 +306,9 @@ def package_observation(sagemaker: SageMakerClient, arn: str) -> Observation:
 
 def config_observation(described: dict[str, Any], target: str, called: bool) -> Observation:
     """An UpdateEndpoint to `target` read back: done only when InService on it; a blue/green
-    deployment that failed rolls back on its own (InService on the old config): failed."""
-    status = str(described.get("EndpointStatus"))
+    deployment that failed rolls back on its own (InService on the old config): failed. The
+    status is read as DescribeEndpoint spells it, also from an event's detail (`IN_SERVICE`)."""
+    status = live_status(str(described.get("EndpointStatus")))
     config = described.get("EndpointConfigName")
     pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
     if status == "InService" and config == target:

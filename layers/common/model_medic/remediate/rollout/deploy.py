@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
+from model_medic.policy.policies import live_status
 from model_medic.remediate.rollback import config_observation
 from model_medic.remediate.rollout.changes import DeployCanary, FinishRollout, RollBackCanary, ShiftTraffic
 from model_medic.remediate.units import Observation, read_back, variant_label
@@ -184,10 +185,12 @@ def shift_traffic(sagemaker: SageMakerClient, endpoint: str, change: ShiftTraffi
 def traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Observation:
     """Pure: a weight change read back (DescribeEndpoint): took once InService at the share. A
     share neither asked nor the one before, or a config deployed meanwhile (a shift deploys
-    none), is a person's change: theirs, and the rollout stops there (`Observation.stops`)."""
+    none), is a person's change: theirs, and the rollout stops there (`Observation.stops`). The
+    status is read as DescribeEndpoint spells it, also from an event's detail (`UPDATING`)."""
     after = 0 if isinstance(change, RollBackCanary) else change.after
     label = variant_label("canary", change.canary)
-    variants = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
+    # An event's detail may name no variant (the guide's endpoint state change): none is the canary.
+    variants = {v.get("VariantName"): v for v in described.get("ProductionVariants", [])}
     pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
     if pending or change.canary not in variants or change.primary not in variants:
         config = pending or described.get("EndpointConfigName")
@@ -199,7 +202,7 @@ def traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Obse
             return None
         return float(canary) / (float(canary) + float(primary)) * 100.0
 
-    status = described.get("EndpointStatus")
+    status = live_status(str(described.get("EndpointStatus")))
     current, desired = share("CurrentWeight"), share("DesiredWeight")
     asked = desired if desired is not None else current
     reading = read_back(change.before, after, _snapped(asked, change.before, after))
