@@ -141,11 +141,19 @@ def champion(fn: Any) -> str:
 
 
 def approve(
-    fn: Any, arn: str, at: datetime, updated: list[str] | None = None, listed: bool = True
+    fn: Any,
+    arn: str,
+    at: datetime,
+    updated: list[str] | None = None,
+    listed: bool = True,
+    clock: time_machine.Traveller | None = None,
 ) -> list[dict[str, Any]]:
     """Approve the package and deliver SageMaker's state change event, as EventBridge would
     (`updated`: the event's UpdatedModelPackageFields, the approval itself by default; not
-    `listed`: without that field, as AWS's documented example event)."""
+    `listed`: without that field, as AWS's documented example event; with the `clock`, the
+    process clock moves to `at` first)."""
+    if clock is not None:
+        clock.move_to(at)
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     event = approval_event(arn, GROUP, at, updated)
     if not listed:
@@ -268,12 +276,15 @@ def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic
 
 
 def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the_champion(
-    champion: str, fn: Any, stack: Stack
+    champion: str, fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
     candidate = package(0.91)
-    [deployed] = approve(fn, candidate, T0)
+    [deployed] = approve(fn, candidate, T0, clock=clock)
     assert deployed["result"] == "acted"
     assert "better: candidate accuracy 0.91 vs the serving model's registered 0.85" in deployed["reason"]
+    # The same approval delivered again while the deployment is under way: nothing more.
+    assert [o for o in approve(fn, candidate, T0, clock=clock) if o["result"] == "acted"] == []
+    settle(clock)
     now = endpoint()
     assert now["status"] == "InService"
     assert now["primary"]["instances"] == 4  # the serving primary kept as it was
@@ -285,10 +296,10 @@ def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the
     assert model["PrimaryContainer"]["ModelPackageName"] == candidate
     assert model["ExecutionRoleArn"] == ROLE  # the serving model's role
     # The same approval delivered again: the same incident, nothing more.
-    assert [o for o in approve(fn, candidate, T0) if o["result"] == "acted"] == []
+    assert [o for o in approve(fn, candidate, T0, clock=clock) if o["result"] == "acted"] == []
     traffic("primary", T0, 400, per_minute=200)
     traffic("canary", T0, 400, per_minute=60)
-    path, decided, _ = walk(fn, T0, 400)
+    path, decided, _ = walk(fn, T0, 400, clock)
     assert path[:5] == [5.0, 10.0, 25.0, 50.0, 100.0]
     finished = [o for o in decided if o["result"] == "recovered"]
     assert len(finished) <= 1
@@ -370,15 +381,25 @@ def test_an_operator_naming_a_package_that_does_not_exist_is_told_so_and_nothing
 
 
 def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unless_approved_again(
-    champion: str, fn: Any, stack: Stack
+    champion: str, fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
     candidate = package(0.91)
-    approve(fn, candidate, T0)
+    approve(fn, candidate, T0, clock=clock)
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
-    [outcome] = tick(fn, T0 + timedelta(minutes=10))
+    first = T0 + timedelta(minutes=10)
+    if update_seconds():
+        # The deployment took minutes: the first look reads it InService, the judge looks at the next.
+        [deployed] = tick(fn, first, clock)
+        assert (deployed["result"], deployed["gate"]) == ("skipped", "in-service")
+        first += timedelta(minutes=10)
+    [outcome] = tick(fn, first, clock)
     assert outcome["result"] == "acted"
     assert outcome["reason"].startswith("roll back canary (5% -> 0%)")
+    if update_seconds():
+        # The weight change under way: the package is rejected only once the canary takes nothing.
+        assert approval(candidate) == "Approved"
+        assert [o["gate"] for o in tick(fn, first + timedelta(minutes=5), clock)] == ["closed"]
     assert share() == 0.0
     assert approval(candidate) == "Rejected"  # the package behind the canary, not the champion
     assert approval(champion) == "Approved"
@@ -386,8 +407,9 @@ def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unl
     assert [o for o in approve_event_only(fn, candidate, T0) if o["result"] == "acted"] == []
     assert share() == 0.0
     # Approved again (a new approval): deployed again.
-    [again] = approve(fn, candidate, T0 + timedelta(hours=2))
+    [again] = approve(fn, candidate, T0 + timedelta(hours=2), clock=clock)
     assert again["result"] == "acted"
+    settle(clock)
     assert share() == 5.0
 
 
@@ -585,14 +607,17 @@ def test_every_alarm_is_answered_with_what_was_done_or_why_not(fn: Any, stack: S
     assert (ok["gate"], ok["reason"]) == ("state", "rollout does not act on OK")
 
 
-def test_a_duplicate_schedule_event_does_not_promote_twice(operator_canary: Any, stack: Stack) -> None:
+def test_a_duplicate_schedule_event_does_not_promote_twice(
+    operator_canary: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     traffic("primary", T0, 120, per_minute=200)
     traffic("canary", T0, 120, per_minute=60)
-    tick(operator_canary, T0)
-    first = tick(operator_canary, T0 + timedelta(minutes=40))
-    again = tick(operator_canary, T0 + timedelta(minutes=40))
+    tick(operator_canary, T0, clock)
+    first = tick(operator_canary, T0 + timedelta(minutes=40), clock)
+    again = tick(operator_canary, T0 + timedelta(minutes=40), clock)  # the promotion still under way, or done
     assert [o["result"] for o in first] == ["acted"]
     assert [o for o in again if o["result"] == "acted"] == []
+    settle(clock)
     assert share() == 10.0
 
 
