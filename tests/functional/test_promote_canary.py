@@ -5,7 +5,9 @@ walked to 100 % with capacity ahead of traffic, and finished with a final config
 only the new model; a worse candidate is not deployed; a bad canary (errors, p99 latency)
 is rolled back and its package rejected; a canary alarm makes the judge look at once and
 holds the promotion; too little traffic is inconclusive; duplicates act once; dry-run
-changes nothing.
+changes nothing. The main paths run with endpoint changes done inside the call and with each
+taking 4 minutes, as on AWS (the `clock` fixture: `tick`, `approve` and `settle` move the
+process clock, by which moto's endpoint updates settle).
 """
 
 import json
@@ -275,6 +277,8 @@ def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic
     assert tick(operator_canary, T0 + timedelta(minutes=500), clock) == []  # complete: nothing left to judge
 
 
+# With instant updates the same rollout is walked by the clean-up test below.
+@pytest.mark.parametrize("clock", [240], ids=["updating-4-min"], indirect=True)
 def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the_champion(
     champion: str, fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
@@ -554,7 +558,7 @@ def test_a_low_traffic_step_is_inconclusive_not_a_hang(
 
 
 def test_a_canary_alarm_makes_the_judge_look_at_once_and_holds_the_promotion(
-    operator_canary: Any, stack: Stack
+    operator_canary: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
     """The alarm's event judges the rollout at once; a healthy canary is not rolled back on the
     alarm (its fixed threshold is no test within the false-rollback budget), and not promoted
@@ -563,20 +567,25 @@ def test_a_canary_alarm_makes_the_judge_look_at_once_and_holds_the_promotion(
 
     traffic("primary", T0, 120, per_minute=200)
     traffic("canary", T0, 120, per_minute=60)
-    tick(operator_canary, T0)
+    tick(operator_canary, T0, clock)
     metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "ALARM")
-    with time_machine.travel(T0 + timedelta(minutes=40), tick=False):  # the function's clock: the alarm's look
-        [outcome] = operator_canary.lambda_handler(load_event("promote_canary/canary_alarm.json"), FakeContext())[
-            "outcomes"
-        ]
+    clock.move_to(T0 + timedelta(minutes=40))  # the function's clock: the alarm's look
+    alarm = load_event("promote_canary/canary_alarm.json")
+    [outcome] = operator_canary.lambda_handler(alarm, FakeContext())["outcomes"]
     assert (outcome["result"], outcome["gate"]) == ("skipped", "continue")
     assert "canary alarm in ALARM: churn-prod-canary-ErrorRate (no promotion while it is" in outcome["reason"]
-    held = tick(operator_canary, T0 + timedelta(minutes=45))  # the same skip again: told once, not repeated
+    held = tick(operator_canary, T0 + timedelta(minutes=45), clock)  # the same skip again: told once, not repeated
     assert [o for o in held if o["result"] == "acted"] == []
     assert share() == 5.0
     metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "OK")
-    [promoted] = tick(operator_canary, T0 + timedelta(minutes=50))
+    [promoted] = tick(operator_canary, T0 + timedelta(minutes=50), clock)
     assert promoted["result"] == "acted"
+    # The alarm again while the promotion is under way: no second change over it, no rollback.
+    metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "ALARM")
+    clock.move_to(T0 + timedelta(minutes=51))
+    alarmed = operator_canary.lambda_handler(alarm, FakeContext())
+    assert [o for o in alarmed["outcomes"] if o["result"] == "acted"] == []
+    settle(clock)
     assert share() == 10.0
 
 
