@@ -5,11 +5,14 @@ walked to 100 % with capacity ahead of traffic, and finished with a final config
 only the new model; a worse candidate is not deployed; a bad canary (errors, p99 latency)
 is rolled back and its package rejected; a canary alarm makes the judge look at once and
 holds the promotion; too little traffic is inconclusive; duplicates act once; dry-run
-changes nothing.
+changes nothing. The main paths run with endpoint changes done inside the call and with each
+taking 4 minutes, as on AWS (the `clock` fixture: `tick`, `approve` and `settle` move the
+process clock, by which moto's endpoint updates settle).
 """
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 import time_machine
 from moto import mock_aws
 
+from localcloud.moto_extensions import set_update_seconds, update_seconds
 from localcloud.world import variant_metrics
 from model_medic.remediate.rollout.plan import instances_for
 from model_medic.remediate.rollout.targets import serving_group
@@ -55,6 +59,21 @@ def fn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     for name, value in SETTINGS.items():
         monkeypatch.setenv(name, value)
     return load_handler("promote_canary")
+
+
+@pytest.fixture(params=[0, 240], ids=["instant", "updating-4-min"])
+def clock(request: pytest.FixtureRequest) -> Iterator[time_machine.Traveller]:
+    """The process clock - the function's, and moto's, by which an endpoint change settles - at
+    T0 until `tick` or `settle` moves it; every endpoint change stays Updating for the param's
+    seconds (0: done inside the call; 240: as on AWS, where each takes minutes)."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        set_update_seconds(request.param)
+        yield traveller
+
+
+def settle(clock: time_machine.Traveller) -> None:
+    """The time an endpoint change takes goes by (nothing when changes are instant)."""
+    clock.shift(timedelta(seconds=update_seconds()))
 
 
 @pytest.fixture
@@ -124,11 +143,19 @@ def champion(fn: Any) -> str:
 
 
 def approve(
-    fn: Any, arn: str, at: datetime, updated: list[str] | None = None, listed: bool = True
+    fn: Any,
+    arn: str,
+    at: datetime,
+    updated: list[str] | None = None,
+    listed: bool = True,
+    clock: time_machine.Traveller | None = None,
 ) -> list[dict[str, Any]]:
     """Approve the package and deliver SageMaker's state change event, as EventBridge would
     (`updated`: the event's UpdatedModelPackageFields, the approval itself by default; not
-    `listed`: without that field, as AWS's documented example event)."""
+    `listed`: without that field, as AWS's documented example event; with the `clock`, the
+    process clock moves to `at` first)."""
+    if clock is not None:
+        clock.move_to(at)
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     event = approval_event(arn, GROUP, at, updated)
     if not listed:
@@ -165,7 +192,10 @@ def traffic(
     variant_metrics(boto3.client("cloudwatch"), ENDPOINT, variant, start, minutes, per_minute, error_rate, latency_ms)
 
 
-def tick(fn: Any, at: datetime) -> list[dict[str, Any]]:
+def tick(fn: Any, at: datetime, clock: time_machine.Traveller | None = None) -> list[dict[str, Any]]:
+    """A scheduled tick at `at`; with the `clock`, the process clock moves to `at` first."""
+    if clock is not None:
+        clock.move_to(at)
     event = load_event("promote_canary/schedule.json")
     event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return fn.lambda_handler(event, FakeContext())["outcomes"]  # type: ignore[no-any-return]
@@ -196,26 +226,28 @@ def approval(arn: str) -> str:
     return str(boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"])
 
 
-def walk(fn: Any, start: datetime, minutes: int) -> tuple[list[float], list[dict[str, Any]], list[tuple[float, int]]]:
-    """Tick every 10 minutes; the shares reached, what was decided, and (share, canary instances) after each act."""
+def walk(
+    fn: Any, start: datetime, minutes: int, clock: time_machine.Traveller | None = None
+) -> tuple[list[float], list[dict[str, Any]], list[tuple[float, int]]]:
+    """Tick every 10 minutes; the shares reached (each once, in order), what was decided, and
+    (share, canary instances) after each tick while a canary serves."""
     path, decided, sized = [share()], [], []
     for minute in range(10, minutes, 10):
-        for outcome in tick(fn, start + timedelta(minutes=minute)):
-            decided.append(outcome)
-            if outcome["result"] == "acted":
-                now = endpoint()
-                path.append(share())
-                if "canary" in now:
-                    sized.append((share(), now["canary"]["instances"]))
+        decided += tick(fn, start + timedelta(minutes=minute), clock)
+        now = endpoint()
+        if share() != path[-1]:
+            path.append(share())
+        if "canary" in now:
+            sized.append((share(), now["canary"]["instances"]))
     return path, decided, sized
 
 
 def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic_then_finishes(
-    operator_canary: Any, stack: Stack
+    operator_canary: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
     traffic("primary", T0, 400, per_minute=200)
     traffic("canary", T0, 400, per_minute=60)
-    path, decided, sized = walk(operator_canary, T0, 400)
+    path, decided, sized = walk(operator_canary, T0, 400, clock)
     assert path[:5] == [5.0, 10.0, 25.0, 50.0, 100.0]
     # 4 primary instances serve 95 %: all of the traffic needs 4.21. Never a share above what
     # the canary's instances were sized for.
@@ -236,19 +268,27 @@ def test_an_operators_canary_walks_to_100_percent_with_capacity_ahead_of_traffic
     assert rollout["closed_at"] is not None
     assert rollout["steps"] == 5  # four promotions and the finish, each one or more single changes
     assert [e["what"] for e in rollout["timeline"]].count("action") == 9
+    # The primary really taken down before the traffic left it - made, not read as a person's count.
+    assert "primary instance-count 4 -> 3: primary runs 3 instance(s)" in [e["detail"] for e in rollout["timeline"]]
+    assert "operator-change" not in [e["what"] for e in rollout["timeline"]]
     # The canary config was a passage: never a rollback target again.
     ledger = Deployments(Table(boto3.client("dynamodb"), stack.table))
     assert ledger.previous_config(ENDPOINT, final["config"]) is None
-    assert tick(operator_canary, T0 + timedelta(minutes=500)) == []  # complete: nothing left to judge
+    assert tick(operator_canary, T0 + timedelta(minutes=500), clock) == []  # complete: nothing left to judge
 
 
+# With instant updates the same rollout is walked by the clean-up test below.
+@pytest.mark.parametrize("clock", [240], ids=["updating-4-min"], indirect=True)
 def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the_champion(
-    champion: str, fn: Any, stack: Stack
+    champion: str, fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
     candidate = package(0.91)
-    [deployed] = approve(fn, candidate, T0)
+    [deployed] = approve(fn, candidate, T0, clock=clock)
     assert deployed["result"] == "acted"
     assert "better: candidate accuracy 0.91 vs the serving model's registered 0.85" in deployed["reason"]
+    # The same approval delivered again while the deployment is under way: nothing more.
+    assert [o for o in approve(fn, candidate, T0, clock=clock) if o["result"] == "acted"] == []
+    settle(clock)
     now = endpoint()
     assert now["status"] == "InService"
     assert now["primary"]["instances"] == 4  # the serving primary kept as it was
@@ -260,10 +300,10 @@ def test_an_approved_package_is_challenged_deployed_as_a_canary_and_replaces_the
     assert model["PrimaryContainer"]["ModelPackageName"] == candidate
     assert model["ExecutionRoleArn"] == ROLE  # the serving model's role
     # The same approval delivered again: the same incident, nothing more.
-    assert [o for o in approve(fn, candidate, T0) if o["result"] == "acted"] == []
+    assert [o for o in approve(fn, candidate, T0, clock=clock) if o["result"] == "acted"] == []
     traffic("primary", T0, 400, per_minute=200)
     traffic("canary", T0, 400, per_minute=60)
-    path, decided, _ = walk(fn, T0, 400)
+    path, decided, _ = walk(fn, T0, 400, clock)
     assert path[:5] == [5.0, 10.0, 25.0, 50.0, 100.0]
     finished = [o for o in decided if o["result"] == "recovered"]
     assert len(finished) <= 1
@@ -345,15 +385,25 @@ def test_an_operator_naming_a_package_that_does_not_exist_is_told_so_and_nothing
 
 
 def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unless_approved_again(
-    champion: str, fn: Any, stack: Stack
+    champion: str, fn: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
     candidate = package(0.91)
-    approve(fn, candidate, T0)
+    approve(fn, candidate, T0, clock=clock)
     traffic("primary", T0, 60, per_minute=200)
     traffic("canary", T0, 60, per_minute=60, error_rate=0.12)
-    [outcome] = tick(fn, T0 + timedelta(minutes=10))
+    first = T0 + timedelta(minutes=10)
+    if update_seconds():
+        # The deployment took minutes: the first look reads it InService, the judge looks at the next.
+        [deployed] = tick(fn, first, clock)
+        assert (deployed["result"], deployed["gate"]) == ("skipped", "in-service")
+        first += timedelta(minutes=10)
+    [outcome] = tick(fn, first, clock)
     assert outcome["result"] == "acted"
     assert outcome["reason"].startswith("roll back canary (5% -> 0%)")
+    if update_seconds():
+        # The weight change under way: the package is rejected only once the canary takes nothing.
+        assert approval(candidate) == "Approved"
+        assert [o["gate"] for o in tick(fn, first + timedelta(minutes=5), clock)] == ["closed"]
     assert share() == 0.0
     assert approval(candidate) == "Rejected"  # the package behind the canary, not the champion
     assert approval(champion) == "Approved"
@@ -361,8 +411,9 @@ def test_a_bad_canary_is_rolled_back_its_package_rejected_and_not_redeployed_unl
     assert [o for o in approve_event_only(fn, candidate, T0) if o["result"] == "acted"] == []
     assert share() == 0.0
     # Approved again (a new approval): deployed again.
-    [again] = approve(fn, candidate, T0 + timedelta(hours=2))
+    [again] = approve(fn, candidate, T0 + timedelta(hours=2), clock=clock)
     assert again["result"] == "acted"
+    settle(clock)
     assert share() == 5.0
 
 
@@ -507,7 +558,7 @@ def test_a_low_traffic_step_is_inconclusive_not_a_hang(
 
 
 def test_a_canary_alarm_makes_the_judge_look_at_once_and_holds_the_promotion(
-    operator_canary: Any, stack: Stack
+    operator_canary: Any, stack: Stack, clock: time_machine.Traveller
 ) -> None:
     """The alarm's event judges the rollout at once; a healthy canary is not rolled back on the
     alarm (its fixed threshold is no test within the false-rollback budget), and not promoted
@@ -516,20 +567,25 @@ def test_a_canary_alarm_makes_the_judge_look_at_once_and_holds_the_promotion(
 
     traffic("primary", T0, 120, per_minute=200)
     traffic("canary", T0, 120, per_minute=60)
-    tick(operator_canary, T0)
+    tick(operator_canary, T0, clock)
     metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "ALARM")
-    with time_machine.travel(T0 + timedelta(minutes=40), tick=False):  # the function's clock: the alarm's look
-        [outcome] = operator_canary.lambda_handler(load_event("promote_canary/canary_alarm.json"), FakeContext())[
-            "outcomes"
-        ]
+    clock.move_to(T0 + timedelta(minutes=40))  # the function's clock: the alarm's look
+    alarm = load_event("promote_canary/canary_alarm.json")
+    [outcome] = operator_canary.lambda_handler(alarm, FakeContext())["outcomes"]
     assert (outcome["result"], outcome["gate"]) == ("skipped", "continue")
     assert "canary alarm in ALARM: churn-prod-canary-ErrorRate (no promotion while it is" in outcome["reason"]
-    held = tick(operator_canary, T0 + timedelta(minutes=45))  # the same skip again: told once, not repeated
+    held = tick(operator_canary, T0 + timedelta(minutes=45), clock)  # the same skip again: told once, not repeated
     assert [o for o in held if o["result"] == "acted"] == []
     assert share() == 5.0
     metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "OK")
-    [promoted] = tick(operator_canary, T0 + timedelta(minutes=50))
+    [promoted] = tick(operator_canary, T0 + timedelta(minutes=50), clock)
     assert promoted["result"] == "acted"
+    # The alarm again while the promotion is under way: no second change over it, no rollback.
+    metric_alarm(f"{ENDPOINT}-canary-ErrorRate", "ErrorRate", "ALARM")
+    clock.move_to(T0 + timedelta(minutes=51))
+    alarmed = operator_canary.lambda_handler(alarm, FakeContext())
+    assert [o for o in alarmed["outcomes"] if o["result"] == "acted"] == []
+    settle(clock)
     assert share() == 10.0
 
 
@@ -560,14 +616,17 @@ def test_every_alarm_is_answered_with_what_was_done_or_why_not(fn: Any, stack: S
     assert (ok["gate"], ok["reason"]) == ("state", "rollout does not act on OK")
 
 
-def test_a_duplicate_schedule_event_does_not_promote_twice(operator_canary: Any, stack: Stack) -> None:
+def test_a_duplicate_schedule_event_does_not_promote_twice(
+    operator_canary: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
     traffic("primary", T0, 120, per_minute=200)
     traffic("canary", T0, 120, per_minute=60)
-    tick(operator_canary, T0)
-    first = tick(operator_canary, T0 + timedelta(minutes=40))
-    again = tick(operator_canary, T0 + timedelta(minutes=40))
+    tick(operator_canary, T0, clock)
+    first = tick(operator_canary, T0 + timedelta(minutes=40), clock)
+    again = tick(operator_canary, T0 + timedelta(minutes=40), clock)  # the promotion still under way, or done
     assert [o["result"] for o in first] == ["acted"]
     assert [o for o in again if o["result"] == "acted"] == []
+    settle(clock)
     assert share() == 10.0
 
 

@@ -193,12 +193,24 @@ def approval(arn: str) -> str:
 # --- the canary ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("seconds", [0, 240], ids=["instant", "updating-4-min"])
 def test_a_canary_taking_traffic_is_rolled_back_to_weight_zero_and_a_person_hears_at_once(
-    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests, seconds: int
 ) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 0.9}, "canary": {"count": 1, "weight": 0.1}})
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")  # still in ALARM when the sweeps look
+    set_update_seconds(seconds)
     [outcome] = deliver(fn, clock, alarm_event())
     assert (outcome["result"], outcome["reason"], outcome["critical"]) == ("acted", "canary weight -> 0", True)
+    in_service = DELIVERED
+    if seconds:
+        # The weight change under way: waiting, then verified from the sweep that reads it InService.
+        assert stored_incidents(stack)[0]["state"] == "waiting"
+        assert sweep(fn, clock, DELIVERED + timedelta(minutes=2)) == []  # still Updating: nothing new
+        in_service = DELIVERED + timedelta(minutes=5)
+        [verifying] = sweep(fn, clock, in_service)
+        assert verifying["gate"] == "verifying"
     assert calls(aws_requests, "UpdateEndpointWeightsAndCapacities") == [
         {"EndpointName": ENDPOINT, "DesiredWeightsAndCapacities": [{"VariantName": "canary", "DesiredWeight": 0.0}]}
     ]
@@ -206,7 +218,7 @@ def test_a_canary_taking_traffic_is_rolled_back_to_weight_zero_and_a_person_hear
     assert weights() == {"primary": 0.9, "canary": 0.0}
     [incident] = stored_incidents(stack)
     assert (incident["id"], incident["state"], incident["steps"]) == (outcome["incident"], "verifying", 1)
-    assert incident["verify_until"] == (DELIVERED + timedelta(minutes=180)).isoformat()
+    assert incident["verify_until"] == (in_service + timedelta(minutes=180)).isoformat()
     [told] = bodies(stack, "critical")
     assert (told["result"], told["incident"]) == ("acted", outcome["incident"])
     assert bodies(stack, "info") == []
@@ -283,22 +295,33 @@ def test_ok_within_the_window_is_recovered_with_the_time_to_recover(
 # --- the previous config -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("seconds", [0, 240], ids=["instant", "updating-4-min"])
 def test_without_a_canary_the_previous_in_service_config_is_redeployed_keeping_the_counts(
-    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests
+    fn: Any, stack: Stack, clock: time_machine.Traveller, aws_requests: Requests, seconds: int
 ) -> None:
     make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    set_update_seconds(seconds)
     record_history(fn)
     deploy_second_config(clock)
+    clock.shift(timedelta(seconds=seconds))
     # Auto scaling has grown the new config's variant since: the rollback keeps that.
     boto3.client("sagemaker").update_endpoint_weights_and_capacities(
         EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
     )
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")  # still in ALARM when the sweep looks
     aws_requests.clear()
     [outcome] = deliver(fn, clock, alarm_event())
     assert (outcome["result"], outcome["reason"]) == (
         "acted",
         f"endpoint config {ENDPOINT}-config-2 -> {ENDPOINT}-config-1",
     )
+    if seconds:
+        # Blue/green under way: the rollback is confirmed by the sweep that reads it InService on config-1.
+        assert stored_incidents(stack)[0]["state"] == "waiting"
+        assert endpoint()["PendingDeploymentSummary"]["EndpointConfigName"] == f"{ENDPOINT}-config-1"
+        [verifying] = sweep(fn, clock, DELIVERED + timedelta(minutes=5))
+        assert verifying["gate"] == "verifying"
     assert calls(aws_requests, "UpdateEndpoint") == [
         {
             "EndpointName": ENDPOINT,
@@ -312,6 +335,7 @@ def test_without_a_canary_the_previous_in_service_config_is_redeployed_keeping_t
     [incident] = stored_incidents(stack)
     assert incident["state"] == "verifying"
     assert [e["what"] for e in incident["timeline"]] == ["detected", "action", "in-service"]
+    assert len(calls(aws_requests, "UpdateEndpoint")) == 1  # once, however long it took
 
 
 def test_the_rollback_is_confirmed_only_when_the_endpoint_is_in_service_on_the_target_config(

@@ -72,6 +72,27 @@ def test_an_instance_count_below_what_was_asked_is_not_taken() -> None:
     assert scale_observation("e", COUNT, endpoint(3, 1, "Updating")).seen == "in-flight"
 
 
+DOWN = ScaleChange("primary", "instance-count", 4, 3)  # a rollout's primary once its share has fallen
+
+
+def test_an_instance_count_taken_down_is_not_made_until_called_and_taken_once_it_runs_the_count_asked() -> None:
+    # Still at the count before: the change is not made yet (it is called), not a person's giving more.
+    before = scale_observation("e", DOWN, endpoint(4, 4))
+    assert (before.seen, before.person) == ("not-applied", "")
+    assert scale_observation("e", DOWN, endpoint(4, 3, "Updating")).seen == "in-flight"
+    after = scale_observation("e", DOWN, endpoint(3, 3))
+    assert (after.seen, after.person) == ("took", "")
+
+
+@pytest.mark.parametrize("count", [6, 2])
+def test_a_third_instance_count_on_a_count_taken_down_is_a_persons(count: int) -> None:
+    seen = scale_observation("e", DOWN, endpoint(count, count))
+    assert (seen.seen, seen.person) == (
+        "took",
+        f"a person set primary DesiredInstanceCount {count}, not the 3 asked: theirs, kept",
+    )
+
+
 def boost(lever: str = "min-capacity") -> Boost:
     return Boost("e", "primary", lever, original=2, boosted_to=3, boosted_at="2026-11-22T10:00:00+00:00", alarms=())
 

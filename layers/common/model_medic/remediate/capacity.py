@@ -264,13 +264,19 @@ def scale_observation(
     else:
         # Running the count asked is the change taken, whatever is asked next.
         what, observed = "DesiredInstanceCount", change.after if current == change.after else desired
-    reading = read_back(change.before, change.after, observed, ordered=True)
+    # A floor taken down (a rollout's primary once its share has fallen): the count before is the
+    # change not made yet, not a person's giving more; any third count is a person's.
+    lowered = change.after < change.before
+    reading = read_back(change.before, change.after, observed, ordered=not lowered)
     if reading == "did-not-take":
         return Observation("not-applied", f"{change.variant} runs {current} instance(s)")
     person = ""
     if reading == "person-gave-more":
         person = f"a person set {change.variant} {what} {observed}, above the {change.after} asked: theirs, kept"
-    if status == "InService" and current >= change.after:
+    elif reading == "person-changed-other":
+        person = f"a person set {change.variant} {what} {observed}, not the {change.after} asked: theirs, kept"
+    running = current == (observed if person else change.after) if lowered and what != "MinCapacity" else None
+    if status == "InService" and (current >= change.after if running is None else running):
         return Observation("took", f"{change.variant} runs {current} instance(s)", person)
     if status in ("InService", "Updating", "SystemUpdating"):
         return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}", person)
