@@ -1104,6 +1104,38 @@ def test_a_throttled_change_raises_for_a_retry_that_makes_it_once(
     assert [e["result"] for e in events(stack) if e["result"] != "skipped"] == ["acted"]
 
 
+def test_a_boost_write_throttled_once_after_its_change_is_tried_again_in_place(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_calls: AwsCalls
+) -> None:
+    """The boost is remembered right after its UpdateEndpointWeightsAndCapacities (`ScaleUp.adopt`,
+    through `aws.persist`): one throttle of that write is tried again in the same invocation, which
+    acts, rather than failing it over for Lambda's retry to find out what happened."""
+    from botocore.client import BaseClient
+
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    original = BaseClient._make_api_call
+    throttled: list[str] = []
+
+    def boost_write(params: dict[str, Any]) -> bool:
+        keys = [next(iter(item.values())).get("Key", {}) for item in params.get("TransactItems", [])]
+        return any(key.get("sk", {}).get("S", "").startswith("BOOST#") for key in keys)
+
+    def throttle_once(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems" and boost_write(params) and not throttled:
+            throttled.append(operation)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", throttle_once)
+    [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (throttled, acted["result"]) == (["TransactWriteItems"], "acted")
+    assert counts() == {"primary": 2}
+    assert aws_calls.of("sagemaker").count("UpdateEndpointWeightsAndCapacities") == 1
+    assert [(b["variant"], int(b["original"]), int(b["boosted_to"])) for b in stack.items("boost")] == [
+        ("primary", 1, 2)
+    ]
+
+
 def test_an_outcome_event_that_failed_is_sent_by_the_retry_without_a_second_message(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
