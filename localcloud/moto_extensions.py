@@ -107,6 +107,8 @@ nowhere else, for the tests and the local cloud alike.
   to their in-process defaults (the tests' fixture calls it after each test).
 * `sagemaker_names_taken_once`: CreateModel and CreateEndpointConfig refuse an existing name
   (ValidationException "Cannot create already existing ..."), as AWS does; moto overwrites.
+* `endpoint_arns_as_in_aws`: an endpoint's ARN carries its name in lower case, as AWS writes
+  it; moto keeps the name's case. ListTags, AddTags and DeleteTags find an endpoint by that ARN.
 * `versioned_model_package_names`: DescribeModelPackage resolves `group/3`, as AWS does.
 * `model_packages_as_in_aws`: a package's CreationTime and LastModifiedTime come from
   `moto_now()` (the local cloud registers and approves packages at simulated times; moto
@@ -1339,6 +1341,39 @@ def sagemaker_names_taken_once() -> None:
     SageMakerModelBackend.create_endpoint_config = config  # type: ignore[method-assign]
 
 
+# --- SageMaker endpoint ARNs are lower case ------------------------------------------------
+
+
+@_once
+def endpoint_arns_as_in_aws() -> None:
+    """An endpoint's ARN carries its name in lower case, as AWS writes it (`Churn-Prod` is
+    `endpoint/churn-prod`; docs/aws-behaviours.md, "SageMaker APIs"), in every answer that gives
+    it (CreateEndpoint, DescribeEndpoint, ListEndpoints, Search, the tagging API's GetResources);
+    moto 5 writes the name as given. ListTags, AddTags and DeleteTags find the endpoint by that
+    ARN. Without this, a comparison of endpoint ARNs, or of a name with one, that breaks for an
+    endpoint named with capitals would pass in the tests."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+
+    create = FakeEndpoint.__init__
+    resource_of = SageMakerModelBackend._get_resource_from_arn
+
+    def endpoint(self: Any, account_id: str, region_name: str, endpoint_name: str, *args: Any, **kwargs: Any) -> None:
+        create(self, account_id, region_name, endpoint_name, *args, **kwargs)
+        self.arn = FakeEndpoint.arn_formatter(endpoint_name.lower(), account_id, region_name)
+
+    def resource(self: Any, arn: str) -> Any:
+        if arn.split(":")[-1].partition("/")[0] != "endpoint":
+            return resource_of(self, arn)
+        found = next((e for e in self.endpoints.values() if e.arn == arn), None)
+        if found is None:  # moto's own lookup fails with an AttributeError here
+            raise ValidationError(message=f"Could not find endpoint with ARN {arn}")
+        return found
+
+    FakeEndpoint.__init__ = endpoint  # type: ignore[method-assign]
+    SageMakerModelBackend._get_resource_from_arn = resource  # type: ignore[method-assign]
+
+
 # --- SageMaker model package versioned names --------------------------------------------
 
 
@@ -2052,6 +2087,7 @@ def install_all() -> None:
     cloudwatch_dimensions_as_in_aws()
     dynamodb_between_bounds_in_order()
     sagemaker_names_taken_once()
+    endpoint_arns_as_in_aws()
     versioned_model_package_names()
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()

@@ -520,6 +520,42 @@ def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothin
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 2  # nobody re-applies the range
 
 
+# --- endpoint ARNs -------------------------------------------------------------------------------
+
+
+def test_an_endpoints_arn_carries_its_name_in_lower_case_everywhere_and_finds_its_tags(
+    sagemaker: SageMakerClient,
+) -> None:
+    """As AWS writes it: `Churn-Prod` keeps its name, and its ARN is `endpoint/churn-prod` in
+    CreateEndpoint, DescribeEndpoint, ListEndpoints and the tagging API; the tags are found by
+    that ARN, and not by one spelled with the name's capitals."""
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="capitals",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{ENDPOINT}-primary-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    lower = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/churn-prod-2"
+    created = sagemaker.create_endpoint(EndpointName="Churn-Prod-2", EndpointConfigName="capitals")
+    assert created["EndpointArn"] == lower
+    assert sagemaker.describe_endpoint(EndpointName="Churn-Prod-2")["EndpointArn"] == lower
+    listed = {e["EndpointName"]: e["EndpointArn"] for e in sagemaker.list_endpoints()["Endpoints"]}
+    assert listed == {ENDPOINT: ARN, "Churn-Prod-2": lower}
+    sagemaker.add_tags(ResourceArn=lower, Tags=[{"Key": "model-medic", "Value": "on"}])
+    assert sagemaker.list_tags(ResourceArn=lower)["Tags"] == [{"Key": "model-medic", "Value": "on"}]
+    tagged = boto3.client("resourcegroupstaggingapi", region_name=REGION).get_resources(
+        ResourceTypeFilters=["sagemaker:endpoint"]
+    )["ResourceTagMappingList"]
+    assert [r["ResourceARN"] for r in tagged] == [lower]
+    with pytest.raises(ClientError, match="ValidationException"):
+        sagemaker.list_tags(ResourceArn=lower.replace("churn-prod-2", "Churn-Prod-2"))
+
+
 # --- model packages ---------------------------------------------------------------------------
 
 GROUP = "churn-models"

@@ -1215,29 +1215,38 @@ def tagged_endpoint(name: str) -> None:
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic", "Value": "on"}])
 
 
+# An endpoint named with capitals: SageMaker writes its name in lower case in its ARN (the local
+# cloud's `endpoint_arns_as_in_aws`), and its alarms and metrics carry the name as created.
+DISCOVERED = pytest.mark.parametrize("name", ["fraud-prod", "Fraud-Prod"])
+
+
+@DISCOVERED
 def test_an_endpoint_with_the_discovery_tag_is_in_scope(
-    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     monkeypatch.setenv("DISCOVERY_TAG", "model-medic=on")
-    tagged_endpoint("fraud-prod")
-    [outcome] = deliver(fn, clock, latency_alarm("fraud-prod"))
-    assert (outcome["endpoint"], outcome["result"]) == ("fraud-prod", "acted")
-    described = boto3.client("sagemaker").describe_endpoint(EndpointName="fraud-prod")
+    tagged_endpoint(name)
+    [outcome] = deliver(fn, clock, latency_alarm(name))
+    assert (outcome["endpoint"], outcome["result"]) == (name, "acted")
+    described = boto3.client("sagemaker").describe_endpoint(EndpointName=name)
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    assert described["EndpointArn"].endswith(f":endpoint/{name.lower()}")
 
 
+@DISCOVERED
 def test_a_boost_on_a_discovered_endpoint_is_given_back_too(
-    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    """The sweep finds the endpoint by its tag (ListEndpoints and GetResources, matched by ARN)."""
     monkeypatch.setenv("DISCOVERY_TAG", "model-medic=on")
-    tagged_endpoint("fraud-prod")
-    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint="fraud-prod")
-    deliver(fn, clock, latency_alarm("fraud-prod"))
+    tagged_endpoint(name)
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=name)
+    deliver(fn, clock, latency_alarm(name))
     clock.move_to(OPENED + timedelta(minutes=30))
-    set_alarm("fraud-prod-HighLatency", "OK")
+    set_alarm(f"{name}-HighLatency", "OK")
     given = sweep(fn, clock, OPENED + timedelta(minutes=50))
-    assert [(o["action"], o["endpoint"]) for o in given if o["result"] == "acted"] == [("scale-back", "fraud-prod")]
-    described = boto3.client("sagemaker").describe_endpoint(EndpointName="fraud-prod")
+    assert [(o["action"], o["endpoint"]) for o in given if o["result"] == "acted"] == [("scale-back", name)]
+    described = boto3.client("sagemaker").describe_endpoint(EndpointName=name)
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
 
 
