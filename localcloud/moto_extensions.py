@@ -66,6 +66,14 @@ nowhere else, for the tests and the local cloud alike.
   set. service-2.json documents `FailureReason` for `Failed` endpoints; keeping it after a
   rollback is how an action can be told why, and is cleared by the next update. Intermediate
   `RollingBack` is not shown.
+* `lag_next_update(endpoint, reads, status)`: AWS sets an endpoint `Updating` "when it
+  receives the request" (UpdateEndpoint, UpdateEndpointWeightsAndCapacities), but does not say
+  how soon DescribeEndpoint shows it (docs/aws-behaviours.md, "SageMaker APIs"); moto shows
+  every change at once. After the next change of that endpoint (UpdateEndpoint,
+  UpdateEndpointWeightsAndCapacities, a RegisterScalableTarget that moves its count), its next
+  `reads` DescribeEndpoint answers show it as it was before the call
+  (its config and variants), with `status`: `InService` is AWS not having started yet,
+  `Updating` the values asked not shown yet. What the change does is not altered.
 * `one_variant_capacity_per_call`: UpdateEndpointWeightsAndCapacities "updates variant
   weight of one or more variants ... or capacity of one variant" (service-2.json); moto
   accepts counts for several variants in one call. A DesiredInstanceCount for more than
@@ -555,6 +563,7 @@ _settings_lock = threading.RLock()
 _clock_offset: timedelta | None = None  # server mode: simulated time minus real time
 _update_seconds = 0.0
 _failures: dict[str, str] = {}  # endpoint name -> FailureReason of its next UpdateEndpoint
+_lags: dict[str, tuple[int, str]] = {}  # endpoint name -> (reads, status) shown late after its next update
 _range_moves_capacity = True
 
 
@@ -606,14 +615,25 @@ def fail_next_update(endpoint_name: str, reason: str = "Deployment failed; rolle
         _failures[endpoint_name] = reason
 
 
+def lag_next_update(endpoint_name: str, reads: int = 1, status: str = "InService") -> None:
+    """After the next update of `endpoint_name`, its next `reads` DescribeEndpoint answers show it
+    as it was before the call, with `status` (AWS not showing the change yet)."""
+    if reads < 1:
+        raise ValueError("reads must be >= 1")
+    with _settings_lock:
+        _lags[endpoint_name] = (reads, status)
+
+
 def reset_simulation() -> None:
-    """Process clock, instant updates, ranges move capacity, no pending failures."""
+    """Process clock, instant updates, ranges move capacity, no pending failures or lags."""
     global _update_seconds, _range_moves_capacity
     set_clock(None)
     with _settings_lock:
         _update_seconds = 0.0
         _range_moves_capacity = True
         _failures.clear()
+        _lags.clear()
+        _late.clear()
 
 
 # --- SageMaker endpoint updates take time ------------------------------------------------
@@ -629,6 +649,8 @@ class _Update:
 
 
 _updates: "weakref.WeakKeyDictionary[Any, _Update]" = weakref.WeakKeyDictionary()
+# An endpoint shown late (`lag_next_update`): [DescribeEndpoint answers left, the answer shown].
+_late: "weakref.WeakKeyDictionary[Any, list[Any]]" = weakref.WeakKeyDictionary()
 _COUNTS_AND_WEIGHTS = ("CurrentInstanceCount", "CurrentWeight")
 
 
@@ -672,6 +694,11 @@ def _begin(
     pending: list[dict[str, Any]] | None = None,
 ) -> None:
     """Start an update of `endpoint` from `before` to `after` (or back, if it fails)."""
+    with _settings_lock:
+        lag = _lags.pop(endpoint.endpoint_name, None)
+    if lag is not None:  # as it was before the call: its config, its variants
+        as_was = {k: v for k, v in endpoint.response_object.items() if k != "PendingDeploymentSummary"}
+        _late[endpoint] = [lag[0], {**as_was, "ProductionVariants": copy.deepcopy(before), "EndpointStatus": lag[1]}]
     now = moto_now()
     update = _Update(now + timedelta(seconds=_update_seconds), before, after, config, failure)
     endpoint.failure_reason = None
@@ -716,7 +743,14 @@ def endpoint_updates_take_time() -> None:
 
     def describe(self: Any, endpoint_name: str) -> Any:
         if endpoint_name in self.endpoints:
-            _settle(self.endpoints[endpoint_name])
+            endpoint = self.endpoints[endpoint_name]
+            _settle(endpoint)
+            late = _late.get(endpoint)
+            if late is not None:  # `lag_next_update`
+                late[0] -= 1
+                if late[0] <= 0:
+                    _late.pop(endpoint, None)
+                return copy.deepcopy(late[1])
         return original_describe(self, endpoint_name)
 
     def list_endpoints(self: Any, *args: Any, **kwargs: Any) -> Any:

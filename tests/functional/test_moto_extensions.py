@@ -29,6 +29,7 @@ from localcloud.moto_extensions import (
     SUBSCRIPTION_EXISTS_MESSAGE,
     UNSUPPORTED_STAT_MESSAGE,
     fail_next_update,
+    lag_next_update,
     moto_now,
     range_moves_capacity,
     set_clock,
@@ -171,6 +172,30 @@ def test_a_capacity_change_is_updating_for_the_set_time_with_desired_shown_then_
     primary = variant(sagemaker, "primary")
     assert (primary["CurrentInstanceCount"], primary["DesiredInstanceCount"]) == (3, 3)
     assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
+
+
+@pytest.mark.parametrize("status", ["InService", "Updating"])
+def test_a_change_shown_late_reads_as_before_the_call_for_the_reads_asked_then_as_it_is(
+    sagemaker: SageMakerClient, status: str
+) -> None:
+    lag_next_update(ENDPOINT, reads=2, status=status)
+    before = described(sagemaker)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
+    )
+    for _ in range(2):
+        late = described(sagemaker)
+        assert late["EndpointStatus"] == status
+        assert (late["ProductionVariants"], late["EndpointConfigName"]) == (
+            before["ProductionVariants"],
+            before["EndpointConfigName"],
+        )
+    assert described(sagemaker)["EndpointStatus"] == "InService"
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 3  # the change itself was made at once
+    sagemaker.update_endpoint_weights_and_capacities(  # only the next change is shown late
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 4}]
+    )
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 4
 
 
 def test_a_weight_change_shows_the_desired_weight_until_it_is_done(

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 
-from localcloud.moto_extensions import set_update_seconds
+from localcloud.moto_extensions import lag_next_update, set_update_seconds
 from tests.conftest import (
     AwsCalls,
     FakeContext,
@@ -258,6 +258,47 @@ def test_each_variants_change_waits_until_the_endpoint_is_in_service_again(
     assert len(update_calls(aws_requests)) == 2
     assert len(decisions(stack, "acted")) == 1
     assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
+
+
+@pytest.mark.parametrize("status", ["InService", "Updating"])
+def test_a_change_aws_does_not_show_yet_right_after_its_call_is_waited_for_not_failed(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, status: str
+) -> None:
+    """Read back in the same invocation, the endpoint still shows the old count (InService: AWS
+    has not started; Updating: the count asked not shown yet): the step waits for the next look,
+    which reads it done, and nobody hears of a failure."""
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM"})
+    set_update_seconds(120)
+    lag_next_update(ENDPOINT, status=status)
+    [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (acted["result"], acted["reason"]) == ("acted", "primary instance-count 1 -> 2")
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    sweep(fn, clock, OPENED + timedelta(minutes=3))  # InService at 2 since 10:02:30
+    [incident] = stored_incidents(stack)
+    assert incident["state"] == "verifying"
+    assert [e["what"] for e in incident["timeline"]] == ["detected", "action", "in-service"]
+    assert counts() == {"primary": 2}
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
+    assert bodies(stack, "critical") == []
+
+
+def test_an_endpoint_still_updating_with_the_old_count_at_a_later_look_is_waited_for_until_it_settles(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
+    """A later look that finds the endpoint Updating without the count asked waits too: only a
+    settled endpoint says whether the change took."""
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM"})
+    set_update_seconds(300)
+    lag_next_update(ENDPOINT, reads=2, status="Updating")
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    sweep(fn, clock, OPENED + timedelta(minutes=2))  # the second read shown late: Updating at 1
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    sweep(fn, clock, OPENED + timedelta(minutes=6))
+    assert stored_incidents(stack)[0]["state"] == "verifying"
+    assert counts() == {"primary": 2}
+    assert bodies(stack, "critical") == []
 
 
 def test_the_boost_starts_from_what_runs_when_autoscaling_already_went_above_the_floor(
