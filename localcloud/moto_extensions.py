@@ -70,6 +70,14 @@ nowhere else, for the tests and the local cloud alike.
   set. service-2.json documents `FailureReason` for `Failed` endpoints; keeping it after a
   rollback is how an action can be told why, and is cleared by the next update. Intermediate
   `RollingBack` is not shown.
+* `lag_next_update(endpoint, reads, status)`: AWS sets an endpoint `Updating` "when it
+  receives the request" (UpdateEndpoint, UpdateEndpointWeightsAndCapacities), but does not say
+  how soon DescribeEndpoint shows it (docs/aws-behaviours.md, "SageMaker APIs"); moto shows
+  every change at once. After the next change of that endpoint (UpdateEndpoint,
+  UpdateEndpointWeightsAndCapacities, a RegisterScalableTarget that moves its count), its next
+  `reads` DescribeEndpoint answers show it as it was before the call
+  (its config and variants), with `status`: `InService` is AWS not having started yet,
+  `Updating` the values asked not shown yet. What the change does is not altered.
 * `one_variant_capacity_per_call`: UpdateEndpointWeightsAndCapacities "updates variant
   weight of one or more variants ... or capacity of one variant" (service-2.json); moto
   accepts counts for several variants in one call. A DesiredInstanceCount for more than
@@ -111,6 +119,8 @@ nowhere else, for the tests and the local cloud alike.
   to their in-process defaults (the tests' fixture calls it after each test).
 * `sagemaker_names_taken_once`: CreateModel and CreateEndpointConfig refuse an existing name
   (ValidationException "Cannot create already existing ..."), as AWS does; moto overwrites.
+* `endpoint_arns_as_in_aws`: an endpoint's ARN carries its name in lower case, as AWS writes
+  it; moto keeps the name's case. ListTags, AddTags and DeleteTags find an endpoint by that ARN.
 * `versioned_model_package_names`: DescribeModelPackage resolves `group/3`, as AWS does.
 * `model_packages_as_in_aws`: a package's CreationTime and LastModifiedTime come from
   `moto_now()` (the local cloud registers and approves packages at simulated times; moto
@@ -580,6 +590,7 @@ _settings_lock = threading.RLock()
 _clock_offset: timedelta | None = None  # server mode: simulated time minus real time
 _update_seconds = 0.0
 _failures: dict[str, str] = {}  # endpoint name -> FailureReason of its next UpdateEndpoint
+_lags: dict[str, tuple[int, str]] = {}  # endpoint name -> (reads, status) shown late after its next update
 _range_moves_capacity = True
 
 
@@ -631,14 +642,26 @@ def fail_next_update(endpoint_name: str, reason: str = "Deployment failed; rolle
         _failures[endpoint_name] = reason
 
 
+def lag_next_update(endpoint_name: str, reads: int = 1, status: str = "InService") -> None:
+    """After the next update of `endpoint_name`, its next `reads` DescribeEndpoint answers show it
+    as it was before the call, with `status` (AWS not showing the change yet)."""
+    if reads < 1:
+        raise ValueError("reads must be >= 1")
+    with _settings_lock:
+        _lags[endpoint_name] = (reads, status)
+
+
 def reset_simulation() -> None:
-    """Process clock, instant updates, ranges move capacity, no pending failures, AWS's GetMetricData pages."""
+    """Process clock, instant updates, ranges move capacity, no pending failures or lags, AWS's
+    GetMetricData pages."""
     global _update_seconds, _range_moves_capacity
     set_clock(None)
     with _settings_lock:
         _update_seconds = 0.0
         _range_moves_capacity = True
         _failures.clear()
+        _lags.clear()
+        _late.clear()
     set_metric_data_page_size(None)
 
 
@@ -656,6 +679,8 @@ class _Update:
 
 
 _updates: "weakref.WeakKeyDictionary[Any, _Update]" = weakref.WeakKeyDictionary()
+# An endpoint shown late (`lag_next_update`): [DescribeEndpoint answers left, the answer shown].
+_late: "weakref.WeakKeyDictionary[Any, list[Any]]" = weakref.WeakKeyDictionary()
 _COUNTS_AND_WEIGHTS = ("CurrentInstanceCount", "CurrentWeight")
 
 
@@ -703,6 +728,11 @@ def _begin(
 ) -> None:
     """Start an update of `endpoint` from `before` to `after` (or back, if it fails); `settings`
     (UpdateEndpoint's, `_config_settings`) replace the endpoint's once the update has succeeded."""
+    with _settings_lock:
+        lag = _lags.pop(endpoint.endpoint_name, None)
+    if lag is not None:  # as it was before the call: its config, its variants
+        as_was = {k: v for k, v in endpoint.response_object.items() if k != "PendingDeploymentSummary"}
+        _late[endpoint] = [lag[0], {**as_was, "ProductionVariants": copy.deepcopy(before), "EndpointStatus": lag[1]}]
     now = moto_now()
     update = _Update(now + timedelta(seconds=_update_seconds), before, after, config, failure, settings)
     endpoint.failure_reason = None
@@ -747,7 +777,14 @@ def endpoint_updates_take_time() -> None:
 
     def describe(self: Any, endpoint_name: str) -> Any:
         if endpoint_name in self.endpoints:
-            _settle(self.endpoints[endpoint_name])
+            endpoint = self.endpoints[endpoint_name]
+            _settle(endpoint)
+            late = _late.get(endpoint)
+            if late is not None:  # `lag_next_update`
+                late[0] -= 1
+                if late[0] <= 0:
+                    _late.pop(endpoint, None)
+                return copy.deepcopy(late[1])
         return original_describe(self, endpoint_name)
 
     def list_endpoints(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -1406,6 +1443,39 @@ def sagemaker_names_taken_once() -> None:
 
     SageMakerModelBackend.create_model = model  # type: ignore[method-assign]
     SageMakerModelBackend.create_endpoint_config = config  # type: ignore[method-assign]
+
+
+# --- SageMaker endpoint ARNs are lower case ------------------------------------------------
+
+
+@_once
+def endpoint_arns_as_in_aws() -> None:
+    """An endpoint's ARN carries its name in lower case, as AWS writes it (`Churn-Prod` is
+    `endpoint/churn-prod`; docs/aws-behaviours.md, "SageMaker APIs"), in every answer that gives
+    it (CreateEndpoint, DescribeEndpoint, ListEndpoints, Search, the tagging API's GetResources);
+    moto 5 writes the name as given. ListTags, AddTags and DeleteTags find the endpoint by that
+    ARN. Without this, a comparison of endpoint ARNs, or of a name with one, that breaks for an
+    endpoint named with capitals would pass in the tests."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+
+    create = FakeEndpoint.__init__
+    resource_of = SageMakerModelBackend._get_resource_from_arn
+
+    def endpoint(self: Any, account_id: str, region_name: str, endpoint_name: str, *args: Any, **kwargs: Any) -> None:
+        create(self, account_id, region_name, endpoint_name, *args, **kwargs)
+        self.arn = FakeEndpoint.arn_formatter(endpoint_name.lower(), account_id, region_name)
+
+    def resource(self: Any, arn: str) -> Any:
+        if arn.split(":")[-1].partition("/")[0] != "endpoint":
+            return resource_of(self, arn)
+        found = next((e for e in self.endpoints.values() if e.arn == arn), None)
+        if found is None:  # moto's own lookup fails with an AttributeError here
+            raise ValidationError(message=f"Could not find endpoint with ARN {arn}")
+        return found
+
+    FakeEndpoint.__init__ = endpoint  # type: ignore[method-assign]
+    SageMakerModelBackend._get_resource_from_arn = resource  # type: ignore[method-assign]
 
 
 # --- SageMaker model package versioned names --------------------------------------------
@@ -2196,6 +2266,7 @@ def install_all() -> None:
     cloudwatch_dimensions_as_in_aws()
     dynamodb_between_bounds_in_order()
     sagemaker_names_taken_once()
+    endpoint_arns_as_in_aws()
     versioned_model_package_names()
     model_packages_as_in_aws()
     eventbridge_rules_as_in_aws()

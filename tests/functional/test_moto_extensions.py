@@ -29,6 +29,7 @@ from localcloud.moto_extensions import (
     SUBSCRIPTION_EXISTS_MESSAGE,
     UNSUPPORTED_STAT_MESSAGE,
     fail_next_update,
+    lag_next_update,
     moto_now,
     range_moves_capacity,
     rounded_start,
@@ -173,6 +174,30 @@ def test_a_capacity_change_is_updating_for_the_set_time_with_desired_shown_then_
     primary = variant(sagemaker, "primary")
     assert (primary["CurrentInstanceCount"], primary["DesiredInstanceCount"]) == (3, 3)
     assert variant(sagemaker, "canary")["CurrentInstanceCount"] == 1
+
+
+@pytest.mark.parametrize("status", ["InService", "Updating"])
+def test_a_change_shown_late_reads_as_before_the_call_for_the_reads_asked_then_as_it_is(
+    sagemaker: SageMakerClient, status: str
+) -> None:
+    lag_next_update(ENDPOINT, reads=2, status=status)
+    before = described(sagemaker)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
+    )
+    for _ in range(2):
+        late = described(sagemaker)
+        assert late["EndpointStatus"] == status
+        assert (late["ProductionVariants"], late["EndpointConfigName"]) == (
+            before["ProductionVariants"],
+            before["EndpointConfigName"],
+        )
+    assert described(sagemaker)["EndpointStatus"] == "InService"
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 3  # the change itself was made at once
+    sagemaker.update_endpoint_weights_and_capacities(  # only the next change is shown late
+        EndpointName=ENDPOINT, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 4}]
+    )
+    assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 4
 
 
 def test_a_weight_change_shows_the_desired_weight_until_it_is_done(
@@ -595,6 +620,42 @@ def test_a_new_range_while_the_endpoint_is_updating_is_recorded_but_moves_nothin
     clock.shift(timedelta(seconds=60))
     assert described(sagemaker)["EndpointStatus"] == "InService"
     assert variant(sagemaker, "primary")["CurrentInstanceCount"] == 2  # nobody re-applies the range
+
+
+# --- endpoint ARNs -------------------------------------------------------------------------------
+
+
+def test_an_endpoints_arn_carries_its_name_in_lower_case_everywhere_and_finds_its_tags(
+    sagemaker: SageMakerClient,
+) -> None:
+    """As AWS writes it: `Churn-Prod` keeps its name, and its ARN is `endpoint/churn-prod` in
+    CreateEndpoint, DescribeEndpoint, ListEndpoints and the tagging API; the tags are found by
+    that ARN, and not by one spelled with the name's capitals."""
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="capitals",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{ENDPOINT}-primary-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    lower = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/churn-prod-2"
+    created = sagemaker.create_endpoint(EndpointName="Churn-Prod-2", EndpointConfigName="capitals")
+    assert created["EndpointArn"] == lower
+    assert sagemaker.describe_endpoint(EndpointName="Churn-Prod-2")["EndpointArn"] == lower
+    listed = {e["EndpointName"]: e["EndpointArn"] for e in sagemaker.list_endpoints()["Endpoints"]}
+    assert listed == {ENDPOINT: ARN, "Churn-Prod-2": lower}
+    sagemaker.add_tags(ResourceArn=lower, Tags=[{"Key": "model-medic", "Value": "on"}])
+    assert sagemaker.list_tags(ResourceArn=lower)["Tags"] == [{"Key": "model-medic", "Value": "on"}]
+    tagged = boto3.client("resourcegroupstaggingapi", region_name=REGION).get_resources(
+        ResourceTypeFilters=["sagemaker:endpoint"]
+    )["ResourceTagMappingList"]
+    assert [r["ResourceARN"] for r in tagged] == [lower]
+    with pytest.raises(ClientError, match="ValidationException"):
+        sagemaker.list_tags(ResourceArn=lower.replace("churn-prod-2", "Churn-Prod-2"))
 
 
 # --- model packages ---------------------------------------------------------------------------

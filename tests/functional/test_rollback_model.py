@@ -11,7 +11,7 @@ import boto3
 import pytest
 import time_machine
 
-from localcloud.moto_extensions import fail_next_update, set_update_seconds
+from localcloud.moto_extensions import fail_next_update, lag_next_update, set_update_seconds
 from tests.conftest import (
     AwsCalls,
     FakeContext,
@@ -361,6 +361,28 @@ def test_the_rollback_is_confirmed_only_when_the_endpoint_is_in_service_on_the_t
     assert incident["state"] == "verifying"
     assert incident["verify_until"] == (OPENED + timedelta(minutes=190)).isoformat()
     assert len(decisions(stack, "acted")) == 1
+
+
+def test_a_rollback_aws_does_not_show_yet_right_after_its_call_is_not_told_as_rolled_back_on_its_own(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
+    """Read back in the same invocation, the endpoint is still InService on the config it had
+    (AWS has not set it Updating yet): that is not a deployment rolled back on its own. The step
+    waits for the next look, which finds the rollback done; no one hears of a failure."""
+    make_endpoint(ENDPOINT, {"primary": {"count": 2, "weight": 1.0}})
+    record_history(fn)
+    deploy_second_config(clock)
+    clock.move_to(OPENED)
+    accuracy_alarm("ALARM")
+    set_update_seconds(300)
+    lag_next_update(ENDPOINT)
+    [acted] = deliver(fn, clock, alarm_event())
+    assert acted["result"] == "acted"
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    [verifying] = sweep(fn, clock, OPENED + timedelta(minutes=10))
+    assert verifying["gate"] == "verifying"
+    assert [b["result"] for b in bodies(stack, "critical")] == ["acted"]
+    assert endpoint()["EndpointConfigName"] == f"{ENDPOINT}-config-1"
 
 
 def test_a_deployment_that_rolled_back_on_its_own_is_a_failed_rollback(

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 
-from localcloud.moto_extensions import set_update_seconds
+from localcloud.moto_extensions import lag_next_update, set_update_seconds
 from tests.conftest import (
     AwsCalls,
     FakeContext,
@@ -258,6 +258,47 @@ def test_each_variants_change_waits_until_the_endpoint_is_in_service_again(
     assert len(update_calls(aws_requests)) == 2
     assert len(decisions(stack, "acted")) == 1
     assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
+
+
+@pytest.mark.parametrize("status", ["InService", "Updating"])
+def test_a_change_aws_does_not_show_yet_right_after_its_call_is_waited_for_not_failed(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, status: str
+) -> None:
+    """Read back in the same invocation, the endpoint still shows the old count (InService: AWS
+    has not started; Updating: the count asked not shown yet): the step waits for the next look,
+    which reads it done, and nobody hears of a failure."""
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM"})
+    set_update_seconds(120)
+    lag_next_update(ENDPOINT, status=status)
+    [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (acted["result"], acted["reason"]) == ("acted", "primary instance-count 1 -> 2")
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    sweep(fn, clock, OPENED + timedelta(minutes=3))  # InService at 2 since 10:02:30
+    [incident] = stored_incidents(stack)
+    assert incident["state"] == "verifying"
+    assert [e["what"] for e in incident["timeline"]] == ["detected", "action", "in-service"]
+    assert counts() == {"primary": 2}
+    assert [b["result"] for b in bodies(stack, "info")] == ["acted"]
+    assert bodies(stack, "critical") == []
+
+
+def test_an_endpoint_still_updating_with_the_old_count_at_a_later_look_is_waited_for_until_it_settles(
+    fn: Any, stack: Stack, clock: time_machine.Traveller
+) -> None:
+    """A later look that finds the endpoint Updating without the count asked waits too: only a
+    settled endpoint says whether the change took."""
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    scale_up_alarms({"HighLatency": "ALARM"})
+    set_update_seconds(300)
+    lag_next_update(ENDPOINT, reads=2, status="Updating")
+    deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    sweep(fn, clock, OPENED + timedelta(minutes=2))  # the second read shown late: Updating at 1
+    assert stored_incidents(stack)[0]["state"] == "waiting"
+    sweep(fn, clock, OPENED + timedelta(minutes=6))
+    assert stored_incidents(stack)[0]["state"] == "verifying"
+    assert counts() == {"primary": 2}
+    assert bodies(stack, "critical") == []
 
 
 def test_the_boost_starts_from_what_runs_when_autoscaling_already_went_above_the_floor(
@@ -1104,6 +1145,38 @@ def test_a_throttled_change_raises_for_a_retry_that_makes_it_once(
     assert [e["result"] for e in events(stack) if e["result"] != "skipped"] == ["acted"]
 
 
+def test_a_boost_write_throttled_once_after_its_change_is_tried_again_in_place(
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, aws_calls: AwsCalls
+) -> None:
+    """The boost is remembered right after its UpdateEndpointWeightsAndCapacities (`ScaleUp.adopt`,
+    through `aws.persist`): one throttle of that write is tried again in the same invocation, which
+    acts, rather than failing it over for Lambda's retry to find out what happened."""
+    from botocore.client import BaseClient
+
+    make_endpoint(ENDPOINT, {"primary": {"count": 1, "weight": 1.0}})
+    original = BaseClient._make_api_call
+    throttled: list[str] = []
+
+    def boost_write(params: dict[str, Any]) -> bool:
+        keys = [next(iter(item.values())).get("Key", {}) for item in params.get("TransactItems", [])]
+        return any(key.get("sk", {}).get("S", "").startswith("BOOST#") for key in keys)
+
+    def throttle_once(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems" and boost_write(params) and not throttled:
+            throttled.append(operation)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", throttle_once)
+    [acted] = deliver(fn, clock, load_event("scale_up/high_latency_alarm.json"))
+    assert (throttled, acted["result"]) == (["TransactWriteItems"], "acted")
+    assert counts() == {"primary": 2}
+    assert aws_calls.of("sagemaker").count("UpdateEndpointWeightsAndCapacities") == 1
+    assert [(b["variant"], int(b["original"]), int(b["boosted_to"])) for b in stack.items("boost")] == [
+        ("primary", 1, 2)
+    ]
+
+
 def test_an_outcome_event_that_failed_is_sent_by_the_retry_without_a_second_message(
     fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1183,29 +1256,38 @@ def tagged_endpoint(name: str) -> None:
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "model-medic", "Value": "on"}])
 
 
+# An endpoint named with capitals: SageMaker writes its name in lower case in its ARN (the local
+# cloud's `endpoint_arns_as_in_aws`), and its alarms and metrics carry the name as created.
+DISCOVERED = pytest.mark.parametrize("name", ["fraud-prod", "Fraud-Prod"])
+
+
+@DISCOVERED
 def test_an_endpoint_with_the_discovery_tag_is_in_scope(
-    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     monkeypatch.setenv("DISCOVERY_TAG", "model-medic=on")
-    tagged_endpoint("fraud-prod")
-    [outcome] = deliver(fn, clock, latency_alarm("fraud-prod"))
-    assert (outcome["endpoint"], outcome["result"]) == ("fraud-prod", "acted")
-    described = boto3.client("sagemaker").describe_endpoint(EndpointName="fraud-prod")
+    tagged_endpoint(name)
+    [outcome] = deliver(fn, clock, latency_alarm(name))
+    assert (outcome["endpoint"], outcome["result"]) == (name, "acted")
+    described = boto3.client("sagemaker").describe_endpoint(EndpointName=name)
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    assert described["EndpointArn"].endswith(f":endpoint/{name.lower()}")
 
 
+@DISCOVERED
 def test_a_boost_on_a_discovered_endpoint_is_given_back_too(
-    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+    fn: Any, stack: Stack, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    """The sweep finds the endpoint by its tag (ListEndpoints and GetResources, matched by ARN)."""
     monkeypatch.setenv("DISCOVERY_TAG", "model-medic=on")
-    tagged_endpoint("fraud-prod")
-    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint="fraud-prod")
-    deliver(fn, clock, latency_alarm("fraud-prod"))
+    tagged_endpoint(name)
+    scale_up_alarms({"HighLatency": "ALARM", "HighErrorRate": "OK"}, endpoint=name)
+    deliver(fn, clock, latency_alarm(name))
     clock.move_to(OPENED + timedelta(minutes=30))
-    set_alarm("fraud-prod-HighLatency", "OK")
+    set_alarm(f"{name}-HighLatency", "OK")
     given = sweep(fn, clock, OPENED + timedelta(minutes=50))
-    assert [(o["action"], o["endpoint"]) for o in given if o["result"] == "acted"] == [("scale-back", "fraud-prod")]
-    described = boto3.client("sagemaker").describe_endpoint(EndpointName="fraud-prod")
+    assert [(o["action"], o["endpoint"]) for o in given if o["result"] == "acted"] == [("scale-back", name)]
+    described = boto3.client("sagemaker").describe_endpoint(EndpointName=name)
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
 
 

@@ -3,9 +3,12 @@ own validation, a bad value or an unknown key is a problem and leaves the stack'
 that are not ours are ignored, and what a tag cannot hold is refused."""
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from model_medic.platform.settings import (
     AlarmManagerSettings,
@@ -18,7 +21,7 @@ from model_medic.platform.settings import (
     ScaleUpSettings,
 )
 from model_medic.policy import tags as policy
-from model_medic.policy.policies import is_named, spelled
+from model_medic.policy.policies import fleet, is_named, spelled
 from model_medic.policy.tags import KEYS, PREFIX, Problem, apply, read, within_stack
 
 ENV = {
@@ -347,3 +350,49 @@ def test_an_events_endpoint_is_named_whatever_the_case_of_its_name_in_endpoint_n
     assert is_named("churn-prod", ["churn-prod"])
     assert not is_named("Churn-Prod-2", ["churn-prod"])
     assert not is_named("Churn-Prod", [])
+
+
+# --- the fleet by its discovery tag (policies.fleet) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("listed_arn", "tagged_arn"),
+    [
+        ("endpoint/churn-prod", "endpoint/churn-prod"),  # as AWS writes both
+        ("endpoint/Churn-Prod", "endpoint/churn-prod"),  # the two APIs not alike: no document says they are
+        ("endpoint/churn-prod", "endpoint/Churn-Prod"),
+    ],
+)
+def test_an_endpoint_named_with_capitals_is_found_by_its_tag_whatever_the_case_of_its_arn(
+    listed_arn: str, tagged_arn: str
+) -> None:
+    """ListEndpoints and GetResources are matched by the endpoint's ARN, in which SageMaker
+    writes the name in lower case: the endpoint and its tags are found by that ARN in any case,
+    and kept under the name SageMaker lists."""
+    prefix = "arn:aws:sagemaker:us-east-1:123456789012:"
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    tagging = boto3.client("resourcegroupstaggingapi", region_name="us-east-1")
+    with Stubber(sagemaker) as sm, Stubber(tagging) as tg:
+        sm.add_response(
+            "list_endpoints",
+            {
+                "Endpoints": [
+                    {
+                        "EndpointName": "Churn-Prod",
+                        "EndpointArn": prefix + listed_arn,
+                        "CreationTime": datetime(2026, 11, 1, tzinfo=UTC),
+                        "LastModifiedTime": datetime(2026, 11, 1, tzinfo=UTC),
+                        "EndpointStatus": "InService",
+                    }
+                ]
+            },
+            {"MaxResults": 100},
+        )
+        tags = [{"Key": "model-medic", "Value": "on"}, {"Key": "model-medic:max-instance-count", "Value": "3"}]
+        tg.add_response(
+            "get_resources",
+            {"ResourceTagMappingList": [{"ResourceARN": prefix + tagged_arn, "Tags": tags}]},
+            {"ResourceTypeFilters": ["sagemaker:endpoint"], "ResourcesPerPage": 100},
+        )
+        found = fleet(sagemaker, tagging, [], "model-medic=on")
+    assert found == {"Churn-Prod": {"model-medic": "on", "model-medic:max-instance-count": "3"}}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
-from model_medic.remediate.units import Change, Observation, Plan
+from model_medic.remediate.units import Change, Observation, Plan, just_called
 from model_medic.store.claims import MIN_LOCK, Claim, Refused, hour_of
 from model_medic.store.incidents import Conflict, Incident, IncidentState, Shadow, Step
 from model_medic.tell.outcome import Outcome, Result
@@ -172,7 +172,7 @@ class Stepping:
             incident = self._incidents.persist(called)
         if not adopted:
             after, _ = aws.describe_endpoint(self._sagemaker, incident.endpoint)
-            seen = self._action.observe(incident.endpoint, change, after or {}, result)
+            seen = just_called(self._action.observe(incident.endpoint, change, after or {}, result))
         return incident, seen, outcome
 
     def _stop(self, incident: Incident, base: Outcome, change: Change) -> Outcome:

@@ -270,20 +270,24 @@ def fleet(
     in pages of 100 (one page holds the tags of 100 endpoints), never a ListTags or
     DescribeEndpoint per endpoint. GetResources lists only resources that have (or had) tags.
     """
-    live: dict[str, str] = {}  # endpoint ARN -> name, of the endpoints watched
+    # Endpoint ARN in lower case -> name, of the endpoints watched. SageMaker writes an endpoint's
+    # name in lower case in its ARN (`Churn-Prod` is `endpoint/churn-prod`), and no document says
+    # that ListEndpoints and GetResources write it alike: they are matched in any case, which
+    # names one endpoint (two cannot differ only in case; docs/aws-behaviours.md, "SageMaker APIs").
+    live: dict[str, str] = {}
     names: list[str] = []  # every endpoint's name as SageMaker keeps it, whatever its state
     for page in sagemaker.get_paginator("list_endpoints").paginate(PaginationConfig={"PageSize": 100}):
         for endpoint in page.get("Endpoints", []):
             names.append(endpoint["EndpointName"])
             if endpoint.get("EndpointStatus") not in _UNWATCHED:
-                live[endpoint["EndpointArn"]] = endpoint["EndpointName"]
+                live[endpoint["EndpointArn"].lower()] = endpoint["EndpointName"]
     tags_by_name: dict[str, dict[str, str]] = {}
     # PageSize is the paginator's name for ResourcesPerPage: the request is the same.
     for page in tagging.get_paginator("get_resources").paginate(
         ResourceTypeFilters=["sagemaker:endpoint"], PaginationConfig={"PageSize": 100}
     ):
         for resource in page.get("ResourceTagMappingList", []):
-            name = live.get(resource["ResourceARN"])
+            name = live.get(resource["ResourceARN"].lower())
             if name is not None:
                 tags_by_name[name] = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
     if listed is not None:

@@ -20,7 +20,7 @@ from model_medic.platform.settings import ScaleUpSettings
 from model_medic.remediate import serverless as sls
 from model_medic.remediate.components import COMPONENT_DIMENSION, CopyChange, CopyScaling, is_component_boost
 from model_medic.remediate.serverless import ConcurrencyBounds, Serverless, ServerlessLever
-from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, read_back
+from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, read_back, unsettled
 from model_medic.store.boosts import Boost, Boosts
 from model_medic.store.incidents import Incident
 from model_medic.tell.outcome import Outcome
@@ -245,14 +245,16 @@ def scale_up_plan(name: str, decision: ScaleUpDecision, targets: list[Variant], 
 
 
 def scale_observation(
-    endpoint: str, change: ScaleChange, described: dict[str, Any], min_capacity: int | None = None
+    endpoint: str, change: ScaleChange, described: dict[str, Any], min_capacity: int | None = None, called: bool = False
 ) -> Observation:
     """Pure: a floor change read back - the variant as DescribeEndpoint shows it and, for the
     min-capacity lever, the scalable target's MinCapacity now (None: no target). A floor a
-    person set higher than asked is the change taken, and named as theirs (`Observation.person`)."""
+    person set higher than asked is the change taken, and named as theirs (`Observation.person`).
+    Once `called`, an endpoint still changing is never read as the change not taken
+    (`units.unsettled`)."""
     if change.lever in sls.LEVERS:
         step = sls.Step(change.variant, change.lever, change.before, change.after)
-        return sls.observation(endpoint, step, described, min_capacity)
+        return sls.observation(endpoint, step, described, min_capacity, called)
     variant = _variant(described, change.variant)
     if variant is None:
         return Observation("failed", f"variant {change.variant} is gone from {endpoint}")
@@ -269,7 +271,7 @@ def scale_observation(
     lowered = change.after < change.before
     reading = read_back(change.before, change.after, observed, ordered=not lowered)
     if reading == "did-not-take":
-        return Observation("not-applied", f"{change.variant} runs {current} instance(s)")
+        return unsettled(called, str(status), f"{change.variant} runs {current} instance(s)")
     person = ""
     if reading == "person-gave-more":
         person = f"a person set {change.variant} {what} {observed}, above the {change.after} asked: theirs, kept"
@@ -383,13 +385,14 @@ class Capacity:
         )
         return "UpdateEndpointWeightsAndCapacities"
 
-    def observe(self, endpoint: str, change: ScaleChange, described: dict[str, Any]) -> Observation:
-        """Whether the variant now runs at the change's floor (or is on its way there)."""
+    def observe(self, endpoint: str, change: ScaleChange, described: dict[str, Any], called: bool) -> Observation:
+        """Whether the variant now runs at the change's floor (or is on its way there); `called`:
+        the change was made (`scale_observation`)."""
         minimum = None
         if change.lever in TARGET_LEVERS and _variant(described, change.variant) is not None:
             target = self.targets(endpoint, [change.variant], TARGET_LEVERS[change.lever]).get(change.variant)
             minimum = None if target is None else int(target["MinCapacity"])
-        return scale_observation(endpoint, change, described, minimum)
+        return scale_observation(endpoint, change, described, minimum, called)
 
     def errors(self, cloudwatch: CloudWatchClient, endpoint: str, variants: list[str], now: datetime) -> Sums:
         """The endpoint's invocations and 4XX / 5XX errors over the error alarm's look-back."""
@@ -534,9 +537,9 @@ class ScaleUp:
 
     def observe(self, endpoint: str, change: Change, described: dict[str, Any], result: dict[str, Any]) -> Observation:
         if isinstance(change, CopyChange) and self._copies is not None:
-            return self._copies.observe(change)
+            return self._copies.observe(change, bool(result))
         assert isinstance(change, ScaleChange)
-        return self._capacity.observe(endpoint, change, described)
+        return self._capacity.observe(endpoint, change, described, bool(result))
 
     def rehearse(self, endpoint: str, changes: tuple[Change, ...], incident: Incident) -> None:
         """A dry run's would-be boosts, kept as shadow boosts: the dry-run give-back walks them back."""

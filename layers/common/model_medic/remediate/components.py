@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from model_medic.platform import aws
 from model_medic.platform.observability import logger
-from model_medic.remediate.units import Change, Observation, Plan, read_back
+from model_medic.remediate.units import Change, Observation, Plan, read_back, unsettled
 from model_medic.store.boosts import Boost, Boosts
 
 if TYPE_CHECKING:
@@ -155,9 +155,10 @@ def copies_plan(component: Component, placement: Placement | None, step: int, ma
     return Plan(summary, changes=(change,), notes=notes)
 
 
-def copies_observation(component: Component | None, change: CopyChange) -> Observation:
+def copies_observation(component: Component | None, change: CopyChange, called: bool = False) -> Observation:
     """Pure: a copy floor read back - the component now (None: gone). A floor a person set higher
-    than asked is the change taken, and named as theirs."""
+    than asked is the change taken, and named as theirs. Once `called`, a component still
+    changing is never read as the change not taken (`units.unsettled`)."""
     if component is None:
         return Observation("failed", f"inference component {change.component} is gone")
     if change.lever == "min-copies":
@@ -167,7 +168,7 @@ def copies_observation(component: Component | None, change: CopyChange) -> Obser
         observed = change.after if component.copies == change.after else component.desired
     reading = read_back(change.before, change.after, observed, ordered=True)
     if reading == "did-not-take":
-        return Observation("not-applied", f"{component.name} runs {component.copies} copies")
+        return unsettled(called, component.status, f"{component.name} runs {component.copies} copies")
     person = ""
     if reading == "person-gave-more":
         person = f"a person set {component.name} {what} {observed}, above the {change.after} asked: theirs, kept"
@@ -341,8 +342,8 @@ class CopyScaling:
     def execute(self, change: CopyChange) -> str:
         return self._components.apply(change)
 
-    def observe(self, change: CopyChange) -> Observation:
-        return copies_observation(self._components.read(change.component), change)
+    def observe(self, change: CopyChange, called: bool) -> Observation:
+        return copies_observation(self._components.read(change.component), change, called)
 
     def save(self, boosts: Boosts, endpoint: str, change: CopyChange, alarm: str, at: datetime) -> None:
         """The boost remembered (real, or a dry run's shadow), keyed by the component."""

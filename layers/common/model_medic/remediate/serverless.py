@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from model_medic.remediate.units import Observation, read_back
+from model_medic.remediate.units import Observation, read_back, unsettled
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -141,10 +141,13 @@ class Step:
     after: int
 
 
-def observation(endpoint: str, step: Step, described: dict[str, Any], min_capacity: int | None = None) -> Observation:
+def observation(
+    endpoint: str, step: Step, described: dict[str, Any], min_capacity: int | None = None, called: bool = False
+) -> Observation:
     """Pure: a serverless change read back - the variant's CurrentServerlessConfig (and, while
     the endpoint is Updating, its DesiredServerlessConfig) and, for the scalable target's lever,
-    its MinCapacity now. More than asked, set by a person, is the change taken, and theirs."""
+    its MinCapacity now. More than asked, set by a person, is the change taken, and theirs. Once
+    `called`, an endpoint still changing is never read as the change not taken (`units.unsettled`)."""
     variant = next((v for v in described.get("ProductionVariants", []) if v["VariantName"] == step.variant), None)
     if variant is None:
         return Observation("failed", f"variant {step.variant} is gone from {endpoint}")
@@ -159,13 +162,13 @@ def observation(endpoint: str, step: Step, described: dict[str, Any], min_capaci
         observed = step.after if current == step.after else (None if desired is None else int(desired))
     reading = read_back(step.before, step.after, observed, ordered=True)
     runs = f"{step.variant} runs {key} {current}"
+    status = described.get("EndpointStatus")
     if reading == "did-not-take":
-        return Observation("not-applied", runs)
+        return unsettled(called, str(status), runs)
     what = NAMES[step.lever]
     person = ""
     if reading == "person-gave-more":
         person = f"a person set {step.variant} {what} {observed}, above the {step.after} asked: theirs, kept"
-    status = described.get("EndpointStatus")
     if status == "InService" and current >= step.after:
         return Observation("took", runs, person)
     if status in ("InService", "Updating", "SystemUpdating"):

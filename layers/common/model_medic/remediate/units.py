@@ -90,6 +90,32 @@ class Observation:
     stops: bool = False
 
 
+def just_called(seen: Observation) -> Observation:
+    """Pure: what the read-back right after a change's call concludes. AWS sets an endpoint (or
+    component) Updating when it receives the request and shows the values asked once it is
+    InService again, but does not say how soon DescribeEndpoint shows that it started: the same
+    invocation may still read it InService, or Updating, with the old values. So a read-back
+    then concludes only that the change took or is under way; anything else waits for the next
+    look, which concludes from what AWS shows by then (docs/aws-behaviours.md, "SageMaker APIs")."""
+    if seen.seen in ("took", "in-flight"):
+        return seen
+    return Observation("in-flight", f"just called, AWS may not show it yet ({seen.detail}): read back at the next look")
+
+
+# An endpoint's (or inference component's) statuses while a change is under way: the values it
+# shows then are not yet the ones it settles on (the `EndpointStatus` enum, service-2.json).
+CHANGING = frozenset({"Updating", "SystemUpdating"})
+
+
+def unsettled(called: bool, status: str, detail: str) -> Observation:
+    """Pure: a value read back as not (yet) the one asked. Once the change was called, an endpoint
+    or component still changing (`CHANGING`) is the change under way, not a change not taken: only
+    a settled one says that. Before the call, it is not made yet."""
+    if called and status in CHANGING:
+        return Observation("in-flight", f"{status}, not showing the value asked yet: {detail}")
+    return Observation("not-applied", detail)
+
+
 def read_back(before: Any, asked: Any, observed: Any, ordered: bool = False) -> ReadBack:
     """Pure: what AWS shows of the value a change asked for (`before`: the value it changed).
     `ordered`: a change that asks for more (a floor, an instance count), so that more than asked

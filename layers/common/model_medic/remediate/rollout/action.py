@@ -319,7 +319,7 @@ class Rollout:
         if isinstance(change, COMPONENT_CHANGES):
             return self._components.observe(change, result)
         if isinstance(change, ScaleChange):
-            return self._capacity.observe(endpoint, change, described)
+            return self._capacity.observe(endpoint, change, described, bool(result))
         if isinstance(change, RejectPackage | DeclineCandidate):
             arn = change.arn if isinstance(change, RejectPackage) else change.package
             return package_observation(self._sagemaker, arn)

@@ -15,6 +15,7 @@ from model_medic.fleet.alarm_catalog import (
     verdict_alarm,
     verdict_alarm_name,
 )
+from model_medic.intake.triggers import describe_alarms
 from model_medic.platform import aws
 from model_medic.platform.clock import Clock
 from model_medic.platform.settings import CanarySettings
@@ -322,8 +323,7 @@ class ComponentRollout:
     def observe(self, change: Change, result: dict[str, Any]) -> Observation:
         called = bool(result)
         if isinstance(change, EndComponentRollout):
-            found = self._cloudwatch.describe_alarms(AlarmNames=[change.alarm]).get("MetricAlarms", [])
-            if not found:
+            if change.alarm not in describe_alarms(self._cloudwatch, [change.alarm]):
                 return Observation("took", f"verdict alarm {change.alarm} deleted")
             return Observation("in-flight" if called else "not-applied", f"verdict alarm {change.alarm} still there")
         assert isinstance(change, RollComponent | FireVerdict)

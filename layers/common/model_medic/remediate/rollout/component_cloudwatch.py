@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from model_medic.fleet.alarm_catalog import VERDICT_NAMESPACE, verdict_dimensions
+from model_medic.intake.triggers import describe_alarms
 from model_medic.remediate.rollout.component_changes import FireVerdict
 from model_medic.remediate.rollout.component_judge import Counts, verdict_minutes
 from model_medic.remediate.rollout.evidence import minute_window, read_series
@@ -72,7 +73,7 @@ def rolled_back_by(cloudwatch: CloudWatchClient, facts: dict[str, Any]) -> str:
         return f"rolled back by Model Medic's judge (alarm {alarm}, e={shown})"
     names = [n for n in str(facts.get("rollback_alarms") or "").split(",") if n and n != alarm]
     since = datetime.fromisoformat(str(facts["component_since"]))
-    found = cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []) if names else []
+    found = describe_alarms(cloudwatch, names).values()
     fired = sorted(
         a["AlarmName"]
         for a in found
@@ -86,7 +87,7 @@ def rolled_back_by(cloudwatch: CloudWatchClient, facts: dict[str, Any]) -> str:
 def own_alarms(cloudwatch: CloudWatchClient, endpoint: str, component: str) -> list[str]:
     """The component's own alarms that exist (`<endpoint>-<component>-HighErrorRate`, `-HighLatency`)."""
     names = [f"{endpoint}-{component}-HighErrorRate", f"{endpoint}-{component}-HighLatency"]
-    found = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])}
+    found = describe_alarms(cloudwatch, names)
     return [n for n in names if n in found]
 
 

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
+from model_medic.intake.triggers import describe_alarms
 from model_medic.measure.endpoint_metrics import SOURCE_NAMESPACE, QueryKeys, Sums, add_results, variant_queries
 from model_medic.remediate.rollout.judge import Minute
 
@@ -117,5 +118,5 @@ def alarms_in_alarm(cloudwatch: CloudWatchClient, endpoint: str, canary: str) ->
     ALARM: the judge holds a promotion while one is, and rolls back only on its own tests
     (`judge.judge`)."""
     names = [f"{endpoint}-{canary}-ErrorRate", f"{endpoint}-{canary}-Latency"]
-    found = cloudwatch.describe_alarms(AlarmNames=names)
-    return tuple(sorted(a["AlarmName"] for a in found.get("MetricAlarms", []) if a["StateValue"] == "ALARM"))
+    found = describe_alarms(cloudwatch, names)
+    return tuple(sorted(name for name, a in found.items() if a["StateValue"] == "ALARM"))
