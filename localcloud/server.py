@@ -22,8 +22,12 @@ import signal
 import threading
 from pathlib import Path
 
+import jsonpath_ng.ext
+from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import backends
+from moto.core import responses
 from moto.server import ThreadedMotoServer
+from moto.sns.models import Subscription
 
 from localcloud.moto_extensions import RANGE_MOVES_CAPACITY_ENV, install_all, set_range_moves_capacity
 
@@ -36,6 +40,7 @@ def main() -> None:
     parser.add_argument("--port-file", type=Path, help="where to write the port listened on, once listening")
     args = parser.parse_args()
     install_all()
+    speed_up_moto()
     # moto's dispatcher lists its package's directories on every request to find the service a
     # host names (a tenth of this process's time in the demo); they do not change while it runs.
     listed = tuple(backends.list_of_moto_modules())
@@ -54,6 +59,24 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     server.stop()
+
+
+def speed_up_moto() -> None:
+    """moto's work that is the same on every request done once (here and in the tests' process,
+    tests/conftest.py); no request's answer changes. Call it after `install_all`.
+
+    - SNS makes a new 2048-bit RSA key for each subscription to sign what it delivers (a 16th of
+      a fault-injection run); one key for the process signs alike. Nothing here checks an SNS
+      signature, and AWS too signs with one certificate for many messages.
+    - Every request lists its response class's functions with `inspect.getmembers` to find the
+      action's method; a class's functions do not change once `install_all` has added ours.
+    - Every EventBridge delivery without an input template builds a new JSONPath parser (PLY) for
+      each of ten fixed paths; a path parsed once is the same expression (`find` only reads it).
+    """
+    key = functools.cache(lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    Subscription.private_key = lambda self: key()  # type: ignore[assignment,method-assign]
+    for module, name in ((responses, "method_names_from_class"), (jsonpath_ng.ext, "parse")):
+        setattr(module, name, functools.cache(getattr(module, name)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from moto.sqs.models import sqs_backends
 
 from localcloud.moto_extensions import install_all, reset_simulation
 from localcloud.queues import Delivery, QueuePoller
+from localcloud.server import speed_up_moto
 from model_medic.platform import aws
 from model_medic.platform.settings import load_settings
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 install_all()
+speed_up_moto()  # moto's per-request work that never changes an answer, done once (its docstring says why)
 
 # One botocore Loader for every session the suite makes. moto's `mock_aws` resets boto3's default
 # session each time it starts and every test builds fresh clients, so each new session would read

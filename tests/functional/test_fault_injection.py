@@ -1,8 +1,10 @@
 """Crash-safe acting and telling (issues 15, 27): every AWS call fails once, or the process dies right after it.
 
-Each scenario runs once without faults to list its AWS calls. Then, for each call, a fresh moto
-world runs the same scenario with one fault, and the event is delivered again as Lambda would
-(the same event and request id, up to two retries). Two kinds of fault:
+Each scenario runs once without faults to list its AWS calls. Then, for each call, the same
+scenario runs with one fault, in a fresh moto world - the one the clean run started from, built
+once and put back (tests/functional/moto_snapshot.py; the clean run is run again from it and must
+go exactly as from the world built anew) - and the event is delivered again as Lambda would (the
+same event and request id, up to two retries). Two kinds of fault:
 
 - throttle: the call fails (ThrottlingException, raised where boto's own retries cannot absorb
   it) before it reaches AWS;
@@ -43,6 +45,7 @@ from localcloud.moto_extensions import reset_simulation, set_update_seconds
 from localcloud.world import variant_metrics
 from model_medic.fleet.alarm_catalog import VERDICT_NAMESPACE, verdict_dimensions
 from tests.conftest import ALARM_MANAGER_ENV, FakeContext, Stack, load_event, load_handler, make_endpoint, metric_alarm
+from tests.functional import moto_snapshot
 from tests.functional import test_component_rollout as components
 from tests.functional.test_promote_canary import GROUP, approval_event, package, serve_champion
 from tests.functional.test_promote_canary import SETTINGS as CANARY_SETTINGS
@@ -556,6 +559,12 @@ class Told:
                 seen[dedup] = content
         return kept
 
+    def shape(self) -> list[tuple[int | None, str]]:
+        """The copies in order, each dedup id by the order it first came in (an id made anew in
+        each invocation, as the request id, then compares alike)."""
+        order: dict[str, int] = {}
+        return [(order.setdefault(dedup, len(order)) if dedup else None, content) for dedup, content in self.copies]
+
     def repeats_differ(self) -> list[str]:
         """Copies that share a dedup id but say different things (never allowed)."""
         first: dict[str, str] = {}
@@ -570,6 +579,18 @@ class Run:
     told: dict[str, Told]
     pending: int
     errors: int
+    world: World = field(compare=False, repr=False)  # the world it started from
+
+
+def same(one: Run, other: Run) -> bool:
+    """Whether two runs are alike in all that `differences` looks at and more: the calls in order,
+    the state, acted, letters, errors, and each tap's copies in order with which share a dedup id."""
+
+    def shape(run: Run) -> Any:
+        told = {tap: copies.shape() for tap, copies in run.told.items()}
+        return run.calls, run.state, run.acted, run.pending, run.errors, told
+
+    return bool(shape(one) == shape(other))
 
 
 def said(text: str) -> str:
@@ -633,20 +654,36 @@ def _cached_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def run(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind | None, at: int | None) -> Run:
+@dataclass(frozen=True)
+class World:
+    """A scenario's world as `scenario.world` built it (its taps drained), and the stack it was built on."""
+
+    snapshot: moto_snapshot.Snapshot
+    stack: Stack
+
+
+def run(
+    monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind | None, at: int | None, world: World | None = None
+) -> Run:
+    """The scenario's event, Lambda's retries included, in its world: built by `scenario.world`
+    (then kept in the run), or `world` put back."""
     faults = Faults(kind, at)
     with mock_aws(), time_machine.travel(T, tick=False):
         reset_simulation()  # each world fresh, as the suite's fixture makes it for a test
-        stack = Stack()
+        stack = world.stack if world else Stack()
         for name, value in {**stack.env(), **scenario.env}.items():
             monkeypatch.setenv(name, value)
         from model_medic.platform.settings import load_settings
 
         load_settings.cache_clear()
         handler = load_handler(scenario.function)
-        scenario.world(stack, handler)
-        load_settings.cache_clear()
-        _told(stack)
+        if world:
+            moto_snapshot.restore(world.snapshot)
+        else:
+            scenario.world(stack, handler)
+            load_settings.cache_clear()
+            _told(stack)
+            world = World(moto_snapshot.take(), stack)
         errors = 0
         context = FakeContext()  # Lambda retries an invocation with its request id
         with injected(monkeypatch, faults):
@@ -668,6 +705,7 @@ def run(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind | None, 
             told=_told(stack),
             pending=len(stack.items("letter")),
             errors=errors,
+            world=world,
         )
 
 
@@ -786,10 +824,14 @@ def test_every_scenario_has_its_test_class() -> None:
 
 
 def every_path(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind, baselines: dict[str, Run]) -> None:
-    """The scenario without faults (once per module and worker), then with each chosen call faulting."""
+    """The scenario without faults (once per module and worker), then with each chosen call faulting,
+    each run in a copy of the clean run's world: the clean run again in one first, to show that a
+    copy runs as the world built anew (same calls, state, acted, letters, errors and copies told)."""
     with _cached_clients(monkeypatch):
         if scenario.name not in baselines:
-            baselines[scenario.name] = run(monkeypatch, scenario, None, None)
+            baselines[scenario.name] = built = run(monkeypatch, scenario, None, None)
+            restored = run(monkeypatch, scenario, None, None, built.world)
+            assert same(restored, built), f"the restored world ran otherwise\n{restored}\n{built}"
         clean = baselines[scenario.name]
         assert clean.errors == 0, clean
         assert clean.pending == 0
@@ -798,7 +840,7 @@ def every_path(monkeypatch: pytest.MonkeyPatch, scenario: Scenario, kind: Kind, 
         chosen = cases(clean.calls, kind, scenario.budget)
         failures = []
         for index in chosen:
-            faulty = run(monkeypatch, scenario, kind, index)
+            faulty = run(monkeypatch, scenario, kind, index, clean.world)
             assert faulty.calls[index] == clean.calls[index], f"call {index} differs\n{clean.calls}\n{faulty.calls}"
             wrong = differences(clean, faulty, kind)
             if wrong:
