@@ -665,6 +665,37 @@ def reset_simulation() -> None:
     set_metric_data_page_size(None)
 
 
+def simulation_state() -> dict[str, Any]:
+    """The extensions' own state: what `reset_simulation` resets and the endpoint changes in flight
+    (keyed by moto's endpoint objects), for a test's snapshot of a moto world, copied in one deep
+    copy with the backends (tests/functional/moto_snapshot.py). State added to this module goes here."""
+    with _settings_lock:
+        return {
+            "_clock_offset": _clock_offset,
+            "_update_seconds": _update_seconds,
+            "_range_moves_capacity": _range_moves_capacity,
+            "_metric_data_page_size": _metric_data_page_size,
+            "_failures": dict(_failures),
+            "_lags": dict(_lags),
+            "_updates": dict(_updates),
+            "_late": dict(_late),
+        }
+
+
+def restore_simulation_state(state: dict[str, Any]) -> None:
+    """Put back what `simulation_state` gave (a copy of it: its endpoints are the restored world's)."""
+    global _clock_offset, _update_seconds, _range_moves_capacity, _metric_data_page_size
+    with _settings_lock:
+        _clock_offset = state["_clock_offset"]
+        _update_seconds = state["_update_seconds"]
+        _range_moves_capacity = state["_range_moves_capacity"]
+        _metric_data_page_size = state["_metric_data_page_size"]
+        for name in ("_failures", "_lags", "_updates", "_late"):
+            kept = globals()[name]
+            kept.clear()
+            kept.update(state[name])
+
+
 # --- SageMaker endpoint updates take time ------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """A moto world kept once it is built, and put back as it was into a fresh `mock_aws`.
 
 What it keeps: every in-process moto backend in use (each service's accounts and regions) and
-the simulation state of our moto extensions (localcloud/moto_extensions.py: the endpoint
+the simulation state of our moto extensions (`moto_extensions.simulation_state`: the endpoint
 updates in flight, keyed by moto's endpoint objects, and the simulation settings). Both are
 copied in one `copy.deepcopy`, so an update still belongs to the copy of its endpoint, and a
 model that two backends share stays one object. A snapshot is never handed out itself: each
@@ -28,8 +28,6 @@ from moto.ssm.models import ParameterDict
 
 from localcloud import moto_extensions as extensions
 
-# The extensions' simulation settings (module globals, see `extensions.reset_simulation`).
-_SETTINGS = ("_clock_offset", "_update_seconds", "_range_moves_capacity", "_failures")
 # What a BackendDict is made with; anything else on one is data (S3's bucket_accounts: the
 # account and partition of each bucket name), which moto's reset clears and a restore puts back.
 _REGISTRY = frozenset({"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"})
@@ -41,7 +39,7 @@ _DEFAULTDICTS = (ParameterDict,)
 
 @dataclass(frozen=True)
 class Snapshot:
-    state: Any  # (backends, updates, settings) as `_live` gives them; only ever copied
+    state: Any  # (backends, the extensions' simulation state) as `_live` gives them; only ever copied
 
 
 def take() -> Snapshot:
@@ -61,7 +59,7 @@ def take() -> Snapshot:
 
 def restore(snapshot: Snapshot) -> None:
     """Make the (fresh, empty) moto world the snapshot's: a copy of it, so the snapshot stays as taken."""
-    backends, updates, settings = _copied(snapshot.state)
+    backends, simulation = _copied(snapshot.state)
     for service, extras, accounts in backends:
         vars(service).update(extras)
         for account, regions in accounts.items():
@@ -69,16 +67,10 @@ def restore(snapshot: Snapshot) -> None:
             specific.clear()
             for region, backend in regions.items():
                 dict.__setitem__(specific, region, backend)
-    with extensions._settings_lock:
-        extensions._updates.clear()
-        extensions._updates.update(updates)
-        for name, value in settings.items():
-            setattr(extensions, name, value)
+    extensions.restore_simulation_state(simulation)
 
 
-def _live() -> tuple[
-    list[tuple[BackendDict[Any], dict[str, Any], dict[str, dict[str, Any]]]], dict[Any, Any], dict[str, Any]
-]:
+def _live() -> tuple[list[tuple[BackendDict[Any], dict[str, Any], dict[str, dict[str, Any]]]], dict[str, Any]]:
     backends = [
         (
             service,
@@ -87,15 +79,13 @@ def _live() -> tuple[
         )
         for service in BackendDict._instances  # type: ignore[misc]
     ]
-    with extensions._settings_lock:
-        settings = {name: getattr(extensions, name) for name in _SETTINGS}
-        return backends, dict(extensions._updates), settings
+    return backends, extensions.simulation_state()
 
 
 def _copied(state: Any) -> Any:
     """A deep copy of `state` that keeps the services' BackendDicts themselves (they are moto's
     registry, not data) and gives each lock a new, unlocked one."""
-    backends, _, _ = state
+    backends, _ = state
     memo: dict[int, Any] = {id(service): service for service, _, _ in backends}
     with _copyable():
         return copy.deepcopy(state, memo)
