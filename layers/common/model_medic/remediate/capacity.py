@@ -20,7 +20,7 @@ from model_medic.platform.settings import ScaleUpSettings
 from model_medic.remediate import serverless as sls
 from model_medic.remediate.components import COMPONENT_DIMENSION, CopyChange, CopyScaling, is_component_boost
 from model_medic.remediate.serverless import ConcurrencyBounds, Serverless, ServerlessLever
-from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, read_back, unsettled
+from model_medic.remediate.units import CHANGING, Change, Observation, Plan, RemediationUnit, read_back, unsettled
 from model_medic.store.boosts import Boost, Boosts
 from model_medic.store.incidents import Incident
 from model_medic.tell.outcome import Outcome
@@ -277,10 +277,13 @@ def scale_observation(
         person = f"a person set {change.variant} {what} {observed}, above the {change.after} asked: theirs, kept"
     elif reading == "person-changed-other":
         person = f"a person set {change.variant} {what} {observed}, not the {change.after} asked: theirs, kept"
-    running = current == (observed if person else change.after) if lowered and what != "MinCapacity" else None
-    if status == "InService" and (current >= change.after if running is None else running):
+    if lowered and what != "MinCapacity":  # a count taken down is met only by the count asked (or the person's)
+        settled = current == (observed if person else change.after)
+    else:  # a floor raised is met by as many or more
+        settled = current >= change.after
+    if status == "InService" and settled:
         return Observation("took", f"{change.variant} runs {current} instance(s)", person)
-    if status in ("InService", "Updating", "SystemUpdating"):
+    if status == "InService" or status in CHANGING:
         return Observation("in-flight", f"endpoint {status}: {change.variant} {current} -> {change.after}", person)
     return Observation("failed", f"endpoint is {status}")
 

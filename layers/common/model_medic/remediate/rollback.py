@@ -18,7 +18,7 @@ from model_medic.platform.settings import RollbackSettings
 from model_medic.policy.policies import live_status
 from model_medic.remediate.capacity import Capacity
 from model_medic.remediate.component_rollback import ComponentRollback, SpecRollback
-from model_medic.remediate.units import Change, Observation, Plan, RemediationUnit, variant_label
+from model_medic.remediate.units import CHANGING, Change, Observation, Plan, RemediationUnit, variant_label
 from model_medic.store.deployments import Deployments
 from model_medic.store.incidents import Incident
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 # Endpoint states in which a deployment is still under way.
-_IN_FLIGHT = frozenset({"Updating", "SystemUpdating", "RollingBack", "Creating"})
+_IN_FLIGHT = CHANGING | {"RollingBack", "Creating"}
 
 
 @dataclass(frozen=True)

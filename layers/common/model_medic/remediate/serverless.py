@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from model_medic.remediate.units import Observation, read_back, unsettled
+from model_medic.remediate.units import CHANGING, Observation, read_back, unsettled
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -171,6 +171,6 @@ def observation(
         person = f"a person set {step.variant} {what} {observed}, above the {step.after} asked: theirs, kept"
     if status == "InService" and current >= step.after:
         return Observation("took", runs, person)
-    if status in ("InService", "Updating", "SystemUpdating"):
+    if status == "InService" or status in CHANGING:
         return Observation("in-flight", f"endpoint {status}: {step.variant} {key} {current} -> {step.after}", person)
     return Observation("failed", f"endpoint is {status}")

@@ -13,7 +13,7 @@ from model_medic.platform import aws
 from model_medic.policy.policies import live_status
 from model_medic.remediate.rollback import config_observation
 from model_medic.remediate.rollout.changes import DeployCanary, FinishRollout, RollBackCanary, ShiftTraffic
-from model_medic.remediate.units import Observation, read_back, variant_label
+from model_medic.remediate.units import CHANGING, Observation, read_back, variant_label
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -210,7 +210,7 @@ def traffic_observation(change: ShiftTraffic, described: dict[str, Any]) -> Obse
         return person_changed(f"{label} set to {asked:g}% of the traffic, not the {after}% asked")
     if status == "InService" and current is not None and abs(current - after) < 0.5:
         return Observation("took", f"{label} takes {current:.0f}% of the traffic")
-    if reading == "took" or status in ("Updating", "SystemUpdating"):
+    if reading == "took" or status in CHANGING:
         return Observation("in-flight", f"endpoint {status}: {label} -> {after}%")
     return Observation("not-applied", f"{label} takes {current}% of the traffic")
 
