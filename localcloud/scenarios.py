@@ -244,8 +244,10 @@ def drift_starts_retraining_once(t: Timeline) -> None:
     expect(built.error is None, f"the baseline was built ({built.error})")
     t.line(f"         ComputeDriftFunction: baseline {built.result['baseline']}")
     hour = t.now.replace(minute=0, second=0, microsecond=0)
-    world.capture(t.cloud, hour, 1200, mean_age=40, mix=(30, 40, 30))
-    t.say("an hour of captured requests: customers younger (age 45 -> 40), plan mix 50/30/20 -> 30/40/30")
+    # A shift well past the alarm's 0.2 for any hour's sample (the capture's seed is its hour, so
+    # `make demo` draws another sample each hour it is run): 45 -> 40 put age's PSI at 0.20 on some.
+    world.capture(t.cloud, hour, 1200, mean_age=38, mix=(25, 35, 40))
+    t.say("an hour of captured requests: customers younger (age 45 -> 38), plan mix 50/30/20 -> 25/35/40")
     t.advance(timedelta(minutes=65 - t.now.minute))
     t.say("schedule tick -> ComputeDriftFunction")
     [measured] = t.cloud.tick("ComputeDriftFunction", t.now)
